@@ -1,0 +1,1 @@
+"""staydown: the trust-and-safety back office."""

@@ -1,0 +1,211 @@
+"""Write audit events into the caller's transaction and verify the hash chain."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from staydown.actors import Actor
+from staydown.audit.models import GENESIS_HASH, AuditEvent, AuditHead
+from staydown.audit.tags import AuditTag, tag_value
+from staydown.db import now
+from staydown.errors import InvalidInput
+from staydown.jsonutil import canonical_bytes, jsonable
+
+HEAD_ID = 1
+
+
+def _time_text(when: datetime) -> str:
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def event_hash(
+    *,
+    seq: int,
+    created_at: datetime,
+    actor_kind: str,
+    actor_id: str,
+    actor_label: str,
+    tag: str,
+    subject_type: str,
+    subject_id: str,
+    data: Any,
+    prev_hash: str,
+) -> str:
+    """SHA-256 over a canonical JSON encoding of every field of the event and the previous hash."""
+    body = {
+        "seq": seq,
+        "at": _time_text(created_at),
+        "actor": [actor_kind, actor_id, actor_label],
+        "tag": tag,
+        "subject": [subject_type, subject_id],
+        "data": data,
+        "prev": prev_hash,
+    }
+    return hashlib.sha256(canonical_bytes(body)).hexdigest()
+
+
+def _hash_of(event: Any) -> str:
+    return event_hash(
+        seq=event.seq,
+        created_at=event.created_at,
+        actor_kind=event.actor_kind,
+        actor_id=event.actor_id,
+        actor_label=event.actor_label,
+        tag=event.tag,
+        subject_type=event.subject_type,
+        subject_id=event.subject_id,
+        data=event.data,
+        prev_hash=event.prev_hash,
+    )
+
+
+def _lock_head(db: Session) -> AuditHead:
+    stmt = sa.select(AuditHead).where(AuditHead.id == HEAD_ID)
+    if db.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    head = db.execute(stmt.execution_options(populate_existing=True)).scalar_one_or_none()
+    if head is None:
+        # The migration creates the head row; creating it here covers a bare `create_all`.
+        head = AuditHead(id=HEAD_ID, seq=0, hash=GENESIS_HASH)
+        db.add(head)
+        db.flush()
+    return head
+
+
+def record(
+    db: Session,
+    *,
+    actor: Actor,
+    tag: AuditTag | str,
+    subject_type: str,
+    subject_id: str | int,
+    data: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event to the chain inside the caller's transaction."""
+    if not isinstance(actor, Actor):
+        raise TypeError("audit.record needs an Actor; automation acts as staydown.actors.SYSTEM")
+    head = _lock_head(db)
+    seq = head.seq + 1
+    when = now(db)
+    # Microseconds are the finest unit both databases keep; truncate so the hash re-verifies.
+    when = when.astimezone(timezone.utc)
+    clean = jsonable(data or {})
+    event = AuditEvent(
+        seq=seq,
+        created_at=when,
+        actor_kind=actor.kind.value,
+        actor_id=actor.id,
+        actor_label=actor.label,
+        tag=tag_value(tag),
+        subject_type=subject_type,
+        subject_id=str(subject_id),
+        data=clean,
+        prev_hash=head.hash,
+    )
+    event.hash = _hash_of(event)
+    db.add(event)
+    head.seq = seq
+    head.hash = event.hash
+    db.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    seq: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+    @classmethod
+    def parse(cls, text: str) -> "Checkpoint":
+        seq_text, sep, digest = text.strip().partition(":")
+        if not sep or not seq_text.isdigit() or len(digest) != 64:
+            raise InvalidInput(f"a checkpoint looks like SEQ:SHA256HEX, not {text!r}")
+        return cls(int(seq_text), digest.lower())
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    events_checked: int
+    head: Checkpoint
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+
+def checkpoint(db: Session) -> Checkpoint:
+    head = db.get(AuditHead, HEAD_ID)
+    if head is None:
+        return Checkpoint(0, GENESIS_HASH)
+    return Checkpoint(head.seq, head.hash)
+
+
+def _iter_events(db: Session, batch: int = 5000) -> Iterable[Any]:
+    # Plain rows, not ORM objects: a long verify must not fill the caller's identity map.
+    table = AuditEvent.__table__
+    after = 0
+    while True:
+        rows = db.execute(
+            sa.select(table).where(table.c.seq > after).order_by(table.c.seq).limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        after = rows[-1].seq
+
+
+def verify(db: Session, *, pinned: Checkpoint | None = None) -> VerifyResult:
+    """Walk the chain from the start. Reports the first sequence number at which an event was
+    edited (its hash no longer matches), removed (a gap), inserted or reordered (its previous
+    hash does not match its predecessor), and a head or pinned checkpoint that disagrees."""
+    expected_seq = 1
+    prev = GENESIS_HASH
+    checked = 0
+    seen_pin = pinned is None or pinned.seq == 0
+    head = checkpoint(db)
+
+    def bad(seq: int, problem: str) -> VerifyResult:
+        return VerifyResult(False, checked, head, seq, problem)
+
+    for event in _iter_events(db):
+        if event.seq != expected_seq:
+            return bad(expected_seq, f"event {expected_seq} is missing (next is {event.seq})")
+        if event.prev_hash != prev:
+            return bad(event.seq, f"event {event.seq} does not follow event {event.seq - 1}: "
+                       "it was inserted, reordered, or its predecessor was replaced")
+        if _hash_of(event) != event.hash:
+            return bad(event.seq, f"event {event.seq} was edited: its content does not match its hash")
+        if pinned is not None and event.seq == pinned.seq:
+            if event.hash != pinned.hash:
+                return bad(event.seq, f"event {event.seq} differs from the pinned checkpoint")
+            seen_pin = True
+        prev = event.hash
+        expected_seq += 1
+        checked += 1
+    last_seq = expected_seq - 1
+    if head.seq != last_seq or head.hash != prev:
+        return bad(min(head.seq, last_seq) + 1 if head.seq != last_seq else last_seq,
+                   f"the head says {head.seq}:{head.hash[:12]}… but the log ends at "
+                   f"{last_seq}:{prev[:12]}…: events were removed from the end or the head was edited")
+    if not seen_pin and pinned is not None:
+        return bad(pinned.seq, f"the pinned checkpoint {pinned.seq} is beyond the end of the log ({last_seq})")
+    return VerifyResult(True, checked, head)
+
+
+def events_for(db: Session, *, subject_type: str, subject_id: str | int) -> list[AuditEvent]:
+    return list(
+        db.execute(
+            sa.select(AuditEvent)
+            .where(AuditEvent.subject_type == subject_type, AuditEvent.subject_id == str(subject_id))
+            .order_by(AuditEvent.seq)
+        ).scalars()
+    )

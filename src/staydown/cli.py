@@ -1,0 +1,239 @@
+"""The `staydown` command: serve, worker, database, staff, API keys, audit, policies."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from staydown.actors import Actor, ActorKind
+from staydown.errors import StaydownError
+from staydown.settings import ConfigurationError, Settings, load_settings
+
+app = typer.Typer(help="staydown: reported abuse comes down fast, every copy, and stays down.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="The database: migrations.", no_args_is_help=True)
+staff_app = typer.Typer(help="Staff users and their roles.", no_args_is_help=True)
+apikey_app = typer.Typer(help="API keys for platforms.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+policies_app = typer.Typer(help="The policy catalogue.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(staff_app, name="staff")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(audit_app, name="audit")
+app.add_typer(policies_app, name="policies")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigurationError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    except Exception as exc:  # pydantic's ValidationError names the bad variable
+        err.print(f"[red]configuration is not valid:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _database(settings: Settings):  # type: ignore[no-untyped-def]
+    from staydown.app import build_database
+
+    return build_database(settings)
+
+
+def cli_actor() -> Actor:
+    """The operator at a shell is named by their OS account: commands are audited, not anonymous."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no passwd entry in some containers
+        user = "unknown"
+    return Actor(ActorKind.system, f"cli:{user}", f"command line ({user})")
+
+
+def _fail(exc: StaydownError) -> None:
+    err.print(f"[red]error:[/red] {exc.message}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="port to listen on")] = None,
+    migrate: Annotated[bool, typer.Option(help="apply database migrations first")] = True,
+    worker: Annotated[bool | None, typer.Option(help="run the outbox worker in this process")] = None,
+) -> None:
+    """Run the HTTP API, console and (by default) the worker in one process."""
+    import uvicorn
+
+    from staydown.app import configure_logging, create_app
+    from staydown.migrate import upgrade
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    database = _database(settings)
+    if migrate:
+        upgrade(database.engine)
+    application = create_app(settings, database=database, run_worker=worker)
+    uvicorn.run(application, host=host or settings.host, port=port or settings.port,
+                log_level=settings.log_level.lower(), proxy_headers=False)
+
+
+@app.command(name="worker")
+def run_worker(
+    once: Annotated[bool, typer.Option(help="run what is due, then exit")] = False,
+) -> None:
+    """Run the outbox worker on its own (scale out: any number, on any machine, with PostgreSQL)."""
+    from staydown.app import build_worker, configure_logging
+    from staydown.jobs import build_registry
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    database = _database(settings)
+    w = build_worker(settings, database, build_registry())
+    if once:
+        n = w.run_until_idle()
+        out.print(f"ran {n} job(s)")
+        return
+    stop = threading.Event()
+    try:
+        w.run_forever(stop, settings.worker_poll_seconds)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    from staydown.migrate import current_revision, upgrade
+
+    settings = _settings()
+    database = _database(settings)
+    upgrade(database.engine, revision)
+    out.print(f"database at revision {current_revision(database.engine)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the database's revision and the newest one."""
+    from staydown.migrate import current_revision, head_revision
+
+    database = _database(_settings())
+    out.print(f"current: {current_revision(database.engine)}  head: {head_revision()}")
+
+
+@staff_app.command("add")
+def staff_add(
+    username: str,
+    role: Annotated[list[str], typer.Option("--role", help="repeat for several roles")],
+    display_name: Annotated[str | None, typer.Option()] = None,
+    email: Annotated[str | None, typer.Option()] = None,
+    password_stdin: Annotated[bool, typer.Option(help="read a password from standard input")] = False,
+) -> None:
+    """Create a staff user with one or more roles."""
+    from staydown.staff.actions import create_staff_user
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    database = _database(_settings())
+    try:
+        with database.unit_of_work() as db:
+            user = create_staff_user(db, actor=cli_actor(), username=username, display_name=display_name,
+                                     email=email, roles=role, password=password)
+            out.print(f"staff user {user.username} (id {user.id}) with roles {', '.join(user.roles)}")
+    except StaydownError as exc:
+        _fail(exc)
+
+
+@apikey_app.command("create")
+def apikey_create(
+    name: str,
+    scope: Annotated[list[str] | None, typer.Option("--scope", help="repeat; default: a platform integration's scopes")] = None,
+) -> None:
+    """Create an API client; its key is printed once, on the last line."""
+    from staydown.staff.actions import create_api_client
+
+    database = _database(_settings())
+    try:
+        with database.unit_of_work() as db:
+            new = create_api_client(db, actor=cli_actor(), name=name, scopes=scope)
+            client_id, scopes = new.client.id, new.client.scopes
+    except StaydownError as exc:
+        _fail(exc)
+    err.print(f"API client {client_id} '{name}' with scopes: {', '.join(scopes)}")
+    err.print("store this key now: it is not shown again")
+    print(new.key)
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(
+    client: Annotated[str, typer.Argument(help="the client's id or key prefix")],
+    reason: Annotated[str, typer.Option(help="why, for the record")] = "",
+) -> None:
+    """Revoke an API client's key at once."""
+    from staydown.staff.actions import api_client_by_ref, revoke_api_client
+
+    database = _database(_settings())
+    try:
+        with database.unit_of_work() as db:
+            found = api_client_by_ref(db, client)
+            revoke_api_client(db, actor=cli_actor(), client=found, reason=reason)
+            out.print(f"API client {found.id} '{found.name}' revoked")
+    except StaydownError as exc:
+        _fail(exc)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    pinned: Annotated[str | None, typer.Option("--checkpoint", help="SEQ:HASH printed earlier by `audit checkpoint`")] = None,
+) -> None:
+    """Check the whole chain; exits non-zero and names the first bad event if it was tampered with."""
+    from staydown import audit
+
+    database = _database(_settings())
+    try:
+        with database.unit_of_work(write=False) as db:
+            result = audit.verify(db, pinned=audit.Checkpoint.parse(pinned) if pinned else None)
+    except StaydownError as exc:
+        _fail(exc)
+    if result.ok:
+        out.print(f"audit log OK: {result.events_checked} events, head {result.head}")
+        return
+    err.print(f"[red]audit log FAILED at event {result.first_bad_seq}:[/red] {result.problem}")
+    raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Print the head as SEQ:HASH, for an outsider to pin and check against later."""
+    from staydown import audit
+
+    database = _database(_settings())
+    with database.unit_of_work(write=False) as db:
+        print(audit.checkpoint(db))
+
+
+@policies_app.command("check")
+def policies_check(file: Path) -> None:
+    """Validate a policy catalogue file; each problem is given with its line."""
+    from staydown.policies.catalogue import check_catalogue_file, format_problems
+
+    problems = check_catalogue_file(file)
+    if problems:
+        err.print(format_problems(problems, file))
+        raise typer.Exit(1)
+    out.print(f"{file}: OK")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""Where time comes from: the system clock in service, a clock tests can move."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Protocol
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return utcnow()
+
+
+class FrozenClock:
+    """A clock that only moves when told to; shared safely between threads."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        start = start or utcnow()
+        if start.tzinfo is None:
+            raise ValueError("FrozenClock needs a timezone-aware start time")
+        self._now = start.astimezone(timezone.utc)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def advance(self, delta: timedelta | None = None, **kwargs: float) -> datetime:
+        step = delta if delta is not None else timedelta(**kwargs)
+        with self._lock:
+            self._now += step
+            return self._now
+
+    def set(self, when: datetime) -> None:
+        if when.tzinfo is None:
+            raise ValueError("FrozenClock.set needs a timezone-aware time")
+        with self._lock:
+            self._now = when.astimezone(timezone.utc)

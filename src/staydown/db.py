@@ -1,0 +1,159 @@
+"""Engines, sessions and the unit of work; portable column types; the declarative base."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from staydown.clock import Clock, SystemClock
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A timezone-aware datetime stored as UTC on every backend. Naive values are refused:
+    a deadline computed from an ambiguous time is a deadline computed wrong."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(timezone.utc)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+# BigInteger primary keys that still autoincrement on SQLite (which only does so for INTEGER).
+BigIntPK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def _sqlite_url_path(url: sa.URL) -> Path | None:
+    if url.database and url.database != ":memory:":
+        return Path(url.database)
+    return None
+
+
+def create_engine(url: str, *, sqlite_busy_timeout_ms: int = 15_000, echo: bool = False) -> Engine:
+    """An engine for SQLite (WAL, foreign keys, busy timeout) or PostgreSQL (psycopg 3)."""
+    parsed = sa.make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite":
+        path = _sqlite_url_path(parsed)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            parsed,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": sqlite_busy_timeout_ms / 1000},
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # We emit BEGIN ourselves (below): pysqlite's implicit transactions would defer the
+            # write lock and fail with "database is locked" on upgrade instead of waiting.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute(f"PRAGMA busy_timeout={int(sqlite_busy_timeout_ms)}")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: sa.Connection) -> None:
+            # Writers take the lock at BEGIN so that two writers queue on busy_timeout instead
+            # of one failing when it upgrades a read lock. Read-only units ask for DEFERRED.
+            mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+    return sa.create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class Database:
+    """An engine plus the clock every unit of work reads time from."""
+
+    def __init__(self, engine: Engine, *, clock: Clock | None = None) -> None:
+        self.engine = engine
+        self.clock: Clock = clock or SystemClock()
+        self._factory = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+        self._read_factory = sessionmaker(
+            bind=engine.execution_options(sqlite_begin="DEFERRED"),
+            expire_on_commit=False,
+            autoflush=True,
+        )
+        self.job_signal = threading.Event()
+        event.listen(self._factory, "after_commit", self._after_commit)
+
+    def _after_commit(self, session: Session) -> None:
+        if session.info.pop("jobs_enqueued", False):
+            self.job_signal.set()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def session(self, *, write: bool = True) -> Session:
+        factory = self._factory if write else self._read_factory
+        session = factory()
+        session.info["clock"] = self.clock
+        return session
+
+    @contextlib.contextmanager
+    def unit_of_work(self, *, write: bool = True) -> Iterator[Session]:
+        """One transaction: committed if the block finishes, rolled back if it raises.
+        The edge (request, job, CLI command) owns this; actions never commit."""
+        session = self.session(write=write)
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def now(db: Session) -> datetime:
+    """The current time as the unit of work sees it (tests move it with a FrozenClock)."""
+    clock: Clock | None = db.info.get("clock")
+    return (clock or SystemClock()).now()
+
+
+def clock_of(db: Session) -> Clock:
+    return db.info.get("clock") or SystemClock()

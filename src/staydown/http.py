@@ -1,0 +1,254 @@
+"""What every HTTP handler shares: the unit of work, the caller, the permission a route declares,
+the error mapping, request ids and request size limits."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import secrets
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from staydown.actors import Actor
+from staydown.db import Database
+from staydown.errors import PayloadTooLarge, PermissionDenied, StaydownError, Unauthenticated, http_status_for
+from staydown.staff.auth import authenticate_api_key
+from staydown.staff.permissions import Permission
+
+log = logging.getLogger("staydown.http")
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+# -- the unit of work -------------------------------------------------------------------------
+
+def _database(request: Request) -> Database:
+    return request.app.state.database
+
+
+def _unit_of_work(request: Request) -> Iterator[Session]:
+    # Commit before the response leaves: an acknowledged notice must already be durable.
+    write = request.method not in ("GET", "HEAD", "OPTIONS")
+    with _database(request).unit_of_work(write=write) as db:
+        db.info["job_max_attempts"] = request.app.state.settings.job_max_attempts
+        yield db
+
+
+DbSession = Annotated[Session, Depends(_unit_of_work, scope="function")]
+
+
+# -- who is calling ---------------------------------------------------------------------------
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("the Authorization header must be 'Bearer <API key>'")
+    return token.strip()
+
+
+def _current_actor(request: Request, db: DbSession) -> Actor:
+    token = _bearer(request)
+    if token is not None:
+        return authenticate_api_key(db, token)
+    staff = getattr(request.state, "staff_actor", None)  # set by the console's session layer
+    if staff is not None:
+        return staff
+    raise Unauthenticated("this endpoint needs an API key: send 'Authorization: Bearer <key>'")
+
+
+def require(permission: Permission) -> Callable[..., Actor]:
+    """A route's permission, declared in its signature. The returned dependency carries the
+    permission so that a test can walk the route table and find any route without one."""
+    if permission is Permission.PUBLIC:
+
+        def public_actor(request: Request) -> Actor:
+            return Actor.public()
+
+        public_actor.__permission__ = permission  # type: ignore[attr-defined]
+        return public_actor
+
+    def check(request: Request, db: DbSession) -> Actor:
+        actor = _current_actor(request, db)
+        if permission.value not in actor.permissions:
+            raise PermissionDenied(
+                f"this needs the '{permission.value}' permission, which {actor.kind.value} "
+                f"'{actor.label}' does not have"
+            )
+        return actor
+
+    check.__permission__ = permission  # type: ignore[attr-defined]
+    check.__name__ = f"require_{permission.name.lower()}"
+    return check
+
+
+def declared_permission(route: Any) -> Permission | None:
+    """The permission a FastAPI route declared through `require`, if any."""
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dep = stack.pop()
+        found = getattr(dep.call, "__permission__", None)
+        if found is not None:
+            return found
+        stack.extend(dep.dependencies)
+    return None
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+def error_response(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+    return JSONResponse(
+        status_code=status,
+        content={"error": code, "message": message, "details": details},
+        headers={"X-Request-ID": request_id_var.get()},
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StaydownError)
+    async def _domain_error(request: Request, exc: StaydownError) -> JSONResponse:
+        status = http_status_for(exc)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        response = error_response(status, exc.code, exc.message, exc.details)
+        if headers:
+            response.headers.update(headers)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"where": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg"), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        summary = "; ".join(f"{p['where']}: {p['problem']}" for p in problems[:5])
+        return error_response(422, "invalid_input", f"the request is not valid: {summary}", problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated", 403: "permission_denied"}
+        return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "an internal error occurred; it was logged with this request id")
+
+
+# -- middleware -------------------------------------------------------------------------------
+
+class RequestIdMiddleware:
+    """Give every request an id (the caller's X-Request-ID if it is sane), log with it, return it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        rid = incoming if REQUEST_ID_RE.match(incoming) else secrets.token_hex(8)
+        token = request_id_var.set(rid)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
+                headers.append((b"x-request-id", rid.encode("latin-1")))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id_var.reset(token)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimitMiddleware:
+    """Refuse bodies over the limit for their path, by Content-Length up front or by counting a
+    streamed body, with 413 and a message that says the limit."""
+
+    def __init__(self, app: ASGIApp, limit_for_path: Callable[[str], int]) -> None:
+        self.app = app
+        self.limit_for_path = limit_for_path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for_path(scope.get("path", ""))
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            try:
+                size = int(declared)
+            except ValueError:
+                size = -1
+            if size < 0:
+                await self._reply(send, 400, "bad_request", "the Content-Length header is not a number")
+                return
+            if size > limit:
+                await self._reply(send, 413, PayloadTooLarge.code,
+                                  f"the request body is {size} bytes; the limit here is {limit} bytes")
+                return
+        seen = 0
+        exceeded = False
+        replaced = False
+
+        async def counting_receive() -> Message:
+            nonlocal seen, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    exceeded = True
+                    raise _BodyTooLarge()
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            # Whatever the framework makes of the interrupted read (it calls it a parse error),
+            # the caller is told the truth: the body was too large.
+            nonlocal replaced
+            if exceeded:
+                if message["type"] == "http.response.start" and not replaced:
+                    replaced = True
+                    await self._reply(send, 413, PayloadTooLarge.code,
+                                      f"the request body is over the limit of {limit} bytes here")
+                return
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except _BodyTooLarge:
+            if not replaced:
+                await self._reply(send, 413, PayloadTooLarge.code,
+                                  f"the request body is over the limit of {limit} bytes here")
+
+    @staticmethod
+    async def _reply(send: Send, status: int, code: str, message: str) -> None:
+        response = error_response(status, code, message)
+        await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+
+class RequestIdLogFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        return True
+
+
+Endpoint = Callable[..., Awaitable[Any]]

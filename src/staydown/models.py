@@ -1,0 +1,23 @@
+"""Every table: importing this module registers all models on `Base.metadata`."""
+
+from staydown.audit.models import AuditEvent, AuditHead
+from staydown.db import Base
+from staydown.delivery.models import Job, JobAttempt
+from staydown.policies.models import PolicyVersion
+from staydown.staff.models import ApiClient, StaffUser
+from staydown.subjects.models import PlatformAccount, PlatformContent
+
+metadata = Base.metadata
+
+__all__ = [
+    "ApiClient",
+    "AuditEvent",
+    "AuditHead",
+    "Job",
+    "JobAttempt",
+    "PlatformAccount",
+    "PlatformContent",
+    "PolicyVersion",
+    "StaffUser",
+    "metadata",
+]

@@ -1,0 +1,134 @@
+"""One typed settings object for the whole service, built by the app factory and the CLI."""
+
+from __future__ import annotations
+
+import enum
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+# Well-known development values. They make `make serve` work with no setup, and production mode
+# refuses every one of them (see `Settings.production_problems`).
+DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
+DEV_WEBHOOK_SECRET = "dev-only-webhook-secret"
+DEV_VAULT_MASTER_KEY = "ZGV2LW9ubHktdmF1bHQtbWFzdGVyLWtleS0zMmJ5dGU="  # base64 of 32 dev bytes
+
+
+class Environment(str, enum.Enum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Read from `STAYDOWN_*` variables and an optional TOML file
+    (`STAYDOWN_CONFIG_FILE`); variables win over the file."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STAYDOWN_", extra="forbid", case_sensitive=False, validate_default=True
+    )
+
+    env: Environment = Environment.development
+    data_dir: Path = Path("var")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default is SQLite at DATA_DIR/staydown.db. "
+        "postgresql:// URLs use psycopg 3.",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    webhook_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
+    vault_master_key: SecretStr = SecretStr(DEV_VAULT_MASTER_KEY)
+
+    # HTTP limits: every input has a size.
+    max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    max_upload_bytes: int = Field(default=52_428_800, ge=1024)
+
+    # Outbox worker.
+    worker_in_process: bool = True
+    worker_poll_seconds: float = Field(default=0.5, gt=0)
+    worker_batch_size: int = Field(default=10, ge=1, le=1000)
+    job_lease_seconds: int = Field(default=300, ge=1)
+    job_max_attempts: int = Field(default=20, ge=1)
+    job_backoff_base_seconds: float = Field(default=2.0, gt=0)
+    job_backoff_cap_seconds: float = Field(default=3600.0, gt=0)
+
+    # SQLite busy timeout: how long a writer waits for the lock before failing.
+    sqlite_busy_timeout_ms: int = Field(default=15_000, ge=0)
+
+    log_level: str = "INFO"
+    policy_catalogue_path: Path | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("STAYDOWN_CONFIG_FILE")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    @model_validator(mode="after")
+    def _default_database(self) -> "Settings":
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'staydown.db').as_posix()}"
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return str(self.database_url).startswith("sqlite")
+
+    def production_problems(self) -> list[str]:
+        """What stops this configuration from running in production, one line each."""
+        problems: list[str] = []
+        if self.env is not Environment.production:
+            return problems
+        for name, default in (
+            ("secret_key", DEV_SECRET_KEY),
+            ("webhook_secret", DEV_WEBHOOK_SECRET),
+            ("vault_master_key", DEV_VAULT_MASTER_KEY),
+        ):
+            value = getattr(self, name).get_secret_value()
+            if not value:
+                problems.append(f"STAYDOWN_{name.upper()} is missing")
+            elif value == default:
+                problems.append(
+                    f"STAYDOWN_{name.upper()} is the development default; set a secret of your own"
+                )
+            elif len(value) < 32 and name != "vault_master_key":
+                problems.append(f"STAYDOWN_{name.upper()} is shorter than 32 characters")
+        if self.public_base_url.startswith("http://"):
+            problems.append("STAYDOWN_PUBLIC_BASE_URL must be https:// in production")
+        return problems
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration cannot run: the message lists every problem."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings and refuse a production configuration that still has default secrets."""
+    settings = Settings(**overrides)
+    problems = settings.production_problems()
+    if problems:
+        raise ConfigurationError(
+            "refusing to start in production mode:\n" + "\n".join(f"  - {p}" for p in problems)
+        )
+    return settings

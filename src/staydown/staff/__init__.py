@@ -1,0 +1,1 @@
+"""Staff users, roles and permissions, API clients and their keys."""

@@ -1,0 +1,100 @@
+"""Permissions, the roles that grant them, and the scopes an API client may hold."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Permission(str, enum.Enum):
+    # Declared on routes that anyone may call (health, public report forms). Explicit, so that a
+    # test can tell a public route from one someone forgot to protect.
+    PUBLIC = "public"
+
+    # platform integration (API clients)
+    SCAN = "scan"
+    MATCH = "match"
+    NOTICES_SUBMIT = "notices:submit"
+    ACTIONS_READ = "actions:read"
+    ACTIONS_ACK = "actions:ack"
+    SUBJECTS_WRITE = "subjects:write"
+
+    # review
+    CASES_READ = "cases:read"
+    CASES_REVIEW = "cases:review"
+    CASES_SECOND_REVIEW = "cases:second_review"
+    MEDIA_REVEAL = "media:reveal"
+    APPEALS_DECIDE = "appeals:decide"
+
+    # child safety and legal
+    CHILD_SAFETY_CASES = "cases:child_safety"
+    NCMEC_REPORTS = "ncmec:reports"
+    EVIDENCE_ACCESS = "evidence:access"
+    EVIDENCE_HOLDS = "evidence:holds"
+    LAW_ENFORCEMENT = "law_enforcement:requests"
+
+    # banks and policies
+    BANKS_READ = "banks:read"
+    BANKS_WRITE = "banks:write"
+    POLICIES_READ = "policies:read"
+    POLICIES_WRITE = "policies:write"
+
+    # oversight
+    AUDIT_READ = "audit:read"
+    TRANSPARENCY_READ = "transparency:read"
+
+    # administration
+    STAFF_ADMIN = "staff:admin"
+    API_KEYS_ADMIN = "api_keys:admin"
+    JOBS_ADMIN = "jobs:admin"
+
+
+class Role(str, enum.Enum):
+    admin = "admin"
+    moderator = "moderator"
+    senior_moderator = "senior_moderator"
+    child_safety = "child_safety"
+    legal = "legal"
+    auditor = "auditor"
+
+
+P = Permission
+
+_MODERATOR = {P.CASES_READ, P.CASES_REVIEW, P.MEDIA_REVEAL, P.BANKS_READ, P.POLICIES_READ}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.moderator: frozenset(_MODERATOR),
+    Role.senior_moderator: frozenset(_MODERATOR | {P.CASES_SECOND_REVIEW, P.APPEALS_DECIDE, P.BANKS_WRITE}),
+    # Child-safety specialists handle CSAM cases end to end, including the NCMEC report and the
+    # vault; report contents go only to those who need them (CSAM-5).
+    Role.child_safety: frozenset(
+        _MODERATOR
+        | {P.CASES_SECOND_REVIEW, P.CHILD_SAFETY_CASES, P.NCMEC_REPORTS, P.EVIDENCE_ACCESS, P.BANKS_WRITE}
+    ),
+    Role.legal: frozenset(
+        {P.CASES_READ, P.POLICIES_READ, P.EVIDENCE_ACCESS, P.EVIDENCE_HOLDS, P.LAW_ENFORCEMENT,
+         P.NCMEC_REPORTS, P.AUDIT_READ, P.TRANSPARENCY_READ, P.CHILD_SAFETY_CASES}
+    ),
+    Role.auditor: frozenset({P.AUDIT_READ, P.TRANSPARENCY_READ, P.POLICIES_READ, P.BANKS_READ}),
+    # Administrators run the system; they do not get the evidence vault or child-safety cases
+    # by virtue of being admins: access to report contents stays minimal (CSAM-6).
+    Role.admin: frozenset(
+        {P.STAFF_ADMIN, P.API_KEYS_ADMIN, P.JOBS_ADMIN, P.POLICIES_READ, P.POLICIES_WRITE,
+         P.BANKS_READ, P.BANKS_WRITE, P.AUDIT_READ, P.TRANSPARENCY_READ, P.CASES_READ}
+    ),
+}
+
+# What an API client may be granted, and what a platform integration gets by default.
+API_SCOPES: frozenset[Permission] = frozenset(
+    {P.SCAN, P.MATCH, P.NOTICES_SUBMIT, P.ACTIONS_READ, P.ACTIONS_ACK, P.SUBJECTS_WRITE,
+     P.BANKS_READ, P.BANKS_WRITE, P.TRANSPARENCY_READ, P.AUDIT_READ}
+)
+DEFAULT_API_SCOPES: frozenset[Permission] = frozenset(
+    {P.SCAN, P.MATCH, P.NOTICES_SUBMIT, P.ACTIONS_READ, P.ACTIONS_ACK, P.SUBJECTS_WRITE}
+)
+
+
+def permissions_for_roles(roles: list[str] | tuple[str, ...]) -> frozenset[str]:
+    granted: set[str] = set()
+    for role in roles:
+        granted |= {p.value for p in ROLE_PERMISSIONS[Role(role)]}
+    return frozenset(granted)

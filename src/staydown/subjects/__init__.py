@@ -1,0 +1,1 @@
+"""The things staydown decides about: platform content and platform accounts."""

@@ -1,0 +1,120 @@
+"""Create platform content and accounts on first mention, and keep their details current."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from staydown import audit
+from staydown.actors import Actor
+from staydown.audit import AuditTag
+from staydown.db import now
+from staydown.subjects.models import PlatformAccount, PlatformContent
+from staydown.subjects.schemas import AccountRef, ContentRef
+
+T = TypeVar("T", PlatformAccount, PlatformContent)
+
+
+def _get_or_insert(db: Session, model: type[T], platform_id: str, values: dict[str, Any]) -> tuple[T, bool]:
+    existing = db.execute(sa.select(model).where(model.platform_id == platform_id)).scalar_one_or_none()
+    if existing is not None:
+        return existing, False
+    obj = model(platform_id=platform_id, **values)
+    try:
+        # A savepoint, so that losing a race with another transaction inserting the same
+        # platform id costs this transaction nothing but a re-read.
+        with db.begin_nested():
+            db.add(obj)
+    except IntegrityError:
+        found = db.execute(sa.select(model).where(model.platform_id == platform_id)).scalar_one()
+        return found, False
+    return obj, True
+
+
+def ensure_account(db: Session, *, actor: Actor, ref: AccountRef) -> PlatformAccount:
+    when = now(db)
+    account, created = _get_or_insert(
+        db,
+        PlatformAccount,
+        ref.id,
+        {
+            "handle": ref.handle,
+            "status": ref.status or "active",
+            "meta": ref.metadata,
+            "first_seen_at": when,
+            "updated_at": when,
+        },
+    )
+    if created:
+        audit.record(db, actor=actor, tag=AuditTag.ACCOUNT_CREATE, subject_type="account",
+                     subject_id=account.id, data={"platform_id": ref.id, "handle": ref.handle})
+        return account
+    changes: dict[str, Any] = {}
+    if ref.handle is not None and ref.handle != account.handle:
+        changes["handle"] = [account.handle, ref.handle]
+        account.handle = ref.handle
+    if ref.status is not None and ref.status != account.status:
+        changes["status"] = [account.status, ref.status]
+        account.status = ref.status
+    if ref.metadata and ref.metadata != account.meta:
+        changes["metadata"] = True
+        account.meta = {**account.meta, **ref.metadata}
+    if changes:
+        account.updated_at = when
+        audit.record(db, actor=actor, tag=AuditTag.ACCOUNT_UPDATE, subject_type="account",
+                     subject_id=account.id, data={"changes": changes})
+    return account
+
+
+def ensure_content(db: Session, *, actor: Actor, ref: ContentRef) -> PlatformContent:
+    """The content a platform refers to, created on first mention; new details fill gaps but
+    never rewrite who posted it (a change of account is recorded, not silently applied)."""
+    account = ensure_account(db, actor=actor, ref=ref.account) if ref.account else None
+    when = now(db)
+    content, created = _get_or_insert(
+        db,
+        PlatformContent,
+        ref.id,
+        {
+            "kind": ref.kind,
+            "url": ref.url,
+            "account_id": account.id if account else None,
+            "created_at": ref.created_at,
+            "meta": ref.metadata,
+            "first_seen_at": when,
+            "updated_at": when,
+        },
+    )
+    if created:
+        audit.record(db, actor=actor, tag=AuditTag.CONTENT_CREATE, subject_type="content",
+                     subject_id=content.id,
+                     data={"platform_id": ref.id, "kind": ref.kind,
+                           "account": ref.account.id if ref.account else None})
+        return content
+    changes: dict[str, Any] = {}
+    if ref.kind != "unknown" and content.kind != ref.kind:
+        changes["kind"] = [content.kind, ref.kind]
+        content.kind = ref.kind
+    if ref.url and ref.url != content.url:
+        changes["url"] = [content.url, ref.url]
+        content.url = ref.url
+    if account is not None and content.account_id != account.id:
+        if content.account_id is None:
+            changes["account"] = [None, account.platform_id]
+            content.account_id = account.id
+        else:
+            changes["account_conflict"] = account.platform_id
+    if ref.created_at and content.created_at is None:
+        changes["created_at"] = [None, ref.created_at]
+        content.created_at = ref.created_at
+    if ref.metadata and ref.metadata != content.meta:
+        changes["metadata"] = True
+        content.meta = {**content.meta, **ref.metadata}
+    if changes:
+        content.updated_at = when
+        audit.record(db, actor=actor, tag=AuditTag.CONTENT_UPDATE, subject_type="content",
+                     subject_id=content.id, data={"changes": changes})
+    return content

@@ -1,0 +1,43 @@
+"""Typed input for the platform's references to its content and accounts."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from staydown.jsonutil import canonical
+
+CONTENT_KINDS = ("image", "video", "audio", "text", "link", "profile", "message", "live", "other", "unknown")
+PlatformId = str
+MAX_METADATA_BYTES = 16_384
+
+
+def _check_metadata(value: dict[str, Any]) -> dict[str, Any]:
+    if len(canonical(value).encode()) > MAX_METADATA_BYTES:
+        raise ValueError(f"metadata is larger than {MAX_METADATA_BYTES} bytes of JSON")
+    return value
+
+
+class AccountRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=200, description="the platform's own account id")
+    handle: str | None = Field(default=None, max_length=200)
+    status: str | None = Field(default=None, max_length=40)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    _meta = field_validator("metadata")(_check_metadata)
+
+
+class ContentRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=200, description="the platform's own content id")
+    kind: Literal[CONTENT_KINDS] = "unknown"  # type: ignore[valid-type]
+    url: str | None = Field(default=None, max_length=2048)
+    account: AccountRef | None = None
+    created_at: AwareDatetime | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    _meta = field_validator("metadata")(_check_metadata)
