@@ -93,6 +93,17 @@ def require(permission: Permission) -> Callable[..., Actor]:
     return check
 
 
+def iter_routes(routes: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Every route of an app as (full path, route), through included routers of any depth."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            context = getattr(route, "include_context", None)
+            yield from iter_routes(included.routes, prefix + getattr(context, "prefix", ""))
+        else:
+            yield prefix + getattr(route, "path", ""), route
+
+
 def declared_permission(route: Any) -> Permission | None:
     """The permission a FastAPI route declared through `require`, if any."""
     stack = list(route.dependant.dependencies)

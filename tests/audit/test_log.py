@@ -195,3 +195,43 @@ def test_parallel_writers_keep_the_chain_valid(database: Database) -> None:
     with database.unit_of_work(write=False) as db:
         subjects = db.execute(sa.select(AuditEvent.subject_id)).scalars().all()
     assert len(set(subjects)) == threads * per_thread
+
+
+def test_an_open_transaction_does_not_hold_the_chain(database: Database) -> None:
+    """Events are chained at commit, so a long transaction that has recorded an event does not
+    block other writers (and two writers cannot deadlock over the head)."""
+    slow = database.session()
+    try:
+        audit.record(slow, actor=SYSTEM, tag=AuditTag.CONTENT_CREATE, subject_type="content", subject_id="slow")
+        assert [e.subject_id for e in audit.pending(slow)] == ["slow"]
+        if database.dialect == "sqlite":
+            slow.rollback()  # SQLite has one writer at a time by design; nothing to show there
+            return
+        done = threading.Event()
+
+        def quick() -> None:
+            _write(database, 1, start=1)
+            done.set()
+
+        t = threading.Thread(target=quick)
+        t.start()
+        assert done.wait(5), "a second writer was blocked by an open transaction's audit event"
+        t.join()
+        slow.commit()
+    finally:
+        slow.close()
+    result = _verify(database)
+    assert result.ok and result.events_checked == 2
+    with database.unit_of_work(write=False) as db:
+        order = db.execute(sa.select(AuditEvent.subject_id).order_by(AuditEvent.seq)).scalars().all()
+    assert order == ["1", "slow"]  # chained in commit order
+
+
+def test_rolled_back_events_are_dropped(database: Database) -> None:
+    session = database.session()
+    audit.record(session, actor=SYSTEM, tag=AuditTag.CONTENT_CREATE, subject_type="content", subject_id="gone")
+    session.rollback()
+    assert audit.pending(session) == []
+    session.commit()
+    session.close()
+    assert _verify(database).events_checked == 0

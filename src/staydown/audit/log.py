@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from staydown.actors import Actor
@@ -66,6 +67,9 @@ def _hash_of(event: Any) -> str:
     )
 
 
+PENDING_KEY = "audit_pending"
+
+
 def _lock_head(db: Session) -> AuditHead:
     stmt = sa.select(AuditHead).where(AuditHead.id == HEAD_ID)
     if db.get_bind().dialect.name == "postgresql":
@@ -88,33 +92,61 @@ def record(
     subject_id: str | int,
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain inside the caller's transaction."""
+    """Append one event to the chain as part of the caller's transaction.
+
+    The event gets its sequence number and hash when the transaction commits (see `flush`), so
+    the chain's head is locked only for the last moment of a transaction, after every other
+    lock it takes: two transactions can then never deadlock over the head."""
     if not isinstance(actor, Actor):
         raise TypeError("audit.record needs an Actor; automation acts as staydown.actors.SYSTEM")
-    head = _lock_head(db)
-    seq = head.seq + 1
-    when = now(db)
-    # Microseconds are the finest unit both databases keep; truncate so the hash re-verifies.
-    when = when.astimezone(timezone.utc)
-    clean = jsonable(data or {})
     event = AuditEvent(
-        seq=seq,
-        created_at=when,
+        created_at=now(db).astimezone(timezone.utc),
         actor_kind=actor.kind.value,
         actor_id=actor.id,
         actor_label=actor.label,
         tag=tag_value(tag),
         subject_type=subject_type,
         subject_id=str(subject_id),
-        data=clean,
-        prev_hash=head.hash,
+        data=jsonable(data or {}),
     )
-    event.hash = _hash_of(event)
-    db.add(event)
-    head.seq = seq
-    head.hash = event.hash
-    db.flush()
+    # Make sure a transaction is open, so that its rollback (which discards pending events)
+    # is seen even when nothing else ran in it yet.
+    db.connection()
+    db.info.setdefault(PENDING_KEY, []).append(event)
     return event
+
+
+def pending(db: Session) -> list[AuditEvent]:
+    """Events recorded in this transaction and not yet chained (for tests and previews)."""
+    return list(db.info.get(PENDING_KEY, ()))
+
+
+def flush(db: Session) -> None:
+    """Chain this transaction's pending events now: lock the head, number and hash them."""
+    events = db.info.pop(PENDING_KEY, None)
+    if not events:
+        return
+    head = _lock_head(db)
+    for event in events:
+        event.seq = head.seq + 1
+        event.prev_hash = head.hash
+        event.hash = _hash_of(event)
+        db.add(event)
+        head.seq, head.hash = event.seq, event.hash
+    db.flush()
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _chain_before_commit(session: Session) -> None:
+    flush(session)
+
+
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _drop_after_rollback(session: Session, previous_transaction: Any) -> None:
+    # Only the outermost rollback discards the transaction's events; a savepoint's rollback
+    # (a lost insert race) leaves what was recorded outside it.
+    if previous_transaction.parent is None:
+        session.info.pop(PENDING_KEY, None)
 
 
 @dataclass(frozen=True)
@@ -143,7 +175,9 @@ class VerifyResult:
 
 
 def checkpoint(db: Session) -> Checkpoint:
-    head = db.get(AuditHead, HEAD_ID)
+    head = db.execute(
+        sa.select(AuditHead).where(AuditHead.id == HEAD_ID).execution_options(populate_existing=True)
+    ).scalar_one_or_none()
     if head is None:
         return Checkpoint(0, GENESIS_HASH)
     return Checkpoint(head.seq, head.hash)
@@ -202,6 +236,7 @@ def verify(db: Session, *, pinned: Checkpoint | None = None) -> VerifyResult:
 
 
 def events_for(db: Session, *, subject_type: str, subject_id: str | int) -> list[AuditEvent]:
+    flush(db)
     return list(
         db.execute(
             sa.select(AuditEvent)

@@ -1,0 +1,69 @@
+"""Settings: environment and TOML sources, and production mode refusing default secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from staydown.settings import ConfigurationError, Settings, load_settings
+
+STRONG = "x" * 40
+
+
+def test_default_database_is_sqlite_under_data_dir(tmp_path: Path) -> None:
+    s = Settings(data_dir=tmp_path)
+    assert s.database_url == f"sqlite:///{tmp_path.as_posix()}/staydown.db"
+    assert s.is_sqlite
+
+
+def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STAYDOWN_DATABASE_URL", "postgresql://u@h/db")
+    monkeypatch.setenv("STAYDOWN_PORT", "9001")
+    s = Settings()
+    assert s.database_url == "postgresql://u@h/db" and s.port == 9001 and not s.is_sqlite
+
+
+def test_toml_file_is_read_and_environment_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "staydown.toml"
+    config.write_text('port = 9100\nlog_level = "DEBUG"\n')
+    monkeypatch.setenv("STAYDOWN_CONFIG_FILE", str(config))
+    monkeypatch.setenv("STAYDOWN_LOG_LEVEL", "WARNING")
+    s = Settings()
+    assert s.port == 9100 and s.log_level == "WARNING"
+
+
+def test_unknown_setting_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "staydown.toml"
+    config.write_text("prot = 9100\n")
+    monkeypatch.setenv("STAYDOWN_CONFIG_FILE", str(config))
+    with pytest.raises(Exception, match="prot"):
+        Settings()
+
+
+def test_production_refuses_default_secrets_and_names_each() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        load_settings(env="production", public_base_url="https://t.example")
+    text = str(info.value)
+    for name in ("STAYDOWN_SECRET_KEY", "STAYDOWN_WEBHOOK_SECRET", "STAYDOWN_VAULT_MASTER_KEY"):
+        assert name in text
+
+
+def test_production_refuses_missing_and_short_secrets() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        load_settings(env="production", secret_key="", webhook_secret="short",
+                      vault_master_key=STRONG, public_base_url="https://t.example")
+    text = str(info.value)
+    assert "STAYDOWN_SECRET_KEY is missing" in text
+    assert "STAYDOWN_WEBHOOK_SECRET is shorter than 32" in text
+    assert "VAULT" not in text
+
+
+def test_production_with_real_secrets_starts() -> None:
+    s = load_settings(env="production", secret_key=STRONG, webhook_secret=STRONG + "w",
+                      vault_master_key=STRONG + "v", public_base_url="https://t.example")
+    assert s.env.value == "production"
+
+
+def test_development_allows_defaults() -> None:
+    assert load_settings(env="development").production_problems() == []
