@@ -19,6 +19,7 @@ from staydown.health import router as health_router
 from staydown.http import BodyLimitMiddleware, RequestIdLogFilter, RequestIdMiddleware, install_error_handlers
 from staydown.jobs import build_registry
 from staydown.settings import Settings, load_settings
+from staydown.subjects.api import router as subjects_router
 from staydown.worker import RetryPolicy, Worker
 
 log = logging.getLogger("staydown")
@@ -113,4 +114,5 @@ def create_app(
 
     app.include_router(health_router)
     app.include_router(audit_router)
+    app.include_router(subjects_router)
     return app

@@ -16,6 +16,7 @@ class Permission(str, enum.Enum):
     NOTICES_SUBMIT = "notices:submit"
     ACTIONS_READ = "actions:read"
     ACTIONS_ACK = "actions:ack"
+    SUBJECTS_READ = "subjects:read"
     SUBJECTS_WRITE = "subjects:write"
 
     # review
@@ -59,7 +60,7 @@ class Role(str, enum.Enum):
 
 P = Permission
 
-_MODERATOR = {P.CASES_READ, P.CASES_REVIEW, P.MEDIA_REVEAL, P.BANKS_READ, P.POLICIES_READ}
+_MODERATOR = {P.CASES_READ, P.CASES_REVIEW, P.MEDIA_REVEAL, P.BANKS_READ, P.POLICIES_READ, P.SUBJECTS_READ}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.moderator: frozenset(_MODERATOR),
@@ -85,11 +86,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 
 # What an API client may be granted, and what a platform integration gets by default.
 API_SCOPES: frozenset[Permission] = frozenset(
-    {P.SCAN, P.MATCH, P.NOTICES_SUBMIT, P.ACTIONS_READ, P.ACTIONS_ACK, P.SUBJECTS_WRITE,
+    {P.SCAN, P.MATCH, P.NOTICES_SUBMIT, P.ACTIONS_READ, P.ACTIONS_ACK, P.SUBJECTS_READ, P.SUBJECTS_WRITE,
      P.BANKS_READ, P.BANKS_WRITE, P.TRANSPARENCY_READ, P.AUDIT_READ}
 )
 DEFAULT_API_SCOPES: frozenset[Permission] = frozenset(
-    {P.SCAN, P.MATCH, P.NOTICES_SUBMIT, P.ACTIONS_READ, P.ACTIONS_ACK, P.SUBJECTS_WRITE}
+    {P.SCAN, P.MATCH, P.NOTICES_SUBMIT, P.ACTIONS_READ, P.ACTIONS_ACK, P.SUBJECTS_READ, P.SUBJECTS_WRITE}
 )
 
 

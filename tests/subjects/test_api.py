@@ -1,0 +1,38 @@
+"""The platform registers and reads its content and accounts by its own ids over HTTP."""
+
+from __future__ import annotations
+
+from staydown.db import Database
+from tests.helpers import auth, make_key
+
+
+def test_put_and_get_content_and_account(client, api_key: str) -> None:  # type: ignore[no-untyped-def]
+    h = auth(api_key)
+    r = client.put("/v1/content/post-1", headers=h, json={
+        "kind": "image", "url": "https://forum.example/p/1",
+        "account": {"id": "u-1", "handle": "@one"}, "created_at": "2026-05-01T10:00:00Z"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["id"] == "post-1" and body["account"]["id"] == "u-1" and body["created_at"].startswith("2026-05-01T10:00:00")
+    assert client.get("/v1/content/post-1", headers=h).json()["kind"] == "image"
+    r = client.put("/v1/accounts/u-1", headers=h, json={"status": "suspended_by_platform"})
+    assert r.json()["status"] == "suspended_by_platform"
+    assert client.get("/v1/accounts/u-1", headers=h).json()["handle"] == "@one"
+
+
+def test_unknown_ids_and_bad_bodies(client, api_key: str) -> None:  # type: ignore[no-untyped-def]
+    h = auth(api_key)
+    r = client.get("/v1/content/nope", headers=h)
+    assert r.status_code == 404 and "nope" in r.json()["message"]
+    r = client.put("/v1/content/x", headers=h, json={"kind": "hologram"})
+    assert r.status_code == 422 and "kind" in r.json()["message"]
+    r = client.put("/v1/content/x", headers=h, json={"created_at": "2026-05-01T10:00:00"})
+    assert r.status_code == 422 and "created_at" in r.json()["message"]
+    r = client.put("/v1/content/" + "x" * 201, headers=h, json={})
+    assert r.status_code == 422
+
+
+def test_subject_writes_need_the_scope(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+    reader = make_key(database, ["subjects:read"])
+    r = client.put("/v1/content/a", headers=auth(reader), json={})
+    assert r.status_code == 403 and "subjects:write" in r.json()["message"]
