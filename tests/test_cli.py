@@ -69,9 +69,10 @@ def test_audit_verify_fails_on_tampering(cli_env: str, database) -> None:  # typ
 
 
 def test_policies_check_reports_problems_with_lines(cli_env: str, tmp_path: Path) -> None:
-    from staydown.policies.catalogue import default_catalogue_path
+    import importlib.resources
 
-    good = default_catalogue_path()
+    good = tmp_path / "good.yaml"
+    good.write_text(importlib.resources.files("staydown.policies").joinpath("default.yaml").read_text())
     r = run("policies", "check", str(good))
     assert r.exit_code == 0, r.output
     bad = tmp_path / "bad.yaml"

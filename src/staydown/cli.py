@@ -81,9 +81,26 @@ def serve(
     database = _database(settings)
     if migrate:
         upgrade(database.engine)
+    _record_catalogue(settings, database)
     application = create_app(settings, database=database, run_worker=worker)
     uvicorn.run(application, host=host or settings.host, port=port or settings.port,
                 log_level=settings.log_level.lower(), proxy_headers=False)
+
+
+def _record_catalogue(settings: Settings, database) -> None:  # type: ignore[no-untyped-def]
+    """Decisions cite `id@version`: the versions in force must be in the database before serving."""
+    from staydown.actors import SYSTEM
+    from staydown.policies.actions import sync_catalogue
+
+    catalogue = _catalogue(settings.policy_catalogue_path)
+    try:
+        with database.unit_of_work() as db:
+            report = sync_catalogue(db, actor=SYSTEM, catalogue=catalogue)
+    except StaydownError as exc:
+        err.print(f"[red]refusing to start:[/red] {exc.message}")
+        raise typer.Exit(2) from exc
+    if report.added:
+        out.print(f"recorded policy versions: {', '.join(report.added)}")
 
 
 @app.command(name="worker")
@@ -226,9 +243,54 @@ def policies_check(file: Path) -> None:
 
     problems = check_catalogue_file(file)
     if problems:
-        err.print(format_problems(problems, file))
+        err.print(format_problems(problems), markup=False, highlight=False)
         raise typer.Exit(1)
     out.print(f"{file}: OK")
+
+
+def _catalogue(file: Path | None):  # type: ignore[no-untyped-def]
+    from staydown.policies import CatalogueError, default_catalogue, load_catalogue
+
+    try:
+        return load_catalogue(file) if file else default_catalogue()
+    except CatalogueError as exc:
+        err.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(1) from exc
+
+
+@policies_app.command("sync")
+def policies_sync(
+    file: Annotated[Path | None, typer.Argument(help="a catalogue file; default: the configured or shipped one")] = None,
+) -> None:
+    """Record the catalogue's policy versions; an edit without a new version number is refused."""
+    from staydown.policies.actions import sync_catalogue
+
+    settings = _settings()
+    catalogue = _catalogue(file or settings.policy_catalogue_path)
+    database = _database(settings)
+    try:
+        with database.unit_of_work() as db:
+            report = sync_catalogue(db, actor=cli_actor(), catalogue=catalogue)
+    except StaydownError as exc:
+        _fail(exc)
+    out.print(f"added {len(report.added)} ({', '.join(report.added) or '-'}), unchanged {len(report.unchanged)}, "
+              f"retired {len(report.retired)}")
+
+
+@policies_app.command("list")
+def policies_list() -> None:
+    """The policy versions in force."""
+    from rich.table import Table
+
+    from staydown.policies.actions import current_policy, current_refs
+
+    database = _database(_settings())
+    table = Table("ref", "title", "DSA category", "severity")
+    with database.unit_of_work(write=False) as db:
+        for ref in current_refs(db):
+            policy = current_policy(db, ref.split("@")[0])
+            table.add_row(ref, policy.title, policy.dsa_category, policy.severity)
+    out.print(table)
 
 
 def main() -> None:

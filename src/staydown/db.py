@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -147,6 +147,30 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+# -- work done at commit ------------------------------------------------------------------------
+#
+# Some writes must be ordered by commit, not by statement: the audit chain and the sequence numbers
+# that match-index followers read. Each registers a hook here; one listener runs them in a fixed
+# order, so every transaction takes their locks in the same order, last, after all other locks it
+# holds: none of them can be part of a deadlock.
+
+CommitHook = Callable[[Session], None]
+_commit_hooks: list[tuple[int, str, CommitHook]] = []
+
+
+def register_commit_hook(order: int, name: str, hook: CommitHook) -> None:
+    if any(existing == name for _, existing, _ in _commit_hooks):
+        return
+    _commit_hooks.append((order, name, hook))
+    _commit_hooks.sort(key=lambda item: (item[0], item[1]))
+
+
+@event.listens_for(Session, "before_commit")
+def _run_commit_hooks(session: Session) -> None:
+    for _, _, hook in _commit_hooks:
+        hook(session)
 
 
 def now(db: Session) -> datetime:

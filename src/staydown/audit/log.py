@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from staydown.actors import Actor
 from staydown.audit.models import GENESIS_HASH, AuditEvent, AuditHead
 from staydown.audit.tags import AuditTag, tag_value
-from staydown.db import now
+from staydown.db import now, register_commit_hook
 from staydown.errors import InvalidInput
 from staydown.jsonutil import canonical_bytes, jsonable
 
@@ -136,9 +136,8 @@ def flush(db: Session) -> None:
     db.flush()
 
 
-@sa_event.listens_for(Session, "before_commit")
-def _chain_before_commit(session: Session) -> None:
-    flush(session)
+# Last among the commit hooks: whatever else a transaction sequences, its audit events go after.
+register_commit_hook(1000, "audit", flush)
 
 
 @sa_event.listens_for(Session, "after_soft_rollback")

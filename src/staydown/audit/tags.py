@@ -20,6 +20,16 @@ class AuditTag(str, enum.Enum):
     ACCOUNT_UPDATE = "subject:account:update"
     # policies
     POLICY_VERSION_ADD = "policy:version:add"
+    POLICY_RETIRE = "policy:version:retire"
+    # banks and matching
+    BANK_CREATE = "matching:bank:create"
+    BANK_UPDATE = "matching:bank:update"
+    BANK_ENTRIES_ADD = "matching:bank:entries_add"
+    BANK_IMPORT = "matching:bank:import"
+    BANK_EXPORT = "matching:bank:export"
+    BANK_ENTRY_DISABLE = "matching:entry:disable"
+    BANK_ENTRY_ENABLE = "matching:entry:enable"
+    SCAN_MATCH = "matching:scan:match"
     # outbox
     JOB_DEAD = "delivery:job:dead"
     JOB_REQUEUE = "delivery:job:requeue"
