@@ -3,7 +3,9 @@
 from staydown.audit.models import AuditEvent, AuditHead
 from staydown.db import Base
 from staydown.delivery.models import Job, JobAttempt
+from staydown.matching.models import Bank, BankEntry, ContentSignal, Scan
 from staydown.policies.models import PolicyVersion
+from staydown.sequences import SequenceHead
 from staydown.staff.models import ApiClient, StaffUser
 from staydown.subjects.models import PlatformAccount, PlatformContent
 
@@ -11,6 +13,11 @@ metadata = Base.metadata
 
 __all__ = [
     "ApiClient",
+    "Bank",
+    "BankEntry",
+    "ContentSignal",
+    "Scan",
+    "SequenceHead",
     "AuditEvent",
     "AuditHead",
     "Job",
