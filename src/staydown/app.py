@@ -14,17 +14,21 @@ from staydown.audit.api import router as audit_router
 from staydown.clock import Clock
 from staydown.db import Database, create_engine
 from staydown.delivery.outbox import JobRegistry
-from staydown.health import DEFAULT_CHECKS, ReadinessCheck
+from staydown.health import DEFAULT_CHECKS, ReadinessCheck, index_check
 from staydown.health import router as health_router
 from staydown.http import BodyLimitMiddleware, RequestIdLogFilter, RequestIdMiddleware, install_error_handlers
 from staydown.jobs import build_registry
 from staydown.settings import Settings, load_settings
+from staydown.matching.api import router as banks_router
+from staydown.matching.engine import MatchEngine
+from staydown.matching.scan_api import router as scan_router
 from staydown.subjects.api import router as subjects_router
 from staydown.worker import RetryPolicy, Worker
 
 log = logging.getLogger("staydown")
 
 UPLOAD_PATHS = ("/v1/scan", "/v1/evidence")
+UPLOAD_SUFFIXES = ("/import",)
 
 
 def configure_logging(level: str) -> None:
@@ -65,31 +69,48 @@ def create_app(
     clock: Clock | None = None,
     registry: JobRegistry | None = None,
     run_worker: bool | None = None,
+    match_engine: MatchEngine | None = None,
+    run_follower: bool | None = None,
     extra_checks: Iterable[ReadinessCheck] = (),
 ) -> FastAPI:
     settings = settings or load_settings()
     database = database or build_database(settings, clock)
     registry = registry or build_registry()
     run_worker = settings.worker_in_process if run_worker is None else run_worker
+    run_follower = settings.index_follow_in_process if run_follower is None else run_follower
+    engine = match_engine or MatchEngine(database, index_dir=settings.index_dir)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
-        thread = None
+        threads: list[threading.Thread] = []
+        if match_engine is None:
+            # A fresh replica: load the saved copy, then apply what came after it before serving.
+            engine.load()
+            try:
+                engine.catch_up()
+            except Exception:  # noqa: BLE001 - e.g. migrations not applied: /readyz says so
+                log.exception("the match indexes could not catch up at start; /readyz reports it")
+        if run_follower:
+            threads.append(threading.Thread(
+                target=engine.follow, args=(stop,), kwargs={"interval": settings.index_follow_interval_seconds},
+                name="staydown-index-follower", daemon=True))
         if run_worker:
             worker = build_worker(settings, database, registry)
-            thread = threading.Thread(
+            threads.append(threading.Thread(
                 target=worker.run_forever, args=(stop, settings.worker_poll_seconds),
                 name="staydown-worker", daemon=True,
-            )
+            ))
+        for thread in threads:
             thread.start()
         try:
             yield
         finally:
             stop.set()
             database.job_signal.set()
-            if thread is not None:
-                thread.join(timeout=10)
+            database.sequence_signal.set()
+            for thread in threads:
+                thread.join(timeout=30)
 
     app = FastAPI(
         title="staydown",
@@ -100,12 +121,13 @@ def create_app(
     app.state.settings = settings
     app.state.database = database
     app.state.registry = registry
-    app.state.readiness_checks = [*DEFAULT_CHECKS, *extra_checks]
+    app.state.match_engine = engine
+    app.state.readiness_checks = [*DEFAULT_CHECKS, index_check, *extra_checks]
 
     install_error_handlers(app)
 
     def limit_for(path: str) -> int:
-        if path.startswith(UPLOAD_PATHS):
+        if path.startswith(UPLOAD_PATHS) or path.endswith(UPLOAD_SUFFIXES):
             return settings.max_upload_bytes
         return settings.max_request_bytes
 
@@ -115,4 +137,6 @@ def create_app(
     app.include_router(health_router)
     app.include_router(audit_router)
     app.include_router(subjects_router)
+    app.include_router(banks_router)
+    app.include_router(scan_router)
     return app

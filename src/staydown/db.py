@@ -115,11 +115,14 @@ class Database:
             autoflush=True,
         )
         self.job_signal = threading.Event()
+        self.sequence_signal = threading.Event()
         event.listen(self._factory, "after_commit", self._after_commit)
 
     def _after_commit(self, session: Session) -> None:
         if session.info.pop("jobs_enqueued", False):
             self.job_signal.set()
+        if session.info.pop("sequences_touched", False):
+            self.sequence_signal.set()
 
     @property
     def dialect(self) -> str:

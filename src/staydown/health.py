@@ -53,6 +53,19 @@ def migrations_check(request: Request) -> Check:
     return Check("migrations", True, {"current": current})
 
 
+def index_check(request: Request) -> Check:
+    """How far this node's match indexes are behind the database (rows not yet applied)."""
+    engine = getattr(request.app.state, "match_engine", None)
+    if engine is None:
+        return Check("index", True, "no match engine in this process")
+    try:
+        lag = engine.lag()
+    except Exception as exc:  # noqa: BLE001
+        return Check("index", False, f"cannot read: {type(exc).__name__}")
+    limit = request.app.state.settings.index_max_lag_rows
+    return Check("index", all(v["behind"] <= limit for v in lag.values()), lag)
+
+
 DEFAULT_CHECKS: tuple[ReadinessCheck, ...] = (database_check, migrations_check)
 
 

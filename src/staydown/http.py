@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from staydown.actors import Actor
 from staydown.db import Database
+from staydown.media.errors import MediaError
 from staydown.errors import PayloadTooLarge, PermissionDenied, StaydownError, Unauthenticated, http_status_for
 from staydown.staff.auth import authenticate_api_key
 from staydown.staff.permissions import Permission
@@ -135,6 +136,11 @@ def install_error_handlers(app: FastAPI) -> None:
         if headers:
             response.headers.update(headers)
         return response
+
+    @app.exception_handler(MediaError)
+    async def _media_error(request: Request, exc: MediaError) -> JSONResponse:
+        # Media that cannot be read safely is the caller's input problem: 422 naming what is wrong.
+        return error_response(422, exc.code, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

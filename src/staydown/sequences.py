@@ -38,6 +38,7 @@ def assign(db: Session) -> None:
     if not pending:
         return
     db.flush()
+    db.info["sequences_touched"] = True
     postgres = db.get_bind().dialect.name == "postgresql"
     for name in sorted(pending):  # one order for every transaction
         stmt = sa.select(SequenceHead).where(SequenceHead.name == name).execution_options(populate_existing=True)

@@ -64,6 +64,25 @@ class Settings(BaseSettings):
     job_backoff_base_seconds: float = Field(default=2.0, gt=0)
     job_backoff_cap_seconds: float = Field(default=3600.0, gt=0)
 
+    # Media decoding: every input has a size (issue 3; see media/decode.py for what each bounds).
+    media_max_pixels: int = Field(default=50_000_000, ge=1)
+    media_max_dimension: int = Field(default=30_000, ge=1)
+    media_max_frames: int = Field(default=5_000, ge=1)
+    media_keep_frames: int = Field(default=8, ge=1, le=64)
+    media_max_seconds: float = Field(default=10.0, gt=0)
+
+    # Scanning by URL: only these hosts ("cdn.example.com", or ".example.com" for a domain).
+    scan_url_allowlist: list[str] = Field(default_factory=list)
+    # Only for tests and local demos: lets a scan fetch from loopback and private addresses.
+    scan_url_allow_private: bool = False
+    scan_url_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    # Match indexes: where each process keeps its replica, and how it follows the database.
+    index_dir: Path | None = None
+    index_follow_in_process: bool = True
+    index_follow_interval_seconds: float = Field(default=0.2, gt=0)
+    index_max_lag_rows: int = Field(default=10_000, ge=0)
+
     # SQLite busy timeout: how long a writer waits for the lock before failing.
     sqlite_busy_timeout_ms: int = Field(default=15_000, ge=0)
 
@@ -86,10 +105,26 @@ class Settings(BaseSettings):
         return tuple(sources)
 
     @model_validator(mode="after")
-    def _default_database(self) -> "Settings":
+    def _defaults_under_data_dir(self) -> "Settings":
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.data_dir / 'staydown.db').as_posix()}"
+        if self.index_dir is None:
+            self.index_dir = self.data_dir / "index"
         return self
+
+    def decode_limits(self) -> Any:
+        from staydown.media.decode import DecodeLimits
+
+        return DecodeLimits(max_bytes=self.max_upload_bytes, max_pixels=self.media_max_pixels,
+                            max_dimension=self.media_max_dimension, max_frames=self.media_max_frames,
+                            keep_frames=self.media_keep_frames, max_seconds=self.media_max_seconds)
+
+    def fetch_policy(self) -> Any:
+        from staydown.media.fetch import FetchPolicy
+
+        return FetchPolicy(allowed_hosts=tuple(self.scan_url_allowlist), max_bytes=self.max_upload_bytes,
+                           timeout_seconds=self.scan_url_timeout_seconds,
+                           allow_private_addresses=self.scan_url_allow_private)
 
     @property
     def is_sqlite(self) -> bool:
@@ -114,6 +149,8 @@ class Settings(BaseSettings):
                 )
             elif len(value) < 32 and name != "vault_master_key":
                 problems.append(f"STAYDOWN_{name.upper()} is shorter than 32 characters")
+        if self.scan_url_allow_private:
+            problems.append("STAYDOWN_SCAN_URL_ALLOW_PRIVATE must not be set in production")
         if self.public_base_url.startswith("http://"):
             problems.append("STAYDOWN_PUBLIC_BASE_URL must be https:// in production")
         return problems

@@ -179,3 +179,29 @@ def test_sequence_numbers_follow_commit_order(database: Database) -> None:
         expected = ["1" * 32, "2" * 32] if database.dialect == "sqlite" else ["2" * 32, "1" * 32]
         assert order == expected
         assert sequences.head(db, BANK_SIGNALS) == 2
+
+
+def test_threatexchange_formats_round_trip(database: Database) -> None:
+    """Hash lists move between organisations in threatexchange's formats too."""
+    tx_csv = ("signal_type,signal_str,collab,category,tags\n"
+              f"pdq,{PDQ_A},Partner Collab,,shared\n" f"video_md5,{MD5},Partner Collab,,\n" "pdq,xyz,Partner,,\n")
+    entries, problems, fmt = banks.parse_bank_file(tx_csv)
+    assert fmt == "tx-csv" and [(e.signal_type, e.signal) for e in entries] == [("pdq", PDQ_A), ("md5", MD5)]
+    assert entries[0].note == "Partner Collab shared" and problems[0].startswith("line 4:")
+    lines = f"pdq {PDQ_A}\n# comment\nvideo_sha256 {'ab' * 32}\npdq\n"
+    entries, problems, fmt = banks.parse_bank_file(lines)
+    assert fmt == "tx-lines" and [e.signal_type for e in entries] == ["pdq", "sha256"]
+    assert problems == ["line 4: expected 'signal_type signal', got 'pdq'"]
+    with database.unit_of_work() as db:
+        bank = _bank(db)
+        banks.import_entries(db, actor=MOD, bank=bank, entries=entries, problems=[], source_ref="tx")
+        out = io.StringIO()
+        banks.export_bank(db, actor=MOD, bank=bank, out=out, fmt="tx-lines")
+        assert out.getvalue() == f"pdq {PDQ_A}\nvideo_sha256 {'ab' * 32}\n"
+        out = io.StringIO()
+        banks.export_bank(db, actor=MOD, bank=bank, out=out, fmt="tx-csv")
+        back, problems, fmt = banks.parse_bank_file(out.getvalue())
+        assert fmt == "tx-csv" and not problems and [(e.signal_type, e.signal) for e in back] == [
+            ("pdq", PDQ_A), ("sha256", "ab" * 32)]
+        with pytest.raises(InvalidInput, match="unknown export format"):
+            banks.export_bank(db, actor=MOD, bank=bank, out=io.StringIO(), fmt="xml")

@@ -33,10 +33,16 @@ MAX_IMPORT_ROWS = 5_000_000
 MAX_NOTE = 500
 
 
+# threatexchange's names for the same digests (it only has video_* classes for plain file digests).
+TX_NAMES = {SignalType.pdq: "pdq", SignalType.md5: "video_md5", SignalType.sha256: "video_sha256"}
+SIGNAL_ALIASES = {"video_md5": "md5", "photo_md5": "md5", "video_sha256": "sha256", "photo_sha256": "sha256"}
+
+
 def normalise_signal(signal_type: str, signal: str) -> tuple[SignalType, str]:
     """Check a signal's type and hex form; return them normalised (lower-case hex)."""
+    name = signal_type.strip().lower()
     try:
-        kind = SignalType(signal_type.strip().lower())
+        kind = SignalType(SIGNAL_ALIASES.get(name, name))
     except ValueError:
         raise InvalidInput(
             f"unknown signal type {signal_type!r}; expected one of {', '.join(t.value for t in SignalType)}"
@@ -264,34 +270,81 @@ class ImportReport:
     rejected: list[str] = field(default_factory=list)  # "line N: why"
 
 
+def parse_bank_file(text: str, *, max_rows: int = MAX_IMPORT_ROWS) -> tuple[list[NewEntry], list[str], str]:
+    """Read a hash list in any of the formats we exchange, detected from its first line:
+    `csv` (ours: `signal_type,signal,note`, header optional), `tx-csv` (threatexchange
+    `dataset --csv`: `signal_type,signal_str,collab,category,tags`) or `tx-lines`
+    (threatexchange `dataset -S` / `hash` output: `signal_type signal` per line).
+    Bad rows are reported with their line, never silently skipped."""
+    first = next((line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")), "")
+    header = [c.strip().lower() for c in first.split(",")]
+    if "signal_str" in header:
+        return (*_parse_tx_csv(text, max_rows), "tx-csv")
+    if "," not in first and len(first.split()) == 2:
+        return (*_parse_lines(text, max_rows), "tx-lines")
+    return (*parse_csv(text, max_rows=max_rows), "csv")
+
+
+def _add_row(rows: list[NewEntry], problems: list[str], line_no: int, signal_type: str, signal: str, note: str,
+             max_rows: int) -> None:
+    try:
+        kind, clean = normalise_signal(signal_type, signal)
+    except InvalidInput as exc:
+        problems.append(f"line {line_no}: {exc.message}")
+        return
+    if len(note) > MAX_NOTE:
+        problems.append(f"line {line_no}: the note is longer than {MAX_NOTE} characters")
+        return
+    rows.append(NewEntry(kind.value, clean, note))
+    if len(rows) > max_rows:
+        raise InvalidInput(f"an import holds at most {max_rows} rows")
+
+
+def _parse_tx_csv(text: str, max_rows: int) -> tuple[list[NewEntry], list[str]]:
+    rows: list[NewEntry] = []
+    problems: list[str] = []
+    reader = csv.DictReader(io.StringIO(text))
+    for row in reader:
+        line_no = reader.line_num
+        if not row.get("signal_type") or not row.get("signal_str"):
+            problems.append(f"line {line_no}: signal_type and signal_str are required")
+            continue
+        note = " ".join(x for x in (row.get("collab"), row.get("category"), row.get("tags")) if x).strip()
+        _add_row(rows, problems, line_no, row["signal_type"], row["signal_str"], note, max_rows)
+    return rows, problems
+
+
+def _parse_lines(text: str, max_rows: int) -> tuple[list[NewEntry], list[str]]:
+    rows: list[NewEntry] = []
+    problems: list[str] = []
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        parts = line.split(None, 2)
+        if len(parts) < 2:
+            problems.append(f"line {line_no}: expected 'signal_type signal', got {line[:60]!r}")
+            continue
+        _add_row(rows, problems, line_no, parts[0], parts[1], parts[2].strip() if len(parts) == 3 else "", max_rows)
+    return rows, problems
+
+
 def parse_csv(text: str, *, max_rows: int = MAX_IMPORT_ROWS) -> tuple[list[NewEntry], list[str]]:
-    """Read `signal_type,signal,note` rows (header optional). Bad rows are reported with their line,
-    never silently skipped."""
+    """Read `signal_type,signal,note` rows (header optional)."""
     rows: list[NewEntry] = []
     problems: list[str] = []
     reader = csv.reader(io.StringIO(text))
-    for line_no, row in enumerate(reader, start=1):
+    for row in reader:
+        line_no = reader.line_num
         if not row or all(not cell.strip() for cell in row):
             continue
-        if line_no == 1 and [c.strip().lower() for c in row[:3]] == CSV_HEADER[: len(row[:3])]:
+        if not rows and not problems and [c.strip().lower() for c in row[:3]] == CSV_HEADER[: len(row[:3])]:
             continue
         if row[0].lstrip().startswith("#"):
             continue
         if len(row) < 2 or len(row) > 3:
             problems.append(f"line {line_no}: expected signal_type,signal[,note], got {len(row)} fields")
             continue
-        try:
-            kind, signal = normalise_signal(row[0], row[1])
-        except InvalidInput as exc:
-            problems.append(f"line {line_no}: {exc.message}")
-            continue
-        note = row[2].strip() if len(row) == 3 else ""
-        if len(note) > MAX_NOTE:
-            problems.append(f"line {line_no}: the note is longer than {MAX_NOTE} characters")
-            continue
-        rows.append(NewEntry(kind.value, signal, note))
-        if len(rows) > max_rows:
-            raise InvalidInput(f"an import holds at most {max_rows} rows")
+        _add_row(rows, problems, line_no, row[0], row[1], row[2].strip() if len(row) == 3 else "", max_rows)
     return rows, problems
 
 
@@ -326,13 +379,33 @@ def iter_export_rows(db: Session, bank: Bank, *, include_disabled: bool = False,
         yield [row[0], row[1], row[2]]
 
 
-def export_csv(db: Session, *, actor: Actor, bank: Bank, out: io.TextIOBase, **kwargs: bool) -> int:
+EXPORT_FORMATS = ("csv", "tx-csv", "tx-lines")
+
+
+def export_bank(db: Session, *, actor: Actor, bank: Bank, out: io.TextIOBase, fmt: str = "csv",
+                **kwargs: bool) -> int:
+    """Write a bank's entries as `csv` (ours), `tx-csv` or `tx-lines` (threatexchange's)."""
+    if fmt not in EXPORT_FORMATS:
+        raise InvalidInput(f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}")
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_HEADER)
+    if fmt == "csv":
+        writer.writerow(CSV_HEADER)
+    elif fmt == "tx-csv":
+        writer.writerow(["signal_type", "signal_str", "collab", "category", "tags"])
     n = 0
-    for row in iter_export_rows(db, bank, **kwargs):
-        writer.writerow(row)
+    for signal_type, signal, note in iter_export_rows(db, bank, **kwargs):
+        tx_name = TX_NAMES[SignalType(signal_type)]
+        if fmt == "csv":
+            writer.writerow([signal_type, signal, note])
+        elif fmt == "tx-csv":
+            writer.writerow([tx_name, signal, bank.name, "", note])
+        else:
+            out.write(f"{tx_name} {signal}\n")
         n += 1
     audit.record(db, actor=actor, tag=AuditTag.BANK_EXPORT, subject_type="bank", subject_id=bank.id,
-                 data={"rows": n, **kwargs})
+                 data={"rows": n, "format": fmt, **kwargs})
     return n
+
+
+def export_csv(db: Session, *, actor: Actor, bank: Bank, out: io.TextIOBase, **kwargs: bool) -> int:
+    return export_bank(db, actor=actor, bank=bank, out=out, fmt="csv", **kwargs)
