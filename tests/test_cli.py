@@ -20,6 +20,11 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) 
     monkeypatch.setenv("STAYDOWN_DATABASE_URL", database_url)
     monkeypatch.setenv("STAYDOWN_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("STAYDOWN_ENV", "test")
+    # A wide "terminal", so that tables are not wrapped mid-word in what the tests read.
+    from staydown import cli
+
+    monkeypatch.setattr(cli.out, "width", 250)
+    monkeypatch.setattr(cli.err, "width", 250)
     return database_url
 
 
@@ -96,3 +101,44 @@ def test_console_script_is_installed() -> None:
     assert r.returncode == 0
     for command in ("serve", "worker", "db", "staff", "apikey", "audit", "policies"):
         assert command in r.stdout
+
+
+def test_hash_scan_and_banks_commands(cli_env: str, tmp_path: Path) -> None:
+    import json as _json
+
+    from tests.imagegen import encode, flipped, jpeg, synthetic
+
+    folder = tmp_path / "media"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(jpeg(1))
+    (folder / "b.png").write_bytes(encode(flipped(synthetic(1)), "PNG"))
+    (folder / "c.jpg").write_bytes(jpeg(2))
+    (folder / "broken.jpg").write_bytes(b"nope")
+    r = run("hash", "--json", str(folder / "a.jpg"))
+    assert r.exit_code == 0, r.output
+    row = _json.loads(r.stdout.strip())
+    assert len(row["pdq"]) == 64 and row["width"] == 640
+    r = run("hash", str(folder / "broken.jpg"))
+    assert r.exit_code == 1 and "unsupported_media" in r.output
+
+    r = run("banks", "create", "own", "--source", "own", "--purpose", "confirmed items", "--policy", "csam",
+            "--action", "block")
+    assert r.exit_code == 0, r.output
+    listing = tmp_path / "list.csv"
+    listing.write_text(f"signal_type,signal,note\npdq,{row['pdq']},benign stand-in\npdq,bad,\n")
+    r = run("banks", "import", "own", str(listing))
+    assert r.exit_code == 1 and "added 1" in r.output and "line 3" in r.output
+    r = run("banks", "list")
+    assert r.exit_code == 0 and "own" in r.output and "confirmed items" in r.output
+    r = run("banks", "export", "own", "--format", "tx-lines")
+    assert r.stdout.strip() == f"pdq {row['pdq']}"
+
+    r = run("scan", str(folder), "--bank", "own")
+    assert r.exit_code == 2, r.output  # one unreadable file
+    assert "a.jpg" in r.output and "b.png" in r.output and "c.jpg" not in r.output.split("summary")[0]
+    assert "unsupported_media" in r.output
+    (folder / "broken.jpg").unlink()
+    r = run("scan", str(folder), "--bank", "own")
+    assert r.exit_code == 1 and "summary" in r.output
+    r = run("scan", str(folder), "--bank", "nope")
+    assert r.exit_code == 1 and "no bank named" in r.output

@@ -27,6 +27,8 @@ app.add_typer(staff_app, name="staff")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(audit_app, name="audit")
 app.add_typer(policies_app, name="policies")
+banks_app = typer.Typer(help="Hash banks: list, import, export.", no_args_is_help=True)
+app.add_typer(banks_app, name="banks")
 
 out = Console()
 err = Console(stderr=True)
@@ -291,6 +293,204 @@ def policies_list() -> None:
             policy = current_policy(db, ref.split("@")[0])
             table.add_row(ref, policy.title, policy.dsa_category, policy.severity)
     out.print(table)
+
+
+MAX_CLI_FILE_BYTES = 1 << 30
+
+
+def _iter_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.is_file()))
+        elif path.is_file():
+            files.append(path)
+        else:
+            err.print(f"[yellow]skipped {path}: not a file or directory[/yellow]")
+    return files
+
+
+@app.command(name="hash")
+def hash_files(
+    files: Annotated[list[Path], typer.Argument(help="images (or directories of them)")],
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
+) -> None:
+    """Print the signals of each file: PDQ with quality, MD5, SHA-256."""
+    import json
+
+    from staydown.media.errors import MediaError
+    from staydown.media.hashing import compute_signals
+
+    limits = _settings().decode_limits()
+    failed = 0
+    for path in _iter_files(files):
+        try:
+            s = compute_signals(path.read_bytes(), limits=limits)
+        except MediaError as exc:
+            failed += 1
+            err.print(f"{path}: {exc.code}: {exc}", markup=False, highlight=False)
+            continue
+        if as_json:
+            print(json.dumps({"file": str(path), "pdq": s.pdq, "pdq_quality": s.pdq_quality, "md5": s.md5,
+                              "sha256": s.sha256, "format": s.format, "width": s.width, "height": s.height}))
+        else:
+            print(f"{path}\tpdq={s.pdq} quality={s.pdq_quality}\tmd5={s.md5}\tsha256={s.sha256}")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command(name="scan")
+def scan_dir(
+    paths: Annotated[list[Path], typer.Argument(help="files or directories to check")],
+    bank: Annotated[str, typer.Option(help="the bank to check against")],
+) -> None:
+    """Check files against one bank (with robust variants); nothing is recorded. A summary table
+    closes the run; the exit code is 1 if anything matched, 2 if files could not be read."""
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from staydown.matching.banks import bank_by_name
+    from staydown.matching.engine import MatchEngine
+    from staydown.matching.matcher import match_banks
+    from staydown.matching.models import BankUse
+    from staydown.matching.scanning import query_from_media
+    from staydown.media.errors import MediaError
+    from staydown.media.variants import scan as hash_with_variants
+
+    settings = _settings()
+    database = _database(settings)
+    try:
+        with database.unit_of_work(write=False) as db:
+            target = bank_by_name(db, bank)
+            target_id, target_name = target.id, target.name
+    except StaydownError as exc:
+        _fail(exc)
+    engine = MatchEngine(database)
+    engine.catch_up()
+    files = _iter_files(paths)
+    matched: list[tuple[Path, int, str, str]] = []
+    errors: list[tuple[Path, str]] = []
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task(f"scanning against {target_name}", total=len(files))
+        for path in files:
+            try:
+                signals, variants = hash_with_variants(path.read_bytes(), limits=settings.decode_limits())
+                with database.unit_of_work(write=False) as db:
+                    found = [m for m in match_banks(db, engine, query_from_media(signals, variants),
+                                                    use=BankUse.scan) if m.bank_id == target_id]
+                if found:
+                    best = found[0]
+                    matched.append((path, best.distance, best.signal_type, best.query_variant or "as uploaded"))
+            except MediaError as exc:
+                errors.append((path, f"{exc.code}: {exc}"))
+            except OSError as exc:
+                errors.append((path, f"unreadable: {exc.strerror}"))
+            progress.advance(task)
+    if matched:
+        table = Table("file", "distance", "signal", "matched as", title=f"matches in bank {target_name}")
+        for path, distance, kind, variant in matched:
+            table.add_row(str(path), str(distance), kind, variant)
+        out.print(table)
+    for path, problem in errors:
+        err.print(f"{path}: {problem}", markup=False, highlight=False)
+    summary = Table("files", "matched", "no match", "unreadable", title="summary")
+    summary.add_row(str(len(files)), str(len(matched)), str(len(files) - len(matched) - len(errors)), str(len(errors)))
+    out.print(summary)
+    if errors:
+        raise typer.Exit(2)
+    if matched:
+        raise typer.Exit(1)
+
+
+@banks_app.command("list")
+def banks_list() -> None:
+    """Every bank with its source, purpose, action and size."""
+    import sqlalchemy as sa
+    from rich.table import Table
+
+    from staydown.matching.models import Bank, BankEntry
+
+    database = _database(_settings())
+    table = Table("name", "source", "policy", "action", "threshold", "uses", "enabled", "entries", "purpose")
+    with database.unit_of_work(write=False) as db:
+        counts = dict(db.execute(sa.select(BankEntry.bank_id, sa.func.count())
+                                 .where(BankEntry.enabled.is_(True)).group_by(BankEntry.bank_id)).all())
+        for b in db.execute(sa.select(Bank).order_by(Bank.name)).scalars():
+            table.add_row(b.name, b.source, b.policy_id, b.action_on_match, str(b.pdq_threshold),
+                          ",".join(b.allowed_uses), "yes" if b.enabled else "no", str(counts.get(b.id, 0)),
+                          b.permitted_purpose)
+    out.print(table)
+
+
+@banks_app.command("create")
+def banks_create(
+    name: str,
+    source: Annotated[str, typer.Option(help="own, ncmec, stopncii, take_it_down, tech_coalition, iwf, other")],
+    purpose: Annotated[str, typer.Option(help="what the list may be used for (CSAM-7)")],
+    policy: Annotated[str, typer.Option(help="the policy id a match falls under")],
+    action: Annotated[str, typer.Option(help="block, hold or flag")] = "hold",
+    threshold: Annotated[int, typer.Option(help="PDQ distance threshold, 0-31")] = 31,
+    confirmed: Annotated[bool, typer.Option(help="a list of previously confirmed material")] = False,
+) -> None:
+    """Create a bank."""
+    from staydown.matching.banks import create_bank
+
+    database = _database(_settings())
+    try:
+        with database.unit_of_work() as db:
+            b = create_bank(db, actor=cli_actor(), name=name, source=source, permitted_purpose=purpose,
+                            policy_id=policy, action_on_match=action, pdq_threshold=threshold,
+                            confirmed_material=confirmed)
+            out.print(f"bank {b.name} created")
+    except StaydownError as exc:
+        _fail(exc)
+
+
+@banks_app.command("import")
+def banks_import(
+    name: str,
+    file: Annotated[Path, typer.Argument(help="CSV (signal_type,signal,note) or a threatexchange export")],
+) -> None:
+    """Import a hash list; rows that cannot be read are listed with their line."""
+    from staydown.matching.banks import bank_by_name, import_entries, parse_bank_file
+
+    if file.stat().st_size > MAX_CLI_FILE_BYTES:
+        err.print(f"{file} is larger than {MAX_CLI_FILE_BYTES} bytes")
+        raise typer.Exit(1)
+    database = _database(_settings())
+    try:
+        entries, problems, fmt = parse_bank_file(file.read_text(encoding="utf-8"))
+        with database.unit_of_work() as db:
+            report = import_entries(db, actor=cli_actor(), bank=bank_by_name(db, name), entries=entries,
+                                    problems=problems, source_ref=file.name)
+    except StaydownError as exc:
+        _fail(exc)
+    except UnicodeDecodeError as exc:
+        err.print(f"{file} is not UTF-8 text (byte {exc.start})")
+        raise typer.Exit(1) from exc
+    for problem in report.rejected[:50]:
+        err.print(f"{file}: {problem}", markup=False, highlight=False)
+    out.print(f"{fmt}: added {report.added}, duplicates {report.duplicates}, rejected {len(report.rejected)}")
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+@banks_app.command("export")
+def banks_export(
+    name: str,
+    fmt: Annotated[str, typer.Option("--format", help="csv, tx-csv or tx-lines")] = "csv",
+    include_variants: Annotated[bool, typer.Option(help="also our bank-side variants")] = False,
+) -> None:
+    """Write a bank's enabled entries to standard output."""
+    from staydown.matching.banks import bank_by_name, export_bank
+
+    database = _database(_settings())
+    try:
+        with database.unit_of_work() as db:
+            export_bank(db, actor=cli_actor(), bank=bank_by_name(db, name), out=sys.stdout, fmt=fmt,
+                        include_variants=include_variants)
+    except StaydownError as exc:
+        _fail(exc)
 
 
 def main() -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
 
 from staydown.db import Base, register_commit_hook
 
 PENDING_KEY = "sequence_pending"
+COLUMN = "change_seq"
 
 
 class SequenceHead(Base):
@@ -23,36 +26,56 @@ class SequenceHead(Base):
     value: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0)
 
 
-def touch(db: Session, obj: Any, *, sequence: str, attribute: str = "change_seq") -> None:
-    """Give `obj.attribute` the next number of `sequence` when the transaction commits.
-    Touching a row again later (disable, re-enable) gives it a new, higher number."""
+def _pending(db: Session, sequence: str) -> list[tuple[type, Any, Any]]:
     db.connection()  # open the transaction now, so its rollback also drops what is pending
-    pending: dict[str, list[tuple[Any, str]]] = db.info.setdefault(PENDING_KEY, {})
-    items = pending.setdefault(sequence, [])
-    if not any(o is obj and a == attribute for o, a in items):
-        items.append((obj, attribute))
+    pending: dict[str, list[tuple[type, Any, Any]]] = db.info.setdefault(PENDING_KEY, {})
+    return pending.setdefault(sequence, [])
+
+
+def touch(db: Session, obj: Any, *, sequence: str) -> None:
+    """Give the row `obj` the next number of `sequence` when the transaction commits. Touching a
+    row again later (disable, re-enable) gives it a new, higher number."""
+    items = _pending(db, sequence)
+    if not any(o is obj for _, _, o in items):
+        items.append((type(obj), None, obj))
+
+
+def touch_ids(db: Session, model: type, ids: Iterable[int], *, sequence: str) -> None:
+    """The same for rows known by id (bulk imports that do not keep their objects in memory)."""
+    _pending(db, sequence).extend((model, int(i), None) for i in ids)
 
 
 def assign(db: Session) -> None:
-    pending: dict[str, list[tuple[Any, str]]] | None = db.info.pop(PENDING_KEY, None)
+    pending: dict[str, list[tuple[type, Any, Any]]] | None = db.info.pop(PENDING_KEY, None)
     if not pending:
         return
     db.flush()
     db.info["sequences_touched"] = True
     postgres = db.get_bind().dialect.name == "postgresql"
     for name in sorted(pending):  # one order for every transaction
-        stmt = sa.select(SequenceHead).where(SequenceHead.name == name).execution_options(populate_existing=True)
-        head = db.execute(stmt.with_for_update() if postgres else stmt).scalar_one_or_none()
-        if head is None:
-            head = SequenceHead(name=name, value=0)
-            db.add(head)
-            db.flush()
-            if postgres:
-                db.execute(stmt.with_for_update())
-        for obj, attribute in pending[name]:
-            head.value += 1
-            setattr(obj, attribute, head.value)
-    db.flush()
+        stmt = sa.select(SequenceHead.value).where(SequenceHead.name == name)
+        value = db.execute(stmt.with_for_update() if postgres else stmt).scalar_one_or_none()
+        if value is None:
+            db.execute(sa.insert(SequenceHead).values(name=name, value=0))
+            value = db.execute(stmt.with_for_update() if postgres else stmt).scalar_one()
+        updates: dict[type, list[dict[str, int]]] = {}
+        seen: set[tuple[type, int]] = set()
+        for model, row_id, obj in pending[name]:
+            row_id = obj.id if obj is not None else row_id
+            if (model, row_id) in seen:
+                continue
+            seen.add((model, row_id))
+            value += 1
+            updates.setdefault(model, []).append({"row_id": row_id, "seq": value})
+            if obj is not None:
+                set_committed_value(obj, COLUMN, value)
+        for model, params in updates.items():
+            table = model.__table__
+            db.execute(
+                table.update().where(table.c.id == sa.bindparam("row_id")).values({COLUMN: sa.bindparam("seq")}),
+                params,
+            )
+        db.execute(sa.update(SequenceHead).where(SequenceHead.name == name).values(value=value))
 
 
 def head(db: Session, sequence: str) -> int:

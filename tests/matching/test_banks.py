@@ -135,6 +135,9 @@ def test_csv_round_trip_reports_bad_lines(database: Database) -> None:
         assert len(_events(db, "matching:bank:export")) == 1
         entry = db.execute(sa.select(BankEntry).where(BankEntry.signal_type == "md5")).scalar_one()
         assert entry.source_ref == "partner-list-2026-11.csv"
+        # Imported rows carry sequence numbers, so index followers pick them up.
+        seqs = db.execute(sa.select(BankEntry.change_seq).order_by(BankEntry.change_seq)).scalars().all()
+        assert seqs == [1, 2]
 
 
 def test_update_bank_records_old_and_new(database: Database) -> None:

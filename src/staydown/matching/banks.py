@@ -199,10 +199,10 @@ def add_entries(
                           source_case_id=source_case_id, source_ref=source_ref, enabled=True)
         db.add(entry)
         made[id(item)] = entry
-        sequences.touch(db, entry, sequence=BANK_SIGNALS)
         result.entries.append(entry)
         result.added += 1
     db.flush()
+    sequences.touch_ids(db, BankEntry, [e.id for e in result.entries], sequence=BANK_SIGNALS)
     # Variants point at their original, which is flushed (has an id) only now.
     for item, _, _ in clean:
         if item.parent is not None and id(item) in made and id(item.parent) in made:

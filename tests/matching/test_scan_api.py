@@ -1,0 +1,199 @@
+"""`POST /v1/scan` and `POST /v1/match`: good uploads, edited copies of banked items, and hostile input."""
+
+from __future__ import annotations
+
+import http.server
+import socketserver
+import struct
+import threading
+import zlib
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from staydown.db import Database
+from staydown.matching.models import ContentSignal, Scan
+from tests.helpers import auth, make_key
+from tests.imagegen import encode, flipped, jpeg, synthetic
+
+BANK_KEY_SCOPES = ["banks:read", "banks:write", "scan", "match"]
+
+
+def _bank_with(client, key: str, image_bytes: bytes, *, action: str = "block", name: str = "own") -> dict:  # type: ignore[no-untyped-def]
+    r = client.post("/v1/banks", headers=auth(key), json={
+        "name": name, "source": "own", "permitted_purpose": "confirmed items, for upload screening and sweeps",
+        "policy_id": "csam", "action_on_match": action})
+    assert r.status_code == 201, r.text
+    scan = client.post("/v1/scan", headers=auth(key), files={"file": ("a.jpg", image_bytes, "image/jpeg")}).json()
+    r = client.post(f"/v1/banks/{name}/entries", headers=auth(key), json={"entries": [
+        {"signal_type": "pdq", "signal": scan["signals"]["pdq"], "note": "benign stand-in"}]})
+    assert r.json()["added"] == 1
+    client.app.state.match_engine.catch_up()
+    return scan
+
+
+def test_scan_records_signals_and_allows_unknown_media(client, api_key: str, database: Database) -> None:  # type: ignore[no-untyped-def]
+    data = jpeg(1)
+    r = client.post("/v1/scan", headers=auth(api_key), files={"file": ("p.jpg", data, "image/jpeg")},
+                    data={"content_id": "post-1", "account_id": "u-1", "uploader_ip": "2001:db8::7",
+                          "uploaded_at": "2026-06-01T11:59:00Z"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["verdict"] == "allow" and body["matches"] == []
+    import hashlib
+
+    assert body["signals"]["md5"] == hashlib.md5(data).hexdigest()
+    assert body["signals"]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert len(body["signals"]["pdq"]) == 64 and body["signals"]["pdq_quality"] > 50
+    assert body["media"]["format"] == "JPEG" and (body["media"]["width"], body["media"]["height"]) == (640, 480)
+    assert body["query_variants"] >= 8
+    with database.unit_of_work(write=False) as db:
+        kinds = sorted(db.execute(sa.select(ContentSignal.signal_type)).scalars())
+        assert kinds == ["md5", "pdq", "sha256"]
+        scan = db.execute(sa.select(Scan)).scalar_one()
+        assert scan.uploader_ip == "2001:db8::7" and scan.uploaded_at.isoformat().startswith("2026-06-01T11:59")
+
+
+def test_banked_item_blocks_its_edited_copies(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+    """X-5: a confirmed item is blocked at re-upload, also flipped or recompressed."""
+    key = make_key(database, BANK_KEY_SCOPES)
+    original = synthetic(5)
+    _bank_with(client, key, encode(original, "JPEG", quality=92))
+    for label, copy in [("recompressed", encode(original, "JPEG", quality=60)),
+                        ("flipped", encode(flipped(original), "PNG")),
+                        ("resized", encode(original.resize((320, 240)), "WEBP"))]:
+        r = client.post("/v1/scan", headers=auth(key), files={"file": ("c", copy, "application/octet-stream")})
+        body = r.json()
+        assert body["verdict"] == "block", (label, body)
+        match = body["matches"][0]
+        assert match["bank"] == "own" and match["policy_id"] == "csam" and match["distance"] <= 31
+        if label == "flipped":
+            assert match["query_variant"] != ""  # found through a query-side variant
+    other = client.post("/v1/scan", headers=auth(key), files={"file": ("o", jpeg(99), "image/jpeg")}).json()
+    assert other["verdict"] == "allow"
+
+
+def test_hold_bank_holds(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+    key = make_key(database, BANK_KEY_SCOPES)
+    data = jpeg(11)
+    _bank_with(client, key, data, action="hold", name="review-list")
+    body = client.post("/v1/scan", headers=auth(key), files={"file": ("x", data, "image/jpeg")}).json()
+    assert body["verdict"] == "hold" and body["matches"][0]["action"] == "hold"
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _png_header_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims a huge image: a decompression bomb's calling card."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+            + _chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("payload, codes, words", [
+    (b"this is not an image at all", {"unsupported_media"}, "format"),
+    (jpeg(2)[:400], {"truncated_media", "corrupt_media"}, "truncated"),
+    (_png_header_claiming(100_000, 100_000), {"decompression_bomb", "media_too_large"}, "pixels"),
+])
+def test_hostile_uploads_get_422_naming_the_problem(client, api_key: str, payload: bytes, codes: set, words: str) -> None:  # type: ignore[no-untyped-def]
+    r = client.post("/v1/scan", headers=auth(api_key), files={"file": ("x", payload, "application/octet-stream")})
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["error"] in codes, body
+    assert words in body["message"].lower(), body
+
+
+def test_empty_missing_and_oversized_uploads(client, api_key: str, app) -> None:  # type: ignore[no-untyped-def]
+    r = client.post("/v1/scan", headers=auth(api_key), files={"file": ("x", b"", "image/jpeg")})
+    assert r.status_code == 422 and "empty" in r.json()["message"]
+    r = client.post("/v1/scan", headers=auth(api_key), data={"content_id": "a"}, files={"other": ("x", b"1", "a/b")})
+    assert r.status_code == 422 and "'file'" in r.json()["message"]
+    r = client.post("/v1/scan", headers={**auth(api_key), "Content-Type": "text/plain"}, content=b"hello")
+    assert r.status_code == 422 and "multipart" in r.json()["message"]
+    r = client.post("/v1/scan", headers=auth(api_key), files={"file": ("x", jpeg(3), "image/jpeg")},
+                    data={"uploader_ip": "999.1.1.1"})
+    assert r.status_code == 422 and "uploader_ip" in r.json()["message"]
+    app.state.settings.max_upload_bytes = 10_000
+    r = client.post("/v1/scan", headers=auth(api_key), files={"file": ("x", jpeg(4), "image/jpeg")})
+    assert r.status_code == 413
+
+
+def test_scan_needs_the_scope(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+    key = make_key(database, ["match"])
+    r = client.post("/v1/scan", headers=auth(key), files={"file": ("x", jpeg(3), "image/jpeg")})
+    assert r.status_code == 403
+
+
+@pytest.fixture
+def image_server() -> Iterator[str]:
+    payload = jpeg(21)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            if self.path == "/img.jpg":
+                self.send_response(200)
+                self.send_header("Content-Type", "image/jpeg")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            elif self.path == "/redirect":
+                self.send_response(302)
+                self.send_header("Location", "http://169.254.169.254/latest/meta-data")
+                self.end_headers()
+            else:
+                self.send_response(404)
+                self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = socketserver.TCPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_scan_by_url_from_the_allow_list(client, api_key: str, app, image_server: str) -> None:  # type: ignore[no-untyped-def]
+    h = auth(api_key)
+    r = client.post("/v1/scan", headers=h, json={"url": f"{image_server}/img.jpg", "content": {"id": "u1"}})
+    assert r.status_code == 422 and "allow-list" in r.json()["message"]
+    app.state.settings.scan_url_allowlist = ["127.0.0.1"]
+    r = client.post("/v1/scan", headers=h, json={"url": f"{image_server}/img.jpg"})
+    assert r.status_code == 422 and "private or reserved" in r.json()["message"]
+    app.state.settings.scan_url_allow_private = True
+    r = client.post("/v1/scan", headers=h, json={"url": f"{image_server}/img.jpg", "content": {"id": "u1"}})
+    assert r.status_code == 200, r.text
+    assert r.json()["content_id"] == "u1" and r.json()["verdict"] == "allow"
+    r = client.post("/v1/scan", headers=h, json={"url": f"{image_server}/redirect"})
+    assert r.status_code == 422 and "169.254.169.254" in r.json()["message"]
+    r = client.post("/v1/scan", headers=h, json={"url": f"{image_server}/missing"})
+    assert r.status_code == 422 and "404" in r.json()["message"]
+    r = client.post("/v1/scan", headers=h, json={"url": "file:///etc/passwd"})
+    assert r.status_code == 422 and "http(s)" in r.json()["message"]
+
+
+def test_match_supplied_signals(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+    key = make_key(database, BANK_KEY_SCOPES)
+    scan = _bank_with(client, key, jpeg(31))
+    pdq = scan["signals"]["pdq"]
+    r = client.post("/v1/match", headers=auth(key), json={"pdq": [{"hash": pdq, "quality": 90}],
+                                                          "content": {"id": "remote-9"}})
+    assert r.status_code == 200, r.text
+    assert r.json()["verdict"] == "block" and r.json()["matches"][0]["distance"] == 0
+    r = client.post("/v1/match", headers=auth(key), json={"md5": scan["signals"]["md5"]})
+    assert r.json()["verdict"] == "allow"  # the bank holds the PDQ only
+    assert client.post("/v1/match", headers=auth(key), json={}).status_code == 422
+    r = client.post("/v1/match", headers=auth(key), json={"pdq": [{"hash": "z" * 64}]})
+    assert r.status_code == 422 and "hexadecimal" in r.json()["message"]
+
+
+def test_readyz_reports_index_lag(client, api_key: str) -> None:  # type: ignore[no-untyped-def]
+    body = client.get("/readyz").json()
+    index = body["checks"]["index"]
+    assert index["ok"] and set(index["detail"]) == {"bank_signals", "content_signals"}
+    assert index["detail"]["bank_signals"]["behind"] == 0
