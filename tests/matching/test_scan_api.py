@@ -197,3 +197,35 @@ def test_readyz_reports_index_lag(client, api_key: str) -> None:  # type: ignore
     index = body["checks"]["index"]
     assert index["ok"] and set(index["detail"]) == {"bank_signals", "content_signals"}
     assert index["detail"]["bank_signals"]["behind"] == 0
+
+
+def test_confirmed_item_banked_with_variants_catches_crops(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+    """Bank-side variants (central crops) of our own confirmed items make cropped copies match;
+    they stay linked to the original and leave exports alone."""
+    from staydown.actors import Actor
+    from staydown.matching import banks
+    from staydown.matching.scanning import bank_media
+
+    key = make_key(database, BANK_KEY_SCOPES)
+    original = synthetic(41, (800, 600))
+    with database.unit_of_work() as db:
+        bank = banks.create_bank(db, actor=Actor.staff(1, "cs"), name="own-confirmed", source="own",
+                                 permitted_purpose="confirmed items", policy_id="csam", action_on_match="block")
+        entries = bank_media(db, actor=Actor.staff(1, "cs"), bank=bank, data=encode(original, "PNG"),
+                             limits=client.app.state.settings.decode_limits(), source_case_id=77)
+        variant_rows = [e for e in entries if e.variant]
+        assert variant_rows and all(e.parent_id == entries[0].id for e in variant_rows)
+        assert all(e.source_case_id == 77 for e in entries)
+        import io
+
+        out = io.StringIO()
+        banks.export_bank(db, actor=Actor.staff(1, "cs"), bank=bank, out=out, fmt="tx-lines")
+        assert len(out.getvalue().splitlines()) == 3  # the original's pdq, md5, sha256 only
+    client.app.state.match_engine.catch_up()
+    w, h = original.size
+    cropped = original.crop((int(w * 0.03), int(h * 0.03), int(w * 0.97), int(h * 0.97)))
+    body = client.post("/v1/scan", headers=auth(key), files={"file": ("c", encode(cropped, "JPEG"), "image/jpeg")}).json()
+    assert body["verdict"] == "block", body
+    best = body["matches"][0]
+    assert best["entry_id"] == entries[0].id  # reported as the banked original...
+    assert best["entry_variant"].startswith("crop")  # ...found through its bank-side variant

@@ -160,3 +160,30 @@ def match_supplied(
                "pdq_quality": pdq[0][1] if pdq else None, "supplied": True}
     return record_scan(db, actor=actor, engine=engine, query=query, content_signals=stored, signals=signals,
                        media={}, content=content, uploader_ip=uploader_ip, uploaded_at=uploaded_at)
+
+
+def bank_media(
+    db: Session,
+    *,
+    actor: Actor,
+    bank: Any,
+    data: bytes,
+    limits: DecodeLimits,
+    source_case_id: int | None = None,
+    note: str = "",
+) -> list[Any]:
+    """Bank one of our own confirmed items: its digests, its PDQ, and bank-side variants (central
+    crops) that make cropped or zoomed copies match. Variants are linked to the original entry,
+    follow it when it is disabled, and are not exported to other organisations by default."""
+    from staydown.matching.banks import NewEntry, add_entries
+    from staydown.media.hashing import compute_signals_and_luma
+    from staydown.media.variants import bank_variants
+
+    signals, luma = compute_signals_and_luma(data, limits=limits)
+    original = NewEntry("pdq", signals.pdq, note, quality=signals.pdq_quality)
+    entries = [original, NewEntry("md5", signals.md5, note), NewEntry("sha256", signals.sha256, note)]
+    for v in bank_variants(luma):
+        if v.name != "original" and v.pdq != signals.pdq:
+            entries.append(NewEntry("pdq", v.pdq, note, variant=v.name[:40], quality=v.quality, parent=original))
+    result = add_entries(db, actor=actor, bank=bank, entries=entries, source_case_id=source_case_id)
+    return result.entries
