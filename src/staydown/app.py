@@ -16,13 +16,19 @@ from staydown.db import Database, create_engine
 from staydown.delivery.outbox import JobRegistry
 from staydown.health import DEFAULT_CHECKS, ReadinessCheck, index_check
 from staydown.health import router as health_router
-from staydown.http import BodyLimitMiddleware, RequestIdLogFilter, RequestIdMiddleware, install_error_handlers
+from staydown.cases.rules import CaseRules
+from staydown.http import RateLimiter, BodyLimitMiddleware, RequestIdLogFilter, RequestIdMiddleware, install_error_handlers
 from staydown.jobs import build_registry
+from staydown.policies.catalogue import Catalogue
 from staydown.settings import Settings, load_settings
 from staydown.matching.api import router as banks_router
 from staydown.matching.engine import MatchEngine
 from staydown.matching.scan_api import router as scan_router
 from staydown.subjects.api import router as subjects_router
+from staydown.staff.api import router as staff_router
+from staydown.intake.api import router as intake_router
+from staydown.intake.api import public_router
+from staydown.cases.api import router as cases_router
 from staydown.worker import RetryPolicy, Worker
 
 log = logging.getLogger("staydown")
@@ -62,6 +68,12 @@ def build_worker(settings: Settings, database: Database, registry: JobRegistry, 
     )
 
 
+def _catalogue(settings: Settings) -> Catalogue:
+    from staydown.policies import default_catalogue, load_catalogue
+
+    return load_catalogue(settings.policy_catalogue_path) if settings.policy_catalogue_path else default_catalogue()
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -72,6 +84,7 @@ def create_app(
     match_engine: MatchEngine | None = None,
     run_follower: bool | None = None,
     extra_checks: Iterable[ReadinessCheck] = (),
+    catalogue: Catalogue | None = None,
 ) -> FastAPI:
     settings = settings or load_settings()
     database = database or build_database(settings, clock)
@@ -122,6 +135,9 @@ def create_app(
     app.state.database = database
     app.state.registry = registry
     app.state.match_engine = engine
+    app.state.rate_limiter = RateLimiter()
+    app.state.catalogue = catalogue or _catalogue(settings)
+    app.state.case_rules = CaseRules.from_settings(settings)
     app.state.readiness_checks = [*DEFAULT_CHECKS, index_check, *extra_checks]
 
     install_error_handlers(app)
@@ -139,4 +155,8 @@ def create_app(
     app.include_router(subjects_router)
     app.include_router(banks_router)
     app.include_router(scan_router)
+    app.include_router(staff_router)
+    app.include_router(intake_router)
+    app.include_router(public_router)
+    app.include_router(cases_router)
     return app

@@ -7,6 +7,8 @@ import contextvars
 import logging
 import re
 import secrets
+import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, Any
 
@@ -20,8 +22,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from staydown.actors import Actor
 from staydown.db import Database
 from staydown.media.errors import MediaError
-from staydown.errors import PayloadTooLarge, PermissionDenied, StaydownError, Unauthenticated, http_status_for
+from staydown.errors import RateLimited, PayloadTooLarge, PermissionDenied, StaydownError, Unauthenticated, http_status_for
 from staydown.staff.auth import authenticate_api_key
+from staydown.staff.sessions import SESSION_PREFIX, authenticate_session
 from staydown.staff.permissions import Permission
 
 log = logging.getLogger("staydown.http")
@@ -62,6 +65,8 @@ def _bearer(request: Request) -> str | None:
 def _current_actor(request: Request, db: DbSession) -> Actor:
     token = _bearer(request)
     if token is not None:
+        if token.startswith(SESSION_PREFIX):
+            return authenticate_session(db, token)
         return authenticate_api_key(db, token)
     staff = getattr(request.state, "staff_actor", None)  # set by the console's session layer
     if staff is not None:
@@ -115,6 +120,42 @@ def declared_permission(route: Any) -> Permission | None:
             return found
         stack.extend(dep.dependencies)
     return None
+
+
+# -- rate limits ------------------------------------------------------------------------------
+
+class RateLimiter:
+    """Token buckets per (name, client address), in this process. Public forms and sign-in are
+    bounded so that a flood neither fills the queue nor guesses passwords; a deployment behind
+    several processes gets a limit per process, which is what it needs to stay up."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, name: str, client: str, per_minute: int, at: float) -> bool:
+        key = (name, client)
+        with self._lock:
+            tokens, last = self._buckets.get(key, (float(per_minute), at))
+            tokens = min(float(per_minute), tokens + (at - last) * per_minute / 60.0)
+            if tokens < 1.0:
+                self._buckets[key] = (tokens, at)
+                return False
+            self._buckets[key] = (tokens - 1.0, at)
+            if len(self._buckets) > 100_000:  # forget idle clients rather than grow without bound
+                self._buckets.clear()
+            return True
+
+
+def rate_limited(name: str, per_minute: int) -> Callable[[Request], None]:
+    def check(request: Request) -> None:
+        limiter: RateLimiter = request.app.state.rate_limiter
+        limit = request.app.state.settings.public_rate_per_minute if per_minute <= 0 else per_minute
+        client = request.client.host if request.client else "unknown"
+        if not limiter.allow(name, client, limit, time.monotonic()):
+            raise RateLimited(f"too many requests to {name} from this address: at most {limit} a minute")
+
+    return check
 
 
 # -- errors -----------------------------------------------------------------------------------

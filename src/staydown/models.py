@@ -2,16 +2,30 @@
 
 from staydown.audit.models import AuditEvent, AuditHead
 from staydown.db import Base
+from staydown.cases.models import Case, Decision, LegalTrack, StaffAlert
 from staydown.delivery.models import Job, JobAttempt
+from staydown.enforcement.models import EnforcementAction
+from staydown.intake.models import Notice, NoticeItem, Notifier, TrustedFlagger
 from staydown.matching.models import Bank, BankEntry, ContentSignal, Scan
 from staydown.policies.models import PolicyVersion
 from staydown.sequences import SequenceHead
 from staydown.staff.models import ApiClient, StaffUser
+from staydown.staff.sessions import StaffSession
 from staydown.subjects.models import PlatformAccount, PlatformContent
 
 metadata = Base.metadata
 
 __all__ = [
+    "Case",
+    "Decision",
+    "EnforcementAction",
+    "LegalTrack",
+    "Notice",
+    "NoticeItem",
+    "Notifier",
+    "StaffAlert",
+    "StaffSession",
+    "TrustedFlagger",
     "ApiClient",
     "Bank",
     "BankEntry",

@@ -83,6 +83,22 @@ class Settings(BaseSettings):
     index_follow_interval_seconds: float = Field(default=0.2, gt=0)
     index_max_lag_rows: int = Field(default=10_000, ge=0)
 
+    # Legal tracks: hours from the clock's start to the deadline (issue 4).
+    take_it_down_hours: float = Field(default=48.0, gt=0)
+    ncmec_report_hours: float = Field(default=24.0, gt=0)
+    dsa_notice_hours: float = Field(default=72.0, gt=0)
+    uk_intimate_image_hours: float = Field(default=48.0, gt=0)
+    terrorist_order_hours: float = Field(default=1.0, gt=0)
+    dsa_art18_hours: float = Field(default=1.0, gt=0)
+    # Escalate a track when this share of its time is left (0.25: 12 h before a 48 h deadline).
+    escalate_at_remaining_fraction: float = Field(default=0.25, gt=0, lt=1)
+    escalation_roles: list[str] = Field(default_factory=lambda: ["senior_moderator", "child_safety"])
+    claim_lease_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # DSA Art. 23: after a warning, notices from a notifier may be suspended for this long.
+    notifier_suspension_days: int = Field(default=90, ge=1)
+    public_rate_per_minute: int = Field(default=30, ge=1)
+    public_notice_max_items: int = Field(default=20, ge=1, le=1000)
+
     # SQLite busy timeout: how long a writer waits for the lock before failing.
     sqlite_busy_timeout_ms: int = Field(default=15_000, ge=0)
 

@@ -1,0 +1,1 @@
+"""Cases, legal tracks and their deadlines, queues, claims and decisions."""

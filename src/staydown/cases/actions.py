@@ -1,0 +1,532 @@
+"""Cases: open or join one per content, give it legal tracks and a priority, claim it, decide it.
+
+The rules this module exists to enforce (REQUIREMENTS.md section X):
+- a legal track closes only by what satisfies it (removal confirmed, report finished, or a
+  documented finding that it does not apply, with facts), never by a "no violation" (X-2);
+- a "does not violate" on a child-safety or NCII case takes effect only after a second, senior
+  reviewer agrees (two-person rule);
+- confirming apparent CSAM records actual knowledge and starts the NCMEC clock (X-3).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from staydown import audit
+from staydown.actors import Actor, ActorKind
+from staydown.audit import AuditTag
+from staydown.cases.models import (
+    Case,
+    CaseState,
+    Decision,
+    DecisionState,
+    LegalTrack,
+    Outcome,
+    StaffAlert,
+    TrackKind,
+    TrackState,
+)
+from staydown.cases.rules import DEFAULT_RULES, CaseRules
+from staydown.db import now
+from staydown.enforcement.actions import active_actions, apply_action, lift_action
+from staydown.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
+from staydown.policies.catalogue import Catalogue, parse_ref
+from staydown.policies.schema import Policy
+from staydown.policies.vocab import ACCOUNT_ACTIONS, CONTENT_ACTIONS, SEVERITY_RANK
+from staydown.staff.permissions import Permission
+
+OPEN_STATES = (CaseState.open.value, CaseState.second_review.value)
+LIVE_TRACKS = (TrackState.waiting.value, TrackState.open.value)
+
+
+def case_by_id(db: Session, case_id: int, *, for_update: bool = False) -> Case:
+    stmt = sa.select(Case).where(Case.id == case_id)
+    if for_update and db.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    case = db.execute(stmt).scalar_one_or_none()
+    if case is None:
+        raise NotFound(f"no case {case_id}")
+    return case
+
+
+def find_open_case(db: Session, *, content_ids: list[int], url: str | None) -> Case | None:
+    """The open case for this content: by the platform's id first (including perceptual copies
+    the caller found), then by URL."""
+    if content_ids:
+        found = db.execute(
+            sa.select(Case).where(Case.content_id.in_(content_ids), Case.state.in_(OPEN_STATES))
+            .order_by(Case.id).limit(1)
+        ).scalar_one_or_none()
+        if found is not None:
+            return found
+    if url:
+        return db.execute(
+            sa.select(Case).where(Case.url == url, Case.state.in_(OPEN_STATES)).order_by(Case.id).limit(1)
+        ).scalar_one_or_none()
+    return None
+
+
+def open_case(db: Session, *, actor: Actor, content_id: int | None, url: str | None, policy: Policy,
+              minor_involved: bool) -> Case:
+    case = Case(content_id=content_id, url=url if content_id is None else None, state=CaseState.open.value,
+                area=policy.area or "other", policy_id=policy.id, severity=policy.severity,
+                child_safety=policy.child_safety or minor_involved and policy.ncii, ncii=policy.ncii,
+                minor_involved=minor_involved, priority=0, notice_count=0, reporter_count=0, reporter_keys=[],
+                opened_at=now(db))
+    db.add(case)
+    db.flush()
+    audit.record(db, actor=actor, tag=AuditTag.CASE_OPEN, subject_type="case", subject_id=case.id,
+                 data={"content_id": content_id, "url": url, "policy_id": policy.id, "area": case.area,
+                       "child_safety": case.child_safety})
+    return case
+
+
+def raise_case_to(case: Case, policy: Policy) -> None:
+    """A later notice that alleges something graver moves the case to the graver policy's area."""
+    if SEVERITY_RANK[policy.severity] > SEVERITY_RANK.get(case.severity, 0) or (policy.child_safety and not case.child_safety):
+        case.policy_id = policy.id
+        case.severity = policy.severity
+        case.area = policy.area or case.area
+    case.child_safety = case.child_safety or policy.child_safety
+    case.ncii = case.ncii or policy.ncii
+
+
+# -- legal tracks -----------------------------------------------------------------------------
+
+def open_track(db: Session, *, actor: Actor, case: Case, kind: str, received_at: datetime,
+               notice_id: int | None, rules: CaseRules, start: bool = True) -> LegalTrack:
+    """Open a track (idempotent per case and kind). `start=False` opens it waiting, its clock not
+    yet running (NCMEC before actual knowledge)."""
+    for track in case.tracks:
+        if track.kind == kind:
+            if start and track.state == TrackState.waiting.value:
+                start_track(db, actor=actor, track=track, started_at=received_at, rules=rules)
+            return track
+    track = LegalTrack(case_id=case.id, kind=kind, notice_id=notice_id, received_at=received_at,
+                       state=TrackState.open.value if start else TrackState.waiting.value,
+                       due_at=received_at + rules.duration(kind) if start else None, details={})
+    db.add(track)
+    case.tracks.append(track)
+    db.flush()
+    audit.record(db, actor=actor, tag=AuditTag.TRACK_OPEN, subject_type="case", subject_id=case.id,
+                 data={"track_id": track.id, "kind": kind, "received_at": received_at,
+                       "due_at": track.due_at, "state": track.state, "notice_id": notice_id})
+    refresh_next_due(case)
+    return track
+
+
+def start_track(db: Session, *, actor: Actor, track: LegalTrack, started_at: datetime, rules: CaseRules) -> None:
+    if track.state != TrackState.waiting.value:
+        return
+    track.state = TrackState.open.value
+    track.due_at = started_at + rules.duration(track.kind)
+    track.details = {**track.details, "clock_started_at": started_at.isoformat()}
+    audit.record(db, actor=actor, tag=AuditTag.TRACK_START, subject_type="case", subject_id=track.case_id,
+                 data={"track_id": track.id, "kind": track.kind, "started_at": started_at, "due_at": track.due_at})
+    refresh_next_due(track.case)
+
+
+def refresh_next_due(case: Case) -> None:
+    dues = [t.due_at for t in case.tracks if t.state == TrackState.open.value and t.due_at is not None]
+    case.next_due_at = min(dues) if dues else None
+
+
+def meet_track(db: Session, *, actor: Actor, track: LegalTrack, resolution: str, facts: str = "") -> LegalTrack:
+    """Close a track by what satisfies it (removal confirmed, report finished)."""
+    if track.state not in LIVE_TRACKS:
+        return track
+    when = now(db)
+    track.state = TrackState.met.value
+    track.met_at = when
+    track.resolution = resolution
+    track.facts = facts or track.facts
+    track.resolved_by = actor.ref
+    audit.record(db, actor=actor, tag=AuditTag.TRACK_MET, subject_type="case", subject_id=track.case_id,
+                 data={"track_id": track.id, "kind": track.kind, "resolution": resolution, "met_at": when,
+                       "late": bool(track.due_at and when > track.due_at)})
+    refresh_next_due(track.case)
+    return track
+
+
+def find_track_not_applicable(db: Session, *, actor: Actor, track: LegalTrack, facts: str) -> LegalTrack:
+    """A documented finding that a track does not apply, with the facts it rests on. Only a senior
+    reviewer, child-safety specialist or legal may make it; a moderator's 'no violation' never does."""
+    if not facts or len(facts.strip()) < 20:
+        raise InvalidInput("a finding that a legal track does not apply needs the facts it rests on "
+                           "(at least 20 characters)")
+    if actor.kind is ActorKind.staff and not ({Permission.CASES_SECOND_REVIEW.value, Permission.LAW_ENFORCEMENT.value}
+                                              & actor.permissions):
+        raise PermissionDenied("only a senior reviewer, child-safety specialist or legal may find that a "
+                               "legal track does not apply")
+    if track.state not in LIVE_TRACKS:
+        raise Conflict(f"the {track.kind} track is already {track.state}")
+    case = track.case
+    if case.state == CaseState.second_review.value:
+        raise RuleViolation("the case awaits its second review; decide that first")
+    track.state = TrackState.not_applicable.value
+    track.met_at = now(db)
+    track.resolution = "finding_not_applicable"
+    track.facts = facts
+    track.resolved_by = actor.ref
+    audit.record(db, actor=actor, tag=AuditTag.TRACK_NOT_APPLICABLE, subject_type="case", subject_id=track.case_id,
+                 data={"track_id": track.id, "kind": track.kind, "facts": facts})
+    refresh_next_due(case)
+    return track
+
+
+# -- priority ---------------------------------------------------------------------------------
+
+def compute_priority(case: Case, at: datetime) -> int:
+    """Higher first. Severity, a minor, who reported (the person affected, a trusted flagger in
+    their field, law enforcement), how many distinct people, how far it reached, how near the
+    deadline is. Each term is bounded, so no single one can bury the others."""
+    score = 100 * SEVERITY_RANK.get(case.severity, 1)
+    score += 300 if case.minor_involved else 0
+    score += 200 if case.child_safety else 0
+    score += 100 if case.ncii else 0
+    score += 100 if case.affected_person else 0
+    score += 100 if case.trusted_flagger_in_field else 0
+    score += 100 if case.law_enforcement else 0
+    score += 25 * min(case.reporter_count, 20)
+    if case.reach:
+        score += int(15 * min(math.log10(case.reach + 1), 8))
+    if case.next_due_at is not None:
+        hours_left = (case.next_due_at - at).total_seconds() / 3600
+        score += int(max(0.0, 300 - 6 * max(hours_left, 0.0)))
+        if hours_left <= 0:
+            score += 300
+    return score
+
+
+def refresh_priority(db: Session, case: Case) -> int:
+    refresh_next_due(case)
+    case.priority = compute_priority(case, now(db))
+    return case.priority
+
+
+# -- claims -----------------------------------------------------------------------------------
+
+def _require(actor: Actor, permission: Permission) -> None:
+    if actor.kind is ActorKind.staff and permission.value not in actor.permissions:
+        raise PermissionDenied(f"this needs the '{permission.value}' permission")
+
+
+def _can_work(actor: Actor, case: Case) -> None:
+    _require(actor, Permission.CASES_REVIEW)
+    if case.child_safety and actor.kind is ActorKind.staff and Permission.CHILD_SAFETY_CASES.value not in actor.permissions:
+        raise PermissionDenied("child-safety cases are worked by child-safety specialists")
+
+
+def claim_case(db: Session, *, actor: Actor, case: Case, rules: CaseRules = DEFAULT_RULES) -> Case:
+    """Take a case for review with a lease; nobody else can work it until the lease runs out."""
+    _can_work(actor, case)
+    when = now(db)
+    if case.state == CaseState.decided.value:
+        raise Conflict(f"case {case.id} is already decided")
+    if case.claimed_by and case.claimed_by != actor.ref and case.claim_expires_at and case.claim_expires_at > when:
+        raise Conflict(f"case {case.id} is claimed by someone else until {case.claim_expires_at.isoformat()}")
+    case.claimed_by = actor.ref
+    case.claim_expires_at = when + rules.claim_lease
+    audit.record(db, actor=actor, tag=AuditTag.CASE_CLAIM, subject_type="case", subject_id=case.id,
+                 data={"until": case.claim_expires_at})
+    return case
+
+
+def release_case(db: Session, *, actor: Actor, case: Case) -> Case:
+    if case.claimed_by != actor.ref:
+        raise Conflict(f"case {case.id} is not claimed by you")
+    case.claimed_by = None
+    case.claim_expires_at = None
+    audit.record(db, actor=actor, tag=AuditTag.CASE_RELEASE, subject_type="case", subject_id=case.id, data={})
+    return case
+
+
+def _holds_claim(db: Session, actor: Actor, case: Case) -> None:
+    if actor.kind is not ActorKind.staff:
+        return  # automation decides only where policy allows, and says so
+    if case.claimed_by != actor.ref or not case.claim_expires_at or case.claim_expires_at <= now(db):
+        raise Conflict(f"claim case {case.id} before deciding it (or your claim has expired)")
+
+
+# -- decisions --------------------------------------------------------------------------------
+
+@dataclass
+class DecisionResult:
+    decision: Decision
+    actions: list
+    effective: bool
+
+
+def _resolve_policy(catalogue: Catalogue, policy_ref: str) -> Policy:
+    policy_id, version = parse_ref(policy_ref)
+    policy = catalogue.get(policy_id)
+    if policy.version != version:
+        raise InvalidInput(f"{policy_ref} is not the version in force ({policy.ref}); decide under the current version")
+    return policy
+
+
+def _is_two_person(case: Case) -> bool:
+    return case.child_safety or case.ncii or case.minor_involved
+
+
+def decide_case(
+    db: Session,
+    *,
+    actor: Actor,
+    case: Case,
+    policy_ref: str,
+    outcome: str,
+    facts: str,
+    actions: list[str] | None = None,
+    note: str = "",
+    catalogue: Catalogue,
+    rules: CaseRules = DEFAULT_RULES,
+    automated: bool = False,
+    imminent_danger: bool = False,
+) -> DecisionResult:
+    """Decide a case under a policy clause. `facts` (what the decision relies on) is required."""
+    try:
+        chosen = Outcome(outcome)
+    except ValueError:
+        raise InvalidInput(f"outcome must be one of {', '.join(o.value for o in Outcome)}") from None
+    if not facts or not facts.strip():
+        raise InvalidInput("a decision needs the facts it relies on")
+    if case.state == CaseState.decided.value:
+        raise Conflict(f"case {case.id} is already decided; a change goes through an appeal")
+    if case.state == CaseState.second_review.value:
+        raise Conflict(f"case {case.id} awaits a second review (use the second-review decision)")
+    _can_work(actor, case)
+    _holds_claim(db, actor, case)
+    policy = _resolve_policy(catalogue, policy_ref)
+    when = now(db)
+    chosen_actions = list(actions if actions is not None else (policy.default_actions if chosen is Outcome.violates else []))
+    unknown = [a for a in chosen_actions if a not in CONTENT_ACTIONS and a not in ACCOUNT_ACTIONS]
+    if unknown:
+        raise InvalidInput(f"unknown action(s): {', '.join(unknown)}")
+    if chosen is not Outcome.violates and chosen_actions:
+        raise InvalidInput("only a 'violates' decision carries actions")
+
+    if chosen is Outcome.escalate:
+        decision = Decision(case_id=case.id, reviewer=actor.ref, policy_ref=policy.ref, outcome=chosen.value,
+                            actions=[], facts=facts, note=note, automated=automated,
+                            state=DecisionState.effective.value, decided_at=when)
+        db.add(decision)
+        raise_case_to(case, policy)
+        case.claimed_by = None
+        case.claim_expires_at = None
+        if imminent_danger:
+            case.imminent_danger = True
+        refresh_priority(db, case)
+        db.flush()
+        audit.record(db, actor=actor, tag=AuditTag.CASE_DECIDE_ESCALATE, subject_type="case", subject_id=case.id,
+                     data={"decision_id": decision.id, "policy_ref": policy.ref, "area": case.area, "note": note})
+        return DecisionResult(decision, [], False)
+
+    if chosen is Outcome.does_not_violate and _is_two_person(case):
+        # X-2: one reviewer's "no violation" on a child-safety or NCII report changes nothing yet.
+        decision = Decision(case_id=case.id, reviewer=actor.ref, policy_ref=policy.ref, outcome=chosen.value,
+                            actions=[], facts=facts, note=note, automated=automated,
+                            state=DecisionState.pending_second_review.value, decided_at=when)
+        db.add(decision)
+        case.state = CaseState.second_review.value
+        case.claimed_by = None
+        case.claim_expires_at = None
+        refresh_priority(db, case)
+        db.flush()
+        audit.record(db, actor=actor, tag=AuditTag.CASE_DECIDE_NO_VIOLATION, subject_type="case", subject_id=case.id,
+                     data={"decision_id": decision.id, "policy_ref": policy.ref, "facts": facts,
+                           "effective": False, "awaits": "second review by a senior reviewer"})
+        return DecisionResult(decision, [], False)
+
+    decision = Decision(case_id=case.id, reviewer=actor.ref, policy_ref=policy.ref, outcome=chosen.value,
+                        actions=chosen_actions, facts=facts, note=note, automated=automated,
+                        state=DecisionState.effective.value, decided_at=when)
+    db.add(decision)
+    db.flush()
+    applied = _make_effective(db, actor=actor, case=case, decision=decision, policy=policy, rules=rules,
+                              imminent_danger=imminent_danger)
+    return DecisionResult(decision, applied, True)
+
+
+def _make_effective(db: Session, *, actor: Actor, case: Case, decision: Decision, policy: Policy,
+                    rules: CaseRules, imminent_danger: bool = False) -> list:
+    when = now(db)
+    applied = []
+    case.state = CaseState.decided.value
+    case.decided_at = when
+    case.outcome = decision.outcome
+    case.claimed_by = None
+    case.claim_expires_at = None
+    if imminent_danger:
+        case.imminent_danger = True
+    from staydown.subjects.models import PlatformContent
+
+    content = db.get(PlatformContent, case.content_id) if case.content_id else None
+    interim = active_actions(db, content_id=case.content_id, interim=True) if case.content_id else []
+    if decision.outcome == Outcome.violates.value:
+        for kind in decision.actions:
+            if kind in CONTENT_ACTIONS and content is not None:
+                applied.append(apply_action(db, actor=actor, kind=kind, content_id=content.id, case_id=case.id,
+                                            policy_ref=policy.ref, facts=decision.facts,
+                                            automated_decision=decision.automated))
+            elif kind in ACCOUNT_ACTIONS and content is not None and content.account_id is not None:
+                applied.append(apply_action(db, actor=actor, kind=kind, account_id=content.account_id,
+                                            case_id=case.id, policy_ref=policy.ref, facts=decision.facts,
+                                            automated_decision=decision.automated))
+        for action in interim:
+            lift_action(db, actor=actor, action=action, reason=f"replaced by the decision {decision.id}")
+        # A person's confirmation is actual knowledge; automation counts only where policy allows
+        # deciding on a trusted match of previously confirmed material (CSAM-7).
+        if policy.child_safety and policy.ncmec_incident_type and (
+                not decision.automated or policy.auto_action_on_trusted_match):
+            _record_actual_knowledge(db, actor=actor, case=case, decision=decision, rules=rules)
+        tag = AuditTag.CASE_DECIDE_VIOLATES
+    else:
+        for action in interim:
+            lift_action(db, actor=actor, action=action, reason=f"no violation found (decision {decision.id})")
+        tag = AuditTag.CASE_DECIDE_NO_VIOLATION
+    refresh_priority(db, case)
+    audit.record(db, actor=actor, tag=tag, subject_type="case", subject_id=case.id,
+                 data={"decision_id": decision.id, "policy_ref": decision.policy_ref, "outcome": decision.outcome,
+                       "actions": decision.actions, "facts": decision.facts, "automated": decision.automated,
+                       "effective": True, "open_tracks": [t.kind for t in case.tracks if t.state in LIVE_TRACKS]})
+    return applied
+
+
+def _record_actual_knowledge(db: Session, *, actor: Actor, case: Case, decision: Decision, rules: CaseRules) -> None:
+    """X-3 / CSAM-1: a human confirmed apparent CSAM. From now the provider knows, and the clock to
+    report to NCMEC runs."""
+    when = now(db)
+    if case.actual_knowledge_at is None:
+        case.actual_knowledge_at = when
+        audit.record(db, actor=actor, tag=AuditTag.CASE_ACTUAL_KNOWLEDGE, subject_type="case", subject_id=case.id,
+                     data={"decision_id": decision.id, "at": when, "confirmed_by": decision.reviewer})
+    track = next((t for t in case.tracks if t.kind == TrackKind.ncmec.value), None)
+    if track is None:
+        open_track(db, actor=actor, case=case, kind=TrackKind.ncmec.value, received_at=when, notice_id=None,
+                   rules=rules, start=True)
+    elif track.state == TrackState.waiting.value:
+        start_track(db, actor=actor, track=track, started_at=when, rules=rules)
+
+
+def second_review(
+    db: Session,
+    *,
+    actor: Actor,
+    case: Case,
+    agree: bool,
+    facts: str,
+    catalogue: Catalogue,
+    rules: CaseRules = DEFAULT_RULES,
+    policy_ref: str | None = None,
+    actions: list[str] | None = None,
+    note: str = "",
+) -> DecisionResult:
+    """The second person on a "does not violate": a senior reviewer, never the first reviewer.
+    Agreeing makes it effective (its legal tracks still need their own resolution); disagreeing
+    replaces it with a "violates" decision."""
+    _require(actor, Permission.CASES_SECOND_REVIEW)
+    if case.state != CaseState.second_review.value:
+        raise Conflict(f"case {case.id} is not awaiting a second review")
+    pending = db.execute(
+        sa.select(Decision).where(Decision.case_id == case.id,
+                                  Decision.state == DecisionState.pending_second_review.value)
+        .order_by(Decision.id.desc()).limit(1)
+    ).scalar_one()
+    if pending.reviewer == actor.ref:
+        raise RuleViolation("the second review must be by a different person than the first reviewer")
+    if not facts or not facts.strip():
+        raise InvalidInput("a second review needs the facts it relies on")
+    if case.child_safety and actor.kind is ActorKind.staff and Permission.CHILD_SAFETY_CASES.value not in actor.permissions:
+        raise PermissionDenied("child-safety cases are second-reviewed by child-safety specialists")
+    when = now(db)
+    pending.second_reviewer = actor.ref
+    pending.second_reviewed_at = when
+    if agree:
+        pending.state = DecisionState.upheld.value
+        audit.record(db, actor=actor, tag=AuditTag.CASE_SECOND_REVIEW, subject_type="case", subject_id=case.id,
+                     data={"decision_id": pending.id, "agree": True, "facts": facts})
+        # The decision keeps citing the version it was made under; its effect follows the policy.
+        policy = catalogue.get(parse_ref(pending.policy_ref)[0])
+        applied = _make_effective(db, actor=actor, case=case, decision=pending, policy=policy, rules=rules)
+        return DecisionResult(pending, applied, True)
+    pending.state = DecisionState.overturned.value
+    audit.record(db, actor=actor, tag=AuditTag.CASE_SECOND_REVIEW, subject_type="case", subject_id=case.id,
+                 data={"decision_id": pending.id, "agree": False, "facts": facts})
+    policy = _resolve_policy(catalogue, policy_ref or pending.policy_ref)
+    chosen_actions = list(actions if actions is not None else policy.default_actions)
+    decision = Decision(case_id=case.id, reviewer=actor.ref, policy_ref=policy.ref, outcome=Outcome.violates.value,
+                        actions=chosen_actions, facts=facts, note=note, automated=False,
+                        state=DecisionState.effective.value, decided_at=when)
+    db.add(decision)
+    db.flush()
+    applied = _make_effective(db, actor=actor, case=case, decision=decision, policy=policy, rules=rules)
+    return DecisionResult(decision, applied, True)
+
+
+# -- deadlines --------------------------------------------------------------------------------
+
+@dataclass
+class SweepReport:
+    escalated: int = 0
+    breached: int = 0
+    reprioritised: int = 0
+
+
+def sweep_deadlines(db: Session, *, actor: Actor, rules: CaseRules = DEFAULT_RULES) -> SweepReport:
+    """Escalate tracks that are close to their deadline and record those that passed it. Run by
+    the worker every minute; safe to run often and from several workers (each step is once)."""
+    when = now(db)
+    report = SweepReport()
+    tracks = db.execute(
+        sa.select(LegalTrack).where(LegalTrack.state == TrackState.open.value, LegalTrack.due_at.is_not(None))
+        .order_by(LegalTrack.due_at)
+    ).scalars().all()
+    touched: dict[int, Case] = {}
+    for track in tracks:
+        total = track.due_at - track.received_at
+        remaining = track.due_at - when
+        case = track.case
+        if track.escalated_at is None and remaining <= total * rules.escalate_at_remaining_fraction:
+            track.escalated_at = when
+            report.escalated += 1
+            message = (f"case {case.id}: the {track.kind} deadline is {track.due_at.isoformat()} "
+                       f"({max(remaining.total_seconds(), 0) / 3600:.1f} h left)")
+            for role in rules.escalation_roles:
+                db.add(StaffAlert(role=role, kind="deadline_near", case_id=case.id, message=message, created_at=when))
+            audit.record(db, actor=actor, tag=AuditTag.TRACK_ESCALATE, subject_type="case", subject_id=case.id,
+                         data={"track_id": track.id, "kind": track.kind, "due_at": track.due_at,
+                               "roles": list(rules.escalation_roles)})
+            touched[case.id] = case
+        if track.breached_at is None and remaining.total_seconds() <= 0:
+            track.breached_at = when
+            report.breached += 1
+            for role in rules.escalation_roles:
+                db.add(StaffAlert(role=role, kind="deadline_breached", case_id=case.id, created_at=when,
+                                  message=f"case {case.id}: the {track.kind} deadline passed at {track.due_at.isoformat()}"))
+            audit.record(db, actor=actor, tag=AuditTag.TRACK_BREACH, subject_type="case", subject_id=case.id,
+                         data={"track_id": track.id, "kind": track.kind, "due_at": track.due_at})
+            touched[case.id] = case
+    open_cases = db.execute(sa.select(Case).where(Case.state.in_(OPEN_STATES))).scalars().all()
+    for case in open_cases:
+        before = case.priority
+        if refresh_priority(db, case) != before:
+            report.reprioritised += 1
+    return report
+
+
+def queue(db: Session, *, area: str | None = None, state: str = CaseState.open.value, limit: int = 50,
+          include_child_safety: bool = True) -> list[Case]:
+    """Cases in priority order, nearest deadline first among equals."""
+    stmt = sa.select(Case).where(Case.state == state)
+    if area:
+        stmt = stmt.where(Case.area == area)
+    if not include_child_safety:
+        stmt = stmt.where(Case.child_safety.is_(False))
+    stmt = stmt.order_by(Case.priority.desc(), Case.next_due_at.asc().nulls_last(), Case.id).limit(limit)
+    return list(db.execute(stmt).scalars())

@@ -1,0 +1,176 @@
+"""HTTP API for notices: from platforms (`/v1/notices`) and from anyone (`/public/...`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from staydown.actors import Actor
+from staydown.cases.models import Case, Decision, DecisionState, LegalTrack
+from staydown.errors import InvalidInput
+from staydown.http import DbSession, rate_limited, require
+from staydown.intake import actions
+from staydown.intake.models import Notice, NoticeKind, ReporterKind
+from staydown.intake.schemas import CompletionIn, NoticeIn
+from staydown.staff.permissions import Permission
+
+router = APIRouter(prefix="/v1", tags=["notices"])
+public_router = APIRouter(prefix="/public", tags=["public"])
+
+Submitter = Annotated[Actor, Depends(require(Permission.NOTICES_SUBMIT))]
+Public = Annotated[Actor, Depends(require(Permission.PUBLIC))]
+Code = Annotated[str, Path(min_length=4, max_length=40)]
+
+PUBLIC_KINDS = {NoticeKind.public_report, NoticeKind.dsa_notice}
+PUBLIC_REPORTERS = {ReporterKind.affected_person, ReporterKind.parent_or_representative, ReporterKind.user,
+                    ReporterKind.anonymous}
+
+
+class TrackOut(BaseModel):
+    kind: str
+    state: str
+    received_at: datetime
+    due_at: datetime | None
+    met_at: datetime | None
+
+
+class ReceiptOut(BaseModel):
+    tracking_code: str
+    state: str
+    received_at: datetime
+    acknowledgement: str
+    cases: list[int]
+    missing: list[dict[str, str]]
+    deadlines: list[TrackOut]
+    status_url: str
+
+
+def _receipt(request: Request, receipt: actions.Receipt, *, show_cases: bool) -> ReceiptOut:
+    notice = receipt.notice
+    tracks = [t for c in receipt.cases for t in c.tracks]
+    base = request.app.state.settings.public_base_url.rstrip("/")
+    ack = ("We received your report. Keep this tracking code to follow it: " + notice.tracking_code)
+    if receipt.missing:
+        ack = ("We received your request and kept it, but it is not complete yet. Send what is missing with "
+               "your tracking code: " + notice.tracking_code)
+    return ReceiptOut(
+        tracking_code=notice.tracking_code, state=notice.state, received_at=notice.received_at,
+        acknowledgement=ack, cases=[c.id for c in receipt.cases] if show_cases else [],
+        missing=[{"element": m, "what": actions.TAKE_IT_DOWN_ELEMENTS[m]} for m in receipt.missing],
+        deadlines=[TrackOut.model_validate(t, from_attributes=True) for t in tracks if t.due_at is not None],
+        status_url=f"{base}/status/{notice.tracking_code}")
+
+
+def _submit(request: Request, db: Any, actor: Actor, body: NoticeIn) -> actions.Receipt:
+    state = request.app.state
+    return actions.submit_notice(db, actor=actor, notice=body, catalogue=state.catalogue, rules=state.case_rules,
+                                 engine=state.match_engine)
+
+
+@router.post("/notices", response_model=ReceiptOut, status_code=201)
+def submit_notice(body: NoticeIn, request: Request, db: DbSession, actor: Submitter) -> ReceiptOut:
+    """A notice from the platform: a user's report, a trusted flagger's, an authority's order."""
+    return _receipt(request, _submit(request, db, actor, body), show_cases=True)
+
+
+@public_router.post("/notices", response_model=ReceiptOut, status_code=201,
+                    dependencies=[Depends(rate_limited("public-notices", 0))])
+def public_notice(body: NoticeIn, request: Request, db: DbSession, actor: Public) -> ReceiptOut:
+    """A report from anyone, without an account. A child-safety report never needs a name or an
+    e-mail address (X-1, DSA 16(2)(c))."""
+    if "kind" not in body.model_fields_set:
+        body = body.model_copy(update={"kind": NoticeKind.public_report})
+    if "reporter_kind" not in body.model_fields_set and not body.contact_email:
+        body = body.model_copy(update={"reporter_kind": ReporterKind.anonymous})
+    if body.kind not in PUBLIC_KINDS:
+        raise InvalidInput(f"a public notice is a public_report or dsa_notice, not {body.kind.value}")
+    if body.reporter_kind not in PUBLIC_REPORTERS:
+        raise InvalidInput(f"reporter_kind {body.reporter_kind.value!r} cannot be claimed on a public form")
+    if body.reporter_id:
+        raise InvalidInput("reporter_id is for notices forwarded by the platform")
+    return _receipt(request, _submit(request, db, actor, body), show_cases=False)
+
+
+@public_router.post("/takedown-requests", response_model=ReceiptOut, status_code=201,
+                    responses={422: {"description": "stored, but incomplete: the body lists what is missing"}},
+                    dependencies=[Depends(rate_limited("takedown", 0))])
+def takedown_request(body: NoticeIn, request: Request, db: DbSession, actor: Public) -> Any:
+    """A TAKE IT DOWN Act removal request (TID-1). An incomplete one is kept and answered with 422
+    naming exactly what is missing, with the tracking code to complete it."""
+    if body.reporter_kind not in (ReporterKind.affected_person, ReporterKind.parent_or_representative):
+        raise InvalidInput("a TAKE IT DOWN request comes from the person depicted or someone authorised "
+                           "to act for them: reporter_kind affected_person or parent_or_representative")
+    receipt = _submit(request, db, actor, body.model_copy(update={"kind": NoticeKind.take_it_down}))
+    out = _receipt(request, receipt, show_cases=False)
+    if receipt.missing:
+        return JSONResponse(status_code=422, content={
+            "error": "takedown_request_incomplete",
+            "message": "the request was kept, but it is missing: " + ", ".join(receipt.missing),
+            "details": out.model_dump(mode="json")})
+    return out
+
+
+@public_router.post("/takedown-requests/{code}/complete", response_model=ReceiptOut,
+                    dependencies=[Depends(rate_limited("takedown", 0))])
+def complete_takedown(code: Code, body: CompletionIn, request: Request, db: DbSession, actor: Public) -> Any:
+    state = request.app.state
+    notice = actions.notice_by_code(db, code)
+    receipt = actions.complete_notice(db, actor=actor, notice=notice, completion=body, catalogue=state.catalogue,
+                                      rules=state.case_rules, engine=state.match_engine)
+    out = _receipt(request, receipt, show_cases=False)
+    if receipt.missing:
+        return JSONResponse(status_code=422, content={
+            "error": "takedown_request_incomplete",
+            "message": "still missing: " + ", ".join(receipt.missing), "details": out.model_dump(mode="json")})
+    return out
+
+
+class StatusOut(BaseModel):
+    tracking_code: str
+    kind: str
+    received_at: datetime
+    items: int
+    state: str
+    missing: list[str]
+    deadlines: list[TrackOut]
+    outcome: str | None
+    decided_at: datetime | None
+    reasons: str | None
+    policy: str | None
+    redress: str | None
+
+
+@public_router.get("/status/{code}", response_model=StatusOut, dependencies=[Depends(rate_limited("status", 0))])
+def status(code: Code, db: DbSession, _: Public) -> StatusOut:
+    """What was received, the deadline that applies, the state, and once decided the outcome with
+    its reasons. Nothing about other reporters or other notices."""
+    notice: Notice = actions.notice_by_code(db, code)
+    case = db.get(Case, notice.case_id) if notice.case_id else None
+    tracks: list[LegalTrack] = list(case.tracks) if case else []
+    outcome = reasons = policy = redress = None
+    decided_at = None
+    if case is not None and case.state == "decided":
+        decision = db.execute(
+            sa.select(Decision).where(Decision.case_id == case.id,
+                                      Decision.state.in_([DecisionState.effective.value, DecisionState.upheld.value]))
+            .order_by(Decision.id.desc()).limit(1)).scalar_one_or_none()
+        if decision is not None:
+            outcome = decision.outcome
+            decided_at = decision.second_reviewed_at or decision.decided_at
+            policy = decision.policy_ref
+            reasons = decision.facts
+            redress = ("You can ask for this decision to be reviewed within six months, free of charge, "
+                       "with this tracking code.")
+    state = notice.state if case is None or case.state != "decided" else "decided"
+    if case is not None and case.state == "second_review":
+        state = "in_second_review"
+    return StatusOut(tracking_code=notice.tracking_code, kind=notice.kind, received_at=notice.received_at,
+                     items=len(notice.items), state=state, missing=list(notice.missing_elements),
+                     deadlines=[TrackOut.model_validate(t, from_attributes=True) for t in tracks
+                                if t.kind in ("take_it_down", "uk_intimate_image", "dsa_notice")],
+                     outcome=outcome, decided_at=decided_at, reasons=reasons, policy=policy, redress=redress)

@@ -1,0 +1,99 @@
+"""Staff sign-in: passwords checked with lockout, short-lived bearer sessions stored hashed."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from staydown import audit
+from staydown.actors import Actor
+from staydown.audit import AuditTag
+from staydown.db import Base, BigIntPK, UTCDateTime, now
+from staydown.errors import RateLimited, Unauthenticated
+from staydown.staff.auth import actor_for_staff
+from staydown.staff.models import StaffUser
+from staydown.staff.passwords import verify_password
+
+SESSION_PREFIX = "sds_"
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
+SESSION_LIFETIME = timedelta(hours=12)
+
+
+class StaffSession(Base):
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("staff_users.id", ondelete="CASCADE"), nullable=False, index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewSession:
+    token: str
+    expires_at: datetime
+    actor: Actor
+
+
+def sign_in(db: Session, *, username: str, password: str, lifetime: timedelta = SESSION_LIFETIME) -> NewSession:
+    """Check a password; five failures lock the account for fifteen minutes. The message never
+    says whether the name or the password was wrong."""
+    when = now(db)
+    user = db.execute(sa.select(StaffUser).where(StaffUser.username == username)).scalar_one_or_none()
+    if user is not None and user.locked_until and user.locked_until > when:
+        raise RateLimited(f"too many failed sign-ins: try again after {user.locked_until.isoformat()}")
+    if user is None or not user.is_active or not verify_password(user.password_hash, password):
+        if user is not None:
+            user.failed_logins += 1
+            if user.failed_logins >= MAX_FAILURES:
+                user.locked_until = when + LOCKOUT
+                user.failed_logins = 0
+                audit.record(db, actor=actor_for_staff_or_system(user), tag=AuditTag.STAFF_LOCKOUT,
+                             subject_type="staff_user", subject_id=user.id, data={"until": user.locked_until})
+        raise Unauthenticated("the user name or password is not right")
+    user.failed_logins = 0
+    user.locked_until = None
+    token = SESSION_PREFIX + secrets.token_urlsafe(32)
+    session = StaffSession(user_id=user.id, token_hash=_hash(token), created_at=when, expires_at=when + lifetime)
+    db.add(session)
+    db.flush()
+    actor = actor_for_staff(user)
+    audit.record(db, actor=actor, tag=AuditTag.STAFF_SIGN_IN, subject_type="staff_user", subject_id=user.id,
+                 data={"session_id": session.id})
+    return NewSession(token, session.expires_at, actor)
+
+
+def actor_for_staff_or_system(user: StaffUser) -> Actor:
+    return Actor.staff(user.id, user.username)
+
+
+def authenticate_session(db: Session, token: str) -> Actor:
+    when = now(db)
+    row = db.execute(sa.select(StaffSession).where(StaffSession.token_hash == _hash(token))).scalar_one_or_none()
+    if row is None or not hmac.compare_digest(row.token_hash, _hash(token)):
+        raise Unauthenticated("the session is not valid: sign in again")
+    if row.revoked_at is not None or row.expires_at <= when:
+        raise Unauthenticated("the session has ended: sign in again")
+    user = db.get(StaffUser, row.user_id)
+    if user is None:
+        raise Unauthenticated("the session is not valid: sign in again")
+    return actor_for_staff(user)
+
+
+def sign_out(db: Session, *, token: str) -> None:
+    row = db.execute(sa.select(StaffSession).where(StaffSession.token_hash == _hash(token))).scalar_one_or_none()
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = now(db)

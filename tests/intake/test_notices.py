@@ -1,0 +1,203 @@
+"""Notices: anyone can report, nothing is dropped, duplicates become one case, clocks start at receipt."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from staydown.audit.models import AuditEvent
+from staydown.cases.models import Case, LegalTrack
+from staydown.clock import FrozenClock
+from staydown.db import Database
+from staydown.enforcement.models import EnforcementAction
+from staydown.intake.models import Notice
+from tests.conftest import T0
+from tests.helpers import auth
+
+MINOR_REPORT = {
+    "kind": "public_report", "reporter_kind": "parent_or_representative", "policy_id": "csam",
+    "minor_involved": True, "explanation": "This video shows my son, he is 16. He was coerced.",
+    "items": [{"content_id": "vid-1", "url": "https://social.example/v/1"}],
+}
+
+
+def _tracks(database: Database, case_id: int) -> dict[str, LegalTrack]:
+    with database.unit_of_work(write=False) as db:
+        return {t.kind: t for t in db.execute(sa.select(LegalTrack).where(LegalTrack.case_id == case_id)).scalars()}
+
+
+def test_X1_anonymous_child_safety_report_is_accepted_without_name_or_email(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+    """REQ X-1, DSA-1: no account, no name, no e-mail; a tracking code comes back."""
+    r = client.post("/public/notices", json=MINOR_REPORT)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert len(body["tracking_code"]) == 23 and body["state"] == "received"
+    assert body["tracking_code"] in body["acknowledgement"] and body["cases"] == []  # no internals to the public
+    with database.unit_of_work(write=False) as db:
+        notice = db.execute(sa.select(Notice)).scalar_one()
+        assert notice.contact_email is None and notice.contact_name is None and notice.minor_involved
+        event = db.execute(sa.select(AuditEvent).where(AuditEvent.tag == "intake:notice:receive")).scalar_one()
+        assert event.actor_kind == "public" and event.data["anonymous"] is True
+
+
+def test_X4_child_safety_notice_restricts_the_content_at_once(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+    """REQ X-4: out of recommendation, search and monetisation before any human looks."""
+    client.post("/public/notices", json=MINOR_REPORT)
+    with database.unit_of_work(write=False) as db:
+        action = db.execute(sa.select(EnforcementAction)).scalar_one()
+        assert action.kind == "restrict_distribution" and action.interim and action.state == "active"
+        assert action.details["scope"] == ["recommendation", "search", "monetisation"]
+        assert action.created_by == "public:anonymous"
+
+
+def test_X2_minor_report_opens_legal_tracks_with_clocks_from_receipt(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+    """REQ X-2, TID-2: TAKE IT DOWN (48 h from receipt), NCMEC (waiting for actual knowledge), DSA, UK."""
+    r = client.post("/public/notices", json=MINOR_REPORT)
+    with database.unit_of_work(write=False) as db:
+        case = db.execute(sa.select(Case)).scalar_one()
+        assert case.child_safety and case.minor_involved and case.area == "child_safety"
+    tracks = _tracks(database, case.id)
+    assert set(tracks) == {"take_it_down", "ncmec", "dsa_notice", "uk_intimate_image"}
+    assert tracks["take_it_down"].received_at == T0 and tracks["take_it_down"].due_at == T0 + timedelta(hours=48)
+    assert tracks["ncmec"].state == "waiting" and tracks["ncmec"].due_at is None
+    assert tracks["uk_intimate_image"].due_at == T0 + timedelta(hours=48)
+    assert r.json()["deadlines"]
+
+
+def test_ncii_report_by_adult_is_reclassified_only_when_a_minor_is_involved(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+    r = client.post("/public/notices", json={**MINOR_REPORT, "policy_id": "ncii", "minor_involved": False,
+                                             "reporter_kind": "affected_person"})
+    assert r.status_code == 201
+    with database.unit_of_work(write=False) as db:
+        case = db.execute(sa.select(Case)).scalar_one()
+        assert case.policy_id == "ncii" and case.ncii and not case.child_safety
+    assert set(_tracks(database, case.id)) == {"take_it_down", "dsa_notice", "uk_intimate_image"}
+
+
+def test_duplicate_reports_join_one_case_and_raise_priority(client, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+    """Ten reports of the same content are one case with ten notices, priority rising with reporters."""
+    report = {"kind": "public_report", "reporter_kind": "user", "policy_id": "harassment",
+              "explanation": "targeted abuse", "items": [{"content_id": "post-9"}]}
+    client.post("/public/notices", json=report)
+    with database.unit_of_work(write=False) as db:
+        first = db.execute(sa.select(Case)).scalar_one().priority
+    for i in range(4):
+        clock.advance(minutes=1)
+        r = client.post("/public/notices", json={**report, "contact_email": f"person{i}@example.org"})
+        assert r.status_code == 201
+    with database.unit_of_work(write=False) as db:
+        case = db.execute(sa.select(Case)).scalar_one()
+        assert case.notice_count == 5 and case.reporter_count == 5
+        assert case.priority > first
+
+
+def test_same_reporter_twice_counts_once_as_reporter(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+    report = {**MINOR_REPORT, "contact_email": "parent@example.org"}
+    client.post("/public/notices", json=report)
+    client.post("/public/notices", json=report)
+    with database.unit_of_work(write=False) as db:
+        case = db.execute(sa.select(Case)).scalar_one()
+        assert case.notice_count == 2 and case.reporter_count == 1
+
+
+def test_perceptual_duplicate_joins_the_same_case(client, database: Database, api_key: str) -> None:  # type: ignore[no-untyped-def]
+    """A re-upload (another content id, same picture re-encoded) reported later joins the open case."""
+    from tests.imagegen import encode, synthetic
+
+    img = synthetic(8)
+    for content_id, data in (("orig", encode(img, "JPEG", quality=90)), ("reupload", encode(img, "PNG"))):
+        r = client.post("/v1/scan", headers=auth(api_key), files={"file": ("x", data, "image/jpeg")},
+                        data={"content_id": content_id, "account_id": f"acct-{content_id}"})
+        assert r.status_code == 200
+    client.app.state.match_engine.catch_up()
+    client.post("/v1/notices", headers=auth(api_key), json={
+        "policy_id": "ncii", "reporter_kind": "affected_person", "explanation": "that is me, posted without consent",
+        "items": [{"content_id": "orig"}]})
+    client.post("/v1/notices", headers=auth(api_key), json={
+        "policy_id": "ncii", "reporter_kind": "user", "explanation": "looks like a leaked private image",
+        "items": [{"content_id": "reupload"}]})
+    with database.unit_of_work(write=False) as db:
+        cases = db.execute(sa.select(Case)).scalars().all()
+        assert len(cases) == 1 and cases[0].notice_count == 2
+
+
+def test_TID1_incomplete_takedown_request_is_kept_and_answered_with_what_is_missing(client, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+    """REQ TID-1, TID-2: stored, 422 listing exactly the missing elements, completed later by code;
+    the 48-hour clock starts when the request becomes valid."""
+    r = client.post("/public/takedown-requests", json={
+        "reporter_kind": "affected_person", "items": [{"url": "https://social.example/p/77"}],
+        "explanation": "These are private photos of me shared without consent."})
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["error"] == "takedown_request_incomplete"
+    details = body["details"]
+    missing = [m["element"] for m in details["missing"]]
+    assert missing == ["signature", "good_faith_statement", "contact"]
+    assert all(m["what"] for m in details["missing"])
+    code = details["tracking_code"]
+    with database.unit_of_work(write=False) as db:
+        notice = db.execute(sa.select(Notice)).scalar_one()
+        assert notice.state == "incomplete" and notice.missing_elements == missing
+    status = client.get(f"/public/status/{code}").json()
+    assert status["state"] == "incomplete" and status["missing"] == missing
+
+    clock.advance(hours=5)
+    r = client.post(f"/public/takedown-requests/{code}/complete", json={"signature": "/s/ A. Person"})
+    assert r.status_code == 422 and "good_faith_statement" in r.json()["message"]
+    clock.advance(hours=1)
+    r = client.post(f"/public/takedown-requests/{code.lower().replace('-', '')}/complete",
+                    json={"good_faith": True, "contact_email": "me@example.org"})
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "received"
+    with database.unit_of_work(write=False) as db:
+        track = db.execute(sa.select(LegalTrack).where(LegalTrack.kind == "take_it_down")).scalar_one()
+        assert track.received_at == T0 + timedelta(hours=6)
+        assert track.due_at == T0 + timedelta(hours=54)
+
+
+def test_takedown_request_complete_at_once(client) -> None:  # type: ignore[no-untyped-def]
+    r = client.post("/public/takedown-requests", json={
+        "reporter_kind": "parent_or_representative", "items": [{"content_id": "img-4"}], "good_faith": True,
+        "signature": "/s/ parent", "contact_email": "parent@example.org",
+        "explanation": "This is an intimate image of my daughter shared without consent."})
+    assert r.status_code == 201, r.text
+    assert any(d["kind"] == "take_it_down" for d in r.json()["deadlines"])
+
+
+def test_bad_notices_get_clear_errors(client, api_key: str) -> None:  # type: ignore[no-untyped-def]
+    r = client.post("/public/notices", json={"items": []})
+    assert r.status_code == 422 and "items" in r.json()["message"]
+    r = client.post("/public/notices", json={"items": [{}]})
+    assert r.status_code == 422 and "content_id or a url" in r.json()["message"]
+    r = client.post("/public/notices", json={"kind": "law_enforcement", "items": [{"content_id": "a"}]})
+    assert r.status_code == 422 and "public_report" in r.json()["message"]
+    r = client.post("/public/notices", json={"reporter_kind": "trusted_flagger", "items": [{"content_id": "a"}]})
+    assert r.status_code == 422
+    r = client.post("/public/notices", json={"policy_id": "nope", "items": [{"content_id": "a"}]})
+    assert r.status_code == 422 and "nope" in r.json()["message"]
+    r = client.post("/public/notices", json={"contact_email": "not-an-email", "items": [{"content_id": "a"}]})
+    assert r.status_code == 422 and "e-mail" in r.json()["message"]
+    r = client.post("/public/notices", json={"explanation": "x" * 10_001, "items": [{"content_id": "a"}]})
+    assert r.status_code == 422
+    assert client.post("/v1/notices", json=MINOR_REPORT).status_code == 401
+    r = client.get("/public/status/AAAAA-BBBBB-CCCCC-DDDDD")
+    assert r.status_code == 404
+    r = client.get("/public/status/nonsense")
+    assert r.status_code == 404
+
+
+def test_public_forms_are_rate_limited(client, app) -> None:  # type: ignore[no-untyped-def]
+    app.state.settings.public_rate_per_minute = 3
+    codes = [client.post("/public/notices", json={"items": [{"content_id": f"c{i}"}]}).status_code for i in range(5)]
+    assert codes[:3] == [201, 201, 201] and codes[3:] == [429, 429]
+
+
+def test_status_page_shows_nothing_about_other_people(client) -> None:  # type: ignore[no-untyped-def]
+    mine = client.post("/public/notices", json={**MINOR_REPORT, "contact_email": "parent@example.org",
+                                                "contact_name": "A Parent"}).json()
+    client.post("/public/notices", json={**MINOR_REPORT, "contact_email": "other@example.org",
+                                         "contact_name": "Someone Else", "explanation": "private words"})
+    text = client.get(f"/public/status/{mine['tracking_code']}").text
+    for secret in ("other@example.org", "Someone Else", "private words", "parent@example.org"):
+        assert secret not in text
