@@ -32,8 +32,16 @@ class SessionOut(BaseModel):
 
 
 @router.post("/sign-in", response_model=SessionOut, dependencies=[Depends(rate_limited("sign-in", 20))])
-def sign_in(body: SignInIn, db: DbSession, _: Public) -> SessionOut:
-    new = sessions.sign_in(db, username=body.username, password=body.password)
+def sign_in(body: SignInIn, request: Request, db: DbSession, _: Public) -> SessionOut:
+    try:
+        new = sessions.sign_in(db, username=body.username, password=body.password)
+    except sessions.SignInFailed as failed:
+        # End this request's transaction first: on SQLite it holds the only write lock.
+        db.rollback()
+        if failed.user_id is not None:
+            with request.app.state.database.unit_of_work() as own:
+                sessions.record_failed_sign_in(own, user_id=failed.user_id)
+        raise
     return SessionOut(token=new.token, expires_at=new.expires_at, permissions=sorted(new.actor.permissions))
 
 

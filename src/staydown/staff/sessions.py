@@ -56,14 +56,7 @@ def sign_in(db: Session, *, username: str, password: str, lifetime: timedelta = 
     if user is not None and user.locked_until and user.locked_until > when:
         raise RateLimited(f"too many failed sign-ins: try again after {user.locked_until.isoformat()}")
     if user is None or not user.is_active or not verify_password(user.password_hash, password):
-        if user is not None:
-            user.failed_logins += 1
-            if user.failed_logins >= MAX_FAILURES:
-                user.locked_until = when + LOCKOUT
-                user.failed_logins = 0
-                audit.record(db, actor=actor_for_staff_or_system(user), tag=AuditTag.STAFF_LOCKOUT,
-                             subject_type="staff_user", subject_id=user.id, data={"until": user.locked_until})
-        raise Unauthenticated("the user name or password is not right")
+        raise SignInFailed(user.id if user is not None else None)
     user.failed_logins = 0
     user.locked_until = None
     token = SESSION_PREFIX + secrets.token_urlsafe(32)
@@ -76,8 +69,26 @@ def sign_in(db: Session, *, username: str, password: str, lifetime: timedelta = 
     return NewSession(token, session.expires_at, actor)
 
 
-def actor_for_staff_or_system(user: StaffUser) -> Actor:
-    return Actor.staff(user.id, user.username)
+class SignInFailed(Unauthenticated):
+    """A wrong name or password. The edge records the failure in a transaction of its own, since
+    the failed request's own transaction is rolled back."""
+
+    def __init__(self, user_id: int | None) -> None:
+        super().__init__("the user name or password is not right")
+        self.user_id = user_id
+
+
+def record_failed_sign_in(db: Session, *, user_id: int) -> None:
+    """Count a failure; the fifth in a row locks the account for fifteen minutes (audited)."""
+    user = db.get(StaffUser, user_id)
+    if user is None:
+        return
+    user.failed_logins += 1
+    if user.failed_logins >= MAX_FAILURES:
+        user.locked_until = now(db) + LOCKOUT
+        user.failed_logins = 0
+        audit.record(db, actor=Actor.staff(user.id, user.username), tag=AuditTag.STAFF_LOCKOUT,
+                     subject_type="staff_user", subject_id=user.id, data={"until": user.locked_until})
 
 
 def authenticate_session(db: Session, token: str) -> Actor:
