@@ -18,7 +18,7 @@ from staydown.health import DEFAULT_CHECKS, ReadinessCheck, index_check
 from staydown.health import router as health_router
 from staydown.cases.rules import CaseRules
 from staydown.http import RateLimiter, BodyLimitMiddleware, RequestIdLogFilter, RequestIdMiddleware, install_error_handlers
-from staydown.jobs import build_registry
+from staydown.jobs import PERIODIC, build_registry
 from staydown.policies.catalogue import Catalogue
 from staydown.settings import Settings, load_settings
 from staydown.matching.api import router as banks_router
@@ -55,7 +55,8 @@ def build_database(settings: Settings, clock: Clock | None = None) -> Database:
 
 
 def build_worker(settings: Settings, database: Database, registry: JobRegistry, **kwargs: object) -> Worker:
-    return Worker(
+    kwargs.setdefault("services", {"case_rules": CaseRules.from_settings(settings), "settings": settings})
+    worker = Worker(
         database,
         registry,
         retry=RetryPolicy(
@@ -66,6 +67,8 @@ def build_worker(settings: Settings, database: Database, registry: JobRegistry, 
         batch_size=settings.worker_batch_size,
         **kwargs,  # type: ignore[arg-type]
     )
+    worker.periodic = list(PERIODIC)
+    return worker
 
 
 def _catalogue(settings: Settings) -> Catalogue:

@@ -1,11 +1,27 @@
-"""The job kinds this build of staydown runs, gathered in one registry."""
+"""The job kinds this build of staydown runs, gathered in one registry, and the periodic ones."""
 
 from __future__ import annotations
 
-from staydown.delivery.outbox import JobRegistry
+from sqlalchemy.orm import Session
+
+from staydown.actors import SYSTEM
+from staydown.delivery.outbox import JobContext, JobRegistry
+
+SWEEP_DEADLINES = "cases:sweep_deadlines"
+
+# (kind, every N seconds). Deadlines of one hour (terrorist-content orders) need a sweep that
+# runs far more often than the time it leaves for escalation.
+PERIODIC: tuple[tuple[str, int], ...] = ((SWEEP_DEADLINES, 60),)
+
+
+def _sweep_deadlines(db: Session, ctx: JobContext) -> None:
+    from staydown.cases.actions import sweep_deadlines
+    from staydown.cases.rules import DEFAULT_RULES
+
+    sweep_deadlines(db, actor=SYSTEM, rules=ctx.services.get("case_rules", DEFAULT_RULES))
 
 
 def build_registry() -> JobRegistry:
     registry = JobRegistry()
-    # Domains register their job kinds here as they are built (webhooks, NCMEC, DSA database).
+    registry.register(SWEEP_DEADLINES, _sweep_deadlines)
     return registry

@@ -7,12 +7,14 @@ import os
 import random
 import socket
 import threading
+import time
 import traceback
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from staydown import audit
@@ -21,7 +23,7 @@ from staydown.audit import AuditTag
 from staydown.db import Database, now
 from staydown.errors import Conflict
 from staydown.delivery.models import Job, JobAttempt, JobState
-from staydown.delivery.outbox import JobContext, JobRegistry
+from staydown.delivery.outbox import JobContext, JobRegistry, enqueue
 
 log = logging.getLogger("staydown.worker")
 
@@ -71,6 +73,9 @@ class Worker:
         self.retry = retry or RetryPolicy()
         self.batch_size = batch_size
         self.services = services or {}
+        # (job kind, every N seconds): enqueued once per time slot across all workers, by key.
+        self.periodic: list[tuple[str, int]] = []
+        self._next_periodic_check = 0.0
         # Set after any commit that enqueued a job, so work starts without waiting for a poll.
         self.wakeup = database.job_signal
 
@@ -196,8 +201,30 @@ class Worker:
                 job.state = JobState.pending.value
                 job.run_at = now(db) + self.retry.delay(job.attempts)
 
+    def schedule_periodic(self) -> int:
+        """Enqueue each periodic job for the current time slot unless some worker already did:
+        the slot is in the idempotency key, so many workers make one job per slot."""
+        made = 0
+        with self.database.unit_of_work() as db:
+            when = now(db)
+            for kind, every in self.periodic:
+                slot = int(when.timestamp()) // every
+                key = f"periodic:{kind}:{slot}"
+                if db.execute(sa.select(Job.id).where(Job.idempotency_key == key)).first():
+                    continue
+                try:
+                    with db.begin_nested():
+                        enqueue(db, kind=kind, payload={"slot": slot}, idempotency_key=key, max_attempts=3)
+                    made += 1
+                except IntegrityError:
+                    pass  # another worker scheduled this slot a moment ago
+        return made
+
     def run_once(self) -> int:
         """Claim and run one batch. Returns how many jobs were claimed."""
+        if self.periodic and time.monotonic() >= self._next_periodic_check:
+            self._next_periodic_check = time.monotonic() + 5.0
+            self.schedule_periodic()
         batch = self.claim()
         for claimed in batch:
             self.run_claimed(claimed)

@@ -228,3 +228,33 @@ def test_many_workers_never_run_a_job_twice(database: Database) -> None:
     assert dict(states) == {JobState.done.value: n_jobs}
     if database.dialect == "postgresql":
         assert len({name for _, name in runs}) > 1  # the work really was shared
+
+
+def test_periodic_jobs_are_scheduled_once_per_slot_across_workers(database: Database, clock: FrozenClock) -> None:
+    registry = JobRegistry()
+    ran: list[int] = []
+    registry.register("tick", lambda db, ctx: ran.append(ctx.payload["slot"]))
+    workers = [Worker(database, registry, worker_id=f"w{i}") for i in range(3)]
+    for w in workers:
+        w.periodic = [("tick", 60)]
+    assert sum(w.schedule_periodic() for w in workers) == 1
+    for w in workers:
+        w.run_until_idle()
+    clock.advance(seconds=60)
+    assert sum(w.schedule_periodic() for w in workers) == 1
+    workers[0].run_until_idle()
+    assert len(ran) == 2 and ran[1] == ran[0] + 1
+
+
+def test_deadline_sweep_is_a_periodic_job_of_the_service(database: Database) -> None:
+    from staydown.app import build_worker
+    from staydown.jobs import SWEEP_DEADLINES, build_registry
+    from staydown.settings import Settings
+
+    worker = build_worker(Settings(env="test"), database, build_registry())
+    assert (SWEEP_DEADLINES, 60) in worker.periodic
+    worker.schedule_periodic()
+    assert worker.run_until_idle() == 1
+    with database.unit_of_work(write=False) as db:
+        job = db.execute(sa.select(Job).where(Job.kind == SWEEP_DEADLINES)).scalar_one()
+        assert job.state == "done"
