@@ -59,6 +59,14 @@ def _block_network() -> Iterator[None]:
     socket.socket.connect_ex = real_connect_ex  # type: ignore[method-assign]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> None:
+    """argon2id stays argon2id, with a tiny cost: the tests check behaviour, not hardness."""
+    from staydown.staff.passwords import configure_hashing
+
+    configure_hashing(time_cost=1, memory_cost_kib=1024)
+
+
 # -- databases --------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from staydown.actors import SYSTEM
+from staydown.delivery.messages import SEND_MESSAGE, send_message_job
 from staydown.delivery.outbox import JobContext, JobRegistry
 
 SWEEP_DEADLINES = "cases:sweep_deadlines"
@@ -24,4 +25,5 @@ def _sweep_deadlines(db: Session, ctx: JobContext) -> None:
 def build_registry() -> JobRegistry:
     registry = JobRegistry()
     registry.register(SWEEP_DEADLINES, _sweep_deadlines)
+    registry.register(SEND_MESSAGE, send_message_job)
     return registry

@@ -3,6 +3,7 @@
 from staydown.audit.models import AuditEvent, AuditHead
 from staydown.db import Base
 from staydown.cases.models import Case, Decision, LegalTrack, StaffAlert
+from staydown.delivery.messages import OutboundMessage
 from staydown.delivery.models import Job, JobAttempt
 from staydown.enforcement.models import EnforcementAction
 from staydown.intake.models import Notice, NoticeItem, Notifier, TrustedFlagger
@@ -21,6 +22,7 @@ __all__ = [
     "EnforcementAction",
     "LegalTrack",
     "Notice",
+    "OutboundMessage",
     "NoticeItem",
     "Notifier",
     "StaffAlert",

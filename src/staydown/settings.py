@@ -99,6 +99,16 @@ class Settings(BaseSettings):
     public_rate_per_minute: int = Field(default=30, ge=1)
     public_notice_max_items: int = Field(default=20, ge=1, le=1000)
 
+    # Outgoing e-mail to notifiers. Without an SMTP host, messages are written to DATA_DIR/mail.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    mail_from: str = "staydown <no-reply@localhost>"
+    mail_domain: str = "localhost"
+    platform_name: str = "this platform"
+
     # SQLite busy timeout: how long a writer waits for the lock before failing.
     sqlite_busy_timeout_ms: int = Field(default=15_000, ge=0)
 

@@ -31,6 +31,7 @@ from staydown.cases.models import (
     TrackKind,
     TrackState,
 )
+from staydown.cases.notify import tell_outcome
 from staydown.cases.rules import DEFAULT_RULES, CaseRules
 from staydown.db import now
 from staydown.enforcement.actions import active_actions, apply_action, lift_action
@@ -288,8 +289,10 @@ def decide_case(
     rules: CaseRules = DEFAULT_RULES,
     automated: bool = False,
     imminent_danger: bool = False,
+    manifestly_unfounded: bool = False,
 ) -> DecisionResult:
-    """Decide a case under a policy clause. `facts` (what the decision relies on) is required."""
+    """Decide a case under a policy clause. `facts` (what the decision relies on) is required.
+    `manifestly_unfounded` marks the notices as such for DSA Art. 23 (only with "does not violate")."""
     try:
         chosen = Outcome(outcome)
     except ValueError:
@@ -310,6 +313,8 @@ def decide_case(
         raise InvalidInput(f"unknown action(s): {', '.join(unknown)}")
     if chosen is not Outcome.violates and chosen_actions:
         raise InvalidInput("only a 'violates' decision carries actions")
+    if manifestly_unfounded and chosen is not Outcome.does_not_violate:
+        raise InvalidInput("only a 'does not violate' decision can find the notices manifestly unfounded")
 
     if chosen is Outcome.escalate:
         decision = Decision(case_id=case.id, reviewer=actor.ref, policy_ref=policy.ref, outcome=chosen.value,
@@ -349,12 +354,12 @@ def decide_case(
     db.add(decision)
     db.flush()
     applied = _make_effective(db, actor=actor, case=case, decision=decision, policy=policy, rules=rules,
-                              imminent_danger=imminent_danger)
+                              imminent_danger=imminent_danger, manifestly_unfounded=manifestly_unfounded)
     return DecisionResult(decision, applied, True)
 
 
 def _make_effective(db: Session, *, actor: Actor, case: Case, decision: Decision, policy: Policy,
-                    rules: CaseRules, imminent_danger: bool = False) -> list:
+                    rules: CaseRules, imminent_danger: bool = False, manifestly_unfounded: bool = False) -> list:
     when = now(db)
     applied = []
     case.state = CaseState.decided.value
@@ -391,8 +396,10 @@ def _make_effective(db: Session, *, actor: Actor, case: Case, decision: Decision
             lift_action(db, actor=actor, action=action, reason=f"no violation found (decision {decision.id})")
         tag = AuditTag.CASE_DECIDE_NO_VIOLATION
     refresh_priority(db, case)
+    tell_outcome(db, case=case, decision=decision, policy=policy, rules=rules,
+                 manifestly_unfounded=manifestly_unfounded)
     audit.record(db, actor=actor, tag=tag, subject_type="case", subject_id=case.id,
-                 data={"decision_id": decision.id, "policy_ref": decision.policy_ref, "outcome": decision.outcome,
+                 data={"decision_id": decision.id, "manifestly_unfounded_notices": manifestly_unfounded, "policy_ref": decision.policy_ref, "outcome": decision.outcome,
                        "actions": decision.actions, "facts": decision.facts, "automated": decision.automated,
                        "effective": True, "open_tracks": [t.kind for t in case.tracks if t.state in LIVE_TRACKS]})
     return applied

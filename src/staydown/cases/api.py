@@ -104,6 +104,7 @@ class DecisionIn(BaseModel):
     actions: list[str] | None = Field(default=None, max_length=20)
     note: str = Field(default="", max_length=10_000)
     imminent_danger: bool = False
+    manifestly_unfounded: bool = False
 
 
 class DecisionOut(BaseModel):
@@ -119,7 +120,8 @@ def decide(case_id: int, body: DecisionIn, request: Request, db: DbSession, acto
     result = actions.decide_case(db, actor=actor, case=case, policy_ref=body.policy, outcome=body.outcome,
                                  facts=body.facts, actions=body.actions, note=body.note,
                                  catalogue=request.app.state.catalogue, rules=request.app.state.case_rules,
-                                 imminent_danger=body.imminent_danger)
+                                 imminent_danger=body.imminent_danger,
+                                 manifestly_unfounded=body.manifestly_unfounded)
     return DecisionOut(decision_id=result.decision.id, state=result.decision.state, effective=result.effective,
                        case=case_out(case))
 

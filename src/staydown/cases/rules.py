@@ -24,6 +24,9 @@ class CaseRules:
     claim_lease: timedelta = timedelta(minutes=30)
     notifier_suspension: timedelta = timedelta(days=90)
     max_items: int = 20
+    public_base_url: str = "http://127.0.0.1:8000"
+    platform_name: str = "this platform"
+    appeal_window: timedelta = timedelta(days=183)
 
     def duration(self, kind: str) -> timedelta:
         return timedelta(hours=self.hours[kind])
@@ -44,6 +47,8 @@ class CaseRules:
             claim_lease=timedelta(minutes=settings.claim_lease_minutes),
             notifier_suspension=timedelta(days=settings.notifier_suspension_days),
             max_items=settings.public_notice_max_items,
+            public_base_url=settings.public_base_url.rstrip("/"),
+            platform_name=settings.platform_name,
         )
 
 

@@ -16,6 +16,7 @@ from staydown.actors import Actor, ActorKind
 from staydown.audit import AuditTag
 from staydown.cases import actions as cases
 from staydown.cases.models import Case, TrackKind
+from staydown.cases.notify import acknowledge
 from staydown.cases.rules import DEFAULT_RULES, CaseRules
 from staydown.db import now
 from staydown.enforcement.actions import restrict_distribution
@@ -185,6 +186,7 @@ def submit_notice(
                        "missing": missing, "state": state, "anonymous": not (notice.contact_email or notice.reporter_id)})
     receipt = Receipt(row, missing=missing)
     if not_processed:
+        acknowledge(db, notice=row, rules=rules)
         audit.record(db, actor=actor, tag=AuditTag.NOTICE_NOT_PROCESSED, subject_type="notice", subject_id=row.id,
                      data={"notifier_id": notifier.id if notifier else None,
                            "suspended_until": notifier.suspended_until if notifier else None})
@@ -195,6 +197,7 @@ def submit_notice(
         if case not in receipt.cases:
             receipt.cases.append(case)
     row.case_id = receipt.cases[0].id if receipt.cases else None
+    acknowledge(db, notice=row, rules=rules)
     return receipt
 
 

@@ -174,3 +174,61 @@ def status(code: Code, db: DbSession, _: Public) -> StatusOut:
                      deadlines=[TrackOut.model_validate(t, from_attributes=True) for t in tracks
                                 if t.kind in ("take_it_down", "uk_intimate_image", "dsa_notice")],
                      outcome=outcome, decided_at=decided_at, reasons=reasons, policy=policy, redress=redress)
+
+
+# -- trusted flaggers and notifier measures ----------------------------------------------------
+
+from staydown.intake import misuse  # noqa: E402
+
+FlaggerAdmin = Annotated[Actor, Depends(require(Permission.STAFF_ADMIN))]
+CaseReader = Annotated[Actor, Depends(require(Permission.CASES_READ))]
+Senior = Annotated[Actor, Depends(require(Permission.CASES_SECOND_REVIEW))]
+
+
+class FlaggerIn(BaseModel):
+    name: str
+    areas: list[str]
+    designated_by: str
+    contact_email: str | None = None
+    api_client_id: int | None = None
+
+
+class FlaggerOut(BaseModel):
+    flagger_id: int
+    name: str
+    notices: int
+    decided: int
+    founded: int
+    accuracy: float | None
+
+
+@router.post("/trusted-flaggers", response_model=FlaggerOut, status_code=201)
+def add_flagger(body: FlaggerIn, db: DbSession, actor: FlaggerAdmin) -> FlaggerOut:
+    flagger = misuse.register_trusted_flagger(db, actor=actor, **body.model_dump())
+    return FlaggerOut(flagger_id=flagger.id, name=flagger.name, notices=0, decided=0, founded=0, accuracy=None)
+
+
+@router.get("/trusted-flaggers", response_model=list[FlaggerOut])
+def list_flaggers(db: DbSession, _: CaseReader) -> list[FlaggerOut]:
+    return [FlaggerOut(**f.__dict__) for f in misuse.flagger_figures(db)]
+
+
+class WarnIn(BaseModel):
+    reasons: str
+
+
+class SuspendIn(BaseModel):
+    gravity: str
+    intent: str
+    until: datetime
+
+
+@router.post("/notifiers/{notifier_id}/warn", status_code=204)
+def warn(notifier_id: int, body: WarnIn, db: DbSession, actor: Senior) -> None:
+    misuse.warn_notifier(db, actor=actor, notifier=misuse.notifier_by_id(db, notifier_id), reasons=body.reasons)
+
+
+@router.post("/notifiers/{notifier_id}/suspend", status_code=204)
+def suspend(notifier_id: int, body: SuspendIn, db: DbSession, actor: Senior) -> None:
+    misuse.suspend_notifier(db, actor=actor, notifier=misuse.notifier_by_id(db, notifier_id), gravity=body.gravity,
+                            intent=body.intent, until=body.until)

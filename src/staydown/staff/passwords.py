@@ -13,6 +13,13 @@ MAX_PASSWORD_LENGTH = 1024
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
 
+def configure_hashing(*, time_cost: int, memory_cost_kib: int, parallelism: int = 1) -> None:
+    """Change the cost of new hashes (existing hashes keep the parameters they carry). The test
+    suite lowers it so that hundreds of sign-ins stay fast; the service keeps the defaults."""
+    global _hasher
+    _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost_kib, parallelism=parallelism)
+
+
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
