@@ -55,6 +55,20 @@ def case_by_id(db: Session, case_id: int, *, for_update: bool = False) -> Case:
     return case
 
 
+def case_contents(db: Session, case: Case) -> list:
+    """The case's content and every other content reported into it."""
+    from staydown.intake.models import NoticeItem
+    from staydown.subjects.models import PlatformContent
+
+    ids = {case.content_id} if case.content_id else set()
+    ids |= set(db.execute(sa.select(NoticeItem.content_id).where(
+        NoticeItem.case_id == case.id, NoticeItem.content_id.is_not(None))).scalars())
+    if not ids:
+        return []
+    return list(db.execute(sa.select(PlatformContent).where(PlatformContent.id.in_(sorted(ids)))
+                           .order_by(PlatformContent.id)).scalars())
+
+
 def find_open_case(db: Session, *, content_ids: list[int], url: str | None) -> Case | None:
     """The open case for this content: by the platform's id first (including perceptual copies
     the caller found), then by URL."""
@@ -369,20 +383,22 @@ def _make_effective(db: Session, *, actor: Actor, case: Case, decision: Decision
     case.claim_expires_at = None
     if imminent_danger:
         case.imminent_danger = True
-    from staydown.subjects.models import PlatformContent
-
-    content = db.get(PlatformContent, case.content_id) if case.content_id else None
-    interim = active_actions(db, content_id=case.content_id, interim=True) if case.content_id else []
+    contents = case_contents(db, case)
+    interim = [a for c in contents for a in active_actions(db, content_id=c.id, interim=True)]
     if decision.outcome == Outcome.violates.value:
+        # Every item reported in the case is acted on, and every account that posted one.
+        accounts = sorted({c.account_id for c in contents if c.account_id is not None})
         for kind in decision.actions:
-            if kind in CONTENT_ACTIONS and content is not None:
-                applied.append(apply_action(db, actor=actor, kind=kind, content_id=content.id, case_id=case.id,
-                                            policy_ref=policy.ref, facts=decision.facts,
-                                            automated_decision=decision.automated))
-            elif kind in ACCOUNT_ACTIONS and content is not None and content.account_id is not None:
-                applied.append(apply_action(db, actor=actor, kind=kind, account_id=content.account_id,
-                                            case_id=case.id, policy_ref=policy.ref, facts=decision.facts,
-                                            automated_decision=decision.automated))
+            if kind in CONTENT_ACTIONS:
+                for content in contents:
+                    applied.append(apply_action(db, actor=actor, kind=kind, content_id=content.id, case_id=case.id,
+                                                policy_ref=policy.ref, facts=decision.facts,
+                                                automated_decision=decision.automated))
+            elif kind in ACCOUNT_ACTIONS:
+                for account_id in accounts:
+                    applied.append(apply_action(db, actor=actor, kind=kind, account_id=account_id,
+                                                case_id=case.id, policy_ref=policy.ref, facts=decision.facts,
+                                                automated_decision=decision.automated))
         for action in interim:
             lift_action(db, actor=actor, action=action, reason=f"replaced by the decision {decision.id}")
         # A person's confirmation is actual knowledge; automation counts only where policy allows
