@@ -201,3 +201,41 @@ def test_status_page_shows_nothing_about_other_people(client) -> None:  # type: 
     text = client.get(f"/public/status/{mine['tracking_code']}").text
     for secret in ("other@example.org", "Someone Else", "private words", "parent@example.org"):
         assert secret not in text
+
+
+def test_scan_detection_opens_a_case_for_a_person_to_confirm(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+    """CSAM-7: a hold or block at scan is not a decision; it is a notice from the system."""
+    from tests.helpers import make_key
+    from tests.imagegen import jpeg
+
+    key = make_key(database, ["banks:write", "banks:read", "scan"])
+    data = jpeg(55)
+    client.post("/v1/banks", headers=auth(key), json={"name": "partner", "source": "tech_coalition",
+                                                      "permitted_purpose": "upload screening", "policy_id": "csam",
+                                                      "action_on_match": "block"})
+    pdq = client.post("/v1/scan", headers=auth(key), files={"file": ("x", data, "image/jpeg")}).json()["signals"]["pdq"]
+    client.post("/v1/banks/partner/entries", headers=auth(key), json={"entries": [{"signal_type": "pdq", "signal": pdq}]})
+    client.app.state.match_engine.catch_up()
+    r = client.post("/v1/scan", headers=auth(key), files={"file": ("x", data, "image/jpeg")},
+                    data={"content_id": "up-1", "account_id": "acct-9"})
+    body = r.json()
+    assert body["verdict"] == "block" and len(body["case_ids"]) == 1
+    with database.unit_of_work(write=False) as db:
+        notice = db.execute(sa.select(Notice).where(Notice.kind == "detection")).scalar_one()
+        assert notice.reporter_kind == "automated" and notice.policy_id == "csam"
+        assert "partner" in notice.explanation and notice.submitted_by == "system:staydown"
+        case = db.get(Case, body["case_ids"][0])
+        assert case.state == "open" and case.child_safety
+
+
+def test_terrorist_removal_order_has_a_one_hour_clock(client, api_key: str, database: Database) -> None:  # type: ignore[no-untyped-def]
+    r = client.post("/v1/notices", headers=auth(api_key), json={
+        "kind": "terrorist_order", "reporter_kind": "authority", "explanation": "removal order 2026/77",
+        "details": {"authority": "competent authority of a member state", "order_ref": "2026/77"},
+        "items": [{"content_id": "post-t"}]})
+    assert r.status_code == 201, r.text
+    deadlines = {d["kind"]: d for d in r.json()["deadlines"]}
+    assert deadlines["terrorist_order"]["due_at"].startswith((T0 + timedelta(hours=1)).isoformat()[:19])
+    with database.unit_of_work(write=False) as db:
+        case = db.execute(sa.select(Case)).scalar_one()
+        assert case.policy_id == "terrorist-content" and case.law_enforcement

@@ -341,3 +341,30 @@ def complete_notice(
     audit.record(db, actor=actor, tag=AuditTag.NOTICE_COMPLETE, subject_type="notice", subject_id=notice.id,
                  data={"missing": missing, "complete": not missing})
     return receipt
+
+
+def submit_detection(
+    db: Session,
+    *,
+    content_platform_id: str,
+    account_platform_id: str | None,
+    matches: list[Any],
+    verdict: str,
+    catalogue: Catalogue,
+    rules: CaseRules = DEFAULT_RULES,
+    engine: Any = None,
+) -> Receipt:
+    """A bank match that holds or blocks an upload becomes a notice from the system, so a person
+    confirms it (CSAM-7: a match alone is not a report) and its clocks run like any other."""
+    from staydown.actors import SYSTEM
+
+    best = matches[0]
+    policy_id = best.policy_id if best.policy_id in catalogue else None
+    notice = NoticeIn(
+        kind=NoticeKind.detection, reporter_kind=ReporterKind.automated, policy_id=policy_id,
+        explanation=(f"upload {verdict}: matched bank {best.bank!r} entry {best.entry_id} "
+                     f"({best.signal_type}, distance {best.distance}"
+                     + (f", as {best.query_variant}" if best.query_variant else "") + ")"),
+        items=[{"content_id": content_platform_id, "account_id": account_platform_id}],
+        details={"matches": [m.to_dict() for m in matches[:10]], "verdict": verdict})
+    return submit_notice(db, actor=SYSTEM, notice=notice, catalogue=catalogue, rules=rules, engine=engine)

@@ -89,6 +89,7 @@ class ScanOut(BaseModel):
     media: dict[str, Any]
     content_id: str | None
     query_variants: int
+    case_ids: list[int] = Field(default_factory=list, description="cases opened or joined by a hold or block")
 
     @classmethod
     def of(cls, outcome: ScanOutcome) -> "ScanOut":
@@ -96,7 +97,7 @@ class ScanOut(BaseModel):
                    matches=[MatchOut(**{k: v for k, v in m.to_dict().items() if k in MatchOut.model_fields})
                             for m in outcome.matches],
                    signals=outcome.signals, media=outcome.media, content_id=outcome.content_id,
-                   query_variants=outcome.query_variants)
+                   query_variants=outcome.query_variants, case_ids=outcome.extra.get("case_ids", []))
 
 
 def _field(form: Any, name: str) -> str | None:
@@ -185,7 +186,22 @@ async def scan(request: Request, db: DbSession, actor: Scanner) -> ScanOut:
     outcome = await run_in_threadpool(
         scan_media, db, actor=actor, engine=request.app.state.match_engine, data=data,
         limits=settings.decode_limits(), content=content, uploader_ip=ip, uploaded_at=uploaded_at)
+    await run_in_threadpool(_detection, request, db, outcome, content)
     return ScanOut.of(outcome)
+
+
+def _detection(request: Request, db: DbSession, outcome: ScanOutcome, content: ContentRef | None) -> None:
+    """A hold or block on identified content opens (or joins) a case for a person to confirm."""
+    if content is None or outcome.verdict not in ("hold", "block"):
+        return
+    from staydown.intake.actions import submit_detection
+
+    state = request.app.state
+    receipt = submit_detection(db, content_platform_id=content.id,
+                               account_platform_id=content.account.id if content.account else None,
+                               matches=outcome.matches, verdict=outcome.verdict, catalogue=state.catalogue,
+                               rules=state.case_rules, engine=state.match_engine)
+    outcome.extra["case_ids"] = [c.id for c in receipt.cases]
 
 
 @router.post("/match", response_model=ScanOut)
@@ -199,4 +215,5 @@ def match(body: MatchIn, request: Request, db: DbSession, actor: Matcher) -> Sca
     outcome = match_supplied(db, actor=actor, engine=request.app.state.match_engine, pdq=pdq, md5=md5,
                              sha256=sha256, content=body.content, uploader_ip=body.uploader_ip,
                              uploaded_at=body.uploaded_at)
+    _detection(request, db, outcome, body.content)
     return ScanOut.of(outcome)
