@@ -1,0 +1,1 @@
+"""Hash banks, the match indexes, scanning and matching."""
