@@ -1,0 +1,227 @@
+"""Extra PDQ hashes that let common edits still match: query-side at scan time, bank-side when banking.
+
+Plain PDQ misses geometric edits (measured on the bench corpus, 512x384: a left-right mirror is ~128
+bits away, a 5% border ~95, a 2-degree rotation ~44, a 2% crop on every side ~40; the match threshold
+is 31). Two kinds of variant close those gaps, each chosen and sized by bench/robustness.py:
+
+Query side (`query_variants`, computed for every scanned image, so they work against *any* hash
+list, including other organisations' lists that carry only the original's hash):
+  * the 8 dihedral transforms (mirrors, quarter turns), hashed from the transformed pixels (see
+    _DIHEDRAL for why not from the DCT signs, which pdq_dihedral offers as the cheap approximation);
+  * `trim`: uniform borders of any colour (letterbox, pillarbox, frames) detected and cut off;
+  * `rot±N`: the scanned image turned back by a few small angles, which undoes slight rotations;
+  * `zoom`: a central crop, which meets the bank-side crop variants halfway (see below).
+
+Bank side (`bank_variants`, only for items staydown banks from its own confirmed cases):
+  * `rot±N`: the original turned slightly, meeting the query's turned-back variants halfway;
+  * `crop_*`: off-centre crops of the original. A crop removes content that no query variant can put
+    back, so crops can only be covered where the original is at hand. Query-side zoom variants cover
+    equal cropping on all sides; the bank-side crops cover unequal cropping (shifts).
+
+Every variant is one more hash to look up and one more chance of a false match, so the lists are
+short and fixed; the false-match count over all pairs of >= 5,000 distinct images is measured by
+bench/robustness.py with every variant on both sides.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from PIL import Image
+
+from staydown.media.decode import DEFAULT_LIMITS, DecodeLimits
+from staydown.media.hashing import (
+    LumaImage,
+    MediaSignals,
+    compute_signals_and_luma,
+    hamming,
+    luma_from_rgb,
+    pdq_from_luma,
+)
+
+__all__ = [
+    "BANK_CROPS",
+    "BANK_ROTATIONS",
+    "QUERY_ROTATIONS",
+    "QUERY_ZOOMS",
+    "PdqVariant",
+    "bank_variants",
+    "best_match",
+    "detect_borders",
+    "query_variants",
+    "scan",
+]
+
+# Degrees the scanned image is turned back by (both directions). Steps of 1.5 degrees left 16% of
+# 0.5-3 degree turns unmatched (turning back adds its own corners and blur), steps of 1 degree fewer.
+QUERY_ROTATIONS: tuple[float, ...] = (1.0, 2.0, 3.0)
+# Fraction cut from every side for the query's zoom variant: it stands in for equal cropping on
+# all sides, so the bank-side crops need only cover unequal (shifted) crops.
+QUERY_ZOOMS: tuple[float, ...] = (0.02,)
+# Bank crops as fractions cut from (left, top, right, bottom): a greedy cover of random 0-5% crops on
+# every side, on 40 corpus images, given the query zoom above (docs/bench-media.md). Coverage grows
+# slowly with more crops (12 gave 87% in-sample; 24 at finer steps 95%), and each one adds lookups
+# and false-match risk, so the list stops at 12.
+BANK_CROPS: tuple[tuple[float, float, float, float], ...] = (
+    (0.025, 0.025, 0.025, 0.025),
+    (0.05, 0.05, 0.05, 0.025),
+    (0.05, 0.025, 0.025, 0.05),
+    (0.025, 0.05, 0.05, 0.05),
+    (0.05, 0.025, 0.05, 0.05),
+    (0.05, 0.05, 0.025, 0.025),
+    (0.025, 0.025, 0.05, 0.05),
+    (0.025, 0.05, 0.025, 0.05),
+    (0.025, 0.025, 0.05, 0.0),
+    (0.05, 0.025, 0.025, 0.025),
+    (0.025, 0.05, 0.025, 0.0),
+    (0.025, 0.0, 0.025, 0.05),
+)
+
+# Degrees the banked original is also turned by (both directions). Against the query's 1-degree
+# steps this halves the angle left over after turning back (and the corners then agree better).
+BANK_ROTATIONS: tuple[float, ...] = (1.5,)
+
+# Border detection: a line belongs to a border when this share of its pixels lies within
+# _BORDER_TOLERANCE grey levels of the border colour (JPEG ringing and noise keep it below 100%).
+_BORDER_SHARE = 0.97
+_BORDER_TOLERANCE = 14.0
+_MIN_TRIM = 0.01  # ignore borders thinner than 1% of the side: the plain hash already matches
+_MIN_KEEP = 0.4  # never trim away more than 60% of a side: that is a flat image, not a border
+
+
+# The 8 dihedral transforms applied to the pixels. Deriving them from the original's DCT signs
+# (pdq_dihedral) is cheaper but inexact: PDQ's box filter is half a pixel off-centre for even
+# windows, so a mirrored image's true hash differs by up to ~20 bits, and at 256 px wide that lost
+# a quarter of mirrored copies. Hashing the transformed pixels gives exactly the original's hash back.
+_DIHEDRAL = {
+    "original": lambda a: a,
+    "rotate90": lambda a: np.rot90(a, -1),
+    "rotate180": lambda a: a[::-1, ::-1],
+    "rotate270": lambda a: np.rot90(a, 1),
+    "flip_x": lambda a: a[::-1, :],
+    "flip_y": lambda a: a[:, ::-1],
+    "transpose": lambda a: a.T,
+    "transverse": lambda a: a[::-1, ::-1].T,
+}
+
+_QUARTER_TURNS = frozenset({"rotate90", "rotate270", "transpose", "transverse"})
+
+
+class PdqVariant(NamedTuple):
+    name: str
+    pdq: str
+    quality: int
+
+
+def _as_luma(image: Image.Image | LumaImage) -> LumaImage:
+    return image if isinstance(image, LumaImage) else luma_from_rgb(image)
+
+
+def _border_run(lines: np.ndarray) -> int:
+    """How many leading lines (rows of `lines`) are uniform and the colour of the first one."""
+    colour = float(np.median(lines[0]))
+    share = (np.abs(lines - colour) <= _BORDER_TOLERANCE).mean(axis=1)
+    bad = np.flatnonzero(share < _BORDER_SHARE)
+    return int(bad[0]) if bad.size else lines.shape[0]
+
+
+def detect_borders(pixels: np.ndarray) -> tuple[int, int, int, int]:
+    """Uniform border widths (left, top, right, bottom) in pixels of a 2-D luminance array."""
+    rows, cols = pixels.shape
+    top = _border_run(pixels)
+    bottom = _border_run(pixels[::-1])
+    left = _border_run(pixels.T)
+    right = _border_run(pixels.T[::-1])
+    if top + bottom >= rows * (1 - _MIN_KEEP):
+        top = bottom = 0
+    if left + right >= cols * (1 - _MIN_KEEP):
+        left = right = 0
+    return left, top, right, bottom
+
+
+def _rotated(luma: LumaImage, degrees: float) -> LumaImage:
+    im = Image.fromarray(luma.pixels, "F").rotate(degrees, resample=Image.Resampling.BILINEAR)
+    return LumaImage(np.asarray(im, dtype=np.float32), luma.source_size)
+
+
+def _crop_fraction(luma: LumaImage, left: float, top: float, right: float, bottom: float) -> LumaImage:
+    rows, cols = luma.pixels.shape
+    return luma.crop(
+        round(left * cols), round(top * rows), cols - round(right * cols), rows - round(bottom * rows)
+    )
+
+
+def query_variants(
+    image: Image.Image | LumaImage,
+    *,
+    rotations: tuple[float, ...] = QUERY_ROTATIONS,
+    zooms: tuple[float, ...] = QUERY_ZOOMS,
+    trim: bool = True,
+) -> list[PdqVariant]:
+    """Hashes to look up for a scanned image: dihedral, border-trimmed, small rotations, zoom."""
+    luma = _as_luma(image)
+    out = []
+    for name, transform in _DIHEDRAL.items():
+        pixels = np.ascontiguousarray(transform(luma.pixels))
+        w, h = luma.source_size
+        size = (h, w) if name in _QUARTER_TURNS else (w, h)
+        r = pdq_from_luma(LumaImage(pixels, size))
+        out.append(PdqVariant(name, r.pdq, r.quality))
+    if trim:
+        left, top, right, bottom = detect_borders(luma.pixels)
+        rows, cols = luma.pixels.shape
+        if max(left, right) >= _MIN_TRIM * cols or max(top, bottom) >= _MIN_TRIM * rows:
+            r = pdq_from_luma(luma.crop(left, top, cols - right, rows - bottom))
+            out.append(PdqVariant("trim", r.pdq, r.quality))
+    for degrees in rotations:
+        for signed in (degrees, -degrees):
+            r = pdq_from_luma(_rotated(luma, signed))
+            out.append(PdqVariant(f"rot{signed:+g}", r.pdq, r.quality))
+    for z in zooms:
+        r = pdq_from_luma(_crop_fraction(luma, z, z, z, z))
+        out.append(PdqVariant(f"zoom{z:g}", r.pdq, r.quality))
+    return out
+
+
+def bank_variants(
+    image: Image.Image | LumaImage,
+    *,
+    crops: tuple[tuple[float, float, float, float], ...] = BANK_CROPS,
+    rotations: tuple[float, ...] = BANK_ROTATIONS,
+) -> list[PdqVariant]:
+    """Hashes to bank for a confirmed item of our own: the original, crops and slight turns."""
+    luma = _as_luma(image)
+    first = pdq_from_luma(luma)
+    out = [PdqVariant("original", first.pdq, first.quality)]
+    for crop in crops:
+        r = pdq_from_luma(_crop_fraction(luma, *crop))
+        name = "crop_" + "_".join(f"{side}{round(v * 1000):d}" for side, v in zip("ltrb", crop))
+        out.append(PdqVariant(name, r.pdq, r.quality))
+    for degrees in rotations:
+        for signed in (degrees, -degrees):
+            r = pdq_from_luma(_rotated(luma, signed))
+            out.append(PdqVariant(f"rot{signed:+g}", r.pdq, r.quality))
+    return out
+
+
+def best_match(query: list[PdqVariant], bank: list[PdqVariant]) -> tuple[int, str, str]:
+    """(distance, query variant name, bank variant name) of the closest pair."""
+    best = (257, "", "")
+    for q in query:
+        for b in bank:
+            d = hamming(q.pdq, b.pdq)
+            if d < best[0]:
+                best = (d, q.name, b.name)
+    return best
+
+
+def scan(
+    data: bytes, *, limits: DecodeLimits = DEFAULT_LIMITS
+) -> tuple[MediaSignals, list[PdqVariant]]:
+    """Decode once; return the signals and the query variants (computed on the same luminance)."""
+    signals, luma = compute_signals_and_luma(data, limits=limits)
+    variants = query_variants(luma)
+    # The first variant must be the recorded signal itself (bit for bit on the reference path).
+    variants[0] = PdqVariant("original", signals.pdq, signals.pdq_quality)
+    return signals, variants

@@ -1,0 +1,84 @@
+"""Variants: edited copies match through the scheme within 31 bits; different images do not."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image, ImageOps
+
+from staydown.media.hashing import compute_signals, hamming
+from staydown.media.variants import bank_variants, best_match, detect_borders, query_variants, scan
+from staydown.media.hashing import luma_from_rgb
+
+THRESHOLD = 31
+
+
+def _jpeg(img: Image.Image, quality: int = 85) -> Image.Image:
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+
+
+def _bordered(img: Image.Image, frac: float, colour) -> Image.Image:
+    px, py = round(img.width * frac), round(img.height * frac)
+    out = Image.new("RGB", (img.width + 2 * px, img.height + 2 * py), colour)
+    out.paste(img, (px, py))
+    return out
+
+
+EDITS = {
+    "hflip": lambda im: ImageOps.mirror(im),
+    "rot90": lambda im: im.rotate(90, expand=True),
+    "border": lambda im: _bordered(im, 0.12, (40, 160, 90)),
+    "letterbox": lambda im: _bordered(im, 0.0, 0).crop((0, -50, im.width, im.height + 50)),
+    "rotate2": lambda im: im.rotate(2.0, resample=Image.Resampling.BICUBIC),
+    "crop": lambda im: im.crop((round(im.width * 0.04), round(im.height * 0.02), im.width, im.height - round(im.height * 0.03))),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS))
+def test_edited_copy_matches_through_the_scheme(photo, edit):
+    bank = bank_variants(_jpeg(photo, 90))
+    edited = _jpeg(EDITS[edit](photo))
+    distance, qname, bname = best_match(query_variants(edited), bank)
+    assert distance <= THRESHOLD, (edit, distance, qname, bname)
+    plain = hamming(compute_signals(_png(edited)).pdq, bank[0].pdq)
+    assert plain > THRESHOLD  # the scheme, not plain PDQ, found it
+
+
+def _png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_different_images_do_not_match(corpus):
+    images = [corpus.synthetic_image(100 + k, (320, 240)) for k in range(12)]
+    banks = [bank_variants(img) for img in images]
+    queries = [query_variants(img) for img in images]
+    for i, q in enumerate(queries):
+        for j, b in enumerate(banks):
+            if i != j:
+                assert best_match(q, b)[0] > THRESHOLD, (i, j)
+
+
+def test_scan_returns_signals_and_query_variants(photo):
+    signals, variants = scan(_png(photo))
+    assert variants[0] == ("original", signals.pdq, signals.pdq_quality)
+    names = [v.name for v in variants]
+    assert len(set(names)) == len(names) <= 16
+    assert {"flip_y", "rotate90", "zoom0.02"} <= set(names)
+
+
+def test_detect_borders_finds_letterbox_of_any_colour(photo):
+    framed = _jpeg(_bordered(photo, 0.1, (200, 30, 30)))
+    left, top, right, bottom = detect_borders(luma_from_rgb(framed).pixels)
+    assert abs(left - 51) <= 2 and abs(right - 51) <= 2
+    assert abs(top - 38) <= 2 and abs(bottom - 38) <= 2
+    assert detect_borders(luma_from_rgb(photo).pixels) == (0, 0, 0, 0)
+
+
+def test_variant_lists_are_small(photo):
+    assert len(bank_variants(photo)) <= 15
+    assert len(query_variants(photo)) <= 16
