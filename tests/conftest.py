@@ -114,9 +114,10 @@ def _reset_postgresql(engine: sa.Engine) -> None:
         conn.exec_driver_sql(
             "INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '" + "0" * 64 + "')"
         )
-        conn.exec_driver_sql(
-            "INSERT INTO sequence_heads (name, value) VALUES ('bank_signals', 0), ('content_signals', 0)"
-        )
+        from staydown.sequences import SEQUENCES
+
+        conn.exec_driver_sql("INSERT INTO sequence_heads (name, value) VALUES "
+                             + ", ".join(f"('{name}', 0)" for name in SEQUENCES))
 
 
 @pytest.fixture

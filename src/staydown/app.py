@@ -29,6 +29,7 @@ from staydown.staff.api import router as staff_router
 from staydown.intake.api import router as intake_router
 from staydown.intake.api import public_router
 from staydown.cases.api import router as cases_router
+from staydown.enforcement.api import router as actions_router
 from staydown.worker import RetryPolicy, Worker
 
 log = logging.getLogger("staydown")
@@ -55,7 +56,13 @@ def build_database(settings: Settings, clock: Clock | None = None) -> Database:
 
 
 def build_worker(settings: Settings, database: Database, registry: JobRegistry, **kwargs: object) -> Worker:
-    kwargs.setdefault("services", {"case_rules": CaseRules.from_settings(settings), "settings": settings})
+    if "services" not in kwargs:
+        from staydown.matching.engine import MatchEngine as _Engine
+
+        engine = _Engine(database, index_dir=settings.index_dir)
+        engine.load()  # a standalone worker starts from the saved replica, not from nothing
+        kwargs["services"] = {"case_rules": CaseRules.from_settings(settings), "settings": settings,
+                              "catalogue": _catalogue(settings), "match_engine": engine}
     worker = Worker(
         database,
         registry,
@@ -75,6 +82,13 @@ def _catalogue(settings: Settings) -> Catalogue:
     from staydown.policies import default_catalogue, load_catalogue
 
     return load_catalogue(settings.policy_catalogue_path) if settings.policy_catalogue_path else default_catalogue()
+
+
+def worker_services(app: FastAPI) -> dict[str, object]:
+    """What job handlers need from the serving process: settings, rules, catalogue, match engine."""
+    state = app.state
+    return {"settings": state.settings, "case_rules": state.case_rules, "catalogue": state.catalogue,
+            "match_engine": state.match_engine}
 
 
 def create_app(
@@ -112,7 +126,7 @@ def create_app(
                 target=engine.follow, args=(stop,), kwargs={"interval": settings.index_follow_interval_seconds},
                 name="staydown-index-follower", daemon=True))
         if run_worker:
-            worker = build_worker(settings, database, registry)
+            worker = build_worker(settings, database, registry, services=worker_services(app))
             threads.append(threading.Thread(
                 target=worker.run_forever, args=(stop, settings.worker_poll_seconds),
                 name="staydown-worker", daemon=True,
@@ -162,4 +176,5 @@ def create_app(
     app.include_router(intake_router)
     app.include_router(public_router)
     app.include_router(cases_router)
+    app.include_router(actions_router)
     return app

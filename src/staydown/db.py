@@ -106,6 +106,9 @@ class Database:
     """An engine plus the clock every unit of work reads time from."""
 
     def __init__(self, engine: Engine, *, clock: Clock | None = None) -> None:
+        # Every table must be known before the first flush resolves a foreign key.
+        import staydown.models  # noqa: F401
+
         self.engine = engine
         self.clock: Clock = clock or SystemClock()
         self._factory = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)

@@ -7,6 +7,8 @@ from sqlalchemy.orm import Session
 from staydown.actors import SYSTEM
 from staydown.delivery.messages import SEND_MESSAGE, send_message_job
 from staydown.delivery.outbox import JobContext, JobRegistry
+from staydown.delivery.webhooks import DELIVER_WEBHOOK, deliver_webhook_job
+from staydown.enforcement.staydown import STAY_DOWN_SWEEP, sweep_job
 
 SWEEP_DEADLINES = "cases:sweep_deadlines"
 
@@ -26,4 +28,6 @@ def build_registry() -> JobRegistry:
     registry = JobRegistry()
     registry.register(SWEEP_DEADLINES, _sweep_deadlines)
     registry.register(SEND_MESSAGE, send_message_job)
+    registry.register(DELIVER_WEBHOOK, deliver_webhook_job)
+    registry.register(STAY_DOWN_SWEEP, sweep_job)
     return registry

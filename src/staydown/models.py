@@ -5,7 +5,7 @@ from staydown.db import Base
 from staydown.cases.models import Case, Decision, LegalTrack, StaffAlert
 from staydown.delivery.messages import OutboundMessage
 from staydown.delivery.models import Job, JobAttempt
-from staydown.enforcement.models import EnforcementAction
+from staydown.enforcement.models import AccountStrike, EnforcementAction, Sweep
 from staydown.intake.models import Notice, NoticeItem, Notifier, TrustedFlagger
 from staydown.matching.models import Bank, BankEntry, ContentSignal, Scan
 from staydown.policies.models import PolicyVersion
@@ -19,7 +19,9 @@ metadata = Base.metadata
 __all__ = [
     "Case",
     "Decision",
+    "AccountStrike",
     "EnforcementAction",
+    "Sweep",
     "LegalTrack",
     "Notice",
     "OutboundMessage",

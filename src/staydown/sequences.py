@@ -12,6 +12,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from staydown.db import Base, register_commit_hook
 
 PENDING_KEY = "sequence_pending"
+# Every named sequence; the migrations create their counter rows.
+SEQUENCES = ("bank_signals", "content_signals", "actions")
 COLUMN = "change_seq"
 
 

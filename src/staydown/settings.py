@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     public_rate_per_minute: int = Field(default=30, ge=1)
     public_notice_max_items: int = Field(default=20, ge=1, le=1000)
 
+    # Webhooks to the platform: every action, signed with STAYDOWN_WEBHOOK_SECRET. Without a URL
+    # the platform pulls GET /v1/actions instead.
+    webhook_url: str | None = None
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+
     # Outgoing e-mail to notifiers. Without an SMTP host, messages are written to DATA_DIR/mail.
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)

@@ -58,6 +58,12 @@ class AuditTag(str, enum.Enum):
     # enforcement
     ACTION_APPLY = "enforcement:action:apply"
     ACTION_LIFT = "enforcement:action:lift"
+    ACTION_ACK = "enforcement:action:ack"
+    STRIKE_ADD = "enforcement:strike:add"
+    STRIKE_REMOVE = "enforcement:strike:remove"
+    SWEEP_RUN = "enforcement:sweep:run"
+    STAY_DOWN_BANK = "enforcement:stay_down:bank"
+    DECISION_REVERSE = "enforcement:decision:reverse"
     # outbox
     JOB_DEAD = "delivery:job:dead"
     JOB_REQUEUE = "delivery:job:requeue"

@@ -394,6 +394,12 @@ def _make_effective(db: Session, *, actor: Actor, case: Case, decision: Decision
                     applied.append(apply_action(db, actor=actor, kind=kind, content_id=content.id, case_id=case.id,
                                                 policy_ref=policy.ref, facts=decision.facts,
                                                 automated_decision=decision.automated))
+            elif kind == "strike":
+                from staydown.enforcement.strikes import add_strike
+
+                for account_id in accounts:
+                    applied += add_strike(db, actor=actor, account_id=account_id, policy=policy, case_id=case.id,
+                                          facts=decision.facts, automated=decision.automated)
             elif kind in ACCOUNT_ACTIONS:
                 for account_id in accounts:
                     applied.append(apply_action(db, actor=actor, kind=kind, account_id=account_id,
@@ -401,6 +407,13 @@ def _make_effective(db: Session, *, actor: Actor, case: Case, decision: Decision
                                                 automated_decision=decision.automated))
         for action in interim:
             lift_action(db, actor=actor, action=action, reason=f"replaced by the decision {decision.id}")
+        if policy.bank_confirmed:
+            # every copy down, and stays down. Banked now (re-uploads blocked within a
+            # second); the sweep over stored copies runs from the outbox after commit.
+            from staydown.enforcement.staydown import bank_case_items, queue_sweep
+
+            bank_case_items(db, actor=actor, case=case, policy=policy)
+            queue_sweep(db, case=case, policy=policy)
         # A person's confirmation is actual knowledge; automation counts only where policy allows
         # deciding on a trusted match of previously confirmed material (CSAM-7).
         if policy.child_safety and policy.ncmec_incident_type and (

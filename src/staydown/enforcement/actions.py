@@ -7,11 +7,14 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from staydown import audit
+from staydown import audit, sequences
 from staydown.actors import Actor
 from staydown.audit import AuditTag
 from staydown.db import now
+from staydown.delivery.webhooks import queue_webhook
 from staydown.enforcement.models import ActionState, EnforcementAction
+
+ACTIONS = "actions"  # the sequence the platform's pull feed follows
 from staydown.errors import InvalidInput
 from staydown.policies.vocab import ACCOUNT_ACTIONS, CONTENT_ACTIONS
 
@@ -54,6 +57,8 @@ def apply_action(
         ends_at=ends_at, details=details or {}, created_by=actor.ref, created_at=now(db))
     db.add(action)
     db.flush()
+    sequences.touch(db, action, sequence=ACTIONS)
+    queue_webhook(db, action, "action.applied")
     audit.record(db, actor=actor, tag=AuditTag.ACTION_APPLY, subject_type=target,
                  subject_id=content_id if target == "content" else account_id,
                  data={"action_id": action.id, "kind": kind, "case_id": case_id, "policy_ref": policy_ref,
@@ -67,6 +72,8 @@ def lift_action(db: Session, *, actor: Actor, action: EnforcementAction, reason:
     action.state = ActionState.lifted.value
     action.lifted_at = now(db)
     action.lifted_reason = reason
+    sequences.touch(db, action, sequence=ACTIONS)
+    queue_webhook(db, action, "action.lifted")
     audit.record(db, actor=actor, tag=AuditTag.ACTION_LIFT, subject_type=action.target,
                  subject_id=action.content_id or action.account_id,
                  data={"action_id": action.id, "kind": action.kind, "reason": reason})
@@ -95,3 +102,46 @@ def restrict_distribution(db: Session, *, actor: Actor, content_id: int, case_id
     return apply_action(db, actor=actor, kind="restrict_distribution", content_id=content_id, case_id=case_id,
                         facts=reason, interim=True,
                         details={"scope": ["recommendation", "search", "monetisation"]})
+
+
+REMOVAL_KINDS = ("remove", "disable")
+# Tracks a confirmed removal satisfies; NCMEC is met by a finished report, not by removal.
+TRACKS_MET_BY_REMOVAL = ("take_it_down", "uk_intimate_image", "terrorist_order", "dsa_notice")
+
+
+def acknowledge_action(db: Session, *, actor: Actor, action: EnforcementAction, status: str, detail: str = "") -> EnforcementAction:
+    """Record the platform's answer. When every reported item of a case has a confirmed removal,
+    the tracks that removal satisfies are met (TID-2: met or missed, from these rows)."""
+    action.acknowledged_at = now(db)
+    action.ack_status = status
+    action.ack_detail = detail or None
+    audit.record(db, actor=actor, tag=AuditTag.ACTION_ACK, subject_type=action.target,
+                 subject_id=action.content_id or action.account_id,
+                 data={"action_id": action.id, "kind": action.kind, "status": status, "detail": detail})
+    if status == "applied" and action.kind in REMOVAL_KINDS and action.case_id and not action.details.get("copy_of_case"):
+        _meet_removal_tracks(db, actor=actor, case_id=action.case_id)
+    return action
+
+
+def _meet_removal_tracks(db: Session, *, actor: Actor, case_id: int) -> None:
+    from staydown.cases.actions import case_by_id, case_contents, meet_track
+
+    case = case_by_id(db, case_id)
+    reported = {c.id for c in case_contents(db, case)}
+    confirmed = set(db.execute(sa.select(EnforcementAction.content_id).where(
+        EnforcementAction.case_id == case_id, EnforcementAction.kind.in_(REMOVAL_KINDS),
+        EnforcementAction.ack_status == "applied")).scalars())
+    if not reported or not reported <= confirmed:
+        return
+    for track in case.tracks:
+        if track.kind in TRACKS_MET_BY_REMOVAL:
+            meet_track(db, actor=actor, track=track, resolution="removal_confirmed",
+                       facts=f"the platform confirmed removal of {len(reported)} reported item(s)")
+
+
+def active_actions_on_account(db: Session, *, account_id: int, kind: str | None = None) -> list[EnforcementAction]:
+    stmt = sa.select(EnforcementAction).where(EnforcementAction.account_id == account_id,
+                                              EnforcementAction.state == ActionState.active.value)
+    if kind is not None:
+        stmt = stmt.where(EnforcementAction.kind == kind)
+    return list(db.execute(stmt).scalars())

@@ -93,6 +93,7 @@ def record_scan(
     content: ContentRef | None,
     uploader_ip: str | None,
     uploaded_at: datetime | None,
+    variants: list[list[Any]] | None = None,
 ) -> ScanOutcome:
     matches = match_banks(db, engine, query, use=BankUse.scan)
     verdict = decide_verdict(matches, query)
@@ -100,7 +101,7 @@ def record_scan(
     if stored is not None:
         store_content_signals(db, content=stored, signals=content_signals)
     scan = Scan(content_id=stored.id if stored else None, verdict=verdict.verdict,
-                matches=[m.to_dict() for m in matches], signals=signals, media=media,
+                matches=[m.to_dict() for m in matches], signals={**signals, "variants": variants or []}, media=media,
                 uploader_ip=uploader_ip, uploaded_at=uploaded_at, scanned_by=actor.ref, scanned_at=now(db))
     db.add(scan)
     db.flush()
@@ -133,9 +134,15 @@ def scan_media(
     stored = [("pdq", media_signals.pdq, media_signals.pdq_quality), ("md5", media_signals.md5, None),
               ("sha256", media_signals.sha256, None)]
     stored += [("pdq", f.pdq, f.quality) for f in media_signals.frames]
+    # A bordered or letterboxed upload is also indexed as its trimmed self, so that a sweep for
+    # the borderless original finds it (borders move PDQ by ~95 bits).
+    stored += [("pdq", v.pdq, v.quality) for v in variants if v.name == "trim"]
+    # The upload's own robust variants are kept with the scan (not indexed): if it is ever
+    # confirmed, they go into the stay-down bank so that flipped or rotated stored copies are found.
+    variants_kept = [[v.name, v.pdq, v.quality] for v in variants if v.name != "original"]
     return record_scan(db, actor=actor, engine=engine, query=query, content_signals=stored,
                        signals=signals_dict(media_signals), media=media_dict(media_signals), content=content,
-                       uploader_ip=uploader_ip, uploaded_at=uploaded_at)
+                       uploader_ip=uploader_ip, uploaded_at=uploaded_at, variants=variants_kept)
 
 
 def match_supplied(

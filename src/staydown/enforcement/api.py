@@ -1,0 +1,56 @@
+"""The platform's side of enforcement: the pull feed of actions and acknowledgments."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from staydown.actors import Actor
+from staydown.delivery.webhooks import action_event
+from staydown.enforcement.actions import acknowledge_action
+from staydown.enforcement.models import EnforcementAction
+from staydown.errors import NotFound
+from staydown.http import DbSession, require
+from staydown.staff.permissions import Permission
+
+router = APIRouter(prefix="/v1", tags=["actions"])
+
+FeedReader = Annotated[Actor, Depends(require(Permission.ACTIONS_READ))]
+Acker = Annotated[Actor, Depends(require(Permission.ACTIONS_ACK))]
+
+
+class FeedOut(BaseModel):
+    actions: list[dict[str, Any]]
+    next_cursor: int
+
+
+@router.get("/actions", response_model=FeedOut)
+def feed(db: DbSession, _: FeedReader, after: Annotated[int, Query(ge=0)] = 0,
+         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> FeedOut:
+    """Every action in the order it took effect, from `after` (the last `seq` you processed).
+    An action seen again (lifted) comes back with its new state and a later `seq`."""
+    rows = db.execute(sa.select(EnforcementAction).where(EnforcementAction.change_seq > after)
+                      .order_by(EnforcementAction.change_seq).limit(limit)).scalars().all()
+    events = [action_event(db, a, "action.applied" if a.state == "active" else "action.lifted") for a in rows]
+    return FeedOut(actions=events, next_cursor=rows[-1].change_seq if rows else after)
+
+
+class AckIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["applied", "failed"] = "applied"
+    detail: str = Field(default="", max_length=2000)
+
+
+@router.post("/actions/{action_id}/ack")
+def ack(action_id: int, body: AckIn, db: DbSession, actor: Acker) -> dict[str, Any]:
+    """The platform carried the action out (or could not, and says why). A confirmed removal is
+    what meets a TAKE IT DOWN track."""
+    action = db.get(EnforcementAction, action_id)
+    if action is None:
+        raise NotFound(f"no action {action_id}")
+    acknowledge_action(db, actor=actor, action=action, status=body.status, detail=body.detail)
+    return action_event(db, action, "action.applied" if action.state == "active" else "action.lifted")

@@ -1,0 +1,157 @@
+"""Stay-down (X-5, TID-3): bank a confirmed item's signals, find every stored copy, act on each copy
+and on every account that posted one, and keep the record of what was found."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from staydown import audit
+from staydown.actors import SYSTEM, Actor
+from staydown.audit import AuditTag
+from staydown.cases.models import Case, TrackKind
+from staydown.db import now
+from staydown.delivery.outbox import JobContext, enqueue
+from staydown.enforcement.actions import active_actions, apply_action
+from staydown.enforcement.models import EnforcementAction, Sweep
+from staydown.matching import banks
+from staydown.matching.matcher import PdqQuery, QuerySignals, find_copies
+from staydown.matching.models import Bank, BankEntry, ContentSignal, Scan
+from staydown.policies.catalogue import Catalogue, parse_ref
+from staydown.policies.schema import Policy
+from staydown.policies.vocab import ACCOUNT_ACTIONS, CONTENT_ACTIONS
+from staydown.subjects.models import PlatformContent
+
+STAY_DOWN_SWEEP = "stay_down:sweep"
+
+
+def own_bank(db: Session, *, actor: Actor, policy: Policy) -> Bank:
+    """The platform's own bank for a policy, created on first use."""
+    name = f"own-{policy.id}"
+    found = db.execute(sa.select(Bank).where(Bank.name == name)).scalar_one_or_none()
+    if found is not None:
+        return found
+    return banks.create_bank(db, actor=actor, name=name, source="own", policy_id=policy.id,
+                             action_on_match="block", confirmed_material=True,
+                             permitted_purpose=f"stay-down of items confirmed by review under {policy.title}: "
+                                               "block re-uploads and find stored copies",
+                             description="filled by staydown from confirmed cases")
+
+
+def bank_case_items(db: Session, *, actor: Actor, case: Case, policy: Policy) -> list[BankEntry]:
+    """Put the signals of every item in a confirmed case into the platform's own bank, with the case
+    as provenance. (Bank-side crop variants need the media itself; see matching.scanning.bank_media.)"""
+    from staydown.cases.actions import case_contents
+
+    contents = case_contents(db, case)
+    ids = [c.id for c in contents] or [-1]
+    rows = db.execute(sa.select(ContentSignal.content_id, ContentSignal.signal_type, ContentSignal.signal,
+                                ContentSignal.quality).where(
+        ContentSignal.content_id.in_(ids), ContentSignal.purged.is_(False)).order_by(ContentSignal.id)).all()
+    if not rows:
+        return []
+    note = f"case {case.id}"
+    entries: list[banks.NewEntry] = []
+    originals: dict[int, banks.NewEntry] = {}
+    for content_id, kind, signal, quality in rows:
+        entry = banks.NewEntry(kind, signal, note, quality=quality)
+        entries.append(entry)
+        if kind == "pdq" and content_id not in originals:
+            originals[content_id] = entry
+    # Each item's robust variants, kept from its scan, are banked as variants of its PDQ.
+    for scan in db.execute(sa.select(Scan).where(Scan.content_id.in_(ids)).order_by(Scan.id)).scalars():
+        parent = originals.get(scan.content_id)
+        for name, pdq, quality in (scan.signals or {}).get("variants", []) if parent else []:
+            entries.append(banks.NewEntry("pdq", pdq, note, variant=str(name)[:40], quality=quality, parent=parent))
+    bank = own_bank(db, actor=actor, policy=policy)
+    result = banks.add_entries(db, actor=actor, bank=bank, source_case_id=case.id, entries=entries)
+    audit.record(db, actor=actor, tag=AuditTag.STAY_DOWN_BANK, subject_type="case", subject_id=case.id,
+                 data={"bank": bank.name, "added": result.added, "already_banked": result.duplicates})
+    return result.entries
+
+
+def queue_sweep(db: Session, *, case: Case, policy: Policy) -> None:
+    enqueue(db, kind=STAY_DOWN_SWEEP, payload={"case_id": case.id, "policy": policy.ref},
+            idempotency_key=f"sweep:case:{case.id}:{policy.ref}")
+
+
+def sweep_case(db: Session, *, actor: Actor, engine: Any, case_id: int, policy: Policy) -> Sweep:
+    """Find every stored copy of the case's banked items and act on it as on the original."""
+    from staydown.cases.actions import case_by_id, case_contents
+    from staydown.enforcement.strikes import add_strike
+
+    case = case_by_id(db, case_id)
+    started = now(db)
+    entries = db.execute(sa.select(BankEntry).where(BankEntry.source_case_id == case.id,
+                                                    BankEntry.enabled.is_(True))).scalars().all()
+    pdq = tuple(PdqQuery("" if i == 0 else f"e{e.id}", e.signal, e.quality or 100)
+                for i, e in enumerate(e for e in entries if e.signal_type == "pdq"))
+    threshold = min((e.bank.pdq_threshold for e in entries), default=31)
+    copies: dict[int, int] = {}
+    for kind in ("md5", "sha256"):
+        for e in (e for e in entries if e.signal_type == kind):
+            for hit in find_copies(db, engine, QuerySignals(**{kind: e.signal}), radius=0):
+                copies[hit.content_id] = 0
+    if pdq:
+        for hit in find_copies(db, engine, QuerySignals(pdq=pdq), radius=threshold):
+            copies.setdefault(hit.content_id, hit.distance)
+    original = {c.id for c in case_contents(db, case)}
+    found = [cid for cid in sorted(copies) if cid not in original]
+    sweep = Sweep(case_id=case.id, policy_ref=policy.ref, started_at=started, signals=len(entries),
+                  copies_found=len(found), content_ids=found, account_ids=[], actions=0)
+    db.add(sweep)
+    db.flush()
+    content_kinds = [k for k in policy.default_actions if k in CONTENT_ACTIONS]
+    account_kinds = [k for k in policy.default_actions if k in ACCOUNT_ACTIONS]
+    contents = db.execute(sa.select(PlatformContent).where(PlatformContent.id.in_(found or [-1]))).scalars().all()
+    accounts: set[int] = set()
+    made = 0
+    facts = f"a copy (perceptual or exact match) of an item confirmed in case {case.id} under {policy.ref}"
+    for content in contents:
+        for kind in content_kinds:
+            if active_actions(db, content_id=content.id, kind=kind):
+                continue
+            apply_action(db, actor=actor, kind=kind, content_id=content.id, case_id=case.id, policy_ref=policy.ref,
+                         facts=facts, automated_detection=True, automated_decision=True,
+                         details={"copy_of_case": case.id, "sweep_id": sweep.id, "distance": copies[content.id]})
+            made += 1
+        if content.account_id is not None:
+            accounts.add(content.account_id)
+    for account_id in sorted(accounts):
+        for kind in account_kinds:
+            details = {"copy_of_case": case.id, "sweep_id": sweep.id}
+            if kind == "strike":
+                made += len(add_strike(db, actor=actor, account_id=account_id, policy=policy, case_id=case.id,
+                                       facts=facts, automated=True, details=details))
+            elif not db.execute(sa.select(EnforcementAction.id).where(
+                    EnforcementAction.account_id == account_id, EnforcementAction.kind == kind,
+                    EnforcementAction.state == "active")).first():
+                apply_action(db, actor=actor, kind=kind, account_id=account_id, case_id=case.id,
+                             policy_ref=policy.ref, facts=facts, automated_detection=True, automated_decision=True,
+                             details=details)
+                made += 1
+    sweep.account_ids = sorted(accounts)
+    sweep.actions = made
+    sweep.finished_at = now(db)
+    # TID-3: the reasonable effort to find known identical copies, on the record of the track.
+    for track in case.tracks:
+        if track.kind == TrackKind.take_it_down.value:
+            track.details = {**track.details, "known_identical_copies": {
+                "sweep_id": sweep.id, "copies": len(found), "accounts": len(accounts),
+                "at": sweep.finished_at.isoformat()}}
+    audit.record(db, actor=actor, tag=AuditTag.SWEEP_RUN, subject_type="case", subject_id=case.id,
+                 data={"sweep_id": sweep.id, "signals": len(entries), "copies": len(found),
+                       "accounts": len(accounts), "actions": made})
+    return sweep
+
+
+def sweep_job(db: Session, ctx: JobContext) -> None:
+    engine = ctx.services.get("match_engine")
+    if engine is None:
+        raise RuntimeError("this worker has no match engine; stay-down sweeps need one")
+    engine.catch_up()  # the banked signals and the newest uploads, before searching
+    catalogue: Catalogue = ctx.services["catalogue"]
+    policy_id, _ = parse_ref(ctx.payload["policy"])
+    sweep_case(db, actor=SYSTEM, engine=engine, case_id=ctx.payload["case_id"], policy=catalogue.get(policy_id))

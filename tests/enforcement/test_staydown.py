@@ -1,0 +1,146 @@
+"""Stay-down and enforcement (X-5, TID-3): confirming one reported item takes down every stored
+copy (edited ones included), enforces against every account that posted one, and blocks the next
+re-upload; a reversal restores, except confirmed CSAM. Stand-in media is benign and synthetic."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from PIL import ImageOps
+
+from staydown.cases.models import Case, LegalTrack
+from staydown.db import Database
+from staydown.enforcement.models import AccountStrike, EnforcementAction, Sweep
+from staydown.jobs import build_registry
+from staydown.worker import Worker
+from tests.enforcement.conftest import make_staff, sign_in
+from tests.helpers import auth
+from tests.imagegen import encode, synthetic
+
+
+def _scan(client, key: str, content_id: str, account: str, data: bytes) -> dict:  # type: ignore[no-untyped-def]
+    r = client.post("/v1/scan", headers=auth(key), files={"file": ("f", data, "image/jpeg")},
+                    data={"content_id": content_id, "account_id": account})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _run_jobs(client, database: Database) -> int:  # type: ignore[no-untyped-def]
+    from staydown.app import worker_services
+
+    return Worker(database, build_registry(), services=worker_services(client.app)).run_until_idle()
+
+
+def _copies(img):  # type: ignore[no-untyped-def]
+    w, h = img.size
+    return {
+        "recompressed": encode(img, "JPEG", quality=55),
+        "flipped": encode(ImageOps.mirror(img), "PNG"),
+        "resized": encode(img.resize((w // 2, h // 2)), "WEBP"),
+        "bordered": encode(ImageOps.expand(img, border=int(w * 0.08), fill=(0, 0, 0)), "PNG"),
+        "greyscale": encode(ImageOps.grayscale(img).convert("RGB"), "JPEG"),
+    }
+
+
+def _confirm(client, database: Database, staff_headers, content_id: str, policy: str, reporter_kind: str = "user") -> int:  # type: ignore[no-untyped-def]
+    client.post("/public/notices", json={"reporter_kind": reporter_kind, "policy_id": policy.split("@")[0],
+                                         "explanation": "reported item", "items": [{"content_id": content_id}]})
+    with database.unit_of_work(write=False) as db:
+        case_id = db.execute(sa.select(Case.id).order_by(Case.id.desc()).limit(1)).scalar_one()
+    assert client.post(f"/v1/cases/{case_id}/claim", headers=staff_headers).status_code == 200
+    r = client.post(f"/v1/cases/{case_id}/decision", headers=staff_headers,
+                    json={"policy": policy, "outcome": "violates", "facts": "confirmed on review"})
+    assert r.status_code == 200 and r.json()["effective"], r.text
+    return case_id
+
+
+def test_X5_confirming_one_item_takes_down_every_copy_and_blocks_reuploads(client, database: Database, api_key: str) -> None:  # type: ignore[no-untyped-def]
+    """REQ X-5, TID-3."""
+    img = synthetic(501, (640, 480))
+    _scan(client, api_key, "orig", "acct-0", encode(img, "JPEG", quality=92))
+    copies = _copies(img)
+    for i, (label, data) in enumerate(copies.items(), start=1):
+        _scan(client, api_key, f"copy-{label}", f"acct-{i}", data)
+    _scan(client, api_key, "unrelated", "acct-x", encode(synthetic(777), "JPEG"))
+    client.app.state.match_engine.catch_up()
+
+    make_staff(database, "mo", "moderator")
+    case_id = _confirm(client, database, sign_in(client, "mo"), "orig", "ncii@1", reporter_kind="affected_person")
+    assert _run_jobs(client, database) >= 1
+    with database.unit_of_work(write=False) as db:
+        sweep = db.execute(sa.select(Sweep)).scalar_one()
+        assert sweep.copies_found == len(copies)
+        removed = db.execute(sa.select(EnforcementAction).where(EnforcementAction.kind == "remove")).scalars().all()
+        from staydown.subjects.models import PlatformContent
+
+        names = {db.get(PlatformContent, a.content_id).platform_id for a in removed}
+        assert names == {"orig"} | {f"copy-{label}" for label in copies}
+        assert all(a.automated_decision and a.details["copy_of_case"] == case_id for a in removed if a.content_id != removed[0].content_id)
+        account_actions = db.execute(sa.select(EnforcementAction).where(EnforcementAction.target == "account")).scalars().all()
+        strikes = db.execute(sa.select(AccountStrike)).scalars().all()
+        enforced = {a.account_id for a in account_actions} | {s.account_id for s in strikes}
+        assert len(enforced) == len(copies) + 1  # the original poster and every copier
+        tid = db.execute(sa.select(LegalTrack).where(LegalTrack.case_id == case_id,
+                                                     LegalTrack.kind == "take_it_down")).scalar_one()
+        assert tid.details["known_identical_copies"]["copies"] == len(copies)
+    # The next re-upload, flipped and re-encoded, is blocked at scan.
+    client.app.state.match_engine.catch_up()
+    again = _scan(client, api_key, "reupload", "acct-new", encode(ImageOps.mirror(img), "JPEG", quality=70))
+    assert again["verdict"] == "block" and again["matches"][0]["bank"] == "own-ncii"
+    assert _scan(client, api_key, "fine", "acct-y", encode(synthetic(778), "JPEG"))["verdict"] == "allow"
+
+
+def test_reversal_restores_content_and_removes_strikes(client, database: Database, api_key: str) -> None:  # type: ignore[no-untyped-def]
+    from staydown.actors import Actor
+    from staydown.enforcement.reversal import reverse_case_measures
+
+    _scan(client, api_key, "p1", "acct-1", encode(synthetic(61), "JPEG"))
+    make_staff(database, "mo", "moderator")
+    case_id = _confirm(client, database, sign_in(client, "mo"), "p1", "harassment@1")
+    with database.unit_of_work(write=False) as db:
+        assert db.execute(sa.select(AccountStrike)).scalar_one().removed_at is None
+    with database.unit_of_work() as db:
+        restored = reverse_case_measures(db, actor=Actor.staff(9, "appeals"), case=db.get(Case, case_id),
+                                         reason="appeal upheld: it was satire", catalogue=client.app.state.catalogue)
+        assert [a.kind for a in restored] == ["restore"]
+    with database.unit_of_work(write=False) as db:
+        assert db.execute(sa.select(AccountStrike)).scalar_one().removed_reason == "appeal upheld: it was satire"
+        remove = db.execute(sa.select(EnforcementAction).where(EnforcementAction.kind == "remove")).scalar_one()
+        assert remove.state == "lifted" and db.get(Case, case_id).outcome == "reversed"
+
+
+def test_confirmed_csam_is_never_restored(client, database: Database, api_key: str) -> None:  # type: ignore[no-untyped-def]
+    from staydown.actors import Actor
+    from staydown.enforcement.reversal import reverse_case_measures
+    from staydown.errors import RuleViolation
+
+    _scan(client, api_key, "p2", "acct-2", encode(synthetic(62), "JPEG"))
+    make_staff(database, "cs", "child_safety")
+    case_id = _confirm(client, database, sign_in(client, "cs"), "p2", "csam@1")
+    with database.unit_of_work() as db:
+        try:
+            reverse_case_measures(db, actor=Actor.staff(9, "appeals"), case=db.get(Case, case_id),
+                                  reason="appeal", catalogue=client.app.state.catalogue)
+        except RuleViolation as exc:
+            assert "never restored" in exc.message
+        else:
+            raise AssertionError("confirmed CSAM was restored")
+
+
+def test_strike_ladder_warns_before_suspending(client, database: Database, api_key: str) -> None:  # type: ignore[no-untyped-def]
+    """DSA-7: a suspension only ever follows a prior warning."""
+    from staydown.actors import SYSTEM
+    from staydown.enforcement.strikes import add_strike
+    from staydown.subjects.actions import ensure_account
+    from staydown.subjects.schemas import AccountRef
+
+    policy = client.app.state.catalogue.get("harassment")
+    ladder = policy.strike
+    kinds: list[str] = []
+    with database.unit_of_work() as db:
+        account = ensure_account(db, actor=SYSTEM, ref=AccountRef(id="repeat"))
+        for _ in range(ladder.terminate_at // max(ladder.weight, 1) + 1):
+            kinds += [a.kind for a in add_strike(db, actor=SYSTEM, account_id=account.id, policy=policy,
+                                                 case_id=None, facts="strike")]
+    assert kinds[0] == "warn"
+    assert "suspend" in kinds and kinds.index("warn") < kinds.index("suspend")
+    assert kinds[-1] == "terminate"
