@@ -9,6 +9,7 @@ import pytest
 from staydown.settings import ConfigurationError, Settings, load_settings
 
 STRONG = "x" * 40
+VAULT_KEY = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq8w="  # base64 of 32 bytes
 
 
 def test_default_database_is_sqlite_under_data_dir(tmp_path: Path) -> None:
@@ -52,7 +53,7 @@ def test_production_refuses_default_secrets_and_names_each() -> None:
 def test_production_refuses_missing_and_short_secrets() -> None:
     with pytest.raises(ConfigurationError) as info:
         load_settings(env="production", secret_key="", webhook_secret="short",
-                      vault_master_key=STRONG, public_base_url="https://t.example")
+                      vault_master_key=VAULT_KEY, public_base_url="https://t.example")
     text = str(info.value)
     assert "STAYDOWN_SECRET_KEY is missing" in text
     assert "STAYDOWN_WEBHOOK_SECRET is shorter than 32" in text
@@ -61,9 +62,15 @@ def test_production_refuses_missing_and_short_secrets() -> None:
 
 def test_production_with_real_secrets_starts() -> None:
     s = load_settings(env="production", secret_key=STRONG, webhook_secret=STRONG + "w",
-                      vault_master_key=STRONG + "v", public_base_url="https://t.example")
+                      vault_master_key=VAULT_KEY, public_base_url="https://t.example")
     assert s.env.value == "production"
 
 
 def test_development_allows_defaults() -> None:
     assert load_settings(env="development").production_problems() == []
+
+
+def test_production_refuses_a_vault_key_that_is_not_32_bytes() -> None:
+    with pytest.raises(ConfigurationError, match="STAYDOWN_VAULT_MASTER_KEY: a vault master key is"):
+        load_settings(env="production", secret_key=STRONG, webhook_secret=STRONG, vault_master_key=STRONG,
+                      public_base_url="https://t.example")

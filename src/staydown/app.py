@@ -30,6 +30,8 @@ from staydown.intake.api import router as intake_router
 from staydown.intake.api import public_router
 from staydown.cases.api import router as cases_router
 from staydown.enforcement.api import router as actions_router
+from staydown.evidence.actions import vault_from_settings
+from staydown.evidence.api import router as evidence_router
 from staydown.worker import RetryPolicy, Worker
 
 log = logging.getLogger("staydown")
@@ -88,7 +90,7 @@ def worker_services(app: FastAPI) -> dict[str, object]:
     """What job handlers need from the serving process: settings, rules, catalogue, match engine."""
     state = app.state
     return {"settings": state.settings, "case_rules": state.case_rules, "catalogue": state.catalogue,
-            "match_engine": state.match_engine}
+            "match_engine": state.match_engine, "vault": state.vault}
 
 
 def create_app(
@@ -153,6 +155,7 @@ def create_app(
     app.state.registry = registry
     app.state.match_engine = engine
     app.state.rate_limiter = RateLimiter()
+    app.state.vault = vault_from_settings(settings)
     app.state.catalogue = catalogue or _catalogue(settings)
     app.state.case_rules = CaseRules.from_settings(settings)
     app.state.readiness_checks = [*DEFAULT_CHECKS, index_check, *extra_checks]
@@ -177,4 +180,5 @@ def create_app(
     app.include_router(public_router)
     app.include_router(cases_router)
     app.include_router(actions_router)
+    app.include_router(evidence_router)
     return app

@@ -1,11 +1,13 @@
 """Every table: importing this module registers all models on `Base.metadata`."""
 
 from staydown.audit.models import AuditEvent, AuditHead
+from staydown.authorities.models import AuthorityNotification, LawEnforcementRequest, NcmecReport, NcmecReportFile
 from staydown.db import Base
 from staydown.cases.models import Case, Decision, LegalTrack, StaffAlert
 from staydown.delivery.messages import OutboundMessage
 from staydown.delivery.models import Job, JobAttempt
 from staydown.enforcement.models import AccountStrike, EnforcementAction, Sweep
+from staydown.evidence.models import DestructionRequest, EvidenceItem, LegalHold
 from staydown.intake.models import Notice, NoticeItem, Notifier, TrustedFlagger
 from staydown.matching.models import Bank, BankEntry, ContentSignal, Scan
 from staydown.policies.models import PolicyVersion
@@ -17,6 +19,13 @@ from staydown.subjects.models import PlatformAccount, PlatformContent
 metadata = Base.metadata
 
 __all__ = [
+    "AuthorityNotification",
+    "DestructionRequest",
+    "EvidenceItem",
+    "LawEnforcementRequest",
+    "LegalHold",
+    "NcmecReport",
+    "NcmecReportFile",
     "Case",
     "Decision",
     "AccountStrike",

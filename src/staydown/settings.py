@@ -104,6 +104,14 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
 
+    # The evidence vault: master keys (current, and older ones kept during a rotation), where the
+    # encrypted blobs live, and how long unheld items are kept.
+    vault_previous_master_keys: list[SecretStr] = Field(default_factory=list)
+    vault_dir: Path | None = None
+    evidence_retention_days: int = Field(default=90, ge=1)
+    # EUI-4: data of scans that matched nothing is kept at most this long.
+    scan_retention_days: int = Field(default=30, ge=1)
+
     # Outgoing e-mail to notifiers. Without an SMTP host, messages are written to DATA_DIR/mail.
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)
@@ -141,6 +149,8 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{(self.data_dir / 'staydown.db').as_posix()}"
         if self.index_dir is None:
             self.index_dir = self.data_dir / "index"
+        if self.vault_dir is None:
+            self.vault_dir = self.data_dir / "vault"
         return self
 
     def decode_limits(self) -> Any:
@@ -180,6 +190,12 @@ class Settings(BaseSettings):
                 )
             elif len(value) < 32 and name != "vault_master_key":
                 problems.append(f"STAYDOWN_{name.upper()} is shorter than 32 characters")
+        try:
+            from staydown.evidence.crypto import MasterKeys
+
+            MasterKeys.from_base64(self.vault_master_key.get_secret_value())
+        except ValueError as exc:
+            problems.append(f"STAYDOWN_VAULT_MASTER_KEY: {exc}")
         if self.scan_url_allow_private:
             problems.append("STAYDOWN_SCAN_URL_ALLOW_PRIVATE must not be set in production")
         if self.public_base_url.startswith("http://"):

@@ -187,12 +187,15 @@ async def scan(request: Request, db: DbSession, actor: Scanner) -> ScanOut:
     outcome = await run_in_threadpool(
         scan_media, db, actor=actor, engine=request.app.state.match_engine, data=data,
         limits=settings.decode_limits(), content=content, uploader_ip=ip, uploaded_at=uploaded_at)
-    await run_in_threadpool(_detection, request, db, outcome, content)
+    await run_in_threadpool(_detection, request, db, outcome, content, data, ip, uploaded_at)
     return ScanOut.of(outcome)
 
 
-def _detection(request: Request, db: DbSession, outcome: ScanOutcome, content: ContentRef | None) -> None:
-    """A hold or block on identified content opens (or joins) a case for a person to confirm."""
+def _detection(request: Request, db: DbSession, outcome: ScanOutcome, content: ContentRef | None,
+               data: bytes | None = None, ip: str | None = None, uploaded_at: datetime | None = None) -> None:
+    """A hold or block on identified content opens (or joins) a case for a person to confirm, and
+    the upload goes into the vault with what it carried (CSAM-3): held or blocked material may be
+    reported, and the platform may never have stored a blocked upload."""
     if content is None or outcome.verdict not in ("hold", "block"):
         return
     from staydown.intake.actions import submit_detection
@@ -203,6 +206,20 @@ def _detection(request: Request, db: DbSession, outcome: ScanOutcome, content: C
                                matches=outcome.matches, verdict=outcome.verdict, catalogue=state.catalogue,
                                rules=state.case_rules, engine=state.match_engine)
     outcome.extra["case_ids"] = [c.id for c in receipt.cases]
+    if data is not None:
+        from staydown.actors import SYSTEM
+        from staydown.evidence.actions import store_item
+        from staydown.subjects.queries import content_by_platform_id
+
+        stored = content_by_platform_id(db, content.id)
+        store_item(db, actor=SYSTEM, vault=state.vault, data=data, content_id=stored.id,
+                   case_id=receipt.cases[0].id if receipt.cases else None,
+                   context={"account_id": content.account.id if content.account else None,
+                            "ip_capture": [{"ip": ip, "event": "Upload", "at": uploaded_at.isoformat() if uploaded_at else None}]
+                            if ip else [],
+                            "uploaded_at": uploaded_at.isoformat() if uploaded_at else None,
+                            "scan_id": outcome.scan_id, "matches": [m.to_dict() for m in outcome.matches[:5]]},
+                   media_type=outcome.media.get("format", "application/octet-stream"))
 
 
 @router.post("/match", response_model=ScanOut)

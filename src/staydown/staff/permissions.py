@@ -16,6 +16,7 @@ class Permission(str, enum.Enum):
     NOTICES_SUBMIT = "notices:submit"
     ACTIONS_READ = "actions:read"
     ACTIONS_ACK = "actions:ack"
+    EVIDENCE_SUBMIT = "evidence:submit"
     SUBJECTS_READ = "subjects:read"
     SUBJECTS_WRITE = "subjects:write"
 
@@ -87,10 +88,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 # What an API client may be granted, and what a platform integration gets by default.
 API_SCOPES: frozenset[Permission] = frozenset(
     {P.SCAN, P.MATCH, P.NOTICES_SUBMIT, P.ACTIONS_READ, P.ACTIONS_ACK, P.SUBJECTS_READ, P.SUBJECTS_WRITE,
-     P.BANKS_READ, P.BANKS_WRITE, P.TRANSPARENCY_READ, P.AUDIT_READ}
+     P.EVIDENCE_SUBMIT, P.BANKS_READ, P.BANKS_WRITE, P.TRANSPARENCY_READ, P.AUDIT_READ}
 )
 DEFAULT_API_SCOPES: frozenset[Permission] = frozenset(
-    {P.SCAN, P.MATCH, P.NOTICES_SUBMIT, P.ACTIONS_READ, P.ACTIONS_ACK, P.SUBJECTS_READ, P.SUBJECTS_WRITE}
+    {P.SCAN, P.MATCH, P.NOTICES_SUBMIT, P.ACTIONS_READ, P.ACTIONS_ACK, P.SUBJECTS_READ, P.SUBJECTS_WRITE,
+     P.EVIDENCE_SUBMIT}
 )
 
 

@@ -1,0 +1,80 @@
+"""CyberTipline reports and their files, DSA Art. 18 notifications, law-enforcement requests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from staydown.db import Base, BigIntPK, UTCDateTime
+
+
+class NcmecReport(Base):
+    """One report per reported user and incident (a case), grouping their files."""
+
+    __tablename__ = "ncmec_reports"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id", ondelete="RESTRICT"), nullable=False, index=True)
+    account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("platform_accounts.id", ondelete="RESTRICT"))
+    # draft -> confirmed (a child-safety reviewer) -> submitted -> finished; or retracted
+    state: Mapped[str] = mapped_column(sa.String(12), nullable=False)
+    plan: Mapped[dict[str, Any]] = mapped_column(sa.JSON, nullable=False)
+    escalate: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    ncmec_report_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    confirmed_by: Mapped[str | None] = mapped_column(sa.String(200))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    receipt: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    created_by: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+
+    files: Mapped[list[NcmecReportFile]] = relationship(lazy="selectin", order_by="NcmecReportFile.id")
+
+
+class NcmecReportFile(Base):
+    __tablename__ = "ncmec_report_files"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    report_id: Mapped[int] = mapped_column(sa.ForeignKey("ncmec_reports.id", ondelete="CASCADE"), nullable=False, index=True)
+    evidence_item_id: Mapped[int] = mapped_column(sa.ForeignKey("evidence_items.id", ondelete="RESTRICT"), nullable=False)
+    ncmec_file_id: Mapped[str | None] = mapped_column(sa.String(100))
+    md5: Mapped[str | None] = mapped_column(sa.String(32))
+    uploaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    fileinfo_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    viewed_by_esp: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+
+
+class AuthorityNotification(Base):
+    """DSA Art. 18: suspicion of a crime threatening life or safety, notified to a member state."""
+
+    __tablename__ = "authority_notifications"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id", ondelete="RESTRICT"), nullable=False, index=True)
+    member_state: Mapped[str] = mapped_column(sa.String(2), nullable=False)
+    authority: Mapped[str] = mapped_column(sa.String(300), nullable=False)
+    channel: Mapped[str] = mapped_column(sa.String(300), nullable=False)
+    body: Mapped[dict[str, Any]] = mapped_column(sa.JSON, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    created_by: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LawEnforcementRequest(Base):
+    __tablename__ = "law_enforcement_requests"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(20), nullable=False)  # preservation | disclosure
+    agency: Mapped[str] = mapped_column(sa.String(300), nullable=False)
+    legal_process: Mapped[str] = mapped_column(sa.Text, nullable=False)  # e.g. "18 U.S.C. 2703(f) letter ..."
+    reference: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id", ondelete="SET NULL"))
+    item_ids: Mapped[list[int]] = mapped_column(sa.JSON, nullable=False, default=list)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    recorded_by: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    outcome: Mapped[str | None] = mapped_column(sa.Text)

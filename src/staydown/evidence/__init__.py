@@ -1,0 +1,1 @@
+"""The evidence vault: encrypted items with their context, custody, holds, retention, destruction."""

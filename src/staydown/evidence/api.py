@@ -1,0 +1,135 @@
+"""HTTP API for the vault: the platform deposits evidence; child safety and legal read it, with a
+purpose, and hold or destroy it."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import UploadFile
+
+from staydown.actors import Actor
+from staydown.errors import InvalidInput, NotFound
+from staydown.evidence import actions
+from staydown.evidence.models import DestructionRequest, EvidenceItem, LegalHold
+from staydown.http import DbSession, require
+from staydown.staff.permissions import Permission
+from staydown.subjects.actions import ensure_content
+from staydown.subjects.schemas import AccountRef, ContentRef
+
+router = APIRouter(prefix="/v1", tags=["evidence"])
+
+Depositor = Annotated[Actor, Depends(require(Permission.EVIDENCE_SUBMIT))]
+Viewer = Annotated[Actor, Depends(require(Permission.EVIDENCE_ACCESS))]
+Holder = Annotated[Actor, Depends(require(Permission.EVIDENCE_HOLDS))]
+Legal = Annotated[Actor, Depends(require(Permission.LAW_ENFORCEMENT))]
+
+
+class ItemOut(BaseModel):
+    id: int
+    content_id: int | None
+    case_id: int | None
+    sha256: str
+    md5: str
+    size: int
+    media_type: str
+    state: str
+    retention_until: datetime | None
+    first_human_view_at: datetime | None
+    created_at: datetime
+    holds: list[dict[str, Any]] = Field(default_factory=list)
+
+
+def _out(db: DbSession, item: EvidenceItem) -> ItemOut:
+    import sqlalchemy as sa
+
+    holds = db.execute(sa.select(LegalHold).where(LegalHold.item_id == item.id)).scalars().all()
+    data = {k: getattr(item, k) for k in ItemOut.model_fields if k != "holds"}
+    return ItemOut(**data, holds=[{"id": h.id, "kind": h.kind, "basis": h.basis, "until": h.until.isoformat(),
+                                   "released": h.released_at is not None} for h in holds])
+
+
+@router.post("/evidence", response_model=ItemOut, status_code=201)
+async def deposit(request: Request, db: DbSession, actor: Depositor) -> ItemOut:
+    """The platform deposits a file with its context (CSAM-3): multipart `file`, `content_id`,
+    optional `account_id` and `context` (JSON: IP capture events, upload time, messages...)."""
+    form = await request.form(max_files=1, max_fields=10)
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise InvalidInput("the form needs a 'file' part")
+    data = await upload.read()
+    content_id = form.get("content_id")
+    if not isinstance(content_id, str) or not content_id:
+        raise InvalidInput("content_id is required: evidence belongs to a piece of the platform's content")
+    account_id = form.get("account_id")
+    raw_context = form.get("context") or "{}"
+    try:
+        context = json.loads(raw_context) if isinstance(raw_context, str) else None
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"context is not JSON: {exc.msg} at character {exc.pos}") from None
+    if not isinstance(context, dict):
+        raise InvalidInput("context must be a JSON object")
+    content = ensure_content(db, actor=actor, ref=ContentRef(
+        id=content_id, account=AccountRef(id=account_id) if isinstance(account_id, str) and account_id else None))
+    from starlette.concurrency import run_in_threadpool
+
+    item = await run_in_threadpool(
+        actions.store_item, db, actor=actor, vault=request.app.state.vault, data=data, content_id=content.id,
+        case_id=None, context={**context, "account_id": account_id}, media_type=upload.content_type or "application/octet-stream",
+        original_filename=upload.filename)
+    return _out(db, item)
+
+
+@router.get("/evidence/{item_id}", response_model=ItemOut)
+def get_item(item_id: int, db: DbSession, _: Viewer) -> ItemOut:
+    return _out(db, actions.item_by_id(db, item_id))
+
+
+@router.get("/evidence/{item_id}/content")
+def read_content(item_id: int, request: Request, db: DbSession, actor: Viewer,
+                 purpose: Annotated[str, Query(min_length=10, max_length=500)]) -> Response:
+    """The decrypted file, for a stated purpose; the access is audited."""
+    item = actions.item_by_id(db, item_id)
+    data = actions.read_item(db, actor=actor, vault=request.app.state.vault, item=item, purpose=purpose, export=True)
+    return Response(data, media_type=item.media_type, headers={"Cache-Control": "no-store",
+                                                              "Content-Disposition": "attachment"})
+
+
+class HoldIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(pattern="^(preservation_request|voluntary)$")
+    basis: str = Field(min_length=5, max_length=2000)
+    until: datetime
+
+
+@router.post("/evidence/{item_id}/holds", status_code=201)
+def hold(item_id: int, body: HoldIn, db: DbSession, actor: Holder) -> dict[str, Any]:
+    h = actions.place_hold(db, actor=actor, item=actions.item_by_id(db, item_id), kind=body.kind, basis=body.basis,
+                           until=body.until)
+    return {"id": h.id, "until": h.until.isoformat()}
+
+
+class DestructionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    basis: str = Field(min_length=20, max_length=2000)
+
+
+@router.post("/evidence/{item_id}/destruction-requests", status_code=201)
+def request_destruction(item_id: int, body: DestructionIn, db: DbSession, actor: Legal) -> dict[str, Any]:
+    r = actions.request_destruction(db, actor=actor, item=actions.item_by_id(db, item_id), basis=body.basis)
+    return {"id": r.id, "state": "awaiting a second person"}
+
+
+@router.post("/destruction-requests/{request_id}/approve")
+def approve_destruction(request_id: int, request: Request, db: DbSession, actor: Viewer) -> dict[str, Any]:
+    found = db.get(DestructionRequest, request_id)
+    if found is None:
+        raise NotFound(f"no destruction request {request_id}")
+    item = actions.approve_destruction(db, actor=actor, vault=request.app.state.vault, request=found)
+    return {"item_id": item.id, "state": item.state}

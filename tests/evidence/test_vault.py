@@ -1,0 +1,151 @@
+"""The evidence vault: encrypted at rest, readable only by the roles that need it and only with a
+stated purpose, held as long as the law says, purged when nothing holds it, destroyed by two people."""
+
+from __future__ import annotations
+
+import base64
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from staydown.actors import SYSTEM, Actor
+from staydown.audit.models import AuditEvent
+from staydown.clock import FrozenClock
+from staydown.db import Database
+from staydown.errors import Conflict, InvalidInput, PermissionDenied, RuleViolation
+from staydown.evidence import actions
+from staydown.evidence.blobs import FileBlobStore
+from staydown.evidence.crypto import MasterKeys, VaultKeyError
+from staydown.evidence.models import EvidenceItem
+from staydown.staff.permissions import permissions_for_roles
+from tests.evidence.conftest import make_staff, sign_in
+from tests.helpers import auth
+from tests.imagegen import jpeg
+
+CS = Actor.staff(1, "cs", permissions_for_roles(["child_safety"]))
+LEGAL = Actor.staff(2, "legal", permissions_for_roles(["legal"]))
+LEGAL2 = Actor.staff(3, "legal2", permissions_for_roles(["legal"]))
+ADMIN = Actor.staff(4, "admin", permissions_for_roles(["admin"]))
+MOD = Actor.staff(5, "mod", permissions_for_roles(["moderator"]))
+
+
+def _key() -> str:
+    return base64.b64encode(os.urandom(32)).decode()
+
+
+@pytest.fixture
+def vault(tmp_path: Path) -> actions.Vault:
+    return actions.Vault(MasterKeys.from_base64(_key()), FileBlobStore(tmp_path / "vault"), timedelta(days=90))
+
+
+def _store(database: Database, vault: actions.Vault, data: bytes) -> int:
+    with database.unit_of_work() as db:
+        return actions.store_item(db, actor=SYSTEM, vault=vault, data=data, content_id=None, case_id=None,
+                                  context={"account_id": "acct-1", "ip_capture": [{"ip": "203.0.113.5"}]}).id
+
+
+def test_stored_blob_holds_no_plaintext(database: Database, vault: actions.Vault, tmp_path: Path) -> None:
+    """No plaintext of a stored item ever touches the disk: scan every byte the vault wrote."""
+    data = jpeg(7)
+    _store(database, vault, data)
+    written = b"".join(p.read_bytes() for p in (tmp_path / "vault").rglob("*") if p.is_file())
+    assert written and len(written) >= len(data)
+    for start in range(0, len(data) - 32, 97):
+        assert data[start:start + 32] not in written
+    assert b"JFIF" not in written and b"\xff\xd8\xff" not in written
+
+
+def test_only_the_right_roles_read_and_every_read_is_audited(database: Database, vault: actions.Vault) -> None:
+    """CSAM-5, CSAM-6."""
+    data = jpeg(8)
+    item_id = _store(database, vault, data)
+    with database.unit_of_work() as db:
+        item = db.get(EvidenceItem, item_id)
+        for outsider in (ADMIN, MOD):
+            with pytest.raises(PermissionDenied):
+                actions.read_item(db, actor=outsider, vault=vault, item=item, purpose="just curious about it")
+        with pytest.raises(InvalidInput, match="purpose"):
+            actions.read_item(db, actor=CS, vault=vault, item=item, purpose="")
+        assert actions.read_item(db, actor=CS, vault=vault, item=item, purpose="confirming the NCMEC report") == data
+        assert item.first_human_view_at is not None
+    with database.unit_of_work(write=False) as db:
+        views = db.execute(sa.select(AuditEvent).where(AuditEvent.tag == "evidence:item:view")).scalars().all()
+        assert [(v.actor_id, v.data["purpose"]) for v in views] == [("1", "confirming the NCMEC report")]
+
+
+def test_retention_purges_unheld_items_and_never_held_ones(database: Database, vault: actions.Vault, clock: FrozenClock) -> None:
+    """CSAM-4: the one-year hold from an NCMEC report is untouchable by retention."""
+    kept = _store(database, vault, jpeg(9))
+    gone = _store(database, vault, jpeg(10))
+    with database.unit_of_work() as db:
+        hold = actions.place_hold(db, actor=SYSTEM, item=db.get(EvidenceItem, kept), kind="ncmec_report",
+                                  basis="CyberTipline report 123 finished", until=clock.now() + timedelta(days=365))
+        hold_id = hold.id
+    clock.advance(days=91)
+    with database.unit_of_work() as db:
+        assert actions.purge_expired(db, actor=SYSTEM, vault=vault) == 1
+    with database.unit_of_work() as db:
+        assert db.get(EvidenceItem, gone).state == "purged" and db.get(EvidenceItem, gone).wrapped_key is None
+        assert db.get(EvidenceItem, kept).state == "stored"
+        from staydown.evidence.models import LegalHold
+
+        with pytest.raises(RuleViolation, match="one-year hold"):
+            actions.release_hold(db, actor=LEGAL, hold=db.get(LegalHold, hold_id), reason="no longer needed")
+    clock.advance(days=300)
+    with database.unit_of_work() as db:
+        assert actions.purge_expired(db, actor=SYSTEM, vault=vault) == 1  # the hold ran out
+
+
+def test_destruction_needs_two_people(database: Database, vault: actions.Vault) -> None:
+    """CSAM-6: destroyed at law enforcement's request, by two people, on the record."""
+    item_id = _store(database, vault, jpeg(11))
+    with database.unit_of_work() as db:
+        item = db.get(EvidenceItem, item_id)
+        with pytest.raises(PermissionDenied):
+            actions.request_destruction(db, actor=CS, item=item, basis="x" * 30)
+        request = actions.request_destruction(db, actor=LEGAL, item=item,
+                                              basis="Agency X asked on 2026-06-01, case ref 77, to destroy")
+        with pytest.raises(RuleViolation, match="two people"):
+            actions.approve_destruction(db, actor=LEGAL, vault=vault, request=request)
+        actions.approve_destruction(db, actor=LEGAL2, vault=vault, request=request)
+        assert item.state == "destroyed" and item.blob_key is None
+        with pytest.raises(Conflict):
+            actions.read_item(db, actor=CS, vault=vault, item=item, purpose="after destruction")
+
+
+def test_key_rotation_rewraps_and_old_key_can_go(database: Database, tmp_path: Path) -> None:
+    old, new = _key(), _key()
+    store = FileBlobStore(tmp_path / "vault")
+    v1 = actions.Vault(MasterKeys.from_base64(old), store)
+    data = jpeg(12)
+    item_id = _store(database, v1, data)
+    v2 = actions.Vault(MasterKeys.from_base64(new, [old]), store)
+    with database.unit_of_work() as db:
+        assert actions.rotate_master_key(db, actor=SYSTEM, vault=v2) == 1
+    v3 = actions.Vault(MasterKeys.from_base64(new), store)
+    with database.unit_of_work() as db:
+        assert actions.read_item(db, actor=CS, vault=v3, item=db.get(EvidenceItem, item_id), purpose="after rotation") == data
+        with pytest.raises(VaultKeyError):
+            actions.read_item(db, actor=CS, vault=v1, item=db.get(EvidenceItem, item_id), purpose="with the old key")
+
+
+def test_platform_deposits_evidence_and_staff_read_it_over_http(client, database: Database, api_key: str) -> None:  # type: ignore[no-untyped-def]
+    data = jpeg(13)
+    r = client.post("/v1/evidence", headers=auth(api_key), files={"file": ("a.jpg", data, "image/jpeg")},
+                    data={"content_id": "post-1", "account_id": "acct-1",
+                          "context": '{"ip_capture": [{"ip": "203.0.113.9", "event": "Upload"}]}'})
+    assert r.status_code == 201, r.text
+    item_id = r.json()["id"]
+    r = client.post("/v1/evidence", headers=auth(api_key), files={"file": ("a.jpg", data, "image/jpeg")},
+                    data={"content_id": "post-1", "context": "{nope"})
+    assert r.status_code == 422 and "not JSON" in r.json()["message"]
+    make_staff(database, "cs", "child_safety")
+    make_staff(database, "mo", "moderator")
+    assert client.get(f"/v1/evidence/{item_id}", headers=sign_in(client, "mo")).status_code == 403
+    cs = sign_in(client, "cs")
+    r = client.get(f"/v1/evidence/{item_id}/content", headers=cs, params={"purpose": "preparing the report"})
+    assert r.status_code == 200 and r.content == data and r.headers["cache-control"] == "no-store"
+    assert client.get(f"/v1/evidence/{item_id}/content", headers=cs).status_code == 422  # no purpose
