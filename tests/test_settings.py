@@ -9,6 +9,9 @@ import pytest
 from staydown.settings import ConfigurationError, Settings, load_settings
 
 STRONG = "x" * 40
+NCMEC = dict(ncmec_url="https://report.cybertip.org/ispws", ncmec_username="esp", ncmec_password="secret",
+             ncmec_reporter_email="safety@platform.example", ncmec_reporter_first_name="Safety",
+             ncmec_reporter_last_name="Team")
 VAULT_KEY = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq8w="  # base64 of 32 bytes
 
 
@@ -62,7 +65,7 @@ def test_production_refuses_missing_and_short_secrets() -> None:
 
 def test_production_with_real_secrets_starts() -> None:
     s = load_settings(env="production", secret_key=STRONG, webhook_secret=STRONG + "w",
-                      vault_master_key=VAULT_KEY, public_base_url="https://t.example")
+                      vault_master_key=VAULT_KEY, public_base_url="https://t.example", **NCMEC)
     assert s.env.value == "production"
 
 
@@ -74,3 +77,12 @@ def test_production_refuses_a_vault_key_that_is_not_32_bytes() -> None:
     with pytest.raises(ConfigurationError, match="STAYDOWN_VAULT_MASTER_KEY: a vault master key is"):
         load_settings(env="production", secret_key=STRONG, webhook_secret=STRONG, vault_master_key=STRONG,
                       public_base_url="https://t.example")
+
+
+def test_production_checks_the_ncmec_configuration() -> None:
+    """CSAM-2: the provider's NCMEC details are configuration, checked at start-up."""
+    with pytest.raises(ConfigurationError) as info:
+        load_settings(env="production", secret_key=STRONG, webhook_secret=STRONG, vault_master_key=VAULT_KEY,
+                      public_base_url="https://t.example")
+    for name in ("STAYDOWN_NCMEC_URL", "STAYDOWN_NCMEC_PASSWORD", "STAYDOWN_NCMEC_REPORTER_EMAIL"):
+        assert name in str(info.value)

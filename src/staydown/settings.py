@@ -112,6 +112,19 @@ class Settings(BaseSettings):
     # EUI-4: data of scans that matched nothing is kept at most this long.
     scan_retention_days: int = Field(default=30, ge=1)
 
+    # NCMEC CyberTipline (CSAM-2): endpoint, credentials and the provider's contact for NCMEC,
+    # checked at start-up in production.
+    ncmec_url: str | None = None  # e.g. https://report.cybertip.org/ispws (test: exttest.cybertip.org)
+    ncmec_username: str | None = None
+    ncmec_password: SecretStr | None = None
+    ncmec_reporter_first_name: str | None = None
+    ncmec_reporter_last_name: str | None = None
+    ncmec_reporter_email: str | None = None
+    ncmec_reporter_phone: str | None = None
+    ncmec_report_hold_days: int = Field(default=365, ge=365)
+    # DSA Art. 18: the authority to notify, per member state ({"IE": "Garda ... <channel>"}).
+    dsa18_authorities: dict[str, str] = Field(default_factory=dict)
+
     # Outgoing e-mail to notifiers. Without an SMTP host, messages are written to DATA_DIR/mail.
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)
@@ -196,6 +209,10 @@ class Settings(BaseSettings):
             MasterKeys.from_base64(self.vault_master_key.get_secret_value())
         except ValueError as exc:
             problems.append(f"STAYDOWN_VAULT_MASTER_KEY: {exc}")
+        for name in ("ncmec_url", "ncmec_username", "ncmec_password", "ncmec_reporter_email",
+                     "ncmec_reporter_first_name", "ncmec_reporter_last_name"):
+            if not getattr(self, name):
+                problems.append(f"STAYDOWN_{name.upper()} is missing: NCMEC reporting is a legal duty (CSAM-2)")
         if self.scan_url_allow_private:
             problems.append("STAYDOWN_SCAN_URL_ALLOW_PRIVATE must not be set in production")
         if self.public_base_url.startswith("http://"):
