@@ -14,7 +14,27 @@ SWEEP_DEADLINES = "cases:sweep_deadlines"
 
 # (kind, every N seconds). Deadlines of one hour (terrorist-content orders) need a sweep that
 # runs far more often than the time it leaves for escalation.
-PERIODIC: tuple[tuple[str, int], ...] = ((SWEEP_DEADLINES, 60),)
+RETENTION = "retention:purge"
+PERIODIC: tuple[tuple[str, int], ...] = ((SWEEP_DEADLINES, 60), (RETENTION, 3600))
+
+
+def _retention(db: Session, ctx: JobContext) -> None:
+    """Purge evidence past its retention that nothing holds, and the uploader data of scans that
+    matched nothing once it is older than settings allow (EUI-4)."""
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from staydown.db import now
+    from staydown.evidence.actions import purge_expired, vault_from_settings
+    from staydown.matching.models import Scan
+
+    settings = ctx.services["settings"]
+    vault = ctx.services.get("vault") or vault_from_settings(settings)
+    purge_expired(db, actor=SYSTEM, vault=vault)
+    cutoff = now(db) - timedelta(days=settings.scan_retention_days)
+    db.execute(sa.update(Scan).where(Scan.verdict == "allow", Scan.scanned_at < cutoff,
+                                     Scan.uploader_ip.is_not(None)).values(uploader_ip=None))
 
 
 def _sweep_deadlines(db: Session, ctx: JobContext) -> None:
@@ -28,6 +48,7 @@ def build_registry() -> JobRegistry:
     registry = JobRegistry()
     registry.register(SWEEP_DEADLINES, _sweep_deadlines)
     registry.register(SEND_MESSAGE, send_message_job)
+    registry.register(RETENTION, _retention)
     registry.register(DELIVER_WEBHOOK, deliver_webhook_job)
     registry.register(STAY_DOWN_SWEEP, sweep_job)
     return registry

@@ -246,15 +246,17 @@ def test_periodic_jobs_are_scheduled_once_per_slot_across_workers(database: Data
     assert len(ran) == 2 and ran[1] == ran[0] + 1
 
 
-def test_deadline_sweep_is_a_periodic_job_of_the_service(database: Database) -> None:
+def test_deadline_sweep_is_a_periodic_job_of_the_service(database: Database, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from staydown.app import build_worker
     from staydown.jobs import SWEEP_DEADLINES, build_registry
     from staydown.settings import Settings
 
-    worker = build_worker(Settings(env="test"), database, build_registry())
-    assert (SWEEP_DEADLINES, 60) in worker.periodic
+    from staydown.jobs import RETENTION
+
+    worker = build_worker(Settings(env="test", data_dir=tmp_path), database, build_registry())
+    assert (SWEEP_DEADLINES, 60) in worker.periodic and (RETENTION, 3600) in worker.periodic
     worker.schedule_periodic()
-    assert worker.run_until_idle() == 1
+    assert worker.run_until_idle() == 2
     with database.unit_of_work(write=False) as db:
-        job = db.execute(sa.select(Job).where(Job.kind == SWEEP_DEADLINES)).scalar_one()
-        assert job.state == "done"
+        states = dict(db.execute(sa.select(Job.kind, Job.state)).all())
+        assert states == {SWEEP_DEADLINES: "done", RETENTION: "done"}
