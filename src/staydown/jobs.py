@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from staydown.actors import SYSTEM
+from staydown.authorities.ncmec import FILE_REPORT, file_report_job
 from staydown.delivery.messages import SEND_MESSAGE, send_message_job
 from staydown.delivery.outbox import JobContext, JobRegistry
 from staydown.delivery.webhooks import DELIVER_WEBHOOK, deliver_webhook_job
@@ -49,6 +50,7 @@ def build_registry() -> JobRegistry:
     registry.register(SWEEP_DEADLINES, _sweep_deadlines)
     registry.register(SEND_MESSAGE, send_message_job)
     registry.register(RETENTION, _retention)
+    registry.register(FILE_REPORT, file_report_job)
     registry.register(DELIVER_WEBHOOK, deliver_webhook_job)
     registry.register(STAY_DOWN_SWEEP, sweep_job)
     return registry

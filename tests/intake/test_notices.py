@@ -239,3 +239,35 @@ def test_terrorist_removal_order_has_a_one_hour_clock(client, api_key: str, data
     with database.unit_of_work(write=False) as db:
         case = db.execute(sa.select(Case)).scalar_one()
         assert case.policy_id == "terrorist-content" and case.law_enforcement
+
+
+def test_a_held_upload_is_restricted_and_released_by_a_no_violation(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+    """A scan-time hold is an interim action: the platform learns of its lifting like any other."""
+    from staydown.cases.actions import claim_case, decide_case
+    from staydown.staff.permissions import permissions_for_roles
+    from tests.helpers import make_key
+    from tests.imagegen import jpeg
+
+    from staydown.actors import Actor
+
+    key = make_key(database, ["banks:write", "banks:read", "scan"])
+    data = jpeg(56)
+    client.post("/v1/banks", headers=auth(key), json={"name": "review", "source": "other", "permitted_purpose": "p",
+                                                      "policy_id": "harassment", "action_on_match": "hold"})
+    pdq = client.post("/v1/scan", headers=auth(key), files={"file": ("x", data, "image/jpeg")}).json()["signals"]["pdq"]
+    client.post("/v1/banks/review/entries", headers=auth(key), json={"entries": [{"signal_type": "pdq", "signal": pdq}]})
+    client.app.state.match_engine.catch_up()
+    body = client.post("/v1/scan", headers=auth(key), files={"file": ("x", data, "image/jpeg")},
+                       data={"content_id": "held-1", "account_id": "acct-h"}).json()
+    assert body["verdict"] == "hold"
+    with database.unit_of_work(write=False) as db:
+        action = db.execute(sa.select(EnforcementAction)).scalar_one()
+        assert action.kind == "restrict_distribution" and action.interim and action.state == "active"
+    mod = Actor.staff(5, "mod", permissions_for_roles(["moderator"]))
+    with database.unit_of_work() as db:
+        case = db.get(Case, body["case_ids"][0])
+        claim_case(db, actor=mod, case=case)
+        decide_case(db, actor=mod, case=case, policy_ref="harassment@1", outcome="does_not_violate",
+                    facts="a false match", catalogue=client.app.state.catalogue)
+    with database.unit_of_work(write=False) as db:
+        assert db.execute(sa.select(EnforcementAction)).scalar_one().state == "lifted"

@@ -36,3 +36,9 @@ def test_subject_writes_need_the_scope(client, database: Database) -> None:  # t
     reader = make_key(database, ["subjects:read"])
     r = client.put("/v1/content/a", headers=auth(reader), json={})
     assert r.status_code == 403 and "subjects:write" in r.json()["message"]
+
+
+def test_platform_ids_with_slashes(client, api_key: str) -> None:  # type: ignore[no-untyped-def]
+    h = auth(api_key)
+    assert client.put("/v1/content/board/7/post/9", headers=h, json={"kind": "image"}).status_code == 200
+    assert client.get("/v1/content/board/7/post/9", headers=h).json()["id"] == "board/7/post/9"

@@ -118,7 +118,8 @@ def acknowledge_action(db: Session, *, actor: Actor, action: EnforcementAction, 
     audit.record(db, actor=actor, tag=AuditTag.ACTION_ACK, subject_type=action.target,
                  subject_id=action.content_id or action.account_id,
                  data={"action_id": action.id, "kind": action.kind, "status": status, "detail": detail})
-    if status == "applied" and action.kind in REMOVAL_KINDS and action.case_id and not action.details.get("copy_of_case"):
+    if (status == "applied" and action.state == ActionState.active.value and action.kind in REMOVAL_KINDS
+            and action.case_id and not action.details.get("copy_of_case")):
         _meet_removal_tracks(db, actor=actor, case_id=action.case_id)
     return action
 
@@ -130,6 +131,7 @@ def _meet_removal_tracks(db: Session, *, actor: Actor, case_id: int) -> None:
     reported = {c.id for c in case_contents(db, case)}
     confirmed = set(db.execute(sa.select(EnforcementAction.content_id).where(
         EnforcementAction.case_id == case_id, EnforcementAction.kind.in_(REMOVAL_KINDS),
+        EnforcementAction.state == ActionState.active.value,
         EnforcementAction.ack_status == "applied")).scalars())
     if not reported or not reported <= confirmed:
         return

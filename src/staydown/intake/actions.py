@@ -367,4 +367,13 @@ def submit_detection(
                      + (f", as {best.query_variant}" if best.query_variant else "") + ")"),
         items=[{"content_id": content_platform_id, "account_id": account_platform_id}],
         details={"matches": [m.to_dict() for m in matches[:10]], "verdict": verdict})
-    return submit_notice(db, actor=SYSTEM, notice=notice, catalogue=catalogue, rules=rules, engine=engine)
+    receipt = submit_notice(db, actor=SYSTEM, notice=notice, catalogue=catalogue, rules=rules, engine=engine)
+    # A hold keeps the item out of distribution until a person decides: as an interim action, so
+    # that a "no violation" lifts it and the platform hears so through the normal delivery path.
+    from staydown.subjects.queries import content_by_platform_id
+
+    content = content_by_platform_id(db, content_platform_id)
+    for case in receipt.cases:
+        restrict_distribution(db, actor=SYSTEM, content_id=content.id, case_id=case.id,
+                              reason=f"held at upload: {verdict} on a bank match, pending review")
+    return receipt

@@ -67,22 +67,22 @@ class ContentOut(BaseModel):
                    created_at=c.created_at, metadata=c.meta, first_seen_at=c.first_seen_at)
 
 
-@router.put("/content/{platform_id}", response_model=ContentOut)
+@router.put("/content/{platform_id:path}", response_model=ContentOut)
 def put_content(platform_id: PlatformIdPath, body: ContentIn, db: DbSession, actor: Writer) -> ContentOut:
     ref = ContentRef(id=platform_id, **body.model_dump(exclude={"account"}), account=body.account)
     return ContentOut.of(actions.ensure_content(db, actor=actor, ref=ref))
 
 
-@router.get("/content/{platform_id}", response_model=ContentOut)
+@router.get("/content/{platform_id:path}", response_model=ContentOut)
 def get_content(platform_id: PlatformIdPath, db: DbSession, _: Reader) -> ContentOut:
     return ContentOut.of(queries.content_by_platform_id(db, platform_id))
 
 
-@router.put("/accounts/{platform_id}", response_model=AccountOut)
+@router.put("/accounts/{platform_id:path}", response_model=AccountOut)
 def put_account(platform_id: PlatformIdPath, body: AccountIn, db: DbSession, actor: Writer) -> AccountOut:
     return AccountOut.of(actions.ensure_account(db, actor=actor, ref=AccountRef(id=platform_id, **body.model_dump())))
 
 
-@router.get("/accounts/{platform_id}", response_model=AccountOut)
+@router.get("/accounts/{platform_id:path}", response_model=AccountOut)
 def get_account(platform_id: PlatformIdPath, db: DbSession, _: Reader) -> AccountOut:
     return AccountOut.of(queries.account_by_platform_id(db, platform_id))
