@@ -32,6 +32,7 @@ from staydown.cases.api import router as cases_router
 from staydown.enforcement.api import router as actions_router
 from staydown.evidence.actions import vault_from_settings
 from staydown.evidence.api import router as evidence_router
+from staydown.authorities.api import router as authorities_router
 from staydown.worker import RetryPolicy, Worker
 
 log = logging.getLogger("staydown")
@@ -181,4 +182,5 @@ def create_app(
     app.include_router(cases_router)
     app.include_router(actions_router)
     app.include_router(evidence_router)
+    app.include_router(authorities_router)
     return app

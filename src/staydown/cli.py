@@ -493,6 +493,29 @@ def banks_export(
         _fail(exc)
 
 
+vault_app = typer.Typer(help="The evidence vault.", no_args_is_help=True)
+app.add_typer(vault_app, name="vault")
+
+
+@vault_app.command("rotate")
+def vault_rotate() -> None:
+    """Re-wrap every item's data key under STAYDOWN_VAULT_MASTER_KEY (keep the old key in
+    STAYDOWN_VAULT_PREVIOUS_MASTER_KEYS until this reports 0 left)."""
+    from staydown.evidence.actions import rotate_master_key, vault_from_settings
+
+    settings = _settings()
+    database = _database(settings)
+    vault = vault_from_settings(settings)
+    total = 0
+    while True:
+        with database.unit_of_work() as db:
+            n = rotate_master_key(db, actor=cli_actor(), vault=vault)
+        total += n
+        if n == 0:
+            break
+    out.print(f"re-wrapped {total} item(s); every stored item now uses key {vault.keys.current_id}")
+
+
 def main() -> None:
     app()
 

@@ -68,3 +68,17 @@ def test_preservation_and_disclosure_are_legal_only_and_held(database: Database,
     with database.unit_of_work(write=False) as db:
         hold = db.execute(sa.select(LegalHold)).scalar_one()
         assert hold.kind == "preservation_request" and "2703(f)" in hold.basis
+
+
+def test_authority_routes_are_restricted_to_their_roles(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+    from tests.authorities.conftest import make_staff, sign_in
+
+    make_staff(database, "mo", "moderator")
+    make_staff(database, "legal", "legal")
+    mo, legal = sign_in(client, "mo"), sign_in(client, "legal")
+    body = {"agency": "Example Police", "legal_process": "2703(f) letter", "reference": "r", "item_ids": [1],
+            "until": "2027-01-01T00:00:00Z"}
+    assert client.post("/v1/law-enforcement/preservation", headers=mo, json=body).status_code == 403
+    assert client.post("/v1/law-enforcement/preservation", headers=legal, json=body).status_code == 404  # no item 1
+    assert client.get("/v1/ncmec-reports", headers=mo).status_code == 403
+    assert client.get("/v1/ncmec-reports", headers=legal).status_code == 200

@@ -1,0 +1,117 @@
+"""HTTP API for authority reports: NCMEC drafts and confirmation, DSA Art. 18, law-enforcement requests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from staydown.actors import Actor
+from staydown.authorities import dsa18, law_enforcement, ncmec
+from staydown.authorities.models import NcmecReport
+from staydown.cases.actions import case_by_id
+from staydown.errors import NotFound
+from staydown.http import DbSession, require
+from staydown.staff.permissions import Permission
+
+router = APIRouter(prefix="/v1", tags=["authorities"])
+
+Reporter = Annotated[Actor, Depends(require(Permission.NCMEC_REPORTS))]
+Reviewer = Annotated[Actor, Depends(require(Permission.CASES_REVIEW))]
+Legal = Annotated[Actor, Depends(require(Permission.LAW_ENFORCEMENT))]
+
+
+class NcmecReportOut(BaseModel):
+    id: int
+    case_id: int
+    state: str
+    escalate: bool
+    ncmec_report_id: int | None
+    confirmed_by: str | None
+    finished_at: datetime | None
+    files: int
+    reported_account: str | None
+    last_error: str | None
+
+
+def _report_out(r: NcmecReport) -> NcmecReportOut:
+    return NcmecReportOut(id=r.id, case_id=r.case_id, state=r.state, escalate=r.escalate,
+                          ncmec_report_id=r.ncmec_report_id, confirmed_by=r.confirmed_by, finished_at=r.finished_at,
+                          files=len(r.files), reported_account=r.plan.get("reported", {}).get("esp_identifier"),
+                          last_error=r.last_error)
+
+
+@router.post("/cases/{case_id}/ncmec-reports", response_model=list[NcmecReportOut], status_code=201)
+def draft(case_id: int, request: Request, db: DbSession, actor: Reporter) -> list[NcmecReportOut]:
+    """Draft one CyberTipline report per reported account of a confirmed case."""
+    reports = ncmec.draft_reports(db, actor=actor, case=case_by_id(db, case_id), catalogue=request.app.state.catalogue)
+    return [_report_out(r) for r in reports]
+
+
+@router.get("/ncmec-reports", response_model=list[NcmecReportOut])
+def list_reports(db: DbSession, _: Reporter, case_id: int | None = None) -> list[NcmecReportOut]:
+    stmt = sa.select(NcmecReport).order_by(NcmecReport.id.desc()).limit(200)
+    if case_id is not None:
+        stmt = stmt.where(NcmecReport.case_id == case_id)
+    return [_report_out(r) for r in db.execute(stmt).scalars()]
+
+
+@router.post("/ncmec-reports/{report_id}/confirm", response_model=NcmecReportOut)
+def confirm(report_id: int, db: DbSession, actor: Reporter) -> NcmecReportOut:
+    report = db.get(NcmecReport, report_id)
+    if report is None:
+        raise NotFound(f"no NCMEC report {report_id}")
+    return _report_out(ncmec.confirm_report(db, actor=actor, report=report))
+
+
+class ThreatIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    member_state: str = Field(pattern="^[A-Za-z]{2}$")
+    facts: str = Field(min_length=20, max_length=10_000)
+
+
+@router.post("/cases/{case_id}/dsa18", status_code=201)
+def flag_threat(case_id: int, body: ThreatIn, request: Request, db: DbSession, actor: Reviewer) -> dict[str, Any]:
+    """DSA Art. 18: a suspected crime threatening life or safety, notified to the member state."""
+    state = request.app.state
+    note = dsa18.notify_threat(db, actor=actor, case=case_by_id(db, case_id), member_state=body.member_state,
+                               facts=body.facts, authorities=state.settings.dsa18_authorities, rules=state.case_rules)
+    return {"id": note.id, "member_state": note.member_state, "authority": note.authority}
+
+
+class PreservationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agency: str = Field(min_length=2, max_length=300)
+    legal_process: str = Field(min_length=5, max_length=2000)
+    reference: str = Field(min_length=1, max_length=200)
+    item_ids: list[int] = Field(min_length=1, max_length=1000)
+    until: datetime
+    case_id: int | None = None
+
+
+class DisclosureIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agency: str = Field(min_length=2, max_length=300)
+    legal_process: str = Field(min_length=10, max_length=2000)
+    reference: str = Field(min_length=1, max_length=200)
+    item_ids: list[int] = Field(default_factory=list, max_length=1000)
+    outcome: str = Field(min_length=1, max_length=2000)
+    case_id: int | None = None
+
+
+@router.post("/law-enforcement/preservation", status_code=201)
+def preservation(body: PreservationIn, db: DbSession, actor: Legal) -> dict[str, Any]:
+    r = law_enforcement.record_preservation(db, actor=actor, **body.model_dump())
+    return {"id": r.id}
+
+
+@router.post("/law-enforcement/disclosure", status_code=201)
+def disclosure(body: DisclosureIn, db: DbSession, actor: Legal) -> dict[str, Any]:
+    r = law_enforcement.record_disclosure(db, actor=actor, **body.model_dump())
+    return {"id": r.id}
