@@ -196,3 +196,15 @@ def api_key(database: Database) -> str:
 
     with database.unit_of_work() as session:
         return create_api_client(session, actor=SYSTEM, name="test platform").key
+
+
+@pytest.fixture
+def staff(database: Database, client):  # type: ignore[no-untyped-def]
+    """Signed-in headers for a moderator, two child-safety specialists and a senior moderator."""
+    from tests.helpers import make_staff, sign_in
+
+    make_staff(database, "mo", "moderator")
+    make_staff(database, "cs1", "child_safety")
+    make_staff(database, "cs2", "child_safety")
+    make_staff(database, "senior", "senior_moderator")
+    return {name: sign_in(client, name) for name in ("mo", "cs1", "cs2", "senior")}

@@ -15,3 +15,20 @@ def make_key(database: Database, scopes: list[str]) -> str:
 
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+PASSWORD = "correct horse battery staple"
+
+
+def make_staff(database: Database, username: str, *roles: str) -> None:
+    from staydown.actors import SYSTEM
+    from staydown.staff.actions import create_staff_user
+
+    with database.unit_of_work() as db:
+        create_staff_user(db, actor=SYSTEM, username=username, roles=list(roles), password=PASSWORD)
+
+
+def sign_in(client, username: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    r = client.post("/v1/auth/sign-in", json={"username": username, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}

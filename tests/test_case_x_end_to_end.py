@@ -16,7 +16,7 @@ from staydown.cases.models import StaffAlert
 from staydown.clock import FrozenClock
 from staydown.db import Database
 from staydown.enforcement.models import EnforcementAction
-from tests.cases.conftest import make_staff, sign_in
+from tests.helpers import make_staff, sign_in
 from tests.helpers import auth
 from tests.imagegen import encode, synthetic
 

@@ -71,7 +71,7 @@ def test_preservation_and_disclosure_are_legal_only_and_held(database: Database,
 
 
 def test_authority_routes_are_restricted_to_their_roles(client, database: Database) -> None:  # type: ignore[no-untyped-def]
-    from tests.authorities.conftest import make_staff, sign_in
+    from tests.helpers import make_staff, sign_in
 
     make_staff(database, "mo", "moderator")
     make_staff(database, "legal", "legal")

@@ -170,7 +170,7 @@ def test_process_killed_between_commit_and_delivery_still_delivers(database: Dat
 
 def test_pull_feed_and_ack_meet_the_takedown_track(client, api_key: str, database: Database) -> None:  # type: ignore[no-untyped-def]
     from staydown.cases.models import Case, LegalTrack
-    from tests.enforcement.conftest import make_staff, sign_in
+    from tests.helpers import make_staff, sign_in
 
     client.post("/public/takedown-requests", json={
         "reporter_kind": "affected_person", "items": [{"content_id": "img-9"}], "good_faith": True,

@@ -12,7 +12,7 @@ from staydown.db import Database
 from staydown.enforcement.models import AccountStrike, EnforcementAction, Sweep
 from staydown.jobs import build_registry
 from staydown.worker import Worker
-from tests.enforcement.conftest import make_staff, sign_in
+from tests.helpers import make_staff, sign_in
 from tests.helpers import auth
 from tests.imagegen import encode, synthetic
 

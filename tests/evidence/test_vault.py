@@ -21,7 +21,7 @@ from staydown.evidence.blobs import FileBlobStore
 from staydown.evidence.crypto import MasterKeys, VaultKeyError
 from staydown.evidence.models import EvidenceItem
 from staydown.staff.permissions import permissions_for_roles
-from tests.evidence.conftest import make_staff, sign_in
+from tests.helpers import make_staff, sign_in
 from tests.helpers import auth
 from tests.imagegen import jpeg
 

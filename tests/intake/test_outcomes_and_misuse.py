@@ -13,7 +13,7 @@ from staydown.delivery.messages import FileMailer, OutboundMessage
 from staydown.intake.models import Notice, Notifier
 from staydown.jobs import build_registry
 from staydown.worker import Worker
-from tests.cases.conftest import make_staff, sign_in
+from tests.helpers import make_staff, sign_in
 from tests.helpers import auth, make_key
 
 REPORT = {"kind": "public_report", "reporter_kind": "user", "policy_id": "harassment",
