@@ -175,6 +175,10 @@ def register_commit_hook(order: int, name: str, hook: CommitHook) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _run_commit_hooks(session: Session) -> None:
+    # A savepoint's release is not the transaction's commit: running the hooks there would take
+    # the head locks early, and a savepoint rolled back after them would take the events with it.
+    if session.in_nested_transaction():
+        return
     for _, _, hook in _commit_hooks:
         hook(session)
 

@@ -235,3 +235,26 @@ def test_rolled_back_events_are_dropped(database: Database) -> None:
     session.commit()
     session.close()
     assert _verify(database).events_checked == 0
+
+
+def test_events_survive_a_savepoint_that_loses_an_insert_race(database: Database) -> None:
+    """An event recorded before a savepoint that rolls back (a lost insert race) is kept, and the
+    chain's head is not touched until the real commit."""
+    from sqlalchemy.exc import IntegrityError
+
+    from staydown.subjects.models import PlatformAccount
+
+    with database.unit_of_work() as db:
+        db.add(PlatformAccount(platform_id="taken", status="active", meta={}, first_seen_at=db.info["clock"].now(),
+                               updated_at=db.info["clock"].now()))
+    with database.unit_of_work() as db:
+        audit.record(db, actor=SYSTEM, tag=AuditTag.CONTENT_CREATE, subject_type="content", subject_id="before")
+        with pytest.raises(IntegrityError):
+            with db.begin_nested():
+                db.add(PlatformAccount(platform_id="taken", status="active", meta={},
+                                       first_seen_at=db.info["clock"].now(), updated_at=db.info["clock"].now()))
+        # Released savepoints ran no commit hooks: the event still waits for the real commit.
+        assert [e.subject_id for e in audit.pending(db)] == ["before"]
+        audit.record(db, actor=SYSTEM, tag=AuditTag.CONTENT_CREATE, subject_type="content", subject_id="after")
+    result = _verify(database)
+    assert result.ok and result.events_checked == 2
