@@ -126,3 +126,21 @@ def test_oversized_body_is_refused_with_413(app, chunked: bool) -> None:  # type
         assert r.json()["error"] == "payload_too_large" and str(limit) in r.json()["message"]
         ok = c.post("/v1/echo", json={"a": 1})
         assert ok.status_code == 200 and ok.json() == {"n": 1}
+
+
+def test_a_locked_database_answers_503_with_retry_after(app) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    from fastapi import Depends
+    from fastapi.testclient import TestClient
+    from sqlalchemy.exc import OperationalError
+
+    from staydown.http import require
+
+    @app.get("/v1/locked")
+    def locked(_: object = Depends(require(Permission.PUBLIC))) -> None:
+        raise OperationalError("BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked"))
+
+    with TestClient(app) as c:
+        r = c.get("/v1/locked")
+    assert r.status_code == 503 and r.headers["retry-after"] == "1" and r.json()["error"] == "busy"

@@ -77,6 +77,10 @@ def create_engine(url: str, *, sqlite_busy_timeout_ms: int = 15_000, echo: bool 
             parsed,
             echo=echo,
             connect_args={"check_same_thread": False, "timeout": sqlite_busy_timeout_ms / 1000},
+            # As many connections as the server has worker threads, so that a request waits on
+            # SQLite's lock (in order) rather than on the pool.
+            pool_size=20,
+            max_overflow=30,
         )
 
         @event.listens_for(engine, "connect")

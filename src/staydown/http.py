@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -196,6 +197,19 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated", 403: "permission_denied"}
         return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+
+    @app.exception_handler(sa_exc.OperationalError)
+    @app.exception_handler(sa_exc.TimeoutError)
+    async def _busy(request: Request, exc: Exception) -> JSONResponse:
+        # Overload is not an internal error: a writer queue that is too long, or a pool with no
+        # free connection, is told to come back, and nothing of the request was committed.
+        text = str(getattr(exc, "orig", exc)).lower()
+        if isinstance(exc, sa_exc.TimeoutError) or "database is locked" in text or "could not obtain lock" in text:
+            response = error_response(503, "busy", "the database is busy; nothing was stored, try again shortly")
+            response.headers["Retry-After"] = "1"
+            return response
+        log.exception("database error")
+        return error_response(500, "internal_error", "an internal error occurred; it was logged with this request id")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
