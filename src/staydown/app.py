@@ -65,7 +65,8 @@ def build_worker(settings: Settings, database: Database, registry: JobRegistry, 
         engine = _Engine(database, index_dir=settings.index_dir)
         engine.load()  # a standalone worker starts from the saved replica, not from nothing
         kwargs["services"] = {"case_rules": CaseRules.from_settings(settings), "settings": settings,
-                              "catalogue": _catalogue(settings), "match_engine": engine}
+                              "catalogue": _catalogue(settings), "match_engine": engine,
+                              "vault": vault_from_settings(settings), "http_client": _webhook_client(settings)}
     worker = Worker(
         database,
         registry,
@@ -91,7 +92,15 @@ def worker_services(app: FastAPI) -> dict[str, object]:
     """What job handlers need from the serving process: settings, rules, catalogue, match engine."""
     state = app.state
     return {"settings": state.settings, "case_rules": state.case_rules, "catalogue": state.catalogue,
-            "match_engine": state.match_engine, "vault": state.vault}
+            "match_engine": state.match_engine, "vault": state.vault, "http_client": _webhook_client(state.settings)}
+
+
+def _webhook_client(settings: Settings) -> object:
+    """One HTTP client per worker process: building one loads the CA bundle (~50 ms, under the GIL),
+    which was most of what a webhook delivery cost (bench/sweep.py)."""
+    import httpx
+
+    return httpx.Client(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
 
 
 def create_app(

@@ -38,7 +38,9 @@ def touch(db: Session, obj: Any, *, sequence: str) -> None:
     """Give the row `obj` the next number of `sequence` when the transaction commits. Touching a
     row again later (disable, re-enable) gives it a new, higher number."""
     items = _pending(db, sequence)
-    if not any(o is obj for _, _, o in items):
+    seen: set[int] = db.info.setdefault(PENDING_KEY + ":objects", set())
+    if (sequence, id(obj)) not in seen:  # a set, not a scan: a sweep touches thousands of rows
+        seen.add((sequence, id(obj)))  # type: ignore[arg-type]
         items.append((type(obj), None, obj))
 
 
@@ -49,6 +51,7 @@ def touch_ids(db: Session, model: type, ids: Iterable[int], *, sequence: str) ->
 
 def assign(db: Session) -> None:
     pending: dict[str, list[tuple[type, Any, Any]]] | None = db.info.pop(PENDING_KEY, None)
+    db.info.pop(PENDING_KEY + ":objects", None)
     if not pending:
         return
     db.flush()
@@ -88,6 +91,7 @@ def head(db: Session, sequence: str) -> int:
 def _drop(session: Session, previous_transaction: Any) -> None:
     if previous_transaction.parent is None:
         session.info.pop(PENDING_KEY, None)
+        session.info.pop(PENDING_KEY + ":objects", None)
 
 
 register_commit_hook(100, "sequences", assign)
