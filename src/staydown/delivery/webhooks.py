@@ -74,6 +74,10 @@ def deliver_webhook_job(db: Session, ctx: JobContext) -> None:
         DELIVERY_HEADER: delivery_id,
         EVENT_HEADER: ctx.payload["event"],
     }
+    # Nothing stays open across the network call: on SQLite the transaction holds the only write
+    # lock, which every API write and the other workers would wait on for a slow receiver. The
+    # job's lease (and the attempt-number fence) keeps it ours meanwhile.
+    db.commit()
     client: httpx.Client | None = ctx.services.get("http_client")
     if client is None:
         with httpx.Client(timeout=settings.webhook_timeout_seconds, follow_redirects=False) as own:
