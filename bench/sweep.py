@@ -481,12 +481,11 @@ def e2e(backend: str, url: str, opts: argparse.Namespace, tmp: Path, wait_until:
             claim_case(db, actor=reviewer, case=case_by_id(db, case_id), rules=rules)
 
         services.update(settings=settings, case_rules=rules, catalogue=catalogue, match_engine=match_engine)
-        if opts.shared_http_client:
-            # What-if only: deployments (app.worker_services, build_worker) pass no client, so every
-            # delivery builds its own httpx.Client (and TLS context). This passes one, as the job allows.
-            import httpx
+        if not opts.client_per_delivery:
+            # As deployments run (app.worker_services, build_worker): one client per worker process.
+            from staydown.app import _webhook_client
 
-            services["http_client"] = httpx.Client(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
+            services["http_client"] = _webhook_client(settings)
             out["shared_http_client"] = True
         workers = [build_worker(settings, database, build_registry(), services=services,
                                 worker_id=f"bench-sweep:{os.getpid()}:{i}") for i in range(opts.workers)]
@@ -660,8 +659,8 @@ def main() -> None:
                     help="seconds for the whole run: waits for webhooks are cut short to keep to it")
     ap.add_argument("--pg-reserve", type=float, default=80.0,
                     help="seconds of the budget kept for the PostgreSQL run while SQLite's webhooks are awaited")
-    ap.add_argument("--shared-http-client", action="store_true",
-                    help="what-if: give the workers one httpx.Client (deployments do not)")
+    ap.add_argument("--client-per-delivery", action="store_true",
+                    help="what-if: build an httpx.Client per delivery (as before the shared client)")
     ap.add_argument("--only", choices=("index", "sqlite", "postgresql"), action="append",
                     help="run only these parts (repeatable)")
     ap.add_argument("--profile", type=Path, default=None, help="cProfile the end-to-end threads into DIR")
