@@ -271,3 +271,15 @@ def test_a_held_upload_is_restricted_and_released_by_a_no_violation(client, data
                     facts="a false match", catalogue=client.app.state.catalogue)
     with database.unit_of_work(write=False) as db:
         assert db.execute(sa.select(EnforcementAction)).scalar_one().state == "lifted"
+
+
+def test_a_retried_notice_with_the_same_idempotency_key_is_filed_once(client, api_key: str, database: Database) -> None:  # type: ignore[no-untyped-def]
+    body = {"policy_id": "harassment", "explanation": "threats", "items": [{"content_id": "p-77"}]}
+    headers = {**auth(api_key), "Idempotency-Key": "report-123"}
+    first = client.post("/v1/notices", headers=headers, json=body).json()
+    again = client.post("/v1/notices", headers=headers, json=body).json()
+    assert again["tracking_code"] == first["tracking_code"] and again["cases"] == first["cases"]
+    other = client.post("/v1/notices", headers={**auth(api_key), "Idempotency-Key": "report-124"}, json=body).json()
+    assert other["tracking_code"] != first["tracking_code"]
+    with database.unit_of_work(write=False) as db:
+        assert db.scalar(sa.select(sa.func.count()).select_from(Notice)) == 2

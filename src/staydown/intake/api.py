@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -73,9 +73,22 @@ def _submit(request: Request, db: Any, actor: Actor, body: NoticeIn) -> actions.
 
 
 @router.post("/notices", response_model=ReceiptOut, status_code=201)
-def submit_notice(body: NoticeIn, request: Request, db: DbSession, actor: Submitter) -> ReceiptOut:
-    """A notice from the platform: a user's report, a trusted flagger's, an authority's order."""
-    return _receipt(request, _submit(request, db, actor, body), show_cases=True)
+def submit_notice(body: NoticeIn, request: Request, db: DbSession, actor: Submitter,
+                  idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> ReceiptOut:
+    """A notice from the platform: a user's report, a trusted flagger's, an authority's order.
+    With an `Idempotency-Key` header a retry after a lost answer returns the first receipt
+    instead of filing the notice twice."""
+    if idempotency_key is not None:
+        scoped = f"{actor.ref}:{idempotency_key}"
+        existing = db.execute(sa.select(Notice).where(Notice.idempotency_key == scoped)).scalar_one_or_none()
+        if existing is not None:
+            cases = [db.get(Case, cid) for cid in sorted({i.case_id for i in existing.items if i.case_id})]
+            return _receipt(request, actions.Receipt(existing, [c for c in cases if c],
+                                                     list(existing.missing_elements)), show_cases=True)
+    receipt = _submit(request, db, actor, body)
+    if idempotency_key is not None:
+        receipt.notice.idempotency_key = f"{actor.ref}:{idempotency_key}"
+    return _receipt(request, receipt, show_cases=True)
 
 
 @public_router.post("/notices", response_model=ReceiptOut, status_code=201,

@@ -102,6 +102,8 @@ class Notice(Base):
     # When the request became complete (valid): the TAKE IT DOWN clock starts here.
     complete_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     submitted_by: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    # A platform's `Idempotency-Key`: the same key from the same submitter is the same notice.
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(240), unique=True)
 
     items: Mapped[list[NoticeItem]] = relationship(back_populates="notice", lazy="selectin",
                                                    order_by="NoticeItem.id")
