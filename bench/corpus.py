@@ -45,6 +45,14 @@ NATURAL_FILES = (
     "text.png",
 )
 
+# Seed ranges for synthetic images, kept apart so that nothing is fitted on the images it is measured
+# on: bench/robustness.py measures on SEEDS_ROBUSTNESS + i (i < 10,000 images); the bank-side crop
+# cover (staydown.media.variants.BANK_CROPS) is fitted on SEEDS_FIT_CROPS.. and checked on
+# SEEDS_CHECK_CROPS.. (`bench/robustness.py --fit-crops`); tests use seeds below 10,000.
+SEEDS_ROBUSTNESS = 100_000
+SEEDS_FIT_CROPS = 700_000
+SEEDS_CHECK_CROPS = 800_000
+
 _WORDS = (
     "harbour morning market street garden river coffee bicycle window summer mountain "
     "station library holiday breakfast concert museum bridge sunset village lighthouse "

@@ -47,6 +47,30 @@ def test_edited_copy_matches_through_the_scheme(photo, edit):
     assert plain > THRESHOLD  # the scheme, not plain PDQ, found it
 
 
+# Crops of up to 5% per side, each side independently, are covered by bank-side crops fitted on other
+# synthetic images (bench/robustness.py --fit-crops, seeds from 700,000); these seeds were not used.
+# The corners of that 4-D box are the crops farthest from any other, and common edits: 5% off all
+# four sides (a zoom) and 5% off one side.
+FIVE_PERCENT_CROPS = {
+    "all4": (0.05, 0.05, 0.05, 0.05),
+    "left": (0.05, 0.0, 0.0, 0.0),
+    "top": (0.0, 0.05, 0.0, 0.0),
+    "right": (0.0, 0.0, 0.05, 0.0),
+    "bottom": (0.0, 0.0, 0.0, 0.05),
+}
+
+
+@pytest.mark.parametrize("seed", [21, 22, 23])
+def test_five_percent_crops_match_through_the_scheme(corpus, seed):
+    original = corpus.synthetic_image(seed, (320, 240))
+    bank = bank_variants(_jpeg(original, 90))
+    w, h = original.size
+    for name, (l, t, r, b) in FIVE_PERCENT_CROPS.items():
+        cropped = _jpeg(original.crop((round(l * w), round(t * h), w - round(r * w), h - round(b * h))))
+        distance, qname, bname = best_match(query_variants(cropped), bank)
+        assert distance <= THRESHOLD, (seed, name, distance, qname, bname)
+
+
 def _png(img: Image.Image) -> bytes:
     buf = io.BytesIO()
     img.save(buf, "PNG")
@@ -80,5 +104,7 @@ def test_detect_borders_finds_letterbox_of_any_colour(photo):
 
 
 def test_variant_lists_are_small(photo):
-    assert len(bank_variants(photo)) <= 15
+    # Every query variant is a lookup for every scanned image; bank variants are index entries for
+    # our own confirmed items only, so they can be more (docs/bench-media.md).
+    assert len(bank_variants(photo)) <= 35
     assert len(query_variants(photo)) <= 16
