@@ -179,8 +179,8 @@ def bank_media(
     source_case_id: int | None = None,
     note: str = "",
 ) -> list[Any]:
-    """Bank one of our own confirmed items: its digests, its PDQ, and bank-side variants (central
-    crops) that make cropped or zoomed copies match. Variants are linked to the original entry,
+    """Bank one of our own confirmed items: its digests, its PDQ, and bank-side variants (crops and
+    slight turns, see media.variants.BANK_CROPS) that make cropped or turned copies match. Variants are linked to the original entry,
     follow it when it is disabled, and are not exported to other organisations by default."""
     from staydown.matching.banks import NewEntry, add_entries
     from staydown.media.hashing import compute_signals_and_luma
