@@ -144,3 +144,20 @@ def test_strike_ladder_warns_before_suspending(client, database: Database, api_k
     assert kinds[0] == "warn"
     assert "suspend" in kinds and kinds.index("warn") < kinds.index("suspend")
     assert kinds[-1] == "terminate"
+
+
+def test_reversal_takes_the_case_out_of_the_stay_down_bank(client, database: Database, api_key: str) -> None:  # type: ignore[no-untyped-def]
+    from staydown.actors import Actor
+    from staydown.enforcement.reversal import reverse_case_measures
+    from staydown.matching.models import BankEntry
+
+    _scan(client, api_key, "n1", "acct-n", encode(synthetic(63), "JPEG"))
+    make_staff(database, "mo", "moderator")
+    case_id = _confirm(client, database, sign_in(client, "mo"), "n1", "ncii@1")
+    with database.unit_of_work() as db:
+        assert db.execute(sa.select(BankEntry).where(BankEntry.source_case_id == case_id)).scalars().all()
+        reverse_case_measures(db, actor=Actor.staff(9, "appeals"), case=db.get(Case, case_id),
+                              reason="appeal upheld", catalogue=client.app.state.catalogue)
+    with database.unit_of_work(write=False) as db:
+        entries = db.execute(sa.select(BankEntry).where(BankEntry.source_case_id == case_id)).scalars().all()
+        assert entries and all(not e.enabled and "decision reversed" in e.disabled_reason for e in entries)

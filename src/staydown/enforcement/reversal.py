@@ -14,6 +14,7 @@ from staydown.enforcement.actions import apply_action, lift_action
 from staydown.enforcement.models import ActionState, EnforcementAction
 from staydown.enforcement.strikes import remove_strikes
 from staydown.errors import RuleViolation
+from staydown.matching.banks import disable_entry
 from staydown.matching.models import BankEntry
 from staydown.policies.catalogue import Catalogue
 
@@ -44,15 +45,12 @@ def reverse_case_measures(db: Session, *, actor: Actor, case: Case, reason: str,
                                          case_id=case.id, policy_ref=action.policy_ref, facts=reason,
                                          details={"restores_action": action.id}))
     strikes = remove_strikes(db, actor=actor, case_id=case.id, reason=reason)
-    for entry in db.execute(sa.select(BankEntry).where(BankEntry.source_case_id == case.id,
-                                                       BankEntry.enabled.is_(True))).scalars():
-        entry.enabled = False
-        entry.disabled_reason = f"decision reversed: {reason}"[:500]
-        entry.disabled_by = actor.ref
-        from staydown import sequences
-        from staydown.matching.models import BANK_SIGNALS
-
-        sequences.touch(db, entry, sequence=BANK_SIGNALS)
+    # Out of the stay-down bank, through the bank's own action: variants follow their original and
+    # each disabling is on the record.
+    for entry in db.execute(sa.select(BankEntry).where(
+            BankEntry.source_case_id == case.id, BankEntry.enabled.is_(True),
+            BankEntry.parent_id.is_(None))).scalars().all():
+        disable_entry(db, actor=actor, entry=entry, reason=f"decision reversed: {reason}"[:500])
     case.outcome = "reversed"
     audit.record(db, actor=actor, tag=AuditTag.DECISION_REVERSE, subject_type="case", subject_id=case.id,
                  data={"reason": reason, "lifted": len(actions), "restored": len(restored), "strikes_removed": strikes})

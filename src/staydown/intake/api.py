@@ -14,7 +14,7 @@ from staydown.actors import Actor
 from staydown.cases.models import Case, Decision, DecisionState, LegalTrack
 from staydown.errors import InvalidInput
 from staydown.http import DbSession, rate_limited, require
-from staydown.intake import actions
+from staydown.intake import actions, misuse
 from staydown.intake.models import Notice, NoticeKind, ReporterKind
 from staydown.intake.schemas import CompletionIn, NoticeIn
 from staydown.staff.permissions import Permission
@@ -190,8 +190,6 @@ def status(code: Code, db: DbSession, _: Public) -> StatusOut:
 
 
 # -- trusted flaggers and notifier measures ----------------------------------------------------
-
-from staydown.intake import misuse  # noqa: E402
 
 FlaggerAdmin = Annotated[Actor, Depends(require(Permission.STAFF_ADMIN))]
 CaseReader = Annotated[Actor, Depends(require(Permission.CASES_READ))]

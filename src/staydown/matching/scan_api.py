@@ -96,8 +96,7 @@ class ScanOut(BaseModel):
         return cls(scan_id=outcome.scan_id, verdict=outcome.verdict, reasons=outcome.reasons,
                    matches=[MatchOut(**{k: v for k, v in m.to_dict().items() if k in MatchOut.model_fields})
                             for m in outcome.matches],
-                   signals={k: v for k, v in outcome.signals.items() if k != "variants"},
-                   media=outcome.media, content_id=outcome.content_id,
+                   signals=outcome.signals, media=outcome.media, content_id=outcome.content_id,
                    query_variants=outcome.query_variants, case_ids=outcome.extra.get("case_ids", []))
 
 
