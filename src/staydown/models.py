@@ -1,5 +1,6 @@
 """Every table: importing this module registers all models on `Base.metadata`."""
 
+from staydown.appeals.models import Appeal, OutOfCourtDispute
 from staydown.audit.models import AuditEvent, AuditHead
 from staydown.authorities.models import AuthorityNotification, LawEnforcementRequest, NcmecReport, NcmecReportFile
 from staydown.db import Base
@@ -15,10 +16,14 @@ from staydown.sequences import SequenceHead
 from staydown.staff.models import ApiClient, StaffUser
 from staydown.staff.sessions import StaffSession
 from staydown.subjects.models import PlatformAccount, PlatformContent
+from staydown.transparency.models import StatementOfReasons
 
 metadata = Base.metadata
 
 __all__ = [
+    "Appeal",
+    "OutOfCourtDispute",
+    "StatementOfReasons",
     "AuthorityNotification",
     "DestructionRequest",
     "EvidenceItem",

@@ -1,0 +1,1 @@
+"""Statements of reasons, the EU Transparency Database, transparency reports and consistency figures."""
