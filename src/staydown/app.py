@@ -8,6 +8,7 @@ import threading
 from collections.abc import AsyncIterator, Iterable
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from staydown import __doc__ as package_doc
 from staydown.audit.api import router as audit_router
@@ -34,6 +35,8 @@ from staydown.evidence.actions import vault_from_settings
 from staydown.evidence.api import router as evidence_router
 from staydown.authorities.api import router as authorities_router
 from staydown.worker import RetryPolicy, Worker
+from staydown.web.security import PageSecurityMiddleware
+from staydown.web.templating import STATIC_DIR
 
 log = logging.getLogger("staydown")
 
@@ -178,6 +181,7 @@ def create_app(
         return settings.max_request_bytes
 
     app.add_middleware(BodyLimitMiddleware, limit_for_path=limit_for)
+    app.add_middleware(PageSecurityMiddleware)
     app.add_middleware(RequestIdMiddleware)
 
     app.include_router(health_router)
@@ -192,4 +196,6 @@ def create_app(
     app.include_router(actions_router)
     app.include_router(evidence_router)
     app.include_router(authorities_router)
+    # Console and public pages (staydown.web): HTML routers are included below this line.
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
