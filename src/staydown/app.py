@@ -35,6 +35,7 @@ from staydown.evidence.actions import vault_from_settings
 from staydown.evidence.api import router as evidence_router
 from staydown.authorities.api import router as authorities_router
 from staydown.worker import RetryPolicy, Worker
+from staydown.web.errors import install_page_errors
 from staydown.web.security import PageSecurityMiddleware
 from staydown.web.templating import STATIC_DIR
 
@@ -174,6 +175,7 @@ def create_app(
     app.state.readiness_checks = [*DEFAULT_CHECKS, index_check, *extra_checks]
 
     install_error_handlers(app)
+    install_page_errors(app)
 
     def limit_for(path: str) -> int:
         if path.startswith(UPLOAD_PATHS) or path.endswith(UPLOAD_SUFFIXES):

@@ -1,0 +1,60 @@
+"""Errors on HTML pages are pages: the same domain errors the API maps to JSON, shown as a page
+that says what was wrong, with the same status code. API paths keep their JSON bodies."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from staydown.errors import StaydownError, http_status_for
+from staydown.http import error_response
+
+# Paths whose answers are HTML pages (the JSON API lives under /v1 and /public).
+PAGE_PREFIXES = ("/console", "/report", "/takedown", "/status", "/appeal", "/transparency", "/statements")
+
+
+def is_page(request: Request) -> bool:
+    path = request.url.path
+    return any(path == p or path.startswith(p + "/") or path.startswith(p + "?") for p in PAGE_PREFIXES)
+
+
+def page_error(request: Request, status: int, message: str) -> Response:
+    from staydown.web.templating import render
+
+    titles = {400: "Bad request", 401: "Please sign in", 403: "Not allowed", 404: "Not found", 409: "Conflict",
+              413: "Too large", 422: "Please check what you sent", 429: "Too many requests", 503: "Busy"}
+    return render(request, "error.html", {"status": status, "title": titles.get(status, "Something went wrong"),
+                                          "message": message}, status_code=status)
+
+
+def install_page_errors(app: FastAPI) -> None:
+    """Register handlers that render pages for page paths and defer to the JSON body elsewhere.
+    Registered for the StaydownError base: Starlette picks the handler by the exception's MRO, and
+    this replaces the API's handler for that class with one that does both."""
+    from staydown.web.console.session import LoginRequired, login_redirect
+
+    previous = app.exception_handlers.get(StaydownError)
+    previous_http = app.exception_handlers.get(StarletteHTTPException)
+
+    async def domain_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StaydownError)
+        if isinstance(exc, LoginRequired) and is_page(request):
+            return login_redirect(request)
+        if is_page(request):
+            return page_error(request, http_status_for(exc), exc.message)
+        if previous is not None:
+            return await previous(request, exc)  # type: ignore[misc]
+        return error_response(http_status_for(exc), exc.code, exc.message, exc.details)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if is_page(request):
+            return page_error(request, exc.status_code, "There is no page at this address." if exc.status_code == 404
+                              else str(exc.detail))
+        if previous_http is not None:
+            return await previous_http(request, exc)  # type: ignore[misc]
+        return error_response(exc.status_code, "http_error", str(exc.detail))
+
+    app.add_exception_handler(StaydownError, domain_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
