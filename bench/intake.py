@@ -737,10 +737,29 @@ def profiled_serve(port: int, out: Path, *, interval: float, use_cprofile: bool,
     # committed, BEGIN's mode: IMMEDIATE for a write unit of work on SQLite, DEFERRED for a read)
     transactions: list[tuple[float, float, float, int, bool, str]] = []
 
+    # staydown's writers first wait for their turn in the in-process queue (db.WriterQueue), then
+    # send BEGIN IMMEDIATE: the wait for BEGIN counts from the start of the turn's wait.
+    turn = threading.local()
+    import staydown.db
+
+    queue_cls = getattr(staydown.db, "WriterQueue", None)
+    if queue_cls is not None:
+        original_acquire = queue_cls.acquire
+
+        def acquire(self: Any, owner: Any) -> None:
+            started = time.perf_counter()
+            original_acquire(self, owner)
+            turn.started = started
+
+        queue_cls.acquire = acquire
+
     @sa.event.listens_for(sa.engine.Engine, "before_cursor_execute")
     def _before(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
         if statement.startswith("BEGIN"):
-            conn.info["bench_begin"] = (time.time(), time.perf_counter(), statement.split()[-1])
+            queued_at = getattr(turn, "started", None)
+            turn.started = None
+            start = queued_at if queued_at is not None and statement.startswith("BEGIN IMMEDIATE") else time.perf_counter()
+            conn.info["bench_begin"] = (time.time(), start, statement.split()[-1])
             conn.info["bench_statements"] = 0
         elif "bench_statements" in conn.info:
             conn.info["bench_statements"] += 1

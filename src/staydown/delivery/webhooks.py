@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import sqlalchemy as sa
@@ -14,6 +16,11 @@ from staydown.delivery.outbox import JobContext, enqueue
 from staydown.delivery.signing import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, sign
 from staydown.enforcement.models import EnforcementAction
 from staydown.subjects.models import PlatformAccount, PlatformContent
+from staydown.transparency.models import StatementOfReasons
+from staydown.transparency.statements import delivery_view, statement_for_delivery
+
+if TYPE_CHECKING:
+    from staydown.db import Database
 
 DELIVER_WEBHOOK = "webhook:deliver"
 # With the default backoff (2 s doubling, capped at an hour, jitter down to half a step) 60
@@ -25,8 +32,13 @@ class WebhookRejected(RuntimeError):
     """The receiver answered something other than 2xx: retried with backoff."""
 
 
-def action_event(db: Session, action: EnforcementAction, event: str) -> dict[str, Any]:
-    """What the platform receives (webhook body and pull feed alike), in the platform's own ids."""
+_LOOK_UP = object()
+
+
+def action_event(db: Session, action: EnforcementAction, event: str, *, statement: Any = _LOOK_UP) -> dict[str, Any]:
+    """What the platform receives (webhook body and pull feed alike), in the platform's own ids.
+    `statement`: the delivery view of the action's statement when the caller already read it (a
+    batch of deliveries reads them in one query); looked up here otherwise."""
     content = db.get(PlatformContent, action.content_id) if action.content_id else None
     account = db.get(PlatformAccount, action.account_id) if action.account_id else None
     return {
@@ -48,6 +60,8 @@ def action_event(db: Session, action: EnforcementAction, event: str) -> dict[str
         "created_at": action.created_at.isoformat(),
         "facts": action.facts,
         "details": action.details,
+        # DSA Art. 17: the statement of reasons, for the platform to show its user.
+        "statement": statement_for_delivery(db, action.id) if statement is _LOOK_UP else statement,
     }
 
 
@@ -55,7 +69,30 @@ def queue_webhook(db: Session, action: EnforcementAction, event: str) -> None:
     subject = f"content:{action.content_id}" if action.content_id else f"account:{action.account_id}"
     enqueue(db, kind=DELIVER_WEBHOOK, payload={"action_id": action.id, "event": event},
             idempotency_key=f"action:{action.id}:{event}", ordering_key=subject,
-            max_attempts=WEBHOOK_MAX_ATTEMPTS)
+            max_attempts=WEBHOOK_MAX_ATTEMPTS,
+            # An action is applied once, when its row is inserted: no job can hold that key yet.
+            key_is_new=event == "action.applied")
+
+
+def _request(db: Session, action: EnforcementAction, event: str, secret: str,
+             **known: Any) -> tuple[bytes, dict[str, str]]:
+    """The signed body and headers of one delivery; the same for the single and the batch path."""
+    delivery_id = f"action:{action.id}:{event}"
+    body = json.dumps({**action_event(db, action, event, **known), "delivery_id": delivery_id},
+                      separators=(",", ":"), sort_keys=True).encode()
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: sign(body, secret, int(time.time())),
+        DELIVERY_HEADER: delivery_id,
+        EVENT_HEADER: event,
+    }
+    return body, headers
+
+
+def _post(client: httpx.Client, url: str, body: bytes, headers: dict[str, str]) -> None:
+    response = client.post(url, content=body, headers=headers)
+    if not 200 <= response.status_code < 300:
+        raise WebhookRejected(f"{url} answered HTTP {response.status_code}")
 
 
 def deliver_webhook_job(db: Session, ctx: JobContext) -> None:
@@ -64,16 +101,7 @@ def deliver_webhook_job(db: Session, ctx: JobContext) -> None:
     if not url:
         return  # no receiver configured: the platform pulls `GET /v1/actions`
     action = db.execute(sa.select(EnforcementAction).where(EnforcementAction.id == ctx.payload["action_id"])).scalar_one()
-    delivery_id = f"action:{action.id}:{ctx.payload['event']}"
-    body = json.dumps({**action_event(db, action, ctx.payload["event"]), "delivery_id": delivery_id},
-                      separators=(",", ":"), sort_keys=True).encode()
-    secret = settings.webhook_secret.get_secret_value()
-    headers = {
-        "Content-Type": "application/json",
-        SIGNATURE_HEADER: sign(body, secret, int(time.time())),
-        DELIVERY_HEADER: delivery_id,
-        EVENT_HEADER: ctx.payload["event"],
-    }
+    body, headers = _request(db, action, ctx.payload["event"], settings.webhook_secret.get_secret_value())
     # Nothing stays open across the network call: on SQLite the transaction holds the only write
     # lock, which every API write and the other workers would wait on for a slow receiver. The
     # job's lease (and the attempt-number fence) keeps it ours meanwhile.
@@ -81,8 +109,87 @@ def deliver_webhook_job(db: Session, ctx: JobContext) -> None:
     client: httpx.Client | None = ctx.services.get("http_client")
     if client is None:
         with httpx.Client(timeout=settings.webhook_timeout_seconds, follow_redirects=False) as own:
-            response = own.post(url, content=body, headers=headers)
+            _post(own, url, body, headers)
     else:
-        response = client.post(url, content=body, headers=headers)
-    if not 200 <= response.status_code < 300:
-        raise WebhookRejected(f"{url} answered HTTP {response.status_code}")
+        _post(client, url, body, headers)
+
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(width: int) -> ThreadPoolExecutor:
+    # One pool per process (per width), kept: starting threads for every batch cost more CPU than
+    # the POSTs. Shared by the process's workers, so `webhook_concurrency` bounds the process.
+    with _pools_lock:
+        pool = _pools.get(width)
+        if pool is None:
+            pool = _pools[width] = ThreadPoolExecutor(max_workers=width, thread_name_prefix="webhook")
+        return pool
+
+
+def deliver_webhooks_batch(database: Database, contexts: list[JobContext]) -> dict[int, str | None]:
+    """Many deliveries at once: the actions and their subjects read in three queries, then one POST
+    each, `webhook_concurrency` at a time over the worker's kept-alive client. The worker leased
+    at most one job per ordering key, so concurrent POSTs never reorder one subject's events.
+    Returns None per delivered job, or why it failed (it is retried on its own backoff)."""
+    if not contexts:
+        return {}
+    services = contexts[0].services
+    settings = services["settings"]
+    url = settings.webhook_url
+    if not url:
+        return {ctx.job_id: None for ctx in contexts}
+    secret = settings.webhook_secret.get_secret_value()
+    results: dict[int, str | None] = {}
+    requests: list[tuple[int, bytes, dict[str, str]]] = []
+    with database.unit_of_work(write=False) as db:
+        actions = {a.id: a for a in db.execute(sa.select(EnforcementAction).where(
+            EnforcementAction.id.in_({int(ctx.payload["action_id"]) for ctx in contexts}))).scalars()}
+        # Loaded (and held) so that action_event's db.get finds them in the identity map.
+        content_ids = {a.content_id for a in actions.values() if a.content_id}
+        account_ids = {a.account_id for a in actions.values() if a.account_id}
+        subjects = [
+            *(db.execute(sa.select(PlatformContent).where(PlatformContent.id.in_(content_ids))).scalars()
+              if content_ids else ()),
+            *(db.execute(sa.select(PlatformAccount).where(PlatformAccount.id.in_(account_ids))).scalars()
+              if account_ids else ()),
+        ]
+        statements = {s.action_id: delivery_view(s) for s in db.execute(sa.select(StatementOfReasons).where(
+            StatementOfReasons.action_id.in_(list(actions) or [-1]))).scalars()}
+        for ctx in contexts:
+            action = actions.get(int(ctx.payload["action_id"]))
+            if action is None:
+                results[ctx.job_id] = f"action {ctx.payload['action_id']} does not exist"
+                continue
+            try:
+                body, headers = _request(db, action, ctx.payload["event"], secret,
+                                         statement=statements.get(action.id))
+            except Exception as exc:  # noqa: BLE001 - one bad body fails its job, not the batch
+                results[ctx.job_id] = f"{type(exc).__name__}: {exc}"
+                continue
+            requests.append((ctx.job_id, body, headers))
+        del subjects
+    client: httpx.Client | None = services.get("http_client")
+    own = client is None
+    if client is None:
+        client = httpx.Client(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
+
+    def post(item: tuple[int, bytes, dict[str, str]]) -> tuple[int, str | None]:
+        job_id, body, headers = item
+        try:
+            _post(client, url, body, headers)
+        except Exception as exc:  # noqa: BLE001 - recorded on the job, retried with backoff
+            return job_id, f"{type(exc).__name__}: {exc}"
+        return job_id, None
+
+    try:
+        width = int(getattr(settings, "webhook_concurrency", 8))
+        if width == 1 or len(requests) == 1:
+            results.update(post(item) for item in requests)
+        else:
+            results.update(_pool(width).map(post, requests))
+    finally:
+        if own:
+            client.close()
+    return results

@@ -14,7 +14,7 @@ from staydown.audit import AuditTag
 from staydown.cases.models import Case, TrackKind
 from staydown.db import now
 from staydown.delivery.outbox import JobContext, enqueue
-from staydown.enforcement.actions import active_actions, apply_action
+from staydown.enforcement.actions import apply_action
 from staydown.enforcement.models import EnforcementAction, Sweep
 from staydown.matching import banks
 from staydown.matching.matcher import PdqQuery, QuerySignals, find_copies
@@ -77,8 +77,18 @@ def queue_sweep(db: Session, *, case: Case, policy: Policy) -> None:
             idempotency_key=f"sweep:case:{case.id}:{policy.ref}")
 
 
-def sweep_case(db: Session, *, actor: Actor, engine: Any, case_id: int, policy: Policy) -> Sweep:
-    """Find every stored copy of the case's banked items and act on it as on the original."""
+# Copies acted on per transaction by the sweep job: each chunk's webhooks leave while the next is
+# worked on, and on SQLite the write lock is given up between chunks.
+SWEEP_CHUNK = 100
+
+
+def sweep_case(db: Session, *, actor: Actor, engine: Any, case_id: int, policy: Policy,
+               commit_every: int | None = None) -> Sweep:
+    """Find every stored copy of the case's banked items and act on it as on the original.
+
+    With `commit_every`, the work is committed every that many copies (the job does this). A run
+    that stopped half-way is resumed by the next: it carries on the unfinished sweep of the case,
+    skips copies that already carry the action and accounts the sweep already acted on."""
     from staydown.cases.actions import case_by_id, case_contents
     from staydown.enforcement.strikes import add_strike
 
@@ -99,41 +109,60 @@ def sweep_case(db: Session, *, actor: Actor, engine: Any, case_id: int, policy: 
             copies.setdefault(hit.content_id, hit.distance)
     original = {c.id for c in case_contents(db, case)}
     found = [cid for cid in sorted(copies) if cid not in original]
-    sweep = Sweep(case_id=case.id, policy_ref=policy.ref, started_at=started, signals=len(entries),
-                  copies_found=len(found), content_ids=found, account_ids=[], actions=0)
-    db.add(sweep)
-    db.flush()
+    sweep = db.execute(sa.select(Sweep).where(Sweep.case_id == case.id, Sweep.policy_ref == policy.ref,
+                                              Sweep.finished_at.is_(None))
+                       .order_by(Sweep.id.desc()).limit(1)).scalar_one_or_none()
+    if sweep is None:
+        sweep = Sweep(case_id=case.id, policy_ref=policy.ref, started_at=started, signals=len(entries),
+                      copies_found=len(found), content_ids=found, account_ids=[], actions=0)
+        db.add(sweep)
+        db.flush()
+    else:  # resuming: what is found now is what this sweep covers
+        sweep.signals, sweep.copies_found, sweep.content_ids = len(entries), len(found), found
     content_kinds = [k for k in policy.default_actions if k in CONTENT_ACTIONS]
     account_kinds = [k for k in policy.default_actions if k in ACCOUNT_ACTIONS]
-    contents = db.execute(sa.select(PlatformContent).where(PlatformContent.id.in_(found or [-1]))).scalars().all()
-    accounts: set[int] = set()
-    made = 0
+    contents = db.execute(sa.select(PlatformContent).where(PlatformContent.id.in_(found or [-1]))
+                          .order_by(PlatformContent.id)).scalars().all()
+    accounts: set[int] = set(sweep.account_ids)
+    made = sweep.actions
     facts = f"a copy (perceptual or exact match) of an item confirmed in case {case.id} under {policy.ref}"
-    for content in contents:
-        for kind in content_kinds:
-            if active_actions(db, content_id=content.id, kind=kind):
-                continue
-            apply_action(db, actor=actor, kind=kind, content_id=content.id, case_id=case.id, policy_ref=policy.ref,
-                         facts=facts, automated_detection=True, automated_decision=True,
-                         details={"copy_of_case": case.id, "sweep_id": sweep.id, "distance": copies[content.id]})
-            made += 1
-        if content.account_id is not None:
-            accounts.add(content.account_id)
-    for account_id in sorted(accounts):
-        for kind in account_kinds:
-            details = {"copy_of_case": case.id, "sweep_id": sweep.id}
-            if kind == "strike":
-                made += len(add_strike(db, actor=actor, account_id=account_id, policy=policy, case_id=case.id,
-                                       facts=facts, automated=True, details=details))
-            elif not db.execute(sa.select(EnforcementAction.id).where(
-                    EnforcementAction.account_id == account_id, EnforcementAction.kind == kind,
-                    EnforcementAction.state == "active")).first():
-                apply_action(db, actor=actor, kind=kind, account_id=account_id, case_id=case.id,
-                             policy_ref=policy.ref, facts=facts, automated_detection=True, automated_decision=True,
-                             details=details)
+    step = commit_every or 500
+    for start in range(0, len(contents), step):
+        chunk = contents[start:start + step]
+        # What is already in force, read once per chunk rather than once per copy and account.
+        in_force = set(db.execute(sa.select(EnforcementAction.content_id, EnforcementAction.kind).where(
+            EnforcementAction.content_id.in_([c.id for c in chunk]), EnforcementAction.kind.in_(content_kinds),
+            EnforcementAction.state == "active")).all()) if content_kinds else set()
+        for content in chunk:
+            for kind in content_kinds:
+                if (content.id, kind) in in_force:
+                    continue
+                apply_action(db, actor=actor, kind=kind, content_id=content.id, case_id=case.id, policy_ref=policy.ref,
+                             facts=facts, automated_detection=True, automated_decision=True,
+                             details={"copy_of_case": case.id, "sweep_id": sweep.id, "distance": copies[content.id]})
                 made += 1
-    sweep.account_ids = sorted(accounts)
-    sweep.actions = made
+        new_accounts = sorted({c.account_id for c in chunk if c.account_id is not None} - accounts)
+        plain = [k for k in account_kinds if k != "strike"]
+        in_force = set(db.execute(sa.select(EnforcementAction.account_id, EnforcementAction.kind).where(
+            EnforcementAction.account_id.in_(new_accounts), EnforcementAction.kind.in_(plain),
+            EnforcementAction.state == "active")).all()) if plain and new_accounts else set()
+        for account_id in new_accounts:
+            for kind in account_kinds:
+                details = {"copy_of_case": case.id, "sweep_id": sweep.id}
+                if kind == "strike":
+                    made += len(add_strike(db, actor=actor, account_id=account_id, policy=policy, case_id=case.id,
+                                           facts=facts, automated=True, details=details))
+                elif (account_id, kind) not in in_force:
+                    apply_action(db, actor=actor, kind=kind, account_id=account_id, case_id=case.id,
+                                 policy_ref=policy.ref, facts=facts, automated_detection=True,
+                                 automated_decision=True, details=details)
+                    made += 1
+            accounts.add(account_id)
+        # The sweep's progress commits with the chunk's actions, so a resumed run knows where it was.
+        sweep.account_ids = sorted(accounts)
+        sweep.actions = made
+        if commit_every and start + step < len(contents):
+            db.commit()
     sweep.finished_at = now(db)
     # TID-3: the reasonable effort to find known identical copies, on the record of the track.
     for track in case.tracks:
@@ -154,4 +183,5 @@ def sweep_job(db: Session, ctx: JobContext) -> None:
     engine.catch_up()  # the banked signals and the newest uploads, before searching
     catalogue: Catalogue = ctx.services["catalogue"]
     policy_id, _ = parse_ref(ctx.payload["policy"])
-    sweep_case(db, actor=SYSTEM, engine=engine, case_id=ctx.payload["case_id"], policy=catalogue.get(policy_id))
+    sweep_case(db, actor=SYSTEM, engine=engine, case_id=ctx.payload["case_id"], policy=catalogue.get(policy_id),
+               commit_every=SWEEP_CHUNK)

@@ -25,7 +25,7 @@ from staydown.intake.models import Notice, NoticeItem, NoticeKind, NoticeState, 
 from staydown.intake.schemas import CompletionIn, NoticeIn
 from staydown.policies.catalogue import Catalogue, PolicyNotFound
 from staydown.policies.schema import Policy
-from staydown.subjects.actions import ensure_content
+from staydown.subjects.actions import ensure_content, insert_or_get
 from staydown.subjects.models import PlatformContent
 from staydown.subjects.schemas import AccountRef, ContentRef
 
@@ -111,14 +111,8 @@ def _notifier_key(actor: Actor, notice: NoticeIn, flagger: TrustedFlagger | None
 def _notifier(db: Session, key: str | None) -> Notifier | None:
     if key is None:
         return None
-    found = db.execute(sa.select(Notifier).where(Notifier.key == key)).scalar_one_or_none()
-    if found is None:
-        found = Notifier(key=key, notices=0, founded=0, manifestly_unfounded=0, created_at=now(db))
-        try:
-            with db.begin_nested():
-                db.add(found)
-        except sa.exc.IntegrityError:
-            found = db.execute(sa.select(Notifier).where(Notifier.key == key)).scalar_one()
+    found, _ = insert_or_get(db, Notifier, "key", key,
+                             {"notices": 0, "founded": 0, "manifestly_unfounded": 0, "created_at": now(db)})
     return found
 
 

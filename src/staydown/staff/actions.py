@@ -150,6 +150,12 @@ def revoke_api_client(db: Session, *, actor: Actor, client: ApiClient, reason: s
     if client.revoked_at is not None:
         raise Conflict(f"API client {client.id} was already revoked at {client.revoked_at.isoformat()}")
     client.revoked_at = now(db)
+    from staydown.staff.auth import forget_api_key
+
+    # Forgotten now and again once the revocation is committed (a request in between may have
+    # remembered the key as it was).
+    forget_api_key(client.key_prefix)
+    db.info.setdefault("after_commit", []).append(lambda prefix=client.key_prefix: forget_api_key(prefix))
     audit.record(db, actor=actor, tag=AuditTag.API_CLIENT_REVOKE, subject_type="api_client",
                  subject_id=client.id, data={"reason": reason, "key_prefix": client.key_prefix})
     return client

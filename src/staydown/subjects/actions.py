@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from staydown import audit
@@ -18,20 +18,31 @@ from staydown.subjects.schemas import AccountRef, ContentRef
 T = TypeVar("T", PlatformAccount, PlatformContent)
 
 
-def _get_or_insert(db: Session, model: type[T], platform_id: str, values: dict[str, Any]) -> tuple[T, bool]:
-    existing = db.execute(sa.select(model).where(model.platform_id == platform_id)).scalar_one_or_none()
+def insert_or_get(db: Session, model: type[Any], key: str, value: str, values: dict[str, Any]) -> tuple[Any, bool]:
+    """The row of `model` whose unique column `key` is `value`, inserted with `values` if there is
+    none. Returns (row, created).
+
+    One `INSERT ... ON CONFLICT DO NOTHING RETURNING`: losing a race with another transaction
+    that inserts the same key costs a re-read, and no savepoint, so nothing recorded earlier in the
+    transaction (audit events) can be lost with a savepoint's rollback, and no lock is taken early."""
+    column = getattr(model, key)
+    existing = db.execute(sa.select(model).where(column == value)).scalar_one_or_none()
     if existing is not None:
         return existing, False
-    obj = model(platform_id=platform_id, **values)
-    try:
-        # A savepoint, so that losing a race with another transaction inserting the same
-        # platform id costs this transaction nothing but a re-read.
-        with db.begin_nested():
-            db.add(obj)
-    except IntegrityError:
-        found = db.execute(sa.select(model).where(model.platform_id == platform_id)).scalar_one()
-        return found, False
-    return obj, True
+    dialect = db.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+    stmt = (insert.values({key: value, **values})
+            .on_conflict_do_nothing(index_elements=[model.__table__.c[column.property.columns[0].name]])
+            .returning(model))
+    created = db.execute(stmt).scalar_one_or_none()
+    if created is not None:
+        return created, True
+    # Another transaction inserted it first (and committed: ON CONFLICT waited for it).
+    return db.execute(sa.select(model).where(column == value)).scalar_one(), False
+
+
+def _get_or_insert(db: Session, model: type[T], platform_id: str, values: dict[str, Any]) -> tuple[T, bool]:
+    return insert_or_get(db, model, "platform_id", platform_id, values)
 
 
 def ensure_account(db: Session, *, actor: Actor, ref: AccountRef) -> PlatformAccount:

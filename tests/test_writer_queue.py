@@ -1,0 +1,120 @@
+"""SQLite's writers take turns in arrival order within a process (bench/intake.py: SQLite's busy
+handler made p99 ~1 s), and a turn is always given back: after commit, rollback, a failed
+transaction, or a connection dropped mid-transaction, so the queue cannot deadlock."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from staydown.db import Database, WriterQueue, create_engine
+from staydown.subjects.models import PlatformAccount
+
+
+def _wait_for(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.002)
+
+
+def test_turns_are_given_in_arrival_order() -> None:
+    gate = WriterQueue(timeout=5)
+    gate.acquire("a")
+    order: list[str] = []
+
+    def writer(name: str) -> None:
+        gate.acquire(name)
+        order.append(name)
+        gate.release(name)
+
+    threads = []
+    for i, name in enumerate("bcde"):
+        t = threading.Thread(target=writer, args=(name,))
+        t.start()
+        threads.append(t)
+        _wait_for(lambda i=i: gate.queued == i + 1)  # each is in line before the next arrives
+    gate.release("a")
+    for t in threads:
+        t.join(5)
+    assert order == list("bcde")
+
+
+def test_a_waiter_gives_up_after_the_busy_timeout_and_leaves_the_line() -> None:
+    gate = WriterQueue(timeout=0.05)
+    gate.acquire("a")
+    with pytest.raises(sa.exc.OperationalError, match="database is locked"):
+        gate.acquire("b")
+    assert gate.queued == 0
+    gate.release("b")  # not the holder: no effect
+    gate.release("a")
+    gate.acquire("c")  # free again
+
+
+@pytest.fixture
+def sqlite_db(tmp_path):  # type: ignore[no-untyped-def]
+    from staydown.migrate import upgrade
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'q.db'}", sqlite_busy_timeout_ms=5000)
+    upgrade(engine)
+    database = Database(engine)
+    yield database
+    engine.dispose()
+
+
+def _account(db, n: int) -> None:  # type: ignore[no-untyped-def]
+    from staydown.db import now
+
+    db.add(PlatformAccount(platform_id=f"p{n}", status="active", meta={}, first_seen_at=now(db), updated_at=now(db)))
+
+
+def test_many_writers_on_one_sqlite_file_all_finish(sqlite_db: Database) -> None:
+    errors: list[BaseException] = []
+    peak = [0]
+    gate = sqlite_db.engine.sqlite_writer_queue  # type: ignore[attr-defined]
+
+    def writer(base: int) -> None:
+        try:
+            for i in range(15):
+                with sqlite_db.unit_of_work() as db:
+                    _account(db, base * 100 + i)
+                    db.flush()
+                    peak[0] = max(peak[0], gate.queued)
+                    if i % 5 == 4:
+                        raise KeyError("rolled back")  # a failed request gives its turn back too
+        except KeyError:
+            pass
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors and not any(t.is_alive() for t in threads)
+    assert peak[0] > 0  # they really queued
+    with sqlite_db.unit_of_work(write=False) as db:
+        assert db.scalar(sa.select(sa.func.count()).select_from(PlatformAccount)) == 12 * 4
+    with sqlite_db.unit_of_work() as db:  # and the turn is free
+        _account(db, 99_999)
+
+
+def test_a_connection_dropped_mid_transaction_gives_its_turn_back(sqlite_db: Database) -> None:
+    session = sqlite_db.session()
+    _account(session, 1)
+    session.flush()  # holds the turn
+    session.connection().invalidate()
+    session.close()
+    done = threading.Event()
+
+    def other() -> None:
+        with sqlite_db.unit_of_work() as db:
+            _account(db, 2)
+        done.set()
+
+    threading.Thread(target=other, daemon=True).start()
+    assert done.wait(3), "the next writer waited for a turn nobody held"
