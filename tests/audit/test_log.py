@@ -258,3 +258,24 @@ def test_events_survive_a_savepoint_that_loses_an_insert_race(database: Database
         audit.record(db, actor=SYSTEM, tag=AuditTag.CONTENT_CREATE, subject_type="content", subject_id="after")
     result = _verify(database)
     assert result.ok and result.events_checked == 2
+
+
+def test_a_rolled_back_savepoint_takes_back_the_events_recorded_inside_it(database: Database) -> None:
+    """An event about a row that was never stored (a lost insert race inside a savepoint) must not
+    enter the chain; the events recorded before the savepoint and after it stay."""
+    with database.unit_of_work() as db:
+        audit.record(db, actor=SYSTEM, tag=AuditTag.CONTENT_CREATE, subject_type="content", subject_id=1)
+        try:
+            with db.begin_nested():
+                audit.record(db, actor=SYSTEM, tag=AuditTag.CONTENT_CREATE, subject_type="content", subject_id=2)
+                with db.begin_nested():
+                    audit.record(db, actor=SYSTEM, tag=AuditTag.CONTENT_CREATE, subject_type="content", subject_id=3)
+                raise RuntimeError("lost the race")
+        except RuntimeError:
+            pass
+        with db.begin_nested():
+            audit.record(db, actor=SYSTEM, tag=AuditTag.CONTENT_CREATE, subject_type="content", subject_id=4)
+    with database.unit_of_work(write=False) as db:
+        subjects = db.execute(sa.select(AuditEvent.subject_id).order_by(AuditEvent.seq)).scalars().all()
+        assert [str(s) for s in subjects] == ["1", "4"]
+        assert audit.verify(db).ok

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
+import weakref
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
@@ -140,12 +141,30 @@ def flush(db: Session) -> None:
 register_commit_hook(1000, "audit", flush)
 
 
+# How many events were pending when each open savepoint began (weakly keyed: a finished savepoint
+# drops out by itself).
+_savepoint_marks: "weakref.WeakKeyDictionary[Any, int]" = weakref.WeakKeyDictionary()
+
+
+@sa_event.listens_for(Session, "after_transaction_create")
+def _mark_savepoint(session: Session, transaction: Any) -> None:
+    if transaction.nested:
+        _savepoint_marks[transaction] = len(session.info.get(PENDING_KEY, ()))
+
+
 @sa_event.listens_for(Session, "after_soft_rollback")
 def _drop_after_rollback(session: Session, previous_transaction: Any) -> None:
-    # Only the outermost rollback discards the transaction's events; a savepoint's rollback
-    # (a lost insert race) leaves what was recorded outside it.
+    # The outermost rollback discards all the transaction's events. A savepoint's rollback (a lost
+    # insert race, say) discards the events recorded inside it and keeps those recorded before:
+    # an event about a row that was never stored would be a false entry in the chain.
     if previous_transaction.parent is None:
         session.info.pop(PENDING_KEY, None)
+        return
+    if previous_transaction.nested:
+        mark = _savepoint_marks.pop(previous_transaction, None)
+        pending = session.info.get(PENDING_KEY)
+        if mark is not None and pending is not None:
+            del pending[mark:]
 
 
 @dataclass(frozen=True)
