@@ -102,6 +102,8 @@ CREATE TABLE IF NOT EXISTS actions (
     content_id TEXT,
     account_id TEXT,
     policy TEXT,
+    statement_url TEXT,             -- the statement of reasons page (DSA Art. 17) for the author
+    appeal_url TEXT,
     received_at TEXT NOT NULL,
     acked_at TEXT,
     PRIMARY KEY (action_id, event)
@@ -196,6 +198,18 @@ class Store:
             return None
         return "hidden" if row["hidden"] else row["state"]
 
+    def statement_for(self, post_id: str) -> dict[str, Any] | None:
+        """The statement of reasons of the newest measure that hides the post, if one is in force."""
+        hiding = ", ".join(f"'{k}'" for k in HIDING)
+        with self.connect() as conn:
+            row = conn.execute(
+                f"SELECT a.kind, a.policy, a.statement_url, a.appeal_url FROM actions a "
+                f"WHERE a.content_id = ? AND a.event = 'action.applied' AND a.kind IN ({hiding}) "
+                f"AND a.statement_url IS NOT NULL AND NOT EXISTS (SELECT 1 FROM actions l WHERE "
+                f"l.action_id = a.action_id AND l.event = 'action.lifted') ORDER BY a.action_id DESC LIMIT 1",
+                (post_id,)).fetchone()
+        return dict(row) if row else None
+
     def barred(self, author: str) -> bool:
         with self.connect() as conn:
             return bool(conn.execute(
@@ -217,10 +231,11 @@ class Store:
         restriction means the review found nothing (or a final measure replaced it, which the
         feed delivers first, so the post stays hidden by that one)."""
         inserted = conn.execute(
-            "INSERT OR IGNORE INTO actions (action_id, event, kind, target, content_id, account_id, policy, received_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO actions (action_id, event, kind, target, content_id, account_id, policy, "
+            "statement_url, appeal_url, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (action.id, action.event, action.kind, action.target, action.content_id, action.account_id,
-             action.policy, _now())).rowcount
+             action.policy, action.statement.url if action.statement else None,
+             action.statement.appeal_url if action.statement else None, _now())).rowcount
         if inserted and action.content_id and (
                 (action.applied and action.kind == "restore") or (action.lifted and action.kind in HIDING)):
             conn.execute("UPDATE posts SET state = 'published' WHERE id = ? AND state = 'held'", (action.content_id,))
@@ -384,7 +399,11 @@ def create_app(config: Config, *, client: AsyncClient | None = None) -> FastAPI:
     async def show_post(request: Request, post_id: str) -> HTMLResponse:
         posts = [p for p in await run_in_threadpool(store.visible_posts) if p["id"] == post_id]
         if not posts:
-            return page(request, "message.html", 404, title="Not available", text="This post is not available.")
+            # A post taken down by a decision says why and how to contest it (DSA Art. 17); a real
+            # forum would show this to the author only.
+            statement = await run_in_threadpool(store.statement_for, post_id)
+            return page(request, "message.html", 404, title="Not available", text="This post is not available.",
+                        statement=statement)
         return page(request, "index.html", posts=posts, single=True)
 
     @app.post("/staydown/webhook")

@@ -161,7 +161,12 @@ def test_upload_is_scanned_listed_and_taken_down_by_a_signed_webhook(forum_url: 
     assert r.status_code == 200 and r.json()["status"] == "accepted"
     assert _listed(forum_url) == []
     assert httpx.get(f"{forum_url}/media/{post_id}").status_code == 404
-    assert httpx.get(f"{forum_url}/p/{post_id}").status_code == 404
+    gone = httpx.get(f"{forum_url}/p/{post_id}")
+    assert gone.status_code == 404
+    # REQ DSA-2: the action carried its statement of reasons; the post's page links to it and to the appeal.
+    statement = json.loads(body)["statement"]
+    assert statement and statement["url"] and f'href="{statement["url"]}"' in gone.text
+    assert f'href="{statement["appeal_url"]}"' in gone.text.replace("&amp;", "&")
     # The forum tells staydown it was done.
     _eventually(lambda: _ack_status(database, removal) == "applied")
     # The sender's retry of the same delivery is answered, and not applied twice.

@@ -103,6 +103,18 @@ class Content(_Result):
     first_seen_at: datetime | None = None
 
 
+class Statement(_Result):
+    """The statement of reasons for a restriction (DSA Art. 17), to show the affected user:
+    `url` is its public page, `appeal_url` where to contest it, `rendered` the text per language."""
+
+    code: str
+    url: str | None = None
+    appeal_url: str | None = None
+    appeal_deadline: datetime | None = None
+    language: str = "en"
+    rendered: dict[str, str] = Field(default_factory=dict)
+
+
 class Action(_Result):
     """An action the platform must carry out, or stop carrying out.
 
@@ -128,6 +140,8 @@ class Action(_Result):
     created_at: datetime | None = None
     facts: str = ""
     details: dict[str, Any] = Field(default_factory=dict)
+    # Every restriction carries its statement of reasons; restorations and warnings carry none.
+    statement: Statement | None = None
 
     @property
     def applied(self) -> bool:

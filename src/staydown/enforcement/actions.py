@@ -17,6 +17,7 @@ from staydown.enforcement.models import ActionState, EnforcementAction
 ACTIONS = "actions"  # the sequence the platform's pull feed follows
 from staydown.errors import InvalidInput
 from staydown.policies.vocab import ACCOUNT_ACTIONS, CONTENT_ACTIONS
+from staydown.transparency.statements import issue_statement
 
 CONTENT_KINDS = set(CONTENT_ACTIONS) | {"restore"}
 ACCOUNT_KINDS = set(ACCOUNT_ACTIONS) | {"restore_account"}
@@ -57,6 +58,7 @@ def apply_action(
         ends_at=ends_at, details=details or {}, created_by=actor.ref, created_at=now(db))
     db.add(action)
     db.flush()
+    issue_statement(db, actor=actor, action=action)  # DSA Art. 17: with the restriction, before its delivery
     sequences.touch(db, action, sequence=ACTIONS)
     queue_webhook(db, action, "action.applied")
     audit.record(db, actor=actor, tag=AuditTag.ACTION_APPLY, subject_type=target,

@@ -81,3 +81,7 @@ class StatementOfReasons(Base):
     tdb_submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     tdb_reference: Mapped[str | None] = mapped_column(sa.String(200))  # the Database's uuid or URL
     tdb_error: Mapped[str | None] = mapped_column(sa.Text)
+    # Derived at issue, so that later reads (public page, webhook, Transparency Database body)
+    # need no other row: the policy's DSA fields, content type and date, the public URL, and
+    # the facts with personal data scrubbed (see statements.py).
+    details: Mapped[dict[str, Any]] = mapped_column(sa.JSON, nullable=False, default=dict)

@@ -55,6 +55,7 @@ def upgrade() -> None:
     sa.Column('tdb_submitted_at', staydown.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('tdb_reference', sa.String(length=200), nullable=True),
     sa.Column('tdb_error', sa.Text(), nullable=True),
+    sa.Column('details', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['platform_accounts.id'], name=op.f('fk_statements_of_reasons_account_id_platform_accounts'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['action_id'], ['enforcement_actions.id'], name=op.f('fk_statements_of_reasons_action_id_enforcement_actions'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_statements_of_reasons_case_id_cases'), ondelete='SET NULL'),
@@ -77,6 +78,8 @@ def upgrade() -> None:
     sa.Column('case_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('statement_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('notice_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('decision_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('appellant', sa.String(length=200), nullable=False),
     sa.Column('appellant_kind', sa.String(length=20), nullable=False),
     sa.Column('basis', sa.String(length=40), nullable=False),
     sa.Column('explanation', sa.Text(), nullable=False),
@@ -97,6 +100,7 @@ def upgrade() -> None:
     sa.Column('reasons', sa.Text(), nullable=True),
     sa.Column('details', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_appeals_case_id_cases'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['decision_id'], ['decisions.id'], name=op.f('fk_appeals_decision_id_decisions'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['notice_id'], ['notices.id'], name=op.f('fk_appeals_notice_id_notices'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['statement_id'], ['statements_of_reasons.id'], name=op.f('fk_appeals_statement_id_statements_of_reasons'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_appeals')),
@@ -104,6 +108,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('appeals', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_appeals_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_appeals_decision_id'), ['decision_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_appeals_due_at'), ['due_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_appeals_notice_id'), ['notice_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_appeals_received_at'), ['received_at'], unique=False)
@@ -145,6 +150,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_appeals_received_at'))
         batch_op.drop_index(batch_op.f('ix_appeals_notice_id'))
         batch_op.drop_index(batch_op.f('ix_appeals_due_at'))
+        batch_op.drop_index(batch_op.f('ix_appeals_decision_id'))
         batch_op.drop_index(batch_op.f('ix_appeals_case_id'))
 
     op.drop_table('appeals')

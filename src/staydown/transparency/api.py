@@ -1,0 +1,57 @@
+"""HTTP API for statements of reasons: the public page's data by code, and the list for staff and
+API clients."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel
+
+from staydown.actors import Actor
+from staydown.http import DbSession, rate_limited, require
+from staydown.staff.permissions import Permission
+from staydown.transparency import statements
+
+router = APIRouter(prefix="/v1", tags=["statements"])
+public_router = APIRouter(prefix="/public", tags=["public"])
+
+Public = Annotated[Actor, Depends(require(Permission.PUBLIC))]
+# Statements are transparency records; the platform receives each with its action already.
+Reader = Annotated[Actor, Depends(require(Permission.TRANSPARENCY_READ))]
+Code = Annotated[str, Path(min_length=4, max_length=40)]
+PlatformId = Annotated[str | None, Query(min_length=1, max_length=200)]
+
+
+@public_router.get("/statements/{code}", dependencies=[Depends(rate_limited("statements", 0))])
+def public_statement(code: Code, db: DbSession, _: Public) -> dict[str, Any]:
+    """A statement of reasons by its code (DSA Art. 17): the measure, where and for how long, the
+    facts, the source, the automated means, the ground and how to contest it. No personal data."""
+    return statements.public_view(statements.statement_by_code(db, code))
+
+
+class StatementsOut(BaseModel):
+    statements: list[dict[str, Any]]
+    next_after: int
+
+
+@router.get("/statements", response_model=StatementsOut)
+def list_statements(
+    db: DbSession, _: Reader,
+    case_id: Annotated[int | None, Query(ge=1)] = None,
+    action_id: Annotated[int | None, Query(ge=1)] = None,
+    content_id: PlatformId = None,
+    account_id: PlatformId = None,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> StatementsOut:
+    """Statements by case, action, or the platform's content or account id, oldest first; page on
+    with `after` = the last `next_after`."""
+    from staydown.subjects.queries import account_by_platform_id, content_by_platform_id
+
+    content = content_by_platform_id(db, content_id).id if content_id is not None else None
+    account = account_by_platform_id(db, account_id).id if account_id is not None else None
+    rows = statements.statements_for(db, case_id=case_id, action_id=action_id, content_id=content,
+                                     account_id=account, after_id=after, limit=limit)
+    return StatementsOut(statements=[statements.staff_view(s) for s in rows],
+                         next_after=rows[-1].id if rows else after)

@@ -1,0 +1,353 @@
+"""Statements of reasons (DSA-2): one for every restriction with every Art. 17(3) element, the
+right source and automation flags, never the reporter's identity, rendered in the platform's
+languages, delivered with the action, and public by code without personal data."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from staydown.actors import SYSTEM
+from staydown.audit.models import AuditEvent
+from staydown.cases.actions import claim_case, decide_case
+from staydown.cases.models import Case
+from staydown.db import Database
+from staydown.delivery.webhooks import action_event
+from staydown.enforcement.actions import apply_action
+from staydown.enforcement.models import EnforcementAction
+from staydown.intake.actions import submit_detection, submit_notice
+from staydown.intake.schemas import NoticeIn
+from staydown.policies import default_catalogue
+from staydown.settings import Settings
+from staydown.subjects.actions import ensure_content
+from staydown.subjects.schemas import AccountRef, ContentRef
+from staydown.transparency.models import StatementOfReasons
+from staydown.transparency.statements import (
+    RESTRICTIONS,
+    StatementSettings,
+    public_view,
+    statement_by_code,
+    statement_for_action,
+    use_statement_settings,
+)
+from staydown.errors import NotFound
+from tests.conftest import T0
+from tests.helpers import auth, make_key
+
+CATALOGUE = default_catalogue()
+ACCOUNT_MEASURES = {"suspend", "terminate"}
+
+
+def _content(db: Any, n: int = 1, *, kind: str = "image", handle: str = "poster") -> Any:
+    return ensure_content(db, actor=SYSTEM, ref=ContentRef(
+        id=f"post-{n}", kind=kind, url=f"https://forum.example/p/{n}",
+        account=AccountRef(id=f"user-{n}", handle=handle)))
+
+
+def _statement(db: Any, action: EnforcementAction) -> StatementOfReasons:
+    found = statement_for_action(db, action.id)
+    assert found is not None, f"no statement for {action.kind}"
+    return found
+
+
+def _notice(db: Any, **fields: Any) -> Case:
+    body = {"kind": "public_report", "reporter_kind": "user", "policy_id": "harassment",
+            "explanation": "threats", "items": [{"content_id": "post-1", "account_id": "user-1"}], **fields}
+    receipt = submit_notice(db, actor=SYSTEM, notice=NoticeIn(**body), catalogue=CATALOGUE)
+    return receipt.cases[0]
+
+
+@pytest.mark.parametrize("kind", sorted(RESTRICTIONS))
+def test_dsa2_every_restriction_has_a_statement_with_every_element(db: Any, kind: str) -> None:
+    content = _content(db)
+    target = {"account_id": content.account_id} if kind in ACCOUNT_MEASURES else {"content_id": content.id}
+    ends = T0 + timedelta(days=30) if kind in ("suspend", "demonetise") else None
+    action = apply_action(db, actor=SYSTEM, kind=kind, policy_ref="harassment@1", facts="three threatening replies",
+                          territorial_scope=["DE", "AT"], ends_at=ends, **target)
+    s = _statement(db, action)
+    # measure, scope, duration
+    assert s.measure == kind and s.target == action.target
+    assert s.territorial_scope == ["DE", "AT"] and s.starts_at == T0 and s.ends_at == ends
+    # facts and source, automated means
+    assert s.facts == "three threatening replies"
+    assert s.source == "own_initiative" and s.automated_detection is False and s.automated_decision == "not_automated"
+    # ground with explanation: harassment cites its terms first
+    assert s.decision_ground == "incompatible_content" and s.contractual_ground and s.contractual_explanation
+    assert s.category == "STATEMENT_CATEGORY_CYBER_VIOLENCE" and s.policy_ref == "harassment@1"
+    # redress: appeal link and deadline, out-of-court, courts
+    assert s.redress["appeal_url"] == f"http://127.0.0.1:8000/appeal?statement={s.code}"
+    assert s.appeal_deadline == T0 + timedelta(days=183) and s.issued_at == T0
+    assert "Art. 21" in s.redress["out_of_court"] and s.redress["judicial"]
+    text = s.rendered["en"]
+    for element in (s.redress["appeal_url"], "2026-12-01", "Article 21", "court", "in AT, DE",
+                    s.contractual_ground, "three threatening replies", "our own checks",
+                    "the decision was taken by a person", s.code):
+        assert element in text, element
+    if ends is not None:
+        assert "until 2026-07-01" in text
+    assert s.code.startswith("S-") and len(s.code) == 25 and s.tdb_state == "pending"
+    assert s.tdb_puid.startswith("sd-sor-") and s.code not in s.tdb_puid
+    tags = [e.data.get("measure") for e in _pending_events(db, "transparency:statement:issue")]
+    assert tags == [kind]
+
+
+def _pending_events(db: Any, tag: str) -> list[Any]:
+    from staydown import audit
+
+    return [e for e in audit.pending(db) if e.tag == tag]
+
+
+@pytest.mark.parametrize("kind", ["warn", "strike", "restore", "restore_account"])
+def test_dsa2_warnings_strikes_and_restorations_restrict_nothing(db: Any, kind: str) -> None:
+    content = _content(db)
+    target = {"content_id": content.id} if kind == "restore" else {"account_id": content.account_id}
+    action = apply_action(db, actor=SYSTEM, kind=kind, policy_ref="harassment@1", **target)
+    assert statement_for_action(db, action.id) is None
+    assert action_event(db, action, "action.applied")["statement"] is None
+
+
+def test_dsa2_human_decision_on_a_report_is_a_notice_not_automated(db: Any) -> None:
+    case = _notice(db)
+    staff = _moderator()
+    claim_case(db, actor=staff, case=case)
+    result = decide_case(db, actor=staff, case=case, policy_ref="harassment@1", outcome="violates",
+                         facts="repeated threats", actions=["remove"], catalogue=CATALOGUE)
+    s = _statement(db, result.actions[0])
+    assert (s.source, s.automated_detection, s.automated_decision) == ("notice", False, "not_automated")
+    assert s.case_id == case.id and s.content_id == result.actions[0].content_id
+
+
+@pytest.mark.parametrize("kind, source", [("trusted_flagger", "trusted_flagger"),
+                                          ("law_enforcement", "other_notification"),
+                                          ("authority_order", "other_notification"),
+                                          ("dsa_notice", "notice")])
+def test_dsa2_source_follows_the_notices_of_the_case(db: Any, kind: str, source: str) -> None:
+    case = _notice(db, kind=kind)
+    content_id = db.execute(sa.select(Case.content_id).where(Case.id == case.id)).scalar_one()
+    action = apply_action(db, actor=SYSTEM, kind="remove", content_id=content_id, case_id=case.id,
+                          policy_ref="harassment@1", facts="confirmed")
+    assert _statement(db, action).source == source
+
+
+def test_dsa2_scan_detection_is_automated_detection_and_its_hold_an_automated_decision(db: Any) -> None:
+    from staydown.matching.matcher import BankMatch
+
+    _content(db)
+    match = BankMatch(bank="known", bank_id=1, entry_id=7, signal_type="md5", distance=0, threshold=0,
+                      action="hold", policy_id="harassment", confirmed_material=False)
+    submit_detection(db, content_platform_id="post-1", account_platform_id="user-1", matches=[match],
+                     verdict="hold", catalogue=CATALOGUE)
+    hold = db.execute(sa.select(EnforcementAction).where(EnforcementAction.kind == "restrict_distribution")).scalar_one()
+    s = _statement(db, hold)
+    assert (s.source, s.automated_detection, s.automated_decision) == ("own_initiative", True, "fully")
+    assert "the content was detected by automated means" in s.rendered["en"]
+    assert "the decision was taken by automated means" in s.rendered["en"]
+    # A person then decides the case that detection opened: detected by automation, decided by a person.
+    case = db.get(Case, hold.case_id)
+    staff = _moderator()
+    claim_case(db, actor=staff, case=case)
+    result = decide_case(db, actor=staff, case=case, policy_ref="harassment@1", outcome="violates",
+                         facts="a person confirmed the match", actions=["remove"], catalogue=CATALOGUE)
+    s = _statement(db, result.actions[0])
+    assert (s.automated_detection, s.automated_decision) == (True, "not_automated")
+
+
+def test_dsa2_copies_found_by_a_sweep_are_own_initiative_and_fully_automated(db: Any) -> None:
+    content = _content(db, 2)
+    action = apply_action(db, actor=SYSTEM, kind="remove", content_id=content.id, policy_ref="csam@1",
+                          facts="a copy of an item confirmed in case 1", automated_detection=True,
+                          automated_decision=True, details={"copy_of_case": 1, "sweep_id": 1})
+    s = _statement(db, action)
+    assert (s.source, s.automated_detection, s.automated_decision) == ("own_initiative", True, "fully")
+    assert s.decision_ground == "illegal_content" and "18 U.S.C. 2251" in s.legal_ground and s.legal_explanation
+
+
+def test_dsa2_statement_never_discloses_the_reporter(db: Any) -> None:
+    case = _notice(db, contact_name="Maria Reporterin", contact_email="maria.r@mail.example",
+                   reporter_id="reporter-account-77", explanation="he keeps threatening me")
+    staff = _moderator()
+    claim_case(db, actor=staff, case=case)
+    result = decide_case(db, actor=staff, case=case, policy_ref="harassment@1", outcome="violates",
+                         facts="reported by Maria Reporterin (maria.r@mail.example, reporter-account-77); "
+                               "the replies threaten her", actions=["remove"], catalogue=CATALOGUE)
+    s = _statement(db, result.actions[0])
+    everything = json.dumps({"facts": s.facts, "rendered": s.rendered, "redress": s.redress,
+                             "details": s.details, "public": public_view(s)})
+    for secret in ("Maria", "Reporterin", "maria.r@mail.example", "reporter-account-77"):
+        assert secret not in everything, secret
+    assert "[the notifier]" in s.facts and "the replies threaten her" in s.facts
+
+
+def test_dsa2_rendered_from_the_policy_notice_in_the_platform_languages(db: Any) -> None:
+    use_statement_settings(db, StatementSettings(public_base_url="https://safety.example", platform_name="Forum",
+                                                 languages=("de", "en", "fr"), appeal_window=timedelta(days=200)))
+    content = _content(db)
+    action = apply_action(db, actor=SYSTEM, kind="remove", content_id=content.id, policy_ref="csam@1", facts="f")
+    s = _statement(db, action)
+    assert s.language == "de" and set(s.rendered) == {"de", "en", "fr"}
+    assert s.appeal_deadline == T0 + timedelta(days=200)
+    assert s.redress["appeal_url"] == f"https://safety.example/appeal?statement={s.code}"
+    # The policy's own German notice, with its placeholders filled, then the elements in German.
+    assert "Darstellungen sexuellen Kindesmissbrauchs" in s.rendered["de"]
+    assert "Was wir getan haben: Entfernung des Inhalts, überall, ohne Enddatum." in s.rendered["de"]
+    assert "Artikel 21" in s.rendered["de"] and "2026-12-18" in s.rendered["de"]
+    assert "We removed content you shared" in s.rendered["en"]
+    # French: no translation of this policy's notice, so its notice is English; the elements are French.
+    assert "Comment la contester" in s.rendered["fr"] and s.redress["appeal_url"] in s.rendered["fr"]
+
+
+def test_dsa2_missing_policy_gets_a_neutral_statement(db: Any) -> None:
+    content = _content(db)
+    action = apply_action(db, actor=SYSTEM, kind="label", content_id=content.id, facts="")
+    s = _statement(db, action)
+    assert s.policy_ref is None and s.decision_ground == "incompatible_content"
+    assert s.contractual_ground == "Terms of service of this platform" and s.contractual_explanation
+    assert "ask for a review at " + s.redress["appeal_url"] in s.rendered["en"]
+    assert s.facts.startswith("a label added to the content")
+
+
+def test_dsa2_settings_reach_statements_issued_through_the_app(app: Any, database: Database) -> None:
+    assert app.state.settings.platform_name == "this platform"
+    from staydown.transparency.statements import statement_settings
+
+    with database.unit_of_work() as db:
+        config = statement_settings(db)
+    assert config.appeal_window == timedelta(days=app.state.settings.appeal_window_days)
+    assert config.catalogue is app.state.catalogue
+
+
+def test_dsa2_the_webhook_and_the_pull_feed_carry_the_statement(client: Any, database: Database) -> None:
+    with database.unit_of_work() as db:
+        content = _content(db)
+        action = apply_action(db, actor=SYSTEM, kind="remove", content_id=content.id, policy_ref="harassment@1",
+                              facts="threats")
+        body = action_event(db, action, "action.applied")
+        code = _statement(db, action).code
+    assert body["statement"]["code"] == code
+    assert body["statement"]["url"] == f"http://127.0.0.1:8000/statements/{code}"
+    assert body["statement"]["appeal_url"].endswith(code) and "threats" in body["statement"]["rendered"]["en"]
+    key = make_key(database, ["actions:read"])
+    feed = client.get("/v1/actions", headers=auth(key)).json()["actions"]
+    assert feed[0]["statement"]["code"] == code
+
+
+def test_dsa2_public_statement_shows_nothing_personal_and_404s_unknown_codes(client: Any, database: Database) -> None:
+    with database.unit_of_work() as db:
+        content = ensure_content(db, actor=SYSTEM, ref=ContentRef(
+            id="post-8812734", kind="image", url="https://forum.example/p/8812734",
+            account=AccountRef(id="acct-99817", handle="alice_wonder")))
+        action = apply_action(db, actor=SYSTEM, kind="remove", content_id=content.id, policy_ref="harassment@1",
+                              facts="alice_wonder (alice@mail.example, 203.0.113.9) posted "
+                                    "https://forum.example/p/8812734 aimed at @bob_target; call +44 20 7946 0958")
+        code = _statement(db, action).code
+    r = client.get(f"/public/statements/{code.lower()}")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    for secret in ("alice", "8812734", "99817", "203.0.113.9", "forum.example", "bob_target", "7946"):
+        assert secret not in r.text.lower(), secret
+    assert body["code"] == code and body["measure"] == "remove" and body["redress"]["appeal_url"].endswith(code)
+    assert "posted" in body["facts"] and "[redacted]" in body["facts"]
+    for key in ("content_id", "account_id", "case_id", "action_id", "tdb"):
+        assert key not in body
+    assert client.get("/public/statements/S-00000-00000-00000-00000").status_code == 404
+    r = client.get("/public/statements/not-a-code")
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+
+
+def test_statement_by_code_raises_not_found(db: Any) -> None:
+    with pytest.raises(NotFound):
+        statement_by_code(db, "S-ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ")
+
+
+def test_statements_list_needs_transparency_read_and_a_filter(client: Any, database: Database) -> None:
+    with database.unit_of_work() as db:
+        content = _content(db)
+        apply_action(db, actor=SYSTEM, kind="remove", content_id=content.id, policy_ref="harassment@1", facts="f")
+        apply_action(db, actor=SYSTEM, kind="suspend", account_id=content.account_id, policy_ref="harassment@1",
+                     facts="f")
+    assert client.get("/v1/statements?content_id=post-1").status_code == 401
+    assert client.get("/v1/statements?content_id=post-1", headers=auth(make_key(database, ["actions:read"]))
+                      ).status_code == 403
+    reader = auth(make_key(database, ["transparency:read"]))
+    r = client.get("/v1/statements?content_id=post-1", headers=reader)
+    assert r.status_code == 200 and [s["measure"] for s in r.json()["statements"]] == ["remove"]
+    assert r.json()["statements"][0]["tdb"]["state"] == "pending"
+    r = client.get("/v1/statements?account_id=user-1", headers=reader)
+    assert [s["measure"] for s in r.json()["statements"]] == ["suspend"]
+    r = client.get("/v1/statements", headers=reader)
+    assert r.status_code == 422 and "case_id" in r.json()["message"]
+    assert client.get("/v1/statements?content_id=nope", headers=reader).status_code == 404
+    assert client.get("/v1/statements?case_id=1&limit=501", headers=reader).status_code == 422
+
+
+def test_a_sweep_sized_transaction_reads_the_case_notices_once(db: Any) -> None:
+    """Cheap enough for a sweep: a thousand actions in one transaction, one query of the case."""
+    from staydown.subjects.models import PlatformContent
+
+    case = _notice(db)
+    for n in range(2, 42):
+        _content(db, n)
+    db.commit()
+    case = db.get(Case, case.id)
+    # As a sweep loads them: selected, each with its account.
+    contents = db.execute(sa.select(PlatformContent).where(PlatformContent.platform_id != "post-1")).scalars().all()
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM jobs" not in statement:
+            seen.append(statement)
+
+    engine = db.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        for content in contents:
+            apply_action(db, actor=SYSTEM, kind="remove", content_id=content.id, case_id=case.id,
+                         policy_ref="harassment@1", facts="copy", details={"copy_of_case": case.id})
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    # The case's notices once; nothing per action beyond its own INSERTs.
+    assert sum("FROM notices" in q for q in seen) == 1 and len(seen) <= 3, seen
+    assert db.scalar(sa.select(sa.func.count()).select_from(StatementOfReasons)) == len(contents)
+
+
+def test_settings_refuse_the_default_tdb_token_in_production() -> None:
+    settings = Settings(env="production", tdb_url="https://tdb.example", secret_key="x" * 40,
+                        webhook_secret="y" * 40)
+    problems = settings.production_problems()
+    assert any("STAYDOWN_TDB_TOKEN" in p for p in problems)
+    ok = Settings(env="production", tdb_url="https://tdb.example", tdb_token="t" * 40)
+    assert not any("TDB" in p for p in ok.production_problems())
+    assert any("STAYDOWN_TDB_URL" in p for p in Settings(
+        env="production", tdb_url="http://tdb.example", tdb_token="t" * 40).production_problems())
+
+
+def test_platform_languages_are_language_tags() -> None:
+    from pydantic import ValidationError
+
+    assert Settings(platform_languages=["de", "pt-BR"]).platform_languages == ["de", "pt-BR"]
+    for bad in ([], ["EN!"], ["english"]):
+        with pytest.raises(ValidationError):
+            Settings(platform_languages=bad)
+
+
+def _moderator() -> Any:
+    from staydown.actors import Actor
+    from staydown.staff.permissions import Role, permissions_for_roles
+
+    return Actor.staff(1, "mo", permissions_for_roles([Role.moderator.value]))
+
+
+def test_audit_event_of_a_statement(db: Any) -> None:
+    content = _content(db)
+    action = apply_action(db, actor=SYSTEM, kind="remove", content_id=content.id, policy_ref="harassment@1", facts="f")
+    s = _statement(db, action)
+    db.commit()
+    ev = db.execute(sa.select(AuditEvent).where(AuditEvent.tag == "transparency:statement:issue")).scalar_one()
+    assert ev.subject_type == "statement" and ev.subject_id == str(s.id)
+    assert ev.data["action_id"] == action.id and ev.data["source"] == "own_initiative"
+    assert s.code not in json.dumps(ev.data)  # the code lets its holder appeal: not in the log
