@@ -24,6 +24,20 @@ class AppealState(str, enum.Enum):
     withdrawn = "withdrawn"
 
 
+class AppealBasis(str, enum.Enum):
+    """What is contested. The first four are an affected user's; the last two a notifier's."""
+
+    content_restriction = "content_restriction"  # removal, disabling, demotion, age restriction, label
+    account_restriction = "account_restriction"  # warning, strike, suspension, termination
+    monetisation_restriction = "monetisation_restriction"
+    proactive_technology = "proactive_technology"  # a measure that rests on automated detection (UK-4)
+    no_action = "no_action"  # the decision not to act on a report (DSA Art. 20(1))
+    insufficient_action = "insufficient_action"  # acted on, but less than the report asked for
+
+
+NOTIFIER_BASES = frozenset({AppealBasis.no_action.value, AppealBasis.insufficient_action.value})
+
+
 class AppealOutcome(str, enum.Enum):
     upheld = "upheld"  # the original decision stands
     reversed = "reversed"  # measures lifted, content restored (never confirmed CSAM)
@@ -39,6 +53,10 @@ class Appeal(Base):
     statement_id: Mapped[int | None] = mapped_column(sa.ForeignKey("statements_of_reasons.id", ondelete="RESTRICT"),
                                                      index=True)
     notice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("notices.id", ondelete="RESTRICT"), index=True)
+    # The decision contested, and who appeals ("account:<id>", "statement:<id>", "notice:<id>"): one
+    # appeal per appellant per decision.
+    decision_id: Mapped[int | None] = mapped_column(sa.ForeignKey("decisions.id", ondelete="RESTRICT"), index=True)
+    appellant: Mapped[str] = mapped_column(sa.String(200), nullable=False)
     appellant_kind: Mapped[str] = mapped_column(sa.String(20), nullable=False)
     # What is contested: content_restriction, account_restriction, no_action, proactive_technology, ...
     basis: Mapped[str] = mapped_column(sa.String(40), nullable=False)
