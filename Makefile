@@ -11,6 +11,10 @@ STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
 .PHONY: install serve test bench clean
 
+# axe-core for the browser accessibility tests (package.json, test-only). Reinstalled when the
+# lock file changes; without npm the tests that need it skip locally (and fail under CI=true).
+NODE_STAMP := node_modules/.installed
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -20,13 +24,17 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
 	touch $@
 
-install: $(STAMP)
+$(NODE_STAMP): package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund && touch $@; \
+	else echo "npm not found: the accessibility tests will skip (apt-get install npm, then make install)"; fi
+
+install: $(STAMP) $(NODE_STAMP)
 
 serve: $(STAMP)
 	$(BIN)/staydown db upgrade
 	$(BIN)/staydown serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench:
@@ -34,4 +42,4 @@ bench:
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) var test-artifacts .pytest_cache
+	rm -rf $(VENV) var test-artifacts .pytest_cache node_modules

@@ -283,3 +283,25 @@ def test_a_retried_notice_with_the_same_idempotency_key_is_filed_once(client, ap
     assert other["tracking_code"] != first["tracking_code"]
     with database.unit_of_work(write=False) as db:
         assert db.scalar(sa.select(sa.func.count()).select_from(Notice)) == 2
+
+
+def test_status_shows_only_the_clocks_this_notice_opened(client, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+    """REQ TID-2, DSA-1: a bystander reports an image, then the person in it files a TAKE IT DOWN
+    request about it. Each status shows the clocks of their own notice, not the other's."""
+    r = client.post("/public/notices", json={
+        "reporter_kind": "user", "items": [{"content_id": "img-shared"}], "policy_id": "ncii", "good_faith": True,
+        "explanation": "This looks like an intimate image posted without consent."})
+    assert r.status_code == 201, r.text
+    bystander = r.json()["tracking_code"]
+    clock.advance(hours=3)
+    r = client.post("/public/takedown-requests", json={
+        "reporter_kind": "affected_person", "items": [{"content_id": "img-shared"}], "good_faith": True,
+        "signature": "/s/ me", "contact_email": "me@example.org",
+        "explanation": "An intimate image of me shared without my consent."})
+    assert r.status_code == 201, r.text
+    affected = r.json()["tracking_code"]
+    first, second = (client.get(f"/public/status/{c}").json() for c in (bystander, affected))
+    assert "take_it_down" not in {d["kind"] for d in first["deadlines"]}
+    assert {d["received_at"] for d in first["deadlines"]} <= {"2026-06-01T12:00:00Z"}
+    assert "take_it_down" in {d["kind"] for d in second["deadlines"]}
+    assert {d["received_at"] for d in second["deadlines"]} == {"2026-06-01T15:00:00Z"}

@@ -11,10 +11,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from staydown.actors import Actor
-from staydown.cases.models import Case, Decision, DecisionState, LegalTrack
+from staydown.cases.models import Case
 from staydown.errors import InvalidInput
 from staydown.http import DbSession, rate_limited, require
 from staydown.intake import actions, misuse
+from staydown.intake.queries import public_status
 from staydown.intake.models import Notice, NoticeKind, ReporterKind
 from staydown.intake.schemas import CompletionIn, NoticeIn
 from staydown.staff.permissions import Permission
@@ -163,30 +164,17 @@ def status(code: Code, db: DbSession, _: Public) -> StatusOut:
     """What was received, the deadline that applies, the state, and once decided the outcome with
     its reasons. Nothing about other reporters or other notices."""
     notice: Notice = actions.notice_by_code(db, code)
-    case = db.get(Case, notice.case_id) if notice.case_id else None
-    tracks: list[LegalTrack] = list(case.tracks) if case else []
-    outcome = reasons = policy = redress = None
-    decided_at = None
-    if case is not None and case.state == "decided":
-        decision = db.execute(
-            sa.select(Decision).where(Decision.case_id == case.id,
-                                      Decision.state.in_([DecisionState.effective.value, DecisionState.upheld.value]))
-            .order_by(Decision.id.desc()).limit(1)).scalar_one_or_none()
-        if decision is not None:
-            outcome = decision.outcome
-            decided_at = decision.second_reviewed_at or decision.decided_at
-            policy = decision.policy_ref
-            reasons = decision.facts
-            redress = ("You can ask for this decision to be reviewed within six months, free of charge, "
-                       "with this tracking code.")
-    state = notice.state if case is None or case.state != "decided" else "decided"
-    if case is not None and case.state == "second_review":
-        state = "in_second_review"
+    status = public_status(db, notice)
+    redress = None
+    if status.outcome is not None:
+        redress = ("You can ask for this decision to be reviewed within six months, free of charge, "
+                   "with this tracking code.")
+    # Only the clocks this notice opened: another notifier's clock on the same case is theirs.
     return StatusOut(tracking_code=notice.tracking_code, kind=notice.kind, received_at=notice.received_at,
-                     items=len(notice.items), state=state, missing=list(notice.missing_elements),
-                     deadlines=[TrackOut.model_validate(t, from_attributes=True) for t in tracks
-                                if t.kind in ("take_it_down", "uk_intimate_image", "dsa_notice")],
-                     outcome=outcome, decided_at=decided_at, reasons=reasons, policy=policy, redress=redress)
+                     items=len(notice.items), state=status.state, missing=list(notice.missing_elements),
+                     deadlines=[TrackOut.model_validate(t, from_attributes=True) for t in status.deadlines],
+                     outcome=status.outcome, decided_at=status.decided_at, reasons=status.reasons,
+                     policy=status.policy_ref, redress=redress)
 
 
 # -- trusted flaggers and notifier measures ----------------------------------------------------
