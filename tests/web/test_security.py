@@ -72,3 +72,22 @@ def test_static_files_are_served_with_the_headers(client) -> None:  # type: igno
     assert r.status_code == 200 and "text/css" in r.headers["content-type"]
     assert r.headers["x-content-type-options"] == "nosniff"
     assert client.get("/static/htmx.min.js").status_code == 200
+
+
+def test_a_malformed_page_address_answers_with_a_page_and_the_api_keeps_json(client) -> None:  # type: ignore[no-untyped-def]
+    """An integer path parameter given text on a console path is a 422 page naming the field; the
+    same mistake on the JSON API stays a JSON body."""
+    from fastapi import APIRouter
+
+    router = APIRouter()
+
+    @router.get("/console/probe/{number}")
+    def probe(number: int) -> dict[str, int]:
+        return {"number": number}
+
+    client.app.include_router(router)
+    page = client.get("/console/probe/abc")
+    assert page.status_code == 422 and page.headers["content-type"].startswith("text/html")
+    assert "number" in page.text and "content-security-policy" in page.headers
+    api = client.get("/v1/cases/abc", headers={"Authorization": "Bearer nope"})
+    assert api.headers["content-type"].startswith("application/json")

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from staydown.actors import Actor
 from staydown.http import DbSession, require, rate_limited
-from staydown.staff import sessions
+from staydown.staff import sessions, totp
+from staydown.staff.models import StaffUser
 from staydown.staff.permissions import Permission
 
 router = APIRouter(prefix="/v1/auth", tags=["staff"])
@@ -23,6 +24,8 @@ class SignInIn(BaseModel):
 
     username: str = Field(min_length=1, max_length=80)
     password: str = Field(min_length=1, max_length=1024)
+    # Required when the account has TOTP on: the API is a way in too, not only the console.
+    totp_code: str | None = Field(default=None, max_length=20)
 
 
 class SessionOut(BaseModel):
@@ -35,6 +38,12 @@ class SessionOut(BaseModel):
 def sign_in(body: SignInIn, request: Request, db: DbSession, _: Public) -> SessionOut:
     try:
         new = sessions.sign_in(db, username=body.username, password=body.password)
+        user = db.get(StaffUser, int(new.actor.id))
+        if user is not None and user.totp_secret and not totp.use_code(db, user=user, code=body.totp_code):
+            # The password was right, so say what is missing; a wrong code counts as a failure.
+            raise sessions.SignInFailed(user.id, message=(
+                "this account signs in with an authenticator code too: send 'totp_code'" if not body.totp_code
+                else "the authenticator code is not right, or was already used"))
     except sessions.SignInFailed as failed:
         # End this request's transaction first: on SQLite it holds the only write lock.
         db.rollback()

@@ -73,8 +73,8 @@ class SignInFailed(Unauthenticated):
     """A wrong name or password. The edge records the failure in a transaction of its own, since
     the failed request's own transaction is rolled back."""
 
-    def __init__(self, user_id: int | None) -> None:
-        super().__init__("the user name or password is not right")
+    def __init__(self, user_id: int | None, *, message: str = "the user name or password is not right") -> None:
+        super().__init__(message)
         self.user_id = user_id
 
 

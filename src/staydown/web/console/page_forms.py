@@ -1,0 +1,73 @@
+"""Small helpers the console's bank, evidence, admin and audit pages share: checked form fields, redirects."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timezone
+
+from fastapi.responses import RedirectResponse
+
+from staydown.errors import InvalidInput
+
+# Known outcomes a page may announce after a redirect (?done=...): a fixed list, so a crafted
+# link can't put words in the console's mouth.
+DONE_MESSAGES = {
+    "entry-disabled": "The entry was disabled as a false positive; it no longer matches.",
+    "entry-enabled": "The entry was re-enabled; it matches again.",
+    "report-confirmed": "The report was confirmed; it is queued for filing with the CyberTipline.",
+    "reports-drafted": "Draft reports were created for the case; review and confirm each one.",
+    "hold-placed": "The hold was placed.",
+    "hold-released": "The hold was released.",
+    "destruction-requested": "The destruction request was recorded; a second person must approve it.",
+    "destroyed": "The item was destroyed; its record and custody log remain.",
+    "flagger-added": "The trusted flagger was registered.",
+    "staff-created": "The staff user was created.",
+    "roles-changed": "The roles were changed.",
+    "deactivated": "The staff user was deactivated; their sessions no longer work.",
+    "password-set": "The password was set.",
+    "key-revoked": "The API key was revoked.",
+}
+
+
+def done_message(done: str | None) -> str | None:
+    return DONE_MESSAGES.get(done or "")
+
+
+def see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def text(value: str | None, *, label: str, max_len: int, min_len: int = 1) -> str:
+    """A required text field, stripped, with its length checked; the message names the field."""
+    clean = (value or "").strip()
+    if len(clean) < min_len:
+        raise InvalidInput(f"{label} is required" if min_len <= 1 else f"{label} needs at least {min_len} characters")
+    if len(clean) > max_len:
+        raise InvalidInput(f"{label} is at most {max_len} characters (it has {len(clean)})")
+    return clean
+
+
+def optional_text(value: str | None, *, label: str, max_len: int) -> str | None:
+    clean = (value or "").strip()
+    if not clean:
+        return None
+    return text(clean, label=label, max_len=max_len)
+
+
+def future_date(value: str | None, *, label: str, today: datetime) -> datetime:
+    """A YYYY-MM-DD date field, taken as the end of that day UTC, which must be after `today`."""
+    try:
+        day = date.fromisoformat((value or "").strip())
+    except ValueError:
+        raise InvalidInput(f"{label} is a date as YYYY-MM-DD") from None
+    end = datetime.combine(day, time(23, 59, 59), tzinfo=timezone.utc)
+    if end <= today:
+        raise InvalidInput(f"{label} must be in the future")
+    return end
+
+
+def page_number(value: str | None) -> int:
+    """The ?page= of a paged list, from 1; anything else is a clear 400, not a crash."""
+    clean = (value or "1").strip()
+    if not clean.isdigit() or len(clean) > 6 or int(clean) < 1:
+        raise InvalidInput("page is a whole number from 1")
+    return int(clean)
