@@ -149,3 +149,78 @@ def test_platform_deposits_evidence_and_staff_read_it_over_http(client, database
     r = client.get(f"/v1/evidence/{item_id}/content", headers=cs, params={"purpose": "preparing the report"})
     assert r.status_code == 200 and r.content == data and r.headers["cache-control"] == "no-store"
     assert client.get(f"/v1/evidence/{item_id}/content", headers=cs).status_code == 422  # no purpose
+
+
+def test_csam4_a_held_item_is_not_destroyed_until_its_hold_ends(database: Database, vault: actions.Vault,
+                                                               clock: FrozenClock) -> None:
+    """CSAM-4/6: preservation comes first. Destruction is refused while a hold is in force, naming
+    the hold; once the hold is released on the record, two people can destroy it."""
+    from staydown.evidence.models import LegalHold
+
+    item_id = _store(database, vault, jpeg(13))
+    with database.unit_of_work() as db:
+        item = db.get(EvidenceItem, item_id)
+        request = actions.request_destruction(db, actor=LEGAL, item=item,
+                                              basis="Agency X asked on 2026-06-01, case ref 78, to destroy")
+        request_id = request.id
+        hold = actions.place_hold(db, actor=LEGAL, item=item, kind="preservation_request",
+                                  basis="preservation letter 2026-06-01", until=clock.now() + timedelta(days=90))
+        hold_id = hold.id
+    with database.unit_of_work() as db:
+        with pytest.raises(RuleViolation, match=f"hold {hold_id}"):
+            actions.approve_destruction(db, actor=LEGAL2, vault=vault, request=db.get(actions.DestructionRequest, request_id))
+        with pytest.raises(RuleViolation, match="legal hold"):
+            actions.request_destruction(db, actor=LEGAL, item=db.get(EvidenceItem, item_id),
+                                        basis="a second request while the hold is in force, ref 79")
+    with database.unit_of_work() as db:
+        actions.release_hold(db, actor=LEGAL, hold=db.get(LegalHold, hold_id), reason="agency withdrew the letter")
+    with database.unit_of_work() as db:
+        item = actions.approve_destruction(db, actor=LEGAL2, vault=vault,
+                                           request=db.get(actions.DestructionRequest, request_id))
+        assert item.state == "destroyed"
+
+
+def test_destruction_rolled_back_leaves_the_ciphertext(database: Database, vault: actions.Vault) -> None:
+    """The blob is deleted only after the row saying "destroyed" commits: a failed transaction
+    leaves the item stored and readable, not a "stored" row with its data gone."""
+    item_id = _store(database, vault, jpeg(14))
+    with database.unit_of_work() as db:
+        request_id = actions.request_destruction(db, actor=LEGAL, item=db.get(EvidenceItem, item_id),
+                                                 basis="Agency X asked on 2026-06-01, case ref 80, to destroy").id
+    with pytest.raises(RuntimeError):
+        with database.unit_of_work() as db:
+            actions.approve_destruction(db, actor=LEGAL2, vault=vault,
+                                        request=db.get(actions.DestructionRequest, request_id))
+            raise RuntimeError("the transaction failed after the approval")
+    with database.unit_of_work() as db:
+        item = db.get(EvidenceItem, item_id)
+        assert item.state == "stored"
+        assert actions.read_item(db, actor=CS, vault=vault, item=item, purpose="after a failed destruction") == jpeg(14)
+        blob_key = item.blob_key
+    with database.unit_of_work() as db:
+        actions.approve_destruction(db, actor=LEGAL2, vault=vault, request=db.get(actions.DestructionRequest, request_id))
+        assert vault.store.get(blob_key)  # still there until the commit
+    with pytest.raises(FileNotFoundError):
+        vault.store.get(blob_key)
+
+
+def test_holds_are_released_over_http_on_the_record(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+    from staydown.evidence.models import LegalHold
+
+    make_staff(database, "lee", "legal")
+    make_staff(database, "mo2", "moderator")
+    with database.unit_of_work() as db:
+        item_id = actions.store_item(db, actor=SYSTEM, vault=client.app.state.vault, data=jpeg(15), content_id=None,
+                                     case_id=None, context={}).id
+    headers = sign_in(client, "lee")
+    r = client.post(f"/v1/evidence/{item_id}/holds", headers=headers,
+                    json={"kind": "preservation_request", "basis": "letter of 2026-06-01", "until": "2026-12-01T00:00:00Z"})
+    assert r.status_code == 201, r.text
+    hold_id = r.json()["id"]
+    assert client.post(f"/v1/holds/{hold_id}/release", headers=sign_in(client, "mo2"),
+                       json={"reason": "not mine to release"}).status_code == 403
+    r = client.post(f"/v1/holds/{hold_id}/release", headers=headers, json={"reason": "letter withdrawn"})
+    assert r.status_code == 200 and r.json()["released_at"]
+    assert client.post(f"/v1/holds/{hold_id}/release", headers=headers, json={"reason": "again"}).status_code == 409
+    with database.unit_of_work(write=False) as db:
+        assert db.get(LegalHold, hold_id).released_at is not None

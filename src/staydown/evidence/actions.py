@@ -3,12 +3,14 @@ long as the law says, purge it when nothing holds it, destroy it only with two p
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import hashlib
 import sqlalchemy as sa
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from staydown import audit
@@ -21,6 +23,8 @@ from staydown.evidence.crypto import MasterKeys, open_blob, seal, unwrap, wrap
 from staydown.evidence.models import DestructionRequest, EvidenceItem, LegalHold
 from staydown.jsonutil import canonical
 from staydown.staff.permissions import Permission
+
+log = logging.getLogger(__name__)
 
 NCMEC_HOLD = timedelta(days=365)
 MAX_CONTEXT_BYTES = 256 * 1024
@@ -134,13 +138,44 @@ def is_held(db: Session, item_id: int) -> bool:
         LegalHold.item_id == item_id, LegalHold.released_at.is_(None), LegalHold.until > when).limit(1)).first() is not None
 
 
+_BLOB_DELETIONS = "staydown.evidence.blob_deletions"
+
+
+def _refuse_if_held(db: Session, item: EvidenceItem, what: str) -> None:
+    """Preservation duties come first: a held item is not destroyed until its holds end or are
+    released on the record (CSAM-4; the NCMEC hold runs its full year)."""
+    holds = db.execute(sa.select(LegalHold).where(
+        LegalHold.item_id == item.id, LegalHold.released_at.is_(None), LegalHold.until > now(db))
+        .order_by(LegalHold.until)).scalars().all()
+    if holds:
+        listed = "; ".join(f"hold {h.id} ({h.kind}) until {h.until.isoformat()}" for h in holds)
+        raise RuleViolation(f"evidence item {item.id} is under a legal hold, so {what} is refused: {listed}")
+
+
 def _erase(db: Session, vault: Vault, item: EvidenceItem, state: str) -> None:
+    # The ciphertext goes only once the row saying it is gone has committed: deleting it first
+    # would leave a "stored" row with no data if the transaction rolled back.
     if item.blob_key:
-        vault.store.delete(item.blob_key)
+        db.info.setdefault(_BLOB_DELETIONS, []).append((vault.store, item.blob_key))
     item.blob_key = None
     item.wrapped_key = None  # without the data key, any copy of the ciphertext is noise
     item.state = state
     item.gone_at = now(db)
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _delete_blobs_after_commit(session: Session) -> None:
+    for store, key in session.info.pop(_BLOB_DELETIONS, ()):
+        try:
+            store.delete(key)
+        except Exception:  # noqa: BLE001 - the data key is already erased: what is left can't be read
+            log.exception("evidence blob %s could not be deleted after commit; its data key is gone", key)
+
+
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _keep_blobs_after_rollback(session: Session, previous_transaction: Any) -> None:
+    if previous_transaction.parent is None:
+        session.info.pop(_BLOB_DELETIONS, None)
 
 
 def purge_expired(db: Session, *, actor: Actor, vault: Vault, limit: int = 500) -> int:
@@ -163,6 +198,7 @@ def purge_expired(db: Session, *, actor: Actor, vault: Vault, limit: int = 500) 
 def request_destruction(db: Session, *, actor: Actor, item: EvidenceItem, basis: str) -> DestructionRequest:
     """First person: record law enforcement's request to destroy (CSAM-6)."""
     _require(actor, Permission.LAW_ENFORCEMENT)
+    _refuse_if_held(db, item, "destruction")
     if len(basis.strip()) < 20:
         raise InvalidInput("record the law-enforcement request: who asked, when, under what authority")
     request = DestructionRequest(item_id=item.id, requested_by=actor.ref, basis=basis, requested_at=now(db))
@@ -181,6 +217,7 @@ def approve_destruction(db: Session, *, actor: Actor, vault: Vault, request: Des
     if request.requested_by == actor.ref:
         raise RuleViolation("destruction needs two people: the approver must not be the requester")
     item = item_by_id(db, request.item_id)
+    _refuse_if_held(db, item, "destruction")
     request.approved_by = actor.ref
     request.executed_at = now(db)
     _erase(db, vault, item, "destroyed")

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
 from staydown.actors import Actor
-from staydown.errors import InvalidInput, NotFound
+from staydown.errors import Conflict, InvalidInput, NotFound
 from staydown.evidence import actions
 from staydown.evidence.models import DestructionRequest, EvidenceItem, LegalHold
 from staydown.http import DbSession, require
@@ -112,6 +112,23 @@ def hold(item_id: int, body: HoldIn, db: DbSession, actor: Holder) -> dict[str, 
     h = actions.place_hold(db, actor=actor, item=actions.item_by_id(db, item_id), kind=body.kind, basis=body.basis,
                            until=body.until)
     return {"id": h.id, "until": h.until.isoformat()}
+
+
+class ReleaseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=5, max_length=2000)
+
+
+@router.post("/holds/{hold_id}/release")
+def release_hold(hold_id: int, body: ReleaseIn, db: DbSession, actor: Holder) -> dict[str, Any]:
+    found = db.get(LegalHold, hold_id)
+    if found is None:
+        raise NotFound(f"no legal hold {hold_id}")
+    if found.released_at is not None:
+        raise Conflict(f"hold {hold_id} was already released")
+    h = actions.release_hold(db, actor=actor, hold=found, reason=body.reason)
+    return {"id": h.id, "released_at": h.released_at.isoformat() if h.released_at else None}
 
 
 class DestructionIn(BaseModel):

@@ -4,6 +4,7 @@ that says what was wrong, with the same status code. API paths keep their JSON b
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -56,5 +57,18 @@ def install_page_errors(app: FastAPI) -> None:
             return await previous_http(request, exc)  # type: ignore[misc]
         return error_response(exc.status_code, "http_error", str(exc.detail))
 
+    previous_validation = app.exception_handlers.get(RequestValidationError)
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        if is_page(request):
+            problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg')}"
+                                 for e in exc.errors()[:5])
+            return page_error(request, 422, f"Some of what was sent is not valid: {problems}.")
+        if previous_validation is not None:
+            return await previous_validation(request, exc)  # type: ignore[misc]
+        return error_response(422, "invalid_input", "the request is not valid")
+
     app.add_exception_handler(StaydownError, domain_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
