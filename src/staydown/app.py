@@ -34,6 +34,13 @@ from staydown.enforcement.api import router as actions_router
 from staydown.evidence.actions import vault_from_settings
 from staydown.evidence.api import router as evidence_router
 from staydown.authorities.api import router as authorities_router
+from staydown.appeals.api import public_router as appeals_public_router
+from staydown.appeals.api import router as appeals_router
+from staydown.transparency.api import public_router as statements_public_router
+from staydown.transparency.api import router as statements_router
+from staydown.transparency.report_api import public_router as report_public_router
+from staydown.transparency.report_api import router as report_router
+from staydown.transparency.statements import configure as configure_statements
 from staydown.worker import RetryPolicy, Worker
 from staydown.web.errors import install_page_errors
 from staydown.web.security import PageSecurityMiddleware
@@ -59,7 +66,9 @@ def configure_logging(level: str) -> None:
 
 def build_database(settings: Settings, clock: Clock | None = None) -> Database:
     engine = create_engine(str(settings.database_url), sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
-    return Database(engine, clock=clock)
+    database = Database(engine, clock=clock)
+    configure_statements(database, settings)  # apply_action issues statements of reasons with these
+    return database
 
 
 def build_worker(settings: Settings, database: Database, registry: JobRegistry, **kwargs: object) -> Worker:
@@ -172,6 +181,7 @@ def create_app(
     app.state.vault = vault_from_settings(settings)
     app.state.catalogue = catalogue or _catalogue(settings)
     app.state.case_rules = CaseRules.from_settings(settings)
+    configure_statements(database, settings, catalogue=app.state.catalogue)
     app.state.readiness_checks = [*DEFAULT_CHECKS, index_check, *extra_checks]
 
     install_error_handlers(app)
@@ -198,6 +208,28 @@ def create_app(
     app.include_router(actions_router)
     app.include_router(evidence_router)
     app.include_router(authorities_router)
+    app.include_router(appeals_router)
+    app.include_router(appeals_public_router)
+    app.include_router(statements_router)
+    app.include_router(statements_public_router)
+    app.include_router(report_router)
+    app.include_router(report_public_router)
     # Console and public pages (staydown.web): HTML routers are included below this line.
+    from staydown.web.console import auth as console_auth, cases as console_cases, media as console_media
+    from staydown.web.console import queue as console_queue
+
+    for console_router in (console_auth.router, console_auth.account_router, console_queue.router,
+                           console_cases.router, console_media.router):
+        app.include_router(console_router)
+    from staydown.web.public import router as public_pages_router
+
+    app.include_router(public_pages_router)
+    from staydown.web.console import admin as console_admin, audit as console_audit, banks as console_banks
+    from staydown.web.console import dashboard as console_dashboard, evidence as console_evidence
+    from staydown.web.console import flaggers as console_flaggers, ncmec as console_ncmec
+
+    for page_router in (console_banks.router, console_ncmec.router, console_evidence.router, console_flaggers.router,
+                        console_admin.router, console_audit.router, console_dashboard.router):
+        app.include_router(page_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -516,6 +516,108 @@ def vault_rotate() -> None:
     out.print(f"re-wrapped {total} item(s); every stored item now uses key {vault.keys.current_id}")
 
 
+transparency_app = typer.Typer(help="Transparency: reports (DSA Art. 15/24) and the figures behind them.",
+                               no_args_is_help=True)
+app.add_typer(transparency_app, name="transparency")
+
+
+@transparency_app.command("report")
+def transparency_report(
+    start: Annotated[str, typer.Option("--from", help="first UTC day of the period (inclusive), YYYY-MM-DD")],
+    end: Annotated[str, typer.Option("--to", help="UTC day the period ends at 00:00 (exclusive), YYYY-MM-DD")],
+    fmt: Annotated[str, typer.Option("--format", help="json, csv or html")] = "json",
+    output: Annotated[Path | None, typer.Option("--output", help="write to this file instead of standard output")] = None,
+) -> None:
+    """The transparency report for a period, computed from the rows of record."""
+    from datetime import date
+
+    from staydown.app import _catalogue
+    from staydown.transparency.export import FORMATS, render
+    from staydown.transparency.report import build_report, period_of_days
+
+    if fmt not in FORMATS:
+        err.print(f"[red]error:[/red] --format must be one of {', '.join(FORMATS)}")
+        raise typer.Exit(2)
+    try:
+        first, last = period_of_days(date.fromisoformat(start), date.fromisoformat(end))
+    except ValueError:
+        err.print("[red]error:[/red] --from and --to are days written YYYY-MM-DD")
+        raise typer.Exit(2) from None
+    settings = _settings()
+    database = _database(settings)
+    try:
+        with database.unit_of_work(write=False) as db:
+            text = render(build_report(db, start=first, end=last, catalogue=_catalogue(settings), settings=settings),
+                          fmt)
+    except StaydownError as exc:
+        _fail(exc)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"wrote {output}")
+
+
+@transparency_app.command("submit")
+def transparency_submit(
+    batches: Annotated[int, typer.Option(help="at most this many batches of up to 100 statements")] = 20,
+) -> None:
+    """Submit pending statements of reasons to the EU Transparency Database now (DSA Art. 24(5))."""
+    from staydown.transparency.tdb import TdbClient, TdbConfigurationError, TdbUnavailable, submit_pending
+
+    settings = _settings()
+    if not settings.tdb_url:
+        err.print("[red]error:[/red] no Transparency Database configured: set STAYDOWN_TDB_URL and STAYDOWN_TDB_TOKEN")
+        raise typer.Exit(2)
+    database = _database(settings)
+    try:
+        with database.unit_of_work() as db:
+            report = submit_pending(db, client=TdbClient.from_settings(settings), actor=cli_actor(),
+                                    batch_size=settings.tdb_batch_size, max_batches=max(1, batches),
+                                    include_reviewer_facts=settings.tdb_include_reviewer_facts)
+    except (TdbUnavailable, TdbConfigurationError) as exc:
+        err.print(f"[red]error:[/red] {exc} (what was settled before it is recorded; the rest stays pending)")
+        raise typer.Exit(1) from exc
+    out.print(f"{report.accepted} accepted, {report.duplicates} already in the Database, {report.rejected} refused, "
+              f"in {report.batches} batch(es)")
+    for error in report.errors[:10]:
+        err.print(f"  refused: {error}")
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+@transparency_app.command("requeue-failed")
+def transparency_requeue_failed(
+    reason: Annotated[str, typer.Option(help="why they can go again, for the record")],
+    statement: Annotated[list[int] | None, typer.Option("--id", help="repeat; default: every failed one")] = None,
+) -> None:
+    """Put statements the Transparency Database refused back in the queue, once the cause is fixed."""
+    from staydown.transparency.tdb import requeue_failed
+
+    database = _database(_settings())
+    try:
+        with database.unit_of_work() as db:
+            count = requeue_failed(db, actor=cli_actor(), reason=reason, ids=statement or None)
+    except StaydownError as exc:
+        _fail(exc)
+    out.print(f"{count} statement(s) pending again")
+
+
+@transparency_app.command("tdb-server")
+def transparency_tdb_server(
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 8124,
+    token: Annotated[str | None, typer.Option(help="the Bearer token it accepts (default: STAYDOWN_TDB_TOKEN)")] = None,
+) -> None:
+    """A local Transparency Database that checks the schema, for demos and tests (127.0.0.1 only)."""
+    import uvicorn
+
+    from staydown.transparency.tdb_server import create_app
+
+    accepted = token or _settings().tdb_token.get_secret_value()
+    uvicorn.run(create_app(token=accepted), host="127.0.0.1", port=port, log_level="info")
+
+
+
 def main() -> None:
     app()
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from staydown.actors import SYSTEM
+from staydown.appeals.actions import APPEAL_DEADLINES, appeal_deadlines_job
 from staydown.authorities.ncmec import FILE_REPORT, file_report_job
 from staydown.delivery.messages import SEND_MESSAGE, send_message_job
 from staydown.delivery.outbox import JobContext, JobRegistry
-from staydown.delivery.webhooks import DELIVER_WEBHOOK, deliver_webhook_job
+from staydown.delivery.webhooks import DELIVER_WEBHOOK, deliver_webhook_job, deliver_webhooks_batch
 from staydown.enforcement.staydown import STAY_DOWN_SWEEP, sweep_job
+from staydown.transparency.tdb import TDB_SUBMIT_JOB, tdb_submit_job
+from staydown.transparency.consistency import SAMPLE_JOB as CONSISTENCY_SAMPLE, sample_job as consistency_sample_job
 
 SWEEP_DEADLINES = "cases:sweep_deadlines"
 
@@ -17,6 +20,12 @@ SWEEP_DEADLINES = "cases:sweep_deadlines"
 # runs far more often than the time it leaves for escalation.
 RETENTION = "retention:purge"
 PERIODIC: tuple[tuple[str, int], ...] = ((SWEEP_DEADLINES, 60), (RETENTION, 3600))
+# Appeals due soon or overdue alert the people who decide them (DSA-4, UK-3: 48 h expedited).
+PERIODIC += ((APPEAL_DEADLINES, 300),)
+# Pending statements of reasons go to the EU Transparency Database (DSA Art. 24(5)) every minute.
+PERIODIC += ((TDB_SUBMIT_JOB, 60),)
+# A share of decided cases gets a second reviewer's opinion for the consistency figures (#8 item 5).
+PERIODIC += ((CONSISTENCY_SAMPLE, 3600),)
 
 
 def _retention(db: Session, ctx: JobContext) -> None:
@@ -52,5 +61,9 @@ def build_registry() -> JobRegistry:
     registry.register(RETENTION, _retention)
     registry.register(FILE_REPORT, file_report_job)
     registry.register(DELIVER_WEBHOOK, deliver_webhook_job)
+    registry.register_batch(DELIVER_WEBHOOK, deliver_webhooks_batch)
     registry.register(STAY_DOWN_SWEEP, sweep_job)
+    registry.register(APPEAL_DEADLINES, appeal_deadlines_job)
+    registry.register(TDB_SUBMIT_JOB, tdb_submit_job)
+    registry.register(CONSISTENCY_SAMPLE, consistency_sample_job)
     return registry

@@ -17,6 +17,8 @@ from staydown.staff.models import ApiClient, StaffUser
 from staydown.staff.sessions import StaffSession
 from staydown.subjects.models import PlatformAccount, PlatformContent
 from staydown.transparency.models import StatementOfReasons
+from staydown.transparency.consistency import ConsistencyCheck, DecisionException
+from staydown.web.console.models import MediaReveal, TotpState
 
 metadata = Base.metadata
 
@@ -24,6 +26,10 @@ __all__ = [
     "Appeal",
     "OutOfCourtDispute",
     "StatementOfReasons",
+    "ConsistencyCheck",
+    "DecisionException",
+    "MediaReveal",
+    "TotpState",
     "AuthorityNotification",
     "DestructionRequest",
     "EvidenceItem",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import (
@@ -20,6 +20,7 @@ from pydantic_settings import (
 DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
 DEV_WEBHOOK_SECRET = "dev-only-webhook-secret"
 DEV_VAULT_MASTER_KEY = "ZGV2LW9ubHktdmF1bHQtbWFzdGVyLWtleS0zMmJ5dGU="  # base64 of 32 dev bytes
+DEV_TDB_TOKEN = "dev-only-transparency-database-token"
 
 
 class Environment(str, enum.Enum):
@@ -98,11 +99,22 @@ class Settings(BaseSettings):
     notifier_suspension_days: int = Field(default=90, ge=1)
     public_rate_per_minute: int = Field(default=30, ge=1)
     public_notice_max_items: int = Field(default=20, ge=1, le=1000)
+    # The console: how many media items one reviewer may reveal (unblurred) per UTC day; the
+    # exposure budget protects reviewers, and each reveal is an audited view.
+    reveal_daily_budget: int = Field(default=20, ge=0, le=1000)
+    # Appeals (DSA Art. 20, UK OSA complaints): open for at least six months after the decision
+    # (DSA-4, so never less than 183 days); decided within `appeal_due_days`, intimate-image
+    # cases on the expedited route within `appeal_expedited_hours` (UK-3).
+    appeal_window_days: int = Field(default=183, ge=183)
+    appeal_due_days: int = Field(default=14, ge=1)
+    appeal_expedited_hours: float = Field(default=48.0, gt=0)
 
     # Webhooks to the platform: every action, signed with STAYDOWN_WEBHOOK_SECRET. Without a URL
     # the platform pulls GET /v1/actions instead.
     webhook_url: str | None = None
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    # POSTs a worker keeps in flight when it delivers a batch (one per subject at a time).
+    webhook_concurrency: int = Field(default=8, ge=1, le=256)
 
     # The evidence vault: master keys (current, and older ones kept during a rotation), where the
     # encrypted blobs live, and how long unheld items are kept.
@@ -134,6 +146,33 @@ class Settings(BaseSettings):
     mail_from: str = "staydown <no-reply@localhost>"
     mail_domain: str = "localhost"
     platform_name: str = "this platform"
+
+    # Statements of reasons (DSA Art. 17): the languages they are rendered in, the first being the
+    # statement's own language (the appeal window is `appeal_window_days` above).
+    platform_languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]] = Field(
+        default_factory=lambda: ["en"], min_length=1, max_length=30)
+    # EU Transparency Database (DSA Art. 24(5)). Without a URL statements wait as `pending` and
+    # are submitted once one is configured; nothing is dropped.
+    tdb_url: str | None = None  # e.g. https://transparency.dsa.ec.europa.eu (its /api/v1/statements)
+    tdb_token: SecretStr = SecretStr(DEV_TDB_TOKEN)
+    tdb_batch_size: int = Field(default=100, ge=1, le=100)
+    tdb_max_batches_per_run: int = Field(default=20, ge=1, le=1000)
+    tdb_timeout_seconds: float = Field(default=30.0, gt=0)
+    # The reviewer's own words may name people; off, decision_facts is built from the policy and
+    # the decision's structured facts only. On, they are added after scrubbing (see tdb.py).
+    tdb_include_reviewer_facts: bool = False
+
+    # Transparency reports and consistency figures (issue #8 items 4-5, see transparency/report.py).
+    # A "high-reach account" has at least `high_reach_threshold` followers (account metadata
+    # `followers`) or a case reach (platform-reported views) of at least that many; its decisions are
+    # reported separately. `consistency_sample_rate` of decided cases (chosen by a hash of the case
+    # id, so reproducible) get an agreement check by a second reviewer. Public figures show counts
+    # below `public_report_min_count` as "< N" so that no small group can be singled out.
+    high_reach_threshold: int = Field(default=100_000, ge=1)
+    consistency_sample_rate: float = Field(default=0.05, ge=0.0, le=1.0)
+    public_report_min_count: int = Field(default=5, ge=1, le=1000)
+    public_report_cache_seconds: int = Field(default=300, ge=0, le=86_400)
+    public_report_rate_per_minute: int = Field(default=10, ge=1)
 
     # SQLite busy timeout: how long a writer waits for the lock before failing.
     sqlite_busy_timeout_ms: int = Field(default=15_000, ge=0)
@@ -217,6 +256,13 @@ class Settings(BaseSettings):
             problems.append("STAYDOWN_SCAN_URL_ALLOW_PRIVATE must not be set in production")
         if self.public_base_url.startswith("http://"):
             problems.append("STAYDOWN_PUBLIC_BASE_URL must be https:// in production")
+        if self.tdb_url:
+            token = self.tdb_token.get_secret_value()
+            if not token or token == DEV_TDB_TOKEN:
+                problems.append("STAYDOWN_TDB_TOKEN is missing or the development default; set the token the "
+                                "Transparency Database issued to you")
+            if not self.tdb_url.startswith("https://"):
+                problems.append("STAYDOWN_TDB_URL must be https:// in production")
         return problems
 
 

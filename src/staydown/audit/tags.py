@@ -13,6 +13,8 @@ class AuditTag(str, enum.Enum):
     STAFF_USER_PASSWORD = "staff:user:password"
     STAFF_SIGN_IN = "staff:session:sign_in"
     STAFF_LOCKOUT = "staff:session:lockout"
+    STAFF_SIGN_OUT = "staff:session:sign_out"
+    STAFF_TOTP_ENROL = "staff:totp:enrol"
     API_CLIENT_CREATE = "staff:api_client:create"
     API_CLIENT_REVOKE = "staff:api_client:revoke"
     # subjects
@@ -43,6 +45,7 @@ class AuditTag(str, enum.Enum):
     CASE_OPEN = "case:case:open"
     CASE_JOIN = "case:notice:join"
     CASE_CLAIM = "case:claim:take"
+    CASE_MEDIA_REVEAL = "case:media:reveal"  # a reviewer unblurred one item (counts against the budget)
     CASE_RELEASE = "case:claim:release"
     CASE_DECIDE_VIOLATES = "case:decision:violates"
     CASE_DECIDE_NO_VIOLATION = "case:decision:no_violation"
@@ -84,6 +87,26 @@ class AuditTag(str, enum.Enum):
     NCMEC_RETRACT = "authority:ncmec:retract"
     DSA18_NOTIFY = "authority:dsa18:notify"
     LE_REQUEST = "authority:law_enforcement:request"
+    # appeals and out-of-court disputes
+    APPEAL_FILE = "appeal:appeal:file"
+    APPEAL_CLAIM = "appeal:appeal:claim"
+    APPEAL_RELEASE = "appeal:appeal:release"
+    APPEAL_DECIDE = "appeal:appeal:decide"
+    APPEAL_WITHDRAW = "appeal:appeal:withdraw"
+    APPEAL_ESCALATE = "appeal:appeal:escalate"
+    APPEAL_BREACH = "appeal:appeal:breach"
+    DISPUTE_OPEN = "appeal:dispute:open"
+    DISPUTE_OUTCOME = "appeal:dispute:outcome"
+    DISPUTE_IMPLEMENTED = "appeal:dispute:implemented"
+    # transparency: statements of reasons and the EU Transparency Database
+    STATEMENT_ISSUE = "transparency:statement:issue"
+    TDB_SUBMIT = "transparency:tdb:submit"
+    TDB_FAIL = "transparency:tdb:fail"
+    TDB_REQUEUE = "transparency:tdb:requeue"
+    # transparency: consistency checks and decision exceptions (issue #8 item 5)
+    CONSISTENCY_SAMPLE = "transparency:consistency:sample"
+    CONSISTENCY_OPINION = "transparency:consistency:opinion"
+    DECISION_EXCEPTION = "transparency:consistency:exception"
     # outbox
     JOB_DEAD = "delivery:job:dead"
     JOB_REQUEUE = "delivery:job:requeue"
