@@ -134,3 +134,29 @@ def test_api_key_form_validation(client, database: Database) -> None:  # type: i
         r = adm.post("/console/api-keys", data)
         assert r.status_code == 422 and why in r.text, (data, r.text[:400])
     assert _events(database, AuditTag.API_CLIENT_CREATE) == []
+
+
+def test_admin_resets_a_lost_totp_device_on_the_record(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+    """A lost authenticator: an admin turns TOTP off with a reason; the person's sessions end and
+    they sign in with the password until they enrol again. Not possible without a reason or CSRF."""
+    from staydown.staff.totp import new_totp_secret
+
+    adm = console_user(client, database, "adm", "admin")
+    mo = console_user(client, database, "mo", "moderator")
+    mo_id = _user_id(database, "mo")
+    with database.unit_of_work() as db:
+        db.get(staff_user_by_username(db, "mo").__class__, mo_id).totp_secret = new_totp_secret()
+    assert "Reset two-step sign-in" in adm.get(f"/console/staff/{mo_id}").text
+    assert adm.post(f"/console/staff/{mo_id}/totp-reset", {"reason": "x"}).status_code == 422
+    assert adm.post(f"/console/staff/{mo_id}/totp-reset", {"reason": "lost phone"}, csrf="0" * 64).status_code == 403
+    assert mo.get("/console/queue").status_code == 200
+    r = adm.post(f"/console/staff/{mo_id}/totp-reset", {"reason": "lost phone, ticket 42"})
+    assert r.status_code == 303 and r.headers["location"].endswith("done=totp-reset")
+    [event] = _events(database, AuditTag.STAFF_TOTP_RESET)
+    assert event.subject_id == str(mo_id) and event.data == {"reason": "lost phone, ticket 42"}
+    with database.unit_of_work(write=False) as db:
+        assert staff_user_by_username(db, "mo").totp_secret is None
+    gone = mo.get("/console/queue", follow_redirects=False)  # the old session ended: back to sign-in
+    assert gone.status_code == 303 and "/console/login" in gone.headers["location"]
+    assert client.post("/v1/auth/sign-in", json={"username": "mo", "password": PASSWORD}).status_code == 200
+    assert adm.post(f"/console/staff/{mo_id}/totp-reset", {"reason": "again please"}).status_code == 422

@@ -13,6 +13,7 @@ class AuditTag(str, enum.Enum):
     STAFF_USER_PASSWORD = "staff:user:password"
     STAFF_SIGN_IN = "staff:session:sign_in"
     STAFF_LOCKOUT = "staff:session:lockout"
+    STAFF_TOTP_RESET = "staff:totp:reset"
     STAFF_SIGN_OUT = "staff:session:sign_out"
     STAFF_TOTP_ENROL = "staff:totp:enrol"
     API_CLIENT_CREATE = "staff:api_client:create"

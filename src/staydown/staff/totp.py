@@ -11,6 +11,7 @@ import hmac
 import secrets
 import struct
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -18,6 +19,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from staydown.db import Base, UTCDateTime, now
 from staydown.staff.models import StaffUser
+
+if TYPE_CHECKING:
+    from staydown.actors import Actor
 
 TOTP_STEP = 30
 TOTP_DIGITS = 6
@@ -78,6 +82,30 @@ class TotpState(Base):
                                          autoincrement=False)
     last_step: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0)
     enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+def reset_totp(db: Session, *, actor: "Actor", user: StaffUser, reason: str) -> StaffUser:
+    """An administrator turns a person's TOTP off (a lost device), on the record; they sign in with
+    the password alone until they enrol again. Ends their sessions: whoever holds the old device
+    may be the reason."""
+    from staydown import audit
+    from staydown.audit import AuditTag
+    from staydown.errors import InvalidInput
+    from staydown.staff.sessions import StaffSession
+
+    if len(reason.strip()) < 5:
+        raise InvalidInput("say why two-step sign-in is being reset (at least 5 characters)")
+    if not user.totp_secret:
+        raise InvalidInput(f"{user.username} has no two-step sign-in to reset")
+    when = now(db)
+    user.totp_secret = None
+    user.updated_at = when
+    db.execute(sa.delete(TotpState).where(TotpState.user_id == user.id))
+    db.execute(sa.update(StaffSession).where(StaffSession.user_id == user.id, StaffSession.revoked_at.is_(None))
+               .values(revoked_at=when))
+    audit.record(db, actor=actor, tag=AuditTag.STAFF_TOTP_RESET, subject_type="staff_user", subject_id=user.id,
+                 data={"reason": reason.strip()})
+    return user
 
 
 def use_code(db: Session, *, user: StaffUser, code: str | None, at: datetime | None = None) -> bool:

@@ -16,6 +16,7 @@ from staydown.staff.permissions import API_SCOPES, DEFAULT_API_SCOPES, Permissio
 from staydown.web.console import queries
 from staydown.web.console.page_forms import done_message, optional_text, see_other, text
 from staydown.web.console.session import console_session
+from staydown.staff.totp import reset_totp
 from staydown.web.security import verify_csrf
 from staydown.web.templating import render
 
@@ -124,6 +125,15 @@ def staff_password(request: Request, user_id: int, db: DbSession, actor: StaffAd
     user = queries.staff_user(db, user_id)
     actions.set_staff_password(db, actor=actor, user=user, password=_password(password, required=True) or "")
     return see_other(f"/console/staff/{user.id}?done=password-set")
+
+
+@router.post("/staff/{user_id}/totp-reset")
+def staff_totp_reset(request: Request, user_id: int, db: DbSession, actor: StaffAdmin,
+                     csrf_token: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "") -> Response:
+    verify_csrf(request, csrf_token)
+    user = queries.staff_user(db, user_id)
+    reset_totp(db, actor=actor, user=user, reason=text(reason, label="the reason", max_len=500, min_len=5))
+    return see_other(f"/console/staff/{user.id}?done=totp-reset")
 
 
 # -- API keys ---------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ DONE_MESSAGES = {
     "roles-changed": "The roles were changed.",
     "deactivated": "The staff user was deactivated; their sessions no longer work.",
     "password-set": "The password was set.",
+    "totp-reset": "Two-step sign-in was reset and their sessions ended; they can enrol a new device.",
     "key-revoked": "The API key was revoked.",
 }
 
