@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -17,7 +18,7 @@ from staydown.enforcement.models import ActionState, EnforcementAction
 ACTIONS = "actions"  # the sequence the platform's pull feed follows
 from staydown.errors import InvalidInput
 from staydown.policies.vocab import ACCOUNT_ACTIONS, CONTENT_ACTIONS
-from staydown.transparency.statements import issue_statement
+from staydown.transparency.statements import issue_statements
 
 CONTENT_KINDS = set(CONTENT_ACTIONS) | {"restore"}
 ACCOUNT_KINDS = set(ACCOUNT_ACTIONS) | {"restore_account"}
@@ -40,6 +41,18 @@ def apply_action(
     ends_at: datetime | None = None,
     details: dict | None = None,
 ) -> EnforcementAction:
+    return apply_actions(db, actor=actor, specs=[dict(
+        kind=kind, content_id=content_id, account_id=account_id, case_id=case_id, policy_ref=policy_ref,
+        facts=facts, interim=interim, automated_detection=automated_detection,
+        automated_decision=automated_decision, territorial_scope=territorial_scope, ends_at=ends_at,
+        details=details)])[0]
+
+
+def _new_action(actor: Actor, when: datetime, *, kind: str, content_id: int | None = None,
+                account_id: int | None = None, case_id: int | None = None, policy_ref: str | None = None,
+                facts: str = "", interim: bool = False, automated_detection: bool = False,
+                automated_decision: bool = False, territorial_scope: list[str] | None = None,
+                ends_at: datetime | None = None, details: dict | None = None) -> EnforcementAction:
     if kind in CONTENT_KINDS:
         if content_id is None:
             raise InvalidInput(f"'{kind}' is an action on content: which content?")
@@ -50,22 +63,34 @@ def apply_action(
         target = "account"
     else:
         raise InvalidInput(f"unknown action {kind!r}")
-    action = EnforcementAction(
+    return EnforcementAction(
         kind=kind, target=target, content_id=content_id if target == "content" else None,
         account_id=account_id if target == "account" else None, case_id=case_id, policy_ref=policy_ref,
         state=ActionState.active.value, interim=interim, automated_detection=automated_detection,
         automated_decision=automated_decision, facts=facts, territorial_scope=territorial_scope or [],
-        ends_at=ends_at, details=details or {}, created_by=actor.ref, created_at=now(db))
-    db.add(action)
+        ends_at=ends_at, details=details or {}, created_by=actor.ref, created_at=when)
+
+
+def apply_actions(db: Session, *, actor: Actor, specs: list[dict[str, Any]]) -> list[EnforcementAction]:
+    """Apply many actions at once (`specs`: `apply_action`'s keyword arguments, one dict each): the
+    same rows, statements, sequence numbers, webhooks and audit events as one call each, in order,
+    but one flush for the actions and one for their statements (a stay-down sweep's chunk)."""
+    if not specs:
+        return []
+    when = now(db)
+    actions = [_new_action(actor, when, **spec) for spec in specs]  # all checked before any is added
+    db.add_all(actions)
     db.flush()
-    issue_statement(db, actor=actor, action=action)  # DSA Art. 17: with the restriction, before its delivery
-    sequences.touch(db, action, sequence=ACTIONS)
-    queue_webhook(db, action, "action.applied")
-    audit.record(db, actor=actor, tag=AuditTag.ACTION_APPLY, subject_type=target,
-                 subject_id=content_id if target == "content" else account_id,
-                 data={"action_id": action.id, "kind": kind, "case_id": case_id, "policy_ref": policy_ref,
-                       "interim": interim, "automated_decision": automated_decision})
-    return action
+    issue_statements(db, actor=actor, actions=actions)  # DSA Art. 17: with the restriction, before its delivery
+    for action in actions:
+        sequences.touch(db, action, sequence=ACTIONS)
+        queue_webhook(db, action, "action.applied")
+        audit.record(db, actor=actor, tag=AuditTag.ACTION_APPLY, subject_type=action.target,
+                     subject_id=action.content_id if action.target == "content" else action.account_id,
+                     data={"action_id": action.id, "kind": action.kind, "case_id": action.case_id,
+                           "policy_ref": action.policy_ref, "interim": action.interim,
+                           "automated_decision": action.automated_decision})
+    return actions
 
 
 def lift_action(db: Session, *, actor: Actor, action: EnforcementAction, reason: str) -> EnforcementAction:

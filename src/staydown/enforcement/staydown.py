@@ -14,7 +14,7 @@ from staydown.audit import AuditTag
 from staydown.cases.models import Case, TrackKind
 from staydown.db import now
 from staydown.delivery.outbox import JobContext, enqueue
-from staydown.enforcement.actions import apply_action
+from staydown.enforcement.actions import apply_action, apply_actions
 from staydown.enforcement.models import EnforcementAction, Sweep
 from staydown.matching import banks
 from staydown.matching.matcher import PdqQuery, QuerySignals, find_copies
@@ -90,7 +90,7 @@ def sweep_case(db: Session, *, actor: Actor, engine: Any, case_id: int, policy: 
     that stopped half-way is resumed by the next: it carries on the unfinished sweep of the case,
     skips copies that already carry the action and accounts the sweep already acted on."""
     from staydown.cases.actions import case_by_id, case_contents
-    from staydown.enforcement.strikes import add_strike
+    from staydown.enforcement.strikes import StrikeRequest, add_strike, add_strikes
 
     case = case_by_id(db, case_id)
     started = now(db)
@@ -133,31 +133,40 @@ def sweep_case(db: Session, *, actor: Actor, engine: Any, case_id: int, policy: 
         in_force = set(db.execute(sa.select(EnforcementAction.content_id, EnforcementAction.kind).where(
             EnforcementAction.content_id.in_([c.id for c in chunk]), EnforcementAction.kind.in_(content_kinds),
             EnforcementAction.state == "active")).all()) if content_kinds else set()
-        for content in chunk:
-            for kind in content_kinds:
-                if (content.id, kind) in in_force:
-                    continue
-                apply_action(db, actor=actor, kind=kind, content_id=content.id, case_id=case.id, policy_ref=policy.ref,
-                             facts=facts, automated_detection=True, automated_decision=True,
-                             details={"copy_of_case": case.id, "sweep_id": sweep.id, "distance": copies[content.id]})
-                made += 1
+        # The chunk's actions, their statements and webhooks go in with a few set-based statements,
+        # in the order one call per copy and per account would have made them.
+        specs = [dict(kind=kind, content_id=content.id, case_id=case.id, policy_ref=policy.ref, facts=facts,
+                      automated_detection=True, automated_decision=True,
+                      details={"copy_of_case": case.id, "sweep_id": sweep.id, "distance": copies[content.id]})
+                 for content in chunk for kind in content_kinds if (content.id, kind) not in in_force]
+        made += len(apply_actions(db, actor=actor, specs=specs))
         new_accounts = sorted({c.account_id for c in chunk if c.account_id is not None} - accounts)
         plain = [k for k in account_kinds if k != "strike"]
         in_force = set(db.execute(sa.select(EnforcementAction.account_id, EnforcementAction.kind).where(
             EnforcementAction.account_id.in_(new_accounts), EnforcementAction.kind.in_(plain),
             EnforcementAction.state == "active")).all()) if plain and new_accounts else set()
+        # One account kind (as every catalogue policy has): batched. Several: one account at a time,
+        # since a kind applied first can change what the next one finds in force.
+        batched = len(account_kinds) == 1
+        strikes: list[StrikeRequest] = []
+        specs = []
         for account_id in new_accounts:
             for kind in account_kinds:
                 details = {"copy_of_case": case.id, "sweep_id": sweep.id}
                 if kind == "strike":
                     made += len(add_strike(db, actor=actor, account_id=account_id, policy=policy, case_id=case.id,
-                                           facts=facts, automated=True, details=details))
+                                           facts=facts, automated=True, details=details,
+                                           batch=strikes if batched else None))
                 elif (account_id, kind) not in in_force:
-                    apply_action(db, actor=actor, kind=kind, account_id=account_id, case_id=case.id,
-                                 policy_ref=policy.ref, facts=facts, automated_detection=True,
-                                 automated_decision=True, details=details)
-                    made += 1
+                    spec = dict(kind=kind, account_id=account_id, case_id=case.id, policy_ref=policy.ref,
+                                facts=facts, automated_detection=True, automated_decision=True, details=details)
+                    if batched:
+                        specs.append(spec)
+                    else:
+                        apply_action(db, actor=actor, **spec)
+                        made += 1
             accounts.add(account_id)
+        made += len(add_strikes(db, actor=actor, requests=strikes)) + len(apply_actions(db, actor=actor, specs=specs))
         # The sweep's progress commits with the chunk's actions, so a resumed run knows where it was.
         sweep.account_ids = sorted(accounts)
         sweep.actions = made

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -12,8 +14,9 @@ from staydown import audit
 from staydown.actors import Actor
 from staydown.audit import AuditTag
 from staydown.db import now
-from staydown.enforcement.actions import active_actions_on_account, apply_action
-from staydown.enforcement.models import AccountStrike, EnforcementAction
+from staydown.enforcement.actions import apply_actions
+from staydown.enforcement.models import AccountStrike, ActionState, EnforcementAction
+from staydown.errors import InvalidInput
 from staydown.policies.schema import Policy
 
 
@@ -25,45 +28,95 @@ def active_strike_weight(db: Session, *, account_id: int, policy_id: str) -> int
     return int(total or 0)
 
 
-def _was_warned(db: Session, account_id: int) -> bool:
-    return db.execute(sa.select(EnforcementAction.id).where(
-        EnforcementAction.account_id == account_id, EnforcementAction.kind == "warn").limit(1)).first() is not None
+@dataclass(frozen=True)
+class StrikeRequest:
+    """One `add_strike` call, kept for `add_strikes` (the sweep gathers a chunk's)."""
+
+    account_id: int
+    policy: Policy
+    case_id: int | None
+    facts: str
+    automated: bool = False
+    details: dict = field(default_factory=dict)
 
 
 def add_strike(db: Session, *, actor: Actor, account_id: int, policy: Policy, case_id: int | None,
-               facts: str, automated: bool = False, details: dict | None = None) -> list[EnforcementAction]:
-    """Record a strike and apply what the ladder says the new total leads to."""
-    ladder = policy.strike
-    common = dict(account_id=account_id, case_id=case_id, policy_ref=policy.ref, facts=facts,
-                  automated_decision=automated, automated_detection=automated, details=details or {})
-    if ladder.terminate_immediately:
-        if active_actions_on_account(db, account_id=account_id, kind="terminate"):
-            return []
-        return [apply_action(db, actor=actor, kind="terminate", **common)]
-    when = now(db)
-    strike = AccountStrike(account_id=account_id, policy_id=policy.id, weight=ladder.weight, case_id=case_id,
-                           created_at=when, expires_at=when + timedelta(days=ladder.window_days))
-    db.add(strike)
-    db.flush()
-    total = active_strike_weight(db, account_id=account_id, policy_id=policy.id)
-    audit.record(db, actor=actor, tag=AuditTag.STRIKE_ADD, subject_type="account", subject_id=account_id,
-                 data={"strike_id": strike.id, "policy": policy.ref, "weight": ladder.weight, "total": total,
-                       "case_id": case_id})
-    if total >= ladder.terminate_at:
-        if not active_actions_on_account(db, account_id=account_id, kind="terminate"):
-            return [apply_action(db, actor=actor, kind="terminate", **common)]
+               facts: str, automated: bool = False, details: dict | None = None,
+               batch: list[StrikeRequest] | None = None) -> list[EnforcementAction]:
+    """Record a strike and apply what the ladder says the new total leads to. With `batch`, the
+    strike is only added to that list, for one `add_strikes` call later (returns [] then)."""
+    request = StrikeRequest(account_id, policy, case_id, facts, automated, dict(details or {}))
+    if batch is not None:
+        batch.append(request)
         return []
-    if total >= ladder.suspend_at:
-        if not _was_warned(db, account_id):
-            # DSA-7: no suspension without a prior warning.
-            return [apply_action(db, actor=actor, kind="warn", **common)]
-        if active_actions_on_account(db, account_id=account_id, kind="suspend"):
-            return []
-        return [apply_action(db, actor=actor, kind="suspend", ends_at=when + timedelta(days=ladder.suspend_days),
-                             **common)]
-    if total >= ladder.warn_at:
-        return [apply_action(db, actor=actor, kind="warn", **common)]
-    return []
+    return add_strikes(db, actor=actor, requests=[request])
+
+
+def _in_force(db: Session, account_ids: list[int], kinds: tuple[str, ...]) -> set[tuple[int, str]]:
+    if not account_ids:
+        return set()
+    return {(a, k) for a, k in db.execute(sa.select(EnforcementAction.account_id, EnforcementAction.kind).where(
+        EnforcementAction.account_id.in_(account_ids), EnforcementAction.kind.in_(kinds),
+        EnforcementAction.state == ActionState.active.value)).all()}
+
+
+def add_strikes(db: Session, *, actor: Actor, requests: list[StrikeRequest]) -> list[EnforcementAction]:
+    """`add_strike` for many accounts at once: the same strikes, audit events and ladder actions,
+    with the strikes inserted in one flush, the totals, prior warnings and measures in force read
+    in one query each, and the actions applied with `apply_actions`. The accounts must differ
+    (each total is read after every strike of the batch is in)."""
+    if len({r.account_id for r in requests}) != len(requests):
+        raise InvalidInput("add_strikes takes each account once")
+    if not requests:
+        return []
+    when = now(db)
+    ids = [r.account_id for r in requests]
+    common = {r.account_id: dict(account_id=r.account_id, case_id=r.case_id, policy_ref=r.policy.ref, facts=r.facts,
+                                 automated_decision=r.automated, automated_detection=r.automated, details=r.details)
+              for r in requests}
+    plans: dict[int, dict[str, Any] | None] = {}
+    immediate = [r for r in requests if r.policy.strike.terminate_immediately]
+    laddered = [r for r in requests if not r.policy.strike.terminate_immediately]
+    terminated = _in_force(db, [r.account_id for r in immediate], ("terminate",))
+    for r in immediate:
+        plans[r.account_id] = None if (r.account_id, "terminate") in terminated else dict(kind="terminate",
+                                                                                         **common[r.account_id])
+    if laddered:
+        strikes = [AccountStrike(account_id=r.account_id, policy_id=r.policy.id, weight=r.policy.strike.weight,
+                                 case_id=r.case_id, created_at=when,
+                                 expires_at=when + timedelta(days=r.policy.strike.window_days)) for r in laddered]
+        db.add_all(strikes)
+        db.flush()
+        wanted = [r.account_id for r in laddered]
+        totals = {(a, p): int(t or 0) for a, p, t in db.execute(
+            sa.select(AccountStrike.account_id, AccountStrike.policy_id, sa.func.sum(AccountStrike.weight)).where(
+                AccountStrike.account_id.in_(wanted), AccountStrike.removed_at.is_(None),
+                AccountStrike.expires_at > when).group_by(AccountStrike.account_id, AccountStrike.policy_id)).all()}
+        in_force = _in_force(db, wanted, ("terminate", "suspend"))
+        warned = set(db.execute(sa.select(EnforcementAction.account_id).where(
+            EnforcementAction.account_id.in_(wanted), EnforcementAction.kind == "warn").distinct()).scalars())
+        for r, strike in zip(laddered, strikes):
+            ladder, account_id = r.policy.strike, r.account_id
+            total = totals.get((account_id, r.policy.id), 0)
+            audit.record(db, actor=actor, tag=AuditTag.STRIKE_ADD, subject_type="account", subject_id=account_id,
+                         data={"strike_id": strike.id, "policy": r.policy.ref, "weight": ladder.weight,
+                               "total": total, "case_id": r.case_id})
+            plan: dict[str, Any] | None = None
+            if total >= ladder.terminate_at:
+                if (account_id, "terminate") not in in_force:
+                    plan = dict(kind="terminate", **common[account_id])
+            elif total >= ladder.suspend_at:
+                if account_id not in warned:
+                    # DSA-7: no suspension without a prior warning.
+                    plan = dict(kind="warn", **common[account_id])
+                elif (account_id, "suspend") not in in_force:
+                    plan = dict(kind="suspend", ends_at=when + timedelta(days=ladder.suspend_days),
+                                **common[account_id])
+            elif total >= ladder.warn_at:
+                plan = dict(kind="warn", **common[account_id])
+            plans[account_id] = plan
+    # In the order asked, as one call each would have applied them.
+    return apply_actions(db, actor=actor, specs=[plans[a] for a in ids if plans[a] is not None])
 
 
 def remove_strikes(db: Session, *, actor: Actor, case_id: int, reason: str) -> int:
