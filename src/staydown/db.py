@@ -208,14 +208,22 @@ class Database:
         self.job_signal = threading.Event()
         self.sequence_signal = threading.Event()
         event.listen(self._factory, "after_commit", self._after_commit)
+        event.listen(self._factory, "after_soft_rollback", self._after_rollback)
 
     def _after_commit(self, session: Session) -> None:
+        # `session.info["after_commit"]`: work that must wait until the change is durable (forget a
+        # cached key, delete an erased blob); a rollback discards it with the change.
         for callback in session.info.pop("after_commit", ()):
             callback()
         if session.info.pop("jobs_enqueued", False):
             self.job_signal.set()
         if session.info.pop("sequences_touched", False):
             self.sequence_signal.set()
+
+    @staticmethod
+    def _after_rollback(session: Session, previous_transaction: Any) -> None:
+        if previous_transaction.parent is None:
+            session.info.pop("after_commit", None)
 
     @property
     def dialect(self) -> str:

@@ -305,3 +305,23 @@ def test_status_shows_only_the_clocks_this_notice_opened(client, clock: FrozenCl
     assert {d["received_at"] for d in first["deadlines"]} <= {"2026-06-01T12:00:00Z"}
     assert "take_it_down" in {d["kind"] for d in second["deadlines"]}
     assert {d["received_at"] for d in second["deadlines"]} == {"2026-06-01T15:00:00Z"}
+
+
+def test_status_reasons_carry_no_personal_data(client, database: Database, staff) -> None:  # type: ignore[no-untyped-def]
+    """DSA-1, X-1: the notifier gets the outcome with reasons, but the reviewer's words are scrubbed
+    of other people's personal data before a public page shows them."""
+    r = client.post("/public/notices", json={
+        "reporter_kind": "user", "items": [{"content_id": "img-pii"}], "policy_id": "harassment", "good_faith": True,
+        "explanation": "This post harasses someone."})
+    code = r.json()["tracking_code"]
+    with database.unit_of_work(write=False) as db:
+        case_id = db.execute(sa.select(Case.id)).scalar_one()
+    assert client.post(f"/v1/cases/{case_id}/claim", headers=staff["senior"]).status_code == 200
+    facts = "Posted by @jdoe99 (jane.doe@example.org, 203.0.113.7); it is a joke between friends."
+    d = client.post(f"/v1/cases/{case_id}/decision", headers=staff["senior"],
+                    json={"policy": "harassment@1", "outcome": "does_not_violate", "facts": facts})
+    assert d.status_code == 200, d.text
+    status = client.get(f"/public/status/{code}").json()
+    assert status["outcome"] == "does_not_violate" and "joke between friends" in status["reasons"]
+    for leaked in ("@jdoe99", "jane.doe@example.org", "203.0.113.7"):
+        assert leaked not in status["reasons"]

@@ -154,6 +154,19 @@ def test_totp_enrol_then_sign_in_needs_a_fresh_code(app, client, database: Datab
     assert auth.match_totp(secret, auth.totp_now(secret, clock.now() + timedelta(seconds=90)), clock.now(),
                            after_step=0) is None
 
+    # Replacing the secret in use needs a code from the present device: a stolen session is not enough.
+    page = fresh.get("/console/account/totp")
+    new_secret = page.text.split('id="totp-secret">')[1].split("<")[0]
+    r = fresh.post("/console/account/totp", data={"csrf_token": token(page.text), "secret": new_secret,
+                                                 "code": auth.totp_now(new_secret, clock.now())})
+    assert r.status_code == 422 and "present device" in r.text
+    r = fresh.post("/console/account/totp", data={"csrf_token": token(page.text), "secret": new_secret,
+                                                 "code": auth.totp_now(new_secret, clock.now()),
+                                                 "current_code": auth.totp_now(secret, clock.now())})
+    assert r.status_code == 200 and "Two-step sign-in is on" in r.text
+    with database.unit_of_work(write=False) as db:
+        assert db.execute(sa.select(StaffUser.totp_secret).where(StaffUser.username == "mo")).scalar_one() == new_secret
+
 
 def test_wrong_totp_codes_count_towards_the_lockout(app, client, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
     make_staff(database, "mo", "moderator")

@@ -291,7 +291,7 @@ def test_tid1_an_incomplete_request_is_kept_and_says_exactly_what_is_missing_the
     done = client.post("/takedown/complete", data={"csrf_token": token(r.text), "code": code.lower(), "stage": "fields",
                                                    "explanation": "It was sent privately and posted without asking.",
                                                    "contact_email": "jo@example.org"})
-    assert done.status_code == 200 and "We received your request" in done.text
+    assert done.status_code == 200 and "We received your request" in done.text and "jo@example.org" in done.text
     [notice] = notices(database)
     assert notice.state == "received" and notice.missing_elements == [] and notice.complete_at is not None
     with database.unit_of_work(write=False) as db:
@@ -301,6 +301,8 @@ def test_tid1_an_incomplete_request_is_kept_and_says_exactly_what_is_missing_the
     # Sent again (a reload), the completed request answers with its receipt, not an error.
     again = client.post("/takedown/complete", data={"csrf_token": token(r.text), "code": code, "stage": "fields"})
     assert again.status_code == 200 and "We received your request" in again.text
+    # ... but a code alone is not proof of being the requester: their address is not shown again.
+    assert "jo@example.org" not in again.text
 
 
 def test_the_acknowledgement_link_and_the_code_page_open_the_completion_form(client) -> None:  # type: ignore[no-untyped-def]

@@ -52,12 +52,12 @@ from staydown.policies.schema import Policy
 from staydown.policies.vocab import ACCOUNT_ACTIONS, CONTENT_ACTIONS
 from staydown.staff.permissions import Permission
 from staydown.transparency.models import StatementOfReasons
+from staydown.intake.schemas import EMAIL_RE
 
 OPEN_STATES = (AppealState.received.value, AppealState.in_review.value)
 MAX_EXPLANATION = 5_000
 MAX_REASONS = 10_000
 LANGUAGE_RE = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$")
 REMOVING = ("remove", "disable")
 ACCOUNT_REMOVING = ("suspend", "terminate")
 OUT_OF_COURT = ("If you disagree with this outcome, you may take it to a certified out-of-court dispute settlement "
@@ -615,11 +615,12 @@ def _decide_violates(db: Session, *, actor: Actor, case: Case, policy: Policy, a
     """A notifier's appeal against a decision not to act, granted: the appeal's decider (a person
     who took no part in it) decides the case 'violates' under the policy in force, through the
     cases module, so every consequence of a decision follows (measures, stay-down, NCMEC clock)."""
-    from staydown.cases.actions import decide_case
+    from staydown.cases.actions import claim_case, decide_case
 
+    # Reopened for the appeal's decider, who takes it through the ordinary, audited claim (which
+    # refuses if someone else holds a live claim on it).
     case.state = CaseState.open.value
-    case.claimed_by = actor.ref
-    case.claim_expires_at = now(db) + case_rules.claim_lease
+    claim_case(db, actor=actor, case=case, rules=case_rules)
     result = decide_case(db, actor=actor, case=case, policy_ref=policy.ref, outcome=Outcome.violates.value,
                          facts=reasons, actions=actions, note=f"decided on appeal {appeal.code}",
                          catalogue=catalogue, rules=case_rules)

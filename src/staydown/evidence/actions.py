@@ -3,6 +3,7 @@ long as the law says, purge it when nothing holds it, destroy it only with two p
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -10,7 +11,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from staydown import audit
@@ -138,9 +138,6 @@ def is_held(db: Session, item_id: int) -> bool:
         LegalHold.item_id == item_id, LegalHold.released_at.is_(None), LegalHold.until > when).limit(1)).first() is not None
 
 
-_BLOB_DELETIONS = "staydown.evidence.blob_deletions"
-
-
 def _refuse_if_held(db: Session, item: EvidenceItem, what: str) -> None:
     """Preservation duties come first: a held item is not destroyed until its holds end or are
     released on the record (CSAM-4; the NCMEC hold runs its full year)."""
@@ -156,26 +153,18 @@ def _erase(db: Session, vault: Vault, item: EvidenceItem, state: str) -> None:
     # The ciphertext goes only once the row saying it is gone has committed: deleting it first
     # would leave a "stored" row with no data if the transaction rolled back.
     if item.blob_key:
-        db.info.setdefault(_BLOB_DELETIONS, []).append((vault.store, item.blob_key))
+        db.info.setdefault("after_commit", []).append(functools.partial(_delete_blob, vault.store, item.blob_key))
     item.blob_key = None
     item.wrapped_key = None  # without the data key, any copy of the ciphertext is noise
     item.state = state
     item.gone_at = now(db)
 
 
-@sa_event.listens_for(Session, "after_commit")
-def _delete_blobs_after_commit(session: Session) -> None:
-    for store, key in session.info.pop(_BLOB_DELETIONS, ()):
-        try:
-            store.delete(key)
-        except Exception:  # noqa: BLE001 - the data key is already erased: what is left can't be read
-            log.exception("evidence blob %s could not be deleted after commit; its data key is gone", key)
-
-
-@sa_event.listens_for(Session, "after_soft_rollback")
-def _keep_blobs_after_rollback(session: Session, previous_transaction: Any) -> None:
-    if previous_transaction.parent is None:
-        session.info.pop(_BLOB_DELETIONS, None)
+def _delete_blob(store: BlobStore, key: str) -> None:
+    try:
+        store.delete(key)
+    except Exception:  # noqa: BLE001 - the data key is already erased: what is left can't be read
+        log.exception("evidence blob %s could not be deleted after commit; its data key is gone", key)
 
 
 def purge_expired(db: Session, *, actor: Actor, vault: Vault, limit: int = 500) -> int:

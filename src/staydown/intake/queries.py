@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from staydown.cases.models import Case, Decision, DecisionState, LegalTrack
 from staydown.intake.models import Notice
+from staydown.transparency.scrub import scrub_personal_data
 
 # The clocks a notifier is told about; the NCMEC and Art. 18 tracks are duties towards authorities.
 PUBLIC_TRACKS = ("take_it_down", "uk_intimate_image", "dsa_notice", "terrorist_order")
@@ -63,5 +64,7 @@ def public_status(db: Session, notice: Notice) -> PublicStatus:
                 status.outcome = decision.outcome
                 status.decided_at = decision.second_reviewed_at or decision.decided_at
                 status.policy_ref = decision.policy_ref
-                status.reasons = decision.facts
+                # The reviewer's words reach a member of the public: personal data (names, handles,
+                # addresses, ids) is taken out, as on a statement of reasons.
+                status.reasons = scrub_personal_data(decision.facts)
     return status

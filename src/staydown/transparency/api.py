@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from staydown.actors import Actor
+from staydown.cases.models import Case
 from staydown.http import DbSession, rate_limited, require
 from staydown.staff.permissions import Permission
 from staydown.transparency import statements
@@ -37,7 +40,7 @@ class StatementsOut(BaseModel):
 
 @router.get("/statements", response_model=StatementsOut)
 def list_statements(
-    db: DbSession, _: Reader,
+    db: DbSession, actor: Reader,
     case_id: Annotated[int | None, Query(ge=1)] = None,
     action_id: Annotated[int | None, Query(ge=1)] = None,
     content_id: PlatformId = None,
@@ -53,5 +56,23 @@ def list_statements(
     account = account_by_platform_id(db, account_id).id if account_id is not None else None
     rows = statements.statements_for(db, case_id=case_id, action_id=action_id, content_id=content,
                                      account_id=account, after_id=after, limit=limit)
-    return StatementsOut(statements=[statements.staff_view(s) for s in rows],
+    full = _full_view_cases(db, actor, rows)
+    return StatementsOut(statements=[statements.staff_view(s) if s.case_id in full else statements.public_view(s)
+                                     for s in rows],
                          next_after=rows[-1].id if rows else after)
+
+
+def _full_view_cases(db: Session, actor: Actor, rows: list[Any]) -> set[int | None]:
+    """The cases whose statements this reader may see in full (facts as the reviewer wrote them,
+    ids): those a case reader may see, child-safety cases only for child-safety staff. Anyone else
+    with `transparency:read` (an auditor, a platform key) gets the public view: transparency
+    records, not case files."""
+    if Permission.CASES_READ.value not in actor.permissions:
+        return set()
+    case_ids = {r.case_id for r in rows if r.case_id is not None}
+    if not case_ids:
+        return {None}
+    child_safety = set(db.execute(sa.select(Case.id).where(Case.id.in_(case_ids), Case.child_safety.is_(True)))
+                       .scalars())
+    allowed = case_ids if Permission.CHILD_SAFETY_CASES.value in actor.permissions else case_ids - child_safety
+    return {None, *allowed}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -19,6 +18,7 @@ from staydown.web.console.session import console_session
 from staydown.staff.totp import reset_totp
 from staydown.web.security import verify_csrf
 from staydown.web.templating import render
+from staydown.intake.schemas import EMAIL_RE
 
 router = APIRouter(prefix="/console", dependencies=[Depends(console_session)], include_in_schema=False)
 
@@ -27,7 +27,6 @@ KeyAdmin = Annotated[Actor, Depends(require(Permission.API_KEYS_ADMIN))]
 
 MIN_PASSWORD = 12
 MAX_PASSWORD = 200
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$")
 ROLE_NOTES = {
     Role.admin: "runs the system: staff, keys, policies, banks; no evidence or child-safety cases",
     Role.moderator: "reviews cases (not child-safety cases)",

@@ -286,13 +286,18 @@ def totp_enrol_page(request: Request, db: DbSession, _: Public) -> Response:
 def totp_enrol(request: Request, db: DbSession, _: Public,
                secret: Annotated[str, Form(max_length=64)] = "",
                code: Annotated[str, Form(max_length=20)] = "",
+               current_code: Annotated[str, Form(max_length=20)] = "",
                csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
     """Turn TOTP on: the new secret takes effect only once a code made from it is entered, so a
-    mistyped secret can't lock its owner out."""
+    mistyped secret can't lock its owner out. Replacing a secret already in use also needs a code
+    from the current device: a stolen session must not be enough to take over the second factor."""
     verify_csrf(request, csrf_token)
     user = _me(request, db)
     when = now(db)
     try:
+        if user.totp_secret and match_totp(user.totp_secret, current_code, when, after_step=-1) is None:
+            raise InvalidInput("two-step sign-in is already on: enter a current code from your present device "
+                               "to replace it (lost the device? an administrator can reset it)")
         if len(secret) < 26 or not all(c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" for c in secret):
             raise InvalidInput("the secret was changed; start again from this page")
         step = match_totp(secret, code, when, after_step=0)

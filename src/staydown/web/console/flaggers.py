@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -19,6 +18,7 @@ from staydown.web.console.page_forms import done_message, optional_text, see_oth
 from staydown.web.console.session import console_session
 from staydown.web.security import verify_csrf
 from staydown.web.templating import render
+from staydown.intake.schemas import EMAIL_RE
 
 router = APIRouter(prefix="/console", dependencies=[Depends(console_session)], include_in_schema=False)
 
@@ -26,7 +26,6 @@ Reader = Annotated[Actor, Depends(require(Permission.CASES_READ))]
 # The same permission as POST /v1/trusted-flaggers: designating a flagger is an administrative act.
 Admin = Annotated[Actor, Depends(require(Permission.STAFF_ADMIN))]
 
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$")
 
 
 @router.get("/trusted-flaggers", response_class=HTMLResponse)

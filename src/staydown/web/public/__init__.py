@@ -305,8 +305,11 @@ def takedown_submit(request: Request, form: Posted, db: DbSession, actor: Public
 
 
 def _takedown_result(request: Request, db: Any, notice: Notice, form: Form | None = None,
-                     status_code: int = 201) -> HTMLResponse:
+                     status_code: int = 201, by_code_only: bool = False) -> HTMLResponse:
+    # Reached with the tracking code alone (not right after filing), the page does not repeat the
+    # requester's e-mail address: a code is not proof of being that person.
     return render(request, "public/takedown_result.html", {
+        "show_contact": not by_code_only,
         "notice": notice, "missing": list(notice.missing_elements), "elements": actions.TAKE_IT_DOWN_ELEMENTS,
         "deadlines": queries.notice_deadlines(db, notice), "track_words": TRACK_WORDS,
         "values": (form.values if form else {}), "errors": (form.errors if form else {}),
@@ -341,7 +344,7 @@ def completion_submit(request: Request, form: Posted, db: DbSession, actor: Publ
             "code": "This tracking code is for a report, not a TAKE IT DOWN request: see its status instead"}},
             status_code=422)
     if notice.state != "incomplete":
-        return _takedown_result(request, db, notice, status_code=200)
+        return _takedown_result(request, db, notice, status_code=200, by_code_only=True)
     if form.get("stage") != "fields":
         return _completion_page(request, notice, Form({}))
     missing = set(notice.missing_elements)
