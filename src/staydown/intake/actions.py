@@ -4,14 +4,13 @@ its legal tracks, restrict child-safety content at once."""
 from __future__ import annotations
 
 import hashlib
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from staydown import audit
+from staydown import audit, codes
 from staydown.actors import Actor, ActorKind
 from staydown.audit import AuditTag
 from staydown.cases import actions as cases
@@ -30,8 +29,6 @@ from staydown.subjects.models import PlatformContent
 from staydown.subjects.schemas import AccountRef, ContentRef
 
 # Crockford's base32 without look-alikes: codes are read aloud and typed by people.
-CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-CODE_GROUPS, CODE_GROUP_LEN = 4, 5  # 20 characters, 100 bits
 
 TAKE_IT_DOWN_ELEMENTS = {
     "signature": "a physical or electronic signature of the person depicted, or of someone authorised to act for them",
@@ -46,15 +43,14 @@ DSA_KINDS = {NoticeKind.user_report.value, NoticeKind.public_report.value, Notic
 
 
 def new_tracking_code() -> str:
-    chars = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_GROUPS * CODE_GROUP_LEN))
-    return "-".join(chars[i:i + CODE_GROUP_LEN] for i in range(0, len(chars), CODE_GROUP_LEN))
+    return codes.grouped(codes.random_chars())
 
 
 def normalise_code(code: str) -> str:
-    clean = code.strip().upper().replace("-", "").replace(" ", "").replace("O", "0").replace("I", "1").replace("L", "1")
-    if len(clean) != CODE_GROUPS * CODE_GROUP_LEN or any(c not in CODE_ALPHABET for c in clean):
+    found = codes.normalise(code)
+    if found is None:
         raise NotFound("no notice with that tracking code")
-    return "-".join(clean[i:i + CODE_GROUP_LEN] for i in range(0, len(clean), CODE_GROUP_LEN))
+    return found
 
 
 def missing_takedown_elements(*, signature: str | None, items: list[Any], good_faith: bool, explanation: str,

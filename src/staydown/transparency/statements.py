@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from staydown import audit
+from staydown import audit, codes
 from staydown.actors import Actor
 from staydown.audit import AuditTag
 from staydown.db import now
@@ -53,9 +53,7 @@ EEA_COUNTRIES: tuple[str, ...] = (
 _COUNTRY_ALIASES = {"EL": "GR"}
 
 # Crockford's base32, as notice tracking codes; the "S" says which kind of code a person holds.
-CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_PREFIX = "S"
-CODE_GROUPS, CODE_GROUP_LEN = 4, 5  # 100 random bits
 
 _SETTINGS_KEY = "staydown.statements.settings"
 _CACHE_KEY = "staydown.statements.cache"
@@ -377,18 +375,14 @@ def _ground(policy: Policy | None, config: StatementSettings) -> dict[str, Any]:
 
 
 def new_statement_code() -> str:
-    chars = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_GROUPS * CODE_GROUP_LEN))
-    return "-".join([CODE_PREFIX] + [chars[i:i + CODE_GROUP_LEN] for i in range(0, len(chars), CODE_GROUP_LEN)])
+    return codes.grouped(codes.random_chars(), CODE_PREFIX)
 
 
 def normalise_statement_code(code: str) -> str:
-    clean = code.strip().upper().replace("-", "").replace(" ", "")
-    if clean.startswith(CODE_PREFIX):
-        clean = clean[len(CODE_PREFIX):]
-    clean = clean.replace("O", "0").replace("I", "1").replace("L", "1")
-    if len(clean) != CODE_GROUPS * CODE_GROUP_LEN or any(c not in CODE_ALPHABET for c in clean):
+    found = codes.normalise(code, prefix=CODE_PREFIX)
+    if found is None:
         raise NotFound("no statement of reasons with that code")
-    return "-".join([CODE_PREFIX] + [clean[i:i + CODE_GROUP_LEN] for i in range(0, len(clean), CODE_GROUP_LEN)])
+    return found
 
 
 def _without_reporters(text: str, reporters: list[str]) -> str:
@@ -458,9 +452,12 @@ def issue_statements(db: Session, *, actor: Actor, actions: list[Any]) -> list[S
     cache = _cache(db)
     when = now(db)
     wanted = {a.account_id for a in actions if a.kind in RESTRICTIONS and a.account_id}
-    if len(wanted) > 1:  # into the identity map, so that _build_statement's db.get asks nothing
-        db.execute(sa.select(PlatformAccount).where(PlatformAccount.id.in_(sorted(wanted)))).scalars().all()
+    # Into the identity map (held here: it keeps objects only while someone refers to them), so
+    # that _build_statement's db.get asks nothing.
+    held = db.execute(sa.select(PlatformAccount).where(PlatformAccount.id.in_(sorted(wanted)))).scalars().all() \
+        if len(wanted) > 1 else []
     statements = [_build_statement(db, action, config, cache, when) for action in actions]
+    del held
     made = [s for s in statements if s is not None]
     if not made:
         return statements
