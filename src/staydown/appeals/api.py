@@ -156,11 +156,13 @@ class AppealOut(BaseModel):
     child_safety: bool
 
 
-def appeal_out(db: DbSession, appeal: Appeal) -> AppealOut:
+def appeal_out(db: DbSession, appeal: Appeal, child_safety: bool | None = None) -> AppealOut:
     from staydown.cases.models import Case
 
+    if child_safety is None:
+        child_safety = bool(db.get(Case, appeal.case_id).child_safety)
     data = {k: getattr(appeal, k) for k in AppealOut.model_fields if k != "child_safety"}
-    return AppealOut(**data, child_safety=bool(db.get(Case, appeal.case_id).child_safety))
+    return AppealOut(**data, child_safety=child_safety)
 
 
 def _appeal(db: DbSession, actor: Actor, appeal_id: int, for_update: bool = False) -> Appeal:
@@ -177,9 +179,16 @@ def _appeal(db: DbSession, actor: Actor, appeal_id: int, for_update: bool = Fals
 def queue(db: DbSession, actor: Decider, state: Annotated[str | None, Query(pattern="^(received|in_review|decided)$")] = None,
           limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[AppealOut]:
     """Open appeals, expedited (intimate images) first, then by due date."""
+    import sqlalchemy as sa
+
+    from staydown.cases.models import Case
+
     include_cs = Permission.CHILD_SAFETY_CASES.value in actor.permissions
-    return [appeal_out(db, a) for a in actions.appeal_queue(db, include_child_safety=include_cs, state=state,
-                                                            limit=limit)]
+    appeals = actions.appeal_queue(db, include_child_safety=include_cs, state=state, limit=limit)
+    # One query for the cases' child-safety flags, not one per appeal.
+    child_safety = set(db.execute(sa.select(Case.id).where(
+        Case.id.in_({a.case_id for a in appeals}), Case.child_safety.is_(True))).scalars()) if appeals else set()
+    return [appeal_out(db, a, child_safety=a.case_id in child_safety) for a in appeals]
 
 
 @router.get("/appeals/{appeal_id}", response_model=AppealOut)
