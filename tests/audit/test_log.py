@@ -279,3 +279,14 @@ def test_a_rolled_back_savepoint_takes_back_the_events_recorded_inside_it(databa
         subjects = db.execute(sa.select(AuditEvent.subject_id).order_by(AuditEvent.seq)).scalars().all()
         assert [str(s) for s in subjects] == ["1", "4"]
         assert audit.verify(db).ok
+
+
+def test_events_for_a_subject_can_be_limited_to_the_newest(database: Database) -> None:
+    with database.unit_of_work() as db:
+        for i in range(5):
+            audit.record(db, actor=SYSTEM, tag=AuditTag.CONTENT_UPDATE, subject_type="content", subject_id=7,
+                         data={"i": i})
+        audit.record(db, actor=SYSTEM, tag=AuditTag.CONTENT_UPDATE, subject_type="content", subject_id=8, data={})
+    with database.unit_of_work(write=False) as db:
+        assert [e.data["i"] for e in audit.events_for(db, subject_type="content", subject_id=7)] == [0, 1, 2, 3, 4]
+        assert [e.data["i"] for e in audit.events_for(db, subject_type="content", subject_id=7, last=2)] == [3, 4]

@@ -253,12 +253,11 @@ def verify(db: Session, *, pinned: Checkpoint | None = None) -> VerifyResult:
     return VerifyResult(True, checked, head)
 
 
-def events_for(db: Session, *, subject_type: str, subject_id: str | int) -> list[AuditEvent]:
+def events_for(db: Session, *, subject_type: str, subject_id: str | int, last: int | None = None) -> list[AuditEvent]:
+    """A subject's events in order; `last`: only the newest that many (still oldest first)."""
     flush(db)
-    return list(
-        db.execute(
-            sa.select(AuditEvent)
-            .where(AuditEvent.subject_type == subject_type, AuditEvent.subject_id == str(subject_id))
-            .order_by(AuditEvent.seq)
-        ).scalars()
-    )
+    stmt = sa.select(AuditEvent).where(AuditEvent.subject_type == subject_type,
+                                       AuditEvent.subject_id == str(subject_id))
+    if last is None:
+        return list(db.execute(stmt.order_by(AuditEvent.seq)).scalars())
+    return list(reversed(db.execute(stmt.order_by(AuditEvent.seq.desc()).limit(last)).scalars().all()))

@@ -104,7 +104,7 @@ def case_context(db: Session, request: Request, actor: Actor, case: Case, *,
     sweeps = list(db.execute(sa.select(Sweep).where(Sweep.case_id == case.id).order_by(Sweep.id)).scalars())
     decisions = list(db.execute(sa.select(Decision).where(Decision.case_id == case.id).order_by(Decision.id)).scalars())
     pending = next((d for d in reversed(decisions) if d.state == DecisionState.pending_second_review.value), None)
-    history = audit.events_for(db, subject_type="case", subject_id=case.id)[-HISTORY_LIMIT:]
+    history = audit.events_for(db, subject_type="case", subject_id=case.id, last=HISTORY_LIMIT)
     when = now(db)
     claimed_by_me = case.claimed_by == actor.ref and bool(case.claim_expires_at and case.claim_expires_at > when)
     claimed_by_other = bool(case.claimed_by and case.claimed_by != actor.ref and case.claim_expires_at
