@@ -132,18 +132,25 @@ def release_hold(db: Session, *, actor: Actor, hold: LegalHold, reason: str) -> 
     return hold
 
 
+def holds_in_force(db: Session, *, item_id: int | None = None, at: datetime | None = None,
+                   limit: int | None = None) -> list[LegalHold]:
+    """Holds in force (not released, not yet past their end) at `at` (now), soonest end first;
+    of one item, or of all."""
+    stmt = sa.select(LegalHold).where(LegalHold.released_at.is_(None), LegalHold.until > (at or now(db)))
+    if item_id is not None:
+        stmt = stmt.where(LegalHold.item_id == item_id)
+    stmt = stmt.order_by(LegalHold.until, LegalHold.id)
+    return list(db.execute(stmt.limit(limit) if limit else stmt).scalars())
+
+
 def is_held(db: Session, item_id: int) -> bool:
-    when = now(db)
-    return db.execute(sa.select(LegalHold.id).where(
-        LegalHold.item_id == item_id, LegalHold.released_at.is_(None), LegalHold.until > when).limit(1)).first() is not None
+    return bool(holds_in_force(db, item_id=item_id, limit=1))
 
 
 def _refuse_if_held(db: Session, item: EvidenceItem, what: str) -> None:
     """Preservation duties come first: a held item is not destroyed until its holds end or are
     released on the record (CSAM-4; the NCMEC hold runs its full year)."""
-    holds = db.execute(sa.select(LegalHold).where(
-        LegalHold.item_id == item.id, LegalHold.released_at.is_(None), LegalHold.until > now(db))
-        .order_by(LegalHold.until)).scalars().all()
+    holds = holds_in_force(db, item_id=item.id)
     if holds:
         listed = "; ".join(f"hold {h.id} ({h.kind}) until {h.until.isoformat()}" for h in holds)
         raise RuleViolation(f"evidence item {item.id} is under a legal hold, so {what} is refused: {listed}")

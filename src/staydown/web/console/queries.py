@@ -125,10 +125,9 @@ def evidence_items(db: Session, *, state: str | None, case_id: int | None, page:
 
 def active_holds(db: Session, *, at: datetime, item_id: int | None = None, limit: int = 200) -> list[LegalHold]:
     """Holds in force at `at`: not released and not yet past their end."""
-    stmt = sa.select(LegalHold).where(LegalHold.released_at.is_(None), LegalHold.until > at)
-    if item_id is not None:
-        stmt = stmt.where(LegalHold.item_id == item_id)
-    return list(db.execute(stmt.order_by(LegalHold.until, LegalHold.id).limit(limit)).scalars())
+    from staydown.evidence.actions import holds_in_force
+
+    return holds_in_force(db, item_id=item_id, at=at, limit=limit)
 
 
 def holds_of(db: Session, item_id: int) -> list[LegalHold]:
