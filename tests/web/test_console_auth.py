@@ -10,7 +10,7 @@ from staydown.audit.models import AuditEvent
 from staydown.clock import FrozenClock
 from staydown.db import Database
 from staydown.staff.models import StaffUser
-from staydown.web.console import auth
+from staydown.staff import totp as auth  # the TOTP primitives the console uses
 from tests.helpers import PASSWORD, make_staff
 from tests.web.console_support import browser, login, token
 

@@ -82,7 +82,7 @@ def test_reveal_and_policy_swap_with_htmx(live_server, browser) -> None:  # type
 def test_totp_enrolment_and_second_step_in_the_browser(live_server, browser) -> None:  # type: ignore[no-untyped-def]
     from datetime import datetime, timedelta, timezone
 
-    from staydown.web.console.auth import totp_now
+    from staydown.staff.totp import totp_now
 
     url = live_server.url
     make_staff(live_server.database, "mo", "moderator")

@@ -7,6 +7,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -48,15 +49,22 @@ class NewSession:
     actor: Actor
 
 
-def sign_in(db: Session, *, username: str, password: str, lifetime: timedelta = SESSION_LIFETIME) -> NewSession:
-    """Check a password; five failures lock the account for fifteen minutes. The message never
-    says whether the name or the password was wrong."""
+def check_password(db: Session, *, username: str, password: str) -> StaffUser:
+    """The password step: five failures lock the account for fifteen minutes. The message never
+    says whether the name or the password was wrong. No session yet (a TOTP step may follow)."""
     when = now(db)
     user = db.execute(sa.select(StaffUser).where(StaffUser.username == username)).scalar_one_or_none()
     if user is not None and user.locked_until and user.locked_until > when:
         raise RateLimited(f"too many failed sign-ins: try again after {user.locked_until.isoformat()}")
     if user is None or not user.is_active or not verify_password(user.password_hash, password):
         raise SignInFailed(user.id if user is not None else None)
+    return user
+
+
+def open_session(db: Session, *, user: StaffUser, lifetime: timedelta = SESSION_LIFETIME,
+                 details: dict[str, Any] | None = None) -> NewSession:
+    """A session for a person who passed every step; resets the failure count; audited."""
+    when = now(db)
     user.failed_logins = 0
     user.locked_until = None
     token = SESSION_PREFIX + secrets.token_urlsafe(32)
@@ -65,8 +73,13 @@ def sign_in(db: Session, *, username: str, password: str, lifetime: timedelta = 
     db.flush()
     actor = actor_for_staff(user)
     audit.record(db, actor=actor, tag=AuditTag.STAFF_SIGN_IN, subject_type="staff_user", subject_id=user.id,
-                 data={"session_id": session.id})
+                 data={"session_id": session.id, **(details or {})})
     return NewSession(token, session.expires_at, actor)
+
+
+def sign_in(db: Session, *, username: str, password: str, lifetime: timedelta = SESSION_LIFETIME) -> NewSession:
+    """Password sign-in (the review API; the console's first step when the account has no TOTP)."""
+    return open_session(db, user=check_password(db, username=username, password=password), lifetime=lifetime)
 
 
 class SignInFailed(Unauthenticated):

@@ -5,10 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import secrets
 from datetime import datetime, timedelta, timezone
 from typing import Annotated
-from urllib.parse import quote
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form, Request
@@ -21,23 +19,10 @@ from staydown.audit import AuditTag
 from staydown.db import now
 from staydown.errors import InvalidInput, RateLimited, Unauthenticated
 from staydown.http import DbSession, rate_limited, require
-from staydown.staff import sessions
-from staydown.staff.auth import actor_for_staff
+from staydown.staff import sessions, totp
 from staydown.staff.models import StaffUser
-from staydown.staff.passwords import verify_password
 from staydown.staff.permissions import Permission
-from staydown.staff.totp import (  # noqa: F401 - re-exported for the console tests
-    TOTP_DIGITS,
-    TOTP_ISSUER,
-    TOTP_STEP,
-    TotpState,
-    hotp,
-    match_totp,
-    new_totp_secret,
-    otpauth_uri,
-    totp_now,
-    totp_step,
-)
+from staydown.staff.totp import TotpState, match_totp, new_totp_secret, otpauth_uri
 from staydown.web.console.session import (
     clear_session_cookie,
     console_session,
@@ -96,34 +81,6 @@ def safe_next(value: str | None) -> str:
     return "/console/queue"
 
 
-def start_session(db: Session, *, user: StaffUser, second_factor: str | None) -> sessions.NewSession:
-    """A session for a user who passed every step (used after TOTP; password-only sign-in goes
-    through `staff.sessions.sign_in`)."""
-    when = now(db)
-    user.failed_logins = 0
-    user.locked_until = None
-    token = sessions.SESSION_PREFIX + secrets.token_urlsafe(32)
-    row = sessions.StaffSession(user_id=user.id, token_hash=hashlib.sha256(token.encode()).hexdigest(),
-                                created_at=when, expires_at=when + sessions.SESSION_LIFETIME)
-    db.add(row)
-    db.flush()
-    actor = actor_for_staff(user)
-    audit.record(db, actor=actor, tag=AuditTag.STAFF_SIGN_IN, subject_type="staff_user", subject_id=user.id,
-                 data={"session_id": row.id, "second_factor": second_factor, "via": "console"})
-    return sessions.NewSession(token, row.expires_at, actor)
-
-
-def check_password(db: Session, *, username: str, password: str) -> StaffUser:
-    """The first step for a TOTP user: the same lockout and the same message as `sign_in`, no session."""
-    when = now(db)
-    user = db.execute(sa.select(StaffUser).where(StaffUser.username == username)).scalar_one_or_none()
-    if user is not None and user.locked_until and user.locked_until > when:
-        raise RateLimited(f"too many failed sign-ins: try again after {user.locked_until.isoformat()}")
-    if user is None or not user.is_active or not verify_password(user.password_hash, password):
-        raise sessions.SignInFailed(user.id if user is not None else None)
-    return user
-
-
 def _record_failure(request: Request, db: Session, user_id: int | None) -> str:
     """Count the failure in a transaction of its own (this request's is rolled back) and say
     whether the account is now locked."""
@@ -177,7 +134,7 @@ def login(request: Request, db: DbSession, _: Public,
     user = db.execute(sa.select(StaffUser).where(StaffUser.username == username)).scalar_one_or_none()
     try:
         if user is not None and user.totp_secret:
-            check_password(db, username=username, password=password)
+            sessions.check_password(db, username=username, password=password)
             when = now(db)
             response = RedirectResponse("/console/login/totp", status_code=303)
             response.set_cookie(PENDING_COOKIE, _pending_value(request, user.id, when + PENDING_LIFETIME, next_path),
@@ -220,18 +177,12 @@ def totp_submit(request: Request, db: DbSession, _: Public,
         return RedirectResponse("/console/login", status_code=303)
     if user.locked_until and user.locked_until > when:
         return render(request, "console/totp.html", {"error": _locked_message(user.locked_until)}, status_code=429)
-    state = db.get(TotpState, user.id)
-    step = match_totp(user.totp_secret, code, when, after_step=state.last_step if state else 0)
-    if step is None:
+    if not totp.use_code(db, user=user, code=code, at=when):
         locked = _record_failure(request, db, user.id)
         return render(request, "console/totp.html",
                       {"error": locked or "That code is not right, or was already used. Enter the current code."},
                       status_code=429 if locked else 401)
-    if state is None:
-        state = TotpState(user_id=user.id, last_step=step, enrolled_at=when)
-        db.add(state)
-    state.last_step = step
-    new = start_session(db, user=user, second_factor="totp")
+    new = sessions.open_session(db, user=user, details={"second_factor": "totp", "via": "console"})
     return _signed_in(request, new, next_path)
 
 
