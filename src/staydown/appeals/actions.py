@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -52,6 +53,7 @@ from staydown.policies.schema import Policy
 from staydown.policies.vocab import ACCOUNT_ACTIONS, CONTENT_ACTIONS
 from staydown.staff.permissions import Permission
 from staydown.transparency.models import StatementOfReasons
+from staydown.worklist import alert, clock_steps, take_lease
 from staydown.intake.schemas import EMAIL_RE
 
 OPEN_STATES = (AppealState.received.value, AppealState.in_review.value)
@@ -458,12 +460,7 @@ def claim_appeal(db: Session, *, actor: Actor, appeal: Appeal, rules: AppealRule
     if appeal.state not in OPEN_STATES:
         raise Conflict(f"appeal {appeal.id} is {appeal.state}")
     _refuse_original_decider(db, actor, appeal, case)
-    when = now(db)
-    if (appeal.claimed_by and appeal.claimed_by != actor.ref and appeal.claim_expires_at
-            and appeal.claim_expires_at > when):
-        raise Conflict(f"appeal {appeal.id} is claimed by someone else until {appeal.claim_expires_at.isoformat()}")
-    appeal.claimed_by = actor.ref
-    appeal.claim_expires_at = when + rules.claim_lease
+    take_lease(appeal, actor=actor, at=now(db), lease=rules.claim_lease, label=f"appeal {appeal.id}")
     appeal.state = AppealState.in_review.value
     audit.record(db, actor=actor, tag=AuditTag.APPEAL_CLAIM, subject_type="appeal", subject_id=appeal.id,
                  data={"until": appeal.claim_expires_at})
@@ -758,7 +755,6 @@ def _tell_outcome(db: Session, *, appeal: Appeal, result: AppealResult, rules: A
 # -- due dates --------------------------------------------------------------------------------
 
 APPEAL_DEADLINES = "appeals:sweep_deadlines"
-ESCALATE_AT_REMAINING = 0.25  # as legal tracks do: 12 h before an expedited appeal's 48 h
 ALERT_ROLES = ("senior_moderator",)
 CHILD_SAFETY_ALERT_ROLES = ("child_safety",)
 
@@ -769,47 +765,46 @@ class AppealSweepReport:
     breached: int = 0
 
 
-def sweep_appeal_deadlines(db: Session, *, actor: Actor) -> AppealSweepReport:
+def sweep_appeal_deadlines(db: Session, *, actor: Actor,
+                           rules: AppealRules = DEFAULT_APPEAL_RULES) -> AppealSweepReport:
     """Alert the people who decide appeals when an open appeal nears its due date and when it
     passes it (DSA-4: without undue delay; UK-3: the expedited route). Each step happens once per
     appeal, so the sweep is safe to run often and from several workers."""
-    from staydown.cases.models import StaffAlert
-
     when = now(db)
     report = AppealSweepReport()
     rows = db.execute(sa.select(Appeal, Case.child_safety).join(Case, Case.id == Appeal.case_id).where(
         Appeal.state.in_(OPEN_STATES), Appeal.due_at.is_not(None)).order_by(Appeal.due_at)).all()
     for appeal, child_safety in rows:
-        total = appeal.due_at - appeal.received_at
-        remaining = appeal.due_at - when
+        steps = clock_steps(received_at=appeal.received_at, due_at=appeal.due_at, at=when,
+                            escalate_at_remaining_fraction=rules.escalate_at_remaining_fraction,
+                            escalated="escalated_at" in appeal.details, breached="breached_at" in appeal.details)
         roles = CHILD_SAFETY_ALERT_ROLES if child_safety else ALERT_ROLES
         route = "expedited appeal" if appeal.expedited else "appeal"
-        if "escalated_at" not in appeal.details and remaining <= total * ESCALATE_AT_REMAINING:
+        if steps.escalate:
             appeal.details = {**appeal.details, "escalated_at": when.isoformat()}
             report.escalated += 1
-            for role in roles:
-                db.add(StaffAlert(role=role, kind="appeal_due_soon", case_id=appeal.case_id, created_at=when,
-                                  message=f"{route} {appeal.id} (case {appeal.case_id}) is due "
-                                          f"{appeal.due_at.isoformat()} "
-                                          f"({max(remaining.total_seconds(), 0) / 3600:.1f} h left)"))
+            alert(db, roles=roles, kind="appeal_due_soon", case_id=appeal.case_id, at=when,
+                  message=(f"{route} {appeal.id} (case {appeal.case_id}) is due {appeal.due_at.isoformat()} "
+                           f"({max(steps.remaining.total_seconds(), 0) / 3600:.1f} h left)"))
             audit.record(db, actor=actor, tag=AuditTag.APPEAL_ESCALATE, subject_type="appeal", subject_id=appeal.id,
                          data={"due_at": appeal.due_at, "expedited": appeal.expedited, "roles": list(roles)})
-        if "breached_at" not in appeal.details and remaining.total_seconds() <= 0:
+        if steps.breach:
             appeal.details = {**appeal.details, "breached_at": when.isoformat()}
             report.breached += 1
-            for role in roles:
-                db.add(StaffAlert(role=role, kind="appeal_overdue", case_id=appeal.case_id, created_at=when,
-                                  message=f"{route} {appeal.id} (case {appeal.case_id}) was due "
-                                          f"{appeal.due_at.isoformat()} and is not decided"))
+            alert(db, roles=roles, kind="appeal_overdue", case_id=appeal.case_id, at=when,
+                  message=(f"{route} {appeal.id} (case {appeal.case_id}) was due {appeal.due_at.isoformat()} "
+                           f"and is not decided"))
             audit.record(db, actor=actor, tag=AuditTag.APPEAL_BREACH, subject_type="appeal", subject_id=appeal.id,
                          data={"due_at": appeal.due_at, "expedited": appeal.expedited})
     return report
 
 
-def appeal_deadlines_job(db: Session, ctx: object) -> None:
+def appeal_deadlines_job(db: Session, ctx: Any) -> None:
     from staydown.actors import SYSTEM
 
-    sweep_appeal_deadlines(db, actor=SYSTEM)
+    settings = getattr(ctx, "services", {}).get("settings")
+    rules = AppealRules.from_settings(settings) if settings is not None else DEFAULT_APPEAL_RULES
+    sweep_appeal_deadlines(db, actor=SYSTEM, rules=rules)
 
 
 __all__ = [

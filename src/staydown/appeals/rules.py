@@ -13,6 +13,8 @@ class AppealRules:
     due: timedelta = timedelta(days=14)
     expedited_due: timedelta = timedelta(hours=48)  # UK-3: intimate-image cases
     claim_lease: timedelta = timedelta(minutes=30)
+    # As legal tracks do: alert when a quarter of the time is left (12 h of an expedited 48 h).
+    escalate_at_remaining_fraction: float = 0.25
     public_base_url: str = "http://127.0.0.1:8000"
     platform_name: str = "this platform"
 
@@ -23,6 +25,7 @@ class AppealRules:
             due=timedelta(days=settings.appeal_due_days),
             expedited_due=timedelta(hours=settings.appeal_expedited_hours),
             claim_lease=timedelta(minutes=settings.claim_lease_minutes),
+            escalate_at_remaining_fraction=settings.escalate_at_remaining_fraction,
             public_base_url=settings.public_base_url.rstrip("/"),
             platform_name=settings.platform_name,
         )

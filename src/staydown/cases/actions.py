@@ -27,7 +27,6 @@ from staydown.cases.models import (
     DecisionState,
     LegalTrack,
     Outcome,
-    StaffAlert,
     TrackKind,
     TrackState,
 )
@@ -36,6 +35,7 @@ from staydown.cases.rules import DEFAULT_RULES, CaseRules
 from staydown.db import now
 from staydown.enforcement.actions import active_actions, apply_action, lift_action
 from staydown.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
+from staydown.worklist import alert, clock_steps, take_lease
 from staydown.policies.catalogue import Catalogue, parse_ref
 from staydown.policies.schema import Policy
 from staydown.policies.vocab import ACCOUNT_ACTIONS, CONTENT_ACTIONS, SEVERITY_RANK
@@ -240,13 +240,9 @@ def _can_work(actor: Actor, case: Case) -> None:
 def claim_case(db: Session, *, actor: Actor, case: Case, rules: CaseRules = DEFAULT_RULES) -> Case:
     """Take a case for review with a lease; nobody else can work it until the lease runs out."""
     _can_work(actor, case)
-    when = now(db)
     if case.state == CaseState.decided.value:
         raise Conflict(f"case {case.id} is already decided")
-    if case.claimed_by and case.claimed_by != actor.ref and case.claim_expires_at and case.claim_expires_at > when:
-        raise Conflict(f"case {case.id} is claimed by someone else until {case.claim_expires_at.isoformat()}")
-    case.claimed_by = actor.ref
-    case.claim_expires_at = when + rules.claim_lease
+    take_lease(case, actor=actor, at=now(db), lease=rules.claim_lease, label=f"case {case.id}")
     audit.record(db, actor=actor, tag=AuditTag.CASE_CLAIM, subject_type="case", subject_id=case.id,
                  data={"until": case.claim_expires_at})
     return case
@@ -525,26 +521,25 @@ def sweep_deadlines(db: Session, *, actor: Actor, rules: CaseRules = DEFAULT_RUL
     ).scalars().all()
     touched: dict[int, Case] = {}
     for track in tracks:
-        total = track.due_at - track.received_at
-        remaining = track.due_at - when
         case = track.case
-        if track.escalated_at is None and remaining <= total * rules.escalate_at_remaining_fraction:
+        steps = clock_steps(received_at=track.received_at, due_at=track.due_at, at=when,
+                            escalate_at_remaining_fraction=rules.escalate_at_remaining_fraction,
+                            escalated=track.escalated_at is not None, breached=track.breached_at is not None)
+        if steps.escalate:
             track.escalated_at = when
             report.escalated += 1
-            message = (f"case {case.id}: the {track.kind} deadline is {track.due_at.isoformat()} "
-                       f"({max(remaining.total_seconds(), 0) / 3600:.1f} h left)")
-            for role in rules.escalation_roles:
-                db.add(StaffAlert(role=role, kind="deadline_near", case_id=case.id, message=message, created_at=when))
+            alert(db, roles=rules.escalation_roles, kind="deadline_near", case_id=case.id, at=when,
+                  message=(f"case {case.id}: the {track.kind} deadline is {track.due_at.isoformat()} "
+                           f"({max(steps.remaining.total_seconds(), 0) / 3600:.1f} h left)"))
             audit.record(db, actor=actor, tag=AuditTag.TRACK_ESCALATE, subject_type="case", subject_id=case.id,
                          data={"track_id": track.id, "kind": track.kind, "due_at": track.due_at,
                                "roles": list(rules.escalation_roles)})
             touched[case.id] = case
-        if track.breached_at is None and remaining.total_seconds() <= 0:
+        if steps.breach:
             track.breached_at = when
             report.breached += 1
-            for role in rules.escalation_roles:
-                db.add(StaffAlert(role=role, kind="deadline_breached", case_id=case.id, created_at=when,
-                                  message=f"case {case.id}: the {track.kind} deadline passed at {track.due_at.isoformat()}"))
+            alert(db, roles=rules.escalation_roles, kind="deadline_breached", case_id=case.id, at=when,
+                  message=f"case {case.id}: the {track.kind} deadline passed at {track.due_at.isoformat()}")
             audit.record(db, actor=actor, tag=AuditTag.TRACK_BREACH, subject_type="case", subject_id=case.id,
                          data={"track_id": track.id, "kind": track.kind, "due_at": track.due_at})
             touched[case.id] = case
