@@ -100,33 +100,20 @@ def public_appeal(body: AppealIn, request: Request, db: DbSession, actor: Public
     return _file(request, db, actor, body, show_case=False)
 
 
-class PublicAppealOut(BaseModel):
-    code: str
-    state: str
-    basis: str
-    received_at: datetime
-    due_at: datetime | None
-    expedited: bool
-    outcome: str | None
-    decided_at: datetime | None
-    reasons: str | None
-    redress: str | None
-
-
-@public_router.get("/appeals/{code}", response_model=PublicAppealOut,
+@public_router.get("/appeals/{code}", response_model=actions.PublicView,
                    dependencies=[Depends(rate_limited("status", 0))])
-def public_status(code: Code, db: DbSession, _: Public) -> PublicAppealOut:
+def public_status(code: Code, db: DbSession, _: Public) -> actions.PublicView:
     """The appeal's progress and, once decided, its outcome with the reasons and the out-of-court
     option. Nothing about reviewers, the case's other people, or other appeals."""
-    return PublicAppealOut(**actions.public_view(actions.appeal_by_code(db, code)).__dict__)
+    return actions.public_view(actions.appeal_by_code(db, code))
 
 
-@public_router.post("/appeals/{code}/withdraw", response_model=PublicAppealOut,
+@public_router.post("/appeals/{code}/withdraw", response_model=actions.PublicView,
                     dependencies=[Depends(rate_limited("public-appeals", 0))])
-def public_withdraw(code: Code, db: DbSession, actor: Public) -> PublicAppealOut:
+def public_withdraw(code: Code, db: DbSession, actor: Public) -> actions.PublicView:
     """The appellant withdraws an appeal not decided yet."""
     appeal = actions.withdraw_appeal(db, actor=actor, appeal=actions.appeal_by_code(db, code, for_update=True))
-    return PublicAppealOut(**actions.public_view(appeal).__dict__)
+    return actions.public_view(appeal)
 
 
 # -- staff ------------------------------------------------------------------------------------
