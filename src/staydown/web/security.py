@@ -88,23 +88,26 @@ def _sign(secret: bytes, value: str) -> str:
     return hmac.new(secret, b"csrf:" + value.encode(), hashlib.sha256).hexdigest()
 
 
-def _secure(request: Request) -> bool:
+def is_https(request: Request) -> bool:
+    """Whether cookies must be Secure: the site is served over https (by its public address or
+    this request)."""
     return str(request.app.state.settings.public_base_url).startswith("https://") or request.url.scheme == "https"
 
 
+def _csrf_cookie_options(request: Request) -> dict[str, Any]:
+    return {"httponly": True, "samesite": "strict", "secure": is_https(request), "path": "/"}
+
+
 def csrf_token(request: Request) -> tuple[str, tuple[str, str, dict[str, Any]] | None]:
-    """The token for this page's forms, and the cookie to set if the browser has none yet."""
-    value = getattr(request.state, "csrf_cookie", None) or request.cookies.get(CSRF_COOKIE)
-    cookie = None
-    if not value or len(value) > 100:
-        value = secrets.token_urlsafe(32)
-        request.state.csrf_cookie = value
-        cookie = (CSRF_COOKIE, value, {"httponly": True, "samesite": "strict", "secure": _secure(request),
-                                      "path": "/"})
-    elif getattr(request.state, "csrf_cookie", None):
-        cookie = (CSRF_COOKIE, value, {"httponly": True, "samesite": "strict", "secure": _secure(request),
-                                      "path": "/"})
-    return _sign(_secret(request), value), cookie
+    """The token for this page's forms, and the cookie to set if this response must set one (the
+    browser has none yet, or it was rotated in this request)."""
+    value = getattr(request.state, "csrf_cookie", None)
+    if value is None:
+        value = request.cookies.get(CSRF_COOKIE)
+        if not value or len(value) > 100:
+            value = request.state.csrf_cookie = secrets.token_urlsafe(32)
+    fresh = getattr(request.state, "csrf_cookie", None) is not None
+    return _sign(_secret(request), value), (CSRF_COOKIE, value, _csrf_cookie_options(request)) if fresh else None
 
 
 def rotate_csrf(request: Request) -> None:
@@ -116,7 +119,7 @@ def rotate_csrf(request: Request) -> None:
 def set_csrf_cookie(request: Request, response: Any) -> None:
     value = getattr(request.state, "csrf_cookie", None)
     if value:
-        response.set_cookie(CSRF_COOKIE, value, httponly=True, samesite="strict", secure=_secure(request), path="/")
+        response.set_cookie(CSRF_COOKIE, value, **_csrf_cookie_options(request))
 
 
 def verify_csrf(request: Request, submitted: str | None) -> None:

@@ -29,7 +29,7 @@ from staydown.web.console.session import (
     session_token,
     set_session_cookie,
 )
-from staydown.web.security import _secure, rotate_csrf, set_csrf_cookie, verify_csrf
+from staydown.web.security import is_https, rotate_csrf, set_csrf_cookie, verify_csrf
 from staydown.web.templating import render
 
 router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
@@ -139,7 +139,7 @@ def login(request: Request, db: DbSession, _: Public,
             response = RedirectResponse("/console/login/totp", status_code=303)
             response.set_cookie(PENDING_COOKIE, _pending_value(request, user.id, when + PENDING_LIFETIME, next_path),
                                 max_age=int(PENDING_LIFETIME.total_seconds()), httponly=True, samesite="strict",
-                                secure=_secure(request), path="/console/login")
+                                secure=is_https(request), path="/console/login")
             return response
         new = sessions.sign_in(db, username=username, password=password)
     except sessions.SignInFailed as failed:

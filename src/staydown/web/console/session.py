@@ -15,6 +15,7 @@ from staydown.actors import Actor
 from staydown.errors import Unauthenticated
 from staydown.http import DbSession
 from staydown.staff.sessions import SESSION_PREFIX, authenticate_session
+from staydown.web.security import is_https
 
 SESSION_COOKIE = "sd_session"
 LOGIN_PATH = "/console/login"
@@ -47,8 +48,7 @@ def console_session(request: Request, db: DbSession) -> Actor:
 
 
 def set_session_cookie(request: Request, response: object, token: str, max_age: int) -> None:
-    secure = str(request.app.state.settings.public_base_url).startswith("https://") or request.url.scheme == "https"
-    response.set_cookie(SESSION_COOKIE, token, max_age=max_age, httponly=True, secure=secure,  # type: ignore[attr-defined]
+    response.set_cookie(SESSION_COOKIE, token, max_age=max_age, httponly=True, secure=is_https(request),  # type: ignore[attr-defined]
                         samesite="strict", path="/console")
 
 
