@@ -26,7 +26,7 @@ PeriodStart = Annotated[date, Query(alias="from", description="first UTC day of 
 PeriodEnd = Annotated[date, Query(alias="to", description="UTC day the period ends at 00:00 (exclusive), YYYY-MM-DD")]
 
 
-def _public_limit(request: Request) -> None:
+def public_limit(request: Request) -> None:
     rate_limited("transparency", request.app.state.settings.public_report_rate_per_minute)(request)
 
 
@@ -75,18 +75,25 @@ def public_cache(request: Request) -> _PublicCache:
     return cache
 
 
-@public_router.get("/public/transparency", dependencies=[Depends(_public_limit)])
+@public_router.get("/public/transparency", dependencies=[Depends(public_limit)])
 def public_transparency(request: Request, db: DbSession, _: Annotated[Actor, Depends(require(Permission.PUBLIC))],
                         start: PeriodStart, end: PeriodEnd) -> JSONResponse:
     """Aggregate figures only: counts below `public_report_min_count` read "< N", rates resting on
     fewer are left out, nothing per reviewer and no free text."""
-    settings = request.app.state.settings
+    body = public_figures(request, db, start, end)
+    seconds = request.app.state.settings.public_report_cache_seconds
+    return JSONResponse(body, headers={"Cache-Control": f"public, max-age={seconds}"})
+
+
+def public_figures(request: Request, db: DbSession, start: date, end: date) -> dict[str, Any]:
+    """The public figure set for the days [start, end), computed at most once per period per
+    `public_report_cache_seconds` (the JSON route and the public page share it)."""
     cache = public_cache(request)
-    body = cache.get((start, end), settings.public_report_cache_seconds)
+    body = cache.get((start, end), request.app.state.settings.public_report_cache_seconds)
     if body is None:
         body = _report(request, db, start, end).public()
         cache.put((start, end), body)
-    return JSONResponse(body, headers={"Cache-Control": f"public, max-age={settings.public_report_cache_seconds}"})
+    return body
 
 
 # -- consistency checks and exceptions ----------------------------------------------------------------

@@ -20,7 +20,8 @@ from staydown.http import DbSession, rate_limited, require
 from staydown.intake import actions as intake
 from staydown.staff.permissions import Permission
 from staydown.transparency import statements
-from staydown.transparency.report import MAX_PERIOD_DAYS, ReportParameters, build_report, period_of_days
+from staydown.transparency.report import MAX_PERIOD_DAYS
+from staydown.transparency.report_api import public_figures, public_limit
 from staydown.web.public import queries
 from staydown.web.public.forms import Form, read_form
 from staydown.web.templating import render
@@ -190,18 +191,9 @@ def transparency_page(request: Request, db: DbSession,
                       end: Annotated[str | None, Query(alias="to", max_length=10)] = None) -> HTMLResponse:
     """The public figures (DSA Art. 15/24) for a period, as tables with server-drawn bars; the
     same figure set as GET /public/transparency, small counts suppressed."""
-    settings = request.app.state.settings
-    rate_limited("transparency", settings.public_report_rate_per_minute)(request)
+    public_limit(request)
     first, last, errors = _period(start, end, now(db).date())
-    from staydown.transparency.report_api import public_cache
-
-    cache = public_cache(request)
-    figures = cache.get((first, last), settings.public_report_cache_seconds)
-    if figures is None:
-        period_start, period_end = period_of_days(first, last)
-        figures = build_report(db, start=period_start, end=period_end, catalogue=request.app.state.catalogue,
-                               settings=settings, parameters=ReportParameters.from_settings(settings)).public()
-        cache.put((first, last), figures)
+    figures = public_figures(request, db, first, last)
     return render(request, "public/transparency.html", {
         "f": figures, "errors": errors, "first": first, "last": last,
         "values": {"from": start or first.isoformat(), "to": end or last.isoformat()},
