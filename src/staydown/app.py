@@ -18,6 +18,7 @@ from staydown.delivery.outbox import JobRegistry
 from staydown.health import DEFAULT_CHECKS, ReadinessCheck, index_check
 from staydown.health import router as health_router
 from staydown.cases.rules import CaseRules
+from staydown.intake.batcher import IntakeBatcher
 from staydown.http import RateLimiter, BodyLimitMiddleware, RequestIdLogFilter, RequestIdMiddleware, install_error_handlers
 from staydown.jobs import PERIODIC, build_registry
 from staydown.policies.catalogue import Catalogue
@@ -161,6 +162,7 @@ def create_app(
         try:
             yield
         finally:
+            app.state.intake.close()  # what was acknowledged is committed; what waits is written first
             stop.set()
             database.job_signal.set()
             database.sequence_signal.set()
@@ -181,6 +183,9 @@ def create_app(
     app.state.vault = vault_from_settings(settings)
     app.state.catalogue = catalogue or _catalogue(settings)
     app.state.case_rules = CaseRules.from_settings(settings)
+    app.state.intake = IntakeBatcher(database, lambda: {
+        "catalogue": app.state.catalogue, "rules": app.state.case_rules, "engine": app.state.match_engine,
+        "job_max_attempts": settings.job_max_attempts})
     configure_statements(database, settings, catalogue=app.state.catalogue)
     app.state.readiness_checks = [*DEFAULT_CHECKS, index_check, *extra_checks]
 

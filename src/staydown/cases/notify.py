@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -12,7 +14,7 @@ from staydown.intake.models import Notice, NoticeItem, NoticeState, Notifier
 from staydown.policies.schema import Policy
 
 
-def _channel(notice: Notice) -> tuple[str, str] | None:
+def _channel(notice: Any) -> tuple[str, str] | None:
     if notice.contact_email:
         return "email", notice.contact_email
     if notice.reporter_platform_id:
@@ -20,20 +22,20 @@ def _channel(notice: Notice) -> tuple[str, str] | None:
     return None  # anonymous: the status page is how they learn the outcome
 
 
-def acknowledge(db: Session, *, notice: Notice, rules: CaseRules) -> None:
-    """DSA-1: confirm receipt, electronically, without undue delay."""
+def receipt_message(notice: Any, rules: CaseRules) -> dict[str, str] | None:
+    """DSA-1: the receipt for a notice (anything with a notice's fields), or None for an anonymous
+    notifier, whose status page is how they follow it."""
     channel = _channel(notice)
     if channel is None:
-        return
+        return None
     lines = [f"We received your report (tracking code {notice.tracking_code}) on "
              f"{notice.received_at.strftime('%Y-%m-%d %H:%M UTC')}."]
     if notice.missing_elements:
         lines.append("It is not complete yet. Still missing: " + ", ".join(notice.missing_elements) + ".")
         lines.append(f"Complete it here: {rules.public_base_url}/takedown?code={notice.tracking_code}")
     lines.append(f"Follow it here: {rules.public_base_url}/status/{notice.tracking_code}")
-    queue_message(db, notice_id=notice.id, kind="receipt", channel=channel[0], recipient=channel[1],
-                  subject=f"{rules.platform_name}: we received your report {notice.tracking_code}",
-                  body="\n\n".join(lines))
+    return {"channel": channel[0], "recipient": channel[1], "body": "\n\n".join(lines),
+            "subject": f"{rules.platform_name}: we received your report {notice.tracking_code}"}
 
 
 def notices_of(db: Session, case: Case) -> list[Notice]:

@@ -13,8 +13,9 @@ from pydantic import BaseModel
 from staydown.actors import Actor
 from staydown.cases.models import Case
 from staydown.errors import InvalidInput
-from staydown.http import DbSession, rate_limited, require
-from staydown.intake import actions, misuse
+from staydown.http import DbSession, rate_limited, require, require_quick
+from staydown.intake import actions, batch, misuse
+from staydown.intake.batcher import IntakeBatcher
 from staydown.intake.queries import public_status
 from staydown.intake.models import Notice, NoticeKind, ReporterKind
 from staydown.intake.schemas import CompletionIn, NoticeIn
@@ -23,7 +24,7 @@ from staydown.staff.permissions import Permission
 router = APIRouter(prefix="/v1", tags=["notices"])
 public_router = APIRouter(prefix="/public", tags=["public"])
 
-Submitter = Annotated[Actor, Depends(require(Permission.NOTICES_SUBMIT))]
+Submitter = Annotated[Actor, Depends(require_quick(Permission.NOTICES_SUBMIT))]
 Public = Annotated[Actor, Depends(require(Permission.PUBLIC))]
 Code = Annotated[str, Path(min_length=4, max_length=40)]
 
@@ -51,50 +52,41 @@ class ReceiptOut(BaseModel):
     status_url: str
 
 
-def _receipt(request: Request, receipt: actions.Receipt, *, show_cases: bool) -> ReceiptOut:
-    notice = receipt.notice
-    tracks = [t for c in receipt.cases for t in c.tracks]
+def _receipt(request: Request, outcome: batch.Outcome, *, show_cases: bool) -> ReceiptOut:
     base = request.app.state.settings.public_base_url.rstrip("/")
-    ack = ("We received your report. Keep this tracking code to follow it: " + notice.tracking_code)
-    if receipt.missing:
+    code = outcome.tracking_code
+    ack = "We received your report. Keep this tracking code to follow it: " + code
+    if outcome.missing:
         ack = ("We received your request and kept it, but it is not complete yet. Send what is missing with "
-               "your tracking code: " + notice.tracking_code)
+               "your tracking code: " + code)
     return ReceiptOut(
-        tracking_code=notice.tracking_code, state=notice.state, received_at=notice.received_at,
-        acknowledgement=ack, cases=[c.id for c in receipt.cases] if show_cases else [],
-        missing=[{"element": m, "what": actions.TAKE_IT_DOWN_ELEMENTS[m]} for m in receipt.missing],
-        deadlines=[TrackOut.model_validate(t, from_attributes=True) for t in tracks if t.due_at is not None],
-        status_url=f"{base}/status/{notice.tracking_code}")
+        tracking_code=code, state=outcome.state, received_at=outcome.received_at, acknowledgement=ack,
+        cases=outcome.case_ids if show_cases else [],
+        missing=[{"element": m, "what": actions.TAKE_IT_DOWN_ELEMENTS[m]} for m in outcome.missing],
+        deadlines=[TrackOut(kind=d.kind, state=d.state, received_at=d.received_at, due_at=d.due_at, met_at=d.met_at)
+                   for d in outcome.deadlines],
+        status_url=f"{base}/status/{code}")
 
 
-def _submit(request: Request, db: Any, actor: Actor, body: NoticeIn) -> actions.Receipt:
-    state = request.app.state
-    return actions.submit_notice(db, actor=actor, notice=body, catalogue=state.catalogue, rules=state.case_rules,
-                                 engine=state.match_engine)
+async def _file(request: Request, actor: Actor, body: NoticeIn, idempotency_key: str | None = None) -> batch.Outcome:
+    """Hand the notice to this process's batcher and wait for the commit of its batch."""
+    batcher: IntakeBatcher = request.app.state.intake
+    return await batcher.file(batch.Submission(actor, body, idempotency_key))
 
 
 @router.post("/notices", response_model=ReceiptOut, status_code=201)
-def submit_notice(body: NoticeIn, request: Request, db: DbSession, actor: Submitter,
-                  idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> ReceiptOut:
+async def submit_notice(body: NoticeIn, request: Request, actor: Submitter,
+                        idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> ReceiptOut:
     """A notice from the platform: a user's report, a trusted flagger's, an authority's order.
     With an `Idempotency-Key` header a retry after a lost answer returns the first receipt
     instead of filing the notice twice."""
-    if idempotency_key is not None:
-        scoped = f"{actor.ref}:{idempotency_key}"
-        existing = db.execute(sa.select(Notice).where(Notice.idempotency_key == scoped)).scalar_one_or_none()
-        if existing is not None:
-            cases = [db.get(Case, cid) for cid in sorted({i.case_id for i in existing.items if i.case_id})]
-            return _receipt(request, actions.Receipt(existing, [c for c in cases if c],
-                                                     list(existing.missing_elements)), show_cases=True)
-    receipt = _submit(request, db, actor, body)
-    if idempotency_key is not None:
-        receipt.notice.idempotency_key = f"{actor.ref}:{idempotency_key}"
-    return _receipt(request, receipt, show_cases=True)
+    scoped = f"{actor.ref}:{idempotency_key}" if idempotency_key is not None else None
+    return _receipt(request, await _file(request, actor, body, scoped), show_cases=True)
 
 
 @public_router.post("/notices", response_model=ReceiptOut, status_code=201,
                     dependencies=[Depends(rate_limited("public-notices", 0))])
-def public_notice(body: NoticeIn, request: Request, db: DbSession, actor: Public) -> ReceiptOut:
+async def public_notice(body: NoticeIn, request: Request, actor: Public) -> ReceiptOut:
     """A report from anyone, without an account. A child-safety report never needs a name or an
     e-mail address (X-1, DSA 16(2)(c))."""
     if "kind" not in body.model_fields_set:
@@ -107,24 +99,24 @@ def public_notice(body: NoticeIn, request: Request, db: DbSession, actor: Public
         raise InvalidInput(f"reporter_kind {body.reporter_kind.value!r} cannot be claimed on a public form")
     if body.reporter_id:
         raise InvalidInput("reporter_id is for notices forwarded by the platform")
-    return _receipt(request, _submit(request, db, actor, body), show_cases=False)
+    return _receipt(request, await _file(request, actor, body), show_cases=False)
 
 
 @public_router.post("/takedown-requests", response_model=ReceiptOut, status_code=201,
                     responses={422: {"description": "stored, but incomplete: the body lists what is missing"}},
                     dependencies=[Depends(rate_limited("takedown", 0))])
-def takedown_request(body: NoticeIn, request: Request, db: DbSession, actor: Public) -> Any:
+async def takedown_request(body: NoticeIn, request: Request, actor: Public) -> Any:
     """A TAKE IT DOWN Act removal request (TID-1). An incomplete one is kept and answered with 422
     naming exactly what is missing, with the tracking code to complete it."""
     if body.reporter_kind not in (ReporterKind.affected_person, ReporterKind.parent_or_representative):
         raise InvalidInput("a TAKE IT DOWN request comes from the person depicted or someone authorised "
                            "to act for them: reporter_kind affected_person or parent_or_representative")
-    receipt = _submit(request, db, actor, body.model_copy(update={"kind": NoticeKind.take_it_down}))
-    out = _receipt(request, receipt, show_cases=False)
-    if receipt.missing:
+    outcome = await _file(request, actor, body.model_copy(update={"kind": NoticeKind.take_it_down}))
+    out = _receipt(request, outcome, show_cases=False)
+    if outcome.missing:
         return JSONResponse(status_code=422, content={
             "error": "takedown_request_incomplete",
-            "message": "the request was kept, but it is missing: " + ", ".join(receipt.missing),
+            "message": "the request was kept, but it is missing: " + ", ".join(outcome.missing),
             "details": out.model_dump(mode="json")})
     return out
 
@@ -136,7 +128,7 @@ def complete_takedown(code: Code, body: CompletionIn, request: Request, db: DbSe
     notice = actions.notice_by_code(db, code)
     receipt = actions.complete_notice(db, actor=actor, notice=notice, completion=body, catalogue=state.catalogue,
                                       rules=state.case_rules, engine=state.match_engine)
-    out = _receipt(request, receipt, show_cases=False)
+    out = _receipt(request, batch.stored_outcome(db, notice.id), show_cases=False)
     if receipt.missing:
         return JSONResponse(status_code=422, content={
             "error": "takedown_request_incomplete",

@@ -48,6 +48,21 @@ def forget_api_key(prefix: str) -> None:
         _known.pop(prefix, None)
 
 
+def remembered_api_key(key: str, when: datetime) -> Actor | None:
+    """The caller of a key used in the last few seconds, without touching the database (None: ask
+    `authenticate_api_key`). Its last use must be recorded within `LAST_USED_RESOLUTION` of `when`."""
+    match = KEY_RE.match(key or "")
+    if not match:
+        return None
+    prefix, secret = match.groups()
+    known = _known.get(prefix)
+    if (known is not None and time.monotonic() < known.expires
+            and hmac.compare_digest(known.key_hash, hash_api_secret(secret))
+            and known.last_used_at is not None and timedelta(0) <= when - known.last_used_at <= LAST_USED_RESOLUTION):
+        return Actor.api_client(known.client_id, known.name, known.scopes)
+    return None
+
+
 def authenticate_api_key(db: Session, key: str) -> Actor:
     match = KEY_RE.match(key or "")
     if not match:
@@ -55,10 +70,9 @@ def authenticate_api_key(db: Session, key: str) -> Actor:
     prefix, secret = match.groups()
     hashed = hash_api_secret(secret)
     when = now(db)
-    known = _known.get(prefix)
-    if (known is not None and time.monotonic() < known.expires and hmac.compare_digest(known.key_hash, hashed)
-            and known.last_used_at is not None and timedelta(0) <= when - known.last_used_at <= LAST_USED_RESOLUTION):
-        return Actor.api_client(known.client_id, known.name, known.scopes)
+    remembered = remembered_api_key(key, when)
+    if remembered is not None:
+        return remembered
     client = db.execute(sa.select(ApiClient).where(ApiClient.key_prefix == prefix)).scalar_one_or_none()
     # Compare even when the prefix is unknown, so timing doesn't tell which prefixes exist.
     expected = client.key_hash if client else "0" * 64

@@ -1,0 +1,851 @@
+"""Receive many notices in one transaction: the same rows and audit events as one at a time, in a
+handful of statements.
+
+`submit_notices` is the only implementation of intake: `actions.submit_notice` is a batch of one,
+and the HTTP routes hand their notices to `intake.batcher`, which commits whatever arrived while
+the previous batch was being written (group commit). A notice's work is done in passes over the
+whole batch, each pass a few set-wise statements:
+
+1. validate and resolve each notice (policy, trusted flagger, notifier, TAKE IT DOWN elements);
+2. accounts and content on first mention, and the changes later mentions bring;
+3. store the notices;
+4. find or open each item's case (by content id, perceptual copies, URL), join it, plan its
+   legal tracks and interim restriction, in notice order, in memory;
+5. write cases, items, tracks, counters and receipts, then record the audit events in the order a
+   one-at-a-time run records them (per notice: receipt, then per item: account, content, case,
+   tracks), and apply the interim restrictions (X-4).
+
+Within a batch, later notices see earlier ones exactly as if each had been committed before the
+next began: the in-memory state of pass 4 is what the database would have held.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from staydown import audit, codes
+from staydown.actors import Actor, ActorKind
+from staydown.audit import AuditTag
+from staydown.cases.actions import OPEN_STATES, compute_priority, raise_case_to
+from staydown.cases.models import Case, CaseState, LegalTrack, TrackKind, TrackState
+from staydown.cases.notify import receipt_message
+from staydown.cases.rules import DEFAULT_RULES, CaseRules
+from staydown.db import now
+from staydown.delivery.messages import SEND_MESSAGE, OutboundMessage
+from staydown.delivery.outbox import enqueue
+from staydown.errors import InvalidInput, StaydownError
+from staydown.intake.models import Notice, NoticeItem, NoticeKind, NoticeState, Notifier, ReporterKind, TrustedFlagger
+from staydown.intake.schemas import NoticeIn
+from staydown.policies.catalogue import Catalogue, PolicyNotFound
+from staydown.policies.schema import Policy
+from staydown.subjects.models import PlatformAccount, PlatformContent
+
+TAKE_IT_DOWN_ELEMENTS = {
+    "signature": "a physical or electronic signature of the person depicted, or of someone authorised to act for them",
+    "items": "enough to identify and locate each image (the content id or its URL)",
+    "good_faith_statement": "a statement that you believe in good faith the image is not consensual",
+    "explanation": "the facts that support that statement",
+    "contact": "contact information (an e-mail address) so we can tell you what we did",
+}
+HUMAN_REPORTERS = {ReporterKind.affected_person.value, ReporterKind.parent_or_representative.value}
+DSA_KINDS = {NoticeKind.user_report.value, NoticeKind.public_report.value, NoticeKind.dsa_notice.value,
+             NoticeKind.trusted_flagger.value, NoticeKind.take_it_down.value}
+INTERIM_SCOPE = ["recommendation", "search", "monetisation"]
+
+
+def new_tracking_code() -> str:
+    return codes.grouped(codes.random_chars())
+
+
+def missing_takedown_elements(*, signature: str | None, items: Sequence[Any], good_faith: bool, explanation: str,
+                              contact_email: str | None) -> list[str]:
+    """TID-1: what a valid TAKE IT DOWN request holds, and which of it this one lacks."""
+    missing = []
+    if not (signature or "").strip():
+        missing.append("signature")
+    if not items:
+        missing.append("items")
+    if not good_faith:
+        missing.append("good_faith_statement")
+    if len((explanation or "").strip()) < 10:
+        missing.append("explanation")
+    if not contact_email:
+        missing.append("contact")
+    return missing
+
+
+def resolve_policy(catalogue: Catalogue, notice: NoticeIn) -> Policy:
+    """The policy a notice is about. Sexual imagery of a minor is child sexual abuse material
+    whatever box the reporter ticked (X-2)."""
+    if notice.policy_id:
+        try:
+            policy = catalogue.get(notice.policy_id)
+        except PolicyNotFound as exc:
+            raise InvalidInput(str(exc)) from None
+    elif notice.kind is NoticeKind.take_it_down:
+        policy = catalogue.get("ncii")
+    elif notice.kind is NoticeKind.terrorist_order:
+        policy = catalogue.get("terrorist-content")
+    elif notice.dsa_category:
+        matching = [p for p in catalogue if p.dsa_category == notice.dsa_category]
+        if not matching:
+            raise InvalidInput(f"{notice.dsa_category!r} is not a DSA statement category we know")
+        policy = max(matching, key=lambda p: p.severity_rank)
+    else:
+        policy = catalogue.get("other-illegal")
+    if notice.minor_involved and policy.ncii and "csam" in catalogue:
+        policy = catalogue.get("csam")
+    return policy
+
+
+def check_submission(notice: NoticeIn, actor: Actor, catalogue: Catalogue, rules: CaseRules) -> Policy:
+    """What can be refused before the database is touched; the HTTP routes call it before queueing."""
+    if len(notice.items) > rules.max_items and actor.kind is ActorKind.public:
+        raise InvalidInput(f"a public notice may list at most {rules.max_items} items")
+    return resolve_policy(catalogue, notice)
+
+
+# -- what a batch works on -------------------------------------------------------------------
+
+@dataclass
+class Submission:
+    actor: Actor
+    notice: NoticeIn
+    idempotency_key: str | None = None  # already scoped to the submitter
+
+
+@dataclass(frozen=True)
+class Deadline:
+    kind: str
+    state: str
+    received_at: datetime
+    due_at: datetime | None
+    met_at: datetime | None
+
+
+@dataclass
+class Outcome:
+    """What the notifier is told: enough for the receipt without loading anything back."""
+    notice_id: int
+    tracking_code: str
+    state: str
+    received_at: datetime
+    missing: list[str]
+    case_ids: list[int]
+    deadlines: list[Deadline]
+    replayed: bool = False  # the same Idempotency-Key was seen before: this is the first receipt
+
+
+@dataclass(eq=False)
+class _Track:
+    case: "_Case"
+    kind: str
+    state: str
+    notice_id: int | None
+    received_at: datetime
+    due_at: datetime | None
+    details: dict[str, Any]
+    id: int | None = None
+    met_at: datetime | None = None
+    new: bool = True
+    started: bool = False
+
+
+@dataclass(eq=False)
+class _Case:
+    """A case as pass 4 sees it: loaded or new, changed in memory, written once."""
+    content_id: int | None
+    url: str | None
+    state: str
+    area: str
+    policy_id: str | None
+    severity: str
+    child_safety: bool
+    ncii: bool
+    minor_involved: bool
+    priority: int
+    notice_count: int
+    reporter_count: int
+    reporter_keys: list[str]
+    reach: int | None
+    trusted_flagger_in_field: bool
+    law_enforcement: bool
+    affected_person: bool
+    next_due_at: datetime | None
+    opened_at: datetime
+    id: int | None = None
+    tracks: list[_Track] = field(default_factory=list)
+    new: bool = False
+    order: tuple[int, int] = (0, 0)  # (0, id) loaded, (1, n) opened in this batch: find_open_case's "lowest id"
+
+
+CASE_FIELDS = ("content_id", "url", "state", "area", "policy_id", "severity", "child_safety", "ncii",
+               "minor_involved", "priority", "notice_count", "reporter_count", "reporter_keys", "reach",
+               "trusted_flagger_in_field", "law_enforcement", "affected_person", "next_due_at", "opened_at")
+UPDATED_CASE_FIELDS = CASE_FIELDS[2:-1]
+
+
+@dataclass(eq=False)
+class _Content:
+    platform_id: str
+    kind: str
+    url: str | None
+    account_id: int | None
+    id: int | None = None
+    new: bool = False
+    changed: bool = False
+    copies: list[int] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class _Work:
+    """One notice on its way through the passes."""
+    index: int
+    actor: Actor
+    notice: NoticeIn
+    policy: Policy
+    idempotency_key: str | None
+    kind: str = ""
+    reporter_kind: str = ""
+    flagger: TrustedFlagger | None = None
+    notifier_key: str | None = None
+    notifier_id: int | None = None
+    missing: list[str] = field(default_factory=list)
+    state: str = ""
+    not_processed: bool = False
+    suspended_until: datetime | None = None
+    tracking_code: str = ""
+    id: int | None = None
+    received_at: datetime | None = None
+    insert: bool = True  # False: the notice exists (a TAKE IT DOWN completion adds items to it)
+    items: list[Any] = field(default_factory=list)
+    cases: list[_Case] = field(default_factory=list)
+    events: list[Callable[[Session], None]] = field(default_factory=list)
+    item_events: dict[int, list[Callable[[Session], None]]] = field(default_factory=dict)
+    deadlines: list[Deadline] = field(default_factory=list)
+
+    # What `cases.notify.receipt_message` reads of a notice.
+    @property
+    def contact_email(self) -> str | None:
+        return self.notice.contact_email
+
+    @property
+    def reporter_platform_id(self) -> str | None:
+        return self.notice.reporter_id
+
+    @property
+    def missing_elements(self) -> list[str]:
+        return self.missing
+
+
+def _insert(db: Session, model: type[Any]) -> Any:
+    return (postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert)(model.__table__)
+
+
+def _insert_returning_ids(db: Session, model: type[Any], rows: list[dict[str, Any]]) -> list[int]:
+    if not rows:
+        return []
+    table = model.__table__
+    stmt = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return list(db.execute(stmt, rows).scalars())
+
+
+def _insert_new_keys(db: Session, model: type[Any], key: str, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert rows whose unique `key` may meanwhile exist (another process, on PostgreSQL): the ids
+    of those it inserted, by key; a row another transaction inserted first is not among them."""
+    if not rows:
+        return {}
+    table = model.__table__
+    stmt = (_insert(db, model).on_conflict_do_nothing(index_elements=[table.c[key]])
+            .returning(table.c.id, table.c[key]))
+    return {k: i for i, k in db.execute(stmt, rows).all()}
+
+
+def _update_rows(db: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
+    """One executemany UPDATE by id; every row carries the same columns."""
+    if not rows:
+        return
+    table = model.__table__
+    columns = [c for c in rows[0] if c != "id"]
+    stmt = (sa.update(table).where(table.c.id == sa.bindparam("_id"))
+            .values({c: sa.bindparam(c) for c in columns}))
+    db.connection().execute(stmt, [{**{c: r[c] for c in columns}, "_id": r["id"]} for r in rows])
+
+
+# -- pass 1: resolve --------------------------------------------------------------------------
+
+def _notifier_key(work: _Work) -> str | None:
+    if work.flagger is not None:
+        return f"trusted_flagger:{work.flagger.id}"
+    if work.notice.reporter_id:
+        return f"platform:{work.notice.reporter_id}"
+    if work.notice.contact_email:
+        return "email:" + hashlib.sha256(work.notice.contact_email.strip().lower().encode()).hexdigest()[:40]
+    return None
+
+
+def _resolve(db: Session, works: list[_Work], when: datetime) -> None:
+    clients = {int(w.actor.id) for w in works if w.actor.kind is ActorKind.api_client}
+    flaggers: dict[int, TrustedFlagger] = {}
+    if clients:
+        for flagger in db.execute(sa.select(TrustedFlagger).where(
+                TrustedFlagger.api_client_id.in_(sorted(clients)), TrustedFlagger.active.is_(True))).scalars():
+            flaggers[flagger.api_client_id] = flagger
+    for work in works:
+        if work.actor.kind is ActorKind.api_client:
+            work.flagger = flaggers.get(int(work.actor.id))
+        work.kind = NoticeKind.trusted_flagger.value if work.flagger is not None else work.notice.kind.value
+        work.reporter_kind = (ReporterKind.trusted_flagger.value if work.flagger is not None
+                              else work.notice.reporter_kind.value)
+        if work.notice.kind is NoticeKind.take_it_down:
+            work.missing = missing_takedown_elements(
+                signature=work.notice.signature, items=work.notice.items, good_faith=work.notice.good_faith,
+                explanation=work.notice.explanation, contact_email=work.notice.contact_email)
+        work.notifier_key = _notifier_key(work)
+    keys = list(dict.fromkeys(w.notifier_key for w in works if w.notifier_key))
+    known: dict[str, tuple[int, datetime | None]] = {}
+    if keys:
+        known = {k: (i, s) for i, k, s in db.execute(sa.select(Notifier.id, Notifier.key, Notifier.suspended_until)
+                                                     .where(Notifier.key.in_(keys))).all()}
+        fresh = [k for k in keys if k not in known]
+        created = _insert_new_keys(db, Notifier, "key", [
+            {"key": k, "notices": 0, "founded": 0, "manifestly_unfounded": 0, "created_at": when} for k in fresh])
+        known.update({k: (i, None) for k, i in created.items()})
+        late = [k for k in fresh if k not in created]
+        if late:  # inserted by another transaction since the read above
+            known.update({k: (i, s) for i, k, s in db.execute(
+                sa.select(Notifier.id, Notifier.key, Notifier.suspended_until).where(Notifier.key.in_(late))).all()})
+    for work in works:
+        if work.notifier_key:
+            work.notifier_id, work.suspended_until = known[work.notifier_key]
+        suspended = bool(work.suspended_until and work.suspended_until > when)
+        # DSA Art. 23 lets a platform stop processing a manifestly abusive notifier's notices; a
+        # report about a child is always processed all the same.
+        work.not_processed = suspended and not (work.policy.child_safety or work.notice.minor_involved)
+        work.state = (NoticeState.not_processed if work.not_processed
+                      else NoticeState.incomplete if work.missing else NoticeState.received).value
+        if not work.not_processed:
+            work.items = list(work.notice.items)
+
+
+# -- pass 2: accounts and content --------------------------------------------------------------
+
+def _subjects(db: Session, works: list[_Work], when: datetime) -> dict[str, _Content]:
+    items = [(w, n, item) for w in works for n, item in enumerate(w.items) if item.content_id]
+    if not items:
+        return {}
+    account_ids = list(dict.fromkeys(i.account_id for _, _, i in items if i.account_id))
+    accounts: dict[str, int] = {}
+    new_accounts: set[str] = set()
+    if account_ids:
+        accounts = {p: i for i, p in db.execute(sa.select(PlatformAccount.id, PlatformAccount.platform_id)
+                                                .where(PlatformAccount.platform_id.in_(account_ids))).all()}
+        fresh = [a for a in account_ids if a not in accounts]
+        created = _insert_new_keys(db, PlatformAccount, "platform_id", [
+            {"platform_id": a, "handle": None, "status": "active", "metadata": {}, "first_seen_at": when,
+             "updated_at": when} for a in fresh])
+        accounts.update(created)
+        new_accounts = set(created)
+        late = [a for a in fresh if a not in created]
+        if late:
+            accounts.update({p: i for i, p in db.execute(sa.select(PlatformAccount.id, PlatformAccount.platform_id)
+                                                         .where(PlatformAccount.platform_id.in_(late))).all()})
+    content_ids = list(dict.fromkeys(i.content_id for _, _, i in items))
+    contents: dict[str, _Content] = {}
+    for row in db.execute(sa.select(PlatformContent.id, PlatformContent.platform_id, PlatformContent.kind,
+                                    PlatformContent.url, PlatformContent.account_id)
+                          .where(PlatformContent.platform_id.in_(content_ids))).all():
+        contents[row.platform_id] = _Content(row.platform_id, row.kind, row.url, row.account_id, id=row.id)
+    # In notice order, as one-at-a-time would: the first mention creates, later ones change.
+    announced: set[str] = set()
+    for work, position, item in items:
+        events = work.item_events.setdefault(position, [])
+        account_id = accounts[item.account_id] if item.account_id else None
+        if item.account_id and item.account_id in new_accounts and item.account_id not in announced:
+            announced.add(item.account_id)
+            events.append(_event(work.actor, AuditTag.ACCOUNT_CREATE, "account", lambda a=account_id: a,
+                                      {"platform_id": item.account_id, "handle": None}))
+        content = contents.get(item.content_id)
+        if content is None:
+            content = contents[item.content_id] = _Content(item.content_id, "unknown", item.url, account_id, new=True)
+            events.append(_event(work.actor, AuditTag.CONTENT_CREATE, "content", lambda c=content: c.id,
+                                      {"platform_id": item.content_id, "kind": "unknown",
+                                       "account": item.account_id}))
+            continue
+        changes: dict[str, Any] = {}
+        if item.url and item.url != content.url:
+            changes["url"] = [content.url, item.url]
+            content.url = item.url
+        if account_id is not None and content.account_id != account_id:
+            if content.account_id is None:
+                changes["account"] = [None, item.account_id]
+                content.account_id = account_id
+            else:
+                changes["account_conflict"] = item.account_id
+        if changes:
+            content.changed = True
+            events.append(_event(work.actor, AuditTag.CONTENT_UPDATE, "content", lambda c=content: c.id,
+                                      {"changes": changes}))
+    new = [c for c in contents.values() if c.new]
+    created = _insert_new_keys(db, PlatformContent, "platform_id", [
+        {"platform_id": c.platform_id, "kind": c.kind, "url": c.url, "account_id": c.account_id,
+         "created_at": None, "metadata": {}, "first_seen_at": when, "updated_at": when} for c in new])
+    for content in new:
+        if content.platform_id in created:
+            content.id = created[content.platform_id]
+        else:
+            # Another process created it between our read and our insert: its row stands, so this
+            # batch's "creation" must be retried against it.
+            raise InsertRace(f"content {content.platform_id!r} was created concurrently")
+    _update_rows(db, PlatformContent, [
+        {"id": c.id, "url": c.url, "account_id": c.account_id, "updated_at": when}
+        for c in contents.values() if c.changed and not c.new])
+    return contents
+
+
+class InsertRace(StaydownError):
+    """A row this batch meant to create was created by another transaction first; the caller
+    retries the batch, which then finds it."""
+
+
+def _copies(db: Session, contents: dict[str, _Content], engine: Any) -> None:
+    """Perceptual copies of already-known content (ten re-uploads reported ten times are one case)."""
+    if engine is None:
+        return
+    known = {c.id: c for c in contents.values() if not c.new}
+    if not known:
+        return
+    from staydown.matching.matcher import PdqQuery, QuerySignals, find_copies
+    from staydown.matching.models import ContentSignal
+
+    signals: dict[int, list[tuple[str, str, int | None]]] = {}
+    for content_id, kind, signal, quality in db.execute(
+            sa.select(ContentSignal.content_id, ContentSignal.signal_type, ContentSignal.signal, ContentSignal.quality)
+            .where(ContentSignal.content_id.in_(sorted(known)), ContentSignal.purged.is_(False))).all():
+        signals.setdefault(content_id, []).append((kind, signal, quality))
+    for content_id, rows in signals.items():
+        query = QuerySignals(
+            pdq=tuple(PdqQuery("" if i == 0 else f"s{i}", s, q or 0) for i, (t, s, q) in enumerate(
+                [r for r in rows if r[0] == "pdq"])),
+            md5=next((s for t, s, _ in rows if t == "md5"), None),
+            sha256=next((s for t, s, _ in rows if t == "sha256"), None))
+        known[content_id].copies = [c.content_id for c in find_copies(db, engine, query, radius=31)
+                                    if c.content_id != content_id]
+
+
+# -- pass 4: cases ----------------------------------------------------------------------------
+
+class _OpenCases:
+    """The open cases this batch can join: loaded by content and URL, plus those it opens."""
+
+    def __init__(self, db: Session, content_ids: set[int], urls: set[str]) -> None:
+        self.by_content: dict[int, list[_Case]] = {}
+        self.by_url: dict[str, list[_Case]] = {}
+        self.opened = 0
+        conditions = []
+        if content_ids:
+            conditions.append(Case.content_id.in_(sorted(content_ids)))
+        if urls:
+            conditions.append(Case.url.in_(sorted(urls)))
+        if not conditions:
+            return
+        table = Case.__table__
+        rows = db.execute(sa.select(table.c.id, *(table.c[f] for f in CASE_FIELDS))
+                          .where(sa.or_(*conditions), table.c.state.in_(OPEN_STATES)).order_by(table.c.id)).all()
+        loaded: dict[int, _Case] = {}
+        for row in rows:
+            case = _Case(**{f: getattr(row, f) for f in CASE_FIELDS}, id=row.id, order=(0, row.id))
+            case.reporter_keys = list(case.reporter_keys)
+            loaded[row.id] = case
+            self._index(case)
+        if loaded:
+            tracks = LegalTrack.__table__
+            for row in db.execute(sa.select(tracks.c.id, tracks.c.case_id, tracks.c.kind, tracks.c.state,
+                                            tracks.c.notice_id, tracks.c.received_at, tracks.c.due_at,
+                                            tracks.c.met_at, tracks.c.details)
+                                  .where(tracks.c.case_id.in_(sorted(loaded))).order_by(tracks.c.id)).all():
+                case = loaded[row.case_id]
+                case.tracks.append(_Track(case, row.kind, row.state, row.notice_id, row.received_at, row.due_at,
+                                          dict(row.details or {}), id=row.id, met_at=row.met_at, new=False))
+
+    def _index(self, case: _Case) -> None:
+        if case.content_id is not None:
+            self.by_content.setdefault(case.content_id, []).append(case)
+        if case.url is not None:
+            self.by_url.setdefault(case.url, []).append(case)
+
+    def find(self, content_ids: list[int], url: str | None) -> _Case | None:
+        """`cases.actions.find_open_case`: the lowest-numbered open case of the content and its
+        copies, else of the URL."""
+        found = [c for cid in content_ids for c in self.by_content.get(cid, ()) if c.state in OPEN_STATES]
+        if not found and url:
+            found = [c for c in self.by_url.get(url, ()) if c.state in OPEN_STATES]
+        return min(found, key=lambda c: c.order) if found else None
+
+    def open(self, *, content_id: int | None, url: str | None, policy: Policy, minor_involved: bool,
+             when: datetime) -> _Case:
+        self.opened += 1
+        case = _Case(content_id=content_id, url=url if content_id is None else None, state=CaseState.open.value,
+                     area=policy.area or "other", policy_id=policy.id, severity=policy.severity,
+                     child_safety=policy.child_safety or minor_involved and policy.ncii, ncii=policy.ncii,
+                     minor_involved=minor_involved, priority=0, notice_count=0, reporter_count=0, reporter_keys=[],
+                     reach=None, trusted_flagger_in_field=False, law_enforcement=False, affected_person=False,
+                     next_due_at=None, opened_at=when, new=True, order=(1, self.opened))
+        self._index(case)
+        return case
+
+
+def _event(actor: Actor, tag: AuditTag, subject_type: str, subject_id: Callable[[], Any],
+           data: dict[str, Any] | Callable[[], dict[str, Any]]) -> Callable[[Session], None]:
+    """An audit event whose ids are known only once the rows are written."""
+    def record(db: Session) -> None:
+        audit.record(db, actor=actor, tag=tag, subject_type=subject_type, subject_id=subject_id(),
+                     data=data() if callable(data) else data)
+    return record  # type: ignore[return-value]
+
+
+def _refresh_next_due(case: _Case) -> None:
+    dues = [t.due_at for t in case.tracks if t.state == TrackState.open.value and t.due_at is not None]
+    case.next_due_at = min(dues) if dues else None
+
+
+def open_track(work: _Work, case: _Case, *, kind: str, received_at: datetime, rules: CaseRules,
+               start: bool, created: list[_Track]) -> None:
+    """`cases.actions.open_track` on a case in memory: idempotent per case and kind; a waiting
+    track of that kind starts its clock."""
+    for track in case.tracks:
+        if track.kind == kind:
+            if start and track.state == TrackState.waiting.value:
+                track.state = TrackState.open.value
+                track.due_at = received_at + rules.duration(kind)
+                track.details = {**track.details, "clock_started_at": received_at.isoformat()}
+                track.started = True
+                work.events.append(_event(work.actor, AuditTag.TRACK_START, "case", lambda c=case: c.id,
+                                          lambda t=track: {"track_id": t.id, "kind": t.kind,
+                                                           "started_at": received_at, "due_at": t.due_at}))
+                _refresh_next_due(case)
+            return
+    track = _Track(case, kind, TrackState.open.value if start else TrackState.waiting.value, work.id, received_at,
+                   received_at + rules.duration(kind) if start else None, {})
+    case.tracks.append(track)
+    created.append(track)
+    data = {"kind": kind, "received_at": received_at, "due_at": track.due_at, "state": track.state,
+            "notice_id": work.id}
+    work.events.append(_event(work.actor, AuditTag.TRACK_OPEN, "case", lambda c=case: c.id,
+                              lambda t=track, d=data: {"track_id": t.id, **d}))
+    _refresh_next_due(case)
+
+
+def _open_tracks(work: _Work, case: _Case, received: datetime, rules: CaseRules, created: list[_Track]) -> None:
+    policy = work.policy
+    tracks: list[tuple[str, bool]] = []  # (kind, clock running)
+    if work.kind == NoticeKind.take_it_down.value and work.state == NoticeState.received.value:
+        tracks.append((TrackKind.take_it_down.value, True))
+    elif (case.child_safety or policy.ncii) and work.reporter_kind in HUMAN_REPORTERS \
+            and work.kind != NoticeKind.take_it_down.value:
+        # The person depicted, or their parent, asked for removal: the 48-hour duty applies (X-2).
+        tracks.append((TrackKind.take_it_down.value, True))
+    if case.child_safety:
+        tracks.append((TrackKind.ncmec.value, False))  # the clock starts at actual knowledge (X-3)
+    if work.kind in DSA_KINDS:
+        tracks.append((TrackKind.dsa_notice.value, True))
+    if policy.ncii or (case.child_safety and work.reporter_kind in HUMAN_REPORTERS):
+        tracks.append((TrackKind.uk_intimate_image.value, True))
+    if work.kind == NoticeKind.terrorist_order.value:
+        tracks.append((TrackKind.terrorist_order.value, True))
+    for kind, running in tracks:
+        open_track(work, case, kind=kind, received_at=received, rules=rules, start=running, created=created)
+
+
+@dataclass(eq=False)
+class _Restriction:
+    work: _Work
+    content: _Content
+    case: _Case
+
+
+@dataclass
+class _Attaching:
+    """What pass 4 collects for the writes that follow it."""
+    open_cases: _OpenCases
+    when: datetime
+    rules: CaseRules
+    items: list[tuple[_Work, _Content | None, Any, _Case]] = field(default_factory=list)
+    tracks: list[_Track] = field(default_factory=list)  # new, in the order they were opened
+    restrictions: list[_Restriction] = field(default_factory=list)
+    restricted: set[int] = field(default_factory=set)
+
+
+def _attach(batch: _Attaching, work: _Work, position: int, item: Any, content: _Content | None) -> None:
+    """One item joins its case: what one notice at a time does per item, in memory."""
+    policy, open_cases, when = work.policy, batch.open_cases, batch.when
+    work.events.extend(work.item_events.pop(position, ()))
+    content_ids = [content.id, *content.copies] if content is not None else []
+    case = open_cases.find([i for i in content_ids if i is not None], item.url)
+    if case is None:
+        case = open_cases.open(content_id=content.id if content else None, url=item.url, policy=policy,
+                               minor_involved=work.notice.minor_involved, when=when)
+        work.events.append(_event(work.actor, AuditTag.CASE_OPEN, "case", lambda c=case: c.id, {
+            "content_id": content.id if content else None, "url": item.url, "policy_id": policy.id,
+            "area": case.area, "child_safety": case.child_safety}))
+    else:
+        raise_case_to(case, policy)  # type: ignore[arg-type]
+        case.minor_involved = case.minor_involved or work.notice.minor_involved
+        if work.notice.minor_involved and (policy.ncii or policy.child_safety):
+            case.child_safety = True
+    batch.items.append((work, content, item, case))
+    case.notice_count += 1
+    reporter = f"notifier:{work.notifier_id}" if work.notifier_id else f"notice:{work.id}"
+    if reporter not in case.reporter_keys:
+        case.reporter_keys = [*case.reporter_keys, reporter]
+        case.reporter_count = len(case.reporter_keys)
+    if work.reporter_kind in HUMAN_REPORTERS:
+        case.affected_person = True
+    if work.reporter_kind in (ReporterKind.law_enforcement.value, ReporterKind.authority.value):
+        case.law_enforcement = True
+    if work.flagger is not None and policy.area in work.flagger.areas:
+        case.trusted_flagger_in_field = True
+    if work.notice.reach and (case.reach or 0) < work.notice.reach:
+        case.reach = work.notice.reach
+    work.events.append(_event(work.actor, AuditTag.CASE_JOIN, "case", lambda c=case: c.id, {
+        "notice_id": work.id, "content_id": content.id if content else None, "url": item.url,
+        "notices": case.notice_count, "reporters": case.reporter_count}))
+    _open_tracks(work, case, work.received_at or when, batch.rules, batch.tracks)
+    if case.child_safety and content is not None and content.id not in batch.restricted:
+        batch.restricted.add(content.id)  # type: ignore[arg-type]
+        batch.restrictions.append(_Restriction(work, content, case))
+    _refresh_next_due(case)
+    case.priority = compute_priority(case, when)  # type: ignore[arg-type]
+    if case not in work.cases:
+        work.cases.append(case)
+
+
+def _restrict(db: Session, restrictions: list[_Restriction]) -> None:
+    """X-4: out of recommendation, search and monetisation at once, pending review; content that
+    already carries an active restriction keeps it (idempotent)."""
+    if not restrictions:
+        return
+    from staydown.enforcement.actions import apply_actions
+    from staydown.enforcement.models import ActionState, EnforcementAction
+
+    already = set(db.execute(sa.select(EnforcementAction.content_id).where(
+        EnforcementAction.content_id.in_(sorted({r.content.id for r in restrictions})),
+        EnforcementAction.kind == "restrict_distribution",
+        EnforcementAction.state == ActionState.active.value)).scalars())
+    todo = [r for r in restrictions if r.content.id not in already]
+    # One apply_actions per run of the same actor, in notice order: the same rows as one at a time.
+    start = 0
+    while start < len(todo):
+        end = start
+        while end < len(todo) and todo[end].work.actor == todo[start].work.actor:
+            end += 1
+        apply_actions(db, actor=todo[start].work.actor, specs=[
+            {"kind": "restrict_distribution", "content_id": r.content.id, "case_id": r.case.id,
+             "facts": f"interim restriction pending review of a child-safety report (notice {r.work.id})",
+             "interim": True, "details": {"scope": list(INTERIM_SCOPE)}} for r in todo[start:end]])
+        start = end
+
+
+# -- the batch --------------------------------------------------------------------------------
+
+def submit_notices(
+    db: Session,
+    submissions: Sequence[Submission],
+    *,
+    catalogue: Catalogue,
+    rules: CaseRules = DEFAULT_RULES,
+    engine: Any = None,
+) -> list[Outcome | StaydownError]:
+    """Store, acknowledge, group and start the clocks for every notice, in order. Nothing here can
+    drop a notice: an incomplete TAKE IT DOWN request is stored and answered with what is missing.
+    A submission refused before anything is written (an unknown policy, too many items) gets its
+    error in its place; the others go on."""
+    results: list[Outcome | StaydownError | None] = [None] * len(submissions)
+    works: list[_Work] = []
+    for index, sub in enumerate(submissions):
+        try:
+            policy = check_submission(sub.notice, sub.actor, catalogue, rules)
+        except StaydownError as exc:
+            results[index] = exc
+            continue
+        works.append(_Work(index, sub.actor, sub.notice, policy, sub.idempotency_key))
+    works = _replays(db, works, results)
+    if works:
+        for work, outcome in zip(works, _write(db, works, catalogue=catalogue, rules=rules, engine=engine)):
+            results[work.index] = outcome
+    return results  # type: ignore[return-value]
+
+
+def _replays(db: Session, works: list[_Work], results: list[Any]) -> list[_Work]:
+    """An Idempotency-Key seen before answers with the first receipt instead of a second notice."""
+    keys = [w.idempotency_key for w in works if w.idempotency_key]
+    if not keys:
+        return works
+    if len(set(keys)) != len(keys):
+        raise InvalidInput("the same Idempotency-Key twice in one batch")  # the batcher never does this
+    stored = dict(db.execute(sa.select(Notice.idempotency_key, Notice.id).where(Notice.idempotency_key.in_(keys))).all())
+    for work in works:
+        if work.idempotency_key in stored:
+            results[work.index] = stored_outcome(db, stored[work.idempotency_key], replayed=True)
+    return [w for w in works if w.idempotency_key not in stored]
+
+
+def stored_outcome(db: Session, notice_id: int, *, replayed: bool = False) -> Outcome:
+    notice = db.get(Notice, notice_id)
+    assert notice is not None
+    case_ids = sorted({i.case_id for i in notice.items if i.case_id})
+    deadlines = [Deadline(t.kind, t.state, t.received_at, t.due_at, t.met_at)
+                 for cid in case_ids for t in db.execute(sa.select(LegalTrack).where(LegalTrack.case_id == cid)
+                                                         .order_by(LegalTrack.id)).scalars() if t.due_at is not None]
+    return Outcome(notice.id, notice.tracking_code, notice.state, notice.received_at, list(notice.missing_elements),
+                   case_ids, deadlines, replayed=replayed)
+
+
+def _write(db: Session, works: list[_Work], *, catalogue: Catalogue, rules: CaseRules, engine: Any) -> list[Outcome]:
+    when = now(db)
+    _resolve(db, works, when)
+    contents = _subjects(db, works, when)
+    _copies(db, contents, engine)
+    # Store the notices (their ids name them in reporter keys, tracks and events).
+    for work in works:
+        work.tracking_code = new_tracking_code()
+        work.received_at = when
+    ids = _insert_returning_ids(db, Notice, [_notice_row(w, when) for w in works])
+    for work, notice_id in zip(works, ids):
+        work.id = notice_id
+    return _attach_all(db, works, contents, when=when, rules=rules, acknowledge=True)
+
+
+def _notice_row(work: _Work, when: datetime) -> dict[str, Any]:
+    n = work.notice
+    return {
+        "tracking_code": work.tracking_code, "kind": work.kind, "reporter_kind": work.reporter_kind,
+        "state": work.state, "policy_id": work.policy.id, "dsa_category": n.dsa_category or work.policy.dsa_category,
+        "explanation": n.explanation, "minor_involved": n.minor_involved, "good_faith": n.good_faith,
+        "contact_name": n.contact_name, "contact_email": n.contact_email, "signature": n.signature,
+        "reporter_platform_id": n.reporter_id, "notifier_id": work.notifier_id,
+        "trusted_flagger_id": work.flagger.id if work.flagger else None, "jurisdiction": n.jurisdiction,
+        "language": n.language, "reach": n.reach, "details": n.details, "missing_elements": work.missing,
+        "case_id": None, "received_at": when, "complete_at": None if work.missing else when,
+        "submitted_by": work.actor.ref, "idempotency_key": work.idempotency_key,
+    }
+
+
+def _attach_all(db: Session, works: list[_Work], contents: dict[str, _Content], *, when: datetime,
+                rules: CaseRules, acknowledge: bool) -> list[Outcome]:
+    if db.new or db.dirty:
+        db.flush()  # what the caller changed through the ORM goes first (a completion's new fields)
+    content_ids: set[int] = set()
+    for content in contents.values():
+        if not content.new:
+            content_ids.add(content.id)  # type: ignore[arg-type]
+            content_ids.update(content.copies)
+    urls = {item.url for w in works for item in w.items if item.url}
+    batch = _Attaching(_OpenCases(db, content_ids, urls), when, rules)
+    for work in works:
+        for position, item in enumerate(work.items):
+            content = contents[item.content_id] if item.content_id else None
+            _attach(batch, work, position, item, content)
+        # The receipt tells the deadlines as this notice found them, not as later ones leave them.
+        work.deadlines = [Deadline(t.kind, t.state, t.received_at, t.due_at, t.met_at)
+                          for c in work.cases for t in c.tracks if t.due_at is not None]
+
+    # Write: new cases (ids in the order they were opened), then what refers to them.
+    touched = list(dict.fromkeys(c for w in works for c in w.cases))
+    new_cases = sorted((c for c in touched if c.new), key=lambda c: c.order)
+    for case, case_id in zip(new_cases, _insert_returning_ids(db, Case, [
+            {f: getattr(c, f) for f in CASE_FIELDS} for c in new_cases])):
+        case.id = case_id
+    if batch.items:
+        db.connection().execute(sa.insert(NoticeItem.__table__), [
+            {"notice_id": w.id, "content_id": c.id if c else None, "url": item.url, "case_id": case.id}
+            for w, c, item, case in batch.items])
+    for track, track_id in zip(batch.tracks, _insert_returning_ids(db, LegalTrack, [
+            {"case_id": t.case.id, "kind": t.kind, "state": t.state, "notice_id": t.notice_id,
+             "received_at": t.received_at, "due_at": t.due_at, "details": t.details} for t in batch.tracks])):
+        track.id = track_id
+    _update_rows(db, LegalTrack, [{"id": t.id, "state": t.state, "due_at": t.due_at, "details": t.details}
+                                  for c in touched for t in c.tracks if t.started and not t.new])
+    _update_rows(db, Case, [{"id": c.id, **{f: getattr(c, f) for f in UPDATED_CASE_FIELDS}} for c in touched])
+    _update_rows(db, Notice, [{"id": w.id, "case_id": w.cases[0].id} for w in works if w.cases and w.insert])
+    counts: dict[int, int] = {}
+    for work in works:
+        if work.notifier_id is not None and work.insert:
+            counts[work.notifier_id] = counts.get(work.notifier_id, 0) + 1
+    if counts:
+        notifiers = Notifier.__table__
+        db.connection().execute(
+            sa.update(notifiers).where(notifiers.c.id == sa.bindparam("_id"))
+            .values(notices=notifiers.c.notices + sa.bindparam("_n")),
+            [{"_id": k, "_n": n} for k, n in counts.items()])
+    # Rows written behind the ORM's back: what it holds of them is stale now.
+    for obj in list(db.identity_map.values()):
+        if isinstance(obj, (Case, LegalTrack, Notice, Notifier, PlatformContent)):
+            db.expire(obj)
+    # The audit events, in the order one notice at a time records them.
+    for work in works:
+        if work.insert:
+            _receipt_events(work)
+        for record in work.events:
+            record(db)
+    # Restrictions before receipts: their webhooks are the urgent jobs (X-4).
+    _restrict(db, batch.restrictions)
+    if acknowledge:
+        _acknowledge(db, works, rules, when)
+    return [_outcome(w) for w in works]
+
+
+def _receipt_events(work: _Work) -> None:
+    n = work.notice
+    receive = _event(work.actor, AuditTag.NOTICE_RECEIVE, "notice", lambda: work.id, {
+        "kind": work.kind, "reporter_kind": work.reporter_kind, "policy_id": work.policy.id,
+        "items": len(n.items), "minor_involved": n.minor_involved, "missing": work.missing, "state": work.state,
+        "anonymous": not (n.contact_email or n.reporter_id)})
+    first = [receive]
+    if work.not_processed:
+        first.append(_event(work.actor, AuditTag.NOTICE_NOT_PROCESSED, "notice", lambda: work.id, {
+            "notifier_id": work.notifier_id, "suspended_until": work.suspended_until}))
+    work.events[:0] = first
+
+
+def _acknowledge(db: Session, works: list[_Work], rules: CaseRules, when: datetime) -> None:
+    """DSA-1: confirm receipt, electronically, without undue delay (one message per notice)."""
+    messages = [(w, m) for w in works if w.insert for m in [receipt_message(w, rules)] if m is not None]
+    if not messages:
+        return
+    ids = _insert_returning_ids(db, OutboundMessage, [
+        {"notice_id": w.id, "kind": "receipt", "channel": m["channel"], "recipient": m["recipient"],
+         "subject": m["subject"][:300], "body": m["body"], "created_at": when} for w, m in messages])
+    for (work, message), message_id in zip(messages, ids):
+        if message["channel"] == "email":
+            enqueue(db, kind=SEND_MESSAGE, payload={"message_id": message_id},
+                    idempotency_key=f"message:{message_id}", key_is_new=True)
+
+
+def _outcome(work: _Work) -> Outcome:
+    return Outcome(work.id, work.tracking_code, work.state, work.received_at, list(work.missing),  # type: ignore[arg-type]
+                   [c.id for c in work.cases], work.deadlines)  # type: ignore[misc]
+
+
+def attach_items(db: Session, *, actor: Actor, notice: Notice, items: list[Any], policy: Policy, rules: CaseRules,
+                 engine: Any = None) -> list[int]:
+    """Items added to a stored notice (a TAKE IT DOWN request being completed) join their cases as
+    a new notice's items would. Returns the ids of the cases they joined."""
+    when = now(db)
+    work = _Work(0, actor, NoticeIn.model_construct(minor_involved=notice.minor_involved, reach=notice.reach,
+                                                    items=items),
+                 policy, None, kind=notice.kind, reporter_kind=notice.reporter_kind, notifier_id=notice.notifier_id,
+                 state=notice.state, id=notice.id, received_at=notice.received_at, insert=False, items=list(items))
+    contents = _subjects(db, [work], when)
+    _copies(db, contents, engine)
+    [outcome] = _attach_all(db, [work], contents, when=when, rules=rules, acknowledge=False)
+    db.expire(notice, ["items"])
+    return outcome.case_ids
