@@ -173,13 +173,18 @@ class RateLimiter:
             return True
 
 
+def check_rate(request: Request, name: str, per_minute: int) -> None:
+    """Count one request against the limit `name` for the caller's address (0: the public rate)."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    limit = request.app.state.settings.public_rate_per_minute if per_minute <= 0 else per_minute
+    client = request.client.host if request.client else "unknown"
+    if not limiter.allow(name, client, limit, time.monotonic()):
+        raise RateLimited(f"too many requests to {name} from this address: at most {limit} a minute")
+
+
 def rate_limited(name: str, per_minute: int) -> Callable[[Request], Awaitable[None]]:
     async def check(request: Request) -> None:  # memory only: no trip through the thread pool
-        limiter: RateLimiter = request.app.state.rate_limiter
-        limit = request.app.state.settings.public_rate_per_minute if per_minute <= 0 else per_minute
-        client = request.client.host if request.client else "unknown"
-        if not limiter.allow(name, client, limit, time.monotonic()):
-            raise RateLimited(f"too many requests to {name} from this address: at most {limit} a minute")
+        check_rate(request, name, per_minute)
 
     return check
 

@@ -250,12 +250,16 @@ def _insert(db: Session, model: type[Any]) -> Any:
     return (postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert)(model.__table__)
 
 
-def _insert_returning_ids(db: Session, model: type[Any], rows: list[dict[str, Any]]) -> list[int]:
+def _insert_returning_ids(db: Session, model: type[Any], rows: list[dict[str, Any]], key: tuple[str, ...]) -> list[int]:
+    """Insert rows, their ids in the rows' order. `key`: columns unique among these rows, by which
+    the returned ids are matched to them (asking the database to keep the order instead makes
+    SQLite's driver insert one row per statement)."""
     if not rows:
         return []
     table = model.__table__
-    stmt = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return list(db.execute(stmt, rows).scalars())
+    stmt = sa.insert(table).returning(table.c.id, *(table.c[k] for k in key))
+    ids = {tuple(r[1:]): r[0] for r in db.connection().execute(stmt, rows).all()}
+    return [ids[tuple(row[k] for k in key)] for row in rows]
 
 
 def _insert_new_keys(db: Session, model: type[Any], key: str, rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -718,7 +722,7 @@ def _write(db: Session, works: list[_Work], *, catalogue: Catalogue, rules: Case
     for work in works:
         work.tracking_code = new_tracking_code()
         work.received_at = when
-    ids = _insert_returning_ids(db, Notice, [_notice_row(w, when) for w in works])
+    ids = _insert_returning_ids(db, Notice, [_notice_row(w, when) for w in works], ("tracking_code",))
     for work, notice_id in zip(works, ids):
         work.id = notice_id
     return _attach_all(db, works, contents, when=when, rules=rules, acknowledge=True)
@@ -761,8 +765,9 @@ def _attach_all(db: Session, works: list[_Work], contents: dict[str, _Content], 
     # Write: new cases (ids in the order they were opened), then what refers to them.
     touched = list(dict.fromkeys(c for w in works for c in w.cases))
     new_cases = sorted((c for c in touched if c.new), key=lambda c: c.order)
+    # A new case is opened only where no open case has the content (or, without one, the URL).
     for case, case_id in zip(new_cases, _insert_returning_ids(db, Case, [
-            {f: getattr(c, f) for f in CASE_FIELDS} for c in new_cases])):
+            {f: getattr(c, f) for f in CASE_FIELDS} for c in new_cases], ("content_id", "url"))):
         case.id = case_id
     if batch.items:
         db.connection().execute(sa.insert(NoticeItem.__table__), [
@@ -770,7 +775,8 @@ def _attach_all(db: Session, works: list[_Work], contents: dict[str, _Content], 
             for w, c, item, case in batch.items])
     for track, track_id in zip(batch.tracks, _insert_returning_ids(db, LegalTrack, [
             {"case_id": t.case.id, "kind": t.kind, "state": t.state, "notice_id": t.notice_id,
-             "received_at": t.received_at, "due_at": t.due_at, "details": t.details} for t in batch.tracks])):
+             "received_at": t.received_at, "due_at": t.due_at, "details": t.details} for t in batch.tracks],
+            ("case_id", "kind"))):
         track.id = track_id
     _update_rows(db, LegalTrack, [{"id": t.id, "state": t.state, "due_at": t.due_at, "details": t.details}
                                   for c in touched for t in c.tracks if t.started and not t.new])
@@ -823,7 +829,7 @@ def _acknowledge(db: Session, works: list[_Work], rules: CaseRules, when: dateti
         return
     ids = _insert_returning_ids(db, OutboundMessage, [
         {"notice_id": w.id, "kind": "receipt", "channel": m["channel"], "recipient": m["recipient"],
-         "subject": m["subject"][:300], "body": m["body"], "created_at": when} for w, m in messages])
+         "subject": m["subject"][:300], "body": m["body"], "created_at": when} for w, m in messages], ("notice_id",))
     for (work, message), message_id in zip(messages, ids):
         if message["channel"] == "email":
             enqueue(db, kind=SEND_MESSAGE, payload={"message_id": message_id},

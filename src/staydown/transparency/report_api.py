@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from staydown.actors import Actor
-from staydown.http import DbSession, rate_limited, require
+from staydown.http import DbSession, check_rate, require
 from staydown.staff.permissions import Permission
 from staydown.transparency import consistency, export
 from staydown.transparency.report import ReportParameters, build_report, period_of_days
@@ -27,7 +27,7 @@ PeriodEnd = Annotated[date, Query(alias="to", description="UTC day the period en
 
 
 def public_limit(request: Request) -> None:
-    rate_limited("transparency", request.app.state.settings.public_report_rate_per_minute)(request)
+    check_rate(request, "transparency", request.app.state.settings.public_report_rate_per_minute)
 
 
 def _report(request: Request, db: DbSession, start: date, end: date):  # type: ignore[no-untyped-def]
