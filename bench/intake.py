@@ -90,10 +90,25 @@ def loadavg() -> float:
 
 
 def proc_cpu_seconds(pid: int) -> float:
-    """User plus system CPU seconds of a process, from /proc/PID/stat."""
-    text = open(f"/proc/{pid}/stat").read()
-    fields = text[text.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    """User plus system CPU seconds of a process and its live child processes (the server's
+    processes under `--processes`), from /proc/PID/stat."""
+    total = 0.0
+    for each in [pid, *_children(pid)]:
+        try:
+            text = open(f"/proc/{each}/stat").read()
+        except FileNotFoundError:
+            continue
+        fields = text[text.rindex(")") + 2:].split()
+        total += (int(fields[11]) + int(fields[12])) / TICKS
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        found = [int(c) for c in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+    except FileNotFoundError:
+        return []
+    return found + [g for c in found for g in _children(c)]
 
 
 def percentile(sorted_values: list[float], q: float) -> float | None:
@@ -115,8 +130,13 @@ def server_env(extra: dict[str, str]) -> dict[str, str]:
         "STAYDOWN_PUBLIC_RATE_PER_MINUTE": "100000000",
         "STAYDOWN_LOG_LEVEL": "WARNING",
     })
+    env.update(SERVER_SETTINGS)
     env.update(extra)
     return env
+
+
+SERVER_PROCESSES = [1]  # --processes
+SERVER_SETTINGS: dict[str, str] = {}  # --set NAME=VALUE: a server setting to try (e.g. STAYDOWN_WORKER_IN_PROCESS=false)
 
 
 class PgDatabase:
@@ -233,7 +253,7 @@ def start_server(env: dict[str, str], workdir: Path, profile_to: Path | None = N
         raise RuntimeError(f"`staydown apikey create` did not print a key last: {made.stdout!r}")
     port = free_port()
     log_path = workdir / "serve.log"
-    command = [exe, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command = [exe, "serve", "--host", "127.0.0.1", "--port", str(port), "--processes", str(SERVER_PROCESSES[0])]
     if profile_to is not None:
         # The same `staydown serve`, in a process that profiles itself (see `profiled_serve`).
         command = [sys.executable, str(Path(__file__).resolve()), "--role", "profiled-serve",
@@ -938,6 +958,9 @@ def main() -> None:
     ap.add_argument("--floor-seconds", type=float, default=3.0, help="seconds of GET /healthz, the HTTP floor")
     ap.add_argument("--concurrency", default="auto", help="requests in flight, or 'auto' to choose by measurement")
     ap.add_argument("--only", choices=("sqlite", "postgresql"), default=None)
+    ap.add_argument("--processes", type=int, default=1, help="server processes (`staydown serve --processes`)")
+    ap.add_argument("--set", action="append", default=[], metavar="STAYDOWN_NAME=VALUE",
+                    help="a server setting for this run, to measure its effect (repeatable)")
     ap.add_argument("--profile", action="store_true",
                     help="instead of the figures: observe one server under load from inside (SQLite, or "
                          "PostgreSQL with --only postgresql): write locks, section CPU, stack samples")
@@ -953,6 +976,8 @@ def main() -> None:
                          "change (writer-lock: SQLite writers queue on an in-process lock before BEGIN "
                          "IMMEDIATE; audit-once: the audit chain is flushed at the outermost commit only)")
     opts = ap.parse_args()
+    SERVER_SETTINGS.update(item.split("=", 1) for item in opts.set)
+    SERVER_PROCESSES[0] = opts.processes
     if opts.role == "profiled-serve":
         profiled_serve(opts.port, Path(opts.profile_out), interval=opts.sample_interval, use_cprofile=opts.cprofile,
                        experiments=opts.experiment or [])

@@ -118,3 +118,33 @@ def test_a_connection_dropped_mid_transaction_gives_its_turn_back(sqlite_db: Dat
 
     threading.Thread(target=other, daemon=True).start()
     assert done.wait(3), "the next writer waited for a turn nobody held"
+
+
+def test_processes_take_turns_through_the_lock_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`serve --processes N`: each process's queue also holds a lock on a file beside the database
+    (two queues on one file stand for two processes: flock is per open file), so a writer of
+    another process waits for the turn in milliseconds instead of SQLite's busy handler, and gives
+    up with 'database is locked' after the busy timeout."""
+    lock = tmp_path / "staydown.db.writer-lock"
+    one, other = WriterQueue(timeout=5, lock_file=lock), WriterQueue(timeout=0.3, lock_file=lock)
+    one.acquire("a")
+    with pytest.raises(sa.exc.OperationalError, match="no write turn within 0.3 s"):
+        other.acquire("b")
+    assert other.queued == 0 and other._owner is None  # the failed wait left nothing behind
+
+    patient = WriterQueue(timeout=5, lock_file=lock)
+    got: list[float] = []
+
+    def wait_turn() -> None:
+        patient.acquire("c")
+        got.append(time.monotonic())
+        patient.release("c")
+
+    thread = threading.Thread(target=wait_turn)
+    thread.start()
+    time.sleep(0.1)
+    assert got == []  # still waiting for the other "process"
+    released = time.monotonic()
+    one.release("a")
+    thread.join(5)
+    assert got and got[0] - released < 0.05  # taken within milliseconds of the release

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import threading
 from collections.abc import AsyncIterator, Iterable
@@ -19,6 +20,7 @@ from staydown.health import DEFAULT_CHECKS, ReadinessCheck, index_check
 from staydown.health import router as health_router
 from staydown.cases.rules import CaseRules
 from staydown.intake.batcher import IntakeBatcher
+from staydown.intake.writer import ProcessIntake
 from staydown.http import RateLimiter, BodyLimitMiddleware, RequestIdLogFilter, RequestIdMiddleware, install_error_handlers
 from staydown.jobs import PERIODIC, build_registry
 from staydown.policies.catalogue import Catalogue
@@ -128,7 +130,11 @@ def create_app(
     run_follower: bool | None = None,
     extra_checks: Iterable[ReadinessCheck] = (),
     catalogue: Catalogue | None = None,
+    intake_process: bool = False,
 ) -> FastAPI:
+    """`intake_process`: write notices in a child process built from the same settings (what
+    `staydown serve` does unless `intake_writer = "thread"`); tests inject their own database and
+    clock, which a child process could not share, so the default is a thread."""
     settings = settings or load_settings()
     database = database or build_database(settings, clock)
     registry = registry or build_registry()
@@ -159,6 +165,12 @@ def create_app(
             ))
         for thread in threads:
             thread.start()
+        if intake_process:
+            app.state.intake.start()  # now, not at the first notice: the child takes a second to build
+        # What start-up built lives as long as the process: keep it out of the collector's full
+        # passes, which otherwise walk it every few seconds under load (a 150 ms pause each).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
@@ -183,9 +195,12 @@ def create_app(
     app.state.vault = vault_from_settings(settings)
     app.state.catalogue = catalogue or _catalogue(settings)
     app.state.case_rules = CaseRules.from_settings(settings)
-    app.state.intake = IntakeBatcher(database, lambda: {
-        "catalogue": app.state.catalogue, "rules": app.state.case_rules, "engine": app.state.match_engine,
-        "job_max_attempts": settings.job_max_attempts})
+    if intake_process:
+        app.state.intake = ProcessIntake()
+    else:
+        app.state.intake = IntakeBatcher(database, lambda: {
+            "catalogue": app.state.catalogue, "rules": app.state.case_rules, "engine": app.state.match_engine,
+            "job_max_attempts": settings.job_max_attempts})
     configure_statements(database, settings, catalogue=app.state.catalogue)
     app.state.readiness_checks = [*DEFAULT_CHECKS, index_check, *extra_checks]
 
@@ -238,3 +253,11 @@ def create_app(
         app.include_router(page_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+def app_from_settings() -> FastAPI:
+    """The app of one of several server processes (`staydown serve --processes N`): settings from
+    the environment and configuration file, as the parent read them."""
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings, intake_process=settings.intake_writer == "process")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import getpass
 import sys
 import threading
@@ -71,8 +73,10 @@ def serve(
     port: Annotated[int | None, typer.Option(help="port to listen on")] = None,
     migrate: Annotated[bool, typer.Option(help="apply database migrations first")] = True,
     worker: Annotated[bool | None, typer.Option(help="run the outbox worker in this process")] = None,
+    processes: Annotated[int, typer.Option(min=1, max=64, help="server processes sharing the port (each with "
+                                           "its own intake batcher, worker and index replica)")] = 1,
 ) -> None:
-    """Run the HTTP API, console and (by default) the worker in one process."""
+    """Run the HTTP API, console and (by default) the worker in one process, or in several."""
     import uvicorn
 
     from staydown.app import configure_logging, create_app
@@ -84,7 +88,16 @@ def serve(
     if migrate:
         upgrade(database.engine)
     _record_catalogue(settings, database)
-    application = create_app(settings, database=database, run_worker=worker)
+    if processes > 1:
+        # Each process builds its own app from the same settings (uvicorn imports the factory).
+        database.dispose()
+        if worker is not None:
+            os.environ["STAYDOWN_WORKER_IN_PROCESS"] = "true" if worker else "false"
+        uvicorn.run("staydown.app:app_from_settings", factory=True, workers=processes, host=host or settings.host,
+                    port=port or settings.port, log_level=settings.log_level.lower(), proxy_headers=False)
+        return
+    application = create_app(settings, database=database, run_worker=worker,
+                             intake_process=settings.intake_writer == "process")
     uvicorn.run(application, host=host or settings.host, port=port or settings.port,
                 log_level=settings.log_level.lower(), proxy_headers=False)
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import fcntl
+import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -96,7 +99,8 @@ def create_engine(url: str, *, sqlite_busy_timeout_ms: int = 15_000, echo: bool 
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
-        gate = WriterQueue(sqlite_busy_timeout_ms / 1000)
+        gate = WriterQueue(sqlite_busy_timeout_ms / 1000,
+                           lock_file=path.with_name(path.name + ".writer-lock") if path is not None else None)
         engine.sqlite_writer_queue = gate  # type: ignore[attr-defined]
 
         @event.listens_for(engine, "begin")
@@ -150,13 +154,38 @@ class WriterQueue:
     time holds it, from its BEGIN IMMEDIATE to its COMMIT or ROLLBACK. A waiter gives up after the
     busy timeout, as SQLite's own wait would."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, lock_file: Path | None = None) -> None:
         self.timeout = timeout
         self._lock = threading.Lock()
         self._waiting: collections.deque[tuple[Any, threading.Event]] = collections.deque()
         self._owner: Any = None
+        # Between processes (`serve --processes N`): the holder of this process's turn also takes
+        # an advisory lock on a file beside the database, trying every millisecond or so, where
+        # SQLite's busy handler would sleep up to 100 ms between tries (p99 over 1 s, measured).
+        self._fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600) if lock_file is not None else None
 
     def acquire(self, owner: Any) -> None:
+        deadline = time.monotonic() + self.timeout
+        self._acquire_here(owner)
+        if self._fd is None:
+            return
+        pause = 0.0002
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    self._release_here(owner)
+                    raise self._locked() from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.002)
+
+    def _locked(self) -> sa.exc.OperationalError:
+        return sa.exc.OperationalError("BEGIN IMMEDIATE", None,
+                                       Exception(f"database is locked: no write turn within {self.timeout:g} s"))
+
+    def _acquire_here(self, owner: Any) -> None:
         with self._lock:
             if self._owner is None and not self._waiting:
                 self._owner = owner
@@ -172,10 +201,14 @@ class WriterQueue:
             if turn.is_set():  # handed over as the wait ran out
                 return
             self._waiting.remove(entry)
-        raise sa.exc.OperationalError("BEGIN IMMEDIATE", None,
-                                      Exception(f"database is locked: no write turn within {self.timeout:g} s"))
+        raise self._locked()
 
     def release(self, owner: Any) -> None:
+        if self._owner is owner and self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._release_here(owner)
+
+    def _release_here(self, owner: Any) -> None:
         with self._lock:
             if self._owner is not owner:
                 return

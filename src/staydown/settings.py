@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import (
@@ -58,6 +58,9 @@ class Settings(BaseSettings):
 
     # Outbox worker.
     worker_in_process: bool = True
+    # `staydown serve`: write intake batches in a child process ("process"), so that HTTP and the
+    # writer use two cores, or in a thread of the server ("thread"). See intake/writer.py.
+    intake_writer: Literal["process", "thread"] = "process"
     worker_poll_seconds: float = Field(default=0.5, gt=0)
     worker_batch_size: int = Field(default=10, ge=1, le=1000)
     job_lease_seconds: int = Field(default=300, ge=1)

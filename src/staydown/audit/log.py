@@ -93,17 +93,20 @@ class PendingEvent:
                 "prev_hash": self.prev_hash, "hash": self.hash}
 
 
-def _lock_head(db: Session) -> AuditHead:
-    stmt = sa.select(AuditHead).where(AuditHead.id == HEAD_ID)
+def _lock_head(db: Session) -> tuple[int, str]:
+    """The head's (seq, hash), locked until the transaction ends (FOR UPDATE on PostgreSQL; the
+    SQLite write lock does the same)."""
+    table = AuditHead.__table__
+    stmt = sa.select(table.c.seq, table.c.hash).where(table.c.id == HEAD_ID)
     if db.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
-    head = db.execute(stmt.execution_options(populate_existing=True)).scalar_one_or_none()
-    if head is None:
+    conn = db.connection()
+    row = conn.execute(stmt).first()
+    if row is None:
         # The migration creates the head row; creating it here covers a bare `create_all`.
-        head = AuditHead(id=HEAD_ID, seq=0, hash=GENESIS_HASH)
-        db.add(head)
-        db.flush()
-    return head
+        conn.execute(sa.insert(table).values(id=HEAD_ID, seq=0, hash=GENESIS_HASH))
+        return 0, GENESIS_HASH
+    return row.seq, row.hash
 
 
 def record(
@@ -149,16 +152,17 @@ def flush(db: Session) -> None:
     events = db.info.pop(PENDING_KEY, None)
     if not events:
         return
-    head = _lock_head(db)
-    seq, prev = head.seq, head.hash
+    db.flush()  # the rows the events are about go first
+    seq, prev = _lock_head(db)
     for event in events:
         seq += 1
         event.seq, event.prev_hash = seq, prev
         event.hash = prev = _hash_of(event)
-    # One executemany: an ORM object per event cost more than the hashing (issue 4's profile).
-    db.connection().execute(sa.insert(AuditEvent.__table__), [e.row() for e in events])
-    head.seq, head.hash = seq, prev
-    db.flush()
+    # Statements, not ORM objects: an object per event cost more than hashing it (issue 4's profile).
+    conn = db.connection()
+    conn.execute(sa.insert(AuditEvent.__table__), [e.row() for e in events])
+    head = AuditHead.__table__
+    conn.execute(sa.update(head).where(head.c.id == HEAD_ID).values(seq=seq, hash=prev))
 
 
 # Last among the commit hooks: whatever else a transaction sequences, its audit events go after.

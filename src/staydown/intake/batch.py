@@ -215,7 +215,7 @@ class _Work:
     idempotency_key: str | None
     kind: str = ""
     reporter_kind: str = ""
-    flagger: TrustedFlagger | None = None
+    flagger: Any = None  # the trusted flagger's row (id, api_client_id, areas), if the submitter is one
     notifier_key: str | None = None
     notifier_id: int | None = None
     missing: list[str] = field(default_factory=list)
@@ -270,7 +270,7 @@ def _insert_new_keys(db: Session, model: type[Any], key: str, rows: list[dict[st
     table = model.__table__
     stmt = (_insert(db, model).on_conflict_do_nothing(index_elements=[table.c[key]])
             .returning(table.c.id, table.c[key]))
-    return {k: i for i, k in db.execute(stmt, rows).all()}
+    return {k: i for i, k in db.connection().execute(stmt, rows).all()}
 
 
 def _update_rows(db: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
@@ -298,10 +298,11 @@ def _notifier_key(work: _Work) -> str | None:
 
 def _resolve(db: Session, works: list[_Work], when: datetime) -> None:
     clients = {int(w.actor.id) for w in works if w.actor.kind is ActorKind.api_client}
-    flaggers: dict[int, TrustedFlagger] = {}
+    flaggers: dict[int, Any] = {}
     if clients:
-        for flagger in db.execute(sa.select(TrustedFlagger).where(
-                TrustedFlagger.api_client_id.in_(sorted(clients)), TrustedFlagger.active.is_(True))).scalars():
+        for flagger in db.connection().execute(
+                sa.select(TrustedFlagger.id, TrustedFlagger.api_client_id, TrustedFlagger.areas)
+                .where(TrustedFlagger.api_client_id.in_(sorted(clients)), TrustedFlagger.active.is_(True))):
             flaggers[flagger.api_client_id] = flagger
     for work in works:
         if work.actor.kind is ActorKind.api_client:
@@ -317,7 +318,7 @@ def _resolve(db: Session, works: list[_Work], when: datetime) -> None:
     keys = list(dict.fromkeys(w.notifier_key for w in works if w.notifier_key))
     known: dict[str, tuple[int, datetime | None]] = {}
     if keys:
-        known = {k: (i, s) for i, k, s in db.execute(sa.select(Notifier.id, Notifier.key, Notifier.suspended_until)
+        known = {k: (i, s) for i, k, s in db.connection().execute(sa.select(Notifier.id, Notifier.key, Notifier.suspended_until)
                                                      .where(Notifier.key.in_(keys))).all()}
         fresh = [k for k in keys if k not in known]
         created = _insert_new_keys(db, Notifier, "key", [
@@ -325,7 +326,7 @@ def _resolve(db: Session, works: list[_Work], when: datetime) -> None:
         known.update({k: (i, None) for k, i in created.items()})
         late = [k for k in fresh if k not in created]
         if late:  # inserted by another transaction since the read above
-            known.update({k: (i, s) for i, k, s in db.execute(
+            known.update({k: (i, s) for i, k, s in db.connection().execute(
                 sa.select(Notifier.id, Notifier.key, Notifier.suspended_until).where(Notifier.key.in_(late))).all()})
     for work in works:
         if work.notifier_key:
@@ -350,7 +351,7 @@ def _subjects(db: Session, works: list[_Work], when: datetime) -> dict[str, _Con
     accounts: dict[str, int] = {}
     new_accounts: set[str] = set()
     if account_ids:
-        accounts = {p: i for i, p in db.execute(sa.select(PlatformAccount.id, PlatformAccount.platform_id)
+        accounts = {p: i for i, p in db.connection().execute(sa.select(PlatformAccount.id, PlatformAccount.platform_id)
                                                 .where(PlatformAccount.platform_id.in_(account_ids))).all()}
         fresh = [a for a in account_ids if a not in accounts]
         created = _insert_new_keys(db, PlatformAccount, "platform_id", [
@@ -360,11 +361,11 @@ def _subjects(db: Session, works: list[_Work], when: datetime) -> dict[str, _Con
         new_accounts = set(created)
         late = [a for a in fresh if a not in created]
         if late:
-            accounts.update({p: i for i, p in db.execute(sa.select(PlatformAccount.id, PlatformAccount.platform_id)
+            accounts.update({p: i for i, p in db.connection().execute(sa.select(PlatformAccount.id, PlatformAccount.platform_id)
                                                          .where(PlatformAccount.platform_id.in_(late))).all()})
     content_ids = list(dict.fromkeys(i.content_id for _, _, i in items))
     contents: dict[str, _Content] = {}
-    for row in db.execute(sa.select(PlatformContent.id, PlatformContent.platform_id, PlatformContent.kind,
+    for row in db.connection().execute(sa.select(PlatformContent.id, PlatformContent.platform_id, PlatformContent.kind,
                                     PlatformContent.url, PlatformContent.account_id)
                           .where(PlatformContent.platform_id.in_(content_ids))).all():
         contents[row.platform_id] = _Content(row.platform_id, row.kind, row.url, row.account_id, id=row.id)
@@ -431,7 +432,7 @@ def _copies(db: Session, contents: dict[str, _Content], engine: Any) -> None:
     from staydown.matching.models import ContentSignal
 
     signals: dict[int, list[tuple[str, str, int | None]]] = {}
-    for content_id, kind, signal, quality in db.execute(
+    for content_id, kind, signal, quality in db.connection().execute(
             sa.select(ContentSignal.content_id, ContentSignal.signal_type, ContentSignal.signal, ContentSignal.quality)
             .where(ContentSignal.content_id.in_(sorted(known)), ContentSignal.purged.is_(False))).all():
         signals.setdefault(content_id, []).append((kind, signal, quality))
@@ -462,7 +463,7 @@ class _OpenCases:
         if not conditions:
             return
         table = Case.__table__
-        rows = db.execute(sa.select(table.c.id, *(table.c[f] for f in CASE_FIELDS))
+        rows = db.connection().execute(sa.select(table.c.id, *(table.c[f] for f in CASE_FIELDS))
                           .where(sa.or_(*conditions), table.c.state.in_(OPEN_STATES)).order_by(table.c.id)).all()
         loaded: dict[int, _Case] = {}
         for row in rows:
@@ -472,7 +473,7 @@ class _OpenCases:
             self._index(case)
         if loaded:
             tracks = LegalTrack.__table__
-            for row in db.execute(sa.select(tracks.c.id, tracks.c.case_id, tracks.c.kind, tracks.c.state,
+            for row in db.connection().execute(sa.select(tracks.c.id, tracks.c.case_id, tracks.c.kind, tracks.c.state,
                                             tracks.c.notice_id, tracks.c.received_at, tracks.c.due_at,
                                             tracks.c.met_at, tracks.c.details)
                                   .where(tracks.c.case_id.in_(sorted(loaded))).order_by(tracks.c.id)).all():
@@ -640,7 +641,7 @@ def _restrict(db: Session, restrictions: list[_Restriction]) -> None:
     from staydown.enforcement.actions import apply_actions
     from staydown.enforcement.models import ActionState, EnforcementAction
 
-    already = set(db.execute(sa.select(EnforcementAction.content_id).where(
+    already = set(db.connection().execute(sa.select(EnforcementAction.content_id).where(
         EnforcementAction.content_id.in_(sorted({r.content.id for r in restrictions})),
         EnforcementAction.kind == "restrict_distribution",
         EnforcementAction.state == ActionState.active.value)).scalars())
@@ -695,7 +696,7 @@ def _replays(db: Session, works: list[_Work], results: list[Any]) -> list[_Work]
         return works
     if len(set(keys)) != len(keys):
         raise InvalidInput("the same Idempotency-Key twice in one batch")  # the batcher never does this
-    stored = dict(db.execute(sa.select(Notice.idempotency_key, Notice.id).where(Notice.idempotency_key.in_(keys))).all())
+    stored = dict(db.connection().execute(sa.select(Notice.idempotency_key, Notice.id).where(Notice.idempotency_key.in_(keys))).all())
     for work in works:
         if work.idempotency_key in stored:
             results[work.index] = stored_outcome(db, stored[work.idempotency_key], replayed=True)

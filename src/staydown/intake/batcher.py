@@ -23,7 +23,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from staydown.db import Database
-from staydown.errors import NotReady, StaydownError
+from staydown.errors import NotReady
 from staydown.intake.batch import Outcome, Submission, submit_notices
 
 log = logging.getLogger("staydown.intake")
@@ -50,8 +50,12 @@ class IntakeBatcher:
 
     # -- callers ------------------------------------------------------------------------------
 
-    def submit(self, submission: Submission) -> Future[Outcome]:
+    def submit(self, submission: Submission, register: Callable[[Future[Outcome]], None] | None = None
+               ) -> Future[Outcome]:
+        """Queue a notice; `register(future)` runs before the writer can see it."""
         future: Future[Outcome] = Future()
+        if register is not None:
+            register(future)
         with self._cond:
             if self._stopping:
                 raise NotReady("the service is shutting down: send the notice again shortly")
@@ -124,12 +128,18 @@ class IntakeBatcher:
                 for entry in batch:
                     self._write([entry])
                 return
-            batch[0][1].set_exception(exc)
+            self.answer([batch[0][1]], [exc])
             return
         self.batches += 1
         self.notices += len(batch)
-        for (_, future), result in zip(batch, results):
-            if isinstance(result, StaydownError):
+        self.answer([f for _, f in batch], results)
+
+    @staticmethod
+    def answer(futures: list[Future[Outcome]], results: list[Any]) -> None:
+        """Tell each waiting request its outcome, once its batch has committed (a writer process
+        replaces this to answer a whole batch in one message)."""
+        for future, result in zip(futures, results):
+            if isinstance(result, BaseException):
                 future.set_exception(result)
             else:
                 future.set_result(result)
