@@ -66,7 +66,7 @@ import httpx
 AIM_RATE = 500.0
 AIM_P99_MS = 100.0
 PG_ENV = "STAYDOWN_TEST_DATABASE_URL"
-SWEEP_LEVELS = (4, 8, 16, 32)
+SWEEP_LEVELS = (8, 16, 24, 32, 48)
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -1025,12 +1025,15 @@ def main() -> None:
                               and (out["sqlite"]["p99_ms"] or float("inf")) <= AIM_P99_MS
                               and out["sqlite"]["errors"] == 0)}
     out["load_generator"] = ("same machine as the server: this process, `concurrency` threads in a closed loop "
-                             "sharing one httpx.Client, takes part of the same cores as the single uvicorn server "
-                             "process; client_cpu_s and server_cpu_s are the CPU seconds each used in the measured "
+                             "sharing one httpx.Client, takes part of the same cores as the server and its intake "
+                             "writer process; client_cpu_s and server_cpu_s are the CPU seconds each used in the measured "
                              "window (PostgreSQL's own processes are not counted), and other work on the machine "
                              "shows in loadavg_1m_before")
-    out["server"] = ("`staydown serve`: one uvicorn process (h11, asyncio), sync handlers in its thread pool, "
-                     "in-process outbox worker and index follower")
+    out["server"] = (f"`staydown serve --processes {SERVER_PROCESSES[0]}`: uvicorn (httptools, uvloop), async "
+                     "intake routes; notices are written in batches (group commit) by an intake writer child "
+                     "process; outbox worker and index follower in the server process"
+                     + (f"; settings {SERVER_SETTINGS}" if SERVER_SETTINGS else ""))
+    out["server_processes"] = SERVER_PROCESSES[0]
     out["wall_s"] = round(time.perf_counter() - started, 1)
     print(json.dumps(out))
 

@@ -246,6 +246,14 @@ class _Work:
         return self.missing
 
 
+def _flush_caller(db: Session) -> None:
+    """What the caller changed through the ORM in this transaction goes to the database first:
+    the statements below read through the connection, which does not autoflush (a notifier
+    suspended a moment ago, a completion's new fields)."""
+    if db.new or db.dirty or db.deleted:
+        db.flush()
+
+
 def _insert(db: Session, model: type[Any]) -> Any:
     return (postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert)(model.__table__)
 
@@ -674,6 +682,7 @@ def submit_notices(
     A submission refused before anything is written (an unknown policy, too many items) gets its
     error in its place; the others go on."""
     results: list[Outcome | StaydownError | None] = [None] * len(submissions)
+    _flush_caller(db)
     works: list[_Work] = []
     for index, sub in enumerate(submissions):
         try:
@@ -746,8 +755,6 @@ def _notice_row(work: _Work, when: datetime) -> dict[str, Any]:
 
 def _attach_all(db: Session, works: list[_Work], contents: dict[str, _Content], *, when: datetime,
                 rules: CaseRules, acknowledge: bool) -> list[Outcome]:
-    if db.new or db.dirty:
-        db.flush()  # what the caller changed through the ORM goes first (a completion's new fields)
     content_ids: set[int] = set()
     for content in contents.values():
         if not content.new:
@@ -846,6 +853,7 @@ def attach_items(db: Session, *, actor: Actor, notice: Notice, items: list[Any],
                  engine: Any = None) -> list[int]:
     """Items added to a stored notice (a TAKE IT DOWN request being completed) join their cases as
     a new notice's items would. Returns the ids of the cases they joined."""
+    _flush_caller(db)
     when = now(db)
     work = _Work(0, actor, NoticeIn.model_construct(minor_involved=notice.minor_involved, reach=notice.reach,
                                                     items=items),
