@@ -444,6 +444,8 @@ def _copies(db: Session, contents: dict[str, _Content], engine: Any) -> None:
             sa.select(ContentSignal.content_id, ContentSignal.signal_type, ContentSignal.signal, ContentSignal.quality)
             .where(ContentSignal.content_id.in_(sorted(known)), ContentSignal.purged.is_(False))).all():
         signals.setdefault(content_id, []).append((kind, signal, quality))
+    if signals:
+        engine.catch_up()  # signals stored a moment ago are matched too (an intake writer has no follower)
     for content_id, rows in signals.items():
         query = QuerySignals(
             pdq=tuple(PdqQuery("" if i == 0 else f"s{i}", s, q or 0) for i, (t, s, q) in enumerate(

@@ -177,18 +177,10 @@ def child_main(conn: Connection) -> None:
     catalogue = _catalogue(settings)
     configure_statements(database, settings, catalogue=catalogue)
     rules = CaseRules.from_settings(settings)
+    # A replica for perceptual copies only, brought up to date when a batch has something to match
+    # (`batch._copies`); the server's own follower keeps and saves the index.
     engine = MatchEngine(database, index_dir=settings.index_dir)
     engine.load()
-    stop = threading.Event()
-    try:
-        engine.catch_up()
-    except Exception:  # noqa: BLE001 - the server's /readyz reports an index that cannot catch up
-        log.exception("the intake writer's match index could not catch up at start")
-    # A replica for perceptual copies only: the server's own follower saves the index.
-    threading.Thread(target=engine.follow, args=(stop,),
-                     kwargs={"interval": settings.index_follow_interval_seconds,
-                             "save_every_rows": 10**12, "save_every_seconds": float("inf")},
-                     name="staydown-intake-index", daemon=True).start()
     batcher = IntakeBatcher(database, lambda: {"catalogue": catalogue, "rules": rules, "engine": engine,
                                                "job_max_attempts": settings.job_max_attempts})
     send_lock = threading.Lock()
@@ -227,5 +219,4 @@ def child_main(conn: Connection) -> None:
             except StaydownError as exc:
                 send([(rid, False, _error_payload(exc))])
     batcher.close()
-    stop.set()
     database.dispose()
