@@ -325,3 +325,11 @@ def test_status_reasons_carry_no_personal_data(client, database: Database, staff
     assert status["outcome"] == "does_not_violate" and "joke between friends" in status["reasons"]
     for leaked in ("@jdoe99", "jane.doe@example.org", "203.0.113.7"):
         assert leaked not in status["reasons"]
+
+
+def test_an_item_url_must_be_ascii(client) -> None:  # type: ignore[no-untyped-def]
+    """Bad input gets a clear error: a URL is ASCII on the wire (RFC 3986); other characters are
+    percent-encoded. (It also keeps every URL within what the case look-up index can hold.)"""
+    r = client.post("/public/notices", json={**MINOR_REPORT, "items": [{"url": "https://social.example/v/" + "ü" * 600}]})
+    assert r.status_code == 422, r.text
+    assert "must be ASCII" in r.text and "percent-encode" in r.text

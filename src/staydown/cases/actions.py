@@ -69,38 +69,6 @@ def case_contents(db: Session, case: Case) -> list:
                            .order_by(PlatformContent.id)).scalars())
 
 
-def find_open_case(db: Session, *, content_ids: list[int], url: str | None) -> Case | None:
-    """The open case for this content: by the platform's id first (including perceptual copies
-    the caller found), then by URL."""
-    if content_ids:
-        found = db.execute(
-            sa.select(Case).where(Case.content_id.in_(content_ids), Case.state.in_(OPEN_STATES))
-            .order_by(Case.id).limit(1)
-        ).scalar_one_or_none()
-        if found is not None:
-            return found
-    if url:
-        return db.execute(
-            sa.select(Case).where(Case.url == url, Case.state.in_(OPEN_STATES)).order_by(Case.id).limit(1)
-        ).scalar_one_or_none()
-    return None
-
-
-def open_case(db: Session, *, actor: Actor, content_id: int | None, url: str | None, policy: Policy,
-              minor_involved: bool) -> Case:
-    case = Case(content_id=content_id, url=url if content_id is None else None, state=CaseState.open.value,
-                area=policy.area or "other", policy_id=policy.id, severity=policy.severity,
-                child_safety=policy.child_safety or minor_involved and policy.ncii, ncii=policy.ncii,
-                minor_involved=minor_involved, priority=0, notice_count=0, reporter_count=0, reporter_keys=[],
-                opened_at=now(db))
-    db.add(case)
-    db.flush()
-    audit.record(db, actor=actor, tag=AuditTag.CASE_OPEN, subject_type="case", subject_id=case.id,
-                 data={"content_id": content_id, "url": url, "policy_id": policy.id, "area": case.area,
-                       "child_safety": case.child_safety})
-    return case
-
-
 def raise_case_to(case: Case, policy: Policy) -> None:
     """A later notice that alleges something graver moves the case to the graver policy's area."""
     if SEVERITY_RANK[policy.severity] > SEVERITY_RANK.get(case.severity, 0) or (policy.child_safety and not case.child_safety):

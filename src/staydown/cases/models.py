@@ -45,7 +45,7 @@ class Case(Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     content_id: Mapped[int | None] = mapped_column(sa.ForeignKey("platform_content.id", ondelete="SET NULL"), index=True)
-    url: Mapped[str | None] = mapped_column(sa.String(2048))  # when the platform has not identified the content
+    url: Mapped[str | None] = mapped_column(sa.String(2048), index=True)  # when the platform has not identified the content
     state: Mapped[str] = mapped_column(sa.String(20), nullable=False)
     area: Mapped[str] = mapped_column(sa.String(30), nullable=False)
     policy_id: Mapped[str | None] = mapped_column(sa.String(80))

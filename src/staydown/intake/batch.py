@@ -184,7 +184,7 @@ class _Case:
     id: int | None = None
     tracks: list[_Track] = field(default_factory=list)
     new: bool = False
-    order: tuple[int, int] = (0, 0)  # (0, id) loaded, (1, n) opened in this batch: find_open_case's "lowest id"
+    order: tuple[int, int] = (0, 0)  # (0, id) loaded, (1, n) opened in this batch: "the lowest-numbered"
 
 
 CASE_FIELDS = ("content_id", "url", "state", "area", "policy_id", "severity", "child_safety", "ncii",
@@ -465,18 +465,21 @@ class _OpenCases:
         self.by_content: dict[int, list[_Case]] = {}
         self.by_url: dict[str, list[_Case]] = {}
         self.opened = 0
-        conditions = []
-        if content_ids:
-            conditions.append(Case.content_id.in_(sorted(content_ids)))
-        if urls:
-            conditions.append(Case.url.in_(sorted(urls)))
-        if not conditions:
-            return
         table = Case.__table__
-        rows = db.connection().execute(sa.select(table.c.id, *(table.c[f] for f in CASE_FIELDS))
-                          .where(sa.or_(*conditions), table.c.state.in_(OPEN_STATES)).order_by(table.c.id)).all()
+        columns = (table.c.id, *(table.c[f] for f in CASE_FIELDS))
+        rows: dict[int, Any] = {}
+        # One look-up per index, and the state filtered here: with `state IN (...)` in the query,
+        # SQLite chose the queue index and read every open case (a batch's cost grew with the table).
+        if content_ids:
+            rows.update((r.id, r) for r in db.connection().execute(
+                sa.select(*columns).where(table.c.content_id.in_(sorted(content_ids)))))
+        if urls:
+            rows.update((r.id, r) for r in db.connection().execute(
+                sa.select(*columns).where(table.c.url.in_(sorted(urls)))))
         loaded: dict[int, _Case] = {}
-        for row in rows:
+        for _, row in sorted(rows.items()):
+            if row.state not in OPEN_STATES:
+                continue
             case = _Case(**{f: getattr(row, f) for f in CASE_FIELDS}, id=row.id, order=(0, row.id))
             case.reporter_keys = list(case.reporter_keys)
             loaded[row.id] = case
@@ -498,8 +501,7 @@ class _OpenCases:
             self.by_url.setdefault(case.url, []).append(case)
 
     def find(self, content_ids: list[int], url: str | None) -> _Case | None:
-        """`cases.actions.find_open_case`: the lowest-numbered open case of the content and its
-        copies, else of the URL."""
+        """The lowest-numbered open case of the content and its copies, else of the URL."""
         found = [c for cid in content_ids for c in self.by_content.get(cid, ()) if c.state in OPEN_STATES]
         if not found and url:
             found = [c for c in self.by_url.get(url, ()) if c.state in OPEN_STATES]

@@ -28,6 +28,8 @@ class NoticeItemIn(BaseModel):
             raise ValueError("each item needs a content_id or a url saying where the content is")
         if self.url and not self.url.startswith(("http://", "https://")):
             raise ValueError("an item's url must start with http:// or https://")
+        if self.url and not self.url.isascii():
+            raise ValueError("an item's url must be ASCII: percent-encode other characters (RFC 3986)")
         return self
 
 
