@@ -1,0 +1,43 @@
+"""The deadline sweep touches only what time changes (REQ X-2: clocks escalate before breach),
+so its cost follows the cases near a deadline, not every open case."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from staydown.actors import Actor, SYSTEM
+from staydown.cases.actions import DEADLINE_HORIZON, compute_priority, sweep_deadlines
+from staydown.cases.models import Case
+from staydown.clock import FrozenClock
+from staydown.db import Database
+from staydown.intake.actions import submit_notice
+from staydown.intake.schemas import NoticeIn
+from staydown.policies.catalogue import default_catalogue
+
+API = Actor.api_client(1, "platform", frozenset({"notices:submit"}))
+
+
+def test_X2_the_sweep_moves_only_priorities_near_a_deadline(database: Database, clock: FrozenClock) -> None:
+    catalogue = default_catalogue()
+    with database.unit_of_work() as db:
+        for i in range(3):
+            submit_notice(db, actor=API, catalogue=catalogue, notice=NoticeIn.model_validate(
+                {"policy_id": "harassment", "explanation": "aimed at me", "reporter_id": f"r{i}",
+                 "items": [{"content_id": f"c{i}"}]}))
+    with database.unit_of_work() as db:
+        due = db.execute(sa.select(sa.func.min(Case.next_due_at))).scalar_one()
+        before = dict(db.execute(sa.select(Case.id, Case.priority)).all())
+    assert due - clock.now() > DEADLINE_HORIZON  # the DSA track: 72 h
+    clock.advance(timedelta(hours=1))
+    with database.unit_of_work() as db:
+        assert sweep_deadlines(db, actor=SYSTEM).reprioritised == 0  # nothing moved: nothing written
+    with database.unit_of_work(write=False) as db:
+        assert dict(db.execute(sa.select(Case.id, Case.priority)).all()) == before
+    clock.advance(timedelta(hours=30))  # 41 h left: the deadline now counts
+    with database.unit_of_work() as db:
+        assert sweep_deadlines(db, actor=SYSTEM).reprioritised == 3
+    with database.unit_of_work(write=False) as db:
+        for case in db.execute(sa.select(Case)).scalars():
+            assert case.priority == compute_priority(case, clock.now()) > before[case.id]
