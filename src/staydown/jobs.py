@@ -51,7 +51,7 @@ def _sweep_deadlines(db: Session, ctx: JobContext) -> None:
     from staydown.cases.actions import sweep_deadlines
     from staydown.cases.rules import DEFAULT_RULES
 
-    sweep_deadlines(db, actor=SYSTEM, rules=ctx.services.get("case_rules", DEFAULT_RULES))
+    sweep_deadlines(db, actor=SYSTEM, rules=ctx.services.get("case_rules", DEFAULT_RULES), read_committed_only=True)
 
 
 def build_registry() -> JobRegistry:

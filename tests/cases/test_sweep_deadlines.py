@@ -41,3 +41,20 @@ def test_X2_the_sweep_moves_only_priorities_near_a_deadline(database: Database, 
     with database.unit_of_work(write=False) as db:
         for case in db.execute(sa.select(Case)).scalars():
             assert case.priority == compute_priority(case, clock.now()) > before[case.id]
+
+
+def test_X2_the_worker_sweep_finds_its_candidates_outside_the_write_transaction(database: Database,
+                                                                                 clock: FrozenClock) -> None:
+    """The job's sweep reads committed rows on a read connection and writes only what changes:
+    the same escalations as the in-transaction sweep."""
+    catalogue = default_catalogue()
+    with database.unit_of_work() as db:
+        submit_notice(db, actor=API, catalogue=catalogue, notice=NoticeIn.model_validate(
+            {"policy_id": "harassment", "explanation": "aimed at me", "reporter_id": "r",
+             "items": [{"content_id": "c"}]}))
+    clock.advance(timedelta(hours=60))  # 12 h of 72 left: escalate, and the priority moves
+    with database.unit_of_work() as db:
+        report = sweep_deadlines(db, actor=SYSTEM, read_committed_only=True)
+    assert report.escalated == 1 and report.reprioritised == 1
+    with database.unit_of_work() as db:
+        assert sweep_deadlines(db, actor=SYSTEM, read_committed_only=True).escalated == 0  # once only

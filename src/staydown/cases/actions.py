@@ -482,24 +482,32 @@ class SweepReport:
     reprioritised: int = 0
 
 
-def sweep_deadlines(db: Session, *, actor: Actor, rules: CaseRules = DEFAULT_RULES) -> SweepReport:
+def sweep_deadlines(db: Session, *, actor: Actor, rules: CaseRules = DEFAULT_RULES,
+                    read_committed_only: bool = False) -> SweepReport:
     """Escalate tracks that are close to their deadline and record those that passed it, and move
     the priority of cases whose deadline is near. Run by the worker every minute; safe to run
     often and from several workers (each step is once).
 
     It reads plain rows and touches only what changes: loading every open track and case as
     objects made the sweep take seconds at 20,000 open cases, holding SQLite's write lock (and
-    every notice behind it) for as long (bench/intake.py)."""
+    every notice behind it) for as long (bench/intake.py). `read_committed_only` (the worker's
+    job): find the candidates in a read transaction of their own, so that SQLite's write lock is
+    taken only for the few rows that change."""
     when = now(db)
     report = SweepReport()
-    if db.new or db.dirty:
-        db.flush()
-    conn = db.connection()
     t = LegalTrack.__table__
-    live = conn.execute(
-        sa.select(t.c.id, t.c.received_at, t.c.due_at, t.c.escalated_at, t.c.breached_at)
-        .where(t.c.state == TrackState.open.value, t.c.due_at.is_not(None),
-               sa.or_(t.c.escalated_at.is_(None), t.c.breached_at.is_(None)))).all()
+    find = (sa.select(t.c.id, t.c.received_at, t.c.due_at, t.c.escalated_at, t.c.breached_at)
+            .where(t.c.state == TrackState.open.value, t.c.due_at.is_not(None),
+                   sa.or_(t.c.escalated_at.is_(None), t.c.breached_at.is_(None))))
+    c = Case.__table__
+    near = (sa.select(c.c.id, c.c.state, c.c.priority, *(c.c[f] for f in PRIORITY_FIELDS))
+            .where(c.c.next_due_at.is_not(None), c.c.next_due_at <= when + DEADLINE_HORIZON))
+    if read_committed_only:
+        with db.get_bind().connect().execution_options(sqlite_begin="DEFERRED") as reader:
+            live, near_rows = reader.execute(find).all(), reader.execute(near).all()
+    else:
+        db.flush()
+        live, near_rows = db.connection().execute(find).all(), db.connection().execute(near).all()
     stepping = [r.id for r in live if _steps(r, when, rules).escalate or _steps(r, when, rules).breach]
     tracks = (db.execute(sa.select(LegalTrack).where(LegalTrack.id.in_(stepping)).order_by(LegalTrack.due_at))
               .scalars().all() if stepping else [])
@@ -522,7 +530,7 @@ def sweep_deadlines(db: Session, *, actor: Actor, rules: CaseRules = DEFAULT_RUL
                   message=f"case {case.id}: the {track.kind} deadline passed at {track.due_at.isoformat()}")
             audit.record(db, actor=actor, tag=AuditTag.TRACK_BREACH, subject_type="case", subject_id=case.id,
                          data={"track_id": track.id, "kind": track.kind, "due_at": track.due_at})
-    report.reprioritised = _reprioritise_near_deadlines(db, when)
+    report.reprioritised = _reprioritise(db, near_rows, when)
     return report
 
 
@@ -532,17 +540,14 @@ def _steps(track: Any, when: datetime, rules: CaseRules) -> Any:
                        escalated=track.escalated_at is not None, breached=track.breached_at is not None)
 
 
-def _reprioritise_near_deadlines(db: Session, when: datetime) -> int:
+PRIORITY_FIELDS = ("severity", "minor_involved", "child_safety", "ncii", "affected_person", "trusted_flagger_in_field",
+                   "law_enforcement", "reporter_count", "reach", "next_due_at")
+
+
+def _reprioritise(db: Session, rows: list[Any], when: datetime) -> int:
     """Only the deadline term of a priority moves with time, and only within DEADLINE_HORIZON of
-    the deadline: those cases are read as rows and the changed priorities written in one statement
-    (guarded by the old value, so a case a notice changed meanwhile keeps the notice's)."""
-    db.flush()
-    c = Case.__table__
-    fields = ("severity", "minor_involved", "child_safety", "ncii", "affected_person", "trusted_flagger_in_field",
-              "law_enforcement", "reporter_count", "reach", "next_due_at")
-    rows = db.connection().execute(
-        sa.select(c.c.id, c.c.state, c.c.priority, *(c.c[f] for f in fields))
-        .where(c.c.next_due_at.is_not(None), c.c.next_due_at <= when + DEADLINE_HORIZON)).all()
+    the deadline: those cases (`rows`) get their new priority in one statement, guarded by the old
+    value, so that a case a notice changed meanwhile keeps the priority the notice gave it."""
     changed = []
     for row in rows:
         if row.state not in OPEN_STATES:
@@ -551,6 +556,8 @@ def _reprioritise_near_deadlines(db: Session, when: datetime) -> int:
         if priority != row.priority:
             changed.append({"_id": row.id, "_old": row.priority, "priority": priority})
     if changed:
+        c = Case.__table__
+        db.flush()
         db.connection().execute(
             sa.update(c).where(c.c.id == sa.bindparam("_id"), c.c.priority == sa.bindparam("_old"))
             .values(priority=sa.bindparam("priority")), changed)
