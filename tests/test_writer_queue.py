@@ -148,3 +148,30 @@ def test_processes_take_turns_through_the_lock_file(tmp_path) -> None:  # type: 
     one.release("a")
     thread.join(5)
     assert got and got[0] - released < 0.05  # taken within milliseconds of the release
+
+
+def test_the_checkpointer_copies_the_log_outside_the_writers_commits(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The WAL is copied into the database by a thread of its own (PASSIVE), so writers' commits
+    stay short; a checkpoint with a writer in the middle of a transaction neither waits nor fails."""
+    from staydown.db import SqliteCheckpointer
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x TEXT)")
+        conn.exec_driver_sql("INSERT INTO t VALUES ('a')")
+    checkpointer = SqliteCheckpointer(engine, interval=0.05).start()
+    try:
+        writer = engine.connect()
+        writer.begin()
+        writer.exec_driver_sql("INSERT INTO t VALUES ('b')")  # holds the write lock
+        busy, logged, copied = checkpointer.checkpoint()  # does not wait for it
+        assert busy == 0 and copied <= logged
+        writer.commit()
+        writer.close()
+        _wait_for(lambda: checkpointer.runs >= 3)
+        busy, logged, copied = checkpointer.checkpoint()
+        assert (busy, copied) == (0, logged)  # everything committed is in the database file
+    finally:
+        checkpointer.stop()
+        engine.dispose()
+    assert not checkpointer._thread.is_alive()

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from staydown import __doc__ as package_doc
 from staydown.audit.api import router as audit_router
 from staydown.clock import Clock
-from staydown.db import Database, create_engine
+from staydown.db import SqliteCheckpointer, Database, create_engine
 from staydown.delivery.outbox import JobRegistry
 from staydown.health import DEFAULT_CHECKS, ReadinessCheck, index_check
 from staydown.health import router as health_router
@@ -167,6 +167,8 @@ def create_app(
             thread.start()
         if intake_process:
             app.state.intake.start()  # now, not at the first notice: the child takes a second to build
+        else:
+            checkpointer = SqliteCheckpointer(database.engine).start()  # the writer is in this process
         # What start-up built lives as long as the process: keep it out of the collector's full
         # passes, which otherwise walk it every few seconds under load (a 150 ms pause each).
         gc.collect()
@@ -175,6 +177,8 @@ def create_app(
             yield
         finally:
             app.state.intake.close()  # what was acknowledged is committed; what waits is written first
+            if not intake_process:
+                checkpointer.stop()
             stop.set()
             database.job_signal.set()
             database.sequence_signal.set()

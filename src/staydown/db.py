@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import fcntl
+import logging
 import os
 import threading
 import time
@@ -221,6 +222,46 @@ class WriterQueue:
     @property
     def queued(self) -> int:
         return len(self._waiting)
+
+
+class SqliteCheckpointer:
+    """Copies SQLite's write-ahead log into the database file from a thread of its own, every
+    `interval` seconds (PASSIVE: never waits for, nor blocks, a writer). Otherwise the commit that
+    takes the log past 1,000 pages does it, fsyncs included, and the notices in that commit wait:
+    a batch's p99 went from 62 to 97 ms in a scratch run. SQLite's own automatic checkpoint stays
+    on behind it, should this thread stop."""
+
+    def __init__(self, engine: Engine, interval: float = 0.5) -> None:
+        self.engine, self.interval = engine, interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.runs = 0
+
+    def start(self) -> "SqliteCheckpointer":
+        if self.engine.dialect.name == "sqlite" and _sqlite_url_path(self.engine.url) is not None:
+            self._thread = threading.Thread(target=self._run, name="staydown-wal-checkpoint", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def checkpoint(self) -> tuple[int, int, int]:
+        """One PASSIVE checkpoint: (busy, pages in the log, pages copied)."""
+        with self.engine.connect() as conn:
+            dbapi = conn.connection.dbapi_connection
+            row = dbapi.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()  # outside any transaction
+        self.runs += 1
+        return tuple(row)  # type: ignore[return-value]
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.checkpoint()
+            except Exception:  # noqa: BLE001 - the automatic checkpoint still runs; say so once a run
+                logging.getLogger("staydown.db").exception("WAL checkpoint failed")
 
 
 class Database:

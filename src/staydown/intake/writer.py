@@ -166,6 +166,7 @@ def child_main(conn: Connection) -> None:
     """Build what intake needs from the same settings as the server, then write batches."""
     from staydown.app import _catalogue, build_database, configure_logging
     from staydown.cases.rules import CaseRules
+    from staydown.db import SqliteCheckpointer
     from staydown.intake.batcher import IntakeBatcher
     from staydown.matching.engine import MatchEngine
     from staydown.settings import load_settings
@@ -181,6 +182,7 @@ def child_main(conn: Connection) -> None:
     # (`batch._copies`); the server's own follower keeps and saves the index.
     engine = MatchEngine(database, index_dir=settings.index_dir)
     engine.load()
+    checkpointer = SqliteCheckpointer(database.engine).start()  # the log is copied here, not in a batch's commit
     batcher = IntakeBatcher(database, lambda: {"catalogue": catalogue, "rules": rules, "engine": engine,
                                                "job_max_attempts": settings.job_max_attempts})
     send_lock = threading.Lock()
@@ -219,4 +221,5 @@ def child_main(conn: Connection) -> None:
             except StaydownError as exc:
                 send([(rid, False, _error_payload(exc))])
     batcher.close()
+    checkpointer.stop()
     database.dispose()
