@@ -68,7 +68,6 @@ AIM_RATE = 500.0
 AIM_P99_MS = 100.0
 PG_ENV = "STAYDOWN_TEST_DATABASE_URL"
 SWEEP_LEVELS = (8, 16, 24, 32, 48)
-SWEEP_P99_MARGIN = 0.8  # a level qualifies with a sweep p99 within 80% of the aim
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -495,11 +494,7 @@ def choose_concurrency(server: Server, mix: Mix, levels: tuple[int, ...], second
         tried.append({k: f[k] for k in ("concurrency", "notices_per_s", "p50_ms", "p99_ms", "errors")})
         log(f"  sweep c={level}: {f['notices_per_s']}/s p50 {f['p50_ms']} ms p99 {f['p99_ms']} ms "
             f"errors {f['errors']}")
-    # The operating point keeps a margin under the p99 aim: a level chosen on a 4-second sample
-    # at the edge of the aim measured above it in the 20-second window about half the time (the
-    # longer window also meets the worker's periodic jobs). Every level's figures are printed.
-    within = [t for t in tried if t["p99_ms"] is not None and t["p99_ms"] <= SWEEP_P99_MARGIN * AIM_P99_MS
-              and t["errors"] == 0]
+    within = [t for t in tried if t["p99_ms"] is not None and t["p99_ms"] <= AIM_P99_MS and t["errors"] == 0]
     candidates = within or tried
     top = max(t["notices_per_s"] for t in candidates)
     # Throughputs within 5% of the best are the same figure in a short run on a shared machine:
@@ -969,7 +964,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--duration", type=float, default=20.0, help="measured seconds per database")
     ap.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up per database")
-    ap.add_argument("--sweep-seconds", type=float, default=4.0, help="seconds per level when choosing concurrency")
+    ap.add_argument("--sweep-seconds", type=float, default=6.0, help="seconds per level when choosing concurrency")
     ap.add_argument("--floor-seconds", type=float, default=3.0, help="seconds of GET /healthz, the HTTP floor")
     ap.add_argument("--concurrency", default="auto", help="requests in flight, or 'auto' to choose by measurement")
     ap.add_argument("--only", choices=("sqlite", "postgresql"), default=None)
