@@ -508,7 +508,7 @@ def sweep_deadlines(db: Session, *, actor: Actor, rules: CaseRules = DEFAULT_RUL
     else:
         db.flush()
         live, near_rows = db.connection().execute(find).all(), db.connection().execute(near).all()
-    stepping = [r.id for r in live if _steps(r, when, rules).escalate or _steps(r, when, rules).breach]
+    stepping = [r.id for r in live if (steps := _steps(r, when, rules)).escalate or steps.breach]
     tracks = (db.execute(sa.select(LegalTrack).where(LegalTrack.id.in_(stepping)).order_by(LegalTrack.due_at))
               .scalars().all() if stepping else [])
     for track in tracks:
