@@ -446,16 +446,24 @@ def issue_statement(db: Session, *, actor: Actor, action: Any) -> StatementOfRea
 def issue_statements(db: Session, *, actor: Actor, actions: list[Any]) -> list[StatementOfReasons | None]:
     """`issue_statement` for many actions at once (a stay-down sweep's chunk): the same statements,
     inserted with one flush, their accounts read in one query. One entry per action, in order."""
-    from staydown.subjects.models import PlatformAccount
+    from staydown.cases.models import Case
+    from staydown.subjects.models import PlatformAccount, PlatformContent
 
     config = statement_settings(db)
     cache = _cache(db)
     when = now(db)
-    wanted = {a.account_id for a in actions if a.kind in RESTRICTIONS and a.account_id}
-    # Into the identity map (held here: it keeps objects only while someone refers to them), so
-    # that _build_statement's db.get asks nothing.
-    held = db.execute(sa.select(PlatformAccount).where(PlatformAccount.id.in_(sorted(wanted)))).scalars().all() \
-        if len(wanted) > 1 else []
+    restricting = [a for a in actions if a.kind in RESTRICTIONS]
+    # Into the identity map (held here: it keeps objects only while someone refers to them), one
+    # query per kind, so that _build_statement's db.get asks nothing: a batch of notices' interim
+    # restrictions asked four questions each.
+    held: list[Any] = []
+    if len(restricting) > 1:
+        cases = _load(db, Case, {a.case_id for a in restricting if a.case_id})
+        held += cases
+        held += _load(db, PlatformContent, {a.content_id for a in restricting if a.content_id}
+                      | {c.content_id for c in cases if c.content_id})
+        held += _load(db, PlatformAccount, {a.account_id for a in restricting if a.account_id}
+                      | {c.account_id for c in held if isinstance(c, PlatformContent) and c.account_id})
     statements = [_build_statement(db, action, config, cache, when) for action in actions]
     del held
     made = [s for s in statements if s is not None]
@@ -473,6 +481,10 @@ def issue_statements(db: Session, *, actor: Actor, actions: list[Any]) -> list[S
                            "automated_detection": statement.automated_detection,
                            "automated_decision": statement.automated_decision, "tdb_state": statement.tdb_state})
     return statements
+
+
+def _load(db: Session, model: Any, ids: set[int]) -> list[Any]:
+    return list(db.execute(sa.select(model).where(model.id.in_(sorted(ids)))).scalars()) if ids else []
 
 
 def _build_statement(db: Session, action: Any, config: StatementSettings, cache: dict[str, dict[Any, Any]],
