@@ -355,6 +355,13 @@ def _run_commit_hooks(session: Session) -> None:
         hook(session)
 
 
+def insert_for(db: Session, target: Any) -> Any:
+    """The dialect's own INSERT for a model or table, the one that has `on_conflict_do_nothing`."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return (postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert)(target)
+
+
 def now(db: Session) -> datetime:
     """The current time as the unit of work sees it (tests move it with a FrozenClock)."""
     clock: Clock | None = db.info.get("clock")

@@ -5,13 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from staydown.actors import Actor
-from staydown.cases.models import Case
 from staydown.errors import InvalidInput
 from staydown.http import DbSession, rate_limited, require, require_quick
 from staydown.intake import actions, batch, misuse

@@ -28,17 +28,16 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from staydown import audit, codes
 from staydown.actors import Actor, ActorKind
 from staydown.audit import AuditTag
-from staydown.cases.actions import OPEN_STATES, compute_priority, raise_case_to
+from staydown.cases.actions import OPEN_STATES, compute_priority, raise_case_to, refresh_next_due
 from staydown.cases.models import Case, CaseState, LegalTrack, TrackKind, TrackState
 from staydown.cases.notify import receipt_message
 from staydown.cases.rules import DEFAULT_RULES, CaseRules
-from staydown.db import now
+from staydown.db import insert_for, now
 from staydown.delivery.messages import SEND_MESSAGE, OutboundMessage
 from staydown.delivery.outbox import enqueue
 from staydown.errors import InvalidInput, StaydownError
@@ -254,10 +253,6 @@ def _flush_caller(db: Session) -> None:
         db.flush()
 
 
-def _insert(db: Session, model: type[Any]) -> Any:
-    return (postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert)(model.__table__)
-
-
 def _insert_returning_ids(db: Session, model: type[Any], rows: list[dict[str, Any]], key: tuple[str, ...]) -> list[int]:
     """Insert rows, their ids in the rows' order. `key`: columns unique among these rows, by which
     the returned ids are matched to them (asking the database to keep the order instead makes
@@ -276,7 +271,7 @@ def _insert_new_keys(db: Session, model: type[Any], key: str, rows: list[dict[st
     if not rows:
         return {}
     table = model.__table__
-    stmt = (_insert(db, model).on_conflict_do_nothing(index_elements=[table.c[key]])
+    stmt = (insert_for(db, table).on_conflict_do_nothing(index_elements=[table.c[key]])
             .returning(table.c.id, table.c[key]))
     return {k: i for i, k in db.connection().execute(stmt, rows).all()}
 
@@ -529,11 +524,6 @@ def _event(actor: Actor, tag: AuditTag, subject_type: str, subject_id: Callable[
     return record  # type: ignore[return-value]
 
 
-def _refresh_next_due(case: _Case) -> None:
-    dues = [t.due_at for t in case.tracks if t.state == TrackState.open.value and t.due_at is not None]
-    case.next_due_at = min(dues) if dues else None
-
-
 def open_track(work: _Work, case: _Case, *, kind: str, received_at: datetime, rules: CaseRules,
                start: bool, created: list[_Track]) -> None:
     """`cases.actions.open_track` on a case in memory: idempotent per case and kind; a waiting
@@ -548,7 +538,7 @@ def open_track(work: _Work, case: _Case, *, kind: str, received_at: datetime, ru
                 work.events.append(_event(work.actor, AuditTag.TRACK_START, "case", lambda c=case: c.id,
                                           lambda t=track: {"track_id": t.id, "kind": t.kind,
                                                            "started_at": received_at, "due_at": t.due_at}))
-                _refresh_next_due(case)
+                refresh_next_due(case)  # type: ignore[arg-type]
             return
     track = _Track(case, kind, TrackState.open.value if start else TrackState.waiting.value, work.id, received_at,
                    received_at + rules.duration(kind) if start else None, {})
@@ -558,7 +548,7 @@ def open_track(work: _Work, case: _Case, *, kind: str, received_at: datetime, ru
             "notice_id": work.id}
     work.events.append(_event(work.actor, AuditTag.TRACK_OPEN, "case", lambda c=case: c.id,
                               lambda t=track, d=data: {"track_id": t.id, **d}))
-    _refresh_next_due(case)
+    refresh_next_due(case)  # type: ignore[arg-type]
 
 
 def _open_tracks(work: _Work, case: _Case, received: datetime, rules: CaseRules, created: list[_Track]) -> None:
@@ -639,7 +629,7 @@ def _attach(batch: _Attaching, work: _Work, position: int, item: Any, content: _
     if case.child_safety and content is not None and content.id not in batch.restricted:
         batch.restricted.add(content.id)  # type: ignore[arg-type]
         batch.restrictions.append(_Restriction(work, content, case))
-    _refresh_next_due(case)
+    refresh_next_due(case)  # type: ignore[arg-type]
     case.priority = compute_priority(case, when)  # type: ignore[arg-type]
     if case not in work.cases:
         work.cases.append(case)

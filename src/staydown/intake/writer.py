@@ -217,7 +217,7 @@ def child_main(conn: Connection) -> None:
             break
         for rid, submission in items:
             try:
-                future = batcher.submit(submission, register=lambda f, rid=rid: request_of.__setitem__(id(f), rid))
+                batcher.submit(submission, register=lambda f, rid=rid: request_of.__setitem__(id(f), rid))
             except StaydownError as exc:
                 send([(rid, False, _error_payload(exc))])
     batcher.close()

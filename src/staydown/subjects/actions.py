@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from staydown import audit
 from staydown.actors import Actor
 from staydown.audit import AuditTag
-from staydown.db import now
+from staydown.db import insert_for, now
 from staydown.subjects.models import PlatformAccount, PlatformContent
 from staydown.subjects.schemas import AccountRef, ContentRef
 
@@ -29,9 +28,7 @@ def insert_or_get(db: Session, model: type[Any], key: str, value: str, values: d
     existing = db.execute(sa.select(model).where(column == value)).scalar_one_or_none()
     if existing is not None:
         return existing, False
-    dialect = db.get_bind().dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
-    stmt = (insert.values({key: value, **values})
+    stmt = (insert_for(db, model).values({key: value, **values})
             .on_conflict_do_nothing(index_elements=[model.__table__.c[column.property.columns[0].name]])
             .returning(model))
     created = db.execute(stmt).scalar_one_or_none()
