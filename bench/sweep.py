@@ -26,7 +26,7 @@ its Scan row keeps the robust variants) and 1,000 copies by 1,000 accounts are r
 bits of the original or of one of its variants (every tenth is a flipped/rotated copy, found only
 through the banked variants), every twentieth an exact re-upload (same MD5/SHA-256), plus unrelated
 items that must not be touched. A moderator claims the case that the depicted person's notice opened (it
-carries a TAKE IT DOWN track) and decides `violates` under ncii@1 (remove + strike). The outbox is run
+carries a TAKE IT DOWN track) and decides `violates` under ncii@2 (remove + strike). The outbox is run
 as a deployment runs it: two worker threads (`build_worker` with the app's services; webhook URL and
 secret in the settings) and the index follower thread. The receiver stands for the platform and runs in
 its own process (an http.server in a thread, answering 204, verifying every signature with
@@ -515,7 +515,7 @@ def e2e(backend: str, url: str, opts: argparse.Namespace, tmp: Path, wait_until:
         # -- the decision --------------------------------------------------------------------------
         def decision() -> None:
             with database.unit_of_work() as db:
-                decide_case(db, actor=reviewer, case=case_by_id(db, case_id, for_update=True), policy_ref="ncii@1",
+                decide_case(db, actor=reviewer, case=case_by_id(db, case_id, for_update=True), policy_ref="ncii@2",
                             outcome="violates", facts="an intimate image shared without the consent of the "
                             "person shown (bench)", catalogue=catalogue, rules=rules)
 

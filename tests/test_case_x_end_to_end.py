@@ -69,7 +69,7 @@ def test_section_X_end_to_end(client, database: Database, api_key: str, clock: F
     clock.advance(hours=1)
     client.post(f"/v1/cases/{case_id}/claim", headers=cs1)
     r = client.post(f"/v1/cases/{case_id}/decision", headers=cs1, json={
-        "policy": "csam@1", "outcome": "does_not_violate", "facts": "does not violate our policies"})
+        "policy": "csam@2", "outcome": "does_not_violate", "facts": "does not violate our policies"})
     assert r.json()["effective"] is False
     status = client.get(f"/public/status/{parent_code}").json()
     assert status["state"] == "in_second_review" and status["outcome"] is None
@@ -95,7 +95,7 @@ def test_section_X_end_to_end(client, database: Database, api_key: str, clock: F
     # The parent sees the outcome and the reasons, and nothing about the other reporter.
     status = client.get(f"/public/status/{parent_code}")
     body = status.json()
-    assert body["state"] == "decided" and body["outcome"] == "violates" and body["policy"] == "csam@1"
+    assert body["state"] == "decided" and body["outcome"] == "violates" and body["policy"] == "csam@2"
     assert "minor" in body["reasons"] and "six months" in body["redress"]
     assert "acct-son" not in status.text and "this is me" not in status.text
 

@@ -4,7 +4,7 @@ from staydown.appeals.models import Appeal, OutOfCourtDispute
 from staydown.audit.models import AuditEvent, AuditHead
 from staydown.authorities.models import AuthorityNotification, LawEnforcementRequest, NcmecReport, NcmecReportFile
 from staydown.db import Base
-from staydown.cases.models import Case, Decision, LegalTrack, StaffAlert
+from staydown.cases.models import Case, Decision, LegalTrack, NoticeTrack, StaffAlert
 from staydown.delivery.messages import OutboundMessage
 from staydown.delivery.models import Job, JobAttempt
 from staydown.enforcement.models import AccountStrike, EnforcementAction, Sweep
@@ -38,6 +38,7 @@ __all__ = [
     "NcmecReport",
     "NcmecReportFile",
     "Case",
+    "NoticeTrack",
     "Decision",
     "AccountStrike",
     "EnforcementAction",

@@ -87,13 +87,17 @@ class Settings(BaseSettings):
     index_follow_interval_seconds: float = Field(default=0.2, gt=0)
     index_max_lag_rows: int = Field(default=10_000, ge=0)
 
-    # Legal tracks: hours from the clock's start to the deadline (issue 4).
-    take_it_down_hours: float = Field(default=48.0, gt=0)
-    ncmec_report_hours: float = Field(default=24.0, gt=0)
-    dsa_notice_hours: float = Field(default=72.0, gt=0)
-    uk_intimate_image_hours: float = Field(default=48.0, gt=0)
-    terrorist_order_hours: float = Field(default=1.0, gt=0)
-    dsa_art18_hours: float = Field(default=1.0, gt=0)
+    # Legal tracks: the catalogue's `legal_tracks` section gives each kind its hours (and a policy
+    # may set its own). One of these, when set, overrides the catalogue for its kind everywhere.
+    take_it_down_hours: float | None = Field(default=None, gt=0)
+    ncmec_report_hours: float | None = Field(default=None, gt=0)
+    dsa_notice_hours: float | None = Field(default=None, gt=0)
+    uk_intimate_image_hours: float | None = Field(default=None, gt=0)
+    terrorist_order_hours: float | None = Field(default=None, gt=0)
+    dsa_art18_hours: float | None = Field(default=None, gt=0)
+    # UK-6: whether the platform serves UK users and so reports CSEA content to the National Crime
+    # Agency (opens the `uk_nca` track at actual knowledge). Off by default.
+    uk_nca_reporting: bool = False
     # Escalate a track when this share of its time is left (0.25: 12 h before a 48 h deadline).
     escalate_at_remaining_fraction: float = Field(default=0.25, gt=0, lt=1)
     escalation_roles: list[str] = Field(default_factory=lambda: ["senior_moderator", "child_safety"])

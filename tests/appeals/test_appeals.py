@@ -68,7 +68,7 @@ def _claim_and_decide(client, headers, appeal_id: int, outcome: str, reasons: st
 
 def _removed_case(client, database: Database, headers, **report_args) -> tuple[int, str]:  # type: ignore[no-untyped-def]
     case_id = case_of(database, report(client, **report_args))
-    decide(client, headers, case_id, "harassment@1")
+    decide(client, headers, case_id, "harassment@2")
     return case_id, statement_for(database, case_id, "remove")
 
 
@@ -101,7 +101,7 @@ def _ncii_refused_by_two(client, database: Database, deciders) -> tuple[int, str
     code = report(client, policy="ncii", content="img-7", account="u-7", reporter_kind="affected_person",
                   email="depicted@example.org")
     case_id = case_of(database, code)
-    first = decide(client, deciders["mo"], case_id, "ncii@1", "does_not_violate")
+    first = decide(client, deciders["mo"], case_id, "ncii@2", "does_not_violate")
     assert first["state"] == "pending_second_review"
     r = client.post(f"/v1/cases/{case_id}/second-review", headers=deciders["senior"],
                     json={"agree": True, "facts": "no intimate content visible"})
@@ -237,7 +237,7 @@ def test_csam_is_never_restored_on_appeal(client, database: Database, deciders) 
     """Confirmed CSAM: a reversal is refused and nothing is lifted; a modification must keep it
     down (it may lift the account measure); appeals on it are only for child-safety staff."""
     case_id = case_of(database, report(client, policy="csam", content="vid-1", account="u-9", email=None))
-    decide(client, deciders["cs1"], case_id, "csam@1")
+    decide(client, deciders["cs1"], case_id, "csam@2")
     before = active_kinds(database, case_id)
     assert "remove" in before and "terminate" in before
     appeal_id = _appeal_id(database, _appeal(client, statement=statement_for(database, case_id, "remove"))["code"])
@@ -286,7 +286,7 @@ def test_appeals_are_refused_before_a_decision_and_twice_on_the_same_one(client,
     r = _appeal(client, tracking=code, basis="no_action", expect=409)
     assert r["error"] == "not_decided" and "still being reviewed" in r["message"]
     case_id = case_of(database, code)
-    decide(client, deciders["mo"], case_id, "harassment@1", actions=["remove", "suspend"])
+    decide(client, deciders["mo"], case_id, "harassment@2", actions=["remove", "suspend"])
     statement = statement_for(database, case_id)
     first = _appeal(client, statement=statement)
     again = _appeal(client, statement=statement, expect=409)
@@ -344,7 +344,7 @@ def test_dsa4_modified_outcome_replaces_the_measures(client, database: Database,
     """A removal and suspension become an age restriction and a warning: the removal and the
     suspension are lifted, the content and account restored, the new measures applied."""
     case_id = case_of(database, report(client))
-    decide(client, deciders["mo"], case_id, "harassment@1", actions=["remove", "suspend"])
+    decide(client, deciders["mo"], case_id, "harassment@2", actions=["remove", "suspend"])
     appeal_id = _appeal_id(database, _appeal(client, statement=statement_for(database, case_id, "suspend"),
                                              basis="account_restriction")["code"])
     r = client.post(f"/v1/appeals/{appeal_id}/claim", headers=deciders["judge"])
@@ -472,7 +472,7 @@ def test_dsa4_notifier_finding_the_measure_too_weak_gets_a_stronger_one(client, 
     """A notifier whose report led only to a label appeals for removal: granted as 'modified'."""
     code = report(client)
     case_id = case_of(database, code)
-    decide(client, deciders["mo"], case_id, "harassment@1", actions=["label"])
+    decide(client, deciders["mo"], case_id, "harassment@2", actions=["label"])
     appeal = _appeal(client, tracking=code, basis="insufficient_action",
                      explanation="a label does nothing, the posts name and threaten me")
     assert not appeal["expedited"]
@@ -500,8 +500,8 @@ def test_a_report_of_several_items_is_appealed_per_case(client, database: Databa
     code = r.json()["tracking_code"]
     with database.unit_of_work(write=False) as db:
         first, second = db.execute(sa.select(Case.id).order_by(Case.id)).scalars().all()
-    decide(client, deciders["mo"], first, "harassment@1", "does_not_violate")
-    decide(client, deciders["mo"], second, "harassment@1", "does_not_violate")
+    decide(client, deciders["mo"], first, "harassment@2", "does_not_violate")
+    decide(client, deciders["mo"], second, "harassment@2", "does_not_violate")
     one = _appeal(client, tracking=code, basis="no_action")
     two = _appeal(client, tracking=code, basis="no_action", case_id=second)
     assert one["code"] != two["code"]
@@ -518,14 +518,14 @@ def test_uk4_complaint_against_an_automated_decision(client, database: Database,
 
     case_id = case_of(database, report(client, content="auto-1", account="u-auto", email=None))
     with database.unit_of_work() as db:
-        decide_case(db, actor=SYSTEM, case=case_by_id(db, case_id), policy_ref="harassment@1", outcome="violates",
+        decide_case(db, actor=SYSTEM, case=case_by_id(db, case_id), policy_ref="harassment@2", outcome="violates",
                     facts="matched a known harassment campaign image", automated=True,
                     catalogue=client.app.state.catalogue)
     filed = _appeal(client, statement=statement_for(database, case_id), basis="proactive_technology")
     appeal_id = _appeal_id(database, filed["code"])
     shown = client.get(f"/v1/appeals/{appeal_id}", headers=deciders["judge"]).json()
     assert shown["decision_automated"] and shown["original_deciders"] == ["system:staydown"]
-    assert shown["basis"] == "proactive_technology" and shown["policy_ref"] == "harassment@1"
+    assert shown["basis"] == "proactive_technology" and shown["policy_ref"] == "harassment@2"
     _claim_and_decide(client, deciders["judge"], appeal_id, "reversed", reasons="the match was a false positive")
     assert "restore" in active_kinds(database, case_id) and "remove" not in active_kinds(database, case_id)
 
@@ -569,7 +569,7 @@ def test_x2_parent_appeal_against_no_action_on_a_child_safety_case(client, datab
     code = report(client, policy="csam", content="vid-3", account="u-3", reporter_kind="parent_or_representative",
                   email="parent@example.org", minor_involved=True)
     case_id = case_of(database, code)
-    decide(client, deciders["cs1"], case_id, "csam@1", "does_not_violate")
+    decide(client, deciders["cs1"], case_id, "csam@2", "does_not_violate")
     r = client.post(f"/v1/cases/{case_id}/second-review", headers=deciders["cs2"],
                     json={"agree": True, "facts": "appears to be an adult"})
     assert r.status_code == 200 and r.json()["effective"]

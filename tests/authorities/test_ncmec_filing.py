@@ -58,7 +58,7 @@ def _case_with_evidence(client, database: Database, *, confirm: bool = True) -> 
         with database.unit_of_work() as db:
             case = db.get(Case, case_id)
             claim_case(db, actor=CS1, case=case)
-            decide_case(db, actor=CS1, case=case, policy_ref="csam@1", outcome="violates",
+            decide_case(db, actor=CS1, case=case, policy_ref="csam@2", outcome="violates",
                         facts="apparent CSAM (test stand-in)", catalogue=client.app.state.catalogue)
     return case_id
 

@@ -41,7 +41,7 @@ def test_claim_lease_blocks_others_until_it_expires(client, staff, database: Dat
     r = client.post(f"/v1/cases/{case_id}/claim", headers=staff["senior"])
     assert r.status_code == 409 and "claimed by someone else" in r.json()["message"]
     r = client.post(f"/v1/cases/{case_id}/decision", headers=staff["senior"], json={
-        "policy": "harassment@1", "outcome": "violates", "facts": "repeated threats"})
+        "policy": "harassment@2", "outcome": "violates", "facts": "repeated threats"})
     assert r.status_code == 409 and "claim" in r.json()["message"]
     clock.advance(minutes=31)
     assert client.post(f"/v1/cases/{case_id}/claim", headers=staff["senior"]).status_code == 200
@@ -52,16 +52,16 @@ def test_decision_violates_applies_policy_actions_with_audit(client, staff, data
     case_id = _case_id(database)
     client.post(f"/v1/cases/{case_id}/claim", headers=staff["mo"])
     r = client.post(f"/v1/cases/{case_id}/decision", headers=staff["mo"], json={
-        "policy": "harassment@1", "outcome": "violates", "facts": "three threatening messages naming the victim"})
+        "policy": "harassment@2", "outcome": "violates", "facts": "three threatening messages naming the victim"})
     assert r.status_code == 200, r.text
     assert r.json()["effective"] and r.json()["case"]["state"] == "decided"
     with database.unit_of_work(write=False) as db:
         actions = db.execute(sa.select(EnforcementAction)).scalars().all()
         kinds = sorted(a.kind for a in actions)
-        assert kinds and all(a.policy_ref == "harassment@1" for a in actions)
+        assert kinds and all(a.policy_ref == "harassment@2" for a in actions)
         assert all(a.facts == "three threatening messages naming the victim" for a in actions)
         event = db.execute(sa.select(AuditEvent).where(AuditEvent.tag == "case:decision:violates")).scalar_one()
-        assert event.data["policy_ref"] == "harassment@1" and event.actor_kind == "staff"
+        assert event.data["policy_ref"] == "harassment@2" and event.actor_kind == "staff"
 
 
 def test_decision_needs_facts_current_policy_and_known_actions(client, staff, database: Database) -> None:  # type: ignore[no-untyped-def]
@@ -71,29 +71,32 @@ def test_decision_needs_facts_current_policy_and_known_actions(client, staff, da
     url = f"/v1/cases/{case_id}/decision"
     r = client.post(url, headers=staff["mo"], json={"policy": "harassment@9", "outcome": "violates", "facts": "x"})
     assert r.status_code == 422 and "version in force" in r.json()["message"]
-    r = client.post(url, headers=staff["mo"], json={"policy": "harassment@1", "outcome": "violates", "facts": " "})
+    r = client.post(url, headers=staff["mo"], json={"policy": "harassment@2", "outcome": "violates", "facts": " "})
     assert r.status_code == 422 and "facts" in r.json()["message"]
-    r = client.post(url, headers=staff["mo"], json={"policy": "harassment@1", "outcome": "violates", "facts": "f",
+    r = client.post(url, headers=staff["mo"], json={"policy": "harassment@2", "outcome": "violates", "facts": "f",
                                                    "actions": ["obliterate"]})
     assert r.status_code == 422 and "obliterate" in r.json()["message"]
-    r = client.post(url, headers=staff["mo"], json={"policy": "harassment@1", "outcome": "does_not_violate",
+    r = client.post(url, headers=staff["mo"], json={"policy": "harassment@2", "outcome": "does_not_violate",
                                                    "facts": "f", "actions": ["remove"]})
     assert r.status_code == 422
 
 
 def test_X2_single_no_violation_cannot_close_a_child_safety_case(client, staff, database: Database) -> None:  # type: ignore[no-untyped-def]
-    """REQ X-2: one reviewer's 'does not violate' changes nothing; a second, different, senior
-    reviewer must agree; even then the legal tracks stay open until a documented finding."""
+    """REQ X-2: one reviewer's 'does not violate' changes nothing and closes no clock; a second,
+    different, senior reviewer must agree. Once they do, the decision is final: the DSA's timely
+    decision is met, the removal clocks are closed as a refusal with both reviewers' reasons
+    (which the reporter sees), and there is no knowledge for the NCMEC clock to report."""
     client.post("/public/notices", json=MINOR_REPORT)
     case_id = _case_id(database)
     assert client.post(f"/v1/cases/{case_id}/claim", headers=staff["mo"]).status_code == 403  # not a CS specialist
     client.post(f"/v1/cases/{case_id}/claim", headers=staff["cs1"])
     r = client.post(f"/v1/cases/{case_id}/decision", headers=staff["cs1"], json={
-        "policy": "csam@1", "outcome": "does_not_violate", "facts": "looks like an adult to me"})
+        "policy": "csam@2", "outcome": "does_not_violate", "facts": "looks like an adult to me"})
     assert r.status_code == 200
     body = r.json()
     assert not body["effective"] and body["state"] == "pending_second_review"
     assert body["case"]["state"] == "second_review"
+    assert all(t["state"] in ("open", "waiting") for t in body["case"]["tracks"])  # nothing closed by one reviewer
     with database.unit_of_work(write=False) as db:
         restriction = db.execute(sa.select(EnforcementAction)).scalar_one()
         assert restriction.state == "active"  # the interim restriction stays
@@ -108,14 +111,16 @@ def test_X2_single_no_violation_cannot_close_a_child_safety_case(client, staff, 
                     json={"agree": True, "facts": "verified age documents show the person is 24"})
     assert r.status_code == 200 and r.json()["effective"]
     tracks = {t["kind"]: t for t in r.json()["case"]["tracks"]}
-    assert all(t["state"] in ("open", "waiting") for t in tracks.values())  # nothing closed by "no violation"
+    assert tracks["dsa_notice"]["state"] == "met" and tracks["dsa_notice"]["resolution"] == "decided"
+    for kind in ("take_it_down", "uk_intimate_image", "priority_takedown"):
+        assert tracks[kind]["state"] == "not_applicable" and tracks[kind]["resolution"] == "refused_on_review"
+        assert "looks like an adult" in tracks[kind]["facts"] and "the person is 24" in tracks[kind]["facts"]
+    assert tracks["ncmec"]["state"] == "not_applicable"
+    assert tracks["ncmec"]["resolution"] == "no_apparent_abuse_on_review"
+    # A closed track is not closed again by a finding.
     r = client.post(f"/v1/cases/{case_id}/tracks/{tracks['take_it_down']['id']}/not-applicable",
-                    headers=staff["cs2"], json={"facts": "short"})
-    assert r.status_code == 422
-    r = client.post(f"/v1/cases/{case_id}/tracks/{tracks['take_it_down']['id']}/not-applicable",
-                    headers=staff["cs2"], json={"facts": "age documents verified by legal: the person is 24 and consented"})
-    assert r.status_code == 200
-    assert {t["kind"]: t["state"] for t in r.json()["tracks"]}["take_it_down"] == "not_applicable"
+                    headers=staff["cs2"], json={"facts": "age documents verified by legal: the person is 24"})
+    assert r.status_code == 409
     tags = _tags(database)
     assert "case:decision:second_review" in tags and "case:track:not_applicable" in tags
 
@@ -127,7 +132,7 @@ def test_X3_confirming_csam_records_actual_knowledge_and_starts_the_ncmec_clock(
     clock.advance(hours=2)
     client.post(f"/v1/cases/{case_id}/claim", headers=staff["cs1"])
     r = client.post(f"/v1/cases/{case_id}/decision", headers=staff["cs1"], json={
-        "policy": "csam@1", "outcome": "violates", "facts": "apparent CSAM: a minor in sexual content"})
+        "policy": "csam@2", "outcome": "violates", "facts": "apparent CSAM: a minor in sexual content"})
     assert r.status_code == 200, r.text
     case = r.json()["case"]
     knowledge = T0 + timedelta(hours=2)
@@ -146,7 +151,7 @@ def test_second_reviewer_can_overturn_into_a_violation(client, staff, database: 
     case_id = _case_id(database)
     client.post(f"/v1/cases/{case_id}/claim", headers=staff["cs1"])
     client.post(f"/v1/cases/{case_id}/decision", headers=staff["cs1"], json={
-        "policy": "csam@1", "outcome": "does_not_violate", "facts": "unclear"})
+        "policy": "csam@2", "outcome": "does_not_violate", "facts": "unclear"})
     r = client.post(f"/v1/cases/{case_id}/second-review", headers=staff["cs2"],
                     json={"agree": False, "facts": "the boy is visibly a minor; the video is sexual"})
     assert r.status_code == 200 and r.json()["effective"]
@@ -154,34 +159,42 @@ def test_second_reviewer_can_overturn_into_a_violation(client, staff, database: 
 
 
 def test_deadlines_escalate_before_breach_and_breaches_are_recorded(client, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
-    """REQ TID-2: escalate with time left (raise priority, alert the roles), record the breach."""
+    """REQ TID-2, UK-1: each clock escalates with a quarter of its time left (raise priority,
+    alert the roles) and records its breach, once each. A parent's report about their child runs
+    the 24 h priority takedown, the 48 h TAKE IT DOWN and UK clocks and the 72 h DSA clock."""
     client.post("/public/notices", json=MINOR_REPORT)
     case_id = _case_id(database)
     with database.unit_of_work(write=False) as db:
         start_priority = db.get(Case, case_id).priority
-    clock.advance(hours=30)  # 18 h left of 48: not yet
-    with database.unit_of_work() as db:
-        assert sweep_deadlines(db, actor=SYSTEM).escalated == 0
-    clock.advance(hours=7)  # 11 h left: under a quarter
-    with database.unit_of_work() as db:
-        report = sweep_deadlines(db, actor=SYSTEM)
-    assert report.escalated == 2 and report.breached == 0  # TAKE IT DOWN and UK, both 48 h
+
+    def sweep(hours: float) -> tuple[set[str], set[str]]:
+        clock.advance(hours=hours)
+        with database.unit_of_work() as db:
+            before = {t.id: (t.escalated_at, t.breached_at) for t in db.execute(sa.select(LegalTrack)).scalars()}
+            sweep_deadlines(db, actor=SYSTEM)
+            db.flush()
+            rows = db.execute(sa.select(LegalTrack)).scalars().all()
+            escalated = {t.kind for t in rows if t.escalated_at and not before[t.id][0]}
+            breached = {t.kind for t in rows if t.breached_at and not before[t.id][1]}
+        return escalated, breached
+
+    assert sweep(17) == (set(), set())  # 7 h left of 24: not yet
+    assert sweep(2) == ({"priority_takedown"}, set())  # 5 h left: under a quarter
     with database.unit_of_work(write=False) as db:
         alerts = db.execute(sa.select(StaffAlert)).scalars().all()
         assert {a.role for a in alerts} == {"senior_moderator", "child_safety"}
         assert all(a.kind == "deadline_near" and a.case_id == case_id for a in alerts)
         assert db.get(Case, case_id).priority > start_priority
-    with database.unit_of_work() as db:
-        assert sweep_deadlines(db, actor=SYSTEM).escalated == 0  # once only
-    clock.advance(hours=12)
-    with database.unit_of_work() as db:
-        report = sweep_deadlines(db, actor=SYSTEM)
-    assert report.breached == 2
+    assert sweep(0) == (set(), set())  # once only
+    assert sweep(6) == (set(), {"priority_takedown"})
+    assert sweep(12) == ({"take_it_down", "uk_intimate_image"}, set())  # 11 h left of 48
+    assert sweep(12) == (set(), {"take_it_down", "uk_intimate_image"})  # 23 h left of 72: not yet
+    assert sweep(6) == ({"dsa_notice"}, set())  # 17 h left of 72
     with database.unit_of_work(write=False) as db:
         breached = db.execute(sa.select(LegalTrack).where(LegalTrack.breached_at.is_not(None))).scalars().all()
-        assert {t.kind for t in breached} == {"take_it_down", "uk_intimate_image"}
+        assert {t.kind for t in breached} == {"take_it_down", "uk_intimate_image", "priority_takedown"}
         assert all(t.state == "open" for t in breached)  # a breach is recorded; the duty remains
-    assert _tags(database).count("case:track:breach") == 2
+    assert _tags(database).count("case:track:breach") == 3
 
 
 def test_queue_orders_by_priority_then_deadline(client, staff, database: Database) -> None:  # type: ignore[no-untyped-def]

@@ -182,10 +182,10 @@ def test_pull_feed_and_ack_meet_the_takedown_track(client, api_key: str, databas
         case_id = db.execute(sa.select(Case.id)).scalar_one()
     client.post(f"/v1/cases/{case_id}/claim", headers=mo)
     client.post(f"/v1/cases/{case_id}/decision", headers=mo,
-                json={"policy": "ncii@1", "outcome": "violates", "facts": "intimate image, no consent"})
+                json={"policy": "ncii@2", "outcome": "violates", "facts": "intimate image, no consent"})
     feed = client.get("/v1/actions", headers=auth(api_key), params={"after": 0}).json()
     removal = next(a for a in feed["actions"] if a["kind"] == "remove")
-    assert removal["content_id"] == "img-9" and removal["policy"] == "ncii@1"
+    assert removal["content_id"] == "img-9" and removal["policy"] == "ncii@2"
     assert client.get("/v1/actions", headers=auth(api_key), params={"after": feed["next_cursor"]}).json()["actions"] == []
     r = client.post(f"/v1/actions/{removal['id']}/ack", headers=auth(api_key), json={"status": "applied"})
     assert r.status_code == 200

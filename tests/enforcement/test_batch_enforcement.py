@@ -61,10 +61,10 @@ def _setup(db, prefix: str, clock) -> dict[str, PlatformContent]:  # type: ignor
                                  expires_at=when - timedelta(days=days_ago) + timedelta(days=180),
                                  removed_at=when if removed else None, removed_reason="appeal" if removed else None))
         for kind in prior:
-            apply_action(db, actor=ACTOR, kind=kind, account_id=account_id, policy_ref="harassment@1", facts="before")
+            apply_action(db, actor=ACTOR, kind=kind, account_id=account_id, policy_ref="harassment@2", facts="before")
     for name, prior in CSAM_ACCOUNTS.items():
         for kind in prior:
-            apply_action(db, actor=ACTOR, kind=kind, account_id=contents[name].account_id, policy_ref="csam@1",
+            apply_action(db, actor=ACTOR, kind=kind, account_id=contents[name].account_id, policy_ref="csam@2",
                          facts="before")
     return contents
 
@@ -72,11 +72,11 @@ def _setup(db, prefix: str, clock) -> dict[str, PlatformContent]:  # type: ignor
 def _content_specs(contents: dict[str, PlatformContent]) -> list[dict[str, Any]]:
     specs: list[dict[str, Any]] = []
     for i, (name, content) in enumerate(contents.items()):
-        specs.append(dict(kind="remove", content_id=content.id, policy_ref="harassment@1",
+        specs.append(dict(kind="remove", content_id=content.id, policy_ref="harassment@2",
                           facts=f"posted at {content.url} by @{name}", automated_detection=i % 2 == 0,
                           automated_decision=True, details={"copy_of_case": 1, "distance": i}))
         if i % 3 == 0:
-            specs.append(dict(kind="label", content_id=content.id, policy_ref="harassment@1", facts="labelled",
+            specs.append(dict(kind="label", content_id=content.id, policy_ref="harassment@2", facts="labelled",
                               territorial_scope=["DE", "EL"], details={"n": i}))
     specs.append(dict(kind="restrict_distribution", content_id=contents["fresh"].id, facts="pending review",
                       interim=True, details={"scope": ["search"]}))

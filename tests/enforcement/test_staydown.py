@@ -64,7 +64,7 @@ def test_X5_confirming_one_item_takes_down_every_copy_and_blocks_reuploads(clien
     client.app.state.match_engine.catch_up()
 
     make_staff(database, "mo", "moderator")
-    case_id = _confirm(client, database, sign_in(client, "mo"), "orig", "ncii@1", reporter_kind="affected_person")
+    case_id = _confirm(client, database, sign_in(client, "mo"), "orig", "ncii@2", reporter_kind="affected_person")
     assert _run_jobs(client, database) >= 1
     with database.unit_of_work(write=False) as db:
         sweep = db.execute(sa.select(Sweep)).scalar_one()
@@ -95,7 +95,7 @@ def test_reversal_restores_content_and_removes_strikes(client, database: Databas
 
     _scan(client, api_key, "p1", "acct-1", encode(synthetic(61), "JPEG"))
     make_staff(database, "mo", "moderator")
-    case_id = _confirm(client, database, sign_in(client, "mo"), "p1", "harassment@1")
+    case_id = _confirm(client, database, sign_in(client, "mo"), "p1", "harassment@2")
     with database.unit_of_work(write=False) as db:
         assert db.execute(sa.select(AccountStrike)).scalar_one().removed_at is None
     with database.unit_of_work() as db:
@@ -115,7 +115,7 @@ def test_confirmed_csam_is_never_restored(client, database: Database, api_key: s
 
     _scan(client, api_key, "p2", "acct-2", encode(synthetic(62), "JPEG"))
     make_staff(database, "cs", "child_safety")
-    case_id = _confirm(client, database, sign_in(client, "cs"), "p2", "csam@1")
+    case_id = _confirm(client, database, sign_in(client, "cs"), "p2", "csam@2")
     with database.unit_of_work() as db:
         try:
             reverse_case_measures(db, actor=Actor.staff(9, "appeals"), case=db.get(Case, case_id),
@@ -153,7 +153,7 @@ def test_reversal_takes_the_case_out_of_the_stay_down_bank(client, database: Dat
 
     _scan(client, api_key, "n1", "acct-n", encode(synthetic(63), "JPEG"))
     make_staff(database, "mo", "moderator")
-    case_id = _confirm(client, database, sign_in(client, "mo"), "n1", "ncii@1")
+    case_id = _confirm(client, database, sign_in(client, "mo"), "n1", "ncii@2")
     with database.unit_of_work() as db:
         assert db.execute(sa.select(BankEntry).where(BankEntry.source_case_id == case_id)).scalars().all()
         reverse_case_measures(db, actor=Actor.staff(9, "appeals"), case=db.get(Case, case_id),

@@ -40,7 +40,7 @@ def test_x5_sweep_interrupted_between_chunks_resumes_without_acting_twice(
 
     monkeypatch.setattr(strikes, "add_strike", dies_in_the_second_chunk)
     make_staff(database, "mo", "moderator")
-    _confirm(client, database, sign_in(client, "mo"), "orig", "ncii@1", reporter_kind="affected_person")
+    _confirm(client, database, sign_in(client, "mo"), "orig", "ncii@2", reporter_kind="affected_person")
     _run_jobs(client, database)
     with database.unit_of_work(write=False) as db:
         sweep = db.execute(sa.select(Sweep)).scalar_one()

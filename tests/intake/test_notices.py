@@ -52,13 +52,15 @@ def test_X4_child_safety_notice_restricts_the_content_at_once(client, database: 
 
 
 def test_X2_minor_report_opens_legal_tracks_with_clocks_from_receipt(client, database: Database) -> None:  # type: ignore[no-untyped-def]
-    """REQ X-2, TID-2: TAKE IT DOWN (48 h from receipt), NCMEC (waiting for actual knowledge), DSA, UK."""
+    """REQ X-2, TID-2, UK-1: TAKE IT DOWN (48 h from receipt), NCMEC (waiting for actual knowledge),
+    DSA, UK intimate image, and the swift takedown of priority illegal content (24 h)."""
     r = client.post("/public/notices", json=MINOR_REPORT)
     with database.unit_of_work(write=False) as db:
         case = db.execute(sa.select(Case)).scalar_one()
         assert case.child_safety and case.minor_involved and case.area == "child_safety"
     tracks = _tracks(database, case.id)
-    assert set(tracks) == {"take_it_down", "ncmec", "dsa_notice", "uk_intimate_image"}
+    assert set(tracks) == {"take_it_down", "ncmec", "dsa_notice", "uk_intimate_image", "priority_takedown"}
+    assert tracks["priority_takedown"].due_at == T0 + timedelta(hours=24)
     assert tracks["take_it_down"].received_at == T0 and tracks["take_it_down"].due_at == T0 + timedelta(hours=48)
     assert tracks["ncmec"].state == "waiting" and tracks["ncmec"].due_at is None
     assert tracks["uk_intimate_image"].due_at == T0 + timedelta(hours=48)
@@ -267,7 +269,7 @@ def test_a_held_upload_is_restricted_and_released_by_a_no_violation(client, data
     with database.unit_of_work() as db:
         case = db.get(Case, body["case_ids"][0])
         claim_case(db, actor=mod, case=case)
-        decide_case(db, actor=mod, case=case, policy_ref="harassment@1", outcome="does_not_violate",
+        decide_case(db, actor=mod, case=case, policy_ref="harassment@2", outcome="does_not_violate",
                     facts="a false match", catalogue=client.app.state.catalogue)
     with database.unit_of_work(write=False) as db:
         assert db.execute(sa.select(EnforcementAction)).scalar_one().state == "lifted"
@@ -287,7 +289,10 @@ def test_a_retried_notice_with_the_same_idempotency_key_is_filed_once(client, ap
 
 def test_status_shows_only_the_clocks_this_notice_opened(client, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
     """REQ TID-2, DSA-1: a bystander reports an image, then the person in it files a TAKE IT DOWN
-    request about it. Each status shows the clocks of their own notice, not the other's."""
+    request about it. Each status shows the clocks that govern their own notice: the person's
+    TAKE IT DOWN clock runs from their request and is not shown to the bystander; the UK and DSA
+    clocks the bystander's report started govern the same content for both (one per case), so
+    the person sees those, due earlier than their own would be."""
     r = client.post("/public/notices", json={
         "reporter_kind": "user", "items": [{"content_id": "img-shared"}], "policy_id": "ncii", "good_faith": True,
         "explanation": "This looks like an intimate image posted without consent."})
@@ -303,8 +308,11 @@ def test_status_shows_only_the_clocks_this_notice_opened(client, clock: FrozenCl
     first, second = (client.get(f"/public/status/{c}").json() for c in (bystander, affected))
     assert "take_it_down" not in {d["kind"] for d in first["deadlines"]}
     assert {d["received_at"] for d in first["deadlines"]} <= {"2026-06-01T12:00:00Z"}
-    assert "take_it_down" in {d["kind"] for d in second["deadlines"]}
-    assert {d["received_at"] for d in second["deadlines"]} == {"2026-06-01T15:00:00Z"}
+    theirs = {d["kind"]: d for d in second["deadlines"]}
+    assert theirs["take_it_down"]["received_at"] == "2026-06-01T15:00:00Z"
+    assert theirs["take_it_down"]["due_at"] == "2026-06-03T15:00:00Z"
+    assert theirs["uk_intimate_image"]["due_at"] == "2026-06-03T12:00:00Z"
+    assert set(theirs) == {"take_it_down", "uk_intimate_image", "dsa_notice"}
 
 
 def test_status_reasons_carry_no_personal_data(client, database: Database, staff) -> None:  # type: ignore[no-untyped-def]
@@ -319,7 +327,7 @@ def test_status_reasons_carry_no_personal_data(client, database: Database, staff
     assert client.post(f"/v1/cases/{case_id}/claim", headers=staff["senior"]).status_code == 200
     facts = "Posted by @jdoe99 (jane.doe@example.org, 203.0.113.7); it is a joke between friends."
     d = client.post(f"/v1/cases/{case_id}/decision", headers=staff["senior"],
-                    json={"policy": "harassment@1", "outcome": "does_not_violate", "facts": facts})
+                    json={"policy": "harassment@2", "outcome": "does_not_violate", "facts": facts})
     assert d.status_code == 200, d.text
     status = client.get(f"/public/status/{code}").json()
     assert status["outcome"] == "does_not_violate" and "joke between friends" in status["reasons"]

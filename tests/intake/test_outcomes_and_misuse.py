@@ -24,7 +24,7 @@ REPORT = {"kind": "public_report", "reporter_kind": "user", "policy_id": "harass
 def _decide(client, headers, case_id: int, outcome: str, **extra) -> dict:  # type: ignore[no-untyped-def]
     assert client.post(f"/v1/cases/{case_id}/claim", headers=headers).status_code == 200
     r = client.post(f"/v1/cases/{case_id}/decision", headers=headers,
-                    json={"policy": "harassment@1", "outcome": outcome, "facts": "reviewed the thread", **extra})
+                    json={"policy": "harassment@2", "outcome": outcome, "facts": "reviewed the thread", **extra})
     assert r.status_code == 200, r.text
     return r.json()
 

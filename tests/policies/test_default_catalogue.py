@@ -76,14 +76,14 @@ def test_child_safety_policies(catalogue: Catalogue, policy_id: str) -> None:
     assert policy.ncmec_incident_type in vocab.NCMEC_INCIDENT_TYPES
     assert policy.ground[0].type == "illegal_content"
     assert policy.severity == "critical"
-    assert "ncmec" in policy.legal_tracks
+    assert "ncmec" in policy.track_kinds
     assert policy.strike.terminate_immediately and "terminate" in policy.default_actions
     assert policy.dsa_category == "STATEMENT_CATEGORY_PROTECTION_OF_MINORS"
     assert policy.area == "child_safety"
 
 
 def test_only_child_safety_policies_report_to_ncmec(catalogue: Catalogue) -> None:
-    reporting = {p.id for p in catalogue if p.ncmec_incident_type or "ncmec" in p.legal_tracks}
+    reporting = {p.id for p in catalogue if p.ncmec_incident_type or "ncmec" in p.track_kinds}
     assert reporting == set(NCMEC)
     assert {p.id for p in catalogue if p.child_safety} == set(NCMEC)
 
@@ -102,7 +102,7 @@ def test_only_confirmed_csam_acts_on_a_match_alone(catalogue: Catalogue) -> None
 def test_ncii_policies(catalogue: Catalogue, policy_id: str) -> None:
     policy = catalogue.get(policy_id)
     assert policy.ncii and policy.bank_confirmed and not policy.child_safety
-    assert {"take_it_down", "uk_intimate_image"} <= set(policy.legal_tracks)
+    assert {"take_it_down", "uk_intimate_image"} <= set(policy.track_kinds)
     assert policy.dsa_category == "STATEMENT_CATEGORY_CYBER_VIOLENCE"
     assert policy.decision_ground == vocab.DECISION_GROUND_ILLEGAL
     assert catalogue.get("ncii-synthetic").dsa_keywords == ("KEYWORD_NON_CONSENSUAL_MATERIAL_DEEPFAKE",)
@@ -122,8 +122,10 @@ def test_expected_dsa_mapping(catalogue: Catalogue) -> None:
         policy = catalogue.get(policy_id)
         assert policy.dsa_category == category, policy_id
         assert keyword in policy.dsa_keywords, policy_id
-    assert "terrorist_order" in catalogue.get("terrorist-content").legal_tracks
-    assert "dsa_art18" in catalogue.get("violent-threats").legal_tracks
+    # REQ UK-1: terrorist content is priority illegal content, taken down swiftly whoever reports it.
+    assert "priority_takedown" in catalogue.get("terrorist-content").track_kinds
+    # Every policy gives a notice under it a timely decision (DSA-1, Art. 16(6)).
+    assert all("dsa_notice" in p.track_kinds for p in catalogue)
 
 
 def test_every_policy_has_valid_fields(catalogue: Catalogue) -> None:
@@ -132,7 +134,7 @@ def test_every_policy_has_valid_fields(catalogue: Catalogue) -> None:
         assert set(policy.dsa_keywords) <= set(vocab.DSA_KEYWORDS)
         assert policy.severity in vocab.SEVERITIES
         assert set(policy.default_actions) <= set(vocab.ACTIONS)
-        assert set(policy.legal_tracks) <= set(vocab.LEGAL_TRACKS)
+        assert set(policy.track_kinds) <= set(vocab.LEGAL_TRACKS)
         assert policy.area in vocab.AREAS
         ladder = policy.strike
         assert ladder.warn_at < ladder.suspend_at < ladder.terminate_at

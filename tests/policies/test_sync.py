@@ -26,7 +26,7 @@ def _edited(old_rule_fragment: str, new: str, *, bump: bool) -> str:
     assert old_rule_fragment in block
     block = block.replace(old_rule_fragment, new, 1)
     if bump:
-        block = block.replace("version: 1", "version: 2", 1)
+        block = block.replace("version: 2", "version: 3", 1)
     return DEFAULT_TEXT[:start] + block + DEFAULT_TEXT[end:]
 
 
@@ -37,14 +37,14 @@ def _spam_rule_word() -> str:
 def test_sync_records_each_version_once_with_audit(database: Database) -> None:
     with database.unit_of_work() as db:
         report = sync_catalogue(db, actor=SYSTEM, catalogue=default_catalogue())
-    assert "csam@1" in report.added and len(report.added) == len(default_catalogue())
+    assert "csam@2" in report.added and len(report.added) == len(default_catalogue())
     with database.unit_of_work() as db:
         again = sync_catalogue(db, actor=SYSTEM, catalogue=default_catalogue())
     assert again.added == [] and len(again.unchanged) == len(default_catalogue())
     with database.unit_of_work(write=False) as db:
         tags = db.execute(sa.select(AuditEvent.subject_id).where(AuditEvent.tag == "policy:version:add")).scalars().all()
         assert sorted(tags) == sorted(report.added)
-        assert "csam@1" in current_refs(db)
+        assert "csam@2" in current_refs(db)
 
 
 def test_policy_edit_keeps_old_version_citable(database: Database) -> None:
@@ -54,13 +54,13 @@ def test_policy_edit_keeps_old_version_citable(database: Database) -> None:
     edited = load_catalogue(_edited(word, word + " (amended)", bump=True))
     with database.unit_of_work() as db:
         report = sync_catalogue(db, actor=SYSTEM, catalogue=edited)
-    assert report.added == ["spam@2"]
+    assert report.added == ["spam@3"]
     with database.unit_of_work(write=False) as db:
-        old = policy_version(db, "spam@1")
-        new = policy_version(db, "spam@2")
+        old = policy_version(db, "spam@2")
+        new = policy_version(db, "spam@3")
         assert "(amended)" not in old.rule and "(amended)" in new.rule
-        assert current_policy(db, "spam").version == 2
-        assert "spam@2" in current_refs(db) and "spam@1" not in current_refs(db)
+        assert current_policy(db, "spam").version == 3
+        assert "spam@3" in current_refs(db) and "spam@2" not in current_refs(db)
 
 
 def test_edit_without_version_bump_is_refused(database: Database) -> None:
@@ -68,7 +68,7 @@ def test_edit_without_version_bump_is_refused(database: Database) -> None:
     with database.unit_of_work() as db:
         sync_catalogue(db, actor=SYSTEM, catalogue=default_catalogue())
     sneaky = load_catalogue(_edited(word, word + " (quietly changed)", bump=False))
-    with database.unit_of_work() as db, pytest.raises(Conflict, match="spam@1 was edited without a new version"):
+    with database.unit_of_work() as db, pytest.raises(Conflict, match="spam@2 was edited without a new version"):
         sync_catalogue(db, actor=SYSTEM, catalogue=sneaky)
 
 

@@ -78,18 +78,18 @@ def test_second_opinion_records_agreement_and_changes_nothing(database: Database
                   sorted((a.kind, a.state) for a in db.execute(sa.select(EnforcementAction)).scalars()))
         with pytest.raises(RuleViolation, match="took no part"):
             consistency.record_second_opinion(db, actor=first, check=check, outcome="violates",
-                                              policy_ref="harassment@1", facts="same", catalogue=CATALOGUE)
+                                              policy_ref="harassment@2", facts="same", catalogue=CATALOGUE)
         with pytest.raises(PermissionDenied):
             consistency.record_second_opinion(db, actor=auditor, check=check, outcome="violates",
-                                              policy_ref="harassment@1", facts="x", catalogue=CATALOGUE)
+                                              policy_ref="harassment@2", facts="x", catalogue=CATALOGUE)
         with pytest.raises(InvalidInput, match="not a policy"):
             consistency.record_second_opinion(db, actor=other, check=check, outcome="violates",
                                               policy_ref="nonsense", facts="x", catalogue=CATALOGUE)
         with pytest.raises(InvalidInput, match="facts"):
             consistency.record_second_opinion(db, actor=other, check=check, outcome="violates",
-                                              policy_ref="harassment@1", facts="  ", catalogue=CATALOGUE)
+                                              policy_ref="harassment@2", facts="  ", catalogue=CATALOGUE)
         done = consistency.record_second_opinion(db, actor=other, check=check, outcome="does_not_violate",
-                                                 policy_ref="harassment@1", facts="banter between friends",
+                                                 policy_ref="harassment@2", facts="banter between friends",
                                                  catalogue=CATALOGUE)
         assert done.agree is False and done.state == "done" and done.reviewer == other.ref
         after = (decision.state, db.get(Case, decision.case_id).state,
@@ -97,7 +97,7 @@ def test_second_opinion_records_agreement_and_changes_nothing(database: Database
         assert after == before
         with pytest.raises(Conflict):
             consistency.record_second_opinion(db, actor=other, check=check, outcome="violates",
-                                              policy_ref="harassment@1", facts="again", catalogue=CATALOGUE)
+                                              policy_ref="harassment@2", facts="again", catalogue=CATALOGUE)
     (event,) = _tags(database, "transparency:consistency:opinion")
     assert event.data["agree"] is False and event.data["decision_id"] == decision.id
 
@@ -144,7 +144,7 @@ def _decide_over_http(client, staff, content: str) -> int:  # type: ignore[no-un
         case_id = db.execute(sa.select(Case.id).order_by(Case.id.desc()).limit(1)).scalar_one()
     client.post(f"/v1/cases/{case_id}/claim", headers=staff["mo"])
     r = client.post(f"/v1/cases/{case_id}/decision", headers=staff["mo"], json={
-        "policy": "harassment@1", "outcome": "violates", "facts": "threats", "actions": ["remove"]})
+        "policy": "harassment@2", "outcome": "violates", "facts": "threats", "actions": ["remove"]})
     assert r.status_code == 200, r.text
     return case_id
 
@@ -159,13 +159,13 @@ def test_consistency_checks_and_exceptions_over_http(client, staff, database: Da
     assert r.status_code == 200 and [c["decision_id"] for c in r.json()] == [decision_id]
     check_id = r.json()[0]["id"]
     r = client.post(f"/v1/consistency/checks/{check_id}/opinion", headers=staff["mo"],
-                    json={"outcome": "violates", "policy": "harassment@1", "facts": "mine"})
+                    json={"outcome": "violates", "policy": "harassment@2", "facts": "mine"})
     assert r.status_code == 409  # the first reviewer
     r = client.post(f"/v1/consistency/checks/{check_id}/opinion", headers=staff["senior"],
-                    json={"outcome": "maybe", "policy": "harassment@1", "facts": "x"})
+                    json={"outcome": "maybe", "policy": "harassment@2", "facts": "x"})
     assert r.status_code == 422
     r = client.post(f"/v1/consistency/checks/{check_id}/opinion", headers=staff["senior"],
-                    json={"outcome": "violates", "policy": "harassment@1", "facts": "clear threats"})
+                    json={"outcome": "violates", "policy": "harassment@2", "facts": "clear threats"})
     assert r.status_code == 200 and r.json()["agree"] is True
     assert client.get("/v1/consistency/checks", headers=staff["senior"]).json() == []
     r = client.post(f"/v1/decisions/{decision_id}/exceptions", headers=staff["mo"],

@@ -67,7 +67,7 @@ def test_dsa2_every_restriction_has_a_statement_with_every_element(db: Any, kind
     content = _content(db)
     target = {"account_id": content.account_id} if kind in ACCOUNT_MEASURES else {"content_id": content.id}
     ends = T0 + timedelta(days=30) if kind in ("suspend", "demonetise") else None
-    action = apply_action(db, actor=SYSTEM, kind=kind, policy_ref="harassment@1", facts="three threatening replies",
+    action = apply_action(db, actor=SYSTEM, kind=kind, policy_ref="harassment@2", facts="three threatening replies",
                           territorial_scope=["DE", "AT"], ends_at=ends, **target)
     s = _statement(db, action)
     # measure, scope, duration
@@ -78,7 +78,7 @@ def test_dsa2_every_restriction_has_a_statement_with_every_element(db: Any, kind
     assert s.source == "own_initiative" and s.automated_detection is False and s.automated_decision == "not_automated"
     # ground with explanation: harassment cites its terms first
     assert s.decision_ground == "incompatible_content" and s.contractual_ground and s.contractual_explanation
-    assert s.category == "STATEMENT_CATEGORY_CYBER_VIOLENCE" and s.policy_ref == "harassment@1"
+    assert s.category == "STATEMENT_CATEGORY_CYBER_VIOLENCE" and s.policy_ref == "harassment@2"
     # redress: appeal link and deadline, out-of-court, courts
     assert s.redress["appeal_url"] == f"http://127.0.0.1:8000/appeal?statement={s.code}"
     assert s.appeal_deadline == T0 + timedelta(days=183) and s.issued_at == T0
@@ -106,7 +106,7 @@ def _pending_events(db: Any, tag: str) -> list[Any]:
 def test_dsa2_warnings_strikes_and_restorations_restrict_nothing(db: Any, kind: str) -> None:
     content = _content(db)
     target = {"content_id": content.id} if kind == "restore" else {"account_id": content.account_id}
-    action = apply_action(db, actor=SYSTEM, kind=kind, policy_ref="harassment@1", **target)
+    action = apply_action(db, actor=SYSTEM, kind=kind, policy_ref="harassment@2", **target)
     assert statement_for_action(db, action.id) is None
     assert action_event(db, action, "action.applied")["statement"] is None
 
@@ -115,7 +115,7 @@ def test_dsa2_human_decision_on_a_report_is_a_notice_not_automated(db: Any) -> N
     case = _notice(db)
     staff = _moderator()
     claim_case(db, actor=staff, case=case)
-    result = decide_case(db, actor=staff, case=case, policy_ref="harassment@1", outcome="violates",
+    result = decide_case(db, actor=staff, case=case, policy_ref="harassment@2", outcome="violates",
                          facts="repeated threats", actions=["remove"], catalogue=CATALOGUE)
     s = _statement(db, result.actions[0])
     assert (s.source, s.automated_detection, s.automated_decision) == ("notice", False, "not_automated")
@@ -130,7 +130,7 @@ def test_dsa2_source_follows_the_notices_of_the_case(db: Any, kind: str, source:
     case = _notice(db, kind=kind)
     content_id = db.execute(sa.select(Case.content_id).where(Case.id == case.id)).scalar_one()
     action = apply_action(db, actor=SYSTEM, kind="remove", content_id=content_id, case_id=case.id,
-                          policy_ref="harassment@1", facts="confirmed")
+                          policy_ref="harassment@2", facts="confirmed")
     assert _statement(db, action).source == source
 
 
@@ -151,7 +151,7 @@ def test_dsa2_scan_detection_is_automated_detection_and_its_hold_an_automated_de
     case = db.get(Case, hold.case_id)
     staff = _moderator()
     claim_case(db, actor=staff, case=case)
-    result = decide_case(db, actor=staff, case=case, policy_ref="harassment@1", outcome="violates",
+    result = decide_case(db, actor=staff, case=case, policy_ref="harassment@2", outcome="violates",
                          facts="a person confirmed the match", actions=["remove"], catalogue=CATALOGUE)
     s = _statement(db, result.actions[0])
     assert (s.automated_detection, s.automated_decision) == (True, "not_automated")
@@ -159,7 +159,7 @@ def test_dsa2_scan_detection_is_automated_detection_and_its_hold_an_automated_de
 
 def test_dsa2_copies_found_by_a_sweep_are_own_initiative_and_fully_automated(db: Any) -> None:
     content = _content(db, 2)
-    action = apply_action(db, actor=SYSTEM, kind="remove", content_id=content.id, policy_ref="csam@1",
+    action = apply_action(db, actor=SYSTEM, kind="remove", content_id=content.id, policy_ref="csam@2",
                           facts="a copy of an item confirmed in case 1", automated_detection=True,
                           automated_decision=True, details={"copy_of_case": 1, "sweep_id": 1})
     s = _statement(db, action)
@@ -172,7 +172,7 @@ def test_dsa2_statement_never_discloses_the_reporter(db: Any) -> None:
                    reporter_id="reporter-account-77", explanation="he keeps threatening me")
     staff = _moderator()
     claim_case(db, actor=staff, case=case)
-    result = decide_case(db, actor=staff, case=case, policy_ref="harassment@1", outcome="violates",
+    result = decide_case(db, actor=staff, case=case, policy_ref="harassment@2", outcome="violates",
                          facts="reported by Maria Reporterin (maria.r@mail.example, reporter-account-77); "
                                "the replies threaten her", actions=["remove"], catalogue=CATALOGUE)
     s = _statement(db, result.actions[0])
@@ -187,7 +187,7 @@ def test_dsa2_rendered_from_the_policy_notice_in_the_platform_languages(db: Any)
     use_statement_settings(db, StatementSettings(public_base_url="https://safety.example", platform_name="Forum",
                                                  languages=("de", "en", "fr"), appeal_window=timedelta(days=200)))
     content = _content(db)
-    action = apply_action(db, actor=SYSTEM, kind="remove", content_id=content.id, policy_ref="csam@1", facts="f")
+    action = apply_action(db, actor=SYSTEM, kind="remove", content_id=content.id, policy_ref="csam@2", facts="f")
     s = _statement(db, action)
     assert s.language == "de" and set(s.rendered) == {"de", "en", "fr"}
     assert s.appeal_deadline == T0 + timedelta(days=200)
@@ -224,7 +224,7 @@ def test_dsa2_settings_reach_statements_issued_through_the_app(app: Any, databas
 def test_dsa2_the_webhook_and_the_pull_feed_carry_the_statement(client: Any, database: Database) -> None:
     with database.unit_of_work() as db:
         content = _content(db)
-        action = apply_action(db, actor=SYSTEM, kind="remove", content_id=content.id, policy_ref="harassment@1",
+        action = apply_action(db, actor=SYSTEM, kind="remove", content_id=content.id, policy_ref="harassment@2",
                               facts="threats")
         body = action_event(db, action, "action.applied")
         code = _statement(db, action).code
@@ -241,7 +241,7 @@ def test_dsa2_public_statement_shows_nothing_personal_and_404s_unknown_codes(cli
         content = ensure_content(db, actor=SYSTEM, ref=ContentRef(
             id="post-8812734", kind="image", url="https://forum.example/p/8812734",
             account=AccountRef(id="acct-99817", handle="alice_wonder")))
-        action = apply_action(db, actor=SYSTEM, kind="remove", content_id=content.id, policy_ref="harassment@1",
+        action = apply_action(db, actor=SYSTEM, kind="remove", content_id=content.id, policy_ref="harassment@2",
                               facts="alice_wonder (alice@mail.example, 203.0.113.9) posted "
                                     "https://forum.example/p/8812734 aimed at @bob_target; call +44 20 7946 0958")
         code = _statement(db, action).code
@@ -267,8 +267,8 @@ def test_statement_by_code_raises_not_found(db: Any) -> None:
 def test_statements_list_needs_transparency_read_and_a_filter(client: Any, database: Database) -> None:
     with database.unit_of_work() as db:
         content = _content(db)
-        apply_action(db, actor=SYSTEM, kind="remove", content_id=content.id, policy_ref="harassment@1", facts="f")
-        apply_action(db, actor=SYSTEM, kind="suspend", account_id=content.account_id, policy_ref="harassment@1",
+        apply_action(db, actor=SYSTEM, kind="remove", content_id=content.id, policy_ref="harassment@2", facts="f")
+        apply_action(db, actor=SYSTEM, kind="suspend", account_id=content.account_id, policy_ref="harassment@2",
                      facts="f")
     assert client.get("/v1/statements?content_id=post-1").status_code == 401
     assert client.get("/v1/statements?content_id=post-1", headers=auth(make_key(database, ["actions:read"]))
@@ -314,7 +314,7 @@ def test_a_sweep_sized_transaction_reads_the_case_notices_once(db: Any) -> None:
     try:
         for content in contents:
             apply_action(db, actor=SYSTEM, kind="remove", content_id=content.id, case_id=case.id,
-                         policy_ref="harassment@1", facts="copy", details={"copy_of_case": case.id})
+                         policy_ref="harassment@2", facts="copy", details={"copy_of_case": case.id})
     finally:
         event.remove(engine, "before_cursor_execute", count)
     # The case's notices once; nothing per action beyond its own INSERTs.
@@ -351,7 +351,7 @@ def _moderator() -> Any:
 
 def test_audit_event_of_a_statement(db: Any) -> None:
     content = _content(db)
-    action = apply_action(db, actor=SYSTEM, kind="remove", content_id=content.id, policy_ref="harassment@1", facts="f")
+    action = apply_action(db, actor=SYSTEM, kind="remove", content_id=content.id, policy_ref="harassment@2", facts="f")
     s = _statement(db, action)
     db.commit()
     ev = db.execute(sa.select(AuditEvent).where(AuditEvent.tag == "transparency:statement:issue")).scalar_one()

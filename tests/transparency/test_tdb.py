@@ -72,7 +72,7 @@ def _client(url: str, token: str = TOKEN) -> TdbClient:
 _counter = iter(range(1, 10**9))
 
 
-def _action(db: Any, kind: str = "remove", *, policy: str = "harassment@1", facts: str = "threats", **kw: Any) -> Any:
+def _action(db: Any, kind: str = "remove", *, policy: str = "harassment@2", facts: str = "threats", **kw: Any) -> Any:
     n = next(_counter)
     content = ensure_content(db, actor=SYSTEM, ref=ContentRef(
         id=f"post-{n}", kind=kw.pop("content_kind", "image"), account=AccountRef(id=f"user-{n}")))
@@ -101,16 +101,16 @@ def _states(database: Database) -> dict[str, int]:
 # -- the body ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind, policy, decision", [
-    ("remove", "harassment@1", "decision_visibility"),
-    ("disable", "csam@1", "decision_visibility"),
-    ("age_restrict", "harassment@1", "decision_visibility"),
-    ("demote", "hate@1", "decision_visibility"),
-    ("exclude_from_recommendations", "spam@1", "decision_visibility"),
-    ("label", "harassment@1", "decision_visibility"),
-    ("restrict_distribution", "csam@1", "decision_monetary"),
-    ("demonetise", "scams@1", "decision_monetary"),
-    ("suspend", "harassment@1", "decision_provision"),
-    ("terminate", "csam@1", "decision_account"),
+    ("remove", "harassment@2", "decision_visibility"),
+    ("disable", "csam@2", "decision_visibility"),
+    ("age_restrict", "harassment@2", "decision_visibility"),
+    ("demote", "hate@2", "decision_visibility"),
+    ("exclude_from_recommendations", "spam@2", "decision_visibility"),
+    ("label", "harassment@2", "decision_visibility"),
+    ("restrict_distribution", "csam@2", "decision_monetary"),
+    ("demonetise", "scams@2", "decision_monetary"),
+    ("suspend", "harassment@2", "decision_provision"),
+    ("terminate", "csam@2", "decision_account"),
 ])
 def test_dsa9_every_decision_type_passes_the_local_server(db: Any, tdb: tuple[Any, str], kind: str, policy: str,
                                                           decision: str) -> None:
@@ -131,13 +131,13 @@ def test_dsa9_every_decision_type_passes_the_local_server(db: Any, tdb: tuple[An
 
 
 def test_dsa9_grounds_source_and_automation_map_to_the_schema(db: Any) -> None:
-    illegal = tdb_statement(_sor(db, _action(db, policy="csam@1")))
+    illegal = tdb_statement(_sor(db, _action(db, policy="csam@2")))
     assert illegal["decision_ground"] == "DECISION_GROUND_ILLEGAL_CONTENT"
     assert illegal["illegal_content_legal_ground"] and illegal["illegal_content_explanation"]
     assert "incompatible_content_ground" not in illegal
     assert illegal["category_specification"] == ["KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL",
                                                  "KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL_DEEPFAKE"]
-    terms = tdb_statement(_sor(db, _action(db, policy="harassment@1")))
+    terms = tdb_statement(_sor(db, _action(db, policy="harassment@2")))
     assert terms["decision_ground"] == "DECISION_GROUND_INCOMPATIBLE_CONTENT" and terms["incompatible_content_ground"]
     assert (terms["source_type"], terms["automated_detection"], terms["automated_decision"]) == (
         "SOURCE_VOLUNTARY", "No", "AUTOMATED_DECISION_NOT_AUTOMATED")
@@ -156,7 +156,7 @@ def test_dsa9_a_notice_source_reaches_the_body(db: Any) -> None:
         items=[{"content_id": "tf-1", "account_id": "tf-u"}]))
     case = receipt.cases[0]
     action = apply_action(db, actor=SYSTEM, kind="remove", content_id=case.content_id, case_id=case.id,
-                          policy_ref="hate@1", facts="f")
+                          policy_ref="hate@2", facts="f")
     assert tdb_statement(_sor(db, action))["source_type"] == "SOURCE_TRUSTED_FLAGGER"
 
 
@@ -272,7 +272,7 @@ def test_dsa9_no_personal_data_reaches_the_transparency_database(db: Any, pii: d
     facts = (f"{pii['name']} (@{pii['handle']}-{n}, {pii['email']}, {pii['ipv4']}, {pii['ipv6']}) posted "
              f"{pii['url']} and asked people to call {pii['phone']}; account {pii['platform_id']}-{n}")
     target = {"account_id": content.account_id} if kind in ("suspend", "terminate") else {"content_id": content_id}
-    action = apply_action(db, actor=SYSTEM, kind=kind, case_id=case.id, policy_ref="harassment@1", facts=facts,
+    action = apply_action(db, actor=SYSTEM, kind=kind, case_id=case.id, policy_ref="harassment@2", facts=facts,
                           **target)
     body = tdb_statement(_sor(db, action), include_reviewer_facts=include)
     assert validate_statement(body) == {}

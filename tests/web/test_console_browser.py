@@ -62,8 +62,8 @@ def test_reveal_and_policy_swap_with_htmx(live_server, browser) -> None:  # type
 
     # The policy picker swaps in that policy's default actions.
     page.keyboard.press("v")
-    page.select_option("#policy", "spam@1")
-    page.wait_for_selector("#decision-actions input[name=actions_for][value='spam@1']", state="attached")
+    page.select_option("#policy", "spam@2")
+    page.wait_for_selector("#decision-actions input[name=actions_for][value='spam@2']", state="attached")
     # Violates keeps the actions live; "does not violate" greys them out.
     assert not page.is_disabled("#decision-actions input[name=actions] >> nth=0")
     page.keyboard.press("Escape")

@@ -72,7 +72,7 @@ def test_moderator_cannot_open_admin_pages_and_auditor_cannot_decide(app, client
     assert aud.get("/console/queue").status_code == 403
     assert aud.get(f"/console/cases/{case.id}").status_code == 403
     r = aud.post(f"/console/cases/{case.id}/decision", data={"csrf_token": token(aud.get("/console/login").text),
-                                                             "policy": "harassment@1", "outcome": "violates",
+                                                             "policy": "harassment@2", "outcome": "violates",
                                                              "facts": "x"})
     assert r.status_code == 403
     admin = login(app, "admin")
@@ -136,16 +136,16 @@ def test_decision_form_prefills_policy_actions_and_requires_facts(app, client, d
     mo = login(app, "mo")
     post_form(mo, f"/console/cases/{case.id}", f"/console/cases/{case.id}/claim", {})
     page = mo.get(f"/console/cases/{case.id}").text
-    assert 'value="harassment@1" selected' in page
+    assert 'value="harassment@2" selected' in page
     # The HTMX swap gives the chosen policy's default actions, ticked.
-    partial = mo.get(f"/console/cases/{case.id}/decision/actions", params={"policy": "spam@1"})
-    assert partial.status_code == 200 and 'name="actions_for" value="spam@1"' in partial.text
+    partial = mo.get(f"/console/cases/{case.id}/decision/actions", params={"policy": "spam@2"})
+    assert partial.status_code == 200 and 'name="actions_for" value="spam@2"' in partial.text
     assert mo.get(f"/console/cases/{case.id}/decision/actions", params={"policy": "nope@3"}).status_code == 422
     url = f"/console/cases/{case.id}/decision"
-    r = post_form(mo, f"/console/cases/{case.id}", url, {"policy": "harassment@1", "outcome": "violates",
-                                                         "facts": "  ", "actions_for": "harassment@1"})
+    r = post_form(mo, f"/console/cases/{case.id}", url, {"policy": "harassment@2", "outcome": "violates",
+                                                         "facts": "  ", "actions_for": "harassment@2"})
     assert r.status_code == 422 and "write the facts" in r.text and 'id="decision-error"' in r.text
-    r = post_form(mo, f"/console/cases/{case.id}", url, {"policy": "harassment@1", "outcome": "",
+    r = post_form(mo, f"/console/cases/{case.id}", url, {"policy": "harassment@2", "outcome": "",
                                                          "facts": "three threats"})
     assert r.status_code == 422 and "choose an outcome" in r.text and "three threats" in r.text
     r = post_form(mo, f"/console/cases/{case.id}", url, {"policy": "harassment@9", "outcome": "violates",
@@ -153,8 +153,8 @@ def test_decision_form_prefills_policy_actions_and_requires_facts(app, client, d
     assert r.status_code == 422 and "not a policy in force" in r.text
     # No JavaScript: the policy was changed but the ticked boxes were for another policy, so the
     # chosen policy's defaults apply.
-    r = post_form(mo, f"/console/cases/{case.id}", url, {"policy": "harassment@1", "outcome": "violates",
-                                                         "facts": "three threatening messages", "actions_for": "spam@1",
+    r = post_form(mo, f"/console/cases/{case.id}", url, {"policy": "harassment@2", "outcome": "violates",
+                                                         "facts": "three threatening messages", "actions_for": "spam@2",
                                                          "actions": ["label"]})
     assert r.status_code == 303
     with database.unit_of_work(write=False) as db:
@@ -174,12 +174,12 @@ def test_chosen_actions_are_kept_and_action_errors_rerender_the_form(app, client
     mo = login(app, "mo")
     url = f"/console/cases/{case.id}/decision"
     # Deciding without a claim: the action's Conflict comes back on the page.
-    r = post_form(mo, f"/console/cases/{case.id}", url, {"policy": "harassment@1", "outcome": "violates",
+    r = post_form(mo, f"/console/cases/{case.id}", url, {"policy": "harassment@2", "outcome": "violates",
                                                          "facts": "threats"})
     assert r.status_code == 409 and "claim case" in r.text
     post_form(mo, f"/console/cases/{case.id}", f"/console/cases/{case.id}/claim", {})
-    r = post_form(mo, f"/console/cases/{case.id}", url, {"policy": "harassment@1", "outcome": "violates",
-                                                         "facts": "threats", "actions_for": "harassment@1",
+    r = post_form(mo, f"/console/cases/{case.id}", url, {"policy": "harassment@2", "outcome": "violates",
+                                                         "facts": "threats", "actions_for": "harassment@2",
                                                          "actions": ["label", "warn"]})
     assert r.status_code == 303
     with database.unit_of_work(write=False) as db:
@@ -194,8 +194,8 @@ def test_X2_two_person_rule_through_the_console(app, client, database: Database)
     cs1, cs2 = login(app, "cs1"), login(app, "cs2")
     post_form(cs1, f"/console/cases/{case.id}", f"/console/cases/{case.id}/claim", {})
     r = post_form(cs1, f"/console/cases/{case.id}", f"/console/cases/{case.id}/decision",
-                  {"policy": "csam@1", "outcome": "does_not_violate", "facts": "an adult, documents checked",
-                   "actions_for": "csam@1", "actions": ["remove"]})
+                  {"policy": "csam@2", "outcome": "does_not_violate", "facts": "an adult, documents checked",
+                   "actions_for": "csam@2", "actions": ["remove"]})
     assert r.status_code == 303
     page = cs1.get(f"/console/cases/{case.id}").text
     assert "awaits a second, senior reviewer" in page and "You made this decision" in page
@@ -225,10 +225,10 @@ def test_disagreeing_second_reviewer_decides_violates(app, client, database: Dat
     mo, senior = login(app, "mo"), login(app, "senior")
     post_form(mo, f"/console/cases/{case.id}", f"/console/cases/{case.id}/claim", {})
     post_form(mo, f"/console/cases/{case.id}", f"/console/cases/{case.id}/decision",
-              {"policy": "harassment@1", "outcome": "does_not_violate", "facts": "banter"})
+              {"policy": "harassment@2", "outcome": "does_not_violate", "facts": "banter"})
     assert mo.get("/console/second-review").status_code == 403
     r = post_form(senior, f"/console/cases/{case.id}", f"/console/cases/{case.id}/second-review",
-                  {"agree": "no", "facts": "targeted threats at a child", "policy": "harassment@1"})
+                  {"agree": "no", "facts": "targeted threats at a child", "policy": "harassment@2"})
     assert r.status_code == 303
     with database.unit_of_work(write=False) as db:
         assert db.get(Case, case.id).outcome == "violates"
@@ -253,7 +253,7 @@ def test_deciding_a_case_awaiting_second_review_shows_why_not(app, client, datab
     cs1, cs2 = login(app, "cs1"), login(app, "cs2")
     post_form(cs1, f"/console/cases/{case.id}", f"/console/cases/{case.id}/claim", {})
     post_form(cs1, f"/console/cases/{case.id}", f"/console/cases/{case.id}/decision",
-              {"policy": "csam@1", "outcome": "does_not_violate", "facts": "adult"})
+              {"policy": "csam@2", "outcome": "does_not_violate", "facts": "adult"})
     r = post_form(cs2, f"/console/cases/{case.id}", f"/console/cases/{case.id}/decision",
-                  {"policy": "csam@1", "outcome": "violates", "facts": "a child"})
+                  {"policy": "csam@2", "outcome": "violates", "facts": "a child"})
     assert r.status_code == 409 and "awaits a second review" in r.text and 'id="decision-error"' in r.text

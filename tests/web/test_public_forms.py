@@ -360,13 +360,13 @@ def test_status_shows_what_was_received_and_the_outcome_with_reasons_and_nothing
     with database.unit_of_work() as db:
         case = db.execute(sa.select(Case)).scalar_one()
         claim_case(db, actor=mod, case=case)
-        decide_case(db, actor=mod, case=case, policy_ref="harassment@1", outcome="violates",
+        decide_case(db, actor=mod, case=case, policy_ref="harassment@2", outcome="violates",
                     facts="Repeated insults aimed at one person.", actions=["remove"],
                     catalogue=client.app.state.catalogue)
     r = client.get(f"/status/{mine}")
     assert r.status_code == 200 and 'id="state">Decided<' in r.text
     assert "breaks our rules or the law" in r.text and "Repeated insults aimed at one person." in r.text
-    assert "harassment@1" in r.text and f'href="/appeal?notice={mine}"' in r.text
+    assert "harassment@2" in r.text and f'href="/appeal?notice={mine}"' in r.text
     assert "someone-else" not in r.text
 
 

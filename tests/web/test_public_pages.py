@@ -270,7 +270,7 @@ def _decided_case_with_statement(live_server) -> tuple[str, str]:  # type: ignor
             items=[{"content_id": "post-8", "account_id": "acct-8"}], explanation="Daily insults.", good_faith=True))
         case = db.get(Case, receipt.cases[0].id)
         claim_case(db, actor=mod, case=case)
-        decide_case(db, actor=mod, case=case, policy_ref="harassment@1", outcome="violates",
+        decide_case(db, actor=mod, case=case, policy_ref="harassment@2", outcome="violates",
                     facts="Repeated insults aimed at one person.", actions=["remove"], catalogue=catalogue)
         tracking = receipt.notice.tracking_code
     with live_server.database.unit_of_work(write=False) as db:

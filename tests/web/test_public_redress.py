@@ -36,7 +36,7 @@ def decided_report(client, database: Database, outcome: str = "violates") -> tup
         code = receipt.notice.tracking_code
         case = db.get(Case, receipt.cases[0].id)
         claim_case(db, actor=MOD, case=case)
-        decide_case(db, actor=MOD, case=case, policy_ref="harassment@1", outcome=outcome,
+        decide_case(db, actor=MOD, case=case, policy_ref="harassment@2", outcome=outcome,
                     facts="Repeated insults aimed at one person.",
                     actions=["remove"] if outcome == "violates" else None, catalogue=catalogue)
     with database.unit_of_work(write=False) as db:

@@ -31,6 +31,7 @@ from staydown.cases.models import (
     TrackKind,
     TrackState,
 )
+from staydown.cases import tracks
 from staydown.cases.notify import tell_outcome
 from staydown.cases.rules import DEFAULT_RULES, CaseRules
 from staydown.db import now
@@ -43,7 +44,7 @@ from staydown.policies.vocab import ACCOUNT_ACTIONS, CONTENT_ACTIONS, SEVERITY_R
 from staydown.staff.permissions import Permission
 
 OPEN_STATES = (CaseState.open.value, CaseState.second_review.value)
-LIVE_TRACKS = (TrackState.waiting.value, TrackState.open.value)
+LIVE_TRACKS = tracks.LIVE_TRACKS
 
 
 def case_by_id(db: Session, case_id: int, *, for_update: bool = False) -> Case:
@@ -80,87 +81,16 @@ def raise_case_to(case: Case, policy: Policy) -> None:
     case.ncii = case.ncii or policy.ncii
 
 
-# -- legal tracks -----------------------------------------------------------------------------
+# -- legal tracks (their rules live in cases.tracks) ---------------------------------------------
 
-def open_track(db: Session, *, actor: Actor, case: Case, kind: str, received_at: datetime,
-               notice_id: int | None, rules: CaseRules, start: bool = True) -> LegalTrack:
-    """Open a track (idempotent per case and kind). `start=False` opens it waiting, its clock not
-    yet running (NCMEC before actual knowledge)."""
-    for track in case.tracks:
-        if track.kind == kind:
-            if start and track.state == TrackState.waiting.value:
-                start_track(db, actor=actor, track=track, started_at=received_at, rules=rules)
-            return track
-    track = LegalTrack(case_id=case.id, kind=kind, notice_id=notice_id, received_at=received_at,
-                       state=TrackState.open.value if start else TrackState.waiting.value,
-                       due_at=received_at + rules.duration(kind) if start else None, details={})
-    db.add(track)
-    case.tracks.append(track)
-    db.flush()
-    audit.record(db, actor=actor, tag=AuditTag.TRACK_OPEN, subject_type="case", subject_id=case.id,
-                 data={"track_id": track.id, "kind": kind, "received_at": received_at,
-                       "due_at": track.due_at, "state": track.state, "notice_id": notice_id})
-    refresh_priority(db, case)
-    return track
+open_track = tracks.open_track
+start_track = tracks.start_track
+meet_track = tracks.meet_track
+find_track_not_applicable = tracks.find_track_not_applicable
 
 
-def start_track(db: Session, *, actor: Actor, track: LegalTrack, started_at: datetime, rules: CaseRules) -> None:
-    if track.state != TrackState.waiting.value:
-        return
-    track.state = TrackState.open.value
-    track.due_at = started_at + rules.duration(track.kind)
-    track.details = {**track.details, "clock_started_at": started_at.isoformat()}
-    audit.record(db, actor=actor, tag=AuditTag.TRACK_START, subject_type="case", subject_id=track.case_id,
-                 data={"track_id": track.id, "kind": track.kind, "started_at": started_at, "due_at": track.due_at})
-    refresh_priority(db, track.case)
-
-
-def refresh_next_due(case: Case) -> None:
-    dues = [t.due_at for t in case.tracks if t.state == TrackState.open.value and t.due_at is not None]
-    case.next_due_at = min(dues) if dues else None
-
-
-def meet_track(db: Session, *, actor: Actor, track: LegalTrack, resolution: str, facts: str = "") -> LegalTrack:
-    """Close a track by what satisfies it (removal confirmed, report finished)."""
-    if track.state not in LIVE_TRACKS:
-        return track
-    when = now(db)
-    track.state = TrackState.met.value
-    track.met_at = when
-    track.resolution = resolution
-    track.facts = facts or track.facts
-    track.resolved_by = actor.ref
-    audit.record(db, actor=actor, tag=AuditTag.TRACK_MET, subject_type="case", subject_id=track.case_id,
-                 data={"track_id": track.id, "kind": track.kind, "resolution": resolution, "met_at": when,
-                       "late": bool(track.due_at and when > track.due_at)})
-    refresh_priority(db, track.case)
-    return track
-
-
-def find_track_not_applicable(db: Session, *, actor: Actor, track: LegalTrack, facts: str) -> LegalTrack:
-    """A documented finding that a track does not apply, with the facts it rests on. Only a senior
-    reviewer, child-safety specialist or legal may make it; a moderator's 'no violation' never does."""
-    if not facts or len(facts.strip()) < 20:
-        raise InvalidInput("a finding that a legal track does not apply needs the facts it rests on "
-                           "(at least 20 characters)")
-    if actor.kind is ActorKind.staff and not ({Permission.CASES_SECOND_REVIEW.value, Permission.LAW_ENFORCEMENT.value}
-                                              & actor.permissions):
-        raise PermissionDenied("only a senior reviewer, child-safety specialist or legal may find that a "
-                               "legal track does not apply")
-    if track.state not in LIVE_TRACKS:
-        raise Conflict(f"the {track.kind} track is already {track.state}")
-    case = track.case
-    if case.state == CaseState.second_review.value:
-        raise RuleViolation("the case awaits its second review; decide that first")
-    track.state = TrackState.not_applicable.value
-    track.met_at = now(db)
-    track.resolution = "finding_not_applicable"
-    track.facts = facts
-    track.resolved_by = actor.ref
-    audit.record(db, actor=actor, tag=AuditTag.TRACK_NOT_APPLICABLE, subject_type="case", subject_id=track.case_id,
-                 data={"track_id": track.id, "kind": track.kind, "facts": facts})
-    refresh_priority(db, case)
-    return track
+def refresh_next_due(case: Any) -> None:
+    case.next_due_at = tracks.next_due(case.tracks)
 
 
 # -- priority ---------------------------------------------------------------------------------
@@ -341,7 +271,8 @@ def decide_case(
 
 
 def _make_effective(db: Session, *, actor: Actor, case: Case, decision: Decision, policy: Policy,
-                    rules: CaseRules, imminent_danger: bool = False, manifestly_unfounded: bool = False) -> list:
+                    rules: CaseRules, imminent_danger: bool = False, manifestly_unfounded: bool = False,
+                    knowledge_at: datetime | None = None) -> list:
     when = now(db)
     applied = []
     case.state = CaseState.decided.value
@@ -386,12 +317,16 @@ def _make_effective(db: Session, *, actor: Actor, case: Case, decision: Decision
         # deciding on a trusted match of previously confirmed material (CSAM-7).
         if policy.child_safety and policy.ncmec_incident_type and (
                 not decision.automated or policy.auto_action_on_trusted_match):
-            _record_actual_knowledge(db, actor=actor, case=case, decision=decision, rules=rules)
+            _record_actual_knowledge(db, actor=actor, case=case, decision=decision, rules=rules, policy=policy,
+                                     at=knowledge_at)
         tag = AuditTag.CASE_DECIDE_VIOLATES
     else:
         for action in interim:
             lift_action(db, actor=actor, action=action, reason=f"no violation found (decision {decision.id})")
         tag = AuditTag.CASE_DECIDE_NO_VIOLATION
+    # What the decision answers ends now; what is still owed (a removal to confirm, a report to
+    # file, an order to answer) stays open.
+    tracks.on_decision(db, actor=actor, case=case, decision=decision)
     refresh_priority(db, case)
     tell_outcome(db, case=case, decision=decision, policy=policy, rules=rules,
                  manifestly_unfounded=manifestly_unfounded)
@@ -402,20 +337,17 @@ def _make_effective(db: Session, *, actor: Actor, case: Case, decision: Decision
     return applied
 
 
-def _record_actual_knowledge(db: Session, *, actor: Actor, case: Case, decision: Decision, rules: CaseRules) -> None:
-    """X-3 / CSAM-1: a human confirmed apparent CSAM. From now the provider knows, and the clock to
-    report to NCMEC runs."""
-    when = now(db)
+def _record_actual_knowledge(db: Session, *, actor: Actor, case: Case, decision: Decision, rules: CaseRules,
+                             policy: Policy, at: datetime | None = None) -> None:
+    """X-3 / CSAM-1: apparent CSAM is known (a person confirmed it, or it matched confirmed
+    material). From `at` the provider knows, and the clocks to report run."""
+    when = at or now(db)
     if case.actual_knowledge_at is None:
         case.actual_knowledge_at = when
         audit.record(db, actor=actor, tag=AuditTag.CASE_ACTUAL_KNOWLEDGE, subject_type="case", subject_id=case.id,
-                     data={"decision_id": decision.id, "at": when, "confirmed_by": decision.reviewer})
-    track = next((t for t in case.tracks if t.kind == TrackKind.ncmec.value), None)
-    if track is None:
-        open_track(db, actor=actor, case=case, kind=TrackKind.ncmec.value, received_at=when, notice_id=None,
-                   rules=rules, start=True)
-    elif track.state == TrackState.waiting.value:
-        start_track(db, actor=actor, track=track, started_at=when, rules=rules)
+                     data={"decision_id": decision.id, "at": when, "confirmed_by": decision.reviewer,
+                           "automated": decision.automated})
+    tracks.on_knowledge(db, actor=actor, case=case, at=when, rules=rules, policy=policy)
 
 
 def second_review(
@@ -452,6 +384,7 @@ def second_review(
     pending.second_reviewer = actor.ref
     pending.second_reviewed_at = when
     if agree:
+        pending.second_review_facts = facts
         pending.state = DecisionState.upheld.value
         audit.record(db, actor=actor, tag=AuditTag.CASE_SECOND_REVIEW, subject_type="case", subject_id=case.id,
                      data={"decision_id": pending.id, "agree": True, "facts": facts})
@@ -496,7 +429,7 @@ def sweep_deadlines(db: Session, *, actor: Actor, rules: CaseRules = DEFAULT_RUL
     when = now(db)
     report = SweepReport()
     t = LegalTrack.__table__
-    find = (sa.select(t.c.id, t.c.received_at, t.c.due_at, t.c.escalated_at, t.c.breached_at)
+    find = (sa.select(t.c.id, t.c.received_at, t.c.due_at, t.c.escalated_at, t.c.breached_at, t.c.details)
             .where(t.c.state == TrackState.open.value, t.c.due_at.is_not(None),
                    sa.or_(t.c.escalated_at.is_(None), t.c.breached_at.is_(None))))
     c = Case.__table__
@@ -509,9 +442,9 @@ def sweep_deadlines(db: Session, *, actor: Actor, rules: CaseRules = DEFAULT_RUL
         db.flush()
         live, near_rows = db.connection().execute(find).all(), db.connection().execute(near).all()
     stepping = [r.id for r in live if (steps := _steps(r, when, rules)).escalate or steps.breach]
-    tracks = (db.execute(sa.select(LegalTrack).where(LegalTrack.id.in_(stepping)).order_by(LegalTrack.due_at))
-              .scalars().all() if stepping else [])
-    for track in tracks:
+    due = (db.execute(sa.select(LegalTrack).where(LegalTrack.id.in_(stepping)).order_by(LegalTrack.due_at))
+           .scalars().all() if stepping else [])
+    for track in due:
         case = track.case
         steps = _steps(track, when, rules)
         if steps.escalate:
@@ -535,7 +468,8 @@ def sweep_deadlines(db: Session, *, actor: Actor, rules: CaseRules = DEFAULT_RUL
 
 
 def _steps(track: Any, when: datetime, rules: CaseRules) -> Any:
-    return clock_steps(received_at=track.received_at, due_at=track.due_at, at=when,
+    # The share of time left counts from the clock's start (NCMEC's from knowledge, not receipt).
+    return clock_steps(received_at=tracks.clock_started_at(track), due_at=track.due_at, at=when,
                        escalate_at_remaining_fraction=rules.escalate_at_remaining_fraction,
                        escalated=track.escalated_at is not None, breached=track.breached_at is not None)
 

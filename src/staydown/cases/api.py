@@ -27,6 +27,8 @@ Senior = Annotated[Actor, Depends(require(Permission.CASES_SECOND_REVIEW))]
 class TrackOut(BaseModel):
     id: int
     kind: str
+    scope: str
+    notice_id: int | None
     state: str
     received_at: datetime
     due_at: datetime | None

@@ -31,6 +31,9 @@ class TrackKind(str, enum.Enum):
     uk_intimate_image = "uk_intimate_image"
     terrorist_order = "terrorist_order"
     dsa_art18 = "dsa_art18"
+    priority_takedown = "priority_takedown"
+    uk_nca = "uk_nca"
+    authority_order = "authority_order"
 
 
 class TrackState(str, enum.Enum):
@@ -67,6 +70,8 @@ class Case(Base):
     # X-3: when a human first confirmed apparent CSAM.
     actual_knowledge_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     imminent_danger: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    # DSA Art. 18: when a person marked a threat to life or safety (the one-hour clock's start).
+    imminent_danger_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outcome: Mapped[str | None] = mapped_column(sa.String(20))
@@ -82,6 +87,8 @@ class LegalTrack(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True)
     kind: Mapped[str] = mapped_column(sa.String(30), nullable=False)
+    # "case" (one track of the kind per case) or "notice:<id>" (each order has its own track).
+    scope: Mapped[str] = mapped_column(sa.String(40), nullable=False, default="case")
     state: Mapped[str] = mapped_column(sa.String(20), nullable=False)
     notice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("notices.id", ondelete="SET NULL"))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
@@ -96,7 +103,18 @@ class LegalTrack(Base):
 
     case: Mapped[Case] = relationship(back_populates="tracks")
 
-    __table_args__ = (sa.UniqueConstraint("case_id", "kind", name="uq_legal_tracks_case_kind"),)
+    __table_args__ = (sa.UniqueConstraint("case_id", "kind", "scope", name="uq_legal_tracks_case_kind_scope"),)
+
+
+class NoticeTrack(Base):
+    """A notice is governed by a track: the one it opened, or the one of its kind it joined. A
+    notifier's receipt and status page show these, and no other notice's."""
+
+    __tablename__ = "notice_tracks"
+
+    notice_id: Mapped[int] = mapped_column(sa.ForeignKey("notices.id", ondelete="CASCADE"), primary_key=True)
+    track_id: Mapped[int] = mapped_column(sa.ForeignKey("legal_tracks.id", ondelete="CASCADE"), primary_key=True,
+                                          index=True)
 
 
 class DecisionState(str, enum.Enum):
@@ -121,6 +139,8 @@ class Decision(Base):
     state: Mapped[str] = mapped_column(sa.String(30), nullable=False)
     second_reviewer: Mapped[str | None] = mapped_column(sa.String(200))
     second_reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the second reviewer relied on when agreeing: part of the reasons the notifier is given.
+    second_review_facts: Mapped[str | None] = mapped_column(sa.Text)
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 

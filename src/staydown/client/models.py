@@ -58,13 +58,16 @@ class ScanResult(_Result):
 
 
 class Deadline(_Result):
-    """A legal track opened by a notice and when it is due."""
+    """A legal track that governs a notice (one it opened, or the one of its kind it joined), and
+    where it stands."""
 
     kind: str
     state: str
     received_at: datetime
     due_at: datetime | None = None
     met_at: datetime | None = None
+    title: str | None = None
+    resolution: str | None = None
 
 
 class NoticeReceipt(_Result):

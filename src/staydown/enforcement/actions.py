@@ -132,8 +132,6 @@ def restrict_distribution(db: Session, *, actor: Actor, content_id: int, case_id
 
 
 REMOVAL_KINDS = ("remove", "disable")
-# Tracks a confirmed removal satisfies; NCMEC is met by a finished report, not by removal.
-TRACKS_MET_BY_REMOVAL = ("take_it_down", "uk_intimate_image", "terrorist_order", "dsa_notice")
 
 
 def acknowledge_action(db: Session, *, actor: Actor, action: EnforcementAction, status: str, detail: str = "") -> EnforcementAction:
@@ -152,7 +150,8 @@ def acknowledge_action(db: Session, *, actor: Actor, action: EnforcementAction, 
 
 
 def _meet_removal_tracks(db: Session, *, actor: Actor, case_id: int) -> None:
-    from staydown.cases.actions import case_by_id, case_contents, meet_track
+    from staydown.cases import tracks
+    from staydown.cases.actions import case_by_id, case_contents
 
     case = case_by_id(db, case_id)
     reported = {c.id for c in case_contents(db, case)}
@@ -162,10 +161,7 @@ def _meet_removal_tracks(db: Session, *, actor: Actor, case_id: int) -> None:
         EnforcementAction.ack_status == "applied")).scalars())
     if not reported or not reported <= confirmed:
         return
-    for track in case.tracks:
-        if track.kind in TRACKS_MET_BY_REMOVAL:
-            meet_track(db, actor=actor, track=track, resolution="removal_confirmed",
-                       facts=f"the platform confirmed removal of {len(reported)} reported item(s)")
+    tracks.on_removal_confirmed(db, actor=actor, case=case, items=len(reported))
 
 
 def active_actions_on_account(db: Session, *, account_id: int, kind: str | None = None) -> list[EnforcementAction]:

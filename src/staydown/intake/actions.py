@@ -13,7 +13,8 @@ from staydown import audit, codes
 from staydown.actors import Actor
 from staydown.audit import AuditTag
 from staydown.cases import actions as cases
-from staydown.cases.models import Case, TrackKind
+from staydown.cases import tracks
+from staydown.cases.models import Case
 from staydown.cases.rules import DEFAULT_RULES, CaseRules
 from staydown.db import now
 from staydown.enforcement.actions import restrict_distribution
@@ -107,17 +108,16 @@ def complete_notice(
     receipt = Receipt(notice, missing=missing)
     if new_items:
         attached = batch.attach_items(db, actor=actor, notice=notice, items=new_items, policy=policy, rules=rules,
-                                      engine=engine)
+                                      engine=engine, catalogue=catalogue)
         receipt.cases.extend(cases.case_by_id(db, cid) for cid in attached)
     if not missing:
         notice.state = NoticeState.received.value
         notice.complete_at = when
-        # The 48-hour clock starts now, from the receipt of a valid request.
+        # The 48-hour clock starts now, from the receipt of a valid request (the same rule as at intake).
         for case_id in {i.case_id for i in notice.items if i.case_id} | {c.id for c in receipt.cases}:
             case = cases.case_by_id(db, case_id)
-            cases.open_track(db, actor=actor, case=case, kind=TrackKind.take_it_down.value, received_at=when,
-                             notice_id=notice.id, rules=rules, start=True)
-            cases.refresh_priority(db, case)
+            tracks.open_for_notice(db, actor=actor, case=case, notice=notice, policy=policy, rules=rules,
+                                   catalogue=catalogue, received_at=when)
             if case not in receipt.cases:
                 receipt.cases.append(case)
     if notice.case_id is None and receipt.cases:

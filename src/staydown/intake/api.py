@@ -7,9 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from staydown.actors import Actor
+from staydown.cases import tracks
 from staydown.errors import InvalidInput
 from staydown.http import DbSession, rate_limited, require, require_quick
 from staydown.intake import actions, batch, misuse
@@ -33,10 +34,20 @@ PUBLIC_REPORTERS = {ReporterKind.affected_person, ReporterKind.parent_or_represe
 
 class TrackOut(BaseModel):
     kind: str
-    state: str
+    title: str = Field(description="what the clock is for, in plain words")
+    state: str = Field(description="waiting | open | met | not_applicable (closed for a stated reason)")
     received_at: datetime
     due_at: datetime | None
-    met_at: datetime | None
+    met_at: datetime | None = Field(description="when it was met or closed")
+    resolution: str | None = Field(default=None, description="what ended it: decided, removal_confirmed, "
+                                   "refused_on_review, finding_not_applicable...")
+
+    @classmethod
+    def of(cls, track: Any) -> "TrackOut":
+        rule = tracks.KINDS.get(track.kind)
+        return cls(kind=track.kind, title=rule.title if rule else track.kind, state=track.state,
+                   received_at=track.received_at, due_at=track.due_at, met_at=track.met_at,
+                   resolution=getattr(track, "resolution", None))
 
 
 class ReceiptOut(BaseModel):
@@ -61,8 +72,7 @@ def _receipt(request: Request, outcome: batch.Outcome, *, show_cases: bool) -> R
         tracking_code=code, state=outcome.state, received_at=outcome.received_at, acknowledgement=ack,
         cases=outcome.case_ids if show_cases else [],
         missing=[{"element": m, "what": actions.TAKE_IT_DOWN_ELEMENTS[m]} for m in outcome.missing],
-        deadlines=[TrackOut(kind=d.kind, state=d.state, received_at=d.received_at, due_at=d.due_at, met_at=d.met_at)
-                   for d in outcome.deadlines],
+        deadlines=[TrackOut.of(d) for d in outcome.deadlines],
         status_url=f"{base}/status/{code}")
 
 
@@ -168,7 +178,7 @@ def status(code: Code, db: DbSession, _: Public) -> StatusOut:
     # Only the clocks this notice opened: another notifier's clock on the same case is theirs.
     return StatusOut(tracking_code=notice.tracking_code, kind=notice.kind, received_at=notice.received_at,
                      items=len(notice.items), state=status.state, missing=list(notice.missing_elements),
-                     deadlines=[TrackOut.model_validate(t, from_attributes=True) for t in status.deadlines],
+                     deadlines=[TrackOut.of(t) for t in status.deadlines],
                      outcome=status.outcome, decided_at=status.decided_at, reasons=status.reasons,
                      policy=status.policy_ref, redress=redress)
 

@@ -34,7 +34,8 @@ from staydown import audit, codes
 from staydown.actors import Actor, ActorKind
 from staydown.audit import AuditTag
 from staydown.cases.actions import OPEN_STATES, compute_priority, raise_case_to, refresh_next_due
-from staydown.cases.models import Case, CaseState, LegalTrack, TrackKind, TrackState
+from staydown.cases import tracks as track_rules
+from staydown.cases.models import Case, CaseState, LegalTrack, NoticeTrack
 from staydown.cases.notify import receipt_message
 from staydown.cases.rules import DEFAULT_RULES, CaseRules
 from staydown.db import insert_for, now
@@ -54,9 +55,7 @@ TAKE_IT_DOWN_ELEMENTS = {
     "explanation": "the facts that support that statement",
     "contact": "contact information (an e-mail address) so we can tell you what we did",
 }
-HUMAN_REPORTERS = {ReporterKind.affected_person.value, ReporterKind.parent_or_representative.value}
-DSA_KINDS = {NoticeKind.user_report.value, NoticeKind.public_report.value, NoticeKind.dsa_notice.value,
-             NoticeKind.trusted_flagger.value, NoticeKind.take_it_down.value}
+HUMAN_REPORTERS = track_rules.PERSON_REPORTERS
 INTERIM_SCOPE = ["recommendation", "search", "monetisation"]
 
 
@@ -128,6 +127,7 @@ class Deadline:
     received_at: datetime
     due_at: datetime | None
     met_at: datetime | None
+    resolution: str | None = None
 
 
 @dataclass
@@ -145,6 +145,7 @@ class Outcome:
 
 @dataclass(eq=False)
 class _Track:
+    """A legal track in memory: `cases.tracks.place` opens and starts it as it does a row."""
     case: "_Case"
     kind: str
     state: str
@@ -152,6 +153,7 @@ class _Track:
     received_at: datetime
     due_at: datetime | None
     details: dict[str, Any]
+    scope: str = track_rules.CASE_SCOPE
     id: int | None = None
     met_at: datetime | None = None
     new: bool = True
@@ -230,6 +232,7 @@ class _Work:
     events: list[Callable[[Session], None]] = field(default_factory=list)
     item_events: dict[int, list[Callable[[Session], None]]] = field(default_factory=dict)
     deadlines: list[Deadline] = field(default_factory=list)
+    governed_by: list[_Track] = field(default_factory=list)  # the tracks this notice opened or joined
 
     # What `cases.notify.receipt_message` reads of a notice.
     @property
@@ -483,11 +486,12 @@ class _OpenCases:
             tracks = LegalTrack.__table__
             for row in db.connection().execute(sa.select(tracks.c.id, tracks.c.case_id, tracks.c.kind, tracks.c.state,
                                             tracks.c.notice_id, tracks.c.received_at, tracks.c.due_at,
-                                            tracks.c.met_at, tracks.c.details)
+                                            tracks.c.met_at, tracks.c.details, tracks.c.scope)
                                   .where(tracks.c.case_id.in_(sorted(loaded))).order_by(tracks.c.id)).all():
                 case = loaded[row.case_id]
                 case.tracks.append(_Track(case, row.kind, row.state, row.notice_id, row.received_at, row.due_at,
-                                          dict(row.details or {}), id=row.id, met_at=row.met_at, new=False))
+                                          dict(row.details or {}), scope=row.scope, id=row.id, met_at=row.met_at,
+                                          new=False))
 
     def _index(self, case: _Case) -> None:
         if case.content_id is not None:
@@ -524,52 +528,44 @@ def _event(actor: Actor, tag: AuditTag, subject_type: str, subject_id: Callable[
     return record  # type: ignore[return-value]
 
 
-def open_track(work: _Work, case: _Case, *, kind: str, received_at: datetime, rules: CaseRules,
-               start: bool, created: list[_Track]) -> None:
-    """`cases.actions.open_track` on a case in memory: idempotent per case and kind; a waiting
-    track of that kind starts its clock."""
-    for track in case.tracks:
-        if track.kind == kind:
-            if start and track.state == TrackState.waiting.value:
-                track.state = TrackState.open.value
-                track.due_at = received_at + rules.duration(kind)
-                track.details = {**track.details, "clock_started_at": received_at.isoformat()}
-                track.started = True
-                work.events.append(_event(work.actor, AuditTag.TRACK_START, "case", lambda c=case: c.id,
-                                          lambda t=track: {"track_id": t.id, "kind": t.kind,
-                                                           "started_at": received_at, "due_at": t.due_at}))
-                refresh_next_due(case)  # type: ignore[arg-type]
-            return
-    track = _Track(case, kind, TrackState.open.value if start else TrackState.waiting.value, work.id, received_at,
-                   received_at + rules.duration(kind) if start else None, {})
-    case.tracks.append(track)
-    created.append(track)
-    data = {"kind": kind, "received_at": received_at, "due_at": track.due_at, "state": track.state,
-            "notice_id": work.id}
-    work.events.append(_event(work.actor, AuditTag.TRACK_OPEN, "case", lambda c=case: c.id,
-                              lambda t=track, d=data: {"track_id": t.id, **d}))
+def _open_tracks(work: _Work, case: _Case, received: datetime, batch: "_Attaching") -> None:
+    """The tracks this notice opens or joins on its case, by the one rule in `cases.tracks`."""
+    case_policy = batch.catalogue.get(case.policy_id) if batch.catalogue and case.policy_id in batch.catalogue else None
+    notice_order = getattr(work.notice, "order", None)
+    order = (notice_order.model_dump(mode="json") if notice_order is not None
+             else (work.notice.details or {}).get("order") or {})
+    plans = track_rules.plan_for_notice(
+        notice_kind=work.kind, reporter_kind=work.reporter_kind,
+        complete=work.state == NoticeState.received.value, policy=work.policy, case_policy=case_policy,
+        child_safety=case.child_safety, ncii=case.ncii or work.policy.ncii, rules=batch.rules,
+        order_due_at=_aware(order.get("due_at")), order_hours=order.get("hours"), received_at=received)
+
+    def make(**fields: Any) -> _Track:
+        return _Track(case, **fields)
+
+    for plan in plans:
+        placed = track_rules.place(case.tracks, plan, received_at=received, notice_id=work.id, make=make)
+        track = placed.track
+        if placed.change == "opened":
+            batch.tracks.append(track)
+            data = {"kind": track.kind, "received_at": received, "due_at": track.due_at, "state": track.state,
+                    "notice_id": work.id, "basis": plan.basis}
+            work.events.append(_event(work.actor, AuditTag.TRACK_OPEN, "case", lambda c=case: c.id,
+                                      lambda t=track, d=data: {"track_id": t.id, **d}))
+        elif placed.change == "started":
+            track.started = True
+            work.events.append(_event(work.actor, AuditTag.TRACK_START, "case", lambda c=case: c.id,
+                                      lambda t=track: {"track_id": t.id, "kind": t.kind, "started_at": received,
+                                                       "due_at": t.due_at}))
+        if track not in work.governed_by:
+            work.governed_by.append(track)
     refresh_next_due(case)  # type: ignore[arg-type]
 
 
-def _open_tracks(work: _Work, case: _Case, received: datetime, rules: CaseRules, created: list[_Track]) -> None:
-    policy = work.policy
-    tracks: list[tuple[str, bool]] = []  # (kind, clock running)
-    if work.kind == NoticeKind.take_it_down.value and work.state == NoticeState.received.value:
-        tracks.append((TrackKind.take_it_down.value, True))
-    elif (case.child_safety or policy.ncii) and work.reporter_kind in HUMAN_REPORTERS \
-            and work.kind != NoticeKind.take_it_down.value:
-        # The person depicted, or their parent, asked for removal: the 48-hour duty applies (X-2).
-        tracks.append((TrackKind.take_it_down.value, True))
-    if case.child_safety:
-        tracks.append((TrackKind.ncmec.value, False))  # the clock starts at actual knowledge (X-3)
-    if work.kind in DSA_KINDS:
-        tracks.append((TrackKind.dsa_notice.value, True))
-    if policy.ncii or (case.child_safety and work.reporter_kind in HUMAN_REPORTERS):
-        tracks.append((TrackKind.uk_intimate_image.value, True))
-    if work.kind == NoticeKind.terrorist_order.value:
-        tracks.append((TrackKind.terrorist_order.value, True))
-    for kind, running in tracks:
-        open_track(work, case, kind=kind, received_at=received, rules=rules, start=running, created=created)
+def _aware(value: Any) -> datetime | None:
+    if not value:
+        return None
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
 @dataclass(eq=False)
@@ -585,6 +581,7 @@ class _Attaching:
     open_cases: _OpenCases
     when: datetime
     rules: CaseRules
+    catalogue: Catalogue | None = None
     items: list[tuple[_Work, _Content | None, Any, _Case]] = field(default_factory=list)
     tracks: list[_Track] = field(default_factory=list)  # new, in the order they were opened
     restrictions: list[_Restriction] = field(default_factory=list)
@@ -625,7 +622,7 @@ def _attach(batch: _Attaching, work: _Work, position: int, item: Any, content: _
     work.events.append(_event(work.actor, AuditTag.CASE_JOIN, "case", lambda c=case: c.id, {
         "notice_id": work.id, "content_id": content.id if content else None, "url": item.url,
         "notices": case.notice_count, "reporters": case.reporter_count}))
-    _open_tracks(work, case, work.received_at or when, batch.rules, batch.tracks)
+    _open_tracks(work, case, work.received_at or when, batch)
     if case.child_safety and content is not None and content.id not in batch.restricted:
         batch.restricted.add(content.id)  # type: ignore[arg-type]
         batch.restrictions.append(_Restriction(work, content, case))
@@ -710,9 +707,9 @@ def stored_outcome(db: Session, notice_id: int, *, replayed: bool = False) -> Ou
     notice = db.get(Notice, notice_id)
     assert notice is not None
     case_ids = sorted({i.case_id for i in notice.items if i.case_id})
-    deadlines = [Deadline(t.kind, t.state, t.received_at, t.due_at, t.met_at)
-                 for cid in case_ids for t in db.execute(sa.select(LegalTrack).where(LegalTrack.case_id == cid)
-                                                         .order_by(LegalTrack.id)).scalars() if t.due_at is not None]
+    deadlines = [Deadline(t.kind, t.state, t.received_at, t.due_at, t.met_at, t.resolution)
+                 for t in sorted(track_rules.tracks_of_notice(db, notice.id), key=lambda t: t.id)
+                 if t.due_at is not None]
     return Outcome(notice.id, notice.tracking_code, notice.state, notice.received_at, list(notice.missing_elements),
                    case_ids, deadlines, replayed=replayed)
 
@@ -729,7 +726,7 @@ def _write(db: Session, works: list[_Work], *, catalogue: Catalogue, rules: Case
     ids = _insert_returning_ids(db, Notice, [_notice_row(w, when) for w in works], ("tracking_code",))
     for work, notice_id in zip(works, ids):
         work.id = notice_id
-    return _attach_all(db, works, contents, when=when, rules=rules, acknowledge=True)
+    return _attach_all(db, works, contents, when=when, rules=rules, catalogue=catalogue, acknowledge=True)
 
 
 def _notice_row(work: _Work, when: datetime) -> dict[str, Any]:
@@ -741,28 +738,30 @@ def _notice_row(work: _Work, when: datetime) -> dict[str, Any]:
         "contact_name": n.contact_name, "contact_email": n.contact_email, "signature": n.signature,
         "reporter_platform_id": n.reporter_id, "notifier_id": work.notifier_id,
         "trusted_flagger_id": work.flagger.id if work.flagger else None, "jurisdiction": n.jurisdiction,
-        "language": n.language, "reach": n.reach, "details": n.details, "missing_elements": work.missing,
+        "language": n.language, "reach": n.reach, "missing_elements": work.missing,
+        "details": {**n.details, "order": n.order.model_dump(mode="json")} if n.order is not None else n.details,
         "case_id": None, "received_at": when, "complete_at": None if work.missing else when,
         "submitted_by": work.actor.ref, "idempotency_key": work.idempotency_key,
     }
 
 
 def _attach_all(db: Session, works: list[_Work], contents: dict[str, _Content], *, when: datetime,
-                rules: CaseRules, acknowledge: bool) -> list[Outcome]:
+                rules: CaseRules, catalogue: Catalogue | None, acknowledge: bool) -> list[Outcome]:
     content_ids: set[int] = set()
     for content in contents.values():
         if not content.new:
             content_ids.add(content.id)  # type: ignore[arg-type]
             content_ids.update(content.copies)
     urls = {item.url for w in works for item in w.items if item.url}
-    batch = _Attaching(_OpenCases(db, content_ids, urls), when, rules)
+    batch = _Attaching(_OpenCases(db, content_ids, urls), when, rules, catalogue)
     for work in works:
         for position, item in enumerate(work.items):
             content = contents[item.content_id] if item.content_id else None
             _attach(batch, work, position, item, content)
-        # The receipt tells the deadlines as this notice found them, not as later ones leave them.
+        # The receipt tells this notice's own clocks (those it opened or joined), as it found
+        # them, not another notifier's and not as later notices leave them.
         work.deadlines = [Deadline(t.kind, t.state, t.received_at, t.due_at, t.met_at)
-                          for c in work.cases for t in c.tracks if t.due_at is not None]
+                          for t in work.governed_by if t.due_at is not None]
 
     # Write: new cases (ids in the order they were opened), then what refers to them.
     touched = list(dict.fromkeys(c for w in works for c in w.cases))
@@ -777,9 +776,17 @@ def _attach_all(db: Session, works: list[_Work], contents: dict[str, _Content], 
             for w, c, item, case in batch.items])
     for track, track_id in zip(batch.tracks, _insert_returning_ids(db, LegalTrack, [
             {"case_id": t.case.id, "kind": t.kind, "state": t.state, "notice_id": t.notice_id,
-             "received_at": t.received_at, "due_at": t.due_at, "details": t.details} for t in batch.tracks],
-            ("case_id", "kind"))):
+             "received_at": t.received_at, "due_at": t.due_at, "details": t.details, "scope": t.scope}
+            for t in batch.tracks], ("case_id", "kind", "scope"))):
         track.id = track_id
+    links = list(dict.fromkeys((w.id, t.id) for w in works for t in w.governed_by))
+    if links:
+        # Tracks already governing a notice (a completion joining the clock its request opened) stay linked once.
+        known = set(db.connection().execute(sa.select(NoticeTrack.notice_id, NoticeTrack.track_id).where(
+            NoticeTrack.notice_id.in_(sorted({n for n, _ in links})))).all()) if not all(w.insert for w in works) else set()
+        rows = [{"notice_id": n, "track_id": t} for n, t in links if (n, t) not in known]
+        if rows:
+            db.connection().execute(sa.insert(NoticeTrack.__table__), rows)
     _update_rows(db, LegalTrack, [{"id": t.id, "state": t.state, "due_at": t.due_at, "details": t.details}
                                   for c in touched for t in c.tracks if t.started and not t.new])
     _update_rows(db, Case, [{"id": c.id, **{f: getattr(c, f) for f in UPDATED_CASE_FIELDS}} for c in touched])
@@ -844,7 +851,7 @@ def _outcome(work: _Work) -> Outcome:
 
 
 def attach_items(db: Session, *, actor: Actor, notice: Notice, items: list[Any], policy: Policy, rules: CaseRules,
-                 engine: Any = None) -> list[int]:
+                 engine: Any = None, catalogue: Catalogue | None = None) -> list[int]:
     """Items added to a stored notice (a TAKE IT DOWN request being completed) join their cases as
     a new notice's items would. Returns the ids of the cases they joined."""
     _flush_caller(db)
@@ -855,6 +862,6 @@ def attach_items(db: Session, *, actor: Actor, notice: Notice, items: list[Any],
                  state=notice.state, id=notice.id, received_at=notice.received_at, insert=False, items=list(items))
     contents = _subjects(db, [work], when)
     _copies(db, contents, engine)
-    [outcome] = _attach_all(db, [work], contents, when=when, rules=rules, acknowledge=False)
+    [outcome] = _attach_all(db, [work], contents, when=when, rules=rules, catalogue=catalogue, acknowledge=False)
     db.expire(notice, ["items"])
     return outcome.case_ids

@@ -10,12 +10,14 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from staydown.cases import tracks
 from staydown.cases.models import Case, Decision, DecisionState, LegalTrack
 from staydown.intake.models import Notice
 from staydown.transparency.scrub import scrub_personal_data
 
-# The clocks a notifier is told about; the NCMEC and Art. 18 tracks are duties towards authorities.
-PUBLIC_TRACKS = ("take_it_down", "uk_intimate_image", "dsa_notice", "terrorist_order")
+# The clocks a notifier is told about; the NCMEC, NCA and Art. 18 tracks are duties towards
+# authorities, about the person who posted the content.
+PUBLIC_TRACKS = tracks.public_kinds()
 
 
 @dataclass
@@ -30,18 +32,10 @@ class PublicStatus:
 
 
 def notice_deadlines(db: Session, notice: Notice) -> list[LegalTrack]:
-    """The clocks that apply to this notice, soonest first: those it opened; or, when it joined a
-    case whose clocks were already running (one clock of a kind per case), those clocks, which
-    govern its removal too. Never the clocks another notifier's different request opened beside it."""
-    case_ids = {i.case_id for i in notice.items if i.case_id}
-    if not case_ids:
-        return []
-    public = sa.select(LegalTrack).where(LegalTrack.case_id.in_(case_ids), LegalTrack.kind.in_(PUBLIC_TRACKS),
-                                         LegalTrack.due_at.is_not(None)).order_by(LegalTrack.due_at, LegalTrack.id)
-    own = list(db.execute(public.where(LegalTrack.notice_id == notice.id)).scalars())
-    if own:
-        return own
-    return list(db.execute(public).scalars())
+    """The clocks that govern this notice, soonest first: those it opened, and those of its kind
+    it joined on its case (which govern its removal too). Never a clock of another notifier's
+    different request beside it, nor a duty owed to an authority."""
+    return [t for t in tracks.tracks_of_notice(db, notice.id, kinds=PUBLIC_TRACKS) if t.due_at is not None]
 
 
 def public_status(db: Session, notice: Notice) -> PublicStatus:
@@ -66,5 +60,5 @@ def public_status(db: Session, notice: Notice) -> PublicStatus:
                 status.policy_ref = decision.policy_ref
                 # The reviewer's words reach a member of the public: personal data (names, handles,
                 # addresses, ids) is taken out, as on a statement of reasons.
-                status.reasons = scrub_personal_data(decision.facts)
+                status.reasons = scrub_personal_data(tracks.reasons(decision))
     return status

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from staydown.intake.models import NoticeKind, ReporterKind
 from staydown.jsonutil import canonical
@@ -33,6 +33,29 @@ class NoticeItemIn(BaseModel):
         return self
 
 
+ORDER_KINDS = (NoticeKind.law_enforcement, NoticeKind.authority_order, NoticeKind.terrorist_order)
+
+
+class OrderIn(BaseModel):
+    """What an order or a law-enforcement request states: who issued it, its reference, and the
+    deadline it sets (a time, or hours from receipt). Without a deadline the catalogue's default
+    for the kind of order applies (one hour for an EU terrorist-content removal order)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    issued_by: str = Field(min_length=2, max_length=300, description="the court, authority or agency")
+    reference: str = Field(min_length=1, max_length=200, description="the order's or case's reference")
+    legal_basis: str | None = Field(default=None, max_length=2000)
+    due_at: AwareDatetime | None = Field(default=None, description="the deadline the order states")
+    hours: float | None = Field(default=None, gt=0, le=8760, description="or: hours from receipt")
+
+    @model_validator(mode="after")
+    def _one_deadline(self) -> "OrderIn":
+        if self.due_at is not None and self.hours is not None:
+            raise ValueError("give the order's deadline once: due_at or hours, not both")
+        return self
+
+
 class NoticeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -52,6 +75,14 @@ class NoticeIn(BaseModel):
     language: str = Field(default="en", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
     reach: int | None = Field(default=None, ge=0, le=10**12)
     details: dict[str, Any] = Field(default_factory=dict)
+    order: OrderIn | None = Field(default=None, description="for an order or a law-enforcement request: "
+                                  "who issued it and the deadline it sets")
+
+    @model_validator(mode="after")
+    def _order_kind(self) -> "NoticeIn":
+        if self.order is not None and self.kind not in ORDER_KINDS:
+            raise ValueError("'order' belongs to a notice of kind " + ", ".join(k.value for k in ORDER_KINDS))
+        return self
 
     @field_validator("contact_email")
     @classmethod

@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Annotated, Any, Iterator, Mapping, Sequence, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 
 from staydown.policies import schema, vocab
@@ -137,9 +137,11 @@ def to_document(policy: Policy) -> dict[str, Any]:
     # The serializer that thaws the translations mapping hides its default from pydantic.
     if not doc.get("translations"):
         doc.pop("translations", None)
+    if not doc.get("legal_tracks"):  # likewise hidden by its serializer
+        doc.pop("legal_tracks", None)
     for name in _SET_LIKE:
         if name in doc:
-            doc[name] = sorted(doc[name])
+            doc[name] = sorted(doc[name], key=lambda v: v if isinstance(v, str) else v["kind"])
     return doc
 
 
@@ -171,9 +173,12 @@ class Catalogue:
     policies: Mapping[str, Policy]
     description: str | None = None
     source: str = STRING_NAME
+    # Each kind of legal track's default hours (the `legal_tracks` section); a policy may set its own.
+    track_hours: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "policies", MappingProxyType(dict(self.policies)))
+        object.__setattr__(self, "track_hours", MappingProxyType(dict(self.track_hours)))
 
     def __iter__(self) -> Iterator[Policy]:
         return iter(self.policies.values())
@@ -220,11 +225,34 @@ class Catalogue:
 # -- loading -------------------------------------------------------------------------------
 
 
+def _known_track_kind(value: str) -> str:
+    if value not in vocab.TRACK_KINDS:
+        close = difflib.get_close_matches(value, vocab.TRACK_KINDS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise schema._fail("legal_track", f"{value!r} is not a kind of legal track{hint} (known: "
+                           + ", ".join(vocab.TRACK_KINDS) + ")")
+    return value
+
+
+_TrackKindAny = Annotated[str, AfterValidator(_known_track_kind)]
+
+
+def _statutory(section: dict[str, schema.TrackDefaults]) -> dict[str, schema.TrackDefaults]:
+    for kind, defaults in section.items():
+        limit = vocab.STATUTORY_MAX_HOURS.get(kind)
+        if limit is not None and defaults.hours > limit:
+            raise schema._fail("legal_track", f"the law gives '{kind}' at most {limit:g} hours; "
+                               f"{defaults.hours:g} would count late removals as on time")
+    return section
+
+
 class _Header(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     catalogue_version: Annotated[StrictInt, Field(ge=1)]
     description: schema.Text | None = None
+    # Every kind of legal track may be given its default hours here (cases/tracks.py).
+    legal_tracks: Annotated[dict[_TrackKindAny, schema.TrackDefaults], AfterValidator(_statutory)] = {}
     # Each policy is validated on its own below, so that one bad policy hides nothing in another.
     policies: Annotated[list[Any], Field(min_length=1)]
 
@@ -347,7 +375,8 @@ _FIELD_NAMES = sorted(
         name
         for model in (
             _Header, Policy, schema.StrikeLadder, schema.PolicyTranslation,
-            schema.IllegalContentGround, schema.TermsOfServiceGround,
+            schema.IllegalContentGround, schema.TermsOfServiceGround, schema.TrackEntry,
+            schema.TrackDefaults,
         )
         for name in model.model_fields
     }
@@ -550,6 +579,7 @@ def _parse(data: bytes, source: str) -> tuple[Catalogue | None, list[Problem]]:
             policies={p.id: p for p in policies},
             description=header.description,
             source=source,
+            track_hours={k: float(v.hours) for k, v in header.legal_tracks.items()},
         ),
         [],
     )

@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictFloat,
     StrictInt,
     StrictStr,
     ValidationInfo,
@@ -151,6 +152,11 @@ def _unique(values: tuple[Any, ...]) -> tuple[Any, ...]:
     return values
 
 
+def _unique_tracks(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    _unique(tuple(v.kind for v in values))
+    return values
+
+
 def _as_list(value: Any) -> Any:
     # A policy usually cites one ground; writing it as a bare mapping is the common case.
     return [value] if isinstance(value, dict) else value
@@ -171,12 +177,46 @@ NcmecType = Annotated[
 ]
 Severity = Annotated[StrictStr, _one_of("a severity", vocab.SEVERITIES, "severity")]
 Action = Annotated[StrictStr, _one_of("an action", vocab.ACTIONS, "action")]
-LegalTrack = Annotated[StrictStr, _one_of("a legal track", vocab.LEGAL_TRACKS, "legal_track")]
+def _listable_track(value: str) -> str:
+    if value in vocab.EVENT_TRACKS:
+        what = ("a marked threat to life or safety" if value == "dsa_art18"
+                else "the order itself")
+        raise _fail("legal_track", f"{value!r} is opened by {what}, under any policy; a policy lists only "
+                    "the tracks a report under it opens: " + ", ".join(vocab.LEGAL_TRACKS))
+    return value
+
+
+TrackKindName = Annotated[StrictStr, AfterValidator(_listable_track),
+                          _one_of("a legal track", vocab.LEGAL_TRACKS, "legal_track")]
+# Hours from a clock's start to its deadline: at most a year.
+TrackHours = Annotated[Union[StrictInt, StrictFloat], Field(gt=0, le=8760)]
 Area = Annotated[StrictStr, _one_of("a policy area", vocab.AREAS, "area")]
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _track_entry(value: Any) -> Any:
+    # Most entries are a bare kind; `{kind: ..., hours: ...}` gives the policy its own deadline.
+    return {"kind": value} if isinstance(value, str) else value
+
+
+class TrackEntry(_Model):
+    """A legal track a report under the policy opens, with the policy's own hours if it sets them
+    (otherwise the catalogue's `legal_tracks` section gives them)."""
+
+    kind: TrackKindName
+    hours: TrackHours | None = None
+
+
+LegalTrack = Annotated[TrackEntry, BeforeValidator(_track_entry)]
+
+
+class TrackDefaults(_Model):
+    """The catalogue's default for one kind of legal track."""
+
+    hours: TrackHours
 
 
 class IllegalContentGround(_Model):
@@ -278,7 +318,7 @@ class Policy(_Model):
     default_actions: Annotated[tuple[Action, ...], Field(min_length=1), AfterValidator(_unique)]
     strike: StrikeLadder
     notice: NoticeText
-    legal_tracks: Annotated[tuple[LegalTrack, ...], AfterValidator(_unique)] = ()
+    legal_tracks: Annotated[tuple[LegalTrack, ...], AfterValidator(_unique_tracks)] = ()
     auto_action_on_trusted_match: StrictBool = False
     area: Area | None = None
     translations: Mapping[Language, PolicyTranslation] = {}
@@ -299,6 +339,11 @@ class Policy(_Model):
             "; ".join(f"{'.'.join(map(str, loc))}: {message}" for loc, message in problems),
         )
 
+    @field_serializer("legal_tracks")
+    def _dump_tracks(self, value: tuple[TrackEntry, ...]) -> list[Any]:
+        # A bare kind stays a bare kind, so a policy's document (and digest) reads as written.
+        return [t.kind if t.hours is None else {"kind": t.kind, "hours": t.hours} for t in value]
+
     @field_serializer("translations", mode="wrap")
     def _dump_translations(self, value: Mapping[str, PolicyTranslation], handler: Any) -> Any:
         return handler(dict(value))
@@ -309,6 +354,11 @@ class Policy(_Model):
     def ref(self) -> str:
         """'id@version': how decisions, strikes and statements point at this exact version."""
         return f"{self.id}@{self.version}"
+
+    @property
+    def track_kinds(self) -> tuple[str, ...]:
+        """The kinds of legal track a report under this policy opens (`legal_tracks`)."""
+        return tuple(t.kind for t in self.legal_tracks)
 
     @property
     def severity_rank(self) -> int:
@@ -441,7 +491,7 @@ def rule_problems(policy: Policy) -> list[tuple[Loc, str]]:
         return (field,) if field in given else (fallback,)
 
     actions = policy.default_actions
-    tracks = policy.legal_tracks
+    tracks = tuple(t.kind for t in policy.legal_tracks)
     ladder = policy.strike
 
     if policy.child_safety:
@@ -480,6 +530,19 @@ def rule_problems(policy: Policy) -> list[tuple[Loc, str]]:
             problems.append(
                 (("legal_tracks", tracks.index("ncmec")), "the 'ncmec' track belongs to "
                  "child-safety policies (child_safety: true)")
+            )
+
+    if "uk_nca" in tracks and not policy.child_safety:
+        problems.append(
+            (("legal_tracks", tracks.index("uk_nca")), "the 'uk_nca' track (reports of CSEA content to "
+             "the National Crime Agency) belongs to child-safety policies (child_safety: true)")
+        )
+    for i, entry in enumerate(policy.legal_tracks):
+        limit = vocab.STATUTORY_MAX_HOURS.get(entry.kind)
+        if entry.hours is not None and limit is not None and entry.hours > limit:
+            problems.append(
+                (("legal_tracks", i, "hours"), f"the law gives '{entry.kind}' at most {limit:g} hours; "
+                 f"{entry.hours:g} would count late removals as on time")
             )
 
     if policy.ncii:

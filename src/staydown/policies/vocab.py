@@ -176,14 +176,30 @@ EXCLUSIVE_ACTIONS: Final[tuple[tuple[str, str], ...]] = (
     ("suspend", "terminate"),
 )
 
-LEGAL_TRACKS: Final[tuple[str, ...]] = (
-    "ncmec",  # 18 U.S.C. 2258A CyberTipline report
-    "take_it_down",  # TAKE IT DOWN Act, 48 h removal
-    "uk_intimate_image",  # UK Online Safety Act s.20A intimate-image report, 48 h
-    "dsa_notice",  # DSA Art. 16 notice and action
-    "dsa_art18",  # DSA Art. 18 notification of a threat to life or safety
-    "terrorist_order",  # Regulation (EU) 2021/784 removal order, 1 h
+# Every kind of legal track (cases/tracks.py says what opens, meets and closes each one).
+TRACK_KINDS: Final[tuple[str, ...]] = (
+    "ncmec",  # 18 U.S.C. 2258A CyberTipline report, from actual knowledge
+    "take_it_down",  # TAKE IT DOWN Act, 48 h removal on the depicted person's request
+    "uk_intimate_image",  # UK intimate-image report, 48 h (UK-3)
+    "priority_takedown",  # UK Online Safety Act s.10(3)(b): swift takedown of priority illegal content (UK-1)
+    "uk_nca",  # UK Online Safety Act s.66: CSEA content reported to the National Crime Agency (UK-6)
+    "dsa_notice",  # DSA Art. 16(6): a timely decision on a notice
+    "dsa_art18",  # DSA Art. 18 notification of a threat to life or safety, from the marking
+    "terrorist_order",  # Regulation (EU) 2021/784 removal order, 1 h, from the order
+    "authority_order",  # an order or request of a court, authority or law enforcement, by its own deadline
 )
+# The kinds a policy lists: those a report under it opens. Orders and a marked threat to life
+# open their own tracks under any policy, so a policy does not list them.
+LEGAL_TRACKS: Final[tuple[str, ...]] = (
+    "ncmec", "take_it_down", "uk_intimate_image", "priority_takedown", "uk_nca", "dsa_notice",
+)
+EVENT_TRACKS: Final[tuple[str, ...]] = ("dsa_art18", "terrorist_order", "authority_order")
+# The law's own deadlines: no catalogue may give these kinds longer.
+STATUTORY_MAX_HOURS: Final[dict[str, float]] = {
+    "take_it_down": 48.0,  # TAKE IT DOWN Act: within 48 hours of a valid request
+    "uk_intimate_image": 48.0,
+    "terrorist_order": 1.0,  # Regulation (EU) 2021/784, Art. 3(3): within one hour of receipt
+}
 
 AREAS: Final[tuple[str, ...]] = (
     "child_safety",

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
+from staydown.db import now
 from staydown.actors import Actor
 from staydown.http import DbSession, rate_limited, require
 from staydown.intake import actions
@@ -77,8 +78,18 @@ MINOR_CHOICES = {"yes": ("Yes", ""), "no": ("No", ""), "unsure": ("I don't know"
 TRACK_WORDS = {
     "take_it_down": "Removal within 48 hours of a valid request (US TAKE IT DOWN Act)",
     "uk_intimate_image": "Intimate image taken down within 48 hours (UK Online Safety Act)",
+    "priority_takedown": "Swift removal of illegal content of the gravest kinds",
     "dsa_notice": "A timely decision on your report (EU Digital Services Act)",
     "terrorist_order": "Removal within one hour of a removal order",
+    "authority_order": "The deadline your order or request set",
+}
+# How a clock ended, as the person it governs reads it.
+RESOLUTION_WORDS = {
+    "decided": "Decided",
+    "removal_confirmed": "Removed: the platform confirmed the removal",
+    "refused_on_review": "Not removed: refused after review",
+    "finding_not_applicable": "Closed: a senior reviewer found that this deadline does not apply",
+    "no_apparent_abuse_on_review": "Closed after review",
 }
 STATE_WORDS = {
     "incomplete": "Waiting for you: the request is not complete yet",
@@ -397,7 +408,8 @@ def _status_page(request: Request, db: Any, notice: Notice) -> HTMLResponse:
     status = queries.public_status(db, notice)
     return render(request, "public/status.html", {
         "status": status, "notice": notice, "state_words": STATE_WORDS, "outcome_words": OUTCOME_WORDS,
-        "track_words": TRACK_WORDS, "kind_words": KIND_WORDS, "elements": actions.TAKE_IT_DOWN_ELEMENTS})
+        "track_words": TRACK_WORDS, "resolution_words": RESOLUTION_WORDS, "now": now(db),
+        "kind_words": KIND_WORDS, "elements": actions.TAKE_IT_DOWN_ELEMENTS})
 
 
 # The statement, appeal and transparency pages live in their own module, on this router.
