@@ -80,8 +80,9 @@ def build_worker(settings: Settings, database: Database, registry: JobRegistry, 
 
         engine = _Engine(database, index_dir=settings.index_dir)
         engine.load()  # a standalone worker starts from the saved replica, not from nothing
-        kwargs["services"] = {"case_rules": CaseRules.from_settings(settings), "settings": settings,
-                              "catalogue": _catalogue(settings), "match_engine": engine,
+        catalogue = _catalogue(settings)
+        kwargs["services"] = {"case_rules": CaseRules.from_settings(settings, catalogue), "settings": settings,
+                              "catalogue": catalogue, "match_engine": engine,
                               "vault": vault_from_settings(settings), "http_client": _webhook_client(settings)}
     worker = Worker(
         database,
@@ -198,7 +199,7 @@ def create_app(
     app.state.rate_limiter = RateLimiter()
     app.state.vault = vault_from_settings(settings)
     app.state.catalogue = catalogue or _catalogue(settings)
-    app.state.case_rules = CaseRules.from_settings(settings)
+    app.state.case_rules = CaseRules.from_settings(settings, app.state.catalogue)
     if intake_process:
         app.state.intake = ProcessIntake()
     else:

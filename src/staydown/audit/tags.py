@@ -45,6 +45,7 @@ class AuditTag(str, enum.Enum):
     # cases
     CASE_OPEN = "case:case:open"
     CASE_JOIN = "case:notice:join"
+    CASE_URL_RESOLVED = "case:url:resolved"
     CASE_CLAIM = "case:claim:take"
     CASE_MEDIA_REVEAL = "case:media:reveal"  # a reviewer unblurred one item (counts against the budget)
     CASE_RELEASE = "case:claim:release"
@@ -53,10 +54,12 @@ class AuditTag(str, enum.Enum):
     CASE_DECIDE_ESCALATE = "case:decision:escalate"
     CASE_SECOND_REVIEW = "case:decision:second_review"
     CASE_ACTUAL_KNOWLEDGE = "case:knowledge:csam"
+    CASE_AUTO_DECISION_SKIPPED = "case:decision:auto_skipped"
     TRACK_OPEN = "case:track:open"
     TRACK_START = "case:track:start"
     TRACK_MET = "case:track:met"
     TRACK_NOT_APPLICABLE = "case:track:not_applicable"
+    TRACK_REOPEN = "case:track:reopen"
     TRACK_ESCALATE = "case:track:escalate"
     TRACK_BREACH = "case:track:breach"
     # enforcement

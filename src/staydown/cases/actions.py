@@ -292,6 +292,7 @@ def _make_effective(db: Session, *, actor: Actor, case: Case, decision: Decision
                 for content in contents:
                     applied.append(apply_action(db, actor=actor, kind=kind, content_id=content.id, case_id=case.id,
                                                 policy_ref=policy.ref, facts=decision.facts,
+                                                automated_detection=decision.automated,
                                                 automated_decision=decision.automated))
             elif kind == "strike":
                 from staydown.enforcement.strikes import add_strike
@@ -303,6 +304,7 @@ def _make_effective(db: Session, *, actor: Actor, case: Case, decision: Decision
                 for account_id in accounts:
                     applied.append(apply_action(db, actor=actor, kind=kind, account_id=account_id,
                                                 case_id=case.id, policy_ref=policy.ref, facts=decision.facts,
+                                                automated_detection=decision.automated,
                                                 automated_decision=decision.automated))
         for action in interim:
             lift_action(db, actor=actor, action=action, reason=f"replaced by the decision {decision.id}")
@@ -348,6 +350,39 @@ def _record_actual_knowledge(db: Session, *, actor: Actor, case: Case, decision:
                      data={"decision_id": decision.id, "at": when, "confirmed_by": decision.reviewer,
                            "automated": decision.automated})
     tracks.on_knowledge(db, actor=actor, case=case, at=when, rules=rules, policy=policy)
+
+
+def act_on_trusted_match(db: Session, *, case: Case, match: Any, policy: Policy, catalogue: Catalogue,
+                         rules: CaseRules = DEFAULT_RULES) -> DecisionResult | None:
+    """A blocking match against previously confirmed material (CSAM-1, CSAM-7).
+
+    For a child-safety policy it is actual knowledge from the moment of the match: the clocks to
+    report start now and are escalated and breached like any other, whether or not anyone acts.
+    Where the policy says so (`auto_action_on_trusted_match`), the case is decided at once as a
+    fully automated decision through the ordinary path (actions, statements of reasons, webhooks,
+    stay-down), marked automated everywhere. A person still confirms before any report is filed
+    (ncmec.confirm_report). A case someone is already deciding (second review) is left to them."""
+    from staydown.actors import SYSTEM
+
+    when = now(db)
+    what = (f"matched bank {match.bank!r} entry {match.entry_id} of previously confirmed material "
+            f"({match.signal_type}, distance {match.distance})")
+    if policy.child_safety and policy.ncmec_incident_type and case.actual_knowledge_at is None:
+        case.actual_knowledge_at = when
+        audit.record(db, actor=SYSTEM, tag=AuditTag.CASE_ACTUAL_KNOWLEDGE, subject_type="case", subject_id=case.id,
+                     data={"at": when, "source": "match", "bank": match.bank, "entry_id": match.entry_id,
+                           "signal_type": match.signal_type, "distance": match.distance, "automated": True})
+        tracks.on_knowledge(db, actor=SYSTEM, case=case, at=when, rules=rules, policy=policy)
+    if not policy.auto_action_on_trusted_match:
+        return None
+    if case.state != CaseState.open.value:
+        audit.record(db, actor=SYSTEM, tag=AuditTag.CASE_AUTO_DECISION_SKIPPED, subject_type="case",
+                     subject_id=case.id, data={"reason": f"the case is {case.state}", "match": what})
+        return None
+    return decide_case(db, actor=SYSTEM, case=case, policy_ref=policy.ref, outcome=Outcome.violates.value,
+                       facts=f"The upload {what}, confirmed earlier as {policy.title}; decided automatically "
+                             "as the policy provides for previously confirmed material.",
+                       catalogue=catalogue, rules=rules, automated=True)
 
 
 def second_review(

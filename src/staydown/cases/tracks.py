@@ -403,6 +403,10 @@ def on_decision(db: Session, *, actor: Actor, case: Case, decision: Any) -> None
     platform has not yet confirmed, a report not yet filed, an order not yet answered."""
     acted = decision.outcome == "violates"
     for track in list(case.tracks):
+        if acted and track.state == TrackState.not_applicable.value and track.resolution == RES_REFUSED:
+            # A refusal overturned (a notifier's appeal granted): the removal is owed again, by
+            # the deadline the request set; if that has passed, the record says it was missed.
+            reopen(db, actor=actor, track=track, why=f"decision {decision.id} found a violation after the refusal")
         if track.state not in LIVE_TRACKS:
             continue
         rule = KINDS.get(track.kind)
@@ -420,6 +424,29 @@ def on_decision(db: Session, *, actor: Actor, case: Case, decision: Any) -> None
             else:
                 close_track(db, actor=actor, track=track, resolution=RES_REFUSED,
                             facts=f"decision {decision.id}: the request was refused with reasons: {reasons(decision)}")
+
+
+def reopen(db: Session, *, actor: Actor, track: LegalTrack, why: str, due_at: datetime | None = None) -> LegalTrack:
+    """A track closed on a finding that no longer stands is live again: by its old deadline, or
+    by `due_at` (a clock that starts anew, such as NCMEC's at knowledge). What closed it stays on
+    the track's record."""
+    history = [*track.details.get("reopened", []), {
+        "closed_as": track.state, "resolution": track.resolution, "closed_at": track.met_at.isoformat()
+        if track.met_at else None, "facts": track.facts, "why": why}]
+    track.state = TrackState.open.value
+    if due_at is not None:
+        track.due_at = due_at
+        track.details = {**track.details, "clock_started_at": now(db).isoformat()}
+        track.escalated_at = track.breached_at = None
+    track.details = {**track.details, "reopened": history}
+    track.met_at = None
+    track.resolution = None
+    track.facts = None
+    track.resolved_by = None
+    audit.record(db, actor=actor, tag=AuditTag.TRACK_REOPEN, subject_type="case", subject_id=track.case_id,
+                 data={"track_id": track.id, "kind": track.kind, "due_at": track.due_at, "why": why})
+    _refresh(db, track.case)
+    return track
 
 
 def reasons(decision: Any) -> str:
@@ -450,6 +477,11 @@ def on_knowledge(db: Session, *, actor: Actor, case: Case, at: datetime, rules: 
                        start=True, policy=policy)
         elif track.state == TrackState.waiting.value:
             start_track(db, actor=actor, track=track, started_at=at)
+        elif track.state == TrackState.not_applicable.value and track.resolution == RES_NO_KNOWLEDGE:
+            # "No apparent abuse" was overturned (an appeal): the duty to report runs from now.
+            hours = float(track.details.get("hours") or rules.hours_of(kind))
+            reopen(db, actor=actor, track=track, why="actual knowledge after the earlier finding was overturned",
+                   due_at=at + timedelta(hours=hours))
 
 
 def meet_kind(db: Session, *, actor: Actor, case: Case, kind: str, resolution: str, facts: str) -> list[LegalTrack]:

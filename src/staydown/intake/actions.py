@@ -160,4 +160,49 @@ def submit_detection(
     for case in receipt.cases:
         restrict_distribution(db, actor=SYSTEM, content_id=content.id, case_id=case.id,
                               reason=f"held at upload: {verdict} on a bank match, pending review")
+    trusted = trusted_match(matches, verdict)
+    if trusted is not None and trusted.policy_id in catalogue:
+        # A match against previously confirmed material is knowledge, and acted on where the
+        # policy says so (CSAM-1, CSAM-7).
+        policy = catalogue.get(trusted.policy_id)
+        for case in receipt.cases:
+            cases.act_on_trusted_match(db, case=case, match=trusted, policy=policy, catalogue=catalogue, rules=rules)
     return receipt
+
+
+def trusted_match(matches: list[Any], verdict: str) -> Any:
+    """The closest match that counts as knowledge: a blocking verdict (a low-quality PDQ alone is
+    only ever held for a person) on a bank of previously confirmed material."""
+    if verdict != "block":
+        return None
+    return next((m for m in matches if m.confirmed_material and m.action == "block"), None)
+
+
+def join_url_cases(db: Session, *, actor: Actor, content: Any) -> list[Case]:
+    """UK-1: content the platform registers at an address someone reported (before staydown knew
+    what was there) joins that report's open case, and a child-safety case's interim restriction
+    then applies to it. A content that already has an open case of its own is left for a person
+    to join by hand: two cases are never merged silently."""
+    from staydown.intake.models import NoticeItem
+    from staydown.subjects.queries import url_variants
+
+    if not content.url:
+        return []
+    variants = url_variants(content.url)
+    waiting = list(db.execute(sa.select(Case).where(
+        Case.url.in_(variants), Case.content_id.is_(None), Case.state.in_(cases.OPEN_STATES)).order_by(Case.id)).scalars())
+    if not waiting or db.execute(sa.select(Case.id).where(
+            Case.content_id == content.id, Case.state.in_(cases.OPEN_STATES))).first() is not None:
+        return []
+    case = waiting[0]
+    case.content_id = content.id
+    for item in db.execute(sa.select(NoticeItem).where(NoticeItem.case_id == case.id,
+                                                       NoticeItem.content_id.is_(None))).scalars():
+        item.content_id = content.id
+    audit.record(db, actor=actor, tag=AuditTag.CASE_URL_RESOLVED, subject_type="case", subject_id=case.id,
+                 data={"url": case.url, "content_id": content.id, "platform_id": content.platform_id})
+    if case.child_safety:
+        restrict_distribution(db, actor=actor, content_id=content.id, case_id=case.id,
+                              reason=f"interim restriction pending review of a child-safety report (case {case.id}, "
+                                     "reported by its address)")
+    return [case]

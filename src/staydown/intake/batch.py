@@ -349,7 +349,24 @@ def _resolve(db: Session, works: list[_Work], when: datetime) -> None:
 
 # -- pass 2: accounts and content --------------------------------------------------------------
 
+def _resolve_urls(db: Session, works: list[_Work]) -> None:
+    """UK-1: a report that gives only an address is about the content the platform registered
+    there: resolved, it joins that content's case and gets its interim restriction. An address
+    with no content, or with several, stays a URL for a person (or the platform) to resolve."""
+    unresolved = [(w, n, item) for w in works for n, item in enumerate(w.items) if item.url and not item.content_id]
+    if not unresolved:
+        return
+    from staydown.subjects.queries import content_ids_by_url
+
+    found = content_ids_by_url(db, sorted({item.url for _, _, item in unresolved}))
+    for work, position, item in unresolved:
+        ids = found.get(item.url, set())
+        if len(ids) == 1:
+            work.items[position] = item.model_copy(update={"content_id": next(iter(ids))})
+
+
 def _subjects(db: Session, works: list[_Work], when: datetime) -> dict[str, _Content]:
+    _resolve_urls(db, works)
     items = [(w, n, item) for w in works for n, item in enumerate(w.items) if item.content_id]
     if not items:
         return {}

@@ -177,7 +177,7 @@ def child_main(conn: Connection) -> None:
     database = build_database(settings)
     catalogue = _catalogue(settings)
     configure_statements(database, settings, catalogue=catalogue)
-    rules = CaseRules.from_settings(settings)
+    rules = CaseRules.from_settings(settings, catalogue)
     # A replica for perceptual copies only, brought up to date when a batch has something to match
     # (`batch._copies`); the server's own follower keeps and saves the index.
     engine = MatchEngine(database, index_dir=settings.index_dir)

@@ -70,7 +70,12 @@ class ContentOut(BaseModel):
 @router.put("/content/{platform_id:path}", response_model=ContentOut)
 def put_content(platform_id: PlatformIdPath, body: ContentIn, db: DbSession, actor: Writer) -> ContentOut:
     ref = ContentRef(id=platform_id, **body.model_dump(exclude={"account"}), account=body.account)
-    return ContentOut.of(actions.ensure_content(db, actor=actor, ref=ref))
+    content = actions.ensure_content(db, actor=actor, ref=ref)
+    # A report that named only this address waits for it: it joins that report's case now.
+    from staydown.intake.actions import join_url_cases
+
+    join_url_cases(db, actor=actor, content=content)
+    return ContentOut.of(content)
 
 
 @router.get("/content/{platform_id:path}", response_model=ContentOut)

@@ -30,7 +30,8 @@ class PlatformContent(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     platform_id: Mapped[str] = mapped_column(sa.String(200), nullable=False, unique=True)
     kind: Mapped[str] = mapped_column(sa.String(40), nullable=False, default="unknown")
-    url: Mapped[str | None] = mapped_column(sa.String(2048))
+    # Indexed: a report that gives only an address is resolved to the content registered there.
+    url: Mapped[str | None] = mapped_column(sa.String(2048), index=True)
     account_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("platform_accounts.id", ondelete="RESTRICT"), index=True
     )

@@ -1,5 +1,5 @@
 """legal tracks: one per order (scope), the tracks governing each notice, the Art. 18 marking time,
-the second reviewer's facts
+the second reviewer's facts, content by URL
 
 Revision ID: 0013
 Revises: 0012
@@ -46,9 +46,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('imminent_danger_at', staydown.db.UTCDateTime(timezone=True), nullable=True))
     with op.batch_alter_table('decisions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('second_review_facts', sa.Text(), nullable=True))
+    # A report that gives only an address is resolved to the content the platform registered there.
+    op.create_index('ix_platform_content_url', 'platform_content', ['url'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_platform_content_url', table_name='platform_content')
     with op.batch_alter_table('decisions', schema=None) as batch_op:
         batch_op.drop_column('second_review_facts')
     with op.batch_alter_table('cases', schema=None) as batch_op:
