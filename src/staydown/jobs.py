@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from staydown.actors import SYSTEM
+from staydown.authorities.dsa18 import SEND_NOTIFICATION, send_notification_job
 from staydown.appeals.actions import APPEAL_DEADLINES, appeal_deadlines_job
 from staydown.authorities.ncmec import FILE_REPORT, file_report_job
 from staydown.delivery.messages import SEND_MESSAGE, send_message_job
@@ -60,6 +61,7 @@ def build_registry() -> JobRegistry:
     registry.register(SEND_MESSAGE, send_message_job)
     registry.register(RETENTION, _retention)
     registry.register(FILE_REPORT, file_report_job)
+    registry.register(SEND_NOTIFICATION, send_notification_job)
     registry.register(DELIVER_WEBHOOK, deliver_webhook_job)
     registry.register_batch(DELIVER_WEBHOOK, deliver_webhooks_batch)
     registry.register(STAY_DOWN_SWEEP, sweep_job)

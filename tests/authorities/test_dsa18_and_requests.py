@@ -8,7 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from staydown.actors import Actor
-from staydown.authorities.dsa18 import notify_threat
+from staydown.actors import SYSTEM
+from staydown.authorities.dsa18 import mark_threat
 from staydown.authorities.law_enforcement import record_disclosure, record_preservation
 from staydown.authorities.models import AuthorityNotification
 from staydown.cases.models import Case
@@ -18,28 +19,106 @@ from staydown.delivery.messages import OutboundMessage
 from staydown.errors import InvalidInput, PermissionDenied
 from staydown.evidence.models import LegalHold
 from staydown.staff.permissions import permissions_for_roles
+from tests.conftest import T0
 
 MOD = Actor.staff(1, "mod", permissions_for_roles(["moderator"]))
 LEGAL = Actor.staff(2, "legal", permissions_for_roles(["legal"]))
 AUTHORITIES = {"IE": "An Garda Siochana <dsa18@garda.example>"}
 
 
-def test_DSA3_threat_to_life_is_notified_to_the_member_state(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_DSA3_threat_to_life_is_notified_to_the_member_state(client, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+    """REQ DSA-3: the marking opens a one-hour track from the marking; the track is met only when
+    the notification has actually been sent (by the worker), so lateness is measured."""
     client.post("/public/notices", json={"policy_id": "violent-threats", "explanation": "says he will shoot",
                                          "items": [{"content_id": "p-1", "account_id": "a-1"}]})
     with database.unit_of_work() as db:
         case = db.execute(sa.select(Case)).scalar_one()
-        with pytest.raises(InvalidInput, match="no authority is configured"):
-            notify_threat(db, actor=MOD, case=case, member_state="FR", facts="x" * 30, authorities=AUTHORITIES)
-        notify_threat(db, actor=MOD, case=case, member_state="ie", authorities=AUTHORITIES,
-                      facts="a dated, specific threat to shoot named pupils at a named school tomorrow")
+        with pytest.raises(InvalidInput, match="not an EU member state"):
+            mark_threat(db, actor=MOD, case=case, member_states=["XX"], facts="x" * 30, authorities=AUTHORITIES)
+        marking = mark_threat(db, actor=MOD, case=case, member_states=["ie"], authorities=AUTHORITIES,
+                              facts="a dated, specific threat to shoot named pupils at a named school tomorrow")
+        assert [n.member_state for n in marking.notifications] == ["IE"] and not marking.unconfigured
     with database.unit_of_work(write=False) as db:
         note = db.execute(sa.select(AuthorityNotification)).scalar_one()
-        assert note.member_state == "IE" and note.body["content"][0]["platform_id"] == "p-1"
-        mail = db.execute(sa.select(OutboundMessage).where(OutboundMessage.kind == "dsa_art18")).scalar_one()
-        assert mail.recipient == "dsa18@garda.example" and "Article 18" in mail.body
+        assert note.member_state == "IE" and note.body["content"][0]["platform_id"] == "p-1" and note.sent_at is None
         case = db.execute(sa.select(Case)).scalar_one()
-        assert case.imminent_danger and {t.kind: t.state for t in case.tracks}["dsa_art18"] == "met"
+        track = {t.kind: t for t in case.tracks}["dsa_art18"]
+        assert case.imminent_danger and case.imminent_danger_at == T0
+        assert track.state == "open" and track.due_at == T0 + timedelta(hours=1)  # not met by queueing
+    clock.advance(minutes=20)
+    mailer = RecordingMailer()
+    _run_worker(client, database, mailer)
+    assert [m["To"] for m in mailer.sent] == ["dsa18@garda.example"]
+    assert "Article 18" in mailer.sent[0].get_content()
+    with database.unit_of_work(write=False) as db:
+        note = db.execute(sa.select(AuthorityNotification)).scalar_one()
+        assert note.sent_at == T0 + timedelta(minutes=20)
+        track = {t.kind: t for t in db.execute(sa.select(Case)).scalar_one().tracks}["dsa_art18"]
+        assert track.state == "met" and track.resolution == "notification_sent" and track.met_at == note.sent_at
+
+
+class RecordingMailer:
+    def __init__(self) -> None:
+        self.sent: list = []
+
+    def send(self, message) -> None:  # type: ignore[no-untyped-def]
+        self.sent.append(message)
+
+
+def test_DSA3_a_decision_marked_imminent_danger_notifies_and_an_unconfigured_state_stays_owed(client, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+    """REQ DSA-3: "imminent danger" on a decision does what a marking does. A member state with no
+    configured authority does not drop the duty: the track stays open, administrators are alerted,
+    and it is breached when the hour passes."""
+    from staydown.cases.actions import sweep_deadlines
+    from staydown.cases.models import StaffAlert
+    from tests.helpers import make_staff, sign_in
+
+    client.app.state.settings = client.app.state.settings.model_copy(update={"dsa18_authorities": AUTHORITIES})
+    client.post("/public/notices", json={"policy_id": "violent-threats", "explanation": "threat to a school",
+                                         "jurisdiction": "FR", "items": [{"content_id": "p-2", "account_id": "a-2"}]})
+    make_staff(database, "mo", "moderator")
+    mo = sign_in(client, "mo")
+    with database.unit_of_work(write=False) as db:
+        case_id = db.execute(sa.select(Case.id)).scalar_one()
+    client.post(f"/v1/cases/{case_id}/claim", headers=mo)
+    r = client.post(f"/v1/cases/{case_id}/decision", headers=mo, json={
+        "policy": "violent-threats@2", "outcome": "violates", "facts": "names a school and a time to shoot pupils",
+        "imminent_danger": True, "member_states": ["IE", "FR"]})
+    assert r.status_code == 200, r.text
+    assert r.json()["notified"] == ["IE"] and r.json()["unconfigured"] == ["FR"]
+    track = {t["kind"]: t for t in r.json()["case"]["tracks"]}["dsa_art18"]
+    assert track["state"] == "open"
+    _run_worker(client, database, RecordingMailer())
+    with database.unit_of_work(write=False) as db:
+        alerts = db.execute(sa.select(StaffAlert).where(StaffAlert.kind == "dsa18_unconfigured")).scalars().all()
+        assert alerts and "FR" in alerts[0].message
+        assert {t.kind: t.state for t in db.get(Case, case_id).tracks}["dsa_art18"] == "open"  # FR still owed
+    clock.advance(minutes=61)
+    with database.unit_of_work() as db:
+        sweep_deadlines(db, actor=SYSTEM)
+    with database.unit_of_work(write=False) as db:
+        art18 = {t.kind: t for t in db.get(Case, case_id).tracks}["dsa_art18"]
+        assert art18.breached_at is not None and art18.state == "open"
+
+
+def test_DSA3_without_a_named_member_state_the_notices_jurisdiction_else_europol(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+    """REQ DSA-3 (Art. 18(2)): where the member state cannot be identified, Europol is told."""
+    client.post("/public/notices", json={"policy_id": "violent-threats", "explanation": "threat",
+                                         "items": [{"content_id": "p-3"}]})
+    with database.unit_of_work() as db:
+        case = db.execute(sa.select(Case)).scalar_one()
+        marking = mark_threat(db, actor=MOD, case=case, member_states=None, facts="a threat to kill a named person",
+                              authorities={"EU": "Europol <o2@europol.example>"})
+        assert [n.member_state for n in marking.notifications] == ["EU"]
+
+
+def _run_worker(client, database: Database, mailer: RecordingMailer) -> int:  # type: ignore[no-untyped-def]
+    from staydown.app import worker_services
+    from staydown.jobs import build_registry
+    from staydown.worker import Worker
+
+    return Worker(database, build_registry(), services={**worker_services(client.app), "mailer": mailer}
+                  ).run_until_idle()
 
 
 def test_preservation_and_disclosure_are_legal_only_and_held(database: Database, clock: FrozenClock, tmp_path) -> None:  # type: ignore[no-untyped-def]

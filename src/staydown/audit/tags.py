@@ -90,6 +90,7 @@ class AuditTag(str, enum.Enum):
     NCMEC_FINISH = "authority:ncmec:finish"
     NCMEC_RETRACT = "authority:ncmec:retract"
     DSA18_NOTIFY = "authority:dsa18:notify"
+    DSA18_SENT = "authority:dsa18:sent"
     LE_REQUEST = "authority:law_enforcement:request"
     # appeals and out-of-court disputes
     APPEAL_FILE = "appeal:appeal:file"

@@ -70,17 +70,31 @@ def confirm(report_id: int, db: DbSession, actor: Reporter) -> NcmecReportOut:
 class ThreatIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    member_state: str = Field(pattern="^[A-Za-z]{2}$")
+    member_state: str | None = Field(default=None, pattern="^[A-Za-z]{2}$")
+    member_states: list[Annotated[str, Field(pattern="^[A-Za-z]{2}$")]] = Field(default_factory=list, max_length=28)
     facts: str = Field(min_length=20, max_length=10_000)
 
 
-@router.post("/cases/{case_id}/dsa18", status_code=201)
-def flag_threat(case_id: int, body: ThreatIn, request: Request, db: DbSession, actor: Reviewer) -> dict[str, Any]:
-    """DSA Art. 18: a suspected crime threatening life or safety, notified to the member state."""
+class ThreatOut(BaseModel):
+    track_id: int
+    due_at: datetime | None
+    notifications: list[dict[str, Any]]
+    unconfigured: list[str]
+
+
+@router.post("/cases/{case_id}/dsa18", status_code=201, response_model=ThreatOut)
+def flag_threat(case_id: int, body: ThreatIn, request: Request, db: DbSession, actor: Reviewer) -> ThreatOut:
+    """DSA Art. 18: a suspected crime threatening life or safety. Opens the one-hour track from now
+    and notifies each member state concerned (`member_states`; none: those the notices name, else
+    Europol); the track is met when the last notification has been sent."""
     state = request.app.state
-    note = dsa18.notify_threat(db, actor=actor, case=case_by_id(db, case_id), member_state=body.member_state,
-                               facts=body.facts, authorities=state.settings.dsa18_authorities, rules=state.case_rules)
-    return {"id": note.id, "member_state": note.member_state, "authority": note.authority}
+    states = [*([body.member_state] if body.member_state else []), *body.member_states]
+    marking = dsa18.mark_threat(db, actor=actor, case=case_by_id(db, case_id), member_states=states,
+                                facts=body.facts, authorities=state.settings.dsa18_authorities, rules=state.case_rules)
+    return ThreatOut(track_id=marking.track.id, due_at=marking.track.due_at,
+                     notifications=[{"id": n.id, "member_state": n.member_state, "authority": n.authority}
+                                    for n in marking.notifications],
+                     unconfigured=marking.unconfigured)
 
 
 class PreservationIn(BaseModel):

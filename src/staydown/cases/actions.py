@@ -200,7 +200,6 @@ def decide_case(
     catalogue: Catalogue,
     rules: CaseRules = DEFAULT_RULES,
     automated: bool = False,
-    imminent_danger: bool = False,
     manifestly_unfounded: bool = False,
 ) -> DecisionResult:
     """Decide a case under a policy clause. `facts` (what the decision relies on) is required.
@@ -236,8 +235,6 @@ def decide_case(
         raise_case_to(case, policy)
         case.claimed_by = None
         case.claim_expires_at = None
-        if imminent_danger:
-            case.imminent_danger = True
         refresh_priority(db, case)
         db.flush()
         audit.record(db, actor=actor, tag=AuditTag.CASE_DECIDE_ESCALATE, subject_type="case", subject_id=case.id,
@@ -266,12 +263,12 @@ def decide_case(
     db.add(decision)
     db.flush()
     applied = _make_effective(db, actor=actor, case=case, decision=decision, policy=policy, rules=rules,
-                              imminent_danger=imminent_danger, manifestly_unfounded=manifestly_unfounded)
+                              manifestly_unfounded=manifestly_unfounded)
     return DecisionResult(decision, applied, True)
 
 
 def _make_effective(db: Session, *, actor: Actor, case: Case, decision: Decision, policy: Policy,
-                    rules: CaseRules, imminent_danger: bool = False, manifestly_unfounded: bool = False,
+                    rules: CaseRules, manifestly_unfounded: bool = False,
                     knowledge_at: datetime | None = None) -> list:
     when = now(db)
     applied = []
@@ -280,8 +277,6 @@ def _make_effective(db: Session, *, actor: Actor, case: Case, decision: Decision
     case.outcome = decision.outcome
     case.claimed_by = None
     case.claim_expires_at = None
-    if imminent_danger:
-        case.imminent_danger = True
     contents = case_contents(db, case)
     interim = [a for c in contents for a in active_actions(db, content_id=c.id, interim=True)]
     if decision.outcome == Outcome.violates.value:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from staydown.actors import Actor
+from staydown.authorities import dsa18
 from staydown.cases import actions
 from staydown.cases.models import Case, Decision, LegalTrack
 from staydown.errors import NotFound
@@ -105,7 +106,15 @@ class DecisionIn(BaseModel):
     facts: str = Field(min_length=1, max_length=10_000)
     actions: list[str] | None = Field(default=None, max_length=20)
     note: str = Field(default="", max_length=10_000)
-    imminent_danger: bool = False
+    imminent_danger: bool = Field(default=False, description="DSA Art. 18: the content gives rise to a suspicion "
+                                  "of a crime threatening someone's life or safety; the member states concerned "
+                                  "are notified within the hour")
+    member_states: list[str] = Field(default_factory=list, max_length=28,
+                                     description="with imminent_danger: the member states concerned (ISO codes, EU "
+                                     "for Europol); none: those the notices name, else Europol")
+    threat_facts: str | None = Field(default=None, max_length=10_000,
+                                     description="with imminent_danger: what gives rise to the suspicion "
+                                     "(default: the decision's facts)")
     manifestly_unfounded: bool = False
 
 
@@ -114,18 +123,29 @@ class DecisionOut(BaseModel):
     state: str
     effective: bool
     case: CaseOut
+    notified: list[str] = Field(default_factory=list, description="member states notified under Art. 18")
+    unconfigured: list[str] = Field(default_factory=list,
+                                    description="member states owed a notification with no authority configured")
 
 
 @router.post("/cases/{case_id}/decision", response_model=DecisionOut)
 def decide(case_id: int, body: DecisionIn, request: Request, db: DbSession, actor: Reviewer) -> DecisionOut:
     case = _case(db, case_id, for_update=True)
+    state = request.app.state
     result = actions.decide_case(db, actor=actor, case=case, policy_ref=body.policy, outcome=body.outcome,
                                  facts=body.facts, actions=body.actions, note=body.note,
-                                 catalogue=request.app.state.catalogue, rules=request.app.state.case_rules,
-                                 imminent_danger=body.imminent_danger,
+                                 catalogue=state.catalogue, rules=state.case_rules,
                                  manifestly_unfounded=body.manifestly_unfounded)
+    marking = None
+    if body.imminent_danger:
+        # DSA-3: marked with the decision, whatever its outcome: the threat is the reason to tell.
+        marking = dsa18.mark_threat(db, actor=actor, case=case, facts=body.threat_facts or body.facts,
+                                    member_states=body.member_states, authorities=state.settings.dsa18_authorities,
+                                    rules=state.case_rules)
     return DecisionOut(decision_id=result.decision.id, state=result.decision.state, effective=result.effective,
-                       case=case_out(case))
+                       case=case_out(case),
+                       notified=[n.member_state for n in marking.notifications] if marking else [],
+                       unconfigured=marking.unconfigured if marking else [])
 
 
 class SecondReviewIn(BaseModel):

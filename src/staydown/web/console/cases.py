@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 
 from staydown import audit
 from staydown.actors import Actor
-from staydown.cases import actions
+from staydown.authorities import dsa18
+from staydown.authorities.models import AuthorityNotification
+from staydown.cases import actions, tracks
 from staydown.cases.models import Case, CaseState, Decision, DecisionState, Outcome
 from staydown.db import now
 from staydown.enforcement.models import Sweep
@@ -74,7 +76,7 @@ def decision_form(catalogue: Catalogue, case: Case, *, policy_ref: str | None = 
     policy = catalogue.resolve(ref)
     return {"policy_ref": ref, "policy": policy, "outcome": outcome,
             "chosen": list(policy.default_actions) if chosen is None else chosen,
-            "facts": facts, "note": note, "error": error}
+            "facts": facts, "note": note, "error": error, "imminent_danger": False, "member_states": ""}
 
 
 def _notices(db: Session, case: Case) -> list[Notice]:
@@ -95,7 +97,8 @@ def staff_names(db: Session, refs: set[str]) -> dict[str, str]:
 
 
 def case_context(db: Session, request: Request, actor: Actor, case: Case, *,
-                 form: dict[str, Any] | None = None, second: dict[str, Any] | None = None) -> dict[str, Any]:
+                 form: dict[str, Any] | None = None, second: dict[str, Any] | None = None,
+                 threat: dict[str, Any] | None = None) -> dict[str, Any]:
     catalogue: Catalogue = request.app.state.catalogue
     contents = actions.case_contents(db, case)
     content_ids = [c.id for c in contents]
@@ -128,6 +131,10 @@ def case_context(db: Session, request: Request, actor: Actor, case: Case, *,
         "form": form or decision_form(catalogue, case),
         "second": second or {"agree": "", "facts": "", "note": "", "policy_ref": _default_ref(catalogue, case),
                              "error": ""},
+        "threat": threat or {"facts": "", "member_states": "", "error": ""},
+        "notifications": list(db.execute(sa.select(AuthorityNotification).where(
+            AuthorityNotification.case_id == case.id).order_by(AuthorityNotification.id)).scalars()),
+        "track_titles": {k: r.title for k, r in tracks.KINDS.items()},
     }
 
 
@@ -167,6 +174,8 @@ def decide(case_id: int, request: Request, db: DbSession, actor: Reviewer,
            facts: Annotated[str, Form(max_length=MAX_FACTS)] = "",
            note: Annotated[str, Form(max_length=MAX_FACTS)] = "",
            actions_for: Annotated[str, Form(max_length=100)] = "",
+           imminent_danger: Annotated[str, Form(max_length=10)] = "",
+           member_states: Annotated[str, Form(max_length=120)] = "",
            chosen_actions: Annotated[list[str] | None, Form(alias="actions", max_length=20)] = None) -> Response:
     verify_csrf(request, csrf_token)
     catalogue: Catalogue = request.app.state.catalogue
@@ -179,6 +188,7 @@ def decide(case_id: int, request: Request, db: DbSession, actor: Reviewer,
         use_actions = []
     form = decision_form(catalogue, case, policy_ref=policy, outcome=outcome,
                          chosen=picked if actions_for == policy else None, facts=facts, note=note)
+    form = {**form, "imminent_danger": bool(imminent_danger), "member_states": member_states}
     try:
         if outcome not in {o for o, _, _ in OUTCOMES}:
             raise InvalidInput("choose an outcome: violates, does not violate, or escalate")
@@ -188,9 +198,36 @@ def decide(case_id: int, request: Request, db: DbSession, actor: Reviewer,
             raise InvalidInput(f"{policy!r} is not a policy in force; pick one from the list")
         actions.decide_case(db, actor=actor, case=case, policy_ref=policy, outcome=outcome, facts=facts.strip(),
                             actions=use_actions, note=note, catalogue=catalogue, rules=request.app.state.case_rules)
+        if imminent_danger:
+            # DSA-3: marked with the decision (whatever its outcome), the threat is notified.
+            dsa18.mark_threat(db, actor=actor, case=case, facts=facts.strip(), member_states=_states(member_states),
+                              authorities=request.app.state.settings.dsa18_authorities,
+                              rules=request.app.state.case_rules)
     except StaydownError as exc:
         return _rerender(db, request, actor, case_id, exc, form={**form, "error": exc.message})
     return RedirectResponse(f"/console/cases/{case_id}", status_code=303)
+
+
+def _states(text: str) -> list[str]:
+    return [s for s in (part.strip() for part in text.replace(";", ",").replace(" ", ",").split(",")) if s]
+
+
+@router.post("/cases/{case_id}/threat")
+def mark_threat(case_id: int, request: Request, db: DbSession, actor: Reviewer,
+                csrf_token: Annotated[str, Form(max_length=200)] = "",
+                facts: Annotated[str, Form(max_length=MAX_FACTS)] = "",
+                member_states: Annotated[str, Form(max_length=120)] = "") -> Response:
+    """DSA-3: mark a threat to life or safety without (or before) deciding the case."""
+    verify_csrf(request, csrf_token)
+    case = visible_case(db, actor, case_id, for_update=True)
+    try:
+        dsa18.mark_threat(db, actor=actor, case=case, facts=facts, member_states=_states(member_states),
+                          authorities=request.app.state.settings.dsa18_authorities,
+                          rules=request.app.state.case_rules)
+    except StaydownError as exc:
+        return _rerender(db, request, actor, case_id, exc,
+                         threat={"facts": facts, "member_states": member_states, "error": exc.message})
+    return RedirectResponse(f"/console/cases/{case_id}#threat-h", status_code=303)
 
 
 # -- second review ------------------------------------------------------------------------------
