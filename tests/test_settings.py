@@ -86,3 +86,30 @@ def test_production_checks_the_ncmec_configuration() -> None:
                       public_base_url="https://t.example")
     for name in ("STAYDOWN_NCMEC_URL", "STAYDOWN_NCMEC_PASSWORD", "STAYDOWN_NCMEC_REPORTER_EMAIL"):
         assert name in str(info.value)
+
+
+def test_production_refuses_a_moved_clock(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="STAYDOWN_CLOCK_OFFSET_FILE"):
+        load_settings(env="production", secret_key=STRONG, webhook_secret=STRONG + "w", vault_master_key=VAULT_KEY,
+                      public_base_url="https://t.example", clock_offset_file=tmp_path / "offset", **NCMEC)
+
+
+def test_offset_clock_follows_its_file(tmp_path: Path) -> None:
+    """A test or drill moves a real server's clock by writing seconds to a file."""
+    import os
+    import time
+    from datetime import timedelta
+
+    from staydown.clock import OffsetClock, utcnow
+
+    path = tmp_path / "offset"
+    clock = OffsetClock(str(path))
+    assert abs(clock.now() - utcnow()) < timedelta(seconds=1)  # no file: no offset
+    path.write_text(str(73 * 3600))
+    assert abs(clock.now() - utcnow() - timedelta(hours=73)) < timedelta(seconds=1)
+    path.write_text("not a number")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 1))
+    assert abs(clock.now() - utcnow() - timedelta(hours=73)) < timedelta(seconds=1)  # keeps the last good one
+    path.write_text("-60")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 2))
+    assert abs(clock.now() - utcnow() + timedelta(minutes=1)) < timedelta(seconds=1)

@@ -68,6 +68,10 @@ def configure_logging(level: str) -> None:
 
 
 def build_database(settings: Settings, clock: Clock | None = None) -> Database:
+    if clock is None and settings.clock_offset_file is not None:
+        from staydown.clock import OffsetClock
+
+        clock = OffsetClock(str(settings.clock_offset_file))
     engine = create_engine(str(settings.database_url), sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     database = Database(engine, clock=clock)
     configure_statements(database, settings)  # apply_action issues statements of reasons with these

@@ -45,3 +45,38 @@ class FrozenClock:
             raise ValueError("FrozenClock.set needs a timezone-aware time")
         with self._lock:
             self._now = when.astimezone(timezone.utc)
+
+
+class OffsetClock:
+    """The system clock moved by a number of seconds read from a file: for tests and drills that
+    replay days of deadlines against a real server (and its writer and worker processes) without
+    waiting for them. The file holds one number; it is re-read when it changes. Production
+    refuses it (settings)."""
+
+    def __init__(self, path: str) -> None:
+        import os
+
+        self._path = path
+        self._os = os
+        self._mtime: int | None = None
+        self._offset = timedelta(0)
+        self._lock = threading.Lock()
+
+    def _read(self) -> timedelta:
+        try:
+            mtime = self._os.stat(self._path).st_mtime_ns
+        except FileNotFoundError:
+            return timedelta(0)
+        with self._lock:
+            if mtime != self._mtime:
+                try:
+                    with open(self._path) as fh:
+                        text = fh.read().strip()
+                    self._offset = timedelta(seconds=float(text or 0))
+                    self._mtime = mtime
+                except ValueError:
+                    pass  # half-written: keep the last offset until the next change
+            return self._offset
+
+    def now(self) -> datetime:
+        return utcnow() + self._read()

@@ -186,6 +186,9 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     policy_catalogue_path: Path | None = None
+    # Tests and drills only: the service's clock is the system clock plus the seconds in this file
+    # (re-read when it changes), so days of deadlines can be replayed over real HTTP.
+    clock_offset_file: Path | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -261,6 +264,8 @@ class Settings(BaseSettings):
                 problems.append(f"STAYDOWN_{name.upper()} is missing: NCMEC reporting is a legal duty (CSAM-2)")
         if self.scan_url_allow_private:
             problems.append("STAYDOWN_SCAN_URL_ALLOW_PRIVATE must not be set in production")
+        if self.clock_offset_file is not None:
+            problems.append("STAYDOWN_CLOCK_OFFSET_FILE moves the service's clock; it must not be set in production")
         if self.public_base_url.startswith("http://"):
             problems.append("STAYDOWN_PUBLIC_BASE_URL must be https:// in production")
         if self.tdb_url:
