@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from staydown.cases.models import Case, Decision, Outcome
+from staydown.cases.tracks import reasons
 from staydown.cases.rules import CaseRules
 from staydown.delivery.messages import queue_message
 from staydown.intake.models import Notice, NoticeItem, NoticeState, Notifier
@@ -69,7 +70,7 @@ def tell_outcome(db: Session, *, case: Case, decision: Decision, policy: Policy,
                 if acted else f"We found that it does not break our rule \"{title}\" and did not act on it.")
         body = "\n\n".join([
             f"Your report {notice.tracking_code} has been decided.", what,
-            f"Our reasons: {decision.facts}",
+            f"Our reasons: {reasons(decision)}",
             f"You can ask us to review this decision within six months, free of charge: "
             f"{rules.public_base_url}/appeal?code={notice.tracking_code}. You may also take it to a certified "
             f"out-of-court dispute settlement body, or to a court.",

@@ -92,7 +92,7 @@ KINDS: dict[str, KindRule] = {rule.kind: rule for rule in (
     KindRule(TrackKind.terrorist_order.value, "Removal within one hour (terrorist-content removal order)",
              "Regulation (EU) 2021/784, Art. 3(3)", "order", REMOVAL_CONFIRMED, closed_by_no_violation=False,
              per_notice=True, statutory_max_hours=1.0),
-    KindRule(TrackKind.authority_order.value, "The order's deadline", "the order or request itself",
+    KindRule(TrackKind.authority_order.value, "The deadline an order or request set", "the order or request itself",
              "order", REMOVAL_CONFIRMED, closed_by_no_violation=False, per_notice=True),
 )}
 
