@@ -15,7 +15,6 @@ from staydown.authorities.models import AuthorityNotification
 from staydown.cases.models import Case
 from staydown.clock import FrozenClock
 from staydown.db import Database
-from staydown.delivery.messages import OutboundMessage
 from staydown.errors import InvalidInput, PermissionDenied
 from staydown.evidence.models import LegalHold
 from staydown.staff.permissions import permissions_for_roles

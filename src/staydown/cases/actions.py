@@ -28,7 +28,6 @@ from staydown.cases.models import (
     DecisionState,
     LegalTrack,
     Outcome,
-    TrackKind,
     TrackState,
 )
 from staydown.cases import tracks

@@ -5,17 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from staydown.actors import Actor
 from staydown.authorities import dsa18
 from staydown.cases import actions
-from staydown.cases.models import Case, Decision, LegalTrack
+from staydown.cases.models import Case
 from staydown.errors import NotFound
 from staydown.http import DbSession, require
-from staydown.intake.models import Notice, NoticeItem
 from staydown.staff.permissions import Permission
 
 router = APIRouter(prefix="/v1", tags=["cases"])
