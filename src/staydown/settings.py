@@ -154,6 +154,9 @@ class Settings(BaseSettings):
     uk_nca_authorised_person_email: str | None = Field(default=None, max_length=320)
     uk_nca_authorised_person_phone: str | None = Field(default=None, max_length=50)
     uk_nca_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+    # Send the files from the vault with each report (true), or only their hashes and details,
+    # keeping the files held for the NCA to ask for (false). Settle it with the NCA ([U]).
+    uk_nca_send_files: bool = True
     # How long what an NCA report contained is held from its receipt. The regulations require
     # retention for a specified period that we could not confirm ([U], docs/nca-protocol.md).
     uk_nca_report_hold_days: int = Field(default=365, ge=1)

@@ -450,3 +450,27 @@ def test_uk6_csam5_api_drafts_confirms_and_shows_status(client, database: Databa
     done = client.get(f"/v1/nca-reports/{report_id}", headers=cs).json()
     assert done["state"] == "finished" and done["nca_reference"] and done["receipt"]["status"] == "submitted"
     assert all(x["nca_file_id"] for x in done["file_details"])
+
+
+def test_uk6_files_can_stay_in_the_vault_with_only_their_hashes_sent(client, database: Database, nca, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+    """UK-6: whether the NCA's API takes the files themselves is not public; with
+    STAYDOWN_UK_NCA_SEND_FILES off the report describes each file by its hashes and details, no
+    file leaves, and the files are still held from the receipt."""
+    url, server = nca
+    case_id = make_case(client, database)
+    hashes_only = NcaRules(enabled=True, uk_provider=True, send_files=False)
+    with database.unit_of_work() as db:
+        (report,) = draft_reports(db, actor=CS1, case=db.get(Case, case_id), catalogue=client.app.state.catalogue,
+                                  rules=hashes_only)
+        confirm_report(db, actor=CS2, report=report, rules=hashes_only)
+        report_id = report.id
+    calls_before = len(server.calls)
+    worker(client, database, url).run_until_idle()
+    assert "upload" not in server.calls[calls_before:]
+    (stored,) = server.find(_ref(database, report_id))
+    document = json.loads(stored.document)
+    assert stored.status == "submitted" and stored.files == {}
+    assert all("fileRef" not in item and item["hashes"] for item in document["content"])
+    with database.unit_of_work(write=False) as db:
+        assert db.get(NcaReport, report_id).state == "finished"
+        assert len(db.execute(sa.select(LegalHold).where(LegalHold.kind == "nca_report")).scalars().all()) == 2

@@ -55,13 +55,18 @@ class NcaRules:
 
     enabled: bool = False
     uk_provider: bool = True
+    # Whether the files themselves go with the report, or only their hashes and details (the
+    # files then stay held in the vault for the NCA to ask for). Whether the NCA's API takes
+    # files is not public [U]: the operator settles it with the NCA.
+    send_files: bool = True
 
     @classmethod
     def from_settings(cls, settings: Any) -> NcaRules:
         # Outside production an unset provider kind counts as UK (report everything detected);
         # production refuses to start without it (settings.production_problems).
         return cls(enabled=bool(getattr(settings, "uk_nca_reporting", False)),
-                   uk_provider=getattr(settings, "uk_nca_provider", None) != "non_uk")
+                   uk_provider=getattr(settings, "uk_nca_provider", None) != "non_uk",
+                   send_files=bool(getattr(settings, "uk_nca_send_files", True)))
 
 
 def _off() -> RuleViolation:
@@ -128,6 +133,7 @@ def draft_reports(db: Session, *, actor: Actor, case: Case, catalogue: Catalogue
             "detection": detection,
             "findings": (findings or "")[:4000],
             "uk_link": uk_link,
+            "send_files": rules.send_files,
             "user": _user(db, account, evidence),
             "content": [_content(db, c, [e for e in evidence if e.content_id == c.id]) for c in items][:f.MAX_ITEMS],
         }
@@ -310,6 +316,7 @@ def build_report(report: NcaReport, settings: Any) -> f.Report:
         return f.IpEvent(ip=event["ip"], at=when(event.get("at")), port=event.get("port"), event=kind) if event else None
 
     user = plan["user"]
+    send_files = plan.get("send_files", True)
     items = []
     for c in plan["content"]:
         files = c["files"]
@@ -318,7 +325,8 @@ def build_report(report: NcaReport, settings: Any) -> f.Report:
         for file in files or [None]:
             items.append(f.ContentItem(
                 platform_content_id=c.get("platform_content_id"), url=c.get("url"),
-                file_ref=file["file_ref"] if file else None, file_name=file["file_name"] if file else None,
+                file_ref=file["file_ref"] if file and send_files else None,
+                file_name=file["file_name"] if file else None,
                 media_type=file["media_type"] if file else None, size=file["size"] if file else None,
                 uploaded_at=when(c.get("uploaded_at")), upload_ip=ip(c.get("upload_ip")),
                 publicly_available=c.get("publicly_available"),
@@ -418,7 +426,7 @@ def file_report_job(db: Session, ctx: JobContext) -> None:
             db.commit()
         vault = ctx.services["vault"]
         for file in report.files:
-            if file.nca_file_id:
+            if file.nca_file_id or not report.plan.get("send_files", True):
                 continue
             item = db.get(EvidenceItem, file.evidence_item_id)
             data = read_item(db, actor=SYSTEM, vault=vault, item=item,
