@@ -113,3 +113,40 @@ def test_offset_clock_follows_its_file(tmp_path: Path) -> None:
     path.write_text("-60")
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 2))
     assert abs(clock.now() - utcnow() + timedelta(minutes=1)) < timedelta(seconds=1)
+
+
+NCA = dict(uk_nca_reporting=True, uk_nca_url="https://nca.example.test/csea/v1", uk_nca_token="t" * 40,
+           uk_nca_provider="uk", uk_nca_organisation_id="ORG-0001", uk_nca_authorised_person_name="Safety Lead",
+           uk_nca_authorised_person_email="safety@platform.example")
+
+
+def test_uk6_nca_reporting_is_off_by_default_and_needs_nothing_then() -> None:
+    """UK-6: off unless the platform serves UK users; off, production asks for no NCA setting."""
+    s = load_settings(env="production", secret_key=STRONG, webhook_secret=STRONG, vault_master_key=VAULT_KEY,
+                      public_base_url="https://t.example", **NCMEC)
+    assert s.uk_nca_reporting is False and s.uk_nca_url is None
+
+
+def test_uk6_production_checks_the_nca_configuration_when_reporting_is_on() -> None:
+    """UK-6: turned on, the endpoint, token, provider kind and registration are checked at start-up."""
+    base = dict(env="production", secret_key=STRONG, webhook_secret=STRONG, vault_master_key=VAULT_KEY,
+                public_base_url="https://t.example", **NCMEC)
+    with pytest.raises(ConfigurationError) as info:
+        load_settings(**base, uk_nca_reporting=True)
+    for name in ("STAYDOWN_UK_NCA_URL", "STAYDOWN_UK_NCA_TOKEN", "STAYDOWN_UK_NCA_PROVIDER",
+                 "STAYDOWN_UK_NCA_ORGANISATION_ID", "STAYDOWN_UK_NCA_AUTHORISED_PERSON_EMAIL"):
+        assert name in str(info.value)
+    with pytest.raises(ConfigurationError, match="STAYDOWN_UK_NCA_URL must be https"):
+        load_settings(**base, **{**NCA, "uk_nca_url": "http://nca.example.test"})
+    s = load_settings(**base, **NCA)
+    assert s.uk_nca_token is not None and "t" * 40 not in repr(s)  # a secret, never printed
+
+
+def test_uk6_nca_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STAYDOWN_UK_NCA_REPORTING", "true")
+    monkeypatch.setenv("STAYDOWN_UK_NCA_PROVIDER", "non_uk")
+    s = Settings()
+    assert s.uk_nca_reporting is True and s.uk_nca_provider == "non_uk"
+    monkeypatch.setenv("STAYDOWN_UK_NCA_PROVIDER", "elsewhere")
+    with pytest.raises(Exception, match="uk_nca_provider"):
+        Settings()

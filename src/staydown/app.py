@@ -255,10 +255,10 @@ def create_app(
     app.include_router(public_pages_router)
     from staydown.web.console import admin as console_admin, audit as console_audit, banks as console_banks
     from staydown.web.console import dashboard as console_dashboard, evidence as console_evidence
-    from staydown.web.console import flaggers as console_flaggers, ncmec as console_ncmec
+    from staydown.web.console import flaggers as console_flaggers, nca as console_nca, ncmec as console_ncmec
 
-    for page_router in (console_banks.router, console_ncmec.router, console_evidence.router, console_flaggers.router,
-                        console_admin.router, console_audit.router, console_dashboard.router):
+    for page_router in (console_banks.router, console_ncmec.router, console_nca.router, console_evidence.router,
+                        console_flaggers.router, console_admin.router, console_audit.router, console_dashboard.router):
         app.include_router(page_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

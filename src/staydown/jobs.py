@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from staydown.actors import SYSTEM
 from staydown.authorities.dsa18 import SEND_NOTIFICATION, send_notification_job
 from staydown.appeals.actions import APPEAL_DEADLINES, appeal_deadlines_job
+from staydown.authorities.nca import FILE_NCA_REPORT, file_report_job as file_nca_report_job
 from staydown.authorities.ncmec import FILE_REPORT, file_report_job
 from staydown.delivery.messages import SEND_MESSAGE, send_message_job
 from staydown.delivery.outbox import JobContext, JobRegistry
@@ -62,6 +63,7 @@ def build_registry() -> JobRegistry:
     registry.register(RETENTION, _retention)
     registry.register(FILE_REPORT, file_report_job)
     registry.register(SEND_NOTIFICATION, send_notification_job)
+    registry.register(FILE_NCA_REPORT, file_nca_report_job)
     registry.register(DELIVER_WEBHOOK, deliver_webhook_job)
     registry.register_batch(DELIVER_WEBHOOK, deliver_webhooks_batch)
     registry.register(STAY_DOWN_SWEEP, sweep_job)

@@ -2,7 +2,8 @@
 
 from staydown.appeals.models import Appeal, OutOfCourtDispute
 from staydown.audit.models import AuditEvent, AuditHead
-from staydown.authorities.models import AuthorityNotification, LawEnforcementRequest, NcmecReport, NcmecReportFile
+from staydown.authorities.models import (AuthorityNotification, LawEnforcementRequest, NcaReport, NcaReportFile,
+                                         NcmecReport, NcmecReportFile)
 from staydown.db import Base
 from staydown.cases.models import Case, Decision, LegalTrack, NoticeTrack, StaffAlert
 from staydown.delivery.messages import OutboundMessage
@@ -37,6 +38,8 @@ __all__ = [
     "LegalHold",
     "NcmecReport",
     "NcmecReportFile",
+    "NcaReport",
+    "NcaReportFile",
     "Case",
     "NoticeTrack",
     "Decision",

@@ -141,6 +141,25 @@ class Settings(BaseSettings):
     ncmec_reporter_email: str | None = None
     ncmec_reporter_phone: str | None = None
     ncmec_report_hold_days: int = Field(default=365, ge=365)
+    # UK National Crime Agency (UK-6, OSA 2023 s.66; only used when `uk_nca_reporting` is on):
+    # the reporting API's address and the credentials the NCA issued on registration, the
+    # organisation's registration and its authorised person (named in every report), and
+    # whether the provider is a UK provider (OSA s.70(2)): a non-UK provider reports only
+    # UK-linked content and must not report the rest (s.66(2)). Checked at start-up in production.
+    uk_nca_url: str | None = None
+    uk_nca_token: SecretStr | None = None
+    uk_nca_provider: Literal["uk", "non_uk"] | None = None
+    uk_nca_organisation_id: str | None = Field(default=None, max_length=200)
+    uk_nca_authorised_person_name: str | None = Field(default=None, max_length=200)
+    uk_nca_authorised_person_email: str | None = Field(default=None, max_length=320)
+    uk_nca_authorised_person_phone: str | None = Field(default=None, max_length=50)
+    uk_nca_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+    # Send the files from the vault with each report (true), or only their hashes and details,
+    # keeping the files held for the NCA to ask for (false). Settle it with the NCA ([U]).
+    uk_nca_send_files: bool = True
+    # How long what an NCA report contained is held from its receipt. The regulations require
+    # retention for a specified period that we could not confirm ([U], docs/nca-protocol.md).
+    uk_nca_report_hold_days: int = Field(default=365, ge=1)
     # DSA Art. 18: the authority to notify, per member state ({"IE": "Garda ... <channel>"}).
     dsa18_authorities: dict[str, str] = Field(default_factory=dict)
 
@@ -262,6 +281,14 @@ class Settings(BaseSettings):
                      "ncmec_reporter_first_name", "ncmec_reporter_last_name"):
             if not getattr(self, name):
                 problems.append(f"STAYDOWN_{name.upper()} is missing: NCMEC reporting is a legal duty (CSAM-2)")
+        if self.uk_nca_reporting:
+            for name in ("uk_nca_url", "uk_nca_token", "uk_nca_provider", "uk_nca_organisation_id",
+                         "uk_nca_authorised_person_name", "uk_nca_authorised_person_email"):
+                if not getattr(self, name):
+                    problems.append(f"STAYDOWN_{name.upper()} is missing: STAYDOWN_UK_NCA_REPORTING is on, and "
+                                    "reporting CSEA content to the NCA is a legal duty (UK-6)")
+            if self.uk_nca_url and not self.uk_nca_url.startswith("https://"):
+                problems.append("STAYDOWN_UK_NCA_URL must be https:// in production")
         if self.scan_url_allow_private:
             problems.append("STAYDOWN_SCAN_URL_ALLOW_PRIVATE must not be set in production")
         if self.clock_offset_file is not None:

@@ -30,7 +30,7 @@ from tests.web.console_helpers import ConsoleUser, console_user, session_token
 PDQ_A = "a" * 64
 PDQ_B = "b" * 64
 MD5_A = "0123456789abcdef0123456789abcdef"
-OTHER_PAGES = ("/console/banks", "/console/bank-entries", "/console/ncmec", "/console/evidence",
+OTHER_PAGES = ("/console/banks", "/console/bank-entries", "/console/ncmec", "/console/nca", "/console/evidence",
                "/console/trusted-flaggers", "/console/staff", "/console/api-keys", "/console/audit",
                "/console/dashboard")
 
@@ -90,6 +90,7 @@ ACCESS = [
     # and legal; CSAM-6: admins don't get the vault by being admins)
     ("/console/banks", ["mo", "aud", "adm"], ["legal1"]),
     ("/console/ncmec", ["cs1", "legal1"], ["mo", "senior", "adm", "aud"]),
+    ("/console/nca", ["cs1", "legal1"], ["mo", "senior", "adm", "aud"]),
     ("/console/evidence", ["cs1", "legal1"], ["mo", "senior", "adm", "aud"]),
     ("/console/trusted-flaggers", ["mo", "adm", "legal1"], ["aud"]),
     ("/console/staff", ["adm"], ["mo", "cs1", "legal1", "aud"]),

@@ -89,6 +89,12 @@ class AuditTag(str, enum.Enum):
     NCMEC_UPLOAD = "authority:ncmec:upload"
     NCMEC_FINISH = "authority:ncmec:finish"
     NCMEC_RETRACT = "authority:ncmec:retract"
+    NCA_DRAFT = "authority:nca:draft"
+    NCA_CONFIRM = "authority:nca:confirm"
+    NCA_OPEN = "authority:nca:open"  # the report exists at the NCA (its id is known)
+    NCA_UPLOAD = "authority:nca:upload"
+    NCA_SUBMIT = "authority:nca:submit"  # the NCA acknowledged the finished report
+    NCA_RESTART = "authority:nca:restart"  # the NCA lost an unfinished report: it is made again
     DSA18_NOTIFY = "authority:dsa18:notify"
     DSA18_SENT = "authority:dsa18:sent"
     LE_REQUEST = "authority:law_enforcement:request"

@@ -1,19 +1,21 @@
-"""HTTP API for authority reports: NCMEC drafts and confirmation, DSA Art. 18, law-enforcement requests."""
+"""HTTP API for authority reports: NCMEC and UK NCA drafts, confirmation and status, DSA Art. 18,
+law-enforcement requests."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from staydown.actors import Actor
-from staydown.authorities import dsa18, law_enforcement, ncmec
-from staydown.authorities.models import NcmecReport
+from staydown.authorities import dsa18, law_enforcement, nca, ncmec
+from staydown.authorities.models import NcaReport, NcmecReport
+from staydown.authorities.nca_format import UkLinkBasis
 from staydown.cases.actions import case_by_id
-from staydown.errors import NotFound
+from staydown.errors import InvalidInput, NotFound
 from staydown.http import DbSession, require
 from staydown.staff.permissions import Permission
 
@@ -22,6 +24,8 @@ router = APIRouter(prefix="/v1", tags=["authorities"])
 Reporter = Annotated[Actor, Depends(require(Permission.NCMEC_REPORTS))]
 Reviewer = Annotated[Actor, Depends(require(Permission.CASES_REVIEW))]
 Legal = Annotated[Actor, Depends(require(Permission.LAW_ENFORCEMENT))]
+# CSAM-5: what an NCA report holds is for child safety and legal only.
+NcaReporter = Annotated[Actor, Depends(require(Permission.NCA_REPORTS))]
 
 
 class NcmecReportOut(BaseModel):
@@ -65,6 +69,108 @@ def confirm(report_id: int, db: DbSession, actor: Reporter) -> NcmecReportOut:
     if report is None:
         raise NotFound(f"no NCMEC report {report_id}")
     return _report_out(ncmec.confirm_report(db, actor=actor, report=report))
+
+
+# -- UK National Crime Agency (UK-6) -------------------------------------------------------------
+
+class NcaDraftIn(BaseModel):
+    """The provider's priority assessment and, for a non-UK provider, the content's UK link."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    priority: Literal["urgent", "standard"] | None = None
+    priority_reason: str | None = Field(default=None, min_length=10, max_length=2000)
+    uk_link_basis: UkLinkBasis | None = None
+    uk_link_facts: str | None = Field(default=None, min_length=10, max_length=2000)
+
+
+class NcaReportOut(BaseModel):
+    id: int
+    case_id: int
+    state: str
+    priority: str
+    priority_reason: str | None
+    reported_account: str | None
+    items: int
+    files: int
+    nca_report_id: str | None
+    nca_reference: str | None
+    confirmed_by: str | None
+    confirmed_at: datetime | None
+    finished_at: datetime | None
+    last_error: str | None
+
+
+class NcaFileOut(BaseModel):
+    evidence_item_id: int
+    file_ref: str
+    viewed_by_provider: bool
+    nca_file_id: str | None
+    uploaded_at: datetime | None
+
+
+class NcaReportDetail(NcaReportOut):
+    plan: dict[str, Any]  # what will be sent: the incident, the account, the items and their hashes
+    file_details: list[NcaFileOut]
+    receipt: dict[str, Any] | None
+
+
+def _nca_out(r: NcaReport) -> NcaReportOut:
+    return NcaReportOut(id=r.id, case_id=r.case_id, state=r.state, priority=r.priority,
+                        priority_reason=r.priority_reason,
+                        reported_account=r.plan.get("user", {}).get("platform_account_id"),
+                        items=len(r.plan.get("content", [])), files=len(r.files), nca_report_id=r.nca_report_id,
+                        nca_reference=r.nca_reference, confirmed_by=r.confirmed_by, confirmed_at=r.confirmed_at,
+                        finished_at=r.finished_at, last_error=r.last_error)
+
+
+def _nca_report(db: DbSession, report_id: int) -> NcaReport:
+    report = db.get(NcaReport, report_id)
+    if report is None:
+        raise NotFound(f"no NCA report {report_id}")
+    return report
+
+
+@router.post("/cases/{case_id}/nca-reports", response_model=list[NcaReportOut], status_code=201)
+def nca_draft(case_id: int, request: Request, db: DbSession, actor: NcaReporter,
+              body: NcaDraftIn | None = None) -> list[NcaReportOut]:
+    """Draft one NCA report per reported account of a case with actual knowledge (UK-6)."""
+    body = body or NcaDraftIn()
+    reports = nca.draft_reports(db, actor=actor, case=case_by_id(db, case_id), catalogue=request.app.state.catalogue,
+                                rules=nca.NcaRules.from_settings(request.app.state.settings),
+                                priority=body.priority, priority_reason=body.priority_reason,
+                                uk_link_basis=body.uk_link_basis.value if body.uk_link_basis else None,
+                                uk_link_facts=body.uk_link_facts)
+    return [_nca_out(r) for r in reports]
+
+
+@router.get("/nca-reports", response_model=list[NcaReportOut])
+def nca_list(db: DbSession, _: NcaReporter, case_id: int | None = None, state: str | None = None,
+             limit: Annotated[int, Query(ge=1, le=200)] = 100) -> list[NcaReportOut]:
+    stmt = sa.select(NcaReport).order_by(NcaReport.id.desc()).limit(limit)
+    if case_id is not None:
+        stmt = stmt.where(NcaReport.case_id == case_id)
+    if state is not None:
+        if state not in nca.STATES:
+            raise InvalidInput(f"state is one of {', '.join(nca.STATES)}")
+        stmt = stmt.where(NcaReport.state == state)
+    return [_nca_out(r) for r in db.execute(stmt).scalars()]
+
+
+@router.get("/nca-reports/{report_id}", response_model=NcaReportDetail)
+def nca_status(report_id: int, db: DbSession, _: NcaReporter) -> NcaReportDetail:
+    """A report's state, what it will send (or sent), each file's filing, and the NCA's receipt."""
+    r = _nca_report(db, report_id)
+    return NcaReportDetail(**_nca_out(r).model_dump(), plan=r.plan, receipt=r.receipt, file_details=[
+        NcaFileOut(evidence_item_id=x.evidence_item_id, file_ref=x.file_ref, viewed_by_provider=x.viewed_by_provider,
+                   nca_file_id=x.nca_file_id, uploaded_at=x.uploaded_at) for x in r.files])
+
+
+@router.post("/nca-reports/{report_id}/confirm", response_model=NcaReportOut)
+def nca_confirm(report_id: int, request: Request, db: DbSession, actor: NcaReporter) -> NcaReportOut:
+    """A child-safety reviewer confirms the draft (and makes its declaration); filing follows."""
+    return _nca_out(nca.confirm_report(db, actor=actor, report=_nca_report(db, report_id),
+                                       rules=nca.NcaRules.from_settings(request.app.state.settings)))
 
 
 class ThreatIn(BaseModel):

@@ -1,4 +1,4 @@
-"""CyberTipline reports and their files, DSA Art. 18 notifications, law-enforcement requests."""
+"""CyberTipline and UK NCA reports and their files, DSA Art. 18 notifications, law-enforcement requests."""
 
 from __future__ import annotations
 
@@ -47,6 +47,52 @@ class NcmecReportFile(Base):
     uploaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     fileinfo_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     viewed_by_esp: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+
+
+class NcaReport(Base):
+    """A report to the UK National Crime Agency (UK-6): one per reported account of a case."""
+
+    __tablename__ = "nca_reports"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id", ondelete="RESTRICT"), nullable=False, index=True)
+    account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("platform_accounts.id", ondelete="RESTRICT"))
+    # draft -> confirmed (a child-safety reviewer) -> opened (the NCA holds it) -> finished (submitted)
+    state: Mapped[str] = mapped_column(sa.String(12), nullable=False, index=True)
+    # What will be sent, gathered at drafting; the document is built from it at confirmation.
+    plan: Mapped[dict[str, Any]] = mapped_column(sa.JSON, nullable=False)
+    priority: Mapped[str] = mapped_column(sa.String(10), nullable=False)  # urgent | standard
+    priority_reason: Mapped[str | None] = mapped_column(sa.Text)
+    # The key the NCA knows this report by (a new one after the NCA loses an unfinished report).
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(100))
+    # The exact bytes sent: a repeated create must send them again, and they are the record of
+    # what was reported.
+    document: Mapped[str | None] = mapped_column(sa.Text)
+    nca_report_id: Mapped[str | None] = mapped_column(sa.String(100))
+    nca_reference: Mapped[str | None] = mapped_column(sa.String(100))
+    confirmed_by: Mapped[str | None] = mapped_column(sa.String(200))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    receipt: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    created_by: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+
+    files: Mapped[list[NcaReportFile]] = relationship(lazy="selectin", order_by="NcaReportFile.id")
+
+
+class NcaReportFile(Base):
+    __tablename__ = "nca_report_files"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    report_id: Mapped[int] = mapped_column(sa.ForeignKey("nca_reports.id", ondelete="CASCADE"), nullable=False, index=True)
+    evidence_item_id: Mapped[int] = mapped_column(sa.ForeignKey("evidence_items.id", ondelete="RESTRICT"), nullable=False)
+    file_ref: Mapped[str] = mapped_column(sa.String(100), nullable=False)  # the document's name for it
+    nca_file_id: Mapped[str | None] = mapped_column(sa.String(100))
+    sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    uploaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    viewed_by_provider: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
 
 
 class AuthorityNotification(Base):

@@ -32,6 +32,7 @@ class Permission(str, enum.Enum):
     # child safety and legal
     CHILD_SAFETY_CASES = "cases:child_safety"
     NCMEC_REPORTS = "ncmec:reports"
+    NCA_REPORTS = "nca:reports"  # UK National Crime Agency reports (UK-6)
     EVIDENCE_ACCESS = "evidence:access"
     EVIDENCE_HOLDS = "evidence:holds"
     LAW_ENFORCEMENT = "law_enforcement:requests"
@@ -71,16 +72,16 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.moderator: frozenset(_MODERATOR),
     Role.senior_moderator: frozenset(_MODERATOR | {P.CASES_SECOND_REVIEW, P.APPEALS_DECIDE, P.APPEALS_DISPUTES,
                                                   P.BANKS_WRITE}),
-    # Child-safety specialists handle CSAM cases end to end, including the NCMEC report and the
-    # vault; report contents go only to those who need them (CSAM-5).
+    # Child-safety specialists handle CSAM cases end to end, including the NCMEC and NCA reports
+    # and the vault; report contents go only to those who need them (CSAM-5).
     Role.child_safety: frozenset(
         _MODERATOR
-        | {P.CASES_SECOND_REVIEW, P.CHILD_SAFETY_CASES, P.NCMEC_REPORTS, P.EVIDENCE_ACCESS, P.BANKS_WRITE,
-           P.APPEALS_DECIDE}  # appeals on child-safety cases are theirs too
+        | {P.CASES_SECOND_REVIEW, P.CHILD_SAFETY_CASES, P.NCMEC_REPORTS, P.NCA_REPORTS, P.EVIDENCE_ACCESS,
+           P.BANKS_WRITE, P.APPEALS_DECIDE}  # appeals on child-safety cases are theirs too
     ),
     Role.legal: frozenset(
         {P.CASES_READ, P.POLICIES_READ, P.EVIDENCE_ACCESS, P.EVIDENCE_HOLDS, P.LAW_ENFORCEMENT,
-         P.NCMEC_REPORTS, P.AUDIT_READ, P.TRANSPARENCY_READ, P.CHILD_SAFETY_CASES, P.APPEALS_DISPUTES,
+         P.NCMEC_REPORTS, P.NCA_REPORTS, P.AUDIT_READ, P.TRANSPARENCY_READ, P.CHILD_SAFETY_CASES, P.APPEALS_DISPUTES,
          P.DASHBOARD_READ}
     ),
     Role.auditor: frozenset({P.AUDIT_READ, P.TRANSPARENCY_READ, P.POLICIES_READ, P.BANKS_READ, P.DASHBOARD_READ}),

@@ -15,6 +15,7 @@ DONE_MESSAGES = {
     "entry-enabled": "The entry was re-enabled; it matches again.",
     "report-confirmed": "The report was confirmed; it is queued for filing with the CyberTipline.",
     "reports-drafted": "Draft reports were created for the case; review and confirm each one.",
+    "nca-report-confirmed": "The report was confirmed; it is queued for filing with the National Crime Agency.",
     "hold-placed": "The hold was placed.",
     "hold-released": "The hold was released.",
     "destruction-requested": "The destruction request was recorded; a second person must approve it.",

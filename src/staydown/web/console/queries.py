@@ -211,3 +211,34 @@ def custody_log(db: Session, *, subject_type: str, subject_id: int | str, limit:
     return list(db.execute(sa.select(AuditEvent).where(AuditEvent.subject_type == subject_type,
                                                        AuditEvent.subject_id == str(subject_id))
                            .order_by(AuditEvent.seq.desc()).limit(limit)).scalars())
+
+
+# -- UK National Crime Agency -------------------------------------------------------------------
+
+def nca_counts(db: Session) -> dict[str, int]:
+    from staydown.authorities.models import NcaReport
+    from staydown.authorities.nca import STATES
+
+    found = dict(db.execute(sa.select(NcaReport.state, sa.func.count()).group_by(NcaReport.state)).all())
+    return {state: found.get(state, 0) for state in STATES}
+
+
+def nca_reports(db: Session, *, state: str | None, page: int) -> Page[Any]:
+    from staydown.authorities.models import NcaReport
+    from staydown.authorities.nca import STATES
+
+    stmt = sa.select(NcaReport)
+    if state:
+        if state not in STATES:
+            raise InvalidInput(f"state is one of {', '.join(STATES)}")
+        stmt = stmt.where(NcaReport.state == state)
+    return _paged(db, stmt.order_by(NcaReport.id.desc()), page)
+
+
+def nca_report(db: Session, report_id: int) -> Any:
+    from staydown.authorities.models import NcaReport
+
+    found = db.get(NcaReport, report_id)
+    if found is None:
+        raise NotFound(f"no NCA report {report_id}")
+    return found
