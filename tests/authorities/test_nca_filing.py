@@ -114,7 +114,12 @@ def make_case(client, database: Database, *, accounts: tuple[str, ...] = ("acct-
             claim_case(db, actor=CS1, case=case)
             decide_case(db, actor=CS1, case=case, policy_ref="csam@2", outcome="violates",
                         facts="apparent CSAM (test stand-in)", catalogue=client.app.state.catalogue,
-                        rules=client.app.state.case_rules, imminent_danger=imminent_danger)
+                        rules=client.app.state.case_rules)
+            if imminent_danger:
+                from staydown.authorities.dsa18 import mark_threat
+
+                mark_threat(db, actor=CS1, case=case, facts="the child is at risk of further abuse now",
+                            member_states=None, authorities={}, rules=client.app.state.case_rules)
     return case_id
 
 
