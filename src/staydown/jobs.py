@@ -43,8 +43,26 @@ def _retention(db: Session, ctx: JobContext) -> None:
     vault = ctx.services.get("vault") or vault_from_settings(settings)
     purge_expired(db, actor=SYSTEM, vault=vault)
     cutoff = now(db) - timedelta(days=settings.scan_retention_days)
+    # An upload that passed the scan and was later reported as child sexual abuse is no longer a
+    # non-match: its IP, port and time are what the CyberTipline report carries (CSAM-3).
+    reported = _child_safety_content_ids()
     db.execute(sa.update(Scan).where(Scan.verdict == "allow", Scan.scanned_at < cutoff,
-                                     Scan.uploader_ip.is_not(None)).values(uploader_ip=None))
+                                     Scan.uploader_ip.is_not(None),
+                                     sa.or_(Scan.content_id.is_(None), Scan.content_id.not_in(reported)))
+               .values(uploader_ip=None, uploader_port=None))
+
+
+def _child_safety_content_ids() -> "sa.Select[tuple[int]]":
+    import sqlalchemy as sa
+
+    from staydown.cases.models import Case
+    from staydown.intake.models import NoticeItem
+
+    in_case = sa.select(Case.content_id).where(Case.child_safety.is_(True), Case.content_id.is_not(None))
+    reported = (sa.select(NoticeItem.content_id).join(Case, Case.id == NoticeItem.case_id)
+                .where(Case.child_safety.is_(True), NoticeItem.content_id.is_not(None)))
+    return in_case.union(reported)  # type: ignore[return-value]
+
 
 
 def _sweep_deadlines(db: Session, ctx: JobContext) -> None:
