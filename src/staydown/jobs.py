@@ -26,6 +26,9 @@ PERIODIC += ((APPEAL_DEADLINES, 300),)
 PERIODIC += ((TDB_SUBMIT_JOB, 60),)
 # A share of decided cases gets a second reviewer's opinion for the consistency figures (#8 item 5).
 PERIODIC += ((CONSISTENCY_SAMPLE, 3600),)
+# Files a CyberTipline report asked the platform for and did not get in time alert child safety.
+FILE_REQUESTS_OVERDUE = "ncmec:file_requests_overdue"
+PERIODIC += ((FILE_REQUESTS_OVERDUE, 60),)
 
 
 def _retention(db: Session, ctx: JobContext) -> None:
@@ -64,6 +67,11 @@ def _child_safety_content_ids() -> "sa.Select[tuple[int]]":
     return in_case.union(reported)  # type: ignore[return-value]
 
 
+def _file_requests_overdue(db: Session, ctx: JobContext) -> None:
+    from staydown.authorities.file_requests import sweep_overdue
+
+    sweep_overdue(db, actor=SYSTEM)
+
 
 def _sweep_deadlines(db: Session, ctx: JobContext) -> None:
     from staydown.cases.actions import sweep_deadlines
@@ -78,6 +86,7 @@ def build_registry() -> JobRegistry:
     registry.register(SEND_MESSAGE, send_message_job)
     registry.register(RETENTION, _retention)
     registry.register(FILE_REPORT, file_report_job)
+    registry.register(FILE_REQUESTS_OVERDUE, _file_requests_overdue)
     registry.register(DELIVER_WEBHOOK, deliver_webhook_job)
     registry.register_batch(DELIVER_WEBHOOK, deliver_webhooks_batch)
     registry.register(STAY_DOWN_SWEEP, sweep_job)

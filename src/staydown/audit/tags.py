@@ -86,6 +86,14 @@ class AuditTag(str, enum.Enum):
     NCMEC_UPLOAD = "authority:ncmec:upload"
     NCMEC_FINISH = "authority:ncmec:finish"
     NCMEC_RETRACT = "authority:ncmec:retract"
+    # A reported file staydown never held: asked of the platform, received, refused, overdue,
+    # no longer needed, or a report filed without it on a specialist's reasoned decision.
+    NCMEC_FILE_REQUEST = "authority:ncmec:file_request"
+    NCMEC_FILE_RECEIVED = "authority:ncmec:file_received"
+    NCMEC_FILE_UNAVAILABLE = "authority:ncmec:file_unavailable"
+    NCMEC_FILE_OVERDUE = "authority:ncmec:file_overdue"
+    NCMEC_FILE_WITHDRAWN = "authority:ncmec:file_withdrawn"
+    NCMEC_FILE_WAIVE = "authority:ncmec:file_waive"
     DSA18_NOTIFY = "authority:dsa18:notify"
     LE_REQUEST = "authority:law_enforcement:request"
     # appeals and out-of-court disputes

@@ -60,7 +60,8 @@ def report_draft(request: Request, db: DbSession, actor: Reporter, csrf_token: A
     if not case_id.strip().isdigit() or len(case_id.strip()) > 18:
         raise InvalidInput("the case number is a whole number")
     case = case_by_id(db, int(case_id))
-    drafts = ncmec.draft_reports(db, actor=actor, case=case, catalogue=request.app.state.catalogue)
+    drafts = ncmec.draft_reports(db, actor=actor, case=case, catalogue=request.app.state.catalogue,
+                                 file_request_hours=request.app.state.settings.ncmec_file_request_hours)
     if not drafts:
         raise Conflict(f"case {case.id} already has a report for every reported account")
     if len(drafts) == 1:
