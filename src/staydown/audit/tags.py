@@ -77,6 +77,8 @@ class AuditTag(str, enum.Enum):
     EVIDENCE_HOLD_RELEASE = "evidence:hold:release"
     EVIDENCE_DESTROY_REQUEST = "evidence:destruction:request"
     EVIDENCE_DESTROY = "evidence:destruction:execute"
+    # A hold ended by a law-enforcement request to destroy (18 U.S.C. 2258B(c)(2)).
+    EVIDENCE_HOLD_OVERRIDE = "evidence:hold:override"
     EVIDENCE_REWRAP = "evidence:key:rotate"
     SCAN_PURGE = "matching:scan:purge"
     # authorities

@@ -167,18 +167,36 @@ class DestructionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     basis: str = Field(min_length=20, max_length=2000)
+    # The agency that asked and its reference: a request under 18 U.S.C. 2258B(c)(2), which ends
+    # a finished CyberTipline report's preservation hold and voluntary holds (not another
+    # agency's 2703(f) preservation request).
+    agency: str | None = Field(default=None, min_length=2, max_length=300)
+    reference: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 @router.post("/evidence/{item_id}/destruction-requests", status_code=201)
 def request_destruction(item_id: int, body: DestructionIn, db: DbSession, actor: Legal) -> dict[str, Any]:
-    r = actions.request_destruction(db, actor=actor, item=actions.item_by_id(db, item_id), basis=body.basis)
-    return {"id": r.id, "state": "awaiting a second person"}
+    import sqlalchemy as sa
+
+    from staydown.authorities import law_enforcement
+
+    item = actions.item_by_id(db, item_id)
+    r = law_enforcement.record_destruction_request(db, actor=actor, item=item, basis=body.basis, agency=body.agency,
+                                                   reference=body.reference)
+    # "Any such visual depiction" (2258B(c)(2)): other vault copies of the same bytes are named,
+    # so that legal asks for them too.
+    copies = db.execute(sa.select(EvidenceItem.id).where(EvidenceItem.sha256 == item.sha256, EvidenceItem.id != item.id,
+                                                         EvidenceItem.state == "stored")).scalars().all()
+    return {"id": r.id, "state": "awaiting a second person", "law_enforcement": r.agency is not None,
+            "identical_items_still_stored": list(copies)}
 
 
 @router.post("/destruction-requests/{request_id}/approve")
 def approve_destruction(request_id: int, request: Request, db: DbSession, actor: Viewer) -> dict[str, Any]:
+    from staydown.authorities import law_enforcement
+
     found = db.get(DestructionRequest, request_id)
     if found is None:
         raise NotFound(f"no destruction request {request_id}")
-    item = actions.approve_destruction(db, actor=actor, vault=request.app.state.vault, request=found)
+    item = law_enforcement.approve_destruction(db, actor=actor, vault=request.app.state.vault, request=found)
     return {"item_id": item.id, "state": item.state}
