@@ -364,3 +364,42 @@ def test_ncmec3_the_track_is_met_only_when_every_report_of_the_case_is_finished(
     assert (event.findtext("ipAddress"), event.findtext("port")) == ("198.51.100.8", "40001")
     assert stored.details.find("publiclyAvailable") is None  # the platform never said
 
+
+
+def test_ncmec3_a_file_request_is_delivered_as_an_action_but_counted_as_no_measure(
+        client, database: Database, staff, api_key: str, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+    """provide_file travels with the actions (so every integration receives it) but restricts
+    nobody: no statement of reasons, no case measure, not in the DSA figures."""
+    from staydown.transparency.models import StatementOfReasons
+    from staydown.transparency.report import build_report
+
+    _waiting_report(client, database, staff, api_key, "post-908")
+    with database.unit_of_work(write=False) as db:
+        ask = db.execute(sa.select(EnforcementAction).where(EnforcementAction.kind == "provide_file")).scalar_one()
+        assert ask.case_id is None and ask.target == "content"
+        assert db.execute(sa.select(StatementOfReasons).where(StatementOfReasons.action_id == ask.id)).first() is None
+        figures = build_report(db, start=clock.now() - timedelta(days=1), end=clock.now() + timedelta(days=1),
+                               catalogue=client.app.state.catalogue).figures
+    assert "provide_file" not in figures["actions"]["by_kind"] and figures["actions"]["by_kind"]
+
+
+def test_ncmec3_the_console_shows_the_wait_and_files_without_only_with_reasons(
+        client, database: Database, staff, api_key: str, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+    """The report's console page says which file it waits for, from which request, until when;
+    a specialist files without it from there once the platform's time is up, with reasons."""
+    from tests.web.console_helpers import console_user
+
+    _, report_id, request_id = _waiting_report(client, database, staff, api_key, "post-909")
+    specialist = console_user(client, database, "cs-console", "child_safety")
+    page = specialist.get(f"/console/ncmec/{report_id}").text
+    assert "waiting for the platform" in page and f"file request {request_id}: pending" in page
+    row_id = client.get(f"/v1/ncmec-reports/{report_id}", headers=staff["cs1"]).json()["file_details"][0]["id"]
+    form = f"/console/ncmec/{report_id}/files/{row_id}/file-without"
+    assert specialist.post(form, {"reason": "too short"}).status_code == 422
+    early = specialist.post(form, {"reason": "the platform deleted the post before it was preserved"})
+    assert early.status_code == 409 and "has until" in early.text
+    clock.advance(hours=5)
+    r = specialist.post(form, {"reason": "the platform deleted the post before it was preserved"})
+    assert r.status_code == 303 and r.headers["location"].endswith("done=filed-without")
+    page = specialist.get(f"/console/ncmec/{report_id}").text
+    assert "filed without the file" in page and "deleted the post" in page

@@ -13,6 +13,7 @@ arrives or a specialist decides, with reasons, to file without it (`ncmec.file_w
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,7 +27,7 @@ from staydown.authorities.models import FileRequest, NcmecReportFile
 from staydown.db import now
 from staydown.enforcement.actions import apply_action, lift_action
 from staydown.enforcement.models import EnforcementAction
-from staydown.errors import Conflict, InvalidInput
+from staydown.errors import Conflict, InvalidInput, NotFound
 from staydown.evidence.actions import Vault, store_item
 from staydown.evidence.models import EvidenceItem
 from staydown.subjects.models import PlatformContent
@@ -86,8 +87,6 @@ def _subject(request: FileRequest) -> dict[str, Any]:
 
 
 def request_by_id(db: Session, request_id: int) -> FileRequest:
-    from staydown.errors import NotFound
-
     found = db.get(FileRequest, request_id)
     if found is None:
         raise NotFound(f"no file request {request_id}")
@@ -120,8 +119,6 @@ def receive_file(db: Session, *, actor: Actor, vault: Vault, data: bytes, conten
                            "(deposit it without request_id to keep it as evidence)")
         if request.state == PROVIDED:
             item = db.get(EvidenceItem, request.evidence_item_id) if request.evidence_item_id else None
-            import hashlib
-
             if item is not None and item.sha256 == hashlib.sha256(data).hexdigest():
                 return item, request  # the same deposit again (a retry after a lost answer)
             raise Conflict(f"file request {request.id} was already answered with evidence item "
