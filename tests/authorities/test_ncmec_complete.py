@@ -403,3 +403,26 @@ def test_ncmec3_the_console_shows_the_wait_and_files_without_only_with_reasons(
     assert r.status_code == 303 and r.headers["location"].endswith("done=filed-without")
     page = specialist.get(f"/console/ncmec/{report_id}").text
     assert "filed without the file" in page and "deleted the post" in page
+
+
+def test_csam3_what_the_platform_deposited_is_checked_before_it_goes_into_a_report(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+    """The deposit context is free JSON: an address that is no IP, a port out of range or a time
+    without an offset is left out (the next source is used), never sent as it came."""
+    from staydown.evidence.actions import store_item
+
+    created = datetime(2026, 5, 1, 8, 0, tzinfo=timezone.utc)
+    with database.unit_of_work() as db:
+        content = ensure_content(db, actor=SYSTEM, ref=ContentRef(id="post-910", created_at=created))
+        item = store_item(db, actor=SYSTEM, vault=client.app.state.vault, data=jpeg(910), content_id=content.id,
+                          case_id=None, original_filename="x.jpg",
+                          context={"uploaded_at": "2026-05-02 10:00", "ip_capture": [
+                              {"ip": "not-an-ip", "port": 1}, {"ip": "192.0.2.44", "port": "8443", "at": "noon"}]})
+        facts = ncmec.file_facts(db, content, item)
+        other = ncmec.file_facts(db, content, store_item(
+            db, actor=SYSTEM, vault=client.app.state.vault, data=jpeg(911), content_id=content.id, case_id=None,
+            context={"ip_capture": [{"ip": "192.0.2.45", "port": 70000}]}))
+    assert (facts["ip"], facts["port"]) == ("192.0.2.44", 8443)
+    assert facts["uploaded_at"] == created.isoformat() and facts["sources"]["uploaded_at"] == "the content record"
+    assert facts["ip_at"] == created.isoformat()  # the upload's time, the deposit's "noon" being no time
+    assert facts["md5"] == hashlib.md5(jpeg(910)).hexdigest() and facts["original_filename"] == "x.jpg"
+    assert (other["ip"], other["port"]) == ("192.0.2.45", None)

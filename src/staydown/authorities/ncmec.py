@@ -69,6 +69,9 @@ def _ip(value: Any) -> str | None:
 
 
 def _port(value: Any) -> int | None:
+    # The platform's deposit context is free JSON: a port may come as a number or as digits.
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 5:
+        value = int(value.strip())
     return value if type(value) is int and 1 <= value <= 65535 else None
 
 
