@@ -1,6 +1,8 @@
 """From a confirmed case to a finished CyberTipline report: draft one report per reported user,
-have a child-safety reviewer confirm it, then file it through a resumable, idempotent state
-machine that survives a crash at any step and never finishes the same report twice (NCMEC-2)."""
+with everything known about each file and the file itself (asked of the platform when staydown
+never held it, and waited for), have a child-safety reviewer confirm it, then file it through a
+resumable, idempotent state machine that survives a crash at any step and never finishes the same
+report twice (NCMEC-2, NCMEC-3)."""
 
 from __future__ import annotations
 
@@ -27,10 +29,11 @@ from staydown.matching.models import Scan
 from staydown.policies.catalogue import Catalogue
 from staydown.staff.permissions import Permission
 from staydown.subjects.models import PlatformAccount, PlatformContent
+from staydown.subjects.schemas import PUBLIC_VISIBILITIES, VISIBILITIES
 
 FILE_REPORT = "ncmec:file"
 # Registered as open only to some (the poster's followers, named recipients): not publicly available.
-RESTRICTED_VISIBILITIES = frozenset({"followers", "private"})
+RESTRICTED_VISIBILITIES = frozenset(VISIBILITIES) - PUBLIC_VISIBILITIES - {"unknown"}
 EVENT_NAMES = frozenset({"Login", "Registration", "Purchase", "Upload", "Other", "Unknown"})
 MAX_URLS = 200
 
