@@ -189,6 +189,14 @@ class Store:
                                (post_id,)).fetchone()
         return (row["media"], row["media_type"]) if row else None
 
+    def held_file(self, post_id: str) -> tuple[bytes, str, str] | None:
+        """A post's file as the forum holds it, shown or not (hidden posts keep their file): for
+        staydown's `provide_file` requests. None once the post is gone."""
+        with self.connect() as conn:
+            row = conn.execute("SELECT media, media_type, created_at FROM posts WHERE id = ? AND state != 'pending'",
+                               (post_id,)).fetchone()
+        return (row["media"], row["media_type"], row["created_at"]) if row else None
+
     def post_state(self, post_id: str) -> str | None:
         """`published`, `held`, `hidden` or `pending`; None if there is no such post."""
         with self.connect() as conn:
@@ -267,9 +275,21 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
+def _file_name(name: str | None) -> str | None:
+    """The uploader's file name as a browser sent it: the last path part, printable, at most 300."""
+    if not name:
+        return None
+    base = re.split(r"[\\/]", name)[-1]
+    clean = "".join(c for c in base if c.isprintable())[:300]
+    return clean or None
+
+
 def outcome_of(action: Action) -> tuple[str, str]:
-    """The acknowledgement for an action event: (status, detail)."""
+    """The acknowledgement for an action event: (status, detail). A `provide_file` request is
+    answered by `answer_file_request`, which sends the file first."""
     verb = "lifted" if action.lifted else "applied"
+    if action.kind == "provide_file":
+        return "applied", ("no longer needed: nothing to do" if action.lifted else "file provided")
     if action.kind in HIDING:
         return "applied", f"{verb}: post {'shown again unless another measure holds it' if action.lifted else 'hidden'}"
     if action.kind == "restore":
@@ -317,8 +337,30 @@ def create_app(config: Config, *, client: AsyncClient | None = None) -> FastAPI:
     def report_url(post_id: str) -> str:
         return f"{config.staydown_url}/report?content={quote(post_id, safe='')}"
 
+    async def answer_file_request(action: Action) -> tuple[str, str] | None:
+        """staydown asks for a post's file because a report to the authorities needs it: send the
+        file as the forum holds it, or say why it cannot. None if sending failed (the next sync
+        tries again)."""
+        found = await run_in_threadpool(store.held_file, action.content_id or "")
+        if found is None:
+            return "failed", "the forum no longer holds this post's file (the post was deleted)"
+        data, media_type, created_at = found
+        try:
+            await app.state.staydown.provide_file(action, data, context={"uploaded_at": created_at,
+                                                                         "media_type": media_type})
+        except StaydownClientError:
+            log.warning("could not send the file of post %s for request %s; the next sync will",
+                        action.content_id, action.file_request_id, exc_info=True)
+            return None
+        return "applied", "file provided"
+
     async def ack(action: Action) -> None:
         status, detail = outcome_of(action)
+        if action.kind == "provide_file" and action.applied:
+            answered = await answer_file_request(action)
+            if answered is None:
+                return
+            status, detail = answered
         try:
             await app.state.staydown.ack_action(action.id, status=status, detail=detail)
         except StaydownClientError:
@@ -366,11 +408,15 @@ def create_app(config: Config, *, client: AsyncClient | None = None) -> FastAPI:
         await run_in_threadpool(store.add_pending, post_id=post_id, author=username, caption=caption[:500],
                                 media=data)
         try:
+            # Everything a report to the authorities would carry about this upload, should it ever
+            # be reported: who, from which address and port, when, under what file name, and that
+            # a forum post is public.
             result = await app.state.staydown.scan(
                 data, content_id=post_id, account_id=username, account_handle=username, content_kind="image",
-                content_url=f"{config.public_url}/p/{post_id}",
+                content_url=f"{config.public_url}/p/{post_id}", content_visibility="public",
                 uploader_ip=request.client.host if request.client else None,
-                uploaded_at=datetime.now(timezone.utc))
+                uploader_port=request.client.port if request.client else None,
+                uploaded_at=datetime.now(timezone.utc), original_filename=_file_name(image.filename))
         except InvalidInputError as exc:
             await run_in_threadpool(store.drop, post_id)
             return page(request, "message.html", 422, title="That file could not be read", text=exc.message)

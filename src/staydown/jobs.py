@@ -28,6 +28,10 @@ PERIODIC += ((APPEAL_DEADLINES, 300),)
 PERIODIC += ((TDB_SUBMIT_JOB, 60),)
 # A share of decided cases gets a second reviewer's opinion for the consistency figures (#8 item 5).
 PERIODIC += ((CONSISTENCY_SAMPLE, 3600),)
+# Files a CyberTipline report asked the platform for and did not get in time alert child safety
+# (deadlines of hours: five minutes late at most).
+FILE_REQUESTS_OVERDUE = "ncmec:file_requests_overdue"
+PERIODIC += ((FILE_REQUESTS_OVERDUE, 300),)
 
 
 def _retention(db: Session, ctx: JobContext) -> None:
@@ -45,8 +49,31 @@ def _retention(db: Session, ctx: JobContext) -> None:
     vault = ctx.services.get("vault") or vault_from_settings(settings)
     purge_expired(db, actor=SYSTEM, vault=vault)
     cutoff = now(db) - timedelta(days=settings.scan_retention_days)
+    # An upload that passed the scan and was later reported as child sexual abuse is no longer a
+    # non-match: its IP, port and time are what the CyberTipline report carries (CSAM-3).
+    reported = _child_safety_content_ids()
     db.execute(sa.update(Scan).where(Scan.verdict == "allow", Scan.scanned_at < cutoff,
-                                     Scan.uploader_ip.is_not(None)).values(uploader_ip=None))
+                                     Scan.uploader_ip.is_not(None),
+                                     sa.or_(Scan.content_id.is_(None), Scan.content_id.not_in(reported)))
+               .values(uploader_ip=None, uploader_port=None))
+
+
+def _child_safety_content_ids() -> "sa.Select[tuple[int]]":
+    import sqlalchemy as sa
+
+    from staydown.cases.models import Case
+    from staydown.intake.models import NoticeItem
+
+    in_case = sa.select(Case.content_id).where(Case.child_safety.is_(True), Case.content_id.is_not(None))
+    reported = (sa.select(NoticeItem.content_id).join(Case, Case.id == NoticeItem.case_id)
+                .where(Case.child_safety.is_(True), NoticeItem.content_id.is_not(None)))
+    return in_case.union(reported)  # type: ignore[return-value]
+
+
+def _file_requests_overdue(db: Session, ctx: JobContext) -> None:
+    from staydown.authorities.file_requests import sweep_overdue
+
+    sweep_overdue(db, actor=SYSTEM)
 
 
 def _sweep_deadlines(db: Session, ctx: JobContext) -> None:
@@ -64,6 +91,7 @@ def build_registry() -> JobRegistry:
     registry.register(FILE_REPORT, file_report_job)
     registry.register(SEND_NOTIFICATION, send_notification_job)
     registry.register(FILE_NCA_REPORT, file_nca_report_job)
+    registry.register(FILE_REQUESTS_OVERDUE, _file_requests_overdue)
     registry.register(DELIVER_WEBHOOK, deliver_webhook_job)
     registry.register_batch(DELIVER_WEBHOOK, deliver_webhooks_batch)
     registry.register(STAY_DOWN_SWEEP, sweep_job)

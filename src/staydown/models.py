@@ -2,8 +2,15 @@
 
 from staydown.appeals.models import Appeal, OutOfCourtDispute
 from staydown.audit.models import AuditEvent, AuditHead
-from staydown.authorities.models import (AuthorityNotification, LawEnforcementRequest, NcaReport, NcaReportFile,
-                                         NcmecReport, NcmecReportFile)
+from staydown.authorities.models import (
+    AuthorityNotification,
+    FileRequest,
+    LawEnforcementRequest,
+    NcaReport,
+    NcaReportFile,
+    NcmecReport,
+    NcmecReportFile,
+)
 from staydown.db import Base
 from staydown.cases.models import Case, Decision, LegalTrack, NoticeTrack, StaffAlert
 from staydown.delivery.messages import OutboundMessage
@@ -34,6 +41,7 @@ __all__ = [
     "AuthorityNotification",
     "DestructionRequest",
     "EvidenceItem",
+    "FileRequest",
     "LawEnforcementRequest",
     "LegalHold",
     "NcmecReport",

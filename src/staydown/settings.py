@@ -160,6 +160,10 @@ class Settings(BaseSettings):
     # How long what an NCA report contained is held from its receipt. The regulations require
     # retention for a specified period that we could not confirm ([U], docs/nca-protocol.md).
     uk_nca_report_hold_days: int = Field(default=365, ge=1)
+    # A report waits this long for a file staydown never held and asked the platform for
+    # (`provide_file`); then child safety is alerted, and the report still waits for the file or
+    # for a specialist's reasoned decision to file without it. Well inside the report's own clock.
+    ncmec_file_request_hours: float = Field(default=4.0, gt=0, le=72)
     # DSA Art. 18: the authority to notify, per member state ({"IE": "Garda ... <channel>"}).
     dsa18_authorities: dict[str, str] = Field(default_factory=dict)
 

@@ -743,3 +743,68 @@ def test_the_structure_names_every_element_the_builder_uses() -> None:
         "intendedRecipient", "victim", "additionalInfo"]
     assert REPORT.child("incidentSummary").child("incidentType").min == 1
     assert REPORT.child("reporter").child("reportingPerson").child("email").min == 1
+
+
+# -- what a report must get right beyond the schema's types (NCMEC-3) -------------------------------
+
+def _file_details(report_id: int, file_id: str, *inner: str) -> bytes:
+    return ("<?xml version='1.0' encoding='utf-8'?><fileDetails>"
+            f"<reportId>{report_id}</reportId><fileId>{file_id}</fileId>" + "".join(inner) + "</fileDetails>").encode()
+
+
+def _fileinfo(server: Server, body: bytes) -> tuple[int, str]:
+    answer = parse_response(httpx.post(f"{server.url}/fileinfo", content=body, auth=(USER, PASSWORD),
+                                       headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=TIMEOUT).content)
+    return answer.code, answer.description
+
+
+FUTURE = (datetime.now(timezone.utc) + timedelta(days=2)).isoformat(timespec="seconds")
+
+
+@pytest.mark.parametrize("inner, problem", [
+    (["<originalFileHash hashType='MD5'>abc123</originalFileHash>"], "not a 32-digit hexadecimal MD5"),
+    (["<originalFileHash hashType='SHA256'>" + "g" * 64 + "</originalFileHash>"], "64-digit hexadecimal SHA256"),
+    (["<originalFileHash>" + "0" * 32 + "</originalFileHash>"], "attribute 'hashType' is required"),
+    (["<details><nameValuePair type='HASH'><name>PDQ</name><value>not-a-pdq</value></nameValuePair></details>"],
+     "64-digit hexadecimal PDQ"),
+    ([f"<uploadedToEspTimestamp>{FUTURE}</uploadedToEspTimestamp>"], "in the future"),
+    ([f"<ipCaptureEvent><ipAddress>192.0.2.1</ipAddress><dateTime>{FUTURE}</dateTime></ipCaptureEvent>"],
+     "in the future"),
+    (["<ipCaptureEvent><eventName>Upload</eventName></ipCaptureEvent>"], "<ipAddress> is required"),
+    (["<ipCaptureEvent><ipAddress>192.0.2.1</ipAddress><port>70000</port></ipCaptureEvent>"], "outside 1..65535"),
+    (["<publiclyAvailable>maybe</publiclyAvailable>"], "is not a boolean"),
+    (["<fileRelevance>Supplemental Reported</fileRelevance>", "<industryClassification>A1</industryClassification>"],
+     "only a 'Reported' file"),
+])
+def test_ncmec3_the_local_server_refuses_file_details_a_report_cannot_carry(server: Server, client: CyberTiplineClient,
+                                                                           inner: list[str], problem: str) -> None:
+    report_id = client.submit(make_report("file-rules"))
+    file_id = client.upload(report_id, "a.png", png(40)).file_id
+    code, description = _fileinfo(server, _file_details(report_id, file_id, *inner))
+    assert code == ResponseCode.VALIDATION_FAILED and problem in description, description
+    assert server.state.report(report_id).files[file_id].details_xml is None
+
+
+def test_ncmec3_the_local_server_takes_complete_file_details(server: Server, client: CyberTiplineClient) -> None:
+    data = png(41)
+    report_id = client.submit(make_report("file-complete"))
+    file_id = client.upload(report_id, "holiday.png", data).file_id
+    body = _file_details(
+        report_id, file_id, "<originalFileName>holiday.png</originalFileName>",
+        f"<uploadedToEspTimestamp>{T0.isoformat()}</uploadedToEspTimestamp>",
+        "<locationOfFile>https://platform.example.test/p/1</locationOfFile>", "<fileViewedByEsp>false</fileViewedByEsp>",
+        "<publiclyAvailable>true</publiclyAvailable>", "<fileRelevance>Reported</fileRelevance>",
+        f"<originalFileHash hashType='MD5'>{hashlib.md5(data).hexdigest()}</originalFileHash>",
+        f"<originalFileHash hashType='SHA256'>{hashlib.sha256(data).hexdigest()}</originalFileHash>",
+        f"<ipCaptureEvent><ipAddress>203.0.113.45</ipAddress><eventName>Upload</eventName>"
+        f"<dateTime>{T0.isoformat()}</dateTime><port>51234</port></ipCaptureEvent>",
+        "<details><nameValuePair type='HASH'><name>PDQ</name><value>" + "f" * 64 + "</value></nameValuePair></details>")
+    assert _fileinfo(server, body)[0] == ResponseCode.SUCCESS
+
+
+def test_ncmec3_the_local_server_refuses_a_report_dated_in_the_future(server: Server, client: CyberTiplineClient) -> None:
+    future = make_report("future")
+    document = report_xml(future).replace(T0.isoformat().encode(), FUTURE.encode(), 1)
+    answer = parse_response(httpx.post(f"{server.url}/submit", content=document, auth=(USER, PASSWORD),
+                                       timeout=TIMEOUT).content)
+    assert answer.code == ResponseCode.VALIDATION_FAILED and "in the future" in answer.description

@@ -220,6 +220,51 @@ def test_the_action_feed_follows_its_cursor_and_takes_acks(staydown: Client, sta
     assert asyncio.run(drain()) == [ids[0], ids[2], ids[3], ids[1]]
 
 
+def test_csam3_the_client_registers_visibility_and_upload_facts_and_answers_a_file_request(
+        staydown: Client, staydown_url: str, api_key: str, database: Database) -> None:
+    """A platform says who could see its content and how it was uploaded, and answers staydown's
+    `provide_file` request with the file (NCMEC-3, CSAM-3)."""
+    from staydown.actors import SYSTEM
+    from staydown.authorities.file_requests import request_file
+    from staydown.authorities.models import FileRequest
+    from staydown.subjects.queries import content_by_platform_id
+
+    data = jpeg(33)
+    scanned = staydown.scan(data, content_id="post-33", account_id="u-33", content_visibility="public",
+                            uploader_ip="198.51.100.33", uploader_port=40433, original_filename="sunset.jpg",
+                            uploaded_at=datetime(2026, 6, 1, 11, 0, tzinfo=timezone.utc))
+    assert scanned.allowed
+    assert staydown.get_content("post-33").visibility == "public"
+    assert staydown.put_content("post-33", visibility="private").visibility == "private"
+    with database.unit_of_work() as db:
+        request_id = request_file(db, actor=SYSTEM, content=content_by_platform_id(db, "post-33"), case_id=None,
+                                  reason="a test report needs the file").id
+    (ask,) = [a for a in staydown.iter_actions() if a.kind == "provide_file"]
+    assert ask.file_request_id == request_id and ask.content_id == "post-33" and ask.statement is None
+    receipt = staydown.provide_file(ask, data, original_filename="sunset.jpg",
+                                    context={"uploaded_at": datetime(2026, 6, 1, 11, 0, tzinfo=timezone.utc)})
+    assert receipt.file_request_id == request_id and receipt.sha256 == hashlib.sha256(data).hexdigest()
+    assert staydown.provide_file(ask, data).id == receipt.id  # sent again after a lost answer: the same item
+    staydown.ack_action(ask.id, status="applied", detail="file provided")
+    with database.unit_of_work(write=False) as db:
+        assert db.get(FileRequest, request_id).state == "provided"
+    lifted = [a for a in staydown.iter_actions(after=ask.seq) if a.id == ask.id]
+    assert lifted and lifted[0].lifted, "the platform hears the request is settled"
+
+    async def deposit() -> int | None:
+        async with AsyncClient(staydown_url, api_key) as client:
+            return (await client.deposit_evidence(jpeg(34), content_id="post-34", context={"note": "kept"})).file_request_id
+
+    assert asyncio.run(deposit()) is None
+    with pytest.raises(ValueError, match="visibility"):
+        staydown.put_content("post-33", visibility="everyone")
+    with pytest.raises(ValueError, match="uploader_port"):
+        staydown.scan(data, content_id="post-35", uploader_port=0)
+    not_a_request = Action(id=1, event="action.applied", kind="remove", target="content", content_id="post-33")
+    with pytest.raises(ValueError, match="not a provide_file request"):
+        staydown.provide_file(not_a_request, data)
+
+
 # -- retries, against mock transports ------------------------------------------------------------
 
 Handler = Callable[[httpx.Request], httpx.Response]

@@ -224,3 +224,154 @@ def test_holds_are_released_over_http_on_the_record(client, database: Database) 
     assert client.post(f"/v1/holds/{hold_id}/release", headers=headers, json={"reason": "again"}).status_code == 409
     with database.unit_of_work(write=False) as db:
         assert db.get(LegalHold, hold_id).released_at is not None
+
+
+# -- CSAM-4 against CSAM-6: a law-enforcement request to destroy and the report's one-year hold ------
+
+def _reported_item(database: Database, vault: actions.Vault, clock: FrozenClock, seed: int) -> tuple[int, int]:
+    """An item that went into a finished CyberTipline report: the one-year hold that follows it."""
+    item_id = _store(database, vault, jpeg(seed))
+    with database.unit_of_work() as db:
+        hold = actions.place_hold(db, actor=SYSTEM, item=db.get(EvidenceItem, item_id), kind="ncmec_report",
+                                  starts_at=clock.now(), until=clock.now() + timedelta(days=365),
+                                  basis="CyberTipline report 100000123 (18 U.S.C. 2258A(h))")
+        return item_id, hold.id
+
+
+def _events(database: Database, tag: str) -> list[AuditEvent]:
+    with database.unit_of_work(write=False) as db:
+        return list(db.execute(sa.select(AuditEvent).where(AuditEvent.tag == tag).order_by(AuditEvent.seq)).scalars())
+
+
+def test_csam4_csam6_a_law_enforcement_request_to_destroy_ends_the_report_hold_on_the_record(
+        database: Database, vault: actions.Vault, clock: FrozenClock) -> None:
+    """18 U.S.C. 2258B(c)(2): the depiction is permanently destroyed upon a law-enforcement
+    request, although the finished report's deemed preservation request (2258A(h)(1)) has most of
+    its year to run, and the provider's own voluntary hold (2258A(h)(5)) too. Still two people,
+    and each ended hold is its own audit event naming the agency and the law."""
+    from staydown.evidence.models import LegalHold
+
+    item_id, report_hold = _reported_item(database, vault, clock, 21)
+    with database.unit_of_work() as db:
+        voluntary = actions.place_hold(db, actor=LEGAL, item=db.get(EvidenceItem, item_id), kind="voluntary",
+                                       basis="kept longer to find re-uploads", until=clock.now() + timedelta(days=900)).id
+    clock.advance(days=30)
+    with database.unit_of_work() as db:
+        with pytest.raises(RuleViolation, match="one-year hold"):
+            actions.release_hold(db, actor=LEGAL, hold=db.get(LegalHold, report_hold), reason="asked to destroy")
+        request = actions.request_destruction(db, actor=LEGAL, item=db.get(EvidenceItem, item_id),
+                                              agency="Example County Sheriff's Office", reference="ECSO-2026-0042",
+                                              basis="Detective's letter of 2026-07-01 asks that the image be destroyed")
+        request_id = request.id
+    (asked,) = _events(database, "evidence:destruction:request")
+    assert asked.data["agency"] == "Example County Sheriff's Office"
+    assert sorted(k for _, k in asked.data["will_end_holds"]) == ["ncmec_report", "voluntary"]
+    with database.unit_of_work() as db:
+        with pytest.raises(RuleViolation, match="two people"):
+            actions.approve_destruction(db, actor=LEGAL, vault=vault, request=db.get(actions.DestructionRequest, request_id))
+        item = actions.approve_destruction(db, actor=LEGAL2, vault=vault,
+                                           request=db.get(actions.DestructionRequest, request_id))
+        assert item.state == "destroyed" and item.wrapped_key is None
+    with database.unit_of_work(write=False) as db:
+        assert all(db.get(LegalHold, h).released_at is not None for h in (report_hold, voluntary))
+    ended = _events(database, "evidence:hold:override")
+    assert sorted((e.data["hold_id"], e.data["kind"]) for e in ended) == [(report_hold, "ncmec_report"),
+                                                                          (voluntary, "voluntary")]
+    assert all(e.data["law"] == "18 U.S.C. 2258B(c)(2)" and e.data["reference"] == "ECSO-2026-0042" for e in ended)
+    assert all(e.actor_id == "3" for e in ended)  # the second person
+    (done,) = _events(database, "evidence:destruction:execute")
+    assert sorted(done.data["ended_holds"]) == sorted([report_hold, voluntary])
+
+
+def test_csam4_another_agencys_preservation_request_is_not_ended_by_a_request_to_destroy(
+        database: Database, vault: actions.Vault, clock: FrozenClock) -> None:
+    """2258A(h)(4) leaves 2703 untouched: a preservation request (2703(f)) from another agency
+    stands, and the destruction waits until legal releases it on the record (withdrawn, or run
+    out). The same holds for a preservation request that arrives between request and approval."""
+    from staydown.evidence.models import LegalHold
+
+    item_id, report_hold = _reported_item(database, vault, clock, 22)
+    with database.unit_of_work() as db:
+        other = actions.place_hold(db, actor=LEGAL, item=db.get(EvidenceItem, item_id), kind="preservation_request",
+                                   basis="State Police: 18 U.S.C. 2703(f) letter SP-77", until=clock.now() + timedelta(days=90)).id
+    with database.unit_of_work() as db, pytest.raises(RuleViolation) as refused:
+        actions.request_destruction(db, actor=LEGAL, item=db.get(EvidenceItem, item_id), agency="County Sheriff",
+                                    basis="Sheriff's letter of 2026-07-01 asks that the image be destroyed")
+    message = str(refused.value)
+    assert f"hold {other} (preservation_request)" in message and "2703(f)" in message
+    assert f"hold {report_hold}" not in message  # that one would yield
+    with database.unit_of_work() as db:
+        actions.release_hold(db, actor=LEGAL, hold=db.get(LegalHold, other), reason="State Police withdrew SP-77")
+        request_id = actions.request_destruction(db, actor=LEGAL, item=db.get(EvidenceItem, item_id),
+                                                 agency="County Sheriff",
+                                                 basis="Sheriff's letter of 2026-07-01 asks that the image be destroyed").id
+    with database.unit_of_work() as db:
+        late = actions.place_hold(db, actor=LEGAL, item=db.get(EvidenceItem, item_id), kind="preservation_request",
+                                  basis="Federal agency: 2703(f) letter F-9", until=clock.now() + timedelta(days=90)).id
+    with database.unit_of_work() as db, pytest.raises(RuleViolation, match=f"hold {late}"):
+        actions.approve_destruction(db, actor=LEGAL2, vault=vault, request=db.get(actions.DestructionRequest, request_id))
+    with database.unit_of_work(write=False) as db:
+        assert db.get(EvidenceItem, item_id).state == "stored"
+        assert db.get(LegalHold, report_hold).released_at is None  # nothing ended while refused
+
+
+def test_csam4_a_destruction_request_that_names_no_agency_ends_no_hold(database: Database, vault: actions.Vault,
+                                                                      clock: FrozenClock) -> None:
+    item_id, report_hold = _reported_item(database, vault, clock, 23)
+    with database.unit_of_work() as db, pytest.raises(RuleViolation, match=f"hold {report_hold} \\(ncmec_report\\)"):
+        actions.request_destruction(db, actor=LEGAL, item=db.get(EvidenceItem, item_id),
+                                    basis="someone asked on the phone that this be destroyed")
+
+
+def test_csam6_law_enforcement_destruction_over_http_is_registered_and_names_identical_copies(
+        client, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+    """REQ CSAM-6: recorded by legal with the agency and its reference, kept in the register of
+    law-enforcement requests, and "any such visual depiction": other vault copies of the same
+    bytes are named so they are destroyed too."""
+    from staydown.authorities.models import LawEnforcementRequest
+
+    make_staff(database, "lee", "legal")
+    make_staff(database, "lou", "legal")
+    vault = client.app.state.vault
+    data = jpeg(24)
+    with database.unit_of_work() as db:
+        first = actions.store_item(db, actor=SYSTEM, vault=vault, data=data, content_id=None, case_id=None, context={})
+        copy = actions.store_item(db, actor=SYSTEM, vault=vault, data=data, content_id=None, case_id=None, context={})
+        actions.place_hold(db, actor=SYSTEM, item=first, kind="ncmec_report", basis="CyberTipline report 7",
+                           until=clock.now() + timedelta(days=365))
+        first_id, copy_id = first.id, copy.id
+    lee, lou = sign_in(client, "lee"), sign_in(client, "lou")
+    body = {"basis": "Letter of 2026-07-01 from the detective asks to destroy the image",
+            "agency": "Example County Sheriff's Office", "reference": "ECSO-2026-0042"}
+    r = client.post(f"/v1/evidence/{first_id}/destruction-requests", headers=lee, json=body)
+    assert r.status_code == 201, r.text
+    assert r.json()["law_enforcement"] is True and r.json()["identical_items_still_stored"] == [copy_id]
+    assert client.post(f"/v1/evidence/{first_id}/destruction-requests", headers=lee,
+                       json={**body, "agency": "x"}).status_code == 422
+    r = client.post(f"/v1/destruction-requests/{r.json()['id']}/approve", headers=lou)
+    assert r.status_code == 200 and r.json()["state"] == "destroyed"
+    with database.unit_of_work(write=False) as db:
+        (le,) = db.execute(sa.select(LawEnforcementRequest)).scalars().all()
+        assert (le.kind, le.agency, le.reference, le.item_ids) == ("destruction", body["agency"], body["reference"],
+                                                                   [first_id])
+
+
+def test_csam6_a_file_of_an_unfinished_report_is_not_destroyed(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+    """The duty to report comes first: an item in a report not yet finished is not destroyed
+    (2258B(c)(2) speaks of depictions already provided under 2258A)."""
+    from staydown.authorities import law_enforcement
+    from staydown.authorities.models import NcmecReport, NcmecReportFile
+    from tests.authorities.test_ncmec_filing import _case_with_evidence
+
+    case_id = _case_with_evidence(client, database)
+    with database.unit_of_work() as db:
+        item = db.execute(sa.select(EvidenceItem).order_by(EvidenceItem.id)).scalars().first()
+        report = NcmecReport(case_id=case_id, state="confirmed", plan={}, escalate=False, created_at=item.created_at,
+                             created_by="staff:1")
+        db.add(report)
+        db.flush()
+        db.add(NcmecReportFile(report_id=report.id, evidence_item_id=item.id, viewed_by_esp=False))
+        db.flush()
+        with pytest.raises(RuleViolation, match=f"CyberTipline report {report.id}, which is not finished"):
+            law_enforcement.record_destruction_request(db, actor=LEGAL, item=item, agency="County Sheriff",
+                                                       basis="Sheriff's letter of 2026-07-01 asks to destroy it")

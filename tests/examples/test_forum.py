@@ -251,6 +251,82 @@ def test_the_pull_feed_catches_up_on_missed_webhooks(staydown_url: str, api_key:
         assert asyncio.run(sync()) == 0, "the cursor was kept"
 
 
+def test_ncmec3_the_forum_answers_provide_file_and_the_report_carries_the_upload_facts(
+        forum_url: str, staydown_url: str, app: Any, database: Database, api_key: str) -> None:
+    """The whole loop with a platform that plays its part: an upload passes the scan, is reported
+    and confirmed later; staydown never held it, so the CyberTipline report asks the forum for the
+    file by signed webhook; the forum sends it (staydown.client.provide_file) and acknowledges; the
+    report goes on by itself and NCMEC receives the file with the address, port, time, name,
+    location and visibility the forum gave at upload."""
+    from pydantic import SecretStr
+
+    from staydown.app import worker_services
+    from staydown.authorities.models import NcmecReport
+    from staydown.authorities.ncmec import confirm_report, draft_reports
+    from staydown.authorities.ncmec_client import CyberTiplineClient
+    from staydown.authorities.ncmec_server import create_app as create_ncmec_app
+    from staydown.cases.actions import claim_case, decide_case
+    from staydown.cases.models import Case
+    from staydown.staff.permissions import permissions_for_roles
+    from tests.authorities.test_ncmec_protocol import PASSWORD, USER
+
+    from staydown.actors import Actor
+
+    cs1 = Actor.staff(201, "cs1", permissions_for_roles(["child_safety"]))
+    cs2 = Actor.staff(202, "cs2", permissions_for_roles(["child_safety"]))
+    data = jpeg(81)
+    post_id = _posted_id(_upload(forum_url, data))
+    r = httpx.post(f"{staydown_url}/v1/notices", headers=auth(api_key), json={
+        "reporter_kind": "user", "policy_id": "csam", "explanation": "fictitious test report of a stand-in",
+        "items": [{"content_id": post_id}]})
+    assert r.status_code == 201, r.text
+    case_id = r.json()["cases"][0]
+    with database.unit_of_work() as db:
+        case = db.get(Case, case_id)
+        claim_case(db, actor=cs1, case=case)
+        decide_case(db, actor=cs1, case=case, policy_ref="csam@2", outcome="violates",
+                    facts="apparent CSAM (a benign test stand-in)", catalogue=app.state.catalogue)
+    with database.unit_of_work() as db:
+        (report,) = draft_reports(db, actor=cs1, case=db.get(Case, case_id), catalogue=app.state.catalogue)
+        confirm_report(db, actor=cs2, report=report)
+        report_id, marker = report.id, f"staydown report ref: {report.plan['ref']}"
+
+    ncmec_app = create_ncmec_app(username=USER, password=PASSWORD)
+    settings = app.state.settings
+    settings.webhook_url = f"{forum_url}/staydown/webhook"
+    settings.webhook_secret = SecretStr(SECRET)
+    settings.ncmec_reporter_email = "safety@forum.example"
+    with serve(ncmec_app) as ncmec_url:
+        services = {**worker_services(app), "ncmec_client": CyberTiplineClient(ncmec_url, USER, PASSWORD, timeout=5.0)}
+        worker = Worker(database, build_registry(), services=services, retry=RetryPolicy(base_seconds=1, cap_seconds=1))
+
+        def filed() -> bool:
+            worker.run_until_idle()
+            with database.unit_of_work(write=False) as db:
+                return db.get(NcmecReport, report_id).state == "finished"
+
+        _eventually(filed, timeout=20)
+        (received,) = ncmec_app.state.ncmec.find_reports(marker)
+    with database.unit_of_work(write=False) as db:
+        from staydown.audit.models import AuditEvent
+
+        ask = db.execute(sa.select(EnforcementAction).where(EnforcementAction.kind == "provide_file")).scalar_one()
+        assert ask.state == "lifted" and ask.ack_status == "applied"  # answered, then settled
+        acks = [e.data["detail"] for e in db.execute(sa.select(AuditEvent).where(
+            AuditEvent.tag == "enforcement:action:ack", AuditEvent.subject_type == "content")).scalars()
+            if e.data["action_id"] == ask.id]
+        assert "file provided" in acks
+    (stored,) = received.files.values()
+    assert stored.data == data
+    details = stored.details
+    assert details.findtext("originalFileName") == "picture.jpg"
+    assert details.findtext("locationOfFile") == f"http://forum.test/p/{post_id}"
+    assert details.findtext("publiclyAvailable") == "true"
+    assert details.findtext("uploadedToEspTimestamp")
+    event = details.find("ipCaptureEvent")
+    assert event.findtext("ipAddress") == "127.0.0.1" and 1 <= int(event.findtext("port")) <= 65535
+
+
 def test_uploads_fail_closed_when_staydown_cannot_answer(tmp_path: Path) -> None:
     config = forum.Config(staydown_url="http://127.0.0.1:9", api_key="sd_k", webhook_secret=SECRET,
                           database=tmp_path / "forum.db", sync_seconds=0)
@@ -329,6 +405,7 @@ def test_account_measures_bar_posting_until_lifted(store: Any) -> None:
 
 def test_every_action_gets_an_acknowledgement() -> None:
     assert forum.outcome_of(_event(1, "remove")) == ("applied", "applied: post hidden")
+    assert forum.outcome_of(_event(1, "provide_file", event="action.lifted"))[0] == "applied"
     assert forum.outcome_of(_event(1, "demonetise"))[0] == "applied"
     assert forum.outcome_of(_event(1, "suspend", account="bo"))[0] == "applied"
     status, detail = forum.outcome_of(_event(1, "teleport"))

@@ -229,3 +229,70 @@ def test_confirmed_item_banked_with_variants_catches_crops(client, database: Dat
     best = body["matches"][0]
     assert best["entry_id"] == entries[0].id  # reported as the banked original...
     assert best["entry_variant"].startswith("crop")  # ...found through its bank-side variant
+
+
+def test_csam3_scan_and_match_record_the_uploads_port_file_name_and_visibility(client, api_key: str,  # type: ignore[no-untyped-def]
+                                                                               database: Database) -> None:
+    """What a CyberTipline report will carry about an upload is captured when it happens (CSAM-3):
+    the uploader's port beside the address, the file's own name, and who could see the content."""
+    platform = auth(api_key)
+    r = client.post("/v1/scan", headers=platform, files={"file": ("x", jpeg(301), "image/jpeg")},
+                    data={"content_id": "post-301", "account_id": "u-301", "uploader_ip": "198.51.100.30",
+                          "uploader_port": "50123", "original_filename": "beach.jpg", "content_visibility": "followers",
+                          "uploaded_at": "2026-06-01T11:00:00Z"})
+    assert r.status_code == 200, r.text
+    r = client.post("/v1/match", headers=platform, json={
+        "md5": "0" * 32, "content": {"id": "post-302", "visibility": "public"}, "uploader_ip": "192.0.2.7",
+        "uploader_port": 443, "original_filename": "IMG_2.png", "uploaded_at": "2026-06-01T11:01:00Z"})
+    assert r.status_code == 200, r.text
+    with database.unit_of_work(write=False) as db:
+        from staydown.subjects.models import PlatformContent
+
+        scans = {s.content_id: s for s in db.execute(sa.select(Scan)).scalars()}
+        contents = {c.platform_id: c for c in db.execute(sa.select(PlatformContent)).scalars()}
+        first, second = scans[contents["post-301"].id], scans[contents["post-302"].id]
+        assert (first.uploader_port, first.original_filename) == (50123, "beach.jpg")
+        assert (second.uploader_port, second.original_filename) == (443, "IMG_2.png")
+        assert contents["post-301"].visibility == "followers" and contents["post-301"].public_since is None
+        assert contents["post-302"].visibility == "public" and contents["post-302"].public_since is not None
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("uploader_port", "70000", "uploader_port"),
+    ("uploader_port", "http", "uploader_port"),
+    ("original_filename", "../../etc/passwd", "original_filename"),
+    ("original_filename", "x" * 301, "original_filename"),
+    ("content_visibility", "everyone", "visibility"),
+])
+def test_csam3_bad_upload_facts_are_refused_with_what_was_wrong(client, api_key: str, field: str, value: str,  # type: ignore[no-untyped-def]
+                                                                 message: str) -> None:
+    r = client.post("/v1/scan", headers=auth(api_key), files={"file": ("x", jpeg(302), "image/jpeg")},
+                    data={"content_id": "post-303", field: value})
+    assert r.status_code == 422 and message in r.json()["message"], r.text
+
+
+def test_csam3_retention_keeps_the_upload_address_of_content_reported_as_child_abuse(
+        client, api_key: str, database: Database, clock) -> None:  # type: ignore[no-untyped-def]
+    """EUI-4 drops the address of uploads that matched nothing after STAYDOWN_SCAN_RETENTION_DAYS;
+    an upload later reported as child sexual abuse is no longer such a non-match: its address and
+    port are what the CyberTipline report carries."""
+    from staydown.delivery.outbox import JobContext
+    from staydown.jobs import _retention
+
+    for content_id in ("post-304", "post-305"):
+        r = client.post("/v1/scan", headers=auth(api_key), files={"file": ("x", jpeg(304), "image/jpeg")},
+                        data={"content_id": content_id, "uploader_ip": "198.51.100.31", "uploader_port": "40000"})
+        assert r.json()["verdict"] == "allow"
+    r = client.post("/v1/notices", headers=auth(api_key), json={
+        "policy_id": "csam", "explanation": "fictitious test report", "items": [{"content_id": "post-304"}]})
+    assert r.status_code == 201, r.text
+    clock.advance(days=client.app.state.settings.scan_retention_days + 1)
+    with database.unit_of_work() as db:
+        _retention(db, JobContext(job_id=0, kind="retention:purge", payload={}, attempt=1,
+                                  services={"settings": client.app.state.settings, "vault": client.app.state.vault}))
+    with database.unit_of_work(write=False) as db:
+        from staydown.subjects.models import PlatformContent
+
+        kept = {c.platform_id: (s.uploader_ip, s.uploader_port) for s, c in db.execute(
+            sa.select(Scan, PlatformContent).join(PlatformContent, PlatformContent.id == Scan.content_id)).all()}
+    assert kept == {"post-304": ("198.51.100.31", 40000), "post-305": (None, None)}

@@ -42,3 +42,20 @@ def test_platform_ids_with_slashes(client, api_key: str) -> None:  # type: ignor
     h = auth(api_key)
     assert client.put("/v1/content/board/7/post/9", headers=h, json={"kind": "image"}).status_code == 200
     assert client.get("/v1/content/board/7/post/9", headers=h).json()["id"] == "board/7/post/9"
+
+
+def test_csam3_content_visibility_is_registered_checked_and_remembered(client, api_key: str) -> None:  # type: ignore[no-untyped-def]
+    """Who could see the content is what a report's publiclyAvailable rests on: registered by the
+    platform, validated, audited as a change, and "was public" survives a later change to private."""
+    from tests.helpers import auth as _auth
+
+    headers = _auth(api_key)
+    r = client.put("/v1/content/post-v1", headers=headers, json={"kind": "image", "visibility": "public"})
+    assert r.status_code == 200, r.text
+    assert r.json()["visibility"] == "public" and r.json()["public_since"]
+    r = client.put("/v1/content/post-v1", headers=headers, json={"visibility": "private"})
+    assert r.json()["visibility"] == "private" and r.json()["public_since"], "it was public once"
+    r = client.put("/v1/content/post-v1", headers=headers, json={"visibility": "to everyone"})
+    assert r.status_code == 422 and "visibility" in r.text
+    r = client.put("/v1/content/post-v2", headers=headers, json={})
+    assert r.json()["visibility"] is None and r.json()["public_since"] is None

@@ -80,6 +80,8 @@ class AuditTag(str, enum.Enum):
     EVIDENCE_HOLD_RELEASE = "evidence:hold:release"
     EVIDENCE_DESTROY_REQUEST = "evidence:destruction:request"
     EVIDENCE_DESTROY = "evidence:destruction:execute"
+    # A hold ended by a law-enforcement request to destroy (18 U.S.C. 2258B(c)(2)).
+    EVIDENCE_HOLD_OVERRIDE = "evidence:hold:override"
     EVIDENCE_REWRAP = "evidence:key:rotate"
     SCAN_PURGE = "matching:scan:purge"
     # authorities
@@ -95,6 +97,14 @@ class AuditTag(str, enum.Enum):
     NCA_UPLOAD = "authority:nca:upload"
     NCA_SUBMIT = "authority:nca:submit"  # the NCA acknowledged the finished report
     NCA_RESTART = "authority:nca:restart"  # the NCA lost an unfinished report: it is made again
+    # A reported file staydown never held: asked of the platform, received, refused, overdue,
+    # no longer needed, or a report filed without it on a specialist's reasoned decision.
+    NCMEC_FILE_REQUEST = "authority:ncmec:file_request"
+    NCMEC_FILE_RECEIVED = "authority:ncmec:file_received"
+    NCMEC_FILE_UNAVAILABLE = "authority:ncmec:file_unavailable"
+    NCMEC_FILE_OVERDUE = "authority:ncmec:file_overdue"
+    NCMEC_FILE_WITHDRAWN = "authority:ncmec:file_withdrawn"
+    NCMEC_FILE_WAIVE = "authority:ncmec:file_waive"
     DSA18_NOTIFY = "authority:dsa18:notify"
     DSA18_SENT = "authority:dsa18:sent"
     LE_REQUEST = "authority:law_enforcement:request"

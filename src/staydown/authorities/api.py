@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from staydown.actors import Actor
 from staydown.authorities import dsa18, law_enforcement, nca, ncmec
-from staydown.authorities.models import NcaReport, NcmecReport
+from staydown.authorities.models import FileRequest, NcaReport, NcmecReport, NcmecReportFile
 from staydown.authorities.nca_format import UkLinkBasis
 from staydown.cases.actions import case_by_id
 from staydown.errors import InvalidInput, NotFound
@@ -28,6 +28,18 @@ Legal = Annotated[Actor, Depends(require(Permission.LAW_ENFORCEMENT))]
 NcaReporter = Annotated[Actor, Depends(require(Permission.NCA_REPORTS))]
 
 
+class ReportFileOut(BaseModel):
+    id: int
+    content: str | None
+    evidence_item_id: int | None
+    # The file staydown asked the platform for, while the report waits for it.
+    file_request_id: int | None
+    file_request_state: str | None
+    file_request_due_at: datetime | None
+    filed_without: str | None = Field(description="why the report goes without this file, when it does")
+    uploaded: bool
+
+
 class NcmecReportOut(BaseModel):
     id: int
     case_id: int
@@ -37,22 +49,46 @@ class NcmecReportOut(BaseModel):
     confirmed_by: str | None
     finished_at: datetime | None
     files: int
+    waiting_for_files: int = Field(description="files the report waits for from the platform before it is filed")
+    file_details: list[ReportFileOut]
     reported_account: str | None
     last_error: str | None
 
 
-def _report_out(r: NcmecReport) -> NcmecReportOut:
+def _report_out(db: DbSession, r: NcmecReport) -> NcmecReportOut:
+    requests = {q.id: q for q in db.execute(sa.select(FileRequest).where(
+        FileRequest.id.in_([f.file_request_id for f in r.files if f.file_request_id] or [-1]))).scalars()}
+    facts = {f.get("row_id"): f for f in r.plan.get("files", [])}
+    details = []
+    for f in r.files:
+        q = requests.get(f.file_request_id) if f.file_request_id else None
+        details.append(ReportFileOut(
+            id=f.id, content=facts.get(f.id, {}).get("content"), evidence_item_id=f.evidence_item_id,
+            file_request_id=f.file_request_id, file_request_state=q.state if q else None,
+            file_request_due_at=q.due_at if q else None, filed_without=f.waived_reason,
+            uploaded=f.ncmec_file_id is not None))
     return NcmecReportOut(id=r.id, case_id=r.case_id, state=r.state, escalate=r.escalate,
                           ncmec_report_id=r.ncmec_report_id, confirmed_by=r.confirmed_by, finished_at=r.finished_at,
-                          files=len(r.files), reported_account=r.plan.get("reported", {}).get("esp_identifier"),
+                          files=len(r.files), waiting_for_files=len(ncmec.waiting_files(r)), file_details=details,
+                          reported_account=r.plan.get("reported", {}).get("esp_identifier"),
                           last_error=r.last_error)
+
+
+def _report(db: DbSession, report_id: int) -> NcmecReport:
+    report = db.get(NcmecReport, report_id)
+    if report is None:
+        raise NotFound(f"no NCMEC report {report_id}")
+    return report
 
 
 @router.post("/cases/{case_id}/ncmec-reports", response_model=list[NcmecReportOut], status_code=201)
 def draft(case_id: int, request: Request, db: DbSession, actor: Reporter) -> list[NcmecReportOut]:
-    """Draft one CyberTipline report per reported account of a confirmed case."""
-    reports = ncmec.draft_reports(db, actor=actor, case=case_by_id(db, case_id), catalogue=request.app.state.catalogue)
-    return [_report_out(r) for r in reports]
+    """Draft one CyberTipline report per reported account of a confirmed case. A file staydown
+    never held is asked of the platform (a `provide_file` action); the report waits for it."""
+    state = request.app.state
+    reports = ncmec.draft_reports(db, actor=actor, case=case_by_id(db, case_id), catalogue=state.catalogue,
+                                  file_request_hours=state.settings.ncmec_file_request_hours)
+    return [_report_out(db, r) for r in reports]
 
 
 @router.get("/ncmec-reports", response_model=list[NcmecReportOut])
@@ -60,15 +96,35 @@ def list_reports(db: DbSession, _: Reporter, case_id: int | None = None) -> list
     stmt = sa.select(NcmecReport).order_by(NcmecReport.id.desc()).limit(200)
     if case_id is not None:
         stmt = stmt.where(NcmecReport.case_id == case_id)
-    return [_report_out(r) for r in db.execute(stmt).scalars()]
+    return [_report_out(db, r) for r in db.execute(stmt).scalars()]
+
+
+@router.get("/ncmec-reports/{report_id}", response_model=NcmecReportOut)
+def get_report(report_id: int, db: DbSession, _: Reporter) -> NcmecReportOut:
+    return _report_out(db, _report(db, report_id))
 
 
 @router.post("/ncmec-reports/{report_id}/confirm", response_model=NcmecReportOut)
 def confirm(report_id: int, db: DbSession, actor: Reporter) -> NcmecReportOut:
-    report = db.get(NcmecReport, report_id)
-    if report is None:
-        raise NotFound(f"no NCMEC report {report_id}")
-    return _report_out(ncmec.confirm_report(db, actor=actor, report=report))
+    return _report_out(db, ncmec.confirm_report(db, actor=actor, report=_report(db, report_id)))
+
+
+class FileWithoutIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=20, max_length=2000)
+
+
+@router.post("/ncmec-reports/{report_id}/files/{file_id}/file-without", response_model=NcmecReportOut)
+def file_without(report_id: int, file_id: int, body: FileWithoutIn, db: DbSession, actor: Reporter) -> NcmecReportOut:
+    """A child-safety specialist decides, with reasons, that the report goes without a file the
+    platform did not provide (only once its request is overdue or the platform said it cannot)."""
+    report = _report(db, report_id)
+    row = db.get(NcmecReportFile, file_id)
+    if row is None or row.report_id != report.id:
+        raise NotFound(f"report {report_id} has no file {file_id}")
+    ncmec.file_without(db, actor=actor, report=report, report_file=row, reason=body.reason)
+    return _report_out(db, report)
 
 
 # -- UK National Crime Agency (UK-6) -------------------------------------------------------------

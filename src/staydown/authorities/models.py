@@ -37,11 +37,21 @@ class NcmecReport(Base):
 
 
 class NcmecReportFile(Base):
+    """One reported file of a report: the content it shows and, once staydown holds it, the vault
+    item that is uploaded. A row with no evidence item waits for the platform to provide the file
+    (`file_request_id`), unless a child-safety specialist decided, with reasons, to file without it."""
+
     __tablename__ = "ncmec_report_files"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     report_id: Mapped[int] = mapped_column(sa.ForeignKey("ncmec_reports.id", ondelete="CASCADE"), nullable=False, index=True)
-    evidence_item_id: Mapped[int] = mapped_column(sa.ForeignKey("evidence_items.id", ondelete="RESTRICT"), nullable=False)
+    evidence_item_id: Mapped[int | None] = mapped_column(sa.ForeignKey("evidence_items.id", ondelete="RESTRICT"))
+    content_id: Mapped[int | None] = mapped_column(sa.ForeignKey("platform_content.id", ondelete="RESTRICT"))
+    file_request_id: Mapped[int | None] = mapped_column(sa.ForeignKey("file_requests.id", ondelete="RESTRICT"),
+                                                        index=True)
+    waived_reason: Mapped[str | None] = mapped_column(sa.Text)
+    waived_by: Mapped[str | None] = mapped_column(sa.String(200))
+    waived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ncmec_file_id: Mapped[str | None] = mapped_column(sa.String(100))
     md5: Mapped[str | None] = mapped_column(sa.String(32))
     uploaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -93,6 +103,35 @@ class NcaReportFile(Base):
     sha256: Mapped[str | None] = mapped_column(sa.String(64))
     uploaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     viewed_by_provider: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+class FileRequest(Base):
+    """A request to the platform for a reported file staydown never held (a `/v1/match` detection,
+    content confirmed from a report). Delivered as a `provide_file` action (webhook and pull feed);
+    answered by `POST /v1/evidence` naming the request, or refused by acknowledging that action
+    `failed`. The reports that need the file wait for it until `due_at`, then alert child safety."""
+
+    __tablename__ = "file_requests"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    content_id: Mapped[int] = mapped_column(sa.ForeignKey("platform_content.id", ondelete="RESTRICT"), nullable=False)
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id", ondelete="SET NULL"), index=True)
+    # The action that carries the request to the platform (kind provide_file).
+    action_id: Mapped[int | None] = mapped_column(sa.ForeignKey("enforcement_actions.id", ondelete="SET NULL"))
+    # pending -> provided | unavailable (the platform said it cannot) | withdrawn (no longer needed)
+    state: Mapped[str] = mapped_column(sa.String(12), nullable=False)
+    reason: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    requested_by: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answer: Mapped[str | None] = mapped_column(sa.String(2000))
+    evidence_item_id: Mapped[int | None] = mapped_column(sa.ForeignKey("evidence_items.id", ondelete="SET NULL"))
+    # The overdue alert went out (once).
+    alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        sa.Index("ix_file_requests_content_state", "content_id", "state"),
+        sa.Index("ix_file_requests_state_due", "state", "due_at"),
+    )
 
 
 class AuthorityNotification(Base):
@@ -115,7 +154,7 @@ class LawEnforcementRequest(Base):
     __tablename__ = "law_enforcement_requests"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    kind: Mapped[str] = mapped_column(sa.String(20), nullable=False)  # preservation | disclosure
+    kind: Mapped[str] = mapped_column(sa.String(20), nullable=False)  # preservation | disclosure | destruction
     agency: Mapped[str] = mapped_column(sa.String(300), nullable=False)
     legal_process: Mapped[str] = mapped_column(sa.Text, nullable=False)  # e.g. "18 U.S.C. 2703(f) letter ..."
     reference: Mapped[str] = mapped_column(sa.String(200), nullable=False)

@@ -248,12 +248,56 @@ def _answer(code: int, description: str | None = None) -> Response:
     return _xml(response_xml(code, description))
 
 
-def _checked(data: bytes, spec: Spec) -> ET.Element:
+# Digests whose form is fixed: a value of another length or alphabet is no such digest.
+HEX_DIGESTS = {"MD5": 32, "SHA1": 40, "SHA256": 64, "PDQ": 64}
+# How far ahead of this server's clock a reported time may be (clocks differ a little).
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _parsed_time(text: str) -> datetime | None:
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+def _meaning_problems(root: ET.Element, now: datetime) -> list[str]:
+    """What the schema's types cannot say but a report must get right: digests of the right form,
+    no time in the future, and the documented rule that only a "Reported" file is classified or
+    flagged as a potential meme. (The first two are this server's assumptions; see
+    docs/ncmec-protocol.md.)"""
+    problems: list[str] = []
+    name = root.tag
+    for element in root.iter():
+        if element.tag in ("incidentDateTime", "uploadedToEspTimestamp", "dateTime"):
+            when = _parsed_time(element.text or "")
+            if when is not None and when > now + CLOCK_SKEW:
+                problems.append(f"{name}: <{element.tag}> {element.text!r} is in the future")
+    if name != "fileDetails":
+        return problems
+    digests = [(h.get("hashType") or "", h.text or "", "originalFileHash") for h in root.findall("originalFileHash")]
+    digests += [((p.findtext("name") or ""), (p.findtext("value") or ""), "details/nameValuePair")
+                for p in root.findall("details/nameValuePair") if p.get("type") == "HASH"]
+    for kind, value, where in digests:
+        size = HEX_DIGESTS.get(kind.strip().upper())
+        if size and not re.fullmatch(f"[0-9a-fA-F]{{{size}}}", value.strip()):
+            problems.append(f"fileDetails/{where} {kind}: {value.strip()[:80]!r} is not a {size}-digit hexadecimal {kind}")
+    if (root.findtext("fileRelevance") or "").strip() == "Supplemental Reported" and (
+            root.find("industryClassification") is not None or root.find("fileAnnotations/potentialMeme") is not None
+            or root.find("potentialMeme") is not None):
+        problems.append("fileDetails: only a 'Reported' file may carry an industryClassification or potentialMeme")
+    return problems
+
+
+def _checked(data: bytes, spec: Spec, now: datetime | None = None) -> ET.Element:
     try:
         root = parse_xml(data)
     except XmlProblem as exc:
         raise _Answer(ResponseCode.MALFORMED_XML, f"Malformed XML submittal: {exc.message}") from None
     problems = validate(root, spec)
+    if not problems and now is not None:
+        problems = _meaning_problems(root, now)
     if problems:
         raise _Answer(ResponseCode.VALIDATION_FAILED, "Validation failed: " + "; ".join(problems[:5]))
     return root
@@ -376,7 +420,7 @@ def create_app(*, username: str, password: str, first_report_id: int = 100_000_0
         data = await _read_body(request, MAX_XML_BYTES)
 
         def work() -> bytes:
-            _checked(data, REPORT)
+            _checked(data, REPORT, state.now())
             report = state.new_report(data)
             return response_xml(ResponseCode.SUCCESS, report_id=report.report_id)
         return work
@@ -418,7 +462,7 @@ def create_app(*, username: str, password: str, first_report_id: int = 100_000_0
         data = await _read_body(request, MAX_XML_BYTES)
 
         def work() -> bytes:
-            root = _checked(data, FILE_DETAILS)
+            root = _checked(data, FILE_DETAILS, state.now())
             report_id = int((root.findtext("reportId") or "").strip())
             file_id = (root.findtext("fileId") or "").strip()
             report = state.open_report(report_id)

@@ -27,6 +27,7 @@ from typing import Any
 
 __all__ = [
     "FILE_DETAILS", "FREE_TEXT_MAX", "REPORT", "AccountDisabled", "ContactPerson", "FileAnnotation", "FileDetails",
+    "FileMetadata",
     "FileHash", "FileRelevance", "IncidentSummary", "IncidentType", "InternetDetails", "IpCaptureEvent",
     "IpEventName", "Person", "Report", "ReportAnnotation", "ReportedPerson", "Reporter", "Response", "ResponseCode",
     "Spec", "Victim", "XmlProblem", "file_details_xml", "format_datetime", "parse_response", "parse_xml",
@@ -855,6 +856,23 @@ class FileHash:
 
 
 @dataclass(frozen=True)
+class FileMetadata:
+    """One name/value pair of a file's metadata (`details/nameValuePair`), typed EXIF or HASH.
+    A perceptual hash (PDQ) goes here as HASH: `originalFileHash` is documented as the file's
+    binary hash, which a hash of the decoded picture is not."""
+
+    name: str
+    value: str
+    type: str | None = None  # "EXIF" | "HASH"
+
+    def __post_init__(self) -> None:
+        _check_text("FileMetadata", "name", self.name, 64, required=True)
+        _check_text("FileMetadata", "value", self.value, None, required=True)
+        if self.type is not None and self.type not in ("EXIF", "HASH"):
+            raise ValueError(f"FileMetadata.type is {self.type!r}; expected 'EXIF' or 'HASH'")
+
+
+@dataclass(frozen=True)
 class FileDetails:
     """The `<fileDetails>` document for `/fileinfo`, describing one uploaded file.
 
@@ -877,6 +895,7 @@ class FileDetails:
     industry_classification: str | None = None
     original_file_hashes: Sequence[FileHash] = ()
     ip_capture_event: IpCaptureEvent | None = None
+    metadata: Sequence[FileMetadata] = ()
     additional_info: Sequence[str] = ()
 
     def __post_init__(self) -> None:
@@ -899,7 +918,11 @@ class FileDetails:
             raise ValueError("FileDetails: only a 'Reported' file may carry an industry classification "
                              "or the potentialMeme annotation")
         _as_tuple(self, "original_file_hashes")
+        _as_tuple(self, "metadata")
         _as_tuple(self, "additional_info")
+        for pair in self.metadata:
+            if not isinstance(pair, FileMetadata):
+                raise ValueError(f"FileDetails.metadata holds {type(pair).__name__}, not FileMetadata")
         for item in self.original_file_hashes:
             if not isinstance(item, FileHash):
                 raise ValueError(f"FileDetails.original_file_hashes holds {type(item).__name__}, not FileHash")
@@ -934,6 +957,14 @@ def file_details_xml(details: FileDetails) -> bytes:
         _put(root, "originalFileHash", item.value, {"hashType": item.hash_type})
     if details.ip_capture_event is not None:
         _put_ip_event(root, details.ip_capture_event)
+    if details.metadata:
+        holder = ET.SubElement(root, "details")
+        for pair in details.metadata:
+            element = ET.SubElement(holder, "nameValuePair")
+            if pair.type:
+                element.set("type", pair.type)
+            _put(element, "name", pair.name)
+            _put(element, "value", pair.value)
     _put_all(root, "additionalInfo", details.additional_info)
     return _serialise(root, FILE_DETAILS)
 

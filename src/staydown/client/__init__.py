@@ -33,6 +33,7 @@ from staydown.client.models import (
     ActionPage,
     Content,
     Deadline,
+    EvidenceReceipt,
     Match,
     NoticeReceipt,
     ScanResult,
@@ -49,7 +50,7 @@ from staydown.client.webhooks import (
 
 __all__ = [
     "Account", "Action", "ActionPage", "AsyncClient", "AuthenticationError", "Client", "ConflictError", "Content",
-    "Deadline", "InvalidInputError", "InvalidWebhookSignature", "MalformedWebhook", "Match", "NotFoundError",
+    "Deadline", "EvidenceReceipt", "InvalidInputError", "InvalidWebhookSignature", "MalformedWebhook", "Match", "NotFoundError",
     "NoticeReceipt", "PayloadTooLargeError", "PermissionDeniedError", "RateLimitedError", "ReplayedWebhook",
     "RetryPolicy", "ScanResult", "ServerError", "StaleWebhook", "StaydownAPIError", "StaydownClientError",
     "StaydownConnectionError", "WebhookEvent", "WebhookRejected", "verify_webhook",

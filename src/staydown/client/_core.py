@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
 from staydown.client.errors import error_from_response, retry_after_seconds
-from staydown.client.models import Account, Action, ActionPage, Content, NoticeReceipt, ScanResult
+from staydown.client.models import Account, Action, ActionPage, Content, EvidenceReceipt, NoticeReceipt, ScanResult
 
 T = TypeVar("T")
 
@@ -175,23 +175,45 @@ def read_media(data: Media) -> tuple[bytes, str]:
 
 # -- the calls --------------------------------------------------------------------------------
 
+VISIBILITIES = ("public", "unlisted", "followers", "private", "unknown")
+
+
+def _visibility(value: str | None) -> str | None:
+    if value is not None and value not in VISIBILITIES:
+        raise ValueError(f"visibility is one of {', '.join(VISIBILITIES)}, not {value!r}")
+    return value
+
+
+def _port(value: int | None) -> str | None:
+    if value is None:
+        return None
+    if type(value) is not int or not 1 <= value <= 65535:
+        raise ValueError(f"uploader_port must be an integer from 1 to 65535, not {value!r}")
+    return str(value)
+
+
 def scan_call(data: Media, *, content_id: str | None, account_id: str | None, account_handle: str | None,
               content_kind: str | None, content_url: str | None, uploader_ip: str | None,
-              uploaded_at: datetime | str | None) -> Call[ScanResult]:
+              uploaded_at: datetime | str | None, content_visibility: str | None = None,
+              uploader_port: int | None = None, original_filename: str | None = None) -> Call[ScanResult]:
     content, filename = read_media(data)
     if account_id is not None and content_id is None:
         raise ValueError("account_id needs a content_id: scans are recorded against the platform's content")
     form = _drop_none({"content_id": content_id, "account_id": account_id, "account_handle": account_handle,
-                       "content_kind": content_kind, "content_url": content_url, "uploader_ip": uploader_ip,
-                       "uploaded_at": _iso(uploaded_at, "uploaded_at")})
+                       "content_kind": content_kind, "content_url": content_url,
+                       "content_visibility": _visibility(content_visibility), "uploader_ip": uploader_ip,
+                       "uploader_port": _port(uploader_port), "uploaded_at": _iso(uploaded_at, "uploaded_at"),
+                       "original_filename": original_filename})
     return Call("POST", "/v1/scan", _model(ScanResult), idempotent=False,
                 files={"file": (filename, content, "application/octet-stream")}, data=form)
 
 
 def scan_url_call(url: str, *, content: Mapping[str, Any] | BaseModel | None, uploader_ip: str | None,
-                  uploaded_at: datetime | str | None) -> Call[ScanResult]:
+                  uploaded_at: datetime | str | None, uploader_port: int | None = None,
+                  original_filename: str | None = None) -> Call[ScanResult]:
     body = _drop_none({"url": url, "content": content, "uploader_ip": uploader_ip,
-                       "uploaded_at": _iso(uploaded_at, "uploaded_at")})
+                       "uploader_port": int(_port(uploader_port)) if uploader_port is not None else None,
+                       "uploaded_at": _iso(uploaded_at, "uploaded_at"), "original_filename": original_filename})
     return Call("POST", "/v1/scan", _model(ScanResult), idempotent=False, json=body)
 
 
@@ -200,7 +222,8 @@ PdqInput = Sequence[tuple[str, int] | str]
 
 def match_call(*, pdq: PdqInput | None, md5: str | None, sha256: str | None,
                content: Mapping[str, Any] | BaseModel | None, uploader_ip: str | None,
-               uploaded_at: datetime | str | None) -> Call[ScanResult]:
+               uploaded_at: datetime | str | None, uploader_port: int | None = None,
+               original_filename: str | None = None) -> Call[ScanResult]:
     hashes = []
     for item in pdq or ():
         if isinstance(item, str):
@@ -211,7 +234,9 @@ def match_call(*, pdq: PdqInput | None, md5: str | None, sha256: str | None,
     if not hashes and not md5 and not sha256:
         raise ValueError("give at least one signal: pdq, md5 or sha256")
     body = _drop_none({"pdq": hashes or None, "md5": md5, "sha256": sha256, "content": content,
-                       "uploader_ip": uploader_ip, "uploaded_at": _iso(uploaded_at, "uploaded_at")})
+                       "uploader_ip": uploader_ip,
+                       "uploader_port": int(_port(uploader_port)) if uploader_port is not None else None,
+                       "uploaded_at": _iso(uploaded_at, "uploaded_at"), "original_filename": original_filename})
     return Call("POST", "/v1/match", _model(ScanResult), idempotent=False, json=body)
 
 
@@ -223,10 +248,11 @@ def notice_call(fields: Mapping[str, Any]) -> Call[NoticeReceipt]:
 
 def put_content_call(content_id: str, *, kind: str | None, url: str | None,
                      account: str | Mapping[str, Any] | None, created_at: datetime | str | None,
-                     metadata: Mapping[str, Any] | None) -> Call[Content]:
+                     metadata: Mapping[str, Any] | None, visibility: str | None = None) -> Call[Content]:
     account_ref = {"id": account} if isinstance(account, str) else account
     body = _drop_none({"kind": kind, "url": url, "account": account_ref,
-                       "created_at": _iso(created_at, "created_at"), "metadata": metadata})
+                       "created_at": _iso(created_at, "created_at"), "visibility": _visibility(visibility),
+                       "metadata": metadata})
     return Call("PUT", f"/v1/content/{_segment(content_id)}", _model(Content), idempotent=True, json=body)
 
 
@@ -261,3 +287,19 @@ def ack_call(action_id: int, *, status: str, detail: str) -> Call[Action]:
     # so it is retried like a PUT.
     return Call("POST", f"/v1/actions/{_segment(int(action_id))}/ack", _model(Action), idempotent=True,
                 json={"status": status, "detail": detail})
+
+
+def evidence_call(data: Media, *, content_id: str | None, request_id: int | None, account_id: str | None,
+                  original_filename: str | None, context: Mapping[str, Any] | None) -> Call[EvidenceReceipt]:
+    """Deposit a file for the vault. Sending the same file again for the same request returns
+    the same item (the server compares the bytes), so it is retried like a PUT."""
+    import json
+
+    content, filename = read_media(data)
+    if content_id is None and request_id is None:
+        raise ValueError("give the content_id, or the request_id of the provide_file action it answers")
+    form = _drop_none({"content_id": content_id, "request_id": str(int(request_id)) if request_id is not None else None,
+                       "account_id": account_id, "original_filename": original_filename,
+                       "context": json.dumps(_jsonable(dict(context))) if context else None})
+    return Call("POST", "/v1/evidence", _model(EvidenceReceipt), idempotent=request_id is not None,
+                files={"file": (original_filename or filename, content, "application/octet-stream")}, data=form)

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from staydown.client import _core
 from staydown.client._core import Call, Media, PdqInput, RetryPolicy
 from staydown.client.errors import StaydownConnectionError
-from staydown.client.models import Account, Action, ActionPage, Content, NoticeReceipt, ScanResult
+from staydown.client.models import Account, Action, ActionPage, Content, EvidenceReceipt, NoticeReceipt, ScanResult
 
 T = TypeVar("T")
 
@@ -94,25 +94,35 @@ class Client(_Base):
 
     def scan(self, data: Media, *, content_id: str | None = None, account_id: str | None = None,
              account_handle: str | None = None, content_kind: str | None = None, content_url: str | None = None,
-             uploader_ip: str | None = None, uploaded_at: datetime | str | None = None) -> ScanResult:
+             uploader_ip: str | None = None, uploaded_at: datetime | str | None = None,
+             content_visibility: str | None = None, uploader_port: int | None = None,
+             original_filename: str | None = None) -> ScanResult:
         """Scan an upload (bytes, a path, or a binary file) and get `allow`, `hold` or `block`.
-        Give the platform's `content_id` (and account) so a hold or block opens a case for it."""
+        Give the platform's `content_id` (and account) so a hold or block opens a case for it;
+        the uploader's address and port, the time and the file's own name are what a report to
+        the authorities carries if the upload is ever reported, and `content_visibility`
+        (public, unlisted, followers, private, unknown) whether it was publicly available."""
         return self._run(_core.scan_call(
             data, content_id=content_id, account_id=account_id, account_handle=account_handle,
-            content_kind=content_kind, content_url=content_url, uploader_ip=uploader_ip, uploaded_at=uploaded_at))
+            content_kind=content_kind, content_url=content_url, uploader_ip=uploader_ip, uploaded_at=uploaded_at,
+            content_visibility=content_visibility, uploader_port=uploader_port, original_filename=original_filename))
 
     def scan_url(self, url: str, *, content: Mapping[str, Any] | BaseModel | None = None,
-                 uploader_ip: str | None = None, uploaded_at: datetime | str | None = None) -> ScanResult:
+                 uploader_ip: str | None = None, uploaded_at: datetime | str | None = None,
+                 uploader_port: int | None = None, original_filename: str | None = None) -> ScanResult:
         """Have staydown fetch and scan a URL (its host must be on staydown's allow-list).
-        `content` is `{"id": ..., "kind": ..., "account": {"id": ...}}`."""
-        return self._run(_core.scan_url_call(url, content=content, uploader_ip=uploader_ip, uploaded_at=uploaded_at))
+        `content` is `{"id": ..., "kind": ..., "visibility": ..., "account": {"id": ...}}`."""
+        return self._run(_core.scan_url_call(url, content=content, uploader_ip=uploader_ip, uploaded_at=uploaded_at,
+                                             uploader_port=uploader_port, original_filename=original_filename))
 
     def match(self, *, pdq: PdqInput | None = None, md5: str | None = None, sha256: str | None = None,
               content: Mapping[str, Any] | BaseModel | None = None, uploader_ip: str | None = None,
-              uploaded_at: datetime | str | None = None) -> ScanResult:
+              uploaded_at: datetime | str | None = None, uploader_port: int | None = None,
+              original_filename: str | None = None) -> ScanResult:
         """Match hashes the platform computed itself (`pdq` as `[(hex, quality)]` or `[hex]`)."""
         return self._run(_core.match_call(pdq=pdq, md5=md5, sha256=sha256, content=content,
-                                          uploader_ip=uploader_ip, uploaded_at=uploaded_at))
+                                          uploader_ip=uploader_ip, uploaded_at=uploaded_at,
+                                          uploader_port=uploader_port, original_filename=original_filename))
 
     # -- notices and subjects -------------------------------------------------------------------
 
@@ -123,10 +133,11 @@ class Client(_Base):
 
     def put_content(self, content_id: str, *, kind: str | None = None, url: str | None = None,
                     account: str | Mapping[str, Any] | None = None, created_at: datetime | str | None = None,
-                    metadata: Mapping[str, Any] | None = None) -> Content:
-        """Register or update content by the platform's id; `account` is an id or `{"id", "handle"}`."""
+                    metadata: Mapping[str, Any] | None = None, visibility: str | None = None) -> Content:
+        """Register or update content by the platform's id; `account` is an id or `{"id", "handle"}`;
+        `visibility` is who could see it (public, unlisted, followers, private, unknown)."""
         return self._run(_core.put_content_call(content_id, kind=kind, url=url, account=account,
-                                                created_at=created_at, metadata=metadata))
+                                                created_at=created_at, metadata=metadata, visibility=visibility))
 
     def put_account(self, account_id: str, *, handle: str | None = None, status: str | None = None,
                     metadata: Mapping[str, Any] | None = None) -> Account:
@@ -159,6 +170,27 @@ class Client(_Base):
     def ack_action(self, action_id: int, *, status: str = "applied", detail: str = "") -> Action:
         """Tell staydown the action was carried out (`applied`) or could not be (`failed`)."""
         return self._run(_core.ack_call(action_id, status=status, detail=detail))
+
+    # -- evidence ---------------------------------------------------------------------------------
+
+    def deposit_evidence(self, data: Media, *, content_id: str | None = None, request_id: int | None = None,
+                         account_id: str | None = None, original_filename: str | None = None,
+                         context: Mapping[str, Any] | None = None) -> EvidenceReceipt:
+        """Put a file in staydown's vault, for the content `content_id`; `request_id` when it
+        answers a `provide_file` action. `context` is what the platform knows about it, e.g.
+        `{"ip_capture": [{"ip", "port", "event": "Upload", "at"}], "uploaded_at": ...}`."""
+        return self._run(_core.evidence_call(data, content_id=content_id, request_id=request_id,
+                                             account_id=account_id, original_filename=original_filename,
+                                             context=context))
+
+    def provide_file(self, action: Action, data: Media, *, original_filename: str | None = None,
+                     context: Mapping[str, Any] | None = None) -> EvidenceReceipt:
+        """Answer a `provide_file` action with the content's file; then acknowledge the action."""
+        if action.file_request_id is None:
+            raise ValueError(f"action {action.id} is a {action.kind!r}, not a provide_file request")
+        return self.deposit_evidence(data, content_id=action.content_id, request_id=action.file_request_id,
+                                     account_id=action.account_id, original_filename=original_filename,
+                                     context=context)
 
 
 class AsyncClient(_Base):
@@ -204,32 +236,39 @@ class AsyncClient(_Base):
     async def scan(self, data: Media, *, content_id: str | None = None, account_id: str | None = None,
                    account_handle: str | None = None, content_kind: str | None = None,
                    content_url: str | None = None, uploader_ip: str | None = None,
-                   uploaded_at: datetime | str | None = None) -> ScanResult:
+                   uploaded_at: datetime | str | None = None, content_visibility: str | None = None,
+                   uploader_port: int | None = None, original_filename: str | None = None) -> ScanResult:
         # Reading a path is a short blocking read; acceptable for upload-sized files, and callers
         # holding bytes already (the usual case in a web handler) pay nothing.
         return await self._run(_core.scan_call(
             data, content_id=content_id, account_id=account_id, account_handle=account_handle,
-            content_kind=content_kind, content_url=content_url, uploader_ip=uploader_ip, uploaded_at=uploaded_at))
+            content_kind=content_kind, content_url=content_url, uploader_ip=uploader_ip, uploaded_at=uploaded_at,
+            content_visibility=content_visibility, uploader_port=uploader_port, original_filename=original_filename))
 
     async def scan_url(self, url: str, *, content: Mapping[str, Any] | BaseModel | None = None,
-                       uploader_ip: str | None = None, uploaded_at: datetime | str | None = None) -> ScanResult:
+                       uploader_ip: str | None = None, uploaded_at: datetime | str | None = None,
+                       uploader_port: int | None = None, original_filename: str | None = None) -> ScanResult:
         return await self._run(_core.scan_url_call(url, content=content, uploader_ip=uploader_ip,
-                                                   uploaded_at=uploaded_at))
+                                                   uploaded_at=uploaded_at, uploader_port=uploader_port,
+                                                   original_filename=original_filename))
 
     async def match(self, *, pdq: PdqInput | None = None, md5: str | None = None, sha256: str | None = None,
                     content: Mapping[str, Any] | BaseModel | None = None, uploader_ip: str | None = None,
-                    uploaded_at: datetime | str | None = None) -> ScanResult:
+                    uploaded_at: datetime | str | None = None, uploader_port: int | None = None,
+                    original_filename: str | None = None) -> ScanResult:
         return await self._run(_core.match_call(pdq=pdq, md5=md5, sha256=sha256, content=content,
-                                                uploader_ip=uploader_ip, uploaded_at=uploaded_at))
+                                                uploader_ip=uploader_ip, uploaded_at=uploaded_at,
+                                                uploader_port=uploader_port, original_filename=original_filename))
 
     async def submit_notice(self, **fields: Any) -> NoticeReceipt:
         return await self._run(_core.notice_call(fields))
 
     async def put_content(self, content_id: str, *, kind: str | None = None, url: str | None = None,
                           account: str | Mapping[str, Any] | None = None, created_at: datetime | str | None = None,
-                          metadata: Mapping[str, Any] | None = None) -> Content:
+                          metadata: Mapping[str, Any] | None = None, visibility: str | None = None) -> Content:
         return await self._run(_core.put_content_call(content_id, kind=kind, url=url, account=account,
-                                                      created_at=created_at, metadata=metadata))
+                                                      created_at=created_at, metadata=metadata,
+                                                      visibility=visibility))
 
     async def put_account(self, account_id: str, *, handle: str | None = None, status: str | None = None,
                           metadata: Mapping[str, Any] | None = None) -> Account:
@@ -255,3 +294,18 @@ class AsyncClient(_Base):
 
     async def ack_action(self, action_id: int, *, status: str = "applied", detail: str = "") -> Action:
         return await self._run(_core.ack_call(action_id, status=status, detail=detail))
+
+    async def deposit_evidence(self, data: Media, *, content_id: str | None = None, request_id: int | None = None,
+                               account_id: str | None = None, original_filename: str | None = None,
+                               context: Mapping[str, Any] | None = None) -> EvidenceReceipt:
+        return await self._run(_core.evidence_call(data, content_id=content_id, request_id=request_id,
+                                                   account_id=account_id, original_filename=original_filename,
+                                                   context=context))
+
+    async def provide_file(self, action: Action, data: Media, *, original_filename: str | None = None,
+                           context: Mapping[str, Any] | None = None) -> EvidenceReceipt:
+        if action.file_request_id is None:
+            raise ValueError(f"action {action.id} is a {action.kind!r}, not a provide_file request")
+        return await self.deposit_evidence(data, content_id=action.content_id, request_id=action.file_request_id,
+                                           account_id=action.account_id, original_filename=original_filename,
+                                           context=context)

@@ -102,6 +102,8 @@ class Content(_Result):
     url: str | None = None
     account: Account | None = None
     created_at: datetime | None = None
+    # Who could see it: public, unlisted, followers, private or unknown (None: never said).
+    visibility: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     first_seen_at: datetime | None = None
 
@@ -123,6 +125,11 @@ class Action(_Result):
 
     `event` is `action.applied` (do it) or `action.lifted` (undo it: reversed on appeal, expired,
     or replaced by a final measure). `content_id` and `account_id` are the platform's own ids.
+
+    `kind` `provide_file` is a request, not a measure: send staydown this content's file as you
+    hold it (`Client.provide_file(action, data)`), before `details["due_at"]`, because a report to
+    the authorities needs it; if you cannot, acknowledge it `failed` and say why. Its
+    `action.lifted` means the file is no longer needed.
     """
 
     id: int
@@ -153,6 +160,24 @@ class Action(_Result):
     @property
     def lifted(self) -> bool:
         return self.event == "action.lifted"
+
+    @property
+    def file_request_id(self) -> int | None:
+        """The request a `provide_file` action carries; None for any other action."""
+        value = self.details.get("request_id") if self.kind == "provide_file" else None
+        return int(value) if isinstance(value, int) else None
+
+
+class EvidenceReceipt(_Result):
+    """A file deposited in staydown's vault; `file_request_id` is the request it answered."""
+
+    id: int
+    sha256: str
+    md5: str
+    size: int
+    state: str = "stored"
+    content_id: int | None = None
+    file_request_id: int | None = None
 
 
 class ActionPage(_Result):

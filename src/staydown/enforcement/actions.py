@@ -20,7 +20,12 @@ from staydown.errors import InvalidInput
 from staydown.policies.vocab import ACCOUNT_ACTIONS, CONTENT_ACTIONS
 from staydown.transparency.statements import issue_statements
 
-CONTENT_KINDS = set(CONTENT_ACTIONS) | {"restore"}
+# Requests to the platform that travel as actions (same webhook, pull feed and acknowledgement)
+# but restrict nobody: no statement of reasons, not counted as moderation in any figure.
+# `provide_file`: send staydown the file of this content (POST /v1/evidence naming the request in
+# `details.request_id`), because a CyberTipline report needs it.
+REQUEST_KINDS = ("provide_file",)
+CONTENT_KINDS = set(CONTENT_ACTIONS) | {"restore"} | set(REQUEST_KINDS)
 ACCOUNT_KINDS = set(ACCOUNT_ACTIONS) | {"restore_account"}
 
 

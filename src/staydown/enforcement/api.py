@@ -48,9 +48,16 @@ class AckIn(BaseModel):
 @router.post("/actions/{action_id}/ack")
 def ack(action_id: int, body: AckIn, db: DbSession, actor: Acker) -> dict[str, Any]:
     """The platform carried the action out (or could not, and says why). A confirmed removal is
-    what meets a TAKE IT DOWN track."""
+    what meets a TAKE IT DOWN track; a `provide_file` acknowledged as failed tells child safety
+    that a CyberTipline report's file will not come."""
     action = db.get(EnforcementAction, action_id)
     if action is None:
         raise NotFound(f"no action {action_id}")
     acknowledge_action(db, actor=actor, action=action, status=body.status, detail=body.detail)
+    if action.kind == "provide_file" and body.status == "failed":
+        # The platform cannot provide a file a CyberTipline report waits for: child safety hears
+        # now, not at the request's deadline.
+        from staydown.authorities.file_requests import refuse_file
+
+        refuse_file(db, actor=actor, action=action, detail=body.detail)
     return action_event(db, action, "action.applied" if action.state == "active" else "action.lifted")

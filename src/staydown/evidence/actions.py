@@ -29,6 +29,16 @@ log = logging.getLogger(__name__)
 NCMEC_HOLD = timedelta(days=365)
 MAX_CONTEXT_BYTES = 256 * 1024
 
+# What a law-enforcement request to destroy a visual depiction ends (18 U.S.C. 2258B(c)(2): the
+# provider shall "ensure that any such visual depiction is permanently destroyed, upon a request
+# from a law enforcement agency"): the preservation that a finished CyberTipline report is
+# "treated as a request" for (2258A(h)(1)), and the provider's own voluntary holds (2258A(h)(5)).
+# What it does not end: another preservation request (18 U.S.C. 2703(f), whichever agency made
+# it: 2258A(h)(4) leaves 2703 untouched, and one agency cannot withdraw another's), and any other
+# hold on legal process. Those are released on the record by legal, or run out. docs/decisions.md
+# 2026-12-07 gives the reasoning.
+LE_DESTRUCTION_OVERRIDES = frozenset({"ncmec_report", "voluntary"})
+
 
 @dataclass(frozen=True)
 class Vault:
@@ -147,13 +157,28 @@ def is_held(db: Session, item_id: int) -> bool:
     return bool(holds_in_force(db, item_id=item_id, limit=1))
 
 
-def _refuse_if_held(db: Session, item: EvidenceItem, what: str) -> None:
-    """Preservation duties come first: a held item is not destroyed until its holds end or are
-    released on the record (CSAM-4; the NCMEC hold runs its full year)."""
+def _holds_against(db: Session, item: EvidenceItem, *, law_enforcement: bool) -> tuple[list[LegalHold], list[LegalHold]]:
+    """The holds in force on `item`, split into those a destruction request ends and those that
+    block it. Only a law-enforcement request (one naming the agency) ends any (CSAM-4, CSAM-6)."""
     holds = holds_in_force(db, item_id=item.id)
-    if holds:
-        listed = "; ".join(f"hold {h.id} ({h.kind}) until {h.until.isoformat()}" for h in holds)
-        raise RuleViolation(f"evidence item {item.id} is under a legal hold, so {what} is refused: {listed}")
+    ended = [h for h in holds if law_enforcement and h.kind in LE_DESTRUCTION_OVERRIDES]
+    return ended, [h for h in holds if h not in ended]
+
+
+def _refuse_if_held(db: Session, item: EvidenceItem, what: str, *, law_enforcement: bool = False) -> list[LegalHold]:
+    """Preservation duties come first: a held item is not destroyed until its holds end or are
+    released on the record (CSAM-4), except the holds a law-enforcement request to destroy ends
+    (LE_DESTRUCTION_OVERRIDES), which are returned."""
+    ended, blocking = _holds_against(db, item, law_enforcement=law_enforcement)
+    if blocking:
+        listed = "; ".join(f"hold {h.id} ({h.kind}) until {h.until.isoformat()}" for h in blocking)
+        why = ""
+        if law_enforcement:
+            why = (" A law-enforcement request to destroy ends the hold of a finished CyberTipline report and "
+                   "voluntary holds, not another agency's preservation request (18 U.S.C. 2703(f)) or a hold on "
+                   "other legal process: legal releases those on the record once withdrawn.")
+        raise RuleViolation(f"evidence item {item.id} is under a legal hold, so {what} is refused: {listed}.{why}")
+    return ended
 
 
 def _erase(db: Session, vault: Vault, item: EvidenceItem, state: str) -> None:
@@ -191,34 +216,59 @@ def purge_expired(db: Session, *, actor: Actor, vault: Vault, limit: int = 500) 
     return purged
 
 
-def request_destruction(db: Session, *, actor: Actor, item: EvidenceItem, basis: str) -> DestructionRequest:
-    """First person: record law enforcement's request to destroy (CSAM-6)."""
+def request_destruction(db: Session, *, actor: Actor, item: EvidenceItem, basis: str, agency: str | None = None,
+                        reference: str | None = None) -> DestructionRequest:
+    """First person: record law enforcement's request to destroy (CSAM-6). Naming the `agency`
+    (and its `reference`) makes it a request under 18 U.S.C. 2258B(c)(2), which will end the
+    holds in LE_DESTRUCTION_OVERRIDES when a second person approves it; without the agency every
+    hold blocks it, as for any other destruction."""
     _require(actor, Permission.LAW_ENFORCEMENT)
-    _refuse_if_held(db, item, "destruction")
+    if item.state != "stored":
+        raise Conflict(f"evidence item {item.id} is {item.state}: there is nothing to destroy")
+    agency = agency.strip() if agency else None
+    if agency is not None and len(agency) < 2:
+        raise InvalidInput("name the law-enforcement agency that asked")
+    ending = _refuse_if_held(db, item, "destruction", law_enforcement=agency is not None)
     if len(basis.strip()) < 20:
         raise InvalidInput("record the law-enforcement request: who asked, when, under what authority")
-    request = DestructionRequest(item_id=item.id, requested_by=actor.ref, basis=basis, requested_at=now(db))
+    request = DestructionRequest(item_id=item.id, requested_by=actor.ref, basis=basis, requested_at=now(db),
+                                 agency=agency[:300] if agency else None,
+                                 reference=reference.strip()[:200] if reference and reference.strip() else None)
     db.add(request)
     db.flush()
     audit.record(db, actor=actor, tag=AuditTag.EVIDENCE_DESTROY_REQUEST, subject_type="evidence_item",
-                 subject_id=item.id, data={"request_id": request.id, "basis": basis})
+                 subject_id=item.id, data={"request_id": request.id, "basis": basis, "agency": request.agency,
+                                           "reference": request.reference,
+                                           "will_end_holds": [[h.id, h.kind] for h in ending]})
     return request
 
 
 def approve_destruction(db: Session, *, actor: Actor, vault: Vault, request: DestructionRequest) -> EvidenceItem:
-    """Second person: a different legal or child-safety officer approves, and it is done."""
+    """Second person: a different legal or child-safety officer approves, and it is done. A
+    law-enforcement request ends the CyberTipline report's preservation hold and voluntary holds
+    first, each on the record; any other hold in force still refuses it."""
     _require(actor, Permission.EVIDENCE_ACCESS)
     if request.executed_at is not None:
         raise Conflict("this destruction was already carried out")
     if request.requested_by == actor.ref:
         raise RuleViolation("destruction needs two people: the approver must not be the requester")
     item = item_by_id(db, request.item_id)
-    _refuse_if_held(db, item, "destruction")
+    law_enforcement = request.agency is not None
+    ended = _refuse_if_held(db, item, "destruction", law_enforcement=law_enforcement)
+    when = now(db)
+    for hold in ended:
+        hold.released_at = when
+        audit.record(db, actor=actor, tag=AuditTag.EVIDENCE_HOLD_OVERRIDE, subject_type="evidence_item",
+                     subject_id=item.id,
+                     data={"hold_id": hold.id, "kind": hold.kind, "hold_basis": hold.basis,
+                           "destruction_request_id": request.id, "agency": request.agency,
+                           "reference": request.reference, "law": "18 U.S.C. 2258B(c)(2)"})
     request.approved_by = actor.ref
-    request.executed_at = now(db)
+    request.executed_at = when
     _erase(db, vault, item, "destroyed")
     audit.record(db, actor=actor, tag=AuditTag.EVIDENCE_DESTROY, subject_type="evidence_item", subject_id=item.id,
-                 data={"request_id": request.id, "requested_by": request.requested_by})
+                 data={"request_id": request.id, "requested_by": request.requested_by, "agency": request.agency,
+                       "ended_holds": [h.id for h in ended]})
     return item
 
 

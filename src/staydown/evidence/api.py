@@ -42,30 +42,54 @@ class ItemOut(BaseModel):
     first_human_view_at: datetime | None
     created_at: datetime
     holds: list[dict[str, Any]] = Field(default_factory=list)
+    # The file request this deposit answered, if any.
+    file_request_id: int | None = None
 
 
 def _out(db: DbSession, item: EvidenceItem) -> ItemOut:
     import sqlalchemy as sa
 
     holds = db.execute(sa.select(LegalHold).where(LegalHold.item_id == item.id)).scalars().all()
-    data = {k: getattr(item, k) for k in ItemOut.model_fields if k != "holds"}
+    data = {k: getattr(item, k) for k in ItemOut.model_fields if k not in ("holds", "file_request_id")}
     return ItemOut(**data, holds=[{"id": h.id, "kind": h.kind, "basis": h.basis, "until": h.until.isoformat(),
                                    "released": h.released_at is not None} for h in holds])
+
+
+def _text_field(form: Any, name: str, limit: int) -> str | None:
+    value = form.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"form field {name!r} must be text, not a file")
+    if len(value) > limit:
+        raise InvalidInput(f"form field {name!r} is longer than {limit} characters")
+    return value
 
 
 @router.post("/evidence", response_model=ItemOut, status_code=201)
 async def deposit(request: Request, db: DbSession, actor: Depositor) -> ItemOut:
     """The platform deposits a file with its context (CSAM-3): multipart `file`, `content_id`,
-    optional `account_id` and `context` (JSON: IP capture events, upload time, messages...)."""
+    optional `account_id`, `original_filename` (the uploader's file name, if the part's own name
+    is not it) and `context` (JSON: IP capture events `[{"ip", "port", "event", "at"}]`, upload
+    time `uploaded_at`, messages...). `request_id` answers a `provide_file` action: the
+    CyberTipline report waiting for this file then goes on by itself. A deposit for content with
+    an open file request answers it too."""
     form = await request.form(max_files=1, max_fields=10)
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
         raise InvalidInput("the form needs a 'file' part")
     data = await upload.read()
-    content_id = form.get("content_id")
-    if not isinstance(content_id, str) or not content_id:
+    content_id = _text_field(form, "content_id", 200)
+    raw_request = _text_field(form, "request_id", 20)
+    if raw_request is not None and not raw_request.isdigit():
+        raise InvalidInput("request_id is the number of the file request (details.request_id of the provide_file action)")
+    from staydown.authorities import file_requests
+
+    file_request = file_requests.request_by_id(db, int(raw_request)) if raw_request else None
+    if content_id is None and file_request is None:
         raise InvalidInput("content_id is required: evidence belongs to a piece of the platform's content")
-    account_id = form.get("account_id")
+    account_id = _text_field(form, "account_id", 200)
+    original_filename = _text_field(form, "original_filename", 300)
     raw_context = form.get("context") or "{}"
     try:
         context = json.loads(raw_context) if isinstance(raw_context, str) else None
@@ -73,15 +97,23 @@ async def deposit(request: Request, db: DbSession, actor: Depositor) -> ItemOut:
         raise InvalidInput(f"context is not JSON: {exc.msg} at character {exc.pos}") from None
     if not isinstance(context, dict):
         raise InvalidInput("context must be a JSON object")
-    content = ensure_content(db, actor=actor, ref=ContentRef(
-        id=content_id, account=AccountRef(id=account_id) if isinstance(account_id, str) and account_id else None))
+    if content_id is not None:
+        content = ensure_content(db, actor=actor, ref=ContentRef(
+            id=content_id, account=AccountRef(id=account_id) if account_id else None))
+    else:
+        from staydown.subjects.models import PlatformContent
+
+        content = db.get(PlatformContent, file_request.content_id)
     from starlette.concurrency import run_in_threadpool
 
-    item = await run_in_threadpool(
-        actions.store_item, db, actor=actor, vault=request.app.state.vault, data=data, content_id=content.id,
-        case_id=None, context={**context, "account_id": account_id}, media_type=upload.content_type or "application/octet-stream",
-        original_filename=upload.filename)
-    return _out(db, item)
+    item, answered = await run_in_threadpool(
+        file_requests.receive_file, db, actor=actor, vault=request.app.state.vault, data=data, content=content,
+        request=file_request, context={**context, "account_id": account_id},
+        media_type=upload.content_type or "application/octet-stream",
+        original_filename=original_filename or upload.filename)
+    out = _out(db, item)
+    out.file_request_id = answered.id if answered is not None else None
+    return out
 
 
 @router.get("/evidence/{item_id}", response_model=ItemOut)
@@ -135,18 +167,36 @@ class DestructionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     basis: str = Field(min_length=20, max_length=2000)
+    # The agency that asked and its reference: a request under 18 U.S.C. 2258B(c)(2), which ends
+    # a finished CyberTipline report's preservation hold and voluntary holds (not another
+    # agency's 2703(f) preservation request).
+    agency: str | None = Field(default=None, min_length=2, max_length=300)
+    reference: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 @router.post("/evidence/{item_id}/destruction-requests", status_code=201)
 def request_destruction(item_id: int, body: DestructionIn, db: DbSession, actor: Legal) -> dict[str, Any]:
-    r = actions.request_destruction(db, actor=actor, item=actions.item_by_id(db, item_id), basis=body.basis)
-    return {"id": r.id, "state": "awaiting a second person"}
+    import sqlalchemy as sa
+
+    from staydown.authorities import law_enforcement
+
+    item = actions.item_by_id(db, item_id)
+    r = law_enforcement.record_destruction_request(db, actor=actor, item=item, basis=body.basis, agency=body.agency,
+                                                   reference=body.reference)
+    # "Any such visual depiction" (2258B(c)(2)): other vault copies of the same bytes are named,
+    # so that legal asks for them too.
+    copies = db.execute(sa.select(EvidenceItem.id).where(EvidenceItem.sha256 == item.sha256, EvidenceItem.id != item.id,
+                                                         EvidenceItem.state == "stored")).scalars().all()
+    return {"id": r.id, "state": "awaiting a second person", "law_enforcement": r.agency is not None,
+            "identical_items_still_stored": list(copies)}
 
 
 @router.post("/destruction-requests/{request_id}/approve")
 def approve_destruction(request_id: int, request: Request, db: DbSession, actor: Viewer) -> dict[str, Any]:
+    from staydown.authorities import law_enforcement
+
     found = db.get(DestructionRequest, request_id)
     if found is None:
         raise NotFound(f"no destruction request {request_id}")
-    item = actions.approve_destruction(db, actor=actor, vault=request.app.state.vault, request=found)
+    item = law_enforcement.approve_destruction(db, actor=actor, vault=request.app.state.vault, request=found)
     return {"item_id": item.id, "state": item.state}

@@ -59,6 +59,10 @@ class DestructionRequest(Base):
     item_id: Mapped[int] = mapped_column(sa.ForeignKey("evidence_items.id", ondelete="CASCADE"), nullable=False, index=True)
     requested_by: Mapped[str] = mapped_column(sa.String(200), nullable=False)
     basis: Mapped[str] = mapped_column(sa.Text, nullable=False)  # the request and who made it
+    # The law-enforcement agency that asked, and its reference: a request under 18 U.S.C.
+    # 2258B(c)(2), which ends the holds in LE_DESTRUCTION_OVERRIDES (evidence.actions).
+    agency: Mapped[str | None] = mapped_column(sa.String(300))
+    reference: Mapped[str | None] = mapped_column(sa.String(200))
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     approved_by: Mapped[str | None] = mapped_column(sa.String(200))
     executed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -135,6 +135,9 @@ class Scan(Base):
     signals: Mapped[dict[str, Any]] = mapped_column(sa.JSON, nullable=False, default=dict)
     media: Mapped[dict[str, Any]] = mapped_column(sa.JSON, nullable=False, default=dict)
     uploader_ip: Mapped[str | None] = mapped_column(sa.String(64))
+    uploader_port: Mapped[int | None] = mapped_column(sa.Integer)
     uploaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The file's name on the uploader's device, as the platform received it.
+    original_filename: Mapped[str | None] = mapped_column(sa.String(300))
     scanned_by: Mapped[str] = mapped_column(sa.String(200), nullable=False)
     scanned_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -37,15 +36,33 @@ def _check_ip(value: str | None) -> str | None:
         raise ValueError(f"uploader_ip {value[:64]!r} is not an IPv4 or IPv6 address") from None
 
 
-class ScanUrlIn(BaseModel):
+def _check_filename(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    if any(ord(c) < 32 or c in "/\\" for c in value):
+        raise ValueError("original_filename is a file name (no path separators or control characters)")
+    return value
+
+
+class UploadFacts(BaseModel):
+    """What the platform knows about the upload itself (CSAM-3): a CyberTipline report carries
+    them as the file's ipCaptureEvent (Upload, with the port), uploadedToEspTimestamp and
+    originalFileName."""
+
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(max_length=2048)
-    content: ContentRef | None = None
     uploader_ip: str | None = Field(default=None, max_length=64)
+    uploader_port: int | None = Field(default=None, ge=1, le=65535)
     uploaded_at: AwareDatetime | None = None
+    original_filename: str | None = Field(default=None, max_length=300)
 
     _ip = field_validator("uploader_ip")(_check_ip)
+    _name = field_validator("original_filename")(_check_filename)
+
+
+class ScanUrlIn(UploadFacts):
+    url: str = Field(max_length=2048)
+    content: ContentRef | None = None
 
 
 class SuppliedPdq(BaseModel):
@@ -55,17 +72,11 @@ class SuppliedPdq(BaseModel):
     quality: int = Field(default=100, ge=0, le=100)
 
 
-class MatchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MatchIn(UploadFacts):
     pdq: list[SuppliedPdq] = Field(default_factory=list, max_length=64)
     md5: str | None = Field(default=None, max_length=32)
     sha256: str | None = Field(default=None, max_length=64)
     content: ContentRef | None = None
-    uploader_ip: str | None = Field(default=None, max_length=64)
-    uploaded_at: AwareDatetime | None = None
-
-    _ip = field_validator("uploader_ip")(_check_ip)
 
 
 class MatchOut(BaseModel):
@@ -111,7 +122,7 @@ def _field(form: Any, name: str) -> str | None:
     return value
 
 
-def _content_from_form(form: Any) -> tuple[ContentRef | None, str | None, datetime | None]:
+def _content_from_form(form: Any) -> tuple[ContentRef | None, UploadFacts]:
     content_id = _field(form, "content_id")
     account_id = _field(form, "account_id")
     try:
@@ -121,17 +132,20 @@ def _content_from_form(form: Any) -> tuple[ContentRef | None, str | None, dateti
                 id=content_id,
                 kind=_field(form, "content_kind") or "image",
                 url=_field(form, "content_url"),
+                visibility=_field(form, "content_visibility") or None,
                 account=AccountRef(id=account_id, handle=_field(form, "account_handle")) if account_id else None,
             )
         elif account_id:
             raise InvalidInput("account_id needs a content_id: scans are recorded against the platform's content")
-        uploaded_at = _field(form, "uploaded_at")
-        parsed = ScanUrlIn.model_validate({"url": "-", "uploader_ip": _field(form, "uploader_ip"),
-                                           "uploaded_at": uploaded_at})
+        elif _field(form, "content_visibility"):
+            raise InvalidInput("content_visibility needs a content_id: it describes the platform's content")
+        facts = UploadFacts.model_validate({
+            "uploader_ip": _field(form, "uploader_ip"), "uploader_port": _field(form, "uploader_port") or None,
+            "uploaded_at": _field(form, "uploaded_at"), "original_filename": _field(form, "original_filename")})
     except ValidationError as exc:
         raise InvalidInput("the scan form is not valid: " + "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])) from None
-    return content, parsed.uploader_ip, parsed.uploaded_at
+    return content, facts
 
 
 SCAN_BODY_DOC = {
@@ -145,9 +159,14 @@ SCAN_BODY_DOC = {
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
                         "content_id": {"type": "string"}, "content_kind": {"type": "string"},
-                        "content_url": {"type": "string"}, "account_id": {"type": "string"},
+                        "content_url": {"type": "string"},
+                        "content_visibility": {"type": "string",
+                                               "enum": ["public", "unlisted", "followers", "private", "unknown"]},
+                        "account_id": {"type": "string"},
                         "account_handle": {"type": "string"}, "uploader_ip": {"type": "string"},
+                        "uploader_port": {"type": "integer", "minimum": 1, "maximum": 65535},
                         "uploaded_at": {"type": "string", "format": "date-time"},
+                        "original_filename": {"type": "string", "maxLength": 300},
                     },
                 }
             },
@@ -169,7 +188,7 @@ async def scan(request: Request, db: DbSession, actor: Scanner) -> ScanOut:
         if not isinstance(upload, UploadFile):
             raise InvalidInput("the multipart form needs a 'file' part holding the media")
         data = await upload.read()
-        content, ip, uploaded_at = _content_from_form(form)
+        content, facts = _content_from_form(form)
     elif content_type.startswith("application/json"):
         try:
             body = ScanUrlIn.model_validate_json(await request.body())
@@ -177,7 +196,7 @@ async def scan(request: Request, db: DbSession, actor: Scanner) -> ScanOut:
             raise InvalidInput("the scan request is not valid: " + "; ".join(
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])) from None
         data = await run_in_threadpool(fetch, body.url, settings.fetch_policy())
-        content, ip, uploaded_at = body.content, body.uploader_ip, body.uploaded_at
+        content, facts = body.content, body
     else:
         raise InvalidInput("send the media as multipart/form-data (a 'file' part) or JSON with a 'url'")
     if not data:
@@ -185,13 +204,14 @@ async def scan(request: Request, db: DbSession, actor: Scanner) -> ScanOut:
     # Decoding and hashing are CPU work: off the event loop, in this request's unit of work.
     outcome = await run_in_threadpool(
         scan_media, db, actor=actor, engine=request.app.state.match_engine, data=data,
-        limits=settings.decode_limits(), content=content, uploader_ip=ip, uploaded_at=uploaded_at)
-    await run_in_threadpool(_detection, request, db, outcome, content, data, ip, uploaded_at)
+        limits=settings.decode_limits(), content=content, uploader_ip=facts.uploader_ip,
+        uploader_port=facts.uploader_port, uploaded_at=facts.uploaded_at, original_filename=facts.original_filename)
+    await run_in_threadpool(_detection, request, db, outcome, content, data, facts)
     return ScanOut.of(outcome)
 
 
 def _detection(request: Request, db: DbSession, outcome: ScanOutcome, content: ContentRef | None,
-               data: bytes | None = None, ip: str | None = None, uploaded_at: datetime | None = None) -> None:
+               data: bytes | None = None, facts: UploadFacts | None = None) -> None:
     """A hold or block on identified content opens (or joins) a case for a person to confirm, and
     the upload goes into the vault with what it carried (CSAM-3): held or blocked material may be
     reported, and the platform may never have stored a blocked upload."""
@@ -211,14 +231,17 @@ def _detection(request: Request, db: DbSession, outcome: ScanOutcome, content: C
         from staydown.subjects.queries import content_by_platform_id
 
         stored = content_by_platform_id(db, content.id)
+        facts = facts or UploadFacts()
+        at = facts.uploaded_at.isoformat() if facts.uploaded_at else None
         store_item(db, actor=SYSTEM, vault=state.vault, data=data, content_id=stored.id,
                    case_id=receipt.cases[0].id if receipt.cases else None,
                    context={"account_id": content.account.id if content.account else None,
-                            "ip_capture": [{"ip": ip, "event": "Upload", "at": uploaded_at.isoformat() if uploaded_at else None}]
-                            if ip else [],
-                            "uploaded_at": uploaded_at.isoformat() if uploaded_at else None,
+                            "ip_capture": [{"ip": facts.uploader_ip, "port": facts.uploader_port, "event": "Upload",
+                                            "at": at}] if facts.uploader_ip else [],
+                            "uploaded_at": at,
                             "scan_id": outcome.scan_id, "matches": [m.to_dict() for m in outcome.matches[:5]]},
-                   media_type=outcome.media.get("format", "application/octet-stream"))
+                   media_type=outcome.media.get("format", "application/octet-stream"),
+                   original_filename=facts.original_filename)
 
 
 @router.post("/match", response_model=ScanOut)
@@ -231,6 +254,7 @@ def match(body: MatchIn, request: Request, db: DbSession, actor: Matcher) -> Sca
     sha256 = normalise_signal("sha256", body.sha256)[1] if body.sha256 else None
     outcome = match_supplied(db, actor=actor, engine=request.app.state.match_engine, pdq=pdq, md5=md5,
                              sha256=sha256, content=body.content, uploader_ip=body.uploader_ip,
-                             uploaded_at=body.uploaded_at)
+                             uploader_port=body.uploader_port, uploaded_at=body.uploaded_at,
+                             original_filename=body.original_filename)
     _detection(request, db, outcome, body.content)
     return ScanOut.of(outcome)

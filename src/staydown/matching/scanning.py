@@ -94,6 +94,8 @@ def record_scan(
     uploader_ip: str | None,
     uploaded_at: datetime | None,
     variants: list[list[Any]] | None = None,
+    uploader_port: int | None = None,
+    original_filename: str | None = None,
 ) -> ScanOutcome:
     matches = match_banks(db, engine, query, use=BankUse.scan)
     verdict = decide_verdict(matches, query)
@@ -102,7 +104,9 @@ def record_scan(
         store_content_signals(db, content=stored, signals=content_signals)
     scan = Scan(content_id=stored.id if stored else None, verdict=verdict.verdict,
                 matches=[m.to_dict() for m in matches], signals={**signals, "variants": variants or []}, media=media,
-                uploader_ip=uploader_ip, uploaded_at=uploaded_at, scanned_by=actor.ref, scanned_at=now(db))
+                uploader_ip=uploader_ip, uploader_port=uploader_port if uploader_ip else None,
+                uploaded_at=uploaded_at, original_filename=original_filename, scanned_by=actor.ref,
+                scanned_at=now(db))
     db.add(scan)
     db.flush()
     if matches:
@@ -127,6 +131,8 @@ def scan_media(
     content: ContentRef | None = None,
     uploader_ip: str | None = None,
     uploaded_at: datetime | None = None,
+    uploader_port: int | None = None,
+    original_filename: str | None = None,
 ) -> ScanOutcome:
     """Decode (bounded), hash, match, record. Raises a MediaError on input that cannot be read."""
     media_signals, variants = hash_with_variants(data, limits=limits)
@@ -142,7 +148,8 @@ def scan_media(
     variants_kept = [[v.name, v.pdq, v.quality] for v in variants if v.name != "original"]
     return record_scan(db, actor=actor, engine=engine, query=query, content_signals=stored,
                        signals=signals_dict(media_signals), media=media_dict(media_signals), content=content,
-                       uploader_ip=uploader_ip, uploaded_at=uploaded_at, variants=variants_kept)
+                       uploader_ip=uploader_ip, uploaded_at=uploaded_at, variants=variants_kept,
+                       uploader_port=uploader_port, original_filename=original_filename)
 
 
 def match_supplied(
@@ -156,6 +163,8 @@ def match_supplied(
     content: ContentRef | None,
     uploader_ip: str | None = None,
     uploaded_at: datetime | None = None,
+    uploader_port: int | None = None,
+    original_filename: str | None = None,
 ) -> ScanOutcome:
     """Match signals the platform computed itself: staydown never sees the media (privacy-preserving).
     Without the image there are no query variants, so only edits within the threshold match."""
@@ -166,7 +175,8 @@ def match_supplied(
     signals = {"md5": md5, "sha256": sha256, "pdq": pdq[0][0] if pdq else None,
                "pdq_quality": pdq[0][1] if pdq else None, "supplied": True}
     return record_scan(db, actor=actor, engine=engine, query=query, content_signals=stored, signals=signals,
-                       media={}, content=content, uploader_ip=uploader_ip, uploaded_at=uploaded_at)
+                       media={}, content=content, uploader_ip=uploader_ip, uploaded_at=uploaded_at,
+                       uploader_port=uploader_port, original_filename=original_filename)
 
 
 def bank_media(

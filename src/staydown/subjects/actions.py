@@ -12,7 +12,7 @@ from staydown.actors import Actor
 from staydown.audit import AuditTag
 from staydown.db import insert_for, now
 from staydown.subjects.models import PlatformAccount, PlatformContent
-from staydown.subjects.schemas import AccountRef, ContentRef
+from staydown.subjects.schemas import PUBLIC_VISIBILITIES, AccountRef, ContentRef
 
 T = TypeVar("T", PlatformAccount, PlatformContent)
 
@@ -91,6 +91,8 @@ def ensure_content(db: Session, *, actor: Actor, ref: ContentRef) -> PlatformCon
             "url": ref.url,
             "account_id": account.id if account else None,
             "created_at": ref.created_at,
+            "visibility": ref.visibility,
+            "public_since": when if ref.visibility in PUBLIC_VISIBILITIES else None,
             "meta": ref.metadata,
             "first_seen_at": when,
             "updated_at": when,
@@ -99,7 +101,7 @@ def ensure_content(db: Session, *, actor: Actor, ref: ContentRef) -> PlatformCon
     if created:
         audit.record(db, actor=actor, tag=AuditTag.CONTENT_CREATE, subject_type="content",
                      subject_id=content.id,
-                     data={"platform_id": ref.id, "kind": ref.kind,
+                     data={"platform_id": ref.id, "kind": ref.kind, "visibility": ref.visibility,
                            "account": ref.account.id if ref.account else None})
         return content
     changes: dict[str, Any] = {}
@@ -115,6 +117,11 @@ def ensure_content(db: Session, *, actor: Actor, ref: ContentRef) -> PlatformCon
             content.account_id = account.id
         else:
             changes["account_conflict"] = account.platform_id
+    if ref.visibility is not None and ref.visibility != content.visibility:
+        changes["visibility"] = [content.visibility, ref.visibility]
+        content.visibility = ref.visibility
+        if ref.visibility in PUBLIC_VISIBILITIES and content.public_since is None:
+            content.public_since = when
     if ref.created_at and content.created_at is None:
         changes["created_at"] = [None, ref.created_at]
         content.created_at = ref.created_at

@@ -13,7 +13,7 @@ from staydown.http import DbSession, require
 from staydown.staff.permissions import Permission
 from staydown.subjects import actions, queries
 from staydown.subjects.models import PlatformAccount, PlatformContent
-from staydown.subjects.schemas import CONTENT_KINDS, AccountRef, ContentRef
+from staydown.subjects.schemas import CONTENT_KINDS, VISIBILITIES, AccountRef, ContentRef
 
 router = APIRouter(prefix="/v1", tags=["subjects"])
 
@@ -37,6 +37,9 @@ class ContentIn(BaseModel):
     url: str | None = Field(default=None, max_length=2048)
     account: AccountRef | None = None
     created_at: AwareDatetime | None = None
+    # Who could see it (public | unlisted | followers | private | unknown): a CyberTipline report
+    # says the file was publicly available only from this, never by default.
+    visibility: str | None = Field(default=None, pattern="^(" + "|".join(VISIBILITIES) + ")$")
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -58,13 +61,16 @@ class ContentOut(BaseModel):
     url: str | None
     account: AccountOut | None
     created_at: datetime | None
+    visibility: str | None = None
+    public_since: datetime | None = None
     metadata: dict[str, Any]
     first_seen_at: datetime
 
     @classmethod
     def of(cls, c: PlatformContent) -> "ContentOut":
         return cls(id=c.platform_id, kind=c.kind, url=c.url, account=AccountOut.of(c.account) if c.account else None,
-                   created_at=c.created_at, metadata=c.meta, first_seen_at=c.first_seen_at)
+                   created_at=c.created_at, visibility=c.visibility, public_since=c.public_since, metadata=c.meta,
+                   first_seen_at=c.first_seen_at)
 
 
 @router.put("/content/{platform_id:path}", response_model=ContentOut)

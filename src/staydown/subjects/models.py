@@ -36,6 +36,11 @@ class PlatformContent(Base):
         sa.ForeignKey("platform_accounts.id", ondelete="RESTRICT"), index=True
     )
     created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who could see it, as the platform registered it (subjects.schemas.VISIBILITIES); None: never
+    # said. `public_since`: when it was first registered as open to anyone (public or unlisted),
+    # kept when it is later hidden, because a report asks whether it *was* publicly available.
+    visibility: Mapped[str | None] = mapped_column(sa.String(12))
+    public_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", sa.JSON, nullable=False, default=dict)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

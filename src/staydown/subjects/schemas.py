@@ -9,6 +9,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from staydown.jsonutil import canonical
 
 CONTENT_KINDS = ("image", "video", "audio", "text", "link", "profile", "message", "live", "other", "unknown")
+# Who could see a piece of content, as the platform says: anyone (`public`), anyone with its
+# address though it is not listed (`unlisted`), the poster's followers or a group (`followers`),
+# only the poster or named recipients (`private`), or the platform does not know (`unknown`).
+VISIBILITIES = ("public", "unlisted", "followers", "private", "unknown")
+# Open to anyone online who has the address, with no access control: what a CyberTipline report
+# calls "publicly available".
+PUBLIC_VISIBILITIES = frozenset({"public", "unlisted"})
 PlatformId = str
 MAX_METADATA_BYTES = 16_384
 
@@ -38,6 +45,8 @@ class ContentRef(BaseModel):
     url: str | None = Field(default=None, max_length=2048)
     account: AccountRef | None = None
     created_at: AwareDatetime | None = None
+    visibility: Literal[VISIBILITIES] | None = Field(  # type: ignore[valid-type]
+        default=None, description="who could see it: " + ", ".join(VISIBILITIES))
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     _meta = field_validator("metadata")(_check_metadata)

@@ -72,6 +72,8 @@ from staydown.transparency.models import StatementOfReasons
 SCHEMA = "staydown.transparency_report/1"
 MAX_PERIOD_DAYS = 366 * 5
 RESTORE_KINDS = ("restore", "restore_account")
+# Actions that are requests to the platform (enforcement.actions.REQUEST_KINDS), not measures.
+NOT_MEASURES = RESTORE_KINDS + ("provide_file",)
 ACCOUNT_MEASURES = ("warn", "suspend", "terminate")
 FINAL_DECISION_STATES = (DecisionState.effective.value, DecisionState.upheld.value, DecisionState.overturned.value)
 FINAL_OUTCOMES = (Outcome.violates.value, Outcome.does_not_violate.value)
@@ -220,7 +222,7 @@ class _Context:
 
     def _actions_filter(self) -> tuple[Any, ...]:
         return (_in(EnforcementAction.created_at, self.start, self.end), EnforcementAction.interim.is_(False),
-                EnforcementAction.kind.not_in(RESTORE_KINDS))
+                EnforcementAction.kind.not_in(NOT_MEASURES))
 
     def final_decisions(self) -> list[Decision]:
         """Decisions taken in the period that decided something (not escalations, not pending)."""
@@ -308,7 +310,7 @@ class _Context:
         firsts = dict(self.db.execute(
             sa.select(EnforcementAction.case_id, sa.func.min(EnforcementAction.created_at))
             .where(EnforcementAction.case_id.is_not(None), EnforcementAction.interim.is_(False),
-                   EnforcementAction.kind.not_in(RESTORE_KINDS))
+                   EnforcementAction.kind.not_in(NOT_MEASURES))
             .group_by(EnforcementAction.case_id)).all())
         in_period = {c: t for c, t in firsts.items() if self.start <= t < self.end}
         receipts = self._first_receipts(set(in_period))

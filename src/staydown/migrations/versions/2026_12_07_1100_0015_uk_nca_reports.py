@@ -1,7 +1,7 @@
 """UK National Crime Agency reports and their files (UK-6)
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-07
 """
 
@@ -14,7 +14,7 @@ import staydown.db
 
 revision = '0015'
 # 0014 (another change of the same day) is chained in between when both land.
-down_revision = '0013'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 

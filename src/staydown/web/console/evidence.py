@@ -81,14 +81,20 @@ def hold_release(request: Request, hold_id: int, db: DbSession, actor: Holder, c
 
 @router.post("/evidence/{item_id}/destruction-requests")
 def destruction_request(request: Request, item_id: int, db: DbSession, actor: Legal,
-                        csrf_token: Annotated[str, Form()] = "", basis: Annotated[str, Form()] = "") -> Response:
+                        csrf_token: Annotated[str, Form()] = "", basis: Annotated[str, Form()] = "",
+                        agency: Annotated[str, Form()] = "", reference: Annotated[str, Form()] = "") -> Response:
+    from staydown.authorities import law_enforcement
+
     verify_csrf(request, csrf_token)
     item = actions.item_by_id(db, item_id)
     if item.state != "stored":
         raise InvalidInput(f"evidence item {item.id} is {item.state}: there is nothing to destroy")
-    actions.request_destruction(db, actor=actor, item=item,
-                                basis=text(basis, label="the law-enforcement request (who asked, when, under what "
-                                           "authority)", max_len=2000, min_len=20))
+    law_enforcement.record_destruction_request(
+        db, actor=actor, item=item,
+        basis=text(basis, label="the law-enforcement request (who asked, when, under what authority)",
+                   max_len=2000, min_len=20),
+        agency=text(agency, label="the agency", max_len=300, min_len=2) if agency.strip() else None,
+        reference=text(reference, label="the agency's reference", max_len=200, min_len=1) if reference.strip() else None)
     return see_other(f"/console/evidence/{item.id}?done=destruction-requested")
 
 
@@ -99,5 +105,7 @@ def destruction_approve(request: Request, request_id: int, db: DbSession, actor:
     found = queries.destruction_request(db, request_id)
     if confirm != "yes":
         raise InvalidInput("tick the box to confirm that the item is to be destroyed; this cannot be undone")
-    item = actions.approve_destruction(db, actor=actor, vault=request.app.state.vault, request=found)
+    from staydown.authorities import law_enforcement
+
+    item = law_enforcement.approve_destruction(db, actor=actor, vault=request.app.state.vault, request=found)
     return see_other(f"/console/evidence/{item.id}?done=destroyed")

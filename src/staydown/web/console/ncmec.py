@@ -14,7 +14,7 @@ from staydown.errors import Conflict, InvalidInput
 from staydown.http import DbSession, require
 from staydown.staff.permissions import Permission
 from staydown.web.console import queries
-from staydown.web.console.page_forms import done_message, page_number, see_other
+from staydown.web.console.page_forms import done_message, page_number, see_other, text
 from staydown.web.console.session import console_session
 from staydown.web.security import verify_csrf
 from staydown.web.templating import render
@@ -38,8 +38,22 @@ def report_list(request: Request, db: DbSession, _: Reporter, state: str = "", p
 def report_page(request: Request, report_id: int, db: DbSession, _: Reporter, done: str | None = None) -> Response:
     report = queries.ncmec_report(db, report_id)
     return render(request, "console/ncmec_report.html", {
-        "report": report, "done": done_message(done),
+        "report": report, "done": done_message(done), "file_requests": queries.file_requests_of(db, report),
         "history": queries.custody_log(db, subject_type="case", subject_id=report.case_id)})
+
+
+@router.post("/ncmec/{report_id}/files/{file_id}/file-without")
+def report_file_without(request: Request, report_id: int, file_id: int, db: DbSession, actor: Reporter,
+                        csrf_token: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "") -> Response:
+    """A specialist decides the report goes without a file the platform did not provide."""
+    verify_csrf(request, csrf_token)
+    report = queries.ncmec_report(db, report_id)
+    row = next((f for f in report.files if f.id == file_id), None)
+    if row is None:
+        raise InvalidInput(f"report {report.id} has no file {file_id}")
+    ncmec.file_without(db, actor=actor, report=report, report_file=row,
+                       reason=text(reason, label="why the report goes without this file", max_len=2000, min_len=20))
+    return see_other(f"/console/ncmec/{report.id}?done=filed-without")
 
 
 @router.post("/ncmec/{report_id}/confirm")
@@ -60,7 +74,8 @@ def report_draft(request: Request, db: DbSession, actor: Reporter, csrf_token: A
     if not case_id.strip().isdigit() or len(case_id.strip()) > 18:
         raise InvalidInput("the case number is a whole number")
     case = case_by_id(db, int(case_id))
-    drafts = ncmec.draft_reports(db, actor=actor, case=case, catalogue=request.app.state.catalogue)
+    drafts = ncmec.draft_reports(db, actor=actor, case=case, catalogue=request.app.state.catalogue,
+                                 file_request_hours=request.app.state.settings.ncmec_file_request_hours)
     if not drafts:
         raise Conflict(f"case {case.id} already has a report for every reported account")
     if len(drafts) == 1:

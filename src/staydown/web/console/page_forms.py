@@ -13,7 +13,9 @@ from staydown.errors import InvalidInput
 DONE_MESSAGES = {
     "entry-disabled": "The entry was disabled as a false positive; it no longer matches.",
     "entry-enabled": "The entry was re-enabled; it matches again.",
-    "report-confirmed": "The report was confirmed; it is queued for filing with the CyberTipline.",
+    "report-confirmed": ("The report was confirmed; it is filed with the CyberTipline as soon as every file it "
+                         "waits for from the platform has arrived."),
+    "filed-without": "The report goes without that file, for the reasons given; it is filed once nothing else is awaited.",
     "reports-drafted": "Draft reports were created for the case; review and confirm each one.",
     "nca-report-confirmed": "The report was confirmed; it is queued for filing with the National Crime Agency.",
     "hold-placed": "The hold was placed.",

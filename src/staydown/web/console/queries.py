@@ -110,6 +110,16 @@ def ncmec_report(db: Session, report_id: int) -> NcmecReport:
     return found
 
 
+def file_requests_of(db: Session, report: NcmecReport) -> dict[int, Any]:
+    """The requests to the platform for the report's files, by id."""
+    from staydown.authorities.models import FileRequest
+
+    ids = [f.file_request_id for f in report.files if f.file_request_id]
+    if not ids:
+        return {}
+    return {q.id: q for q in db.execute(sa.select(FileRequest).where(FileRequest.id.in_(ids))).scalars()}
+
+
 # -- evidence ---------------------------------------------------------------------------------
 
 def evidence_items(db: Session, *, state: str | None, case_id: int | None, page: int) -> Page[EvidenceItem]:
