@@ -7,11 +7,14 @@ broken", a second disagrees: apparent CSAM, actual knowledge, the NCMEC clock. T
 re-uploaded and blocked as confirmed material: knowledge from the match, a clock that escalates
 and breaches with nobody acting. A federal agent's order joins the case with its own deadline;
 the parent's status never shows it. An unrelated report decided "does not violate" leaves no
-breached track. A child-safety specialist confirms the CyberTipline report, which the worker
-files with the local CyberTipline server over HTTP."""
+breached track. A child-safety specialist confirms the CyberTipline reports of the parent's case;
+the uploads had passed the scan and were never kept, so staydown asks the platform for each file,
+and the worker files reports that carry the file, the uploader's IP and port, the upload time and
+the platform's address with the local CyberTipline server over HTTP."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -156,13 +159,15 @@ def test_section_X_replayed_over_http_with_the_clock_moved(service: Service, ncm
         return {t["kind"] if t["scope"] == "case" else f"{t['kind']}:{t['scope']}": t for t in case(case_id)["tracks"]}
 
     stand_in = synthetic(2021, (640, 480))
-    for content_id, account, data, ip in (("vid-1", "acct-a", encode(stand_in, "JPEG", quality=90), "198.51.100.7"),
-                                          ("vid-2", "acct-b", encode(stand_in, "PNG"), "198.51.100.8")):
+    uploads = {"vid-1": ("acct-a", encode(stand_in, "JPEG", quality=90), "198.51.100.7"),
+               "vid-2": ("acct-b", encode(stand_in, "PNG"), "198.51.100.8")}
+    for content_id, (account, data, ip) in uploads.items():
         r = http.post("/v1/scan", headers=platform, files={"file": (f"{content_id}.jpg", data, "image/jpeg")},
                       data={"content_id": content_id, "account_id": account, "uploader_ip": ip,
-                            "uploaded_at": "2026-06-01T09:00:00+00:00",
-                            "content_url": f"https://social.example/v/{content_id}"})
-        assert r.status_code == 200 and r.json()["verdict"] == "allow", r.text  # unknown so far
+                            "uploader_port": "51234", "uploaded_at": "2026-06-01T09:00:00+00:00",
+                            "content_url": f"https://social.example/v/{content_id}", "content_visibility": "public",
+                            "original_filename": f"{content_id}.jpg"})
+        assert r.status_code == 200 and r.json()["verdict"] == "allow", r.text  # unknown so far: not kept
 
     # X-1: the parent, anonymous, from the public API.
     r = http.post("/public/notices", json={
@@ -258,20 +263,47 @@ def test_section_X_replayed_over_http_with_the_clock_moved(service: Service, ncm
     assert "authority_order" not in {d["kind"] for d in parent["deadlines"]}
     assert "acct-son" not in json.dumps(parent)
 
-    # CSAM-7: a person confirms, the worker files with the CyberTipline over HTTP (NCMEC-3, CSAM-3).
+    # CSAM-7: a person confirms the CyberTipline reports of the parent's case, whose uploads passed
+    # the scan and were never kept: staydown asks the platform for each file (provide_file), the
+    # platform deposits it, and the worker files reports that carry the file, the uploader's IP and
+    # port and the upload time (NCMEC-3, CSAM-3), never without them.
     cs1 = staff("cs1")
-    drafts = http.post(f"/v1/cases/{reupload_case}/ncmec-reports", headers=cs1)
+    drafts = http.post(f"/v1/cases/{case_id}/ncmec-reports", headers=cs1)
     assert drafts.status_code == 201, drafts.text
+    assert {d["reported_account"] for d in drafts.json()} == {"acct-a", "acct-b"}
     for draft in drafts.json():
         assert http.post(f"/v1/ncmec-reports/{draft['id']}/confirm", headers=cs1).status_code == 200
     state = ncmec[1]
-    finished = _until("the finished CyberTipline report", lambda: state.finished_reports())
-    report = ET.fromstring(finished[0].xml)
-    ips = [e.findtext("ipAddress") for e in report.iter("ipCaptureEvent")]
-    assert "203.0.113.50" in ips
-    assert report.find(".//personOrUserReported/espIdentifier").text == "acct-c"
-    files = finished[0].files
-    assert files, "the report carries the file"
-    met = _until("the NCMEC track met by the finished report",
-                 lambda: tracks(reupload_case)["ncmec"]["state"] == "met")
+    time.sleep(2)
+    assert not state.finished_reports(), "no report may be finished before its file is there"
+
+    def requests() -> list[dict[str, Any]]:
+        feed = http.get("/v1/actions", headers=platform, params={"after": 0}).json()["actions"]
+        return [a for a in feed if a["kind"] == "provide_file" and a["state"] == "active"]
+    asked = _until("the platform to be asked for the files", lambda: len(requests()) >= 2 and requests())
+    for action in asked:
+        account, data, _ = uploads[action["content_id"]]
+        r = http.post("/v1/evidence", headers=platform, files={"file": (f"{action['content_id']}.jpg", data, "image/jpeg")},
+                      data={"request_id": str(action["details"]["request_id"]), "content_id": action["content_id"],
+                            "account_id": account})
+        assert r.status_code == 201, r.text
+        assert http.post(f"/v1/actions/{action['id']}/ack", headers=platform, json={"status": "applied"}).status_code == 200
+    finished = _until("both finished CyberTipline reports", lambda: len(state.finished_reports()) >= 2 and
+                      state.finished_reports())
+    by_account = {ET.fromstring(r.xml).findtext(".//personOrUserReported/espIdentifier"): r for r in finished}
+    report = by_account["acct-a"]
+    events = {(e.findtext("ipAddress"), e.findtext("port")) for e in ET.fromstring(report.xml).iter("ipCaptureEvent")}
+    assert ("198.51.100.7", "51234") in events
+    [stored] = report.files.values()
+    assert stored.data == uploads["vid-1"][1]  # the file itself, as uploaded
+    details = stored.details
+    assert details.findtext("uploadedToEspTimestamp", "").startswith("2026-06-01T09:00:00")
+    assert details.findtext("publiclyAvailable") == "true"
+    assert details.findtext("ipCaptureEvent/ipAddress") == "198.51.100.7"
+    assert details.findtext("ipCaptureEvent/port") == "51234"
+    hashes = {h.get("hashType"): h.text for h in details.iter("originalFileHash")}
+    assert hashes.get("MD5") == hashlib.md5(uploads["vid-1"][1]).hexdigest()
+    assert "social.example/v/vid-1" in report.xml.decode()
+    assert service.base not in report.xml.decode()  # never staydown's own address
+    met = _until("the NCMEC track met by the finished reports", lambda: tracks(case_id)["ncmec"]["state"] == "met")
     assert met
