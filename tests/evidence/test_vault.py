@@ -375,3 +375,18 @@ def test_csam6_a_file_of_an_unfinished_report_is_not_destroyed(client, database:
         with pytest.raises(RuleViolation, match=f"CyberTipline report {report.id}, which is not finished"):
             law_enforcement.record_destruction_request(db, actor=LEGAL, item=item, agency="County Sheriff",
                                                        basis="Sheriff's letter of 2026-07-01 asks to destroy it")
+
+
+def test_uk6_the_hold_after_an_nca_report_cannot_be_released_early(database: Database, clock: FrozenClock, vault: actions.Vault) -> None:
+    """REQ UK-6, CSAM-4: what went into a report to the NCA is kept for the period the regulations
+    set; a person cannot end that hold early, as with NCMEC's year."""
+    from staydown.evidence.models import LegalHold
+
+    with database.unit_of_work() as db:
+        item = actions.store_item(db, actor=SYSTEM, vault=vault, data=b"benign bytes", content_id=None, case_id=None,
+                                  context={})
+        hold = actions.place_hold(db, actor=SYSTEM, item=item, kind="nca_report", basis="NCA report R-1 submitted",
+                                  until=clock.now() + timedelta(days=365))
+        hold_id = hold.id
+    with database.unit_of_work() as db, pytest.raises(RuleViolation, match="National Crime Agency"):
+        actions.release_hold(db, actor=LEGAL, hold=db.get(LegalHold, hold_id), reason="no longer needed")

@@ -136,6 +136,11 @@ def release_hold(db: Session, *, actor: Actor, hold: LegalHold, reason: str) -> 
     _require(actor, Permission.EVIDENCE_HOLDS)
     if hold.kind == "ncmec_report" and hold.until > now(db):
         raise RuleViolation("the one-year hold that follows an NCMEC report cannot be released early (CSAM-4)")
+    if hold.kind == "nca_report" and hold.until > now(db):
+        # The CSEA reporting regulations oblige the provider to keep what it reported (UK-6); like
+        # NCMEC's year, it is not a hold a person may end early.
+        raise RuleViolation("the hold that follows a report to the UK National Crime Agency cannot be released "
+                            "early (UK-6)")
     hold.released_at = now(db)
     audit.record(db, actor=actor, tag=AuditTag.EVIDENCE_HOLD_RELEASE, subject_type="evidence_item",
                  subject_id=hold.item_id, data={"hold_id": hold.id, "reason": reason})
