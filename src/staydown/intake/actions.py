@@ -137,9 +137,12 @@ def submit_detection(
     catalogue: Catalogue,
     rules: CaseRules = DEFAULT_RULES,
     engine: Any = None,
+    act: bool = True,
 ) -> Receipt:
     """A bank match that holds or blocks an upload becomes a notice from the system, so a person
-    confirms it (CSAM-7: a match alone is not a report) and its clocks run like any other."""
+    confirms it (CSAM-7: a match alone is not a report) and its clocks run like any other. With
+    `act`, a match against confirmed material is acted on here (`act_on_detection`); the scan
+    route acts itself once the upload is in the vault."""
     from staydown.actors import SYSTEM
 
     best = matches[0]
@@ -160,14 +163,21 @@ def submit_detection(
     for case in receipt.cases:
         restrict_distribution(db, actor=SYSTEM, content_id=content.id, case_id=case.id,
                               reason=f"held at upload: {verdict} on a bank match, pending review")
-    trusted = trusted_match(matches, verdict)
-    if trusted is not None and trusted.policy_id in catalogue:
-        # A match against previously confirmed material is knowledge, and acted on where the
-        # policy says so (CSAM-1, CSAM-7).
-        policy = catalogue.get(trusted.policy_id)
-        for case in receipt.cases:
-            cases.act_on_trusted_match(db, case=case, match=trusted, policy=policy, catalogue=catalogue, rules=rules)
+    if act:
+        act_on_detection(db, receipt=receipt, matches=matches, verdict=verdict, catalogue=catalogue, rules=rules)
     return receipt
+
+
+def act_on_detection(db: Session, *, receipt: Receipt, matches: list[Any], verdict: str, catalogue: Catalogue,
+                     rules: CaseRules = DEFAULT_RULES) -> None:
+    """A match against previously confirmed material is knowledge, and acted on where the policy
+    says so (CSAM-1, CSAM-7)."""
+    trusted = trusted_match(matches, verdict)
+    if trusted is None or trusted.policy_id not in catalogue:
+        return
+    policy = catalogue.get(trusted.policy_id)
+    for case in receipt.cases:
+        cases.act_on_trusted_match(db, case=case, match=trusted, policy=policy, catalogue=catalogue, rules=rules)
 
 
 def trusted_match(matches: list[Any], verdict: str) -> Any:

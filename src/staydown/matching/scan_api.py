@@ -217,13 +217,13 @@ def _detection(request: Request, db: DbSession, outcome: ScanOutcome, content: C
     reported, and the platform may never have stored a blocked upload."""
     if content is None or outcome.verdict not in ("hold", "block"):
         return
-    from staydown.intake.actions import submit_detection
+    from staydown.intake.actions import act_on_detection, submit_detection
 
     state = request.app.state
     receipt = submit_detection(db, content_platform_id=content.id,
                                account_platform_id=content.account.id if content.account else None,
                                matches=outcome.matches, verdict=outcome.verdict, catalogue=state.catalogue,
-                               rules=state.case_rules, engine=state.match_engine)
+                               rules=state.case_rules, engine=state.match_engine, act=False)
     outcome.extra["case_ids"] = [c.id for c in receipt.cases]
     if data is not None:
         from staydown.actors import SYSTEM
@@ -242,6 +242,10 @@ def _detection(request: Request, db: DbSession, outcome: ScanOutcome, content: C
                             "scan_id": outcome.scan_id, "matches": [m.to_dict() for m in outcome.matches[:5]]},
                    media_type=outcome.media.get("format", "application/octet-stream"),
                    original_filename=facts.original_filename)
+    # Knowledge and any automated decision come once the upload is in the vault, so that what the
+    # decision banks and a report carries can be taken from the file itself.
+    act_on_detection(db, receipt=receipt, matches=outcome.matches, verdict=outcome.verdict,
+                     catalogue=state.catalogue, rules=state.case_rules)
 
 
 @router.post("/match", response_model=ScanOut)
