@@ -12,7 +12,6 @@ alerted to configure it."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 from typing import Any
 
 import sqlalchemy as sa
@@ -157,21 +156,16 @@ def send_notification_job(db: Session, ctx: JobContext) -> None:
     """Send one Art. 18 notification by e-mail to the configured channel, then meet the track if it
     was the last one owed. The Message-ID is fixed per notification, so a retry after a crash is
     recognisable downstream."""
-    from staydown.delivery.messages import Mailer, mailer_from_settings
+    from staydown.delivery.messages import send_email
 
     notification = db.get(AuthorityNotification, ctx.payload["notification_id"])
     if notification is None or notification.sent_at is not None:
         return
-    settings = ctx.services["settings"]
-    mailer: Mailer = ctx.services.get("mailer") or mailer_from_settings(settings)
-    email = EmailMessage()
-    email["From"] = settings.mail_from
-    email["To"] = _address(notification.channel)
-    email["Subject"] = (f"DSA Art. 18 notification: suspected threat to life or safety "
-                        f"(case {notification.case_id}, {notification.member_state})")
-    email["Message-ID"] = f"<staydown-dsa18-{notification.id}@{settings.mail_domain}>"
-    email.set_content("\n".join(f"{k}: {v}" for k, v in notification.body.items()))
-    mailer.send(email)
+    send_email(ctx, to=_address(notification.channel),
+               subject=(f"DSA Art. 18 notification: suspected threat to life or safety "
+                        f"(case {notification.case_id}, {notification.member_state})"),
+               body="\n".join(f"{k}: {v}" for k, v in notification.body.items()),
+               message_id=f"staydown-dsa18-{notification.id}")
     notification.sent_at = now(db)
     audit.record(db, actor=SYSTEM, tag=AuditTag.DSA18_SENT, subject_type="case", subject_id=notification.case_id,
                  data={"notification_id": notification.id, "member_state": notification.member_state,

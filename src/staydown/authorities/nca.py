@@ -99,25 +99,17 @@ def draft_reports(db: Session, *, actor: Actor, case: Case, catalogue: Catalogue
     level, reason = _priority(case, priority, priority_reason)
     uk_link = _uk_link(rules, uk_link_basis, uk_link_facts)
 
-    from staydown.cases.actions import case_contents
+    from staydown.cases.actions import reported_contents_by_account
 
     existing = set(db.execute(sa.select(NcaReport.account_id).where(NcaReport.case_id == case.id)).scalars())
-    contents = case_contents(db, case)
-    # Copies found by the stay-down sweep are part of what was detected, with their posters.
-    sweep_ids = set(db.execute(sa.select(EnforcementAction.content_id).where(
-        EnforcementAction.case_id == case.id, EnforcementAction.content_id.is_not(None))).scalars())
-    contents += list(db.execute(sa.select(PlatformContent).where(
-        PlatformContent.id.in_(sweep_ids - {c.id for c in contents} or {-1}))).scalars())
-    by_account: dict[int | None, list[PlatformContent]] = {}
-    for content in contents:
-        by_account.setdefault(content.account_id, []).append(content)
+    by_account = reported_contents_by_account(db, case)
     if not by_account:
         raise RuleViolation(f"case {case.id} names no content on the platform: there is nothing to describe to the NCA")
     detection = _detection(db, case)
     findings = db.execute(sa.select(Decision.facts).where(Decision.case_id == case.id, Decision.outcome == "violates")
                           .order_by(Decision.id.desc())).scalars().first()
     drafts = []
-    for account_id, items in sorted(by_account.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
+    for account_id, items in by_account:
         if account_id in existing:
             continue
         evidence = db.execute(sa.select(EvidenceItem).where(

@@ -200,22 +200,14 @@ def draft_reports(db: Session, *, actor: Actor, case: Case, catalogue: Catalogue
     policy = catalogue.get(case.policy_id)
     if not policy.ncmec_incident_type:
         raise RuleViolation(f"policy {policy.ref} has no NCMEC incident type")
-    from staydown.cases.actions import case_contents
+    from staydown.cases.actions import reported_contents_by_account
 
     existing = {r.account_id for r in db.execute(sa.select(NcmecReport).where(
         NcmecReport.case_id == case.id, NcmecReport.state != "retracted")).scalars()}
-    contents = case_contents(db, case)
-    # Copies found by the stay-down sweep are part of the incident too, with their posters.
-    sweep_ids = set(db.execute(sa.select(EnforcementAction.content_id).where(
-        EnforcementAction.case_id == case.id, EnforcementAction.content_id.is_not(None))).scalars())
-    contents += list(db.execute(sa.select(PlatformContent).where(
-        PlatformContent.id.in_(sweep_ids - {c.id for c in contents} or {-1}))).scalars())
-    by_account: dict[int | None, list[PlatformContent]] = {}
-    for content in contents:
-        by_account.setdefault(content.account_id, []).append(content)
+    by_account = reported_contents_by_account(db, case)
     drafts = []
     when = now(db)
-    for account_id, items in sorted(by_account.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
+    for account_id, items in by_account:
         if account_id in existing:
             continue
         account = db.get(PlatformAccount, account_id) if account_id else None
@@ -376,7 +368,7 @@ def build_report(report: NcmecReport, settings: Any) -> Any:
     if unaddressed:
         # A web page incident may carry no URL; what identifies the content then is the
         # platform's own id, which law enforcement can ask the platform about.
-        where = ((f"Also reported, without an address from the platform: " if urls else
+        where = (("Also reported, without an address from the platform: " if urls else
                   "The platform gave no address for the reported content. ")
                  + "the platform's content ids: " + ", ".join(unaddressed[:200]))
     without = [f for f in files if f.get("waived")]

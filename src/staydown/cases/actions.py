@@ -70,6 +70,26 @@ def case_contents(db: Session, case: Case) -> list:
                            .order_by(PlatformContent.id)).scalars())
 
 
+def reported_contents_by_account(db: Session, case: Case) -> list[tuple[int | None, list]]:
+    """What a report to an authority describes, per account that posted it (accounts in id order,
+    unknown poster last): the case's content, every content reported into it, and the copies the
+    stay-down sweep acted on under it, which are part of the incident too."""
+    from staydown.enforcement.models import EnforcementAction
+    from staydown.subjects.models import PlatformContent
+
+    contents = case_contents(db, case)
+    sweep_ids = set(db.execute(sa.select(EnforcementAction.content_id).where(
+        EnforcementAction.case_id == case.id, EnforcementAction.content_id.is_not(None))).scalars())
+    missing = sorted(sweep_ids - {c.id for c in contents})
+    if missing:
+        contents += list(db.execute(sa.select(PlatformContent).where(PlatformContent.id.in_(missing))
+                                    .order_by(PlatformContent.id)).scalars())
+    by_account: dict[int | None, list] = {}
+    for content in contents:
+        by_account.setdefault(content.account_id, []).append(content)
+    return sorted(by_account.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
+
+
 def raise_case_to(case: Case, policy: Policy) -> None:
     """A later notice that alleges something graver moves the case to the graver policy's area."""
     if SEVERITY_RANK[policy.severity] > SEVERITY_RANK.get(case.severity, 0) or (policy.child_safety and not case.child_safety):

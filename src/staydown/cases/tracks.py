@@ -341,17 +341,23 @@ def start_track(db: Session, *, actor: Actor, track: LegalTrack, started_at: dat
     _refresh(db, track.case)
 
 
+def _end(db: Session, *, actor: Actor, track: LegalTrack, state: str, resolution: str, facts: str) -> datetime:
+    when = now(db)
+    track.state = state
+    track.met_at = when
+    track.resolution = resolution
+    track.facts = facts
+    track.resolved_by = actor.ref
+    return when
+
+
 def meet_track(db: Session, *, actor: Actor, track: LegalTrack, resolution: str, facts: str = "") -> LegalTrack:
     """Close a track by what satisfies it (a decision, a confirmed removal, a filed report, a sent
     notification). A track already closed keeps its first ending."""
     if track.state not in LIVE_TRACKS:
         return track
-    when = now(db)
-    track.state = TrackState.met.value
-    track.met_at = when
-    track.resolution = resolution
-    track.facts = facts or track.facts
-    track.resolved_by = actor.ref
+    when = _end(db, actor=actor, track=track, state=TrackState.met.value, resolution=resolution,
+                facts=facts or track.facts or "")
     audit.record(db, actor=actor, tag=AuditTag.TRACK_MET, subject_type="case", subject_id=track.case_id,
                  data={"track_id": track.id, "kind": track.kind, "resolution": resolution, "met_at": when,
                        "late": bool(track.due_at and when > track.due_at)})
@@ -364,12 +370,7 @@ def close_track(db: Session, *, actor: Actor, track: LegalTrack, resolution: str
     finding that it does not apply, no knowledge to report."""
     if track.state not in LIVE_TRACKS:
         return track
-    when = now(db)
-    track.state = TrackState.not_applicable.value
-    track.met_at = when
-    track.resolution = resolution
-    track.facts = facts
-    track.resolved_by = actor.ref
+    _end(db, actor=actor, track=track, state=TrackState.not_applicable.value, resolution=resolution, facts=facts)
     audit.record(db, actor=actor, tag=AuditTag.TRACK_NOT_APPLICABLE, subject_type="case", subject_id=track.case_id,
                  data={"track_id": track.id, "kind": track.kind, "resolution": resolution, "facts": facts})
     _refresh(db, track.case)

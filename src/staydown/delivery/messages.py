@@ -90,13 +90,21 @@ def send_message_job(db: Session, ctx: JobContext) -> None:
     message = db.get(OutboundMessage, ctx.payload["message_id"])
     if message is None or message.sent_at is not None:
         return
+    send_email(ctx, to=message.recipient, subject=message.subject, body=message.body,
+               message_id=f"staydown-message-{message.id}")
+    message.sent_at = now(db)
+
+
+def send_email(ctx: JobContext, *, to: str, subject: str, body: str, message_id: str) -> None:
+    """Send one plain-text e-mail through the job's mailer (SMTP, or files in development). The
+    caller fixes `message_id` per thing sent, so a retry after a crash that had already handed it
+    to the server is recognisable as a duplicate downstream."""
     settings = ctx.services["settings"]
     mailer: Mailer = ctx.services.get("mailer") or mailer_from_settings(settings)
     email = EmailMessage()
     email["From"] = settings.mail_from
-    email["To"] = message.recipient
-    email["Subject"] = message.subject
-    email["Message-ID"] = f"<staydown-message-{message.id}@{settings.mail_domain}>"
-    email.set_content(message.body)
+    email["To"] = to
+    email["Subject"] = subject
+    email["Message-ID"] = f"<{message_id}@{settings.mail_domain}>"
+    email.set_content(body)
     mailer.send(email)
-    message.sent_at = now(db)
