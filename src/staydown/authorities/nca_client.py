@@ -27,7 +27,7 @@ import httpx
 
 from staydown.authorities.nca_format import REF_PATTERN, parse_json
 # One rule for which base URLs may carry credentials: https, or plain http to loopback only.
-from staydown.authorities.ncmec_client import _check_base_url
+from staydown.authorities.transport import check_base_url
 
 __all__ = ["Created", "NcaAuthError", "NcaClient", "NcaError", "NcaHashMismatch", "NcaRejected",
            "NcaTransportError", "Receipt", "Uploaded"]
@@ -114,7 +114,7 @@ class NcaClient:
             raise ValueError("the NCA token is required")
         if not timeout or timeout <= 0:
             raise ValueError("timeout must be a positive number of seconds")
-        self.base_url = _check_base_url(base_url)
+        self.base_url = check_base_url(base_url)
         self._http = httpx.Client(base_url=self.base_url, timeout=httpx.Timeout(timeout), follow_redirects=False,
                                   transport=transport,
                                   headers={"Authorization": f"Bearer {token}", "Accept": "application/json",

@@ -43,8 +43,9 @@ from starlette.routing import Route
 from staydown.authorities.nca_format import MAX_DOCUMENT_BYTES, REF_PATTERN, file_refs, parse_json, validate_report
 # The machinery that closes a connection without an answer is the local CyberTipline's; both
 # stand-ins lose answers the same way.
-from staydown.authorities.ncmec_server import _App as _DroppingApp
-from staydown.authorities.ncmec_server import _drop, _hold
+from staydown.authorities.local_servers import DroppingApp as _DroppingApp
+from staydown.authorities.local_servers import drop as _drop
+from staydown.authorities.local_servers import hold as _hold
 
 __all__ = ["MODES", "STEPS", "NcaServerState", "StoredFile", "StoredReport", "create_app", "main"]
 

@@ -19,14 +19,13 @@ exactly what happened:
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 from dataclasses import dataclass
 from types import TracebackType
 from typing import NamedTuple
-from urllib.parse import urlsplit
 
 import httpx
 
+from staydown.authorities.transport import check_base_url
 from staydown.authorities.ncmec_xml import (
     FileDetails,
     Report,
@@ -113,23 +112,6 @@ class FinishReceipt:
     raw: bytes
 
 
-def _check_base_url(base_url: str) -> str:
-    parts = urlsplit(base_url)
-    if parts.scheme == "https" and parts.hostname:
-        return base_url.rstrip("/")
-    if parts.scheme == "http" and parts.hostname:
-        host = parts.hostname
-        try:
-            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-        if loopback:
-            return base_url.rstrip("/")
-        raise ValueError(f"base_url {base_url!r} is plain http to another machine: the credentials and "
-                         "the report would cross the network unencrypted. Use https.")
-    raise ValueError(f"base_url {base_url!r} is not an http(s) URL")
-
-
 def _report_id(step: str, report_id: int) -> int:
     if type(report_id) is not int or report_id < 1:
         raise ValueError(f"{step}: report_id must be a positive integer, not {report_id!r}")
@@ -148,7 +130,7 @@ class CyberTiplineClient:
             raise ValueError("the NCMEC username and password are both required")
         if not timeout or timeout <= 0:
             raise ValueError("timeout must be a positive number of seconds")
-        self.base_url = _check_base_url(base_url)
+        self.base_url = check_base_url(base_url)
         self.username = username
         self._http = httpx.Client(
             base_url=self.base_url,

@@ -28,7 +28,6 @@ Run it for a demo, on 127.0.0.1 only: `python -m staydown.authorities.ncmec_serv
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import binascii
 import hashlib
@@ -50,8 +49,10 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Message, Receive, Scope, Send
 
+from staydown.authorities.local_servers import DroppingApp as _App
+from staydown.authorities.local_servers import drop as _drop
+from staydown.authorities.local_servers import hold as _hold
 from staydown.authorities.ncmec_xml import (
     FILE_DETAILS,
     REPORT,
@@ -73,7 +74,6 @@ MODES = ("error", "timeout", "drop", "after_commit_drop", "after_commit_timeout"
 UNFINISHED_LIFETIME = timedelta(hours=24)
 AFTER_LAST_CHANGE = timedelta(hours=1)
 MAX_XML_BYTES = 10 * 1024 * 1024
-_CONTROL = "staydown.ncmec.control"
 
 
 @dataclass
@@ -330,49 +330,6 @@ async def _small_form(request: Request) -> Any:
         return await request.form(max_files=0, max_fields=10)
     except Exception as exc:  # the form parsers' errors are not one class
         raise _Answer(ResponseCode.INVALID_REQUEST, f"Invalid request: {exc}") from None
-
-
-async def _hold(request: Request, seconds: float) -> None:
-    """Keep the request unanswered until the client hangs up or `seconds` pass."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while loop.time() < deadline:
-        if await request.is_disconnected():
-            return
-        await asyncio.sleep(0.02)
-
-
-def _drop(request: Request) -> Response:
-    """Close the connection without an answer (the response returned here is never sent)."""
-    request.scope[_CONTROL]["drop"] = True
-    return Response(b"")
-
-
-class _App(Starlette):
-    """Starlette, plus the one thing a faithful failure needs: closing the connection with no answer."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await super().__call__(scope, receive, send)
-            return
-        control = {"drop": False}
-        scope[_CONTROL] = control
-
-        async def guarded_send(message: Message) -> None:
-            if not control["drop"]:
-                await send(message)
-
-        await super().__call__(scope, receive, guarded_send)
-        if control["drop"]:
-            # uvicorn hands the app its request cycle's bound `send`; the cycle holds the transport.
-            transport = getattr(getattr(send, "__self__", None), "transport", None)
-            if transport is None:
-                raise ConnectionResetError("the local CyberTipline server dropped the connection on purpose")
-            transport.abort()
-            # Let the server see the connection lost before the app returns, so it does not try to
-            # answer with an error page on its own.
-            for _ in range(3):
-                await asyncio.sleep(0)
 
 
 def create_app(*, username: str, password: str, first_report_id: int = 100_000_001,
