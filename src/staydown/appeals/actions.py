@@ -44,6 +44,7 @@ from staydown.cases.models import Case, CaseState, Decision, DecisionState, Outc
 from staydown.cases.rules import DEFAULT_RULES, CaseRules
 from staydown.db import now
 from staydown.delivery.messages import queue_message
+from staydown.transparency.scrub import case_scrubber
 from staydown.enforcement.actions import apply_action, lift_action
 from staydown.enforcement.models import AccountStrike, ActionState, EnforcementAction
 from staydown.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
@@ -134,11 +135,17 @@ class PublicView:
     redress: str | None
 
 
-def public_view(appeal: Appeal) -> PublicView:
+def public_view(appeal: Appeal, db: Session | None = None) -> PublicView:
+    """What the holder of the appeal's code may see. The decider's reasons pass through the one
+    scrubber with the identifiers on the case (given `db`; without it, its patterns alone)."""
+    from staydown.transparency.scrub import Scrubber, case_scrubber
+
     decided = appeal.state == AppealState.decided.value
+    scrub = case_scrubber(db, appeal.case_id) if db is not None else Scrubber()
     return PublicView(code=appeal.code, state=appeal.state, basis=appeal.basis, received_at=appeal.received_at,
                       due_at=appeal.due_at, expedited=appeal.expedited, outcome=appeal.outcome if decided else None,
-                      decided_at=appeal.decided_at if decided else None, reasons=appeal.reasons if decided else None,
+                      decided_at=appeal.decided_at if decided else None,
+                      reasons=scrub(appeal.reasons) if decided and appeal.reasons else None,
                       redress=OUT_OF_COURT if decided else None)
 
 
@@ -749,7 +756,7 @@ def _tell_outcome(db: Session, *, appeal: Appeal, result: AppealResult, rules: A
     _tell(db, appeal=appeal, kind="appeal_decision", rules=rules,
           subject=f"{rules.platform_name}: decision on your appeal {appeal.code}",
           lines=[f"Your appeal {appeal.code} has been decided by a person who took no part in the original decision.",
-                 what, f"Our reasons: {appeal.reasons}", OUT_OF_COURT, f"Details: {status_url(rules, appeal.code)}"])
+                 what, f"Our reasons: {case_scrubber(db, appeal.case_id)(appeal.reasons)}", OUT_OF_COURT, f"Details: {status_url(rules, appeal.code)}"])
 
 
 # -- due dates --------------------------------------------------------------------------------

@@ -105,7 +105,7 @@ def public_appeal(body: AppealIn, request: Request, db: DbSession, actor: Public
 def public_status(code: Code, db: DbSession, _: Public) -> actions.PublicView:
     """The appeal's progress and, once decided, its outcome with the reasons and the out-of-court
     option. Nothing about reviewers, the case's other people, or other appeals."""
-    return actions.public_view(actions.appeal_by_code(db, code))
+    return actions.public_view(actions.appeal_by_code(db, code), db)
 
 
 @public_router.post("/appeals/{code}/withdraw", response_model=actions.PublicView,
@@ -113,7 +113,7 @@ def public_status(code: Code, db: DbSession, _: Public) -> actions.PublicView:
 def public_withdraw(code: Code, db: DbSession, actor: Public) -> actions.PublicView:
     """The appellant withdraws an appeal not decided yet."""
     appeal = actions.withdraw_appeal(db, actor=actor, appeal=actions.appeal_by_code(db, code, for_update=True))
-    return actions.public_view(appeal)
+    return actions.public_view(appeal, db)
 
 
 # -- staff ------------------------------------------------------------------------------------

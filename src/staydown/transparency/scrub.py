@@ -1,5 +1,6 @@
-"""Remove personal data from free text before it leaves staydown's staff view (public statement
-pages, the EU Transparency Database).
+"""Remove personal data from free text before it leaves staydown's staff view: the one scrubber for
+every surface a person's words reach outside (statements of reasons and their public page, the
+notifier's status page and e-mails, the actions feed and webhooks, the EU Transparency Database).
 
 Patterns catch what has a shape (e-mail addresses, URLs and domain names, IP addresses, @handles,
 phone numbers, long identifiers); `known` catches what has none but is known to the caller (an
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 REDACTED = "[redacted]"
 
@@ -39,14 +42,25 @@ def _digits(match: re.Match[str]) -> str:
     return REDACTED if sum(c.isdigit() for c in text) >= 7 else text
 
 
+def _known_pattern(value: str) -> re.Pattern[str]:
+    # Whole values only: an account id "up-1" must not cut "up-12" (another value, on its own)
+    # nor a handle "al" eat the start of "also".
+    return re.compile(r"(?<!\w)" + re.escape(value) + r"(?!\w)" if value[0].isalnum() or value[0] == "_"
+                      else re.escape(value) + r"(?!\w)", re.IGNORECASE)
+
+
 def scrub_personal_data(text: str, *, known: Iterable[str | None] = ()) -> str:
     """`text` with personal data replaced by "[redacted]". Known values go first (longest first,
     case-insensitively), so that a handle or name is removed whole before patterns cut into it."""
     if not text:
         return ""
     out = text
+    lowered = out.lower()
     for value in sorted({v.strip() for v in known if v and len(v.strip()) >= 2}, key=len, reverse=True):
-        out = re.sub(re.escape(value), REDACTED, out, flags=re.IGNORECASE)
+        if value.lower() not in lowered:  # the common case, and cheap: most values are not there
+            continue
+        out = _known_pattern(value).sub(REDACTED, out)
+        lowered = out.lower()
     out = _EMAIL.sub(REDACTED, out)
     out = _URL.sub(REDACTED, out)
     out = _DOMAIN.sub(REDACTED, out)
@@ -59,3 +73,123 @@ def scrub_personal_data(text: str, *, known: Iterable[str | None] = ()) -> str:
     # Adjacent redactions say no more than one.
     out = re.sub(r"(?:\[redacted\][\s,;:/.-]*){2,}", REDACTED + " ", out).strip()
     return out
+
+
+# -- what is known about the people on a case -----------------------------------------------------
+
+# Keys of the metadata a platform registers with an account or content, or of a notice's details,
+# whose values name or reach a person.
+IDENTITY_KEYS = frozenset({"name", "display_name", "real_name", "full_name", "username", "screen_name", "handle",
+                           "email", "contact_email", "phone", "phone_number", "contact_phone", "mobile",
+                           "profile_url", "contact_name"})
+
+
+def identity_values(meta: Any) -> list[str]:
+    """The values under IDENTITY_KEYS, at any depth of a metadata or details tree."""
+    found: list[str] = []
+    if isinstance(meta, dict):
+        for key, value in meta.items():
+            if str(key).lower() in IDENTITY_KEYS and isinstance(value, (str, int)) and not isinstance(value, bool):
+                found.append(str(value))
+            elif isinstance(value, (dict, list)):
+                found += identity_values(value)
+    elif isinstance(meta, list):
+        for value in meta:
+            found += identity_values(value)
+    return found
+
+
+@dataclass(frozen=True)
+class Scrubber:
+    """`scrub_personal_data` with the identifiers of one or more cases: every handle, platform
+    account and content id, address, name, e-mail and phone number of the contents and accounts
+    reported in them and of their notices (notifiers, signatures, trusted flaggers)."""
+
+    known: frozenset[str] = frozenset()
+
+    def __call__(self, text: str | None, *, also: Iterable[str | None] = ()) -> str:
+        return scrub_personal_data(text or "", known=[*self.known, *also])
+
+    def with_values(self, values: Iterable[str | None]) -> "Scrubber":
+        return Scrubber(self.known | {v.strip() for v in values if v and v.strip()})
+
+
+_SCRUBBER_CACHE = "staydown.scrub.cases"
+
+
+def case_identifiers(db: Any, case_ids: Iterable[int]) -> set[str]:
+    """Every identifier of the people on these cases, read in five queries."""
+    import sqlalchemy as sa
+
+    from staydown.cases.models import Case
+    from staydown.intake.models import Notice, NoticeItem, TrustedFlagger
+    from staydown.subjects.models import PlatformAccount, PlatformContent
+
+    ids = sorted({int(c) for c in case_ids if c})
+    if not ids:
+        return set()
+    values: set[str] = set()
+    content_ids = set(db.execute(sa.select(Case.content_id).where(Case.id.in_(ids), Case.content_id.is_not(None)))
+                      .scalars())
+    case_urls = db.execute(sa.select(Case.url).where(Case.id.in_(ids), Case.url.is_not(None))).scalars()
+    values |= set(case_urls)
+    notice_ids = sa.select(NoticeItem.notice_id).where(NoticeItem.case_id.in_(ids))
+    for content_id, url in db.execute(sa.select(NoticeItem.content_id, NoticeItem.url).where(NoticeItem.case_id.in_(ids))):
+        if content_id:
+            content_ids.add(content_id)
+        if url:
+            values.add(url)
+    for row in db.execute(sa.select(Notice.contact_name, Notice.contact_email, Notice.reporter_platform_id,
+                                    Notice.signature, Notice.details, TrustedFlagger.name, TrustedFlagger.contact_email)
+                          .outerjoin(TrustedFlagger, TrustedFlagger.id == Notice.trusted_flagger_id)
+                          .where(Notice.id.in_(notice_ids))):
+        values |= {v for v in (row[0], row[1], row[2], row[3], row[5], row[6]) if v}
+        values |= set(identity_values(row[4]))
+        order = (row[4] or {}).get("order") if isinstance(row[4], dict) else None
+        if isinstance(order, dict) and order.get("reference"):
+            values.add(str(order["reference"]))
+    account_ids: set[int] = set()
+    if content_ids:
+        for platform_id, url, account_id, meta in db.execute(sa.select(
+                PlatformContent.platform_id, PlatformContent.url, PlatformContent.account_id, PlatformContent.meta)
+                .where(PlatformContent.id.in_(sorted(content_ids)))):
+            values |= {v for v in (platform_id, url) if v}
+            values |= set(identity_values(meta))
+            if account_id:
+                account_ids.add(account_id)
+    reporters = {v for v in values if v}
+    if reporters:
+        # A notifier who reported from their platform account: their handle is on the case too.
+        account_ids |= set(db.execute(sa.select(PlatformAccount.id).where(
+            PlatformAccount.platform_id.in_(sorted(reporters)))).scalars())
+    if account_ids:
+        for platform_id, handle, meta in db.execute(sa.select(
+                PlatformAccount.platform_id, PlatformAccount.handle, PlatformAccount.meta)
+                .where(PlatformAccount.id.in_(sorted(account_ids)))):
+            values |= {v for v in (platform_id, handle) if v}
+            if handle and handle.startswith("@"):
+                values.add(handle[1:])
+            values |= set(identity_values(meta))
+    return {v.strip() for v in values if v and v.strip()}
+
+
+def case_scrubber(db: Any, *case_ids: int | None) -> Scrubber:
+    """The scrubber for these cases, read once per transaction and case (a sweep's statements
+    and a batch of webhooks share it); a notice that joins later in the transaction is seen."""
+    from staydown.cases.models import Case
+
+    wanted = tuple(sorted({c for c in case_ids if c}))
+    txn = db.get_transaction()
+    entry = db.info.get(_SCRUBBER_CACHE)
+    if entry is None or entry[0] is not txn:
+        entry = (txn, {})
+        db.info[_SCRUBBER_CACHE] = entry
+    counts = []
+    for case_id in wanted:
+        case = db.get(Case, case_id)
+        counts.append(case.notice_count if case is not None else 0)
+    key = (wanted, tuple(counts))
+    found = entry[1].get(key)
+    if found is None:
+        found = entry[1][key] = Scrubber(frozenset(case_identifiers(db, wanted)))
+    return found

@@ -130,7 +130,7 @@ def appeal_submit(request: Request, form: Posted, db: DbSession, actor: Public) 
         return _appeal_form(request, contested, form, status_code=409 if not isinstance(exc, InvalidInput) else 422,
                             problem=exc.message)
     return render(request, "public/appeal_done.html", {
-        "appeal": appeals.public_view(appeal), "status_path": f"/appeal/{appeal.code}",
+        "appeal": appeals.public_view(appeal, db), "status_path": f"/appeal/{appeal.code}",
         "contact_email": email}, status_code=201)
 
 
@@ -138,7 +138,7 @@ def appeal_submit(request: Request, form: Posted, db: DbSession, actor: Public) 
 def appeal_status(request: Request, code: CodePath, db: DbSession) -> HTMLResponse:
     """The address the appeal's acknowledgement links to: its progress and, once decided, the
     outcome with its reasons and the out-of-court option."""
-    view = appeals.public_view(appeals.appeal_by_code(db, code))
+    view = appeals.public_view(appeals.appeal_by_code(db, code), db)
     return render(request, "public/appeal_status.html", {
         "appeal": view, "state_words": APPEAL_STATE_WORDS, "outcome_words": APPEAL_OUTCOME_WORDS,
         "basis_words": BASIS_WORDS})
