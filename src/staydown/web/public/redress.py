@@ -159,6 +159,15 @@ def statement_page(request: Request, code: CodePath, db: DbSession) -> HTMLRespo
         "appeal_path": f"/appeal?statement={statement.code}"})
 
 
+# -- how uploads are checked (EUI-3) -------------------------------------------------------------
+
+@router.get("/detection", response_class=HTMLResponse)
+def detection_page(request: Request) -> HTMLResponse:
+    """EUI-3: users are told that uploads are compared with hash lists, with which techniques, what
+    a match leads to, and how to complain (Regulation (EU) 2021/1232, Art. 3(1)(g))."""
+    return render(request, "public/detection.html", {})
+
+
 # -- transparency -------------------------------------------------------------------------------
 
 def _period(start: str | None, end: str | None, today: date) -> tuple[date, date, dict[str, str]]:
