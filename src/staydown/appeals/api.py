@@ -203,10 +203,13 @@ class AppealDecisionIn(BaseModel):
                                       description="modified: the measures that replace the current ones; "
                                                   "a notifier's reversal: the measures to take")
     policy: str | None = Field(default=None, min_length=3, max_length=100, description="policy_id@version")
+    bank_entry_wrong: bool | None = Field(default=None, description="reversing a decision that rested on a bank "
+                                          "match: was the bank entry wrong? true disables it")
 
 
 class AppealDecisionOut(BaseModel):
     appeal: AppealOut
+    disabled_bank_entries: list[int] = []
     lifted: list[int]
     applied: list[int]
     new_decision_id: int | None
@@ -218,9 +221,11 @@ def decide(appeal_id: int, body: AppealDecisionIn, request: Request, db: DbSessi
     state = request.app.state
     result = actions.decide_appeal(db, actor=actor, appeal=appeal, outcome=body.outcome.value, reasons=body.reasons,
                                    actions=body.actions, policy_ref=body.policy, catalogue=state.catalogue,
-                                   rules=_rules(request), case_rules=state.case_rules)
+                                   rules=_rules(request), case_rules=state.case_rules,
+                                   bank_entry_wrong=body.bank_entry_wrong)
     return AppealDecisionOut(appeal=appeal_out(db, appeal), lifted=[a.id for a in result.lifted],
-                             applied=[a.id for a in result.applied], new_decision_id=result.new_decision_id)
+                             applied=[a.id for a in result.applied], new_decision_id=result.new_decision_id,
+                             disabled_bank_entries=[e.id for e in result.disabled_entries])
 
 
 # -- out-of-court disputes --------------------------------------------------------------------
