@@ -415,3 +415,41 @@ def test_audit_event_of_a_statement(db: Any) -> None:
     assert ev.subject_type == "statement" and ev.subject_id == str(s.id)
     assert ev.data["action_id"] == action.id and ev.data["source"] == "own_initiative"
     assert s.code not in json.dumps(ev.data)  # the code lets its holder appeal: not in the log
+
+
+def test_dsa2_dsa8_automation_has_one_source_on_the_action_feed_statement_database_and_report(db: Any) -> None:
+    """REQ DSA-2, DSA-8, DSA-9: a hold from a bank match and then a person's removal on that case:
+    the action row, the feed and webhook body, the statement, the Transparency Database body and
+    the report say the same about automated detection and decision (the feed used to say false
+    where the statement said true, and the report "automated 0")."""
+    from datetime import datetime, timezone
+
+    from staydown.matching.matcher import BankMatch
+    from staydown.transparency.report import build_report
+    from staydown.transparency.tdb import tdb_statement
+
+    _content(db)
+    match = BankMatch(bank="known", bank_id=1, entry_id=7, signal_type="pdq", distance=4, threshold=31,
+                      action="hold", policy_id="harassment", confirmed_material=False)
+    submit_detection(db, content_platform_id="post-1", account_platform_id="user-1", matches=[match],
+                     verdict="hold", catalogue=CATALOGUE)
+    hold = db.execute(sa.select(EnforcementAction).where(EnforcementAction.kind == "restrict_distribution")).scalar_one()
+    staff = _moderator()
+    case = db.get(Case, hold.case_id)
+    claim_case(db, actor=staff, case=case)
+    removal = decide_case(db, actor=staff, case=case, policy_ref="harassment@2", outcome="violates",
+                          facts="a person looked", actions=["remove"], catalogue=CATALOGUE).actions[0]
+    for action, expected in ((hold, (True, True)), (removal, (True, False))):
+        s = _statement(db, action)
+        event = action_event(db, action, "action.applied")
+        body = tdb_statement(s)
+        assert (action.automated_detection, action.automated_decision) == expected
+        assert (event["automated_detection"], event["automated_decision"]) == expected
+        assert (s.automated_detection, s.automated_decision == "fully") == expected
+        assert (body["automated_detection"] == "Yes", body["automated_decision"] == "AUTOMATED_DECISION_FULLY") == expected
+    day = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    report = build_report(db, start=day, end=day + timedelta(days=1), catalogue=CATALOGUE).figures
+    # The report counts measures (not the interim hold): the removal, detected by automated means.
+    assert report["automation"]["action_detection"] == {"automated": 1, "human": 0}
+    assert report["automation"]["action_decision"] == {"automated": 0, "human": 1}
+    assert action_event(db, hold, "action.applied")["facts"] == ""  # an interim note never leaves

@@ -17,7 +17,7 @@ from staydown.delivery.signing import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_H
 from staydown.enforcement.models import EnforcementAction
 from staydown.subjects.models import PlatformAccount, PlatformContent
 from staydown.transparency.models import StatementOfReasons
-from staydown.transparency.scrub import case_scrubber
+from staydown.transparency.scrub import case_scrubber, prefetch_scrubbers
 from staydown.transparency.statements import delivery_view, statement_for_delivery
 
 if TYPE_CHECKING:
@@ -69,7 +69,11 @@ def action_event(db: Session, action: EnforcementAction, event: str, *, statemen
 
 
 def public_facts(db: Session, action: EnforcementAction, content: Any = None, account: Any = None) -> str:
-    """An action's facts as they may leave staydown: scrubbed of the identifiers on its case."""
+    """An action's facts as they may leave staydown: scrubbed of the identifiers on its case. An
+    interim restriction relies on no finding, and its note says what a report alleged: the
+    platform may show `facts` to its user, so none leave (its statement says what was done)."""
+    if action.interim:
+        return ""
     owner = getattr(content, "account", None) if content is not None else None
     return case_scrubber(db, action.case_id)(action.facts, also=[
         v for x in (content, account, owner) if x is not None
@@ -166,6 +170,7 @@ def deliver_webhooks_batch(database: Database, contexts: list[JobContext]) -> di
             *(db.execute(sa.select(PlatformAccount).where(PlatformAccount.id.in_(account_ids))).scalars()
               if account_ids else ()),
         ]
+        prefetch_scrubbers(db, (a.case_id for a in actions.values()))
         statements = {s.action_id: delivery_view(s) for s in db.execute(sa.select(StatementOfReasons).where(
             StatementOfReasons.action_id.in_(list(actions) or [-1]))).scalars()}
         for ctx in contexts:

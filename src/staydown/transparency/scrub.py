@@ -118,7 +118,16 @@ _SCRUBBER_CACHE = "staydown.scrub.cases"
 
 
 def case_identifiers(db: Any, case_ids: Iterable[int]) -> set[str]:
-    """Every identifier of the people on these cases, read in five queries."""
+    """Every identifier of the people on these cases (the union), read in a few queries."""
+    return set().union(*identifiers_by_case(db, case_ids).values())
+
+
+def identifiers_by_case(db: Any, case_ids: Iterable[int]) -> dict[int, set[str]]:
+    """Every identifier of the people on each case, for many cases in the same few queries (a
+    page of the actions feed, a batch of webhooks): its content and every content reported into
+    it (platform id, address, metadata naming a person), their accounts (platform id, handle,
+    metadata), its notices (notifier's name, e-mail, signature, reporting account and its handle,
+    trusted flagger, order reference)."""
     import sqlalchemy as sa
 
     from staydown.cases.models import Case
@@ -126,70 +135,119 @@ def case_identifiers(db: Any, case_ids: Iterable[int]) -> set[str]:
     from staydown.subjects.models import PlatformAccount, PlatformContent
 
     ids = sorted({int(c) for c in case_ids if c})
+    values: dict[int, set[str]] = {c: set() for c in ids}
     if not ids:
-        return set()
-    values: set[str] = set()
-    content_ids = set(db.execute(sa.select(Case.content_id).where(Case.id.in_(ids), Case.content_id.is_not(None)))
-                      .scalars())
-    case_urls = db.execute(sa.select(Case.url).where(Case.id.in_(ids), Case.url.is_not(None))).scalars()
-    values |= set(case_urls)
-    notice_ids = sa.select(NoticeItem.notice_id).where(NoticeItem.case_id.in_(ids))
-    for content_id, url in db.execute(sa.select(NoticeItem.content_id, NoticeItem.url).where(NoticeItem.case_id.in_(ids))):
+        return values
+    contents: dict[int, set[int]] = {c: set() for c in ids}
+    for case_id, content_id, url in db.execute(sa.select(Case.id, Case.content_id, Case.url).where(Case.id.in_(ids))):
         if content_id:
-            content_ids.add(content_id)
+            contents[case_id].add(content_id)
         if url:
-            values.add(url)
-    for row in db.execute(sa.select(Notice.contact_name, Notice.contact_email, Notice.reporter_platform_id,
-                                    Notice.signature, Notice.details, TrustedFlagger.name, TrustedFlagger.contact_email)
+            values[case_id].add(url)
+    for case_id, content_id, url in db.execute(sa.select(NoticeItem.case_id, NoticeItem.content_id, NoticeItem.url)
+                                               .where(NoticeItem.case_id.in_(ids))):
+        if content_id:
+            contents[case_id].add(content_id)
+        if url:
+            values[case_id].add(url)
+    reporter_ids: dict[int, set[str]] = {c: set() for c in ids}
+    for row in db.execute(sa.select(NoticeItem.case_id, Notice.contact_name, Notice.contact_email,
+                                    Notice.reporter_platform_id, Notice.signature, Notice.details, TrustedFlagger.name,
+                                    TrustedFlagger.contact_email)
+                          .join(Notice, Notice.id == NoticeItem.notice_id)
                           .outerjoin(TrustedFlagger, TrustedFlagger.id == Notice.trusted_flagger_id)
-                          .where(Notice.id.in_(notice_ids))):
-        values |= {v for v in (row[0], row[1], row[2], row[3], row[5], row[6]) if v}
-        values |= set(identity_values(row[4]))
-        order = (row[4] or {}).get("order") if isinstance(row[4], dict) else None
+                          .where(NoticeItem.case_id.in_(ids))):
+        case_id = row[0]
+        values[case_id] |= {v for v in (row[1], row[2], row[3], row[4], row[6], row[7]) if v}
+        values[case_id] |= set(identity_values(row[5]))
+        order = row[5].get("order") if isinstance(row[5], dict) else None
         if isinstance(order, dict) and order.get("reference"):
-            values.add(str(order["reference"]))
-    account_ids: set[int] = set()
-    if content_ids:
-        for platform_id, url, account_id, meta in db.execute(sa.select(
-                PlatformContent.platform_id, PlatformContent.url, PlatformContent.account_id, PlatformContent.meta)
-                .where(PlatformContent.id.in_(sorted(content_ids)))):
-            values |= {v for v in (platform_id, url) if v}
-            values |= set(identity_values(meta))
-            if account_id:
-                account_ids.add(account_id)
-    reporters = {v for v in values if v}
+            values[case_id].add(str(order["reference"]))
+        if row[3]:
+            reporter_ids[case_id].add(row[3])
+    accounts: dict[int, set[int]] = {c: set() for c in ids}
+    all_contents = sorted(set().union(*contents.values()))
+    if all_contents:
+        owner: dict[int, int | None] = {}
+        found: dict[int, set[str]] = {}
+        for content_id, platform_id, url, account_id, meta in db.execute(sa.select(
+                PlatformContent.id, PlatformContent.platform_id, PlatformContent.url, PlatformContent.account_id,
+                PlatformContent.meta).where(PlatformContent.id.in_(all_contents))):
+            found[content_id] = {v for v in (platform_id, url) if v} | set(identity_values(meta))
+            owner[content_id] = account_id
+        for case_id, cids in contents.items():
+            for cid in cids:
+                values[case_id] |= found.get(cid, set())
+                if owner.get(cid):
+                    accounts[case_id].add(owner[cid])  # type: ignore[arg-type]
+    reporters = sorted(set().union(*reporter_ids.values()))
+    by_platform_id: dict[str, int] = {}
     if reporters:
         # A notifier who reported from their platform account: their handle is on the case too.
-        account_ids |= set(db.execute(sa.select(PlatformAccount.id).where(
-            PlatformAccount.platform_id.in_(sorted(reporters)))).scalars())
-    if account_ids:
-        for platform_id, handle, meta in db.execute(sa.select(
-                PlatformAccount.platform_id, PlatformAccount.handle, PlatformAccount.meta)
-                .where(PlatformAccount.id.in_(sorted(account_ids)))):
-            values |= {v for v in (platform_id, handle) if v}
+        by_platform_id = dict(db.execute(sa.select(PlatformAccount.platform_id, PlatformAccount.id).where(
+            PlatformAccount.platform_id.in_(reporters))).all())
+        for case_id, rids in reporter_ids.items():
+            accounts[case_id] |= {by_platform_id[r] for r in rids if r in by_platform_id}
+    all_accounts = sorted(set().union(*accounts.values()))
+    if all_accounts:
+        known: dict[int, set[str]] = {}
+        for account_id, platform_id, handle, meta in db.execute(sa.select(
+                PlatformAccount.id, PlatformAccount.platform_id, PlatformAccount.handle, PlatformAccount.meta)
+                .where(PlatformAccount.id.in_(all_accounts))):
+            these = {v for v in (platform_id, handle) if v} | set(identity_values(meta))
             if handle and handle.startswith("@"):
-                values.add(handle[1:])
-            values |= set(identity_values(meta))
-    return {v.strip() for v in values if v and v.strip()}
+                these.add(handle[1:])
+            known[account_id] = these
+        for case_id, aids in accounts.items():
+            for aid in aids:
+                values[case_id] |= known.get(aid, set())
+    return {c: {v.strip() for v in vs if v and v.strip()} for c, vs in values.items()}
 
 
-def case_scrubber(db: Any, *case_ids: int | None) -> Scrubber:
-    """The scrubber for these cases, read once per transaction and case (a sweep's statements
-    and a batch of webhooks share it); a notice that joins later in the transaction is seen."""
-    from staydown.cases.models import Case
-
-    wanted = tuple(sorted({c for c in case_ids if c}))
+def _cache(db: Any) -> dict[Any, Any]:
     txn = db.get_transaction()
     entry = db.info.get(_SCRUBBER_CACHE)
     if entry is None or entry[0] is not txn:
         entry = (txn, {})
         db.info[_SCRUBBER_CACHE] = entry
-    counts = []
-    for case_id in wanted:
-        case = db.get(Case, case_id)
-        counts.append(case.notice_count if case is not None else 0)
-    key = (wanted, tuple(counts))
-    found = entry[1].get(key)
+    return entry[1]
+
+
+def _key(db: Any, case_id: int) -> tuple[int, int]:
+    from staydown.cases.models import Case
+
+    case = db.get(Case, case_id)
+    return case_id, (case.notice_count if case is not None else 0)
+
+
+def prefetch_scrubbers(db: Any, case_ids: Iterable[int | None]) -> None:
+    """Read the identifiers of many cases at once into this transaction's cache, so that
+    `case_scrubber` asks nothing per action (a page of the feed, a batch of webhooks)."""
+    import sqlalchemy as sa
+
+    from staydown.cases.models import Case
+
+    ids = sorted({c for c in case_ids if c})
+    if not ids:
+        return
+    cache = _cache(db)
+    # Held by the cache, so that case_scrubber's db.get finds them in the identity map.
+    cases = list(db.execute(sa.select(Case).where(Case.id.in_(ids))).scalars())
+    cache.setdefault("held", []).extend(cases)  # type: ignore[union-attr, arg-type]
+    counts = {c.id: c.notice_count for c in cases}
+    missing = [c for c in ids if ((c,), (counts.get(c, 0),)) not in cache]
+    for case_id, values in identifiers_by_case(db, missing).items():
+        cache[((case_id,), (counts.get(case_id, 0),))] = Scrubber(frozenset(values))
+
+
+def case_scrubber(db: Any, *case_ids: int | None) -> Scrubber:
+    """The scrubber for these cases, read once per transaction and case (a sweep's statements
+    and a batch of webhooks share it); a notice that joins later in the transaction is seen."""
+    wanted = tuple(sorted({c for c in case_ids if c}))
+    cache = _cache(db)
+    keys = [_key(db, c) for c in wanted]
+    key = (wanted, tuple(n for _, n in keys))
+    found = cache.get(key)
     if found is None:
-        found = entry[1][key] = Scrubber(frozenset(case_identifiers(db, wanted)))
+        found = cache[key] = Scrubber(frozenset(case_identifiers(db, wanted)))
     return found
