@@ -218,6 +218,8 @@ TRANSPARENCY_LABELS = {
     "take_it_down": "TAKE IT DOWN (48 hours)", "ncmec": "Reports to NCMEC", "dsa_notice": "EU notices",
     "uk_intimate_image": "UK intimate images (48 hours)", "terrorist_order": "Terrorist content orders (1 hour)",
     "dsa_art18": "Suspected crimes notified (DSA Art. 18)",
+    "priority_takedown": "Swift removal of the gravest illegal content (UK)", "uk_nca": "Reports to the UK NCA",
+    "authority_order": "Orders and requests from authorities",
     "upheld": "Decision stood", "reversed": "Reversed", "modified": "Changed",
     "public_report": "Public report page", "user_report": "Platform's report button", "dsa_notice_kind": "DSA notices",
     "detection": "Hash match at upload", "law_enforcement": "Law enforcement", "authority_order": "Orders",
