@@ -16,6 +16,7 @@ from staydown.cases.models import StaffAlert
 from staydown.clock import FrozenClock
 from staydown.db import Database
 from staydown.enforcement.models import EnforcementAction
+from staydown.transparency.models import StatementOfReasons
 from tests.helpers import make_staff, sign_in
 from tests.helpers import auth
 from tests.imagegen import encode, synthetic
@@ -64,6 +65,18 @@ def test_section_X_end_to_end(client, database: Database, api_key: str, clock: F
         interim = db.execute(sa.select(EnforcementAction).where(EnforcementAction.interim.is_(True))).scalars().all()
         assert len(interim) == 2  # both reported copies
         assert all(a.kind == "restrict_distribution" and a.state == "active" for a in interim)
+        statement = db.execute(sa.select(StatementOfReasons).where(
+            StatementOfReasons.action_id == interim[0].id)).scalar_one()
+    # DSA-2: the uploader's statement says what was done: a restriction pending review, nothing
+    # removed, no account closed, and nothing of what the parent reported.
+    first = statement.rendered["en"].split("\n")[0]
+    assert first.startswith("We have limited content you shared on this platform while it is reviewed: "
+                            "until a person decides, it is kept out of recommendations and search")
+    assert "Nothing has been removed" in first and "closed your account" not in statement.rendered["en"]
+    assert "trafficked" not in statement.rendered["en"] and "son" not in first.split()
+    page = client.get(f"/statements/{statement.code}")
+    assert 'id="headline"' in page.text and "while it is reviewed" in page.text
+    assert "Child sexual abuse material" not in page.text  # no rule applied yet: none named
 
     # one reviewer's "no rule broken" changes nothing.
     clock.advance(hours=1)
@@ -76,8 +89,10 @@ def test_section_X_end_to_end(client, database: Database, api_key: str, clock: F
 
     # The second reviewer disagrees: apparent CSAM. X-3: actual knowledge, NCMEC clock starts.
     clock.advance(hours=1)
+    client.put("/v1/accounts/acct-a", headers=platform, json={"handle": "nightowl"})
     r = client.post(f"/v1/cases/{case_id}/second-review", headers=cs2, json={
-        "agree": False, "facts": "the reporter's account and the content show a minor in sexual content"})
+        "agree": False, "facts": "posted by nightowl (account acct-a) as vid-1; the reporter's account and the "
+                                 "content show a minor in sexual content"})
     assert r.status_code == 200, r.text
     case = r.json()["case"]
     assert case["outcome"] == "violates" and case["actual_knowledge_at"]
@@ -98,6 +113,12 @@ def test_section_X_end_to_end(client, database: Database, api_key: str, clock: F
     assert body["state"] == "decided" and body["outcome"] == "violates" and body["policy"] == "csam@2"
     assert "minor" in body["reasons"] and "six months" in body["redress"]
     assert "acct-son" not in status.text and "this is me" not in status.text
+    # The mother's status page names nobody: no handle, no account or content id (one scrubber).
+    page = client.get(f"/status/{parent_code}")
+    for identifier in ("nightowl", "acct-a", "vid-1", "acct-son"):
+        assert identifier not in status.text and identifier not in page.text, identifier
+    assert "minor in sexual content" in page.text and 'id="rule">Child sexual abuse material<' in page.text
+    assert "csam@2" not in page.text
 
     # The NCMEC deadline is alarmed before it passes.
     clock.advance(hours=19)

@@ -198,6 +198,18 @@ def test_section_X_replayed_over_http_with_the_clock_moved(service: Service, ncm
         "policy": "spam@2", "outcome": "does_not_violate", "facts": "a single post, not an advert"})
     assert r.status_code == 200 and r.json()["effective"]
 
+    # X-4, DSA-2: the uploader's platform received the interim restriction with its statement,
+    # whose first sentence says what was done: a restriction pending review, nothing removed.
+    feed = http.get("/v1/actions", headers=platform, params={"after": 0}).json()["actions"]
+    interim = [a for a in feed if a["kind"] == "restrict_distribution" and a["case_id"] == case_id]
+    assert interim and all(a["interim"] and a["automated_decision"] for a in interim)
+    first = interim[0]["statement"]["rendered"]["en"].split("\n")[0]
+    assert first.startswith("We have limited content you shared on this platform while it is reviewed")
+    assert "Nothing has been removed" in first and "closed your account" not in interim[0]["statement"]["rendered"]["en"]
+    assert "trafficked" not in json.dumps(interim)
+    page = http.get(interim[0]["statement"]["url"].replace(service.base, ""))
+    assert page.status_code == 200 and "while it is reviewed" in page.text
+
     # one reviewer's "no rule broken" changes nothing; the second disagrees. X-3: knowledge.
     service.move_to(2)
     cs1 = staff("cs1")
@@ -207,8 +219,10 @@ def test_section_X_replayed_over_http_with_the_clock_moved(service: Service, ncm
     assert r.json()["effective"] is False
     assert all(t["state"] in ("open", "waiting") for t in r.json()["case"]["tracks"])
     service.move_to(3)
+    http.put("/v1/accounts/acct-a", headers=platform, json={"handle": "nightowl"})
     r = http.post(f"/v1/cases/{case_id}/second-review", headers=staff("cs2"), json={
-        "agree": False, "facts": "the reporter's account and the content show a minor in sexual content"})
+        "agree": False, "facts": "posted by nightowl (account acct-a) as vid-1; the reporter's account and the "
+                                 "content show a minor in sexual content"})
     assert r.status_code == 200, r.text
     decided = tracks(case_id)
     assert decided["ncmec"]["state"] == "open" and decided["ncmec"]["due_at"]
@@ -262,6 +276,11 @@ def test_section_X_replayed_over_http_with_the_clock_moved(service: Service, ncm
     assert parent["state"] == "decided" and parent["outcome"] == "violates"
     assert "authority_order" not in {d["kind"] for d in parent["deadlines"]}
     assert "acct-son" not in json.dumps(parent)
+    # The mother's status page names nobody: no handle, no account or content id.
+    parent_page = http.get(f"/status/{parent_code}").text
+    for identifier in ("nightowl", "acct-a", "vid-1", "acct-son"):
+        assert identifier not in json.dumps(parent) and identifier not in parent_page, identifier
+    assert "minor in sexual content" in parent_page and "csam@2" not in parent_page
 
     # CSAM-7: a person confirms the CyberTipline reports of the parent's case, whose uploads passed
     # the scan and were never kept: staydown asks the platform for each file (provide_file), the

@@ -426,8 +426,9 @@ def banks_list() -> None:
     database = _database(_settings())
     table = Table("name", "source", "policy", "action", "threshold", "uses", "enabled", "entries", "purpose")
     with database.unit_of_work(write=False) as db:
-        counts = dict(db.execute(sa.select(BankEntry.bank_id, sa.func.count())
-                                 .where(BankEntry.enabled.is_(True)).group_by(BankEntry.bank_id)).all())
+        from staydown.matching.banks import entry_counts
+
+        counts = {bank_id: c.active for bank_id, c in entry_counts(db).items()}
         for b in db.execute(sa.select(Bank).order_by(Bank.name)).scalars():
             table.add_row(b.name, b.source, b.policy_id, b.action_on_match, str(b.pdq_threshold),
                           ",".join(b.allowed_uses), "yes" if b.enabled else "no", str(counts.get(b.id, 0)),

@@ -52,6 +52,9 @@ def _retention(db: Session, ctx: JobContext) -> None:
     # An upload that passed the scan and was later reported as child sexual abuse is no longer a
     # non-match: its IP, port and time are what the CyberTipline report carries (CSAM-3).
     reported = _child_safety_content_ids()
+    from staydown.matching.retention import purge_unmatched
+
+    purge_unmatched(db, actor=SYSTEM, older_than=now(db) - timedelta(days=settings.unmatched_signal_retention_days))
     db.execute(sa.update(Scan).where(Scan.verdict == "allow", Scan.scanned_at < cutoff,
                                      Scan.uploader_ip.is_not(None),
                                      sa.or_(Scan.content_id.is_(None), Scan.content_id.not_in(reported)))

@@ -130,6 +130,11 @@ class Settings(BaseSettings):
     evidence_retention_days: int = Field(default=90, ge=1)
     # EUI-4: data of scans that matched nothing is kept at most this long.
     scan_retention_days: int = Field(default=30, ge=1)
+    # EUI-4: the hashes of uploads that matched nothing (content signals, and the scan's copy of
+    # them) are purged after this many days. Not at once: the stay-down sweep finds stored copies
+    # of an item confirmed later by these signals, and reports mostly come within weeks of an
+    # upload (matching/retention.py). Content in a case or in the vault is never purged by it.
+    unmatched_signal_retention_days: int = Field(default=90, ge=1)
 
     # NCMEC CyberTipline (CSAM-2): endpoint, credentials and the provider's contact for NCMEC,
     # checked at start-up in production.

@@ -602,3 +602,61 @@ def test_an_appellant_may_withdraw_an_open_appeal(client, database: Database, de
     assert _appeal(client, statement=statement)["code"] != filed["code"]  # may appeal again within the window
     with database.unit_of_work(write=False) as db:
         assert "appeal:appeal:withdraw" in db.execute(sa.select(AuditEvent.tag)).scalars().all()
+
+
+def test_dsa4_eui1_a_reversal_asks_whether_the_bank_entry_was_wrong_and_disables_it(client, database: Database, deciders) -> None:  # type: ignore[no-untyped-def]
+    """REQ DSA-4, EUI-1: a decision that rested on a bank match is reversed on appeal; the decider
+    must say whether the entry was wrong; "yes" disables it (audited, the appeal as its reason),
+    so the same picture uploaded again is no longer held, and the counts agree everywhere."""
+    from staydown.matching.models import BankEntry
+    from tests.helpers import make_key
+    from tests.imagegen import jpeg
+
+    key = make_key(database, ["banks:read", "banks:write", "scan", "match"])
+    r = client.post("/v1/banks", headers=auth(key), json={
+        "name": "shared-list", "source": "tech_coalition", "permitted_purpose": "hashes shared for upload screening",
+        "policy_id": "violence-glorification", "action_on_match": "hold"})
+    assert r.status_code == 201, r.text
+    picture = jpeg(11)
+    signals = client.post("/v1/scan", headers=auth(key), files={"file": ("a.jpg", picture, "image/jpeg")}).json()["signals"]
+    r = client.post("/v1/banks/shared-list/entries", headers=auth(key), json={"entries": [
+        {"signal_type": "md5", "signal": signals["md5"], "note": "benign stand-in"}]})
+    entry_id = r.json()["entry_ids"][0]
+    client.app.state.match_engine.catch_up()
+
+    def upload(content: str) -> str:
+        r = client.post("/v1/scan", headers=auth(key), files={"file": ("a.jpg", picture, "image/jpeg")},
+                        data={"content_id": content, "account_id": "acct-7"})
+        assert r.status_code == 200, r.text
+        return r.json()["verdict"]
+
+    assert upload("img-1") == "hold"
+    with database.unit_of_work(write=False) as db:
+        case_id = db.execute(sa.select(Case.id).order_by(Case.id.desc()).limit(1)).scalar_one()
+    decide(client, deciders["mo"], case_id, "violence-glorification@2")
+    statement = statement_for(database, case_id, "remove")
+    appeal = _appeal(client, statement=statement)
+    appeal_id = _appeal_id(database, appeal["code"])
+    # Reversing without saying whether the entry was wrong is refused: the question must be answered.
+    _claim_and_decide(client, deciders["judge"], appeal_id, "reversed", expect=422)
+    r = client.post(f"/v1/appeals/{appeal_id}/decide", headers=deciders["judge"], json={
+        "outcome": "reversed", "reasons": "a news photograph, not glorification", "bank_entry_wrong": True})
+    assert r.status_code == 200, r.text
+    assert r.json()["disabled_bank_entries"] == [entry_id]
+    with database.unit_of_work(write=False) as db:
+        entry = db.get(BankEntry, entry_id)
+        assert entry.enabled is False and appeal["code"] in entry.disabled_reason
+        event = db.execute(sa.select(AuditEvent).where(AuditEvent.tag == "matching:entry:disable")).scalar_one()
+        assert appeal["code"] in event.data["reason"]
+    client.app.state.match_engine.catch_up()
+    assert upload("img-2") == "allow"  # the same upload is no longer held: no new case
+    # One count of entries: the API, the CLI's query and the console agree.
+    bank = [b for b in client.get("/v1/banks", headers=auth(key)).json() if b["name"] == "shared-list"][0]
+    from staydown.matching.banks import entry_counts
+    from staydown.web.console.queries import bank_rows
+
+    with database.unit_of_work(write=False) as db:
+        counts = entry_counts(db)[bank["id"]] if "id" in bank else list(entry_counts(db).values())[0]
+        row = [r for r in bank_rows(db) if r.bank.name == "shared-list"][0]
+    assert bank["entries"] == counts.active == row.enabled_entries == 0
+    assert counts.disabled == row.disabled_entries == 1

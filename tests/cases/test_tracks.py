@@ -223,6 +223,30 @@ def test_UK1_a_bystanders_anonymous_csam_report_runs_a_takedown_clock(client, da
     assert {d["kind"] for d in r.json()["deadlines"]} == {"priority_takedown", "dsa_notice"}
 
 
+def test_X2_a_parents_grooming_report_on_a_csam_case_gets_no_intimate_image_clocks(client, api_key: str, database: Database) -> None:  # type: ignore[no-untyped-def]
+    """REQ X-2, TID-2, UK-3: the TAKE IT DOWN and UK intimate-image clocks answer a report of an
+    intimate image. A parent reporting grooming messages on content whose case was opened as CSAM
+    is shown the clocks that fit a grooming report, not the intimate-image ones of the case."""
+    r = client.post("/v1/notices", headers=auth(api_key), json={
+        "reporter_kind": "user", "policy_id": "csam", "explanation": "a picture of a child",
+        "items": [{"content_id": "msg-1", "account_id": "u-1"}]})
+    assert r.status_code == 201
+    r = client.post("/public/notices", json={
+        "reporter_kind": "parent_or_representative", "policy_id": "child-sexual-enticement", "minor_involved": True,
+        "explanation": "he keeps messaging my daughter asking for pictures", "items": [{"content_id": "msg-1"}]})
+    assert r.status_code == 201
+    kinds = {d["kind"] for d in r.json()["deadlines"]}
+    assert kinds == {"priority_takedown", "dsa_notice"}
+    status = client.get(f"/public/status/{r.json()['tracking_code']}").json()
+    assert not {"take_it_down", "uk_intimate_image"} & {d["kind"] for d in status["deadlines"]}
+    assert "intimate" not in " ".join(d["title"] for d in status["deadlines"]).lower()
+    # The parent of the person depicted, reporting the image itself, still gets both (X-2).
+    r = client.post("/public/notices", json={
+        "reporter_kind": "parent_or_representative", "policy_id": "csam", "minor_involved": True,
+        "explanation": "this picture shows my daughter", "items": [{"content_id": "msg-1"}]})
+    assert {"take_it_down", "uk_intimate_image"} <= {d["kind"] for d in r.json()["deadlines"]}
+
+
 def test_UK1_a_url_only_report_resolves_to_registered_content_and_is_restricted(client, api_key: str, database: Database) -> None:  # type: ignore[no-untyped-def]
     """REQ UK-1, X-4: a report that gives only an address is resolved to the content the platform
     registered there (another spelling of the address included), so the interim restriction

@@ -62,6 +62,12 @@ def _setup(db, prefix: str, clock) -> dict[str, PlatformContent]:  # type: ignor
                                  removed_at=when if removed else None, removed_reason="appeal" if removed else None))
         for kind in prior:
             apply_action(db, actor=ACTOR, kind=kind, account_id=account_id, policy_ref="harassment@2", facts="before")
+    # DSA-7, Art. 23(3): a suspension weighs items, not strikes alone: the account due a suspension
+    # had an earlier post removed too (two items, all it posted).
+    earlier = ensure_content(db, actor=SYSTEM, ref=ContentRef(
+        id=f"{prefix}c-due-suspend-earlier", account=AccountRef(id=f"{prefix}due-suspend")))
+    db.flush()
+    apply_action(db, actor=ACTOR, kind="remove", content_id=earlier.id, policy_ref="harassment@2", facts="before")
     for name, prior in CSAM_ACCOUNTS.items():
         for kind in prior:
             apply_action(db, actor=ACTOR, kind=kind, account_id=contents[name].account_id, policy_ref="csam@2",

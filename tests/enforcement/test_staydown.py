@@ -13,6 +13,7 @@ from staydown.enforcement.models import AccountStrike, EnforcementAction, Sweep
 from staydown.jobs import build_registry
 from staydown.worker import Worker
 from tests.helpers import make_staff, sign_in
+from tests.conftest import T0
 from tests.helpers import auth
 from tests.imagegen import encode, synthetic
 
@@ -136,14 +137,94 @@ def test_strike_ladder_warns_before_suspending(client, database: Database, api_k
     policy = client.app.state.catalogue.get("harassment")
     ladder = policy.strike
     kinds: list[str] = []
+    from staydown.enforcement.actions import apply_action
+    from staydown.subjects.actions import ensure_content
+    from staydown.subjects.schemas import ContentRef
+
     with database.unit_of_work() as db:
         account = ensure_account(db, actor=SYSTEM, ref=AccountRef(id="repeat"))
-        for _ in range(ladder.terminate_at // max(ladder.weight, 1) + 1):
+        for n in range(ladder.terminate_at // max(ladder.weight, 1) + 1):
+            # Each strike is for an item removed (Art. 23 weighs items, not strikes alone).
+            item = ensure_content(db, actor=SYSTEM, ref=ContentRef(id=f"repeat-{n}", account=AccountRef(id="repeat")))
+            apply_action(db, actor=SYSTEM, kind="remove", content_id=item.id, policy_ref=policy.ref, facts="removed")
             kinds += [a.kind for a in add_strike(db, actor=SYSTEM, account_id=account.id, policy=policy,
                                                  case_id=None, facts="strike")]
     assert kinds[0] == "warn"
     assert "suspend" in kinds and kinds.index("warn") < kinds.index("suspend")
     assert kinds[-1] == "terminate"
+
+
+def _account_with_items(db, name: str, removed: int, kept: int):  # type: ignore[no-untyped-def]
+    from staydown.actors import SYSTEM
+    from staydown.enforcement.actions import apply_action
+    from staydown.subjects.actions import ensure_content
+    from staydown.subjects.schemas import AccountRef, ContentRef
+
+    items = [ensure_content(db, actor=SYSTEM, ref=ContentRef(id=f"{name}-{n}", account=AccountRef(id=name)))
+             for n in range(removed + kept)]
+    for item in items[:removed]:
+        apply_action(db, actor=SYSTEM, kind="remove", content_id=item.id, policy_ref="spam@2", facts="removed")
+    apply_action(db, actor=SYSTEM, kind="warn", account_id=items[0].account_id, policy_ref="spam@2", facts="warned")
+    return items[0].account_id
+
+
+def test_dsa7_art23_a_suspension_weighs_count_proportion_gravity_and_intent_never_count_alone(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+    """REQ DSA-7: past the ladder's threshold, a warned account is suspended only when its items
+    are more than one and either a real share of what it posts, grave, or posted after the
+    warning; the weighing is on the record (audit event and the suspension's details)."""
+    from staydown.actors import SYSTEM
+    from staydown.audit.models import AuditEvent
+    from staydown.enforcement.strikes import add_strike
+
+    policy = client.app.state.catalogue.get("spam")
+    assert policy.severity not in ("critical", "high")
+    with database.unit_of_work() as db:
+        prolific = _account_with_items(db, "prolific", removed=2, kept=98)  # 2 % of 100 items, before the warning
+        spammer = _account_with_items(db, "spammer", removed=3, kept=2)  # 60 %
+        total = policy.strike.suspend_at
+        out = {}
+        for account_id in (prolific, spammer):
+            kinds: list[str] = []
+            for _ in range(total):
+                kinds += [a.kind for a in add_strike(db, actor=SYSTEM, account_id=account_id, policy=policy,
+                                                     case_id=None, facts="strike")]
+            out[account_id] = kinds
+        assert "suspend" not in out[prolific]  # count alone: no suspension
+        suspended = [a for a in db.execute(sa.select(EnforcementAction).where(
+            EnforcementAction.account_id == spammer, EnforcementAction.kind == "suspend")).scalars()]
+        assert len(suspended) == 1
+        record = suspended[0].details["art23"]
+        assert record["items"] == 3 and record["known_items"] == 5 and record["proportion"] == 0.6
+        assert record["gravity"] == policy.severity and "60%" in record["why"] and record["basis"].startswith("DSA Art. 23")
+    with database.unit_of_work(write=False) as db:
+        events = [e.data for e in db.execute(sa.select(AuditEvent).where(
+            AuditEvent.tag == "enforcement:suspension:weigh")).scalars()]
+    assert {e["suspend"] for e in events} == {True, False}
+    assert any("count alone does not suspend" in e["why"] for e in events)
+
+
+def test_dsa7_strikes_from_sweeps_count_once_per_source_item(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+    """REQ DSA-7, X-5: a sweep that finds many copies of one confirmed item by the same account
+    (or runs again) strikes it once for that item, not once per copy or per run."""
+    from staydown.actors import SYSTEM
+    from staydown.enforcement.models import AccountStrike
+    from staydown.enforcement.strikes import add_strike
+    from staydown.subjects.actions import ensure_account
+    from staydown.subjects.schemas import AccountRef
+
+    policy = client.app.state.catalogue.get("ncii")
+    with database.unit_of_work() as db:
+        other = ensure_account(db, actor=SYSTEM, ref=AccountRef(id="copier"))
+    with database.unit_of_work() as db:
+        case = Case(state="decided", policy_id="ncii", severity="high", area="ncii", priority=0, notice_count=1,
+                    reporter_count=1, opened_at=T0, child_safety=False, ncii=True)
+        db.add(case)
+        db.flush()
+        for sweep_id in (1, 2, 3):
+            add_strike(db, actor=SYSTEM, account_id=other.id, policy=policy, case_id=case.id, facts="copy",
+                       automated=True, details={"copy_of_case": case.id, "sweep_id": sweep_id})
+        strikes = db.execute(sa.select(AccountStrike).where(AccountStrike.account_id == other.id)).scalars().all()
+        assert len(strikes) == 1 and strikes[0].case_id == case.id
 
 
 def test_reversal_takes_the_case_out_of_the_stay_down_bank(client, database: Database, api_key: str) -> None:  # type: ignore[no-untyped-def]

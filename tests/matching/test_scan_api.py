@@ -296,3 +296,57 @@ def test_csam3_retention_keeps_the_upload_address_of_content_reported_as_child_a
         kept = {c.platform_id: (s.uploader_ip, s.uploader_port) for s, c in db.execute(
             sa.select(Scan, PlatformContent).join(PlatformContent, PlatformContent.id == Scan.content_id)).all()}
     assert kept == {"post-304": ("198.51.100.31", 40000), "post-305": (None, None)}
+
+
+def test_eui4_hashes_of_uploads_that_matched_nothing_are_purged_after_the_sweep_window(
+        client, api_key: str, database: Database, clock) -> None:  # type: ignore[no-untyped-def]
+    """REQ EUI-4, X-5: the content signals (and the scan's copy of the hashes) of an upload that
+    matched nothing are kept for STAYDOWN_UNMATCHED_SIGNAL_RETENTION_DAYS (90), long enough for
+    the stay-down sweep to find it as a copy of an item confirmed later, then purged by the
+    retention job with audited counts; content in a case keeps its signals whatever its age."""
+    from staydown.audit.models import AuditEvent
+    from staydown.delivery.outbox import JobContext
+    from staydown.jobs import _retention
+    from staydown.matching.models import ContentSignal
+    from staydown.subjects.models import PlatformContent
+
+    settings = client.app.state.settings
+    assert settings.unmatched_signal_retention_days == 90
+    for content_id, seed in (("post-401", 401), ("post-402", 402)):
+        r = client.post("/v1/scan", headers=auth(api_key), files={"file": ("x", jpeg(seed), "image/jpeg")},
+                        data={"content_id": content_id, "uploader_ip": "198.51.100.41"})
+        assert r.json()["verdict"] == "allow"
+    r = client.post("/v1/notices", headers=auth(api_key), json={
+        "policy_id": "harassment", "explanation": "fictitious test report", "items": [{"content_id": "post-402"}]})
+    assert r.status_code == 201, r.text
+
+    def run() -> None:
+        with database.unit_of_work() as db:
+            _retention(db, JobContext(job_id=0, kind="retention:purge", payload={}, attempt=1,
+                                      services={"settings": settings, "vault": client.app.state.vault}))
+
+    def live() -> dict[str, int]:
+        with database.unit_of_work(write=False) as db:
+            return dict(db.execute(sa.select(PlatformContent.platform_id, sa.func.count()).join(
+                ContentSignal, ContentSignal.content_id == PlatformContent.id).where(
+                ContentSignal.purged.is_(False)).group_by(PlatformContent.platform_id)).all())
+
+    before = live()
+    assert before["post-401"] >= 2 and before["post-402"] >= 2
+    clock.advance(days=89)
+    run()
+    assert live() == before  # within the window the sweep still finds them
+    clock.advance(days=2)
+    run()
+    after = live()
+    assert "post-401" not in after and after["post-402"] == before["post-402"]  # a case's content stays
+    with database.unit_of_work(write=False) as db:
+        scan = db.execute(sa.select(Scan).join(PlatformContent, PlatformContent.id == Scan.content_id).where(
+            PlatformContent.platform_id == "post-401")).scalar_one()
+        assert scan.signals == {} and scan.verdict == "allow"
+        event = db.execute(sa.select(AuditEvent).where(AuditEvent.tag == "matching:scan:purge")).scalar_one()
+        assert event.data["contents"] == 1 and event.data["signals"] == before["post-401"]
+    client.app.state.match_engine.catch_up()
+    r = client.post("/v1/scan", headers=auth(api_key), files={"file": ("x", jpeg(401), "image/jpeg")},
+                    data={"content_id": "post-403"})
+    assert r.status_code == 200 and r.json()["verdict"] == "allow"

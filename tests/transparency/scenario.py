@@ -209,7 +209,8 @@ def build_week(db: Session, clock: FrozenClock, catalogue: Catalogue) -> Week:
     clock.advance(hours=1)
     appeal = affected_user_appeal(db, case, result.decision.id, "proactive_technology")
     clock.advance(hours=10)
-    decide_appeal(db, catalogue, senior, appeal, "reversed")
+    # The match was right, the decision wrong: the entry stays (DSA-4, the false-positive question).
+    decide_appeal(db, catalogue, senior, appeal, "reversed", bank_entry_wrong=False)
     case = detection(db, catalogue, "up-2", "u-d2", bank="extremism-hashes", signal_type="md5")
     clock.advance(hours=1)
     result = decide(db, catalogue, mo, case, "violence-glorification", "does_not_violate")

@@ -30,6 +30,7 @@ from staydown.subjects.models import PlatformAccount, PlatformContent
 from staydown.transparency.consistency import ConsistencyCheck, DecisionException
 from staydown.transparency.models import StatementOfReasons
 from staydown.transparency.export import to_csv, to_html, to_json
+from staydown.transparency import figures as fx
 from staydown.transparency.report import build_report
 from tests.transparency.scenario import END, START, Week, build_week, notice
 
@@ -420,13 +421,28 @@ def test_dsa8_public_figures_suppress_small_counts(database: Database, week: Wee
     assert public["appeals"]["time_to_decide"]["median_hours"] is None
     assert "per_reviewer" not in public["consistency"] and "exceptions" not in public["consistency"]
     assert "unrecorded_deviations" not in public["consistency"]
-    assert public["consistency"]["total"]["reversal_rate"] is not None  # 19 decisions: published
+    # 19 decisions, but fewer than 5 reversed: the rate would give the hidden count back (19 x rate).
+    assert public["consistency"]["total"]["reversed_on_appeal"] == "< 5"
+    assert public["consistency"]["total"]["reversal_rate"] is None
     assert public["legal_tracks"]["take_it_down"]["opened"] == "< 5"
     assert public["suspensions"]["accounts"]["terminate"] == 0  # zero identifies nobody
     assert "first offence" not in json.dumps(public) and "mo2" not in json.dumps(public)
     html = to_html(public, standalone=False)
     assert "&lt; 5" in html and "Per reviewer" not in html and "first offence" not in html
     assert 'Counts below 5 are shown as "&lt; 5"' in html
+
+
+def test_dsa8_the_published_week_survives_every_subtraction(database: Database, week: Week) -> None:
+    """REQ DSA-8: in the public set of a real week, no sum gives back a count shown as "< 5"
+    (tests/transparency/test_suppression.py tries the same on small tables exhaustively)."""
+    from tests.transparency.test_suppression import _subtractions
+
+    report = _report(database)
+    public = report.public()
+    assert _subtractions(public, report.figures) == []
+    hidden = [p for t, ps in fx.relations(report.figures) for p in (t, *ps)
+              if isinstance(fx._get(public, p), str)]
+    assert hidden  # the week has small counts: the check checked something
 
 
 def test_dsa8_cli_report_end_to_end(database_url: str, database: Database, week: Week, tmp_path,  # type: ignore[no-untyped-def]

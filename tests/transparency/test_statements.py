@@ -5,6 +5,7 @@ languages, delivered with the action, and public by code without personal data."
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -183,7 +184,9 @@ def test_dsa2_statement_never_discloses_the_reporter(db: Any) -> None:
     assert "[the notifier]" in s.facts and "the replies threaten her" in s.facts
 
 
-def test_dsa2_rendered_from_the_policy_notice_in_the_platform_languages(db: Any) -> None:
+def test_dsa2_rendered_per_measure_in_the_platform_languages(db: Any) -> None:
+    """REQ DSA-2: the first sentence is the measure's, from the texts of each language; the policy
+    (its title and rule, in the language where it has one) is the ground."""
     use_statement_settings(db, StatementSettings(public_base_url="https://safety.example", platform_name="Forum",
                                                  languages=("de", "en", "fr"), appeal_window=timedelta(days=200)))
     content = _content(db)
@@ -192,13 +195,62 @@ def test_dsa2_rendered_from_the_policy_notice_in_the_platform_languages(db: Any)
     assert s.language == "de" and set(s.rendered) == {"de", "en", "fr"}
     assert s.appeal_deadline == T0 + timedelta(days=200)
     assert s.redress["appeal_url"] == f"https://safety.example/appeal?statement={s.code}"
-    # The policy's own German notice, with its placeholders filled, then the elements in German.
-    assert "Darstellungen sexuellen Kindesmissbrauchs" in s.rendered["de"]
-    assert "Was wir getan haben: Entfernung des Inhalts, überall, ohne Enddatum." in s.rendered["de"]
+    assert s.rendered["de"].startswith("Wir haben von dir auf Forum geteilte Inhalte entfernt.")
+    assert "Darstellungen sexuellen Kindesmissbrauchs" in s.rendered["de"]  # the policy's German title
+    assert "Was wir getan haben: Entfernung des Inhalts." in s.rendered["de"]
     assert "Artikel 21" in s.rendered["de"] and "2026-12-18" in s.rendered["de"]
-    assert "We removed content you shared" in s.rendered["en"]
-    # French: no translation of this policy's notice, so its notice is English; the elements are French.
+    assert s.rendered["en"].startswith("We removed content you shared on Forum.")
+    # Only content was removed: nothing says an account was closed.
+    assert "account" not in s.rendered["en"].split("\n")[0]
+    assert s.rendered["fr"].startswith("Nous avons supprimé un contenu")
     assert "Comment la contester" in s.rendered["fr"] and s.redress["appeal_url"] in s.rendered["fr"]
+
+
+@pytest.mark.parametrize("kind,first", [
+    ("remove", "We removed content you shared on this platform."),
+    ("disable", "We disabled access to content you shared on this platform."),
+    ("age_restrict", "We made content you shared on this platform visible to adults only."),
+    ("demote", "We reduced how widely content you shared on this platform is shown."),
+    ("demonetise", "We stopped payments for content you shared on this platform."),
+    ("label", "We added a label to content you shared on this platform."),
+    ("suspend", "We suspended your account on this platform."),
+    ("terminate", "We closed your account on this platform."),
+])
+def test_dsa2_each_measure_says_what_was_done_whatever_the_policy_notice(db: Any, kind: str, first: str) -> None:
+    """REQ DSA-2: csam's catalogue notice says "We removed content ... and closed your account";
+    a statement's first sentence is its own measure's, whatever the policy's notice says."""
+    content = _content(db)
+    target = {"account_id": content.account_id} if kind in ACCOUNT_MEASURES else {"content_id": content.id}
+    action = apply_action(db, actor=SYSTEM, kind=kind, policy_ref="csam@2", facts="f", **target)
+    s = _statement(db, action)
+    assert s.rendered["en"].split("\n")[0] == first
+    assert public_view(s)["headline"] == first and public_view(s)["state"] == "decided"
+    assert "Child sexual abuse material" in s.rendered["en"]  # the ground
+
+
+def test_dsa2_interim_restriction_says_pending_review_and_names_no_allegation(db: Any) -> None:
+    """REQ DSA-2, X-4: the interim restriction's statement says what was done (kept out of
+    recommendations, search and monetisation while it is reviewed), that nothing was removed and
+    nothing decided; its ground is the terms that allow the precaution, and it does not tell the
+    uploader what the report alleges or who made it (docs/decisions.md, 2026-12-07)."""
+    case = _notice(db, policy_id="csam", minor_involved=True, reporter_kind="parent_or_representative",
+                   explanation="this is my son, he is 15", contact_email="mum@mail.example")
+    action = db.execute(sa.select(EnforcementAction).where(EnforcementAction.case_id == case.id,
+                                                           EnforcementAction.interim.is_(True))).scalar_one()
+    s = _statement(db, action)
+    text = s.rendered["en"]
+    first = text.split("\n")[0]
+    assert first.startswith("We have limited content you shared on this platform while it is reviewed")
+    assert "Nothing has been removed, and no one has decided that it breaks a rule." in first
+    for word in ("child", "abuse", "minor", "son", "mum", "parent", "notice 1", "removed content"):
+        assert not re.search(rf"\b{word}\b", text.lower().replace("nothing has been removed", "")), word
+    assert s.contractual_ground.startswith("Terms of service of this platform: restrictions while content is reviewed")
+    assert s.legal_ground is None and s.decision_ground == "incompatible_content"
+    assert s.category == "STATEMENT_CATEGORY_PROTECTION_OF_MINORS"  # for the anonymous Database only
+    view = public_view(s)
+    assert view["state"] == "pending_review" and view["policy"] == {"ref": None, "title": None}
+    assert view["facts"] == "" and "until a person has reviewed it" in view["measure_text"]
+    assert (s.automated_detection, s.automated_decision) == (False, "fully")
 
 
 def test_dsa2_missing_policy_gets_a_neutral_statement(db: Any) -> None:
@@ -207,7 +259,8 @@ def test_dsa2_missing_policy_gets_a_neutral_statement(db: Any) -> None:
     s = _statement(db, action)
     assert s.policy_ref is None and s.decision_ground == "incompatible_content"
     assert s.contractual_ground == "Terms of service of this platform" and s.contractual_explanation
-    assert "ask for a review at " + s.redress["appeal_url"] in s.rendered["en"]
+    assert "ask us for a review, free of charge, at " + s.redress["appeal_url"] in s.rendered["en"]
+    assert s.rendered["en"].startswith("We added a label to content you shared on this platform.")
     assert s.facts.startswith("a label added to the content")
 
 
@@ -311,14 +364,18 @@ def test_a_sweep_sized_transaction_reads_the_case_notices_once(db: Any) -> None:
 
     engine = db.get_bind()
     event.listen(engine, "before_cursor_execute", count)
+    after_first = None
     try:
         for content in contents:
             apply_action(db, actor=SYSTEM, kind="remove", content_id=content.id, case_id=case.id,
                          policy_ref="harassment@2", facts="copy", details={"copy_of_case": case.id})
+            after_first = len(seen) if after_first is None else after_first
     finally:
         event.remove(engine, "before_cursor_execute", count)
-    # The case's notices once; nothing per action beyond its own INSERTs.
-    assert sum("FROM notices" in q for q in seen) == 1 and len(seen) <= 3, seen
+    # The case's notices (its source, and the identifiers the scrubber knows) are read with the
+    # first action; nothing per action after it beyond its own INSERTs.
+    assert len(contents) > 2 and len(seen) == after_first, seen
+    assert sum("FROM notices" in q for q in seen) <= 2 and len(seen) <= 10, seen
     assert db.scalar(sa.select(sa.func.count()).select_from(StatementOfReasons)) == len(contents)
 
 
@@ -358,3 +415,41 @@ def test_audit_event_of_a_statement(db: Any) -> None:
     assert ev.subject_type == "statement" and ev.subject_id == str(s.id)
     assert ev.data["action_id"] == action.id and ev.data["source"] == "own_initiative"
     assert s.code not in json.dumps(ev.data)  # the code lets its holder appeal: not in the log
+
+
+def test_dsa2_dsa8_automation_has_one_source_on_the_action_feed_statement_database_and_report(db: Any) -> None:
+    """REQ DSA-2, DSA-8, DSA-9: a hold from a bank match and then a person's removal on that case:
+    the action row, the feed and webhook body, the statement, the Transparency Database body and
+    the report say the same about automated detection and decision (the feed used to say false
+    where the statement said true, and the report "automated 0")."""
+    from datetime import datetime, timezone
+
+    from staydown.matching.matcher import BankMatch
+    from staydown.transparency.report import build_report
+    from staydown.transparency.tdb import tdb_statement
+
+    _content(db)
+    match = BankMatch(bank="known", bank_id=1, entry_id=7, signal_type="pdq", distance=4, threshold=31,
+                      action="hold", policy_id="harassment", confirmed_material=False)
+    submit_detection(db, content_platform_id="post-1", account_platform_id="user-1", matches=[match],
+                     verdict="hold", catalogue=CATALOGUE)
+    hold = db.execute(sa.select(EnforcementAction).where(EnforcementAction.kind == "restrict_distribution")).scalar_one()
+    staff = _moderator()
+    case = db.get(Case, hold.case_id)
+    claim_case(db, actor=staff, case=case)
+    removal = decide_case(db, actor=staff, case=case, policy_ref="harassment@2", outcome="violates",
+                          facts="a person looked", actions=["remove"], catalogue=CATALOGUE).actions[0]
+    for action, expected in ((hold, (True, True)), (removal, (True, False))):
+        s = _statement(db, action)
+        event = action_event(db, action, "action.applied")
+        body = tdb_statement(s)
+        assert (action.automated_detection, action.automated_decision) == expected
+        assert (event["automated_detection"], event["automated_decision"]) == expected
+        assert (s.automated_detection, s.automated_decision == "fully") == expected
+        assert (body["automated_detection"] == "Yes", body["automated_decision"] == "AUTOMATED_DECISION_FULLY") == expected
+    day = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    report = build_report(db, start=day, end=day + timedelta(days=1), catalogue=CATALOGUE).figures
+    # The report counts measures (not the interim hold): the removal, detected by automated means.
+    assert report["automation"]["action_detection"] == {"automated": 1, "human": 0}
+    assert report["automation"]["action_decision"] == {"automated": 0, "human": 1}
+    assert action_event(db, hold, "action.applied")["facts"] == ""  # an interim note never leaves

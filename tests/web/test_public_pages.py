@@ -241,6 +241,7 @@ def test_the_report_and_takedown_work_with_javascript_disabled(live_server, brow
     ("/report?about=ncii&step=2", "public-report-step2-url"),
     ("/status", "public-status-form"),
     ("/status/ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ", "public-status-unknown"),
+    ("/detection", "public-detection"),
 ])
 def test_each_public_page_is_accessible_and_fits_a_phone(live_server, page, path: str, name: str) -> None:  # type: ignore[no-untyped-def]
     response = page.goto(live_server.url + path)
@@ -321,3 +322,61 @@ def test_a_form_posted_from_another_site_is_refused_in_the_browser(live_server, 
     assert "did not come from this site" in page.locator("main").inner_text()
     assert page.get_by_role("heading", level=1).inner_text() == "Not allowed"
     assert notices(live_server) == []
+
+
+def test_dsa2_eui3_the_interim_statement_the_mothers_status_and_the_figures_tell_only_what_happened(live_server, page) -> None:  # type: ignore[no-untyped-def]
+    """DSA-2, X-4, EUI-3, DSA-8: the statement of an interim restriction says it is a restriction
+    pending review; the mother's status page, once decided, names the rule by its title and no
+    handle or id; the figures say what "withheld" means; each page links to how uploads are checked."""
+    from staydown.actors import Actor
+    from staydown.cases.actions import claim_case, second_review, decide_case
+    from staydown.cases.models import Case
+    from staydown.enforcement.models import EnforcementAction
+    from staydown.intake.actions import submit_notice
+    from staydown.intake.schemas import NoticeIn
+    from staydown.staff.permissions import permissions_for_roles
+    from staydown.subjects.actions import ensure_content
+    from staydown.subjects.schemas import AccountRef, ContentRef
+    from staydown.transparency.models import StatementOfReasons
+
+    catalogue = live_server.app.state.catalogue
+    cs1 = Actor.staff(7, "cs1", permissions_for_roles(["child_safety"]))
+    cs2 = Actor.staff(8, "cs2", permissions_for_roles(["child_safety"]))
+    with live_server.database.unit_of_work() as db:
+        ensure_content(db, actor=Actor.public(), ref=ContentRef(id="vid-1", kind="image",
+                                                                account=AccountRef(id="acct-a", handle="nightowl")))
+        receipt = submit_notice(db, actor=Actor.public(), catalogue=catalogue, notice=NoticeIn(
+            kind="public_report", reporter_kind="parent_or_representative", policy_id="csam", minor_involved=True,
+            items=[{"content_id": "vid-1"}], explanation="This shows my son."))
+        tracking, case_id = receipt.notice.tracking_code, receipt.cases[0].id
+        interim = db.execute(sa.select(StatementOfReasons.code).join(
+            EnforcementAction, EnforcementAction.id == StatementOfReasons.action_id).where(
+            EnforcementAction.interim.is_(True))).scalar_one()
+    page.goto(f"{live_server.url}/statements/{interim}")
+    assert page.locator("#headline").inner_text().startswith(
+        "We have limited content you shared on this platform while it is reviewed")
+    assert "Nothing has been removed" in page.locator("main").inner_text()
+    assert "Child sexual abuse" not in page.locator("main").inner_text()
+    check_page(page, "public-statement-interim")
+    with live_server.database.unit_of_work() as db:
+        case = db.get(Case, case_id)
+        claim_case(db, actor=cs1, case=case)
+        decide_case(db, actor=cs1, case=case, policy_ref="csam@2", outcome="does_not_violate",
+                    facts="nothing visible", catalogue=catalogue)
+        second_review(db, actor=cs2, case=case, agree=False, catalogue=catalogue,
+                      facts="posted by nightowl (account acct-a) as vid-1: a minor in sexual content")
+    page.goto(f"{live_server.url}/status/{tracking}")
+    text = page.locator("main").inner_text()
+    assert page.locator("#rule").inner_text() == "Child sexual abuse material" and "csam@2" not in text
+    for identifier in ("nightowl", "acct-a", "vid-1"):
+        assert identifier not in page.content(), identifier
+    assert "a minor in sexual content" in text
+    check_page(page, "public-status-decided-no-identifiers")
+    page.goto(f"{live_server.url}/transparency")
+    main = page.locator("main").inner_text()
+    assert "withheld" in main
+    # Every deadline by a name a person reads, never an internal id (item 5 of issue 15).
+    assert not [w for w in ("priority_takedown", "uk_intimate_image", "take_it_down", "csam@") if w in main]
+    check_page(page, "public-transparency-truthful")
+    page.get_by_role("link", name="how uploads are checked").click()
+    assert "PDQ" in page.locator("main").inner_text()

@@ -44,6 +44,7 @@ from staydown.cases.models import Case, CaseState, Decision, DecisionState, Outc
 from staydown.cases.rules import DEFAULT_RULES, CaseRules
 from staydown.db import now
 from staydown.delivery.messages import queue_message
+from staydown.transparency.scrub import case_scrubber
 from staydown.enforcement.actions import apply_action, lift_action
 from staydown.enforcement.models import AccountStrike, ActionState, EnforcementAction
 from staydown.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
@@ -134,11 +135,17 @@ class PublicView:
     redress: str | None
 
 
-def public_view(appeal: Appeal) -> PublicView:
+def public_view(appeal: Appeal, db: Session | None = None) -> PublicView:
+    """What the holder of the appeal's code may see. The decider's reasons pass through the one
+    scrubber with the identifiers on the case (given `db`; without it, its patterns alone)."""
+    from staydown.transparency.scrub import Scrubber, case_scrubber
+
     decided = appeal.state == AppealState.decided.value
+    scrub = case_scrubber(db, appeal.case_id) if db is not None else Scrubber()
     return PublicView(code=appeal.code, state=appeal.state, basis=appeal.basis, received_at=appeal.received_at,
                       due_at=appeal.due_at, expedited=appeal.expedited, outcome=appeal.outcome if decided else None,
-                      decided_at=appeal.decided_at if decided else None, reasons=appeal.reasons if decided else None,
+                      decided_at=appeal.decided_at if decided else None,
+                      reasons=scrub(appeal.reasons) if decided and appeal.reasons else None,
                       redress=OUT_OF_COURT if decided else None)
 
 
@@ -485,6 +492,7 @@ class AppealResult:
     lifted: list[EnforcementAction] = field(default_factory=list)
     applied: list[EnforcementAction] = field(default_factory=list)
     new_decision_id: int | None = None
+    disabled_entries: list[Any] = field(default_factory=list)  # bank entries found wrong on appeal
 
 
 def _policy_for(catalogue: Catalogue, policy_ref: str | None, case: Case) -> Policy:
@@ -624,6 +632,42 @@ def _decide_violates(db: Session, *, actor: Actor, case: Case, policy: Policy, a
     return result.decision.id, result.actions
 
 
+def matched_entries(db: Session, case: Any) -> list[int]:
+    """The bank entries whose matches at upload opened or joined this case (its detections)."""
+    from staydown.intake.models import Notice, NoticeItem, NoticeKind
+
+    ids: list[int] = []
+    for details in db.execute(sa.select(Notice.details).where(Notice.kind == NoticeKind.detection.value, Notice.id.in_(
+            sa.select(NoticeItem.notice_id).where(NoticeItem.case_id == case.id)))).scalars():
+        for match in (details or {}).get("matches") or []:
+            entry = match.get("entry_id") if isinstance(match, dict) else None
+            if isinstance(entry, int) and entry not in ids:
+                ids.append(entry)
+    return ids
+
+
+def _false_positive(db: Session, *, actor: Actor, appeal: Appeal, case: Any, wrong: bool | None) -> list[Any]:
+    """DSA Art. 20(4), EUI-1: a reversal that found the bank entry wrong takes it out of matching."""
+    from staydown.matching.banks import disable_entry
+    from staydown.matching.models import BankEntry
+
+    if not wrong:
+        return []
+    disabled = []
+    for entry_id in matched_entries(db, case):
+        entry = db.get(BankEntry, entry_id)
+        if entry is None or not entry.enabled:
+            continue
+        # A variant's parent goes, and with it every variant: the item was wrong, not one crop.
+        target = db.get(BankEntry, entry.parent_id) if entry.parent_id else entry
+        if target is None or not target.enabled:
+            continue
+        disable_entry(db, actor=actor, entry=target,
+                      reason=f"false positive: appeal {appeal.code} reversed the decision on case {case.id}")
+        disabled.append(target)
+    return disabled
+
+
 def decide_appeal(
     db: Session,
     *,
@@ -636,8 +680,14 @@ def decide_appeal(
     policy_ref: str | None = None,
     rules: AppealRules = DEFAULT_APPEAL_RULES,
     case_rules: CaseRules = DEFAULT_RULES,
+    bank_entry_wrong: bool | None = None,
 ) -> AppealResult:
     """Decide an appeal, with reasons, as a person who took no part in the decision.
+
+    An affected user's reversal of a decision that rested on a bank match must say whether the
+    bank entry was wrong (`bank_entry_wrong`): if so, the entries that matched are disabled with
+    the appeal as their reason (audited), so the same upload is no longer held; if not (the entry
+    is right, the context made it lawful), they stay.
 
     - upheld: nothing changes.
     - reversed: for an affected user, every measure of the case is lifted and the content and
@@ -669,6 +719,12 @@ def decide_appeal(
         raise Conflict(f"claim appeal {appeal.id} before deciding it (or your claim has expired)")
     if actions is not None and chosen is AppealOutcome.upheld:
         raise InvalidInput("an upheld decision keeps its measures: leave actions out")
+    if bank_entry_wrong is not None and not (chosen is AppealOutcome.reversed and matched_entries(db, case)):
+        raise InvalidInput("bank_entry_wrong answers a reversal of a decision that rested on a bank match")
+    if (chosen is AppealOutcome.reversed and appeal.appellant_kind != AppellantKind.notifier.value
+            and bank_entry_wrong is None and matched_entries(db, case)):
+        raise InvalidInput("this decision rested on a bank match: say whether the bank entry was wrong "
+                           "(bank_entry_wrong: true disables it, so the same upload is no longer held)")
 
     contested = contested_decision(db, case)
     if chosen is not AppealOutcome.upheld and contested.ref != appeal.details.get("contested"):
@@ -702,6 +758,8 @@ def decide_appeal(
             except RuleViolation as exc:
                 raise RuleViolation(exc.message, code="csam_never_restored") from None
             result.lifted = [db.get(EnforcementAction, i) for i in sorted(lifted_before)]
+            result.disabled_entries = _false_positive(db, actor=actor, appeal=appeal, case=case,
+                                                      wrong=bank_entry_wrong)
     elif chosen is AppealOutcome.modified:
         if notifier and contested.outcome != Outcome.violates.value:
             raise InvalidInput("an appeal against a decision not to act is granted as 'reversed', with the measures "
@@ -730,7 +788,8 @@ def decide_appeal(
                        "appellant_kind": appeal.appellant_kind, "original_deciders": appeal.original_deciders,
                        "lifted": [a.id for a in result.lifted], "applied": [a.id for a in result.applied],
                        "measures": appeal.details.get("measures"), "new_decision_id": result.new_decision_id,
-                       "due_at": appeal.due_at, "late": appeal.details["late"]})
+                       "due_at": appeal.due_at, "late": appeal.details["late"], "bank_entry_wrong": bank_entry_wrong,
+                       "disabled_bank_entries": [e.id for e in result.disabled_entries]})
     _tell_outcome(db, appeal=appeal, result=result, rules=rules)
     return result
 
@@ -749,7 +808,7 @@ def _tell_outcome(db: Session, *, appeal: Appeal, result: AppealResult, rules: A
     _tell(db, appeal=appeal, kind="appeal_decision", rules=rules,
           subject=f"{rules.platform_name}: decision on your appeal {appeal.code}",
           lines=[f"Your appeal {appeal.code} has been decided by a person who took no part in the original decision.",
-                 what, f"Our reasons: {appeal.reasons}", OUT_OF_COURT, f"Details: {status_url(rules, appeal.code)}"])
+                 what, f"Our reasons: {case_scrubber(db, appeal.case_id)(appeal.reasons)}", OUT_OF_COURT, f"Details: {status_url(rules, appeal.code)}"])
 
 
 # -- due dates --------------------------------------------------------------------------------

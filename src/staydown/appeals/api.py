@@ -105,7 +105,7 @@ def public_appeal(body: AppealIn, request: Request, db: DbSession, actor: Public
 def public_status(code: Code, db: DbSession, _: Public) -> actions.PublicView:
     """The appeal's progress and, once decided, its outcome with the reasons and the out-of-court
     option. Nothing about reviewers, the case's other people, or other appeals."""
-    return actions.public_view(actions.appeal_by_code(db, code))
+    return actions.public_view(actions.appeal_by_code(db, code), db)
 
 
 @public_router.post("/appeals/{code}/withdraw", response_model=actions.PublicView,
@@ -113,7 +113,7 @@ def public_status(code: Code, db: DbSession, _: Public) -> actions.PublicView:
 def public_withdraw(code: Code, db: DbSession, actor: Public) -> actions.PublicView:
     """The appellant withdraws an appeal not decided yet."""
     appeal = actions.withdraw_appeal(db, actor=actor, appeal=actions.appeal_by_code(db, code, for_update=True))
-    return actions.public_view(appeal)
+    return actions.public_view(appeal, db)
 
 
 # -- staff ------------------------------------------------------------------------------------
@@ -203,10 +203,13 @@ class AppealDecisionIn(BaseModel):
                                       description="modified: the measures that replace the current ones; "
                                                   "a notifier's reversal: the measures to take")
     policy: str | None = Field(default=None, min_length=3, max_length=100, description="policy_id@version")
+    bank_entry_wrong: bool | None = Field(default=None, description="reversing a decision that rested on a bank "
+                                          "match: was the bank entry wrong? true disables it")
 
 
 class AppealDecisionOut(BaseModel):
     appeal: AppealOut
+    disabled_bank_entries: list[int] = []
     lifted: list[int]
     applied: list[int]
     new_decision_id: int | None
@@ -218,9 +221,11 @@ def decide(appeal_id: int, body: AppealDecisionIn, request: Request, db: DbSessi
     state = request.app.state
     result = actions.decide_appeal(db, actor=actor, appeal=appeal, outcome=body.outcome.value, reasons=body.reasons,
                                    actions=body.actions, policy_ref=body.policy, catalogue=state.catalogue,
-                                   rules=_rules(request), case_rules=state.case_rules)
+                                   rules=_rules(request), case_rules=state.case_rules,
+                                   bank_entry_wrong=body.bank_entry_wrong)
     return AppealDecisionOut(appeal=appeal_out(db, appeal), lifted=[a.id for a in result.lifted],
-                             applied=[a.id for a in result.applied], new_decision_id=result.new_decision_id)
+                             applied=[a.id for a in result.applied], new_decision_id=result.new_decision_id,
+                             disabled_bank_entries=[e.id for e in result.disabled_entries])
 
 
 # -- out-of-court disputes --------------------------------------------------------------------

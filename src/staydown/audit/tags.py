@@ -68,6 +68,7 @@ class AuditTag(str, enum.Enum):
     ACTION_ACK = "enforcement:action:ack"
     STRIKE_ADD = "enforcement:strike:add"
     STRIKE_REMOVE = "enforcement:strike:remove"
+    SUSPENSION_WEIGH = "enforcement:suspension:weigh"  # DSA Art. 23(3): the weighing behind a suspension
     SWEEP_RUN = "enforcement:sweep:run"
     STAY_DOWN_BANK = "enforcement:stay_down:bank"
     DECISION_REVERSE = "enforcement:decision:reverse"

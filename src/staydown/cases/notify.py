@@ -13,6 +13,12 @@ from staydown.cases.rules import CaseRules
 from staydown.delivery.messages import queue_message
 from staydown.intake.models import Notice, NoticeItem, NoticeState, Notifier
 from staydown.policies.schema import Policy
+from staydown.policies.vocab import ACCOUNT_ACTIONS, CONTENT_ACTIONS
+from staydown.transparency.scrub import case_scrubber
+from staydown.transparency.texts import measure
+
+# A strike or a warning is a record, not a measure a notifier would recognise by name.
+MEASURE_KINDS = frozenset(CONTENT_ACTIONS) | (frozenset(ACCOUNT_ACTIONS) - {"strike", "warn"})
 
 
 def _channel(notice: Any) -> tuple[str, str] | None:
@@ -53,6 +59,7 @@ def tell_outcome(db: Session, *, case: Case, decision: Decision, policy: Policy,
     against a decision not to act. Counts each notifier's founded and unfounded notices."""
     told = 0
     acted = decision.outcome == Outcome.violates.value
+    scrub = case_scrubber(db, case.id)
     for notice in notices_of(db, case):
         notice.state = NoticeState.decided.value
         if notice.notifier_id is not None:
@@ -66,11 +73,15 @@ def tell_outcome(db: Session, *, case: Case, decision: Decision, policy: Policy,
         if channel is None:
             continue
         title = policy.text(notice.language).title
-        what = (f"We found that it breaks our rule \"{title}\" and took action: {', '.join(decision.actions) or 'none'}."
+        taken = "; ".join(measure(notice.language, kind) for kind in decision.actions
+                          if kind in MEASURE_KINDS) or "none"
+        what = (f"We found that it breaks our rule \"{title}\" and took action: {taken}."
                 if acted else f"We found that it does not break our rule \"{title}\" and did not act on it.")
         body = "\n\n".join([
             f"Your report {notice.tracking_code} has been decided.", what,
-            f"Our reasons: {reasons(decision)}",
+            # The reviewers' words go to a person outside: through the one scrubber, which knows the
+            # handles, ids, names, addresses and numbers of everyone on the case (the poster's too).
+            f"Our reasons: {scrub(reasons(decision))}",
             f"You can ask us to review this decision within six months, free of charge: "
             f"{rules.public_base_url}/appeal?code={notice.tracking_code}. You may also take it to a certified "
             f"out-of-court dispute settlement body, or to a court.",

@@ -159,6 +159,12 @@ def plan_for_notice(*, notice_kind: str, reporter_kind: str, complete: bool, pol
     def listed(kind: str) -> bool:
         return any(listed_hours(p, kind) is not False for p in policies)
 
+    def alleged(kind: str) -> bool:
+        # The intimate-image clocks answer what this notice alleges, not what the case became:
+        # a parent's grooming report that joins a case opened as CSAM reports messages, not an
+        # image of them, and is owed neither the TAKE IT DOWN nor the UK intimate-image clock.
+        return listed_hours(policy, kind) is not False if policy is not None else listed(kind)
+
     def plan(kind: str, running: bool = True) -> TrackPlan:
         hours, basis = hours_for(kind, rules, *policies)
         return TrackPlan(kind, running, hours, basis)
@@ -186,10 +192,10 @@ def plan_for_notice(*, notice_kind: str, reporter_kind: str, complete: bool, pol
         # A valid TAKE IT DOWN request creates the 48-hour duty whatever policy it is filed under.
         if complete:
             plans.append(plan(TrackKind.take_it_down.value))
-    elif listed(TrackKind.take_it_down.value) and person and (child_safety or ncii):
+    elif alleged(TrackKind.take_it_down.value) and person and (child_safety or ncii):
         # The person depicted, or their parent, asked for removal.
         plans.append(plan(TrackKind.take_it_down.value))
-    if listed(TrackKind.uk_intimate_image.value) and (ncii and not child_safety or person):
+    if alleged(TrackKind.uk_intimate_image.value) and (ncii and not child_safety or person):
         plans.append(plan(TrackKind.uk_intimate_image.value))
     if listed(TrackKind.priority_takedown.value) and notice_kind not in ORDER_KINDS:
         # UK-1: whoever reports it (a bystander, an anonymous person, a match), it comes down swiftly.

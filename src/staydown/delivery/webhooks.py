@@ -17,6 +17,7 @@ from staydown.delivery.signing import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_H
 from staydown.enforcement.models import EnforcementAction
 from staydown.subjects.models import PlatformAccount, PlatformContent
 from staydown.transparency.models import StatementOfReasons
+from staydown.transparency.scrub import case_scrubber, prefetch_scrubbers
 from staydown.transparency.statements import delivery_view, statement_for_delivery
 
 if TYPE_CHECKING:
@@ -58,11 +59,25 @@ def action_event(db: Session, action: EnforcementAction, event: str, *, statemen
         "territorial_scope": action.territorial_scope,
         "ends_at": action.ends_at.isoformat() if action.ends_at else None,
         "created_at": action.created_at.isoformat(),
-        "facts": action.facts,
+        # The reviewer's words leave staydown only through the one scrubber, with every identifier
+        # of the people on the case (the notifier's above all): the platform may show them to its user.
+        "facts": public_facts(db, action, content, account),
         "details": action.details,
         # DSA Art. 17: the statement of reasons, for the platform to show its user.
         "statement": statement_for_delivery(db, action.id) if statement is _LOOK_UP else statement,
     }
+
+
+def public_facts(db: Session, action: EnforcementAction, content: Any = None, account: Any = None) -> str:
+    """An action's facts as they may leave staydown: scrubbed of the identifiers on its case. An
+    interim restriction relies on no finding, and its note says what a report alleged: the
+    platform may show `facts` to its user, so none leave (its statement says what was done)."""
+    if action.interim:
+        return ""
+    owner = getattr(content, "account", None) if content is not None else None
+    return case_scrubber(db, action.case_id)(action.facts, also=[
+        v for x in (content, account, owner) if x is not None
+        for v in (getattr(x, "platform_id", None), getattr(x, "url", None), getattr(x, "handle", None))])
 
 
 def queue_webhook(db: Session, action: EnforcementAction, event: str) -> None:
@@ -155,6 +170,7 @@ def deliver_webhooks_batch(database: Database, contexts: list[JobContext]) -> di
             *(db.execute(sa.select(PlatformAccount).where(PlatformAccount.id.in_(account_ids))).scalars()
               if account_ids else ()),
         ]
+        prefetch_scrubbers(db, (a.case_id for a in actions.values()))
         statements = {s.action_id: delivery_view(s) for s in db.execute(sa.select(StatementOfReasons).where(
             StatementOfReasons.action_id.in_(list(actions) or [-1]))).scalars()}
         for ctx in contexts:

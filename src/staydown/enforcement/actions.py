@@ -13,6 +13,7 @@ from staydown.actors import Actor
 from staydown.audit import AuditTag
 from staydown.db import now
 from staydown.delivery.webhooks import queue_webhook
+from staydown.enforcement import automation
 from staydown.enforcement.models import ActionState, EnforcementAction
 
 ACTIONS = "actions"  # the sequence the platform's pull feed follows
@@ -83,6 +84,11 @@ def apply_actions(db: Session, *, actor: Actor, specs: list[dict[str, Any]]) -> 
     if not specs:
         return []
     when = now(db)
+    # Only actions whose detection is not settled by their caller ask which cases a scan opened.
+    detected = automation.detected_cases(db, (spec.get("case_id") for spec in specs if not (
+        spec.get("automated_detection") or (spec.get("details") or {}).get("copy_of_case"))))
+    specs = [{**spec, **dict(zip(("automated_detection", "automated_decision"), automation.flags(spec, detected)))}
+             for spec in specs]
     actions = [_new_action(actor, when, **spec) for spec in specs]  # all checked before any is added
     db.add_all(actions)
     db.flush()
@@ -94,6 +100,7 @@ def apply_actions(db: Session, *, actor: Actor, specs: list[dict[str, Any]]) -> 
                      subject_id=action.content_id if action.target == "content" else action.account_id,
                      data={"action_id": action.id, "kind": action.kind, "case_id": action.case_id,
                            "policy_ref": action.policy_ref, "interim": action.interim,
+                           "automated_detection": action.automated_detection,
                            "automated_decision": action.automated_decision})
     return actions
 

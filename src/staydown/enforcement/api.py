@@ -14,6 +14,7 @@ from staydown.enforcement.actions import acknowledge_action
 from staydown.enforcement.models import EnforcementAction
 from staydown.errors import NotFound
 from staydown.http import DbSession, require
+from staydown.transparency.scrub import prefetch_scrubbers
 from staydown.staff.permissions import Permission
 
 router = APIRouter(prefix="/v1", tags=["actions"])
@@ -34,6 +35,7 @@ def feed(db: DbSession, _: FeedReader, after: Annotated[int, Query(ge=0)] = 0,
     An action seen again (lifted) comes back with its new state and a later `seq`."""
     rows = db.execute(sa.select(EnforcementAction).where(EnforcementAction.change_seq > after)
                       .order_by(EnforcementAction.change_seq).limit(limit)).scalars().all()
+    prefetch_scrubbers(db, (a.case_id for a in rows))  # each case's identifiers once for the page
     events = [action_event(db, a, "action.applied" if a.state == "active" else "action.lifted") for a in rows]
     return FeedOut(actions=events, next_cursor=rows[-1].change_seq if rows else after)
 

@@ -162,15 +162,16 @@ class StatusOut(BaseModel):
     decided_at: datetime | None
     reasons: str | None
     policy: str | None
+    policy_title: str | None = None
     redress: str | None
 
 
 @public_router.get("/status/{code}", response_model=StatusOut, dependencies=[Depends(rate_limited("status", 0))])
-def status(code: Code, db: DbSession, _: Public) -> StatusOut:
+def status(code: Code, request: Request, db: DbSession, _: Public) -> StatusOut:
     """What was received, the deadline that applies, the state, and once decided the outcome with
     its reasons. Nothing about other reporters or other notices."""
     notice: Notice = actions.notice_by_code(db, code)
-    status = public_status(db, notice)
+    status = public_status(db, notice, catalogue=getattr(request.app.state, "catalogue", None))
     redress = None
     if status.outcome is not None:
         redress = ("You can ask for this decision to be reviewed within six months, free of charge, "
@@ -180,7 +181,7 @@ def status(code: Code, db: DbSession, _: Public) -> StatusOut:
                      items=len(notice.items), state=status.state, missing=list(notice.missing_elements),
                      deadlines=[TrackOut.of(t) for t in status.deadlines],
                      outcome=status.outcome, decided_at=status.decided_at, reasons=status.reasons,
-                     policy=status.policy_ref, redress=redress)
+                     policy=status.policy_ref, policy_title=status.policy_title, redress=redress)
 
 
 # -- trusted flaggers and notifier measures ----------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from staydown.cases import tracks
 from staydown.cases.models import Case, Decision, DecisionState, LegalTrack
 from staydown.intake.models import Notice
-from staydown.transparency.scrub import scrub_personal_data
+from staydown.transparency.scrub import case_scrubber
 
 # The clocks a notifier is told about; the NCMEC, NCA and Art. 18 tracks are duties towards
 # authorities, about the person who posted the content.
@@ -28,6 +29,7 @@ class PublicStatus:
     outcome: str | None = None
     decided_at: datetime | None = None
     policy_ref: str | None = None
+    policy_title: str | None = None  # what a person reads: the rule's title, never "csam@2"
     reasons: str | None = None
 
 
@@ -38,7 +40,7 @@ def notice_deadlines(db: Session, notice: Notice) -> list[LegalTrack]:
     return [t for t in tracks.tracks_of_notice(db, notice.id, kinds=PUBLIC_TRACKS) if t.due_at is not None]
 
 
-def public_status(db: Session, notice: Notice) -> PublicStatus:
+def public_status(db: Session, notice: Notice, *, catalogue: Any = None) -> PublicStatus:
     """What was received, the clocks that apply, the state and, once decided, the outcome with its
     reasons; nothing about other notices or other people (the same reading as GET /public/status)."""
     case = db.get(Case, notice.case_id) if notice.case_id else None
@@ -58,7 +60,34 @@ def public_status(db: Session, notice: Notice) -> PublicStatus:
                 status.outcome = decision.outcome
                 status.decided_at = decision.second_reviewed_at or decision.decided_at
                 status.policy_ref = decision.policy_ref
-                # The reviewer's words reach a member of the public: personal data (names, handles,
-                # addresses, ids) is taken out, as on a statement of reasons.
-                status.reasons = scrub_personal_data(tracks.reasons(decision))
+                status.policy_title = policy_title(db, decision.policy_ref, catalogue=catalogue,
+                                                   language=notice.language)
+                # The reviewer's words reach a member of the public: through the one scrubber, with
+                # every handle, id, name, address and number on the case and its notices.
+                status.reasons = case_scrubber(db, case.id)(tracks.reasons(decision))
     return status
+
+
+def policy_title(db: Session, ref: str | None, *, catalogue: Any = None, language: str = "en") -> str | None:
+    """A policy's title for a public page ("Child sexual abuse material"), from the version the
+    decision cites (kept in the database once superseded); None when unknown."""
+    if not ref:
+        return None
+    from staydown.errors import InvalidInput, NotFound
+    from staydown.policies.actions import policy_version
+    from staydown.policies.catalogue import PolicyRefError, default_catalogue, parse_ref
+
+    try:
+        policy_id, version = parse_ref(ref)
+    except PolicyRefError:
+        return None
+    catalogue = catalogue if catalogue is not None else default_catalogue()
+    policy = None
+    if policy_id in catalogue and catalogue.get(policy_id).version == version:
+        policy = catalogue.get(policy_id)
+    else:
+        try:
+            policy = policy_version(db, ref)
+        except (NotFound, InvalidInput):
+            policy = None
+    return policy.text(language).title if policy is not None else None

@@ -118,8 +118,8 @@ def _entry_out(entry: BankEntry) -> EntryOut:
 
 
 def _counts(db: DbSession) -> dict[int, int]:
-    return dict(db.execute(sa.select(BankEntry.bank_id, sa.func.count()).where(BankEntry.enabled.is_(True))
-                           .group_by(BankEntry.bank_id)).all())
+    # Active entries (items), as the CLI and the console count them (banks.entry_counts).
+    return {bank_id: c.active for bank_id, c in banks.entry_counts(db).items()}
 
 
 @router.get("/banks", response_model=list[BankOut])

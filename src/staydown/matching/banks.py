@@ -222,6 +222,32 @@ def entry_by_id(db: Session, entry_id: int) -> BankEntry:
     return entry
 
 
+@dataclass(frozen=True)
+class EntryCounts:
+    """A bank's size, counted one way everywhere (CLI, API, console): an entry is an item the bank
+    holds (an original signal); the variants staydown derived from it (crops) are its signals,
+    counted apart, and follow their entry when it is disabled or enabled."""
+
+    active: int = 0
+    disabled: int = 0
+    variant_signals: int = 0
+
+
+def entry_counts(db: Session) -> dict[int, EntryCounts]:
+    rows = db.execute(sa.select(BankEntry.bank_id, BankEntry.parent_id.is_(None), BankEntry.enabled, sa.func.count())
+                      .group_by(BankEntry.bank_id, BankEntry.parent_id.is_(None), BankEntry.enabled)).all()
+    found: dict[int, dict[str, int]] = {}
+    for bank_id, original, enabled, n in rows:
+        counts = found.setdefault(bank_id, {"active": 0, "disabled": 0, "variant_signals": 0})
+        if not original:
+            counts["variant_signals"] += int(n) if enabled else 0
+        elif enabled:
+            counts["active"] += int(n)
+        else:
+            counts["disabled"] += int(n)
+    return {bank_id: EntryCounts(**c) for bank_id, c in found.items()}
+
+
 def disable_entry(db: Session, *, actor: Actor, entry: BankEntry, reason: str) -> BankEntry:
     """Take an entry out of matching (a false positive) without deleting it; its variants follow."""
     if not reason.strip():

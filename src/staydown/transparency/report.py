@@ -129,7 +129,8 @@ class TransparencyReport:
     def public(self) -> dict[str, Any]:
         """Aggregate figures only, small counts suppressed (see figures.suppress)."""
         k = self.parameters.public_min_count
-        body = fx.suppress(self.figures, k)
+        # Small counts read "< k"; then whatever sum would give one back is withheld as well.
+        body = fx.protect(self.figures, fx.suppress(self.figures, k), k)
         return {"schema": SCHEMA + "+public", "period": {"start": fx.iso(self.start), "end": fx.iso(self.end)},
                 "generated_at": fx.iso(self.generated_at),
                 "parameters": {"min_count": k, "high_reach_threshold": self.parameters.high_reach_threshold,

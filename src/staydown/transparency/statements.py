@@ -41,7 +41,8 @@ from staydown.transparency.models import (
     StatementSource,
     TdbState,
 )
-from staydown.transparency.scrub import REDACTED, scrub_personal_data
+from staydown.transparency import texts
+from staydown.transparency.scrub import REDACTED, case_scrubber
 
 RESTRICTIONS: frozenset[str] = frozenset(CONTENT_ACTIONS) | {"suspend", "terminate"}
 
@@ -111,140 +112,14 @@ def statement_settings(db: Session) -> StatementSettings:
 
 
 # -- texts ----------------------------------------------------------------------------------------
+# The sentences live in transparency/texts/<language>.yaml (see texts.py).
 
-MEASURES: dict[str, dict[str, str]] = {
-    "en": {
-        "remove": "removal of the content",
-        "disable": "access to the content disabled",
-        "age_restrict": "the content restricted to adults",
-        "demote": "the content's visibility reduced",
-        "exclude_from_recommendations": "the content excluded from recommendations",
-        "demonetise": "monetisation of the content stopped",
-        "label": "a label added to the content",
-        "restrict_distribution": "the content taken out of recommendations, search and monetisation while a "
-                                 "report about it is reviewed",
-        "suspend": "suspension of the account",
-        "terminate": "closure of the account",
-    },
-    "de": {
-        "remove": "Entfernung des Inhalts",
-        "disable": "Sperrung des Zugangs zum Inhalt",
-        "age_restrict": "Beschränkung des Inhalts auf Erwachsene",
-        "demote": "verringerte Sichtbarkeit des Inhalts",
-        "exclude_from_recommendations": "Ausschluss des Inhalts aus Empfehlungen",
-        "demonetise": "Einstellung der Monetarisierung des Inhalts",
-        "label": "Kennzeichnung des Inhalts",
-        "restrict_distribution": "Ausschluss des Inhalts aus Empfehlungen, Suche und Monetarisierung, solange "
-                                 "eine Meldung dazu geprüft wird",
-        "suspend": "Sperrung des Kontos",
-        "terminate": "Schließung des Kontos",
-    },
-    "fr": {
-        "remove": "suppression du contenu",
-        "disable": "désactivation de l'accès au contenu",
-        "age_restrict": "contenu réservé aux adultes",
-        "demote": "visibilité du contenu réduite",
-        "exclude_from_recommendations": "contenu exclu des recommandations",
-        "demonetise": "monétisation du contenu arrêtée",
-        "label": "ajout d'une étiquette au contenu",
-        "restrict_distribution": "contenu retiré des recommandations, de la recherche et de la monétisation "
-                                 "pendant l'examen d'un signalement",
-        "suspend": "suspension du compte",
-        "terminate": "fermeture du compte",
-    },
-}
-
-LABELS: dict[str, dict[str, str]] = {
-    "en": {
-        "what": "What we did", "where": "Where", "everywhere": "everywhere", "in": "in {countries}",
-        "how_long": "For how long", "indefinite": "with no end date", "until": "until {date}",
-        "why": "Why", "law": "the law", "terms": "our terms of service", "facts": "Facts relied on",
-        "no_facts": "none beyond the rule and the measure above",
-        "source": "How we learned of it", "automation": "Automated means",
-        "detected": "the content was detected by automated means",
-        "not_detected": "the content was not detected by automated means",
-        AutomatedDecision.fully.value: "the decision was taken by automated means",
-        AutomatedDecision.partially.value: "the decision was taken partly by automated means",
-        AutomatedDecision.not_automated.value: "the decision was taken by a person",
-        "redress": "How to contest it",
-        "appeal": "You can ask us for a review, free of charge, at {url} until {date}. A person who was not "
-                  "involved in this decision will look at it.",
-        "out_of_court": "You may also turn to an out-of-court dispute settlement body certified under Article 21 "
-                        "of the Digital Services Act.",
-        "judicial": "You may also take the matter to a court.",
-        "code": "Statement code",
-        StatementSource.notice.value: "a report (notice) about it",
-        StatementSource.trusted_flagger.value: "a report from a trusted flagger",
-        StatementSource.other_notification.value: "a notification or order from an authority",
-        StatementSource.own_initiative.value: "our own checks",
-        "fallback_notice": "We took action on {platform_name} because of our rules.\n\nWhat we did: {measure}."
-                           "\n\nIf you believe this is a mistake, you can ask for a review at {appeal_url} until "
-                           "{appeal_deadline}.",
-        "statement": "Statement of reasons",
-    },
-    "de": {
-        "what": "Was wir getan haben", "where": "Wo", "everywhere": "überall", "in": "in {countries}",
-        "how_long": "Wie lange", "indefinite": "ohne Enddatum", "until": "bis {date}",
-        "why": "Warum", "law": "das Gesetz", "terms": "unsere Nutzungsbedingungen",
-        "facts": "Zugrunde gelegte Tatsachen", "no_facts": "keine über die Regel und die Maßnahme hinaus",
-        "source": "Wie wir davon erfahren haben", "automation": "Automatisierte Mittel",
-        "detected": "der Inhalt wurde mit automatisierten Mitteln erkannt",
-        "not_detected": "der Inhalt wurde nicht mit automatisierten Mitteln erkannt",
-        AutomatedDecision.fully.value: "die Entscheidung wurde mit automatisierten Mitteln getroffen",
-        AutomatedDecision.partially.value: "die Entscheidung wurde teilweise mit automatisierten Mitteln getroffen",
-        AutomatedDecision.not_automated.value: "die Entscheidung hat ein Mensch getroffen",
-        "redress": "Wie du widersprechen kannst",
-        "appeal": "Du kannst bis {date} kostenlos unter {url} eine Überprüfung verlangen. Eine Person, die an "
-                  "dieser Entscheidung nicht beteiligt war, prüft sie.",
-        "out_of_court": "Du kannst dich auch an eine nach Artikel 21 des Gesetzes über digitale Dienste "
-                        "zertifizierte außergerichtliche Streitbeilegungsstelle wenden.",
-        "judicial": "Du kannst die Sache auch vor Gericht bringen.",
-        "code": "Code der Begründung",
-        StatementSource.notice.value: "eine Meldung dazu",
-        StatementSource.trusted_flagger.value: "eine Meldung eines vertrauenswürdigen Hinweisgebers",
-        StatementSource.other_notification.value: "eine Mitteilung oder Anordnung einer Behörde",
-        StatementSource.own_initiative.value: "unsere eigenen Prüfungen",
-        "fallback_notice": "Wir haben auf {platform_name} wegen unserer Regeln eingegriffen.\n\nWas wir getan "
-                           "haben: {measure}.\n\nWenn du glaubst, dass es sich um einen Fehler handelt, kannst du "
-                           "bis {appeal_deadline} unter {appeal_url} eine Überprüfung verlangen.",
-        "statement": "Begründung",
-    },
-    "fr": {
-        "what": "Ce que nous avons fait", "where": "Où", "everywhere": "partout", "in": "dans : {countries}",
-        "how_long": "Pour combien de temps", "indefinite": "sans date de fin", "until": "jusqu'au {date}",
-        "why": "Pourquoi", "law": "la loi", "terms": "nos conditions d'utilisation",
-        "facts": "Faits pris en compte", "no_facts": "aucun au-delà de la règle et de la mesure ci-dessus",
-        "source": "Comment nous l'avons appris", "automation": "Moyens automatisés",
-        "detected": "le contenu a été détecté par des moyens automatisés",
-        "not_detected": "le contenu n'a pas été détecté par des moyens automatisés",
-        AutomatedDecision.fully.value: "la décision a été prise par des moyens automatisés",
-        AutomatedDecision.partially.value: "la décision a été prise en partie par des moyens automatisés",
-        AutomatedDecision.not_automated.value: "la décision a été prise par une personne",
-        "redress": "Comment la contester",
-        "appeal": "Vous pouvez demander gratuitement un réexamen sur {url} jusqu'au {date}. Une personne qui n'a "
-                  "pas pris part à cette décision l'examinera.",
-        "out_of_court": "Vous pouvez aussi saisir un organe de règlement extrajudiciaire des litiges certifié "
-                        "au titre de l'article 21 du règlement sur les services numériques.",
-        "judicial": "Vous pouvez également saisir la justice.",
-        "code": "Code de l'exposé des motifs",
-        StatementSource.notice.value: "un signalement le concernant",
-        StatementSource.trusted_flagger.value: "un signalement d'un signaleur de confiance",
-        StatementSource.other_notification.value: "une notification ou une injonction d'une autorité",
-        StatementSource.own_initiative.value: "nos propres contrôles",
-        "fallback_notice": "Nous sommes intervenus sur {platform_name} en application de nos règles.\n\nCe que "
-                           "nous avons fait : {measure}.\n\nSi vous pensez qu'il s'agit d'une erreur, vous pouvez "
-                           "demander un réexamen sur {appeal_url} jusqu'au {appeal_deadline}.",
-        "statement": "Exposé des motifs",
-    },
-}
+STATE_PENDING = "pending_review"  # an interim restriction: no one has decided yet
+STATE_DECIDED = "decided"
 
 
-def _labels(language: str) -> dict[str, str]:
-    return LABELS.get(language.lower().split("-", 1)[0], LABELS[BASE_LANGUAGE])
-
-
-def _measures(language: str) -> dict[str, str]:
-    return MEASURES.get(language.lower().split("-", 1)[0], MEASURES[BASE_LANGUAGE])
+def _label(language: str, key: str, **values: Any) -> str:
+    return texts.label(language, key, **values)
 
 
 def eea_scope(scope: list[str]) -> list[str]:
@@ -256,13 +131,29 @@ def eea_scope(scope: list[str]) -> list[str]:
     return [c for c in EEA_COUNTRIES if c in wanted]
 
 
-def measure_text(measure: str, scope: list[str], ends_at: datetime | None, language: str = BASE_LANGUAGE) -> str:
-    """The measure in plain words with its scope and duration (the notice's {measure})."""
-    labels = _labels(language)
-    what = _measures(language).get(measure, measure.replace("_", " "))
-    where = labels["everywhere"] if not scope else labels["in"].format(countries=", ".join(sorted(scope)))
-    until = labels["indefinite"] if ends_at is None else labels["until"].format(date=ends_at.date().isoformat())
+def measure_text(measure: str, scope: list[str], ends_at: datetime | None, language: str = BASE_LANGUAGE,
+                 *, pending: bool = False) -> str:
+    """The measure in plain words with its scope and duration."""
+    what = texts.measure(language, measure)
+    where = _label(language, "everywhere") if not scope else _label(language, "in", countries=", ".join(sorted(scope)))
+    if ends_at is not None:
+        until = _label(language, "until", date=ends_at.date().isoformat())
+    else:
+        until = _label(language, "pending_until" if pending else "indefinite")
     return f"{what}, {where}, {until}"
+
+
+def statement_state(statement: StatementOfReasons) -> str:
+    return statement.details.get("state") or (STATE_PENDING if statement.details.get("interim") else STATE_DECIDED)
+
+
+def headline(statement: StatementOfReasons, language: str, platform_name: str) -> str:
+    """The statement's first sentence: what was done, by the measure and its state."""
+    state = statement_state(statement)
+    measure = measure_text(statement.measure, statement.territorial_scope, statement.ends_at, language,
+                           pending=state == STATE_PENDING)
+    return texts.headline(language, kind=statement.measure, state=state, platform_name=platform_name,
+                          measure=measure)
 
 
 # -- issuing --------------------------------------------------------------------------------------
@@ -270,7 +161,6 @@ def measure_text(measure: str, scope: list[str], ends_at: datetime | None, langu
 @dataclass
 class _CaseFacts:
     source: str = StatementSource.own_initiative.value
-    detected: bool = False
     reporters: list[str] = field(default_factory=list)  # identities that must not reach the user
 
 
@@ -312,7 +202,7 @@ def _case_facts(db: Session, case: Any, cache: dict[str, dict[Any, Any]]) -> _Ca
     else:
         source = StatementSource.own_initiative  # a scan detection, or no notice at all
     reporters = sorted({v for r in rows for v in r[1:] if v})
-    facts = _CaseFacts(source.value, NoticeKind.detection.value in kinds, reporters)
+    facts = _CaseFacts(source.value, reporters)
     cache["cases"][key] = facts
     return facts
 
@@ -364,13 +254,30 @@ def _ground(policy: Policy | None, config: StatementSettings) -> dict[str, Any]:
                 "category": fields["category"], "dsa": dsa,
             }
     # No policy to cite (an action taken outside a case's policy): the terms, said neutrally.
+    neutral = texts.lookup(BASE_LANGUAGE, "no_policy_ground")
     return {
         "decision_ground": DecisionGround.incompatible_content.value,
         "legal_ground": None, "legal_explanation": None,
-        "contractual_ground": f"Terms of service of {config.platform_name}",
-        "contractual_explanation": "The content or account was found to be incompatible with the terms of "
-                                   "service that apply to everyone who uses the service.",
+        "contractual_ground": neutral["reference"].format(platform_name=config.platform_name),
+        "contractual_explanation": neutral["explanation"],
         "category": "STATEMENT_CATEGORY_OTHER_VIOLATION_TC", "dsa": {},
+    }
+
+
+def _pending_ground(config: StatementSettings, policy: Policy | None) -> dict[str, Any]:
+    """The ground of a restriction while content is reviewed: the terms that allow the
+    precaution. No rule has been found broken, so no law is cited as applied; the category is the
+    report's (what the review is about), which the Transparency Database needs and which names
+    nobody (its puid cannot be tied to the user)."""
+    decided = _ground(policy, config)
+    pending = texts.lookup(BASE_LANGUAGE, "pending_ground")
+    return {
+        "decision_ground": DecisionGround.incompatible_content.value,
+        "legal_ground": None, "legal_explanation": None,
+        "contractual_ground": pending["reference"].format(platform_name=config.platform_name),
+        "contractual_explanation": pending["explanation"],
+        "category": decided["category"], "dsa": {k: v for k, v in decided["dsa"].items()
+                                                   if k not in ("decision_ground_reference_url",)},
     }
 
 
@@ -400,39 +307,54 @@ def _content_date(content: Any, fallback: datetime) -> str:
 
 def render_statement(statement: StatementOfReasons, policy: Policy | None, config: StatementSettings,
                      language: str) -> str:
-    """The statement as the affected user reads it: the policy's notice in that language, then
-    every DSA Art. 17(3) element. Uses the scrubbed facts only."""
-    labels = _labels(language)
+    """The statement as the affected user reads it: first what was done (by the measure and its
+    state, from texts/<language>.yaml), then every DSA Art. 17(3) element. The policy is the
+    ground, never the measure. Uses the scrubbed facts only."""
+    state = statement_state(statement)
+    pending = state == STATE_PENDING
     deadline = statement.appeal_deadline.date().isoformat() if statement.appeal_deadline else ""
     appeal_url = statement.redress["appeal_url"]
-    measure = measure_text(statement.measure, statement.territorial_scope, statement.ends_at, language)
-    values = {"measure": measure, "appeal_url": appeal_url, "appeal_deadline": deadline,
-              "platform_name": config.platform_name}
-    if policy is not None:
-        notice = policy.render_notice(values=values, language=language)
+    opening = [headline(statement, language, config.platform_name)]
+    if pending:
+        opening.append(texts.text(language, "state", STATE_PENDING))
+    elif statement.details.get("copy_of_case"):
+        opening.append(texts.text(language, "state", "copy"))
+    if pending:
+        # No rule has been found broken: the ground is the terms that allow the precaution.
+        ground = texts.lookup(language, "pending_ground")
+        why = (f"{_label(language, 'terms')}: {ground['reference'].format(platform_name=config.platform_name)}. "
+               f"{ground['explanation']}")
     else:
-        notice = labels["fallback_notice"].format(**values)
-    if statement.legal_ground:
-        why = f"{labels['law']}: {statement.legal_ground}. {statement.legal_explanation or ''}".strip()
+        parts = []
+        if policy is not None:
+            text = policy.text(language)
+            parts.append(_label(language, "rule", title=text.title, rule=text.rule.strip()))
+        if statement.legal_ground:
+            parts.append(f"{_label(language, 'law')}: {statement.legal_ground}. {statement.legal_explanation or ''}".strip())
+        if statement.contractual_ground:
+            parts.append(f"{_label(language, 'terms')}: {statement.contractual_ground}. "
+                         f"{statement.contractual_explanation or ''}".strip())
+        why = " ".join(parts)
+    public_facts = statement.details.get("public_facts") or _label(language, "pending_facts" if pending else "no_facts")
+    where = (_label(language, "everywhere") if not statement.territorial_scope
+             else _label(language, "in", countries=", ".join(sorted(statement.territorial_scope))))
+    if statement.ends_at is not None:
+        until = _label(language, "until", date=statement.ends_at.date().isoformat())
     else:
-        why = f"{labels['terms']}: {statement.contractual_ground}. {statement.contractual_explanation or ''}".strip()
-    public_facts = statement.details.get("public_facts") or labels["no_facts"]
-    where = (labels["everywhere"] if not statement.territorial_scope
-             else labels["in"].format(countries=", ".join(sorted(statement.territorial_scope))))
-    until = (labels["indefinite"] if statement.ends_at is None
-             else labels["until"].format(date=statement.ends_at.date().isoformat()))
+        until = _label(language, "pending_until" if pending else "indefinite")
     lines = [
-        notice, "",
-        f"{labels['what']}: {_measures(language).get(statement.measure, statement.measure)}.",
-        f"{labels['where']}: {where}. {labels['how_long']}: {until}.",
-        f"{labels['why']}: {why}",
-        f"{labels['facts']}: {public_facts}",
-        f"{labels['source']}: {labels[statement.source]}.",
-        f"{labels['automation']}: {labels['detected' if statement.automated_detection else 'not_detected']}; "
-        f"{labels[statement.automated_decision]}.",
-        f"{labels['redress']}: {labels['appeal'].format(url=appeal_url, date=deadline)} "
-        f"{labels['out_of_court']} {labels['judicial']}",
-        f"{labels['code']}: {statement.code}",
+        " ".join(opening), "",
+        f"{_label(language, 'what')}: {texts.measure(language, statement.measure)}.",
+        f"{_label(language, 'where')}: {where}. {_label(language, 'how_long')}: {until}.",
+        f"{_label(language, 'why')}: {why}",
+        f"{_label(language, 'facts')}: {public_facts}",
+        f"{_label(language, 'source')}: {_label(language, statement.source)}.",
+        f"{_label(language, 'automation')}: "
+        f"{_label(language, 'detected' if statement.automated_detection else 'not_detected')}; "
+        f"{_label(language, statement.automated_decision)}.",
+        f"{_label(language, 'redress')}: {_label(language, 'appeal', url=appeal_url, date=deadline)} "
+        f"{_label(language, 'out_of_court')} {_label(language, 'judicial')}",
+        f"{_label(language, 'code')}: {statement.code}",
     ]
     return "\n".join(lines)
 
@@ -517,16 +439,19 @@ def _build_statement(db: Session, action: Any, config: StatementSettings, cache:
         owner = account
     copy = bool((action.details or {}).get("copy_of_case"))
     source = StatementSource.own_initiative.value if copy else case_facts.source
-    automated_detection = bool(action.automated_detection or copy or case_facts.detected)
-    # The interim restriction is imposed by rule the moment a report arrives: no person decides it.
-    automated = (AutomatedDecision.fully if action.automated_decision or action.interim
-                 else AutomatedDecision.not_automated).value
-    ground = _ground(policy, config)
+    # Automation is read from the action, where apply_actions set it by one rule
+    # (enforcement.automation): the feed, the statement, the Database and the report agree.
+    automated_detection = bool(action.automated_detection)
+    automated = (AutomatedDecision.fully if action.automated_decision else AutomatedDecision.not_automated).value
+    pending = bool(action.interim)
+    ground = _pending_ground(config, policy) if pending else _ground(policy, config)
     facts = _without_reporters(action.facts or "", case_facts.reporters).strip()
     involved = (content, case_content, owner, getattr(case_content, "account", None))
-    known = [case_facts.reporters, [getattr(x, "platform_id", None) for x in involved],
-             [getattr(x, "url", None) for x in involved], [getattr(x, "handle", None) for x in involved]]
-    public_facts = scrub_personal_data(facts, known=[v for group in known for v in group])
+    scrub = case_scrubber(db, action.case_id)
+    # An interim restriction relies on no finding: its facts are the rule that imposed it, which
+    # the user is told in the statement's own words, not in our internal note.
+    public_facts = "" if pending else scrub(facts, also=[v for x in involved for v in (
+        getattr(x, "platform_id", None), getattr(x, "url", None), getattr(x, "handle", None))])
     if public_facts.strip() in ("", REDACTED):
         public_facts = ""
     code = new_statement_code()
@@ -562,6 +487,7 @@ def _build_statement(db: Session, action: Any, config: StatementSettings, cache:
             "content_date": _content_date(context_content, when),
             "public_facts": public_facts,
             "interim": bool(action.interim),
+            "state": STATE_PENDING if pending else STATE_DECIDED,
             "copy_of_case": bool(copy),
         },
     )
@@ -611,16 +537,27 @@ def _iso(value: datetime | date | None) -> str | None:
 def public_view(statement: StatementOfReasons) -> dict[str, Any]:
     """What anyone holding the code may read: every DSA Art. 17(3) element, and no personal data
     (no platform ids, no internal ids, the facts scrubbed, no Transparency Database identifier)."""
+    state = statement_state(statement)
+    pending = state == STATE_PENDING
+    rendered = statement.rendered.get(statement.language) or next(iter(statement.rendered.values()), "")
     return {
         "code": statement.code,
         "issued_at": _iso(statement.issued_at),
+        "state": state,
+        # The first sentence as issued: what was done (a restriction pending review, or a decision).
+        "headline": rendered.split("\n", 1)[0],
         "measure": statement.measure,
         "target": statement.target,
-        "measure_text": measure_text(statement.measure, statement.territorial_scope, statement.ends_at),
+        "measure_text": measure_text(statement.measure, statement.territorial_scope, statement.ends_at,
+                                     pending=pending),
         "territorial_scope": list(statement.territorial_scope),
         "starts_at": _iso(statement.starts_at),
         "ends_at": _iso(statement.ends_at),
-        "policy": {"ref": statement.policy_ref, "title": statement.details.get("policy_title")},
+        # While a review is pending no rule has been applied: the page names none (the ground is
+        # the terms that allow the precaution). Decided, the policy's title is what a person reads.
+        "policy": ({"ref": None, "title": None} if pending
+                   else {"ref": statement.policy_ref, "title": statement.details.get("policy_title")}),
+        "copy_of_case": bool(statement.details.get("copy_of_case")),
         "decision_ground": statement.decision_ground,
         "legal_ground": statement.legal_ground,
         "legal_explanation": statement.legal_explanation,

@@ -32,7 +32,8 @@ from staydown.delivery.outbox import JobContext
 from staydown.policies.vocab import DSA_CATEGORIES, DSA_KEYWORDS
 from staydown.transparency.models import AutomatedDecision, DecisionGround, StatementOfReasons, StatementSource, TdbState
 from staydown.transparency.scrub import REDACTED, scrub_personal_data
-from staydown.transparency.statements import EEA_COUNTRIES, MEASURES, eea_scope
+from staydown.transparency import texts
+from staydown.transparency.statements import EEA_COUNTRIES, eea_scope
 
 log = logging.getLogger("staydown.tdb")
 
@@ -150,14 +151,16 @@ def decision_facts(statement: StatementOfReasons, *, include_reviewer_facts: boo
     """The facts and circumstances, built from text that holds no personal data: the measure, the
     policy, how the case came about and the means used. The reviewer's words are added, scrubbed,
     only when asked for (they are free text and may name people)."""
-    measure = MEASURES["en"].get(statement.measure, statement.measure.replace("_", " "))
+    measure = texts.measure("en", statement.measure)
     parts = [f"Measure: {measure}."]
     title = statement.details.get("policy_title")
-    if title:
+    if statement.details.get("interim"):
+        # Nothing was decided yet: say so, rather than "decided under" a policy no one applied.
+        parts.append("This is an interim restriction while the content is reviewed; no decision has been taken"
+                     + (f" under the provider's policy \"{title}\"." if title else "."))
+    elif title:
         parts.append(f"Decided under the provider's policy \"{title}\" ({statement.policy_ref}).")
     parts.append(f"The case arose {_SOURCE_TEXT.get(statement.source, 'on the provider’s own initiative')}.")
-    if statement.details.get("interim"):
-        parts.append("This is an interim restriction while a report about the content is reviewed.")
     if statement.details.get("copy_of_case"):
         parts.append("The item was found by automated matching as a copy of an item already confirmed as "
                      "violating the same policy.")

@@ -12,7 +12,7 @@ from staydown.errors import StaydownError, http_status_for
 from staydown.http import error_response
 
 # Paths whose answers are HTML pages (the JSON API lives under /v1 and /public).
-PAGE_PREFIXES = ("/console", "/report", "/takedown", "/status", "/appeal", "/transparency", "/statements")
+PAGE_PREFIXES = ("/console", "/report", "/takedown", "/status", "/appeal", "/transparency", "/statements", "/detection")
 
 
 def is_page(request: Request) -> bool:

@@ -68,11 +68,10 @@ class BankRow:
 
 
 def bank_rows(db: Session) -> list[BankRow]:
-    counts: dict[tuple[int, bool], int] = {
-        (bank_id, bool(enabled)): n for bank_id, enabled, n in db.execute(
-            sa.select(BankEntry.bank_id, BankEntry.enabled, sa.func.count())
-            .group_by(BankEntry.bank_id, BankEntry.enabled)).all()}
-    return [BankRow(b, counts.get((b.id, True), 0), counts.get((b.id, False), 0))
+    from staydown.matching.banks import EntryCounts, entry_counts
+
+    counts = entry_counts(db)  # the one count of bank entries (CLI, API, console)
+    return [BankRow(b, counts.get(b.id, EntryCounts()).active, counts.get(b.id, EntryCounts()).disabled)
             for b in db.execute(sa.select(Bank).order_by(Bank.name)).scalars()]
 
 

@@ -405,7 +405,7 @@ def status_page(request: Request, code: CodePath, db: DbSession) -> HTMLResponse
 
 
 def _status_page(request: Request, db: Any, notice: Notice) -> HTMLResponse:
-    status = queries.public_status(db, notice)
+    status = queries.public_status(db, notice, catalogue=getattr(request.app.state, 'catalogue', None))
     return render(request, "public/status.html", {
         "status": status, "notice": notice, "state_words": STATE_WORDS, "outcome_words": OUTCOME_WORDS,
         "track_words": TRACK_WORDS, "resolution_words": RESOLUTION_WORDS, "now": now(db),

@@ -130,7 +130,7 @@ def appeal_submit(request: Request, form: Posted, db: DbSession, actor: Public) 
         return _appeal_form(request, contested, form, status_code=409 if not isinstance(exc, InvalidInput) else 422,
                             problem=exc.message)
     return render(request, "public/appeal_done.html", {
-        "appeal": appeals.public_view(appeal), "status_path": f"/appeal/{appeal.code}",
+        "appeal": appeals.public_view(appeal, db), "status_path": f"/appeal/{appeal.code}",
         "contact_email": email}, status_code=201)
 
 
@@ -138,7 +138,7 @@ def appeal_submit(request: Request, form: Posted, db: DbSession, actor: Public) 
 def appeal_status(request: Request, code: CodePath, db: DbSession) -> HTMLResponse:
     """The address the appeal's acknowledgement links to: its progress and, once decided, the
     outcome with its reasons and the out-of-court option."""
-    view = appeals.public_view(appeals.appeal_by_code(db, code))
+    view = appeals.public_view(appeals.appeal_by_code(db, code), db)
     return render(request, "public/appeal_status.html", {
         "appeal": view, "state_words": APPEAL_STATE_WORDS, "outcome_words": APPEAL_OUTCOME_WORDS,
         "basis_words": BASIS_WORDS})
@@ -157,6 +157,15 @@ def statement_page(request: Request, code: CodePath, db: DbSession) -> HTMLRespo
         "issued_at": statement.issued_at, "starts_at": statement.starts_at, "ends_at": statement.ends_at,
         "deadline": deadline, "appeal_open": deadline is None or now(db) <= deadline,
         "appeal_path": f"/appeal?statement={statement.code}"})
+
+
+# -- how uploads are checked (EUI-3) -------------------------------------------------------------
+
+@router.get("/detection", response_class=HTMLResponse)
+def detection_page(request: Request) -> HTMLResponse:
+    """EUI-3: users are told that uploads are compared with hash lists, with which techniques, what
+    a match leads to, and how to complain (Regulation (EU) 2021/1232, Art. 3(1)(g))."""
+    return render(request, "public/detection.html", {})
 
 
 # -- transparency -------------------------------------------------------------------------------
@@ -209,6 +218,8 @@ TRANSPARENCY_LABELS = {
     "take_it_down": "TAKE IT DOWN (48 hours)", "ncmec": "Reports to NCMEC", "dsa_notice": "EU notices",
     "uk_intimate_image": "UK intimate images (48 hours)", "terrorist_order": "Terrorist content orders (1 hour)",
     "dsa_art18": "Suspected crimes notified (DSA Art. 18)",
+    "priority_takedown": "Swift removal of the gravest illegal content (UK)", "uk_nca": "Reports to the UK NCA",
+    "authority_order": "Orders and requests from authorities",
     "upheld": "Decision stood", "reversed": "Reversed", "modified": "Changed",
     "public_report": "Public report page", "user_report": "Platform's report button", "dsa_notice_kind": "DSA notices",
     "detection": "Hash match at upload", "law_enforcement": "Law enforcement", "authority_order": "Orders",
