@@ -28,23 +28,32 @@ every variant on both sides.
 
 from __future__ import annotations
 
+import time
 from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
 
 from staydown.media.decode import DEFAULT_LIMITS, DecodeLimits
+from staydown.media.errors import DecodeTimeout
 from staydown.media.hashing import (
     LumaImage,
     MediaSignals,
     compute_signals_and_luma,
     hamming,
     luma_from_rgb,
+    pdq_dihedral_exact,
     pdq_from_luma,
+    shrink,
 )
+from staydown.media.regions import find_picture_regions
 
 __all__ = [
     "BANK_CROPS",
+    "MAX_QUERY_HASHES",
+    "QUERY_UNCROPS",
+    "VARIANT_SIDE",
+    "WORK_SIDE",
     "BANK_ROTATIONS",
     "QUERY_ROTATIONS",
     "QUERY_ZOOMS",
@@ -109,6 +118,42 @@ BANK_CROPS: tuple[tuple[float, float, float, float], ...] = (
     (0.00625, 0.0375, 0.05, 0.0),
     (0.05, 0.05, 0.00625, 0.00625),
 )
+
+# Copies the variant work runs on (never the upload's full size): the picture-region search and the
+# regions' hashes use a copy of at most WORK_SIDE pixels on the longer side, the whole-image
+# variants (turns, zoom, uncrops) one of at most VARIANT_SIDE. PDQ keeps 64 x 64 samples, and its
+# full-size filter is folded onto the smaller copy, so more pixels change little (bench-media.md).
+WORK_SIDE = 512
+VARIANT_SIDE = 256
+
+# Query-side "uncrops" against hash-only banks (lists of PDQ hashes of originals, as NCMEC and
+# StopNCII share, where no bank-side crop can exist): the scanned image is extended by these
+# fractions of its own size on (left, top, right, bottom), the new margin filled by repeating
+# the edge and fading halfway to the image's mean (the best of edge, mirror, blurred mirror, mean
+# and fades measured: a natural image's best guess beyond its edge is its edge). A 3% crop of one
+# side and 1% of another came back within 31 bits for ~94% of fit images; a 5% crop of every side
+# only for about half (a fifth of the picture is gone). Chosen by bench/robustness.py's fit
+# (`--fit-uncrops`, greedy cover on fit images), made symmetric so no side is favoured.
+QUERY_UNCROPS: tuple[tuple[float, float, float, float], ...] = (
+    (0.035, 0.0, 0.0, 0.0),
+    (0.0, 0.035, 0.0, 0.0),
+    (0.0, 0.0, 0.035, 0.0),
+    (0.0, 0.0, 0.0, 0.035),
+    (0.02, 0.0, 0.0, 0.0),
+    (0.0, 0.02, 0.0, 0.0),
+    (0.0, 0.0, 0.02, 0.0),
+    (0.0, 0.0, 0.0, 0.02),
+    (0.055, 0.055, 0.055, 0.055),
+    (0.03, 0.03, 0.03, 0.03),
+    (0.02, 0.035, 0.035, 0.02),
+    (0.035, 0.02, 0.02, 0.035),
+)
+_UNCROP_FADE = 0.5
+
+# Every query hash is one index lookup per scan, and one more chance of a false match: the list
+# is fixed and capped. Dihedral 8 + trimmed picture 8 + turns 6 + zoom 1 + uncrops 12 + up to three
+# picture regions with their dihedral 24 = 59.
+MAX_QUERY_HASHES = 64
 
 # Degrees the banked original is also turned by (both directions). Against the query's 1-degree
 # steps this halves the angle left over after turning back (and the corners then agree better).
@@ -184,36 +229,82 @@ def _crop_fraction(luma: LumaImage, left: float, top: float, right: float, botto
     )
 
 
+def _uncropped(luma: LumaImage, left: float, top: float, right: float, bottom: float) -> LumaImage:
+    p = luma.pixels
+    rows, cols = p.shape
+    pl, pt, pr, pb = round(left * cols), round(top * rows), round(right * cols), round(bottom * rows)
+    q = np.pad(p, ((pt, pb), (pl, pr)), mode="edge")
+    h, w = q.shape
+    yy = np.arange(h, dtype=np.float32)[:, None]
+    xx = np.arange(w, dtype=np.float32)[None, :]
+    dy = np.clip(np.maximum(pt - yy, yy - (h - 1 - pb)), 0, None) / max(1, pt, pb)
+    dx = np.clip(np.maximum(pl - xx, xx - (w - 1 - pr)), 0, None) / max(1, pl, pr)
+    wgt = np.clip(np.maximum(dy, dx) * _UNCROP_FADE, 0.0, 1.0)
+    q = q * (1.0 - wgt) + float(p.mean()) * wgt
+    s = luma.scale
+    return LumaImage(q.astype(np.float32), (max(1, round(w * s)), max(1, round(h * s))))
+
+
+class _Clock:
+    """The scan's one time budget, shared by decoding and every variant (DecodeLimits.max_seconds)."""
+
+    def __init__(self, deadline: float | None) -> None:
+        self.deadline = deadline
+
+    def check(self, stage: str) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise DecodeTimeout(f"the scan's time budget ran out (at {stage})")
+
+
 def query_variants(
     image: Image.Image | LumaImage,
     *,
     rotations: tuple[float, ...] = QUERY_ROTATIONS,
     zooms: tuple[float, ...] = QUERY_ZOOMS,
+    uncrops: tuple[tuple[float, float, float, float], ...] = QUERY_UNCROPS,
     trim: bool = True,
+    regions: bool = True,
+    deadline: float | None = None,
 ) -> list[PdqVariant]:
-    """Hashes to look up for a scanned image: dihedral, border-trimmed, small rotations, zoom."""
-    luma = _as_luma(image)
-    out = []
-    for name, transform in _DIHEDRAL.items():
-        pixels = np.ascontiguousarray(transform(luma.pixels))
-        w, h = luma.source_size
-        size = (h, w) if name in _QUARTER_TURNS else (w, h)
-        r = pdq_from_luma(LumaImage(pixels, size))
-        out.append(PdqVariant(name, r.pdq, r.quality))
+    """Hashes to look up for a scanned image (at most MAX_QUERY_HASHES): dihedral, the picture
+    inside (border-trimmed, caption bands and screenshot chrome cut away) with its dihedral, small
+    turns back, a zoom and uncrops. Work runs on small copies (WORK_SIDE, VARIANT_SIDE), within
+    `deadline` (time.monotonic()), so its cost does not grow with the upload's size."""
+    clock = _Clock(deadline)
+    work = shrink(_as_luma(image), WORK_SIDE)
+    small = shrink(work, VARIANT_SIDE)
+    out = [PdqVariant(name, r.pdq, r.quality) for name, r in pdq_dihedral_exact(small)]
+    clock.check("dihedral variants")
+    pictures: list[tuple[str, tuple[int, int, int, int]]] = []
+    rows, cols = work.pixels.shape
     if trim:
-        left, top, right, bottom = detect_borders(luma.pixels)
-        rows, cols = luma.pixels.shape
+        left, top, right, bottom = detect_borders(work.pixels)
         if max(left, right) >= _MIN_TRIM * cols or max(top, bottom) >= _MIN_TRIM * rows:
-            r = pdq_from_luma(luma.crop(left, top, cols - right, rows - bottom))
-            out.append(PdqVariant("trim", r.pdq, r.quality))
+            pictures.append(("trim", (left, top, cols - right, rows - bottom)))
+    if regions:
+        for region in find_picture_regions(work.pixels):
+            box = (region.left, region.top, region.right, region.bottom)
+            if all(box != b for _, b in pictures):
+                pictures.append((region.name, box))
+        clock.check("picture regions")
+    for name, box in pictures:
+        inner = shrink(work.crop(*box), VARIANT_SIDE)
+        for dname, r in pdq_dihedral_exact(inner):
+            out.append(PdqVariant(name if dname == "original" else f"{name}:{dname}", r.pdq, r.quality))
+    clock.check("picture variants")
     for degrees in rotations:
         for signed in (degrees, -degrees):
-            r = pdq_from_luma(_rotated(luma, signed))
+            r = pdq_from_luma(_rotated(small, signed))
             out.append(PdqVariant(f"rot{signed:+g}", r.pdq, r.quality))
     for z in zooms:
-        r = pdq_from_luma(_crop_fraction(luma, z, z, z, z))
+        r = pdq_from_luma(_crop_fraction(small, z, z, z, z))
         out.append(PdqVariant(f"zoom{z:g}", r.pdq, r.quality))
-    return out
+    for crop in uncrops:
+        r = pdq_from_luma(_uncropped(small, *crop))
+        out.append(PdqVariant("uncrop_" + "_".join(f"{side}{round(v * 1000):d}" for side, v in zip("ltrb", crop)),
+                              r.pdq, r.quality))
+    clock.check("whole-image variants")
+    return out[:MAX_QUERY_HASHES]
 
 
 def bank_variants(
