@@ -96,8 +96,9 @@ def sweep_case(db: Session, *, actor: Actor, engine: Any, case_id: int, policy: 
     started = now(db)
     entries = db.execute(sa.select(BankEntry).where(BankEntry.source_case_id == case.id,
                                                     BankEntry.enabled.is_(True))).scalars().all()
-    pdq = tuple(PdqQuery("" if i == 0 else f"e{e.id}", e.signal, e.quality or 100)
-                for i, e in enumerate(e for e in entries if e.signal_type == "pdq"))
+    # An item's own hash is plain; a bank-side variant (crop, turn, cut-out) meets the variant gate.
+    pdq = tuple(PdqQuery(f"e{e.id}" if e.variant else "", e.signal, e.quality if e.quality is not None else 100)
+                for e in entries if e.signal_type == "pdq")
     threshold = min((e.bank.pdq_threshold for e in entries), default=31)
     copies: dict[int, int] = {}
     for kind in ("md5", "sha256"):

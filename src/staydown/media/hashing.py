@@ -40,6 +40,7 @@ from staydown.media.decode import (
     decode_opened,
     _check_dimensions,
     _frame_plan,
+    check_decode_memory,
     open_image,
     to_rgb,
 )
@@ -300,6 +301,7 @@ def prepare_luma(opened: OpenedImage, *, fast: bool = True) -> tuple[LumaImage, 
                 im.draft("L", (-(-info.width // scale), -(-info.height // scale)))
                 if im.mode != "L":  # libjpeg could not give luma alone (e.g. CMYK): no fast path
                     raise _NoFastPath
+                check_decode_memory("RGB", im.width, im.height, opened.limits, "JPEG image")
                 im.load()
             except _NoFastPath:
                 pass
@@ -327,6 +329,7 @@ def _reduced_luma(opened: OpenedImage) -> LumaImage:
     info = opened.info
     im = opened.image
     scale = _fast_scale(info.width, info.height)
+    check_decode_memory(im.mode, info.width, info.height, opened.limits, f"{info.format} image")
     try:
         im.load()
         opened.check_time("decode")
@@ -402,6 +405,7 @@ def _animation_lumas(opened: OpenedImage, *, fast: bool = True) -> Iterator[tupl
             if index:
                 im.seek(index)
                 _check_dimensions(im.width, im.height, info.byte_size, limits, f"{info.format} frame {index}")
+            check_decode_memory(im.mode, im.width, im.height, limits, f"{info.format} frame {index}")
             im.load()
             opened.check_time(f"frame {index}")
             rgb, _ = to_rgb(im)

@@ -342,9 +342,11 @@ def best_match(query: list[PdqVariant], bank: list[PdqVariant]) -> tuple[int, st
 def scan(
     data: bytes, *, limits: DecodeLimits = DEFAULT_LIMITS
 ) -> tuple[MediaSignals, list[PdqVariant]]:
-    """Decode once; return the signals and the query variants (computed on the same luminance)."""
+    """Decode once; return the signals and the query variants (computed on the same luminance).
+    Decoding and every variant share one time budget, `limits.max_seconds`."""
+    deadline = time.monotonic() + limits.max_seconds
     signals, luma = compute_signals_and_luma(data, limits=limits)
-    variants = query_variants(luma)
+    variants = query_variants(luma, deadline=deadline)
     # The first variant must be the recorded signal itself (bit for bit on the reference path).
     variants[0] = PdqVariant("original", signals.pdq, signals.pdq_quality)
     return signals, variants

@@ -1,0 +1,43 @@
+"""Which PDQ hits count as matches: a plain hash within the bank's threshold; a variant (a turned,
+mirrored, cropped, uncropped or cut-out hash, on either side) only within a stricter distance and
+only between hashes with enough detail to mean something (EUI-1: error rates kept low).
+
+Why: every variant is another draw at the threshold, and flat images (icons, logos, one-colour
+art, clip art) have few independent bits: the independent check found flat clip art matching a
+flat original through a rotation variant at 22-28 bits. PDQ's quality (0-100, a count of
+gradients over its 64 x 64 samples) is low for exactly those images. Plain hash against plain hash
+keeps the bank's own threshold (that is what partners' lists are made for); a low-quality plain
+match is already held for a person, never blocked (decide_verdict).
+
+The two constants were set from bench/robustness.py (docs/bench-media.md, "False flags"): on
+the fit half of the flat graphics, text screenshots and template memes no pair matched through a
+variant at these values, and recall of the edits stayed within a point of the ungated figure.
+"""
+
+from __future__ import annotations
+
+__all__ = ["VARIANT_MAX_DISTANCE", "VARIANT_MIN_QUALITY", "admits", "variant_radius"]
+
+# A hit through a variant must be this close (the plain threshold is the bank's, 31 by default).
+VARIANT_MAX_DISTANCE = 25
+# Both hashes of a hit through a variant need at least this PDQ quality (where the bank entry's
+# quality is unknown, as in some imported lists, the query's alone decides).
+VARIANT_MIN_QUALITY = 80
+
+
+def variant_radius(threshold: int) -> int:
+    return min(threshold, VARIANT_MAX_DISTANCE)
+
+
+def admits(*, distance: int, threshold: int, query_variant: str, query_quality: int | None,
+           entry_variant: str, entry_quality: int | None) -> bool:
+    """Does a PDQ hit at `distance` count, under a bank threshold of `threshold`?"""
+    if distance > threshold:
+        return False
+    if not query_variant and not entry_variant:
+        return True
+    if distance > variant_radius(threshold):
+        return False
+    if query_quality is not None and query_quality < VARIANT_MIN_QUALITY:
+        return False
+    return entry_quality is None or entry_quality >= VARIANT_MIN_QUALITY
