@@ -1,11 +1,12 @@
 """Which PDQ hits count as matches: a plain hash within the bank's threshold; a variant (a turned,
-mirrored, cropped, uncropped or cut-out hash, on either side) only within a stricter distance and
-only between hashes with enough detail to mean something (EUI-1: error rates kept low).
+mirrored, cropped, uncropped or cut-out hash, on either side) only within a stricter distance, and
+stricter again or not at all for hashes with flat areas (EUI-1: error rates kept low).
 
 Why: every variant is another draw at the threshold, and flat images (icons, logos, one-colour
 art, clip art) have few independent bits: the independent check found flat clip art matching a
 flat original through a rotation variant at 22-28 bits. PDQ's quality (0-100, a count of
-gradients over its 64 x 64 samples) is low for exactly those images. Plain hash against plain hash
+gradients over its 64 x 64 samples) misses them (a sharp shape on white scores 100), so variants
+carry a detail score instead: PDQ's quality lowered by the share of flat samples. Plain hash against plain hash
 keeps the bank's own threshold (that is what partners' lists are made for); a low-quality plain
 match is already held for a person, never blocked (decide_verdict).
 
@@ -16,17 +17,24 @@ variant at these values, and recall of the edits stayed within a point of the un
 
 from __future__ import annotations
 
-__all__ = ["VARIANT_MAX_DISTANCE", "VARIANT_MIN_QUALITY", "admits", "variant_radius"]
+__all__ = ["DETAILED", "FLAT_MAX_DISTANCE", "VARIANT_MAX_DISTANCE", "VARIANT_MIN_QUALITY", "admits",
+           "variant_radius"]
 
-# A hit through a variant must be this close (the plain threshold is the bank's, 31 by default).
+# A hit through a variant must be this close (the plain threshold is the bank's, 31 by default)...
 VARIANT_MAX_DISTANCE = 25
-# Both hashes of a hit through a variant need at least this PDQ quality (where the bank entry's
-# quality is unknown, as in some imported lists, the query's alone decides).
-VARIANT_MIN_QUALITY = 80
+# ...and closer still when either hash has flat areas (detail below DETAILED): clip art and
+# interface chrome collided at 22-28 bits through turns.
+FLAT_MAX_DISTANCE = 20
+DETAILED = 80
+# Below this detail (PDQ quality lowered by the share of flat samples, media.hashing.detail_of) a
+# hash never matches through a variant. Where the bank entry's quality is unknown (imported
+# lists), the query's alone decides.
+VARIANT_MIN_QUALITY = 50
 
 
-def variant_radius(threshold: int) -> int:
-    return min(threshold, VARIANT_MAX_DISTANCE)
+def variant_radius(threshold: int, quality: int | None = 100) -> int:
+    limit = VARIANT_MAX_DISTANCE if quality is None or quality >= DETAILED else FLAT_MAX_DISTANCE
+    return min(threshold, limit)
 
 
 def admits(*, distance: int, threshold: int, query_variant: str, query_quality: int | None,
@@ -36,8 +44,8 @@ def admits(*, distance: int, threshold: int, query_variant: str, query_quality: 
         return False
     if not query_variant and not entry_variant:
         return True
-    if distance > variant_radius(threshold):
+    known = [q for q in (query_quality, entry_quality) if q is not None]
+    lowest = min(known) if known else None
+    if lowest is not None and lowest < VARIANT_MIN_QUALITY:
         return False
-    if query_quality is not None and query_quality < VARIANT_MIN_QUALITY:
-        return False
-    return entry_quality is None or entry_quality >= VARIANT_MIN_QUALITY
+    return distance <= variant_radius(threshold, lowest)

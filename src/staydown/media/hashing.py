@@ -58,6 +58,7 @@ __all__ = [
     "hamming",
     "luma_from_rgb",
     "pdq_dihedral",
+    "pdq_detail",
     "pdq_dihedral_exact",
     "pdq_from_image",
     "pdq_from_luma",
@@ -234,10 +235,22 @@ def _quality(buf: np.ndarray) -> int:
 
 def pdq_coefficients(luma: LumaImage) -> tuple[np.ndarray, int]:
     """The 16x16 DCT coefficients PDQ thresholds, and PDQ's quality, from float luminance."""
+    c, q, _ = _coefficients_and_buffer(luma)
+    return c, q
+
+
+def pdq_detail(luma: LumaImage) -> PdqResult:
+    """PDQ of the luminance with `quality` replaced by detail_of (quality and flatness): for
+    variants, whose matches pass the gate in matching.gate."""
+    c, q, buf = _coefficients_and_buffer(luma)
+    return PdqResult(_coefficients_to_hex(c), detail_of(buf, q) if buf is not None else q)
+
+
+def _coefficients_and_buffer(luma: LumaImage) -> tuple[np.ndarray, int, np.ndarray | None]:
     rows, cols = luma.pixels.shape
     src_w, src_h = luma.source_size
     if src_w < 5 or src_h < 5 or rows < 1 or cols < 1:
-        return np.zeros((16, 16)), 0  # pdqhash gives an all-zero hash of quality 0 for such slivers
+        return np.zeros((16, 16)), 0, None  # pdqhash gives an all-zero hash of quality 0 for such slivers
     if (src_w, src_h) == (64, 64) and (rows, cols) == (64, 64):
         buf = luma.pixels.astype(np.float64)
     else:
@@ -245,7 +258,7 @@ def pdq_coefficients(luma: LumaImage) -> tuple[np.ndarray, int]:
         wc = _tent_weights(src_w, cols)
         buf = (wr @ luma.pixels @ wc.T).astype(np.float64)
     d = _dct_16x64()
-    return d @ buf @ d.T, _quality(buf)
+    return d @ buf @ d.T, _quality(buf), buf
 
 
 def _coefficients_to_hex(c: np.ndarray) -> str:
@@ -263,6 +276,20 @@ def _dihedral_coefficients(c: np.ndarray) -> list[np.ndarray]:
     flip_cols = c * s[None, :]
     both = s[:, None] * c * s[None, :]
     return [c, flip_cols.T, both, flip_rows.T, flip_rows, flip_cols, c.T, both.T]
+
+
+def _flat_share(buf: np.ndarray) -> float:
+    """Share of PDQ's 64 x 64 samples whose 3 x 3 neighbourhood spans at most one grey level: the
+    flat areas of icons, logos, clip art, text screenshots and interface chrome. PDQ's quality
+    does not see them (a sharp shape on white scores 100), and they are where variants collide."""
+    lo = np.minimum.reduce([buf[1:-1, 1:-1], buf[:-2, 1:-1], buf[2:, 1:-1], buf[1:-1, :-2], buf[1:-1, 2:]])
+    hi = np.maximum.reduce([buf[1:-1, 1:-1], buf[:-2, 1:-1], buf[2:, 1:-1], buf[1:-1, :-2], buf[1:-1, 2:]])
+    return float(((hi - lo) <= 1.0).mean())
+
+
+def detail_of(buf: np.ndarray, quality: int) -> int:
+    """PDQ's quality, lowered by flatness: min(quality, 100 x the share of non-flat samples)."""
+    return min(quality, int(round(100 * (1.0 - _flat_share(buf)))))
 
 
 def pdq_from_luma(luma: LumaImage) -> PdqResult:
@@ -446,7 +473,8 @@ def pdq_dihedral_exact(luma: LumaImage) -> list[tuple[str, PdqResult]]:
     about the price of two: mirroring the pixels is mirroring the filter weights, and a quarter
     turn transposes PDQ's 64 x 64 samples exactly (the weights of a transposed image are the
     other axis's). Bit for bit the hashes of the transformed pixels, unlike pdq_dihedral, whose
-    DCT-sign shortcut is off by up to ~20 bits (PDQ's even box window is half a pixel off-centre)."""
+    DCT-sign shortcut is off by up to ~20 bits (PDQ's even box window is half a pixel off-centre).
+    Their quality is detail_of's (PDQ quality lowered by flatness), for the variant gate."""
     rows, cols = luma.pixels.shape
     src_w, src_h = luma.source_size
     if src_w < 5 or src_h < 5 or rows < 1 or cols < 1:
@@ -462,10 +490,11 @@ def pdq_dihedral_exact(luma: LumaImage) -> list[tuple[str, PdqResult]]:
     b10 = (af @ wc.T).astype(np.float64)  # upside down
     b11 = (af @ wc[:, ::-1].T).astype(np.float64)  # half turn
     d = _dct_16x64()
+    detail = detail_of(b00, _quality(b00))  # flatness is the same under every flip and turn
     buffers = {"original": b00, "rotate90": b10.T, "rotate180": b11, "rotate270": b01.T,
                "flip_x": b10, "flip_y": b01, "transpose": b00.T, "transverse": b11.T}
     out = []
     for name in DIHEDRAL_NAMES:
         buf = buffers[name]
-        out.append((name, PdqResult(_coefficients_to_hex(d @ buf @ d.T), _quality(buf))))
+        out.append((name, PdqResult(_coefficients_to_hex(d @ buf @ d.T), detail)))
     return out

@@ -144,7 +144,11 @@ def _regions_for(p: np.ndarray, chrome: float) -> list[Region]:
     rows, cols = p.shape
     row_chrome, row_flat = _line_kinds(p, chrome)
     out: list[Region] = []
-    for top, bottom in _runs(row_chrome, row_flat, max(1, round(_MAX_GAP * rows))):
+    # Runs split at every chrome line, and runs joined over short chrome gaps (a band of flat sky
+    # in the chrome's colour); a header just above the picture is split off by the first kind.
+    runs = _runs(row_chrome, row_flat, 0)
+    runs += [r for r in _runs(row_chrome, row_flat, max(1, round(_MAX_GAP * rows))) if r not in runs]
+    for top, bottom in runs:
         if bottom - top < max(_MIN_PIXELS, _MIN_KEEP * rows):
             continue
         # Across, a caption bar or a feed spans the picture's full width; what is left at the

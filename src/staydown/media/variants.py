@@ -42,6 +42,7 @@ from staydown.media.hashing import (
     compute_signals_and_luma,
     hamming,
     luma_from_rgb,
+    pdq_detail,
     pdq_dihedral_exact,
     pdq_from_luma,
     shrink,
@@ -294,13 +295,13 @@ def query_variants(
     clock.check("picture variants")
     for degrees in rotations:
         for signed in (degrees, -degrees):
-            r = pdq_from_luma(_rotated(small, signed))
+            r = pdq_detail(_rotated(small, signed))
             out.append(PdqVariant(f"rot{signed:+g}", r.pdq, r.quality))
     for z in zooms:
-        r = pdq_from_luma(_crop_fraction(small, z, z, z, z))
+        r = pdq_detail(_crop_fraction(small, z, z, z, z))
         out.append(PdqVariant(f"zoom{z:g}", r.pdq, r.quality))
     for crop in uncrops:
-        r = pdq_from_luma(_uncropped(small, *crop))
+        r = pdq_detail(_uncropped(small, *crop))
         out.append(PdqVariant("uncrop_" + "_".join(f"{side}{round(v * 1000):d}" for side, v in zip("ltrb", crop)),
                               r.pdq, r.quality))
     clock.check("whole-image variants")
@@ -312,19 +313,23 @@ def bank_variants(
     *,
     crops: tuple[tuple[float, float, float, float], ...] = BANK_CROPS,
     rotations: tuple[float, ...] = BANK_ROTATIONS,
+    deadline: float | None = None,
 ) -> list[PdqVariant]:
     """Hashes to bank for a confirmed item of our own: the original, crops and slight turns."""
-    luma = _as_luma(image)
+    clock = _Clock(deadline)
+    luma = shrink(_as_luma(image), WORK_SIDE)
     first = pdq_from_luma(luma)
     out = [PdqVariant("original", first.pdq, first.quality)]
     for crop in crops:
-        r = pdq_from_luma(_crop_fraction(luma, *crop))
+        r = pdq_detail(_crop_fraction(luma, *crop))
         name = "crop_" + "_".join(f"{side}{round(v * 1000):d}" for side, v in zip("ltrb", crop))
         out.append(PdqVariant(name, r.pdq, r.quality))
+    clock.check("bank crops")
     for degrees in rotations:
         for signed in (degrees, -degrees):
-            r = pdq_from_luma(_rotated(luma, signed))
+            r = pdq_detail(_rotated(luma, signed))
             out.append(PdqVariant(f"rot{signed:+g}", r.pdq, r.quality))
+    clock.check("bank turns")
     return out
 
 
