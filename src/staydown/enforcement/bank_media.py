@@ -48,18 +48,14 @@ def media_entries(data: bytes, *, limits: Any, note: str) -> list[Any]:
 
     from staydown.matching.banks import NewEntry
     from staydown.media.hashing import compute_signals_and_luma
-    from staydown.media.variants import bank_variants, query_variants
+    from staydown.media.variants import bank_variants
 
     deadline = time.monotonic() + limits.max_seconds
     signals, luma = compute_signals_and_luma(data, limits=limits)
     original = NewEntry("pdq", signals.pdq, note, quality=signals.pdq_quality)
     entries = [original, NewEntry("md5", signals.md5, note), NewEntry("sha256", signals.sha256, note)]
     seen = {signals.pdq}
-    variants = bank_variants(luma, deadline=deadline)
-    # The picture inside (and its mirrors), as the query side finds it in the item itself.
-    variants += [v for v in query_variants(luma, rotations=(), zooms=(), uncrops=(), deadline=deadline)
-                 if v.name.startswith(("trim", "region"))]
-    for v in variants:
+    for v in bank_variants(luma, pictures=True, deadline=deadline):
         if v.name != "original" and v.pdq not in seen:
             seen.add(v.pdq)
             entries.append(NewEntry("pdq", v.pdq, note, variant=v.name[:40], quality=v.quality, parent=original))

@@ -194,3 +194,66 @@ def find_picture_regions(pixels: np.ndarray) -> list[Region]:
             if len(out) < MAX_REGIONS and all(r[1:] != region[1:] for r in out):
                 out.append(region._replace(name=f"region{len(out)}"))
     return out
+
+
+# ---- collages ----------------------------------------------------------------------------------------
+#
+# A picture re-posted as one tile of a grid (2 x 2, or two side by side) is a quarter or a half of
+# the upload. Tiles are different pictures, so the line between two of them is a step along almost
+# all of its length (or a gutter: a flat line); inside a photograph even a horizon is not a step
+# everywhere. The seam is looked for near the middle (where grid apps put it), by the median step
+# along each line, so a few similar columns do not hide it.
+
+_SEAM_BAND = (0.4, 0.6)  # where a seam is looked for, as a share of the side
+_SEAM_STEP = 12.0  # median grey-level step along the seam line...
+_SEAM_RATIO = 4.0  # ...and this many times the typical line's
+
+
+def _seam(p: np.ndarray) -> tuple[int, int] | None:
+    """(first row after the upper tile, first row of the lower tile) of a seam or gutter between
+    two tiles stacked in `p`, or None."""
+    rows = p.shape[0]
+    lo, hi = int(rows * _SEAM_BAND[0]), int(rows * _SEAM_BAND[1])
+    if hi - lo < 3:
+        return None
+    steps = np.median(np.abs(np.diff(p, axis=0)), axis=1)  # steps[r]: between rows r and r + 1
+    typical = float(np.median(steps)) + 1.0
+    flat = (np.abs(p - np.median(p, axis=1, keepdims=True)) <= _TOLERANCE).mean(axis=1) >= 0.98
+    gutter = np.flatnonzero(flat[lo:hi])
+    if gutter.size and rows >= 2 * _MIN_PIXELS:
+        start = lo + int(gutter[0])
+        end = start
+        while end < rows and flat[end]:
+            end += 1
+        while start > 0 and flat[start - 1]:
+            start -= 1
+        if end - start <= 0.1 * rows:
+            return start, end
+    band = steps[lo:hi]
+    k = int(band.argmax())
+    if band[k] >= _SEAM_STEP and band[k] >= _SEAM_RATIO * typical:
+        return lo + k + 1, lo + k + 1
+    return None
+
+
+def find_grid_cells(pixels: np.ndarray) -> list[Region]:
+    """The tiles of a 2 x 2 (or 1 x 2, 2 x 1) collage, or [] when no seam is found."""
+    p = np.asarray(pixels, dtype=np.float32)
+    rows, cols = p.shape
+    if rows < 2 * _MIN_PIXELS or cols < 2 * _MIN_PIXELS:
+        return []
+    across = _seam(p)
+    down = _seam(p.T)
+    # Grid apps split equal tiles at the same relative place on both axes: one clear seam stands
+    # for the other where two tiles happen to meet without a visible step.
+    if across and not down:
+        down = (round(cols * across[0] / rows), round(cols * across[1] / rows))
+    elif down and not across:
+        across = (round(rows * down[0] / cols), round(rows * down[1] / cols))
+    ys = [(0, across[0]), (across[1], rows)] if across else [(0, rows)]
+    xs = [(0, down[0]), (down[1], cols)] if down else [(0, cols)]
+    if len(ys) * len(xs) < 2:
+        return []
+    cells = [Region(f"cell{k}", x0, y0, x1, y1) for k, ((y0, y1), (x0, x1)) in
+             enumerate((y, x) for y in ys for x in xs)]
+    return [c for c in cells if c.width >= _MIN_PIXELS and c.height >= _MIN_PIXELS]

@@ -47,7 +47,7 @@ from staydown.media.hashing import (
     pdq_from_luma,
     shrink,
 )
-from staydown.media.regions import find_picture_regions
+from staydown.media.regions import find_grid_cells, find_picture_regions
 
 __all__ = [
     "BANK_CROPS",
@@ -152,8 +152,9 @@ QUERY_UNCROPS: tuple[tuple[float, float, float, float], ...] = (
 _UNCROP_FADE = 0.5
 
 # Every query hash is one index lookup per scan, and one more chance of a false match: the list
-# is fixed and capped. Dihedral 8 + trimmed picture 8 + turns 6 + zoom 1 + uncrops 12 + up to three
-# picture regions with their dihedral 24 = 59.
+# is fixed and capped. Dihedral 8 + trimmed picture 8 + up to three picture regions with their
+# dihedral 24 + up to four collage tiles 4 + turns 6 + zoom 1 + uncrops 12 = 63 at most; a plain
+# photograph (no border, region or seam) has 27.
 MAX_QUERY_HASHES = 64
 
 # Degrees the banked original is also turned by (both directions). Against the query's 1-degree
@@ -292,6 +293,11 @@ def query_variants(
         inner = shrink(work.crop(*box), VARIANT_SIDE)
         for dname, r in pdq_dihedral_exact(inner):
             out.append(PdqVariant(name if dname == "original" else f"{name}:{dname}", r.pdq, r.quality))
+    if regions:
+        # The tiles of a collage, as they are (a tile is rarely mirrored inside a grid).
+        for cell in find_grid_cells(work.pixels):
+            r = pdq_detail(shrink(work.crop(cell.left, cell.top, cell.right, cell.bottom), VARIANT_SIDE))
+            out.append(PdqVariant(cell.name, r.pdq, r.quality))
     clock.check("picture variants")
     for degrees in rotations:
         for signed in (degrees, -degrees):
@@ -313,11 +319,15 @@ def bank_variants(
     *,
     crops: tuple[tuple[float, float, float, float], ...] = BANK_CROPS,
     rotations: tuple[float, ...] = BANK_ROTATIONS,
+    pictures: bool = False,
     deadline: float | None = None,
 ) -> list[PdqVariant]:
-    """Hashes to bank for a confirmed item of our own: the original, crops and slight turns."""
+    """Hashes to bank for a confirmed item of our own: the original, crops and slight turns; with
+    `pictures`, also the picture inside it (trimmed borders, caption or screenshot cut away) and
+    that picture's mirrors and quarter turns, as the query side finds them."""
     clock = _Clock(deadline)
-    luma = shrink(_as_luma(image), WORK_SIDE)
+    work = shrink(_as_luma(image), WORK_SIDE)
+    luma = shrink(work, VARIANT_SIDE)
     first = pdq_from_luma(luma)
     out = [PdqVariant("original", first.pdq, first.quality)]
     for crop in crops:
@@ -330,6 +340,9 @@ def bank_variants(
             r = pdq_detail(_rotated(luma, signed))
             out.append(PdqVariant(f"rot{signed:+g}", r.pdq, r.quality))
     clock.check("bank turns")
+    if pictures:
+        out += [v for v in query_variants(work, rotations=(), zooms=(), uncrops=(), deadline=deadline)
+                if v.name.startswith(("trim", "region"))]
     return out
 
 
