@@ -125,7 +125,7 @@ def _distinct_job(item: tuple[str, int]) -> tuple[tuple[str, int], str, list, li
     signals, luma = compute_signals_and_luma(data)
     entries = [(signals.pdq, "", signals.pdq_quality)]
     seen = {signals.pdq}
-    for v in bank_variants(luma, pictures=True):
+    for v in bank_variants(luma):
         if v.name != "original" and v.pdq not in seen:
             seen.add(v.pdq)
             entries.append((v.pdq, v.name[:40], v.quality))
@@ -308,9 +308,15 @@ def run(opts) -> None:  # noqa: C901 - one linear report
         if not qv and not ev:
             pairs_plain[key] = min(int(d), pairs_plain.get(key, 999))
         elif ok:
-            pairs_variant.setdefault(key, (int(d), qv, ev))
+            if key not in pairs_variant or int(d) < pairs_variant[key][0]:
+                pairs_variant[key] = (int(d), qv, ev)
         else:
             ungated_variant += 1
+    # A pair met through a mirror or quarter turn within 8 bits is one image and its transform
+    # (arrow-left and arrow-right icons): what the variants are for, counted apart.
+    dihedral = ("rotate", "flip", "transpose", "transverse")
+    twins = {k for k, (d, qv, ev) in pairs_variant.items()
+             if d <= 8 and not ev and qv.startswith(dihedral) and k not in pairs_plain}
     t_pairs = time.perf_counter() - t0 - t_distinct - t_recall
     print(f"false-flag search: {len(q_hex)} query hashes in an index of {len(e_hex)} bank hashes, "
           f"{len(m.ids)} hits within {THRESHOLD} bits, in {t_pairs:.0f} s", flush=True)
@@ -319,7 +325,8 @@ def run(opts) -> None:  # noqa: C901 - one linear report
           f"{dict(Counter(kinds(k) for k in pairs_plain))}")
     print(f"false flags through variants (after the gate): {len(pairs_variant)} pairs "
           f"{dict(Counter(kinds(k) for k in pairs_variant))}; variant hits the gate refused: {ungated_variant}")
-    for key, (d, qv, ev) in list(pairs_variant.items())[:10]:
+    print(f"of which mirror/turn twins within 8 bits: {len(twins)}")
+    for key, (d, qv, ev) in [x for x in pairs_variant.items() if x[0] not in twins][:10]:
         print(f"  {kept[key[0]][0]} ~ {kept[key[1]][0]}: {d} bits via {qv or 'plain'} / {ev or 'plain'}")
     for key, d in list(pairs_plain.items())[:10]:
         print(f"  plain: {kept[key[0]][0]} ~ {kept[key[1]][0]}: {d} bits")
@@ -354,8 +361,10 @@ def run(opts) -> None:  # noqa: C901 - one linear report
         "distinct_by_kind": dict(by_kind),
         "flat_graphics": flat,
         "text_screenshots": by_kind["text"],
-        "false_flags": len(pairs_variant) + len(pairs_plain),
-        "false_flags_through_variants": len(pairs_variant),
+        "false_flags": len((set(pairs_plain) | set(pairs_variant)) - twins),
+        "false_flags_through_variants": len(set(pairs_variant) - twins - set(pairs_plain)),
+        "false_flags_through_variants_by_kind": dict(Counter(kinds(k) for k in set(pairs_variant) - twins - set(pairs_plain))),
+        "mirror_or_turn_twins": len(twins),
         "plain_pdq_collisions": len(pairs_plain),
         "plain_pdq_collisions_by_kind": dict(Counter(kinds(k) for k in pairs_plain)),
         "variant_hits_refused_by_gate": ungated_variant,

@@ -41,9 +41,8 @@ def queue_bank_media(db: Session, *, case: Any, policy: Any) -> None:
 
 
 def media_entries(data: bytes, *, limits: Any, note: str) -> list[Any]:
-    """The bank entries for one confirmed item's bytes: digests, PDQ, the bank-side variants of
-    `media.variants.bank_variants`, and the picture found inside it (caption, screenshot, border)
-    with its dihedral. No database: runs with no transaction open."""
+    """The bank entries for one confirmed item's bytes: digests, PDQ, and the bank-side variants of
+    `media.variants.bank_variants` (crops, slight turns). No database: runs with no transaction open."""
     import time
 
     from staydown.matching.banks import NewEntry
@@ -55,7 +54,10 @@ def media_entries(data: bytes, *, limits: Any, note: str) -> list[Any]:
     original = NewEntry("pdq", signals.pdq, note, quality=signals.pdq_quality)
     entries = [original, NewEntry("md5", signals.md5, note), NewEntry("sha256", signals.sha256, note)]
     seen = {signals.pdq}
-    for v in bank_variants(luma, pictures=True, deadline=deadline):
+    # Not the picture cut out of the item (pictures=False): a query's cut-out meets the item's own
+    # hash already, and cut-outs of two different graphics on white were the commonest false pair in
+    # bench/robustness.py (icons sharing a glyph with different emblems).
+    for v in bank_variants(luma, deadline=deadline):
         if v.name != "original" and v.pdq not in seen:
             seen.add(v.pdq)
             entries.append(NewEntry("pdq", v.pdq, note, variant=v.name[:40], quality=v.quality, parent=original))

@@ -248,14 +248,14 @@ def _check_dimensions(width: int, height: int, byte_size: int, limits: DecodeLim
 
 
 _BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "LA": 2, "PA": 2, "La": 2, "I;16": 2, "I;16L": 2, "I;16B": 2,
-                    "I;16N": 2, "RGB": 3, "YCbCr": 3, "LAB": 3, "HSV": 3, "RGBA": 4, "RGBa": 4, "RGBX": 4,
+                    "I;16N": 2, "RGB": 4, "YCbCr": 4, "LAB": 3, "HSV": 3, "RGBA": 4, "RGBa": 4, "RGBX": 4,
                     "CMYK": 4, "I": 4, "F": 4}
 
 
 def check_decode_memory(mode: str, width: int, height: int, limits: DecodeLimits, what: str = "image") -> None:
     """Refuse a decode whose pixels (in the file's mode, plus an RGB copy unless it is RGB already)
     would exceed `max_decode_bytes`: the memory half of the scan's budget, known from the header."""
-    per_pixel = _BYTES_PER_PIXEL.get(mode, 4) + (0 if mode == "RGB" else 3)
+    per_pixel = _BYTES_PER_PIXEL.get(mode, 4) + (0 if mode == "RGB" else 4)
     need = width * height * per_pixel
     if need > limits.max_decode_bytes:
         raise MediaTooLarge(

@@ -206,14 +206,22 @@ def _tent_weights(n_source: int, n_have: int) -> np.ndarray:
     ks = np.where(valid, ks, 0)
     contrib = np.where(valid, inv[idx][:, None] * inv[ks], 0.0)
     rows = np.broadcast_to(np.arange(64)[:, None], ks.shape)
-    diff = np.zeros((64, n_source + 1))
-    np.add.at(diff, (rows, lo[ks]), contrib)
-    np.add.at(diff, (rows, hi[ks]), -contrib)
-    w = np.cumsum(diff, axis=1)[:, :n_source]
+    # Scatter-adds as bincounts (np.add.at is slow, and region and uncrop sizes change every scan).
+    width = n_source + 1
+    diff = (np.bincount((rows * width + lo[ks]).ravel(), contrib.ravel(), minlength=64 * width)
+            - np.bincount((rows * width + hi[ks]).ravel(), contrib.ravel(), minlength=64 * width))
+    w = np.cumsum(diff.reshape(64, width), axis=1)[:, :n_source]
     if n_have != n_source:
+        # The owner of source pixel i is (i * n_have) // n_source: non-decreasing, so each reduced
+        # pixel's weights are one contiguous run, summed by reduceat.
         owner = np.minimum((np.arange(n_source) * n_have) // n_source, n_have - 1)
+        starts = np.searchsorted(owner, np.arange(n_have))
         folded = np.zeros((64, n_have))
-        np.add.at(folded.T, owner, w.T)
+        present = starts < n_source
+        runs = np.add.reduceat(w, np.minimum(starts, n_source - 1), axis=1)
+        # A reduced pixel that owns no source pixel (only when n_have > n_source) gets no weight.
+        empty = np.append(starts[1:] == starts[:-1], False) | ~present
+        folded[:, ~empty] = runs[:, ~empty]
         w = folded
     return np.ascontiguousarray(w, dtype=np.float32)
 
@@ -456,16 +464,21 @@ def _animation_lumas(opened: OpenedImage, *, fast: bool = True) -> Iterator[tupl
 
 
 def shrink(luma: LumaImage, max_side: int) -> LumaImage:
-    """The same luminance averaged down so its longer side is at most `max_side` (Pillow's BOX
-    filter, in C). The source size is kept, so PDQ's filter is still computed as at full size
-    (folded weights): variants need no more pixels than PDQ's 64 x 64 samples can use."""
+    """A working copy for variants: the luminance averaged down so its longer side is at most
+    `max_side` (Pillow's BOX filter, in C), and taken as an image of its own size. PDQ's window is
+    1/128 of the side either way, so the blur is the same as at full size, and the filter weights
+    are those of a small image (cheap, and the same for every upload of that shape) instead of
+    full-size weights folded anew for every region and uncrop. Variants need no more pixels than
+    PDQ's 64 x 64 samples can use; the recorded hash is never computed from this copy."""
     rows, cols = luma.pixels.shape
     if max(rows, cols) <= max_side:
-        return luma
+        if luma.source_size == (cols, rows):
+            return luma
+        return LumaImage(luma.pixels, (cols, rows))
     f = max_side / max(rows, cols)
     size = (max(1, round(cols * f)), max(1, round(rows * f)))
     im = Image.fromarray(np.ascontiguousarray(luma.pixels, dtype=np.float32), "F")
-    return LumaImage(np.asarray(im.resize(size, Image.Resampling.BOX), dtype=np.float32), luma.source_size)
+    return LumaImage(np.asarray(im.resize(size, Image.Resampling.BOX), dtype=np.float32), size)
 
 
 def pdq_dihedral_exact(luma: LumaImage) -> list[tuple[str, PdqResult]]:

@@ -232,19 +232,25 @@ def _crop_fraction(luma: LumaImage, left: float, top: float, right: float, botto
 
 
 def _uncropped(luma: LumaImage, left: float, top: float, right: float, bottom: float) -> LumaImage:
+    """The image extended by these fractions of its size, the margin filled by repeating the edge
+    and fading halfway to the mean (separably: one gather and one product, no padding passes)."""
     p = luma.pixels
     rows, cols = p.shape
     pl, pt, pr, pb = round(left * cols), round(top * rows), round(right * cols), round(bottom * rows)
-    q = np.pad(p, ((pt, pb), (pl, pr)), mode="edge")
-    h, w = q.shape
-    yy = np.arange(h, dtype=np.float32)[:, None]
-    xx = np.arange(w, dtype=np.float32)[None, :]
-    dy = np.clip(np.maximum(pt - yy, yy - (h - 1 - pb)), 0, None) / max(1, pt, pb)
-    dx = np.clip(np.maximum(pl - xx, xx - (w - 1 - pr)), 0, None) / max(1, pl, pr)
-    wgt = np.clip(np.maximum(dy, dx) * _UNCROP_FADE, 0.0, 1.0)
-    q = q * (1.0 - wgt) + float(p.mean()) * wgt
+    mean = np.float32(p.mean())
+    q = np.pad(p - mean, ((pt, pb), (pl, pr)), mode="edge")
+    # Only the margins fade (separably, so corners fade on both axes).
+    if pt:
+        q[:pt] *= (1.0 - _UNCROP_FADE * np.arange(pt, 0, -1, dtype=np.float32) / max(pt, pb))[:, None]
+    if pb:
+        q[q.shape[0] - pb:] *= (1.0 - _UNCROP_FADE * np.arange(1, pb + 1, dtype=np.float32) / max(pt, pb))[:, None]
+    if pl:
+        q[:, :pl] *= 1.0 - _UNCROP_FADE * np.arange(pl, 0, -1, dtype=np.float32) / max(pl, pr)
+    if pr:
+        q[:, q.shape[1] - pr:] *= 1.0 - _UNCROP_FADE * np.arange(1, pr + 1, dtype=np.float32) / max(pl, pr)
+    q += mean
     s = luma.scale
-    return LumaImage(q.astype(np.float32), (max(1, round(w * s)), max(1, round(h * s))))
+    return LumaImage(q.astype(np.float32, copy=False), (max(1, round(q.shape[1] * s)), max(1, round(q.shape[0] * s))))
 
 
 class _Clock:
@@ -273,43 +279,56 @@ def query_variants(
     turns back, a zoom and uncrops. Work runs on small copies (WORK_SIDE, VARIANT_SIDE), within
     `deadline` (time.monotonic()), so its cost does not grow with the upload's size."""
     clock = _Clock(deadline)
-    work = shrink(_as_luma(image), WORK_SIDE)
-    small = shrink(work, VARIANT_SIDE)
+    luma = _as_luma(image)
+    small = shrink(luma, VARIANT_SIDE)
     out = [PdqVariant(name, r.pdq, r.quality) for name, r in pdq_dihedral_exact(small)]
     clock.check("dihedral variants")
-    pictures: list[tuple[str, tuple[int, int, int, int]]] = []
-    rows, cols = work.pixels.shape
+    # Where the picture is, is found on the small copy (cheap); what is found is cut from a larger
+    # one, made only then: regions are smaller than the upload and need the pixels.
+    pictures: list[tuple[str, tuple[float, float, float, float]]] = []
+    rows, cols = small.pixels.shape
     if trim:
-        left, top, right, bottom = detect_borders(work.pixels)
+        left, top, right, bottom = detect_borders(small.pixels)
         if max(left, right) >= _MIN_TRIM * cols or max(top, bottom) >= _MIN_TRIM * rows:
-            pictures.append(("trim", (left, top, cols - right, rows - bottom)))
+            pictures.append(("trim", (left / cols, top / rows, (cols - right) / cols, (rows - bottom) / rows)))
+    cells = []
     if regions:
-        for region in find_picture_regions(work.pixels):
-            box = (region.left, region.top, region.right, region.bottom)
+        for region in find_picture_regions(small.pixels):
+            box = (region.left / cols, region.top / rows, region.right / cols, region.bottom / rows)
             if all(box != b for _, b in pictures):
                 pictures.append((region.name, box))
+        cells = [(c.name, (c.left / cols, c.top / rows, c.right / cols, c.bottom / rows))
+                 for c in find_grid_cells(small.pixels)]
         clock.check("picture regions")
+    work = shrink(luma, WORK_SIDE) if pictures or cells else small
+    wrows, wcols = work.pixels.shape
+
+    def cut(box: tuple[float, float, float, float]) -> LumaImage:
+        return shrink(work.crop(round(box[0] * wcols), round(box[1] * wrows), round(box[2] * wcols),
+                                round(box[3] * wrows)), VARIANT_SIDE)
+
     for name, box in pictures:
-        inner = shrink(work.crop(*box), VARIANT_SIDE)
-        for dname, r in pdq_dihedral_exact(inner):
+        for dname, r in pdq_dihedral_exact(cut(box)):
             out.append(PdqVariant(name if dname == "original" else f"{name}:{dname}", r.pdq, r.quality))
-    if regions:
-        # The tiles of a collage, as they are (a tile is rarely mirrored inside a grid).
-        for cell in find_grid_cells(work.pixels):
-            r = pdq_detail(shrink(work.crop(cell.left, cell.top, cell.right, cell.bottom), VARIANT_SIDE))
-            out.append(PdqVariant(cell.name, r.pdq, r.quality))
+    # The tiles of a collage, as they are (a tile is rarely mirrored inside a grid).
+    for name, box in cells:
+        r = pdq_detail(cut(box))
+        out.append(PdqVariant(name, r.pdq, r.quality))
     clock.check("picture variants")
+    # Turns, zoom and uncrops carry the detail of the image they were made from: their own corners
+    # and margins are filled by us and say nothing about the picture.
+    detail = out[0].quality
     for degrees in rotations:
         for signed in (degrees, -degrees):
-            r = pdq_detail(_rotated(small, signed))
-            out.append(PdqVariant(f"rot{signed:+g}", r.pdq, r.quality))
+            r = pdq_from_luma(_rotated(small, signed))
+            out.append(PdqVariant(f"rot{signed:+g}", r.pdq, detail))
     for z in zooms:
-        r = pdq_detail(_crop_fraction(small, z, z, z, z))
-        out.append(PdqVariant(f"zoom{z:g}", r.pdq, r.quality))
+        r = pdq_from_luma(_crop_fraction(small, z, z, z, z))
+        out.append(PdqVariant(f"zoom{z:g}", r.pdq, detail))
     for crop in uncrops:
-        r = pdq_detail(_uncropped(small, *crop))
+        r = pdq_from_luma(_uncropped(small, *crop))
         out.append(PdqVariant("uncrop_" + "_".join(f"{side}{round(v * 1000):d}" for side, v in zip("ltrb", crop)),
-                              r.pdq, r.quality))
+                              r.pdq, detail))
     clock.check("whole-image variants")
     return out[:MAX_QUERY_HASHES]
 
@@ -330,15 +349,16 @@ def bank_variants(
     luma = shrink(work, VARIANT_SIDE)
     first = pdq_from_luma(luma)
     out = [PdqVariant("original", first.pdq, first.quality)]
+    detail = pdq_detail(luma).quality  # the original's: crops and turns carry it (see query_variants)
     for crop in crops:
-        r = pdq_detail(_crop_fraction(luma, *crop))
+        r = pdq_from_luma(_crop_fraction(luma, *crop))
         name = "crop_" + "_".join(f"{side}{round(v * 1000):d}" for side, v in zip("ltrb", crop))
-        out.append(PdqVariant(name, r.pdq, r.quality))
+        out.append(PdqVariant(name, r.pdq, detail))
     clock.check("bank crops")
     for degrees in rotations:
         for signed in (degrees, -degrees):
-            r = pdq_detail(_rotated(luma, signed))
-            out.append(PdqVariant(f"rot{signed:+g}", r.pdq, r.quality))
+            r = pdq_from_luma(_rotated(luma, signed))
+            out.append(PdqVariant(f"rot{signed:+g}", r.pdq, detail))
     clock.check("bank turns")
     if pictures:
         out += [v for v in query_variants(work, rotations=(), zooms=(), uncrops=(), deadline=deadline)
