@@ -187,7 +187,7 @@ def _box_bounds(n: int, window: int) -> tuple[np.ndarray, np.ndarray]:
     return np.maximum(0, k - (window - half)), np.minimum(n, k + half)
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=1024)  # ~64 x 300 floats each for variant copies
 def _tent_weights(n_source: int, n_have: int) -> np.ndarray:
     """64 x n_have weights giving PDQ's 64 samples along one axis of n_source pixels.
 
@@ -464,21 +464,17 @@ def _animation_lumas(opened: OpenedImage, *, fast: bool = True) -> Iterator[tupl
 
 
 def shrink(luma: LumaImage, max_side: int) -> LumaImage:
-    """A working copy for variants: the luminance averaged down so its longer side is at most
-    `max_side` (Pillow's BOX filter, in C), and taken as an image of its own size. PDQ's window is
-    1/128 of the side either way, so the blur is the same as at full size, and the filter weights
-    are those of a small image (cheap, and the same for every upload of that shape) instead of
-    full-size weights folded anew for every region and uncrop. Variants need no more pixels than
-    PDQ's 64 x 64 samples can use; the recorded hash is never computed from this copy."""
+    """The same luminance averaged down so its longer side is at most `max_side` (Pillow's BOX
+    filter, in C). The source size is kept, so PDQ's filter is still computed as at full size
+    (folded weights): variants need no more pixels than PDQ's 64 x 64 samples can use. (Taking the
+    small copy as an image of its own size instead moved unedited photos 16-24 bits.)"""
     rows, cols = luma.pixels.shape
     if max(rows, cols) <= max_side:
-        if luma.source_size == (cols, rows):
-            return luma
-        return LumaImage(luma.pixels, (cols, rows))
+        return luma
     f = max_side / max(rows, cols)
     size = (max(1, round(cols * f)), max(1, round(rows * f)))
     im = Image.fromarray(np.ascontiguousarray(luma.pixels, dtype=np.float32), "F")
-    return LumaImage(np.asarray(im.resize(size, Image.Resampling.BOX), dtype=np.float32), size)
+    return LumaImage(np.asarray(im.resize(size, Image.Resampling.BOX), dtype=np.float32), luma.source_size)
 
 
 def pdq_dihedral_exact(luma: LumaImage) -> list[tuple[str, PdqResult]]:
