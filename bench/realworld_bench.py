@@ -262,7 +262,7 @@ def run(opts) -> None:  # noqa: C901 - one linear report
         items += [(kind, k) for k in range(counts[kind])]
     items += [("text", k) for k in range(TEXT_SCREENSHOTS)]
     items += [("meme", k) for k in range(TEMPLATES * MEMES_PER_TEMPLATE)]
-    n_synth = max(0, opts.distinct + 400 - len(items))  # a margin for duplicates dropped below
+    n_synth = max(0, opts.distinct + 1_500 - len(items))  # a margin for duplicates dropped below (icons: ~900)
     items += [("synthetic", k) for k in range(n_synth)]
     real_check = list(range(1, counts["photo"], 2))[: opts.originals // 2]
     recall_ks = real_check + [-(k + 1) for k in range(opts.originals - len(real_check))]

@@ -11,8 +11,8 @@ Phases, each on the same server:
   3. 1,280 px PNG photos, one at a time: p50 and p99;
   4. 1 MP JPEG photos (1155 x 866), `--concurrency` at a time for `--seconds`: scans/s, p50, p99,
      with notices filed beside them (their p99 too).
-The bank holds `--bank` PDQ hashes of a hash-only list (random ones plus the JPEGs' originals, so
-matches happen and are recorded) and the scans carry content ids, so each writes its scan, the
+The bank holds `--bank` PDQ hashes of a hash-only list (random ones plus two of the forty JPEGs'
+originals, so some matches happen and are recorded: a case opened, the upload vaulted) and the scans carry content ids, so each writes its scan, the
 content's signals and, on a match, a case and the vault. Every JSON figure is measured; the machine's
 load average before each phase is in it (other work on the machine shows there).
 """
@@ -173,7 +173,8 @@ def main() -> None:
         rng = np.random.default_rng(7)
         rows = ["signal_type,signal,note"]
         rows += [f"pdq,{rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex()},random" for _ in range(opts.bank)]
-        rows += [f"pdq,{compute_signals(j).pdq},bench original" for j in jpegs[::2]]
+        # Two of the forty originals: most uploads match nothing; those that do open a case and are vaulted.
+        rows += [f"pdq,{compute_signals(j).pdq},bench original" for j in jpegs[:2]]
         csv_path = Path(tmp) / "bank.csv"
         csv_path.write_text("\n".join(rows) + "\n")
         import subprocess
@@ -284,7 +285,7 @@ def main() -> None:
         "notices_p99<=100ms_during_jpeg": (out["jpeg_1mp"]["notices_meanwhile"]["p99_ms"] or 1e9) <= 100,
     }
     out["aims_met"] = aims
-    out["bank_pdq_hashes"] = opts.bank + len(jpegs[::2])
+    out["bank_pdq_hashes"] = opts.bank + 2
     out["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     out["wall_s"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(out))
