@@ -2,28 +2,28 @@
 
 Plain PDQ misses geometric edits (measured on the bench corpus, 512x384: a left-right mirror is ~128
 bits away, a 5% border ~95, a 2-degree rotation ~44, a 2% crop on every side ~40; the match threshold
-is 31). Two kinds of variant close those gaps, each chosen and sized by bench/robustness.py:
+is 31), and a caption bar or a phone screenshot makes the upload unrelated to the picture in it.
 
-Query side (`query_variants`, computed for every scanned image, so they work against *any* hash
-list, including other organisations' lists that carry only the original's hash):
-  * the 8 dihedral transforms (mirrors, quarter turns), hashed from the transformed pixels (see
-    _DIHEDRAL for why not from the DCT signs, which pdq_dihedral offers as the cheap approximation);
-  * `trim`: uniform borders of any colour (letterbox, pillarbox, frames) detected and cut off;
-  * `rot±N`: the scanned image turned back by a few small angles, which undoes slight rotations;
-  * `zoom`: a central crop, which meets the bank-side crop variants halfway (see below).
+Query side (`query_variants`, for every scanned image, so they work against *any* hash list,
+including lists that carry only the original's hash), at most MAX_QUERY_HASHES, computed on small
+copies of the upload (VARIANT_SIDE, regions cut from WORK_SIDE) within the scan's time budget:
+  * the 8 dihedral transforms (mirrors, quarter turns), exact, from two filter passes;
+  * the picture inside: `trim` (uniform borders of any colour) and up to three regions found by
+    `media.regions` (caption bands and screenshot chrome cut away), each with its 8 dihedral hashes,
+    and the tiles of a collage;
+  * `rot±N`: the scanned image turned back by a few small angles;
+  * `zoom`: a central crop, which meets the bank-side crop variants halfway;
+  * `uncrop_*`: the image extended by fitted margins filled from its edge, which meets crops in lists
+    that hold only an original's hash (QUERY_UNCROPS).
 
-Bank side (`bank_variants`, only for items staydown banks from its own confirmed cases):
+Bank side (`bank_variants`, only for items staydown banks from its own confirmed cases, built from the
+vaulted original by enforcement.bank_media):
   * `rot±N`: the original turned slightly, meeting the query's turned-back variants halfway;
-  * `crop_*`: crops of the original. A crop removes content that no query variant can put back, so
-    crops can only be covered where the original is at hand. The query-side zoom meets them halfway
-    (query zoom z and bank crop c cover crops near c - z on every side); BANK_CROPS says how the 32
-    were chosen and what they cover.
+  * `crop_*`: crops of the original (BANK_CROPS says how the 32 were chosen and what they cover).
 
-Every query variant is one more lookup per scanned image and every variant one more chance of a
-false match, so the query list is short (15 hashes, 16 with a border) and both lists are fixed (the
-bank list, 35 hashes, costs index entries for our own confirmed items only, not lookups); the
-false-match count over all pairs of >= 5,000 distinct images is measured by bench/robustness.py with
-every variant on both sides.
+Every variant hash carries a detail score (PDQ quality lowered by flatness) and every hit through a
+variant passes matching.gate (a stricter distance; none for the flattest images). Recall per edit and
+false flags are measured by bench/robustness.py over >= 10,000 distinct images.
 """
 
 from __future__ import annotations
