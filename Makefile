@@ -9,7 +9,7 @@ PORT ?= 8000
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: install serve test bench clean
+.PHONY: install serve test bench bench-corpus clean
 
 # axe-core for the browser accessibility tests (package.json, test-only). Reinstalled when the
 # lock file changes; without npm the tests that need it skip locally (and fail under CI=true).
@@ -37,7 +37,16 @@ serve: $(STAMP)
 test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench:
+# The robustness benchmark's pictures, fonts and emoji come from these Debian packages (bench/corpus.py
+# SOURCES); nothing is downloaded at run time. Debian's wallpaper and clip-art packages are not used.
+BENCH_DEBS := gcompris-qt-data wesnoth-1.16-data stellarium-data tuxpaint-stamps-default tango-icon-theme \
+	oxygen-icon-theme fonts-noto-color-emoji fonts-dejavu-core fonts-liberation2
+
+bench-corpus:
+	@missing=$$(for p in $(BENCH_DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -q --no-install-recommends $$missing; fi
+
+bench: bench-corpus
 	$(MAKE) install EXTRAS=test,bench
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 

@@ -82,6 +82,162 @@ def natural_images() -> list[tuple[str, Image.Image]]:
     return out
 
 
+# ---- images from Debian packages on this machine (none downloaded at run time) ------------------------
+#
+# `make bench-corpus` installs them (apt): each source is read from its installed files; a source
+# that is not installed is skipped, and the benchmark says how many images each gave. Debian's
+# wallpaper and clip-art packages are deliberately not used (kept for an independent check).
+
+SOURCES = {
+    # photographs and paintings in GCompris's activities (animals, monuments, objects, famous
+    # paintings), packed in Qt resource files
+    "gcompris": "gcompris-qt-data",
+    # painted portraits and story art of The Battle for Wesnoth
+    "wesnoth": "wesnoth-1.16-data",
+    # Stellarium's telescope photographs of nebulae and galaxies, and its landscape photographs
+    "stellarium": "stellarium-data",
+    # Tux Paint's stamps: cut-out photographs and drawings of animals, plants and objects
+    "tuxpaint": "tuxpaint-stamps-default",
+    # icon themes: flat graphics
+    "icons": "tango-icon-theme oxygen-icon-theme",
+    # colour emoji (flat graphics, and the stickers of bench/realworld.py)
+    "emoji": "fonts-noto-color-emoji",
+}
+
+
+def _rcc_files(path: str) -> Iterator[tuple[str, bytes]]:
+    """Files inside a Qt resource (.rcc) file: header 'qres', version, then the offsets of the tree
+    (nodes of 14 bytes, 22 from version 2), the data (size-prefixed, zlib when flagged) and the
+    names (UTF-16)."""
+    import struct
+    import zlib
+
+    with open(path, "rb") as f:
+        b = f.read()
+    if b[:4] != b"qres":
+        return
+    version, tree, data, names = struct.unpack(">IIII", b[4:20])
+    node = 14 if version < 2 else 22
+
+    def name(off: int) -> str:
+        (n,) = struct.unpack(">H", b[names + off : names + off + 2])
+        return b[names + off + 6 : names + off + 6 + 2 * n].decode("utf-16-be")
+
+    stack = [(0, "")]
+    while stack:
+        i, prefix = stack.pop()
+        o = tree + i * node
+        noff, flags = struct.unpack(">IH", b[o : o + 6])
+        here = prefix + (name(noff) if i else "")
+        if flags & 2:
+            count, first = struct.unpack(">II", b[o + 6 : o + 14])
+            stack += [(c, here + "/") for c in range(first, first + count)]
+            continue
+        (doff,) = struct.unpack(">I", b[o + 10 : o + 14])
+        (size,) = struct.unpack(">I", b[data + doff : data + doff + 4])
+        blob = b[data + doff + 4 : data + doff + 4 + size]
+        if flags & 4:
+            continue  # zstd: not needed for the images we read
+        if flags & 1:
+            blob = zlib.decompress(blob[4:])
+        yield here, blob
+
+
+def _flatten(im: Image.Image) -> Image.Image:
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, (255, 255, 255))
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        return flat
+    return im.convert("RGB")
+
+
+def _open_ok(data_or_path, min_side: int) -> Image.Image | None:
+    try:
+        with Image.open(io.BytesIO(data_or_path) if isinstance(data_or_path, bytes) else data_or_path) as im:
+            if min(im.size) < min_side:
+                return None
+            im.draft("RGB", (min_side * 2, min_side * 2))
+            return _flatten(im)
+    except Exception:  # a broken or exotic file in a package: skip it
+        return None
+
+
+def package_images(source: str, min_side: int = 200) -> list[tuple[str, Image.Image]]:
+    """Pictures of one source of SOURCES (as RGB, alpha on white), sorted by name; [] when the
+    package is not installed. Exact duplicate files are kept once."""
+    import glob
+    import hashlib
+
+    seen: set[str] = set()
+    out: list[tuple[str, Image.Image]] = []
+
+    def add(name: str, blob: bytes) -> None:
+        digest = hashlib.sha256(blob).hexdigest()
+        if digest in seen:
+            return
+        seen.add(digest)
+        im = _open_ok(blob, min_side)
+        if im is not None:
+            out.append((f"{source}:{name}", im))
+
+    if source == "gcompris":
+        for rcc in sorted(glob.glob("/usr/share/gcompris-qt/rcc/*.rcc")):
+            for name, blob in sorted(_rcc_files(rcc)):
+                if name.lower().endswith((".webp", ".jpg", ".jpeg", ".png")):
+                    add(name, blob)
+    else:
+        patterns = {
+            "wesnoth": ["/usr/share/games/wesnoth/*/data/core/images/portraits/**/*.png",
+                        "/usr/share/games/wesnoth/*/data/core/images/story/**/*.jpg",
+                        "/usr/share/games/wesnoth/*/data/campaigns/**/images/portraits/**/*.png"],
+            "stellarium": ["/usr/share/stellarium/nebulae/default/*.png",
+                           "/usr/share/stellarium/landscapes/**/*.png"],
+            "tuxpaint": ["/usr/share/tuxpaint/stamps/**/*.png"],
+        }.get(source, [])
+        for pattern in patterns:
+            for path in sorted(glob.glob(pattern, recursive=True)):
+                with open(path, "rb") as f:
+                    add(path, f.read())
+    return sorted(out, key=lambda x: x[0])
+
+
+# GCompris activities whose pictures are photographs (the others are drawings, puzzle boards with
+# holes cut out, or planets on white).
+GCOMPRIS_PHOTOS = ("categorization", "clickgame", "erase", "explore_farm_animals", "explore_monuments",
+                   "explore_world_animals", "explore_world_music", "louis-braille", "chronos")
+
+
+def real_pictures() -> list[tuple[str, Image.Image]]:
+    """Photographs and paintings from every installed source, for recall: the bundled scikit-image
+    photos, GCompris's photographs, Stellarium's landscapes, Wesnoth's story paintings and portraits."""
+    out = [(f"skimage:{n}", im) for n, im in natural_images()]
+    out += [(n, im) for n, im in package_images("gcompris") if n.split("/")[4] in GCOMPRIS_PHOTOS]
+    out += [(n, im) for n, im in package_images("stellarium") if "/landscapes/" in n]
+    out += [(n, im) for n, im in package_images("wesnoth")]
+    return out
+
+
+def icon_images(min_side: int = 32) -> list[tuple[str, Image.Image]]:
+    """Flat graphics: one image per icon name (its largest PNG) from the installed icon themes."""
+    import glob
+
+    best: dict[str, tuple[int, str]] = {}
+    for theme in ("Tango", "oxygen"):
+        for path in glob.glob(f"/usr/share/icons/{theme}/**/*.png", recursive=True):
+            parts = path.split("/")
+            size = next((int(p.split("x")[0]) for p in parts if "x" in p and p.split("x")[0].isdigit()), 0)
+            key = f"{theme}/{parts[-2]}/{parts[-1]}"
+            if size >= min_side and size > best.get(key, (0, ""))[0]:
+                best[key] = (size, path)
+    out = []
+    for key in sorted(best):
+        im = _open_ok(best[key][1], min_side)
+        if im is not None:
+            out.append((f"icon:{key}", im))
+    return out
+
+
 def _pink_noise(rng: np.random.Generator, h: int, w: int, exponent: float) -> np.ndarray:
     fy = np.fft.fftfreq(h)[:, None]
     fx = np.fft.rfftfreq(w)[None, :]

@@ -1,4 +1,11 @@
-"""Recall of PDQ matching under common edits, plain vs staydown's variant scheme, and false matches.
+"""Recall of PDQ matching under real-world edits, against hash-only and media-built banks, and false
+flags among >= 10,000 distinct benign images (the default; bench/realworld_bench.py does the work).
+
+    python bench/robustness.py [--distinct 10000] [--originals 300]
+
+The earlier benchmark on the synthetic corpus (13 edits, all pairs by brute force) is `--legacy`.
+What follows describes that one.
+
 
 Builds >= 5,000 distinct benign images (bench/corpus.py: bundled photos + photo-like synthetic ones),
 banks each with its bank-side variants, scans each unedited image with its query-side variants and
@@ -267,10 +274,13 @@ def _false_pairs(q, q_owner, b, b_owner) -> tuple[dict[tuple[int, int], int], np
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--images", type=int, default=5000)
-    ap.add_argument("--sample", type=int, default=250)
-    ap.add_argument("--size", default="256x192")
+    ap.add_argument("--distinct", type=int, default=10_000, help="distinct images for the false-flag check")
+    ap.add_argument("--originals", type=int, default=300, help="originals edited for recall (half real, half synthetic)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--legacy", action="store_true", help="the earlier synthetic-corpus benchmark (13 edits)")
+    ap.add_argument("--images", type=int, default=5000, help="--legacy: distinct images")
+    ap.add_argument("--sample", type=int, default=250, help="--legacy: edited images")
+    ap.add_argument("--size", default="256x192", help="--legacy: image size")
     ap.add_argument("--fit-crops", action="store_true", help="fit BANK_CROPS instead (see _fit_crops)")
     ap.add_argument("--keep", type=int, default=12, help="--fit-crops: keep this many of BANK_CROPS")
     ap.add_argument("--crops", type=int, default=len(BANK_CROPS), help="--fit-crops: crops in all")
@@ -279,6 +289,15 @@ def main() -> None:
     if opts.fit_crops:
         _fit_crops(opts)
         return
+    if opts.legacy:
+        _legacy(opts)
+        return
+    import realworld_bench
+
+    realworld_bench.run(opts)
+
+
+def _legacy(opts: argparse.Namespace) -> None:
     size = tuple(int(x) for x in opts.size.split("x"))
     load_start = _load()
     print(f"load average (1, 5, 15 min) at start: {load_start} on {os.cpu_count()} cores")

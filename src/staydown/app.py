@@ -201,6 +201,10 @@ def create_app(
     app.state.registry = registry
     app.state.match_engine = engine
     app.state.rate_limiter = RateLimiter()
+    from staydown.media.admission import DecodeSlots
+
+    app.state.decode_slots = DecodeSlots(settings.scan_max_concurrent_decodes, settings.scan_decode_queue,
+                                         settings.scan_decode_wait_seconds)
     app.state.vault = vault_from_settings(settings)
     app.state.catalogue = catalogue or _catalogue(settings)
     app.state.case_rules = CaseRules.from_settings(settings, app.state.catalogue)

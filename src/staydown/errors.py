@@ -50,6 +50,17 @@ class RateLimited(StaydownError):
     code = "rate_limited"
 
 
+class Busy(StaydownError):
+    """Too much of one kind of work is in flight (media decodes): nothing was done, come back in
+    `retry_after` seconds (503 with Retry-After)."""
+
+    code = "busy"
+
+    def __init__(self, message: str, *, retry_after: int = 1, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
 class NotReady(StaydownError):
     code = "not_ready"
 
@@ -72,6 +83,7 @@ HTTP_STATUS: tuple[tuple[type[StaydownError], int], ...] = (
     (PayloadTooLarge, 413),
     (RateLimited, 429),
     (NotReady, 503),
+    (Busy, 503),
 )
 
 

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from staydown.actors import Actor
 from staydown.db import Database
 from staydown.media.errors import MediaError
-from staydown.errors import RateLimited, PayloadTooLarge, PermissionDenied, StaydownError, Unauthenticated, http_status_for
+from staydown.errors import Busy, RateLimited, PayloadTooLarge, PermissionDenied, StaydownError, Unauthenticated, http_status_for
 from staydown.staff.auth import authenticate_api_key, remembered_api_key
 from staydown.staff.sessions import SESSION_PREFIX, authenticate_session
 from staydown.staff.permissions import Permission
@@ -204,6 +204,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain_error(request: Request, exc: StaydownError) -> JSONResponse:
         status = http_status_for(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if isinstance(exc, Busy):
+            headers = {"Retry-After": str(exc.retry_after)}
         response = error_response(status, exc.code, exc.message, exc.details)
         if headers:
             response.headers.update(headers)

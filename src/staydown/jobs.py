@@ -12,6 +12,7 @@ from staydown.authorities.ncmec import FILE_REPORT, file_report_job
 from staydown.delivery.messages import SEND_MESSAGE, send_message_job
 from staydown.delivery.outbox import JobContext, JobRegistry
 from staydown.delivery.webhooks import DELIVER_WEBHOOK, deliver_webhook_job, deliver_webhooks_batch
+from staydown.enforcement.bank_media import STAY_DOWN_BANK_MEDIA, bank_media_batch, bank_media_job
 from staydown.enforcement.staydown import STAY_DOWN_SWEEP, sweep_job
 from staydown.transparency.tdb import TDB_SUBMIT_JOB, tdb_submit_job
 from staydown.transparency.consistency import SAMPLE_JOB as CONSISTENCY_SAMPLE, sample_job as consistency_sample_job
@@ -98,6 +99,8 @@ def build_registry() -> JobRegistry:
     registry.register(DELIVER_WEBHOOK, deliver_webhook_job)
     registry.register_batch(DELIVER_WEBHOOK, deliver_webhooks_batch)
     registry.register(STAY_DOWN_SWEEP, sweep_job)
+    registry.register(STAY_DOWN_BANK_MEDIA, bank_media_job)
+    registry.register_batch(STAY_DOWN_BANK_MEDIA, bank_media_batch)
     registry.register(APPEAL_DEADLINES, appeal_deadlines_job)
     registry.register(TDB_SUBMIT_JOB, tdb_submit_job)
     registry.register(CONSISTENCY_SAMPLE, consistency_sample_job)

@@ -73,7 +73,15 @@ class Settings(BaseSettings):
     media_max_dimension: int = Field(default=30_000, ge=1)
     media_max_frames: int = Field(default=5_000, ge=1)
     media_keep_frames: int = Field(default=8, ge=1, le=64)
-    media_max_seconds: float = Field(default=10.0, gt=0)
+    media_max_seconds: float = Field(default=10.0, gt=0)  # one budget: decode and every variant
+    # Bytes one decode may hold (the decoded frame and its RGB conversion); with the cap below it
+    # bounds the memory of all decodes at once. 320 MiB takes a 50 MP RGB photo.
+    media_max_decode_bytes: int = Field(default=335_544_320, ge=1_048_576)
+    # Scans decoding at once per server process (a cap on CPU and memory), and how many more may
+    # wait for a turn, for at most scan_decode_wait_seconds; past that a scan gets 503 Retry-After.
+    scan_max_concurrent_decodes: int = Field(default=2, ge=1, le=64)
+    scan_decode_queue: int = Field(default=16, ge=0, le=10_000)
+    scan_decode_wait_seconds: float = Field(default=10.0, gt=0)
 
     # Scanning by URL: only these hosts ("cdn.example.com", or ".example.com" for a domain).
     scan_url_allowlist: list[str] = Field(default_factory=list)
@@ -248,7 +256,8 @@ class Settings(BaseSettings):
 
         return DecodeLimits(max_bytes=self.max_upload_bytes, max_pixels=self.media_max_pixels,
                             max_dimension=self.media_max_dimension, max_frames=self.media_max_frames,
-                            keep_frames=self.media_keep_frames, max_seconds=self.media_max_seconds)
+                            keep_frames=self.media_keep_frames, max_seconds=self.media_max_seconds,
+                            max_decode_bytes=self.media_max_decode_bytes)
 
     def fetch_policy(self) -> Any:
         from staydown.media.fetch import FetchPolicy

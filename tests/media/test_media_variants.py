@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from staydown.media.hashing import compute_signals, hamming
-from staydown.media.variants import bank_variants, best_match, detect_borders, query_variants, scan
+from staydown.media.variants import MAX_QUERY_HASHES, bank_variants, best_match, detect_borders, query_variants, scan
 from staydown.media.hashing import luma_from_rgb
 
 THRESHOLD = 31
@@ -91,7 +91,7 @@ def test_scan_returns_signals_and_query_variants(photo):
     signals, variants = scan(_png(photo))
     assert variants[0] == ("original", signals.pdq, signals.pdq_quality)
     names = [v.name for v in variants]
-    assert len(set(names)) == len(names) <= 16
+    assert len(set(names)) == len(names) <= MAX_QUERY_HASHES
     assert {"flip_y", "rotate90", "zoom0.02"} <= set(names)
 
 
@@ -107,4 +107,4 @@ def test_variant_lists_are_small(photo):
     # Every query variant is a lookup for every scanned image; bank variants are index entries for
     # our own confirmed items only, so they can be more (docs/bench-media.md).
     assert len(bank_variants(photo)) <= 35
-    assert len(query_variants(photo)) <= 16
+    assert len(query_variants(photo)) <= MAX_QUERY_HASHES

@@ -42,7 +42,8 @@ def own_bank(db: Session, *, actor: Actor, policy: Policy) -> Bank:
 
 def bank_case_items(db: Session, *, actor: Actor, case: Case, policy: Policy) -> list[BankEntry]:
     """Put the signals of every item in a confirmed case into the platform's own bank, with the case
-    as provenance. (Bank-side crop variants need the media itself; see matching.scanning.bank_media.)"""
+    as provenance, with the query variants its scans kept. Crops and cut-outs need the media itself:
+    queue_sweep first queues enforcement.bank_media, which builds them from the vaulted original."""
     from staydown.cases.actions import case_contents
 
     contents = case_contents(db, case)
@@ -73,8 +74,13 @@ def bank_case_items(db: Session, *, actor: Actor, case: Case, policy: Policy) ->
 
 
 def queue_sweep(db: Session, *, case: Case, policy: Policy) -> None:
+    """Bank the case's variants from its vaulted originals, then sweep: the two jobs share an
+    ordering key, so the sweep searches with the crops and cut-outs already banked."""
+    from staydown.enforcement.bank_media import ordering_key, queue_bank_media
+
+    queue_bank_media(db, case=case, policy=policy)
     enqueue(db, kind=STAY_DOWN_SWEEP, payload={"case_id": case.id, "policy": policy.ref},
-            idempotency_key=f"sweep:case:{case.id}:{policy.ref}")
+            idempotency_key=f"sweep:case:{case.id}:{policy.ref}", ordering_key=ordering_key(case.id))
 
 
 # Copies acted on per transaction by the sweep job: each chunk's webhooks leave while the next is
@@ -96,8 +102,9 @@ def sweep_case(db: Session, *, actor: Actor, engine: Any, case_id: int, policy: 
     started = now(db)
     entries = db.execute(sa.select(BankEntry).where(BankEntry.source_case_id == case.id,
                                                     BankEntry.enabled.is_(True))).scalars().all()
-    pdq = tuple(PdqQuery("" if i == 0 else f"e{e.id}", e.signal, e.quality or 100)
-                for i, e in enumerate(e for e in entries if e.signal_type == "pdq"))
+    # An item's own hash is plain; a bank-side variant (crop, turn, cut-out) meets the variant gate.
+    pdq = tuple(PdqQuery(f"e{e.id}" if e.variant else "", e.signal, e.quality if e.quality is not None else 100)
+                for e in entries if e.signal_type == "pdq")
     threshold = min((e.bank.pdq_threshold for e in entries), default=31)
     copies: dict[int, int] = {}
     for kind in ("md5", "sha256"):

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from staydown.matching.engine import Hit, MatchEngine
+from staydown.matching.gate import admits
 from staydown.matching.models import Bank, BankEntry, BankUse, ContentSignal, MatchAction
 
 VERDICT_RANK = {"allow": 0, "hold": 2, "block": 3}
@@ -66,6 +67,7 @@ def match_banks(db: Session, engine: MatchEngine, query: QuerySignals, *, use: B
     if radius is None:
         return []
     hits: list[tuple[str, str, Hit]] = []  # (signal type, query variant, hit)
+    qualities = {q.variant: q.quality for q in query.pdq}
     pdq_hits = engine.bank.search_pdq([q.hash for q in query.pdq], radius)
     hits += [("pdq", query.pdq[h.query].variant, h) for h in pdq_hits]
     for kind in ("md5", "sha256"):
@@ -75,7 +77,7 @@ def match_banks(db: Session, engine: MatchEngine, query: QuerySignals, *, use: B
     if not hits:
         return []
     rows = db.execute(
-        sa.select(BankEntry.id, BankEntry.variant, BankEntry.parent_id, Bank)
+        sa.select(BankEntry.id, BankEntry.variant, BankEntry.parent_id, BankEntry.quality, Bank)
         .join(Bank, Bank.id == BankEntry.bank_id)
         .where(BankEntry.id.in_(sorted({h.row_id for _, _, h in hits})), BankEntry.enabled.is_(True), Bank.enabled.is_(True))
     ).all()
@@ -85,10 +87,12 @@ def match_banks(db: Session, engine: MatchEngine, query: QuerySignals, *, use: B
         row = by_id.get(hit.row_id)
         if row is None:
             continue
-        _, entry_variant, parent_id, bank = row
+        _, entry_variant, parent_id, entry_quality, bank = row
         if use.value not in bank.allowed_uses:
             continue
-        if kind == "pdq" and hit.distance > bank.pdq_threshold:
+        if kind == "pdq" and not admits(distance=hit.distance, threshold=bank.pdq_threshold,
+                                        query_variant=query_variant, query_quality=qualities[query_variant],
+                                        entry_variant=entry_variant or "", entry_quality=entry_quality):
             continue
         original = parent_id or hit.row_id
         match = BankMatch(bank=bank.name, bank_id=bank.id, entry_id=original, signal_type=kind, distance=hit.distance,
@@ -137,7 +141,12 @@ class CopyHit:
 def find_copies(db: Session, engine: MatchEngine, query: QuerySignals, *, radius: int = 31) -> list[CopyHit]:
     """Stored content that carries a signal within `radius` of the query (for sweeps and case
     grouping): the content-signal index answers, the table confirms the row is still live."""
-    hits: list[tuple[str, Hit]] = [("pdq", h) for h in engine.content.search_pdq([q.hash for q in query.pdq], radius)]
+    # A copy found through a variant of the query (a bank-side crop, a turn) meets the same gate
+    # as at scan time: the sweep acts on what it finds without a person looking.
+    hits: list[tuple[str, Hit]] = [
+        ("pdq", h) for h in engine.content.search_pdq([q.hash for q in query.pdq], radius)
+        if admits(distance=h.distance, threshold=radius, query_variant=query.pdq[h.query].variant,
+                  query_quality=query.pdq[h.query].quality, entry_variant="", entry_quality=None)]
     for kind in ("md5", "sha256"):
         digest = getattr(query, kind)
         if digest:

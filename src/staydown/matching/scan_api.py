@@ -12,16 +12,18 @@ from starlette.datastructures import UploadFile
 
 from staydown.actors import Actor
 from staydown.errors import InvalidInput
-from staydown.http import DbSession, require
+from staydown.http import DbSession, require, require_quick
 from staydown.matching.banks import normalise_signal
-from staydown.matching.scanning import ScanOutcome, match_supplied, scan_media
+from staydown.matching.scanning import ScanOutcome, hash_upload, match_supplied, record_upload
 from staydown.media.fetch import fetch
 from staydown.staff.permissions import Permission
 from staydown.subjects.schemas import AccountRef, ContentRef
 
 router = APIRouter(prefix="/v1", tags=["scan"])
 
-Scanner = Annotated[Actor, Depends(require(Permission.SCAN))]
+# The scan route opens no unit of work before its media is hashed (authenticate, then decode, then
+# write): its permission check uses its own short transaction when the key is not remembered.
+Scanner = Annotated[Actor, Depends(require_quick(Permission.SCAN))]
 Matcher = Annotated[Actor, Depends(require(Permission.MATCH))]
 
 MAX_FORM_FIELD = 2048
@@ -177,7 +179,7 @@ SCAN_BODY_DOC = {
 
 
 @router.post("/scan", response_model=ScanOut, openapi_extra=SCAN_BODY_DOC)
-async def scan(request: Request, db: DbSession, actor: Scanner) -> ScanOut:
+async def scan(request: Request, actor: Scanner) -> ScanOut:
     """Scan one upload: a multipart file, or JSON with a URL on the allow-list. Answers allow,
     hold or block with the matches, and keeps the content's signals for later sweeps."""
     settings = request.app.state.settings
@@ -201,13 +203,23 @@ async def scan(request: Request, db: DbSession, actor: Scanner) -> ScanOut:
         raise InvalidInput("send the media as multipart/form-data (a 'file' part) or JSON with a 'url'")
     if not data:
         raise InvalidInput("the media is empty (0 bytes)")
-    # Decoding and hashing are CPU work: off the event loop, in this request's unit of work.
-    outcome = await run_in_threadpool(
-        scan_media, db, actor=actor, engine=request.app.state.match_engine, data=data,
-        limits=settings.decode_limits(), content=content, uploader_ip=facts.uploader_ip,
-        uploader_port=facts.uploader_port, uploaded_at=facts.uploaded_at, original_filename=facts.original_filename)
-    await run_in_threadpool(_detection, request, db, outcome, content, data, facts)
+    # Decoding and hashing are CPU work: off the event loop, a capped number at once (503 with
+    # Retry-After past the queue), and before any transaction is opened.
+    async with request.app.state.decode_slots.slot():
+        hashed = await run_in_threadpool(hash_upload, data, limits=settings.decode_limits())
+    outcome = await run_in_threadpool(_record, request, actor, hashed, content, data, facts)
     return ScanOut.of(outcome)
+
+
+def _record(request: Request, actor: Actor, hashed: Any, content: ContentRef | None, data: bytes,
+            facts: Any) -> ScanOutcome:
+    """The write half of a scan, in one unit of work that starts only now the media is hashed."""
+    with request.app.state.database.unit_of_work() as db:
+        outcome = record_upload(db, actor=actor, engine=request.app.state.match_engine, hashed=hashed,
+                                content=content, uploader_ip=facts.uploader_ip, uploaded_at=facts.uploaded_at,
+                                uploader_port=facts.uploader_port, original_filename=facts.original_filename)
+        _detection(request, db, outcome, content, data, facts)
+    return outcome
 
 
 def _detection(request: Request, db: DbSession, outcome: ScanOutcome, content: ContentRef | None,

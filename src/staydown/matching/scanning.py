@@ -121,6 +121,59 @@ def record_scan(
                        query_variants=len(query.pdq))
 
 
+@dataclass(frozen=True)
+class HashedUpload:
+    """What an upload's media gave, computed with no database session open."""
+
+    signals: MediaSignals
+    variants: list[Any]
+
+
+def hash_upload(data: bytes, *, limits: DecodeLimits) -> HashedUpload:
+    """Decode (bounded) and hash with every query variant. Touches no database: callers run it
+    before their unit of work, so no transaction (and on SQLite no write lock) waits on media."""
+    media_signals, variants = hash_with_variants(data, limits=limits)
+    return HashedUpload(media_signals, variants)
+
+
+# Query variants that are banked if the upload is ever confirmed (its flips, turns, trimmed or
+# cut-out picture): an uncrop is a guess at pixels the upload does not have, so it stays a query.
+_NOT_KEPT = ("uncrop_",)
+
+
+def record_upload(
+    db: Session,
+    *,
+    actor: Actor,
+    engine: MatchEngine,
+    hashed: HashedUpload,
+    content: ContentRef | None = None,
+    uploader_ip: str | None = None,
+    uploaded_at: datetime | None = None,
+    uploader_port: int | None = None,
+    original_filename: str | None = None,
+) -> ScanOutcome:
+    """Match an already hashed upload and record the scan (the write half of a scan)."""
+    media_signals, variants = hashed.signals, hashed.variants
+    query = query_from_media(media_signals, variants)
+    stored = [("pdq", media_signals.pdq, media_signals.pdq_quality), ("md5", media_signals.md5, None),
+              ("sha256", media_signals.sha256, None)]
+    stored += [("pdq", f.pdq, f.quality) for f in media_signals.frames]
+    # A bordered or letterboxed upload is also indexed as its trimmed self, so that a sweep for
+    # the borderless original finds it (borders move PDQ by ~95 bits); likewise the picture found
+    # inside a captioned upload or a screenshot.
+    stored += [("pdq", v.pdq, v.quality) for v in variants
+               if v.name in ("trim", "region0")]
+    # The upload's own robust variants are kept with the scan (not indexed): if it is ever
+    # confirmed, they go into the stay-down bank so that flipped or rotated stored copies are found.
+    variants_kept = [[v.name, v.pdq, v.quality] for v in variants
+                     if v.name != "original" and not v.name.startswith(_NOT_KEPT)]
+    return record_scan(db, actor=actor, engine=engine, query=query, content_signals=stored,
+                       signals=signals_dict(media_signals), media=media_dict(media_signals), content=content,
+                       uploader_ip=uploader_ip, uploaded_at=uploaded_at, variants=variants_kept,
+                       uploader_port=uploader_port, original_filename=original_filename)
+
+
 def scan_media(
     db: Session,
     *,
@@ -134,22 +187,11 @@ def scan_media(
     uploader_port: int | None = None,
     original_filename: str | None = None,
 ) -> ScanOutcome:
-    """Decode (bounded), hash, match, record. Raises a MediaError on input that cannot be read."""
-    media_signals, variants = hash_with_variants(data, limits=limits)
-    query = query_from_media(media_signals, variants)
-    stored = [("pdq", media_signals.pdq, media_signals.pdq_quality), ("md5", media_signals.md5, None),
-              ("sha256", media_signals.sha256, None)]
-    stored += [("pdq", f.pdq, f.quality) for f in media_signals.frames]
-    # A bordered or letterboxed upload is also indexed as its trimmed self, so that a sweep for
-    # the borderless original finds it (borders move PDQ by ~95 bits).
-    stored += [("pdq", v.pdq, v.quality) for v in variants if v.name == "trim"]
-    # The upload's own robust variants are kept with the scan (not indexed): if it is ever
-    # confirmed, they go into the stay-down bank so that flipped or rotated stored copies are found.
-    variants_kept = [[v.name, v.pdq, v.quality] for v in variants if v.name != "original"]
-    return record_scan(db, actor=actor, engine=engine, query=query, content_signals=stored,
-                       signals=signals_dict(media_signals), media=media_dict(media_signals), content=content,
-                       uploader_ip=uploader_ip, uploaded_at=uploaded_at, variants=variants_kept,
-                       uploader_port=uploader_port, original_filename=original_filename)
+    """Decode (bounded), hash, match, record. Raises a MediaError on input that cannot be read.
+    (The HTTP route hashes before opening its unit of work: hash_upload, then record_upload.)"""
+    return record_upload(db, actor=actor, engine=engine, hashed=hash_upload(data, limits=limits),
+                         content=content, uploader_ip=uploader_ip, uploaded_at=uploaded_at,
+                         uploader_port=uploader_port, original_filename=original_filename)
 
 
 def match_supplied(

@@ -56,6 +56,7 @@ __all__ = [
     "MediaInfo",
     "OpenedImage",
     "apply_orientation",
+    "check_decode_memory",
     "decode_image",
     "open_image",
     "probe",
@@ -95,9 +96,13 @@ class DecodeLimits:
     keep_frames: int = 8  # frames decoded and hashed from an animation (the first always)
     max_total_pixels: int = 200_000_000  # pixels decoded across all frames, including skipped ones
     max_seconds: float = 10.0  # checked between stages and frames (see the module docstring)
+    # Bytes one decode may hold: the decoded frame in its own mode plus its RGB conversion, at the
+    # size it is decoded at (JPEGs are decoded reduced). Checked on the header, before load().
+    max_decode_bytes: int = 335_544_320
 
     def __post_init__(self) -> None:
-        for name in ("max_bytes", "max_pixels", "max_dimension", "max_frames", "keep_frames", "max_total_pixels"):
+        for name in ("max_bytes", "max_pixels", "max_dimension", "max_frames", "keep_frames", "max_total_pixels",
+                     "max_decode_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"DecodeLimits.{name} must be at least 1")
         if self.max_seconds <= 0:
@@ -240,6 +245,22 @@ def _check_dimensions(width: int, height: int, byte_size: int, limits: DecodeLim
             f"{what} is {width} x {height}; a side over {limits.max_dimension} pixels is not accepted",
             code="dimension_too_large",
         )
+
+
+_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "LA": 2, "PA": 2, "La": 2, "I;16": 2, "I;16L": 2, "I;16B": 2,
+                    "I;16N": 2, "RGB": 4, "YCbCr": 4, "LAB": 3, "HSV": 3, "RGBA": 4, "RGBa": 4, "RGBX": 4,
+                    "CMYK": 4, "I": 4, "F": 4}
+
+
+def check_decode_memory(mode: str, width: int, height: int, limits: DecodeLimits, what: str = "image") -> None:
+    """Refuse a decode whose pixels (in the file's mode, plus an RGB copy unless it is RGB already)
+    would exceed `max_decode_bytes`: the memory half of the scan's budget, known from the header."""
+    per_pixel = _BYTES_PER_PIXEL.get(mode, 4) + (0 if mode == "RGB" else 4)
+    need = width * height * per_pixel
+    if need > limits.max_decode_bytes:
+        raise MediaTooLarge(
+            f"{what} ({width} x {height}, {mode}) needs {need // 1_048_576} MiB to decode, over the limit of "
+            f"{limits.max_decode_bytes // 1_048_576} MiB", code="too_much_memory")
 
 
 def _orientation(im: Image.Image) -> int:
@@ -402,6 +423,7 @@ def decode_opened(opened: OpenedImage) -> DecodedImage:
                 im.seek(index)
                 # TIFF pages (and some animations) carry their own size: check before loading.
                 _check_dimensions(im.width, im.height, info.byte_size, limits, f"{fmt} frame {index}")
+            check_decode_memory(im.mode, im.width, im.height, limits, f"{fmt} frame {index}")
             im.load()
             opened.check_time(f"frame {index}")
             rgb, alpha = to_rgb(im)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +38,11 @@ from staydown.media.decode import (
     _map_exception,
     apply_orientation,
     decode_opened,
+    _check_dimensions,
+    _frame_plan,
+    check_decode_memory,
     open_image,
+    to_rgb,
 )
 from staydown.media.errors import MediaError
 
@@ -53,9 +58,12 @@ __all__ = [
     "hamming",
     "luma_from_rgb",
     "pdq_dihedral",
+    "pdq_detail",
+    "pdq_dihedral_exact",
     "pdq_from_image",
     "pdq_from_luma",
     "prepare_luma",
+    "shrink",
 ]
 
 PDQ_MIN_ACTIONABLE_QUALITY = 50
@@ -179,7 +187,7 @@ def _box_bounds(n: int, window: int) -> tuple[np.ndarray, np.ndarray]:
     return np.maximum(0, k - (window - half)), np.minimum(n, k + half)
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=1024)  # ~64 x 300 floats each for variant copies
 def _tent_weights(n_source: int, n_have: int) -> np.ndarray:
     """64 x n_have weights giving PDQ's 64 samples along one axis of n_source pixels.
 
@@ -198,14 +206,22 @@ def _tent_weights(n_source: int, n_have: int) -> np.ndarray:
     ks = np.where(valid, ks, 0)
     contrib = np.where(valid, inv[idx][:, None] * inv[ks], 0.0)
     rows = np.broadcast_to(np.arange(64)[:, None], ks.shape)
-    diff = np.zeros((64, n_source + 1))
-    np.add.at(diff, (rows, lo[ks]), contrib)
-    np.add.at(diff, (rows, hi[ks]), -contrib)
-    w = np.cumsum(diff, axis=1)[:, :n_source]
+    # Scatter-adds as bincounts (np.add.at is slow, and region and uncrop sizes change every scan).
+    width = n_source + 1
+    diff = (np.bincount((rows * width + lo[ks]).ravel(), contrib.ravel(), minlength=64 * width)
+            - np.bincount((rows * width + hi[ks]).ravel(), contrib.ravel(), minlength=64 * width))
+    w = np.cumsum(diff.reshape(64, width), axis=1)[:, :n_source]
     if n_have != n_source:
+        # The owner of source pixel i is (i * n_have) // n_source: non-decreasing, so each reduced
+        # pixel's weights are one contiguous run, summed by reduceat.
         owner = np.minimum((np.arange(n_source) * n_have) // n_source, n_have - 1)
+        starts = np.searchsorted(owner, np.arange(n_have))
         folded = np.zeros((64, n_have))
-        np.add.at(folded.T, owner, w.T)
+        present = starts < n_source
+        runs = np.add.reduceat(w, np.minimum(starts, n_source - 1), axis=1)
+        # A reduced pixel that owns no source pixel (only when n_have > n_source) gets no weight.
+        empty = np.append(starts[1:] == starts[:-1], False) | ~present
+        folded[:, ~empty] = runs[:, ~empty]
         w = folded
     return np.ascontiguousarray(w, dtype=np.float32)
 
@@ -227,10 +243,22 @@ def _quality(buf: np.ndarray) -> int:
 
 def pdq_coefficients(luma: LumaImage) -> tuple[np.ndarray, int]:
     """The 16x16 DCT coefficients PDQ thresholds, and PDQ's quality, from float luminance."""
+    c, q, _ = _coefficients_and_buffer(luma)
+    return c, q
+
+
+def pdq_detail(luma: LumaImage) -> PdqResult:
+    """PDQ of the luminance with `quality` replaced by detail_of (quality and flatness): for
+    variants, whose matches pass the gate in matching.gate."""
+    c, q, buf = _coefficients_and_buffer(luma)
+    return PdqResult(_coefficients_to_hex(c), detail_of(buf, q) if buf is not None else q)
+
+
+def _coefficients_and_buffer(luma: LumaImage) -> tuple[np.ndarray, int, np.ndarray | None]:
     rows, cols = luma.pixels.shape
     src_w, src_h = luma.source_size
     if src_w < 5 or src_h < 5 or rows < 1 or cols < 1:
-        return np.zeros((16, 16)), 0  # pdqhash gives an all-zero hash of quality 0 for such slivers
+        return np.zeros((16, 16)), 0, None  # pdqhash gives an all-zero hash of quality 0 for such slivers
     if (src_w, src_h) == (64, 64) and (rows, cols) == (64, 64):
         buf = luma.pixels.astype(np.float64)
     else:
@@ -238,7 +266,7 @@ def pdq_coefficients(luma: LumaImage) -> tuple[np.ndarray, int]:
         wc = _tent_weights(src_w, cols)
         buf = (wr @ luma.pixels @ wc.T).astype(np.float64)
     d = _dct_16x64()
-    return d @ buf @ d.T, _quality(buf)
+    return d @ buf @ d.T, _quality(buf), buf
 
 
 def _coefficients_to_hex(c: np.ndarray) -> str:
@@ -256,6 +284,20 @@ def _dihedral_coefficients(c: np.ndarray) -> list[np.ndarray]:
     flip_cols = c * s[None, :]
     both = s[:, None] * c * s[None, :]
     return [c, flip_cols.T, both, flip_rows.T, flip_rows, flip_cols, c.T, both.T]
+
+
+def _flat_share(buf: np.ndarray) -> float:
+    """Share of PDQ's 64 x 64 samples whose 3 x 3 neighbourhood spans at most one grey level: the
+    flat areas of icons, logos, clip art, text screenshots and interface chrome. PDQ's quality
+    does not see them (a sharp shape on white scores 100), and they are where variants collide."""
+    lo = np.minimum.reduce([buf[1:-1, 1:-1], buf[:-2, 1:-1], buf[2:, 1:-1], buf[1:-1, :-2], buf[1:-1, 2:]])
+    hi = np.maximum.reduce([buf[1:-1, 1:-1], buf[:-2, 1:-1], buf[2:, 1:-1], buf[1:-1, :-2], buf[1:-1, 2:]])
+    return float(((hi - lo) <= 1.0).mean())
+
+
+def detail_of(buf: np.ndarray, quality: int) -> int:
+    """PDQ's quality, lowered by flatness: min(quality, 100 x the share of non-flat samples)."""
+    return min(quality, int(round(100 * (1.0 - _flat_share(buf)))))
 
 
 def pdq_from_luma(luma: LumaImage) -> PdqResult:
@@ -294,6 +336,7 @@ def prepare_luma(opened: OpenedImage, *, fast: bool = True) -> tuple[LumaImage, 
                 im.draft("L", (-(-info.width // scale), -(-info.height // scale)))
                 if im.mode != "L":  # libjpeg could not give luma alone (e.g. CMYK): no fast path
                     raise _NoFastPath
+                check_decode_memory("RGB", im.width, im.height, opened.limits, "JPEG image")
                 im.load()
             except _NoFastPath:
                 pass
@@ -306,8 +349,37 @@ def prepare_luma(opened: OpenedImage, *, fast: bool = True) -> tuple[LumaImage, 
                 oriented = apply_orientation(im, info.orientation)
                 display = info.display_size
                 return LumaImage(np.asarray(oriented, dtype=np.float32), display), None
+    if fast and info.frame_count == 1 and _fast_scale(info.width, info.height) > 1:
+        return _reduced_luma(opened), None
     decoded = decode_opened(opened)
     return luma_from_rgb(decoded.image), decoded.image
+
+
+def _reduced_luma(opened: OpenedImage) -> LumaImage:
+    """Formats without reduced-size decoding (PNG, WebP, GIF, BMP, TIFF, HEIF): decode once, then
+    average k x k blocks in Pillow's C code *before* anything else touches the pixels, so that no
+    full-size float array is ever made (a 7000 x 7000 PNG as float64 luma was 1.2 GB per copy).
+    k keeps FAST_PATH_MIN_SIDE pixels on the short side, as for JPEG's DCT scaling, and PDQ's
+    full-resolution filter weights are folded onto the reduced pixels (same drift bound)."""
+    info = opened.info
+    im = opened.image
+    scale = _fast_scale(info.width, info.height)
+    check_decode_memory(im.mode, info.width, info.height, opened.limits, f"{info.format} image")
+    try:
+        im.load()
+        opened.check_time("decode")
+        rgb, _ = to_rgb(im)
+        im = None
+        small = rgb.reduce(scale)
+        rgb = None
+        opened.check_time("reduce")
+        oriented = apply_orientation(small, info.orientation) if info.format != "HEIF" else small
+    except MediaError:
+        raise
+    except Exception as exc:  # hostile input: see decode.open_image
+        raise _map_exception(exc, info.format) from None
+    display = info.display_size if info.format != "HEIF" else (info.width, info.height)
+    return LumaImage(luma_from_rgb(oriented).pixels, display)
 
 
 class _NoFastPath(Exception):
@@ -337,14 +409,10 @@ def compute_signals_and_luma(
     sha256 = hashlib.sha256(data).hexdigest()
     info = opened.info
     if info.frame_count > 1:
-        decoded = decode_opened(opened)
-        first = pdq_from_image(decoded.image)
-        others = tuple(
-            FramePdq(index, *_astuple(pdq_from_image(frame)))
-            for index, frame in zip(decoded.frame_indexes[1:], decoded.frames[1:])
-        )
-        width, height = decoded.width, decoded.height
-        luma = luma_from_rgb(decoded.image)
+        frames = list(_animation_lumas(opened, fast=fast))
+        index0, luma, first = frames[0]
+        others = tuple(FramePdq(index, r.pdq, r.quality) for index, _, r in frames[1:])
+        width, height = luma.source_size
         signals = MediaSignals(md5, sha256, first.pdq, first.quality, width, height, info.format,
                                info.frame_count, others, False)
         return signals, luma
@@ -361,5 +429,81 @@ def compute_signals_and_luma(
     return signals, luma
 
 
-def _astuple(r: PdqResult) -> tuple[str, int]:
-    return r.pdq, r.quality
+def _animation_lumas(opened: OpenedImage, *, fast: bool = True) -> Iterator[tuple[int, LumaImage, PdqResult]]:
+    """The sampled frames of an animation one at a time, each reduced as soon as it is decoded
+    (large frames) so that at most one full-size frame is held: (frame index, luma, PDQ)."""
+    info, limits = opened.info, opened.limits
+    scale = _fast_scale(info.width, info.height) if fast else 1
+    try:
+        for index in _frame_plan(info, limits):
+            im = opened.image
+            if index:
+                im.seek(index)
+                _check_dimensions(im.width, im.height, info.byte_size, limits, f"{info.format} frame {index}")
+            check_decode_memory(im.mode, im.width, im.height, limits, f"{info.format} frame {index}")
+            im.load()
+            opened.check_time(f"frame {index}")
+            rgb, _ = to_rgb(im)
+            if scale > 1:
+                small = apply_orientation(rgb.reduce(scale), info.orientation)
+                luma = LumaImage(luma_from_rgb(small).pixels, info.display_size)
+                result = pdq_from_luma(luma)
+            else:
+                oriented = apply_orientation(rgb, info.orientation)
+                luma = luma_from_rgb(oriented)
+                result = pdq_from_image(oriented)  # the reference value, bit for bit
+            opened.check_time(f"frame {index}")
+            yield index, luma, result
+    except MediaError:
+        raise
+    except Exception as exc:  # see decode.open_image: hostile input raises anything
+        raise _map_exception(exc, info.format) from None
+
+
+# ---- variant work on a working copy ---------------------------------------------------------------
+
+
+def shrink(luma: LumaImage, max_side: int) -> LumaImage:
+    """The same luminance averaged down so its longer side is at most `max_side` (Pillow's BOX
+    filter, in C). The source size is kept, so PDQ's filter is still computed as at full size
+    (folded weights): variants need no more pixels than PDQ's 64 x 64 samples can use. (Taking the
+    small copy as an image of its own size instead moved unedited photos 16-24 bits.)"""
+    rows, cols = luma.pixels.shape
+    if max(rows, cols) <= max_side:
+        return luma
+    f = max_side / max(rows, cols)
+    size = (max(1, round(cols * f)), max(1, round(rows * f)))
+    im = Image.fromarray(np.ascontiguousarray(luma.pixels, dtype=np.float32), "F")
+    return LumaImage(np.asarray(im.resize(size, Image.Resampling.BOX), dtype=np.float32), luma.source_size)
+
+
+def pdq_dihedral_exact(luma: LumaImage) -> list[tuple[str, PdqResult]]:
+    """The hashes of the 8 rotated and mirrored images themselves, in DIHEDRAL_NAMES order, for
+    about the price of two: mirroring the pixels is mirroring the filter weights, and a quarter
+    turn transposes PDQ's 64 x 64 samples exactly (the weights of a transposed image are the
+    other axis's). Bit for bit the hashes of the transformed pixels, unlike pdq_dihedral, whose
+    DCT-sign shortcut is off by up to ~20 bits (PDQ's even box window is half a pixel off-centre).
+    Their quality is detail_of's (PDQ quality lowered by flatness), for the variant gate."""
+    rows, cols = luma.pixels.shape
+    src_w, src_h = luma.source_size
+    if src_w < 5 or src_h < 5 or rows < 1 or cols < 1:
+        zero = PdqResult(_coefficients_to_hex(np.zeros((16, 16))), 0)
+        return [(n, zero) for n in DIHEDRAL_NAMES]
+    wr = _tent_weights(src_h, rows)
+    wc = _tent_weights(src_w, cols)
+    x = luma.pixels
+    a = wr @ x
+    af = wr[:, ::-1] @ x
+    b00 = (a @ wc.T).astype(np.float64)  # as is
+    b01 = (a @ wc[:, ::-1].T).astype(np.float64)  # left-right mirror
+    b10 = (af @ wc.T).astype(np.float64)  # upside down
+    b11 = (af @ wc[:, ::-1].T).astype(np.float64)  # half turn
+    d = _dct_16x64()
+    detail = detail_of(b00, _quality(b00))  # flatness is the same under every flip and turn
+    buffers = {"original": b00, "rotate90": b10.T, "rotate180": b11, "rotate270": b01.T,
+               "flip_x": b10, "flip_y": b01, "transpose": b00.T, "transverse": b11.T}
+    out = []
+    for name in DIHEDRAL_NAMES:
+        buf = buffers[name]
+        out.append((name, PdqResult(_coefficients_to_hex(d @ buf @ d.T), detail)))
+    return out

@@ -2,49 +2,59 @@
 
 Plain PDQ misses geometric edits (measured on the bench corpus, 512x384: a left-right mirror is ~128
 bits away, a 5% border ~95, a 2-degree rotation ~44, a 2% crop on every side ~40; the match threshold
-is 31). Two kinds of variant close those gaps, each chosen and sized by bench/robustness.py:
+is 31), and a caption bar or a phone screenshot makes the upload unrelated to the picture in it.
 
-Query side (`query_variants`, computed for every scanned image, so they work against *any* hash
-list, including other organisations' lists that carry only the original's hash):
-  * the 8 dihedral transforms (mirrors, quarter turns), hashed from the transformed pixels (see
-    _DIHEDRAL for why not from the DCT signs, which pdq_dihedral offers as the cheap approximation);
-  * `trim`: uniform borders of any colour (letterbox, pillarbox, frames) detected and cut off;
-  * `rot±N`: the scanned image turned back by a few small angles, which undoes slight rotations;
-  * `zoom`: a central crop, which meets the bank-side crop variants halfway (see below).
+Query side (`query_variants`, for every scanned image, so they work against *any* hash list,
+including lists that carry only the original's hash), at most MAX_QUERY_HASHES, computed on small
+copies of the upload (VARIANT_SIDE, regions cut from WORK_SIDE) within the scan's time budget:
+  * the 8 dihedral transforms (mirrors, quarter turns), exact, from two filter passes;
+  * the picture inside: `trim` (uniform borders of any colour) and up to three regions found by
+    `media.regions` (caption bands and screenshot chrome cut away), each with its 8 dihedral hashes,
+    and the tiles of a collage;
+  * `rot±N`: the scanned image turned back by a few small angles;
+  * `zoom`: a central crop, which meets the bank-side crop variants halfway;
+  * `uncrop_*`: the image extended by fitted margins filled from its edge, which meets crops in lists
+    that hold only an original's hash (QUERY_UNCROPS).
 
-Bank side (`bank_variants`, only for items staydown banks from its own confirmed cases):
+Bank side (`bank_variants`, only for items staydown banks from its own confirmed cases, built from the
+vaulted original by enforcement.bank_media):
   * `rot±N`: the original turned slightly, meeting the query's turned-back variants halfway;
-  * `crop_*`: crops of the original. A crop removes content that no query variant can put back, so
-    crops can only be covered where the original is at hand. The query-side zoom meets them halfway
-    (query zoom z and bank crop c cover crops near c - z on every side); BANK_CROPS says how the 32
-    were chosen and what they cover.
+  * `crop_*`: crops of the original (BANK_CROPS says how the 32 were chosen and what they cover).
 
-Every query variant is one more lookup per scanned image and every variant one more chance of a
-false match, so the query list is short (15 hashes, 16 with a border) and both lists are fixed (the
-bank list, 35 hashes, costs index entries for our own confirmed items only, not lookups); the
-false-match count over all pairs of >= 5,000 distinct images is measured by bench/robustness.py with
-every variant on both sides.
+Every variant hash carries a detail score (PDQ quality lowered by flatness) and every hit through a
+variant passes matching.gate (a stricter distance; none for the flattest images). Recall per edit and
+false flags are measured by bench/robustness.py over >= 10,000 distinct images.
 """
 
 from __future__ import annotations
 
+import time
 from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
 
 from staydown.media.decode import DEFAULT_LIMITS, DecodeLimits
+from staydown.media.errors import DecodeTimeout
 from staydown.media.hashing import (
     LumaImage,
     MediaSignals,
     compute_signals_and_luma,
     hamming,
     luma_from_rgb,
+    pdq_detail,
+    pdq_dihedral_exact,
     pdq_from_luma,
+    shrink,
 )
+from staydown.media.regions import find_grid_cells, find_picture_regions
 
 __all__ = [
     "BANK_CROPS",
+    "MAX_QUERY_HASHES",
+    "QUERY_UNCROPS",
+    "VARIANT_SIDE",
+    "WORK_SIDE",
     "BANK_ROTATIONS",
     "QUERY_ROTATIONS",
     "QUERY_ZOOMS",
@@ -109,6 +119,43 @@ BANK_CROPS: tuple[tuple[float, float, float, float], ...] = (
     (0.00625, 0.0375, 0.05, 0.0),
     (0.05, 0.05, 0.00625, 0.00625),
 )
+
+# Copies the variant work runs on (never the upload's full size): the picture-region search and the
+# regions' hashes use a copy of at most WORK_SIDE pixels on the longer side, the whole-image
+# variants (turns, zoom, uncrops) one of at most VARIANT_SIDE. PDQ keeps 64 x 64 samples, and its
+# full-size filter is folded onto the smaller copy, so more pixels change little (bench-media.md).
+WORK_SIDE = 512
+VARIANT_SIDE = 256
+
+# Query-side "uncrops" against hash-only banks (lists of PDQ hashes of originals, as NCMEC and
+# StopNCII share, where no bank-side crop can exist): the scanned image is extended by these
+# fractions of its own size on (left, top, right, bottom), the new margin filled by repeating
+# the edge and fading halfway to the image's mean (the best of edge, mirror, blurred mirror, mean
+# and fades measured: a natural image's best guess beyond its edge is its edge). A 3% crop of one
+# side and 1% of another came back within 31 bits for ~94% of fit images; a 5% crop of every side
+# only for about half (a fifth of the picture is gone). Chosen by bench/robustness.py's fit
+# (`--fit-uncrops`, greedy cover on fit images), made symmetric so no side is favoured.
+QUERY_UNCROPS: tuple[tuple[float, float, float, float], ...] = (
+    (0.035, 0.0, 0.0, 0.0),
+    (0.0, 0.035, 0.0, 0.0),
+    (0.0, 0.0, 0.035, 0.0),
+    (0.0, 0.0, 0.0, 0.035),
+    (0.02, 0.0, 0.0, 0.0),
+    (0.0, 0.02, 0.0, 0.0),
+    (0.0, 0.0, 0.02, 0.0),
+    (0.0, 0.0, 0.0, 0.02),
+    (0.055, 0.055, 0.055, 0.055),
+    (0.03, 0.03, 0.03, 0.03),
+    (0.02, 0.035, 0.035, 0.02),
+    (0.035, 0.02, 0.02, 0.035),
+)
+_UNCROP_FADE = 0.5
+
+# Every query hash is one index lookup per scan, and one more chance of a false match: the list
+# is fixed and capped. Dihedral 8 + trimmed picture 8 + up to three picture regions with their
+# dihedral 24 + up to four collage tiles 4 + turns 6 + zoom 1 + uncrops 12 = 63 at most; a plain
+# photograph (no border, region or seam) has 27.
+MAX_QUERY_HASHES = 64
 
 # Degrees the banked original is also turned by (both directions). Against the query's 1-degree
 # steps this halves the angle left over after turning back (and the corners then agree better).
@@ -184,36 +231,106 @@ def _crop_fraction(luma: LumaImage, left: float, top: float, right: float, botto
     )
 
 
+def _uncropped(luma: LumaImage, left: float, top: float, right: float, bottom: float) -> LumaImage:
+    """The image extended by these fractions of its size, the margin filled by repeating the edge
+    and fading halfway to the mean (separably: one gather and one product, no padding passes)."""
+    p = luma.pixels
+    rows, cols = p.shape
+    pl, pt, pr, pb = round(left * cols), round(top * rows), round(right * cols), round(bottom * rows)
+    mean = np.float32(p.mean())
+    q = np.pad(p - mean, ((pt, pb), (pl, pr)), mode="edge")
+    # Only the margins fade (separably, so corners fade on both axes).
+    if pt:
+        q[:pt] *= (1.0 - _UNCROP_FADE * np.arange(pt, 0, -1, dtype=np.float32) / max(pt, pb))[:, None]
+    if pb:
+        q[q.shape[0] - pb:] *= (1.0 - _UNCROP_FADE * np.arange(1, pb + 1, dtype=np.float32) / max(pt, pb))[:, None]
+    if pl:
+        q[:, :pl] *= 1.0 - _UNCROP_FADE * np.arange(pl, 0, -1, dtype=np.float32) / max(pl, pr)
+    if pr:
+        q[:, q.shape[1] - pr:] *= 1.0 - _UNCROP_FADE * np.arange(1, pr + 1, dtype=np.float32) / max(pl, pr)
+    q += mean
+    s = luma.scale
+    return LumaImage(q.astype(np.float32, copy=False), (max(1, round(q.shape[1] * s)), max(1, round(q.shape[0] * s))))
+
+
+class _Clock:
+    """The scan's one time budget, shared by decoding and every variant (DecodeLimits.max_seconds)."""
+
+    def __init__(self, deadline: float | None) -> None:
+        self.deadline = deadline
+
+    def check(self, stage: str) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise DecodeTimeout(f"the scan's time budget ran out (at {stage})")
+
+
 def query_variants(
     image: Image.Image | LumaImage,
     *,
     rotations: tuple[float, ...] = QUERY_ROTATIONS,
     zooms: tuple[float, ...] = QUERY_ZOOMS,
+    uncrops: tuple[tuple[float, float, float, float], ...] = QUERY_UNCROPS,
     trim: bool = True,
+    regions: bool = True,
+    deadline: float | None = None,
 ) -> list[PdqVariant]:
-    """Hashes to look up for a scanned image: dihedral, border-trimmed, small rotations, zoom."""
+    """Hashes to look up for a scanned image (at most MAX_QUERY_HASHES): dihedral, the picture
+    inside (border-trimmed, caption bands and screenshot chrome cut away) with its dihedral, small
+    turns back, a zoom and uncrops. Work runs on small copies (WORK_SIDE, VARIANT_SIDE), within
+    `deadline` (time.monotonic()), so its cost does not grow with the upload's size."""
+    clock = _Clock(deadline)
     luma = _as_luma(image)
-    out = []
-    for name, transform in _DIHEDRAL.items():
-        pixels = np.ascontiguousarray(transform(luma.pixels))
-        w, h = luma.source_size
-        size = (h, w) if name in _QUARTER_TURNS else (w, h)
-        r = pdq_from_luma(LumaImage(pixels, size))
-        out.append(PdqVariant(name, r.pdq, r.quality))
+    small = shrink(luma, VARIANT_SIDE)
+    out = [PdqVariant(name, r.pdq, r.quality) for name, r in pdq_dihedral_exact(small)]
+    clock.check("dihedral variants")
+    # Where the picture is, is found on the small copy (cheap); what is found is cut from a larger
+    # one, made only then: regions are smaller than the upload and need the pixels.
+    pictures: list[tuple[str, tuple[float, float, float, float]]] = []
+    rows, cols = small.pixels.shape
     if trim:
-        left, top, right, bottom = detect_borders(luma.pixels)
-        rows, cols = luma.pixels.shape
+        left, top, right, bottom = detect_borders(small.pixels)
         if max(left, right) >= _MIN_TRIM * cols or max(top, bottom) >= _MIN_TRIM * rows:
-            r = pdq_from_luma(luma.crop(left, top, cols - right, rows - bottom))
-            out.append(PdqVariant("trim", r.pdq, r.quality))
+            pictures.append(("trim", (left / cols, top / rows, (cols - right) / cols, (rows - bottom) / rows)))
+    cells = []
+    if regions:
+        for region in find_picture_regions(small.pixels):
+            box = (region.left / cols, region.top / rows, region.right / cols, region.bottom / rows)
+            if all(box != b for _, b in pictures):
+                pictures.append((region.name, box))
+        cells = [(c.name, (c.left / cols, c.top / rows, c.right / cols, c.bottom / rows))
+                 for c in find_grid_cells(small.pixels)]
+        clock.check("picture regions")
+    work = shrink(luma, WORK_SIDE) if pictures or cells else small
+    wrows, wcols = work.pixels.shape
+
+    def cut(box: tuple[float, float, float, float]) -> LumaImage:
+        return shrink(work.crop(round(box[0] * wcols), round(box[1] * wrows), round(box[2] * wcols),
+                                round(box[3] * wrows)), VARIANT_SIDE)
+
+    for name, box in pictures:
+        for dname, r in pdq_dihedral_exact(cut(box)):
+            out.append(PdqVariant(name if dname == "original" else f"{name}:{dname}", r.pdq, r.quality))
+    # The tiles of a collage, as they are (a tile is rarely mirrored inside a grid).
+    for name, box in cells:
+        r = pdq_detail(cut(box))
+        out.append(PdqVariant(name, r.pdq, r.quality))
+    clock.check("picture variants")
+    # Turns, zoom and uncrops carry the detail of the image they were made from: their own corners
+    # and margins are filled by us and say nothing about the picture.
+    detail = out[0].quality
     for degrees in rotations:
         for signed in (degrees, -degrees):
-            r = pdq_from_luma(_rotated(luma, signed))
-            out.append(PdqVariant(f"rot{signed:+g}", r.pdq, r.quality))
+            r = pdq_from_luma(_rotated(small, signed))
+            out.append(PdqVariant(f"rot{signed:+g}", r.pdq, detail))
     for z in zooms:
-        r = pdq_from_luma(_crop_fraction(luma, z, z, z, z))
-        out.append(PdqVariant(f"zoom{z:g}", r.pdq, r.quality))
-    return out
+        r = pdq_from_luma(_crop_fraction(small, z, z, z, z))
+        out.append(PdqVariant(f"zoom{z:g}", r.pdq, detail))
+    for crop in uncrops:
+        r = pdq_from_luma(_uncropped(small, *crop))
+        out.append(PdqVariant("uncrop_" + "_".join(f"{side}{round(v * 1000):d}" for side, v in zip("ltrb", crop)),
+                              r.pdq, detail))
+    clock.check("whole-image variants")
+    return out[:MAX_QUERY_HASHES]
 
 
 def bank_variants(
@@ -221,19 +338,31 @@ def bank_variants(
     *,
     crops: tuple[tuple[float, float, float, float], ...] = BANK_CROPS,
     rotations: tuple[float, ...] = BANK_ROTATIONS,
+    pictures: bool = False,
+    deadline: float | None = None,
 ) -> list[PdqVariant]:
-    """Hashes to bank for a confirmed item of our own: the original, crops and slight turns."""
-    luma = _as_luma(image)
+    """Hashes to bank for a confirmed item of our own: the original, crops and slight turns; with
+    `pictures`, also the picture inside it (trimmed borders, caption or screenshot cut away) and
+    that picture's mirrors and quarter turns, as the query side finds them."""
+    clock = _Clock(deadline)
+    work = shrink(_as_luma(image), WORK_SIDE)
+    luma = shrink(work, VARIANT_SIDE)
     first = pdq_from_luma(luma)
     out = [PdqVariant("original", first.pdq, first.quality)]
+    detail = pdq_detail(luma).quality  # the original's: crops and turns carry it (see query_variants)
     for crop in crops:
         r = pdq_from_luma(_crop_fraction(luma, *crop))
         name = "crop_" + "_".join(f"{side}{round(v * 1000):d}" for side, v in zip("ltrb", crop))
-        out.append(PdqVariant(name, r.pdq, r.quality))
+        out.append(PdqVariant(name, r.pdq, detail))
+    clock.check("bank crops")
     for degrees in rotations:
         for signed in (degrees, -degrees):
             r = pdq_from_luma(_rotated(luma, signed))
-            out.append(PdqVariant(f"rot{signed:+g}", r.pdq, r.quality))
+            out.append(PdqVariant(f"rot{signed:+g}", r.pdq, detail))
+    clock.check("bank turns")
+    if pictures:
+        out += [v for v in query_variants(work, rotations=(), zooms=(), uncrops=(), deadline=deadline)
+                if v.name.startswith(("trim", "region"))]
     return out
 
 
@@ -251,9 +380,11 @@ def best_match(query: list[PdqVariant], bank: list[PdqVariant]) -> tuple[int, st
 def scan(
     data: bytes, *, limits: DecodeLimits = DEFAULT_LIMITS
 ) -> tuple[MediaSignals, list[PdqVariant]]:
-    """Decode once; return the signals and the query variants (computed on the same luminance)."""
+    """Decode once; return the signals and the query variants (computed on the same luminance).
+    Decoding and every variant share one time budget, `limits.max_seconds`."""
+    deadline = time.monotonic() + limits.max_seconds
     signals, luma = compute_signals_and_luma(data, limits=limits)
-    variants = query_variants(luma)
+    variants = query_variants(luma, deadline=deadline)
     # The first variant must be the recorded signal itself (bit for bit on the reference path).
     variants[0] = PdqVariant("original", signals.pdq, signals.pdq_quality)
     return signals, variants
