@@ -207,6 +207,9 @@ def install_error_handlers(app: FastAPI) -> None:
         response = error_response(status, exc.code, exc.message, exc.details)
         if headers:
             response.headers.update(headers)
+        retry_after = getattr(exc, "retry_after", None)  # overload (e.g. every video slot busy): when to retry
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
         return response
 
     @app.exception_handler(MediaError)

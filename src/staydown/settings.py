@@ -75,6 +75,18 @@ class Settings(BaseSettings):
     media_keep_frames: int = Field(default=8, ge=1, le=64)
     media_max_seconds: float = Field(default=10.0, gt=0)
 
+    # Video (issue 14; see media/video.py and docs/decisions.md 2026-12-07). Uploads are bounded by
+    # max_upload_bytes like images; raise it for long videos.
+    video_max_duration_seconds: float = Field(default=600.0, gt=0, le=6 * 3600)
+    video_max_pixels: int = Field(default=8_294_400, ge=4096)  # per frame: 3840 x 2160
+    video_max_seconds: float = Field(default=60.0, gt=0, le=3600)  # wall time of one hash; FFmpeg is killed
+    video_max_memory_mb: int = Field(default=1024, ge=64)  # FFmpeg's address space
+    video_seconds_per_hash: float = Field(default=0.125, ge=0.04, le=10.0)
+    video_hash_side: int = Field(default=512, ge=64, le=4096)
+    video_threads: int = Field(default=2, ge=1, le=16)  # FFmpeg decoder threads per video
+    video_max_concurrent: int = Field(default=1, ge=1, le=64)  # videos hashed at once per process
+    video_queue_seconds: float = Field(default=10.0, ge=0)  # wait for a slot, then 503 with Retry-After
+
     # Scanning by URL: only these hosts ("cdn.example.com", or ".example.com" for a domain).
     scan_url_allowlist: list[str] = Field(default_factory=list)
     # Only for tests and local demos: lets a scan fetch from loopback and private addresses.
@@ -221,6 +233,15 @@ class Settings(BaseSettings):
         return DecodeLimits(max_bytes=self.max_upload_bytes, max_pixels=self.media_max_pixels,
                             max_dimension=self.media_max_dimension, max_frames=self.media_max_frames,
                             keep_frames=self.media_keep_frames, max_seconds=self.media_max_seconds)
+
+    def video_limits(self) -> Any:
+        from staydown.media.video import VideoLimits
+
+        return VideoLimits(max_bytes=self.max_upload_bytes, max_duration_seconds=self.video_max_duration_seconds,
+                           max_pixels=self.video_max_pixels, max_seconds=self.video_max_seconds,
+                           max_memory_bytes=self.video_max_memory_mb * 1024 * 1024,
+                           seconds_per_hash=self.video_seconds_per_hash, hash_side=self.video_hash_side,
+                           threads=self.video_threads)
 
     def fetch_policy(self) -> Any:
         from staydown.media.fetch import FetchPolicy
