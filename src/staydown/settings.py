@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     video_max_duration_seconds: float = Field(default=600.0, gt=0, le=6 * 3600)
     video_max_pixels: int = Field(default=8_294_400, ge=4096)  # per frame: 3840 x 2160
     video_max_seconds: float = Field(default=60.0, gt=0, le=3600)  # wall time of one hash; FFmpeg is killed
-    video_max_memory_mb: int = Field(default=1024, ge=64)  # FFmpeg's address space
+    video_max_memory_mb: int = Field(default=1024, ge=512)  # FFmpeg's address space (it maps ~250 MiB of libraries)
     video_seconds_per_hash: float = Field(default=0.125, ge=0.04, le=10.0)
     video_hash_side: int = Field(default=512, ge=64, le=4096)
     video_threads: int = Field(default=2, ge=1, le=16)  # FFmpeg decoder threads per video

@@ -124,11 +124,20 @@ def test_wall_time_limit_kills_ffmpeg() -> None:
     assert "longer than 0.3 s" in err.value.message
 
 
-def test_memory_limit_is_enforced_on_ffmpeg() -> None:
-    """FFmpeg cannot use more address space than allowed: at 64 MiB it cannot even start, and the
-    upload is refused rather than decoded unbounded."""
-    with pytest.raises((MediaTooLarge, CorruptMedia)):
-        hash_video(clip(5, seconds=4.0), limits=VideoLimits(max_memory_bytes=64 * 1024 * 1024))
+def test_memory_limit_is_enforced_on_ffmpeg(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """FFmpeg cannot use more address space than allowed: a 4K video under a limit it needs more than
+    is refused as too large (422 out_of_memory), not decoded unbounded; the limit cannot be set
+    below what FFmpeg needs to start."""
+    data = _ffmpeg(tmp_path, "-f", "lavfi", "-i", "testsrc2=size=3840x2160:rate=10", "-t", "1", "-c:v", "libx264",
+                   "-preset", "ultrafast", "-pix_fmt", "yuv420p", name="4k.mp4")
+    limits = VideoLimits(max_memory_bytes=video.MIN_MEMORY_BYTES)
+    object.__setattr__(limits, "max_memory_bytes", 320 * 1024 * 1024)  # below the floor, to make it fail
+    with pytest.raises(MediaTooLarge) as err:
+        hash_video(data, limits=limits)
+    assert err.value.code == "out_of_memory" and "320 MiB" in err.value.message
+    assert len(hash_video(data).frames) == 10  # within the default
+    with pytest.raises(ValueError):
+        VideoLimits(max_memory_bytes=256 * 1024 * 1024)
 
 
 def test_corrupt_truncated_and_empty_videos_refused() -> None:

@@ -224,6 +224,11 @@ def _record(db: Session, *, actor: Actor, engine: MatchEngine, rec: _Record, con
         if rec.frames_text:
             store_video_signal(db, content=stored, frames_text=rec.frames_text)
     kept = dict(rec.signals)
+    # The frame list itself is kept once, in the content signal (an upload with no content id is
+    # not kept at all); the scan records its digest.
+    frames_text = kept.pop("vpdq", None)
+    if frames_text:
+        kept["vpdq_digest"] = vpdq.digest(frames_text)
     # The mirror image and the crops are kept with the scan (not indexed): if the item is ever
     # confirmed they go into the stay-down bank beside the original, so that mirrored and cropped
     # stored copies are swept too (an upload with no content id can never be confirmed).

@@ -75,6 +75,11 @@ ALLOWED_CODECS = frozenset({"h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "h263"
 
 # When FFmpeg reports nothing useful, the first line of what it said (bounded) goes in the message.
 _STDERR_KEEP = 2048
+# FFmpeg maps ~250 MiB of shared libraries at start (measured: it cannot start under 300 MiB), and a
+# 4K H.264 stream needed 350-400 MiB in all.
+MIN_MEMORY_BYTES = 512 * 1024 * 1024
+# What FFmpeg says when an allocation failed under the address-space limit (it has no single message).
+_MEMORY_SIGNS = ("alloc", "memory", "get_buffer", "failed to configure output pad", "init failed")
 
 # Centre crops (share cut from every side) hashed for the bank-side variants of an upload, kept with
 # its scan in case it is confirmed: PDQ tolerates about half a percent of crop per side, so a copy
@@ -110,8 +115,9 @@ class VideoLimits:
                 raise ValueError(f"VideoLimits.{name} must be positive")
         if self.hash_side < 64:
             raise ValueError("VideoLimits.hash_side must be at least 64 (PDQ samples 64 x 64)")
-        if self.max_memory_bytes < 64 * 1024 * 1024:
-            raise ValueError("VideoLimits.max_memory_bytes must be at least 64 MiB: FFmpeg cannot start below it")
+        if self.max_memory_bytes < MIN_MEMORY_BYTES:
+            raise ValueError("VideoLimits.max_memory_bytes must be at least 512 MiB: FFmpeg maps about 250 MiB of "
+                             "shared libraries before it reads a byte")
 
     @property
     def max_hashes(self) -> int:
@@ -266,6 +272,7 @@ def _probe(fd: int, demuxer: str, fmt: str, limits: VideoLimits, deadline: float
     streams = facts.get("streams") or []
     if out.returncode != 0 or not streams:
         said = _first_line(out.stderr)
+        _check_started(said)
         if "not on whitelist" in said:
             raise UnsupportedMedia(f"the {fmt} file uses a video codec staydown does not decode ({said})")
         if out.returncode != 0:
@@ -313,6 +320,12 @@ def _probe(fd: int, demuxer: str, fmt: str, limits: VideoLimits, deadline: float
         raise MediaTooLarge(f"the video lasts {duration:.0f} s, over the limit of {limits.max_duration_seconds:.0f} s",
                             code="too_long")
     return _Header(codec, width, height, _rotation(stream), rate, duration, declared)
+
+
+def _check_started(said: str) -> None:
+    if "error while loading shared libraries" in said:
+        # The limit is below what FFmpeg needs to start: the server's configuration, not the upload.
+        raise RuntimeError(f"FFmpeg cannot start under STAYDOWN_VIDEO_MAX_MEMORY_MB: {said}")
 
 
 def _first_line(stderr: bytes) -> str:
@@ -528,13 +541,16 @@ def _decode_and_hash(fd: int, demuxer: str, fmt: str, header: _Header, limits: V
                             "(its header did not say how long it is)", code="too_long")
     said = _first_line(tail.kept)
     if proc.returncode != 0:
-        if proc.returncode in (-9, -24, 137, 152):  # SIGKILL / SIGXCPU: the CPU limit
-            raise DecodeTimeout(f"decoding the video used more CPU time than allowed ({said or 'killed'})")
+        _check_started(said)
+        if proc.returncode in (-24, 152):  # SIGXCPU: the CPU limit
+            raise DecodeTimeout(f"decoding the video used more CPU time than allowed ({said or 'stopped'})")
         if "not on whitelist" in said:
             raise UnsupportedMedia(f"the {fmt} file uses a codec staydown does not decode ({said})")
-        if "Cannot allocate memory" in said or "out of memory" in said.lower():
-            raise MediaTooLarge(f"decoding the video needs more than {limits.max_memory_bytes // (1 << 20)} MiB",
-                                code="out_of_memory")
+        if proc.returncode < 0 or any(sign in said.lower() for sign in _MEMORY_SIGNS):
+            # Killed by a signal or an allocation refused: most likely the memory limit, and a file
+            # that needs more than it is refused as too large rather than called damaged.
+            raise MediaTooLarge(f"the {fmt} file could not be decoded within {limits.max_memory_bytes >> 20} MiB "
+                                f"of memory ({said or f'signal {-proc.returncode}'})", code="out_of_memory")
         if not out:
             raise CorruptMedia(f"the {fmt} file could not be decoded: {said or f'FFmpeg exited with {proc.returncode}'}")
         # Frames were hashed before the decoder gave up (a truncated file): refuse rather than match
