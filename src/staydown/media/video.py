@@ -546,11 +546,14 @@ def _decode_and_hash(fd: int, demuxer: str, fmt: str, header: _Header, limits: V
             raise DecodeTimeout(f"decoding the video used more CPU time than allowed ({said or 'stopped'})")
         if "not on whitelist" in said:
             raise UnsupportedMedia(f"the {fmt} file uses a codec staydown does not decode ({said})")
-        if proc.returncode < 0 or any(sign in said.lower() for sign in _MEMORY_SIGNS):
-            # Killed by a signal or an allocation refused: most likely the memory limit, and a file
-            # that needs more than it is refused as too large rather than called damaged.
+        # An allocation refused anywhere in what FFmpeg said (its first complaint is often a knock-on
+        # error, such as the slice header it could not set up), or death by a signal: the memory limit,
+        # and a file that needs more than it is refused as too large rather than called damaged.
+        lines = tail.kept.decode("utf-8", "replace").splitlines()
+        memory = next((ln.strip() for ln in lines if any(sign in ln.lower() for sign in _MEMORY_SIGNS)), None)
+        if proc.returncode < 0 or memory:
             raise MediaTooLarge(f"the {fmt} file could not be decoded within {limits.max_memory_bytes >> 20} MiB "
-                                f"of memory ({said or f'signal {-proc.returncode}'})", code="out_of_memory")
+                                f"of memory ({memory or said or f'signal {-proc.returncode}'})"[:400], code="out_of_memory")
         if not out:
             raise CorruptMedia(f"the {fmt} file could not be decoded: {said or f'FFmpeg exited with {proc.returncode}'}")
         # Frames were hashed before the decoder gave up (a truncated file): refuse rather than match
