@@ -276,3 +276,30 @@ def test_eui1_upload_never_spooled_to_disk(client, api_key: str, monkeypatch) ->
     assert len(big) > 1024 * 1024
     body = _scan(client, api_key, big)
     assert body["media"]["kind"] == "video"
+
+
+def test_disabled_vpdq_entry_stops_matching_and_the_index_survives_a_restart(client, database: Database, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A false positive disabled in the bank stops matching at once (the database has the last word),
+    and a replica saved and loaded again still finds the entry it holds."""
+    from staydown.matching.engine import MatchEngine
+
+    key = make_key(database, SCOPES)
+    _bank(client, key)
+    original = _scan(client, key, clip(21))
+    r = client.post("/v1/banks/videos/entries", headers=auth(key), json={"entries": [
+        {"signal_type": "vpdq", "signal": original["signals"]["vpdq"]}]})
+    entry_id = r.json()["entry_ids"][0]
+    engine = client.app.state.match_engine
+    engine.catch_up()
+    saved = MatchEngine(database, index_dir=tmp_path / "index")
+    saved.catch_up()
+    saved.save()
+    restarted = MatchEngine(database, index_dir=tmp_path / "index")
+    restarted.load()
+    assert restarted.bank.applied == saved.bank.applied and len(restarted.bank.video) == 1
+    assert _scan(client, key, edited(21, "resize"))["verdict"] == "block"
+    r = client.post(f"/v1/bank-entries/{entry_id}/disable", headers=auth(key), json={"reason": "false positive: test"})
+    assert r.status_code == 200
+    assert _scan(client, key, edited(21, "resize"))["verdict"] == "allow"
+    engine.catch_up()
+    assert len(engine.bank.video) == 0
