@@ -191,12 +191,19 @@ def encode(images: list[np.ndarray], fps: int, *, codec: str = "h264", crf: int 
         out = os.path.join(tmp, "clip" + suffix)
         args = (["-c:v", "libvpx-vp9", "-crf", str(crf + 12), "-b:v", "0", "-deadline", "realtime", "-cpu-used", "8"]
                 if codec == "vp9" else ["-c:v", "libx264", "-preset", "ultrafast", "-crf", str(crf)])
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             ["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(fps),
              "-i", "pipe:0", *args, "-pix_fmt", "yuv420p", out],
-            input=b"".join(np.ascontiguousarray(f).tobytes() for f in images), capture_output=True, timeout=120)
-        if proc.returncode != 0:
-            raise RuntimeError(proc.stderr.decode()[-500:])
+            stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdin is not None and proc.stderr is not None
+        try:
+            for frame in images:  # one frame at a time: a 1080p clip is gigabytes as one buffer
+                proc.stdin.write(np.ascontiguousarray(frame).tobytes())
+        finally:
+            proc.stdin.close()
+        said = proc.stderr.read()
+        if proc.wait(120) != 0:
+            raise RuntimeError(said.decode()[-500:])
         with open(out, "rb") as fh:
             return fh.read()
 
