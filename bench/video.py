@@ -3,8 +3,8 @@
 A corpus of benign synthetic clips is made here (bench/videocorpus.py: camera pans and zooms over
 generated pictures and over the photos the scikit-image wheel ships, moving shapes, scrolling text,
 drifting noise, one to three scenes). The first --originals clips are the edited ones: 256x144 to
-640x360, 4 to 14 s, 10 to 30 frames a second. The other distinct clips, there to be falsely matched,
-are shorter (2-4 s, 10 frames a second, 256x144 to 320x240) so that 500 fit the time. Originals are
+640x360, 4 to 10 s, 10 to 30 frames a second. The other distinct clips, there to be falsely matched,
+are shorter (2-4 s, one scene, 10 frames a second, 256x144 to 320x240) so that 500 fit the time. Originals are
 edited as re-uploaders do (re-encode to WebM/VP9, resize to 60%, trim 10% off the start, crop 5%
 (2.5% a side), mirror, watermark) and, reported apart, three harder edits (5% off every side; a
 large watermark; turned into an animated GIF). Everything is hashed by
@@ -87,8 +87,8 @@ def _clip_job(args: tuple[int, int, bool]) -> tuple[int, dict, dict[str, dict], 
     seed, natural, edit = args
     # Originals get the full range of lengths and frame rates; the rest of the distinct clips (there
     # for false matches) are shorter and slower so that 500 of them fit the time.
-    spec = vc.spec(seed) if edit else vc.spec(seed, seconds=(2.0, 4.0), fps_choices=(10,),
-                                                size=vc.SIZES[seed % 3])
+    spec = (vc.spec(seed, seconds=(4.0, 10.0)) if edit
+            else vc.spec(seed, seconds=(2.0, 4.0), fps_choices=(10,), size=vc.SIZES[seed % 3], scenes=1))
     data = vc.make_clip(spec, natural=natural if natural >= 0 else None)
     started = time.perf_counter()
     original = _pack(hash_video(data, limits=LIMITS))
@@ -96,8 +96,7 @@ def _clip_job(args: tuple[int, int, bool]) -> tuple[int, dict, dict[str, dict], 
     seconds = original["seconds"] or spec.seconds
     edits: dict[str, dict] = {}
     if edit:
-        for kind in vc.EDITS + vc.HARD_EDITS:
-            copy = vc.edit(data, kind, seconds=spec.seconds, seed=seed)
+        for kind, copy in vc.edits(data, vc.EDITS + vc.HARD_EDITS, seconds=spec.seconds, seed=seed).items():
             t = time.perf_counter()
             edits[kind] = _pack(hash_video(copy, limits=LIMITS))
             hash_s += time.perf_counter() - t

@@ -54,9 +54,11 @@ class ClipSpec:
 
 
 def spec(seed: int, *, size: tuple[int, int] | None = None, fps: int | None = None,
-         seconds: tuple[float, float] = (4.0, 14.0), fps_choices: tuple[int, ...] = FPS) -> ClipSpec:
+         seconds: tuple[float, float] = (4.0, 14.0), fps_choices: tuple[int, ...] = FPS,
+         scenes: int | None = None) -> ClipSpec:
     rng = np.random.default_rng([seed, 0x71D])
     n = int(rng.integers(1, 4))
+    n = scenes or n
     total = float(rng.uniform(*seconds))
     cuts = np.sort(rng.uniform(0.2, 0.8, n - 1)) if n > 1 else np.array([])
     edges = np.concatenate([[0.0], cuts, [1.0]]) * total
@@ -212,29 +214,23 @@ def make_clip(clip: ClipSpec, *, natural: int | None = None, codec: str = "h264"
     return encode(frames(clip, natural=natural), clip.fps, codec=codec)
 
 
-def edit(data: bytes, kind: str, *, seconds: float, seed: int = 0) -> bytes:
-    """One re-uploader's edit of a clip (see the module docstring), as a new file's bytes."""
-    rng = np.random.default_rng([seed, 0xED17])
+def _edit_spec(kind: str, seconds: float, rng: np.random.Generator) -> tuple[str, list[str], str]:
+    """(filter, output arguments, file suffix) of one edit."""
     x264 = ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "26", "-pix_fmt", "yuv420p"]
-    pre: list[str] = []
-    vf = None
-    out_ext = ".mp4"
-    args = x264
     if kind == "reencode":
-        args = ["-c:v", "libvpx-vp9", "-crf", "40", "-b:v", "0", "-deadline", "realtime", "-cpu-used", "8",
-                "-pix_fmt", "yuv420p"]
-        out_ext = ".webm"
-    elif kind == "resize":
-        vf = "scale=trunc(iw*0.3)*2:trunc(ih*0.3)*2"
-    elif kind == "trim":
-        pre = ["-ss", f"{seconds * 0.1:.3f}"]
-    elif kind == "crop":
-        vf = "crop=trunc(iw*0.475)*2:trunc(ih*0.475)*2"
-    elif kind == "crop_sides":
-        vf = "crop=trunc(iw*0.45)*2:trunc(ih*0.45)*2"
-    elif kind == "mirror":
-        vf = "hflip"
-    elif kind in ("watermark", "watermark_large"):
+        return "null", ["-c:v", "libvpx-vp9", "-crf", "40", "-b:v", "0", "-deadline", "realtime", "-cpu-used", "8",
+                        "-pix_fmt", "yuv420p"], ".webm"
+    if kind == "resize":
+        return "scale=trunc(iw*0.3)*2:trunc(ih*0.3)*2", x264, ".mp4"
+    if kind == "trim":
+        return f"trim=start={seconds * 0.1:.3f},setpts=PTS-STARTPTS", x264, ".mp4"
+    if kind == "crop":
+        return "crop=trunc(iw*0.475)*2:trunc(ih*0.475)*2", x264, ".mp4"
+    if kind == "crop_sides":
+        return "crop=trunc(iw*0.45)*2:trunc(ih*0.45)*2", x264, ".mp4"
+    if kind == "mirror":
+        return "hflip", x264, ".mp4"
+    if kind in ("watermark", "watermark_large"):
         # "watermark": a handle in a translucent box about a quarter of the width, in a corner, as
         # bench/robustness.py's image watermark; "watermark_large": a third of the width and twice
         # as tall, on a darker box (reported apart, as a hard edit).
@@ -244,24 +240,40 @@ def edit(data: bytes, kind: str, *, seconds: float, seed: int = 0) -> bytes:
         handle = f"@user{int(rng.integers(10000, 99999))}"
         size, box, border = ("w/26", "white@0.35", "3") if kind == "watermark" else ("h/10", "black@0.45", "4")
         text = "black@0.6" if kind == "watermark" else "white@0.85"
-        vf = (f"drawtext=text='{handle}':fontsize={size}:fontcolor={text}:box=1:boxcolor={box}:"
-              f"boxborderw={border}:x={x}:y={y}")
-    elif kind == "gif":
-        vf = "fps=10"
-        args = []
-        out_ext = ".gif"
-    else:
-        raise ValueError(f"unknown edit {kind!r}")
+        return (f"drawtext=text='{handle}':fontsize={size}:fontcolor={text}:box=1:boxcolor={box}:"
+                f"boxborderw={border}:x={x}:y={y}"), x264, ".mp4"
+    if kind == "gif":
+        return "fps=10", [], ".gif"
+    raise ValueError(f"unknown edit {kind!r}")
+
+
+def edits(data: bytes, kinds: tuple[str, ...], *, seconds: float, seed: int = 0) -> dict[str, bytes]:
+    """Re-uploaders' edits of a clip (see the module docstring), made by one FFmpeg run (one decode,
+    one process start), each a new file's bytes."""
+    rng = np.random.default_rng([seed, 0xED17])
+    specs = {kind: _edit_spec(kind, seconds, rng) for kind in kinds}
     with tempfile.TemporaryDirectory(prefix="staydown-bench-edit-", dir=_TMP) as tmp:
         src = os.path.join(tmp, "in")
         with open(src, "wb") as fh:
             fh.write(data)
-        out = os.path.join(tmp, "out" + out_ext)
-        cmd = ["ffmpeg", "-v", "error", "-y", *pre, "-i", src, "-an"]
-        if vf:
-            cmd += ["-vf", vf] if ";" not in vf else ["-filter_complex", vf]
-        proc = subprocess.run([*cmd, *args, out], capture_output=True, timeout=120)
+        graph = [f"[0:v]split={len(kinds)}" + "".join(f"[s{i}]" for i in range(len(kinds)))]
+        outputs: list[str] = []
+        paths = {}
+        for i, (kind, (vf, args, ext)) in enumerate(specs.items()):
+            graph.append(f"[s{i}]{vf}[o{i}]")
+            paths[kind] = os.path.join(tmp, f"out{i}{ext}")
+            outputs += ["-map", f"[o{i}]", *args, paths[kind]]
+        proc = subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", src, "-an", "-filter_complex", ";".join(graph),
+                               *outputs], capture_output=True, timeout=240)
         if proc.returncode != 0:
-            raise RuntimeError(f"{kind}: {proc.stderr.decode()[-500:]}")
-        with open(out, "rb") as fh:
-            return fh.read()
+            raise RuntimeError(f"{kinds}: {proc.stderr.decode()[-500:]}")
+        out = {}
+        for kind, path in paths.items():
+            with open(path, "rb") as fh:
+                out[kind] = fh.read()
+        return out
+
+
+def edit(data: bytes, kind: str, *, seconds: float, seed: int = 0) -> bytes:
+    """One re-uploader's edit of a clip (see the module docstring), as a new file's bytes."""
+    return edits(data, (kind,), seconds=seconds, seed=seed)[kind]
