@@ -77,7 +77,8 @@ def _loadavg() -> list[float]:
 def _pack(signals) -> dict:  # type: ignore[no-untyped-def]
     """What the parent needs of a hashed clip (plain data: it crosses a process boundary)."""
     return {"frames": [(f.pdq, f.quality, f.timestamp) for f in features(signals)],
-            "mirror": [(f.pdq, f.quality, f.timestamp) for f in features(signals, mirror=True)],
+            "lookup": [(f.pdq, f.quality, f.timestamp) for f in features(signals, every_frame=True)],
+            "mirror": [(f.pdq, f.quality, f.timestamp) for f in features(signals, mirror=True, every_frame=True)],
             "variants": {k: [(f.pdq, f.quality, f.timestamp) for f in v] for k, v in variant_features(signals).items()},
             "seconds": signals.duration, "format": signals.format}
 
@@ -118,7 +119,7 @@ def _every(feats: list[vpdq.Feature], seconds: float) -> list[vpdq.Feature]:
 
 
 def _query(packed: dict) -> dict[str, np.ndarray]:
-    return {"": vpdq.usable(_feats(packed["frames"])), MIRROR: vpdq.usable(_feats(packed["mirror"]))}
+    return {"": vpdq.usable(_feats(packed["lookup"])), MIRROR: vpdq.usable(_feats(packed["mirror"]))}
 
 
 def _found(replica: _Replica, query: dict[str, np.ndarray], *, tx_rule: bool = False) -> set[int]:
@@ -279,36 +280,43 @@ def _vpdq_drift(tmp: str) -> dict | None:
     out = {}
     for side in (512, 1280):
         ours = hash_video(data, limits=VideoLimits(seconds_per_hash=1.0, hash_side=side))
-        d = [(int(a, 16) ^ int(b.pdq, 16)).bit_count() for a, b in zip(theirs, ours.frames)]
+        d = [(int(a, 16) ^ int(b.pdq, 16)).bit_count() for a, b in zip(theirs, ours.kept)]
         out[f"hash_side_{side}"] = {"frames": len(d), "mean_bits": round(float(np.mean(d)), 2), "max_bits": int(max(d))}
     return out
 
 
-def _spacing_job(seed: int) -> tuple[list, list]:  # type: ignore[type-arg]
-    spec = vc.spec(seed)
+def _spacing_job(seed: int) -> tuple[list, list, list]:  # type: ignore[type-arg]
+    spec = vc.spec(seed, seconds=(4.0, 10.0))
     data = vc.make_clip(spec)
     trimmed = vc.edit(data, "trim", seconds=spec.seconds, seed=seed)
     dense = VideoLimits(max_bytes=1 << 30, seconds_per_hash=0.125)
+    copy = hash_video(trimmed, limits=dense)
     return ([(f.pdq, f.quality, f.timestamp) for f in features(hash_video(data, limits=dense))],
-            [(f.pdq, f.quality, f.timestamp) for f in features(hash_video(trimmed, limits=dense))])
+            [(f.pdq, f.quality, f.timestamp) for f in features(copy)],
+            [(f.pdq, f.quality, f.timestamp) for f in features(copy, every_frame=True)])
 
 
 def _explore_spacing(n: int, workers: int) -> None:
-    """Trimmed copies found, by how often each side is hashed: what chose 0.125 s for uploads and
-    0.5 s for the stored-content index (docs/decisions.md). The sparser lists are the dense one's
-    frames thinned by time, as hashing at that spacing gives."""
+    """Trimmed copies found, by how often each side is hashed: what chose to look up every frame of an
+    upload, keep one every 0.125 s and index stored content every 0.5 s (docs/decisions.md). The
+    sparser lists are the 0.125 s one's frames thinned by time, as hashing at that spacing gives."""
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        pairs = pool.map(_spacing_job, range(1_000_000, 1_000_000 + n))
+        triples = pool.map(_spacing_job, range(1_000_000, 1_000_000 + n))
     out = {}
-    for query_s, bank_s in ((1.0, 1.0), (0.5, 0.5), (0.25, 0.25), (0.125, 0.125), (0.125, 0.5), (0.125, 1.0),
-                            (0.25, 0.5)):
+    combos = [(1.0, 1.0), (0.5, 0.5), (0.25, 0.25), (0.125, 0.125), (0.125, 0.5), (0.125, 1.0),
+              ("every frame", 0.125), ("every frame", 0.5), ("every frame", 1.0)]
+    for query_s, bank_s in combos:
         found = 0
-        for original, trimmed in pairs:
-            q = vpdq.usable(_feats(trimmed), spacing=query_s if query_s > 0.125 else 0.0)
+        for original, trimmed, every in triples:
+            if query_s == "every frame":
+                q = vpdq.usable(_feats(every))
+            else:
+                q = vpdq.usable(_feats(trimmed), spacing=query_s if query_s > 0.125 else 0.0)
             b = vpdq.usable(_feats(original), spacing=bank_s if bank_s > 0.125 else 0.0)
             found += vpdq.two_way(q, b).matches()
-        out[f"upload_every_{query_s}s_bank_every_{bank_s}s"] = round(found / len(pairs), 4)
-    print(json.dumps({"cores": os.cpu_count(), "loadavg": _loadavg(), "trimmed_copies": len(pairs),
+        label = query_s if isinstance(query_s, str) else f"every {query_s}s"
+        out[f"upload {label}, bank every {bank_s}s"] = round(found / len(triples), 4)
+    print(json.dumps({"cores": os.cpu_count(), "loadavg": _loadavg(), "trimmed_copies": len(triples),
                       "trim_recall_by_spacing": out}))
 
 

@@ -379,11 +379,11 @@ def _print_video(path: Path, data: bytes, settings: Any, as_json: bool) -> None:
     text = vpdq.serialise(features(s))
     usable = int(vpdq.usable(features(s)).shape[0])
     if as_json:
-        print(json.dumps({"file": str(path), "vpdq": text, "vpdq_frames": len(s.frames), "vpdq_usable_frames": usable,
+        print(json.dumps({"file": str(path), "vpdq": text, "vpdq_frames": len(s.kept), "vpdq_usable_frames": usable,
                           "md5": s.md5, "sha256": s.sha256, "format": s.format, "codec": s.codec,
                           "width": s.width, "height": s.height, "duration": s.duration}))
     else:
-        print(f"{path}\tvpdq frames={len(s.frames)} usable={usable} duration={s.duration:g}s\tmd5={s.md5}"
+        print(f"{path}\tvpdq frames={len(s.kept)} usable={usable} duration={s.duration:g}s\tmd5={s.md5}"
               f"\tsha256={s.sha256}\tvpdq={text}")
 
 

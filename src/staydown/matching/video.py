@@ -69,8 +69,10 @@ class VideoHit:
 VARIANT_NAMES = (MIRROR, *(f"crop{round(c * 1000)}" for c in VARIANT_CROPS))
 
 
-def features(signals: VideoSignals, *, mirror: bool = False) -> list[vpdq.Feature]:
-    return [vpdq.Feature(f.mirror if mirror else f.pdq, f.quality, f.timestamp) for f in signals.frames]
+def features(signals: VideoSignals, *, mirror: bool = False, every_frame: bool = False) -> list[vpdq.Feature]:
+    """The stored vPDQ (the kept frames), or with `every_frame` every frame hashed (for look-ups)."""
+    frames = signals.frames if every_frame else signals.kept
+    return [vpdq.Feature(f.mirror if mirror else f.pdq, f.quality, f.timestamp) for f in frames]
 
 
 def variant_features(signals: VideoSignals) -> dict[str, list[vpdq.Feature]]:
@@ -96,7 +98,10 @@ def query_from_video(signals: VideoSignals) -> VideoQuery:
         image = (PdqQuery("", first.pdq, first.quality), PdqQuery("flip_y", first.mirror, first.quality))
         image += tuple(PdqQuery(f"frame{signals.frames[i].frame_number}", signals.frames[i].pdq,
                                 signals.frames[i].quality) for i in picks if i)
-    return VideoQuery(frames={"": vpdq.usable(features(signals)), MIRROR: vpdq.usable(features(signals, mirror=True))},
+    # Every frame hashed is looked up, not only the kept ones: a copy's frames then meet a banked
+    # video's frames exactly, whatever the banked video's spacing (docs/decisions.md).
+    return VideoQuery(frames={"": vpdq.usable(features(signals, every_frame=True)),
+                              MIRROR: vpdq.usable(features(signals, mirror=True, every_frame=True))},
                       md5=signals.md5, sha256=signals.sha256, image_pdq=image)
 
 
@@ -251,14 +256,15 @@ def _record(db: Session, *, actor: Actor, engine: MatchEngine, rec: _Record, con
 
 def video_signals_dict(signals: VideoSignals, frames_text: str, query: VideoQuery) -> dict[str, Any]:
     return {"md5": signals.md5, "sha256": signals.sha256, "vpdq": frames_text,
-            "vpdq_frames": len(signals.frames), "vpdq_usable_frames": int(query.frames[""].shape[0]),
+            "vpdq_frames": len(signals.kept), "vpdq_usable_frames": int(vpdq.usable(features(signals)).shape[0]),
             "pdq": signals.frames[0].pdq, "pdq_quality": signals.frames[0].quality}
 
 
 def video_media_dict(signals: VideoSignals) -> dict[str, Any]:
     return {"format": signals.format, "kind": "video", "codec": signals.codec, "width": signals.width,
             "height": signals.height, "duration": signals.duration, "frame_rate": signals.frame_rate,
-            "frames_hashed": len(signals.frames), "seconds_per_hash": signals.seconds_per_hash}
+            "frames_hashed": len(signals.frames), "frames_kept": len(signals.kept),
+            "seconds_per_hash": signals.seconds_per_hash}
 
 
 def scan_video(

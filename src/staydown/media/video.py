@@ -7,9 +7,12 @@ How a video is read, and why (docs/decisions.md, 2026-12-07):
   so MP4s whose index ('moov') sits at the end work, which a pipe could not do.
 * `ffprobe` reads the header first (container, codec, frame size, duration, frame rate, rotation) and
   every limit that the header can answer is checked before any frame is decoded.
-* `ffmpeg` then decodes, keeps one frame every `seconds_per_hash` by frame number (as Meta's vpdq
-  does: frame n is kept when n % int(seconds_per_hash * fps) == 0, timestamp n / fps), scales it to
-  `hash_side` pixels on its long side and writes grey (luma) pixels to a pipe; this process
+* `ffmpeg` then decodes and hands over every frame (up to `lookup_rate` a second) scaled to
+  `hash_side` pixels on its long side, as grey (luma) pixels through a pipe. Every one is hashed and
+  looked up; one every `seconds_per_hash` is kept as the stored vPDQ, picked by frame number as
+  Meta's vpdq does (frame n when n % int(seconds_per_hash * fps) == 0, timestamp n / fps). A trimmed
+  or re-encoded copy keeps the original's frames, so looking up all of them meets each stored frame
+  exactly, where hashing both at one spacing meets them up to half a spacing apart. This process
   computes PDQ from them (staydown.media.hashing's PDQ, with the tent filter's zeros skipped), frame
   by frame as they arrive, and the PDQ of every frame's left-right mirror (a mirrored re-upload is
   the commonest evasion PDQ cannot see through on its own).
@@ -100,7 +103,8 @@ class VideoLimits:
     max_dimension: int = 8192  # either side
     max_frames: int = 180_000  # frames the container may declare (10 min at 300 fps)
     max_frame_rate: float = 240.0  # a declared rate above this is a crafted file
-    seconds_per_hash: float = 0.125
+    seconds_per_hash: float = 0.125  # how often a frame is kept (the stored vPDQ)
+    lookup_rate: float = 30.0  # frames a second hashed and looked up at most (every frame below it)
     hash_side: int = 512  # long side of the frame that PDQ is computed from (enlarged or reduced to it)
     max_seconds: float = 60.0  # wall time for probe + decode + hash; FFmpeg is killed past it
     max_memory_bytes: int = 1024 * 1024 * 1024  # FFmpeg's address space
@@ -110,7 +114,7 @@ class VideoLimits:
         for name in ("max_bytes", "max_pixels", "max_dimension", "max_frames", "hash_side", "threads"):
             if getattr(self, name) < 1:
                 raise ValueError(f"VideoLimits.{name} must be at least 1")
-        for name in ("max_duration_seconds", "max_frame_rate", "seconds_per_hash", "max_seconds"):
+        for name in ("max_duration_seconds", "max_frame_rate", "seconds_per_hash", "lookup_rate", "max_seconds"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"VideoLimits.{name} must be positive")
         if self.hash_side < 64:
@@ -119,10 +123,13 @@ class VideoLimits:
             raise ValueError("VideoLimits.max_memory_bytes must be at least 512 MiB: FFmpeg maps about 250 MiB of "
                              "shared libraries before it reads a byte")
 
-    @property
-    def max_hashes(self) -> int:
-        """Frames hashed at most: the duration limit's worth, plus the first."""
-        return int(math.ceil(self.max_duration_seconds / self.seconds_per_hash)) + 1
+    def steps(self, frame_rate: float) -> tuple[int, int]:
+        """(look-up step, keep step) in frames: every look-up step-th frame is hashed and looked up;
+        every keep step-th (a multiple of it, so the kept frames are among those hashed) is kept, as
+        vpdq keeps frame n when n % int(seconds_per_hash * fps) == 0."""
+        lookup = max(1, int(round(frame_rate / self.lookup_rate)))
+        keep = lookup * max(1, int(self.seconds_per_hash * frame_rate / lookup))
+        return lookup, keep
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +140,7 @@ class VideoFrameHash:
     timestamp: float  # seconds, frame_number / frame rate (as vpdq computes it)
     mirror: str = ""  # PDQ of the frame mirrored left-right
     crops: tuple[tuple[str, int], ...] = ()  # (PDQ, quality) of VARIANT_CROPS' centre crops, every VARIANT_SECONDS
+    kept: bool = True  # in the stored vPDQ (every seconds_per_hash); the others are only looked up
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,12 +153,12 @@ class VideoSignals:
     height: int
     duration: float  # seconds (0.0 when the container does not say)
     frame_rate: float
-    frames: tuple[VideoFrameHash, ...]
+    frames: tuple[VideoFrameHash, ...]  # every frame hashed; `kept` ones make the stored vPDQ
     seconds_per_hash: float
 
     @property
-    def first_pdq(self) -> VideoFrameHash:
-        return self.frames[0]
+    def kept(self) -> tuple[VideoFrameHash, ...]:
+        return tuple(f for f in self.frames if f.kept)
 
 
 def ffmpeg_available() -> bool:
@@ -478,7 +486,7 @@ def _decode_and_hash(fd: int, demuxer: str, fmt: str, header: _Header, limits: V
     shown_w, shown_h = ((header.height, header.width) if header.rotation in (90, 270)
                         else (header.width, header.height))
     w, h = _hash_size(shown_w, shown_h, limits.hash_side)
-    step = max(1, int(limits.seconds_per_hash * header.frame_rate))  # vpdq's frameMod
+    lookup_step, keep_step = limits.steps(header.frame_rate)
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise DecodeTimeout(f"video hashing took longer than {limits.max_seconds:g} s (reading the header)")
@@ -486,7 +494,7 @@ def _decode_and_hash(fd: int, demuxer: str, fmt: str, header: _Header, limits: V
     cmd = _limited([shutil.which("ffmpeg") or "ffmpeg", "-nostdin", "-hide_banner", "-v", "error",
                     "-threads", str(limits.threads), *_input_args(demuxer, fd),
                     "-map", "0:v:0", "-an", "-sn", "-dn",
-                    "-vf", f"select='not(mod(n\\,{step}))',scale={w}:{h}:flags=area,format=gray",
+                    "-vf", f"select='not(mod(n\\,{lookup_step}))',scale={w}:{h}:flags=area,format=gray",
                     "-fps_mode", "passthrough", "-f", "rawvideo", "pipe:1"],
                    limits, cpu_seconds=remaining * max(1, limits.threads) + 1)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
@@ -512,19 +520,20 @@ def _decode_and_hash(fd: int, demuxer: str, fmt: str, header: _Header, limits: V
             raw = _read_exact(proc.stdout, frame_bytes)  # type: ignore[arg-type]
             if len(raw) < frame_bytes:
                 break  # end of stream (or killed); a partial frame is dropped
-            if len(out) >= limits.max_hashes:
-                too_many = True
+            n = len(out) * lookup_step
+            timestamp = round(n / header.frame_rate, 3)
+            if timestamp > limits.max_duration_seconds + 1:
+                too_many = True  # the header said nothing (or lied) about how long it is
                 proc.kill()
                 break
             gray = np.frombuffer(raw, np.uint8).reshape(h, w)
             pdq, mirror, quality = _frame_hashes(gray)
-            n = len(out) * step
-            timestamp = round(n / header.frame_rate, 3)
+            kept = n % keep_step == 0
             crops = ()
-            if timestamp >= next_variant - 1e-3:
+            if kept and timestamp >= next_variant - 1e-3:
                 crops = _crop_hashes(gray)
                 next_variant = timestamp + VARIANT_SECONDS
-            out.append(VideoFrameHash(pdq, quality, n, timestamp, mirror, crops))
+            out.append(VideoFrameHash(pdq, quality, n, timestamp, mirror, crops, kept))
     finally:
         timer.cancel()
         if proc.poll() is None:
