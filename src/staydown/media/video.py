@@ -106,7 +106,7 @@ class VideoLimits:
     seconds_per_hash: float = 0.125  # how often a frame is kept (the stored vPDQ)
     lookup_rate: float = 30.0  # frames a second hashed and looked up at most (every frame below it)
     hash_side: int = 512  # long side of the frame that PDQ is computed from (enlarged or reduced to it)
-    max_seconds: float = 60.0  # wall time for probe + decode + hash; FFmpeg is killed past it
+    max_seconds: float = 180.0  # wall time for probe + decode + hash; FFmpeg is killed past it
     max_memory_bytes: int = 1024 * 1024 * 1024  # FFmpeg's address space
     threads: int = 2  # FFmpeg decoder threads
 
