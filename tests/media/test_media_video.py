@@ -231,3 +231,16 @@ def test_memory_file_is_sealed() -> None:
         assert os.pread(fd, 3, 0) == b"abc"
     finally:
         os.close(fd)
+
+
+def test_phone_rotation_is_applied_before_hashing(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A phone video stored sideways with a rotation flag hashes as shown: like a copy with the
+    rotation baked into its pixels."""
+    (tmp_path / "a.mp4").write_bytes(clip(9, size=(320, 240)))
+    flagged = _ffmpeg(tmp_path, "-i", str(tmp_path / "a.mp4"), "-c", "copy", "-metadata:s:v:0", "rotate=90",
+                      name="flagged.mp4")
+    baked = _ffmpeg(tmp_path, "-i", str(tmp_path / "flagged.mp4"), "-c:v", "libx264", "-preset", "ultrafast",
+                    name="baked.mp4")
+    a, b = hash_video(flagged), hash_video(baked)
+    assert (a.width, a.height) == (b.width, b.height) == (240, 320)
+    assert np.median([(int(x.pdq, 16) ^ int(y.pdq, 16)).bit_count() for x, y in zip(a.frames, b.frames)]) <= 8
