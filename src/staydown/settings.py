@@ -79,8 +79,8 @@ class Settings(BaseSettings):
     # max_upload_bytes like images; raise it for long videos.
     video_max_duration_seconds: float = Field(default=600.0, gt=0, le=6 * 3600)
     video_max_pixels: int = Field(default=8_294_400, ge=4096)  # per frame: 3840 x 2160
-    # Wall time of one hash; FFmpeg is killed past it. 1080p H.264 hashed at 4-10 s of video a second on
-    # this 2-core machine (bench/video.py), so 10 minutes of it needs up to ~150 s.
+    # Wall time of one hash; FFmpeg is killed past it. 1080p H.264 hashed at 4.4-5.2 s of video a second on
+    # this 2-core machine (bench/video.py), so 10 minutes of it needs up to ~140 s.
     video_max_seconds: float = Field(default=180.0, gt=0, le=3600)
     video_max_memory_mb: int = Field(default=1024, ge=512)  # FFmpeg's address space (it maps ~250 MiB of libraries)
     video_seconds_per_hash: float = Field(default=0.125, ge=0.04, le=10.0)  # kept in the stored vPDQ
