@@ -344,9 +344,14 @@ def _explore_spacing(n: int, workers: int) -> None:
                       "trim_recall_by_spacing": out}))
 
 
+def _scratch() -> tempfile.TemporaryDirectory:  # type: ignore[type-arg]
+    # Benign generated clips, in memory when the machine has /dev/shm; removed when done.
+    return tempfile.TemporaryDirectory(prefix="staydown-bench-video-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+
+
 def _speed_only() -> None:
-    tmp = tempfile.mkdtemp(prefix="staydown-bench-video-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
-    print(json.dumps({"speed": _speed(tmp), "pipelines": _pipelines(tmp), "vpdq_drift": _vpdq_drift(tmp)}))
+    with _scratch() as tmp:
+        print(json.dumps({"speed": _speed(tmp), "pipelines": _pipelines(tmp), "vpdq_drift": _vpdq_drift(tmp)}))
 
 
 def main() -> None:
@@ -456,8 +461,8 @@ def main() -> None:
         return {k: round(sum(values[k]) / len(values[k]), 4) for k in names if values[k]}
 
     main_recall = rate(recall, vc.EDITS)
-    tmp = tempfile.mkdtemp(prefix="staydown-bench-video-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
-    speed = None if opts.no_speed else _speed(tmp)
+    with _scratch() as tmp:
+        speed = None if opts.no_speed else _speed(tmp)
     frames_total = sum(len(p["frames"]) for p in originals.values())
     result = {
         "cores": os.cpu_count(),
