@@ -142,3 +142,39 @@ def test_hash_scan_and_banks_commands(cli_env: str, tmp_path: Path) -> None:
     assert r.exit_code == 1 and "summary" in r.output
     r = run("scan", str(folder), "--bank", "nope")
     assert r.exit_code == 1 and "no bank named" in r.output
+
+
+def test_hash_and_scan_take_video_files(cli_env: str, tmp_path: Path) -> None:
+    """`staydown hash` prints a video's vPDQ (threatexchange's form) and digests; `staydown scan`
+    finds a re-encoded copy of a banked video (REQ X-5)."""
+    import json as _json
+
+    from tests.videogen import clip, edited, needs_ffmpeg
+
+    if needs_ffmpeg.args[0]:
+        pytest.skip(needs_ffmpeg.kwargs["reason"])
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    (folder / "original.mp4").write_bytes(clip(41))
+    r = run("hash", "--json", str(folder / "original.mp4"))
+    assert r.exit_code == 0, r.output
+    row = _json.loads(r.stdout.strip())
+    assert row["format"] == "MP4" and row["vpdq_frames"] == 60 and len(_json.loads(row["vpdq"])) == 60
+    r = run("hash", str(folder / "original.mp4"))
+    assert r.exit_code == 0 and "vpdq frames=60" in r.stdout and f"md5={row['md5']}" in r.stdout
+
+    assert run("banks", "create", "videos", "--source", "own", "--purpose", "confirmed videos", "--policy", "csam",
+               "--action", "block").exit_code == 0
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"vpdq {row['vpdq']}\n")
+    r = run("banks", "import", "videos", str(listing))
+    assert r.exit_code == 0 and "added 1" in r.output, r.output
+    (folder / "original.mp4").unlink()
+    (folder / "copy.webm").write_bytes(edited(41, "reencode"))
+    (folder / "mirrored.mp4").write_bytes(edited(41, "mirror"))
+    (folder / "other.mp4").write_bytes(clip(42))
+    r = run("scan", str(folder), "--bank", "videos")
+    assert r.exit_code == 1, r.output
+    table = r.output.split("summary")[0]
+    assert "copy.webm" in table and "mirrored.mp4" in table and "other.mp4" not in table
+    assert "vpdq" in table and "mirror" in table

@@ -8,7 +8,7 @@ import getpass
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -325,20 +325,27 @@ def _iter_files(paths: list[Path]) -> list[Path]:
 
 @app.command(name="hash")
 def hash_files(
-    files: Annotated[list[Path], typer.Argument(help="images (or directories of them)")],
+    files: Annotated[list[Path], typer.Argument(help="images or videos (or directories of them)")],
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
 ) -> None:
-    """Print the signals of each file: PDQ with quality, MD5, SHA-256."""
+    """Print the signals of each file: PDQ with quality, MD5, SHA-256; for a video (MP4, MOV, WebM,
+    MKV, animated GIF) its vPDQ in threatexchange's form instead of a PDQ."""
     import json
 
     from staydown.media.errors import MediaError
     from staydown.media.hashing import compute_signals
+    from staydown.media.video import video_format
 
-    limits = _settings().decode_limits()
+    settings = _settings()
+    limits = settings.decode_limits()
     failed = 0
     for path in _iter_files(files):
         try:
-            s = compute_signals(path.read_bytes(), limits=limits)
+            data = path.read_bytes()
+            if video_format(data) is not None:
+                _print_video(path, data, settings, as_json)
+                continue
+            s = compute_signals(data, limits=limits)
         except MediaError as exc:
             failed += 1
             err.print(f"{path}: {exc.code}: {exc}", markup=False, highlight=False)
@@ -352,23 +359,54 @@ def hash_files(
         raise typer.Exit(1)
 
 
+def _cli_video_limits(settings: Any) -> Any:
+    # A local file may be longer than an upload: the byte limit is the command line's own (the file
+    # is held in memory twice, as read and as FFmpeg's in-memory copy).
+    import dataclasses
+
+    limits = settings.video_limits()
+    return dataclasses.replace(limits, max_bytes=max(limits.max_bytes, MAX_CLI_FILE_BYTES))
+
+
+def _print_video(path: Path, data: bytes, settings: Any, as_json: bool) -> None:
+    import json
+
+    from staydown.matching import vpdq
+    from staydown.matching.video import features
+    from staydown.media.video import hash_video
+
+    s = hash_video(data, limits=_cli_video_limits(settings))
+    text = vpdq.serialise(features(s))
+    usable = int(vpdq.usable(features(s)).shape[0])
+    if as_json:
+        print(json.dumps({"file": str(path), "vpdq": text, "vpdq_frames": len(s.kept), "vpdq_usable_frames": usable,
+                          "md5": s.md5, "sha256": s.sha256, "format": s.format, "codec": s.codec,
+                          "width": s.width, "height": s.height, "duration": s.duration}))
+    else:
+        print(f"{path}\tvpdq frames={len(s.kept)} usable={usable} duration={s.duration:g}s\tmd5={s.md5}"
+              f"\tsha256={s.sha256}\tvpdq={text}")
+
+
 @app.command(name="scan")
 def scan_dir(
     paths: Annotated[list[Path], typer.Argument(help="files or directories to check")],
     bank: Annotated[str, typer.Option(help="the bank to check against")],
 ) -> None:
-    """Check files against one bank (with robust variants); nothing is recorded. A summary table
-    closes the run; the exit code is 1 if anything matched, 2 if files could not be read."""
+    """Check images and videos against one bank (with robust variants; videos by vPDQ, digests and
+    their mirror image); nothing is recorded. A summary table closes the run; the exit code is 1 if
+    anything matched, 2 if files could not be read."""
     from rich.progress import Progress
     from rich.table import Table
 
     from staydown.matching.banks import bank_by_name
     from staydown.matching.engine import MatchEngine
-    from staydown.matching.matcher import match_banks
+    from staydown.matching.matcher import QuerySignals, match_banks
     from staydown.matching.models import BankUse
     from staydown.matching.scanning import query_from_media
+    from staydown.matching.video import match_video, query_from_video
     from staydown.media.errors import MediaError
     from staydown.media.variants import scan as hash_with_variants
+    from staydown.media.video import hash_video, video_format
 
     settings = _settings()
     database = _database(settings)
@@ -387,10 +425,19 @@ def scan_dir(
         task = progress.add_task(f"scanning against {target_name}", total=len(files))
         for path in files:
             try:
-                signals, variants = hash_with_variants(path.read_bytes(), limits=settings.decode_limits())
-                with database.unit_of_work(write=False) as db:
-                    found = [m for m in match_banks(db, engine, query_from_media(signals, variants),
-                                                    use=BankUse.scan) if m.bank_id == target_id]
+                data = path.read_bytes()
+                if video_format(data) is not None:  # vPDQ against the bank's video entries
+                    query = query_from_video(hash_video(data, limits=_cli_video_limits(settings)))
+                    with database.unit_of_work(write=False) as db:
+                        exact = QuerySignals(pdq=query.image_pdq, md5=query.md5, sha256=query.sha256)
+                        found = [m for m in match_banks(db, engine, exact, use=BankUse.scan)
+                                 + match_video(db, engine, query) if m.bank_id == target_id]
+                        found.sort(key=lambda m: m.distance)
+                else:
+                    signals, variants = hash_with_variants(data, limits=settings.decode_limits())
+                    with database.unit_of_work(write=False) as db:
+                        found = [m for m in match_banks(db, engine, query_from_media(signals, variants),
+                                                        use=BankUse.scan) if m.bank_id == target_id]
                 if found:
                     best = found[0]
                     matched.append((path, best.distance, best.signal_type, best.query_variant or "as uploaded"))

@@ -204,7 +204,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain_error(request: Request, exc: StaydownError) -> JSONResponse:
         status = http_status_for(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        if isinstance(exc, Busy):
+        if isinstance(exc, Busy):  # too much media in flight (decodes, video slots): when to come back
             headers = {"Retry-After": str(exc.retry_after)}
         response = error_response(status, exc.code, exc.message, exc.details)
         if headers:

@@ -83,6 +83,21 @@ class Settings(BaseSettings):
     scan_decode_queue: int = Field(default=16, ge=0, le=10_000)
     scan_decode_wait_seconds: float = Field(default=10.0, gt=0)
 
+    # Video (issue 14; see media/video.py and docs/decisions.md 2026-12-07). Uploads are bounded by
+    # max_upload_bytes like images; raise it for long videos.
+    video_max_duration_seconds: float = Field(default=600.0, gt=0, le=6 * 3600)
+    video_max_pixels: int = Field(default=8_294_400, ge=4096)  # per frame: 3840 x 2160
+    # Wall time of one hash; FFmpeg is killed past it. 1080p H.264 hashed at 4.4-5.2 s of video a second on
+    # this 2-core machine (bench/video.py), so 10 minutes of it needs up to ~140 s.
+    video_max_seconds: float = Field(default=180.0, gt=0, le=3600)
+    video_max_memory_mb: int = Field(default=1024, ge=512)  # FFmpeg's address space (it maps ~250 MiB of libraries)
+    video_seconds_per_hash: float = Field(default=0.125, ge=0.04, le=10.0)  # kept in the stored vPDQ
+    video_lookup_rate: float = Field(default=30.0, ge=1.0, le=120.0)  # frames a second hashed and looked up
+    video_hash_side: int = Field(default=512, ge=64, le=4096)
+    video_threads: int = Field(default=2, ge=1, le=16)  # FFmpeg decoder threads per video
+    video_max_concurrent: int = Field(default=1, ge=1, le=64)  # videos hashed at once per process
+    video_queue_seconds: float = Field(default=10.0, ge=0)  # wait for a slot, then 503 with Retry-After
+
     # Scanning by URL: only these hosts ("cdn.example.com", or ".example.com" for a domain).
     scan_url_allowlist: list[str] = Field(default_factory=list)
     # Only for tests and local demos: lets a scan fetch from loopback and private addresses.
@@ -258,6 +273,16 @@ class Settings(BaseSettings):
                             max_dimension=self.media_max_dimension, max_frames=self.media_max_frames,
                             keep_frames=self.media_keep_frames, max_seconds=self.media_max_seconds,
                             max_decode_bytes=self.media_max_decode_bytes)
+
+    def video_limits(self) -> Any:
+        from staydown.media.video import VideoLimits
+
+        return VideoLimits(max_bytes=self.max_upload_bytes, max_duration_seconds=self.video_max_duration_seconds,
+                           max_pixels=self.video_max_pixels, max_seconds=self.video_max_seconds,
+                           max_memory_bytes=self.video_max_memory_mb * 1024 * 1024,
+                           seconds_per_hash=self.video_seconds_per_hash, lookup_rate=self.video_lookup_rate,
+                           hash_side=self.video_hash_side,
+                           threads=self.video_threads)
 
     def fetch_policy(self) -> Any:
         from staydown.media.fetch import FetchPolicy

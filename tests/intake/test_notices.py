@@ -341,3 +341,25 @@ def test_an_item_url_must_be_ascii(client) -> None:  # type: ignore[no-untyped-d
     r = client.post("/public/notices", json={**MINOR_REPORT, "items": [{"url": "https://social.example/v/" + "ü" * 600}]})
     assert r.status_code == 422, r.text
     assert "must be ASCII" in r.text and "percent-encode" in r.text
+
+
+def test_video_reupload_reported_later_joins_the_same_case(client, database: Database, api_key: str) -> None:  # type: ignore[no-untyped-def]
+    """A re-encoded, trimmed re-upload of a reported video (matched by its vPDQ) joins the open case."""
+    import pytest
+
+    from tests.videogen import clip, edited, needs_ffmpeg
+
+    if needs_ffmpeg.args[0]:
+        pytest.skip(needs_ffmpeg.kwargs["reason"])
+    for content_id, data in (("orig", clip(61)), ("reupload", edited(61, "trim"))):
+        r = client.post("/v1/scan", headers=auth(api_key), files={"file": ("v", data, "video/mp4")},
+                        data={"content_id": content_id, "account_id": f"acct-{content_id}"})
+        assert r.status_code == 200
+    client.app.state.match_engine.catch_up()
+    for content_id, kind in (("orig", "affected_person"), ("reupload", "user")):
+        client.post("/v1/notices", headers=auth(api_key), json={
+            "policy_id": "ncii", "reporter_kind": kind, "explanation": "a private video posted without consent",
+            "items": [{"content_id": content_id}]})
+    with database.unit_of_work(write=False) as db:
+        cases = db.execute(sa.select(Case)).scalars().all()
+        assert len(cases) == 1 and cases[0].notice_count == 2

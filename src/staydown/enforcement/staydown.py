@@ -19,6 +19,7 @@ from staydown.enforcement.models import EnforcementAction, Sweep
 from staydown.matching import banks
 from staydown.matching.matcher import PdqQuery, QuerySignals, find_copies
 from staydown.matching.models import Bank, BankEntry, ContentSignal, Scan
+from staydown.matching.video import find_video_copies, video_case_entries
 from staydown.policies.catalogue import Catalogue, parse_ref
 from staydown.policies.schema import Policy
 from staydown.policies.vocab import ACCOUNT_ACTIONS, CONTENT_ACTIONS
@@ -57,6 +58,8 @@ def bank_case_items(db: Session, *, actor: Actor, case: Case, policy: Policy) ->
     entries: list[banks.NewEntry] = []
     originals: dict[int, banks.NewEntry] = {}
     for content_id, kind, signal, quality in rows:
+        if kind == "vpdq":
+            continue  # banked with its frames and its mirror image, below
         entry = banks.NewEntry(kind, signal, note, quality=quality)
         entries.append(entry)
         if kind == "pdq" and content_id not in originals:
@@ -66,6 +69,7 @@ def bank_case_items(db: Session, *, actor: Actor, case: Case, policy: Policy) ->
         parent = originals.get(scan.content_id)
         for name, pdq, quality in (scan.signals or {}).get("variants", []) if parent else []:
             entries.append(banks.NewEntry("pdq", pdq, note, variant=str(name)[:40], quality=quality, parent=parent))
+    entries += video_case_entries(db, content_ids=ids, note=note)
     bank = own_bank(db, actor=actor, policy=policy)
     result = banks.add_entries(db, actor=actor, bank=bank, source_case_id=case.id, entries=entries)
     audit.record(db, actor=actor, tag=AuditTag.STAY_DOWN_BANK, subject_type="case", subject_id=case.id,
@@ -114,6 +118,8 @@ def sweep_case(db: Session, *, actor: Actor, engine: Any, case_id: int, policy: 
     if pdq:
         for hit in find_copies(db, engine, QuerySignals(pdq=pdq), radius=threshold):
             copies.setdefault(hit.content_id, hit.distance)
+    for content_id, distance in find_video_copies(db, engine, entries, threshold=threshold).items():
+        copies.setdefault(content_id, distance)
     original = {c.id for c in case_contents(db, case)}
     found = [cid for cid in sorted(copies) if cid not in original]
     sweep = db.execute(sa.select(Sweep).where(Sweep.case_id == case.id, Sweep.policy_ref == policy.ref,

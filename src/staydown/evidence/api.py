@@ -16,6 +16,7 @@ from staydown.actors import Actor
 from staydown.errors import Conflict, InvalidInput, NotFound
 from staydown.evidence import actions
 from staydown.evidence.models import DestructionRequest, EvidenceItem, LegalHold
+from staydown.memform import read_form
 from staydown.http import DbSession, require
 from staydown.staff.permissions import Permission
 from staydown.subjects.actions import ensure_content
@@ -74,7 +75,9 @@ async def deposit(request: Request, db: DbSession, actor: Depositor) -> ItemOut:
     time `uploaded_at`, messages...). `request_id` answers a `provide_file` action: the
     CyberTipline report waiting for this file then goes on by itself. A deposit for content with
     an open file request answers it too."""
-    form = await request.form(max_files=1, max_fields=10)
+    # In memory: the framework's parser spools a part over 1 MiB to a temporary file, and the vault
+    # writes only ciphertext.
+    form = await read_form(request, max_files=1, max_fields=10)
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
         raise InvalidInput("the form needs a 'file' part")

@@ -25,6 +25,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -455,10 +456,14 @@ def _copies(db: Session, contents: dict[str, _Content], engine: Any) -> None:
     from staydown.matching.models import ContentSignal
 
     signals: dict[int, list[tuple[str, str, int | None]]] = {}
-    for content_id, kind, signal, quality in db.connection().execute(
-            sa.select(ContentSignal.content_id, ContentSignal.signal_type, ContentSignal.signal, ContentSignal.quality)
+    videos: dict[int, list[Any]] = {}
+    for content_id, kind, signal, quality, frames in db.connection().execute(
+            sa.select(ContentSignal.content_id, ContentSignal.signal_type, ContentSignal.signal, ContentSignal.quality,
+                      ContentSignal.frames)
             .where(ContentSignal.content_id.in_(sorted(known)), ContentSignal.purged.is_(False))).all():
         signals.setdefault(content_id, []).append((kind, signal, quality))
+        if kind == "vpdq":  # a video's copies are found by its frames (matching/video.py)
+            videos.setdefault(content_id, []).append(SimpleNamespace(signal_type=kind, frames=frames))
     if signals:
         engine.catch_up()  # signals stored a moment ago are matched too (an intake writer has no follower)
     for content_id, rows in signals.items():
@@ -469,6 +474,12 @@ def _copies(db: Session, contents: dict[str, _Content], engine: Any) -> None:
             sha256=next((s for t, s, _ in rows if t == "sha256"), None))
         known[content_id].copies = [c.content_id for c in find_copies(db, engine, query, radius=31)
                                     if c.content_id != content_id]
+        if content_id in videos:
+            from staydown.matching.video import find_video_copies
+
+            seen = set(known[content_id].copies)
+            known[content_id].copies += [c for c in find_video_copies(db, engine, videos[content_id], threshold=31)
+                                         if c != content_id and c not in seen]
 
 
 # -- pass 4: cases ----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from staydown.errors import InvalidInput
 from staydown.http import DbSession, require
 from staydown.matching import banks
 from staydown.matching.models import Bank, BankEntry, BankSource, BankUse, MatchAction, SignalType
+from staydown.matching.vpdq import MAX_VPDQ_TEXT
 from staydown.staff.permissions import Permission
 
 router = APIRouter(prefix="/v1", tags=["banks"])
@@ -66,7 +67,8 @@ class EntryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     signal_type: SignalType
-    signal: str = Field(min_length=1, max_length=64)
+    # A digest or PDQ is 32-64 hex characters; a vPDQ is a frame list (threatexchange's JSON form).
+    signal: str = Field(min_length=1, max_length=MAX_VPDQ_TEXT)
     note: str = Field(default="", max_length=500)
 
 

@@ -34,12 +34,14 @@ MAX_NOTE = 500
 
 
 # threatexchange's names for the same digests (it only has video_* classes for plain file digests).
-TX_NAMES = {SignalType.pdq: "pdq", SignalType.md5: "video_md5", SignalType.sha256: "video_sha256"}
+TX_NAMES = {SignalType.pdq: "pdq", SignalType.md5: "video_md5", SignalType.sha256: "video_sha256",
+            SignalType.vpdq: "vpdq"}
 SIGNAL_ALIASES = {"video_md5": "md5", "photo_md5": "md5", "video_sha256": "sha256", "photo_sha256": "sha256"}
 
 
 def normalise_signal(signal_type: str, signal: str) -> tuple[SignalType, str]:
-    """Check a signal's type and hex form; return them normalised (lower-case hex)."""
+    """Check a signal's type and hex form; return them normalised (lower-case hex). A vPDQ signal
+    (threatexchange's frame list) comes back in its canonical text form (matching/vpdq.py)."""
     name = signal_type.strip().lower()
     try:
         kind = SignalType(SIGNAL_ALIASES.get(name, name))
@@ -47,6 +49,10 @@ def normalise_signal(signal_type: str, signal: str) -> tuple[SignalType, str]:
         raise InvalidInput(
             f"unknown signal type {signal_type!r}; expected one of {', '.join(t.value for t in SignalType)}"
         ) from None
+    if kind is SignalType.vpdq:
+        from staydown.matching import vpdq
+
+        return kind, vpdq.canonical(signal)
     text = signal.strip().lower()
     expected = SIGNAL_HEX_LENGTH[kind]
     if len(text) != expected or not HEX_RE.match(text):
@@ -140,6 +146,8 @@ class NewEntry:
     variant: str = ""
     quality: int | None = None
     parent: "NewEntry | None" = None
+    # For vpdq, `signal` is the frame list (threatexchange's text form); the entry stores its digest
+    # as the signal and the canonical list in `frames`.
 
 
 @dataclass
@@ -179,10 +187,15 @@ def add_entries(
     A signal already in the bank is counted as a duplicate, not added twice."""
     items = list(entries)
     clean: list[tuple[NewEntry, SignalType, str]] = []
+    frames: dict[int, str] = {}
     for item in items:
         kind, text = normalise_signal(item.signal_type, item.signal)
         if len(item.note) > MAX_NOTE:
             raise InvalidInput(f"an entry's note is at most {MAX_NOTE} characters")
+        if kind is SignalType.vpdq:
+            from staydown.matching import vpdq
+
+            frames[id(item)], text = text, vpdq.digest(text)
         clean.append((item, kind, text))
     existing = _existing_keys(db, bank, [(k.value, s, i.variant) for i, k, s in clean])
     when = now(db)
@@ -195,7 +208,7 @@ def add_entries(
             continue
         existing.add(key)
         entry = BankEntry(bank_id=bank.id, signal_type=kind.value, signal=text, variant=item.variant,
-                          quality=item.quality, note=item.note, added_by=actor.ref, added_at=when,
+                          quality=item.quality, frames=frames.get(id(item)), note=item.note, added_by=actor.ref, added_at=when,
                           source_case_id=source_case_id, source_ref=source_ref, enabled=True)
         db.add(entry)
         made[id(item)] = entry
@@ -306,7 +319,10 @@ def parse_bank_file(text: str, *, max_rows: int = MAX_IMPORT_ROWS) -> tuple[list
     header = [c.strip().lower() for c in first.split(",")]
     if "signal_str" in header:
         return (*_parse_tx_csv(text, max_rows), "tx-csv")
-    if "," not in first and len(first.split()) == 2:
+    head = first.split(None, 1)
+    # 'type signal' lines; a vPDQ signal is JSON with commas (and spaces, as threatexchange prints it).
+    if ("," not in first and len(first.split()) == 2) or (
+            len(head) == 2 and head[0].strip().lower() == SignalType.vpdq.value):
         return (*_parse_lines(text, max_rows), "tx-lines")
     return (*parse_csv(text, max_rows=max_rows), "csv")
 
@@ -349,6 +365,10 @@ def _parse_lines(text: str, max_rows: int) -> tuple[list[NewEntry], list[str]]:
         parts = line.split(None, 2)
         if len(parts) < 2:
             problems.append(f"line {line_no}: expected 'signal_type signal', got {line[:60]!r}")
+            continue
+        if parts[0].strip().lower() == SignalType.vpdq.value:
+            # threatexchange prints a vPDQ signal as JSON, which may hold spaces: the rest of the line.
+            _add_row(rows, problems, line_no, parts[0], line.split(None, 1)[1], "", max_rows)
             continue
         _add_row(rows, problems, line_no, parts[0], parts[1], parts[2].strip() if len(parts) == 3 else "", max_rows)
     return rows, problems
@@ -396,7 +416,9 @@ def iter_export_rows(db: Session, bank: Bank, *, include_disabled: bool = False,
                      include_variants: bool = False) -> Iterator[list[str]]:
     """Rows for CSV export. Bank-side variants are ours; other organisations' lists hold originals
     only, so by default we export originals only, as they expect."""
-    stmt = sa.select(BankEntry.signal_type, BankEntry.signal, BankEntry.note).where(BankEntry.bank_id == bank.id)
+    # A vPDQ entry is exported as its frame list (what other systems read), not its digest.
+    stmt = sa.select(BankEntry.signal_type, sa.func.coalesce(BankEntry.frames, BankEntry.signal),
+                     BankEntry.note).where(BankEntry.bank_id == bank.id)
     if not include_disabled:
         stmt = stmt.where(BankEntry.enabled.is_(True))
     if not include_variants:

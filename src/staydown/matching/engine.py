@@ -25,6 +25,7 @@ from staydown.db import Database
 from staydown.matching.hamming import pdq_from_hex
 from staydown.matching.index import ExactIndex, IndexFileError, PDQIndex
 from staydown.matching.models import BANK_SIGNALS, CONTENT_SIGNALS, BankEntry, ContentSignal
+from staydown.matching.vpdq import CONTENT_INDEX_SPACING, VideoIndex, frames_from_row
 
 log = logging.getLogger("staydown.matching")
 
@@ -46,6 +47,9 @@ class Replica:
         self.table = table
         self.pdq = PDQIndex()
         self.exact = {kind: ExactIndex(digest_bytes=n) for kind, n in DIGEST_BYTES.items()}
+        self.video = VideoIndex()  # vPDQ rows' frames (matching/vpdq.py)
+        # Stored content's vPDQ is indexed sparser than it is kept (matching/vpdq.py says why).
+        self.video_spacing = CONTENT_INDEX_SPACING if table is ContentSignal else 0.0
         self.applied = 0
         self.lock = threading.RLock()  # guards the indexes: queries and writes
         self.follow_lock = threading.Lock()  # one catch-up at a time, so changes apply in order
@@ -67,7 +71,8 @@ class Replica:
         while True:
             with database.unit_of_work(write=False) as db:
                 rows = db.execute(
-                    sa.select(t.id, t.signal_type, t.signal, self._live_column().label("live"), t.change_seq)
+                    sa.select(t.id, t.signal_type, t.signal, self._live_column().label("live"), t.change_seq,
+                              t.frames)
                     .where(t.change_seq > self.applied)
                     .order_by(t.change_seq)
                     .limit(batch)
@@ -86,6 +91,7 @@ class Replica:
             self.pdq.remove(ids)
             for index in self.exact.values():
                 index.remove(ids)
+            self.video.remove(ids)
             live = [r for r in rows if r[3]]
             pdq = [r for r in live if r[1] == "pdq"]
             if pdq:
@@ -94,6 +100,12 @@ class Replica:
                 chosen = [r for r in live if r[1] == kind]
                 if chosen:
                     index.add(np.fromiter((r[0] for r in chosen), np.int64, len(chosen)), [r[2] for r in chosen])
+            for r in live:
+                if r[1] == "vpdq":
+                    try:
+                        self.video.add(r[0], frames_from_row(r[5], spacing=self.video_spacing))
+                    except Exception:  # noqa: BLE001 - rows are checked on the way in; one bad row must not stop the follower
+                        log.exception("vPDQ row %s of %s cannot be indexed; it matches by digest only", r[0], self.name)
             self.applied = int(rows[-1][4])
 
     def search_pdq(self, hashes_hex: list[str], radius: int) -> list[Hit]:
@@ -103,6 +115,16 @@ class Replica:
         with self.lock:
             found = self.pdq.search(queries, radius=radius)
         return [Hit(int(q), int(i), int(d)) for q, i, d in zip(found.query, found.ids, found.distances)]
+
+    def video_candidates(self, hashes: np.ndarray, radius: int) -> dict[int, int]:
+        """vPDQ rows with a frame within `radius` of one of these frames ((n, 32) uint8)."""
+        with self.lock:
+            return self.video.candidates(hashes, radius)
+
+    def video_frames(self, row_ids: list[int]) -> dict[int, np.ndarray]:
+        """The usable frames of these vPDQ rows, as the index holds them."""
+        with self.lock:
+            return {i: self.video.rows[i] for i in row_ids if i in self.video.rows}
 
     def lookup(self, kind: str, digests_hex: list[str]) -> list[Hit]:
         if not digests_hex:
@@ -121,6 +143,7 @@ class Replica:
             self.pdq.save(tmp / "pdq", checkpoint=checkpoint)
             for kind, index in self.exact.items():
                 index.save(tmp / kind, checkpoint=checkpoint)
+            self.video.save(tmp / "vpdq", checkpoint=checkpoint)
         old = root.with_name(root.name + ".old")
         if old.exists():
             shutil.rmtree(old)
@@ -141,11 +164,15 @@ class Replica:
                 exact[kind], other = ExactIndex.load(root / kind)
                 if other != checkpoint:
                     raise IndexFileError(f"{root}: parts saved at different checkpoints")
+            # A copy saved before vPDQ existed has no frame index: rebuilt from the tables.
+            video, other = VideoIndex.load(root / "vpdq")
+            if other != checkpoint:
+                raise IndexFileError(f"{root}: parts saved at different checkpoints")
         except (IndexFileError, OSError, ValueError) as exc:
             log.warning("index %s at %s is unusable (%s); rebuilding from the database", self.name, root, exc)
             return False
         with self.lock:
-            self.pdq, self.exact, self.applied = pdq, exact, checkpoint
+            self.pdq, self.exact, self.video, self.applied = pdq, exact, video, checkpoint
         return True
 
 

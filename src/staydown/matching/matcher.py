@@ -48,6 +48,9 @@ class BankMatch:
     confirmed_material: bool
     query_variant: str = ""
     entry_variant: str = ""
+    # vPDQ only (distance is then the median frame distance): matching/vpdq.py's two-way rule.
+    query_match_percent: float | None = None
+    compared_match_percent: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -42,9 +42,12 @@ class SignalType(str, enum.Enum):
     pdq = "pdq"
     md5 = "md5"
     sha256 = "sha256"
+    # A video's frame hashes (threatexchange's "vpdq"). The row's `signal` is the SHA-256 of the
+    # canonical text in `frames`, so that the same hash list is one entry; `frames` holds the list.
+    vpdq = "vpdq"
 
 
-SIGNAL_HEX_LENGTH = {SignalType.pdq: 64, SignalType.md5: 32, SignalType.sha256: 64}
+SIGNAL_HEX_LENGTH = {SignalType.pdq: 64, SignalType.md5: 32, SignalType.sha256: 64, SignalType.vpdq: 64}
 
 
 class Bank(Base):
@@ -79,6 +82,8 @@ class BankEntry(Base):
     variant: Mapped[str] = mapped_column(sa.String(40), nullable=False, default="")
     parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("bank_entries.id", ondelete="RESTRICT"))
     quality: Mapped[int | None] = mapped_column(sa.Integer)
+    # vPDQ only: the frame hashes, in threatexchange's text form (see matching/video.py).
+    frames: Mapped[str | None] = mapped_column(sa.Text)
     note: Mapped[str] = mapped_column(sa.String(500), nullable=False, default="")
     # Provenance: who added it, from which case or which imported list.
     added_by: Mapped[str] = mapped_column(sa.String(200), nullable=False)
@@ -112,6 +117,8 @@ class ContentSignal(Base):
     signal_type: Mapped[str] = mapped_column(sa.String(10), nullable=False)
     signal: Mapped[str] = mapped_column(sa.String(64), nullable=False)
     quality: Mapped[int | None] = mapped_column(sa.Integer)
+    # vPDQ only: the frame hashes, in threatexchange's text form (see matching/video.py).
+    frames: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     change_seq: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
     # Purged signals (retention, EUI-4) stay as tombstones until every index has passed them.

@@ -14,8 +14,11 @@ from staydown.actors import Actor
 from staydown.errors import InvalidInput
 from staydown.http import DbSession, require, require_quick
 from staydown.matching.banks import normalise_signal
+from staydown.matching import video
 from staydown.matching.scanning import ScanOutcome, hash_upload, match_supplied, record_upload
 from staydown.media.fetch import fetch
+from staydown.media.video import video_format
+from staydown.memform import read_form
 from staydown.staff.permissions import Permission
 from staydown.subjects.schemas import AccountRef, ContentRef
 
@@ -76,6 +79,9 @@ class SuppliedPdq(BaseModel):
 
 class MatchIn(UploadFacts):
     pdq: list[SuppliedPdq] = Field(default_factory=list, max_length=64)
+    vpdq: str | None = Field(default=None, max_length=video.vpdq.MAX_VPDQ_TEXT,
+                             description="a video's vPDQ in threatexchange's form (JSON list of "
+                                         "'pdq_hex,quality,timestamp')")
     md5: str | None = Field(default=None, max_length=32)
     sha256: str | None = Field(default=None, max_length=64)
     content: ContentRef | None = None
@@ -91,6 +97,8 @@ class MatchOut(BaseModel):
     policy_id: str
     query_variant: str
     entry_variant: str
+    query_match_percent: float | None = Field(default=None, description="vPDQ: share of the upload's frames found")
+    compared_match_percent: float | None = Field(default=None, description="vPDQ: share of the banked video's frames found")
 
 
 class ScanOut(BaseModel):
@@ -185,12 +193,13 @@ async def scan(request: Request, actor: Scanner) -> ScanOut:
     settings = request.app.state.settings
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        form = await request.form(max_files=1, max_fields=20)
+        form = await read_form(request, max_files=1, max_fields=20)
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise InvalidInput("the multipart form needs a 'file' part holding the media")
         data = await upload.read()
         content, facts = _content_from_form(form)
+        kind_given = form.get("content_kind") is not None
     elif content_type.startswith("application/json"):
         try:
             body = ScanUrlIn.model_validate_json(await request.body())
@@ -199,10 +208,18 @@ async def scan(request: Request, actor: Scanner) -> ScanOut:
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])) from None
         data = await run_in_threadpool(fetch, body.url, settings.fetch_policy())
         content, facts = body.content, body
+        kind_given = content is not None and "kind" in content.model_fields_set
     else:
         raise InvalidInput("send the media as multipart/form-data (a 'file' part) or JSON with a 'url'")
     if not data:
         raise InvalidInput("the media is empty (0 bytes)")
+    if video_format(data) is not None:  # MP4/MOV, WebM/MKV, animated GIF: vPDQ (matching/video.py)
+        if content is not None and not kind_given:  # what statements of reasons call it (DSA content_type)
+            content = content.model_copy(update={"kind": "video"})
+        signals, seconds = await run_in_threadpool(video.hash_for_scan, request.app.state, settings, data)
+        outcome = await run_in_threadpool(_record_video, request, actor, signals, content, data, facts)
+        outcome.media["hash_seconds"] = round(seconds, 3)
+        return ScanOut.of(outcome)
     # Decoding and hashing are CPU work: off the event loop, a capped number at once (503 with
     # Retry-After past the queue), and before any transaction is opened.
     async with request.app.state.decode_slots.slot():
@@ -218,6 +235,17 @@ def _record(request: Request, actor: Actor, hashed: Any, content: ContentRef | N
         outcome = record_upload(db, actor=actor, engine=request.app.state.match_engine, hashed=hashed,
                                 content=content, uploader_ip=facts.uploader_ip, uploaded_at=facts.uploaded_at,
                                 uploader_port=facts.uploader_port, original_filename=facts.original_filename)
+        _detection(request, db, outcome, content, data, facts)
+    return outcome
+
+
+def _record_video(request: Request, actor: Actor, signals: Any, content: ContentRef | None, data: bytes,
+                  facts: Any) -> ScanOutcome:
+    """The write half of a video scan, in one unit of work that starts only now the video is hashed."""
+    with request.app.state.database.unit_of_work() as db:
+        outcome = video.scan_video(db, actor=actor, engine=request.app.state.match_engine, signals=signals,
+                                   content=content, uploader_ip=facts.uploader_ip, uploaded_at=facts.uploaded_at,
+                                   uploader_port=facts.uploader_port, original_filename=facts.original_filename)
         _detection(request, db, outcome, content, data, facts)
     return outcome
 
@@ -263,11 +291,19 @@ def _detection(request: Request, db: DbSession, outcome: ScanOutcome, content: C
 @router.post("/match", response_model=ScanOut)
 def match(body: MatchIn, request: Request, db: DbSession, actor: Matcher) -> ScanOut:
     """Match signals the platform computed itself; staydown never receives the media."""
-    if not body.pdq and not body.md5 and not body.sha256:
-        raise InvalidInput("give at least one signal: pdq, md5 or sha256")
+    if not body.pdq and not body.md5 and not body.sha256 and not body.vpdq:
+        raise InvalidInput("give at least one signal: pdq, vpdq, md5 or sha256")
     pdq = [(normalise_signal("pdq", p.hash)[1], p.quality) for p in body.pdq]
     md5 = normalise_signal("md5", body.md5)[1] if body.md5 else None
     sha256 = normalise_signal("sha256", body.sha256)[1] if body.sha256 else None
+    if body.vpdq:
+        if pdq:
+            raise InvalidInput("give a video's vpdq or an image's pdq, not both")
+        outcome = video.match_supplied_video(db, actor=actor, engine=request.app.state.match_engine,
+                                             vpdq_text=body.vpdq, md5=md5, sha256=sha256, content=body.content,
+                                             uploader_ip=body.uploader_ip, uploaded_at=body.uploaded_at)
+        _detection(request, db, outcome, body.content)
+        return ScanOut.of(outcome)
     outcome = match_supplied(db, actor=actor, engine=request.app.state.match_engine, pdq=pdq, md5=md5,
                              sha256=sha256, content=body.content, uploader_ip=body.uploader_ip,
                              uploader_port=body.uploader_port, uploaded_at=body.uploaded_at,

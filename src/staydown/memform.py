@@ -1,0 +1,25 @@
+"""Multipart forms read into memory only, so that an upload is never written to disk in plaintext."""
+
+from __future__ import annotations
+
+from starlette.datastructures import FormData
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import Request
+
+from staydown.errors import InvalidInput
+
+
+class _InMemoryParser(MultiPartParser):
+    # Starlette spools a file part over 1 MiB to a temporary file on disk: the plaintext of the
+    # upload (a video, or evidence) would then sit in /tmp. The body limit (BodyLimitMiddleware)
+    # already bounds what a request can hold, so the part stays in memory whatever its size.
+    spool_max_size = 1 << 62
+
+
+async def read_form(request: Request, *, max_files: int, max_fields: int) -> FormData:
+    """The request's multipart form, every part in memory. Bad multipart is a 422 saying why."""
+    parser = _InMemoryParser(request.headers, request.stream(), max_files=max_files, max_fields=max_fields)
+    try:
+        return await parser.parse()
+    except MultiPartException as exc:
+        raise InvalidInput(f"the multipart form cannot be read: {exc.message}") from None
