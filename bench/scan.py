@@ -9,8 +9,8 @@ Phases, each on the same server:
   2. four of them at once, while notices are filed in a closed loop beside them: the time until all
      four are answered, and the notices' latencies;
   3. 1,280 px PNG photos, one at a time: p50 and p99;
-  4. 1 MP JPEG photos (1155 x 866), `--concurrency` at a time for `--seconds`: scans/s, p50, p99,
-     with notices filed beside them (their p99 too).
+  4. 1 MP JPEG photos (1155 x 866), `--concurrency` at a time for `--seconds`: scans/s, p50, p99 and
+     the server's CPU per scan; then the same with notices filed beside them (their p99 too).
 The bank holds `--bank` PDQ hashes of a hash-only list (random ones plus two of the forty JPEGs'
 originals, so some matches happen and are recorded: a case opened, the upload vaulted) and the scans carry content ids, so each writes its scan, the
 content's signals and, on a match, a case and the vault. Every JSON figure is measured; the machine's
@@ -147,12 +147,57 @@ def _photos(n: int, size: tuple[int, int]) -> list[Image.Image]:
     return out
 
 
+def _jpeg_phase(server, pid: int, jpegs: list[bytes], opts: argparse.Namespace, tag: str,
+                with_notices: bool) -> dict:
+    """`opts.concurrency` platform workers scanning 1 MP JPEGs in a closed loop for `opts.seconds`."""
+    lat: list[float] = []
+    statuses: dict[int, int] = {}
+    hashes: list[int] = []
+    stop = threading.Event()
+    lock = threading.Lock()
+    counter = iter(range(10**9))
+
+    def worker() -> None:
+        cl = Client(server.base_url, server.api_key)
+        while not stop.is_set():
+            with lock:
+                n = next(counter)
+            s, e, b = cl.scan(jpegs[n % len(jpegs)], f"{tag}-{n}", "j.jpg", "image/jpeg")
+            with lock:
+                statuses[s] = statuses.get(s, 0) + 1
+                if s == 200:
+                    lat.append(e)
+                    hashes.append(b.get("query_variants", 0))
+
+    cpu_before = intake.proc_cpu_seconds(pid)
+    notices = Notices(server, opts.notice_threads if with_notices else 0)
+    with notices:
+        workers = [threading.Thread(target=worker) for _ in range(opts.concurrency)]
+        started = time.perf_counter()
+        for t in workers:
+            t.start()
+        time.sleep(opts.seconds)
+        stop.set()
+        for t in workers:
+            t.join()
+        window = time.perf_counter() - started
+    cpu = intake.proc_cpu_seconds(pid) - cpu_before
+    out = {"scans_per_s": round(len(lat) / window, 1), "p50_ms": _ms(lat, 50), "p99_ms": _ms(lat, 99),
+           "concurrency": opts.concurrency, "statuses": statuses, "seconds": round(window, 1),
+           "query_hashes_mean": round(float(np.mean(hashes)), 1) if hashes else None,
+           "server_cpu_ms_per_scan": round(cpu * 1000 / max(1, len(lat)), 1)}
+    if with_notices:
+        out["notices_meanwhile"] = notices.figures()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=15.0)
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--bank", type=int, default=20_000)
     ap.add_argument("--notice-threads", type=int, default=2)
+    ap.add_argument("--only", choices=["jpeg"], default=None, help="run only the JPEG phases (for profiling)")
     opts = ap.parse_args()
     t0 = time.perf_counter()
     out: dict = {"cores": os.cpu_count(), "loadavg_start": [round(x, 2) for x in os.getloadavg()]}
@@ -193,6 +238,11 @@ def main() -> None:
             for k in range(10):  # warm-up: compiled kernels, caches
                 c.scan(jpegs[k], f"warm-{k}", "w.jpg", "image/jpeg")
                 c.scan(pngs[k % len(pngs)], f"warmp-{k}", "w.png", "image/png")
+            if opts.only == "jpeg":
+                for phase, with_notices in (("jpeg_1mp", False), ("jpeg_1mp_with_notices", True)):
+                    out[phase] = _jpeg_phase(server, pid, jpegs, opts, phase, with_notices)
+                print(json.dumps(out))
+                return
             # 1. the huge one-colour PNG, alone
             out["loadavg_before_flat"] = round(os.getloadavg()[0], 2)
             rss_before, hwm_before = _vm(pid, "VmRSS"), _vm(pid, "VmHWM")
@@ -236,42 +286,10 @@ def main() -> None:
                     lat.append(e)
             out["png_1280"] = {"scans": len(lat), "p50_ms": _ms(lat, 50), "p99_ms": _ms(lat, 99),
                                "query_hashes": body.get("query_variants")}
-            # 4. 1 MP JPEGs, closed loop, with notices beside them
-            out["loadavg_before_jpeg"] = round(os.getloadavg()[0], 2)
-            lat, statuses, hashes = [], {}, []
-            stop = threading.Event()
-            lock = threading.Lock()
-            counter = iter(range(10**9))
-
-            def worker() -> None:
-                cl = Client(server.base_url, server.api_key)
-                while not stop.is_set():
-                    with lock:
-                        n = next(counter)
-                    s, e, b = cl.scan(jpegs[n % len(jpegs)], f"jpeg-{n}", "j.jpg", "image/jpeg")
-                    with lock:
-                        statuses[s] = statuses.get(s, 0) + 1
-                        if s == 200:
-                            lat.append(e)
-                            hashes.append(b.get("query_variants", 0))
-
-            cpu_before = intake.proc_cpu_seconds(pid)
-            with Notices(server, opts.notice_threads) as notices:
-                workers = [threading.Thread(target=worker) for _ in range(opts.concurrency)]
-                started = time.perf_counter()
-                for t in workers:
-                    t.start()
-                time.sleep(opts.seconds)
-                stop.set()
-                for t in workers:
-                    t.join()
-                window = time.perf_counter() - started
-            cpu = intake.proc_cpu_seconds(pid) - cpu_before
-            out["jpeg_1mp"] = {"scans_per_s": round(len(lat) / window, 1), "p50_ms": _ms(lat, 50), "p99_ms": _ms(lat, 99),
-                               "concurrency": opts.concurrency, "statuses": statuses, "seconds": round(window, 1),
-                               "query_hashes_mean": round(float(np.mean(hashes)), 1) if hashes else None,
-                               "server_cpu_ms_per_scan": round(cpu * 1000 / max(1, len(lat)), 1),
-                               "notices_meanwhile": notices.figures()}
+            # 4. 1 MP JPEGs, closed loop: alone (the issue's figure), then with notices beside them
+            for phase, with_notices in (("jpeg_1mp", False), ("jpeg_1mp_with_notices", True)):
+                out[f"loadavg_before_{phase}"] = round(os.getloadavg()[0], 2)
+                out[phase] = _jpeg_phase(server, pid, jpegs, opts, phase, with_notices)
         finally:
             server.stop()
     aims = {
@@ -282,7 +300,7 @@ def main() -> None:
         "flat_7000_peak_increase<=300MB": out["flat_png_7000"]["peak_increase_mb"] <= 300,
         "flat_7000_x4<=8s": out["flat_png_7000_x4"]["seconds_all_answered"] <= 8.0,
         "notices_p99<=100ms_during_flat_x4": (out["flat_png_7000_x4"]["notices_meanwhile"]["p99_ms"] or 1e9) <= 100,
-        "notices_p99<=100ms_during_jpeg": (out["jpeg_1mp"]["notices_meanwhile"]["p99_ms"] or 1e9) <= 100,
+        "notices_p99<=100ms_during_jpeg": (out["jpeg_1mp_with_notices"]["notices_meanwhile"]["p99_ms"] or 1e9) <= 100,
     }
     out["aims_met"] = aims
     out["bank_pdq_hashes"] = opts.bank + 2

@@ -136,10 +136,13 @@ def create_app(
     extra_checks: Iterable[ReadinessCheck] = (),
     catalogue: Catalogue | None = None,
     intake_process: bool = False,
+    hash_processes: bool = False,
 ) -> FastAPI:
     """`intake_process`: write notices in a child process built from the same settings (what
     `staydown serve` does unless `intake_writer = "thread"`); tests inject their own database and
-    clock, which a child process could not share, so the default is a thread."""
+    clock, which a child process could not share, so the default is a thread. `hash_processes`:
+    decode and hash scans in worker processes (media/hashpool.py; `staydown serve` unless
+    `scan_hashing = "thread"`)."""
     settings = settings or load_settings()
     database = database or build_database(settings, clock)
     registry = registry or build_registry()
@@ -174,6 +177,8 @@ def create_app(
             app.state.intake.start()  # now, not at the first notice: the child takes a second to build
         else:
             checkpointer = SqliteCheckpointer(database.engine).start()  # the writer is in this process
+        if app.state.hash_pool is not None:
+            app.state.hash_pool.start()  # the workers import in the background
         # What start-up built lives as long as the process: keep it out of the collector's full
         # passes, which otherwise walk it every few seconds under load (a 150 ms pause each).
         gc.collect()
@@ -182,6 +187,8 @@ def create_app(
             yield
         finally:
             app.state.intake.close()  # what was acknowledged is committed; what waits is written first
+            if app.state.hash_pool is not None:
+                app.state.hash_pool.close()
             if not intake_process:
                 checkpointer.stop()
             stop.set()
@@ -205,6 +212,9 @@ def create_app(
 
     app.state.decode_slots = DecodeSlots(settings.scan_max_concurrent_decodes, settings.scan_decode_queue,
                                          settings.scan_decode_wait_seconds)
+    from staydown.media.hashpool import HashPool
+
+    app.state.hash_pool = HashPool(settings.scan_max_concurrent_decodes) if hash_processes else None
     app.state.vault = vault_from_settings(settings)
     app.state.catalogue = catalogue or _catalogue(settings)
     app.state.case_rules = CaseRules.from_settings(settings, app.state.catalogue)
@@ -273,4 +283,5 @@ def app_from_settings() -> FastAPI:
     the environment and configuration file, as the parent read them."""
     settings = load_settings()
     configure_logging(settings.log_level)
-    return create_app(settings, intake_process=settings.intake_writer == "process")
+    return create_app(settings, intake_process=settings.intake_writer == "process",
+                      hash_processes=settings.scan_hashing == "process")

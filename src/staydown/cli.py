@@ -97,7 +97,8 @@ def serve(
                     port=port or settings.port, log_level=settings.log_level.lower(), proxy_headers=False)
         return
     application = create_app(settings, database=database, run_worker=worker,
-                             intake_process=settings.intake_writer == "process")
+                             intake_process=settings.intake_writer == "process",
+                             hash_processes=settings.scan_hashing == "process")
     uvicorn.run(application, host=host or settings.host, port=port or settings.port,
                 log_level=settings.log_level.lower(), proxy_headers=False)
 

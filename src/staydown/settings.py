@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     scan_max_concurrent_decodes: int = Field(default=2, ge=1, le=64)
     scan_decode_queue: int = Field(default=16, ge=0, le=10_000)
     scan_decode_wait_seconds: float = Field(default=10.0, gt=0)
+    # `staydown serve`: decode and hash scans in scan_max_concurrent_decodes worker processes
+    # ("process"), so that hashing and the server's own work use every core, or in the server's
+    # threads ("thread"). See media/hashpool.py.
+    scan_hashing: Literal["process", "thread"] = "process"
 
     # Video (issue 14; see media/video.py and docs/decisions.md 2026-12-07). Uploads are bounded by
     # max_upload_bytes like images; raise it for long videos.

@@ -223,7 +223,11 @@ async def scan(request: Request, actor: Scanner) -> ScanOut:
     # Decoding and hashing are CPU work: off the event loop, a capped number at once (503 with
     # Retry-After past the queue), and before any transaction is opened.
     async with request.app.state.decode_slots.slot():
-        hashed = await run_in_threadpool(hash_upload, data, limits=settings.decode_limits())
+        pool = request.app.state.hash_pool
+        if pool is not None:  # worker processes (staydown serve), one per slot
+            hashed = await pool.hash(data, settings.decode_limits())
+        else:
+            hashed = await run_in_threadpool(hash_upload, data, limits=settings.decode_limits())
     outcome = await run_in_threadpool(_record, request, actor, hashed, content, data, facts)
     return ScanOut.of(outcome)
 

@@ -264,6 +264,11 @@ def check_decode_memory(mode: str, width: int, height: int, limits: DecodeLimits
 
 
 def _orientation(im: Image.Image) -> int:
+    if im.format == "PNG" and "exif" not in im.info:
+        # Pillow's PNG getexif() decodes every pixel to look for an eXIf chunk after the image data:
+        # a full decode at open, before any limit is checked. Browsers honour only an eXIf chunk
+        # before the image data (which Pillow has already read into im.info), and so do we.
+        return 1
     try:
         value = im.getexif().get(0x0112, 1)
     except Exception:  # a broken EXIF block must not sink an otherwise good image

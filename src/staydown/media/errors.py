@@ -20,6 +20,14 @@ class MediaError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Scans hash in worker processes (media.hashpool): the error crosses a pipe with its code.
+        return _rebuild, (type(self), self.message, self.code)
+
+
+def _rebuild(cls: type[MediaError], message: str, code: str) -> MediaError:
+    return cls(message, code=code)
+
 
 class UnsupportedMedia(MediaError):
     """A format we do not decode (or one that needs an optional extra that is not installed)."""

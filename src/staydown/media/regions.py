@@ -92,8 +92,8 @@ def _line_kinds(p: np.ndarray, chrome: float) -> tuple[np.ndarray, np.ndarray]:
     near = np.abs(p - chrome) <= _TOLERANCE
     near_share = near.mean(axis=1)
     q = np.clip(p, 0, 255).astype(np.int32) >> 2  # 64 bins of 4 grey levels
-    counts = np.zeros((rows, 65), np.int32)
-    np.add.at(counts, (np.repeat(np.arange(rows), cols), q.ravel()), 1)
+    # Per-row histograms in one bincount (np.add.at took 4 ms a call on a 512 px copy).
+    counts = np.bincount((np.arange(rows)[:, None] * 65 + q).ravel(), minlength=rows * 65).reshape(rows, 65)
     pairs = counts[:, :-1] + counts[:, 1:]
     flat = pairs.max(axis=1) / cols
     # Text and icons are drawn in one ink: a chrome line is the background plus pixels near one
