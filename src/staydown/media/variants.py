@@ -11,7 +11,10 @@ copies of the upload (VARIANT_SIDE, regions cut from WORK_SIDE) within the scan'
   * the picture inside: `trim` (uniform borders of any colour) and up to three regions found by
     `media.regions` (caption bands and screenshot chrome cut away), each with its 8 dihedral hashes,
     and the tiles of a collage;
-  * `rot±N`: the scanned image turned back by a few small angles;
+  * `rot±N`: the scanned image turned back by a few small angles (corners filled with its mean),
+    and per angle either the original's frame cut out of it (`:unexpand`, when the upload has the
+    filled corners of a turn) or its centre extended back out (`:straight`, when it has none: a
+    straightened copy);
   * `zoom`: a central crop, which meets the bank-side crop variants halfway;
   * `uncrop_*`: the image extended by fitted margins filled from its edge, which meets crops in lists
     that hold only an original's hash (QUERY_UNCROPS).
@@ -153,9 +156,9 @@ _UNCROP_FADE = 0.5
 
 # Every query hash is one index lookup per scan, and one more chance of a false match: the list
 # is fixed and capped. Dihedral 8 + trimmed picture 8 + up to three picture regions with their
-# dihedral 24 + up to four collage tiles 4 + turns 6 + zoom 1 + uncrops 12 = 63 at most; a plain
-# photograph (no border, region or seam) has 27.
-MAX_QUERY_HASHES = 64
+# dihedral 24 + up to four collage tiles 4 + turns 12 + zoom 1 + uncrops 12 = 69 at most, cut to
+# the first 72; a plain photograph (no border, region or seam) has 33.
+MAX_QUERY_HASHES = 72
 
 # Degrees the banked original is also turned by (both directions). Against the query's 1-degree
 # steps this halves the angle left over after turning back (and the corners then agree better).
@@ -220,8 +223,59 @@ def detect_borders(pixels: np.ndarray) -> tuple[int, int, int, int]:
 
 
 def _rotated(luma: LumaImage, degrees: float) -> LumaImage:
-    im = Image.fromarray(luma.pixels, "F").rotate(degrees, resample=Image.Resampling.BILINEAR)
+    """The image turned about its centre on the same canvas; corners with no source pixels are
+    filled with the image's mean (black corners moved a 2-degree copy turned back 22 bits from its
+    original at the median, the mean 16: docs/decisions.md)."""
+    fill = float(luma.pixels.mean())
+    im = Image.fromarray(luma.pixels, "F").rotate(degrees, resample=Image.Resampling.BILINEAR, fillcolor=fill)
     return LumaImage(np.asarray(im, dtype=np.float32), luma.source_size)
+
+
+def _unexpanded(turned: LumaImage, degrees: float) -> LumaImage:
+    """The original's frame inside a copy that was turned on a grown canvas (corners filled), once
+    turned back: a w x h picture turned by t fills W = w cos t + h sin t, H = w sin t + h cos t."""
+    rows, cols = turned.pixels.shape
+    t = np.radians(abs(degrees))
+    c, s = np.cos(t), np.sin(t)
+    w = (cols * c - rows * s) / (c * c - s * s)
+    h = (rows * c - cols * s) / (c * c - s * s)
+    left, top = round((cols - w) / 2), round((rows - h) / 2)
+    if w < 8 or h < 8 or left < 1 or top < 1:
+        return turned
+    return turned.crop(left, top, cols - left, rows - top)
+
+
+def _straightened(turned: LumaImage, degrees: float) -> LumaImage:
+    """A "straightened" copy (turned, then cropped to the largest upright rectangle of the same
+    shape, as photo editors do) once turned back is the original's centre at scale
+    1 / (cos t + sin t x aspect): extended back to the original's frame like an uncrop."""
+    rows, cols = turned.pixels.shape
+    t = np.radians(abs(degrees))
+    scale = 1.0 / (np.cos(t) + np.sin(t) * max(cols / rows, rows / cols))
+    f = (1.0 / scale - 1.0) / 2.0
+    return _uncropped(turned, f, f, f, f)
+
+
+# Corners of a copy turned on its canvas: uniform triangles (the fill) in the four corners, thin
+# along each edge. Checked on the small copy: the first _CORNER_RUN pixels of both edges at a
+# corner within _BORDER_TOLERANCE of the corner pixel, in at least three corners, while the edge
+# itself is not uniform (that is a border, which trim handles).
+_CORNER_RUN = 3
+
+
+def _turned_corners(p: np.ndarray) -> bool:
+    rows, cols = p.shape
+    if rows < 16 or cols < 16:
+        return False
+    found = 0
+    for corner in (p, p[:, ::-1], p[::-1, :], p[::-1, ::-1]):
+        colour = corner[0, 0]
+        along = np.abs(corner[0, :_CORNER_RUN] - colour).max()
+        down = np.abs(corner[:_CORNER_RUN, 0] - colour).max()
+        edge_uniform = (np.abs(corner[0, :] - colour) <= _BORDER_TOLERANCE).mean() >= _BORDER_SHARE
+        if along <= _BORDER_TOLERANCE and down <= _BORDER_TOLERANCE and not edge_uniform:
+            found += 1
+    return found >= 3
 
 
 def _crop_fraction(luma: LumaImage, left: float, top: float, right: float, bottom: float) -> LumaImage:
@@ -318,10 +372,21 @@ def query_variants(
     # Turns, zoom and uncrops carry the detail of the image they were made from: their own corners
     # and margins are filled by us and say nothing about the picture.
     detail = out[0].quality
+    # Turned back by each angle. With fill in the corners, the copy was turned on its canvas (same
+    # size, or grown to hold it: its frame is cut out too); without, it was straightened (its
+    # centre is extended back out to the original's frame).
+    corners = _turned_corners(small.pixels)
     for degrees in rotations:
         for signed in (degrees, -degrees):
-            r = pdq_from_luma(_rotated(small, signed))
+            turned = _rotated(small, signed)
+            r = pdq_from_luma(turned)
             out.append(PdqVariant(f"rot{signed:+g}", r.pdq, detail))
+            if corners:
+                r = pdq_from_luma(_unexpanded(turned, signed))
+                out.append(PdqVariant(f"rot{signed:+g}:unexpand", r.pdq, detail))
+            else:
+                r = pdq_from_luma(_straightened(turned, signed))
+                out.append(PdqVariant(f"rot{signed:+g}:straight", r.pdq, detail))
     for z in zooms:
         r = pdq_from_luma(_crop_fraction(small, z, z, z, z))
         out.append(PdqVariant(f"zoom{z:g}", r.pdq, detail))
