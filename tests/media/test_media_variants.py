@@ -148,3 +148,22 @@ def test_a_turned_copy_meets_a_hash_only_list(corpus, style, variant):
     # Measured on bench/robustness.py's photographs: 92% (canvas), 88% (grown), 48% (straightened:
     # a tenth of the picture is gone, as with a 5% centre crop); before these variants 67%, 0%, 3%.
     assert found >= (len(seeds) * 3 // 4 if style != "straightened" else len(seeds) // 4), (style, found)
+
+
+@pytest.mark.parametrize("gutter", [0, 10])
+def test_a_collage_tile_meets_its_picture_without_the_gutter(corpus, gutter):
+    """Issue 14: the picture as one tile of a 2 x 2 grid, with or without a white gutter (which
+    also runs round the outside). The tile is cut out without the gutter: a white edge of 3% moved
+    it 30-90 bits from its picture."""
+    from staydown.matching.gate import VARIANT_MAX_DISTANCE
+
+    pictures = [corpus.synthetic_image(50 + k, (320, 240)) for k in range(4)]
+    grid = Image.new("RGB", (2 * 320 + 3 * gutter, 2 * 240 + 3 * gutter), (255, 255, 255))
+    for k, tile in enumerate(pictures):
+        grid.paste(tile, (gutter + (k % 2) * (320 + gutter), gutter + (k // 2) * (240 + gutter)))
+    variants = query_variants(_jpeg(grid))
+    cells = [v for v in variants if v.name.startswith("cell")]
+    assert len(cells) == 4
+    for picture in pictures:
+        listed = compute_signals(_png(picture)).pdq
+        assert min(hamming(c.pdq, listed) for c in cells) <= VARIANT_MAX_DISTANCE

@@ -170,6 +170,7 @@ _BORDER_SHARE = 0.97
 _BORDER_TOLERANCE = 14.0
 _MIN_TRIM = 0.01  # ignore borders thinner than 1% of the side: the plain hash already matches
 _MIN_KEEP = 0.4  # never trim away more than 60% of a side: that is a flat image, not a border
+_MAX_GUTTER = 0.06  # a collage tile's gutter: at most this share of the tile's side
 
 
 # The 8 dihedral transforms applied to the pixels. Deriving them from the original's DCT signs
@@ -364,9 +365,19 @@ def query_variants(
     for name, box in pictures:
         for dname, r in pdq_dihedral_exact(cut(box)):
             out.append(PdqVariant(name if dname == "original" else f"{name}:{dname}", r.pdq, r.quality))
-    # The tiles of a collage, as they are (a tile is rarely mirrored inside a grid).
+    # The tiles of a collage, as they are (a tile is rarely mirrored inside a grid), without the
+    # gutter around them: the grid's outer margin and the seam's gutter stay in a cell, and a white
+    # edge of 3% moved a tile 30-90 bits from its picture.
     for name, box in cells:
-        r = pdq_detail(cut(box))
+        tile = cut(box)
+        trows, tcols = tile.pixels.shape
+        # Only thin edges are a gutter; a wide one is the tile's own background (a product shot).
+        left, top, right, bottom = (
+            v if v <= _MAX_GUTTER * side else 0
+            for v, side in zip(detect_borders(tile.pixels), (tcols, trows, tcols, trows)))
+        if left or top or right or bottom:
+            tile = tile.crop(left, top, tcols - right, trows - bottom)
+        r = pdq_detail(tile)
         out.append(PdqVariant(name, r.pdq, r.quality))
     clock.check("picture variants")
     # Turns, zoom and uncrops carry the detail of the image they were made from: their own corners
