@@ -119,9 +119,9 @@ def worker_services(app: FastAPI) -> dict[str, object]:
 def _webhook_client(settings: Settings) -> object:
     """One HTTP client per worker process: building one loads the CA bundle (~50 ms, under the GIL),
     which was most of what a webhook delivery cost (bench/sweep.py)."""
-    import httpx
+    from staydown.delivery.webhooks import webhook_client
 
-    return httpx.Client(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
+    return webhook_client(settings)
 
 
 def create_app(
