@@ -21,7 +21,8 @@ from staydown.health import router as health_router
 from staydown.cases.rules import CaseRules
 from staydown.intake.batcher import IntakeBatcher
 from staydown.intake.writer import ProcessIntake
-from staydown.http import RateLimiter, BodyLimitMiddleware, RequestIdLogFilter, RequestIdMiddleware, install_error_handlers
+from staydown.http import (RateLimiter, BodyLimitMiddleware, RequestIdLogFilter, RequestIdMiddleware, RetryAfterMiddleware,
+                           install_error_handlers)
 from staydown.jobs import PERIODIC, build_registry
 from staydown.policies.catalogue import Catalogue
 from staydown.settings import Settings, load_settings
@@ -228,6 +229,14 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, limit_for_path=limit_for)
     app.add_middleware(PageSecurityMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RetryAfterMiddleware)
+    if settings.trusted_proxies:
+        # Outermost: everything inside (rate limits, sign-in throttling, logs, Secure cookies) sees
+        # the client the trusted proxy forwarded for. `staydown serve` runs uvicorn with its own
+        # proxy handling off, so this is the only place a forwarded header is read.
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
 
     app.include_router(health_router)
     app.include_router(audit_router)

@@ -47,7 +47,13 @@ class PayloadTooLarge(StaydownError):
 
 
 class RateLimited(StaydownError):
+    """Too many requests from this caller: come back in `retry_after` seconds (429 with Retry-After)."""
+
     code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int = 60, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = max(1, int(retry_after))
 
 
 class Busy(StaydownError):
@@ -62,7 +68,13 @@ class Busy(StaydownError):
 
 
 class NotReady(StaydownError):
+    """The service cannot do this now (shutting down, a queue full): 503 with Retry-After."""
+
     code = "not_ready"
+
+    def __init__(self, message: str, *, retry_after: int = 1, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = max(1, int(retry_after))
 
 
 class RuleViolation(StaydownError):

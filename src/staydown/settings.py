@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -128,6 +128,11 @@ class Settings(BaseSettings):
     # DSA Art. 23: after a warning, notices from a notifier may be suspended for this long.
     notifier_suspension_days: int = Field(default=90, ge=1)
     public_rate_per_minute: int = Field(default=30, ge=1)
+    # Reverse proxies (addresses or networks, "10.0.0.0/8") whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed: behind one, rate limits and sign-in throttling key on the client
+    # it forwarded for. Empty (the default): the connecting address is the client and forwarded
+    # headers are ignored, so nobody can pick their own rate-limit bucket by sending one.
+    trusted_proxies: list[str] = Field(default_factory=list)
     public_notice_max_items: int = Field(default=20, ge=1, le=1000)
     # The console: how many media items one reviewer may reveal (unblurred) per UTC day; the
     # exposure budget protects reviewers, and each reveal is an audited view.
@@ -265,6 +270,18 @@ class Settings(BaseSettings):
         if self.vault_dir is None:
             self.vault_dir = self.data_dir / "vault"
         return self
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network (e.g. 10.0.0.0/8)") from None
+        return value
 
     def decode_limits(self) -> Any:
         from staydown.media.decode import DecodeLimits
