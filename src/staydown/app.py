@@ -202,6 +202,9 @@ def create_app(
     app.state.registry = registry
     app.state.match_engine = engine
     app.state.rate_limiter = RateLimiter()
+    from staydown.staff.throttle import SignInThrottle
+
+    app.state.sign_in_throttle = SignInThrottle()
     from staydown.media.admission import DecodeSlots
 
     app.state.decode_slots = DecodeSlots(settings.scan_max_concurrent_decodes, settings.scan_decode_queue,
