@@ -73,7 +73,8 @@ def build_database(settings: Settings, clock: Clock | None = None) -> Database:
         from staydown.clock import OffsetClock
 
         clock = OffsetClock(str(settings.clock_offset_file))
-    engine = create_engine(str(settings.database_url), sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    engine = create_engine(str(settings.database_url), sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+                           sqlite_lock_wait_ms=settings.sqlite_lock_wait_ms)
     database = Database(engine, clock=clock)
     configure_statements(database, settings)  # apply_action issues statements of reasons with these
     return database

@@ -67,6 +67,17 @@ class Busy(StaydownError):
         self.retry_after = retry_after
 
 
+class DatabaseUnavailable(Busy):
+    """The database cannot be reached or is locked by another program: nothing was stored, come
+    back in `retry_after` seconds (503 with Retry-After)."""
+
+    code = "database_unavailable"
+
+    def __init__(self, message: str = "the database is unavailable for a moment; nothing was stored, try again "
+                 "shortly", *, retry_after: int = 2, **kwargs: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **kwargs)
+
+
 class NotReady(StaydownError):
     """The service cannot do this now (shutting down, a queue full): 503 with Retry-After."""
 

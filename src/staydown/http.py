@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from staydown.actors import Actor
-from staydown.db import Database
+from staydown.db import Database, database_unavailable
 from staydown.media.errors import MediaError
 from staydown.errors import RateLimited, PayloadTooLarge, PermissionDenied, StaydownError, Unauthenticated, http_status_for
 from staydown.staff.auth import authenticate_api_key, remembered_api_key
@@ -243,13 +243,13 @@ def install_error_handlers(app: FastAPI) -> None:
         codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated", 403: "permission_denied"}
         return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
 
-    @app.exception_handler(sa_exc.OperationalError)
+    @app.exception_handler(sa_exc.DBAPIError)
     @app.exception_handler(sa_exc.TimeoutError)
     async def _busy(request: Request, exc: Exception) -> JSONResponse:
-        # Overload is not an internal error: a writer queue that is too long, or a pool with no
-        # free connection, is told to come back, and nothing of the request was committed.
-        text = str(getattr(exc, "orig", exc)).lower()
-        if isinstance(exc, sa_exc.TimeoutError) or "database is locked" in text or "could not obtain lock" in text:
+        # Overload and outage are not internal errors: a writer queue that is too long, a pool with
+        # no free connection, a database restarting or locked by another program: the caller is
+        # told to come back, and nothing of the request was committed.
+        if database_unavailable(exc):
             response = error_response(503, "busy", "the database is busy; nothing was stored, try again shortly")
             response.headers["Retry-After"] = "1"
             return response

@@ -237,8 +237,11 @@ class Settings(BaseSettings):
     public_report_cache_seconds: int = Field(default=300, ge=0, le=86_400)
     public_report_rate_per_minute: int = Field(default=10, ge=1)
 
-    # SQLite busy timeout: how long a writer waits for the lock before failing.
+    # SQLite busy timeout: how long a writer waits for its turn among staydown's own writers.
     sqlite_busy_timeout_ms: int = Field(default=15_000, ge=0)
+    # How long a writer whose turn it is waits on SQLite's lock held by another program (a backup
+    # tool, a shell) before the request is answered 503 with Retry-After (db.create_engine).
+    sqlite_lock_wait_ms: int = Field(default=1_000, ge=0)
 
     log_level: str = "INFO"
     policy_catalogue_path: Path | None = None
