@@ -208,7 +208,7 @@ def test_postgresql_going_away_under_load(tmp_path: Path) -> None:
     real_restart = os.environ.get("STAYDOWN_TEST_PG_RESTART") == "1"
     try:
         with Load(service) as load:
-            time.sleep(3)
+            time.sleep(2)
             down = time.monotonic()
             if real_restart:
                 subprocess.run(["pg_ctlcluster", "15", "main", "restart"], check=True)
@@ -221,7 +221,7 @@ def test_postgresql_going_away_under_load(tmp_path: Path) -> None:
                         time.sleep(0.2)
                     conn.exec_driver_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
             back = time.monotonic()
-            time.sleep(4)
+            time.sleep(3)
         figures = _report("postgresql" + (" restart" if real_restart else " backends killed"), load, down, back,
                           service, own)
         assert figures["slowest_503_s"] < 6  # a connect timeout at worst, never a hang

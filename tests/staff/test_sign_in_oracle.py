@@ -7,6 +7,7 @@ from __future__ import annotations
 import statistics
 import time
 
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
@@ -106,11 +107,13 @@ def test_the_console_throttles_by_source_and_name_too(app, database: Database, c
     assert c.post("/console/login", data={"username": "mo", "password": PASSWORD, "csrf_token": t}).status_code == 303
 
 
-def test_sign_in_takes_the_same_work_for_a_real_and_an_unknown_name(app, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_sign_in_takes_the_same_work_for_a_real_and_an_unknown_name(app, database: Database, backend: str) -> None:  # type: ignore[no-untyped-def]
     """Reproduces: sign-in took about 8x longer for an existing user (argon2 was skipped for
     unknown names). With the service's own argon2 cost, the median of 20 wrong-password sign-ins
     for a real name and for an unknown one are within 1.2x on a quiet machine; the test allows
     1.5x, for a machine shared with other work."""
+    if backend != "sqlite":
+        pytest.skip("measured once: argon2 is the work, the same on either database (the lookup is one query)")
     configure_hashing(time_cost=3, memory_cost_kib=65536, parallelism=4)  # argon2-cffi's defaults
     try:
         make_staff(database, "mo", "moderator")
