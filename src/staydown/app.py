@@ -21,7 +21,8 @@ from staydown.health import router as health_router
 from staydown.cases.rules import CaseRules
 from staydown.intake.batcher import IntakeBatcher
 from staydown.intake.writer import ProcessIntake
-from staydown.http import RateLimiter, BodyLimitMiddleware, RequestIdLogFilter, RequestIdMiddleware, install_error_handlers
+from staydown.http import (RateLimiter, BodyLimitMiddleware, RequestIdLogFilter, RequestIdMiddleware, RetryAfterMiddleware,
+                           install_error_handlers)
 from staydown.jobs import PERIODIC, build_registry
 from staydown.policies.catalogue import Catalogue
 from staydown.settings import Settings, load_settings
@@ -72,7 +73,8 @@ def build_database(settings: Settings, clock: Clock | None = None) -> Database:
         from staydown.clock import OffsetClock
 
         clock = OffsetClock(str(settings.clock_offset_file))
-    engine = create_engine(str(settings.database_url), sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    engine = create_engine(str(settings.database_url), sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+                           sqlite_lock_wait_ms=settings.sqlite_lock_wait_ms)
     database = Database(engine, clock=clock)
     configure_statements(database, settings)  # apply_action issues statements of reasons with these
     return database
@@ -119,9 +121,9 @@ def worker_services(app: FastAPI) -> dict[str, object]:
 def _webhook_client(settings: Settings) -> object:
     """One HTTP client per worker process: building one loads the CA bundle (~50 ms, under the GIL),
     which was most of what a webhook delivery cost (bench/sweep.py)."""
-    import httpx
+    from staydown.delivery.webhooks import webhook_client
 
-    return httpx.Client(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
+    return webhook_client(settings)
 
 
 def create_app(
@@ -208,6 +210,9 @@ def create_app(
     app.state.registry = registry
     app.state.match_engine = engine
     app.state.rate_limiter = RateLimiter()
+    from staydown.staff.throttle import SignInThrottle
+
+    app.state.sign_in_throttle = SignInThrottle()
     from staydown.media.admission import DecodeSlots
 
     app.state.decode_slots = DecodeSlots(settings.scan_max_concurrent_decodes, settings.scan_decode_queue,
@@ -238,6 +243,14 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, limit_for_path=limit_for)
     app.add_middleware(PageSecurityMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RetryAfterMiddleware)
+    if settings.trusted_proxies:
+        # Outermost: everything inside (rate limits, sign-in throttling, logs, Secure cookies) sees
+        # the client the trusted proxy forwarded for. `staydown serve` runs uvicorn with its own
+        # proxy handling off, so this is the only place a forwarded header is read.
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
 
     app.include_router(health_router)
     app.include_router(audit_router)

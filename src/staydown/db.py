@@ -69,8 +69,61 @@ def _sqlite_url_path(url: sa.URL) -> Path | None:
     return None
 
 
-def create_engine(url: str, *, sqlite_busy_timeout_ms: int = 15_000, echo: bool = False) -> Engine:
-    """An engine for SQLite (WAL, foreign keys, busy timeout) or PostgreSQL (psycopg 3)."""
+_SQLITE_UNAVAILABLE = ("database is locked", "database is busy", "database table is locked", "unable to open database",
+                       "disk i/o error")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether an error means the database could not be used just now (a PostgreSQL restart, a
+    dropped connection, a pool with no free connection, SQLite locked by another program), as
+    opposed to a fault in the statement: the work can be tried again as it was."""
+    if isinstance(exc, sa.exc.TimeoutError):
+        return True
+    if isinstance(exc, sa.exc.DBAPIError):
+        if exc.connection_invalidated or isinstance(exc, sa.exc.InterfaceError):
+            return True
+        orig = exc.orig
+        module = type(orig).__module__ if orig is not None else ""
+        if module.startswith("psycopg") and isinstance(exc, sa.exc.OperationalError):
+            return True  # connection failures, admin shutdown, "cannot connect now", lock and serialization
+        text = str(orig if orig is not None else exc).lower()
+        return isinstance(exc, sa.exc.OperationalError) and any(s in text for s in _SQLITE_UNAVAILABLE)
+    return False
+
+
+class OutageLog:
+    """Logs a database outage once when it starts and once when it ends (with how long it lasted),
+    instead of a traceback every poll; any other error is logged in full every time."""
+
+    def __init__(self, logger: logging.Logger, who: str) -> None:
+        self.logger, self.who = logger, who
+        self.since: float | None = None
+        self.last_recovery_seconds: float | None = None
+
+    def failed(self, exc: BaseException) -> None:
+        if not database_unavailable(exc):
+            self.logger.exception("%s failed; retrying", self.who)
+            return
+        if self.since is None:
+            self.since = time.monotonic()
+            self.logger.warning("%s: the database is unavailable (%s); retrying until it is back",
+                                self.who, type(exc).__name__)
+
+    def ok(self) -> None:
+        if self.since is not None:
+            self.last_recovery_seconds = time.monotonic() - self.since
+            self.logger.warning("%s: the database is back after %.1f s", self.who, self.last_recovery_seconds)
+            self.since = None
+
+
+def create_engine(url: str, *, sqlite_busy_timeout_ms: int = 15_000, sqlite_lock_wait_ms: int | None = None,
+                  echo: bool = False) -> Engine:
+    """An engine for SQLite (WAL, foreign keys, busy timeout) or PostgreSQL (psycopg 3).
+
+    SQLite: `sqlite_busy_timeout_ms` bounds the wait for a turn among staydown's own writers (this
+    process's queue, then the lock file shared with its other processes); `sqlite_lock_wait_ms`
+    bounds the wait on SQLite's own lock once the turn is ours, which only another program (a
+    backup, a shell) can hold. Past it the request gets a fast 503 rather than a long wait."""
     parsed = sa.make_url(url)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -78,10 +131,11 @@ def create_engine(url: str, *, sqlite_busy_timeout_ms: int = 15_000, echo: bool 
         path = _sqlite_url_path(parsed)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+        lock_wait_ms = sqlite_busy_timeout_ms if sqlite_lock_wait_ms is None else sqlite_lock_wait_ms
         engine = sa.create_engine(
             parsed,
             echo=echo,
-            connect_args={"check_same_thread": False, "timeout": sqlite_busy_timeout_ms / 1000},
+            connect_args={"check_same_thread": False, "timeout": lock_wait_ms / 1000},
             # As many connections as the server has worker threads, so that a request waits on
             # SQLite's lock (in order) rather than on the pool.
             pool_size=20,
@@ -96,7 +150,7 @@ def create_engine(url: str, *, sqlite_busy_timeout_ms: int = 15_000, echo: bool 
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute(f"PRAGMA busy_timeout={int(sqlite_busy_timeout_ms)}")
+            cur.execute(f"PRAGMA busy_timeout={int(lock_wait_ms)}")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
@@ -147,7 +201,11 @@ def create_engine(url: str, *, sqlite_busy_timeout_ms: int = 15_000, echo: bool 
             gate.release(dbapi_connection)  # a connection closed mid-transaction gives up its turn
 
         return engine
-    return sa.create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # A server that does not answer is given 5 s to connect (the default is to wait as long as TCP
+    # does), so a request during an outage gets its 503 quickly; pre-ping replaces the pool's
+    # connections that a restart left dead.
+    return sa.create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                            pool_timeout=10, connect_args={"connect_timeout": 5})
 
 
 class WriterQueue:

@@ -47,7 +47,13 @@ class PayloadTooLarge(StaydownError):
 
 
 class RateLimited(StaydownError):
+    """Too many requests from this caller: come back in `retry_after` seconds (429 with Retry-After)."""
+
     code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int = 60, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = max(1, int(retry_after))
 
 
 class Busy(StaydownError):
@@ -61,8 +67,25 @@ class Busy(StaydownError):
         self.retry_after = retry_after
 
 
+class DatabaseUnavailable(Busy):
+    """The database cannot be reached or is locked by another program: nothing was stored, come
+    back in `retry_after` seconds (503 with Retry-After)."""
+
+    code = "database_unavailable"
+
+    def __init__(self, message: str = "the database is unavailable for a moment; nothing was stored, try again "
+                 "shortly", *, retry_after: int = 2, **kwargs: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **kwargs)
+
+
 class NotReady(StaydownError):
+    """The service cannot do this now (shutting down, a queue full): 503 with Retry-After."""
+
     code = "not_ready"
+
+    def __init__(self, message: str, *, retry_after: int = 1, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = max(1, int(retry_after))
 
 
 class RuleViolation(StaydownError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import math
 import re
 import secrets
 import threading
@@ -22,9 +23,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from staydown.actors import Actor
-from staydown.db import Database
+from staydown.db import Database, database_unavailable
 from staydown.media.errors import MediaError
-from staydown.errors import Busy, RateLimited, PayloadTooLarge, PermissionDenied, StaydownError, Unauthenticated, http_status_for
+from staydown.errors import RateLimited, PayloadTooLarge, PermissionDenied, StaydownError, Unauthenticated, http_status_for
 from staydown.staff.auth import authenticate_api_key, remembered_api_key
 from staydown.staff.sessions import SESSION_PREFIX, authenticate_session
 from staydown.staff.permissions import Permission
@@ -160,26 +161,38 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     def allow(self, name: str, client: str, per_minute: int, at: float) -> bool:
+        return self.wait(name, client, per_minute, at) == 0.0
+
+    def wait(self, name: str, client: str, per_minute: int, at: float) -> float:
+        """Take a token: 0.0 when there was one, else the seconds until there will be."""
         key = (name, client)
         with self._lock:
             tokens, last = self._buckets.get(key, (float(per_minute), at))
             tokens = min(float(per_minute), tokens + (at - last) * per_minute / 60.0)
             if tokens < 1.0:
                 self._buckets[key] = (tokens, at)
-                return False
+                return (1.0 - tokens) * 60.0 / per_minute
             self._buckets[key] = (tokens - 1.0, at)
             if len(self._buckets) > 100_000:  # forget idle clients rather than grow without bound
                 self._buckets.clear()
-            return True
+            return 0.0
+
+
+def client_address(request: Request) -> str:
+    """The caller's address: the connecting peer, or, when the peer is one of
+    STAYDOWN_TRUSTED_PROXIES, the client that proxy says it forwarded for (ProxyHeadersMiddleware
+    has already rewritten it; a header from any other peer is ignored)."""
+    return request.client.host if request.client else "unknown"
 
 
 def check_rate(request: Request, name: str, per_minute: int) -> None:
     """Count one request against the limit `name` for the caller's address (0: the public rate)."""
     limiter: RateLimiter = request.app.state.rate_limiter
     limit = request.app.state.settings.public_rate_per_minute if per_minute <= 0 else per_minute
-    client = request.client.host if request.client else "unknown"
-    if not limiter.allow(name, client, limit, time.monotonic()):
-        raise RateLimited(f"too many requests to {name} from this address: at most {limit} a minute")
+    wait = limiter.wait(name, client_address(request), limit, time.monotonic())
+    if wait:
+        raise RateLimited(f"too many requests to {name} from this address: at most {limit} a minute",
+                          retry_after=math.ceil(wait))
 
 
 def rate_limited(name: str, per_minute: int) -> Callable[[Request], Awaitable[None]]:
@@ -204,7 +217,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain_error(request: Request, exc: StaydownError) -> JSONResponse:
         status = http_status_for(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        if isinstance(exc, Busy):  # too much media in flight (decodes, video slots): when to come back
+        if getattr(exc, "retry_after", None):  # 429 and 503 (busy, rate limited, not ready): when to come back
             headers = {"Retry-After": str(exc.retry_after)}
         response = error_response(status, exc.code, exc.message, exc.details)
         if headers:
@@ -230,13 +243,13 @@ def install_error_handlers(app: FastAPI) -> None:
         codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated", 403: "permission_denied"}
         return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
 
-    @app.exception_handler(sa_exc.OperationalError)
+    @app.exception_handler(sa_exc.DBAPIError)
     @app.exception_handler(sa_exc.TimeoutError)
     async def _busy(request: Request, exc: Exception) -> JSONResponse:
-        # Overload is not an internal error: a writer queue that is too long, or a pool with no
-        # free connection, is told to come back, and nothing of the request was committed.
-        text = str(getattr(exc, "orig", exc)).lower()
-        if isinstance(exc, sa_exc.TimeoutError) or "database is locked" in text or "could not obtain lock" in text:
+        # Overload and outage are not internal errors: a writer queue that is too long, a pool with
+        # no free connection, a database restarting or locked by another program: the caller is
+        # told to come back, and nothing of the request was committed.
+        if database_unavailable(exc):
             response = error_response(503, "busy", "the database is busy; nothing was stored, try again shortly")
             response.headers["Retry-After"] = "1"
             return response
@@ -276,6 +289,30 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             request_id_var.reset(token)
+
+
+class RetryAfterMiddleware:
+    """Every 429 and 503 says when to come back: an answer that does not set Retry-After itself
+    (a page, /readyz) gets `default` seconds."""
+
+    def __init__(self, app: ASGIApp, default: int = 1) -> None:
+        self.app = app
+        self.default = str(default).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_retry_after(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] in (429, 503):
+                headers = list(message.get("headers", []))
+                if not any(k.lower() == b"retry-after" for k, _ in headers):
+                    headers.append((b"retry-after", self.default))
+                    message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_retry_after)
 
 
 class _BodyTooLarge(Exception):

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -132,6 +132,11 @@ class Settings(BaseSettings):
     # DSA Art. 23: after a warning, notices from a notifier may be suspended for this long.
     notifier_suspension_days: int = Field(default=90, ge=1)
     public_rate_per_minute: int = Field(default=30, ge=1)
+    # Reverse proxies (addresses or networks, "10.0.0.0/8") whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed: behind one, rate limits and sign-in throttling key on the client
+    # it forwarded for. Empty (the default): the connecting address is the client and forwarded
+    # headers are ignored, so nobody can pick their own rate-limit bucket by sending one.
+    trusted_proxies: list[str] = Field(default_factory=list)
     public_notice_max_items: int = Field(default=20, ge=1, le=1000)
     # The console: how many media items one reviewer may reveal (unblurred) per UTC day; the
     # exposure budget protects reviewers, and each reveal is an audited view.
@@ -236,8 +241,11 @@ class Settings(BaseSettings):
     public_report_cache_seconds: int = Field(default=300, ge=0, le=86_400)
     public_report_rate_per_minute: int = Field(default=10, ge=1)
 
-    # SQLite busy timeout: how long a writer waits for the lock before failing.
+    # SQLite busy timeout: how long a writer waits for its turn among staydown's own writers.
     sqlite_busy_timeout_ms: int = Field(default=15_000, ge=0)
+    # How long a writer whose turn it is waits on SQLite's lock held by another program (a backup
+    # tool, a shell) before the request is answered 503 with Retry-After (db.create_engine).
+    sqlite_lock_wait_ms: int = Field(default=1_000, ge=0)
 
     log_level: str = "INFO"
     policy_catalogue_path: Path | None = None
@@ -269,6 +277,18 @@ class Settings(BaseSettings):
         if self.vault_dir is None:
             self.vault_dir = self.data_dir / "vault"
         return self
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network (e.g. 10.0.0.0/8)") from None
+        return value
 
     def decode_limits(self) -> Any:
         from staydown.media.decode import DecodeLimits

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, aliased
 from staydown import audit
 from staydown.actors import SYSTEM, Actor
 from staydown.audit import AuditTag
-from staydown.db import Database, now
+from staydown.db import Database, OutageLog, now
 from staydown.errors import Conflict
 from staydown.delivery.models import Job, JobAttempt, JobState
 from staydown.delivery.outbox import JobContext, JobRegistry, enqueue
@@ -88,6 +88,10 @@ class Worker:
         self._next_periodic_check = 0.0
         # Set after any commit that enqueued a job, so work starts without waiting for a poll.
         self.wakeup = database.job_signal
+        # Jobs this worker leased whose outcome it could not record (the database went away):
+        # handed back as soon as it is reachable again, rather than after their lease expires.
+        self.stranded: list[Claimed] = []
+        self.outage = OutageLog(log, f"worker {self.worker_id}")
 
     # -- claiming ---------------------------------------------------------------------------
 
@@ -253,19 +257,60 @@ class Worker:
 
     def run_once(self) -> int:
         """Claim and run one batch. Returns how many jobs were claimed."""
+        if self.stranded:
+            self.release_stranded()
         if self.periodic and time.monotonic() >= self._next_periodic_check:
             self._next_periodic_check = time.monotonic() + 5.0
             self.schedule_periodic()
         batch = self.claim()
         batched: dict[str, list[Claimed]] = {}
-        for claimed in batch:
+        for index, claimed in enumerate(batch):
             if self.registry.get_batch(claimed.kind) is not None:
                 batched.setdefault(claimed.kind, []).append(claimed)
-            else:
+                continue
+            try:
                 self.run_claimed(claimed)
+            except Exception:
+                # Not even the failure could be recorded: the rest of the batch waits with it.
+                self.stranded.extend(c for c in batch[index:] if self.registry.get_batch(c.kind) is None)
+                self.stranded.extend(c for c in batch if self.registry.get_batch(c.kind) is not None)
+                raise
         for kind, group in batched.items():
-            self.run_batch(kind, group)
+            try:
+                self.run_batch(kind, group)
+            except Exception:
+                self.stranded.extend(group)
+                raise
         return len(batch)
+
+    def release_stranded(self) -> int:
+        """Hand back the jobs this worker leased and could not finish recording: due again now,
+        the attempt closed as lost. Fenced like a completion (still ours, same attempt, still
+        running), so a job whose completion did commit before the connection dropped stays done."""
+        stranded, self.stranded = self.stranded, []
+        try:
+            with self.database.unit_of_work() as db:
+                when = now(db)
+                jobs, attempts = Job.__table__, JobAttempt.__table__
+                for claimed in stranded:
+                    released = db.execute(
+                        jobs.update().where(jobs.c.id == claimed.job_id, jobs.c.attempts == claimed.attempt,
+                                            jobs.c.locked_by == self.worker_id,
+                                            jobs.c.state == JobState.running.value)
+                        .values(state=JobState.pending.value, run_at=when, locked_by=None, locked_until=None,
+                                last_error="the database was unavailable while it ran")).rowcount
+                    if released:
+                        db.execute(attempts.update().where(
+                            attempts.c.job_id == claimed.job_id, attempts.c.attempt == claimed.attempt,
+                            attempts.c.finished_at.is_(None)).values(
+                            finished_at=when, outcome="lost", error="the database was unavailable while it ran"))
+        except Exception:
+            self.stranded = stranded + self.stranded
+            raise
+        if stranded:
+            log.info("worker %s handed back %d job(s) it could not finish during a database outage",
+                     self.worker_id, len(stranded))
+        return len(stranded)
 
     def run_batch(self, kind: str, group: list[Claimed]) -> int:
         """Run claimed jobs of one kind through its batch handler, outside any transaction, then
@@ -345,8 +390,9 @@ class Worker:
         while not stop.is_set():
             try:
                 n = self.run_once()
-            except Exception:  # noqa: BLE001 - the loop must outlive a database outage
-                log.exception("worker %s: claiming failed; retrying", self.worker_id)
+                self.outage.ok()
+            except Exception as exc:  # noqa: BLE001 - the loop must outlive a database outage
+                self.outage.failed(exc)
                 n = 0
             if n == 0:
                 self.wakeup.wait(poll_seconds)

@@ -263,3 +263,62 @@ def test_deadline_sweep_is_a_periodic_job_of_the_service(database: Database, tmp
         states = dict(db.execute(sa.select(Job.kind, Job.state)).all())
         assert states == {kind: "done" for kind, _ in worker.periodic}
         assert states[SWEEP_DEADLINES] == "done" and states[RETENTION] == "done"
+
+
+def test_jobs_a_worker_could_not_finish_in_an_outage_are_handed_back_when_the_database_returns(
+        database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 16 item 8: a job leased just before the database went away, whose failure could not
+    be recorded either, is due again as soon as the database is back, not when its 5-minute lease
+    runs out; a job whose completion did commit stays done."""
+    from sqlalchemy.exc import OperationalError
+
+    registry = JobRegistry()
+    ran: list[int] = []
+
+    @registry.handler("t")
+    def handle(db, ctx: JobContext) -> None:  # type: ignore[no-untyped-def]
+        ran.append(ctx.job_id)
+
+    first, second = _enqueue(database), _enqueue(database)
+    worker = Worker(database, registry, retry=RetryPolicy(lease_seconds=300))
+    real = worker.run_claimed
+    down = {"now": True}
+
+    def outage(claimed):  # type: ignore[no-untyped-def]
+        if down["now"]:
+            raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+        return real(claimed)
+
+    monkeypatch.setattr(worker, "run_claimed", outage)
+    with pytest.raises(OperationalError):
+        worker.run_once()
+    assert {c.job_id for c in worker.stranded} == {first, second}
+    assert _job(database, first).state == JobState.running.value  # leased for 5 minutes
+    down["now"] = False
+    assert worker.run_once() == 2  # handed back, claimed again and run, with no clock moved
+    assert sorted(ran) == [first, second] and worker.stranded == []
+    for job_id in (first, second):
+        job = _job(database, job_id)
+        assert job.state == JobState.done.value and job.attempts == 2
+    with database.unit_of_work(write=False) as db:
+        outcomes = sorted(db.execute(sa.select(JobAttempt.outcome).where(JobAttempt.job_id == first)).scalars())
+    assert outcomes == ["lost", "ok"]
+    # A stranded claim whose job was finished meanwhile is left alone.
+    worker.stranded = [type("C", (), {"job_id": first, "attempt": 2})()]  # type: ignore[list-item]
+    worker.release_stranded()
+    assert _job(database, first).state == JobState.done.value
+
+
+def test_database_unavailable_tells_an_outage_from_a_fault() -> None:
+    import sqlite3
+
+    from sqlalchemy import exc
+
+    from staydown.db import database_unavailable
+
+    assert database_unavailable(exc.OperationalError("BEGIN", {}, sqlite3.OperationalError("database is locked")))
+    assert database_unavailable(exc.TimeoutError("QueuePool limit"))
+    assert database_unavailable(exc.InterfaceError("SELECT", {}, Exception("connection is closed")))
+    assert not database_unavailable(exc.OperationalError("SELECT", {}, sqlite3.OperationalError("no such table: x")))
+    assert not database_unavailable(exc.IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed")))
+    assert not database_unavailable(ValueError("not a database error"))

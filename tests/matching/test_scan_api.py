@@ -164,7 +164,7 @@ def test_scan_by_url_from_the_allow_list(client, api_key: str, app, image_server
     assert r.status_code == 422 and "allow-list" in r.json()["message"]
     app.state.settings.scan_url_allowlist = ["127.0.0.1"]
     r = client.post("/v1/scan", headers=h, json={"url": f"{image_server}/img.jpg"})
-    assert r.status_code == 422 and "private or reserved" in r.json()["message"]
+    assert r.status_code == 422 and "private, loopback or reserved" in r.json()["message"]
     app.state.settings.scan_url_allow_private = True
     r = client.post("/v1/scan", headers=h, json={"url": f"{image_server}/img.jpg", "content": {"id": "u1"}})
     assert r.status_code == 200, r.text
@@ -172,7 +172,10 @@ def test_scan_by_url_from_the_allow_list(client, api_key: str, app, image_server
     r = client.post("/v1/scan", headers=h, json={"url": f"{image_server}/redirect"})
     assert r.status_code == 422 and "169.254.169.254" in r.json()["message"]
     r = client.post("/v1/scan", headers=h, json={"url": f"{image_server}/missing"})
-    assert r.status_code == 422 and "404" in r.json()["message"]
+    # One answer for every failure to fetch: the status is not told (item 2 of issue 16).
+    assert r.status_code == 422 and r.json()["message"] == "the media could not be fetched from the URL"
+    r = client.post("/v1/scan", headers=h, json={"url": f"{image_server}/img\t.jpg"})
+    assert r.status_code == 422 and "control character" in r.json()["message"]
     r = client.post("/v1/scan", headers=h, json={"url": "file:///etc/passwd"})
     assert r.status_code == 422 and "http(s)" in r.json()["message"]
 

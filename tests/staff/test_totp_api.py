@@ -35,14 +35,14 @@ def test_api_sign_in_needs_the_code_once_totp_is_on(client, database: Database, 
     assert r.status_code == 401
 
 
-def test_wrong_codes_count_towards_the_lockout(client, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_codes_count_towards_the_throttle(client, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
     make_staff(database, "ben", "moderator")
     secret = _turn_on_totp(database, "ben")
     for _ in range(5):
         assert client.post("/v1/auth/sign-in", json={"username": "ben", "password": PASSWORD}).status_code == 401
     r = client.post("/v1/auth/sign-in", json={"username": "ben", "password": PASSWORD,
                                               "totp_code": totp_now(secret, clock.now())})
-    assert r.status_code == 429 and "try again after" in r.json()["message"]
+    assert r.status_code == 429 and "try again in" in r.json()["message"] and r.headers["retry-after"] == "15"
 
 
 def test_accounts_without_totp_sign_in_with_the_password_alone(client, database: Database) -> None:  # type: ignore[no-untyped-def]

@@ -46,22 +46,20 @@ def test_unknown_user_and_wrong_password_get_the_same_message(app, client, datab
     assert "sd_session" not in c.cookies
 
 
-def test_lockout_after_five_failures_shows_a_clear_message(app, client, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+def test_repeated_failures_make_this_source_wait_with_a_clear_message(app, client, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
     make_staff(database, "mo", "moderator")
     c = browser(app)
     t = token(c.get("/console/login").text)
-    for attempt in range(4):
+    for attempt in range(5):
         r = c.post("/console/login", data={"username": "mo", "password": "wrong password!", "csrf_token": t})
         assert r.status_code == 401, attempt
-    r = c.post("/console/login", data={"username": "mo", "password": "wrong password!", "csrf_token": t})
-    assert r.status_code == 429 and "locked until" in r.text and "Too many failed sign-ins" in r.text
-    # Even the right password is refused while locked, with the same clear message.
+    # Even the right password waits, from this source, with a clear message and Retry-After.
     r = c.post("/console/login", data={"username": "mo", "password": PASSWORD, "csrf_token": t})
-    assert r.status_code == 429 and "locked until" in r.text
+    assert r.status_code == 429 and "Too many failed sign-ins" in r.text and r.headers["retry-after"] == "15"
     with database.unit_of_work(write=False) as db:
         tags = list(db.execute(sa.select(AuditEvent.tag)).scalars())
-        assert "staff:session:lockout" in tags
-    clock.advance(minutes=16)
+        assert "staff:session:lockout" not in tags  # no account is locked (issue 16 item 4)
+    clock.advance(seconds=16)
     r = c.post("/console/login", data={"username": "mo", "password": PASSWORD, "csrf_token": t})
     assert r.status_code == 303
 
@@ -168,7 +166,7 @@ def test_totp_enrol_then_sign_in_needs_a_fresh_code(app, client, database: Datab
         assert db.execute(sa.select(StaffUser.totp_secret).where(StaffUser.username == "mo")).scalar_one() == new_secret
 
 
-def test_wrong_totp_codes_count_towards_the_lockout(app, client, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_totp_codes_count_towards_the_throttle(app, client, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
     make_staff(database, "mo", "moderator")
     with database.unit_of_work() as db:
         db.execute(sa.update(StaffUser).where(StaffUser.username == "mo").values(totp_secret=auth.new_totp_secret()))
@@ -177,8 +175,8 @@ def test_wrong_totp_codes_count_towards_the_lockout(app, client, database: Datab
     assert c.post("/console/login", data={"username": "mo", "password": PASSWORD, "csrf_token": t}).status_code == 303
     page = c.get("/console/login/totp")
     statuses = [c.post("/console/login/totp", data={"csrf_token": token(page.text), "code": "12345x"}).status_code
-                for _ in range(5)]
-    assert statuses[:4] == [401] * 4 and statuses[4] == 429
+                for _ in range(6)]
+    assert statuses[:5] == [401] * 5 and statuses[5] == 429
 
 
 def test_every_console_route_declares_a_permission_and_public_ones_are_the_sign_in_flow(app) -> None:  # type: ignore[no-untyped-def]

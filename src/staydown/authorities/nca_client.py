@@ -25,6 +25,8 @@ from urllib.parse import quote
 
 import httpx
 
+from staydown.egress import OPERATOR, GuardedTransport
+
 from staydown.authorities.nca_format import REF_PATTERN, parse_json
 # One rule for which base URLs may carry credentials: https, or plain http to loopback only.
 from staydown.authorities.transport import check_base_url
@@ -116,7 +118,7 @@ class NcaClient:
             raise ValueError("timeout must be a positive number of seconds")
         self.base_url = check_base_url(base_url)
         self._http = httpx.Client(base_url=self.base_url, timeout=httpx.Timeout(timeout), follow_redirects=False,
-                                  transport=transport,
+                                  transport=transport or GuardedTransport(OPERATOR),  # staydown.egress
                                   headers={"Authorization": f"Bearer {token}", "Accept": "application/json",
                                            "User-Agent": "staydown-nca/0.1"})
 

@@ -25,6 +25,8 @@ from typing import NamedTuple
 
 import httpx
 
+from staydown.egress import OPERATOR, GuardedTransport
+
 from staydown.authorities.transport import check_base_url
 from staydown.authorities.ncmec_xml import (
     FileDetails,
@@ -137,7 +139,9 @@ class CyberTiplineClient:
             auth=httpx.BasicAuth(username, password),
             timeout=httpx.Timeout(timeout),
             follow_redirects=False,
-            transport=transport,
+            # The operator configured this endpoint: private and local addresses are allowed (a
+            # stand-in), metadata and link-local ones never (staydown.egress).
+            transport=transport or GuardedTransport(OPERATOR),
             headers={"User-Agent": "staydown-cybertipline/0.1", "Accept": "text/xml, application/xml"},
         )
 

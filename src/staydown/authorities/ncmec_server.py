@@ -50,6 +50,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from staydown.memform import read_form
 from staydown.authorities.local_servers import DroppingApp as _App
 from staydown.authorities.local_servers import drop as _drop
 from staydown.authorities.local_servers import hold as _hold
@@ -388,7 +389,8 @@ def create_app(*, username: str, password: str, first_report_id: int = 100_000_0
             raise _Answer(ResponseCode.MALFORMED_FILE, f"Malformed file submittal: larger than this local "
                                                        f"server accepts ({state.max_upload_bytes} bytes)")
         try:
-            form = await request.form(max_files=1, max_fields=10)
+            # In memory, as staydown's own upload routes: the file is evidence, in plaintext.
+            form = await read_form(request, max_files=1, max_fields=10)
         except Exception as exc:  # the multipart parser's errors are not one class
             raise _Answer(ResponseCode.MALFORMED_FILE, f"Malformed file submittal: {exc}") from None
         try:

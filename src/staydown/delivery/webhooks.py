@@ -12,6 +12,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from staydown.egress import OPERATOR, guarded_client
 from staydown.delivery.outbox import JobContext, enqueue
 from staydown.delivery.signing import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, sign
 from staydown.enforcement.models import EnforcementAction
@@ -34,6 +35,15 @@ class WebhookRejected(RuntimeError):
 
 
 _LOOK_UP = object()
+
+
+def webhook_client(settings: Any) -> httpx.Client:
+    """The client webhooks go out through. The receiver is the operator's choice (often on the
+    platform's own network, so private addresses are allowed), never a metadata or link-local
+    address, and a receiver gets `webhook_timeout_seconds` for the whole request: one trickling its
+    answer cannot hold a worker's thread (staydown.egress)."""
+    return guarded_client(OPERATOR, timeout=settings.webhook_timeout_seconds,
+                          request_seconds=settings.webhook_timeout_seconds)
 
 
 def action_event(db: Session, action: EnforcementAction, event: str, *, statement: Any = _LOOK_UP) -> dict[str, Any]:
@@ -123,7 +133,7 @@ def deliver_webhook_job(db: Session, ctx: JobContext) -> None:
     db.commit()
     client: httpx.Client | None = ctx.services.get("http_client")
     if client is None:
-        with httpx.Client(timeout=settings.webhook_timeout_seconds, follow_redirects=False) as own:
+        with webhook_client(settings) as own:
             _post(own, url, body, headers)
     else:
         _post(client, url, body, headers)
@@ -189,7 +199,7 @@ def deliver_webhooks_batch(database: Database, contexts: list[JobContext]) -> di
     client: httpx.Client | None = services.get("http_client")
     own = client is None
     if client is None:
-        client = httpx.Client(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
+        client = webhook_client(settings)
 
     def post(item: tuple[int, bytes, dict[str, str]]) -> tuple[int, str | None]:
         job_id, body, headers = item

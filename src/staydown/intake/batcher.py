@@ -22,8 +22,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from staydown.db import Database
-from staydown.errors import NotReady
+from staydown.db import Database, OutageLog, database_unavailable
+from staydown.errors import DatabaseUnavailable, NotReady
 from staydown.intake.batch import Outcome, Submission, submit_notices
 
 log = logging.getLogger("staydown.intake")
@@ -47,6 +47,7 @@ class IntakeBatcher:
         self._stopping = False
         self.batches = 0
         self.notices = 0
+        self.outage = OutageLog(log, "intake")
 
     # -- callers ------------------------------------------------------------------------------
 
@@ -122,6 +123,16 @@ class IntakeBatcher:
                 results = submit_notices(db, [s for s, _ in batch], catalogue=services["catalogue"],
                                          rules=services["rules"], engine=services.get("engine"))
         except Exception as exc:  # the whole batch is rolled back: nothing of it was stored
+            if database_unavailable(exc):
+                # One by one would only meet the same outage 64 times over; and the notices that
+                # arrived while this batch waited would wait as long again: all are told at once.
+                with self._cond:
+                    waiting = list(self._waiting)
+                    self._waiting.clear()
+                self.outage.failed(exc)
+                futures = [f for _, f in batch + waiting]
+                self.answer(futures, [DatabaseUnavailable()] * len(futures))
+                return
             if len(batch) > 1:
                 log.warning("a batch of %d notices failed (%s: %s); trying each alone",
                             len(batch), type(exc).__name__, exc)
@@ -130,6 +141,7 @@ class IntakeBatcher:
                 return
             self.answer([batch[0][1]], [exc])
             return
+        self.outage.ok()
         self.batches += 1
         self.notices += len(batch)
         self.answer([f for _, f in batch], results)

@@ -218,6 +218,9 @@ class MatchEngine:
     def follow(self, stop: threading.Event, *, interval: float = 0.2, save_every_rows: int = 100_000,
                save_every_seconds: float = 300.0) -> None:
         """Keep up with the database until `stop` is set; save now and then so restarts are quick."""
+        from staydown.db import OutageLog
+
+        outage = OutageLog(log, "index follower")
         last_save = time.monotonic()
         while not stop.is_set():
             try:
@@ -227,8 +230,9 @@ class MatchEngine:
                     last_save = time.monotonic()
                 else:
                     self.save(min_new_rows=save_every_rows)
-            except Exception:  # noqa: BLE001 - a database outage must not kill the follower
-                log.exception("index follower failed; retrying")
+                outage.ok()
+            except Exception as exc:  # noqa: BLE001 - a database outage must not kill the follower
+                outage.failed(exc)
             self.changed.wait(interval)
             self.changed.clear()
         try:

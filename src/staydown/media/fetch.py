@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import ipaddress
-import socket
+import re
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
 
+from staydown.egress import OPERATOR, PUBLIC_ONLY, guarded_client, refusal_in
 from staydown.errors import InvalidInput, PayloadTooLarge
 
 MAX_REDIRECTS = 3
+# Spaces and control characters: urlsplit silently drops tabs and newlines (so the allow-list saw
+# one URL and httpx another), and httpx refuses them with an error of its own.
+_UNSAFE_CHARACTER = re.compile(r"[\x00-\x20\x7f]")
+# The one answer for every failure to fetch from an allowed host, whatever the cause (refused
+# connection, timeout, an HTTP error status, not HTTP at all): a caller must not be able to map
+# which ports of a host listen, or what answers there.
+COULD_NOT_FETCH = "the media could not be fetched from the URL"
 
 
 class FetchRefused(InvalidInput):
@@ -26,7 +35,7 @@ class FetchFailed(InvalidInput):
 class FetchPolicy:
     allowed_hosts: tuple[str, ...]  # exact host names, or ".example.com" for a domain and its subdomains
     max_bytes: int
-    timeout_seconds: float = 10.0
+    timeout_seconds: float = 10.0  # the whole fetch, redirects included
     # Only for tests and local demos: a production scan must never be pointed at internal services.
     allow_private_addresses: bool = False
 
@@ -43,24 +52,24 @@ def _host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
     return False
 
 
-def _check_addresses(host: str, port: int, policy: FetchPolicy) -> None:
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise FetchFailed(f"cannot resolve {host!r}: {exc.strerror}") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if policy.allow_private_addresses:
-            continue
-        if (address.is_private or address.is_loopback or address.is_link_local or address.is_multicast
-                or address.is_reserved or address.is_unspecified):
-            raise FetchRefused(f"{host!r} resolves to a private or reserved address ({address}); refused")
+def _address_policy(policy: FetchPolicy):  # type: ignore[no-untyped-def]
+    return OPERATOR if policy.allow_private_addresses else PUBLIC_ONLY
 
 
 def check_url(url: str, policy: FetchPolicy) -> tuple[str, int]:
+    """The URL's host and port if it may be fetched; the addresses it resolves to are judged when
+    connecting (staydown.egress), on the address connected to."""
     if len(url) > 2048:
         raise InvalidInput("the URL is longer than 2048 characters")
-    parts = urlsplit(url)
+    bad = _UNSAFE_CHARACTER.search(url)
+    if bad:
+        raise InvalidInput(f"the URL contains a space or control character (code {ord(bad.group()):#04x}) at "
+                           f"position {bad.start()}; encode it")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidInput(f"the URL cannot be read: {exc}") from None
     if parts.scheme not in ("https", "http"):
         raise FetchRefused(f"only http(s) URLs can be fetched, not {parts.scheme or 'a bare path'!r}")
     if parts.username or parts.password:
@@ -70,19 +79,23 @@ def check_url(url: str, policy: FetchPolicy) -> tuple[str, int]:
         raise InvalidInput("the URL has no host")
     if not _host_allowed(host, policy.allowed_hosts):
         raise FetchRefused(f"host {host!r} is not on the scan allow-list (STAYDOWN_SCAN_URL_ALLOWLIST)")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    _check_addresses(host, port, policy)
-    return host, port
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        reason = _address_policy(policy).refusal(literal)
+        if reason:
+            raise FetchRefused(f"{host!r} is {reason}; refused")
+    return host, port or (443 if parts.scheme == "https" else 80)
 
 
 def fetch(url: str, policy: FetchPolicy) -> bytes:
-    """Download at most `policy.max_bytes` from an allowed URL, re-checking every redirect.
-
-    The address check happens before connecting; a host whose DNS answer changes between the
-    check and the connection (rebinding) is a known limit of this approach, which is why the
-    allow-list, not the address check, is the primary control."""
+    """Download at most `policy.max_bytes` from an allowed URL, re-checking every redirect, all
+    within `policy.timeout_seconds`."""
+    deadline = time.monotonic() + policy.timeout_seconds
     current = url
-    with httpx.Client(timeout=policy.timeout_seconds, follow_redirects=False) as client:
+    with guarded_client(_address_policy(policy), timeout=policy.timeout_seconds, deadline=deadline) as client:
         for _ in range(MAX_REDIRECTS + 1):
             check_url(current, policy)
             try:
@@ -90,11 +103,14 @@ def fetch(url: str, policy: FetchPolicy) -> bytes:
                     if response.is_redirect:
                         location = response.headers.get("location")
                         if not location:
-                            raise FetchFailed("redirect without a Location header")
-                        current = str(response.url.join(location))
+                            raise FetchFailed(COULD_NOT_FETCH)
+                        try:
+                            current = str(response.url.join(location))
+                        except (httpx.InvalidURL, ValueError):
+                            raise FetchFailed(COULD_NOT_FETCH) from None
                         continue
                     if response.status_code != 200:
-                        raise FetchFailed(f"fetching the URL answered HTTP {response.status_code}")
+                        raise FetchFailed(COULD_NOT_FETCH)
                     declared = response.headers.get("content-length")
                     if declared and declared.isdigit() and int(declared) > policy.max_bytes:
                         raise PayloadTooLarge(
@@ -107,8 +123,12 @@ def fetch(url: str, policy: FetchPolicy) -> bytes:
                             raise PayloadTooLarge(f"the media at the URL is over the limit of {policy.max_bytes} bytes")
                         chunks.append(chunk)
                     return b"".join(chunks)
-            except httpx.TimeoutException:
-                raise FetchFailed(f"fetching the URL timed out after {policy.timeout_seconds} s") from None
             except httpx.HTTPError as exc:
-                raise FetchFailed(f"fetching the URL failed: {type(exc).__name__}") from None
+                refused = refusal_in(exc)
+                if refused is not None:
+                    # Decided by the host's DNS answer alone, before any connection: says nothing of ports.
+                    raise FetchRefused(f"{refused.host!r} resolves to {refused.reason}; refused") from None
+                raise FetchFailed(COULD_NOT_FETCH) from None
+            except (httpx.InvalidURL, UnicodeError):
+                raise InvalidInput("the URL cannot be read as a web address") from None
     raise FetchFailed(f"more than {MAX_REDIRECTS} redirects")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated
 
@@ -9,10 +10,12 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from staydown.actors import Actor
-from staydown.http import DbSession, require, rate_limited
+from staydown.errors import RateLimited
+from staydown.http import DbSession, client_address, require, rate_limited
 from staydown.staff import sessions, totp
 from staydown.staff.models import StaffUser
 from staydown.staff.permissions import Permission
+from staydown.staff.throttle import THROTTLED, SignInThrottle
 
 router = APIRouter(prefix="/v1/auth", tags=["staff"])
 
@@ -34,8 +37,34 @@ class SessionOut(BaseModel):
     permissions: list[str]
 
 
+def _throttle_at(request: Request) -> tuple[SignInThrottle, str, float]:
+    return (request.app.state.sign_in_throttle, client_address(request),
+            request.app.state.database.clock.now().timestamp())
+
+
+def check_sign_in_throttle(request: Request, username: str) -> None:
+    """Refuse, before any password work, a source that failed too often with this name (429 with
+    Retry-After; the same for a name that is no account)."""
+    throttle, source, at = _throttle_at(request)
+    wait = throttle.wait(source, username, at)
+    if wait:
+        seconds = math.ceil(wait)
+        raise RateLimited(THROTTLED.format(seconds=seconds), retry_after=seconds)
+
+
+def sign_in_failed(request: Request, username: str) -> None:
+    throttle, source, at = _throttle_at(request)
+    throttle.failed(source, username, at)
+
+
+def sign_in_succeeded(request: Request, username: str) -> None:
+    throttle, source, _ = _throttle_at(request)
+    throttle.succeeded(source, username)
+
+
 @router.post("/sign-in", response_model=SessionOut, dependencies=[Depends(rate_limited("sign-in", 20))])
 def sign_in(body: SignInIn, request: Request, db: DbSession, _: Public) -> SessionOut:
+    check_sign_in_throttle(request, body.username)
     try:
         new = sessions.sign_in(db, username=body.username, password=body.password)
         user = db.get(StaffUser, int(new.actor.id))
@@ -44,13 +73,11 @@ def sign_in(body: SignInIn, request: Request, db: DbSession, _: Public) -> Sessi
             raise sessions.SignInFailed(user.id, message=(
                 "this account signs in with an authenticator code too: send 'totp_code'" if not body.totp_code
                 else "the authenticator code is not right, or was already used"))
-    except sessions.SignInFailed as failed:
-        # End this request's transaction first: on SQLite it holds the only write lock.
-        db.rollback()
-        if failed.user_id is not None:
-            with request.app.state.database.unit_of_work() as own:
-                sessions.record_failed_sign_in(own, user_id=failed.user_id)
+    except sessions.SignInFailed:
+        # Nothing of a failure is written: the database would take longer for a real account.
+        sign_in_failed(request, body.username)
         raise
+    sign_in_succeeded(request, body.username)
     return SessionOut(token=new.token, expires_at=new.expires_at, permissions=sorted(new.actor.permissions))
 
 

@@ -16,14 +16,12 @@ from staydown import audit
 from staydown.actors import Actor
 from staydown.audit import AuditTag
 from staydown.db import Base, BigIntPK, UTCDateTime, now
-from staydown.errors import RateLimited, Unauthenticated
+from staydown.errors import Unauthenticated
 from staydown.staff.auth import actor_for_staff
 from staydown.staff.models import StaffUser
 from staydown.staff.passwords import verify_password
 
 SESSION_PREFIX = "sds_"
-MAX_FAILURES = 5
-LOCKOUT = timedelta(minutes=15)
 SESSION_LIFETIME = timedelta(hours=12)
 
 
@@ -50,13 +48,14 @@ class NewSession:
 
 
 def check_password(db: Session, *, username: str, password: str) -> StaffUser:
-    """The password step: five failures lock the account for fifteen minutes. The message never
-    says whether the name or the password was wrong. No session yet (a TOTP step may follow)."""
-    when = now(db)
+    """The password step, in the same work whether or not the name is an account (one argon2
+    verification either way) and with the same failure for a wrong name, a wrong password and a
+    deactivated account. Repeated failures are slowed by the edge's throttle, by (source, name)
+    (staff/throttle.py): no account is ever locked, so nobody can lock its owner out. No session
+    yet (a TOTP step may follow)."""
     user = db.execute(sa.select(StaffUser).where(StaffUser.username == username)).scalar_one_or_none()
-    if user is not None and user.locked_until and user.locked_until > when:
-        raise RateLimited(f"too many failed sign-ins: try again after {user.locked_until.isoformat()}")
-    if user is None or not user.is_active or not verify_password(user.password_hash, password):
+    matches = verify_password(user.password_hash if user is not None else None, password)
+    if user is None or not user.is_active or not matches:
         raise SignInFailed(user.id if user is not None else None)
     return user
 
@@ -89,19 +88,6 @@ class SignInFailed(Unauthenticated):
     def __init__(self, user_id: int | None, *, message: str = "the user name or password is not right") -> None:
         super().__init__(message)
         self.user_id = user_id
-
-
-def record_failed_sign_in(db: Session, *, user_id: int) -> None:
-    """Count a failure; the fifth in a row locks the account for fifteen minutes (audited)."""
-    user = db.get(StaffUser, user_id)
-    if user is None:
-        return
-    user.failed_logins += 1
-    if user.failed_logins >= MAX_FAILURES:
-        user.locked_until = now(db) + LOCKOUT
-        user.failed_logins = 0
-        audit.record(db, actor=Actor.staff(user.id, user.username), tag=AuditTag.STAFF_LOCKOUT,
-                     subject_type="staff_user", subject_id=user.id, data={"until": user.locked_until})
 
 
 def authenticate_session(db: Session, token: str) -> Actor:

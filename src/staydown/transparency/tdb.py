@@ -20,6 +20,8 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
+
+from staydown.egress import OPERATOR, guarded_client
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -395,7 +397,7 @@ class TdbClient:
         url = self.base_url + STATEMENTS_PATH
         if self._http is not None:
             return self._http.post(url, content=content, headers=headers, timeout=self.timeout)
-        with httpx.Client(timeout=self.timeout, follow_redirects=False) as http:
+        with guarded_client(OPERATOR, timeout=self.timeout, request_seconds=self.timeout) as http:
             return http.post(url, content=content, headers=headers)
 
     def submit(self, statements: list[dict[str, Any]]) -> dict[str, Outcome]:

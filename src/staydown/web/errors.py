@@ -43,7 +43,10 @@ def install_page_errors(app: FastAPI) -> None:
         if isinstance(exc, LoginRequired) and is_page(request):
             return login_redirect(request)
         if is_page(request):
-            return page_error(request, http_status_for(exc), exc.message)
+            response = page_error(request, http_status_for(exc), exc.message)
+            if getattr(exc, "retry_after", None):
+                response.headers["Retry-After"] = str(exc.retry_after)
+            return response
         if previous is not None:
             return await previous(request, exc)  # type: ignore[misc]
         return error_response(http_status_for(exc), exc.code, exc.message, exc.details)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -20,6 +20,7 @@ from staydown.db import now
 from staydown.errors import InvalidInput, RateLimited, Unauthenticated
 from staydown.http import DbSession, rate_limited, require
 from staydown.staff import sessions, totp
+from staydown.staff.api import check_sign_in_throttle, sign_in_failed, sign_in_succeeded
 from staydown.staff.models import StaffUser
 from staydown.staff.permissions import Permission
 from staydown.staff.totp import TotpState, match_totp, new_totp_secret, otpauth_uri
@@ -40,6 +41,7 @@ account_router = APIRouter(prefix="/console/account", tags=["console"], include_
 
 Public = Annotated[Actor, Depends(require(Permission.PUBLIC))]
 
+WRONG = "The user name or password is not right."
 PENDING_COOKIE = "sd_totp"
 PENDING_LIFETIME = timedelta(minutes=5)
 
@@ -81,25 +83,6 @@ def safe_next(value: str | None) -> str:
     return "/console/queue"
 
 
-def _record_failure(request: Request, db: Session, user_id: int | None) -> str:
-    """Count the failure in a transaction of its own (this request's is rolled back) and say
-    whether the account is now locked."""
-    db.rollback()
-    if user_id is None:
-        return ""
-    with request.app.state.database.unit_of_work() as own:
-        sessions.record_failed_sign_in(own, user_id=user_id)
-        user = own.get(StaffUser, user_id)
-        if user is not None and user.locked_until is not None and user.locked_until > now(own):
-            return _locked_message(user.locked_until)
-    return ""
-
-
-def _locked_message(until: datetime) -> str:
-    return (f"Too many failed sign-ins: this account is locked until {until.astimezone(timezone.utc):%H:%M} UTC. "
-            "Try again then, or ask an administrator.")
-
-
 def _login_page(request: Request, *, next_path: str, error: str = "", status: int = 200,
                 username: str = "") -> Response:
     return render(request, "console/login.html", {"next": next_path, "error": error, "username": username},
@@ -131,6 +114,11 @@ def login(request: Request, db: DbSession, _: Public,
     if not username or not password:
         return _login_page(request, next_path=next_path, error="Enter your user name and password.", status=422,
                            username=username)
+    try:
+        check_sign_in_throttle(request, username)
+    except RateLimited as exc:
+        return _throttled(_login_page(request, next_path=next_path, status=429, username=username, error=exc.message),
+                          exc)
     user = db.execute(sa.select(StaffUser).where(StaffUser.username == username)).scalar_one_or_none()
     try:
         if user is not None and user.totp_secret:
@@ -142,17 +130,18 @@ def login(request: Request, db: DbSession, _: Public,
                                 secure=is_https(request), path="/console/login")
             return response
         new = sessions.sign_in(db, username=username, password=password)
-    except sessions.SignInFailed as failed:
-        locked = _record_failure(request, db, failed.user_id)
-        return _login_page(request, next_path=next_path, status=429 if locked else 401, username=username,
-                           error=locked or "The user name or password is not right.")
-    except RateLimited:
-        assert user is not None and user.locked_until is not None
-        return _login_page(request, next_path=next_path, status=429, username=username,
-                           error=_locked_message(user.locked_until))
-    except Unauthenticated as exc:
-        return _login_page(request, next_path=next_path, status=401, error=exc.message, username=username)
+    except Unauthenticated:
+        # One answer for every failure (no such name, wrong password, deactivated account).
+        db.rollback()
+        sign_in_failed(request, username)
+        return _login_page(request, next_path=next_path, status=401, username=username, error=WRONG)
+    sign_in_succeeded(request, username)
     return _signed_in(request, new, next_path)
+
+
+def _throttled(response: Response, exc: RateLimited) -> Response:
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @router.get("/login/totp")
@@ -175,13 +164,17 @@ def totp_submit(request: Request, db: DbSession, _: Public,
     user = db.get(StaffUser, user_id)
     if user is None or not user.is_active or not user.totp_secret:
         return RedirectResponse("/console/login", status_code=303)
-    if user.locked_until and user.locked_until > when:
-        return render(request, "console/totp.html", {"error": _locked_message(user.locked_until)}, status_code=429)
+    try:
+        check_sign_in_throttle(request, user.username)
+    except RateLimited as exc:
+        return _throttled(render(request, "console/totp.html", {"error": exc.message}, status_code=429), exc)
     if not totp.use_code(db, user=user, code=code, at=when):
-        locked = _record_failure(request, db, user.id)
+        db.rollback()
+        sign_in_failed(request, user.username)
         return render(request, "console/totp.html",
-                      {"error": locked or "That code is not right, or was already used. Enter the current code."},
-                      status_code=429 if locked else 401)
+                      {"error": "That code is not right, or was already used. Enter the current code."},
+                      status_code=401)
+    sign_in_succeeded(request, user.username)
     new = sessions.open_session(db, user=user, details={"second_factor": "totp", "via": "console"})
     return _signed_in(request, new, next_path)
 
