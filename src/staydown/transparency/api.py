@@ -15,6 +15,7 @@ from staydown.cases.models import Case
 from staydown.http import DbSession, rate_limited, require
 from staydown.staff.permissions import Permission
 from staydown.transparency import statements
+from staydown.limits import DbId, Cursor
 
 router = APIRouter(prefix="/v1", tags=["statements"])
 public_router = APIRouter(prefix="/public", tags=["public"])
@@ -41,11 +42,11 @@ class StatementsOut(BaseModel):
 @router.get("/statements", response_model=StatementsOut)
 def list_statements(
     db: DbSession, actor: Reader,
-    case_id: Annotated[int | None, Query(ge=1)] = None,
-    action_id: Annotated[int | None, Query(ge=1)] = None,
+    case_id: DbId | None = None,
+    action_id: DbId | None = None,
     content_id: PlatformId = None,
     account_id: PlatformId = None,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Cursor = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> StatementsOut:
     """Statements by case, action, or the platform's content or account id, oldest first; page on
