@@ -49,7 +49,8 @@ JSON_MAX_KEYS = 1000
 
 
 def _depth_and_check(value: Any, depth: int, where: str) -> None:
-    if depth > JSON_MAX_DEPTH:
+    """`depth`: how many objects and arrays hold `value`, itself included if it is one."""
+    if isinstance(value, (dict, list)) and depth > JSON_MAX_DEPTH:
         raise ValueError(f"JSON nested deeper than {JSON_MAX_DEPTH} levels (at {where or 'the top'})")
     if isinstance(value, dict):
         if len(value) > JSON_MAX_KEYS:
