@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from staydown import __doc__ as package_doc
+from staydown.apidocs import docs_router, install_openapi
 from staydown.audit.api import router as audit_router
 from staydown.clock import Clock
 from staydown.db import SqliteCheckpointer, Database, create_engine
@@ -195,6 +196,9 @@ def create_app(
         description=package_doc or "",
         version="0.1.0",
         lifespan=lifespan,
+        # Served by staydown.apidocs from the package's own files, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.database = database
@@ -264,7 +268,9 @@ def create_app(
     for page_router in (console_banks.router, console_ncmec.router, console_nca.router, console_evidence.router,
                         console_flaggers.router, console_admin.router, console_audit.router, console_dashboard.router):
         app.include_router(page_router)
+    app.include_router(docs_router(app.openapi_url or "/openapi.json"))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_openapi(app)
     return app
 
 
