@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from staydown.apidocs import errors
 from staydown.actors import Actor
 from staydown.appeals import actions, disputes
 from staydown.appeals.models import Appeal, AppealBasis, AppealOutcome, DisputeOutcome, OutOfCourtDispute
@@ -87,14 +88,14 @@ def _file(request: Request, db: DbSession, actor: Actor, body: AppealIn, *, show
         case_id=appeal.case_id if show_case else None)
 
 
-@router.post("/appeals", response_model=AppealReceiptOut, status_code=201)
+@router.post("/appeals", response_model=AppealReceiptOut, status_code=201, responses=errors(404))
 def submit_appeal(body: AppealIn, request: Request, db: DbSession, actor: Submitter) -> AppealReceiptOut:
     """An appeal the platform forwards from its user (DSA Art. 20): free, electronic, with the
     statement code or the report's tracking code."""
     return _file(request, db, actor, body, show_case=True)
 
 
-@public_router.post("/appeals", response_model=AppealReceiptOut, status_code=201,
+@public_router.post("/appeals", response_model=AppealReceiptOut, status_code=201, responses=errors(404, 409),
                     dependencies=[Depends(rate_limited("public-appeals", 0))])
 def public_appeal(body: AppealIn, request: Request, db: DbSession, actor: Public) -> AppealReceiptOut:
     """An appeal from anyone holding a statement code or a report's tracking code; no account."""
@@ -109,7 +110,7 @@ def public_status(code: Code, db: DbSession, _: Public) -> actions.PublicView:
     return actions.public_view(actions.appeal_by_code(db, code), db)
 
 
-@public_router.post("/appeals/{code}/withdraw", response_model=actions.PublicView,
+@public_router.post("/appeals/{code}/withdraw", response_model=actions.PublicView, responses=errors(409),
                     dependencies=[Depends(rate_limited("public-appeals", 0))])
 def public_withdraw(code: Code, db: DbSession, actor: Public) -> actions.PublicView:
     """The appellant withdraws an appeal not decided yet."""

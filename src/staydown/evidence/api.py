@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
+from staydown.apidocs import errors
 from staydown.actors import Actor
 from staydown.errors import Conflict, InvalidInput, NotFound
 from staydown.evidence import actions
@@ -67,7 +68,7 @@ def _text_field(form: Any, name: str, limit: int) -> str | None:
     return value
 
 
-@router.post("/evidence", response_model=ItemOut, status_code=201)
+@router.post("/evidence", response_model=ItemOut, status_code=201, responses=errors(400, 413, 422))
 async def deposit(request: Request, db: DbSession, actor: Depositor) -> ItemOut:
     """The platform deposits a file with its context (CSAM-3): multipart `file`, `content_id`,
     optional `account_id`, `original_filename` (the uploader's file name, if the part's own name

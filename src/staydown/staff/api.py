@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from staydown.apidocs import errors
 from staydown.actors import Actor
 from staydown.http import DbSession, require, rate_limited
 from staydown.staff import sessions, totp
@@ -34,7 +35,7 @@ class SessionOut(BaseModel):
     permissions: list[str]
 
 
-@router.post("/sign-in", response_model=SessionOut, dependencies=[Depends(rate_limited("sign-in", 20))])
+@router.post("/sign-in", response_model=SessionOut, responses=errors(401), dependencies=[Depends(rate_limited("sign-in", 20))])
 def sign_in(body: SignInIn, request: Request, db: DbSession, _: Public) -> SessionOut:
     try:
         new = sessions.sign_in(db, username=body.username, password=body.password)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from staydown.apidocs import errors
 from staydown.actors import Actor
 from staydown.cases.models import Case
 from staydown.http import DbSession, rate_limited, require
@@ -39,7 +40,7 @@ class StatementsOut(BaseModel):
     next_after: int
 
 
-@router.get("/statements", response_model=StatementsOut)
+@router.get("/statements", response_model=StatementsOut, responses=errors(404))
 def list_statements(
     db: DbSession, actor: Reader,
     case_id: DbId | None = None,
