@@ -252,3 +252,14 @@ def test_integer_path_parameters_of_pages_are_bounded(app) -> None:  # type: ign
                     unbounded.append(f"{path} {param.name}")
     assert checked > 40  # the walk reached the console's routers
     assert not unbounded, unbounded
+
+
+def test_nul_in_text_is_a_422_on_either_database(client, callers) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL's text cannot hold U+0000: its driver failed the statement (a 500)."""
+    key = auth(callers["key"])
+    r = client.put("/v1/accounts/acc1", headers=key, json={"handle": "a\u0000b"})
+    assert r.status_code in (200, 422) and r.status_code < 500, r.text
+    if client.app.state.database.engine.dialect.name == "postgresql":
+        assert r.status_code == 422 and "NUL" in r.json()["message"]
+    r = client.put("/v1/content/c%00x", headers=key, json={})
+    assert r.status_code < 500, r.text

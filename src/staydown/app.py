@@ -24,6 +24,7 @@ from staydown.intake.batcher import IntakeBatcher
 from staydown.intake.writer import ProcessIntake
 from staydown.http import RateLimiter, BodyLimitMiddleware, RequestIdLogFilter, RequestIdMiddleware, install_error_handlers
 from staydown.jobs import PERIODIC, build_registry
+from staydown.limits import refuse_nul_text
 from staydown.policies.catalogue import Catalogue
 from staydown.settings import Settings, load_settings
 from staydown.matching.api import router as banks_router
@@ -147,6 +148,9 @@ def create_app(
     run_worker = settings.worker_in_process if run_worker is None else run_worker
     run_follower = settings.index_follow_in_process if run_follower is None else run_follower
     engine = match_engine or MatchEngine(database, index_dir=settings.index_dir)
+    if not getattr(database.engine, "_refuses_nul", False):  # one listener per engine (tests share one)
+        refuse_nul_text(database.engine)
+        database.engine._refuses_nul = True  # type: ignore[attr-defined]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -123,3 +123,31 @@ def check_upload_text(text: str, *, field: str = "body") -> str:
 
 
 CsvText = Annotated[str, AfterValidator(check_upload_text)]
+
+
+# -- NUL in text, on PostgreSQL ----------------------------------------------------------------------
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
+def refuse_nul_text(engine: Any) -> None:
+    """PostgreSQL's text cannot hold U+0000 and its driver fails the statement (an internal error
+    for input the caller chose): on PostgreSQL, a statement carrying one is refused first, as the
+    caller's invalid input. SQLite stores it, as it stores any character."""
+    import sqlalchemy as sa
+
+    if engine.dialect.name != "postgresql":
+        return
+
+    def check(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if _holds_nul(parameters):
+            raise InvalidInput("text may not contain the NUL character (U+0000)")
+
+    sa.event.listen(engine, "before_cursor_execute", check)
