@@ -27,7 +27,7 @@ Cursor = Annotated[int, Field(ge=0, le=DB_INT_MAX, description="the last sequenc
 
 # Text sizes, in characters. A field that needs another bound says so with `Text(n)`.
 NAME_MAX = 200        # a name, a handle, a platform's id for its content or account
-CODE_MAX = 100        # a machine word: a state, a kind, a policy reference
+WORD_MAX = 100        # a machine word: a state, a kind, an action, a policy reference
 TEXT_MAX = 10_000     # what a person writes: facts, notes, reasons
 URL_MAX = 2048
 
@@ -38,7 +38,7 @@ def Text(max_length: int, min_length: int = 0) -> Any:  # noqa: N802 - reads as 
 
 
 Name = Text(NAME_MAX, 1)
-Code = Text(CODE_MAX, 1)
+Word = Text(WORD_MAX, 1)
 LongText = Text(TEXT_MAX)
 
 # -- JSON supplied by the caller (metadata, details, context) ---------------------------------------

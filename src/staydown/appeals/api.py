@@ -16,7 +16,7 @@ from staydown.appeals.rules import AppealRules
 from staydown.errors import NotFound
 from staydown.http import DbSession, rate_limited, require
 from staydown.staff.permissions import Permission
-from staydown.limits import Code, DbId
+from staydown.limits import DbId, Word
 
 router = APIRouter(prefix="/v1", tags=["appeals"])
 public_router = APIRouter(prefix="/public", tags=["public"])
@@ -201,7 +201,7 @@ class AppealDecisionIn(BaseModel):
 
     outcome: AppealOutcome
     reasons: str = Field(min_length=1, max_length=actions.MAX_REASONS)
-    actions: list[Code] | None = Field(default=None, max_length=20,
+    actions: list[Word] | None = Field(default=None, max_length=20,
                                       description="modified: the measures that replace the current ones; "
                                                   "a notifier's reversal: the measures to take")
     policy: str | None = Field(default=None, min_length=3, max_length=100, description="policy_id@version")

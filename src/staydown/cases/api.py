@@ -15,7 +15,7 @@ from staydown.cases.models import Case
 from staydown.errors import NotFound
 from staydown.http import DbSession, require
 from staydown.staff.permissions import Permission
-from staydown.limits import Code, DbId
+from staydown.limits import DbId, Word
 
 router = APIRouter(prefix="/v1", tags=["cases"])
 
@@ -103,7 +103,7 @@ class DecisionIn(BaseModel):
     policy: str = Field(min_length=3, max_length=100, description="policy_id@version")
     outcome: str = Field(max_length=20, pattern="^(violates|does_not_violate|escalate)$")
     facts: str = Field(min_length=1, max_length=10_000)
-    actions: list[Code] | None = Field(default=None, max_length=20)
+    actions: list[Word] | None = Field(default=None, max_length=20)
     note: str = Field(default="", max_length=10_000)
     imminent_danger: bool = Field(default=False, description="DSA Art. 18: the content gives rise to a suspicion "
                                   "of a crime threatening someone's life or safety; the member states concerned "
@@ -153,7 +153,7 @@ class SecondReviewIn(BaseModel):
     agree: bool
     facts: str = Field(min_length=1, max_length=10_000)
     policy: str | None = Field(default=None, max_length=100)
-    actions: list[Code] | None = Field(default=None, max_length=20)
+    actions: list[Word] | None = Field(default=None, max_length=20)
     note: str = Field(default="", max_length=10_000)
 
 

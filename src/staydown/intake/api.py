@@ -19,7 +19,7 @@ from staydown.intake.queries import public_status
 from staydown.intake.models import Notice, NoticeKind, ReporterKind
 from staydown.intake.schemas import CompletionIn, NoticeIn
 from staydown.staff.permissions import Permission
-from staydown.limits import Code, DbId, LongText, Name
+from staydown.limits import DbId, LongText, Name, Word
 
 router = APIRouter(prefix="/v1", tags=["notices"])
 public_router = APIRouter(prefix="/public", tags=["public"])
@@ -194,7 +194,7 @@ Senior = Annotated[Actor, Depends(require(Permission.CASES_SECOND_REVIEW))]
 
 class FlaggerIn(BaseModel):
     name: Name
-    areas: list[Code] = Field(max_length=20)
+    areas: list[Word] = Field(max_length=20)
     designated_by: Name
     contact_email: str | None = Field(default=None, max_length=320)
     api_client_id: DbId | None = None
@@ -225,8 +225,8 @@ class WarnIn(BaseModel):
 
 
 class SuspendIn(BaseModel):
-    gravity: Code
-    intent: Code
+    gravity: LongText
+    intent: LongText
     until: datetime
 
 
