@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from staydown import __doc__ as package_doc
+from staydown.apidocs import docs_router, install_openapi
 from staydown.audit.api import router as audit_router
 from staydown.clock import Clock
 from staydown.db import SqliteCheckpointer, Database, create_engine
@@ -24,6 +25,7 @@ from staydown.intake.writer import ProcessIntake
 from staydown.http import (RateLimiter, BodyLimitMiddleware, RequestIdLogFilter, RequestIdMiddleware, RetryAfterMiddleware,
                            install_error_handlers)
 from staydown.jobs import PERIODIC, build_registry
+from staydown.limits import refuse_nul_text
 from staydown.policies.catalogue import Catalogue
 from staydown.settings import Settings, load_settings
 from staydown.matching.api import router as banks_router
@@ -151,6 +153,9 @@ def create_app(
     run_worker = settings.worker_in_process if run_worker is None else run_worker
     run_follower = settings.index_follow_in_process if run_follower is None else run_follower
     engine = match_engine or MatchEngine(database, index_dir=settings.index_dir)
+    if not getattr(database.engine, "_refuses_nul", False):  # one listener per engine (tests share one)
+        refuse_nul_text(database.engine)
+        database.engine._refuses_nul = True  # type: ignore[attr-defined]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -204,6 +209,9 @@ def create_app(
         description=package_doc or "",
         version="0.1.0",
         lifespan=lifespan,
+        # Served by staydown.apidocs from the package's own files, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.database = database
@@ -287,7 +295,9 @@ def create_app(
     for page_router in (console_banks.router, console_ncmec.router, console_nca.router, console_evidence.router,
                         console_flaggers.router, console_admin.router, console_audit.router, console_dashboard.router):
         app.include_router(page_router)
+    app.include_router(docs_router(app.openapi_url or "/openapi.json"))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_openapi(app)
     return app
 
 

@@ -212,6 +212,38 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
     )
 
 
+def allowed_methods(app: Any, path: str) -> list[str]:
+    """Every method some route answers at `path` (what a 405's Allow header lists): the router
+    names only the first route that matched the path, and a path often has a route per method."""
+    table = getattr(app.state, "_method_table", None)
+    if table is None:
+        from starlette.routing import Mount, compile_path
+
+        table = []
+        for full_path, route in iter_routes(app.routes):
+            if isinstance(route, Mount):  # static files: read only
+                table.append((re.compile("^" + re.escape(full_path) + "/"), {"GET", "HEAD"}))
+            elif getattr(route, "methods", None):
+                table.append((compile_path(full_path)[0], set(route.methods)))
+        app.state._method_table = table
+    found: set[str] = set()
+    for pattern, methods in table:
+        if pattern.match(path):
+            found |= methods
+    return sorted(found)
+
+
+def http_error_headers(request: Request, exc: StarletteHTTPException) -> dict[str, str]:
+    """The headers an HTTP error carries to the caller: those it was raised with, and on a 405
+    the methods the path does answer (RFC 9110 requires Allow there)."""
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        methods = allowed_methods(request.app, request.url.path)
+        if methods:
+            headers["Allow"] = ", ".join(methods)
+    return headers
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StaydownError)
     async def _domain_error(request: Request, exc: StaydownError) -> JSONResponse:
@@ -241,7 +273,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated", 403: "permission_denied"}
-        return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+        response = error_response(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+        response.headers.update(http_error_headers(request, exc))
+        return response
 
     @app.exception_handler(sa_exc.DBAPIError)
     @app.exception_handler(sa_exc.TimeoutError)

@@ -18,6 +18,9 @@ class _InMemoryParser(MultiPartParser):
 
 async def read_form(request: Request, *, max_files: int, max_fields: int) -> FormData:
     """The request's multipart form, every part in memory. Bad multipart is a 422 saying why."""
+    if "boundary=" not in request.headers.get("content-type", "").lower():
+        # The parser looks the boundary up without a default (a KeyError, an internal error).
+        raise InvalidInput("send the body as multipart/form-data, with its boundary in the Content-Type header")
     parser = _InMemoryParser(request.headers, request.stream(), max_files=max_files, max_fields=max_fields)
     try:
         return await parser.parse()

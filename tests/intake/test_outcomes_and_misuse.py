@@ -111,7 +111,7 @@ def test_DSA7_suspension_needs_warning_and_more_than_a_count(client, database: D
     words = {"gravity": "floods of false harassment reports against one journalist",
              "intent": "the same text pasted daily, after a warning, against the same person"}
     r = client.post(f"/v1/notifiers/{notifier.id}/suspend", headers=senior, json={**words, "until": until})
-    assert r.status_code == 409 and "warned" in r.json()["message"]
+    assert r.status_code == 409 and "warned" in r.json()["message"], r.text
     assert client.post(f"/v1/notifiers/{notifier.id}/warn", headers=mo, json={"reasons": "x" * 30}).status_code == 403
     r = client.post(f"/v1/notifiers/{notifier.id}/warn", headers=senior,
                     json={"reasons": "six reports found manifestly unfounded this week"})

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from staydown.apidocs import errors
 from staydown.actors import Actor
 from staydown.appeals import actions, disputes
 from staydown.appeals.models import Appeal, AppealBasis, AppealOutcome, DisputeOutcome, OutOfCourtDispute
@@ -15,6 +16,7 @@ from staydown.appeals.rules import AppealRules
 from staydown.errors import NotFound
 from staydown.http import DbSession, rate_limited, require
 from staydown.staff.permissions import Permission
+from staydown.limits import DbId, Word
 
 router = APIRouter(prefix="/v1", tags=["appeals"])
 public_router = APIRouter(prefix="/public", tags=["public"])
@@ -38,11 +40,11 @@ class AppealIn(BaseModel):
 
     statement_code: str | None = Field(default=None, min_length=4, max_length=40)
     tracking_code: str | None = Field(default=None, min_length=4, max_length=40)
-    case_id: int | None = Field(default=None, ge=1, description="which case, when a report became several")
+    case_id: DbId | None = Field(default=None, description="which case, when a report became several")
     basis: AppealBasis
     explanation: str = Field(min_length=1, max_length=actions.MAX_EXPLANATION)
     contact_email: str | None = Field(default=None, max_length=320)
-    language: str = Field(default="en", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+    language: str = Field(default="en", max_length=5, pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
 
     @field_validator("contact_email")
     @classmethod
@@ -69,7 +71,7 @@ class AppealReceiptOut(BaseModel):
     expedited: bool
     acknowledgement: str
     status_url: str
-    case_id: int | None = None  # for platforms only
+    case_id: DbId | None = None  # for platforms only
 
 
 def _file(request: Request, db: DbSession, actor: Actor, body: AppealIn, *, show_case: bool) -> AppealReceiptOut:
@@ -86,14 +88,14 @@ def _file(request: Request, db: DbSession, actor: Actor, body: AppealIn, *, show
         case_id=appeal.case_id if show_case else None)
 
 
-@router.post("/appeals", response_model=AppealReceiptOut, status_code=201)
+@router.post("/appeals", response_model=AppealReceiptOut, status_code=201, responses=errors(404))
 def submit_appeal(body: AppealIn, request: Request, db: DbSession, actor: Submitter) -> AppealReceiptOut:
     """An appeal the platform forwards from its user (DSA Art. 20): free, electronic, with the
     statement code or the report's tracking code."""
     return _file(request, db, actor, body, show_case=True)
 
 
-@public_router.post("/appeals", response_model=AppealReceiptOut, status_code=201,
+@public_router.post("/appeals", response_model=AppealReceiptOut, status_code=201, responses=errors(404, 409),
                     dependencies=[Depends(rate_limited("public-appeals", 0))])
 def public_appeal(body: AppealIn, request: Request, db: DbSession, actor: Public) -> AppealReceiptOut:
     """An appeal from anyone holding a statement code or a report's tracking code; no account."""
@@ -108,7 +110,7 @@ def public_status(code: Code, db: DbSession, _: Public) -> actions.PublicView:
     return actions.public_view(actions.appeal_by_code(db, code), db)
 
 
-@public_router.post("/appeals/{code}/withdraw", response_model=actions.PublicView,
+@public_router.post("/appeals/{code}/withdraw", response_model=actions.PublicView, responses=errors(409),
                     dependencies=[Depends(rate_limited("public-appeals", 0))])
 def public_withdraw(code: Code, db: DbSession, actor: Public) -> actions.PublicView:
     """The appellant withdraws an appeal not decided yet."""
@@ -152,7 +154,7 @@ def appeal_out(db: DbSession, appeal: Appeal, child_safety: bool | None = None) 
     return AppealOut(**data, child_safety=child_safety)
 
 
-def _appeal(db: DbSession, actor: Actor, appeal_id: int, for_update: bool = False) -> Appeal:
+def _appeal(db: DbSession, actor: Actor, appeal_id: DbId, for_update: bool = False) -> Appeal:
     appeal = actions.appeal_by_id(db, appeal_id, for_update=for_update)
     from staydown.cases.models import Case
 
@@ -163,7 +165,7 @@ def _appeal(db: DbSession, actor: Actor, appeal_id: int, for_update: bool = Fals
 
 
 @router.get("/appeals", response_model=list[AppealOut])
-def queue(db: DbSession, actor: Decider, state: Annotated[str | None, Query(pattern="^(received|in_review|decided)$")] = None,
+def queue(db: DbSession, actor: Decider, state: Annotated[str | None, Query(max_length=20, pattern="^(received|in_review|decided)$")] = None,
           limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[AppealOut]:
     """Open appeals, expedited (intimate images) first, then by due date."""
     import sqlalchemy as sa
@@ -179,18 +181,18 @@ def queue(db: DbSession, actor: Decider, state: Annotated[str | None, Query(patt
 
 
 @router.get("/appeals/{appeal_id}", response_model=AppealOut)
-def get_appeal(appeal_id: int, db: DbSession, actor: Decider) -> AppealOut:
+def get_appeal(appeal_id: DbId, db: DbSession, actor: Decider) -> AppealOut:
     return appeal_out(db, _appeal(db, actor, appeal_id))
 
 
 @router.post("/appeals/{appeal_id}/claim", response_model=AppealOut)
-def claim(appeal_id: int, request: Request, db: DbSession, actor: Decider) -> AppealOut:
+def claim(appeal_id: DbId, request: Request, db: DbSession, actor: Decider) -> AppealOut:
     appeal = _appeal(db, actor, appeal_id, for_update=True)
     return appeal_out(db, actions.claim_appeal(db, actor=actor, appeal=appeal, rules=_rules(request)))
 
 
 @router.post("/appeals/{appeal_id}/release", response_model=AppealOut)
-def release(appeal_id: int, db: DbSession, actor: Decider) -> AppealOut:
+def release(appeal_id: DbId, db: DbSession, actor: Decider) -> AppealOut:
     return appeal_out(db, actions.release_appeal(db, actor=actor, appeal=_appeal(db, actor, appeal_id, True)))
 
 
@@ -199,7 +201,7 @@ class AppealDecisionIn(BaseModel):
 
     outcome: AppealOutcome
     reasons: str = Field(min_length=1, max_length=actions.MAX_REASONS)
-    actions: list[str] | None = Field(default=None, max_length=20,
+    actions: list[Word] | None = Field(default=None, max_length=20,
                                       description="modified: the measures that replace the current ones; "
                                                   "a notifier's reversal: the measures to take")
     policy: str | None = Field(default=None, min_length=3, max_length=100, description="policy_id@version")
@@ -216,7 +218,7 @@ class AppealDecisionOut(BaseModel):
 
 
 @router.post("/appeals/{appeal_id}/decide", response_model=AppealDecisionOut)
-def decide(appeal_id: int, body: AppealDecisionIn, request: Request, db: DbSession, actor: Decider) -> AppealDecisionOut:
+def decide(appeal_id: DbId, body: AppealDecisionIn, request: Request, db: DbSession, actor: Decider) -> AppealDecisionOut:
     appeal = _appeal(db, actor, appeal_id, for_update=True)
     state = request.app.state
     result = actions.decide_appeal(db, actor=actor, appeal=appeal, outcome=body.outcome.value, reasons=body.reasons,
@@ -234,8 +236,8 @@ class DisputeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     body: str = Field(min_length=1, max_length=300, description="the certified out-of-court settlement body")
-    appeal_id: int | None = Field(default=None, ge=1)
-    case_id: int | None = Field(default=None, ge=1)
+    appeal_id: DbId | None = None
+    case_id: DbId | None = None
     reference: str | None = Field(default=None, max_length=200, description="the body's case number")
     opened_at: datetime | None = None
     notes: str = Field(default="", max_length=10_000)
@@ -289,14 +291,14 @@ def list_disputes(db: DbSession, _: DisputeStaff, open_only: bool = False,
 
 
 @router.post("/disputes/{dispute_id}/outcome", response_model=DisputeOut)
-def dispute_outcome(dispute_id: int, body: DisputeOutcomeIn, db: DbSession, actor: DisputeStaff) -> DisputeOut:
+def dispute_outcome(dispute_id: DbId, body: DisputeOutcomeIn, db: DbSession, actor: DisputeStaff) -> DisputeOut:
     dispute = disputes.dispute_by_id(db, dispute_id)
     return dispute_out(disputes.record_dispute_outcome(db, actor=actor, dispute=dispute, outcome=body.outcome.value,
                                                       decided_at=body.decided_at, notes=body.notes))
 
 
 @router.post("/disputes/{dispute_id}/implementation", response_model=DisputeOut)
-def dispute_implementation(dispute_id: int, body: ImplementationIn, request: Request, db: DbSession,
+def dispute_implementation(dispute_id: DbId, body: ImplementationIn, request: Request, db: DbSession,
                            actor: DisputeStaff) -> DisputeOut:
     dispute = disputes.dispute_by_id(db, dispute_id)
     return dispute_out(disputes.mark_dispute_implemented(db, actor=actor, dispute=dispute, implemented=body.implemented,

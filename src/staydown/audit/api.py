@@ -14,6 +14,7 @@ from staydown.actors import Actor
 from staydown.audit.models import AuditEvent
 from staydown.http import DbSession, require
 from staydown.staff.permissions import Permission
+from staydown.limits import Cursor
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -57,7 +58,7 @@ def get_checkpoint(db: DbSession, _: AuditReader) -> CheckpointOut:
 def get_verify(
     db: DbSession,
     _: AuditReader,
-    pinned: Annotated[str | None, Query(description="SEQ:HASH from an earlier checkpoint")] = None,
+    pinned: Annotated[str | None, Query(max_length=84, description="SEQ:HASH from an earlier checkpoint")] = None,
 ) -> VerifyOut:
     result = audit.verify(db, pinned=audit.Checkpoint.parse(pinned) if pinned else None)
     return VerifyOut(
@@ -73,7 +74,7 @@ def get_verify(
 def list_events(
     db: DbSession,
     _: AuditReader,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Cursor = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[EventOut]:
     rows = db.execute(

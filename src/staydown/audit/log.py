@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -19,6 +20,7 @@ from staydown.audit.tags import AuditTag, tag_value
 from staydown.db import now, register_commit_hook
 from staydown.errors import InvalidInput
 from staydown.jsonutil import canonical_bytes, jsonable
+from staydown.limits import DB_INT_MAX
 
 HEAD_ID = 1
 
@@ -195,6 +197,9 @@ def _drop_after_rollback(session: Session, previous_transaction: Any) -> None:
             del pending[mark:]
 
 
+_CHECKPOINT = re.compile(r"([0-9]{1,19}):([0-9a-fA-F]{64})")
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     seq: int
@@ -205,10 +210,12 @@ class Checkpoint:
 
     @classmethod
     def parse(cls, text: str) -> "Checkpoint":
-        seq_text, sep, digest = text.strip().partition(":")
-        if not sep or not seq_text.isdigit() or len(digest) != 64:
-            raise InvalidInput(f"a checkpoint looks like SEQ:SHA256HEX, not {text!r}")
-        return cls(int(seq_text), digest.lower())
+        # ASCII digits only, within a database integer: str.isdigit() also takes '²', and a longer
+        # number would overflow the query it is compared in.
+        found = _CHECKPOINT.fullmatch(text.strip())
+        if found is None or int(found[1]) > DB_INT_MAX:
+            raise InvalidInput(f"a checkpoint looks like SEQ:SHA256HEX, not {text[:100]!r}")
+        return cls(int(found[1]), found[2].lower())
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from staydown.cases.actions import case_by_id
 from staydown.errors import InvalidInput, NotFound
 from staydown.http import DbSession, require
 from staydown.staff.permissions import Permission
+from staydown.limits import DbId
 
 router = APIRouter(prefix="/v1", tags=["authorities"])
 
@@ -74,7 +75,7 @@ def _report_out(db: DbSession, r: NcmecReport) -> NcmecReportOut:
                           last_error=r.last_error)
 
 
-def _report(db: DbSession, report_id: int) -> NcmecReport:
+def _report(db: DbSession, report_id: DbId) -> NcmecReport:
     report = db.get(NcmecReport, report_id)
     if report is None:
         raise NotFound(f"no NCMEC report {report_id}")
@@ -82,7 +83,7 @@ def _report(db: DbSession, report_id: int) -> NcmecReport:
 
 
 @router.post("/cases/{case_id}/ncmec-reports", response_model=list[NcmecReportOut], status_code=201)
-def draft(case_id: int, request: Request, db: DbSession, actor: Reporter) -> list[NcmecReportOut]:
+def draft(case_id: DbId, request: Request, db: DbSession, actor: Reporter) -> list[NcmecReportOut]:
     """Draft one CyberTipline report per reported account of a confirmed case. A file staydown
     never held is asked of the platform (a `provide_file` action); the report waits for it."""
     state = request.app.state
@@ -92,7 +93,7 @@ def draft(case_id: int, request: Request, db: DbSession, actor: Reporter) -> lis
 
 
 @router.get("/ncmec-reports", response_model=list[NcmecReportOut])
-def list_reports(db: DbSession, _: Reporter, case_id: int | None = None) -> list[NcmecReportOut]:
+def list_reports(db: DbSession, _: Reporter, case_id: DbId | None = None) -> list[NcmecReportOut]:
     stmt = sa.select(NcmecReport).order_by(NcmecReport.id.desc()).limit(200)
     if case_id is not None:
         stmt = stmt.where(NcmecReport.case_id == case_id)
@@ -100,12 +101,12 @@ def list_reports(db: DbSession, _: Reporter, case_id: int | None = None) -> list
 
 
 @router.get("/ncmec-reports/{report_id}", response_model=NcmecReportOut)
-def get_report(report_id: int, db: DbSession, _: Reporter) -> NcmecReportOut:
+def get_report(report_id: DbId, db: DbSession, _: Reporter) -> NcmecReportOut:
     return _report_out(db, _report(db, report_id))
 
 
 @router.post("/ncmec-reports/{report_id}/confirm", response_model=NcmecReportOut)
-def confirm(report_id: int, db: DbSession, actor: Reporter) -> NcmecReportOut:
+def confirm(report_id: DbId, db: DbSession, actor: Reporter) -> NcmecReportOut:
     return _report_out(db, ncmec.confirm_report(db, actor=actor, report=_report(db, report_id)))
 
 
@@ -116,7 +117,7 @@ class FileWithoutIn(BaseModel):
 
 
 @router.post("/ncmec-reports/{report_id}/files/{file_id}/file-without", response_model=NcmecReportOut)
-def file_without(report_id: int, file_id: int, body: FileWithoutIn, db: DbSession, actor: Reporter) -> NcmecReportOut:
+def file_without(report_id: DbId, file_id: DbId, body: FileWithoutIn, db: DbSession, actor: Reporter) -> NcmecReportOut:
     """A child-safety specialist decides, with reasons, that the report goes without a file the
     platform did not provide (only once its request is overdue or the platform said it cannot)."""
     report = _report(db, report_id)
@@ -180,7 +181,7 @@ def _nca_out(r: NcaReport) -> NcaReportOut:
                         finished_at=r.finished_at, last_error=r.last_error)
 
 
-def _nca_report(db: DbSession, report_id: int) -> NcaReport:
+def _nca_report(db: DbSession, report_id: DbId) -> NcaReport:
     report = db.get(NcaReport, report_id)
     if report is None:
         raise NotFound(f"no NCA report {report_id}")
@@ -188,7 +189,7 @@ def _nca_report(db: DbSession, report_id: int) -> NcaReport:
 
 
 @router.post("/cases/{case_id}/nca-reports", response_model=list[NcaReportOut], status_code=201)
-def nca_draft(case_id: int, request: Request, db: DbSession, actor: NcaReporter,
+def nca_draft(case_id: DbId, request: Request, db: DbSession, actor: NcaReporter,
               body: NcaDraftIn | None = None) -> list[NcaReportOut]:
     """Draft one NCA report per reported account of a case with actual knowledge (UK-6)."""
     body = body or NcaDraftIn()
@@ -201,7 +202,7 @@ def nca_draft(case_id: int, request: Request, db: DbSession, actor: NcaReporter,
 
 
 @router.get("/nca-reports", response_model=list[NcaReportOut])
-def nca_list(db: DbSession, _: NcaReporter, case_id: int | None = None, state: str | None = None,
+def nca_list(db: DbSession, _: NcaReporter, case_id: DbId | None = None, state: Annotated[str | None, Query(max_length=40)] = None,
              limit: Annotated[int, Query(ge=1, le=200)] = 100) -> list[NcaReportOut]:
     stmt = sa.select(NcaReport).order_by(NcaReport.id.desc()).limit(limit)
     if case_id is not None:
@@ -214,7 +215,7 @@ def nca_list(db: DbSession, _: NcaReporter, case_id: int | None = None, state: s
 
 
 @router.get("/nca-reports/{report_id}", response_model=NcaReportDetail)
-def nca_status(report_id: int, db: DbSession, _: NcaReporter) -> NcaReportDetail:
+def nca_status(report_id: DbId, db: DbSession, _: NcaReporter) -> NcaReportDetail:
     """A report's state, what it will send (or sent), each file's filing, and the NCA's receipt."""
     r = _nca_report(db, report_id)
     return NcaReportDetail(**_nca_out(r).model_dump(), plan=r.plan, receipt=r.receipt, file_details=[
@@ -223,7 +224,7 @@ def nca_status(report_id: int, db: DbSession, _: NcaReporter) -> NcaReportDetail
 
 
 @router.post("/nca-reports/{report_id}/confirm", response_model=NcaReportOut)
-def nca_confirm(report_id: int, request: Request, db: DbSession, actor: NcaReporter) -> NcaReportOut:
+def nca_confirm(report_id: DbId, request: Request, db: DbSession, actor: NcaReporter) -> NcaReportOut:
     """A child-safety reviewer confirms the draft (and makes its declaration); filing follows."""
     return _nca_out(nca.confirm_report(db, actor=actor, report=_nca_report(db, report_id),
                                        rules=nca.NcaRules.from_settings(request.app.state.settings)))
@@ -232,8 +233,8 @@ def nca_confirm(report_id: int, request: Request, db: DbSession, actor: NcaRepor
 class ThreatIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    member_state: str | None = Field(default=None, pattern="^[A-Za-z]{2}$")
-    member_states: list[Annotated[str, Field(pattern="^[A-Za-z]{2}$")]] = Field(default_factory=list, max_length=28)
+    member_state: str | None = Field(default=None, max_length=2, pattern="^[A-Za-z]{2}$")
+    member_states: list[Annotated[str, Field(max_length=2, pattern="^[A-Za-z]{2}$")]] = Field(default_factory=list, max_length=28)
     facts: str = Field(min_length=20, max_length=10_000)
 
 
@@ -245,7 +246,7 @@ class ThreatOut(BaseModel):
 
 
 @router.post("/cases/{case_id}/dsa18", status_code=201, response_model=ThreatOut)
-def flag_threat(case_id: int, body: ThreatIn, request: Request, db: DbSession, actor: Reviewer) -> ThreatOut:
+def flag_threat(case_id: DbId, body: ThreatIn, request: Request, db: DbSession, actor: Reviewer) -> ThreatOut:
     """DSA Art. 18: a suspected crime threatening life or safety. Opens the one-hour track from now
     and notifies each member state concerned (`member_states`; none: those the notices name, else
     Europol); the track is met when the last notification has been sent."""
@@ -265,9 +266,9 @@ class PreservationIn(BaseModel):
     agency: str = Field(min_length=2, max_length=300)
     legal_process: str = Field(min_length=5, max_length=2000)
     reference: str = Field(min_length=1, max_length=200)
-    item_ids: list[int] = Field(min_length=1, max_length=1000)
+    item_ids: list[DbId] = Field(min_length=1, max_length=1000)
     until: datetime
-    case_id: int | None = None
+    case_id: DbId | None = None
 
 
 class DisclosureIn(BaseModel):
@@ -276,9 +277,9 @@ class DisclosureIn(BaseModel):
     agency: str = Field(min_length=2, max_length=300)
     legal_process: str = Field(min_length=10, max_length=2000)
     reference: str = Field(min_length=1, max_length=200)
-    item_ids: list[int] = Field(default_factory=list, max_length=1000)
+    item_ids: list[DbId] = Field(default_factory=list, max_length=1000)
     outcome: str = Field(min_length=1, max_length=2000)
-    case_id: int | None = None
+    case_id: DbId | None = None
 
 
 @router.post("/law-enforcement/preservation", status_code=201)

@@ -15,6 +15,7 @@ from staydown.cases.models import Case
 from staydown.errors import NotFound
 from staydown.http import DbSession, require
 from staydown.staff.permissions import Permission
+from staydown.limits import DbId, Word
 
 router = APIRouter(prefix="/v1", tags=["cases"])
 
@@ -65,20 +66,20 @@ def case_out(case: Case) -> CaseOut:
     return CaseOut(**data, tracks=[TrackOut.model_validate(t, from_attributes=True) for t in case.tracks])
 
 
-def _case(db: DbSession, case_id: int, for_update: bool = False) -> Case:
+def _case(db: DbSession, case_id: DbId, for_update: bool = False) -> Case:
     return actions.case_by_id(db, case_id, for_update=for_update)
 
 
 @router.get("/queue", response_model=list[CaseOut])
-def get_queue(db: DbSession, actor: Reader, area: str | None = None,
-              state: Annotated[str, Query(pattern="^(open|second_review|decided)$")] = "open",
+def get_queue(db: DbSession, actor: Reader, area: Annotated[str | None, Query(max_length=100)] = None,
+              state: Annotated[str, Query(max_length=20, pattern="^(open|second_review|decided)$")] = "open",
               limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[CaseOut]:
     include_cs = Permission.CHILD_SAFETY_CASES.value in actor.permissions
     return [case_out(c) for c in actions.queue(db, area=area, state=state, limit=limit, include_child_safety=include_cs)]
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut)
-def get_case(case_id: int, db: DbSession, actor: Reader) -> CaseOut:
+def get_case(case_id: DbId, db: DbSession, actor: Reader) -> CaseOut:
     case = _case(db, case_id)
     if case.child_safety and Permission.CHILD_SAFETY_CASES.value not in actor.permissions:
         raise NotFound(f"no case {case_id}")
@@ -86,13 +87,13 @@ def get_case(case_id: int, db: DbSession, actor: Reader) -> CaseOut:
 
 
 @router.post("/cases/{case_id}/claim", response_model=CaseOut)
-def claim(case_id: int, request: Request, db: DbSession, actor: Reviewer) -> CaseOut:
+def claim(case_id: DbId, request: Request, db: DbSession, actor: Reviewer) -> CaseOut:
     case = _case(db, case_id, for_update=True)
     return case_out(actions.claim_case(db, actor=actor, case=case, rules=request.app.state.case_rules))
 
 
 @router.post("/cases/{case_id}/release", response_model=CaseOut)
-def release(case_id: int, db: DbSession, actor: Reviewer) -> CaseOut:
+def release(case_id: DbId, db: DbSession, actor: Reviewer) -> CaseOut:
     return case_out(actions.release_case(db, actor=actor, case=_case(db, case_id, for_update=True)))
 
 
@@ -100,14 +101,14 @@ class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     policy: str = Field(min_length=3, max_length=100, description="policy_id@version")
-    outcome: str = Field(pattern="^(violates|does_not_violate|escalate)$")
+    outcome: str = Field(max_length=20, pattern="^(violates|does_not_violate|escalate)$")
     facts: str = Field(min_length=1, max_length=10_000)
-    actions: list[str] | None = Field(default=None, max_length=20)
+    actions: list[Word] | None = Field(default=None, max_length=20)
     note: str = Field(default="", max_length=10_000)
     imminent_danger: bool = Field(default=False, description="DSA Art. 18: the content gives rise to a suspicion "
                                   "of a crime threatening someone's life or safety; the member states concerned "
                                   "are notified within the hour")
-    member_states: list[str] = Field(default_factory=list, max_length=28,
+    member_states: list[Annotated[str, Field(max_length=2)]] = Field(default_factory=list, max_length=28,
                                      description="with imminent_danger: the member states concerned (ISO codes, EU "
                                      "for Europol); none: those the notices name, else Europol")
     threat_facts: str | None = Field(default=None, max_length=10_000,
@@ -127,7 +128,7 @@ class DecisionOut(BaseModel):
 
 
 @router.post("/cases/{case_id}/decision", response_model=DecisionOut)
-def decide(case_id: int, body: DecisionIn, request: Request, db: DbSession, actor: Reviewer) -> DecisionOut:
+def decide(case_id: DbId, body: DecisionIn, request: Request, db: DbSession, actor: Reviewer) -> DecisionOut:
     case = _case(db, case_id, for_update=True)
     state = request.app.state
     result = actions.decide_case(db, actor=actor, case=case, policy_ref=body.policy, outcome=body.outcome,
@@ -152,12 +153,12 @@ class SecondReviewIn(BaseModel):
     agree: bool
     facts: str = Field(min_length=1, max_length=10_000)
     policy: str | None = Field(default=None, max_length=100)
-    actions: list[str] | None = Field(default=None, max_length=20)
+    actions: list[Word] | None = Field(default=None, max_length=20)
     note: str = Field(default="", max_length=10_000)
 
 
 @router.post("/cases/{case_id}/second-review", response_model=DecisionOut)
-def second_review(case_id: int, body: SecondReviewIn, request: Request, db: DbSession, actor: Senior) -> DecisionOut:
+def second_review(case_id: DbId, body: SecondReviewIn, request: Request, db: DbSession, actor: Senior) -> DecisionOut:
     case = _case(db, case_id, for_update=True)
     result = actions.second_review(db, actor=actor, case=case, agree=body.agree, facts=body.facts,
                                    catalogue=request.app.state.catalogue, rules=request.app.state.case_rules,
@@ -173,7 +174,7 @@ class FindingIn(BaseModel):
 
 
 @router.post("/cases/{case_id}/tracks/{track_id}/not-applicable", response_model=CaseOut)
-def track_not_applicable(case_id: int, track_id: int, body: FindingIn, db: DbSession, actor: Senior) -> CaseOut:
+def track_not_applicable(case_id: DbId, track_id: DbId, body: FindingIn, db: DbSession, actor: Senior) -> CaseOut:
     case = _case(db, case_id, for_update=True)
     track = next((t for t in case.tracks if t.id == track_id), None)
     if track is None:

@@ -16,6 +16,7 @@ from staydown.errors import NotFound
 from staydown.http import DbSession, require
 from staydown.transparency.scrub import prefetch_scrubbers
 from staydown.staff.permissions import Permission
+from staydown.limits import DbId, Cursor
 
 router = APIRouter(prefix="/v1", tags=["actions"])
 
@@ -29,7 +30,7 @@ class FeedOut(BaseModel):
 
 
 @router.get("/actions", response_model=FeedOut)
-def feed(db: DbSession, _: FeedReader, after: Annotated[int, Query(ge=0)] = 0,
+def feed(db: DbSession, _: FeedReader, after: Cursor = 0,
          limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> FeedOut:
     """Every action in the order it took effect, from `after` (the last `seq` you processed).
     An action seen again (lifted) comes back with its new state and a later `seq`."""
@@ -48,7 +49,7 @@ class AckIn(BaseModel):
 
 
 @router.post("/actions/{action_id}/ack")
-def ack(action_id: int, body: AckIn, db: DbSession, actor: Acker) -> dict[str, Any]:
+def ack(action_id: DbId, body: AckIn, db: DbSession, actor: Acker) -> dict[str, Any]:
     """The platform carried the action out (or could not, and says why). A confirmed removal is
     what meets a TAKE IT DOWN track; a `provide_file` acknowledged as failed tells child safety
     that a CyberTipline report's file will not come."""

@@ -3,7 +3,6 @@ purpose, and hold or destroy it."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -12,6 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
+from staydown.apidocs import errors
 from staydown.actors import Actor
 from staydown.errors import Conflict, InvalidInput, NotFound
 from staydown.evidence import actions
@@ -21,6 +21,7 @@ from staydown.http import DbSession, require
 from staydown.staff.permissions import Permission
 from staydown.subjects.actions import ensure_content
 from staydown.subjects.schemas import AccountRef, ContentRef
+from staydown.limits import DbId, parse_json_object
 
 router = APIRouter(prefix="/v1", tags=["evidence"])
 
@@ -44,7 +45,7 @@ class ItemOut(BaseModel):
     created_at: datetime
     holds: list[dict[str, Any]] = Field(default_factory=list)
     # The file request this deposit answered, if any.
-    file_request_id: int | None = None
+    file_request_id: DbId | None = None
 
 
 def _out(db: DbSession, item: EvidenceItem) -> ItemOut:
@@ -67,7 +68,7 @@ def _text_field(form: Any, name: str, limit: int) -> str | None:
     return value
 
 
-@router.post("/evidence", response_model=ItemOut, status_code=201)
+@router.post("/evidence", response_model=ItemOut, status_code=201, responses=errors(400, 413, 422))
 async def deposit(request: Request, db: DbSession, actor: Depositor) -> ItemOut:
     """The platform deposits a file with its context (CSAM-3): multipart `file`, `content_id`,
     optional `account_id`, `original_filename` (the uploader's file name, if the part's own name
@@ -94,12 +95,9 @@ async def deposit(request: Request, db: DbSession, actor: Depositor) -> ItemOut:
     account_id = _text_field(form, "account_id", 200)
     original_filename = _text_field(form, "original_filename", 300)
     raw_context = form.get("context") or "{}"
-    try:
-        context = json.loads(raw_context) if isinstance(raw_context, str) else None
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"context is not JSON: {exc.msg} at character {exc.pos}") from None
-    if not isinstance(context, dict):
-        raise InvalidInput("context must be a JSON object")
+    if not isinstance(raw_context, str):
+        raise InvalidInput("form field 'context' must be text, not a file")
+    context = parse_json_object(raw_context, field="context")
     if content_id is not None:
         content = ensure_content(db, actor=actor, ref=ContentRef(
             id=content_id, account=AccountRef(id=account_id) if account_id else None))
@@ -120,12 +118,12 @@ async def deposit(request: Request, db: DbSession, actor: Depositor) -> ItemOut:
 
 
 @router.get("/evidence/{item_id}", response_model=ItemOut)
-def get_item(item_id: int, db: DbSession, _: Viewer) -> ItemOut:
+def get_item(item_id: DbId, db: DbSession, _: Viewer) -> ItemOut:
     return _out(db, actions.item_by_id(db, item_id))
 
 
 @router.get("/evidence/{item_id}/content")
-def read_content(item_id: int, request: Request, db: DbSession, actor: Viewer,
+def read_content(item_id: DbId, request: Request, db: DbSession, actor: Viewer,
                  purpose: Annotated[str, Query(min_length=10, max_length=500)]) -> Response:
     """The decrypted file, for a stated purpose; the access is audited."""
     item = actions.item_by_id(db, item_id)
@@ -137,13 +135,13 @@ def read_content(item_id: int, request: Request, db: DbSession, actor: Viewer,
 class HoldIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: str = Field(pattern="^(preservation_request|voluntary)$")
+    kind: str = Field(max_length=30, pattern="^(preservation_request|voluntary)$")
     basis: str = Field(min_length=5, max_length=2000)
     until: datetime
 
 
 @router.post("/evidence/{item_id}/holds", status_code=201)
-def hold(item_id: int, body: HoldIn, db: DbSession, actor: Holder) -> dict[str, Any]:
+def hold(item_id: DbId, body: HoldIn, db: DbSession, actor: Holder) -> dict[str, Any]:
     h = actions.place_hold(db, actor=actor, item=actions.item_by_id(db, item_id), kind=body.kind, basis=body.basis,
                            until=body.until)
     return {"id": h.id, "until": h.until.isoformat()}
@@ -156,7 +154,7 @@ class ReleaseIn(BaseModel):
 
 
 @router.post("/holds/{hold_id}/release")
-def release_hold(hold_id: int, body: ReleaseIn, db: DbSession, actor: Holder) -> dict[str, Any]:
+def release_hold(hold_id: DbId, body: ReleaseIn, db: DbSession, actor: Holder) -> dict[str, Any]:
     found = db.get(LegalHold, hold_id)
     if found is None:
         raise NotFound(f"no legal hold {hold_id}")
@@ -178,7 +176,7 @@ class DestructionIn(BaseModel):
 
 
 @router.post("/evidence/{item_id}/destruction-requests", status_code=201)
-def request_destruction(item_id: int, body: DestructionIn, db: DbSession, actor: Legal) -> dict[str, Any]:
+def request_destruction(item_id: DbId, body: DestructionIn, db: DbSession, actor: Legal) -> dict[str, Any]:
     import sqlalchemy as sa
 
     from staydown.authorities import law_enforcement
@@ -195,7 +193,7 @@ def request_destruction(item_id: int, body: DestructionIn, db: DbSession, actor:
 
 
 @router.post("/destruction-requests/{request_id}/approve")
-def approve_destruction(request_id: int, request: Request, db: DbSession, actor: Viewer) -> dict[str, Any]:
+def approve_destruction(request_id: DbId, request: Request, db: DbSession, actor: Viewer) -> dict[str, Any]:
     from staydown.authorities import law_enforcement
 
     found = db.get(DestructionRequest, request_id)

@@ -19,6 +19,7 @@ from staydown.intake.queries import public_status
 from staydown.intake.models import Notice, NoticeKind, ReporterKind
 from staydown.intake.schemas import CompletionIn, NoticeIn
 from staydown.staff.permissions import Permission
+from staydown.limits import DbId, LongText, Name, Word
 
 router = APIRouter(prefix="/v1", tags=["notices"])
 public_router = APIRouter(prefix="/public", tags=["public"])
@@ -192,11 +193,11 @@ Senior = Annotated[Actor, Depends(require(Permission.CASES_SECOND_REVIEW))]
 
 
 class FlaggerIn(BaseModel):
-    name: str
-    areas: list[str]
-    designated_by: str
-    contact_email: str | None = None
-    api_client_id: int | None = None
+    name: Name
+    areas: list[Word] = Field(max_length=20)
+    designated_by: Name
+    contact_email: str | None = Field(default=None, max_length=320)
+    api_client_id: DbId | None = None
 
 
 class FlaggerOut(BaseModel):
@@ -220,21 +221,21 @@ def list_flaggers(db: DbSession, _: CaseReader) -> list[FlaggerOut]:
 
 
 class WarnIn(BaseModel):
-    reasons: str
+    reasons: LongText
 
 
 class SuspendIn(BaseModel):
-    gravity: str
-    intent: str
+    gravity: LongText
+    intent: LongText
     until: datetime
 
 
 @router.post("/notifiers/{notifier_id}/warn", status_code=204)
-def warn(notifier_id: int, body: WarnIn, db: DbSession, actor: Senior) -> None:
+def warn(notifier_id: DbId, body: WarnIn, db: DbSession, actor: Senior) -> None:
     misuse.warn_notifier(db, actor=actor, notifier=misuse.notifier_by_id(db, notifier_id), reasons=body.reasons)
 
 
 @router.post("/notifiers/{notifier_id}/suspend", status_code=204)
-def suspend(notifier_id: int, body: SuspendIn, db: DbSession, actor: Senior) -> None:
+def suspend(notifier_id: DbId, body: SuspendIn, db: DbSession, actor: Senior) -> None:
     misuse.suspend_notifier(db, actor=actor, notifier=misuse.notifier_by_id(db, notifier_id), gravity=body.gravity,
                             intent=body.intent, until=body.until)

@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from staydown.intake.models import NoticeKind, ReporterKind
 from staydown.jsonutil import canonical
+from staydown.limits import JsonObject
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$")
 MAX_EXPLANATION = 10_000
@@ -71,10 +72,10 @@ class NoticeIn(BaseModel):
     contact_email: str | None = Field(default=None, max_length=320)
     signature: str | None = Field(default=None, max_length=300)
     reporter_id: str | None = Field(default=None, max_length=200, description="the reporter's platform account id")
-    jurisdiction: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
-    language: str = Field(default="en", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+    jurisdiction: str | None = Field(default=None, max_length=2, pattern=r"^[A-Z]{2}$")
+    language: str = Field(default="en", max_length=5, pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
     reach: int | None = Field(default=None, ge=0, le=10**12)
-    details: dict[str, Any] = Field(default_factory=dict)
+    details: JsonObject = Field(default_factory=dict)
     order: OrderIn | None = Field(default=None, description="for an order or a law-enforcement request: "
                                   "who issued it and the deadline it sets")
 

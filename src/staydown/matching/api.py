@@ -18,6 +18,7 @@ from staydown.matching import banks
 from staydown.matching.models import Bank, BankEntry, BankSource, BankUse, MatchAction, SignalType
 from staydown.matching.vpdq import MAX_VPDQ_TEXT
 from staydown.staff.permissions import Permission
+from staydown.limits import CsvText, DbId
 
 router = APIRouter(prefix="/v1", tags=["banks"])
 
@@ -36,7 +37,7 @@ class BankIn(BaseModel):
     policy_id: str = Field(min_length=1, max_length=80)
     action_on_match: MatchAction = MatchAction.hold
     pdq_threshold: int = Field(default=31, ge=0, le=31)
-    allowed_uses: list[BankUse] = Field(default_factory=lambda: list(BankUse))
+    allowed_uses: list[BankUse] = Field(default_factory=lambda: list(BankUse), max_length=len(BankUse))
     confirmed_material: bool = False
     description: str = Field(default="", max_length=2000)
 
@@ -153,8 +154,9 @@ def import_csv(
     name: BankName,
     db: DbSession,
     actor: BankWriter,
-    csv_text: Annotated[str, Body(media_type="text/csv",
-                                  description="our CSV, threatexchange's dataset CSV, or 'type signal' lines")],
+    csv_text: Annotated[CsvText, Body(media_type="text/csv",
+                                      description="our CSV, threatexchange's dataset CSV, or 'type signal' lines "
+                                      "(text: no NUL or other control characters than tab and line ends)")],
     source_ref: Annotated[str, Query(min_length=1, max_length=300)] = "api-import",
 ) -> ImportOut:
     bank = banks.bank_by_name(db, name)
@@ -167,7 +169,7 @@ def import_csv(
 
 @router.get("/banks/{name}/export", response_class=PlainTextResponse)
 def export_csv(name: BankName, db: DbSession, actor: BankReader,
-               format: Annotated[str, Query(pattern="^(csv|tx-csv|tx-lines)$")] = "csv",
+               format: Annotated[str, Query(max_length=10, pattern="^(csv|tx-csv|tx-lines)$")] = "csv",
                include_variants: bool = False, include_disabled: bool = False) -> PlainTextResponse:
     bank = banks.bank_by_name(db, name)
     out = io.StringIO()
@@ -177,15 +179,15 @@ def export_csv(name: BankName, db: DbSession, actor: BankReader,
 
 
 @router.get("/bank-entries/{entry_id}", response_model=EntryOut)
-def get_entry(entry_id: int, db: DbSession, _: BankReader) -> EntryOut:
+def get_entry(entry_id: DbId, db: DbSession, _: BankReader) -> EntryOut:
     return _entry_out(banks.entry_by_id(db, entry_id))
 
 
 @router.post("/bank-entries/{entry_id}/disable", response_model=EntryOut)
-def disable_entry(entry_id: int, body: ReasonIn, db: DbSession, actor: BankWriter) -> EntryOut:
+def disable_entry(entry_id: DbId, body: ReasonIn, db: DbSession, actor: BankWriter) -> EntryOut:
     return _entry_out(banks.disable_entry(db, actor=actor, entry=banks.entry_by_id(db, entry_id), reason=body.reason))
 
 
 @router.post("/bank-entries/{entry_id}/enable", response_model=EntryOut)
-def enable_entry(entry_id: int, body: ReasonIn, db: DbSession, actor: BankWriter) -> EntryOut:
+def enable_entry(entry_id: DbId, body: ReasonIn, db: DbSession, actor: BankWriter) -> EntryOut:
     return _entry_out(banks.enable_entry(db, actor=actor, entry=banks.entry_by_id(db, entry_id), reason=body.reason))

@@ -7,6 +7,7 @@ import io
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -345,8 +346,8 @@ def _add_row(rows: list[NewEntry], problems: list[str], line_no: int, signal_typ
 def _parse_tx_csv(text: str, max_rows: int) -> tuple[list[NewEntry], list[str]]:
     rows: list[NewEntry] = []
     problems: list[str] = []
-    reader = csv.DictReader(io.StringIO(text))
-    for row in reader:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    for row in _csv_rows(reader, problems):
         line_no = reader.line_num
         if not row.get("signal_type") or not row.get("signal_str"):
             problems.append(f"line {line_no}: signal_type and signal_str are required")
@@ -354,6 +355,20 @@ def _parse_tx_csv(text: str, max_rows: int) -> tuple[list[NewEntry], list[str]]:
         note = " ".join(x for x in (row.get("collab"), row.get("category"), row.get("tags")) if x).strip()
         _add_row(rows, problems, line_no, row["signal_type"], row["signal_str"], note, max_rows)
     return rows, problems
+
+
+def _csv_rows(reader: Any, problems: list[str]) -> Iterator[Any]:
+    """The rows of a CSV reader until it can read no further: what it cannot read (a field over the
+    csv module's limit, an unterminated quote) is a problem on its line, not an internal error."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            problems.append(f"line {reader.line_num}: the CSV cannot be read from here on ({exc})")
+            return
+        yield row
 
 
 def _parse_lines(text: str, max_rows: int) -> tuple[list[NewEntry], list[str]]:
@@ -378,8 +393,9 @@ def parse_csv(text: str, *, max_rows: int = MAX_IMPORT_ROWS) -> tuple[list[NewEn
     """Read `signal_type,signal,note` rows (header optional)."""
     rows: list[NewEntry] = []
     problems: list[str] = []
-    reader = csv.reader(io.StringIO(text))
-    for row in reader:
+    # newline="": a line may end in \r\n, \n or a bare \r (old Mac exports), as the csv module expects.
+    reader = csv.reader(io.StringIO(text, newline=""))
+    for row in _csv_rows(reader, problems):
         line_no = reader.line_num
         if not row or all(not cell.strip() for cell in row):
             continue

@@ -20,7 +20,7 @@ from staydown.media.fetch import fetch
 from staydown.media.video import video_format
 from staydown.memform import read_form
 from staydown.staff.permissions import Permission
-from staydown.subjects.schemas import AccountRef, ContentRef
+from staydown.subjects.schemas import CONTENT_KINDS, AccountRef, ContentRef
 
 router = APIRouter(prefix="/v1", tags=["scan"])
 
@@ -168,12 +168,15 @@ SCAN_BODY_DOC = {
                     "required": ["file"],
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
-                        "content_id": {"type": "string"}, "content_kind": {"type": "string"},
-                        "content_url": {"type": "string"},
+                        # The limits the form is held to (ContentRef, AccountRef, UploadFacts).
+                        "content_id": {"type": "string", "minLength": 1, "maxLength": 200},
+                        "content_kind": {"type": "string", "enum": list(CONTENT_KINDS)},
+                        "content_url": {"type": "string", "maxLength": 2048},
                         "content_visibility": {"type": "string",
                                                "enum": ["public", "unlisted", "followers", "private", "unknown"]},
-                        "account_id": {"type": "string"},
-                        "account_handle": {"type": "string"}, "uploader_ip": {"type": "string"},
+                        "account_id": {"type": "string", "minLength": 1, "maxLength": 200},
+                        "account_handle": {"type": "string", "maxLength": 200},
+                        "uploader_ip": {"type": "string", "maxLength": 64},
                         "uploader_port": {"type": "integer", "minimum": 1, "maximum": 65535},
                         "uploaded_at": {"type": "string", "format": "date-time"},
                         "original_filename": {"type": "string", "maxLength": 300},

@@ -111,6 +111,8 @@ def parse(text: str) -> list[Feature]:
         data = json.loads(text)
     except ValueError as exc:
         raise InvalidInput(f"a vPDQ signal is JSON (threatexchange's form); this is not: {exc}") from None
+    except RecursionError:  # "[[[[..." within the length limit
+        raise InvalidInput("a vPDQ signal is a flat JSON list; this one is nested") from None
     features: list[Feature] = []
     if isinstance(data, list):
         for i, item in enumerate(data):

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from staydown.apidocs import errors
 from staydown.actors import Actor
 from staydown.errors import RateLimited
 from staydown.http import DbSession, client_address, require, rate_limited
@@ -62,7 +63,7 @@ def sign_in_succeeded(request: Request, username: str) -> None:
     throttle.succeeded(source, username)
 
 
-@router.post("/sign-in", response_model=SessionOut, dependencies=[Depends(rate_limited("sign-in", 20))])
+@router.post("/sign-in", response_model=SessionOut, responses=errors(401), dependencies=[Depends(rate_limited("sign-in", 20))])
 def sign_in(body: SignInIn, request: Request, db: DbSession, _: Public) -> SessionOut:
     check_sign_in_throttle(request, body.username)
     try:

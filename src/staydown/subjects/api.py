@@ -14,6 +14,7 @@ from staydown.staff.permissions import Permission
 from staydown.subjects import actions, queries
 from staydown.subjects.models import PlatformAccount, PlatformContent
 from staydown.subjects.schemas import CONTENT_KINDS, VISIBILITIES, AccountRef, ContentRef
+from staydown.limits import JsonObject
 
 router = APIRouter(prefix="/v1", tags=["subjects"])
 
@@ -27,20 +28,20 @@ class AccountIn(BaseModel):
 
     handle: str | None = Field(default=None, max_length=200)
     status: str | None = Field(default=None, max_length=40)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: JsonObject = Field(default_factory=dict)
 
 
 class ContentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: str = Field(default="unknown", pattern="^(" + "|".join(CONTENT_KINDS) + ")$")
+    kind: str = Field(default="unknown", max_length=20, pattern="^(" + "|".join(CONTENT_KINDS) + ")$")
     url: str | None = Field(default=None, max_length=2048)
     account: AccountRef | None = None
     created_at: AwareDatetime | None = None
     # Who could see it (public | unlisted | followers | private | unknown): a CyberTipline report
     # says the file was publicly available only from this, never by default.
-    visibility: str | None = Field(default=None, pattern="^(" + "|".join(VISIBILITIES) + ")$")
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    visibility: str | None = Field(default=None, max_length=20, pattern="^(" + "|".join(VISIBILITIES) + ")$")
+    metadata: JsonObject = Field(default_factory=dict)
 
 
 class AccountOut(BaseModel):

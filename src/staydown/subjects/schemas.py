@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from staydown.jsonutil import canonical
+from staydown.limits import JsonObject
 
 CONTENT_KINDS = ("image", "video", "audio", "text", "link", "profile", "message", "live", "other", "unknown")
 # Who could see a piece of content, as the platform says: anyone (`public`), anyone with its
@@ -32,7 +33,7 @@ class AccountRef(BaseModel):
     id: str = Field(min_length=1, max_length=200, description="the platform's own account id")
     handle: str | None = Field(default=None, max_length=200)
     status: str | None = Field(default=None, max_length=40)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: JsonObject = Field(default_factory=dict)
 
     _meta = field_validator("metadata")(_check_metadata)
 
@@ -47,6 +48,6 @@ class ContentRef(BaseModel):
     created_at: AwareDatetime | None = None
     visibility: Literal[VISIBILITIES] | None = Field(  # type: ignore[valid-type]
         default=None, description="who could see it: " + ", ".join(VISIBILITIES))
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: JsonObject = Field(default_factory=dict)
 
     _meta = field_validator("metadata")(_check_metadata)

@@ -10,11 +10,13 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from staydown.apidocs import errors
 from staydown.actors import Actor
 from staydown.cases.models import Case
 from staydown.http import DbSession, rate_limited, require
 from staydown.staff.permissions import Permission
 from staydown.transparency import statements
+from staydown.limits import DbId, Cursor
 
 router = APIRouter(prefix="/v1", tags=["statements"])
 public_router = APIRouter(prefix="/public", tags=["public"])
@@ -38,14 +40,14 @@ class StatementsOut(BaseModel):
     next_after: int
 
 
-@router.get("/statements", response_model=StatementsOut)
+@router.get("/statements", response_model=StatementsOut, responses=errors(404))
 def list_statements(
     db: DbSession, actor: Reader,
-    case_id: Annotated[int | None, Query(ge=1)] = None,
-    action_id: Annotated[int | None, Query(ge=1)] = None,
+    case_id: DbId | None = None,
+    action_id: DbId | None = None,
     content_id: PlatformId = None,
     account_id: PlatformId = None,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Cursor = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> StatementsOut:
     """Statements by case, action, or the platform's content or account id, oldest first; page on

@@ -16,6 +16,7 @@ from staydown.http import DbSession, check_rate, require
 from staydown.staff.permissions import Permission
 from staydown.transparency import consistency, export
 from staydown.transparency.report import ReportParameters, build_report, period_of_days
+from staydown.limits import DbId
 
 router = APIRouter(prefix="/v1", tags=["transparency"])
 public_router = APIRouter(tags=["public"])
@@ -146,7 +147,7 @@ def pending_checks(db: DbSession, actor: Reviewer, limit: Annotated[int, Query(g
 
 
 @router.post("/consistency/checks/{check_id}/opinion", response_model=CheckOut)
-def second_opinion(check_id: int, body: OpinionIn, request: Request, db: DbSession, actor: Reviewer) -> CheckOut:
+def second_opinion(check_id: DbId, body: OpinionIn, request: Request, db: DbSession, actor: Reviewer) -> CheckOut:
     check = consistency.check_by_id(db, check_id)
     return CheckOut.of(consistency.record_second_opinion(
         db, actor=actor, check=check, outcome=body.outcome, policy_ref=body.policy, facts=body.facts,
@@ -154,7 +155,7 @@ def second_opinion(check_id: int, body: OpinionIn, request: Request, db: DbSessi
 
 
 @router.post("/decisions/{decision_id}/exceptions", response_model=ExceptionOut, status_code=201)
-def record_exception(decision_id: int, body: ExceptionIn, db: DbSession, actor: Reviewer) -> ExceptionOut:
+def record_exception(decision_id: DbId, body: ExceptionIn, db: DbSession, actor: Reviewer) -> ExceptionOut:
     decision = consistency.decision_by_id(db, decision_id)
     row = consistency.record_exception(db, actor=actor, decision=decision, kind=body.kind, reasons=body.reasons)
     return ExceptionOut(id=row.id, decision_id=row.decision_id, case_id=row.case_id, kind=row.kind,

@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from staydown.errors import StaydownError, http_status_for
-from staydown.http import error_response
+from staydown.http import error_response, http_error_headers
 
 # Paths whose answers are HTML pages (the JSON API lives under /v1 and /public).
 PAGE_PREFIXES = ("/console", "/report", "/takedown", "/status", "/appeal", "/transparency", "/statements", "/detection")
@@ -54,8 +54,10 @@ def install_page_errors(app: FastAPI) -> None:
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         if is_page(request):
-            return page_error(request, exc.status_code, "There is no page at this address." if exc.status_code == 404
-                              else str(exc.detail))
+            response = page_error(request, exc.status_code, "There is no page at this address."
+                                  if exc.status_code == 404 else str(exc.detail))
+            response.headers.update(http_error_headers(request, exc))
+            return response
         if previous_http is not None:
             return await previous_http(request, exc)  # type: ignore[misc]
         return error_response(exc.status_code, "http_error", str(exc.detail))

@@ -19,6 +19,7 @@ from staydown.staff.totp import reset_totp
 from staydown.web.security import verify_csrf
 from staydown.web.templating import render
 from staydown.intake.schemas import EMAIL_RE
+from staydown.limits import DbId
 
 router = APIRouter(prefix="/console", dependencies=[Depends(console_session)], include_in_schema=False)
 
@@ -53,7 +54,7 @@ def _password(value: str, *, required: bool) -> str | None:
     return value
 
 
-def _not_self(actor: Actor, user_id: int, what: str) -> None:
+def _not_self(actor: Actor, user_id: DbId, what: str) -> None:
     # An administrator who removes their own access can't undo it from the console.
     if actor.id == str(user_id):
         raise RuleViolation(f"you can't {what} your own account; ask another administrator")
@@ -85,7 +86,7 @@ def staff_create(request: Request, db: DbSession, actor: StaffAdmin, csrf_token:
 
 
 @router.get("/staff/{user_id}", response_class=HTMLResponse)
-def staff_page(request: Request, user_id: int, db: DbSession, actor: StaffAdmin, done: str | None = None) -> Response:
+def staff_page(request: Request, user_id: DbId, db: DbSession, actor: StaffAdmin, done: str | None = None) -> Response:
     user = queries.staff_user(db, user_id)
     return render(request, "console/staff_user.html", {
         "user": user, "roles": list(Role), "role_notes": ROLE_NOTES, "min_password": MIN_PASSWORD,
@@ -94,7 +95,7 @@ def staff_page(request: Request, user_id: int, db: DbSession, actor: StaffAdmin,
 
 
 @router.post("/staff/{user_id}/roles")
-def staff_roles(request: Request, user_id: int, db: DbSession, actor: StaffAdmin,
+def staff_roles(request: Request, user_id: DbId, db: DbSession, actor: StaffAdmin,
                 csrf_token: Annotated[str, Form()] = "", roles: Annotated[list[str], Form()] = []) -> Response:  # noqa: B006
     verify_csrf(request, csrf_token)
     user = queries.staff_user(db, user_id)
@@ -105,7 +106,7 @@ def staff_roles(request: Request, user_id: int, db: DbSession, actor: StaffAdmin
 
 
 @router.post("/staff/{user_id}/deactivate")
-def staff_deactivate(request: Request, user_id: int, db: DbSession, actor: StaffAdmin,
+def staff_deactivate(request: Request, user_id: DbId, db: DbSession, actor: StaffAdmin,
                      csrf_token: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "") -> Response:
     verify_csrf(request, csrf_token)
     user = queries.staff_user(db, user_id)
@@ -118,7 +119,7 @@ def staff_deactivate(request: Request, user_id: int, db: DbSession, actor: Staff
 
 
 @router.post("/staff/{user_id}/password")
-def staff_password(request: Request, user_id: int, db: DbSession, actor: StaffAdmin,
+def staff_password(request: Request, user_id: DbId, db: DbSession, actor: StaffAdmin,
                    csrf_token: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "") -> Response:
     verify_csrf(request, csrf_token)
     user = queries.staff_user(db, user_id)
@@ -127,7 +128,7 @@ def staff_password(request: Request, user_id: int, db: DbSession, actor: StaffAd
 
 
 @router.post("/staff/{user_id}/totp-reset")
-def staff_totp_reset(request: Request, user_id: int, db: DbSession, actor: StaffAdmin,
+def staff_totp_reset(request: Request, user_id: DbId, db: DbSession, actor: StaffAdmin,
                      csrf_token: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "") -> Response:
     verify_csrf(request, csrf_token)
     user = queries.staff_user(db, user_id)
@@ -162,7 +163,7 @@ def key_create(request: Request, db: DbSession, actor: KeyAdmin, csrf_token: Ann
 
 
 @router.post("/api-keys/{client_id}/revoke")
-def key_revoke(request: Request, client_id: int, db: DbSession, actor: KeyAdmin,
+def key_revoke(request: Request, client_id: DbId, db: DbSession, actor: KeyAdmin,
                csrf_token: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "") -> Response:
     verify_csrf(request, csrf_token)
     client = queries.api_client(db, client_id)

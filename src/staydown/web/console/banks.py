@@ -17,6 +17,7 @@ from staydown.web.console.page_forms import done_message, page_number, see_other
 from staydown.web.console.session import console_session
 from staydown.web.security import verify_csrf
 from staydown.web.templating import render
+from staydown.limits import DbId
 
 router = APIRouter(prefix="/console", dependencies=[Depends(console_session)], include_in_schema=False)
 
@@ -75,7 +76,7 @@ def bank_import(request: Request, name: BankName, db: DbSession, actor: Writer,
 
 
 @router.post("/bank-entries/{entry_id}/disable")
-def entry_disable(request: Request, entry_id: int, db: DbSession, actor: Writer,
+def entry_disable(request: Request, entry_id: DbId, db: DbSession, actor: Writer,
                   csrf_token: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "") -> Response:
     verify_csrf(request, csrf_token)
     entry = banks.entry_by_id(db, entry_id)
@@ -85,7 +86,7 @@ def entry_disable(request: Request, entry_id: int, db: DbSession, actor: Writer,
 
 
 @router.post("/bank-entries/{entry_id}/enable")
-def entry_enable(request: Request, entry_id: int, db: DbSession, actor: Writer,
+def entry_enable(request: Request, entry_id: DbId, db: DbSession, actor: Writer,
                  csrf_token: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "") -> Response:
     verify_csrf(request, csrf_token)
     entry = banks.entry_by_id(db, entry_id)

@@ -32,6 +32,7 @@ from staydown.web.console.queue import live_tracks, remaining_text
 from staydown.web.console.session import console_session
 from staydown.web.security import verify_csrf
 from staydown.web.templating import render
+from staydown.limits import DbId
 
 router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False,
                    dependencies=[Depends(console_session)])
@@ -139,13 +140,13 @@ def case_context(db: Session, request: Request, actor: Actor, case: Case, *,
 
 
 @router.get("/cases/{case_id}")
-def case_page(case_id: int, request: Request, db: DbSession, actor: Reader) -> Response:
+def case_page(case_id: DbId, request: Request, db: DbSession, actor: Reader) -> Response:
     case = visible_case(db, actor, case_id)
     return render(request, "console/case.html", case_context(db, request, actor, case))
 
 
 @router.get("/cases/{case_id}/decision/actions")
-def decision_actions(case_id: int, request: Request, db: DbSession, actor: Reviewer,
+def decision_actions(case_id: DbId, request: Request, db: DbSession, actor: Reviewer,
                      policy: Annotated[str, Query(max_length=100)] = "") -> Response:
     """The actions of the chosen policy, pre-filled (swapped in by HTMX when the policy changes)."""
     case = visible_case(db, actor, case_id)
@@ -157,7 +158,7 @@ def decision_actions(case_id: int, request: Request, db: DbSession, actor: Revie
                   {"form": form, "all_actions": list(CONTENT_ACTIONS) + list(ACCOUNT_ACTIONS)})
 
 
-def _rerender(db: Session, request: Request, actor: Actor, case_id: int, exc: StaydownError,
+def _rerender(db: Session, request: Request, actor: Actor, case_id: DbId, exc: StaydownError,
               **forms: dict[str, Any]) -> Response:
     """An error from the action: nothing it did is kept, and the form comes back with the message."""
     db.rollback()
@@ -167,7 +168,7 @@ def _rerender(db: Session, request: Request, actor: Actor, case_id: int, exc: St
 
 
 @router.post("/cases/{case_id}/decision")
-def decide(case_id: int, request: Request, db: DbSession, actor: Reviewer,
+def decide(case_id: DbId, request: Request, db: DbSession, actor: Reviewer,
            csrf_token: Annotated[str, Form(max_length=200)] = "",
            policy: Annotated[str, Form(max_length=100)] = "",
            outcome: Annotated[str, Form(max_length=30)] = "",
@@ -213,7 +214,7 @@ def _states(text: str) -> list[str]:
 
 
 @router.post("/cases/{case_id}/threat")
-def mark_threat(case_id: int, request: Request, db: DbSession, actor: Reviewer,
+def mark_threat(case_id: DbId, request: Request, db: DbSession, actor: Reviewer,
                 csrf_token: Annotated[str, Form(max_length=200)] = "",
                 facts: Annotated[str, Form(max_length=MAX_FACTS)] = "",
                 member_states: Annotated[str, Form(max_length=120)] = "") -> Response:
@@ -247,7 +248,7 @@ def second_review_queue(request: Request, db: DbSession, actor: Senior) -> Respo
 
 
 @router.post("/cases/{case_id}/second-review")
-def second_review(case_id: int, request: Request, db: DbSession, actor: Senior,
+def second_review(case_id: DbId, request: Request, db: DbSession, actor: Senior,
                   csrf_token: Annotated[str, Form(max_length=200)] = "",
                   agree: Annotated[str, Form(max_length=10)] = "",
                   facts: Annotated[str, Form(max_length=MAX_FACTS)] = "",

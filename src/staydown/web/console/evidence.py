@@ -18,6 +18,7 @@ from staydown.web.console.page_forms import done_message, future_date, page_numb
 from staydown.web.console.session import console_session
 from staydown.web.security import verify_csrf
 from staydown.web.templating import render
+from staydown.limits import DbId
 
 router = APIRouter(prefix="/console", dependencies=[Depends(console_session)], include_in_schema=False)
 
@@ -45,7 +46,7 @@ def evidence_list(request: Request, db: DbSession, _: Viewer, state: str = "", c
 
 
 @router.get("/evidence/{item_id}", response_class=HTMLResponse)
-def evidence_item(request: Request, item_id: int, db: DbSession, _: Viewer, done: str | None = None) -> Response:
+def evidence_item(request: Request, item_id: DbId, db: DbSession, _: Viewer, done: str | None = None) -> Response:
     item = actions.item_by_id(db, item_id)
     return render(request, "console/evidence_item.html", {
         "item": item, "holds": queries.holds_of(db, item.id), "destructions": queries.destructions_of(db, item.id),
@@ -54,7 +55,7 @@ def evidence_item(request: Request, item_id: int, db: DbSession, _: Viewer, done
 
 
 @router.post("/evidence/{item_id}/holds")
-def hold_place(request: Request, item_id: int, db: DbSession, actor: Holder, csrf_token: Annotated[str, Form()] = "",
+def hold_place(request: Request, item_id: DbId, db: DbSession, actor: Holder, csrf_token: Annotated[str, Form()] = "",
                kind: Annotated[str, Form()] = "", basis: Annotated[str, Form()] = "",
                until: Annotated[str, Form()] = "") -> Response:
     verify_csrf(request, csrf_token)
@@ -68,7 +69,7 @@ def hold_place(request: Request, item_id: int, db: DbSession, actor: Holder, csr
 
 
 @router.post("/evidence/holds/{hold_id}/release")
-def hold_release(request: Request, hold_id: int, db: DbSession, actor: Holder, csrf_token: Annotated[str, Form()] = "",
+def hold_release(request: Request, hold_id: DbId, db: DbSession, actor: Holder, csrf_token: Annotated[str, Form()] = "",
                  reason: Annotated[str, Form()] = "") -> Response:
     verify_csrf(request, csrf_token)
     hold = queries.hold_by_id(db, hold_id)
@@ -80,7 +81,7 @@ def hold_release(request: Request, hold_id: int, db: DbSession, actor: Holder, c
 
 
 @router.post("/evidence/{item_id}/destruction-requests")
-def destruction_request(request: Request, item_id: int, db: DbSession, actor: Legal,
+def destruction_request(request: Request, item_id: DbId, db: DbSession, actor: Legal,
                         csrf_token: Annotated[str, Form()] = "", basis: Annotated[str, Form()] = "",
                         agency: Annotated[str, Form()] = "", reference: Annotated[str, Form()] = "") -> Response:
     from staydown.authorities import law_enforcement
@@ -99,7 +100,7 @@ def destruction_request(request: Request, item_id: int, db: DbSession, actor: Le
 
 
 @router.post("/evidence/destruction-requests/{request_id}/approve")
-def destruction_approve(request: Request, request_id: int, db: DbSession, actor: Viewer,
+def destruction_approve(request: Request, request_id: DbId, db: DbSession, actor: Viewer,
                         csrf_token: Annotated[str, Form()] = "", confirm: Annotated[str, Form()] = "") -> Response:
     verify_csrf(request, csrf_token)
     found = queries.destruction_request(db, request_id)

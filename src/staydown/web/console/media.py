@@ -33,6 +33,7 @@ from staydown.web.console.models import MediaReveal
 from staydown.web.console.session import console_session
 from staydown.web.security import verify_csrf
 from staydown.web.templating import render
+from staydown.limits import DbId
 
 router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False,
                    dependencies=[Depends(console_session)])
@@ -133,7 +134,7 @@ def preview_png(data: bytes, *, blurred: bool, size: int) -> bytes:
     return out.getvalue()
 
 
-def _item_of(db: Session, case: Case, item_id: int, content_ids: list[int]) -> EvidenceItem:
+def _item_of(db: Session, case: Case, item_id: DbId, content_ids: list[int]) -> EvidenceItem:
     item = db.get(EvidenceItem, item_id)
     if item is None or item.content_id not in content_ids or item.state != "stored":
         raise NotFound(f"case {case.id} has no stored media item {item_id}")
@@ -147,7 +148,7 @@ def _content_ids(db: Session, case: Case) -> list[int]:
 
 
 @router.get("/cases/{case_id}/media/{item_id}/preview.png")
-def preview(case_id: int, item_id: int, request: Request, db: DbSession, actor: Reader) -> Response:
+def preview(case_id: DbId, item_id: DbId, request: Request, db: DbSession, actor: Reader) -> Response:
     """The blurred greyscale preview. Decrypting it is a system read (audited as such); nobody sees
     anything they could recognise, so it does not count as a person's view."""
     case = visible_case(db, actor, case_id)
@@ -166,7 +167,7 @@ def preview(case_id: int, item_id: int, request: Request, db: DbSession, actor: 
 
 
 @router.post("/cases/{case_id}/media/{item_id}/reveal")
-def reveal(case_id: int, item_id: int, request: Request, db: DbSession, actor: Revealer,
+def reveal(case_id: DbId, item_id: DbId, request: Request, db: DbSession, actor: Revealer,
            csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
     """Reveal one item: the answer carries the image inline (a data: URL in this response only,
     never a URL that could be opened again without a new, counted reveal)."""

@@ -21,6 +21,7 @@ from staydown.web.console.page_forms import done_message, optional_text, page_nu
 from staydown.web.console.session import console_session
 from staydown.web.security import verify_csrf
 from staydown.web.templating import render
+from staydown.limits import DbId
 
 router = APIRouter(prefix="/console", dependencies=[Depends(console_session)], include_in_schema=False)
 
@@ -59,7 +60,7 @@ def report_list(request: Request, db: DbSession, _: Reporter, state: str = "", p
 
 
 @router.get("/nca/{report_id}", response_class=HTMLResponse)
-def report_page(request: Request, report_id: int, db: DbSession, _: Reporter, done: str | None = None) -> Response:
+def report_page(request: Request, report_id: DbId, db: DbSession, _: Reporter, done: str | None = None) -> Response:
     report = queries.nca_report(db, report_id)
     return render(request, "console/nca_report.html", {
         "report": report, "done": done_message(done), "rules": _rules(request), "link_labels": LINK_LABELS,
@@ -68,7 +69,7 @@ def report_page(request: Request, report_id: int, db: DbSession, _: Reporter, do
 
 
 @router.post("/nca/{report_id}/confirm")
-def report_confirm(request: Request, report_id: int, db: DbSession, actor: Reporter,
+def report_confirm(request: Request, report_id: DbId, db: DbSession, actor: Reporter,
                    csrf_token: Annotated[str, Form()] = "", reviewed: Annotated[str, Form()] = "") -> Response:
     verify_csrf(request, csrf_token)
     report = queries.nca_report(db, report_id)

@@ -18,6 +18,7 @@ from staydown.web.console.page_forms import done_message, page_number, see_other
 from staydown.web.console.session import console_session
 from staydown.web.security import verify_csrf
 from staydown.web.templating import render
+from staydown.limits import DbId
 
 router = APIRouter(prefix="/console", dependencies=[Depends(console_session)], include_in_schema=False)
 
@@ -35,7 +36,7 @@ def report_list(request: Request, db: DbSession, _: Reporter, state: str = "", p
 
 
 @router.get("/ncmec/{report_id}", response_class=HTMLResponse)
-def report_page(request: Request, report_id: int, db: DbSession, _: Reporter, done: str | None = None) -> Response:
+def report_page(request: Request, report_id: DbId, db: DbSession, _: Reporter, done: str | None = None) -> Response:
     report = queries.ncmec_report(db, report_id)
     return render(request, "console/ncmec_report.html", {
         "report": report, "done": done_message(done), "file_requests": queries.file_requests_of(db, report),
@@ -43,7 +44,7 @@ def report_page(request: Request, report_id: int, db: DbSession, _: Reporter, do
 
 
 @router.post("/ncmec/{report_id}/files/{file_id}/file-without")
-def report_file_without(request: Request, report_id: int, file_id: int, db: DbSession, actor: Reporter,
+def report_file_without(request: Request, report_id: DbId, file_id: DbId, db: DbSession, actor: Reporter,
                         csrf_token: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "") -> Response:
     """A specialist decides the report goes without a file the platform did not provide."""
     verify_csrf(request, csrf_token)
@@ -57,7 +58,7 @@ def report_file_without(request: Request, report_id: int, file_id: int, db: DbSe
 
 
 @router.post("/ncmec/{report_id}/confirm")
-def report_confirm(request: Request, report_id: int, db: DbSession, actor: Reporter,
+def report_confirm(request: Request, report_id: DbId, db: DbSession, actor: Reporter,
                    csrf_token: Annotated[str, Form()] = "", reviewed: Annotated[str, Form()] = "") -> Response:
     verify_csrf(request, csrf_token)
     report = queries.ncmec_report(db, report_id)

@@ -20,6 +20,7 @@ from staydown.web.console.access import visible_case
 from staydown.web.console.session import console_session
 from staydown.web.security import verify_csrf
 from staydown.web.templating import render
+from staydown.limits import DbId
 
 router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False,
                    dependencies=[Depends(console_session)])
@@ -94,7 +95,7 @@ def next_case(request: Request, db: DbSession, actor: Reviewer,
 
 
 @router.post("/cases/{case_id}/claim")
-def claim(case_id: int, request: Request, db: DbSession, actor: Reviewer,
+def claim(case_id: DbId, request: Request, db: DbSession, actor: Reviewer,
           csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
     verify_csrf(request, csrf_token)
     case = visible_case(db, actor, case_id, for_update=True)
@@ -103,7 +104,7 @@ def claim(case_id: int, request: Request, db: DbSession, actor: Reviewer,
 
 
 @router.post("/cases/{case_id}/release")
-def release(case_id: int, request: Request, db: DbSession, actor: Reviewer,
+def release(case_id: DbId, request: Request, db: DbSession, actor: Reviewer,
             csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
     verify_csrf(request, csrf_token)
     case = visible_case(db, actor, case_id, for_update=True)
