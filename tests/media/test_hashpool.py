@@ -96,3 +96,28 @@ def test_UK1_scan_over_http_through_worker_processes(settings, database: Databas
         bad = client.post("/v1/scan", files={"file": ("b.png", b"\x89PNG\r\n\x1a\nbroken", "image/png")},
                           headers=auth(key))
         assert bad.status_code == 422 and bad.json()["error"] in {"corrupt_media", "truncated_media"}, bad.text
+
+
+def test_blas_runs_one_thread_even_when_numpy_came_first() -> None:
+    """An application that imported NumPy before staydown still gets single-threaded BLAS: with
+    a thread per core, a scan cost 4-15 times as much on a busy 2-core machine."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os; [os.environ.pop(k, None) for k in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS')]\n"
+        "import numpy, ctypes\n"
+        "paths = {l.split()[-1] for l in open('/proc/self/maps') if 'openblas' in l.lower() and '.so' in l}\n"
+        "libs = [ctypes.CDLL(p) for p in paths]\n"
+        "names = ('openblas_get_num_threads', 'openblas_get_num_threads64_', 'scipy_openblas_get_num_threads64_')\n"
+        "get = next(getattr(l, n) for l in libs for n in names if hasattr(l, n))\n"
+        "before = get()\n"
+        "import staydown\n"
+        "print(before, get())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    before, after = (int(x) for x in out.stdout.split())
+    assert after == 1
+    if (os.cpu_count() or 1) > 1:
+        assert before > 1  # the test would prove nothing where NumPy starts single-threaded anyway
