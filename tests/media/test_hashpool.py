@@ -56,7 +56,7 @@ def test_UK1_a_crashed_worker_fails_only_its_own_scan() -> None:
     pool = HashPool(1)
     try:
         asyncio.run(pool.hash(encode(synthetic(43, (64, 64)), "PNG"), DEFAULT_LIMITS))  # started
-        victims = list(pool._pool()._processes)  # noqa: SLF001 - the one worker
+        victims = list(pool._pool()._processes)
         assert len(victims) == 1
 
         async def scan_while_killed() -> None:
@@ -70,7 +70,7 @@ def test_UK1_a_crashed_worker_fails_only_its_own_scan() -> None:
         assert err.value.code == "decoder_crashed"
         after = asyncio.run(pool.hash(encode(synthetic(45, (320, 240)), "JPEG"), DEFAULT_LIMITS))
         assert after.signals.width == 320
-        assert victims[0] not in pool._pool()._processes  # noqa: SLF001
+        assert victims[0] not in pool._pool()._processes
     finally:
         pool.close()
 
