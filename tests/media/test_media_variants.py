@@ -167,3 +167,21 @@ def test_a_collage_tile_meets_its_picture_without_the_gutter(corpus, gutter):
     for picture in pictures:
         listed = compute_signals(_png(picture)).pdq
         assert min(hamming(c.pdq, listed) for c in cells) <= VARIANT_MAX_DISTANCE
+
+
+def test_an_uncrops_hash_is_that_of_the_extended_image(corpus):
+    """The uncrop variants are hashed by folding the margin's filter weights onto the edge pixels
+    instead of building the extended image: the same bits, up to float rounding."""
+    from staydown.media.hashing import hamming, pdq_from_luma, shrink
+    from staydown.media.variants import QUERY_UNCROPS, VARIANT_SIDE, _uncropped, _uncropped_pdq
+
+    same = total = 0
+    for seed, size in ((61, (640, 480)), (62, (480, 640)), (63, (1000, 300)), (64, (257, 255)), (65, (90, 70))):
+        luma = shrink(luma_from_rgb(corpus.synthetic_image(seed, size)), VARIANT_SIDE)
+        for crop in (*QUERY_UNCROPS, (0.1, 0.0, 0.0, 0.2)):
+            folded = _uncropped_pdq(luma, *crop)
+            built = pdq_from_luma(_uncropped(luma, *crop)).pdq
+            assert hamming(folded, built) <= 2, (seed, crop)
+            same += folded == built
+            total += 1
+    assert same >= 0.9 * total, (same, total)

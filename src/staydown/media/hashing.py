@@ -62,6 +62,8 @@ __all__ = [
     "pdq_dihedral_exact",
     "pdq_from_image",
     "pdq_from_luma",
+    "pdq_hex",
+    "pdq_hex_of_buffer",
     "prepare_luma",
     "shrink",
 ]
@@ -298,6 +300,22 @@ def _flat_share(buf: np.ndarray) -> float:
 def detail_of(buf: np.ndarray, quality: int) -> int:
     """PDQ's quality, lowered by flatness: min(quality, 100 x the share of non-flat samples)."""
     return min(quality, int(round(100 * (1.0 - _flat_share(buf)))))
+
+
+def pdq_hex_of_buffer(buf: np.ndarray) -> str:
+    """PDQ's bits from its 64 x 64 filtered samples."""
+    d = _dct_16x64()
+    return _coefficients_to_hex(d @ buf @ d.T)
+
+
+def pdq_hex(luma: LumaImage) -> str:
+    """The hash alone, without PDQ's quality (variants that carry their original's detail)."""
+    rows, cols = luma.pixels.shape
+    src_w, src_h = luma.source_size
+    if src_w < 5 or src_h < 5 or rows < 1 or cols < 1 or (src_w, src_h) == (64, 64):
+        return pdq_from_luma(luma).pdq
+    buf = (_tent_weights(src_h, rows) @ luma.pixels @ _tent_weights(src_w, cols).T).astype(np.float64)
+    return pdq_hex_of_buffer(buf)
 
 
 def pdq_from_luma(luma: LumaImage) -> PdqResult:

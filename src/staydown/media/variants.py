@@ -48,7 +48,10 @@ from staydown.media.hashing import (
     pdq_detail,
     pdq_dihedral_exact,
     pdq_from_luma,
+    pdq_hex,
+    pdq_hex_of_buffer,
     shrink,
+    _tent_weights,
 )
 from staydown.media.regions import find_grid_cells, find_picture_regions
 
@@ -257,6 +260,14 @@ def _straightened(turned: LumaImage, degrees: float) -> LumaImage:
     return _uncropped(turned, f, f, f, f)
 
 
+def _straightened_pdq(turned: LumaImage, degrees: float) -> str:
+    rows, cols = turned.pixels.shape
+    t = np.radians(abs(degrees))
+    scale = 1.0 / (np.cos(t) + np.sin(t) * max(cols / rows, rows / cols))
+    f = (1.0 / scale - 1.0) / 2.0
+    return _uncropped_pdq(turned, f, f, f, f)
+
+
 # Corners of a copy turned on its canvas: uniform triangles (the fill) in the four corners, thin
 # along each edge. Checked on the small copy: the first _CORNER_RUN pixels of both edges at a
 # corner within _BORDER_TOLERANCE of the corner pixel, in at least three corners, while the edge
@@ -306,6 +317,48 @@ def _uncropped(luma: LumaImage, left: float, top: float, right: float, bottom: f
     q += mean
     s = luma.scale
     return LumaImage(q.astype(np.float32, copy=False), (max(1, round(q.shape[1] * s)), max(1, round(q.shape[0] * s))))
+
+
+def _fade(n: int, before: int, after: int) -> np.ndarray:
+    """_uncropped's weights along one axis of the extended image: 1 inside, fading in the margins."""
+    f = np.ones(n + before + after, dtype=np.float32)
+    span = max(before, after)
+    if before:
+        f[:before] = 1.0 - _UNCROP_FADE * np.arange(before, 0, -1, dtype=np.float32) / span
+    if after:
+        f[n + before:] = 1.0 - _UNCROP_FADE * np.arange(1, after + 1, dtype=np.float32) / span
+    return f
+
+
+def _folded(w: np.ndarray, fade: np.ndarray, before: int, n: int) -> np.ndarray:
+    """Weights on the extended axis, faded, folded back onto the n pixels the margin repeats."""
+    wf = w * fade[None, :]
+    out = wf[:, before:before + n].copy()
+    out[:, 0] += wf[:, :before].sum(axis=1)
+    out[:, -1] += wf[:, before + n:].sum(axis=1)
+    return out
+
+
+def _uncropped_pdq(luma: LumaImage, left: float, top: float, right: float, bottom: float) -> str:
+    """PDQ of _uncropped(luma, ...) without building the extended image: the margin repeats the
+    edge and fades towards the mean, so PDQ's filter over it is a filter over the image itself with
+    the margin's weights folded onto the edge pixels (one product the size of the image; the same
+    bits as hashing the extended image, up to float rounding: tests/media/test_media_variants.py)."""
+    p = luma.pixels
+    rows, cols = p.shape
+    pl, pt, pr, pb = round(left * cols), round(top * rows), round(right * cols), round(bottom * rows)
+    big_rows, big_cols = rows + pt + pb, cols + pl + pr
+    s = luma.scale
+    src_w, src_h = max(1, round(big_cols * s)), max(1, round(big_rows * s))
+    if src_w < 5 or src_h < 5 or (big_rows, big_cols) == (64, 64) or rows < 2 or cols < 2:
+        return pdq_from_luma(_uncropped(luma, left, top, right, bottom)).pdq
+    wr = _tent_weights(src_h, big_rows)
+    wc = _tent_weights(src_w, big_cols)
+    mean = np.float32(p.mean())
+    a = _folded(wr, _fade(rows, pt, pb), pt, rows)
+    b = _folded(wc, _fade(cols, pl, pr), pl, cols)
+    buf = (a @ (p - mean) @ b.T).astype(np.float64) + float(mean) * np.outer(wr.sum(axis=1), wc.sum(axis=1))
+    return pdq_hex_of_buffer(buf)
 
 
 class _Clock:
@@ -390,21 +443,16 @@ def query_variants(
     for degrees in rotations:
         for signed in (degrees, -degrees):
             turned = _rotated(small, signed)
-            r = pdq_from_luma(turned)
-            out.append(PdqVariant(f"rot{signed:+g}", r.pdq, detail))
+            out.append(PdqVariant(f"rot{signed:+g}", pdq_hex(turned), detail))
             if corners:
-                r = pdq_from_luma(_unexpanded(turned, signed))
-                out.append(PdqVariant(f"rot{signed:+g}:unexpand", r.pdq, detail))
+                out.append(PdqVariant(f"rot{signed:+g}:unexpand", pdq_hex(_unexpanded(turned, signed)), detail))
             else:
-                r = pdq_from_luma(_straightened(turned, signed))
-                out.append(PdqVariant(f"rot{signed:+g}:straight", r.pdq, detail))
+                out.append(PdqVariant(f"rot{signed:+g}:straight", _straightened_pdq(turned, signed), detail))
     for z in zooms:
-        r = pdq_from_luma(_crop_fraction(small, z, z, z, z))
-        out.append(PdqVariant(f"zoom{z:g}", r.pdq, detail))
+        out.append(PdqVariant(f"zoom{z:g}", pdq_hex(_crop_fraction(small, z, z, z, z)), detail))
     for crop in uncrops:
-        r = pdq_from_luma(_uncropped(small, *crop))
         out.append(PdqVariant("uncrop_" + "_".join(f"{side}{round(v * 1000):d}" for side, v in zip("ltrb", crop)),
-                              r.pdq, detail))
+                              _uncropped_pdq(small, *crop), detail))
     clock.check("whole-image variants")
     return out[:MAX_QUERY_HASHES]
 
@@ -427,14 +475,12 @@ def bank_variants(
     out = [PdqVariant("original", first.pdq, first.quality)]
     detail = pdq_detail(luma).quality  # the original's: crops and turns carry it (see query_variants)
     for crop in crops:
-        r = pdq_from_luma(_crop_fraction(luma, *crop))
         name = "crop_" + "_".join(f"{side}{round(v * 1000):d}" for side, v in zip("ltrb", crop))
-        out.append(PdqVariant(name, r.pdq, detail))
+        out.append(PdqVariant(name, pdq_hex(_crop_fraction(luma, *crop)), detail))
     clock.check("bank crops")
     for degrees in rotations:
         for signed in (degrees, -degrees):
-            r = pdq_from_luma(_rotated(luma, signed))
-            out.append(PdqVariant(f"rot{signed:+g}", r.pdq, detail))
+            out.append(PdqVariant(f"rot{signed:+g}", pdq_hex(_rotated(luma, signed)), detail))
     clock.check("bank turns")
     if pictures:
         out += [v for v in query_variants(work, rotations=(), zooms=(), uncrops=(), deadline=deadline)
