@@ -249,18 +249,10 @@ def _unexpanded(turned: LumaImage, degrees: float) -> LumaImage:
     return turned.crop(left, top, cols - left, rows - top)
 
 
-def _straightened(turned: LumaImage, degrees: float) -> LumaImage:
+def _straightened_pdq(turned: LumaImage, degrees: float) -> str:
     """A "straightened" copy (turned, then cropped to the largest upright rectangle of the same
     shape, as photo editors do) once turned back is the original's centre at scale
     1 / (cos t + sin t x aspect): extended back to the original's frame like an uncrop."""
-    rows, cols = turned.pixels.shape
-    t = np.radians(abs(degrees))
-    scale = 1.0 / (np.cos(t) + np.sin(t) * max(cols / rows, rows / cols))
-    f = (1.0 / scale - 1.0) / 2.0
-    return _uncropped(turned, f, f, f, f)
-
-
-def _straightened_pdq(turned: LumaImage, degrees: float) -> str:
     rows, cols = turned.pixels.shape
     t = np.radians(abs(degrees))
     scale = 1.0 / (np.cos(t) + np.sin(t) * max(cols / rows, rows / cols))
