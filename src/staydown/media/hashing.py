@@ -256,17 +256,22 @@ def pdq_detail(luma: LumaImage) -> PdqResult:
     return PdqResult(_coefficients_to_hex(c), detail_of(buf, q) if buf is not None else q)
 
 
-def _coefficients_and_buffer(luma: LumaImage) -> tuple[np.ndarray, int, np.ndarray | None]:
+def _filtered(luma: LumaImage) -> np.ndarray | None:
+    """PDQ's 64 x 64 filtered samples, or None for slivers (pdqhash gives them an all-zero hash of
+    quality 0)."""
     rows, cols = luma.pixels.shape
     src_w, src_h = luma.source_size
     if src_w < 5 or src_h < 5 or rows < 1 or cols < 1:
-        return np.zeros((16, 16)), 0, None  # pdqhash gives an all-zero hash of quality 0 for such slivers
+        return None
     if (src_w, src_h) == (64, 64) and (rows, cols) == (64, 64):
-        buf = luma.pixels.astype(np.float64)
-    else:
-        wr = _tent_weights(src_h, rows)
-        wc = _tent_weights(src_w, cols)
-        buf = (wr @ luma.pixels @ wc.T).astype(np.float64)
+        return luma.pixels.astype(np.float64)
+    return (_tent_weights(src_h, rows) @ luma.pixels @ _tent_weights(src_w, cols).T).astype(np.float64)
+
+
+def _coefficients_and_buffer(luma: LumaImage) -> tuple[np.ndarray, int, np.ndarray | None]:
+    buf = _filtered(luma)
+    if buf is None:
+        return np.zeros((16, 16)), 0, None
     d = _dct_16x64()
     return d @ buf @ d.T, _quality(buf), buf
 
@@ -310,12 +315,8 @@ def pdq_hex_of_buffer(buf: np.ndarray) -> str:
 
 def pdq_hex(luma: LumaImage) -> str:
     """The hash alone, without PDQ's quality (variants that carry their original's detail)."""
-    rows, cols = luma.pixels.shape
-    src_w, src_h = luma.source_size
-    if src_w < 5 or src_h < 5 or rows < 1 or cols < 1 or (src_w, src_h) == (64, 64):
-        return pdq_from_luma(luma).pdq
-    buf = (_tent_weights(src_h, rows) @ luma.pixels @ _tent_weights(src_w, cols).T).astype(np.float64)
-    return pdq_hex_of_buffer(buf)
+    buf = _filtered(luma)
+    return _coefficients_to_hex(np.zeros((16, 16))) if buf is None else pdq_hex_of_buffer(buf)
 
 
 def pdq_from_luma(luma: LumaImage) -> PdqResult:

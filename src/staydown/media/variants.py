@@ -298,14 +298,8 @@ def _uncropped(luma: LumaImage, left: float, top: float, right: float, bottom: f
     mean = np.float32(p.mean())
     q = np.pad(p - mean, ((pt, pb), (pl, pr)), mode="edge")
     # Only the margins fade (separably, so corners fade on both axes).
-    if pt:
-        q[:pt] *= (1.0 - _UNCROP_FADE * np.arange(pt, 0, -1, dtype=np.float32) / max(pt, pb))[:, None]
-    if pb:
-        q[q.shape[0] - pb:] *= (1.0 - _UNCROP_FADE * np.arange(1, pb + 1, dtype=np.float32) / max(pt, pb))[:, None]
-    if pl:
-        q[:, :pl] *= 1.0 - _UNCROP_FADE * np.arange(pl, 0, -1, dtype=np.float32) / max(pl, pr)
-    if pr:
-        q[:, q.shape[1] - pr:] *= 1.0 - _UNCROP_FADE * np.arange(1, pr + 1, dtype=np.float32) / max(pl, pr)
+    q *= _fade(rows, pt, pb)[:, None]
+    q *= _fade(cols, pl, pr)[None, :]
     q += mean
     s = luma.scale
     return LumaImage(q.astype(np.float32, copy=False), (max(1, round(q.shape[1] * s)), max(1, round(q.shape[0] * s))))
