@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import typing as t
+from pathlib import Path
 
 import requests
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from threatexchange.exchanges import fetch_state as state
 from threatexchange.exchanges.clients.ncmec import hash_api as ncmec
 from threatexchange.exchanges.clients.stopncii import api as stopncii
 from threatexchange.signal_type.md5 import VideoMD5Signal
@@ -62,7 +62,7 @@ def matched_entry_ids(db: Session, case_id: int) -> set[int]:
     found: set[int] = set()
     if content_ids:
         for matches in db.execute(sa.select(Scan.matches).where(Scan.content_id.in_(content_ids))).scalars():
-            found.update(int(m[1]) for m in matches or [] if len(m) > 1 and m[1] is not None)
+            found.update(int(m["entry_id"]) for m in matches or [] if m.get("entry_id") is not None)
     return found
 
 
@@ -241,8 +241,15 @@ def _share(kind: Kind, api: t.Any, exchange: Exchange, entry: BankEntry) -> None
     if tx_type is None:
         raise Unsupported(f"{entry.signal_type} signals are not shared through threatexchange")
     if kind.api == "file":
-        api.report_opinion(tx_type, entry.signal, state.SignalOpinion(True, state.SignalOpinionCategory.POSITIVE_CLASS,
-                                                                       set()))
+        # threatexchange 1.2.17's LocalFileSignalExchangeAPI.report_opinion opens the file with mode
+        # "wta", which Python refuses; the line it means to append is written here, in the format
+        # its fetch reads (`signal_type signal`).
+        path = Path(api.collab.filename)
+        if not path.is_file():
+            raise Unsupported(f"the hash list {path} is not a local file we can append to")
+        text = path.read_text()
+        with path.open("a") as handle:
+            handle.write(("" if not text or text.endswith("\n") else "\n") + f"{tx_type.get_name()} {entry.signal}\n")
         return
     if kind.api == "fb_threatexchange":
         params = {"indicator": entry.signal, "type": {"pdq": "HASH_PDQ", "md5": "HASH_MD5"}[entry.signal_type],
