@@ -238,6 +238,36 @@ def request_fetch(db: Session, *, exchange: Exchange, full: bool = False, actor:
     return job
 
 
+def lease_cli_fetch(db: Session, *, exchange: Exchange, actor: Actor, lease_seconds: int, full: bool = False) -> int:
+    """Take the exchange's fetch for a command run at a shell, through the outbox's own exclusion:
+    a fetch job leased to the command (a waiting one taken over, or a new one). A fetch a worker
+    is running is refused; if the command dies, the lease runs out and a worker resumes the fetch
+    from its checkpoint."""
+    running = db.execute(sa.select(Job.id).where(Job.ordering_key == _ordering_key(exchange.id),
+                                                 Job.state == JobState.running.value)).first()
+    if running is not None:
+        raise Conflict(f"a fetch of {exchange.name} is running already (job {running[0]}); "
+                       "`staydown exchanges status` shows its progress")
+    job = request_fetch(db, exchange=exchange, full=full, actor=actor)
+    when = now(db)
+    job.state = JobState.running.value
+    job.locked_by = f"cli:{actor.ref}"[:120]
+    job.locked_until = when + timedelta(seconds=lease_seconds)
+    job.attempts += 1
+    db.flush()
+    return job.id
+
+
+def finish_cli_fetch(db: Session, *, job_id: int, error: str | None) -> None:
+    job = db.get(Job, job_id)
+    if job is None or job.state != JobState.running.value or not (job.locked_by or "").startswith("cli:"):
+        return
+    job.state = JobState.done.value
+    job.finished_at = now(db)
+    job.locked_by = job.locked_until = None
+    job.last_error = error
+
+
 def schedule_due(db: Session) -> int:
     """Queue a fetch for every enabled exchange whose interval has passed and that has none waiting."""
     when = now(db)
