@@ -400,7 +400,7 @@ def run_fetch(
         return _failed(db, exchange, summary, "auth_failed", exc.message)
     except Exception as exc:  # noqa: BLE001 - the partner's errors become the exchange's status
         db.rollback()
-        state, message = _describe(kind, exc)
+        state, message = _describe(kind, exc, exchange.name)
         return _failed(db, exchange, summary, state, message)
     finally:
         if temp is not None:
@@ -442,7 +442,7 @@ def _failed(db: Session, exchange: Exchange, summary: FetchSummary, state: str, 
     return summary
 
 
-def _describe(kind: Kind, exc: BaseException) -> tuple[str, str]:
+def _describe(kind: Kind, exc: BaseException, name: str = "NAME") -> tuple[str, str]:
     """What the partner's refusal means, in a sentence an operator can act on."""
     response = getattr(exc, "response", None)
     if isinstance(exc, requests.HTTPError) and response is not None:
@@ -450,7 +450,7 @@ def _describe(kind: Kind, exc: BaseException) -> tuple[str, str]:
         detail = _error_detail(response)
         if status in (401, 403) or (kind.api == "fb_threatexchange" and status == 400 and "OAuth" in detail):
             return "auth_failed", (f"{kind.title} refused the credentials (HTTP {status}{': ' + detail if detail else ''}); "
-                                   "replace them with `staydown exchanges credentials`")
+                                   f"replace them with: staydown exchanges credentials {name} --stdin")
         return "failed", f"{kind.title} answered HTTP {status}{': ' + detail if detail else ''}"
     if isinstance(exc, requests.ConnectionError):
         return "failed", f"{kind.title} could not be reached ({type(exc).__name__})"
@@ -467,7 +467,8 @@ def _error_detail(response: requests.Response) -> str:
             return str(body["message"])[:300]
     except ValueError:
         pass
-    return (response.text or "").strip().replace("\n", " ")[:200]
+    # An XML or HTML error page: its words, not its markup.
+    return " ".join(re.sub(r"<[^>]+>", " ", response.text or "").split())[:200]
 
 
 def _download(url: str, settings: t.Any) -> Path:

@@ -183,7 +183,7 @@ def submit_job(db: Session, ctx: JobContext) -> None:
         submission.state, submission.error = "unsupported", str(exc)[:MAX_ERROR]
         return
     except requests.HTTPError as exc:
-        state_, message = _describe(kind, exc)
+        _, message = _describe(kind, exc, exchange.name)
         status = exc.response.status_code if exc.response is not None else 0
         if status >= 500 or status == 429:
             submission.error = message[:MAX_ERROR]
