@@ -180,3 +180,31 @@ def test_refused_credential_is_a_clear_status(database: Database, settings: Sett
     assert exchange.state == "auth_failed"
     assert "NCMEC hash sharing refused the credentials (HTTP 401" in exchange.last_error
     assert _entries(database) == {}
+
+
+def test_review_outcomes_become_ncmec_votes(database: Database, settings: Settings, server) -> None:  # type: ignore[no-untyped-def]
+    """A confirmed match is an upvote on the entry's fingerprint, a false positive a downvote with
+    NCMEC's reason; both as the library's XML, sent from the outbox."""
+    from staydown.exchanges.feedback import _queue
+    from staydown.exchanges.kinds import Opinion
+    from staydown.exchanges.models import ExchangeSignal
+    from staydown.jobs import build_registry
+    from staydown.worker import Worker
+
+    url, state = server
+    state.records.append(_entry("img1", int(time.time()) - 100, md5=MD5[6], pdq=PDQ1))
+    configure(database, settings, name="ncmec", api="ncmec", config={"environment": "test_Industry", "base_url": url},
+              credentials=f"{USER}:{PASSWORD}")
+    assert fetch(database, settings, "ncmec").done
+    with database.unit_of_work() as db:
+        exchange = actions.exchange_by_name(db, "ncmec")
+        for signal, opinion in ((PDQ1, Opinion.true_positive), (MD5[6], Opinion.false_positive)):
+            row = db.execute(sa.select(ExchangeSignal).join(BankEntry, BankEntry.id == ExchangeSignal.bank_entry_id)
+                             .where(BankEntry.signal == signal)).scalar_one()
+            _queue(db, exchange=exchange, kind="feedback", opinion=opinion, bank_entry_id=row.bank_entry_id,
+                   record_id=row.record_id, case_id=None, requested_by="system:staydown", state="queued")
+    Worker(database, build_registry(), services={"settings": settings}).run_until_idle()
+    votes = {(r["esp_id"], r["entry_id"], r["type"]): r["xml"] for r in state.received}
+    assert set(votes) == {("42", "img1", "PDQ"), ("42", "img1", "MD5")}
+    assert "<affirmative" in votes[("42", "img1", "PDQ")]
+    assert "<negative>" in votes[("42", "img1", "MD5")] and "01234567-abcd-0123-4567-012345678900" in votes[("42", "img1", "MD5")]

@@ -224,3 +224,25 @@ def test_threatexchange_crash_resumes_and_refused_token(database: Database, sett
     assert summary.error and exchange.state == "auth_failed"
     assert "Meta ThreatExchange refused the credentials (HTTP 400: OAuthException Invalid OAuth access token" \
         in exchange.last_error
+
+
+def test_stopncii_feedback_seen_then_blocked(database: Database, settings: Settings, stopncii) -> None:  # type: ignore[no-untyped-def]
+    from staydown.exchanges.feedback import _queue
+    from staydown.exchanges.kinds import Opinion
+    from staydown.exchanges.models import ExchangeSignal
+    from staydown.jobs import build_registry
+    from staydown.worker import Worker
+
+    url, state = stopncii
+    state.records.append(_hash(PDQ[5], 100))
+    _add_stopncii(database, settings, url)
+    assert fetch(database, settings, "stopncii").done
+    with database.unit_of_work() as db:
+        exchange = actions.exchange_by_name(db, "stopncii")
+        row = db.execute(sa.select(ExchangeSignal)).scalar_one()
+        for opinion in (Opinion.seen, Opinion.true_positive):
+            _queue(db, exchange=exchange, kind="feedback", opinion=opinion, bank_entry_id=row.bank_entry_id,
+                   record_id=row.record_id, case_id=None, requested_by="system:staydown", state="queued")
+    Worker(database, build_registry(), services={"settings": settings}).run_until_idle()
+    assert [(f["hashValue"], f["feedbackValue"]) for f in state.received] == [(PDQ[5], "PendingReview"),
+                                                                            (PDQ[5], "Blocked")]

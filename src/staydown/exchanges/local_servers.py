@@ -123,9 +123,13 @@ def ncmec_app(*, username: str, password: str, page_size: int = 1000) -> Starlet
         if not authorised(request):
             return refuse()
         kind = request.path_params["kind"]
-        return Response(f'<?xml version="1.0" encoding="UTF-8"?><availableFeedbackReasons xmlns="{NCMEC_NS}">'
+        # threatexchange 1.2.17 reads the reasons from an `availableFeedbackReasons` element under
+        # the root (its test data puts them at the root, which that client cannot read): this is the
+        # shape its client works with; the root's name is ours.
+        return Response(f'<?xml version="1.0" encoding="UTF-8"?><feedbackReasons xmlns="{NCMEC_NS}">'
+                        '<availableFeedbackReasons>'
                         f'<reason guid="01234567-abcd-0123-4567-012345678900" name="Not CSAM" type="{kind}"/>'
-                        "</availableFeedbackReasons>", media_type="application/xml")
+                        "</availableFeedbackReasons></feedbackReasons>", media_type="application/xml")
 
     async def feedback(request: Request) -> Response:
         state.log(request)
