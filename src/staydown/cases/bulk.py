@@ -50,6 +50,8 @@ def bulk_decide(db: Session, *, actor: Actor, case_ids: list[int], policy_ref: s
     text = (facts or "").strip()
     if not text:
         raise InvalidInput("write the facts the decision relies on: every case gets them as its reasons")
+    if not (policy_ref or "").strip():
+        raise InvalidInput("choose the policy the selected cases are decided under")
     try:
         policy_id, _ = parse_ref(policy_ref)
     except ValueError:

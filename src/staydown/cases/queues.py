@@ -24,7 +24,7 @@ VIEWS = {
     "second_review": "Awaiting second review",
     "closed": "Closed (decided)",
 }
-SORTS = {"priority": "Priority, then due time", "due": "Due time"}
+SORTS = {"priority": "Priority", "due": "Due time"}
 AREA_RE = re.compile(r"^[a-z_]{1,30}$")
 POLICY_RE = re.compile(r"^[a-z0-9_\-]{1,80}$")
 MAX_ROWS = 200

@@ -13,13 +13,13 @@ T = AuditTag
 # What each event on a case says; `{track}` is the track's title, `{policy}` the policy cited.
 SENTENCES: dict[str, str] = {
     T.CASE_OPEN.value: "The case was opened",
-    T.CASE_JOIN.value: "Another report joined the case",
+    T.CASE_JOIN.value: "A report was added to the case",
     T.CASE_URL_RESOLVED.value: "The reported address was matched to the platform's item",
     T.CASE_CLAIM.value: "{who} claimed the case",
     T.CASE_RELEASE.value: "{who} released the case",
     T.CASE_MEDIA_REVEAL.value: "{who} revealed a media item (a counted, audited view)",
-    T.CASE_DECIDE_VIOLATES.value: "{who} decided it violates {policy}",
-    T.CASE_DECIDE_NO_VIOLATION.value: "{who} decided it does not violate {policy}",
+    T.CASE_DECIDE_VIOLATES.value: "{who} decided it violates, under {policy}",
+    T.CASE_DECIDE_NO_VIOLATION.value: "{who} decided it does not violate, under {policy}",
     T.CASE_DECIDE_ESCALATE.value: "{who} escalated the case to a more senior queue",
     T.CASE_SECOND_REVIEW.value: "{who} made the second review",
     T.CASE_ACTUAL_KNOWLEDGE.value: "Apparent child sexual abuse material was confirmed (actual knowledge)",
@@ -27,13 +27,13 @@ SENTENCES: dict[str, str] = {
     T.CASE_COMMENT.value: "{who} left a comment",
     T.CASE_ASSIGN.value: "{who} gave the case to {to}",
     T.CASE_ESCALATE_TO.value: "{who} escalated the case to {to}",
-    T.TRACK_OPEN.value: "The {track} clock was opened",
-    T.TRACK_START.value: "The {track} clock started",
-    T.TRACK_MET.value: "The {track} duty was met",
-    T.TRACK_NOT_APPLICABLE.value: "{who} found that {track} does not apply",
-    T.TRACK_REOPEN.value: "The {track} clock was reopened",
-    T.TRACK_ESCALATE.value: "Little time is left on the {track} clock: the escalation roles were alerted",
-    T.TRACK_BREACH.value: "The {track} deadline was missed",
+    T.TRACK_OPEN.value: "Legal track {track} opened",
+    T.TRACK_START.value: "Legal track {track}: its clock started",
+    T.TRACK_MET.value: "Legal track {track} met",
+    T.TRACK_NOT_APPLICABLE.value: "{who} found that legal track {track} does not apply",
+    T.TRACK_REOPEN.value: "Legal track {track} reopened",
+    T.TRACK_ESCALATE.value: "Legal track {track}: little time is left, the escalation roles were alerted",
+    T.TRACK_BREACH.value: "Legal track {track}: the deadline was missed",
     T.DECISION_REVERSE.value: "{who} reversed the decision's measures",
     T.SWEEP_RUN.value: "A sweep for copies ran",
     T.STAY_DOWN_BANK.value: "The items went into the platform's own bank (stay-down)",
@@ -73,7 +73,15 @@ def _target(value: Any, names: dict[str, str]) -> str:
     return names.get(text, text)
 
 
-def describe(event: AuditEvent, *, names: dict[str, str], track_titles: dict[str, str]) -> str:
+def track_label(kind: str) -> str:
+    """A legal track as staff read it: its plain title and where the duty comes from."""
+    from staydown.cases.tracks import KINDS
+
+    rule = KINDS.get(kind)
+    return f"\u201c{rule.title}\u201d ({rule.law})" if rule else (kind.replace("_", " ") or "(unnamed)")
+
+
+def describe(event: AuditEvent, *, names: dict[str, str]) -> str:
     """One sentence for one event. An event with no sentence of its own still reads as words."""
     data = event.data if isinstance(event.data, dict) else {}
     template = SENTENCES.get(event.tag)
@@ -83,7 +91,7 @@ def describe(event: AuditEvent, *, names: dict[str, str], track_titles: dict[str
     kind = str(data.get("kind") or "")
     sentence = template.format(
         who=_who(event, names),
-        track=track_titles.get(kind, kind.replace("_", " ") or "legal"),
+        track=track_label(kind),
         policy=str(data.get("policy_ref") or "the policy"),
         to=_target(data.get("to"), names),
     )
@@ -98,5 +106,5 @@ def _details(tag: str, data: dict[str, Any]) -> str:
     if tag == T.CASE_SECOND_REVIEW.value:
         return "agreed" if data.get("agree") else "disagreed, and decided it violates"
     if tag == T.TRACK_MET.value and data.get("resolution"):
-        return str(data["resolution"]).replace("_", " ")
+        return "by " + str(data["resolution"]).replace("_", " ")
     return ""

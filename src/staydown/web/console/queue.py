@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from staydown.actors import Actor
 from staydown.cases import actions, tracks
-from staydown.cases.bulk import MAX_BULK, TWO_PERSON_RULE, bulk_decide
+from staydown.cases.bulk import MAX_BULK, bulk_decide
 from staydown.cases.models import Case, CaseState, TrackState
 from staydown.cases.queues import SORTS, VIEWS, QueueFilter, parse_filter, queue_view
 from staydown.db import now
@@ -129,8 +129,10 @@ def queue_context(db: DbSession, request: Request, actor: Actor, flt: QueueFilte
             "track_titles": {k: r.title for k, r in tracks.KINDS.items()},
             "reporter_kinds": [k.value for k in ReporterKind],
             "can_review": can_review, "can_bulk": can_review and flt.view == "open",
-            "bulk": {"policy_ref": "", "outcome": "", "facts": "", "error": "", "chosen": []},
-            "bulk_policies": [(p.ref, p.title) for p in catalogue], "two_person_rule": TWO_PERSON_RULE,
+            # Filtered by a policy, the bulk form decides under that policy.
+            "bulk": {"policy_ref": catalogue.ref(flt.policy) if flt.policy in catalogue else "", "outcome": "",
+                     "facts": "", "error": "", "chosen": []},
+            "bulk_policies": [(p.ref, p.title) for p in catalogue],
             "max_bulk": MAX_BULK, "me": actor.ref}
 
 

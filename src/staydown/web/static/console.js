@@ -103,6 +103,10 @@
     if (event.key === "j") { handled = moveRow(1); }
     else if (event.key === "k") { handled = moveRow(-1); }
     else if (event.key === "x") { handled = toggleRow(); }
+    else if (event.key === "b") {
+      var bulk = document.getElementById("bulk-policy");
+      if (bulk) { bulk.focus(); bulk.scrollIntoView({block: "center"}); handled = true; }
+    }
     else if (event.key === "/") {
       var box = document.querySelector("input[data-search]");
       if (box) { box.focus(); box.select(); handled = true; }
