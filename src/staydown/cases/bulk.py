@@ -12,6 +12,7 @@ from staydown.actors import Actor
 from staydown.cases.actions import DecisionResult, case_by_id, claim_case, decide_case, is_two_person
 from staydown.cases.models import CaseState, Outcome
 from staydown.cases.rules import DEFAULT_RULES, CaseRules
+from staydown.db import now
 from staydown.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from staydown.policies.catalogue import Catalogue, parse_ref
 from staydown.staff.permissions import Permission
@@ -57,6 +58,8 @@ def bulk_decide(db: Session, *, actor: Actor, case_ids: list[int], policy_ref: s
     except ValueError:
         raise InvalidInput(f"{policy_ref!r} is not a policy in force; pick one from the list") from None
     cases = []
+    when = now(db)
+    # Everything is checked before anything is written, so a refusal leaves no claim behind.
     for case_id in ids:
         case = case_by_id(db, case_id, for_update=True)
         if case.child_safety and Permission.CHILD_SAFETY_CASES.value not in actor.permissions:
@@ -66,6 +69,9 @@ def bulk_decide(db: Session, *, actor: Actor, case_ids: list[int], policy_ref: s
                                 code="two_person_rule")
         if case.state != CaseState.open.value:
             raise Conflict(f"case {case.id} is {case.state.replace('_', ' ')}, not open")
+        if case.claimed_by and case.claimed_by != actor.ref and case.claim_expires_at and case.claim_expires_at > when:
+            raise Conflict(f"case {case.id} is claimed by someone else until "
+                           f"{case.claim_expires_at.strftime('%H:%M UTC')}; leave it out or ask them")
         if case.policy_id != policy_id:
             raise InvalidInput(f"case {case.id} is under {case.policy_id or 'no policy yet'}, not {policy_id}: a bulk "
                                "decision takes cases of one policy")
