@@ -129,6 +129,9 @@ def _seed(live_server) -> dict:  # type: ignore[no-untyped-def]
                                           "explanation": "These were quotes from a film we were discussing."})
     assert r.status_code == 201, r.text
     appeal_code = r.json()["code"]
+    r = api.post("/v1/disputes", headers=sign_in(api, "legal"), json={
+        "body": "Example Online Dispute Board", "case_id": first, "reference": "EODB-2026-0042"})
+    assert r.status_code == 201, r.text
     # Five spam reports, one stored picture among them (synthetic, benign), and another report on the account.
     spam = [_case_of(live_server, _report(url, "spam", f"spam-{i}", f"bot-{i % 2}",
                                           "the same crypto link posted again and again", f"r{i}@example.org"))
@@ -258,6 +261,7 @@ def test_issue17_moderator_and_senior_walk_through_the_new_console(live_server, 
     senior.goto(f"{base}/console/appeals?tab=decided")
     assert ids["appeal"] in senior.inner_text("#appeals-table")
     senior.goto(f"{base}/console/appeals/disputes")
+    assert "EODB-2026-0042" in senior.inner_text("#disputes-table")
     check(senior, "console-disputes")
     context.close()
     with live_server.database.unit_of_work(write=False) as db:

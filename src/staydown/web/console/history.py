@@ -96,7 +96,8 @@ def describe(event: AuditEvent, *, names: dict[str, str]) -> str:
         to=_target(data.get("to"), names),
     )
     extra = _details(event.tag, data)
-    return sentence + (f": {extra}" if extra else "") + "."
+    text = sentence + (f": {extra}" if extra else "")
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def _details(tag: str, data: dict[str, Any]) -> str:

@@ -128,7 +128,7 @@ def queue_context(db: DbSession, request: Request, actor: Actor, flt: QueueFilte
             "policies": [(p.id, p.title) for p in catalogue], "policy_titles": {p.id: p.title for p in catalogue},
             "track_titles": {k: r.title for k, r in tracks.KINDS.items()},
             "reporter_kinds": [k.value for k in ReporterKind],
-            "can_review": can_review, "can_bulk": can_review and flt.view == "open",
+            "can_review": can_review, "can_bulk": can_review and flt.view == "open" and not flt.problems,
             # Filtered by a policy, the bulk form decides under that policy.
             "bulk": {"policy_ref": catalogue.ref(flt.policy) if flt.policy in catalogue else "", "outcome": "",
                      "facts": "", "error": "", "chosen": []},

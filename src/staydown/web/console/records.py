@@ -109,7 +109,7 @@ def search(db: Session, actor: Actor, query: str) -> list[Hit]:
         if _content_hidden(db, actor, content.id):
             continue
         hits.append(Hit("content", f"Item {content.platform_id}", f"/console/content/{content.id}",
-                        f"{content.kind}" + (f" · {content.url}" if content.url else ""),
+                        f"kind {content.kind}" + (f" · {content.url}" if content.url else ""),
                         content.platform_id == q))
     for account in db.execute(sa.select(PlatformAccount).where(sa.or_(
             PlatformAccount.platform_id == q, PlatformAccount.platform_id.like(_like(q), escape="\\"),
