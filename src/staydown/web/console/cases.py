@@ -184,8 +184,15 @@ def related_cases(db: Session, actor: Actor, case: Case, contents: list) -> list
     from staydown.web.console.records import account_record, content_record
 
     found: dict[int, Case] = {}
+    seen_accounts: set[int] = set()
     for content in contents:
-        record = account_record(db, actor, content.account) if content.account else content_record(db, actor, content)
+        if content.account is not None:
+            if content.account.id in seen_accounts:
+                continue  # the account's record already holds this item's cases
+            seen_accounts.add(content.account.id)
+            record = account_record(db, actor, content.account)
+        else:
+            record = content_record(db, actor, content)
         for other in record.cases:
             if other.id != case.id:
                 found[other.id] = other
