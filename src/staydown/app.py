@@ -280,10 +280,11 @@ def create_app(
     app.include_router(report_public_router)
     # Console and public pages (staydown.web): HTML routers are included below this line.
     from staydown.web.console import auth as console_auth, cases as console_cases, media as console_media
+    from staydown.web.console import appeals as console_appeals, lookup as console_lookup
     from staydown.web.console import queue as console_queue
 
     for console_router in (console_auth.router, console_auth.account_router, console_queue.router,
-                           console_cases.router, console_media.router):
+                           console_cases.router, console_media.router, console_appeals.router, console_lookup.router):
         app.include_router(console_router)
     from staydown.web.public import router as public_pages_router
 

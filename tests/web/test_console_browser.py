@@ -36,7 +36,7 @@ def test_reveal_and_policy_swap_with_htmx(live_server, browser) -> None:  # type
     page.fill("#password", PASSWORD)
     page.click("button:has-text('Sign in')")
     page.wait_for_url(re.compile(r".*/console/queue$"))
-    page.click("a:has-text('Case ')")
+    page.click("a.case-link")  # (has-text('Case ') would also match the "My cases" view)
     page.wait_for_url(re.compile(r".*/console/cases/\d+$"))
     page.keyboard.press("c")  # claim
     page.wait_for_selector("text=You hold this case")

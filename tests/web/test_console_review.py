@@ -121,7 +121,8 @@ def test_case_page_shows_notices_context_history_and_hides_identity_from_moderat
     assert "post-5" in page and "u-5" in page  # platform ids and the account
     assert "Rea Porter" not in page and "rea@example.org" not in page
     assert "shown only to child-safety and legal staff" in page
-    assert "case:case:open" in page  # history from the audit log
+    # History from the audit log, in words: never its raw tags.
+    assert "The case was opened." in page and "case:case:open" not in page and "case:track:open" not in page
     assert "No media is stored for this content" in page
     assert "Keyboard shortcuts" in page and "<kbd>v</kbd>" in page
     cs = login(app, "cs1")
@@ -198,7 +199,11 @@ def test_X2_two_person_rule_through_the_console(app, client, database: Database)
                    "actions_for": "csam@2", "actions": ["remove"]})
     assert r.status_code == 303
     page = cs1.get(f"/console/cases/{case.id}").text
-    assert "awaits a second, senior reviewer" in page and "You made this decision" in page
+    assert "awaits a second, senior reviewer" in page
+    # The first reviewer is not offered the second-review form (it would be refused), and is told why.
+    assert "You made this" in page and "a different senior reviewer must" in page
+    assert 'id="second-review-button"' not in page
+    assert 'id="second-review-button"' in cs2.get(f"/console/cases/{case.id}").text
     queue = cs2.get("/console/second-review").text
     assert f"/console/cases/{case.id}" in queue and "(you:" not in queue
     assert "(you:" in cs1.get("/console/second-review").text

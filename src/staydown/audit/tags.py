@@ -55,6 +55,9 @@ class AuditTag(str, enum.Enum):
     CASE_SECOND_REVIEW = "case:decision:second_review"
     CASE_ACTUAL_KNOWLEDGE = "case:knowledge:csam"
     CASE_AUTO_DECISION_SKIPPED = "case:decision:auto_skipped"
+    CASE_COMMENT = "case:comment:add"  # an internal comment for colleagues
+    CASE_ASSIGN = "case:assignment:assign"  # given to a person or a role (or taken back)
+    CASE_ESCALATE_TO = "case:assignment:escalate"  # handed up to a person or a role, with the reason
     TRACK_OPEN = "case:track:open"
     TRACK_START = "case:track:start"
     TRACK_MET = "case:track:met"

@@ -202,7 +202,8 @@ def _resolve_policy(catalogue: Catalogue, policy_ref: str) -> Policy:
     return policy
 
 
-def _is_two_person(case: Case) -> bool:
+def is_two_person(case: Case) -> bool:
+    """X-2: a "does not violate" on these cases needs a second, senior person."""
     return case.child_safety or case.ncii or case.minor_involved
 
 
@@ -260,7 +261,7 @@ def decide_case(
                      data={"decision_id": decision.id, "policy_ref": policy.ref, "area": case.area, "note": note})
         return DecisionResult(decision, [], False)
 
-    if chosen is Outcome.does_not_violate and _is_two_person(case):
+    if chosen is Outcome.does_not_violate and is_two_person(case):
         # X-2: one reviewer's "no violation" on a child-safety or NCII report changes nothing yet.
         decision = Decision(case_id=case.id, reviewer=actor.ref, policy_ref=policy.ref, outcome=chosen.value,
                             actions=[], facts=facts, note=note, automated=automated,

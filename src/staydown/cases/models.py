@@ -75,6 +75,9 @@ class Case(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outcome: Mapped[str | None] = mapped_column(sa.String(20))
+    # Whom the case is given to, besides any claim: "staff:<id>" (one person) or "role:<role>"
+    # (anyone holding that role). Set by an assignment or an escalation; shown in "my cases".
+    assigned_to: Mapped[str | None] = mapped_column(sa.String(200), index=True)
 
     tracks: Mapped[list[LegalTrack]] = relationship(back_populates="case", lazy="selectin", order_by="LegalTrack.id")
 
@@ -142,6 +145,18 @@ class Decision(Base):
     # What the second reviewer relied on when agreeing: part of the reasons the notifier is given.
     second_review_facts: Mapped[str | None] = mapped_column(sa.Text)
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class CaseComment(Base):
+    """An internal comment on a case: for colleagues, never shown to the people concerned."""
+
+    __tablename__ = "case_comments"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True)
+    author: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    body: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
 class StaffAlert(Base):

@@ -14,7 +14,7 @@ from staydown import audit
 from staydown.actors import Actor
 from staydown.authorities import dsa18
 from staydown.authorities.models import AuthorityNotification
-from staydown.cases import actions, tracks
+from staydown.cases import actions, teamwork, tracks
 from staydown.cases.models import Case, CaseState, Decision, DecisionState, Outcome
 from staydown.db import now
 from staydown.enforcement.models import Sweep
@@ -27,6 +27,7 @@ from staydown.policies.schema import Policy
 from staydown.policies.vocab import ACCOUNT_ACTIONS, CONTENT_ACTIONS
 from staydown.staff.permissions import Permission
 from staydown.web.console.access import can_see, sees_identity, visible_case
+from staydown.web.console.history import describe
 from staydown.web.console.media import media_for_case, reveals_today
 from staydown.web.console.queue import live_tracks, remaining_text
 from staydown.web.console.session import console_session
@@ -99,7 +100,8 @@ def staff_names(db: Session, refs: set[str]) -> dict[str, str]:
 
 def case_context(db: Session, request: Request, actor: Actor, case: Case, *,
                  form: dict[str, Any] | None = None, second: dict[str, Any] | None = None,
-                 threat: dict[str, Any] | None = None) -> dict[str, Any]:
+                 threat: dict[str, Any] | None = None, assign: dict[str, Any] | None = None,
+                 comment: dict[str, Any] | None = None) -> dict[str, Any]:
     catalogue: Catalogue = request.app.state.catalogue
     contents = actions.case_contents(db, case)
     content_ids = [c.id for c in contents]
@@ -109,22 +111,37 @@ def case_context(db: Session, request: Request, actor: Actor, case: Case, *,
     decisions = list(db.execute(sa.select(Decision).where(Decision.case_id == case.id).order_by(Decision.id)).scalars())
     pending = next((d for d in reversed(decisions) if d.state == DecisionState.pending_second_review.value), None)
     history = audit.events_for(db, subject_type="case", subject_id=case.id, last=HISTORY_LIMIT)
+    comments = teamwork.comments_for(db, case.id)
     when = now(db)
     claimed_by_me = case.claimed_by == actor.ref and bool(case.claim_expires_at and case.claim_expires_at > when)
     claimed_by_other = bool(case.claimed_by and case.claimed_by != actor.ref and case.claim_expires_at
                             and case.claim_expires_at > when)
     perms = actor.permissions
+    names = staff_names(db, {d.reviewer for d in decisions} | {d.second_reviewer or "" for d in decisions}
+                        | {case.claimed_by or "", case.assigned_to or ""} | {c.author for c in comments}
+                        | {f"{e.actor_kind}:{e.actor_id}" for e in history}
+                        | {str((e.data or {}).get("to") or "") for e in history})
+    track_titles = {k: r.title for k, r in tracks.KINDS.items()}
+    may_second = Permission.CASES_SECOND_REVIEW.value in perms and case.state == CaseState.second_review.value
+    # The first reviewer is never offered the second review (the action would refuse it): they
+    # are told why instead.
+    own_decision = bool(pending and pending.reviewer == actor.ref)
+    can_review = Permission.CASES_REVIEW.value in perms and case.state == CaseState.open.value
     return {
-        "names": staff_names(db, {d.reviewer for d in decisions} | {d.second_reviewer or "" for d in decisions}
-                             | {case.claimed_by or ""}),
+        "names": names,
         "case": case, "at": when, "contents": contents, "notices": _notices(db, case), "scans": scans,
-        "sweeps": sweeps, "decisions": decisions, "pending": pending, "history": list(reversed(history)),
+        "sweeps": sweeps, "decisions": decisions, "pending": pending,
+        "history": [(e, describe(e, names=names)) for e in reversed(history)],
+        "comments": comments, "comment": comment or {"body": "", "error": ""},
+        "can_assign": can_review, "assign": assign or {"to": case.assigned_to or "", "reason": "", "error": "", "escalate": False},
+        "assignees": assignees(db, case) if can_review else [],
+        "related": related_cases(db, actor, case, contents),
         "tracks": case.tracks, "live_tracks": live_tracks, "remaining": remaining_text,
         "media": media_for_case(db, case, content_ids),
         "show_identity": sees_identity(actor),
-        "can_review": Permission.CASES_REVIEW.value in perms and case.state == CaseState.open.value,
+        "can_review": can_review,
         "can_reveal": Permission.MEDIA_REVEAL.value in perms,
-        "can_second": (Permission.CASES_SECOND_REVIEW.value in perms and case.state == CaseState.second_review.value),
+        "can_second": may_second and not own_decision, "own_decision": may_second and own_decision,
         "claimed_by_me": claimed_by_me, "claimed_by_other": claimed_by_other, "me": actor.ref,
         "reveals_used": reveals_today(db, actor), "reveal_budget": request.app.state.settings.reveal_daily_budget,
         "areas": policies_by_area(catalogue), "outcomes": OUTCOMES,
@@ -135,8 +152,51 @@ def case_context(db: Session, request: Request, actor: Actor, case: Case, *,
         "threat": threat or {"facts": "", "member_states": "", "error": ""},
         "notifications": list(db.execute(sa.select(AuthorityNotification).where(
             AuthorityNotification.case_id == case.id).order_by(AuthorityNotification.id)).scalars()),
-        "track_titles": {k: r.title for k, r in tracks.KINDS.items()},
+        "track_titles": track_titles,
     }
+
+
+def assignees(db: Session, case: Case) -> list[tuple[str, str]]:
+    """Whom this case can be given to: the roles that work cases, then each active person who may
+    work it (child-safety cases: specialists only), as (target, label)."""
+    from staydown.staff.models import StaffUser
+    from staydown.staff.permissions import permissions_for_roles
+
+    options = []
+    for role in teamwork.assignable_roles():
+        if case.child_safety and Permission.CHILD_SAFETY_CASES.value not in permissions_for_roles([role]):
+            continue
+        options.append((f"role:{role}", f"Role: {role.replace('_', ' ')}"))
+    for person in db.execute(sa.select(StaffUser).where(StaffUser.is_active.is_(True))
+                             .order_by(StaffUser.username).limit(500)).scalars():
+        granted = permissions_for_roles(person.roles)
+        if Permission.CASES_REVIEW.value not in granted:
+            continue
+        if case.child_safety and Permission.CHILD_SAFETY_CASES.value not in granted:
+            continue
+        options.append((f"staff:{person.id}", f"{person.display_name or person.username} ({person.username})"))
+    return options
+
+
+def related_cases(db: Session, actor: Actor, case: Case, contents: list) -> list[Case]:
+    """The other cases about the same items or accounts, newest first: an account's second case
+    says there was a first (and how it ended)."""
+    from staydown.web.console.records import account_record, content_record
+
+    found: dict[int, Case] = {}
+    seen_accounts: set[int] = set()
+    for content in contents:
+        if content.account is not None:
+            if content.account.id in seen_accounts:
+                continue  # the account's record already holds this item's cases
+            seen_accounts.add(content.account.id)
+            record = account_record(db, actor, content.account)
+        else:
+            record = content_record(db, actor, content)
+        for other in record.cases:
+            if other.id != case.id:
+                found[other.id] = other
+    return sorted(found.values(), key=lambda c: (c.opened_at, c.id), reverse=True)[:50]
 
 
 @router.get("/cases/{case_id}")
@@ -273,3 +333,40 @@ def second_review(case_id: DbId, request: Request, db: DbSession, actor: Senior,
         return _rerender(db, request, actor, case_id, exc, second={**second, "error": exc.message})
     return RedirectResponse(f"/console/cases/{case_id}", status_code=303)
 
+
+
+# -- working together -----------------------------------------------------------------------------
+
+@router.post("/cases/{case_id}/comments")
+def add_comment(case_id: DbId, request: Request, db: DbSession, actor: Reader,
+                csrf_token: Annotated[str, Form(max_length=200)] = "",
+                body: Annotated[str, Form(max_length=teamwork.MAX_COMMENT + 1000)] = "") -> Response:
+    """An internal comment for colleagues (never shown to the people concerned)."""
+    verify_csrf(request, csrf_token)
+    case = visible_case(db, actor, case_id, for_update=True)
+    try:
+        teamwork.add_comment(db, actor=actor, case=case, body=body)
+    except StaydownError as exc:
+        return _rerender(db, request, actor, case_id, exc, comment={"body": body, "error": exc.message})
+    return RedirectResponse(f"/console/cases/{case_id}#comments-h", status_code=303)
+
+
+@router.post("/cases/{case_id}/assignment")
+def assign(case_id: DbId, request: Request, db: DbSession, actor: Reviewer,
+           csrf_token: Annotated[str, Form(max_length=200)] = "",
+           to: Annotated[str, Form(max_length=200)] = "",
+           reason: Annotated[str, Form(max_length=teamwork.MAX_REASON + 1000)] = "",
+           escalate: Annotated[str, Form(max_length=10)] = "") -> Response:
+    """Give the case to a person or a role; with `escalate`, hand it up with a reason (the role
+    is alerted). An empty `to` without `escalate` takes the case back from whoever has it."""
+    verify_csrf(request, csrf_token)
+    case = visible_case(db, actor, case_id, for_update=True)
+    try:
+        if escalate:
+            teamwork.escalate_case(db, actor=actor, case=case, to=to, reason=reason)
+        else:
+            teamwork.assign_case(db, actor=actor, case=case, to=to or None, reason=reason)
+    except StaydownError as exc:
+        return _rerender(db, request, actor, case_id, exc,
+                         assign={"to": to, "reason": reason, "error": exc.message, "escalate": bool(escalate)})
+    return RedirectResponse(f"/console/cases/{case_id}#assign-h", status_code=303)

@@ -189,6 +189,7 @@ def reveal(case_id: DbId, item_id: DbId, request: Request, db: DbSession, actor:
     except MediaError as exc:
         image, error = None, f"this item cannot be shown as an image ({exc})"
     used = reveals_today(db, actor)
-    ctx = {"case": case, "item": item, "error": error, "image": image, "used": used, "budget": budget}
+    # An HTMX reveal replaces the figure only: the counter above the media comes with it (out of band).
+    ctx = {"case": case, "item": item, "error": error, "image": image, "used": used, "budget": budget, "oob": htmx}
     return render(request, "console/partials/revealed.html" if htmx else "console/reveal.html", ctx)
 

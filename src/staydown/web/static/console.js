@@ -55,6 +55,65 @@
     return tag === "input" || tag === "textarea" || tag === "select" || target.isContentEditable;
   }
 
+  // The queue: j/k move between rows (the row's case link takes the focus, so Enter opens it),
+  // x ticks the current row for a bulk decision, / goes to the search box.
+  function queueRows() { return Array.prototype.slice.call(document.querySelectorAll("tr.queue-row, tr.appeal-row")); }
+
+  function moveRow(step) {
+    var rows = queueRows();
+    if (!rows.length) { return false; }
+    var index = rows.findIndex(function (row) { return row.contains(document.activeElement); });
+    index = index < 0 ? (step > 0 ? 0 : rows.length - 1) : Math.min(rows.length - 1, Math.max(0, index + step));
+    rows.forEach(function (row) { row.classList.remove("current"); });
+    rows[index].classList.add("current");
+    var link = rows[index].querySelector("a.case-link");
+    if (link) { link.focus(); link.scrollIntoView({block: "nearest"}); }
+    return true;
+  }
+
+  function toggleRow() {
+    var row = queueRows().find(function (r) { return r.contains(document.activeElement); });
+    var box = row && row.querySelector('input[type="checkbox"][name="case"]');
+    if (!box) { return false; }
+    box.checked = !box.checked;
+    box.dispatchEvent(new Event("change", { bubbles: true }));
+    return true;
+  }
+
+  function countSelected() {
+    var out = document.getElementById("bulk-count");
+    if (out) { out.textContent = String(document.querySelectorAll('input[name="case"]:checked').length); }
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target && event.target.name === "case") { countSelected(); }
+  });
+
+  // The queue refreshes itself every minute, but not while cases are ticked for a bulk decision
+  // (the new table would drop the ticks).
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var source = event.detail && event.detail.elt;
+    if (source && source.id === "queue-table" && document.querySelector('input[name="case"]:checked')) {
+      event.preventDefault();
+    }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) { return; }
+    var handled = false;
+    if (event.key === "j") { handled = moveRow(1); }
+    else if (event.key === "k") { handled = moveRow(-1); }
+    else if (event.key === "x") { handled = toggleRow(); }
+    else if (event.key === "b") {
+      var bulk = document.getElementById("bulk-policy");
+      if (bulk) { bulk.focus(); bulk.scrollIntoView({block: "center"}); handled = true; }
+    }
+    else if (event.key === "/") {
+      var box = document.querySelector("input[data-search]");
+      if (box) { box.focus(); box.select(); handled = true; }
+    }
+    if (handled) { event.preventDefault(); }
+  });
+
   // One key for the common actions: elements declare their key with data-key. A radio is chosen
   // and the facts field focused (a decision still needs facts and a click); a button is pressed.
   document.addEventListener("keydown", function (event) {
@@ -89,7 +148,10 @@
     syncActions();
     tick();
     window.setInterval(tick, 1000);
-    var error = document.getElementById("decision-error");
+    countSelected();
+    var error = document.getElementById("decision-error") || document.getElementById("bulk-error") ||
+      document.getElementById("filter-error") || document.getElementById("appeal-error") ||
+      document.getElementById("assign-error") || document.getElementById("comment-error");
     if (error) { error.focus(); }
   });
   document.addEventListener("htmx:afterSwap", tick);
