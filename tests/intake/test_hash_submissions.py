@@ -92,6 +92,9 @@ def test_TID1_pictures_hashed_on_the_device_file_a_valid_request_and_a_held_unve
     assert r.status_code == 201, r.text
     assert "fingerprints of 3 pictures" in r.text and "The pictures stayed on your device" in r.text
     code = CODE_RE.search(r.text).group(1)  # type: ignore[union-attr]
+    # The request's status page reads well with no item named yet.
+    status = client.post("/status", data={"csrf_token": _token(r.text), "code": code})
+    assert status.status_code == 200 and "TAKE IT DOWN request" in status.text
     with database.unit_of_work(write=False) as db:
         notice = db.execute(sa.select(Notice).where(Notice.tracking_code == code)).scalar_one()
         assert (notice.kind, notice.state, notice.missing_elements, notice.policy_id) == (

@@ -140,7 +140,7 @@ class HashSubmission(Base):
     bank_id: Mapped[int] = mapped_column(sa.ForeignKey("banks.id", ondelete="RESTRICT"), nullable=False)
     state: Mapped[str] = mapped_column(sa.String(20), nullable=False)
     pictures: Mapped[int] = mapped_column(sa.Integer, nullable=False)
-    # Which browser computed the hashes, as it said (for the record; not trusted for anything).
+    # Where the hashes came from (the page that computed them); nothing about the person's browser.
     client: Mapped[dict[str, Any]] = mapped_column(sa.JSON, nullable=False, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     # The sweep of stored copies: when it ran and what it found (kept after a withdrawal).

@@ -85,7 +85,7 @@ def pictures_submit(request: Request, form: Posted, db: DbSession, actor: Public
     state = request.app.state
     receipt, _ = hash_submissions.submit_pictures(
         db, actor=actor, notice=notice_in, pictures=pictures, catalogue=state.catalogue, rules=state.case_rules,
-        engine=state.match_engine, client={"user_agent": request.headers.get("user-agent", "")[:300]})
+        engine=state.match_engine, client={"page": "takedown_pictures"})
     if key is not None:
         receipt.notice.idempotency_key = "public-form:" + key
     return _done(request, db, receipt.notice)
@@ -96,6 +96,7 @@ def _done(request: Request, db: Any, notice: Any) -> HTMLResponse:
     return render(request, "public/ondevice_done.html", {
         "notice": notice, "submission": submission, "deadlines": queries.notice_deadlines(db, notice),
         "track_words": TRACK_WORDS, "active": "takedown",
+        "hours": int(request.app.state.case_rules.hours["take_it_down"]),
         "status_url": f"{_base(request)}/status/{notice.tracking_code}"}, status_code=201)
 
 
