@@ -253,3 +253,27 @@ def test_rate_limit_on_submissions(client) -> None:  # type: ignore[no-untyped-d
     line = picture_line(_pictures(1, 980)[0])
     codes = [send(client, [line]).status_code for _ in range(hash_submissions.RATE_PER_MINUTE + 1)]
     assert codes[:-1] == [201] * hash_submissions.RATE_PER_MINUTE and codes[-1] == 429
+
+
+def test_a_refusal_verifies_nothing_and_matches_stay_held(client, database: Database, api_key: str) -> None:  # type: ignore[no-untyped-def]
+    """An unverified hash never acts alone: a reviewer finding no violation on the copy its sweep
+    found leaves the submission unverified, and the next matching upload is still only held."""
+    img = synthetic(995, (512, 384))
+    _scan(client, api_key, "stored", encode(img, "JPEG", quality=90))
+    client.app.state.match_engine.catch_up()
+    assert send(client, [picture_line(encode(img, "PNG"))]).status_code == 201
+    _run_jobs(client, database)
+    with database.unit_of_work(write=False) as db:
+        case_id = db.execute(sa.select(NoticeItem.case_id).join(HashSubmission, HashSubmission.notice_id == NoticeItem.notice_id)
+                             ).scalar_one()
+    make_staff(database, "mo", "moderator")
+    headers = sign_in(client, "mo")
+    assert client.post(f"/v1/cases/{case_id}/claim", headers=headers).status_code == 200
+    r = client.post(f"/v1/cases/{case_id}/decision", headers=headers,
+                    json={"policy": "ncii@2", "outcome": "does_not_violate", "facts": "not the person in the request"})
+    assert r.status_code == 200, r.text
+    with database.unit_of_work(write=False) as db:
+        assert db.execute(sa.select(HashSubmission.verified_at)).scalar_one() is None
+        assert db.execute(sa.select(Bank).where(Bank.name == "own-ncii")).first() is None
+    client.app.state.match_engine.catch_up()
+    assert _scan(client, api_key, "next", encode(ImageOps.mirror(img), "JPEG"))["verdict"] == "hold"

@@ -8,21 +8,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import re
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pdqhash
-import pytest
 import sqlalchemy as sa
 from PIL import Image, ImageOps
 
 from staydown.cases.models import Case, LegalTrack
 from staydown.intake.models import HashSubmission, Notice, NoticeItem
 from staydown.matching.models import BankEntry
-from staydown.media.hashing import hamming
 from staydown.subjects.models import PlatformContent
 from tests.helpers import PASSWORD, auth, make_key, make_staff
 from tests.imagegen import encode, synthetic
@@ -268,8 +265,7 @@ def test_the_worker_may_not_reach_the_network(live_server) -> None:
     assert r.headers["content-security-policy"] == "default-src 'none'; script-src 'self'"
 
 
-@pytest.mark.parametrize("n", [1])
-def test_a_flat_picture_is_refused_in_the_browser_with_a_clear_message(live_server, page, tmp_path: Path, n: int) -> None:  # type: ignore[no-untyped-def]
+def test_a_flat_picture_is_refused_in_the_browser_with_a_clear_message(live_server, page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     flat = tmp_path / "blank.png"
     flat.write_bytes(encode(Image.new("RGB", (300, 200), (240, 240, 240)), "PNG"))
     page.goto(f"{live_server.url}/takedown/pictures")
