@@ -17,6 +17,7 @@ from staydown.enforcement.staydown import STAY_DOWN_SWEEP, sweep_job
 from staydown.exchanges.actions import EXCHANGE_FETCH, EXCHANGES_SCHEDULE, fetch_job as exchange_fetch_job
 from staydown.exchanges.actions import schedule_job as exchanges_schedule_job
 from staydown.exchanges.feedback import EXCHANGE_SUBMIT, EXCHANGES_CASE_DECIDED, case_decided_job, submit_job
+from staydown.intake import hash_submissions
 from staydown.transparency.tdb import TDB_SUBMIT_JOB, tdb_submit_job
 from staydown.transparency.consistency import SAMPLE_JOB as CONSISTENCY_SAMPLE, sample_job as consistency_sample_job
 
@@ -105,6 +106,7 @@ def build_registry() -> JobRegistry:
     registry.register_batch(DELIVER_WEBHOOK, deliver_webhooks_batch)
     registry.register(STAY_DOWN_SWEEP, sweep_job)
     registry.register(STAY_DOWN_BANK_MEDIA, bank_media_job)
+    registry.register(hash_submissions.SWEEP_JOB, hash_submissions.sweep_job)
     registry.register_batch(STAY_DOWN_BANK_MEDIA, bank_media_batch)
     registry.register(APPEAL_DEADLINES, appeal_deadlines_job)
     registry.register(TDB_SUBMIT_JOB, tdb_submit_job)

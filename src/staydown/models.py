@@ -18,7 +18,7 @@ from staydown.delivery.models import Job, JobAttempt
 from staydown.enforcement.models import AccountStrike, EnforcementAction, Sweep
 from staydown.evidence.models import DestructionRequest, EvidenceItem, LegalHold
 from staydown.exchanges.models import Exchange, ExchangeRecord, ExchangeSignal, ExchangeSubmission
-from staydown.intake.models import Notice, NoticeItem, Notifier, TrustedFlagger
+from staydown.intake.models import HashSubmission, Notice, NoticeItem, Notifier, TrustedFlagger
 from staydown.matching.models import Bank, BankEntry, ContentSignal, Scan
 from staydown.policies.models import PolicyVersion
 from staydown.sequences import SequenceHead
@@ -60,6 +60,7 @@ __all__ = [
     "EnforcementAction",
     "Sweep",
     "LegalTrack",
+    "HashSubmission",
     "Notice",
     "OutboundMessage",
     "NoticeItem",

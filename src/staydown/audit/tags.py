@@ -39,6 +39,11 @@ class AuditTag(str, enum.Enum):
     NOTICE_RECEIVE = "intake:notice:receive"
     NOTICE_COMPLETE = "intake:notice:complete"
     NOTICE_NOT_PROCESSED = "intake:notice:not_processed"
+    # pictures fingerprinted on the person's own device (intake.hash_submissions)
+    HASH_SUBMISSION_RECEIVE = "intake:hash_submission:receive"
+    HASH_SUBMISSION_SWEEP = "intake:hash_submission:sweep"
+    HASH_SUBMISSION_VERIFY = "intake:hash_submission:verify"
+    HASH_SUBMISSION_WITHDRAW = "intake:hash_submission:withdraw"
     TRUSTED_FLAGGER_ADD = "intake:trusted_flagger:add"
     NOTIFIER_WARN = "intake:notifier:warn"
     NOTIFIER_SUSPEND = "intake:notifier:suspend"

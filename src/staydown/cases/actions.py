@@ -323,6 +323,13 @@ def _make_effective(db: Session, *, actor: Actor, case: Case, decision: Decision
                                                 automated_decision=decision.automated))
         for action in interim:
             lift_action(db, actor=actor, action=action, reason=f"replaced by the decision {decision.id}")
+        # A person's first confirmation of a match of pictures someone fingerprinted on their
+        # device verifies them: their hashes join the own bank, and from now on act per policy.
+        # An automated decision verifies nothing.
+        if not decision.automated:
+            from staydown.intake.hash_submissions import verify_from_decision
+
+            verify_from_decision(db, actor=actor, case=case, policy=policy)
         if policy.bank_confirmed:
             # every copy down, and stays down. Banked now (re-uploads blocked within a
             # second); the sweep over stored copies runs from the outbox after commit.

@@ -60,12 +60,14 @@ def submit_notice(
     rules: CaseRules = DEFAULT_RULES,
     engine: Any = None,
     idempotency_key: str | None = None,
+    hashed_pictures: int = 0,
 ) -> Receipt:
     """Store, acknowledge, group and start the clocks for one notice: a batch of one (see
     `intake.batch`). Nothing here can drop a notice: an incomplete TAKE IT DOWN request is stored
-    and answered with what is missing."""
-    [outcome] = batch.submit_notices(db, [batch.Submission(actor, notice, idempotency_key)], catalogue=catalogue,
-                                     rules=rules, engine=engine)
+    and answered with what is missing. `hashed_pictures`: the notice names no item but pictures
+    fingerprinted on the requester's device (intake.hash_submissions)."""
+    [outcome] = batch.submit_notices(db, [batch.Submission(actor, notice, idempotency_key, hashed_pictures)],
+                                     catalogue=catalogue, rules=rules, engine=engine)
     if isinstance(outcome, StaydownError):
         raise outcome
     return receipt_of(db, outcome)

@@ -65,12 +65,14 @@ def new_tracking_code() -> str:
 
 
 def missing_takedown_elements(*, signature: str | None, items: Sequence[Any], good_faith: bool, explanation: str,
-                              contact_email: str | None) -> list[str]:
-    """TID-1: what a valid TAKE IT DOWN request holds, and which of it this one lacks."""
+                              contact_email: str | None, hashed_pictures: int = 0) -> list[str]:
+    """TID-1: what a valid TAKE IT DOWN request holds, and which of it this one lacks. Pictures
+    fingerprinted on the requester's device identify the images as well as an address does: the
+    hashes find every stored copy (intake.hash_submissions)."""
     missing = []
     if not (signature or "").strip():
         missing.append("signature")
-    if not items:
+    if not items and not hashed_pictures:
         missing.append("items")
     if not good_faith:
         missing.append("good_faith_statement")
@@ -119,6 +121,7 @@ class Submission:
     actor: Actor
     notice: NoticeIn
     idempotency_key: str | None = None  # already scoped to the submitter
+    hashed_pictures: int = 0  # pictures identified by hashes computed on the requester's device
 
 
 @dataclass(frozen=True)
@@ -229,6 +232,7 @@ class _Work:
     received_at: datetime | None = None
     insert: bool = True  # False: the notice exists (a TAKE IT DOWN completion adds items to it)
     items: list[Any] = field(default_factory=list)
+    hashed_pictures: int = 0
     cases: list[_Case] = field(default_factory=list)
     events: list[Callable[[Session], None]] = field(default_factory=list)
     item_events: dict[int, list[Callable[[Session], None]]] = field(default_factory=dict)
@@ -320,7 +324,8 @@ def _resolve(db: Session, works: list[_Work], when: datetime) -> None:
         if work.notice.kind is NoticeKind.take_it_down:
             work.missing = missing_takedown_elements(
                 signature=work.notice.signature, items=work.notice.items, good_faith=work.notice.good_faith,
-                explanation=work.notice.explanation, contact_email=work.notice.contact_email)
+                explanation=work.notice.explanation, contact_email=work.notice.contact_email,
+                hashed_pictures=work.hashed_pictures)
         work.notifier_key = _notifier_key(work)
     keys = list(dict.fromkeys(w.notifier_key for w in works if w.notifier_key))
     known: dict[str, tuple[int, datetime | None]] = {}
@@ -709,7 +714,8 @@ def submit_notices(
         except StaydownError as exc:
             results[index] = exc
             continue
-        works.append(_Work(index, sub.actor, sub.notice, policy, sub.idempotency_key))
+        works.append(_Work(index, sub.actor, sub.notice, policy, sub.idempotency_key,
+                           hashed_pictures=sub.hashed_pictures))
     works = _replays(db, works, results)
     if works:
         for work, outcome in zip(works, _write(db, works, catalogue=catalogue, rules=rules, engine=engine)):

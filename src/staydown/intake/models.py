@@ -119,3 +119,33 @@ class NoticeItem(Base):
     case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id", ondelete="SET NULL"), index=True)
 
     notice: Mapped[Notice] = relationship(back_populates="items")
+
+
+class HashSubmissionState(str, enum.Enum):
+    active = "active"
+    withdrawn = "withdrawn"  # by the person, with the notice's tracking code: its hashes are disabled
+
+
+class HashSubmission(Base):
+    """Pictures a person fingerprinted on their own device and sent as hashes only, with the notice
+    that carries their declaration. The hashes live in a bank of their own (`bank_id`), which
+    holds matching uploads for review and never acts alone until a reviewer confirms a first match
+    (`verified_at`): an unverified hash could be abused to censor any picture."""
+
+    __tablename__ = "hash_submissions"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    notice_id: Mapped[int] = mapped_column(sa.ForeignKey("notices.id", ondelete="RESTRICT"), nullable=False,
+                                           unique=True)
+    bank_id: Mapped[int] = mapped_column(sa.ForeignKey("banks.id", ondelete="RESTRICT"), nullable=False)
+    state: Mapped[str] = mapped_column(sa.String(20), nullable=False)
+    pictures: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    # Where the hashes came from (the page that computed them); nothing about the person's browser.
+    client: Mapped[dict[str, Any]] = mapped_column(sa.JSON, nullable=False, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # The sweep of stored copies: when it ran and what it found (kept after a withdrawal).
+    swept_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sweep: Mapped[dict[str, Any]] = mapped_column(sa.JSON, nullable=False, default=dict)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    verified_case_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

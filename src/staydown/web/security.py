@@ -36,6 +36,12 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "manifest-src 'self'",
 ])
 
+# The on-device hashing worker (static/ondevice/worker.js) reads the person's pictures: its own
+# policy (a dedicated worker's CSP is the one its script is served with) allows loading its own
+# code and nothing else, so no request can leave it, whatever it runs.
+WORKER_PATHS = ("/static/ondevice/worker.js",)
+WORKER_CONTENT_SECURITY_POLICY = "default-src 'none'; script-src 'self'"
+
 PAGE_HEADERS = {
     "content-security-policy": CONTENT_SECURITY_POLICY,
     "x-content-type-options": "nosniff",
@@ -69,6 +75,9 @@ class PageSecurityMiddleware:
                 content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
                 if content_type.startswith(b"text/html") or scope.get("path", "").startswith("/static/"):
                     present = {k.lower() for k, _ in headers}
+                    if scope.get("path") in WORKER_PATHS:
+                        headers.append((b"content-security-policy", WORKER_CONTENT_SECURITY_POLICY.encode()))
+                        present.add(b"content-security-policy")
                     for name, value in PAGE_HEADERS.items():
                         if name.encode() not in present:
                             headers.append((name.encode(), value.encode()))

@@ -416,3 +416,7 @@ def _status_page(request: Request, db: Any, notice: Notice) -> HTMLResponse:
 from staydown.web.public import redress as _redress  # noqa: E402 - it imports this package's helpers
 
 router.include_router(_redress.router)
+# The page that fingerprints pictures on the person's device (and its withdrawal), on this router.
+from staydown.web.public import ondevice as _ondevice  # noqa: E402 - it imports this package's helpers
+
+router.include_router(_ondevice.router)
