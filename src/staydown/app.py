@@ -28,6 +28,7 @@ from staydown.jobs import PERIODIC, build_registry
 from staydown.limits import refuse_nul_text
 from staydown.policies.catalogue import Catalogue
 from staydown.settings import Settings, load_settings
+from staydown.hma.api import router as hma_router
 from staydown.matching.api import router as banks_router
 from staydown.matching.engine import MatchEngine
 from staydown.matching.scan_api import router as scan_router
@@ -54,7 +55,7 @@ from staydown.web.templating import STATIC_DIR
 
 log = logging.getLogger("staydown")
 
-UPLOAD_PATHS = ("/v1/scan", "/v1/evidence")
+UPLOAD_PATHS = ("/v1/scan", "/v1/evidence", "/hma/h/hash", "/hma/m/lookup")
 UPLOAD_SUFFIXES = ("/import",)
 
 
@@ -244,7 +245,8 @@ def create_app(
     install_page_errors(app)
 
     def limit_for(path: str) -> int:
-        if path.startswith(UPLOAD_PATHS) or path.endswith(UPLOAD_SUFFIXES):
+        if (path.startswith(UPLOAD_PATHS) or path.endswith(UPLOAD_SUFFIXES)
+                or (path.startswith("/hma/c/bank/") and path.endswith("/content"))):
             return settings.max_upload_bytes
         return settings.max_request_bytes
 
@@ -278,6 +280,7 @@ def create_app(
     app.include_router(statements_public_router)
     app.include_router(report_router)
     app.include_router(report_public_router)
+    app.include_router(hma_router)
     # Console and public pages (staydown.web): HTML routers are included below this line.
     from staydown.web.console import auth as console_auth, cases as console_cases, media as console_media
     from staydown.web.console import queue as console_queue

@@ -14,6 +14,7 @@ from staydown.delivery.outbox import JobContext, JobRegistry
 from staydown.delivery.webhooks import DELIVER_WEBHOOK, deliver_webhook_job, deliver_webhooks_batch
 from staydown.enforcement.bank_media import STAY_DOWN_BANK_MEDIA, bank_media_batch, bank_media_job
 from staydown.enforcement.staydown import STAY_DOWN_SWEEP, sweep_job
+from staydown.hma.actions import REENABLE_JOB as HMA_REENABLE, reenable_job as hma_reenable_job
 from staydown.transparency.tdb import TDB_SUBMIT_JOB, tdb_submit_job
 from staydown.transparency.consistency import SAMPLE_JOB as CONSISTENCY_SAMPLE, sample_job as consistency_sample_job
 
@@ -33,6 +34,8 @@ PERIODIC += ((CONSISTENCY_SAMPLE, 3600),)
 # (deadlines of hours: five minutes late at most).
 FILE_REQUESTS_OVERDUE = "ncmec:file_requests_overdue"
 PERIODIC += ((FILE_REQUESTS_OVERDUE, 300),)
+# Bank items an HMA client disabled until a time match again once it has passed (a minute late at most).
+PERIODIC += ((HMA_REENABLE, 60),)
 
 
 def _retention(db: Session, ctx: JobContext) -> None:
@@ -104,4 +107,5 @@ def build_registry() -> JobRegistry:
     registry.register(APPEAL_DEADLINES, appeal_deadlines_job)
     registry.register(TDB_SUBMIT_JOB, tdb_submit_job)
     registry.register(CONSISTENCY_SAMPLE, consistency_sample_job)
+    registry.register(HMA_REENABLE, hma_reenable_job)
     return registry

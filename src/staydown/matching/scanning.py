@@ -234,7 +234,17 @@ def bank_media(
     """Bank one of our own confirmed items: its digests, its PDQ, and bank-side variants (crops and
     slight turns, see media.variants.BANK_CROPS) that make cropped or turned copies match. Variants are linked to the original entry,
     follow it when it is disabled, and are not exported to other organisations by default."""
-    from staydown.matching.banks import NewEntry, add_entries
+    from staydown.matching.banks import add_entries
+
+    entries = media_bank_entries(data, limits=limits, note=note)
+    result = add_entries(db, actor=actor, bank=bank, entries=entries, source_case_id=source_case_id)
+    return result.entries
+
+
+def media_bank_entries(data: bytes, *, limits: DecodeLimits, note: str = "") -> list[Any]:
+    """What `bank_media` banks for an image, computed with no database session open: its PDQ,
+    MD5 and SHA-256 (in that order), then the bank-side variants hanging from the PDQ."""
+    from staydown.matching.banks import NewEntry
     from staydown.media.hashing import compute_signals_and_luma
     from staydown.media.variants import bank_variants
 
@@ -244,5 +254,4 @@ def bank_media(
     for v in bank_variants(luma):
         if v.name != "original" and v.pdq != signals.pdq:
             entries.append(NewEntry("pdq", v.pdq, note, variant=v.name[:40], quality=v.quality, parent=original))
-    result = add_entries(db, actor=actor, bank=bank, entries=entries, source_case_id=source_case_id)
-    return result.entries
+    return entries
