@@ -60,7 +60,14 @@ class HmaRoute(APIRoute):
         return handler
 
 
-router = APIRouter(prefix="/hma", tags=["hma"], route_class=HmaRoute)
+# HMA answers input it cannot use with 400 (staydown's own routes say 422), a missing bank or item
+# with 404, and media over the upload limit with 413.
+HMA_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The input is not valid (HMA's status for it): `message` says what was wrong."},
+    404: {"description": "No such bank, or no such item in it."},
+    413: {"description": "The media is over the upload limit."},
+}
+router = APIRouter(prefix="/hma", tags=["hma"], route_class=HmaRoute, responses=HMA_ERRORS)
 
 Hasher = Annotated[Actor, Depends(require_quick(Permission.SCAN))]
 Matcher = Annotated[Actor, Depends(require_quick(Permission.MATCH))]
