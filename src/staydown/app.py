@@ -29,6 +29,8 @@ from staydown.limits import refuse_nul_text
 from staydown.policies.catalogue import Catalogue
 from staydown.settings import Settings, load_settings
 from staydown.hma.api import router as hma_router
+from staydown.observability.metrics import MetricsMiddleware
+from staydown.observability.metrics import router as metrics_router
 from staydown.matching.api import router as banks_router
 from staydown.matching.engine import MatchEngine
 from staydown.matching.scan_api import router as scan_router
@@ -59,14 +61,22 @@ UPLOAD_PATHS = ("/v1/scan", "/v1/evidence", "/hma/h/hash", "/hma/m/lookup")
 UPLOAD_SUFFIXES = ("/import",)
 
 
-def configure_logging(level: str) -> None:
+def configure_logging(level: str, fmt: str = "text") -> None:
+    """Every line carries the request id it was written under; `fmt` "json" writes each line as a
+    JSON object (STAYDOWN_LOG_FORMAT), uvicorn's own lines included (`staydown serve` then leaves
+    uvicorn's loggers to this handler)."""
     root = logging.getLogger()
     if any(getattr(h, "_staydown", False) for h in root.handlers):
         return
     handler = logging.StreamHandler()
     handler._staydown = True  # type: ignore[attr-defined]
     handler.addFilter(RequestIdLogFilter())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
+    if fmt == "json":
+        from staydown.observability.logs import JsonFormatter
+
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
     root.addHandler(handler)
     root.setLevel(level.upper())
 
@@ -254,6 +264,7 @@ def create_app(
     app.add_middleware(PageSecurityMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(RetryAfterMiddleware)
+    app.add_middleware(MetricsMiddleware)  # outside the rest: it sees every answer's final status
     if settings.trusted_proxies:
         # Outermost: everything inside (rate limits, sign-in throttling, logs, Secure cookies) sees
         # the client the trusted proxy forwarded for. `staydown serve` runs uvicorn with its own
@@ -263,6 +274,7 @@ def create_app(
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
 
     app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(audit_router)
     app.include_router(subjects_router)
     app.include_router(banks_router)
@@ -308,6 +320,6 @@ def app_from_settings() -> FastAPI:
     """The app of one of several server processes (`staydown serve --processes N`): settings from
     the environment and configuration file, as the parent read them."""
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     return create_app(settings, intake_process=settings.intake_writer == "process",
                       hash_processes=settings.scan_hashing == "process")

@@ -17,6 +17,7 @@ from staydown.matching.engine import MatchEngine
 from staydown.matching.matcher import BankMatch, PdqQuery, QuerySignals, decide_verdict, match_banks
 from staydown.matching.models import CONTENT_SIGNALS, BankUse, ContentSignal, Scan
 from staydown.media.decode import DecodeLimits
+from staydown.observability.metrics import scan_recorded
 from staydown.media.hashing import MediaSignals
 from staydown.media.variants import scan as hash_with_variants
 from staydown.subjects.actions import ensure_content
@@ -116,6 +117,7 @@ def record_scan(
                      data={"verdict": verdict.verdict, "content": content.id if content else None,
                            "matches": [[m.bank, m.entry_id, m.signal_type, m.distance, m.query_variant]
                                        for m in matches[:20]]})
+    scan_recorded(verdict.verdict, matches)
     return ScanOutcome(scan_id=scan.id, verdict=verdict.verdict, reasons=verdict.reasons, matches=matches,
                        signals=signals, media=media, content_id=content.id if content else None,
                        query_variants=len(query.pdq))
