@@ -306,9 +306,11 @@ def create_app(
     from staydown.web.console import admin as console_admin, audit as console_audit, banks as console_banks
     from staydown.web.console import dashboard as console_dashboard, evidence as console_evidence
     from staydown.web.console import flaggers as console_flaggers, nca as console_nca, ncmec as console_ncmec
+    from staydown.web.console import exchanges as console_exchanges
 
     for page_router in (console_banks.router, console_ncmec.router, console_nca.router, console_evidence.router,
-                        console_flaggers.router, console_admin.router, console_audit.router, console_dashboard.router):
+                        console_flaggers.router, console_admin.router, console_audit.router, console_dashboard.router,
+                        console_exchanges.router):
         app.include_router(page_router)
     app.include_router(docs_router(app.openapi_url or "/openapi.json"))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -31,6 +31,9 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(policies_app, name="policies")
 banks_app = typer.Typer(help="Hash banks: list, import, export.", no_args_is_help=True)
 app.add_typer(banks_app, name="banks")
+from staydown.exchanges.cli import exchanges_app  # noqa: E402 - its commands use the helpers below
+
+app.add_typer(exchanges_app, name="exchanges")
 
 out = Console()
 err = Console(stderr=True)

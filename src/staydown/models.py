@@ -18,6 +18,7 @@ from staydown.delivery.models import Job, JobAttempt
 from staydown.enforcement.models import AccountStrike, EnforcementAction, Sweep
 from staydown.hma.models import HmaBank, HmaContent
 from staydown.evidence.models import DestructionRequest, EvidenceItem, LegalHold
+from staydown.exchanges.models import Exchange, ExchangeRecord, ExchangeSignal, ExchangeSubmission
 from staydown.intake.models import Notice, NoticeItem, Notifier, TrustedFlagger
 from staydown.matching.models import Bank, BankEntry, ContentSignal, Scan
 from staydown.policies.models import PolicyVersion
@@ -42,6 +43,10 @@ __all__ = [
     "AuthorityNotification",
     "DestructionRequest",
     "EvidenceItem",
+    "Exchange",
+    "ExchangeRecord",
+    "ExchangeSignal",
+    "ExchangeSubmission",
     "FileRequest",
     "LawEnforcementRequest",
     "LegalHold",

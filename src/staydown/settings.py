@@ -114,6 +114,14 @@ class Settings(BaseSettings):
     index_follow_interval_seconds: float = Field(default=0.2, gt=0)
     index_max_lag_rows: int = Field(default=10_000, ge=0)
 
+    # Hash exchanges (exchanges/): credentials by exchange name, in the library's form or as JSON
+    # (`{"ncmec-industry": "user:password"}`); the alternative is sealing them under the vault's
+    # master key with `staydown exchanges add --credentials-stdin`. A fetch runs at most this long
+    # per job, then continues in the next one from its checkpoint.
+    exchange_credentials: dict[str, SecretStr] = Field(default_factory=dict)
+    exchange_fetch_budget_seconds: float = Field(default=120.0, gt=0)
+    exchange_list_max_bytes: int = Field(default=268_435_456, ge=1024)  # a URL list: 256 MiB at most
+
     # Legal tracks: the catalogue's `legal_tracks` section gives each kind its hours (and a policy
     # may set its own). One of these, when set, overrides the catalogue for its kind everywhere.
     take_it_down_hours: float | None = Field(default=None, gt=0)

@@ -130,6 +130,15 @@ class AuditTag(str, enum.Enum):
     CONSISTENCY_SAMPLE = "transparency:consistency:sample"
     CONSISTENCY_OPINION = "transparency:consistency:opinion"
     DECISION_EXCEPTION = "transparency:consistency:exception"
+    # hash exchanges (python-threatexchange): configuration, fetches, feedback, sharing out
+    EXCHANGE_ADD = "exchanges:exchange:add"
+    EXCHANGE_UPDATE = "exchanges:exchange:update"
+    EXCHANGE_FETCH = "exchanges:fetch:finish"
+    EXCHANGE_FETCH_FAIL = "exchanges:fetch:fail"
+    EXCHANGE_FEEDBACK = "exchanges:feedback:send"
+    EXCHANGE_SHARE_PROPOSE = "exchanges:share:propose"
+    EXCHANGE_SHARE_APPROVE = "exchanges:share:approve"
+    EXCHANGE_SHARE_SEND = "exchanges:share:send"
     # outbox
     JOB_DEAD = "delivery:job:dead"
     JOB_REQUEUE = "delivery:job:requeue"

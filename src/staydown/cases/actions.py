@@ -346,6 +346,10 @@ def _make_effective(db: Session, *, actor: Actor, case: Case, decision: Decision
     refresh_priority(db, case)
     tell_outcome(db, case=case, decision=decision, policy=policy, rules=rules,
                  manifestly_unfounded=manifestly_unfounded)
+    # A match against a partner's list is reported back to the partner (exchanges/), from the outbox.
+    from staydown.exchanges.feedback import queue_case_feedback
+
+    queue_case_feedback(db, case_id=case.id, decision_id=decision.id, outcome=decision.outcome)
     audit.record(db, actor=actor, tag=tag, subject_type="case", subject_id=case.id,
                  data={"decision_id": decision.id, "manifestly_unfounded_notices": manifestly_unfounded, "policy_ref": decision.policy_ref, "outcome": decision.outcome,
                        "actions": decision.actions, "facts": decision.facts, "automated": decision.automated,

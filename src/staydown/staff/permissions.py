@@ -42,6 +42,9 @@ class Permission(str, enum.Enum):
     BANKS_WRITE = "banks:write"
     POLICIES_READ = "policies:read"
     POLICIES_WRITE = "policies:write"
+    # Hash exchanges: configure and fetch (admins); approve sharing our hashes out (legal).
+    EXCHANGES_ADMIN = "exchanges:admin"
+    EXCHANGES_SHARE = "exchanges:share"
 
     # oversight
     AUDIT_READ = "audit:read"
@@ -83,14 +86,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.legal: frozenset(
         {P.CASES_READ, P.POLICIES_READ, P.EVIDENCE_ACCESS, P.EVIDENCE_HOLDS, P.LAW_ENFORCEMENT,
          P.NCMEC_REPORTS, P.NCA_REPORTS, P.AUDIT_READ, P.TRANSPARENCY_READ, P.CHILD_SAFETY_CASES, P.APPEALS_DISPUTES,
-         P.DASHBOARD_READ}
+         P.DASHBOARD_READ, P.EXCHANGES_SHARE}
     ),
     Role.auditor: frozenset({P.AUDIT_READ, P.TRANSPARENCY_READ, P.POLICIES_READ, P.BANKS_READ, P.DASHBOARD_READ}),
     # Administrators run the system; they do not get the evidence vault or child-safety cases
     # by virtue of being admins: access to report contents stays minimal (CSAM-6).
     Role.admin: frozenset(
         {P.STAFF_ADMIN, P.API_KEYS_ADMIN, P.JOBS_ADMIN, P.METRICS_READ, P.POLICIES_READ, P.POLICIES_WRITE,
-         P.BANKS_READ, P.BANKS_WRITE, P.AUDIT_READ, P.TRANSPARENCY_READ, P.CASES_READ, P.DASHBOARD_READ}
+         P.BANKS_READ, P.BANKS_WRITE, P.AUDIT_READ, P.TRANSPARENCY_READ, P.CASES_READ, P.DASHBOARD_READ,
+         P.EXCHANGES_ADMIN}
     ),
 }
 

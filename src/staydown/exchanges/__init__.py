@@ -1,0 +1,1 @@
+"""Hash exchanges: industry hash lists fetched into banks through python-threatexchange."""
