@@ -28,6 +28,9 @@ from staydown.jobs import PERIODIC, build_registry
 from staydown.limits import refuse_nul_text
 from staydown.policies.catalogue import Catalogue
 from staydown.settings import Settings, load_settings
+from staydown.hma.api import router as hma_router
+from staydown.observability.metrics import MetricsMiddleware
+from staydown.observability.metrics import router as metrics_router
 from staydown.matching.api import router as banks_router
 from staydown.matching.engine import MatchEngine
 from staydown.matching.scan_api import router as scan_router
@@ -54,18 +57,26 @@ from staydown.web.templating import STATIC_DIR
 
 log = logging.getLogger("staydown")
 
-UPLOAD_PATHS = ("/v1/scan", "/v1/evidence")
+UPLOAD_PATHS = ("/v1/scan", "/v1/evidence", "/hma/h/hash", "/hma/m/lookup")
 UPLOAD_SUFFIXES = ("/import",)
 
 
-def configure_logging(level: str) -> None:
+def configure_logging(level: str, fmt: str = "text") -> None:
+    """Every line carries the request id it was written under; `fmt` "json" writes each line as a
+    JSON object (STAYDOWN_LOG_FORMAT), uvicorn's own lines included (`staydown serve` then leaves
+    uvicorn's loggers to this handler)."""
     root = logging.getLogger()
     if any(getattr(h, "_staydown", False) for h in root.handlers):
         return
     handler = logging.StreamHandler()
     handler._staydown = True  # type: ignore[attr-defined]
     handler.addFilter(RequestIdLogFilter())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
+    if fmt == "json":
+        from staydown.observability.logs import JsonFormatter
+
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
     root.addHandler(handler)
     root.setLevel(level.upper())
 
@@ -244,7 +255,8 @@ def create_app(
     install_page_errors(app)
 
     def limit_for(path: str) -> int:
-        if path.startswith(UPLOAD_PATHS) or path.endswith(UPLOAD_SUFFIXES):
+        if (path.startswith(UPLOAD_PATHS) or path.endswith(UPLOAD_SUFFIXES)
+                or (path.startswith("/hma/c/bank/") and path.endswith("/content"))):
             return settings.max_upload_bytes
         return settings.max_request_bytes
 
@@ -252,6 +264,7 @@ def create_app(
     app.add_middleware(PageSecurityMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(RetryAfterMiddleware)
+    app.add_middleware(MetricsMiddleware)  # outside the rest: it sees every answer's final status
     if settings.trusted_proxies:
         # Outermost: everything inside (rate limits, sign-in throttling, logs, Secure cookies) sees
         # the client the trusted proxy forwarded for. `staydown serve` runs uvicorn with its own
@@ -261,6 +274,7 @@ def create_app(
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
 
     app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(audit_router)
     app.include_router(subjects_router)
     app.include_router(banks_router)
@@ -278,6 +292,7 @@ def create_app(
     app.include_router(statements_public_router)
     app.include_router(report_router)
     app.include_router(report_public_router)
+    app.include_router(hma_router)
     # Console and public pages (staydown.web): HTML routers are included below this line.
     from staydown.web.console import auth as console_auth, cases as console_cases, media as console_media
     from staydown.web.console import appeals as console_appeals, lookup as console_lookup
@@ -308,6 +323,6 @@ def app_from_settings() -> FastAPI:
     """The app of one of several server processes (`staydown serve --processes N`): settings from
     the environment and configuration file, as the parent read them."""
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     return create_app(settings, intake_process=settings.intake_writer == "process",
                       hash_processes=settings.scan_hashing == "process")

@@ -80,30 +80,38 @@ def serve(
                                            "its own intake batcher, worker and index replica)")] = 1,
 ) -> None:
     """Run the HTTP API, console and (by default) the worker in one process, or in several."""
+    settings = _settings()
+    # Every process of this server (several with --processes, the intake writer, the hashing
+    # workers) counts into one directory that a scrape of any of them reads (staydown.metrics).
+    from staydown.observability import enable_multiprocess
+
+    enable_multiprocess(settings.data_dir)
     import uvicorn
 
     from staydown.app import configure_logging, create_app
     from staydown.migrate import upgrade
 
-    settings = _settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     database = _database(settings)
     if migrate:
         upgrade(database.engine)
     _record_catalogue(settings, database)
+    # JSON lines: uvicorn's loggers (start-up, access lines) go to staydown's handler, not its own.
+    log_config: dict[str, Any] = {"log_config": None} if settings.log_format == "json" else {}
     if processes > 1:
         # Each process builds its own app from the same settings (uvicorn imports the factory).
         database.dispose()
         if worker is not None:
             os.environ["STAYDOWN_WORKER_IN_PROCESS"] = "true" if worker else "false"
         uvicorn.run("staydown.app:app_from_settings", factory=True, workers=processes, host=host or settings.host,
-                    port=port or settings.port, log_level=settings.log_level.lower(), proxy_headers=False)
+                    port=port or settings.port, log_level=settings.log_level.lower(), proxy_headers=False,
+                    **log_config)
         return
     application = create_app(settings, database=database, run_worker=worker,
                              intake_process=settings.intake_writer == "process",
                              hash_processes=settings.scan_hashing == "process")
     uvicorn.run(application, host=host or settings.host, port=port or settings.port,
-                log_level=settings.log_level.lower(), proxy_headers=False)
+                log_level=settings.log_level.lower(), proxy_headers=False, **log_config)
 
 
 def _record_catalogue(settings: Settings, database) -> None:  # type: ignore[no-untyped-def]
@@ -131,7 +139,7 @@ def run_worker(
     from staydown.jobs import build_registry
 
     settings = _settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     database = _database(settings)
     w = build_worker(settings, database, build_registry())
     if once:

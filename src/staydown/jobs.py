@@ -17,6 +17,7 @@ from staydown.enforcement.staydown import STAY_DOWN_SWEEP, sweep_job
 from staydown.exchanges.actions import EXCHANGE_FETCH, EXCHANGES_SCHEDULE, fetch_job as exchange_fetch_job
 from staydown.exchanges.actions import schedule_job as exchanges_schedule_job
 from staydown.exchanges.feedback import EXCHANGE_SUBMIT, EXCHANGES_CASE_DECIDED, case_decided_job, submit_job
+from staydown.hma.actions import REENABLE_JOB as HMA_REENABLE, reenable_job as hma_reenable_job
 from staydown.intake import hash_submissions
 from staydown.transparency.tdb import TDB_SUBMIT_JOB, tdb_submit_job
 from staydown.transparency.consistency import SAMPLE_JOB as CONSISTENCY_SAMPLE, sample_job as consistency_sample_job
@@ -39,6 +40,8 @@ FILE_REQUESTS_OVERDUE = "ncmec:file_requests_overdue"
 PERIODIC += ((FILE_REQUESTS_OVERDUE, 300),)
 # Hash exchanges whose interval has passed get a fetch (one per exchange at a time: exchanges/).
 PERIODIC += ((EXCHANGES_SCHEDULE, 60),)
+# Bank items an HMA client disabled until a time match again once it has passed (a minute late at most).
+PERIODIC += ((HMA_REENABLE, 60),)
 
 
 def _retention(db: Session, ctx: JobContext) -> None:
@@ -115,4 +118,5 @@ def build_registry() -> JobRegistry:
     registry.register(EXCHANGE_FETCH, exchange_fetch_job)
     registry.register(EXCHANGES_CASE_DECIDED, case_decided_job)
     registry.register(EXCHANGE_SUBMIT, submit_job)
+    registry.register(HMA_REENABLE, hma_reenable_job)
     return registry

@@ -16,6 +16,7 @@ from staydown.cases.models import Case, Decision, LegalTrack, NoticeTrack, Staff
 from staydown.delivery.messages import OutboundMessage
 from staydown.delivery.models import Job, JobAttempt
 from staydown.enforcement.models import AccountStrike, EnforcementAction, Sweep
+from staydown.hma.models import HmaBank, HmaContent
 from staydown.evidence.models import DestructionRequest, EvidenceItem, LegalHold
 from staydown.exchanges.models import Exchange, ExchangeRecord, ExchangeSignal, ExchangeSubmission
 from staydown.intake.models import HashSubmission, Notice, NoticeItem, Notifier, TrustedFlagger
@@ -70,6 +71,8 @@ __all__ = [
     "TrustedFlagger",
     "ApiClient",
     "Bank",
+    "HmaBank",
+    "HmaContent",
     "BankEntry",
     "ContentSignal",
     "Scan",

@@ -256,6 +256,8 @@ class Settings(BaseSettings):
     sqlite_lock_wait_ms: int = Field(default=1_000, ge=0)
 
     log_level: str = "INFO"
+    # "json": one JSON object a line, with the request id (observability/logs.py).
+    log_format: Literal["text", "json"] = "text"
     policy_catalogue_path: Path | None = None
     # Tests and drills only: the service's clock is the system clock plus the seconds in this file
     # (re-read when it changes), so days of deadlines can be replayed over real HTTP.

@@ -29,6 +29,7 @@ class AuditTag(str, enum.Enum):
     # banks and matching
     BANK_CREATE = "matching:bank:create"
     BANK_UPDATE = "matching:bank:update"
+    BANK_DELETE = "matching:bank:delete"
     BANK_ENTRIES_ADD = "matching:bank:entries_add"
     BANK_IMPORT = "matching:bank:import"
     BANK_EXPORT = "matching:bank:export"

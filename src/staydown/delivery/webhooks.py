@@ -115,9 +115,17 @@ def _request(db: Session, action: EnforcementAction, event: str, secret: str,
 
 
 def _post(client: httpx.Client, url: str, body: bytes, headers: dict[str, str]) -> None:
-    response = client.post(url, content=body, headers=headers)
+    from staydown.observability.metrics import WEBHOOKS
+
+    try:
+        response = client.post(url, content=body, headers=headers)
+    except Exception:
+        WEBHOOKS.labels("error").inc()
+        raise
     if not 200 <= response.status_code < 300:
+        WEBHOOKS.labels("rejected").inc()
         raise WebhookRejected(f"{url} answered HTTP {response.status_code}")
+    WEBHOOKS.labels("ok").inc()
 
 
 def deliver_webhook_job(db: Session, ctx: JobContext) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 from staydown.db import Database, OutageLog, database_unavailable
 from staydown.errors import DatabaseUnavailable, NotReady
 from staydown.intake.batch import Outcome, Submission, submit_notices
+from staydown.observability.metrics import INTAKE_BATCH, INTAKE_NOTICES, INTAKE_WAITING
 
 log = logging.getLogger("staydown.intake")
 
@@ -48,6 +49,9 @@ class IntakeBatcher:
         self.batches = 0
         self.notices = 0
         self.outage = OutageLog(log, "intake")
+        # Whether this batcher is the one requests wait on (not a writer process's, whose notices
+        # the server process already counts as waiting).
+        self.counts_waiting = True
 
     # -- callers ------------------------------------------------------------------------------
 
@@ -63,6 +67,8 @@ class IntakeBatcher:
             if len(self._waiting) >= self.max_waiting:
                 raise NotReady("too many notices are waiting to be stored: send it again shortly")
             self._waiting.append((submission, future))
+            if self.counts_waiting:
+                INTAKE_WAITING.set(len(self._waiting))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="staydown-intake", daemon=True)
                 self._thread.start()
@@ -113,6 +119,8 @@ class IntakeBatcher:
                     self._thread = None
                     return
                 batch = self._take()
+                if self.counts_waiting:
+                    INTAKE_WAITING.set(len(self._waiting))
             self._write(batch)
 
     def _write(self, batch: list[tuple[Submission, Future[Outcome]]]) -> None:
@@ -142,6 +150,8 @@ class IntakeBatcher:
             self.answer([batch[0][1]], [exc])
             return
         self.outage.ok()
+        INTAKE_BATCH.observe(len(batch))
+        INTAKE_NOTICES.inc(len(batch))
         self.batches += 1
         self.notices += len(batch)
         self.answer([f for _, f in batch], results)

@@ -26,6 +26,7 @@ from typing import Any
 from staydown import errors
 from staydown.errors import NotReady, StaydownError
 from staydown.intake.batch import Outcome, Submission
+from staydown.observability.metrics import INTAKE_WAITING
 
 log = logging.getLogger("staydown.intake")
 
@@ -87,6 +88,7 @@ class ProcessIntake:
             self._start_locked()
             rid = next(self._ids)
             self._pending[rid] = future
+            INTAKE_WAITING.set(len(self._pending))
             self._outgoing.append((rid, submission))
             self._ready.notify()
         return future
@@ -135,6 +137,8 @@ class ProcessIntake:
                 replies = conn.recv()
             except (EOFError, OSError):
                 break
+            with self._lock:
+                INTAKE_WAITING.set(max(0, len(self._pending) - len(replies)))
             for rid, ok, value in replies:
                 with self._lock:
                     future = self._pending.pop(rid, None)
@@ -173,7 +177,7 @@ def child_main(conn: Connection) -> None:
     from staydown.transparency.statements import configure as configure_statements
 
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     database = build_database(settings)
     catalogue = _catalogue(settings)
     configure_statements(database, settings, catalogue=catalogue)
@@ -206,6 +210,7 @@ def child_main(conn: Connection) -> None:
                 pass  # the server is gone
 
     batcher.answer = answer  # type: ignore[method-assign]
+    batcher.counts_waiting = False  # the server process counts these as waiting
     gc.collect()
     gc.freeze()
     while True:

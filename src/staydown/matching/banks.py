@@ -139,6 +139,42 @@ def update_bank(db: Session, *, actor: Actor, bank: Bank, reason: str, **changes
     return bank
 
 
+def rename_bank(db: Session, *, actor: Actor, bank: Bank, name: str, reason: str) -> Bank:
+    """Give a bank a new name. Past scans keep the name they matched under (and the bank's id);
+    a policy's stay-down bank keeps its name, which enforcement finds it by."""
+    if not BANK_NAME_RE.match(name):
+        raise InvalidInput("a bank name is 1-80 lower-case letters, digits, '.', '_' or '-'")
+    if not reason.strip():
+        raise InvalidInput("renaming a bank needs a reason, for the record")
+    if name == bank.name:
+        return bank
+    if bank.source == BankSource.own.value:
+        raise Conflict(f"bank {bank.name!r} is a policy's stay-down bank: its name cannot change")
+    if db.execute(sa.select(Bank.id).where(Bank.name == name)).first():
+        raise Conflict(f"a bank named {name!r} already exists")
+    old = bank.name
+    bank.name = name
+    bank.updated_at = now(db)
+    audit.record(db, actor=actor, tag=AuditTag.BANK_UPDATE, subject_type="bank", subject_id=bank.id,
+                 data={"changes": {"name": [old, name]}, "reason": reason})
+    return bank
+
+
+def delete_bank(db: Session, *, actor: Actor, bank: Bank, reason: str) -> None:
+    """Delete a bank that never held an entry. One that did is kept (disable it instead): the
+    entries it held explain the matches made against them."""
+    if not reason.strip():
+        raise InvalidInput("deleting a bank needs a reason, for the record")
+    held = db.execute(sa.select(sa.func.count()).select_from(BankEntry).where(BankEntry.bank_id == bank.id)).scalar_one()
+    if held:
+        raise Conflict(f"bank {bank.name!r} holds {held} entries, kept so that the matches made against them "
+                       "stay explainable: disable the bank instead")
+    audit.record(db, actor=actor, tag=AuditTag.BANK_DELETE, subject_type="bank", subject_id=bank.id,
+                 data={"name": bank.name, "reason": reason})
+    db.delete(bank)
+    db.flush()
+
+
 @dataclass
 class NewEntry:
     signal_type: str

@@ -17,6 +17,7 @@ from staydown.matching.engine import MatchEngine
 from staydown.matching.matcher import BankMatch, PdqQuery, QuerySignals, decide_verdict, match_banks
 from staydown.matching.models import CONTENT_SIGNALS, BankUse, ContentSignal, Scan
 from staydown.media.decode import DecodeLimits
+from staydown.observability.metrics import scan_recorded
 from staydown.media.hashing import MediaSignals
 from staydown.media.variants import scan as hash_with_variants
 from staydown.subjects.actions import ensure_content
@@ -116,6 +117,7 @@ def record_scan(
                      data={"verdict": verdict.verdict, "content": content.id if content else None,
                            "matches": [[m.bank, m.entry_id, m.signal_type, m.distance, m.query_variant]
                                        for m in matches[:20]]})
+    scan_recorded(verdict.verdict, matches)
     return ScanOutcome(scan_id=scan.id, verdict=verdict.verdict, reasons=verdict.reasons, matches=matches,
                        signals=signals, media=media, content_id=content.id if content else None,
                        query_variants=len(query.pdq))
@@ -234,7 +236,17 @@ def bank_media(
     """Bank one of our own confirmed items: its digests, its PDQ, and bank-side variants (crops and
     slight turns, see media.variants.BANK_CROPS) that make cropped or turned copies match. Variants are linked to the original entry,
     follow it when it is disabled, and are not exported to other organisations by default."""
-    from staydown.matching.banks import NewEntry, add_entries
+    from staydown.matching.banks import add_entries
+
+    entries = media_bank_entries(data, limits=limits, note=note)
+    result = add_entries(db, actor=actor, bank=bank, entries=entries, source_case_id=source_case_id)
+    return result.entries
+
+
+def media_bank_entries(data: bytes, *, limits: DecodeLimits, note: str = "") -> list[Any]:
+    """What `bank_media` banks for an image, computed with no database session open: its PDQ,
+    MD5 and SHA-256 (in that order), then the bank-side variants hanging from the PDQ."""
+    from staydown.matching.banks import NewEntry
     from staydown.media.hashing import compute_signals_and_luma
     from staydown.media.variants import bank_variants
 
@@ -244,5 +256,4 @@ def bank_media(
     for v in bank_variants(luma):
         if v.name != "original" and v.pdq != signals.pdq:
             entries.append(NewEntry("pdq", v.pdq, note, variant=v.name[:40], quality=v.quality, parent=original))
-    result = add_entries(db, actor=actor, bank=bank, entries=entries, source_case_id=source_case_id)
-    return result.entries
+    return entries

@@ -251,6 +251,9 @@ def _record(db: Session, *, actor: Actor, engine: MatchEngine, rec: _Record, con
                      data={"verdict": verdict.verdict, "content": content.id if content else None,
                            "matches": [[m.bank, m.entry_id, m.signal_type, m.distance, m.query_variant]
                                        for m in matches[:20]]})
+    from staydown.observability.metrics import scan_recorded
+
+    scan_recorded(verdict.verdict, matches)
     return ScanOutcome(scan_id=scan.id, verdict=verdict.verdict, reasons=verdict.reasons, matches=matches,
                        signals=rec.signals, media=rec.media, content_id=content.id if content else None,
                        query_variants=sum(f.shape[0] for f in rec.query.frames.values()) + len(rec.query.image_pdq))

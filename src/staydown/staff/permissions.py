@@ -55,6 +55,7 @@ class Permission(str, enum.Enum):
     STAFF_ADMIN = "staff:admin"
     API_KEYS_ADMIN = "api_keys:admin"
     JOBS_ADMIN = "jobs:admin"
+    METRICS_READ = "metrics:read"  # the operational figures (GET /metrics): counts, never content
 
 
 class Role(str, enum.Enum):
@@ -91,7 +92,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # Administrators run the system; they do not get the evidence vault or child-safety cases
     # by virtue of being admins: access to report contents stays minimal (CSAM-6).
     Role.admin: frozenset(
-        {P.STAFF_ADMIN, P.API_KEYS_ADMIN, P.JOBS_ADMIN, P.POLICIES_READ, P.POLICIES_WRITE,
+        {P.STAFF_ADMIN, P.API_KEYS_ADMIN, P.JOBS_ADMIN, P.METRICS_READ, P.POLICIES_READ, P.POLICIES_WRITE,
          P.BANKS_READ, P.BANKS_WRITE, P.AUDIT_READ, P.TRANSPARENCY_READ, P.CASES_READ, P.DASHBOARD_READ,
          P.EXCHANGES_ADMIN}
     ),
@@ -100,7 +101,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 # What an API client may be granted, and what a platform integration gets by default.
 API_SCOPES: frozenset[Permission] = frozenset(
     {P.SCAN, P.MATCH, P.NOTICES_SUBMIT, P.ACTIONS_READ, P.ACTIONS_ACK, P.SUBJECTS_READ, P.SUBJECTS_WRITE,
-     P.EVIDENCE_SUBMIT, P.BANKS_READ, P.BANKS_WRITE, P.TRANSPARENCY_READ, P.AUDIT_READ, P.APPEALS_SUBMIT}
+     P.EVIDENCE_SUBMIT, P.BANKS_READ, P.BANKS_WRITE, P.TRANSPARENCY_READ, P.AUDIT_READ, P.APPEALS_SUBMIT,
+     P.METRICS_READ}
 )
 DEFAULT_API_SCOPES: frozenset[Permission] = frozenset(
     {P.SCAN, P.MATCH, P.NOTICES_SUBMIT, P.ACTIONS_READ, P.ACTIONS_ACK, P.SUBJECTS_READ, P.SUBJECTS_WRITE,
