@@ -575,6 +575,25 @@ def public_view(statement: StatementOfReasons) -> dict[str, Any]:
     }
 
 
+def public_view_in(db: Session, statement: StatementOfReasons, language: str) -> dict[str, Any]:
+    """`public_view` for a reader of `language` (the public page): the first sentence, the
+    measure and the rule in that language, the rest as issued."""
+    view = public_view(statement)
+    config = statement_settings(db)
+    pending = view["state"] == STATE_PENDING
+    issued = statement.rendered.get(language)
+    view["headline"] = issued.split("\n", 1)[0] if issued else headline(statement, language, config.platform_name)
+    view["measure_text"] = measure_text(statement.measure, statement.territorial_scope, statement.ends_at, language,
+                                        pending=pending)
+    view["policy"] = {**view["policy"], "rule": None}
+    if not pending:
+        policy = _policy(db, config, _cache(db), statement.policy_ref, None)
+        if policy is not None:
+            text = policy.text(language)
+            view["policy"].update(title=text.title, rule=text.rule.strip())
+    return view
+
+
 def delivery_view(statement: StatementOfReasons) -> dict[str, Any]:
     """What the platform receives with the action, to show its user (the delivery path)."""
     return {
