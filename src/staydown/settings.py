@@ -214,10 +214,12 @@ class Settings(BaseSettings):
     mail_domain: str = "localhost"
     platform_name: str = "this platform"
 
-    # Statements of reasons (DSA Art. 17): the languages they are rendered in, the first being the
-    # statement's own language (the appeal window is `appeal_window_days` above).
+    # The languages the platform serves its users in, the first being the default: the public
+    # pages are offered in those that ship a catalogue (staydown.i18n.SHIPPED), and statements of
+    # reasons (DSA Art. 17) are rendered in each, a user's own statement in their language when it
+    # is among them, else in the first (the appeal window is `appeal_window_days` above).
     platform_languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]] = Field(
-        default_factory=lambda: ["en"], min_length=1, max_length=30)
+        default_factory=lambda: ["en", "fr", "de", "es", "it", "nl", "pl", "pt"], min_length=1, max_length=30)
     # EU Transparency Database (DSA Art. 24(5)). Without a URL statements wait as `pending` and
     # are submitted once one is configured; nothing is dropped.
     tdb_url: str | None = None  # e.g. https://transparency.dsa.ec.europa.eu (its /api/v1/statements)

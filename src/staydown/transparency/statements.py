@@ -23,7 +23,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from staydown import audit, codes
+from staydown.i18n import N_
+from staydown import audit, codes, i18n
 from staydown.actors import Actor
 from staydown.audit import AuditTag
 from staydown.db import now
@@ -288,7 +289,7 @@ def new_statement_code() -> str:
 def normalise_statement_code(code: str) -> str:
     found = codes.normalise(code, prefix=CODE_PREFIX)
     if found is None:
-        raise NotFound("no statement of reasons with that code")
+        raise NotFound(N_("no statement of reasons with that code"))
     return found
 
 
@@ -456,6 +457,9 @@ def _build_statement(db: Session, action: Any, config: StatementSettings, cache:
         public_facts = ""
     code = new_statement_code()
     scope = list(action.territorial_scope or [])
+    # The statement is in the language of the user the platform names (the account's, told by
+    # PUT /v1/accounts), when the platform serves it; else the platform's first language.
+    language = i18n.user_language(getattr(owner, "language", None), config.languages)
     statement = StatementOfReasons(
         code=code, action_id=action.id, case_id=action.case_id, content_id=action.content_id,
         account_id=action.account_id, measure=action.kind, target=action.target,
@@ -465,7 +469,7 @@ def _build_statement(db: Session, action: Any, config: StatementSettings, cache:
         contractual_explanation=ground["contractual_explanation"], category=ground["category"],
         facts=facts or measure_text(action.kind, scope, action.ends_at), source=source,
         automated_detection=automated_detection, automated_decision=automated, territorial_scope=scope,
-        starts_at=action.created_at or when, ends_at=action.ends_at, language=config.languages[0],
+        starts_at=action.created_at or when, ends_at=action.ends_at, language=language,
         appeal_deadline=when + config.appeal_window, issued_at=when,
         # Nothing restricted in the EEA is nothing the Transparency Database takes.
         tdb_state=(TdbState.pending if eea_scope(scope) else TdbState.not_required).value,
@@ -491,7 +495,8 @@ def _build_statement(db: Session, action: Any, config: StatementSettings, cache:
             "copy_of_case": bool(copy),
         },
     )
-    statement.rendered = {lang: render_statement(statement, policy, config, lang) for lang in config.languages}
+    statement.rendered = {lang: render_statement(statement, policy, config, lang)
+                          for lang in dict.fromkeys((language, *config.languages))}
     return statement
 
 
@@ -501,7 +506,7 @@ def statement_by_code(db: Session, code: str) -> StatementOfReasons:
     found = db.execute(sa.select(StatementOfReasons).where(
         StatementOfReasons.code == normalise_statement_code(code))).scalar_one_or_none()
     if found is None:
-        raise NotFound("no statement of reasons with that code")
+        raise NotFound(N_("no statement of reasons with that code"))
     return found
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from staydown.i18n import N_
 from staydown.errors import PermissionDenied
 
 CSRF_COOKIE = "sd_csrf"
@@ -128,6 +129,6 @@ def verify_csrf(request: Request, submitted: str | None) -> None:
     submitted = submitted or request.headers.get(CSRF_HEADER)
     value = request.cookies.get(CSRF_COOKIE)
     if not value or not submitted:
-        raise CsrfError("this form has expired or did not come from this site; reload the page and send it again")
+        raise CsrfError(N_("this form has expired or did not come from this site; reload the page and send it again"))
     if not hmac.compare_digest(_sign(_secret(request), value), submitted):
-        raise CsrfError("this form has expired or did not come from this site; reload the page and send it again")
+        raise CsrfError(N_("this form has expired or did not come from this site; reload the page and send it again"))

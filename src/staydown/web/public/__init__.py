@@ -239,7 +239,7 @@ def report_submit(request: Request, form: Posted, db: DbSession, actor: Public) 
         notice_in = NoticeIn(kind=NoticeKind.public_report, reporter_kind=ReporterKind(reporter),
                              items=items, policy_id=category.id, explanation=explanation, minor_involved=minor,
                              good_faith=good_faith, contact_name=contact_name or None, contact_email=contact_email,
-                             details={"source": "public_report_page"})
+                             language=current_language(), details={"source": "public_report_page"})
     except ValidationError as exc:  # a limit of the intake schema that the page did not check
         form.error("location", "; ".join(e["msg"] for e in exc.errors()[:3]))
         return _report_step2(request, form, category, content_id, status_code=422)
@@ -316,7 +316,8 @@ def takedown_submit(request: Request, form: Posted, db: DbSession, actor: Public
                              items=[loc.as_item() for loc in locations], explanation=explanation,
                              minor_involved=form.checked("minor"), good_faith=form.checked("good_faith"),
                              signature=signature or None, contact_name=contact_name or None,
-                             contact_email=contact_email, details={"source": "takedown_page"})
+                             contact_email=contact_email, language=current_language(),
+                             details={"source": "takedown_page"})
     except ValidationError as exc:  # a limit of the intake schema that the page did not check
         form.error("locations", "; ".join(e["msg"] for e in exc.errors()[:3]))
         return _takedown_page(request, form, status_code=422)

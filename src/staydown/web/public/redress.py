@@ -15,7 +15,7 @@ from staydown.appeals.models import NOTIFIER_BASES, AppealBasis
 from staydown.appeals.rules import AppealRules
 from staydown.cases.models import Outcome
 from staydown.db import now
-from staydown.errors import Conflict, InvalidInput, RuleViolation
+from staydown.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from staydown.http import DbSession, rate_limited, require
 from staydown.i18n import N_, localise
 from staydown.i18n import current as current_language
@@ -81,6 +81,14 @@ def _contested(db: Any, statement_code: str | None, notice_code: str | None) -> 
             "fixed_basis": fixed, "deadline": None}
 
 
+def _which_code(db: Any, code: str) -> tuple[str | None, str | None]:
+    """(statement code, tracking code) for a code given alone; NotFound when it is neither."""
+    try:
+        return statements.statement_by_code(db, code).code, None
+    except NotFound:
+        return None, intake.notice_by_code(db, code).tracking_code
+
+
 def _appeal_form(request: Request, contested: dict[str, Any], form: Form, status_code: int = 200,
                  problem: str | None = None) -> HTMLResponse:
     values = dict(form.values)
@@ -99,6 +107,10 @@ def appeal_start(request: Request, db: DbSession, statement: CodeQuery = None, n
     without either, a form asks which code the person holds."""
     if code and kind in ("statement", "notice"):
         statement, notice = (code, None) if kind == "statement" else (None, code)
+    elif code and kind is None and not (statement or notice):
+        # `/appeal?code=` alone, as decision e-mails sent before `?notice=` link: the code says
+        # which it is (a statement code carries its own prefix).
+        statement, notice = _which_code(db, code)
     if not statement and not notice:
         errors = {}
         if kind is not None or code is not None:
