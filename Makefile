@@ -39,7 +39,7 @@ test: $(STAMP) $(NODE_STAMP)
 
 # The translations: extract every marked message into the template, then merge it into each
 # language's catalogue (new messages arrive empty, changed ones fuzzy: translate them, then
-# `make test` checks that none is left). A new language: LANG=xx make messages.
+# `make test` checks that none is left). A new language: NEW_LANGUAGE=xx make messages (and add it to i18n.SHIPPED).
 LOCALE := src/staydown/locale
 LANGUAGES := fr de es it nl pl pt
 
@@ -47,7 +47,7 @@ messages: $(STAMP)
 	$(BIN)/pybabel extract -F $(LOCALE)/babel.cfg -k N_ --add-location=file --sort-by-file \
 		--project=staydown --copyright-holder="the staydown authors" --msgid-bugs-address= \
 		-o $(LOCALE)/messages.pot .
-	@for lang in $(LANGUAGES) $(LANG); do \
+	@for lang in $(LANGUAGES) $(NEW_LANGUAGE); do \
 		if [ -f $(LOCALE)/$$lang/LC_MESSAGES/messages.po ]; then \
 			$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) -l $$lang --ignore-obsolete; \
 		else $(BIN)/pybabel init -i $(LOCALE)/messages.pot -d $(LOCALE) -l $$lang; fi; \
