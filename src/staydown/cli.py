@@ -82,13 +82,16 @@ def serve(
     from staydown.app import configure_logging, create_app
     from staydown.migrate import upgrade
 
-    settings = _settings()
+    # The address served is what links written without a request (e-mails, statements) point
+    # to when STAYDOWN_PUBLIC_BASE_URL is not set (Settings.base_url).
+    settings = _settings().model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v is not None})
     configure_logging(settings.log_level)
     database = _database(settings)
     if migrate:
         upgrade(database.engine)
     _record_catalogue(settings, database)
     if processes > 1:
+        os.environ.update({"STAYDOWN_HOST": settings.host, "STAYDOWN_PORT": str(settings.port)})
         # Each process builds its own app from the same settings (uvicorn imports the factory).
         database.dispose()
         if worker is not None:

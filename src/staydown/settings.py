@@ -46,7 +46,10 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    public_base_url: str = "http://127.0.0.1:8000"
+    # Where people outside reach staydown: every link in a page, e-mail or statement starts with
+    # it. Unset, a page's links use the request's own scheme, host and port, and links written
+    # with no request (jobs, statements) use `base_url`: the host and port `serve` listens on.
+    public_base_url: str | None = None
 
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     webhook_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
@@ -255,6 +258,17 @@ class Settings(BaseSettings):
     # (re-read when it changes), so days of deadlines can be replayed over real HTTP.
     clock_offset_file: Path | None = None
 
+    @property
+    def base_url(self) -> str:
+        """The address links are built on where there is no request to take it from: the
+        configured STAYDOWN_PUBLIC_BASE_URL, else the host and port this service listens on."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(self.host, self.host)
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -362,8 +376,8 @@ class Settings(BaseSettings):
             problems.append("STAYDOWN_SCAN_URL_ALLOW_PRIVATE must not be set in production")
         if self.clock_offset_file is not None:
             problems.append("STAYDOWN_CLOCK_OFFSET_FILE moves the service's clock; it must not be set in production")
-        if self.public_base_url.startswith("http://"):
-            problems.append("STAYDOWN_PUBLIC_BASE_URL must be https:// in production")
+        if not (self.public_base_url or "").startswith("https://"):
+            problems.append("STAYDOWN_PUBLIC_BASE_URL must be set, to an https:// address, in production")
         if self.tdb_url:
             token = self.tdb_token.get_secret_value()
             if not token or token == DEV_TDB_TOKEN:

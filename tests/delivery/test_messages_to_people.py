@@ -43,7 +43,7 @@ def test_tid1_an_incomplete_request_is_told_by_email_what_is_missing_and_how_to_
     link = next(w for w in body.split() if "/takedown?code=" in w)
     assert link.endswith(code)
     # The link opens the completion form, which asks for exactly the missing signature.
-    page = client.get(link.replace(app.state.settings.public_base_url.rstrip("/"), ""))
+    page = client.get(link.replace(app.state.settings.base_url, ""))
     assert page.status_code == 200 and 'name="signature"' in page.text and 'name="explanation"' not in page.text
 
 
@@ -85,7 +85,7 @@ def test_dsa4_the_decision_email_appeal_link_opens_the_appeal_form(
     assert "nicht gegen unsere Regel" in body and "reviewed the thread" in body
     link = next(w for w in body.split() if "/appeal?" in w).rstrip(".")
     assert link.endswith(f"/appeal?notice={code}")
-    page = client.get(link.replace(app.state.settings.public_base_url.rstrip("/"), ""))
+    page = client.get(link.replace(app.state.settings.base_url, ""))
     assert page.status_code == 200 and 'action="/appeal"' in page.text and code in page.text
     # The form the older e-mails linked to (`?code=` alone) works too.
     older = client.get(f"/appeal?code={code}")

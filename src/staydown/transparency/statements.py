@@ -75,7 +75,7 @@ class StatementSettings:
 
     @classmethod
     def from_settings(cls, settings: Any, catalogue: Any = None) -> "StatementSettings":
-        return cls(public_base_url=settings.public_base_url.rstrip("/"), platform_name=settings.platform_name,
+        return cls(public_base_url=settings.base_url, platform_name=settings.platform_name,
                    languages=tuple(dict.fromkeys(settings.platform_languages)) or (BASE_LANGUAGE,),
                    appeal_window=timedelta(days=settings.appeal_window_days), catalogue=catalogue)
 

@@ -92,7 +92,7 @@ def _sign(secret: bytes, value: str) -> str:
 def is_https(request: Request) -> bool:
     """Whether cookies must be Secure: the site is served over https (by its public address or
     this request)."""
-    return str(request.app.state.settings.public_base_url).startswith("https://") or request.url.scheme == "https"
+    return (request.app.state.settings.public_base_url or "").startswith("https://") or request.url.scheme == "https"
 
 
 def _csrf_cookie_options(request: Request) -> dict[str, Any]:

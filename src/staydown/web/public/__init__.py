@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from staydown.db import now
 from staydown.actors import Actor
-from staydown.http import DbSession, rate_limited, require
+from staydown.http import DbSession, public_base, rate_limited, require
 from staydown.i18n import N_, localise
 from staydown.i18n import current as current_language
 from staydown.i18n import gettext as _
@@ -140,7 +140,7 @@ def categories(request: Request) -> list[Category]:
 
 
 def _base(request: Request) -> str:
-    return request.app.state.settings.public_base_url.rstrip("/")
+    return public_base(request)
 
 
 def _content_param(value: str | None) -> tuple[str | None, str | None]:
