@@ -32,8 +32,21 @@ app.add_typer(policies_app, name="policies")
 banks_app = typer.Typer(help="Hash banks: list, import, export.", no_args_is_help=True)
 app.add_typer(banks_app, name="banks")
 
-out = Console()
-err = Console(stderr=True)
+# Rich fits output to a terminal's width, and to 80 columns when there is none: piped into a file
+# or another program a table would be cut, its cells wrapped or ellipsised. Without a terminal a
+# table is as wide as its rows (up to PIPED_WIDTH, which no row reaches); a terminal keeps its own.
+PIPED_WIDTH = 4096
+
+
+def _console(*, stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty() or os.environ.get("COLUMNS"):
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, width=PIPED_WIDTH, soft_wrap=True)
+
+
+out = _console()
+err = _console(stderr=True)
 
 
 def _settings() -> Settings:
