@@ -36,6 +36,24 @@ def _iso(value: datetime | None) -> str:
     return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+def _figure_label(key: object) -> str:
+    """A transparency figure's key in words ("dsa_notice" reads "EU notices"); a name that is
+    not a key of ours (a bank, a policy ref, a reviewer) as it is."""
+    from staydown.transparency.labels import figure_label
+
+    text = str(key)
+    if text.islower() and "_" in text or text.startswith("STATEMENT_CATEGORY_") or text in _KNOWN_WORDS:
+        return figure_label(text)
+    return text
+
+
+_KNOWN_WORDS = frozenset({"notice", "authority", "content", "account", "ncmec", "upheld", "reversed", "modified",
+                          "detection", "remove", "disable", "demote", "label", "demonetise", "warn", "suspend",
+                          "terminate", "strike", "user", "automated", "human", "decided", "violates", "pending",
+                          "completed", "agreed", "sampled", "count", "opened", "overdue", "open", "waiting",
+                          "missed", "detections", "confirmed"})
+
+
 def build_environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES_DIR)),
@@ -54,6 +72,7 @@ def build_environment() -> Environment:
         newstyle=True)
     env.filters["when"] = _when
     env.filters["day"] = lambda value: i18n.day(value)
+    env.filters["figure_label"] = _figure_label
     # A sentence in {% trans %} is one line in the catalogue, however the template wraps it.
     env.policies["ext.i18n.trimmed"] = True
     env.filters["iso"] = _iso
