@@ -189,3 +189,28 @@ def localise(mapping: dict[str, Any]) -> dict[str, Any]:
             return tuple(one(v) for v in value)
         return value
     return {key: one(value) for key, value in mapping.items()}
+
+
+def shipped_translation(english: str, language: str | None) -> str | None:
+    """`english` in a shipped catalogue's language, or None when the catalogue does not have it
+    (a platform's own words, or English). The shipped policy catalogue's texts are translated this
+    way, outside the catalogue file, so that translating them changes no policy's version."""
+    lang = shipped_language(language)
+    if not lang or lang == BASE_LANGUAGE or not english:
+        return None
+    found = translations(lang)
+    # The catalogue's own table: a message translated by the same word ("Spam") is translated too.
+    return found.gettext(english) if english in getattr(found, "_catalog", {}) else None
+
+
+def extract_policy_texts(fileobj: Any, keywords: Any, comment_tags: Any, options: Any) -> Iterator[tuple]:
+    """A Babel extractor for policy catalogues (`make messages`): the English title, rule and
+    notice of each policy, as people outside read them."""
+    import yaml
+
+    document = yaml.safe_load(fileobj.read().decode("utf-8")) or {}
+    for policy in document.get("policies", []):
+        for field in ("title", "rule", "notice"):
+            text = policy.get(field)
+            if isinstance(text, str) and text.strip():
+                yield 0, None, text.strip() if field != "notice" else text, [f"policy {policy.get('id')}: {field}"]

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po
 
-PLACEHOLDER = re.compile(r"%\([a-z_]+\)s")
+# Both kinds of placeholder: %(name)s (the pages, e-mails) and {name} (policy notices).
+PLACEHOLDER = re.compile(r"%\([a-z_]+\)s|\{[a-z_]+\}")
 
 
 def problems(locale_dir: Path) -> list[str]:
