@@ -205,7 +205,7 @@ def shipped_translation(english: str, language: str | None) -> str | None:
 
 def extract_policy_texts(fileobj: Any, keywords: Any, comment_tags: Any, options: Any) -> Iterator[tuple]:
     """A Babel extractor for policy catalogues (`make messages`): the English title, rule and
-    notice of each policy, as people outside read them."""
+    notice of each policy, and its grounds' reference and explanation, as people outside read them."""
     import yaml
 
     document = yaml.safe_load(fileobj.read().decode("utf-8")) or {}
@@ -214,3 +214,10 @@ def extract_policy_texts(fileobj: Any, keywords: Any, comment_tags: Any, options
             text = policy.get(field)
             if isinstance(text, str) and text.strip():
                 yield 0, None, text.strip() if field != "notice" else text, [f"policy {policy.get('id')}: {field}"]
+        # The grounds a statement of reasons cites, in words; a legal reference is a citation and
+        # stays as the law writes it.
+        for ground in policy.get("ground", []):
+            for field in ("reference", "explanation"):
+                text = ground.get(field)
+                if isinstance(text, str) and text.strip():
+                    yield 0, None, text.strip(), [f"policy {policy.get('id')}: ground {field}"]

@@ -40,7 +40,7 @@ def test_dsa2_the_statement_is_in_the_language_the_platform_gave_for_its_user(db
 def test_dsa2_a_language_the_platform_does_not_serve_falls_back_to_its_first(db) -> None:  # type: ignore[no-untyped-def]
     use_statement_settings(db, StatementSettings(platform_name="Forum", languages=("de", "en")))
     s = _remove(db, AccountRef(id="user-pl", language="pl"))
-    assert s.language == "de" and s.rendered["de"].startswith("Wir haben von dir auf Forum geteilte Inhalte entfernt.")
+    assert s.language == "de" and s.rendered["de"].startswith("Wir haben von Ihnen auf Forum geteilte Inhalte entfernt.")
 
 
 def test_the_api_takes_and_shows_an_accounts_language_and_refuses_a_non_tag(client, database) -> None:  # type: ignore[no-untyped-def]

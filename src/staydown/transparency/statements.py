@@ -123,6 +123,12 @@ def _label(language: str, key: str, **values: Any) -> str:
     return texts.label(language, key, **values)
 
 
+def _in(language: str, text: str | None) -> str | None:
+    """A ground's words from the shipped catalogue in `language` (its reference and explanation
+    are translated with it); a platform's own words, and a legal citation, as written."""
+    return i18n.shipped_translation(text, language) or text if text else text
+
+
 def eea_scope(scope: list[str]) -> list[str]:
     """The EEA states a territorial scope covers, as the Transparency Database spells them;
     an empty scope means everywhere."""
@@ -331,10 +337,11 @@ def render_statement(statement: StatementOfReasons, policy: Policy | None, confi
             text = policy.text(language)
             parts.append(_label(language, "rule", title=text.title, rule=text.rule.strip()))
         if statement.legal_ground:
-            parts.append(f"{_label(language, 'law')}: {statement.legal_ground}. {statement.legal_explanation or ''}".strip())
+            parts.append(f"{_label(language, 'law')}: {statement.legal_ground}. "
+                         f"{_in(language, statement.legal_explanation) or ''}".strip())
         if statement.contractual_ground:
-            parts.append(f"{_label(language, 'terms')}: {statement.contractual_ground}. "
-                         f"{statement.contractual_explanation or ''}".strip())
+            parts.append(f"{_label(language, 'terms')}: {_in(language, statement.contractual_ground)}. "
+                         f"{_in(language, statement.contractual_explanation) or ''}".strip())
         why = " ".join(parts)
     public_facts = statement.details.get("public_facts") or _label(language, "pending_facts" if pending else "no_facts")
     where = (_label(language, "everywhere") if not statement.territorial_scope
@@ -591,6 +598,12 @@ def public_view_in(db: Session, statement: StatementOfReasons, language: str) ->
     view["measure_text"] = measure_text(statement.measure, statement.territorial_scope, statement.ends_at, language,
                                         pending=pending)
     view["policy"] = {**view["policy"], "rule": None}
+    for name in ("legal_explanation", "contractual_ground", "contractual_explanation"):
+        view[name] = _in(language, view[name])
+    if pending:  # the terms that allow the precaution, in the reader's words
+        ground = texts.lookup(language, "pending_ground")
+        view["contractual_ground"] = ground["reference"].format(platform_name=config.platform_name)
+        view["contractual_explanation"] = ground["explanation"]
     if not pending:
         policy = _policy(db, config, _cache(db), statement.policy_ref, None)
         if policy is not None:
