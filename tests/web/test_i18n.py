@@ -157,4 +157,4 @@ def test_every_public_page_and_its_errors_carry_html_lang(client, path: str) -> 
 
 def test_an_error_page_is_in_the_readers_language(client) -> None:  # type: ignore[no-untyped-def]
     r = client.get("/status/ABCDE-12345-FGHJK-67890", headers={"Accept-Language": "es"})
-    assert r.status_code == 404 and "No encontrado" in r.text and "No hay ninguna denuncia con ese código" in r.text
+    assert r.status_code == 404 and "No encontrado" in r.text and "no hay ninguna denuncia con ese código" in r.text
