@@ -9,7 +9,7 @@ PORT ?= 8000
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: install serve test bench bench-corpus clean
+.PHONY: install serve test messages bench bench-corpus clean
 
 # axe-core for the browser accessibility tests (package.json, test-only). Reinstalled when the
 # lock file changes; without npm the tests that need it skip locally (and fail under CI=true).
@@ -36,6 +36,23 @@ serve: $(STAMP)
 
 test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The translations: extract every marked message into the template, then merge it into each
+# language's catalogue (new messages arrive empty, changed ones fuzzy: translate them, then
+# `make test` checks that none is left). A new language: NEW_LANGUAGE=xx make messages (and add it to i18n.SHIPPED).
+LOCALE := src/staydown/locale
+LANGUAGES := fr de es it nl pl pt
+
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F $(LOCALE)/babel.cfg -k N_ --add-location=file --sort-by-file \
+		--project=staydown --copyright-holder="the staydown authors" --msgid-bugs-address= \
+		-o $(LOCALE)/messages.pot .
+	@for lang in $(LANGUAGES) $(NEW_LANGUAGE); do \
+		if [ -f $(LOCALE)/$$lang/LC_MESSAGES/messages.po ]; then \
+			$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) -l $$lang --ignore-obsolete; \
+		else $(BIN)/pybabel init -i $(LOCALE)/messages.pot -d $(LOCALE) -l $$lang; fi; \
+	done
+	$(BIN)/python -m staydown.i18n_check $(LOCALE)
 
 # The robustness benchmark's pictures, fonts and emoji come from these Debian packages (bench/corpus.py
 # SOURCES); nothing is downloaded at run time. Debian's wallpaper and clip-art packages are not used.

@@ -35,8 +35,21 @@ from staydown.exchanges.cli import exchanges_app  # noqa: E402 - its commands us
 
 app.add_typer(exchanges_app, name="exchanges")
 
-out = Console()
-err = Console(stderr=True)
+# Rich fits output to a terminal's width, and to 80 columns when there is none: piped into a file
+# or another program a table would be cut, its cells wrapped or ellipsised. Without a terminal a
+# table is as wide as its rows (up to PIPED_WIDTH, which no row reaches); a terminal keeps its own.
+PIPED_WIDTH = 4096
+
+
+def _console(*, stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty() or os.environ.get("COLUMNS"):
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, width=PIPED_WIDTH, soft_wrap=True)
+
+
+out = _console()
+err = _console(stderr=True)
 
 
 def _settings() -> Settings:
@@ -91,6 +104,9 @@ def serve(
     from staydown.app import configure_logging, create_app
     from staydown.migrate import upgrade
 
+    # The address served is what links written without a request (e-mails, statements) point
+    # to when STAYDOWN_PUBLIC_BASE_URL is not set (Settings.base_url).
+    settings = settings.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v is not None})
     configure_logging(settings.log_level, settings.log_format)
     database = _database(settings)
     if migrate:
@@ -99,6 +115,7 @@ def serve(
     # JSON lines: uvicorn's loggers (start-up, access lines) go to staydown's handler, not its own.
     log_config: dict[str, Any] = {"log_config": None} if settings.log_format == "json" else {}
     if processes > 1:
+        os.environ.update({"STAYDOWN_HOST": settings.host, "STAYDOWN_PORT": str(settings.port)})
         # Each process builds its own app from the same settings (uvicorn imports the factory).
         database.dispose()
         if worker is not None:

@@ -178,6 +178,15 @@ class RateLimiter:
             return 0.0
 
 
+def public_base(request: Request) -> str:
+    """The address a link in this answer starts with: STAYDOWN_PUBLIC_BASE_URL when it is set,
+    else the scheme, host and port this request came to (`PORT=8801 make serve` links to 8801)."""
+    configured = getattr(request.app.state.settings, "public_base_url", None)
+    if configured:
+        return str(configured).rstrip("/")
+    return str(request.base_url).rstrip("/")
+
+
 def client_address(request: Request) -> str:
     """The caller's address: the connecting peer, or, when the peer is one of
     STAYDOWN_TRUSTED_PROXIES, the client that proxy says it forwarded for (ProxyHeadersMiddleware

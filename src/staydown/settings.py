@@ -46,7 +46,10 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    public_base_url: str = "http://127.0.0.1:8000"
+    # Where people outside reach staydown: every link in a page, e-mail or statement starts with
+    # it. Unset, a page's links use the request's own scheme, host and port, and links written
+    # with no request (jobs, statements) use `base_url`: the host and port `serve` listens on.
+    public_base_url: str | None = None
 
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     webhook_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
@@ -222,10 +225,12 @@ class Settings(BaseSettings):
     mail_domain: str = "localhost"
     platform_name: str = "this platform"
 
-    # Statements of reasons (DSA Art. 17): the languages they are rendered in, the first being the
-    # statement's own language (the appeal window is `appeal_window_days` above).
+    # The languages the platform serves its users in, the first being the default: the public
+    # pages are offered in those that ship a catalogue (staydown.i18n.SHIPPED), and statements of
+    # reasons (DSA Art. 17) are rendered in each, a user's own statement in their language when it
+    # is among them, else in the first (the appeal window is `appeal_window_days` above).
     platform_languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]] = Field(
-        default_factory=lambda: ["en"], min_length=1, max_length=30)
+        default_factory=lambda: ["en", "fr", "de", "es", "it", "nl", "pl", "pt"], min_length=1, max_length=30)
     # EU Transparency Database (DSA Art. 24(5)). Without a URL statements wait as `pending` and
     # are submitted once one is configured; nothing is dropped.
     tdb_url: str | None = None  # e.g. https://transparency.dsa.ec.europa.eu (its /api/v1/statements)
@@ -262,6 +267,17 @@ class Settings(BaseSettings):
     # Tests and drills only: the service's clock is the system clock plus the seconds in this file
     # (re-read when it changes), so days of deadlines can be replayed over real HTTP.
     clock_offset_file: Path | None = None
+
+    @property
+    def base_url(self) -> str:
+        """The address links are built on where there is no request to take it from: the
+        configured STAYDOWN_PUBLIC_BASE_URL, else the host and port this service listens on."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(self.host, self.host)
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
 
     @classmethod
     def settings_customise_sources(
@@ -370,8 +386,8 @@ class Settings(BaseSettings):
             problems.append("STAYDOWN_SCAN_URL_ALLOW_PRIVATE must not be set in production")
         if self.clock_offset_file is not None:
             problems.append("STAYDOWN_CLOCK_OFFSET_FILE moves the service's clock; it must not be set in production")
-        if self.public_base_url.startswith("http://"):
-            problems.append("STAYDOWN_PUBLIC_BASE_URL must be https:// in production")
+        if not (self.public_base_url or "").startswith("https://"):
+            problems.append("STAYDOWN_PUBLIC_BASE_URL must be set, to an https:// address, in production")
         if self.tdb_url:
             token = self.tdb_token.get_secret_value()
             if not token or token == DEV_TDB_TOKEN:

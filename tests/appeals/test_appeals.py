@@ -333,7 +333,7 @@ def test_dsa4_uk3_notifier_appeal_against_no_action_is_expedited_and_leads_to_ac
         assert decision.reviewer == body["appeal"]["decided_by"] and decision.outcome == "violates"
         told = db.execute(sa.select(OutboundMessage).where(OutboundMessage.kind == "appeal_decision")).scalar_one()
         assert told.recipient == "depicted@example.org" and "did not consent" in told.body
-        assert "out-of-court" in told.body and "remove" in told.body
+        assert "out-of-court" in told.body and "removal of the content" in told.body
     # The ordinary appeal waits; on an upheld decision nothing changes.
     _claim_and_decide(client, deciders["judge"], _appeal_id(database, ordinary["code"]), "upheld",
                       reasons="the threats are explicit")
@@ -489,7 +489,7 @@ def test_dsa4_notifier_finding_the_measure_too_weak_gets_a_stronger_one(client, 
     with database.unit_of_work(write=False) as db:
         assert db.execute(sa.select(AccountStrike).where(AccountStrike.case_id == case_id)).scalar_one()
         told = db.execute(sa.select(OutboundMessage).where(OutboundMessage.kind == "appeal_decision")).scalar_one()
-        assert told.recipient == "reporter@example.org" and "remove, strike" in told.body
+        assert told.recipient == "reporter@example.org" and "removal of the content, a strike on the account" in told.body
 
 
 def test_a_report_of_several_items_is_appealed_per_case(client, database: Database, deciders) -> None:  # type: ignore[no-untyped-def]

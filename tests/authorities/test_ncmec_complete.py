@@ -218,7 +218,7 @@ def test_ncmec3_content_without_an_address_is_named_by_the_platforms_id(client, 
     page = root.find("internetDetails/webPageIncident")
     assert page.findall("url") == []
     assert "post-77 (image)" in page.findtext("additionalInfo")
-    assert settings.public_base_url.encode() not in document
+    assert settings.base_url.encode() not in document
 
 
 def _waiting_report(client, database: Database, staff, api_key: str, content_id: str) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]

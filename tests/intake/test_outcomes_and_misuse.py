@@ -50,7 +50,7 @@ def test_DSA1_receipt_and_decision_are_sent_with_reasons_and_redress(client, dat
     assert "we received your report" in texts[0].lower() and code in texts[0]
     decision = texts[1]
     assert "does not break our rule" in decision and "reviewed the thread" in decision
-    assert "within six months" in decision and f"/appeal?code={code}" in decision and "out-of-court" in decision
+    assert "within six months" in decision and f"/appeal?notice={code}" in decision and "out-of-court" in decision
     with database.unit_of_work(write=False) as db:
         assert all(m.sent_at is not None for m in db.execute(sa.select(OutboundMessage)).scalars())
         assert db.execute(sa.select(Notice.state)).scalar_one() == "decided"

@@ -263,7 +263,7 @@ def test_translation_by_primary_language(catalogue: Catalogue, asked: str) -> No
 
 
 def test_unknown_language_is_english(catalogue: Catalogue) -> None:
-    text = catalogue.get("spam").text("es")
+    text = catalogue.get("spam").text("sv")
     assert text.language == "en" and text.title == "Spam" and text.fallback_fields == ()
 
 

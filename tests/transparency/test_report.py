@@ -508,3 +508,15 @@ def test_eui1_accuracy_per_bank_and_signal_type_from_real_scans(client, staff, d
         "detections": 2, "decided": 2, "confirmed": 1, "rejected_on_review": 1, "reversed_on_appeal": 0,
         "review_reversal_rate": 0.5, "appeal_reversal_rate": 0.0}}
     assert means["by_signal_type"]["pdq"]["confirmed"] == 1 and means["by_signal_type"]["md5"]["rejected_on_review"] == 1
+
+
+
+def test_dsa8_the_html_report_reads_in_words(database: Database, week: Week) -> None:
+    """The HTML report names every key in words, never an enum (its fit on a phone is checked in
+    the browser: tests/web/test_transparency_report_browser.py)."""
+    report = to_html(_report(database))
+    text = re.sub(r"<[^>]+>", " ", report.split("<body", 1)[1])
+    for raw in ("STATEMENT_CATEGORY_", "trusted_flagger", "dsa_notice", "take_it_down", "met_on_time",
+                "own_initiative", "illegal_content"):
+        assert raw not in text, raw
+    assert "Trusted flaggers" in text and "Met on time" in text

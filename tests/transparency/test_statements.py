@@ -195,7 +195,7 @@ def test_dsa2_rendered_per_measure_in_the_platform_languages(db: Any) -> None:
     assert s.language == "de" and set(s.rendered) == {"de", "en", "fr"}
     assert s.appeal_deadline == T0 + timedelta(days=200)
     assert s.redress["appeal_url"] == f"https://safety.example/appeal?statement={s.code}"
-    assert s.rendered["de"].startswith("Wir haben von dir auf Forum geteilte Inhalte entfernt.")
+    assert s.rendered["de"].startswith("Wir haben von Ihnen auf Forum geteilte Inhalte entfernt.")
     assert "Darstellungen sexuellen Kindesmissbrauchs" in s.rendered["de"]  # the policy's German title
     assert "Was wir getan haben: Entfernung des Inhalts." in s.rendered["de"]
     assert "Artikel 21" in s.rendered["de"] and "2026-12-18" in s.rendered["de"]

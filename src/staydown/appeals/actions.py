@@ -28,7 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from staydown import audit
+from staydown import audit, i18n
 from staydown.actors import Actor, ActorKind
 from staydown.appeals.models import (
     NOTIFIER_BASES,
@@ -44,6 +44,9 @@ from staydown.cases.models import Case, CaseState, Decision, DecisionState, Outc
 from staydown.cases.rules import DEFAULT_RULES, CaseRules
 from staydown.db import now
 from staydown.delivery.messages import queue_message
+from staydown.i18n import N_
+from staydown.i18n import gettext as _
+from staydown.transparency.texts import measure
 from staydown.transparency.scrub import case_scrubber
 from staydown.enforcement.actions import apply_action, lift_action
 from staydown.enforcement.models import AccountStrike, ActionState, EnforcementAction
@@ -63,8 +66,9 @@ MAX_REASONS = 10_000
 LANGUAGE_RE = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")
 REMOVING = ("remove", "disable")
 ACCOUNT_REMOVING = ("suspend", "terminate")
-OUT_OF_COURT = ("If you disagree with this outcome, you may take it to a certified out-of-court dispute settlement "
-                "body (DSA Art. 21), free of charge or at a nominal fee for you, or to a court.")
+# Stored in English on the appeal; the page and the e-mail translate it.
+OUT_OF_COURT = N_("If you disagree with this outcome, you may take it to a certified out-of-court dispute settlement "
+                  "body (DSA Art. 21), free of charge or at a nominal fee for you, or to a court.")
 
 
 def status_url(rules: AppealRules, code: str) -> str:
@@ -80,13 +84,13 @@ def appeal_by_code(db: Session, code: str, *, for_update: bool = False) -> Appea
     try:
         clean = normalise_code(code)
     except NotFound:
-        raise NotFound("no appeal with that code") from None
+        raise NotFound(N_("no appeal with that code")) from None
     stmt = sa.select(Appeal).where(Appeal.code == clean)
     if for_update and db.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     found = db.execute(stmt).scalar_one_or_none()
     if found is None:
-        raise NotFound("no appeal with that code")
+        raise NotFound(N_("no appeal with that code"))
     return found
 
 
@@ -392,13 +396,16 @@ def file_appeal(
                        "statement_id": appeal.statement_id, "notice_id": appeal.notice_id,
                        "expedited": expedited, "due_at": appeal.due_at, "deadline": deadline,
                        "original_deciders": appeal.original_deciders})
-    _tell(db, appeal=appeal, kind="appeal_receipt", rules=rules,
-          subject=f"{rules.platform_name}: we received your appeal {appeal.code}",
-          lines=[f"We received your appeal (code {appeal.code}) on {when.strftime('%Y-%m-%d %H:%M UTC')}.",
-                 "A person who took no part in the original decision will review it"
-                 + (" on our expedited route for intimate images" if expedited else "")
-                 + f", by {appeal.due_at.strftime('%Y-%m-%d %H:%M UTC')}.",
-                 f"Follow it here: {status_url(rules, appeal.code)}"])
+    with i18n.using(appeal.language):
+        when_text, due_text = i18n.when(when), i18n.when(appeal.due_at)
+        _tell(db, appeal=appeal, kind="appeal_receipt", rules=rules,
+              subject=_("%(platform)s: we received your appeal %(code)s", platform=rules.platform_name,
+                        code=appeal.code),
+              lines=[_("We received your appeal (code %(code)s) on %(when)s.", code=appeal.code, when=when_text),
+                     _("A person who took no part in the original decision will review it on our expedited route "
+                       "for intimate images, by %(due)s.", due=due_text) if expedited else
+                     _("A person who took no part in the original decision will review it, by %(due)s.", due=due_text),
+                     _("Follow it here: %(url)s", url=status_url(rules, appeal.code))])
     return appeal
 
 
@@ -796,19 +803,26 @@ def decide_appeal(
 
 def _tell_outcome(db: Session, *, appeal: Appeal, result: AppealResult, rules: AppealRules) -> None:
     notifier = appeal.appellant_kind == AppellantKind.notifier.value
-    if appeal.outcome == AppealOutcome.upheld.value:
-        what = "We reviewed the decision again, and it stands."
-    elif appeal.outcome == AppealOutcome.reversed.value:
-        what = ("We reversed the decision and acted on your report: "
-                + (", ".join(sorted({a.kind for a in result.applied})) or "the measures were applied") + "."
-                if notifier else
-                "We reversed the decision: its measures are lifted, and your content or account is restored.")
-    else:
-        what = "We changed the measure. It is now: " + ", ".join(appeal.details.get("measures", [])) + "."
-    _tell(db, appeal=appeal, kind="appeal_decision", rules=rules,
-          subject=f"{rules.platform_name}: decision on your appeal {appeal.code}",
-          lines=[f"Your appeal {appeal.code} has been decided by a person who took no part in the original decision.",
-                 what, f"Our reasons: {case_scrubber(db, appeal.case_id)(appeal.reasons)}", OUT_OF_COURT, f"Details: {status_url(rules, appeal.code)}"])
+    with i18n.using(appeal.language):
+        lang = i18n.current()
+        if appeal.outcome == AppealOutcome.upheld.value:
+            what = _("We reviewed the decision again, and it stands.")
+        elif appeal.outcome == AppealOutcome.reversed.value:
+            applied = ", ".join(measure(lang, k) for k in sorted({a.kind for a in result.applied}))
+            what = (_("We reversed the decision and acted on your report: %(measures)s.",
+                      measures=applied or _("the measures were applied"))
+                    if notifier else
+                    _("We reversed the decision: its measures are lifted, and your content or account is restored."))
+        else:
+            what = _("We changed the measure. It is now: %(measures)s.",
+                     measures=", ".join(measure(lang, k) for k in appeal.details.get("measures", [])))
+        _tell(db, appeal=appeal, kind="appeal_decision", rules=rules,
+              subject=_("%(platform)s: decision on your appeal %(code)s", platform=rules.platform_name,
+                        code=appeal.code),
+              lines=[_("Your appeal %(code)s has been decided by a person who took no part in the original decision.",
+                       code=appeal.code),
+                     what, _("Our reasons: %(reasons)s", reasons=case_scrubber(db, appeal.case_id)(appeal.reasons)),
+                     _(OUT_OF_COURT), _("Details: %(url)s", url=status_url(rules, appeal.code))])
 
 
 # -- due dates --------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ class AppealRules:
             expedited_due=timedelta(hours=settings.appeal_expedited_hours),
             claim_lease=timedelta(minutes=settings.claim_lease_minutes),
             escalate_at_remaining_fraction=settings.escalate_at_remaining_fraction,
-            public_base_url=settings.public_base_url.rstrip("/"),
+            public_base_url=settings.base_url,
             platform_name=settings.platform_name,
         )
 

@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 from staydown.cases.models import Case, Decision, Outcome
 from staydown.cases.tracks import reasons
 from staydown.cases.rules import CaseRules
+from staydown import i18n
 from staydown.delivery.messages import queue_message
+from staydown.i18n import gettext as _
 from staydown.intake.models import Notice, NoticeItem, NoticeState, Notifier
 from staydown.policies.schema import Policy
 from staydown.policies.vocab import ACCOUNT_ACTIONS, CONTENT_ACTIONS
@@ -30,19 +32,30 @@ def _channel(notice: Any) -> tuple[str, str] | None:
 
 
 def receipt_message(notice: Any, rules: CaseRules) -> dict[str, str] | None:
-    """DSA-1: the receipt for a notice (anything with a notice's fields), or None for an anonymous
-    notifier, whose status page is how they follow it."""
+    """DSA-1: the receipt for a notice (anything with a notice's fields), in the notifier's
+    language, or None for an anonymous notifier, whose status page is how they follow it. An
+    incomplete TAKE IT DOWN request's receipt names what is missing and how to complete it (TID-1)."""
     channel = _channel(notice)
     if channel is None:
         return None
-    lines = [f"We received your report (tracking code {notice.tracking_code}) on "
-             f"{notice.received_at.strftime('%Y-%m-%d %H:%M UTC')}."]
-    if notice.missing_elements:
-        lines.append("It is not complete yet. Still missing: " + ", ".join(notice.missing_elements) + ".")
-        lines.append(f"Complete it here: {rules.public_base_url}/takedown?code={notice.tracking_code}")
-    lines.append(f"Follow it here: {rules.public_base_url}/status/{notice.tracking_code}")
-    return {"channel": channel[0], "recipient": channel[1], "body": "\n\n".join(lines),
-            "subject": f"{rules.platform_name}: we received your report {notice.tracking_code}"}
+    base = rules.public_base_url.rstrip("/")
+    code = notice.tracking_code
+    with i18n.using(getattr(notice, "language", None)):
+        lines = [_("We received your report (tracking code %(code)s) on %(when)s.",
+                   code=code, when=i18n.when(notice.received_at))]
+        if notice.missing_elements:
+            from staydown.intake.batch import TAKE_IT_DOWN_ELEMENTS
+
+            lines.append(_("Your TAKE IT DOWN request is not complete yet, so its time limit has not started. "
+                           "We have kept it. It still needs:"))
+            lines.append("\n".join("- " + _(TAKE_IT_DOWN_ELEMENTS.get(m, m)) for m in notice.missing_elements))
+            lines.append(_("To complete it, open this page and fill in what is missing: %(url)s",
+                           url=f"{base}/takedown?code={code}"))
+            lines.append(_("Or go to %(url)s and enter your tracking code %(code)s.",
+                           url=f"{base}/takedown/complete", code=code))
+        lines.append(_("Follow it here: %(url)s", url=f"{base}/status/{code}"))
+        subject = _("%(platform)s: we received your report %(code)s", platform=rules.platform_name, code=code)
+    return {"channel": channel[0], "recipient": channel[1], "body": "\n\n".join(lines), "subject": subject}
 
 
 def notices_of(db: Session, case: Case) -> list[Notice]:
@@ -72,21 +85,26 @@ def tell_outcome(db: Session, *, case: Case, decision: Decision, policy: Policy,
         channel = _channel(notice)
         if channel is None:
             continue
-        title = policy.text(notice.language).title
-        taken = "; ".join(measure(notice.language, kind) for kind in decision.actions
-                          if kind in MEASURE_KINDS) or "none"
-        what = (f"We found that it breaks our rule \"{title}\" and took action: {taken}."
-                if acted else f"We found that it does not break our rule \"{title}\" and did not act on it.")
-        body = "\n\n".join([
-            f"Your report {notice.tracking_code} has been decided.", what,
-            # The reviewers' words go to a person outside: through the one scrubber, which knows the
-            # handles, ids, names, addresses and numbers of everyone on the case (the poster's too).
-            f"Our reasons: {scrub(reasons(decision))}",
-            f"You can ask us to review this decision within six months, free of charge: "
-            f"{rules.public_base_url}/appeal?code={notice.tracking_code}. You may also take it to a certified "
-            f"out-of-court dispute settlement body, or to a court.",
-        ])
+        with i18n.using(notice.language):
+            title = policy.text(i18n.current()).title
+            taken = "; ".join(measure(i18n.current(), kind) for kind in decision.actions
+                              if kind in MEASURE_KINDS) or _("none")
+            what = (_("We found that it breaks our rule \"%(title)s\" and took action: %(taken)s.",
+                      title=title, taken=taken)
+                    if acted else _("We found that it does not break our rule \"%(title)s\" and did not act on it.",
+                                    title=title))
+            body = "\n\n".join([
+                _("Your report %(code)s has been decided.", code=notice.tracking_code), what,
+                # The reviewers' words go to a person outside: through the one scrubber, which knows the
+                # handles, ids, names, addresses and numbers of everyone on the case (the poster's too).
+                _("Our reasons: %(reasons)s", reasons=scrub(reasons(decision))),
+                _("You can ask us to review this decision within six months, free of charge: %(url)s. You may also "
+                  "take it to a certified out-of-court dispute settlement body, or to a court.",
+                  url=f"{rules.public_base_url.rstrip('/')}/appeal?notice={notice.tracking_code}"),
+            ])
+            subject = _("%(platform)s: decision on your report %(code)s", platform=rules.platform_name,
+                        code=notice.tracking_code)
         queue_message(db, notice_id=notice.id, kind="decision", channel=channel[0], recipient=channel[1],
-                      subject=f"{rules.platform_name}: decision on your report {notice.tracking_code}", body=body)
+                      subject=subject, body=body)
         told += 1
     return told

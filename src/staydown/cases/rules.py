@@ -83,7 +83,7 @@ class CaseRules:
             claim_lease=timedelta(minutes=settings.claim_lease_minutes),
             notifier_suspension=timedelta(days=settings.notifier_suspension_days),
             max_items=settings.public_notice_max_items,
-            public_base_url=settings.public_base_url.rstrip("/"),
+            public_base_url=settings.base_url,
             platform_name=settings.platform_name,
         )
 

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from staydown.i18n import N_
 from staydown import audit, codes
 from staydown.actors import Actor
 from staydown.audit import AuditTag
@@ -39,7 +40,7 @@ class Receipt:
 def normalise_code(code: str) -> str:
     found = codes.normalise(code)
     if found is None:
-        raise NotFound("no notice with that tracking code")
+        raise NotFound(N_("no notice with that tracking code"))
     return found
 
 
@@ -76,7 +77,7 @@ def submit_notice(
 def notice_by_code(db: Session, code: str) -> Notice:
     found = db.execute(sa.select(Notice).where(Notice.tracking_code == normalise_code(code))).scalar_one_or_none()
     if found is None:
-        raise NotFound("no notice with that tracking code")
+        raise NotFound(N_("no notice with that tracking code"))
     return found
 
 

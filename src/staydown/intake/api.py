@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from staydown.actors import Actor
 from staydown.cases import tracks
 from staydown.errors import InvalidInput
-from staydown.http import DbSession, rate_limited, require, require_quick
+from staydown.http import DbSession, public_base, rate_limited, require, require_quick
 from staydown.intake import actions, batch, misuse
 from staydown.intake.batcher import IntakeBatcher
 from staydown.intake.queries import public_status
@@ -63,7 +63,7 @@ class ReceiptOut(BaseModel):
 
 
 def _receipt(request: Request, outcome: batch.Outcome, *, show_cases: bool) -> ReceiptOut:
-    base = request.app.state.settings.public_base_url.rstrip("/")
+    base = public_base(request)
     code = outcome.tracking_code
     ack = "We received your report. Keep this tracking code to follow it: " + code
     if outcome.missing:

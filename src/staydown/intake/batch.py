@@ -40,6 +40,7 @@ from staydown.cases.models import Case, CaseState, LegalTrack, NoticeTrack
 from staydown.cases.notify import receipt_message
 from staydown.cases.rules import DEFAULT_RULES, CaseRules
 from staydown.db import insert_for, now
+from staydown.i18n import N_
 from staydown.delivery.messages import SEND_MESSAGE, OutboundMessage
 from staydown.delivery.outbox import enqueue
 from staydown.errors import InvalidInput, StaydownError
@@ -49,12 +50,13 @@ from staydown.policies.catalogue import Catalogue, PolicyNotFound
 from staydown.policies.schema import Policy
 from staydown.subjects.models import PlatformAccount, PlatformContent
 
+# Marked for translation: the public pages and the receipt show them in the requester's language.
 TAKE_IT_DOWN_ELEMENTS = {
-    "signature": "a physical or electronic signature of the person depicted, or of someone authorised to act for them",
-    "items": "enough to identify and locate each image (the content id or its URL)",
-    "good_faith_statement": "a statement that you believe in good faith the image is not consensual",
-    "explanation": "the facts that support that statement",
-    "contact": "contact information (an e-mail address) so we can tell you what we did",
+    "signature": N_("a physical or electronic signature of the person depicted, or of someone authorised to act for them"),
+    "items": N_("enough to identify and locate each image (the content id or its URL)"),
+    "good_faith_statement": N_("a statement that you believe in good faith the image is not consensual"),
+    "explanation": N_("the facts that support that statement"),
+    "contact": N_("contact information (an e-mail address) so we can tell you what we did"),
 }
 HUMAN_REPORTERS = track_rules.PERSON_REPORTERS
 INTERIM_SCOPE = ["recommendation", "search", "monetisation"]
@@ -251,6 +253,10 @@ class _Work:
     @property
     def missing_elements(self) -> list[str]:
         return self.missing
+
+    @property
+    def language(self) -> str:
+        return self.notice.language
 
 
 def _flush_caller(db: Session) -> None:

@@ -40,9 +40,10 @@ def notice_deadlines(db: Session, notice: Notice) -> list[LegalTrack]:
     return [t for t in tracks.tracks_of_notice(db, notice.id, kinds=PUBLIC_TRACKS) if t.due_at is not None]
 
 
-def public_status(db: Session, notice: Notice, *, catalogue: Any = None) -> PublicStatus:
+def public_status(db: Session, notice: Notice, *, catalogue: Any = None, language: str | None = None) -> PublicStatus:
     """What was received, the clocks that apply, the state and, once decided, the outcome with its
-    reasons; nothing about other notices or other people (the same reading as GET /public/status)."""
+    reasons; nothing about other notices or other people (the same reading as GET /public/status).
+    `language`: the reader's, for the rule's title (else the notice's)."""
     case = db.get(Case, notice.case_id) if notice.case_id else None
     status = PublicStatus(notice=notice, state=notice.state)
     # Only the clocks this notice opened: another notifier's clock on the same case is theirs.
@@ -61,7 +62,7 @@ def public_status(db: Session, notice: Notice, *, catalogue: Any = None) -> Publ
                 status.decided_at = decision.second_reviewed_at or decision.decided_at
                 status.policy_ref = decision.policy_ref
                 status.policy_title = policy_title(db, decision.policy_ref, catalogue=catalogue,
-                                                   language=notice.language)
+                                                   language=language or notice.language)
                 # The reviewer's words reach a member of the public: through the one scrubber, with
                 # every handle, id, name, address and number on the case and its notices.
                 status.reasons = case_scrubber(db, case.id)(tracks.reasons(decision))

@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from staydown import i18n
 from staydown.policies import vocab
 
 # The validation context key under which the loader asks for cross-field problems to be collected
@@ -442,16 +443,21 @@ class Policy(_Model):
                 chosen = by_lower[candidate]
                 translation = self.translations[chosen]
                 break
-        if translation is None:
+        texts = {name: getattr(translation, name, None) for name in ("title", "rule", "notice")}
+        # A field the catalogue does not translate: the shipped translation of its English, when
+        # staydown ships one for these exact words (the default catalogue's), else English.
+        shipped = {name: i18n.shipped_translation(getattr(self, name), language)
+                   for name, text in texts.items() if text is None}
+        if translation is None and any(shipped.values()):
+            chosen = i18n.shipped_language(language) or vocab.BASE_LANGUAGE
+        if translation is None and not any(shipped.values()):
             return PolicyText(vocab.BASE_LANGUAGE, self.title, self.rule, self.notice)
-        fallback = tuple(
-            name for name in ("title", "rule", "notice") if getattr(translation, name) is None
-        )
+        fallback = tuple(name for name in ("title", "rule", "notice") if texts[name] is None and not shipped.get(name))
         return PolicyText(
             language=chosen,
-            title=translation.title or self.title,
-            rule=translation.rule or self.rule,
-            notice=translation.notice or self.notice,
+            title=texts["title"] or shipped.get("title") or self.title,
+            rule=texts["rule"] or shipped.get("rule") or self.rule,
+            notice=texts["notice"] or shipped.get("notice") or self.notice,
             fallback_fields=fallback,
         )
 

@@ -51,6 +51,7 @@ def ensure_account(db: Session, *, actor: Actor, ref: AccountRef) -> PlatformAcc
         {
             "handle": ref.handle,
             "status": ref.status or "active",
+            "language": ref.language,
             "meta": ref.metadata,
             "first_seen_at": when,
             "updated_at": when,
@@ -67,6 +68,9 @@ def ensure_account(db: Session, *, actor: Actor, ref: AccountRef) -> PlatformAcc
     if ref.status is not None and ref.status != account.status:
         changes["status"] = [account.status, ref.status]
         account.status = ref.status
+    if ref.language is not None and ref.language != account.language:
+        changes["language"] = [account.language, ref.language]
+        account.language = ref.language
     if ref.metadata and ref.metadata != account.meta:
         changes["metadata"] = True
         account.meta = {**account.meta, **ref.metadata}

@@ -28,6 +28,8 @@ class AccountIn(BaseModel):
 
     handle: str | None = Field(default=None, max_length=200)
     status: str | None = Field(default=None, max_length=40)
+    language: str | None = Field(default=None, max_length=12, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+                                 description="the language the user reads: their statements of reasons are in it")
     metadata: JsonObject = Field(default_factory=dict)
 
 
@@ -48,12 +50,14 @@ class AccountOut(BaseModel):
     id: str
     handle: str | None
     status: str
+    language: str | None = None
     metadata: dict[str, Any]
     first_seen_at: datetime
 
     @classmethod
     def of(cls, a: PlatformAccount) -> "AccountOut":
-        return cls(id=a.platform_id, handle=a.handle, status=a.status, metadata=a.meta, first_seen_at=a.first_seen_at)
+        return cls(id=a.platform_id, handle=a.handle, status=a.status, language=a.language, metadata=a.meta,
+                   first_seen_at=a.first_seen_at)
 
 
 class ContentOut(BaseModel):

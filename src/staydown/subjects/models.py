@@ -19,6 +19,9 @@ class PlatformAccount(Base):
     handle: Mapped[str | None] = mapped_column(sa.String(200))
     # The platform's own view of the account; staydown's measures live in enforcement.
     status: Mapped[str] = mapped_column(sa.String(40), nullable=False, default="active")
+    # The language the user reads ("fr", "pt-BR"), as the platform said: their statements of
+    # reasons are in it when the platform serves it (settings.platform_languages).
+    language: Mapped[str | None] = mapped_column(sa.String(12))
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", sa.JSON, nullable=False, default=dict)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -33,6 +33,9 @@ class AccountRef(BaseModel):
     id: str = Field(min_length=1, max_length=200, description="the platform's own account id")
     handle: str | None = Field(default=None, max_length=200)
     status: str | None = Field(default=None, max_length=40)
+    # The language the user reads, a tag such as "fr" or "pt-BR": their statements of reasons
+    # are written in it when the platform serves it, else in the platform's first language.
+    language: str | None = Field(default=None, max_length=12, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
     metadata: JsonObject = Field(default_factory=dict)
 
     _meta = field_validator("metadata")(_check_metadata)

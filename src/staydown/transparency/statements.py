@@ -23,7 +23,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from staydown import audit, codes
+from staydown.i18n import N_
+from staydown import audit, codes, i18n
 from staydown.actors import Actor
 from staydown.audit import AuditTag
 from staydown.db import now
@@ -74,7 +75,7 @@ class StatementSettings:
 
     @classmethod
     def from_settings(cls, settings: Any, catalogue: Any = None) -> "StatementSettings":
-        return cls(public_base_url=settings.public_base_url.rstrip("/"), platform_name=settings.platform_name,
+        return cls(public_base_url=settings.base_url, platform_name=settings.platform_name,
                    languages=tuple(dict.fromkeys(settings.platform_languages)) or (BASE_LANGUAGE,),
                    appeal_window=timedelta(days=settings.appeal_window_days), catalogue=catalogue)
 
@@ -120,6 +121,12 @@ STATE_DECIDED = "decided"
 
 def _label(language: str, key: str, **values: Any) -> str:
     return texts.label(language, key, **values)
+
+
+def _in(language: str, text: str | None) -> str | None:
+    """A ground's words from the shipped catalogue in `language` (its reference and explanation
+    are translated with it); a platform's own words, and a legal citation, as written."""
+    return i18n.shipped_translation(text, language) or text if text else text
 
 
 def eea_scope(scope: list[str]) -> list[str]:
@@ -288,7 +295,7 @@ def new_statement_code() -> str:
 def normalise_statement_code(code: str) -> str:
     found = codes.normalise(code, prefix=CODE_PREFIX)
     if found is None:
-        raise NotFound("no statement of reasons with that code")
+        raise NotFound(N_("no statement of reasons with that code"))
     return found
 
 
@@ -330,10 +337,11 @@ def render_statement(statement: StatementOfReasons, policy: Policy | None, confi
             text = policy.text(language)
             parts.append(_label(language, "rule", title=text.title, rule=text.rule.strip()))
         if statement.legal_ground:
-            parts.append(f"{_label(language, 'law')}: {statement.legal_ground}. {statement.legal_explanation or ''}".strip())
+            parts.append(f"{_label(language, 'law')}: {statement.legal_ground}. "
+                         f"{_in(language, statement.legal_explanation) or ''}".strip())
         if statement.contractual_ground:
-            parts.append(f"{_label(language, 'terms')}: {statement.contractual_ground}. "
-                         f"{statement.contractual_explanation or ''}".strip())
+            parts.append(f"{_label(language, 'terms')}: {_in(language, statement.contractual_ground)}. "
+                         f"{_in(language, statement.contractual_explanation) or ''}".strip())
         why = " ".join(parts)
     public_facts = statement.details.get("public_facts") or _label(language, "pending_facts" if pending else "no_facts")
     where = (_label(language, "everywhere") if not statement.territorial_scope
@@ -456,6 +464,9 @@ def _build_statement(db: Session, action: Any, config: StatementSettings, cache:
         public_facts = ""
     code = new_statement_code()
     scope = list(action.territorial_scope or [])
+    # The statement is in the language of the user the platform names (the account's, told by
+    # PUT /v1/accounts), when the platform serves it; else the platform's first language.
+    language = i18n.user_language(getattr(owner, "language", None), config.languages)
     statement = StatementOfReasons(
         code=code, action_id=action.id, case_id=action.case_id, content_id=action.content_id,
         account_id=action.account_id, measure=action.kind, target=action.target,
@@ -465,7 +476,7 @@ def _build_statement(db: Session, action: Any, config: StatementSettings, cache:
         contractual_explanation=ground["contractual_explanation"], category=ground["category"],
         facts=facts or measure_text(action.kind, scope, action.ends_at), source=source,
         automated_detection=automated_detection, automated_decision=automated, territorial_scope=scope,
-        starts_at=action.created_at or when, ends_at=action.ends_at, language=config.languages[0],
+        starts_at=action.created_at or when, ends_at=action.ends_at, language=language,
         appeal_deadline=when + config.appeal_window, issued_at=when,
         # Nothing restricted in the EEA is nothing the Transparency Database takes.
         tdb_state=(TdbState.pending if eea_scope(scope) else TdbState.not_required).value,
@@ -491,7 +502,8 @@ def _build_statement(db: Session, action: Any, config: StatementSettings, cache:
             "copy_of_case": bool(copy),
         },
     )
-    statement.rendered = {lang: render_statement(statement, policy, config, lang) for lang in config.languages}
+    statement.rendered = {lang: render_statement(statement, policy, config, lang)
+                          for lang in dict.fromkeys((language, *config.languages))}
     return statement
 
 
@@ -501,7 +513,7 @@ def statement_by_code(db: Session, code: str) -> StatementOfReasons:
     found = db.execute(sa.select(StatementOfReasons).where(
         StatementOfReasons.code == normalise_statement_code(code))).scalar_one_or_none()
     if found is None:
-        raise NotFound("no statement of reasons with that code")
+        raise NotFound(N_("no statement of reasons with that code"))
     return found
 
 
@@ -573,6 +585,31 @@ def public_view(statement: StatementOfReasons) -> dict[str, Any]:
         "language": statement.language,
         "rendered": dict(statement.rendered),
     }
+
+
+def public_view_in(db: Session, statement: StatementOfReasons, language: str) -> dict[str, Any]:
+    """`public_view` for a reader of `language` (the public page): the first sentence, the
+    measure and the rule in that language, the rest as issued."""
+    view = public_view(statement)
+    config = statement_settings(db)
+    pending = view["state"] == STATE_PENDING
+    issued = statement.rendered.get(language)
+    view["headline"] = issued.split("\n", 1)[0] if issued else headline(statement, language, config.platform_name)
+    view["measure_text"] = measure_text(statement.measure, statement.territorial_scope, statement.ends_at, language,
+                                        pending=pending)
+    view["policy"] = {**view["policy"], "rule": None}
+    for name in ("legal_explanation", "contractual_ground", "contractual_explanation"):
+        view[name] = _in(language, view[name])
+    if pending:  # the terms that allow the precaution, in the reader's words
+        ground = texts.lookup(language, "pending_ground")
+        view["contractual_ground"] = ground["reference"].format(platform_name=config.platform_name)
+        view["contractual_explanation"] = ground["explanation"]
+    if not pending:
+        policy = _policy(db, config, _cache(db), statement.policy_ref, None)
+        if policy is not None:
+            text = policy.text(language)
+            view["policy"].update(title=text.title, rule=text.rule.strip())
+    return view
 
 
 def delivery_view(statement: StatementOfReasons) -> dict[str, Any]:

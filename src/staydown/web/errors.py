@@ -10,6 +10,8 @@ from starlette.responses import Response
 
 from staydown.errors import StaydownError, http_status_for
 from staydown.http import error_response, http_error_headers
+from staydown.i18n import N_
+from staydown.i18n import gettext as _
 
 # Paths whose answers are HTML pages (the JSON API lives under /v1 and /public).
 PAGE_PREFIXES = ("/console", "/report", "/takedown", "/status", "/appeal", "/transparency", "/statements", "/detection")
@@ -23,10 +25,19 @@ def is_page(request: Request) -> bool:
 def page_error(request: Request, status: int, message: str) -> Response:
     from staydown.web.templating import render
 
-    titles = {400: "Bad request", 401: "Please sign in", 403: "Not allowed", 404: "Not found", 409: "Conflict",
-              413: "Too large", 422: "Please check what you sent", 429: "Too many requests", 503: "Busy"}
-    return render(request, "error.html", {"status": status, "title": titles.get(status, "Something went wrong"),
-                                          "message": message}, status_code=status)
+    from staydown.web.templating import page_language
+
+    # The page's language is chosen first: a domain error's message, written in English for the
+    # API, is shown translated where the catalogue has it (messages marked with N_ where raised).
+    page_language(request)
+    title = TITLES.get(status, TITLES[500])
+    return render(request, "error.html", {"status": status, "title": _(title), "message": _(message)},
+                  status_code=status)
+
+
+TITLES = {400: N_("Bad request"), 401: N_("Please sign in"), 403: N_("Not allowed"), 404: N_("Not found"),
+          409: N_("Conflict"), 413: N_("Too large"), 422: N_("Please check what you sent"),
+          429: N_("Too many requests"), 503: N_("Busy"), 500: N_("Something went wrong")}
 
 
 def install_page_errors(app: FastAPI) -> None:
@@ -54,7 +65,7 @@ def install_page_errors(app: FastAPI) -> None:
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         if is_page(request):
-            response = page_error(request, exc.status_code, "There is no page at this address."
+            response = page_error(request, exc.status_code, N_("There is no page at this address.")
                                   if exc.status_code == 404 else str(exc.detail))
             response.headers.update(http_error_headers(request, exc))
             return response

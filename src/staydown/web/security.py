@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from staydown.i18n import N_
 from staydown.errors import PermissionDenied
 
 CSRF_COOKIE = "sd_csrf"
@@ -100,7 +101,7 @@ def _sign(secret: bytes, value: str) -> str:
 def is_https(request: Request) -> bool:
     """Whether cookies must be Secure: the site is served over https (by its public address or
     this request)."""
-    return str(request.app.state.settings.public_base_url).startswith("https://") or request.url.scheme == "https"
+    return (request.app.state.settings.public_base_url or "").startswith("https://") or request.url.scheme == "https"
 
 
 def _csrf_cookie_options(request: Request) -> dict[str, Any]:
@@ -137,6 +138,6 @@ def verify_csrf(request: Request, submitted: str | None) -> None:
     submitted = submitted or request.headers.get(CSRF_HEADER)
     value = request.cookies.get(CSRF_COOKIE)
     if not value or not submitted:
-        raise CsrfError("this form has expired or did not come from this site; reload the page and send it again")
+        raise CsrfError(N_("this form has expired or did not come from this site; reload the page and send it again"))
     if not hmac.compare_digest(_sign(_secret(request), value), submitted):
-        raise CsrfError("this form has expired or did not come from this site; reload the page and send it again")
+        raise CsrfError(N_("this form has expired or did not come from this site; reload the page and send it again"))

@@ -16,7 +16,10 @@ from pydantic import ValidationError
 
 from staydown.db import now
 from staydown.actors import Actor
-from staydown.http import DbSession, rate_limited, require
+from staydown.http import DbSession, public_base, rate_limited, require
+from staydown.i18n import N_, localise
+from staydown.i18n import current as current_language
+from staydown.i18n import gettext as _
 from staydown.intake import actions
 from staydown.intake.models import Notice, NoticeKind, ReporterKind
 from staydown.intake.schemas import CompletionIn, NoticeIn
@@ -24,10 +27,10 @@ from staydown.policies.schema import Policy
 from staydown.staff.permissions import Permission
 from staydown.web.public import queries
 from staydown.web.public.forms import EXPLANATION_LIMIT, Form, form_id, parse_location, parse_locations, read_form
-from staydown.web.templating import render
+from staydown.web.templating import render, use_page_language
 
 router = APIRouter(tags=["public pages"], include_in_schema=False,
-                   dependencies=[Depends(require(Permission.PUBLIC))])
+                   dependencies=[Depends(require(Permission.PUBLIC)), Depends(use_page_language)])
 
 Public = Annotated[Actor, Depends(require(Permission.PUBLIC))]
 Posted = Annotated[Form, Depends(read_form)]
@@ -38,73 +41,73 @@ REPORT_STEPS = 3
 # Plain words for the catalogue's policies; a policy missing here (a platform's own catalogue) is
 # offered under its title.
 PLAIN: dict[str, tuple[str, str]] = {
-    "csam": ("Sexual images or videos of a child",
-             "Photos, videos, drawings or AI-made pictures that show someone under 18 in a sexual way."),
-    "child-sexual-enticement": ("Someone is trying to sexually approach a child",
-                                "Grooming: an adult building trust with a child for sex, asking for images, "
-                                "or arranging to meet."),
-    "child-sex-trafficking": ("A child is being sold or offered for sex", ""),
-    "ncii": ("Intimate images shared without consent",
-             "Nude or sexual images or videos of a real person, shared without their agreement."),
-    "ncii-synthetic": ("Fake or AI-made intimate images of a real person", ""),
-    "terrorist-content": ("Terrorism or violent extremism", ""),
-    "violent-threats": ("Threats of violence", ""),
-    "violence-glorification": ("Praising or glorifying violence", ""),
-    "harassment": ("Harassment or bullying", ""),
-    "hate": ("Hate against a group of people", ""),
-    "self-harm": ("Suicide, self-harm or eating disorders",
-                  "If someone is in danger right now, call your local emergency number."),
-    "scams": ("A scam or fraud", ""),
-    "impersonation": ("Someone pretending to be someone else", ""),
-    "spam": ("Spam", ""),
-    "defamation": ("False statements that harm someone's reputation", ""),
-    "other-illegal": ("Something else that is illegal", ""),
+    "csam": (N_("Sexual images or videos of a child"),
+             N_("Photos, videos, drawings or AI-made pictures that show someone under 18 in a sexual way.")),
+    "child-sexual-enticement": (N_("Someone is trying to sexually approach a child"),
+                                N_("Grooming: an adult building trust with a child for sex, asking for images, "
+                                 "or arranging to meet.")),
+    "child-sex-trafficking": (N_("A child is being sold or offered for sex"), ""),
+    "ncii": (N_("Intimate images shared without consent"),
+             N_("Nude or sexual images or videos of a real person, shared without their agreement.")),
+    "ncii-synthetic": (N_("Fake or AI-made intimate images of a real person"), ""),
+    "terrorist-content": (N_("Terrorism or violent extremism"), ""),
+    "violent-threats": (N_("Threats of violence"), ""),
+    "violence-glorification": (N_("Praising or glorifying violence"), ""),
+    "harassment": (N_("Harassment or bullying"), ""),
+    "hate": (N_("Hate against a group of people"), ""),
+    "self-harm": (N_("Suicide, self-harm or eating disorders"),
+                  N_("If someone is in danger right now, call your local emergency number.")),
+    "scams": (N_("A scam or fraud"), ""),
+    "impersonation": (N_("Someone pretending to be someone else"), ""),
+    "spam": (N_("Spam"), ""),
+    "defamation": (N_("False statements that harm someone's reputation"), ""),
+    "other-illegal": (N_("Something else that is illegal"), ""),
 }
 
 REPORTERS = {
-    "affected_person": ("It is about me", "I am the person shown or harmed."),
-    "parent_or_representative": ("I am a parent, guardian or representative",
-                                 "I act for the person shown or harmed."),
-    "user": ("I saw it", "I am not the person shown or harmed."),
-    "anonymous": ("I would rather not say", ""),
+    "affected_person": (N_("It is about me"), N_("I am the person shown or harmed.")),
+    "parent_or_representative": (N_("I am a parent, guardian or representative"),
+                                 N_("I act for the person shown or harmed.")),
+    "user": (N_("I saw it"), N_("I am not the person shown or harmed.")),
+    "anonymous": (N_("I would rather not say"), ""),
 }
 TAKEDOWN_REPORTERS = {
-    "affected_person": ("I am the person shown", ""),
-    "parent_or_representative": ("I am authorised to act for the person shown",
-                                 "For example their parent, guardian or lawyer."),
+    "affected_person": (N_("I am the person shown"), ""),
+    "parent_or_representative": (N_("I am authorised to act for the person shown"),
+                                 N_("For example their parent, guardian or lawyer.")),
 }
-MINOR_CHOICES = {"yes": ("Yes", ""), "no": ("No", ""), "unsure": ("I don't know", "")}
+MINOR_CHOICES = {"yes": (N_("Yes"), ""), "no": (N_("No"), ""), "unsure": (N_("I don't know"), "")}
 
 TRACK_WORDS = {
-    "take_it_down": "Removal within 48 hours of a valid request (US TAKE IT DOWN Act)",
-    "uk_intimate_image": "Intimate image taken down within 48 hours (UK Online Safety Act)",
-    "priority_takedown": "Swift removal of illegal content of the gravest kinds",
-    "dsa_notice": "A timely decision on your report (EU Digital Services Act)",
-    "terrorist_order": "Removal within one hour of a removal order",
-    "authority_order": "The deadline your order or request set",
+    "take_it_down": N_("Removal within 48 hours of a valid request (US TAKE IT DOWN Act)"),
+    "uk_intimate_image": N_("Intimate image taken down within 48 hours (UK Online Safety Act)"),
+    "priority_takedown": N_("Swift removal of illegal content of the gravest kinds"),
+    "dsa_notice": N_("A timely decision on your report (EU Digital Services Act)"),
+    "terrorist_order": N_("Removal within one hour of a removal order"),
+    "authority_order": N_("The deadline your order or request set"),
 }
 # How a clock ended, as the person it governs reads it.
 RESOLUTION_WORDS = {
-    "decided": "Decided",
-    "removal_confirmed": "Removed: the platform confirmed the removal",
-    "refused_on_review": "Not removed: refused after review",
-    "finding_not_applicable": "Closed: a senior reviewer found that this deadline does not apply",
-    "no_apparent_abuse_on_review": "Closed after review",
+    "decided": N_("Decided"),
+    "removal_confirmed": N_("Removed: the platform confirmed the removal"),
+    "refused_on_review": N_("Not removed: refused after review"),
+    "finding_not_applicable": N_("Closed: a senior reviewer found that this deadline does not apply"),
+    "no_apparent_abuse_on_review": N_("Closed after review"),
 }
 STATE_WORDS = {
-    "incomplete": "Waiting for you: the request is not complete yet",
-    "received": "Received: waiting for a decision",
-    "in_second_review": "Being checked by a second, senior reviewer",
-    "decided": "Decided",
-    "not_processed": "Not processed",
+    "incomplete": N_("Waiting for you: the request is not complete yet"),
+    "received": N_("Received: waiting for a decision"),
+    "in_second_review": N_("Being checked by a second, senior reviewer"),
+    "decided": N_("Decided"),
+    "not_processed": N_("Not processed"),
 }
 OUTCOME_WORDS = {
-    "violates": "We found that it breaks our rules or the law, and acted on it.",
-    "does_not_violate": "We found that it does not break our rules or the law, so we did not remove it.",
+    "violates": N_("We found that it breaks our rules or the law, and acted on it."),
+    "does_not_violate": N_("We found that it does not break our rules or the law, so we did not remove it."),
 }
 KIND_WORDS = {
-    "public_report": "Report", "dsa_notice": "Report", "user_report": "Report",
-    "take_it_down": "TAKE IT DOWN request", "trusted_flagger": "Report",
+    "public_report": N_("Report"), "dsa_notice": N_("Report"), "user_report": N_("Report"),
+    "take_it_down": N_("TAKE IT DOWN request"), "trusted_flagger": N_("Report"),
 }
 
 
@@ -128,13 +131,16 @@ def categories(request: Request) -> list[Category]:
 
     out = []
     for policy in sorted(policies, key=rank):
-        label, hint = PLAIN.get(policy.id, (policy.title, ""))
+        if policy.id in PLAIN:
+            label, hint = (_(text) if text else "" for text in PLAIN[policy.id])
+        else:  # a platform's own policy, under its title in the page's language
+            label, hint = policy.text(current_language()).title, ""
         out.append(Category(policy.id, label, hint, policy.child_safety))
     return out
 
 
 def _base(request: Request) -> str:
-    return request.app.state.settings.public_base_url.rstrip("/")
+    return public_base(request)
 
 
 def _content_param(value: str | None) -> tuple[str | None, str | None]:
@@ -142,7 +148,7 @@ def _content_param(value: str | None) -> tuple[str | None, str | None]:
         return None, None
     location, problem = parse_location(value)
     if problem or location is None or location.content_id is None:
-        return None, "The link you followed does not name an item we can report; enter its web address"
+        return None, _("The link you followed does not name an item we can report; enter its web address")
     return location.content_id, None
 
 
@@ -164,8 +170,8 @@ def report_form(request: Request, content: Annotated[str | None, Query(max_lengt
     if chosen is None or step == "1":
         errors = {}
         if chosen is None and (step == "2" or about):
-            errors["about"] = "Choose what the content is about"
-        given, _ = parse_location(content or "")
+            errors["about"] = _("Choose what the content is about")
+        given, _unused = parse_location(content or "")
         return render(request, "public/report_step1.html", {
             "categories": cats, "content_id": content_id, "errors": errors, "values": {"about": about or ""},
             # An address the platform linked with is carried to step 2, where it fills the location.
@@ -173,7 +179,7 @@ def report_form(request: Request, content: Annotated[str | None, Query(max_lengt
             "steps": REPORT_STEPS}, status_code=422 if errors else 200)
     form = Form({"about": chosen.id, "form_id": _new_form_id(), "location": ""})
     if content_problem:
-        given, _ = parse_location(content or "")
+        given, _unused = parse_location(content or "")
         if given is not None and given.url:
             form.values["location"] = given.url  # a platform that links with the item's address
         else:
@@ -185,7 +191,7 @@ def _report_step2(request: Request, form: Form, category: Category, content_id: 
                   status_code: int = 200) -> HTMLResponse:
     return render(request, "public/report_step2.html", {
         "category": category, "content_id": content_id, "values": form.values, "errors": form.errors,
-        "reporters": REPORTERS, "minor_choices": MINOR_CHOICES, "steps": REPORT_STEPS,
+        "reporters": localise(REPORTERS), "minor_choices": localise(MINOR_CHOICES), "steps": REPORT_STEPS,
         "explanation_limit": EXPLANATION_LIMIT}, status_code=status_code)
 
 
@@ -197,41 +203,43 @@ def report_submit(request: Request, form: Posted, db: DbSession, actor: Public) 
     category = next((c for c in cats if c.id == form.get("about")), None)
     if category is None:
         return render(request, "public/report_step1.html", {
-            "categories": cats, "content_id": None, "errors": {"about": "Choose what the content is about"},
+            "categories": cats, "content_id": None, "errors": {"about": _("Choose what the content is about")},
             "values": {"about": ""}, "carry": None, "steps": REPORT_STEPS}, status_code=422)
     key = form_id(form.get("form_id"))
     already = _already_filed(db, key)
     if already is not None:
         return _report_done(request, db, already)
-    content_id, _ = _content_param(form.get("content_id") or None)
-    locations = [] if content_id else parse_locations(form, "location", required=True,
-                                                           what="the web address of what you are reporting")
+    content_id, _unused = _content_param(form.get("content_id") or None)
+    locations = [] if content_id else parse_locations(
+        form, "location", required=True, missing=_("Enter the web address of what you are reporting"))
     if content_id:
         items = [{"content_id": content_id}]
     else:
         items = [loc.as_item() for loc in locations[:1]]
         if len(locations) > 1:
-            form.error("location", "Enter one web address; send another report for each further item")
+            form.error("location", _("Enter one web address; send another report for each further item"))
     child_safety = category.child_safety
-    explanation = form.text("explanation", label="what is wrong with it", limit=EXPLANATION_LIMIT,
-                            required=not child_safety, minimum=0 if child_safety else 10)
+    explanation = form.text("explanation", label=_("What is wrong with it?") if not child_safety
+                            else _("Anything we should know?"), limit=EXPLANATION_LIMIT,
+                            required=not child_safety, minimum=0 if child_safety else 10,
+                            missing=_("Say what is wrong with it"))
     minor = True if child_safety else form.choice(
-        "minor", MINOR_CHOICES, message="Say whether a child (someone under 18) is involved") == "yes"
-    reporter = form.choice("reporter", REPORTERS, message="Say who you are, or choose 'I would rather not say'")
-    contact_name = form.text("contact_name", label="your name", limit=200)
+        "minor", MINOR_CHOICES, message=_("Say whether a child (someone under 18) is involved")) == "yes"
+    reporter = form.choice("reporter", REPORTERS, message=_("Say who you are, or choose 'I would rather not say'"))
+    contact_name = form.text("contact_name", label=_("Your name"), limit=200)
     contact_email = form.email("contact_email")
     # DSA Art. 16(2)(d) asks every notice for a statement of good faith; a report about a child is
     # taken without it all the same (X-1: nothing stands between a parent and a report).
     good_faith = form.checked("good_faith")
     if not good_faith and not child_safety:
-        form.error("good_faith", "Confirm that you believe in good faith that what you report is accurate")
+        form.error("good_faith", _("Confirm that you believe in good faith that what you report is accurate"))
     if form.errors:
         return _report_step2(request, form, category, content_id, status_code=422)
     try:
         notice_in = NoticeIn(kind=NoticeKind.public_report, reporter_kind=ReporterKind(reporter),
                              items=items, policy_id=category.id, explanation=explanation, minor_involved=minor,
                              good_faith=good_faith, contact_name=contact_name or None, contact_email=contact_email,
-                             details={"source": "public_report_page"})
+                             language=current_language(), details={"source": "public_report_page"})
     except ValidationError as exc:  # a limit of the intake schema that the page did not check
         form.error("location", "; ".join(e["msg"] for e in exc.errors()[:3]))
         return _report_step2(request, form, category, content_id, status_code=422)
@@ -261,7 +269,7 @@ def _already_filed(db: Any, key: str | None) -> Notice | None:
 def _report_done(request: Request, db: Any, notice: Notice) -> HTMLResponse:
     deadlines = queries.notice_deadlines(db, notice)
     return render(request, "public/report_done.html", {
-        "notice": notice, "deadlines": deadlines, "track_words": TRACK_WORDS, "steps": REPORT_STEPS,
+        "notice": notice, "deadlines": deadlines, "track_words": localise(TRACK_WORDS), "steps": REPORT_STEPS,
         "restricted": queries.restricted_pending_review(db, notice),
         "status_url": f"{_base(request)}/status/{notice.tracking_code}"}, status_code=201)
 
@@ -275,15 +283,15 @@ def takedown_form(request: Request, db: DbSession, content: Annotated[str | None
     link the acknowledgement sends for an incomplete request."""
     if code:
         return _completion_page(request, actions.notice_by_code(db, code), Form({}))
-    content_id, _ = _content_param(content)
+    content_id, _unused = _content_param(content)
     values = {"locations": content_id or "", "form_id": _new_form_id()}
     return _takedown_page(request, Form(values))
 
 
 def _takedown_page(request: Request, form: Form, status_code: int = 200) -> HTMLResponse:
     return render(request, "public/takedown.html", {
-        "values": form.values, "errors": form.errors, "reporters": TAKEDOWN_REPORTERS,
-        "elements": actions.TAKE_IT_DOWN_ELEMENTS, "hours": int(request.app.state.case_rules.hours["take_it_down"]),
+        "values": form.values, "errors": form.errors, "reporters": localise(TAKEDOWN_REPORTERS),
+        "elements": localise(actions.TAKE_IT_DOWN_ELEMENTS), "hours": int(request.app.state.case_rules.hours["take_it_down"]),
         "explanation_limit": EXPLANATION_LIMIT}, status_code=status_code)
 
 
@@ -295,11 +303,11 @@ def takedown_submit(request: Request, form: Posted, db: DbSession, actor: Public
     if already is not None:
         return _takedown_result(request, db, already)
     reporter = form.choice("reporter", TAKEDOWN_REPORTERS,
-                           message="Say whether you are the person shown or act for them")
+                           message=_("Say whether you are the person shown or act for them"))
     locations = parse_locations(form, "locations", required=True)
-    explanation = form.text("explanation", label="the facts", limit=EXPLANATION_LIMIT)
-    signature = form.text("signature", label="your signature", limit=300)
-    contact_name = form.text("contact_name", label="your name", limit=200)
+    explanation = form.text("explanation", label=_("The facts"), limit=EXPLANATION_LIMIT)
+    signature = form.text("signature", label=_("Your signature"), limit=300)
+    contact_name = form.text("contact_name", label=_("Your name"), limit=200)
     contact_email = form.email("contact_email")
     if form.errors:
         return _takedown_page(request, form, status_code=422)
@@ -308,7 +316,8 @@ def takedown_submit(request: Request, form: Posted, db: DbSession, actor: Public
                              items=[loc.as_item() for loc in locations], explanation=explanation,
                              minor_involved=form.checked("minor"), good_faith=form.checked("good_faith"),
                              signature=signature or None, contact_name=contact_name or None,
-                             contact_email=contact_email, details={"source": "takedown_page"})
+                             contact_email=contact_email, language=current_language(),
+                             details={"source": "takedown_page"})
     except ValidationError as exc:  # a limit of the intake schema that the page did not check
         form.error("locations", "; ".join(e["msg"] for e in exc.errors()[:3]))
         return _takedown_page(request, form, status_code=422)
@@ -321,8 +330,8 @@ def _takedown_result(request: Request, db: Any, notice: Notice, form: Form | Non
     # requester's e-mail address: a code is not proof of being that person.
     return render(request, "public/takedown_result.html", {
         "show_contact": not by_code_only,
-        "notice": notice, "missing": list(notice.missing_elements), "elements": actions.TAKE_IT_DOWN_ELEMENTS,
-        "deadlines": queries.notice_deadlines(db, notice), "track_words": TRACK_WORDS,
+        "notice": notice, "missing": list(notice.missing_elements), "elements": localise(actions.TAKE_IT_DOWN_ELEMENTS),
+        "deadlines": queries.notice_deadlines(db, notice), "track_words": localise(TRACK_WORDS),
         "values": (form.values if form else {}), "errors": (form.errors if form else {}),
         "explanation_limit": EXPLANATION_LIMIT, "hours": int(request.app.state.case_rules.hours["take_it_down"]),
         "status_url": f"{_base(request)}/status/{notice.tracking_code}"}, status_code=status_code)
@@ -330,7 +339,7 @@ def _takedown_result(request: Request, db: Any, notice: Notice, form: Form | Non
 
 def _completion_page(request: Request, notice: Notice, form: Form, status_code: int = 200) -> HTMLResponse:
     return render(request, "public/takedown_complete.html", {
-        "notice": notice, "missing": list(notice.missing_elements), "elements": actions.TAKE_IT_DOWN_ELEMENTS,
+        "notice": notice, "missing": list(notice.missing_elements), "elements": localise(actions.TAKE_IT_DOWN_ELEMENTS),
         "values": form.values, "errors": form.errors, "explanation_limit": EXPLANATION_LIMIT,
         "hours": int(request.app.state.case_rules.hours["take_it_down"])}, status_code=status_code)
 
@@ -346,13 +355,13 @@ def completion_submit(request: Request, form: Posted, db: DbSession, actor: Publ
     shows the fields still missing."""
     code = form.get("code")
     if not code:
-        form.error("code", "Enter the tracking code you were given")
+        form.error("code", _("Enter the tracking code you were given"))
         return render(request, "public/takedown_code.html", {"values": form.values, "errors": form.errors},
                       status_code=422)
     notice = actions.notice_by_code(db, code)
     if notice.kind != NoticeKind.take_it_down.value:
         return render(request, "public/takedown_code.html", {"values": form.values, "errors": {
-            "code": "This tracking code is for a report, not a TAKE IT DOWN request: see its status instead"}},
+            "code": _("This tracking code is for a report, not a TAKE IT DOWN request: see its status instead")}},
             status_code=422)
     if notice.state != "incomplete":
         return _takedown_result(request, db, notice, status_code=200, by_code_only=True)
@@ -361,14 +370,14 @@ def completion_submit(request: Request, form: Posted, db: DbSession, actor: Publ
     missing = set(notice.missing_elements)
     update: dict[str, Any] = {}
     if "signature" in missing:
-        update["signature"] = form.text("signature", label="your signature", limit=300) or None
+        update["signature"] = form.text("signature", label=_("Your signature"), limit=300) or None
     if "explanation" in missing:
-        update["explanation"] = form.text("explanation", label="the facts", limit=EXPLANATION_LIMIT) or None
+        update["explanation"] = form.text("explanation", label=_("The facts"), limit=EXPLANATION_LIMIT) or None
     if "good_faith_statement" in missing:
         update["good_faith"] = form.checked("good_faith") or None
     if "contact" in missing:
         update["contact_email"] = form.email("contact_email")
-        update["contact_name"] = form.text("contact_name", label="your name", limit=200) or None
+        update["contact_name"] = form.text("contact_name", label=_("Your name"), limit=200) or None
     if "items" in missing:
         update["items"] = [loc.as_item() for loc in parse_locations(form, "locations", required=False)] or None
     if form.errors:
@@ -392,7 +401,7 @@ def status_lookup(request: Request, form: Posted, db: DbSession) -> HTMLResponse
     bar, the history and the access log."""
     code = form.get("code")
     if not code:
-        form.error("code", "Enter the tracking code you were given")
+        form.error("code", _("Enter the tracking code you were given"))
         return render(request, "public/status_form.html", {"values": form.values, "errors": form.errors},
                       status_code=422)
     return _status_page(request, db, actions.notice_by_code(db, code))
@@ -405,11 +414,13 @@ def status_page(request: Request, code: CodePath, db: DbSession) -> HTMLResponse
 
 
 def _status_page(request: Request, db: Any, notice: Notice) -> HTMLResponse:
-    status = queries.public_status(db, notice, catalogue=getattr(request.app.state, 'catalogue', None))
+    status = queries.public_status(db, notice, catalogue=getattr(request.app.state, 'catalogue', None),
+                                   language=current_language())
     return render(request, "public/status.html", {
-        "status": status, "notice": notice, "state_words": STATE_WORDS, "outcome_words": OUTCOME_WORDS,
-        "track_words": TRACK_WORDS, "resolution_words": RESOLUTION_WORDS, "now": now(db),
-        "kind_words": KIND_WORDS, "elements": actions.TAKE_IT_DOWN_ELEMENTS})
+        "status": status, "notice": notice, "state_words": localise(STATE_WORDS),
+        "outcome_words": localise(OUTCOME_WORDS), "track_words": localise(TRACK_WORDS),
+        "resolution_words": localise(RESOLUTION_WORDS), "now": now(db),
+        "kind_words": localise(KIND_WORDS), "elements": localise(actions.TAKE_IT_DOWN_ELEMENTS)})
 
 
 # The statement, appeal and transparency pages live in their own module, on this router.

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import Request
 
 from staydown.errors import InvalidInput, PayloadTooLarge
+from staydown.i18n import gettext as _
 from staydown.intake.schemas import EMAIL_RE, MAX_EXPLANATION
 from staydown.web.security import CSRF_FIELD, verify_csrf
 
@@ -36,25 +37,28 @@ class Form:
     def error(self, name: str, message: str) -> None:
         self.errors.setdefault(name, message)
 
-    def text(self, name: str, *, label: str, limit: int, required: bool = False, minimum: int = 0) -> str:
+    def text(self, name: str, *, label: str, limit: int, required: bool = False, minimum: int = 0,
+             missing: str = "") -> str:
+        """A text field. `label` names the field as its page does ("Your signature"), already
+        translated; `missing` is the whole message for a required field left empty."""
         value = self.get(name)
         if required and not value:
-            self.error(name, f"Enter {label}")
+            self.error(name, missing or _("%(field)s: this cannot be empty", field=label))
         elif len(value) > limit:
-            self.error(name, f"{label[0].upper() + label[1:]} must be {limit} characters or fewer "
-                             f"(it is {len(value)})")
+            self.error(name, _("%(field)s must be %(limit)s characters or fewer (it is %(length)s)",
+                               field=label, limit=limit, length=len(value)))
         elif value and len(value) < minimum:
-            self.error(name, f"{label[0].upper() + label[1:]} must be at least {minimum} characters")
+            self.error(name, _("%(field)s must be at least %(minimum)s characters", field=label, minimum=minimum))
         return value
 
     def email(self, name: str, *, required: bool = False) -> str | None:
         value = self.get(name)
         if not value:
             if required:
-                self.error(name, "Enter an e-mail address")
+                self.error(name, _("Enter an e-mail address"))
             return None
         if len(value) > 320 or not EMAIL_RE.match(value):
-            self.error(name, "Enter an e-mail address in the form name@example.com")
+            self.error(name, _("Enter an e-mail address in the form name@example.com"))
             return None
         return value
 
@@ -110,32 +114,34 @@ def parse_location(value: str) -> tuple[Location | None, str | None]:
         return None, None
     if value.lower().startswith(("http://", "https://")):
         if len(value) > 2048:
-            return None, "A web address must be 2048 characters or fewer"
+            return None, _("A web address must be 2048 characters or fewer")
         if any(c.isspace() for c in value):
-            return None, "A web address cannot contain spaces"
+            return None, _("A web address cannot contain spaces")
         return Location(url=value), None
     if "://" in value or value.lower().startswith("www."):
-        return None, "Enter the full web address, starting with https://"
+        return None, _("Enter the full web address, starting with https://")
     if len(value) > 200:
-        return None, "A content id must be 200 characters or fewer"
+        return None, _("An item id must be 200 characters or fewer")
     return Location(content_id=value), None
 
 
-def parse_locations(form: Form, name: str, *, required: bool,
-                    what: str = "the web address of the image or video, or its id on the platform") -> list[Location]:
+def parse_locations(form: Form, name: str, *, required: bool, missing: str = "") -> list[Location]:
+    """The addresses or ids of a field, one a line; `missing`: the message when none is given."""
     lines = [line for line in form.values.get(name, "").splitlines() if line.strip()]
     if not lines:
         if required:
-            form.error(name, "Enter " + what)
+            form.error(name, missing or _("Enter the web address of the image or video, or its id on the platform"))
         return []
     if len(lines) > MAX_LOCATIONS:
-        form.error(name, f"List at most {MAX_LOCATIONS} images or videos in one request (you listed {len(lines)})")
+        form.error(name, _("List at most %(limit)s images or videos in one request (you listed %(count)s)",
+                           limit=MAX_LOCATIONS, count=len(lines)))
         return []
     out = []
     for number, line in enumerate(lines, start=1):
         location, problem = parse_location(line)
         if problem:
-            form.error(name, f"Line {number}: {problem}" if len(lines) > 1 else problem)
+            form.error(name, _("Line %(number)s: %(problem)s", number=number, problem=problem)
+                       if len(lines) > 1 else problem)
             return []
         if location is not None:
             out.append(location)

@@ -15,19 +15,23 @@ from staydown.appeals.models import NOTIFIER_BASES, AppealBasis
 from staydown.appeals.rules import AppealRules
 from staydown.cases.models import Outcome
 from staydown.db import now
-from staydown.errors import Conflict, InvalidInput, RuleViolation
+from staydown.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from staydown.http import DbSession, rate_limited, require
+from staydown.i18n import N_, localise
+from staydown.i18n import current as current_language
+from staydown.i18n import gettext as _
 from staydown.intake import actions as intake
 from staydown.staff.permissions import Permission
 from staydown.transparency import statements
+from staydown.transparency.labels import figure_labels
 from staydown.transparency.report import MAX_PERIOD_DAYS
 from staydown.transparency.report_api import public_figures, public_limit
 from staydown.web.public import queries
 from staydown.web.public.forms import Form, read_form
-from staydown.web.templating import render
+from staydown.web.templating import render, use_page_language
 
 router = APIRouter(tags=["public pages"], include_in_schema=False,
-                   dependencies=[Depends(require(Permission.PUBLIC))])
+                   dependencies=[Depends(require(Permission.PUBLIC)), Depends(use_page_language)])
 
 Public = Annotated[Actor, Depends(require(Permission.PUBLIC))]
 Posted = Annotated[Form, Depends(read_form)]
@@ -37,22 +41,22 @@ CodeQuery = Annotated[str | None, Query(max_length=40)]
 MAX_APPEAL_EXPLANATION = appeals.MAX_EXPLANATION
 
 BASIS_WORDS = {
-    AppealBasis.content_restriction.value: ("My content was removed, hidden or restricted", ""),
-    AppealBasis.account_restriction.value: ("My account was warned, suspended or closed", ""),
-    AppealBasis.monetisation_restriction.value: ("My earnings were stopped or reduced", ""),
-    AppealBasis.proactive_technology.value: ("An automated system caught my content by mistake", ""),
-    AppealBasis.no_action.value: ("You decided not to act on my report", ""),
-    AppealBasis.insufficient_action.value: ("You acted on my report, but not enough", ""),
+    AppealBasis.content_restriction.value: (N_("My content was removed, hidden or restricted"), ""),
+    AppealBasis.account_restriction.value: (N_("My account was warned, suspended or closed"), ""),
+    AppealBasis.monetisation_restriction.value: (N_("My earnings were stopped or reduced"), ""),
+    AppealBasis.proactive_technology.value: (N_("An automated system caught my content by mistake"), ""),
+    AppealBasis.no_action.value: (N_("You decided not to act on my report"), ""),
+    AppealBasis.insufficient_action.value: (N_("You acted on my report, but not enough"), ""),
 }
-APPEAL_STATE_WORDS = {"received": "Received: waiting for a reviewer", "in_review": "Being reviewed",
-                      "decided": "Decided", "withdrawn": "Withdrawn"}
-APPEAL_OUTCOME_WORDS = {"upheld": "The original decision stands.",
-                        "reversed": "We reversed the decision.",
-                        "modified": "We changed the decision."}
-SOURCE_WORDS = {"notice": "a report (notice) about it", "trusted_flagger": "a report from a trusted flagger",
-                "other_notification": "a notification or order from an authority", "own_initiative": "our own checks"}
-AUTOMATED_WORDS = {"fully": "taken by automated means", "partially": "taken partly by automated means",
-                   "not_automated": "taken by a person"}
+APPEAL_STATE_WORDS = {"received": N_("Received: waiting for a reviewer"), "in_review": N_("Being reviewed"),
+                      "decided": N_("Decided"), "withdrawn": N_("Withdrawn")}
+APPEAL_OUTCOME_WORDS = {"upheld": N_("The original decision stands."),
+                        "reversed": N_("We reversed the decision."),
+                        "modified": N_("We changed the decision.")}
+SOURCE_WORDS = {"notice": N_("a report (notice) about it"), "trusted_flagger": N_("a report from a trusted flagger"),
+                "other_notification": N_("a notification or order from an authority"), "own_initiative": N_("our own checks")}
+AUTOMATED_WORDS = {"fully": N_("taken by automated means"), "partially": N_("taken partly by automated means"),
+                   "not_automated": N_("taken by a person")}
 
 
 def _affected_bases(statement: Any) -> list[str]:
@@ -66,14 +70,23 @@ def _contested(db: Any, statement_code: str | None, notice_code: str | None) -> 
     """What the appeal is about, as the person may see it, and the bases open to them."""
     if statement_code:
         statement = statements.statement_by_code(db, statement_code)
-        return {"kind": "statement", "code": statement.code, "statement": statements.public_view(statement),
-                "bases": _affected_bases(statement), "fixed_basis": None}
+        return {"kind": "statement", "code": statement.code,
+                "statement": statements.public_view_in(db, statement, current_language()),
+                "deadline": statement.appeal_deadline, "bases": _affected_bases(statement), "fixed_basis": None}
     notice = intake.notice_by_code(db, notice_code or "")
-    status = queries.public_status(db, notice)
+    status = queries.public_status(db, notice, language=current_language())
     fixed = (AppealBasis.insufficient_action.value if status.outcome == Outcome.violates.value
              else AppealBasis.no_action.value)
     return {"kind": "notice", "code": notice.tracking_code, "status": status, "bases": [fixed],
-            "fixed_basis": fixed}
+            "fixed_basis": fixed, "deadline": None}
+
+
+def _which_code(db: Any, code: str) -> tuple[str | None, str | None]:
+    """(statement code, tracking code) for a code given alone; NotFound when it is neither."""
+    try:
+        return statements.statement_by_code(db, code).code, None
+    except NotFound:
+        return None, intake.notice_by_code(db, code).tracking_code
 
 
 def _appeal_form(request: Request, contested: dict[str, Any], form: Form, status_code: int = 200,
@@ -82,8 +95,8 @@ def _appeal_form(request: Request, contested: dict[str, Any], form: Form, status
     values.setdefault("basis", contested["bases"][0])
     return render(request, "public/appeal_form.html", {
         "contested": contested, "values": values, "errors": form.errors, "problem": problem,
-        "basis_choices": {b: BASIS_WORDS[b] for b in contested["bases"]}, "limit": MAX_APPEAL_EXPLANATION,
-        "outcome_words": {"violates": "We acted on it.", "does_not_violate": "We did not act on it."}},
+        "basis_choices": {b: localise(BASIS_WORDS)[b] for b in contested["bases"]}, "limit": MAX_APPEAL_EXPLANATION,
+        "outcome_words": {"violates": _("We acted on it."), "does_not_violate": _("We did not act on it.")}},
         status_code=status_code)
 
 
@@ -94,13 +107,17 @@ def appeal_start(request: Request, db: DbSession, statement: CodeQuery = None, n
     without either, a form asks which code the person holds."""
     if code and kind in ("statement", "notice"):
         statement, notice = (code, None) if kind == "statement" else (None, code)
+    elif code and kind is None and not (statement or notice):
+        # `/appeal?code=` alone, as decision e-mails sent before `?notice=` link: the code says
+        # which it is (a statement code carries its own prefix).
+        statement, notice = _which_code(db, code)
     if not statement and not notice:
         errors = {}
         if kind is not None or code is not None:
             if kind not in ("statement", "notice"):
-                errors["kind"] = "Say which code you have"
+                errors["kind"] = _("Say which code you have")
             if not code:
-                errors["code"] = "Enter the code"
+                errors["code"] = _("Enter the code")
         return render(request, "public/appeal_code.html", {"values": {"kind": kind or "", "code": code or ""},
                                                              "errors": errors}, status_code=422 if errors else 200)
     return _appeal_form(request, _contested(db, statement, notice), Form({}))
@@ -110,12 +127,13 @@ def appeal_start(request: Request, db: DbSession, statement: CodeQuery = None, n
 def appeal_submit(request: Request, form: Posted, db: DbSession, actor: Public) -> HTMLResponse:
     kind = form.get("kind")
     if kind not in ("statement", "notice"):
-        raise InvalidInput("send the appeal from its page: it names the statement or the report it is about")
+        raise InvalidInput(N_("send the appeal from its page: it names the statement or the report it is about"))
     contested = _contested(db, form.get("code") if kind == "statement" else None,
                            form.get("code") if kind == "notice" else None)
-    basis = form.choice("basis", {b: 1 for b in contested["bases"]}, message="Choose what you are appealing against")
-    explanation = form.text("explanation", label="why the decision is wrong", limit=MAX_APPEAL_EXPLANATION,
-                            required=True)
+    basis = form.choice("basis", {b: 1 for b in contested["bases"]},
+                        message=_("Choose what you are appealing against"))
+    explanation = form.text("explanation", label=_("Why is the decision wrong?"), limit=MAX_APPEAL_EXPLANATION,
+                            required=True, missing=_("Say why the decision is wrong"))
     email = form.email("contact_email")
     if form.errors:
         return _appeal_form(request, contested, form, status_code=422)
@@ -124,11 +142,11 @@ def appeal_submit(request: Request, form: Posted, db: DbSession, actor: Public) 
         appeal = appeals.file_appeal(
             db, actor=actor, statement_code=contested["code"] if kind == "statement" else None,
             tracking_code=contested["code"] if kind == "notice" else None, basis=basis or "",
-            explanation=explanation, contact_email=email, language="en", rules=rules)
+            explanation=explanation, contact_email=email, language=current_language(), rules=rules)
     except (InvalidInput, Conflict, RuleViolation) as exc:
         # file_appeal refuses before it writes, with a message written for the appellant.
         return _appeal_form(request, contested, form, status_code=409 if not isinstance(exc, InvalidInput) else 422,
-                            problem=exc.message)
+                            problem=_(exc.message))
     return render(request, "public/appeal_done.html", {
         "appeal": appeals.public_view(appeal, db), "status_path": f"/appeal/{appeal.code}",
         "contact_email": email}, status_code=201)
@@ -140,8 +158,8 @@ def appeal_status(request: Request, code: CodePath, db: DbSession) -> HTMLRespon
     outcome with its reasons and the out-of-court option."""
     view = appeals.public_view(appeals.appeal_by_code(db, code), db)
     return render(request, "public/appeal_status.html", {
-        "appeal": view, "state_words": APPEAL_STATE_WORDS, "outcome_words": APPEAL_OUTCOME_WORDS,
-        "basis_words": BASIS_WORDS})
+        "appeal": view, "state_words": localise(APPEAL_STATE_WORDS), "outcome_words": localise(APPEAL_OUTCOME_WORDS),
+        "basis_words": localise(BASIS_WORDS)})
 
 
 # -- statement of reasons -----------------------------------------------------------------------
@@ -150,10 +168,10 @@ def appeal_status(request: Request, code: CodePath, db: DbSession) -> HTMLRespon
 def statement_page(request: Request, code: CodePath, db: DbSession) -> HTMLResponse:
     """A statement of reasons (DSA Art. 17) as a page: every element, no personal data."""
     statement = statements.statement_by_code(db, code)
-    view = statements.public_view(statement)
+    view = statements.public_view_in(db, statement, current_language())
     deadline = statement.appeal_deadline
     return render(request, "public/statement.html", {
-        "s": view, "source_words": SOURCE_WORDS, "automated_words": AUTOMATED_WORDS,
+        "s": view, "source_words": localise(SOURCE_WORDS), "automated_words": localise(AUTOMATED_WORDS),
         "issued_at": statement.issued_at, "starts_at": statement.starts_at, "ends_at": statement.ends_at,
         "deadline": deadline, "appeal_open": deadline is None or now(db) <= deadline,
         "appeal_path": f"/appeal?statement={statement.code}"})
@@ -181,14 +199,14 @@ def _period(start: str | None, end: str | None, today: date) -> tuple[date, date
         try:
             return date.fromisoformat(value)
         except ValueError:
-            errors[name] = "Enter a date as YYYY-MM-DD"
+            errors[name] = _("Enter a date as YYYY-MM-DD")
             return fallback
 
     first, last = parse(start, "from", default_start), parse(end, "to", default_end)
     if not errors and last <= first:
-        errors["to"] = "The end of the period must be after its start"
+        errors["to"] = _("The end of the period must be after its start")
     elif not errors and (last - first).days > MAX_PERIOD_DAYS:
-        errors["to"] = f"A period covers at most {MAX_PERIOD_DAYS} days"
+        errors["to"] = _("A period covers at most %(days)s days", days=MAX_PERIOD_DAYS)
     if errors:
         first, last = default_start, default_end
     return first, last, errors
@@ -202,28 +220,22 @@ def transparency_page(request: Request, db: DbSession,
     same figure set as GET /public/transparency, small counts suppressed."""
     public_limit(request)
     first, last, errors = _period(start, end, now(db).date())
-    figures = public_figures(request, db, first, last)
+    figures = _withheld_in_words(public_figures(request, db, first, last))
     return render(request, "public/transparency.html", {
         "f": figures, "errors": errors, "first": first, "last": last,
         "values": {"from": start or first.isoformat(), "to": end or last.isoformat()},
         "json_path": f"/public/transparency?from={first.isoformat()}&to={last.isoformat()}",
         "generated_at": datetime.fromisoformat(figures["generated_at"].replace("Z", "+00:00")),
-        "labels": TRANSPARENCY_LABELS}, status_code=422 if errors else 200)
+        "labels": figure_labels()}, status_code=422 if errors else 200)
 
 
-TRANSPARENCY_LABELS = {
-    "notice": "Reports from people", "trusted_flagger": "Trusted flaggers", "authority": "Authorities",
-    "own_initiative": "Our own detection", "illegal_content": "Against the law", "terms_of_service": "Against our terms",
-    "unspecified": "Not specified", "content": "Content", "account": "Accounts",
-    "take_it_down": "TAKE IT DOWN (48 hours)", "ncmec": "Reports to NCMEC", "dsa_notice": "EU notices",
-    "uk_intimate_image": "UK intimate images (48 hours)", "terrorist_order": "Terrorist content orders (1 hour)",
-    "dsa_art18": "Suspected crimes notified (DSA Art. 18)",
-    "priority_takedown": "Swift removal of the gravest illegal content (UK)", "uk_nca": "Reports to the UK NCA",
-    "authority_order": "Orders and requests from authorities",
-    "upheld": "Decision stood", "reversed": "Reversed", "modified": "Changed",
-    "public_report": "Public report page", "user_report": "Platform's report button", "dsa_notice_kind": "DSA notices",
-    "detection": "Hash match at upload", "law_enforcement": "Law enforcement", "authority_order": "Orders",
-    "remove": "Removed", "disable": "Disabled", "demote": "Demoted", "age_restrict": "Age-restricted",
-    "label": "Labelled", "demonetise": "Demonetised", "warn": "Warnings", "suspend": "Suspensions",
-    "terminate": "Accounts closed", "restrict_distribution": "Kept out of distribution",
-}
+WITHHELD = "withheld"
+
+
+def _withheld_in_words(node: Any) -> Any:
+    """The figures with the word for a withheld count in the page's language."""
+    if isinstance(node, dict):
+        return {k: _withheld_in_words(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_withheld_in_words(v) for v in node]
+    return _(N_("withheld")) if node == WITHHELD else node

@@ -1,0 +1,56 @@
+"""Check the shipped catalogues: every message translated, none fuzzy, the placeholders kept.
+
+Run by `make messages` after merging new messages, and by the test suite; exits 1 and lists every
+problem, so a language is never shipped half-done (English would show through on its pages)."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+
+# Both kinds of placeholder: %(name)s (the pages, e-mails) and {name} (policy notices).
+PLACEHOLDER = re.compile(r"%\([a-z_]+\)s|\{[a-z_]+\}")
+
+
+def problems(locale_dir: Path) -> list[str]:
+    """What is wrong with the catalogues under `locale_dir`, one line each."""
+    with (locale_dir / "messages.pot").open("rb") as source:
+        template = read_po(source)
+    wanted = {m.id for m in template if m.id}
+    out: list[str] = []
+    for po_path in sorted(locale_dir.glob("*/LC_MESSAGES/messages.po")):
+        lang = po_path.parts[-3]
+        with po_path.open("rb") as source:
+            catalog = read_po(source, locale=lang)
+        have = {m.id: m for m in catalog if m.id}
+        for msgid in sorted(wanted - set(have), key=str):
+            out.append(f"{lang}: not in the catalogue (run make messages): {msgid!r}")
+        for msgid, message in have.items():
+            strings = message.string if isinstance(message.string, tuple) else (message.string,)
+            source_text = msgid[-1] if isinstance(msgid, tuple) else msgid
+            if message.fuzzy:
+                out.append(f"{lang}: fuzzy, check and clear the flag: {source_text!r}")
+            elif not all(strings):
+                out.append(f"{lang}: untranslated: {source_text!r}")
+            elif any(set(PLACEHOLDER.findall(s)) != set(PLACEHOLDER.findall(source_text))
+                     for s in strings[-1:]):
+                out.append(f"{lang}: placeholders differ from the English: {source_text!r}")
+            if msgid not in wanted:
+                out.append(f"{lang}: obsolete (no longer in the code): {source_text!r}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    locale_dir = Path(args[0]) if args else Path(__file__).parent / "locale"
+    found = problems(locale_dir)
+    for line in found:
+        print(line)
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
