@@ -22,9 +22,10 @@ from staydown.intake.models import NoticeKind, ReporterKind
 from staydown.staff.permissions import Permission
 from staydown.web.public import TAKEDOWN_REPORTERS, TRACK_WORDS, _already_filed, _base, _new_form_id, queries
 from staydown.web.public.forms import EXPLANATION_LIMIT, Form, form_id, read_form
-from staydown.web.templating import render
+from staydown.web.templating import render, use_page_language
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(tags=["public pages"], include_in_schema=False,
+                   dependencies=[Depends(require(Permission.PUBLIC)), Depends(use_page_language)])
 
 Public = Annotated[Actor, Depends(require(Permission.PUBLIC))]
 Posted = Annotated[Form, Depends(read_form)]
