@@ -448,7 +448,9 @@ def _describe(kind: Kind, exc: BaseException, name: str = "NAME") -> tuple[str, 
     if isinstance(exc, requests.HTTPError) and response is not None:
         status = response.status_code
         detail = _error_detail(response)
-        if status in (401, 403) or (kind.api == "fb_threatexchange" and status == 400 and "OAuth" in detail):
+        if (status in (401, 403) or (kind.api == "fb_threatexchange" and status == 400 and "OAuth" in detail)
+                # TAT signs in with the password first; its refusal there is a 400.
+                or (kind.api == "tat" and status == 400 and "token-auth" in (response.url or ""))):
             return "auth_failed", (f"{kind.title} refused the credentials (HTTP {status}{': ' + detail if detail else ''}); "
                                    f"replace them with: staydown exchanges credentials {name} --stdin")
         return "failed", f"{kind.title} answered HTTP {status}{': ' + detail if detail else ''}"
@@ -465,6 +467,11 @@ def _error_detail(response: requests.Response) -> str:
             return f"{error.get('type', '')} {error.get('message', '')}".strip()[:300]
         if isinstance(body, dict) and body.get("message"):
             return str(body["message"])[:300]
+        # Django REST framework's error shapes (TAT's API).
+        if isinstance(body, dict) and body.get("detail"):
+            return str(body["detail"])[:300]
+        if isinstance(body, dict) and isinstance(body.get("non_field_errors"), list):
+            return " ".join(str(e) for e in body["non_field_errors"])[:300]
     except ValueError:
         pass
     # An XML or HTML error page: its words, not its markup.
