@@ -25,7 +25,7 @@ from staydown.db import now
 from staydown.delivery.models import Job, JobState
 from staydown.delivery.outbox import JobContext, enqueue
 from staydown.errors import Conflict, InvalidInput, NotFound, StaydownError
-from staydown.evidence.crypto import MasterKeys, VaultKeyError, open_blob, seal
+from staydown.evidence.crypto import MasterKeys, VaultKeyError, open_blob, seal, unwrap, wrap
 from staydown.exchanges.kinds import Credentials, Kind, SIGNAL_TYPES, kind_of, plain, record_key
 from staydown.exchanges.models import Exchange, ExchangeRecord, ExchangeSignal
 from staydown.matching.banks import NewEntry, add_entries, bank_by_name, create_bank, disable_entry, enable_entry, normalise_signal
@@ -142,6 +142,36 @@ def set_credentials(db: Session, *, actor: Actor, exchange: Exchange, credential
     audit.record(db, actor=actor, tag=AuditTag.EXCHANGE_UPDATE, subject_type="exchange", subject_id=exchange.id,
                  data={"credentials": exchange.credentials_source})
     return exchange
+
+
+@dataclass
+class Rewrapped:
+    rewrapped: int = 0
+    # Exchanges whose credentials no configured key opens: they need `exchanges credentials` again.
+    unreadable: list[str] = field(default_factory=list)
+
+
+def rewrap_credentials(db: Session, *, actor: Actor, keys: MasterKeys) -> Rewrapped:
+    """Re-wrap every sealed credential's data key under the current master key, as the vault's
+    rotation does for evidence, so that the previous key can be retired. The ciphertext is untouched."""
+    result = Rewrapped()
+    for exchange in db.execute(sa.select(Exchange).where(
+            Exchange.credentials_source == "sealed",
+            sa.or_(Exchange.credentials_key_id.is_(None), Exchange.credentials_key_id != keys.current_id))
+            .order_by(Exchange.id)).scalars():
+        old = exchange.credentials_key_id
+        try:
+            data_key = unwrap(exchange.sealed_key or b"", keys.by_id(old or ""), _aad(exchange.name))
+        except VaultKeyError:
+            result.unreadable.append(exchange.name)
+            continue
+        exchange.sealed_key = wrap(data_key, keys.current, _aad(exchange.name))
+        exchange.credentials_key_id = keys.current_id
+        exchange.updated_at = now(db)
+        result.rewrapped += 1
+        audit.record(db, actor=actor, tag=AuditTag.EXCHANGE_UPDATE, subject_type="exchange", subject_id=exchange.id,
+                     data={"credentials": "rewrapped", "from": old, "to": keys.current_id})
+    return result
 
 
 def _seal(exchange: Exchange, kind: Kind, text: str, keys: MasterKeys) -> None:
