@@ -27,8 +27,9 @@ from staydown.delivery.outbox import JobContext, enqueue
 from staydown.errors import Conflict, InvalidInput, NotFound, StaydownError
 from staydown.evidence.crypto import MasterKeys, VaultKeyError, open_blob, seal, unwrap, wrap
 from staydown.exchanges.kinds import Credentials, Kind, SIGNAL_TYPES, kind_of, plain, record_key
-from staydown.exchanges.models import Exchange, ExchangeRecord, ExchangeSignal
-from staydown.matching.banks import NewEntry, add_entries, bank_by_name, create_bank, disable_entry, enable_entry, normalise_signal
+from staydown.exchanges.models import Exchange, ExchangeRecord, ExchangeSignal, ExchangeSubmission
+from staydown.matching.banks import (NewEntry, add_entries, bank_by_name, create_bank, delete_bank, disable_entry,
+                                     enable_entry, normalise_signal)
 from staydown.matching.models import Bank, BankEntry, MatchAction
 
 log = logging.getLogger(__name__)
@@ -243,6 +244,36 @@ def set_enabled(db: Session, *, actor: Actor, exchange: Exchange, enabled: bool,
         audit.record(db, actor=actor, tag=AuditTag.EXCHANGE_UPDATE, subject_type="exchange", subject_id=exchange.id,
                      data={"enabled": enabled, "reason": reason})
     return exchange
+
+
+def delete_exchange(db: Session, *, actor: Actor, exchange: Exchange, reason: str) -> None:
+    """Delete an exchange that never brought a record, with its bank if that never held an entry.
+    One that did is kept (disable it instead): its records explain the bank's entries and the
+    matches made against them, and what was told to the partner stays on file."""
+    if not reason.strip():
+        raise InvalidInput("deleting an exchange needs a reason, for the record")
+    records = db.scalar(sa.select(sa.func.count()).select_from(ExchangeRecord)
+                        .where(ExchangeRecord.exchange_id == exchange.id)) or 0
+    if records:
+        raise Conflict(f"exchange {exchange.name!r} has fetched {records} records, kept so that its bank's entries "
+                       "stay explainable: disable the exchange instead")
+    told = db.scalar(sa.select(sa.func.count()).select_from(ExchangeSubmission)
+                     .where(ExchangeSubmission.exchange_id == exchange.id)) or 0
+    if told:
+        raise Conflict(f"exchange {exchange.name!r} has {told} submissions (feedback or shares) on file: disable "
+                       "the exchange instead")
+    if db.execute(sa.select(Job.id).where(Job.ordering_key == _ordering_key(exchange.id),
+                                          Job.state == JobState.running.value)).first() is not None:
+        raise Conflict(f"a fetch of {exchange.name} is running; try again when it has finished")
+    # A fetch still waiting finds no exchange and ends (fetch_job).
+    bank = db.get(Bank, exchange.bank_id)
+    audit.record(db, actor=actor, tag=AuditTag.EXCHANGE_DELETE, subject_type="exchange", subject_id=exchange.id,
+                 data={"name": exchange.name, "api": exchange.api, "reason": reason})
+    db.delete(exchange)
+    db.flush()
+    if bank is not None and not db.scalar(sa.select(sa.func.count()).select_from(BankEntry)
+                                          .where(BankEntry.bank_id == bank.id)):
+        delete_bank(db, actor=actor, bank=bank, reason=f"its exchange {exchange.name} was deleted ({reason})")
 
 
 # -- scheduling ---------------------------------------------------------------------------------

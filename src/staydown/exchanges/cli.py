@@ -46,7 +46,7 @@ def exchanges_list() -> None:
 @exchanges_app.command("add")
 def exchanges_add(
     name: str,
-    api: Annotated[str, typer.Option(help="ncmec, stopncii, fb_threatexchange, tat or file")],
+    api: Annotated[str, typer.Option(help="ncmec, stopncii, fb_threatexchange, tat, file or sample")],
     policy: Annotated[str, typer.Option(help="the policy id a match falls under")],
     purpose: Annotated[str, typer.Option(help="what the list may be used for (CSAM-7)")],
     config: Annotated[str, typer.Option(help='the collaboration as JSON, e.g. {"environment": "Industry"}, '
