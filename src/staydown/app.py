@@ -32,6 +32,7 @@ from staydown.hma.api import router as hma_router
 from staydown.observability.metrics import MetricsMiddleware
 from staydown.observability.metrics import router as metrics_router
 from staydown.matching.api import router as banks_router
+from staydown.exchanges.api import router as exchanges_router
 from staydown.matching.engine import MatchEngine
 from staydown.matching.scan_api import router as scan_router
 from staydown.subjects.api import router as subjects_router
@@ -278,6 +279,7 @@ def create_app(
     app.include_router(audit_router)
     app.include_router(subjects_router)
     app.include_router(banks_router)
+    app.include_router(exchanges_router)
     app.include_router(scan_router)
     app.include_router(staff_router)
     app.include_router(intake_router)

@@ -589,9 +589,11 @@ app.add_typer(vault_app, name="vault")
 
 @vault_app.command("rotate")
 def vault_rotate() -> None:
-    """Re-wrap every item's data key under STAYDOWN_VAULT_MASTER_KEY (keep the old key in
-    STAYDOWN_VAULT_PREVIOUS_MASTER_KEYS until this reports 0 left)."""
+    """Re-wrap every item's data key, and every exchange's sealed credentials, under
+    STAYDOWN_VAULT_MASTER_KEY (keep the old key in STAYDOWN_VAULT_PREVIOUS_MASTER_KEYS until this
+    reports nothing left)."""
     from staydown.evidence.actions import rotate_master_key, vault_from_settings
+    from staydown.exchanges.actions import rewrap_credentials
 
     settings = _settings()
     database = _database(settings)
@@ -603,7 +605,14 @@ def vault_rotate() -> None:
         total += n
         if n == 0:
             break
-    out.print(f"re-wrapped {total} item(s); every stored item now uses key {vault.keys.current_id}")
+    with database.unit_of_work() as db:
+        exchanges = rewrap_credentials(db, actor=cli_actor(), keys=vault.keys)
+    out.print(f"re-wrapped {total} item(s) and the credentials of {exchanges.rewrapped} exchange(s); every stored "
+              f"item now uses key {vault.keys.current_id}")
+    if exchanges.unreadable:
+        err.print(f"[red]no configured key opens the credentials of {', '.join(exchanges.unreadable)}:[/red] give "
+                  "them again with `staydown exchanges credentials NAME --stdin` before retiring any key")
+        raise typer.Exit(1)
 
 
 transparency_app = typer.Typer(help="Transparency: reports (DSA Art. 15/24) and the figures behind them.",

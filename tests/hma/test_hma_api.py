@@ -4,7 +4,8 @@ facebook/ThreatExchange), rewritten against staydown, get the answers HMA gives.
 
 Where HMA's answer rests on its own storage (content ids counted per item from 1) the test asks
 for the id the same request got when it banked the item; the hashes HMA would compute come from
-python-threatexchange's own hasher. HMA's tests that need exchanges or its scheduler are left out.
+python-threatexchange's own hasher. HMA's exchange tests are in test_hma_exchanges.py; those that
+need its scheduler are left out.
 """
 
 from __future__ import annotations

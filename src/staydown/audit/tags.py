@@ -141,6 +141,7 @@ class AuditTag(str, enum.Enum):
     # hash exchanges (python-threatexchange): configuration, fetches, feedback, sharing out
     EXCHANGE_ADD = "exchanges:exchange:add"
     EXCHANGE_UPDATE = "exchanges:exchange:update"
+    EXCHANGE_DELETE = "exchanges:exchange:delete"
     EXCHANGE_FETCH = "exchanges:fetch:finish"
     EXCHANGE_FETCH_FAIL = "exchanges:fetch:fail"
     EXCHANGE_FEEDBACK = "exchanges:feedback:send"

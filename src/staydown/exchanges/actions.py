@@ -25,10 +25,11 @@ from staydown.db import now
 from staydown.delivery.models import Job, JobState
 from staydown.delivery.outbox import JobContext, enqueue
 from staydown.errors import Conflict, InvalidInput, NotFound, StaydownError
-from staydown.evidence.crypto import MasterKeys, VaultKeyError, open_blob, seal
+from staydown.evidence.crypto import MasterKeys, VaultKeyError, open_blob, seal, unwrap, wrap
 from staydown.exchanges.kinds import Credentials, Kind, SIGNAL_TYPES, kind_of, plain, record_key
-from staydown.exchanges.models import Exchange, ExchangeRecord, ExchangeSignal
-from staydown.matching.banks import NewEntry, add_entries, bank_by_name, create_bank, disable_entry, enable_entry, normalise_signal
+from staydown.exchanges.models import Exchange, ExchangeRecord, ExchangeSignal, ExchangeSubmission
+from staydown.matching.banks import (NewEntry, add_entries, bank_by_name, create_bank, delete_bank, disable_entry,
+                                     enable_entry, normalise_signal)
 from staydown.matching.models import Bank, BankEntry, MatchAction
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,36 @@ def set_credentials(db: Session, *, actor: Actor, exchange: Exchange, credential
     return exchange
 
 
+@dataclass
+class Rewrapped:
+    rewrapped: int = 0
+    # Exchanges whose credentials no configured key opens: they need `exchanges credentials` again.
+    unreadable: list[str] = field(default_factory=list)
+
+
+def rewrap_credentials(db: Session, *, actor: Actor, keys: MasterKeys) -> Rewrapped:
+    """Re-wrap every sealed credential's data key under the current master key, as the vault's
+    rotation does for evidence, so that the previous key can be retired. The ciphertext is untouched."""
+    result = Rewrapped()
+    for exchange in db.execute(sa.select(Exchange).where(
+            Exchange.credentials_source == "sealed",
+            sa.or_(Exchange.credentials_key_id.is_(None), Exchange.credentials_key_id != keys.current_id))
+            .order_by(Exchange.id)).scalars():
+        old = exchange.credentials_key_id
+        try:
+            data_key = unwrap(exchange.sealed_key or b"", keys.by_id(old or ""), _aad(exchange.name))
+        except VaultKeyError:
+            result.unreadable.append(exchange.name)
+            continue
+        exchange.sealed_key = wrap(data_key, keys.current, _aad(exchange.name))
+        exchange.credentials_key_id = keys.current_id
+        exchange.updated_at = now(db)
+        result.rewrapped += 1
+        audit.record(db, actor=actor, tag=AuditTag.EXCHANGE_UPDATE, subject_type="exchange", subject_id=exchange.id,
+                     data={"credentials": "rewrapped", "from": old, "to": keys.current_id})
+    return result
+
+
 def _seal(exchange: Exchange, kind: Kind, text: str, keys: MasterKeys) -> None:
     kind.parse_credentials(text)  # refuse a malformed one now, not at the first fetch
     blob, wrapped = seal(text.strip().encode(), keys=keys, item_aad=_aad(exchange.name))
@@ -213,6 +244,36 @@ def set_enabled(db: Session, *, actor: Actor, exchange: Exchange, enabled: bool,
         audit.record(db, actor=actor, tag=AuditTag.EXCHANGE_UPDATE, subject_type="exchange", subject_id=exchange.id,
                      data={"enabled": enabled, "reason": reason})
     return exchange
+
+
+def delete_exchange(db: Session, *, actor: Actor, exchange: Exchange, reason: str) -> None:
+    """Delete an exchange that never brought a record, with its bank if that never held an entry.
+    One that did is kept (disable it instead): its records explain the bank's entries and the
+    matches made against them, and what was told to the partner stays on file."""
+    if not reason.strip():
+        raise InvalidInput("deleting an exchange needs a reason, for the record")
+    records = db.scalar(sa.select(sa.func.count()).select_from(ExchangeRecord)
+                        .where(ExchangeRecord.exchange_id == exchange.id)) or 0
+    if records:
+        raise Conflict(f"exchange {exchange.name!r} has fetched {records} records, kept so that its bank's entries "
+                       "stay explainable: disable the exchange instead")
+    told = db.scalar(sa.select(sa.func.count()).select_from(ExchangeSubmission)
+                     .where(ExchangeSubmission.exchange_id == exchange.id)) or 0
+    if told:
+        raise Conflict(f"exchange {exchange.name!r} has {told} submissions (feedback or shares) on file: disable "
+                       "the exchange instead")
+    if db.execute(sa.select(Job.id).where(Job.ordering_key == _ordering_key(exchange.id),
+                                          Job.state == JobState.running.value)).first() is not None:
+        raise Conflict(f"a fetch of {exchange.name} is running; try again when it has finished")
+    # A fetch still waiting finds no exchange and ends (fetch_job).
+    bank = db.get(Bank, exchange.bank_id)
+    audit.record(db, actor=actor, tag=AuditTag.EXCHANGE_DELETE, subject_type="exchange", subject_id=exchange.id,
+                 data={"name": exchange.name, "api": exchange.api, "reason": reason})
+    db.delete(exchange)
+    db.flush()
+    if bank is not None and not db.scalar(sa.select(sa.func.count()).select_from(BankEntry)
+                                          .where(BankEntry.bank_id == bank.id)):
+        delete_bank(db, actor=actor, bank=bank, reason=f"its exchange {exchange.name} was deleted ({reason})")
 
 
 # -- scheduling ---------------------------------------------------------------------------------
@@ -448,7 +509,9 @@ def _describe(kind: Kind, exc: BaseException, name: str = "NAME") -> tuple[str, 
     if isinstance(exc, requests.HTTPError) and response is not None:
         status = response.status_code
         detail = _error_detail(response)
-        if status in (401, 403) or (kind.api == "fb_threatexchange" and status == 400 and "OAuth" in detail):
+        if (status in (401, 403) or (kind.api == "fb_threatexchange" and status == 400 and "OAuth" in detail)
+                # TAT signs in with the password first; its refusal there is a 400.
+                or (kind.api == "tat" and status == 400 and "token-auth" in (response.url or ""))):
             return "auth_failed", (f"{kind.title} refused the credentials (HTTP {status}{': ' + detail if detail else ''}); "
                                    f"replace them with: staydown exchanges credentials {name} --stdin")
         return "failed", f"{kind.title} answered HTTP {status}{': ' + detail if detail else ''}"
@@ -465,6 +528,11 @@ def _error_detail(response: requests.Response) -> str:
             return f"{error.get('type', '')} {error.get('message', '')}".strip()[:300]
         if isinstance(body, dict) and body.get("message"):
             return str(body["message"])[:300]
+        # Django REST framework's error shapes (TAT's API).
+        if isinstance(body, dict) and body.get("detail"):
+            return str(body["detail"])[:300]
+        if isinstance(body, dict) and isinstance(body.get("non_field_errors"), list):
+            return " ".join(str(e) for e in body["non_field_errors"])[:300]
     except ValueError:
         pass
     # An XML or HTML error page: its words, not its markup.

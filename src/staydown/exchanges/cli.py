@@ -1,4 +1,5 @@
-"""`staydown exchanges list|add|fetch|status|credentials`: configure hash exchanges and fetch one now."""
+"""`staydown exchanges list|add|fetch|status|credentials|share`: configure hash exchanges, fetch one
+now, and share our confirmed hashes out with legal's approval."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ import typer
 
 exchanges_app = typer.Typer(help="Hash exchanges (NCMEC, StopNCII, ThreatExchange, TAT, hash lists).",
                             no_args_is_help=True)
+share_app = typer.Typer(help="Share our confirmed hashes with an exchange: propose, list, approve (legal).",
+                        no_args_is_help=True)
+exchanges_app.add_typer(share_app, name="share")
 
 
 def _cli() -> Any:
@@ -42,7 +46,7 @@ def exchanges_list() -> None:
 @exchanges_app.command("add")
 def exchanges_add(
     name: str,
-    api: Annotated[str, typer.Option(help="ncmec, stopncii, fb_threatexchange, tat or file")],
+    api: Annotated[str, typer.Option(help="ncmec, stopncii, fb_threatexchange, tat, file or sample")],
     policy: Annotated[str, typer.Option(help="the policy id a match falls under")],
     purpose: Annotated[str, typer.Option(help="what the list may be used for (CSAM-7)")],
     config: Annotated[str, typer.Option(help='the collaboration as JSON, e.g. {"environment": "Industry"}, '
@@ -207,6 +211,99 @@ def exchanges_status(name: str) -> None:
         cli.out.print(f"[bold]{label:>20}[/bold]  {value}")
     if e.state in ("auth_failed", "failed"):
         raise typer.Exit(1)
+
+
+@share_app.command("propose")
+def share_propose(
+    name: str,
+    entry: Annotated[int, typer.Option(min=1, help="the bank entry to share (an enabled original of our own bank)")],
+    case: Annotated[int | None, typer.Option(min=1, help="the case that confirmed the item, if the entry names none")] = None,
+) -> None:
+    """Propose sharing one of our hashes with the exchange; nothing leaves until legal approves."""
+    from staydown.errors import StaydownError
+    from staydown.exchanges.actions import exchange_by_name
+    from staydown.exchanges.feedback import propose_share
+    from staydown.matching.banks import entry_by_id
+
+    cli = _cli()
+    database = cli._database(cli._settings())
+    try:
+        with database.unit_of_work() as db:
+            submission = propose_share(db, actor=cli.cli_actor(), exchange=exchange_by_name(db, name),
+                                       entry=entry_by_id(db, entry), case_id=case)
+            share_id, state = submission.id, submission.state
+    except StaydownError as exc:
+        cli._fail(exc)
+    cli.out.print(f"share {share_id} to {name}: {state.replace('_', ' ')}"
+                  + (f"; legal approves it with `staydown exchanges share approve {name} {share_id} --as NAME`"
+                     if state == "awaiting_approval" else ""))
+
+
+@share_app.command("list")
+def share_list(
+    name: Annotated[str | None, typer.Argument(help="one exchange (default: all)")] = None,
+    state: Annotated[str | None, typer.Option(help="awaiting_approval, queued, sent, refused or unsupported")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 200,
+) -> None:
+    """Shares, newest first: what awaits legal's approval and what was sent."""
+    from rich.table import Table
+
+    from staydown.errors import StaydownError
+    from staydown.exchanges.actions import exchange_by_name
+    from staydown.exchanges.feedback import shares
+
+    cli = _cli()
+    database = cli._database(cli._settings())
+    table = Table("id", "exchange", "state", "bank", "entry", "signal", "case", "proposed by", "approved by", "sent")
+    try:
+        with database.unit_of_work(write=False) as db:
+            exchange = exchange_by_name(db, name) if name else None
+            for s, e, entry in shares(db, exchange=exchange, state=state, limit=limit):
+                table.add_row(str(s.id), e.name, s.state + (f" ({s.error})" if s.error else ""), entry.bank.name,
+                              str(entry.id), f"{entry.signal_type} {entry.signal}", str(s.case_id or "-"),
+                              s.requested_by, s.approved_by or "-", _when(s.sent_at) if s.sent_at else "-")
+    except StaydownError as exc:
+        cli._fail(exc)
+    cli.out.print(table)
+
+
+@share_app.command("approve")
+def share_approve(
+    name: str,
+    share_id: int,
+    as_user: Annotated[str, typer.Option("--as", help="your staff user name (legal: the 'exchanges:share' permission)")],
+    password_stdin: Annotated[bool, typer.Option(help="read your password from standard input")] = False,
+    totp_code: Annotated[str | None, typer.Option(help="your authenticator code, if your account has one")] = None,
+) -> None:
+    """Approve a share as yourself: your password (and authenticator code) prove it is you, since
+    the shell's own account carries no permission; the worker sends it after this commits."""
+    from staydown.errors import NotFound, StaydownError, Unauthenticated
+    from staydown.exchanges.actions import exchange_by_name
+    from staydown.exchanges.feedback import approve_share, submission_by_id
+    from staydown.staff import sessions, totp
+    from staydown.staff.auth import actor_for_staff
+
+    cli = _cli()
+    password = (sys.stdin.readline().rstrip("\n") if password_stdin
+                else typer.prompt(f"password of {as_user}", hide_input=True))
+    database = cli._database(cli._settings())
+    try:
+        with database.unit_of_work() as db:
+            try:
+                user = sessions.check_password(db, username=as_user, password=password)
+            except sessions.SignInFailed:
+                raise Unauthenticated("the user name or password is not right") from None
+            if user.totp_secret and not totp.use_code(db, user=user, code=totp_code):
+                raise Unauthenticated("this account needs its authenticator code (--totp-code), and that one is "
+                                      "not right or was already used")
+            exchange = exchange_by_name(db, name)
+            submission = submission_by_id(db, share_id)
+            if submission.kind != "share" or submission.exchange_id != exchange.id:
+                raise NotFound(f"exchange {name} has no share {share_id}")
+            approve_share(db, actor=actor_for_staff(user), submission=submission)
+    except StaydownError as exc:
+        cli._fail(exc)
+    cli.out.print(f"share {share_id} to {name} approved by {as_user}; the worker sends it")
 
 
 def _job_model() -> Any:

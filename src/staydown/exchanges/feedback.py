@@ -155,6 +155,28 @@ def submission_by_id(db: Session, submission_id: int) -> ExchangeSubmission:
     return found
 
 
+SHARE_STATES = ("awaiting_approval", "queued", "sent", "refused", "unsupported")
+
+
+def shares(db: Session, *, exchange: Exchange | None = None, state: str | None = None, limit: int = 100,
+           before_id: int | None = None) -> list[tuple[ExchangeSubmission, Exchange, BankEntry]]:
+    """Shares out, newest first, with their exchange and the entry they would send: what legal
+    reads before approving, and what was sent."""
+    if state is not None and state not in SHARE_STATES:
+        raise InvalidInput(f"unknown state {state!r}; expected one of {', '.join(SHARE_STATES)}")
+    query = (sa.select(ExchangeSubmission, Exchange, BankEntry)
+             .join(Exchange, Exchange.id == ExchangeSubmission.exchange_id)
+             .join(BankEntry, BankEntry.id == ExchangeSubmission.bank_entry_id)
+             .where(ExchangeSubmission.kind == "share"))
+    if exchange is not None:
+        query = query.where(ExchangeSubmission.exchange_id == exchange.id)
+    if state is not None:
+        query = query.where(ExchangeSubmission.state == state)
+    if before_id is not None:
+        query = query.where(ExchangeSubmission.id < before_id)
+    return [tuple(row) for row in db.execute(query.order_by(ExchangeSubmission.id.desc()).limit(limit)).all()]  # type: ignore[misc]
+
+
 # -- sending --------------------------------------------------------------------------------------
 
 def submit_job(db: Session, ctx: JobContext) -> None:

@@ -27,6 +27,7 @@ from threatexchange.exchanges.impl.fb_threatexchange_api import (
     FBThreatExchangeSignalExchangeAPI,
 )
 from threatexchange.exchanges.impl.file_api import FileCollaborationConfig, LocalFileSignalExchangeAPI
+from threatexchange.exchanges.impl.static_sample import StaticSampleSignalExchangeAPI
 from threatexchange.exchanges.impl.ncmec_api import (
     NCMECCollabConfig,
     NCMECCredentials,
@@ -204,6 +205,8 @@ class Kind:
             api = _TAT(creds.username, creds.password)
             api.base_url = base_url
             return api
+        if self.api == "sample":
+            return StaticSampleSignalExchangeAPI()
         return LocalFileSignalExchangeAPI(collab)  # type: ignore[arg-type]
 
     # -- credentials --------------------------------------------------------------------------
@@ -336,6 +339,10 @@ KINDS: dict[str, Kind] = {
         Kind("tat", "Tech Against Terrorism", _TAT, TATCredentials, "other"),
         Kind("file", "hash list file", LocalFileSignalExchangeAPI, None, "other", required_config=("filename",),
              snapshot=True, share=True),
+        # The library's own example signals, which HMA configures by default: for trying an
+        # exchange end to end without a partner (its test images' hashes, nothing harmful).
+        Kind("sample", "python-threatexchange sample signals", StaticSampleSignalExchangeAPI, None, "other",
+             snapshot=True),
     )
 }
 

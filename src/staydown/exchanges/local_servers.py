@@ -1,5 +1,5 @@
 """Local stand-ins for the hash-sharing services (NCMEC's hash sharing API, StopNCII, Meta's
-ThreatExchange), speaking each protocol as python-threatexchange's client and its tests read it,
+ThreatExchange, Tech Against Terrorism), speaking each protocol as python-threatexchange's client and its tests read it,
 for tests and demos: the real services cannot be reached from a development machine.
 
 NCMEC: XML over Basic auth, `GET /v2/entries?from=&to=` paged by a relative `next` link, deletions
@@ -9,6 +9,10 @@ StopNCII: JSON, `GET /FetchHashes` with `x-functions-key` and `Ocp-Apim-Subscrip
 `nextPageToken`, checkpointed by `nextSetTimestamp`; `POST /SubmitFeedback`.
 ThreatExchange: Graph API JSON, `GET /{privacy_group}/threat_updates/` with `access_token`, paged by
 an absolute `paging.next`; reactions and uploads by POST; a bad token is HTTP 400 OAuthException 190.
+Tech Against Terrorism: JSON, `POST /token-auth/tcap/` (form `username`, `password`) answers a token,
+sent as `Authorization: Bearer` to `GET /api/hash-list/v2/all?order=asc&after=TS,ID`, paged by
+`limit`/`offset` with an absolute `next` link, each page carrying the `checkpoint` of its last
+record (threatexchange's `clients/techagainstterrorism/api.py` and its tests).
 
 Each app keeps every request it served (`state.requests`) so a test can see what the client asked.
 Run one: `python -m staydown.exchanges.local_servers ncmec --port 8126`.
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import os
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
@@ -269,17 +274,77 @@ def threatexchange_app(*, token: str, page_size: int = 100) -> Starlette:
     return app
 
 
+# -- Tech Against Terrorism hash list (JSON) ---------------------------------------------------------
+
+def _tat_position(text: str) -> tuple[float, int] | None:
+    """TAT's checkpoint `updated_on,id` of a record; the list is ordered by it."""
+    if not text:
+        return None
+    ts, _, id_ = text.partition(",")
+    return float(ts), int(id_ or 0)
+
+
+def tat_app(*, username: str, password: str, page_size: int = 1000) -> Starlette:
+    """`state.records`: hash list entries `{id, hash_digest, algorithm: PDQ|MD5, ideology, file_type,
+    deleted, updated_on (epoch seconds, float), created_on}`, the current state of each (a deletion or
+    change is the same id with `deleted` or new values and a later `updated_on`)."""
+    state = ServerState({"username": username, "password": password}, page_size=page_size)
+    tokens: set[str] = set()
+
+    async def token_auth(request: Request) -> Response:
+        state.log(request)
+        form = await request.form()
+        if form.get("username") != username or form.get("password") != password:
+            # The answer of a Django REST framework token view to wrong credentials.
+            return JSONResponse({"non_field_errors": ["Unable to log in with provided credentials."]},
+                                status_code=400)
+        token = base64.urlsafe_b64encode(os.urandom(18)).decode()
+        with state.lock:
+            tokens.add(token)
+        return JSONResponse({"user": {"username": username}, "token": token})
+
+    async def hash_list(request: Request) -> Response:
+        state.log(request)
+        header = request.headers.get("authorization", "")
+        if not header.startswith("Bearer ") or header[7:] not in tokens:
+            return JSONResponse({"detail": "Invalid token."}, status_code=401)
+        q = request.query_params
+        after = _tat_position(q.get("after", ""))
+        limit = min(int(q.get("limit") or state.page_size), state.page_size)
+        offset = int(q.get("offset") or 0)
+        with state.lock:
+            rows = sorted((r for r in state.records if after is None or (r["updated_on"], r["id"]) > after),
+                          key=lambda r: (r["updated_on"], r["id"]))
+        page = rows[offset:offset + limit]
+        nxt = None
+        if offset + limit < len(rows):
+            # Django REST framework's LimitOffsetPagination: the request's own address, its
+            # parameters sorted, with limit and offset replaced.
+            params = {"after": q.get("after", ""), "limit": limit, "offset": offset + limit,
+                      "order": q.get("order", "asc")}
+            nxt = f"{str(request.base_url).rstrip('/')}{request.url.path}?" + urllib.parse.urlencode(sorted(params.items()))
+        checkpoint = f"{page[-1]['updated_on']!r},{page[-1]['id']}" if page else q.get("after", "")
+        return JSONResponse({"count": len(rows), "next": nxt, "previous": None, "checkpoint": checkpoint,
+                             "results": page})
+
+    app = Starlette(routes=[Route("/token-auth/tcap/", token_auth, methods=["POST"]),
+                            Route("/api/hash-list/v2/all", hash_list)])
+    app.state.exchange = state
+    return app
+
+
 def main() -> None:  # pragma: no cover - a convenience for demos
     import uvicorn
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("service", choices=("ncmec", "stopncii", "threatexchange"))
+    parser.add_argument("service", choices=("ncmec", "stopncii", "threatexchange", "tat"))
     parser.add_argument("--port", type=int, default=8126)
     args = parser.parse_args()
     app = {"ncmec": lambda: ncmec_app(username="local", password="local-password"),
            "stopncii": lambda: stopncii_app(fetch_key="local-fetch", subscription_key="local-sub",
                                             feedback_key="local-feedback"),
-           "threatexchange": lambda: threatexchange_app(token="1234567890|local-threatexchange-token")}[args.service]()
+           "threatexchange": lambda: threatexchange_app(token="1234567890|local-threatexchange-token"),
+           "tat": lambda: tat_app(username="local", password="local-password")}[args.service]()
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="info")
 
 

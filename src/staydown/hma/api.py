@@ -25,6 +25,7 @@ from starlette.datastructures import UploadFile
 from staydown.actors import Actor
 from staydown.errors import InvalidInput, PermissionDenied, StaydownError, http_status_for
 from staydown.hma import actions as hma
+from staydown.hma import exchanges as hma_exchanges
 from staydown.http import DbSession, error_response, require, require_quick
 from staydown.media.errors import MediaError
 from staydown.memform import read_form
@@ -73,9 +74,11 @@ Hasher = Annotated[Actor, Depends(require_quick(Permission.SCAN))]
 Matcher = Annotated[Actor, Depends(require_quick(Permission.MATCH))]
 BankReader = Annotated[Actor, Depends(require(Permission.BANKS_READ))]
 BankWriter = Annotated[Actor, Depends(require(Permission.BANKS_WRITE))]
+ExchangeAdmin = Annotated[Actor, Depends(require(Permission.EXCHANGES_ADMIN))]
 Public = Annotated[Actor, Depends(require(Permission.PUBLIC))]
 BankName = Annotated[str, Path(min_length=1, max_length=80)]
 ContentId = Annotated[int, Path(ge=1, le=2**62)]
+ExchangeName = Annotated[str, Path(min_length=1, max_length=80)]
 OptText = Annotated[str | None, Query(max_length=2048)]
 
 
@@ -465,3 +468,81 @@ def delete_content(bank_name: BankName, content_id: ContentId, db: DbSession, ac
     bank = hma.get_bank(db, bank_name)
     return {"deleted": hma.remove_content(db, actor=actor, bank=bank, content_id=content_id)}
 
+
+
+# -- exchanges and configuration ----------------------------------------------------------------
+
+class ExchangeCreateIn(BaseModel):
+    """HMA's exchange creation, with the exchange's credentials and staydown's bank settings as
+    optional extensions (HMA sets credentials per API type; staydown keeps them per exchange)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    bank: Any = None
+    api: Any = None
+    api_json: Any = None
+    credential_json: Any = None
+    policy_id: str | None = Field(default=None, min_length=1, max_length=80)
+    permitted_purpose: str | None = Field(default=None, min_length=1, max_length=2000)
+    action_on_match: str | None = Field(default=None, max_length=10)
+
+
+class ExchangeUpdateIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    enabled: bool | None = None
+
+
+@router.get("/c/exchanges/apis")
+def exchange_apis(_: BankReader) -> list[str]:
+    """The exchange API types that can be configured (python-threatexchange's names)."""
+    return hma_exchanges.exchange_apis()
+
+
+@router.get("/c/exchanges")
+def list_exchanges(db: DbSession, _: BankReader) -> list[str]:
+    return hma_exchanges.list_exchanges(db)
+
+
+@router.post("/c/exchanges", status_code=201)
+def create_exchange(request: Request, body: ExchangeCreateIn, db: DbSession, actor: ExchangeAdmin) -> dict[str, str]:
+    """An exchange and its bank, named `bank`. Needs `exchanges:admin`."""
+    hma_exchanges.create_exchange(db, actor=actor, bank=body.bank, api=body.api, api_json=body.api_json,
+                                  credential_json=body.credential_json, keys=request.app.state.vault.keys,
+                                  settings=request.app.state.settings, policy_id=body.policy_id,
+                                  permitted_purpose=body.permitted_purpose, action_on_match=body.action_on_match)
+    return {"message": "Created successfully"}
+
+
+@router.get("/c/exchange/{exchange_name}")
+def get_exchange(exchange_name: ExchangeName, db: DbSession, _: BankReader) -> dict[str, Any]:
+    return hma_exchanges.exchange_config(hma_exchanges.get_exchange(db, exchange_name))
+
+
+@router.get("/c/exchange/{exchange_name}/status")
+def exchange_status(exchange_name: ExchangeName, db: DbSession, _: BankReader) -> dict[str, Any]:
+    return hma_exchanges.fetch_status(db, hma_exchanges.get_exchange(db, exchange_name))
+
+
+@router.put("/c/exchange/{exchange_name}")
+def update_exchange(exchange_name: ExchangeName, body: ExchangeUpdateIn, db: DbSession,
+                    actor: ExchangeAdmin) -> dict[str, Any]:
+    exchange = hma_exchanges.update_exchange(db, actor=actor, exchange=hma_exchanges.get_exchange(db, exchange_name),
+                                             enabled=body.enabled)
+    return hma_exchanges.exchange_config(exchange)
+
+
+@router.delete("/c/exchange/{exchange_name}")
+def delete_exchange(exchange_name: ExchangeName, db: DbSession, actor: ExchangeAdmin) -> dict[str, str]:
+    hma_exchanges.delete_exchange(db, actor=actor, name=exchange_name)
+    return {"message": "Exchange deleted"}
+
+
+@router.get("/c/signal_type")
+def signal_types(_: BankReader) -> list[dict[str, Any]]:
+    return hma_exchanges.signal_types()
+
+
+@router.get("/c/content_type")
+def content_types(_: BankReader) -> list[dict[str, Any]]:
+    return hma_exchanges.content_types()
