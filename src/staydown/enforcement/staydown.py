@@ -17,7 +17,7 @@ from staydown.delivery.outbox import JobContext, enqueue
 from staydown.enforcement.actions import apply_action, apply_actions
 from staydown.enforcement.models import EnforcementAction, Sweep
 from staydown.matching import banks
-from staydown.matching.matcher import PdqQuery, QuerySignals, find_copies
+from staydown.matching.matcher import copies_of_entries
 from staydown.matching.models import Bank, BankEntry, ContentSignal, Scan
 from staydown.matching.video import find_video_copies, video_case_entries
 from staydown.policies.catalogue import Catalogue, parse_ref
@@ -106,18 +106,9 @@ def sweep_case(db: Session, *, actor: Actor, engine: Any, case_id: int, policy: 
     started = now(db)
     entries = db.execute(sa.select(BankEntry).where(BankEntry.source_case_id == case.id,
                                                     BankEntry.enabled.is_(True))).scalars().all()
-    # An item's own hash is plain; a bank-side variant (crop, turn, cut-out) meets the variant gate.
-    pdq = tuple(PdqQuery(f"e{e.id}" if e.variant else "", e.signal, e.quality if e.quality is not None else 100)
-                for e in entries if e.signal_type == "pdq")
     threshold = min((e.bank.pdq_threshold for e in entries), default=31)
-    copies: dict[int, int] = {}
-    for kind in ("md5", "sha256"):
-        for e in (e for e in entries if e.signal_type == kind):
-            for hit in find_copies(db, engine, QuerySignals(**{kind: e.signal}), radius=0):
-                copies[hit.content_id] = 0
-    if pdq:
-        for hit in find_copies(db, engine, QuerySignals(pdq=pdq), radius=threshold):
-            copies.setdefault(hit.content_id, hit.distance)
+    # Our own confirmed item's variants were made from its vaulted original: trusted as detailed.
+    copies = copies_of_entries(db, engine, list(entries), radius=threshold, unknown_quality=100)
     for content_id, distance in find_video_copies(db, engine, entries, threshold=threshold).items():
         copies.setdefault(content_id, distance)
     original = {c.id for c in case_contents(db, case)}

@@ -42,7 +42,7 @@ from staydown.intake import batch
 from staydown.intake.models import HashSubmission, HashSubmissionState, Notice, NoticeItem
 from staydown.intake.schemas import NoticeIn, NoticeItemIn
 from staydown.matching import banks
-from staydown.matching.matcher import PdqQuery, QuerySignals, find_copies
+from staydown.matching.matcher import copies_of_entries
 from staydown.matching.models import Bank, BankEntry, Scan
 from staydown.media.hashing import DIHEDRAL_NAMES, PDQ_MIN_ACTIONABLE_QUALITY
 from staydown.policies.catalogue import Catalogue
@@ -191,17 +191,9 @@ def sweep_submission(db: Session, *, actor: Actor, engine: Any, submission_id: i
     assert bank is not None
     entries = db.execute(sa.select(BankEntry).where(BankEntry.bank_id == bank.id, BankEntry.enabled.is_(True))
                          .order_by(BankEntry.id)).scalars().all()
-    # A picture's own hash is plain; its turned and mirrored forms meet the variant gate.
-    pdq = tuple(PdqQuery(f"e{e.id}" if e.variant else "", e.signal, e.quality if e.quality is not None else 0)
-                for e in entries if e.signal_type == "pdq")
-    copies: dict[int, int] = {}
-    for kind in ("md5", "sha256"):
-        for e in (e for e in entries if e.signal_type == kind):
-            for hit in find_copies(db, engine, QuerySignals(**{kind: e.signal}), radius=0):
-                copies[hit.content_id] = 0
-    if pdq:
-        for hit in find_copies(db, engine, QuerySignals(pdq=pdq), radius=bank.pdq_threshold):
-            copies.setdefault(hit.content_id, hit.distance)
+    # A picture's own hash is plain; its turned and mirrored forms meet the variant gate, and a
+    # hash sent without its quality is not trusted through a variant.
+    copies = copies_of_entries(db, engine, list(entries), radius=bank.pdq_threshold, unknown_quality=0)
     from staydown.subjects.models import PlatformContent
 
     already = {item.content_id for item in notice.items}

@@ -168,3 +168,23 @@ def find_copies(db: Session, engine: MatchEngine, query: QuerySignals, *, radius
         if content_id not in best or hit.distance < best[content_id].distance:
             best[content_id] = CopyHit(content_id, kind, hit.distance)
     return sorted(best.values(), key=lambda c: (c.distance, c.content_id))
+
+
+def copies_of_entries(db: Session, engine: MatchEngine, entries: list[BankEntry], *, radius: int,
+                      unknown_quality: int) -> dict[int, int]:
+    """Stored content carrying any of these bank entries' image signals: content id -> distance
+    (0 for an identical MD5 or SHA-256). An entry's own PDQ is looked up plain; a bank-side variant
+    (a crop, a turn, a mirrored form) meets the variant gate with its recorded quality, or with
+    `unknown_quality` where none was recorded: the caller says how far such an entry is trusted."""
+    copies: dict[int, int] = {}
+    for kind in ("md5", "sha256"):
+        for e in (e for e in entries if e.signal_type == kind):
+            for hit in find_copies(db, engine, QuerySignals(**{kind: e.signal}), radius=0):
+                copies[hit.content_id] = 0
+    pdq = tuple(PdqQuery(f"e{e.id}" if e.variant else "", e.signal,
+                         e.quality if e.quality is not None else unknown_quality)
+                for e in entries if e.signal_type == "pdq")
+    if pdq:
+        for hit in find_copies(db, engine, QuerySignals(pdq=pdq), radius=radius):
+            copies.setdefault(hit.content_id, hit.distance)
+    return copies
