@@ -16,7 +16,7 @@ from staydown.i18n_check import problems
 from staydown.web.templating import ENV, TEMPLATES_DIR
 
 LOCALE = Path(i18n.__file__).parent / "locale"
-# The templates people outside read (the console is English for now; its strings are not marked).
+# The templates people outside read (the console's own: tests/web/test_console_i18n.py).
 PUBLIC_TEMPLATES = sorted(p.relative_to(TEMPLATES_DIR).as_posix() for p in TEMPLATES_DIR.glob("public/*.html")) + [
     "base.html", "error.html"]
 VISIBLE_ATTRIBUTES = {"title", "alt", "aria-label", "placeholder", "aria-description"}
