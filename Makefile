@@ -40,8 +40,10 @@ test: $(STAMP) $(NODE_STAMP)
 # The translations: extract every marked message into the template, then merge it into each
 # language's catalogue (new messages arrive empty, changed ones fuzzy: translate them, then
 # `make test` checks that none is left). A new language: NEW_LANGUAGE=xx make messages (and add it to i18n.SHIPPED).
+# The console has its own catalogue (console.pot, babel-console.cfg) in CONSOLE_LANGUAGES only.
 LOCALE := src/staydown/locale
 LANGUAGES := fr de es it nl pl pt
+CONSOLE_LANGUAGES := fr
 
 messages: $(STAMP)
 	$(BIN)/pybabel extract -F $(LOCALE)/babel.cfg -k N_ --add-location=file --sort-by-file \
@@ -51,6 +53,14 @@ messages: $(STAMP)
 		if [ -f $(LOCALE)/$$lang/LC_MESSAGES/messages.po ]; then \
 			$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) -l $$lang --ignore-obsolete; \
 		else $(BIN)/pybabel init -i $(LOCALE)/messages.pot -d $(LOCALE) -l $$lang; fi; \
+	done
+	$(BIN)/pybabel extract -F $(LOCALE)/babel-console.cfg -k N_ --add-location=file --sort-by-file \
+		--project=staydown --copyright-holder="the staydown authors" --msgid-bugs-address= \
+		-o $(LOCALE)/console.pot .
+	@for lang in $(CONSOLE_LANGUAGES); do \
+		if [ -f $(LOCALE)/$$lang/LC_MESSAGES/console.po ]; then \
+			$(BIN)/pybabel update -D console -i $(LOCALE)/console.pot -d $(LOCALE) -l $$lang --ignore-obsolete; \
+		else $(BIN)/pybabel init -D console -i $(LOCALE)/console.pot -d $(LOCALE) -l $$lang; fi; \
 	done
 	$(BIN)/python -m staydown.i18n_check $(LOCALE)
 

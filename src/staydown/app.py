@@ -8,7 +8,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Iterable
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from staydown import __doc__ as package_doc
@@ -299,10 +299,13 @@ def create_app(
     from staydown.web.console import auth as console_auth, cases as console_cases, media as console_media
     from staydown.web.console import appeals as console_appeals, lookup as console_lookup
     from staydown.web.console import queue as console_queue
+    from staydown.web.templating import use_page_language
 
+    # The console's language is current before any console view runs (its messages are in it).
+    console_language = [Depends(use_page_language)]
     for console_router in (console_auth.router, console_auth.account_router, console_queue.router,
                            console_cases.router, console_media.router, console_appeals.router, console_lookup.router):
-        app.include_router(console_router)
+        app.include_router(console_router, dependencies=console_language)
     from staydown.web.public import router as public_pages_router
 
     app.include_router(public_pages_router)
@@ -314,7 +317,7 @@ def create_app(
     for page_router in (console_banks.router, console_ncmec.router, console_nca.router, console_evidence.router,
                         console_flaggers.router, console_admin.router, console_audit.router, console_dashboard.router,
                         console_exchanges.router):
-        app.include_router(page_router)
+        app.include_router(page_router, dependencies=console_language)
     app.include_router(docs_router(app.openapi_url or "/openapi.json"))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_openapi(app)

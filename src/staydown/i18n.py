@@ -9,6 +9,11 @@ used (no `.mo` build step, so a fresh clone serves every language; docs/decision
 The current language lives in a context variable: a page's language is chosen once per request
 (`negotiate`), and a job or an e-mail sets the language of the person it writes to (`using`).
 Code that formats a message reads it through `gettext`, so the same functions serve both.
+
+The console has a catalogue of its own (the `console` domain, English and French only): staff
+words need not be translated into every language the public pages ship in. A console page reads
+its own catalogue first, then the public one, for the words both show (a policy's title, a figure's
+label, a form's error).
 """
 
 from __future__ import annotations
@@ -37,31 +42,45 @@ SHIPPED: tuple[str, ...] = ("en", "fr", "de", "es", "it", "nl", "pl", "pt")
 ENDONYMS = {"en": "English", "fr": "Français", "de": "Deutsch", "es": "Español", "it": "Italiano",
             "nl": "Nederlands", "pl": "Polski", "pt": "Português"}
 
+# The console's catalogue: the languages it ships in (its own test checks each is complete).
+CONSOLE_DOMAIN = "console"
+CONSOLE_SHIPPED: tuple[str, ...] = ("en", "fr")
+
 LANG_PARAM = "lang"
 LANG_COOKIE = "staydown_lang"
+# The console's choice is remembered apart (path /console): a moderator who reads the public pages
+# in another language to check what a reporter sees keeps the console in theirs.
+CONSOLE_LANG_COOKIE = "staydown_console_lang"
 LANG_COOKIE_SECONDS = 365 * 24 * 3600
 
 _current: contextvars.ContextVar[str] = contextvars.ContextVar("staydown_language", default=BASE_LANGUAGE)
+_domain: contextvars.ContextVar[str] = contextvars.ContextVar("staydown_text_domain", default=DOMAIN)
 
 
-def _catalogue_path(language: str) -> Any:
-    return importlib.resources.files("staydown").joinpath("locale", language, "LC_MESSAGES", f"{DOMAIN}.po")
+def _catalogue_path(language: str, domain: str = DOMAIN) -> Any:
+    return importlib.resources.files("staydown").joinpath("locale", language, "LC_MESSAGES", f"{domain}.po")
 
 
 @lru_cache(maxsize=None)
-def translations(language: str) -> _gettext.NullTranslations:
+def translations(language: str, domain: str = DOMAIN) -> _gettext.NullTranslations:
     """The compiled catalogue of a shipped language (English: the source itself). Compiled from
-    the `.po` on first use: about 10 ms a language, once per process."""
+    the `.po` on first use: about 10 ms a language, once per process. The console's catalogue
+    falls back on the public one."""
     if language == BASE_LANGUAGE or language not in SHIPPED:
         return _gettext.NullTranslations()
-    path = _catalogue_path(language)
+    if domain == CONSOLE_DOMAIN and language not in CONSOLE_SHIPPED:
+        return translations(language)
+    path = _catalogue_path(language, domain)
     with path.open("rb") as source:
-        catalog = read_po(source, locale=language, domain=DOMAIN)
+        catalog = read_po(source, locale=language, domain=domain)
     buffer = io.BytesIO()
     # Fuzzy entries are left out, as msgfmt does: a guess is never shown (and a test forbids them).
     write_mo(buffer, catalog, use_fuzzy=False)
     buffer.seek(0)
-    return _gettext.GNUTranslations(buffer)
+    found = _gettext.GNUTranslations(buffer)
+    if domain != DOMAIN:
+        found.add_fallback(translations(language))
+    return found
 
 
 def shipped_language(tag: str | None) -> str | None:
@@ -122,29 +141,38 @@ def current() -> str:
     return _current.get()
 
 
-def set_current(language: str) -> None:
+def set_current(language: str, domain: str = DOMAIN) -> None:
     _current.set(language if language in SHIPPED else BASE_LANGUAGE)
+    _domain.set(domain)
+
+
+def active() -> _gettext.NullTranslations:
+    """The catalogue messages are read from now: the current language's, in the current domain."""
+    return translations(_current.get(), _domain.get())
 
 
 @contextlib.contextmanager
 def using(language: str | None) -> Iterator[str]:
-    """Write in `language` inside the block (an e-mail to one person); the previous one after."""
+    """Write in `language` inside the block (an e-mail to one person); the previous one after.
+    What is written for a person outside reads the public catalogue, even during a console request."""
     chosen = shipped_language(language) or BASE_LANGUAGE
     token = _current.set(chosen)
+    domain_token = _domain.set(DOMAIN)
     try:
         yield chosen
     finally:
+        _domain.reset(domain_token)
         _current.reset(token)
 
 
 def gettext(message: str, **values: Any) -> str:
     """`message` in the current language, its %(name)s placeholders filled from `values`."""
-    text = translations(_current.get()).gettext(message)
+    text = active().gettext(message)
     return text % values if values else text
 
 
 def ngettext(singular: str, plural: str, n: int, **values: Any) -> str:
-    text = translations(_current.get()).ngettext(singular, plural, n)
+    text = active().ngettext(singular, plural, n)
     return text % {"num": n, **values}
 
 

@@ -16,15 +16,24 @@ PLACEHOLDER = re.compile(r"%\([a-z_]+\)s|\{[a-z_]+\}")
 
 
 def problems(locale_dir: Path) -> list[str]:
-    """What is wrong with the catalogues under `locale_dir`, one line each."""
-    with (locale_dir / "messages.pot").open("rb") as source:
+    """What is wrong with the catalogues under `locale_dir`, one line each: every domain that has
+    a template (`messages.pot`, the public pages; `console.pot`, the console), in every language
+    that has a catalogue of it."""
+    out: list[str] = []
+    for pot in sorted(locale_dir.glob("*.pot")):
+        out += _domain_problems(locale_dir, pot.stem)
+    return out
+
+
+def _domain_problems(locale_dir: Path, domain: str) -> list[str]:
+    with (locale_dir / f"{domain}.pot").open("rb") as source:
         template = read_po(source)
     wanted = {m.id for m in template if m.id}
     out: list[str] = []
-    for po_path in sorted(locale_dir.glob("*/LC_MESSAGES/messages.po")):
-        lang = po_path.parts[-3]
+    for po_path in sorted(locale_dir.glob(f"*/LC_MESSAGES/{domain}.po")):
+        lang = po_path.parts[-3] if domain == "messages" else f"{po_path.parts[-3]} ({domain})"
         with po_path.open("rb") as source:
-            catalog = read_po(source, locale=lang)
+            catalog = read_po(source, locale=po_path.parts[-3])
         have = {m.id: m for m in catalog if m.id}
         for msgid in sorted(wanted - set(have), key=str):
             out.append(f"{lang}: not in the catalogue (run make messages): {msgid!r}")

@@ -16,7 +16,7 @@ from staydown.i18n_check import problems
 from staydown.web.templating import ENV, TEMPLATES_DIR
 
 LOCALE = Path(i18n.__file__).parent / "locale"
-# The templates people outside read (the console is English for now; its strings are not marked).
+# The templates people outside read (the console's own: tests/web/test_console_i18n.py).
 PUBLIC_TEMPLATES = sorted(p.relative_to(TEMPLATES_DIR).as_posix() for p in TEMPLATES_DIR.glob("public/*.html")) + [
     "base.html", "error.html"]
 VISIBLE_ATTRIBUTES = {"title", "alt", "aria-label", "placeholder", "aria-description"}
@@ -148,7 +148,8 @@ def test_lang_switch_is_remembered_for_the_next_pages(client) -> None:  # type: 
 
 
 @pytest.mark.parametrize("path", ["/report", "/takedown", "/status", "/appeal", "/transparency", "/detection",
-                                  "/takedown/complete", "/status/NOSUCH-CODE1"])
+                                  "/takedown/complete", "/status/NOSUCH-CODE1", "/takedown/pictures",
+                                  "/takedown/pictures/withdraw"])
 def test_every_public_page_and_its_errors_carry_html_lang(client, path: str) -> None:  # type: ignore[no-untyped-def]
     for lang in i18n.SHIPPED:
         r = client.get(path, headers={"Accept-Language": lang})
@@ -158,3 +159,31 @@ def test_every_public_page_and_its_errors_carry_html_lang(client, path: str) -> 
 def test_an_error_page_is_in_the_readers_language(client) -> None:  # type: ignore[no-untyped-def]
     r = client.get("/status/ABCDE-12345-FGHJK-67890", headers={"Accept-Language": "es"})
     assert r.status_code == 404 and "No encontrado" in r.text and "no hay ninguna denuncia con ese código" in r.text
+
+
+def test_tid1_the_on_device_page_and_the_sentences_its_script_shows_are_in_the_readers_language(client) -> None:  # type: ignore[no-untyped-def]
+    """REQ TID-1, X-1: a French parent reads what leaves the device in French, and the sentences
+    the script puts on the page (kept in the page, the script's {placeholders} intact) are French."""
+    r = client.get("/takedown/pictures", headers={"Accept-Language": "fr"})
+    assert r.status_code == 200 and '<html lang="fr">' in r.text
+    assert "Ce qui quitte votre appareil, et ce qui n’en sort pas" in r.text
+    assert "What leaves your device" not in r.text
+    assert ('<span data-msg="working">Calcul des empreintes sur cet appareil : {done} sur {total} prêtes.</span>'
+            in r.text)
+    assert '<span data-msg="picture-alt">Image {n}, {name}</span>' in r.text
+
+
+def test_tid1_the_on_device_pages_refusals_are_in_the_readers_language(client) -> None:  # type: ignore[no-untyped-def]
+    """The server's refusals (a forged or damaged line of hashes, a missing signature, an unknown
+    code on the withdrawal page) are written in the page's language, with their numbers filled."""
+    from tests.intake.test_hash_submissions import send
+
+    assert '<html lang="de">' in client.get("/takedown/pictures?lang=de").text  # remembered from here on
+    r = send(client, ["55 abc"], signature="")
+    assert r.status_code == 422
+    assert "Bild 1: Sein Fingerabdruck ist unvollständig" in r.text and "Geben Sie Ihre Unterschrift ein" in r.text
+    r = client.post("/takedown/pictures/withdraw", data={
+        "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', r.text).group(1),  # type: ignore[union-attr]
+        "code": "ABCDE-12345-FGHJK-67890", "confirm": "on"}, headers={"Accept-Language": "fr"})
+    assert r.status_code == 422 and '<html lang="de">' in r.text
+    assert "Wir haben keinen Antrag mit dieser Vorgangsnummer gefunden" in r.text

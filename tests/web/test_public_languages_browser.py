@@ -1,16 +1,21 @@
 """The public pages in every shipped language, in Debian's chromium: a French parent files a report
 and follows it in French; axe-core finds no violation on any public page in any language at
-1,280 and 375 px; screenshots of the French and German pages at both widths."""
+1,280 and 375 px, the on-device fingerprint pages included (empty, with pictures chosen, the
+withdrawal page); screenshots of the French and German pages at both widths."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from staydown import i18n
 from staydown.i18n import SHIPPED
+from staydown.intake.hash_submissions import MIN_QUALITY
+from tests.imagegen import encode, synthetic
 from tests.web.conftest import DESKTOP, PHONE, screenshot
 from tests.web.test_public_pages import AXE, AXE_URL_PATH
 
@@ -148,6 +153,51 @@ def test_axe_finds_no_violation_on_any_public_page_in_any_language(live_server, 
             page.locator("button[type=submit]").click()
             assert page.locator(".missing-list li").count() >= 1
             _check(page, lang, "takedown-incomplete", found)
+        finally:
+            context.close()
+    assert found == [], "\n".join(found)
+
+
+def test_tid1_axe_finds_no_violation_on_the_on_device_pages_in_any_language(live_server, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """REQ TID-1, X-1 (issue 20's done-means): the page that fingerprints pictures on the person's
+    device, empty and with pictures chosen (two benign ones ready, a flat one refused), and the
+    withdrawal page with and without its errors, in every shipped language at 1,280 and 375 px:
+    no axe-core violation, no sideways scroll. What the script writes on the page is the page's
+    language too: its sentences come from the catalogue, numbers filled in."""
+    if not AXE.exists():
+        pytest.skip("axe-core is not installed: run `npm ci` at the repository root (make install does)")
+    from PIL import Image
+
+    files = []
+    for i, (fmt, ext) in enumerate((("JPEG", "jpg"), ("PNG", "png"))):
+        files.append(tmp_path / f"holiday-{i}.{ext}")
+        files[-1].write_bytes(encode(synthetic(7100 + i, (640, 480)), fmt))
+    files.append(tmp_path / "blank.png")
+    files[-1].write_bytes(encode(Image.new("RGB", (300, 200), (240, 240, 240)), "PNG"))
+    found: list[str] = []
+    for lang in SHIPPED:
+        context = browser.new_context(viewport=DESKTOP, extra_http_headers={"Accept-Language": lang})
+        page = context.new_page()
+        try:
+            page.goto(f"{live_server.url}/takedown/pictures")
+            _check(page, lang, "ondevice", found)
+            page.set_input_files("#pick-files", [str(f) for f in files])
+            page.wait_for_function("() => document.querySelectorAll('#picture-list li.picture-ready').length === 2"
+                                   " && document.querySelectorAll('#picture-list li.picture-refused').length === 1",
+                                   timeout=60_000)
+            words = i18n.translations(lang)
+            assert page.inner_text("#hash-status").strip() == words.gettext(
+                "{ready} of {total} pictures are ready. Nothing has been sent yet.").format(ready=2, total=3)
+            refused = page.inner_text("#picture-list li.picture-refused")
+            assert words.gettext("This picture is too plain to fingerprint reliably (quality {quality} of 100, at "
+                                 "least {min} is needed): a nearly empty or one-colour picture would match many "
+                                 "other pictures. It will not be sent.").format(quality=0, min=MIN_QUALITY) in refused
+            _check(page, lang, "ondevice-chosen", found)
+            page.goto(f"{live_server.url}/takedown/pictures/withdraw")
+            _check(page, lang, "ondevice-withdraw", found)
+            page.locator("button[type=submit]").click()
+            assert page.locator(".field-error").count() == 1
+            _check(page, lang, "ondevice-withdraw-errors", found)
         finally:
             context.close()
     assert found == [], "\n".join(found)

@@ -37,6 +37,8 @@ from staydown.cases.rules import DEFAULT_RULES, CaseRules
 from staydown.db import now
 from staydown.delivery.outbox import JobContext, enqueue
 from staydown.errors import InvalidInput, NotFound
+from staydown.i18n import N_
+from staydown.i18n import gettext as _
 from staydown.intake import actions as intake
 from staydown.intake import batch
 from staydown.intake.models import HashSubmission, HashSubmissionState, Notice, NoticeItem
@@ -79,7 +81,8 @@ class PictureHashes:
 
 def _hex(value: str, length: int, what: str, n: int) -> str:
     if len(value) != length or not _HEX.match(value):
-        raise InvalidInput(f"picture {n}: the {what} is not {length} hexadecimal characters; hash it again on the page")
+        raise InvalidInput(_("picture %(n)s: the %(what)s is not %(length)s hexadecimal characters; hash it again on the page",
+                             n=n, what=_(what), length=length))
     return value
 
 
@@ -88,27 +91,29 @@ def parse_pictures(text: str) -> list[PictureHashes]:
     mirrored PDQs in DIHEDRAL_NAMES order. Every refusal names the picture and what to do."""
     lines = [line.split() for line in (text or "").strip().splitlines() if line.strip()]
     if not lines:
-        raise InvalidInput("choose at least one picture and wait until its fingerprint is ready")
+        raise InvalidInput(_("choose at least one picture and wait until its fingerprint is ready"))
     if len(lines) > MAX_PICTURES:
-        raise InvalidInput(f"one request takes at most {MAX_PICTURES} pictures; send the others in a second request")
+        raise InvalidInput(_("one request takes at most %(max)s pictures; send the others in a second request",
+                             max=MAX_PICTURES))
     out: list[PictureHashes] = []
     seen: set[str] = set()
     for n, parts in enumerate(lines, start=1):
         if len(parts) != 4 + len(VARIANT_NAMES):
-            raise InvalidInput(f"picture {n}: its fingerprint is incomplete; hash it again on the page")
+            raise InvalidInput(_("picture %(n)s: its fingerprint is incomplete; hash it again on the page", n=n))
         quality_text, pdq, md5, sha256, *variants = (p.lower() for p in parts)
         if not quality_text.isdigit() or int(quality_text) > 100:
-            raise InvalidInput(f"picture {n}: the quality is a whole number from 0 to 100")
+            raise InvalidInput(_("picture %(n)s: the quality is a whole number from 0 to 100", n=n))
         quality = int(quality_text)
-        _hex(pdq, 64, "PDQ", n)
-        _hex(md5, 32, "MD5", n)
-        _hex(sha256, 64, "SHA-256", n)
+        _hex(pdq, 64, N_("PDQ"), n)
+        _hex(md5, 32, N_("MD5"), n)
+        _hex(sha256, 64, N_("SHA-256"), n)
         for v in variants:
-            _hex(v, 64, "PDQ of a turned or mirrored copy", n)
+            _hex(v, 64, N_("PDQ of a turned or mirrored copy"), n)
         if quality < MIN_QUALITY or not MIN_BITS_SET <= int(pdq, 16).bit_count() <= MAX_BITS_SET:
-            raise InvalidInput(
-                f"picture {n} is too plain to fingerprint reliably (quality {quality} of 100, at least {MIN_QUALITY} "
-                "is needed): a flat or nearly empty picture would match many other pictures. Leave it out")
+            raise InvalidInput(_(
+                "picture %(n)s is too plain to fingerprint reliably (quality %(quality)s of 100, at least %(min)s "
+                "is needed): a flat or nearly empty picture would match many other pictures. Leave it out",
+                n=n, quality=quality, min=MIN_QUALITY))
         if sha256 in seen:
             continue  # the same file chosen twice (a folder and a single pick): one entry
         seen.add(sha256)
@@ -137,7 +142,7 @@ def submit_pictures(
     """File the notice, bank its pictures' hashes (held for review, unverified) and queue the
     sweep of stored copies. The notice's tracking code withdraws the submission."""
     if not pictures:
-        raise InvalidInput("choose at least one picture and wait until its fingerprint is ready")
+        raise InvalidInput(_("choose at least one picture and wait until its fingerprint is ready"))
     receipt = intake.submit_notice(db, actor=actor, notice=notice, catalogue=catalogue, rules=rules, engine=engine,
                                    hashed_pictures=len(pictures))
     stored = receipt.notice
@@ -295,7 +300,7 @@ def withdraw(db: Session, *, actor: Actor, code: str) -> HashSubmission:
     notice = intake.notice_by_code(db, code)
     submission = submission_for_notice(db, notice)
     if submission is None:
-        raise InvalidInput("this tracking code is for a request that sent no fingerprints; nothing to withdraw here")
+        raise InvalidInput(_("this tracking code is for a request that sent no fingerprints; nothing to withdraw here"))
     if submission.state == HashSubmissionState.withdrawn.value:
         return submission
     refs = (source_ref(notice.id), f"hash-submission:{submission.id}")

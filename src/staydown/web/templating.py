@@ -67,8 +67,8 @@ def build_environment() -> Environment:
     # `_()` and `{% trans %}` read the current language (i18n.current), set per request by
     # `render` and per message by the code that writes it; newstyle: `%(name)s` filled by keyword.
     env.install_gettext_callables(  # type: ignore[attr-defined]
-        lambda message: i18n.translations(i18n.current()).gettext(message),
-        lambda singular, plural, n: i18n.translations(i18n.current()).ngettext(singular, plural, n),
+        lambda message: i18n.active().gettext(message),
+        lambda singular, plural, n: i18n.active().ngettext(singular, plural, n),
         newstyle=True)
     env.filters["when"] = _when
     env.filters["day"] = lambda value: i18n.day(value)
@@ -76,19 +76,34 @@ def build_environment() -> Environment:
     # A sentence in {% trans %} is one line in the catalogue, however the template wraps it.
     env.policies["ext.i18n.trimmed"] = True
     env.filters["iso"] = _iso
+    from staydown.web.console.words import GLOBALS as console_words
+
+    env.globals.update(console_words)
+    env.filters["word"] = console_words["word"]
+    env.filters["staff_name"] = lambda ref, names: names.get(ref, ref)
     return env
 
 
 ENV = build_environment()
 
 
+def _is_console(request: Request) -> bool:
+    return request.url.path.startswith("/console")
+
+
 def page_language(request: Request) -> str:
-    """The language of a public page (i18n.choose), chosen once per request and made current.
-    The console is English (its own translation is separate work)."""
+    """The language of a page, chosen once per request and made current. A public page: i18n.choose
+    among the platform's languages. A console page: the staff member's own choice (`?lang=`, then
+    the console's cookie, then the browser's), among the console's languages, whatever the
+    platform serves its users in."""
     chosen = getattr(request.state, "language", None)
+    console = _is_console(request)
     if chosen is None:
-        if request.url.path.startswith("/console"):
-            chosen = i18n.BASE_LANGUAGE
+        if console:
+            chosen = i18n.choose(asked=request.query_params.get(i18n.LANG_PARAM),
+                                 remembered=request.cookies.get(i18n.CONSOLE_LANG_COOKIE),
+                                 accept_language=request.headers.get("accept-language"),
+                                 platform_languages=i18n.CONSOLE_SHIPPED)
         else:
             settings = request.app.state.settings
             chosen = i18n.choose(asked=request.query_params.get(i18n.LANG_PARAM),
@@ -96,14 +111,14 @@ def page_language(request: Request) -> str:
                                  accept_language=request.headers.get("accept-language"),
                                  platform_languages=getattr(settings, "platform_languages", [i18n.BASE_LANGUAGE]))
         request.state.language = chosen
-    i18n.set_current(chosen)
+    i18n.set_current(chosen, i18n.CONSOLE_DOMAIN if console else i18n.DOMAIN)
     return chosen
 
 
 async def use_page_language(request: Request) -> None:
-    """A dependency of the public routers: the language is current before the view runs, so the
-    errors it writes are in it too. Async, so that it is set in the request's own context, which
-    the view's thread inherits."""
+    """A dependency of the public and console routers: the language is current before the view
+    runs, so the errors and messages it writes are in it too. Async, so that it is set in the
+    request's own context, which the view's thread inherits."""
     page_language(request)
 
 
@@ -126,7 +141,9 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     settings = request.app.state.settings
     token, cookie = csrf_token(request)
     lang = page_language(request)
-    languages = i18n.offered(getattr(settings, "platform_languages", [i18n.BASE_LANGUAGE]))
+    console = _is_console(request)
+    languages = (i18n.CONSOLE_SHIPPED if console
+                 else i18n.offered(getattr(settings, "platform_languages", [i18n.BASE_LANGUAGE])))
     ctx: dict[str, Any] = {
         "request": request,
         "csrf_token": token,
@@ -140,13 +157,13 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     if cookie is not None:
         name, value, options = cookie
         response.set_cookie(name, value, **options)
-    if not request.url.path.startswith("/console"):
-        response.headers["Content-Language"] = lang
-        response.headers["Vary"] = "Accept-Language, Cookie"
-        asked = i18n.shipped_language(request.query_params.get(i18n.LANG_PARAM))
-        if asked == lang and request.cookies.get(i18n.LANG_COOKIE) != lang:
-            # Remembered for the next pages and visits: a choice made once, not on every link.
-            response.set_cookie(i18n.LANG_COOKIE, lang, max_age=i18n.LANG_COOKIE_SECONDS, path="/",
-                                samesite="lax", httponly=True,
-                                secure=request.url.scheme == "https")
+    response.headers["Content-Language"] = lang
+    response.headers["Vary"] = "Accept-Language, Cookie"
+    asked = i18n.shipped_language(request.query_params.get(i18n.LANG_PARAM))
+    cookie_name = i18n.CONSOLE_LANG_COOKIE if console else i18n.LANG_COOKIE
+    if asked == lang and request.cookies.get(cookie_name) != lang:
+        # Remembered for the next pages and visits: a choice made once, not on every link.
+        response.set_cookie(cookie_name, lang, max_age=i18n.LANG_COOKIE_SECONDS, path="/console" if console else "/",
+                            samesite="lax", httponly=True,
+                            secure=request.url.scheme == "https")
     return response

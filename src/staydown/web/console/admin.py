@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from staydown.actors import Actor
 from staydown.errors import InvalidInput, RuleViolation
+from staydown.i18n import N_, gettext
 from staydown.http import DbSession, require
 from staydown.staff import actions
 from staydown.staff.permissions import API_SCOPES, DEFAULT_API_SCOPES, Permission, Role
@@ -29,18 +30,18 @@ KeyAdmin = Annotated[Actor, Depends(require(Permission.API_KEYS_ADMIN))]
 MIN_PASSWORD = 12
 MAX_PASSWORD = 200
 ROLE_NOTES = {
-    Role.admin: "runs the system: staff, keys, policies, banks; no evidence or child-safety cases",
-    Role.moderator: "reviews cases (not child-safety cases)",
-    Role.senior_moderator: "second review, appeals, bank changes",
-    Role.child_safety: "child-safety cases, NCMEC reports, the evidence vault",
-    Role.legal: "holds, law-enforcement requests, NCMEC reports, audit",
-    Role.auditor: "reads the audit log and transparency figures",
+    Role.admin: N_("runs the system: staff, keys, policies, banks; no evidence or child-safety cases"),
+    Role.moderator: N_("reviews cases (not child-safety cases)"),
+    Role.senior_moderator: N_("second review, appeals, bank changes"),
+    Role.child_safety: N_("child-safety cases, NCMEC reports, the evidence vault"),
+    Role.legal: N_("holds, law-enforcement requests, NCMEC reports, audit"),
+    Role.auditor: N_("reads the audit log and transparency figures"),
 }
 
 
 def _roles(values: list[str]) -> list[str]:
     if len(values) > len(Role):
-        raise InvalidInput("too many roles")
+        raise InvalidInput(gettext("too many roles"))
     return values
 
 
@@ -48,16 +49,16 @@ def _password(value: str, *, required: bool) -> str | None:
     if not value and not required:
         return None
     if len(value) < MIN_PASSWORD:
-        raise InvalidInput(f"a password is at least {MIN_PASSWORD} characters")
+        raise InvalidInput(gettext("a password is at least %(min_password)s characters", min_password=MIN_PASSWORD))
     if len(value) > MAX_PASSWORD:
-        raise InvalidInput(f"a password is at most {MAX_PASSWORD} characters")
+        raise InvalidInput(gettext("a password is at most %(max_password)s characters", max_password=MAX_PASSWORD))
     return value
 
 
-def _not_self(actor: Actor, user_id: DbId, what: str) -> None:
+def _not_self(actor: Actor, user_id: DbId, refusal: str) -> None:
     # An administrator who removes their own access can't undo it from the console.
     if actor.id == str(user_id):
-        raise RuleViolation(f"you can't {what} your own account; ask another administrator")
+        raise RuleViolation(gettext(refusal))
 
 
 # -- staff ------------------------------------------------------------------------------------
@@ -75,12 +76,12 @@ def staff_create(request: Request, db: DbSession, actor: StaffAdmin, csrf_token:
                  email: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
                  roles: Annotated[list[str], Form()] = []) -> Response:  # noqa: B006
     verify_csrf(request, csrf_token)
-    mail = optional_text(email, label="the e-mail", max_len=320)
+    mail = optional_text(email, label=N_("the e-mail"), max_len=320)
     if mail is not None and not EMAIL_RE.match(mail):
-        raise InvalidInput("the e-mail does not look like an address (name@example.org)")
+        raise InvalidInput(gettext("the e-mail does not look like an address (name@example.org)"))
     user = actions.create_staff_user(
-        db, actor=actor, username=text(username, label="the user name", max_len=80).lower(),
-        display_name=optional_text(display_name, label="the display name", max_len=200), email=mail,
+        db, actor=actor, username=text(username, label=N_("the user name"), max_len=80).lower(),
+        display_name=optional_text(display_name, label=N_("the display name"), max_len=200), email=mail,
         roles=_roles(roles), password=_password(password, required=False))
     return see_other(f"/console/staff/{user.id}?done=staff-created")
 
@@ -100,7 +101,7 @@ def staff_roles(request: Request, user_id: DbId, db: DbSession, actor: StaffAdmi
     verify_csrf(request, csrf_token)
     user = queries.staff_user(db, user_id)
     if actor.id == str(user.id) and Role.admin.value not in roles:
-        _not_self(actor, user.id, "remove the admin role from")
+        _not_self(actor, user.id, N_("you can't remove the admin role from your own account; ask another administrator"))
     actions.set_staff_roles(db, actor=actor, user=user, roles=_roles(roles))
     return see_other(f"/console/staff/{user.id}?done=roles-changed")
 
@@ -110,11 +111,11 @@ def staff_deactivate(request: Request, user_id: DbId, db: DbSession, actor: Staf
                      csrf_token: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "") -> Response:
     verify_csrf(request, csrf_token)
     user = queries.staff_user(db, user_id)
-    _not_self(actor, user.id, "deactivate")
+    _not_self(actor, user.id, N_("you can't deactivate your own account; ask another administrator"))
     if not user.is_active:
-        raise InvalidInput(f"{user.username} is already deactivated")
+        raise InvalidInput(gettext("%(username)s is already deactivated", username=user.username))
     actions.deactivate_staff_user(db, actor=actor, user=user,
-                                  reason=text(reason, label="the reason", max_len=500, min_len=5))
+                                  reason=text(reason, label=N_("the reason"), max_len=500, min_len=5))
     return see_other(f"/console/staff/{user.id}?done=deactivated")
 
 
@@ -132,7 +133,7 @@ def staff_totp_reset(request: Request, user_id: DbId, db: DbSession, actor: Staf
                      csrf_token: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "") -> Response:
     verify_csrf(request, csrf_token)
     user = queries.staff_user(db, user_id)
-    reset_totp(db, actor=actor, user=user, reason=text(reason, label="the reason", max_len=500, min_len=5))
+    reset_totp(db, actor=actor, user=user, reason=text(reason, label=N_("the reason"), max_len=500, min_len=5))
     return see_other(f"/console/staff/{user.id}?done=totp-reset")
 
 
@@ -153,10 +154,10 @@ def key_create(request: Request, db: DbSession, actor: KeyAdmin, csrf_token: Ann
                name: Annotated[str, Form()] = "", scopes: Annotated[list[str], Form()] = []) -> Response:  # noqa: B006
     verify_csrf(request, csrf_token)
     if len(scopes) > len(API_SCOPES):
-        raise InvalidInput("too many scopes")
+        raise InvalidInput(gettext("too many scopes"))
     if not scopes:
-        raise InvalidInput("choose at least one scope for the key")
-    new = actions.create_api_client(db, actor=actor, name=text(name, label="the key's name", max_len=120),
+        raise InvalidInput(gettext("choose at least one scope for the key"))
+    new = actions.create_api_client(db, actor=actor, name=text(name, label=N_("the key's name"), max_len=120),
                                     scopes=scopes)
     # The only time the key is shown: the page is not cached (no-store) and not reachable again.
     return render(request, "console/api_keys_created.html", {"client": new.client, "key": new.key}, status_code=201)
@@ -168,6 +169,6 @@ def key_revoke(request: Request, client_id: DbId, db: DbSession, actor: KeyAdmin
     verify_csrf(request, csrf_token)
     client = queries.api_client(db, client_id)
     actions.revoke_api_client(db, actor=actor, client=client,
-                              reason=text(reason, label="the reason", max_len=500, min_len=5))
+                              reason=text(reason, label=N_("the reason"), max_len=500, min_len=5))
     return see_other("/console/api-keys?done=key-revoked")
 

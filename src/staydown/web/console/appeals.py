@@ -21,6 +21,8 @@ from staydown.db import now
 from staydown.enforcement.models import ActionState, EnforcementAction
 from staydown.errors import InvalidInput, NotFound, StaydownError, http_status_for
 from staydown.http import DbSession, require
+from staydown.i18n import N_, localise
+from staydown.i18n import gettext as _
 from staydown.limits import DbId
 from staydown.policies.vocab import ACCOUNT_ACTIONS, CONTENT_ACTIONS
 from staydown.staff.permissions import Permission
@@ -36,13 +38,14 @@ router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False,
 Decider = Annotated[Actor, Depends(require(Permission.APPEALS_DECIDE))]
 DisputeStaff = Annotated[Actor, Depends(require(Permission.APPEALS_DISPUTES))]
 
-TABS = {"open": "Open", "mine": "Claimed by me", "decided": "Decided"}
-OUTCOMES = [(AppealOutcome.upheld.value, "Upheld: the decision stands"),
-            (AppealOutcome.reversed.value, "Reversed"),
-            (AppealOutcome.modified.value, "Modified: other measures replace the current ones")]
-DONE = {"claimed": "You hold this appeal; decide it before your claim runs out.",
-        "released": "The appeal is back in the queue.",
-        "decided": "The appeal was decided; the appellant is told the outcome, your reasons and the out-of-court option."}
+TABS = {"open": N_("Open"), "mine": N_("Claimed by me"), "decided": N_("Decided")}
+OUTCOMES = [(AppealOutcome.upheld.value, N_("Upheld: the decision stands")),
+            (AppealOutcome.reversed.value, N_("Reversed")),
+            (AppealOutcome.modified.value, N_("Modified: other measures replace the current ones"))]
+DONE = {"claimed": N_("You hold this appeal; decide it before your claim runs out."),
+        "released": N_("The appeal is back in the queue."),
+        "decided": N_("The appeal was decided; the appellant is told the outcome, your reasons and the out-of-court "
+                      "option.")}
 LIMIT = 200
 
 
@@ -84,12 +87,13 @@ def appeals_page(request: Request, db: DbSession, actor: Decider) -> Response:
     if tab not in TABS:
         shown = tab[:40] if tab.isprintable() else "that value"
         return render(request, "console/appeals.html",
-                      {"tabs": TABS, "tab": "", "appeals": [], "at": now(db), "remaining": remaining_text, "names": {},
-                       "error": f"\u201c{shown}\u201d is not a list of appeals; choose one of: {', '.join(TABS)}"},
+                      {"tabs": localise(TABS), "tab": "", "appeals": [], "at": now(db), "remaining": remaining_text, "names": {},
+                       "error": _("\u201c%(shown)s\u201d is not a list of appeals; choose one of: %(tabs)s",
+                                  shown=shown, tabs=", ".join(TABS))},
                       status_code=422)
     rows = appeals_tab(db, actor, tab)
     names = staff_names(db, {a.claimed_by or "" for a in rows} | {a.decided_by or "" for a in rows})
-    return render(request, "console/appeals.html", {"tabs": TABS, "tab": tab, "appeals": rows, "at": now(db),
+    return render(request, "console/appeals.html", {"tabs": localise(TABS), "tab": tab, "appeals": rows, "at": now(db),
                                                     "remaining": remaining_text, "names": names, "error": "",
                                                     "me": actor.ref})
 
@@ -134,11 +138,11 @@ def appeal_context(db: Session, request: Request, actor: Actor, appeal: Appeal, 
         "can_claim": is_open and not took_part and not claimed_by_me and not claimed_by_other,
         "notifier": notifier, "notifier_bases": NOTIFIER_BASES,
         "asks_bank_entry": (not notifier) and bool(actions.matched_entries(db, case)),
-        "outcomes": OUTCOMES, "all_actions": list(CONTENT_ACTIONS) + list(ACCOUNT_ACTIONS),
+        "outcomes": [(value, _(label)) for value, label in OUTCOMES], "all_actions": list(CONTENT_ACTIONS) + list(ACCOUNT_ACTIONS),
         "areas": policies_by_area(request.app.state.catalogue),
         "form": form or {"outcome": "", "reasons": "", "chosen": [], "policy": "", "bank_entry_wrong": "",
                          "error": ""},
-        "done": DONE.get(request.query_params.get("done", "")),
+        "done": localise(DONE).get(request.query_params.get("done", "")),
         "disputes": [d for d in disputes.list_disputes(db, limit=LIMIT) if d.appeal_id == appeal.id],
     }
 
@@ -200,9 +204,9 @@ def decide(appeal_id: DbId, request: Request, db: DbSession, actor: Decider,
     uses_actions = outcome == AppealOutcome.modified.value or (outcome == AppealOutcome.reversed.value and notifier)
     try:
         if outcome not in {o for o, _ in OUTCOMES}:
-            raise InvalidInput("choose an outcome: upheld, reversed or modified")
+            raise InvalidInput(_("choose an outcome: upheld, reversed or modified"))
         if bank_entry_wrong not in ("", "yes", "no"):
-            raise InvalidInput("say whether the bank entry was wrong: yes or no")
+            raise InvalidInput(_("say whether the bank entry was wrong: yes or no"))
         actions.decide_appeal(
             db, actor=actor, appeal=appeal, outcome=outcome, reasons=reasons,
             actions=(picked or (None if outcome == AppealOutcome.reversed.value else [])) if uses_actions else None,

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from staydown import audit
 from staydown.actors import Actor
 from staydown.errors import InvalidInput
+from staydown.i18n import gettext
 from staydown.http import DbSession, require
 from staydown.staff.permissions import Permission
 from staydown.web.console import queries
@@ -28,9 +29,9 @@ def _filters(subject_type: str, subject_id: str, tag: str) -> dict[str, str]:
     clean = {"subject_type": subject_type.strip(), "subject_id": subject_id.strip(), "tag": tag.strip()}
     for key, limit in (("subject_type", 40), ("subject_id", 200), ("tag", 80)):
         if len(clean[key]) > limit:
-            raise InvalidInput(f"{key.replace('_', ' ')} is at most {limit} characters")
+            raise InvalidInput(gettext("%(field)s is at most %(limit)s characters", field=key.replace('_', ' '), limit=limit))
     if clean["subject_id"] and not clean["subject_type"]:
-        raise InvalidInput("give the subject type with the subject id (e.g. case and 42)")
+        raise InvalidInput(gettext("give the subject type with the subject id (e.g. case and 42)"))
     return clean
 
 

@@ -18,6 +18,7 @@ from staydown.actors import Actor
 from staydown.audit import AuditTag
 from staydown.db import now
 from staydown.errors import InvalidInput, RateLimited, Unauthenticated
+from staydown.i18n import N_, gettext
 from staydown.http import DbSession, rate_limited, require
 from staydown.staff import sessions, totp
 from staydown.staff.api import check_sign_in_throttle, sign_in_failed, sign_in_succeeded
@@ -41,7 +42,7 @@ account_router = APIRouter(prefix="/console/account", tags=["console"], include_
 
 Public = Annotated[Actor, Depends(require(Permission.PUBLIC))]
 
-WRONG = "The user name or password is not right."
+WRONG = N_("The user name or password is not right.")
 PENDING_COOKIE = "sd_totp"
 PENDING_LIFETIME = timedelta(minutes=5)
 
@@ -112,7 +113,7 @@ def login(request: Request, db: DbSession, _: Public,
     verify_csrf(request, csrf_token)
     next_path = safe_next(next)
     if not username or not password:
-        return _login_page(request, next_path=next_path, error="Enter your user name and password.", status=422,
+        return _login_page(request, next_path=next_path, error=gettext("Enter your user name and password."), status=422,
                            username=username)
     try:
         check_sign_in_throttle(request, username)
@@ -134,7 +135,7 @@ def login(request: Request, db: DbSession, _: Public,
         # One answer for every failure (no such name, wrong password, deactivated account).
         db.rollback()
         sign_in_failed(request, username)
-        return _login_page(request, next_path=next_path, status=401, username=username, error=WRONG)
+        return _login_page(request, next_path=next_path, status=401, username=username, error=gettext(WRONG))
     sign_in_succeeded(request, username)
     return _signed_in(request, new, next_path)
 
@@ -172,7 +173,7 @@ def totp_submit(request: Request, db: DbSession, _: Public,
         db.rollback()
         sign_in_failed(request, user.username)
         return render(request, "console/totp.html",
-                      {"error": "That code is not right, or was already used. Enter the current code."},
+                      {"error": gettext("That code is not right, or was already used. Enter the current code.")},
                       status_code=401)
     sign_in_succeeded(request, user.username)
     new = sessions.open_session(db, user=user, details={"second_factor": "totp", "via": "console"})
@@ -240,13 +241,13 @@ def totp_enrol(request: Request, db: DbSession, _: Public,
     when = now(db)
     try:
         if user.totp_secret and match_totp(user.totp_secret, current_code, when, after_step=-1) is None:
-            raise InvalidInput("two-step sign-in is already on: enter a current code from your present device "
-                               "to replace it (lost the device? an administrator can reset it)")
+            raise InvalidInput(gettext("two-step sign-in is already on: enter a current code from your present "
+                                       "device to replace it (lost the device? an administrator can reset it)"))
         if len(secret) < 26 or not all(c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" for c in secret):
-            raise InvalidInput("the secret was changed; start again from this page")
+            raise InvalidInput(gettext("the secret was changed; start again from this page"))
         step = match_totp(secret, code, when, after_step=0)
         if step is None:
-            raise InvalidInput("that code does not match the secret: check the device's clock and enter the current code")
+            raise InvalidInput(gettext("that code does not match the secret: check the device's clock and enter the current code"))
     except InvalidInput as exc:
         return render(request, "console/totp_enrol.html", {
             "enabled": bool(user.totp_secret), "secret": secret, "uri": otpauth_uri(secret, user.username),
@@ -262,5 +263,5 @@ def totp_enrol(request: Request, db: DbSession, _: Public,
                  subject_id=user.id, data={})
     return render(request, "console/totp_enrol.html", {
         "enabled": True, "secret": "", "uri": "", "error": "",
-        "message": "Two-step sign-in is on. From now on you will be asked for a code after your password."})
+        "message": gettext("Two-step sign-in is on. From now on you will be asked for a code after your password.")})
 

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from staydown.actors import Actor
 from staydown.errors import InvalidInput, PayloadTooLarge
+from staydown.i18n import N_, gettext
 from staydown.http import DbSession, require
 from staydown.matching import banks
 from staydown.staff.permissions import Permission
@@ -51,9 +52,9 @@ def bank_import(request: Request, name: BankName, db: DbSession, actor: Writer,
                 source_ref: Annotated[str, Form()] = "") -> Response:
     verify_csrf(request, csrf_token)
     bank = banks.bank_by_name(db, name)
-    ref = text(source_ref, label="the source of the list (where it came from)", max_len=300)
+    ref = text(source_ref, label=N_("the source of the list (where it came from)"), max_len=300)
     if file is None or not file.filename:
-        raise InvalidInput("choose a file to import")
+        raise InvalidInput(gettext("choose a file to import"))
     raw = file.file.read(MAX_IMPORT_BYTES + 1)
     if len(raw) > MAX_IMPORT_BYTES:
         raise PayloadTooLarge(f"the console imports files up to {MAX_IMPORT_BYTES // (1024 * 1024)} MiB; "
@@ -61,7 +62,7 @@ def bank_import(request: Request, name: BankName, db: DbSession, actor: Writer,
     try:
         content = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InvalidInput(f"the file is not UTF-8 text (byte {exc.start} is not valid)") from None
+        raise InvalidInput(gettext("the file is not UTF-8 text (byte %(start)s is not valid)", start=exc.start)) from None
     entries, problems, fmt = banks.parse_bank_file(content)
     if not entries:
         return render(request, "console/bank_import_result.html",
@@ -80,7 +81,7 @@ def entry_disable(request: Request, entry_id: DbId, db: DbSession, actor: Writer
                   csrf_token: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "") -> Response:
     verify_csrf(request, csrf_token)
     entry = banks.entry_by_id(db, entry_id)
-    why = text(reason, label="the reason for disabling (e.g. 'false positive: ...')", max_len=500, min_len=5)
+    why = text(reason, label=N_("the reason for disabling (e.g. 'false positive: ...')"), max_len=500, min_len=5)
     banks.disable_entry(db, actor=actor, entry=entry, reason=why)
     return see_other(f"/console/banks/{entry.bank.name}?done=entry-disabled")
 
@@ -90,6 +91,6 @@ def entry_enable(request: Request, entry_id: DbId, db: DbSession, actor: Writer,
                  csrf_token: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "") -> Response:
     verify_csrf(request, csrf_token)
     entry = banks.entry_by_id(db, entry_id)
-    why = text(reason, label="the reason for re-enabling", max_len=500, min_len=5)
+    why = text(reason, label=N_("the reason for re-enabling"), max_len=500, min_len=5)
     banks.enable_entry(db, actor=actor, entry=entry, reason=why)
     return see_other(f"/console/banks/{entry.bank.name}?done=entry-enabled")

@@ -20,6 +20,8 @@ from staydown.db import now
 from staydown.enforcement.models import Sweep
 from staydown.errors import InvalidInput, StaydownError, http_status_for
 from staydown.http import DbSession, require
+from staydown.i18n import N_
+from staydown.i18n import gettext as _
 from staydown.intake.models import Notice, NoticeItem
 from staydown.matching.models import Scan
 from staydown.policies.catalogue import Catalogue, PolicyNotFound, PolicyRefError, PolicyVersionMismatch
@@ -42,8 +44,8 @@ Reader = Annotated[Actor, Depends(require(Permission.CASES_READ))]
 Reviewer = Annotated[Actor, Depends(require(Permission.CASES_REVIEW))]
 Senior = Annotated[Actor, Depends(require(Permission.CASES_SECOND_REVIEW))]
 
-OUTCOMES = [(Outcome.violates.value, "Violates", "v"), (Outcome.does_not_violate.value, "Does not violate", "d"),
-            (Outcome.escalate.value, "Escalate", "e")]
+OUTCOMES = [(Outcome.violates.value, N_("Violates"), "v"), (Outcome.does_not_violate.value, N_("Does not violate"), "d"),
+            (Outcome.escalate.value, N_("Escalate"), "e")]
 MAX_FACTS = 10_000
 HISTORY_LIMIT = 300
 
@@ -166,7 +168,7 @@ def assignees(db: Session, case: Case) -> list[tuple[str, str]]:
     for role in teamwork.assignable_roles():
         if case.child_safety and Permission.CHILD_SAFETY_CASES.value not in permissions_for_roles([role]):
             continue
-        options.append((f"role:{role}", f"Role: {role.replace('_', ' ')}"))
+        options.append((f"role:{role}", _("Role: %(role)s", role=role.replace('_', ' '))))
     for person in db.execute(sa.select(StaffUser).where(StaffUser.is_active.is_(True))
                              .order_by(StaffUser.username).limit(500)).scalars():
         granted = permissions_for_roles(person.roles)
@@ -212,7 +214,7 @@ def decision_actions(case_id: DbId, request: Request, db: DbSession, actor: Revi
     case = visible_case(db, actor, case_id)
     catalogue: Catalogue = request.app.state.catalogue
     if _policy(catalogue, policy) is None:
-        raise InvalidInput(f"{policy!r} is not a policy in force; pick one from the list")
+        raise InvalidInput(_("%(policy)r is not a policy in force; pick one from the list", policy=policy))
     form = decision_form(catalogue, case, policy_ref=policy)
     return render(request, "console/partials/decision_actions.html",
                   {"form": form, "all_actions": list(CONTENT_ACTIONS) + list(ACCOUNT_ACTIONS)})
@@ -252,11 +254,11 @@ def decide(case_id: DbId, request: Request, db: DbSession, actor: Reviewer,
     form = {**form, "imminent_danger": bool(imminent_danger), "member_states": member_states}
     try:
         if outcome not in {o for o, _, _ in OUTCOMES}:
-            raise InvalidInput("choose an outcome: violates, does not violate, or escalate")
+            raise InvalidInput(_("choose an outcome: violates, does not violate, or escalate"))
         if not facts.strip():
-            raise InvalidInput("write the facts this decision relies on (required)")
+            raise InvalidInput(_("write the facts this decision relies on (required)"))
         if _policy(catalogue, policy) is None:
-            raise InvalidInput(f"{policy!r} is not a policy in force; pick one from the list")
+            raise InvalidInput(_("%(policy)r is not a policy in force; pick one from the list", policy=policy))
         actions.decide_case(db, actor=actor, case=case, policy_ref=policy, outcome=outcome, facts=facts.strip(),
                             actions=use_actions, note=note, catalogue=catalogue, rules=request.app.state.case_rules)
         if imminent_danger:
@@ -321,11 +323,12 @@ def second_review(case_id: DbId, request: Request, db: DbSession, actor: Senior,
               "error": ""}
     try:
         if agree not in ("yes", "no"):
-            raise InvalidInput("say whether you agree with the first decision")
+            raise InvalidInput(_("say whether you agree with the first decision"))
         if not facts.strip():
-            raise InvalidInput("write the facts your review relies on (required)")
+            raise InvalidInput(_("write the facts your review relies on (required)"))
         if agree == "no" and _policy(catalogue, policy) is None:
-            raise InvalidInput("disagreeing decides that the content violates: pick the policy in force it violates")
+            raise InvalidInput(_("disagreeing decides that the content violates: pick the policy in force it "
+                                 "violates"))
         actions.second_review(db, actor=actor, case=case, agree=agree == "yes", facts=facts.strip(),
                               catalogue=catalogue, rules=request.app.state.case_rules,
                               policy_ref=policy if agree == "no" else None, note=note)

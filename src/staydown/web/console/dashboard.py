@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from staydown.actors import Actor
 from staydown.cases.figures import Figures, dashboard_figures
 from staydown.http import DbSession, require
+from staydown.i18n import gettext
 from staydown.staff.permissions import Permission
 from staydown.web.console.session import console_session
 from staydown.web.templating import render
@@ -39,9 +40,13 @@ class Bar:
 
 def area_bars(figures: Figures) -> list[Bar]:
     """Horizontal bars, one per area, scaled to the largest."""
+    from staydown.web.console.words import word
+
     largest = max(figures.open_by_area.values(), default=0) or 1
-    room = BAR_CHART_WIDTH - LABEL_WIDTH - 50
-    return [Bar(area, n, LABEL_WIDTH, i * (BAR_HEIGHT + BAR_GAP), round(room * n / largest, 1), BAR_HEIGHT)
+    # Room for the longest area's name in the reader's language ("protection de l'enfance").
+    label_width = max([LABEL_WIDTH] + [8 * len(word(area)) + 12 for area in figures.open_by_area])
+    room = BAR_CHART_WIDTH - label_width - 50
+    return [Bar(area, n, label_width, i * (BAR_HEIGHT + BAR_GAP), round(room * n / largest, 1), BAR_HEIGHT)
             for i, (area, n) in enumerate(sorted(figures.open_by_area.items(), key=lambda kv: (-kv[1], kv[0])))]
 
 
@@ -61,7 +66,7 @@ def hour_bars(figures: Figures) -> list[Bar]:
 
 def duration(seconds: float | None) -> str:
     if seconds is None:
-        return "no actions"
+        return gettext("no actions")
     minutes = int(round(seconds / 60))
     if minutes < 60:
         return f"{minutes} min"

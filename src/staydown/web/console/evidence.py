@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from staydown.actors import Actor
 from staydown.db import now
 from staydown.errors import InvalidInput
+from staydown.i18n import N_, gettext
 from staydown.evidence import actions
 from staydown.http import DbSession, require
 from staydown.staff.permissions import Permission
@@ -36,7 +37,7 @@ def evidence_list(request: Request, db: DbSession, _: Viewer, state: str = "", c
     case_id = None
     if case.strip():
         if not case.strip().isdigit() or len(case.strip()) > 18:
-            raise InvalidInput("the case number is a whole number")
+            raise InvalidInput(gettext("the case number is a whole number"))
         case_id = int(case)
     at = now(db)
     return render(request, "console/evidence.html", {
@@ -61,10 +62,10 @@ def hold_place(request: Request, item_id: DbId, db: DbSession, actor: Holder, cs
     verify_csrf(request, csrf_token)
     item = actions.item_by_id(db, item_id)
     if kind not in HOLD_KINDS:
-        raise InvalidInput(f"the kind of hold is one of: {', '.join(HOLD_KINDS)}")
+        raise InvalidInput(gettext("the kind of hold is one of: %(hold_kinds)s", hold_kinds=', '.join(HOLD_KINDS)))
     actions.place_hold(db, actor=actor, item=item, kind=kind,
-                       basis=text(basis, label="the basis of the hold", max_len=2000, min_len=5),
-                       until=future_date(until, label="the hold's end date", today=now(db)))
+                       basis=text(basis, label=N_("the basis of the hold"), max_len=2000, min_len=5),
+                       until=future_date(until, label=N_("the hold's end date"), today=now(db)))
     return see_other(f"/console/evidence/{item.id}?done=hold-placed")
 
 
@@ -74,9 +75,9 @@ def hold_release(request: Request, hold_id: DbId, db: DbSession, actor: Holder, 
     verify_csrf(request, csrf_token)
     hold = queries.hold_by_id(db, hold_id)
     if hold.released_at is not None:
-        raise InvalidInput(f"hold {hold.id} was already released")
+        raise InvalidInput(gettext("hold %(id)s was already released", id=hold.id))
     actions.release_hold(db, actor=actor, hold=hold,
-                         reason=text(reason, label="the reason for releasing the hold", max_len=2000, min_len=5))
+                         reason=text(reason, label=N_("the reason for releasing the hold"), max_len=2000, min_len=5))
     return see_other(f"/console/evidence/{hold.item_id}?done=hold-released")
 
 
@@ -89,13 +90,13 @@ def destruction_request(request: Request, item_id: DbId, db: DbSession, actor: L
     verify_csrf(request, csrf_token)
     item = actions.item_by_id(db, item_id)
     if item.state != "stored":
-        raise InvalidInput(f"evidence item {item.id} is {item.state}: there is nothing to destroy")
+        raise InvalidInput(gettext("evidence item %(id)s is %(state)s: there is nothing to destroy", id=item.id, state=item.state))
     law_enforcement.record_destruction_request(
         db, actor=actor, item=item,
-        basis=text(basis, label="the law-enforcement request (who asked, when, under what authority)",
+        basis=text(basis, label=N_("the law-enforcement request (who asked, when, under what authority)"),
                    max_len=2000, min_len=20),
-        agency=text(agency, label="the agency", max_len=300, min_len=2) if agency.strip() else None,
-        reference=text(reference, label="the agency's reference", max_len=200, min_len=1) if reference.strip() else None)
+        agency=text(agency, label=N_("the agency"), max_len=300, min_len=2) if agency.strip() else None,
+        reference=text(reference, label=N_("the agency's reference"), max_len=200, min_len=1) if reference.strip() else None)
     return see_other(f"/console/evidence/{item.id}?done=destruction-requested")
 
 
@@ -105,7 +106,7 @@ def destruction_approve(request: Request, request_id: DbId, db: DbSession, actor
     verify_csrf(request, csrf_token)
     found = queries.destruction_request(db, request_id)
     if confirm != "yes":
-        raise InvalidInput("tick the box to confirm that the item is to be destroyed; this cannot be undone")
+        raise InvalidInput(gettext("tick the box to confirm that the item is to be destroyed; this cannot be undone"))
     from staydown.authorities import law_enforcement
 
     item = law_enforcement.approve_destruction(db, actor=actor, vault=request.app.state.vault, request=found)

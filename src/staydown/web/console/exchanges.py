@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from staydown.actors import Actor
 from staydown.exchanges.actions import exchange_by_name, request_fetch, statuses
 from staydown.exchanges.kinds import KINDS
+from staydown.i18n import gettext
 from staydown.http import DbSession, require
 from staydown.staff.permissions import Permission
 from staydown.web.console.page_forms import see_other
@@ -28,7 +29,7 @@ def exchange_list(request: Request, db: DbSession, _: Reader, queued: str | None
     rows = statuses(db)
     done = None
     if queued and any(s.exchange.name == queued for s in rows):
-        done = f"A fetch of {queued} is queued; the worker runs it next."
+        done = gettext("A fetch of %(name)s is queued; the worker runs it next.", name=queued)
     return render(request, "console/exchanges.html", {"rows": rows, "kinds": KINDS, "done": done})
 
 

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from staydown.actors import Actor
 from staydown.errors import InvalidInput
+from staydown.i18n import N_, gettext
 from staydown.http import DbSession, require
 from staydown.intake import misuse
 from staydown.policies.vocab import AREAS
@@ -40,13 +41,13 @@ def flagger_add(request: Request, db: DbSession, actor: Admin, csrf_token: Annot
                 name: Annotated[str, Form()] = "", designated_by: Annotated[str, Form()] = "",
                 contact_email: Annotated[str, Form()] = "", areas: Annotated[list[str], Form()] = []) -> Response:  # noqa: B006
     verify_csrf(request, csrf_token)
-    email = optional_text(contact_email, label="the contact e-mail", max_len=320)
+    email = optional_text(contact_email, label=N_("the contact e-mail"), max_len=320)
     if email is not None and not EMAIL_RE.match(email):
-        raise InvalidInput("the contact e-mail does not look like an address (name@example.org)")
+        raise InvalidInput(gettext("the contact e-mail does not look like an address (name@example.org)"))
     if len(areas) > len(AREAS):
-        raise InvalidInput("too many fields of expertise")
-    misuse.register_trusted_flagger(db, actor=actor, name=text(name, label="the flagger's name", max_len=200),
+        raise InvalidInput(gettext("too many fields of expertise"))
+    misuse.register_trusted_flagger(db, actor=actor, name=text(name, label=N_("the flagger's name"), max_len=200),
                                     areas=areas,
-                                    designated_by=text(designated_by, label="who designated them", max_len=200),
+                                    designated_by=text(designated_by, label=N_("who designated them"), max_len=200),
                                     contact_email=email)
     return see_other("/console/trusted-flaggers?done=flagger-added")

@@ -14,6 +14,7 @@ from staydown.authorities import nca
 from staydown.authorities.nca_format import UkLinkBasis
 from staydown.cases.actions import case_by_id
 from staydown.errors import Conflict, InvalidInput
+from staydown.i18n import N_, gettext
 from staydown.http import DbSession, require
 from staydown.staff.permissions import Permission
 from staydown.web.console import queries
@@ -74,8 +75,8 @@ def report_confirm(request: Request, report_id: DbId, db: DbSession, actor: Repo
     verify_csrf(request, csrf_token)
     report = queries.nca_report(db, report_id)
     if reviewed != "yes":
-        raise InvalidInput("tick the box to make the declaration: you reviewed what will be sent and it includes "
-                           "all the information reasonably available")
+        raise InvalidInput(gettext("tick the box to make the declaration: you reviewed what will be sent and it "
+                                   "includes all the information reasonably available"))
     nca.confirm_report(db, actor=actor, report=report, rules=_rules(request))
     return see_other(f"/console/nca/{report.id}?done=nca-report-confirmed")
 
@@ -87,20 +88,20 @@ def report_draft(request: Request, db: DbSession, actor: Reporter, csrf_token: A
                  uk_link_facts: Annotated[str, Form()] = "") -> Response:
     verify_csrf(request, csrf_token)
     if not case_id.strip().isdigit() or len(case_id.strip()) > 18:
-        raise InvalidInput("the case number is a whole number")
+        raise InvalidInput(gettext("the case number is a whole number"))
     if priority not in ("", "urgent", "standard"):
-        raise InvalidInput("priority is urgent or standard")
+        raise InvalidInput(gettext("priority is urgent or standard"))
     if uk_link_basis and uk_link_basis not in LINK_LABELS:
-        raise InvalidInput(f"the UK link is one of: {'; '.join(LINK_LABELS.values())}")
+        raise InvalidInput(gettext("the UK link is one of: %(link_labels)s", link_labels='; '.join(LINK_LABELS.values())))
     case = case_by_id(db, int(case_id))
     drafts = nca.draft_reports(
         db, actor=actor, case=case, catalogue=request.app.state.catalogue, rules=_rules(request),
         priority=priority or None,
-        priority_reason=optional_text(priority_reason, label="the priority reason", max_len=2000),
+        priority_reason=optional_text(priority_reason, label=N_("the priority reason"), max_len=2000),
         uk_link_basis=uk_link_basis or None,
-        uk_link_facts=optional_text(uk_link_facts, label="the facts of the UK link", max_len=2000))
+        uk_link_facts=optional_text(uk_link_facts, label=N_("the facts of the UK link"), max_len=2000))
     if not drafts:
-        raise Conflict(f"case {case.id} already has an NCA report for every reported account")
+        raise Conflict(gettext("case %(id)s already has an NCA report for every reported account", id=case.id))
     if len(drafts) == 1:
         return see_other(f"/console/nca/{drafts[0].id}?done=reports-drafted")
     return see_other("/console/nca?state=draft&done=reports-drafted")

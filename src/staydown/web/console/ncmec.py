@@ -11,6 +11,7 @@ from staydown.actors import Actor
 from staydown.authorities import ncmec
 from staydown.cases.actions import case_by_id
 from staydown.errors import Conflict, InvalidInput
+from staydown.i18n import N_, gettext
 from staydown.http import DbSession, require
 from staydown.staff.permissions import Permission
 from staydown.web.console import queries
@@ -51,9 +52,9 @@ def report_file_without(request: Request, report_id: DbId, file_id: DbId, db: Db
     report = queries.ncmec_report(db, report_id)
     row = next((f for f in report.files if f.id == file_id), None)
     if row is None:
-        raise InvalidInput(f"report {report.id} has no file {file_id}")
+        raise InvalidInput(gettext("report %(id)s has no file %(file_id)s", id=report.id, file_id=file_id))
     ncmec.file_without(db, actor=actor, report=report, report_file=row,
-                       reason=text(reason, label="why the report goes without this file", max_len=2000, min_len=20))
+                       reason=text(reason, label=N_("why the report goes without this file"), max_len=2000, min_len=20))
     return see_other(f"/console/ncmec/{report.id}?done=filed-without")
 
 
@@ -63,7 +64,7 @@ def report_confirm(request: Request, report_id: DbId, db: DbSession, actor: Repo
     verify_csrf(request, csrf_token)
     report = queries.ncmec_report(db, report_id)
     if reviewed != "yes":
-        raise InvalidInput("tick the box to say you reviewed what will be sent before confirming")
+        raise InvalidInput(gettext("tick the box to say you reviewed what will be sent before confirming"))
     ncmec.confirm_report(db, actor=actor, report=report)
     return see_other(f"/console/ncmec/{report.id}?done=report-confirmed")
 
@@ -73,12 +74,12 @@ def report_draft(request: Request, db: DbSession, actor: Reporter, csrf_token: A
                  case_id: Annotated[str, Form()] = "") -> Response:
     verify_csrf(request, csrf_token)
     if not case_id.strip().isdigit() or len(case_id.strip()) > 18:
-        raise InvalidInput("the case number is a whole number")
+        raise InvalidInput(gettext("the case number is a whole number"))
     case = case_by_id(db, int(case_id))
     drafts = ncmec.draft_reports(db, actor=actor, case=case, catalogue=request.app.state.catalogue,
                                  file_request_hours=request.app.state.settings.ncmec_file_request_hours)
     if not drafts:
-        raise Conflict(f"case {case.id} already has a report for every reported account")
+        raise Conflict(gettext("case %(id)s already has a report for every reported account", id=case.id))
     if len(drafts) == 1:
         return see_other(f"/console/ncmec/{drafts[0].id}?done=reports-drafted")
     return see_other("/console/ncmec?state=draft&done=reports-drafted")

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from staydown.audit.models import AuditEvent
 from staydown.authorities.models import NcmecReport
 from staydown.errors import InvalidInput, NotFound
+from staydown.i18n import gettext
 from staydown.evidence.models import DestructionRequest, EvidenceItem, LegalHold
 from staydown.intake.models import TrustedFlagger
 from staydown.matching.models import Bank, BankEntry
@@ -47,7 +48,7 @@ class Page(Generic[T]):
 
 def check_page(page: int) -> int:
     if not 1 <= page <= MAX_PAGE:
-        raise InvalidInput(f"page is a number from 1 to {MAX_PAGE}")
+        raise InvalidInput(gettext("page is a number from 1 to %(max_page)s", max_page=MAX_PAGE))
     return page
 
 
@@ -82,7 +83,7 @@ def bank_entries(db: Session, bank: Bank, *, page: int, show: str = "all") -> Pa
     elif show == "disabled":
         stmt = stmt.where(BankEntry.enabled.is_(False))
     elif show != "all":
-        raise InvalidInput("show is one of all, enabled, disabled")
+        raise InvalidInput(gettext("show is one of all, enabled, disabled"))
     return _paged(db, stmt.order_by(BankEntry.id.desc()), page)
 
 
@@ -97,7 +98,7 @@ def ncmec_reports(db: Session, *, state: str | None, page: int) -> Page[NcmecRep
     stmt = sa.select(NcmecReport)
     if state:
         if state not in NCMEC_STATES:
-            raise InvalidInput(f"state is one of {', '.join(NCMEC_STATES)}")
+            raise InvalidInput(gettext("state is one of %(ncmec_states)s", ncmec_states=', '.join(NCMEC_STATES)))
         stmt = stmt.where(NcmecReport.state == state)
     return _paged(db, stmt.order_by(NcmecReport.id.desc()), page)
 
@@ -125,7 +126,7 @@ def evidence_items(db: Session, *, state: str | None, case_id: int | None, page:
     stmt = sa.select(EvidenceItem)
     if state:
         if state not in EVIDENCE_STATES:
-            raise InvalidInput(f"state is one of {', '.join(EVIDENCE_STATES)}")
+            raise InvalidInput(gettext("state is one of %(evidence_states)s", evidence_states=', '.join(EVIDENCE_STATES)))
         stmt = stmt.where(EvidenceItem.state == state)
     if case_id is not None:
         stmt = stmt.where(EvidenceItem.case_id == case_id)
@@ -239,7 +240,7 @@ def nca_reports(db: Session, *, state: str | None, page: int) -> Page[Any]:
     stmt = sa.select(NcaReport)
     if state:
         if state not in STATES:
-            raise InvalidInput(f"state is one of {', '.join(STATES)}")
+            raise InvalidInput(gettext("state is one of %(states)s", states=', '.join(STATES)))
         stmt = stmt.where(NcaReport.state == state)
     return _paged(db, stmt.order_by(NcaReport.id.desc()), page)
 

@@ -21,6 +21,7 @@ from staydown.errors import Conflict, InvalidInput, PermissionDenied, StaydownEr
 from staydown.evidence.models import EvidenceItem
 from staydown.intake.models import Notice, NoticeItem, ReporterKind
 from staydown.http import DbSession, require
+from staydown.i18n import gettext as _
 from staydown.staff.permissions import Permission
 from staydown.web.console.access import visible_case
 from staydown.web.console.session import console_session
@@ -42,13 +43,15 @@ def remaining_text(due: datetime | None, at: datetime) -> str:
     if due is None:
         return ""
     seconds = int((due - at).total_seconds())
-    sign = "overdue by " if seconds < 0 else ""
+    overdue = seconds < 0
     seconds = abs(seconds)
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
-    text = f"{days}d {hours}h {minutes:02d}m" if days else f"{hours}h {minutes:02d}m"
-    return sign + text + ("" if sign else " left")
+    # The units' letters, one message (console.js reads the same words from the page).
+    d, h, m, _s = _("d h m s").split(" ")
+    text = f"{days}{d} {hours}{h} {minutes:02d}{m}" if days else f"{hours}{h} {minutes:02d}{m}"
+    return _("overdue by %(time)s", time=text) if overdue else _("%(time)s left", time=text)
 
 
 def live_tracks(case: Case) -> list:
@@ -151,8 +154,8 @@ def queue_page(request: Request, db: DbSession, actor: Reader) -> Response:
     ctx = queue_context(db, request, actor, flt)
     decided = request.query_params.get("decided", "")
     if decided.isdigit() and 0 < int(decided) <= MAX_BULK:
-        ctx["message"] = (f"{decided} cases were decided with one reason; each has its own decision and audit event, "
-                          "and they are listed here among the closed cases.")
+        ctx["message"] = _("%(count)s cases were decided with one reason; each has its own decision and audit "
+                           "event, and they are listed here among the closed cases.", count=decided)
     status = 422 if flt.problems else 200
     if request.headers.get("hx-request") and request.headers.get("hx-target") == "queue-table":
         return render(request, "console/partials/queue_table.html", ctx, status_code=status)
@@ -173,7 +176,7 @@ def bulk_decision(request: Request, db: DbSession, actor: Reviewer,
     bulk = {"policy_ref": policy, "outcome": outcome, "facts": facts, "error": "", "chosen": chosen}
     try:
         if any(not c.isdigit() or len(c) > 18 for c in chosen):
-            raise InvalidInput("the selected cases are case numbers")
+            raise InvalidInput(_("the selected cases are case numbers"))
         result = bulk_decide(db, actor=actor, case_ids=[int(c) for c in chosen], policy_ref=policy,
                              outcome=outcome, facts=facts, catalogue=request.app.state.catalogue,
                              rules=request.app.state.case_rules)
@@ -206,7 +209,7 @@ def next_case(request: Request, db: DbSession, actor: Reviewer,
             continue
         return RedirectResponse(f"/console/cases/{case.id}", status_code=303)
     ctx = queue_context(db, request, actor, parse_filter(view="open", area=area or None))
-    ctx["message"] = "There is no unclaimed case you can work in this queue right now."
+    ctx["message"] = _("There is no unclaimed case you can work in this queue right now.")
     return render(request, "console/queue.html", ctx)
 
 

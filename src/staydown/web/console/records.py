@@ -15,10 +15,12 @@ from staydown.appeals.models import Appeal
 from staydown.cases.models import Case
 from staydown.enforcement.models import AccountStrike, EnforcementAction
 from staydown.errors import InvalidInput, NotFound
+from staydown.i18n import gettext as _
 from staydown.intake.models import Notice, NoticeItem
 from staydown.staff.permissions import Permission
 from staydown.subjects.models import PlatformAccount, PlatformContent
 from staydown.transparency.models import StatementOfReasons
+from staydown.web.console.words import reporter_word, word
 
 MAX_QUERY = 200
 MAX_HITS = 30
@@ -66,7 +68,7 @@ def search(db: Session, actor: Actor, query: str) -> list[Hit]:
 
     q = (query or "").strip()
     if len(q) > MAX_QUERY:
-        raise InvalidInput(f"a search is at most {MAX_QUERY} characters (it has {len(q)})")
+        raise InvalidInput(_("a search is at most %(limit)s characters (it has %(length)s)", limit=MAX_QUERY, length=len(q)))
     if not q or not q.isprintable():
         return []
     hits: list[Hit] = []
@@ -74,23 +76,23 @@ def search(db: Session, actor: Actor, query: str) -> list[Hit]:
     if found_case:
         case = db.get(Case, int(found_case.group(1))) if int(found_case.group(1)) < 2**63 else None
         if case is not None and not _hidden_cases(db, actor, {case.id}):
-            hits.append(Hit("case", f"Case {case.id}", f"/console/cases/{case.id}",
-                            f"{case.area.replace('_', ' ')} · {case.state.replace('_', ' ')}", True))
+            hits.append(Hit("case", _("Case %(id)s", id=case.id), f"/console/cases/{case.id}",
+                            f"{word(case.area)} · {word(case.state)}", True))
     code = normalise(q)
     if code:
         for notice in db.execute(sa.select(Notice).where(Notice.tracking_code == code)).scalars():
             case_id = _case_of_notice(db, notice)
             if case_id and not _hidden_cases(db, actor, {case_id}):
-                hits.append(Hit("report", f"Report {notice.tracking_code}", f"/console/cases/{case_id}",
-                                f"{notice.kind.replace('_', ' ')} from {notice.reporter_kind.replace('_', ' ')}, "
-                                f"case {case_id}", True))
+                hits.append(Hit("report", _("Report %(code)s", code=notice.tracking_code), f"/console/cases/{case_id}",
+                                _("%(kind)s from %(reporter)s, case %(case)s", kind=word(notice.kind),
+                                  reporter=reporter_word(notice.reporter_kind), case=case_id), True))
         for appeal in db.execute(sa.select(Appeal).where(Appeal.code == code)).scalars():
             if _hidden_cases(db, actor, {appeal.case_id}):
                 continue
             url = (f"/console/appeals/{appeal.id}" if Permission.APPEALS_DECIDE.value in actor.permissions
                    else f"/console/cases/{appeal.case_id}")
-            hits.append(Hit("appeal", f"Appeal {appeal.code}", url,
-                            f"{appeal.state.replace('_', ' ')}, case {appeal.case_id}", True))
+            hits.append(Hit("appeal", _("Appeal %(code)s", code=appeal.code), url,
+                            _("%(state)s, case %(case)s", state=word(appeal.state), case=appeal.case_id), True))
     statement_code = normalise(q, prefix=CODE_PREFIX)
     if statement_code:
         for statement in db.execute(sa.select(StatementOfReasons).where(
@@ -100,16 +102,16 @@ def search(db: Session, actor: Actor, query: str) -> list[Hit]:
             url = (f"/console/cases/{statement.case_id}" if statement.case_id else
                    f"/console/content/{statement.content_id}" if statement.content_id else
                    f"/console/accounts/{statement.account_id}")
-            hits.append(Hit("statement", f"Statement {statement.code}", url,
-                            f"{statement.measure.replace('_', ' ')} ({statement.target})", True))
+            hits.append(Hit("statement", _("Statement %(code)s", code=statement.code), url,
+                            f"{word(statement.measure)} ({word(statement.target)})", True))
     handle = q.lstrip("@")
     for content in db.execute(sa.select(PlatformContent).where(sa.or_(
             PlatformContent.platform_id == q, PlatformContent.platform_id.like(_like(q), escape="\\")))
             .order_by(PlatformContent.platform_id).limit(MAX_HITS)).scalars():
         if _content_hidden(db, actor, content.id):
             continue
-        hits.append(Hit("content", f"Item {content.platform_id}", f"/console/content/{content.id}",
-                        f"kind {content.kind}" + (f" · {content.url}" if content.url else ""),
+        hits.append(Hit("content", _("Item %(id)s", id=content.platform_id), f"/console/content/{content.id}",
+                        _("kind %(kind)s", kind=word(content.kind)) + (f" · {content.url}" if content.url else ""),
                         content.platform_id == q))
     for account in db.execute(sa.select(PlatformAccount).where(sa.or_(
             PlatformAccount.platform_id == q, PlatformAccount.platform_id.like(_like(q), escape="\\"),
@@ -117,8 +119,9 @@ def search(db: Session, actor: Actor, query: str) -> list[Hit]:
             sa.func.lower(PlatformAccount.handle).like(_like(handle.lower()), escape="\\")))
             .order_by(PlatformAccount.platform_id).limit(MAX_HITS)).scalars():
         exact = account.platform_id == q or (account.handle or "").lower() == handle.lower()
-        hits.append(Hit("account", f"Account {account.handle or account.platform_id}",
-                        f"/console/accounts/{account.id}", f"platform id {account.platform_id} · {account.status}",
+        hits.append(Hit("account", _("Account %(name)s", name=account.handle or account.platform_id),
+                        f"/console/accounts/{account.id}",
+                        _("platform id %(id)s · %(status)s", id=account.platform_id, status=word(account.status)),
                         exact))
     hits.sort(key=lambda h: not h.exact)
     return hits[:MAX_HITS]

@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse
 
 from staydown.actors import Actor
 from staydown.errors import Unauthenticated
+from staydown.i18n import gettext
 from staydown.http import DbSession
 from staydown.staff.sessions import SESSION_PREFIX, authenticate_session
 from staydown.web.security import is_https
@@ -37,7 +38,7 @@ def session_token(request: Request) -> str | None:
 def console_session(request: Request, db: DbSession) -> Actor:
     token = session_token(request)
     if token is None:
-        raise LoginRequired("sign in to use the console")
+        raise LoginRequired(gettext("sign in to use the console"))
     try:
         actor = authenticate_session(db, token)
     except Unauthenticated as exc:

@@ -17,6 +17,9 @@ from pydantic import ValidationError
 from staydown.actors import Actor
 from staydown.errors import InvalidInput, NotFound
 from staydown.http import DbSession, rate_limited, require
+from staydown.i18n import current as current_language
+from staydown.i18n import gettext as _
+from staydown.i18n import localise
 from staydown.intake import hash_submissions
 from staydown.intake.models import NoticeKind, ReporterKind
 from staydown.staff.permissions import Permission
@@ -35,7 +38,7 @@ PAGE = "public/ondevice.html"
 
 def _page(request: Request, form: Form, status_code: int = 200) -> HTMLResponse:
     return render(request, PAGE, {
-        "values": form.values, "errors": form.errors, "reporters": TAKEDOWN_REPORTERS,
+        "values": form.values, "errors": form.errors, "reporters": localise(TAKEDOWN_REPORTERS),
         "max_pictures": hash_submissions.MAX_PICTURES, "min_quality": hash_submissions.MIN_QUALITY,
         "explanation_limit": EXPLANATION_LIMIT, "active": "takedown",
         "hours": int(request.app.state.case_rules.hours["take_it_down"])}, status_code=status_code)
@@ -63,14 +66,15 @@ def pictures_submit(request: Request, form: Posted, db: DbSession, actor: Public
         form.error("pictures", exc.message[0].upper() + exc.message[1:])
     minor = form.checked("minor")
     reporter = form.choice("reporter", TAKEDOWN_REPORTERS,
-                           message="Say whether you are the person shown or act for them")
+                           message=_("Say whether you are the person shown or act for them"))
     if not form.checked("good_faith"):
-        form.error("good_faith", "Confirm that the pictures were shared without the consent of the person shown")
-    explanation = form.text("explanation", label="the facts", limit=EXPLANATION_LIMIT, required=not minor,
+        form.error("good_faith", _("Confirm that the pictures were shared without the consent of the person shown"))
+    explanation = form.text("explanation", label=_("The facts"), limit=EXPLANATION_LIMIT, required=not minor,
                             minimum=0 if minor else 10)
     # A request about an adult is a TAKE IT DOWN request: signed, with a way to reach the person
     # (TID-1). About a child, nothing stands between a parent and a report (X-1): no name, no e-mail.
-    signature = form.text("signature", label="your signature", limit=300, required=not minor)
+    signature = form.text("signature", label=_("Your signature"), limit=300, required=not minor,
+                          missing=_("Enter your signature"))
     contact_email = form.email("contact_email", required=not minor)
     if form.errors:
         return _page(request, form, status_code=422)
@@ -79,12 +83,13 @@ def pictures_submit(request: Request, form: Posted, db: DbSession, actor: Public
             kind=NoticeKind.public_report if minor else NoticeKind.take_it_down,
             reporter_kind=ReporterKind(reporter), policy_id="csam" if minor else "ncii", explanation=explanation,
             minor_involved=minor, good_faith=True, signature=signature or None, contact_email=contact_email,
+            language=current_language(),
             details={"source": "takedown_pictures_page", "hashed_on_device": len(pictures)})
     except ValidationError as exc:  # a limit of the intake schema that the page did not check
         form.error("explanation", "; ".join(e["msg"] for e in exc.errors()[:3]))
         return _page(request, form, status_code=422)
     state = request.app.state
-    receipt, _ = hash_submissions.submit_pictures(
+    receipt, _submission = hash_submissions.submit_pictures(
         db, actor=actor, notice=notice_in, pictures=pictures, catalogue=state.catalogue, rules=state.case_rules,
         engine=state.match_engine, client={"page": "takedown_pictures"})
     if key is not None:
@@ -112,15 +117,15 @@ def withdraw_submit(request: Request, form: Posted, db: DbSession, actor: Public
     """Withdraw with the tracking code (sent in the body, never in the address)."""
     code = form.get("code")
     if not code:
-        form.error("code", "Enter the tracking code you were given when you sent the pictures' fingerprints")
+        form.error("code", _("Enter the tracking code you were given when you sent the pictures' fingerprints"))
     elif not form.checked("confirm"):
-        form.error("confirm", "Confirm that you want to withdraw the fingerprints")
+        form.error("confirm", _("Confirm that you want to withdraw the fingerprints"))
     submission = None
     if not form.errors:
         try:
             submission = hash_submissions.withdraw(db, actor=actor, code=code)
         except NotFound:
-            form.error("code", "We found no request with this tracking code. Check it and try again")
+            form.error("code", _("We found no request with this tracking code. Check it and try again"))
         except InvalidInput as exc:
             form.error("code", exc.message[0].upper() + exc.message[1:])
     if form.errors or submission is None:

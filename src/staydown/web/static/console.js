@@ -24,6 +24,12 @@
 
   function pad(n) { return n < 10 ? "0" + n : String(n); }
 
+  // The words come from the page (<meta name="countdown-words">), in the console's language.
+  var words = document.querySelector('meta[name="countdown-words"]');
+  var units = ((words && words.getAttribute("content")) || "d h m s").split(" ");
+  var leftText = (words && words.getAttribute("data-left")) || "{time} left";
+  var overdueText = (words && words.getAttribute("data-overdue")) || "overdue by {time}";
+
   function remaining(due, now) {
     var seconds = Math.round((due - now) / 1000);
     var overdue = seconds < 0;
@@ -32,8 +38,8 @@
     var hours = Math.floor((seconds % 86400) / 3600);
     var minutes = Math.floor((seconds % 3600) / 60);
     var secs = seconds % 60;
-    var text = (days ? days + "d " : "") + hours + "h " + pad(minutes) + "m " + pad(secs) + "s";
-    return overdue ? "overdue by " + text : text + " left";
+    var text = (days ? days + units[0] + " " : "") + hours + units[1] + " " + pad(minutes) + units[2] + " " + pad(secs) + units[3];
+    return (overdue ? overdueText : leftText).replace("{time}", text);
   }
 
   function tick() {
