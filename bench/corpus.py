@@ -53,11 +53,38 @@ SEEDS_ROBUSTNESS = 100_000
 SEEDS_FIT_CROPS = 700_000
 SEEDS_CHECK_CROPS = 800_000
 
-_WORDS = (
-    "harbour morning market street garden river coffee bicycle window summer mountain "
-    "station library holiday breakfast concert museum bridge sunset village lighthouse "
-    "picnic festival bakery orchard valley meadow canal tram ferry"
-).split()
+_WORDS = [
+    "harbour",
+    "morning",
+    "market",
+    "street",
+    "garden",
+    "river",
+    "coffee",
+    "bicycle",
+    "window",
+    "summer",
+    "mountain",
+    "station",
+    "library",
+    "holiday",
+    "breakfast",
+    "concert",
+    "museum",
+    "bridge",
+    "sunset",
+    "village",
+    "lighthouse",
+    "picnic",
+    "festival",
+    "bakery",
+    "orchard",
+    "valley",
+    "meadow",
+    "canal",
+    "tram",
+    "ferry",
+]
 
 
 def _skimage_data_dir() -> str | None:
@@ -188,11 +215,12 @@ def package_images(source: str, min_side: int = 200) -> list[tuple[str, Image.Im
                     add(name, blob)
     else:
         patterns = {
-            "wesnoth": ["/usr/share/games/wesnoth/*/data/core/images/portraits/**/*.png",
-                        "/usr/share/games/wesnoth/*/data/core/images/story/**/*.jpg",
-                        "/usr/share/games/wesnoth/*/data/campaigns/**/images/portraits/**/*.png"],
-            "stellarium": ["/usr/share/stellarium/nebulae/default/*.png",
-                           "/usr/share/stellarium/landscapes/**/*.png"],
+            "wesnoth": [
+                "/usr/share/games/wesnoth/*/data/core/images/portraits/**/*.png",
+                "/usr/share/games/wesnoth/*/data/core/images/story/**/*.jpg",
+                "/usr/share/games/wesnoth/*/data/campaigns/**/images/portraits/**/*.png",
+            ],
+            "stellarium": ["/usr/share/stellarium/nebulae/default/*.png", "/usr/share/stellarium/landscapes/**/*.png"],
             "tuxpaint": ["/usr/share/tuxpaint/stamps/**/*.png"],
         }.get(source, [])
         for pattern in patterns:
@@ -204,8 +232,17 @@ def package_images(source: str, min_side: int = 200) -> list[tuple[str, Image.Im
 
 # GCompris activities whose pictures are photographs (the others are drawings, puzzle boards with
 # holes cut out, or planets on white).
-GCOMPRIS_PHOTOS = ("categorization", "clickgame", "erase", "explore_farm_animals", "explore_monuments",
-                   "explore_world_animals", "explore_world_music", "louis-braille", "chronos")
+GCOMPRIS_PHOTOS = (
+    "categorization",
+    "clickgame",
+    "erase",
+    "explore_farm_animals",
+    "explore_monuments",
+    "explore_world_animals",
+    "explore_world_music",
+    "louis-braille",
+    "chronos",
+)
 
 
 def real_pictures() -> list[tuple[str, Image.Image]]:

@@ -40,8 +40,9 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import corpus  # noqa: E402
-import intake  # noqa: E402  (start_server, server_env, log, percentile)
+import corpus
+
+import intake  # start_server, server_env, log, percentile
 
 CHROMIUM = "/usr/bin/chromium"
 FILES_PATH = "/__bench__/file/"
@@ -96,7 +97,7 @@ def _with_alpha(img: Image.Image, seed: int) -> Image.Image:
     w, h = img.size
     alpha = np.full((h, w), 255, np.uint8)
     x0, y0 = int(rng.integers(0, w // 2)), int(rng.integers(0, h // 2))
-    alpha[y0:y0 + h // 3, x0:x0 + w // 3] = int(rng.integers(0, 200))
+    alpha[y0 : y0 + h // 3, x0 : x0 + w // 3] = int(rng.integers(0, 200))
     out = img.convert("RGBA")
     out.putalpha(Image.fromarray(alpha))
     return out
@@ -150,12 +151,18 @@ def _hamming(a: str, b: str) -> int:
 def _distribution(distances: list[int]) -> dict:
     ordered = sorted(distances)
     counts = Counter(ordered)
-    return {"images": len(ordered), "exact": counts.get(0, 0),
-            "share_exact": round(counts.get(0, 0) / len(ordered), 4) if ordered else None,
-            "within_4": sum(1 for d in ordered if d <= 4), "within_10": sum(1 for d in ordered if d <= 10),
-            "p50": intake.percentile(ordered, 50), "p90": intake.percentile(ordered, 90),
-            "p99": intake.percentile(ordered, 99), "max": ordered[-1] if ordered else None,
-            "histogram": {str(d): c for d, c in sorted(counts.items())}}
+    return {
+        "images": len(ordered),
+        "exact": counts.get(0, 0),
+        "share_exact": round(counts.get(0, 0) / len(ordered), 4) if ordered else None,
+        "within_4": sum(1 for d in ordered if d <= 4),
+        "within_10": sum(1 for d in ordered if d <= 10),
+        "p50": intake.percentile(ordered, 50),
+        "p90": intake.percentile(ordered, 90),
+        "p99": intake.percentile(ordered, 99),
+        "max": ordered[-1] if ordered else None,
+        "histogram": {str(d): c for d, c in sorted(counts.items())},
+    }
 
 
 def main() -> None:
@@ -173,24 +180,35 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        env = intake.server_env({"STAYDOWN_DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}",
-                                 "STAYDOWN_DATA_DIR": str(workdir / "var")})
+        env = intake.server_env(
+            {"STAYDOWN_DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}", "STAYDOWN_DATA_DIR": str(workdir / "var")}
+        )
         server = intake.start_server(env, workdir)
         try:
             with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"])
+                browser = pw.chromium.launch(
+                    executable_path=CHROMIUM,
+                    headless=True,
+                    args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+                )
                 page = browser.new_page()
-                page.route("**" + FILES_PATH + "*", lambda route: route.fulfill(
-                    body=files[int(route.request.url.rsplit("/", 1)[1])][2], content_type="application/octet-stream"))
+                page.route(
+                    "**" + FILES_PATH + "*",
+                    lambda route: route.fulfill(
+                        body=files[int(route.request.url.rsplit("/", 1)[1])][2], content_type="application/octet-stream"
+                    ),
+                )
                 page.goto(server.base_url + "/takedown/pictures")
                 page.wait_for_function("() => window.StaydownOndevice")
                 workers = page.evaluate("() => Math.max(1, Math.min(4, navigator.hardwareConcurrency || 2))")
                 # The files as Blobs in the page first, so the timing is hashing, not transfer.
-                page.evaluate("""async ([n, path]) => {
+                page.evaluate(
+                    """async ([n, path]) => {
                     window.__files = [];
                     for (let i = 0; i < n; i++) window.__files.push(await (await fetch(path + i)).blob());
-                }""", [len(files), FILES_PATH])
+                }""",
+                    [len(files), FILES_PATH],
+                )
                 result = page.evaluate("""async () => {
                     const t0 = performance.now();
                     const out = await Promise.all(window.__files.map(f => window.StaydownOndevice.hashFile(f)));
@@ -200,9 +218,11 @@ def main() -> None:
                 for i in range(min(opts.same_pixels, len(files))):
                     rgb = refs[i][2]
                     h, w, _ = rgb.shape
-                    got = page.evaluate("""async ([b64, w, h]) => window.StaydownOndevice.hashPixels(
+                    got = page.evaluate(
+                        """async ([b64, w, h]) => window.StaydownOndevice.hashPixels(
                         Uint8Array.from(atob(b64), c => c.charCodeAt(0)).buffer, w, h, 3)""",
-                                        [base64.b64encode(rgb.tobytes()).decode(), w, h])
+                        [base64.b64encode(rgb.tobytes()).decode(), w, h],
+                    )
                     same.append(_hamming(got["pdq"], refs[i][0]) + (0 if got["quality"] == refs[i][1] else 1000))
                 browser.close()
         finally:
@@ -227,13 +247,23 @@ def main() -> None:
         "megapixels_total": round(sum(r[2].shape[0] * r[2].shape[1] for r in refs) / 1e6, 1),
         "pictures_per_second": round(len(files) / result["seconds"], 2),
         "hashing_seconds": round(result["seconds"], 2),
-        "ms_per_picture": {"p50": intake.percentile(per_picture, 50), "p90": intake.percentile(per_picture, 90),
-                           "max": per_picture[-1] if per_picture else None},
+        "ms_per_picture": {
+            "p50": intake.percentile(per_picture, 50),
+            "p90": intake.percentile(per_picture, 90),
+            "max": per_picture[-1] if per_picture else None,
+        },
         "failed": failed[:10],
         "same_pixels": {"images": len(same), "exact": sum(1 for d in same if d == 0)},
         "browser_decoded_vs_pdqhash": _distribution(distances),
-        "by_encoding": {k: {"images": len(v), "exact": sum(1 for d in v if d == 0), "max": max(v),
-                            "p90": intake.percentile(sorted(v), 90)} for k, v in sorted(by_encoding.items())},
+        "by_encoding": {
+            k: {
+                "images": len(v),
+                "exact": sum(1 for d in v if d == 0),
+                "max": max(v),
+                "p90": intake.percentile(sorted(v), 90),
+            }
+            for k, v in sorted(by_encoding.items())
+        },
         "seconds": round(time.monotonic() - started, 1),
     }
     print(json.dumps(figures))

@@ -21,12 +21,12 @@ import time
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # per-core figures: no hidden BLAS threads
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import corpus  # noqa: E402
+import corpus
 
-from staydown.media.hashing import compute_signals, hamming  # noqa: E402
+from staydown.media.hashing import compute_signals, hamming
 
 
 def _rate(fn, items, rounds: int) -> float:
@@ -50,8 +50,10 @@ def main() -> None:
         corpus.jpeg_bytes(img, qualities[k % len(qualities)])
         for k, (_, img) in enumerate(corpus.distinct_images(opts.images, (1024, 768)))
     ]
-    print(f"{len(jpegs)} JPEGs 1024x768, mean {np.mean([len(j) for j in jpegs]) / 1024:.0f} KiB, "
-          f"built in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"{len(jpegs)} JPEGs 1024x768, mean {np.mean([len(j) for j in jpegs]) / 1024:.0f} KiB, "
+        f"built in {time.perf_counter() - t0:.1f} s"
+    )
 
     fast = [compute_signals(j) for j in jpegs]
     assert all(s.fast_path for s in fast)
@@ -75,21 +77,27 @@ def main() -> None:
         agree = max((hamming(a, b.pdq) for a, b in zip(te, full) if a), default=0)
         empty = sum(1 for a in te if not a)
         te_rate = _rate(PdqSignal.hash_from_bytes, jpegs, 1)
-        print(f"threatexchange PdqSignal.hash_from_bytes:              {te_rate:.0f} images/s "
-              f"(max {agree} bits from our reference path; {empty} empty for low quality)")
+        print(
+            f"threatexchange PdqSignal.hash_from_bytes:              {te_rate:.0f} images/s "
+            f"(max {agree} bits from our reference path; {empty} empty for low quality)"
+        )
     ratio = round(ours / te_rate, 2) if te_rate else None
     print(f"ratio fast path / threatexchange: {ratio}; wall {time.perf_counter() - t0:.1f} s")
-    print(json.dumps({
-        "cores": os.cpu_count(),
-        "images_per_s_per_core": round(ours, 1),
-        "threatexchange_images_per_s": round(te_rate, 1) if te_rate else None,
-        "ratio": ratio,
-        "max_drift_bits": int(max(drift)),
-        "mean_drift_bits": round(float(np.mean(drift)), 2),
-        "reference_images_per_s": round(reference, 1),
-        "images": len(jpegs),
-        "image_size": [1024, 768],
-    }))
+    print(
+        json.dumps(
+            {
+                "cores": os.cpu_count(),
+                "images_per_s_per_core": round(ours, 1),
+                "threatexchange_images_per_s": round(te_rate, 1) if te_rate else None,
+                "ratio": ratio,
+                "max_drift_bits": int(max(drift)),
+                "mean_drift_bits": round(float(np.mean(drift)), 2),
+                "reference_images_per_s": round(reference, 1),
+                "images": len(jpegs),
+                "image_size": [1024, 768],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,8 @@ The last line printed is one JSON object with the figures.
 from __future__ import annotations
 
 import argparse
-import http.client
 import contextlib
+import http.client
 import json
 import math
 import os
@@ -99,7 +99,7 @@ def proc_cpu_seconds(pid: int) -> float:
             text = open(f"/proc/{each}/stat").read()
         except FileNotFoundError:
             continue
-        fields = text[text.rindex(")") + 2:].split()
+        fields = text[text.rindex(")") + 2 :].split()
         total += (int(fields[11]) + int(fields[12])) / TICKS
     return total
 
@@ -127,17 +127,21 @@ def server_env(extra: dict[str, str]) -> dict[str, str]:
     # Only this benchmark's settings reach the server: a STAYDOWN_CONFIG_FILE or database URL in the
     # caller's shell must not point it at something else.
     env = {k: v for k, v in os.environ.items() if not k.startswith("STAYDOWN_")}
-    env.update({
-        "STAYDOWN_PUBLIC_RATE_PER_MINUTE": "100000000",
-        "STAYDOWN_LOG_LEVEL": "WARNING",
-    })
+    env.update(
+        {
+            "STAYDOWN_PUBLIC_RATE_PER_MINUTE": "100000000",
+            "STAYDOWN_LOG_LEVEL": "WARNING",
+        }
+    )
     env.update(SERVER_SETTINGS)
     env.update(extra)
     return env
 
 
 SERVER_PROCESSES = [1]  # --processes
-SERVER_SETTINGS: dict[str, str] = {}  # --set NAME=VALUE: a server setting to try (e.g. STAYDOWN_WORKER_IN_PROCESS=false)
+SERVER_SETTINGS: dict[
+    str, str
+] = {}  # --set NAME=VALUE: a server setting to try (e.g. STAYDOWN_WORKER_IN_PROCESS=false)
 
 
 class PgDatabase:
@@ -164,8 +168,13 @@ class PgDatabase:
         from psycopg.conninfo import make_conninfo
 
         u = self.base
-        parts = {"host": u.host or "127.0.0.1", "port": str(u.port or 5432), "user": u.username,
-                 "password": u.password, "dbname": dbname}
+        parts = {
+            "host": u.host or "127.0.0.1",
+            "port": str(u.port or 5432),
+            "user": u.username,
+            "password": u.password,
+            "dbname": dbname,
+        }
         return make_conninfo(**{k: v for k, v in parts.items() if v})
 
     def url(self) -> str:
@@ -201,7 +210,8 @@ class PgWaits:
                 rows = conn.execute(
                     "SELECT state, wait_event_type, wait_event, query FROM pg_stat_activity "
                     "WHERE datname = %s AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
-                    (self.pg.name,)).fetchall()
+                    (self.pg.name,),
+                ).fetchall()
                 self.samples += 1
                 for state, wtype, wevent, query in rows:
                     if state == "idle":
@@ -211,7 +221,7 @@ class PgWaits:
                     if wtype == "Lock":
                         self.lock_waits[" ".join(query.split())[:110]] += 1
 
-    def __enter__(self) -> "PgWaits":
+    def __enter__(self) -> PgWaits:
         self.thread.start()
         return self
 
@@ -221,9 +231,11 @@ class PgWaits:
 
     def figures(self) -> dict[str, Any]:
         n = max(1, self.samples)
-        return {"samples": self.samples,
-                "mean_backends_by_state": {k: round(v / n, 2) for k, v in self.states.most_common(8)},
-                "lock_waits_by_statement": {k: round(v / n, 2) for k, v in self.lock_waits.most_common(5)}}
+        return {
+            "samples": self.samples,
+            "mean_backends_by_state": {k: round(v / n, 2) for k, v in self.states.most_common(8)},
+            "lock_waits_by_statement": {k: round(v / n, 2) for k, v in self.lock_waits.most_common(5)},
+        }
 
 
 @dataclass
@@ -243,8 +255,9 @@ class Server:
                 self.proc.wait()
 
 
-def start_server(env: dict[str, str], workdir: Path, profile_to: Path | None = None,
-                 profile_args: tuple[str, ...] = ()) -> Server:
+def start_server(
+    env: dict[str, str], workdir: Path, profile_to: Path | None = None, profile_args: tuple[str, ...] = ()
+) -> Server:
     exe = staydown_bin()
     # Migrate first, so that the key can be created before the server takes requests.
     subprocess.run([exe, "db", "upgrade"], env=env, check=True, capture_output=True)
@@ -257,8 +270,17 @@ def start_server(env: dict[str, str], workdir: Path, profile_to: Path | None = N
     command = [exe, "serve", "--host", "127.0.0.1", "--port", str(port), "--processes", str(SERVER_PROCESSES[0])]
     if profile_to is not None:
         # The same `staydown serve`, in a process that profiles itself (see `profiled_serve`).
-        command = [sys.executable, str(Path(__file__).resolve()), "--role", "profiled-serve",
-                   "--profile-out", str(profile_to), "--port", str(port), *profile_args]
+        command = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--role",
+            "profiled-serve",
+            "--profile-out",
+            str(profile_to),
+            "--port",
+            str(port),
+            *profile_args,
+        ]
     proc = subprocess.Popen(command, env=env, stdout=open(log_path, "wb"), stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -277,11 +299,20 @@ def start_server(env: dict[str, str], workdir: Path, profile_to: Path | None = N
 
 # -- the load --------------------------------------------------------------------------------------
 
-POLICIES = ["harassment"] * 4 + ["spam"] * 3 + ["hate"] * 2 + ["scams", "violent-threats", "impersonation",
-                                                                 "self-harm", "defamation"]
-EXPLANATIONS = ["threatening messages", "this account keeps posting the same scam link",
-                "slurs in the caption and comments", "pretending to be me, using my photos",
-                "this post encourages self-harm to teenagers", "spam, posted in every group"]
+POLICIES = (
+    ["harassment"] * 4
+    + ["spam"] * 3
+    + ["hate"] * 2
+    + ["scams", "violent-threats", "impersonation", "self-harm", "defamation"]
+)
+EXPLANATIONS = [
+    "threatening messages",
+    "this account keeps posting the same scam link",
+    "slurs in the caption and comments",
+    "pretending to be me, using my photos",
+    "this post encourages self-harm to teenagers",
+    "spam, posted in every group",
+]
 
 
 class Mix:
@@ -325,26 +356,47 @@ class Mix:
         if r < 0.08:
             label = "public"
             item = self._old_content() if self.rng.random() < 0.25 else self._new_content()
-            body = {"kind": "public_report", "reporter_kind": "user", "policy_id": self.rng.choice(POLICIES),
-                    "explanation": self.rng.choice(EXPLANATIONS), "items": [item]}
+            body = {
+                "kind": "public_report",
+                "reporter_kind": "user",
+                "policy_id": self.rng.choice(POLICIES),
+                "explanation": self.rng.choice(EXPLANATIONS),
+                "items": [item],
+            }
             path = "/public/notices"
         elif r < 0.15:
             label = "child_safety"
-            body = {"kind": "user_report", "reporter_kind": "parent_or_representative", "policy_id": "csam",
-                    "minor_involved": True, "explanation": "sexual images of my 14-year-old daughter",
-                    "items": [self._new_content()], "reporter_id": reporter}
+            body = {
+                "kind": "user_report",
+                "reporter_kind": "parent_or_representative",
+                "policy_id": "csam",
+                "minor_involved": True,
+                "explanation": "sexual images of my 14-year-old daughter",
+                "items": [self._new_content()],
+                "reporter_id": reporter,
+            }
             path = "/v1/notices"
         elif r < 0.30:
             label = "repeat"
-            body = {"kind": "user_report", "reporter_kind": "user", "policy_id": self.rng.choice(POLICIES),
-                    "explanation": self.rng.choice(EXPLANATIONS),
-                    "items": [self._old_content()], "reporter_id": reporter}
+            body = {
+                "kind": "user_report",
+                "reporter_kind": "user",
+                "policy_id": self.rng.choice(POLICIES),
+                "explanation": self.rng.choice(EXPLANATIONS),
+                "items": [self._old_content()],
+                "reporter_id": reporter,
+            }
             path = "/v1/notices"
         else:
             label = "new"
-            body = {"kind": "user_report", "reporter_kind": "user", "policy_id": self.rng.choice(POLICIES),
-                    "explanation": self.rng.choice(EXPLANATIONS),
-                    "items": [self._new_content()], "reporter_id": reporter}
+            body = {
+                "kind": "user_report",
+                "reporter_kind": "user",
+                "policy_id": self.rng.choice(POLICIES),
+                "explanation": self.rng.choice(EXPLANATIONS),
+                "items": [self._new_content()],
+                "reporter_id": reporter,
+            }
             path = "/v1/notices"
         self.sent[label] += 1
         return label, path, body
@@ -438,8 +490,12 @@ def drive(server: Server, mix: Mix | HealthzMix, concurrency: int, seconds: floa
                 if body is None:
                     conn.request("GET", path)
                 else:
-                    conn.request("POST", path, body=json.dumps(body).encode(),
-                                 headers=api_headers if path.startswith("/v1") else public_headers)
+                    conn.request(
+                        "POST",
+                        path,
+                        body=json.dumps(body).encode(),
+                        headers=api_headers if path.startswith("/v1") else public_headers,
+                    )
                 response = conn.getresponse()
                 text = response.read()
                 status = response.status
@@ -492,8 +548,7 @@ def choose_concurrency(server: Server, mix: Mix, levels: tuple[int, ...], second
         w = drive(server, mix, level, seconds, warmup=0.5)
         f = w.figures()
         tried.append({k: f[k] for k in ("concurrency", "notices_per_s", "p50_ms", "p99_ms", "errors")})
-        log(f"  sweep c={level}: {f['notices_per_s']}/s p50 {f['p50_ms']} ms p99 {f['p99_ms']} ms "
-            f"errors {f['errors']}")
+        log(f"  sweep c={level}: {f['notices_per_s']}/s p50 {f['p50_ms']} ms p99 {f['p99_ms']} ms errors {f['errors']}")
     within = [t for t in tried if t["p99_ms"] is not None and t["p99_ms"] <= AIM_P99_MS and t["errors"] == 0]
     candidates = within or tried
     top = max(t["notices_per_s"] for t in candidates)
@@ -519,31 +574,44 @@ def check_store(db_url: str, env: dict[str, str], acknowledged: int) -> dict[str
             notices = conn.execute(sa.text("SELECT count(*) FROM notices")).scalar_one()
             events = conn.execute(sa.text("SELECT count(*) FROM audit_events")).scalar_one()
             missing = {}
-            for table, tag, subject in (("notices", "intake:notice:receive", "notice"),
-                                        ("platform_accounts", "subject:account:create", "account"),
-                                        ("platform_content", "subject:content:create", "content"),
-                                        ("cases", "case:case:open", "case")):
+            for table, tag, subject in (
+                ("notices", "intake:notice:receive", "notice"),
+                ("platform_accounts", "subject:account:create", "account"),
+                ("platform_content", "subject:content:create", "content"),
+                ("cases", "case:case:open", "case"),
+            ):
                 # The events' subject ids read once, as a set (a correlated NOT EXISTS made SQLite
                 # scan every event of the tag per row: minutes at 15,000 notices).
-                missing[table] = conn.execute(sa.text(
-                    f"SELECT count(*) FROM {table} r WHERE CAST(r.id AS VARCHAR(40)) NOT IN "
-                    f"(SELECT e.subject_id FROM audit_events e WHERE e.tag = '{tag}' "
-                    f"AND e.subject_type = '{subject}')")).scalar_one()
+                missing[table] = conn.execute(
+                    sa.text(
+                        f"SELECT count(*) FROM {table} r WHERE CAST(r.id AS VARCHAR(40)) NOT IN "
+                        f"(SELECT e.subject_id FROM audit_events e WHERE e.tag = '{tag}' "
+                        f"AND e.subject_type = '{subject}')"
+                    )
+                ).scalar_one()
             cases = conn.execute(sa.text("SELECT count(*) FROM cases")).scalar_one()
     finally:
         engine.dispose()
     checked_s = time.perf_counter() - started
     t = time.perf_counter()
     verify = subprocess.run([staydown_bin(), "audit", "verify"], env=env, capture_output=True, text=True)
-    return {"acknowledged": acknowledged, "notices_stored": notices, "cases": cases, "audit_events": events,
-            "rows_without_their_creation_event": missing,
-            "audit_verify": "ok" if verify.returncode == 0 else
-            f"exit {verify.returncode}: {(verify.stdout + verify.stderr).strip()[-300:]}",
-            "audit_verify_s": round(time.perf_counter() - t, 1), "rows_check_s": round(checked_s, 1)}
+    return {
+        "acknowledged": acknowledged,
+        "notices_stored": notices,
+        "cases": cases,
+        "audit_events": events,
+        "rows_without_their_creation_event": missing,
+        "audit_verify": "ok"
+        if verify.returncode == 0
+        else f"exit {verify.returncode}: {(verify.stdout + verify.stderr).strip()[-300:]}",
+        "audit_verify_s": round(time.perf_counter() - t, 1),
+        "rows_check_s": round(checked_s, 1),
+    }
 
 
-def run_one(name: str, env: dict[str, str], db_url: str, opts: argparse.Namespace, workdir: Path,
-            pg: PgDatabase | None = None) -> dict[str, Any]:
+def run_one(
+    name: str, env: dict[str, str], db_url: str, opts: argparse.Namespace, workdir: Path, pg: PgDatabase | None = None
+) -> dict[str, Any]:
     t = time.perf_counter()
     server = start_server(env, workdir)
     mix = Mix(seed=20261129, prefix=name)
@@ -564,15 +632,25 @@ def run_one(name: str, env: dict[str, str], db_url: str, opts: argparse.Namespac
             result["pg_activity"] = waits.figures()
             log(f"{name}: pg_stat_activity {result['pg_activity']}")
         floor = drive(server, HealthzMix(), concurrency, opts.floor_seconds, warmup=0.5).figures()
-        result["http_floor_healthz"] = {k: floor[k] for k in ("notices_per_s", "p50_ms", "p99_ms", "errors",
-                                                               "server_cpu_ms_per_request",
-                                                               "client_cpu_ms_per_request")}
+        result["http_floor_healthz"] = {
+            k: floor[k]
+            for k in (
+                "notices_per_s",
+                "p50_ms",
+                "p99_ms",
+                "errors",
+                "server_cpu_ms_per_request",
+                "client_cpu_ms_per_request",
+            )
+        }
         result["http_floor_healthz"]["requests_per_s"] = result["http_floor_healthz"].pop("notices_per_s")
         result["sweep"] = sweep
         result["loadavg_1m_before"] = load_before
         result["notices_sent_total"] = sum(mix.sent.values())
-        log(f"{name}: {result['notices_per_s']} notices/s, p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, "
-            f"errors {result['errors']} {result['error_statuses']} (c={concurrency}, {result['seconds']} s)")
+        log(
+            f"{name}: {result['notices_per_s']} notices/s, p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, "
+            f"errors {result['errors']} {result['error_statuses']} (c={concurrency}, {result['seconds']} s)"
+        )
         for key, message in window.first_messages.items():
             log(f"  first {key}: {message}")
         log(f"{name}: GET /healthz floor {result['http_floor_healthz']}")
@@ -590,8 +668,11 @@ def run_one(name: str, env: dict[str, str], db_url: str, opts: argparse.Namespac
             os.close(fd)
             log(f"{name}: the server logged {len(problems)} error lines, kept in {kept}; first: {problems[0][:300]}")
         # The exceptions behind them, by their last line ("sqlalchemy.exc.OperationalError: ...").
-        raised = Counter(line.strip()[:200] for line in tail.splitlines()
-                         if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Timeout)\b.*:", line.strip()))
+        raised = Counter(
+            line.strip()[:200]
+            for line in tail.splitlines()
+            if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Timeout)\b.*:", line.strip())
+        )
     result["errors_all_phases"] = dict(mix.failed)  # warm-up and sweep included
     result["server_error_log_lines"] = len(problems)
     result["server_exceptions"] = dict(raised.most_common(5))
@@ -677,8 +758,10 @@ def _time_sections(timings: dict[str, list[float]]) -> None:
             if getattr(holder, "__name__", "").startswith("staydown") and getattr(holder, fn_name, None) is original:
                 setattr(holder, fn_name, timed)
         staydown.db._commit_hooks[:] = [(o, n, timed if h is original else h) for o, n, h in staydown.db._commit_hooks]
-    sqlalchemy.orm.Session.commit = wrap("Session.commit (flush, commit hooks, COMMIT)",  # type: ignore[method-assign]
-                                         sqlalchemy.orm.Session.commit)
+    sqlalchemy.orm.Session.commit = wrap(
+        "Session.commit (flush, commit hooks, COMMIT)",  # type: ignore[method-assign]
+        sqlalchemy.orm.Session.commit,
+    )
 
 
 def _writer_lock_experiment() -> None:
@@ -788,7 +871,9 @@ def profiled_serve(port: int, out: Path, *, interval: float, use_cprofile: bool,
         if statement.startswith("BEGIN"):
             queued_at = getattr(turn, "started", None)
             turn.started = None
-            start = queued_at if queued_at is not None and statement.startswith("BEGIN IMMEDIATE") else time.perf_counter()
+            start = (
+                queued_at if queued_at is not None and statement.startswith("BEGIN IMMEDIATE") else time.perf_counter()
+            )
             conn.info["bench_begin"] = (time.time(), start, statement.split()[-1])
             conn.info["bench_statements"] = 0
         elif "bench_statements" in conn.info:
@@ -805,8 +890,10 @@ def profiled_serve(port: int, out: Path, *, interval: float, use_cprofile: bool,
             acquired = conn.info.pop("bench_acquired", None)
             statements = conn.info.pop("bench_statements", 0)
             if started is not None and acquired is not None:
-                transactions.append((started[0], acquired - started[1], time.perf_counter() - acquired,
-                                     statements, ok, started[2]))
+                transactions.append(
+                    (started[0], acquired - started[1], time.perf_counter() - acquired, statements, ok, started[2])
+                )
+
         return listener
 
     sa.event.listen(sa.engine.Engine, "commit", _end(True))
@@ -834,7 +921,7 @@ def profiled_serve(port: int, out: Path, *, interval: float, use_cprofile: bool,
 
     if interval > 0:
         threading.Thread(target=sampler, name="bench-sampler", daemon=True).start()
-    import staydown.app  # noqa: F401 - every module of the request path, so that wrapping reaches them
+    import staydown.app  # every module of the request path, so that wrapping reaches them
     from staydown.cli import serve
 
     timings: dict[str, list[float]] = {}
@@ -860,8 +947,15 @@ def profiled_serve(port: int, out: Path, *, interval: float, use_cprofile: bool,
                     stats = pstats.Stats(prof) if stats is None else stats.add(prof)
             if stats is not None:
                 stats.dump_stats(str(out) + ".pstats")
-        json.dump({"interval_s": interval, "transactions": transactions, "timings": timings,
-                   "samples": [[list(k), n] for k, n in samples.items()]}, open(str(out) + ".json", "w"))
+        json.dump(
+            {
+                "interval_s": interval,
+                "transactions": transactions,
+                "timings": timings,
+                "samples": [[list(k), n] for k, n in samples.items()],
+            },
+            open(str(out) + ".json", "w"),
+        )
 
 
 def summarise_profile(path: Path, since: float, until: float) -> dict[str, Any]:
@@ -874,33 +968,44 @@ def summarise_profile(path: Path, since: float, until: float) -> dict[str, Any]:
     held = sorted(t[2] for t in tx)
     summary: dict[str, Any] = {"window_s": round(span, 2)}
     # Only SQLite's BEGIN goes through a cursor (psycopg begins implicitly): on PostgreSQL see pg_activity.
-    summary["sqlite_write_lock"] = None if not every else {
-        "write_transactions": len(tx),
-        "read_transactions": len(every) - len(tx),
-        "rolled_back": sum(1 for t in tx if not t[4]),
-        # On SQLite every write transaction holds the one write lock from BEGIN IMMEDIATE to COMMIT.
-        "held_sum_s": round(sum(held), 2),
-        "held_fraction_of_window": round(sum(held) / span, 3) if span else None,
-        "held_p50_ms": _round((percentile(held, 50) or 0) * 1000),
-        "held_p99_ms": _round((percentile(held, 99) or 0) * 1000),
-        "begin_wait_p50_ms": _round((percentile(waited, 50) or 0) * 1000),
-        "begin_wait_p99_ms": _round((percentile(waited, 99) or 0) * 1000),
-        "statements_per_transaction_p50": percentile(sorted(t[3] for t in tx), 50),
-    }
+    summary["sqlite_write_lock"] = (
+        None
+        if not every
+        else {
+            "write_transactions": len(tx),
+            "read_transactions": len(every) - len(tx),
+            "rolled_back": sum(1 for t in tx if not t[4]),
+            # On SQLite every write transaction holds the one write lock from BEGIN IMMEDIATE to COMMIT.
+            "held_sum_s": round(sum(held), 2),
+            "held_fraction_of_window": round(sum(held) / span, 3) if span else None,
+            "held_p50_ms": _round((percentile(held, 50) or 0) * 1000),
+            "held_p99_ms": _round((percentile(held, 99) or 0) * 1000),
+            "begin_wait_p50_ms": _round((percentile(waited, 50) or 0) * 1000),
+            "begin_wait_p99_ms": _round((percentile(waited, 99) or 0) * 1000),
+            "statements_per_transaction_p50": percentile(sorted(t[3] for t in tx), 50),
+        }
+    )
     # Sections, over the whole life of the server (warm-up included), per notice received.
     timings = data.get("timings", {})
     notices = timings.get("intake.actions.submit_notice", [0])[0] or 1
     summary["notices_handled"] = notices
     summary["sections_per_notice"] = {
-        name: {"calls": round(calls / notices, 2), "cpu_ms": round(cpu * 1000 / notices, 3),
-               "wall_ms": round(wall * 1000 / notices, 3)}
-        for name, (calls, cpu, wall) in timings.items() if calls}
+        name: {
+            "calls": round(calls / notices, 2),
+            "cpu_ms": round(cpu * 1000 / notices, 3),
+            "wall_ms": round(wall * 1000 / notices, 3),
+        }
+        for name, (calls, cpu, wall) in timings.items()
+        if calls
+    }
     inclusive: dict[str, Counter[str]] = {}
     totals: Counter[str] = Counter()
     for stack, n in data["samples"]:
         kind, frames = stack[0], stack[1:]
-        idle = any(("anyio" in name and name.endswith((":_worker", ":select", ":wait")))
-                   or "threading.py:wait" in name for name in frames[-3:])
+        idle = any(
+            ("anyio" in name and name.endswith((":_worker", ":select", ":wait"))) or "threading.py:wait" in name
+            for name in frames[-3:]
+        )
         totals[kind] += n
         if idle:
             totals[kind + " [idle]"] += n
@@ -923,8 +1028,12 @@ def run_profile(opts: argparse.Namespace) -> None:
             pg.create()
             extra["STAYDOWN_DATABASE_URL"] = pg.url()
         try:
-            args = ("--sample-interval", str(opts.sample_interval), *(("--cprofile",) if opts.cprofile else ()),
-                    *(arg for name in opts.experiment or () for arg in ("--experiment", name)))
+            args = (
+                "--sample-interval",
+                str(opts.sample_interval),
+                *(("--cprofile",) if opts.cprofile else ()),
+                *(arg for name in opts.experiment or () for arg in ("--experiment", name)),
+            )
             server = start_server(server_env(extra), Path(tmp), profile_to=out, profile_args=args)
             try:
                 mix = Mix(seed=20261129, prefix="profile")
@@ -969,28 +1078,50 @@ def main() -> None:
     ap.add_argument("--concurrency", default="auto", help="requests in flight, or 'auto' to choose by measurement")
     ap.add_argument("--only", choices=("sqlite", "postgresql"), default=None)
     ap.add_argument("--processes", type=int, default=1, help="server processes (`staydown serve --processes`)")
-    ap.add_argument("--set", action="append", default=[], metavar="STAYDOWN_NAME=VALUE",
-                    help="a server setting for this run, to measure its effect (repeatable)")
-    ap.add_argument("--profile", action="store_true",
-                    help="instead of the figures: observe one server under load from inside (SQLite, or "
-                         "PostgreSQL with --only postgresql): write locks, section CPU, stack samples")
-    ap.add_argument("--profile-out", default=None,
-                    help="with --profile: path prefix for the observations (.json, and .pstats with --cprofile)")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="STAYDOWN_NAME=VALUE",
+        help="a server setting for this run, to measure its effect (repeatable)",
+    )
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="instead of the figures: observe one server under load from inside (SQLite, or "
+        "PostgreSQL with --only postgresql): write locks, section CPU, stack samples",
+    )
+    ap.add_argument(
+        "--profile-out",
+        default=None,
+        help="with --profile: path prefix for the observations (.json, and .pstats with --cprofile)",
+    )
     ap.add_argument("--role", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, default=None, help=argparse.SUPPRESS)
-    ap.add_argument("--sample-interval", type=float, default=0.005,
-                    help="with --profile: seconds between stack samples (0: none)")
+    ap.add_argument(
+        "--sample-interval", type=float, default=0.005, help="with --profile: seconds between stack samples (0: none)"
+    )
     ap.add_argument("--cprofile", action="store_true", help="with --profile: cProfile every thread as well")
-    ap.add_argument("--experiment", choices=sorted(EXPERIMENTS), action="append", default=None,
-                    help="with --profile, repeatable: patch the profiled server in memory to try a suggested "
-                         "change (writer-lock: SQLite writers queue on an in-process lock before BEGIN "
-                         "IMMEDIATE; audit-once: the audit chain is flushed at the outermost commit only)")
+    ap.add_argument(
+        "--experiment",
+        choices=sorted(EXPERIMENTS),
+        action="append",
+        default=None,
+        help="with --profile, repeatable: patch the profiled server in memory to try a suggested "
+        "change (writer-lock: SQLite writers queue on an in-process lock before BEGIN "
+        "IMMEDIATE; audit-once: the audit chain is flushed at the outermost commit only)",
+    )
     opts = ap.parse_args()
     SERVER_SETTINGS.update(item.split("=", 1) for item in opts.set)
     SERVER_PROCESSES[0] = opts.processes
     if opts.role == "profiled-serve":
-        profiled_serve(opts.port, Path(opts.profile_out), interval=opts.sample_interval, use_cprofile=opts.cprofile,
-                       experiments=opts.experiment or [])
+        profiled_serve(
+            opts.port,
+            Path(opts.profile_out),
+            interval=opts.sample_interval,
+            use_cprofile=opts.cprofile,
+            experiments=opts.experiment or [],
+        )
         return
     if opts.profile:
         run_profile(opts)
@@ -1001,8 +1132,13 @@ def main() -> None:
     if opts.only != "postgresql":
         with tempfile.TemporaryDirectory(prefix="staydown-bench-intake-") as tmp:
             data = Path(tmp) / "data"
-            out["sqlite"] = run_one("sqlite", server_env({"STAYDOWN_DATA_DIR": str(data)}),
-                                    f"sqlite:///{data / 'staydown.db'}", opts, Path(tmp))
+            out["sqlite"] = run_one(
+                "sqlite",
+                server_env({"STAYDOWN_DATA_DIR": str(data)}),
+                f"sqlite:///{data / 'staydown.db'}",
+                opts,
+                Path(tmp),
+            )
     else:
         out["sqlite"] = None
         out["sqlite_reason"] = "skipped with --only postgresql"
@@ -1030,19 +1166,29 @@ def main() -> None:
             finally:
                 pg.drop()
 
-    out["aim"] = {"sqlite_notices_per_s": AIM_RATE, "sqlite_p99_ms": AIM_P99_MS,
-                  "met": bool(out["sqlite"] and out["sqlite"]["notices_per_s"] >= AIM_RATE
-                              and (out["sqlite"]["p99_ms"] or float("inf")) <= AIM_P99_MS
-                              and out["sqlite"]["errors"] == 0)}
-    out["load_generator"] = ("same machine as the server: this process, `concurrency` threads in a closed loop "
-                             "with a keep-alive http.client connection each, takes part of the same cores as the server and its intake "
-                             "writer process; client_cpu_s and server_cpu_s are the CPU seconds each used in the measured "
-                             "window (PostgreSQL's own processes are not counted), and other work on the machine "
-                             "shows in loadavg_1m_before")
-    out["server"] = (f"`staydown serve --processes {SERVER_PROCESSES[0]}`: uvicorn (httptools, uvloop), async "
-                     "intake routes; notices are written in batches (group commit) by an intake writer child "
-                     "process; outbox worker and index follower in the server process"
-                     + (f"; settings {SERVER_SETTINGS}" if SERVER_SETTINGS else ""))
+    out["aim"] = {
+        "sqlite_notices_per_s": AIM_RATE,
+        "sqlite_p99_ms": AIM_P99_MS,
+        "met": bool(
+            out["sqlite"]
+            and out["sqlite"]["notices_per_s"] >= AIM_RATE
+            and (out["sqlite"]["p99_ms"] or float("inf")) <= AIM_P99_MS
+            and out["sqlite"]["errors"] == 0
+        ),
+    }
+    out["load_generator"] = (
+        "same machine as the server: this process, `concurrency` threads in a closed loop "
+        "with a keep-alive http.client connection each, takes part of the same cores as the server and its intake "
+        "writer process; client_cpu_s and server_cpu_s are the CPU seconds each used in the measured "
+        "window (PostgreSQL's own processes are not counted), and other work on the machine "
+        "shows in loadavg_1m_before"
+    )
+    out["server"] = (
+        f"`staydown serve --processes {SERVER_PROCESSES[0]}`: uvicorn (httptools, uvloop), async "
+        "intake routes; notices are written in batches (group commit) by an intake writer child "
+        "process; outbox worker and index follower in the server process"
+        + (f"; settings {SERVER_SETTINGS}" if SERVER_SETTINGS else "")
+    )
     out["server_processes"] = SERVER_PROCESSES[0]
     out["wall_s"] = round(time.perf_counter() - started, 1)
     print(json.dumps(out))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -259,7 +258,21 @@ def clustered_run(n_images: int) -> dict:
     # flat images, whose PDQ hash is degenerate. Both pile hashes up close together.
     from PIL import ImageDraw
 
-    words = "cat monday coffee when you finally weekend boss meeting friday code works again".split()
+    words = [
+        "cat",
+        "monday",
+        "coffee",
+        "when",
+        "you",
+        "finally",
+        "weekend",
+        "boss",
+        "meeting",
+        "friday",
+        "code",
+        "works",
+        "again",
+    ]
     for f in range(40):
         background = corpus.synthetic_image(10**6 + f, size)
         for v in range(31):
@@ -316,9 +329,9 @@ def clustered_run(n_images: int) -> dict:
     probe = stored_h[rng.choice(len(stored_h), min(500, len(stored_h)), replace=False)]
     neighbours = np.bincount(brute_force_pairs(stored_h, probe, radius=RADIUS)[0], minlength=len(probe))
     return {
-        "clustered_n": int(len(index)),
+        "clustered_n": len(index),
         "clustered_images": n_images,
-        "clustered_queries": int(len(qh)),
+        "clustered_queries": len(qh),
         "clustered_gen_s": round(gen_s, 1),
         "clustered_build_s": round(build_s, 3),
         "clustered_lookups_per_s": round(lookups),
@@ -379,8 +392,10 @@ def main() -> None:
         )
         # The recall sample: mostly planted queries (they are the ones with answers), some random.
         sample = np.concatenate(
-            [rng.choice(planted, args.recall_sample * 3 // 4, replace=False),
-             planted + rng.choice(nq - planted, args.recall_sample - args.recall_sample * 3 // 4, replace=False)]
+            [
+                rng.choice(planted, args.recall_sample * 3 // 4, replace=False),
+                planted + rng.choice(nq - planted, args.recall_sample - args.recall_sample * 3 // 4, replace=False),
+            ]
         )
         rng.shuffle(sample)
         np.save(workdir / "hashes.npy", hashes)
@@ -406,7 +421,11 @@ def main() -> None:
         got = set(zip(ours["query"].tolist(), ours["ids"].tolist()))
         recall = len(truth & got) / max(1, len(truth))
         truth_d = dict(zip(zip(bq.tolist(), brow.tolist()), bdist.tolist()))
-        wrong_d = sum(1 for q, i, d in zip(ours["query"], ours["ids"], ours["distances"]) if truth_d.get((int(q), int(i))) != int(d))
+        wrong_d = sum(
+            1
+            for q, i, d in zip(ours["query"], ours["ids"], ours["distances"])
+            if truth_d.get((int(q), int(i))) != int(d)
+        )
 
         log("HMA's FAISS configuration (subprocess)")
         hma = run_child("faiss", workdir, "--faiss-queries", str(args.faiss_queries))
@@ -429,7 +448,7 @@ def main() -> None:
         "lookups_per_s": served["lookups_per_s"],
         "recall": round(recall, 6),
         "recall_pairs": len(truth),
-        "recall_sample_queries": int(len(sample)),
+        "recall_sample_queries": len(sample),
         "wrong_distances": wrong_d,
         "extra_results": len(got - truth),
         "rss_mb": served["hwm_mb"],

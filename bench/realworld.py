@@ -36,12 +36,72 @@ _FONT_GLOBS = (
 _EMOJI_FONT = "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
 _BOLD = ("Bold", "Black", "Heavy")
 
-WORDS = (
-    "when you finally get the weekend off and it rains all day me explaining to my cat why "
-    "we cannot have breakfast at four nobody my brain at three in the morning the group chat "
-    "after one message that moment when the bus leaves as you arrive monday again already "
-    "lunch plans coffee first then everything else how it started how it is going"
-).split()
+WORDS = [
+    "when",
+    "you",
+    "finally",
+    "get",
+    "the",
+    "weekend",
+    "off",
+    "and",
+    "it",
+    "rains",
+    "all",
+    "day",
+    "me",
+    "explaining",
+    "to",
+    "my",
+    "cat",
+    "why",
+    "we",
+    "cannot",
+    "have",
+    "breakfast",
+    "at",
+    "four",
+    "nobody",
+    "my",
+    "brain",
+    "at",
+    "three",
+    "in",
+    "the",
+    "morning",
+    "the",
+    "group",
+    "chat",
+    "after",
+    "one",
+    "message",
+    "that",
+    "moment",
+    "when",
+    "the",
+    "bus",
+    "leaves",
+    "as",
+    "you",
+    "arrive",
+    "monday",
+    "again",
+    "already",
+    "lunch",
+    "plans",
+    "coffee",
+    "first",
+    "then",
+    "everything",
+    "else",
+    "how",
+    "it",
+    "started",
+    "how",
+    "it",
+    "is",
+    "going",
+]
 
 
 @functools.lru_cache(maxsize=1)
@@ -143,8 +203,9 @@ def _icons(draw: ImageDraw.ImageDraw, rng: np.random.Generator, x0: int, y0: int
         if rng.random() < 0.5:
             draw.ellipse([cx, y0, cx + size, y0 + size], outline=colour, width=max(1, size // 8))
         else:
-            draw.rounded_rectangle([cx, y0, cx + size, y0 + size], radius=size // 4, outline=colour,
-                                   width=max(1, size // 8))
+            draw.rounded_rectangle(
+                [cx, y0, cx + size, y0 + size], radius=size // 4, outline=colour, width=max(1, size // 8)
+            )
 
 
 def screenshot(img: Image.Image, rng: np.random.Generator, next_picture: Image.Image | None = None) -> Image.Image:
@@ -162,8 +223,12 @@ def screenshot(img: Image.Image, rng: np.random.Generator, next_picture: Image.I
     y = 0
     # status bar
     sb = int(sh * rng.uniform(0.02, 0.035))
-    draw.text((sw * 0.05, sb * 0.2), f"{int(rng.integers(1, 13))}:{int(rng.integers(0, 60)):02d}", fill=ink,
-              font=font(rng, sb * 0.6, bold=True))
+    draw.text(
+        (sw * 0.05, sb * 0.2),
+        f"{int(rng.integers(1, 13))}:{int(rng.integers(0, 60)):02d}",
+        fill=ink,
+        font=font(rng, sb * 0.6, bold=True),
+    )
     draw.rectangle([sw * 0.85, sb * 0.3, sw * 0.93, sb * 0.7], outline=ink, width=2)
     y += sb
     # app header, sometimes a coloured bar
@@ -177,10 +242,16 @@ def screenshot(img: Image.Image, rng: np.random.Generator, next_picture: Image.I
     # author line
     if rng.random() < 0.8:
         ah = int(sh * rng.uniform(0.035, 0.055))
-        draw.ellipse([sw * 0.03, y + ah * 0.15, sw * 0.03 + ah * 0.7, y + ah * 0.85],
-                     fill=tuple(int(c) for c in rng.integers(0, 256, 3)))
-        draw.text((sw * 0.05 + ah * 0.8, y + ah * 0.25), words(rng, 1, 2).replace(" ", "_"), fill=ink,
-                  font=font(rng, ah * 0.4, bold=True))
+        draw.ellipse(
+            [sw * 0.03, y + ah * 0.15, sw * 0.03 + ah * 0.7, y + ah * 0.85],
+            fill=tuple(int(c) for c in rng.integers(0, 256, 3)),
+        )
+        draw.text(
+            (sw * 0.05 + ah * 0.8, y + ah * 0.25),
+            words(rng, 1, 2).replace(" ", "_"),
+            fill=ink,
+            font=font(rng, ah * 0.4, bold=True),
+        )
         y += ah
     # the picture
     margin = 0 if rng.random() < 0.5 else int(sw * rng.uniform(0.02, 0.06))
@@ -363,8 +434,9 @@ def text_screenshot(rng: np.random.Generator, size: tuple[int, int] | None = Non
             bw = max(draw.textlength(line, font=fnt) for line in lines) + size_px
             bh = line_h * len(lines) + size_px // 2
             x = w - bw - w * 0.04 if mine else w * 0.04
-            colour = tuple(int(c) for c in rng.integers(0, 256, 3)) if mine else (
-                (60, 60, 60) if dark else (225, 225, 230))
+            colour = (
+                tuple(int(c) for c in rng.integers(0, 256, 3)) if mine else ((60, 60, 60) if dark else (225, 225, 230))
+            )
             draw.rounded_rectangle([x, y, x + bw, y + bh], radius=size_px, fill=colour)
             ty = y + size_px // 4
             for line in lines:

@@ -35,14 +35,14 @@ import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import corpus  # noqa: E402
-import realworld as rw  # noqa: E402
+import corpus
+import realworld as rw
 
-from staydown.enforcement.bank_media import media_entries  # noqa: E402
-from staydown.matching.gate import admits  # noqa: E402
-from staydown.media.decode import DEFAULT_LIMITS  # noqa: E402
-from staydown.media.hashing import compute_signals  # noqa: E402
-from staydown.media.variants import scan  # noqa: E402
+from staydown.enforcement.bank_media import media_entries
+from staydown.matching.gate import admits
+from staydown.media.decode import DEFAULT_LIMITS
+from staydown.media.hashing import compute_signals
+from staydown.media.variants import scan
 
 THRESHOLD = 31
 MAX_SIDE = 640  # originals are scaled to at most this (uploads of this size use the full path)
@@ -61,8 +61,9 @@ def _sources() -> dict[str, list]:
         _SRC["photo"] = [im for _, im in real]
         _SRC["nebula"] = [im for n, im in corpus.package_images("stellarium") if "/nebulae/" in n]
         _SRC["cutout"] = [im for _, im in corpus.package_images("tuxpaint")]
-        _SRC["drawing"] = [im for n, im in corpus.package_images("gcompris")
-                           if n.split("/")[4] not in corpus.GCOMPRIS_PHOTOS]
+        _SRC["drawing"] = [
+            im for n, im in corpus.package_images("gcompris") if n.split("/")[4] not in corpus.GCOMPRIS_PHOTOS
+        ]
         _SRC["icon"] = [im for _, im in corpus.icon_images()]
         _SRC["emoji"] = list(rw.emoji_glyphs())
     return _SRC
@@ -101,8 +102,11 @@ def _jpeg_bytes(img: Image.Image, quality: int) -> bytes:
 
 def _entries_of(data: bytes) -> list[tuple[str, str, int | None]]:
     """(hash, variant, quality) of the PDQ entries the media bank would hold."""
-    return [(e.signal, e.variant, e.quality) for e in media_entries(data, limits=DEFAULT_LIMITS, note="")
-            if e.signal_type == "pdq"]
+    return [
+        (e.signal, e.variant, e.quality)
+        for e in media_entries(data, limits=DEFAULT_LIMITS, note="")
+        if e.signal_type == "pdq"
+    ]
 
 
 def _queries_of(data: bytes) -> list[tuple[str, str, int]]:
@@ -138,7 +142,9 @@ def _distinct_job(item: tuple[str, int]) -> tuple[tuple[str, int], str, list, li
 
 
 def _contrast(img, rng):
-    return ImageEnhance.Contrast(img).enhance(float(rng.uniform(0.6, 0.8) if rng.random() < 0.5 else rng.uniform(1.25, 1.5)))
+    return ImageEnhance.Contrast(img).enhance(
+        float(rng.uniform(0.6, 0.8) if rng.random() < 0.5 else rng.uniform(1.25, 1.5))
+    )
 
 
 def _border(img, rng):
@@ -212,8 +218,14 @@ def _found(queries: list[tuple[str, str, int]], entries: list[tuple[str, str, in
     for i, j in zip(*np.nonzero(d <= THRESHOLD)):
         qh, qv, qq = queries[i]
         eh, ev, eq = entries[j]
-        if admits(distance=int(d[i, j]), threshold=THRESHOLD, query_variant=qv, query_quality=qq,
-                  entry_variant=ev, entry_quality=eq):
+        if admits(
+            distance=int(d[i, j]),
+            threshold=THRESHOLD,
+            query_variant=qv,
+            query_quality=qq,
+            entry_variant=ev,
+            entry_quality=eq,
+        ):
             return True, (qv or "plain").split(":")[0].rstrip("0123456789.+-") + "/" + (ev or "plain").split("_")[0]
     return best
 
@@ -288,9 +300,15 @@ def run(opts) -> None:  # noqa: C901 - one linear report
     q_hex, q_owner, q_var, q_q = [], [], [], []
     for owner, (_, entries, queries) in enumerate(kept):
         for h, v, q in entries:
-            e_hex.append(h); e_owner.append(owner); e_var.append(v); e_q.append(-1 if q is None else q)
+            e_hex.append(h)
+            e_owner.append(owner)
+            e_var.append(v)
+            e_q.append(-1 if q is None else q)
         for h, v, q in queries:
-            q_hex.append(h); q_owner.append(owner); q_var.append(v); q_q.append(q)
+            q_hex.append(h)
+            q_owner.append(owner)
+            q_var.append(v)
+            q_q.append(q)
     to_bytes = lambda hexes: np.frombuffer(b"".join(bytes.fromhex(h) for h in hexes), np.uint8).reshape(-1, 32)  # noqa: E731
     index = PDQIndex.build(np.arange(len(e_hex), dtype=np.int64), to_bytes(e_hex))
     m = index.search(to_bytes(q_hex), radius=THRESHOLD)
@@ -303,8 +321,14 @@ def run(opts) -> None:  # noqa: C901 - one linear report
         a, b = q_owner[qi], e_owner[ei]
         key = (min(a, b), max(a, b))
         qv, ev = q_var[qi], e_var[ei]
-        ok = admits(distance=int(d), threshold=THRESHOLD, query_variant=qv, query_quality=q_q[qi],
-                    entry_variant=ev, entry_quality=None if e_q[ei] < 0 else e_q[ei])
+        ok = admits(
+            distance=int(d),
+            threshold=THRESHOLD,
+            query_variant=qv,
+            query_quality=q_q[qi],
+            entry_variant=ev,
+            entry_quality=None if e_q[ei] < 0 else e_q[ei],
+        )
         if not qv and not ev:
             pairs_plain[key] = min(int(d), pairs_plain.get(key, 999))
         elif ok:
@@ -315,16 +339,26 @@ def run(opts) -> None:  # noqa: C901 - one linear report
     # A pair met through a mirror or quarter turn within 8 bits is one image and its transform
     # (arrow-left and arrow-right icons): what the variants are for, counted apart.
     dihedral = ("rotate", "flip", "transpose", "transverse")
-    twins = {k for k, (d, qv, ev) in pairs_variant.items()
-             if d <= 8 and not ev and qv.startswith(dihedral) and k not in pairs_plain}
+    twins = {
+        k
+        for k, (d, qv, ev) in pairs_variant.items()
+        if d <= 8 and not ev and qv.startswith(dihedral) and k not in pairs_plain
+    }
     t_pairs = time.perf_counter() - t0 - t_distinct - t_recall
-    print(f"false-flag search: {len(q_hex)} query hashes in an index of {len(e_hex)} bank hashes, "
-          f"{len(m.ids)} hits within {THRESHOLD} bits, in {t_pairs:.0f} s", flush=True)
+    print(
+        f"false-flag search: {len(q_hex)} query hashes in an index of {len(e_hex)} bank hashes, "
+        f"{len(m.ids)} hits within {THRESHOLD} bits, in {t_pairs:.0f} s",
+        flush=True,
+    )
     kinds = lambda key: "/".join(sorted(kept[i][0][0] for i in key))  # noqa: E731
-    print(f"plain PDQ collisions (hash = hash, no variant): {len(pairs_plain)} pairs "
-          f"{dict(Counter(kinds(k) for k in pairs_plain))}")
-    print(f"false flags through variants (after the gate): {len(pairs_variant)} pairs "
-          f"{dict(Counter(kinds(k) for k in pairs_variant))}; variant hits the gate refused: {ungated_variant}")
+    print(
+        f"plain PDQ collisions (hash = hash, no variant): {len(pairs_plain)} pairs "
+        f"{dict(Counter(kinds(k) for k in pairs_plain))}"
+    )
+    print(
+        f"false flags through variants (after the gate): {len(pairs_variant)} pairs "
+        f"{dict(Counter(kinds(k) for k in pairs_variant))}; variant hits the gate refused: {ungated_variant}"
+    )
     print(f"of which mirror/turn twins within 8 bits: {len(twins)}")
     for key, (d, qv, ev) in [x for x in pairs_variant.items() if x[0] not in twins][:10]:
         print(f"  {kept[key[0]][0]} ~ {kept[key[1]][0]}: {d} bits via {qv or 'plain'} / {ev or 'plain'}")
@@ -348,8 +382,10 @@ def run(opts) -> None:  # noqa: C901 - one linear report
     e_per_image = len(e_hex) / max(1, len(kept))
     print(f"{'edit':18s} {'plain':>7s} {'hash-only':>10s} {'(real)':>7s} {'media':>7s} {'(real)':>7s}")
     for name in EDITS:
-        print(f"{name:18s} {table['plain'][name]['all']:7.3f} {table['hash_only'][name]['all']:10.3f} "
-              f"{table['hash_only'][name]['real']:7.3f} {table['media'][name]['all']:7.3f} {table['media'][name]['real']:7.3f}")
+        print(
+            f"{name:18s} {table['plain'][name]['all']:7.3f} {table['hash_only'][name]['all']:10.3f} "
+            f"{table['hash_only'][name]['real']:7.3f} {table['media'][name]['all']:7.3f} {table['media'][name]['real']:7.3f}"
+        )
     wall = time.perf_counter() - t0
     load_end = _load()
     flat = by_kind["icon"] + by_kind["emoji"] + by_kind["drawing"]
@@ -363,7 +399,9 @@ def run(opts) -> None:  # noqa: C901 - one linear report
         "text_screenshots": by_kind["text"],
         "false_flags": len((set(pairs_plain) | set(pairs_variant)) - twins),
         "false_flags_through_variants": len(set(pairs_variant) - twins - set(pairs_plain)),
-        "false_flags_through_variants_by_kind": dict(Counter(kinds(k) for k in set(pairs_variant) - twins - set(pairs_plain))),
+        "false_flags_through_variants_by_kind": dict(
+            Counter(kinds(k) for k in set(pairs_variant) - twins - set(pairs_plain))
+        ),
         "mirror_or_turn_twins": len(twins),
         "plain_pdq_collisions": len(pairs_plain),
         "plain_pdq_collisions_by_kind": dict(Counter(kinds(k) for k in pairs_plain)),

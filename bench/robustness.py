@@ -39,16 +39,16 @@ from multiprocessing import Pool
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one BLAS thread per worker process
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
-from numba import njit, prange  # noqa: E402
-from PIL import Image, ImageDraw, ImageEnhance, ImageOps  # noqa: E402
+import numpy as np
+from numba import njit, prange
+from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import corpus  # noqa: E402
+import corpus
 
-from staydown.matching._kernels import _popcount  # noqa: E402  (one POPCNT instruction)
-from staydown.media.hashing import luma_from_rgb, pdq_from_luma  # noqa: E402
-from staydown.media.variants import BANK_CROPS, bank_variants, query_variants  # noqa: E402
+from staydown.matching._kernels import _popcount  # one POPCNT instruction
+from staydown.media.hashing import luma_from_rgb, pdq_from_luma
+from staydown.media.variants import BANK_CROPS, bank_variants, query_variants
 
 THRESHOLD = 31
 
@@ -86,8 +86,14 @@ def _caption(img, rng):
     font = corpus._font(size)
     text = " ".join(rng.choice(corpus._WORDS, 3)).upper()
     y = size // 3 if rng.random() < 0.5 else img.height - size - size // 2
-    draw.text((img.width * 0.05, y), text, fill=(255, 255, 255), font=font, stroke_width=max(1, size // 12),
-              stroke_fill=(0, 0, 0))
+    draw.text(
+        (img.width * 0.05, y),
+        text,
+        fill=(255, 255, 255),
+        font=font,
+        stroke_width=max(1, size // 12),
+        stroke_fill=(0, 0, 0),
+    )
     return out
 
 
@@ -246,8 +252,12 @@ def _nearest_foreign(q, q_owner, b, b_owner, radius, nearest, hits):  # pragma: 
                 best = nearest[i]
                 count = hits[i]
                 for j in range(bs, be):
-                    d = (_popcount(q0 ^ b[j, 0]) + _popcount(q1 ^ b[j, 1])
-                         + _popcount(q2 ^ b[j, 2]) + _popcount(q3 ^ b[j, 3]))
+                    d = (
+                        _popcount(q0 ^ b[j, 0])
+                        + _popcount(q1 ^ b[j, 1])
+                        + _popcount(q2 ^ b[j, 2])
+                        + _popcount(q3 ^ b[j, 3])
+                    )
                     if (d < best or d <= radius) and b_owner[j] != owner:
                         best = min(best, d)
                         if d <= radius:
@@ -275,7 +285,9 @@ def _false_pairs(q, q_owner, b, b_owner) -> tuple[dict[tuple[int, int], int], np
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--distinct", type=int, default=10_000, help="distinct images for the false-flag check")
-    ap.add_argument("--originals", type=int, default=300, help="originals edited for recall (half real, half synthetic)")
+    ap.add_argument(
+        "--originals", type=int, default=300, help="originals edited for recall (half real, half synthetic)"
+    )
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--legacy", action="store_true", help="the earlier synthetic-corpus benchmark (13 edits)")
     ap.add_argument("--images", type=int, default=5000, help="--legacy: distinct images")
@@ -325,11 +337,15 @@ def _legacy(opts: argparse.Namespace) -> None:
     bo, qo = np.array(bank_owner, np.int64), np.array(scan_owner, np.int64)
     pairs, nearest_any = _false_pairs(q, qo, b, bo)
     t_pairs = time.perf_counter() - t0 - t_build
-    print(f"all pairs: {q.shape[0]} query hashes x {b.shape[0]} bank hashes in {t_pairs:.1f} s; "
-          f"false-matching image pairs: {len(pairs)}")
-    print(f"nearest variant of another image (any query variant vs any bank variant): min "
-          f"{nearest_any.min()} bits, 1st pct of images "
-          f"{np.percentile(_per_owner_min(nearest_any, qo, n), 1):.0f}")
+    print(
+        f"all pairs: {q.shape[0]} query hashes x {b.shape[0]} bank hashes in {t_pairs:.1f} s; "
+        f"false-matching image pairs: {len(pairs)}"
+    )
+    print(
+        f"nearest variant of another image (any query variant vs any bank variant): min "
+        f"{nearest_any.min()} bits, 1st pct of images "
+        f"{np.percentile(_per_owner_min(nearest_any, qo, n), 1):.0f}"
+    )
     for (a, c), d in sorted(pairs.items(), key=lambda x: x[1])[:10]:
         print(f"  false match {a} ~ {c} at {d} bits")
 
@@ -364,32 +380,37 @@ def _legacy(opts: argparse.Namespace) -> None:
         counts[name] = total
     print(f"{'edit':12s} {'n':>5s} {'plain':>7s} {'staydown':>9s} {'photos only':>12s}")
     for name in EDITS:
-        print(f"{name:12s} {counts[name]:5d} {recall_plain[name]:7.3f} {recall[name]:9.3f} "
-              f"{recall_photos[name]:12.3f}")
+        print(f"{name:12s} {counts[name]:5d} {recall_plain[name]:7.3f} {recall[name]:9.3f} {recall_photos[name]:12.3f}")
     per_image_q = q.shape[0] / n
     per_image_b = b.shape[0] / n
     wall = time.perf_counter() - t0
     load_end = _load()
-    print(f"variants per image: query {per_image_q:.2f}, bank {per_image_b:.2f}; wall {wall:.1f} s; "
-          f"load average (1, 5, 15 min) at start {load_start}, at end {load_end}")
-    print(json.dumps({
-        "cores": os.cpu_count(),
-        "distinct_images": n,
-        "image_size": list(size),
-        "edited_per_type": min(counts.values()),
-        "false_matches": len(pairs),
-        "recall_by_edit": recall,
-        "min_recall": min(recall.values()),
-        "pdq_plain_recall_by_edit": recall_plain,
-        "photos_recall_by_edit": recall_photos,
-        "photos_edited_per_type": len(naturals),
-        "nearest_other_image_bits": int(nearest_any.min()),
-        "query_variants_per_image": round(per_image_q, 2),
-        "bank_variants_per_image": round(per_image_b, 2),
-        "wall_seconds": round(wall, 1),
-        "load_average_start": load_start,
-        "load_average_end": load_end,
-    }))
+    print(
+        f"variants per image: query {per_image_q:.2f}, bank {per_image_b:.2f}; wall {wall:.1f} s; "
+        f"load average (1, 5, 15 min) at start {load_start}, at end {load_end}"
+    )
+    print(
+        json.dumps(
+            {
+                "cores": os.cpu_count(),
+                "distinct_images": n,
+                "image_size": list(size),
+                "edited_per_type": min(counts.values()),
+                "false_matches": len(pairs),
+                "recall_by_edit": recall,
+                "min_recall": min(recall.values()),
+                "pdq_plain_recall_by_edit": recall_plain,
+                "photos_recall_by_edit": recall_photos,
+                "photos_edited_per_type": len(naturals),
+                "nearest_other_image_bits": int(nearest_any.min()),
+                "query_variants_per_image": round(per_image_q, 2),
+                "bank_variants_per_image": round(per_image_b, 2),
+                "wall_seconds": round(wall, 1),
+                "load_average_start": load_start,
+                "load_average_end": load_end,
+            }
+        )
+    )
 
 
 def _load() -> list[float]:
@@ -497,13 +518,16 @@ def _fit_crops(opts: argparse.Namespace) -> None:
     corner = np.concatenate([p[2] for p in parts])
     margin = THRESHOLD - 2
     weight = np.where(corner, _FIT_CORNER_WEIGHT, 1.0)
-    chosen = _cover(dist <= margin, (base <= margin).astype(np.int64), weight,
-                    [candidates.index(c) for c in keep], opts.crops)
+    chosen = _cover(
+        dist <= margin, (base <= margin).astype(np.int64), weight, [candidates.index(c) for c in keep], opts.crops
+    )
     crops = [candidates[j] for j in chosen]
     ok = (base <= THRESHOLD) | (dist[:, chosen] <= THRESHOLD).any(axis=1)
-    print(f"fitted on {len(seeds)} images (seeds {seeds.start}..{seeds.stop - 1}), {len(base)} crops, "
-          f"in {time.perf_counter() - t0:.0f} s; in-sample recall: random {ok[~corner].mean():.4f}, "
-          f"corners {ok[corner].mean():.4f}")
+    print(
+        f"fitted on {len(seeds)} images (seeds {seeds.start}..{seeds.stop - 1}), {len(base)} crops, "
+        f"in {time.perf_counter() - t0:.0f} s; in-sample recall: random {ok[~corner].mean():.4f}, "
+        f"corners {ok[corner].mean():.4f}"
+    )
     print("BANK_CROPS = (")
     for c in crops:
         print(f"    ({', '.join(f'{x:g}' for x in c)}),")
@@ -516,15 +540,16 @@ def _fit_crops(opts: argparse.Namespace) -> None:
     dist = np.concatenate([p[1] for p in parts])
     corner = np.concatenate([p[2] for p in parts])
     ok = (base <= THRESHOLD) | (dist <= THRESHOLD).any(axis=1)
-    print(f"held out ({len(seeds)} images, seeds {seeds.start}..{seeds.stop - 1}): recall random "
-          f"{ok[~corner].mean():.4f} ({(~corner).sum()} crops), corners {ok[corner].mean():.4f} "
-          f"({corner.sum()}); {time.perf_counter() - t0:.0f} s in all")
+    print(
+        f"held out ({len(seeds)} images, seeds {seeds.start}..{seeds.stop - 1}): recall random "
+        f"{ok[~corner].mean():.4f} ({(~corner).sum()} crops), corners {ok[corner].mean():.4f} "
+        f"({corner.sum()}); {time.perf_counter() - t0:.0f} s in all"
+    )
     per_image = len(_CORNERS) + _FIT_RANDOM
     size_of = np.repeat([_FIT_SIZES[s % len(_FIT_SIZES)] for s in seeds], per_image, axis=0)
     for size in _FIT_SIZES:
         at = (size_of == size).all(axis=1)
-        print(f"  at {size[0]}x{size[1]}: random {ok[at & ~corner].mean():.4f}, "
-              f"corners {ok[at & corner].mean():.4f}")
+        print(f"  at {size[0]}x{size[1]}: random {ok[at & ~corner].mean():.4f}, corners {ok[at & corner].mean():.4f}")
     print(f"load average at end: {_load()}")
 
 

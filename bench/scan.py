@@ -36,8 +36,9 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import corpus  # noqa: E402
-import intake  # noqa: E402  (its server helpers: start_server, server_env, percentile...)
+import corpus
+
+import intake  # its server helpers: start_server, server_env, percentile...
 
 FLAT_SIDE = 7000
 
@@ -47,8 +48,12 @@ def _multipart(data: bytes, fields: dict[str, str], filename: str, ctype: str) -
     parts = []
     for k, v in fields.items():
         parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode())
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-                 f"Content-Type: {ctype}\r\n\r\n".encode() + data + b"\r\n")
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        f"Content-Type: {ctype}\r\n\r\n".encode()
+        + data
+        + b"\r\n"
+    )
     parts.append(f"--{boundary}--\r\n".encode())
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
@@ -62,11 +67,13 @@ class Client:
         self.key = key
 
     def scan(self, data: bytes, content_id: str, filename: str, ctype: str) -> tuple[int, float, dict]:
-        body, content_type = _multipart(data, {"content_id": content_id, "account_id": "acct-" + content_id[-3:]},
-                                        filename, ctype)
+        body, content_type = _multipart(
+            data, {"content_id": content_id, "account_id": "acct-" + content_id[-3:]}, filename, ctype
+        )
         started = time.perf_counter()
-        self.conn.request("POST", "/v1/scan", body=body, headers={"Authorization": f"Bearer {self.key}",
-                                                                 "Content-Type": content_type})
+        self.conn.request(
+            "POST", "/v1/scan", body=body, headers={"Authorization": f"Bearer {self.key}", "Content-Type": content_type}
+        )
         r = self.conn.getresponse()
         payload = r.read()
         elapsed = time.perf_counter() - started
@@ -77,12 +84,23 @@ class Client:
         return r.status, elapsed, parsed
 
     def notice(self, n: int) -> tuple[int, float]:
-        body = json.dumps({"kind": "user_report", "reporter_kind": "user", "policy_id": "harassment",
-                           "explanation": "threatening messages", "reporter_id": f"r-{n % 997}",
-                           "items": [{"content_id": f"note-{n}", "account_id": f"acct-{n % 5000}"}]})
+        body = json.dumps(
+            {
+                "kind": "user_report",
+                "reporter_kind": "user",
+                "policy_id": "harassment",
+                "explanation": "threatening messages",
+                "reporter_id": f"r-{n % 997}",
+                "items": [{"content_id": f"note-{n}", "account_id": f"acct-{n % 5000}"}],
+            }
+        )
         started = time.perf_counter()
-        self.conn.request("POST", "/v1/notices", body=body, headers={"Authorization": f"Bearer {self.key}",
-                                                                    "Content-Type": "application/json"})
+        self.conn.request(
+            "POST",
+            "/v1/notices",
+            body=body,
+            headers={"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"},
+        )
         r = self.conn.getresponse()
         r.read()
         return r.status, time.perf_counter() - started
@@ -134,7 +152,7 @@ class Notices:
                     self.errors[status] = self.errors.get(status, 0) + 1
             time.sleep(0.01)  # a steady stream beside the scans, not a saturating flood
 
-    def __enter__(self) -> "Notices":
+    def __enter__(self) -> Notices:
         self._workers = [threading.Thread(target=self._run, daemon=True) for _ in range(self.threads)]
         for t in self._workers:
             t.start()
@@ -146,8 +164,13 @@ class Notices:
             t.join(timeout=60)
 
     def figures(self) -> dict:
-        return {"notices": len(self.latencies), "p50_ms": _ms(self.latencies, 50), "p99_ms": _ms(self.latencies, 99),
-                "max_ms": _ms(self.latencies, 100), "errors": self.errors}
+        return {
+            "notices": len(self.latencies),
+            "p50_ms": _ms(self.latencies, 50),
+            "p99_ms": _ms(self.latencies, 99),
+            "max_ms": _ms(self.latencies, 100),
+            "errors": self.errors,
+        }
 
 
 def _photos(n: int, size: tuple[int, int]) -> list[Image.Image]:
@@ -157,8 +180,7 @@ def _photos(n: int, size: tuple[int, int]) -> list[Image.Image]:
     return out
 
 
-def _jpeg_phase(server, pid: int, jpegs: list[bytes], opts: argparse.Namespace, tag: str,
-                with_notices: bool) -> dict:
+def _jpeg_phase(server, pid: int, jpegs: list[bytes], opts: argparse.Namespace, tag: str, with_notices: bool) -> dict:
     """`opts.concurrency` platform workers scanning 1 MP JPEGs in a closed loop for `opts.seconds`."""
     lat: list[float] = []
     statuses: dict[int, int] = {}
@@ -192,10 +214,16 @@ def _jpeg_phase(server, pid: int, jpegs: list[bytes], opts: argparse.Namespace, 
             t.join()
         window = time.perf_counter() - started
     cpu = intake.proc_cpu_seconds(pid) - cpu_before
-    out = {"scans_per_s": round(len(lat) / window, 1), "p50_ms": _ms(lat, 50), "p99_ms": _ms(lat, 99),
-           "concurrency": opts.concurrency, "statuses": statuses, "seconds": round(window, 1),
-           "query_hashes_mean": round(float(np.mean(hashes)), 1) if hashes else None,
-           "server_cpu_ms_per_scan": round(cpu * 1000 / max(1, len(lat)), 1)}
+    out = {
+        "scans_per_s": round(len(lat) / window, 1),
+        "p50_ms": _ms(lat, 50),
+        "p99_ms": _ms(lat, 99),
+        "concurrency": opts.concurrency,
+        "statuses": statuses,
+        "seconds": round(window, 1),
+        "query_hashes_mean": round(float(np.mean(hashes)), 1) if hashes else None,
+        "server_cpu_ms_per_scan": round(cpu * 1000 / max(1, len(lat)), 1),
+    }
     if with_notices:
         out["notices_meanwhile"] = notices.figures()
     return out
@@ -216,9 +244,13 @@ def main() -> None:
     buf = io.BytesIO()
     Image.new("RGB", (FLAT_SIDE, FLAT_SIDE), (200, 30, 40)).save(buf, "PNG")
     flat = buf.getvalue()
-    out["inputs"] = {"jpeg": "1155x866 q88", "jpeg_bytes_mean": int(np.mean([len(j) for j in jpegs])),
-                     "png": "1280x960", "png_bytes_mean": int(np.mean([len(p) for p in pngs])),
-                     "flat_png_bytes": len(flat)}
+    out["inputs"] = {
+        "jpeg": "1155x866 q88",
+        "jpeg_bytes_mean": int(np.mean([len(j) for j in jpegs])),
+        "png": "1280x960",
+        "png_bytes_mean": int(np.mean([len(p) for p in pngs])),
+        "flat_png_bytes": len(flat),
+    }
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
         env = intake.server_env({"STAYDOWN_DATA_DIR": str(data_dir), "STAYDOWN_SCAN_URL_ALLOWLIST": "[]"})
@@ -237,9 +269,25 @@ def main() -> None:
         exe = intake.staydown_bin()
         data_dir.mkdir(parents=True)
         subprocess.run([exe, "db", "upgrade"], env=env, check=True, capture_output=True)
-        subprocess.run([exe, "banks", "create", "hash-list", "--source", "other", "--purpose",
-                        "benchmark hash-only list of benign images", "--policy", "csam", "--action", "hold"],
-                       env=env, check=True, capture_output=True)
+        subprocess.run(
+            [
+                exe,
+                "banks",
+                "create",
+                "hash-list",
+                "--source",
+                "other",
+                "--purpose",
+                "benchmark hash-only list of benign images",
+                "--policy",
+                "csam",
+                "--action",
+                "hold",
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         subprocess.run([exe, "banks", "import", "hash-list", str(csv_path)], env=env, check=True, capture_output=True)
         server = intake.start_server(env, Path(tmp))
         try:
@@ -263,12 +311,15 @@ def main() -> None:
                 _reset_peak(p)
             status, elapsed, body = c.scan(flat, "flat-0", "flat.png", "image/png")
             increase = {p: _vm(p, "VmHWM") - rss_before[p] for p in procs}
-            out["flat_png_7000"] = {"status": status, "seconds": round(elapsed, 3),
-                                    "processes": len(procs),
-                                    "server_rss_before_mb": round(rss_before[pid], 1),
-                                    "peak_increase_mb": round(max(increase.values()), 1),
-                                    "peak_increase_all_processes_mb": round(sum(max(0.0, v) for v in increase.values()), 1),
-                                    "query_hashes": body.get("query_variants")}
+            out["flat_png_7000"] = {
+                "status": status,
+                "seconds": round(elapsed, 3),
+                "processes": len(procs),
+                "server_rss_before_mb": round(rss_before[pid], 1),
+                "peak_increase_mb": round(max(increase.values()), 1),
+                "peak_increase_all_processes_mb": round(sum(max(0.0, v) for v in increase.values()), 1),
+                "query_hashes": body.get("query_variants"),
+            }
             # 2. four at once, with notices beside them
             out["loadavg_before_flat4"] = round(os.getloadavg()[0], 2)
             results: list[tuple[int, float]] = []
@@ -287,11 +338,13 @@ def main() -> None:
                     t.join()
                 wall = time.perf_counter() - started
                 time.sleep(0.5)
-            out["flat_png_7000_x4"] = {"seconds_all_answered": round(wall, 3),
-                                       "statuses": sorted(s for s, _ in results),
-                                       "each_s": sorted(round(e, 3) for _, e in results),
-                                       "server_peak_mb_all_processes": round(sum(_vm(p, "VmHWM") for p in procs), 1),
-                                       "notices_meanwhile": notices.figures()}
+            out["flat_png_7000_x4"] = {
+                "seconds_all_answered": round(wall, 3),
+                "statuses": sorted(s for s, _ in results),
+                "each_s": sorted(round(e, 3) for _, e in results),
+                "server_peak_mb_all_processes": round(sum(_vm(p, "VmHWM") for p in procs), 1),
+                "notices_meanwhile": notices.figures(),
+            }
             # 3. 1,280 px PNGs, one at a time
             out["loadavg_before_png"] = round(os.getloadavg()[0], 2)
             lat = []
@@ -299,8 +352,12 @@ def main() -> None:
                 s, e, body = c.scan(pngs[k % len(pngs)], f"png-{k}", "p.png", "image/png")
                 if s == 200:
                     lat.append(e)
-            out["png_1280"] = {"scans": len(lat), "p50_ms": _ms(lat, 50), "p99_ms": _ms(lat, 99),
-                               "query_hashes": body.get("query_variants")}
+            out["png_1280"] = {
+                "scans": len(lat),
+                "p50_ms": _ms(lat, 50),
+                "p99_ms": _ms(lat, 99),
+                "query_hashes": body.get("query_variants"),
+            }
             # 4. 1 MP JPEGs, closed loop: alone (the issue's figure), then with notices beside them
             for phase, with_notices in (("jpeg_1mp", False), ("jpeg_1mp_with_notices", True)):
                 out[f"loadavg_before_{phase}"] = round(os.getloadavg()[0], 2)

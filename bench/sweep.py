@@ -55,6 +55,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -106,8 +107,9 @@ def query_hashes(signals: Any, variants: list[Any]) -> list[str]:
 # -- part 1: the sweep's index work at n stored signals ------------------------------------------
 
 
-def index_sweep(n: int, items: int, rounds: int, planted_per_item: int, exact_n: int,
-                image_size: tuple[int, int]) -> dict[str, Any]:
+def index_sweep(
+    n: int, items: int, rounds: int, planted_per_item: int, exact_n: int, image_size: tuple[int, int]
+) -> dict[str, Any]:
     import numba
 
     from staydown.matching.engine import Replica
@@ -120,8 +122,10 @@ def index_sweep(n: int, items: int, rounds: int, planted_per_item: int, exact_n:
     hashed = hash_images(items, image_size, SEED)
     hash_s = time.perf_counter() - t
     queries = [query_hashes(s, v) for s, v in hashed]
-    log(f"  hashed {items} synthetic images ({image_size[0]}x{image_size[1]}) in {hash_s:.1f} s; "
-        f"{min(map(len, queries))}-{max(map(len, queries))} PDQ hashes per item")
+    log(
+        f"  hashed {items} synthetic images ({image_size[0]}x{image_size[1]}) in {hash_s:.1f} s; "
+        f"{min(map(len, queries))}-{max(map(len, queries))} PDQ hashes per item"
+    )
 
     t = time.perf_counter()
     hashes = rng.integers(0, 256, (n, 32), dtype=np.uint8)
@@ -153,10 +157,12 @@ def index_sweep(n: int, items: int, rounds: int, planted_per_item: int, exact_n:
     exact = {"md5": ExactIndex(digest_bytes=16), "sha256": ExactIndex(digest_bytes=32)}
     for kind, index_ in exact.items():
         width = index_.digest_bytes
-        index_.add(np.arange(n + 1, n + 1 + exact_n, dtype=np.int64),
-                   rng.integers(0, 256, (exact_n, width), dtype=np.uint8))
-        index_.add(np.arange(n + 1 + exact_n, n + 1 + exact_n + items, dtype=np.int64),
-                   [getattr(s, kind) for s, _ in hashed])
+        index_.add(
+            np.arange(n + 1, n + 1 + exact_n, dtype=np.int64), rng.integers(0, 256, (exact_n, width), dtype=np.uint8)
+        )
+        index_.add(
+            np.arange(n + 1 + exact_n, n + 1 + exact_n + items, dtype=np.int64), [getattr(s, kind) for s, _ in hashed]
+        )
     exact_s = time.perf_counter() - t
     log(f"  exact indexes: {exact_n:,} random digests each + the items' own, {exact_s:.1f} s")
 
@@ -244,15 +250,17 @@ def role_receiver(secret: str) -> None:
             with lock:
                 if event.get("delivery_id") != self.headers.get(DELIVERY_HEADER):
                     bad[1] += 1
-                deliveries.append([event["delivery_id"], arrived, event["kind"], event["content_id"],
-                                   event["account_id"]])
+                deliveries.append(
+                    [event["delivery_id"], arrived, event["kind"], event["content_id"], event["account_id"]]
+                )
             self.send_response(204)
             self.end_headers()
 
         def do_GET(self) -> None:  # noqa: N802
             with lock:
-                body = json.dumps({"deliveries": deliveries, "bad_signatures": bad[0],
-                                   "delivery_id_mismatch": bad[1]}).encode()
+                body = json.dumps(
+                    {"deliveries": deliveries, "bad_signatures": bad[0], "delivery_id_mismatch": bad[1]}
+                ).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -275,7 +283,10 @@ class Receiver:
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), "--role", "receiver"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert self.proc.stdout is not None
         port = int(self.proc.stdout.readline())
         self.url = f"http://127.0.0.1:{port}/hook"
@@ -326,10 +337,16 @@ class PgDatabase:
         for dbname in ("postgres", self.base.database):
             try:
                 u = self.base
-                parts = {"host": u.host or "127.0.0.1", "port": str(u.port or 5432), "user": u.username,
-                         "password": u.password, "dbname": dbname}
-                return psycopg.connect(" ".join(f"{k}='{v}'" for k, v in parts.items() if v), autocommit=True,
-                                       connect_timeout=5)
+                parts = {
+                    "host": u.host or "127.0.0.1",
+                    "port": str(u.port or 5432),
+                    "user": u.username,
+                    "password": u.password,
+                    "dbname": dbname,
+                }
+                return psycopg.connect(
+                    " ".join(f"{k}='{v}'" for k, v in parts.items() if v), autocommit=True, connect_timeout=5
+                )
             except Exception as exc:  # noqa: BLE001 - try the URL's own database next
                 last = exc
         raise RuntimeError(f"cannot connect to the PostgreSQL server: {last}")
@@ -418,16 +435,28 @@ def e2e(backend: str, url: str, opts: argparse.Namespace, tmp: Path, wait_until:
     from tests.imagegen import encode, synthetic
 
     rng = np.random.default_rng(SEED + 7)
-    out: dict[str, Any] = {"backend": backend, "copies": opts.copies, "unrelated": opts.unrelated,
-                           "workers": opts.workers, "loadavg_start": loadavg()}
+    out: dict[str, Any] = {
+        "backend": backend,
+        "copies": opts.copies,
+        "unrelated": opts.unrelated,
+        "workers": opts.workers,
+        "loadavg_start": loadavg(),
+    }
     wall = time.perf_counter()
     engine = create_engine(url)
     upgrade(engine)
     database = Database(engine)
     receiver = Receiver()
-    settings = Settings(env="development", database_url=url, data_dir=tmp / f"var-{backend}",
-                        webhook_url=receiver.url, webhook_secret=SECRET, worker_in_process=False,
-                        index_follow_in_process=False, log_level="WARNING")
+    settings = Settings(
+        env="development",
+        database_url=url,
+        data_dir=tmp / f"var-{backend}",
+        webhook_url=receiver.url,
+        webhook_secret=SECRET,
+        worker_in_process=False,
+        index_follow_in_process=False,
+        log_level="WARNING",
+    )
     catalogue = default_catalogue()
     rules = CaseRules.from_settings(settings)
     match_engine = MatchEngine(database)
@@ -440,16 +469,27 @@ def e2e(backend: str, url: str, opts: argparse.Namespace, tmp: Path, wait_until:
         t = time.perf_counter()
         image = synthetic(SEED, (640, 480))
         with database.unit_of_work() as db:
-            reviewer = actor_for_staff(create_staff_user(db, actor=SYSTEM, username="bench-reviewer",
-                                                         roles=["moderator"]))
-            scan_media(db, actor=SYSTEM, engine=match_engine, data=encode(image, "JPEG", quality=92),
-                       limits=DEFAULT_LIMITS,
-                       content=ContentRef(id="orig", kind="image", account=AccountRef(id="acct-orig")))
+            reviewer = actor_for_staff(
+                create_staff_user(db, actor=SYSTEM, username="bench-reviewer", roles=["moderator"])
+            )
+            scan_media(
+                db,
+                actor=SYSTEM,
+                engine=match_engine,
+                data=encode(image, "JPEG", quality=92),
+                limits=DEFAULT_LIMITS,
+                content=ContentRef(id="orig", kind="image", account=AccountRef(id="acct-orig")),
+            )
         with database.unit_of_work(write=False) as db:
             orig = db.execute(sa.select(PlatformContent).where(PlatformContent.platform_id == "orig")).scalar_one()
-            signals = {k: (s, q) for k, s, q in db.execute(
-                sa.select(ContentSignal.signal_type, ContentSignal.signal, ContentSignal.quality)
-                .where(ContentSignal.content_id == orig.id)).all()}
+            signals = {
+                k: (s, q)
+                for k, s, q in db.execute(
+                    sa.select(ContentSignal.signal_type, ContentSignal.signal, ContentSignal.quality).where(
+                        ContentSignal.content_id == orig.id
+                    )
+                ).all()
+            }
             variants = db.execute(sa.select(Scan.signals).where(Scan.content_id == orig.id)).scalar_one()["variants"]
         pdq, quality = signals["pdq"]
         md5, sha256 = signals["md5"][0], signals["sha256"][0]
@@ -461,13 +501,18 @@ def e2e(backend: str, url: str, opts: argparse.Namespace, tmp: Path, wait_until:
                         exact = i % 20 == 0
                         source = variants[int(rng.integers(0, len(variants)))][1] if i % 10 == 5 else pdq
                         near = pdq if exact else flip(source, rng.choice(256, int(rng.integers(1, 9)), replace=False))
-                        row = [("pdq", near, quality),
-                               ("md5", md5 if exact else secrets.token_hex(16), None),
-                               ("sha256", sha256 if exact else secrets.token_hex(32), None)]
+                        row = [
+                            ("pdq", near, quality),
+                            ("md5", md5 if exact else secrets.token_hex(16), None),
+                            ("sha256", sha256 if exact else secrets.token_hex(32), None),
+                        ]
                         ref = ContentRef(id=f"copy-{i}", kind="image", account=AccountRef(id=f"acct-{i}"))
                     else:
-                        row = [("pdq", secrets.token_hex(32), 100), ("md5", secrets.token_hex(16), None),
-                               ("sha256", secrets.token_hex(32), None)]
+                        row = [
+                            ("pdq", secrets.token_hex(32), 100),
+                            ("md5", secrets.token_hex(16), None),
+                            ("sha256", secrets.token_hex(32), None),
+                        ]
                         ref = ContentRef(id=f"other-{i}", kind="image", account=AccountRef(id=f"other-acct-{i}"))
                     content = ensure_content(db, actor=SYSTEM, ref=ref)
                     store_content_signals(db, content=content, signals=row)
@@ -477,10 +522,19 @@ def e2e(backend: str, url: str, opts: argparse.Namespace, tmp: Path, wait_until:
         # -- a notice, a claim; the deployment's threads -------------------------------------------
         match_engine.catch_up()  # the follower had long applied the stored items before the decision
         with database.unit_of_work() as db:
-            receipt = submit_notice(db, actor=Actor.public(), catalogue=catalogue, rules=rules, engine=match_engine,
-                                    notice=NoticeIn(reporter_kind="affected_person", policy_id="ncii",
-                                                    explanation="an intimate photo of me, posted without consent",
-                                                    items=[NoticeItemIn(content_id="orig")]))
+            receipt = submit_notice(
+                db,
+                actor=Actor.public(),
+                catalogue=catalogue,
+                rules=rules,
+                engine=match_engine,
+                notice=NoticeIn(
+                    reporter_kind="affected_person",
+                    policy_id="ncii",
+                    explanation="an intimate photo of me, posted without consent",
+                    items=[NoticeItemIn(content_id="orig")],
+                ),
+            )
             case_id = receipt.cases[0].id
         with database.unit_of_work() as db:
             claim_case(db, actor=reviewer, case=case_by_id(db, case_id), rules=rules)
@@ -492,21 +546,42 @@ def e2e(backend: str, url: str, opts: argparse.Namespace, tmp: Path, wait_until:
 
             services["http_client"] = _webhook_client(settings)
             out["shared_http_client"] = True
-        workers = [build_worker(settings, database, build_registry(), services=services,
-                                worker_id=f"bench-sweep:{os.getpid()}:{i}") for i in range(opts.workers)]
-        threads.append(threading.Thread(target=profiler.wrap(match_engine.follow), args=(stop,),
-                                        kwargs={"interval": settings.index_follow_interval_seconds},
-                                        name="follower", daemon=True))
+        workers = [
+            build_worker(
+                settings, database, build_registry(), services=services, worker_id=f"bench-sweep:{os.getpid()}:{i}"
+            )
+            for i in range(opts.workers)
+        ]
+        threads.append(
+            threading.Thread(
+                target=profiler.wrap(match_engine.follow),
+                args=(stop,),
+                kwargs={"interval": settings.index_follow_interval_seconds},
+                name="follower",
+                daemon=True,
+            )
+        )
         for i, w in enumerate(workers):
-            threads.append(threading.Thread(target=profiler.wrap(w.run_forever),
-                                            args=(stop, settings.worker_poll_seconds), name=f"worker-{i}", daemon=True))
+            threads.append(
+                threading.Thread(
+                    target=profiler.wrap(w.run_forever),
+                    args=(stop, settings.worker_poll_seconds),
+                    name=f"worker-{i}",
+                    daemon=True,
+                )
+            )
         for th in threads:
             th.start()
 
         def busy() -> int:
             with database.unit_of_work(write=False) as db:
-                return int(db.scalar(sa.select(sa.func.count()).select_from(Job).where(
-                    Job.state.in_(("pending", "running")), Job.kind.in_((DELIVER_WEBHOOK, STAY_DOWN_SWEEP)))))
+                return int(
+                    db.scalar(
+                        sa.select(sa.func.count())
+                        .select_from(Job)
+                        .where(Job.state.in_(("pending", "running")), Job.kind.in_((DELIVER_WEBHOOK, STAY_DOWN_SWEEP)))
+                    )
+                )
 
         while busy():  # nothing of the setup is left in the outbox
             time.sleep(0.1)
@@ -515,9 +590,16 @@ def e2e(backend: str, url: str, opts: argparse.Namespace, tmp: Path, wait_until:
         # -- the decision --------------------------------------------------------------------------
         def decision() -> None:
             with database.unit_of_work() as db:
-                decide_case(db, actor=reviewer, case=case_by_id(db, case_id, for_update=True), policy_ref="ncii@2",
-                            outcome="violates", facts="an intimate image shared without the consent of the "
-                            "person shown (bench)", catalogue=catalogue, rules=rules)
+                decide_case(
+                    db,
+                    actor=reviewer,
+                    case=case_by_id(db, case_id, for_update=True),
+                    policy_ref="ncii@2",
+                    outcome="violates",
+                    facts="an intimate image shared without the consent of the person shown (bench)",
+                    catalogue=catalogue,
+                    rules=rules,
+                )
 
         t_before = time.time()
         profiler.wrap(decision)()
@@ -546,45 +628,62 @@ def e2e(backend: str, url: str, opts: argparse.Namespace, tmp: Path, wait_until:
         # -- what happened ----------------------------------------------------------------------------
         with database.unit_of_work(write=False) as db:
             sweep = db.execute(sa.select(Sweep).where(Sweep.case_id == case_id)).scalar_one_or_none()
-            actions = db.execute(sa.select(EnforcementAction.id, EnforcementAction.kind, EnforcementAction.target,
-                                           EnforcementAction.details, EnforcementAction.content_id)
-                                 .where(EnforcementAction.case_id == case_id)).all()
+            actions = db.execute(
+                sa.select(
+                    EnforcementAction.id,
+                    EnforcementAction.kind,
+                    EnforcementAction.target,
+                    EnforcementAction.details,
+                    EnforcementAction.content_id,
+                ).where(EnforcementAction.case_id == case_id)
+            ).all()
             sweep_attempts = db.execute(
                 sa.select(JobAttempt.started_at, JobAttempt.finished_at, JobAttempt.outcome)
                 .join(Job, Job.id == JobAttempt.job_id)
-                .where(Job.kind == STAY_DOWN_SWEEP).order_by(JobAttempt.id)).all()
-            hook_jobs = db.execute(sa.select(Job.state, Job.attempts).where(
-                Job.kind == DELIVER_WEBHOOK, Job.created_at >= _utc(t_before - 1))).all()
-            removed_contents = set(db.scalars(sa.select(EnforcementAction.content_id).where(
-                EnforcementAction.kind == "remove")))
-            unrelated_removed = db.scalar(sa.select(sa.func.count()).select_from(PlatformContent).where(
-                PlatformContent.platform_id.like("other-%"), PlatformContent.id.in_(removed_contents or {-1})))
+                .where(Job.kind == STAY_DOWN_SWEEP)
+                .order_by(JobAttempt.id)
+            ).all()
+            hook_jobs = db.execute(
+                sa.select(Job.state, Job.attempts).where(
+                    Job.kind == DELIVER_WEBHOOK, Job.created_at >= _utc(t_before - 1)
+                )
+            ).all()
+            removed_contents = set(
+                db.scalars(sa.select(EnforcementAction.content_id).where(EnforcementAction.kind == "remove"))
+            )
+            unrelated_removed = db.scalar(
+                sa.select(sa.func.count())
+                .select_from(PlatformContent)
+                .where(PlatformContent.platform_id.like("other-%"), PlatformContent.id.in_(removed_contents or {-1}))
+            )
         from_sweep = {f"action:{a.id}:action.applied" for a in actions if "sweep_id" in (a.details or {})}
         expected = {f"action:{a.id}:action.applied" for a in actions}
         got = [d[0] for d in stats["deliveries"]]
         arrivals = {d[0]: d[1] for d in stats["deliveries"]}
         copy_arrivals = [arrivals[k] for k in from_sweep if k in arrivals]
         all_copies_in = bool(copy_arrivals) and not (from_sweep - set(got))
-        out.update({
-            "decision_to_last_webhook_s": round(max(copy_arrivals) - t0, 3) if all_copies_in else None,
-            "decision_to_first_webhook_s": round(min(stats_times(stats)) - t0, 3) if got else None,
-            "webhooks_received": len(got),
-            "webhooks_expected": len(expected),
-            "webhooks_for_copies": len(from_sweep & set(got)),
-            "delivery_ids_exactly_once": len(got) == len(set(got)) and set(got) >= expected,
-            "duplicate_deliveries": len(got) - len(set(got)),
-            "missing_deliveries": len(expected - set(got)),
-            "unexpected_deliveries": len(set(got) - expected),
-            "bad_signatures": stats["bad_signatures"] + stats["delivery_id_mismatch"],
-            "copies_found": sweep.copies_found if sweep else None,
-            "accounts_acted_on": len(sweep.account_ids) if sweep else None,
-            "sweep_actions": sweep.actions if sweep else None,
-            "actions_by_kind": _count(a.kind for a in actions),
-            "unrelated_removed": int(unrelated_removed or 0),
-            "webhook_jobs": len(hook_jobs),
-            "webhook_attempts": int(sum(a for _, a in hook_jobs)),
-            "webhook_jobs_dead": sum(1 for s, _ in hook_jobs if s == "dead"),
-        })
+        out.update(
+            {
+                "decision_to_last_webhook_s": round(max(copy_arrivals) - t0, 3) if all_copies_in else None,
+                "decision_to_first_webhook_s": round(min(stats_times(stats)) - t0, 3) if got else None,
+                "webhooks_received": len(got),
+                "webhooks_expected": len(expected),
+                "webhooks_for_copies": len(from_sweep & set(got)),
+                "delivery_ids_exactly_once": len(got) == len(set(got)) and set(got) >= expected,
+                "duplicate_deliveries": len(got) - len(set(got)),
+                "missing_deliveries": len(expected - set(got)),
+                "unexpected_deliveries": len(set(got) - expected),
+                "bad_signatures": stats["bad_signatures"] + stats["delivery_id_mismatch"],
+                "copies_found": sweep.copies_found if sweep else None,
+                "accounts_acted_on": len(sweep.account_ids) if sweep else None,
+                "sweep_actions": sweep.actions if sweep else None,
+                "actions_by_kind": _count(a.kind for a in actions),
+                "unrelated_removed": int(unrelated_removed or 0),
+                "webhook_jobs": len(hook_jobs),
+                "webhook_attempts": int(sum(a for _, a in hook_jobs)),
+                "webhook_jobs_dead": sum(1 for s, _ in hook_jobs if s == "dead"),
+            }
+        )
         if not finished and got:
             # Cut short by the time budget: what arrived, and when the rest would have at the rate of
             # the last ten seconds.
@@ -644,9 +743,9 @@ def _count(values: Any) -> dict[str, int]:
 
 
 def _utc(ts: float) -> Any:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.fromtimestamp(ts, timezone.utc)
+    return datetime.fromtimestamp(ts, UTC)
 
 
 # -- the parent ------------------------------------------------------------------------------------
@@ -664,14 +763,26 @@ def main() -> None:
     ap.add_argument("--unrelated", type=int, default=200, help="unrelated stored items (end to end)")
     ap.add_argument("--workers", type=int, default=2, help="outbox worker threads")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the last webhook at most")
-    ap.add_argument("--budget", type=float, default=285.0,
-                    help="seconds for the whole run: waits for webhooks are cut short to keep to it")
-    ap.add_argument("--pg-reserve", type=float, default=80.0,
-                    help="seconds of the budget kept for the PostgreSQL run while SQLite's webhooks are awaited")
-    ap.add_argument("--client-per-delivery", action="store_true",
-                    help="what-if: build an httpx.Client per delivery (as before the shared client)")
-    ap.add_argument("--only", choices=("index", "sqlite", "postgresql"), action="append",
-                    help="run only these parts (repeatable)")
+    ap.add_argument(
+        "--budget",
+        type=float,
+        default=285.0,
+        help="seconds for the whole run: waits for webhooks are cut short to keep to it",
+    )
+    ap.add_argument(
+        "--pg-reserve",
+        type=float,
+        default=80.0,
+        help="seconds of the budget kept for the PostgreSQL run while SQLite's webhooks are awaited",
+    )
+    ap.add_argument(
+        "--client-per-delivery",
+        action="store_true",
+        help="what-if: build an httpx.Client per delivery (as before the shared client)",
+    )
+    ap.add_argument(
+        "--only", choices=("index", "sqlite", "postgresql"), action="append", help="run only these parts (repeatable)"
+    )
     ap.add_argument("--profile", type=Path, default=None, help="cProfile the end-to-end threads into DIR")
     ap.add_argument("--role", default="main", help=argparse.SUPPRESS)
     opts = ap.parse_args()
@@ -684,8 +795,13 @@ def main() -> None:
     budget_end = time.time() + opts.budget
     start_load = loadavg()
     log(f"load average at start: {start_load} ({os.cpu_count()} CPUs)")
-    result: dict[str, Any] = {"cores": None, "n": opts.n, "sweep_ms": None, "copies": opts.copies,
-                              "decision_to_last_webhook_s": None}
+    result: dict[str, Any] = {
+        "cores": None,
+        "n": opts.n,
+        "sweep_ms": None,
+        "copies": opts.copies,
+        "decision_to_last_webhook_s": None,
+    }
 
     if "index" in parts:
         log(f"part 1: sweep of one confirmed item against {opts.n:,} stored signals (index only)")
@@ -734,8 +850,11 @@ def main() -> None:
                     result["postgresql"]["database"] = f"{pg.name} on {why} (created and dropped by this run)"
                     log(f"  {result['postgresql']}")
                 pg_run = result.get("postgresql") or {}
-                for key in ("decision_to_last_webhook_s", "decision_to_last_webhook_s_at_least",
-                            "decision_to_last_webhook_s_projected"):
+                for key in (
+                    "decision_to_last_webhook_s",
+                    "decision_to_last_webhook_s_at_least",
+                    "decision_to_last_webhook_s_projected",
+                ):
                     if key in pg_run:
                         result[f"postgresql_{key}"] = pg_run[key]
         if "sqlite" not in parts and result.get("postgresql"):

@@ -42,11 +42,11 @@ from collections import defaultdict
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import videocorpus as vc  # noqa: E402
+import videocorpus as vc
 
-from staydown.matching import vpdq  # noqa: E402
-from staydown.matching.video import MIRROR, _two_way_hits, features, variant_features  # noqa: E402
-from staydown.media.video import VideoLimits, hash_video  # noqa: E402
+from staydown.matching import vpdq
+from staydown.matching.video import MIRROR, _two_way_hits, features, variant_features
+from staydown.media.video import VideoLimits, hash_video
 
 LIMITS = VideoLimits(max_bytes=1 << 30)
 
@@ -76,11 +76,14 @@ def _loadavg() -> list[float]:
 
 def _pack(signals) -> dict:  # type: ignore[no-untyped-def]
     """What the parent needs of a hashed clip (plain data: it crosses a process boundary)."""
-    return {"frames": [(f.pdq, f.quality, f.timestamp) for f in features(signals)],
-            "lookup": [(f.pdq, f.quality, f.timestamp) for f in features(signals, every_frame=True)],
-            "mirror": [(f.pdq, f.quality, f.timestamp) for f in features(signals, mirror=True, every_frame=True)],
-            "variants": {k: [(f.pdq, f.quality, f.timestamp) for f in v] for k, v in variant_features(signals).items()},
-            "seconds": signals.duration, "format": signals.format}
+    return {
+        "frames": [(f.pdq, f.quality, f.timestamp) for f in features(signals)],
+        "lookup": [(f.pdq, f.quality, f.timestamp) for f in features(signals, every_frame=True)],
+        "mirror": [(f.pdq, f.quality, f.timestamp) for f in features(signals, mirror=True, every_frame=True)],
+        "variants": {k: [(f.pdq, f.quality, f.timestamp) for f in v] for k, v in variant_features(signals).items()},
+        "seconds": signals.duration,
+        "format": signals.format,
+    }
 
 
 def _clip_job(args: tuple[int, int, bool]) -> tuple[int, dict, dict[str, dict], float, float]:
@@ -88,8 +91,11 @@ def _clip_job(args: tuple[int, int, bool]) -> tuple[int, dict, dict[str, dict], 
     seed, natural, edit = args
     # Originals get the full range of lengths and frame rates; the rest of the distinct clips (there
     # for false matches) are shorter and slower so that 500 of them fit the time.
-    spec = (vc.spec(seed, seconds=(4.0, 10.0)) if edit
-            else vc.spec(seed, seconds=(2.0, 4.0), fps_choices=(10,), size=vc.SIZES[seed % 3], scenes=1))
+    spec = (
+        vc.spec(seed, seconds=(4.0, 10.0))
+        if edit
+        else vc.spec(seed, seconds=(2.0, 4.0), fps_choices=(10,), size=vc.SIZES[seed % 3], scenes=1)
+    )
     data = vc.make_clip(spec, natural=natural if natural >= 0 else None)
     started = time.perf_counter()
     original = _pack(hash_video(data, limits=LIMITS))
@@ -315,9 +321,11 @@ def _spacing_job(seed: int) -> tuple[list, list, list]:  # type: ignore[type-arg
     trimmed = vc.edit(data, "trim", seconds=spec.seconds, seed=seed)
     dense = VideoLimits(max_bytes=1 << 30, seconds_per_hash=0.125)
     copy = hash_video(trimmed, limits=dense)
-    return ([(f.pdq, f.quality, f.timestamp) for f in features(hash_video(data, limits=dense))],
-            [(f.pdq, f.quality, f.timestamp) for f in features(copy)],
-            [(f.pdq, f.quality, f.timestamp) for f in features(copy, every_frame=True)])
+    return (
+        [(f.pdq, f.quality, f.timestamp) for f in features(hash_video(data, limits=dense))],
+        [(f.pdq, f.quality, f.timestamp) for f in features(copy)],
+        [(f.pdq, f.quality, f.timestamp) for f in features(copy, every_frame=True)],
+    )
 
 
 def _explore_spacing(n: int, workers: int) -> None:
@@ -327,8 +335,17 @@ def _explore_spacing(n: int, workers: int) -> None:
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
         triples = pool.map(_spacing_job, range(1_000_000, 1_000_000 + n))
     out = {}
-    combos = [(1.0, 1.0), (0.5, 0.5), (0.25, 0.25), (0.125, 0.125), (0.125, 0.5), (0.125, 1.0),
-              ("every frame", 0.125), ("every frame", 0.5), ("every frame", 1.0)]
+    combos = [
+        (1.0, 1.0),
+        (0.5, 0.5),
+        (0.25, 0.25),
+        (0.125, 0.125),
+        (0.125, 0.5),
+        (0.125, 1.0),
+        ("every frame", 0.125),
+        ("every frame", 0.5),
+        ("every frame", 1.0),
+    ]
     for query_s, bank_s in combos:
         found = 0
         for original, trimmed, every in triples:
@@ -340,13 +357,23 @@ def _explore_spacing(n: int, workers: int) -> None:
             found += vpdq.two_way(q, b).matches()
         label = query_s if isinstance(query_s, str) else f"every {query_s}s"
         out[f"upload {label}, bank every {bank_s}s"] = round(found / len(triples), 4)
-    print(json.dumps({"cores": os.cpu_count(), "loadavg": _loadavg(), "trimmed_copies": len(triples),
-                      "trim_recall_by_spacing": out}))
+    print(
+        json.dumps(
+            {
+                "cores": os.cpu_count(),
+                "loadavg": _loadavg(),
+                "trimmed_copies": len(triples),
+                "trim_recall_by_spacing": out,
+            }
+        )
+    )
 
 
 def _scratch() -> tempfile.TemporaryDirectory:  # type: ignore[type-arg]
     # Benign generated clips, in memory when the machine has /dev/shm; removed when done.
-    return tempfile.TemporaryDirectory(prefix="staydown-bench-video-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    return tempfile.TemporaryDirectory(
+        prefix="staydown-bench-video-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None
+    )
 
 
 def _speed_only() -> None:
@@ -361,8 +388,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--no-speed", action="store_true")
     parser.add_argument("--speed-only", action="store_true", help="hashing speed, memory and pipelines only")
-    parser.add_argument("--explore-spacing", type=int, default=0, metavar="N",
-                        help="only: trim recall of N clips by hashing spacing (the measurement behind the default)")
+    parser.add_argument(
+        "--explore-spacing",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only: trim recall of N clips by hashing spacing (the measurement behind the default)",
+    )
     opts = parser.parse_args()
     if opts.explore_spacing:
         _explore_spacing(opts.explore_spacing, opts.workers)
@@ -442,8 +474,7 @@ def main() -> None:
                 hits.add(row_id)
         for kind in kinds:
             recall_sweep[kind].append(int(copy_rows[(seed, kind)] in hits))
-        false_pairs += [[f"sweep:{seed}", list(stored.owner[r]), "stored"] for r in hits
-                        if stored.owner[r][0] != seed]
+        false_pairs += [[f"sweep:{seed}", list(stored.owner[r]), "stored"] for r in hits if stored.owner[r][0] != seed]
     # Every distinct clip scanned as an upload against both banks: anything but itself is false.
     for seed, packed in originals.items():
         q = _query(packed)
@@ -478,17 +509,27 @@ def main() -> None:
         "sweep_recall_by_edit": rate(recall_sweep, kinds),
         "false_matches": len(false_pairs),
         # The thresholds measured: how far true copies and other clips sit from the 80% line.
-        "match_percent_true_copies": {k: {"p5": round(float(np.percentile(v, 5)), 1),
-                                          "median": round(float(np.median(v)), 1), "min": round(min(v), 1)}
-                                      for k, v in true_percent.items()},
+        "match_percent_true_copies": {
+            k: {
+                "p5": round(float(np.percentile(v, 5)), 1),
+                "median": round(float(np.median(v)), 1),
+                "min": round(min(v), 1),
+            }
+            for k, v in true_percent.items()
+        },
         "match_percent_other_clips_max": round(max(false_percent, default=0.0), 1),
         "match_percent_other_clips_p999": round(float(np.percentile(false_percent, 99.9)), 1) if false_percent else 0.0,
         "false_pairs": false_pairs[:20],
-        "rule": {"quality_min": vpdq.VPDQ_QUALITY_THRESHOLD, "frame_distance_max": vpdq.VPDQ_DISTANCE_THRESHOLD,
-                 "query_match_percent_min": vpdq.QUERY_MATCH_PERCENT,
-                 "compared_match_percent_min": vpdq.COMPARED_MATCH_PERCENT,
-                 "min_matched_frames": vpdq.MIN_MATCHED_FRAMES, "either_side": True},
-        "seconds_per_hash": LIMITS.seconds_per_hash, "hash_side": LIMITS.hash_side,
+        "rule": {
+            "quality_min": vpdq.VPDQ_QUALITY_THRESHOLD,
+            "frame_distance_max": vpdq.VPDQ_DISTANCE_THRESHOLD,
+            "query_match_percent_min": vpdq.QUERY_MATCH_PERCENT,
+            "compared_match_percent_min": vpdq.COMPARED_MATCH_PERCENT,
+            "min_matched_frames": vpdq.MIN_MATCHED_FRAMES,
+            "either_side": True,
+        },
+        "seconds_per_hash": LIMITS.seconds_per_hash,
+        "hash_side": LIMITS.hash_side,
         "content_index_spacing_s": vpdq.CONTENT_INDEX_SPACING,
         "frames_per_clip_mean": round(frames_total / max(len(originals), 1), 1),
         "corpus_video_seconds_hashed": round(video_s, 1),

@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import corpus  # noqa: E402  (bench/corpus.py, beside this file)
+import corpus  # bench/corpus.py, beside this file
 
 SIZES = ((256, 144), (320, 180), (320, 240), (426, 240), (480, 270), (640, 360))
 FPS = (10, 12, 15, 24, 25, 30)
@@ -53,9 +53,15 @@ class ClipSpec:
         return sum(s for _, s in self.scenes)
 
 
-def spec(seed: int, *, size: tuple[int, int] | None = None, fps: int | None = None,
-         seconds: tuple[float, float] = (4.0, 14.0), fps_choices: tuple[int, ...] = FPS,
-         scenes: int | None = None) -> ClipSpec:
+def spec(
+    seed: int,
+    *,
+    size: tuple[int, int] | None = None,
+    fps: int | None = None,
+    seconds: tuple[float, float] = (4.0, 14.0),
+    fps_choices: tuple[int, ...] = FPS,
+    scenes: int | None = None,
+) -> ClipSpec:
     rng = np.random.default_rng([seed, 0x71D])
     n = int(rng.integers(1, 4))
     n = scenes or n
@@ -145,14 +151,15 @@ def _text(rng: np.random.Generator, canvas: np.ndarray, size: tuple[int, int], n
     y = 4.0
     while y < 2 * h - 10:
         words = " ".join(rng.choice(corpus._WORDS, int(rng.integers(2, 6))))
-        draw.text((float(rng.uniform(2, w * 0.2)), y), words, fill=tuple(int(c) for c in rng.integers(0, 256, 3)),
-                  font=font)
+        draw.text(
+            (float(rng.uniform(2, w * 0.2)), y), words, fill=tuple(int(c) for c in rng.integers(0, 256, 3)), font=font
+        )
         y += float(rng.uniform(16, 40))
     arr = np.asarray(tall)
     out = []
     for i in range(n):
         top = int(round((h - 1) * i / max(n - 1, 1)))
-        out.append(np.ascontiguousarray(arr[top:top + h]))
+        out.append(np.ascontiguousarray(arr[top : top + h]))
     return out
 
 
@@ -191,12 +198,35 @@ def encode(images: list[np.ndarray], fps: int, *, codec: str = "h264", crf: int 
     suffix = ".webm" if codec == "vp9" else ".mp4"
     with tempfile.TemporaryDirectory(prefix="staydown-bench-video-", dir=_TMP) as tmp:
         out = os.path.join(tmp, "clip" + suffix)
-        args = (["-c:v", "libvpx-vp9", "-crf", str(crf + 12), "-b:v", "0", "-deadline", "realtime", "-cpu-used", "8"]
-                if codec == "vp9" else ["-c:v", "libx264", "-preset", "ultrafast", "-crf", str(crf)])
+        args = (
+            ["-c:v", "libvpx-vp9", "-crf", str(crf + 12), "-b:v", "0", "-deadline", "realtime", "-cpu-used", "8"]
+            if codec == "vp9"
+            else ["-c:v", "libx264", "-preset", "ultrafast", "-crf", str(crf)]
+        )
         proc = subprocess.Popen(
-            ["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(fps),
-             "-i", "pipe:0", *args, "-pix_fmt", "yuv420p", out],
-            stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "rawvideo",
+                "-pix_fmt",
+                "rgb24",
+                "-s",
+                f"{w}x{h}",
+                "-r",
+                str(fps),
+                "-i",
+                "pipe:0",
+                *args,
+                "-pix_fmt",
+                "yuv420p",
+                out,
+            ],
+            stdin=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         assert proc.stdin is not None and proc.stderr is not None
         try:
             for frame in images:  # one frame at a time: a 1080p clip is gigabytes as one buffer
@@ -218,8 +248,24 @@ def _edit_spec(kind: str, seconds: float, rng: np.random.Generator) -> tuple[str
     """(filter, output arguments, file suffix) of one edit."""
     x264 = ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "26", "-pix_fmt", "yuv420p"]
     if kind == "reencode":
-        return "null", ["-c:v", "libvpx-vp9", "-crf", "40", "-b:v", "0", "-deadline", "realtime", "-cpu-used", "8",
-                        "-pix_fmt", "yuv420p"], ".webm"
+        return (
+            "null",
+            [
+                "-c:v",
+                "libvpx-vp9",
+                "-crf",
+                "40",
+                "-b:v",
+                "0",
+                "-deadline",
+                "realtime",
+                "-cpu-used",
+                "8",
+                "-pix_fmt",
+                "yuv420p",
+            ],
+            ".webm",
+        )
     if kind == "resize":
         return "scale=trunc(iw*0.3)*2:trunc(ih*0.3)*2", x264, ".mp4"
     if kind == "trim":
@@ -240,8 +286,14 @@ def _edit_spec(kind: str, seconds: float, rng: np.random.Generator) -> tuple[str
         handle = f"@user{int(rng.integers(10000, 99999))}"
         size, box, border = ("w/26", "white@0.35", "3") if kind == "watermark" else ("h/10", "black@0.45", "4")
         text = "black@0.6" if kind == "watermark" else "white@0.85"
-        return (f"drawtext=text='{handle}':fontsize={size}:fontcolor={text}:box=1:boxcolor={box}:"
-                f"boxborderw={border}:x={x}:y={y}"), x264, ".mp4"
+        return (
+            (
+                f"drawtext=text='{handle}':fontsize={size}:fontcolor={text}:box=1:boxcolor={box}:"
+                f"boxborderw={border}:x={x}:y={y}"
+            ),
+            x264,
+            ".mp4",
+        )
     if kind == "gif":
         return "fps=10", [], ".gif"
     raise ValueError(f"unknown edit {kind!r}")
@@ -263,8 +315,11 @@ def edits(data: bytes, kinds: tuple[str, ...], *, seconds: float, seed: int = 0)
             graph.append(f"[s{i}]{vf}[o{i}]")
             paths[kind] = os.path.join(tmp, f"out{i}{ext}")
             outputs += ["-map", f"[o{i}]", *args, paths[kind]]
-        proc = subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", src, "-an", "-filter_complex", ";".join(graph),
-                               *outputs], capture_output=True, timeout=240)
+        proc = subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-i", src, "-an", "-filter_complex", ";".join(graph), *outputs],
+            capture_output=True,
+            timeout=240,
+        )
         if proc.returncode != 0:
             raise RuntimeError(f"{kinds}: {proc.stderr.decode()[-500:]}")
         out = {}

@@ -8,7 +8,7 @@ import os
 import shutil
 import socket
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,10 +20,11 @@ from staydown.migrate import upgrade
 from staydown.settings import Settings
 
 PG_ENV = "STAYDOWN_TEST_DATABASE_URL"
-T0 = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
 # -- network guard ----------------------------------------------------------------------------
+
 
 def _is_loopback(address: object) -> bool:
     if not isinstance(address, tuple) or not address:
@@ -69,6 +70,7 @@ def _cheap_password_hashing() -> None:
 
 # -- databases --------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"
@@ -111,13 +113,12 @@ def _reset_postgresql(engine: sa.Engine) -> None:
         # harness (not the application) gets a clean slate between tests.
         conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
         conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
-        conn.exec_driver_sql(
-            "INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '" + "0" * 64 + "')"
-        )
+        conn.exec_driver_sql("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '" + "0" * 64 + "')")
         from staydown.sequences import SEQUENCES
 
-        conn.exec_driver_sql("INSERT INTO sequence_heads (name, value) VALUES "
-                             + ", ".join(f"('{name}', 0)" for name in SEQUENCES))
+        conn.exec_driver_sql(
+            "INSERT INTO sequence_heads (name, value) VALUES " + ", ".join(f"('{name}', 0)" for name in SEQUENCES)
+        )
 
 
 @pytest.fixture
@@ -167,6 +168,7 @@ def db(database: Database) -> Iterator[sa.orm.Session]:
 
 
 # -- settings, app, client -----------------------------------------------------------------------
+
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:

@@ -94,8 +94,9 @@ class DiskWatch:
     # -- inotify: names created or written while it runs, read at once ---------------------------
 
     def _add_watch(self, directory: Path) -> None:
-        wd = self._libc.inotify_add_watch(self._fd, os.fsencode(directory), IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE
-                                          | IN_MOVED_TO)
+        wd = self._libc.inotify_add_watch(
+            self._fd, os.fsencode(directory), IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO
+        )
         if wd >= 0:
             self._watches[wd] = directory
 
@@ -108,7 +109,7 @@ class DiskWatch:
             offset = 0
             while offset < len(buffer):
                 wd, mask, _, length = struct.unpack_from("iIII", buffer, offset)
-                name = buffer[offset + 16: offset + 16 + length].rstrip(b"\0").decode(errors="replace")
+                name = buffer[offset + 16 : offset + 16 + length].rstrip(b"\0").decode(errors="replace")
                 offset += 16 + length
                 directory = self._watches.get(wd)
                 if directory is not None and name:
@@ -122,7 +123,7 @@ class DiskWatch:
                 self._drain()
             self._stop.wait(0.005)
 
-    def __enter__(self) -> "DiskWatch":
+    def __enter__(self) -> DiskWatch:
         self._before = self._snapshot()
         self._fd = self._libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
         if self._fd >= 0:

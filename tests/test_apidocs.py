@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-from fastapi.routing import APIRoute
 from starlette.routing import Mount
 
 from staydown.http import iter_routes
@@ -25,8 +24,11 @@ def test_every_operation_documents_its_errors_in_the_service_error_shape(app) ->
     for path, method, op in operations:
         for code, response in op["responses"].items():
             if code.startswith(("4", "5")):
-                assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}, \
-                    (method, path, code)
+                assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}, (
+                    method,
+                    path,
+                    code,
+                )
                 assert response["description"], (method, path, code)
     by_op = {(m.upper(), p): set(op["responses"]) for p, m, op in operations}
     assert {"401", "403", "404", "422", "503"} <= by_op[("GET", "/v1/cases/{case_id}")]
@@ -43,9 +45,11 @@ def test_documented_error_bodies_match_what_the_service_sends(client) -> None:  
     spec = client.get("/openapi.json").json()
     schema = spec["components"]["schemas"]["Error"]
     key = make_key(client.app.state.database, ["actions:ack"])
-    for response in (client.get("/v1/queue"),
-                     client.post("/v1/actions/1/ack", headers=auth(key), json={"status": "applied"}),
-                     client.get("/v1/actions", headers=auth(key), params={"after": "x"})):
+    for response in (
+        client.get("/v1/queue"),
+        client.post("/v1/actions/1/ack", headers=auth(key), json={"status": "applied"}),
+        client.get("/v1/actions", headers=auth(key), params={"after": "x"}),
+    ):
         assert response.status_code >= 400
         jsonschema_rs.validate(schema, response.json())
 
@@ -93,7 +97,11 @@ def test_docs_pages_use_only_same_origin_assets_that_are_served(client) -> None:
             served = client.get(asset)
             assert served.status_code == 200, asset
             assert served.headers["content-type"].split(";")[0] in (
-                "text/javascript", "application/javascript", "text/css", "image/svg+xml"), asset
+                "text/javascript",
+                "application/javascript",
+                "text/css",
+                "image/svg+xml",
+            ), asset
         assert "/openapi.json" in r.text
 
 

@@ -17,8 +17,7 @@ from staydown.clock import FrozenClock
 from staydown.db import Database
 from staydown.enforcement.models import EnforcementAction
 from staydown.transparency.models import StatementOfReasons
-from tests.helpers import make_staff, sign_in
-from tests.helpers import auth
+from tests.helpers import auth, make_staff, sign_in
 from tests.imagegen import encode, synthetic
 
 
@@ -27,18 +26,30 @@ def test_section_X_end_to_end(client, database: Database, api_key: str, clock: F
     platform = auth(api_key)
     stand_in = synthetic(2021)
     # The material is uploaded by one account and re-uploaded by another (re-encoded).
-    for content_id, account, data in (("vid-1", "acct-a", encode(stand_in, "JPEG", quality=90)),
-                                      ("vid-2", "acct-b", encode(stand_in, "PNG"))):
-        r = client.post("/v1/scan", headers=platform, files={"file": ("f", data, "image/jpeg")},
-                        data={"content_id": content_id, "account_id": account, "uploader_ip": "198.51.100.7"})
+    for content_id, account, data in (
+        ("vid-1", "acct-a", encode(stand_in, "JPEG", quality=90)),
+        ("vid-2", "acct-b", encode(stand_in, "PNG")),
+    ):
+        r = client.post(
+            "/v1/scan",
+            headers=platform,
+            files={"file": ("f", data, "image/jpeg")},
+            data={"content_id": content_id, "account_id": account, "uploader_ip": "198.51.100.7"},
+        )
         assert r.status_code == 200 and r.json()["verdict"] == "allow"  # unknown so far
     client.app.state.match_engine.catch_up()
 
     # the parent reports from the public page, no account, no name, no e-mail.
-    r = client.post("/public/notices", json={
-        "reporter_kind": "parent_or_representative", "policy_id": "ncii", "minor_involved": True,
-        "explanation": "This shows my son. He is 16 and was trafficked. Please take it down.",
-        "items": [{"content_id": "vid-1"}]})
+    r = client.post(
+        "/public/notices",
+        json={
+            "reporter_kind": "parent_or_representative",
+            "policy_id": "ncii",
+            "minor_involved": True,
+            "explanation": "This shows my son. He is 16 and was trafficked. Please take it down.",
+            "items": [{"content_id": "vid-1"}],
+        },
+    )
     assert r.status_code == 201, r.text
     parent_code = r.json()["tracking_code"]
     deadlines = {d["kind"]: d for d in r.json()["deadlines"]}
@@ -46,9 +57,18 @@ def test_section_X_end_to_end(client, database: Database, api_key: str, clock: F
 
     # The son reports the re-upload through the platform's own button: same case (X-5 grouping).
     clock.advance(hours=1)
-    r = client.post("/v1/notices", headers=platform, json={
-        "reporter_kind": "affected_person", "policy_id": "csam", "minor_involved": True, "reporter_id": "acct-son",
-        "explanation": "this is me, I was 16", "items": [{"content_id": "vid-2"}]})
+    r = client.post(
+        "/v1/notices",
+        headers=platform,
+        json={
+            "reporter_kind": "affected_person",
+            "policy_id": "csam",
+            "minor_involved": True,
+            "reporter_id": "acct-son",
+            "explanation": "this is me, I was 16",
+            "items": [{"content_id": "vid-2"}],
+        },
+    )
     assert r.status_code == 201
     case_id = r.json()["cases"][0]
 
@@ -65,13 +85,16 @@ def test_section_X_end_to_end(client, database: Database, api_key: str, clock: F
         interim = db.execute(sa.select(EnforcementAction).where(EnforcementAction.interim.is_(True))).scalars().all()
         assert len(interim) == 2  # both reported copies
         assert all(a.kind == "restrict_distribution" and a.state == "active" for a in interim)
-        statement = db.execute(sa.select(StatementOfReasons).where(
-            StatementOfReasons.action_id == interim[0].id)).scalar_one()
+        statement = db.execute(
+            sa.select(StatementOfReasons).where(StatementOfReasons.action_id == interim[0].id)
+        ).scalar_one()
     # DSA-2: the uploader's statement says what was done: a restriction pending review, nothing
     # removed, no account closed, and nothing of what the parent reported.
     first = statement.rendered["en"].split("\n")[0]
-    assert first.startswith("We have limited content you shared on this platform while it is reviewed: "
-                            "until a person decides, it is kept out of recommendations and search")
+    assert first.startswith(
+        "We have limited content you shared on this platform while it is reviewed: "
+        "until a person decides, it is kept out of recommendations and search"
+    )
     assert "Nothing has been removed" in first and "closed your account" not in statement.rendered["en"]
     assert "trafficked" not in statement.rendered["en"] and "son" not in first.split()
     page = client.get(f"/statements/{statement.code}")
@@ -81,8 +104,11 @@ def test_section_X_end_to_end(client, database: Database, api_key: str, clock: F
     # one reviewer's "no rule broken" changes nothing.
     clock.advance(hours=1)
     client.post(f"/v1/cases/{case_id}/claim", headers=cs1)
-    r = client.post(f"/v1/cases/{case_id}/decision", headers=cs1, json={
-        "policy": "csam@2", "outcome": "does_not_violate", "facts": "does not violate our policies"})
+    r = client.post(
+        f"/v1/cases/{case_id}/decision",
+        headers=cs1,
+        json={"policy": "csam@2", "outcome": "does_not_violate", "facts": "does not violate our policies"},
+    )
     assert r.json()["effective"] is False
     status = client.get(f"/public/status/{parent_code}").json()
     assert status["state"] == "in_second_review" and status["outcome"] is None
@@ -90,9 +116,15 @@ def test_section_X_end_to_end(client, database: Database, api_key: str, clock: F
     # The second reviewer disagrees: apparent CSAM. X-3: actual knowledge, NCMEC clock starts.
     clock.advance(hours=1)
     client.put("/v1/accounts/acct-a", headers=platform, json={"handle": "nightowl"})
-    r = client.post(f"/v1/cases/{case_id}/second-review", headers=cs2, json={
-        "agree": False, "facts": "posted by nightowl (account acct-a) as vid-1; the reporter's account and the "
-                                 "content show a minor in sexual content"})
+    r = client.post(
+        f"/v1/cases/{case_id}/second-review",
+        headers=cs2,
+        json={
+            "agree": False,
+            "facts": "posted by nightowl (account acct-a) as vid-1; the reporter's account and the "
+            "content show a minor in sexual content",
+        },
+    )
     assert r.status_code == 200, r.text
     case = r.json()["case"]
     assert case["outcome"] == "violates" and case["actual_knowledge_at"]

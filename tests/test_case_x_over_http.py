@@ -53,30 +53,43 @@ class Service:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("STAYDOWN_")}
-        self.env.update({
-            "STAYDOWN_DATA_DIR": str(tmp / "var"),
-            "STAYDOWN_CLOCK_OFFSET_FILE": str(self.offset_file),
-            "STAYDOWN_PUBLIC_BASE_URL": self.base,
-            "STAYDOWN_NCMEC_URL": ncmec_url, "STAYDOWN_NCMEC_USERNAME": NCMEC_USER,
-            "STAYDOWN_NCMEC_PASSWORD": NCMEC_PASSWORD, "STAYDOWN_NCMEC_REPORTER_FIRST_NAME": "Safety",
-            "STAYDOWN_NCMEC_REPORTER_LAST_NAME": "Team", "STAYDOWN_NCMEC_REPORTER_EMAIL": "safety@platform.example",
-            "STAYDOWN_DSA18_AUTHORITIES": json.dumps({"IE": "An Garda Siochana <dsa18@garda.example>"}),
-            "STAYDOWN_JOB_BACKOFF_BASE_SECONDS": "1", "STAYDOWN_JOB_BACKOFF_CAP_SECONDS": "2",
-        })
+        self.env.update(
+            {
+                "STAYDOWN_DATA_DIR": str(tmp / "var"),
+                "STAYDOWN_CLOCK_OFFSET_FILE": str(self.offset_file),
+                "STAYDOWN_PUBLIC_BASE_URL": self.base,
+                "STAYDOWN_NCMEC_URL": ncmec_url,
+                "STAYDOWN_NCMEC_USERNAME": NCMEC_USER,
+                "STAYDOWN_NCMEC_PASSWORD": NCMEC_PASSWORD,
+                "STAYDOWN_NCMEC_REPORTER_FIRST_NAME": "Safety",
+                "STAYDOWN_NCMEC_REPORTER_LAST_NAME": "Team",
+                "STAYDOWN_NCMEC_REPORTER_EMAIL": "safety@platform.example",
+                "STAYDOWN_DSA18_AUTHORITIES": json.dumps({"IE": "An Garda Siochana <dsa18@garda.example>"}),
+                "STAYDOWN_JOB_BACKOFF_BASE_SECONDS": "1",
+                "STAYDOWN_JOB_BACKOFF_CAP_SECONDS": "2",
+            }
+        )
         self.exe = str(Path(sys.executable).with_name("staydown"))
         self.cwd = tmp
         self.hours = 0.0
         self.proc: subprocess.Popen[str] | None = None
 
     def cli(self, *args: str, stdin: str | None = None) -> str:
-        done = subprocess.run([self.exe, *args], env=self.env, cwd=self.cwd, input=stdin, capture_output=True,
-                              text=True, timeout=120)
+        done = subprocess.run(
+            [self.exe, *args], env=self.env, cwd=self.cwd, input=stdin, capture_output=True, text=True, timeout=120
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([self.exe, "serve", "--port", str(self.port)], env=self.env, cwd=self.cwd,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.proc = subprocess.Popen(
+            [self.exe, "serve", "--port", str(self.port)],
+            env=self.env,
+            cwd=self.cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             try:
@@ -166,43 +179,83 @@ def test_section_X_replayed_over_http_with_the_clock_moved(service: Service, ncm
         return {t["kind"] if t["scope"] == "case" else f"{t['kind']}:{t['scope']}": t for t in case(case_id)["tracks"]}
 
     stand_in = synthetic(2021, (640, 480))
-    uploads = {"vid-1": ("acct-a", encode(stand_in, "JPEG", quality=90), "198.51.100.7"),
-               "vid-2": ("acct-b", encode(stand_in, "PNG"), "198.51.100.8")}
+    uploads = {
+        "vid-1": ("acct-a", encode(stand_in, "JPEG", quality=90), "198.51.100.7"),
+        "vid-2": ("acct-b", encode(stand_in, "PNG"), "198.51.100.8"),
+    }
     for content_id, (account, data, ip) in uploads.items():
-        r = http.post("/v1/scan", headers=platform, files={"file": (f"{content_id}.jpg", data, "image/jpeg")},
-                      data={"content_id": content_id, "account_id": account, "uploader_ip": ip,
-                            "uploader_port": "51234", "uploaded_at": "2026-06-01T09:00:00+00:00",
-                            "content_url": f"https://social.example/v/{content_id}", "content_visibility": "public",
-                            "original_filename": f"{content_id}.jpg"})
+        r = http.post(
+            "/v1/scan",
+            headers=platform,
+            files={"file": (f"{content_id}.jpg", data, "image/jpeg")},
+            data={
+                "content_id": content_id,
+                "account_id": account,
+                "uploader_ip": ip,
+                "uploader_port": "51234",
+                "uploaded_at": "2026-06-01T09:00:00+00:00",
+                "content_url": f"https://social.example/v/{content_id}",
+                "content_visibility": "public",
+                "original_filename": f"{content_id}.jpg",
+            },
+        )
         assert r.status_code == 200 and r.json()["verdict"] == "allow", r.text  # unknown so far: not kept
 
     # the parent, anonymous, from the public API.
-    r = http.post("/public/notices", json={
-        "reporter_kind": "parent_or_representative", "policy_id": "ncii", "minor_involved": True,
-        "explanation": "This shows my son. He is 16 and was trafficked. Please take it down.",
-        "items": [{"content_id": "vid-1"}]})
+    r = http.post(
+        "/public/notices",
+        json={
+            "reporter_kind": "parent_or_representative",
+            "policy_id": "ncii",
+            "minor_involved": True,
+            "explanation": "This shows my son. He is 16 and was trafficked. Please take it down.",
+            "items": [{"content_id": "vid-1"}],
+        },
+    )
     assert r.status_code == 201, r.text
     parent_code = r.json()["tracking_code"]
     parent_kinds = {d["kind"] for d in r.json()["deadlines"]}
     assert {"take_it_down", "priority_takedown", "dsa_notice"} <= parent_kinds
     # The son, through the platform's own button: the same case.
-    r = http.post("/v1/notices", headers=platform, json={
-        "reporter_kind": "affected_person", "policy_id": "csam", "minor_involved": True, "reporter_id": "acct-son",
-        "explanation": "this is me, I was 16", "items": [{"content_id": "vid-2"}]})
+    r = http.post(
+        "/v1/notices",
+        headers=platform,
+        json={
+            "reporter_kind": "affected_person",
+            "policy_id": "csam",
+            "minor_involved": True,
+            "reporter_id": "acct-son",
+            "explanation": "this is me, I was 16",
+            "items": [{"content_id": "vid-2"}],
+        },
+    )
     assert r.status_code == 201, r.text
     case_id = r.json()["cases"][0]
     assert case(case_id)["notice_count"] == 2
 
     # An unrelated report, decided "does not violate" within minutes: nothing of it may breach.
-    r = http.post("/public/notices", json={"reporter_kind": "user", "policy_id": "spam", "good_faith": True,
-                                           "explanation": "looks like an advert", "items": [{"content_id": "post-1"}]})
+    r = http.post(
+        "/public/notices",
+        json={
+            "reporter_kind": "user",
+            "policy_id": "spam",
+            "good_faith": True,
+            "explanation": "looks like an advert",
+            "items": [{"content_id": "post-1"}],
+        },
+    )
     spam_code = r.json()["tracking_code"]
-    spam_case = _until("the spam case", lambda: [c for c in http.get("/v1/queue", headers=staff("mo")).json()
-                                                 if c["policy_id"] == "spam"])[0]["id"]
+    spam_case = _until(
+        "the spam case",
+        lambda: [c for c in http.get("/v1/queue", headers=staff("mo")).json() if c["policy_id"] == "spam"],
+    )[0]["id"]
     mo = staff("mo")
     assert http.post(f"/v1/cases/{spam_case}/claim", headers=mo).status_code == 200
-    r = http.post(f"/v1/cases/{spam_case}/decision", headers=mo, json={
-        "policy": "spam@2", "outcome": "does_not_violate", "facts": "a single post, not an advert"})
+    r = http.post(
+        f"/v1/cases/{spam_case}/decision",
+        headers=mo,
+        json={"policy": "spam@2", "outcome": "does_not_violate", "facts": "a single post, not an advert"},
+    )
     assert r.status_code == 200 and r.json()["effective"]
 
     # X-4, DSA-2: the uploader's platform received the interim restriction with its statement,
@@ -212,7 +265,9 @@ def test_section_X_replayed_over_http_with_the_clock_moved(service: Service, ncm
     assert interim and all(a["interim"] and a["automated_decision"] for a in interim)
     first = interim[0]["statement"]["rendered"]["en"].split("\n")[0]
     assert first.startswith("We have limited content you shared on this platform while it is reviewed")
-    assert "Nothing has been removed" in first and "closed your account" not in interim[0]["statement"]["rendered"]["en"]
+    assert (
+        "Nothing has been removed" in first and "closed your account" not in interim[0]["statement"]["rendered"]["en"]
+    )
     assert "trafficked" not in json.dumps(interim)
     page = http.get(interim[0]["statement"]["url"].replace(service.base, ""))
     assert page.status_code == 200 and "while it is reviewed" in page.text
@@ -221,15 +276,24 @@ def test_section_X_replayed_over_http_with_the_clock_moved(service: Service, ncm
     service.move_to(2)
     cs1 = staff("cs1")
     assert http.post(f"/v1/cases/{case_id}/claim", headers=cs1).status_code == 200
-    r = http.post(f"/v1/cases/{case_id}/decision", headers=cs1, json={
-        "policy": "csam@2", "outcome": "does_not_violate", "facts": "does not violate our policies"})
+    r = http.post(
+        f"/v1/cases/{case_id}/decision",
+        headers=cs1,
+        json={"policy": "csam@2", "outcome": "does_not_violate", "facts": "does not violate our policies"},
+    )
     assert r.json()["effective"] is False
     assert all(t["state"] in ("open", "waiting") for t in r.json()["case"]["tracks"])
     service.move_to(3)
     http.put("/v1/accounts/acct-a", headers=platform, json={"handle": "nightowl"})
-    r = http.post(f"/v1/cases/{case_id}/second-review", headers=staff("cs2"), json={
-        "agree": False, "facts": "posted by nightowl (account acct-a) as vid-1; the reporter's account and the "
-                                 "content show a minor in sexual content"})
+    r = http.post(
+        f"/v1/cases/{case_id}/second-review",
+        headers=staff("cs2"),
+        json={
+            "agree": False,
+            "facts": "posted by nightowl (account acct-a) as vid-1; the reporter's account and the "
+            "content show a minor in sexual content",
+        },
+    )
     assert r.status_code == 200, r.text
     decided = tracks(case_id)
     assert decided["ncmec"]["state"] == "open" and decided["ncmec"]["due_at"]
@@ -247,9 +311,17 @@ def test_section_X_replayed_over_http_with_the_clock_moved(service: Service, ncm
 
     # Re-uploaded by a third account at hour 5: blocked, knowledge from the match, decided at once.
     service.move_to(5)
-    r = http.post("/v1/scan", headers=platform, files={"file": ("again.png", encode(stand_in, "WEBP"), "image/webp")},
-                  data={"content_id": "vid-3", "account_id": "acct-c", "uploader_ip": "203.0.113.50",
-                        "uploaded_at": "2026-06-01T17:00:00+00:00"})
+    r = http.post(
+        "/v1/scan",
+        headers=platform,
+        files={"file": ("again.png", encode(stand_in, "WEBP"), "image/webp")},
+        data={
+            "content_id": "vid-3",
+            "account_id": "acct-c",
+            "uploader_ip": "203.0.113.50",
+            "uploaded_at": "2026-06-01T17:00:00+00:00",
+        },
+    )
     assert r.status_code == 200 and r.json()["verdict"] == "block", r.text
     reupload_case = r.json()["case_ids"][0]
     blocked = case(reupload_case)
@@ -258,11 +330,19 @@ def test_section_X_replayed_over_http_with_the_clock_moved(service: Service, ncm
 
     # A federal agent's order, day 3: its own track, its own receipt.
     service.move_to(73)
-    r = http.post("/v1/notices", headers=platform, json={
-        "kind": "law_enforcement", "reporter_kind": "law_enforcement", "policy_id": "csam", "minor_involved": True,
-        "explanation": "material depicting a trafficked minor; remove and preserve",
-        "order": {"issued_by": "Homeland Security Investigations", "reference": "HSI-2020-0142", "hours": 6},
-        "items": [{"content_id": "vid-1"}, {"content_id": "vid-2"}]})
+    r = http.post(
+        "/v1/notices",
+        headers=platform,
+        json={
+            "kind": "law_enforcement",
+            "reporter_kind": "law_enforcement",
+            "policy_id": "csam",
+            "minor_involved": True,
+            "explanation": "material depicting a trafficked minor; remove and preserve",
+            "order": {"issued_by": "Homeland Security Investigations", "reference": "HSI-2020-0142", "hours": 6},
+            "items": [{"content_id": "vid-1"}, {"content_id": "vid-2"}],
+        },
+    )
     assert r.status_code == 201, r.text
     assert [(d["kind"], d["state"]) for d in r.json()["deadlines"]] == [("authority_order", "open")]
 
@@ -270,12 +350,14 @@ def test_section_X_replayed_over_http_with_the_clock_moved(service: Service, ncm
     def breached() -> Any:
         t = tracks(reupload_case)["ncmec"]
         return t if t["breached_at"] else None
+
     ncmec_track = _until("the NCMEC breach of the blocked re-upload", breached)
     assert ncmec_track["escalated_at"] and ncmec_track["state"] == "open"
     # The unrelated "does not violate": met, never escalated nor breached.
     spam_tracks = case(spam_case)["tracks"]
     assert [(t["kind"], t["state"], t["breached_at"], t["escalated_at"]) for t in spam_tracks] == [
-        ("dsa_notice", "met", None, None)]
+        ("dsa_notice", "met", None, None)
+    ]
     spam_status = http.get(f"/public/status/{spam_code}").json()
     assert [d["state"] for d in spam_status["deadlines"]] == ["met"]
     # The parent sees the outcome and their clocks, never the agent's order.
@@ -306,16 +388,28 @@ def test_section_X_replayed_over_http_with_the_clock_moved(service: Service, ncm
     def requests() -> list[dict[str, Any]]:
         feed = http.get("/v1/actions", headers=platform, params={"after": 0}).json()["actions"]
         return [a for a in feed if a["kind"] == "provide_file" and a["state"] == "active"]
+
     asked = _until("the platform to be asked for the files", lambda: len(requests()) >= 2 and requests())
     for action in asked:
         account, data, _ = uploads[action["content_id"]]
-        r = http.post("/v1/evidence", headers=platform, files={"file": (f"{action['content_id']}.jpg", data, "image/jpeg")},
-                      data={"request_id": str(action["details"]["request_id"]), "content_id": action["content_id"],
-                            "account_id": account})
+        r = http.post(
+            "/v1/evidence",
+            headers=platform,
+            files={"file": (f"{action['content_id']}.jpg", data, "image/jpeg")},
+            data={
+                "request_id": str(action["details"]["request_id"]),
+                "content_id": action["content_id"],
+                "account_id": account,
+            },
+        )
         assert r.status_code == 201, r.text
-        assert http.post(f"/v1/actions/{action['id']}/ack", headers=platform, json={"status": "applied"}).status_code == 200
-    finished = _until("both finished CyberTipline reports", lambda: len(state.finished_reports()) >= 2 and
-                      state.finished_reports())
+        assert (
+            http.post(f"/v1/actions/{action['id']}/ack", headers=platform, json={"status": "applied"}).status_code
+            == 200
+        )
+    finished = _until(
+        "both finished CyberTipline reports", lambda: len(state.finished_reports()) >= 2 and state.finished_reports()
+    )
     by_account = {ET.fromstring(r.xml).findtext(".//personOrUserReported/espIdentifier"): r for r in finished}
     report = by_account["acct-a"]
     events = {(e.findtext("ipAddress"), e.findtext("port")) for e in ET.fromstring(report.xml).iter("ipCaptureEvent")}

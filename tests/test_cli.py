@@ -81,8 +81,11 @@ def test_policies_check_reports_problems_with_lines(cli_env: str, tmp_path: Path
     r = run("policies", "check", str(good))
     assert r.exit_code == 0, r.output
     bad = tmp_path / "bad.yaml"
-    bad.write_text(good.read_text().replace("dsa_category: STATEMENT_CATEGORY_PROTECTION_OF_MINORS",
-                                             "dsa_category: STATEMENT_CATEGORY_NOT_A_THING", 1))
+    bad.write_text(
+        good.read_text().replace(
+            "dsa_category: STATEMENT_CATEGORY_PROTECTION_OF_MINORS", "dsa_category: STATEMENT_CATEGORY_NOT_A_THING", 1
+        )
+    )
     r = run("policies", "check", str(bad))
     assert r.exit_code == 1
     assert "NOT_A_THING" in r.output and "bad.yaml:" in r.output
@@ -121,8 +124,19 @@ def test_hash_scan_and_banks_commands(cli_env: str, tmp_path: Path) -> None:
     r = run("hash", str(folder / "broken.jpg"))
     assert r.exit_code == 1 and "unsupported_media" in r.output
 
-    r = run("banks", "create", "own", "--source", "own", "--purpose", "confirmed items", "--policy", "csam",
-            "--action", "block")
+    r = run(
+        "banks",
+        "create",
+        "own",
+        "--source",
+        "own",
+        "--purpose",
+        "confirmed items",
+        "--policy",
+        "csam",
+        "--action",
+        "block",
+    )
     assert r.exit_code == 0, r.output
     listing = tmp_path / "list.csv"
     listing.write_text(f"signal_type,signal,note\npdq,{row['pdq']},benign stand-in\npdq,bad,\n")
@@ -163,8 +177,22 @@ def test_hash_and_scan_take_video_files(cli_env: str, tmp_path: Path) -> None:
     r = run("hash", str(folder / "original.mp4"))
     assert r.exit_code == 0 and "vpdq frames=60" in r.stdout and f"md5={row['md5']}" in r.stdout
 
-    assert run("banks", "create", "videos", "--source", "own", "--purpose", "confirmed videos", "--policy", "csam",
-               "--action", "block").exit_code == 0
+    assert (
+        run(
+            "banks",
+            "create",
+            "videos",
+            "--source",
+            "own",
+            "--purpose",
+            "confirmed videos",
+            "--policy",
+            "csam",
+            "--action",
+            "block",
+        ).exit_code
+        == 0
+    )
     listing = tmp_path / "list.txt"
     listing.write_text(f"vpdq {row['vpdq']}\n")
     r = run("banks", "import", "videos", str(listing))

@@ -25,6 +25,7 @@ def test_a_piped_table_is_as_wide_as_its_rows(tmp_path: Path) -> None:
         assert policy.title in listed and f"{policy.id}@{policy.version}" in listed
     assert max(len(line) for line in listed.splitlines()) > 80  # it was cut to 80 before
     # A terminal's own width (COLUMNS, as a shell sets it) is still honoured.
-    narrow = subprocess.run(run + ["policies", "list"], env={**env, "COLUMNS": "60"}, check=True,
-                            capture_output=True, text=True).stdout
+    narrow = subprocess.run(
+        run + ["policies", "list"], env={**env, "COLUMNS": "60"}, check=True, capture_output=True, text=True
+    ).stdout
     assert max(len(line) for line in narrow.splitlines()) <= 60

@@ -56,8 +56,13 @@ class Service:
     @property
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("STAYDOWN_")}
-        env.update({"STAYDOWN_DATA_DIR": str(self.tmp / "var"), "STAYDOWN_DATABASE_URL": self.database_url,
-                    "STAYDOWN_PUBLIC_RATE_PER_MINUTE": "100000"})
+        env.update(
+            {
+                "STAYDOWN_DATA_DIR": str(self.tmp / "var"),
+                "STAYDOWN_DATABASE_URL": self.database_url,
+                "STAYDOWN_PUBLIC_RATE_PER_MINUTE": "100000",
+            }
+        )
         return env
 
     @property
@@ -67,13 +72,34 @@ class Service:
     def start(self) -> None:
         exe = str(Path(sys.executable).with_name("staydown"))
         subprocess.run([exe, "db", "upgrade"], env=self.env, cwd=self.tmp, check=True, capture_output=True)
-        made = subprocess.run([exe, "apikey", "create", "outage", "--scope", "notices:submit",
-                               "--scope", "banks:write", "--scope", "banks:read"], env=self.env, cwd=self.tmp, check=True,
-                              capture_output=True, text=True)
+        made = subprocess.run(
+            [
+                exe,
+                "apikey",
+                "create",
+                "outage",
+                "--scope",
+                "notices:submit",
+                "--scope",
+                "banks:write",
+                "--scope",
+                "banks:read",
+            ],
+            env=self.env,
+            cwd=self.tmp,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         self.key = made.stdout.strip().splitlines()[-1].strip()
         self.log = open(self.tmp / "serve.log", "w")  # noqa: SIM115
-        self.proc = subprocess.Popen([exe, "serve", "--port", str(self.port)], env=self.env, cwd=self.tmp,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [exe, "serve", "--port", str(self.port)],
+            env=self.env,
+            cwd=self.tmp,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -115,13 +141,24 @@ class Load:
                 n += 1
                 started = time.monotonic()
                 try:
-                    r = http.post(f"{self.service.url}/v1/notices", headers={
-                        **self.service.headers(), "Idempotency-Key": f"s{sender}-{n}-{secrets.token_hex(4)}"},
-                        json={"policy_id": "harassment", "explanation": "aimed at me every day",
-                              "reporter_id": f"r-{sender}-{n}", "contact_email": f"r{sender}.{n}@example.org",
-                              "items": [{"content_id": f"post-{n % 11}"}]})
-                    answer = Answer(started, time.monotonic() - started, r.status_code, r.headers.get("retry-after"),
-                                    r.json().get("tracking_code") if r.status_code == 201 else None)
+                    r = http.post(
+                        f"{self.service.url}/v1/notices",
+                        headers={**self.service.headers(), "Idempotency-Key": f"s{sender}-{n}-{secrets.token_hex(4)}"},
+                        json={
+                            "policy_id": "harassment",
+                            "explanation": "aimed at me every day",
+                            "reporter_id": f"r-{sender}-{n}",
+                            "contact_email": f"r{sender}.{n}@example.org",
+                            "items": [{"content_id": f"post-{n % 11}"}],
+                        },
+                    )
+                    answer = Answer(
+                        started,
+                        time.monotonic() - started,
+                        r.status_code,
+                        r.headers.get("retry-after"),
+                        r.json().get("tracking_code") if r.status_code == 201 else None,
+                    )
                 except httpx.TransportError:
                     answer = Answer(started, time.monotonic() - started, 0, None, None)
                 with self._lock:
@@ -129,7 +166,7 @@ class Load:
                 if answer.status != 201:
                     time.sleep(0.05)
 
-    def __enter__(self) -> "Load":
+    def __enter__(self) -> Load:
         for t in self._threads:
             t.start()
         return self
@@ -158,31 +195,48 @@ def _report(name: str, load: Load, down: float, back: float, service: Service, e
     deadline = back + RECOVERY_LIMIT
     while True:
         with engine.connect() as conn:
-            waiting = conn.execute(sa.text(
-                "SELECT count(*) FROM jobs WHERE kind = 'messages:send' AND state IN ('pending', 'running')")).scalar()
+            waiting = conn.execute(
+                sa.text("SELECT count(*) FROM jobs WHERE kind = 'messages:send' AND state IN ('pending', 'running')")
+            ).scalar()
         if not waiting:
             worker_done = time.monotonic()
             break
-        assert time.monotonic() < deadline + 5, f"{waiting} e-mail jobs still waiting {RECOVERY_LIMIT} s after the outage"
+        assert time.monotonic() < deadline + 5, (
+            f"{waiting} e-mail jobs still waiting {RECOVERY_LIMIT} s after the outage"
+        )
         time.sleep(0.1)
     # The index follower: a hash banked now is in this node's index (readyz: nothing behind).
     http = httpx.Client(base_url=service.url, headers=service.headers(), timeout=10)
     bank = f"outage-{secrets.token_hex(3)}"
-    assert http.post("/v1/banks", json={"name": bank, "source": "own", "permitted_purpose": "drill",
-                                        "policy_id": "csam"}).status_code == 201
-    r = http.post(f"/v1/banks/{bank}/import", content=f"pdq {secrets.token_hex(32)}\n",
-                  headers={"Content-Type": "text/csv"})
+    assert (
+        http.post(
+            "/v1/banks", json={"name": bank, "source": "own", "permitted_purpose": "drill", "policy_id": "csam"}
+        ).status_code
+        == 201
+    )
+    r = http.post(
+        f"/v1/banks/{bank}/import", content=f"pdq {secrets.token_hex(32)}\n", headers={"Content-Type": "text/csv"}
+    )
     assert r.status_code == 200 and r.json()["added"] == 1, r.text
     while True:
         ready = httpx.get(f"{service.url}/readyz", timeout=5)
-        if ready.status_code == 200 and all(v["behind"] == 0 for v in ready.json()["checks"]["index"]["detail"].values()):
+        if ready.status_code == 200 and all(
+            v["behind"] == 0 for v in ready.json()["checks"]["index"]["detail"].values()
+        ):
             follower_done = time.monotonic()
             break
         assert time.monotonic() < deadline + 10, ready.text
         time.sleep(0.1)
-    figures = {"outage_s": back - down, "requests": len(answers), "acknowledged": len(acknowledged),
-               "refused_503": len(refused), "slowest_503_s": slowest_503, "first_201_after_s": first_ok - back,
-               "worker_drained_after_s": worker_done - back, "index_current_after_s": follower_done - back}
+    figures = {
+        "outage_s": back - down,
+        "requests": len(answers),
+        "acknowledged": len(acknowledged),
+        "refused_503": len(refused),
+        "slowest_503_s": slowest_503,
+        "first_201_after_s": first_ok - back,
+        "worker_drained_after_s": worker_done - back,
+        "index_current_after_s": follower_done - back,
+    }
     print(f"\n{name}: " + ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items()))
     assert figures["first_201_after_s"] < RECOVERY_LIMIT
     assert figures["worker_drained_after_s"] < RECOVERY_LIMIT
@@ -216,14 +270,17 @@ def test_postgresql_going_away_under_load(tmp_path: Path) -> None:
                 with admin.connect() as conn:
                     conn.exec_driver_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
                     while time.monotonic() - down < 3:
-                        conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                             f"WHERE datname = '{name}' AND pid <> pg_backend_pid()")
+                        conn.exec_driver_sql(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+                        )
                         time.sleep(0.2)
                     conn.exec_driver_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
             back = time.monotonic()
             time.sleep(3)
-        figures = _report("postgresql" + (" restart" if real_restart else " backends killed"), load, down, back,
-                          service, own)
+        figures = _report(
+            "postgresql" + (" restart" if real_restart else " backends killed"), load, down, back, service, own
+        )
         assert figures["slowest_503_s"] < 6  # a connect timeout at worst, never a hang
     finally:
         service.stop()
@@ -245,11 +302,19 @@ def test_sqlite_locked_by_another_program_under_load(tmp_path: Path) -> None:
         with Load(service) as load:
             time.sleep(2)
             # Another program (a backup tool, a shell) takes the write lock for six seconds.
-            holder = subprocess.Popen([sys.executable, "-c", (
-                "import sqlite3, sys, time\n"
-                f"c = sqlite3.connect({str(path)!r}, isolation_level=None)\n"
-                "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(6); c.execute('COMMIT')\n")],
-                stdout=subprocess.PIPE, text=True)
+            holder = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    (
+                        "import sqlite3, sys, time\n"
+                        f"c = sqlite3.connect({str(path)!r}, isolation_level=None)\n"
+                        "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(6); c.execute('COMMIT')\n"
+                    ),
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
             assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
             down = time.monotonic()
             holder.wait(30)

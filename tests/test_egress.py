@@ -20,22 +20,39 @@ from staydown.errors import InvalidInput
 from staydown.media.fetch import COULD_NOT_FETCH, FetchFailed, FetchPolicy, FetchRefused, check_url, fetch
 
 REFUSED_EVERYWHERE = [
-    "169.254.169.254", "100.100.100.200", "fd00:ec2::254", "0.0.0.0", "::", "224.0.0.1", "ff02::1",
-    "255.255.255.255", "fe80::1",
+    "169.254.169.254",
+    "100.100.100.200",
+    "fd00:ec2::254",
+    "0.0.0.0",
+    "::",
+    "224.0.0.1",
+    "ff02::1",
+    "255.255.255.255",
+    "fe80::1",
     "2002:a9fe:a9fe::1",  # 6to4 of 169.254.169.254
     "::ffff:169.254.169.254",  # IPv4-mapped
     "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
 ]
 REFUSED_FOR_PUBLIC = [
-    "100.64.0.1", "100.127.255.254", "10.0.0.1", "127.0.0.1", "192.168.1.1", "172.16.0.1", "::1", "fc00::1",
+    "100.64.0.1",
+    "100.127.255.254",
+    "10.0.0.1",
+    "127.0.0.1",
+    "192.168.1.1",
+    "172.16.0.1",
+    "::1",
+    "fc00::1",
     "2001:db8::1",
     "2002:0a00:0001::1",  # 6to4 of 10.0.0.1
     "2002:7f00:0001::1",  # 6to4 of 127.0.0.1
     "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
     "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
     "64:ff9b:1::808:808",  # local-use NAT64
-    "::ffff:10.0.0.1", "::ffff:127.0.0.1", "::ffff:100.100.100.200",
-    "::10.0.0.1", "::8.8.8.8",  # IPv4-compatible (deprecated)
+    "::ffff:10.0.0.1",
+    "::ffff:127.0.0.1",
+    "::ffff:100.100.100.200",
+    "::10.0.0.1",
+    "::8.8.8.8",  # IPv4-compatible (deprecated)
 ]
 ALLOWED_FOR_PUBLIC = ["8.8.8.8", "1.1.1.1", "2606:4700::1111", "2002:808:808::1", "64:ff9b::808:808", "::ffff:8.8.8.8"]
 
@@ -61,6 +78,7 @@ def test_operator_policy_allows_loopback_and_private_networks() -> None:
 
 
 # -- scan-by-URL ----------------------------------------------------------------------------------
+
 
 def _serve(handler: type[http.server.BaseHTTPRequestHandler]) -> tuple[socketserver.TCPServer, int]:
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
@@ -109,8 +127,12 @@ def local_server() -> Iterator[int]:
 
 
 def _policy(**kw: object) -> FetchPolicy:
-    base = {"allowed_hosts": ("127.0.0.1", "media.example", "localhost"), "max_bytes": 1 << 20,
-            "timeout_seconds": 1.5, "allow_private_addresses": True}
+    base = {
+        "allowed_hosts": ("127.0.0.1", "media.example", "localhost"),
+        "max_bytes": 1 << 20,
+        "timeout_seconds": 1.5,
+        "allow_private_addresses": True,
+    }
     return FetchPolicy(**{**base, **kw})  # type: ignore[arg-type]
 
 
@@ -147,8 +169,12 @@ def test_fetch_errors_reveal_nothing_about_other_ports(local_server: int) -> Non
     silent.listen()
     answers = set()
     try:
-        for url in (f"http://127.0.0.1:{closed_port}/x", f"http://127.0.0.1:{banner.getsockname()[1]}/x",
-                    f"http://127.0.0.1:{local_server}/missing", f"http://127.0.0.1:{silent.getsockname()[1]}/x"):
+        for url in (
+            f"http://127.0.0.1:{closed_port}/x",
+            f"http://127.0.0.1:{banner.getsockname()[1]}/x",
+            f"http://127.0.0.1:{local_server}/missing",
+            f"http://127.0.0.1:{silent.getsockname()[1]}/x",
+        ):
             with pytest.raises(FetchFailed) as caught:
                 fetch(url, _policy(timeout_seconds=0.5))
             answers.add((caught.value.code, caught.value.message))
@@ -158,8 +184,17 @@ def test_fetch_errors_reveal_nothing_about_other_ports(local_server: int) -> Non
     assert answers == {("fetch_failed", COULD_NOT_FETCH)}
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1/a\tb.jpg", "http://media.example/a\nb", "http://media.ex\tample/x",
-                                 "http://media.example/a b", "http://media.example/\x00", "http://media.example/\x7f"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/a\tb.jpg",
+        "http://media.example/a\nb",
+        "http://media.ex\tample/x",
+        "http://media.example/a b",
+        "http://media.example/\x00",
+        "http://media.example/\x7f",
+    ],
+)
 def test_a_url_with_a_tab_or_control_character_is_a_clear_4xx(url: str) -> None:
     """Reproduces: urlsplit dropped the tab, so the allow-list saw another URL than httpx, whose
     InvalidURL then became a 500."""
@@ -169,7 +204,8 @@ def test_a_url_with_a_tab_or_control_character_is_a_clear_4xx(url: str) -> None:
 
 
 def test_the_address_is_judged_when_connecting_so_dns_rebinding_cannot_reach_a_local_service(
-        local_server: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    local_server: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A name that resolves to a public address at the check and to 127.0.0.1 at the connection
     (rebinding): there is one lookup, inside the connection, and what it judged is what it connects
     to. The old check-then-fetch resolved twice and fetched from the local server."""
@@ -200,7 +236,8 @@ def test_a_name_resolving_to_a_6to4_form_of_the_metadata_service_is_refused(monk
 
 
 def test_the_host_name_is_kept_for_the_host_header_when_connecting_to_the_judged_address(
-        local_server: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    local_server: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seen: list[str] = []
 
     class Echo(http.server.BaseHTTPRequestHandler):
@@ -216,8 +253,9 @@ def test_the_host_name_is_kept_for_the_host_header_when_connecting_to_the_judged
 
     server, port = _serve(Echo)
     real = socket.getaddrinfo
-    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: real("127.0.0.1" if host == "media.example"
-                                                                            else host, *a, **k))
+    monkeypatch.setattr(
+        socket, "getaddrinfo", lambda host, *a, **k: real("127.0.0.1" if host == "media.example" else host, *a, **k)
+    )
     try:
         assert fetch(f"http://media.example:{port}/x", _policy()) == b"ok"
     finally:

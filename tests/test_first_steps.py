@@ -45,11 +45,21 @@ def served(tmp_path: Path) -> Iterator[Served]:
     """`make serve` on a free port: `staydown db upgrade`, then `staydown serve --host --port`."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STAYDOWN_")}
-    env.update(STAYDOWN_DATA_DIR=str(tmp_path / "var"), STAYDOWN_INTAKE_WRITER="thread", STAYDOWN_SCAN_HASHING="thread",
-               STAYDOWN_WORKER_POLL_SECONDS="0.2")
+    env.update(
+        STAYDOWN_DATA_DIR=str(tmp_path / "var"),
+        STAYDOWN_INTAKE_WRITER="thread",
+        STAYDOWN_SCAN_HASHING="thread",
+        STAYDOWN_WORKER_POLL_SECONDS="0.2",
+    )
     subprocess.run([str(BIN / "staydown"), "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True)
-    proc = subprocess.Popen([str(BIN / "staydown"), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [str(BIN / "staydown"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -58,8 +68,9 @@ def served(tmp_path: Path) -> Iterator[Served]:
                     break
             except httpx.TransportError:
                 pass
-            assert proc.poll() is None and time.monotonic() < deadline, \
-                f"the server did not start: {proc.stdout.read() if proc.poll() is not None else ''}"  # type: ignore[union-attr]
+            assert proc.poll() is None and time.monotonic() < deadline, (
+                f"the server did not start: {proc.stdout.read() if proc.poll() is not None else ''}"
+            )  # type: ignore[union-attr]
             time.sleep(0.2)
         yield Served(f"http://127.0.0.1:{port}", port, env, tmp_path / "var")
     finally:
@@ -91,8 +102,14 @@ def test_readme_first_steps_work_as_written_against_a_served_instance(served: Se
         if "SEQ:HASH" in command.split("#", 1)[0]:
             assert checkpoint, f"{line!r} uses a checkpoint before `audit checkpoint`"
             command = command.split("#", 1)[0].replace("SEQ:HASH", checkpoint)
-        done = subprocess.run(["bash", "-c", command + (" -sS -w '\\n%{http_code}'" if command.startswith("curl") else "")],
-                              env=served.env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            ["bash", "-c", command + (" -sS -w '\\n%{http_code}'" if command.startswith("curl") else "")],
+            env=served.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, f"{line!r} failed: {done.stdout}{done.stderr}"
         out = done.stdout.strip()
         if command.startswith("curl"):
@@ -109,9 +126,17 @@ def test_readme_first_steps_work_as_written_against_a_served_instance(served: Se
 
 def test_generated_links_use_the_served_port_without_a_configured_base_url(served: Served) -> None:
     """`PORT=8801 make serve`: the receipt, the pages and the e-mail link to the port served."""
-    r = httpx.post(f"{served.url}/public/notices", json={
-        "reporter_kind": "user", "policy_id": "harassment", "explanation": "threatening messages",
-        "items": [{"content_id": "post-1"}], "contact_email": "reporter@example.org", "good_faith": True})
+    r = httpx.post(
+        f"{served.url}/public/notices",
+        json={
+            "reporter_kind": "user",
+            "policy_id": "harassment",
+            "explanation": "threatening messages",
+            "items": [{"content_id": "post-1"}],
+            "contact_email": "reporter@example.org",
+            "good_faith": True,
+        },
+    )
     assert r.status_code == 201, r.text
     code = r.json()["tracking_code"]
     assert r.json()["status_url"] == f"{served.url}/status/{code}"
@@ -124,8 +149,15 @@ def test_generated_links_use_the_served_port_without_a_configured_base_url(serve
     body = email.message_from_bytes(mail.read_bytes(), policy=policy.default).get_content()  # type: ignore[union-attr]
     assert f"{served.url}/status/{code}" in body and ":8000" not in body
     # An answer to a request reached under another name for the same server links to that name.
-    r = httpx.post(f"http://localhost:{served.port}/public/notices", json={
-        "reporter_kind": "anonymous", "policy_id": "spam", "explanation": "the same advert forty times",
-        "items": [{"content_id": "post-2"}], "good_faith": True})
+    r = httpx.post(
+        f"http://localhost:{served.port}/public/notices",
+        json={
+            "reporter_kind": "anonymous",
+            "policy_id": "spam",
+            "explanation": "the same advert forty times",
+            "items": [{"content_id": "post-2"}],
+            "good_faith": True,
+        },
+    )
     assert r.status_code == 201, r.text
     assert r.json()["status_url"].startswith(f"http://localhost:{served.port}/status/")

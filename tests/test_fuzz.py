@@ -34,8 +34,11 @@ def test_schemathesis_finds_no_5xx_and_no_schema_violation(backend, app, client,
     if backend != "sqlite":
         pytest.skip("run once, on SQLite (its integer range is the narrower; PostgreSQL was run by hand)")
     caplog.set_level(logging.CRITICAL)  # the 4xx it provokes are logged; the figures are asserted
-    callers = {"none": {}, "key": auth(make_key(database, sorted(p.value for p in API_SCOPES))),
-               "staff": auth(session_token(database, "fuzz", *(r.value for r in Role)))}
+    callers = {
+        "none": {},
+        "key": auth(make_key(database, sorted(p.value for p in API_SCOPES))),
+        "staff": auth(session_token(database, "fuzz", *(r.value for r in Role))),
+    }
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     failures: list[str] = []
@@ -47,8 +50,14 @@ def test_schemathesis_finds_no_5xx_and_no_schema_violation(backend, app, client,
             for operation in operations:
                 examples = EXAMPLES[who] if time.monotonic() - started < BUDGET_SECONDS else 1
 
-                @settings(max_examples=examples, derandomize=True, database=None, deadline=None,
-                          suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+                @settings(
+                    max_examples=examples,
+                    derandomize=True,
+                    database=None,
+                    deadline=None,
+                    suppress_health_check=list(HealthCheck),
+                    phases=[Phase.explicit, Phase.generate],
+                )
                 @given(case=operation.as_strategy(generation_mode=mode))
                 def call(case) -> None:  # type: ignore[no-untyped-def]
                     nonlocal cases, server_errors
@@ -65,15 +74,19 @@ def test_schemathesis_finds_no_5xx_and_no_schema_violation(backend, app, client,
                         case.validate_response(response, checks=CHECKS, headers=headers)
                     except BaseExceptionGroup as group:
                         titles = sorted({getattr(e, "title", type(e).__name__) for e in group.exceptions})
-                        failures.append(f"{who} {mode.value} {operation.label}: {response.status_code} "
-                                        f"{', '.join(titles)}: {response.text[:150]}")
+                        failures.append(
+                            f"{who} {mode.value} {operation.label}: {response.status_code} "
+                            f"{', '.join(titles)}: {response.text[:150]}"
+                        )
 
                 try:
                     call()
                 except Unsatisfiable:
                     pass  # no invalid input exists for an operation without input
     seconds = time.monotonic() - started
-    print(f"\nfuzz: {len(covered)} of {len(operations)} operations, {cases} cases, {server_errors} 5xx, "
-          f"{len(failures)} failures, {seconds:.0f} s")
+    print(
+        f"\nfuzz: {len(covered)} of {len(operations)} operations, {cases} cases, {server_errors} 5xx, "
+        f"{len(failures)} failures, {seconds:.0f} s"
+    )
     assert len(operations) >= 70 and covered == {op.label for op in operations}
     assert server_errors == 0 and not failures, "\n".join(failures[:40])

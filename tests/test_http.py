@@ -87,7 +87,9 @@ def test_audit_api_reads_checkpoint_verify_and_events(client, database: Database
     invalid = client.get("/v1/audit/events", headers=auth(key), params={"limit": 5000})
     assert invalid.status_code == 422
     body = invalid.json()
-    assert body["error"] == "invalid_input" and "limit" in body["message"] and body["details"][0]["where"] == "query.limit"
+    assert (
+        body["error"] == "invalid_input" and "limit" in body["message"] and body["details"][0]["where"] == "query.limit"
+    )
 
 
 def test_unknown_route_uses_the_error_shape(client) -> None:  # type: ignore[no-untyped-def]
@@ -118,8 +120,11 @@ def test_oversized_body_is_refused_with_413(app, chunked: bool) -> None:  # type
     big = b'{"a": "' + b"x" * (limit + 10) + b'"}'
     with TestClient(app) as c:
         if chunked:
-            r = c.post("/v1/echo", content=iter([big[i:i + 4096] for i in range(0, len(big), 4096)]),
-                       headers={"Content-Type": "application/json"})
+            r = c.post(
+                "/v1/echo",
+                content=iter([big[i : i + 4096] for i in range(0, len(big), 4096)]),
+                headers={"Content-Type": "application/json"},
+            )
         else:
             r = c.post("/v1/echo", content=big, headers={"Content-Type": "application/json"})
         assert r.status_code == 413, r.text

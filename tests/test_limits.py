@@ -14,9 +14,9 @@ from staydown.db import Database
 from staydown.http import declared_permission, iter_routes
 from staydown.limits import DB_INT_MAX, JSON_MAX_DEPTH, check_json, parse_json_object
 from staydown.staff.permissions import API_SCOPES, Permission, Role, permissions_for_roles
+from staydown.web.console.session import SESSION_COOKIE
 from tests.helpers import auth, make_key
 from tests.web.console_helpers import session_token
-from staydown.web.console.session import SESSION_COOKIE
 
 ALL_ROLES = tuple(r.value for r in Role)
 
@@ -25,8 +25,10 @@ ALL_ROLES = tuple(r.value for r in Role)
 def callers(database: Database) -> dict[str, Any]:
     """A platform key with every scope a key may hold and a staff session with every role: between
     them, every route's permission (so the request reaches the parameters, not a 403)."""
-    return {"key": make_key(database, sorted(p.value for p in API_SCOPES)),
-            "staff": session_token(database, "everyone", *ALL_ROLES)}
+    return {
+        "key": make_key(database, sorted(p.value for p in API_SCOPES)),
+        "staff": session_token(database, "everyone", *ALL_ROLES),
+    }
 
 
 def _headers(callers: dict[str, Any], permission: Permission | None) -> dict[str, str]:
@@ -40,11 +42,14 @@ def _headers(callers: dict[str, Any], permission: Permission | None) -> dict[str
 
 # -- the findings, reproduced ----------------------------------------------------------------------
 
+
 def test_an_id_past_a_64_bit_integer_is_a_422_naming_it(client, callers) -> None:  # type: ignore[no-untyped-def]
     staff = auth(callers["staff"])
-    for path, field in (("/v1/cases/99999999999999999999", "path.case_id"),
-                        ("/v1/cases/9223372036854775808", "path.case_id"),
-                        ("/v1/cases/0", "path.case_id")):
+    for path, field in (
+        ("/v1/cases/99999999999999999999", "path.case_id"),
+        ("/v1/cases/9223372036854775808", "path.case_id"),
+        ("/v1/cases/0", "path.case_id"),
+    ):
         r = client.get(path, headers=staff)
         assert r.status_code == 422, (path, r.text)
         assert r.json()["details"][0]["where"] == field
@@ -68,12 +73,23 @@ def test_a_console_page_with_a_huge_id_is_a_page_not_a_crash(client, callers) ->
 
 def test_bank_import_reads_bare_carriage_returns_and_refuses_control_bytes(client, callers) -> None:  # type: ignore[no-untyped-def]
     staff = auth(callers["staff"])
-    r = client.post("/v1/banks", headers=staff, json={"name": "crlf", "source": "own", "permitted_purpose": "test",
-                                                       "action_on_match": "hold", "policy_id": "csam"})
+    r = client.post(
+        "/v1/banks",
+        headers=staff,
+        json={
+            "name": "crlf",
+            "source": "own",
+            "permitted_purpose": "test",
+            "action_on_match": "hold",
+            "policy_id": "csam",
+        },
+    )
     assert r.status_code == 201, r.text
     csv = {**staff, "content-type": "text/csv"}
     # An old Mac export: lines end in a bare \r (the csv module raised on it before).
-    r = client.post("/v1/banks/crlf/import", headers=csv, content=b"md5," + b"a" * 32 + b",one\rmd5," + b"b" * 32 + b"\r")
+    r = client.post(
+        "/v1/banks/crlf/import", headers=csv, content=b"md5," + b"a" * 32 + b",one\rmd5," + b"b" * 32 + b"\r"
+    )
     assert r.status_code == 200, r.text
     assert r.json()["added"] == 2
     r = client.post("/v1/banks/crlf/import", headers=csv, content=b"md5," + b"c" * 32 + b",x\nmd5,d\x00\n")
@@ -87,14 +103,26 @@ def test_evidence_context_nested_too_deep_is_a_422(client, callers) -> None:  # 
     key = auth(callers["key"])
     for depth in (JSON_MAX_DEPTH + 1, 5000):  # 5000: past Python's own recursion limit
         context = '{"a":' + "[" * depth + "]" * depth + "}"
-        r = client.post("/v1/evidence", headers=key, data={"content_id": "deep", "context": context},
-                        files={"file": ("f.bin", b"evidence", "application/octet-stream")})
+        r = client.post(
+            "/v1/evidence",
+            headers=key,
+            data={"content_id": "deep", "context": context},
+            files={"file": ("f.bin", b"evidence", "application/octet-stream")},
+        )
         assert r.status_code == 422 and "context" in r.json()["message"], r.text
-    r = client.post("/v1/evidence", headers=key, data={"content_id": "deep", "context": '{"at": NaN}'},
-                    files={"file": ("f.bin", b"evidence", "application/octet-stream")})
+    r = client.post(
+        "/v1/evidence",
+        headers=key,
+        data={"content_id": "deep", "context": '{"at": NaN}'},
+        files={"file": ("f.bin", b"evidence", "application/octet-stream")},
+    )
     assert r.status_code == 422 and "NaN" in r.json()["message"], r.text
-    r = client.post("/v1/evidence", headers=key, data={"content_id": "c" * 100_000},
-                    files={"file": ("f.bin", b"evidence", "application/octet-stream")})
+    r = client.post(
+        "/v1/evidence",
+        headers=key,
+        data={"content_id": "c" * 100_000},
+        files={"file": ("f.bin", b"evidence", "application/octet-stream")},
+    )
     assert r.status_code == 422 and "content_id" in r.json()["message"], r.text
 
 
@@ -105,8 +133,9 @@ def test_caller_json_is_bounded_in_depth_and_number_kind(client, callers) -> Non
         deep = [deep]
     r = client.put("/v1/content/c1", headers=key, json={"metadata": {"a": deep}})
     assert r.status_code == 422 and r.json()["details"][0]["where"] == "body.metadata", r.text
-    r = client.put("/v1/content/c1", headers={**key, "content-type": "application/json"},
-                   content=b'{"metadata": {"a": Infinity}}')
+    r = client.put(
+        "/v1/content/c1", headers={**key, "content-type": "application/json"}, content=b'{"metadata": {"a": Infinity}}'
+    )
     assert r.status_code == 422 and "finite" in r.json()["message"], r.text
     r = client.put("/v1/content/c1", headers=key, json={"metadata": {"a": deep[0]}})
     assert r.status_code == 200, r.text
@@ -135,19 +164,30 @@ def test_check_json_and_parse_json_object() -> None:
 
 # -- every input bounded, by the OpenAPI --------------------------------------------------------------
 
+
 def _unbounded(spec: dict[str, Any], schema: dict[str, Any], where: str, seen: tuple[str, ...] = ()) -> list[str]:
     """What in `schema` has no upper bound: a string without maxLength (unless an enum, a date or a
     file), an integer without maximum, an array without maxItems, a free-form object without
     maxProperties."""
     if "$ref" in schema:
         name = schema["$ref"].rsplit("/", 1)[-1]
-        return [] if name in seen else _unbounded(spec, spec["components"]["schemas"][name], f"{where}<{name}>",
-                                                  (*seen, name))
-    found = [f for key in ("anyOf", "oneOf", "allOf") for sub in schema.get(key, [])
-             for f in _unbounded(spec, sub, where, seen)]
+        return (
+            []
+            if name in seen
+            else _unbounded(spec, spec["components"]["schemas"][name], f"{where}<{name}>", (*seen, name))
+        )
+    found = [
+        f
+        for key in ("anyOf", "oneOf", "allOf")
+        for sub in schema.get(key, [])
+        for f in _unbounded(spec, sub, where, seen)
+    ]
     kind = schema.get("type")
-    if kind == "string" and not ({"maxLength", "enum", "const"} & schema.keys()) \
-            and schema.get("format") not in ("date-time", "date", "binary"):
+    if (
+        kind == "string"
+        and not ({"maxLength", "enum", "const"} & schema.keys())
+        and schema.get("format") not in ("date-time", "date", "binary")
+    ):
         found.append(f"string {where}")
     if kind == "integer" and "maximum" not in schema:
         found.append(f"integer {where}")
@@ -173,20 +213,23 @@ def test_every_request_input_in_the_openapi_has_an_upper_bound(app) -> None:  # 
         for method, op in operations.items():
             checked += 1
             for param in op.get("parameters", []):
-                problems += [f"{method.upper()} {path}: {p}" for p in
-                             _unbounded(spec, param["schema"], f"{param['in']}.{param['name']}")]
+                problems += [
+                    f"{method.upper()} {path}: {p}"
+                    for p in _unbounded(spec, param["schema"], f"{param['in']}.{param['name']}")
+                ]
             for media, content in op.get("requestBody", {}).get("content", {}).items():
                 if media == "text/csv":
                     continue  # bounded by the upload body limit and checked byte by byte (CsvText)
-                problems += [f"{method.upper()} {path}: {p}" for p in _unbounded(spec, content.get("schema", {}), media)]
+                problems += [
+                    f"{method.upper()} {path}: {p}" for p in _unbounded(spec, content.get("schema", {}), media)
+                ]
     assert checked >= 70
     assert not problems, "unbounded inputs:\n" + "\n".join(problems)
 
 
 # -- boundary values for each parameter, by the OpenAPI ----------------------------------------------------
 
-INTEGER_VALUES = ("0", "-1", str(DB_INT_MAX), str(2**63), str(2**64), "99999999999999999999", "1.5", "1e3",
-                  "abc", "")
+INTEGER_VALUES = ("0", "-1", str(DB_INT_MAX), str(2**63), str(2**64), "99999999999999999999", "1.5", "1e3", "abc", "")
 # 60,000: about the longest URL an HTTP client sends (httpx stops at 65,536).
 STRING_VALUES = ("", "x" * 60_000, "\t", "\x00", "%", "../..", "\u00b2", "é" * 300)
 
@@ -206,21 +249,26 @@ def _kind(schema: dict[str, Any]) -> str:
 
 def test_boundary_values_in_every_path_and_query_parameter_give_no_5xx(app, client, callers, caplog) -> None:  # type: ignore[no-untyped-def]
     caplog.set_level(logging.CRITICAL, logger="staydown")
-    permissions = {(m, p): declared_permission(r) for p, r in iter_routes(app.routes) if isinstance(r, APIRoute)
-                   for m in r.methods}
+    permissions = {
+        (m, p): declared_permission(r) for p, r in iter_routes(app.routes) if isinstance(r, APIRoute) for m in r.methods
+    }
     spec = app.openapi()
     failures, sent = [], 0
     for path, operations in spec["paths"].items():
         for method, op in operations.items():
-            headers = _headers(callers, permissions.get((method.upper(), path.replace("{platform_id}",
-                                                                                      "{platform_id:path}")))
-                               or permissions.get((method.upper(), path)))
+            headers = _headers(
+                callers,
+                permissions.get((method.upper(), path.replace("{platform_id}", "{platform_id:path}")))
+                or permissions.get((method.upper(), path)),
+            )
             params = op.get("parameters", [])
             for param in params:
                 if param["in"] not in ("path", "query"):
                     continue
                 kind = _kind(param["schema"])
-                values = INTEGER_VALUES if kind == "integer" else ("2", "yes?", "") if kind == "boolean" else STRING_VALUES
+                values = (
+                    INTEGER_VALUES if kind == "integer" else ("2", "yes?", "") if kind == "boolean" else STRING_VALUES
+                )
                 for value in values:
                     if param["in"] == "path" and value == "":
                         continue  # no such path: a 404 or 405 from the router
@@ -229,8 +277,10 @@ def test_boundary_values_in_every_path_and_query_parameter_give_no_5xx(app, clie
                     r = client.request(method.upper(), url, params=query, headers=headers)
                     sent += 1
                     if r.status_code >= 500:
-                        failures.append(f"{method.upper()} {url[:120]} {param['name']}={value[:20]!r}: "
-                                        f"{r.status_code} {r.text[:200]}")
+                        failures.append(
+                            f"{method.upper()} {url[:120]} {param['name']}={value[:20]!r}: "
+                            f"{r.status_code} {r.text[:200]}"
+                        )
                     elif r.status_code == 422 and value in ("abc", str(2**64)):
                         assert param["name"] in r.text, (url, r.text)  # the 4xx names the field
     assert sent > 500

@@ -51,10 +51,16 @@ def test_requests_counted_by_route_template_and_status_with_latency(client, data
     client.get("/no/such/path/123")
     after = figures(client, h)
     key = dict(method="GET", route="/v1/bank-entries/{entry_id}")
-    assert value(after, "staydown_http_requests_total", **key, status="404") - \
-        value(before, "staydown_http_requests_total", **key, status="404") == 3
-    assert value(after, "staydown_http_request_duration_seconds_count", **key) - \
-        value(before, "staydown_http_request_duration_seconds_count", **key) == 3
+    assert (
+        value(after, "staydown_http_requests_total", **key, status="404")
+        - value(before, "staydown_http_requests_total", **key, status="404")
+        == 3
+    )
+    assert (
+        value(after, "staydown_http_request_duration_seconds_count", **key)
+        - value(before, "staydown_http_request_duration_seconds_count", **key)
+        == 3
+    )
     assert value(after, "staydown_http_request_duration_seconds_bucket", **key, le="+Inf") >= 3
     # An unknown path is one series, not one per path tried.
     assert value(after, "staydown_http_requests_total", method="GET", route="unmatched", status="404") >= 1
@@ -73,8 +79,17 @@ def test_intake_scans_matches_outbox_tracks_and_breaches(client, database: Datab
     h = auth(make_key(database, ["metrics:read", "scan", "match", "banks:read", "banks:write"]))
     before = figures(client, h)
     assert client.post("/public/notices", json=MINOR_REPORT).status_code == 201
-    client.post("/v1/banks", headers=h, json={"name": "known", "source": "other", "permitted_purpose": "testing",
-                                              "policy_id": "csam", "action_on_match": "flag"})
+    client.post(
+        "/v1/banks",
+        headers=h,
+        json={
+            "name": "known",
+            "source": "other",
+            "permitted_purpose": "testing",
+            "policy_id": "csam",
+            "action_on_match": "flag",
+        },
+    )
     image = _jpeg(1)
     pdq = client.post("/v1/scan", headers=h, files={"file": ("a.jpg", image, "image/jpeg")}).json()["signals"]["pdq"]
     client.post("/v1/banks/known/entries", headers=h, json={"entries": [{"signal_type": "pdq", "signal": pdq}]})
@@ -85,10 +100,15 @@ def test_intake_scans_matches_outbox_tracks_and_breaches(client, database: Datab
     assert value(after, "staydown_intake_batch_size_count") - value(before, "staydown_intake_batch_size_count") == 1
     assert value(after, "staydown_intake_notices_total") - value(before, "staydown_intake_notices_total") == 1
     assert value(after, "staydown_intake_waiting") == 0
-    assert value(after, "staydown_scans_total", verdict="allow") - value(before, "staydown_scans_total",
-                                                                         verdict="allow") == 2
-    assert value(after, "staydown_matches_total", bank="known", signal_type="pdq") - \
-        value(before, "staydown_matches_total", bank="known", signal_type="pdq") == 1
+    assert (
+        value(after, "staydown_scans_total", verdict="allow") - value(before, "staydown_scans_total", verdict="allow")
+        == 2
+    )
+    assert (
+        value(after, "staydown_matches_total", bank="known", signal_type="pdq")
+        - value(before, "staydown_matches_total", bank="known", signal_type="pdq")
+        == 1
+    )
     assert value(after, "staydown_index_rows", replica="bank_signals", signal_type="pdq") == 1
     assert value(after, "staydown_index_behind_rows", replica="bank_signals") == 0
     # The report opened its legal tracks; the 24 h priority takedown is "later" now.

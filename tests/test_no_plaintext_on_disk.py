@@ -28,8 +28,9 @@ def _marker() -> bytes:
 
 
 def _watch(settings: Settings, marker: bytes, extra: list[bytes] = ()) -> DiskWatch:  # type: ignore[assignment]
-    database_dir = Path(str(settings.database_url).removeprefix("sqlite:///")).parent \
-        if settings.is_sqlite else settings.data_dir
+    database_dir = (
+        Path(str(settings.database_url).removeprefix("sqlite:///")).parent if settings.is_sqlite else settings.data_dir
+    )
     return DiskWatch([marker, *extra], TEMP_DIRS, deep=[settings.data_dir, database_dir])
 
 
@@ -69,8 +70,9 @@ def test_the_watch_finds_plaintext_spooled_by_the_framework_parser(app, client, 
     assert any("fd" in where for where in named.found), named.found
 
 
-def test_a_large_evidence_deposit_leaves_no_plaintext_on_disk(client, api_key: str, settings: Settings,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_large_evidence_deposit_leaves_no_plaintext_on_disk(
+    client, api_key: str, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """CSAM-4: a 2.5 MiB deposit is read in memory and stored encrypted; nothing of its plaintext is
     in a temp dir, the data dir, the database or any file the process holds, at any point."""
     from staydown.authorities import file_requests
@@ -88,23 +90,29 @@ def test_a_large_evidence_deposit_leaves_no_plaintext_on_disk(client, api_key: s
 
     monkeypatch.setattr(file_requests, "receive_file", probing)
     with watch:
-        r = client.post("/v1/evidence", headers=auth(api_key), files={"file": ("e.jpg", payload, "image/jpeg")},
-                        data={"content_id": "c-large"})
+        r = client.post(
+            "/v1/evidence",
+            headers=auth(api_key),
+            files={"file": ("e.jpg", payload, "image/jpeg")},
+            data={"content_id": "c-large"},
+        )
     assert r.status_code == 201, r.text
     assert watch.probes >= 2 and watch.files_seen > 0  # it really looked (the database file, at least)
     assert watch.found == []
     # The vault holds it, encrypted: reading it back gives the plaintext.
     item = r.json()["id"]
-    r = client.get(f"/v1/evidence/{item}/content", headers=auth(api_key),
-                   params={"purpose": "test: the deposit reads back whole"})
+    r = client.get(
+        f"/v1/evidence/{item}/content", headers=auth(api_key), params={"purpose": "test: the deposit reads back whole"}
+    )
     assert r.status_code in (200, 403)
     if r.status_code == 200:
         assert r.content == payload
 
 
 @needs_ffmpeg
-def test_a_video_scan_leaves_no_plaintext_on_disk(client, api_key: str, settings: Settings,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_video_scan_leaves_no_plaintext_on_disk(
+    client, api_key: str, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A video over the parser's 1 MiB spool size (a clip with a 1.5 MiB MP4 'free' box holding the
     marker) is scanned: FFmpeg reads it from a memory file, and no plaintext reaches a disk."""
     from staydown.matching import video as matching_video
@@ -113,7 +121,7 @@ def test_a_video_scan_leaves_no_plaintext_on_disk(client, api_key: str, settings
     video = clip(31)
     filler = marker * ((1_500_000 // len(marker)) + 1)
     data = video + struct.pack(">I", 8 + len(filler)) + b"free" + filler  # a box every MP4 reader skips
-    samples = [video[i:i + 48] for i in range(len(video) // 3, len(video), len(video) // 5)][:4]
+    samples = [video[i : i + 48] for i in range(len(video) // 3, len(video), len(video) // 5)][:4]
     watch = _watch(settings, marker, samples)
     real = matching_video.hash_video
 
@@ -123,8 +131,12 @@ def test_a_video_scan_leaves_no_plaintext_on_disk(client, api_key: str, settings
 
     monkeypatch.setattr(matching_video, "hash_video", probing)
     with watch:
-        r = client.post("/v1/scan", headers=auth(api_key), files={"file": ("v.mp4", data, "video/mp4")},
-                        data={"content_id": "v-large"})
+        r = client.post(
+            "/v1/scan",
+            headers=auth(api_key),
+            files={"file": ("v.mp4", data, "video/mp4")},
+            data={"content_id": "v-large"},
+        )
     assert r.status_code == 200, r.text
     assert r.json()["media"]["kind"] == "video" and r.json()["media"]["frames_hashed"] > 0
     assert watch.probes >= 2 and watch.files_seen > 0

@@ -22,10 +22,17 @@ from pathlib import Path
 import pytest
 
 PROMETHEUS = shutil.which("prometheus")
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(PROMETHEUS is None, reason="needs Debian's prometheus (apt-get install prometheus)")]
-NOTICE = {"kind": "user_report", "policy_id": "harassment", "explanation": "it is aimed at me every day",
-          "items": [{"content_id": "c-0"}], "reporter_id": "r-0"}
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(PROMETHEUS is None, reason="needs Debian's prometheus (apt-get install prometheus)"),
+]
+NOTICE = {
+    "kind": "user_report",
+    "policy_id": "harassment",
+    "explanation": "it is aimed at me every day",
+    "items": [{"content_id": "c-0"}],
+    "reporter_id": "r-0",
+}
 
 
 def _free_port() -> int:
@@ -89,33 +96,58 @@ def test_prometheus_scrapes_metrics_and_promql_answers_an_intake_rate(tmp_path: 
     engine.dispose()
 
     port, prom_port = _free_port(), _free_port()
-    env = {**os.environ, "STAYDOWN_DATABASE_URL": url, "STAYDOWN_DATA_DIR": str(data), "STAYDOWN_LOG_FORMAT": "json",
-           "STAYDOWN_ENV": "development"}
+    env = {
+        **os.environ,
+        "STAYDOWN_DATABASE_URL": url,
+        "STAYDOWN_DATA_DIR": str(data),
+        "STAYDOWN_LOG_FORMAT": "json",
+        "STAYDOWN_ENV": "development",
+    }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     staydown = Path(sys.executable).with_name("staydown")
     # Log lines go to stderr; stdout holds what the command itself says (policies recorded).
     server_log = (tmp_path / "server.log").open("w+")
-    server = subprocess.Popen([str(staydown), "serve", "--host", "127.0.0.1", "--port", str(port), "--processes", "2"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=server_log)
+    server = subprocess.Popen(
+        [str(staydown), "serve", "--host", "127.0.0.1", "--port", str(port), "--processes", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=server_log,
+    )
     (tmp_path / "token").write_text(scraper)
     (tmp_path / "prometheus.yml").write_text(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
         "scrape_configs:\n  - job_name: staydown\n    metrics_path: /metrics\n"
         f"    authorization:\n      type: Bearer\n      credentials_file: {tmp_path / 'token'}\n"
-        f"    static_configs:\n      - targets: ['127.0.0.1:{port}']\n")
+        f"    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
+    )
     prom_log = (tmp_path / "prometheus.log").open("w+")
-    prometheus = subprocess.Popen([str(PROMETHEUS), f"--config.file={tmp_path / 'prometheus.yml'}",
-                                   f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                                   f"--web.listen-address=127.0.0.1:{prom_port}"],
-                                  stdout=prom_log, stderr=subprocess.STDOUT)
+    prometheus = subprocess.Popen(
+        [
+            str(PROMETHEUS),
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{prom_port}",
+        ],
+        stdout=prom_log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         # Both server processes up (each builds its app, indexes and writer child; slow on a busy machine).
-        _wait_for("both server processes", lambda: (tmp_path / "server.log").read_text().count(
-            "Application startup complete") >= 2, 120)
+        _wait_for(
+            "both server processes",
+            lambda: (tmp_path / "server.log").read_text().count("Application startup complete") >= 2,
+            120,
+        )
         _wait_for("staydown serve", lambda: _get(port, "/healthz")[0] == 200, 60)
         _wait_for("prometheus", lambda: _get(prom_port, "/-/ready")[0] == 200, 60)
-        _wait_for("the first scrape", lambda: _query(prom_port, 'up{job="staydown"}')["data"]["result"]
-                  and _query(prom_port, 'up{job="staydown"}')["data"]["result"][0]["value"][1] == "1", 30)
+        _wait_for(
+            "the first scrape",
+            lambda: (
+                _query(prom_port, 'up{job="staydown"}')["data"]["result"]
+                and _query(prom_port, 'up{job="staydown"}')["data"]["result"][0]["value"][1] == "1"
+            ),
+            30,
+        )
 
         sent = 0
         ids: list[str] = []
@@ -123,8 +155,12 @@ def test_prometheus_scrapes_metrics_and_promql_answers_an_intake_rate(tmp_path: 
         def send(conn: http.client.HTTPConnection) -> None:
             nonlocal sent
             body = {**NOTICE, "items": [{"content_id": f"c-{sent}"}], "reporter_id": f"r-{sent}"}
-            conn.request("POST", "/v1/notices", body=json.dumps(body),
-                         headers={"Authorization": f"Bearer {platform}", "Content-Type": "application/json"})
+            conn.request(
+                "POST",
+                "/v1/notices",
+                body=json.dumps(body),
+                headers={"Authorization": f"Bearer {platform}", "Content-Type": "application/json"},
+            )
             r = conn.getresponse()
             r.read()
             assert r.status == 201
@@ -153,19 +189,32 @@ def test_prometheus_scrapes_metrics_and_promql_answers_an_intake_rate(tmp_path: 
         try:
             _wait_for("an intake rate in PromQL", rate_seen, 30)
         except AssertionError:
-            print(_query(prom_port, rate_query), _query(prom_port, "staydown_http_requests_total"),
-                  _query(prom_port, "up"), _get(port, "/metrics", {"Authorization": f"Bearer {scraper}"}))
+            print(
+                _query(prom_port, rate_query),
+                _query(prom_port, "staydown_http_requests_total"),
+                _query(prom_port, "up"),
+                _get(port, "/metrics", {"Authorization": f"Bearer {scraper}"}),
+            )
             raise
         answer = _query(prom_port, rate_query)
-        print(f"\n$ curl -s 'http://127.0.0.1:{prom_port}/api/v1/query' --data-urlencode 'query={rate_query}'\n"
-              + json.dumps(answer))
+        print(
+            f"\n$ curl -s 'http://127.0.0.1:{prom_port}/api/v1/query' --data-urlencode 'query={rate_query}'\n"
+            + json.dumps(answer)
+        )
 
         total_query = "sum(staydown_intake_notices_total)"
-        _wait_for("every notice counted", lambda: float(_query(prom_port, total_query)["data"]["result"][0]["value"][1])
-                  == sent, 20)
-        print(f"$ ... --data-urlencode 'query={total_query}'\n" + json.dumps(_query(prom_port, total_query)) + f"\n(notices sent: {sent})")
+        _wait_for(
+            "every notice counted",
+            lambda: float(_query(prom_port, total_query)["data"]["result"][0]["value"][1]) == sent,
+            20,
+        )
+        print(
+            f"$ ... --data-urlencode 'query={total_query}'\n"
+            + json.dumps(_query(prom_port, total_query))
+            + f"\n(notices sent: {sent})"
+        )
         # The writers' own count rises too (each server process has its writer child).
-        processes = _query(prom_port, 'sum(rate(staydown_intake_notices_total[30s]))')
+        processes = _query(prom_port, "sum(rate(staydown_intake_notices_total[30s]))")
         assert float(processes["data"]["result"][0]["value"][1]) > 0
     finally:
         _stop(prometheus)

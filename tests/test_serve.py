@@ -24,8 +24,14 @@ def test_serve_migrates_and_answers_health(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STAYDOWN_")}
     env["STAYDOWN_DATA_DIR"] = str(tmp_path / "var")
     exe = Path(sys.executable).with_name("staydown")
-    proc = subprocess.Popen([str(exe), "serve", "--port", str(port)], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [str(exe), "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         ready = None
@@ -66,11 +72,18 @@ def test_DSA1_served_notices_are_stored_by_the_intake_writer_process(tmp_path: P
     env["STAYDOWN_DATA_DIR"] = str(tmp_path / "var")
     exe = Path(sys.executable).with_name("staydown")
     subprocess.run([str(exe), "db", "upgrade"], env=env, cwd=tmp_path, check=True, capture_output=True)
-    made = subprocess.run([str(exe), "apikey", "create", "test"], env=env, cwd=tmp_path, check=True,
-                          capture_output=True, text=True)
+    made = subprocess.run(
+        [str(exe), "apikey", "create", "test"], env=env, cwd=tmp_path, check=True, capture_output=True, text=True
+    )
     key = made.stdout.strip().splitlines()[-1].strip()
-    proc = subprocess.Popen([str(exe), "serve", "--port", str(port), "--processes", str(processes)], env=env,
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [str(exe), "serve", "--port", str(port), "--processes", str(processes)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -83,10 +96,17 @@ def test_DSA1_served_notices_are_stored_by_the_intake_writer_process(tmp_path: P
             time.sleep(0.2)
 
         def post(i: int) -> httpx.Response:
-            return httpx.post(f"http://127.0.0.1:{port}/v1/notices", headers={"Authorization": f"Bearer {key}"},
-                              json={"policy_id": "harassment", "explanation": "aimed at me every day",
-                                    "reporter_id": f"r-{i}", "items": [{"content_id": f"post-{i % 7}"}]},
-                              timeout=30)
+            return httpx.post(
+                f"http://127.0.0.1:{port}/v1/notices",
+                headers={"Authorization": f"Bearer {key}"},
+                json={
+                    "policy_id": "harassment",
+                    "explanation": "aimed at me every day",
+                    "reporter_id": f"r-{i}",
+                    "items": [{"content_id": f"post-{i % 7}"}],
+                },
+                timeout=30,
+            )
 
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             answers = list(pool.map(post, range(40)))

@@ -9,9 +9,14 @@ import pytest
 from staydown.settings import ConfigurationError, Settings, load_settings
 
 STRONG = "x" * 40
-NCMEC = dict(ncmec_url="https://report.cybertip.org/ispws", ncmec_username="esp", ncmec_password="secret",
-             ncmec_reporter_email="safety@platform.example", ncmec_reporter_first_name="Safety",
-             ncmec_reporter_last_name="Team")
+NCMEC = dict(
+    ncmec_url="https://report.cybertip.org/ispws",
+    ncmec_username="esp",
+    ncmec_password="secret",
+    ncmec_reporter_email="safety@platform.example",
+    ncmec_reporter_first_name="Safety",
+    ncmec_reporter_last_name="Team",
+)
 VAULT_KEY = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq8w="  # base64 of 32 bytes
 
 
@@ -55,8 +60,13 @@ def test_production_refuses_default_secrets_and_names_each() -> None:
 
 def test_production_refuses_missing_and_short_secrets() -> None:
     with pytest.raises(ConfigurationError) as info:
-        load_settings(env="production", secret_key="", webhook_secret="short",
-                      vault_master_key=VAULT_KEY, public_base_url="https://t.example")
+        load_settings(
+            env="production",
+            secret_key="",
+            webhook_secret="short",
+            vault_master_key=VAULT_KEY,
+            public_base_url="https://t.example",
+        )
     text = str(info.value)
     assert "STAYDOWN_SECRET_KEY is missing" in text
     assert "STAYDOWN_WEBHOOK_SECRET is shorter than 32" in text
@@ -64,8 +74,14 @@ def test_production_refuses_missing_and_short_secrets() -> None:
 
 
 def test_production_with_real_secrets_starts() -> None:
-    s = load_settings(env="production", secret_key=STRONG, webhook_secret=STRONG + "w",
-                      vault_master_key=VAULT_KEY, public_base_url="https://t.example", **NCMEC)
+    s = load_settings(
+        env="production",
+        secret_key=STRONG,
+        webhook_secret=STRONG + "w",
+        vault_master_key=VAULT_KEY,
+        public_base_url="https://t.example",
+        **NCMEC,
+    )
     assert s.env.value == "production"
 
 
@@ -75,23 +91,40 @@ def test_development_allows_defaults() -> None:
 
 def test_production_refuses_a_vault_key_that_is_not_32_bytes() -> None:
     with pytest.raises(ConfigurationError, match="STAYDOWN_VAULT_MASTER_KEY: a vault master key is"):
-        load_settings(env="production", secret_key=STRONG, webhook_secret=STRONG, vault_master_key=STRONG,
-                      public_base_url="https://t.example")
+        load_settings(
+            env="production",
+            secret_key=STRONG,
+            webhook_secret=STRONG,
+            vault_master_key=STRONG,
+            public_base_url="https://t.example",
+        )
 
 
 def test_production_checks_the_ncmec_configuration() -> None:
     """CSAM-2: the provider's NCMEC details are configuration, checked at start-up."""
     with pytest.raises(ConfigurationError) as info:
-        load_settings(env="production", secret_key=STRONG, webhook_secret=STRONG, vault_master_key=VAULT_KEY,
-                      public_base_url="https://t.example")
+        load_settings(
+            env="production",
+            secret_key=STRONG,
+            webhook_secret=STRONG,
+            vault_master_key=VAULT_KEY,
+            public_base_url="https://t.example",
+        )
     for name in ("STAYDOWN_NCMEC_URL", "STAYDOWN_NCMEC_PASSWORD", "STAYDOWN_NCMEC_REPORTER_EMAIL"):
         assert name in str(info.value)
 
 
 def test_production_refuses_a_moved_clock(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="STAYDOWN_CLOCK_OFFSET_FILE"):
-        load_settings(env="production", secret_key=STRONG, webhook_secret=STRONG + "w", vault_master_key=VAULT_KEY,
-                      public_base_url="https://t.example", clock_offset_file=tmp_path / "offset", **NCMEC)
+        load_settings(
+            env="production",
+            secret_key=STRONG,
+            webhook_secret=STRONG + "w",
+            vault_master_key=VAULT_KEY,
+            public_base_url="https://t.example",
+            clock_offset_file=tmp_path / "offset",
+            **NCMEC,
+        )
 
 
 def test_offset_clock_follows_its_file(tmp_path: Path) -> None:
@@ -115,26 +148,49 @@ def test_offset_clock_follows_its_file(tmp_path: Path) -> None:
     assert abs(clock.now() - utcnow() + timedelta(minutes=1)) < timedelta(seconds=1)
 
 
-NCA = dict(uk_nca_reporting=True, uk_nca_url="https://nca.example.test/csea/v1", uk_nca_token="t" * 40,
-           uk_nca_provider="uk", uk_nca_organisation_id="ORG-0001", uk_nca_authorised_person_name="Safety Lead",
-           uk_nca_authorised_person_email="safety@platform.example")
+NCA = dict(
+    uk_nca_reporting=True,
+    uk_nca_url="https://nca.example.test/csea/v1",
+    uk_nca_token="t" * 40,
+    uk_nca_provider="uk",
+    uk_nca_organisation_id="ORG-0001",
+    uk_nca_authorised_person_name="Safety Lead",
+    uk_nca_authorised_person_email="safety@platform.example",
+)
 
 
 def test_uk6_nca_reporting_is_off_by_default_and_needs_nothing_then() -> None:
     """UK-6: off unless the platform serves UK users; off, production asks for no NCA setting."""
-    s = load_settings(env="production", secret_key=STRONG, webhook_secret=STRONG, vault_master_key=VAULT_KEY,
-                      public_base_url="https://t.example", **NCMEC)
+    s = load_settings(
+        env="production",
+        secret_key=STRONG,
+        webhook_secret=STRONG,
+        vault_master_key=VAULT_KEY,
+        public_base_url="https://t.example",
+        **NCMEC,
+    )
     assert s.uk_nca_reporting is False and s.uk_nca_url is None
 
 
 def test_uk6_production_checks_the_nca_configuration_when_reporting_is_on() -> None:
     """UK-6: turned on, the endpoint, token, provider kind and registration are checked at start-up."""
-    base = dict(env="production", secret_key=STRONG, webhook_secret=STRONG, vault_master_key=VAULT_KEY,
-                public_base_url="https://t.example", **NCMEC)
+    base = dict(
+        env="production",
+        secret_key=STRONG,
+        webhook_secret=STRONG,
+        vault_master_key=VAULT_KEY,
+        public_base_url="https://t.example",
+        **NCMEC,
+    )
     with pytest.raises(ConfigurationError) as info:
         load_settings(**base, uk_nca_reporting=True)
-    for name in ("STAYDOWN_UK_NCA_URL", "STAYDOWN_UK_NCA_TOKEN", "STAYDOWN_UK_NCA_PROVIDER",
-                 "STAYDOWN_UK_NCA_ORGANISATION_ID", "STAYDOWN_UK_NCA_AUTHORISED_PERSON_EMAIL"):
+    for name in (
+        "STAYDOWN_UK_NCA_URL",
+        "STAYDOWN_UK_NCA_TOKEN",
+        "STAYDOWN_UK_NCA_PROVIDER",
+        "STAYDOWN_UK_NCA_ORGANISATION_ID",
+        "STAYDOWN_UK_NCA_AUTHORISED_PERSON_EMAIL",
+    ):
         assert name in str(info.value)
     with pytest.raises(ConfigurationError, match="STAYDOWN_UK_NCA_URL must be https"):
         load_settings(**base, **{**NCA, "uk_nca_url": "http://nca.example.test"})

@@ -13,8 +13,10 @@ import pytest
 
 _BENCH = pathlib.Path(__file__).resolve().parents[1] / "bench"
 
-needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None,
-                                  reason="video tests need ffmpeg and ffprobe (apt-get install ffmpeg)")
+needs_ffmpeg = pytest.mark.skipif(
+    shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None,
+    reason="video tests need ffmpeg and ffprobe (apt-get install ffmpeg)",
+)
 
 
 @functools.lru_cache(maxsize=1)
@@ -30,8 +32,9 @@ def corpus():  # type: ignore[no-untyped-def]
 
 
 @functools.lru_cache(maxsize=64)
-def clip(seed: int, *, seconds: float = 5.0, size: tuple[int, int] = (256, 144), fps: int = 12,
-         codec: str = "h264") -> bytes:
+def clip(
+    seed: int, *, seconds: float = 5.0, size: tuple[int, int] = (256, 144), fps: int = 12, codec: str = "h264"
+) -> bytes:
     """A distinct clip per seed: one to three scenes of camera moves, shapes or text."""
     vc = corpus()
     spec = vc.spec(seed, size=size, fps=fps, seconds=(seconds, seconds + 0.01))

@@ -16,7 +16,7 @@ import secrets
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -67,17 +67,21 @@ class Config:
     max_upload_bytes: int = 10 * 1024 * 1024
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Config":
+    def from_env(cls, env: dict[str, str] | None = None) -> Config:
         env = dict(os.environ if env is None else env)
         missing = [name for name in ("STAYDOWN_API_KEY", "STAYDOWN_WEBHOOK_SECRET") if not env.get(name)]
         if missing:
             raise SystemExit(f"forum: set {' and '.join(missing)} (see examples/forum/README.md)")
         port = int(env.get("FORUM_PORT", "8080"))
-        return cls(staydown_url=env.get("STAYDOWN_URL", "http://127.0.0.1:8000").rstrip("/"),
-                   api_key=env["STAYDOWN_API_KEY"], webhook_secret=env["STAYDOWN_WEBHOOK_SECRET"], port=port,
-                   database=Path(env.get("FORUM_DATABASE", "forum.db")),
-                   public_url=env.get("FORUM_PUBLIC_URL", f"http://127.0.0.1:{port}").rstrip("/"),
-                   sync_seconds=float(env.get("FORUM_SYNC_SECONDS", "60")))
+        return cls(
+            staydown_url=env.get("STAYDOWN_URL", "http://127.0.0.1:8000").rstrip("/"),
+            api_key=env["STAYDOWN_API_KEY"],
+            webhook_secret=env["STAYDOWN_WEBHOOK_SECRET"],
+            port=port,
+            database=Path(env.get("FORUM_DATABASE", "forum.db")),
+            public_url=env.get("FORUM_PUBLIC_URL", f"http://127.0.0.1:{port}").rstrip("/"),
+            sync_seconds=float(env.get("FORUM_SYNC_SECONDS", "60")),
+        )
 
 
 # -- storage: the forum's own SQLite file ----------------------------------------------------------
@@ -120,10 +124,12 @@ def _in_force(alias: str, kinds: tuple[str, ...], column: str, subject: str, res
     any restoration in force. Order-independent, so events arriving late or twice change nothing."""
     names = ", ".join(f"'{k}'" for k in kinds)
     not_lifted = "NOT EXISTS (SELECT 1 FROM actions l WHERE l.action_id = {a}.action_id AND l.event = 'action.lifted')"
-    return (f"EXISTS (SELECT 1 FROM actions {alias} WHERE {alias}.{column} = {subject} AND {alias}.kind IN ({names}) "
-            f"AND {alias}.event = 'action.applied' AND {not_lifted.format(a=alias)} "
-            f"AND {alias}.action_id > COALESCE((SELECT MAX(r.action_id) FROM actions r WHERE r.{column} = {subject} "
-            f"AND r.kind = '{restore_kind}' AND r.event = 'action.applied' AND {not_lifted.format(a='r')}), 0))")
+    return (
+        f"EXISTS (SELECT 1 FROM actions {alias} WHERE {alias}.{column} = {subject} AND {alias}.kind IN ({names}) "
+        f"AND {alias}.event = 'action.applied' AND {not_lifted.format(a=alias)} "
+        f"AND {alias}.action_id > COALESCE((SELECT MAX(r.action_id) FROM actions r WHERE r.{column} = {subject} "
+        f"AND r.kind = '{restore_kind}' AND r.event = 'action.applied' AND {not_lifted.format(a='r')}), 0))"
+    )
 
 
 POST_HIDDEN = _in_force("h", HIDING, "content_id", "p.id", "restore")
@@ -165,13 +171,18 @@ class Store:
 
     def add_pending(self, *, post_id: str, author: str, caption: str, media: bytes) -> None:
         with self.connect() as conn:
-            conn.execute("INSERT INTO posts (id, author, caption, media, media_type, state, created_at) "
-                         "VALUES (?, ?, ?, ?, '', 'pending', ?)", (post_id, author, caption, media, _now()))
+            conn.execute(
+                "INSERT INTO posts (id, author, caption, media, media_type, state, created_at) "
+                "VALUES (?, ?, ?, ?, '', 'pending', ?)",
+                (post_id, author, caption, media, _now()),
+            )
 
     def settle(self, post_id: str, *, state: str, scan_id: int, media_type: str) -> None:
         with self.connect() as conn:
-            conn.execute("UPDATE posts SET state = ?, scan_id = ?, media_type = ? WHERE id = ?",
-                         (state, scan_id, media_type, post_id))
+            conn.execute(
+                "UPDATE posts SET state = ?, scan_id = ?, media_type = ? WHERE id = ?",
+                (state, scan_id, media_type, post_id),
+            )
 
     def drop(self, post_id: str) -> None:
         with self.connect() as conn:
@@ -179,29 +190,34 @@ class Store:
 
     def visible_posts(self) -> list[dict[str, Any]]:
         with self.connect() as conn:
-            rows = conn.execute(f"SELECT p.id, p.author, p.caption, p.created_at, {POST_LABELLED} AS labelled "
-                                f"FROM posts p WHERE {VISIBLE} ORDER BY p.created_at DESC, p.id").fetchall()
+            rows = conn.execute(
+                f"SELECT p.id, p.author, p.caption, p.created_at, {POST_LABELLED} AS labelled "
+                f"FROM posts p WHERE {VISIBLE} ORDER BY p.created_at DESC, p.id"
+            ).fetchall()
         return [dict(r) for r in rows]
 
     def visible_media(self, post_id: str) -> tuple[bytes, str] | None:
         with self.connect() as conn:
-            row = conn.execute(f"SELECT p.media, p.media_type FROM posts p WHERE p.id = ? AND {VISIBLE}",
-                               (post_id,)).fetchone()
+            row = conn.execute(
+                f"SELECT p.media, p.media_type FROM posts p WHERE p.id = ? AND {VISIBLE}", (post_id,)
+            ).fetchone()
         return (row["media"], row["media_type"]) if row else None
 
     def held_file(self, post_id: str) -> tuple[bytes, str, str] | None:
         """A post's file as the forum holds it, shown or not (hidden posts keep their file): for
         staydown's `provide_file` requests. None once the post is gone."""
         with self.connect() as conn:
-            row = conn.execute("SELECT media, media_type, created_at FROM posts WHERE id = ? AND state != 'pending'",
-                               (post_id,)).fetchone()
+            row = conn.execute(
+                "SELECT media, media_type, created_at FROM posts WHERE id = ? AND state != 'pending'", (post_id,)
+            ).fetchone()
         return (row["media"], row["media_type"], row["created_at"]) if row else None
 
     def post_state(self, post_id: str) -> str | None:
         """`published`, `held`, `hidden` or `pending`; None if there is no such post."""
         with self.connect() as conn:
-            row = conn.execute(f"SELECT p.state, {POST_HIDDEN} AS hidden FROM posts p WHERE p.id = ?",
-                               (post_id,)).fetchone()
+            row = conn.execute(
+                f"SELECT p.state, {POST_HIDDEN} AS hidden FROM posts p WHERE p.id = ?", (post_id,)
+            ).fetchone()
         if row is None:
             return None
         return "hidden" if row["hidden"] else row["state"]
@@ -215,14 +231,17 @@ class Store:
                 f"WHERE a.content_id = ? AND a.event = 'action.applied' AND a.kind IN ({hiding}) "
                 f"AND a.statement_url IS NOT NULL AND NOT EXISTS (SELECT 1 FROM actions l WHERE "
                 f"l.action_id = a.action_id AND l.event = 'action.lifted') ORDER BY a.action_id DESC LIMIT 1",
-                (post_id,)).fetchone()
+                (post_id,),
+            ).fetchone()
         return dict(row) if row else None
 
     def barred(self, author: str) -> bool:
         with self.connect() as conn:
-            return bool(conn.execute(
-                f"SELECT {_in_force('s', BARRING, 'account_id', ':author', 'restore_account')}",
-                {"author": author}).fetchone()[0])
+            return bool(
+                conn.execute(
+                    f"SELECT {_in_force('s', BARRING, 'account_id', ':author', 'restore_account')}", {"author": author}
+                ).fetchone()[0]
+            )
 
     # actions
 
@@ -230,8 +249,9 @@ class Store:
         """The `seen` store for the webhook verifier: True if this delivery was recorded before.
         It runs in the same transaction as the action's effect, so a delivery whose processing
         failed is not remembered, and the sender's retry is applied."""
-        inserted = conn.execute("INSERT OR IGNORE INTO deliveries (delivery_id, received_at) VALUES (?, ?)",
-                                (delivery_id, _now())).rowcount
+        inserted = conn.execute(
+            "INSERT OR IGNORE INTO deliveries (delivery_id, received_at) VALUES (?, ?)", (delivery_id, _now())
+        ).rowcount
         return inserted == 0
 
     def record_action(self, conn: sqlite3.Connection, action: Action) -> bool:
@@ -241,23 +261,38 @@ class Store:
         inserted = conn.execute(
             "INSERT OR IGNORE INTO actions (action_id, event, kind, target, content_id, account_id, policy, "
             "statement_url, appeal_url, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (action.id, action.event, action.kind, action.target, action.content_id, action.account_id,
-             action.policy, action.statement.url if action.statement else None,
-             action.statement.appeal_url if action.statement else None, _now())).rowcount
-        if inserted and action.content_id and (
-                (action.applied and action.kind == "restore") or (action.lifted and action.kind in HIDING)):
+            (
+                action.id,
+                action.event,
+                action.kind,
+                action.target,
+                action.content_id,
+                action.account_id,
+                action.policy,
+                action.statement.url if action.statement else None,
+                action.statement.appeal_url if action.statement else None,
+                _now(),
+            ),
+        ).rowcount
+        if (
+            inserted
+            and action.content_id
+            and ((action.applied and action.kind == "restore") or (action.lifted and action.kind in HIDING))
+        ):
             conn.execute("UPDATE posts SET state = 'published' WHERE id = ? AND state = 'held'", (action.content_id,))
         return bool(inserted)
 
     def mark_acked(self, action: Action) -> None:
         with self.connect() as conn:
-            conn.execute("UPDATE actions SET acked_at = ? WHERE action_id = ? AND event = ?",
-                         (_now(), action.id, action.event))
+            conn.execute(
+                "UPDATE actions SET acked_at = ? WHERE action_id = ? AND event = ?", (_now(), action.id, action.event)
+            )
 
     def acked(self, action: Action) -> bool:
         with self.connect() as conn:
-            row = conn.execute("SELECT acked_at FROM actions WHERE action_id = ? AND event = ?",
-                               (action.id, action.event)).fetchone()
+            row = conn.execute(
+                "SELECT acked_at FROM actions WHERE action_id = ? AND event = ?", (action.id, action.event)
+            ).fetchone()
         return bool(row and row["acked_at"])
 
     def cursor(self) -> int:
@@ -267,12 +302,15 @@ class Store:
 
     def set_cursor(self, seq: int) -> None:
         with self.connect() as conn:
-            conn.execute("INSERT INTO meta (key, value) VALUES ('action_cursor', ?) "
-                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(seq),))
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('action_cursor', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (str(seq),),
+            )
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 def _file_name(name: str | None) -> str | None:
@@ -307,6 +345,7 @@ def outcome_of(action: Action) -> tuple[str, str]:
 
 # -- the web app -----------------------------------------------------------------------------
 
+
 def create_app(config: Config, *, client: AsyncClient | None = None) -> FastAPI:
     store = Store(config.database)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -331,8 +370,7 @@ def create_app(config: Config, *, client: AsyncClient | None = None) -> FastAPI:
     app.state.config = config
 
     def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-        return templates.TemplateResponse(request, template, {"report_url": report_url, **context},
-                                          status_code=status)
+        return templates.TemplateResponse(request, template, {"report_url": report_url, **context}, status_code=status)
 
     def report_url(post_id: str) -> str:
         return f"{config.staydown_url}/report?content={quote(post_id, safe='')}"
@@ -346,11 +384,16 @@ def create_app(config: Config, *, client: AsyncClient | None = None) -> FastAPI:
             return "failed", "the forum no longer holds this post's file (the post was deleted)"
         data, media_type, created_at = found
         try:
-            await app.state.staydown.provide_file(action, data, context={"uploaded_at": created_at,
-                                                                         "media_type": media_type})
+            await app.state.staydown.provide_file(
+                action, data, context={"uploaded_at": created_at, "media_type": media_type}
+            )
         except StaydownClientError:
-            log.warning("could not send the file of post %s for request %s; the next sync will",
-                        action.content_id, action.file_request_id, exc_info=True)
+            log.warning(
+                "could not send the file of post %s for request %s; the next sync will",
+                action.content_id,
+                action.file_request_id,
+                exc_info=True,
+            )
             return None
         return "applied", "file provided"
 
@@ -365,8 +408,9 @@ def create_app(config: Config, *, client: AsyncClient | None = None) -> FastAPI:
             await app.state.staydown.ack_action(action.id, status=status, detail=detail)
         except StaydownClientError:
             # Not lost: the periodic pull finds the event unacknowledged and acknowledges it.
-            log.warning("could not acknowledge action %s (%s); the next sync will", action.id, action.event,
-                        exc_info=True)
+            log.warning(
+                "could not acknowledge action %s (%s); the next sync will", action.id, action.event, exc_info=True
+            )
             return
         await run_in_threadpool(store.mark_acked, action)
 
@@ -386,37 +430,60 @@ def create_app(config: Config, *, client: AsyncClient | None = None) -> FastAPI:
             return Response("not available", status_code=404, media_type="text/plain")
         data, media_type = found
         # The type comes from staydown's decoding, never from the uploader's claim.
-        return Response(data, media_type=media_type, headers={"X-Content-Type-Options": "nosniff",
-                                                               "Cache-Control": "no-store"})
+        return Response(
+            data, media_type=media_type, headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+        )
 
     @app.post("/posts", response_class=HTMLResponse)
-    async def create_post(request: Request, username: str = Form(...), caption: str = Form(""),
-                          image: UploadFile = File(...)) -> HTMLResponse:
+    async def create_post(
+        request: Request, username: str = Form(...), caption: str = Form(""), image: UploadFile = File(...)
+    ) -> HTMLResponse:
         if not USERNAME_RE.match(username):
-            return page(request, "message.html", 422, title="Choose another name",
-                        text="Use 1 to 40 letters, digits, dots, dashes or underscores.")
+            return page(
+                request,
+                "message.html",
+                422,
+                title="Choose another name",
+                text="Use 1 to 40 letters, digits, dots, dashes or underscores.",
+            )
         if await run_in_threadpool(store.barred, username):
-            return page(request, "message.html", 403, title="You cannot post",
-                        text="This account is suspended following a moderation decision.")
+            return page(
+                request,
+                "message.html",
+                403,
+                title="You cannot post",
+                text="This account is suspended following a moderation decision.",
+            )
         data = await image.read(config.max_upload_bytes + 1)
         if len(data) > config.max_upload_bytes:
-            return page(request, "message.html", 413, title="Too large",
-                        text=f"Images can be at most {config.max_upload_bytes // (1024 * 1024)} MiB.")
+            return page(
+                request,
+                "message.html",
+                413,
+                title="Too large",
+                text=f"Images can be at most {config.max_upload_bytes // (1024 * 1024)} MiB.",
+            )
         post_id = secrets.token_hex(8)  # never reused, so staydown never confuses two posts
         # The post exists, unseen, before staydown hears of it: an action sent while the scan is
         # still running finds it and is kept.
-        await run_in_threadpool(store.add_pending, post_id=post_id, author=username, caption=caption[:500],
-                                media=data)
+        await run_in_threadpool(store.add_pending, post_id=post_id, author=username, caption=caption[:500], media=data)
         try:
             # Everything a report to the authorities would carry about this upload, should it ever
             # be reported: who, from which address and port, when, under what file name, and that
             # a forum post is public.
             result = await app.state.staydown.scan(
-                data, content_id=post_id, account_id=username, account_handle=username, content_kind="image",
-                content_url=f"{config.public_url}/p/{post_id}", content_visibility="public",
+                data,
+                content_id=post_id,
+                account_id=username,
+                account_handle=username,
+                content_kind="image",
+                content_url=f"{config.public_url}/p/{post_id}",
+                content_visibility="public",
                 uploader_ip=request.client.host if request.client else None,
                 uploader_port=request.client.port if request.client else None,
-                uploaded_at=datetime.now(timezone.utc), original_filename=_file_name(image.filename))
+                uploaded_at=datetime.now(UTC),
+                original_filename=_file_name(image.filename),
+            )
         except InvalidInputError as exc:
             await run_in_threadpool(store.drop, post_id)
             return page(request, "message.html", 422, title="That file could not be read", text=exc.message)
@@ -424,21 +491,32 @@ def create_app(config: Config, *, client: AsyncClient | None = None) -> FastAPI:
             # Fail closed: nothing is published unchecked.
             log.exception("scan failed for post %s", post_id)
             await run_in_threadpool(store.drop, post_id)
-            return page(request, "message.html", 503, title="Try again shortly",
-                        text="Uploads cannot be checked right now, so nothing was posted.")
+            return page(
+                request,
+                "message.html",
+                503,
+                title="Try again shortly",
+                text="Uploads cannot be checked right now, so nothing was posted.",
+            )
         media_type = IMAGE_TYPES.get(str(result.media.get("format", "")).upper())
         if result.blocked or media_type is None:
             await run_in_threadpool(store.drop, post_id)
             if result.blocked:
-                return page(request, "message.html", 422, title="Upload refused",
-                            text="This image cannot be posted here.")
-            return page(request, "message.html", 415, title="Images only",
-                        text="Post a JPEG, PNG, GIF or WebP image.")
+                return page(
+                    request, "message.html", 422, title="Upload refused", text="This image cannot be posted here."
+                )
+            return page(request, "message.html", 415, title="Images only", text="Post a JPEG, PNG, GIF or WebP image.")
         state = "held" if result.held else "published"
         await run_in_threadpool(store.settle, post_id, state=state, scan_id=result.scan_id, media_type=media_type)
         if result.held:
-            return page(request, "message.html", 202, title="Waiting for review", post_id=post_id,
-                        text="Your post will appear once it has been reviewed.")
+            return page(
+                request,
+                "message.html",
+                202,
+                title="Waiting for review",
+                post_id=post_id,
+                text="Your post will appear once it has been reviewed.",
+            )
         return page(request, "message.html", 201, title="Posted", post_id=post_id, text="Your post is up.")
 
     @app.get("/p/{post_id}", response_class=HTMLResponse)
@@ -448,8 +526,14 @@ def create_app(config: Config, *, client: AsyncClient | None = None) -> FastAPI:
             # A post taken down by a decision says why and how to contest it (DSA Art. 17); a real
             # forum would show this to the author only.
             statement = await run_in_threadpool(store.statement_for, post_id)
-            return page(request, "message.html", 404, title="Not available", text="This post is not available.",
-                        statement=statement)
+            return page(
+                request,
+                "message.html",
+                404,
+                title="Not available",
+                text="This post is not available.",
+                statement=statement,
+            )
         return page(request, "index.html", posts=posts, single=True)
 
     @app.post("/staydown/webhook")
@@ -458,8 +542,12 @@ def create_app(config: Config, *, client: AsyncClient | None = None) -> FastAPI:
 
         def receive() -> tuple[str, Action]:
             with store.transaction() as conn:
-                event = verify_webhook(body, request.headers, config.webhook_secret,
-                                       seen=lambda delivery_id: store.record_delivery(conn, delivery_id))
+                event = verify_webhook(
+                    body,
+                    request.headers,
+                    config.webhook_secret,
+                    seen=lambda delivery_id: store.record_delivery(conn, delivery_id),
+                )
                 store.record_action(conn, event.action)
                 return event.delivery_id, event.action
 
@@ -483,6 +571,7 @@ def create_app(config: Config, *, client: AsyncClient | None = None) -> FastAPI:
         count = 0
         after = await run_in_threadpool(store.cursor)
         async for action in app.state.staydown.iter_actions(after=after):
+
             def apply(action: Action = action) -> None:
                 with store.transaction() as conn:
                     store.record_action(conn, action)
@@ -498,7 +587,7 @@ def create_app(config: Config, *, client: AsyncClient | None = None) -> FastAPI:
         while True:
             try:
                 await sync_once()
-            except Exception:  # noqa: BLE001 - keep syncing; the next round retries
+            except Exception:  # keep syncing; the next round retries
                 log.warning("syncing the action feed failed; retrying in %s s", config.sync_seconds, exc_info=True)
             await asyncio.sleep(config.sync_seconds)
 

@@ -29,8 +29,12 @@ def _limit_loaded_openblas() -> None:
             lib = ctypes.CDLL(path)
         except OSError:
             continue
-        for symbol in ("openblas_set_num_threads", "openblas_set_num_threads64_",
-                       "scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads"):
+        for symbol in (
+            "openblas_set_num_threads",
+            "openblas_set_num_threads64_",
+            "scipy_openblas_set_num_threads64_",
+            "scipy_openblas_set_num_threads",
+        ):
             setter = getattr(lib, symbol, None)
             if setter is not None:
                 setter(1)

@@ -25,15 +25,15 @@ class Actor:
             raise ValueError("an actor needs an id and a label; automation acts as SYSTEM")
 
     @classmethod
-    def staff(cls, user_id: int, username: str, permissions: frozenset[str] = frozenset()) -> "Actor":
+    def staff(cls, user_id: int, username: str, permissions: frozenset[str] = frozenset()) -> Actor:
         return cls(ActorKind.staff, str(user_id), username, permissions)
 
     @classmethod
-    def api_client(cls, client_id: int, name: str, permissions: frozenset[str] = frozenset()) -> "Actor":
+    def api_client(cls, client_id: int, name: str, permissions: frozenset[str] = frozenset()) -> Actor:
         return cls(ActorKind.api_client, str(client_id), name, permissions)
 
     @classmethod
-    def public(cls, reference: str = "anonymous") -> "Actor":
+    def public(cls, reference: str = "anonymous") -> Actor:
         return cls(ActorKind.public, reference, "public")
 
     @property

@@ -23,8 +23,9 @@ class ErrorBody(BaseModel):
 
     error: str = Field(description="a stable, machine-readable code: invalid_input, not_found, conflict, busy...")
     message: str = Field(description="what was wrong, for a person")
-    details: Any = Field(default=None, description="more about it when there is more (e.g. each invalid field), "
-                                                   "else null")
+    details: Any = Field(
+        default=None, description="more about it when there is more (e.g. each invalid field), else null"
+    )
 
 
 WHY = {
@@ -38,7 +39,7 @@ WHY = {
     422: "The input is not valid: `details` names each field and what is wrong with it.",
     429: "Too many requests from this address; wait (see Retry-After when present).",
     503: "Busy or not ready (the database is busy, media slots are full, migrations are missing): nothing was "
-         "stored; try again after Retry-After.",
+    "stored; try again after Retry-After.",
 }
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -102,16 +103,21 @@ def document_errors(spec: dict[str, Any], app: FastAPI) -> dict[str, Any]:
             if operation is None:
                 continue
             responses = operation.setdefault("responses", {})
-            for code in sorted(implied_errors(route) | {int(c) for c in responses if str(c).isdigit()
-                                                        and int(c) >= 400}):
+            for code in sorted(
+                implied_errors(route) | {int(c) for c in responses if str(c).isdigit() and int(c) >= 400}
+            ):
                 entry = responses.setdefault(str(code), {})
-                entry["description"] = entry.get("description") if entry.get("description") not in (
-                    None, "", "Validation Error", "Additional Response") else WHY.get(code, "An error.")
+                entry["description"] = (
+                    entry.get("description")
+                    if entry.get("description") not in (None, "", "Validation Error", "Additional Response")
+                    else WHY.get(code, "An error.")
+                )
                 entry["content"] = error_content
                 if code in (429, 503):
                     entry.setdefault("headers", {})["Retry-After"] = {
                         "description": "seconds to wait before trying again, when known",
-                        "schema": {"type": "integer", "minimum": 0}}
+                        "schema": {"type": "integer", "minimum": 0},
+                    }
     return spec
 
 
@@ -127,8 +133,7 @@ def install_openapi(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            spec = get_openapi(title=app.title, version=app.version, description=app.description,
-                               routes=app.routes)
+            spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             app.openapi_schema = document_errors(spec, app)
         return app.openapi_schema
 
@@ -137,11 +142,14 @@ def install_openapi(app: FastAPI) -> None:
 
 # -- the documentation pages ---------------------------------------------------------------------
 
+
 def _page(title: str, head: str, body: str) -> str:
-    return ("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-            f"<title>{title}</title>\n<link rel=\"icon\" href=\"/static/favicon.svg\">\n{head}</head>\n"
-            f"<body>\n{body}\n</body>\n</html>\n")
+    return (
+        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f'<title>{title}</title>\n<link rel="icon" href="/static/favicon.svg">\n{head}</head>\n'
+        f"<body>\n{body}\n</body>\n</html>\n"
+    )
 
 
 def docs_router(openapi_url: str) -> APIRouter:
@@ -153,11 +161,14 @@ def docs_router(openapi_url: str) -> APIRouter:
 
     @router.get("/docs", response_class=HTMLResponse)
     def swagger_ui(_: Public) -> HTMLResponse:
-        return HTMLResponse(_page(
-            "staydown API",
-            '<link rel="stylesheet" href="/static/apidocs/swagger-ui.css">\n',
-            f'<div id="swagger-ui" data-spec-url="{openapi_url}"></div>\n'
-            '<script src="/static/apidocs/swagger-ui-bundle.js"></script>\n'
-            '<script src="/static/apidocs/swagger-init.js"></script>'))
+        return HTMLResponse(
+            _page(
+                "staydown API",
+                '<link rel="stylesheet" href="/static/apidocs/swagger-ui.css">\n',
+                f'<div id="swagger-ui" data-spec-url="{openapi_url}"></div>\n'
+                '<script src="/static/apidocs/swagger-ui-bundle.js"></script>\n'
+                '<script src="/static/apidocs/swagger-init.js"></script>',
+            )
+        )
 
     return router

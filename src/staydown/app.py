@@ -13,48 +13,54 @@ from fastapi.staticfiles import StaticFiles
 
 from staydown import __doc__ as package_doc
 from staydown.apidocs import docs_router, install_openapi
+from staydown.appeals.api import public_router as appeals_public_router
+from staydown.appeals.api import router as appeals_router
 from staydown.audit.api import router as audit_router
-from staydown.clock import Clock
-from staydown.db import SqliteCheckpointer, Database, create_engine
-from staydown.delivery.outbox import JobRegistry
-from staydown.health import DEFAULT_CHECKS, ReadinessCheck, index_check
-from staydown.health import router as health_router
-from staydown.cases.rules import CaseRules
-from staydown.intake.batcher import IntakeBatcher
-from staydown.intake.writer import ProcessIntake
-from staydown.http import (RateLimiter, BodyLimitMiddleware, RequestIdLogFilter, RequestIdMiddleware, RetryAfterMiddleware,
-                           install_error_handlers)
-from staydown.jobs import PERIODIC, build_registry
-from staydown.limits import refuse_nul_text
-from staydown.policies.catalogue import Catalogue
-from staydown.settings import Settings, load_settings
-from staydown.hma.api import router as hma_router
-from staydown.observability.metrics import MetricsMiddleware
-from staydown.observability.metrics import router as metrics_router
-from staydown.matching.api import router as banks_router
-from staydown.exchanges.api import router as exchanges_router
-from staydown.matching.engine import MatchEngine
-from staydown.matching.scan_api import router as scan_router
-from staydown.subjects.api import router as subjects_router
-from staydown.staff.api import router as staff_router
-from staydown.intake.api import router as intake_router
-from staydown.intake.api import public_router
+from staydown.authorities.api import router as authorities_router
 from staydown.cases.api import router as cases_router
+from staydown.cases.rules import CaseRules
+from staydown.clock import Clock
+from staydown.db import Database, SqliteCheckpointer, create_engine
+from staydown.delivery.outbox import JobRegistry
 from staydown.enforcement.api import router as actions_router
 from staydown.evidence.actions import vault_from_settings
 from staydown.evidence.api import router as evidence_router
-from staydown.authorities.api import router as authorities_router
-from staydown.appeals.api import public_router as appeals_public_router
-from staydown.appeals.api import router as appeals_router
+from staydown.exchanges.api import router as exchanges_router
+from staydown.health import DEFAULT_CHECKS, ReadinessCheck, index_check
+from staydown.health import router as health_router
+from staydown.hma.api import router as hma_router
+from staydown.http import (
+    BodyLimitMiddleware,
+    RateLimiter,
+    RequestIdLogFilter,
+    RequestIdMiddleware,
+    RetryAfterMiddleware,
+    install_error_handlers,
+)
+from staydown.intake.api import public_router
+from staydown.intake.api import router as intake_router
+from staydown.intake.batcher import IntakeBatcher
+from staydown.intake.writer import ProcessIntake
+from staydown.jobs import PERIODIC, build_registry
+from staydown.limits import refuse_nul_text
+from staydown.matching.api import router as banks_router
+from staydown.matching.engine import MatchEngine
+from staydown.matching.scan_api import router as scan_router
+from staydown.observability.metrics import MetricsMiddleware
+from staydown.observability.metrics import router as metrics_router
+from staydown.policies.catalogue import Catalogue
+from staydown.settings import Settings, load_settings
+from staydown.staff.api import router as staff_router
+from staydown.subjects.api import router as subjects_router
 from staydown.transparency.api import public_router as statements_public_router
 from staydown.transparency.api import router as statements_router
 from staydown.transparency.report_api import public_router as report_public_router
 from staydown.transparency.report_api import router as report_router
 from staydown.transparency.statements import configure as configure_statements
-from staydown.worker import RetryPolicy, Worker
 from staydown.web.errors import install_page_errors
 from staydown.web.security import PageSecurityMiddleware
 from staydown.web.templating import STATIC_DIR
+from staydown.worker import RetryPolicy, Worker
 
 log = logging.getLogger("staydown")
 
@@ -87,8 +93,11 @@ def build_database(settings: Settings, clock: Clock | None = None) -> Database:
         from staydown.clock import OffsetClock
 
         clock = OffsetClock(str(settings.clock_offset_file))
-    engine = create_engine(str(settings.database_url), sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-                           sqlite_lock_wait_ms=settings.sqlite_lock_wait_ms)
+    engine = create_engine(
+        str(settings.database_url),
+        sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        sqlite_lock_wait_ms=settings.sqlite_lock_wait_ms,
+    )
     database = Database(engine, clock=clock)
     configure_statements(database, settings)  # apply_action issues statements of reasons with these
     return database
@@ -101,9 +110,14 @@ def build_worker(settings: Settings, database: Database, registry: JobRegistry, 
         engine = _Engine(database, index_dir=settings.index_dir)
         engine.load()  # a standalone worker starts from the saved replica, not from nothing
         catalogue = _catalogue(settings)
-        kwargs["services"] = {"case_rules": CaseRules.from_settings(settings, catalogue), "settings": settings,
-                              "catalogue": catalogue, "match_engine": engine,
-                              "vault": vault_from_settings(settings), "http_client": _webhook_client(settings)}
+        kwargs["services"] = {
+            "case_rules": CaseRules.from_settings(settings, catalogue),
+            "settings": settings,
+            "catalogue": catalogue,
+            "match_engine": engine,
+            "vault": vault_from_settings(settings),
+            "http_client": _webhook_client(settings),
+        }
     worker = Worker(
         database,
         registry,
@@ -128,8 +142,14 @@ def _catalogue(settings: Settings) -> Catalogue:
 def worker_services(app: FastAPI) -> dict[str, object]:
     """What job handlers need from the serving process: settings, rules, catalogue, match engine."""
     state = app.state
-    return {"settings": state.settings, "case_rules": state.case_rules, "catalogue": state.catalogue,
-            "match_engine": state.match_engine, "vault": state.vault, "http_client": _webhook_client(state.settings)}
+    return {
+        "settings": state.settings,
+        "case_rules": state.case_rules,
+        "catalogue": state.catalogue,
+        "match_engine": state.match_engine,
+        "vault": state.vault,
+        "http_client": _webhook_client(state.settings),
+    }
 
 
 def _webhook_client(settings: Settings) -> object:
@@ -178,18 +198,28 @@ def create_app(
             engine.load()
             try:
                 engine.catch_up()
-            except Exception:  # noqa: BLE001 - e.g. migrations not applied: /readyz says so
+            except Exception:  # e.g. migrations not applied: /readyz says so
                 log.exception("the match indexes could not catch up at start; /readyz reports it")
         if run_follower:
-            threads.append(threading.Thread(
-                target=engine.follow, args=(stop,), kwargs={"interval": settings.index_follow_interval_seconds},
-                name="staydown-index-follower", daemon=True))
+            threads.append(
+                threading.Thread(
+                    target=engine.follow,
+                    args=(stop,),
+                    kwargs={"interval": settings.index_follow_interval_seconds},
+                    name="staydown-index-follower",
+                    daemon=True,
+                )
+            )
         if run_worker:
             worker = build_worker(settings, database, registry, services=worker_services(app))
-            threads.append(threading.Thread(
-                target=worker.run_forever, args=(stop, settings.worker_poll_seconds),
-                name="staydown-worker", daemon=True,
-            ))
+            threads.append(
+                threading.Thread(
+                    target=worker.run_forever,
+                    args=(stop, settings.worker_poll_seconds),
+                    name="staydown-worker",
+                    daemon=True,
+                )
+            )
         for thread in threads:
             thread.start()
         if intake_process:
@@ -235,8 +265,9 @@ def create_app(
     app.state.sign_in_throttle = SignInThrottle()
     from staydown.media.admission import DecodeSlots
 
-    app.state.decode_slots = DecodeSlots(settings.scan_max_concurrent_decodes, settings.scan_decode_queue,
-                                         settings.scan_decode_wait_seconds)
+    app.state.decode_slots = DecodeSlots(
+        settings.scan_max_concurrent_decodes, settings.scan_decode_queue, settings.scan_decode_wait_seconds
+    )
     from staydown.media.hashpool import HashPool
 
     app.state.hash_pool = HashPool(settings.scan_max_concurrent_decodes) if hash_processes else None
@@ -246,9 +277,15 @@ def create_app(
     if intake_process:
         app.state.intake = ProcessIntake()
     else:
-        app.state.intake = IntakeBatcher(database, lambda: {
-            "catalogue": app.state.catalogue, "rules": app.state.case_rules, "engine": app.state.match_engine,
-            "job_max_attempts": settings.job_max_attempts})
+        app.state.intake = IntakeBatcher(
+            database,
+            lambda: {
+                "catalogue": app.state.catalogue,
+                "rules": app.state.case_rules,
+                "engine": app.state.match_engine,
+                "job_max_attempts": settings.job_max_attempts,
+            },
+        )
     configure_statements(database, settings, catalogue=app.state.catalogue)
     app.state.readiness_checks = [*DEFAULT_CHECKS, index_check, *extra_checks]
 
@@ -256,8 +293,11 @@ def create_app(
     install_page_errors(app)
 
     def limit_for(path: str) -> int:
-        if (path.startswith(UPLOAD_PATHS) or path.endswith(UPLOAD_SUFFIXES)
-                or (path.startswith("/hma/c/bank/") and path.endswith("/content"))):
+        if (
+            path.startswith(UPLOAD_PATHS)
+            or path.endswith(UPLOAD_SUFFIXES)
+            or (path.startswith("/hma/c/bank/") and path.endswith("/content"))
+        ):
             return settings.max_upload_bytes
         return settings.max_request_bytes
 
@@ -296,27 +336,50 @@ def create_app(
     app.include_router(report_public_router)
     app.include_router(hma_router)
     # Console and public pages (staydown.web): HTML routers are included below this line.
-    from staydown.web.console import auth as console_auth, cases as console_cases, media as console_media
-    from staydown.web.console import appeals as console_appeals, lookup as console_lookup
+    from staydown.web.console import appeals as console_appeals
+    from staydown.web.console import auth as console_auth
+    from staydown.web.console import cases as console_cases
+    from staydown.web.console import lookup as console_lookup
+    from staydown.web.console import media as console_media
     from staydown.web.console import queue as console_queue
     from staydown.web.templating import use_page_language
 
     # The console's language is current before any console view runs (its messages are in it).
     console_language = [Depends(use_page_language)]
-    for console_router in (console_auth.router, console_auth.account_router, console_queue.router,
-                           console_cases.router, console_media.router, console_appeals.router, console_lookup.router):
+    for console_router in (
+        console_auth.router,
+        console_auth.account_router,
+        console_queue.router,
+        console_cases.router,
+        console_media.router,
+        console_appeals.router,
+        console_lookup.router,
+    ):
         app.include_router(console_router, dependencies=console_language)
     from staydown.web.public import router as public_pages_router
 
     app.include_router(public_pages_router)
-    from staydown.web.console import admin as console_admin, audit as console_audit, banks as console_banks
-    from staydown.web.console import dashboard as console_dashboard, evidence as console_evidence
-    from staydown.web.console import flaggers as console_flaggers, nca as console_nca, ncmec as console_ncmec
+    from staydown.web.console import admin as console_admin
+    from staydown.web.console import audit as console_audit
+    from staydown.web.console import banks as console_banks
+    from staydown.web.console import dashboard as console_dashboard
+    from staydown.web.console import evidence as console_evidence
     from staydown.web.console import exchanges as console_exchanges
+    from staydown.web.console import flaggers as console_flaggers
+    from staydown.web.console import nca as console_nca
+    from staydown.web.console import ncmec as console_ncmec
 
-    for page_router in (console_banks.router, console_ncmec.router, console_nca.router, console_evidence.router,
-                        console_flaggers.router, console_admin.router, console_audit.router, console_dashboard.router,
-                        console_exchanges.router):
+    for page_router in (
+        console_banks.router,
+        console_ncmec.router,
+        console_nca.router,
+        console_evidence.router,
+        console_flaggers.router,
+        console_admin.router,
+        console_audit.router,
+        console_dashboard.router,
+        console_exchanges.router,
+    ):
         app.include_router(page_router, dependencies=console_language)
     app.include_router(docs_router(app.openapi_url or "/openapi.json"))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -329,5 +392,6 @@ def app_from_settings() -> FastAPI:
     the environment and configuration file, as the parent read them."""
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
-    return create_app(settings, intake_process=settings.intake_writer == "process",
-                      hash_processes=settings.scan_hashing == "process")
+    return create_app(
+        settings, intake_process=settings.intake_writer == "process", hash_processes=settings.scan_hashing == "process"
+    )

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
-
 import getpass
+import os
 import sys
 import threading
 from pathlib import Path
@@ -17,8 +16,11 @@ from staydown.actors import Actor, ActorKind
 from staydown.errors import StaydownError
 from staydown.settings import ConfigurationError, Settings, load_settings
 
-app = typer.Typer(help="staydown: reported abuse comes down fast, every copy, and stays down.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="staydown: reported abuse comes down fast, every copy, and stays down.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="The database: migrations.", no_args_is_help=True)
 staff_app = typer.Typer(help="Staff users and their roles.", no_args_is_help=True)
 apikey_app = typer.Typer(help="API keys for platforms.", no_args_is_help=True)
@@ -89,8 +91,14 @@ def serve(
     port: Annotated[int | None, typer.Option(help="port to listen on")] = None,
     migrate: Annotated[bool, typer.Option(help="apply database migrations first")] = True,
     worker: Annotated[bool | None, typer.Option(help="run the outbox worker in this process")] = None,
-    processes: Annotated[int, typer.Option(min=1, max=64, help="server processes sharing the port (each with "
-                                           "its own intake batcher, worker and index replica)")] = 1,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="server processes sharing the port (each with its own intake batcher, worker and index replica)",
+        ),
+    ] = 1,
 ) -> None:
     """Run the HTTP API, console and (by default) the worker in one process, or in several."""
     settings = _settings()
@@ -120,15 +128,32 @@ def serve(
         database.dispose()
         if worker is not None:
             os.environ["STAYDOWN_WORKER_IN_PROCESS"] = "true" if worker else "false"
-        uvicorn.run("staydown.app:app_from_settings", factory=True, workers=processes, host=host or settings.host,
-                    port=port or settings.port, log_level=settings.log_level.lower(), proxy_headers=False,
-                    **log_config)
+        uvicorn.run(
+            "staydown.app:app_from_settings",
+            factory=True,
+            workers=processes,
+            host=host or settings.host,
+            port=port or settings.port,
+            log_level=settings.log_level.lower(),
+            proxy_headers=False,
+            **log_config,
+        )
         return
-    application = create_app(settings, database=database, run_worker=worker,
-                             intake_process=settings.intake_writer == "process",
-                             hash_processes=settings.scan_hashing == "process")
-    uvicorn.run(application, host=host or settings.host, port=port or settings.port,
-                log_level=settings.log_level.lower(), proxy_headers=False, **log_config)
+    application = create_app(
+        settings,
+        database=database,
+        run_worker=worker,
+        intake_process=settings.intake_writer == "process",
+        hash_processes=settings.scan_hashing == "process",
+    )
+    uvicorn.run(
+        application,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=False,
+        **log_config,
+    )
 
 
 def _record_catalogue(settings: Settings, database) -> None:  # type: ignore[no-untyped-def]
@@ -205,8 +230,15 @@ def staff_add(
     database = _database(_settings())
     try:
         with database.unit_of_work() as db:
-            user = create_staff_user(db, actor=cli_actor(), username=username, display_name=display_name,
-                                     email=email, roles=role, password=password)
+            user = create_staff_user(
+                db,
+                actor=cli_actor(),
+                username=username,
+                display_name=display_name,
+                email=email,
+                roles=role,
+                password=password,
+            )
             out.print(f"staff user {user.username} (id {user.id}) with roles {', '.join(user.roles)}")
     except StaydownError as exc:
         _fail(exc)
@@ -215,7 +247,9 @@ def staff_add(
 @apikey_app.command("create")
 def apikey_create(
     name: str,
-    scope: Annotated[list[str] | None, typer.Option("--scope", help="repeat; default: a platform integration's scopes")] = None,
+    scope: Annotated[
+        list[str] | None, typer.Option("--scope", help="repeat; default: a platform integration's scopes")
+    ] = None,
 ) -> None:
     """Create an API client; its key is printed once, on the last line."""
     from staydown.staff.actions import create_api_client
@@ -252,7 +286,9 @@ def apikey_revoke(
 
 @audit_app.command("verify")
 def audit_verify(
-    pinned: Annotated[str | None, typer.Option("--checkpoint", help="SEQ:HASH printed earlier by `audit checkpoint`")] = None,
+    pinned: Annotated[
+        str | None, typer.Option("--checkpoint", help="SEQ:HASH printed earlier by `audit checkpoint`")
+    ] = None,
 ) -> None:
     """Check the whole chain; exits non-zero and names the first bad event if it was tampered with."""
     from staydown import audit
@@ -304,7 +340,9 @@ def _catalogue(file: Path | None):  # type: ignore[no-untyped-def]
 
 @policies_app.command("sync")
 def policies_sync(
-    file: Annotated[Path | None, typer.Argument(help="a catalogue file; default: the configured or shipped one")] = None,
+    file: Annotated[
+        Path | None, typer.Argument(help="a catalogue file; default: the configured or shipped one")
+    ] = None,
 ) -> None:
     """Record the catalogue's policy versions; an edit without a new version number is refused."""
     from staydown.policies.actions import sync_catalogue
@@ -317,8 +355,10 @@ def policies_sync(
             report = sync_catalogue(db, actor=cli_actor(), catalogue=catalogue)
     except StaydownError as exc:
         _fail(exc)
-    out.print(f"added {len(report.added)} ({', '.join(report.added) or '-'}), unchanged {len(report.unchanged)}, "
-              f"retired {len(report.retired)}")
+    out.print(
+        f"added {len(report.added)} ({', '.join(report.added) or '-'}), unchanged {len(report.unchanged)}, "
+        f"retired {len(report.retired)}"
+    )
 
 
 @policies_app.command("list")
@@ -380,8 +420,20 @@ def hash_files(
             err.print(f"{path}: {exc.code}: {exc}", markup=False, highlight=False)
             continue
         if as_json:
-            print(json.dumps({"file": str(path), "pdq": s.pdq, "pdq_quality": s.pdq_quality, "md5": s.md5,
-                              "sha256": s.sha256, "format": s.format, "width": s.width, "height": s.height}))
+            print(
+                json.dumps(
+                    {
+                        "file": str(path),
+                        "pdq": s.pdq,
+                        "pdq_quality": s.pdq_quality,
+                        "md5": s.md5,
+                        "sha256": s.sha256,
+                        "format": s.format,
+                        "width": s.width,
+                        "height": s.height,
+                    }
+                )
+            )
         else:
             print(f"{path}\tpdq={s.pdq} quality={s.pdq_quality}\tmd5={s.md5}\tsha256={s.sha256}")
     if failed:
@@ -408,12 +460,28 @@ def _print_video(path: Path, data: bytes, settings: Any, as_json: bool) -> None:
     text = vpdq.serialise(features(s))
     usable = int(vpdq.usable(features(s)).shape[0])
     if as_json:
-        print(json.dumps({"file": str(path), "vpdq": text, "vpdq_frames": len(s.kept), "vpdq_usable_frames": usable,
-                          "md5": s.md5, "sha256": s.sha256, "format": s.format, "codec": s.codec,
-                          "width": s.width, "height": s.height, "duration": s.duration}))
+        print(
+            json.dumps(
+                {
+                    "file": str(path),
+                    "vpdq": text,
+                    "vpdq_frames": len(s.kept),
+                    "vpdq_usable_frames": usable,
+                    "md5": s.md5,
+                    "sha256": s.sha256,
+                    "format": s.format,
+                    "codec": s.codec,
+                    "width": s.width,
+                    "height": s.height,
+                    "duration": s.duration,
+                }
+            )
+        )
     else:
-        print(f"{path}\tvpdq frames={len(s.kept)} usable={usable} duration={s.duration:g}s\tmd5={s.md5}"
-              f"\tsha256={s.sha256}\tvpdq={text}")
+        print(
+            f"{path}\tvpdq frames={len(s.kept)} usable={usable} duration={s.duration:g}s\tmd5={s.md5}"
+            f"\tsha256={s.sha256}\tvpdq={text}"
+        )
 
 
 @app.command(name="scan")
@@ -459,14 +527,20 @@ def scan_dir(
                     query = query_from_video(hash_video(data, limits=_cli_video_limits(settings)))
                     with database.unit_of_work(write=False) as db:
                         exact = QuerySignals(pdq=query.image_pdq, md5=query.md5, sha256=query.sha256)
-                        found = [m for m in match_banks(db, engine, exact, use=BankUse.scan)
-                                 + match_video(db, engine, query) if m.bank_id == target_id]
+                        found = [
+                            m
+                            for m in match_banks(db, engine, exact, use=BankUse.scan) + match_video(db, engine, query)
+                            if m.bank_id == target_id
+                        ]
                         found.sort(key=lambda m: m.distance)
                 else:
                     signals, variants = hash_with_variants(data, limits=settings.decode_limits())
                     with database.unit_of_work(write=False) as db:
-                        found = [m for m in match_banks(db, engine, query_from_media(signals, variants),
-                                                        use=BankUse.scan) if m.bank_id == target_id]
+                        found = [
+                            m
+                            for m in match_banks(db, engine, query_from_media(signals, variants), use=BankUse.scan)
+                            if m.bank_id == target_id
+                        ]
                 if found:
                     best = found[0]
                     matched.append((path, best.distance, best.signal_type, best.query_variant or "as uploaded"))
@@ -497,7 +571,7 @@ def banks_list() -> None:
     import sqlalchemy as sa
     from rich.table import Table
 
-    from staydown.matching.models import Bank, BankEntry
+    from staydown.matching.models import Bank
 
     database = _database(_settings())
     table = Table("name", "source", "policy", "action", "threshold", "uses", "enabled", "entries", "purpose")
@@ -506,9 +580,17 @@ def banks_list() -> None:
 
         counts = {bank_id: c.active for bank_id, c in entry_counts(db).items()}
         for b in db.execute(sa.select(Bank).order_by(Bank.name)).scalars():
-            table.add_row(b.name, b.source, b.policy_id, b.action_on_match, str(b.pdq_threshold),
-                          ",".join(b.allowed_uses), "yes" if b.enabled else "no", str(counts.get(b.id, 0)),
-                          b.permitted_purpose)
+            table.add_row(
+                b.name,
+                b.source,
+                b.policy_id,
+                b.action_on_match,
+                str(b.pdq_threshold),
+                ",".join(b.allowed_uses),
+                "yes" if b.enabled else "no",
+                str(counts.get(b.id, 0)),
+                b.permitted_purpose,
+            )
     out.print(table)
 
 
@@ -528,9 +610,17 @@ def banks_create(
     database = _database(_settings())
     try:
         with database.unit_of_work() as db:
-            b = create_bank(db, actor=cli_actor(), name=name, source=source, permitted_purpose=purpose,
-                            policy_id=policy, action_on_match=action, pdq_threshold=threshold,
-                            confirmed_material=confirmed)
+            b = create_bank(
+                db,
+                actor=cli_actor(),
+                name=name,
+                source=source,
+                permitted_purpose=purpose,
+                policy_id=policy,
+                action_on_match=action,
+                pdq_threshold=threshold,
+                confirmed_material=confirmed,
+            )
             out.print(f"bank {b.name} created")
     except StaydownError as exc:
         _fail(exc)
@@ -551,8 +641,14 @@ def banks_import(
     try:
         entries, problems, fmt = parse_bank_file(file.read_text(encoding="utf-8"))
         with database.unit_of_work() as db:
-            report = import_entries(db, actor=cli_actor(), bank=bank_by_name(db, name), entries=entries,
-                                    problems=problems, source_ref=file.name)
+            report = import_entries(
+                db,
+                actor=cli_actor(),
+                bank=bank_by_name(db, name),
+                entries=entries,
+                problems=problems,
+                source_ref=file.name,
+            )
     except StaydownError as exc:
         _fail(exc)
     except UnicodeDecodeError as exc:
@@ -577,8 +673,14 @@ def banks_export(
     database = _database(_settings())
     try:
         with database.unit_of_work() as db:
-            export_bank(db, actor=cli_actor(), bank=bank_by_name(db, name), out=sys.stdout, fmt=fmt,
-                        include_variants=include_variants)
+            export_bank(
+                db,
+                actor=cli_actor(),
+                bank=bank_by_name(db, name),
+                out=sys.stdout,
+                fmt=fmt,
+                include_variants=include_variants,
+            )
     except StaydownError as exc:
         _fail(exc)
 
@@ -607,16 +709,21 @@ def vault_rotate() -> None:
             break
     with database.unit_of_work() as db:
         exchanges = rewrap_credentials(db, actor=cli_actor(), keys=vault.keys)
-    out.print(f"re-wrapped {total} item(s) and the credentials of {exchanges.rewrapped} exchange(s); every stored "
-              f"item now uses key {vault.keys.current_id}")
+    out.print(
+        f"re-wrapped {total} item(s) and the credentials of {exchanges.rewrapped} exchange(s); every stored "
+        f"item now uses key {vault.keys.current_id}"
+    )
     if exchanges.unreadable:
-        err.print(f"[red]no configured key opens the credentials of {', '.join(exchanges.unreadable)}:[/red] give "
-                  "them again with `staydown exchanges credentials NAME --stdin` before retiring any key")
+        err.print(
+            f"[red]no configured key opens the credentials of {', '.join(exchanges.unreadable)}:[/red] give "
+            "them again with `staydown exchanges credentials NAME --stdin` before retiring any key"
+        )
         raise typer.Exit(1)
 
 
-transparency_app = typer.Typer(help="Transparency: reports (DSA Art. 15/24) and the figures behind them.",
-                               no_args_is_help=True)
+transparency_app = typer.Typer(
+    help="Transparency: reports (DSA Art. 15/24) and the figures behind them.", no_args_is_help=True
+)
 app.add_typer(transparency_app, name="transparency")
 
 
@@ -625,7 +732,9 @@ def transparency_report(
     start: Annotated[str, typer.Option("--from", help="first UTC day of the period (inclusive), YYYY-MM-DD")],
     end: Annotated[str, typer.Option("--to", help="UTC day the period ends at 00:00 (exclusive), YYYY-MM-DD")],
     fmt: Annotated[str, typer.Option("--format", help="json, csv or html")] = "json",
-    output: Annotated[Path | None, typer.Option("--output", help="write to this file instead of standard output")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="write to this file instead of standard output")
+    ] = None,
 ) -> None:
     """The transparency report for a period, computed from the rows of record."""
     from datetime import date
@@ -646,8 +755,9 @@ def transparency_report(
     database = _database(settings)
     try:
         with database.unit_of_work(write=False) as db:
-            text = render(build_report(db, start=first, end=last, catalogue=_catalogue(settings), settings=settings),
-                          fmt)
+            text = render(
+                build_report(db, start=first, end=last, catalogue=_catalogue(settings), settings=settings), fmt
+            )
     except StaydownError as exc:
         _fail(exc)
     if output is None:
@@ -671,14 +781,21 @@ def transparency_submit(
     database = _database(settings)
     try:
         with database.unit_of_work() as db:
-            report = submit_pending(db, client=TdbClient.from_settings(settings), actor=cli_actor(),
-                                    batch_size=settings.tdb_batch_size, max_batches=max(1, batches),
-                                    include_reviewer_facts=settings.tdb_include_reviewer_facts)
+            report = submit_pending(
+                db,
+                client=TdbClient.from_settings(settings),
+                actor=cli_actor(),
+                batch_size=settings.tdb_batch_size,
+                max_batches=max(1, batches),
+                include_reviewer_facts=settings.tdb_include_reviewer_facts,
+            )
     except (TdbUnavailable, TdbConfigurationError) as exc:
         err.print(f"[red]error:[/red] {exc} (what was settled before it is recorded; the rest stays pending)")
         raise typer.Exit(1) from exc
-    out.print(f"{report.accepted} accepted, {report.duplicates} already in the Database, {report.rejected} refused, "
-              f"in {report.batches} batch(es)")
+    out.print(
+        f"{report.accepted} accepted, {report.duplicates} already in the Database, {report.rejected} refused, "
+        f"in {report.batches} batch(es)"
+    )
     for error in report.errors[:10]:
         err.print(f"  refused: {error}")
     if report.rejected:
@@ -714,7 +831,6 @@ def transparency_tdb_server(
 
     accepted = token or _settings().tdb_token.get_secret_value()
     uvicorn.run(create_app(token=accepted), host="127.0.0.1", port=port, log_level="info")
-
 
 
 def main() -> None:

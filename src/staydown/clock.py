@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Clock(Protocol):
@@ -27,7 +27,7 @@ class FrozenClock:
         start = start or utcnow()
         if start.tzinfo is None:
             raise ValueError("FrozenClock needs a timezone-aware start time")
-        self._now = start.astimezone(timezone.utc)
+        self._now = start.astimezone(UTC)
         self._lock = threading.Lock()
 
     def now(self) -> datetime:
@@ -44,7 +44,7 @@ class FrozenClock:
         if when.tzinfo is None:
             raise ValueError("FrozenClock.set needs a timezone-aware time")
         with self._lock:
-            self._now = when.astimezone(timezone.utc)
+            self._now = when.astimezone(UTC)
 
 
 class OffsetClock:

@@ -21,7 +21,7 @@ def random_chars(length: int = LENGTH) -> str:
 
 
 def grouped(chars: str, prefix: str | None = None) -> str:
-    groups = [chars[i:i + GROUP_LEN] for i in range(0, len(chars), GROUP_LEN)]
+    groups = [chars[i : i + GROUP_LEN] for i in range(0, len(chars), GROUP_LEN)]
     return "-".join(([prefix] if prefix else []) + groups)
 
 
@@ -30,7 +30,7 @@ def normalise(code: str, *, prefix: str | None = None) -> str | None:
     L for 1), or None if it can't be one of ours."""
     clean = code.strip().upper().replace("-", "").replace(" ", "")
     if prefix and clean.startswith(prefix):
-        clean = clean[len(prefix):]
+        clean = clean[len(prefix) :]
     clean = clean.replace("O", "0").replace("I", "1").replace("L", "1")
     if len(clean) != LENGTH or any(c not in ALPHABET for c in clean):
         return None

@@ -10,7 +10,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,7 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTCDateTime column")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         if dialect.name == "sqlite":
             return value.replace(tzinfo=None)
         return value
@@ -55,8 +55,8 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 # BigInteger primary keys that still autoincrement on SQLite (which only does so for INTEGER).
@@ -69,8 +69,13 @@ def _sqlite_url_path(url: sa.URL) -> Path | None:
     return None
 
 
-_SQLITE_UNAVAILABLE = ("database is locked", "database is busy", "database table is locked", "unable to open database",
-                       "disk i/o error")
+_SQLITE_UNAVAILABLE = (
+    "database is locked",
+    "database is busy",
+    "database table is locked",
+    "unable to open database",
+    "disk i/o error",
+)
 
 
 def database_unavailable(exc: BaseException) -> bool:
@@ -106,8 +111,9 @@ class OutageLog:
             return
         if self.since is None:
             self.since = time.monotonic()
-            self.logger.warning("%s: the database is unavailable (%s); retrying until it is back",
-                                self.who, type(exc).__name__)
+            self.logger.warning(
+                "%s: the database is unavailable (%s); retrying until it is back", self.who, type(exc).__name__
+            )
 
     def ok(self) -> None:
         if self.since is not None:
@@ -116,8 +122,9 @@ class OutageLog:
             self.since = None
 
 
-def create_engine(url: str, *, sqlite_busy_timeout_ms: int = 15_000, sqlite_lock_wait_ms: int | None = None,
-                  echo: bool = False) -> Engine:
+def create_engine(
+    url: str, *, sqlite_busy_timeout_ms: int = 15_000, sqlite_lock_wait_ms: int | None = None, echo: bool = False
+) -> Engine:
     """An engine for SQLite (WAL, foreign keys, busy timeout) or PostgreSQL (psycopg 3).
 
     SQLite: `sqlite_busy_timeout_ms` bounds the wait for a turn among staydown's own writers (this
@@ -154,8 +161,10 @@ def create_engine(url: str, *, sqlite_busy_timeout_ms: int = 15_000, sqlite_lock
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
-        gate = WriterQueue(sqlite_busy_timeout_ms / 1000,
-                           lock_file=path.with_name(path.name + ".writer-lock") if path is not None else None)
+        gate = WriterQueue(
+            sqlite_busy_timeout_ms / 1000,
+            lock_file=path.with_name(path.name + ".writer-lock") if path is not None else None,
+        )
         engine.sqlite_writer_queue = gate  # type: ignore[attr-defined]
 
         @event.listens_for(engine, "begin")
@@ -204,8 +213,15 @@ def create_engine(url: str, *, sqlite_busy_timeout_ms: int = 15_000, sqlite_lock
     # A server that does not answer is given 5 s to connect (the default is to wait as long as TCP
     # does), so a request during an outage gets its 503 quickly; pre-ping replaces the pool's
     # connections that a restart left dead.
-    return sa.create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20,
-                            pool_timeout=10, connect_args={"connect_timeout": 5})
+    return sa.create_engine(
+        parsed,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        pool_timeout=10,
+        connect_args={"connect_timeout": 5},
+    )
 
 
 class WriterQueue:
@@ -241,8 +257,9 @@ class WriterQueue:
                 pause = min(pause * 2, 0.002)
 
     def _locked(self) -> sa.exc.OperationalError:
-        return sa.exc.OperationalError("BEGIN IMMEDIATE", None,
-                                       Exception(f"database is locked: no write turn within {self.timeout:g} s"))
+        return sa.exc.OperationalError(
+            "BEGIN IMMEDIATE", None, Exception(f"database is locked: no write turn within {self.timeout:g} s")
+        )
 
     def _acquire_here(self, owner: Any) -> None:
         with self._lock:
@@ -295,7 +312,7 @@ class SqliteCheckpointer:
         self._thread: threading.Thread | None = None
         self.runs = 0
 
-    def start(self) -> "SqliteCheckpointer":
+    def start(self) -> SqliteCheckpointer:
         if self.engine.dialect.name == "sqlite" and _sqlite_url_path(self.engine.url) is not None:
             self._thread = threading.Thread(target=self._run, name="staydown-wal-checkpoint", daemon=True)
             self._thread.start()
@@ -318,7 +335,7 @@ class SqliteCheckpointer:
         while not self._stop.wait(self.interval):
             try:
                 self.checkpoint()
-            except Exception:  # noqa: BLE001 - the automatic checkpoint still runs; say so once a run
+            except Exception:  # the automatic checkpoint still runs; say so once a run
                 logging.getLogger("staydown.db").exception("WAL checkpoint failed")
 
 

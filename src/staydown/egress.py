@@ -46,8 +46,13 @@ _NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
 _SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
 _TEREDO = ipaddress.ip_network("2001::/32")
 # Cloud instance metadata services: reachable from inside a VM, full of credentials.
-_METADATA = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("100.100.100.200"),
-                       ipaddress.ip_address("fd00:ec2::254")})
+_METADATA = frozenset(
+    {
+        ipaddress.ip_address("169.254.169.254"),
+        ipaddress.ip_address("100.100.100.200"),
+        ipaddress.ip_address("fd00:ec2::254"),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -76,8 +81,14 @@ class AddressPolicy:
                 return f"an IPv6 address embedding {inner}" if inner else None
         if address in _METADATA:
             return "a cloud metadata address"
-        if address.is_unspecified or address.is_multicast or (
-                isinstance(address, ipaddress.IPv4Address) and (address in _THIS_NETWORK or address.packed == b"\xff" * 4)):
+        if (
+            address.is_unspecified
+            or address.is_multicast
+            or (
+                isinstance(address, ipaddress.IPv4Address)
+                and (address in _THIS_NETWORK or address.packed == b"\xff" * 4)
+            )
+        ):
             return "an unspecified, broadcast or multicast address"
         if address.is_link_local:
             return "a link-local address"
@@ -155,10 +166,12 @@ class _Stream(httpcore.NetworkStream):
     def close(self) -> None:
         self._inner.close()
 
-    def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore.NetworkStream:
-        inner = self._inner.start_tls(ssl_context, server_hostname,
-                                      _left(self._deadline, timeout, httpcore.ConnectTimeout))
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        inner = self._inner.start_tls(
+            ssl_context, server_hostname, _left(self._deadline, timeout, httpcore.ConnectTimeout)
+        )
         return _Stream(inner, self._deadline)
 
     def get_extra_info(self, info: str) -> Any:
@@ -170,8 +183,14 @@ class _GuardedBackend(httpcore.NetworkBackend):
         self.policy, self._deadline = policy, deadline
         self._inner = httpcore.SyncBackend()
 
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                    socket_options: Any = None) -> httpcore.NetworkStream:
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
         addresses = resolve(host, port, _left(self._deadline, timeout, httpcore.ConnectTimeout))
         if not addresses:
             raise httpcore.ConnectError(f"{host!r} resolves to no address")
@@ -182,9 +201,13 @@ class _GuardedBackend(httpcore.NetworkBackend):
         error: Exception | None = None
         for address in addresses:
             try:
-                stream = self._inner.connect_tcp(str(address), port,
-                                                 _left(self._deadline, timeout, httpcore.ConnectTimeout),
-                                                 local_address, socket_options)
+                stream = self._inner.connect_tcp(
+                    str(address),
+                    port,
+                    _left(self._deadline, timeout, httpcore.ConnectTimeout),
+                    local_address,
+                    socket_options,
+                )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 error = exc
                 continue
@@ -204,8 +227,14 @@ class GuardedTransport(httpx.HTTPTransport):
     everything this transport does; `request_seconds` bounds each request from its start to the
     end of its body (per thread, so a shared client keeps one bound per concurrent request)."""
 
-    def __init__(self, policy: AddressPolicy, *, deadline: float | None = None,
-                 request_seconds: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        policy: AddressPolicy,
+        *,
+        deadline: float | None = None,
+        request_seconds: float | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.policy = policy
         self.deadline = deadline
@@ -214,8 +243,11 @@ class GuardedTransport(httpx.HTTPTransport):
         self._pool._network_backend = _GuardedBackend(policy, self._current)  # type: ignore[union-attr]
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        ends = [t for t in (self.deadline, time.monotonic() + self.request_seconds if self.request_seconds else None)
-                if t is not None]
+        ends = [
+            t
+            for t in (self.deadline, time.monotonic() + self.request_seconds if self.request_seconds else None)
+            if t is not None
+        ]
         self._current.at = min(ends) if ends else None
         return super().handle_request(request)
 
@@ -230,9 +262,14 @@ def refusal_in(exc: BaseException) -> AddressRefused | None:
     return None
 
 
-def guarded_client(policy: AddressPolicy, *, timeout: float, deadline: float | None = None,
-                   request_seconds: float | None = None) -> httpx.Client:
+def guarded_client(
+    policy: AddressPolicy, *, timeout: float, deadline: float | None = None, request_seconds: float | None = None
+) -> httpx.Client:
     """An httpx client that never follows redirects on its own, ignores proxy variables (a proxy
     would make the address check meaningless) and connects only where `policy` allows."""
-    return httpx.Client(transport=GuardedTransport(policy, deadline=deadline, request_seconds=request_seconds),
-                        timeout=timeout, follow_redirects=False, trust_env=False)
+    return httpx.Client(
+        transport=GuardedTransport(policy, deadline=deadline, request_seconds=request_seconds),
+        timeout=timeout,
+        follow_redirects=False,
+        trust_env=False,
+    )

@@ -73,8 +73,13 @@ class DatabaseUnavailable(Busy):
 
     code = "database_unavailable"
 
-    def __init__(self, message: str = "the database is unavailable for a moment; nothing was stored, try again "
-                 "shortly", *, retry_after: int = 2, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        message: str = "the database is unavailable for a moment; nothing was stored, try again shortly",
+        *,
+        retry_after: int = 2,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(message, retry_after=retry_after, **kwargs)
 
 

@@ -48,8 +48,7 @@ def migrations_check(request: Request) -> Check:
         return Check("migrations", False, f"cannot read: {type(exc).__name__}")
     head = head_revision()
     if current != head:
-        return Check("migrations", False, {"current": current, "head": head,
-                                           "fix": "run `staydown db upgrade`"})
+        return Check("migrations", False, {"current": current, "head": head, "fix": "run `staydown db upgrade`"})
     return Check("migrations", True, {"current": current})
 
 
@@ -78,6 +77,8 @@ def healthz(_: Public) -> dict[str, str]:
 def readyz(request: Request, _: Public) -> JSONResponse:
     checks = [check(request) for check in request.app.state.readiness_checks]
     ready = all(c.ok for c in checks)
-    body = {"status": "ready" if ready else "not_ready",
-            "checks": {c.name: {"ok": c.ok, "detail": c.detail} for c in checks}}
+    body = {
+        "status": "ready" if ready else "not_ready",
+        "checks": {c.name: {"ok": c.ok, "detail": c.detail} for c in checks},
+    }
     return JSONResponse(body, status_code=200 if ready else 503)

@@ -24,11 +24,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from staydown.actors import Actor
 from staydown.db import Database, database_unavailable
+from staydown.errors import (
+    PayloadTooLarge,
+    PermissionDenied,
+    RateLimited,
+    StaydownError,
+    Unauthenticated,
+    http_status_for,
+)
 from staydown.media.errors import MediaError
-from staydown.errors import RateLimited, PayloadTooLarge, PermissionDenied, StaydownError, Unauthenticated, http_status_for
 from staydown.staff.auth import authenticate_api_key, remembered_api_key
-from staydown.staff.sessions import SESSION_PREFIX, authenticate_session
 from staydown.staff.permissions import Permission
+from staydown.staff.sessions import SESSION_PREFIX, authenticate_session
 
 log = logging.getLogger("staydown.http")
 
@@ -37,6 +44,7 @@ REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 # -- the unit of work -------------------------------------------------------------------------
+
 
 def _database(request: Request) -> Database:
     return request.app.state.database
@@ -54,6 +62,7 @@ DbSession = Annotated[Session, Depends(_unit_of_work, scope="function")]
 
 
 # -- who is calling ---------------------------------------------------------------------------
+
 
 def _bearer(request: Request) -> str | None:
     header = request.headers.get("authorization")
@@ -151,6 +160,7 @@ def declared_permission(route: Any) -> Permission | None:
 
 # -- rate limits ------------------------------------------------------------------------------
 
+
 class RateLimiter:
     """Token buckets per (name, client address), in this process. Public forms and sign-in are
     bounded so that a flood neither fills the queue nor guesses passwords; a deployment behind
@@ -200,8 +210,9 @@ def check_rate(request: Request, name: str, per_minute: int) -> None:
     limit = request.app.state.settings.public_rate_per_minute if per_minute <= 0 else per_minute
     wait = limiter.wait(name, client_address(request), limit, time.monotonic())
     if wait:
-        raise RateLimited(f"too many requests to {name} from this address: at most {limit} a minute",
-                          retry_after=math.ceil(wait))
+        raise RateLimited(
+            f"too many requests to {name} from this address: at most {limit} a minute", retry_after=math.ceil(wait)
+        )
 
 
 def rate_limited(name: str, per_minute: int) -> Callable[[Request], Awaitable[None]]:
@@ -212,6 +223,7 @@ def rate_limited(name: str, per_minute: int) -> Callable[[Request], Awaitable[No
 
 
 # -- errors -----------------------------------------------------------------------------------
+
 
 def error_response(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
     return JSONResponse(
@@ -307,6 +319,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 # -- middleware -------------------------------------------------------------------------------
 
+
 class RequestIdMiddleware:
     """Give every request an id (the caller's X-Request-ID if it is sane), log with it, return it."""
 
@@ -386,8 +399,12 @@ class BodyLimitMiddleware:
                 await self._reply(send, 400, "bad_request", "the Content-Length header is not a number")
                 return
             if size > limit:
-                await self._reply(send, 413, PayloadTooLarge.code,
-                                  f"the request body is {size} bytes; the limit here is {limit} bytes")
+                await self._reply(
+                    send,
+                    413,
+                    PayloadTooLarge.code,
+                    f"the request body is {size} bytes; the limit here is {limit} bytes",
+                )
                 return
         seen = 0
         exceeded = False
@@ -410,8 +427,9 @@ class BodyLimitMiddleware:
             if exceeded:
                 if message["type"] == "http.response.start" and not replaced:
                     replaced = True
-                    await self._reply(send, 413, PayloadTooLarge.code,
-                                      f"the request body is over the limit of {limit} bytes here")
+                    await self._reply(
+                        send, 413, PayloadTooLarge.code, f"the request body is over the limit of {limit} bytes here"
+                    )
                 return
             await send(message)
 
@@ -419,8 +437,9 @@ class BodyLimitMiddleware:
             await self.app(scope, counting_receive, guarded_send)
         except _BodyTooLarge:
             if not replaced:
-                await self._reply(send, 413, PayloadTooLarge.code,
-                                  f"the request body is over the limit of {limit} bytes here")
+                await self._reply(
+                    send, 413, PayloadTooLarge.code, f"the request body is over the limit of {limit} bytes here"
+                )
 
     @staticmethod
     async def _reply(send: Send, status: int, code: str, message: str) -> None:

@@ -24,8 +24,8 @@ import gettext as _gettext
 import importlib.resources
 import io
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timezone
-from functools import lru_cache
+from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from babel import Locale
@@ -39,8 +39,16 @@ DOMAIN = "messages"
 # in the order the language switch lists them.
 SHIPPED: tuple[str, ...] = ("en", "fr", "de", "es", "it", "nl", "pl", "pt")
 # Each language named in itself, as the switch shows it.
-ENDONYMS = {"en": "English", "fr": "Français", "de": "Deutsch", "es": "Español", "it": "Italiano",
-            "nl": "Nederlands", "pl": "Polski", "pt": "Português"}
+ENDONYMS = {
+    "en": "English",
+    "fr": "Français",
+    "de": "Deutsch",
+    "es": "Español",
+    "it": "Italiano",
+    "nl": "Nederlands",
+    "pl": "Polski",
+    "pt": "Português",
+}
 
 # The console's catalogue: the languages it ships in (its own test checks each is complete).
 CONSOLE_DOMAIN = "console"
@@ -61,7 +69,7 @@ def _catalogue_path(language: str, domain: str = DOMAIN) -> Any:
     return importlib.resources.files("staydown").joinpath("locale", language, "LC_MESSAGES", f"{domain}.po")
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(language: str, domain: str = DOMAIN) -> _gettext.NullTranslations:
     """The compiled catalogue of a shipped language (English: the source itself). Compiled from
     the `.po` on first use: about 10 ms a language, once per process. The console's catalogue
@@ -116,8 +124,9 @@ def parse_accept_language(header: str | None) -> list[str]:
     return [tag for _, _, tag in sorted(wanted)]
 
 
-def choose(*, asked: str | None, remembered: str | None, accept_language: str | None,
-           platform_languages: Sequence[str]) -> str:
+def choose(
+    *, asked: str | None, remembered: str | None, accept_language: str | None, platform_languages: Sequence[str]
+) -> str:
     """The language of a page: the one asked for with `?lang=`, else the one remembered from an
     earlier choice, else the browser's first preference the platform offers, else the platform's
     first language."""
@@ -190,13 +199,15 @@ def when(value: datetime | None, language: str | None = None) -> str:
     if value is None:
         return ""
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    value = value.astimezone(timezone.utc)
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
     language = language or _current.get()
     if language == BASE_LANGUAGE:
         return value.strftime("%Y-%m-%d %H:%M UTC")
     locale = Locale.parse(language)
-    return f"{format_date(value.date(), 'long', locale=locale)}, {format_time(value.time(), 'HH:mm', locale=locale)} UTC"
+    return (
+        f"{format_date(value.date(), 'long', locale=locale)}, {format_time(value.time(), 'HH:mm', locale=locale)} UTC"
+    )
 
 
 def day(value: Any, language: str | None = None) -> str:
@@ -210,12 +221,14 @@ def day(value: Any, language: str | None = None) -> str:
 def localise(mapping: dict[str, Any]) -> dict[str, Any]:
     """A table of words marked with `N_`, in the current language: each string value (or each
     string of a tuple value) translated, the keys kept."""
+
     def one(value: Any) -> Any:
         if isinstance(value, str):
             return gettext(value) if value else value
         if isinstance(value, tuple):
             return tuple(one(v) for v in value)
         return value
+
     return {key: one(value) for key, value in mapping.items()}
 
 

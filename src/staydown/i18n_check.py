@@ -44,8 +44,7 @@ def _domain_problems(locale_dir: Path, domain: str) -> list[str]:
                 out.append(f"{lang}: fuzzy, check and clear the flag: {source_text!r}")
             elif not all(strings):
                 out.append(f"{lang}: untranslated: {source_text!r}")
-            elif any(set(PLACEHOLDER.findall(s)) != set(PLACEHOLDER.findall(source_text))
-                     for s in strings[-1:]):
+            elif any(set(PLACEHOLDER.findall(s)) != set(PLACEHOLDER.findall(source_text)) for s in strings[-1:]):
                 out.append(f"{lang}: placeholders differ from the English: {source_text!r}")
             if msgid not in wanted:
                 out.append(f"{lang}: obsolete (no longer in the code): {source_text!r}")

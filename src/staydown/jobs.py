@@ -5,22 +5,26 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from staydown.actors import SYSTEM
-from staydown.authorities.dsa18 import SEND_NOTIFICATION, send_notification_job
 from staydown.appeals.actions import APPEAL_DEADLINES, appeal_deadlines_job
-from staydown.authorities.nca import FILE_NCA_REPORT, file_report_job as file_nca_report_job
+from staydown.authorities.dsa18 import SEND_NOTIFICATION, send_notification_job
+from staydown.authorities.nca import FILE_NCA_REPORT
+from staydown.authorities.nca import file_report_job as file_nca_report_job
 from staydown.authorities.ncmec import FILE_REPORT, file_report_job
 from staydown.delivery.messages import SEND_MESSAGE, send_message_job
 from staydown.delivery.outbox import JobContext, JobRegistry
 from staydown.delivery.webhooks import DELIVER_WEBHOOK, deliver_webhook_job, deliver_webhooks_batch
 from staydown.enforcement.bank_media import STAY_DOWN_BANK_MEDIA, bank_media_batch, bank_media_job
 from staydown.enforcement.staydown import STAY_DOWN_SWEEP, sweep_job
-from staydown.exchanges.actions import EXCHANGE_FETCH, EXCHANGES_SCHEDULE, fetch_job as exchange_fetch_job
+from staydown.exchanges.actions import EXCHANGE_FETCH, EXCHANGES_SCHEDULE
+from staydown.exchanges.actions import fetch_job as exchange_fetch_job
 from staydown.exchanges.actions import schedule_job as exchanges_schedule_job
 from staydown.exchanges.feedback import EXCHANGE_SUBMIT, EXCHANGES_CASE_DECIDED, case_decided_job, submit_job
-from staydown.hma.actions import REENABLE_JOB as HMA_REENABLE, reenable_job as hma_reenable_job
+from staydown.hma.actions import REENABLE_JOB as HMA_REENABLE
+from staydown.hma.actions import reenable_job as hma_reenable_job
 from staydown.intake import hash_submissions
+from staydown.transparency.consistency import SAMPLE_JOB as CONSISTENCY_SAMPLE
+from staydown.transparency.consistency import sample_job as consistency_sample_job
 from staydown.transparency.tdb import TDB_SUBMIT_JOB, tdb_submit_job
-from staydown.transparency.consistency import SAMPLE_JOB as CONSISTENCY_SAMPLE, sample_job as consistency_sample_job
 
 SWEEP_DEADLINES = "cases:sweep_deadlines"
 
@@ -65,21 +69,30 @@ def _retention(db: Session, ctx: JobContext) -> None:
     from staydown.matching.retention import purge_unmatched
 
     purge_unmatched(db, actor=SYSTEM, older_than=now(db) - timedelta(days=settings.unmatched_signal_retention_days))
-    db.execute(sa.update(Scan).where(Scan.verdict == "allow", Scan.scanned_at < cutoff,
-                                     Scan.uploader_ip.is_not(None),
-                                     sa.or_(Scan.content_id.is_(None), Scan.content_id.not_in(reported)))
-               .values(uploader_ip=None, uploader_port=None))
+    db.execute(
+        sa.update(Scan)
+        .where(
+            Scan.verdict == "allow",
+            Scan.scanned_at < cutoff,
+            Scan.uploader_ip.is_not(None),
+            sa.or_(Scan.content_id.is_(None), Scan.content_id.not_in(reported)),
+        )
+        .values(uploader_ip=None, uploader_port=None)
+    )
 
 
-def _child_safety_content_ids() -> "sa.Select[tuple[int]]":
+def _child_safety_content_ids() -> sa.Select[tuple[int]]:
     import sqlalchemy as sa
 
     from staydown.cases.models import Case
     from staydown.intake.models import NoticeItem
 
     in_case = sa.select(Case.content_id).where(Case.child_safety.is_(True), Case.content_id.is_not(None))
-    reported = (sa.select(NoticeItem.content_id).join(Case, Case.id == NoticeItem.case_id)
-                .where(Case.child_safety.is_(True), NoticeItem.content_id.is_not(None)))
+    reported = (
+        sa.select(NoticeItem.content_id)
+        .join(Case, Case.id == NoticeItem.case_id)
+        .where(Case.child_safety.is_(True), NoticeItem.content_id.is_not(None))
+    )
     return in_case.union(reported)  # type: ignore[return-value]
 
 

@@ -22,13 +22,15 @@ DB_INT_MAX = 2**63 - 1
 DbId = Annotated[int, Field(ge=1, le=DB_INT_MAX, description="a record's id (1 to 2^63-1)")]
 """The id of a row of ours, in a path, a query or a body."""
 
-Cursor = Annotated[int, Field(ge=0, le=DB_INT_MAX, description="the last sequence number you have read (0: from the start)")]
+Cursor = Annotated[
+    int, Field(ge=0, le=DB_INT_MAX, description="the last sequence number you have read (0: from the start)")
+]
 """A position in a feed (`after`): 0 or a sequence number already handed out."""
 
 # Text sizes, in characters. A field that needs another bound says so with `Text(n)`.
-NAME_MAX = 200        # a name, a handle, a platform's id for its content or account
-WORD_MAX = 100        # a machine word: a state, a kind, an action, a policy reference
-TEXT_MAX = 10_000     # what a person writes: facts, notes, reasons
+NAME_MAX = 200  # a name, a handle, a platform's id for its content or account
+WORD_MAX = 100  # a machine word: a state, a kind, an action, a policy reference
+TEXT_MAX = 10_000  # what a person writes: facts, notes, reasons
 URL_MAX = 2048
 
 
@@ -77,8 +79,10 @@ def check_json(value: Any, *, max_bytes: int = JSON_MAX_BYTES) -> Any:
 JsonObject = Annotated[
     dict[str, Any],
     AfterValidator(check_json),
-    Field(description=f"a JSON object of at most {JSON_MAX_DEPTH} levels and {JSON_MAX_BYTES} bytes",
-          json_schema_extra={"maxProperties": JSON_MAX_KEYS}),
+    Field(
+        description=f"a JSON object of at most {JSON_MAX_DEPTH} levels and {JSON_MAX_BYTES} bytes",
+        json_schema_extra={"maxProperties": JSON_MAX_KEYS},
+    ),
 ]
 """Free-form JSON from a caller (metadata, details): bounded in depth, size and kind of number."""
 
@@ -126,6 +130,7 @@ CsvText = Annotated[str, AfterValidator(check_upload_text)]
 
 
 # -- NUL in text, on PostgreSQL ----------------------------------------------------------------------
+
 
 def _holds_nul(value: Any) -> bool:
     if isinstance(value, str):

@@ -41,8 +41,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     database_url: str | None = Field(
         default=None,
-        description="SQLAlchemy URL; default is SQLite at DATA_DIR/staydown.db. "
-        "postgresql:// URLs use psycopg 3.",
+        description="SQLAlchemy URL; default is SQLite at DATA_DIR/staydown.db. postgresql:// URLs use psycopg 3.",
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -230,7 +229,8 @@ class Settings(BaseSettings):
     # reasons (DSA Art. 17) are rendered in each, a user's own statement in their language when it
     # is among them, else in the first (the appeal window is `appeal_window_days` above).
     platform_languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]] = Field(
-        default_factory=lambda: ["en", "fr", "de", "es", "it", "nl", "pl", "pt"], min_length=1, max_length=30)
+        default_factory=lambda: ["en", "fr", "de", "es", "it", "nl", "pl", "pt"], min_length=1, max_length=30
+    )
     # EU Transparency Database (DSA Art. 24(5)). Without a URL statements wait as `pending` and
     # are submitted once one is configured; nothing is dropped.
     tdb_url: str | None = None  # e.g. https://transparency.dsa.ec.europa.eu (its /api/v1/statements)
@@ -295,7 +295,7 @@ class Settings(BaseSettings):
         return tuple(sources)
 
     @model_validator(mode="after")
-    def _defaults_under_data_dir(self) -> "Settings":
+    def _defaults_under_data_dir(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.data_dir / 'staydown.db').as_posix()}"
         if self.index_dir is None:
@@ -319,27 +319,40 @@ class Settings(BaseSettings):
     def decode_limits(self) -> Any:
         from staydown.media.decode import DecodeLimits
 
-        return DecodeLimits(max_bytes=self.max_upload_bytes, max_pixels=self.media_max_pixels,
-                            max_dimension=self.media_max_dimension, max_frames=self.media_max_frames,
-                            keep_frames=self.media_keep_frames, max_seconds=self.media_max_seconds,
-                            max_decode_bytes=self.media_max_decode_bytes)
+        return DecodeLimits(
+            max_bytes=self.max_upload_bytes,
+            max_pixels=self.media_max_pixels,
+            max_dimension=self.media_max_dimension,
+            max_frames=self.media_max_frames,
+            keep_frames=self.media_keep_frames,
+            max_seconds=self.media_max_seconds,
+            max_decode_bytes=self.media_max_decode_bytes,
+        )
 
     def video_limits(self) -> Any:
         from staydown.media.video import VideoLimits
 
-        return VideoLimits(max_bytes=self.max_upload_bytes, max_duration_seconds=self.video_max_duration_seconds,
-                           max_pixels=self.video_max_pixels, max_seconds=self.video_max_seconds,
-                           max_memory_bytes=self.video_max_memory_mb * 1024 * 1024,
-                           seconds_per_hash=self.video_seconds_per_hash, lookup_rate=self.video_lookup_rate,
-                           hash_side=self.video_hash_side,
-                           threads=self.video_threads)
+        return VideoLimits(
+            max_bytes=self.max_upload_bytes,
+            max_duration_seconds=self.video_max_duration_seconds,
+            max_pixels=self.video_max_pixels,
+            max_seconds=self.video_max_seconds,
+            max_memory_bytes=self.video_max_memory_mb * 1024 * 1024,
+            seconds_per_hash=self.video_seconds_per_hash,
+            lookup_rate=self.video_lookup_rate,
+            hash_side=self.video_hash_side,
+            threads=self.video_threads,
+        )
 
     def fetch_policy(self) -> Any:
         from staydown.media.fetch import FetchPolicy
 
-        return FetchPolicy(allowed_hosts=tuple(self.scan_url_allowlist), max_bytes=self.max_upload_bytes,
-                           timeout_seconds=self.scan_url_timeout_seconds,
-                           allow_private_addresses=self.scan_url_allow_private)
+        return FetchPolicy(
+            allowed_hosts=tuple(self.scan_url_allowlist),
+            max_bytes=self.max_upload_bytes,
+            timeout_seconds=self.scan_url_timeout_seconds,
+            allow_private_addresses=self.scan_url_allow_private,
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -359,9 +372,7 @@ class Settings(BaseSettings):
             if not value:
                 problems.append(f"STAYDOWN_{name.upper()} is missing")
             elif value == default:
-                problems.append(
-                    f"STAYDOWN_{name.upper()} is the development default; set a secret of your own"
-                )
+                problems.append(f"STAYDOWN_{name.upper()} is the development default; set a secret of your own")
             elif len(value) < 32 and name != "vault_master_key":
                 problems.append(f"STAYDOWN_{name.upper()} is shorter than 32 characters")
         try:
@@ -370,16 +381,30 @@ class Settings(BaseSettings):
             MasterKeys.from_base64(self.vault_master_key.get_secret_value())
         except ValueError as exc:
             problems.append(f"STAYDOWN_VAULT_MASTER_KEY: {exc}")
-        for name in ("ncmec_url", "ncmec_username", "ncmec_password", "ncmec_reporter_email",
-                     "ncmec_reporter_first_name", "ncmec_reporter_last_name"):
+        for name in (
+            "ncmec_url",
+            "ncmec_username",
+            "ncmec_password",
+            "ncmec_reporter_email",
+            "ncmec_reporter_first_name",
+            "ncmec_reporter_last_name",
+        ):
             if not getattr(self, name):
                 problems.append(f"STAYDOWN_{name.upper()} is missing: NCMEC reporting is a legal duty (CSAM-2)")
         if self.uk_nca_reporting:
-            for name in ("uk_nca_url", "uk_nca_token", "uk_nca_provider", "uk_nca_organisation_id",
-                         "uk_nca_authorised_person_name", "uk_nca_authorised_person_email"):
+            for name in (
+                "uk_nca_url",
+                "uk_nca_token",
+                "uk_nca_provider",
+                "uk_nca_organisation_id",
+                "uk_nca_authorised_person_name",
+                "uk_nca_authorised_person_email",
+            ):
                 if not getattr(self, name):
-                    problems.append(f"STAYDOWN_{name.upper()} is missing: STAYDOWN_UK_NCA_REPORTING is on, and "
-                                    "reporting CSEA content to the NCA is a legal duty (UK-6)")
+                    problems.append(
+                        f"STAYDOWN_{name.upper()} is missing: STAYDOWN_UK_NCA_REPORTING is on, and "
+                        "reporting CSEA content to the NCA is a legal duty (UK-6)"
+                    )
             if self.uk_nca_url and not self.uk_nca_url.startswith("https://"):
                 problems.append("STAYDOWN_UK_NCA_URL must be https:// in production")
         if self.scan_url_allow_private:
@@ -391,8 +416,10 @@ class Settings(BaseSettings):
         if self.tdb_url:
             token = self.tdb_token.get_secret_value()
             if not token or token == DEV_TDB_TOKEN:
-                problems.append("STAYDOWN_TDB_TOKEN is missing or the development default; set the token the "
-                                "Transparency Database issued to you")
+                problems.append(
+                    "STAYDOWN_TDB_TOKEN is missing or the development default; set the token the "
+                    "Transparency Database issued to you"
+                )
             if not self.tdb_url.startswith("https://"):
                 problems.append("STAYDOWN_TDB_URL must be https:// in production")
         return problems
@@ -407,7 +434,5 @@ def load_settings(**overrides: Any) -> Settings:
     settings = Settings(**overrides)
     problems = settings.production_problems()
     if problems:
-        raise ConfigurationError(
-            "refusing to start in production mode:\n" + "\n".join(f"  - {p}" for p in problems)
-        )
+        raise ConfigurationError("refusing to start in production mode:\n" + "\n".join(f"  - {p}" for p in problems))
     return settings

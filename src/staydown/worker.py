@@ -22,9 +22,9 @@ from staydown import audit
 from staydown.actors import SYSTEM, Actor
 from staydown.audit import AuditTag
 from staydown.db import Database, OutageLog, now
-from staydown.errors import Conflict
 from staydown.delivery.models import Job, JobAttempt, JobState
 from staydown.delivery.outbox import JobContext, JobRegistry, enqueue
+from staydown.errors import Conflict
 
 log = logging.getLogger("staydown.worker")
 
@@ -141,15 +141,28 @@ class Worker:
             jobs, attempts = Job.__table__, JobAttempt.__table__
             lost = [r.id for r in rows if r.state == JobState.running.value]
             if lost:
-                db.execute(attempts.update().where(attempts.c.job_id.in_(lost), attempts.c.finished_at.is_(None))
-                           .values(finished_at=when, outcome="lost",
-                                   error="lease expired: the worker running it stopped"))
-            db.execute(jobs.update().where(jobs.c.id.in_([r.id for r in rows])).values(
-                state=JobState.running.value, locked_by=self.worker_id,
-                locked_until=when + timedelta(seconds=self.retry.lease_seconds), attempts=jobs.c.attempts + 1))
-            db.execute(attempts.insert(), [
-                {"job_id": r.id, "attempt": r.attempts + 1, "worker": self.worker_id, "started_at": when}
-                for r in rows])
+                db.execute(
+                    attempts.update()
+                    .where(attempts.c.job_id.in_(lost), attempts.c.finished_at.is_(None))
+                    .values(finished_at=when, outcome="lost", error="lease expired: the worker running it stopped")
+                )
+            db.execute(
+                jobs.update()
+                .where(jobs.c.id.in_([r.id for r in rows]))
+                .values(
+                    state=JobState.running.value,
+                    locked_by=self.worker_id,
+                    locked_until=when + timedelta(seconds=self.retry.lease_seconds),
+                    attempts=jobs.c.attempts + 1,
+                )
+            )
+            db.execute(
+                attempts.insert(),
+                [
+                    {"job_id": r.id, "attempt": r.attempts + 1, "worker": self.worker_id, "started_at": when}
+                    for r in rows
+                ],
+            )
             return [Claimed(r.id, r.kind, dict(r.payload), r.attempts + 1) for r in rows]
 
     def _anything_due(self) -> bool:
@@ -157,9 +170,19 @@ class Worker:
         worker polling twice a second looks first, in a read transaction, whether to queue."""
         with self.database.unit_of_work(write=False) as db:
             when = now(db)
-            return db.execute(sa.select(Job.id).where(sa.or_(
-                sa.and_(Job.state == JobState.pending.value, Job.run_at <= when),
-                sa.and_(Job.state == JobState.running.value, Job.locked_until < when))).limit(1)).first() is not None
+            return (
+                db.execute(
+                    sa.select(Job.id)
+                    .where(
+                        sa.or_(
+                            sa.and_(Job.state == JobState.pending.value, Job.run_at <= when),
+                            sa.and_(Job.state == JobState.running.value, Job.locked_until < when),
+                        )
+                    )
+                    .limit(1)
+                ).first()
+                is not None
+            )
 
     # -- running ----------------------------------------------------------------------------
 
@@ -202,9 +225,7 @@ class Worker:
 
     def _finish_attempt(self, db: Session, claimed: Claimed, outcome: str, error: str | None) -> None:
         attempt = db.execute(
-            sa.select(JobAttempt).where(
-                JobAttempt.job_id == claimed.job_id, JobAttempt.attempt == claimed.attempt
-            )
+            sa.select(JobAttempt).where(JobAttempt.job_id == claimed.job_id, JobAttempt.attempt == claimed.attempt)
         ).scalar_one_or_none()
         if attempt is not None:
             attempt.finished_at = now(db)
@@ -229,8 +250,14 @@ class Worker:
             job.finished_at = now(db)
             # A dead job is an alarm: it is audited so that it shows up on the record and in
             # the console, not only in a log file.
-            audit.record(db, actor=SYSTEM, tag=AuditTag.JOB_DEAD, subject_type="job", subject_id=job.id,
-                         data={"kind": job.kind, "attempts": job.attempts, "error": error[:500]})
+            audit.record(
+                db,
+                actor=SYSTEM,
+                tag=AuditTag.JOB_DEAD,
+                subject_type="job",
+                subject_id=job.id,
+                data={"kind": job.kind, "attempts": job.attempts, "error": error[:500]},
+            )
             log.error("job %s (%s) is dead after %s attempts", job.id, job.kind, job.attempts)
         else:
             job.state = JobState.pending.value
@@ -294,22 +321,40 @@ class Worker:
                 jobs, attempts = Job.__table__, JobAttempt.__table__
                 for claimed in stranded:
                     released = db.execute(
-                        jobs.update().where(jobs.c.id == claimed.job_id, jobs.c.attempts == claimed.attempt,
-                                            jobs.c.locked_by == self.worker_id,
-                                            jobs.c.state == JobState.running.value)
-                        .values(state=JobState.pending.value, run_at=when, locked_by=None, locked_until=None,
-                                last_error="the database was unavailable while it ran")).rowcount
+                        jobs.update()
+                        .where(
+                            jobs.c.id == claimed.job_id,
+                            jobs.c.attempts == claimed.attempt,
+                            jobs.c.locked_by == self.worker_id,
+                            jobs.c.state == JobState.running.value,
+                        )
+                        .values(
+                            state=JobState.pending.value,
+                            run_at=when,
+                            locked_by=None,
+                            locked_until=None,
+                            last_error="the database was unavailable while it ran",
+                        )
+                    ).rowcount
                     if released:
-                        db.execute(attempts.update().where(
-                            attempts.c.job_id == claimed.job_id, attempts.c.attempt == claimed.attempt,
-                            attempts.c.finished_at.is_(None)).values(
-                            finished_at=when, outcome="lost", error="the database was unavailable while it ran"))
+                        db.execute(
+                            attempts.update()
+                            .where(
+                                attempts.c.job_id == claimed.job_id,
+                                attempts.c.attempt == claimed.attempt,
+                                attempts.c.finished_at.is_(None),
+                            )
+                            .values(finished_at=when, outcome="lost", error="the database was unavailable while it ran")
+                        )
         except Exception:
             self.stranded = stranded + self.stranded
             raise
         if stranded:
-            log.info("worker %s handed back %d job(s) it could not finish during a database outage",
-                     self.worker_id, len(stranded))
+            log.info(
+                "worker %s handed back %d job(s) it could not finish during a database outage",
+                self.worker_id,
+                len(stranded),
+            )
         return len(stranded)
 
     def run_batch(self, kind: str, group: list[Claimed]) -> int:
@@ -328,12 +373,18 @@ class Worker:
                 row.id: row
                 for row in db.execute(
                     sa.select(Job.id, Job.locked_by, Job.attempts, Job.state).where(
-                        Job.id.in_([c.job_id for c in group]))
+                        Job.id.in_([c.job_id for c in group])
+                    )
                 )
             }
-        ours = [c for c in group if (row := current.get(c.job_id)) is not None
-                and row.locked_by == self.worker_id and row.attempts == c.attempt
-                and row.state == JobState.running.value]
+        ours = [
+            c
+            for c in group
+            if (row := current.get(c.job_id)) is not None
+            and row.locked_by == self.worker_id
+            and row.attempts == c.attempt
+            and row.state == JobState.running.value
+        ]
         if len(ours) < len(group):
             log.warning("%d of %d %s jobs are no longer ours; skipped", len(group) - len(ours), len(group), kind)
         if not ours:
@@ -347,8 +398,11 @@ class Worker:
             results = {c.job_id: error for c in ours}
         done = [c for c in ours if c.job_id in results and results[c.job_id] is None]
         done_ids = {c.job_id for c in done}
-        failed = [(c, results.get(c.job_id) or "the batch handler gave no result for this job")
-                  for c in ours if c.job_id not in done_ids]
+        failed = [
+            (c, results.get(c.job_id) or "the batch handler gave no result for this job")
+            for c in ours
+            if c.job_id not in done_ids
+        ]
         with self.database.unit_of_work() as db:
             when = now(db)
             if done:
@@ -356,18 +410,26 @@ class Worker:
                 params = [{"b_job": c.job_id, "b_attempt": c.attempt} for c in done]
                 db.execute(
                     jobs.update()
-                    .where(jobs.c.id == sa.bindparam("b_job"), jobs.c.attempts == sa.bindparam("b_attempt"),
-                           jobs.c.locked_by == self.worker_id, jobs.c.state == JobState.running.value)
-                    .values(state=JobState.done.value, finished_at=when, locked_by=None, locked_until=None,
-                            last_error=None),
+                    .where(
+                        jobs.c.id == sa.bindparam("b_job"),
+                        jobs.c.attempts == sa.bindparam("b_attempt"),
+                        jobs.c.locked_by == self.worker_id,
+                        jobs.c.state == JobState.running.value,
+                    )
+                    .values(
+                        state=JobState.done.value, finished_at=when, locked_by=None, locked_until=None, last_error=None
+                    ),
                     params,
                 )
                 # An attempt already closed as lost (its lease expired and the job was re-claimed)
                 # stays lost.
                 db.execute(
                     attempts.update()
-                    .where(attempts.c.job_id == sa.bindparam("b_job"), attempts.c.attempt == sa.bindparam("b_attempt"),
-                           attempts.c.finished_at.is_(None))
+                    .where(
+                        attempts.c.job_id == sa.bindparam("b_job"),
+                        attempts.c.attempt == sa.bindparam("b_attempt"),
+                        attempts.c.finished_at.is_(None),
+                    )
                     .values(finished_at=when, outcome="ok", error=None),
                     params,
                 )
@@ -408,6 +470,12 @@ def requeue_dead_job(db: Session, *, actor: Actor, job: Job, reason: str) -> Job
     job.run_at = now(db)
     job.max_attempts = job.attempts + job.max_attempts
     job.finished_at = None
-    audit.record(db, actor=actor, tag=AuditTag.JOB_REQUEUE, subject_type="job", subject_id=job.id,
-                 data={"reason": reason, "kind": job.kind})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.JOB_REQUEUE,
+        subject_type="job",
+        subject_id=job.id,
+        data={"reason": reason, "kind": job.kind},
+    )
     return job

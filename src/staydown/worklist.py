@@ -31,8 +31,15 @@ class ClockSteps:
     remaining: timedelta
 
 
-def clock_steps(*, received_at: datetime, due_at: datetime, at: datetime, escalate_at_remaining_fraction: float,
-                escalated: bool, breached: bool) -> ClockSteps:
+def clock_steps(
+    *,
+    received_at: datetime,
+    due_at: datetime,
+    at: datetime,
+    escalate_at_remaining_fraction: float,
+    escalated: bool,
+    breached: bool,
+) -> ClockSteps:
     """Which once-only steps a running clock takes now."""
     remaining = due_at - at
     return ClockSteps(

@@ -39,8 +39,16 @@ def deciders(database: Database, client, staff):  # type: ignore[no-untyped-def]
     return {**staff, **{name: sign_in(client, name) for name in ("judge", "judge_cs", "counsel")}}
 
 
-def _appeal(client, *, statement: str | None = None, tracking: str | None = None, basis: str = "content_restriction",  # type: ignore[no-untyped-def]
-            headers: dict | None = None, expect: int = 201, **extra) -> dict:
+def _appeal(
+    client,
+    *,
+    statement: str | None = None,
+    tracking: str | None = None,
+    basis: str = "content_restriction",  # type: ignore[no-untyped-def]
+    headers: dict | None = None,
+    expect: int = 201,
+    **extra,
+) -> dict:
     body = {"basis": basis, "explanation": "the post was satire, read the whole thread", **extra}
     if statement:
         body["statement_code"] = statement
@@ -57,11 +65,19 @@ def _appeal_id(database: Database, code: str) -> int:
         return db.execute(sa.select(Appeal.id).where(Appeal.code == code)).scalar_one()
 
 
-def _claim_and_decide(client, headers, appeal_id: int, outcome: str, reasons: str = "on a second look the thread is satire",  # type: ignore[no-untyped-def]
-                      expect: int = 200, **extra):
+def _claim_and_decide(
+    client,
+    headers,
+    appeal_id: int,
+    outcome: str,
+    reasons: str = "on a second look the thread is satire",  # type: ignore[no-untyped-def]
+    expect: int = 200,
+    **extra,
+):
     assert client.post(f"/v1/appeals/{appeal_id}/claim", headers=headers).status_code == 200
-    r = client.post(f"/v1/appeals/{appeal_id}/decide", headers=headers,
-                    json={"outcome": outcome, "reasons": reasons, **extra})
+    r = client.post(
+        f"/v1/appeals/{appeal_id}/decide", headers=headers, json={"outcome": outcome, "reasons": reasons, **extra}
+    )
     assert r.status_code == expect, r.text
     return r.json()
 
@@ -74,6 +90,7 @@ def _removed_case(client, database: Database, headers, **report_args) -> tuple[i
 
 # -- who decides ------------------------------------------------------------------------------
 
+
 def test_dsa4_appeal_by_the_original_reviewer_is_refused(client, database: Database, deciders) -> None:  # type: ignore[no-untyped-def]
     """REQ DSA-4: never the same person. The senior who decided the case cannot claim or decide
     the appeal on it; a different senior can."""
@@ -82,8 +99,11 @@ def test_dsa4_appeal_by_the_original_reviewer_is_refused(client, database: Datab
     r = client.post(f"/v1/appeals/{appeal_id}/claim", headers=deciders["senior"])
     assert r.status_code == 409 and r.json()["error"] == "appeal_by_original_decider"
     assert "different person" in r.json()["message"]
-    r = client.post(f"/v1/appeals/{appeal_id}/decide", headers=deciders["senior"],
-                    json={"outcome": "reversed", "reasons": "I changed my mind"})
+    r = client.post(
+        f"/v1/appeals/{appeal_id}/decide",
+        headers=deciders["senior"],
+        json={"outcome": "reversed", "reasons": "I changed my mind"},
+    )
     assert r.status_code == 409 and r.json()["error"] == "appeal_by_original_decider"
     assert active_kinds(database, case_id).count("remove") == 1  # nothing changed
     body = _claim_and_decide(client, deciders["judge"], appeal_id, "upheld", reasons="the threats are explicit")
@@ -98,13 +118,22 @@ def test_dsa4_appeal_by_the_original_reviewer_is_refused(client, database: Datab
 def _ncii_refused_by_two(client, database: Database, deciders) -> tuple[int, str]:  # type: ignore[no-untyped-def]
     """An intimate-image report by the person depicted, found 'does not violate' by a moderator
     and a senior (the two-person rule): the person appeals."""
-    code = report(client, policy="ncii", content="img-7", account="u-7", reporter_kind="affected_person",
-                  email="depicted@example.org")
+    code = report(
+        client,
+        policy="ncii",
+        content="img-7",
+        account="u-7",
+        reporter_kind="affected_person",
+        email="depicted@example.org",
+    )
     case_id = case_of(database, code)
     first = decide(client, deciders["mo"], case_id, "ncii@2", "does_not_violate")
     assert first["state"] == "pending_second_review"
-    r = client.post(f"/v1/cases/{case_id}/second-review", headers=deciders["senior"],
-                    json={"agree": True, "facts": "no intimate content visible"})
+    r = client.post(
+        f"/v1/cases/{case_id}/second-review",
+        headers=deciders["senior"],
+        json={"agree": True, "facts": "no intimate content visible"},
+    )
     assert r.status_code == 200 and r.json()["effective"]
     return case_id, code
 
@@ -127,16 +156,25 @@ def test_dsa4_an_appeal_is_never_decided_by_automation(client, database: Databas
     """REQ DSA-4: decided by a qualified person, never solely by automated means."""
     _, statement = _removed_case(client, database, deciders["mo"])
     appeal_id = _appeal_id(database, _appeal(client, statement=statement)["code"])
-    r = client.post(f"/v1/appeals/{appeal_id}/decide", headers=auth(api_key),
-                    json={"outcome": "reversed", "reasons": "model says so"})
+    r = client.post(
+        f"/v1/appeals/{appeal_id}/decide",
+        headers=auth(api_key),
+        json={"outcome": "reversed", "reasons": "model says so"},
+    )
     assert r.status_code == 403
     robot = Actor.api_client(99, "robot", frozenset({Permission.APPEALS_DECIDE.value}))
     for actor in (SYSTEM, robot):
         with database.unit_of_work() as db:
             appeal = db.get(Appeal, appeal_id)
             with pytest.raises(RuleViolation) as refused:
-                actions.decide_appeal(db, actor=actor, appeal=appeal, outcome="reversed", reasons="automatic",
-                                      catalogue=client.app.state.catalogue)
+                actions.decide_appeal(
+                    db,
+                    actor=actor,
+                    appeal=appeal,
+                    outcome="reversed",
+                    reasons="automatic",
+                    catalogue=client.app.state.catalogue,
+                )
             assert refused.value.code == "appeal_needs_a_person"
 
 
@@ -159,6 +197,7 @@ def test_dsa4_decision_needs_reasons_and_a_claim(client, database: Database, dec
 
 
 # -- what a reversal does -----------------------------------------------------------------------
+
 
 class _Receiver:
     def __init__(self) -> None:
@@ -204,8 +243,13 @@ def _run_worker(client, database: Database, webhook_url: str | None = None) -> i
     return Worker(database, build_registry(), services=services).run_until_idle()
 
 
-def test_dsa4_reversal_restores_content_through_a_webhook(client, database: Database, deciders, api_key: str,  # type: ignore[no-untyped-def]
-                                                          receiver) -> None:
+def test_dsa4_reversal_restores_content_through_a_webhook(
+    client,
+    database: Database,
+    deciders,
+    api_key: str,  # type: ignore[no-untyped-def]
+    receiver,
+) -> None:
     """REQ DSA-4, UK-4: the platform forwards its user's appeal; the reversal lifts the removal,
     restores the content and removes the strike, and the platform hears it by signed webhook."""
     state, url = receiver
@@ -245,16 +289,28 @@ def test_csam_is_never_restored_on_appeal(client, database: Database, deciders) 
     assert appeal_id not in [a["id"] for a in client.get("/v1/appeals", headers=deciders["judge"]).json()]
     r = client.post(f"/v1/appeals/{appeal_id}/claim", headers=deciders["cs2"])
     assert r.status_code == 200
-    r = client.post(f"/v1/appeals/{appeal_id}/decide", headers=deciders["cs2"],
-                    json={"outcome": "reversed", "reasons": "the uploader says it is fine"})
+    r = client.post(
+        f"/v1/appeals/{appeal_id}/decide",
+        headers=deciders["cs2"],
+        json={"outcome": "reversed", "reasons": "the uploader says it is fine"},
+    )
     assert r.status_code == 409 and r.json()["error"] == "csam_never_restored"
-    r = client.post(f"/v1/appeals/{appeal_id}/decide", headers=deciders["cs2"],
-                    json={"outcome": "modified", "reasons": "label it instead", "actions": ["label"]})
+    r = client.post(
+        f"/v1/appeals/{appeal_id}/decide",
+        headers=deciders["cs2"],
+        json={"outcome": "modified", "reasons": "label it instead", "actions": ["label"]},
+    )
     assert r.status_code == 409 and r.json()["error"] == "csam_never_restored"
     assert active_kinds(database, case_id) == before
-    r = client.post(f"/v1/appeals/{appeal_id}/decide", headers=deciders["cs2"],
-                    json={"outcome": "modified", "reasons": "the account was taken over; the upload stays removed",
-                          "actions": ["remove"]})
+    r = client.post(
+        f"/v1/appeals/{appeal_id}/decide",
+        headers=deciders["cs2"],
+        json={
+            "outcome": "modified",
+            "reasons": "the account was taken over; the upload stays removed",
+            "actions": ["remove"],
+        },
+    )
     assert r.status_code == 200, r.text
     kinds = active_kinds(database, case_id)
     assert "remove" in kinds and "terminate" not in kinds and "restore" not in kinds and "restore_account" in kinds
@@ -262,8 +318,13 @@ def test_csam_is_never_restored_on_appeal(client, database: Database, deciders) 
 
 # -- the window ----------------------------------------------------------------------------------
 
-def test_dsa4_appeal_after_the_window_is_refused_with_the_reason(client, database: Database, deciders,  # type: ignore[no-untyped-def]
-                                                               clock: FrozenClock) -> None:
+
+def test_dsa4_appeal_after_the_window_is_refused_with_the_reason(
+    client,
+    database: Database,
+    deciders,  # type: ignore[no-untyped-def]
+    clock: FrozenClock,
+) -> None:
     """REQ DSA-4: open for six months (183 days by default); one day before the end is accepted, a
     day after is refused naming the decision date and the deadline."""
     _, early = _removed_case(client, database, deciders["mo"], content="post-a", account="u-a")
@@ -309,8 +370,10 @@ def test_appeals_are_refused_before_a_decision_and_twice_on_the_same_one(client,
 
 # -- notifiers, the expedited route, modification -------------------------------------------------
 
+
 def test_dsa4_uk3_notifier_appeal_against_no_action_is_expedited_and_leads_to_action(  # type: ignore[no-untyped-def]
-        client, database: Database, deciders, clock: FrozenClock) -> None:
+    client, database: Database, deciders, clock: FrozenClock
+) -> None:
     """REQ DSA-4 (notifiers, also against a decision not to act), UK-3 (expedited route): the
     appeal decider, who took no part, decides the case 'violates' under the policy in force."""
     ordinary_case, statement = _removed_case(client, database, deciders["mo"], content="post-o", account="u-o")
@@ -323,8 +386,13 @@ def test_dsa4_uk3_notifier_appeal_against_no_action_is_expedited_and_leads_to_ac
     assert ordinary["due_at"].startswith((T0 + timedelta(days=14)).strftime("%Y-%m-%dT%H:%M"))
     queue = client.get("/v1/appeals", headers=deciders["judge"]).json()
     assert [a["code"] for a in queue][:2] == [appeal["code"], ordinary["code"]]
-    body = _claim_and_decide(client, deciders["judge"], _appeal_id(database, appeal["code"]), "reversed",
-                             reasons="the image is intimate and the person depicted did not consent")
+    body = _claim_and_decide(
+        client,
+        deciders["judge"],
+        _appeal_id(database, appeal["code"]),
+        "reversed",
+        reasons="the image is intimate and the person depicted did not consent",
+    )
     assert body["new_decision_id"] and "remove" in [k for k in active_kinds(database, case_id)]
     with database.unit_of_work(write=False) as db:
         case = db.get(Case, case_id)
@@ -335,8 +403,9 @@ def test_dsa4_uk3_notifier_appeal_against_no_action_is_expedited_and_leads_to_ac
         assert told.recipient == "depicted@example.org" and "did not consent" in told.body
         assert "out-of-court" in told.body and "removal of the content" in told.body
     # The ordinary appeal waits; on an upheld decision nothing changes.
-    _claim_and_decide(client, deciders["judge"], _appeal_id(database, ordinary["code"]), "upheld",
-                      reasons="the threats are explicit")
+    _claim_and_decide(
+        client, deciders["judge"], _appeal_id(database, ordinary["code"]), "upheld", reasons="the threats are explicit"
+    )
     assert "remove" in active_kinds(database, ordinary_case)
 
 
@@ -345,26 +414,45 @@ def test_dsa4_modified_outcome_replaces_the_measures(client, database: Database,
     suspension are lifted, the content and account restored, the new measures applied."""
     case_id = case_of(database, report(client))
     decide(client, deciders["mo"], case_id, "harassment@2", actions=["remove", "suspend"])
-    appeal_id = _appeal_id(database, _appeal(client, statement=statement_for(database, case_id, "suspend"),
-                                             basis="account_restriction")["code"])
+    appeal_id = _appeal_id(
+        database,
+        _appeal(client, statement=statement_for(database, case_id, "suspend"), basis="account_restriction")["code"],
+    )
     r = client.post(f"/v1/appeals/{appeal_id}/claim", headers=deciders["judge"])
     assert r.status_code == 200
-    r = client.post(f"/v1/appeals/{appeal_id}/decide", headers=deciders["judge"],
-                    json={"outcome": "modified", "reasons": "same", "actions": ["remove", "suspend"]})
+    r = client.post(
+        f"/v1/appeals/{appeal_id}/decide",
+        headers=deciders["judge"],
+        json={"outcome": "modified", "reasons": "same", "actions": ["remove", "suspend"]},
+    )
     assert r.status_code == 422 and "upheld" in r.json()["message"]
-    r = client.post(f"/v1/appeals/{appeal_id}/decide", headers=deciders["judge"],
-                    json={"outcome": "modified", "reasons": "first offence, a warning is proportionate",
-                          "actions": ["age_restrict", "warn"]})
+    r = client.post(
+        f"/v1/appeals/{appeal_id}/decide",
+        headers=deciders["judge"],
+        json={
+            "outcome": "modified",
+            "reasons": "first offence, a warning is proportionate",
+            "actions": ["age_restrict", "warn"],
+        },
+    )
     assert r.status_code == 200, r.text
     assert active_kinds(database, case_id) == ["age_restrict", "restore", "restore_account", "warn"]
     with database.unit_of_work(write=False) as db:
-        lifted = db.execute(sa.select(EnforcementAction.kind).where(
-            EnforcementAction.case_id == case_id, EnforcementAction.state == "lifted")).scalars().all()
+        lifted = (
+            db.execute(
+                sa.select(EnforcementAction.kind).where(
+                    EnforcementAction.case_id == case_id, EnforcementAction.state == "lifted"
+                )
+            )
+            .scalars()
+            .all()
+        )
         assert sorted(lifted) == ["remove", "suspend"]
         assert db.get(Appeal, appeal_id).details["measures"] == ["age_restrict", "warn"]
 
 
 # -- out-of-court disputes ---------------------------------------------------------------------
+
 
 def test_dsa5_out_of_court_dispute_with_outcome_and_implementation(client, database: Database, deciders) -> None:  # type: ignore[no-untyped-def]
     """REQ DSA-5: the dispute, the body's outcome, and whether the platform implemented it (here by
@@ -374,8 +462,11 @@ def test_dsa5_out_of_court_dispute_with_outcome_and_implementation(client, datab
     _claim_and_decide(client, deciders["judge"], appeal_id, "upheld", reasons="threats are explicit")
     r = client.post("/v1/disputes", headers=deciders["mo"], json={"body": "ADR Body", "appeal_id": appeal_id})
     assert r.status_code == 403
-    r = client.post("/v1/disputes", headers=deciders["counsel"],
-                    json={"body": "User Rights ADR (certified, IE)", "appeal_id": appeal_id, "reference": "UR-2026-41"})
+    r = client.post(
+        "/v1/disputes",
+        headers=deciders["counsel"],
+        json={"body": "User Rights ADR (certified, IE)", "appeal_id": appeal_id, "reference": "UR-2026-41"},
+    )
     assert r.status_code == 201, r.text
     dispute = r.json()
     assert dispute["case_id"] == case_id and dispute["outcome"] is None and dispute["implemented"] is None
@@ -384,12 +475,19 @@ def test_dsa5_out_of_court_dispute_with_outcome_and_implementation(client, datab
     assert r.status_code == 409 and "no outcome" in r.json()["message"]
     r = client.post(f"{url}/outcome", headers=deciders["counsel"], json={"outcome": "for_user"})
     assert r.status_code == 200 and r.json()["outcome"] == "for_user" and r.json()["decided_at"]
-    assert client.post(f"{url}/outcome", headers=deciders["counsel"], json={"outcome": "for_platform"}).status_code == 409
-    assert [d["id"] for d in client.get("/v1/disputes?open_only=true", headers=deciders["counsel"]).json()] == [dispute["id"]]
+    assert (
+        client.post(f"{url}/outcome", headers=deciders["counsel"], json={"outcome": "for_platform"}).status_code == 409
+    )
+    assert [d["id"] for d in client.get("/v1/disputes?open_only=true", headers=deciders["counsel"]).json()] == [
+        dispute["id"]
+    ]
     r = client.post(f"{url}/implementation", headers=deciders["counsel"], json={"implemented": False})
     assert r.status_code == 422 and "why" in r.json()["message"]
-    r = client.post(f"{url}/implementation", headers=deciders["counsel"],
-                    json={"implemented": True, "reverse_measures": True, "notes": "restored as the body decided"})
+    r = client.post(
+        f"{url}/implementation",
+        headers=deciders["counsel"],
+        json={"implemented": True, "reverse_measures": True, "notes": "restored as the body decided"},
+    )
     assert r.status_code == 200 and r.json()["implemented"] is True and r.json()["implemented_at"]
     assert "restore" in active_kinds(database, case_id) and "remove" not in active_kinds(database, case_id)
     assert client.get("/v1/disputes?open_only=true", headers=deciders["counsel"]).json() == []
@@ -399,6 +497,7 @@ def test_dsa5_out_of_court_dispute_with_outcome_and_implementation(client, datab
 
 # -- the public routes ----------------------------------------------------------------------------
 
+
 def test_public_appeal_routes_reveal_nothing_about_other_people(client, database: Database, deciders) -> None:  # type: ignore[no-untyped-def]
     _, statement = _removed_case(client, database, deciders["mo"])
     filed = _appeal(client, statement=statement, contact_email="me@example.org")
@@ -406,11 +505,26 @@ def test_public_appeal_routes_reveal_nothing_about_other_people(client, database
     r = client.get(f"/public/appeals/{filed['code'].lower()}")
     assert r.status_code == 200
     shown = r.json()
-    assert set(shown) == {"code", "state", "basis", "received_at", "due_at", "expedited", "outcome", "decided_at",
-                          "reasons", "redress"}
+    assert set(shown) == {
+        "code",
+        "state",
+        "basis",
+        "received_at",
+        "due_at",
+        "expedited",
+        "outcome",
+        "decided_at",
+        "reasons",
+        "redress",
+    }
     assert shown["outcome"] is None and shown["reasons"] is None
-    _claim_and_decide(client, deciders["judge"], _appeal_id(database, filed["code"]), "upheld",
-                      reasons="the messages threaten a named person")
+    _claim_and_decide(
+        client,
+        deciders["judge"],
+        _appeal_id(database, filed["code"]),
+        "upheld",
+        reasons="the messages threaten a named person",
+    )
     shown = client.get(f"/public/appeals/{filed['code']}").json()
     assert shown["outcome"] == "upheld" and shown["reasons"] == "the messages threaten a named person"
     assert "out-of-court" in shown["redress"]
@@ -419,7 +533,10 @@ def test_public_appeal_routes_reveal_nothing_about_other_people(client, database
         assert private not in text
     r = client.get("/public/appeals/AAAAA-AAAAA-AAAAA-AAAAA")
     assert r.status_code == 404 and r.json()["message"] == "no appeal with that code"
-    assert _appeal(client, statement="S-AAAAA-AAAAA-AAAAA-AAAAA", expect=404)["message"] == "no statement of reasons with that code"
+    assert (
+        _appeal(client, statement="S-AAAAA-AAAAA-AAAAA-AAAAA", expect=404)["message"]
+        == "no statement of reasons with that code"
+    )
 
 
 def test_public_appeal_input_limits(client, database: Database, deciders) -> None:  # type: ignore[no-untyped-def]
@@ -432,15 +549,20 @@ def test_public_appeal_input_limits(client, database: Database, deciders) -> Non
     assert _appeal(client, statement=statement, surprise=True, expect=422)["error"] == "invalid_input"
     from tests.helpers import make_key
 
-    r = client.post("/v1/appeals", headers=auth(make_key(database, ["scan"])),
-                    json={"statement_code": statement, "basis": "content_restriction", "explanation": "x"})
+    r = client.post(
+        "/v1/appeals",
+        headers=auth(make_key(database, ["scan"])),
+        json={"statement_code": statement, "basis": "content_restriction", "explanation": "x"},
+    )
     assert r.status_code == 403 and "appeals:submit" in r.json()["message"]
-    r = client.post("/public/appeals", content=b"{" + b" " * (2 * 1024 * 1024) + b"}",
-                    headers={"Content-Type": "application/json"})
+    r = client.post(
+        "/public/appeals", content=b"{" + b" " * (2 * 1024 * 1024) + b"}", headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 413
 
 
 # -- the audit trail --------------------------------------------------------------------------
+
 
 def test_every_appeal_step_writes_its_audit_event(client, database: Database, deciders) -> None:  # type: ignore[no-untyped-def]
     _, statement = _removed_case(client, database, deciders["mo"])
@@ -451,52 +573,87 @@ def test_every_appeal_step_writes_its_audit_event(client, database: Database, de
     d = client.post("/v1/disputes", headers=deciders["counsel"], json={"body": "ADR", "appeal_id": appeal_id}).json()
     client.post(f"/v1/disputes/{d['id']}/outcome", headers=deciders["counsel"], json={"outcome": "for_platform"})
     with database.unit_of_work(write=False) as db:
-        events = db.execute(sa.select(AuditEvent).where(AuditEvent.tag.like("appeal:%"))
-                            .order_by(AuditEvent.seq)).scalars().all()
+        events = (
+            db.execute(sa.select(AuditEvent).where(AuditEvent.tag.like("appeal:%")).order_by(AuditEvent.seq))
+            .scalars()
+            .all()
+        )
         tags = [e.tag for e in events]
-        assert tags == ["appeal:appeal:file", "appeal:appeal:claim", "appeal:appeal:release", "appeal:appeal:claim",
-                        "appeal:appeal:decide", "appeal:dispute:open", "appeal:dispute:outcome"]
+        assert tags == [
+            "appeal:appeal:file",
+            "appeal:appeal:claim",
+            "appeal:appeal:release",
+            "appeal:appeal:claim",
+            "appeal:appeal:decide",
+            "appeal:dispute:open",
+            "appeal:dispute:outcome",
+        ]
         filed, decided = events[0], events[4]
         assert filed.actor_kind == "public" and filed.data["appellant_kind"] == "affected_user"
         assert "explanation" not in filed.data  # the appellant's words stay out of the permanent log
         assert decided.actor_kind == "staff" and decided.data["outcome"] == "reversed"
         assert decided.data["reasons"] == "on a second look the thread is satire" and decided.data["lifted"]
         assert "enforcement:decision:reverse" in db.execute(sa.select(AuditEvent.tag)).scalars().all()
-    assert client.post(f"/v1/disputes/{d['id']}/implementation", headers=deciders["counsel"],
-                       json={"implemented": True}).status_code == 422  # for_platform asks nothing
+    assert (
+        client.post(
+            f"/v1/disputes/{d['id']}/implementation", headers=deciders["counsel"], json={"implemented": True}
+        ).status_code
+        == 422
+    )  # for_platform asks nothing
 
 
 # -- more appellants ------------------------------------------------------------------------------
+
 
 def test_dsa4_notifier_finding_the_measure_too_weak_gets_a_stronger_one(client, database: Database, deciders) -> None:  # type: ignore[no-untyped-def]
     """A notifier whose report led only to a label appeals for removal: granted as 'modified'."""
     code = report(client)
     case_id = case_of(database, code)
     decide(client, deciders["mo"], case_id, "harassment@2", actions=["label"])
-    appeal = _appeal(client, tracking=code, basis="insufficient_action",
-                     explanation="a label does nothing, the posts name and threaten me")
+    appeal = _appeal(
+        client,
+        tracking=code,
+        basis="insufficient_action",
+        explanation="a label does nothing, the posts name and threaten me",
+    )
     assert not appeal["expedited"]
     appeal_id = _appeal_id(database, appeal["code"])
     client.post(f"/v1/appeals/{appeal_id}/claim", headers=deciders["judge"])
-    r = client.post(f"/v1/appeals/{appeal_id}/decide", headers=deciders["judge"],
-                    json={"outcome": "reversed", "reasons": "x"})
+    r = client.post(
+        f"/v1/appeals/{appeal_id}/decide", headers=deciders["judge"], json={"outcome": "reversed", "reasons": "x"}
+    )
     assert r.status_code == 422 and "modified" in r.json()["message"]
-    r = client.post(f"/v1/appeals/{appeal_id}/decide", headers=deciders["judge"],
-                    json={"outcome": "modified", "reasons": "direct threats against a named person",
-                          "actions": ["remove", "strike"]})
+    r = client.post(
+        f"/v1/appeals/{appeal_id}/decide",
+        headers=deciders["judge"],
+        json={
+            "outcome": "modified",
+            "reasons": "direct threats against a named person",
+            "actions": ["remove", "strike"],
+        },
+    )
     assert r.status_code == 200, r.text
     assert active_kinds(database, case_id) == ["remove", "warn"]  # the label lifted; the first strike warns
     with database.unit_of_work(write=False) as db:
         assert db.execute(sa.select(AccountStrike).where(AccountStrike.case_id == case_id)).scalar_one()
         told = db.execute(sa.select(OutboundMessage).where(OutboundMessage.kind == "appeal_decision")).scalar_one()
-        assert told.recipient == "reporter@example.org" and "removal of the content, a strike on the account" in told.body
+        assert (
+            told.recipient == "reporter@example.org" and "removal of the content, a strike on the account" in told.body
+        )
 
 
 def test_a_report_of_several_items_is_appealed_per_case(client, database: Database, deciders) -> None:  # type: ignore[no-untyped-def]
-    r = client.post("/public/notices", json={
-        "kind": "public_report", "reporter_kind": "user", "policy_id": "harassment", "explanation": "two posts",
-        "contact_email": "two@example.org",
-        "items": [{"content_id": "p-1", "account_id": "u-1"}, {"content_id": "p-2", "account_id": "u-2"}]})
+    r = client.post(
+        "/public/notices",
+        json={
+            "kind": "public_report",
+            "reporter_kind": "user",
+            "policy_id": "harassment",
+            "explanation": "two posts",
+            "contact_email": "two@example.org",
+            "items": [{"content_id": "p-1", "account_id": "u-1"}, {"content_id": "p-2", "account_id": "u-2"}],
+        },
+    )
     code = r.json()["tracking_code"]
     with database.unit_of_work(write=False) as db:
         first, second = db.execute(sa.select(Case.id).order_by(Case.id)).scalars().all()
@@ -507,8 +664,10 @@ def test_a_report_of_several_items_is_appealed_per_case(client, database: Databa
     assert one["code"] != two["code"]
     with database.unit_of_work(write=False) as db:
         assert {a.case_id for a in db.execute(sa.select(Appeal)).scalars()} == {first, second}
-    assert _appeal(client, tracking=code, basis="no_action", case_id=999999, expect=404)["message"] == \
-        "your report has no case 999999"
+    assert (
+        _appeal(client, tracking=code, basis="no_action", case_id=999999, expect=404)["message"]
+        == "your report has no case 999999"
+    )
 
 
 def test_uk4_complaint_against_an_automated_decision(client, database: Database, deciders) -> None:  # type: ignore[no-untyped-def]
@@ -518,9 +677,16 @@ def test_uk4_complaint_against_an_automated_decision(client, database: Database,
 
     case_id = case_of(database, report(client, content="auto-1", account="u-auto", email=None))
     with database.unit_of_work() as db:
-        decide_case(db, actor=SYSTEM, case=case_by_id(db, case_id), policy_ref="harassment@2", outcome="violates",
-                    facts="matched a known harassment campaign image", automated=True,
-                    catalogue=client.app.state.catalogue)
+        decide_case(
+            db,
+            actor=SYSTEM,
+            case=case_by_id(db, case_id),
+            policy_ref="harassment@2",
+            outcome="violates",
+            facts="matched a known harassment campaign image",
+            automated=True,
+            catalogue=client.app.state.catalogue,
+        )
     filed = _appeal(client, statement=statement_for(database, case_id), basis="proactive_technology")
     appeal_id = _appeal_id(database, filed["code"])
     shown = client.get(f"/v1/appeals/{appeal_id}", headers=deciders["judge"]).json()
@@ -530,8 +696,12 @@ def test_uk4_complaint_against_an_automated_decision(client, database: Database,
     assert "restore" in active_kinds(database, case_id) and "remove" not in active_kinds(database, case_id)
 
 
-def test_uk3_overdue_appeals_alert_their_deciders_once(client, database: Database, deciders,  # type: ignore[no-untyped-def]
-                                                       clock: FrozenClock) -> None:
+def test_uk3_overdue_appeals_alert_their_deciders_once(
+    client,
+    database: Database,
+    deciders,  # type: ignore[no-untyped-def]
+    clock: FrozenClock,
+) -> None:
     """REQ UK-3, DSA-4: an expedited appeal 12 h before its 48 h alerts the senior moderators, and
     again once overdue; each alert once, however often the worker sweeps."""
     from staydown.cases.models import StaffAlert
@@ -555,8 +725,10 @@ def test_uk3_overdue_appeals_alert_their_deciders_once(client, database: Databas
     assert sweep() == (0, 1) and sweep() == (0, 0)
     with database.unit_of_work(write=False) as db:
         alerts = db.execute(sa.select(StaffAlert).order_by(StaffAlert.id)).scalars().all()
-        assert [(a.role, a.kind) for a in alerts] == [("senior_moderator", "appeal_due_soon"),
-                                                      ("senior_moderator", "appeal_overdue")]
+        assert [(a.role, a.kind) for a in alerts] == [
+            ("senior_moderator", "appeal_due_soon"),
+            ("senior_moderator", "appeal_overdue"),
+        ]
         assert f"expedited appeal {appeal_id}" in alerts[1].message
         tags = db.execute(sa.select(AuditEvent.tag).where(AuditEvent.subject_type == "appeal")).scalars().all()
         assert "appeal:appeal:escalate" in tags and "appeal:appeal:breach" in tags
@@ -566,12 +738,22 @@ def test_x2_parent_appeal_against_no_action_on_a_child_safety_case(client, datab
     """REQ X-2, X-3, DSA-4: a parent's report refused by two specialists is appealed; a third
     specialist, who took no part, confirms it: actual knowledge is recorded and the NCMEC clock
     starts. Only child-safety specialists see the appeal, and it is on the expedited route."""
-    code = report(client, policy="csam", content="vid-3", account="u-3", reporter_kind="parent_or_representative",
-                  email="parent@example.org", minor_involved=True)
+    code = report(
+        client,
+        policy="csam",
+        content="vid-3",
+        account="u-3",
+        reporter_kind="parent_or_representative",
+        email="parent@example.org",
+        minor_involved=True,
+    )
     case_id = case_of(database, code)
     decide(client, deciders["cs1"], case_id, "csam@2", "does_not_violate")
-    r = client.post(f"/v1/cases/{case_id}/second-review", headers=deciders["cs2"],
-                    json={"agree": True, "facts": "appears to be an adult"})
+    r = client.post(
+        f"/v1/cases/{case_id}/second-review",
+        headers=deciders["cs2"],
+        json={"agree": True, "facts": "appears to be an adult"},
+    )
     assert r.status_code == 200 and r.json()["effective"]
     appeal = _appeal(client, tracking=code, basis="no_action", explanation="he is 16, I am his mother")
     assert appeal["expedited"]
@@ -580,8 +762,9 @@ def test_x2_parent_appeal_against_no_action_on_a_child_safety_case(client, datab
     for original in ("cs1", "cs2"):
         r = client.post(f"/v1/appeals/{appeal_id}/claim", headers=deciders[original])
         assert r.status_code == 409 and r.json()["error"] == "appeal_by_original_decider"
-    body = _claim_and_decide(client, deciders["judge_cs"], appeal_id, "reversed",
-                             reasons="school records confirm the person depicted is 16")
+    body = _claim_and_decide(
+        client, deciders["judge_cs"], appeal_id, "reversed", reasons="school records confirm the person depicted is 16"
+    )
     assert body["new_decision_id"]
     with database.unit_of_work(write=False) as db:
         case = db.get(Case, case_id)
@@ -604,7 +787,9 @@ def test_an_appellant_may_withdraw_an_open_appeal(client, database: Database, de
         assert "appeal:appeal:withdraw" in db.execute(sa.select(AuditEvent.tag)).scalars().all()
 
 
-def test_dsa4_eui1_a_reversal_asks_whether_the_bank_entry_was_wrong_and_disables_it(client, database: Database, deciders) -> None:  # type: ignore[no-untyped-def]
+def test_dsa4_eui1_a_reversal_asks_whether_the_bank_entry_was_wrong_and_disables_it(
+    client, database: Database, deciders
+) -> None:  # type: ignore[no-untyped-def]
     """REQ DSA-4, EUI-1: a decision that rested on a bank match is reversed on appeal; the decider
     must say whether the entry was wrong; "yes" disables it (audited, the appeal as its reason),
     so the same picture uploaded again is no longer held, and the counts agree everywhere."""
@@ -613,20 +798,37 @@ def test_dsa4_eui1_a_reversal_asks_whether_the_bank_entry_was_wrong_and_disables
     from tests.imagegen import jpeg
 
     key = make_key(database, ["banks:read", "banks:write", "scan", "match"])
-    r = client.post("/v1/banks", headers=auth(key), json={
-        "name": "shared-list", "source": "tech_coalition", "permitted_purpose": "hashes shared for upload screening",
-        "policy_id": "violence-glorification", "action_on_match": "hold"})
+    r = client.post(
+        "/v1/banks",
+        headers=auth(key),
+        json={
+            "name": "shared-list",
+            "source": "tech_coalition",
+            "permitted_purpose": "hashes shared for upload screening",
+            "policy_id": "violence-glorification",
+            "action_on_match": "hold",
+        },
+    )
     assert r.status_code == 201, r.text
     picture = jpeg(11)
-    signals = client.post("/v1/scan", headers=auth(key), files={"file": ("a.jpg", picture, "image/jpeg")}).json()["signals"]
-    r = client.post("/v1/banks/shared-list/entries", headers=auth(key), json={"entries": [
-        {"signal_type": "md5", "signal": signals["md5"], "note": "benign stand-in"}]})
+    signals = client.post("/v1/scan", headers=auth(key), files={"file": ("a.jpg", picture, "image/jpeg")}).json()[
+        "signals"
+    ]
+    r = client.post(
+        "/v1/banks/shared-list/entries",
+        headers=auth(key),
+        json={"entries": [{"signal_type": "md5", "signal": signals["md5"], "note": "benign stand-in"}]},
+    )
     entry_id = r.json()["entry_ids"][0]
     client.app.state.match_engine.catch_up()
 
     def upload(content: str) -> str:
-        r = client.post("/v1/scan", headers=auth(key), files={"file": ("a.jpg", picture, "image/jpeg")},
-                        data={"content_id": content, "account_id": "acct-7"})
+        r = client.post(
+            "/v1/scan",
+            headers=auth(key),
+            files={"file": ("a.jpg", picture, "image/jpeg")},
+            data={"content_id": content, "account_id": "acct-7"},
+        )
         assert r.status_code == 200, r.text
         return r.json()["verdict"]
 
@@ -639,8 +841,11 @@ def test_dsa4_eui1_a_reversal_asks_whether_the_bank_entry_was_wrong_and_disables
     appeal_id = _appeal_id(database, appeal["code"])
     # Reversing without saying whether the entry was wrong is refused: the question must be answered.
     _claim_and_decide(client, deciders["judge"], appeal_id, "reversed", expect=422)
-    r = client.post(f"/v1/appeals/{appeal_id}/decide", headers=deciders["judge"], json={
-        "outcome": "reversed", "reasons": "a news photograph, not glorification", "bank_entry_wrong": True})
+    r = client.post(
+        f"/v1/appeals/{appeal_id}/decide",
+        headers=deciders["judge"],
+        json={"outcome": "reversed", "reasons": "a news photograph, not glorification", "bank_entry_wrong": True},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["disabled_bank_entries"] == [entry_id]
     with database.unit_of_work(write=False) as db:

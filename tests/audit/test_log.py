@@ -18,8 +18,14 @@ from staydown.db import Database
 def _write(database: Database, n: int, start: int = 0) -> None:
     with database.unit_of_work() as db:
         for i in range(start, start + n):
-            audit.record(db, actor=SYSTEM, tag=AuditTag.CONTENT_CREATE, subject_type="content",
-                         subject_id=i, data={"i": i, "note": "ünïcode ✓", "nested": {"b": [1, 2.5, None]}})
+            audit.record(
+                db,
+                actor=SYSTEM,
+                tag=AuditTag.CONTENT_CREATE,
+                subject_type="content",
+                subject_id=i,
+                data={"i": i, "note": "ünïcode ✓", "nested": {"b": [1, 2.5, None]}},
+            )
 
 
 def _tamper(database: Database, *statements: str) -> None:
@@ -107,8 +113,7 @@ def test_detects_removed_event(database: Database) -> None:
 def test_detects_removed_and_renumbered_events(database: Database) -> None:
     """Deleting an event and renumbering the rest to hide the gap still breaks the chain."""
     _write(database, 6)
-    _tamper(database, "DELETE FROM audit_events WHERE seq = 3",
-            "UPDATE audit_events SET seq = seq - 1 WHERE seq > 3")
+    _tamper(database, "DELETE FROM audit_events WHERE seq = 3", "UPDATE audit_events SET seq = seq - 1 WHERE seq > 3")
     result = _verify(database)
     assert not result.ok and result.first_bad_seq == 3
 
@@ -126,8 +131,11 @@ def test_detects_inserted_event(database: Database) -> None:
         third = db.get(AuditEvent, 3)
         row = {c.name: getattr(third, c.key) for c in AuditEvent.__table__.columns}
     # Make room at 3 and insert a forged event there that claims to follow event 2.
-    _tamper(database, "UPDATE audit_events SET seq = seq + 100 WHERE seq >= 3",
-            "UPDATE audit_events SET seq = seq - 99 WHERE seq >= 103")
+    _tamper(
+        database,
+        "UPDATE audit_events SET seq = seq + 100 WHERE seq >= 3",
+        "UPDATE audit_events SET seq = seq - 99 WHERE seq >= 103",
+    )
     forged = dict(row, seq=3, subject_id="forged")
     with database.engine.begin() as conn:
         conn.execute(AuditEvent.__table__.insert().values(**forged))
@@ -137,9 +145,12 @@ def test_detects_inserted_event(database: Database) -> None:
 
 def test_detects_reordered_events(database: Database) -> None:
     _write(database, 5)
-    _tamper(database, "UPDATE audit_events SET seq = 100 WHERE seq = 2",
-            "UPDATE audit_events SET seq = 2 WHERE seq = 3",
-            "UPDATE audit_events SET seq = 3 WHERE seq = 100")
+    _tamper(
+        database,
+        "UPDATE audit_events SET seq = 100 WHERE seq = 2",
+        "UPDATE audit_events SET seq = 2 WHERE seq = 3",
+        "UPDATE audit_events SET seq = 3 WHERE seq = 100",
+    )
     result = _verify(database)
     assert not result.ok and result.first_bad_seq == 2
 
@@ -178,8 +189,14 @@ def test_parallel_writers_keep_the_chain_valid(database: Database) -> None:
             barrier.wait()
             for i in range(per_thread):
                 with database.unit_of_work() as db:
-                    audit.record(db, actor=SYSTEM, tag=AuditTag.CONTENT_CREATE, subject_type="content",
-                                 subject_id=f"{t}-{i}", data={"t": t, "i": i})
+                    audit.record(
+                        db,
+                        actor=SYSTEM,
+                        tag=AuditTag.CONTENT_CREATE,
+                        subject_type="content",
+                        subject_id=f"{t}-{i}",
+                        data={"t": t, "i": i},
+                    )
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
@@ -245,14 +262,28 @@ def test_events_survive_a_savepoint_that_loses_an_insert_race(database: Database
     from staydown.subjects.models import PlatformAccount
 
     with database.unit_of_work() as db:
-        db.add(PlatformAccount(platform_id="taken", status="active", meta={}, first_seen_at=db.info["clock"].now(),
-                               updated_at=db.info["clock"].now()))
+        db.add(
+            PlatformAccount(
+                platform_id="taken",
+                status="active",
+                meta={},
+                first_seen_at=db.info["clock"].now(),
+                updated_at=db.info["clock"].now(),
+            )
+        )
     with database.unit_of_work() as db:
         audit.record(db, actor=SYSTEM, tag=AuditTag.CONTENT_CREATE, subject_type="content", subject_id="before")
         with pytest.raises(IntegrityError):
             with db.begin_nested():
-                db.add(PlatformAccount(platform_id="taken", status="active", meta={},
-                                       first_seen_at=db.info["clock"].now(), updated_at=db.info["clock"].now()))
+                db.add(
+                    PlatformAccount(
+                        platform_id="taken",
+                        status="active",
+                        meta={},
+                        first_seen_at=db.info["clock"].now(),
+                        updated_at=db.info["clock"].now(),
+                    )
+                )
         # Released savepoints ran no commit hooks: the event still waits for the real commit.
         assert [e.subject_id for e in audit.pending(db)] == ["before"]
         audit.record(db, actor=SYSTEM, tag=AuditTag.CONTENT_CREATE, subject_type="content", subject_id="after")
@@ -284,8 +315,9 @@ def test_a_rolled_back_savepoint_takes_back_the_events_recorded_inside_it(databa
 def test_events_for_a_subject_can_be_limited_to_the_newest(database: Database) -> None:
     with database.unit_of_work() as db:
         for i in range(5):
-            audit.record(db, actor=SYSTEM, tag=AuditTag.CONTENT_UPDATE, subject_type="content", subject_id=7,
-                         data={"i": i})
+            audit.record(
+                db, actor=SYSTEM, tag=AuditTag.CONTENT_UPDATE, subject_type="content", subject_id=7, data={"i": i}
+            )
         audit.record(db, actor=SYSTEM, tag=AuditTag.CONTENT_UPDATE, subject_type="content", subject_id=8, data={})
     with database.unit_of_work(write=False) as db:
         assert [e.data["i"] for e in audit.events_for(db, subject_type="content", subject_id=7)] == [0, 1, 2, 3, 4]

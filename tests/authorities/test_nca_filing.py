@@ -43,16 +43,21 @@ LEGAL = Actor.staff(203, "legal", permissions_for_roles(["legal"]))
 MOD = Actor.staff(204, "mod", permissions_for_roles(["moderator"]))
 ON = NcaRules(enabled=True, uk_provider=True)
 PDQ = "f" * 16 + "0" * 48
-NCA_SETTINGS = dict(uk_nca_reporting=True, uk_nca_provider="uk", uk_nca_organisation_id="ORG-TEST-0001",
-                    uk_nca_authorised_person_name="Safety Lead (test)",
-                    uk_nca_authorised_person_email="safety@platform.example")
+NCA_SETTINGS = dict(
+    uk_nca_reporting=True,
+    uk_nca_provider="uk",
+    uk_nca_organisation_id="ORG-TEST-0001",
+    uk_nca_authorised_person_name="Safety Lead (test)",
+    uk_nca_authorised_person_email="safety@platform.example",
+)
 
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """The platform serves UK users: NCA reporting is on, and its registration is configured."""
-    return Settings(env="test", database_url=database_url, data_dir=tmp_path / "var", worker_in_process=False,
-                    **NCA_SETTINGS)
+    return Settings(
+        env="test", database_url=database_url, data_dir=tmp_path / "var", worker_in_process=False, **NCA_SETTINGS
+    )
 
 
 @pytest.fixture(scope="module")
@@ -68,14 +73,27 @@ def _clear_faults(nca):  # type: ignore[no-untyped-def]
     nca[1].clear_faults()
 
 
-def make_case(client, database: Database, *, accounts: tuple[str, ...] = ("acct-1",), confirm: bool = True,
-              imminent_danger: bool = False) -> int:  # type: ignore[no-untyped-def]
+def make_case(
+    client,
+    database: Database,
+    *,
+    accounts: tuple[str, ...] = ("acct-1",),
+    confirm: bool = True,
+    imminent_danger: bool = False,
+) -> int:  # type: ignore[no-untyped-def]
     """A child-safety case about content of `accounts[0]`, with copies posted by the others
     grouped into it (as a perceptual match would), two benign files in the vault per item, the
     upload's IP and time from the scan, and its hashes; confirmed by a person unless told not to."""
-    r = client.post("/public/notices", json={"reporter_kind": "parent_or_representative", "policy_id": "csam",
-                                             "minor_involved": True, "explanation": "fictitious test report",
-                                             "items": [{"content_id": "c-1", "account_id": accounts[0]}]})
+    r = client.post(
+        "/public/notices",
+        json={
+            "reporter_kind": "parent_or_representative",
+            "policy_id": "csam",
+            "minor_involved": True,
+            "explanation": "fictitious test report",
+            "items": [{"content_id": "c-1", "account_id": accounts[0]}],
+        },
+    )
     assert r.status_code in (200, 201, 202), r.text
     from staydown.intake.models import Notice, NoticeItem
     from staydown.subjects.models import PlatformAccount, PlatformContent
@@ -90,21 +108,45 @@ def make_case(client, database: Database, *, accounts: tuple[str, ...] = ("acct-
             account = PlatformAccount(platform_id=platform_id, handle=f"user{i}", first_seen_at=at, updated_at=at)
             db.add(account)
             db.flush()
-            copy = PlatformContent(platform_id=f"c-{i}", url=f"https://forum.example/p/{i}", account_id=account.id,
-                                   first_seen_at=at, updated_at=at, meta={"visibility": "public"})
+            copy = PlatformContent(
+                platform_id=f"c-{i}",
+                url=f"https://forum.example/p/{i}",
+                account_id=account.id,
+                first_seen_at=at,
+                updated_at=at,
+                meta={"visibility": "public"},
+            )
             db.add(copy)
             db.flush()
             db.add(NoticeItem(notice_id=notice.id, content_id=copy.id, case_id=case.id))
             contents.append(copy)
         for n, content in enumerate(contents):
-            db.add(Scan(content_id=content.id, verdict="allow", matches=[], signals={}, media={},
-                        uploader_ip=f"198.51.100.{20 + n}", uploaded_at=at - timedelta(hours=2),
-                        scanned_by="test", scanned_at=at - timedelta(hours=2)))
+            db.add(
+                Scan(
+                    content_id=content.id,
+                    verdict="allow",
+                    matches=[],
+                    signals={},
+                    media={},
+                    uploader_ip=f"198.51.100.{20 + n}",
+                    uploaded_at=at - timedelta(hours=2),
+                    scanned_by="test",
+                    scanned_at=at - timedelta(hours=2),
+                )
+            )
             db.add(ContentSignal(content_id=content.id, signal_type="pdq", signal=PDQ, quality=90, created_at=at))
             for seed in (1, 2):
-                store_item(db, actor=CS1, vault=client.app.state.vault, data=jpeg(seed + 10 * n), content_id=content.id,
-                           case_id=case.id, original_filename=f"upload-{n}-{seed}.jpg", media_type="image/jpeg",
-                           context={"ip_capture": [{"ip": f"203.0.113.{n + 1}", "at": at.isoformat(), "port": 51000}]})
+                store_item(
+                    db,
+                    actor=CS1,
+                    vault=client.app.state.vault,
+                    data=jpeg(seed + 10 * n),
+                    content_id=content.id,
+                    case_id=case.id,
+                    original_filename=f"upload-{n}-{seed}.jpg",
+                    media_type="image/jpeg",
+                    context={"ip_capture": [{"ip": f"203.0.113.{n + 1}", "at": at.isoformat(), "port": 51000}]},
+                )
         case_id = case.id
     if confirm:
         from staydown.cases.actions import claim_case, decide_case
@@ -112,14 +154,28 @@ def make_case(client, database: Database, *, accounts: tuple[str, ...] = ("acct-
         with database.unit_of_work() as db:
             case = db.get(Case, case_id)
             claim_case(db, actor=CS1, case=case)
-            decide_case(db, actor=CS1, case=case, policy_ref="csam@2", outcome="violates",
-                        facts="apparent CSAM (test stand-in)", catalogue=client.app.state.catalogue,
-                        rules=client.app.state.case_rules)
+            decide_case(
+                db,
+                actor=CS1,
+                case=case,
+                policy_ref="csam@2",
+                outcome="violates",
+                facts="apparent CSAM (test stand-in)",
+                catalogue=client.app.state.catalogue,
+                rules=client.app.state.case_rules,
+            )
             if imminent_danger:
                 from staydown.authorities.dsa18 import mark_threat
 
-                mark_threat(db, actor=CS1, case=case, facts="the child is at risk of further abuse now",
-                            member_states=None, authorities={}, rules=client.app.state.case_rules)
+                mark_threat(
+                    db,
+                    actor=CS1,
+                    case=case,
+                    facts="the child is at risk of further abuse now",
+                    member_states=None,
+                    authorities={},
+                    rules=client.app.state.case_rules,
+                )
     return case_id
 
 
@@ -132,14 +188,17 @@ def worker(client, database: Database, url: str, *, timeout: float = 5.0) -> Wor
 
 def draft_and_confirm(client, database: Database, case_id: int, **kwargs: Any) -> list[int]:  # type: ignore[no-untyped-def]
     with database.unit_of_work() as db:
-        drafts = draft_reports(db, actor=CS1, case=db.get(Case, case_id), catalogue=client.app.state.catalogue,
-                               rules=ON, **kwargs)
+        drafts = draft_reports(
+            db, actor=CS1, case=db.get(Case, case_id), catalogue=client.app.state.catalogue, rules=ON, **kwargs
+        )
         for report in drafts:
             confirm_report(db, actor=CS2, report=report, rules=ON)
         return [r.id for r in drafts]
 
 
-def run_until_finished(w: Worker, database: Database, clock: FrozenClock, report_ids: list[int], rounds: int = 8) -> None:
+def run_until_finished(
+    w: Worker, database: Database, clock: FrozenClock, report_ids: list[int], rounds: int = 8
+) -> None:
     for _ in range(rounds):
         w.run_until_idle()
         with database.unit_of_work(write=False) as db:
@@ -155,17 +214,22 @@ def _ref(database: Database, report_id: int) -> str:
 
 def _tags(database: Database) -> list[str]:
     with database.unit_of_work(write=False) as db:
-        return list(db.execute(sa.select(AuditEvent.tag).where(AuditEvent.tag.like("authority:nca:%"))
-                               .order_by(AuditEvent.seq)).scalars())
+        return list(
+            db.execute(
+                sa.select(AuditEvent.tag).where(AuditEvent.tag.like("authority:nca:%")).order_by(AuditEvent.seq)
+            ).scalars()
+        )
 
 
 def _track(database: Database, case_id: int) -> LegalTrack:
     with database.unit_of_work(write=False) as db:
-        return db.execute(sa.select(LegalTrack).where(LegalTrack.case_id == case_id,
-                                                      LegalTrack.kind == "uk_nca")).scalar_one()
+        return db.execute(
+            sa.select(LegalTrack).where(LegalTrack.case_id == case_id, LegalTrack.kind == "uk_nca")
+        ).scalar_one()
 
 
 # -- drafting and confirming -------------------------------------------------------------------
+
 
 def test_uk6_drafting_is_refused_without_actual_knowledge(client, database: Database) -> None:  # type: ignore[no-untyped-def]
     """UK-6, CSAM-7: a report alone is not knowledge; until a person confirms, there is nothing to report."""
@@ -193,7 +257,9 @@ def test_uk6_csam5_only_a_child_safety_reviewer_confirms(client, database: Datab
         assert db.execute(sa.select(Job).where(Job.kind == FILE_NCA_REPORT)).first() is None
         confirm_report(db, actor=CS2, report=report, rules=ON)
         assert report.state == "confirmed" and report.confirmed_by == "staff:202"
-        assert db.execute(sa.select(Job).where(Job.kind == FILE_NCA_REPORT)).scalar_one().payload == {"report_id": report.id}
+        assert db.execute(sa.select(Job).where(Job.kind == FILE_NCA_REPORT)).scalar_one().payload == {
+            "report_id": report.id
+        }
     assert _tags(database) == ["authority:nca:draft", "authority:nca:confirm"]
 
 
@@ -227,17 +293,33 @@ def test_uk6_a_non_uk_provider_reports_only_uk_linked_content(client, database: 
         with pytest.raises(InvalidInput, match="UK-linked"):
             draft_reports(db, actor=CS1, case=case, catalogue=client.app.state.catalogue, rules=non_uk)
         with pytest.raises(InvalidInput, match="uk_link_basis"):
-            draft_reports(db, actor=CS1, case=case, catalogue=client.app.state.catalogue, rules=non_uk,
-                          uk_link_basis="somewhere", uk_link_facts="uploaded from a UK address")
-        (report,) = draft_reports(db, actor=CS1, case=case, catalogue=client.app.state.catalogue, rules=non_uk,
-                                  uk_link_basis="place_published_generated_uploaded_or_shared",
-                                  uk_link_facts="uploaded from an address the platform places in the UK")
+            draft_reports(
+                db,
+                actor=CS1,
+                case=case,
+                catalogue=client.app.state.catalogue,
+                rules=non_uk,
+                uk_link_basis="somewhere",
+                uk_link_facts="uploaded from a UK address",
+            )
+        (report,) = draft_reports(
+            db,
+            actor=CS1,
+            case=case,
+            catalogue=client.app.state.catalogue,
+            rules=non_uk,
+            uk_link_basis="place_published_generated_uploaded_or_shared",
+            uk_link_facts="uploaded from an address the platform places in the UK",
+        )
         assert report.plan["uk_link"]["basis"] == "place_published_generated_uploaded_or_shared"
 
 
 # -- filing ---------------------------------------------------------------------------------------
 
-def test_uk6_a_confirmed_report_is_filed_over_http_with_what_the_case_holds(client, database: Database, nca, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+
+def test_uk6_a_confirmed_report_is_filed_over_http_with_what_the_case_holds(
+    client, database: Database, nca, clock: FrozenClock
+) -> None:  # type: ignore[no-untyped-def]
     """UK-6, CSAM-3, CSAM-4: filed against the local NCA over real HTTP; the report carries the
     files, their hashes, the upload's IP, port and time, the account, how it was found and the
     reviewer's declaration; the receipt meets the track and starts the hold."""
@@ -258,7 +340,7 @@ def test_uk6_a_confirmed_report_is_filed_over_http_with_what_the_case_holds(clie
     assert document["organisation"]["registrationId"] == "ORG-TEST-0001"
     assert document["authorisedPerson"]["email"] == "safety@platform.example"
     assert document["reportedUser"]["platformAccountId"] == "acct-1"
-    assert {"ip": "203.0.113.1", "port": 51000} .items() <= document["reportedUser"]["ipEvents"][0].items()
+    assert {"ip": "203.0.113.1", "port": 51000}.items() <= document["reportedUser"]["ipEvents"][0].items()
     assert document["detection"]["methods"] == ["public_report"]
     assert document["declaration"]["confirmedBy"] == "staff:202"
     assert document["priority"]["level"] == "standard"
@@ -280,16 +362,27 @@ def test_uk6_a_confirmed_report_is_filed_over_http_with_what_the_case_holds(clie
         assert all(h.until - h.starts_at == timedelta(days=365) for h in holds)
     track = _track(database, case_id)
     assert track.state == "met" and track.resolution == "report_finished"
-    assert _tags(database) == ["authority:nca:draft", "authority:nca:confirm", "authority:nca:open",
-                               "authority:nca:upload", "authority:nca:upload", "authority:nca:submit"]
+    assert _tags(database) == [
+        "authority:nca:draft",
+        "authority:nca:confirm",
+        "authority:nca:open",
+        "authority:nca:upload",
+        "authority:nca:upload",
+        "authority:nca:submit",
+    ]
 
 
-STEPS = [(step, mode) for step in ("create", "upload", "submit")
-         for mode in ("after_commit_drop", "after_commit_timeout", "drop", "error")]
+STEPS = [
+    (step, mode)
+    for step in ("create", "upload", "submit")
+    for mode in ("after_commit_drop", "after_commit_timeout", "drop", "error")
+]
 
 
 @pytest.mark.parametrize("step,mode", STEPS, ids=[f"{s}-{m}" for s, m in STEPS])
-def test_uk6_a_lost_answer_at_each_step_resumes_without_a_second_report(client, database: Database, nca, clock: FrozenClock, step: str, mode: str) -> None:  # type: ignore[no-untyped-def]
+def test_uk6_a_lost_answer_at_each_step_resumes_without_a_second_report(
+    client, database: Database, nca, clock: FrozenClock, step: str, mode: str
+) -> None:  # type: ignore[no-untyped-def]
     """UK-6: the NCA did the step (or not) and the answer never came; the machine, which committed
     before and after each call, resumes and ends with exactly one report at the NCA, each file in
     it once. (A crash of our process between the call and its commit looks the same from here.)"""
@@ -316,11 +409,17 @@ def test_uk6_a_lost_answer_at_each_step_resumes_without_a_second_report(client, 
         # after the NCA acted) or did it now (the request was lost before).
         tag = {"create": "authority:nca:open", "upload": "authority:nca:upload"}[step]
         with database.unit_of_work(write=False) as db:
-            first = db.execute(sa.select(AuditEvent).where(AuditEvent.tag == tag).order_by(AuditEvent.seq)).scalars().first()
+            first = (
+                db.execute(sa.select(AuditEvent).where(AuditEvent.tag == tag).order_by(AuditEvent.seq))
+                .scalars()
+                .first()
+            )
         assert first.data["repeated_after_a_lost_answer"] is mode.startswith("after_commit")
 
 
-def test_uk6_a_report_the_nca_lost_before_submission_is_made_again(client, database: Database, nca, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+def test_uk6_a_report_the_nca_lost_before_submission_is_made_again(
+    client, database: Database, nca, clock: FrozenClock
+) -> None:  # type: ignore[no-untyped-def]
     """UK-6: if the NCA no longer holds an unfinished report, a new one is made under a new key and
     submitted; the lost one was never submitted, so one report counts."""
     url, server = nca
@@ -343,19 +442,25 @@ def test_uk6_a_report_the_nca_lost_before_submission_is_made_again(client, datab
     assert "authority:nca:restart" in _tags(database)
 
 
-def test_uk6_the_track_is_met_only_when_every_report_for_the_case_is_finished(client, database: Database, nca, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+def test_uk6_the_track_is_met_only_when_every_report_for_the_case_is_finished(
+    client, database: Database, nca, clock: FrozenClock
+) -> None:  # type: ignore[no-untyped-def]
     """UK-6: one report per reported account; the case's uk_nca track stays open until the last
     of them is submitted."""
     url, server = nca
     case_id = make_case(client, database, accounts=("acct-1", "acct-2"))
     with database.unit_of_work() as db:
-        drafts = draft_reports(db, actor=CS1, case=db.get(Case, case_id), catalogue=client.app.state.catalogue, rules=ON)
+        drafts = draft_reports(
+            db, actor=CS1, case=db.get(Case, case_id), catalogue=client.app.state.catalogue, rules=ON
+        )
         assert [r.plan["user"]["platform_account_id"] for r in drafts] == ["acct-1", "acct-2"]
         confirm_report(db, actor=CS2, report=drafts[0], rules=ON)
         ids = [r.id for r in drafts]
         # Drafting again makes nothing new: each account already has its report.
-        assert draft_reports(db, actor=CS1, case=db.get(Case, case_id), catalogue=client.app.state.catalogue,
-                             rules=ON) == []
+        assert (
+            draft_reports(db, actor=CS1, case=db.get(Case, case_id), catalogue=client.app.state.catalogue, rules=ON)
+            == []
+        )
     w = worker(client, database, url)
     run_until_finished(w, database, clock, ids[:1])
     assert _track(database, case_id).state == "open"
@@ -369,7 +474,10 @@ def test_uk6_the_track_is_met_only_when_every_report_for_the_case_is_finished(cl
 
 # -- off unless the platform serves UK users -----------------------------------------------------
 
-def test_uk6_nothing_is_drafted_or_filed_when_nca_reporting_is_off(client, database: Database, nca, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+
+def test_uk6_nothing_is_drafted_or_filed_when_nca_reporting_is_off(
+    client, database: Database, nca, clock: FrozenClock
+) -> None:  # type: ignore[no-untyped-def]
     """UK-6: with STAYDOWN_UK_NCA_REPORTING off, a case gets no uk_nca track, nothing can be drafted
     or confirmed, and a report confirmed before it was turned off is not sent."""
     url, server = nca
@@ -407,6 +515,7 @@ def _cs_headers(client, database: Database) -> dict[str, str]:  # type: ignore[n
 
 # -- the HTTP API ---------------------------------------------------------------------------------
 
+
 def test_uk6_csam5_api_drafts_confirms_and_shows_status(client, database: Database, nca, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
     """UK-6, CSAM-5: the routes, each behind its permission, with a clear 4xx for bad input."""
     from tests.helpers import make_staff, sign_in
@@ -426,10 +535,22 @@ def test_uk6_csam5_api_drafts_confirms_and_shows_status(client, database: Databa
     with database.unit_of_work() as db:
         case = db.get(Case, unconfirmed)
         claim_case(db, actor=CS1, case=case)
-        decide_case(db, actor=CS1, case=case, policy_ref="csam@2", outcome="violates", facts="apparent CSAM (test)",
-                    catalogue=client.app.state.catalogue, rules=client.app.state.case_rules)
-    for bad in ({"priority": "soon"}, {"priority": "urgent"}, {"surprise": True},
-                {"uk_link_basis": "moon", "uk_link_facts": "not a basis the Act knows"}):
+        decide_case(
+            db,
+            actor=CS1,
+            case=case,
+            policy_ref="csam@2",
+            outcome="violates",
+            facts="apparent CSAM (test)",
+            catalogue=client.app.state.catalogue,
+            rules=client.app.state.case_rules,
+        )
+    for bad in (
+        {"priority": "soon"},
+        {"priority": "urgent"},
+        {"surprise": True},
+        {"uk_link_basis": "moon", "uk_link_facts": "not a basis the Act knows"},
+    ):
         r = client.post(f"/v1/cases/{unconfirmed}/nca-reports", headers=cs, json=bad)
         assert r.status_code == 422, (bad, r.text)
     assert client.post("/v1/cases/999999/nca-reports", headers=cs, json={}).status_code == 404
@@ -457,7 +578,9 @@ def test_uk6_csam5_api_drafts_confirms_and_shows_status(client, database: Databa
     assert all(x["nca_file_id"] for x in done["file_details"])
 
 
-def test_uk6_files_can_stay_in_the_vault_with_only_their_hashes_sent(client, database: Database, nca, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+def test_uk6_files_can_stay_in_the_vault_with_only_their_hashes_sent(
+    client, database: Database, nca, clock: FrozenClock
+) -> None:  # type: ignore[no-untyped-def]
     """UK-6: whether the NCA's API takes the files themselves is not public; with
     STAYDOWN_UK_NCA_SEND_FILES off the report describes each file by its hashes and details, no
     file leaves, and the files are still held from the receipt."""
@@ -465,8 +588,9 @@ def test_uk6_files_can_stay_in_the_vault_with_only_their_hashes_sent(client, dat
     case_id = make_case(client, database)
     hashes_only = NcaRules(enabled=True, uk_provider=True, send_files=False)
     with database.unit_of_work() as db:
-        (report,) = draft_reports(db, actor=CS1, case=db.get(Case, case_id), catalogue=client.app.state.catalogue,
-                                  rules=hashes_only)
+        (report,) = draft_reports(
+            db, actor=CS1, case=db.get(Case, case_id), catalogue=client.app.state.catalogue, rules=hashes_only
+        )
         confirm_report(db, actor=CS2, report=report, rules=hashes_only)
         report_id = report.id
     calls_before = len(server.calls)

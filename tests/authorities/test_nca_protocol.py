@@ -9,7 +9,7 @@ import json
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -27,7 +27,7 @@ from tests.authorities.test_ncmec_protocol import serve
 from tests.imagegen import jpeg
 
 TOKEN = "nca-protocol-token-not-real"
-T0 = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
 @dataclass
@@ -60,21 +60,38 @@ def client(server_process: Server) -> Iterator[NcaClient]:
 
 def make_report(ref: str, *, files: tuple[bytes, ...] = (), **changes: object) -> f.Report:
     """A fictitious report on a fictitious platform; one content item per file."""
-    items = tuple(f.ContentItem(platform_content_id=f"c-{i}", url=f"https://platform.example.test/p/{i}",
-                                file_ref=f"item-{i}", file_name=f"upload-{i}.jpg", media_type="image/jpeg",
-                                size=len(data), uploaded_at=T0, upload_ip=f.IpEvent("192.0.2.10", T0, 443),
-                                publicly_available=False, viewed_by_provider=i == 0,
-                                hashes=(f.FileHash(f.HashType.SHA256, hashlib.sha256(data).hexdigest()),
-                                        f.FileHash(f.HashType.MD5, hashlib.md5(data).hexdigest())))
-                  for i, data in enumerate(files)) or (f.ContentItem(platform_content_id="c-x", url=None),)
+    items = tuple(
+        f.ContentItem(
+            platform_content_id=f"c-{i}",
+            url=f"https://platform.example.test/p/{i}",
+            file_ref=f"item-{i}",
+            file_name=f"upload-{i}.jpg",
+            media_type="image/jpeg",
+            size=len(data),
+            uploaded_at=T0,
+            upload_ip=f.IpEvent("192.0.2.10", T0, 443),
+            publicly_available=False,
+            viewed_by_provider=i == 0,
+            hashes=(
+                f.FileHash(f.HashType.SHA256, hashlib.sha256(data).hexdigest()),
+                f.FileHash(f.HashType.MD5, hashlib.md5(data).hexdigest()),
+            ),
+        )
+        for i, data in enumerate(files)
+    ) or (f.ContentItem(platform_content_id="c-x", url=None),)
     report = f.Report(
         provider_reference=ref,
         organisation=f.Organisation("ORG-0001", "Example Platform (test)", "uk"),
         authorised_person=f.Person("Trust Safety", "nca@platform.example.test"),
-        priority=f.Priority.STANDARD, category="Child sexual abuse material",
+        priority=f.Priority.STANDARD,
+        category="Child sexual abuse material",
         detection=f.Detection((f.DetectionMethod.USER_REPORT,), T0 - timedelta(hours=2), T0, "1 user report"),
-        reported_user=f.ReportedUser("acct-000123", "fictitious_user", account_status="terminated",
-                                     ip_events=(f.IpEvent("2001:db8::10", T0, None, "login"),)),
+        reported_user=f.ReportedUser(
+            "acct-000123",
+            "fictitious_user",
+            account_status="terminated",
+            ip_events=(f.IpEvent("2001:db8::10", T0, None, "login"),),
+        ),
         content=items,
         declaration=f.Declaration("staff:7", T0),
     )
@@ -87,30 +104,41 @@ def body(report: f.Report) -> bytes:
 
 # -- the document ---------------------------------------------------------------------------------
 
+
 def test_uk6_the_document_is_stable_bytes_that_meet_the_format() -> None:
     report = make_report("doc-1", files=(jpeg(1),))
     assert body(report) == body(report)  # a repeat sends the same bytes
     document = json.loads(body(report))
     assert f.validate_report(document) == []
     assert document["formatVersion"] == f.FORMAT_VERSION and document["providerReference"] == "doc-1"
-    assert document["content"][0]["uploadIp"] == {"ip": "192.0.2.10", "port": 443, "at": T0.isoformat(),
-                                                  "event": "upload"}
+    assert document["content"][0]["uploadIp"] == {
+        "ip": "192.0.2.10",
+        "port": 443,
+        "at": T0.isoformat(),
+        "event": "upload",
+    }
 
 
-@pytest.mark.parametrize("change,problem", [
-    (lambda d: d.pop("declaration"), "report.declaration: is required"),
-    (lambda d: d["declaration"].update(allReasonablyAvailableInformationIncluded=False), "declaration must be made"),
-    (lambda d: d["priority"].update(level="urgent"), "an urgent report says why"),
-    (lambda d: d["priority"].update(level="soon"), "report.priority.level: must be one of"),
-    (lambda d: d["content"][0]["hashes"].append({"type": "md5", "value": "XYZ"}), "32 lower-case hex digits"),
-    (lambda d: d["content"][0]["uploadIp"].update(ip="999.1.1.1"), "IPv4 or IPv6"),
-    (lambda d: d["content"][0]["uploadIp"].update(at="2026-06-01T12:00:00"), "UTC offset"),
-    (lambda d: d["content"].append(dict(d["content"][0])), "each fileRef may appear once"),
-    (lambda d: d.update(content=[]), "report.content: must hold 1 to 100 entries"),
-    (lambda d: d.update(surprise=1), "report.surprise: is not a field"),
-    (lambda d: d["reportedUser"].update(accountStatus="gone"), "accountStatus: must be one of"),
-    (lambda d: d["content"][0].update(fileRef="../etc"), "fileRef: has the wrong form"),
-])
+@pytest.mark.parametrize(
+    "change,problem",
+    [
+        (lambda d: d.pop("declaration"), "report.declaration: is required"),
+        (
+            lambda d: d["declaration"].update(allReasonablyAvailableInformationIncluded=False),
+            "declaration must be made",
+        ),
+        (lambda d: d["priority"].update(level="urgent"), "an urgent report says why"),
+        (lambda d: d["priority"].update(level="soon"), "report.priority.level: must be one of"),
+        (lambda d: d["content"][0]["hashes"].append({"type": "md5", "value": "XYZ"}), "32 lower-case hex digits"),
+        (lambda d: d["content"][0]["uploadIp"].update(ip="999.1.1.1"), "IPv4 or IPv6"),
+        (lambda d: d["content"][0]["uploadIp"].update(at="2026-06-01T12:00:00"), "UTC offset"),
+        (lambda d: d["content"].append(dict(d["content"][0])), "each fileRef may appear once"),
+        (lambda d: d.update(content=[]), "report.content: must hold 1 to 100 entries"),
+        (lambda d: d.update(surprise=1), "report.surprise: is not a field"),
+        (lambda d: d["reportedUser"].update(accountStatus="gone"), "accountStatus: must be one of"),
+        (lambda d: d["content"][0].update(fileRef="../etc"), "fileRef: has the wrong form"),
+    ],
+)
 def test_uk6_the_check_names_what_is_wrong(change, problem) -> None:  # type: ignore[no-untyped-def]
     document = json.loads(body(make_report("doc-2", files=(jpeg(2),))))
     change(document)
@@ -127,14 +155,19 @@ def test_uk6_the_builder_refuses_naive_times_and_oversized_text() -> None:
 
 # -- the calls, against the local stand-in ----------------------------------------------------------
 
+
 def test_uk6_a_report_is_created_its_files_put_and_it_is_submitted(server: Server, client: NcaClient) -> None:
     files = (jpeg(3), jpeg(4))
     document = body(make_report("happy-1", files=files))
     assert client.status()["status"] == "ok"
     created = client.create_report(document, idempotency_key="happy-1")
     assert not created.replayed
-    uploads = [client.upload_file(created.report_id, f"item-{i}", file_name=f"upload-{i}.jpg",
-                                  media_type="image/jpeg", data=data) for i, data in enumerate(files)]
+    uploads = [
+        client.upload_file(
+            created.report_id, f"item-{i}", file_name=f"upload-{i}.jpg", media_type="image/jpeg", data=data
+        )
+        for i, data in enumerate(files)
+    ]
     assert [u.sha256 for u in uploads] == [hashlib.sha256(d).hexdigest() for d in files]
     receipt = client.submit(created.report_id)
     assert receipt.report_id == created.report_id and receipt.nca_reference
@@ -198,9 +231,12 @@ def test_uk6_a_wrong_token_is_an_auth_error(server: Server) -> None:
     assert info.value.status == 401
 
 
-@pytest.mark.parametrize("mode,happened", [("drop", False), ("timeout", False),
-                                           ("after_commit_drop", True), ("after_commit_timeout", True)])
-def test_uk6_a_lost_answer_is_an_unknown_outcome_and_asking_again_settles_it(server: Server, mode: str, happened: bool) -> None:
+@pytest.mark.parametrize(
+    "mode,happened", [("drop", False), ("timeout", False), ("after_commit_drop", True), ("after_commit_timeout", True)]
+)
+def test_uk6_a_lost_answer_is_an_unknown_outcome_and_asking_again_settles_it(
+    server: Server, mode: str, happened: bool
+) -> None:
     with server.client(timeout=0.5) as hasty:
         key = f"lost-{mode}"
         document = body(make_report(key))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import xml.etree.ElementTree as ET
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -32,7 +32,7 @@ from tests.authorities.test_ncmec_protocol import PASSWORD, USER, serve
 from tests.helpers import auth
 from tests.imagegen import encode, jpeg, synthetic
 
-UPLOADED_AT = datetime(2026, 5, 30, 9, 15, 7, tzinfo=timezone.utc)
+UPLOADED_AT = datetime(2026, 5, 30, 9, 15, 7, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +43,12 @@ def ncmec_server():  # type: ignore[no-untyped-def]
 
 
 def _scan(client, key: str, data: bytes, content_id: str, account: str, **fields: str) -> dict:  # type: ignore[no-untyped-def]
-    r = client.post("/v1/scan", headers=auth(key), files={"file": ("upload.bin", data, "image/jpeg")},
-                    data={"content_id": content_id, "account_id": account, "account_handle": f"{account}-handle",
-                          **fields})
+    r = client.post(
+        "/v1/scan",
+        headers=auth(key),
+        files={"file": ("upload.bin", data, "image/jpeg")},
+        data={"content_id": content_id, "account_id": account, "account_handle": f"{account}-handle", **fields},
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -53,23 +56,34 @@ def _scan(client, key: str, data: bytes, content_id: str, account: str, **fields
 def _report_and_confirm_by_people(client, staff, key: str, content_ids: list[str]) -> int:  # type: ignore[no-untyped-def]
     """A parent reports the content through the platform; a child-safety specialist confirms
     apparent CSAM."""
-    r = client.post("/v1/notices", headers=auth(key), json={
-        "reporter_kind": "parent_or_representative", "policy_id": "csam", "minor_involved": True,
-        "explanation": "fictitious test report about a stand-in picture",
-        "items": [{"content_id": c} for c in content_ids]})
+    r = client.post(
+        "/v1/notices",
+        headers=auth(key),
+        json={
+            "reporter_kind": "parent_or_representative",
+            "policy_id": "csam",
+            "minor_involved": True,
+            "explanation": "fictitious test report about a stand-in picture",
+            "items": [{"content_id": c} for c in content_ids],
+        },
+    )
     assert r.status_code == 201, r.text
     case_id = r.json()["cases"][0]
     assert client.post(f"/v1/cases/{case_id}/claim", headers=staff["cs1"]).status_code == 200
-    r = client.post(f"/v1/cases/{case_id}/decision", headers=staff["cs1"], json={
-        "policy": "csam@2", "outcome": "violates", "facts": "apparent CSAM (a benign test stand-in)"})
+    r = client.post(
+        f"/v1/cases/{case_id}/decision",
+        headers=staff["cs1"],
+        json={"policy": "csam@2", "outcome": "violates", "facts": "apparent CSAM (a benign test stand-in)"},
+    )
     assert r.status_code == 200, r.text
     return case_id
 
 
 def _ncmec_track(database: Database, case_id: int) -> LegalTrack:
     with database.unit_of_work(write=False) as db:
-        return db.execute(sa.select(LegalTrack).where(LegalTrack.case_id == case_id,
-                                                      LegalTrack.kind == "ncmec")).scalar_one()
+        return db.execute(
+            sa.select(LegalTrack).where(LegalTrack.case_id == case_id, LegalTrack.kind == "ncmec")
+        ).scalar_one()
 
 
 def _received(server, report_id: int, database: Database):  # type: ignore[no-untyped-def]
@@ -81,16 +95,27 @@ def _received(server, report_id: int, database: Database):  # type: ignore[no-un
 
 
 def test_ncmec3_csam3_allowed_upload_reported_later_is_filed_with_its_file_ip_port_and_time(
-        client, database: Database, api_key: str, staff, ncmec_server, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+    client, database: Database, api_key: str, staff, ncmec_server, clock: FrozenClock
+) -> None:  # type: ignore[no-untyped-def]
     """The report the court said was owed: an upload that passed the scan, reported and confirmed
     later. staydown never held the file, so it asks the platform (webhook and pull feed), waits,
     and files when the file arrives; the XML NCMEC receives over HTTP carries the file, the IP,
     the port and the upload time from the scan, the platform's address and the visibility."""
     url, server = ncmec_server
     data = jpeg(901)
-    scanned = _scan(client, api_key, data, "post-901", "acct-901", content_url="https://forum.example/p/901",
-                    content_visibility="public", uploader_ip="203.0.113.45", uploader_port="51234",
-                    uploaded_at=UPLOADED_AT.isoformat(), original_filename="holiday.jpg")
+    scanned = _scan(
+        client,
+        api_key,
+        data,
+        "post-901",
+        "acct-901",
+        content_url="https://forum.example/p/901",
+        content_visibility="public",
+        uploader_ip="203.0.113.45",
+        uploader_port="51234",
+        uploaded_at=UPLOADED_AT.isoformat(),
+        original_filename="holiday.jpg",
+    )
     assert scanned["verdict"] == "allow"
     case_id = _report_and_confirm_by_people(client, staff, api_key, ["post-901"])
 
@@ -108,8 +133,11 @@ def test_ncmec3_csam3_allowed_upload_reported_later_is_filed_with_its_file_ip_po
     request_id = ask["details"]["request_id"]
     assert request_id == wanted["file_request_id"] and ask["details"]["due_at"]
     with database.unit_of_work(write=False) as db:
-        assert db.execute(sa.select(Job).where(Job.kind == "webhook:deliver",
-                                               Job.idempotency_key == f"action:{ask['id']}:action.applied")).scalar_one()
+        assert db.execute(
+            sa.select(Job).where(
+                Job.kind == "webhook:deliver", Job.idempotency_key == f"action:{ask['id']}:action.applied"
+            )
+        ).scalar_one()
 
     # Confirmed, the report still waits: nothing goes to NCMEC, the NCMEC clock is not met.
     assert client.post(f"/v1/ncmec-reports/{draft['id']}/confirm", headers=staff["cs2"]).status_code == 200
@@ -124,8 +152,12 @@ def test_ncmec3_csam3_allowed_upload_reported_later_is_filed_with_its_file_ip_po
 
     # The platform answers with the file; the report goes on by itself.
     clock.advance(minutes=20)
-    r = client.post("/v1/evidence", headers=auth(api_key), files={"file": ("IMG_0001.jpg", data, "image/jpeg")},
-                    data={"request_id": str(request_id)})
+    r = client.post(
+        "/v1/evidence",
+        headers=auth(api_key),
+        files={"file": ("IMG_0001.jpg", data, "image/jpeg")},
+        data={"request_id": str(request_id)},
+    )
     assert r.status_code == 201, r.text
     assert r.json()["file_request_id"] == request_id
     with database.unit_of_work(write=False) as db:
@@ -142,7 +174,10 @@ def test_ncmec3_csam3_allowed_upload_reported_later_is_filed_with_its_file_ip_po
     assert reported.findtext("espIdentifier") == "acct-901" and reported.findtext("screenName") == "acct-901-handle"
     event = reported.find("ipCaptureEvent")
     assert (event.findtext("ipAddress"), event.findtext("eventName"), event.findtext("port")) == (
-        "203.0.113.45", "Upload", "51234")
+        "203.0.113.45",
+        "Upload",
+        "51234",
+    )
     assert datetime.fromisoformat(event.findtext("dateTime")) == UPLOADED_AT
 
     (stored,) = received.files.values()
@@ -159,23 +194,38 @@ def test_ncmec3_csam3_allowed_upload_reported_later_is_filed_with_its_file_ip_po
     assert (pdq.get("type"), pdq.findtext("name"), pdq.findtext("value")) == ("HASH", "PDQ", scanned["signals"]["pdq"])
     upload = details.find("ipCaptureEvent")
     assert (upload.findtext("ipAddress"), upload.findtext("port"), upload.findtext("eventName")) == (
-        "203.0.113.45", "51234", "Upload")
+        "203.0.113.45",
+        "51234",
+        "Upload",
+    )
 
     # REQ NCMEC-4: the finished report meets the track and starts the hold on the file.
     track = _ncmec_track(database, case_id)
     assert track.state == "met" and track.resolution == "report_finished"
     with database.unit_of_work(write=False) as db:
         assert audit.verify(db).ok
-        tags = [e.tag for e in db.execute(sa.select(AuditEvent).where(AuditEvent.tag.like("authority:ncmec:%"))
-                                          .order_by(AuditEvent.seq)).scalars()]
-        assert tags.index("authority:ncmec:file_request") < tags.index("authority:ncmec:file_received") \
+        tags = [
+            e.tag
+            for e in db.execute(
+                sa.select(AuditEvent).where(AuditEvent.tag.like("authority:ncmec:%")).order_by(AuditEvent.seq)
+            ).scalars()
+        ]
+        assert (
+            tags.index("authority:ncmec:file_request")
+            < tags.index("authority:ncmec:file_received")
             < tags.index("authority:ncmec:submit")
+        )
 
 
 def _contents(db, *specs: tuple[str, str | None, str | None]) -> list:  # type: ignore[no-untyped-def]
-    return [ensure_content(db, actor=SYSTEM, ref=ContentRef(id=cid, url=url, visibility=vis, kind="image",
-                                                            account=AccountRef(id="acct-v")))
-            for cid, url, vis in specs]
+    return [
+        ensure_content(
+            db,
+            actor=SYSTEM,
+            ref=ContentRef(id=cid, url=url, visibility=vis, kind="image", account=AccountRef(id="acct-v")),
+        )
+        for cid, url, vis in specs
+    ]
 
 
 def test_ncmec3_publicly_available_is_sent_only_as_the_platform_registered_it(database: Database) -> None:
@@ -184,21 +234,40 @@ def test_ncmec3_publicly_available_is_sent_only_as_the_platform_registered_it(da
     still was publicly available."""
     with database.unit_of_work() as db:
         public, private, unknown, hidden = _contents(
-            db, ("v-public", "https://p.example/1", "public"), ("v-private", None, "private"),
-            ("v-unknown", None, None), ("v-hidden", None, "public"))
+            db,
+            ("v-public", "https://p.example/1", "public"),
+            ("v-private", None, "private"),
+            ("v-unknown", None, None),
+            ("v-hidden", None, "public"),
+        )
         ensure_content(db, actor=SYSTEM, ref=ContentRef(id="v-hidden", visibility="private"))
-        got = {c.platform_id: ncmec.file_facts(db, c, None)["publicly_available"]
-               for c in (public, private, unknown, hidden)}
+        got = {
+            c.platform_id: ncmec.file_facts(db, c, None)["publicly_available"]
+            for c in (public, private, unknown, hidden)
+        }
     assert got == {"v-public": True, "v-private": False, "v-unknown": None, "v-hidden": True}
 
-    report = NcmecReport(id=1, case_id=1, state="submitted", plan={}, escalate=False, ncmec_report_id=5,
-                         created_at=UPLOADED_AT, created_by="t")
-    for platform_id, expected in (("v-public", b"<publiclyAvailable>true</publiclyAvailable>"),
-                                  ("v-private", b"<publiclyAvailable>false</publiclyAvailable>")):
+    report = NcmecReport(
+        id=1,
+        case_id=1,
+        state="submitted",
+        plan={},
+        escalate=False,
+        ncmec_report_id=5,
+        created_at=UPLOADED_AT,
+        created_by="t",
+    )
+    for platform_id, expected in (
+        ("v-public", b"<publiclyAvailable>true</publiclyAvailable>"),
+        ("v-private", b"<publiclyAvailable>false</publiclyAvailable>"),
+    ):
         facts = {"content": platform_id, "publicly_available": got[platform_id]}
         assert expected in file_details_xml(ncmec.build_file_details(report, facts, file_id="f", viewed=False))
-    unsaid = file_details_xml(ncmec.build_file_details(report, {"content": "v-unknown", "publicly_available": None},
-                                                       file_id="f", viewed=False))
+    unsaid = file_details_xml(
+        ncmec.build_file_details(
+            report, {"content": "v-unknown", "publicly_available": None}, file_id="f", viewed=False
+        )
+    )
     assert b"publiclyAvailable" not in unsaid and b"not known: the platform did not say" in unsaid
 
 
@@ -207,12 +276,18 @@ def test_ncmec3_content_without_an_address_is_named_by_the_platforms_id(client, 
     carries no URL at all, never staydown's own address."""
     settings = client.app.state.settings
     settings.ncmec_reporter_email = "safety@platform.example"
-    plan = {"ref": "r1", "incident": {"type": "Child Pornography (possession, manufacture, and distribution)",
-                                      "datetime": UPLOADED_AT.isoformat()},
-            "reported": {"esp_identifier": "acct-1", "ip_events": []},
-            "files": [{"content": "post-77", "content_kind": "image", "content_url": None}]}
-    report = NcmecReport(id=3, case_id=4, state="confirmed", plan=plan, escalate=False, created_at=UPLOADED_AT,
-                         created_by="t")
+    plan = {
+        "ref": "r1",
+        "incident": {
+            "type": "Child Pornography (possession, manufacture, and distribution)",
+            "datetime": UPLOADED_AT.isoformat(),
+        },
+        "reported": {"esp_identifier": "acct-1", "ip_events": []},
+        "files": [{"content": "post-77", "content_kind": "image", "content_url": None}],
+    }
+    report = NcmecReport(
+        id=3, case_id=4, state="confirmed", plan=plan, escalate=False, created_at=UPLOADED_AT, created_by="t"
+    )
     document = report_xml(ncmec.build_report(report, settings))
     root = ET.fromstring(document)
     page = root.find("internetDetails/webPageIncident")
@@ -231,7 +306,8 @@ def _waiting_report(client, database: Database, staff, api_key: str, content_id:
 
 
 def test_ncmec3_an_overdue_file_alerts_child_safety_once_and_the_report_keeps_waiting(
-        client, database: Database, staff, api_key: str, ncmec_server, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+    client, database: Database, staff, api_key: str, ncmec_server, clock: FrozenClock
+) -> None:  # type: ignore[no-untyped-def]
     """The request has its own deadline (STAYDOWN_NCMEC_FILE_REQUEST_HOURS): past it, child
     safety is alerted; the report is not filed without the file until a specialist decides so,
     with reasons, and then says in the report that the file is missing and why."""
@@ -240,7 +316,9 @@ def test_ncmec3_an_overdue_file_alerts_child_safety_once_and_the_report_keeps_wa
     with database.unit_of_work(write=False) as db:
         due = db.get(FileRequest, request_id).due_at
     assert due == clock.now() + timedelta(hours=client.app.state.settings.ncmec_file_request_hours)
-    (row_id,) = [f["id"] for f in client.get(f"/v1/ncmec-reports/{report_id}", headers=staff["cs1"]).json()["file_details"]]
+    (row_id,) = [
+        f["id"] for f in client.get(f"/v1/ncmec-reports/{report_id}", headers=staff["cs1"]).json()["file_details"]
+    ]
     without = {"reason": "the platform deleted the post before it could be preserved"}
     r = client.post(f"/v1/ncmec-reports/{report_id}/files/{row_id}/file-without", headers=staff["cs1"], json=without)
     assert r.status_code == 409 and "has until" in r.json()["message"]
@@ -259,62 +337,85 @@ def test_ncmec3_an_overdue_file_alerts_child_safety_once_and_the_report_keeps_wa
     _worker(client, database, url).run_until_idle()
     assert _ncmec_track(database, case_id).state == "open"
 
-    assert client.post(f"/v1/ncmec-reports/{report_id}/files/{row_id}/file-without", headers=staff["mo"],
-                       json=without).status_code == 403
+    assert (
+        client.post(
+            f"/v1/ncmec-reports/{report_id}/files/{row_id}/file-without", headers=staff["mo"], json=without
+        ).status_code
+        == 403
+    )
     r = client.post(f"/v1/ncmec-reports/{report_id}/files/{row_id}/file-without", headers=staff["cs1"], json=without)
     assert r.status_code == 200, r.text
     _worker(client, database, url).run_until_idle()
     received = _received(server, report_id, database)
     assert received.files == {}
     assert "Reported without the file: content post-902: the platform deleted the post" in received.element.findtext(
-        "additionalInfo")
+        "additionalInfo"
+    )
     assert _ncmec_track(database, case_id).state == "met"
     with database.unit_of_work(write=False) as db:
         assert db.get(FileRequest, request_id).state == "withdrawn"
 
 
-def test_ncmec3_a_platform_that_cannot_provide_the_file_alerts_at_once(client, database: Database, staff,
-                                                                         api_key: str) -> None:  # type: ignore[no-untyped-def]
+def test_ncmec3_a_platform_that_cannot_provide_the_file_alerts_at_once(
+    client, database: Database, staff, api_key: str
+) -> None:  # type: ignore[no-untyped-def]
     """Acknowledging the provide_file action as failed (what a platform that does not know the
     request does too) tells child safety now, not at the deadline; the file may still come."""
     _, report_id, request_id = _waiting_report(client, database, staff, api_key, "post-903")
     feed = client.get("/v1/actions", headers=auth(api_key)).json()["actions"]
     (ask,) = [a for a in feed if a["kind"] == "provide_file"]
-    r = client.post(f"/v1/actions/{ask['id']}/ack", headers=auth(api_key),
-                    json={"status": "failed", "detail": "the forum does not support the action 'provide_file'"})
+    r = client.post(
+        f"/v1/actions/{ask['id']}/ack",
+        headers=auth(api_key),
+        json={"status": "failed", "detail": "the forum does not support the action 'provide_file'"},
+    )
     assert r.status_code == 200
     with database.unit_of_work(write=False) as db:
         assert db.get(FileRequest, request_id).state == "unavailable"
         (alert,) = db.execute(sa.select(StaffAlert).where(StaffAlert.kind == "ncmec_file_unavailable")).scalars().all()
         assert "does not support" in alert.message
     # A specialist may now file without it at once; or the file arrives after all.
-    r = client.post("/v1/evidence", headers=auth(api_key), files={"file": ("a.jpg", jpeg(903), "image/jpeg")},
-                    data={"content_id": "post-903"})
+    r = client.post(
+        "/v1/evidence",
+        headers=auth(api_key),
+        files={"file": ("a.jpg", jpeg(903), "image/jpeg")},
+        data={"content_id": "post-903"},
+    )
     assert r.status_code == 201 and r.json()["file_request_id"] == request_id
     assert client.get(f"/v1/ncmec-reports/{report_id}", headers=staff["cs1"]).json()["waiting_for_files"] == 0
 
 
-def test_ncmec3_bad_answers_to_a_file_request_are_refused_clearly(client, database: Database, staff,
-                                                                 api_key: str) -> None:  # type: ignore[no-untyped-def]
+def test_ncmec3_bad_answers_to_a_file_request_are_refused_clearly(
+    client, database: Database, staff, api_key: str
+) -> None:  # type: ignore[no-untyped-def]
     _, _, request_id = _waiting_report(client, database, staff, api_key, "post-904")
     platform = auth(api_key)
     upload = {"file": ("a.jpg", jpeg(904), "image/jpeg")}
     r = client.post("/v1/evidence", headers=platform, files=upload, data={"request_id": "twelve"})
     assert r.status_code == 422 and "request_id" in r.json()["message"]
     assert client.post("/v1/evidence", headers=platform, files=upload, data={"request_id": "999999"}).status_code == 404
-    r = client.post("/v1/evidence", headers=platform, files=upload,
-                    data={"request_id": str(request_id), "content_id": "someone-else"})
+    r = client.post(
+        "/v1/evidence",
+        headers=platform,
+        files=upload,
+        data={"request_id": str(request_id), "content_id": "someone-else"},
+    )
     assert r.status_code == 422 and "another content" in r.json()["message"]
     first = client.post("/v1/evidence", headers=platform, files=upload, data={"request_id": str(request_id)})
     again = client.post("/v1/evidence", headers=platform, files=upload, data={"request_id": str(request_id)})
     assert first.status_code == again.status_code == 201 and first.json()["id"] == again.json()["id"]
-    other = client.post("/v1/evidence", headers=platform, files={"file": ("b.jpg", jpeg(905), "image/jpeg")},
-                        data={"request_id": str(request_id)})
+    other = client.post(
+        "/v1/evidence",
+        headers=platform,
+        files={"file": ("b.jpg", jpeg(905), "image/jpeg")},
+        data={"request_id": str(request_id)},
+    )
     assert other.status_code == 409 and "already answered" in other.json()["message"]
 
 
 def test_ncmec3_the_track_is_met_only_when_every_report_of_the_case_is_finished(
-        client, database: Database, staff, api_key: str, ncmec_server) -> None:  # type: ignore[no-untyped-def]
+    client, database: Database, staff, api_key: str, ncmec_server
+) -> None:  # type: ignore[no-untyped-def]
     """Two accounts posted the material: two reports. The one whose file is in the vault is filed
     at once; the other waits for the platform's file, and so does the NCMEC track."""
     url, server = ncmec_server
@@ -328,14 +429,30 @@ def test_ncmec3_the_track_is_met_only_when_every_report_of_the_case_is_finished(
         content = ensure_content(db, actor=SYSTEM, ref=ContentRef(id="post-906", account=AccountRef(id="acct-a")))
         from staydown.evidence.actions import store_item
 
-        store_item(db, actor=SYSTEM, vault=client.app.state.vault, data=held, content_id=content.id, case_id=None,
-                   context={"ip_capture": [{"ip": "198.51.100.8", "port": 40001, "event": "Upload",
-                                            "at": UPLOADED_AT.isoformat()}]}, original_filename="a.jpg")
+        store_item(
+            db,
+            actor=SYSTEM,
+            vault=client.app.state.vault,
+            data=held,
+            content_id=content.id,
+            case_id=None,
+            context={
+                "ip_capture": [{"ip": "198.51.100.8", "port": 40001, "event": "Upload", "at": UPLOADED_AT.isoformat()}]
+            },
+            original_filename="a.jpg",
+        )
     client.app.state.match_engine.catch_up()
     # The copy is reported first; the report of the original joins its case (one incident).
-    r = client.post("/v1/notices", headers=auth(api_key), json={
-        "reporter_kind": "user", "policy_id": "csam", "explanation": "fictitious test report of a stand-in",
-        "items": [{"content_id": "post-907"}]})
+    r = client.post(
+        "/v1/notices",
+        headers=auth(api_key),
+        json={
+            "reporter_kind": "user",
+            "policy_id": "csam",
+            "explanation": "fictitious test report of a stand-in",
+            "items": [{"content_id": "post-907"}],
+        },
+    )
     assert r.status_code == 201, r.text
     case_id = _report_and_confirm_by_people(client, staff, api_key, ["post-906"])
     assert case_id == r.json()["cases"][0]
@@ -345,13 +462,18 @@ def test_ncmec3_the_track_is_met_only_when_every_report_of_the_case_is_finished(
         assert client.post(f"/v1/ncmec-reports/{d['id']}/confirm", headers=staff["cs2"]).status_code == 200
     worker = _worker(client, database, url)
     worker.run_until_idle()
-    by_state = {d["id"]: client.get(f"/v1/ncmec-reports/{d['id']}", headers=staff["cs1"]).json()["state"]
-                for d in drafts}
+    by_state = {
+        d["id"]: client.get(f"/v1/ncmec-reports/{d['id']}", headers=staff["cs1"]).json()["state"] for d in drafts
+    }
     assert sorted(by_state.values()) == ["confirmed", "finished"]
     assert _ncmec_track(database, case_id).state == "open", "a report still waiting keeps the track open"
     (waiting,) = [d for d in drafts if d["waiting_for_files"]]
-    r = client.post("/v1/evidence", headers=auth(api_key), files={"file": ("b.jpg", jpeg(907), "image/jpeg")},
-                    data={"request_id": str(waiting["file_details"][0]["file_request_id"])})
+    r = client.post(
+        "/v1/evidence",
+        headers=auth(api_key),
+        files={"file": ("b.jpg", jpeg(907), "image/jpeg")},
+        data={"request_id": str(waiting["file_details"][0]["file_request_id"])},
+    )
     assert r.status_code == 201
     worker.run_until_idle()
     track = _ncmec_track(database, case_id)
@@ -365,9 +487,9 @@ def test_ncmec3_the_track_is_met_only_when_every_report_of_the_case_is_finished(
     assert stored.details.find("publiclyAvailable") is None  # the platform never said
 
 
-
 def test_ncmec3_a_file_request_is_delivered_as_an_action_but_counted_as_no_measure(
-        client, database: Database, staff, api_key: str, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+    client, database: Database, staff, api_key: str, clock: FrozenClock
+) -> None:  # type: ignore[no-untyped-def]
     """provide_file travels with the actions (so every integration receives it) but restricts
     nobody: no statement of reasons, no case measure, not in the DSA figures."""
     from staydown.transparency.models import StatementOfReasons
@@ -378,13 +500,18 @@ def test_ncmec3_a_file_request_is_delivered_as_an_action_but_counted_as_no_measu
         ask = db.execute(sa.select(EnforcementAction).where(EnforcementAction.kind == "provide_file")).scalar_one()
         assert ask.case_id is None and ask.target == "content"
         assert db.execute(sa.select(StatementOfReasons).where(StatementOfReasons.action_id == ask.id)).first() is None
-        figures = build_report(db, start=clock.now() - timedelta(days=1), end=clock.now() + timedelta(days=1),
-                               catalogue=client.app.state.catalogue).figures
+        figures = build_report(
+            db,
+            start=clock.now() - timedelta(days=1),
+            end=clock.now() + timedelta(days=1),
+            catalogue=client.app.state.catalogue,
+        ).figures
     assert "provide_file" not in figures["actions"]["by_kind"] and figures["actions"]["by_kind"]
 
 
 def test_ncmec3_the_console_shows_the_wait_and_files_without_only_with_reasons(
-        client, database: Database, staff, api_key: str, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+    client, database: Database, staff, api_key: str, clock: FrozenClock
+) -> None:  # type: ignore[no-untyped-def]
     """The report's console page says which file it waits for, from which request, until when;
     a specialist files without it from there once the platform's time is up, with reasons."""
     from tests.web.console_helpers import console_user
@@ -410,17 +537,36 @@ def test_csam3_what_the_platform_deposited_is_checked_before_it_goes_into_a_repo
     without an offset is left out (the next source is used), never sent as it came."""
     from staydown.evidence.actions import store_item
 
-    created = datetime(2026, 5, 1, 8, 0, tzinfo=timezone.utc)
+    created = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
     with database.unit_of_work() as db:
         content = ensure_content(db, actor=SYSTEM, ref=ContentRef(id="post-910", created_at=created))
-        item = store_item(db, actor=SYSTEM, vault=client.app.state.vault, data=jpeg(910), content_id=content.id,
-                          case_id=None, original_filename="x.jpg",
-                          context={"uploaded_at": "2026-05-02 10:00", "ip_capture": [
-                              {"ip": "not-an-ip", "port": 1}, {"ip": "192.0.2.44", "port": "8443", "at": "noon"}]})
+        item = store_item(
+            db,
+            actor=SYSTEM,
+            vault=client.app.state.vault,
+            data=jpeg(910),
+            content_id=content.id,
+            case_id=None,
+            original_filename="x.jpg",
+            context={
+                "uploaded_at": "2026-05-02 10:00",
+                "ip_capture": [{"ip": "not-an-ip", "port": 1}, {"ip": "192.0.2.44", "port": "8443", "at": "noon"}],
+            },
+        )
         facts = ncmec.file_facts(db, content, item)
-        other = ncmec.file_facts(db, content, store_item(
-            db, actor=SYSTEM, vault=client.app.state.vault, data=jpeg(911), content_id=content.id, case_id=None,
-            context={"ip_capture": [{"ip": "192.0.2.45", "port": 70000}]}))
+        other = ncmec.file_facts(
+            db,
+            content,
+            store_item(
+                db,
+                actor=SYSTEM,
+                vault=client.app.state.vault,
+                data=jpeg(911),
+                content_id=content.id,
+                case_id=None,
+                context={"ip_capture": [{"ip": "192.0.2.45", "port": 70000}]},
+            ),
+        )
     assert (facts["ip"], facts["port"]) == ("192.0.2.44", 8443)
     assert facts["uploaded_at"] == created.isoformat() and facts["sources"]["uploaded_at"] == "the content record"
     assert facts["ip_at"] == created.isoformat()  # the upload's time, the deposit's "noon" being no time

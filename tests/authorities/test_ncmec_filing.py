@@ -39,18 +39,32 @@ def ncmec():  # type: ignore[no-untyped-def]
 
 
 def _case_with_evidence(client, database: Database, *, confirm: bool = True) -> int:  # type: ignore[no-untyped-def]
-    client.post("/public/notices", json={"reporter_kind": "parent_or_representative", "policy_id": "csam",
-                                         "minor_involved": True, "explanation": "fictitious test report",
-                                         "items": [{"content_id": "c-1", "account_id": "acct-1"}]})
+    client.post(
+        "/public/notices",
+        json={
+            "reporter_kind": "parent_or_representative",
+            "policy_id": "csam",
+            "minor_involved": True,
+            "explanation": "fictitious test report",
+            "items": [{"content_id": "c-1", "account_id": "acct-1"}],
+        },
+    )
     with database.unit_of_work() as db:
         case = db.execute(sa.select(Case)).scalar_one()
         from staydown.subjects.queries import content_by_platform_id
 
         content = content_by_platform_id(db, "c-1")
         for seed in (1, 2):
-            store_item(db, actor=CS1, vault=client.app.state.vault, data=jpeg(seed), content_id=content.id,
-                       case_id=case.id, original_filename=f"upload-{seed}.jpg",
-                       context={"ip_capture": [{"ip": "198.51.100.23", "at": "2026-05-31T10:00:00+00:00"}]})
+            store_item(
+                db,
+                actor=CS1,
+                vault=client.app.state.vault,
+                data=jpeg(seed),
+                content_id=content.id,
+                case_id=case.id,
+                original_filename=f"upload-{seed}.jpg",
+                context={"ip_capture": [{"ip": "198.51.100.23", "at": "2026-05-31T10:00:00+00:00"}]},
+            )
         case_id = case.id
     if confirm:
         from staydown.cases.actions import claim_case, decide_case
@@ -58,8 +72,15 @@ def _case_with_evidence(client, database: Database, *, confirm: bool = True) -> 
         with database.unit_of_work() as db:
             case = db.get(Case, case_id)
             claim_case(db, actor=CS1, case=case)
-            decide_case(db, actor=CS1, case=case, policy_ref="csam@2", outcome="violates",
-                        facts="apparent CSAM (test stand-in)", catalogue=client.app.state.catalogue)
+            decide_case(
+                db,
+                actor=CS1,
+                case=case,
+                policy_ref="csam@2",
+                outcome="violates",
+                facts="apparent CSAM (test stand-in)",
+                catalogue=client.app.state.catalogue,
+            )
     return case_id
 
 
@@ -69,8 +90,7 @@ def _worker(client, database: Database, url: str) -> Worker:  # type: ignore[no-
     settings = client.app.state.settings
     settings.ncmec_reporter_email = "safety@platform.example"
     settings.ncmec_reporter_first_name, settings.ncmec_reporter_last_name = "Safety", "Team"
-    services = {**worker_services(client.app),
-                "ncmec_client": CyberTiplineClient(url, USER, PASSWORD, timeout=5.0)}
+    services = {**worker_services(client.app), "ncmec_client": CyberTiplineClient(url, USER, PASSWORD, timeout=5.0)}
     return Worker(database, build_registry(), services=services, retry=RetryPolicy(base_seconds=1, cap_seconds=1))
 
 
@@ -88,7 +108,9 @@ def test_an_unconfirmed_case_cannot_be_reported(client, database: Database) -> N
         draft_reports(db, actor=CS1, case=db.get(Case, case_id), catalogue=client.app.state.catalogue)
 
 
-def test_confirmed_case_files_one_finished_report_and_starts_the_hold(client, database: Database, ncmec, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+def test_confirmed_case_files_one_finished_report_and_starts_the_hold(
+    client, database: Database, ncmec, clock: FrozenClock
+) -> None:  # type: ignore[no-untyped-def]
     """CSAM-1, NCMEC-1, NCMEC-3, NCMEC-4, CSAM-4."""
     url, server = ncmec
     case_id = _case_with_evidence(client, database)
@@ -128,7 +150,9 @@ def test_confirmed_case_files_one_finished_report_and_starts_the_hold(client, da
 
 
 @pytest.mark.parametrize("step", ["submit", "upload", "fileinfo", "finish"])
-def test_a_crash_after_each_step_resumes_to_exactly_one_finished_report(client, database: Database, ncmec, step: str, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+def test_a_crash_after_each_step_resumes_to_exactly_one_finished_report(
+    client, database: Database, ncmec, step: str, clock: FrozenClock
+) -> None:  # type: ignore[no-untyped-def]
     """NCMEC-2: the server did the step but the answer was lost; the machine resumes and files
     exactly one report."""
     url, server = ncmec

@@ -12,7 +12,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
@@ -60,7 +60,7 @@ from staydown.authorities.ncmec_xml import (
 from tests.imagegen import encode, synthetic
 
 USER, PASSWORD = "esp-test-user", "esp-test-password-not-real"
-T0 = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 # Long enough for any loopback call on a busy CI machine.
 TIMEOUT = 5.0
 # The client that meets a held request gives up after this; short, so those cases stay cheap.
@@ -144,27 +144,37 @@ def make_report(ref: str = "ref-0", **reported: object) -> Report:
         internet_details=[InternetDetails(urls=["https://platform.example.test/p/12345"])],
         reporter=Reporter(
             reporting_person=Person(first_name="Trust", last_name="Safety", emails=["ncmec@platform.example.test"]),
-            contact_person=ContactPerson(first_name="Legal", last_name="Desk", phones=["+1 555 0100"],
-                                         emails=["legal@platform.example.test"]),
+            contact_person=ContactPerson(
+                first_name="Legal", last_name="Desk", phones=["+1 555 0100"], emails=["legal@platform.example.test"]
+            ),
             company_template="Example Platform, test template. Serve legal process at legal@platform.example.test.",
             legal_url="https://platform.example.test/legal",
         ),
-        person_or_user_reported=ReportedPerson(**{  # type: ignore[arg-type]
-            "esp_identifier": "acct-000123",
-            "screen_name": "fictitious_user_123",
-            "ip_capture_events": [IpCaptureEvent("192.0.2.10", IpEventName.UPLOAD, T0, port=443),
-                                  IpCaptureEvent("2001:db8::10", IpEventName.LOGIN, T0 - timedelta(days=1))],
-            "account_permanently_disabled": AccountDisabled(disabled_at=T0, user_notified=False),
-            **reported,
-        }),
+        person_or_user_reported=ReportedPerson(
+            **{  # type: ignore[arg-type]
+                "esp_identifier": "acct-000123",
+                "screen_name": "fictitious_user_123",
+                "ip_capture_events": [
+                    IpCaptureEvent("192.0.2.10", IpEventName.UPLOAD, T0, port=443),
+                    IpCaptureEvent("2001:db8::10", IpEventName.LOGIN, T0 - timedelta(days=1)),
+                ],
+                "account_permanently_disabled": AccountDisabled(disabled_at=T0, user_notified=False),
+                **reported,
+            }
+        ),
         additional_info=f"staydown report ref: {ref}",
     )
 
 
 def details(report_id: int, file_id: str, *, viewed: bool, name: str = "upload.png") -> FileDetails:
     return FileDetails(
-        report_id=report_id, file_id=file_id, file_viewed_by_esp=viewed, original_file_name=name,
-        uploaded_to_esp_at=T0, publicly_available=False, file_relevance=FileRelevance.REPORTED,
+        report_id=report_id,
+        file_id=file_id,
+        file_viewed_by_esp=viewed,
+        original_file_name=name,
+        uploaded_to_esp_at=T0,
+        publicly_available=False,
+        file_relevance=FileRelevance.REPORTED,
         original_file_hashes=[FileHash("MD5", "0" * 32)],
         ip_capture_event=IpCaptureEvent("192.0.2.10", IpEventName.UPLOAD, T0),
         additional_info=["stored copy withdrawn at detection"],
@@ -178,8 +188,10 @@ def rejected(excinfo: pytest.ExceptionInfo[NcmecError], code: int) -> None:
 
 # -- the protocol, step by step ---------------------------------------------------------------
 
-def test_full_report_is_filed_and_the_server_holds_exactly_what_was_sent(server: Server,
-                                                                         client: CyberTiplineClient) -> None:
+
+def test_full_report_is_filed_and_the_server_holds_exactly_what_was_sent(
+    server: Server, client: CyberTiplineClient
+) -> None:
     assert client.status().description == f"Remote User : {USER}"
     report = make_report("happy-path")
     report_id = client.submit(report)
@@ -204,7 +216,9 @@ def test_full_report_is_filed_and_the_server_holds_exactly_what_was_sent(server:
     assert root.find("incidentSummary/reportAnnotations/spam") is not None
     assert root.findtext("personOrUserReported/screenName") == "fictitious_user_123"
     assert [e.findtext("ipAddress") for e in root.findall("personOrUserReported/ipCaptureEvent")] == [
-        "192.0.2.10", "2001:db8::10"]
+        "192.0.2.10",
+        "2001:db8::10",
+    ]
     disabled = root.find("personOrUserReported/accountPermanentlyDisabled")
     assert disabled is not None and disabled.text == "true" and disabled.get("userNotified") == "false"
     assert root.findtext("additionalInfo") == "staydown report ref: happy-path"
@@ -243,8 +257,11 @@ def test_retract_before_finish_works_and_closes_the_report(server: Server, clien
     client.upload(report_id, "a.png", png(3))
     assert client.retract(report_id).report_id == report_id
     assert server.state.report(report_id).status == "retracted"
-    for call in (lambda: client.upload(report_id, "b.png", png(4)), lambda: client.finish(report_id),
-                 lambda: client.retract(report_id)):
+    for call in (
+        lambda: client.upload(report_id, "b.png", png(4)),
+        lambda: client.finish(report_id),
+        lambda: client.retract(report_id),
+    ):
         with pytest.raises(NcmecError) as excinfo:
             call()
         rejected(excinfo, ResponseCode.REPORT_ALREADY_RETRACTED)
@@ -305,33 +322,68 @@ def test_unfinished_reports_expire_as_ncmec_documents(server: Server, client: Cy
 
 # -- documents the server checks --------------------------------------------------------------
 
+
 def maximal_report() -> Report:
-    person = Person(first_name="Fictional", last_name="Person", phones=["+1 555 0199"],
-                    emails=["fictional@example.test"], age=40, date_of_birth=date(1986, 1, 1))
+    person = Person(
+        first_name="Fictional",
+        last_name="Person",
+        phones=["+1 555 0199"],
+        emails=["fictional@example.test"],
+        age=40,
+        date_of_birth=date(1986, 1, 1),
+    )
     return Report(
         incident_summary=IncidentSummary(
-            incident_type=IncidentType.ONLINE_ENTICEMENT, incident_date_time=T0, platform="Example Platform",
-            escalate_to_high_priority="test escalation reason", annotations=set(ReportAnnotation),
-            incident_date_time_description="time of the first message"),
-        internet_details=[InternetDetails(urls=["https://platform.example.test/a", "https://platform.example.test/b"],
-                                          additional_info="two pages"),
-                          InternetDetails(kind="chat_im", chat_client="Example Chat", chat_room_name="room-1",
-                                          content="synthetic chat transcript", additional_info="dm")],
-        reporter=Reporter(reporting_person=person,
-                          contact_person=ContactPerson(first_name="C", emails=["c@example.test"]),
-                          company_template="template", terms_of_service="tos", legal_url="https://example.test/legal"),
+            incident_type=IncidentType.ONLINE_ENTICEMENT,
+            incident_date_time=T0,
+            platform="Example Platform",
+            escalate_to_high_priority="test escalation reason",
+            annotations=set(ReportAnnotation),
+            incident_date_time_description="time of the first message",
+        ),
+        internet_details=[
+            InternetDetails(
+                urls=["https://platform.example.test/a", "https://platform.example.test/b"], additional_info="two pages"
+            ),
+            InternetDetails(
+                kind="chat_im",
+                chat_client="Example Chat",
+                chat_room_name="room-1",
+                content="synthetic chat transcript",
+                additional_info="dm",
+            ),
+        ],
+        reporter=Reporter(
+            reporting_person=person,
+            contact_person=ContactPerson(first_name="C", emails=["c@example.test"]),
+            company_template="template",
+            terms_of_service="tos",
+            legal_url="https://example.test/legal",
+        ),
         person_or_user_reported=ReportedPerson(
-            esp_identifier="acct-1", screen_name="user_1", esp_service="Example Chat", display_names=["User One"],
-            profile_urls=["https://platform.example.test/u/1"], person=person, compromised_account=False,
-            profile_bio="bio", prior_ct_reports=[123456789], group_identifier="group-1",
-            ip_capture_events=[IpCaptureEvent("198.51.100.7", IpEventName.REGISTRATION, T0,
-                                              possible_proxy=True, port=8443)],
-            account_temporarily_disabled=AccountDisabled(disabled_at=T0, user_notified=True, user_notified_at=T0,
-                                                         reenabled_at=T0 + timedelta(days=1)),
+            esp_identifier="acct-1",
+            screen_name="user_1",
+            esp_service="Example Chat",
+            display_names=["User One"],
+            profile_urls=["https://platform.example.test/u/1"],
+            person=person,
+            compromised_account=False,
+            profile_bio="bio",
+            prior_ct_reports=[123456789],
+            group_identifier="group-1",
+            ip_capture_events=[
+                IpCaptureEvent("198.51.100.7", IpEventName.REGISTRATION, T0, possible_proxy=True, port=8443)
+            ],
+            account_temporarily_disabled=AccountDisabled(
+                disabled_at=T0, user_notified=True, user_notified_at=T0, reenabled_at=T0 + timedelta(days=1)
+            ),
             account_permanently_disabled=AccountDisabled(disabled_at=T0 + timedelta(days=2)),
-            additional_info="reported person note"),
-        victims=[Victim(person=Person(age=15)), Victim(esp_identifier="acct-2", screen_name="victim_2",
-                                                      school_name="Example School", additional_info="n")],
+            additional_info="reported person note",
+        ),
+        victims=[
+            Victim(person=Person(age=15)),
+            Victim(esp_identifier="acct-2", screen_name="victim_2", school_name="Example School", additional_info="n"),
+        ],
         additional_info="staydown report ref: maximal",
     )
 
@@ -342,26 +394,63 @@ def test_every_document_the_builder_makes_follows_the_structure_the_server_check
     root = ET.fromstring(data)
     # The order NCMEC's schema gives (checked by the server too): incidentDateTime after the
     # annotations, internetDetails before reporter, victims after the reported person.
-    assert [c.tag for c in root] == ["incidentSummary", "internetDetails", "internetDetails", "reporter",
-                                     "personOrUserReported", "victim", "victim", "additionalInfo"]
+    assert [c.tag for c in root] == [
+        "incidentSummary",
+        "internetDetails",
+        "internetDetails",
+        "reporter",
+        "personOrUserReported",
+        "victim",
+        "victim",
+        "additionalInfo",
+    ]
     assert [c.tag for c in root.find("incidentSummary")] == [
-        "incidentType", "platform", "escalateToHighPriority", "reportAnnotations", "incidentDateTime",
-        "incidentDateTimeDescription"]
+        "incidentType",
+        "platform",
+        "escalateToHighPriority",
+        "reportAnnotations",
+        "incidentDateTime",
+        "incidentDateTimeDescription",
+    ]
     reported = [c.tag for c in root.find("personOrUserReported")]
-    assert reported.index("screenName") < reported.index("ipCaptureEvent") < reported.index("priorCTReports") \
-        < reported.index("accountTemporarilyDisabled") < reported.index("accountPermanentlyDisabled")
+    assert (
+        reported.index("screenName")
+        < reported.index("ipCaptureEvent")
+        < reported.index("priorCTReports")
+        < reported.index("accountTemporarilyDisabled")
+        < reported.index("accountPermanentlyDisabled")
+    )
     report_id = client.submit(data)
     upload = client.upload(report_id, "x.png", png(9))
-    file_doc = file_details_xml(FileDetails(
-        report_id=report_id, file_id=upload.file_id, file_viewed_by_esp=True, original_file_name="x.png",
-        uploaded_to_esp_at=T0, location_of_file="https://cdn.example.test/x.png", exif_viewed_by_esp=False,
-        publicly_available=True, file_relevance=FileRelevance.REPORTED, annotations=set(FileAnnotation),
-        industry_classification="B2", original_file_hashes=[FileHash("MD5", upload.md5), FileHash("SHA256", "ab" * 32)],
-        ip_capture_event=IpCaptureEvent("192.0.2.1"), additional_info=["one", "two"]))
+    file_doc = file_details_xml(
+        FileDetails(
+            report_id=report_id,
+            file_id=upload.file_id,
+            file_viewed_by_esp=True,
+            original_file_name="x.png",
+            uploaded_to_esp_at=T0,
+            location_of_file="https://cdn.example.test/x.png",
+            exif_viewed_by_esp=False,
+            publicly_available=True,
+            file_relevance=FileRelevance.REPORTED,
+            annotations=set(FileAnnotation),
+            industry_classification="B2",
+            original_file_hashes=[FileHash("MD5", upload.md5), FileHash("SHA256", "ab" * 32)],
+            ip_capture_event=IpCaptureEvent("192.0.2.1"),
+            additional_info=["one", "two"],
+        )
+    )
     assert validate_file_details(file_doc) == []
     assert [c.tag for c in ET.fromstring(file_doc)][:8] == [
-        "reportId", "fileId", "originalFileName", "uploadedToEspTimestamp", "locationOfFile", "fileViewedByEsp",
-        "exifViewedByEsp", "publiclyAvailable"]
+        "reportId",
+        "fileId",
+        "originalFileName",
+        "uploadedToEspTimestamp",
+        "locationOfFile",
+        "fileViewedByEsp",
+        "exifViewedByEsp",
+        "publiclyAvailable",
+    ]
     client.file_info(file_doc)
     client.finish(report_id)
 
@@ -383,26 +472,39 @@ SWAPPED = HAND_WRITTEN.replace(
     b"<incidentType>Child Pornography (possession, manufacture, and distribution)</incidentType>\n"
     b"    <incidentDateTime>2012-10-15T08:00:00-04:00</incidentDateTime>",
     b"<incidentDateTime>2012-10-15T08:00:00-04:00</incidentDateTime>\n"
-    b"    <incidentType>Child Pornography (possession, manufacture, and distribution)</incidentType>")
+    b"    <incidentType>Child Pornography (possession, manufacture, and distribution)</incidentType>",
+)
 assert SWAPPED != HAND_WRITTEN
 
 
-@pytest.mark.parametrize("document, code, words", [
-    (SWAPPED, 4100, "<incidentType> is out of order"),
-    (HAND_WRITTEN.replace(b"<incidentType>Child Pornography (possession, manufacture, and distribution)</incidentType>",
-                          b""), 4100, "<incidentType> is required"),
-    (HAND_WRITTEN.replace(b"2012-10-15T08:00:00-04:00", b"yesterday"), 4100, "not an xs:dateTime"),
-    (HAND_WRITTEN.replace(b"<email>jsmith@example.test</email>", b""), 4100, "<email> is required"),
-    (HAND_WRITTEN.replace(b"Child Pornography (possession, manufacture, and distribution)", b"Something Else"),
-     4100, "not one of the allowed values"),
-    (HAND_WRITTEN.replace(b"<reporter>", b"<victim><victimPerson/></victim><reporter>"), 4100, "out of order"),
-    (HAND_WRITTEN.replace(b"<internetDetails>", b"<internetDetails><chatImIncident/>"), 4100, "exactly one"),
-    (HAND_WRITTEN.replace(b"</report>", b""), 4110, "not well-formed"),
-    (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY e "x">]><report/>', 4110, "DOCTYPE"),
-    (b"<fileDetails><reportId>1</reportId><fileId>a</fileId></fileDetails>", 4100, "root element"),
-])
-def test_the_server_answers_the_documented_code_for_a_bad_document(client: CyberTiplineClient, document: bytes,
-                                                                    code: int, words: str) -> None:
+@pytest.mark.parametrize(
+    "document, code, words",
+    [
+        (SWAPPED, 4100, "<incidentType> is out of order"),
+        (
+            HAND_WRITTEN.replace(
+                b"<incidentType>Child Pornography (possession, manufacture, and distribution)</incidentType>", b""
+            ),
+            4100,
+            "<incidentType> is required",
+        ),
+        (HAND_WRITTEN.replace(b"2012-10-15T08:00:00-04:00", b"yesterday"), 4100, "not an xs:dateTime"),
+        (HAND_WRITTEN.replace(b"<email>jsmith@example.test</email>", b""), 4100, "<email> is required"),
+        (
+            HAND_WRITTEN.replace(b"Child Pornography (possession, manufacture, and distribution)", b"Something Else"),
+            4100,
+            "not one of the allowed values",
+        ),
+        (HAND_WRITTEN.replace(b"<reporter>", b"<victim><victimPerson/></victim><reporter>"), 4100, "out of order"),
+        (HAND_WRITTEN.replace(b"<internetDetails>", b"<internetDetails><chatImIncident/>"), 4100, "exactly one"),
+        (HAND_WRITTEN.replace(b"</report>", b""), 4110, "not well-formed"),
+        (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY e "x">]><report/>', 4110, "DOCTYPE"),
+        (b"<fileDetails><reportId>1</reportId><fileId>a</fileId></fileDetails>", 4100, "root element"),
+    ],
+)
+def test_the_server_answers_the_documented_code_for_a_bad_document(
+    client: CyberTiplineClient, document: bytes, code: int, words: str
+) -> None:
     with pytest.raises(NcmecError) as excinfo:
         client.submit(document)
     rejected(excinfo, code)
@@ -418,15 +520,18 @@ def test_a_bad_file_details_document_is_refused(client: CyberTiplineClient) -> N
     report_id = client.submit(make_report("bad-details"))
     upload = client.upload(report_id, "a.png", png(10))
     good = file_details_xml(details(report_id, upload.file_id, viewed=True))
-    swapped = good.replace(b"<fileViewedByEsp>true</fileViewedByEsp>", b"").replace(
-        b"</fileId>", b"</fileId><fileViewedByEsp>true</fileViewedByEsp>", 1).replace(
-        b"<originalFileName>", b"<publiclyAvailable>maybe</publiclyAvailable><originalFileName>")
+    swapped = (
+        good.replace(b"<fileViewedByEsp>true</fileViewedByEsp>", b"")
+        .replace(b"</fileId>", b"</fileId><fileViewedByEsp>true</fileViewedByEsp>", 1)
+        .replace(b"<originalFileName>", b"<publiclyAvailable>maybe</publiclyAvailable><originalFileName>")
+    )
     with pytest.raises(NcmecError) as excinfo:
         client.file_info(swapped)
     rejected(excinfo, ResponseCode.VALIDATION_FAILED)
 
 
 # -- failures, and what the caller learns from them -------------------------------------------
+
 
 @dataclass
 class Step:
@@ -454,8 +559,10 @@ def prepare(step: str, server: Server, client: CyberTiplineClient, caller: Cyber
         return Step(lambda: client.retract(report_id), lambda: state.report(report_id).status == "retracted")
     upload = setup.upload(report_id, "f.png", png(12))
     stored = state.report(report_id).files[upload.file_id]
-    return Step(lambda: client.file_info(details(report_id, upload.file_id, viewed=True)),
-                lambda: stored.details_xml is not None)
+    return Step(
+        lambda: client.file_info(details(report_id, upload.file_id, viewed=True)),
+        lambda: stored.details_xml is not None,
+    )
 
 
 STEPS = ["status", "submit", "upload", "fileinfo", "finish", "retract"]
@@ -471,8 +578,9 @@ def eventually(predicate: Callable[[], bool], within: float = 3.0) -> bool:
 
 
 @pytest.mark.parametrize("step", STEPS)
-def test_an_injected_server_error_is_a_rejection_and_changes_nothing(server: Server, client: CyberTiplineClient,
-                                                                      step: str) -> None:
+def test_an_injected_server_error_is_a_rejection_and_changes_nothing(
+    server: Server, client: CyberTiplineClient, step: str
+) -> None:
     prepared = prepare(step, server, client)
     server.state.fail_next(step, "error", code=ResponseCode.SAVE_FAILED)
     with pytest.raises(NcmecRejected) as excinfo:
@@ -485,8 +593,9 @@ def test_an_injected_server_error_is_a_rejection_and_changes_nothing(server: Ser
 
 @pytest.mark.parametrize("mode", ["drop", "timeout"])
 @pytest.mark.parametrize("step", STEPS)
-def test_no_answer_before_the_step_is_an_unknown_outcome(server: Server, client: CyberTiplineClient,
-                                                         hasty: CyberTiplineClient, step: str, mode: str) -> None:
+def test_no_answer_before_the_step_is_an_unknown_outcome(
+    server: Server, client: CyberTiplineClient, hasty: CyberTiplineClient, step: str, mode: str
+) -> None:
     prepared = prepare(step, server, client, hasty if mode == "timeout" else client)
     server.state.fail_next(step, mode)
     with pytest.raises(NcmecTransportError) as excinfo:
@@ -499,7 +608,8 @@ def test_no_answer_before_the_step_is_an_unknown_outcome(server: Server, client:
 @pytest.mark.parametrize("mode", ["after_commit_drop", "after_commit_timeout"])
 @pytest.mark.parametrize("step", STEPS[1:])
 def test_no_answer_after_the_step_is_the_same_error_but_the_step_happened(
-        server: Server, client: CyberTiplineClient, hasty: CyberTiplineClient, step: str, mode: str) -> None:
+    server: Server, client: CyberTiplineClient, hasty: CyberTiplineClient, step: str, mode: str
+) -> None:
     prepared = prepare(step, server, client, hasty if mode.endswith("timeout") else client)
     server.state.fail_next(step, mode)
     with pytest.raises(NcmecTransportError) as excinfo:
@@ -522,8 +632,10 @@ def test_a_connection_refused_was_not_sent_and_can_be_sent_again() -> None:
 
 # -- reconciling after an unknown outcome -----------------------------------------------------
 
-def test_submit_lost_after_commit_leaves_an_orphan_that_expires_unfinished(server: Server,
-                                                                           client: CyberTiplineClient) -> None:
+
+def test_submit_lost_after_commit_leaves_an_orphan_that_expires_unfinished(
+    server: Server, client: CyberTiplineClient
+) -> None:
     # The API has no lookup: the orphan cannot be named, so it cannot be retracted. It is never
     # finished, so it never becomes a CyberTip, and NCMEC deletes it after 24 hours. The caller
     # submits again, from the same stored bytes, and finishes that one.
@@ -558,8 +670,9 @@ def test_finish_lost_after_commit_is_confirmed_by_finishing_again(server: Server
     assert list(server.state.report(report_id).files) == [upload.file_id]
 
 
-def test_upload_lost_after_commit_is_resolved_by_retracting_and_starting_again(server: Server,
-                                                                               client: CyberTiplineClient) -> None:
+def test_upload_lost_after_commit_is_resolved_by_retracting_and_starting_again(
+    server: Server, client: CyberTiplineClient
+) -> None:
     report_id = client.submit(make_report("upload-lost"))
     server.state.fail_next("upload", "after_commit_drop")
     with pytest.raises(NcmecTransportError):
@@ -574,8 +687,9 @@ def test_upload_lost_after_commit_is_resolved_by_retracting_and_starting_again(s
     assert len(client.finish(again).file_ids) == 1
 
 
-def test_retract_and_fileinfo_lost_after_commit_are_safe_to_send_again(server: Server,
-                                                                       client: CyberTiplineClient) -> None:
+def test_retract_and_fileinfo_lost_after_commit_are_safe_to_send_again(
+    server: Server, client: CyberTiplineClient
+) -> None:
     report_id = client.submit(make_report("repeatable"))
     upload = client.upload(report_id, "a.png", png(15))
     server.state.fail_next("fileinfo", "after_commit_drop")
@@ -592,9 +706,11 @@ def test_retract_and_fileinfo_lost_after_commit_are_safe_to_send_again(server: S
 
 # -- answers the client must not trust --------------------------------------------------------
 
+
 def mock_client(handler: Callable[[httpx.Request], httpx.Response]) -> CyberTiplineClient:
-    return CyberTiplineClient("https://exttest.cybertip.example", USER, PASSWORD, timeout=TIMEOUT,
-                              transport=httpx.MockTransport(handler))
+    return CyberTiplineClient(
+        "https://exttest.cybertip.example", USER, PASSWORD, timeout=TIMEOUT, transport=httpx.MockTransport(handler)
+    )
 
 
 def test_a_gateway_error_page_is_an_unknown_outcome_and_a_404_page_is_not() -> None:
@@ -619,8 +735,10 @@ def test_answers_that_do_not_fit_the_question_are_unknown_outcomes() -> None:
     with mock_client(lambda r: httpx.Response(200, content=response_xml(0))) as c:
         with pytest.raises(NcmecTransportError, match="without a reportId"):
             c.submit(make_report())
-    hostile = (b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "y">]>'
-               b"<reportResponse><responseCode>0</responseCode></reportResponse>")
+    hostile = (
+        b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "y">]>'
+        b"<reportResponse><responseCode>0</responseCode></reportResponse>"
+    )
     with mock_client(lambda r: httpx.Response(200, content=hostile)) as c:
         with pytest.raises(NcmecTransportError, match="DOCTYPE"):
             c.status()
@@ -643,25 +761,49 @@ def test_credentials_never_travel_in_plain_http_to_another_machine() -> None:
 
 # -- building documents -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("build, message", [
-    (lambda: IncidentSummary(IncidentType.CHILD_PORNOGRAPHY, datetime(2026, 6, 1)), "UTC offset"),
-    (lambda: ReportedPerson(screen_name="x" * 257), "screen_name has 257 characters; at most 256"),
-    (lambda: IpCaptureEvent("not-an-ip"), "not an IPv4 or IPv6 address"),
-    (lambda: IpCaptureEvent(3232235777), "not an IPv4 or IPv6 address"),  # type: ignore[arg-type]
-    (lambda: IpCaptureEvent("192.0.2.1", port=70000), "port"),
-    (lambda: FileDetails(report_id=1, file_id="f", file_viewed_by_esp=1), "file_viewed_by_esp must be True or False"),
-    (lambda: FileDetails(report_id=1, file_id="f", file_viewed_by_esp=None),
-     "file_viewed_by_esp must be True or False"),
-    (lambda: FileDetails(report_id=1, file_id="f", file_viewed_by_esp=False,
-                         file_relevance=FileRelevance.SUPPLEMENTAL_REPORTED, industry_classification="A1"),
-     "only a 'Reported' file"),
-    (lambda: Reporter(Person(first_name="No", last_name="Email")), "e-mail"),
-    (lambda: Report(incident_summary=IncidentSummary(IncidentType.CHILD_SEX_TRAFFICKING, T0),
-                    reporter=Reporter(Person(emails=["a@example.test"]))), "internet_details"),
-    (lambda: IncidentSummary(IncidentType.CHILD_PORNOGRAPHY, T0, escalate_to_high_priority="x" * 3001), "at most 3000"),
-    (lambda: IncidentSummary("Not A Type", T0), "expected one of"),  # type: ignore[arg-type]
-    (lambda: ReportedPerson(additional_info="x" * 100_001), "at most 100000"),
-])
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: IncidentSummary(IncidentType.CHILD_PORNOGRAPHY, datetime(2026, 6, 1)), "UTC offset"),
+        (lambda: ReportedPerson(screen_name="x" * 257), "screen_name has 257 characters; at most 256"),
+        (lambda: IpCaptureEvent("not-an-ip"), "not an IPv4 or IPv6 address"),
+        (lambda: IpCaptureEvent(3232235777), "not an IPv4 or IPv6 address"),  # type: ignore[arg-type]
+        (lambda: IpCaptureEvent("192.0.2.1", port=70000), "port"),
+        (
+            lambda: FileDetails(report_id=1, file_id="f", file_viewed_by_esp=1),
+            "file_viewed_by_esp must be True or False",
+        ),
+        (
+            lambda: FileDetails(report_id=1, file_id="f", file_viewed_by_esp=None),
+            "file_viewed_by_esp must be True or False",
+        ),
+        (
+            lambda: FileDetails(
+                report_id=1,
+                file_id="f",
+                file_viewed_by_esp=False,
+                file_relevance=FileRelevance.SUPPLEMENTAL_REPORTED,
+                industry_classification="A1",
+            ),
+            "only a 'Reported' file",
+        ),
+        (lambda: Reporter(Person(first_name="No", last_name="Email")), "e-mail"),
+        (
+            lambda: Report(
+                incident_summary=IncidentSummary(IncidentType.CHILD_SEX_TRAFFICKING, T0),
+                reporter=Reporter(Person(emails=["a@example.test"])),
+            ),
+            "internet_details",
+        ),
+        (
+            lambda: IncidentSummary(IncidentType.CHILD_PORNOGRAPHY, T0, escalate_to_high_priority="x" * 3001),
+            "at most 3000",
+        ),
+        (lambda: IncidentSummary("Not A Type", T0), "expected one of"),  # type: ignore[arg-type]
+        (lambda: ReportedPerson(additional_info="x" * 100_001), "at most 100000"),
+    ],
+)
 def test_bad_values_are_refused_with_a_message_that_says_what(build: Callable[[], object], message: str) -> None:
     with pytest.raises(ValueError) as excinfo:
         build()
@@ -678,16 +820,29 @@ SHORT = st.text(max_size=100)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(screen_name=SHORT, bio=FREE, note=FREE, display=st.text(min_size=1, max_size=50).filter(str.strip),
-       chat=FREE, file_name=st.text(max_size=200), info=st.text(min_size=1, max_size=200).filter(str.strip))
-def test_hostile_text_is_escaped_and_reads_back(screen_name: str, bio: str, note: str, display: str, chat: str,
-                                                file_name: str, info: str) -> None:
+@given(
+    screen_name=SHORT,
+    bio=FREE,
+    note=FREE,
+    display=st.text(min_size=1, max_size=50).filter(str.strip),
+    chat=FREE,
+    file_name=st.text(max_size=200),
+    info=st.text(min_size=1, max_size=200).filter(str.strip),
+)
+def test_hostile_text_is_escaped_and_reads_back(
+    screen_name: str, bio: str, note: str, display: str, chat: str, file_name: str, info: str
+) -> None:
     report = Report(
         incident_summary=IncidentSummary(IncidentType.CHILD_PORNOGRAPHY, T0, platform=screen_name),
         internet_details=[InternetDetails(kind="chat_im", chat_room_name=screen_name, content=chat)],
         reporter=Reporter(Person(first_name=screen_name, emails=["r@example.test"])),
-        person_or_user_reported=ReportedPerson(screen_name=screen_name, esp_identifier=screen_name, profile_bio=bio,
-                                               display_names=[display], additional_info=note),
+        person_or_user_reported=ReportedPerson(
+            screen_name=screen_name,
+            esp_identifier=screen_name,
+            profile_bio=bio,
+            display_names=[display],
+            additional_info=note,
+        ),
         victims=[Victim(screen_name=screen_name)],
         additional_info=note,
     )
@@ -708,11 +863,20 @@ def test_hostile_text_is_escaped_and_reads_back(screen_name: str, bio: str, note
     assert read("reporter/reportingPerson/firstName") == xml_text(screen_name)
     assert read("victim/screenName") == xml_text(screen_name)
     assert read("additionalInfo") == xml_text(note)
-    assert [c.tag for c in root] == ["incidentSummary", "internetDetails", "reporter", "personOrUserReported",
-                                     "victim", "additionalInfo"]
+    assert [c.tag for c in root] == [
+        "incidentSummary",
+        "internetDetails",
+        "reporter",
+        "personOrUserReported",
+        "victim",
+        "additionalInfo",
+    ]
 
-    file_doc = file_details_xml(FileDetails(report_id=1, file_id=info, file_viewed_by_esp=False,
-                                            original_file_name=file_name, additional_info=[info]))
+    file_doc = file_details_xml(
+        FileDetails(
+            report_id=1, file_id=info, file_viewed_by_esp=False, original_file_name=file_name, additional_info=[info]
+        )
+    )
     assert validate_file_details(file_doc) == []
     file_root = ET.fromstring(file_doc)
     assert file_root.findtext("fileId") == xml_text(info)
@@ -724,7 +888,7 @@ def test_xml_text_keeps_what_xml_can_carry_and_replaces_the_rest() -> None:
     assert xml_text("a<b>&\"'c") == "a<b>&\"'c"  # escaping is the serializer's job, not a rewrite
     assert xml_text("line\r\nbreak\rx") == "line\nbreak\nx"
     assert xml_text("nul\x00bell\x07\ufffe") == "nul\ufffdbell\ufffd\ufffd"
-    assert xml_text("emoji \U0001F600 ok") == "emoji \U0001F600 ok"
+    assert xml_text("emoji \U0001f600 ok") == "emoji \U0001f600 ok"
 
 
 def test_hostile_strings_reach_the_server_intact(server: Server, client: CyberTiplineClient) -> None:
@@ -739,45 +903,76 @@ def test_hostile_strings_reach_the_server_intact(server: Server, client: CyberTi
 def test_the_structure_names_every_element_the_builder_uses() -> None:
     # The spec is the one the server enforces; a builder element missing from it would be refused.
     assert [s.name for s in REPORT.children] == [
-        "batchedReport", "incidentSummary", "internetDetails", "lawEnforcement", "reporter", "personOrUserReported",
-        "intendedRecipient", "victim", "additionalInfo"]
+        "batchedReport",
+        "incidentSummary",
+        "internetDetails",
+        "lawEnforcement",
+        "reporter",
+        "personOrUserReported",
+        "intendedRecipient",
+        "victim",
+        "additionalInfo",
+    ]
     assert REPORT.child("incidentSummary").child("incidentType").min == 1
     assert REPORT.child("reporter").child("reportingPerson").child("email").min == 1
 
 
 # -- what a report must get right beyond the schema's types (NCMEC-3) -------------------------------
 
+
 def _file_details(report_id: int, file_id: str, *inner: str) -> bytes:
-    return ("<?xml version='1.0' encoding='utf-8'?><fileDetails>"
-            f"<reportId>{report_id}</reportId><fileId>{file_id}</fileId>" + "".join(inner) + "</fileDetails>").encode()
+    return (
+        "<?xml version='1.0' encoding='utf-8'?><fileDetails>"
+        f"<reportId>{report_id}</reportId><fileId>{file_id}</fileId>" + "".join(inner) + "</fileDetails>"
+    ).encode()
 
 
 def _fileinfo(server: Server, body: bytes) -> tuple[int, str]:
-    answer = parse_response(httpx.post(f"{server.url}/fileinfo", content=body, auth=(USER, PASSWORD),
-                                       headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=TIMEOUT).content)
+    answer = parse_response(
+        httpx.post(
+            f"{server.url}/fileinfo",
+            content=body,
+            auth=(USER, PASSWORD),
+            headers={"Content-Type": "text/xml; charset=utf-8"},
+            timeout=TIMEOUT,
+        ).content
+    )
     return answer.code, answer.description
 
 
-FUTURE = (datetime.now(timezone.utc) + timedelta(days=2)).isoformat(timespec="seconds")
+FUTURE = (datetime.now(UTC) + timedelta(days=2)).isoformat(timespec="seconds")
 
 
-@pytest.mark.parametrize("inner, problem", [
-    (["<originalFileHash hashType='MD5'>abc123</originalFileHash>"], "not a 32-digit hexadecimal MD5"),
-    (["<originalFileHash hashType='SHA256'>" + "g" * 64 + "</originalFileHash>"], "64-digit hexadecimal SHA256"),
-    (["<originalFileHash>" + "0" * 32 + "</originalFileHash>"], "attribute 'hashType' is required"),
-    (["<details><nameValuePair type='HASH'><name>PDQ</name><value>not-a-pdq</value></nameValuePair></details>"],
-     "64-digit hexadecimal PDQ"),
-    ([f"<uploadedToEspTimestamp>{FUTURE}</uploadedToEspTimestamp>"], "in the future"),
-    ([f"<ipCaptureEvent><ipAddress>192.0.2.1</ipAddress><dateTime>{FUTURE}</dateTime></ipCaptureEvent>"],
-     "in the future"),
-    (["<ipCaptureEvent><eventName>Upload</eventName></ipCaptureEvent>"], "<ipAddress> is required"),
-    (["<ipCaptureEvent><ipAddress>192.0.2.1</ipAddress><port>70000</port></ipCaptureEvent>"], "outside 1..65535"),
-    (["<publiclyAvailable>maybe</publiclyAvailable>"], "is not a boolean"),
-    (["<fileRelevance>Supplemental Reported</fileRelevance>", "<industryClassification>A1</industryClassification>"],
-     "only a 'Reported' file"),
-])
-def test_ncmec3_the_local_server_refuses_file_details_a_report_cannot_carry(server: Server, client: CyberTiplineClient,
-                                                                           inner: list[str], problem: str) -> None:
+@pytest.mark.parametrize(
+    "inner, problem",
+    [
+        (["<originalFileHash hashType='MD5'>abc123</originalFileHash>"], "not a 32-digit hexadecimal MD5"),
+        (["<originalFileHash hashType='SHA256'>" + "g" * 64 + "</originalFileHash>"], "64-digit hexadecimal SHA256"),
+        (["<originalFileHash>" + "0" * 32 + "</originalFileHash>"], "attribute 'hashType' is required"),
+        (
+            ["<details><nameValuePair type='HASH'><name>PDQ</name><value>not-a-pdq</value></nameValuePair></details>"],
+            "64-digit hexadecimal PDQ",
+        ),
+        ([f"<uploadedToEspTimestamp>{FUTURE}</uploadedToEspTimestamp>"], "in the future"),
+        (
+            [f"<ipCaptureEvent><ipAddress>192.0.2.1</ipAddress><dateTime>{FUTURE}</dateTime></ipCaptureEvent>"],
+            "in the future",
+        ),
+        (["<ipCaptureEvent><eventName>Upload</eventName></ipCaptureEvent>"], "<ipAddress> is required"),
+        (["<ipCaptureEvent><ipAddress>192.0.2.1</ipAddress><port>70000</port></ipCaptureEvent>"], "outside 1..65535"),
+        (["<publiclyAvailable>maybe</publiclyAvailable>"], "is not a boolean"),
+        (
+            [
+                "<fileRelevance>Supplemental Reported</fileRelevance>",
+                "<industryClassification>A1</industryClassification>",
+            ],
+            "only a 'Reported' file",
+        ),
+    ],
+)
+def test_ncmec3_the_local_server_refuses_file_details_a_report_cannot_carry(
+    server: Server, client: CyberTiplineClient, inner: list[str], problem: str
+) -> None:
     report_id = client.submit(make_report("file-rules"))
     file_id = client.upload(report_id, "a.png", png(40)).file_id
     code, description = _fileinfo(server, _file_details(report_id, file_id, *inner))
@@ -790,21 +985,29 @@ def test_ncmec3_the_local_server_takes_complete_file_details(server: Server, cli
     report_id = client.submit(make_report("file-complete"))
     file_id = client.upload(report_id, "holiday.png", data).file_id
     body = _file_details(
-        report_id, file_id, "<originalFileName>holiday.png</originalFileName>",
+        report_id,
+        file_id,
+        "<originalFileName>holiday.png</originalFileName>",
         f"<uploadedToEspTimestamp>{T0.isoformat()}</uploadedToEspTimestamp>",
-        "<locationOfFile>https://platform.example.test/p/1</locationOfFile>", "<fileViewedByEsp>false</fileViewedByEsp>",
-        "<publiclyAvailable>true</publiclyAvailable>", "<fileRelevance>Reported</fileRelevance>",
+        "<locationOfFile>https://platform.example.test/p/1</locationOfFile>",
+        "<fileViewedByEsp>false</fileViewedByEsp>",
+        "<publiclyAvailable>true</publiclyAvailable>",
+        "<fileRelevance>Reported</fileRelevance>",
         f"<originalFileHash hashType='MD5'>{hashlib.md5(data).hexdigest()}</originalFileHash>",
         f"<originalFileHash hashType='SHA256'>{hashlib.sha256(data).hexdigest()}</originalFileHash>",
         f"<ipCaptureEvent><ipAddress>203.0.113.45</ipAddress><eventName>Upload</eventName>"
         f"<dateTime>{T0.isoformat()}</dateTime><port>51234</port></ipCaptureEvent>",
-        "<details><nameValuePair type='HASH'><name>PDQ</name><value>" + "f" * 64 + "</value></nameValuePair></details>")
+        "<details><nameValuePair type='HASH'><name>PDQ</name><value>" + "f" * 64 + "</value></nameValuePair></details>",
+    )
     assert _fileinfo(server, body)[0] == ResponseCode.SUCCESS
 
 
-def test_ncmec3_the_local_server_refuses_a_report_dated_in_the_future(server: Server, client: CyberTiplineClient) -> None:
+def test_ncmec3_the_local_server_refuses_a_report_dated_in_the_future(
+    server: Server, client: CyberTiplineClient
+) -> None:
     future = make_report("future")
     document = report_xml(future).replace(T0.isoformat().encode(), FUTURE.encode(), 1)
-    answer = parse_response(httpx.post(f"{server.url}/submit", content=document, auth=(USER, PASSWORD),
-                                       timeout=TIMEOUT).content)
+    answer = parse_response(
+        httpx.post(f"{server.url}/submit", content=document, auth=(USER, PASSWORD), timeout=TIMEOUT).content
+    )
     assert answer.code == ResponseCode.VALIDATION_FAILED and "in the future" in answer.description

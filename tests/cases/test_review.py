@@ -17,9 +17,13 @@ from staydown.enforcement.models import EnforcementAction
 from tests.conftest import T0
 from tests.intake.test_notices import MINOR_REPORT
 
-HARASSMENT = {"kind": "public_report", "reporter_kind": "user", "policy_id": "harassment",
-              "explanation": "threatening messages", "items": [{"content_id": "post-5", "account_id": "u-5"}]}
-
+HARASSMENT = {
+    "kind": "public_report",
+    "reporter_kind": "user",
+    "policy_id": "harassment",
+    "explanation": "threatening messages",
+    "items": [{"content_id": "post-5", "account_id": "u-5"}],
+}
 
 
 def _case_id(database: Database) -> int:
@@ -39,8 +43,11 @@ def test_claim_lease_blocks_others_until_it_expires(client, staff, database: Dat
     assert r.status_code == 200 and r.json()["claimed_by"].startswith("staff:")
     r = client.post(f"/v1/cases/{case_id}/claim", headers=staff["senior"])
     assert r.status_code == 409 and "claimed by someone else" in r.json()["message"]
-    r = client.post(f"/v1/cases/{case_id}/decision", headers=staff["senior"], json={
-        "policy": "harassment@2", "outcome": "violates", "facts": "repeated threats"})
+    r = client.post(
+        f"/v1/cases/{case_id}/decision",
+        headers=staff["senior"],
+        json={"policy": "harassment@2", "outcome": "violates", "facts": "repeated threats"},
+    )
     assert r.status_code == 409 and "claim" in r.json()["message"]
     clock.advance(minutes=31)
     assert client.post(f"/v1/cases/{case_id}/claim", headers=staff["senior"]).status_code == 200
@@ -50,8 +57,11 @@ def test_decision_violates_applies_policy_actions_with_audit(client, staff, data
     client.post("/public/notices", json=HARASSMENT)
     case_id = _case_id(database)
     client.post(f"/v1/cases/{case_id}/claim", headers=staff["mo"])
-    r = client.post(f"/v1/cases/{case_id}/decision", headers=staff["mo"], json={
-        "policy": "harassment@2", "outcome": "violates", "facts": "three threatening messages naming the victim"})
+    r = client.post(
+        f"/v1/cases/{case_id}/decision",
+        headers=staff["mo"],
+        json={"policy": "harassment@2", "outcome": "violates", "facts": "three threatening messages naming the victim"},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["effective"] and r.json()["case"]["state"] == "decided"
     with database.unit_of_work(write=False) as db:
@@ -72,11 +82,17 @@ def test_decision_needs_facts_current_policy_and_known_actions(client, staff, da
     assert r.status_code == 422 and "version in force" in r.json()["message"]
     r = client.post(url, headers=staff["mo"], json={"policy": "harassment@2", "outcome": "violates", "facts": " "})
     assert r.status_code == 422 and "facts" in r.json()["message"]
-    r = client.post(url, headers=staff["mo"], json={"policy": "harassment@2", "outcome": "violates", "facts": "f",
-                                                   "actions": ["obliterate"]})
+    r = client.post(
+        url,
+        headers=staff["mo"],
+        json={"policy": "harassment@2", "outcome": "violates", "facts": "f", "actions": ["obliterate"]},
+    )
     assert r.status_code == 422 and "obliterate" in r.json()["message"]
-    r = client.post(url, headers=staff["mo"], json={"policy": "harassment@2", "outcome": "does_not_violate",
-                                                   "facts": "f", "actions": ["remove"]})
+    r = client.post(
+        url,
+        headers=staff["mo"],
+        json={"policy": "harassment@2", "outcome": "does_not_violate", "facts": "f", "actions": ["remove"]},
+    )
     assert r.status_code == 422
 
 
@@ -89,8 +105,11 @@ def test_X2_single_no_violation_cannot_close_a_child_safety_case(client, staff, 
     case_id = _case_id(database)
     assert client.post(f"/v1/cases/{case_id}/claim", headers=staff["mo"]).status_code == 403  # not a CS specialist
     client.post(f"/v1/cases/{case_id}/claim", headers=staff["cs1"])
-    r = client.post(f"/v1/cases/{case_id}/decision", headers=staff["cs1"], json={
-        "policy": "csam@2", "outcome": "does_not_violate", "facts": "looks like an adult to me"})
+    r = client.post(
+        f"/v1/cases/{case_id}/decision",
+        headers=staff["cs1"],
+        json={"policy": "csam@2", "outcome": "does_not_violate", "facts": "looks like an adult to me"},
+    )
     assert r.status_code == 200
     body = r.json()
     assert not body["effective"] and body["state"] == "pending_second_review"
@@ -100,14 +119,22 @@ def test_X2_single_no_violation_cannot_close_a_child_safety_case(client, staff, 
         restriction = db.execute(sa.select(EnforcementAction)).scalar_one()
         assert restriction.state == "active"  # the interim restriction stays
     # The first reviewer cannot be their own second reviewer.
-    r = client.post(f"/v1/cases/{case_id}/second-review", headers=staff["cs1"],
-                    json={"agree": True, "facts": "I still think so"})
+    r = client.post(
+        f"/v1/cases/{case_id}/second-review", headers=staff["cs1"], json={"agree": True, "facts": "I still think so"}
+    )
     assert r.status_code == 409 and "different person" in r.json()["message"]
     # A moderator has no second-review permission at all.
-    assert client.post(f"/v1/cases/{case_id}/second-review", headers=staff["mo"],
-                       json={"agree": True, "facts": "ok"}).status_code == 403
-    r = client.post(f"/v1/cases/{case_id}/second-review", headers=staff["cs2"],
-                    json={"agree": True, "facts": "verified age documents show the person is 24"})
+    assert (
+        client.post(
+            f"/v1/cases/{case_id}/second-review", headers=staff["mo"], json={"agree": True, "facts": "ok"}
+        ).status_code
+        == 403
+    )
+    r = client.post(
+        f"/v1/cases/{case_id}/second-review",
+        headers=staff["cs2"],
+        json={"agree": True, "facts": "verified age documents show the person is 24"},
+    )
     assert r.status_code == 200 and r.json()["effective"]
     tracks = {t["kind"]: t for t in r.json()["case"]["tracks"]}
     assert tracks["dsa_notice"]["state"] == "met" and tracks["dsa_notice"]["resolution"] == "decided"
@@ -117,21 +144,29 @@ def test_X2_single_no_violation_cannot_close_a_child_safety_case(client, staff, 
     assert tracks["ncmec"]["state"] == "not_applicable"
     assert tracks["ncmec"]["resolution"] == "no_apparent_abuse_on_review"
     # A closed track is not closed again by a finding.
-    r = client.post(f"/v1/cases/{case_id}/tracks/{tracks['take_it_down']['id']}/not-applicable",
-                    headers=staff["cs2"], json={"facts": "age documents verified by legal: the person is 24"})
+    r = client.post(
+        f"/v1/cases/{case_id}/tracks/{tracks['take_it_down']['id']}/not-applicable",
+        headers=staff["cs2"],
+        json={"facts": "age documents verified by legal: the person is 24"},
+    )
     assert r.status_code == 409
     tags = _tags(database)
     assert "case:decision:second_review" in tags and "case:track:not_applicable" in tags
 
 
-def test_X3_confirming_csam_records_actual_knowledge_and_starts_the_ncmec_clock(client, staff, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+def test_X3_confirming_csam_records_actual_knowledge_and_starts_the_ncmec_clock(
+    client, staff, database: Database, clock: FrozenClock
+) -> None:  # type: ignore[no-untyped-def]
     """REQ X-3, CSAM-1: the NCMEC track's clock starts at the confirming decision (default 24 h)."""
     client.post("/public/notices", json=MINOR_REPORT)
     case_id = _case_id(database)
     clock.advance(hours=2)
     client.post(f"/v1/cases/{case_id}/claim", headers=staff["cs1"])
-    r = client.post(f"/v1/cases/{case_id}/decision", headers=staff["cs1"], json={
-        "policy": "csam@2", "outcome": "violates", "facts": "apparent CSAM: a minor in sexual content"})
+    r = client.post(
+        f"/v1/cases/{case_id}/decision",
+        headers=staff["cs1"],
+        json={"policy": "csam@2", "outcome": "violates", "facts": "apparent CSAM: a minor in sexual content"},
+    )
     assert r.status_code == 200, r.text
     case = r.json()["case"]
     knowledge = T0 + timedelta(hours=2)
@@ -149,15 +184,23 @@ def test_second_reviewer_can_overturn_into_a_violation(client, staff, database: 
     client.post("/public/notices", json=MINOR_REPORT)
     case_id = _case_id(database)
     client.post(f"/v1/cases/{case_id}/claim", headers=staff["cs1"])
-    client.post(f"/v1/cases/{case_id}/decision", headers=staff["cs1"], json={
-        "policy": "csam@2", "outcome": "does_not_violate", "facts": "unclear"})
-    r = client.post(f"/v1/cases/{case_id}/second-review", headers=staff["cs2"],
-                    json={"agree": False, "facts": "the boy is visibly a minor; the video is sexual"})
+    client.post(
+        f"/v1/cases/{case_id}/decision",
+        headers=staff["cs1"],
+        json={"policy": "csam@2", "outcome": "does_not_violate", "facts": "unclear"},
+    )
+    r = client.post(
+        f"/v1/cases/{case_id}/second-review",
+        headers=staff["cs2"],
+        json={"agree": False, "facts": "the boy is visibly a minor; the video is sexual"},
+    )
     assert r.status_code == 200 and r.json()["effective"]
     assert r.json()["case"]["outcome"] == "violates" and r.json()["case"]["actual_knowledge_at"]
 
 
-def test_deadlines_escalate_before_breach_and_breaches_are_recorded(client, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+def test_deadlines_escalate_before_breach_and_breaches_are_recorded(
+    client, database: Database, clock: FrozenClock
+) -> None:  # type: ignore[no-untyped-def]
     """REQ TID-2, UK-1: each clock escalates with a quarter of its time left (raise priority,
     alert the roles) and records its breach, once each. A parent's report about their child runs
     the 24 h priority takedown, the 48 h TAKE IT DOWN and UK clocks and the 72 h DSA clock."""
@@ -210,6 +253,8 @@ def test_queue_orders_by_priority_then_deadline(client, staff, database: Databas
 
 def test_staff_sign_in_throttled_from_the_failing_source(client, staff) -> None:  # type: ignore[no-untyped-def]
     for _ in range(5):
-        assert client.post("/v1/auth/sign-in", json={"username": "mo", "password": "wrong password!!"}).status_code == 401
+        assert (
+            client.post("/v1/auth/sign-in", json={"username": "mo", "password": "wrong password!!"}).status_code == 401
+        )
     r = client.post("/v1/auth/sign-in", json={"username": "mo", "password": "correct horse battery staple"})
     assert r.status_code == 429 and "try again in" in r.json()["message"] and r.headers["retry-after"]

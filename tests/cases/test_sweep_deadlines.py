@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from staydown.actors import Actor, SYSTEM
+from staydown.actors import SYSTEM, Actor
 from staydown.cases.actions import DEADLINE_HORIZON, compute_priority, sweep_deadlines
 from staydown.cases.models import Case
 from staydown.clock import FrozenClock
@@ -23,9 +23,19 @@ def test_X2_the_sweep_moves_only_priorities_near_a_deadline(database: Database, 
     catalogue = default_catalogue()
     with database.unit_of_work() as db:
         for i in range(3):
-            submit_notice(db, actor=API, catalogue=catalogue, notice=NoticeIn.model_validate(
-                {"policy_id": "harassment", "explanation": "aimed at me", "reporter_id": f"r{i}",
-                 "items": [{"content_id": f"c{i}"}]}))
+            submit_notice(
+                db,
+                actor=API,
+                catalogue=catalogue,
+                notice=NoticeIn.model_validate(
+                    {
+                        "policy_id": "harassment",
+                        "explanation": "aimed at me",
+                        "reporter_id": f"r{i}",
+                        "items": [{"content_id": f"c{i}"}],
+                    }
+                ),
+            )
     with database.unit_of_work() as db:
         due = db.execute(sa.select(sa.func.min(Case.next_due_at))).scalar_one()
         before = dict(db.execute(sa.select(Case.id, Case.priority)).all())
@@ -43,15 +53,26 @@ def test_X2_the_sweep_moves_only_priorities_near_a_deadline(database: Database, 
             assert case.priority == compute_priority(case, clock.now()) > before[case.id]
 
 
-def test_X2_the_worker_sweep_finds_its_candidates_outside_the_write_transaction(database: Database,
-                                                                                 clock: FrozenClock) -> None:
+def test_X2_the_worker_sweep_finds_its_candidates_outside_the_write_transaction(
+    database: Database, clock: FrozenClock
+) -> None:
     """The job's sweep reads committed rows on a read connection and writes only what changes:
     the same escalations as the in-transaction sweep."""
     catalogue = default_catalogue()
     with database.unit_of_work() as db:
-        submit_notice(db, actor=API, catalogue=catalogue, notice=NoticeIn.model_validate(
-            {"policy_id": "harassment", "explanation": "aimed at me", "reporter_id": "r",
-             "items": [{"content_id": "c"}]}))
+        submit_notice(
+            db,
+            actor=API,
+            catalogue=catalogue,
+            notice=NoticeIn.model_validate(
+                {
+                    "policy_id": "harassment",
+                    "explanation": "aimed at me",
+                    "reporter_id": "r",
+                    "items": [{"content_id": "c"}],
+                }
+            ),
+        )
     clock.advance(timedelta(hours=60))  # 12 h of 72 left: escalate, and the priority moves
     with database.unit_of_work() as db:
         report = sweep_deadlines(db, actor=SYSTEM, read_committed_only=True)

@@ -25,8 +25,9 @@ SPAM = {"kind": "public_report", "reporter_kind": "user", "policy_id": "spam", "
 def _cases(client, database: Database, n: int, tag: str = "s", **extra) -> list[int]:  # type: ignore[no-untyped-def]
     ids = []
     for i in range(n):
-        r = client.post("/public/notices", json={**SPAM, **extra,
-                                                 "items": [{"content_id": f"{tag}-{i}", "account_id": f"b-{i}"}]})
+        r = client.post(
+            "/public/notices", json={**SPAM, **extra, "items": [{"content_id": f"{tag}-{i}", "account_id": f"b-{i}"}]}
+        )
         assert r.status_code == 201, r.text
         with database.unit_of_work(write=False) as db:
             ids.append(db.execute(sa.select(Case.id).order_by(Case.id.desc()).limit(1)).scalar_one())
@@ -40,9 +41,13 @@ def _person(database: Database, name: str, *roles: str) -> Actor:
 
 
 def _events(db, case_id: int, tag: str) -> list[AuditEvent]:  # type: ignore[no-untyped-def]
-    return list(db.execute(sa.select(AuditEvent).where(AuditEvent.subject_type == "case",
-                                                       AuditEvent.subject_id == str(case_id),
-                                                       AuditEvent.tag == tag).order_by(AuditEvent.seq)).scalars())
+    return list(
+        db.execute(
+            sa.select(AuditEvent)
+            .where(AuditEvent.subject_type == "case", AuditEvent.subject_id == str(case_id), AuditEvent.tag == tag)
+            .order_by(AuditEvent.seq)
+        ).scalars()
+    )
 
 
 def test_a_comment_is_stored_and_audited_with_its_author(client, database: Database) -> None:  # type: ignore[no-untyped-def]
@@ -75,7 +80,8 @@ def test_assignment_and_escalation_write_their_events_and_alert_the_role(client,
         assigns = _events(db, case_id, "case:assignment:assign")
         assert [e.data for e in assigns] == [
             {"from": None, "to": senior.ref, "reason": "you saw the first wave"},
-            {"from": "role:senior_moderator", "to": None, "reason": ""}]
+            {"from": "role:senior_moderator", "to": None, "reason": ""},
+        ]
         (escalation,) = _events(db, case_id, "case:assignment:escalate")
         assert escalation.data == {"from": senior.ref, "to": "role:senior_moderator", "reason": "possible campaign"}
         alert = db.execute(sa.select(StaffAlert).where(StaffAlert.case_id == case_id)).scalar_one()
@@ -90,8 +96,12 @@ def test_assignment_needs_a_reviewer_and_a_worker_target(client, database: Datab
         case = db.get(Case, case_id)
         with pytest.raises(PermissionDenied):
             teamwork.assign_case(db, actor=legal, case=case, to="role:moderator")
-        for target, words in (("role:legal", "can be given to the roles"), (legal.ref, "cannot work cases"),
-                              ("staff:abc", "choose a person or a role"), ("nonsense", "choose a person")):
+        for target, words in (
+            ("role:legal", "can be given to the roles"),
+            (legal.ref, "cannot work cases"),
+            ("staff:abc", "choose a person or a role"),
+            ("nonsense", "choose a person"),
+        ):
             with pytest.raises(InvalidInput, match=words):
                 teamwork.assign_case(db, actor=mo, case=case, to=target)
         with pytest.raises(InvalidInput, match="reason for the escalation"):
@@ -103,8 +113,15 @@ def test_bulk_decision_claims_and_decides_each_case_with_one_event_each(app, cli
     mo = _person(database, "mo", "moderator")
     catalogue = app.state.catalogue
     with database.unit_of_work() as db:
-        result = bulk_decide(db, actor=mo, case_ids=ids + [ids[0]], policy_ref=catalogue.get("spam").ref,
-                             outcome="violates", facts=" bot wave ", catalogue=catalogue)
+        result = bulk_decide(
+            db,
+            actor=mo,
+            case_ids=ids + [ids[0]],
+            policy_ref=catalogue.get("spam").ref,
+            outcome="violates",
+            facts=" bot wave ",
+            catalogue=catalogue,
+        )
         assert result.case_ids == ids  # a case ticked twice is decided once
     with database.unit_of_work(write=False) as db:
         for case_id in ids:
@@ -126,32 +143,46 @@ def test_bulk_decision_refuses_the_two_person_rule_and_is_all_or_nothing(app, cl
         from staydown.cases.actions import claim_case
 
         claim_case(db, actor=other, case=db.get(Case, spam[1]))
-    for ids, error, words in (([spam[0], minor], RuleViolation, "two-person rule"),
-                              (spam, Conflict, "claimed by someone else"),
-                              ([], InvalidInput, "at least one"),
-                              (list(range(1, MAX_BULK + 2)), InvalidInput, f"at most {MAX_BULK}")):
+    for ids, error, words in (
+        ([spam[0], minor], RuleViolation, "two-person rule"),
+        (spam, Conflict, "claimed by someone else"),
+        ([], InvalidInput, "at least one"),
+        (list(range(1, MAX_BULK + 2)), InvalidInput, f"at most {MAX_BULK}"),
+    ):
         with pytest.raises(error, match=words), database.unit_of_work() as db:
-            bulk_decide(db, actor=mo, case_ids=ids, policy_ref=ref, outcome="violates", facts="spam",
-                        catalogue=catalogue)
+            bulk_decide(
+                db, actor=mo, case_ids=ids, policy_ref=ref, outcome="violates", facts="spam", catalogue=catalogue
+            )
     with database.unit_of_work(write=False) as db:
         assert db.scalar(sa.select(sa.func.count()).select_from(Decision)) == 0
         assert db.get(Case, spam[0]).claimed_by is None  # the refused batch claimed nothing
-    r = client.post("/public/notices", json={**SPAM, "policy_id": "csam", "explanation": "a child",
-                                             "items": [{"content_id": "cs-1"}]})
+    r = client.post(
+        "/public/notices",
+        json={**SPAM, "policy_id": "csam", "explanation": "a child", "items": [{"content_id": "cs-1"}]},
+    )
     assert r.status_code == 201, r.text
     with database.unit_of_work(write=False) as db:
         cs_case = db.execute(sa.select(Case.id).where(Case.child_safety.is_(True))).scalar_one()
     with pytest.raises(NotFound), database.unit_of_work() as db:
-        bulk_decide(db, actor=mo, case_ids=[cs_case], policy_ref=catalogue.get("csam").ref, outcome="violates",
-                    facts="x", catalogue=catalogue)
+        bulk_decide(
+            db,
+            actor=mo,
+            case_ids=[cs_case],
+            policy_ref=catalogue.get("csam").ref,
+            outcome="violates",
+            facts="x",
+            catalogue=catalogue,
+        )
 
 
 def test_queue_filter_reports_each_wrong_value_in_words() -> None:
     catalogue = default_catalogue()
     ids = [p.id for p in catalogue]
     assert parse_filter(state="decided", policies=ids).view == "closed"
-    assert parse_filter(view="mine", policy="spam", track="dsa_notice", reporter="user", sort="due",
-                        policies=ids).problems == []
+    assert (
+        parse_filter(view="mine", policy="spam", track="dsa_notice", reporter="user", sort="due", policies=ids).problems
+        == []
+    )
     found = parse_filter(view="x" * 300, reporter="\x00", policy="nope", policies=ids)
     assert len(found.problems) == 3 and found.view == "open"
     assert found.problems[0].startswith("\u201c" + "x" * 40 + "...\u201d is not a view")

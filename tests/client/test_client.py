@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +36,14 @@ from tests.client.servers import serve
 from tests.helpers import make_key
 from tests.imagegen import jpeg
 
-REPORT = {"reporter_kind": "user", "policy_id": "csam", "minor_involved": True, "reporter_id": "acct-9",
-          "explanation": "a user's report from the forum", "items": [{"content_id": "post-1"}]}
+REPORT = {
+    "reporter_kind": "user",
+    "policy_id": "csam",
+    "minor_involved": True,
+    "reporter_id": "acct-9",
+    "explanation": "a user's report from the forum",
+    "items": [{"content_id": "post-1"}],
+}
 
 
 @pytest.fixture
@@ -55,10 +61,17 @@ def staydown(staydown_url: str, api_key: str) -> Iterator[Client]:
 
 # -- the real app ---------------------------------------------------------------------------------
 
+
 def test_scan_of_a_synthetic_jpeg_is_allowed(staydown: Client, tmp_path: Path) -> None:
     data = jpeg(3)
-    result = staydown.scan(data, content_id="post-1", account_id="u-1", account_handle="ana",
-                           uploader_ip="2001:db8::7", uploaded_at=datetime(2026, 6, 1, 11, 59, tzinfo=timezone.utc))
+    result = staydown.scan(
+        data,
+        content_id="post-1",
+        account_id="u-1",
+        account_handle="ana",
+        uploader_ip="2001:db8::7",
+        uploaded_at=datetime(2026, 6, 1, 11, 59, tzinfo=UTC),
+    )
     assert isinstance(result, ScanResult)
     assert result.verdict == "allow" and result.allowed and not result.held and not result.blocked
     assert result.matches == [] and result.case_ids == [] and result.content_id == "post-1"
@@ -70,13 +83,17 @@ def test_scan_of_a_synthetic_jpeg_is_allowed(staydown: Client, tmp_path: Path) -
     again = staydown.scan(path, content_id="post-2")
     assert again.signals["md5"] == result.signals["md5"] and again.scan_id > result.scan_id
     # Hashes computed by the platform: the same answer without sending the media.
-    matched = staydown.match(pdq=[(result.signals["pdq"], result.signals["pdq_quality"])], md5=result.signals["md5"],
-                             content={"id": "post-3", "kind": "image", "account": {"id": "u-1"}})
+    matched = staydown.match(
+        pdq=[(result.signals["pdq"], result.signals["pdq_quality"])],
+        md5=result.signals["md5"],
+        content={"id": "post-3", "kind": "image", "account": {"id": "u-1"}},
+    )
     assert matched.verdict == "allow" and matched.content_id == "post-3"
 
 
-def test_errors_come_back_typed(staydown: Client, staydown_url: str, settings: Settings, database: Database,
-                                api_key: str) -> None:
+def test_errors_come_back_typed(
+    staydown: Client, staydown_url: str, settings: Settings, database: Database, api_key: str
+) -> None:
     with Client(staydown_url, "sd_not-a-real-key", retries=0) as client, pytest.raises(AuthenticationError) as err:
         client.scan(jpeg(1))
     assert err.value.status == 401 and err.value.code == "unauthenticated"
@@ -129,8 +146,13 @@ def test_a_notice_returns_its_receipt_and_subjects_are_kept_by_platform_id(stayd
 
     account = staydown.put_account("u-7", handle="ana", metadata={"joined": "2024"})
     assert account.id == "u-7" and account.handle == "ana"
-    content = staydown.put_content("post-42", kind="image", url="https://forum.example/p/42", account="u-7",
-                                   created_at=datetime(2026, 5, 1, tzinfo=timezone.utc))
+    content = staydown.put_content(
+        "post-42",
+        kind="image",
+        url="https://forum.example/p/42",
+        account="u-7",
+        created_at=datetime(2026, 5, 1, tzinfo=UTC),
+    )
     assert isinstance(content, Content) and content.account is not None and content.account.id == "u-7"
     assert staydown.get_content("post-42").url == "https://forum.example/p/42"
     with pytest.raises(ValueError, match="timezone-aware"):
@@ -140,8 +162,9 @@ def test_a_notice_returns_its_receipt_and_subjects_are_kept_by_platform_id(stayd
 def test_the_async_client_does_the_same(staydown_url: str, app: Any, api_key: str) -> None:
     async def main() -> None:
         async with AsyncClient(staydown_url, api_key, retries=0) as client:
-            scanned, receipt = await asyncio.gather(client.scan(jpeg(7), content_id="post-7"),
-                                                    client.submit_notice(**REPORT))
+            scanned, receipt = await asyncio.gather(
+                client.scan(jpeg(7), content_id="post-7"), client.submit_notice(**REPORT)
+            )
             assert scanned.allowed and receipt.tracking_code and receipt.cases
             with pytest.raises(InvalidInputError):
                 await client.scan(b"GIF89a-but-not-really")
@@ -159,6 +182,7 @@ def test_the_async_client_does_the_same(staydown_url: str, app: Any, api_key: st
 
 # -- the action feed --------------------------------------------------------------------------------
 
+
 def _apply(database: Database, kind: str, *, content: str | None = None, account: str | None = None) -> int:
     """An action taken inside staydown (as a decision would), on the platform's content or account."""
     from staydown.actors import SYSTEM
@@ -168,7 +192,9 @@ def _apply(database: Database, kind: str, *, content: str | None = None, account
 
     with database.unit_of_work() as db:
         if content is not None:
-            row = ensure_content(db, actor=SYSTEM, ref=ContentRef(id=content, kind="image", account=AccountRef(id="u-1")))
+            row = ensure_content(
+                db, actor=SYSTEM, ref=ContentRef(id=content, kind="image", account=AccountRef(id="u-1"))
+            )
             action = apply_action(db, actor=SYSTEM, kind=kind, content_id=row.id, policy_ref="csam", facts="confirmed")
         else:
             holder = ensure_account(db, actor=SYSTEM, ref=AccountRef(id=account or "u-1"))
@@ -185,16 +211,26 @@ def _lift(database: Database, action_id: int) -> None:
         lift_action(db, actor=SYSTEM, action=db.get(EnforcementAction, action_id), reason="reversed on appeal")
 
 
-def test_the_action_feed_follows_its_cursor_and_takes_acks(staydown: Client, staydown_url: str, api_key: str,
-                                                           database: Database) -> None:
-    ids = [_apply(database, "remove", content="post-1"), _apply(database, "restrict_distribution", content="post-2"),
-           _apply(database, "suspend", account="u-1"), _apply(database, "disable", content="post-3")]
+def test_the_action_feed_follows_its_cursor_and_takes_acks(
+    staydown: Client, staydown_url: str, api_key: str, database: Database
+) -> None:
+    ids = [
+        _apply(database, "remove", content="post-1"),
+        _apply(database, "restrict_distribution", content="post-2"),
+        _apply(database, "suspend", account="u-1"),
+        _apply(database, "disable", content="post-3"),
+    ]
     page = staydown.actions(after=0, limit=2)
     assert isinstance(page, ActionPage) and [a.id for a in page.actions] == ids[:2]
     assert page.next_cursor == page.actions[-1].seq and page.actions[0].seq < page.actions[1].seq
     first = page.actions[0]
     assert (first.event, first.kind, first.target, first.content_id, first.policy) == (
-        "action.applied", "remove", "content", "post-1", "csam")
+        "action.applied",
+        "remove",
+        "content",
+        "post-1",
+        "csam",
+    )
     assert page.actions[1].details == {} and first.facts == "confirmed" and first.created_at is not None
     rest = list(staydown.iter_actions(after=page.next_cursor, limit=1))
     assert [a.id for a in rest] == ids[2:] and rest[0].target == "account" and rest[0].account_id == "u-1"
@@ -221,7 +257,8 @@ def test_the_action_feed_follows_its_cursor_and_takes_acks(staydown: Client, sta
 
 
 def test_csam3_the_client_registers_visibility_and_upload_facts_and_answers_a_file_request(
-        staydown: Client, staydown_url: str, api_key: str, database: Database) -> None:
+    staydown: Client, staydown_url: str, api_key: str, database: Database
+) -> None:
     """A platform says who could see its content and how it was uploaded, and answers staydown's
     `provide_file` request with the file (NCMEC-3, CSAM-3)."""
     from staydown.actors import SYSTEM
@@ -230,19 +267,35 @@ def test_csam3_the_client_registers_visibility_and_upload_facts_and_answers_a_fi
     from staydown.subjects.queries import content_by_platform_id
 
     data = jpeg(33)
-    scanned = staydown.scan(data, content_id="post-33", account_id="u-33", content_visibility="public",
-                            uploader_ip="198.51.100.33", uploader_port=40433, original_filename="sunset.jpg",
-                            uploaded_at=datetime(2026, 6, 1, 11, 0, tzinfo=timezone.utc))
+    scanned = staydown.scan(
+        data,
+        content_id="post-33",
+        account_id="u-33",
+        content_visibility="public",
+        uploader_ip="198.51.100.33",
+        uploader_port=40433,
+        original_filename="sunset.jpg",
+        uploaded_at=datetime(2026, 6, 1, 11, 0, tzinfo=UTC),
+    )
     assert scanned.allowed
     assert staydown.get_content("post-33").visibility == "public"
     assert staydown.put_content("post-33", visibility="private").visibility == "private"
     with database.unit_of_work() as db:
-        request_id = request_file(db, actor=SYSTEM, content=content_by_platform_id(db, "post-33"), case_id=None,
-                                  reason="a test report needs the file").id
+        request_id = request_file(
+            db,
+            actor=SYSTEM,
+            content=content_by_platform_id(db, "post-33"),
+            case_id=None,
+            reason="a test report needs the file",
+        ).id
     (ask,) = [a for a in staydown.iter_actions() if a.kind == "provide_file"]
     assert ask.file_request_id == request_id and ask.content_id == "post-33" and ask.statement is None
-    receipt = staydown.provide_file(ask, data, original_filename="sunset.jpg",
-                                    context={"uploaded_at": datetime(2026, 6, 1, 11, 0, tzinfo=timezone.utc)})
+    receipt = staydown.provide_file(
+        ask,
+        data,
+        original_filename="sunset.jpg",
+        context={"uploaded_at": datetime(2026, 6, 1, 11, 0, tzinfo=UTC)},
+    )
     assert receipt.file_request_id == request_id and receipt.sha256 == hashlib.sha256(data).hexdigest()
     assert staydown.provide_file(ask, data).id == receipt.id  # sent again after a lost answer: the same item
     staydown.ack_action(ask.id, status="applied", detail="file provided")
@@ -253,7 +306,9 @@ def test_csam3_the_client_registers_visibility_and_upload_facts_and_answers_a_fi
 
     async def deposit() -> int | None:
         async with AsyncClient(staydown_url, api_key) as client:
-            return (await client.deposit_evidence(jpeg(34), content_id="post-34", context={"note": "kept"})).file_request_id
+            return (
+                await client.deposit_evidence(jpeg(34), content_id="post-34", context={"note": "kept"})
+            ).file_request_id
 
     assert asyncio.run(deposit()) is None
     with pytest.raises(ValueError, match="visibility"):
@@ -298,15 +353,33 @@ def _sequence(*outcomes: httpx.Response | Exception) -> Handler:
 
 
 def _error(status: int, code: str = "not_ready", **headers: str) -> httpx.Response:
-    return httpx.Response(status, json={"error": code, "message": f"status {status}", "details": None},
-                          headers=headers)
+    return httpx.Response(status, json={"error": code, "message": f"status {status}", "details": None}, headers=headers)
 
 
-ACTION = {"id": 101, "seq": 1, "event": "action.applied", "kind": "remove", "target": "content",
-          "content_id": "post-1", "state": "active", "created_at": "2026-06-01T12:00:00Z"}
+ACTION = {
+    "id": 101,
+    "seq": 1,
+    "event": "action.applied",
+    "kind": "remove",
+    "target": "content",
+    "content_id": "post-1",
+    "state": "active",
+    "created_at": "2026-06-01T12:00:00Z",
+}
 PAGE = httpx.Response(200, json={"actions": [], "next_cursor": 0})
-SCANNED = httpx.Response(200, json={"scan_id": 1, "verdict": "allow", "reasons": [], "matches": [], "signals": {},
-                                    "media": {}, "content_id": None, "query_variants": 8})
+SCANNED = httpx.Response(
+    200,
+    json={
+        "scan_id": 1,
+        "verdict": "allow",
+        "reasons": [],
+        "matches": [],
+        "signals": {},
+        "media": {},
+        "content_id": None,
+        "query_variants": 8,
+    },
+)
 
 
 def test_idempotent_calls_are_retried_on_503_with_growing_backoff() -> None:
@@ -315,7 +388,7 @@ def test_idempotent_calls_are_retried_on_503_with_growing_backoff() -> None:
     assert len(requests) == 4 and len(sleeps) == 3
     # Exponential with jitter: each wait is within [ceiling/2, ceiling] of a doubling ceiling.
     for attempt, slept in enumerate(sleeps):
-        ceiling = min(8.0, 0.5 * 2 ** attempt)
+        ceiling = min(8.0, 0.5 * 2**attempt)
         assert ceiling / 2 <= slept <= ceiling
     # One request id for every attempt of one call, so the server's logs tie them together.
     assert len({r.headers["x-request-id"] for r in requests}) == 1
@@ -330,12 +403,14 @@ def test_retries_give_up_after_the_limit_with_the_typed_error() -> None:
 
 
 def test_put_and_ack_are_retried_after_a_dropped_connection() -> None:
-    client, requests, _ = _client(_sequence(httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("gone"),
-                                            httpx.Response(200, json=ACTION)))
+    client, requests, _ = _client(
+        _sequence(httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("gone"), httpx.Response(200, json=ACTION))
+    )
     assert client.ack_action(101).id == 101
     assert len(requests) == 3
-    client, requests, _ = _client(_sequence(httpx.ConnectError("refused"),
-                                            httpx.Response(200, json={"id": "u-1", "status": "active"})))
+    client, requests, _ = _client(
+        _sequence(httpx.ConnectError("refused"), httpx.Response(200, json={"id": "u-1", "status": "active"}))
+    )
     assert client.put_account("u-1").id == "u-1" and len(requests) == 2
 
 
@@ -357,8 +432,9 @@ def test_a_scan_is_not_sent_again_once_it_was_sent() -> None:
 
 
 def test_a_scan_is_sent_again_when_it_never_left() -> None:
-    client, requests, sleeps = _client(_sequence(httpx.ConnectError("refused"), httpx.ConnectTimeout("slow"),
-                                                 httpx.PoolTimeout("busy"), SCANNED))
+    client, requests, sleeps = _client(
+        _sequence(httpx.ConnectError("refused"), httpx.ConnectTimeout("slow"), httpx.PoolTimeout("busy"), SCANNED)
+    )
     assert client.scan(jpeg(1), content_id="post-1").allowed
     assert len(requests) == 4 and len(sleeps) == 3
     # The multipart body is rebuilt whole for each attempt.
@@ -370,17 +446,28 @@ def test_a_scan_is_sent_again_when_it_never_left() -> None:
 
 
 def test_429_is_retried_after_retry_after_even_for_a_post() -> None:
-    client, requests, sleeps = _client(_sequence(_error(429, "rate_limited", **{"Retry-After": "2"}),
-                                                 httpx.Response(201, json={
-                                                     "tracking_code": "ABCD-1234", "state": "received",
-                                                     "received_at": "2026-06-01T12:00:00Z", "cases": [3]})))
+    client, requests, sleeps = _client(
+        _sequence(
+            _error(429, "rate_limited", **{"Retry-After": "2"}),
+            httpx.Response(
+                201,
+                json={
+                    "tracking_code": "ABCD-1234",
+                    "state": "received",
+                    "received_at": "2026-06-01T12:00:00Z",
+                    "cases": [3],
+                },
+            ),
+        )
+    )
     assert client.submit_notice(**REPORT).tracking_code == "ABCD-1234"
     assert sleeps == [2.0] and len(requests) == 2
 
 
 def test_429_advice_longer_than_the_limit_is_raised_not_waited() -> None:
-    client, requests, sleeps = _client(_sequence(_error(429, "rate_limited", **{"Retry-After": "3600"})),
-                                       max_retry_after=30)
+    client, requests, sleeps = _client(
+        _sequence(_error(429, "rate_limited", **{"Retry-After": "3600"})), max_retry_after=30
+    )
     with pytest.raises(RateLimitedError) as err:
         client.actions()
     assert err.value.retry_after == 3600 and sleeps == [] and len(requests) == 1

@@ -25,17 +25,37 @@ T = 1_780_000_000
 
 
 def _action(**overrides: Any) -> dict[str, Any]:
-    return {"id": 41, "seq": 7, "event": "action.applied", "kind": "remove", "target": "content",
-            "content_id": "post-1", "account_id": "u-1", "case_id": 3, "policy": "csam", "state": "active",
-            "interim": False, "automated_detection": True, "automated_decision": False, "territorial_scope": [],
-            "ends_at": None, "created_at": "2026-06-01T12:00:00Z", "facts": "confirmed by a reviewer",
-            "delivery_id": "dlv-41-applied", **overrides}
+    return {
+        "id": 41,
+        "seq": 7,
+        "event": "action.applied",
+        "kind": "remove",
+        "target": "content",
+        "content_id": "post-1",
+        "account_id": "u-1",
+        "case_id": 3,
+        "policy": "csam",
+        "state": "active",
+        "interim": False,
+        "automated_detection": True,
+        "automated_decision": False,
+        "territorial_scope": [],
+        "ends_at": None,
+        "created_at": "2026-06-01T12:00:00Z",
+        "facts": "confirmed by a reviewer",
+        "delivery_id": "dlv-41-applied",
+        **overrides,
+    }
 
 
 def _signed(payload: dict[str, Any], *, secret: str = SECRET, at: int = T) -> tuple[bytes, dict[str, str]]:
     body = json.dumps(payload).encode()
-    return body, {"Staydown-Signature": sign(body, secret, at), "Staydown-Delivery": payload["delivery_id"],
-                  "Staydown-Event": payload["event"], "Content-Type": "application/json"}
+    return body, {
+        "Staydown-Signature": sign(body, secret, at),
+        "Staydown-Delivery": payload["delivery_id"],
+        "Staydown-Event": payload["event"],
+        "Content-Type": "application/json",
+    }
 
 
 def test_a_good_signature_gives_the_event() -> None:
@@ -58,8 +78,11 @@ def test_a_forged_or_missing_signature_is_rejected() -> None:
     with pytest.raises(InvalidWebhookSignature, match="does not match"):
         verify_webhook(body.replace(b"remove", b"label!"), headers, SECRET, now=T)
     for header in (None, "", "garbage", "t=abc,v1=00", f"t={T}", f"t={T},v1={'0' * 64}"):
-        broken = {**headers, "Staydown-Signature": header} if header is not None else {
-            k: v for k, v in headers.items() if k != "Staydown-Signature"}
+        broken = (
+            {**headers, "Staydown-Signature": header}
+            if header is not None
+            else {k: v for k, v in headers.items() if k != "Staydown-Signature"}
+        )
         with pytest.raises(InvalidWebhookSignature):
             verify_webhook(body, broken, SECRET, now=T)  # type: ignore[arg-type]
     # A body re-encoded from text is not the body that was signed: refuse to guess.
@@ -150,14 +173,21 @@ def test_secrets_can_be_rotated_on_both_sides() -> None:
 # -- properties -------------------------------------------------------------------------------
 
 texts = st.text(max_size=200)
-actions = st.fixed_dictionaries({
-    "id": st.integers(1, 2**53), "seq": st.integers(0, 2**53),
-    "event": st.sampled_from(["action.applied", "action.lifted"]),
-    "kind": st.sampled_from(["remove", "disable", "restrict_distribution", "restore", "suspend", "label"]),
-    "target": st.sampled_from(["content", "account"]), "content_id": st.none() | texts,
-    "account_id": st.none() | texts, "facts": texts, "territorial_scope": st.lists(st.sampled_from(["DE", "FR", "US"])),
-    "interim": st.booleans(), "delivery_id": st.text(min_size=1, max_size=80),
-})
+actions = st.fixed_dictionaries(
+    {
+        "id": st.integers(1, 2**53),
+        "seq": st.integers(0, 2**53),
+        "event": st.sampled_from(["action.applied", "action.lifted"]),
+        "kind": st.sampled_from(["remove", "disable", "restrict_distribution", "restore", "suspend", "label"]),
+        "target": st.sampled_from(["content", "account"]),
+        "content_id": st.none() | texts,
+        "account_id": st.none() | texts,
+        "facts": texts,
+        "territorial_scope": st.lists(st.sampled_from(["DE", "FR", "US"])),
+        "interim": st.booleans(),
+        "delivery_id": st.text(min_size=1, max_size=80),
+    }
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -10,8 +10,8 @@ import json
 import random
 import threading
 import time
-from datetime import timedelta
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -101,21 +101,31 @@ def _subjects(database: Database, n: int) -> dict[str, list[str]]:
             second = apply_action(db, actor=SYSTEM, kind="remove", content_id=content.id)
             lift_action(db, actor=SYSTEM, action=first, reason="replaced by removal")
             third = apply_action(db, actor=SYSTEM, kind="suspend", account_id=content.account_id)
-            expected[f"c{s}"] = [f"action:{first.id}:action.applied", f"action:{second.id}:action.applied",
-                                 f"action:{first.id}:action.lifted"]
+            expected[f"c{s}"] = [
+                f"action:{first.id}:action.applied",
+                f"action:{second.id}:action.applied",
+                f"action:{first.id}:action.lifted",
+            ]
             expected[f"a{s}"] = [f"action:{third.id}:action.applied"]
     return expected
 
 
 def test_x5_batch_delivery_keeps_order_per_subject_and_delivers_each_key_once_when_posts_fail(
-        database: Database, clock: FrozenClock, flaky) -> None:  # type: ignore[no-untyped-def]
+    database: Database, clock: FrozenClock, flaky
+) -> None:  # type: ignore[no-untyped-def]
     """REQ X-5: every copy's action reaches the platform, once, in order per subject, through a
     receiver that refuses about a third of the POSTs."""
     state, url = flaky
     expected = _subjects(database, 25)
     settings = Settings(env="test", webhook_url=url, webhook_secret=SECRET, webhook_concurrency=8)
-    worker = Worker(database, build_registry(), services={"settings": settings}, batch_size=5, bulk_size=40,
-                    retry=RetryPolicy(base_seconds=1, cap_seconds=4))
+    worker = Worker(
+        database,
+        build_registry(),
+        services={"settings": settings},
+        batch_size=5,
+        bulk_size=40,
+        retry=RetryPolicy(base_seconds=1, cap_seconds=4),
+    )
     first = worker.claim()
     # One lease covers many webhooks (more than the ordinary batch size), at most one per subject.
     assert len(first) == 40
@@ -135,8 +145,11 @@ def test_x5_batch_delivery_keeps_order_per_subject_and_delivers_each_key_once_wh
     assert len(got) == len(set(got)) == sum(len(v) for v in expected.values())  # each key exactly once
     for subject, ids in expected.items():
         field = "content_id" if subject.startswith("c") else "account_id"
-        seen = [e["delivery_id"] for e in state.accepted
-                if e[field] == subject and (field == "account_id") == (e["target"] == "account")]
+        seen = [
+            e["delivery_id"]
+            for e in state.accepted
+            if e[field] == subject and (field == "account_id") == (e["target"] == "account")
+        ]
         assert seen == ids, subject
     assert state.max_in_flight > 1  # the batch really was concurrent
     with database.unit_of_work(write=False) as db:
@@ -191,12 +204,15 @@ def test_batch_completion_is_fenced_by_attempt_number(database: Database, clock:
     assert b.run_batch("b", claimed_by_b) == 3
     with database.unit_of_work(write=False) as db:
         assert set(db.scalars(sa.select(Job.state))) == {"done"}
-        outcomes = db.execute(sa.select(JobAttempt.worker, JobAttempt.outcome)
-                              .order_by(JobAttempt.job_id, JobAttempt.attempt)).all()
+        outcomes = db.execute(
+            sa.select(JobAttempt.worker, JobAttempt.outcome).order_by(JobAttempt.job_id, JobAttempt.attempt)
+        ).all()
     assert [tuple(o) for o in outcomes] == [("a", "lost"), ("b", "ok")] * 3
 
 
-def test_failed_batch_retries_each_job_with_backoff_then_dead_letters_with_audit(database: Database, clock: FrozenClock) -> None:
+def test_failed_batch_retries_each_job_with_backoff_then_dead_letters_with_audit(
+    database: Database, clock: FrozenClock
+) -> None:
     calls: list[list[int]] = []
     registry = _batch_registry(calls, fail=True)
     with database.unit_of_work() as db:

@@ -81,8 +81,9 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
 
 def _worker(database: Database, url: str) -> Worker:
     settings = Settings(env="test", webhook_url=url, webhook_secret=SECRET)
-    return Worker(database, build_registry(), services={"settings": settings},
-                  retry=RetryPolicy(base_seconds=2, cap_seconds=3600))
+    return Worker(
+        database, build_registry(), services={"settings": settings}, retry=RetryPolicy(base_seconds=2, cap_seconds=3600)
+    )
 
 
 def _actions(database: Database, n_subjects: int = 3) -> list[int]:
@@ -98,7 +99,9 @@ def _actions(database: Database, n_subjects: int = 3) -> list[int]:
     return ids
 
 
-def test_receiver_down_for_hours_gets_every_action_once_in_order(database: Database, clock: FrozenClock, receiver) -> None:  # type: ignore[no-untyped-def]
+def test_receiver_down_for_hours_gets_every_action_once_in_order(
+    database: Database, clock: FrozenClock, receiver
+) -> None:  # type: ignore[no-untyped-def]
     state, url = receiver
     _actions(database)
     worker = _worker(database, url)
@@ -118,8 +121,10 @@ def test_receiver_down_for_hours_gets_every_action_once_in_order(database: Datab
     for subject in ("c0", "c1", "c2"):
         seen = [e for e in state.accepted if e["content_id"] == subject]
         assert [(e["kind"], e["event"]) for e in seen] == [
-            ("restrict_distribution", "action.applied"), ("remove", "action.applied"),
-            ("restrict_distribution", "action.lifted")]
+            ("restrict_distribution", "action.applied"),
+            ("remove", "action.applied"),
+            ("restrict_distribution", "action.lifted"),
+        ]
     assert state.bad_signatures == 0
 
 
@@ -157,7 +162,9 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-def test_process_killed_between_commit_and_delivery_still_delivers(database: Database, database_url: str, receiver, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+def test_process_killed_between_commit_and_delivery_still_delivers(
+    database: Database, database_url: str, receiver, clock: FrozenClock
+) -> None:  # type: ignore[no-untyped-def]
     from staydown.clock import utcnow
 
     state, url = receiver
@@ -172,21 +179,33 @@ def test_pull_feed_and_ack_meet_the_takedown_track(client, api_key: str, databas
     from staydown.cases.models import Case, LegalTrack
     from tests.helpers import make_staff, sign_in
 
-    client.post("/public/takedown-requests", json={
-        "reporter_kind": "affected_person", "items": [{"content_id": "img-9"}], "good_faith": True,
-        "signature": "/s/ me", "contact_email": "me@example.org",
-        "explanation": "a private photo of me posted without my consent"})
+    client.post(
+        "/public/takedown-requests",
+        json={
+            "reporter_kind": "affected_person",
+            "items": [{"content_id": "img-9"}],
+            "good_faith": True,
+            "signature": "/s/ me",
+            "contact_email": "me@example.org",
+            "explanation": "a private photo of me posted without my consent",
+        },
+    )
     make_staff(database, "mo", "moderator")
     mo = sign_in(client, "mo")
     with database.unit_of_work(write=False) as db:
         case_id = db.execute(sa.select(Case.id)).scalar_one()
     client.post(f"/v1/cases/{case_id}/claim", headers=mo)
-    client.post(f"/v1/cases/{case_id}/decision", headers=mo,
-                json={"policy": "ncii@2", "outcome": "violates", "facts": "intimate image, no consent"})
+    client.post(
+        f"/v1/cases/{case_id}/decision",
+        headers=mo,
+        json={"policy": "ncii@2", "outcome": "violates", "facts": "intimate image, no consent"},
+    )
     feed = client.get("/v1/actions", headers=auth(api_key), params={"after": 0}).json()
     removal = next(a for a in feed["actions"] if a["kind"] == "remove")
     assert removal["content_id"] == "img-9" and removal["policy"] == "ncii@2"
-    assert client.get("/v1/actions", headers=auth(api_key), params={"after": feed["next_cursor"]}).json()["actions"] == []
+    assert (
+        client.get("/v1/actions", headers=auth(api_key), params={"after": feed["next_cursor"]}).json()["actions"] == []
+    )
     r = client.post(f"/v1/actions/{removal['id']}/ack", headers=auth(api_key), json={"status": "applied"})
     assert r.status_code == 200
     with database.unit_of_work(write=False) as db:

@@ -173,7 +173,9 @@ def test_expired_lease_is_reclaimed_and_the_old_worker_is_fenced(database: Datab
     assert job.state == "done" and job.attempts == 2
     with database.unit_of_work(write=False) as db:
         outcomes = db.execute(
-            sa.select(JobAttempt.worker, JobAttempt.outcome).where(JobAttempt.job_id == job_id).order_by(JobAttempt.attempt)
+            sa.select(JobAttempt.worker, JobAttempt.outcome)
+            .where(JobAttempt.job_id == job_id)
+            .order_by(JobAttempt.attempt)
         ).all()
     assert [tuple(o) for o in outcomes] == [("a", "lost"), ("b", "ok")]
 
@@ -248,10 +250,8 @@ def test_periodic_jobs_are_scheduled_once_per_slot_across_workers(database: Data
 
 def test_deadline_sweep_is_a_periodic_job_of_the_service(database: Database, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from staydown.app import build_worker
-    from staydown.jobs import SWEEP_DEADLINES, build_registry
+    from staydown.jobs import RETENTION, SWEEP_DEADLINES, build_registry
     from staydown.settings import Settings
-
-    from staydown.jobs import RETENTION
 
     worker = build_worker(Settings(env="test", data_dir=tmp_path), database, build_registry())
     assert (SWEEP_DEADLINES, 60) in worker.periodic and (RETENTION, 3600) in worker.periodic
@@ -266,7 +266,8 @@ def test_deadline_sweep_is_a_periodic_job_of_the_service(database: Database, tmp
 
 
 def test_jobs_a_worker_could_not_finish_in_an_outage_are_handed_back_when_the_database_returns(
-        database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Issue 16 item 8: a job leased just before the database went away, whose failure could not
     be recorded either, is due again as soon as the database is back, not when its 5-minute lease
     runs out; a job whose completion did commit stays done."""

@@ -12,15 +12,18 @@ from staydown.db import Database
 from staydown.enforcement.models import AccountStrike, EnforcementAction, Sweep
 from staydown.jobs import build_registry
 from staydown.worker import Worker
-from tests.helpers import make_staff, sign_in
 from tests.conftest import T0
-from tests.helpers import auth
+from tests.helpers import auth, make_staff, sign_in
 from tests.imagegen import encode, synthetic
 
 
 def _scan(client, key: str, content_id: str, account: str, data: bytes) -> dict:  # type: ignore[no-untyped-def]
-    r = client.post("/v1/scan", headers=auth(key), files={"file": ("f", data, "image/jpeg")},
-                    data={"content_id": content_id, "account_id": account})
+    r = client.post(
+        "/v1/scan",
+        headers=auth(key),
+        files={"file": ("f", data, "image/jpeg")},
+        data={"content_id": content_id, "account_id": account},
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -42,19 +45,33 @@ def _copies(img):  # type: ignore[no-untyped-def]
     }
 
 
-def _confirm(client, database: Database, staff_headers, content_id: str, policy: str, reporter_kind: str = "user") -> int:  # type: ignore[no-untyped-def]
-    client.post("/public/notices", json={"reporter_kind": reporter_kind, "policy_id": policy.split("@")[0],
-                                         "explanation": "reported item", "items": [{"content_id": content_id}]})
+def _confirm(
+    client, database: Database, staff_headers, content_id: str, policy: str, reporter_kind: str = "user"
+) -> int:  # type: ignore[no-untyped-def]
+    client.post(
+        "/public/notices",
+        json={
+            "reporter_kind": reporter_kind,
+            "policy_id": policy.split("@")[0],
+            "explanation": "reported item",
+            "items": [{"content_id": content_id}],
+        },
+    )
     with database.unit_of_work(write=False) as db:
         case_id = db.execute(sa.select(Case.id).order_by(Case.id.desc()).limit(1)).scalar_one()
     assert client.post(f"/v1/cases/{case_id}/claim", headers=staff_headers).status_code == 200
-    r = client.post(f"/v1/cases/{case_id}/decision", headers=staff_headers,
-                    json={"policy": policy, "outcome": "violates", "facts": "confirmed on review"})
+    r = client.post(
+        f"/v1/cases/{case_id}/decision",
+        headers=staff_headers,
+        json={"policy": policy, "outcome": "violates", "facts": "confirmed on review"},
+    )
     assert r.status_code == 200 and r.json()["effective"], r.text
     return case_id
 
 
-def test_X5_confirming_one_item_takes_down_every_copy_and_blocks_reuploads(client, database: Database, api_key: str) -> None:  # type: ignore[no-untyped-def]
+def test_X5_confirming_one_item_takes_down_every_copy_and_blocks_reuploads(
+    client, database: Database, api_key: str
+) -> None:  # type: ignore[no-untyped-def]
     """REQ X-5, TID-3."""
     img = synthetic(501, (640, 480))
     _scan(client, api_key, "orig", "acct-0", encode(img, "JPEG", quality=92))
@@ -75,13 +92,20 @@ def test_X5_confirming_one_item_takes_down_every_copy_and_blocks_reuploads(clien
 
         names = {db.get(PlatformContent, a.content_id).platform_id for a in removed}
         assert names == {"orig"} | {f"copy-{label}" for label in copies}
-        assert all(a.automated_decision and a.details["copy_of_case"] == case_id for a in removed if a.content_id != removed[0].content_id)
-        account_actions = db.execute(sa.select(EnforcementAction).where(EnforcementAction.target == "account")).scalars().all()
+        assert all(
+            a.automated_decision and a.details["copy_of_case"] == case_id
+            for a in removed
+            if a.content_id != removed[0].content_id
+        )
+        account_actions = (
+            db.execute(sa.select(EnforcementAction).where(EnforcementAction.target == "account")).scalars().all()
+        )
         strikes = db.execute(sa.select(AccountStrike)).scalars().all()
         enforced = {a.account_id for a in account_actions} | {s.account_id for s in strikes}
         assert len(enforced) == len(copies) + 1  # the original poster and every copier
-        tid = db.execute(sa.select(LegalTrack).where(LegalTrack.case_id == case_id,
-                                                     LegalTrack.kind == "take_it_down")).scalar_one()
+        tid = db.execute(
+            sa.select(LegalTrack).where(LegalTrack.case_id == case_id, LegalTrack.kind == "take_it_down")
+        ).scalar_one()
         assert tid.details["known_identical_copies"]["copies"] == len(copies)
     # The next re-upload, flipped and re-encoded, is blocked at scan.
     client.app.state.match_engine.catch_up()
@@ -100,8 +124,13 @@ def test_reversal_restores_content_and_removes_strikes(client, database: Databas
     with database.unit_of_work(write=False) as db:
         assert db.execute(sa.select(AccountStrike)).scalar_one().removed_at is None
     with database.unit_of_work() as db:
-        restored = reverse_case_measures(db, actor=Actor.staff(9, "appeals"), case=db.get(Case, case_id),
-                                         reason="appeal upheld: it was satire", catalogue=client.app.state.catalogue)
+        restored = reverse_case_measures(
+            db,
+            actor=Actor.staff(9, "appeals"),
+            case=db.get(Case, case_id),
+            reason="appeal upheld: it was satire",
+            catalogue=client.app.state.catalogue,
+        )
         assert [a.kind for a in restored] == ["restore"]
     with database.unit_of_work(write=False) as db:
         assert db.execute(sa.select(AccountStrike)).scalar_one().removed_reason == "appeal upheld: it was satire"
@@ -119,8 +148,13 @@ def test_confirmed_csam_is_never_restored(client, database: Database, api_key: s
     case_id = _confirm(client, database, sign_in(client, "cs"), "p2", "csam@2")
     with database.unit_of_work() as db:
         try:
-            reverse_case_measures(db, actor=Actor.staff(9, "appeals"), case=db.get(Case, case_id),
-                                  reason="appeal", catalogue=client.app.state.catalogue)
+            reverse_case_measures(
+                db,
+                actor=Actor.staff(9, "appeals"),
+                case=db.get(Case, case_id),
+                reason="appeal",
+                catalogue=client.app.state.catalogue,
+            )
         except RuleViolation as exc:
             assert "never restored" in exc.message
         else:
@@ -147,8 +181,12 @@ def test_strike_ladder_warns_before_suspending(client, database: Database, api_k
             # Each strike is for an item removed (Art. 23 weighs items, not strikes alone).
             item = ensure_content(db, actor=SYSTEM, ref=ContentRef(id=f"repeat-{n}", account=AccountRef(id="repeat")))
             apply_action(db, actor=SYSTEM, kind="remove", content_id=item.id, policy_ref=policy.ref, facts="removed")
-            kinds += [a.kind for a in add_strike(db, actor=SYSTEM, account_id=account.id, policy=policy,
-                                                 case_id=None, facts="strike")]
+            kinds += [
+                a.kind
+                for a in add_strike(
+                    db, actor=SYSTEM, account_id=account.id, policy=policy, case_id=None, facts="strike"
+                )
+            ]
     assert kinds[0] == "warn"
     assert "suspend" in kinds and kinds.index("warn") < kinds.index("suspend")
     assert kinds[-1] == "terminate"
@@ -160,15 +198,19 @@ def _account_with_items(db, name: str, removed: int, kept: int):  # type: ignore
     from staydown.subjects.actions import ensure_content
     from staydown.subjects.schemas import AccountRef, ContentRef
 
-    items = [ensure_content(db, actor=SYSTEM, ref=ContentRef(id=f"{name}-{n}", account=AccountRef(id=name)))
-             for n in range(removed + kept)]
+    items = [
+        ensure_content(db, actor=SYSTEM, ref=ContentRef(id=f"{name}-{n}", account=AccountRef(id=name)))
+        for n in range(removed + kept)
+    ]
     for item in items[:removed]:
         apply_action(db, actor=SYSTEM, kind="remove", content_id=item.id, policy_ref="spam@2", facts="removed")
     apply_action(db, actor=SYSTEM, kind="warn", account_id=items[0].account_id, policy_ref="spam@2", facts="warned")
     return items[0].account_id
 
 
-def test_dsa7_art23_a_suspension_weighs_count_proportion_gravity_and_intent_never_count_alone(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_dsa7_art23_a_suspension_weighs_count_proportion_gravity_and_intent_never_count_alone(
+    client, database: Database
+) -> None:  # type: ignore[no-untyped-def]
     """REQ DSA-7: past the ladder's threshold, a warned account is suspended only when its items
     are more than one and either a real share of what it posts, grave, or posted after the
     warning; the weighing is on the record (audit event and the suspension's details)."""
@@ -186,19 +228,35 @@ def test_dsa7_art23_a_suspension_weighs_count_proportion_gravity_and_intent_neve
         for account_id in (prolific, spammer):
             kinds: list[str] = []
             for _ in range(total):
-                kinds += [a.kind for a in add_strike(db, actor=SYSTEM, account_id=account_id, policy=policy,
-                                                     case_id=None, facts="strike")]
+                kinds += [
+                    a.kind
+                    for a in add_strike(
+                        db, actor=SYSTEM, account_id=account_id, policy=policy, case_id=None, facts="strike"
+                    )
+                ]
             out[account_id] = kinds
         assert "suspend" not in out[prolific]  # count alone: no suspension
-        suspended = [a for a in db.execute(sa.select(EnforcementAction).where(
-            EnforcementAction.account_id == spammer, EnforcementAction.kind == "suspend")).scalars()]
+        suspended = [
+            a
+            for a in db.execute(
+                sa.select(EnforcementAction).where(
+                    EnforcementAction.account_id == spammer, EnforcementAction.kind == "suspend"
+                )
+            ).scalars()
+        ]
         assert len(suspended) == 1
         record = suspended[0].details["art23"]
         assert record["items"] == 3 and record["known_items"] == 5 and record["proportion"] == 0.6
-        assert record["gravity"] == policy.severity and "60%" in record["why"] and record["basis"].startswith("DSA Art. 23")
+        assert (
+            record["gravity"] == policy.severity
+            and "60%" in record["why"]
+            and record["basis"].startswith("DSA Art. 23")
+        )
     with database.unit_of_work(write=False) as db:
-        events = [e.data for e in db.execute(sa.select(AuditEvent).where(
-            AuditEvent.tag == "enforcement:suspension:weigh")).scalars()]
+        events = [
+            e.data
+            for e in db.execute(sa.select(AuditEvent).where(AuditEvent.tag == "enforcement:suspension:weigh")).scalars()
+        ]
     assert {e["suspend"] for e in events} == {True, False}
     assert any("count alone does not suspend" in e["why"] for e in events)
 
@@ -216,13 +274,31 @@ def test_dsa7_strikes_from_sweeps_count_once_per_source_item(client, database: D
     with database.unit_of_work() as db:
         other = ensure_account(db, actor=SYSTEM, ref=AccountRef(id="copier"))
     with database.unit_of_work() as db:
-        case = Case(state="decided", policy_id="ncii", severity="high", area="ncii", priority=0, notice_count=1,
-                    reporter_count=1, opened_at=T0, child_safety=False, ncii=True)
+        case = Case(
+            state="decided",
+            policy_id="ncii",
+            severity="high",
+            area="ncii",
+            priority=0,
+            notice_count=1,
+            reporter_count=1,
+            opened_at=T0,
+            child_safety=False,
+            ncii=True,
+        )
         db.add(case)
         db.flush()
         for sweep_id in (1, 2, 3):
-            add_strike(db, actor=SYSTEM, account_id=other.id, policy=policy, case_id=case.id, facts="copy",
-                       automated=True, details={"copy_of_case": case.id, "sweep_id": sweep_id})
+            add_strike(
+                db,
+                actor=SYSTEM,
+                account_id=other.id,
+                policy=policy,
+                case_id=case.id,
+                facts="copy",
+                automated=True,
+                details={"copy_of_case": case.id, "sweep_id": sweep_id},
+            )
         strikes = db.execute(sa.select(AccountStrike).where(AccountStrike.account_id == other.id)).scalars().all()
         assert len(strikes) == 1 and strikes[0].case_id == case.id
 
@@ -237,8 +313,13 @@ def test_reversal_takes_the_case_out_of_the_stay_down_bank(client, database: Dat
     case_id = _confirm(client, database, sign_in(client, "mo"), "n1", "ncii@2")
     with database.unit_of_work() as db:
         assert db.execute(sa.select(BankEntry).where(BankEntry.source_case_id == case_id)).scalars().all()
-        reverse_case_measures(db, actor=Actor.staff(9, "appeals"), case=db.get(Case, case_id),
-                              reason="appeal upheld", catalogue=client.app.state.catalogue)
+        reverse_case_measures(
+            db,
+            actor=Actor.staff(9, "appeals"),
+            case=db.get(Case, case_id),
+            reason="appeal upheld",
+            catalogue=client.app.state.catalogue,
+        )
     with database.unit_of_work(write=False) as db:
         entries = db.execute(sa.select(BankEntry).where(BankEntry.source_case_id == case_id)).scalars().all()
         assert entries and all(not e.enabled and "decision reversed" in e.disabled_reason for e in entries)

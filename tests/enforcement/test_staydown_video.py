@@ -21,13 +21,19 @@ COPIES = ("reencode", "resize", "trim", "mirror", "crop", "watermark")
 
 
 def _scan(client, key: str, content_id: str, account: str, data: bytes) -> dict:  # type: ignore[no-untyped-def]
-    r = client.post("/v1/scan", headers=auth(key), files={"file": ("v", data, "video/mp4")},
-                    data={"content_id": content_id, "account_id": account, "content_kind": "video"})
+    r = client.post(
+        "/v1/scan",
+        headers=auth(key),
+        files={"file": ("v", data, "video/mp4")},
+        data={"content_id": content_id, "account_id": account, "content_kind": "video"},
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
 
-def test_x5_tid3_confirmed_video_is_banked_its_copies_swept_and_reuploads_blocked(client, database: Database, api_key: str) -> None:  # type: ignore[no-untyped-def]
+def test_x5_tid3_confirmed_video_is_banked_its_copies_swept_and_reuploads_blocked(
+    client, database: Database, api_key: str
+) -> None:  # type: ignore[no-untyped-def]
     """REQ X-5, TID-3, UK-3."""
     seed = 31
     _scan(client, api_key, "orig", "acct-0", clip(seed))
@@ -40,19 +46,24 @@ def test_x5_tid3_confirmed_video_is_banked_its_copies_swept_and_reuploads_blocke
     case_id = _confirm(client, database, sign_in(client, "mo"), "orig", "ncii@2", reporter_kind="affected_person")
     assert _run_jobs(client, database) >= 1
     with database.unit_of_work(write=False) as db:
-        banked = db.execute(sa.select(BankEntry.signal_type, BankEntry.variant)
-                            .where(BankEntry.source_case_id == case_id)).all()
-        assert sorted(banked) == sorted([("md5", ""), ("sha256", ""), ("vpdq", ""), ("vpdq", "mirror"),
-                                         ("vpdq", "crop25"), ("vpdq", "crop50")])
+        banked = db.execute(
+            sa.select(BankEntry.signal_type, BankEntry.variant).where(BankEntry.source_case_id == case_id)
+        ).all()
+        assert sorted(banked) == sorted(
+            [("md5", ""), ("sha256", ""), ("vpdq", ""), ("vpdq", "mirror"), ("vpdq", "crop25"), ("vpdq", "crop50")]
+        )
         sweep = db.execute(sa.select(Sweep)).scalar_one()
         from staydown.subjects.models import PlatformContent
 
         found = {db.get(PlatformContent, cid).platform_id for cid in sweep.content_ids}
         assert found == {f"copy-{kind}" for kind in COPIES}, found
-        removed = db.execute(sa.select(EnforcementAction.content_id).where(EnforcementAction.kind == "remove")).scalars()
+        removed = db.execute(
+            sa.select(EnforcementAction.content_id).where(EnforcementAction.kind == "remove")
+        ).scalars()
         assert {db.get(PlatformContent, cid).platform_id for cid in removed} == {"orig"} | found
-        tid = db.execute(sa.select(LegalTrack).where(LegalTrack.case_id == case_id,
-                                                     LegalTrack.kind == "take_it_down")).scalar_one()
+        tid = db.execute(
+            sa.select(LegalTrack).where(LegalTrack.case_id == case_id, LegalTrack.kind == "take_it_down")
+        ).scalar_one()
         assert tid.details["known_identical_copies"]["copies"] == len(COPIES)
     # A re-upload, re-encoded to WebM and trimmed in other ways, is blocked at scan.
     client.app.state.match_engine.catch_up()

@@ -19,7 +19,8 @@ from tests.imagegen import encode, synthetic
 
 
 def test_x5_sweep_interrupted_between_chunks_resumes_without_acting_twice(
-        client, database: Database, api_key: str, clock, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    client, database: Database, api_key: str, clock, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     """REQ X-5, TID-3: every copy removed once and every copier struck once, although the job died
     after its first chunk had committed."""
     img = synthetic(901, (640, 480))
@@ -53,16 +54,31 @@ def test_x5_sweep_interrupted_between_chunks_resumes_without_acting_twice(
         assert db.execute(sa.select(Job.state).where(Job.kind == STAY_DOWN_SWEEP)).scalar_one() == "done"
         sweep = db.execute(sa.select(Sweep)).scalar_one()  # resumed, not started again
         assert sweep.finished_at is not None and sweep.copies_found == len(copies)
-        removed = [content_id for content_id, details in db.execute(sa.select(
-            EnforcementAction.content_id, EnforcementAction.details).where(EnforcementAction.kind == "remove"))
-            if "sweep_id" in details]
+        removed = [
+            content_id
+            for content_id, details in db.execute(
+                sa.select(EnforcementAction.content_id, EnforcementAction.details).where(
+                    EnforcementAction.kind == "remove"
+                )
+            )
+            if "sweep_id" in details
+        ]
         assert len(removed) == len(set(removed)) == len(copies)
         copiers = set(db.scalars(sa.select(PlatformContent.account_id).where(PlatformContent.id.in_(removed))))
-        struck = db.execute(sa.select(AccountStrike.account_id).where(AccountStrike.account_id.in_(copiers))).scalars().all()
+        struck = (
+            db.execute(sa.select(AccountStrike.account_id).where(AccountStrike.account_id.in_(copiers))).scalars().all()
+        )
         assert sorted(struck) == sorted(copiers)  # one strike each
         assert sorted(sweep.account_ids) == sorted(copiers)
-        warned = db.execute(sa.select(EnforcementAction.account_id).where(
-            EnforcementAction.kind == "warn", EnforcementAction.account_id.in_(copiers))).scalars().all()
+        warned = (
+            db.execute(
+                sa.select(EnforcementAction.account_id).where(
+                    EnforcementAction.kind == "warn", EnforcementAction.account_id.in_(copiers)
+                )
+            )
+            .scalars()
+            .all()
+        )
         assert sorted(warned) == sorted(copiers)
         assert sweep.actions == len(copies) * 2
         assert audit.verify(db).ok

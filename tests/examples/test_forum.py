@@ -65,37 +65,49 @@ def staydown_url(app: Any) -> Iterator[str]:
 
 @pytest.fixture
 def forum_url(staydown_url: str, api_key: str, tmp_path: Path) -> Iterator[str]:
-    config = forum.Config(staydown_url=staydown_url, api_key=api_key, webhook_secret=SECRET,
-                          database=tmp_path / "forum.db", sync_seconds=0, public_url="http://forum.test")
+    config = forum.Config(
+        staydown_url=staydown_url,
+        api_key=api_key,
+        webhook_secret=SECRET,
+        database=tmp_path / "forum.db",
+        sync_seconds=0,
+        public_url="http://forum.test",
+    )
     with serve(forum.create_app(config)) as url:
         yield url
 
 
 def _upload(forum_url: str, data: bytes, *, username: str = "ana", caption: str = "a drawing") -> httpx.Response:
-    return httpx.post(f"{forum_url}/posts", data={"username": username, "caption": caption},
-                      files={"image": ("picture.jpg", data, "image/jpeg")}, timeout=30)
+    return httpx.post(
+        f"{forum_url}/posts",
+        data={"username": username, "caption": caption},
+        files={"image": ("picture.jpg", data, "image/jpeg")},
+        timeout=30,
+    )
 
 
 def _posted_id(response: httpx.Response) -> str:
     marker = "Post <code>"
     start = response.text.index(marker) + len(marker)
-    return response.text[start:response.text.index("</code>", start)]
+    return response.text[start : response.text.index("</code>", start)]
 
 
 def _listed(forum_url: str) -> list[str]:
     return [p["id"] for p in httpx.get(f"{forum_url}/api/posts").json()["posts"]]
 
 
-def _take_action(database: Database, kind: str, *, content: str | None = None, account: str | None = None,
-                 lift: int | None = None) -> int:
+def _take_action(
+    database: Database, kind: str, *, content: str | None = None, account: str | None = None, lift: int | None = None
+) -> int:
     """What a reviewer's decision does inside staydown: an action on the platform's content or account."""
     with database.unit_of_work() as db:
         if lift is not None:
             return lift_action(db, actor=SYSTEM, action=db.get(EnforcementAction, lift), reason="reversed").id
         if content is not None:
             row = db.execute(sa.select(PlatformContent).where(PlatformContent.platform_id == content)).scalar_one()
-            return apply_action(db, actor=SYSTEM, kind=kind, content_id=row.id, policy_ref="csam",
-                                facts="confirmed by a reviewer").id
+            return apply_action(
+                db, actor=SYSTEM, kind=kind, content_id=row.id, policy_ref="csam", facts="confirmed by a reviewer"
+            ).id
         from staydown.subjects.actions import ensure_account
         from staydown.subjects.schemas import AccountRef
 
@@ -111,11 +123,17 @@ def _webhook_body(database: Database, action_id: int, event: str) -> bytes:
     return json.dumps({**payload, "delivery_id": delivery_id}, separators=(",", ":"), sort_keys=True).encode()
 
 
-def _deliver(forum_url: str, body: bytes, *, secret: str = SECRET, at: int | None = None,
-             **headers: str) -> httpx.Response:
+def _deliver(
+    forum_url: str, body: bytes, *, secret: str = SECRET, at: int | None = None, **headers: str
+) -> httpx.Response:
     event = json.loads(body)
-    signed = {"Content-Type": "application/json", "Staydown-Signature": sign(body, secret, at or int(time.time())),
-              "Staydown-Delivery": event.get("delivery_id", ""), "Staydown-Event": event.get("event", ""), **headers}
+    signed = {
+        "Content-Type": "application/json",
+        "Staydown-Signature": sign(body, secret, at or int(time.time())),
+        "Staydown-Delivery": event.get("delivery_id", ""),
+        "Staydown-Event": event.get("event", ""),
+        **headers,
+    }
     return httpx.post(f"{forum_url}/staydown/webhook", content=body, headers=signed)
 
 
@@ -133,8 +151,10 @@ def _ack_status(database: Database, action_id: int) -> str | None:
 
 # -- end to end ------------------------------------------------------------------------------
 
-def test_upload_is_scanned_listed_and_taken_down_by_a_signed_webhook(forum_url: str, staydown_url: str,
-                                                                    database: Database, api_key: str) -> None:
+
+def test_upload_is_scanned_listed_and_taken_down_by_a_signed_webhook(
+    forum_url: str, staydown_url: str, database: Database, api_key: str
+) -> None:
     r = _upload(forum_url, jpeg(31))
     assert r.status_code == 201, r.text
     post_id = _posted_id(r)
@@ -185,15 +205,26 @@ def test_upload_is_scanned_listed_and_taken_down_by_a_signed_webhook(forum_url: 
     assert httpx.get(f"{forum_url}/media/{post_id}").status_code == 200
 
 
-def test_block_is_refused_and_hold_kept_out_of_view(forum_url: str, staydown_url: str, app: Any,
-                                                     database: Database) -> None:
+def test_block_is_refused_and_hold_kept_out_of_view(
+    forum_url: str, staydown_url: str, app: Any, database: Database
+) -> None:
     key = make_key(database, ["banks:read", "banks:write", "scan"])
     blocked, held = synthetic(41), synthetic(42)
     with httpx.Client(base_url=staydown_url, headers=auth(key)) as sd:
         for name, image, action in (("known", blocked, "block"), ("watch", held, "hold")):
-            assert sd.post("/v1/banks", json={
-                "name": name, "source": "own", "permitted_purpose": "benign stand-ins for a test",
-                "policy_id": "csam", "action_on_match": action}).status_code == 201
+            assert (
+                sd.post(
+                    "/v1/banks",
+                    json={
+                        "name": name,
+                        "source": "own",
+                        "permitted_purpose": "benign stand-ins for a test",
+                        "policy_id": "csam",
+                        "action_on_match": action,
+                    },
+                ).status_code
+                == 201
+            )
             pdq = sd.post("/v1/scan", files={"file": ("x", encode(image, "PNG"), "image/png")}).json()["signals"]["pdq"]
             r = sd.post(f"/v1/banks/{name}/entries", json={"entries": [{"signal_type": "pdq", "signal": pdq}]})
             assert r.status_code in (200, 201), r.text
@@ -229,12 +260,18 @@ def test_actions_through_staydowns_own_webhook_sender(forum_url: str, database: 
     assert refused.status_code == 403 and "suspended" in refused.text
 
 
-def test_the_pull_feed_catches_up_on_missed_webhooks(staydown_url: str, api_key: str, database: Database,
-                                                     tmp_path: Path) -> None:
+def test_the_pull_feed_catches_up_on_missed_webhooks(
+    staydown_url: str, api_key: str, database: Database, tmp_path: Path
+) -> None:
     import asyncio
 
-    config = forum.Config(staydown_url=staydown_url, api_key=api_key, webhook_secret=SECRET,
-                          database=tmp_path / "forum.db", sync_seconds=0)
+    config = forum.Config(
+        staydown_url=staydown_url,
+        api_key=api_key,
+        webhook_secret=SECRET,
+        database=tmp_path / "forum.db",
+        sync_seconds=0,
+    )
     app = forum.create_app(config)
     with serve(app) as url:
         post_id = _posted_id(_upload(url, jpeg(61)))
@@ -252,7 +289,8 @@ def test_the_pull_feed_catches_up_on_missed_webhooks(staydown_url: str, api_key:
 
 
 def test_ncmec3_the_forum_answers_provide_file_and_the_report_carries_the_upload_facts(
-        forum_url: str, staydown_url: str, app: Any, database: Database, api_key: str) -> None:
+    forum_url: str, staydown_url: str, app: Any, database: Database, api_key: str
+) -> None:
     """The whole loop with a platform that plays its part: an upload passes the scan, is reported
     and confirmed later; staydown never held it, so the CyberTipline report asks the forum for the
     file by signed webhook; the forum sends it (staydown.client.provide_file) and acknowledges; the
@@ -260,6 +298,7 @@ def test_ncmec3_the_forum_answers_provide_file_and_the_report_carries_the_upload
     location and visibility the forum gave at upload."""
     from pydantic import SecretStr
 
+    from staydown.actors import Actor
     from staydown.app import worker_services
     from staydown.authorities.models import NcmecReport
     from staydown.authorities.ncmec import confirm_report, draft_reports
@@ -270,22 +309,34 @@ def test_ncmec3_the_forum_answers_provide_file_and_the_report_carries_the_upload
     from staydown.staff.permissions import permissions_for_roles
     from tests.authorities.test_ncmec_protocol import PASSWORD, USER
 
-    from staydown.actors import Actor
-
     cs1 = Actor.staff(201, "cs1", permissions_for_roles(["child_safety"]))
     cs2 = Actor.staff(202, "cs2", permissions_for_roles(["child_safety"]))
     data = jpeg(81)
     post_id = _posted_id(_upload(forum_url, data))
-    r = httpx.post(f"{staydown_url}/v1/notices", headers=auth(api_key), json={
-        "reporter_kind": "user", "policy_id": "csam", "explanation": "fictitious test report of a stand-in",
-        "items": [{"content_id": post_id}]})
+    r = httpx.post(
+        f"{staydown_url}/v1/notices",
+        headers=auth(api_key),
+        json={
+            "reporter_kind": "user",
+            "policy_id": "csam",
+            "explanation": "fictitious test report of a stand-in",
+            "items": [{"content_id": post_id}],
+        },
+    )
     assert r.status_code == 201, r.text
     case_id = r.json()["cases"][0]
     with database.unit_of_work() as db:
         case = db.get(Case, case_id)
         claim_case(db, actor=cs1, case=case)
-        decide_case(db, actor=cs1, case=case, policy_ref="csam@2", outcome="violates",
-                    facts="apparent CSAM (a benign test stand-in)", catalogue=app.state.catalogue)
+        decide_case(
+            db,
+            actor=cs1,
+            case=case,
+            policy_ref="csam@2",
+            outcome="violates",
+            facts="apparent CSAM (a benign test stand-in)",
+            catalogue=app.state.catalogue,
+        )
     with database.unit_of_work() as db:
         (report,) = draft_reports(db, actor=cs1, case=db.get(Case, case_id), catalogue=app.state.catalogue)
         confirm_report(db, actor=cs2, report=report)
@@ -312,9 +363,15 @@ def test_ncmec3_the_forum_answers_provide_file_and_the_report_carries_the_upload
 
         ask = db.execute(sa.select(EnforcementAction).where(EnforcementAction.kind == "provide_file")).scalar_one()
         assert ask.state == "lifted" and ask.ack_status == "applied"  # answered, then settled
-        acks = [e.data["detail"] for e in db.execute(sa.select(AuditEvent).where(
-            AuditEvent.tag == "enforcement:action:ack", AuditEvent.subject_type == "content")).scalars()
-            if e.data["action_id"] == ask.id]
+        acks = [
+            e.data["detail"]
+            for e in db.execute(
+                sa.select(AuditEvent).where(
+                    AuditEvent.tag == "enforcement:action:ack", AuditEvent.subject_type == "content"
+                )
+            ).scalars()
+            if e.data["action_id"] == ask.id
+        ]
         assert "file provided" in acks
     (stored,) = received.files.values()
     assert stored.data == data
@@ -328,8 +385,13 @@ def test_ncmec3_the_forum_answers_provide_file_and_the_report_carries_the_upload
 
 
 def test_uploads_fail_closed_when_staydown_cannot_answer(tmp_path: Path) -> None:
-    config = forum.Config(staydown_url="http://127.0.0.1:9", api_key="sd_k", webhook_secret=SECRET,
-                          database=tmp_path / "forum.db", sync_seconds=0)
+    config = forum.Config(
+        staydown_url="http://127.0.0.1:9",
+        api_key="sd_k",
+        webhook_secret=SECRET,
+        database=tmp_path / "forum.db",
+        sync_seconds=0,
+    )
     client = AsyncClient(config.staydown_url, "sd_k", retries=0)
     with serve(forum.create_app(config, client=client)) as url:
         r = _upload(url, jpeg(71))
@@ -340,11 +402,19 @@ def test_uploads_fail_closed_when_staydown_cannot_answer(tmp_path: Path) -> None
 
 # -- what each action does to a post, in any order -------------------------------------------------
 
-def _event(action_id: int, kind: str, *, event: str = "action.applied", content: str | None = "p1",
-           account: str | None = None) -> Action:
-    return Action(id=action_id, seq=action_id, event=event, kind=kind,
-                  target="account" if account else "content", content_id=content if not account else None,
-                  account_id=account)
+
+def _event(
+    action_id: int, kind: str, *, event: str = "action.applied", content: str | None = "p1", account: str | None = None
+) -> Action:
+    return Action(
+        id=action_id,
+        seq=action_id,
+        event=event,
+        kind=kind,
+        target="account" if account else "content",
+        content_id=content if not account else None,
+        account_id=account,
+    )
 
 
 @pytest.fixture
@@ -362,22 +432,31 @@ def _apply(store: Any, *events: Action) -> str | None:
     return store.post_state("p1")
 
 
-@pytest.mark.parametrize("events, state", [
-    ([_event(1, "remove")], "hidden"),
-    ([_event(1, "disable"), _event(1, "disable", event="action.lifted")], "published"),
-    # Arriving late or out of order changes nothing: a lift before its application still wins.
-    ([_event(1, "remove", event="action.lifted"), _event(1, "remove")], "published"),
-    ([_event(1, "remove"), _event(1, "remove")], "hidden"),
-    # A restoration undoes what came before it, not what comes after.
-    ([_event(1, "remove"), _event(2, "restore")], "published"),
-    ([_event(2, "restore"), _event(1, "remove")], "published"),
-    ([_event(2, "restore"), _event(3, "restrict_distribution")], "hidden"),
-    # An interim restriction replaced by a removal: the lift does not bring the post back.
-    ([_event(1, "restrict_distribution"), _event(2, "remove"), _event(1, "restrict_distribution",
-                                                                       event="action.lifted")], "hidden"),
-    ([_event(1, "label"), _event(2, "demote")], "published"),
-    ([_event(1, "remove", content="p2")], "published"),
-])
+@pytest.mark.parametrize(
+    "events, state",
+    [
+        ([_event(1, "remove")], "hidden"),
+        ([_event(1, "disable"), _event(1, "disable", event="action.lifted")], "published"),
+        # Arriving late or out of order changes nothing: a lift before its application still wins.
+        ([_event(1, "remove", event="action.lifted"), _event(1, "remove")], "published"),
+        ([_event(1, "remove"), _event(1, "remove")], "hidden"),
+        # A restoration undoes what came before it, not what comes after.
+        ([_event(1, "remove"), _event(2, "restore")], "published"),
+        ([_event(2, "restore"), _event(1, "remove")], "published"),
+        ([_event(2, "restore"), _event(3, "restrict_distribution")], "hidden"),
+        # An interim restriction replaced by a removal: the lift does not bring the post back.
+        (
+            [
+                _event(1, "restrict_distribution"),
+                _event(2, "remove"),
+                _event(1, "restrict_distribution", event="action.lifted"),
+            ],
+            "hidden",
+        ),
+        ([_event(1, "label"), _event(2, "demote")], "published"),
+        ([_event(1, "remove", content="p2")], "published"),
+    ],
+)
 def test_post_visibility_follows_the_actions_in_force(store: Any, events: list[Action], state: str) -> None:
     assert _apply(store, *events) == state
 
@@ -415,7 +494,16 @@ def test_every_action_gets_an_acknowledgement() -> None:
 def test_configuration_comes_from_the_environment(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="STAYDOWN_API_KEY"):
         forum.Config.from_env({"STAYDOWN_WEBHOOK_SECRET": "s"})
-    config = forum.Config.from_env({"STAYDOWN_API_KEY": "sd_k", "STAYDOWN_WEBHOOK_SECRET": "s", "FORUM_PORT": "9001",
-                                    "STAYDOWN_URL": "https://staydown.example/"})
+    config = forum.Config.from_env(
+        {
+            "STAYDOWN_API_KEY": "sd_k",
+            "STAYDOWN_WEBHOOK_SECRET": "s",
+            "FORUM_PORT": "9001",
+            "STAYDOWN_URL": "https://staydown.example/",
+        }
+    )
     assert (config.staydown_url, config.port, config.public_url) == (
-        "https://staydown.example", 9001, "http://127.0.0.1:9001")
+        "https://staydown.example",
+        9001,
+        "http://127.0.0.1:9001",
+    )

@@ -49,12 +49,22 @@ def keys_of(settings: Settings) -> MasterKeys:
     return MasterKeys.from_base64(settings.vault_master_key.get_secret_value())
 
 
-def configure(database: Database, settings: Settings, *, name: str, api: str, config: dict,
-              credentials: str | None, **kw: object) -> int:
+def configure(
+    database: Database, settings: Settings, *, name: str, api: str, config: dict, credentials: str | None, **kw: object
+) -> int:
     with database.unit_of_work() as db:
-        return add_exchange(db, actor=SYSTEM, name=name, api=api, config=config, credentials=credentials,
-                            keys=keys_of(settings), policy_id=kw.pop("policy_id", "csam"),  # type: ignore[arg-type]
-                            permitted_purpose="match uploads against the partner's list", **kw).id  # type: ignore[arg-type]
+        return add_exchange(
+            db,
+            actor=SYSTEM,
+            name=name,
+            api=api,
+            config=config,
+            credentials=credentials,
+            keys=keys_of(settings),
+            policy_id=kw.pop("policy_id", "csam"),  # type: ignore[arg-type]
+            permitted_purpose="match uploads against the partner's list",
+            **kw,
+        ).id  # type: ignore[arg-type]
 
 
 def fetch(database: Database, settings: Settings, name: str, **kw: object) -> FetchSummary:

@@ -39,19 +39,50 @@ def run(*args: str, stdin: str | None = None):  # type: ignore[no-untyped-def]
 def test_add_fetch_status_and_a_refused_token(cli_env: str, database: Database) -> None:
     te = threatexchange_app(token=TOKEN)
     te.state.exchange.records += [
-        {"id": str(i), "indicator": "%064x" % (i + 1), "type": "HASH_PDQ", "last_updated": 100 + i,
-         "should_delete": False, "privacy_group": 77,
-         "descriptors": {"data": [{"id": str(900 + i), "owner": {"id": "42"}, "status": "MALICIOUS", "tags": []}]}}
-        for i in range(3)]
+        {
+            "id": str(i),
+            "indicator": "%064x" % (i + 1),
+            "type": "HASH_PDQ",
+            "last_updated": 100 + i,
+            "should_delete": False,
+            "privacy_group": 77,
+            "descriptors": {"data": [{"id": str(900 + i), "owner": {"id": "42"}, "status": "MALICIOUS", "tags": []}]},
+        }
+        for i in range(3)
+    ]
     with serve(te) as url:
         config = json.dumps({"privacy_group": 77, "base_url": url})
-        r = run("exchanges", "add", "te", "--api", "fb_threatexchange", "--policy", "terrorist-content",
-                "--purpose", "terrorist content shared by GIFCT members", "--config", config, "--credentials-stdin",
-                stdin="not a token")
+        r = run(
+            "exchanges",
+            "add",
+            "te",
+            "--api",
+            "fb_threatexchange",
+            "--policy",
+            "terrorist-content",
+            "--purpose",
+            "terrorist content shared by GIFCT members",
+            "--config",
+            config,
+            "--credentials-stdin",
+            stdin="not a token",
+        )
         assert r.exit_code == 1 and "Meta ThreatExchange credentials are incomplete or malformed" in r.output
-        r = run("exchanges", "add", "te", "--api", "fb_threatexchange", "--policy", "terrorist-content",
-                "--purpose", "terrorist content shared by GIFCT members", "--config", config, "--credentials-stdin",
-                stdin=TOKEN)
+        r = run(
+            "exchanges",
+            "add",
+            "te",
+            "--api",
+            "fb_threatexchange",
+            "--policy",
+            "terrorist-content",
+            "--purpose",
+            "terrorist content shared by GIFCT members",
+            "--config",
+            config,
+            "--credentials-stdin",
+            stdin=TOKEN,
+        )
         assert r.exit_code == 0, r.output
         with database.unit_of_work(write=False) as db:
             stored = db.execute(sa.select(Exchange)).scalar_one()

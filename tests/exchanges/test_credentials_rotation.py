@@ -31,24 +31,50 @@ def _new_key() -> str:
 
 
 def test_rotation_rewraps_exchange_credentials_so_the_old_key_can_go(
-        database: Database, database_url: str, settings: Settings, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    database: Database, database_url: str, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     old_key = settings.vault_master_key.get_secret_value()
     new_key, lost_key = _new_key(), _new_key()
     app = tat_app(username=USER, password=PASSWORD)
-    app.state.exchange.records.append({"hash_digest": PDQ, "algorithm": "PDQ", "ideology": "islamist",
-                                       "file_type": "png", "deleted": False, "updated_on": 100.5,
-                                       "created_on": "2025-03-03T23:05:22", "id": 1})
+    app.state.exchange.records.append(
+        {
+            "hash_digest": PDQ,
+            "algorithm": "PDQ",
+            "ideology": "islamist",
+            "file_type": "png",
+            "deleted": False,
+            "updated_on": 100.5,
+            "created_on": "2025-03-03T23:05:22",
+            "id": 1,
+        }
+    )
     with serve(app) as url:
-        configure(database, settings, name="tat", api="tat", config={"base_url": url},
-                  credentials=f"{USER}:{PASSWORD}", policy_id="terrorist-content")
+        configure(
+            database,
+            settings,
+            name="tat",
+            api="tat",
+            config={"base_url": url},
+            credentials=f"{USER}:{PASSWORD}",
+            policy_id="terrorist-content",
+        )
         # Sealed under a key that is no longer configured: rotation cannot help it, and says so.
         with database.unit_of_work() as db:
-            add_exchange(db, actor=SYSTEM, name="orphan", api="tat", config={"base_url": url},
-                         credentials=f"{USER}:{PASSWORD}", keys=MasterKeys.from_base64(lost_key),
-                         policy_id="terrorist-content", permitted_purpose="match uploads", bank_name="orphan")
-        after = settings.model_copy(update={"vault_master_key": type(settings.vault_master_key)(new_key),
-                                            "vault_previous_master_keys": []})
+            add_exchange(
+                db,
+                actor=SYSTEM,
+                name="orphan",
+                api="tat",
+                config={"base_url": url},
+                credentials=f"{USER}:{PASSWORD}",
+                keys=MasterKeys.from_base64(lost_key),
+                policy_id="terrorist-content",
+                permitted_purpose="match uploads",
+                bank_name="orphan",
+            )
+        after = settings.model_copy(
+            update={"vault_master_key": type(settings.vault_master_key)(new_key), "vault_previous_master_keys": []}
+        )
 
         # Without rotation, removing the old key locks the exchange out of its own credentials.
         summary = fetch(database, after, "tat")
@@ -68,9 +94,12 @@ def test_rotation_rewraps_exchange_credentials_so_the_old_key_can_go(
             exchange = exchange_by_name(db, "tat")
             assert exchange.credentials_key_id == MasterKeys.key_id(base64.b64decode(new_key))
             assert exchange_by_name(db, "orphan").credentials_key_id == MasterKeys.key_id(base64.b64decode(lost_key))
-            event = db.execute(sa.select(AuditEvent).where(AuditEvent.subject_type == "exchange",
-                                                           AuditEvent.subject_id == str(exchange.id))
-                               .order_by(AuditEvent.seq.desc()).limit(1)).scalar_one()
+            event = db.execute(
+                sa.select(AuditEvent)
+                .where(AuditEvent.subject_type == "exchange", AuditEvent.subject_id == str(exchange.id))
+                .order_by(AuditEvent.seq.desc())
+                .limit(1)
+            ).scalar_one()
         assert event.tag == "exchanges:exchange:update" and event.actor_kind == "system"
         assert event.data["credentials"] == "rewrapped" and event.data["to"] == exchange.credentials_key_id
 

@@ -60,29 +60,58 @@ def _worker(app, database: Database) -> Worker:  # type: ignore[no-untyped-def]
 
 
 def _indicator(pdq: str, updated: int) -> dict:
-    return {"id": "5001", "indicator": pdq, "type": "HASH_PDQ", "last_updated": updated, "should_delete": False,
-            "privacy_group": GROUP,
-            "descriptors": {"data": [{"id": "7001", "owner": {"id": "555000111"}, "status": "MALICIOUS",
-                                      "tags": ["terrorism"], "reactions": []}]}}
+    return {
+        "id": "5001",
+        "indicator": pdq,
+        "type": "HASH_PDQ",
+        "last_updated": updated,
+        "should_delete": False,
+        "privacy_group": GROUP,
+        "descriptors": {
+            "data": [
+                {
+                    "id": "7001",
+                    "owner": {"id": "555000111"},
+                    "status": "MALICIOUS",
+                    "tags": ["terrorism"],
+                    "reactions": [],
+                }
+            ]
+        },
+    }
 
 
 def test_fetched_list_matches_scans_within_one_follow_interval_and_outcome_goes_back(
-        client, app, database: Database, database_url: str, api_key: str, te) -> None:  # type: ignore[no-untyped-def]
+    client, app, database: Database, database_url: str, api_key: str, te
+) -> None:  # type: ignore[no-untyped-def]
     """UK-5 (hash matching against shared lists), CSAM-7 (source kept); the review's outcome is
     reported to the partner from the outbox, never inline."""
     url, state = te
     data = jpeg(41)
-    pdq = client.post("/v1/scan", headers=auth(api_key), files={"file": ("a.jpg", data, "image/jpeg")}).json()["signals"]["pdq"]
+    pdq = client.post("/v1/scan", headers=auth(api_key), files={"file": ("a.jpg", data, "image/jpeg")}).json()[
+        "signals"
+    ]["pdq"]
     state.records.append(_indicator(pdq, 1000))
-    configure(database, app.state.settings, name="te", api="fb_threatexchange", config={"privacy_group": GROUP, "base_url": url},
-              credentials=TOKEN, policy_id="terrorist-content")
+    configure(
+        database,
+        app.state.settings,
+        name="te",
+        api="fb_threatexchange",
+        config={"privacy_group": GROUP, "base_url": url},
+        credentials=TOKEN,
+        policy_id="terrorist-content",
+    )
     with database.unit_of_work() as db:
         job = request_fetch(db, exchange=exchange_by_name(db, "te"))
         assert request_fetch(db, exchange=exchange_by_name(db, "te")).id == job.id  # one waiting fetch, not two
     worker = _worker(app, database)
     assert worker.run_until_idle() >= 1
-    body = client.post("/v1/scan", headers=auth(api_key), data={"content_id": "upload-7"},
-                       files={"file": ("b.jpg", data, "image/jpeg")}).json()
+    body = client.post(
+        "/v1/scan",
+        headers=auth(api_key),
+        data={"content_id": "upload-7"},
+        files={"file": ("b.jpg", data, "image/jpeg")},
+    ).json()
     assert body["verdict"] == "hold" and body["matches"][0]["bank"] == "te"
     case_id = body["case_ids"][0]
 
@@ -94,21 +123,25 @@ def test_fetched_list_matches_scans_within_one_follow_interval_and_outcome_goes_
     waits = []
     for i in range(5):
         item = jpeg(60 + i)
-        item_pdq = client.post("/v1/scan", headers=auth(api_key),
-                               files={"file": ("c.jpg", item, "image/jpeg")}).json()["signals"]["pdq"]
+        item_pdq = client.post("/v1/scan", headers=auth(api_key), files={"file": ("c.jpg", item, "image/jpeg")}).json()[
+            "signals"
+        ]["pdq"]
         state.records.append({**_indicator(item_pdq, 2000 + i), "id": str(6000 + i)})
         assert fetch(elsewhere, app.state.settings, "te").done
         committed = time.monotonic()
         while True:
             started = time.monotonic()
-            verdict = client.post("/v1/scan", headers=auth(api_key),
-                                  files={"file": ("c.jpg", item, "image/jpeg")}).json()["verdict"]
+            verdict = client.post(
+                "/v1/scan", headers=auth(api_key), files={"file": ("c.jpg", item, "image/jpeg")}
+            ).json()["verdict"]
             if verdict == "hold" or started - committed > 5:
                 break
         assert verdict == "hold"
         waits.append(started - committed)
-    print(f"\nexchange entries matched by /v1/scan {', '.join(f'{w * 1000:.0f}' for w in waits)} ms after their "
-          f"fetch committed (follow interval {interval * 1000:.0f} ms)")
+    print(
+        f"\nexchange entries matched by /v1/scan {', '.join(f'{w * 1000:.0f}' for w in waits)} ms after their "
+        f"fetch committed (follow interval {interval * 1000:.0f} ms)"
+    )
     assert max(waits) <= interval + 0.1
     elsewhere.engine.dispose()
 
@@ -116,8 +149,11 @@ def test_fetched_list_matches_scans_within_one_follow_interval_and_outcome_goes_
     mo = sign_in(client, "mo")
     policy = app.state.catalogue.get("terrorist-content")
     assert client.post(f"/v1/cases/{case_id}/claim", headers=mo).status_code == 200
-    r = client.post(f"/v1/cases/{case_id}/decision", headers=mo, json={
-        "policy": policy.ref, "outcome": "violates", "facts": "the upload is the partner's listed item"})
+    r = client.post(
+        f"/v1/cases/{case_id}/decision",
+        headers=mo,
+        json={"policy": policy.ref, "outcome": "violates", "facts": "the upload is the partner's listed item"},
+    )
     assert r.status_code == 200, r.text
     worker.run_until_idle()
     reactions = [r["reactions"] for r in state.received if r.get("descriptor") == "7001"]
@@ -131,8 +167,14 @@ def test_fetched_list_matches_scans_within_one_follow_interval_and_outcome_goes_
 
 def test_one_fetch_per_exchange_at_a_time_across_workers(app, database: Database, settings: Settings, te) -> None:  # type: ignore[no-untyped-def]
     url, _ = te
-    configure(database, settings, name="te", api="fb_threatexchange", config={"privacy_group": GROUP, "base_url": url},
-              credentials=TOKEN)
+    configure(
+        database,
+        settings,
+        name="te",
+        api="fb_threatexchange",
+        config={"privacy_group": GROUP, "base_url": url},
+        credentials=TOKEN,
+    )
     with database.unit_of_work() as db:
         exchange = exchange_by_name(db, "te")
         assert schedule_due(db) == 1  # never fetched: due
@@ -152,10 +194,12 @@ def test_share_out_needs_legals_approval_and_is_audited(database: Database, sett
     configure(database, settings, name="partner-list", api="file", config={"filename": str(listing)}, credentials=None)
     pdq = "c3" * 32
     with database.unit_of_work() as db:
-        own = banks.create_bank(db, actor=SYSTEM, name="own-csam", source="own", permitted_purpose="confirmed items",
-                                policy_id="csam")
-        entry = banks.add_entries(db, actor=SYSTEM, bank=own, entries=[banks.NewEntry("pdq", pdq)],
-                                  source_case_id=12).entries[0]
+        own = banks.create_bank(
+            db, actor=SYSTEM, name="own-csam", source="own", permitted_purpose="confirmed items", policy_id="csam"
+        )
+        entry = banks.add_entries(
+            db, actor=SYSTEM, bank=own, entries=[banks.NewEntry("pdq", pdq)], source_case_id=12
+        ).entries[0]
         moderator = Actor.staff(5, "mo", permissions_for_roles([Role.senior_moderator.value]))
         submission = propose_share(db, actor=moderator, exchange=exchange_by_name(db, "partner-list"), entry=entry)
         submission_id = submission.id
@@ -168,8 +212,10 @@ def test_share_out_needs_legals_approval_and_is_audited(database: Database, sett
     Worker(database, build_registry(), services={"settings": settings}).run_until_idle()
     assert listing.read_text().splitlines() == ["pdq " + "e1" * 32, f"pdq {pdq}"]
     with database.unit_of_work(write=False) as db:
-        events = {e.tag: f"{e.actor_kind}:{e.actor_id}" for e in db.execute(sa.select(AuditEvent).where(
-            AuditEvent.tag.like("exchanges:share:%"))).scalars()}
+        events = {
+            e.tag: f"{e.actor_kind}:{e.actor_id}"
+            for e in db.execute(sa.select(AuditEvent).where(AuditEvent.tag.like("exchanges:share:%"))).scalars()
+        }
         assert db.get(ExchangeSubmission, submission_id).state == "sent"
     assert set(events) == {"exchanges:share:propose", "exchanges:share:approve", "exchanges:share:send"}
     assert events["exchanges:share:approve"] == "staff:6"
@@ -196,8 +242,9 @@ def list_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 @pytest.mark.parametrize("source", ["file", "url"])
-def test_hash_list_is_a_snapshot_what_it_drops_is_disabled(database: Database, settings: Settings, tmp_path: Path,
-                                                          list_server, source: str) -> None:  # type: ignore[no-untyped-def]
+def test_hash_list_is_a_snapshot_what_it_drops_is_disabled(
+    database: Database, settings: Settings, tmp_path: Path, list_server, source: str
+) -> None:  # type: ignore[no-untyped-def]
     base, root = list_server
     path = (root if source == "url" else tmp_path) / "list.txt"
     lines = [f"pdq {'%064x' % (i + 77)}" for i in range(3)] + ["video_md5 " + "d" * 32, "url https://x.invalid/"]

@@ -48,8 +48,10 @@ def _entry(id_: str, ts: int, *, member: int = 42, kind: str = "image", **fp: st
 def _entries(database: Database, name: str = "ncmec") -> dict[tuple[str, str], BankEntry]:
     with database.unit_of_work(write=False) as db:
         bank = db.execute(sa.select(Bank).where(Bank.name == name)).scalar_one()
-        return {(e.signal_type, e.signal): e for e in db.execute(sa.select(BankEntry).where(
-            BankEntry.bank_id == bank.id)).scalars()}
+        return {
+            (e.signal_type, e.signal): e
+            for e in db.execute(sa.select(BankEntry).where(BankEntry.bank_id == bank.id)).scalars()
+        }
 
 
 def _exchange(database: Database, name: str = "ncmec") -> Exchange:
@@ -63,23 +65,34 @@ def _wait_past(ts: int) -> None:
         time.sleep(0.1)
 
 
-def test_full_then_incremental_fetch_fills_the_bank_with_provenance(database: Database, settings: Settings,
-                                                                    server) -> None:  # type: ignore[no-untyped-def]
+def test_full_then_incremental_fetch_fills_the_bank_with_provenance(
+    database: Database, settings: Settings, server
+) -> None:  # type: ignore[no-untyped-def]
     """CSAM-7: the bank holds NCMEC's signals with their source; a second fetch asks only for what
     came after the checkpoint."""
     url, state = server
     now = int(time.time())
-    state.records += [_entry("img1", now - 600, md5=MD5[0].upper(), pdq=PDQ1),
-                      _entry("vid1", now - 500, kind="video", md5=MD5[1]),
-                      _entry("img2", now - 400, member=43, pdna="aa" * 20)]  # PhotoDNA only: nothing to bank
-    configure(database, settings, name="ncmec", api="ncmec",
-              config={"environment": "test_Industry", "base_url": url}, credentials=f"{USER}:{PASSWORD}")
+    state.records += [
+        _entry("img1", now - 600, md5=MD5[0].upper(), pdq=PDQ1),
+        _entry("vid1", now - 500, kind="video", md5=MD5[1]),
+        _entry("img2", now - 400, member=43, pdna="aa" * 20),
+    ]  # PhotoDNA only: nothing to bank
+    configure(
+        database,
+        settings,
+        name="ncmec",
+        api="ncmec",
+        config={"environment": "test_Industry", "base_url": url},
+        credentials=f"{USER}:{PASSWORD}",
+    )
     summary = fetch(database, settings, "ncmec")
     assert summary.done and summary.error is None
     entries = _entries(database)
     assert set(entries) == {("md5", MD5[0]), ("pdq", PDQ1), ("md5", MD5[1])}
-    assert all(e.enabled and e.source_ref == "exchange:ncmec" and e.added_by == "system:exchange:ncmec"
-               for e in entries.values())
+    assert all(
+        e.enabled and e.source_ref == "exchange:ncmec" and e.added_by == "system:exchange:ncmec"
+        for e in entries.values()
+    )
     exchange = _exchange(database)
     assert exchange.state == "ok" and exchange.last_success_at is not None
     first_checkpoint = exchange.checkpoint["data"]["get_entries_max_ts"]
@@ -105,19 +118,29 @@ def test_full_then_incremental_fetch_fills_the_bank_with_provenance(database: Da
     assert min(_ncmec_time(f) for f in froms) == first_checkpoint
 
 
-def test_partner_deletion_disables_entries_no_live_record_holds(database: Database, settings: Settings,
-                                                                server) -> None:  # type: ignore[no-untyped-def]
+def test_partner_deletion_disables_entries_no_live_record_holds(database: Database, settings: Settings, server) -> None:  # type: ignore[no-untyped-def]
     url, state = server
     now = int(time.time())
     # Two members shared the same file (same MD5); one of them deletes its entry.
-    state.records += [_entry("img1", now - 600, md5=MD5[3], pdq=PDQ2), _entry("img9", now - 590, member=7, md5=MD5[3]),
-                      _entry("img2", now - 580, md5=MD5[4])]
-    configure(database, settings, name="ncmec", api="ncmec", config={"environment": "test_Industry", "base_url": url},
-              credentials=f"{USER}:{PASSWORD}")
+    state.records += [
+        _entry("img1", now - 600, md5=MD5[3], pdq=PDQ2),
+        _entry("img9", now - 590, member=7, md5=MD5[3]),
+        _entry("img2", now - 580, md5=MD5[4]),
+    ]
+    configure(
+        database,
+        settings,
+        name="ncmec",
+        api="ncmec",
+        config={"environment": "test_Industry", "base_url": url},
+        credentials=f"{USER}:{PASSWORD}",
+    )
     assert fetch(database, settings, "ncmec").done
     checkpoint = _exchange(database).checkpoint["data"]["get_entries_max_ts"]
-    state.records += [{"id": "img1", "member_id": 42, "type": "image", "ts": checkpoint, "deleted": True},
-                      {"id": "img2", "member_id": 42, "type": "image", "ts": checkpoint, "deleted": True}]
+    state.records += [
+        {"id": "img1", "member_id": 42, "type": "image", "ts": checkpoint, "deleted": True},
+        {"id": "img2", "member_id": 42, "type": "image", "ts": checkpoint, "deleted": True},
+    ]
     _wait_past(checkpoint)
     summary = fetch(database, settings, "ncmec")
     assert summary.deleted_records == 2
@@ -126,21 +149,29 @@ def test_partner_deletion_disables_entries_no_live_record_holds(database: Databa
     assert not entries[("md5", MD5[4])].enabled
     assert entries[("md5", MD5[3])].enabled  # member 7 still shares it
     with database.unit_of_work(write=False) as db:
-        deleted = set(db.execute(sa.select(ExchangeRecord.record_key).where(
-            ExchangeRecord.deleted_at.is_not(None))).scalars())
+        deleted = set(
+            db.execute(sa.select(ExchangeRecord.record_key).where(ExchangeRecord.deleted_at.is_not(None))).scalars()
+        )
     assert deleted == {"42-img1", "42-img2"}
 
 
-def test_crash_mid_fetch_resumes_from_the_committed_page(database: Database, settings: Settings, server,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_crash_mid_fetch_resumes_from_the_committed_page(
+    database: Database, settings: Settings, server, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     """A page and its checkpoint commit together: after a crash the fetch resumes at NCMEC's
     paging link of the last committed page, and no entry is lost or doubled."""
     url, state = server
     state.page_size = 2
     now = int(time.time())
     state.records += [_entry(f"img{i}", now - 40 + i, md5=MD5[i]) for i in range(7)]
-    configure(database, settings, name="ncmec", api="ncmec", config={"environment": "test_Industry", "base_url": url},
-              credentials=f"{USER}:{PASSWORD}")
+    configure(
+        database,
+        settings,
+        name="ncmec",
+        api="ncmec",
+        config={"environment": "test_Industry", "base_url": url},
+        credentials=f"{USER}:{PASSWORD}",
+    )
     real = actions.apply_delta
     pages_with_rows = []
 
@@ -172,8 +203,14 @@ def test_crash_mid_fetch_resumes_from_the_committed_page(database: Database, set
 def test_refused_credential_is_a_clear_status(database: Database, settings: Settings, server) -> None:  # type: ignore[no-untyped-def]
     url, state = server
     state.records.append(_entry("img1", int(time.time()) - 100, md5=MD5[5]))
-    configure(database, settings, name="ncmec", api="ncmec", config={"environment": "test_Industry", "base_url": url},
-              credentials=f"{USER}:wrong-password")
+    configure(
+        database,
+        settings,
+        name="ncmec",
+        api="ncmec",
+        config={"environment": "test_Industry", "base_url": url},
+        credentials=f"{USER}:wrong-password",
+    )
     summary = fetch(database, settings, "ncmec")
     assert not summary.done
     exchange = _exchange(database)
@@ -193,18 +230,39 @@ def test_review_outcomes_become_ncmec_votes(database: Database, settings: Settin
 
     url, state = server
     state.records.append(_entry("img1", int(time.time()) - 100, md5=MD5[6], pdq=PDQ1))
-    configure(database, settings, name="ncmec", api="ncmec", config={"environment": "test_Industry", "base_url": url},
-              credentials=f"{USER}:{PASSWORD}")
+    configure(
+        database,
+        settings,
+        name="ncmec",
+        api="ncmec",
+        config={"environment": "test_Industry", "base_url": url},
+        credentials=f"{USER}:{PASSWORD}",
+    )
     assert fetch(database, settings, "ncmec").done
     with database.unit_of_work() as db:
         exchange = actions.exchange_by_name(db, "ncmec")
         for signal, opinion in ((PDQ1, Opinion.true_positive), (MD5[6], Opinion.false_positive)):
-            row = db.execute(sa.select(ExchangeSignal).join(BankEntry, BankEntry.id == ExchangeSignal.bank_entry_id)
-                             .where(BankEntry.signal == signal)).scalar_one()
-            _queue(db, exchange=exchange, kind="feedback", opinion=opinion, bank_entry_id=row.bank_entry_id,
-                   record_id=row.record_id, case_id=None, requested_by="system:staydown", state="queued")
+            row = db.execute(
+                sa.select(ExchangeSignal)
+                .join(BankEntry, BankEntry.id == ExchangeSignal.bank_entry_id)
+                .where(BankEntry.signal == signal)
+            ).scalar_one()
+            _queue(
+                db,
+                exchange=exchange,
+                kind="feedback",
+                opinion=opinion,
+                bank_entry_id=row.bank_entry_id,
+                record_id=row.record_id,
+                case_id=None,
+                requested_by="system:staydown",
+                state="queued",
+            )
     Worker(database, build_registry(), services={"settings": settings}).run_until_idle()
     votes = {(r["esp_id"], r["entry_id"], r["type"]): r["xml"] for r in state.received}
     assert set(votes) == {("42", "img1", "PDQ"), ("42", "img1", "MD5")}
     assert "<affirmative" in votes[("42", "img1", "PDQ")]
-    assert "<negative>" in votes[("42", "img1", "MD5")] and "01234567-abcd-0123-4567-012345678900" in votes[("42", "img1", "MD5")]
+    assert (
+        "<negative>" in votes[("42", "img1", "MD5")]
+        and "01234567-abcd-0123-4567-012345678900" in votes[("42", "img1", "MD5")]
+    )

@@ -33,26 +33,33 @@ def listing(database: Database, settings: Settings, tmp_path: Path) -> Path:
     path.write_text(f"pdq {PARTNER_PDQ}\n")
     configure(database, settings, name="partner-list", api="file", config={"filename": str(path)}, credentials=None)
     with database.unit_of_work() as db:
-        own = banks.create_bank(db, actor=SYSTEM, name="own-csam", source="own", permitted_purpose="confirmed items",
-                                policy_id="csam")
+        own = banks.create_bank(
+            db, actor=SYSTEM, name="own-csam", source="own", permitted_purpose="confirmed items", policy_id="csam"
+        )
         banks.add_entries(db, actor=SYSTEM, bank=own, entries=[banks.NewEntry("pdq", PDQ)], source_case_id=12)
     return path
 
 
 def _entry_id(database: Database, signal: str) -> int:
     with database.unit_of_work(write=False) as db:
-        return db.execute(sa.select(banks.BankEntry.id).where(banks.BankEntry.signal == signal,
-                                                              banks.BankEntry.variant == "")).scalar_one()
+        return db.execute(
+            sa.select(banks.BankEntry.id).where(banks.BankEntry.signal == signal, banks.BankEntry.variant == "")
+        ).scalar_one()
 
 
 def _share_events(database: Database) -> list[tuple[str, str]]:
     with database.unit_of_work(write=False) as db:
-        return [(e.tag, f"{e.actor_kind}:{e.actor_id}") for e in db.execute(
-            sa.select(AuditEvent).where(AuditEvent.tag.like("exchanges:share:%")).order_by(AuditEvent.seq)).scalars()]
+        return [
+            (e.tag, f"{e.actor_kind}:{e.actor_id}")
+            for e in db.execute(
+                sa.select(AuditEvent).where(AuditEvent.tag.like("exchanges:share:%")).order_by(AuditEvent.seq)
+            ).scalars()
+        ]
 
 
-def test_share_through_the_api_needs_legal_and_is_audited(client, database: Database, settings: Settings,
-                                                          listing: Path) -> None:  # type: ignore[no-untyped-def]
+def test_share_through_the_api_needs_legal_and_is_audited(
+    client, database: Database, settings: Settings, listing: Path
+) -> None:  # type: ignore[no-untyped-def]
     """CSAM-7: only legal's approval lets a hash of ours leave; every step is in the audit log."""
     curator = auth(make_key(database, ["banks:read", "banks:write"]))
     entry_id = _entry_id(database, PDQ)
@@ -130,9 +137,14 @@ def _entry_id_after_fetch(database: Database, settings: Settings) -> int:
 runner = CliRunner()
 
 
-def test_share_from_the_command_line_approved_as_a_legal_person(database: Database, database_url: str, settings: Settings,
-                                                                listing: Path, tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_share_from_the_command_line_approved_as_a_legal_person(
+    database: Database,
+    database_url: str,
+    settings: Settings,
+    listing: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("STAYDOWN_DATABASE_URL", database_url)
     monkeypatch.setenv("STAYDOWN_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("STAYDOWN_ENV", "test")
@@ -146,17 +158,29 @@ def test_share_from_the_command_line_approved_as_a_legal_person(database: Databa
     r = runner.invoke(cli_app, ["exchanges", "share", "list", "--state", "awaiting_approval"])
     assert r.exit_code == 0 and f"pdq {PDQ}" in r.stdout and "own-csam" in r.stdout
 
-    r = runner.invoke(cli_app, ["exchanges", "share", "approve", "partner-list", "1", "--as", "lee", "--password-stdin"],
-                      input="not the password\n")
+    r = runner.invoke(
+        cli_app,
+        ["exchanges", "share", "approve", "partner-list", "1", "--as", "lee", "--password-stdin"],
+        input="not the password\n",
+    )
     assert r.exit_code == 1 and "the user name or password is not right" in r.output
-    r = runner.invoke(cli_app, ["exchanges", "share", "approve", "partner-list", "1", "--as", "mo", "--password-stdin"],
-                      input=PASSWORD + "\n")
+    r = runner.invoke(
+        cli_app,
+        ["exchanges", "share", "approve", "partner-list", "1", "--as", "mo", "--password-stdin"],
+        input=PASSWORD + "\n",
+    )
     assert r.exit_code == 1 and "needs legal's approval" in r.output
-    r = runner.invoke(cli_app, ["exchanges", "share", "approve", "partner-list", "7", "--as", "lee", "--password-stdin"],
-                      input=PASSWORD + "\n")
+    r = runner.invoke(
+        cli_app,
+        ["exchanges", "share", "approve", "partner-list", "7", "--as", "lee", "--password-stdin"],
+        input=PASSWORD + "\n",
+    )
     assert r.exit_code == 1 and "no exchange submission 7" in r.output
-    r = runner.invoke(cli_app, ["exchanges", "share", "approve", "partner-list", "1", "--as", "lee", "--password-stdin"],
-                      input=PASSWORD + "\n")
+    r = runner.invoke(
+        cli_app,
+        ["exchanges", "share", "approve", "partner-list", "1", "--as", "lee", "--password-stdin"],
+        input=PASSWORD + "\n",
+    )
     assert r.exit_code == 0, r.output
     assert "approved by lee" in r.stdout
     # The command ran on the wall clock, the test's database on a frozen one: the worker reads

@@ -27,8 +27,10 @@ PDQ = ["%064x" % (0x5A5A5A5A << (i * 4)) for i in range(8)]
 def _entries(database: Database, name: str) -> dict[tuple[str, str], BankEntry]:
     with database.unit_of_work(write=False) as db:
         bank = db.execute(sa.select(Bank).where(Bank.name == name)).scalar_one()
-        return {(e.signal_type, e.signal): e for e in db.execute(sa.select(BankEntry).where(
-            BankEntry.bank_id == bank.id)).scalars()}
+        return {
+            (e.signal_type, e.signal): e
+            for e in db.execute(sa.select(BankEntry).where(BankEntry.bank_id == bank.id)).scalars()
+        }
 
 
 def _exchange(database: Database, name: str) -> Exchange:
@@ -51,6 +53,7 @@ def _crash_on_second_page(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # -- StopNCII ------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def stopncii_server():  # type: ignore[no-untyped-def]
     app = stopncii_app(fetch_key=FETCH_KEY, subscription_key=SUB_KEY, feedback_key=FEEDBACK_KEY)
@@ -69,22 +72,34 @@ def stopncii(stopncii_server) -> Iterator[tuple[str, object]]:  # type: ignore[n
 
 
 def _hash(value: str, ts: int, status: str = "Active", kind: str = "ImagePDQ") -> dict:
-    return {"signalType": kind, "hashValue": value, "hashStatus": status, "lastModtimestamp": ts,
-            "caseNumbers": {"case-1": status}, "CSPFeedbacks": [{"feedbackValue": "Blocked", "tags": ["ncii"],
-                                                                 "source": "Other CSP"}]}
+    return {
+        "signalType": kind,
+        "hashValue": value,
+        "hashStatus": status,
+        "lastModtimestamp": ts,
+        "caseNumbers": {"case-1": status},
+        "CSPFeedbacks": [{"feedbackValue": "Blocked", "tags": ["ncii"], "source": "Other CSP"}],
+    }
 
 
 def _add_stopncii(database: Database, settings: Settings, url: str, *, subscription: str = SUB_KEY) -> None:
-    configure(database, settings, name="stopncii", api="stopncii", config={"base_url": url},
-              credentials=json.dumps({"fetch_function_key": FETCH_KEY, "subscription_key": subscription,
-                                      "feedback_function_key": FEEDBACK_KEY}), policy_id="ncii")
+    configure(
+        database,
+        settings,
+        name="stopncii",
+        api="stopncii",
+        config={"base_url": url},
+        credentials=json.dumps(
+            {"fetch_function_key": FETCH_KEY, "subscription_key": subscription, "feedback_function_key": FEEDBACK_KEY}
+        ),
+        policy_id="ncii",
+    )
 
 
 def test_stopncii_full_incremental_and_withdrawn(database: Database, settings: Settings, stopncii) -> None:  # type: ignore[no-untyped-def]
     """UK-3: hashes people made of their own images are matched; a withdrawn hash stops matching."""
     url, state = stopncii
-    state.records += [_hash(PDQ[0], 100), _hash(PDQ[1], 110), _hash(PDQ[2], 120),
-                      _hash("e" * 32, 125, kind="VideoMD5")]
+    state.records += [_hash(PDQ[0], 100), _hash(PDQ[1], 110), _hash(PDQ[2], 120), _hash("e" * 32, 125, kind="VideoMD5")]
     _add_stopncii(database, settings, url)
     summary = fetch(database, settings, "stopncii")
     assert summary.done and summary.pages == 2
@@ -107,8 +122,9 @@ def test_stopncii_full_incremental_and_withdrawn(database: Database, settings: S
     assert "deleted by the partner on StopNCII" in entries[("pdq", PDQ[0])].disabled_reason
 
 
-def test_stopncii_crash_mid_fetch_resumes(database: Database, settings: Settings, stopncii,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_stopncii_crash_mid_fetch_resumes(
+    database: Database, settings: Settings, stopncii, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     url, state = stopncii
     state.records += [_hash(PDQ[i], 200 + i) for i in range(5)]
     _add_stopncii(database, settings, url)
@@ -133,10 +149,14 @@ def test_stopncii_refused_key(database: Database, settings: Settings, stopncii) 
     summary = fetch(database, settings, "stopncii")
     exchange = _exchange(database, "stopncii")
     assert summary.error and exchange.state == "auth_failed"
-    assert "StopNCII refused the credentials (HTTP 401: Access denied due to invalid subscription key.)" in exchange.last_error
+    assert (
+        "StopNCII refused the credentials (HTTP 401: Access denied due to invalid subscription key.)"
+        in exchange.last_error
+    )
 
 
 # -- ThreatExchange -------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def te_server():  # type: ignore[no-untyped-def]
@@ -156,15 +176,36 @@ def te(te_server) -> Iterator[tuple[str, object]]:  # type: ignore[no-untyped-de
 
 
 def _indicator(i: int, value: str, updated: int, *, delete: bool = False, kind: str = "HASH_PDQ") -> dict:
-    return {"id": str(5000 + i), "indicator": value, "type": kind, "last_updated": updated, "should_delete": delete,
-            "privacy_group": GROUP,
-            "descriptors": {"data": [{"id": str(7000 + i), "owner": {"id": "555000111"}, "status": "MALICIOUS",
-                                      "tags": ["csam"], "reactions": []}]}}
+    return {
+        "id": str(5000 + i),
+        "indicator": value,
+        "type": kind,
+        "last_updated": updated,
+        "should_delete": delete,
+        "privacy_group": GROUP,
+        "descriptors": {
+            "data": [
+                {
+                    "id": str(7000 + i),
+                    "owner": {"id": "555000111"},
+                    "status": "MALICIOUS",
+                    "tags": ["csam"],
+                    "reactions": [],
+                }
+            ]
+        },
+    }
 
 
 def _add_te(database: Database, settings: Settings, url: str, token: str = TOKEN) -> None:
-    configure(database, settings, name="te", api="fb_threatexchange",
-              config={"privacy_group": GROUP, "base_url": url}, credentials=json.dumps({"api_token": token}))
+    configure(
+        database,
+        settings,
+        name="te",
+        api="fb_threatexchange",
+        config={"privacy_group": GROUP, "base_url": url},
+        credentials=json.dumps({"api_token": token}),
+    )
 
 
 def test_threatexchange_full_incremental_deletion(database: Database, settings: Settings, te) -> None:  # type: ignore[no-untyped-def]
@@ -176,7 +217,9 @@ def test_threatexchange_full_incremental_deletion(database: Database, settings: 
     assert summary.done and summary.pages == 2 and summary.skipped == 1
     assert set(_entries(database, "te")) == {("pdq", PDQ[i]) for i in range(3)}
     with database.unit_of_work(write=False) as db:
-        record = db.execute(sa.select(ExchangeRecord).where(ExchangeRecord.record_key == f"HASH_PDQ\t{PDQ[0]}")).scalar_one()
+        record = db.execute(
+            sa.select(ExchangeRecord).where(ExchangeRecord.record_key == f"HASH_PDQ\t{PDQ[0]}")
+        ).scalar_one()
     assert record.partner_id == "555000111"
     assert record.meta["opinions"][0]["descriptor_id"] == 7000
 
@@ -200,8 +243,9 @@ def test_threatexchange_full_incremental_deletion(database: Database, settings: 
     assert entries[("pdq", PDQ[4])].enabled and _entries(database, "te")[("pdq", PDQ[0])].enabled
 
 
-def test_threatexchange_crash_resumes_and_refused_token(database: Database, settings: Settings, te,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_threatexchange_crash_resumes_and_refused_token(
+    database: Database, settings: Settings, te, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     url, state = te
     state.records += [_indicator(i, PDQ[i], 3000 + 10 * i) for i in range(5)]
     _add_te(database, settings, url)
@@ -215,15 +259,22 @@ def test_threatexchange_crash_resumes_and_refused_token(database: Database, sett
     assert state.requests[0][2]["start_time"] == "3010"
     assert set(_entries(database, "te")) == {("pdq", PDQ[i]) for i in range(5)}
 
-    _add_te_bad = configure(database, settings, name="te-bad", api="fb_threatexchange",
-                            config={"privacy_group": GROUP, "base_url": url},
-                            credentials="1234567890|this-token-is-not-the-right-one")
+    _add_te_bad = configure(
+        database,
+        settings,
+        name="te-bad",
+        api="fb_threatexchange",
+        config={"privacy_group": GROUP, "base_url": url},
+        credentials="1234567890|this-token-is-not-the-right-one",
+    )
     assert _add_te_bad
     summary = fetch(database, settings, "te-bad")
     exchange = _exchange(database, "te-bad")
     assert summary.error and exchange.state == "auth_failed"
-    assert "Meta ThreatExchange refused the credentials (HTTP 400: OAuthException Invalid OAuth access token" \
+    assert (
+        "Meta ThreatExchange refused the credentials (HTTP 400: OAuthException Invalid OAuth access token"
         in exchange.last_error
+    )
 
 
 def test_stopncii_feedback_seen_then_blocked(database: Database, settings: Settings, stopncii) -> None:  # type: ignore[no-untyped-def]
@@ -241,8 +292,19 @@ def test_stopncii_feedback_seen_then_blocked(database: Database, settings: Setti
         exchange = actions.exchange_by_name(db, "stopncii")
         row = db.execute(sa.select(ExchangeSignal)).scalar_one()
         for opinion in (Opinion.seen, Opinion.true_positive):
-            _queue(db, exchange=exchange, kind="feedback", opinion=opinion, bank_entry_id=row.bank_entry_id,
-                   record_id=row.record_id, case_id=None, requested_by="system:staydown", state="queued")
+            _queue(
+                db,
+                exchange=exchange,
+                kind="feedback",
+                opinion=opinion,
+                bank_entry_id=row.bank_entry_id,
+                record_id=row.record_id,
+                case_id=None,
+                requested_by="system:staydown",
+                state="queued",
+            )
     Worker(database, build_registry(), services={"settings": settings}).run_until_idle()
-    assert [(f["hashValue"], f["feedbackValue"]) for f in state.received] == [(PDQ[5], "PendingReview"),
-                                                                            (PDQ[5], "Blocked")]
+    assert [(f["hashValue"], f["feedbackValue"]) for f in state.received] == [
+        (PDQ[5], "PendingReview"),
+        (PDQ[5], "Blocked"),
+    ]

@@ -40,10 +40,26 @@ def server(server_app) -> Iterator[tuple[str, object]]:  # type: ignore[no-untyp
     yield url, state
 
 
-def _entry(id_: int, digest: str, updated_on: float, *, algorithm: str = "PDQ", file_type: str = "png",
-           deleted: bool = False, ideology: str = "islamist") -> dict:
-    return {"hash_digest": digest, "algorithm": algorithm, "ideology": ideology, "file_type": file_type,
-            "deleted": deleted, "updated_on": updated_on, "created_on": "2025-03-03T23:05:22.587000", "id": id_}
+def _entry(
+    id_: int,
+    digest: str,
+    updated_on: float,
+    *,
+    algorithm: str = "PDQ",
+    file_type: str = "png",
+    deleted: bool = False,
+    ideology: str = "islamist",
+) -> dict:
+    return {
+        "hash_digest": digest,
+        "algorithm": algorithm,
+        "ideology": ideology,
+        "file_type": file_type,
+        "deleted": deleted,
+        "updated_on": updated_on,
+        "created_on": "2025-03-03T23:05:22.587000",
+        "id": id_,
+    }
 
 
 def _replace(state, entry: dict) -> None:  # type: ignore[no-untyped-def]
@@ -54,8 +70,12 @@ def _replace(state, entry: dict) -> None:  # type: ignore[no-untyped-def]
 def _entries(database: Database, name: str = "tat") -> dict[tuple[str, str], BankEntry]:
     with database.unit_of_work(write=False) as db:
         bank = db.execute(sa.select(Bank).where(Bank.name == name)).scalar_one()
-        return {(e.signal_type, e.signal): e for e in db.execute(sa.select(BankEntry).where(
-            BankEntry.bank_id == bank.id, BankEntry.parent_id.is_(None))).scalars()}
+        return {
+            (e.signal_type, e.signal): e
+            for e in db.execute(
+                sa.select(BankEntry).where(BankEntry.bank_id == bank.id, BankEntry.parent_id.is_(None))
+            ).scalars()
+        }
 
 
 def _exchange(database: Database, name: str = "tat") -> Exchange:
@@ -64,29 +84,40 @@ def _exchange(database: Database, name: str = "tat") -> Exchange:
 
 
 def _add(database: Database, settings: Settings, url: str, *, password: str = PASSWORD) -> None:
-    configure(database, settings, name="tat", api="tat", config={"base_url": url},
-              credentials=f"{USER}:{password}", policy_id="terrorist-content")
+    configure(
+        database,
+        settings,
+        name="tat",
+        api="tat",
+        config={"base_url": url},
+        credentials=f"{USER}:{password}",
+        policy_id="terrorist-content",
+    )
 
 
 def _list_requests(state) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
     return [q for method, path, q in state.requests if path == HASH_LIST]
 
 
-def test_full_then_incremental_fetch_fills_the_bank_with_provenance(database: Database, settings: Settings,
-                                                                    server) -> None:  # type: ignore[no-untyped-def]
+def test_full_then_incremental_fetch_fills_the_bank_with_provenance(
+    database: Database, settings: Settings, server
+) -> None:  # type: ignore[no-untyped-def]
     """CSAM-7: the bank holds TAT's PDQ and video MD5s with their source; an image's MD5 is left
     out as the library leaves it out; the next fetch asks only for what follows the checkpoint."""
     url, state = server
-    state.records += [_entry(2819, MD5[0], 1704901040.222779, algorithm="MD5", file_type="mp4"),
-                      _entry(2820, PDQ[0], 1704901040.24492, file_type="gif", ideology="far-right"),
-                      _entry(2821, MD5[1], 1704901040.25555, algorithm="MD5", file_type="jpg")]
+    state.records += [
+        _entry(2819, MD5[0], 1704901040.222779, algorithm="MD5", file_type="mp4"),
+        _entry(2820, PDQ[0], 1704901040.24492, file_type="gif", ideology="far-right"),
+        _entry(2821, MD5[1], 1704901040.25555, algorithm="MD5", file_type="jpg"),
+    ]
     _add(database, settings, url)
     summary = fetch(database, settings, "tat")
     assert summary.done and summary.error is None and summary.updates == 2
     entries = _entries(database)
     assert set(entries) == {("md5", MD5[0]), ("pdq", PDQ[0])}
-    assert all(e.enabled and e.source_ref == "exchange:tat" and e.added_by == "system:exchange:tat"
-               for e in entries.values())
+    assert all(
+        e.enabled and e.source_ref == "exchange:tat" and e.added_by == "system:exchange:tat" for e in entries.values()
+    )
     exchange = _exchange(database)
     assert exchange.state == "ok"
     # TAT's checkpoint is the last record's `updated_on,id`, kept as the library's dataclass.
@@ -131,8 +162,9 @@ def test_partner_deletion_disables_the_entry(database: Database, settings: Setti
     assert summary.enabled_entries == 1 and _entries(database)[("pdq", PDQ[2])].enabled
 
 
-def test_crash_mid_fetch_resumes_from_the_committed_page(database: Database, settings: Settings, server,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_crash_mid_fetch_resumes_from_the_committed_page(
+    database: Database, settings: Settings, server, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     """A page and its checkpoint commit together: after a crash on the second page the fetch asks
     for what follows the first page's last record, and no entry is lost or doubled."""
     url, state = server
@@ -173,7 +205,9 @@ def test_refused_credential_is_a_clear_status(database: Database, settings: Sett
     assert not summary.done
     exchange = _exchange(database)
     assert exchange.state == "auth_failed"
-    assert exchange.last_error.startswith("Tech Against Terrorism refused the credentials (HTTP 400: Unable to log "
-                                          "in with provided credentials.); replace them with: staydown exchanges "
-                                          "credentials tat --stdin")
+    assert exchange.last_error.startswith(
+        "Tech Against Terrorism refused the credentials (HTTP 400: Unable to log "
+        "in with provided credentials.); replace them with: staydown exchanges "
+        "credentials tat --stdin"
+    )
     assert _list_requests(state) == [] and _entries(database) == {}

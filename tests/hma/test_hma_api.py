@@ -110,6 +110,7 @@ def build_index(app) -> None:  # type: ignore[no-untyped-def]
 
 # -- banks (test_api_banks.py) ------------------------------------------------------------------
 
+
 def test_banks_empty_index(client, h) -> None:  # type: ignore[no-untyped-def]
     r = client.get("/hma/c/banks", headers=h)
     assert r.status_code == 200 and r.json() == []
@@ -137,8 +138,9 @@ def test_banks_update_rename_enable_and_ratio(client, h) -> None:  # type: ignor
     assert r.status_code == 200 and r.json()["matching_enabled_ratio"] == 0
     r = client.put("/hma/c/bank/MY_TEST_BANK_RENAMED", headers=h, json={"enabled_ratio": 0.5})
     assert r.status_code == 200 and r.json()["matching_enabled_ratio"] == 0.5
-    assert client.get("/hma/c/banks", headers=h).json() == [{"name": "MY_TEST_BANK_RENAMED",
-                                                            "matching_enabled_ratio": 0.5}]
+    assert client.get("/hma/c/banks", headers=h).json() == [
+        {"name": "MY_TEST_BANK_RENAMED", "matching_enabled_ratio": 0.5}
+    ]
     assert client.get("/hma/c/bank/MY_TEST_BANK", headers=h).status_code == 404
 
 
@@ -182,8 +184,9 @@ def test_bank_update_content_disable_until(client, h, image_server, database: Da
     with database.unit_of_work(write=False) as db:
         entry = db.get(BankEntry, content_id)
         assert not entry.enabled and "through the HMA API" in entry.disabled_reason
-    r = client.put(f"/hma/c/bank/TEST_BANK_UPDATE/content/{content_id}", headers=h,
-                   json={"disable_until_ts": 9999999999})
+    r = client.put(
+        f"/hma/c/bank/TEST_BANK_UPDATE/content/{content_id}", headers=h, json={"disable_until_ts": 9999999999}
+    )
     assert r.status_code == 400 and "5 years" in r.json()["message"]
 
 
@@ -201,7 +204,8 @@ def test_disabled_until_a_past_time_matches_again(client, h, app, database: Data
         assert reenable_expired(db, actor=SYSTEM, at=now + 61) == 1
     build_index(app)
     assert client.get(f"/hma/m/lookup?signal_type=pdq&signal={'f' * 64}", headers=h).json() == {
-        "TIMED": [{"bank_content_id": content_id, "distance": "0"}]}
+        "TIMED": [{"bank_content_id": content_id, "distance": "0"}]
+    }
 
 
 def test_banks_delete_content_disables_it(client, h, image_server, app, database: Database) -> None:  # type: ignore[no-untyped-def]
@@ -217,8 +221,11 @@ def test_banks_delete_content_disables_it(client, h, image_server, app, database
     with database.unit_of_work(write=False) as db:
         entries = db.execute(sa.select(BankEntry)).scalars().all()
         assert entries and not any(e.enabled for e in entries)  # kept, disabled: the item, its digests, variants
-        (event,) = db.execute(sa.select(AuditEvent).where(AuditEvent.tag == "matching:entry:disable",
-                                                          AuditEvent.subject_id == str(added["id"]))).scalars()
+        (event,) = db.execute(
+            sa.select(AuditEvent).where(
+                AuditEvent.tag == "matching:entry:disable", AuditEvent.subject_id == str(added["id"])
+            )
+        ).scalars()
         assert event.data["reason"] == "removed through the HMA API" and event.actor_kind == "api_client"
     # Banked again, it is the same item, back in matching.
     assert add_image(client, h, "NEW_BANK", f"{image_server}/image1.jpg")["id"] == added["id"]
@@ -237,10 +244,14 @@ def test_banks_add_metadata(client, h, image_server) -> None:  # type: ignore[no
 
 def test_bank_content_returns_stored_metadata_unless_asked_not_to(client, h, image_server) -> None:  # type: ignore[no-untyped-def]
     create_bank(client, h, "TEST_BANK_METADATA")
-    metadata = {"content_id": "ext-id-123", "content_uri": "https://example.com/item/123",
-                "json": {"source": "test", "nested": {"key": "value"}}}
-    content_id = add_image(client, h, "TEST_BANK_METADATA", f"{image_server}/image2.jpg",
-                           json={"metadata": metadata})["id"]
+    metadata = {
+        "content_id": "ext-id-123",
+        "content_uri": "https://example.com/item/123",
+        "json": {"source": "test", "nested": {"key": "value"}},
+    }
+    content_id = add_image(client, h, "TEST_BANK_METADATA", f"{image_server}/image2.jpg", json={"metadata": metadata})[
+        "id"
+    ]
     got = client.get(f"/hma/c/bank/TEST_BANK_METADATA/content/{content_id}", headers=h).json()
     assert got["metadata"] == metadata
     got = client.get(f"/hma/c/bank/TEST_BANK_METADATA/content/{content_id}?include_metadata=false", headers=h).json()
@@ -250,8 +261,9 @@ def test_bank_content_returns_stored_metadata_unless_asked_not_to(client, h, ima
 def test_bank_content_notes(client, h, image_server) -> None:  # type: ignore[no-untyped-def]
     create_bank(client, h, "TEST_BANK_NOTE")
     url = f"{image_server}/image1.jpg"
-    r = client.post(f"/hma/c/bank/TEST_BANK_NOTE/content?url={url}&content_type=photo", headers=h,
-                    json={"note": "x" * 256})
+    r = client.post(
+        f"/hma/c/bank/TEST_BANK_NOTE/content?url={url}&content_type=photo", headers=h, json={"note": "x" * 256}
+    )
     assert r.status_code == 400 and "255" in r.json()["message"]
     content_id = add_image(client, h, "TEST_BANK_NOTE", url, json={"note": "Reported by user X"})["id"]
     path = f"/hma/c/bank/TEST_BANK_NOTE/content/{content_id}"
@@ -261,11 +273,14 @@ def test_bank_content_notes(client, h, image_server) -> None:  # type: ignore[no
         assert client.get(path, headers=h).json()["note"] == note
     assert client.put(path, headers=h, json={"note": ""}).status_code == 200
     assert "note" not in client.get(path, headers=h).json()
-    r = client.post("/hma/c/bank/TEST_BANK_NOTE/signal", headers=h, json={"pdq": "0" * 64,
-                                                                          "note": "Hash from campaign ABC"})
+    r = client.post(
+        "/hma/c/bank/TEST_BANK_NOTE/signal", headers=h, json={"pdq": "0" * 64, "note": "Hash from campaign ABC"}
+    )
     assert r.status_code == 200, r.text
-    assert client.get(f"/hma/c/bank/TEST_BANK_NOTE/content/{r.json()['id']}", headers=h).json()["note"] == \
-        "Hash from campaign ABC"
+    assert (
+        client.get(f"/hma/c/bank/TEST_BANK_NOTE/content/{r.json()['id']}", headers=h).json()["note"]
+        == "Hash from campaign ABC"
+    )
 
 
 def test_banks_add_hash_index(client, h, image_server, app) -> None:  # type: ignore[no-untyped-def]
@@ -280,6 +295,7 @@ def test_banks_add_hash_index(client, h, image_server, app) -> None:  # type: ig
 
 
 # -- matching (test_match_api.py, test_e2e_workflow.py, test_api.py) -------------------------------
+
 
 def test_add_hashes_and_find_match(client, h, app) -> None:  # type: ignore[no-untyped-def]
     create_bank(client, h, "TEST_BANK")
@@ -329,8 +345,7 @@ def multi_bank(client, h, app) -> None:  # type: ignore[no-untyped-def]
     build_index(app)
 
 
-@pytest.mark.parametrize("banks, expected", [(None, 3), ("BANK_A", 1), ("BANK_A,BANK_B", 2),
-                                             ("NON_EXISTENT_BANK", 0)])
+@pytest.mark.parametrize("banks, expected", [(None, 3), ("BANK_A", 1), ("BANK_A,BANK_B", 2), ("NON_EXISTENT_BANK", 0)])
 def test_raw_lookup_with_bank_filter(client, h, multi_bank, banks, expected) -> None:  # type: ignore[no-untyped-def]
     query = {"signal": PdqSignal.get_examples()[0], "signal_type": "pdq", **({"banks": banks} if banks else {})}
     r = client.get("/hma/m/raw_lookup", headers=h, params=query)
@@ -340,8 +355,15 @@ def test_raw_lookup_with_bank_filter(client, h, multi_bank, banks, expected) -> 
     assert all("bank_content_id" in m and "distance" in m for m in r.json()["matches"])
 
 
-@pytest.mark.parametrize("banks, expected", [(None, {"BANK_A", "BANK_B", "BANK_C"}), ("BANK_A", {"BANK_A"}),
-                                             ("BANK_A,BANK_C", {"BANK_A", "BANK_C"}), ("NON_EXISTENT_BANK", set())])
+@pytest.mark.parametrize(
+    "banks, expected",
+    [
+        (None, {"BANK_A", "BANK_B", "BANK_C"}),
+        ("BANK_A", {"BANK_A"}),
+        ("BANK_A,BANK_C", {"BANK_A", "BANK_C"}),
+        ("NON_EXISTENT_BANK", set()),
+    ],
+)
 def test_lookup_with_bank_filter(client, h, multi_bank, banks, expected) -> None:  # type: ignore[no-untyped-def]
     query = {"signal": PdqSignal.get_examples()[0], "signal_type": "pdq", **({"banks": banks} if banks else {})}
     r = client.get("/hma/m/lookup", headers=h, params=query)
@@ -360,8 +382,9 @@ def test_lookup_by_url_and_by_upload(client, h, image_server, app) -> None:  # t
     assert r.status_code == 200 and r.json()["pdq"]["PHOTOS"][0]["bank_content_id"] == added["id"]
     # As HMA's test: an image sent as a "video" is looked up by its MD5, which the item also holds.
     r = client.post("/hma/m/lookup", headers=h, files={"video": ("a.jpg", IMAGES["/image1.jpg"], "image/jpeg")})
-    assert r.status_code == 200 and r.json() == {"video_md5": {"PHOTOS": [{"bank_content_id": added["id"],
-                                                                           "distance": "0"}]}}
+    assert r.status_code == 200 and r.json() == {
+        "video_md5": {"PHOTOS": [{"bank_content_id": added["id"], "distance": "0"}]}
+    }
 
 
 def test_lookup_of_media_needs_the_scan_scope(client, database: Database, image_server) -> None:  # type: ignore[no-untyped-def]
@@ -392,8 +415,9 @@ def test_coinflip_applies_to_hma_lookups_never_to_scans(client, h, app) -> None:
     hit = next(s for s, v in seeds.items() if v <= 0.5)
     miss = next(s for s, v in seeds.items() if v > 0.5)
     q = f"/hma/m/lookup?signal_type=pdq&signal={pdq}"
-    assert client.get(f"{q}&seed={hit}", headers=h).json() == {"HALF": [{"bank_content_id": content_id,
-                                                                         "distance": "0"}]}
+    assert client.get(f"{q}&seed={hit}", headers=h).json() == {
+        "HALF": [{"bank_content_id": content_id, "distance": "0"}]
+    }
     assert client.get(f"{q}&seed={miss}", headers=h).json() == {}
     assert client.get(f"{q}&seed={miss}&bypass_coinflip=true", headers=h).json() != {}
     r = client.post("/v1/match", headers=h, json={"pdq": [{"hash": pdq}]})
@@ -405,8 +429,13 @@ def test_compare_hashes(client, h) -> None:  # type: ignore[no-untyped-def]
     specimen2 = "facd8bcb2a49bcebdec1985228d5ae84bcd006c187c598c720c2b087b3fdb318"
     r = client.post("/hma/m/compare", headers=h, json={"pdq": [specimen1, specimen2]})
     assert r.json() == {"pdq": [True, {"distance": 9}]}
-    for bad in (["banana"], {"pdq": "banana"}, {"pdq": []}, {"pdq": ["banana", "banana"]},
-                {"pdq": [specimen1, specimen2, specimen1]}):
+    for bad in (
+        ["banana"],
+        {"pdq": "banana"},
+        {"pdq": []},
+        {"pdq": ["banana", "banana"]},
+        {"pdq": [specimen1, specimen2, specimen1]},
+    ):
         assert client.post("/hma/m/compare", headers=h, json=bad).status_code == 400
 
 
@@ -416,6 +445,7 @@ def test_status(client) -> None:  # type: ignore[no-untyped-def]
 
 
 # -- hashing (test_hashing.py) ----------------------------------------------------------------------
+
 
 def test_hash_by_url_and_upload(client, h, image_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
     expected = hma_pdq(IMAGES["/image2.jpg"], tmp_path)

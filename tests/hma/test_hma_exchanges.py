@@ -34,6 +34,7 @@ def h(database: Database) -> dict[str, str]:
 
 # -- HMA's tests, replayed ------------------------------------------------------------------------
 
+
 def test_exchange_delete(client, h) -> None:  # type: ignore[no-untyped-def]
     # deleting an exchange that doesn't exist returns 200
     assert client.delete("/hma/c/exchange/TEST_EXCHANGE", headers=h).status_code == 200
@@ -52,8 +53,14 @@ def test_exchange_get_fetch_status(client, h) -> None:  # type: ignore[no-untype
     assert r.status_code == 201
     r = client.get("/hma/c/exchange/BAR_EXCHANGE/status", headers=h)
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
-    assert r.json() == {"checkpoint_ts": None, "running_fetch_start_ts": None, "last_fetch_complete_ts": None,
-                        "last_fetch_succeeded": None, "up_to_date": False, "fetched_items": 0}
+    assert r.json() == {
+        "checkpoint_ts": None,
+        "running_fetch_start_ts": None,
+        "last_fetch_complete_ts": None,
+        "last_fetch_succeeded": None,
+        "up_to_date": False,
+        "fetched_items": 0,
+    }
 
 
 def test_exchange_apis_are_the_librarys_names(client, h) -> None:  # type: ignore[no-untyped-def]
@@ -65,22 +72,31 @@ def test_exchange_apis_are_the_librarys_names(client, h) -> None:  # type: ignor
 
 def test_signal_and_content_types(client, h) -> None:  # type: ignore[no-untyped-def]
     assert client.get("/hma/c/signal_type", headers=h).json() == [
-        {"name": "pdq", "enabled_ratio": 1.0}, {"name": "video_md5", "enabled_ratio": 1.0},
-        {"name": "vpdq", "enabled_ratio": 1.0}]
-    assert client.get("/hma/c/content_type", headers=h).json() == [{"name": "photo", "enabled": True},
-                                                                   {"name": "video", "enabled": True}]
+        {"name": "pdq", "enabled_ratio": 1.0},
+        {"name": "video_md5", "enabled_ratio": 1.0},
+        {"name": "vpdq", "enabled_ratio": 1.0},
+    ]
+    assert client.get("/hma/c/content_type", headers=h).json() == [
+        {"name": "photo", "enabled": True},
+        {"name": "video", "enabled": True},
+    ]
 
 
 # -- the exchange behind it ---------------------------------------------------------------------
 
-def test_an_exchange_made_through_hma_fills_its_bank_and_is_matched(client, app, h, database: Database,
-                                                                     settings: Settings) -> None:  # type: ignore[no-untyped-def]
+
+def test_an_exchange_made_through_hma_fills_its_bank_and_is_matched(
+    client, app, h, database: Database, settings: Settings
+) -> None:  # type: ignore[no-untyped-def]
     """CSAM-7: the bank made with the exchange says where its signals come from and what for."""
     r = client.post("/hma/c/exchanges", headers=h, json={"api": "sample", "bank": "SAMPLES", "api_json": {}})
     assert r.status_code == 201
     assert client.get("/hma/c/exchanges", headers=h).json() == ["SAMPLES"]
-    assert client.get("/hma/c/exchange/SAMPLES", headers=h).json() == {"name": "SAMPLES", "api": "sample",
-                                                                        "enabled": True}
+    assert client.get("/hma/c/exchange/SAMPLES", headers=h).json() == {
+        "name": "SAMPLES",
+        "api": "sample",
+        "enabled": True,
+    }
     assert {"name": "SAMPLES", "matching_enabled_ratio": 1.0} in client.get("/hma/c/banks", headers=h).json()
     with database.unit_of_work(write=False) as db:
         bank = db.execute(sa.select(Bank).where(Bank.name == "samples")).scalar_one()
@@ -93,8 +109,9 @@ def test_an_exchange_made_through_hma_fills_its_bank_and_is_matched(client, app,
     assert status["fetched_items"] == summary.updates and status["last_fetch_complete_ts"]
     app.state.match_engine.catch_up()
     example = PdqSignal.get_examples()[0]
-    r = client.get("/hma/m/lookup", headers=h, params={"signal_type": "pdq", "signal": example,
-                                                      "bypass_coinflip": "true"})
+    r = client.get(
+        "/hma/m/lookup", headers=h, params={"signal_type": "pdq", "signal": example, "bypass_coinflip": "true"}
+    )
     assert r.status_code == 200 and r.json()["SAMPLES"][0]["distance"] == "0"
 
     # HMA's update turns the exchange off (audited, with the key as actor); a fetched exchange is
@@ -104,17 +121,31 @@ def test_an_exchange_made_through_hma_fills_its_bank_and_is_matched(client, app,
     r = client.delete("/hma/c/exchange/SAMPLES", headers=h)
     assert r.status_code == 403 and "disable the exchange instead" in r.json()["message"]
     with database.unit_of_work(write=False) as db:
-        event = db.execute(sa.select(AuditEvent).where(AuditEvent.tag == "exchanges:exchange:update")
-                           .order_by(AuditEvent.seq.desc()).limit(1)).scalar_one()
-    assert event.actor_kind == "api_client" and event.data == {"enabled": False, "reason": "disabled through the HMA API"}
+        event = db.execute(
+            sa.select(AuditEvent)
+            .where(AuditEvent.tag == "exchanges:exchange:update")
+            .order_by(AuditEvent.seq.desc())
+            .limit(1)
+        ).scalar_one()
+    assert event.actor_kind == "api_client" and event.data == {
+        "enabled": False,
+        "reason": "disabled through the HMA API",
+    }
 
 
 def test_threatexchange_with_credentials_sealed(client, h, database: Database, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     te = threatexchange_app(token=TOKEN)
-    te.state.exchange.records.append({"id": "1", "indicator": "%064x" % 5, "type": "HASH_PDQ", "last_updated": 100,
-                                      "should_delete": False, "privacy_group": 303,
-                                      "descriptors": {"data": [{"id": "9", "owner": {"id": "42"},
-                                                                "status": "MALICIOUS", "tags": []}]}})
+    te.state.exchange.records.append(
+        {
+            "id": "1",
+            "indicator": "%064x" % 5,
+            "type": "HASH_PDQ",
+            "last_updated": 100,
+            "should_delete": False,
+            "privacy_group": 303,
+            "descriptors": {"data": [{"id": "9", "owner": {"id": "42"}, "status": "MALICIOUS", "tags": []}]},
+        }
+    )
     with serve(te) as url:
         body = {"api": "fb_threatexchange", "bank": "TE_GROUP", "api_json": {"privacy_group": 303, "base_url": url}}
         r = client.post("/hma/c/exchanges", headers=h, json=body)
@@ -132,16 +163,26 @@ def test_threatexchange_with_credentials_sealed(client, h, database: Database, s
     assert client.get("/hma/c/exchange/TE_GROUP/status", headers=h).json()["fetched_items"] == 1
 
 
-@pytest.mark.parametrize("body,status,message", [
-    ({"api": "sample", "bank": "lower_case"}, 400, "Field `bank` must match /^[A-Z0-9_]+$/"),
-    ({"api": "sample"}, 400, "Field `bank` must match /^[A-Z0-9_]+$/"),
-    ({"bank": "X_BANK"}, 400, "Field `api` is required"),
-    ({"api": "carrier_pigeon", "bank": "X_BANK"}, 400, "No such exchange type 'carrier_pigeon'"),
-    ({"api": "sample", "bank": "X_BANK", "api_json": [1]}, 400, "Field `api_json` must be object"),
-    ({"api": "fb_threatexchange", "bank": "X_BANK", "api_json": {}, "credential_json": {"api_token": TOKEN}}, 400,
-     "Meta ThreatExchange needs privacy_group in its configuration"),
-    ({"api": "sample", "bank": "TAKEN"}, 403, "bank 'TAKEN' already exists: an exchange makes a bank of its own name"),
-])
+@pytest.mark.parametrize(
+    "body,status,message",
+    [
+        ({"api": "sample", "bank": "lower_case"}, 400, "Field `bank` must match /^[A-Z0-9_]+$/"),
+        ({"api": "sample"}, 400, "Field `bank` must match /^[A-Z0-9_]+$/"),
+        ({"bank": "X_BANK"}, 400, "Field `api` is required"),
+        ({"api": "carrier_pigeon", "bank": "X_BANK"}, 400, "No such exchange type 'carrier_pigeon'"),
+        ({"api": "sample", "bank": "X_BANK", "api_json": [1]}, 400, "Field `api_json` must be object"),
+        (
+            {"api": "fb_threatexchange", "bank": "X_BANK", "api_json": {}, "credential_json": {"api_token": TOKEN}},
+            400,
+            "Meta ThreatExchange needs privacy_group in its configuration",
+        ),
+        (
+            {"api": "sample", "bank": "TAKEN"},
+            403,
+            "bank 'TAKEN' already exists: an exchange makes a bank of its own name",
+        ),
+    ],
+)
 def test_create_refusals_say_what_was_wrong(client, h, body, status, message) -> None:  # type: ignore[no-untyped-def]
     assert client.post("/hma/c/banks", headers=h, json={"name": "TAKEN"}).status_code == 201
     r = client.post("/hma/c/exchanges", headers=h, json=body)
@@ -156,8 +197,17 @@ def test_exchange_writes_need_exchanges_admin(client, database: Database) -> Non
     assert client.get("/hma/c/exchanges", headers=curator).json() == []
     assert client.delete("/hma/c/exchange/FOO", headers=curator).status_code == 403
     assert client.get("/hma/c/exchanges").status_code == 401
-    r = client.post("/hma/c/exchanges", headers=auth(make_key(database, ADMIN)),
-                    json={"api": "sample", "bank": "FOO", "api_json": {}})
+    r = client.post(
+        "/hma/c/exchanges",
+        headers=auth(make_key(database, ADMIN)),
+        json={"api": "sample", "bank": "FOO", "api_json": {}},
+    )
     assert r.status_code == 201
-    assert client.post("/hma/c/exchanges", headers=auth(make_key(database, ADMIN)),
-                       json={"api": "sample", "bank": "FOO", "api_json": {}}).status_code == 403
+    assert (
+        client.post(
+            "/hma/c/exchanges",
+            headers=auth(make_key(database, ADMIN)),
+            json={"api": "sample", "bank": "FOO", "api_json": {}},
+        ).status_code
+        == 403
+    )

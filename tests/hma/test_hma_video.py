@@ -61,8 +61,9 @@ def test_a_video_is_hashed_banked_and_looked_up(client, app, database: Database)
     assert found["video_md5"] == {}
 
     # The vPDQ as a signal, as an HMA client that hashes on its side sends it.
-    r = client.get("/hma/m/lookup", headers=h, params={"signal_type": "vpdq", "signal": hashed["vpdq"],
-                                                      "bypass_coinflip": True})
+    r = client.get(
+        "/hma/m/lookup", headers=h, params={"signal_type": "vpdq", "signal": hashed["vpdq"], "bypass_coinflip": True}
+    )
     assert r.status_code == 200 and [m["bank_content_id"] for m in r.json()["VIDEOS"]] == [item]
     r = client.get("/hma/m/raw_lookup", headers=h, params={"signal_type": "vpdq", "signal": hashed["vpdq"]})
     assert r.json() == {"matches": [item]}

@@ -25,14 +25,24 @@ API = Actor.api_client(1, "platform", frozenset({"notices:submit"}))
 
 
 def _notice(content: str, **extra: object) -> NoticeIn:
-    return NoticeIn.model_validate({"policy_id": "harassment", "explanation": "it is aimed at me every day",
-                                    "items": [{"content_id": content}], "reporter_id": f"r-{content}", **extra})
+    return NoticeIn.model_validate(
+        {
+            "policy_id": "harassment",
+            "explanation": "it is aimed at me every day",
+            "items": [{"content_id": content}],
+            "reporter_id": f"r-{content}",
+            **extra,
+        }
+    )
 
 
 def _batcher(database: Database, **kwargs: object) -> IntakeBatcher:
     catalogue = default_catalogue()
-    return IntakeBatcher(database, lambda: {"catalogue": catalogue, "rules": DEFAULT_RULES, "engine": None,
-                                            "job_max_attempts": 5}, **kwargs)  # type: ignore[arg-type]
+    return IntakeBatcher(
+        database,
+        lambda: {"catalogue": catalogue, "rules": DEFAULT_RULES, "engine": None, "job_max_attempts": 5},
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
 def _stored(database: Database) -> dict[str, int]:
@@ -56,9 +66,9 @@ def test_DSA1_receipts_follow_the_commit_and_batches_form_under_load(database: D
     assert batcher.batches == 2 and batcher.notices == 21
 
 
-def test_TID1_one_notice_failing_in_the_database_does_not_fail_its_batch(database: Database,
-                                                                          monkeypatch: pytest.MonkeyPatch,
-                                                                          caplog: pytest.LogCaptureFixture) -> None:
+def test_TID1_one_notice_failing_in_the_database_does_not_fail_its_batch(
+    database: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     """The batch is rolled back and each notice tried alone: the others are stored and answered,
     the failing one gets its own error."""
     real_row = batch_module._notice_row
@@ -123,9 +133,11 @@ def _first_batch_held(database: Database):  # type: ignore[no-untyped-def]
 def test_an_invalid_notice_gets_its_error_and_the_rest_of_its_batch_is_stored(database: Database) -> None:
     batcher = _batcher(database)
     try:
-        futures = [batcher.submit(Submission(API, _notice("a"))),
-                   batcher.submit(Submission(API, _notice("b", policy_id="no-such-policy"))),
-                   batcher.submit(Submission(API, _notice("c")))]
+        futures = [
+            batcher.submit(Submission(API, _notice("a"))),
+            batcher.submit(Submission(API, _notice("b", policy_id="no-such-policy"))),
+            batcher.submit(Submission(API, _notice("c"))),
+        ]
         with pytest.raises(InvalidInput, match="no-such-policy"):
             futures[1].result(10)
         codes = {futures[0].result(10).tracking_code, futures[2].result(10).tracking_code}

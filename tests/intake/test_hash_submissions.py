@@ -29,9 +29,13 @@ from tests.imagegen import encode, synthetic
 
 CODE_RE = re.compile(r'id="tracking-code">([0-9A-Z-]+)<')
 TRANSFORMS = {
-    "rotate90": lambda a: np.rot90(a, -1), "rotate180": lambda a: a[::-1, ::-1],
-    "rotate270": lambda a: np.rot90(a, 1), "flip_x": lambda a: a[::-1], "flip_y": lambda a: a[:, ::-1],
-    "transpose": lambda a: a.transpose(1, 0, 2), "transverse": lambda a: a[::-1, ::-1].transpose(1, 0, 2),
+    "rotate90": lambda a: np.rot90(a, -1),
+    "rotate180": lambda a: a[::-1, ::-1],
+    "rotate270": lambda a: np.rot90(a, 1),
+    "flip_x": lambda a: a[::-1],
+    "flip_y": lambda a: a[:, ::-1],
+    "transpose": lambda a: a.transpose(1, 0, 2),
+    "transverse": lambda a: a[::-1, ::-1].transpose(1, 0, 2),
 }
 
 
@@ -57,17 +61,27 @@ def send(client, lines: list[str], **fields: str):  # type: ignore[no-untyped-de
     page = client.get("/takedown/pictures")
     assert page.status_code == 200
     form_id = re.search(r'name="form_id" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-    values = {"csrf_token": _token(page.text), "form_id": form_id, "pictures": "\n".join(lines),
-              "reporter": "affected_person", "good_faith": "on",
-              "explanation": "They were sent privately to one person and posted without my consent.",
-              "signature": "Alex Example", "contact_email": "alex@example.org"}
+    values = {
+        "csrf_token": _token(page.text),
+        "form_id": form_id,
+        "pictures": "\n".join(lines),
+        "reporter": "affected_person",
+        "good_faith": "on",
+        "explanation": "They were sent privately to one person and posted without my consent.",
+        "signature": "Alex Example",
+        "contact_email": "alex@example.org",
+    }
     values.update(fields)
     return client.post("/takedown/pictures", data={k: v for k, v in values.items() if v is not None})
 
 
 def _scan(client, key: str, content_id: str, data: bytes) -> dict:  # type: ignore[no-untyped-def]
-    r = client.post("/v1/scan", headers=auth(key), files={"file": ("f", data, "image/jpeg")},
-                    data={"content_id": content_id, "account_id": "acct-" + content_id})
+    r = client.post(
+        "/v1/scan",
+        headers=auth(key),
+        files={"file": ("f", data, "image/jpeg")},
+        data={"content_id": content_id, "account_id": "acct-" + content_id},
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -84,7 +98,9 @@ def _pictures(n: int, first_seed: int = 900) -> list[bytes]:
     return [encode(synthetic(first_seed + i, (480, 360)), "JPEG", quality=90) for i in range(n)]
 
 
-def test_TID1_pictures_hashed_on_the_device_file_a_valid_request_and_a_held_unverified_bank(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_TID1_pictures_hashed_on_the_device_file_a_valid_request_and_a_held_unverified_bank(
+    client, database: Database
+) -> None:  # type: ignore[no-untyped-def]
     """REQ TID-1: the hashes identify the images; the request is complete, names no item, and its
     hashes sit in a bank of their own that holds (never blocks) and is not confirmed material."""
     files = _pictures(3)
@@ -98,39 +114,64 @@ def test_TID1_pictures_hashed_on_the_device_file_a_valid_request_and_a_held_unve
     with database.unit_of_work(write=False) as db:
         notice = db.execute(sa.select(Notice).where(Notice.tracking_code == code)).scalar_one()
         assert (notice.kind, notice.state, notice.missing_elements, notice.policy_id) == (
-            "take_it_down", "received", [], "ncii")
+            "take_it_down",
+            "received",
+            [],
+            "ncii",
+        )
         assert notice.items == [] and notice.complete_at == notice.received_at
         submission = db.execute(sa.select(HashSubmission)).scalar_one()
         bank = db.get(Bank, submission.bank_id)
         assert (bank.action_on_match, bank.confirmed_material, bank.source, bank.policy_id) == (
-            "hold", False, "take_it_down", "ncii")
+            "hold",
+            False,
+            "take_it_down",
+            "ncii",
+        )
         entries = db.execute(sa.select(BankEntry).where(BankEntry.bank_id == bank.id)).scalars().all()
         originals = [e for e in entries if e.parent_id is None]
         assert len(originals) == 3 and all(e.signal_type == "pdq" and e.variant == "" for e in originals)
-        assert {e.variant for e in entries if e.signal_type == "pdq" and e.parent_id} == set(hash_submissions.VARIANT_NAMES)
+        assert {e.variant for e in entries if e.signal_type == "pdq" and e.parent_id} == set(
+            hash_submissions.VARIANT_NAMES
+        )
         assert sorted(e.signal for e in entries if e.signal_type == "sha256") == sorted(
-            hashlib.sha256(f).hexdigest() for f in files)
+            hashlib.sha256(f).hexdigest() for f in files
+        )
         tags = [e.tag for e in db.execute(sa.select(AuditEvent).order_by(AuditEvent.seq)).scalars()]
         assert "intake:hash_submission:receive" in tags and "matching:bank:entries_add" in tags
 
 
 def test_X1_a_parent_sends_a_childs_pictures_without_name_or_email(client, database: Database) -> None:  # type: ignore[no-untyped-def]
     """REQ X-1: for a child no signature or contact is asked; the request is a child-safety report."""
-    r = send(client, [picture_line(_pictures(1, 950)[0])], minor="on", reporter="parent_or_representative",
-             signature="", contact_email="", explanation="")
+    r = send(
+        client,
+        [picture_line(_pictures(1, 950)[0])],
+        minor="on",
+        reporter="parent_or_representative",
+        signature="",
+        contact_email="",
+        explanation="",
+    )
     assert r.status_code == 201, r.text
     with database.unit_of_work(write=False) as db:
         notice = db.execute(sa.select(Notice)).scalar_one()
         assert (notice.kind, notice.policy_id, notice.minor_involved, notice.contact_email) == (
-            "public_report", "csam", True, None)
+            "public_report",
+            "csam",
+            True,
+            None,
+        )
         assert db.get(Bank, db.execute(sa.select(HashSubmission)).scalar_one().bank_id).policy_id == "csam"
 
 
-@pytest.mark.parametrize(("lines", "expected"), [
-    ([], "Choose at least one picture"),
-    (["55 " + "0" * 64], "Picture 1: its fingerprint is incomplete"),
-    (["x" * 10] * (hash_submissions.MAX_PICTURES + 1), f"at most {hash_submissions.MAX_PICTURES} pictures"),
-])
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        ([], "Choose at least one picture"),
+        (["55 " + "0" * 64], "Picture 1: its fingerprint is incomplete"),
+        (["x" * 10] * (hash_submissions.MAX_PICTURES + 1), f"at most {hash_submissions.MAX_PICTURES} pictures"),
+    ],
+)
 def test_refusals_name_the_picture_and_what_to_do(client, database: Database, lines: list[str], expected: str) -> None:  # type: ignore[no-untyped-def]
     r = send(client, lines)
     assert r.status_code == 422 and expected in r.text
@@ -138,7 +179,9 @@ def test_refusals_name_the_picture_and_what_to_do(client, database: Database, li
         assert db.execute(sa.select(sa.func.count()).select_from(Notice)).scalar_one() == 0
 
 
-def test_a_flat_picture_is_refused_by_the_quality_gate_and_the_hashes_come_back_in_the_form(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_a_flat_picture_is_refused_by_the_quality_gate_and_the_hashes_come_back_in_the_form(
+    client, database: Database
+) -> None:  # type: ignore[no-untyped-def]
     good = picture_line(_pictures(1, 960)[0])
     flat = picture_line(encode(Image.new("RGB", (400, 300), (200, 30, 30)), "PNG"))
     assert flat.split()[0] == "0"
@@ -157,8 +200,11 @@ def test_a_flat_picture_is_refused_by_the_quality_gate_and_the_hashes_come_back_
 def test_TID1_an_adults_request_needs_signature_and_contact(client) -> None:  # type: ignore[no-untyped-def]
     r = send(client, [picture_line(_pictures(1, 970)[0])], signature="", contact_email="", good_faith="")
     assert r.status_code == 422
-    for message in ("Enter your signature", "Enter an e-mail address",
-                    "Confirm that the pictures were shared without the consent"):
+    for message in (
+        "Enter your signature",
+        "Enter an e-mail address",
+        "Confirm that the pictures were shared without the consent",
+    ):
         assert message in r.text
 
 
@@ -179,13 +225,27 @@ def test_TID3_sweep_review_hold_verify_and_withdraw(client, database: Database, 
     assert _run_jobs(client, database) >= 1
     with database.unit_of_work(write=False) as db:
         notice = db.execute(sa.select(Notice).where(Notice.tracking_code == code)).scalar_one()
-        found = db.execute(sa.select(PlatformContent.platform_id).join(NoticeItem, NoticeItem.content_id == PlatformContent.id)
-                           .where(NoticeItem.notice_id == notice.id)).scalars().all()
+        found = (
+            db.execute(
+                sa.select(PlatformContent.platform_id)
+                .join(NoticeItem, NoticeItem.content_id == PlatformContent.id)
+                .where(NoticeItem.notice_id == notice.id)
+            )
+            .scalars()
+            .all()
+        )
         assert sorted(found) == ["stored-exact", "stored-mirror"]
         submission = db.execute(sa.select(HashSubmission)).scalar_one()
         assert submission.sweep["copies"] == 2 and submission.swept_at is not None
-        tracks = db.execute(sa.select(LegalTrack).join(NoticeItem, NoticeItem.case_id == LegalTrack.case_id)
-                            .where(NoticeItem.notice_id == notice.id, LegalTrack.kind == "take_it_down")).scalars().all()
+        tracks = (
+            db.execute(
+                sa.select(LegalTrack)
+                .join(NoticeItem, NoticeItem.case_id == LegalTrack.case_id)
+                .where(NoticeItem.notice_id == notice.id, LegalTrack.kind == "take_it_down")
+            )
+            .scalars()
+            .all()
+        )
         # The clock runs from the request, not from the sweep.
         assert len(tracks) == 2 and all(t.received_at == notice.received_at and t.state == "open" for t in tracks)
         assert {db.get(Case, t.case_id).state for t in tracks} == {"open"}
@@ -197,9 +257,11 @@ def test_TID3_sweep_review_hold_verify_and_withdraw(client, database: Database, 
     # A later upload of edited copies: held for review, never blocked on an unverified hash.
     client.app.state.match_engine.catch_up()
     w, h = img.size
-    edits = {"flipped": encode(ImageOps.mirror(img), "JPEG", quality=80),
-             "bordered": encode(ImageOps.expand(img, border=int(w * 0.05), fill=(255, 255, 255)), "PNG"),
-             "cropped": encode(img.crop((int(w * 0.03), 0, w, h)), "JPEG", quality=90)}
+    edits = {
+        "flipped": encode(ImageOps.mirror(img), "JPEG", quality=80),
+        "bordered": encode(ImageOps.expand(img, border=int(w * 0.05), fill=(255, 255, 255)), "PNG"),
+        "cropped": encode(img.crop((int(w * 0.03), 0, w, h)), "JPEG", quality=90),
+    }
     for label, data in edits.items():
         answer = _scan(client, api_key, f"later-{label}", data)
         assert answer["verdict"] == "hold", (label, answer)
@@ -210,18 +272,31 @@ def test_TID3_sweep_review_hold_verify_and_withdraw(client, database: Database, 
     headers = sign_in(client, "mo")
     with database.unit_of_work(write=False) as db:
         # (The held copy may join the case of a stored copy it matches: copies are grouped.)
-        held = db.execute(sa.select(NoticeItem.case_id).join(PlatformContent, PlatformContent.id == NoticeItem.content_id)
-                          .where(PlatformContent.platform_id == "later-cropped")).scalars().first()
+        held = (
+            db.execute(
+                sa.select(NoticeItem.case_id)
+                .join(PlatformContent, PlatformContent.id == NoticeItem.content_id)
+                .where(PlatformContent.platform_id == "later-cropped")
+            )
+            .scalars()
+            .first()
+        )
         assert held is not None
     assert client.post(f"/v1/cases/{held}/claim", headers=headers).status_code == 200
-    r = client.post(f"/v1/cases/{held}/decision", headers=headers,
-                    json={"policy": "ncii@2", "outcome": "violates", "facts": "the person shown, confirmed on review"})
+    r = client.post(
+        f"/v1/cases/{held}/decision",
+        headers=headers,
+        json={"policy": "ncii@2", "outcome": "violates", "facts": "the person shown, confirmed on review"},
+    )
     assert r.status_code == 200, r.text
     with database.unit_of_work(write=False) as db:
         submission = db.execute(sa.select(HashSubmission)).scalar_one()
         assert submission.verified_case_id == held and submission.verified_at is not None
-        promoted = db.execute(sa.select(BankEntry).where(BankEntry.source_ref == f"hash-submission:{submission.id}")
-                              ).scalars().all()
+        promoted = (
+            db.execute(sa.select(BankEntry).where(BankEntry.source_ref == f"hash-submission:{submission.id}"))
+            .scalars()
+            .all()
+        )
         assert promoted and {e.bank.name for e in promoted} == {"own-ncii"}
     _run_jobs(client, database)
     client.app.state.match_engine.catch_up()
@@ -229,18 +304,25 @@ def test_TID3_sweep_review_hold_verify_and_withdraw(client, database: Database, 
 
     # Withdrawal: a wrong code is answered plainly; the right one disables every hash.
     page = client.get("/takedown/pictures/withdraw")
-    bad = client.post("/takedown/pictures/withdraw", data={"csrf_token": _token(page.text), "code": "ABCD-EFGH-JKMN",
-                                                           "confirm": "on"})
+    bad = client.post(
+        "/takedown/pictures/withdraw", data={"csrf_token": _token(page.text), "code": "ABCD-EFGH-JKMN", "confirm": "on"}
+    )
     assert bad.status_code == 422 and "We found no request with this tracking code" in bad.text
-    done = client.post("/takedown/pictures/withdraw", data={"csrf_token": _token(page.text), "code": code,
-                                                            "confirm": "on"})
+    done = client.post(
+        "/takedown/pictures/withdraw", data={"csrf_token": _token(page.text), "code": code, "confirm": "on"}
+    )
     assert done.status_code == 200 and "The fingerprints are withdrawn" in done.text
     with database.unit_of_work(write=False) as db:
         submission = db.execute(sa.select(HashSubmission)).scalar_one()
         assert submission.state == "withdrawn" and submission.sweep["copies"] == 2
-        live = db.execute(sa.select(BankEntry).where(
-            sa.or_(BankEntry.bank_id == submission.bank_id,
-                   BankEntry.source_ref == f"hash-submission:{submission.id}"), BankEntry.enabled.is_(True))).all()
+        live = db.execute(
+            sa.select(BankEntry).where(
+                sa.or_(
+                    BankEntry.bank_id == submission.bank_id, BankEntry.source_ref == f"hash-submission:{submission.id}"
+                ),
+                BankEntry.enabled.is_(True),
+            )
+        ).all()
         assert live == []
         assert db.execute(sa.select(AuditEvent).where(AuditEvent.tag == "intake:hash_submission:withdraw")).first()
     client.app.state.match_engine.catch_up()
@@ -264,13 +346,17 @@ def test_a_refusal_verifies_nothing_and_matches_stay_held(client, database: Data
     assert send(client, [picture_line(encode(img, "PNG"))]).status_code == 201
     _run_jobs(client, database)
     with database.unit_of_work(write=False) as db:
-        case_id = db.execute(sa.select(NoticeItem.case_id).join(HashSubmission, HashSubmission.notice_id == NoticeItem.notice_id)
-                             ).scalar_one()
+        case_id = db.execute(
+            sa.select(NoticeItem.case_id).join(HashSubmission, HashSubmission.notice_id == NoticeItem.notice_id)
+        ).scalar_one()
     make_staff(database, "mo", "moderator")
     headers = sign_in(client, "mo")
     assert client.post(f"/v1/cases/{case_id}/claim", headers=headers).status_code == 200
-    r = client.post(f"/v1/cases/{case_id}/decision", headers=headers,
-                    json={"policy": "ncii@2", "outcome": "does_not_violate", "facts": "not the person in the request"})
+    r = client.post(
+        f"/v1/cases/{case_id}/decision",
+        headers=headers,
+        json={"policy": "ncii@2", "outcome": "does_not_violate", "facts": "not the person in the request"},
+    )
     assert r.status_code == 200, r.text
     with database.unit_of_work(write=False) as db:
         assert db.execute(sa.select(HashSubmission.verified_at)).scalar_one() is None

@@ -16,8 +16,11 @@ from tests.conftest import T0
 from tests.helpers import auth
 
 MINOR_REPORT = {
-    "kind": "public_report", "reporter_kind": "parent_or_representative", "policy_id": "csam",
-    "minor_involved": True, "explanation": "This video shows my son, he is 16. He was coerced.",
+    "kind": "public_report",
+    "reporter_kind": "parent_or_representative",
+    "policy_id": "csam",
+    "minor_involved": True,
+    "explanation": "This video shows my son, he is 16. He was coerced.",
     "items": [{"content_id": "vid-1", "url": "https://social.example/v/1"}],
 }
 
@@ -68,8 +71,10 @@ def test_X2_minor_report_opens_legal_tracks_with_clocks_from_receipt(client, dat
 
 
 def test_ncii_report_by_adult_is_reclassified_only_when_a_minor_is_involved(client, database: Database) -> None:  # type: ignore[no-untyped-def]
-    r = client.post("/public/notices", json={**MINOR_REPORT, "policy_id": "ncii", "minor_involved": False,
-                                             "reporter_kind": "affected_person"})
+    r = client.post(
+        "/public/notices",
+        json={**MINOR_REPORT, "policy_id": "ncii", "minor_involved": False, "reporter_kind": "affected_person"},
+    )
     assert r.status_code == 201
     with database.unit_of_work(write=False) as db:
         case = db.execute(sa.select(Case)).scalar_one()
@@ -79,8 +84,13 @@ def test_ncii_report_by_adult_is_reclassified_only_when_a_minor_is_involved(clie
 
 def test_duplicate_reports_join_one_case_and_raise_priority(client, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
     """Ten reports of the same content are one case with ten notices, priority rising with reporters."""
-    report = {"kind": "public_report", "reporter_kind": "user", "policy_id": "harassment",
-              "explanation": "targeted abuse", "items": [{"content_id": "post-9"}]}
+    report = {
+        "kind": "public_report",
+        "reporter_kind": "user",
+        "policy_id": "harassment",
+        "explanation": "targeted abuse",
+        "items": [{"content_id": "post-9"}],
+    }
     client.post("/public/notices", json=report)
     with database.unit_of_work(write=False) as db:
         first = db.execute(sa.select(Case)).scalar_one().priority
@@ -109,27 +119,52 @@ def test_perceptual_duplicate_joins_the_same_case(client, database: Database, ap
 
     img = synthetic(8)
     for content_id, data in (("orig", encode(img, "JPEG", quality=90)), ("reupload", encode(img, "PNG"))):
-        r = client.post("/v1/scan", headers=auth(api_key), files={"file": ("x", data, "image/jpeg")},
-                        data={"content_id": content_id, "account_id": f"acct-{content_id}"})
+        r = client.post(
+            "/v1/scan",
+            headers=auth(api_key),
+            files={"file": ("x", data, "image/jpeg")},
+            data={"content_id": content_id, "account_id": f"acct-{content_id}"},
+        )
         assert r.status_code == 200
     client.app.state.match_engine.catch_up()
-    client.post("/v1/notices", headers=auth(api_key), json={
-        "policy_id": "ncii", "reporter_kind": "affected_person", "explanation": "that is me, posted without consent",
-        "items": [{"content_id": "orig"}]})
-    client.post("/v1/notices", headers=auth(api_key), json={
-        "policy_id": "ncii", "reporter_kind": "user", "explanation": "looks like a leaked private image",
-        "items": [{"content_id": "reupload"}]})
+    client.post(
+        "/v1/notices",
+        headers=auth(api_key),
+        json={
+            "policy_id": "ncii",
+            "reporter_kind": "affected_person",
+            "explanation": "that is me, posted without consent",
+            "items": [{"content_id": "orig"}],
+        },
+    )
+    client.post(
+        "/v1/notices",
+        headers=auth(api_key),
+        json={
+            "policy_id": "ncii",
+            "reporter_kind": "user",
+            "explanation": "looks like a leaked private image",
+            "items": [{"content_id": "reupload"}],
+        },
+    )
     with database.unit_of_work(write=False) as db:
         cases = db.execute(sa.select(Case)).scalars().all()
         assert len(cases) == 1 and cases[0].notice_count == 2
 
 
-def test_TID1_incomplete_takedown_request_is_kept_and_answered_with_what_is_missing(client, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+def test_TID1_incomplete_takedown_request_is_kept_and_answered_with_what_is_missing(
+    client, database: Database, clock: FrozenClock
+) -> None:  # type: ignore[no-untyped-def]
     """REQ TID-1, TID-2: stored, 422 listing exactly the missing elements, completed later by code;
     the 48-hour clock starts when the request becomes valid."""
-    r = client.post("/public/takedown-requests", json={
-        "reporter_kind": "affected_person", "items": [{"url": "https://social.example/p/77"}],
-        "explanation": "These are private photos of me shared without consent."})
+    r = client.post(
+        "/public/takedown-requests",
+        json={
+            "reporter_kind": "affected_person",
+            "items": [{"url": "https://social.example/p/77"}],
+            "explanation": "These are private photos of me shared without consent.",
+        },
+    )
     assert r.status_code == 422, r.text
     body = r.json()
     assert body["error"] == "takedown_request_incomplete"
@@ -148,8 +183,10 @@ def test_TID1_incomplete_takedown_request_is_kept_and_answered_with_what_is_miss
     r = client.post(f"/public/takedown-requests/{code}/complete", json={"signature": "/s/ A. Person"})
     assert r.status_code == 422 and "good_faith_statement" in r.json()["message"]
     clock.advance(hours=1)
-    r = client.post(f"/public/takedown-requests/{code.lower().replace('-', '')}/complete",
-                    json={"good_faith": True, "contact_email": "me@example.org"})
+    r = client.post(
+        f"/public/takedown-requests/{code.lower().replace('-', '')}/complete",
+        json={"good_faith": True, "contact_email": "me@example.org"},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["state"] == "received"
     with database.unit_of_work(write=False) as db:
@@ -159,10 +196,17 @@ def test_TID1_incomplete_takedown_request_is_kept_and_answered_with_what_is_miss
 
 
 def test_takedown_request_complete_at_once(client) -> None:  # type: ignore[no-untyped-def]
-    r = client.post("/public/takedown-requests", json={
-        "reporter_kind": "parent_or_representative", "items": [{"content_id": "img-4"}], "good_faith": True,
-        "signature": "/s/ parent", "contact_email": "parent@example.org",
-        "explanation": "This is an intimate image of my daughter shared without consent."})
+    r = client.post(
+        "/public/takedown-requests",
+        json={
+            "reporter_kind": "parent_or_representative",
+            "items": [{"content_id": "img-4"}],
+            "good_faith": True,
+            "signature": "/s/ parent",
+            "contact_email": "parent@example.org",
+            "explanation": "This is an intimate image of my daughter shared without consent.",
+        },
+    )
     assert r.status_code == 201, r.text
     assert any(d["kind"] == "take_it_down" for d in r.json()["deadlines"])
 
@@ -196,10 +240,18 @@ def test_public_forms_are_rate_limited(client, app) -> None:  # type: ignore[no-
 
 
 def test_status_page_shows_nothing_about_other_people(client) -> None:  # type: ignore[no-untyped-def]
-    mine = client.post("/public/notices", json={**MINOR_REPORT, "contact_email": "parent@example.org",
-                                                "contact_name": "A Parent"}).json()
-    client.post("/public/notices", json={**MINOR_REPORT, "contact_email": "other@example.org",
-                                         "contact_name": "Someone Else", "explanation": "private words"})
+    mine = client.post(
+        "/public/notices", json={**MINOR_REPORT, "contact_email": "parent@example.org", "contact_name": "A Parent"}
+    ).json()
+    client.post(
+        "/public/notices",
+        json={
+            **MINOR_REPORT,
+            "contact_email": "other@example.org",
+            "contact_name": "Someone Else",
+            "explanation": "private words",
+        },
+    )
     text = client.get(f"/public/status/{mine['tracking_code']}").text
     for secret in ("other@example.org", "Someone Else", "private words", "parent@example.org"):
         assert secret not in text
@@ -212,14 +264,28 @@ def test_scan_detection_opens_a_case_for_a_person_to_confirm(client, database: D
 
     key = make_key(database, ["banks:write", "banks:read", "scan"])
     data = jpeg(55)
-    client.post("/v1/banks", headers=auth(key), json={"name": "partner", "source": "tech_coalition",
-                                                      "permitted_purpose": "upload screening", "policy_id": "csam",
-                                                      "action_on_match": "block"})
+    client.post(
+        "/v1/banks",
+        headers=auth(key),
+        json={
+            "name": "partner",
+            "source": "tech_coalition",
+            "permitted_purpose": "upload screening",
+            "policy_id": "csam",
+            "action_on_match": "block",
+        },
+    )
     pdq = client.post("/v1/scan", headers=auth(key), files={"file": ("x", data, "image/jpeg")}).json()["signals"]["pdq"]
-    client.post("/v1/banks/partner/entries", headers=auth(key), json={"entries": [{"signal_type": "pdq", "signal": pdq}]})
+    client.post(
+        "/v1/banks/partner/entries", headers=auth(key), json={"entries": [{"signal_type": "pdq", "signal": pdq}]}
+    )
     client.app.state.match_engine.catch_up()
-    r = client.post("/v1/scan", headers=auth(key), files={"file": ("x", data, "image/jpeg")},
-                    data={"content_id": "up-1", "account_id": "acct-9"})
+    r = client.post(
+        "/v1/scan",
+        headers=auth(key),
+        files={"file": ("x", data, "image/jpeg")},
+        data={"content_id": "up-1", "account_id": "acct-9"},
+    )
     body = r.json()
     assert body["verdict"] == "block" and len(body["case_ids"]) == 1
     with database.unit_of_work(write=False) as db:
@@ -231,10 +297,17 @@ def test_scan_detection_opens_a_case_for_a_person_to_confirm(client, database: D
 
 
 def test_terrorist_removal_order_has_a_one_hour_clock(client, api_key: str, database: Database) -> None:  # type: ignore[no-untyped-def]
-    r = client.post("/v1/notices", headers=auth(api_key), json={
-        "kind": "terrorist_order", "reporter_kind": "authority", "explanation": "removal order 2026/77",
-        "details": {"authority": "competent authority of a member state", "order_ref": "2026/77"},
-        "items": [{"content_id": "post-t"}]})
+    r = client.post(
+        "/v1/notices",
+        headers=auth(api_key),
+        json={
+            "kind": "terrorist_order",
+            "reporter_kind": "authority",
+            "explanation": "removal order 2026/77",
+            "details": {"authority": "competent authority of a member state", "order_ref": "2026/77"},
+            "items": [{"content_id": "post-t"}],
+        },
+    )
     assert r.status_code == 201, r.text
     deadlines = {d["kind"]: d for d in r.json()["deadlines"]}
     assert deadlines["terrorist_order"]["due_at"].startswith((T0 + timedelta(hours=1)).isoformat()[:19])
@@ -245,22 +318,36 @@ def test_terrorist_removal_order_has_a_one_hour_clock(client, api_key: str, data
 
 def test_a_held_upload_is_restricted_and_released_by_a_no_violation(client, database: Database) -> None:  # type: ignore[no-untyped-def]
     """A scan-time hold is an interim action: the platform learns of its lifting like any other."""
+    from staydown.actors import Actor
     from staydown.cases.actions import claim_case, decide_case
     from staydown.staff.permissions import permissions_for_roles
     from tests.helpers import make_key
     from tests.imagegen import jpeg
 
-    from staydown.actors import Actor
-
     key = make_key(database, ["banks:write", "banks:read", "scan"])
     data = jpeg(56)
-    client.post("/v1/banks", headers=auth(key), json={"name": "review", "source": "other", "permitted_purpose": "p",
-                                                      "policy_id": "harassment", "action_on_match": "hold"})
+    client.post(
+        "/v1/banks",
+        headers=auth(key),
+        json={
+            "name": "review",
+            "source": "other",
+            "permitted_purpose": "p",
+            "policy_id": "harassment",
+            "action_on_match": "hold",
+        },
+    )
     pdq = client.post("/v1/scan", headers=auth(key), files={"file": ("x", data, "image/jpeg")}).json()["signals"]["pdq"]
-    client.post("/v1/banks/review/entries", headers=auth(key), json={"entries": [{"signal_type": "pdq", "signal": pdq}]})
+    client.post(
+        "/v1/banks/review/entries", headers=auth(key), json={"entries": [{"signal_type": "pdq", "signal": pdq}]}
+    )
     client.app.state.match_engine.catch_up()
-    body = client.post("/v1/scan", headers=auth(key), files={"file": ("x", data, "image/jpeg")},
-                       data={"content_id": "held-1", "account_id": "acct-h"}).json()
+    body = client.post(
+        "/v1/scan",
+        headers=auth(key),
+        files={"file": ("x", data, "image/jpeg")},
+        data={"content_id": "held-1", "account_id": "acct-h"},
+    ).json()
     assert body["verdict"] == "hold"
     with database.unit_of_work(write=False) as db:
         action = db.execute(sa.select(EnforcementAction)).scalar_one()
@@ -269,8 +356,15 @@ def test_a_held_upload_is_restricted_and_released_by_a_no_violation(client, data
     with database.unit_of_work() as db:
         case = db.get(Case, body["case_ids"][0])
         claim_case(db, actor=mod, case=case)
-        decide_case(db, actor=mod, case=case, policy_ref="harassment@2", outcome="does_not_violate",
-                    facts="a false match", catalogue=client.app.state.catalogue)
+        decide_case(
+            db,
+            actor=mod,
+            case=case,
+            policy_ref="harassment@2",
+            outcome="does_not_violate",
+            facts="a false match",
+            catalogue=client.app.state.catalogue,
+        )
     with database.unit_of_work(write=False) as db:
         assert db.execute(sa.select(EnforcementAction)).scalar_one().state == "lifted"
 
@@ -293,16 +387,30 @@ def test_status_shows_only_the_clocks_this_notice_opened(client, clock: FrozenCl
     TAKE IT DOWN clock runs from their request and is not shown to the bystander; the UK and DSA
     clocks the bystander's report started govern the same content for both (one per case), so
     the person sees those, due earlier than their own would be."""
-    r = client.post("/public/notices", json={
-        "reporter_kind": "user", "items": [{"content_id": "img-shared"}], "policy_id": "ncii", "good_faith": True,
-        "explanation": "This looks like an intimate image posted without consent."})
+    r = client.post(
+        "/public/notices",
+        json={
+            "reporter_kind": "user",
+            "items": [{"content_id": "img-shared"}],
+            "policy_id": "ncii",
+            "good_faith": True,
+            "explanation": "This looks like an intimate image posted without consent.",
+        },
+    )
     assert r.status_code == 201, r.text
     bystander = r.json()["tracking_code"]
     clock.advance(hours=3)
-    r = client.post("/public/takedown-requests", json={
-        "reporter_kind": "affected_person", "items": [{"content_id": "img-shared"}], "good_faith": True,
-        "signature": "/s/ me", "contact_email": "me@example.org",
-        "explanation": "An intimate image of me shared without my consent."})
+    r = client.post(
+        "/public/takedown-requests",
+        json={
+            "reporter_kind": "affected_person",
+            "items": [{"content_id": "img-shared"}],
+            "good_faith": True,
+            "signature": "/s/ me",
+            "contact_email": "me@example.org",
+            "explanation": "An intimate image of me shared without my consent.",
+        },
+    )
     assert r.status_code == 201, r.text
     affected = r.json()["tracking_code"]
     first, second = (client.get(f"/public/status/{c}").json() for c in (bystander, affected))
@@ -318,16 +426,26 @@ def test_status_shows_only_the_clocks_this_notice_opened(client, clock: FrozenCl
 def test_status_reasons_carry_no_personal_data(client, database: Database, staff) -> None:  # type: ignore[no-untyped-def]
     """DSA-1, X-1: the notifier gets the outcome with reasons, but the reviewer's words are scrubbed
     of other people's personal data before a public page shows them."""
-    r = client.post("/public/notices", json={
-        "reporter_kind": "user", "items": [{"content_id": "img-pii"}], "policy_id": "harassment", "good_faith": True,
-        "explanation": "This post harasses someone."})
+    r = client.post(
+        "/public/notices",
+        json={
+            "reporter_kind": "user",
+            "items": [{"content_id": "img-pii"}],
+            "policy_id": "harassment",
+            "good_faith": True,
+            "explanation": "This post harasses someone.",
+        },
+    )
     code = r.json()["tracking_code"]
     with database.unit_of_work(write=False) as db:
         case_id = db.execute(sa.select(Case.id)).scalar_one()
     assert client.post(f"/v1/cases/{case_id}/claim", headers=staff["senior"]).status_code == 200
     facts = "Posted by @jdoe99 (jane.doe@example.org, 203.0.113.7); it is a joke between friends."
-    d = client.post(f"/v1/cases/{case_id}/decision", headers=staff["senior"],
-                    json={"policy": "harassment@2", "outcome": "does_not_violate", "facts": facts})
+    d = client.post(
+        f"/v1/cases/{case_id}/decision",
+        headers=staff["senior"],
+        json={"policy": "harassment@2", "outcome": "does_not_violate", "facts": facts},
+    )
     assert d.status_code == 200, d.text
     status = client.get(f"/public/status/{code}").json()
     assert status["outcome"] == "does_not_violate" and "joke between friends" in status["reasons"]
@@ -338,7 +456,9 @@ def test_status_reasons_carry_no_personal_data(client, database: Database, staff
 def test_an_item_url_must_be_ascii(client) -> None:  # type: ignore[no-untyped-def]
     """Bad input gets a clear error: a URL is ASCII on the wire (RFC 3986); other characters are
     percent-encoded. (It also keeps every URL within what the case look-up index can hold.)"""
-    r = client.post("/public/notices", json={**MINOR_REPORT, "items": [{"url": "https://social.example/v/" + "ü" * 600}]})
+    r = client.post(
+        "/public/notices", json={**MINOR_REPORT, "items": [{"url": "https://social.example/v/" + "ü" * 600}]}
+    )
     assert r.status_code == 422, r.text
     assert "must be ASCII" in r.text and "percent-encode" in r.text
 
@@ -352,14 +472,25 @@ def test_video_reupload_reported_later_joins_the_same_case(client, database: Dat
     if needs_ffmpeg.args[0]:
         pytest.skip(needs_ffmpeg.kwargs["reason"])
     for content_id, data in (("orig", clip(61)), ("reupload", edited(61, "trim"))):
-        r = client.post("/v1/scan", headers=auth(api_key), files={"file": ("v", data, "video/mp4")},
-                        data={"content_id": content_id, "account_id": f"acct-{content_id}"})
+        r = client.post(
+            "/v1/scan",
+            headers=auth(api_key),
+            files={"file": ("v", data, "video/mp4")},
+            data={"content_id": content_id, "account_id": f"acct-{content_id}"},
+        )
         assert r.status_code == 200
     client.app.state.match_engine.catch_up()
     for content_id, kind in (("orig", "affected_person"), ("reupload", "user")):
-        client.post("/v1/notices", headers=auth(api_key), json={
-            "policy_id": "ncii", "reporter_kind": kind, "explanation": "a private video posted without consent",
-            "items": [{"content_id": content_id}]})
+        client.post(
+            "/v1/notices",
+            headers=auth(api_key),
+            json={
+                "policy_id": "ncii",
+                "reporter_kind": kind,
+                "explanation": "a private video posted without consent",
+                "items": [{"content_id": content_id}],
+            },
+        )
     with database.unit_of_work(write=False) as db:
         cases = db.execute(sa.select(Case)).scalars().all()
         assert len(cases) == 1 and cases[0].notice_count == 2

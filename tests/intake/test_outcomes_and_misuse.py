@@ -13,18 +13,25 @@ from staydown.delivery.messages import FileMailer, OutboundMessage
 from staydown.intake.models import Notice, Notifier
 from staydown.jobs import build_registry
 from staydown.worker import Worker
-from tests.helpers import make_staff, sign_in
-from tests.helpers import auth, make_key
+from tests.helpers import auth, make_key, make_staff, sign_in
 
-REPORT = {"kind": "public_report", "reporter_kind": "user", "policy_id": "harassment",
-          "explanation": "threatening messages", "items": [{"content_id": "post-1", "account_id": "u-1"}],
-          "contact_email": "reporter@example.org"}
+REPORT = {
+    "kind": "public_report",
+    "reporter_kind": "user",
+    "policy_id": "harassment",
+    "explanation": "threatening messages",
+    "items": [{"content_id": "post-1", "account_id": "u-1"}],
+    "contact_email": "reporter@example.org",
+}
 
 
 def _decide(client, headers, case_id: int, outcome: str, **extra) -> dict:  # type: ignore[no-untyped-def]
     assert client.post(f"/v1/cases/{case_id}/claim", headers=headers).status_code == 200
-    r = client.post(f"/v1/cases/{case_id}/decision", headers=headers,
-                    json={"policy": "harassment@2", "outcome": outcome, "facts": "reviewed the thread", **extra})
+    r = client.post(
+        f"/v1/cases/{case_id}/decision",
+        headers=headers,
+        json={"policy": "harassment@2", "outcome": outcome, "facts": "reviewed the thread", **extra},
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -71,9 +78,16 @@ def test_DSA6_trusted_flagger_notices_get_priority_in_their_field(client, databa
         from staydown.staff.models import ApiClient
 
         client_id = db.execute(sa.select(ApiClient.id).where(ApiClient.name == "scoped")).scalar_one()
-    r = client.post("/v1/trusted-flaggers", headers=admin, json={
-        "name": "Hotline Example", "areas": ["hate_harassment"], "designated_by": "DSC of Ireland",
-        "api_client_id": client_id})
+    r = client.post(
+        "/v1/trusted-flaggers",
+        headers=admin,
+        json={
+            "name": "Hotline Example",
+            "areas": ["hate_harassment"],
+            "designated_by": "DSC of Ireland",
+            "api_client_id": client_id,
+        },
+    )
     assert r.status_code == 201, r.text
     ordinary = make_key(database, ["notices:submit"])
     body = {"policy_id": "harassment", "explanation": "x", "items": [{"content_id": "a"}]}
@@ -87,8 +101,9 @@ def test_DSA6_trusted_flagger_notices_get_priority_in_their_field(client, databa
     assert notices[1].kind == "trusted_flagger" and notices[1].reporter_kind == "trusted_flagger"
     flagged, plain = sorted(cases.values(), key=lambda c: -c.priority)
     assert flagged.trusted_flagger_in_field and not plain.trusted_flagger_in_field
-    r = client.post("/v1/trusted-flaggers", headers=admin, json={
-        "name": "Other", "areas": ["astrology"], "designated_by": "DSC"})
+    r = client.post(
+        "/v1/trusted-flaggers", headers=admin, json={"name": "Other", "areas": ["astrology"], "designated_by": "DSC"}
+    )
     assert r.status_code == 422 and "expertise" in r.json()["message"]
     make_staff(database, "mo", "moderator")
     figures = client.get("/v1/trusted-flaggers", headers=sign_in(client, "mo")).json()
@@ -108,24 +123,32 @@ def test_DSA7_suspension_needs_warning_and_more_than_a_count(client, database: D
         notifier = db.execute(sa.select(Notifier)).scalar_one()
         assert (notifier.notices, notifier.manifestly_unfounded) == (6, 6)
     until = (clock.now() + timedelta(days=90)).isoformat()
-    words = {"gravity": "floods of false harassment reports against one journalist",
-             "intent": "the same text pasted daily, after a warning, against the same person"}
+    words = {
+        "gravity": "floods of false harassment reports against one journalist",
+        "intent": "the same text pasted daily, after a warning, against the same person",
+    }
     r = client.post(f"/v1/notifiers/{notifier.id}/suspend", headers=senior, json={**words, "until": until})
     assert r.status_code == 409 and "warned" in r.json()["message"], r.text
     assert client.post(f"/v1/notifiers/{notifier.id}/warn", headers=mo, json={"reasons": "x" * 30}).status_code == 403
-    r = client.post(f"/v1/notifiers/{notifier.id}/warn", headers=senior,
-                    json={"reasons": "six reports found manifestly unfounded this week"})
+    r = client.post(
+        f"/v1/notifiers/{notifier.id}/warn",
+        headers=senior,
+        json={"reasons": "six reports found manifestly unfounded this week"},
+    )
     assert r.status_code == 204
-    r = client.post(f"/v1/notifiers/{notifier.id}/suspend", headers=senior,
-                    json={"gravity": "bad", "intent": "bad", "until": until})
+    r = client.post(
+        f"/v1/notifiers/{notifier.id}/suspend", headers=senior, json={"gravity": "bad", "intent": "bad", "until": until}
+    )
     assert r.status_code == 422
     r = client.post(f"/v1/notifiers/{notifier.id}/suspend", headers=senior, json={**words, "until": until})
     assert r.status_code == 204
     # Their notices are kept and acknowledged but not processed, except a report about a child.
     r = client.post("/public/notices", json={**REPORT, "items": [{"content_id": "p9"}]})
     assert r.status_code == 201 and r.json()["state"] == "not_processed"
-    r = client.post("/public/notices", json={**REPORT, "policy_id": "csam", "minor_involved": True,
-                                             "items": [{"content_id": "p10"}]})
+    r = client.post(
+        "/public/notices",
+        json={**REPORT, "policy_id": "csam", "minor_involved": True, "items": [{"content_id": "p10"}]},
+    )
     assert r.json()["state"] == "received"
 
 
@@ -135,14 +158,21 @@ def test_suspension_is_never_on_count_alone(database: Database) -> None:
     from staydown.intake.misuse import suspend_notifier, warn_notifier
 
     with database.unit_of_work() as db:
-        n = Notifier(key="platform:busy", notices=100, founded=80, manifestly_unfounded=20,
-                     created_at=db.info["clock"].now())
+        n = Notifier(
+            key="platform:busy", notices=100, founded=80, manifestly_unfounded=20, created_at=db.info["clock"].now()
+        )
         db.add(n)
         db.flush()
         warn_notifier(db, actor=SYSTEM, notifier=n, reasons="twenty reports found manifestly unfounded")
         try:
-            suspend_notifier(db, actor=SYSTEM, notifier=n, gravity="g" * 30, intent="i" * 30,
-                             until=db.info["clock"].now() + timedelta(days=10))
+            suspend_notifier(
+                db,
+                actor=SYSTEM,
+                notifier=n,
+                gravity="g" * 30,
+                intent="i" * 30,
+                until=db.info["clock"].now() + timedelta(days=10),
+            )
         except RuleViolation as exc:
             assert "count alone" in exc.message
         else:

@@ -22,8 +22,14 @@ API = Actor.api_client(1, "platform", frozenset({"notices:submit"}))
 
 
 def _notice(content: str, policy: str = "harassment") -> NoticeIn:
-    return NoticeIn.model_validate({"policy_id": policy, "explanation": "it is aimed at me every day",
-                                    "items": [{"content_id": content}], "reporter_id": f"r-{content}"})
+    return NoticeIn.model_validate(
+        {
+            "policy_id": policy,
+            "explanation": "it is aimed at me every day",
+            "items": [{"content_id": content}],
+            "reporter_id": f"r-{content}",
+        }
+    )
 
 
 @pytest.fixture

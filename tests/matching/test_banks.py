@@ -24,8 +24,12 @@ MD5 = "d41d8cd98f00b204e9800998ecf8427e"
 
 
 def _bank(db, name: str = "own-csam", **kw):  # type: ignore[no-untyped-def]
-    params = dict(source="own", permitted_purpose="detect confirmed CSAM at upload and in stored content",
-                  policy_id="csam", action_on_match="block")
+    params = dict(
+        source="own",
+        permitted_purpose="detect confirmed CSAM at upload and in stored content",
+        policy_id="csam",
+        action_on_match="block",
+    )
     params.update(kw)
     return banks.create_bank(db, actor=MOD, name=name, **params)
 
@@ -44,14 +48,17 @@ def test_create_bank_is_audited_with_its_purpose(database: Database) -> None:
         assert event.data["pdq_threshold"] == 20 and event.data["allowed_uses"] == ["scan", "sweep"]
 
 
-@pytest.mark.parametrize("kw, message", [
-    ({"name": "Bad Name"}, "bank name"),
-    ({"source": "rumour"}, "rumour"),
-    ({"action_on_match": "nuke"}, "nuke"),
-    ({"pdq_threshold": 40}, "between 0 and 31"),
-    ({"permitted_purpose": "  "}, "permitted purpose"),
-    ({"allowed_uses": ["research"]}, "research"),
-])
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"name": "Bad Name"}, "bank name"),
+        ({"source": "rumour"}, "rumour"),
+        ({"action_on_match": "nuke"}, "nuke"),
+        ({"pdq_threshold": 40}, "between 0 and 31"),
+        ({"permitted_purpose": "  "}, "permitted purpose"),
+        ({"allowed_uses": ["research"]}, "research"),
+    ],
+)
 def test_create_bank_rejects_bad_configuration(database: Database, kw: dict, message: str) -> None:
     with database.unit_of_work() as db, pytest.raises(InvalidInput, match=message):
         _bank(db, **kw)
@@ -60,8 +67,13 @@ def test_create_bank_rejects_bad_configuration(database: Database, kw: dict, mes
 def test_entries_keep_provenance_and_skip_duplicates(database: Database) -> None:
     with database.unit_of_work() as db:
         bank = _bank(db)
-        first = banks.add_entries(db, actor=MOD, bank=bank, source_case_id=42,
-                                  entries=[banks.NewEntry("pdq", PDQ_A.upper(), "case 42"), banks.NewEntry("md5", MD5)])
+        first = banks.add_entries(
+            db,
+            actor=MOD,
+            bank=bank,
+            source_case_id=42,
+            entries=[banks.NewEntry("pdq", PDQ_A.upper(), "case 42"), banks.NewEntry("md5", MD5)],
+        )
         again = banks.add_entries(db, actor=MOD, bank=bank, entries=[banks.NewEntry("PDQ", PDQ_A)])
     assert (first.added, first.duplicates, again.added, again.duplicates) == (2, 0, 0, 1)
     with database.unit_of_work(write=False) as db:
@@ -72,12 +84,15 @@ def test_entries_keep_provenance_and_skip_duplicates(database: Database) -> None
         assert event.data["added"] == 2 and event.data["source_case_id"] == 42
 
 
-@pytest.mark.parametrize("signal_type, signal, message", [
-    ("pdq", "abc", "64 hexadecimal"),
-    ("pdq", "g" * 64, "64 hexadecimal"),
-    ("md5", "0" * 64, "32 hexadecimal"),
-    ("tlsh", "0" * 64, "unknown signal type"),
-])
+@pytest.mark.parametrize(
+    "signal_type, signal, message",
+    [
+        ("pdq", "abc", "64 hexadecimal"),
+        ("pdq", "g" * 64, "64 hexadecimal"),
+        ("md5", "0" * 64, "32 hexadecimal"),
+        ("tlsh", "0" * 64, "unknown signal type"),
+    ],
+)
 def test_bad_signals_are_refused_with_reason(database: Database, signal_type: str, signal: str, message: str) -> None:
     with database.unit_of_work() as db:
         bank = _bank(db)
@@ -116,15 +131,22 @@ def test_disable_as_false_positive_keeps_the_entry_and_its_variants_follow(datab
 
 
 def test_csv_round_trip_reports_bad_lines(database: Database) -> None:
-    text = "signal_type,signal,note\n" + f"pdq,{PDQ_A},from partner\n" + "pdq,nothex,\n" + f"md5,{MD5}\n" + "only-one-field\n"
+    text = (
+        "signal_type,signal,note\n"
+        + f"pdq,{PDQ_A},from partner\n"
+        + "pdq,nothex,\n"
+        + f"md5,{MD5}\n"
+        + "only-one-field\n"
+    )
     entries, problems = banks.parse_csv(text)
     assert [e.signal_type for e in entries] == ["pdq", "md5"]
     assert problems[0].startswith("line 3:") and "64 hexadecimal" in problems[0]
     assert problems[1].startswith("line 5:")
     with database.unit_of_work() as db:
         bank = _bank(db, source="other")
-        report = banks.import_entries(db, actor=MOD, bank=bank, entries=entries, problems=problems,
-                                      source_ref="partner-list-2026-11.csv")
+        report = banks.import_entries(
+            db, actor=MOD, bank=bank, entries=entries, problems=problems, source_ref="partner-list-2026-11.csv"
+        )
         assert (report.added, report.duplicates, len(report.rejected)) == (2, 0, 2)
         out = io.StringIO()
         assert banks.export_csv(db, actor=MOD, bank=bank, out=out) == 2
@@ -166,8 +188,9 @@ def test_sequence_numbers_follow_commit_order(database: Database) -> None:
 
     def quick() -> None:
         with database.unit_of_work() as db:
-            banks.add_entries(db, actor=SYSTEM, bank=db.get(type(bank), bank_id),
-                              entries=[banks.NewEntry("md5", "2" * 32)])
+            banks.add_entries(
+                db, actor=SYSTEM, bank=db.get(type(bank), bank_id), entries=[banks.NewEntry("md5", "2" * 32)]
+            )
         done.set()
 
     t = threading.Thread(target=quick)
@@ -186,8 +209,12 @@ def test_sequence_numbers_follow_commit_order(database: Database) -> None:
 
 def test_threatexchange_formats_round_trip(database: Database) -> None:
     """Hash lists move between organisations in threatexchange's formats too."""
-    tx_csv = ("signal_type,signal_str,collab,category,tags\n"
-              f"pdq,{PDQ_A},Partner Collab,,shared\n" f"video_md5,{MD5},Partner Collab,,\n" "pdq,xyz,Partner,,\n")
+    tx_csv = (
+        "signal_type,signal_str,collab,category,tags\n"
+        f"pdq,{PDQ_A},Partner Collab,,shared\n"
+        f"video_md5,{MD5},Partner Collab,,\n"
+        "pdq,xyz,Partner,,\n"
+    )
     entries, problems, fmt = banks.parse_bank_file(tx_csv)
     assert fmt == "tx-csv" and [(e.signal_type, e.signal) for e in entries] == [("pdq", PDQ_A), ("md5", MD5)]
     assert entries[0].note == "Partner Collab shared" and problems[0].startswith("line 4:")
@@ -204,7 +231,10 @@ def test_threatexchange_formats_round_trip(database: Database) -> None:
         out = io.StringIO()
         banks.export_bank(db, actor=MOD, bank=bank, out=out, fmt="tx-csv")
         back, problems, fmt = banks.parse_bank_file(out.getvalue())
-        assert fmt == "tx-csv" and not problems and [(e.signal_type, e.signal) for e in back] == [
-            ("pdq", PDQ_A), ("sha256", "ab" * 32)]
+        assert (
+            fmt == "tx-csv"
+            and not problems
+            and [(e.signal_type, e.signal) for e in back] == [("pdq", PDQ_A), ("sha256", "ab" * 32)]
+        )
         with pytest.raises(InvalidInput, match="unknown export format"):
             banks.export_bank(db, actor=MOD, bank=bank, out=io.StringIO(), fmt="xml")

@@ -12,8 +12,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
-import sqlalchemy as sa
 
 from staydown.actors import Actor
 from staydown.db import Database
@@ -214,8 +212,13 @@ def test_two_processes_converge(database: Database, database_url: str) -> None:
     queries = [flip(h, 5) for h in ours[:5] + theirs[:5]] + [random_pdq()]
     engine = MatchEngine(database)
     engine.catch_up()
-    result = subprocess.run([sys.executable, "-c", FOLLOWER, database_url, json.dumps(theirs), json.dumps(queries)],
-                            capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    result = subprocess.run(
+        [sys.executable, "-c", FOLLOWER, database_url, json.dumps(theirs), json.dumps(queries)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ),
+    )
     assert result.returncode == 0, result.stderr
     other = json.loads(result.stdout.strip().splitlines()[-1])
     engine.catch_up()

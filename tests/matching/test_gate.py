@@ -13,8 +13,9 @@ from staydown.media.variants import bank_variants, query_variants
 
 def test_EUI1_plain_hash_keeps_the_bank_threshold() -> None:
     assert admits(distance=31, threshold=31, query_variant="", query_quality=10, entry_variant="", entry_quality=10)
-    assert not admits(distance=32, threshold=31, query_variant="", query_quality=100, entry_variant="",
-                      entry_quality=100)
+    assert not admits(
+        distance=32, threshold=31, query_variant="", query_quality=100, entry_variant="", entry_quality=100
+    )
 
 
 def test_EUI1_variant_hits_need_a_stricter_distance_and_quality_on_both_sides() -> None:
@@ -23,21 +24,37 @@ def test_EUI1_variant_hits_need_a_stricter_distance_and_quality_on_both_sides() 
     assert not admits(distance=VARIANT_MAX_DISTANCE + 1, query_variant="rot+2", entry_variant="", **ok)
     assert not admits(distance=VARIANT_MAX_DISTANCE + 1, query_variant="", entry_variant="crop_l50_t0_r0_b0", **ok)
     low = VARIANT_MIN_QUALITY - 1
-    assert not admits(distance=10, threshold=31, query_variant="flip_y", query_quality=low, entry_variant="",
-                      entry_quality=100)
-    assert not admits(distance=10, threshold=31, query_variant="", query_quality=100, entry_variant="rot+1.5",
-                      entry_quality=low)
+    assert not admits(
+        distance=10, threshold=31, query_variant="flip_y", query_quality=low, entry_variant="", entry_quality=100
+    )
+    assert not admits(
+        distance=10, threshold=31, query_variant="", query_quality=100, entry_variant="rot+1.5", entry_quality=low
+    )
     # an imported list without qualities: the query's quality decides
-    assert admits(distance=10, threshold=31, query_variant="flip_y", query_quality=100, entry_variant="",
-                  entry_quality=None)
+    assert admits(
+        distance=10, threshold=31, query_variant="flip_y", query_quality=100, entry_variant="", entry_quality=None
+    )
     # flat hashes (detail below DETAILED) match through variants only closer still
-    assert not admits(distance=FLAT_MAX_DISTANCE + 1, threshold=31, query_variant="rot+1", query_quality=DETAILED - 1,
-                      entry_variant="", entry_quality=100)
-    assert admits(distance=FLAT_MAX_DISTANCE, threshold=31, query_variant="rot+1", query_quality=DETAILED - 1,
-                  entry_variant="", entry_quality=100)
+    assert not admits(
+        distance=FLAT_MAX_DISTANCE + 1,
+        threshold=31,
+        query_variant="rot+1",
+        query_quality=DETAILED - 1,
+        entry_variant="",
+        entry_quality=100,
+    )
+    assert admits(
+        distance=FLAT_MAX_DISTANCE,
+        threshold=31,
+        query_variant="rot+1",
+        query_quality=DETAILED - 1,
+        entry_variant="",
+        entry_quality=100,
+    )
     # a bank threshold below the variant distance is never widened
-    assert not admits(distance=20, threshold=18, query_variant="flip_y", query_quality=100, entry_variant="",
-                      entry_quality=100)
+    assert not admits(
+        distance=20, threshold=18, query_variant="flip_y", query_quality=100, entry_variant="", entry_quality=100
+    )
 
 
 def _icon(shape: str, colour: tuple[int, int, int], size: int = 256) -> Image.Image:
@@ -57,8 +74,9 @@ def test_EUI1_flat_icons_do_not_match_each_other_through_variants() -> None:
     """Flat graphics have low PDQ quality: whatever their distance, no variant hit between two
     different icons is admitted."""
     # (one colour each: the same shape in another colour is the same picture to a luminance hash)
-    icons = [_icon(s, c) for s, c in (("circle", (200, 30, 30)), ("square", (20, 20, 20)),
-                                      ("triangle", (30, 120, 200)))]
+    icons = [
+        _icon(s, c) for s, c in (("circle", (200, 30, 30)), ("square", (20, 20, 20)), ("triangle", (30, 120, 200)))
+    ]
     for i, a in enumerate(icons):
         bank = bank_variants(a)
         for j, b in enumerate(icons):
@@ -69,8 +87,14 @@ def test_EUI1_flat_icons_do_not_match_each_other_through_variants() -> None:
                     d = hamming(q.pdq, e.pdq)
                     qv = "" if q.name == "original" else q.name
                     ev = "" if e.name == "original" else e.name
-                    if admits(distance=d, threshold=31, query_variant=qv, query_quality=q.quality,
-                              entry_variant=ev, entry_quality=e.quality):
+                    if admits(
+                        distance=d,
+                        threshold=31,
+                        query_variant=qv,
+                        query_quality=q.quality,
+                        entry_variant=ev,
+                        entry_quality=e.quality,
+                    ):
                         assert not qv and not ev, (i, j, q.name, e.name, d)
 
 

@@ -26,7 +26,9 @@ def flip(rng: np.random.Generator, hashes: np.ndarray, distances: np.ndarray) ->
     return np.packbits(bits, axis=1)
 
 
-def planted_queries(rng: np.random.Generator, stored: np.ndarray, radius: int, n_near: int, n_random: int) -> np.ndarray:
+def planted_queries(
+    rng: np.random.Generator, stored: np.ndarray, radius: int, n_near: int, n_random: int
+) -> np.ndarray:
     """Near-duplicates of stored hashes at distances 0..radius + 1 (both edges included), plus random hashes."""
     parts = [random_hashes(rng, n_random)]
     if len(stored) and n_near:

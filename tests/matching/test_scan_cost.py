@@ -89,10 +89,14 @@ def test_UK1_scan_over_http_answers_503_with_retry_after_when_decodes_are_full(c
     client.app.state.decode_slots = DecodeSlots(active=1, waiting=0, wait_seconds=1)
     slots = client.app.state.decode_slots
     slots._admitted = 1  # one decode running (as another request would hold it)
-    r = client.post("/v1/scan", headers=auth(api_key), files={"file": ("a.jpg", encode(synthetic(1), "JPEG"), "image/jpeg")})
+    r = client.post(
+        "/v1/scan", headers=auth(api_key), files={"file": ("a.jpg", encode(synthetic(1), "JPEG"), "image/jpeg")}
+    )
     assert r.status_code == 503 and r.headers["Retry-After"] == "1" and r.json()["error"] == "busy"
     slots._admitted = 0
-    r = client.post("/v1/scan", headers=auth(api_key), files={"file": ("a.jpg", encode(synthetic(1), "JPEG"), "image/jpeg")})
+    r = client.post(
+        "/v1/scan", headers=auth(api_key), files={"file": ("a.jpg", encode(synthetic(1), "JPEG"), "image/jpeg")}
+    )
     assert r.status_code == 200
 
 
@@ -125,7 +129,9 @@ def test_UK1_no_transaction_is_open_while_the_upload_is_decoded(client, database
         return real(data, limits=limits)
 
     monkeypatch.setattr(scan_api, "hash_upload", watching)
-    r = client.post("/v1/scan", headers=auth(key), files={"file": ("a.jpg", encode(synthetic(2), "JPEG"), "image/jpeg")})
+    r = client.post(
+        "/v1/scan", headers=auth(key), files={"file": ("a.jpg", encode(synthetic(2), "JPEG"), "image/jpeg")}
+    )
     assert r.status_code == 200, r.text
     assert seen["checked_out"] == 0
     assert seen["write_s"] < 2.0

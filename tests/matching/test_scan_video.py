@@ -31,9 +31,17 @@ def _scan(client, key: str, data: bytes, **form: str) -> dict:  # type: ignore[n
 
 
 def _bank(client, key: str, name: str = "videos", action: str = "block") -> None:  # type: ignore[no-untyped-def]
-    r = client.post("/v1/banks", headers=auth(key), json={
-        "name": name, "source": "own", "permitted_purpose": "confirmed videos, for upload screening and sweeps",
-        "policy_id": "csam", "action_on_match": action})
+    r = client.post(
+        "/v1/banks",
+        headers=auth(key),
+        json={
+            "name": name,
+            "source": "own",
+            "permitted_purpose": "confirmed videos, for upload screening and sweeps",
+            "policy_id": "csam",
+            "action_on_match": action,
+        },
+    )
     assert r.status_code == 201, r.text
 
 
@@ -66,8 +74,11 @@ def test_x5_banked_video_blocks_its_reencoded_resized_trimmed_and_mirrored_copie
     key = make_key(database, SCOPES)
     _bank(client, key)
     original = _scan(client, key, clip(12))
-    r = client.post("/v1/banks/videos/entries", headers=auth(key), json={"entries": [
-        {"signal_type": "vpdq", "signal": original["signals"]["vpdq"], "note": "benign stand-in"}]})
+    r = client.post(
+        "/v1/banks/videos/entries",
+        headers=auth(key),
+        json={"entries": [{"signal_type": "vpdq", "signal": original["signals"]["vpdq"], "note": "benign stand-in"}]},
+    )
     assert r.status_code == 200 and r.json()["added"] == 1, r.text
     client.app.state.match_engine.catch_up()
     for kind in ("reencode", "resize", "trim", "mirror", "watermark"):
@@ -89,8 +100,11 @@ def test_hold_bank_holds_a_video_and_opens_a_case_with_the_upload_vaulted(client
     key = make_key(database, SCOPES)
     _bank(client, key, name="review", action="hold")
     original = _scan(client, key, clip(14))
-    client.post("/v1/banks/review/entries", headers=auth(key), json={"entries": [
-        {"signal_type": "vpdq", "signal": original["signals"]["vpdq"]}]})
+    client.post(
+        "/v1/banks/review/entries",
+        headers=auth(key),
+        json={"entries": [{"signal_type": "vpdq", "signal": original["signals"]["vpdq"]}]},
+    )
     client.app.state.match_engine.catch_up()
     body = _scan(client, key, edited(14, "reencode"), content_id="held-1", account_id="acct-9")
     assert body["verdict"] == "hold" and body["case_ids"], body
@@ -103,8 +117,11 @@ def test_match_takes_a_platform_computed_vpdq(client, database: Database) -> Non
     key = make_key(database, SCOPES)
     _bank(client, key)
     original = _scan(client, key, clip(15))
-    client.post("/v1/banks/videos/entries", headers=auth(key), json={"entries": [
-        {"signal_type": "vpdq", "signal": original["signals"]["vpdq"]}]})
+    client.post(
+        "/v1/banks/videos/entries",
+        headers=auth(key),
+        json={"entries": [{"signal_type": "vpdq", "signal": original["signals"]["vpdq"]}]},
+    )
     client.app.state.match_engine.catch_up()
     copy = _scan(client, key, edited(15, "resize"))["signals"]["vpdq"]
     # threatexchange's own spelling: spaces after commas, a second a frame, 3 significant digits.
@@ -117,8 +134,12 @@ def test_match_takes_a_platform_computed_vpdq(client, database: Database) -> Non
     r = client.post("/v1/match", headers=auth(key), json={"vpdq": copy, "pdq": [{"hash": "a" * 64}]})
     assert r.status_code == 422 and "not both" in r.json()["message"]
     with database.unit_of_work(write=False) as db:
-        assert db.execute(sa.select(sa.func.count()).select_from(ContentSignal)
-                          .where(ContentSignal.signal_type == "vpdq")).scalar_one() == 1  # remote-1's
+        assert (
+            db.execute(
+                sa.select(sa.func.count()).select_from(ContentSignal).where(ContentSignal.signal_type == "vpdq")
+            ).scalar_one()
+            == 1
+        )  # remote-1's
 
 
 def test_vpdq_bank_import_export_round_trip_in_threatexchange_formats(client, database: Database) -> None:  # type: ignore[no-untyped-def]
@@ -129,12 +150,13 @@ def test_vpdq_bank_import_export_round_trip_in_threatexchange_formats(client, da
     _bank(client, key, name="dst")
     _bank(client, key, name="dst2")
     vpdq_a = _scan(client, key, clip(16))["signals"]["vpdq"]
-    vpdq_b = json.dumps(json.loads(_scan(client, key, clip(17))["signals"]["vpdq"])).replace(",\"", ", \"")
-    lines = f"vpdq {vpdq_a}\nvpdq {vpdq_b}\nvpdq [\"nope\"]\nvideo_md5 {'0' * 32}\n"
+    vpdq_b = json.dumps(json.loads(_scan(client, key, clip(17))["signals"]["vpdq"])).replace(',"', ', "')
+    lines = f'vpdq {vpdq_a}\nvpdq {vpdq_b}\nvpdq ["nope"]\nvideo_md5 {"0" * 32}\n'
     r = client.post("/v1/banks/src/import", headers={**auth(key), "Content-Type": "text/csv"}, content=lines)
     assert r.status_code == 200, r.text
     assert r.json()["added"] == 3 and r.json()["rejected"] == [
-        "line 3: vPDQ frame 0: expected 'pdq_hex,quality,timestamp', got 'nope'"]
+        "line 3: vPDQ frame 0: expected 'pdq_hex,quality,timestamp', got 'nope'"
+    ]
     exported = {}
     for fmt in ("tx-csv", "tx-lines", "csv"):
         r = client.get(f"/v1/banks/src/export?format={fmt}", headers=auth(key))
@@ -143,12 +165,16 @@ def test_vpdq_bank_import_export_round_trip_in_threatexchange_formats(client, da
     assert exported["tx-csv"].splitlines()[0] == "signal_type,signal_str,collab,category,tags"
     assert [ln.split(" ", 1)[0] for ln in exported["tx-lines"].splitlines()] == ["vpdq", "vpdq", "video_md5"]
     for target, fmt in (("dst", "tx-csv"), ("dst2", "tx-lines")):
-        r = client.post(f"/v1/banks/{target}/import", headers={**auth(key), "Content-Type": "text/csv"},
-                        content=exported[fmt])
+        r = client.post(
+            f"/v1/banks/{target}/import", headers={**auth(key), "Content-Type": "text/csv"}, content=exported[fmt]
+        )
         assert r.json()["added"] == 3 and r.json()["rejected"] == [], r.text
     with database.unit_of_work(write=False) as db:
-        rows = db.execute(sa.select(BankEntry.bank_id, BankEntry.signal, BankEntry.frames)
-                          .where(BankEntry.signal_type == "vpdq").order_by(BankEntry.id)).all()
+        rows = db.execute(
+            sa.select(BankEntry.bank_id, BankEntry.signal, BankEntry.frames)
+            .where(BankEntry.signal_type == "vpdq")
+            .order_by(BankEntry.id)
+        ).all()
     by_bank: dict[int, set[tuple[str, str]]] = {}
     for bank_id, signal, frames in rows:
         by_bank.setdefault(bank_id, set()).add((signal, frames))
@@ -246,8 +272,11 @@ def test_write_lock_is_not_held_while_a_video_is_hashed(client, api_key: str, da
 
     monkeypatch.setattr(video, "hash_video", slow_hash)
     result: dict = {}
-    worker = threading.Thread(target=lambda: result.update(r=client.post(
-        "/v1/scan", headers=auth(api_key), files={"file": ("v", clip(11), "video/mp4")})))
+    worker = threading.Thread(
+        target=lambda: result.update(
+            r=client.post("/v1/scan", headers=auth(api_key), files={"file": ("v", clip(11), "video/mp4")})
+        )
+    )
     worker.start()
     try:
         assert started.wait(20)
@@ -279,7 +308,9 @@ def test_eui1_upload_never_spooled_to_disk(client, api_key: str, monkeypatch) ->
     assert body["media"]["kind"] == "video"
 
 
-def test_disabled_vpdq_entry_stops_matching_and_the_index_survives_a_restart(client, database: Database, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_disabled_vpdq_entry_stops_matching_and_the_index_survives_a_restart(
+    client, database: Database, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     """A false positive disabled in the bank stops matching at once (the database has the last word),
     and a replica saved and loaded again still finds the entry it holds."""
     from staydown.matching.engine import MatchEngine
@@ -287,8 +318,11 @@ def test_disabled_vpdq_entry_stops_matching_and_the_index_survives_a_restart(cli
     key = make_key(database, SCOPES)
     _bank(client, key)
     original = _scan(client, key, clip(21))
-    r = client.post("/v1/banks/videos/entries", headers=auth(key), json={"entries": [
-        {"signal_type": "vpdq", "signal": original["signals"]["vpdq"]}]})
+    r = client.post(
+        "/v1/banks/videos/entries",
+        headers=auth(key),
+        json={"entries": [{"signal_type": "vpdq", "signal": original["signals"]["vpdq"]}]},
+    )
     entry_id = r.json()["entry_ids"][0]
     engine = client.app.state.match_engine
     engine.catch_up()

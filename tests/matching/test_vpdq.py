@@ -42,9 +42,12 @@ def test_threatexchange_own_strings_are_read() -> None:
     spaces; its older form is an object keyed by frame number. Both are read."""
     h = "f" * 64
     assert vpdq.parse(json.dumps([f"{h},90,0.0", f"{h.upper()},80,1.23e+02"])) == [
-        vpdq.Feature(h, 90, 0.0), vpdq.Feature(h, 80, 123.0)]
-    old = json.dumps({"0": {"hash": h, "quality": 100, "timestamp": 0.0},
-                      "30": {"hash": h, "quality": 70, "timestamp": 1.0}})
+        vpdq.Feature(h, 90, 0.0),
+        vpdq.Feature(h, 80, 123.0),
+    ]
+    old = json.dumps(
+        {"0": {"hash": h, "quality": 100, "timestamp": 0.0}, "30": {"hash": h, "quality": 70, "timestamp": 1.0}}
+    )
     assert [f.timestamp for f in vpdq.parse(old)] == [0.0, 1.0]
 
 
@@ -58,18 +61,21 @@ def test_threatexchange_parses_what_we_write() -> None:
     assert [f.pdq for f in back] == [f.pdq for f in feats]
 
 
-@pytest.mark.parametrize("text, words", [
-    ("", "JSON list"),
-    ("not json", "not: "),
-    ("[]", "at least one frame"),
-    ('["abc,100,0.0"]', "64 hexadecimal"),
-    (json.dumps(["g" * 64 + ",100,0.0"]), "pdq_hex,quality,timestamp"),
-    (json.dumps(["f" * 64 + ",101,0.0"]), "between 0 and 100"),
-    (json.dumps(["f" * 64 + ",100,-1"]), "non-negative"),
-    (json.dumps(["f" * 64 + ",100"]), "pdq_hex,quality,timestamp"),
-    (json.dumps({"a": 1}), "hash, quality and timestamp"),
-    ('"just a string"', "JSON list"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("", "JSON list"),
+        ("not json", "not: "),
+        ("[]", "at least one frame"),
+        ('["abc,100,0.0"]', "64 hexadecimal"),
+        (json.dumps(["g" * 64 + ",100,0.0"]), "pdq_hex,quality,timestamp"),
+        (json.dumps(["f" * 64 + ",101,0.0"]), "between 0 and 100"),
+        (json.dumps(["f" * 64 + ",100,-1"]), "non-negative"),
+        (json.dumps(["f" * 64 + ",100"]), "pdq_hex,quality,timestamp"),
+        (json.dumps({"a": 1}), "hash, quality and timestamp"),
+        ('"just a string"', "JSON list"),
+    ],
+)
 def test_bad_vpdq_text_is_refused_saying_why(text: str, words: str) -> None:
     with pytest.raises(InvalidInput) as err:
         vpdq.parse(text)
@@ -85,8 +91,13 @@ def test_too_many_frames_refused() -> None:
 def test_usable_frames_drop_low_quality_and_repeats_and_thin_by_time() -> None:
     rng = np.random.default_rng(3)
     a, b, c = _random_hashes(rng, 3)
-    feats = [vpdq.Feature(a, 100, 0.0), vpdq.Feature(a, 100, 0.125), vpdq.Feature(b, 10, 0.25),
-             vpdq.Feature(c, 60, 0.5), vpdq.Feature(b, 90, 0.625)]
+    feats = [
+        vpdq.Feature(a, 100, 0.0),
+        vpdq.Feature(a, 100, 0.125),
+        vpdq.Feature(b, 10, 0.25),
+        vpdq.Feature(c, 60, 0.5),
+        vpdq.Feature(b, 90, 0.625),
+    ]
     assert pdq_to_hex(vpdq.usable(feats)) == [a, c, b]
     assert pdq_to_hex(vpdq.usable(feats, spacing=0.5)) == [a, c]
 

@@ -93,8 +93,9 @@ def test_UK1_scan_over_http_through_worker_processes(settings, database: Databas
         body = r.json()
         assert body["signals"]["pdq"] == expected.signals.pdq
         assert body["query_variants"] == len(expected.variants)
-        bad = client.post("/v1/scan", files={"file": ("b.png", b"\x89PNG\r\n\x1a\nbroken", "image/png")},
-                          headers=auth(key))
+        bad = client.post(
+            "/v1/scan", files={"file": ("b.png", b"\x89PNG\r\n\x1a\nbroken", "image/png")}, headers=auth(key)
+        )
         assert bad.status_code == 422 and bad.json()["error"] in {"corrupt_media", "truncated_media"}, bad.text
 
 
@@ -115,7 +116,9 @@ def test_blas_runs_one_thread_even_when_numpy_came_first() -> None:
         "import staydown\n"
         "print(before, get())\n"
     )
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+    }
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     before, after = (int(x) for x in out.stdout.split())
     assert after == 1

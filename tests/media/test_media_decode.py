@@ -248,7 +248,9 @@ def test_random_bytes_raise_only_media_errors(data):
 
 @_FAST
 @given(
-    prefix=st.sampled_from([b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"RIFF\x00\x00\x00\x00WEBP", b"BM", b"II*\x00"]),
+    prefix=st.sampled_from(
+        [b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"RIFF\x00\x00\x00\x00WEBP", b"BM", b"II*\x00"]
+    ),
     rest=st.binary(max_size=1024),
 )
 def test_random_bytes_behind_real_magic_raise_only_media_errors(prefix, rest):

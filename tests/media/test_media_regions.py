@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 
-import numpy as np
 from PIL import Image, ImageDraw
 
 from staydown.matching.gate import VARIANT_MAX_DISTANCE

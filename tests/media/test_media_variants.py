@@ -7,9 +7,8 @@ import io
 import pytest
 from PIL import Image, ImageOps
 
-from staydown.media.hashing import compute_signals, hamming
+from staydown.media.hashing import compute_signals, hamming, luma_from_rgb
 from staydown.media.variants import MAX_QUERY_HASHES, bank_variants, best_match, detect_borders, query_variants, scan
-from staydown.media.hashing import luma_from_rgb
 
 THRESHOLD = 31
 
@@ -33,7 +32,9 @@ EDITS = {
     "border": lambda im: _bordered(im, 0.12, (40, 160, 90)),
     "letterbox": lambda im: _bordered(im, 0.0, 0).crop((0, -50, im.width, im.height + 50)),
     "rotate2": lambda im: im.rotate(2.0, resample=Image.Resampling.BICUBIC),
-    "crop": lambda im: im.crop((round(im.width * 0.04), round(im.height * 0.02), im.width, im.height - round(im.height * 0.03))),
+    "crop": lambda im: im.crop(
+        (round(im.width * 0.04), round(im.height * 0.02), im.width, im.height - round(im.height * 0.03))
+    ),
 }
 
 

@@ -49,8 +49,9 @@ def test_webm_and_animated_gif_are_video_a_still_gif_is_an_image(tmp_path) -> No
     assert video_format(webm) == "MATROSKA" and hash_video(webm).codec == "vp9"
     gif = corpus().edit(clip(2, seconds=3.0), "gif", seconds=3.0)
     assert video_format(gif) == "GIF" and hash_video(gif).format == "GIF"
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     still = io.BytesIO()
     Image.new("RGB", (40, 30), (10, 200, 30)).save(still, "GIF")
@@ -128,8 +129,22 @@ def test_memory_limit_is_enforced_on_ffmpeg(tmp_path) -> None:  # type: ignore[n
     """FFmpeg cannot use more address space than allowed: a 4K video under a limit it needs more than
     is refused as too large (422 out_of_memory), not decoded unbounded; the limit cannot be set
     below what FFmpeg needs to start."""
-    data = _ffmpeg(tmp_path, "-f", "lavfi", "-i", "testsrc2=size=3840x2160:rate=10", "-t", "1", "-c:v", "libx264",
-                   "-preset", "ultrafast", "-pix_fmt", "yuv420p", name="4k.mp4")
+    data = _ffmpeg(
+        tmp_path,
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=3840x2160:rate=10",
+        "-t",
+        "1",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        name="4k.mp4",
+    )
     limits = VideoLimits(max_memory_bytes=video.MIN_MEMORY_BYTES)
     object.__setattr__(limits, "max_memory_bytes", 320 * 1024 * 1024)  # below the floor, to make it fail
     with pytest.raises(MediaTooLarge) as err:
@@ -154,8 +169,9 @@ def test_corrupt_truncated_and_empty_videos_refused() -> None:
 
 def test_codec_outside_the_allow_list_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """An MP4 holding PNG frames (a legal but unusual codec) never reaches a decoder."""
-    data = _ffmpeg(tmp_path, "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=5", "-t", "1", "-c:v", "png",
-                   name="png.mov")
+    data = _ffmpeg(
+        tmp_path, "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=5", "-t", "1", "-c:v", "png", name="png.mov"
+    )
     with pytest.raises(UnsupportedMedia) as err:
         hash_video(data)
     assert "png" in err.value.message
@@ -237,10 +253,12 @@ def test_phone_rotation_is_applied_before_hashing(tmp_path) -> None:  # type: ig
     """A phone video stored sideways with a rotation flag hashes as shown: like a copy with the
     rotation baked into its pixels."""
     (tmp_path / "a.mp4").write_bytes(clip(9, size=(320, 240)))
-    flagged = _ffmpeg(tmp_path, "-i", str(tmp_path / "a.mp4"), "-c", "copy", "-metadata:s:v:0", "rotate=90",
-                      name="flagged.mp4")
-    baked = _ffmpeg(tmp_path, "-i", str(tmp_path / "flagged.mp4"), "-c:v", "libx264", "-preset", "ultrafast",
-                    name="baked.mp4")
+    flagged = _ffmpeg(
+        tmp_path, "-i", str(tmp_path / "a.mp4"), "-c", "copy", "-metadata:s:v:0", "rotate=90", name="flagged.mp4"
+    )
+    baked = _ffmpeg(
+        tmp_path, "-i", str(tmp_path / "flagged.mp4"), "-c:v", "libx264", "-preset", "ultrafast", name="baked.mp4"
+    )
     a, b = hash_video(flagged), hash_video(baked)
     assert (a.width, a.height) == (b.width, b.height) == (240, 320)
     assert np.median([(int(x.pdq, 16) ^ int(y.pdq, 16)).bit_count() for x, y in zip(a.frames, b.frames)]) <= 8

@@ -54,14 +54,14 @@ def test_bad_enum(minimal, edit, position) -> None:
     assert (problem.line, problem.column) == position(text, "dsa_category: STATEMENT_CATEGORY_FOO")
     assert problem.path == "policies[0].dsa_category"
     assert problem.message.startswith(
-        "'STATEMENT_CATEGORY_FOO' is not a DSA statement category; expected one of "
-        "STATEMENT_CATEGORY_ANIMAL_WELFARE, "
+        "'STATEMENT_CATEGORY_FOO' is not a DSA statement category; expected one of STATEMENT_CATEGORY_ANIMAL_WELFARE, "
     )
 
 
 def test_bad_keyword_points_at_the_list_item(minimal, edit, position) -> None:
-    text = edit(minimal, "[KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL]",
-                "[KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL, KEYWORD_PHISHNG]")
+    text = edit(
+        minimal, "[KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL]", "[KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL, KEYWORD_PHISHNG]"
+    )
     problem = only(text)
     assert (problem.line, problem.column) == position(text, "KEYWORD_PHISHNG")
     assert problem.path == "policies[1].dsa_keywords[1]"
@@ -69,15 +69,18 @@ def test_bad_keyword_points_at_the_list_item(minimal, edit, position) -> None:
 
 
 def test_keyword_outside_the_category(minimal, edit, position) -> None:
-    text = edit(minimal, "[KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL]",
-                "[KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL, KEYWORD_HATE_SPEECH]")
+    text = edit(
+        minimal, "[KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL]", "[KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL, KEYWORD_HATE_SPEECH]"
+    )
     problem = only(text)
     assert (problem.line, problem.column) == position(text, "KEYWORD_HATE_SPEECH")
     assert "STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH" in problem.message
     # Naming the category as an addition makes the keyword legitimate.
-    fixed = edit(text, "    dsa_keywords: [KEYWORD_CHILD",
-                 "    dsa_category_additions: [STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH]\n"
-                 "    dsa_keywords: [KEYWORD_CHILD")
+    fixed = edit(
+        text,
+        "    dsa_keywords: [KEYWORD_CHILD",
+        "    dsa_category_additions: [STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH]\n    dsa_keywords: [KEYWORD_CHILD",
+    )
     assert check_catalogue_text(fixed) == []
 
 
@@ -85,9 +88,7 @@ def test_bad_severity_and_action(minimal, edit, position) -> None:
     text = edit(minimal, "severity: low", "severity: urgent")
     text = edit(text, "[remove, strike]", "[remove, vanish]")
     problems = check_catalogue_text(text)
-    assert [(p.line, p.column) for p in problems] == [
-        position(text, "severity: urgent"), position(text, "vanish")
-    ]
+    assert [(p.line, p.column) for p in problems] == [position(text, "severity: urgent"), position(text, "vanish")]
     assert problems[0].message == "'urgent' is not a severity; expected one of critical, high, medium, low"
     assert problems[1].path == "policies[0].default_actions[1]"
 
@@ -134,8 +135,7 @@ def test_duplicate_id(minimal, edit, position) -> None:
 
 
 def test_duplicate_yaml_key_is_not_silently_dropped(minimal, edit, position) -> None:
-    text = edit(minimal, "    rule: Do not post spam.\n",
-                "    rule: Do not post spam.\n    rule: Anything goes.\n")
+    text = edit(minimal, "    rule: Do not post spam.\n", "    rule: Do not post spam.\n    rule: Anything goes.\n")
     problem = only(text)
     assert (problem.line, problem.column) == position(text, "rule: Anything")
     assert "appears twice" in problem.message and f"line {position(text, 'rule: Do not')[0]}" in problem.message
@@ -161,15 +161,16 @@ def test_bad_notice_placeholders(minimal, edit, position, notice: str, expected:
 
 
 def test_literal_braces_are_allowed(minimal, edit) -> None:
-    text = edit(minimal, "Appeal at {appeal_url}.\"", "Appeal at {appeal_url} {{sic}}.\"")
+    text = edit(minimal, 'Appeal at {appeal_url}."', 'Appeal at {appeal_url} {{sic}}."')
     assert check_catalogue_text(text) == []
 
 
 def test_bad_placeholder_in_a_translation(minimal, edit, position) -> None:
-    text = edit(minimal, "        title: Spam (de)\n",
-                "        title: Spam (de)\n        notice: \"Einspruch: {appeal_link}\"\n")
+    text = edit(
+        minimal, "        title: Spam (de)\n", '        title: Spam (de)\n        notice: "Einspruch: {appeal_link}"\n'
+    )
     problem = only(text)
-    assert (problem.line, problem.column) == position(text, "notice: \"Einspruch")
+    assert (problem.line, problem.column) == position(text, 'notice: "Einspruch')
     assert problem.path == "policies[0].translations.de.notice"
     assert "unknown placeholder {appeal_link}" in problem.message
 
@@ -177,7 +178,11 @@ def test_bad_placeholder_in_a_translation(minimal, edit, position) -> None:
 @pytest.mark.parametrize(
     ("text", "line", "fragment"),
     [
-        ("catalogue_version: 1\npolicies:\n\t- id: x\n", 3, "'\\t' that cannot start any token (indent with spaces, not tabs)"),
+        (
+            "catalogue_version: 1\npolicies:\n\t- id: x\n",
+            3,
+            "'\\t' that cannot start any token (indent with spaces, not tabs)",
+        ),
         ("catalogue_version: 1\npolicies: [a, b\nnext: 1\n", 3, "flow sequence: expected ',' or ']'"),
         ("catalogue_version: 1\n  policies: []\n", 2, "mapping values are not allowed here"),
         ("catalogue_version: 1\n---\npolicies: []\n", 2, "expected a single document"),
@@ -191,9 +196,7 @@ def test_malformed_yaml_reports_its_line(text: str, line: int, fragment: str) ->
 
 
 def test_child_safety_policy_without_ncmec_type(minimal, edit, position) -> None:
-    text = edit(minimal,
-                "    ncmec_incident_type: Child Pornography (possession, manufacture, and distribution)\n",
-                "")
+    text = edit(minimal, "    ncmec_incident_type: Child Pornography (possession, manufacture, and distribution)\n", "")
     problem = only(text)
     assert (problem.line, problem.column) == position(text, "child_safety: true")
     assert problem.path == "policies[1].child_safety"
@@ -218,8 +221,7 @@ def test_child_safety_rules_each_at_their_line(minimal, edit, position) -> None:
 
 
 def test_ncmec_type_without_child_safety(minimal, edit, position) -> None:
-    text = edit(minimal, "    severity: low\n",
-                "    severity: low\n    ncmec_incident_type: Child Sex Trafficking\n")
+    text = edit(minimal, "    severity: low\n", "    severity: low\n    ncmec_incident_type: Child Sex Trafficking\n")
     problem = only(text)
     assert (problem.line, problem.column) == position(text, "ncmec_incident_type: Child Sex")
     assert "only a child-safety policy" in problem.message
@@ -269,8 +271,9 @@ def test_ids_are_slugs(minimal, edit) -> None:
 
 
 def test_booleans_are_strict(minimal, edit) -> None:
-    problem = only(edit(minimal, "    ncii: false\n    bank_confirmed: false\n",
-                        '    ncii: false\n    bank_confirmed: "no"\n'))
+    problem = only(
+        edit(minimal, "    ncii: false\n    bank_confirmed: false\n", '    ncii: false\n    bank_confirmed: "no"\n')
+    )
     assert problem.message == "expected true or false, got the text 'no'"
 
 
@@ -292,7 +295,9 @@ def test_every_problem_in_every_policy_is_reported(minimal, edit) -> None:
     text = edit(text, "severity: critical", "severity: grave")
     text = edit(text, "catalogue_version: 1", "catalogue_version: 0")
     assert [p.path for p in check_catalogue_text(text)] == [
-        "catalogue_version", "policies[0].severity", "policies[1].severity"
+        "catalogue_version",
+        "policies[0].severity",
+        "policies[1].severity",
     ]
 
 
@@ -366,8 +371,7 @@ def test_unreadable_file(tmp_path: Path) -> None:
 
 def test_problem_as_plain_data() -> None:
     problem = Problem("x.yaml", 3, 7, "policies[0].id", "bad")
-    assert problem.to_dict() == {"source": "x.yaml", "line": 3, "column": 7,
-                                 "path": "policies[0].id", "message": "bad"}
+    assert problem.to_dict() == {"source": "x.yaml", "line": 3, "column": 7, "path": "policies[0].id", "message": "bad"}
     assert str(Problem("x.yaml", None, None, "", "empty")) == "x.yaml: empty"
     assert format_problems([]) == "no problems"
 

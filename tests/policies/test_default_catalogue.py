@@ -43,8 +43,12 @@ NCMEC = {
     "child-sex-trafficking": "Child Sex Trafficking",
 }
 
-VALUES = {"measure": "we removed one video", "appeal_url": "https://example.test/appeal/1",
-          "appeal_deadline": "1 June 2026", "platform_name": "Example"}
+VALUES = {
+    "measure": "we removed one video",
+    "appeal_url": "https://example.test/appeal/1",
+    "appeal_deadline": "1 June 2026",
+    "platform_name": "Example",
+}
 
 
 @pytest.fixture(scope="module")
@@ -145,8 +149,11 @@ def test_every_policy_has_valid_fields(catalogue: Catalogue) -> None:
 def test_statement_fields_fit_the_transparency_database(catalogue: Catalogue) -> None:
     for policy in catalogue:
         for ground in policy.ground:
-            decision = (vocab.DECISION_GROUND_ILLEGAL if ground.type == "illegal_content"
-                        else vocab.DECISION_GROUND_INCOMPATIBLE)
+            decision = (
+                vocab.DECISION_GROUND_ILLEGAL
+                if ground.type == "illegal_content"
+                else vocab.DECISION_GROUND_INCOMPATIBLE
+            )
             fields = policy.dsa_statement_fields(decision_ground=decision)
             assert fields["decision_ground"] == decision
             for name in ("illegal_content_legal_ground", "incompatible_content_ground"):

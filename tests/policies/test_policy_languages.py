@@ -31,13 +31,16 @@ def test_the_catalogues_own_translation_wins_and_french_comes_from_the_shipped_c
     fr = csam.text("fr-BE")
     assert fr.language == "fr" and fr.title == "Contenus d’abus sexuels sur enfants"
     assert csam.render_notice(values=VALUES, language="fr").startswith(
-        "Nous avons supprimé un contenu que vous avez partagé et fermé votre compte")
+        "Nous avons supprimé un contenu que vous avez partagé et fermé votre compte"
+    )
 
 
 def test_a_platforms_own_words_are_not_replaced_by_a_translation_of_other_words() -> None:
     document = to_document(CATALOGUE.get("spam"))
-    document.update(rule="Do not post the same advert twice in our market.",
-                    notice="We removed your advert. Ask for a review at {appeal_url}.")
+    document.update(
+        rule="Do not post the same advert twice in our market.",
+        notice="We removed your advert. Ask for a review at {appeal_url}.",
+    )
     text = policy_from_document(document).text("fr")
     assert text.title == "Spam"  # the same words as ours: translated
     assert text.rule == "Do not post the same advert twice in our market."  # not our words: as written

@@ -112,7 +112,7 @@ def test_checking_arbitrary_text_never_crashes(text: str) -> None:
 @given(at=st.integers(min_value=0), insert=st.text(alphabet=" -:[]{}'\"#&*!|>\n\tx0", max_size=3))
 def test_checking_a_damaged_catalogue_never_crashes(minimal: str, at: int, insert: str) -> None:
     at %= len(minimal)
-    text = minimal[:at] + insert + minimal[at + 1:]
+    text = minimal[:at] + insert + minimal[at + 1 :]
     lines = text.count("\n") + 2
     for problem in check_catalogue_text(text):
         assert problem.message
@@ -238,8 +238,7 @@ def test_policy_citing_both_grounds_defaults_to_the_first(minimal: str, edit) ->
     text = edit(minimal, one, both)
     spam = load_catalogue(text).get("spam")
     assert spam.decision_ground == vocab.DECISION_GROUND_ILLEGAL
-    terms = spam.dsa_statement_fields(decision_ground=vocab.DECISION_GROUND_INCOMPATIBLE,
-                                      also_illegal=True)
+    terms = spam.dsa_statement_fields(decision_ground=vocab.DECISION_GROUND_INCOMPATIBLE, also_illegal=True)
     assert terms["incompatible_content_ground"] == "Terms: Spam"
     assert terms["incompatible_content_illegal"] == "Yes"
     assert terms["decision_ground_reference_url"] == "https://example.test/terms#spam"
@@ -269,18 +268,20 @@ def test_unknown_language_is_english(catalogue: Catalogue) -> None:
 
 def test_render_notice(catalogue: Catalogue) -> None:
     spam = catalogue.get("spam")
-    values = {"measure": "we removed one post", "appeal_url": "https://example.test/a/1",
-              "appeal_deadline": "1 June 2026"}
+    values = {
+        "measure": "we removed one post",
+        "appeal_url": "https://example.test/a/1",
+        "appeal_deadline": "1 June 2026",
+    }
     assert spam.render_notice(values=values, language="de") == (
-        "We removed your post under Spam (de): we removed one post. "
-        "Appeal at https://example.test/a/1 by 1 June 2026."
+        "We removed your post under Spam (de): we removed one post. Appeal at https://example.test/a/1 by 1 June 2026."
     )
     with pytest.raises(NoticeRenderError, match="appeal_deadline"):
         spam.render_notice(values={"measure": "x", "appeal_url": "y"})
 
 
 def test_render_keeps_literal_braces(minimal: str, edit) -> None:
-    text = edit(minimal, "Appeal at {appeal_url}.\"", "Appeal at {appeal_url} {{sic}}.\"")
+    text = edit(minimal, 'Appeal at {appeal_url}."', 'Appeal at {appeal_url} {{sic}}."')
     csam = load_catalogue(text).get("csam")
     rendered = csam.render_notice(values={"measure": "m", "appeal_url": "u"})
     assert rendered == "We removed your content (m). Appeal at u {sic}."

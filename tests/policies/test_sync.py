@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.resources
+
 import pytest
 import sqlalchemy as sa
 
@@ -12,8 +14,6 @@ from staydown.errors import Conflict, InvalidInput, NotFound
 from staydown.policies import default_catalogue, load_catalogue
 from staydown.policies.actions import current_policy, current_refs, policy_version, sync_catalogue
 from staydown.policies.catalogue import DEFAULT_NAME
-
-import importlib.resources
 
 DEFAULT_TEXT = importlib.resources.files("staydown.policies").joinpath(DEFAULT_NAME).read_text()
 
@@ -42,7 +42,9 @@ def test_sync_records_each_version_once_with_audit(database: Database) -> None:
         again = sync_catalogue(db, actor=SYSTEM, catalogue=default_catalogue())
     assert again.added == [] and len(again.unchanged) == len(default_catalogue())
     with database.unit_of_work(write=False) as db:
-        tags = db.execute(sa.select(AuditEvent.subject_id).where(AuditEvent.tag == "policy:version:add")).scalars().all()
+        tags = (
+            db.execute(sa.select(AuditEvent.subject_id).where(AuditEvent.tag == "policy:version:add")).scalars().all()
+        )
         assert sorted(tags) == sorted(report.added)
         assert "csam@2" in current_refs(db)
 

@@ -23,8 +23,9 @@ def _events(db, tag: str) -> list[AuditEvent]:  # type: ignore[no-untyped-def]
 
 def test_create_staff_user_writes_audit_event(database: Database) -> None:
     with database.unit_of_work() as db:
-        user = actions.create_staff_user(db, actor=SYSTEM, username="ana", roles=["moderator", "child_safety"],
-                                         password="correct horse battery")
+        user = actions.create_staff_user(
+            db, actor=SYSTEM, username="ana", roles=["moderator", "child_safety"], password="correct horse battery"
+        )
     with database.unit_of_work(write=False) as db:
         (event,) = _events(db, "staff:user:create")
         assert event.subject_type == "staff_user" and event.subject_id == str(user.id)

@@ -37,8 +37,10 @@ def test_a_wrong_name_a_wrong_password_and_a_deactivated_account_get_one_answer(
     with database.unit_of_work() as db:
         db.execute(sa.update(StaffUser).where(StaffUser.username == "gone").values(is_active=False))
     c = _from(app, "198.51.100.1")
-    answers = {(r.status_code, r.json()["error"], r.json()["message"]) for r in (
-        _sign_in(c, "mo"), _sign_in(c, "ghost"), _sign_in(c, "gone", PASSWORD), _sign_in(c, "gone"))}
+    answers = {
+        (r.status_code, r.json()["error"], r.json()["message"])
+        for r in (_sign_in(c, "mo"), _sign_in(c, "ghost"), _sign_in(c, "gone", PASSWORD), _sign_in(c, "gone"))
+    }
     assert answers == {(401, "unauthenticated", "the user name or password is not right")}
 
 
@@ -95,8 +97,10 @@ def test_the_console_throttles_by_source_and_name_too(app, database: Database, c
     for name in ("mo", "ghost"):
         c = browser(app)
         t = token(c.get("/console/login").text)
-        answers = [c.post("/console/login", data={"username": name, "password": WRONG, "csrf_token": t})
-                   for _ in range(FREE_FAILURES + 1)]
+        answers = [
+            c.post("/console/login", data={"username": name, "password": WRONG, "csrf_token": t})
+            for _ in range(FREE_FAILURES + 1)
+        ]
         pages[name] = [(r.status_code, r.headers.get("retry-after")) for r in answers]
         assert "The user name or password is not right." in answers[0].text
         assert "Too many failed sign-ins with this user name from this address" in answers[-1].text

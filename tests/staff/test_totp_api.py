@@ -24,8 +24,14 @@ def test_api_sign_in_needs_the_code_once_totp_is_on(client, database: Database, 
     secret = _turn_on_totp(database, "ana")
     r = client.post("/v1/auth/sign-in", json={"username": "ana", "password": PASSWORD})
     assert r.status_code == 401 and "totp_code" in r.json()["message"]
-    r = client.post("/v1/auth/sign-in", json={"username": "ana", "password": PASSWORD, "totp_code": "000000"
-                                              if totp_now(secret, clock.now()) != "000000" else "111111"})
+    r = client.post(
+        "/v1/auth/sign-in",
+        json={
+            "username": "ana",
+            "password": PASSWORD,
+            "totp_code": "000000" if totp_now(secret, clock.now()) != "000000" else "111111",
+        },
+    )
     assert r.status_code == 401 and "not right" in r.json()["message"]
     code = totp_now(secret, clock.now())
     r = client.post("/v1/auth/sign-in", json={"username": "ana", "password": PASSWORD, "totp_code": code})
@@ -40,8 +46,9 @@ def test_wrong_codes_count_towards_the_throttle(client, database: Database, cloc
     secret = _turn_on_totp(database, "ben")
     for _ in range(5):
         assert client.post("/v1/auth/sign-in", json={"username": "ben", "password": PASSWORD}).status_code == 401
-    r = client.post("/v1/auth/sign-in", json={"username": "ben", "password": PASSWORD,
-                                              "totp_code": totp_now(secret, clock.now())})
+    r = client.post(
+        "/v1/auth/sign-in", json={"username": "ben", "password": PASSWORD, "totp_code": totp_now(secret, clock.now())}
+    )
     assert r.status_code == 429 and "try again in" in r.json()["message"] and r.headers["retry-after"] == "15"
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -25,16 +25,20 @@ def _tags(db) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def test_first_mention_creates_content_and_account_with_audit(database: Database) -> None:
-    ref = ContentRef(id="post-1", kind="image", url="https://forum.example/p/1",
-                     account=AccountRef(id="u-9", handle="@nine"),
-                     created_at=datetime(2026, 5, 1, tzinfo=timezone.utc))
+    ref = ContentRef(
+        id="post-1",
+        kind="image",
+        url="https://forum.example/p/1",
+        account=AccountRef(id="u-9", handle="@nine"),
+        created_at=datetime(2026, 5, 1, tzinfo=UTC),
+    )
     with database.unit_of_work() as db:
         content = actions.ensure_content(db, actor=PLATFORM, ref=ref)
     with database.unit_of_work(write=False) as db:
         stored = queries.content_by_platform_id(db, "post-1")
         assert stored.id == content.id and stored.kind == "image"
         assert stored.account.platform_id == "u-9" and stored.account.handle == "@nine"
-        assert stored.created_at == datetime(2026, 5, 1, tzinfo=timezone.utc)
+        assert stored.created_at == datetime(2026, 5, 1, tzinfo=UTC)
         assert _tags(db) == ["subject:account:create", "subject:content:create"]
         event = db.execute(sa.select(AuditEvent).where(AuditEvent.tag == "subject:content:create")).scalar_one()
         assert event.actor_kind == "api_client" and event.data["platform_id"] == "post-1"
@@ -47,7 +51,9 @@ def test_second_mention_reuses_and_records_only_changes(database: Database) -> N
         again = actions.ensure_content(db, actor=PLATFORM, ref=ContentRef(id="post-1"))
         assert again.id == first.id
         assert _tags(db) == ["subject:content:create"]
-        actions.ensure_content(db, actor=PLATFORM, ref=ContentRef(id="post-1", kind="video", account=AccountRef(id="u-1")))
+        actions.ensure_content(
+            db, actor=PLATFORM, ref=ContentRef(id="post-1", kind="video", account=AccountRef(id="u-1"))
+        )
     with database.unit_of_work(write=False) as db:
         update = db.execute(sa.select(AuditEvent).where(AuditEvent.tag == "subject:content:update")).scalar_one()
         assert update.data["changes"]["kind"] == ["unknown", "video"]
@@ -74,8 +80,14 @@ def test_unknown_ids_are_not_found(database: Database) -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [{"id": ""}, {"id": "x" * 201}, {"id": "a", "kind": "hologram"}, {"id": "a", "surprise": 1},
-     {"id": "a", "metadata": {"k": "v" * 20000}}, {"id": "a", "created_at": "2026-01-01T00:00:00"}],
+    [
+        {"id": ""},
+        {"id": "x" * 201},
+        {"id": "a", "kind": "hologram"},
+        {"id": "a", "surprise": 1},
+        {"id": "a", "metadata": {"k": "v" * 20000}},
+        {"id": "a", "created_at": "2026-01-01T00:00:00"},
+    ],
 )
 def test_refs_have_limits(data: dict) -> None:
     with pytest.raises(ValidationError):

@@ -8,12 +8,23 @@ from tests.helpers import auth, make_key
 
 def test_put_and_get_content_and_account(client, api_key: str) -> None:  # type: ignore[no-untyped-def]
     h = auth(api_key)
-    r = client.put("/v1/content/post-1", headers=h, json={
-        "kind": "image", "url": "https://forum.example/p/1",
-        "account": {"id": "u-1", "handle": "@one"}, "created_at": "2026-05-01T10:00:00Z"})
+    r = client.put(
+        "/v1/content/post-1",
+        headers=h,
+        json={
+            "kind": "image",
+            "url": "https://forum.example/p/1",
+            "account": {"id": "u-1", "handle": "@one"},
+            "created_at": "2026-05-01T10:00:00Z",
+        },
+    )
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["id"] == "post-1" and body["account"]["id"] == "u-1" and body["created_at"].startswith("2026-05-01T10:00:00")
+    assert (
+        body["id"] == "post-1"
+        and body["account"]["id"] == "u-1"
+        and body["created_at"].startswith("2026-05-01T10:00:00")
+    )
     assert client.get("/v1/content/post-1", headers=h).json()["kind"] == "image"
     r = client.put("/v1/accounts/u-1", headers=h, json={"status": "suspended_by_platform"})
     assert r.json()["status"] == "suspended_by_platform"

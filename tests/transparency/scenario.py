@@ -6,7 +6,7 @@ overturns, an Art. 23 account suspension and a notifier suspension, and consiste
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,8 +38,8 @@ from staydown.transparency.consistency import (
     sample_decisions,
 )
 
-START = datetime(2026, 6, 1, tzinfo=timezone.utc)
-END = datetime(2026, 6, 8, tzinfo=timezone.utc)
+START = datetime(2026, 6, 1, tzinfo=UTC)
+END = datetime(2026, 6, 8, tzinfo=UTC)
 HIGH_REACH = 100_000
 
 
@@ -61,43 +61,90 @@ def notice(db: Session, catalogue: Catalogue, *, actor: Actor = SYSTEM, **fields
     return receipt.cases[0] if receipt.cases else None  # type: ignore[return-value]
 
 
-def decide(db: Session, catalogue: Catalogue, reviewer: Actor, case: Case, policy: str, outcome: str,
-           **kwargs: Any) -> Any:
+def decide(
+    db: Session, catalogue: Catalogue, reviewer: Actor, case: Case, policy: str, outcome: str, **kwargs: Any
+) -> Any:
     if reviewer.kind.value == "staff":
         cases.claim_case(db, actor=reviewer, case=case)
-    return cases.decide_case(db, actor=reviewer, case=case, policy_ref=catalogue.ref(policy), outcome=outcome,
-                             facts=kwargs.pop("facts", f"what the reviewer saw on case {case.id}"),
-                             catalogue=catalogue, **kwargs)
+    return cases.decide_case(
+        db,
+        actor=reviewer,
+        case=case,
+        policy_ref=catalogue.ref(policy),
+        outcome=outcome,
+        facts=kwargs.pop("facts", f"what the reviewer saw on case {case.id}"),
+        catalogue=catalogue,
+        **kwargs,
+    )
 
 
 def ack_removals(db: Session, case: Case) -> None:
-    for action in db.execute(sa.select(EnforcementAction).where(
-            EnforcementAction.case_id == case.id, EnforcementAction.kind.in_(("remove", "disable")))).scalars():
+    for action in db.execute(
+        sa.select(EnforcementAction).where(
+            EnforcementAction.case_id == case.id, EnforcementAction.kind.in_(("remove", "disable"))
+        )
+    ).scalars():
         acknowledge_action(db, actor=SYSTEM, action=action, status="applied")
 
 
-def detection(db: Session, catalogue: Catalogue, content: str, account: str, *, bank: str, signal_type: str,
-              policy: str = "violence-glorification") -> Case:
-    match = BankMatch(bank=bank, bank_id=1, entry_id=7, signal_type=signal_type, distance=4, threshold=31,
-                      action="hold", policy_id=policy, confirmed_material=False)
+def detection(
+    db: Session,
+    catalogue: Catalogue,
+    content: str,
+    account: str,
+    *,
+    bank: str,
+    signal_type: str,
+    policy: str = "violence-glorification",
+) -> Case:
+    match = BankMatch(
+        bank=bank,
+        bank_id=1,
+        entry_id=7,
+        signal_type=signal_type,
+        distance=4,
+        threshold=31,
+        action="hold",
+        policy_id=policy,
+        confirmed_material=False,
+    )
     ensure_content(db, actor=SYSTEM, ref=ContentRef(id=content, account=AccountRef(id=account)))
-    receipt = submit_detection(db, content_platform_id=content, account_platform_id=account, matches=[match],
-                               verdict="hold", catalogue=catalogue)
+    receipt = submit_detection(
+        db,
+        content_platform_id=content,
+        account_platform_id=account,
+        matches=[match],
+        verdict="hold",
+        catalogue=catalogue,
+    )
     db.flush()
     return receipt.cases[0]
 
 
 def notifier_appeal(db: Session, case: Case, basis: str = "no_action") -> Appeal:
-    code = db.execute(sa.select(Notice.tracking_code).where(Notice.case_id == case.id).order_by(Notice.id)
-                      .limit(1)).scalar_one()
-    return appeals.file_appeal(db, actor=SYSTEM, tracking_code=code, basis=basis,
-                               explanation="the content is still there and it is clearly against your rules")
+    code = db.execute(
+        sa.select(Notice.tracking_code).where(Notice.case_id == case.id).order_by(Notice.id).limit(1)
+    ).scalar_one()
+    return appeals.file_appeal(
+        db,
+        actor=SYSTEM,
+        tracking_code=code,
+        basis=basis,
+        explanation="the content is still there and it is clearly against your rules",
+    )
 
 
 def decide_appeal(db: Session, catalogue: Catalogue, actor: Actor, appeal: Appeal, outcome: str, **kwargs: Any) -> Any:
     appeals.claim_appeal(db, actor=actor, appeal=appeal)
-    return appeals.decide_appeal(db, actor=actor, appeal=appeal, outcome=outcome,
-                                 reasons="on a fresh look the decision does not hold", catalogue=catalogue, **kwargs)
+    return appeals.decide_appeal(
+        db,
+        actor=actor,
+        appeal=appeal,
+        outcome=outcome,
+        reasons="on a fresh look the decision does not hold",
+        catalogue=catalogue,
+        **kwargs,
+    )
 
 
 def affected_user_appeal(db: Session, case: Case, decision_id: int, basis: str) -> Appeal:
@@ -105,10 +152,19 @@ def affected_user_appeal(db: Session, case: Case, decision_id: int, basis: str) 
     code when the restriction has one; the statement is issued by apply_action."""
     from staydown.transparency.models import StatementOfReasons
 
-    code = db.execute(sa.select(StatementOfReasons.code).where(StatementOfReasons.case_id == case.id)
-                      .order_by(StatementOfReasons.id).limit(1)).scalar_one()
-    return appeals.file_appeal(db, actor=SYSTEM, statement_code=code, basis=basis,
-                               explanation="this was a news report about the attack, not praise of it")
+    code = db.execute(
+        sa.select(StatementOfReasons.code)
+        .where(StatementOfReasons.case_id == case.id)
+        .order_by(StatementOfReasons.id)
+        .limit(1)
+    ).scalar_one()
+    return appeals.file_appeal(
+        db,
+        actor=SYSTEM,
+        statement_code=code,
+        basis=basis,
+        explanation="this was a news report about the attack, not praise of it",
+    )
 
 
 def build_week(db: Session, clock: FrozenClock, catalogue: Catalogue) -> Week:
@@ -119,24 +175,45 @@ def build_week(db: Session, clock: FrozenClock, catalogue: Catalogue) -> Week:
     cs1 = week.staff["cs1"] = make_staff(db, "cs1", "child_safety")
     legal = week.staff["legal"] = make_staff(db, "legal", "legal")
     client = create_api_client(db, actor=SYSTEM, name="hotline").client
-    flagger = misuse.register_trusted_flagger(db, actor=SYSTEM, name="Hotline e.V.", areas=["hate_harassment"],
-                                              designated_by="Bundesnetzagentur (DSC)", api_client_id=client.id)
+    flagger = misuse.register_trusted_flagger(
+        db,
+        actor=SYSTEM,
+        name="Hotline e.V.",
+        areas=["hate_harassment"],
+        designated_by="Bundesnetzagentur (DSC)",
+        api_client_id=client.id,
+    )
     flagger_actor = Actor.api_client(client.id, "hotline")
     assert flagger.id
 
     # Before the period: a notice that must not count.
     clock.set(START - timedelta(hours=1))
-    notice(db, catalogue, kind="user_report", policy_id="spam", reporter_id="early", explanation="spam links",
-           items=[{"content_id": "early-1", "account_id": "u-early"}])
+    notice(
+        db,
+        catalogue,
+        kind="user_report",
+        policy_id="spam",
+        reporter_id="early",
+        explanation="spam links",
+        items=[{"content_id": "early-1", "account_id": "u-early"}],
+    )
 
     clock.set(START + timedelta(hours=12))  # 2026-06-01 12:00
     # A high-reach account: three harassment cases, decided and acknowledged; the strike ladder
     # warns twice, then suspends (DSA Art. 23, after a prior warning).
-    ensure_content(db, actor=SYSTEM, ref=ContentRef(id="post-1", account=AccountRef(
-        id="u-star", metadata={"followers": 250_000})))
+    ensure_content(
+        db, actor=SYSTEM, ref=ContentRef(id="post-1", account=AccountRef(id="u-star", metadata={"followers": 250_000}))
+    )
     for i in (1, 2, 3):
-        case = notice(db, catalogue, kind="public_report", policy_id="harassment", reporter_id=f"victim-{i}",
-                      explanation="threats against me", items=[{"content_id": f"post-{i}", "account_id": "u-star"}])
+        case = notice(
+            db,
+            catalogue,
+            kind="public_report",
+            policy_id="harassment",
+            reporter_id=f"victim-{i}",
+            explanation="threats against me",
+            items=[{"content_id": f"post-{i}", "account_id": "u-star"}],
+        )
         clock.advance(hours=2 * i)
         result = decide(db, catalogue, mo, case, "harassment", "violates")
         week.cases[f"harass-{i}"], week.decisions[f"harass-{i}"] = case.id, result.decision.id
@@ -145,24 +222,50 @@ def build_week(db: Session, clock: FrozenClock, catalogue: Catalogue) -> Week:
 
     # A trusted flagger's notice (hate): decided with removal only, no strike: an exception,
     # recorded with reasons.
-    case = notice(db, catalogue, actor=flagger_actor, kind="dsa_notice", policy_id="hate",
-                  explanation="incitement against a group", items=[{"content_id": "post-h", "account_id": "u-h"}])
+    case = notice(
+        db,
+        catalogue,
+        actor=flagger_actor,
+        kind="dsa_notice",
+        policy_id="hate",
+        explanation="incitement against a group",
+        items=[{"content_id": "post-h", "account_id": "u-h"}],
+    )
     clock.advance(hours=5)
     result = decide(db, catalogue, mo2, case, "hate", "violates", actions=["remove"])
     week.cases["hate"], week.decisions["hate"] = case.id, result.decision.id
-    record_exception(db, actor=mo2, decision=result.decision, kind="measures_differ",
-                     reasons="first offence of a satirical account: removal without a strike is proportionate")
+    record_exception(
+        db,
+        actor=mo2,
+        decision=result.decision,
+        kind="measures_differ",
+        reasons="first offence of a satirical account: removal without a strike is proportionate",
+    )
     # A second trusted-flagger case decided with other measures and no exception recorded.
-    case = notice(db, catalogue, actor=flagger_actor, kind="dsa_notice", policy_id="hate",
-                  explanation="slurs", items=[{"content_id": "post-h2", "account_id": "u-h2"}])
+    case = notice(
+        db,
+        catalogue,
+        actor=flagger_actor,
+        kind="dsa_notice",
+        policy_id="hate",
+        explanation="slurs",
+        items=[{"content_id": "post-h2", "account_id": "u-h2"}],
+    )
     clock.advance(hours=3)
     result = decide(db, catalogue, mo2, case, "hate", "violates", actions=["age_restrict"])
     week.cases["hate-2"], week.decisions["hate-2"] = case.id, result.decision.id
 
     # DSA notices decided "no violation"; the notifiers appeal: one reversed, one upheld.
     for name, policy, content in (("spam-rev", "spam", "post-s1"), ("spam-up", "spam", "post-s2")):
-        case = notice(db, catalogue, kind="dsa_notice", policy_id=policy, reporter_id=f"rep-{name}",
-                      explanation="this is a spam bot", items=[{"content_id": content, "account_id": "u-s"}])
+        case = notice(
+            db,
+            catalogue,
+            kind="dsa_notice",
+            policy_id=policy,
+            reporter_id=f"rep-{name}",
+            explanation="this is a spam bot",
+            items=[{"content_id": content, "account_id": "u-s"}],
+        )
         clock.advance(hours=4)
         result = decide(db, catalogue, mo, case, policy, "does_not_violate")
         week.cases[name], week.decisions[name] = case.id, result.decision.id
@@ -177,8 +280,14 @@ def build_week(db: Session, clock: FrozenClock, catalogue: Catalogue) -> Week:
     # TAKE IT DOWN requests: one removed and acknowledged after the 48 hours (met late), one
     # never acted on (overdue after the deadline sweep).
     clock.set(START + timedelta(days=2, hours=9))
-    tid = dict(kind="take_it_down", reporter_kind="affected_person", signature="A. Person", good_faith=True,
-               explanation="an intimate image of me shared without my consent", contact_email="a@example.org")
+    tid = dict(
+        kind="take_it_down",
+        reporter_kind="affected_person",
+        signature="A. Person",
+        good_faith=True,
+        explanation="an intimate image of me shared without my consent",
+        contact_email="a@example.org",
+    )
     case = notice(db, catalogue, items=[{"content_id": "img-1", "account_id": "u-x"}], **tid)
     week.cases["tid-late"] = case.id
     clock.advance(hours=6)
@@ -191,14 +300,27 @@ def build_week(db: Session, clock: FrozenClock, catalogue: Catalogue) -> Week:
     ack_removals(db, case)
 
     # A "no violation" on an intimate-image report waits for a second reviewer, who disagrees.
-    case = notice(db, catalogue, kind="public_report", reporter_kind="affected_person", policy_id="ncii",
-                  explanation="my ex posted this", contact_email="b@example.org",
-                  items=[{"content_id": "img-3", "account_id": "u-z"}])
+    case = notice(
+        db,
+        catalogue,
+        kind="public_report",
+        reporter_kind="affected_person",
+        policy_id="ncii",
+        explanation="my ex posted this",
+        contact_email="b@example.org",
+        items=[{"content_id": "img-3", "account_id": "u-z"}],
+    )
     clock.advance(hours=2)
     pending = decide(db, catalogue, senior, case, "ncii", "does_not_violate").decision
     clock.advance(hours=3)
-    cases.second_review(db, actor=cs1, case=db.get(Case, case.id), agree=False,
-                        facts="the person is identifiable and did not consent", catalogue=catalogue)
+    cases.second_review(
+        db,
+        actor=cs1,
+        case=db.get(Case, case.id),
+        agree=False,
+        facts="the person is identifiable and did not consent",
+        catalogue=catalogue,
+    )
     week.cases["ncii-2nd"], week.decisions["ncii-2nd"] = case.id, pending.id
 
     # Detections at scan (own initiative): per bank and signal type.
@@ -224,40 +346,81 @@ def build_week(db: Session, clock: FrozenClock, catalogue: Catalogue) -> Week:
     # A notifier who sends manifestly unfounded reports: warned, then suspended (DSA Art. 23);
     # their next report is not processed.
     for i in range(5):
-        case = notice(db, catalogue, kind="user_report", policy_id="spam", reporter_id="troll",
-                      explanation="ban this", items=[{"content_id": f"fine-{i}", "account_id": "u-fine"}])
+        case = notice(
+            db,
+            catalogue,
+            kind="user_report",
+            policy_id="spam",
+            reporter_id="troll",
+            explanation="ban this",
+            items=[{"content_id": f"fine-{i}", "account_id": "u-fine"}],
+        )
         clock.advance(minutes=20)
         decide(db, catalogue, mo2, case, "spam", "does_not_violate", manifestly_unfounded=True)
     troll = db.execute(sa.select(Notifier).where(Notifier.key == "platform:troll")).scalar_one()
-    misuse.warn_notifier(db, actor=senior, notifier=troll,
-                         reasons="five reports in a row about content that plainly breaks no rule")
-    misuse.suspend_notifier(db, actor=senior, notifier=troll,
-                            gravity="a steady stream of baseless reports that takes reviewer time",
-                            intent="the reports target one person's ordinary posts, deliberately",
-                            until=clock.now() + timedelta(days=30))
-    notice(db, catalogue, kind="user_report", policy_id="spam", reporter_id="troll", explanation="ban",
-           items=[{"content_id": "fine-9", "account_id": "u-fine"}])
+    misuse.warn_notifier(
+        db, actor=senior, notifier=troll, reasons="five reports in a row about content that plainly breaks no rule"
+    )
+    misuse.suspend_notifier(
+        db,
+        actor=senior,
+        notifier=troll,
+        gravity="a steady stream of baseless reports that takes reviewer time",
+        intent="the reports target one person's ordinary posts, deliberately",
+        until=clock.now() + timedelta(days=30),
+    )
+    notice(
+        db,
+        catalogue,
+        kind="user_report",
+        policy_id="spam",
+        reporter_id="troll",
+        explanation="ban",
+        items=[{"content_id": "fine-9", "account_id": "u-fine"}],
+    )
 
     # An out-of-court dispute on the upheld appeal, settled and implemented.
     upheld = db.execute(sa.select(Appeal).where(Appeal.case_id == week.cases["spam-up"])).scalar_one()
     dispute = disputes.record_dispute(db, actor=legal, body="User Rights ODS", appeal_id=upheld.id)
     clock.advance(hours=6)
     disputes.record_dispute_outcome(db, actor=legal, dispute=dispute, outcome="settled")
-    disputes.mark_dispute_implemented(db, actor=legal, dispute=dispute, implemented=True,
-                                      notes="the content was age-restricted as agreed")
+    disputes.mark_dispute_implemented(
+        db, actor=legal, dispute=dispute, implemented=True, notes="the content was age-restricted as agreed"
+    )
 
     # Consistency: every decided case is sampled here (rate 1); two second opinions recorded.
     sample_decisions(db, actor=SYSTEM, rate=1.0)
     checks = {c.decision_id: c for c in db.execute(sa.select(ConsistencyCheck)).scalars()}
-    record_second_opinion(db, actor=mo2, check=checks[week.decisions["harass-1"]], outcome="violates",
-                          policy_ref=catalogue.ref("harassment"), facts="clear threats", catalogue=catalogue)
-    record_second_opinion(db, actor=mo, check=checks[week.decisions["hate"]], outcome="does_not_violate",
-                          policy_ref=catalogue.ref("hate"), facts="reads as satire to me", catalogue=catalogue)
+    record_second_opinion(
+        db,
+        actor=mo2,
+        check=checks[week.decisions["harass-1"]],
+        outcome="violates",
+        policy_ref=catalogue.ref("harassment"),
+        facts="clear threats",
+        catalogue=catalogue,
+    )
+    record_second_opinion(
+        db,
+        actor=mo,
+        check=checks[week.decisions["hate"]],
+        outcome="does_not_violate",
+        policy_ref=catalogue.ref("hate"),
+        facts="reads as satire to me",
+        catalogue=catalogue,
+    )
 
     # After the period: must not count (the end is exclusive).
     clock.set(END)
-    notice(db, catalogue, kind="user_report", policy_id="spam", reporter_id="late", explanation="spam",
-           items=[{"content_id": "late-1", "account_id": "u-late"}])
+    notice(
+        db,
+        catalogue,
+        kind="user_report",
+        policy_id="spam",
+        reporter_id="late",
+        explanation="spam",
+        items=[{"content_id": "late-1", "account_id": "u-late"}],
+    )
     clock.advance(hours=1)
     db.flush()
     return week

@@ -22,11 +22,16 @@ from staydown.settings import Settings
 from staydown.transparency import consistency
 from staydown.transparency.consistency import ConsistencyCheck, DecisionException
 from tests.helpers import make_staff, sign_in
-from tests.transparency.scenario import decide, make_staff as staff_actor, notice
+from tests.transparency.scenario import decide, notice
+from tests.transparency.scenario import make_staff as staff_actor
 
 CATALOGUE = default_catalogue()
-HARASSMENT = {"kind": "public_report", "reporter_kind": "user", "policy_id": "harassment",
-              "explanation": "threatening messages"}
+HARASSMENT = {
+    "kind": "public_report",
+    "reporter_kind": "user",
+    "policy_id": "harassment",
+    "explanation": "threatening messages",
+}
 
 
 def _decided_cases(db, n: int, reviewer=None, outcome: str = "violates") -> list[Decision]:  # type: ignore[no-untyped-def]
@@ -53,7 +58,9 @@ def test_sample_is_reproducible_from_the_case_id_and_idempotent(database: Databa
         assert again == []
 
         def point(case_id: int) -> float:
-            return int.from_bytes(hashlib.sha256(f"staydown-consistency:{case_id}".encode()).digest()[:8], "big") / 2**64
+            return (
+                int.from_bytes(hashlib.sha256(f"staydown-consistency:{case_id}".encode()).digest()[:8], "big") / 2**64
+            )
 
         expected = {d.id for d in decisions if point(d.case_id) < 0.5}
         assert {c.decision_id for c in created} == expected
@@ -74,30 +81,71 @@ def test_second_opinion_records_agreement_and_changes_nothing(database: Database
         auditor = staff_actor(db, "aud", "auditor")
         (decision,) = _decided_cases(db, 1, reviewer=first)
         (check,) = consistency.sample_decisions(db, actor=SYSTEM, rate=1.0)
-        before = (decision.state, db.get(Case, decision.case_id).state,
-                  sorted((a.kind, a.state) for a in db.execute(sa.select(EnforcementAction)).scalars()))
+        before = (
+            decision.state,
+            db.get(Case, decision.case_id).state,
+            sorted((a.kind, a.state) for a in db.execute(sa.select(EnforcementAction)).scalars()),
+        )
         with pytest.raises(RuleViolation, match="took no part"):
-            consistency.record_second_opinion(db, actor=first, check=check, outcome="violates",
-                                              policy_ref="harassment@2", facts="same", catalogue=CATALOGUE)
+            consistency.record_second_opinion(
+                db,
+                actor=first,
+                check=check,
+                outcome="violates",
+                policy_ref="harassment@2",
+                facts="same",
+                catalogue=CATALOGUE,
+            )
         with pytest.raises(PermissionDenied):
-            consistency.record_second_opinion(db, actor=auditor, check=check, outcome="violates",
-                                              policy_ref="harassment@2", facts="x", catalogue=CATALOGUE)
+            consistency.record_second_opinion(
+                db,
+                actor=auditor,
+                check=check,
+                outcome="violates",
+                policy_ref="harassment@2",
+                facts="x",
+                catalogue=CATALOGUE,
+            )
         with pytest.raises(InvalidInput, match="not a policy"):
-            consistency.record_second_opinion(db, actor=other, check=check, outcome="violates",
-                                              policy_ref="nonsense", facts="x", catalogue=CATALOGUE)
+            consistency.record_second_opinion(
+                db, actor=other, check=check, outcome="violates", policy_ref="nonsense", facts="x", catalogue=CATALOGUE
+            )
         with pytest.raises(InvalidInput, match="facts"):
-            consistency.record_second_opinion(db, actor=other, check=check, outcome="violates",
-                                              policy_ref="harassment@2", facts="  ", catalogue=CATALOGUE)
-        done = consistency.record_second_opinion(db, actor=other, check=check, outcome="does_not_violate",
-                                                 policy_ref="harassment@2", facts="banter between friends",
-                                                 catalogue=CATALOGUE)
+            consistency.record_second_opinion(
+                db,
+                actor=other,
+                check=check,
+                outcome="violates",
+                policy_ref="harassment@2",
+                facts="  ",
+                catalogue=CATALOGUE,
+            )
+        done = consistency.record_second_opinion(
+            db,
+            actor=other,
+            check=check,
+            outcome="does_not_violate",
+            policy_ref="harassment@2",
+            facts="banter between friends",
+            catalogue=CATALOGUE,
+        )
         assert done.agree is False and done.state == "done" and done.reviewer == other.ref
-        after = (decision.state, db.get(Case, decision.case_id).state,
-                 sorted((a.kind, a.state) for a in db.execute(sa.select(EnforcementAction)).scalars()))
+        after = (
+            decision.state,
+            db.get(Case, decision.case_id).state,
+            sorted((a.kind, a.state) for a in db.execute(sa.select(EnforcementAction)).scalars()),
+        )
         assert after == before
         with pytest.raises(Conflict):
-            consistency.record_second_opinion(db, actor=other, check=check, outcome="violates",
-                                              policy_ref="harassment@2", facts="again", catalogue=CATALOGUE)
+            consistency.record_second_opinion(
+                db,
+                actor=other,
+                check=check,
+                outcome="violates",
+                policy_ref="harassment@2",
+                facts="again",
+                catalogue=CATALOGUE,
+            )
     (event,) = _tags(database, "transparency:consistency:opinion")
     assert event.data["agree"] is False and event.data["decision_id"] == decision.id
 
@@ -116,8 +164,13 @@ def test_an_exception_is_a_recorded_decision_with_reasons(database: Database) ->
             consistency.record_exception(db, actor=first, decision=decision, kind="vip", reasons="x" * 30)
         with pytest.raises(PermissionDenied):
             consistency.record_exception(db, actor=other, decision=decision, kind="other", reasons="x" * 30)
-        row = consistency.record_exception(db, actor=senior, decision=decision, kind="high_reach",
-                                           reasons="public-interest reporting by a head of state: label, not removal")
+        row = consistency.record_exception(
+            db,
+            actor=senior,
+            decision=decision,
+            kind="high_reach",
+            reasons="public-interest reporting by a head of state: label, not removal",
+        )
         assert row.recorded_by == senior.ref and row.case_id == decision.case_id
     (event,) = _tags(database, "transparency:consistency:exception")
     assert event.data["kind"] == "high_reach" and event.data["reasons"].startswith("public-interest")
@@ -129,22 +182,33 @@ def test_the_periodic_job_samples_with_the_configured_rate(database: Database, s
     assert handler is not None
     with database.unit_of_work() as db:
         _decided_cases(db, 6)
-        ctx = JobContext(job_id=1, kind=consistency.SAMPLE_JOB, payload={}, attempt=1,
-                         services={"settings": settings.model_copy(update={"consistency_sample_rate": 1.0})})
+        ctx = JobContext(
+            job_id=1,
+            kind=consistency.SAMPLE_JOB,
+            payload={},
+            attempt=1,
+            services={"settings": settings.model_copy(update={"consistency_sample_rate": 1.0})},
+        )
         handler(db, ctx)
         assert db.scalar(sa.select(sa.func.count()).select_from(ConsistencyCheck)) == 6
 
 
 # -- over HTTP --------------------------------------------------------------------------------------
 
+
 def _decide_over_http(client, staff, content: str) -> int:  # type: ignore[no-untyped-def]
-    r = client.post("/public/notices", json={**HARASSMENT, "items": [{"content_id": content, "account_id": "u-" + content}]})
+    r = client.post(
+        "/public/notices", json={**HARASSMENT, "items": [{"content_id": content, "account_id": "u-" + content}]}
+    )
     assert r.status_code in (200, 201, 202), r.text
     with client.app.state.database.unit_of_work(write=False) as db:
         case_id = db.execute(sa.select(Case.id).order_by(Case.id.desc()).limit(1)).scalar_one()
     client.post(f"/v1/cases/{case_id}/claim", headers=staff["mo"])
-    r = client.post(f"/v1/cases/{case_id}/decision", headers=staff["mo"], json={
-        "policy": "harassment@2", "outcome": "violates", "facts": "threats", "actions": ["remove"]})
+    r = client.post(
+        f"/v1/cases/{case_id}/decision",
+        headers=staff["mo"],
+        json={"policy": "harassment@2", "outcome": "violates", "facts": "threats", "actions": ["remove"]},
+    )
     assert r.status_code == 200, r.text
     return case_id
 
@@ -158,24 +222,43 @@ def test_consistency_checks_and_exceptions_over_http(client, staff, database: Da
     r = client.get("/v1/consistency/checks", headers=staff["senior"])
     assert r.status_code == 200 and [c["decision_id"] for c in r.json()] == [decision_id]
     check_id = r.json()[0]["id"]
-    r = client.post(f"/v1/consistency/checks/{check_id}/opinion", headers=staff["mo"],
-                    json={"outcome": "violates", "policy": "harassment@2", "facts": "mine"})
+    r = client.post(
+        f"/v1/consistency/checks/{check_id}/opinion",
+        headers=staff["mo"],
+        json={"outcome": "violates", "policy": "harassment@2", "facts": "mine"},
+    )
     assert r.status_code == 409  # the first reviewer
-    r = client.post(f"/v1/consistency/checks/{check_id}/opinion", headers=staff["senior"],
-                    json={"outcome": "maybe", "policy": "harassment@2", "facts": "x"})
+    r = client.post(
+        f"/v1/consistency/checks/{check_id}/opinion",
+        headers=staff["senior"],
+        json={"outcome": "maybe", "policy": "harassment@2", "facts": "x"},
+    )
     assert r.status_code == 422
-    r = client.post(f"/v1/consistency/checks/{check_id}/opinion", headers=staff["senior"],
-                    json={"outcome": "violates", "policy": "harassment@2", "facts": "clear threats"})
+    r = client.post(
+        f"/v1/consistency/checks/{check_id}/opinion",
+        headers=staff["senior"],
+        json={"outcome": "violates", "policy": "harassment@2", "facts": "clear threats"},
+    )
     assert r.status_code == 200 and r.json()["agree"] is True
     assert client.get("/v1/consistency/checks", headers=staff["senior"]).json() == []
-    r = client.post(f"/v1/decisions/{decision_id}/exceptions", headers=staff["mo"],
-                    json={"kind": "measures_differ", "reasons": "short"})
+    r = client.post(
+        f"/v1/decisions/{decision_id}/exceptions",
+        headers=staff["mo"],
+        json={"kind": "measures_differ", "reasons": "short"},
+    )
     assert r.status_code == 422
-    r = client.post(f"/v1/decisions/{decision_id}/exceptions", headers=staff["mo"],
-                    json={"kind": "measures_differ", "reasons": "removal only: the account had no earlier strike"})
+    r = client.post(
+        f"/v1/decisions/{decision_id}/exceptions",
+        headers=staff["mo"],
+        json={"kind": "measures_differ", "reasons": "removal only: the account had no earlier strike"},
+    )
     assert r.status_code == 201 and r.json()["kind"] == "measures_differ"
-    assert client.post("/v1/decisions/999999/exceptions", headers=staff["mo"],
-                       json={"kind": "other", "reasons": "x" * 25}).status_code == 404
+    assert (
+        client.post(
+            "/v1/decisions/999999/exceptions", headers=staff["mo"], json={"kind": "other", "reasons": "x" * 25}
+        ).status_code
+        == 404
+    )
     with database.unit_of_work(write=False) as db:
         assert db.scalar(sa.select(sa.func.count()).select_from(DecisionException)) == 1
 
@@ -202,8 +285,12 @@ def test_report_api_needs_transparency_read_and_speaks_each_format(client, staff
     assert client.get("/v1/transparency/report?from=June&to=2026-06-01", headers=auditor).status_code == 422
 
 
-def test_public_figures_are_aggregate_cached_and_rate_limited(client, staff, database: Database,  # type: ignore[no-untyped-def]
-                                                             clock: FrozenClock) -> None:
+def test_public_figures_are_aggregate_cached_and_rate_limited(
+    client,
+    staff,
+    database: Database,  # type: ignore[no-untyped-def]
+    clock: FrozenClock,
+) -> None:
     """REQ DSA-8: anyone may read the figures; small counts are suppressed, nothing names a
     reviewer; the answer is cached and the endpoint is rate limited."""
     _decide_over_http(client, staff, "p-3")

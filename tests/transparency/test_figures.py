@@ -38,11 +38,19 @@ def test_dsa8_rates_have_no_value_over_nothing() -> None:
 def test_dsa8_suppression_masks_small_counts_and_the_rates_on_them() -> None:
     """REQ DSA-8: public counts of 1-4 read "< 5"; 0 stays 0; a rate over fewer than 5 is withheld;
     parameters are not counts; private keys are dropped."""
-    tree = {"decided": 3, "reversal_rate": 0.3333, "zero": 0, "big": 12, "flag": True,
-            "inner": {"count": 7, "median_hours": 2.5, "p90_hours": 4.0},
-            "tiny": {"count": 2, "median_hours": 1.0, "p90_hours": 1.0},
-            "high_reach_threshold": 2, "per_reviewer": {"ana": {"decided": 9}}, "exceptions": [{"reasons": "x"}],
-            "names": {"Hotline": 1}}
+    tree = {
+        "decided": 3,
+        "reversal_rate": 0.3333,
+        "zero": 0,
+        "big": 12,
+        "flag": True,
+        "inner": {"count": 7, "median_hours": 2.5, "p90_hours": 4.0},
+        "tiny": {"count": 2, "median_hours": 1.0, "p90_hours": 1.0},
+        "high_reach_threshold": 2,
+        "per_reviewer": {"ana": {"decided": 9}},
+        "exceptions": [{"reasons": "x"}],
+        "names": {"Hotline": 1},
+    }
     public = fx.suppress(tree, 5)
     assert public["decided"] == "< 5" and public["reversal_rate"] is None
     assert public["zero"] == 0 and public["big"] == 12 and public["flag"] is True
@@ -55,10 +63,18 @@ def test_dsa8_suppression_masks_small_counts_and_the_rates_on_them() -> None:
 
 
 def test_dsa8_csv_rows_flatten_nested_figures() -> None:
-    rows = list(csv_rows({"schema": "s", "appeals": {"by_basis": {"no_action": 2}, "rate": None, "ok": False},
-                          "list": [{"a": 1}]}))
-    assert rows == [("schema", "", "s"), ("appeals", "by_basis/no_action", "2"), ("appeals", "rate", ""),
-                    ("appeals", "ok", "false"), ("list", "0/a", "1")]
+    rows = list(
+        csv_rows(
+            {"schema": "s", "appeals": {"by_basis": {"no_action": 2}, "rate": None, "ok": False}, "list": [{"a": 1}]}
+        )
+    )
+    assert rows == [
+        ("schema", "", "s"),
+        ("appeals", "by_basis/no_action", "2"),
+        ("appeals", "rate", ""),
+        ("appeals", "ok", "false"),
+        ("list", "0/a", "1"),
+    ]
 
 
 def test_dsa8_bars_scale_to_the_largest_and_draw_nothing_for_suppressed() -> None:
@@ -66,8 +82,9 @@ def test_dsa8_bars_scale_to_the_largest_and_draw_nothing_for_suppressed() -> Non
     as SVG presentation attributes and no inline style (CSP)."""
     from staydown.web.templating import ENV
 
-    macro = ENV.from_string('{% from "transparency/_figures.html" import bar_chart %}'
-                            '{{ bar_chart("t", mapping, "c1") }}')
+    macro = ENV.from_string(
+        '{% from "transparency/_figures.html" import bar_chart %}{{ bar_chart("t", mapping, "c1") }}'
+    )
     html = macro.render(mapping={"a": 10, "b": 5, "c": 0, "d": "< 5", "e": 0.01})
     # Widths in per cent of the cell: the largest fills it, a positive value shows at least 1.
     assert re.findall(r'class="chart-bar"[^>]* width="([\d.]+)"', html) == ["100.0", "50.0", "0", "0", "1"]

@@ -10,7 +10,7 @@ import math
 import re
 import statistics
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -27,10 +27,10 @@ from staydown.intake.models import Notice, NoticeItem, TrustedFlagger
 from staydown.policies import default_catalogue
 from staydown.staff.models import StaffUser
 from staydown.subjects.models import PlatformAccount, PlatformContent
-from staydown.transparency.consistency import ConsistencyCheck, DecisionException
-from staydown.transparency.models import StatementOfReasons
-from staydown.transparency.export import to_csv, to_html, to_json
 from staydown.transparency import figures as fx
+from staydown.transparency.consistency import ConsistencyCheck, DecisionException
+from staydown.transparency.export import to_csv, to_html, to_json
+from staydown.transparency.models import StatementOfReasons
 from staydown.transparency.report import build_report
 from tests.transparency.scenario import END, START, Week, build_week, notice
 
@@ -50,9 +50,17 @@ def _report(database: Database, start: datetime = START, end: datetime = END, **
 
 # -- the independent recomputation ----------------------------------------------------------------
 
-SOURCE = {"user_report": "notice", "public_report": "notice", "dsa_notice": "notice", "take_it_down": "notice",
-          "trusted_flagger": "trusted_flagger", "law_enforcement": "authority", "authority_order": "authority",
-          "terrorist_order": "authority", "detection": "own_initiative"}
+SOURCE = {
+    "user_report": "notice",
+    "public_report": "notice",
+    "dsa_notice": "notice",
+    "take_it_down": "notice",
+    "trusted_flagger": "trusted_flagger",
+    "law_enforcement": "authority",
+    "authority_order": "authority",
+    "terrorist_order": "authority",
+    "detection": "own_initiative",
+}
 ORDER = ["authority", "trusted_flagger", "notice", "own_initiative"]
 
 
@@ -72,8 +80,11 @@ def _hours_stats(values: list[float]) -> dict[str, Any]:
     if not values:
         return {"count": 0, "median_hours": None, "p90_hours": None}
     ordered = sorted(values)
-    return {"count": len(values), "median_hours": round(statistics.median(values), 2),
-            "p90_hours": round(ordered[math.ceil(len(ordered) * 9 / 10) - 1], 2)}
+    return {
+        "count": len(values),
+        "median_hours": round(statistics.median(values), 2),
+        "p90_hours": round(ordered[math.ceil(len(ordered) * 9 / 10) - 1], 2),
+    }
 
 
 def _ratio(a: int, b: int) -> float | None:
@@ -94,8 +105,9 @@ def recompute(db: Any, as_of: datetime, threshold: int = 100_000) -> dict[str, A
         "by_source": _sorted(Counter(SOURCE[n.kind] for n in period_notices)),
         "by_category": _sorted(Counter(n.dsa_category or "unspecified" for n in period_notices)),
         "by_reporter_kind": _sorted(Counter(n.reporter_kind for n in period_notices)),
-        "trusted_flaggers": _sorted(Counter(flaggers[n.trusted_flagger_id] for n in period_notices
-                                            if n.trusted_flagger_id)),
+        "trusted_flaggers": _sorted(
+            Counter(flaggers[n.trusted_flagger_id] for n in period_notices if n.trusted_flagger_id)
+        ),
         "not_processed": sum(1 for n in period_notices if n.state == "not_processed"),
     }
 
@@ -132,13 +144,22 @@ def recompute(db: Any, as_of: datetime, threshold: int = 100_000) -> dict[str, A
         "restorations": sum(1 for a in actions if a.kind in ("restore", "restore_account") and _in(a.created_at)),
     }
 
-    final = [d for d in decisions if _in(d.decided_at) and d.state in ("effective", "upheld", "overturned")
-             and d.outcome in ("violates", "does_not_violate")]
+    final = [
+        d
+        for d in decisions
+        if _in(d.decided_at)
+        and d.state in ("effective", "upheld", "overturned")
+        and d.outcome in ("violates", "does_not_violate")
+    ]
     out["automation"] = {
-        "action_detection": {"automated": sum(a.automated_detection for a in acted),
-                             "human": sum(not a.automated_detection for a in acted)},
-        "action_decision": {"automated": sum(a.automated_decision for a in acted),
-                            "human": sum(not a.automated_decision for a in acted)},
+        "action_detection": {
+            "automated": sum(a.automated_detection for a in acted),
+            "human": sum(not a.automated_detection for a in acted),
+        },
+        "action_decision": {
+            "automated": sum(a.automated_decision for a in acted),
+            "human": sum(not a.automated_decision for a in acted),
+        },
         "decisions": {"automated": sum(d.automated for d in final), "human": sum(not d.automated for d in final)},
     }
 
@@ -150,10 +171,17 @@ def recompute(db: Any, as_of: datetime, threshold: int = 100_000) -> dict[str, A
     per_source: dict[str, list[float]] = defaultdict(list)
     for c, h in sorted(waits.items()):
         per_source[source.get(c, "own_initiative")].append(h)
-    out["time_to_action"] = {**_hours_stats(list(waits.values())),
-                             "by_source": {s: _hours_stats(v) for s, v in sorted(per_source.items())}}
-    out["time_to_decision"] = _hours_stats([(c.decided_at - receipts[c.id]).total_seconds() / 3600
-                                            for c in _all(db, Case) if _in(c.decided_at) and c.id in receipts])
+    out["time_to_action"] = {
+        **_hours_stats(list(waits.values())),
+        "by_source": {s: _hours_stats(v) for s, v in sorted(per_source.items())},
+    }
+    out["time_to_decision"] = _hours_stats(
+        [
+            (c.decided_at - receipts[c.id]).total_seconds() / 3600
+            for c in _all(db, Case)
+            if _in(c.decided_at) and c.id in receipts
+        ]
+    )
 
     track_figures: dict[str, Counter] = defaultdict(Counter)
     for t in tracks:
@@ -169,8 +197,14 @@ def recompute(db: Any, as_of: datetime, threshold: int = 100_000) -> dict[str, A
         track_figures[t.kind]["opened"] += 1
     statuses = ["met_on_time", "met_late", "overdue", "open", "waiting", "not_applicable"]
     out["legal_tracks"] = {
-        k: {"opened": f["opened"], **{s: f[s] for s in statuses}, "met": f["met_on_time"] + f["met_late"],
-            "missed": f["met_late"] + f["overdue"]} for k, f in sorted(track_figures.items())}
+        k: {
+            "opened": f["opened"],
+            **{s: f[s] for s in statuses},
+            "met": f["met_on_time"] + f["met_late"],
+            "missed": f["met_late"] + f["overdue"],
+        }
+        for k, f in sorted(track_figures.items())
+    }
 
     received = [a for a in appeals if _in(a.received_at)]
     decided = [a for a in appeals if _in(a.decided_at) and a.outcome]
@@ -205,15 +239,19 @@ def recompute(db: Any, as_of: datetime, threshold: int = 100_000) -> dict[str, A
     out["suspensions"] = {
         "accounts": {k: sum(1 for a in measures if a.kind == k) for k in ("warn", "suspend", "terminate")}
         | {"by_policy": _sorted(by_policy)},
-        "notifiers": {"warned": sum(1 for e in events if e.tag == "intake:notifier:warn"),
-                      "suspended": sum(1 for e in events if e.tag == "intake:notifier:suspend"),
-                      "notices_not_processed": out["notices"]["not_processed"]},
+        "notifiers": {
+            "warned": sum(1 for e in events if e.tag == "intake:notifier:warn"),
+            "suspended": sum(1 for e in events if e.tag == "intake:notifier:suspend"),
+            "notices_not_processed": out["notices"]["not_processed"],
+        },
     }
 
     reversed_decisions = {a.decision_id for a in appeals if a.outcome == "reversed"}
     reversed_cases = {a.case_id for a in appeals if a.outcome == "reversed"}
-    took_effect = sorted((d for d in decisions if d.state in ("effective", "upheld")
-                          and d.outcome in ("violates", "does_not_violate")), key=lambda d: d.id)
+    took_effect = sorted(
+        (d for d in decisions if d.state in ("effective", "upheld") and d.outcome in ("violates", "does_not_violate")),
+        key=lambda d: d.id,
+    )
     review: dict[int, str] = {}
     for d in took_effect:
         review.setdefault(d.case_id, d.outcome)
@@ -234,8 +272,11 @@ def recompute(db: Any, as_of: datetime, threshold: int = 100_000) -> dict[str, A
 
     def accuracy(f: Counter) -> dict[str, Any]:
         keys = ["detections", "decided", "confirmed", "rejected_on_review", "reversed_on_appeal"]
-        return {**{k: int(f[k]) for k in keys}, "review_reversal_rate": _ratio(f["rejected_on_review"], f["decided"]),
-                "appeal_reversal_rate": _ratio(f["reversed_on_appeal"], f["confirmed"])}
+        return {
+            **{k: int(f[k]) for k in keys},
+            "review_reversal_rate": _ratio(f["rejected_on_review"], f["decided"]),
+            "appeal_reversal_rate": _ratio(f["reversed_on_appeal"], f["confirmed"]),
+        }
 
     automated = [d for d in final if d.automated]
     auto_rev = sum(d.id in reversed_decisions for d in automated)
@@ -243,9 +284,12 @@ def recompute(db: Any, as_of: datetime, threshold: int = 100_000) -> dict[str, A
     out["automated_means"] = {
         "by_bank": {k: accuracy(v) for k, v in sorted(per_bank.items())},
         "by_signal_type": {k: accuracy(v) for k, v in sorted(per_signal.items())},
-        "automated_decisions": {"decided": len(automated), "reversed_on_appeal": auto_rev,
-                                "overturned_at_second_review": auto_over,
-                                "reversal_rate": _ratio(auto_rev + auto_over, len(automated))},
+        "automated_decisions": {
+            "decided": len(automated),
+            "reversed_on_appeal": auto_rev,
+            "overturned_at_second_review": auto_over,
+            "reversal_rate": _ratio(auto_rev + auto_over, len(automated)),
+        },
     }
 
     names = {f"staff:{u.id}": u.username for u in _all(db, StaffUser)}
@@ -253,9 +297,13 @@ def recompute(db: Any, as_of: datetime, threshold: int = 100_000) -> dict[str, A
     def tally(group: list[Decision]) -> dict[str, Any]:
         rev = sum(d.id in reversed_decisions for d in group)
         over = sum(d.state == "overturned" for d in group)
-        return {"decided": len(group), "violates": sum(d.outcome == "violates" for d in group),
-                "reversed_on_appeal": rev, "overturned_at_second_review": over,
-                "reversal_rate": _ratio(rev + over, len(group))}
+        return {
+            "decided": len(group),
+            "violates": sum(d.outcome == "violates" for d in group),
+            "reversed_on_appeal": rev,
+            "overturned_at_second_review": over,
+            "reversal_rate": _ratio(rev + over, len(group)),
+        }
 
     def grouped(key: Any) -> dict[str, Any]:
         groups: dict[str, list[Decision]] = defaultdict(list)
@@ -280,28 +328,49 @@ def recompute(db: Any, as_of: datetime, threshold: int = 100_000) -> dict[str, A
     def agreement(group: list[ConsistencyCheck]) -> dict[str, Any]:
         done = [c for c in group if c.state == "done"]
         agreed = sum(bool(c.agree) for c in done)
-        return {"sampled": len(group), "pending": len(group) - len(done), "completed": len(done), "agreed": agreed,
-                "agreement_rate": _ratio(agreed, len(done))}
+        return {
+            "sampled": len(group),
+            "pending": len(group) - len(done),
+            "completed": len(done),
+            "agreed": agreed,
+            "agreement_rate": _ratio(agreed, len(done)),
+        }
 
     per_policy_checks: dict[str, list[ConsistencyCheck]] = defaultdict(list)
     for c in checks:
         per_policy_checks[final_ids[c.decision_id].policy_ref.split("@")[0]].append(c)
     exceptions = sorted((e for e in _all(db, DecisionException) if _in(e.recorded_at)), key=lambda e: e.id)
     excepted = {e.decision_id for e in _all(db, DecisionException)}
-    deviations = [d.id for d in final if d.outcome == "violates" and d.id not in excepted
-                  and set(d.actions) != set(CATALOGUE.get(d.policy_ref.split("@")[0]).default_actions)]
+    deviations = [
+        d.id
+        for d in final
+        if d.outcome == "violates"
+        and d.id not in excepted
+        and set(d.actions) != set(CATALOGUE.get(d.policy_ref.split("@")[0]).default_actions)
+    ]
     out["consistency"] = {
         "total": tally(final),
         "per_policy": grouped(lambda d: d.policy_ref.split("@")[0]),
         "per_reviewer": grouped(lambda d: names.get(d.reviewer, d.reviewer)),
-        "agreement": {**agreement(checks), "sample_rate": 0.05,
-                      "per_policy": {k: agreement(v) for k, v in sorted(per_policy_checks.items())}},
+        "agreement": {
+            **agreement(checks),
+            "sample_rate": 0.05,
+            "per_policy": {k: agreement(v) for k, v in sorted(per_policy_checks.items())},
+        },
         "high_reach": tally([d for d in final if high(d.case_id)]),
         "other_accounts": tally([d for d in final if not high(d.case_id)]),
         "exceptions_by_kind": _sorted(Counter(e.kind for e in exceptions)),
-        "exceptions": [{"decision_id": e.decision_id, "case_id": e.case_id, "kind": e.kind,
-                        "policy": final_ids[e.decision_id].policy_ref.split("@")[0], "reasons": e.reasons,
-                        "recorded_at": e.recorded_at.isoformat().replace("+00:00", "Z")} for e in exceptions],
+        "exceptions": [
+            {
+                "decision_id": e.decision_id,
+                "case_id": e.case_id,
+                "kind": e.kind,
+                "policy": final_ids[e.decision_id].policy_ref.split("@")[0],
+                "reasons": e.reasons,
+                "recorded_at": e.recorded_at.isoformat().replace("+00:00", "Z"),
+            }
+            for e in exceptions
+        ],
         "unrecorded_deviation_count": len(deviations),
         "unrecorded_deviations": deviations,
     }
@@ -309,6 +378,7 @@ def recompute(db: Any, as_of: datetime, threshold: int = 100_000) -> dict[str, A
 
 
 # -- tests ----------------------------------------------------------------------------------------
+
 
 def test_dsa8_every_figure_recomputed_from_raw_rows_matches(database: Database, week: Week) -> None:
     """REQ DSA-8, EUI-1: each section of the report equals the same figure computed independently,
@@ -340,9 +410,15 @@ def test_dsa8_the_week_reads_as_it_happened(database: Database, week: Week) -> N
     assert appeals["time_to_decide"] == {"count": 3, "median_hours": 20.0, "p90_hours": 30.0}
     assert appeals["out_of_court"]["implemented"] == 1
     banks = f["automated_means"]["by_bank"]
-    assert banks["extremism-hashes"] == {"detections": 2, "decided": 2, "confirmed": 1, "rejected_on_review": 1,
-                                         "reversed_on_appeal": 1, "review_reversal_rate": 0.5,
-                                         "appeal_reversal_rate": 1.0}
+    assert banks["extremism-hashes"] == {
+        "detections": 2,
+        "decided": 2,
+        "confirmed": 1,
+        "rejected_on_review": 1,
+        "reversed_on_appeal": 1,
+        "review_reversal_rate": 0.5,
+        "appeal_reversal_rate": 1.0,
+    }
     assert banks["partner-list"]["detections"] == 2 and banks["partner-list"]["decided"] == 1
     assert f["automated_means"]["by_signal_type"]["md5"]["rejected_on_review"] == 1
     c = f["consistency"]
@@ -357,12 +433,13 @@ def test_dsa8_the_week_reads_as_it_happened(database: Database, week: Week) -> N
 
 def test_dsa8_period_start_inclusive_end_exclusive_utc(database: Database, clock: FrozenClock) -> None:
     """REQ DSA-8: a row at the start instant is in the period; a row at the end instant is not."""
-    t0 = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+    t0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
     with database.unit_of_work() as db:
         for at, content in ((t0 - timedelta(microseconds=1), "a"), (t0, "b"), (t0 + timedelta(hours=1), "c")):
             clock.set(at)
-            notice(db, CATALOGUE, kind="user_report", policy_id="spam", explanation="spam",
-                   items=[{"content_id": content}])
+            notice(
+                db, CATALOGUE, kind="user_report", policy_id="spam", explanation="spam", items=[{"content_id": content}]
+            )
     report = _report(database, t0, t0 + timedelta(hours=1))
     assert report.figures["notices"]["total"] == 1
     assert _report(database, t0, t0 + timedelta(hours=1, microseconds=1)).figures["notices"]["total"] == 2
@@ -440,13 +517,17 @@ def test_dsa8_the_published_week_survives_every_subtraction(database: Database, 
     report = _report(database)
     public = report.public()
     assert _subtractions(public, report.figures) == []
-    hidden = [p for t, ps in fx.relations(report.figures) for p in (t, *ps)
-              if isinstance(fx._get(public, p), str)]
+    hidden = [p for t, ps in fx.relations(report.figures) for p in (t, *ps) if isinstance(fx._get(public, p), str)]
     assert hidden  # the week has small counts: the check checked something
 
 
-def test_dsa8_cli_report_end_to_end(database_url: str, database: Database, week: Week, tmp_path,  # type: ignore[no-untyped-def]
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dsa8_cli_report_end_to_end(
+    database_url: str,
+    database: Database,
+    week: Week,
+    tmp_path,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """REQ DSA-8: `staydown transparency report --from --to --format` in each format."""
     from staydown.cli import app
 
@@ -459,8 +540,21 @@ def test_dsa8_cli_report_end_to_end(database_url: str, database: Database, week:
     body = json.loads(r.stdout)
     assert body["notices"]["trusted_flaggers"] == {"Hotline e.V.": 2}
     target = tmp_path / "report.html"
-    r = runner.invoke(app, ["transparency", "report", "--from", "2026-06-01", "--to", "2026-06-08",
-                            "--format", "html", "--output", str(target)])
+    r = runner.invoke(
+        app,
+        [
+            "transparency",
+            "report",
+            "--from",
+            "2026-06-01",
+            "--to",
+            "2026-06-08",
+            "--format",
+            "html",
+            "--output",
+            str(target),
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "<svg" in target.read_text() and "<style>" in target.read_text()
     r = runner.invoke(app, ["transparency", "report", "--from", "2026-06-01", "--to", "2026-06-08", "--format", "csv"])
@@ -480,18 +574,35 @@ def test_eui1_accuracy_per_bank_and_signal_type_from_real_scans(client, staff, d
     from tests.imagegen import jpeg
 
     key = make_key(database, ["banks:read", "banks:write", "scan", "match"])
-    r = client.post("/v1/banks", headers=auth(key), json={
-        "name": "gifct-like", "source": "tech_coalition", "permitted_purpose": "hashes shared for upload screening",
-        "policy_id": "violence-glorification", "action_on_match": "hold"})
+    r = client.post(
+        "/v1/banks",
+        headers=auth(key),
+        json={
+            "name": "gifct-like",
+            "source": "tech_coalition",
+            "permitted_purpose": "hashes shared for upload screening",
+            "policy_id": "violence-glorification",
+            "action_on_match": "hold",
+        },
+    )
     assert r.status_code == 201, r.text
     scan = client.post("/v1/scan", headers=auth(key), files={"file": ("a.jpg", jpeg(7), "image/jpeg")}).json()
-    r = client.post("/v1/banks/gifct-like/entries", headers=auth(key), json={"entries": [
-        {"signal_type": "pdq", "signal": scan["signals"]["pdq"], "note": "benign stand-in"},
-        {"signal_type": "md5", "signal": scan["signals"]["md5"], "note": "benign stand-in"}]})
+    r = client.post(
+        "/v1/banks/gifct-like/entries",
+        headers=auth(key),
+        json={
+            "entries": [
+                {"signal_type": "pdq", "signal": scan["signals"]["pdq"], "note": "benign stand-in"},
+                {"signal_type": "md5", "signal": scan["signals"]["md5"], "note": "benign stand-in"},
+            ]
+        },
+    )
     assert r.json()["added"] == 2
     client.app.state.match_engine.catch_up()
-    for content, body in (("up-a", {"pdq": [{"hash": scan["signals"]["pdq"], "quality": 90}]}),
-                          ("up-b", {"md5": scan["signals"]["md5"]})):
+    for content, body in (
+        ("up-a", {"pdq": [{"hash": scan["signals"]["pdq"], "quality": 90}]}),
+        ("up-b", {"md5": scan["signals"]["md5"]}),
+    ):
         r = client.post("/v1/match", headers=auth(key), json={**body, "content": {"id": content}})
         assert r.status_code == 200 and r.json()["verdict"] == "hold", r.text
     with database.unit_of_work(write=False) as db:
@@ -499,16 +610,32 @@ def test_eui1_accuracy_per_bank_and_signal_type_from_real_scans(client, staff, d
     assert len(cases) == 2
     for case_id, outcome in zip(cases, ("violates", "does_not_violate")):
         client.post(f"/v1/cases/{case_id}/claim", headers=staff["mo"])
-        r = client.post(f"/v1/cases/{case_id}/decision", headers=staff["mo"], json={
-            "policy": CATALOGUE.ref("violence-glorification"), "outcome": outcome, "facts": "looked at the upload"})
+        r = client.post(
+            f"/v1/cases/{case_id}/decision",
+            headers=staff["mo"],
+            json={
+                "policy": CATALOGUE.ref("violence-glorification"),
+                "outcome": outcome,
+                "facts": "looked at the upload",
+            },
+        )
         assert r.status_code == 200, r.text
-    day = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    day = datetime(2026, 6, 1, tzinfo=UTC)
     means = _report(database, day, day + timedelta(days=1)).figures["automated_means"]
-    assert means["by_bank"] == {"gifct-like": {
-        "detections": 2, "decided": 2, "confirmed": 1, "rejected_on_review": 1, "reversed_on_appeal": 0,
-        "review_reversal_rate": 0.5, "appeal_reversal_rate": 0.0}}
-    assert means["by_signal_type"]["pdq"]["confirmed"] == 1 and means["by_signal_type"]["md5"]["rejected_on_review"] == 1
-
+    assert means["by_bank"] == {
+        "gifct-like": {
+            "detections": 2,
+            "decided": 2,
+            "confirmed": 1,
+            "rejected_on_review": 1,
+            "reversed_on_appeal": 0,
+            "review_reversal_rate": 0.5,
+            "appeal_reversal_rate": 0.0,
+        }
+    }
+    assert (
+        means["by_signal_type"]["pdq"]["confirmed"] == 1 and means["by_signal_type"]["md5"]["rejected_on_review"] == 1
+    )
 
 
 def test_dsa8_the_html_report_reads_in_words(database: Database, week: Week) -> None:
@@ -516,7 +643,14 @@ def test_dsa8_the_html_report_reads_in_words(database: Database, week: Week) -> 
     the browser: tests/web/test_transparency_report_browser.py)."""
     report = to_html(_report(database))
     text = re.sub(r"<[^>]+>", " ", report.split("<body", 1)[1])
-    for raw in ("STATEMENT_CATEGORY_", "trusted_flagger", "dsa_notice", "take_it_down", "met_on_time",
-                "own_initiative", "illegal_content"):
+    for raw in (
+        "STATEMENT_CATEGORY_",
+        "trusted_flagger",
+        "dsa_notice",
+        "take_it_down",
+        "met_on_time",
+        "own_initiative",
+        "illegal_content",
+    ):
         assert raw not in text, raw
     assert "Trusted flaggers" in text and "Met on time" in text

@@ -53,13 +53,22 @@ def _letters(n: int) -> str:
             return out
 
 
-def _surfaces(client: Any, database: Database, *, tracking_code: str, case_id: int, appeal_code: str | None,
-              platform: dict[str, str]) -> dict[str, str]:
+def _surfaces(
+    client: Any,
+    database: Database,
+    *,
+    tracking_code: str,
+    case_id: int,
+    appeal_code: str | None,
+    platform: dict[str, str],
+) -> dict[str, str]:
     out: dict[str, str] = {}
     out["status json"] = client.get(f"/public/status/{tracking_code}").text
     out["status page"] = client.get(f"/status/{tracking_code}").text
     with database.unit_of_work(write=False) as db:
-        statements = db.execute(sa.select(StatementOfReasons).where(StatementOfReasons.case_id == case_id)).scalars().all()
+        statements = (
+            db.execute(sa.select(StatementOfReasons).where(StatementOfReasons.case_id == case_id)).scalars().all()
+        )
         actions = db.execute(sa.select(EnforcementAction).where(EnforcementAction.case_id == case_id)).scalars().all()
         for s in statements:
             out[f"statement {s.id} rendered"] = json.dumps(s.rendered)
@@ -75,22 +84,42 @@ def _surfaces(client: Any, database: Database, *, tracking_code: str, case_id: i
         out[f"statement {code} json"] = client.get(f"/public/statements/{code}").text
         out[f"statement {code} page"] = client.get(f"/statements/{code}").text
     feed = client.get("/v1/actions", headers=platform, params={"limit": 1000}).json()["actions"]
-    out["feed"] = json.dumps([{k: a[k] for k in ("facts", "details", "statement")} for a in feed
-                              if a["case_id"] == case_id])
+    out["feed"] = json.dumps(
+        [{k: a[k] for k in ("facts", "details", "statement")} for a in feed if a["case_id"] == case_id]
+    )
     if appeal_code:
         out["appeal json"] = client.get(f"/public/appeals/{appeal_code}").text
         out["appeal page"] = client.get(f"/appeal/{appeal_code}").text
     return out
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
-@given(handle=word, account_suffix=word, content_suffix=word, display_name=name, notifier_name=name,
-       notifier_mail=word, poster_phone=phone, reporter_suffix=word)
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(
+    handle=word,
+    account_suffix=word,
+    content_suffix=word,
+    display_name=name,
+    notifier_name=name,
+    notifier_mail=word,
+    poster_phone=phone,
+    reporter_suffix=word,
+)
 def test_DSA2_no_identifier_on_the_case_reaches_any_outbound_surface(
-        client: Any, database: Database, api_key: str, staff: dict[str, dict[str, str]], handle: str,
-        account_suffix: str, content_suffix: str, display_name: str, notifier_name: str, notifier_mail: str,
-        poster_phone: str, reporter_suffix: str) -> None:
+    client: Any,
+    database: Database,
+    api_key: str,
+    staff: dict[str, dict[str, str]],
+    handle: str,
+    account_suffix: str,
+    content_suffix: str,
+    display_name: str,
+    notifier_name: str,
+    notifier_mail: str,
+    poster_phone: str,
+    reporter_suffix: str,
+) -> None:
     """REQ DSA-2, DSA-9, DSA-1, X-1: every identifier of the case and its notices, planted in every
     free text, is found in none of the surfaces listed in the module docstring."""
     client.app.state.settings.public_rate_per_minute = 10_000  # many examples from one address
@@ -101,50 +130,101 @@ def test_DSA2_no_identifier_on_the_case_reaches_any_outbound_surface(
     content_id = f"post-{content_suffix}{tag}"
     reporter_id = f"rep-{reporter_suffix}{tag}"
     email = f"{notifier_mail}@mail.example"
-    r = client.put(f"/v1/content/{content_id}", headers=platform, json={
-        "kind": "image", "url": f"https://social.example/p/{content_suffix}",
-        "account": {"id": account_id, "handle": handle,
-                    "metadata": {"display_name": display_name, "phone": poster_phone}}})
+    r = client.put(
+        f"/v1/content/{content_id}",
+        headers=platform,
+        json={
+            "kind": "image",
+            "url": f"https://social.example/p/{content_suffix}",
+            "account": {
+                "id": account_id,
+                "handle": handle,
+                "metadata": {"display_name": display_name, "phone": poster_phone},
+            },
+        },
+    )
     assert r.status_code in (200, 201), r.text
-    planted = {"handle": handle, "account id": account_id, "content id": content_id, "display name": display_name,
-               "notifier name": notifier_name, "notifier e-mail": email, "phone": poster_phone,
-               "reporter id": reporter_id}
+    planted = {
+        "handle": handle,
+        "account id": account_id,
+        "content id": content_id,
+        "display name": display_name,
+        "notifier name": notifier_name,
+        "notifier e-mail": email,
+        "phone": poster_phone,
+        "reporter id": reporter_id,
+    }
     everything = ", ".join(f"{k} {v}" for k, v in planted.items())
-    r = client.post("/public/notices", json={
-        "reporter_kind": "user", "policy_id": "harassment", "good_faith": True, "contact_name": notifier_name,
-        "contact_email": email, "explanation": f"threats from {handle} ({account_id}) at {content_id}",
-        "items": [{"content_id": content_id}]})
+    r = client.post(
+        "/public/notices",
+        json={
+            "reporter_kind": "user",
+            "policy_id": "harassment",
+            "good_faith": True,
+            "contact_name": notifier_name,
+            "contact_email": email,
+            "explanation": f"threats from {handle} ({account_id}) at {content_id}",
+            "items": [{"content_id": content_id}],
+        },
+    )
     assert r.status_code == 201, r.text
     tracking_code = r.json()["tracking_code"]
-    r = client.post("/v1/notices", headers=platform, json={
-        "reporter_kind": "affected_person", "policy_id": "harassment", "reporter_id": reporter_id,
-        "explanation": f"{display_name} ({poster_phone}) keeps threatening me", "items": [{"content_id": content_id}]})
+    r = client.post(
+        "/v1/notices",
+        headers=platform,
+        json={
+            "reporter_kind": "affected_person",
+            "policy_id": "harassment",
+            "reporter_id": reporter_id,
+            "explanation": f"{display_name} ({poster_phone}) keeps threatening me",
+            "items": [{"content_id": content_id}],
+        },
+    )
     assert r.status_code == 201, r.text
     case_id = r.json()["cases"][0]
     mo = staff["mo"]
     assert client.post(f"/v1/cases/{case_id}/claim", headers=mo).status_code == 200
-    r = client.post(f"/v1/cases/{case_id}/decision", headers=mo, json={
-        "policy": "harassment@2", "outcome": "violates", "actions": ["remove", "suspend"],
-        "facts": f"Reported by {notifier_name} ({email}) and {reporter_id}: {everything}. The replies threaten."})
+    r = client.post(
+        f"/v1/cases/{case_id}/decision",
+        headers=mo,
+        json={
+            "policy": "harassment@2",
+            "outcome": "violates",
+            "actions": ["remove", "suspend"],
+            "facts": f"Reported by {notifier_name} ({email}) and {reporter_id}: {everything}. The replies threaten.",
+        },
+    )
     assert r.status_code == 200, r.text
     with database.unit_of_work(write=False) as db:
-        statement_code = db.execute(sa.select(StatementOfReasons.code).where(
-            StatementOfReasons.case_id == case_id, StatementOfReasons.measure == "remove")).scalar_one()
-    r = client.post("/public/appeals", json={"statement_code": statement_code, "basis": "content_restriction",
-                                             "explanation": f"I am {handle}, not {display_name}"})
+        statement_code = db.execute(
+            sa.select(StatementOfReasons.code).where(
+                StatementOfReasons.case_id == case_id, StatementOfReasons.measure == "remove"
+            )
+        ).scalar_one()
+    r = client.post(
+        "/public/appeals",
+        json={
+            "statement_code": statement_code,
+            "basis": "content_restriction",
+            "explanation": f"I am {handle}, not {display_name}",
+        },
+    )
     assert r.status_code == 201, r.text
     appeal_code, appeal_id = r.json()["code"], r.json().get("id")
     senior = staff["senior"]
     if appeal_id is None:
-        appeal_id = [a for a in client.get("/v1/appeals", headers=senior).json()
-                     if a["code"] == appeal_code][0]["id"]
+        appeal_id = [a for a in client.get("/v1/appeals", headers=senior).json() if a["code"] == appeal_code][0]["id"]
     assert client.post(f"/v1/appeals/{appeal_id}/claim", headers=senior).status_code == 200
-    r = client.post(f"/v1/appeals/{appeal_id}/decide", headers=senior, json={
-        "outcome": "upheld", "reasons": f"We checked again: {everything}. The decision stands."})
+    r = client.post(
+        f"/v1/appeals/{appeal_id}/decide",
+        headers=senior,
+        json={"outcome": "upheld", "reasons": f"We checked again: {everything}. The decision stands."},
+    )
     assert r.status_code == 200, r.text
 
-    surfaces = _surfaces(client, database, tracking_code=tracking_code, case_id=case_id, appeal_code=appeal_code,
-                         platform=platform)
+    surfaces = _surfaces(
+        client, database, tracking_code=tracking_code, case_id=case_id, appeal_code=appeal_code, platform=platform
+    )
     assert len(surfaces) >= 12
     for surface, text in surfaces.items():
         lowered = text.lower()

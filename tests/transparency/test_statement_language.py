@@ -16,8 +16,9 @@ from tests.helpers import auth, make_key
 
 def _remove(db: Any, account: AccountRef) -> Any:
     content = ensure_content(db, actor=SYSTEM, ref=ContentRef(id=f"post-{account.id}", kind="image", account=account))
-    action = apply_action(db, actor=SYSTEM, kind="remove", policy_ref="harassment@2", facts="threats",
-                          content_id=content.id)
+    action = apply_action(
+        db, actor=SYSTEM, kind="remove", policy_ref="harassment@2", facts="threats", content_id=content.id
+    )
     statement = statement_for_action(db, action.id)
     assert statement is not None
     return statement
@@ -40,7 +41,9 @@ def test_dsa2_the_statement_is_in_the_language_the_platform_gave_for_its_user(db
 def test_dsa2_a_language_the_platform_does_not_serve_falls_back_to_its_first(db) -> None:  # type: ignore[no-untyped-def]
     use_statement_settings(db, StatementSettings(platform_name="Forum", languages=("de", "en")))
     s = _remove(db, AccountRef(id="user-pl", language="pl"))
-    assert s.language == "de" and s.rendered["de"].startswith("Wir haben von Ihnen auf Forum geteilte Inhalte entfernt.")
+    assert s.language == "de" and s.rendered["de"].startswith(
+        "Wir haben von Ihnen auf Forum geteilte Inhalte entfernt."
+    )
 
 
 def test_the_api_takes_and_shows_an_accounts_language_and_refuses_a_non_tag(client, database) -> None:  # type: ignore[no-untyped-def]

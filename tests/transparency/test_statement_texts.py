@@ -34,10 +34,14 @@ def test_dsa2_every_restriction_has_its_own_decided_headline_and_measure() -> No
 
 
 def test_an_unknown_language_falls_back_to_english_key_by_key() -> None:
-    assert texts.headline("sv-SE", kind="remove", state="decided", platform_name="X") == \
-        "We removed content you shared on X."
-    assert texts.headline("pt-BR", kind="remove", state="decided", platform_name="X") == \
-        "Removemos um conteúdo que partilhou na X."
+    assert (
+        texts.headline("sv-SE", kind="remove", state="decided", platform_name="X")
+        == "We removed content you shared on X."
+    )
+    assert (
+        texts.headline("pt-BR", kind="remove", state="decided", platform_name="X")
+        == "Removemos um conteúdo que partilhou na X."
+    )
     assert texts.measure("de", "no_such_measure") == "no such measure"
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import pytest
@@ -21,6 +21,7 @@ from staydown.db import Database
 from staydown.delivery.webhooks import action_event
 from staydown.enforcement.actions import apply_action
 from staydown.enforcement.models import EnforcementAction
+from staydown.errors import NotFound
 from staydown.intake.actions import submit_detection, submit_notice
 from staydown.intake.schemas import NoticeIn
 from staydown.policies import default_catalogue
@@ -36,7 +37,6 @@ from staydown.transparency.statements import (
     statement_for_action,
     use_statement_settings,
 )
-from staydown.errors import NotFound
 from tests.conftest import T0
 from tests.helpers import auth, make_key
 
@@ -45,9 +45,16 @@ ACCOUNT_MEASURES = {"suspend", "terminate"}
 
 
 def _content(db: Any, n: int = 1, *, kind: str = "image", handle: str = "poster") -> Any:
-    return ensure_content(db, actor=SYSTEM, ref=ContentRef(
-        id=f"post-{n}", kind=kind, url=f"https://forum.example/p/{n}",
-        account=AccountRef(id=f"user-{n}", handle=handle)))
+    return ensure_content(
+        db,
+        actor=SYSTEM,
+        ref=ContentRef(
+            id=f"post-{n}",
+            kind=kind,
+            url=f"https://forum.example/p/{n}",
+            account=AccountRef(id=f"user-{n}", handle=handle),
+        ),
+    )
 
 
 def _statement(db: Any, action: EnforcementAction) -> StatementOfReasons:
@@ -57,8 +64,14 @@ def _statement(db: Any, action: EnforcementAction) -> StatementOfReasons:
 
 
 def _notice(db: Any, **fields: Any) -> Case:
-    body = {"kind": "public_report", "reporter_kind": "user", "policy_id": "harassment",
-            "explanation": "threats", "items": [{"content_id": "post-1", "account_id": "user-1"}], **fields}
+    body = {
+        "kind": "public_report",
+        "reporter_kind": "user",
+        "policy_id": "harassment",
+        "explanation": "threats",
+        "items": [{"content_id": "post-1", "account_id": "user-1"}],
+        **fields,
+    }
     receipt = submit_notice(db, actor=SYSTEM, notice=NoticeIn(**body), catalogue=CATALOGUE)
     return receipt.cases[0]
 
@@ -68,8 +81,16 @@ def test_dsa2_every_restriction_has_a_statement_with_every_element(db: Any, kind
     content = _content(db)
     target = {"account_id": content.account_id} if kind in ACCOUNT_MEASURES else {"content_id": content.id}
     ends = T0 + timedelta(days=30) if kind in ("suspend", "demonetise") else None
-    action = apply_action(db, actor=SYSTEM, kind=kind, policy_ref="harassment@2", facts="three threatening replies",
-                          territorial_scope=["DE", "AT"], ends_at=ends, **target)
+    action = apply_action(
+        db,
+        actor=SYSTEM,
+        kind=kind,
+        policy_ref="harassment@2",
+        facts="three threatening replies",
+        territorial_scope=["DE", "AT"],
+        ends_at=ends,
+        **target,
+    )
     s = _statement(db, action)
     # measure, scope, duration
     assert s.measure == kind and s.target == action.target
@@ -85,9 +106,18 @@ def test_dsa2_every_restriction_has_a_statement_with_every_element(db: Any, kind
     assert s.appeal_deadline == T0 + timedelta(days=183) and s.issued_at == T0
     assert "Art. 21" in s.redress["out_of_court"] and s.redress["judicial"]
     text = s.rendered["en"]
-    for element in (s.redress["appeal_url"], "2026-12-01", "Article 21", "court", "in AT, DE",
-                    s.contractual_ground, "three threatening replies", "our own checks",
-                    "the decision was taken by a person", s.code):
+    for element in (
+        s.redress["appeal_url"],
+        "2026-12-01",
+        "Article 21",
+        "court",
+        "in AT, DE",
+        s.contractual_ground,
+        "three threatening replies",
+        "our own checks",
+        "the decision was taken by a person",
+        s.code,
+    ):
         assert element in text, element
     if ends is not None:
         assert "until 2026-07-01" in text
@@ -116,22 +146,42 @@ def test_dsa2_human_decision_on_a_report_is_a_notice_not_automated(db: Any) -> N
     case = _notice(db)
     staff = _moderator()
     claim_case(db, actor=staff, case=case)
-    result = decide_case(db, actor=staff, case=case, policy_ref="harassment@2", outcome="violates",
-                         facts="repeated threats", actions=["remove"], catalogue=CATALOGUE)
+    result = decide_case(
+        db,
+        actor=staff,
+        case=case,
+        policy_ref="harassment@2",
+        outcome="violates",
+        facts="repeated threats",
+        actions=["remove"],
+        catalogue=CATALOGUE,
+    )
     s = _statement(db, result.actions[0])
     assert (s.source, s.automated_detection, s.automated_decision) == ("notice", False, "not_automated")
     assert s.case_id == case.id and s.content_id == result.actions[0].content_id
 
 
-@pytest.mark.parametrize("kind, source", [("trusted_flagger", "trusted_flagger"),
-                                          ("law_enforcement", "other_notification"),
-                                          ("authority_order", "other_notification"),
-                                          ("dsa_notice", "notice")])
+@pytest.mark.parametrize(
+    "kind, source",
+    [
+        ("trusted_flagger", "trusted_flagger"),
+        ("law_enforcement", "other_notification"),
+        ("authority_order", "other_notification"),
+        ("dsa_notice", "notice"),
+    ],
+)
 def test_dsa2_source_follows_the_notices_of_the_case(db: Any, kind: str, source: str) -> None:
     case = _notice(db, kind=kind)
     content_id = db.execute(sa.select(Case.content_id).where(Case.id == case.id)).scalar_one()
-    action = apply_action(db, actor=SYSTEM, kind="remove", content_id=content_id, case_id=case.id,
-                          policy_ref="harassment@2", facts="confirmed")
+    action = apply_action(
+        db,
+        actor=SYSTEM,
+        kind="remove",
+        content_id=content_id,
+        case_id=case.id,
+        policy_ref="harassment@2",
+        facts="confirmed",
+    )
     assert _statement(db, action).source == source
 
 
@@ -139,11 +189,28 @@ def test_dsa2_scan_detection_is_automated_detection_and_its_hold_an_automated_de
     from staydown.matching.matcher import BankMatch
 
     _content(db)
-    match = BankMatch(bank="known", bank_id=1, entry_id=7, signal_type="md5", distance=0, threshold=0,
-                      action="hold", policy_id="harassment", confirmed_material=False)
-    submit_detection(db, content_platform_id="post-1", account_platform_id="user-1", matches=[match],
-                     verdict="hold", catalogue=CATALOGUE)
-    hold = db.execute(sa.select(EnforcementAction).where(EnforcementAction.kind == "restrict_distribution")).scalar_one()
+    match = BankMatch(
+        bank="known",
+        bank_id=1,
+        entry_id=7,
+        signal_type="md5",
+        distance=0,
+        threshold=0,
+        action="hold",
+        policy_id="harassment",
+        confirmed_material=False,
+    )
+    submit_detection(
+        db,
+        content_platform_id="post-1",
+        account_platform_id="user-1",
+        matches=[match],
+        verdict="hold",
+        catalogue=CATALOGUE,
+    )
+    hold = db.execute(
+        sa.select(EnforcementAction).where(EnforcementAction.kind == "restrict_distribution")
+    ).scalar_one()
     s = _statement(db, hold)
     assert (s.source, s.automated_detection, s.automated_decision) == ("own_initiative", True, "fully")
     assert "the content was detected by automated means" in s.rendered["en"]
@@ -152,33 +219,62 @@ def test_dsa2_scan_detection_is_automated_detection_and_its_hold_an_automated_de
     case = db.get(Case, hold.case_id)
     staff = _moderator()
     claim_case(db, actor=staff, case=case)
-    result = decide_case(db, actor=staff, case=case, policy_ref="harassment@2", outcome="violates",
-                         facts="a person confirmed the match", actions=["remove"], catalogue=CATALOGUE)
+    result = decide_case(
+        db,
+        actor=staff,
+        case=case,
+        policy_ref="harassment@2",
+        outcome="violates",
+        facts="a person confirmed the match",
+        actions=["remove"],
+        catalogue=CATALOGUE,
+    )
     s = _statement(db, result.actions[0])
     assert (s.automated_detection, s.automated_decision) == (True, "not_automated")
 
 
 def test_dsa2_copies_found_by_a_sweep_are_own_initiative_and_fully_automated(db: Any) -> None:
     content = _content(db, 2)
-    action = apply_action(db, actor=SYSTEM, kind="remove", content_id=content.id, policy_ref="csam@2",
-                          facts="a copy of an item confirmed in case 1", automated_detection=True,
-                          automated_decision=True, details={"copy_of_case": 1, "sweep_id": 1})
+    action = apply_action(
+        db,
+        actor=SYSTEM,
+        kind="remove",
+        content_id=content.id,
+        policy_ref="csam@2",
+        facts="a copy of an item confirmed in case 1",
+        automated_detection=True,
+        automated_decision=True,
+        details={"copy_of_case": 1, "sweep_id": 1},
+    )
     s = _statement(db, action)
     assert (s.source, s.automated_detection, s.automated_decision) == ("own_initiative", True, "fully")
     assert s.decision_ground == "illegal_content" and "18 U.S.C. 2251" in s.legal_ground and s.legal_explanation
 
 
 def test_dsa2_statement_never_discloses_the_reporter(db: Any) -> None:
-    case = _notice(db, contact_name="Maria Reporterin", contact_email="maria.r@mail.example",
-                   reporter_id="reporter-account-77", explanation="he keeps threatening me")
+    case = _notice(
+        db,
+        contact_name="Maria Reporterin",
+        contact_email="maria.r@mail.example",
+        reporter_id="reporter-account-77",
+        explanation="he keeps threatening me",
+    )
     staff = _moderator()
     claim_case(db, actor=staff, case=case)
-    result = decide_case(db, actor=staff, case=case, policy_ref="harassment@2", outcome="violates",
-                         facts="reported by Maria Reporterin (maria.r@mail.example, reporter-account-77); "
-                               "the replies threaten her", actions=["remove"], catalogue=CATALOGUE)
+    result = decide_case(
+        db,
+        actor=staff,
+        case=case,
+        policy_ref="harassment@2",
+        outcome="violates",
+        facts="reported by Maria Reporterin (maria.r@mail.example, reporter-account-77); the replies threaten her",
+        actions=["remove"],
+        catalogue=CATALOGUE,
+    )
     s = _statement(db, result.actions[0])
-    everything = json.dumps({"facts": s.facts, "rendered": s.rendered, "redress": s.redress,
-                             "details": s.details, "public": public_view(s)})
+    everything = json.dumps(
+        {"facts": s.facts, "rendered": s.rendered, "redress": s.redress, "details": s.details, "public": public_view(s)}
+    )
     for secret in ("Maria", "Reporterin", "maria.r@mail.example", "reporter-account-77"):
         assert secret not in everything, secret
     assert "[the notifier]" in s.facts and "the replies threaten her" in s.facts
@@ -187,8 +283,15 @@ def test_dsa2_statement_never_discloses_the_reporter(db: Any) -> None:
 def test_dsa2_rendered_per_measure_in_the_platform_languages(db: Any) -> None:
     """REQ DSA-2: the first sentence is the measure's, from the texts of each language; the policy
     (its title and rule, in the language where it has one) is the ground."""
-    use_statement_settings(db, StatementSettings(public_base_url="https://safety.example", platform_name="Forum",
-                                                 languages=("de", "en", "fr"), appeal_window=timedelta(days=200)))
+    use_statement_settings(
+        db,
+        StatementSettings(
+            public_base_url="https://safety.example",
+            platform_name="Forum",
+            languages=("de", "en", "fr"),
+            appeal_window=timedelta(days=200),
+        ),
+    )
     content = _content(db)
     action = apply_action(db, actor=SYSTEM, kind="remove", content_id=content.id, policy_ref="csam@2", facts="f")
     s = _statement(db, action)
@@ -206,16 +309,19 @@ def test_dsa2_rendered_per_measure_in_the_platform_languages(db: Any) -> None:
     assert "Comment la contester" in s.rendered["fr"] and s.redress["appeal_url"] in s.rendered["fr"]
 
 
-@pytest.mark.parametrize("kind,first", [
-    ("remove", "We removed content you shared on this platform."),
-    ("disable", "We disabled access to content you shared on this platform."),
-    ("age_restrict", "We made content you shared on this platform visible to adults only."),
-    ("demote", "We reduced how widely content you shared on this platform is shown."),
-    ("demonetise", "We stopped payments for content you shared on this platform."),
-    ("label", "We added a label to content you shared on this platform."),
-    ("suspend", "We suspended your account on this platform."),
-    ("terminate", "We closed your account on this platform."),
-])
+@pytest.mark.parametrize(
+    "kind,first",
+    [
+        ("remove", "We removed content you shared on this platform."),
+        ("disable", "We disabled access to content you shared on this platform."),
+        ("age_restrict", "We made content you shared on this platform visible to adults only."),
+        ("demote", "We reduced how widely content you shared on this platform is shown."),
+        ("demonetise", "We stopped payments for content you shared on this platform."),
+        ("label", "We added a label to content you shared on this platform."),
+        ("suspend", "We suspended your account on this platform."),
+        ("terminate", "We closed your account on this platform."),
+    ],
+)
 def test_dsa2_each_measure_says_what_was_done_whatever_the_policy_notice(db: Any, kind: str, first: str) -> None:
     """REQ DSA-2: csam's catalogue notice says "We removed content ... and closed your account";
     a statement's first sentence is its own measure's, whatever the policy's notice says."""
@@ -233,10 +339,17 @@ def test_dsa2_interim_restriction_says_pending_review_and_names_no_allegation(db
     recommendations, search and monetisation while it is reviewed), that nothing was removed and
     nothing decided; its ground is the terms that allow the precaution, and it does not tell the
     uploader what the report alleges or who made it (docs/decisions.md, 2026-12-07)."""
-    case = _notice(db, policy_id="csam", minor_involved=True, reporter_kind="parent_or_representative",
-                   explanation="this is my son, he is 15", contact_email="mum@mail.example")
-    action = db.execute(sa.select(EnforcementAction).where(EnforcementAction.case_id == case.id,
-                                                           EnforcementAction.interim.is_(True))).scalar_one()
+    case = _notice(
+        db,
+        policy_id="csam",
+        minor_involved=True,
+        reporter_kind="parent_or_representative",
+        explanation="this is my son, he is 15",
+        contact_email="mum@mail.example",
+    )
+    action = db.execute(
+        sa.select(EnforcementAction).where(EnforcementAction.case_id == case.id, EnforcementAction.interim.is_(True))
+    ).scalar_one()
     s = _statement(db, action)
     text = s.rendered["en"]
     first = text.split("\n")[0]
@@ -277,8 +390,9 @@ def test_dsa2_settings_reach_statements_issued_through_the_app(app: Any, databas
 def test_dsa2_the_webhook_and_the_pull_feed_carry_the_statement(client: Any, database: Database) -> None:
     with database.unit_of_work() as db:
         content = _content(db)
-        action = apply_action(db, actor=SYSTEM, kind="remove", content_id=content.id, policy_ref="harassment@2",
-                              facts="threats")
+        action = apply_action(
+            db, actor=SYSTEM, kind="remove", content_id=content.id, policy_ref="harassment@2", facts="threats"
+        )
         body = action_event(db, action, "action.applied")
         code = _statement(db, action).code
     assert body["statement"]["code"] == code
@@ -291,12 +405,25 @@ def test_dsa2_the_webhook_and_the_pull_feed_carry_the_statement(client: Any, dat
 
 def test_dsa2_public_statement_shows_nothing_personal_and_404s_unknown_codes(client: Any, database: Database) -> None:
     with database.unit_of_work() as db:
-        content = ensure_content(db, actor=SYSTEM, ref=ContentRef(
-            id="post-8812734", kind="image", url="https://forum.example/p/8812734",
-            account=AccountRef(id="acct-99817", handle="alice_wonder")))
-        action = apply_action(db, actor=SYSTEM, kind="remove", content_id=content.id, policy_ref="harassment@2",
-                              facts="alice_wonder (alice@mail.example, 203.0.113.9) posted "
-                                    "https://forum.example/p/8812734 aimed at @bob_target; call +44 20 7946 0958")
+        content = ensure_content(
+            db,
+            actor=SYSTEM,
+            ref=ContentRef(
+                id="post-8812734",
+                kind="image",
+                url="https://forum.example/p/8812734",
+                account=AccountRef(id="acct-99817", handle="alice_wonder"),
+            ),
+        )
+        action = apply_action(
+            db,
+            actor=SYSTEM,
+            kind="remove",
+            content_id=content.id,
+            policy_ref="harassment@2",
+            facts="alice_wonder (alice@mail.example, 203.0.113.9) posted "
+            "https://forum.example/p/8812734 aimed at @bob_target; call +44 20 7946 0958",
+        )
         code = _statement(db, action).code
     r = client.get(f"/public/statements/{code.lower()}")
     assert r.status_code == 200, r.text
@@ -321,11 +448,14 @@ def test_statements_list_needs_transparency_read_and_a_filter(client: Any, datab
     with database.unit_of_work() as db:
         content = _content(db)
         apply_action(db, actor=SYSTEM, kind="remove", content_id=content.id, policy_ref="harassment@2", facts="f")
-        apply_action(db, actor=SYSTEM, kind="suspend", account_id=content.account_id, policy_ref="harassment@2",
-                     facts="f")
+        apply_action(
+            db, actor=SYSTEM, kind="suspend", account_id=content.account_id, policy_ref="harassment@2", facts="f"
+        )
     assert client.get("/v1/statements?content_id=post-1").status_code == 401
-    assert client.get("/v1/statements?content_id=post-1", headers=auth(make_key(database, ["actions:read"]))
-                      ).status_code == 403
+    assert (
+        client.get("/v1/statements?content_id=post-1", headers=auth(make_key(database, ["actions:read"]))).status_code
+        == 403
+    )
     reader = auth(make_key(database, ["transparency:read"]))
     r = client.get("/v1/statements?content_id=post-1", headers=reader)
     assert r.status_code == 200 and [s["measure"] for s in r.json()["statements"]] == ["remove"]
@@ -367,8 +497,16 @@ def test_a_sweep_sized_transaction_reads_the_case_notices_once(db: Any) -> None:
     after_first = None
     try:
         for content in contents:
-            apply_action(db, actor=SYSTEM, kind="remove", content_id=content.id, case_id=case.id,
-                         policy_ref="harassment@2", facts="copy", details={"copy_of_case": case.id})
+            apply_action(
+                db,
+                actor=SYSTEM,
+                kind="remove",
+                content_id=content.id,
+                case_id=case.id,
+                policy_ref="harassment@2",
+                facts="copy",
+                details={"copy_of_case": case.id},
+            )
             after_first = len(seen) if after_first is None else after_first
     finally:
         event.remove(engine, "before_cursor_execute", count)
@@ -380,14 +518,15 @@ def test_a_sweep_sized_transaction_reads_the_case_notices_once(db: Any) -> None:
 
 
 def test_settings_refuse_the_default_tdb_token_in_production() -> None:
-    settings = Settings(env="production", tdb_url="https://tdb.example", secret_key="x" * 40,
-                        webhook_secret="y" * 40)
+    settings = Settings(env="production", tdb_url="https://tdb.example", secret_key="x" * 40, webhook_secret="y" * 40)
     problems = settings.production_problems()
     assert any("STAYDOWN_TDB_TOKEN" in p for p in problems)
     ok = Settings(env="production", tdb_url="https://tdb.example", tdb_token="t" * 40)
     assert not any("TDB" in p for p in ok.production_problems())
-    assert any("STAYDOWN_TDB_URL" in p for p in Settings(
-        env="production", tdb_url="http://tdb.example", tdb_token="t" * 40).production_problems())
+    assert any(
+        "STAYDOWN_TDB_URL" in p
+        for p in Settings(env="production", tdb_url="http://tdb.example", tdb_token="t" * 40).production_problems()
+    )
 
 
 def test_platform_languages_are_language_tags() -> None:
@@ -422,23 +561,48 @@ def test_dsa2_dsa8_automation_has_one_source_on_the_action_feed_statement_databa
     the action row, the feed and webhook body, the statement, the Transparency Database body and
     the report say the same about automated detection and decision (the feed used to say false
     where the statement said true, and the report "automated 0")."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from staydown.matching.matcher import BankMatch
     from staydown.transparency.report import build_report
     from staydown.transparency.tdb import tdb_statement
 
     _content(db)
-    match = BankMatch(bank="known", bank_id=1, entry_id=7, signal_type="pdq", distance=4, threshold=31,
-                      action="hold", policy_id="harassment", confirmed_material=False)
-    submit_detection(db, content_platform_id="post-1", account_platform_id="user-1", matches=[match],
-                     verdict="hold", catalogue=CATALOGUE)
-    hold = db.execute(sa.select(EnforcementAction).where(EnforcementAction.kind == "restrict_distribution")).scalar_one()
+    match = BankMatch(
+        bank="known",
+        bank_id=1,
+        entry_id=7,
+        signal_type="pdq",
+        distance=4,
+        threshold=31,
+        action="hold",
+        policy_id="harassment",
+        confirmed_material=False,
+    )
+    submit_detection(
+        db,
+        content_platform_id="post-1",
+        account_platform_id="user-1",
+        matches=[match],
+        verdict="hold",
+        catalogue=CATALOGUE,
+    )
+    hold = db.execute(
+        sa.select(EnforcementAction).where(EnforcementAction.kind == "restrict_distribution")
+    ).scalar_one()
     staff = _moderator()
     case = db.get(Case, hold.case_id)
     claim_case(db, actor=staff, case=case)
-    removal = decide_case(db, actor=staff, case=case, policy_ref="harassment@2", outcome="violates",
-                          facts="a person looked", actions=["remove"], catalogue=CATALOGUE).actions[0]
+    removal = decide_case(
+        db,
+        actor=staff,
+        case=case,
+        policy_ref="harassment@2",
+        outcome="violates",
+        facts="a person looked",
+        actions=["remove"],
+        catalogue=CATALOGUE,
+    ).actions[0]
     for action, expected in ((hold, (True, True)), (removal, (True, False))):
         s = _statement(db, action)
         event = action_event(db, action, "action.applied")
@@ -446,8 +610,11 @@ def test_dsa2_dsa8_automation_has_one_source_on_the_action_feed_statement_databa
         assert (action.automated_detection, action.automated_decision) == expected
         assert (event["automated_detection"], event["automated_decision"]) == expected
         assert (s.automated_detection, s.automated_decision == "fully") == expected
-        assert (body["automated_detection"] == "Yes", body["automated_decision"] == "AUTOMATED_DECISION_FULLY") == expected
-    day = datetime(2026, 6, 1, tzinfo=timezone.utc)
+        assert (
+            body["automated_detection"] == "Yes",
+            body["automated_decision"] == "AUTOMATED_DECISION_FULLY",
+        ) == expected
+    day = datetime(2026, 6, 1, tzinfo=UTC)
     report = build_report(db, start=day, end=day + timedelta(days=1), catalogue=CATALOGUE).figures
     # The report counts measures (not the interim hold): the removal, detected by automated means.
     assert report["automation"]["action_detection"] == {"automated": 1, "human": 0}

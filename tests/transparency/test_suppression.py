@@ -49,8 +49,7 @@ def _subtractions(public: dict[str, Any], exact: dict[str, Any]) -> list[str]:
 
 
 def _notices(total_kinds: dict[str, int], sources: dict[str, int]) -> dict[str, Any]:
-    return {"notices": {"total": sum(total_kinds.values()), "by_kind": dict(total_kinds),
-                        "by_source": dict(sources)}}
+    return {"notices": {"total": sum(total_kinds.values()), "by_kind": dict(total_kinds), "by_source": dict(sources)}}
 
 
 def test_DSA8_a_hidden_count_is_not_the_total_minus_the_others() -> None:
@@ -68,9 +67,16 @@ def test_DSA8_a_hidden_count_is_not_the_total_minus_the_others() -> None:
 
 def test_DSA8_a_rate_on_a_hidden_count_is_left_out() -> None:
     """REQ DSA-8: 20 appeals decided, 3 reversed: a reversal rate of 0.15 would give back the 3."""
-    exact = {"appeals": {"received": 20, "by_basis": {"content_restriction": 20}, "decided": 20,
-                         "by_outcome": {"upheld": 17, "reversed": 3}, "reversal_rate": 0.15,
-                         "modification_rate": 0.0}}
+    exact = {
+        "appeals": {
+            "received": 20,
+            "by_basis": {"content_restriction": 20},
+            "decided": 20,
+            "by_outcome": {"upheld": 17, "reversed": 3},
+            "reversal_rate": 0.15,
+            "modification_rate": 0.0,
+        }
+    }
     public = _public(exact)
     assert public["appeals"]["by_outcome"]["reversed"] == "< 5"
     assert public["appeals"]["reversal_rate"] is None
@@ -118,7 +124,7 @@ def test_DSA8_no_assignment_of_the_hidden_counts_is_the_only_one(kinds: list[int
     for path, values in _feasible(public, exact, cap=total + 2 * K).items():
         assert len(values) >= 2, (path, values, public)
     # Small counts still read "< 5", never "withheld", and withheld ones are never small.
-    for (total_path, parts) in fx.relations(exact):
+    for total_path, parts in fx.relations(exact):
         for p in (total_path, *parts):
             shown, true = fx._get(public, p), fx._get(exact, p)
             if shown == fx.WITHHELD:

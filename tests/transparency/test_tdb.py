@@ -12,7 +12,9 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from staydown.actors import SYSTEM
 from staydown.audit.models import AuditEvent
@@ -74,8 +76,11 @@ _counter = iter(range(1, 10**9))
 
 def _action(db: Any, kind: str = "remove", *, policy: str = "harassment@2", facts: str = "threats", **kw: Any) -> Any:
     n = next(_counter)
-    content = ensure_content(db, actor=SYSTEM, ref=ContentRef(
-        id=f"post-{n}", kind=kw.pop("content_kind", "image"), account=AccountRef(id=f"user-{n}")))
+    content = ensure_content(
+        db,
+        actor=SYSTEM,
+        ref=ContentRef(id=f"post-{n}", kind=kw.pop("content_kind", "image"), account=AccountRef(id=f"user-{n}")),
+    )
     target = {"account_id": content.account_id} if kind in ("suspend", "terminate") else {"content_id": content.id}
     return apply_action(db, actor=SYSTEM, kind=kind, policy_ref=policy, facts=facts, **target, **kw)
 
@@ -93,27 +98,33 @@ def _make_statements(database: Database, count: int, **kw: Any) -> list[int]:
 
 def _states(database: Database) -> dict[str, int]:
     with database.unit_of_work(write=False) as db:
-        rows = db.execute(sa.select(StatementOfReasons.tdb_state, sa.func.count()).group_by(
-            StatementOfReasons.tdb_state)).all()
+        rows = db.execute(
+            sa.select(StatementOfReasons.tdb_state, sa.func.count()).group_by(StatementOfReasons.tdb_state)
+        ).all()
     return {state: n for state, n in rows}
 
 
 # -- the body ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind, policy, decision", [
-    ("remove", "harassment@2", "decision_visibility"),
-    ("disable", "csam@2", "decision_visibility"),
-    ("age_restrict", "harassment@2", "decision_visibility"),
-    ("demote", "hate@2", "decision_visibility"),
-    ("exclude_from_recommendations", "spam@2", "decision_visibility"),
-    ("label", "harassment@2", "decision_visibility"),
-    ("restrict_distribution", "csam@2", "decision_monetary"),
-    ("demonetise", "scams@2", "decision_monetary"),
-    ("suspend", "harassment@2", "decision_provision"),
-    ("terminate", "csam@2", "decision_account"),
-])
-def test_dsa9_every_decision_type_passes_the_local_server(db: Any, tdb: tuple[Any, str], kind: str, policy: str,
-                                                          decision: str) -> None:
+
+@pytest.mark.parametrize(
+    "kind, policy, decision",
+    [
+        ("remove", "harassment@2", "decision_visibility"),
+        ("disable", "csam@2", "decision_visibility"),
+        ("age_restrict", "harassment@2", "decision_visibility"),
+        ("demote", "hate@2", "decision_visibility"),
+        ("exclude_from_recommendations", "spam@2", "decision_visibility"),
+        ("label", "harassment@2", "decision_visibility"),
+        ("restrict_distribution", "csam@2", "decision_monetary"),
+        ("demonetise", "scams@2", "decision_monetary"),
+        ("suspend", "harassment@2", "decision_provision"),
+        ("terminate", "csam@2", "decision_account"),
+    ],
+)
+def test_dsa9_every_decision_type_passes_the_local_server(
+    db: Any, tdb: tuple[Any, str], kind: str, policy: str, decision: str
+) -> None:
     ends = T0 + timedelta(days=10) if kind in ("suspend", "demonetise") else None
     s = _sor(db, _action(db, kind, policy=policy, ends_at=ends))
     assert s is not None
@@ -122,8 +133,10 @@ def test_dsa9_every_decision_type_passes_the_local_server(db: Any, tdb: tuple[An
     assert body.get(decision), body
     assert body["application_date"] == "2026-06-01" and body["content_date"] == "2026-06-01"
     if ends is not None:
-        assert "2026-06-11" in {body.get(k) for k in ("end_date_account_restriction", "end_date_monetary_restriction",
-                                                      "end_date_service_restriction")}
+        assert "2026-06-11" in {
+            body.get(k)
+            for k in ("end_date_account_restriction", "end_date_monetary_restriction", "end_date_service_restriction")
+        }
     state, url = tdb
     outcomes = _client(url).submit([body])
     assert outcomes[body["puid"]].status == "accepted" and outcomes[body["puid"]].reference
@@ -135,15 +148,21 @@ def test_dsa9_grounds_source_and_automation_map_to_the_schema(db: Any) -> None:
     assert illegal["decision_ground"] == "DECISION_GROUND_ILLEGAL_CONTENT"
     assert illegal["illegal_content_legal_ground"] and illegal["illegal_content_explanation"]
     assert "incompatible_content_ground" not in illegal
-    assert illegal["category_specification"] == ["KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL",
-                                                 "KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL_DEEPFAKE"]
+    assert illegal["category_specification"] == [
+        "KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL",
+        "KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL_DEEPFAKE",
+    ]
     terms = tdb_statement(_sor(db, _action(db, policy="harassment@2")))
     assert terms["decision_ground"] == "DECISION_GROUND_INCOMPATIBLE_CONTENT" and terms["incompatible_content_ground"]
     assert (terms["source_type"], terms["automated_detection"], terms["automated_decision"]) == (
-        "SOURCE_VOLUNTARY", "No", "AUTOMATED_DECISION_NOT_AUTOMATED")
+        "SOURCE_VOLUNTARY",
+        "No",
+        "AUTOMATED_DECISION_NOT_AUTOMATED",
+    )
     assert len(terms["territorial_scope"]) == 30 and "GR" in terms["territorial_scope"]
-    auto = tdb_statement(_sor(db, _action(db, automated_detection=True, automated_decision=True,
-                                                         territorial_scope=["DE", "EL", "US"])))
+    auto = tdb_statement(
+        _sor(db, _action(db, automated_detection=True, automated_decision=True, territorial_scope=["DE", "EL", "US"]))
+    )
     assert (auto["automated_detection"], auto["automated_decision"]) == ("Yes", "AUTOMATED_DECISION_FULLY")
     assert auto["territorial_scope"] == ["DE", "GR"]
     text = tdb_statement(_sor(db, _action(db, content_kind="link")))
@@ -151,12 +170,22 @@ def test_dsa9_grounds_source_and_automation_map_to_the_schema(db: Any) -> None:
 
 
 def test_dsa9_a_notice_source_reaches_the_body(db: Any) -> None:
-    receipt = submit_notice(db, actor=SYSTEM, catalogue=CATALOGUE, notice=NoticeIn(
-        kind="trusted_flagger", reporter_kind="trusted_flagger", policy_id="hate", explanation="x",
-        items=[{"content_id": "tf-1", "account_id": "tf-u"}]))
+    receipt = submit_notice(
+        db,
+        actor=SYSTEM,
+        catalogue=CATALOGUE,
+        notice=NoticeIn(
+            kind="trusted_flagger",
+            reporter_kind="trusted_flagger",
+            policy_id="hate",
+            explanation="x",
+            items=[{"content_id": "tf-1", "account_id": "tf-u"}],
+        ),
+    )
     case = receipt.cases[0]
-    action = apply_action(db, actor=SYSTEM, kind="remove", content_id=case.content_id, case_id=case.id,
-                          policy_ref="hate@2", facts="f")
+    action = apply_action(
+        db, actor=SYSTEM, kind="remove", content_id=case.content_id, case_id=case.id, policy_ref="hate@2", facts="f"
+    )
     assert tdb_statement(_sor(db, action))["source_type"] == "SOURCE_TRUSTED_FLAGGER"
 
 
@@ -166,12 +195,21 @@ def test_dsa9_a_restriction_outside_the_eea_is_not_for_the_database(db: Any) -> 
 
 
 def test_dsa9_local_server_enforces_the_schema_rules() -> None:
-    good = {"puid": "a-1", "decision_visibility": ["DECISION_VISIBILITY_CONTENT_REMOVED"],
-            "decision_ground": "DECISION_GROUND_ILLEGAL_CONTENT", "illegal_content_legal_ground": "law",
-            "illegal_content_explanation": "why", "content_type": ["CONTENT_TYPE_IMAGE"],
-            "category": "STATEMENT_CATEGORY_VIOLENCE", "content_date": "2026-01-02", "application_date": "2026-01-03",
-            "decision_facts": "facts", "source_type": "SOURCE_VOLUNTARY", "automated_detection": "No",
-            "automated_decision": "AUTOMATED_DECISION_NOT_AUTOMATED"}
+    good = {
+        "puid": "a-1",
+        "decision_visibility": ["DECISION_VISIBILITY_CONTENT_REMOVED"],
+        "decision_ground": "DECISION_GROUND_ILLEGAL_CONTENT",
+        "illegal_content_legal_ground": "law",
+        "illegal_content_explanation": "why",
+        "content_type": ["CONTENT_TYPE_IMAGE"],
+        "category": "STATEMENT_CATEGORY_VIOLENCE",
+        "content_date": "2026-01-02",
+        "application_date": "2026-01-03",
+        "decision_facts": "facts",
+        "source_type": "SOURCE_VOLUNTARY",
+        "automated_detection": "No",
+        "automated_decision": "AUTOMATED_DECISION_NOT_AUTOMATED",
+    }
     assert validate_statement(good) == {}
     cases = [
         ({"decision_visibility": None}, "decision_account"),  # at least one decision
@@ -203,8 +241,12 @@ def test_dsa9_local_server_answers_like_the_database(tdb: tuple[Any, str], db: A
     headers = {"Authorization": f"Bearer {TOKEN}"}
     with httpx.Client(base_url=url) as http:
         assert http.post("/api/v1/statements", json={"statements": [body]}).status_code == 401
-        assert http.post("/api/v1/statements", json={"statements": [body]},
-                         headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert (
+            http.post(
+                "/api/v1/statements", json={"statements": [body]}, headers={"Authorization": "Bearer wrong"}
+            ).status_code
+            == 401
+        )
         r = http.post("/api/v1/statements", json={"statements": [body] * 101}, headers=headers)
         assert r.status_code == 422 and "statements" in r.json()["errors"]
         r = http.post("/api/v1/statements", json={"statements": [body, {**body, "category": "X"}]}, headers=headers)
@@ -224,16 +266,18 @@ def test_dsa9_local_server_answers_like_the_database(tdb: tuple[Any, str], db: A
 FIRST = ["Alicja", "Bogdan", "Chiara", "Dmitri", "Eleni", "Fatima", "Gunnar", "Hana", "Ionut", "Jolanda"]
 LAST = ["Kowalczyk", "Lindqvist", "Moreau", "Nakamura", "Oyelaran", "Papadakis", "Quintero", "Rasmussen"]
 _label = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=3, max_size=10)
-PII = st.fixed_dictionaries({
-    "name": st.builds(lambda f, l: f"{f} {l}", st.sampled_from(FIRST), st.sampled_from(LAST)),
-    "handle": st.builds(lambda s: f"{s}_x", _label),
-    "email": st.builds(lambda a, b: f"{a}@{b}.example", _label, _label),
-    "ipv4": st.builds(lambda a, b, c, d: f"{a}.{b}.{c}.{d}", *(st.integers(1, 254) for _ in range(4))),
-    "ipv6": st.builds(lambda a, b: f"2001:db8:{a:x}::{b:x}", st.integers(1, 65535), st.integers(1, 65535)),
-    "url": st.builds(lambda a, b: f"https://{a}.example/{b}", _label, _label),
-    "phone": st.builds(lambda n: f"+49 30 {n:07d}", st.integers(1_000_000, 9_999_999)),
-    "platform_id": st.builds(lambda n: f"u{n}", st.integers(10**7, 10**9)),
-})
+PII = st.fixed_dictionaries(
+    {
+        "name": st.builds(lambda f, l: f"{f} {l}", st.sampled_from(FIRST), st.sampled_from(LAST)),
+        "handle": st.builds(lambda s: f"{s}_x", _label),
+        "email": st.builds(lambda a, b: f"{a}@{b}.example", _label, _label),
+        "ipv4": st.builds(lambda a, b, c, d: f"{a}.{b}.{c}.{d}", *(st.integers(1, 254) for _ in range(4))),
+        "ipv6": st.builds(lambda a, b: f"2001:db8:{a:x}::{b:x}", st.integers(1, 65535), st.integers(1, 65535)),
+        "url": st.builds(lambda a, b: f"https://{a}.example/{b}", _label, _label),
+        "phone": st.builds(lambda n: f"+49 30 {n:07d}", st.integers(1_000_000, 9_999_999)),
+        "platform_id": st.builds(lambda n: f"u{n}", st.integers(10**7, 10**9)),
+    }
+)
 
 
 def _secrets(pii: dict[str, str]) -> list[str]:
@@ -245,8 +289,10 @@ def _secrets(pii: dict[str, str]) -> list[str]:
 @hsettings(max_examples=300, deadline=None)
 @given(pii=PII, filler=st.text(alphabet="abcdefghij ,.;", max_size=40))
 def test_dsa9_scrubber_removes_every_kind_of_personal_data(pii: dict[str, str], filler: str) -> None:
-    text = (f"{pii['name']} ({pii['email']}, {pii['ipv4']}, {pii['ipv6']}) wrote to @{pii['handle']} at "
-            f"{pii['url']} {filler} and www.{pii['handle']}.example; call {pii['phone']}. id {pii['platform_id']}")
+    text = (
+        f"{pii['name']} ({pii['email']}, {pii['ipv4']}, {pii['ipv6']}) wrote to @{pii['handle']} at "
+        f"{pii['url']} {filler} and www.{pii['handle']}.example; call {pii['phone']}. id {pii['platform_id']}"
+    )
     out = scrub_personal_data(text, known=[pii["handle"], pii["platform_id"]])
     for secret in _secrets(pii):
         assert secret not in out, (secret, out)
@@ -255,25 +301,40 @@ def test_dsa9_scrubber_removes_every_kind_of_personal_data(pii: dict[str, str], 
 
 @hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(pii=PII, kind=st.sampled_from(sorted(RESTRICTIONS)), include=st.booleans())
-def test_dsa9_no_personal_data_reaches_the_transparency_database(db: Any, pii: dict[str, str], kind: str,
-                                                                 include: bool) -> None:
+def test_dsa9_no_personal_data_reaches_the_transparency_database(
+    db: Any, pii: dict[str, str], kind: str, include: bool
+) -> None:
     n = next(_counter)
-    receipt = submit_notice(db, actor=SYSTEM, catalogue=CATALOGUE, notice=NoticeIn(
-        kind="public_report", reporter_kind="user", policy_id="harassment", contact_name=pii["name"],
-        contact_email=pii["email"], reporter_id=f"r{pii['platform_id']}",
-        explanation=f"{pii['name']} at {pii['url']}",
-        items=[{"content_id": f"{pii['platform_id']}-{n}", "account_id": f"{pii['handle']}-{n}",
-                "url": pii["url"]}]))
+    receipt = submit_notice(
+        db,
+        actor=SYSTEM,
+        catalogue=CATALOGUE,
+        notice=NoticeIn(
+            kind="public_report",
+            reporter_kind="user",
+            policy_id="harassment",
+            contact_name=pii["name"],
+            contact_email=pii["email"],
+            reporter_id=f"r{pii['platform_id']}",
+            explanation=f"{pii['name']} at {pii['url']}",
+            items=[
+                {"content_id": f"{pii['platform_id']}-{n}", "account_id": f"{pii['handle']}-{n}", "url": pii["url"]}
+            ],
+        ),
+    )
     case = receipt.cases[0]
     content_id = case.content_id
     from staydown.subjects.models import PlatformContent
 
     content = db.get(PlatformContent, content_id)
-    facts = (f"{pii['name']} (@{pii['handle']}-{n}, {pii['email']}, {pii['ipv4']}, {pii['ipv6']}) posted "
-             f"{pii['url']} and asked people to call {pii['phone']}; account {pii['platform_id']}-{n}")
+    facts = (
+        f"{pii['name']} (@{pii['handle']}-{n}, {pii['email']}, {pii['ipv4']}, {pii['ipv6']}) posted "
+        f"{pii['url']} and asked people to call {pii['phone']}; account {pii['platform_id']}-{n}"
+    )
     target = {"account_id": content.account_id} if kind in ("suspend", "terminate") else {"content_id": content_id}
-    action = apply_action(db, actor=SYSTEM, kind=kind, case_id=case.id, policy_ref="harassment@2", facts=facts,
-                          **target)
+    action = apply_action(
+        db, actor=SYSTEM, kind=kind, case_id=case.id, policy_ref="harassment@2", facts=facts, **target
+    )
     body = tdb_statement(_sor(db, action), include_reviewer_facts=include)
     assert validate_statement(body) == {}
     dumped = json.dumps(body)
@@ -284,6 +345,7 @@ def test_dsa9_no_personal_data_reaches_the_transparency_database(db: Any, pii: d
 
 
 # -- submission --------------------------------------------------------------------------------
+
 
 def test_dsa9_250_statements_go_in_three_batches(database: Database, tdb: tuple[Any, str]) -> None:
     state, url = tdb
@@ -300,8 +362,9 @@ def test_dsa9_250_statements_go_in_three_batches(database: Database, tdb: tuple[
         assert [e.data["accepted"] for e in events] == [100, 100, 50]
 
 
-def test_dsa9_a_duplicate_puid_is_done_and_not_counted_twice(database: Database, tdb: tuple[Any, str],
-                                                             clock: Any) -> None:
+def test_dsa9_a_duplicate_puid_is_done_and_not_counted_twice(
+    database: Database, tdb: tuple[Any, str], clock: Any
+) -> None:
     state, url = tdb
     ids = _make_statements(database, 3)
     with database.unit_of_work() as db:
@@ -309,8 +372,7 @@ def test_dsa9_a_duplicate_puid_is_done_and_not_counted_twice(database: Database,
     # The answer was lost: staydown still thinks two are pending; one more is new.
     clock.advance(hours=1)
     with database.unit_of_work() as db:
-        db.execute(sa.update(StatementOfReasons).where(StatementOfReasons.id.in_(ids[:2]))
-                   .values(tdb_state="pending"))
+        db.execute(sa.update(StatementOfReasons).where(StatementOfReasons.id.in_(ids[:2])).values(tdb_state="pending"))
     ids += _make_statements(database, 1)
     with database.unit_of_work() as db:
         report = submit_pending(db, client=_client(url))
@@ -323,8 +385,9 @@ def test_dsa9_a_duplicate_puid_is_done_and_not_counted_twice(database: Database,
     assert [n for _, n in state.requests][-2:] == [3, 1]
 
 
-def test_dsa9_a_transient_failure_is_retried_by_the_next_run(database: Database, tdb: tuple[Any, str],
-                                                             clock: Any, tmp_path: Any) -> None:
+def test_dsa9_a_transient_failure_is_retried_by_the_next_run(
+    database: Database, tdb: tuple[Any, str], clock: Any, tmp_path: Any
+) -> None:
     """An outage leaves the statements pending and the run ends quietly (no dead-job alarm a
     minute); the next periodic run sends them. A backlog a day old alerts the administrators once."""
     from staydown.cases.models import StaffAlert
@@ -332,8 +395,9 @@ def test_dsa9_a_transient_failure_is_retried_by_the_next_run(database: Database,
     state, url = tdb
     _make_statements(database, 5)
     settings = Settings(env="test", data_dir=tmp_path, tdb_url=url, tdb_token=TOKEN, worker_in_process=False)
-    worker = Worker(database, build_registry(), retry=RetryPolicy(base_seconds=10, cap_seconds=60),
-                    services={"settings": settings})
+    worker = Worker(
+        database, build_registry(), retry=RetryPolicy(base_seconds=10, cap_seconds=60), services={"settings": settings}
+    )
     with database.unit_of_work() as db:
         enqueue(db, kind=TDB_SUBMIT_JOB, payload={}, max_attempts=5)
     state.fail_next(1, status=503)
@@ -395,8 +459,9 @@ def test_dsa9_a_permanent_refusal_is_failed_and_surfaced(database: Database, tdb
         assert submit_pending(db, client=_client(url)).batches == 0
 
 
-def test_dsa9_a_refused_statement_in_a_batch_does_not_hold_back_the_others(database: Database,
-                                                                        tdb: tuple[Any, str]) -> None:
+def test_dsa9_a_refused_statement_in_a_batch_does_not_hold_back_the_others(
+    database: Database, tdb: tuple[Any, str]
+) -> None:
     state, url = tdb
     bodies = []
     with database.unit_of_work() as db:
@@ -434,8 +499,9 @@ def test_dsa9_the_submit_job_is_periodic() -> None:
     assert (TDB_SUBMIT_JOB, 60) in PERIODIC and TDB_SUBMIT_JOB in build_registry().kinds
 
 
-def test_dsa9_cli_submits_pending_statements(database: Database, database_url: str, tdb: tuple[Any, str],
-                                             tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dsa9_cli_submits_pending_statements(
+    database: Database, database_url: str, tdb: tuple[Any, str], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from typer.testing import CliRunner
 
     from staydown.cli import app

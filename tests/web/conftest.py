@@ -23,13 +23,19 @@ from staydown.settings import Settings
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 740}
-INSTALL_HINT = ("browser tests need Debian's chromium and the playwright package: "
-                "`apt-get install chromium` and `make install` (the test extra installs playwright)")
+INSTALL_HINT = (
+    "browser tests need Debian's chromium and the playwright package: "
+    "`apt-get install chromium` and `make install` (the test extra installs playwright)"
+)
 
 
 def chromium_path() -> str | None:
-    for candidate in (os.environ.get("STAYDOWN_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
-                      shutil.which("chromium-browser")):
+    for candidate in (
+        os.environ.get("STAYDOWN_CHROMIUM"),
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+    ):
         if candidate and Path(candidate).exists():
             return candidate
     return None
@@ -67,8 +73,13 @@ def live_server(sqlite_template: Path, tmp_path: Path) -> Iterator[LiveServer]:
     shutil.copyfile(sqlite_template, target)
     url = f"sqlite:///{target}"
     port = _free_port()
-    settings = Settings(env="test", database_url=url, data_dir=tmp_path / "var", worker_in_process=False,
-                        public_base_url=f"http://127.0.0.1:{port}")
+    settings = Settings(
+        env="test",
+        database_url=url,
+        data_dir=tmp_path / "var",
+        worker_in_process=False,
+        public_base_url=f"http://127.0.0.1:{port}",
+    )
     engine = create_engine(url)
     database = Database(engine, clock=SystemClock())
     app = create_app(settings, database=database, run_worker=False)
@@ -98,8 +109,9 @@ def _browser() -> Iterator[object]:
     if path is None:
         _unavailable("chromium was not found at /usr/bin/chromium")
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=path, headless=True,
-                                     args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"])
+        browser = pw.chromium.launch(
+            executable_path=path, headless=True, args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"]
+        )
         try:
             yield browser
         finally:

@@ -43,8 +43,15 @@ class ConsoleUser:
         secret = self.client.app.state.settings.secret_key.get_secret_value().encode()
         return _sign(secret, self.client.cookies[CSRF_COOKIE])
 
-    def post(self, url: str, data: dict[str, Any] | None = None, *, csrf: str | None = None,
-             follow: bool = False, **kwargs: Any) -> Any:
+    def post(
+        self,
+        url: str,
+        data: dict[str, Any] | None = None,
+        *,
+        csrf: str | None = None,
+        follow: bool = False,
+        **kwargs: Any,
+    ) -> Any:
         """Post a form with this browser's CSRF token (or `csrf`, to forge one)."""
         token = self.csrf() if csrf is None else csrf
         self._use()

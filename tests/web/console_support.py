@@ -14,12 +14,23 @@ from tests.web.conftest import DESKTOP
 
 TOKEN_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
-HARASSMENT = {"kind": "public_report", "reporter_kind": "user", "policy_id": "harassment",
-              "explanation": "threatening messages", "items": [{"content_id": "post-5", "account_id": "u-5"}]}
-MINOR_REPORT = {"kind": "public_report", "reporter_kind": "parent_or_representative", "policy_id": "csam",
-                "minor_involved": True, "explanation": "This video shows my son, he is 16. He was coerced.",
-                "contact_name": "Pat Parent", "contact_email": "pat@example.org",
-                "items": [{"content_id": "vid-1", "url": "https://social.example/v/1"}]}
+HARASSMENT = {
+    "kind": "public_report",
+    "reporter_kind": "user",
+    "policy_id": "harassment",
+    "explanation": "threatening messages",
+    "items": [{"content_id": "post-5", "account_id": "u-5"}],
+}
+MINOR_REPORT = {
+    "kind": "public_report",
+    "reporter_kind": "parent_or_representative",
+    "policy_id": "csam",
+    "minor_involved": True,
+    "explanation": "This video shows my son, he is 16. He was coerced.",
+    "contact_name": "Pat Parent",
+    "contact_email": "pat@example.org",
+    "items": [{"content_id": "vid-1", "url": "https://social.example/v/1"}],
+}
 
 
 def token(html: str) -> str:
@@ -36,8 +47,10 @@ def browser(app) -> TestClient:  # type: ignore[no-untyped-def]
 def login(app, username: str, password: str = PASSWORD) -> TestClient:  # type: ignore[no-untyped-def]
     c = browser(app)
     page = c.get("/console/login")
-    r = c.post("/console/login", data={"username": username, "password": password, "csrf_token": token(page.text),
-                                      "next": "/console/queue"})
+    r = c.post(
+        "/console/login",
+        data={"username": username, "password": password, "csrf_token": token(page.text), "next": "/console/queue"},
+    )
     assert r.status_code == 303, r.text
     return c
 
@@ -57,6 +70,7 @@ def last_case(database: Database) -> Case:
 
 
 # -- chromium ------------------------------------------------------------------------------------
+
 
 def watch(pg) -> None:  # type: ignore[no-untyped-def]
     pg.problems = []

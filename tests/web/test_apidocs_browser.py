@@ -8,8 +8,14 @@ from urllib.parse import urlsplit
 
 def _watch_requests(page, origin: str) -> list[str]:  # type: ignore[no-untyped-def]
     elsewhere: list[str] = []
-    page.on("request", lambda r: elsewhere.append(r.url)
-            if urlsplit(r.url).scheme in ("http", "https") and not r.url.startswith(origin) else None)
+    page.on(
+        "request",
+        lambda r: (
+            elsewhere.append(r.url)
+            if urlsplit(r.url).scheme in ("http", "https") and not r.url.startswith(origin)
+            else None
+        ),
+    )
     return elsewhere
 
 

@@ -18,8 +18,9 @@ from tests.web.console_helpers import ConsoleUser, console_user, session_token
 
 def _events(database: Database, tag: AuditTag) -> list[AuditEvent]:
     with database.unit_of_work(write=False) as db:
-        return list(db.execute(sa.select(AuditEvent).where(AuditEvent.tag == tag.value)
-                               .order_by(AuditEvent.seq)).scalars())
+        return list(
+            db.execute(sa.select(AuditEvent).where(AuditEvent.tag == tag.value).order_by(AuditEvent.seq)).scalars()
+        )
 
 
 def _user_id(database: Database, username: str) -> int:
@@ -29,8 +30,16 @@ def _user_id(database: Database, username: str) -> int:
 
 def test_csam6_admin_creates_staff_with_roles(client, database: Database) -> None:  # type: ignore[no-untyped-def]
     adm = console_user(client, database, "adm", "admin")
-    r = adm.post("/console/staff", {"username": "ana", "display_name": "Ana", "email": "ana@example.org",
-                                    "password": PASSWORD, "roles": ["child_safety", "moderator"]})
+    r = adm.post(
+        "/console/staff",
+        {
+            "username": "ana",
+            "display_name": "Ana",
+            "email": "ana@example.org",
+            "password": PASSWORD,
+            "roles": ["child_safety", "moderator"],
+        },
+    )
     assert r.status_code == 303
     ana_id = _user_id(database, "ana")
     assert r.headers["location"] == f"/console/staff/{ana_id}?done=staff-created"
@@ -47,12 +56,14 @@ def test_csam6_admin_creates_staff_with_roles(client, database: Database) -> Non
 
 def test_staff_form_validation(client, database: Database) -> None:  # type: ignore[no-untyped-def]
     adm = console_user(client, database, "adm", "admin")
-    for data, why in (({"username": "Bad Name", "roles": "moderator"}, "username"),
-                      ({"username": "bo", "roles": []}, "at least one role"),
-                      ({"username": "bo", "roles": "wizard"}, "unknown role"),
-                      ({"username": "bo", "roles": "moderator", "password": "short"}, "at least 12"),
-                      ({"username": "bo", "roles": "moderator", "email": "not-mail"}, "e-mail"),
-                      ({"username": "adm", "roles": "moderator"}, "already exists")):
+    for data, why in (
+        ({"username": "Bad Name", "roles": "moderator"}, "username"),
+        ({"username": "bo", "roles": []}, "at least one role"),
+        ({"username": "bo", "roles": "wizard"}, "unknown role"),
+        ({"username": "bo", "roles": "moderator", "password": "short"}, "at least 12"),
+        ({"username": "bo", "roles": "moderator", "email": "not-mail"}, "e-mail"),
+        ({"username": "adm", "roles": "moderator"}, "already exists"),
+    ):
         r = adm.post("/console/staff", data)
         assert r.status_code in (409, 422) and why in r.text, (data, r.status_code, r.text[:500])
     assert _events(database, AuditTag.STAFF_USER_CREATE)[-1].data["username"] == "adm"
@@ -127,10 +138,12 @@ def test_api_key_is_shown_once_and_works_until_revoked(client, database: Databas
 
 def test_api_key_form_validation(client, database: Database) -> None:  # type: ignore[no-untyped-def]
     adm = console_user(client, database, "adm", "admin")
-    for data, why in (({"name": "", "scopes": "scan"}, "name"),
-                      ({"name": "k"}, "at least one scope"),
-                      ({"name": "k", "scopes": "staff:admin"}, "not grantable"),
-                      ({"name": "k" * 121, "scopes": "scan"}, "at most 120")):
+    for data, why in (
+        ({"name": "", "scopes": "scan"}, "name"),
+        ({"name": "k"}, "at least one scope"),
+        ({"name": "k", "scopes": "staff:admin"}, "not grantable"),
+        ({"name": "k" * 121, "scopes": "scan"}, "at most 120"),
+    ):
         r = adm.post("/console/api-keys", data)
         assert r.status_code == 422 and why in r.text, (data, r.text[:400])
     assert _events(database, AuditTag.API_CLIENT_CREATE) == []

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import sqlalchemy as sa
 
 from staydown.audit.models import AuditEvent
 from staydown.clock import FrozenClock
 from staydown.db import Database
-from staydown.staff.models import StaffUser
 from staydown.staff import totp as auth  # the TOTP primitives the console uses
+from staydown.staff.models import StaffUser
 from tests.helpers import PASSWORD, make_staff
 from tests.web.console_support import browser, login, token
 
@@ -21,8 +21,10 @@ def test_sign_in_sets_a_strict_httponly_cookie_and_rotates_csrf(app, client, dat
     page = c.get("/console/login")
     assert page.status_code == 200 and 'name="password"' in page.text
     before = c.cookies.get("sd_csrf")
-    r = c.post("/console/login", data={"username": "mo", "password": PASSWORD, "csrf_token": token(page.text),
-                                      "next": "/console/queue"})
+    r = c.post(
+        "/console/login",
+        data={"username": "mo", "password": PASSWORD, "csrf_token": token(page.text), "next": "/console/queue"},
+    )
     assert r.status_code == 303 and r.headers["location"] == "/console/queue"
     cookies = r.headers.get_list("set-cookie")
     session = next(h for h in cookies if h.startswith("sd_session="))
@@ -38,15 +40,23 @@ def test_unknown_user_and_wrong_password_get_the_same_message(app, client, datab
     make_staff(database, "mo", "moderator")
     c = browser(app)
     page = c.get("/console/login")
-    wrong = c.post("/console/login", data={"username": "mo", "password": "nope-nope-nope", "csrf_token": token(page.text)})
-    nobody = c.post("/console/login", data={"username": "ghost", "password": "nope-nope-nope",
-                                           "csrf_token": token(page.text)})
+    wrong = c.post(
+        "/console/login", data={"username": "mo", "password": "nope-nope-nope", "csrf_token": token(page.text)}
+    )
+    nobody = c.post(
+        "/console/login", data={"username": "ghost", "password": "nope-nope-nope", "csrf_token": token(page.text)}
+    )
     assert wrong.status_code == nobody.status_code == 401
-    assert "The user name or password is not right." in wrong.text and "The user name or password is not right." in nobody.text
+    assert (
+        "The user name or password is not right." in wrong.text
+        and "The user name or password is not right." in nobody.text
+    )
     assert "sd_session" not in c.cookies
 
 
-def test_repeated_failures_make_this_source_wait_with_a_clear_message(app, client, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+def test_repeated_failures_make_this_source_wait_with_a_clear_message(
+    app, client, database: Database, clock: FrozenClock
+) -> None:  # type: ignore[no-untyped-def]
     make_staff(database, "mo", "moderator")
     c = browser(app)
     t = token(c.get("/console/login").text)
@@ -70,8 +80,10 @@ def test_forged_posts_without_the_csrf_token_are_refused(app, client, database: 
     c.get("/console/login")
     # A cross-site form can't read the cookie, so it can't send the matching token.
     assert c.post("/console/login", data={"username": "mo", "password": PASSWORD}).status_code == 403
-    assert c.post("/console/login", data={"username": "mo", "password": PASSWORD,
-                                         "csrf_token": "0" * 64}).status_code == 403
+    assert (
+        c.post("/console/login", data={"username": "mo", "password": PASSWORD, "csrf_token": "0" * 64}).status_code
+        == 403
+    )
     signed_in = login(app, "mo")
     for url in ("/console/logout", "/console/queue/next", "/console/cases/1/claim", "/console/cases/1/decision"):
         r = signed_in.post(url, data={"csrf_token": "forged"})
@@ -83,8 +95,10 @@ def test_open_redirects_are_refused(app, client, database: Database) -> None:  #
     make_staff(database, "mo", "moderator")
     c = browser(app)
     t = token(c.get("/console/login").text)
-    r = c.post("/console/login", data={"username": "mo", "password": PASSWORD, "csrf_token": t,
-                                      "next": "https://evil.example/console"})
+    r = c.post(
+        "/console/login",
+        data={"username": "mo", "password": PASSWORD, "csrf_token": t, "next": "https://evil.example/console"},
+    )
     assert r.headers["location"] == "/console/queue"
 
 
@@ -109,12 +123,11 @@ def test_logout_ends_the_session_on_the_server(app, client, database: Database) 
 def test_totp_rfc6238_reference_values() -> None:
     """RFC 6238 appendix B, SHA-1 secret '12345678901234567890' (last six digits)."""
     import base64
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     secret = base64.b32encode(b"12345678901234567890").decode()
-    for seconds, expected in ((59, "287082"), (1111111109, "081804"), (1234567890, "005924"),
-                              (2000000000, "279037")):
-        assert auth.totp_now(secret, datetime.fromtimestamp(seconds, tz=timezone.utc)) == expected
+    for seconds, expected in ((59, "287082"), (1111111109, "081804"), (1234567890, "005924"), (2000000000, "279037")):
+        assert auth.totp_now(secret, datetime.fromtimestamp(seconds, tz=UTC)) == expected
 
 
 def test_totp_enrol_then_sign_in_needs_a_fresh_code(app, client, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
@@ -125,8 +138,10 @@ def test_totp_enrol_then_sign_in_needs_a_fresh_code(app, client, database: Datab
     secret = page.text.split('id="totp-secret">')[1].split("<")[0]
     r = c.post("/console/account/totp", data={"csrf_token": token(page.text), "secret": secret, "code": "000000"})
     assert r.status_code == 422 and "does not match" in r.text
-    r = c.post("/console/account/totp", data={"csrf_token": token(page.text), "secret": secret,
-                                             "code": auth.totp_now(secret, clock.now())})
+    r = c.post(
+        "/console/account/totp",
+        data={"csrf_token": token(page.text), "secret": secret, "code": auth.totp_now(secret, clock.now())},
+    )
     assert r.status_code == 200 and "Two-step sign-in is on" in r.text
     with database.unit_of_work(write=False) as db:
         assert db.execute(sa.select(StaffUser.totp_secret).where(StaffUser.username == "mo")).scalar_one() == secret
@@ -143,24 +158,37 @@ def test_totp_enrol_then_sign_in_needs_a_fresh_code(app, client, database: Datab
     r = fresh.post("/console/login/totp", data={"csrf_token": token(page.text), "code": used})
     assert r.status_code == 401 and "already used" in r.text
     clock.advance(seconds=30)
-    r = fresh.post("/console/login/totp", data={"csrf_token": token(page.text),
-                                               "code": auth.totp_now(secret, clock.now())})
+    r = fresh.post(
+        "/console/login/totp", data={"csrf_token": token(page.text), "code": auth.totp_now(secret, clock.now())}
+    )
     assert r.status_code == 303 and fresh.get("/console/queue").status_code == 200
     # One step of drift either way is accepted; two are not.
-    assert auth.match_totp(secret, auth.totp_now(secret, clock.now() + timedelta(seconds=30)), clock.now(),
-                           after_step=0) is not None
-    assert auth.match_totp(secret, auth.totp_now(secret, clock.now() + timedelta(seconds=90)), clock.now(),
-                           after_step=0) is None
+    assert (
+        auth.match_totp(secret, auth.totp_now(secret, clock.now() + timedelta(seconds=30)), clock.now(), after_step=0)
+        is not None
+    )
+    assert (
+        auth.match_totp(secret, auth.totp_now(secret, clock.now() + timedelta(seconds=90)), clock.now(), after_step=0)
+        is None
+    )
 
     # Replacing the secret in use needs a code from the present device: a stolen session is not enough.
     page = fresh.get("/console/account/totp")
     new_secret = page.text.split('id="totp-secret">')[1].split("<")[0]
-    r = fresh.post("/console/account/totp", data={"csrf_token": token(page.text), "secret": new_secret,
-                                                 "code": auth.totp_now(new_secret, clock.now())})
+    r = fresh.post(
+        "/console/account/totp",
+        data={"csrf_token": token(page.text), "secret": new_secret, "code": auth.totp_now(new_secret, clock.now())},
+    )
     assert r.status_code == 422 and "present device" in r.text
-    r = fresh.post("/console/account/totp", data={"csrf_token": token(page.text), "secret": new_secret,
-                                                 "code": auth.totp_now(new_secret, clock.now()),
-                                                 "current_code": auth.totp_now(secret, clock.now())})
+    r = fresh.post(
+        "/console/account/totp",
+        data={
+            "csrf_token": token(page.text),
+            "secret": new_secret,
+            "code": auth.totp_now(new_secret, clock.now()),
+            "current_code": auth.totp_now(secret, clock.now()),
+        },
+    )
     assert r.status_code == 200 and "Two-step sign-in is on" in r.text
     with database.unit_of_work(write=False) as db:
         assert db.execute(sa.select(StaffUser.totp_secret).where(StaffUser.username == "mo")).scalar_one() == new_secret
@@ -174,8 +202,10 @@ def test_wrong_totp_codes_count_towards_the_throttle(app, client, database: Data
     t = token(c.get("/console/login").text)
     assert c.post("/console/login", data={"username": "mo", "password": PASSWORD, "csrf_token": t}).status_code == 303
     page = c.get("/console/login/totp")
-    statuses = [c.post("/console/login/totp", data={"csrf_token": token(page.text), "code": "12345x"}).status_code
-                for _ in range(6)]
+    statuses = [
+        c.post("/console/login/totp", data={"csrf_token": token(page.text), "code": "12345x"}).status_code
+        for _ in range(6)
+    ]
     assert statuses[:5] == [401] * 5 and statuses[5] == 429
 
 

@@ -4,6 +4,7 @@ header, the policy picker swaps in the chosen policy's actions, shortcuts stay o
 from __future__ import annotations
 
 import re
+from datetime import UTC
 
 import httpx
 import sqlalchemy as sa
@@ -21,14 +22,30 @@ from tests.web.console_support import new_page, problems
 def test_reveal_and_policy_swap_with_htmx(live_server, browser) -> None:  # type: ignore[no-untyped-def]
     url, database = live_server.url, live_server.database
     make_staff(database, "mo", "moderator")
-    r = httpx.post(f"{url}/public/notices", json={
-        "kind": "public_report", "reporter_kind": "user", "policy_id": "harassment", "good_faith": True,
-        "explanation": "threats in the comments", "items": [{"content_id": "post-b1"}]})
+    r = httpx.post(
+        f"{url}/public/notices",
+        json={
+            "kind": "public_report",
+            "reporter_kind": "user",
+            "policy_id": "harassment",
+            "good_faith": True,
+            "explanation": "threats in the comments",
+            "items": [{"content_id": "post-b1"}],
+        },
+    )
     assert r.status_code == 201, r.text
     with database.unit_of_work() as db:
         content = db.execute(sa.select(PlatformContent).where(PlatformContent.platform_id == "post-b1")).scalar_one()
-        item = store_item(db, actor=SYSTEM, vault=live_server.app.state.vault, data=jpeg(3, size=(300, 200)),
-                          content_id=content.id, case_id=None, context={}, media_type="JPEG")
+        item = store_item(
+            db,
+            actor=SYSTEM,
+            vault=live_server.app.state.vault,
+            data=jpeg(3, size=(300, 200)),
+            content_id=content.id,
+            case_id=None,
+            context={},
+            media_type="JPEG",
+        )
         item_id = item.id
     context, page = new_page(browser)
     page.goto(f"{url}/console/login")
@@ -80,7 +97,7 @@ def test_reveal_and_policy_swap_with_htmx(live_server, browser) -> None:  # type
 
 
 def test_totp_enrolment_and_second_step_in_the_browser(live_server, browser) -> None:  # type: ignore[no-untyped-def]
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from staydown.staff.totp import totp_now
 
@@ -96,7 +113,7 @@ def test_totp_enrolment_and_second_step_in_the_browser(live_server, browser) -> 
     secret = page.inner_text("#totp-secret").strip()
     assert page.inner_text("#totp-uri").startswith("otpauth://totp/staydown%3Amo?secret=" + secret)
     screenshot(page, "console-totp-enrol")
-    page.fill("#code", totp_now(secret, datetime.now(timezone.utc)))
+    page.fill("#code", totp_now(secret, datetime.now(UTC)))
     page.click("button:has-text('Turn on two-step sign-in')")
     page.wait_for_selector("text=Two-step sign-in is on")
     page.click("button:has-text('Sign out')")
@@ -107,7 +124,7 @@ def test_totp_enrolment_and_second_step_in_the_browser(live_server, browser) -> 
     page.wait_for_url(re.compile(r".*/console/login/totp$"))
     screenshot(page, "console-totp")
     # The enrolment consumed this step's code; the next step's is within the window.
-    page.fill("#code", totp_now(secret, datetime.now(timezone.utc) + timedelta(seconds=30)))
+    page.fill("#code", totp_now(secret, datetime.now(UTC) + timedelta(seconds=30)))
     page.click("button:has-text('Continue')")
     page.wait_for_url(re.compile(r".*/console/queue$"))
     assert problems(page) == []

@@ -34,8 +34,17 @@ def _track(db, case: Case, kind: str, state: str, due: datetime | None, met: dat
 
 
 def _action(db, case: Case, at: datetime, *, interim: bool = False) -> None:  # type: ignore[no-untyped-def]
-    db.add(EnforcementAction(kind="remove", target="content", case_id=case.id, state="active", interim=interim,
-                             created_by="staff:1", created_at=at))
+    db.add(
+        EnforcementAction(
+            kind="remove",
+            target="content",
+            case_id=case.id,
+            state="active",
+            interim=interim,
+            created_by="staff:1",
+            created_at=at,
+        )
+    )
 
 
 @pytest.fixture
@@ -50,21 +59,21 @@ def rows(database: Database) -> None:
         e = _case(db, "spam", "decided", T0 - 30 * H)
         f = _case(db, "ncii", "decided", T0 - 10 * 24 * H)
         g = _case(db, "violence", "decided", T0 - 40 * 24 * H)
-        _track(db, a, "take_it_down", "open", T0 + 2 * H)          # due in 4 h and 24 h
-        _track(db, a, "ncmec", "waiting", None)                    # no clock: not due
+        _track(db, a, "take_it_down", "open", T0 + 2 * H)  # due in 4 h and 24 h
+        _track(db, a, "ncmec", "waiting", None)  # no clock: not due
         _track(db, b, "take_it_down", "open", T0 + 3 * H + 59 * timedelta(minutes=1))
-        _track(db, c, "uk_intimate_image", "open", T0 + 20 * H)    # 24 h only
-        _track(db, c, "dsa_notice", "open", T0 + 30 * H)           # beyond 24 h
-        _track(db, d, "dsa_notice", "open", T0 - 1 * H)            # overdue
-        _track(db, e, "dsa_notice", "met", T0 - 3 * H, met=T0 - 2 * H)          # met late
+        _track(db, c, "uk_intimate_image", "open", T0 + 20 * H)  # 24 h only
+        _track(db, c, "dsa_notice", "open", T0 + 30 * H)  # beyond 24 h
+        _track(db, d, "dsa_notice", "open", T0 - 1 * H)  # overdue
+        _track(db, e, "dsa_notice", "met", T0 - 3 * H, met=T0 - 2 * H)  # met late
         _track(db, f, "take_it_down", "met", T0 - 9 * 24 * H, met=T0 - 9 * 24 * H - H)  # met in time
         _track(db, g, "dsa_notice", "met", T0 - 39 * 24 * H, met=T0 - 38 * 24 * H)  # late, but 38 days ago
-        _action(db, a, T0 - 5 * H, interim=True)                   # interim: ignored
-        _action(db, e, T0 - 30 * H + 30 * timedelta(minutes=1))    # 30 min, within 7 days
-        _action(db, e, T0 - 20 * H)                                # a later action on e: not the first
-        _action(db, f, T0 - 10 * 24 * H + 5 * H)                   # 5 h, within 30 days only
-        _action(db, c, T0)                                         # 1 h, just now
-        _action(db, g, T0 - 40 * 24 * H + 3 * H)                   # outside 30 days
+        _action(db, a, T0 - 5 * H, interim=True)  # interim: ignored
+        _action(db, e, T0 - 30 * H + 30 * timedelta(minutes=1))  # 30 min, within 7 days
+        _action(db, e, T0 - 20 * H)  # a later action on e: not the first
+        _action(db, f, T0 - 10 * 24 * H + 5 * H)  # 5 h, within 30 days only
+        _action(db, c, T0)  # 1 h, just now
+        _action(db, g, T0 - 40 * 24 * H + 3 * H)  # outside 30 days
 
 
 def _recompute(database: Database) -> dict[str, object]:
@@ -87,10 +96,12 @@ def _recompute(database: Database) -> dict[str, object]:
 
         return {
             "open_by_area": dict(open_by_area),
-            "due_4h": sum(1 for t in due if t.due_at <= T0 + 4 * H), "due_24h": len(due),
+            "due_4h": sum(1 for t in due if t.due_at <= T0 + 4 * H),
+            "due_24h": len(due),
             "overdue": sum(1 for t in tracks if t.state == "open" and t.due_at is not None and t.due_at <= T0),
             "late": sum(1 for t in tracks if t.state == "met" and t.met_at > T0 - 30 * 24 * H and t.met_at > t.due_at),
-            "median7": median(7), "median30": median(30),
+            "median7": median(7),
+            "median30": median(30),
         }
 
 
@@ -106,7 +117,9 @@ def test_dsa8_dashboard_figures_match_the_raw_rows(database: Database, rows: Non
     assert seven.median_seconds == expected["median7"] == 45 * 60  # median of 30 min and 1 h
     assert thirty.median_seconds == expected["median30"] == 60 * 60  # median of 30 min, 1 h, 5 h
     assert (seven.actions, thirty.actions) == (2, 3)
-    assert got.due_by_hour[2] == 1 and got.due_by_hour[3] == 1 and got.due_by_hour[20] == 1 and sum(got.due_by_hour) == 3
+    assert (
+        got.due_by_hour[2] == 1 and got.due_by_hour[3] == 1 and got.due_by_hour[20] == 1 and sum(got.due_by_hour) == 3
+    )
     assert [t.due_at for t in got.due_soon] == sorted(t.due_at for t in got.due_soon)
 
 
@@ -123,7 +136,7 @@ def test_dashboard_page_shows_figures_and_svg_charts(client, database: Database,
     assert "style=" not in html and "<script>" not in html
     assert 'hx-trigger="every 30s"' in html and 'hx-get="/console/dashboard/figures"' in html
     part = mo.get("/console/dashboard/figures")
-    assert part.status_code == 200 and part.text.lstrip().startswith("<div id=\"dashboard-figures\"")
+    assert part.status_code == 200 and part.text.lstrip().startswith('<div id="dashboard-figures"')
     assert "<html" not in part.text
 
 
@@ -134,7 +147,15 @@ def test_dashboard_with_nothing_open(client, database: Database) -> None:  # typ
     assert 'id="fig-tta-7">no actions<' in html
 
 
-@pytest.mark.parametrize("seconds,text", [(None, "no actions"), (0, "0 min"), (59 * 60, "59 min"),
-                                          (3 * 3600 + 5 * 60, "3 h 05 min"), (50 * 3600, "2 d 2 h")])
+@pytest.mark.parametrize(
+    "seconds,text",
+    [
+        (None, "no actions"),
+        (0, "0 min"),
+        (59 * 60, "59 min"),
+        (3 * 3600 + 5 * 60, "3 h 05 min"),
+        (50 * 3600, "2 d 2 h"),
+    ],
+)
 def test_duration_wording(seconds: float | None, text: str) -> None:
     assert duration(seconds) == text

@@ -13,8 +13,9 @@ from tests.web.console_helpers import console_user
 def test_fetch_now_is_for_admins_and_needs_csrf(client, database: Database, app, tmp_path) -> None:  # type: ignore[no-untyped-def]
     listing = tmp_path / "list.txt"
     listing.write_text("pdq " + "ab" * 32 + "\n")
-    configure(database, app.state.settings, name="list", api="file", config={"filename": str(listing)},
-              credentials=None)
+    configure(
+        database, app.state.settings, name="list", api="file", config={"filename": str(listing)}, credentials=None
+    )
     mo = console_user(client, database, "mo", "moderator")
     page = mo.get("/console/exchanges")
     assert page.status_code == 200 and "list" in page.text and "never fetched" in page.text

@@ -19,25 +19,55 @@ TOKEN = "1234567890|local-threatexchange-token-abcdef"
 
 
 def _cookie(page, token: str) -> None:  # type: ignore[no-untyped-def]
-    page.context.add_cookies([{"name": "sd_session", "value": token, "domain": "127.0.0.1", "path": "/console",
-                               "httpOnly": True, "sameSite": "Strict"}])
+    page.context.add_cookies(
+        [
+            {
+                "name": "sd_session",
+                "value": token,
+                "domain": "127.0.0.1",
+                "path": "/console",
+                "httpOnly": True,
+                "sameSite": "Strict",
+            }
+        ]
+    )
 
 
 def test_console_exchanges_page_in_chromium(live_server, page, browser) -> None:  # type: ignore[no-untyped-def]
     database, settings = live_server.database, live_server.settings
     te = threatexchange_app(token=TOKEN)
     te.state.exchange.records += [
-        {"id": str(i), "indicator": "%064x" % (i + 5), "type": "HASH_PDQ", "last_updated": 10 + i,
-         "should_delete": i == 3, "privacy_group": 9,
-         "descriptors": {"data": [{"id": str(80 + i), "owner": {"id": "42"}, "status": "MALICIOUS", "tags": []}]}}
-        for i in range(4)]
+        {
+            "id": str(i),
+            "indicator": "%064x" % (i + 5),
+            "type": "HASH_PDQ",
+            "last_updated": 10 + i,
+            "should_delete": i == 3,
+            "privacy_group": 9,
+            "descriptors": {"data": [{"id": str(80 + i), "owner": {"id": "42"}, "status": "MALICIOUS", "tags": []}]},
+        }
+        for i in range(4)
+    ]
     keys = MasterKeys.from_base64(settings.vault_master_key.get_secret_value())
     with serve(te) as url, serve(ncmec_app(username="esp-user", password="esp-password")) as ncmec_url:
-        configure(database, settings, name="gifct-te", api="fb_threatexchange", config={"privacy_group": 9, "base_url": url},
-                  credentials=TOKEN, policy_id="terrorist-content")
-        configure(database, settings, name="ncmec-industry", api="ncmec",
-                  config={"environment": "Industry", "base_url": ncmec_url}, credentials="esp-user:wrong-password",
-                  confirmed_material=True)
+        configure(
+            database,
+            settings,
+            name="gifct-te",
+            api="fb_threatexchange",
+            config={"privacy_group": 9, "base_url": url},
+            credentials=TOKEN,
+            policy_id="terrorist-content",
+        )
+        configure(
+            database,
+            settings,
+            name="ncmec-industry",
+            api="ncmec",
+            config={"environment": "Industry", "base_url": ncmec_url},
+            credentials="esp-user:wrong-password",
+            confirmed_material=True,
+        )
         for name in ("gifct-te", "ncmec-industry"):
             db = database.session()
             try:

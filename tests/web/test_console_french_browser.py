@@ -11,8 +11,9 @@ from tests.web.test_console_worklist_browser import _cookie, _seed, check
 
 
 def _french(browser, live_server, username: str):  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport=DESKTOP, locale="fr-FR",
-                                  extra_http_headers={"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.3"})
+    context = browser.new_context(
+        viewport=DESKTOP, locale="fr-FR", extra_http_headers={"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.3"}
+    )
     pg = context.new_page()
     pg.problems = []
     pg.on("console", lambda m: pg.problems.append(m.text) if m.type == "error" else None)
@@ -83,10 +84,19 @@ def test_the_administrative_console_pages_in_french_pass_axe_at_both_widths(live
     make_staff(live_server.database, "cs1", "child_safety")
     make_staff(live_server.database, "aud", "auditor")
     base = live_server.url
-    pages = {"adm": ["/console/banks", "/console/exchanges", "/console/staff", "/console/api-keys",
-                     "/console/trusted-flaggers", "/console/dashboard", "/console/account/totp"],
-             "cs1": ["/console/evidence", "/console/ncmec", "/console/nca"],
-             "aud": ["/console/audit"]}
+    pages = {
+        "adm": [
+            "/console/banks",
+            "/console/exchanges",
+            "/console/staff",
+            "/console/api-keys",
+            "/console/trusted-flaggers",
+            "/console/dashboard",
+            "/console/account/totp",
+        ],
+        "cs1": ["/console/evidence", "/console/ncmec", "/console/nca"],
+        "aud": ["/console/audit"],
+    }
     for who, paths in pages.items():
         context, page = _french(browser, live_server, who)
         try:

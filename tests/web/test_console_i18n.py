@@ -50,24 +50,41 @@ def test_the_console_words_cover_every_value_the_domain_defines() -> None:
     """A new queue view, track, state or kind added to the domain without its console word fails here."""
     assert {k: v for k, v in words.VIEWS.items()} == dict(queues.VIEWS)
     assert {k: v for k, v in words.SORTS.items()} == dict(queues.SORTS)
-    assert words.TRACK_TITLES == {k: rule.title for k, rule in tracks.KINDS.items()}
+    assert {k: rule.title for k, rule in tracks.KINDS.items()} == words.TRACK_TITLES
     assert set(words.TRACKS) == {k.value for k in TrackKind}
     assert set(words.REPORTERS) == {k.value for k in ReporterKind}
     assert set(words.SEVERITIES) == set(vocab.SEVERITIES)
     assert {o.value for o in (*Outcome, *AppealOutcome)} <= set(words.OUTCOMES)
-    named = [*CaseState, *DecisionState, *TrackState, *NoticeKind, *NoticeState, *AppellantKind, *AppealState, *AppealBasis,
-             *DisputeOutcome]
+    named = [
+        *CaseState,
+        *DecisionState,
+        *TrackState,
+        *NoticeKind,
+        *NoticeState,
+        *AppellantKind,
+        *AppealState,
+        *AppealBasis,
+        *DisputeOutcome,
+    ]
     assert {v.value for v in named} | set(vocab.ACTIONS) <= set(words.WORDS)
 
 
-@pytest.mark.parametrize(("header", "asked", "expected"), [
-    ("fr-FR,fr;q=0.9,en;q=0.5", None, "fr"),
-    ("de-DE,de;q=0.9", None, "en"),  # a public language the console does not ship in
-    ("de, fr;q=0.5", None, "fr"),
-    ("fr", "en", "en"),
-])
-def test_the_console_language_is_negotiated_among_en_and_fr(client, database: Database, header: str,  # type: ignore[no-untyped-def]
-                                                            asked: str | None, expected: str) -> None:
+@pytest.mark.parametrize(
+    ("header", "asked", "expected"),
+    [
+        ("fr-FR,fr;q=0.9,en;q=0.5", None, "fr"),
+        ("de-DE,de;q=0.9", None, "en"),  # a public language the console does not ship in
+        ("de, fr;q=0.5", None, "fr"),
+        ("fr", "en", "en"),
+    ],
+)
+def test_the_console_language_is_negotiated_among_en_and_fr(
+    client,
+    database: Database,
+    header: str,  # type: ignore[no-untyped-def]
+    asked: str | None,
+    expected: str,
+) -> None:
     mo = console_user(client, database, "mo", "moderator")
     r = mo.get("/console/queue" + (f"?lang={asked}" if asked else ""), headers={"Accept-Language": header})
     assert r.status_code == 200 and f'<html lang="{expected}">' in r.text
@@ -110,8 +127,9 @@ def test_a_form_error_from_a_console_view_is_in_french(client, database: Databas
     mo = console_user(client, database, "mo", "moderator")
     french = {"Accept-Language": "fr"}
     mo.post(f"/console/cases/{case_id}/claim", headers=french)
-    r = mo.post(f"/console/cases/{case_id}/decision", {"policy": "", "outcome": "violates", "facts": ""},
-                headers=french)
+    r = mo.post(
+        f"/console/cases/{case_id}/decision", {"policy": "", "outcome": "violates", "facts": ""}, headers=french
+    )
     assert r.status_code == 422
     assert "La décision n’a pas été enregistrée" in r.text
     assert "écrivez les faits sur lesquels repose cette décision (obligatoire)" in r.text

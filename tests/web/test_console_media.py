@@ -30,16 +30,29 @@ BUDGET = 2
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(env="test", database_url=database_url, data_dir=tmp_path / "var", worker_in_process=False,
-                    reveal_daily_budget=BUDGET)
+    return Settings(
+        env="test",
+        database_url=database_url,
+        data_dir=tmp_path / "var",
+        worker_in_process=False,
+        reveal_daily_budget=BUDGET,
+    )
 
 
 def _store_media(app, database: Database, platform_id: str, data: bytes) -> int:  # type: ignore[no-untyped-def]
     case = last_case(database)
     with database.unit_of_work() as db:
         content = db.execute(sa.select(PlatformContent).where(PlatformContent.platform_id == platform_id)).scalar_one()
-        item = store_item(db, actor=SYSTEM, vault=app.state.vault, data=data, content_id=content.id, case_id=case.id,
-                          context={}, media_type="JPEG")
+        item = store_item(
+            db,
+            actor=SYSTEM,
+            vault=app.state.vault,
+            data=data,
+            content_id=content.id,
+            case_id=case.id,
+            context={},
+            media_type="JPEG",
+        )
         return item.id
 
 
@@ -72,7 +85,9 @@ def test_preview_is_blurred_greyscale_and_the_page_never_carries_the_original(ap
         assert not db.execute(sa.select(AuditEvent).where(AuditEvent.tag == "case:media:reveal")).first()
 
 
-def test_reveal_is_a_post_audited_counted_and_returns_only_that_item(app, client, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+def test_reveal_is_a_post_audited_counted_and_returns_only_that_item(
+    app, client, database: Database, clock: FrozenClock
+) -> None:  # type: ignore[no-untyped-def]
     case_id, item_id, data = _setup(app, client, database, HARASSMENT)
     mo = login(app, "mo")
     url = f"/console/cases/{case_id}/media/{item_id}/reveal"
@@ -89,8 +104,15 @@ def test_reveal_is_a_post_audited_counted_and_returns_only_that_item(app, client
     with database.unit_of_work(write=False) as db:
         event = db.execute(sa.select(AuditEvent).where(AuditEvent.tag == "case:media:reveal")).scalar_one()
         assert event.actor_kind == "staff" and event.data["evidence_item_id"] == item_id
-        views = db.execute(sa.select(AuditEvent).where(AuditEvent.tag == "evidence:item:view",
-                                                       AuditEvent.subject_id == str(item_id))).scalars().all()
+        views = (
+            db.execute(
+                sa.select(AuditEvent).where(
+                    AuditEvent.tag == "evidence:item:view", AuditEvent.subject_id == str(item_id)
+                )
+            )
+            .scalars()
+            .all()
+        )
         assert any("reveal to mo" in v.data["purpose"] for v in views)
         assert db.get(EvidenceItem, item_id).first_human_view_at == now(db)  # NCMEC-3: a person viewed it
     # Without HTMX the answer is a full page with the same single item.
@@ -110,16 +132,27 @@ def test_roles_for_media(app, client, database: Database) -> None:  # type: igno
     mo, aud, cs = login(app, "mo"), login(app, "aud"), login(app, "cs1")
     assert mo.get(f"/console/cases/{case_id}/media/{item_id}/preview.png").status_code == 404
     page = cs.get(f"/console/cases/{case_id}")
-    assert mo.post(f"/console/cases/{case_id}/media/{item_id}/reveal",
-                   data={"csrf_token": token(mo.get('/console/queue').text)}).status_code == 404
-    assert aud.post(f"/console/cases/{case_id}/media/{item_id}/reveal",
-                    data={"csrf_token": token(aud.get('/console/login').text)}).status_code == 403
+    assert (
+        mo.post(
+            f"/console/cases/{case_id}/media/{item_id}/reveal",
+            data={"csrf_token": token(mo.get("/console/queue").text)},
+        ).status_code
+        == 404
+    )
+    assert (
+        aud.post(
+            f"/console/cases/{case_id}/media/{item_id}/reveal",
+            data={"csrf_token": token(aud.get("/console/login").text)},
+        ).status_code
+        == 403
+    )
     # The child-safety specialist reads the vault as themselves.
     r = cs.post(f"/console/cases/{case_id}/media/{item_id}/reveal", data={"csrf_token": token(page.text)})
     assert r.status_code == 200
     with database.unit_of_work(write=False) as db:
-        view = db.execute(sa.select(AuditEvent).where(AuditEvent.tag == "evidence:item:view",
-                                                      AuditEvent.actor_kind == "staff")).scalar_one()
+        view = db.execute(
+            sa.select(AuditEvent).where(AuditEvent.tag == "evidence:item:view", AuditEvent.actor_kind == "staff")
+        ).scalar_one()
         assert view.actor_label == "cs1"
     # An item of another case is not reachable through this one.
     assert cs.get(f"/console/cases/{case_id}/media/{item_id + 99}/preview.png").status_code == 404
@@ -130,11 +163,29 @@ def test_hash_confirmed_match_shows_the_evidence_so_no_reveal_is_needed(app, cli
     case_id, item_id, _ = _setup(app, client, database, MINOR_REPORT)
     with database.unit_of_work() as db:
         content_id = db.get(EvidenceItem, item_id).content_id
-        db.add(Scan(content_id=content_id, verdict="block", signals={}, media={}, scanned_by="api_client:1",
-                    scanned_at=now(db), matches=[{"bank": "ncmec-hashes", "bank_id": 1, "entry_id": 3,
-                                                 "signal_type": "pdq", "distance": 4, "threshold": 31,
-                                                 "action": "block", "policy_id": "csam",
-                                                 "confirmed_material": True}]))
+        db.add(
+            Scan(
+                content_id=content_id,
+                verdict="block",
+                signals={},
+                media={},
+                scanned_by="api_client:1",
+                scanned_at=now(db),
+                matches=[
+                    {
+                        "bank": "ncmec-hashes",
+                        "bank_id": 1,
+                        "entry_id": 3,
+                        "signal_type": "pdq",
+                        "distance": 4,
+                        "threshold": 31,
+                        "action": "block",
+                        "policy_id": "csam",
+                        "confirmed_material": True,
+                    }
+                ],
+            )
+        )
     cs = login(app, "cs1")
     page = cs.get(f"/console/cases/{case_id}").text
     assert "Hash-confirmed match" in page and "no need to reveal to decide" in page and "ncmec-hashes" in page

@@ -19,8 +19,9 @@ from tests.web.console_helpers import ConsoleUser, console_user
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(env="test", database_url=database_url, data_dir=tmp_path / "var", worker_in_process=False,
-                    **NCA_SETTINGS)
+    return Settings(
+        env="test", database_url=database_url, data_dir=tmp_path / "var", worker_in_process=False, **NCA_SETTINGS
+    )
 
 
 @pytest.fixture
@@ -34,14 +35,23 @@ def test_uk6_csam5_console_drafts_reviews_confirms_and_shows_the_state(client, d
     assert 'href="/console/nca"' in people["cs1"].get("/console/dashboard").text
     assert 'href="/console/nca"' not in people["mo"].get("/console/dashboard").text
     assert people["mo"].post("/console/nca/draft", {"case_id": str(case_id)}).status_code == 403
-    for bad in ({"case_id": "abc"}, {"case_id": str(case_id), "priority": "soon"},
-                {"case_id": str(case_id), "priority": "urgent"},  # urgent says why
-                {"case_id": str(case_id), "uk_link_basis": "moon"}):
+    for bad in (
+        {"case_id": "abc"},
+        {"case_id": str(case_id), "priority": "soon"},
+        {"case_id": str(case_id), "priority": "urgent"},  # urgent says why
+        {"case_id": str(case_id), "uk_link_basis": "moon"},
+    ):
         assert people["cs1"].post("/console/nca/draft", bad).status_code == 422, bad
     assert people["cs1"].post("/console/nca/draft", {"case_id": "999999"}).status_code == 404
 
-    r = people["legal1"].post("/console/nca/draft", {"case_id": str(case_id), "priority": "urgent",
-                                                     "priority_reason": "the reporter says the child is still with the uploader"})
+    r = people["legal1"].post(
+        "/console/nca/draft",
+        {
+            "case_id": str(case_id),
+            "priority": "urgent",
+            "priority_reason": "the reporter says the child is still with the uploader",
+        },
+    )
     assert r.status_code == 303
     with database.unit_of_work(write=False) as db:
         report = db.execute(sa.select(NcaReport)).scalar_one()
@@ -92,8 +102,14 @@ def test_uk6_a_non_uk_provider_is_asked_for_the_uk_link(client, database: Databa
     page = people["cs1"].get("/console/nca").text
     assert 'name="uk_link_basis"' in page and "the child is in the UK" in page
     assert people["cs1"].post("/console/nca/draft", {"case_id": str(case_id)}).status_code == 422
-    r = people["cs1"].post("/console/nca/draft", {"case_id": str(case_id), "uk_link_basis": "victim_location",
-                                                  "uk_link_facts": "the parent who reported lives in Leeds"})
+    r = people["cs1"].post(
+        "/console/nca/draft",
+        {
+            "case_id": str(case_id),
+            "uk_link_basis": "victim_location",
+            "uk_link_facts": "the parent who reported lives in Leeds",
+        },
+    )
     assert r.status_code == 303
     report_page = people["cs1"].get(r.headers["location"]).text
     assert "the child is in the UK: the parent who reported lives in Leeds" in report_page

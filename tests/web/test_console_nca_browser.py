@@ -28,20 +28,50 @@ def _seed(live_server) -> int:  # type: ignore[no-untyped-def]
         account = PlatformAccount(platform_id="acct-42", handle="someone", first_seen_at=at, updated_at=at)
         db.add(account)
         db.flush()
-        content = PlatformContent(platform_id="post-42", url="https://forum.example/p/42", account_id=account.id,
-                                  first_seen_at=at, updated_at=at, created_at=at - timedelta(hours=4),
-                                  meta={"visibility": "public"})
+        content = PlatformContent(
+            platform_id="post-42",
+            url="https://forum.example/p/42",
+            account_id=account.id,
+            first_seen_at=at,
+            updated_at=at,
+            created_at=at - timedelta(hours=4),
+            meta={"visibility": "public"},
+        )
         db.add(content)
         db.flush()
-        case = Case(state="decided", area="child_safety", severity="critical", child_safety=True, policy_id="csam",
-                    content_id=content.id, opened_at=at - timedelta(hours=3), actual_knowledge_at=at - timedelta(hours=1))
+        case = Case(
+            state="decided",
+            area="child_safety",
+            severity="critical",
+            child_safety=True,
+            policy_id="csam",
+            content_id=content.id,
+            opened_at=at - timedelta(hours=3),
+            actual_knowledge_at=at - timedelta(hours=1),
+        )
         db.add(case)
         db.flush()
-        db.add(LegalTrack(case_id=case.id, kind="uk_nca", state="open", received_at=at - timedelta(hours=3),
-                          due_at=at + timedelta(hours=23), details={"hours": 24}))
-        store_item(db, actor=SYSTEM, vault=live_server.app.state.vault, data=jpeg(8), content_id=content.id,
-                   case_id=case.id, media_type="image/jpeg", original_filename="synthetic-8.jpg",
-                   context={"ip_capture": [{"ip": "198.51.100.7", "at": at.isoformat(), "port": 40123}]})
+        db.add(
+            LegalTrack(
+                case_id=case.id,
+                kind="uk_nca",
+                state="open",
+                received_at=at - timedelta(hours=3),
+                due_at=at + timedelta(hours=23),
+                details={"hours": 24},
+            )
+        )
+        store_item(
+            db,
+            actor=SYSTEM,
+            vault=live_server.app.state.vault,
+            data=jpeg(8),
+            content_id=content.id,
+            case_id=case.id,
+            media_type="image/jpeg",
+            original_filename="synthetic-8.jpg",
+            context={"ip_capture": [{"ip": "198.51.100.7", "at": at.isoformat(), "port": 40123}]},
+        )
         return case.id
 
 
@@ -51,8 +81,18 @@ def test_uk6_console_nca_pages_in_chromium(live_server, page) -> None:  # type: 
     case_id = _seed(live_server)
     base = live_server.url
     token = session_token(live_server.database, "cs")
-    page.context.add_cookies([{"name": "sd_session", "value": token, "domain": "127.0.0.1", "path": "/console",
-                               "httpOnly": True, "sameSite": "Strict"}])
+    page.context.add_cookies(
+        [
+            {
+                "name": "sd_session",
+                "value": token,
+                "domain": "127.0.0.1",
+                "path": "/console",
+                "httpOnly": True,
+                "sameSite": "Strict",
+            }
+        ]
+    )
 
     page.goto(f"{base}/console/nca")
     assert "UK National Crime Agency reports" in page.locator("h1").inner_text()

@@ -21,18 +21,27 @@ from staydown.delivery.models import Job
 from staydown.evidence.actions import place_hold, store_item
 from staydown.evidence.models import DestructionRequest, EvidenceItem, LegalHold
 from staydown.http import declared_permission, iter_routes
-from staydown.staff.actions import staff_user_by_username
-from staydown.matching.banks import add_entries, create_bank, NewEntry
+from staydown.matching.banks import NewEntry, add_entries, create_bank
 from staydown.matching.models import BankEntry
+from staydown.staff.actions import staff_user_by_username
 from tests.imagegen import jpeg
 from tests.web.console_helpers import ConsoleUser, console_user, session_token
 
 PDQ_A = "a" * 64
 PDQ_B = "b" * 64
 MD5_A = "0123456789abcdef0123456789abcdef"
-OTHER_PAGES = ("/console/banks", "/console/bank-entries", "/console/ncmec", "/console/nca", "/console/evidence",
-               "/console/trusted-flaggers", "/console/staff", "/console/api-keys", "/console/audit",
-               "/console/dashboard")
+OTHER_PAGES = (
+    "/console/banks",
+    "/console/bank-entries",
+    "/console/ncmec",
+    "/console/nca",
+    "/console/evidence",
+    "/console/trusted-flaggers",
+    "/console/staff",
+    "/console/api-keys",
+    "/console/audit",
+    "/console/dashboard",
+)
 
 
 def _events(database: Database, tag: AuditTag) -> list[AuditEvent]:
@@ -46,8 +55,16 @@ def _event_count(database: Database) -> int:
         return db.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) or 0
 
 
-ROLE_OF = {"mo": "moderator", "senior": "senior_moderator", "cs1": "child_safety", "cs2": "child_safety",
-           "legal1": "legal", "legal2": "legal", "aud": "auditor", "adm": "admin"}
+ROLE_OF = {
+    "mo": "moderator",
+    "senior": "senior_moderator",
+    "cs1": "child_safety",
+    "cs2": "child_safety",
+    "legal1": "legal",
+    "legal2": "legal",
+    "aud": "auditor",
+    "adm": "admin",
+}
 
 
 @pytest.fixture
@@ -58,8 +75,9 @@ def people(client, database: Database) -> dict[str, ConsoleUser]:  # type: ignor
 @pytest.fixture
 def bank(database: Database) -> str:
     with database.unit_of_work() as db:
-        b = create_bank(db, actor=SYSTEM, name="ours", source="own", permitted_purpose="our confirmed items only",
-                        policy_id="csam")
+        b = create_bank(
+            db, actor=SYSTEM, name="ours", source="own", permitted_purpose="our confirmed items only", policy_id="csam"
+        )
         add_entries(db, actor=SYSTEM, bank=b, entries=[NewEntry("pdq", PDQ_A, "first"), NewEntry("md5", MD5_A)])
     return "ours"
 
@@ -71,16 +89,29 @@ def _entry_id(database: Database, signal: str) -> int:
 
 def _item(client, database: Database, *, case_id: int | None = None) -> int:  # type: ignore[no-untyped-def]
     with database.unit_of_work() as db:
-        item = store_item(db, actor=SYSTEM, vault=client.app.state.vault, data=jpeg(3), content_id=None,
-                          case_id=case_id, context={}, media_type="image/jpeg", original_filename="benign.jpg")
+        item = store_item(
+            db,
+            actor=SYSTEM,
+            vault=client.app.state.vault,
+            data=jpeg(3),
+            content_id=None,
+            case_id=case_id,
+            context={},
+            media_type="image/jpeg",
+            original_filename="benign.jpg",
+        )
         return item.id
 
 
 # -- the route table and who sees what ----------------------------------------------------------
 
+
 def test_every_other_page_route_declares_a_permission(app) -> None:  # type: ignore[no-untyped-def]
-    mine = [(path, route) for path, route in iter_routes(app.routes)
-            if isinstance(route, APIRoute) and path.startswith(OTHER_PAGES)]
+    mine = [
+        (path, route)
+        for path, route in iter_routes(app.routes)
+        if isinstance(route, APIRoute) and path.startswith(OTHER_PAGES)
+    ]
     assert len(mine) >= 25
     assert [path for path, route in mine if declared_permission(route) is None] == []
 
@@ -132,8 +163,11 @@ def test_every_form_refuses_a_forged_post_and_changes_nothing(app, client, datab
     without this browser's CSRF token, is refused before it does anything."""
     from staydown.staff.permissions import ROLE_PERMISSIONS, Role
 
-    posts = [(path, declared_permission(route)) for path, route in iter_routes(app.routes)
-             if isinstance(route, APIRoute) and "POST" in route.methods and path.startswith(OTHER_PAGES)]
+    posts = [
+        (path, declared_permission(route))
+        for path, route in iter_routes(app.routes)
+        if isinstance(route, APIRoute) and "POST" in route.methods and path.startswith(OTHER_PAGES)
+    ]
     assert len(posts) >= 17
     before = _event_count(database)
     for path, permission in posts:
@@ -147,6 +181,7 @@ def test_every_form_refuses_a_forged_post_and_changes_nothing(app, client, datab
 
 
 # -- banks ------------------------------------------------------------------------------------
+
 
 def test_banks_list_shows_counts_and_provenance(people, bank) -> None:  # type: ignore[no-untyped-def]
     page = people["mo"].get("/console/banks").text
@@ -163,8 +198,12 @@ def test_bank_entries_are_paged(people, database, bank) -> None:  # type: ignore
     with database.unit_of_work() as db:
         from staydown.matching.banks import bank_by_name
 
-        add_entries(db, actor=SYSTEM, bank=bank_by_name(db, "ours"),
-                    entries=[NewEntry("sha256", f"{i:064x}") for i in range(60)])
+        add_entries(
+            db,
+            actor=SYSTEM,
+            bank=bank_by_name(db, "ours"),
+            entries=[NewEntry("sha256", f"{i:064x}") for i in range(60)],
+        )
     first = people["mo"].get("/console/banks/ours").text
     assert "Page 1 of 2 (62 in all)" in first and 'rel="next"' in first
     second = people["mo"].get("/console/banks/ours?page=2").text
@@ -173,22 +212,38 @@ def test_bank_entries_are_paged(people, database, bank) -> None:  # type: ignore
 
 def test_import_reports_bad_rows_by_line_and_audits(people, database, bank) -> None:  # type: ignore[no-untyped-def]
     body = f"signal_type,signal,note\npdq,{PDQ_B},new\nmd5,nothex,bad\npdq,{PDQ_A},dup\n".encode()
-    r = people["cs1"].post("/console/banks/ours/import", {"source_ref": "partner list 2026-06"},
-                           files={"file": ("list.csv", io.BytesIO(body), "text/csv")})
+    r = people["cs1"].post(
+        "/console/banks/ours/import",
+        {"source_ref": "partner list 2026-06"},
+        files={"file": ("list.csv", io.BytesIO(body), "text/csv")},
+    )
     assert r.status_code == 200, r.text
     assert "1 added, 1 already in the bank" in r.text and "line 3:" in r.text
     [event] = _events(database, AuditTag.BANK_IMPORT)
     assert event.data["added"] == 1 and event.data["rejected"] == 1
     assert event.data["source_ref"] == "partner list 2026-06 (list.csv)" and event.actor_label == "cs1"
     # Nothing readable: 422, nothing imported, and the problems listed.
-    r = people["cs1"].post("/console/banks/ours/import", {"source_ref": "junk"},
-                           files={"file": ("junk.csv", io.BytesIO(b"pdq,zz\n"), "text/csv")})
+    r = people["cs1"].post(
+        "/console/banks/ours/import",
+        {"source_ref": "junk"},
+        files={"file": ("junk.csv", io.BytesIO(b"pdq,zz\n"), "text/csv")},
+    )
     assert r.status_code == 422 and "Nothing was imported" in r.text and "line 1:" in r.text
     # Required fields and the senior-only write permission.
-    assert people["cs1"].post("/console/banks/ours/import", {"source_ref": ""},
-                              files={"file": ("a.csv", io.BytesIO(body), "text/csv")}).status_code == 422
-    assert people["mo"].post("/console/banks/ours/import", {"source_ref": "x"},
-                             files={"file": ("a.csv", io.BytesIO(body), "text/csv")}).status_code == 403
+    assert (
+        people["cs1"]
+        .post("/console/banks/ours/import", {"source_ref": ""}, files={"file": ("a.csv", io.BytesIO(body), "text/csv")})
+        .status_code
+        == 422
+    )
+    assert (
+        people["mo"]
+        .post(
+            "/console/banks/ours/import", {"source_ref": "x"}, files={"file": ("a.csv", io.BytesIO(body), "text/csv")}
+        )
+        .status_code
+        == 403
+    )
 
 
 def test_import_over_the_console_limit_is_refused(people, database, bank, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -196,8 +251,9 @@ def test_import_over_the_console_limit_is_refused(people, database, bank, monkey
 
     monkeypatch.setattr(console_banks, "MAX_IMPORT_BYTES", 100)
     body = "\n".join(f"pdq,{i:064x}" for i in range(5)).encode()
-    r = people["cs1"].post("/console/banks/ours/import", {"source_ref": "big"},
-                           files={"file": ("big.csv", io.BytesIO(body), "text/csv")})
+    r = people["cs1"].post(
+        "/console/banks/ours/import", {"source_ref": "big"}, files={"file": ("big.csv", io.BytesIO(body), "text/csv")}
+    )
     assert r.status_code == 413 and "staydown banks import" in r.text
     assert _events(database, AuditTag.BANK_IMPORT) == []
 
@@ -215,8 +271,9 @@ def test_disable_entry_as_false_positive_needs_a_reason_and_can_be_undone(people
     assert event.subject_id == str(entry) and event.data["reason"] == "false positive: a sunset photo"
     page = people["senior"].get("/console/banks/ours?show=disabled&done=entry-disabled").text
     assert "no longer matches" in page and "sunset photo" in page and MD5_A not in page
-    assert people["senior"].post(f"/console/bank-entries/{entry}/disable",
-                                 {"reason": "again, twice"}).status_code == 409
+    assert (
+        people["senior"].post(f"/console/bank-entries/{entry}/disable", {"reason": "again, twice"}).status_code == 409
+    )
     r = people["senior"].post(f"/console/bank-entries/{entry}/enable", {"reason": "it was a real match after all"})
     assert r.status_code == 303
     assert len(_events(database, AuditTag.BANK_ENTRY_ENABLE)) == 1
@@ -224,6 +281,7 @@ def test_disable_entry_as_false_positive_needs_a_reason_and_can_be_undone(people
 
 
 # -- NCMEC ------------------------------------------------------------------------------------
+
 
 def test_csam5_ncmec_review_confirm_and_status(client, database, people) -> None:  # type: ignore[no-untyped-def]
     from tests.authorities.test_ncmec_filing import _case_with_evidence
@@ -267,21 +325,33 @@ def test_csam5_ncmec_review_confirm_and_status(client, database, people) -> None
 
 # -- evidence ---------------------------------------------------------------------------------
 
+
 def test_csam4_legal_places_and_releases_holds(client, database, people) -> None:  # type: ignore[no-untyped-def]
     item = _item(client, database)
     page = people["legal1"].get(f"/console/evidence/{item}").text
     assert "Place a hold" in page and "benign.jpg" in page and "<img" not in page
     # A child-safety specialist sees the item but does not hold it.
     assert "Place a hold" not in people["cs1"].get(f"/console/evidence/{item}").text
-    assert people["cs1"].post(f"/console/evidence/{item}/holds", {"kind": "voluntary", "basis": "keep it",
-                                                                 "until": "2027-01-01"}).status_code == 403
-    bad = people["legal1"].post(f"/console/evidence/{item}/holds", {"kind": "voluntary", "basis": "keep it",
-                                                                   "until": "2026-05-01"})
+    assert (
+        people["cs1"]
+        .post(f"/console/evidence/{item}/holds", {"kind": "voluntary", "basis": "keep it", "until": "2027-01-01"})
+        .status_code
+        == 403
+    )
+    bad = people["legal1"].post(
+        f"/console/evidence/{item}/holds", {"kind": "voluntary", "basis": "keep it", "until": "2026-05-01"}
+    )
     assert bad.status_code == 422 and "future" in bad.text
-    assert people["legal1"].post(f"/console/evidence/{item}/holds", {"kind": "ncmec_report", "basis": "keep it",
-                                                                    "until": "2027-01-01"}).status_code == 422
-    r = people["legal1"].post(f"/console/evidence/{item}/holds",
-                              {"kind": "preservation_request", "basis": "2703(f) letter ref 42", "until": "2027-01-01"})
+    assert (
+        people["legal1"]
+        .post(f"/console/evidence/{item}/holds", {"kind": "ncmec_report", "basis": "keep it", "until": "2027-01-01"})
+        .status_code
+        == 422
+    )
+    r = people["legal1"].post(
+        f"/console/evidence/{item}/holds",
+        {"kind": "preservation_request", "basis": "2703(f) letter ref 42", "until": "2027-01-01"},
+    )
     assert r.status_code == 303
     with database.unit_of_work(write=False) as db:
         hold = db.execute(sa.select(LegalHold)).scalar_one()
@@ -296,8 +366,9 @@ def test_csam4_legal_places_and_releases_holds(client, database, people) -> None
     assert r.status_code == 303
     [event] = _events(database, AuditTag.EVIDENCE_HOLD_RELEASE)
     assert event.data["reason"] == "the agency withdrew it"
-    assert people["legal2"].post(f"/console/evidence/holds/{hold.id}/release",
-                                 {"reason": "twice over"}).status_code == 422
+    assert (
+        people["legal2"].post(f"/console/evidence/holds/{hold.id}/release", {"reason": "twice over"}).status_code == 422
+    )
 
 
 def test_csam4_ncmec_hold_cannot_be_released_early(client, database, people, clock) -> None:  # type: ignore[no-untyped-def]
@@ -305,8 +376,14 @@ def test_csam4_ncmec_hold_cannot_be_released_early(client, database, people, clo
     with database.unit_of_work() as db:
         from staydown.evidence.actions import item_by_id
 
-        hold = place_hold(db, actor=SYSTEM, item=item_by_id(db, item), kind="ncmec_report", basis="CyberTip 1",
-                          until=clock.now() + timedelta(days=365))
+        hold = place_hold(
+            db,
+            actor=SYSTEM,
+            item=item_by_id(db, item),
+            kind="ncmec_report",
+            basis="CyberTip 1",
+            until=clock.now() + timedelta(days=365),
+        )
         hold_id = hold.id
     page = people["legal1"].get(f"/console/evidence/{item}").text
     assert "can't be cut short" in page
@@ -316,10 +393,11 @@ def test_csam4_ncmec_hold_cannot_be_released_early(client, database, people, clo
 
 def test_csam6_destruction_takes_two_people(client, database, people) -> None:  # type: ignore[no-untyped-def]
     item = _item(client, database)
-    assert people["cs1"].post(f"/console/evidence/{item}/destruction-requests",
-                              {"basis": "x" * 40}).status_code == 403
-    assert people["legal1"].post(f"/console/evidence/{item}/destruction-requests",
-                                 {"basis": "too short"}).status_code == 422
+    assert people["cs1"].post(f"/console/evidence/{item}/destruction-requests", {"basis": "x" * 40}).status_code == 403
+    assert (
+        people["legal1"].post(f"/console/evidence/{item}/destruction-requests", {"basis": "too short"}).status_code
+        == 422
+    )
     basis = "Det. Example, county police, 2026-06-01, case 77: destroy the copy"
     assert people["legal1"].post(f"/console/evidence/{item}/destruction-requests", {"basis": basis}).status_code == 303
     with database.unit_of_work(write=False) as db:
@@ -353,29 +431,47 @@ def test_evidence_list_filters(client, database, people) -> None:  # type: ignor
 
 # -- trusted flaggers -------------------------------------------------------------------------
 
+
 def test_dsa6_trusted_flaggers_registry_and_registration(people, database) -> None:  # type: ignore[no-untyped-def]
-    assert people["mo"].post("/console/trusted-flaggers", {"name": "X", "designated_by": "DSC",
-                                                          "areas": "spam"}).status_code == 403
-    r = people["adm"].post("/console/trusted-flaggers", {"name": "Hotline NL", "designated_by": "ACM (NL DSC)",
-                                                        "contact_email": "desk@hotline.example",
-                                                        "areas": ["child_safety", "ncii"]})
+    assert (
+        people["mo"]
+        .post("/console/trusted-flaggers", {"name": "X", "designated_by": "DSC", "areas": "spam"})
+        .status_code
+        == 403
+    )
+    r = people["adm"].post(
+        "/console/trusted-flaggers",
+        {
+            "name": "Hotline NL",
+            "designated_by": "ACM (NL DSC)",
+            "contact_email": "desk@hotline.example",
+            "areas": ["child_safety", "ncii"],
+        },
+    )
     assert r.status_code == 303
     [event] = _events(database, AuditTag.TRUSTED_FLAGGER_ADD)
     assert event.data["areas"] == ["child_safety", "ncii"] and event.actor_label == "adm"
     page = people["mo"].get("/console/trusted-flaggers").text
     assert "Hotline NL" in page and "ACM (NL DSC)" in page and "child_safety" in page
     assert "Register a trusted flagger" not in page
-    for bad, why in (({"name": "Y", "designated_by": "DSC", "areas": "astrology"}, "fields of expertise"),
-                     ({"name": "Y", "designated_by": "DSC"}, "fields of expertise"),
-                     ({"name": "", "designated_by": "DSC", "areas": "spam"}, "name"),
-                     ({"name": "Y", "designated_by": "DSC", "areas": "spam", "contact_email": "nope"}, "e-mail")):
+    for bad, why in (
+        ({"name": "Y", "designated_by": "DSC", "areas": "astrology"}, "fields of expertise"),
+        ({"name": "Y", "designated_by": "DSC"}, "fields of expertise"),
+        ({"name": "", "designated_by": "DSC", "areas": "spam"}, "name"),
+        ({"name": "Y", "designated_by": "DSC", "areas": "spam", "contact_email": "nope"}, "e-mail"),
+    ):
         r = people["adm"].post("/console/trusted-flaggers", bad)
         assert r.status_code == 422 and why in r.text, bad
-    assert people["adm"].post("/console/trusted-flaggers", {"name": "Hotline NL", "designated_by": "x",
-                                                           "areas": "spam"}).status_code == 409
+    assert (
+        people["adm"]
+        .post("/console/trusted-flaggers", {"name": "Hotline NL", "designated_by": "x", "areas": "spam"})
+        .status_code
+        == 409
+    )
 
 
 # -- audit log --------------------------------------------------------------------------------
+
 
 def test_audit_log_filters_by_subject_and_tag_prefix(people, database, bank) -> None:  # type: ignore[no-untyped-def]
     entry = _entry_id(database, PDQ_A)
@@ -413,8 +509,14 @@ def test_csam4_a_lapsed_hold_is_not_counted_in_force(client, database, people, c
     with database.unit_of_work() as db:
         from staydown.evidence.actions import item_by_id
 
-        place_hold(db, actor=SYSTEM, item=item_by_id(db, item), kind="voluntary", basis="keep a day",
-                   until=clock.now() + timedelta(days=1))
+        place_hold(
+            db,
+            actor=SYSTEM,
+            item=item_by_id(db, item),
+            kind="voluntary",
+            basis="keep a day",
+            until=clock.now() + timedelta(days=1),
+        )
     assert "Holds in force (1)" in people["legal1"].get("/console/evidence").text
     clock.advance(timedelta(days=2))
     legal = ConsoleUser(client, session_token(database, "legal1"))  # yesterday's session has ended

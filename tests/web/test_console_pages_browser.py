@@ -29,50 +29,137 @@ def _seed(live_server) -> dict[str, int]:  # type: ignore[no-untyped-def]
     legal = Actor.staff(900, "legal-seed", permissions_for_roles(["legal"]))
     with database.unit_of_work() as db:
         at = now(db)
-        bank = create_bank(db, actor=SYSTEM, name="partner-list", source="ncmec", policy_id="csam",
-                           permitted_purpose="detect known CSAM at upload (industry hash list)")
+        bank = create_bank(
+            db,
+            actor=SYSTEM,
+            name="partner-list",
+            source="ncmec",
+            policy_id="csam",
+            permitted_purpose="detect known CSAM at upload (industry hash list)",
+        )
         add_entries(db, actor=SYSTEM, bank=bank, entries=[NewEntry("pdq", f"{i:064x}", f"entry {i}") for i in range(8)])
-        case = Case(state="open", area="child_safety", severity="critical", child_safety=True, opened_at=at - timedelta(hours=3),
-                    actual_knowledge_at=at - timedelta(hours=1))
+        case = Case(
+            state="open",
+            area="child_safety",
+            severity="critical",
+            child_safety=True,
+            opened_at=at - timedelta(hours=3),
+            actual_knowledge_at=at - timedelta(hours=1),
+        )
         other = Case(state="open", area="spam", severity="low", opened_at=at - timedelta(hours=30))
         db.add_all([case, other])
         db.flush()
-        db.add(LegalTrack(case_id=case.id, kind="ncmec", state="open", received_at=at - timedelta(hours=1),
-                          due_at=at + timedelta(hours=3)))
-        db.add(LegalTrack(case_id=other.id, kind="dsa_notice", state="open", received_at=at - timedelta(hours=30),
-                          due_at=at + timedelta(hours=20)))
-        item = store_item(db, actor=SYSTEM, vault=vault, data=jpeg(5), content_id=None, case_id=case.id, context={},
-                          media_type="image/jpeg", original_filename="synthetic-5.jpg")
-        second = store_item(db, actor=SYSTEM, vault=vault, data=jpeg(6), content_id=None, case_id=case.id, context={},
-                            media_type="image/jpeg", original_filename="synthetic-6.jpg")
-        place_hold(db, actor=SYSTEM, item=item, kind="preservation_request", basis="2703(f) letter, ref PD-77",
-                   until=at + timedelta(days=90))
-        request_destruction(db, actor=legal, item=second,
-                            basis="County police, 2026-06-01, ref PD-78: destroy the copy held")
-        report = NcmecReport(case_id=case.id, state="draft", escalate=False, created_at=at, created_by="staff:900",
-                             plan={"ref": "0f0f0f0f", "case_id": case.id,
-                                   "incident": {"type": "Child Pornography (possession, manufacture, and distribution)",
-                                                "datetime": (at - timedelta(hours=3)).isoformat(),
-                                                "knowledge_at": (at - timedelta(hours=1)).isoformat()},
-                                   "reported": {"esp_identifier": "acct-42", "screen_name": "someone",
-                                                "ip_events": [{"ip": "198.51.100.7", "at": at.isoformat()}],
-                                                "disabled_permanently": False, "disabled_temporarily": True},
-                                   "files": [{"evidence_item_id": item.id, "original_filename": "synthetic-5.jpg",
-                                              "viewed_by_esp": False, "publicly_available": True,
-                                              "content_url": "https://forum.example/p/1"}]})
+        db.add(
+            LegalTrack(
+                case_id=case.id,
+                kind="ncmec",
+                state="open",
+                received_at=at - timedelta(hours=1),
+                due_at=at + timedelta(hours=3),
+            )
+        )
+        db.add(
+            LegalTrack(
+                case_id=other.id,
+                kind="dsa_notice",
+                state="open",
+                received_at=at - timedelta(hours=30),
+                due_at=at + timedelta(hours=20),
+            )
+        )
+        item = store_item(
+            db,
+            actor=SYSTEM,
+            vault=vault,
+            data=jpeg(5),
+            content_id=None,
+            case_id=case.id,
+            context={},
+            media_type="image/jpeg",
+            original_filename="synthetic-5.jpg",
+        )
+        second = store_item(
+            db,
+            actor=SYSTEM,
+            vault=vault,
+            data=jpeg(6),
+            content_id=None,
+            case_id=case.id,
+            context={},
+            media_type="image/jpeg",
+            original_filename="synthetic-6.jpg",
+        )
+        place_hold(
+            db,
+            actor=SYSTEM,
+            item=item,
+            kind="preservation_request",
+            basis="2703(f) letter, ref PD-77",
+            until=at + timedelta(days=90),
+        )
+        request_destruction(
+            db, actor=legal, item=second, basis="County police, 2026-06-01, ref PD-78: destroy the copy held"
+        )
+        report = NcmecReport(
+            case_id=case.id,
+            state="draft",
+            escalate=False,
+            created_at=at,
+            created_by="staff:900",
+            plan={
+                "ref": "0f0f0f0f",
+                "case_id": case.id,
+                "incident": {
+                    "type": "Child Pornography (possession, manufacture, and distribution)",
+                    "datetime": (at - timedelta(hours=3)).isoformat(),
+                    "knowledge_at": (at - timedelta(hours=1)).isoformat(),
+                },
+                "reported": {
+                    "esp_identifier": "acct-42",
+                    "screen_name": "someone",
+                    "ip_events": [{"ip": "198.51.100.7", "at": at.isoformat()}],
+                    "disabled_permanently": False,
+                    "disabled_temporarily": True,
+                },
+                "files": [
+                    {
+                        "evidence_item_id": item.id,
+                        "original_filename": "synthetic-5.jpg",
+                        "viewed_by_esp": False,
+                        "publicly_available": True,
+                        "content_url": "https://forum.example/p/1",
+                    }
+                ],
+            },
+        )
         db.add(report)
         db.flush()
         db.add(NcmecReportFile(report_id=report.id, evidence_item_id=item.id, viewed_by_esp=False))
-        register_trusted_flagger(db, actor=SYSTEM, name="Hotline Example", areas=["child_safety", "ncii"],
-                                 designated_by="Digital Services Coordinator (example)")
+        register_trusted_flagger(
+            db,
+            actor=SYSTEM,
+            name="Hotline Example",
+            areas=["child_safety", "ncii"],
+            designated_by="Digital Services Coordinator (example)",
+        )
         create_api_client(db, actor=SYSTEM, name="forum production")
         return {"item": item.id, "report": report.id, "case": case.id}
 
 
 def _sign_in(page, live_server, username: str) -> None:  # type: ignore[no-untyped-def]
     token = session_token(live_server.database, username)
-    page.context.add_cookies([{"name": "sd_session", "value": token, "domain": "127.0.0.1", "path": "/console",
-                               "httpOnly": True, "sameSite": "Strict"}])
+    page.context.add_cookies(
+        [
+            {
+                "name": "sd_session",
+                "value": token,
+                "domain": "127.0.0.1",
+                "path": "/console",
+                "httpOnly": True,
+                "sameSite": "Strict",
+            }
+        ]
+    )
 
 
 def _watched(browser):  # type: ignore[no-untyped-def]
@@ -128,9 +215,14 @@ def test_console_other_pages_render_under_csp_at_desktop_and_phone(live_server, 
     first_context.close()
 
     for username, pages in (
-        ("legal", [("/console/evidence", "console-evidence", "Evidence vault"),
-                   (f"/console/evidence/{ids['item']}", "console-evidence-item", "Evidence item"),
-                   ("/console/trusted-flaggers", "console-trusted-flaggers", "Trusted flaggers")]),
+        (
+            "legal",
+            [
+                ("/console/evidence", "console-evidence", "Evidence vault"),
+                (f"/console/evidence/{ids['item']}", "console-evidence-item", "Evidence item"),
+                ("/console/trusted-flaggers", "console-trusted-flaggers", "Trusted flaggers"),
+            ],
+        ),
         ("adm", [("/console/staff", "console-staff", "Staff"), ("/console/api-keys", "console-api-keys", "API keys")]),
         ("aud", [("/console/audit", "console-audit", "Audit log")]),
     ):

@@ -71,9 +71,15 @@ def test_moderator_cannot_open_admin_pages_and_auditor_cannot_decide(app, client
     aud = login(app, "aud")
     assert aud.get("/console/queue").status_code == 403
     assert aud.get(f"/console/cases/{case.id}").status_code == 403
-    r = aud.post(f"/console/cases/{case.id}/decision", data={"csrf_token": token(aud.get("/console/login").text),
-                                                             "policy": "harassment@2", "outcome": "violates",
-                                                             "facts": "x"})
+    r = aud.post(
+        f"/console/cases/{case.id}/decision",
+        data={
+            "csrf_token": token(aud.get("/console/login").text),
+            "policy": "harassment@2",
+            "outcome": "violates",
+            "facts": "x",
+        },
+    )
     assert r.status_code == 403
     admin = login(app, "admin")
     page = admin.get(f"/console/cases/{case.id}")
@@ -110,10 +116,14 @@ def test_claim_release_and_next_case(app, client, database: Database) -> None:  
     assert r.status_code == 303 and r.headers["location"] == f"/console/cases/{first}"
 
 
-def test_case_page_shows_notices_context_history_and_hides_identity_from_moderators(app, client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_case_page_shows_notices_context_history_and_hides_identity_from_moderators(
+    app, client, database: Database
+) -> None:  # type: ignore[no-untyped-def]
     _staff(database)
-    client.post("/public/notices", json={**HARASSMENT, "contact_name": "Rea Porter", "contact_email": "rea@example.org",
-                                        "reach": 5000})
+    client.post(
+        "/public/notices",
+        json={**HARASSMENT, "contact_name": "Rea Porter", "contact_email": "rea@example.org", "reach": 5000},
+    )
     case = last_case(database)
     mo = login(app, "mo")
     page = mo.get(f"/console/cases/{case.id}").text
@@ -143,20 +153,38 @@ def test_decision_form_prefills_policy_actions_and_requires_facts(app, client, d
     assert partial.status_code == 200 and 'name="actions_for" value="spam@2"' in partial.text
     assert mo.get(f"/console/cases/{case.id}/decision/actions", params={"policy": "nope@3"}).status_code == 422
     url = f"/console/cases/{case.id}/decision"
-    r = post_form(mo, f"/console/cases/{case.id}", url, {"policy": "harassment@2", "outcome": "violates",
-                                                         "facts": "  ", "actions_for": "harassment@2"})
+    r = post_form(
+        mo,
+        f"/console/cases/{case.id}",
+        url,
+        {"policy": "harassment@2", "outcome": "violates", "facts": "  ", "actions_for": "harassment@2"},
+    )
     assert r.status_code == 422 and "write the facts" in r.text and 'id="decision-error"' in r.text
-    r = post_form(mo, f"/console/cases/{case.id}", url, {"policy": "harassment@2", "outcome": "",
-                                                         "facts": "three threats"})
+    r = post_form(
+        mo, f"/console/cases/{case.id}", url, {"policy": "harassment@2", "outcome": "", "facts": "three threats"}
+    )
     assert r.status_code == 422 and "choose an outcome" in r.text and "three threats" in r.text
-    r = post_form(mo, f"/console/cases/{case.id}", url, {"policy": "harassment@9", "outcome": "violates",
-                                                         "facts": "three threats"})
+    r = post_form(
+        mo,
+        f"/console/cases/{case.id}",
+        url,
+        {"policy": "harassment@9", "outcome": "violates", "facts": "three threats"},
+    )
     assert r.status_code == 422 and "not a policy in force" in r.text
     # No JavaScript: the policy was changed but the ticked boxes were for another policy, so the
     # chosen policy's defaults apply.
-    r = post_form(mo, f"/console/cases/{case.id}", url, {"policy": "harassment@2", "outcome": "violates",
-                                                         "facts": "three threatening messages", "actions_for": "spam@2",
-                                                         "actions": ["label"]})
+    r = post_form(
+        mo,
+        f"/console/cases/{case.id}",
+        url,
+        {
+            "policy": "harassment@2",
+            "outcome": "violates",
+            "facts": "three threatening messages",
+            "actions_for": "spam@2",
+            "actions": ["label"],
+        },
+    )
     assert r.status_code == 303
     with database.unit_of_work(write=False) as db:
         decision = db.execute(sa.select(Decision).where(Decision.case_id == case.id)).scalar_one()
@@ -175,16 +203,29 @@ def test_chosen_actions_are_kept_and_action_errors_rerender_the_form(app, client
     mo = login(app, "mo")
     url = f"/console/cases/{case.id}/decision"
     # Deciding without a claim: the action's Conflict comes back on the page.
-    r = post_form(mo, f"/console/cases/{case.id}", url, {"policy": "harassment@2", "outcome": "violates",
-                                                         "facts": "threats"})
+    r = post_form(
+        mo, f"/console/cases/{case.id}", url, {"policy": "harassment@2", "outcome": "violates", "facts": "threats"}
+    )
     assert r.status_code == 409 and "claim case" in r.text
     post_form(mo, f"/console/cases/{case.id}", f"/console/cases/{case.id}/claim", {})
-    r = post_form(mo, f"/console/cases/{case.id}", url, {"policy": "harassment@2", "outcome": "violates",
-                                                         "facts": "threats", "actions_for": "harassment@2",
-                                                         "actions": ["label", "warn"]})
+    r = post_form(
+        mo,
+        f"/console/cases/{case.id}",
+        url,
+        {
+            "policy": "harassment@2",
+            "outcome": "violates",
+            "facts": "threats",
+            "actions_for": "harassment@2",
+            "actions": ["label", "warn"],
+        },
+    )
     assert r.status_code == 303
     with database.unit_of_work(write=False) as db:
-        assert db.execute(sa.select(Decision.actions).where(Decision.case_id == case.id)).scalar_one() == ["label", "warn"]
+        assert db.execute(sa.select(Decision.actions).where(Decision.case_id == case.id)).scalar_one() == [
+            "label",
+            "warn",
+        ]
 
 
 def test_X2_two_person_rule_through_the_console(app, client, database: Database) -> None:  # type: ignore[no-untyped-def]
@@ -194,9 +235,18 @@ def test_X2_two_person_rule_through_the_console(app, client, database: Database)
     case = last_case(database)
     cs1, cs2 = login(app, "cs1"), login(app, "cs2")
     post_form(cs1, f"/console/cases/{case.id}", f"/console/cases/{case.id}/claim", {})
-    r = post_form(cs1, f"/console/cases/{case.id}", f"/console/cases/{case.id}/decision",
-                  {"policy": "csam@2", "outcome": "does_not_violate", "facts": "an adult, documents checked",
-                   "actions_for": "csam@2", "actions": ["remove"]})
+    r = post_form(
+        cs1,
+        f"/console/cases/{case.id}",
+        f"/console/cases/{case.id}/decision",
+        {
+            "policy": "csam@2",
+            "outcome": "does_not_violate",
+            "facts": "an adult, documents checked",
+            "actions_for": "csam@2",
+            "actions": ["remove"],
+        },
+    )
     assert r.status_code == 303
     page = cs1.get(f"/console/cases/{case.id}").text
     assert "awaits a second, senior reviewer" in page
@@ -207,14 +257,23 @@ def test_X2_two_person_rule_through_the_console(app, client, database: Database)
     queue = cs2.get("/console/second-review").text
     assert f"/console/cases/{case.id}" in queue and "(you:" not in queue
     assert "(you:" in cs1.get("/console/second-review").text
-    r = post_form(cs1, f"/console/cases/{case.id}", f"/console/cases/{case.id}/second-review",
-                  {"agree": "yes", "facts": "I agree with myself"})
+    r = post_form(
+        cs1,
+        f"/console/cases/{case.id}",
+        f"/console/cases/{case.id}/second-review",
+        {"agree": "yes", "facts": "I agree with myself"},
+    )
     assert r.status_code == 409 and "different person" in r.text
-    r = post_form(cs2, f"/console/cases/{case.id}", f"/console/cases/{case.id}/second-review",
-                  {"agree": "yes", "facts": ""})
+    r = post_form(
+        cs2, f"/console/cases/{case.id}", f"/console/cases/{case.id}/second-review", {"agree": "yes", "facts": ""}
+    )
     assert r.status_code == 422 and "facts your review relies on" in r.text
-    r = post_form(cs2, f"/console/cases/{case.id}", f"/console/cases/{case.id}/second-review",
-                  {"agree": "yes", "facts": "age verified by documents: 24"})
+    r = post_form(
+        cs2,
+        f"/console/cases/{case.id}",
+        f"/console/cases/{case.id}/second-review",
+        {"agree": "yes", "facts": "age verified by documents: 24"},
+    )
     assert r.status_code == 303
     with database.unit_of_work(write=False) as db:
         decided = db.get(Case, case.id)
@@ -229,11 +288,19 @@ def test_disagreeing_second_reviewer_decides_violates(app, client, database: Dat
     case = last_case(database)
     mo, senior = login(app, "mo"), login(app, "senior")
     post_form(mo, f"/console/cases/{case.id}", f"/console/cases/{case.id}/claim", {})
-    post_form(mo, f"/console/cases/{case.id}", f"/console/cases/{case.id}/decision",
-              {"policy": "harassment@2", "outcome": "does_not_violate", "facts": "banter"})
+    post_form(
+        mo,
+        f"/console/cases/{case.id}",
+        f"/console/cases/{case.id}/decision",
+        {"policy": "harassment@2", "outcome": "does_not_violate", "facts": "banter"},
+    )
     assert mo.get("/console/second-review").status_code == 403
-    r = post_form(senior, f"/console/cases/{case.id}", f"/console/cases/{case.id}/second-review",
-                  {"agree": "no", "facts": "targeted threats at a child", "policy": "harassment@2"})
+    r = post_form(
+        senior,
+        f"/console/cases/{case.id}",
+        f"/console/cases/{case.id}/second-review",
+        {"agree": "no", "facts": "targeted threats at a child", "policy": "harassment@2"},
+    )
     assert r.status_code == 303
     with database.unit_of_work(write=False) as db:
         assert db.get(Case, case.id).outcome == "violates"
@@ -257,8 +324,16 @@ def test_deciding_a_case_awaiting_second_review_shows_why_not(app, client, datab
     case = last_case(database)
     cs1, cs2 = login(app, "cs1"), login(app, "cs2")
     post_form(cs1, f"/console/cases/{case.id}", f"/console/cases/{case.id}/claim", {})
-    post_form(cs1, f"/console/cases/{case.id}", f"/console/cases/{case.id}/decision",
-              {"policy": "csam@2", "outcome": "does_not_violate", "facts": "adult"})
-    r = post_form(cs2, f"/console/cases/{case.id}", f"/console/cases/{case.id}/decision",
-                  {"policy": "csam@2", "outcome": "violates", "facts": "a child"})
+    post_form(
+        cs1,
+        f"/console/cases/{case.id}",
+        f"/console/cases/{case.id}/decision",
+        {"policy": "csam@2", "outcome": "does_not_violate", "facts": "adult"},
+    )
+    r = post_form(
+        cs2,
+        f"/console/cases/{case.id}",
+        f"/console/cases/{case.id}/decision",
+        {"policy": "csam@2", "outcome": "violates", "facts": "a child"},
+    )
     assert r.status_code == 409 and "awaits a second review" in r.text and 'id="decision-error"' in r.text

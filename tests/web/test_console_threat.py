@@ -13,14 +13,20 @@ from tests.conftest import T0
 from tests.helpers import make_staff
 from tests.web.console_support import last_case, login, post_form
 
-THREAT = {"kind": "public_report", "reporter_kind": "user", "policy_id": "violent-threats", "jurisdiction": "IE",
-          "explanation": "he says he will bring a gun to the school tomorrow",
-          "items": [{"content_id": "post-9", "account_id": "u-9"}]}
+THREAT = {
+    "kind": "public_report",
+    "reporter_kind": "user",
+    "policy_id": "violent-threats",
+    "jurisdiction": "IE",
+    "explanation": "he says he will bring a gun to the school tomorrow",
+    "items": [{"content_id": "post-9", "account_id": "u-9"}],
+}
 
 
 def _configure(app) -> None:  # type: ignore[no-untyped-def]
     app.state.settings = app.state.settings.model_copy(
-        update={"dsa18_authorities": {"IE": "An Garda Siochana <dsa18@garda.example>"}})
+        update={"dsa18_authorities": {"IE": "An Garda Siochana <dsa18@garda.example>"}}
+    )
 
 
 def test_DSA3_the_decision_form_marks_imminent_danger(app, client, database: Database) -> None:  # type: ignore[no-untyped-def]
@@ -36,10 +42,20 @@ def test_DSA3_the_decision_form_marks_imminent_danger(app, client, database: Dat
     assert post_form(mo, page, f"{page}/claim", {}).status_code == 303
     html = mo.get(page).text
     assert 'id="imminent-danger"' in html and "Art. 18" in html
-    r = post_form(mo, page, f"{page}/decision", {
-        "policy": "violent-threats@2", "outcome": "violates", "actions_for": "violent-threats@2",
-        "actions": ["remove", "strike"], "facts": "a specific threat to shoot pupils at a named school tomorrow",
-        "imminent_danger": "yes", "member_states": ""})
+    r = post_form(
+        mo,
+        page,
+        f"{page}/decision",
+        {
+            "policy": "violent-threats@2",
+            "outcome": "violates",
+            "actions_for": "violent-threats@2",
+            "actions": ["remove", "strike"],
+            "facts": "a specific threat to shoot pupils at a named school tomorrow",
+            "imminent_danger": "yes",
+            "member_states": "",
+        },
+    )
     assert r.status_code == 303, r.text
     with database.unit_of_work(write=False) as db:
         note = db.execute(sa.select(AuthorityNotification)).scalar_one()
@@ -52,7 +68,9 @@ def test_DSA3_the_decision_form_marks_imminent_danger(app, client, database: Dat
     assert "Notification of a threat to life or safety" in html and "queued, not sent yet" in html
 
 
-def test_DSA3_the_threat_form_marks_without_a_decision_and_says_what_is_missing(app, client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_DSA3_the_threat_form_marks_without_a_decision_and_says_what_is_missing(
+    app, client, database: Database
+) -> None:  # type: ignore[no-untyped-def]
     """REQ DSA-3: the standalone form needs the facts; a member state with no configured authority
     is shown on the track as still owed."""
     _configure(app)
@@ -63,7 +81,9 @@ def test_DSA3_the_threat_form_marks_without_a_decision_and_says_what_is_missing(
     page = f"/console/cases/{case.id}"
     r = post_form(mo, page, f"{page}/threat", {"facts": "too short", "member_states": "IE"})
     assert r.status_code == 422 and "at least 20 characters" in r.text
-    r = post_form(mo, page, f"{page}/threat", {"facts": "a dated threat to kill a named teacher", "member_states": "IE, FR"})
+    r = post_form(
+        mo, page, f"{page}/threat", {"facts": "a dated threat to kill a named teacher", "member_states": "IE, FR"}
+    )
     assert r.status_code == 303
     html = mo.get(page).text
     assert "no authority configured for FR" in html

@@ -23,19 +23,30 @@ from tests.web.console_support import MINOR_REPORT
 @pytest.fixture
 def people(app, client, database: Database):  # type: ignore[no-untyped-def]
     """Console users by role, on one TestClient, plus API headers for deciding through the API."""
-    for name, role in (("mo", "moderator"), ("mo2", "moderator"), ("senior", "senior_moderator"),
-                       ("cs", "child_safety"), ("legal", "legal"), ("aud", "auditor"), ("adm", "admin")):
+    for name, role in (
+        ("mo", "moderator"),
+        ("mo2", "moderator"),
+        ("senior", "senior_moderator"),
+        ("cs", "child_safety"),
+        ("legal", "legal"),
+        ("aud", "auditor"),
+        ("adm", "admin"),
+    ):
         make_staff(database, name, role)
-    users = {name: console_user(client, database, name) for name in ("mo", "mo2", "senior", "cs", "legal", "aud",
-                                                                     "adm")}
+    users = {
+        name: console_user(client, database, name) for name in ("mo", "mo2", "senior", "cs", "legal", "aud", "adm")
+    }
     users["api_mo"] = {"Authorization": sign_in(client, "mo")["Authorization"]}  # type: ignore[assignment]
     return users
 
 
 def _spam(client, n: int, *, prefix: str = "spam") -> list[int]:  # type: ignore[no-untyped-def]
-    return [case_of(client.app.state.database, report(client, policy="spam", content=f"{prefix}-{i}",
-                                                      account=f"bot-{i % 2}"))
-            for i in range(n)]
+    return [
+        case_of(
+            client.app.state.database, report(client, policy="spam", content=f"{prefix}-{i}", account=f"bot-{i % 2}")
+        )
+        for i in range(n)
+    ]
 
 
 def _rows(html: str) -> list[int]:
@@ -44,12 +55,17 @@ def _rows(html: str) -> list[int]:
 
 def _tags(database: Database, case_id: int) -> list[str]:
     with database.unit_of_work(write=False) as db:
-        return list(db.execute(sa.select(AuditEvent.tag).where(AuditEvent.subject_type == "case",
-                                                               AuditEvent.subject_id == str(case_id))
-                               .order_by(AuditEvent.seq)).scalars())
+        return list(
+            db.execute(
+                sa.select(AuditEvent.tag)
+                .where(AuditEvent.subject_type == "case", AuditEvent.subject_id == str(case_id))
+                .order_by(AuditEvent.seq)
+            ).scalars()
+        )
 
 
 # -- queue views and filters ----------------------------------------------------------------------
+
 
 def test_queue_views_open_mine_closed_and_a_decided_case_is_found(app, client, database: Database, people) -> None:  # type: ignore[no-untyped-def]
     spam = _spam(client, 3)
@@ -76,13 +92,15 @@ def test_queue_views_open_mine_closed_and_a_decided_case_is_found(app, client, d
 
 def test_a_bad_filter_value_gets_a_clear_page_not_a_validator_dump(people) -> None:  # type: ignore[no-untyped-def]
     mo = people["mo"]
-    for url, words in (("/console/queue?view=decidedx", "is not a view; choose one of: open, mine"),
-                       ("/console/queue?state=nonsense", "is not a view"),
-                       ("/console/queue?reporter=martian", "is not a reporter kind"),
-                       ("/console/queue?track=ncmecc", "is not a legal track"),
-                       ("/console/queue?policy=nope", "is not a policy"),
-                       ("/console/queue?sort=random", "is not a sort order"),
-                       ("/console/queue?area=Robert');--", "lower case letters")):
+    for url, words in (
+        ("/console/queue?view=decidedx", "is not a view; choose one of: open, mine"),
+        ("/console/queue?state=nonsense", "is not a view"),
+        ("/console/queue?reporter=martian", "is not a reporter kind"),
+        ("/console/queue?track=ncmecc", "is not a legal track"),
+        ("/console/queue?policy=nope", "is not a policy"),
+        ("/console/queue?sort=random", "is not a sort order"),
+        ("/console/queue?area=Robert');--", "lower case letters"),
+    ):
         r = mo.get(url)
         assert r.status_code == 422, url
         assert words in r.text, (url, r.text[:2000])
@@ -98,32 +116,54 @@ def test_breached_view_lists_cases_past_a_due_time(app, client, database: Databa
     assert page.status_code == 200 and _rows(page.text) == spam
 
 
-def test_queue_rows_show_reason_reporter_kinds_count_countdown_and_blurred_thumbnail(app, client, database: Database, people) -> None:  # type: ignore[no-untyped-def]
+def test_queue_rows_show_reason_reporter_kinds_count_countdown_and_blurred_thumbnail(
+    app, client, database: Database, people
+) -> None:  # type: ignore[no-untyped-def]
     from staydown.actors import SYSTEM
     from staydown.evidence.actions import store_item
     from staydown.subjects.models import PlatformContent
     from tests.imagegen import jpeg
 
     tracking = report(client, policy="spam", content="pic-1", account="bot-9", explanation="same link posted 40 times")
-    report(client, policy="spam", content="pic-1", account="bot-9", reporter_kind="affected_person",
-           email="brand@example.org", explanation="it is my brand being copied")
+    report(
+        client,
+        policy="spam",
+        content="pic-1",
+        account="bot-9",
+        reporter_kind="affected_person",
+        email="brand@example.org",
+        explanation="it is my brand being copied",
+    )
     case_id = case_of(database, tracking)
     with database.unit_of_work() as db:
         content = db.execute(sa.select(PlatformContent).where(PlatformContent.platform_id == "pic-1")).scalar_one()
-        item = store_item(db, actor=SYSTEM, vault=app.state.vault, data=jpeg(3), content_id=content.id,
-                          case_id=case_id, context={}, media_type="image/jpeg", original_filename="synthetic-3.jpg")
+        item = store_item(
+            db,
+            actor=SYSTEM,
+            vault=app.state.vault,
+            data=jpeg(3),
+            content_id=content.id,
+            case_id=case_id,
+            context={},
+            media_type="image/jpeg",
+            original_filename="synthetic-3.jpg",
+        )
         item_id = item.id
     page = people["mo"].get("/console/queue").text
     row = page.split(f'data-case="{case_id}"')[1].split("</tr>")[0]
     assert "it is my brand being copied" in row  # the latest reason
     assert "2 reporters" in row and "affected person" in row and "user" in row
-    assert re.search(r'<time datetime="[0-9T:\-]+Z" data-countdown[^>]*>2d 23h 59m left</time>|'
-                     r'<time datetime="[0-9T:\-]+Z" data-countdown[^>]*>3d 0h 00m left</time>', row)
+    assert re.search(
+        r'<time datetime="[0-9T:\-]+Z" data-countdown[^>]*>2d 23h 59m left</time>|'
+        r'<time datetime="[0-9T:\-]+Z" data-countdown[^>]*>3d 0h 00m left</time>',
+        row,
+    )
     thumb = f"/console/cases/{case_id}/media/{item_id}/preview.png"
     assert f'src="{thumb}"' in row and "Blurred greyscale preview" in row
     # The thumbnail goes through the preview route, which only ever serves the blurred greyscale image.
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     png = people["mo"].get(thumb)
     assert png.status_code == 200 and Image.open(io.BytesIO(png.content)).mode == "L"
@@ -131,13 +171,23 @@ def test_queue_rows_show_reason_reporter_kinds_count_countdown_and_blurred_thumb
 
 # -- bulk decisions -----------------------------------------------------------------------------
 
-def test_bulk_decision_one_reason_one_decision_and_one_audit_event_per_case(app, client, database: Database, people) -> None:  # type: ignore[no-untyped-def]
+
+def test_bulk_decision_one_reason_one_decision_and_one_audit_event_per_case(
+    app, client, database: Database, people
+) -> None:  # type: ignore[no-untyped-def]
     spam = _spam(client, 5)
     ref = app.state.catalogue.get("spam").ref
     mo = people["mo"]
     assert 'id="bulk-form"' in mo.get("/console/queue").text
-    r = mo.post("/console/queue/bulk-decision", {"policy": ref, "outcome": "violates", "case": [str(c) for c in spam],
-                                                 "facts": "identical link spam from a bot network"})
+    r = mo.post(
+        "/console/queue/bulk-decision",
+        {
+            "policy": ref,
+            "outcome": "violates",
+            "case": [str(c) for c in spam],
+            "facts": "identical link spam from a bot network",
+        },
+    )
     assert r.status_code == 303 and "view=closed" in r.headers["location"]
     page = mo.get(r.headers["location"]).text
     assert "5 cases were decided with one reason" in page and sorted(_rows(page)) == sorted(spam)
@@ -148,13 +198,18 @@ def test_bulk_decision_one_reason_one_decision_and_one_audit_event_per_case(app,
             decisions = db.execute(sa.select(Decision).where(Decision.case_id == case_id)).scalars().all()
             assert len(decisions) == 1 and decisions[0].facts == "identical link spam from a bot network"
             assert decisions[0].policy_ref == ref
-            assert db.execute(sa.select(EnforcementAction).where(EnforcementAction.case_id == case_id,
-                                                                 EnforcementAction.kind == "remove")).first()
+            assert db.execute(
+                sa.select(EnforcementAction).where(
+                    EnforcementAction.case_id == case_id, EnforcementAction.kind == "remove"
+                )
+            ).first()
     for case_id in spam:
         assert _tags(database, case_id).count("case:decision:violates") == 1
 
 
-def test_bulk_decision_is_refused_for_child_safety_and_mixed_policies_and_keeps_nothing(app, client, database: Database, people) -> None:  # type: ignore[no-untyped-def]
+def test_bulk_decision_is_refused_for_child_safety_and_mixed_policies_and_keeps_nothing(
+    app, client, database: Database, people
+) -> None:  # type: ignore[no-untyped-def]
     spam = _spam(client, 2)
     other = case_of(database, report(client, policy="harassment", content="post-x", account="u-x"))
     client.post("/public/notices", json=MINOR_REPORT)
@@ -165,19 +220,28 @@ def test_bulk_decision_is_refused_for_child_safety_and_mixed_policies_and_keeps_
     page = cs.get("/console/queue").text
     assert "two-person rule" in page  # said on the page
     assert f'id="select-{minor}"' not in page and f'id="select-{spam[0]}"' in page  # and not offered
-    r = cs.post("/console/queue/bulk-decision", {"policy": app.state.catalogue.get("csam").ref, "outcome": "violates",
-                                                 "case": [str(minor)], "facts": "x"})
+    r = cs.post(
+        "/console/queue/bulk-decision",
+        {"policy": app.state.catalogue.get("csam").ref, "outcome": "violates", "case": [str(minor)], "facts": "x"},
+    )
     assert r.status_code == 409 and "two-person rule" in r.text and "Nothing was decided" in r.text
-    r = cs.post("/console/queue/bulk-decision", {"policy": ref, "outcome": "violates", "facts": "spam",
-                                                 "case": [str(spam[0]), str(spam[1]), str(other)]})
+    r = cs.post(
+        "/console/queue/bulk-decision",
+        {"policy": ref, "outcome": "violates", "facts": "spam", "case": [str(spam[0]), str(spam[1]), str(other)]},
+    )
     assert r.status_code == 422 and f"case {other} is under harassment, not spam" in r.text
     # A moderator does not even learn that the child-safety case exists.
-    r = people["mo"].post("/console/queue/bulk-decision", {"policy": ref, "outcome": "violates", "facts": "spam",
-                                                           "case": [str(spam[0]), str(minor)]})
+    r = people["mo"].post(
+        "/console/queue/bulk-decision",
+        {"policy": ref, "outcome": "violates", "facts": "spam", "case": [str(spam[0]), str(minor)]},
+    )
     assert r.status_code == 404
-    for body, words in (({"case": []}, "select at least one case"), ({"case": ["abc"]}, "case numbers"),
-                        ({"case": [str(spam[0])], "outcome": "escalate"}, "one by one"),
-                        ({"case": [str(spam[0])], "facts": " "}, "write the facts")):
+    for body, words in (
+        ({"case": []}, "select at least one case"),
+        ({"case": ["abc"]}, "case numbers"),
+        ({"case": [str(spam[0])], "outcome": "escalate"}, "one by one"),
+        ({"case": [str(spam[0])], "facts": " "}, "write the facts"),
+    ):
         data = {"policy": ref, "outcome": "violates", "facts": "spam", **body}
         r = people["mo"].post("/console/queue/bulk-decision", data)
         assert r.status_code == 422 and words in r.text, (body, r.text[:500])
@@ -188,8 +252,14 @@ def test_bulk_decision_is_refused_for_child_safety_and_mixed_policies_and_keeps_
 
 # -- search and the pages per account and item -------------------------------------------------
 
-def test_search_goes_straight_to_an_exact_hit_and_lists_the_rest(app, client, database: Database, people,  # type: ignore[no-untyped-def]
-                                                                  api_key: str) -> None:
+
+def test_search_goes_straight_to_an_exact_hit_and_lists_the_rest(
+    app,
+    client,
+    database: Database,
+    people,  # type: ignore[no-untyped-def]
+    api_key: str,
+) -> None:
     tracking = report(client, policy="harassment", content="post-77", account="acct-77")
     r = client.put("/v1/accounts/acct-77", json={"handle": "rude77"}, headers={"Authorization": f"Bearer {api_key}"})
     assert r.status_code == 200, r.text
@@ -201,11 +271,15 @@ def test_search_goes_straight_to_an_exact_hit_and_lists_the_rest(app, client, da
         content_id = db.execute(sa.text("select id from platform_content where platform_id='post-77'")).scalar_one()
         account_id = db.execute(sa.text("select id from platform_accounts where platform_id='acct-77'")).scalar_one()
     mo = people["mo"]
-    for query, target in ((tracking, f"/console/cases/{case_id}"), (tracking.lower().replace("-", ""),
-                                                                    f"/console/cases/{case_id}"),
-                          (statement, f"/console/cases/{case_id}"), (str(case_id), f"/console/cases/{case_id}"),
-                          ("post-77", f"/console/content/{content_id}"), ("acct-77", f"/console/accounts/{account_id}"),
-                          ("@Rude77", f"/console/accounts/{account_id}")):
+    for query, target in (
+        (tracking, f"/console/cases/{case_id}"),
+        (tracking.lower().replace("-", ""), f"/console/cases/{case_id}"),
+        (statement, f"/console/cases/{case_id}"),
+        (str(case_id), f"/console/cases/{case_id}"),
+        ("post-77", f"/console/content/{content_id}"),
+        ("acct-77", f"/console/accounts/{account_id}"),
+        ("@Rude77", f"/console/accounts/{account_id}"),
+    ):
         r = mo.get("/console/search", params={"q": query}, follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"] == target, query
     listing = mo.get("/console/search", params={"q": "post-7"})
@@ -216,7 +290,9 @@ def test_search_goes_straight_to_an_exact_hit_and_lists_the_rest(app, client, da
 
 
 def test_search_and_record_pages_hide_child_safety_from_moderators(app, client, database: Database, people) -> None:  # type: ignore[no-untyped-def]
-    r = client.post("/public/notices", json={**MINOR_REPORT, "items": [{"content_id": "vid-1", "account_id": "acct-9"}]})
+    r = client.post(
+        "/public/notices", json={**MINOR_REPORT, "items": [{"content_id": "vid-1", "account_id": "acct-9"}]}
+    )
     tracking = r.json()["tracking_code"]
     with database.unit_of_work(write=False) as db:
         content_id = db.execute(sa.text("select id from platform_content where platform_id='vid-1'")).scalar_one()
@@ -232,12 +308,20 @@ def test_search_and_record_pages_hide_child_safety_from_moderators(app, client, 
     assert "vid-1" in cs.get(f"/console/accounts/{account_id}").text
 
 
-def test_account_page_lists_every_case_action_strike_appeal_and_statement_newest_first(app, client, database: Database, people) -> None:  # type: ignore[no-untyped-def]
+def test_account_page_lists_every_case_action_strike_appeal_and_statement_newest_first(
+    app, client, database: Database, people
+) -> None:  # type: ignore[no-untyped-def]
     first = case_of(database, report(client, policy="harassment", content="post-a", account="acct-1"))
     decide(client, people["api_mo"], first, "harassment@2")
     statement = statement_for(database, first, "remove")
-    appeal = client.post("/public/appeals", json={"statement_code": statement, "basis": "content_restriction",
-                                                  "explanation": "it was a joke between friends"}).json()
+    appeal = client.post(
+        "/public/appeals",
+        json={
+            "statement_code": statement,
+            "basis": "content_restriction",
+            "explanation": "it was a joke between friends",
+        },
+    ).json()
     second = case_of(database, report(client, policy="spam", content="post-b", account="acct-1"))
     with database.unit_of_work(write=False) as db:
         account_id = db.execute(sa.text("select id from platform_accounts where platform_id='acct-1'")).scalar_one()
@@ -258,16 +342,24 @@ def test_account_page_lists_every_case_action_strike_appeal_and_statement_newest
 
 # -- comments, assignment, escalation, history -------------------------------------------------
 
+
 def test_comments_assignment_and_escalation_with_history_in_words(app, client, database: Database, people) -> None:  # type: ignore[no-untyped-def]
     case_id = _spam(client, 1)[0]
     mo, senior = people["mo"], people["senior"]
-    assert mo.post(f"/console/cases/{case_id}/comments", {"body": "looks like the bot wave from Monday"}).status_code == 303
+    assert (
+        mo.post(f"/console/cases/{case_id}/comments", {"body": "looks like the bot wave from Monday"}).status_code
+        == 303
+    )
     r = mo.post(f"/console/cases/{case_id}/comments", {"body": "   "})
     assert r.status_code == 422 and "write the comment" in r.text
-    r = mo.post(f"/console/cases/{case_id}/assignment", {"to": "role:senior_moderator", "escalate": "yes", "reason": ""})
+    r = mo.post(
+        f"/console/cases/{case_id}/assignment", {"to": "role:senior_moderator", "escalate": "yes", "reason": ""}
+    )
     assert r.status_code == 422 and "reason for the escalation" in r.text
-    r = mo.post(f"/console/cases/{case_id}/assignment", {"to": "role:senior_moderator", "escalate": "yes",
-                                                         "reason": "could be a coordinated campaign"})
+    r = mo.post(
+        f"/console/cases/{case_id}/assignment",
+        {"to": "role:senior_moderator", "escalate": "yes", "reason": "could be a coordinated campaign"},
+    )
     assert r.status_code == 303
     r = mo.post(f"/console/cases/{case_id}/assignment", {"to": "role:auditor"})
     assert r.status_code == 422 and "can be given to the roles" in r.text
@@ -284,13 +376,17 @@ def test_comments_assignment_and_escalation_with_history_in_words(app, client, d
     assert 'id="assigned-to">senior<' in page
     history = page.split('id="history-h"')[1]
     assert "mo left a comment." in history
-    assert "mo escalated the case to everyone with the role senior moderator: could be a coordinated campaign." in history
+    assert (
+        "mo escalated the case to everyone with the role senior moderator: could be a coordinated campaign." in history
+    )
     assert "mo gave the case to senior." in history
     assert "Legal track \u201cA decision on your report\u201d (DSA Art. 16(6)) opened." in history
     assert not re.search(r"\b[a-z_]+:[a-z_]+:[a-z_]+\b", history)  # no raw tag anywhere
     with database.unit_of_work(write=False) as db:
-        assert db.execute(sa.select(CaseComment.body).where(CaseComment.case_id == case_id)).scalar_one() \
+        assert (
+            db.execute(sa.select(CaseComment.body).where(CaseComment.case_id == case_id)).scalar_one()
             == "looks like the bot wave from Monday"
+        )
         alert = db.execute(sa.select(StaffAlert).where(StaffAlert.case_id == case_id)).scalar_one()
         assert alert.role == "senior_moderator" and "coordinated campaign" in alert.message
     tags = _tags(database, case_id)
@@ -314,14 +410,21 @@ def test_a_child_safety_case_is_given_only_to_specialists(client, database: Data
 
 # -- appeals ------------------------------------------------------------------------------------
 
+
 def test_appeals_queue_page_claim_and_decision_in_the_console(app, client, database: Database, people) -> None:  # type: ignore[no-untyped-def]
     """DSA-4: decided in the console by a person who took no part, with reasons; a reversal lifts
     the measures as through the API."""
     case_id = case_of(database, report(client, policy="harassment", content="post-ap", account="u-ap"))
     decide(client, people["api_mo"], case_id, "harassment@2")
     statement = statement_for(database, case_id, "remove")
-    code = client.post("/public/appeals", json={"statement_code": statement, "basis": "content_restriction",
-                                                "explanation": "it was satire, read the thread"}).json()["code"]
+    code = client.post(
+        "/public/appeals",
+        json={
+            "statement_code": statement,
+            "basis": "content_restriction",
+            "explanation": "it was satire, read the thread",
+        },
+    ).json()["code"]
     with database.unit_of_work(write=False) as db:
         appeal_id = db.execute(sa.select(Appeal.id).where(Appeal.code == code)).scalar_one()
     senior = people["senior"]
@@ -337,8 +440,9 @@ def test_appeals_queue_page_claim_and_decision_in_the_console(app, client, datab
     assert r.status_code == 422 and "needs its reasons" in r.text and "The appeal was not decided" in r.text
     r = senior.post(f"/console/appeals/{appeal_id}/decide", {"outcome": "modified", "reasons": "too harsh"})
     assert r.status_code == 422 and "names the measures" in r.text
-    r = senior.post(f"/console/appeals/{appeal_id}/decide", {"outcome": "reversed",
-                                                             "reasons": "satire of a public figure, allowed"})
+    r = senior.post(
+        f"/console/appeals/{appeal_id}/decide", {"outcome": "reversed", "reasons": "satire of a public figure, allowed"}
+    )
     assert r.status_code == 303
     done = senior.get(r.headers["location"]).text
     assert "The appeal was decided" in done and "satire of a public figure, allowed" in done
@@ -346,8 +450,13 @@ def test_appeals_queue_page_claim_and_decision_in_the_console(app, client, datab
     with database.unit_of_work(write=False) as db:
         appeal = db.get(Appeal, appeal_id)
         assert appeal.outcome == "reversed" and appeal.decided_by.startswith("staff:")
-        kinds = set(db.execute(sa.select(EnforcementAction.kind).where(EnforcementAction.case_id == case_id,
-                                                                       EnforcementAction.state == "active")).scalars())
+        kinds = set(
+            db.execute(
+                sa.select(EnforcementAction.kind).where(
+                    EnforcementAction.case_id == case_id, EnforcementAction.state == "active"
+                )
+            ).scalars()
+        )
         assert "remove" not in kinds and "restore" in kinds
 
 
@@ -356,8 +465,14 @@ def test_the_original_decider_is_not_offered_the_appeal(app, client, database: D
     headers = sign_in(client, "senior2")
     case_id = case_of(database, report(client, policy="harassment", content="post-od", account="u-od"))
     decide(client, headers, case_id, "harassment@2")
-    code = client.post("/public/appeals", json={"statement_code": statement_for(database, case_id),
-                                                "basis": "content_restriction", "explanation": "mistake"}).json()["code"]
+    code = client.post(
+        "/public/appeals",
+        json={
+            "statement_code": statement_for(database, case_id),
+            "basis": "content_restriction",
+            "explanation": "mistake",
+        },
+    ).json()["code"]
     with database.unit_of_work(write=False) as db:
         appeal_id = db.execute(sa.select(Appeal.id).where(Appeal.code == code)).scalar_one()
     senior2 = console_user(client, database, "senior2")
@@ -372,8 +487,11 @@ def test_disputes_list(app, client, database: Database, people) -> None:  # type
     case_id = case_of(database, report(client, policy="harassment", content="post-d", account="u-d"))
     decide(client, people["api_mo"], case_id, "harassment@2")
     legal_headers = sign_in(client, "legal")
-    r = client.post("/v1/disputes", headers=legal_headers, json={"body": "User Rights ADR", "case_id": case_id,
-                                                                 "reference": "URA-2026-7"})
+    r = client.post(
+        "/v1/disputes",
+        headers=legal_headers,
+        json={"body": "User Rights ADR", "case_id": case_id, "reference": "URA-2026-7"},
+    )
     assert r.status_code == 201, r.text
     for name in ("legal", "senior"):
         page = people[name].get("/console/appeals/disputes")
@@ -383,25 +501,31 @@ def test_disputes_list(app, client, database: Database, people) -> None:  # type
 
 # -- rights -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("who", "method", "url", "data"), [
-    ("aud", "get", "/console/search?q=x", None),  # cases:read
-    ("aud", "get", "/console/accounts/1", None),
-    ("aud", "get", "/console/content/1", None),
-    ("aud", "post", "/console/cases/{case}/comments", {"body": "hi"}),
-    ("legal", "post", "/console/cases/{case}/assignment", {"to": "role:moderator"}),  # cases:review
-    ("legal", "post", "/console/queue/bulk-decision", {"case": ["{case}"], "outcome": "violates", "facts": "x"}),
-    ("mo", "get", "/console/appeals", None),  # appeals:decide
-    ("mo", "get", "/console/appeals/{appeal}", None),
-    ("mo", "post", "/console/appeals/{appeal}/claim", {}),
-    ("mo", "post", "/console/appeals/{appeal}/release", {}),
-    ("mo", "post", "/console/appeals/{appeal}/decide", {"outcome": "upheld", "reasons": "x"}),
-    ("mo", "get", "/console/appeals/disputes", None),  # appeals:disputes
-])
+
+@pytest.mark.parametrize(
+    ("who", "method", "url", "data"),
+    [
+        ("aud", "get", "/console/search?q=x", None),  # cases:read
+        ("aud", "get", "/console/accounts/1", None),
+        ("aud", "get", "/console/content/1", None),
+        ("aud", "post", "/console/cases/{case}/comments", {"body": "hi"}),
+        ("legal", "post", "/console/cases/{case}/assignment", {"to": "role:moderator"}),  # cases:review
+        ("legal", "post", "/console/queue/bulk-decision", {"case": ["{case}"], "outcome": "violates", "facts": "x"}),
+        ("mo", "get", "/console/appeals", None),  # appeals:decide
+        ("mo", "get", "/console/appeals/{appeal}", None),
+        ("mo", "post", "/console/appeals/{appeal}/claim", {}),
+        ("mo", "post", "/console/appeals/{appeal}/release", {}),
+        ("mo", "post", "/console/appeals/{appeal}/decide", {"outcome": "upheld", "reasons": "x"}),
+        ("mo", "get", "/console/appeals/disputes", None),  # appeals:disputes
+    ],
+)
 def test_each_new_route_checks_its_right(app, client, database: Database, people, who, method, url, data) -> None:  # type: ignore[no-untyped-def]
     case_id = case_of(database, report(client, policy="harassment", content="post-r", account="u-r"))
     decide(client, people["api_mo"], case_id, "harassment@2")
-    code = client.post("/public/appeals", json={"statement_code": statement_for(database, case_id),
-                                                "basis": "content_restriction", "explanation": "x"}).json()["code"]
+    code = client.post(
+        "/public/appeals",
+        json={"statement_code": statement_for(database, case_id), "basis": "content_restriction", "explanation": "x"},
+    ).json()["code"]
     with database.unit_of_work(write=False) as db:
         appeal_id = db.execute(sa.select(Appeal.id).where(Appeal.code == code)).scalar_one()
     target = url.format(case=case_id, appeal=appeal_id)
@@ -409,17 +533,25 @@ def test_each_new_route_checks_its_right(app, client, database: Database, people
     if method == "get":
         r = user.get(target)
     else:
-        r = user.post(target, {k: ([x.format(case=case_id) for x in v] if isinstance(v, list) else v)
-                               for k, v in (data or {}).items()})
+        r = user.post(
+            target,
+            {k: ([x.format(case=case_id) for x in v] if isinstance(v, list) else v) for k, v in (data or {}).items()},
+        )
     assert r.status_code == 403, (target, r.status_code)
 
 
-@pytest.mark.parametrize("url", ["/console/cases/{case}/comments", "/console/cases/{case}/assignment",
-                                 "/console/queue/bulk-decision", "/console/appeals/{appeal}/claim"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/console/cases/{case}/comments",
+        "/console/cases/{case}/assignment",
+        "/console/queue/bulk-decision",
+        "/console/appeals/{appeal}/claim",
+    ],
+)
 def test_new_forms_need_the_csrf_token(app, client, database: Database, people, url) -> None:  # type: ignore[no-untyped-def]
     case_id = _spam(client, 1)[0]
-    r = people["senior"].post(url.format(case=case_id, appeal=1), {"body": "x", "to": "role:moderator"},
-                              csrf="0" * 64)
+    r = people["senior"].post(url.format(case=case_id, appeal=1), {"body": "x", "to": "role:moderator"}, csrf="0" * 64)
     assert r.status_code == 403
     with database.unit_of_work(write=False) as db:
         assert db.scalar(sa.select(sa.func.count()).select_from(CaseComment)) == 0

@@ -26,9 +26,14 @@ from tests.web.conftest import DESKTOP, PHONE, screenshot
 from tests.web.console_helpers import session_token
 from tests.web.test_public_pages import AXE, AXE_URL_PATH
 
-MINOR = {"kind": "public_report", "reporter_kind": "parent_or_representative", "policy_id": "csam",
-         "minor_involved": True, "explanation": "This video shows my son, he is 16. " * 8,
-         "items": [{"content_id": "vid-1", "account_id": "acct-v"}]}
+MINOR = {
+    "kind": "public_report",
+    "reporter_kind": "parent_or_representative",
+    "policy_id": "csam",
+    "minor_involved": True,
+    "explanation": "This video shows my son, he is 16. " * 8,
+    "items": [{"content_id": "vid-1", "account_id": "acct-v"}],
+}
 
 
 def axe_clean(page) -> None:  # type: ignore[no-untyped-def]
@@ -37,8 +42,10 @@ def axe_clean(page) -> None:  # type: ignore[no-untyped-def]
     if not AXE.exists():
         pytest.skip("axe-core is not installed: run `npm ci` at the repository root (make install does)")
     if not getattr(page, "_axe_routed", False):
-        page.context.route("**" + AXE_URL_PATH, lambda route: route.fulfill(
-            path=str(AXE), content_type="application/javascript; charset=utf-8"))
+        page.context.route(
+            "**" + AXE_URL_PATH,
+            lambda route: route.fulfill(path=str(AXE), content_type="application/javascript; charset=utf-8"),
+        )
         page._axe_routed = True
     origin = re.match(r"^https?://[^/]+", page.url).group(0)  # type: ignore[union-attr]
     if not page.evaluate("() => typeof axe !== 'undefined'"):
@@ -77,8 +84,18 @@ def check(page, name: str) -> None:  # type: ignore[no-untyped-def]
 
 def _cookie(page, live_server, username: str) -> None:  # type: ignore[no-untyped-def]
     token = session_token(live_server.database, username)
-    page.context.add_cookies([{"name": "sd_session", "value": token, "domain": "127.0.0.1", "path": "/console",
-                               "httpOnly": True, "sameSite": "Strict"}])
+    page.context.add_cookies(
+        [
+            {
+                "name": "sd_session",
+                "value": token,
+                "domain": "127.0.0.1",
+                "path": "/console",
+                "httpOnly": True,
+                "sameSite": "Strict",
+            }
+        ]
+    )
 
 
 def _person(browser, live_server, username: str):  # type: ignore[no-untyped-def]
@@ -92,9 +109,17 @@ def _person(browser, live_server, username: str):  # type: ignore[no-untyped-def
 
 
 def _report(url: str, policy: str, content: str, account: str, explanation: str, email: str) -> str:
-    r = httpx.post(f"{url}/public/notices", json={
-        "kind": "public_report", "reporter_kind": "user", "policy_id": policy, "explanation": explanation,
-        "contact_email": email, "items": [{"content_id": content, "account_id": account}]})
+    r = httpx.post(
+        f"{url}/public/notices",
+        json={
+            "kind": "public_report",
+            "reporter_kind": "user",
+            "policy_id": policy,
+            "explanation": explanation,
+            "contact_email": email,
+            "items": [{"content_id": content, "account_id": account}],
+        },
+    )
     assert r.status_code == 201, r.text
     return r.json()["tracking_code"]
 
@@ -106,48 +131,95 @@ def _case_of(live_server, tracking: str) -> int:  # type: ignore[no-untyped-def]
 
 def _seed(live_server) -> dict:  # type: ignore[no-untyped-def]
     url = live_server.url
-    for name, role in (("mo", "moderator"), ("mo2", "moderator"), ("senior", "senior_moderator"),
-                       ("cs1", "child_safety"), ("cs2", "child_safety"), ("legal", "legal")):
+    for name, role in (
+        ("mo", "moderator"),
+        ("mo2", "moderator"),
+        ("senior", "senior_moderator"),
+        ("cs1", "child_safety"),
+        ("cs2", "child_safety"),
+        ("legal", "legal"),
+    ):
         make_staff(live_server.database, name, role)
     api = httpx.Client(base_url=url)
     mo2 = sign_in(api, "mo2")
     # The account's first case: decided "violates" by mo2, then appealed by the account holder.
-    tracking = _report(url, "harassment", "post-1", "acct-1", "he keeps threatening my sister in replies",
-                       "sister@example.org")
+    tracking = _report(
+        url, "harassment", "post-1", "acct-1", "he keeps threatening my sister in replies", "sister@example.org"
+    )
     first = _case_of(live_server, tracking)
     assert api.post(f"/v1/cases/{first}/claim", headers=mo2).status_code == 200
-    r = api.post(f"/v1/cases/{first}/decision", headers=mo2, json={
-        "policy": "harassment@2", "outcome": "violates", "facts": "three replies threatening violence"})
+    r = api.post(
+        f"/v1/cases/{first}/decision",
+        headers=mo2,
+        json={"policy": "harassment@2", "outcome": "violates", "facts": "three replies threatening violence"},
+    )
     assert r.status_code == 200, r.text
     from staydown.transparency.models import StatementOfReasons
 
     with live_server.database.unit_of_work(write=False) as db:
-        statement = db.execute(sa.select(StatementOfReasons.code).where(StatementOfReasons.case_id == first,
-                                                                        StatementOfReasons.measure == "remove")
-                               ).scalar_one()
-    r = api.post("/public/appeals", json={"statement_code": statement, "basis": "content_restriction",
-                                          "explanation": "These were quotes from a film we were discussing."})
+        statement = db.execute(
+            sa.select(StatementOfReasons.code).where(
+                StatementOfReasons.case_id == first, StatementOfReasons.measure == "remove"
+            )
+        ).scalar_one()
+    r = api.post(
+        "/public/appeals",
+        json={
+            "statement_code": statement,
+            "basis": "content_restriction",
+            "explanation": "These were quotes from a film we were discussing.",
+        },
+    )
     assert r.status_code == 201, r.text
     appeal_code = r.json()["code"]
-    r = api.post("/v1/disputes", headers=sign_in(api, "legal"), json={
-        "body": "Example Online Dispute Board", "case_id": first, "reference": "EODB-2026-0042"})
+    r = api.post(
+        "/v1/disputes",
+        headers=sign_in(api, "legal"),
+        json={"body": "Example Online Dispute Board", "case_id": first, "reference": "EODB-2026-0042"},
+    )
     assert r.status_code == 201, r.text
     # Five spam reports, one stored picture among them (synthetic, benign), and another report on the account.
-    spam = [_case_of(live_server, _report(url, "spam", f"spam-{i}", f"bot-{i % 2}",
-                                          "the same crypto link posted again and again", f"r{i}@example.org"))
-            for i in range(5)]
+    spam = [
+        _case_of(
+            live_server,
+            _report(
+                url,
+                "spam",
+                f"spam-{i}",
+                f"bot-{i % 2}",
+                "the same crypto link posted again and again",
+                f"r{i}@example.org",
+            ),
+        )
+        for i in range(5)
+    ]
     _report(url, "spam", "post-2", "acct-1", "advertising in every thread", "other@example.org")
     with live_server.database.unit_of_work() as db:
         content = db.execute(sa.select(PlatformContent).where(PlatformContent.platform_id == "spam-0")).scalar_one()
-        store_item(db, actor=SYSTEM, vault=live_server.app.state.vault, data=jpeg(7), content_id=content.id,
-                   case_id=spam[0], context={}, media_type="image/jpeg", original_filename="synthetic-7.jpg")
+        store_item(
+            db,
+            actor=SYSTEM,
+            vault=live_server.app.state.vault,
+            data=jpeg(7),
+            content_id=content.id,
+            case_id=spam[0],
+            context={},
+            media_type="image/jpeg",
+            original_filename="synthetic-7.jpg",
+        )
         account_id = db.execute(sa.text("select id from platform_accounts where platform_id='acct-1'")).scalar_one()
     r = api.post("/public/notices", json=MINOR)
     assert r.status_code == 201, r.text
     minor = _case_of(live_server, r.json()["tracking_code"])
     api.close()
-    return {"tracking": tracking, "first": first, "spam": spam, "appeal": appeal_code, "account": account_id,
-            "minor": minor}
+    return {
+        "tracking": tracking,
+        "first": first,
+        "spam": spam,
+        "appeal": appeal_code,
+        "account": account_id,
+        "minor": minor,
+    }
 
 
 def test_issue17_moderator_and_senior_walk_through_the_new_console(live_server, browser) -> None:  # type: ignore[no-untyped-def]
@@ -218,8 +290,14 @@ def test_issue17_moderator_and_senior_walk_through_the_new_console(live_server, 
     with live_server.database.unit_of_work(write=False) as db:
         for case_id in ids["spam"]:
             assert db.get(Case, case_id).outcome == "violates"
-            assert db.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
-                AuditEvent.subject_id == str(case_id), AuditEvent.tag == "case:decision:violates")) == 1
+            assert (
+                db.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(AuditEvent)
+                    .where(AuditEvent.subject_id == str(case_id), AuditEvent.tag == "case:decision:violates")
+                )
+                == 1
+            )
 
     # A filter that can't be used gets a clear page.
     page.goto(f"{base}/console/queue?view=decidedx&reporter=martian")
@@ -269,7 +347,9 @@ def test_issue17_moderator_and_senior_walk_through_the_new_console(live_server, 
         assert appeal.outcome == "reversed" and appeal.decided_by.startswith("staff:")
 
 
-def test_issue17_second_review_panel_fits_its_form_is_not_offered_to_the_decider_and_reveals_count(live_server, browser) -> None:  # type: ignore[no-untyped-def]
+def test_issue17_second_review_panel_fits_its_form_is_not_offered_to_the_decider_and_reveals_count(
+    live_server, browser
+) -> None:  # type: ignore[no-untyped-def]
     """X-2: the second review is a different person's; the panel fits a 1,280 px window; the
     reveal counter above the media counts the reveal just made."""
     ids = _seed(live_server)

@@ -41,9 +41,17 @@ def test_parent_reports_reviewers_decide_with_two_people_and_the_parent_sees_the
     make_staff(database, "cs1", "child_safety")
     make_staff(database, "cs2", "child_safety")
     # Something else already waits in the queue: the minor's case must still come first.
-    r = httpx.post(f"{url}/public/notices", json={
-        "kind": "public_report", "reporter_kind": "user", "policy_id": "harassment", "good_faith": True,
-        "explanation": "insults in the comments", "items": [{"content_id": "post-older"}]})
+    r = httpx.post(
+        f"{url}/public/notices",
+        json={
+            "kind": "public_report",
+            "reporter_kind": "user",
+            "policy_id": "harassment",
+            "good_faith": True,
+            "explanation": "insults in the comments",
+            "items": [{"content_id": "post-older"}],
+        },
+    )
     assert r.status_code == 201, r.text
 
     ctx0, page = new_page(browser)
@@ -67,8 +75,16 @@ def test_parent_reports_reviewers_decide_with_two_people_and_the_parent_sees_the
         assert case.minor_involved and case.child_safety
         # The upload, as a scan that held it would have kept it in the vault (a benign synthetic image).
         content = db.execute(sa.select(PlatformContent).where(PlatformContent.platform_id == CONTENT)).scalar_one()
-        store_item(db, actor=SYSTEM, vault=live_server.app.state.vault, data=jpeg(5, size=(480, 360)),
-                   content_id=content.id, case_id=case_id, context={}, media_type="JPEG")
+        store_item(
+            db,
+            actor=SYSTEM,
+            vault=live_server.app.state.vault,
+            data=jpeg(5, size=(480, 360)),
+            content_id=content.id,
+            case_id=case_id,
+            context={},
+            media_type="JPEG",
+        )
 
     # 2. The first reviewer: the case is at the top, its countdown running.
     ctx1, cs1 = new_page(browser)
@@ -145,8 +161,13 @@ def test_parent_reports_reviewers_decide_with_two_people_and_the_parent_sees_the
     with database.unit_of_work(write=False) as db:
         reveals = db.execute(sa.select(AuditEvent).where(AuditEvent.tag == "case:media:reveal")).all()
         assert reveals == []  # decided without revealing anything
-        tags = list(db.execute(sa.select(AuditEvent.tag).where(
-            AuditEvent.subject_type == "case", AuditEvent.subject_id == str(case_id))).scalars())
+        tags = list(
+            db.execute(
+                sa.select(AuditEvent.tag).where(
+                    AuditEvent.subject_type == "case", AuditEvent.subject_id == str(case_id)
+                )
+            ).scalars()
+        )
         assert "case:decision:no_violation" in tags and "case:decision:second_review" in tags
     for context in (ctx0, ctx1, ctx2):
         context.close()

@@ -18,7 +18,9 @@ from staydown.web.templating import ENV, TEMPLATES_DIR
 LOCALE = Path(i18n.__file__).parent / "locale"
 # The templates people outside read (the console's own: tests/web/test_console_i18n.py).
 PUBLIC_TEMPLATES = sorted(p.relative_to(TEMPLATES_DIR).as_posix() for p in TEMPLATES_DIR.glob("public/*.html")) + [
-    "base.html", "error.html"]
+    "base.html",
+    "error.html",
+]
 VISIBLE_ATTRIBUTES = {"title", "alt", "aria-label", "placeholder", "aria-description"}
 GETTEXT = {"_", "gettext", "ngettext", "pgettext"}
 WORDS = re.compile(r"[A-Za-z]{2,}")
@@ -33,10 +35,12 @@ def test_every_shipped_catalogue_is_complete_with_nothing_fuzzy() -> None:
 
 def test_the_catalogue_check_catches_what_it_should(tmp_path: Path) -> None:
     (tmp_path / "xx" / "LC_MESSAGES").mkdir(parents=True)
-    (tmp_path / "messages.pot").write_text('msgid "Hello"\nmsgstr ""\n\nmsgid "Hi %(name)s"\nmsgstr ""\n\n'
-                                           'msgid "Bye"\nmsgstr ""\n', encoding="utf-8")
+    (tmp_path / "messages.pot").write_text(
+        'msgid "Hello"\nmsgstr ""\n\nmsgid "Hi %(name)s"\nmsgstr ""\n\nmsgid "Bye"\nmsgstr ""\n', encoding="utf-8"
+    )
     (tmp_path / "xx" / "LC_MESSAGES" / "messages.po").write_text(
-        '#, fuzzy\nmsgid "Hello"\nmsgstr "Salut"\n\nmsgid "Hi %(name)s"\nmsgstr "Salut"\n', encoding="utf-8")
+        '#, fuzzy\nmsgid "Hello"\nmsgstr "Salut"\n\nmsgid "Hi %(name)s"\nmsgstr "Salut"\n', encoding="utf-8"
+    )
     found = problems(tmp_path)
     assert any("fuzzy" in p and "Hello" in p for p in found)
     assert any("placeholders" in p and "Hi" in p for p in found)
@@ -105,28 +109,34 @@ def test_every_visible_string_of_a_public_template_is_marked_for_translation(nam
 def test_the_template_check_finds_an_unmarked_sentence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import staydown.web.templating as templating
 
-    (tmp_path / "t.html").write_text('<p title="Hover text">{{ _("Fine") }} Not fine {{ f(\'Also not\') }}</p>',
-                                     encoding="utf-8")
+    (tmp_path / "t.html").write_text(
+        '<p title="Hover text">{{ _("Fine") }} Not fine {{ f(\'Also not\') }}</p>', encoding="utf-8"
+    )
     monkeypatch.setattr(templating, "TEMPLATES_DIR", tmp_path)
     monkeypatch.setattr(__import__(__name__, fromlist=["x"]), "TEMPLATES_DIR", tmp_path)
     assert _unmarked("t.html") == ["Hover text", "Not fine", "Also not"]
 
 
-@pytest.mark.parametrize(("header", "asked", "remembered", "platform", "expected"), [
-    ("fr-FR,fr;q=0.9,en;q=0.5", None, None, ["en", "fr", "de"], "fr"),
-    ("pt-BR", None, None, ["en", "pt"], "pt"),
-    ("de;q=0.2, nl;q=0.8", None, None, ["en", "de", "nl"], "nl"),
-    ("sv, fr;q=0", None, None, ["de", "fr"], "de"),  # nothing offered: the platform's first
-    ("fr", None, None, ["en", "de"], "en"),  # French is shipped but the platform does not serve it
-    ("fr", "de", None, ["en", "fr", "de"], "de"),  # ?lang= wins
-    ("fr", None, "it", ["en", "fr", "it"], "it"),  # then the remembered choice
-    ("fr", "xx", "yy", ["en", "fr"], "fr"),  # nonsense in either is ignored
-    (None, None, None, ["sv", "en"], "en"),  # a language without a catalogue is not offered
-])
+@pytest.mark.parametrize(
+    ("header", "asked", "remembered", "platform", "expected"),
+    [
+        ("fr-FR,fr;q=0.9,en;q=0.5", None, None, ["en", "fr", "de"], "fr"),
+        ("pt-BR", None, None, ["en", "pt"], "pt"),
+        ("de;q=0.2, nl;q=0.8", None, None, ["en", "de", "nl"], "nl"),
+        ("sv, fr;q=0", None, None, ["de", "fr"], "de"),  # nothing offered: the platform's first
+        ("fr", None, None, ["en", "de"], "en"),  # French is shipped but the platform does not serve it
+        ("fr", "de", None, ["en", "fr", "de"], "de"),  # ?lang= wins
+        ("fr", None, "it", ["en", "fr", "it"], "it"),  # then the remembered choice
+        ("fr", "xx", "yy", ["en", "fr"], "fr"),  # nonsense in either is ignored
+        (None, None, None, ["sv", "en"], "en"),  # a language without a catalogue is not offered
+    ],
+)
 def test_the_page_language_is_negotiated_among_the_platform_languages(
-        header: str | None, asked: str | None, remembered: str | None, platform: list[str], expected: str) -> None:
-    assert i18n.choose(asked=asked, remembered=remembered, accept_language=header,
-                       platform_languages=platform) == expected
+    header: str | None, asked: str | None, remembered: str | None, platform: list[str], expected: str
+) -> None:
+    assert (
+        i18n.choose(asked=asked, remembered=remembered, accept_language=header, platform_languages=platform) == expected
+    )
 
 
 def test_a_french_browser_gets_french_pages_with_html_lang_and_vary(client) -> None:  # type: ignore[no-untyped-def]
@@ -147,9 +157,21 @@ def test_lang_switch_is_remembered_for_the_next_pages(client) -> None:  # type: 
     assert '<html lang="en">' in client.get("/takedown?lang=en").text
 
 
-@pytest.mark.parametrize("path", ["/report", "/takedown", "/status", "/appeal", "/transparency", "/detection",
-                                  "/takedown/complete", "/status/NOSUCH-CODE1", "/takedown/pictures",
-                                  "/takedown/pictures/withdraw"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/report",
+        "/takedown",
+        "/status",
+        "/appeal",
+        "/transparency",
+        "/detection",
+        "/takedown/complete",
+        "/status/NOSUCH-CODE1",
+        "/takedown/pictures",
+        "/takedown/pictures/withdraw",
+    ],
+)
 def test_every_public_page_and_its_errors_carry_html_lang(client, path: str) -> None:  # type: ignore[no-untyped-def]
     for lang in i18n.SHIPPED:
         r = client.get(path, headers={"Accept-Language": lang})
@@ -168,8 +190,9 @@ def test_tid1_the_on_device_page_and_the_sentences_its_script_shows_are_in_the_r
     assert r.status_code == 200 and '<html lang="fr">' in r.text
     assert "Ce qui quitte votre appareil, et ce qui n’en sort pas" in r.text
     assert "What leaves your device" not in r.text
-    assert ('<span data-msg="working">Calcul des empreintes sur cet appareil : {done} sur {total} prêtes.</span>'
-            in r.text)
+    assert (
+        '<span data-msg="working">Calcul des empreintes sur cet appareil : {done} sur {total} prêtes.</span>' in r.text
+    )
     assert '<span data-msg="picture-alt">Image {n}, {name}</span>' in r.text
 
 
@@ -182,8 +205,14 @@ def test_tid1_the_on_device_pages_refusals_are_in_the_readers_language(client) -
     r = send(client, ["55 abc"], signature="")
     assert r.status_code == 422
     assert "Bild 1: Sein Fingerabdruck ist unvollständig" in r.text and "Geben Sie Ihre Unterschrift ein" in r.text
-    r = client.post("/takedown/pictures/withdraw", data={
-        "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', r.text).group(1),  # type: ignore[union-attr]
-        "code": "ABCDE-12345-FGHJK-67890", "confirm": "on"}, headers={"Accept-Language": "fr"})
+    r = client.post(
+        "/takedown/pictures/withdraw",
+        data={
+            "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', r.text).group(1),  # type: ignore[union-attr]
+            "code": "ABCDE-12345-FGHJK-67890",
+            "confirm": "on",
+        },
+        headers={"Accept-Language": "fr"},
+    )
     assert r.status_code == 422 and '<html lang="de">' in r.text
     assert "Wir haben keinen Antrag mit dieser Vorgangsnummer gefunden" in r.text

@@ -37,10 +37,13 @@ def _pdq(rgb: np.ndarray) -> tuple[str, int]:
 
 def _hash_pixels(page, rgb: np.ndarray) -> dict:  # type: ignore[no-untyped-def]
     h, w, channels = rgb.shape
-    return page.evaluate("""async ([b64, w, h, c]) => {
+    return page.evaluate(
+        """async ([b64, w, h, c]) => {
         const bytes = Uint8Array.from(atob(b64), ch => ch.charCodeAt(0));
         return await window.StaydownOndevice.hashPixels(bytes.buffer, w, h, c);
-    }""", [base64.b64encode(np.ascontiguousarray(rgb).tobytes()).decode(), w, h, channels])
+    }""",
+        [base64.b64encode(np.ascontiguousarray(rgb).tobytes()).decode(), w, h, channels],
+    )
 
 
 def _varied_pixels() -> list[tuple[str, np.ndarray]]:
@@ -84,9 +87,11 @@ def test_md5_in_chromium_is_hashlibs(live_server, page) -> None:  # type: ignore
     page.goto(f"{live_server.url}/takedown/pictures")
     page.add_script_tag(url=f"{live_server.url}/static/ondevice/pdq.js")
     rng = np.random.default_rng(5)
-    blobs = [rng.integers(0, 256, n, dtype=np.uint8).tobytes() for n in [*range(0, 130), 1000, 65_537, 3_000_001]]
-    got = page.evaluate("""(list) => list.map(b64 => StaydownPdq.md5(Uint8Array.from(atob(b64), c => c.charCodeAt(0))))""",
-                        [base64.b64encode(b).decode() for b in blobs])
+    blobs = [rng.integers(0, 256, n, dtype=np.uint8).tobytes() for n in [*range(130), 1000, 65_537, 3_000_001]]
+    got = page.evaluate(
+        """(list) => list.map(b64 => StaydownPdq.md5(Uint8Array.from(atob(b64), c => c.charCodeAt(0))))""",
+        [base64.b64encode(b).decode() for b in blobs],
+    )
     assert got == [hashlib.md5(b).hexdigest() for b in blobs]
 
 
@@ -120,8 +125,13 @@ def _benign_pictures(tmp_path: Path, n: int) -> list[Path]:
 
 
 def _scan(url: str, key: str, content_id: str, data: bytes) -> dict:
-    r = httpx.post(f"{url}/v1/scan", headers=auth(key), files={"file": ("f", data, "image/jpeg")},
-                   data={"content_id": content_id, "account_id": "acct-" + content_id}, timeout=60)
+    r = httpx.post(
+        f"{url}/v1/scan",
+        headers=auth(key),
+        files={"file": ("f", data, "image/jpeg")},
+        data={"content_id": content_id, "account_id": "acct-" + content_id},
+        timeout=60,
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -141,7 +151,8 @@ def _all_axe_violations(page) -> list:  # type: ignore[no-untyped-def]
 
 
 def test_a_person_hashes_20_pictures_locally_sends_only_hashes_and_copies_are_held_then_withdrawn(  # type: ignore[no-untyped-def]
-        live_server, page, tmp_path: Path) -> None:
+    live_server, page, tmp_path: Path
+) -> None:
     """REQ TID-1, TID-3, TID-4, X-5. Every request the page makes is inspected: none carries a byte
     of any picture. Stored copies are found for review; later edited uploads (mirrored, bordered,
     cropped 3% on one side) are held and reach the review queue; withdrawal disables the hashes."""
@@ -159,12 +170,14 @@ def test_a_person_hashes_20_pictures_locally_sends_only_hashes_and_copies_are_he
     check_page(page, "ondevice-empty")
     assert _all_axe_violations(page) == []
     page.set_input_files("#pick-files", [str(p) for p in paths])
-    page.wait_for_function("() => /20 of 20 pictures are ready/.test(document.getElementById('hash-status').textContent)",
-                           timeout=120_000)
+    page.wait_for_function(
+        "() => /20 of 20 pictures are ready/.test(document.getElementById('hash-status').textContent)", timeout=120_000
+    )
     assert page.locator("#picture-list li.picture-ready").count() == 20
     # Every preview is shown (decoded from the local file) before anyone looks at the page.
-    page.wait_for_function("() => [...document.querySelectorAll('#picture-list img')]"
-                           ".every(i => i.complete && i.naturalWidth > 0)")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#picture-list img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
     # The previews are local addresses of the files on this device, never a server's.
     sources = page.eval_on_selector_all("#picture-list img", "els => els.map(e => e.src)")
     assert len(sources) == 20 and all(s.startswith("blob:") for s in sources)
@@ -188,32 +201,49 @@ def test_a_person_hashes_20_pictures_locally_sends_only_hashes_and_copies_are_he
     assert [(m, u.split("?")[0]) for m, u, _ in bodies] == [("POST", f"{url}/takedown/pictures")]
     for data in pictures:
         for start in (0, len(data) // 2, len(data) - 64):
-            chunk = data[start:start + 64]
+            chunk = data[start : start + 64]
             assert all(chunk not in b and base64.b64encode(chunk)[:40] not in b for _, _, b in bodies)
     assert len(bodies[0][2]) < 32_000  # 20 lines of hashes and a declaration
     form = dict(httpx.QueryParams(bodies[0][2].decode()))
-    assert sorted(form) == sorted(["csrf_token", "form_id", "pictures", "reporter", "good_faith", "explanation",
-                                   "signature", "contact_email"])
+    assert sorted(form) == sorted(
+        ["csrf_token", "form_id", "pictures", "reporter", "good_faith", "explanation", "signature", "contact_email"]
+    )
     assert form["pictures"].splitlines()[0] == picture_line(pictures[0])  # chromium decoded as Pillow did
 
     # The sweep: the two stored copies reach review, on the request's clock.
     _run_jobs(live_server)
     with live_server.database.unit_of_work(write=False) as db:
         notice = db.execute(sa.select(Notice).where(Notice.tracking_code == code.replace(" ", ""))).scalar_one()
-        found = db.execute(sa.select(PlatformContent.platform_id).join(NoticeItem, NoticeItem.content_id == PlatformContent.id)
-                           .where(NoticeItem.notice_id == notice.id)).scalars().all()
+        found = (
+            db.execute(
+                sa.select(PlatformContent.platform_id)
+                .join(NoticeItem, NoticeItem.content_id == PlatformContent.id)
+                .where(NoticeItem.notice_id == notice.id)
+            )
+            .scalars()
+            .all()
+        )
         assert sorted(found) == ["stored-exact", "stored-mirror"]
-        tid = db.execute(sa.select(LegalTrack).join(NoticeItem, NoticeItem.case_id == LegalTrack.case_id)
-                         .where(NoticeItem.notice_id == notice.id, LegalTrack.kind == "take_it_down")).scalars().all()
+        tid = (
+            db.execute(
+                sa.select(LegalTrack)
+                .join(NoticeItem, NoticeItem.case_id == LegalTrack.case_id)
+                .where(NoticeItem.notice_id == notice.id, LegalTrack.kind == "take_it_down")
+            )
+            .scalars()
+            .all()
+        )
         assert len(tid) == 2 and all(t.received_at == notice.received_at for t in tid)
 
     # Later uploads of edited copies of picture 5: held, and in the review queue.
     live_server.app.state.match_engine.catch_up()
     img = Image.open(paths[5]).convert("RGB")
     w, h = img.size
-    edits = {"mirrored": encode(ImageOps.mirror(img), "JPEG", quality=80),
-             "bordered": encode(ImageOps.expand(img, border=int(w * 0.05), fill=(0, 0, 0)), "JPEG", quality=85),
-             "cropped": encode(img.crop((0, 0, w - int(w * 0.03), h)), "PNG")}
+    edits = {
+        "mirrored": encode(ImageOps.mirror(img), "JPEG", quality=80),
+        "bordered": encode(ImageOps.expand(img, border=int(w * 0.05), fill=(0, 0, 0)), "JPEG", quality=85),
+        "cropped": encode(img.crop((0, 0, w - int(w * 0.03), h)), "PNG"),
+    }
     for label, data in edits.items():
         answer = _scan(url, key, f"later-{label}", data)
         assert answer["verdict"] == "hold", (label, answer)
@@ -221,8 +251,13 @@ def test_a_person_hashes_20_pictures_locally_sends_only_hashes_and_copies_are_he
     token = httpx.post(f"{url}/v1/auth/sign-in", json={"username": "mo", "password": PASSWORD}).json()["token"]
     queue = httpx.get(f"{url}/v1/queue", headers={"Authorization": f"Bearer {token}"}).json()
     with live_server.database.unit_of_work(write=False) as db:
-        held = set(db.execute(sa.select(NoticeItem.case_id).join(PlatformContent, PlatformContent.id == NoticeItem.content_id)
-                              .where(PlatformContent.platform_id.like("later-%"))).scalars())
+        held = set(
+            db.execute(
+                sa.select(NoticeItem.case_id)
+                .join(PlatformContent, PlatformContent.id == NoticeItem.content_id)
+                .where(PlatformContent.platform_id.like("later-%"))
+            ).scalars()
+        )
         assert held and all(db.get(Case, c).state == "open" for c in held)
     queued = {row["id"] for row in queue}
     assert held <= queued, (held, queue)
@@ -238,10 +273,16 @@ def test_a_person_hashes_20_pictures_locally_sends_only_hashes_and_copies_are_he
     with live_server.database.unit_of_work(write=False) as db:
         submission = db.execute(sa.select(HashSubmission)).scalar_one()
         assert submission.state == "withdrawn" and submission.sweep["copies"] == 2
-        assert db.execute(sa.select(BankEntry).where(BankEntry.bank_id == submission.bank_id,
-                                                     BankEntry.enabled.is_(True))).first() is None
+        assert (
+            db.execute(
+                sa.select(BankEntry).where(BankEntry.bank_id == submission.bank_id, BankEntry.enabled.is_(True))
+            ).first()
+            is None
+        )
     live_server.app.state.match_engine.catch_up()
-    assert _scan(url, key, "after-withdrawal", encode(ImageOps.mirror(Image.open(paths[7])), "JPEG"))["verdict"] == "allow"
+    assert (
+        _scan(url, key, "after-withdrawal", encode(ImageOps.mirror(Image.open(paths[7])), "JPEG"))["verdict"] == "allow"
+    )
 
 
 def test_without_javascript_the_page_says_what_it_needs_and_offers_the_address_form(live_server, browser) -> None:  # type: ignore[no-untyped-def]

@@ -51,6 +51,7 @@ def summary_links(html: str) -> list[tuple[str, str]]:
 
 # -- the report: steps and reachability (X-6, UK-2) -------------------------------------------
 
+
 def test_x6_report_from_the_content_link_takes_three_steps_and_keeps_the_item(client, database: Database) -> None:  # type: ignore[no-untyped-def]
     """X-6/UK-2: the platform's link `/report?content=ID` opens step 1 with the item; two form
     submissions reach the confirmation (step 3). A regression here adds a step or loses the item."""
@@ -61,9 +62,18 @@ def test_x6_report_from_the_content_link_takes_three_steps_and_keeps_the_item(cl
     assert 'name="content" value="post-42"' in form1 and 'name="about"' in form1
     pages.append(client.get("/report", params={"content": "post-42", "about": "csam", "step": "2"}))
     assert "Step 2 of 3" in pages[1].text and "post-42" in pages[1].text
-    pages.append(client.post("/report", data={"csrf_token": token(pages[1].text), "form_id": form_id(pages[1].text),
-                                              "about": "csam", "content_id": "post-42",
-                                              "reporter": "parent_or_representative"}))
+    pages.append(
+        client.post(
+            "/report",
+            data={
+                "csrf_token": token(pages[1].text),
+                "form_id": form_id(pages[1].text),
+                "about": "csam",
+                "content_id": "post-42",
+                "reporter": "parent_or_representative",
+            },
+        )
+    )
     assert pages[2].status_code == 201 and "Step 3 of 3" in pages[2].text
     assert len(pages) == 3 and all(f"of {len(pages)}" in p.text for p in pages)
     assert CODE_RE.search(pages[2].text)
@@ -76,15 +86,28 @@ def test_x1_child_safety_report_needs_no_name_email_or_statement(client, databas
     right fields, the item is restricted at once (X-4) and the confirmation shows the deadline."""
     page = step2(client, "csam")
     assert 'name="contact_email"' in page.text and "You can report this anonymously" in page.text
-    done = client.post("/report", data={"csrf_token": token(page.text), "form_id": form_id(page.text),
-                                        "about": "csam", "content_id": "post-42",
-                                        "reporter": "parent_or_representative", "explanation": "",
-                                        "contact_name": "", "contact_email": ""})
+    done = client.post(
+        "/report",
+        data={
+            "csrf_token": token(page.text),
+            "form_id": form_id(page.text),
+            "about": "csam",
+            "content_id": "post-42",
+            "reporter": "parent_or_representative",
+            "explanation": "",
+            "contact_name": "",
+            "contact_email": "",
+        },
+    )
     assert done.status_code == 201, done.text
     code = CODE_RE.search(done.text).group(1)  # type: ignore[union-attr]
     [notice] = notices(database)
     assert (notice.tracking_code, notice.kind, notice.reporter_kind, notice.policy_id) == (
-        code, "public_report", "parent_or_representative", "csam")
+        code,
+        "public_report",
+        "parent_or_representative",
+        "csam",
+    )
     assert notice.minor_involved and notice.contact_email is None and notice.contact_name is None
     assert notice.submitted_by.startswith("public") and notice.details == {"source": "public_report_page"}
     with database.unit_of_work(write=False) as db:
@@ -100,8 +123,13 @@ def test_x1_child_safety_report_needs_no_name_email_or_statement(client, databas
 
 def test_a_second_post_of_the_same_form_files_one_report(client, database: Database) -> None:  # type: ignore[no-untyped-def]
     page = step2(client, "csam")
-    data = {"csrf_token": token(page.text), "form_id": form_id(page.text), "about": "csam", "content_id": "post-42",
-            "reporter": "anonymous"}
+    data = {
+        "csrf_token": token(page.text),
+        "form_id": form_id(page.text),
+        "about": "csam",
+        "content_id": "post-42",
+        "reporter": "anonymous",
+    }
     first = CODE_RE.search(client.post("/report", data=data).text).group(1)  # type: ignore[union-attr]
     again = CODE_RE.search(client.post("/report", data=data).text).group(1)  # type: ignore[union-attr]
     assert first == again and len(notices(database)) == 1
@@ -119,8 +147,13 @@ def test_the_same_form_sent_twice_at_once_files_one_report(app, database: Databa
     with TestClient(app) as first_client, TestClient(app) as second_client:
         page = step2(first_client, "csam")
         second_client.cookies.update(first_client.cookies)
-        data = {"csrf_token": token(page.text), "form_id": form_id(page.text), "about": "csam",
-                "content_id": "post-42", "reporter": "anonymous"}
+        data = {
+            "csrf_token": token(page.text),
+            "form_id": form_id(page.text),
+            "about": "csam",
+            "content_id": "post-42",
+            "reporter": "anonymous",
+        }
         barrier = threading.Barrier(2)
         answers: list = []
 
@@ -137,8 +170,9 @@ def test_the_same_form_sent_twice_at_once_files_one_report(app, database: Databa
     codes = {CODE_RE.search(a.text).group(1) for a in answers}  # type: ignore[union-attr]
     assert len(codes) == 1 and len(notices(database)) == 1
     with database.unit_of_work(write=False) as db:
-        received = db.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
-            AuditEvent.tag == "intake:notice:receive"))
+        received = db.scalar(
+            sa.select(sa.func.count()).select_from(AuditEvent).where(AuditEvent.tag == "intake:notice:receive")
+        )
         assert received == 1
 
 
@@ -158,9 +192,17 @@ def test_step1_without_a_choice_says_so_and_change_link_goes_back(client) -> Non
 def test_validation_errors_are_summarised_linked_and_keep_what_was_typed(client, database: Database) -> None:  # type: ignore[no-untyped-def]
     page = step2(client, "harassment", content=None)
     typed = 'He keeps posting my address <b>& "threats"</b>'
-    r = client.post("/report", data={"csrf_token": token(page.text), "form_id": form_id(page.text),
-                                     "about": "harassment", "location": "www.example.org/p/1",
-                                     "explanation": typed, "contact_email": "not-an-address"})
+    r = client.post(
+        "/report",
+        data={
+            "csrf_token": token(page.text),
+            "form_id": form_id(page.text),
+            "about": "harassment",
+            "location": "www.example.org/p/1",
+            "explanation": typed,
+            "contact_email": "not-an-address",
+        },
+    )
     assert r.status_code == 422 and "Step 2 of 3" in r.text
     links = dict(summary_links(r.text))
     assert set(links) == {"f-location", "f-minor", "f-reporter", "f-contact_email", "f-good_faith"}
@@ -176,15 +218,30 @@ def test_validation_errors_are_summarised_linked_and_keep_what_was_typed(client,
     assert notices(database) == []
 
 
-def test_dsa1_a_report_not_about_a_child_needs_its_reasons_and_the_good_faith_statement(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_dsa1_a_report_not_about_a_child_needs_its_reasons_and_the_good_faith_statement(
+    client, database: Database
+) -> None:  # type: ignore[no-untyped-def]
     page = step2(client, "harassment")
-    base = {"csrf_token": token(page.text), "form_id": form_id(page.text), "about": "harassment",
-            "content_id": "post-7", "minor": "no", "reporter": "affected_person"}
+    base = {
+        "csrf_token": token(page.text),
+        "form_id": form_id(page.text),
+        "about": "harassment",
+        "content_id": "post-7",
+        "minor": "no",
+        "reporter": "affected_person",
+    }
     r = client.post("/report", data=base)
     assert r.status_code == 422
     assert {k for k, _ in summary_links(r.text)} == {"f-explanation", "f-good_faith"}
-    done = client.post("/report", data={**base, "explanation": "They post my home address every day.",
-                                        "good_faith": "on", "contact_email": "me@example.org"})
+    done = client.post(
+        "/report",
+        data={
+            **base,
+            "explanation": "They post my home address every day.",
+            "good_faith": "on",
+            "contact_email": "me@example.org",
+        },
+    )
     assert done.status_code == 201
     [notice] = notices(database)
     assert notice.policy_id == "harassment" and notice.good_faith and not notice.minor_involved
@@ -194,29 +251,49 @@ def test_dsa1_a_report_not_about_a_child_needs_its_reasons_and_the_good_faith_st
 
 def test_x2_a_minor_on_an_intimate_image_report_makes_it_child_safety(client, database: Database) -> None:  # type: ignore[no-untyped-def]
     page = step2(client, "ncii")
-    r = client.post("/report", data={"csrf_token": token(page.text), "form_id": form_id(page.text), "about": "ncii",
-                                     "content_id": "post-9", "minor": "yes", "reporter": "user",
-                                     "explanation": "A classmate shared a nude of a 15-year-old.", "good_faith": "on"})
+    r = client.post(
+        "/report",
+        data={
+            "csrf_token": token(page.text),
+            "form_id": form_id(page.text),
+            "about": "ncii",
+            "content_id": "post-9",
+            "minor": "yes",
+            "reporter": "user",
+            "explanation": "A classmate shared a nude of a 15-year-old.",
+            "good_faith": "on",
+        },
+    )
     assert r.status_code == 201
     assert notices(database)[0].policy_id == "csam"
 
 
 def test_a_public_form_cannot_claim_a_privileged_reporter_kind(client, database: Database) -> None:  # type: ignore[no-untyped-def]
     page = step2(client, "csam")
-    r = client.post("/report", data={"csrf_token": token(page.text), "about": "csam", "content_id": "p",
-                                     "reporter": "trusted_flagger"})
-    assert r.status_code == 422 and ("f-reporter", "Say who you are, or choose &#39;I would rather not say&#39;") in \
-        summary_links(r.text)
+    r = client.post(
+        "/report",
+        data={"csrf_token": token(page.text), "about": "csam", "content_id": "p", "reporter": "trusted_flagger"},
+    )
+    assert r.status_code == 422 and (
+        "f-reporter",
+        "Say who you are, or choose &#39;I would rather not say&#39;",
+    ) in summary_links(r.text)
     assert notices(database) == []
 
 
 # -- CSRF, limits ---------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", ["/report", "/takedown", "/takedown/complete", "/status"])
 def test_a_forged_post_is_refused_with_a_403_page_and_nothing_stored(client, database: Database, path: str) -> None:  # type: ignore[no-untyped-def]
     client.get("/report")  # the browser has its CSRF cookie; the forged form cannot know the token
-    data = {"about": "csam", "content_id": "post-1", "reporter": "anonymous", "locations": "post-1",
-            "code": "AAAAA-AAAAA-AAAAA-AAAAA"}
+    data = {
+        "about": "csam",
+        "content_id": "post-1",
+        "reporter": "anonymous",
+        "locations": "post-1",
+        "code": "AAAAA-AAAAA-AAAAA-AAAAA",
+    }
     for forged in ({**data, "csrf_token": "0" * 64}, data):
         r = client.post(path, data=forged)
         assert r.status_code == 403 and r.headers["content-type"].startswith("text/html")
@@ -228,8 +305,15 @@ def test_a_forged_post_is_refused_with_a_403_page_and_nothing_stored(client, dat
 
 def test_an_oversized_form_is_refused_with_a_413_page(client, database: Database) -> None:  # type: ignore[no-untyped-def]
     page = step2(client, "harassment")
-    r = client.post("/report", data={"csrf_token": token(page.text), "about": "harassment", "content_id": "p",
-                                     "explanation": "x" * MAX_FORM_BYTES})
+    r = client.post(
+        "/report",
+        data={
+            "csrf_token": token(page.text),
+            "about": "harassment",
+            "content_id": "p",
+            "explanation": "x" * MAX_FORM_BYTES,
+        },
+    )
     assert r.status_code == 413 and "text/html" in r.headers["content-type"]
     assert f"at most {MAX_FORM_BYTES} bytes" in r.text
     many = {f"f{i}": "x" for i in range(60)}
@@ -242,8 +326,17 @@ def test_an_oversized_form_is_refused_with_a_413_page(client, database: Database
 
 def test_a_field_over_its_limit_is_named(client) -> None:  # type: ignore[no-untyped-def]
     page = step2(client, "csam")
-    r = client.post("/report", data={"csrf_token": token(page.text), "form_id": form_id(page.text), "about": "csam",
-                                     "content_id": "p", "reporter": "anonymous", "contact_name": "n" * 201})
+    r = client.post(
+        "/report",
+        data={
+            "csrf_token": token(page.text),
+            "form_id": form_id(page.text),
+            "about": "csam",
+            "content_id": "p",
+            "reporter": "anonymous",
+            "contact_name": "n" * 201,
+        },
+    )
     assert r.status_code == 422
     assert ("f-contact_name", "Your name must be 200 characters or fewer (it is 201)") in summary_links(r.text)
 
@@ -261,20 +354,36 @@ def test_public_forms_are_rate_limited_per_address_like_the_json_routes(client, 
 
 # -- TAKE IT DOWN (TID-1, TID-4) ----------------------------------------------------------------
 
+
 def test_tid4_the_takedown_page_explains_the_process_in_plain_words(client) -> None:  # type: ignore[no-untyped-def]
     r = client.get("/takedown?content=post-5")
     assert r.status_code == 200
-    for words in ("48 hours", "What your request must include", "If something is missing",
-                  "complete it later with your tracking code", "identical copies", "signature"):
+    for words in (
+        "48 hours",
+        "What your request must include",
+        "If something is missing",
+        "complete it later with your tracking code",
+        "identical copies",
+        "signature",
+    ):
         assert words in r.text, words
     assert ">post-5</textarea>" in r.text
 
 
-def test_tid1_an_incomplete_request_is_kept_and_says_exactly_what_is_missing_then_completes(client, database: Database, clock) -> None:  # type: ignore[no-untyped-def]
+def test_tid1_an_incomplete_request_is_kept_and_says_exactly_what_is_missing_then_completes(
+    client, database: Database, clock
+) -> None:  # type: ignore[no-untyped-def]
     page = client.get("/takedown")
-    r = client.post("/takedown", data={"csrf_token": token(page.text), "form_id": form_id(page.text),
-                                       "reporter": "affected_person", "locations": "https://forum.example/p/1",
-                                       "signature": "Jo Doe"})
+    r = client.post(
+        "/takedown",
+        data={
+            "csrf_token": token(page.text),
+            "form_id": form_id(page.text),
+            "reporter": "affected_person",
+            "locations": "https://forum.example/p/1",
+            "signature": "Jo Doe",
+        },
+    )
     assert r.status_code == 201
     code = CODE_RE.search(r.text).group(1)  # type: ignore[union-attr]
     assert re.findall(r'data-element="(\w+)"', r.text) == ["good_faith_statement", "explanation", "contact"]
@@ -284,13 +393,21 @@ def test_tid1_an_incomplete_request_is_kept_and_says_exactly_what_is_missing_the
     # The completion form asks only for what is missing.
     assert 'name="signature"' not in r.text and 'name="contact_email"' in r.text and 'name="good_faith"' in r.text
     clock.advance(timedelta(hours=3))
-    still = client.post("/takedown/complete", data={"csrf_token": token(r.text), "code": code, "stage": "fields",
-                                                    "good_faith": "on"})
+    still = client.post(
+        "/takedown/complete", data={"csrf_token": token(r.text), "code": code, "stage": "fields", "good_faith": "on"}
+    )
     assert still.status_code == 200
     assert re.findall(r'data-element="(\w+)"', still.text) == ["explanation", "contact"]
-    done = client.post("/takedown/complete", data={"csrf_token": token(r.text), "code": code.lower(), "stage": "fields",
-                                                   "explanation": "It was sent privately and posted without asking.",
-                                                   "contact_email": "jo@example.org"})
+    done = client.post(
+        "/takedown/complete",
+        data={
+            "csrf_token": token(r.text),
+            "code": code.lower(),
+            "stage": "fields",
+            "explanation": "It was sent privately and posted without asking.",
+            "contact_email": "jo@example.org",
+        },
+    )
     assert done.status_code == 200 and "We received your request" in done.text and "jo@example.org" in done.text
     [notice] = notices(database)
     assert notice.state == "received" and notice.missing_elements == [] and notice.complete_at is not None
@@ -307,37 +424,53 @@ def test_tid1_an_incomplete_request_is_kept_and_says_exactly_what_is_missing_the
 
 def test_the_acknowledgement_link_and_the_code_page_open_the_completion_form(client) -> None:  # type: ignore[no-untyped-def]
     page = client.get("/takedown")
-    r = client.post("/takedown", data={"csrf_token": token(page.text), "reporter": "parent_or_representative",
-                                       "locations": "post-3"})
+    r = client.post(
+        "/takedown",
+        data={"csrf_token": token(page.text), "reporter": "parent_or_representative", "locations": "post-3"},
+    )
     code = CODE_RE.search(r.text).group(1)  # type: ignore[union-attr]
     linked = client.get(f"/takedown?code={code}")
     assert linked.status_code == 200 and "Complete your TAKE IT DOWN request" in linked.text
-    assert re.findall(r'data-element="(\w+)"', linked.text) == ["signature", "good_faith_statement", "explanation",
-                                                                "contact"]
+    assert re.findall(r'data-element="(\w+)"', linked.text) == [
+        "signature",
+        "good_faith_statement",
+        "explanation",
+        "contact",
+    ]
     by_code = client.post("/takedown/complete", data={"csrf_token": token(page.text), "code": code})
     assert by_code.status_code == 200 and 'name="stage" value="fields"' in by_code.text
     empty = client.post("/takedown/complete", data={"csrf_token": token(page.text), "code": ""})
-    assert empty.status_code == 422 and ("f-code", "Enter the tracking code you were given") in summary_links(empty.text)
+    assert empty.status_code == 422 and ("f-code", "Enter the tracking code you were given") in summary_links(
+        empty.text
+    )
     assert client.get("/takedown?code=ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ").status_code == 404
 
 
 def test_a_takedown_request_needs_the_location_and_who_is_asking(client, database: Database) -> None:  # type: ignore[no-untyped-def]
     page = client.get("/takedown")
-    r = client.post("/takedown", data={"csrf_token": token(page.text), "reporter": "user",
-                                       "locations": "\n".join(f"post-{i}" for i in range(21))})
+    r = client.post(
+        "/takedown",
+        data={
+            "csrf_token": token(page.text),
+            "reporter": "user",
+            "locations": "\n".join(f"post-{i}" for i in range(21)),
+        },
+    )
     assert r.status_code == 422
     links = dict(summary_links(r.text))
     assert set(links) == {"f-reporter", "f-locations"} and "at most 20" in links["f-locations"]
     r = client.post("/takedown", data={"csrf_token": token(page.text), "reporter": "affected_person", "locations": ""})
     assert dict(summary_links(r.text)) == {
-        "f-locations": "Enter the web address of the image or video, or its id on the platform"}
+        "f-locations": "Enter the web address of the image or video, or its id on the platform"
+    }
     assert notices(database) == []
 
 
 def test_a_report_code_is_not_completed_as_a_takedown_request(client) -> None:  # type: ignore[no-untyped-def]
     page = step2(client, "csam")
-    done = client.post("/report", data={"csrf_token": token(page.text), "about": "csam", "content_id": "p",
-                                        "reporter": "anonymous"})
+    done = client.post(
+        "/report", data={"csrf_token": token(page.text), "about": "csam", "content_id": "p", "reporter": "anonymous"}
+    )
     code = CODE_RE.search(done.text).group(1)  # type: ignore[union-attr]
     r = client.post("/takedown/complete", data={"csrf_token": token(page.text), "code": code, "stage": "fields"})
     assert r.status_code == 422 and "for a report, not a TAKE IT DOWN request" in r.text
@@ -345,14 +478,26 @@ def test_a_report_code_is_not_completed_as_a_takedown_request(client) -> None:  
 
 # -- status -------------------------------------------------------------------------------------
 
-def test_status_shows_what_was_received_and_the_outcome_with_reasons_and_nothing_about_others(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+
+def test_status_shows_what_was_received_and_the_outcome_with_reasons_and_nothing_about_others(
+    client, database: Database
+) -> None:  # type: ignore[no-untyped-def]
     """DSA-1: the notifier sees the decision with its reasons and the redress open to them."""
     page = step2(client, "harassment")
-    data = {"csrf_token": token(page.text), "about": "harassment", "content_id": "post-8", "minor": "no",
-            "reporter": "affected_person", "explanation": "Daily insults about my family.", "good_faith": "on"}
+    data = {
+        "csrf_token": token(page.text),
+        "about": "harassment",
+        "content_id": "post-8",
+        "minor": "no",
+        "reporter": "affected_person",
+        "explanation": "Daily insults about my family.",
+        "good_faith": "on",
+    }
     mine = CODE_RE.search(client.post("/report", data={**data, "contact_email": "me@example.org"}).text).group(1)  # type: ignore[union-attr]
-    client.post("/report", data={**data, "contact_email": "someone-else@example.org",
-                                 "explanation": "Another person's private words."})
+    client.post(
+        "/report",
+        data={**data, "contact_email": "someone-else@example.org", "explanation": "Another person's private words."},
+    )
     r = client.post("/status", data={"csrf_token": token(page.text), "code": mine})
     assert r.status_code == 200 and mine in r.text and "Received: waiting for a decision" in r.text
     assert "someone-else" not in r.text and "private words" not in r.text
@@ -360,9 +505,16 @@ def test_status_shows_what_was_received_and_the_outcome_with_reasons_and_nothing
     with database.unit_of_work() as db:
         case = db.execute(sa.select(Case)).scalar_one()
         claim_case(db, actor=mod, case=case)
-        decide_case(db, actor=mod, case=case, policy_ref="harassment@2", outcome="violates",
-                    facts="Repeated insults aimed at one person.", actions=["remove"],
-                    catalogue=client.app.state.catalogue)
+        decide_case(
+            db,
+            actor=mod,
+            case=case,
+            policy_ref="harassment@2",
+            outcome="violates",
+            facts="Repeated insults aimed at one person.",
+            actions=["remove"],
+            catalogue=client.app.state.catalogue,
+        )
     r = client.get(f"/status/{mine}")
     assert r.status_code == 200 and 'id="state">Decided<' in r.text
     assert "breaks our rules or the law" in r.text and "Repeated insults aimed at one person." in r.text
@@ -384,8 +536,16 @@ def test_status_form_posts_the_code_and_an_unknown_code_is_a_404_page(client) ->
 
 # -- every public page: accessible markup ---------------------------------------------------------
 
-PAGES = ["/report", "/report?content=post-1&about=csam&step=2", "/report?about=hate&step=2", "/takedown",
-         "/takedown/complete", "/status", "/appeal", "/transparency"]
+PAGES = [
+    "/report",
+    "/report?content=post-1&about=csam&step=2",
+    "/report?about=hate&step=2",
+    "/takedown",
+    "/takedown/complete",
+    "/status",
+    "/appeal",
+    "/transparency",
+]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -424,9 +584,17 @@ def test_x6_the_link_the_example_forum_builds_opens_the_report_with_its_item(cli
 
 def test_tid1_the_status_of_an_incomplete_request_lists_what_is_missing(client) -> None:  # type: ignore[no-untyped-def]
     page = client.get("/takedown")
-    r = client.post("/takedown", data={"csrf_token": token(page.text), "reporter": "affected_person",
-                                       "locations": "post-3", "good_faith": "on", "signature": "Jo Doe",
-                                       "explanation": "Posted by my ex without asking."})
+    r = client.post(
+        "/takedown",
+        data={
+            "csrf_token": token(page.text),
+            "reporter": "affected_person",
+            "locations": "post-3",
+            "good_faith": "on",
+            "signature": "Jo Doe",
+            "explanation": "Posted by my ex without asking.",
+        },
+    )
     code = CODE_RE.search(r.text).group(1)  # type: ignore[union-attr]
     status = client.get(f"/status/{code}")
     assert "Waiting for you: the request is not complete yet" in status.text
@@ -434,12 +602,24 @@ def test_tid1_the_status_of_an_incomplete_request_lists_what_is_missing(client) 
     assert 'href="/takedown/complete"' in status.text
 
 
-def test_x2_a_takedown_request_about_someone_under_18_is_handled_as_child_sexual_abuse_material(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_x2_a_takedown_request_about_someone_under_18_is_handled_as_child_sexual_abuse_material(
+    client, database: Database
+) -> None:  # type: ignore[no-untyped-def]
     page = client.get("/takedown")
-    r = client.post("/takedown", data={"csrf_token": token(page.text), "form_id": form_id(page.text),
-                                       "reporter": "parent_or_representative", "locations": "post-15", "minor": "on",
-                                       "good_faith": "on", "signature": "Sam Doe", "contact_email": "sam@example.org",
-                                       "explanation": "My daughter is 15; a classmate posted this."})
+    r = client.post(
+        "/takedown",
+        data={
+            "csrf_token": token(page.text),
+            "form_id": form_id(page.text),
+            "reporter": "parent_or_representative",
+            "locations": "post-15",
+            "minor": "on",
+            "good_faith": "on",
+            "signature": "Sam Doe",
+            "contact_email": "sam@example.org",
+            "explanation": "My daughter is 15; a classmate posted this.",
+        },
+    )
     assert r.status_code == 201 and "We received your request" in r.text
     [notice] = notices(database)
     assert notice.kind == "take_it_down" and notice.minor_involved and notice.policy_id == "csam"
@@ -452,11 +632,27 @@ def test_x2_a_takedown_request_about_someone_under_18_is_handled_as_child_sexual
 def test_the_confirmation_claims_an_interim_restriction_only_when_there_is_one(client) -> None:  # type: ignore[no-untyped-def]
     """X-4 is promised on the page only for a child-safety case with a known item."""
     page = step2(client, "hate")
-    r = client.post("/report", data={"csrf_token": token(page.text), "about": "hate", "content_id": "post-3",
-                                     "minor": "yes", "reporter": "user", "good_faith": "on",
-                                     "explanation": "Slurs aimed at a group of schoolchildren."})
+    r = client.post(
+        "/report",
+        data={
+            "csrf_token": token(page.text),
+            "about": "hate",
+            "content_id": "post-3",
+            "minor": "yes",
+            "reporter": "user",
+            "good_faith": "on",
+            "explanation": "Slurs aimed at a group of schoolchildren.",
+        },
+    )
     assert r.status_code == 201 and "taken out of search" not in r.text
     page = step2(client, "csam", content=None)
-    r = client.post("/report", data={"csrf_token": token(page.text), "about": "csam",
-                                     "location": "https://elsewhere.example/x", "reporter": "anonymous"})
+    r = client.post(
+        "/report",
+        data={
+            "csrf_token": token(page.text),
+            "about": "csam",
+            "location": "https://elsewhere.example/x",
+            "reporter": "anonymous",
+        },
+    )
     assert r.status_code == 201 and "taken out of search" not in r.text  # no platform item to restrict

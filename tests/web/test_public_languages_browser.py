@@ -25,8 +25,10 @@ SCREENSHOT_LANGUAGES = ("fr", "de")
 def _axe(page: Any) -> list[dict[str, Any]]:
     """Every axe-core violation on the page (any impact), under the page's own CSP."""
     if not getattr(page, "_axe_routed", False):
-        page.context.route("**" + AXE_URL_PATH, lambda route: route.fulfill(
-            path=str(AXE), content_type="application/javascript; charset=utf-8"))
+        page.context.route(
+            "**" + AXE_URL_PATH,
+            lambda route: route.fulfill(path=str(AXE), content_type="application/javascript; charset=utf-8"),
+        )
         page._axe_routed = True
     origin = re.match(r"^https?://[^/]+", page.url).group(0)  # type: ignore[union-attr]
     page.add_script_tag(url=origin + AXE_URL_PATH)
@@ -63,9 +65,14 @@ def records(live_server) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
     notice, statement = decided_report(_Client(), live_server.database)
     assert statement is not None
-    appeal = httpx.post(f"{live_server.url}/public/appeals", json={
-        "statement_code": statement, "basis": "content_restriction",
-        "explanation": "The replies quoted a film; nobody was threatened."})
+    appeal = httpx.post(
+        f"{live_server.url}/public/appeals",
+        json={
+            "statement_code": statement,
+            "basis": "content_restriction",
+            "explanation": "The replies quoted a film; nobody was threatened.",
+        },
+    )
     assert appeal.status_code == 201, appeal.text
     return {"notice": notice, "statement": statement, "appeal": appeal.json()["code"]}
 
@@ -73,7 +80,9 @@ def records(live_server) -> dict[str, str]:  # type: ignore[no-untyped-def]
 def test_x1_a_french_parent_files_a_report_and_reads_its_status_in_french(live_server, browser) -> None:  # type: ignore[no-untyped-def]
     """X-1, X-6 in French: the browser says French; every page of the flow is French, with French
     dates, and the status page reads in French too."""
-    context = browser.new_context(viewport=DESKTOP, locale="fr-FR", extra_http_headers={"Accept-Language": "fr-FR,fr;q=0.9"})
+    context = browser.new_context(
+        viewport=DESKTOP, locale="fr-FR", extra_http_headers={"Accept-Language": "fr-FR,fr;q=0.9"}
+    )
     page = context.new_page()
     try:
         page.goto(f"{live_server.url}/report?content=post-42")
@@ -86,14 +95,18 @@ def test_x1_a_french_parent_files_a_report_and_reads_its_status_in_french(live_s
         assert page.locator(".steps").inner_text() == "Étape 2 sur 3"
         page.get_by_label("Je suis parent, tuteur ou représentant").check()
         page.get_by_label("Y a-t-il quelque chose que nous devrions savoir ?").fill(
-            "Mon fils a 14 ans. C’est lui, photographié à son insu.")
+            "Mon fils a 14 ans. C’est lui, photographié à son insu."
+        )
         page.get_by_role("button", name="Envoyer le signalement").click()
 
         assert page.locator(".steps").inner_text() == "Étape 3 sur 3"
         main = page.locator("main").inner_text()
         assert "Nous avons reçu votre signalement" in main and "Nous agirons au plus tard le" in main
-        assert re.search(r"\d{1,2} (janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre) "
-                         r"\d{4}, \d\d:\d\d UTC", main), main
+        assert re.search(
+            r"\d{1,2} (janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre) "
+            r"\d{4}, \d\d:\d\d UTC",
+            main,
+        ), main
         code = page.locator("#tracking-code").inner_text()
         screenshot(page, "public-fr-parent-report-done")
 
@@ -119,13 +132,20 @@ def test_axe_finds_no_violation_on_any_public_page_in_any_language(live_server, 
     if not AXE.exists():
         pytest.skip("axe-core is not installed: run `npm ci` at the repository root (make install does)")
     pages = {
-        "report": "/report", "report-step2": "/report?about=harassment&step=2",
-        "report-child": "/report?content=post-3&about=csam&step=2", "takedown": "/takedown",
-        "takedown-code": "/takedown/complete", "status-form": "/status",
-        "status": f"/status/{records['notice']}", "statement": f"/statements/{records['statement']}",
-        "appeal-code": "/appeal", "appeal-form": f"/appeal?statement={records['statement']}",
-        "appeal-status": f"/appeal/{records['appeal']}", "transparency": "/transparency",
-        "detection": "/detection", "not-found": "/status/ABCDE-12345-FGHJK-67890",
+        "report": "/report",
+        "report-step2": "/report?about=harassment&step=2",
+        "report-child": "/report?content=post-3&about=csam&step=2",
+        "takedown": "/takedown",
+        "takedown-code": "/takedown/complete",
+        "status-form": "/status",
+        "status": f"/status/{records['notice']}",
+        "statement": f"/statements/{records['statement']}",
+        "appeal-code": "/appeal",
+        "appeal-form": f"/appeal?statement={records['statement']}",
+        "appeal-status": f"/appeal/{records['appeal']}",
+        "transparency": "/transparency",
+        "detection": "/detection",
+        "not-found": "/status/ABCDE-12345-FGHJK-67890",
     }
     found: list[str] = []
     for lang in SHIPPED:
@@ -158,7 +178,9 @@ def test_axe_finds_no_violation_on_any_public_page_in_any_language(live_server, 
     assert found == [], "\n".join(found)
 
 
-def test_tid1_axe_finds_no_violation_on_the_on_device_pages_in_any_language(live_server, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_tid1_axe_finds_no_violation_on_the_on_device_pages_in_any_language(
+    live_server, browser, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     """REQ TID-1, X-1 (issue 20's done-means): the page that fingerprints pictures on the person's
     device, empty and with pictures chosen (two benign ones ready, a flat one refused), and the
     withdrawal page with and without its errors, in every shipped language at 1,280 and 375 px:
@@ -182,16 +204,24 @@ def test_tid1_axe_finds_no_violation_on_the_on_device_pages_in_any_language(live
             page.goto(f"{live_server.url}/takedown/pictures")
             _check(page, lang, "ondevice", found)
             page.set_input_files("#pick-files", [str(f) for f in files])
-            page.wait_for_function("() => document.querySelectorAll('#picture-list li.picture-ready').length === 2"
-                                   " && document.querySelectorAll('#picture-list li.picture-refused').length === 1",
-                                   timeout=60_000)
+            page.wait_for_function(
+                "() => document.querySelectorAll('#picture-list li.picture-ready').length === 2"
+                " && document.querySelectorAll('#picture-list li.picture-refused').length === 1",
+                timeout=60_000,
+            )
             words = i18n.translations(lang)
             assert page.inner_text("#hash-status").strip() == words.gettext(
-                "{ready} of {total} pictures are ready. Nothing has been sent yet.").format(ready=2, total=3)
+                "{ready} of {total} pictures are ready. Nothing has been sent yet."
+            ).format(ready=2, total=3)
             refused = page.inner_text("#picture-list li.picture-refused")
-            assert words.gettext("This picture is too plain to fingerprint reliably (quality {quality} of 100, at "
-                                 "least {min} is needed): a nearly empty or one-colour picture would match many "
-                                 "other pictures. It will not be sent.").format(quality=0, min=MIN_QUALITY) in refused
+            assert (
+                words.gettext(
+                    "This picture is too plain to fingerprint reliably (quality {quality} of 100, at "
+                    "least {min} is needed): a nearly empty or one-colour picture would match many "
+                    "other pictures. It will not be sent."
+                ).format(quality=0, min=MIN_QUALITY)
+                in refused
+            )
             _check(page, lang, "ondevice-chosen", found)
             page.goto(f"{live_server.url}/takedown/pictures/withdraw")
             _check(page, lang, "ondevice-withdraw", found)

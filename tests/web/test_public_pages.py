@@ -29,8 +29,10 @@ def run_axe(page) -> None:  # type: ignore[no-untyped-def]
             pytest.fail(message + "; under CI=true the accessibility checks must run")
         pytest.skip(message)
     if not getattr(page, "_axe_routed", False):
-        page.context.route("**" + AXE_URL_PATH, lambda route: route.fulfill(
-            path=str(AXE), content_type="application/javascript; charset=utf-8"))
+        page.context.route(
+            "**" + AXE_URL_PATH,
+            lambda route: route.fulfill(path=str(AXE), content_type="application/javascript; charset=utf-8"),
+        )
         page._axe_routed = True
     origin = re.match(r"^https?://[^/]+", page.url).group(0)  # type: ignore[union-attr]
     page.add_script_tag(url=origin + AXE_URL_PATH)
@@ -105,7 +107,11 @@ def test_x6_a_parent_reports_anonymously_from_the_content_link_in_three_steps(li
 
     [notice] = notices(live_server)
     assert (notice.tracking_code, notice.kind, notice.reporter_kind, notice.policy_id) == (
-        code, "public_report", "parent_or_representative", "csam")
+        code,
+        "public_report",
+        "parent_or_representative",
+        "csam",
+    )
     assert notice.minor_involved and notice.contact_email is None and notice.contact_name is None
     assert notice.explanation.startswith("My son is 14.") and notice.items[0].content_id is not None
 
@@ -168,7 +174,9 @@ def test_x6_the_report_form_works_with_the_keyboard_alone(live_server, page) -> 
     page.keyboard.press("Enter")
     page.locator("#tracking-code").wait_for()
     [notice] = notices(live_server)
-    assert notice.reporter_kind == "user" and notice.good_faith and notice.explanation == "Found on a public thread today."
+    assert (
+        notice.reporter_kind == "user" and notice.good_faith and notice.explanation == "Found on a public thread today."
+    )
     assert page.problems == []
 
 
@@ -188,7 +196,10 @@ def test_tid1_takedown_incomplete_says_what_is_missing_then_is_completed_by_code
     missing = page.locator(".missing-list li").all_inner_texts()
     assert [m.split(" ")[0] for m in missing] == ["A", "The", "Contact"]
     assert [li.get_attribute("data-element") for li in page.locator(".missing-list li").all()] == [
-        "good_faith_statement", "explanation", "contact"]
+        "good_faith_statement",
+        "explanation",
+        "contact",
+    ]
     check_page(page, "public-takedown-incomplete")
 
     # Later, from the completion page, with the code alone.
@@ -236,13 +247,16 @@ def test_the_report_and_takedown_work_with_javascript_disabled(live_server, brow
         context.close()
 
 
-@pytest.mark.parametrize("path,name", [
-    ("/report", "public-report-start"),
-    ("/report?about=ncii&step=2", "public-report-step2-url"),
-    ("/status", "public-status-form"),
-    ("/status/ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ", "public-status-unknown"),
-    ("/detection", "public-detection"),
-])
+@pytest.mark.parametrize(
+    "path,name",
+    [
+        ("/report", "public-report-start"),
+        ("/report?about=ncii&step=2", "public-report-step2-url"),
+        ("/status", "public-status-form"),
+        ("/status/ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ", "public-status-unknown"),
+        ("/detection", "public-detection"),
+    ],
+)
 def test_each_public_page_is_accessible_and_fits_a_phone(live_server, page, path: str, name: str) -> None:  # type: ignore[no-untyped-def]
     response = page.goto(live_server.url + path)
     assert response is not None
@@ -266,13 +280,31 @@ def _decided_case_with_statement(live_server) -> tuple[str, str]:  # type: ignor
     mod = Actor.staff(5, "mod", permissions_for_roles(["moderator"]))
     catalogue = live_server.app.state.catalogue
     with live_server.database.unit_of_work() as db:
-        receipt = submit_notice(db, actor=Actor.public(), catalogue=catalogue, notice=NoticeIn(
-            kind="public_report", reporter_kind="affected_person", policy_id="harassment",
-            items=[{"content_id": "post-8", "account_id": "acct-8"}], explanation="Daily insults.", good_faith=True))
+        receipt = submit_notice(
+            db,
+            actor=Actor.public(),
+            catalogue=catalogue,
+            notice=NoticeIn(
+                kind="public_report",
+                reporter_kind="affected_person",
+                policy_id="harassment",
+                items=[{"content_id": "post-8", "account_id": "acct-8"}],
+                explanation="Daily insults.",
+                good_faith=True,
+            ),
+        )
         case = db.get(Case, receipt.cases[0].id)
         claim_case(db, actor=mod, case=case)
-        decide_case(db, actor=mod, case=case, policy_ref="harassment@2", outcome="violates",
-                    facts="Repeated insults aimed at one person.", actions=["remove"], catalogue=catalogue)
+        decide_case(
+            db,
+            actor=mod,
+            case=case,
+            policy_ref="harassment@2",
+            outcome="violates",
+            facts="Repeated insults aimed at one person.",
+            actions=["remove"],
+            catalogue=catalogue,
+        )
         tracking = receipt.notice.tracking_code
     with live_server.database.unit_of_work(write=False) as db:
         statement = db.execute(sa.select(StatementOfReasons.code).order_by(StatementOfReasons.id)).scalars().first()
@@ -314,7 +346,7 @@ def test_a_form_posted_from_another_site_is_refused_in_the_browser(live_server, 
     page.goto(f"{live_server.url}/report")
     assert any(c["name"] == "sd_csrf" for c in page.context.cookies())
     page.set_content(f"""<form method="post" action="{live_server.url}/report">
-        <input name="csrf_token" value="{'0' * 64}"><input name="about" value="csam">
+        <input name="csrf_token" value="{"0" * 64}"><input name="about" value="csam">
         <input name="content_id" value="post-1"><input name="reporter" value="anonymous">
         <button>go</button></form>""")
     with page.expect_navigation():
@@ -324,12 +356,14 @@ def test_a_form_posted_from_another_site_is_refused_in_the_browser(live_server, 
     assert notices(live_server) == []
 
 
-def test_dsa2_eui3_the_interim_statement_the_mothers_status_and_the_figures_tell_only_what_happened(live_server, page) -> None:  # type: ignore[no-untyped-def]
+def test_dsa2_eui3_the_interim_statement_the_mothers_status_and_the_figures_tell_only_what_happened(
+    live_server, page
+) -> None:  # type: ignore[no-untyped-def]
     """DSA-2, X-4, EUI-3, DSA-8: the statement of an interim restriction says it is a restriction
     pending review; the mother's status page, once decided, names the rule by its title and no
     handle or id; the figures say what "withheld" means; each page links to how uploads are checked."""
     from staydown.actors import Actor
-    from staydown.cases.actions import claim_case, second_review, decide_case
+    from staydown.cases.actions import claim_case, decide_case, second_review
     from staydown.cases.models import Case
     from staydown.enforcement.models import EnforcementAction
     from staydown.intake.actions import submit_notice
@@ -343,28 +377,59 @@ def test_dsa2_eui3_the_interim_statement_the_mothers_status_and_the_figures_tell
     cs1 = Actor.staff(7, "cs1", permissions_for_roles(["child_safety"]))
     cs2 = Actor.staff(8, "cs2", permissions_for_roles(["child_safety"]))
     with live_server.database.unit_of_work() as db:
-        ensure_content(db, actor=Actor.public(), ref=ContentRef(id="vid-1", kind="image",
-                                                                account=AccountRef(id="acct-a", handle="nightowl")))
-        receipt = submit_notice(db, actor=Actor.public(), catalogue=catalogue, notice=NoticeIn(
-            kind="public_report", reporter_kind="parent_or_representative", policy_id="csam", minor_involved=True,
-            items=[{"content_id": "vid-1"}], explanation="This shows my son."))
+        ensure_content(
+            db,
+            actor=Actor.public(),
+            ref=ContentRef(id="vid-1", kind="image", account=AccountRef(id="acct-a", handle="nightowl")),
+        )
+        receipt = submit_notice(
+            db,
+            actor=Actor.public(),
+            catalogue=catalogue,
+            notice=NoticeIn(
+                kind="public_report",
+                reporter_kind="parent_or_representative",
+                policy_id="csam",
+                minor_involved=True,
+                items=[{"content_id": "vid-1"}],
+                explanation="This shows my son.",
+            ),
+        )
         tracking, case_id = receipt.notice.tracking_code, receipt.cases[0].id
-        interim = db.execute(sa.select(StatementOfReasons.code).join(
-            EnforcementAction, EnforcementAction.id == StatementOfReasons.action_id).where(
-            EnforcementAction.interim.is_(True))).scalar_one()
+        interim = db.execute(
+            sa.select(StatementOfReasons.code)
+            .join(EnforcementAction, EnforcementAction.id == StatementOfReasons.action_id)
+            .where(EnforcementAction.interim.is_(True))
+        ).scalar_one()
     page.goto(f"{live_server.url}/statements/{interim}")
-    assert page.locator("#headline").inner_text().startswith(
-        "We have limited content you shared on this platform while it is reviewed")
+    assert (
+        page.locator("#headline")
+        .inner_text()
+        .startswith("We have limited content you shared on this platform while it is reviewed")
+    )
     assert "Nothing has been removed" in page.locator("main").inner_text()
     assert "Child sexual abuse" not in page.locator("main").inner_text()
     check_page(page, "public-statement-interim")
     with live_server.database.unit_of_work() as db:
         case = db.get(Case, case_id)
         claim_case(db, actor=cs1, case=case)
-        decide_case(db, actor=cs1, case=case, policy_ref="csam@2", outcome="does_not_violate",
-                    facts="nothing visible", catalogue=catalogue)
-        second_review(db, actor=cs2, case=case, agree=False, catalogue=catalogue,
-                      facts="posted by nightowl (account acct-a) as vid-1: a minor in sexual content")
+        decide_case(
+            db,
+            actor=cs1,
+            case=case,
+            policy_ref="csam@2",
+            outcome="does_not_violate",
+            facts="nothing visible",
+            catalogue=catalogue,
+        )
+        second_review(
+            db,
+            actor=cs2,
+            case=case,
+            agree=False,
+            catalogue=catalogue,
+            facts="posted by nightowl (account acct-a) as vid-1: a minor in sexual content",
+        )
     page.goto(f"{live_server.url}/status/{tracking}")
     text = page.locator("main").inner_text()
     assert page.locator("#rule").inner_text() == "Child sexual abuse material" and "csam@2" not in text

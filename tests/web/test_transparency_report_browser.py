@@ -11,8 +11,12 @@ from tests.transparency.test_report import Week, _report, week  # noqa: F401 - t
 from tests.web.conftest import ARTIFACTS, DESKTOP, PHONE
 
 
-def test_dsa8_the_html_report_fits_a_phone_with_no_label_clipped(database: Database, week: Week,  # noqa: F811
-                                                                 browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_dsa8_the_html_report_fits_a_phone_with_no_label_clipped(
+    database: Database,
+    week: Week,  # noqa: F811
+    browser,
+    tmp_path: Path,
+) -> None:  # type: ignore[no-untyped-def]
     target = tmp_path / "report.html"
     target.write_text(to_html(_report(database)), encoding="utf-8")
     page = browser.new_page(viewport=PHONE)

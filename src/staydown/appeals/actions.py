@@ -44,21 +44,21 @@ from staydown.cases.models import Case, CaseState, Decision, DecisionState, Outc
 from staydown.cases.rules import DEFAULT_RULES, CaseRules
 from staydown.db import now
 from staydown.delivery.messages import queue_message
-from staydown.i18n import N_
-from staydown.i18n import gettext as _
-from staydown.transparency.texts import measure
-from staydown.transparency.scrub import case_scrubber
 from staydown.enforcement.actions import apply_action, lift_action
 from staydown.enforcement.models import AccountStrike, ActionState, EnforcementAction
 from staydown.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
+from staydown.i18n import N_
+from staydown.i18n import gettext as _
 from staydown.intake.models import Notice, NoticeState
+from staydown.intake.schemas import EMAIL_RE
 from staydown.policies.catalogue import Catalogue, PolicyNotFound, parse_ref
 from staydown.policies.schema import Policy
 from staydown.policies.vocab import ACCOUNT_ACTIONS, CONTENT_ACTIONS
 from staydown.staff.permissions import Permission
 from staydown.transparency.models import StatementOfReasons
+from staydown.transparency.scrub import case_scrubber
+from staydown.transparency.texts import measure
 from staydown.worklist import alert, clock_steps, take_lease
-from staydown.intake.schemas import EMAIL_RE
 
 OPEN_STATES = (AppealState.received.value, AppealState.in_review.value)
 MAX_EXPLANATION = 5_000
@@ -67,8 +67,10 @@ LANGUAGE_RE = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")
 REMOVING = ("remove", "disable")
 ACCOUNT_REMOVING = ("suspend", "terminate")
 # Stored in English on the appeal; the page and the e-mail translate it.
-OUT_OF_COURT = N_("If you disagree with this outcome, you may take it to a certified out-of-court dispute settlement "
-                  "body (DSA Art. 21), free of charge or at a nominal fee for you, or to a court.")
+OUT_OF_COURT = N_(
+    "If you disagree with this outcome, you may take it to a certified out-of-court dispute settlement "
+    "body (DSA Art. 21), free of charge or at a nominal fee for you, or to a court."
+)
 
 
 def status_url(rules: AppealRules, code: str) -> str:
@@ -77,6 +79,7 @@ def status_url(rules: AppealRules, code: str) -> str:
 
 
 # -- queries ----------------------------------------------------------------------------------
+
 
 def appeal_by_code(db: Session, code: str, *, for_update: bool = False) -> Appeal:
     from staydown.intake.actions import normalise_code
@@ -104,8 +107,9 @@ def appeal_by_id(db: Session, appeal_id: int, *, for_update: bool = False) -> Ap
     return found
 
 
-def appeal_queue(db: Session, *, include_child_safety: bool = True, state: str | None = None,
-                 limit: int = 50) -> list[Appeal]:
+def appeal_queue(
+    db: Session, *, include_child_safety: bool = True, state: str | None = None, limit: int = 50
+) -> list[Appeal]:
     """Open appeals: the expedited route (intimate images, UK-3) first, then the nearest due date."""
     stmt = sa.select(Appeal).join(Case, Case.id == Appeal.case_id)
     stmt = stmt.where(Appeal.state == state) if state else stmt.where(Appeal.state.in_(OPEN_STATES))
@@ -146,14 +150,22 @@ def public_view(appeal: Appeal, db: Session | None = None) -> PublicView:
 
     decided = appeal.state == AppealState.decided.value
     scrub = case_scrubber(db, appeal.case_id) if db is not None else Scrubber()
-    return PublicView(code=appeal.code, state=appeal.state, basis=appeal.basis, received_at=appeal.received_at,
-                      due_at=appeal.due_at, expedited=appeal.expedited, outcome=appeal.outcome if decided else None,
-                      decided_at=appeal.decided_at if decided else None,
-                      reasons=scrub(appeal.reasons) if decided and appeal.reasons else None,
-                      redress=OUT_OF_COURT if decided else None)
+    return PublicView(
+        code=appeal.code,
+        state=appeal.state,
+        basis=appeal.basis,
+        received_at=appeal.received_at,
+        due_at=appeal.due_at,
+        expedited=appeal.expedited,
+        outcome=appeal.outcome if decided else None,
+        decided_at=appeal.decided_at if decided else None,
+        reasons=scrub(appeal.reasons) if decided and appeal.reasons else None,
+        redress=OUT_OF_COURT if decided else None,
+    )
 
 
 # -- what is contested ------------------------------------------------------------------------
+
 
 @dataclass
 class Contested:
@@ -166,21 +178,36 @@ class Contested:
 def contested_decision(db: Session, case: Case) -> Contested:
     if case.state != CaseState.decided.value:
         state = "awaits a second review" if case.state == CaseState.second_review.value else "is still being reviewed"
-        raise Conflict("there is no decision to appeal yet: the case " + state +
-                       "; you will be told the decision, and can appeal it then", code="not_decided")
+        raise Conflict(
+            "there is no decision to appeal yet: the case "
+            + state
+            + "; you will be told the decision, and can appeal it then",
+            code="not_decided",
+        )
     decision = db.execute(
-        sa.select(Decision).where(Decision.case_id == case.id,
-                                  Decision.state.in_([DecisionState.effective.value, DecisionState.upheld.value]),
-                                  Decision.outcome.in_([Outcome.violates.value, Outcome.does_not_violate.value]))
-        .order_by(Decision.id.desc()).limit(1)).scalar_one_or_none()
+        sa.select(Decision)
+        .where(
+            Decision.case_id == case.id,
+            Decision.state.in_([DecisionState.effective.value, DecisionState.upheld.value]),
+            Decision.outcome.in_([Outcome.violates.value, Outcome.does_not_violate.value]),
+        )
+        .order_by(Decision.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
     if decision is None:
         raise Conflict("there is no decision to appeal yet", code="not_decided")
     decided_at = decision.second_reviewed_at or decision.decided_at
     ref = f"decision:{decision.id}"
     change = db.execute(
-        sa.select(Appeal).where(Appeal.case_id == case.id, Appeal.decision_id == decision.id,
-                                Appeal.outcome.in_([AppealOutcome.reversed.value, AppealOutcome.modified.value]))
-        .order_by(Appeal.decided_at.desc(), Appeal.id.desc()).limit(1)).scalar_one_or_none()
+        sa.select(Appeal)
+        .where(
+            Appeal.case_id == case.id,
+            Appeal.decision_id == decision.id,
+            Appeal.outcome.in_([AppealOutcome.reversed.value, AppealOutcome.modified.value]),
+        )
+        .order_by(Appeal.decided_at.desc(), Appeal.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
     if change is not None and change.decided_at is not None and change.decided_at >= decided_at:
         decided_at, ref = change.decided_at, f"appeal:{change.id}"
     return Contested(decision, decided_at, ref, case.outcome or decision.outcome)
@@ -190,13 +217,17 @@ def original_deciders(db: Session, case: Case) -> list[str]:
     """Everyone who took part in the case's decisions, and who decided earlier appeals on it: none
     of them may decide an appeal on it (DSA Art. 20: never the same person)."""
     refs: set[str] = set()
-    for reviewer, second in db.execute(sa.select(Decision.reviewer, Decision.second_reviewer)
-                                       .where(Decision.case_id == case.id)):
+    for reviewer, second in db.execute(
+        sa.select(Decision.reviewer, Decision.second_reviewer).where(Decision.case_id == case.id)
+    ):
         refs.add(reviewer)
         if second:
             refs.add(second)
-    refs |= set(db.execute(sa.select(Appeal.decided_by).where(Appeal.case_id == case.id,
-                                                             Appeal.decided_by.is_not(None))).scalars())
+    refs |= set(
+        db.execute(
+            sa.select(Appeal.decided_by).where(Appeal.case_id == case.id, Appeal.decided_by.is_not(None))
+        ).scalars()
+    )
     return sorted(refs)
 
 
@@ -205,10 +236,12 @@ def _confirmed_csam(case: Case, catalogue: Catalogue) -> bool:
     # decided under a child-safety policy.
     policy = catalogue.get(case.policy_id) if case.policy_id and case.policy_id in catalogue else None
     return case.outcome == Outcome.violates.value and (
-        case.actual_knowledge_at is not None or bool(policy and policy.child_safety))
+        case.actual_knowledge_at is not None or bool(policy and policy.child_safety)
+    )
 
 
 # -- filing -----------------------------------------------------------------------------------
+
 
 def _text(value: str | None, name: str, limit: int) -> str:
     clean = (value or "").strip()
@@ -251,14 +284,22 @@ class AppealTarget:
     earlier: Appeal | None = None
 
 
-def appeal_target(db: Session, *, statement_code: str | None = None, tracking_code: str | None = None,
-                  case_id: int | None = None, rules: AppealRules = DEFAULT_APPEAL_RULES,
-                  for_update: bool = False) -> AppealTarget:
+def appeal_target(
+    db: Session,
+    *,
+    statement_code: str | None = None,
+    tracking_code: str | None = None,
+    case_id: int | None = None,
+    rules: AppealRules = DEFAULT_APPEAL_RULES,
+    for_update: bool = False,
+) -> AppealTarget:
     """Resolve a code to the decision it lets its holder appeal. Raises, with a reason the holder
     can read, when there is nothing to appeal (unknown code, no decision yet, measures lifted)."""
     if (statement_code is None) == (tracking_code is None):
-        raise InvalidInput("name the decision by exactly one of statement_code (your statement of reasons, if your "
-                           "content or account was restricted) or tracking_code (your report's code, if you reported)")
+        raise InvalidInput(
+            "name the decision by exactly one of statement_code (your statement of reasons, if your "
+            "content or account was restricted) or tracking_code (your report's code, if you reported)"
+        )
     from staydown.cases.actions import case_by_id
 
     statement: StatementOfReasons | None = None
@@ -266,8 +307,9 @@ def appeal_target(db: Session, *, statement_code: str | None = None, tracking_co
     if statement_code is not None:
         statement = statement_by_code(db, statement_code)
         if statement.case_id is None:
-            raise Conflict("this measure was not taken in a case decision, so there is no decision to review",
-                           code="no_decision")
+            raise Conflict(
+                "this measure was not taken in a case decision, so there is no decision to review", code="no_decision"
+            )
         target, kind = statement.case_id, AppellantKind.affected_user
         appellant = _appellant_for_statement(db, statement)
     else:
@@ -275,11 +317,11 @@ def appeal_target(db: Session, *, statement_code: str | None = None, tracking_co
 
         notice = notice_by_code(db, tracking_code or "")
         if notice.state == NoticeState.incomplete.value:
-            raise Conflict("your request is not complete yet, so nothing was decided: complete it first",
-                           code="not_decided")
+            raise Conflict(
+                "your request is not complete yet, so nothing was decided: complete it first", code="not_decided"
+            )
         if notice.state == NoticeState.not_processed.value:
-            raise Conflict("your report was not processed, so there is no decision on it to appeal",
-                           code="not_decided")
+            raise Conflict("your report was not processed, so there is no decision on it to appeal", code="not_decided")
         cases = sorted({i.case_id for i in notice.items if i.case_id})
         if case_id is not None and case_id not in cases:
             raise NotFound(f"your report has no case {case_id}")
@@ -295,9 +337,12 @@ def appeal_target(db: Session, *, statement_code: str | None = None, tracking_co
     contested = contested_decision(db, case)
     if kind is AppellantKind.affected_user:
         if contested.outcome != Outcome.violates.value:
-            raise Conflict("the measures of this decision were already lifted" if contested.outcome == "reversed"
-                           else "the case was decided without a measure against you: there is nothing to appeal",
-                           code="nothing_to_appeal")
+            raise Conflict(
+                "the measures of this decision were already lifted"
+                if contested.outcome == "reversed"
+                else "the case was decided without a measure against you: there is nothing to appeal",
+                code="nothing_to_appeal",
+            )
         bases = AFFECTED_USER_BASES
     else:
         acted = contested.outcome == Outcome.violates.value
@@ -306,12 +351,33 @@ def appeal_target(db: Session, *, statement_code: str | None = None, tracking_co
     deadline = contested.decided_at + rules.window
     if statement is not None and statement.appeal_deadline is not None and statement.appeal_deadline > deadline:
         deadline = statement.appeal_deadline  # what the person was told binds us
-    earlier = next((a for a in db.execute(sa.select(Appeal).where(
-        Appeal.case_id == case.id, Appeal.appellant == appellant,
-        Appeal.state != AppealState.withdrawn.value).order_by(Appeal.id.desc())).scalars()
-        if a.details.get("contested") == contested.ref), None)
-    return AppealTarget(kind=kind, case=case, contested=contested, appellant=appellant, deadline=deadline,
-                        bases=bases, statement=statement, notice=notice, earlier=earlier)
+    earlier = next(
+        (
+            a
+            for a in db.execute(
+                sa.select(Appeal)
+                .where(
+                    Appeal.case_id == case.id,
+                    Appeal.appellant == appellant,
+                    Appeal.state != AppealState.withdrawn.value,
+                )
+                .order_by(Appeal.id.desc())
+            ).scalars()
+            if a.details.get("contested") == contested.ref
+        ),
+        None,
+    )
+    return AppealTarget(
+        kind=kind,
+        case=case,
+        contested=contested,
+        appellant=appellant,
+        deadline=deadline,
+        bases=bases,
+        statement=statement,
+        notice=notice,
+        earlier=earlier,
+    )
 
 
 def file_appeal(
@@ -342,19 +408,26 @@ def file_appeal(
     if email is not None and (len(email) > 320 or not EMAIL_RE.match(email)):
         raise InvalidInput("contact_email does not look like an e-mail address")
     when = now(db)
-    target = appeal_target(db, statement_code=statement_code, tracking_code=tracking_code, case_id=case_id,
-                           rules=rules, for_update=True)
+    target = appeal_target(
+        db, statement_code=statement_code, tracking_code=tracking_code, case_id=case_id, rules=rules, for_update=True
+    )
     kind, case, contested, deadline = target.kind, target.case, target.contested, target.deadline
     if chosen_basis.value not in target.bases:
         if kind is AppellantKind.affected_user:
-            raise InvalidInput(f"'{chosen_basis.value}' is the basis of an appeal by someone who reported; against a "
-                               "restriction of your content or account use " + ", ".join(AFFECTED_USER_BASES))
+            raise InvalidInput(
+                f"'{chosen_basis.value}' is the basis of an appeal by someone who reported; against a "
+                "restriction of your content or account use " + ", ".join(AFFECTED_USER_BASES)
+            )
         if chosen_basis.value not in NOTIFIER_BASES:
-            raise InvalidInput("an appeal on your report contests a decision not to act (no_action) or a measure you "
-                               "find too weak (insufficient_action)")
-        raise InvalidInput("the decision on your report was to act; if you find the measure too weak, the basis is "
-                           "insufficient_action" if chosen_basis is AppealBasis.no_action else
-                           "the decision on your report was not to act: the basis is no_action")
+            raise InvalidInput(
+                "an appeal on your report contests a decision not to act (no_action) or a measure you "
+                "find too weak (insufficient_action)"
+            )
+        raise InvalidInput(
+            "the decision on your report was to act; if you find the measure too weak, the basis is insufficient_action"
+            if chosen_basis is AppealBasis.no_action
+            else "the decision on your report was not to act: the basis is no_action"
+        )
     if when > deadline:
         raise RuleViolation(
             f"the time to appeal this decision has passed: it was taken on "
@@ -362,15 +435,22 @@ def file_appeal(
             f"{deadline.strftime('%Y-%m-%d %H:%M UTC')} ({rules.window.days} days). You may still take it to a "
             f"certified out-of-court dispute settlement body or to a court.",
             code="appeal_window_closed",
-            details={"decided_at": contested.decided_at.isoformat(), "deadline": deadline.isoformat()})
+            details={"decided_at": contested.decided_at.isoformat(), "deadline": deadline.isoformat()},
+        )
     previous = target.earlier
     if previous is not None and previous.state in OPEN_STATES:
-        raise Conflict(f"your appeal on this decision is already open under code {previous.code}",
-                       code="appeal_already_open", details={"appeal_code": previous.code})
+        raise Conflict(
+            f"your appeal on this decision is already open under code {previous.code}",
+            code="appeal_already_open",
+            details={"appeal_code": previous.code},
+        )
     if previous is not None:
-        raise Conflict(f"this decision was already reviewed on your appeal {previous.code} (outcome: "
-                       f"{previous.outcome}); you may take it to a certified out-of-court dispute settlement body",
-                       code="appeal_already_decided", details={"appeal_code": previous.code})
+        raise Conflict(
+            f"this decision was already reviewed on your appeal {previous.code} (outcome: "
+            f"{previous.outcome}); you may take it to a certified out-of-court dispute settlement body",
+            code="appeal_already_decided",
+            details={"appeal_code": previous.code},
+        )
 
     from staydown.intake.actions import new_tracking_code
 
@@ -379,33 +459,73 @@ def file_appeal(
     # abuse left up is the harm this project exists to prevent.
     expedited = bool(case.ncii or case.child_safety)
     appeal = Appeal(
-        code=new_tracking_code(), case_id=case.id, statement_id=statement.id if statement else None,
-        notice_id=notice.id if notice else None, decision_id=contested.decision.id, appellant=target.appellant,
-        appellant_kind=kind.value, basis=chosen_basis.value, explanation=text, contact_email=email,
-        language=language, expedited=expedited, state=AppealState.received.value,
-        policy_ref=contested.decision.policy_ref, original_deciders=original_deciders(db, case),
-        decision_automated=contested.decision.automated, received_at=when,
+        code=new_tracking_code(),
+        case_id=case.id,
+        statement_id=statement.id if statement else None,
+        notice_id=notice.id if notice else None,
+        decision_id=contested.decision.id,
+        appellant=target.appellant,
+        appellant_kind=kind.value,
+        basis=chosen_basis.value,
+        explanation=text,
+        contact_email=email,
+        language=language,
+        expedited=expedited,
+        state=AppealState.received.value,
+        policy_ref=contested.decision.policy_ref,
+        original_deciders=original_deciders(db, case),
+        decision_automated=contested.decision.automated,
+        received_at=when,
         due_at=when + (rules.expedited_due if expedited else rules.due),
-        details={"contested": contested.ref, "contested_outcome": contested.outcome,
-                 "decision_at": contested.decided_at.isoformat(), "deadline": deadline.isoformat()})
+        details={
+            "contested": contested.ref,
+            "contested_outcome": contested.outcome,
+            "decision_at": contested.decided_at.isoformat(),
+            "deadline": deadline.isoformat(),
+        },
+    )
     db.add(appeal)
     db.flush()
-    audit.record(db, actor=actor, tag=AuditTag.APPEAL_FILE, subject_type="appeal", subject_id=appeal.id,
-                 data={"case_id": case.id, "appellant_kind": kind.value, "basis": appeal.basis,
-                       "decision_id": contested.decision.id, "contested": contested.ref,
-                       "statement_id": appeal.statement_id, "notice_id": appeal.notice_id,
-                       "expedited": expedited, "due_at": appeal.due_at, "deadline": deadline,
-                       "original_deciders": appeal.original_deciders})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.APPEAL_FILE,
+        subject_type="appeal",
+        subject_id=appeal.id,
+        data={
+            "case_id": case.id,
+            "appellant_kind": kind.value,
+            "basis": appeal.basis,
+            "decision_id": contested.decision.id,
+            "contested": contested.ref,
+            "statement_id": appeal.statement_id,
+            "notice_id": appeal.notice_id,
+            "expedited": expedited,
+            "due_at": appeal.due_at,
+            "deadline": deadline,
+            "original_deciders": appeal.original_deciders,
+        },
+    )
     with i18n.using(appeal.language):
         when_text, due_text = i18n.when(when), i18n.when(appeal.due_at)
-        _tell(db, appeal=appeal, kind="appeal_receipt", rules=rules,
-              subject=_("%(platform)s: we received your appeal %(code)s", platform=rules.platform_name,
-                        code=appeal.code),
-              lines=[_("We received your appeal (code %(code)s) on %(when)s.", code=appeal.code, when=when_text),
-                     _("A person who took no part in the original decision will review it on our expedited route "
-                       "for intimate images, by %(due)s.", due=due_text) if expedited else
-                     _("A person who took no part in the original decision will review it, by %(due)s.", due=due_text),
-                     _("Follow it here: %(url)s", url=status_url(rules, appeal.code))])
+        _tell(
+            db,
+            appeal=appeal,
+            kind="appeal_receipt",
+            rules=rules,
+            subject=_("%(platform)s: we received your appeal %(code)s", platform=rules.platform_name, code=appeal.code),
+            lines=[
+                _("We received your appeal (code %(code)s) on %(when)s.", code=appeal.code, when=when_text),
+                _(
+                    "A person who took no part in the original decision will review it on our expedited route "
+                    "for intimate images, by %(due)s.",
+                    due=due_text,
+                )
+                if expedited
+                else _("A person who took no part in the original decision will review it, by %(due)s.", due=due_text),
+                _("Follow it here: %(url)s", url=status_url(rules, appeal.code)),
+            ],
+        )
     return appeal
 
 
@@ -431,8 +551,15 @@ def _tell(db: Session, *, appeal: Appeal, kind: str, subject: str, lines: list[s
     channel = _channel(db, appeal)
     if channel is None:
         return
-    queue_message(db, notice_id=appeal.notice_id, kind=kind, channel=channel[0], recipient=channel[1],
-                  subject=subject, body="\n\n".join(lines))
+    queue_message(
+        db,
+        notice_id=appeal.notice_id,
+        kind=kind,
+        channel=channel[0],
+        recipient=channel[1],
+        subject=subject,
+        body="\n\n".join(lines),
+    )
 
 
 def withdraw_appeal(db: Session, *, actor: Actor, appeal: Appeal) -> Appeal:
@@ -443,18 +570,27 @@ def withdraw_appeal(db: Session, *, actor: Actor, appeal: Appeal) -> Appeal:
     appeal.claimed_by = None
     appeal.claim_expires_at = None
     appeal.details = {**appeal.details, "withdrawn_at": now(db).isoformat()}
-    audit.record(db, actor=actor, tag=AuditTag.APPEAL_WITHDRAW, subject_type="appeal", subject_id=appeal.id,
-                 data={"case_id": appeal.case_id})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.APPEAL_WITHDRAW,
+        subject_type="appeal",
+        subject_id=appeal.id,
+        data={"case_id": appeal.case_id},
+    )
     return appeal
 
 
 # -- claims -----------------------------------------------------------------------------------
 
+
 def _require_decider(actor: Actor, case: Case) -> None:
     if actor.kind is not ActorKind.staff:
         # DSA Art. 20(6): decided under the supervision of qualified staff, never solely automated.
-        raise RuleViolation("an appeal is decided by a qualified person on the staff, never by automated means alone",
-                            code="appeal_needs_a_person")
+        raise RuleViolation(
+            "an appeal is decided by a qualified person on the staff, never by automated means alone",
+            code="appeal_needs_a_person",
+        )
     if Permission.APPEALS_DECIDE.value not in actor.permissions:
         raise PermissionDenied(f"this needs the '{Permission.APPEALS_DECIDE.value}' permission")
     if case.child_safety and Permission.CHILD_SAFETY_CASES.value not in actor.permissions:
@@ -463,8 +599,10 @@ def _require_decider(actor: Actor, case: Case) -> None:
 
 def _refuse_original_decider(db: Session, actor: Actor, appeal: Appeal, case: Case) -> None:
     if actor.ref in set(appeal.original_deciders) | set(original_deciders(db, case)):
-        raise RuleViolation("you took part in the decision under appeal: a different person must decide the appeal "
-                            "(DSA Art. 20)", code="appeal_by_original_decider")
+        raise RuleViolation(
+            "you took part in the decision under appeal: a different person must decide the appeal (DSA Art. 20)",
+            code="appeal_by_original_decider",
+        )
 
 
 def claim_appeal(db: Session, *, actor: Actor, appeal: Appeal, rules: AppealRules = DEFAULT_APPEAL_RULES) -> Appeal:
@@ -476,8 +614,14 @@ def claim_appeal(db: Session, *, actor: Actor, appeal: Appeal, rules: AppealRule
     _refuse_original_decider(db, actor, appeal, case)
     take_lease(appeal, actor=actor, at=now(db), lease=rules.claim_lease, label=f"appeal {appeal.id}")
     appeal.state = AppealState.in_review.value
-    audit.record(db, actor=actor, tag=AuditTag.APPEAL_CLAIM, subject_type="appeal", subject_id=appeal.id,
-                 data={"until": appeal.claim_expires_at})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.APPEAL_CLAIM,
+        subject_type="appeal",
+        subject_id=appeal.id,
+        data={"until": appeal.claim_expires_at},
+    )
     return appeal
 
 
@@ -492,6 +636,7 @@ def release_appeal(db: Session, *, actor: Actor, appeal: Appeal) -> Appeal:
 
 
 # -- deciding ---------------------------------------------------------------------------------
+
 
 @dataclass
 class AppealResult:
@@ -520,16 +665,28 @@ def _policy_for(catalogue: Catalogue, policy_ref: str | None, case: Case) -> Pol
     return policy
 
 
-def _measures_now(db: Session, case: Case, contested: Contested) -> tuple[set[str], list[tuple[str, EnforcementAction]]]:
+def _measures_now(
+    db: Session, case: Case, contested: Contested
+) -> tuple[set[str], list[tuple[str, EnforcementAction]]]:
     """The measures in force on the case, as decision-level kinds (ladder actions count as 'strike')."""
     kinds = set(contested.decision.actions)
     if contested.ref.startswith("appeal:"):
         change = db.get(Appeal, int(contested.ref.split(":", 1)[1]))
         kinds = set(change.details.get("measures", kinds)) if change else kinds
-    active = db.execute(sa.select(EnforcementAction).where(
-        EnforcementAction.case_id == case.id, EnforcementAction.state == ActionState.active.value,
-        EnforcementAction.kind.notin_(("restore", "restore_account")), EnforcementAction.interim.is_(False))
-        .order_by(EnforcementAction.id)).scalars().all()
+    active = (
+        db.execute(
+            sa.select(EnforcementAction)
+            .where(
+                EnforcementAction.case_id == case.id,
+                EnforcementAction.state == ActionState.active.value,
+                EnforcementAction.kind.notin_(("restore", "restore_account")),
+                EnforcementAction.interim.is_(False),
+            )
+            .order_by(EnforcementAction.id)
+        )
+        .scalars()
+        .all()
+    )
     tagged = []
     for action in active:
         measure = action.kind
@@ -537,14 +694,24 @@ def _measures_now(db: Session, case: Case, contested: Contested) -> tuple[set[st
             measure = "strike"  # what the strike ladder applied
         tagged.append((measure, action))
     current = {m for m, _ in tagged}
-    if db.execute(sa.select(AccountStrike.id).where(AccountStrike.case_id == case.id,
-                                                    AccountStrike.removed_at.is_(None)).limit(1)).first():
+    if db.execute(
+        sa.select(AccountStrike.id).where(AccountStrike.case_id == case.id, AccountStrike.removed_at.is_(None)).limit(1)
+    ).first():
         current.add("strike")
     return current, tagged
 
 
-def _modify_measures(db: Session, *, actor: Actor, case: Case, contested: Contested, new: list[str],
-                     policy: Policy, reason: str, catalogue: Catalogue) -> tuple[list, list]:
+def _modify_measures(
+    db: Session,
+    *,
+    actor: Actor,
+    case: Case,
+    contested: Contested,
+    new: list[str],
+    policy: Policy,
+    reason: str,
+    catalogue: Catalogue,
+) -> tuple[list, list]:
     """Replace the measures in force by `new`: lift what goes (restoring content and accounts that
     nothing keeps down any more), apply what comes, through the normal delivery path."""
     from staydown.cases.actions import case_contents
@@ -555,11 +722,14 @@ def _modify_measures(db: Session, *, actor: Actor, case: Case, contested: Contes
     if unknown:
         raise InvalidInput(f"unknown measure(s): {', '.join(unknown)}")
     if not wanted:
-        raise InvalidInput("a modified outcome names the measures that replace the current ones (none at all is "
-                           "'reversed')")
+        raise InvalidInput(
+            "a modified outcome names the measures that replace the current ones (none at all is 'reversed')"
+        )
     if _confirmed_csam(case, catalogue) and not set(wanted) & set(REMOVING):
-        raise RuleViolation("confirmed child sexual abuse material is never restored: the measures must keep it "
-                            "removed or disabled", code="csam_never_restored")
+        raise RuleViolation(
+            "confirmed child sexual abuse material is never restored: the measures must keep it removed or disabled",
+            code="csam_never_restored",
+        )
     current, tagged = _measures_now(db, case, contested)
     if set(wanted) == current:
         raise InvalidInput(f"these are the measures in force now ({', '.join(sorted(current))}): that is 'upheld'")
@@ -575,26 +745,58 @@ def _modify_measures(db: Session, *, actor: Actor, case: Case, contested: Contes
     kept_out = {a.account_id for m, a in tagged if m in wanted and a.kind in ACCOUNT_REMOVING}
     restoring_content = bool(current & set(REMOVING)) and not set(wanted) & set(REMOVING)
     for action in lifted:
-        if action.target == "content" and action.kind in REMOVING and restoring_content \
-                and action.content_id not in kept_down:
+        if (
+            action.target == "content"
+            and action.kind in REMOVING
+            and restoring_content
+            and action.content_id not in kept_down
+        ):
             kept_down.add(action.content_id)  # one restore per item
-            applied.append(apply_action(db, actor=actor, kind="restore", content_id=action.content_id,
-                                        case_id=case.id, policy_ref=action.policy_ref, facts=reason,
-                                        details={"restores_action": action.id}))
-        elif action.target == "account" and action.kind in ACCOUNT_REMOVING and action.account_id not in kept_out \
-                and not set(wanted) & set(ACCOUNT_REMOVING):
+            applied.append(
+                apply_action(
+                    db,
+                    actor=actor,
+                    kind="restore",
+                    content_id=action.content_id,
+                    case_id=case.id,
+                    policy_ref=action.policy_ref,
+                    facts=reason,
+                    details={"restores_action": action.id},
+                )
+            )
+        elif (
+            action.target == "account"
+            and action.kind in ACCOUNT_REMOVING
+            and action.account_id not in kept_out
+            and not set(wanted) & set(ACCOUNT_REMOVING)
+        ):
             kept_out.add(action.account_id)
-            applied.append(apply_action(db, actor=actor, kind="restore_account", account_id=action.account_id,
-                                        case_id=case.id, policy_ref=action.policy_ref, facts=reason,
-                                        details={"restores_action": action.id}))
+            applied.append(
+                apply_action(
+                    db,
+                    actor=actor,
+                    kind="restore_account",
+                    account_id=action.account_id,
+                    case_id=case.id,
+                    policy_ref=action.policy_ref,
+                    facts=reason,
+                    details={"restores_action": action.id},
+                )
+            )
     if restoring_content:
         # Back up, so out of the stay-down bank: the bank's own action records each disabling.
         from staydown.matching.banks import disable_entry
         from staydown.matching.models import BankEntry
 
-        for entry in db.execute(sa.select(BankEntry).where(
-                BankEntry.source_case_id == case.id, BankEntry.enabled.is_(True),
-                BankEntry.parent_id.is_(None))).scalars().all():
+        for entry in (
+            db.execute(
+                sa.select(BankEntry).where(
+                    BankEntry.source_case_id == case.id, BankEntry.enabled.is_(True), BankEntry.parent_id.is_(None)
+                )
+            )
+            .scalars()
+            .all()
+        ):
             disable_entry(db, actor=actor, entry=entry, reason=f"measure modified on appeal: {reason}"[:500])
     if set(wanted) & set(REMOVING) and not current & set(REMOVING) and policy.bank_confirmed:
         # Newly removed under a stay-down policy: every copy down and re-uploads blocked (X-5).
@@ -609,21 +811,50 @@ def _modify_measures(db: Session, *, actor: Actor, case: Case, contested: Contes
             continue
         if kind in CONTENT_ACTIONS:
             for content in contents:
-                applied.append(apply_action(db, actor=actor, kind=kind, content_id=content.id, case_id=case.id,
-                                            policy_ref=policy.ref, facts=reason))
+                applied.append(
+                    apply_action(
+                        db,
+                        actor=actor,
+                        kind=kind,
+                        content_id=content.id,
+                        case_id=case.id,
+                        policy_ref=policy.ref,
+                        facts=reason,
+                    )
+                )
         elif kind == "strike":
             for account_id in accounts:
-                applied += add_strike(db, actor=actor, account_id=account_id, policy=policy, case_id=case.id,
-                                      facts=reason)
+                applied += add_strike(
+                    db, actor=actor, account_id=account_id, policy=policy, case_id=case.id, facts=reason
+                )
         else:
             for account_id in accounts:
-                applied.append(apply_action(db, actor=actor, kind=kind, account_id=account_id, case_id=case.id,
-                                            policy_ref=policy.ref, facts=reason))
+                applied.append(
+                    apply_action(
+                        db,
+                        actor=actor,
+                        kind=kind,
+                        account_id=account_id,
+                        case_id=case.id,
+                        policy_ref=policy.ref,
+                        facts=reason,
+                    )
+                )
     return lifted, applied
 
 
-def _decide_violates(db: Session, *, actor: Actor, case: Case, policy: Policy, actions: list[str] | None,
-                     reasons: str, appeal: Appeal, catalogue: Catalogue, case_rules: CaseRules) -> tuple[int, list]:
+def _decide_violates(
+    db: Session,
+    *,
+    actor: Actor,
+    case: Case,
+    policy: Policy,
+    actions: list[str] | None,
+    reasons: str,
+    appeal: Appeal,
+    catalogue: Catalogue,
+    case_rules: CaseRules,
+) -> tuple[int, list]:
     """A notifier's appeal against a decision not to act, granted: the appeal's decider (a person
     who took no part in it) decides the case 'violates' under the policy in force, through the
     cases module, so every consequence of a decision follows (measures, stay-down, NCMEC clock)."""
@@ -633,9 +864,18 @@ def _decide_violates(db: Session, *, actor: Actor, case: Case, policy: Policy, a
     # refuses if someone else holds a live claim on it).
     case.state = CaseState.open.value
     claim_case(db, actor=actor, case=case, rules=case_rules)
-    result = decide_case(db, actor=actor, case=case, policy_ref=policy.ref, outcome=Outcome.violates.value,
-                         facts=reasons, actions=actions, note=f"decided on appeal {appeal.code}",
-                         catalogue=catalogue, rules=case_rules)
+    result = decide_case(
+        db,
+        actor=actor,
+        case=case,
+        policy_ref=policy.ref,
+        outcome=Outcome.violates.value,
+        facts=reasons,
+        actions=actions,
+        note=f"decided on appeal {appeal.code}",
+        catalogue=catalogue,
+        rules=case_rules,
+    )
     return result.decision.id, result.actions
 
 
@@ -644,8 +884,12 @@ def matched_entries(db: Session, case: Any) -> list[int]:
     from staydown.intake.models import Notice, NoticeItem, NoticeKind
 
     ids: list[int] = []
-    for details in db.execute(sa.select(Notice.details).where(Notice.kind == NoticeKind.detection.value, Notice.id.in_(
-            sa.select(NoticeItem.notice_id).where(NoticeItem.case_id == case.id)))).scalars():
+    for details in db.execute(
+        sa.select(Notice.details).where(
+            Notice.kind == NoticeKind.detection.value,
+            Notice.id.in_(sa.select(NoticeItem.notice_id).where(NoticeItem.case_id == case.id)),
+        )
+    ).scalars():
         for match in (details or {}).get("matches") or []:
             entry = match.get("entry_id") if isinstance(match, dict) else None
             if isinstance(entry, int) and entry not in ids:
@@ -669,8 +913,12 @@ def _false_positive(db: Session, *, actor: Actor, appeal: Appeal, case: Any, wro
         target = db.get(BankEntry, entry.parent_id) if entry.parent_id else entry
         if target is None or not target.enabled:
             continue
-        disable_entry(db, actor=actor, entry=target,
-                      reason=f"false positive: appeal {appeal.code} reversed the decision on case {case.id}")
+        disable_entry(
+            db,
+            actor=actor,
+            entry=target,
+            reason=f"false positive: appeal {appeal.code} reversed the decision on case {case.id}",
+        )
         disabled.append(target)
     return disabled
 
@@ -728,57 +976,94 @@ def decide_appeal(
         raise InvalidInput("an upheld decision keeps its measures: leave actions out")
     if bank_entry_wrong is not None and not (chosen is AppealOutcome.reversed and matched_entries(db, case)):
         raise InvalidInput("bank_entry_wrong answers a reversal of a decision that rested on a bank match")
-    if (chosen is AppealOutcome.reversed and appeal.appellant_kind != AppellantKind.notifier.value
-            and bank_entry_wrong is None and matched_entries(db, case)):
-        raise InvalidInput("this decision rested on a bank match: say whether the bank entry was wrong "
-                           "(bank_entry_wrong: true disables it, so the same upload is no longer held)")
+    if (
+        chosen is AppealOutcome.reversed
+        and appeal.appellant_kind != AppellantKind.notifier.value
+        and bank_entry_wrong is None
+        and matched_entries(db, case)
+    ):
+        raise InvalidInput(
+            "this decision rested on a bank match: say whether the bank entry was wrong "
+            "(bank_entry_wrong: true disables it, so the same upload is no longer held)"
+        )
 
     contested = contested_decision(db, case)
     if chosen is not AppealOutcome.upheld and contested.ref != appeal.details.get("contested"):
-        raise Conflict("the decision under appeal has changed since this appeal was filed "
-                       f"(now {contested.ref}, outcome {contested.outcome}); uphold it, or the appellant appeals the "
-                       "new decision", code="decision_changed")
+        raise Conflict(
+            "the decision under appeal has changed since this appeal was filed "
+            f"(now {contested.ref}, outcome {contested.outcome}); uphold it, or the appellant appeals the "
+            "new decision",
+            code="decision_changed",
+        )
     result = AppealResult(appeal)
     reason = f"appeal {appeal.code}: {text}"
     notifier = appeal.appellant_kind == AppellantKind.notifier.value
     if chosen is AppealOutcome.reversed:
         if notifier:
             if contested.outcome == Outcome.violates.value:
-                raise InvalidInput("the decision on this report was to act: grant a notifier's appeal for stronger "
-                                   "measures as 'modified', with the measures")
+                raise InvalidInput(
+                    "the decision on this report was to act: grant a notifier's appeal for stronger "
+                    "measures as 'modified', with the measures"
+                )
             policy = _policy_for(catalogue, policy_ref, case)
             result.new_decision_id, result.applied = _decide_violates(
-                db, actor=actor, case=case, policy=policy, actions=actions, reasons=text, appeal=appeal,
-                catalogue=catalogue, case_rules=case_rules)
+                db,
+                actor=actor,
+                case=case,
+                policy=policy,
+                actions=actions,
+                reasons=text,
+                appeal=appeal,
+                catalogue=catalogue,
+                case_rules=case_rules,
+            )
         else:
             if actions is not None or policy_ref is not None:
-                raise InvalidInput("a reversal lifts every measure: leave actions and policy out (use 'modified' "
-                                   "for a different measure)")
+                raise InvalidInput(
+                    "a reversal lifts every measure: leave actions and policy out (use 'modified' "
+                    "for a different measure)"
+                )
             if _confirmed_csam(case, catalogue):
-                raise RuleViolation("confirmed child sexual abuse material is never restored, so this decision cannot "
-                                    "be reversed on appeal; a mistaken confirmation is corrected by the child-safety "
-                                    "team through a new review", code="csam_never_restored")
-            lifted_before = set(db.execute(sa.select(EnforcementAction.id).where(
-                EnforcementAction.case_id == case.id, EnforcementAction.state == ActionState.active.value)).scalars())
+                raise RuleViolation(
+                    "confirmed child sexual abuse material is never restored, so this decision cannot "
+                    "be reversed on appeal; a mistaken confirmation is corrected by the child-safety "
+                    "team through a new review",
+                    code="csam_never_restored",
+                )
+            lifted_before = set(
+                db.execute(
+                    sa.select(EnforcementAction.id).where(
+                        EnforcementAction.case_id == case.id, EnforcementAction.state == ActionState.active.value
+                    )
+                ).scalars()
+            )
             try:
                 result.applied = reverse_case_measures(db, actor=actor, case=case, reason=reason, catalogue=catalogue)
             except RuleViolation as exc:
                 raise RuleViolation(exc.message, code="csam_never_restored") from None
             result.lifted = [db.get(EnforcementAction, i) for i in sorted(lifted_before)]
-            result.disabled_entries = _false_positive(db, actor=actor, appeal=appeal, case=case,
-                                                      wrong=bank_entry_wrong)
+            result.disabled_entries = _false_positive(db, actor=actor, appeal=appeal, case=case, wrong=bank_entry_wrong)
     elif chosen is AppealOutcome.modified:
         if notifier and contested.outcome != Outcome.violates.value:
-            raise InvalidInput("an appeal against a decision not to act is granted as 'reversed', with the measures "
-                               "to take")
+            raise InvalidInput(
+                "an appeal against a decision not to act is granted as 'reversed', with the measures to take"
+            )
         if not notifier and contested.outcome != Outcome.violates.value:
             raise Conflict("the measures of this decision were already lifted", code="nothing_to_appeal")
         if actions is None:
             raise InvalidInput("a modified outcome names the measures that replace the current ones")
         # The new measures cite the policy in force (its current version), unless the decider names another.
         policy = _policy_for(catalogue, policy_ref or f"{parse_ref(contested.decision.policy_ref)[0]}@current", case)
-        result.lifted, result.applied = _modify_measures(db, actor=actor, case=case, contested=contested, new=actions,
-                                                         policy=policy, reason=reason, catalogue=catalogue)
+        result.lifted, result.applied = _modify_measures(
+            db,
+            actor=actor,
+            case=case,
+            contested=contested,
+            new=actions,
+            policy=policy,
+            reason=reason,
+            catalogue=catalogue,
+        )
         appeal.details = {**appeal.details, "measures": list(dict.fromkeys(actions)), "policy_ref": policy.ref}
     appeal.state = AppealState.decided.value
     appeal.outcome = chosen.value
@@ -787,16 +1072,35 @@ def decide_appeal(
     appeal.decided_at = when
     appeal.claimed_by = None
     appeal.claim_expires_at = None
-    appeal.details = {**appeal.details, "lifted": [a.id for a in result.lifted],
-                      "applied": [a.id for a in result.applied], "new_decision_id": result.new_decision_id,
-                      "late": bool(appeal.due_at and when > appeal.due_at)}
-    audit.record(db, actor=actor, tag=AuditTag.APPEAL_DECIDE, subject_type="appeal", subject_id=appeal.id,
-                 data={"case_id": case.id, "outcome": chosen.value, "reasons": text,
-                       "appellant_kind": appeal.appellant_kind, "original_deciders": appeal.original_deciders,
-                       "lifted": [a.id for a in result.lifted], "applied": [a.id for a in result.applied],
-                       "measures": appeal.details.get("measures"), "new_decision_id": result.new_decision_id,
-                       "due_at": appeal.due_at, "late": appeal.details["late"], "bank_entry_wrong": bank_entry_wrong,
-                       "disabled_bank_entries": [e.id for e in result.disabled_entries]})
+    appeal.details = {
+        **appeal.details,
+        "lifted": [a.id for a in result.lifted],
+        "applied": [a.id for a in result.applied],
+        "new_decision_id": result.new_decision_id,
+        "late": bool(appeal.due_at and when > appeal.due_at),
+    }
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.APPEAL_DECIDE,
+        subject_type="appeal",
+        subject_id=appeal.id,
+        data={
+            "case_id": case.id,
+            "outcome": chosen.value,
+            "reasons": text,
+            "appellant_kind": appeal.appellant_kind,
+            "original_deciders": appeal.original_deciders,
+            "lifted": [a.id for a in result.lifted],
+            "applied": [a.id for a in result.applied],
+            "measures": appeal.details.get("measures"),
+            "new_decision_id": result.new_decision_id,
+            "due_at": appeal.due_at,
+            "late": appeal.details["late"],
+            "bank_entry_wrong": bank_entry_wrong,
+            "disabled_bank_entries": [e.id for e in result.disabled_entries],
+        },
+    )
     _tell_outcome(db, appeal=appeal, result=result, rules=rules)
     return result
 
@@ -809,20 +1113,36 @@ def _tell_outcome(db: Session, *, appeal: Appeal, result: AppealResult, rules: A
             what = _("We reviewed the decision again, and it stands.")
         elif appeal.outcome == AppealOutcome.reversed.value:
             applied = ", ".join(measure(lang, k) for k in sorted({a.kind for a in result.applied}))
-            what = (_("We reversed the decision and acted on your report: %(measures)s.",
-                      measures=applied or _("the measures were applied"))
-                    if notifier else
-                    _("We reversed the decision: its measures are lifted, and your content or account is restored."))
+            what = (
+                _(
+                    "We reversed the decision and acted on your report: %(measures)s.",
+                    measures=applied or _("the measures were applied"),
+                )
+                if notifier
+                else _("We reversed the decision: its measures are lifted, and your content or account is restored.")
+            )
         else:
-            what = _("We changed the measure. It is now: %(measures)s.",
-                     measures=", ".join(measure(lang, k) for k in appeal.details.get("measures", [])))
-        _tell(db, appeal=appeal, kind="appeal_decision", rules=rules,
-              subject=_("%(platform)s: decision on your appeal %(code)s", platform=rules.platform_name,
-                        code=appeal.code),
-              lines=[_("Your appeal %(code)s has been decided by a person who took no part in the original decision.",
-                       code=appeal.code),
-                     what, _("Our reasons: %(reasons)s", reasons=case_scrubber(db, appeal.case_id)(appeal.reasons)),
-                     _(OUT_OF_COURT), _("Details: %(url)s", url=status_url(rules, appeal.code))])
+            what = _(
+                "We changed the measure. It is now: %(measures)s.",
+                measures=", ".join(measure(lang, k) for k in appeal.details.get("measures", [])),
+            )
+        _tell(
+            db,
+            appeal=appeal,
+            kind="appeal_decision",
+            rules=rules,
+            subject=_("%(platform)s: decision on your appeal %(code)s", platform=rules.platform_name, code=appeal.code),
+            lines=[
+                _(
+                    "Your appeal %(code)s has been decided by a person who took no part in the original decision.",
+                    code=appeal.code,
+                ),
+                what,
+                _("Our reasons: %(reasons)s", reasons=case_scrubber(db, appeal.case_id)(appeal.reasons)),
+                _(OUT_OF_COURT),
+                _("Details: %(url)s", url=status_url(rules, appeal.code)),
+            ],
+        )
 
 
 # -- due dates --------------------------------------------------------------------------------
@@ -838,37 +1158,75 @@ class AppealSweepReport:
     breached: int = 0
 
 
-def sweep_appeal_deadlines(db: Session, *, actor: Actor,
-                           rules: AppealRules = DEFAULT_APPEAL_RULES) -> AppealSweepReport:
+def sweep_appeal_deadlines(
+    db: Session, *, actor: Actor, rules: AppealRules = DEFAULT_APPEAL_RULES
+) -> AppealSweepReport:
     """Alert the people who decide appeals when an open appeal nears its due date and when it
     passes it (DSA-4: without undue delay; UK-3: the expedited route). Each step happens once per
     appeal, so the sweep is safe to run often and from several workers."""
     when = now(db)
     report = AppealSweepReport()
-    rows = db.execute(sa.select(Appeal, Case.child_safety).join(Case, Case.id == Appeal.case_id).where(
-        Appeal.state.in_(OPEN_STATES), Appeal.due_at.is_not(None)).order_by(Appeal.due_at)).all()
+    rows = db.execute(
+        sa.select(Appeal, Case.child_safety)
+        .join(Case, Case.id == Appeal.case_id)
+        .where(Appeal.state.in_(OPEN_STATES), Appeal.due_at.is_not(None))
+        .order_by(Appeal.due_at)
+    ).all()
     for appeal, child_safety in rows:
-        steps = clock_steps(received_at=appeal.received_at, due_at=appeal.due_at, at=when,
-                            escalate_at_remaining_fraction=rules.escalate_at_remaining_fraction,
-                            escalated="escalated_at" in appeal.details, breached="breached_at" in appeal.details)
+        steps = clock_steps(
+            received_at=appeal.received_at,
+            due_at=appeal.due_at,
+            at=when,
+            escalate_at_remaining_fraction=rules.escalate_at_remaining_fraction,
+            escalated="escalated_at" in appeal.details,
+            breached="breached_at" in appeal.details,
+        )
         roles = CHILD_SAFETY_ALERT_ROLES if child_safety else ALERT_ROLES
         route = "expedited appeal" if appeal.expedited else "appeal"
         if steps.escalate:
             appeal.details = {**appeal.details, "escalated_at": when.isoformat()}
             report.escalated += 1
-            alert(db, roles=roles, kind="appeal_due_soon", case_id=appeal.case_id, at=when,
-                  message=(f"{route} {appeal.id} (case {appeal.case_id}) is due {appeal.due_at.isoformat()} "
-                           f"({max(steps.remaining.total_seconds(), 0) / 3600:.1f} h left)"))
-            audit.record(db, actor=actor, tag=AuditTag.APPEAL_ESCALATE, subject_type="appeal", subject_id=appeal.id,
-                         data={"due_at": appeal.due_at, "expedited": appeal.expedited, "roles": list(roles)})
+            alert(
+                db,
+                roles=roles,
+                kind="appeal_due_soon",
+                case_id=appeal.case_id,
+                at=when,
+                message=(
+                    f"{route} {appeal.id} (case {appeal.case_id}) is due {appeal.due_at.isoformat()} "
+                    f"({max(steps.remaining.total_seconds(), 0) / 3600:.1f} h left)"
+                ),
+            )
+            audit.record(
+                db,
+                actor=actor,
+                tag=AuditTag.APPEAL_ESCALATE,
+                subject_type="appeal",
+                subject_id=appeal.id,
+                data={"due_at": appeal.due_at, "expedited": appeal.expedited, "roles": list(roles)},
+            )
         if steps.breach:
             appeal.details = {**appeal.details, "breached_at": when.isoformat()}
             report.breached += 1
-            alert(db, roles=roles, kind="appeal_overdue", case_id=appeal.case_id, at=when,
-                  message=(f"{route} {appeal.id} (case {appeal.case_id}) was due {appeal.due_at.isoformat()} "
-                           f"and is not decided"))
-            audit.record(db, actor=actor, tag=AuditTag.APPEAL_BREACH, subject_type="appeal", subject_id=appeal.id,
-                         data={"due_at": appeal.due_at, "expedited": appeal.expedited})
+            alert(
+                db,
+                roles=roles,
+                kind="appeal_overdue",
+                case_id=appeal.case_id,
+                at=when,
+                message=(
+                    f"{route} {appeal.id} (case {appeal.case_id}) was due {appeal.due_at.isoformat()} "
+                    f"and is not decided"
+                ),
+            )
+            audit.record(
+                db,
+                actor=actor,
+                tag=AuditTag.APPEAL_BREACH,
+                subject_type="appeal",
+                subject_id=appeal.id,
+                data={"due_at": appeal.due_at, "expedited": appeal.expedited},
+            )
     return report
 
 
@@ -881,7 +1239,20 @@ def appeal_deadlines_job(db: Session, ctx: Any) -> None:
 
 
 __all__ = [
-    "AppealResult", "AppealTarget", "PublicView", "appeal_by_code", "appeal_target", "appeal_by_id", "appeal_queue", "claim_appeal", "decide_appeal",
-    "file_appeal", "original_deciders", "public_view", "release_appeal", "statement_by_code", "sweep_appeal_deadlines",
+    "AppealResult",
+    "AppealTarget",
+    "PublicView",
+    "appeal_by_code",
+    "appeal_by_id",
+    "appeal_queue",
+    "appeal_target",
+    "claim_appeal",
+    "decide_appeal",
+    "file_appeal",
+    "original_deciders",
+    "public_view",
+    "release_appeal",
+    "statement_by_code",
+    "sweep_appeal_deadlines",
     "withdraw_appeal",
 ]

@@ -8,15 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from staydown.apidocs import errors
 from staydown.actors import Actor
+from staydown.apidocs import errors
 from staydown.appeals import actions, disputes
 from staydown.appeals.models import Appeal, AppealBasis, AppealOutcome, DisputeOutcome, OutOfCourtDispute
 from staydown.appeals.rules import AppealRules
 from staydown.errors import NotFound
 from staydown.http import DbSession, rate_limited, require
-from staydown.staff.permissions import Permission
 from staydown.limits import DbId, Word
+from staydown.staff.permissions import Permission
 
 router = APIRouter(prefix="/v1", tags=["appeals"])
 public_router = APIRouter(prefix="/public", tags=["public"])
@@ -56,10 +56,12 @@ class AppealIn(BaseModel):
         return value.strip()
 
     @model_validator(mode="after")
-    def _one_code(self) -> "AppealIn":
+    def _one_code(self) -> AppealIn:
         if (self.statement_code is None) == (self.tracking_code is None):
-            raise ValueError("give exactly one of statement_code (if your content or account was restricted) or "
-                             "tracking_code (if you reported)")
+            raise ValueError(
+                "give exactly one of statement_code (if your content or account was restricted) or "
+                "tracking_code (if you reported)"
+            )
         return self
 
 
@@ -76,16 +78,31 @@ class AppealReceiptOut(BaseModel):
 
 def _file(request: Request, db: DbSession, actor: Actor, body: AppealIn, *, show_case: bool) -> AppealReceiptOut:
     rules = _rules(request)
-    appeal = actions.file_appeal(db, actor=actor, statement_code=body.statement_code,
-                                 tracking_code=body.tracking_code, case_id=body.case_id, basis=body.basis.value,
-                                 explanation=body.explanation, contact_email=body.contact_email,
-                                 language=body.language, rules=rules)
+    appeal = actions.file_appeal(
+        db,
+        actor=actor,
+        statement_code=body.statement_code,
+        tracking_code=body.tracking_code,
+        case_id=body.case_id,
+        basis=body.basis.value,
+        explanation=body.explanation,
+        contact_email=body.contact_email,
+        language=body.language,
+        rules=rules,
+    )
     return AppealReceiptOut(
-        code=appeal.code, state=appeal.state, received_at=appeal.received_at, due_at=appeal.due_at,
-        expedited=appeal.expedited, status_url=actions.status_url(rules, appeal.code),
-        acknowledgement=("We received your appeal. A person who took no part in the decision will review it. "
-                         "Keep this code to follow it: " + appeal.code),
-        case_id=appeal.case_id if show_case else None)
+        code=appeal.code,
+        state=appeal.state,
+        received_at=appeal.received_at,
+        due_at=appeal.due_at,
+        expedited=appeal.expedited,
+        status_url=actions.status_url(rules, appeal.code),
+        acknowledgement=(
+            "We received your appeal. A person who took no part in the decision will review it. "
+            "Keep this code to follow it: " + appeal.code
+        ),
+        case_id=appeal.case_id if show_case else None,
+    )
 
 
 @router.post("/appeals", response_model=AppealReceiptOut, status_code=201, responses=errors(404))
@@ -95,23 +112,33 @@ def submit_appeal(body: AppealIn, request: Request, db: DbSession, actor: Submit
     return _file(request, db, actor, body, show_case=True)
 
 
-@public_router.post("/appeals", response_model=AppealReceiptOut, status_code=201, responses=errors(404, 409),
-                    dependencies=[Depends(rate_limited("public-appeals", 0))])
+@public_router.post(
+    "/appeals",
+    response_model=AppealReceiptOut,
+    status_code=201,
+    responses=errors(404, 409),
+    dependencies=[Depends(rate_limited("public-appeals", 0))],
+)
 def public_appeal(body: AppealIn, request: Request, db: DbSession, actor: Public) -> AppealReceiptOut:
     """An appeal from anyone holding a statement code or a report's tracking code; no account."""
     return _file(request, db, actor, body, show_case=False)
 
 
-@public_router.get("/appeals/{code}", response_model=actions.PublicView,
-                   dependencies=[Depends(rate_limited("status", 0))])
+@public_router.get(
+    "/appeals/{code}", response_model=actions.PublicView, dependencies=[Depends(rate_limited("status", 0))]
+)
 def public_status(code: Code, db: DbSession, _: Public) -> actions.PublicView:
     """The appeal's progress and, once decided, its outcome with the reasons and the out-of-court
     option. Nothing about reviewers, the case's other people, or other appeals."""
     return actions.public_view(actions.appeal_by_code(db, code), db)
 
 
-@public_router.post("/appeals/{code}/withdraw", response_model=actions.PublicView, responses=errors(409),
-                    dependencies=[Depends(rate_limited("public-appeals", 0))])
+@public_router.post(
+    "/appeals/{code}/withdraw",
+    response_model=actions.PublicView,
+    responses=errors(409),
+    dependencies=[Depends(rate_limited("public-appeals", 0))],
+)
 def public_withdraw(code: Code, db: DbSession, actor: Public) -> actions.PublicView:
     """The appellant withdraws an appeal not decided yet."""
     appeal = actions.withdraw_appeal(db, actor=actor, appeal=actions.appeal_by_code(db, code, for_update=True))
@@ -119,6 +146,7 @@ def public_withdraw(code: Code, db: DbSession, actor: Public) -> actions.PublicV
 
 
 # -- staff ------------------------------------------------------------------------------------
+
 
 class AppealOut(BaseModel):
     id: int
@@ -165,8 +193,12 @@ def _appeal(db: DbSession, actor: Actor, appeal_id: DbId, for_update: bool = Fal
 
 
 @router.get("/appeals", response_model=list[AppealOut])
-def queue(db: DbSession, actor: Decider, state: Annotated[str | None, Query(max_length=20, pattern="^(received|in_review|decided)$")] = None,
-          limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[AppealOut]:
+def queue(
+    db: DbSession,
+    actor: Decider,
+    state: Annotated[str | None, Query(max_length=20, pattern="^(received|in_review|decided)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[AppealOut]:
     """Open appeals, expedited (intimate images) first, then by due date."""
     import sqlalchemy as sa
 
@@ -175,8 +207,15 @@ def queue(db: DbSession, actor: Decider, state: Annotated[str | None, Query(max_
     include_cs = Permission.CHILD_SAFETY_CASES.value in actor.permissions
     appeals = actions.appeal_queue(db, include_child_safety=include_cs, state=state, limit=limit)
     # One query for the cases' child-safety flags, not one per appeal.
-    child_safety = set(db.execute(sa.select(Case.id).where(
-        Case.id.in_({a.case_id for a in appeals}), Case.child_safety.is_(True))).scalars()) if appeals else set()
+    child_safety = (
+        set(
+            db.execute(
+                sa.select(Case.id).where(Case.id.in_({a.case_id for a in appeals}), Case.child_safety.is_(True))
+            ).scalars()
+        )
+        if appeals
+        else set()
+    )
     return [appeal_out(db, a, child_safety=a.case_id in child_safety) for a in appeals]
 
 
@@ -201,12 +240,16 @@ class AppealDecisionIn(BaseModel):
 
     outcome: AppealOutcome
     reasons: str = Field(min_length=1, max_length=actions.MAX_REASONS)
-    actions: list[Word] | None = Field(default=None, max_length=20,
-                                      description="modified: the measures that replace the current ones; "
-                                                  "a notifier's reversal: the measures to take")
+    actions: list[Word] | None = Field(
+        default=None,
+        max_length=20,
+        description="modified: the measures that replace the current ones; a notifier's reversal: the measures to take",
+    )
     policy: str | None = Field(default=None, min_length=3, max_length=100, description="policy_id@version")
-    bank_entry_wrong: bool | None = Field(default=None, description="reversing a decision that rested on a bank "
-                                          "match: was the bank entry wrong? true disables it")
+    bank_entry_wrong: bool | None = Field(
+        default=None,
+        description="reversing a decision that rested on a bank match: was the bank entry wrong? true disables it",
+    )
 
 
 class AppealDecisionOut(BaseModel):
@@ -218,19 +261,35 @@ class AppealDecisionOut(BaseModel):
 
 
 @router.post("/appeals/{appeal_id}/decide", response_model=AppealDecisionOut)
-def decide(appeal_id: DbId, body: AppealDecisionIn, request: Request, db: DbSession, actor: Decider) -> AppealDecisionOut:
+def decide(
+    appeal_id: DbId, body: AppealDecisionIn, request: Request, db: DbSession, actor: Decider
+) -> AppealDecisionOut:
     appeal = _appeal(db, actor, appeal_id, for_update=True)
     state = request.app.state
-    result = actions.decide_appeal(db, actor=actor, appeal=appeal, outcome=body.outcome.value, reasons=body.reasons,
-                                   actions=body.actions, policy_ref=body.policy, catalogue=state.catalogue,
-                                   rules=_rules(request), case_rules=state.case_rules,
-                                   bank_entry_wrong=body.bank_entry_wrong)
-    return AppealDecisionOut(appeal=appeal_out(db, appeal), lifted=[a.id for a in result.lifted],
-                             applied=[a.id for a in result.applied], new_decision_id=result.new_decision_id,
-                             disabled_bank_entries=[e.id for e in result.disabled_entries])
+    result = actions.decide_appeal(
+        db,
+        actor=actor,
+        appeal=appeal,
+        outcome=body.outcome.value,
+        reasons=body.reasons,
+        actions=body.actions,
+        policy_ref=body.policy,
+        catalogue=state.catalogue,
+        rules=_rules(request),
+        case_rules=state.case_rules,
+        bank_entry_wrong=body.bank_entry_wrong,
+    )
+    return AppealDecisionOut(
+        appeal=appeal_out(db, appeal),
+        lifted=[a.id for a in result.lifted],
+        applied=[a.id for a in result.applied],
+        new_decision_id=result.new_decision_id,
+        disabled_bank_entries=[e.id for e in result.disabled_entries],
+    )
 
 
 # -- out-of-court disputes --------------------------------------------------------------------
+
 
 class DisputeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -256,8 +315,10 @@ class ImplementationIn(BaseModel):
 
     implemented: bool
     notes: str = Field(default="", max_length=10_000)
-    reverse_measures: bool = Field(default=False, description="carry out a decision for the user by lifting the "
-                                                              "case's measures (as an appeal reversal does)")
+    reverse_measures: bool = Field(
+        default=False,
+        description="carry out a decision for the user by lifting the case's measures (as an appeal reversal does)",
+    )
 
 
 class DisputeOut(BaseModel):
@@ -285,22 +346,35 @@ def open_dispute(body: DisputeIn, db: DbSession, actor: DisputeStaff) -> Dispute
 
 
 @router.get("/disputes", response_model=list[DisputeOut])
-def list_disputes(db: DbSession, _: DisputeStaff, open_only: bool = False,
-                  limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[DisputeOut]:
+def list_disputes(
+    db: DbSession, _: DisputeStaff, open_only: bool = False, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[DisputeOut]:
     return [dispute_out(d) for d in disputes.list_disputes(db, open_only=open_only, limit=limit)]
 
 
 @router.post("/disputes/{dispute_id}/outcome", response_model=DisputeOut)
 def dispute_outcome(dispute_id: DbId, body: DisputeOutcomeIn, db: DbSession, actor: DisputeStaff) -> DisputeOut:
     dispute = disputes.dispute_by_id(db, dispute_id)
-    return dispute_out(disputes.record_dispute_outcome(db, actor=actor, dispute=dispute, outcome=body.outcome.value,
-                                                      decided_at=body.decided_at, notes=body.notes))
+    return dispute_out(
+        disputes.record_dispute_outcome(
+            db, actor=actor, dispute=dispute, outcome=body.outcome.value, decided_at=body.decided_at, notes=body.notes
+        )
+    )
 
 
 @router.post("/disputes/{dispute_id}/implementation", response_model=DisputeOut)
-def dispute_implementation(dispute_id: DbId, body: ImplementationIn, request: Request, db: DbSession,
-                           actor: DisputeStaff) -> DisputeOut:
+def dispute_implementation(
+    dispute_id: DbId, body: ImplementationIn, request: Request, db: DbSession, actor: DisputeStaff
+) -> DisputeOut:
     dispute = disputes.dispute_by_id(db, dispute_id)
-    return dispute_out(disputes.mark_dispute_implemented(db, actor=actor, dispute=dispute, implemented=body.implemented,
-                                                        notes=body.notes, reverse_measures=body.reverse_measures,
-                                                        catalogue=request.app.state.catalogue))
+    return dispute_out(
+        disputes.mark_dispute_implemented(
+            db,
+            actor=actor,
+            dispute=dispute,
+            implemented=body.implemented,
+            notes=body.notes,
+            reverse_measures=body.reverse_measures,
+            catalogue=request.app.state.catalogue,
+        )
+    )

@@ -36,9 +36,15 @@ def dispute_by_id(db: Session, dispute_id: int) -> OutOfCourtDispute:
 def list_disputes(db: Session, *, open_only: bool = False, limit: int = 100) -> list[OutOfCourtDispute]:
     stmt = sa.select(OutOfCourtDispute)
     if open_only:
-        stmt = stmt.where(sa.or_(OutOfCourtDispute.outcome.is_(None), sa.and_(
-            OutOfCourtDispute.outcome.in_([DisputeOutcome.for_user.value, DisputeOutcome.settled.value]),
-            OutOfCourtDispute.implemented.is_(None))))
+        stmt = stmt.where(
+            sa.or_(
+                OutOfCourtDispute.outcome.is_(None),
+                sa.and_(
+                    OutOfCourtDispute.outcome.in_([DisputeOutcome.for_user.value, DisputeOutcome.settled.value]),
+                    OutOfCourtDispute.implemented.is_(None),
+                ),
+            )
+        )
     return list(db.execute(stmt.order_by(OutOfCourtDispute.opened_at, OutOfCourtDispute.id).limit(limit)).scalars())
 
 
@@ -53,8 +59,17 @@ def _not_future(db: Session, value: datetime | None, name: str) -> datetime:
     return value
 
 
-def record_dispute(db: Session, *, actor: Actor, body: str, appeal_id: int | None = None, case_id: int | None = None,
-                   reference: str | None = None, opened_at: datetime | None = None, notes: str = "") -> OutOfCourtDispute:
+def record_dispute(
+    db: Session,
+    *,
+    actor: Actor,
+    body: str,
+    appeal_id: int | None = None,
+    case_id: int | None = None,
+    reference: str | None = None,
+    opened_at: datetime | None = None,
+    notes: str = "",
+) -> OutOfCourtDispute:
     """A dispute brought before a certified out-of-court settlement body about a case (and the
     appeal on it, if there was one: DSA Art. 21 does not require one first)."""
     _require_disputes(actor)
@@ -74,19 +89,43 @@ def record_dispute(db: Session, *, actor: Actor, body: str, appeal_id: int | Non
         raise InvalidInput("name the case or the appeal the dispute is about")
     if db.get(Case, case_id) is None:
         raise NotFound(f"no case {case_id}")
-    dispute = OutOfCourtDispute(case_id=case_id, appeal_id=appeal_id, body=name, reference=reference or None,
-                                opened_at=_not_future(db, opened_at, "opened_at"), notes=notes or "",
-                                recorded_by=actor.ref)
+    dispute = OutOfCourtDispute(
+        case_id=case_id,
+        appeal_id=appeal_id,
+        body=name,
+        reference=reference or None,
+        opened_at=_not_future(db, opened_at, "opened_at"),
+        notes=notes or "",
+        recorded_by=actor.ref,
+    )
     db.add(dispute)
     db.flush()
-    audit.record(db, actor=actor, tag=AuditTag.DISPUTE_OPEN, subject_type="dispute", subject_id=dispute.id,
-                 data={"case_id": case_id, "appeal_id": appeal_id, "body": name, "reference": reference,
-                       "opened_at": dispute.opened_at})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.DISPUTE_OPEN,
+        subject_type="dispute",
+        subject_id=dispute.id,
+        data={
+            "case_id": case_id,
+            "appeal_id": appeal_id,
+            "body": name,
+            "reference": reference,
+            "opened_at": dispute.opened_at,
+        },
+    )
     return dispute
 
 
-def record_dispute_outcome(db: Session, *, actor: Actor, dispute: OutOfCourtDispute, outcome: str,
-                           decided_at: datetime | None = None, notes: str = "") -> OutOfCourtDispute:
+def record_dispute_outcome(
+    db: Session,
+    *,
+    actor: Actor,
+    dispute: OutOfCourtDispute,
+    outcome: str,
+    decided_at: datetime | None = None,
+    notes: str = "",
+) -> OutOfCourtDispute:
     _require_disputes(actor)
     try:
         chosen = DisputeOutcome(outcome)
@@ -101,14 +140,27 @@ def record_dispute_outcome(db: Session, *, actor: Actor, dispute: OutOfCourtDisp
     dispute.decided_at = when
     if notes:
         dispute.notes = (dispute.notes + "\n" if dispute.notes else "") + notes[:10_000]
-    audit.record(db, actor=actor, tag=AuditTag.DISPUTE_OUTCOME, subject_type="dispute", subject_id=dispute.id,
-                 data={"case_id": dispute.case_id, "outcome": chosen.value, "decided_at": when})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.DISPUTE_OUTCOME,
+        subject_type="dispute",
+        subject_id=dispute.id,
+        data={"case_id": dispute.case_id, "outcome": chosen.value, "decided_at": when},
+    )
     return dispute
 
 
-def mark_dispute_implemented(db: Session, *, actor: Actor, dispute: OutOfCourtDispute, implemented: bool,
-                             notes: str = "", reverse_measures: bool = False,
-                             catalogue: Catalogue | None = None) -> OutOfCourtDispute:
+def mark_dispute_implemented(
+    db: Session,
+    *,
+    actor: Actor,
+    dispute: OutOfCourtDispute,
+    implemented: bool,
+    notes: str = "",
+    reverse_measures: bool = False,
+    catalogue: Catalogue | None = None,
+) -> OutOfCourtDispute:
     """Record whether the platform carried out the body's decision (DSA-5), with what it did or why
     not. `reverse_measures` carries out a decision for the user against a restriction through the
     same reversal an appeal uses (never for confirmed CSAM)."""
@@ -118,7 +170,9 @@ def mark_dispute_implemented(db: Session, *, actor: Actor, dispute: OutOfCourtDi
     if dispute.outcome not in (DisputeOutcome.for_user.value, DisputeOutcome.settled.value):
         raise InvalidInput(f"a dispute with outcome {dispute.outcome} asks nothing of the platform to implement")
     if dispute.implemented is not None:
-        raise Conflict(f"dispute {dispute.id} is already marked {'implemented' if dispute.implemented else 'not implemented'}")
+        raise Conflict(
+            f"dispute {dispute.id} is already marked {'implemented' if dispute.implemented else 'not implemented'}"
+        )
     if not implemented and not (notes or "").strip():
         raise InvalidInput("say why the decision is not implemented: notes are required")
     restored: list[EnforcementAction] = []
@@ -133,16 +187,30 @@ def mark_dispute_implemented(db: Session, *, actor: Actor, dispute: OutOfCourtDi
         if case.outcome != Outcome.violates.value:
             raise Conflict(f"case {case.id} has no measures in force to reverse (outcome {case.outcome})")
         try:
-            restored = reverse_case_measures(db, actor=actor, case=case, catalogue=catalogue,
-                                             reason=f"out-of-court decision {dispute.reference or dispute.id} "
-                                                    f"({dispute.body})")
+            restored = reverse_case_measures(
+                db,
+                actor=actor,
+                case=case,
+                catalogue=catalogue,
+                reason=f"out-of-court decision {dispute.reference or dispute.id} ({dispute.body})",
+            )
         except RuleViolation as exc:
             raise RuleViolation(exc.message, code="csam_never_restored") from None
     dispute.implemented = implemented
     dispute.implemented_at = now(db) if implemented else None
     if notes:
         dispute.notes = (dispute.notes + "\n" if dispute.notes else "") + notes[:10_000]
-    audit.record(db, actor=actor, tag=AuditTag.DISPUTE_IMPLEMENTED, subject_type="dispute", subject_id=dispute.id,
-                 data={"case_id": dispute.case_id, "implemented": implemented, "notes": notes,
-                       "restored": [a.id for a in restored]})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.DISPUTE_IMPLEMENTED,
+        subject_type="dispute",
+        subject_id=dispute.id,
+        data={
+            "case_id": dispute.case_id,
+            "implemented": implemented,
+            "notes": notes,
+            "restored": [a.id for a in restored],
+        },
+    )
     return dispute

@@ -50,8 +50,9 @@ class Appeal(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     code: Mapped[str] = mapped_column(sa.String(40), nullable=False, unique=True)  # the appellant's tracking code
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id", ondelete="RESTRICT"), nullable=False, index=True)
-    statement_id: Mapped[int | None] = mapped_column(sa.ForeignKey("statements_of_reasons.id", ondelete="RESTRICT"),
-                                                     index=True)
+    statement_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("statements_of_reasons.id", ondelete="RESTRICT"), index=True
+    )
     notice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("notices.id", ondelete="RESTRICT"), index=True)
     # The decision contested, and who appeals ("account:<id>", "statement:<id>", "notice:<id>"): one
     # appeal per appellant per decision.

@@ -19,7 +19,7 @@ class AppealRules:
     platform_name: str = "this platform"
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "AppealRules":
+    def from_settings(cls, settings: Any) -> AppealRules:
         return cls(
             window=timedelta(days=settings.appeal_window_days),
             due=timedelta(days=settings.appeal_due_days),

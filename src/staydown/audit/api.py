@@ -13,8 +13,8 @@ from staydown import audit
 from staydown.actors import Actor
 from staydown.audit.models import AuditEvent
 from staydown.http import DbSession, require
-from staydown.staff.permissions import Permission
 from staydown.limits import Cursor
+from staydown.staff.permissions import Permission
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
-import weakref
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
@@ -26,7 +26,7 @@ HEAD_ID = 1
 
 
 def _time_text(when: datetime) -> str:
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def event_hash(
@@ -76,6 +76,7 @@ PENDING_KEY = "audit_pending"
 @dataclass(slots=True)
 class PendingEvent:
     """An event recorded in a transaction, numbered and hashed when it commits (`flush`)."""
+
     created_at: datetime
     actor_kind: str
     actor_id: str
@@ -89,10 +90,19 @@ class PendingEvent:
     hash: str | None = None
 
     def row(self) -> dict[str, Any]:
-        return {"seq": self.seq, "created_at": self.created_at, "actor_kind": self.actor_kind,
-                "actor_id": self.actor_id, "actor_label": self.actor_label, "tag": self.tag,
-                "subject_type": self.subject_type, "subject_id": self.subject_id, "data": self.data,
-                "prev_hash": self.prev_hash, "hash": self.hash}
+        return {
+            "seq": self.seq,
+            "created_at": self.created_at,
+            "actor_kind": self.actor_kind,
+            "actor_id": self.actor_id,
+            "actor_label": self.actor_label,
+            "tag": self.tag,
+            "subject_type": self.subject_type,
+            "subject_id": self.subject_id,
+            "data": self.data,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
 
 
 def _lock_head(db: Session) -> tuple[int, str]:
@@ -128,7 +138,7 @@ def record(
     if not isinstance(actor, Actor):
         raise TypeError("audit.record needs an Actor; automation acts as staydown.actors.SYSTEM")
     event = PendingEvent(
-        created_at=now(db).astimezone(timezone.utc),
+        created_at=now(db).astimezone(UTC),
         actor_kind=actor.kind.value,
         actor_id=actor.id,
         actor_label=actor.label,
@@ -173,7 +183,7 @@ register_commit_hook(1000, "audit", flush)
 
 # How many events were pending when each open savepoint began (weakly keyed: a finished savepoint
 # drops out by itself).
-_savepoint_marks: "weakref.WeakKeyDictionary[Any, int]" = weakref.WeakKeyDictionary()
+_savepoint_marks: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
 
 
 @sa_event.listens_for(Session, "after_transaction_create")
@@ -209,7 +219,7 @@ class Checkpoint:
         return f"{self.seq}:{self.hash}"
 
     @classmethod
-    def parse(cls, text: str) -> "Checkpoint":
+    def parse(cls, text: str) -> Checkpoint:
         # ASCII digits only, within a database integer: str.isdigit() also takes '²', and a longer
         # number would overflow the query it is compared in.
         found = _CHECKPOINT.fullmatch(text.strip())
@@ -241,9 +251,7 @@ def _iter_events(db: Session, batch: int = 5000) -> Iterable[Any]:
     table = AuditEvent.__table__
     after = 0
     while True:
-        rows = db.execute(
-            sa.select(table).where(table.c.seq > after).order_by(table.c.seq).limit(batch)
-        ).all()
+        rows = db.execute(sa.select(table).where(table.c.seq > after).order_by(table.c.seq).limit(batch)).all()
         if not rows:
             return
         yield from rows
@@ -267,8 +275,11 @@ def verify(db: Session, *, pinned: Checkpoint | None = None) -> VerifyResult:
         if event.seq != expected_seq:
             return bad(expected_seq, f"event {expected_seq} is missing (next is {event.seq})")
         if event.prev_hash != prev:
-            return bad(event.seq, f"event {event.seq} does not follow event {event.seq - 1}: "
-                       "it was inserted, reordered, or its predecessor was replaced")
+            return bad(
+                event.seq,
+                f"event {event.seq} does not follow event {event.seq - 1}: "
+                "it was inserted, reordered, or its predecessor was replaced",
+            )
         if _hash_of(event) != event.hash:
             return bad(event.seq, f"event {event.seq} was edited: its content does not match its hash")
         if pinned is not None and event.seq == pinned.seq:
@@ -280,9 +291,11 @@ def verify(db: Session, *, pinned: Checkpoint | None = None) -> VerifyResult:
         checked += 1
     last_seq = expected_seq - 1
     if head.seq != last_seq or head.hash != prev:
-        return bad(min(head.seq, last_seq) + 1 if head.seq != last_seq else last_seq,
-                   f"the head says {head.seq}:{head.hash[:12]}… but the log ends at "
-                   f"{last_seq}:{prev[:12]}…: events were removed from the end or the head was edited")
+        return bad(
+            min(head.seq, last_seq) + 1 if head.seq != last_seq else last_seq,
+            f"the head says {head.seq}:{head.hash[:12]}… but the log ends at "
+            f"{last_seq}:{prev[:12]}…: events were removed from the end or the head was edited",
+        )
     if not seen_pin and pinned is not None:
         return bad(pinned.seq, f"the pinned checkpoint {pinned.seq} is beyond the end of the log ({last_seq})")
     return VerifyResult(True, checked, head)
@@ -291,8 +304,9 @@ def verify(db: Session, *, pinned: Checkpoint | None = None) -> VerifyResult:
 def events_for(db: Session, *, subject_type: str, subject_id: str | int, last: int | None = None) -> list[AuditEvent]:
     """A subject's events in order; `last`: only the newest that many (still oldest first)."""
     flush(db)
-    stmt = sa.select(AuditEvent).where(AuditEvent.subject_type == subject_type,
-                                       AuditEvent.subject_id == str(subject_id))
+    stmt = sa.select(AuditEvent).where(
+        AuditEvent.subject_type == subject_type, AuditEvent.subject_id == str(subject_id)
+    )
     if last is None:
         return list(db.execute(stmt.order_by(AuditEvent.seq)).scalars())
     return list(reversed(db.execute(stmt.order_by(AuditEvent.seq.desc()).limit(last)).scalars().all()))

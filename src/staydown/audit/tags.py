@@ -155,7 +155,7 @@ class AuditTag(str, enum.Enum):
     AUDIT_CHECKPOINT = "audit:log:checkpoint"
 
 
-def tag_value(tag: "AuditTag | str") -> str:
+def tag_value(tag: AuditTag | str) -> str:
     value = tag.value if isinstance(tag, AuditTag) else tag
     # Refuse free-form tags: the enum is the vocabulary, so reports can count by tag.
     AuditTag(value)

@@ -17,8 +17,8 @@ from staydown.authorities.nca_format import UkLinkBasis
 from staydown.cases.actions import case_by_id
 from staydown.errors import InvalidInput, NotFound
 from staydown.http import DbSession, require
-from staydown.staff.permissions import Permission
 from staydown.limits import DbId
+from staydown.staff.permissions import Permission
 
 router = APIRouter(prefix="/v1", tags=["authorities"])
 
@@ -57,22 +57,44 @@ class NcmecReportOut(BaseModel):
 
 
 def _report_out(db: DbSession, r: NcmecReport) -> NcmecReportOut:
-    requests = {q.id: q for q in db.execute(sa.select(FileRequest).where(
-        FileRequest.id.in_([f.file_request_id for f in r.files if f.file_request_id] or [-1]))).scalars()}
+    requests = {
+        q.id: q
+        for q in db.execute(
+            sa.select(FileRequest).where(
+                FileRequest.id.in_([f.file_request_id for f in r.files if f.file_request_id] or [-1])
+            )
+        ).scalars()
+    }
     facts = {f.get("row_id"): f for f in r.plan.get("files", [])}
     details = []
     for f in r.files:
         q = requests.get(f.file_request_id) if f.file_request_id else None
-        details.append(ReportFileOut(
-            id=f.id, content=facts.get(f.id, {}).get("content"), evidence_item_id=f.evidence_item_id,
-            file_request_id=f.file_request_id, file_request_state=q.state if q else None,
-            file_request_due_at=q.due_at if q else None, filed_without=f.waived_reason,
-            uploaded=f.ncmec_file_id is not None))
-    return NcmecReportOut(id=r.id, case_id=r.case_id, state=r.state, escalate=r.escalate,
-                          ncmec_report_id=r.ncmec_report_id, confirmed_by=r.confirmed_by, finished_at=r.finished_at,
-                          files=len(r.files), waiting_for_files=len(ncmec.waiting_files(r)), file_details=details,
-                          reported_account=r.plan.get("reported", {}).get("esp_identifier"),
-                          last_error=r.last_error)
+        details.append(
+            ReportFileOut(
+                id=f.id,
+                content=facts.get(f.id, {}).get("content"),
+                evidence_item_id=f.evidence_item_id,
+                file_request_id=f.file_request_id,
+                file_request_state=q.state if q else None,
+                file_request_due_at=q.due_at if q else None,
+                filed_without=f.waived_reason,
+                uploaded=f.ncmec_file_id is not None,
+            )
+        )
+    return NcmecReportOut(
+        id=r.id,
+        case_id=r.case_id,
+        state=r.state,
+        escalate=r.escalate,
+        ncmec_report_id=r.ncmec_report_id,
+        confirmed_by=r.confirmed_by,
+        finished_at=r.finished_at,
+        files=len(r.files),
+        waiting_for_files=len(ncmec.waiting_files(r)),
+        file_details=details,
+        reported_account=r.plan.get("reported", {}).get("esp_identifier"),
+        last_error=r.last_error,
+    )
 
 
 def _report(db: DbSession, report_id: DbId) -> NcmecReport:
@@ -87,8 +109,13 @@ def draft(case_id: DbId, request: Request, db: DbSession, actor: Reporter) -> li
     """Draft one CyberTipline report per reported account of a confirmed case. A file staydown
     never held is asked of the platform (a `provide_file` action); the report waits for it."""
     state = request.app.state
-    reports = ncmec.draft_reports(db, actor=actor, case=case_by_id(db, case_id), catalogue=state.catalogue,
-                                  file_request_hours=state.settings.ncmec_file_request_hours)
+    reports = ncmec.draft_reports(
+        db,
+        actor=actor,
+        case=case_by_id(db, case_id),
+        catalogue=state.catalogue,
+        file_request_hours=state.settings.ncmec_file_request_hours,
+    )
     return [_report_out(db, r) for r in reports]
 
 
@@ -129,6 +156,7 @@ def file_without(report_id: DbId, file_id: DbId, body: FileWithoutIn, db: DbSess
 
 
 # -- UK National Crime Agency (UK-6) -------------------------------------------------------------
+
 
 class NcaDraftIn(BaseModel):
     """The provider's priority assessment and, for a non-UK provider, the content's UK link."""
@@ -173,12 +201,22 @@ class NcaReportDetail(NcaReportOut):
 
 
 def _nca_out(r: NcaReport) -> NcaReportOut:
-    return NcaReportOut(id=r.id, case_id=r.case_id, state=r.state, priority=r.priority,
-                        priority_reason=r.priority_reason,
-                        reported_account=r.plan.get("user", {}).get("platform_account_id"),
-                        items=len(r.plan.get("content", [])), files=len(r.files), nca_report_id=r.nca_report_id,
-                        nca_reference=r.nca_reference, confirmed_by=r.confirmed_by, confirmed_at=r.confirmed_at,
-                        finished_at=r.finished_at, last_error=r.last_error)
+    return NcaReportOut(
+        id=r.id,
+        case_id=r.case_id,
+        state=r.state,
+        priority=r.priority,
+        priority_reason=r.priority_reason,
+        reported_account=r.plan.get("user", {}).get("platform_account_id"),
+        items=len(r.plan.get("content", [])),
+        files=len(r.files),
+        nca_report_id=r.nca_report_id,
+        nca_reference=r.nca_reference,
+        confirmed_by=r.confirmed_by,
+        confirmed_at=r.confirmed_at,
+        finished_at=r.finished_at,
+        last_error=r.last_error,
+    )
 
 
 def _nca_report(db: DbSession, report_id: DbId) -> NcaReport:
@@ -189,21 +227,33 @@ def _nca_report(db: DbSession, report_id: DbId) -> NcaReport:
 
 
 @router.post("/cases/{case_id}/nca-reports", response_model=list[NcaReportOut], status_code=201)
-def nca_draft(case_id: DbId, request: Request, db: DbSession, actor: NcaReporter,
-              body: NcaDraftIn | None = None) -> list[NcaReportOut]:
+def nca_draft(
+    case_id: DbId, request: Request, db: DbSession, actor: NcaReporter, body: NcaDraftIn | None = None
+) -> list[NcaReportOut]:
     """Draft one NCA report per reported account of a case with actual knowledge (UK-6)."""
     body = body or NcaDraftIn()
-    reports = nca.draft_reports(db, actor=actor, case=case_by_id(db, case_id), catalogue=request.app.state.catalogue,
-                                rules=nca.NcaRules.from_settings(request.app.state.settings),
-                                priority=body.priority, priority_reason=body.priority_reason,
-                                uk_link_basis=body.uk_link_basis.value if body.uk_link_basis else None,
-                                uk_link_facts=body.uk_link_facts)
+    reports = nca.draft_reports(
+        db,
+        actor=actor,
+        case=case_by_id(db, case_id),
+        catalogue=request.app.state.catalogue,
+        rules=nca.NcaRules.from_settings(request.app.state.settings),
+        priority=body.priority,
+        priority_reason=body.priority_reason,
+        uk_link_basis=body.uk_link_basis.value if body.uk_link_basis else None,
+        uk_link_facts=body.uk_link_facts,
+    )
     return [_nca_out(r) for r in reports]
 
 
 @router.get("/nca-reports", response_model=list[NcaReportOut])
-def nca_list(db: DbSession, _: NcaReporter, case_id: DbId | None = None, state: Annotated[str | None, Query(max_length=40)] = None,
-             limit: Annotated[int, Query(ge=1, le=200)] = 100) -> list[NcaReportOut]:
+def nca_list(
+    db: DbSession,
+    _: NcaReporter,
+    case_id: DbId | None = None,
+    state: Annotated[str | None, Query(max_length=40)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 100,
+) -> list[NcaReportOut]:
     stmt = sa.select(NcaReport).order_by(NcaReport.id.desc()).limit(limit)
     if case_id is not None:
         stmt = stmt.where(NcaReport.case_id == case_id)
@@ -218,23 +268,43 @@ def nca_list(db: DbSession, _: NcaReporter, case_id: DbId | None = None, state: 
 def nca_status(report_id: DbId, db: DbSession, _: NcaReporter) -> NcaReportDetail:
     """A report's state, what it will send (or sent), each file's filing, and the NCA's receipt."""
     r = _nca_report(db, report_id)
-    return NcaReportDetail(**_nca_out(r).model_dump(), plan=r.plan, receipt=r.receipt, file_details=[
-        NcaFileOut(evidence_item_id=x.evidence_item_id, file_ref=x.file_ref, viewed_by_provider=x.viewed_by_provider,
-                   nca_file_id=x.nca_file_id, uploaded_at=x.uploaded_at) for x in r.files])
+    return NcaReportDetail(
+        **_nca_out(r).model_dump(),
+        plan=r.plan,
+        receipt=r.receipt,
+        file_details=[
+            NcaFileOut(
+                evidence_item_id=x.evidence_item_id,
+                file_ref=x.file_ref,
+                viewed_by_provider=x.viewed_by_provider,
+                nca_file_id=x.nca_file_id,
+                uploaded_at=x.uploaded_at,
+            )
+            for x in r.files
+        ],
+    )
 
 
 @router.post("/nca-reports/{report_id}/confirm", response_model=NcaReportOut)
 def nca_confirm(report_id: DbId, request: Request, db: DbSession, actor: NcaReporter) -> NcaReportOut:
     """A child-safety reviewer confirms the draft (and makes its declaration); filing follows."""
-    return _nca_out(nca.confirm_report(db, actor=actor, report=_nca_report(db, report_id),
-                                       rules=nca.NcaRules.from_settings(request.app.state.settings)))
+    return _nca_out(
+        nca.confirm_report(
+            db,
+            actor=actor,
+            report=_nca_report(db, report_id),
+            rules=nca.NcaRules.from_settings(request.app.state.settings),
+        )
+    )
 
 
 class ThreatIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     member_state: str | None = Field(default=None, max_length=2, pattern="^[A-Za-z]{2}$")
-    member_states: list[Annotated[str, Field(max_length=2, pattern="^[A-Za-z]{2}$")]] = Field(default_factory=list, max_length=28)
+    member_states: list[Annotated[str, Field(max_length=2, pattern="^[A-Za-z]{2}$")]] = Field(
+        default_factory=list, max_length=28
+    )
     facts: str = Field(min_length=20, max_length=10_000)
 
 
@@ -252,12 +322,23 @@ def flag_threat(case_id: DbId, body: ThreatIn, request: Request, db: DbSession, 
     Europol); the track is met when the last notification has been sent."""
     state = request.app.state
     states = [*([body.member_state] if body.member_state else []), *body.member_states]
-    marking = dsa18.mark_threat(db, actor=actor, case=case_by_id(db, case_id), member_states=states,
-                                facts=body.facts, authorities=state.settings.dsa18_authorities, rules=state.case_rules)
-    return ThreatOut(track_id=marking.track.id, due_at=marking.track.due_at,
-                     notifications=[{"id": n.id, "member_state": n.member_state, "authority": n.authority}
-                                    for n in marking.notifications],
-                     unconfigured=marking.unconfigured)
+    marking = dsa18.mark_threat(
+        db,
+        actor=actor,
+        case=case_by_id(db, case_id),
+        member_states=states,
+        facts=body.facts,
+        authorities=state.settings.dsa18_authorities,
+        rules=state.case_rules,
+    )
+    return ThreatOut(
+        track_id=marking.track.id,
+        due_at=marking.track.due_at,
+        notifications=[
+            {"id": n.id, "member_state": n.member_state, "authority": n.authority} for n in marking.notifications
+        ],
+        unconfigured=marking.unconfigured,
+    )
 
 
 class PreservationIn(BaseModel):

@@ -32,10 +32,38 @@ from staydown.worklist import alert
 EUROPOL = "EU"  # where the member state cannot be identified, Art. 18(2) points to Europol
 SEND_NOTIFICATION = "authorities:dsa18:send"
 # The 27 member states' ISO codes (Greece as EL in EU usage, GR in ISO: both accepted).
-MEMBER_STATES = frozenset({
-    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "EL", "HU", "IE", "IT", "LV",
-    "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
-})
+MEMBER_STATES = frozenset(
+    {
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "EL",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+    }
+)
 
 
 @dataclass
@@ -48,7 +76,7 @@ class Marking:
 
 
 def _address(channel: str) -> str:
-    return channel[channel.find("<") + 1:channel.find(">")] if "<" in channel and ">" in channel else channel
+    return channel[channel.find("<") + 1 : channel.find(">")] if "<" in channel and ">" in channel else channel
 
 
 def concerned_states(db: Session, case: Case) -> list[str]:
@@ -56,13 +84,22 @@ def concerned_states(db: Session, case: Case) -> list[str]:
     from staydown.intake.models import Notice, NoticeItem
 
     ids = sa.select(NoticeItem.notice_id).where(NoticeItem.case_id == case.id)
-    found = db.execute(sa.select(Notice.jurisdiction).where(Notice.id.in_(ids), Notice.jurisdiction.is_not(None))
-                       .distinct()).scalars()
+    found = db.execute(
+        sa.select(Notice.jurisdiction).where(Notice.id.in_(ids), Notice.jurisdiction.is_not(None)).distinct()
+    ).scalars()
     return sorted({j.upper() for j in found if j and j.upper() in MEMBER_STATES})
 
 
-def mark_threat(db: Session, *, actor: Actor, case: Case, facts: str, member_states: list[str] | None,
-                authorities: dict[str, str], rules: CaseRules = DEFAULT_RULES) -> Marking:
+def mark_threat(
+    db: Session,
+    *,
+    actor: Actor,
+    case: Case,
+    facts: str,
+    member_states: list[str] | None,
+    authorities: dict[str, str],
+    rules: CaseRules = DEFAULT_RULES,
+) -> Marking:
     """A person's marking of a threat to life or safety (DSA-3). `member_states`: those concerned;
     none given: those the case's notices name, else Europol (Art. 18(2))."""
     if actor.kind is ActorKind.staff and "cases:review" not in actor.permissions:
@@ -73,8 +110,10 @@ def mark_threat(db: Session, *, actor: Actor, case: Case, facts: str, member_sta
     for raw in member_states or []:
         state = raw.strip().upper()
         if state != EUROPOL and state not in MEMBER_STATES:
-            raise InvalidInput(f"{raw!r} is not an EU member state code (or EU for Europol, when the member state "
-                               "cannot be identified)")
+            raise InvalidInput(
+                f"{raw!r} is not an EU member state code (or EU for Europol, when the member state "
+                "cannot be identified)"
+            )
         if state not in states:
             states.append(state)
     states = states or concerned_states(db, case) or [EUROPOL]
@@ -82,17 +121,25 @@ def mark_threat(db: Session, *, actor: Actor, case: Case, facts: str, member_sta
     case.imminent_danger = True
     if case.imminent_danger_at is None:
         case.imminent_danger_at = when
-    existing = {n.member_state for n in db.execute(
-        sa.select(AuthorityNotification).where(AuthorityNotification.case_id == case.id)).scalars()}
+    existing = {
+        n.member_state
+        for n in db.execute(sa.select(AuthorityNotification).where(AuthorityNotification.case_id == case.id)).scalars()
+    }
     new_states = [s for s in states if s not in existing]
     track = next((t for t in case.tracks if t.kind == TrackKind.dsa_art18.value), None)
     if track is None:
-        track = tracks.open_track(db, actor=actor, case=case, kind=TrackKind.dsa_art18.value, received_at=when,
-                                  notice_id=None, rules=rules)
+        track = tracks.open_track(
+            db, actor=actor, case=case, kind=TrackKind.dsa_art18.value, received_at=when, notice_id=None, rules=rules
+        )
     elif track.state not in tracks.LIVE_TRACKS and new_states:
         # A later marking for further member states: each is owed within the hour of its marking.
-        tracks.reopen(db, actor=actor, track=track, why=f"threat marked again for {', '.join(new_states)}",
-                      due_at=when + rules.duration(TrackKind.dsa_art18.value))
+        tracks.reopen(
+            db,
+            actor=actor,
+            track=track,
+            why=f"threat marked again for {', '.join(new_states)}",
+            due_at=when + rules.duration(TrackKind.dsa_art18.value),
+        )
     marking = Marking(track)
     contents = _contents(db, case)
     for state in new_states:
@@ -109,24 +156,55 @@ def mark_threat(db: Session, *, actor: Actor, case: Case, facts: str, member_sta
             "marked_by": actor.ref,
             "marked_at": when.isoformat(),
         }
-        notification = AuthorityNotification(case_id=case.id, member_state=state,
-                                              authority=channel.split("<")[0].strip() or channel, channel=channel,
-                                              body=body, created_at=when, created_by=actor.ref)
+        notification = AuthorityNotification(
+            case_id=case.id,
+            member_state=state,
+            authority=channel.split("<")[0].strip() or channel,
+            channel=channel,
+            body=body,
+            created_at=when,
+            created_by=actor.ref,
+        )
         db.add(notification)
         db.flush()
-        enqueue(db, kind=SEND_NOTIFICATION, payload={"notification_id": notification.id},
-                idempotency_key=f"dsa18:{notification.id}", max_attempts=100)
+        enqueue(
+            db,
+            kind=SEND_NOTIFICATION,
+            payload={"notification_id": notification.id},
+            idempotency_key=f"dsa18:{notification.id}",
+            max_attempts=100,
+        )
         marking.notifications.append(notification)
     if marking.unconfigured:
-        track.details = {**track.details, "unconfigured": sorted({*track.details.get("unconfigured", []),
-                                                                  *marking.unconfigured})}
-        alert(db, roles=("admin", *rules.escalation_roles), kind="dsa18_unconfigured", case_id=case.id, at=when,
-              message=(f"case {case.id}: a threat to life or safety must be notified to "
-                       f"{', '.join(marking.unconfigured)}, but no authority is configured for it "
-                       "(STAYDOWN_DSA18_AUTHORITIES); the one-hour track stays open until it is sent"))
-    audit.record(db, actor=actor, tag=AuditTag.DSA18_NOTIFY, subject_type="case", subject_id=case.id,
-                 data={"member_states": states, "queued": [n.id for n in marking.notifications],
-                       "unconfigured": marking.unconfigured, "facts": facts})
+        track.details = {
+            **track.details,
+            "unconfigured": sorted({*track.details.get("unconfigured", []), *marking.unconfigured}),
+        }
+        alert(
+            db,
+            roles=("admin", *rules.escalation_roles),
+            kind="dsa18_unconfigured",
+            case_id=case.id,
+            at=when,
+            message=(
+                f"case {case.id}: a threat to life or safety must be notified to "
+                f"{', '.join(marking.unconfigured)}, but no authority is configured for it "
+                "(STAYDOWN_DSA18_AUTHORITIES); the one-hour track stays open until it is sent"
+            ),
+        )
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.DSA18_NOTIFY,
+        subject_type="case",
+        subject_id=case.id,
+        data={
+            "member_states": states,
+            "queued": [n.id for n in marking.notifications],
+            "unconfigured": marking.unconfigured,
+            "facts": facts,
+        },
+    )
     _meet_if_sent(db, case)
     return marking
 
@@ -134,8 +212,10 @@ def mark_threat(db: Session, *, actor: Actor, case: Case, facts: str, member_sta
 def _contents(db: Session, case: Case) -> list[dict[str, Any]]:
     from staydown.cases.actions import case_contents
 
-    return [{"platform_id": c.platform_id, "url": c.url, "account": c.account.platform_id if c.account else None}
-            for c in case_contents(db, case)]
+    return [
+        {"platform_id": c.platform_id, "url": c.url, "account": c.account.platform_id if c.account else None}
+        for c in case_contents(db, case)
+    ]
 
 
 def _meet_if_sent(db: Session, case: Case) -> None:
@@ -147,9 +227,13 @@ def _meet_if_sent(db: Session, case: Case) -> None:
     rows = db.execute(sa.select(AuthorityNotification).where(AuthorityNotification.case_id == case.id)).scalars().all()
     if rows and all(r.sent_at is not None for r in rows):
         last = max(r.sent_at for r in rows)
-        tracks.meet_track(db, actor=SYSTEM, track=track, resolution=tracks.NOTIFICATION_SENT,
-                          facts=f"notified {', '.join(sorted(r.member_state for r in rows))}; last sent "
-                                f"{last.isoformat()}")
+        tracks.meet_track(
+            db,
+            actor=SYSTEM,
+            track=track,
+            resolution=tracks.NOTIFICATION_SENT,
+            facts=f"notified {', '.join(sorted(r.member_state for r in rows))}; last sent {last.isoformat()}",
+        )
 
 
 def send_notification_job(db: Session, ctx: JobContext) -> None:
@@ -161,23 +245,46 @@ def send_notification_job(db: Session, ctx: JobContext) -> None:
     notification = db.get(AuthorityNotification, ctx.payload["notification_id"])
     if notification is None or notification.sent_at is not None:
         return
-    send_email(ctx, to=_address(notification.channel),
-               subject=(f"DSA Art. 18 notification: suspected threat to life or safety "
-                        f"(case {notification.case_id}, {notification.member_state})"),
-               body="\n".join(f"{k}: {v}" for k, v in notification.body.items()),
-               message_id=f"staydown-dsa18-{notification.id}")
+    send_email(
+        ctx,
+        to=_address(notification.channel),
+        subject=(
+            f"DSA Art. 18 notification: suspected threat to life or safety "
+            f"(case {notification.case_id}, {notification.member_state})"
+        ),
+        body="\n".join(f"{k}: {v}" for k, v in notification.body.items()),
+        message_id=f"staydown-dsa18-{notification.id}",
+    )
     notification.sent_at = now(db)
-    audit.record(db, actor=SYSTEM, tag=AuditTag.DSA18_SENT, subject_type="case", subject_id=notification.case_id,
-                 data={"notification_id": notification.id, "member_state": notification.member_state,
-                       "sent_at": notification.sent_at})
+    audit.record(
+        db,
+        actor=SYSTEM,
+        tag=AuditTag.DSA18_SENT,
+        subject_type="case",
+        subject_id=notification.case_id,
+        data={
+            "notification_id": notification.id,
+            "member_state": notification.member_state,
+            "sent_at": notification.sent_at,
+        },
+    )
     case = db.get(Case, notification.case_id)
     if case is not None:
         _meet_if_sent(db, case)
 
 
-def notify_threat(db: Session, *, actor: Actor, case: Case, member_state: str, facts: str,
-                  authorities: dict[str, str], rules: CaseRules = DEFAULT_RULES) -> AuthorityNotification | None:
+def notify_threat(
+    db: Session,
+    *,
+    actor: Actor,
+    case: Case,
+    member_state: str,
+    facts: str,
+    authorities: dict[str, str],
+    rules: CaseRules = DEFAULT_RULES,
+) -> AuthorityNotification | None:
     """One member state (the older call): the notification queued, or None if none is configured."""
-    marking = mark_threat(db, actor=actor, case=case, facts=facts, member_states=[member_state],
-                          authorities=authorities, rules=rules)
+    marking = mark_threat(
+        db, actor=actor, case=case, facts=facts, member_states=[member_state], authorities=authorities, rules=rules
+    )
     return marking.notifications[0] if marking.notifications else None

@@ -24,40 +24,89 @@ def _legal(actor: Actor) -> None:
         raise PermissionDenied("law-enforcement requests are handled by legal")
 
 
-def record_preservation(db: Session, *, actor: Actor, agency: str, legal_process: str, reference: str,
-                        item_ids: list[int], until: datetime, case_id: int | None = None) -> LawEnforcementRequest:
+def record_preservation(
+    db: Session,
+    *,
+    actor: Actor,
+    agency: str,
+    legal_process: str,
+    reference: str,
+    item_ids: list[int],
+    until: datetime,
+    case_id: int | None = None,
+) -> LawEnforcementRequest:
     """E.g. an 18 U.S.C. 2703(f) letter: every named item is held until `until`."""
     _legal(actor)
     if not item_ids:
         raise InvalidInput("a preservation request names what to preserve")
-    request = LawEnforcementRequest(kind="preservation", agency=agency, legal_process=legal_process,
-                                    reference=reference, case_id=case_id, item_ids=item_ids,
-                                    received_at=now(db), recorded_by=actor.ref)
+    request = LawEnforcementRequest(
+        kind="preservation",
+        agency=agency,
+        legal_process=legal_process,
+        reference=reference,
+        case_id=case_id,
+        item_ids=item_ids,
+        received_at=now(db),
+        recorded_by=actor.ref,
+    )
     db.add(request)
     db.flush()
     for item_id in item_ids:
-        place_hold(db, actor=actor, item=item_by_id(db, item_id), kind="preservation_request",
-                   basis=f"{agency}: {legal_process} ({reference})", until=until)
-    audit.record(db, actor=actor, tag=AuditTag.LE_REQUEST, subject_type="law_enforcement_request",
-                 subject_id=request.id, data={"kind": "preservation", "agency": agency, "reference": reference,
-                                              "items": item_ids, "until": until})
+        place_hold(
+            db,
+            actor=actor,
+            item=item_by_id(db, item_id),
+            kind="preservation_request",
+            basis=f"{agency}: {legal_process} ({reference})",
+            until=until,
+        )
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.LE_REQUEST,
+        subject_type="law_enforcement_request",
+        subject_id=request.id,
+        data={"kind": "preservation", "agency": agency, "reference": reference, "items": item_ids, "until": until},
+    )
     return request
 
 
-def record_disclosure(db: Session, *, actor: Actor, agency: str, legal_process: str, reference: str,
-                      item_ids: list[int], outcome: str, case_id: int | None = None) -> LawEnforcementRequest:
+def record_disclosure(
+    db: Session,
+    *,
+    actor: Actor,
+    agency: str,
+    legal_process: str,
+    reference: str,
+    item_ids: list[int],
+    outcome: str,
+    case_id: int | None = None,
+) -> LawEnforcementRequest:
     """A disclosure under legal process (CSAM-5): what was asked, under what, and what was given."""
     _legal(actor)
     if len(legal_process.strip()) < 10:
         raise InvalidInput("record the legal process (warrant, subpoena, court order...) it rests on")
-    request = LawEnforcementRequest(kind="disclosure", agency=agency, legal_process=legal_process,
-                                    reference=reference, case_id=case_id, item_ids=item_ids, received_at=now(db),
-                                    recorded_by=actor.ref, outcome=outcome)
+    request = LawEnforcementRequest(
+        kind="disclosure",
+        agency=agency,
+        legal_process=legal_process,
+        reference=reference,
+        case_id=case_id,
+        item_ids=item_ids,
+        received_at=now(db),
+        recorded_by=actor.ref,
+        outcome=outcome,
+    )
     db.add(request)
     db.flush()
-    audit.record(db, actor=actor, tag=AuditTag.LE_REQUEST, subject_type="law_enforcement_request",
-                 subject_id=request.id, data={"kind": "disclosure", "agency": agency, "reference": reference,
-                                              "items": item_ids, "outcome": outcome})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.LE_REQUEST,
+        subject_type="law_enforcement_request",
+        subject_id=request.id,
+        data={"kind": "disclosure", "agency": agency, "reference": reference, "items": item_ids, "outcome": outcome},
+    )
     return request
 
 
@@ -68,16 +117,31 @@ def _refuse_if_reporting(db: Session, item: EvidenceItem) -> None:
 
     from staydown.authorities.models import NcmecReport, NcmecReportFile
 
-    pending = db.execute(sa.select(NcmecReport.id).join(NcmecReportFile, NcmecReportFile.report_id == NcmecReport.id)
-                         .where(NcmecReportFile.evidence_item_id == item.id,
-                                NcmecReport.state.not_in(["finished", "retracted"]))).scalars().first()
+    pending = (
+        db.execute(
+            sa.select(NcmecReport.id)
+            .join(NcmecReportFile, NcmecReportFile.report_id == NcmecReport.id)
+            .where(NcmecReportFile.evidence_item_id == item.id, NcmecReport.state.not_in(["finished", "retracted"]))
+        )
+        .scalars()
+        .first()
+    )
     if pending is not None:
-        raise RuleViolation(f"evidence item {item.id} is part of CyberTipline report {pending}, which is not finished: "
-                            "file (or retract) the report first; its preservation hold then yields to this request")
+        raise RuleViolation(
+            f"evidence item {item.id} is part of CyberTipline report {pending}, which is not finished: "
+            "file (or retract) the report first; its preservation hold then yields to this request"
+        )
 
 
-def record_destruction_request(db: Session, *, actor: Actor, item: EvidenceItem, basis: str,
-                               agency: str | None = None, reference: str | None = None) -> DestructionRequest:
+def record_destruction_request(
+    db: Session,
+    *,
+    actor: Actor,
+    item: EvidenceItem,
+    basis: str,
+    agency: str | None = None,
+    reference: str | None = None,
+) -> DestructionRequest:
     """First person: a law-enforcement agency asks that a depiction be destroyed (CSAM-6). With the
     agency named it ends the finished report's one-year hold and voluntary holds once a second
     person approves (evidence.actions.LE_DESTRUCTION_OVERRIDES); the agency's request is kept in
@@ -86,19 +150,38 @@ def record_destruction_request(db: Session, *, actor: Actor, item: EvidenceItem,
     _refuse_if_reporting(db, item)
     request = evidence.request_destruction(db, actor=actor, item=item, basis=basis, agency=agency, reference=reference)
     if request.agency is not None:
-        le = LawEnforcementRequest(kind="destruction", agency=request.agency, legal_process=basis[:2000],
-                                   reference=request.reference or "-", item_ids=[item.id], received_at=now(db),
-                                   recorded_by=actor.ref, outcome=f"destruction request {request.id}, awaiting a second person")
+        le = LawEnforcementRequest(
+            kind="destruction",
+            agency=request.agency,
+            legal_process=basis[:2000],
+            reference=request.reference or "-",
+            item_ids=[item.id],
+            received_at=now(db),
+            recorded_by=actor.ref,
+            outcome=f"destruction request {request.id}, awaiting a second person",
+        )
         db.add(le)
         db.flush()
-        audit.record(db, actor=actor, tag=AuditTag.LE_REQUEST, subject_type="law_enforcement_request",
-                     subject_id=le.id, data={"kind": "destruction", "agency": request.agency,
-                                             "reference": request.reference, "items": [item.id],
-                                             "destruction_request_id": request.id})
+        audit.record(
+            db,
+            actor=actor,
+            tag=AuditTag.LE_REQUEST,
+            subject_type="law_enforcement_request",
+            subject_id=le.id,
+            data={
+                "kind": "destruction",
+                "agency": request.agency,
+                "reference": request.reference,
+                "items": [item.id],
+                "destruction_request_id": request.id,
+            },
+        )
     return request
 
 
-def approve_destruction(db: Session, *, actor: Actor, vault: evidence.Vault, request: DestructionRequest) -> EvidenceItem:
+def approve_destruction(
+    db: Session, *, actor: Actor, vault: evidence.Vault, request: DestructionRequest
+) -> EvidenceItem:
     """Second person: carried out, unless a report took the item in meanwhile or a hold that the
     request cannot end is now in force."""
     item = item_by_id(db, request.item_id)

@@ -44,11 +44,14 @@ class NcmecReportFile(Base):
     __tablename__ = "ncmec_report_files"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    report_id: Mapped[int] = mapped_column(sa.ForeignKey("ncmec_reports.id", ondelete="CASCADE"), nullable=False, index=True)
+    report_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("ncmec_reports.id", ondelete="CASCADE"), nullable=False, index=True
+    )
     evidence_item_id: Mapped[int | None] = mapped_column(sa.ForeignKey("evidence_items.id", ondelete="RESTRICT"))
     content_id: Mapped[int | None] = mapped_column(sa.ForeignKey("platform_content.id", ondelete="RESTRICT"))
-    file_request_id: Mapped[int | None] = mapped_column(sa.ForeignKey("file_requests.id", ondelete="RESTRICT"),
-                                                        index=True)
+    file_request_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("file_requests.id", ondelete="RESTRICT"), index=True
+    )
     waived_reason: Mapped[str | None] = mapped_column(sa.Text)
     waived_by: Mapped[str | None] = mapped_column(sa.String(200))
     waived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -96,13 +99,19 @@ class NcaReportFile(Base):
     __tablename__ = "nca_report_files"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    report_id: Mapped[int] = mapped_column(sa.ForeignKey("nca_reports.id", ondelete="CASCADE"), nullable=False, index=True)
-    evidence_item_id: Mapped[int] = mapped_column(sa.ForeignKey("evidence_items.id", ondelete="RESTRICT"), nullable=False)
+    report_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("nca_reports.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    evidence_item_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("evidence_items.id", ondelete="RESTRICT"), nullable=False
+    )
     file_ref: Mapped[str] = mapped_column(sa.String(100), nullable=False)  # the document's name for it
     nca_file_id: Mapped[str | None] = mapped_column(sa.String(100))
     sha256: Mapped[str | None] = mapped_column(sa.String(64))
     uploaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     viewed_by_provider: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+
+
 class FileRequest(Base):
     """A request to the platform for a reported file staydown never held (a `/v1/match` detection,
     content confirmed from a report). Delivered as a `provide_file` action (webhook and pull feed);

@@ -41,10 +41,14 @@ FILE_NCA_REPORT = "nca:file"
 STATES = ("draft", "confirmed", "opened", "finished")
 # Notice kinds as the NCA is told how the content came to the provider's attention (s.70(4)).
 _DETECTION = {
-    "user_report": f.DetectionMethod.USER_REPORT, "public_report": f.DetectionMethod.PUBLIC_REPORT,
-    "take_it_down": f.DetectionMethod.PUBLIC_REPORT, "dsa_notice": f.DetectionMethod.PUBLIC_REPORT,
-    "trusted_flagger": f.DetectionMethod.TRUSTED_FLAGGER, "law_enforcement": f.DetectionMethod.LAW_ENFORCEMENT,
-    "authority_order": f.DetectionMethod.AUTHORITY, "terrorist_order": f.DetectionMethod.AUTHORITY,
+    "user_report": f.DetectionMethod.USER_REPORT,
+    "public_report": f.DetectionMethod.PUBLIC_REPORT,
+    "take_it_down": f.DetectionMethod.PUBLIC_REPORT,
+    "dsa_notice": f.DetectionMethod.PUBLIC_REPORT,
+    "trusted_flagger": f.DetectionMethod.TRUSTED_FLAGGER,
+    "law_enforcement": f.DetectionMethod.LAW_ENFORCEMENT,
+    "authority_order": f.DetectionMethod.AUTHORITY,
+    "terrorist_order": f.DetectionMethod.AUTHORITY,
     "detection": f.DetectionMethod.HASH_MATCH,
 }
 
@@ -64,14 +68,18 @@ class NcaRules:
     def from_settings(cls, settings: Any) -> NcaRules:
         # Outside production an unset provider kind counts as UK (report everything detected);
         # production refuses to start without it (settings.production_problems).
-        return cls(enabled=bool(getattr(settings, "uk_nca_reporting", False)),
-                   uk_provider=getattr(settings, "uk_nca_provider", None) != "non_uk",
-                   send_files=bool(getattr(settings, "uk_nca_send_files", True)))
+        return cls(
+            enabled=bool(getattr(settings, "uk_nca_reporting", False)),
+            uk_provider=getattr(settings, "uk_nca_provider", None) != "non_uk",
+            send_files=bool(getattr(settings, "uk_nca_send_files", True)),
+        )
 
 
 def _off() -> RuleViolation:
-    return RuleViolation("UK NCA reporting is off for this platform (STAYDOWN_UK_NCA_REPORTING): it applies only "
-                         "to a platform that serves UK users, so nothing is reported to the NCA")
+    return RuleViolation(
+        "UK NCA reporting is off for this platform (STAYDOWN_UK_NCA_REPORTING): it applies only "
+        "to a platform that serves UK users, so nothing is reported to the NCA"
+    )
 
 
 def _require(actor: Actor) -> None:
@@ -81,9 +89,19 @@ def _require(actor: Actor) -> None:
 
 # -- drafting ---------------------------------------------------------------------------------
 
-def draft_reports(db: Session, *, actor: Actor, case: Case, catalogue: Catalogue, rules: NcaRules,
-                  priority: str | None = None, priority_reason: str | None = None,
-                  uk_link_basis: str | None = None, uk_link_facts: str | None = None) -> list[NcaReport]:
+
+def draft_reports(
+    db: Session,
+    *,
+    actor: Actor,
+    case: Case,
+    catalogue: Catalogue,
+    rules: NcaRules,
+    priority: str | None = None,
+    priority_reason: str | None = None,
+    uk_link_basis: str | None = None,
+    uk_link_facts: str | None = None,
+) -> list[NcaReport]:
     """One draft per reported account of a case a person confirmed (actual knowledge), with the
     provider's priority assessment. A case with imminent danger is urgent and cannot be drafted
     as standard. A non-UK provider states the content's link to the UK (s.66(2), s.70(6))."""
@@ -91,11 +109,15 @@ def draft_reports(db: Session, *, actor: Actor, case: Case, catalogue: Catalogue
     if not rules.enabled:
         raise _off()
     if case.actual_knowledge_at is None:
-        raise RuleViolation(f"case {case.id} has not been confirmed as apparent child sexual exploitation or abuse: "
-                            "there is nothing to report yet")
+        raise RuleViolation(
+            f"case {case.id} has not been confirmed as apparent child sexual exploitation or abuse: "
+            "there is nothing to report yet"
+        )
     policy = catalogue.get(case.policy_id) if case.policy_id in catalogue else None
     if policy is None or not policy.child_safety:
-        raise RuleViolation(f"case {case.id} is not under a child-safety policy: only CSEA content is reported to the NCA")
+        raise RuleViolation(
+            f"case {case.id} is not under a child-safety policy: only CSEA content is reported to the NCA"
+        )
     level, reason = _priority(case, priority, priority_reason)
     uk_link = _uk_link(rules, uk_link_basis, uk_link_facts)
 
@@ -106,15 +128,28 @@ def draft_reports(db: Session, *, actor: Actor, case: Case, catalogue: Catalogue
     if not by_account:
         raise RuleViolation(f"case {case.id} names no content on the platform: there is nothing to describe to the NCA")
     detection = _detection(db, case)
-    findings = db.execute(sa.select(Decision.facts).where(Decision.case_id == case.id, Decision.outcome == "violates")
-                          .order_by(Decision.id.desc())).scalars().first()
+    findings = (
+        db.execute(
+            sa.select(Decision.facts)
+            .where(Decision.case_id == case.id, Decision.outcome == "violates")
+            .order_by(Decision.id.desc())
+        )
+        .scalars()
+        .first()
+    )
     drafts = []
     for account_id, items in by_account:
         if account_id in existing:
             continue
-        evidence = db.execute(sa.select(EvidenceItem).where(
-            EvidenceItem.content_id.in_([c.id for c in items]), EvidenceItem.state == "stored")
-            .order_by(EvidenceItem.id)).scalars().all()
+        evidence = (
+            db.execute(
+                sa.select(EvidenceItem)
+                .where(EvidenceItem.content_id.in_([c.id for c in items]), EvidenceItem.state == "stored")
+                .order_by(EvidenceItem.id)
+            )
+            .scalars()
+            .all()
+        )
         account = db.get(PlatformAccount, account_id) if account_id else None
         plan = {
             # Our own reference, in the report and in the key the NCA knows it by: how a person on
@@ -127,22 +162,47 @@ def draft_reports(db: Session, *, actor: Actor, case: Case, catalogue: Catalogue
             "uk_link": uk_link,
             "send_files": rules.send_files,
             "user": _user(db, account, evidence),
-            "content": [_content(db, c, [e for e in evidence if e.content_id == c.id]) for c in items][:f.MAX_ITEMS],
+            "content": [_content(db, c, [e for e in evidence if e.content_id == c.id]) for c in items][: f.MAX_ITEMS],
         }
-        report = NcaReport(case_id=case.id, account_id=account_id, state="draft", plan=plan, priority=level,
-                           priority_reason=reason, created_at=now(db), created_by=actor.ref)
+        report = NcaReport(
+            case_id=case.id,
+            account_id=account_id,
+            state="draft",
+            plan=plan,
+            priority=level,
+            priority_reason=reason,
+            created_at=now(db),
+            created_by=actor.ref,
+        )
         db.add(report)
         db.flush()
         for item in plan["content"]:
             for e in item["files"]:
-                db.add(NcaReportFile(report_id=report.id, evidence_item_id=e["evidence_item_id"], file_ref=e["file_ref"],
-                                     viewed_by_provider=e["viewed_by_provider"]))
+                db.add(
+                    NcaReportFile(
+                        report_id=report.id,
+                        evidence_item_id=e["evidence_item_id"],
+                        file_ref=e["file_ref"],
+                        viewed_by_provider=e["viewed_by_provider"],
+                    )
+                )
         db.flush()
         db.refresh(report, ["files"])
-        audit.record(db, actor=actor, tag=AuditTag.NCA_DRAFT, subject_type="case", subject_id=case.id,
-                     data={"report_id": report.id, "account": plan["user"]["platform_account_id"],
-                           "items": len(plan["content"]), "files": len(report.files), "priority": level,
-                           "uk_link": uk_link["basis"] if uk_link else None})
+        audit.record(
+            db,
+            actor=actor,
+            tag=AuditTag.NCA_DRAFT,
+            subject_type="case",
+            subject_id=case.id,
+            data={
+                "report_id": report.id,
+                "account": plan["user"]["platform_account_id"],
+                "items": len(plan["content"]),
+                "files": len(report.files),
+                "priority": level,
+                "uk_link": uk_link["basis"] if uk_link else None,
+            },
+        )
         drafts.append(report)
     return drafts
 
@@ -156,7 +216,9 @@ def _priority(case: Case, priority: str | None, reason: str | None) -> tuple[str
         raise InvalidInput("the priority reason is 10 to 2,000 characters")
     if case.imminent_danger:
         if priority == f.Priority.STANDARD.value:
-            raise InvalidInput(f"case {case.id} is marked as a threat to a child's life or safety: its report is urgent")
+            raise InvalidInput(
+                f"case {case.id} is marked as a threat to a child's life or safety: its report is urgent"
+            )
         return f.Priority.URGENT.value, reason or "a reviewer marked a threat to a child's life or safety on this case"
     if priority == f.Priority.URGENT.value:
         if reason is None:
@@ -168,9 +230,12 @@ def _priority(case: Case, priority: str | None, reason: str | None) -> tuple[str
 def _uk_link(rules: NcaRules, basis: str | None, facts: str | None) -> dict[str, str] | None:
     if basis is None and not facts:
         if not rules.uk_provider:
-            raise InvalidInput("a non-UK provider reports only UK-linked content to the NCA (OSA s.66(2)): give the "
-                               "link (uk_link_basis, one of " + ", ".join(b.value for b in f.UkLinkBasis)
-                               + ") and the facts that show it")
+            raise InvalidInput(
+                "a non-UK provider reports only UK-linked content to the NCA (OSA s.66(2)): give the "
+                "link (uk_link_basis, one of "
+                + ", ".join(b.value for b in f.UkLinkBasis)
+                + ") and the facts that show it"
+            )
         return None
     if basis not in {b.value for b in f.UkLinkBasis}:
         raise InvalidInput(f"uk_link_basis is one of {', '.join(b.value for b in f.UkLinkBasis)}")
@@ -186,14 +251,21 @@ def _detection(db: Session, case: Case) -> dict[str, Any]:
     notices = db.execute(sa.select(Notice.kind, Notice.received_at).where(Notice.case_id == case.id)).all()
     methods = sorted({_DETECTION[k].value for k, _ in notices if k in _DETECTION})
     first = min([at for _, at in notices] + [case.opened_at])
-    counted = ", ".join(f"{sum(1 for k, _ in notices if k == kind)} {kind.replace('_', ' ')}"
-                        for kind in sorted({k for k, _ in notices}))
-    description = (f"{len(notices)} notice(s) ({counted})" if notices else "found by the provider") + \
-        f"; first detected {first.isoformat(timespec='seconds')}; confirmed by a person " \
+    counted = ", ".join(
+        f"{sum(1 for k, _ in notices if k == kind)} {kind.replace('_', ' ')}"
+        for kind in sorted({k for k, _ in notices})
+    )
+    description = (
+        (f"{len(notices)} notice(s) ({counted})" if notices else "found by the provider")
+        + f"; first detected {first.isoformat(timespec='seconds')}; confirmed by a person "
         f"{case.actual_knowledge_at.isoformat(timespec='seconds') if case.actual_knowledge_at else ''}"
-    return {"methods": methods or [f.DetectionMethod.PROVIDER_REVIEW.value], "first_detected_at": first.isoformat(),
-            "knowledge_at": case.actual_knowledge_at.isoformat() if case.actual_knowledge_at else None,
-            "description": description}
+    )
+    return {
+        "methods": methods or [f.DetectionMethod.PROVIDER_REVIEW.value],
+        "first_detected_at": first.isoformat(),
+        "knowledge_at": case.actual_knowledge_at.isoformat() if case.actual_knowledge_at else None,
+        "description": description,
+    }
 
 
 def _ip_event(ip: Any, at: Any = None, port: Any = None) -> dict[str, Any] | None:
@@ -218,18 +290,42 @@ def _ip_event(ip: Any, at: Any = None, port: Any = None) -> dict[str, Any] | Non
 
 
 def _user(db: Session, account: PlatformAccount | None, evidence: list[EvidenceItem]) -> dict[str, Any]:
-    measures = {a.kind for a in db.execute(sa.select(EnforcementAction).where(
-        EnforcementAction.account_id == account.id, EnforcementAction.state == "active")).scalars()} if account else set()
-    status = "terminated" if "terminate" in measures else "suspended" if "suspend" in measures else (
-        "active" if account else "unknown")
-    events = [e for item in evidence for raw in (item.context or {}).get("ip_capture", [])
-              if isinstance(raw, dict) for e in [_ip_event(raw.get("ip"), raw.get("at"), raw.get("port"))] if e]
+    measures = (
+        {
+            a.kind
+            for a in db.execute(
+                sa.select(EnforcementAction).where(
+                    EnforcementAction.account_id == account.id, EnforcementAction.state == "active"
+                )
+            ).scalars()
+        }
+        if account
+        else set()
+    )
+    status = (
+        "terminated"
+        if "terminate" in measures
+        else "suspended"
+        if "suspend" in measures
+        else ("active" if account else "unknown")
+    )
+    events = [
+        e
+        for item in evidence
+        for raw in (item.context or {}).get("ip_capture", [])
+        if isinstance(raw, dict)
+        for e in [_ip_event(raw.get("ip"), raw.get("at"), raw.get("port"))]
+        if e
+    ]
     meta = account.meta if account else {}
-    return {"platform_account_id": account.platform_id if account else None,
-            "username": account.handle if account else None,
-            "display_name": str(meta.get("display_name"))[:200] if meta.get("display_name") else None,
-            "profile_url": str(meta.get("profile_url"))[:2048] if meta.get("profile_url") else None,
-            "account_status": status, "ip_events": events[:f.MAX_IP_EVENTS]}
+    return {
+        "platform_account_id": account.platform_id if account else None,
+        "username": account.handle if account else None,
+        "display_name": str(meta.get("display_name"))[:200] if meta.get("display_name") else None,
+        "profile_url": str(meta.get("profile_url"))[:2048] if meta.get("profile_url") else None,
+        "account_status": status,
+        "ip_events": events[: f.MAX_IP_EVENTS],
+    }
 
 
 def _content(db: Session, content: PlatformContent, evidence: list[EvidenceItem]) -> dict[str, Any]:
@@ -239,8 +335,11 @@ def _content(db: Session, content: PlatformContent, evidence: list[EvidenceItem]
     for e in evidence:
         hashes[("md5", e.md5)] = None
         hashes[("sha256", e.sha256)] = None
-    for signal_type, signal in db.execute(sa.select(ContentSignal.signal_type, ContentSignal.signal).where(
-            ContentSignal.content_id == content.id, ContentSignal.purged.is_(False)).order_by(ContentSignal.id)):
+    for signal_type, signal in db.execute(
+        sa.select(ContentSignal.signal_type, ContentSignal.signal)
+        .where(ContentSignal.content_id == content.id, ContentSignal.purged.is_(False))
+        .order_by(ContentSignal.id)
+    ):
         if signal_type in {h.value for h in f.HashType} and len(signal) == f.HASH_HEX_LENGTH[f.HashType(signal_type)]:
             hashes[(signal_type, signal.lower())] = None
     scan = db.execute(sa.select(Scan).where(Scan.content_id == content.id).order_by(Scan.id.desc())).scalars().first()
@@ -248,31 +347,46 @@ def _content(db: Session, content: PlatformContent, evidence: list[EvidenceItem]
     upload_ip = _ip_event(scan.uploader_ip, uploaded_at) if scan and scan.uploader_ip else None
     if upload_ip is None:
         captured = [raw for e in evidence for raw in (e.context or {}).get("ip_capture", []) if isinstance(raw, dict)]
-        upload_ip = next((ev for raw in captured for ev in [_ip_event(raw.get("ip"), raw.get("at"), raw.get("port"))]
-                          if ev), None)
+        upload_ip = next(
+            (ev for raw in captured for ev in [_ip_event(raw.get("ip"), raw.get("at"), raw.get("port"))] if ev), None
+        )
     visibility = (content.meta or {}).get("visibility")
     return {
-        "content_id": content.id, "platform_content_id": content.platform_id, "url": content.url,
-        "uploaded_at": uploaded_at.isoformat() if uploaded_at else None, "upload_ip": upload_ip,
+        "content_id": content.id,
+        "platform_content_id": content.platform_id,
+        "url": content.url,
+        "uploaded_at": uploaded_at.isoformat() if uploaded_at else None,
+        "upload_ip": upload_ip,
         # Whether it was public is what the platform registered, never a guess.
         "publicly_available": {"public": True, "private": False}.get(str(visibility)) if visibility else None,
-        "hashes": [{"type": t, "value": v} for t, v in hashes][:f.MAX_HASHES],
-        "files": [{"evidence_item_id": e.id, "file_ref": f"item-{e.id}", "file_name": e.original_filename or f"file-{e.id}",
-                   "media_type": e.media_type, "size": e.size,
-                   # True only where an audited human view of this very file exists.
-                   "viewed_by_provider": e.first_human_view_at is not None} for e in evidence],
+        "hashes": [{"type": t, "value": v} for t, v in hashes][: f.MAX_HASHES],
+        "files": [
+            {
+                "evidence_item_id": e.id,
+                "file_ref": f"item-{e.id}",
+                "file_name": e.original_filename or f"file-{e.id}",
+                "media_type": e.media_type,
+                "size": e.size,
+                # True only where an audited human view of this very file exists.
+                "viewed_by_provider": e.first_human_view_at is not None,
+            }
+            for e in evidence
+        ],
     }
 
 
 # -- confirming -------------------------------------------------------------------------------
+
 
 def confirm_report(db: Session, *, actor: Actor, report: NcaReport, rules: NcaRules) -> NcaReport:
     """A child-safety reviewer confirms the draft and makes the declaration the report carries
     (all information reasonably available is included; false information is an offence, s.69).
     Only then is it queued for filing."""
     _require(actor)
-    if actor.kind is not ActorKind.staff or not {Permission.CHILD_SAFETY_CASES.value,
-                                                 Permission.CASES_REVIEW.value} <= actor.permissions:
+    if (
+        actor.kind is not ActorKind.staff
+        or not {Permission.CHILD_SAFETY_CASES.value, Permission.CASES_REVIEW.value} <= actor.permissions
+    ):
         raise PermissionDenied("a child-safety reviewer confirms an NCA report before it is filed")
     if not rules.enabled:
         raise _off()
@@ -281,22 +395,40 @@ def confirm_report(db: Session, *, actor: Actor, report: NcaReport, rules: NcaRu
     report.state = "confirmed"
     report.confirmed_by = actor.ref
     report.confirmed_at = now(db)
-    enqueue(db, kind=FILE_NCA_REPORT, payload={"report_id": report.id}, idempotency_key=f"nca:file:{report.id}",
-            max_attempts=200)
-    audit.record(db, actor=actor, tag=AuditTag.NCA_CONFIRM, subject_type="case", subject_id=report.case_id,
-                 data={"report_id": report.id, "priority": report.priority,
-                       "declaration": "all information reasonably available is included"})
+    enqueue(
+        db,
+        kind=FILE_NCA_REPORT,
+        payload={"report_id": report.id},
+        idempotency_key=f"nca:file:{report.id}",
+        max_attempts=200,
+    )
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.NCA_CONFIRM,
+        subject_type="case",
+        subject_id=report.case_id,
+        data={
+            "report_id": report.id,
+            "priority": report.priority,
+            "declaration": "all information reasonably available is included",
+        },
+    )
     return report
 
 
 # -- filing: a resumable state machine ---------------------------------------------------------
 
+
 def build_report(report: NcaReport, settings: Any) -> f.Report:
     """The document for a report, from its stored plan, the confirmation and the provider's
     registration with the NCA."""
     plan = report.plan
-    missing = [f"STAYDOWN_{name.upper()}" for name in ("uk_nca_organisation_id", "uk_nca_authorised_person_name",
-                                                       "uk_nca_authorised_person_email") if not getattr(settings, name)]
+    missing = [
+        f"STAYDOWN_{name.upper()}"
+        for name in ("uk_nca_organisation_id", "uk_nca_authorised_person_name", "uk_nca_authorised_person_email")
+        if not getattr(settings, name)
+    ]
     if missing:
         # The report names who submits it (Schedule 1): never a placeholder.
         raise ValueError(f"the NCA registration is not configured ({', '.join(missing)}); the report stays queued")
@@ -305,7 +437,9 @@ def build_report(report: NcaReport, settings: Any) -> f.Report:
         return datetime.fromisoformat(value) if value else None
 
     def ip(event: dict[str, Any] | None, kind: str = "upload") -> f.IpEvent | None:
-        return f.IpEvent(ip=event["ip"], at=when(event.get("at")), port=event.get("port"), event=kind) if event else None
+        return (
+            f.IpEvent(ip=event["ip"], at=when(event.get("at")), port=event.get("port"), event=kind) if event else None
+        )
 
     user = plan["user"]
     send_files = plan.get("send_files", True)
@@ -315,40 +449,58 @@ def build_report(report: NcaReport, settings: Any) -> f.Report:
         # One content item may be held as several files; each is its own entry, sharing the item's
         # identifiers, so that every uploaded file is described.
         for file in files or [None]:
-            items.append(f.ContentItem(
-                platform_content_id=c.get("platform_content_id"), url=c.get("url"),
-                file_ref=file["file_ref"] if file and send_files else None,
-                file_name=file["file_name"] if file else None,
-                media_type=file["media_type"] if file else None, size=file["size"] if file else None,
-                uploaded_at=when(c.get("uploaded_at")), upload_ip=ip(c.get("upload_ip")),
-                publicly_available=c.get("publicly_available"),
-                viewed_by_provider=bool(file and file["viewed_by_provider"]),
-                hashes=tuple(f.FileHash(f.HashType(h["type"]), h["value"]) for h in c.get("hashes", []))))
+            items.append(
+                f.ContentItem(
+                    platform_content_id=c.get("platform_content_id"),
+                    url=c.get("url"),
+                    file_ref=file["file_ref"] if file and send_files else None,
+                    file_name=file["file_name"] if file else None,
+                    media_type=file["media_type"] if file else None,
+                    size=file["size"] if file else None,
+                    uploaded_at=when(c.get("uploaded_at")),
+                    upload_ip=ip(c.get("upload_ip")),
+                    publicly_available=c.get("publicly_available"),
+                    viewed_by_provider=bool(file and file["viewed_by_provider"]),
+                    hashes=tuple(f.FileHash(f.HashType(h["type"]), h["value"]) for h in c.get("hashes", [])),
+                )
+            )
     detection = plan["detection"]
     link = plan.get("uk_link")
     return f.Report(
         provider_reference=plan["ref"],
-        organisation=f.Organisation(registration_id=settings.uk_nca_organisation_id,
-                                    name=settings.platform_name,
-                                    provider_kind="non_uk" if settings.uk_nca_provider == "non_uk" else "uk"),
-        authorised_person=f.Person(name=settings.uk_nca_authorised_person_name,
-                                   email=settings.uk_nca_authorised_person_email,
-                                   phone=settings.uk_nca_authorised_person_phone),
-        priority=f.Priority(report.priority), priority_reason=report.priority_reason,
+        organisation=f.Organisation(
+            registration_id=settings.uk_nca_organisation_id,
+            name=settings.platform_name,
+            provider_kind="non_uk" if settings.uk_nca_provider == "non_uk" else "uk",
+        ),
+        authorised_person=f.Person(
+            name=settings.uk_nca_authorised_person_name,
+            email=settings.uk_nca_authorised_person_email,
+            phone=settings.uk_nca_authorised_person_phone,
+        ),
+        priority=f.Priority(report.priority),
+        priority_reason=report.priority_reason,
         category=plan["category"],
-        detection=f.Detection(methods=tuple(f.DetectionMethod(m) for m in detection["methods"]),
-                              first_detected_at=datetime.fromisoformat(detection["first_detected_at"]),
-                              knowledge_at=datetime.fromisoformat(detection["knowledge_at"]),
-                              description=detection["description"]),
+        detection=f.Detection(
+            methods=tuple(f.DetectionMethod(m) for m in detection["methods"]),
+            first_detected_at=datetime.fromisoformat(detection["first_detected_at"]),
+            knowledge_at=datetime.fromisoformat(detection["knowledge_at"]),
+            description=detection["description"],
+        ),
         uk_link=f.UkLink(f.UkLinkBasis(link["basis"]), link["facts"]) if link else None,
         reported_user=f.ReportedUser(
-            platform_account_id=user.get("platform_account_id"), username=user.get("username"),
-            display_name=user.get("display_name"), profile_url=user.get("profile_url"),
+            platform_account_id=user.get("platform_account_id"),
+            username=user.get("username"),
+            display_name=user.get("display_name"),
+            profile_url=user.get("profile_url"),
             account_status=user.get("account_status", "unknown"),
-            ip_events=tuple(e for e in (ip(raw) for raw in user.get("ip_events", [])) if e)),
-        content=tuple(items)[:f.MAX_ITEMS],
-        additional_information=(f"staydown case {report.case_id}, report {report.id}. Reviewer's finding: "
-                                f"{plan.get('findings') or 'not recorded'}"),
+            ip_events=tuple(e for e in (ip(raw) for raw in user.get("ip_events", [])) if e),
+        ),
+        content=tuple(items)[: f.MAX_ITEMS],
+        additional_information=(
+            f"staydown case {report.case_id}, report {report.id}. Reviewer's finding: "
+            f"{plan.get('findings') or 'not recorded'}"
+        ),
         declaration=f.Declaration(confirmed_by=report.confirmed_by or "", confirmed_at=report.confirmed_at),
     )
 
@@ -361,17 +513,22 @@ def _client(ctx: JobContext) -> Any:
 
     settings = ctx.services["settings"]
     if not (settings.uk_nca_url and settings.uk_nca_token):
-        raise RuntimeError("the NCA is not configured (STAYDOWN_UK_NCA_URL, STAYDOWN_UK_NCA_TOKEN); the report stays "
-                           "queued and its track stays alarmed")
-    return NcaClient(settings.uk_nca_url, settings.uk_nca_token.get_secret_value(),
-                     timeout=settings.uk_nca_timeout_seconds)
+        raise RuntimeError(
+            "the NCA is not configured (STAYDOWN_UK_NCA_URL, STAYDOWN_UK_NCA_TOKEN); the report stays "
+            "queued and its track stays alarmed"
+        )
+    return NcaClient(
+        settings.uk_nca_url, settings.uk_nca_token.get_secret_value(), timeout=settings.uk_nca_timeout_seconds
+    )
 
 
 def _restart(db: Session, report: NcaReport, why: str) -> None:
     """The NCA no longer holds the unfinished report: make it again under a new key. The old one
     was never submitted, so it never counts as a report."""
-    report.plan = {**report.plan, "abandoned": [*report.plan.get("abandoned", []),
-                                                  {"nca_report_id": report.nca_report_id, "why": why}]}
+    report.plan = {
+        **report.plan,
+        "abandoned": [*report.plan.get("abandoned", []), {"nca_report_id": report.nca_report_id, "why": why}],
+    }
     report.idempotency_key = f"{report.plan['ref']}-{len(report.plan['abandoned'])}"
     report.nca_report_id = None
     report.document = None
@@ -379,8 +536,14 @@ def _restart(db: Session, report: NcaReport, why: str) -> None:
     for file in report.files:
         file.nca_file_id = file.sha256 = None
         file.uploaded_at = None
-    audit.record(db, actor=SYSTEM, tag=AuditTag.NCA_RESTART, subject_type="case", subject_id=report.case_id,
-                 data={"report_id": report.id, "why": why})
+    audit.record(
+        db,
+        actor=SYSTEM,
+        tag=AuditTag.NCA_RESTART,
+        subject_type="case",
+        subject_id=report.case_id,
+        data={"report_id": report.id, "why": why},
+    )
 
 
 def file_report_job(db: Session, ctx: JobContext) -> None:
@@ -412,23 +575,48 @@ def file_report_job(db: Session, ctx: JobContext) -> None:
             report.nca_report_id = created.report_id
             report.state = "opened"
             report.opened_at = now(db)
-            audit.record(db, actor=SYSTEM, tag=AuditTag.NCA_OPEN, subject_type="case", subject_id=report.case_id,
-                         data={"report_id": report.id, "nca_report_id": created.report_id,
-                               "repeated_after_a_lost_answer": created.replayed})
+            audit.record(
+                db,
+                actor=SYSTEM,
+                tag=AuditTag.NCA_OPEN,
+                subject_type="case",
+                subject_id=report.case_id,
+                data={
+                    "report_id": report.id,
+                    "nca_report_id": created.report_id,
+                    "repeated_after_a_lost_answer": created.replayed,
+                },
+            )
             db.commit()
         vault = ctx.services["vault"]
         for file in report.files:
             if file.nca_file_id or not report.plan.get("send_files", True):
                 continue
             item = db.get(EvidenceItem, file.evidence_item_id)
-            data = read_item(db, actor=SYSTEM, vault=vault, item=item,
-                             purpose=f"filing NCA report {report.nca_report_id}")
-            upload = client.upload_file(report.nca_report_id, file.file_ref, media_type=item.media_type,
-                                        file_name=item.original_filename or file.file_ref, data=data)
+            data = read_item(
+                db, actor=SYSTEM, vault=vault, item=item, purpose=f"filing NCA report {report.nca_report_id}"
+            )
+            upload = client.upload_file(
+                report.nca_report_id,
+                file.file_ref,
+                media_type=item.media_type,
+                file_name=item.original_filename or file.file_ref,
+                data=data,
+            )
             file.nca_file_id, file.sha256, file.uploaded_at = upload.file_id, upload.sha256, now(db)
-            audit.record(db, actor=SYSTEM, tag=AuditTag.NCA_UPLOAD, subject_type="case", subject_id=report.case_id,
-                         data={"report_id": report.id, "file_id": upload.file_id, "evidence_item_id": item.id,
-                               "repeated_after_a_lost_answer": upload.replayed})
+            audit.record(
+                db,
+                actor=SYSTEM,
+                tag=AuditTag.NCA_UPLOAD,
+                subject_type="case",
+                subject_id=report.case_id,
+                data={
+                    "report_id": report.id,
+                    "file_id": upload.file_id,
+                    "evidence_item_id": item.id,
+                    "repeated_after_a_lost_answer": upload.replayed,
+                },
+            )
             db.commit()
         receipt = client.submit(report.nca_report_id)
     except NcaRejected as exc:
@@ -452,13 +640,30 @@ def file_report_job(db: Session, ctx: JobContext) -> None:
     for file in report.files:
         item = db.get(EvidenceItem, file.evidence_item_id)
         if item is not None and item.state == "stored":
-            place_hold(db, actor=SYSTEM, item=item, kind="nca_report", starts_at=when,
-                       until=when + timedelta(days=settings.uk_nca_report_hold_days),
-                       basis=f"NCA report {receipt.nca_reference} (Online Safety Act 2023 s.66, s.67(3))")
-    audit.record(db, actor=SYSTEM, tag=AuditTag.NCA_SUBMIT, subject_type="case", subject_id=report.case_id,
-                 data={"report_id": report.id, "nca_report_id": report.nca_report_id,
-                       "nca_reference": report.nca_reference, "files": len(report.files),
-                       "priority": report.priority, "confirmed_by": report.confirmed_by})
+            place_hold(
+                db,
+                actor=SYSTEM,
+                item=item,
+                kind="nca_report",
+                starts_at=when,
+                until=when + timedelta(days=settings.uk_nca_report_hold_days),
+                basis=f"NCA report {receipt.nca_reference} (Online Safety Act 2023 s.66, s.67(3))",
+            )
+    audit.record(
+        db,
+        actor=SYSTEM,
+        tag=AuditTag.NCA_SUBMIT,
+        subject_type="case",
+        subject_id=report.case_id,
+        data={
+            "report_id": report.id,
+            "nca_report_id": report.nca_report_id,
+            "nca_reference": report.nca_reference,
+            "files": len(report.files),
+            "priority": report.priority,
+            "confirmed_by": report.confirmed_by,
+        },
+    )
     _meet_nca_track(db, report)
 
 
@@ -467,11 +672,18 @@ def _meet_nca_track(db: Session, report: NcaReport) -> None:
     from staydown.cases import tracks
     from staydown.cases.actions import case_by_id
 
-    unfinished = db.scalar(sa.select(sa.func.count()).select_from(NcaReport).where(
-        NcaReport.case_id == report.case_id, NcaReport.state != "finished", NcaReport.id != report.id))
+    unfinished = db.scalar(
+        sa.select(sa.func.count())
+        .select_from(NcaReport)
+        .where(NcaReport.case_id == report.case_id, NcaReport.state != "finished", NcaReport.id != report.id)
+    )
     if unfinished:
         return
-    tracks.meet_kind(db, actor=SYSTEM, case=case_by_id(db, report.case_id), kind=TrackKind.uk_nca.value,
-                     resolution=tracks.REPORT_FINISHED,
-                     facts=f"NCA report {report.nca_reference} submitted; every NCA report drafted for this case "
-                           "is now submitted")
+    tracks.meet_kind(
+        db,
+        actor=SYSTEM,
+        case=case_by_id(db, report.case_id),
+        kind=TrackKind.uk_nca.value,
+        resolution=tracks.REPORT_FINISHED,
+        facts=f"NCA report {report.nca_reference} submitted; every NCA report drafted for this case is now submitted",
+    )

@@ -24,9 +24,27 @@ from datetime import datetime
 from typing import Any
 
 __all__ = [
-    "FORMAT_VERSION", "MAX_DOCUMENT_BYTES", "MAX_ITEMS", "ContentItem", "Declaration", "Detection",
-    "DetectionMethod", "FileHash", "HashType", "IpEvent", "Organisation", "Person", "Priority", "Report",
-    "ReportedUser", "UkLink", "UkLinkBasis", "file_refs", "parse_json", "report_json", "validate_report",
+    "FORMAT_VERSION",
+    "MAX_DOCUMENT_BYTES",
+    "MAX_ITEMS",
+    "ContentItem",
+    "Declaration",
+    "Detection",
+    "DetectionMethod",
+    "FileHash",
+    "HashType",
+    "IpEvent",
+    "Organisation",
+    "Person",
+    "Priority",
+    "Report",
+    "ReportedUser",
+    "UkLink",
+    "UkLinkBasis",
+    "file_refs",
+    "parse_json",
+    "report_json",
+    "validate_report",
 ]
 
 # The version of our reading of the format, sent in every report so that either side can tell
@@ -106,8 +124,13 @@ class Person:
     phone: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return _drop_none({"name": _text(self.name, "name", 200), "email": _text(self.email, "email", 320),
-                           "phone": _text(self.phone, "phone", 50)})
+        return _drop_none(
+            {
+                "name": _text(self.name, "name", 200),
+                "email": _text(self.email, "email", 320),
+                "phone": _text(self.phone, "phone", 50),
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -117,8 +140,11 @@ class Organisation:
     provider_kind: str  # "uk" or "non_uk" (OSA s.70(2), (3))
 
     def to_json(self) -> dict[str, Any]:
-        return {"registrationId": _text(self.registration_id, "registrationId", 200),
-                "name": _text(self.name, "name", 200), "providerKind": self.provider_kind}
+        return {
+            "registrationId": _text(self.registration_id, "registrationId", 200),
+            "name": _text(self.name, "name", 200),
+            "providerKind": self.provider_kind,
+        }
 
 
 @dataclass(frozen=True)
@@ -159,14 +185,21 @@ class ContentItem:
     hashes: tuple[FileHash, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return _drop_none({
-            "fileRef": self.file_ref, "platformContentId": _text(self.platform_content_id, "platformContentId", 200),
-            "url": _text(self.url, "url", 2048), "fileName": _text(self.file_name, "fileName", 300),
-            "mediaType": _text(self.media_type, "mediaType", 100), "size": self.size,
-            "uploadedAt": _iso(self.uploaded_at, "uploadedAt"),
-            "uploadIp": self.upload_ip.to_json() if self.upload_ip else None,
-            "publiclyAvailable": self.publicly_available, "viewedByProvider": self.viewed_by_provider,
-            "hashes": [h.to_json() for h in self.hashes]})
+        return _drop_none(
+            {
+                "fileRef": self.file_ref,
+                "platformContentId": _text(self.platform_content_id, "platformContentId", 200),
+                "url": _text(self.url, "url", 2048),
+                "fileName": _text(self.file_name, "fileName", 300),
+                "mediaType": _text(self.media_type, "mediaType", 100),
+                "size": self.size,
+                "uploadedAt": _iso(self.uploaded_at, "uploadedAt"),
+                "uploadIp": self.upload_ip.to_json() if self.upload_ip else None,
+                "publiclyAvailable": self.publicly_available,
+                "viewedByProvider": self.viewed_by_provider,
+                "hashes": [h.to_json() for h in self.hashes],
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -179,11 +212,16 @@ class ReportedUser:
     ip_events: tuple[IpEvent, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return _drop_none({
-            "platformAccountId": _text(self.platform_account_id, "platformAccountId", 200),
-            "username": _text(self.username, "username", 200), "displayName": _text(self.display_name, "displayName", 200),
-            "profileUrl": _text(self.profile_url, "profileUrl", 2048), "accountStatus": self.account_status,
-            "ipEvents": [e.to_json() for e in self.ip_events]})
+        return _drop_none(
+            {
+                "platformAccountId": _text(self.platform_account_id, "platformAccountId", 200),
+                "username": _text(self.username, "username", 200),
+                "displayName": _text(self.display_name, "displayName", 200),
+                "profileUrl": _text(self.profile_url, "profileUrl", 2048),
+                "accountStatus": self.account_status,
+                "ipEvents": [e.to_json() for e in self.ip_events],
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -203,10 +241,12 @@ class Detection:
     description: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"methods": [m.value for m in self.methods],
-                "firstDetectedAt": _iso(self.first_detected_at, "firstDetectedAt"),
-                "confirmedAt": _iso(self.knowledge_at, "confirmedAt"),
-                "description": _text(self.description, "detection.description")}
+        return {
+            "methods": [m.value for m in self.methods],
+            "firstDetectedAt": _iso(self.first_detected_at, "firstDetectedAt"),
+            "confirmedAt": _iso(self.knowledge_at, "confirmedAt"),
+            "description": _text(self.description, "detection.description"),
+        }
 
 
 @dataclass(frozen=True)
@@ -219,9 +259,11 @@ class Declaration:
     all_reasonably_available_information_included: bool = True
 
     def to_json(self) -> dict[str, Any]:
-        return {"allReasonablyAvailableInformationIncluded": self.all_reasonably_available_information_included,
-                "confirmedBy": _text(self.confirmed_by, "confirmedBy", 200),
-                "confirmedAt": _iso(self.confirmed_at, "confirmedAt")}
+        return {
+            "allReasonablyAvailableInformationIncluded": self.all_reasonably_available_information_included,
+            "confirmedBy": _text(self.confirmed_by, "confirmedBy", 200),
+            "confirmedAt": _iso(self.confirmed_at, "confirmedAt"),
+        }
 
 
 @dataclass(frozen=True)
@@ -240,16 +282,24 @@ class Report:
     additional_information: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return _drop_none({
-            "formatVersion": FORMAT_VERSION, "providerReference": self.provider_reference,
-            "organisation": self.organisation.to_json(), "authorisedPerson": self.authorised_person.to_json(),
-            "priority": _drop_none({"level": self.priority.value,
-                                    "reason": _text(self.priority_reason, "priority.reason", 2000)}),
-            "category": self.category, "detection": self.detection.to_json(),
-            "ukLink": self.uk_link.to_json() if self.uk_link else None,
-            "reportedUser": self.reported_user.to_json(), "content": [c.to_json() for c in self.content],
-            "additionalInformation": _text(self.additional_information, "additionalInformation"),
-            "declaration": self.declaration.to_json()})
+        return _drop_none(
+            {
+                "formatVersion": FORMAT_VERSION,
+                "providerReference": self.provider_reference,
+                "organisation": self.organisation.to_json(),
+                "authorisedPerson": self.authorised_person.to_json(),
+                "priority": _drop_none(
+                    {"level": self.priority.value, "reason": _text(self.priority_reason, "priority.reason", 2000)}
+                ),
+                "category": self.category,
+                "detection": self.detection.to_json(),
+                "ukLink": self.uk_link.to_json() if self.uk_link else None,
+                "reportedUser": self.reported_user.to_json(),
+                "content": [c.to_json() for c in self.content],
+                "additionalInformation": _text(self.additional_information, "additionalInformation"),
+                "declaration": self.declaration.to_json(),
+            }
+        )
 
 
 def _drop_none(obj: dict[str, Any]) -> dict[str, Any]:
@@ -285,8 +335,9 @@ def parse_json(data: bytes, *, limit: int = MAX_DOCUMENT_BYTES) -> Any:
 Check = Callable[[Any, str, list[str]], None]
 
 
-def _string(limit: int, *, pattern: re.Pattern[str] | None = None, choices: frozenset[str] | None = None,
-            min_len: int = 1) -> Check:
+def _string(
+    limit: int, *, pattern: re.Pattern[str] | None = None, choices: frozenset[str] | None = None, min_len: int = 1
+) -> Check:
     def check(value: Any, path: str, problems: list[str]) -> None:
         if not isinstance(value, str):
             problems.append(f"{path}: must be a string")
@@ -296,6 +347,7 @@ def _string(limit: int, *, pattern: re.Pattern[str] | None = None, choices: froz
             problems.append(f"{path}: must be one of {', '.join(sorted(choices))}")
         elif pattern is not None and not pattern.fullmatch(value):
             problems.append(f"{path}: has the wrong form")
+
     return check
 
 
@@ -321,6 +373,7 @@ def _integer(low: int, high: int) -> Check:
     def check(value: Any, path: str, problems: list[str]) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             problems.append(f"{path}: must be a whole number from {low} to {high}")
+
     return check
 
 
@@ -344,6 +397,7 @@ def _obj(fields: dict[str, tuple[bool, Check]]) -> Check:
                 inner(value[key], f"{path}.{key}", problems)
             elif required:
                 problems.append(f"{path}.{key}: is required")
+
     return check
 
 
@@ -357,12 +411,14 @@ def _list(inner: Check, *, max_items: int, min_items: int = 0) -> Check:
             return
         for i, item in enumerate(value):
             inner(item, f"{path}[{i}]", problems)
+
     return check
 
 
 def _hash(value: Any, path: str, problems: list[str]) -> None:
-    _obj({"type": (True, _string(10, choices=frozenset(h.value for h in HashType))),
-          "value": (True, _string(128))})(value, path, problems)
+    _obj({"type": (True, _string(10, choices=frozenset(h.value for h in HashType))), "value": (True, _string(128))})(
+        value, path, problems
+    )
     if isinstance(value, dict) and value.get("type") in {h.value for h in HashType}:
         want = HASH_HEX_LENGTH[HashType(value["type"])]
         got = value.get("value")
@@ -370,41 +426,119 @@ def _hash(value: Any, path: str, problems: list[str]) -> None:
             problems.append(f"{path}.value: a {value['type']} hash is {want} lower-case hex digits")
 
 
-_IP_EVENT = _obj({"ip": (True, _ip), "port": (False, _integer(0, 65535)), "at": (False, _datetime),
-                  "event": (True, _string(20, choices=frozenset({"upload", "login", "registration", "other"})))})
+_IP_EVENT = _obj(
+    {
+        "ip": (True, _ip),
+        "port": (False, _integer(0, 65535)),
+        "at": (False, _datetime),
+        "event": (True, _string(20, choices=frozenset({"upload", "login", "registration", "other"}))),
+    }
+)
 
-_REPORT = _obj({
-    "formatVersion": (True, _string(40, choices=frozenset({FORMAT_VERSION}))),
-    "providerReference": (True, _string(100, pattern=REF_PATTERN)),
-    "organisation": (True, _obj({"registrationId": (True, _string(200)), "name": (True, _string(200)),
-                                 "providerKind": (True, _string(10, choices=frozenset({"uk", "non_uk"})))})),
-    "authorisedPerson": (True, _obj({"name": (True, _string(200)), "email": (True, _string(320)),
-                                     "phone": (False, _string(50))})),
-    "priority": (True, _obj({"level": (True, _string(20, choices=frozenset(p.value for p in Priority))),
-                             "reason": (False, _string(2000))})),
-    "category": (True, _string(200)),
-    "detection": (True, _obj({
-        "methods": (True, _list(_string(40, choices=frozenset(m.value for m in DetectionMethod)),
-                                max_items=10, min_items=1)),
-        "firstDetectedAt": (True, _datetime), "confirmedAt": (True, _datetime),
-        "description": (True, _string(TEXT_LIMIT))})),
-    "ukLink": (False, _obj({"basis": (True, _string(60, choices=frozenset(b.value for b in UkLinkBasis))),
-                            "facts": (True, _string(2000))})),
-    "reportedUser": (True, _obj({
-        "platformAccountId": (False, _string(200)), "username": (False, _string(200)),
-        "displayName": (False, _string(200)), "profileUrl": (False, _string(2048)),
-        "accountStatus": (True, _string(20, choices=frozenset({"active", "suspended", "terminated", "unknown"}))),
-        "ipEvents": (False, _list(_IP_EVENT, max_items=MAX_IP_EVENTS))})),
-    "content": (True, _list(_obj({
-        "fileRef": (False, _string(100, pattern=REF_PATTERN)), "platformContentId": (False, _string(200)),
-        "url": (False, _string(2048)), "fileName": (False, _string(300)), "mediaType": (False, _string(100)),
-        "size": (False, _integer(0, 2**53)), "uploadedAt": (False, _datetime), "uploadIp": (False, _IP_EVENT),
-        "publiclyAvailable": (False, _boolean), "viewedByProvider": (True, _boolean),
-        "hashes": (False, _list(_hash, max_items=MAX_HASHES))}), max_items=MAX_ITEMS, min_items=1)),
-    "additionalInformation": (False, _string(TEXT_LIMIT)),
-    "declaration": (True, _obj({"allReasonablyAvailableInformationIncluded": (True, _boolean),
-                                "confirmedBy": (True, _string(200)), "confirmedAt": (True, _datetime)})),
-})
+_REPORT = _obj(
+    {
+        "formatVersion": (True, _string(40, choices=frozenset({FORMAT_VERSION}))),
+        "providerReference": (True, _string(100, pattern=REF_PATTERN)),
+        "organisation": (
+            True,
+            _obj(
+                {
+                    "registrationId": (True, _string(200)),
+                    "name": (True, _string(200)),
+                    "providerKind": (True, _string(10, choices=frozenset({"uk", "non_uk"}))),
+                }
+            ),
+        ),
+        "authorisedPerson": (
+            True,
+            _obj({"name": (True, _string(200)), "email": (True, _string(320)), "phone": (False, _string(50))}),
+        ),
+        "priority": (
+            True,
+            _obj(
+                {
+                    "level": (True, _string(20, choices=frozenset(p.value for p in Priority))),
+                    "reason": (False, _string(2000)),
+                }
+            ),
+        ),
+        "category": (True, _string(200)),
+        "detection": (
+            True,
+            _obj(
+                {
+                    "methods": (
+                        True,
+                        _list(
+                            _string(40, choices=frozenset(m.value for m in DetectionMethod)), max_items=10, min_items=1
+                        ),
+                    ),
+                    "firstDetectedAt": (True, _datetime),
+                    "confirmedAt": (True, _datetime),
+                    "description": (True, _string(TEXT_LIMIT)),
+                }
+            ),
+        ),
+        "ukLink": (
+            False,
+            _obj(
+                {
+                    "basis": (True, _string(60, choices=frozenset(b.value for b in UkLinkBasis))),
+                    "facts": (True, _string(2000)),
+                }
+            ),
+        ),
+        "reportedUser": (
+            True,
+            _obj(
+                {
+                    "platformAccountId": (False, _string(200)),
+                    "username": (False, _string(200)),
+                    "displayName": (False, _string(200)),
+                    "profileUrl": (False, _string(2048)),
+                    "accountStatus": (
+                        True,
+                        _string(20, choices=frozenset({"active", "suspended", "terminated", "unknown"})),
+                    ),
+                    "ipEvents": (False, _list(_IP_EVENT, max_items=MAX_IP_EVENTS)),
+                }
+            ),
+        ),
+        "content": (
+            True,
+            _list(
+                _obj(
+                    {
+                        "fileRef": (False, _string(100, pattern=REF_PATTERN)),
+                        "platformContentId": (False, _string(200)),
+                        "url": (False, _string(2048)),
+                        "fileName": (False, _string(300)),
+                        "mediaType": (False, _string(100)),
+                        "size": (False, _integer(0, 2**53)),
+                        "uploadedAt": (False, _datetime),
+                        "uploadIp": (False, _IP_EVENT),
+                        "publiclyAvailable": (False, _boolean),
+                        "viewedByProvider": (True, _boolean),
+                        "hashes": (False, _list(_hash, max_items=MAX_HASHES)),
+                    }
+                ),
+                max_items=MAX_ITEMS,
+                min_items=1,
+            ),
+        ),
+        "additionalInformation": (False, _string(TEXT_LIMIT)),
+        "declaration": (
+            True,
+            _obj(
+                {
+                    "allReasonablyAvailableInformationIncluded": (True, _boolean),
+                    "confirmedBy": (True, _string(200)),
+                    "confirmedAt": (True, _datetime),
+                }
+            ),
+        ),
+    }
+)
 
 
 def validate_report(document: Any) -> list[str]:

@@ -31,7 +31,7 @@ import threading
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -40,12 +40,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from staydown.authorities.nca_format import MAX_DOCUMENT_BYTES, REF_PATTERN, file_refs, parse_json, validate_report
 # The machinery that closes a connection without an answer is the local CyberTipline's; both
 # stand-ins lose answers the same way.
 from staydown.authorities.local_servers import DroppingApp as _DroppingApp
 from staydown.authorities.local_servers import drop as _drop
 from staydown.authorities.local_servers import hold as _hold
+from staydown.authorities.nca_format import MAX_DOCUMENT_BYTES, REF_PATTERN, file_refs, parse_json, validate_report
 
 __all__ = ["MODES", "STEPS", "NcaServerState", "StoredFile", "StoredReport", "create_app", "main"]
 
@@ -87,9 +87,13 @@ class StoredReport:
         return str(self.parsed.get("providerReference"))
 
     def receipt(self) -> dict[str, Any]:
-        return {"reportId": self.report_id, "status": self.status, "ncaReference": self.nca_reference,
-                "submittedAt": self.submitted_at.isoformat(timespec="seconds") if self.submitted_at else None,
-                "files": [f.to_json() for f in self.files.values()]}
+        return {
+            "reportId": self.report_id,
+            "status": self.status,
+            "ncaReference": self.nca_reference,
+            "submittedAt": self.submitted_at.isoformat(timespec="seconds") if self.submitted_at else None,
+            "files": [f.to_json() for f in self.files.values()],
+        }
 
 
 @dataclass(frozen=True)
@@ -105,20 +109,22 @@ class _Refusal(Exception):
         self.status, self.error, self.message, self.problems = status, error, message, problems or []
 
     def response(self) -> JSONResponse:
-        return JSONResponse({"error": self.error, "message": self.message, "problems": self.problems},
-                            status_code=self.status)
+        return JSONResponse(
+            {"error": self.error, "message": self.message, "problems": self.problems}, status_code=self.status
+        )
 
 
 class NcaServerState:
     """Everything the local server holds; safe to read and change from the test's thread."""
 
-    def __init__(self, *, token: str, max_upload_bytes: int = 64 * 1024 * 1024,
-                 clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, *, token: str, max_upload_bytes: int = 64 * 1024 * 1024, clock: Callable[[], datetime] | None = None
+    ) -> None:
         if not token:
             raise ValueError("the local NCA server needs a token")
         self._token = token
         self.max_upload_bytes = max_upload_bytes
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.lock = threading.RLock()
         self.reports: dict[str, StoredReport] = {}
         self.by_key: dict[str, str] = {}
@@ -128,8 +134,9 @@ class NcaServerState:
 
     # -- for tests ----------------------------------------------------------------------------
 
-    def fail_next(self, step: str, mode: str = "error", *, status: int = 503, times: int = 1,
-                  hold_seconds: float = 10.0) -> None:
+    def fail_next(
+        self, step: str, mode: str = "error", *, status: int = 503, times: int = 1, hold_seconds: float = 10.0
+    ) -> None:
         if step not in STEPS:
             raise ValueError(f"unknown step {step!r}; expected one of {', '.join(STEPS)}")
         if mode not in MODES:
@@ -199,8 +206,9 @@ async def _body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def create_app(*, token: str, max_upload_bytes: int = 64 * 1024 * 1024,
-               clock: Callable[[], datetime] | None = None) -> Starlette:
+def create_app(
+    *, token: str, max_upload_bytes: int = 64 * 1024 * 1024, clock: Callable[[], datetime] | None = None
+) -> Starlette:
     """The local NCA reporting API; its state is `app.state.nca`."""
     state = NcaServerState(token=token, max_upload_bytes=max_upload_bytes, clock=clock)
     Work = Callable[[], Response]
@@ -208,8 +216,11 @@ def create_app(*, token: str, max_upload_bytes: int = 64 * 1024 * 1024,
     def endpoint(step: str, handle: Callable[[Request], Awaitable[Work]]) -> Callable[[Request], Any]:
         async def run(request: Request) -> Response:
             if not state.authorized(request.headers.get("authorization")):
-                return JSONResponse({"error": "unauthorised", "message": "a valid Bearer token is required",
-                                     "problems": []}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+                return JSONResponse(
+                    {"error": "unauthorised", "message": "a valid Bearer token is required", "problems": []},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
             fault = state.take_fault(step)
             mode = fault.mode if fault is not None else None
             # The request is read in full first: an injected failure happens after the server
@@ -221,8 +232,10 @@ def create_app(*, token: str, max_upload_bytes: int = 64 * 1024 * 1024,
             except _Refusal as refusal:
                 answer = refusal.response()
             if fault is not None and mode == "error":
-                return JSONResponse({"error": "injected", "message": f"injected failure ({fault.status})",
-                                     "problems": []}, status_code=fault.status)
+                return JSONResponse(
+                    {"error": "injected", "message": f"injected failure ({fault.status})", "problems": []},
+                    status_code=fault.status,
+                )
             if fault is not None and mode == "timeout":
                 await _hold(request, fault.hold_seconds)
             if mode in ("drop", "timeout"):
@@ -239,6 +252,7 @@ def create_app(*, token: str, max_upload_bytes: int = 64 * 1024 * 1024,
                 return _drop(request)
             assert answer is not None
             return answer
+
         return run
 
     async def status(request: Request) -> Work:
@@ -247,8 +261,9 @@ def create_app(*, token: str, max_upload_bytes: int = 64 * 1024 * 1024,
     async def create(request: Request) -> Work:
         key = request.headers.get("idempotency-key", "")
         if not REF_PATTERN.fullmatch(key):
-            raise _Refusal(400, "idempotency_key_required",
-                           "send an Idempotency-Key header of 1 to 100 letters, digits or . _ : -")
+            raise _Refusal(
+                400, "idempotency_key_required", "send an Idempotency-Key header of 1 to 100 letters, digits or . _ : -"
+            )
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             raise _Refusal(415, "unsupported_media_type", "the report is sent as application/json")
         data = await _body(request, MAX_DOCUMENT_BYTES)
@@ -265,17 +280,29 @@ def create_app(*, token: str, max_upload_bytes: int = 64 * 1024 * 1024,
             if known is not None:
                 report = state.reports[known]
                 if report.document != data:
-                    raise _Refusal(409, "idempotency_key_reused",
-                                   f"Idempotency-Key {key} was used for a different report ({known})")
+                    raise _Refusal(
+                        409,
+                        "idempotency_key_reused",
+                        f"Idempotency-Key {key} was used for a different report ({known})",
+                    )
                 if report.status == "expired":
-                    raise _Refusal(409, "idempotency_key_expired",
-                                   f"the report made under Idempotency-Key {key} no longer exists; use a new key")
+                    raise _Refusal(
+                        409,
+                        "idempotency_key_expired",
+                        f"the report made under Idempotency-Key {key} no longer exists; use a new key",
+                    )
                 return JSONResponse({"reportId": report.report_id, "status": report.status}, status_code=200)
-            report = StoredReport(report_id=state.next_id("NCA-R"), idempotency_key=key, document=data,
-                                  parsed=document, created_at=state.clock())
+            report = StoredReport(
+                report_id=state.next_id("NCA-R"),
+                idempotency_key=key,
+                document=data,
+                parsed=document,
+                created_at=state.clock(),
+            )
             state.reports[report.report_id] = report
             state.by_key[key] = report.report_id
             return JSONResponse({"reportId": report.report_id, "status": report.status}, status_code=201)
+
         return work
 
     async def upload(request: Request) -> Work:
@@ -304,10 +331,18 @@ def create_app(*, token: str, max_upload_bytes: int = 64 * 1024 * 1024,
                 return JSONResponse(stored.to_json(), status_code=200)
             if report.status != "open":
                 raise _Refusal(409, "report_submitted", f"report {report_id} is submitted: nothing can be added")
-            stored = StoredFile(file_ref=file_ref, file_id=state.next_id("NCA-F"), file_name=name,
-                                media_type=media_type, data=data, sha256=sha, uploaded_at=state.clock())
+            stored = StoredFile(
+                file_ref=file_ref,
+                file_id=state.next_id("NCA-F"),
+                file_name=name,
+                media_type=media_type,
+                data=data,
+                sha256=sha,
+                uploaded_at=state.clock(),
+            )
             report.files[file_ref] = stored
             return JSONResponse(stored.to_json(), status_code=201)
+
         return work
 
     async def submit(request: Request) -> Work:
@@ -319,12 +354,17 @@ def create_app(*, token: str, max_upload_bytes: int = 64 * 1024 * 1024,
                 return JSONResponse(report.receipt(), status_code=200)
             missing = [ref for ref in file_refs(report.parsed) if ref not in report.files]
             if missing:
-                raise _Refusal(422, "files_missing", f"report {report_id} names files not yet uploaded",
-                               [f"fileRef {ref}" for ref in missing])
+                raise _Refusal(
+                    422,
+                    "files_missing",
+                    f"report {report_id} names files not yet uploaded",
+                    [f"fileRef {ref}" for ref in missing],
+                )
             report.status = "submitted"
             report.submitted_at = state.clock()
             report.nca_reference = state.next_id("CSEA-")
             return JSONResponse(report.receipt(), status_code=200)
+
         return work
 
     async def show(request: Request) -> Work:
@@ -332,15 +372,18 @@ def create_app(*, token: str, max_upload_bytes: int = 64 * 1024 * 1024,
 
         def work() -> Response:
             return JSONResponse(state.live(report_id).receipt())
+
         return work
 
-    app = _DroppingApp(routes=[
-        Route("/status", endpoint("status", status), methods=["GET"]),
-        Route("/reports", endpoint("create", create), methods=["POST"]),
-        Route("/reports/{report_id}/files/{file_ref}", endpoint("upload", upload), methods=["PUT"]),
-        Route("/reports/{report_id}/submit", endpoint("submit", submit), methods=["POST"]),
-        Route("/reports/{report_id}", endpoint("report", show), methods=["GET"]),
-    ])
+    app = _DroppingApp(
+        routes=[
+            Route("/status", endpoint("status", status), methods=["GET"]),
+            Route("/reports", endpoint("create", create), methods=["POST"]),
+            Route("/reports/{report_id}/files/{file_ref}", endpoint("upload", upload), methods=["PUT"]),
+            Route("/reports/{report_id}/submit", endpoint("submit", submit), methods=["POST"]),
+            Route("/reports/{report_id}", endpoint("report", show), methods=["GET"]),
+        ]
+    )
     app.state.nca = state
     return app
 
@@ -349,12 +392,17 @@ def main(argv: list[str] | None = None) -> None:
     """Serve the local NCA stand-in on 127.0.0.1 for a demo."""
     import uvicorn
 
-    parser = argparse.ArgumentParser(prog="python -m staydown.authorities.nca_server",
-                                     description="A local stand-in for the NCA's CSEA reporting API (in memory, "
-                                                 "loopback only; the format is staydown's reading, not the NCA's).")
+    parser = argparse.ArgumentParser(
+        prog="python -m staydown.authorities.nca_server",
+        description="A local stand-in for the NCA's CSEA reporting API (in memory, "
+        "loopback only; the format is staydown's reading, not the NCA's).",
+    )
     parser.add_argument("--port", type=int, default=8125)
-    parser.add_argument("--token", default=os.environ.get("STAYDOWN_NCA_DEMO_TOKEN"),
-                        help="default: $STAYDOWN_NCA_DEMO_TOKEN, else a random one printed at start")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("STAYDOWN_NCA_DEMO_TOKEN"),
+        help="default: $STAYDOWN_NCA_DEMO_TOKEN, else a random one printed at start",
+    )
     args = parser.parse_args(argv)
     token = args.token or secrets.token_urlsafe(18)
     app = create_app(token=token)

@@ -45,11 +45,15 @@ def _require(actor: Actor) -> None:
 
 # -- what a report says about each file -----------------------------------------------------
 
+
 def upload_scan(db: Session, content_id: int) -> Scan | None:
     """The scan of the upload itself: the first that recorded where or when it came from (a later
     rescan records neither), else the first."""
-    scans = db.execute(sa.select(Scan).where(Scan.content_id == content_id)
-                       .order_by(Scan.scanned_at, Scan.id).limit(20)).scalars().all()
+    scans = (
+        db.execute(sa.select(Scan).where(Scan.content_id == content_id).order_by(Scan.scanned_at, Scan.id).limit(20))
+        .scalars()
+        .all()
+    )
     return next((s for s in scans if s.uploader_ip or s.uploaded_at), scans[0] if scans else None)
 
 
@@ -100,9 +104,14 @@ def file_facts(db: Session, content: PlatformContent, item: EvidenceItem | None)
     context = (item.context or {}) if item is not None else {}
     deposited = next((e for e in context.get("ip_capture") or [] if isinstance(e, dict) and _ip(e.get("ip"))), None)
     facts: dict[str, Any] = {
-        "content_id": content.id, "content": content.platform_id, "content_url": content.url,
-        "content_kind": content.kind, "visibility": content.visibility,
-        "publicly_available": publicly_available(content), "sources": {}}
+        "content_id": content.id,
+        "content": content.platform_id,
+        "content_url": content.url,
+        "content_kind": content.kind,
+        "visibility": content.visibility,
+        "publicly_available": publicly_available(content),
+        "sources": {},
+    }
     sources = facts["sources"]
     uploaded_at = None
     if scan is not None and scan.uploaded_at is not None:
@@ -113,7 +122,12 @@ def file_facts(db: Session, content: PlatformContent, item: EvidenceItem | None)
         uploaded_at, sources["uploaded_at"] = content.created_at.isoformat(), "the content record"
     ip = port = ip_at = None
     if scan is not None and _ip(scan.uploader_ip):
-        ip, port, ip_at, sources["ip"] = _ip(scan.uploader_ip), _port(scan.uploader_port), uploaded_at, f"scan {scan.id}"
+        ip, port, ip_at, sources["ip"] = (
+            _ip(scan.uploader_ip),
+            _port(scan.uploader_port),
+            uploaded_at,
+            f"scan {scan.id}",
+        )
     elif deposited is not None:
         ip, port, sources["ip"] = _ip(deposited.get("ip")), _port(deposited.get("port")), "the platform's deposit"
         ip_at = _when(deposited.get("at")) or uploaded_at
@@ -126,17 +140,26 @@ def file_facts(db: Session, content: PlatformContent, item: EvidenceItem | None)
     same = None
     if item is not None and (signals.get("md5") or signals.get("sha256")):
         same = item.md5 == signals.get("md5") or item.sha256 == signals.get("sha256")
-    original = ((scan.original_filename if scan is not None else None)
-                or (item.original_filename if item is not None else None)
-                or (context.get("original_filename") if isinstance(context.get("original_filename"), str) else None))
-    facts.update({
-        "evidence_item_id": item.id if item is not None else None,
-        "original_filename": original[:300] if original else None,
-        "uploaded_at": uploaded_at, "ip": ip, "port": port if ip else None, "ip_at": ip_at if ip else None,
-        "md5": md5, "sha256": sha256, "pdq": pdq if isinstance(pdq, str) and len(pdq) == 64 else None,
-        "same_as_upload": same,
-        "held_since": item.created_at.isoformat() if item is not None else None,
-    })
+    original = (
+        (scan.original_filename if scan is not None else None)
+        or (item.original_filename if item is not None else None)
+        or (context.get("original_filename") if isinstance(context.get("original_filename"), str) else None)
+    )
+    facts.update(
+        {
+            "evidence_item_id": item.id if item is not None else None,
+            "original_filename": original[:300] if original else None,
+            "uploaded_at": uploaded_at,
+            "ip": ip,
+            "port": port if ip else None,
+            "ip_at": ip_at if ip else None,
+            "md5": md5,
+            "sha256": sha256,
+            "pdq": pdq if isinstance(pdq, str) and len(pdq) == 64 else None,
+            "same_as_upload": same,
+            "held_since": item.created_at.isoformat() if item is not None else None,
+        }
+    )
     return facts
 
 
@@ -170,9 +193,14 @@ def _plan_files(db: Session, report: NcmecReport) -> tuple[list[dict[str, Any]],
         if item is not None:
             items.append(item)
         facts = file_facts(db, content, item) if content is not None else {"evidence_item_id": row.evidence_item_id}
-        facts.update({"row_id": row.id, "file_request_id": row.file_request_id,
-                      "viewed_by_esp": bool(item is not None and item.first_human_view_at is not None),
-                      "waived": row.waived_reason})
+        facts.update(
+            {
+                "row_id": row.id,
+                "file_request_id": row.file_request_id,
+                "viewed_by_esp": bool(item is not None and item.first_human_view_at is not None),
+                "waived": row.waived_reason,
+            }
+        )
         files.append(facts)
     return files, _account_events(files, items)
 
@@ -188,22 +216,34 @@ def waiting_files(report: NcmecReport) -> list[NcmecReportFile]:
     return [f for f in report.files if f.evidence_item_id is None and f.waived_at is None]
 
 
-def draft_reports(db: Session, *, actor: Actor, case: Case, catalogue: Catalogue,
-                  file_request_hours: float = file_requests.DEFAULT_HOURS) -> list[NcmecReport]:
+def draft_reports(
+    db: Session,
+    *,
+    actor: Actor,
+    case: Case,
+    catalogue: Catalogue,
+    file_request_hours: float = file_requests.DEFAULT_HOURS,
+) -> list[NcmecReport]:
     """One draft per reported account, with a file for each of that account's reported items:
     the vault's copy, or a request to the platform for the file staydown never held. A case no
     person has confirmed cannot be reported (CSAM-7: a match alone is not a report)."""
     _require(actor)
     if case.actual_knowledge_at is None:
-        raise RuleViolation(f"case {case.id} has not been confirmed by a person as apparent CSAM, trafficking "
-                            "or enticement: there is nothing to report yet")
+        raise RuleViolation(
+            f"case {case.id} has not been confirmed by a person as apparent CSAM, trafficking "
+            "or enticement: there is nothing to report yet"
+        )
     policy = catalogue.get(case.policy_id)
     if not policy.ncmec_incident_type:
         raise RuleViolation(f"policy {policy.ref} has no NCMEC incident type")
     from staydown.cases.actions import reported_contents_by_account
 
-    existing = {r.account_id for r in db.execute(sa.select(NcmecReport).where(
-        NcmecReport.case_id == case.id, NcmecReport.state != "retracted")).scalars()}
+    existing = {
+        r.account_id
+        for r in db.execute(
+            sa.select(NcmecReport).where(NcmecReport.case_id == case.id, NcmecReport.state != "retracted")
+        ).scalars()
+    }
     by_account = reported_contents_by_account(db, case)
     drafts = []
     when = now(db)
@@ -211,36 +251,83 @@ def draft_reports(db: Session, *, actor: Actor, case: Case, catalogue: Catalogue
         if account_id in existing:
             continue
         account = db.get(PlatformAccount, account_id) if account_id else None
-        disabled = {a.kind for a in db.execute(sa.select(EnforcementAction).where(
-            EnforcementAction.account_id == account_id, EnforcementAction.state == "active")).scalars()} if account_id else set()
-        report = NcmecReport(case_id=case.id, account_id=account_id, state="draft", plan={},
-                             escalate=case.imminent_danger, created_at=when, created_by=actor.ref)
+        disabled = (
+            {
+                a.kind
+                for a in db.execute(
+                    sa.select(EnforcementAction).where(
+                        EnforcementAction.account_id == account_id, EnforcementAction.state == "active"
+                    )
+                ).scalars()
+            }
+            if account_id
+            else set()
+        )
+        report = NcmecReport(
+            case_id=case.id,
+            account_id=account_id,
+            state="draft",
+            plan={},
+            escalate=case.imminent_danger,
+            created_at=when,
+            created_by=actor.ref,
+        )
         db.add(report)
         db.flush()
         for content in sorted(items, key=lambda c: c.id):
-            stored = db.execute(sa.select(EvidenceItem).where(
-                EvidenceItem.content_id == content.id, EvidenceItem.state == "stored")
-                .order_by(EvidenceItem.id)).scalars().all()
+            stored = (
+                db.execute(
+                    sa.select(EvidenceItem)
+                    .where(EvidenceItem.content_id == content.id, EvidenceItem.state == "stored")
+                    .order_by(EvidenceItem.id)
+                )
+                .scalars()
+                .all()
+            )
             for item in stored:
-                db.add(NcmecReportFile(report_id=report.id, evidence_item_id=item.id, content_id=content.id,
-                                       viewed_by_esp=item.first_human_view_at is not None))
+                db.add(
+                    NcmecReportFile(
+                        report_id=report.id,
+                        evidence_item_id=item.id,
+                        content_id=content.id,
+                        viewed_by_esp=item.first_human_view_at is not None,
+                    )
+                )
             if stored:
                 continue
-            destroyed = db.scalar(sa.select(sa.func.count()).select_from(EvidenceItem).where(
-                EvidenceItem.content_id == content.id, EvidenceItem.state == "destroyed"))
+            destroyed = db.scalar(
+                sa.select(sa.func.count())
+                .select_from(EvidenceItem)
+                .where(EvidenceItem.content_id == content.id, EvidenceItem.state == "destroyed")
+            )
             if destroyed:
                 # Law enforcement had it destroyed (18 U.S.C. 2258B(c)(2)): not asked for again.
-                db.add(NcmecReportFile(report_id=report.id, content_id=content.id, viewed_by_esp=False,
-                                       waived_reason="the vault's copy was destroyed at law enforcement's request",
-                                       waived_by=SYSTEM.ref, waived_at=when))
+                db.add(
+                    NcmecReportFile(
+                        report_id=report.id,
+                        content_id=content.id,
+                        viewed_by_esp=False,
+                        waived_reason="the vault's copy was destroyed at law enforcement's request",
+                        waived_by=SYSTEM.ref,
+                        waived_at=when,
+                    )
+                )
                 continue
             # Never held (a match on the platform's own hashes, content confirmed from a report,
             # an upload that passed the scan): ask the platform, and wait for it.
             request = file_requests.request_file(
-                db, actor=actor, content=content, case_id=case.id, hours=file_request_hours,
-                reason=f"CyberTipline report {report.id} of case {case.id} needs the file")
-            db.add(NcmecReportFile(report_id=report.id, content_id=content.id, file_request_id=request.id,
-                                   viewed_by_esp=False))
+                db,
+                actor=actor,
+                content=content,
+                case_id=case.id,
+                hours=file_request_hours,
+                reason=f"CyberTipline report {report.id} of case {case.id} needs the file",
+            )
+            db.add(
+                NcmecReportFile(
+                    report_id=report.id, content_id=content.id, file_request_id=request.id, viewed_by_esp=False
+                )
+            )
         db.flush()
         db.refresh(report, ["files"])
         files, events = _plan_files(db, report)
@@ -249,20 +336,34 @@ def draft_reports(db: Session, *, actor: Actor, case: Case, catalogue: Catalogue
             # person on either side matches a CyberTip to the case behind it.
             "ref": secrets.token_hex(8),
             "case_id": case.id,
-            "incident": {"type": policy.ncmec_incident_type,
-                         "datetime": min((c.created_at or c.first_seen_at) for c in items).isoformat(),
-                         "knowledge_at": case.actual_knowledge_at.isoformat()},
-            "reported": {"esp_identifier": account.platform_id if account else None,
-                         "screen_name": account.handle if account else None,
-                         "ip_events": events,
-                         "disabled_permanently": "terminate" in disabled,
-                         "disabled_temporarily": "suspend" in disabled},
+            "incident": {
+                "type": policy.ncmec_incident_type,
+                "datetime": min((c.created_at or c.first_seen_at) for c in items).isoformat(),
+                "knowledge_at": case.actual_knowledge_at.isoformat(),
+            },
+            "reported": {
+                "esp_identifier": account.platform_id if account else None,
+                "screen_name": account.handle if account else None,
+                "ip_events": events,
+                "disabled_permanently": "terminate" in disabled,
+                "disabled_temporarily": "suspend" in disabled,
+            },
             "files": files,
         }
-        audit.record(db, actor=actor, tag=AuditTag.NCMEC_DRAFT, subject_type="case", subject_id=case.id,
-                     data={"report_id": report.id, "account": report.plan["reported"]["esp_identifier"],
-                           "files": len(files), "awaiting_platform": len(waiting_files(report)),
-                           "escalate": report.escalate})
+        audit.record(
+            db,
+            actor=actor,
+            tag=AuditTag.NCMEC_DRAFT,
+            subject_type="case",
+            subject_id=case.id,
+            data={
+                "report_id": report.id,
+                "account": report.plan["reported"]["esp_identifier"],
+                "files": len(files),
+                "awaiting_platform": len(waiting_files(report)),
+                "escalate": report.escalate,
+            },
+        )
         drafts.append(report)
     return drafts
 
@@ -280,17 +381,28 @@ def confirm_report(db: Session, *, actor: Actor, report: NcmecReport) -> NcmecRe
     waiting = waiting_files(report)
     if not waiting:
         _enqueue_filing(db, report, "confirmed")
-    audit.record(db, actor=actor, tag=AuditTag.NCMEC_CONFIRM, subject_type="case", subject_id=report.case_id,
-                 data={"report_id": report.id, "awaiting_platform": len(waiting)})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.NCMEC_CONFIRM,
+        subject_type="case",
+        subject_id=report.case_id,
+        data={"report_id": report.id, "awaiting_platform": len(waiting)},
+    )
     return report
 
 
 def _enqueue_filing(db: Session, report: NcmecReport, why: str) -> None:
     # One ordering key per report: two filing jobs of the same report never run at once, so a
     # report is never submitted twice by two workers.
-    enqueue(db, kind=FILE_REPORT, payload={"report_id": report.id},
-            idempotency_key=f"ncmec:file:{report.id}" if why == "confirmed" else f"ncmec:file:{report.id}:{why}",
-            ordering_key=f"ncmec:{report.id}", max_attempts=200)
+    enqueue(
+        db,
+        kind=FILE_REPORT,
+        payload={"report_id": report.id},
+        idempotency_key=f"ncmec:file:{report.id}" if why == "confirmed" else f"ncmec:file:{report.id}:{why}",
+        ordering_key=f"ncmec:{report.id}",
+        max_attempts=200,
+    )
 
 
 def resume_when_ready(db: Session, *, report_id: int, reason: str) -> bool:
@@ -303,8 +415,9 @@ def resume_when_ready(db: Session, *, report_id: int, reason: str) -> bool:
     return True
 
 
-def file_without(db: Session, *, actor: Actor, report: NcmecReport, report_file: NcmecReportFile,
-                 reason: str) -> NcmecReportFile:
+def file_without(
+    db: Session, *, actor: Actor, report: NcmecReport, report_file: NcmecReportFile, reason: str
+) -> NcmecReportFile:
     """A child-safety specialist decides that the report goes without a file the platform did not
     provide, saying why. Only once the request is overdue or the platform said it cannot: until
     then the report waits, because a report without the file is the incomplete report this
@@ -323,27 +436,50 @@ def file_without(db: Session, *, actor: Actor, report: NcmecReport, report_file:
     request = db.get(FileRequest, report_file.file_request_id) if report_file.file_request_id else None
     when = now(db)
     if request is not None and request.state == file_requests.PENDING and when < request.due_at:
-        raise RuleViolation(f"the platform has until {request.due_at.isoformat(timespec='minutes')} to provide this "
-                            f"file (request {request.id}); a report goes without it only once that has passed or the "
-                            "platform said it cannot")
+        raise RuleViolation(
+            f"the platform has until {request.due_at.isoformat(timespec='minutes')} to provide this "
+            f"file (request {request.id}); a report goes without it only once that has passed or the "
+            "platform said it cannot"
+        )
     report_file.waived_reason = reason.strip()
     report_file.waived_by = actor.ref
     report_file.waived_at = when
-    audit.record(db, actor=actor, tag=AuditTag.NCMEC_FILE_WAIVE, subject_type="case", subject_id=report.case_id,
-                 data={"report_id": report.id, "file": report_file.id, "request_id": request.id if request else None,
-                       "reason": report_file.waived_reason})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.NCMEC_FILE_WAIVE,
+        subject_type="case",
+        subject_id=report.case_id,
+        data={
+            "report_id": report.id,
+            "file": report_file.id,
+            "request_id": request.id if request else None,
+            "reason": report_file.waived_reason,
+        },
+    )
     if request is not None:
-        still_needed = db.scalar(sa.select(sa.func.count()).select_from(NcmecReportFile).where(
-            NcmecReportFile.file_request_id == request.id, NcmecReportFile.evidence_item_id.is_(None),
-            NcmecReportFile.waived_at.is_(None)))
+        still_needed = db.scalar(
+            sa.select(sa.func.count())
+            .select_from(NcmecReportFile)
+            .where(
+                NcmecReportFile.file_request_id == request.id,
+                NcmecReportFile.evidence_item_id.is_(None),
+                NcmecReportFile.waived_at.is_(None),
+            )
+        )
         if not still_needed:
-            file_requests.withdraw(db, actor=actor, request=request,
-                                   reason=f"report {report.id} goes without the file: {report_file.waived_reason}")
+            file_requests.withdraw(
+                db,
+                actor=actor,
+                request=request,
+                reason=f"report {report.id} goes without the file: {report_file.waived_reason}",
+            )
     resume_when_ready(db, report_id=report.id, reason=f"without:{report_file.id}")
     return report_file
 
 
 # -- filing: a resumable state machine ---------------------------------------------------------
+
 
 def _time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
@@ -357,40 +493,69 @@ def build_report(report: NcmecReport, settings: Any) -> Any:
     plan = report.plan
     reported = plan["reported"]
     when = datetime.fromisoformat(plan["incident"]["datetime"])
-    events = [x.IpCaptureEvent(ip_address=e["ip"], event_name=x.IpEventName(e.get("event") or "Upload"),
-                               date_time=_time(e.get("at")), port=e.get("port"))
-              for e in reported.get("ip_events", []) if e.get("ip")]
+    events = [
+        x.IpCaptureEvent(
+            ip_address=e["ip"],
+            event_name=x.IpEventName(e.get("event") or "Upload"),
+            date_time=_time(e.get("at")),
+            port=e.get("port"),
+        )
+        for e in reported.get("ip_events", [])
+        if e.get("ip")
+    ]
     files = plan["files"]
     urls = sorted({f["content_url"] for f in files if f.get("content_url")})[:MAX_URLS]
-    unaddressed = sorted({f"{f['content']} ({f.get('content_kind') or 'unknown kind'})" for f in files
-                          if f.get("content") and not f.get("content_url")})
+    unaddressed = sorted(
+        {
+            f"{f['content']} ({f.get('content_kind') or 'unknown kind'})"
+            for f in files
+            if f.get("content") and not f.get("content_url")
+        }
+    )
     where = None
     if unaddressed:
         # A web page incident may carry no URL; what identifies the content then is the
         # platform's own id, which law enforcement can ask the platform about.
-        where = (("Also reported, without an address from the platform: " if urls else
-                  "The platform gave no address for the reported content. ")
-                 + "the platform's content ids: " + ", ".join(unaddressed[:200]))
+        where = (
+            (
+                "Also reported, without an address from the platform: "
+                if urls
+                else "The platform gave no address for the reported content. "
+            )
+            + "the platform's content ids: "
+            + ", ".join(unaddressed[:200])
+        )
     without = [f for f in files if f.get("waived")]
     notes = [f"staydown report ref: {plan['ref']} (case {report.case_id}, report {report.id})"]
     if without:
-        notes.append("Reported without the file: " + "; ".join(
-            f"content {f.get('content')}: {f['waived']}" for f in without[:50]))
+        notes.append(
+            "Reported without the file: "
+            + "; ".join(f"content {f.get('content')}: {f['waived']}" for f in without[:50])
+        )
     return x.Report(
         incident_summary=x.IncidentSummary(
-            incident_type=x.IncidentType(plan["incident"]["type"]), incident_date_time=when,
-            escalate_to_high_priority=("a reviewer flagged that a child may be in imminent danger"
-                                       if report.escalate else None)),
-        reporter=x.Reporter(reporting_person=x.Person(
-            first_name=settings.ncmec_reporter_first_name, last_name=settings.ncmec_reporter_last_name,
-            emails=[settings.ncmec_reporter_email] if settings.ncmec_reporter_email else [],
-            phones=[settings.ncmec_reporter_phone] if settings.ncmec_reporter_phone else [])),
+            incident_type=x.IncidentType(plan["incident"]["type"]),
+            incident_date_time=when,
+            escalate_to_high_priority=(
+                "a reviewer flagged that a child may be in imminent danger" if report.escalate else None
+            ),
+        ),
+        reporter=x.Reporter(
+            reporting_person=x.Person(
+                first_name=settings.ncmec_reporter_first_name,
+                last_name=settings.ncmec_reporter_last_name,
+                emails=[settings.ncmec_reporter_email] if settings.ncmec_reporter_email else [],
+                phones=[settings.ncmec_reporter_phone] if settings.ncmec_reporter_phone else [],
+            )
+        ),
         internet_details=[x.InternetDetails(kind="web_page", urls=urls, additional_info=where)],
         person_or_user_reported=x.ReportedPerson(
-            esp_identifier=reported.get("esp_identifier"), screen_name=reported.get("screen_name"),
+            esp_identifier=reported.get("esp_identifier"),
+            screen_name=reported.get("screen_name"),
             ip_capture_events=events,
             account_permanently_disabled=x.AccountDisabled() if reported.get("disabled_permanently") else None,
-            account_temporarily_disabled=x.AccountDisabled() if reported.get("disabled_temporarily") else None),
+            account_temporarily_disabled=x.AccountDisabled() if reported.get("disabled_temporarily") else None,
+        ),
         additional_info="\n".join(notes),
     )
 
@@ -405,20 +570,34 @@ def build_file_details(report: NcmecReport, facts: dict[str, Any], *, file_id: s
     metadata = [x.FileMetadata("PDQ", facts["pdq"], "HASH")] if facts.get("pdq") else []
     event = None
     if facts.get("ip"):
-        event = x.IpCaptureEvent(ip_address=facts["ip"], event_name=x.IpEventName.UPLOAD,
-                                 date_time=_time(facts.get("ip_at")), port=facts.get("port"))
+        event = x.IpCaptureEvent(
+            ip_address=facts["ip"],
+            event_name=x.IpEventName.UPLOAD,
+            date_time=_time(facts.get("ip_at")),
+            port=facts.get("port"),
+        )
     info = [f"The platform's content id: {facts.get('content')}"]
     if facts.get("same_as_upload") is False:
-        info.append(f"The file attached is the copy the platform held ({facts.get('held_since')}); it is not "
-                    "byte-identical to the upload as scanned, whose hashes are the originalFileHash values.")
+        info.append(
+            f"The file attached is the copy the platform held ({facts.get('held_since')}); it is not "
+            "byte-identical to the upload as scanned, whose hashes are the originalFileHash values."
+        )
     if facts.get("publicly_available") is None:
         info.append("Whether the file was publicly available is not known: the platform did not say.")
     return x.FileDetails(
-        report_id=report.ncmec_report_id, file_id=file_id, file_viewed_by_esp=viewed,
-        original_file_name=facts.get("original_filename"), uploaded_to_esp_at=_time(facts.get("uploaded_at")),
-        location_of_file=facts.get("content_url"), publicly_available=facts.get("publicly_available"),
-        file_relevance=x.FileRelevance.REPORTED, original_file_hashes=hashes, ip_capture_event=event,
-        metadata=metadata, additional_info=info)
+        report_id=report.ncmec_report_id,
+        file_id=file_id,
+        file_viewed_by_esp=viewed,
+        original_file_name=facts.get("original_filename"),
+        uploaded_to_esp_at=_time(facts.get("uploaded_at")),
+        location_of_file=facts.get("content_url"),
+        publicly_available=facts.get("publicly_available"),
+        file_relevance=x.FileRelevance.REPORTED,
+        original_file_hashes=hashes,
+        ip_capture_event=event,
+        metadata=metadata,
+        additional_info=info,
+    )
 
 
 def _client(ctx: JobContext) -> Any:
@@ -429,16 +608,21 @@ def _client(ctx: JobContext) -> Any:
 
     settings = ctx.services["settings"]
     if not (settings.ncmec_url and settings.ncmec_username and settings.ncmec_password):
-        raise RuntimeError("NCMEC is not configured (STAYDOWN_NCMEC_URL, _USERNAME, _PASSWORD); the report "
-                           "stays queued and its track stays alarmed")
-    return CyberTiplineClient(settings.ncmec_url, settings.ncmec_username,
-                              settings.ncmec_password.get_secret_value(), timeout=60.0)
+        raise RuntimeError(
+            "NCMEC is not configured (STAYDOWN_NCMEC_URL, _USERNAME, _PASSWORD); the report "
+            "stays queued and its track stays alarmed"
+        )
+    return CyberTiplineClient(
+        settings.ncmec_url, settings.ncmec_username, settings.ncmec_password.get_secret_value(), timeout=60.0
+    )
 
 
 def _restart(db: Session, report: NcmecReport, why: str) -> None:
     """Start over with a fresh NCMEC report: the old one is never finished and NCMEC discards it."""
-    report.plan = {**report.plan, "abandoned": [*report.plan.get("abandoned", []),
-                                                  {"report_id": report.ncmec_report_id, "why": why}]}
+    report.plan = {
+        **report.plan,
+        "abandoned": [*report.plan.get("abandoned", []), {"report_id": report.ncmec_report_id, "why": why}],
+    }
     report.plan.pop("submitted_xml", None)
     report.ncmec_report_id = None
     report.state = "confirmed"
@@ -452,11 +636,17 @@ def _skip_gone(db: Session, report: NcmecReport, row: NcmecReportFile, item: Evi
     """A vault item destroyed or purged after the draft is not uploaded; the report says so."""
     if item is not None and item.state == "stored":
         return False
-    row.waived_reason = (f"the vault's copy was {item.state if item else 'missing'} before it could be uploaded")
+    row.waived_reason = f"the vault's copy was {item.state if item else 'missing'} before it could be uploaded"
     row.waived_by = SYSTEM.ref
     row.waived_at = now(db)
-    audit.record(db, actor=SYSTEM, tag=AuditTag.NCMEC_FILE_WAIVE, subject_type="case", subject_id=report.case_id,
-                 data={"report_id": report.id, "file": row.id, "reason": row.waived_reason})
+    audit.record(
+        db,
+        actor=SYSTEM,
+        tag=AuditTag.NCMEC_FILE_WAIVE,
+        subject_type="case",
+        subject_id=report.case_id,
+        data={"report_id": report.id, "file": row.id, "reason": row.waived_reason},
+    )
     return True
 
 
@@ -490,8 +680,14 @@ def file_report_job(db: Session, ctx: JobContext) -> None:
             report.ncmec_report_id = client.submit(document.encode())
             report.state = "submitted"
             report.submitted_at = now(db)
-            audit.record(db, actor=SYSTEM, tag=AuditTag.NCMEC_SUBMIT, subject_type="case", subject_id=report.case_id,
-                         data={"report_id": report.id, "ncmec_report_id": report.ncmec_report_id})
+            audit.record(
+                db,
+                actor=SYSTEM,
+                tag=AuditTag.NCMEC_SUBMIT,
+                subject_type="case",
+                subject_id=report.case_id,
+                data={"report_id": report.id, "ncmec_report_id": report.ncmec_report_id},
+            )
             db.commit()
         for f in report.files:
             if f.ncmec_file_id or f.evidence_item_id is None:
@@ -505,15 +701,22 @@ def file_report_job(db: Session, ctx: JobContext) -> None:
             if _skip_gone(db, report, f, item):
                 db.commit()
                 continue
-            data = read_item(db, actor=SYSTEM, vault=vault, item=item,
-                             purpose=f"filing CyberTipline report {report.ncmec_report_id}")
+            data = read_item(
+                db, actor=SYSTEM, vault=vault, item=item, purpose=f"filing CyberTipline report {report.ncmec_report_id}"
+            )
             f.uploaded_at = now(db)
             db.commit()
             facts = _facts_of(report, f)
             upload = client.upload(report.ncmec_report_id, facts.get("original_filename") or f"file-{item.id}", data)
             f.ncmec_file_id, f.md5 = upload.file_id, upload.md5
-            audit.record(db, actor=SYSTEM, tag=AuditTag.NCMEC_UPLOAD, subject_type="case", subject_id=report.case_id,
-                         data={"report_id": report.id, "file_id": upload.file_id, "evidence_item_id": item.id})
+            audit.record(
+                db,
+                actor=SYSTEM,
+                tag=AuditTag.NCMEC_UPLOAD,
+                subject_type="case",
+                subject_id=report.case_id,
+                data={"report_id": report.id, "file_id": upload.file_id, "evidence_item_id": item.id},
+            )
             db.commit()
         for f in report.files:
             if f.fileinfo_at or not f.ncmec_file_id:
@@ -527,13 +730,19 @@ def file_report_job(db: Session, ctx: JobContext) -> None:
             db.commit()
         try:
             receipt = client.finish(report.ncmec_report_id)
-            receipt_data = {"report_id": receipt.report_id, "file_ids": list(receipt.file_ids),
-                            "raw": receipt.raw.decode(errors="replace")}
+            receipt_data = {
+                "report_id": receipt.report_id,
+                "file_ids": list(receipt.file_ids),
+                "raw": receipt.raw.decode(errors="replace"),
+            }
         except NcmecRejected as exc:
             if exc.code == x.ResponseCode.REPORT_ALREADY_FINISHED:
-                receipt_data = {"report_id": report.ncmec_report_id,
-                                "file_ids": [f.ncmec_file_id for f in report.files if f.ncmec_file_id],
-                                "raw": None, "note": "finish confirmed on retry (5102): the first answer was lost"}
+                receipt_data = {
+                    "report_id": report.ncmec_report_id,
+                    "file_ids": [f.ncmec_file_id for f in report.files if f.ncmec_file_id],
+                    "raw": None,
+                    "note": "finish confirmed on retry (5102): the first answer was lost",
+                }
             else:
                 raise
     except NcmecRejected as exc:
@@ -549,15 +758,30 @@ def file_report_job(db: Session, ctx: JobContext) -> None:
     for f in report.files:
         item = db.get(EvidenceItem, f.evidence_item_id) if f.evidence_item_id else None
         if item is not None and item.state == "stored" and f.ncmec_file_id:
-            place_hold(db, actor=SYSTEM, item=item, kind="ncmec_report", starts_at=when,
-                       until=when + timedelta(days=settings.ncmec_report_hold_days),
-                       basis=f"CyberTipline report {report.ncmec_report_id} (18 U.S.C. 2258A(h))")
+            place_hold(
+                db,
+                actor=SYSTEM,
+                item=item,
+                kind="ncmec_report",
+                starts_at=when,
+                until=when + timedelta(days=settings.ncmec_report_hold_days),
+                basis=f"CyberTipline report {report.ncmec_report_id} (18 U.S.C. 2258A(h))",
+            )
     _meet_ncmec_track(db, report)
-    audit.record(db, actor=SYSTEM, tag=AuditTag.NCMEC_FINISH, subject_type="case", subject_id=report.case_id,
-                 data={"report_id": report.id, "ncmec_report_id": report.ncmec_report_id,
-                       "files": len([f for f in report.files if f.ncmec_file_id]),
-                       "without_file": len([f for f in report.files if f.waived_at]),
-                       "confirmed_by": report.confirmed_by})
+    audit.record(
+        db,
+        actor=SYSTEM,
+        tag=AuditTag.NCMEC_FINISH,
+        subject_type="case",
+        subject_id=report.case_id,
+        data={
+            "report_id": report.id,
+            "ncmec_report_id": report.ncmec_report_id,
+            "files": len([f for f in report.files if f.ncmec_file_id]),
+            "without_file": len([f for f in report.files if f.waived_at]),
+            "confirmed_by": report.confirmed_by,
+        },
+    )
 
 
 def _facts_of(report: NcmecReport, row: NcmecReportFile) -> dict[str, Any]:
@@ -571,11 +795,20 @@ def _meet_ncmec_track(db: Session, report: NcmecReport) -> None:
     from staydown.cases import tracks
     from staydown.cases.actions import case_by_id
 
-    reports = db.execute(sa.select(NcmecReport.id, NcmecReport.state, NcmecReport.ncmec_report_id).where(
-        NcmecReport.case_id == report.case_id)).all()
+    reports = db.execute(
+        sa.select(NcmecReport.id, NcmecReport.state, NcmecReport.ncmec_report_id).where(
+            NcmecReport.case_id == report.case_id
+        )
+    ).all()
     if any(r.state not in ("finished", "retracted") for r in reports if r.id != report.id):
         return
     filed = sorted(r.ncmec_report_id for r in reports if r.state == "finished" and r.ncmec_report_id)
     case = case_by_id(db, report.case_id)
-    tracks.meet_kind(db, actor=SYSTEM, case=case, kind=TrackKind.ncmec.value, resolution=tracks.REPORT_FINISHED,
-                     facts="CyberTipline report(s) finished: " + ", ".join(str(n) for n in filed))
+    tracks.meet_kind(
+        db,
+        actor=SYSTEM,
+        case=case,
+        kind=TrackKind.ncmec.value,
+        resolution=tracks.REPORT_FINISHED,
+        facts="CyberTipline report(s) finished: " + ", ".join(str(n) for n in filed),
+    )

@@ -25,9 +25,6 @@ from typing import NamedTuple
 
 import httpx
 
-from staydown.egress import OPERATOR, GuardedTransport
-
-from staydown.authorities.transport import check_base_url
 from staydown.authorities.ncmec_xml import (
     FileDetails,
     Report,
@@ -37,10 +34,20 @@ from staydown.authorities.ncmec_xml import (
     parse_response,
     report_xml,
 )
+from staydown.authorities.transport import check_base_url
+from staydown.egress import OPERATOR, GuardedTransport
 
 __all__ = [
-    "PRODUCTION_URL", "TEST_URL", "CyberTiplineClient", "FinishReceipt", "NcmecAuthError", "NcmecError",
-    "NcmecHashMismatch", "NcmecRejected", "NcmecTransportError", "Upload",
+    "PRODUCTION_URL",
+    "TEST_URL",
+    "CyberTiplineClient",
+    "FinishReceipt",
+    "NcmecAuthError",
+    "NcmecError",
+    "NcmecHashMismatch",
+    "NcmecRejected",
+    "NcmecTransportError",
+    "Upload",
 ]
 
 PRODUCTION_URL = "https://report.cybertip.org/ispws"
@@ -57,8 +64,9 @@ class NcmecError(Exception):
     """A CyberTipline call that did not succeed. `step` is the endpoint (submit, upload...),
     `report_id` the report concerned when known, `code` NCMEC's response code when it answered."""
 
-    def __init__(self, step: str, message: str, *, code: int | None = None, description: str = "",
-                 report_id: int | None = None) -> None:
+    def __init__(
+        self, step: str, message: str, *, code: int | None = None, description: str = "", report_id: int | None = None
+    ) -> None:
         super().__init__(message)
         self.step = step
         self.code = code
@@ -126,8 +134,15 @@ class CyberTiplineClient:
     `base_url` is `TEST_URL`, `PRODUCTION_URL` or a local server (`ncmec_server`); plain http is
     accepted for loopback addresses only. `transport` replaces httpx's network transport (tests)."""
 
-    def __init__(self, base_url: str, username: str, password: str, *, timeout: float,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        username: str,
+        password: str,
+        *,
+        timeout: float,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         if not username or not password:
             raise ValueError("the NCMEC username and password are both required")
         if not timeout or timeout <= 0:
@@ -154,8 +169,9 @@ class CyberTiplineClient:
     def __enter__(self) -> CyberTiplineClient:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     # -- endpoints ----------------------------------------------------------------------------
@@ -171,8 +187,11 @@ class CyberTiplineClient:
         answer = self._call("submit", "POST", "/submit", report_id=None, content=body, headers=_XML_HEADERS)
         if answer.report_id is None:
             raise NcmecTransportError(
-                "submit", "NCMEC answered success to submit without a reportId: a report may have been opened "
-                "that this client cannot name; the outcome is unknown", outcome_unknown=True)
+                "submit",
+                "NCMEC answered success to submit without a reportId: a report may have been opened "
+                "that this client cannot name; the outcome is unknown",
+                outcome_unknown=True,
+            )
         return answer.report_id
 
     def upload(self, report_id: int, filename: str, data: bytes) -> Upload:
@@ -184,20 +203,34 @@ class CyberTiplineClient:
         if not filename or "\x00" in filename or len(filename) > 1024:
             raise ValueError("upload: filename must be 1 to 1024 characters without NUL")
         data = bytes(data)
-        answer = self._call("upload", "POST", "/upload", report_id=report_id,
-                            data={"id": str(report_id)}, files={"file": (filename, data, "application/octet-stream")})
+        answer = self._call(
+            "upload",
+            "POST",
+            "/upload",
+            report_id=report_id,
+            data={"id": str(report_id)},
+            files={"file": (filename, data, "application/octet-stream")},
+        )
         if not answer.file_id or not answer.hash:
             raise NcmecTransportError(
-                "upload", f"NCMEC answered success to the upload for report {report_id} without a fileId and hash: "
+                "upload",
+                f"NCMEC answered success to the upload for report {report_id} without a fileId and hash: "
                 "the file may be attached under an id this client does not know; the outcome is unknown",
-                outcome_unknown=True, report_id=report_id)
+                outcome_unknown=True,
+                report_id=report_id,
+            )
         expected = hashlib.md5(data, usedforsecurity=False).hexdigest()
         received = answer.hash.lower()
         if received != expected:
             raise NcmecHashMismatch(
-                "upload", f"NCMEC stored file {answer.file_id} in report {report_id} with MD5 {received}, "
+                "upload",
+                f"NCMEC stored file {answer.file_id} in report {report_id} with MD5 {received}, "
                 f"but the bytes sent have MD5 {expected}: the attached copy is not the evidence",
-                report_id=report_id, file_id=answer.file_id, expected=expected, received=received)
+                report_id=report_id,
+                file_id=answer.file_id,
+                expected=expected,
+                received=received,
+            )
         return Upload(answer.file_id, received)
 
     def file_info(self, details: FileDetails | bytes) -> Response:
@@ -215,9 +248,12 @@ class CyberTiplineClient:
         answer = self._call("finish", "POST", "/finish", report_id=report_id, data={"id": str(report_id)})
         if answer.root != "reportDoneResponse":
             raise NcmecTransportError(
-                "finish", f"NCMEC answered finish for report {report_id} with <{answer.root}> instead of "
-                "<reportDoneResponse>: whether the report is finished is unknown", outcome_unknown=True,
-                report_id=report_id)
+                "finish",
+                f"NCMEC answered finish for report {report_id} with <{answer.root}> instead of "
+                "<reportDoneResponse>: whether the report is finished is unknown",
+                outcome_unknown=True,
+                report_id=report_id,
+            )
         return FinishReceipt(report_id=report_id, file_ids=answer.file_ids, raw=answer.raw)
 
     def retract(self, report_id: int) -> Response:
@@ -236,44 +272,80 @@ class CyberTiplineClient:
             raise
         except _NOT_SENT as exc:
             raise NcmecTransportError(
-                step, f"{what}: could not connect to {self.base_url} ({type(exc).__name__}: {exc}); "
-                "the request was not sent and can be sent again", outcome_unknown=False, report_id=report_id) from exc
+                step,
+                f"{what}: could not connect to {self.base_url} ({type(exc).__name__}: {exc}); "
+                "the request was not sent and can be sent again",
+                outcome_unknown=False,
+                report_id=report_id,
+            ) from exc
         except httpx.TimeoutException as exc:
             raise NcmecTransportError(
-                step, f"{what}: no answer within the timeout ({type(exc).__name__}); the outcome is unknown: "
-                "NCMEC may have done it, reconcile before going on", outcome_unknown=True, report_id=report_id) from exc
+                step,
+                f"{what}: no answer within the timeout ({type(exc).__name__}); the outcome is unknown: "
+                "NCMEC may have done it, reconcile before going on",
+                outcome_unknown=True,
+                report_id=report_id,
+            ) from exc
         except (httpx.TransportError, OSError) as exc:
             # OSError: a transport that raises the socket's own error (an in-process ASGI one).
             raise NcmecTransportError(
-                step, f"{what}: the connection failed before an answer arrived ({type(exc).__name__}: {exc}); "
+                step,
+                f"{what}: the connection failed before an answer arrived ({type(exc).__name__}: {exc}); "
                 "the outcome is unknown: NCMEC may have done it, reconcile before going on",
-                outcome_unknown=True, report_id=report_id) from exc
+                outcome_unknown=True,
+                report_id=report_id,
+            ) from exc
 
         status = http_response.status_code
         if status == 401:
-            raise NcmecAuthError(step, f"{what}: NCMEC refused the credentials for {self.username!r} (HTTP 401)",
-                                 code=None, description="Unauthorized", report_id=report_id)
+            raise NcmecAuthError(
+                step,
+                f"{what}: NCMEC refused the credentials for {self.username!r} (HTTP 401)",
+                code=None,
+                description="Unauthorized",
+                report_id=report_id,
+            )
         try:
             answer = parse_response(body)
         except ValueError as exc:
             if 400 <= status < 500 and status not in (408, 429):
-                raise NcmecError(step, f"{what}: HTTP {status} without a CyberTipline answer ({exc}); "
-                                 "the request was refused before NCMEC read it (check base_url)",
-                                 report_id=report_id) from exc
+                raise NcmecError(
+                    step,
+                    f"{what}: HTTP {status} without a CyberTipline answer ({exc}); "
+                    "the request was refused before NCMEC read it (check base_url)",
+                    report_id=report_id,
+                ) from exc
             raise NcmecTransportError(
-                step, f"{what}: HTTP {status} with an answer that cannot be read ({exc}); the outcome is unknown",
-                outcome_unknown=True, report_id=report_id) from exc
+                step,
+                f"{what}: HTTP {status} with an answer that cannot be read ({exc}); the outcome is unknown",
+                outcome_unknown=True,
+                report_id=report_id,
+            ) from exc
 
         if answer.code == ResponseCode.AUTHENTICATION_REQUIRED:
-            raise NcmecAuthError(step, f"{what}: NCMEC answered {answer.code} {answer.description}",
-                                 code=answer.code, description=answer.description, report_id=report_id)
+            raise NcmecAuthError(
+                step,
+                f"{what}: NCMEC answered {answer.code} {answer.description}",
+                code=answer.code,
+                description=answer.description,
+                report_id=report_id,
+            )
         if answer.code != ResponseCode.SUCCESS:
-            raise NcmecRejected(step, f"{what}: NCMEC refused it: {answer.code} {answer.description}",
-                                code=answer.code, description=answer.description, report_id=report_id)
+            raise NcmecRejected(
+                step,
+                f"{what}: NCMEC refused it: {answer.code} {answer.description}",
+                code=answer.code,
+                description=answer.description,
+                report_id=report_id,
+            )
         if report_id is not None and answer.report_id is not None and answer.report_id != report_id:
             raise NcmecTransportError(
-                step, f"{what}: NCMEC's answer names report {answer.report_id}, not {report_id}; "
-                "the outcome for this report is unknown", outcome_unknown=True, report_id=report_id)
+                step,
+                f"{what}: NCMEC's answer names report {answer.report_id}, not {report_id}; "
+                "the outcome for this report is unknown",
+                outcome_unknown=True,
+                report_id=report_id,
+            )
         return answer
 
     @staticmethod
@@ -284,7 +356,11 @@ class CyberTiplineClient:
             size += len(chunk)
             if size > _MAX_ANSWER_BYTES:
                 raise NcmecTransportError(
-                    step, f"{what}: the answer exceeds {_MAX_ANSWER_BYTES} bytes and is not a CyberTipline "
-                    "answer; the outcome is unknown", outcome_unknown=True, report_id=report_id)
+                    step,
+                    f"{what}: the answer exceeds {_MAX_ANSWER_BYTES} bytes and is not a CyberTipline "
+                    "answer; the outcome is unknown",
+                    outcome_unknown=True,
+                    report_id=report_id,
+                )
             chunks.append(chunk)
         return b"".join(chunks)

@@ -41,7 +41,7 @@ import xml.etree.ElementTree as ET
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.applications import Starlette
@@ -50,7 +50,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from staydown.memform import read_form
 from staydown.authorities.local_servers import DroppingApp as _App
 from staydown.authorities.local_servers import drop as _drop
 from staydown.authorities.local_servers import hold as _hold
@@ -64,6 +63,7 @@ from staydown.authorities.ncmec_xml import (
     response_xml,
     validate,
 )
+from staydown.memform import read_form
 
 __all__ = ["MODES", "STEPS", "NcmecServerState", "StoredFile", "StoredReport", "create_app", "main"]
 
@@ -134,15 +134,21 @@ class _Answer(Exception):
 class NcmecServerState:
     """Everything the local server holds; safe to read and change from the test's thread."""
 
-    def __init__(self, *, username: str, password: str, first_report_id: int = 100_000_001,
-                 max_upload_bytes: int = 256 * 1024 * 1024,
-                 clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        username: str,
+        password: str,
+        first_report_id: int = 100_000_001,
+        max_upload_bytes: int = 256 * 1024 * 1024,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         if not username or not password:
             raise ValueError("the local CyberTipline server needs a username and a password")
         self.username = username
         self._password = password
         self.max_upload_bytes = max_upload_bytes
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.offset = timedelta(0)
         self.lock = threading.RLock()
         self.reports: dict[int, StoredReport] = {}
@@ -152,8 +158,16 @@ class NcmecServerState:
 
     # -- for tests ----------------------------------------------------------------------------
 
-    def fail_next(self, step: str, mode: str = "error", *, code: int = ResponseCode.SERVER_ERROR,
-                  description: str | None = None, times: int = 1, hold_seconds: float = 10.0) -> None:
+    def fail_next(
+        self,
+        step: str,
+        mode: str = "error",
+        *,
+        code: int = ResponseCode.SERVER_ERROR,
+        description: str | None = None,
+        times: int = 1,
+        hold_seconds: float = 10.0,
+    ) -> None:
         """Make the next `times` calls to `step` fail in `mode` (see the module docstring)."""
         if step not in STEPS:
             raise ValueError(f"unknown step {step!r}; expected one of {', '.join(STEPS)}")
@@ -205,8 +219,10 @@ class NcmecServerState:
         except (binascii.Error, UnicodeDecodeError):
             return False
         username, sep, password = decoded.partition(":")
-        return bool(sep) and (hmac.compare_digest(username.encode(), self.username.encode())
-                              & hmac.compare_digest(password.encode(), self._password.encode()))
+        return bool(sep) and (
+            hmac.compare_digest(username.encode(), self.username.encode())
+            & hmac.compare_digest(password.encode(), self._password.encode())
+        )
 
     def take_fault(self, step: str) -> Fault | None:
         with self.lock:
@@ -241,8 +257,9 @@ class NcmecServerState:
 
 
 def _xml(body: bytes, status: int = 200) -> Response:
-    return Response(body, status_code=status, media_type="text/xml; charset=utf-8",
-                    headers={"Request-ID": uuid.uuid4().hex})
+    return Response(
+        body, status_code=status, media_type="text/xml; charset=utf-8", headers={"Request-ID": uuid.uuid4().hex}
+    )
 
 
 def _answer(code: int, description: str | None = None) -> Response:
@@ -260,7 +277,7 @@ def _parsed_time(text: str) -> datetime | None:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _meaning_problems(root: ET.Element, now: datetime) -> list[str]:
@@ -278,15 +295,22 @@ def _meaning_problems(root: ET.Element, now: datetime) -> list[str]:
     if name != "fileDetails":
         return problems
     digests = [(h.get("hashType") or "", h.text or "", "originalFileHash") for h in root.findall("originalFileHash")]
-    digests += [((p.findtext("name") or ""), (p.findtext("value") or ""), "details/nameValuePair")
-                for p in root.findall("details/nameValuePair") if p.get("type") == "HASH"]
+    digests += [
+        ((p.findtext("name") or ""), (p.findtext("value") or ""), "details/nameValuePair")
+        for p in root.findall("details/nameValuePair")
+        if p.get("type") == "HASH"
+    ]
     for kind, value, where in digests:
         size = HEX_DIGESTS.get(kind.strip().upper())
         if size and not re.fullmatch(f"[0-9a-fA-F]{{{size}}}", value.strip()):
-            problems.append(f"fileDetails/{where} {kind}: {value.strip()[:80]!r} is not a {size}-digit hexadecimal {kind}")
+            problems.append(
+                f"fileDetails/{where} {kind}: {value.strip()[:80]!r} is not a {size}-digit hexadecimal {kind}"
+            )
     if (root.findtext("fileRelevance") or "").strip() == "Supplemental Reported" and (
-            root.find("industryClassification") is not None or root.find("fileAnnotations/potentialMeme") is not None
-            or root.find("potentialMeme") is not None):
+        root.find("industryClassification") is not None
+        or root.find("fileAnnotations/potentialMeme") is not None
+        or root.find("potentialMeme") is not None
+    ):
         problems.append("fileDetails: only a 'Reported' file may carry an industryClassification or potentialMeme")
     return problems
 
@@ -333,11 +357,22 @@ async def _small_form(request: Request) -> Any:
         raise _Answer(ResponseCode.INVALID_REQUEST, f"Invalid request: {exc}") from None
 
 
-def create_app(*, username: str, password: str, first_report_id: int = 100_000_001,
-               max_upload_bytes: int = 256 * 1024 * 1024, clock: Callable[[], datetime] | None = None) -> Starlette:
+def create_app(
+    *,
+    username: str,
+    password: str,
+    first_report_id: int = 100_000_001,
+    max_upload_bytes: int = 256 * 1024 * 1024,
+    clock: Callable[[], datetime] | None = None,
+) -> Starlette:
     """The local CyberTipline Reporting API; its state is `app.state.ncmec`."""
-    state = NcmecServerState(username=username, password=password, first_report_id=first_report_id,
-                             max_upload_bytes=max_upload_bytes, clock=clock)
+    state = NcmecServerState(
+        username=username,
+        password=password,
+        first_report_id=first_report_id,
+        max_upload_bytes=max_upload_bytes,
+        clock=clock,
+    )
 
     def endpoint(step: str, handle: Callable[[Request], Any]) -> Callable[[Request], Any]:
         async def run(request: Request) -> Response:
@@ -369,6 +404,7 @@ def create_app(*, username: str, password: str, first_report_id: int = 100_000_0
             if mode in ("after_commit_drop", "after_commit_timeout"):
                 return _drop(request)
             return _xml(body)
+
         return run
 
     async def status(request: Request) -> Callable[[], bytes]:
@@ -381,13 +417,16 @@ def create_app(*, username: str, password: str, first_report_id: int = 100_000_0
             _checked(data, REPORT, state.now())
             report = state.new_report(data)
             return response_xml(ResponseCode.SUCCESS, report_id=report.report_id)
+
         return work
 
     async def upload(request: Request) -> Callable[[], bytes]:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > state.max_upload_bytes + 64 * 1024:
-            raise _Answer(ResponseCode.MALFORMED_FILE, f"Malformed file submittal: larger than this local "
-                                                       f"server accepts ({state.max_upload_bytes} bytes)")
+            raise _Answer(
+                ResponseCode.MALFORMED_FILE,
+                f"Malformed file submittal: larger than this local server accepts ({state.max_upload_bytes} bytes)",
+            )
         try:
             # In memory, as staydown's own upload routes: the file is evidence, in plaintext.
             form = await read_form(request, max_files=1, max_fields=10)
@@ -410,11 +449,17 @@ def create_app(*, username: str, password: str, first_report_id: int = 100_000_0
         def work() -> bytes:
             report = state.open_report(report_id)
             now = state.now()
-            stored = StoredFile(file_id=uuid.uuid4().hex, filename=filename, data=data,
-                                md5=hashlib.md5(data, usedforsecurity=False).hexdigest(), uploaded_at=now)
+            stored = StoredFile(
+                file_id=uuid.uuid4().hex,
+                filename=filename,
+                data=data,
+                md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
+                uploaded_at=now,
+            )
             report.files[stored.file_id] = stored
             report.modified_at = now
             return response_xml(ResponseCode.SUCCESS, report_id=report_id, file_id=stored.file_id, hash=stored.md5)
+
         return work
 
     async def fileinfo(request: Request) -> Callable[[], bytes]:
@@ -432,6 +477,7 @@ def create_app(*, username: str, password: str, first_report_id: int = 100_000_0
             stored.details_xml = data
             report.modified_at = state.now()
             return response_xml(ResponseCode.SUCCESS, report_id=report_id)
+
         return work
 
     async def finish(request: Request) -> Callable[[], bytes]:
@@ -442,6 +488,7 @@ def create_app(*, username: str, password: str, first_report_id: int = 100_000_0
             report.status = "finished"
             report.finished_at = state.now()
             return response_xml(ResponseCode.SUCCESS, report_id=report_id, done_file_ids=list(report.files))
+
         return work
 
     async def retract(request: Request) -> Callable[[], bytes]:
@@ -452,16 +499,19 @@ def create_app(*, username: str, password: str, first_report_id: int = 100_000_0
             report.status = "retracted"
             report.retracted_at = state.now()
             return response_xml(ResponseCode.SUCCESS, report_id=report_id)
+
         return work
 
-    app = _App(routes=[
-        Route("/status", endpoint("status", status), methods=["GET"]),
-        Route("/submit", endpoint("submit", submit), methods=["POST"]),
-        Route("/upload", endpoint("upload", upload), methods=["POST"]),
-        Route("/fileinfo", endpoint("fileinfo", fileinfo), methods=["POST"]),
-        Route("/finish", endpoint("finish", finish), methods=["POST"]),
-        Route("/retract", endpoint("retract", retract), methods=["POST"]),
-    ])
+    app = _App(
+        routes=[
+            Route("/status", endpoint("status", status), methods=["GET"]),
+            Route("/submit", endpoint("submit", submit), methods=["POST"]),
+            Route("/upload", endpoint("upload", upload), methods=["POST"]),
+            Route("/fileinfo", endpoint("fileinfo", fileinfo), methods=["POST"]),
+            Route("/finish", endpoint("finish", finish), methods=["POST"]),
+            Route("/retract", endpoint("retract", retract), methods=["POST"]),
+        ]
+    )
     app.state.ncmec = state
     return app
 
@@ -470,17 +520,25 @@ def main(argv: list[str] | None = None) -> None:
     """Serve the local CyberTipline on 127.0.0.1 for a demo."""
     import uvicorn
 
-    parser = argparse.ArgumentParser(prog="python -m staydown.authorities.ncmec_server",
-                                     description="A local CyberTipline Reporting API (in memory, loopback only).")
+    parser = argparse.ArgumentParser(
+        prog="python -m staydown.authorities.ncmec_server",
+        description="A local CyberTipline Reporting API (in memory, loopback only).",
+    )
     parser.add_argument("--port", type=int, default=8123)
     parser.add_argument("--username", default="staydown-demo")
-    parser.add_argument("--password", default=os.environ.get("STAYDOWN_NCMEC_DEMO_PASSWORD"),
-                        help="default: $STAYDOWN_NCMEC_DEMO_PASSWORD, else a random one printed at start")
+    parser.add_argument(
+        "--password",
+        default=os.environ.get("STAYDOWN_NCMEC_DEMO_PASSWORD"),
+        help="default: $STAYDOWN_NCMEC_DEMO_PASSWORD, else a random one printed at start",
+    )
     args = parser.parse_args(argv)
     password = args.password or secrets.token_urlsafe(12)
     app = create_app(username=args.username, password=password)
-    print(f"Local CyberTipline Reporting API on http://127.0.0.1:{args.port}  "
-          f"username={args.username!r} password={password!r}", flush=True)
+    print(
+        f"Local CyberTipline Reporting API on http://127.0.0.1:{args.port}  "
+        f"username={args.username!r} password={password!r}",
+        flush=True,
+    )
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="info")
 
 

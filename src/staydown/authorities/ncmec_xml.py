@@ -26,12 +26,41 @@ from enum import StrEnum
 from typing import Any
 
 __all__ = [
-    "FILE_DETAILS", "FREE_TEXT_MAX", "REPORT", "AccountDisabled", "ContactPerson", "FileAnnotation", "FileDetails",
+    "FILE_DETAILS",
+    "FREE_TEXT_MAX",
+    "REPORT",
+    "AccountDisabled",
+    "ContactPerson",
+    "FileAnnotation",
+    "FileDetails",
+    "FileHash",
     "FileMetadata",
-    "FileHash", "FileRelevance", "IncidentSummary", "IncidentType", "InternetDetails", "IpCaptureEvent",
-    "IpEventName", "Person", "Report", "ReportAnnotation", "ReportedPerson", "Reporter", "Response", "ResponseCode",
-    "Spec", "Victim", "XmlProblem", "file_details_xml", "format_datetime", "parse_response", "parse_xml",
-    "report_xml", "response_xml", "validate", "validate_file_details", "validate_report", "xml_text",
+    "FileRelevance",
+    "IncidentSummary",
+    "IncidentType",
+    "InternetDetails",
+    "IpCaptureEvent",
+    "IpEventName",
+    "Person",
+    "Report",
+    "ReportAnnotation",
+    "ReportedPerson",
+    "Reporter",
+    "Response",
+    "ResponseCode",
+    "Spec",
+    "Victim",
+    "XmlProblem",
+    "file_details_xml",
+    "format_datetime",
+    "parse_response",
+    "parse_xml",
+    "report_xml",
+    "response_xml",
+    "validate",
+    "validate_file_details",
+    "validate_report",
+    "xml_text",
 ]
 
 # Our own ceiling for free-text fields NCMEC documents no limit for (chat content, notes, bios):
@@ -43,6 +72,7 @@ MAX_DEPTH = 32
 
 
 # -- vocabularies (from the schema's enumerations) --------------------------------------------
+
 
 class IncidentType(StrEnum):
     CHILD_PORNOGRAPHY = "Child Pornography (possession, manufacture, and distribution)"
@@ -150,6 +180,7 @@ _CLASSIFICATIONS = frozenset({"A1", "A2", "B1", "B2"})
 
 # -- the structure ----------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Spec:
     """One element of the schema: its name, how often it may occur, and what it holds.
@@ -178,7 +209,7 @@ class Spec:
         raise KeyError(name)
 
 
-def _s(name: str, max_len: int | None = None, *, min: int = 0, max: int | None = 1) -> Spec:  # noqa: A002
+def _s(name: str, max_len: int | None = None, *, min: int = 0, max: int | None = 1) -> Spec:
     return Spec(name, "string", min=min, max=max, max_len=max_len)
 
 
@@ -186,34 +217,81 @@ def _b(name: str) -> Spec:
     return Spec(name, "bool")
 
 
-_IP_CAPTURE_EVENT = Spec("ipCaptureEvent", "complex", max=None, children=(
-    Spec("ipAddress", "ip", min=1),
-    Spec("eventName", "enum", enum=frozenset(IpEventName)),
-    Spec("dateTime", "datetime"),
-    _b("possibleProxy"),
-    Spec("port", "int", lo=1, hi=65535),
-))
-_DEVICE_ID = Spec("deviceId", "complex", max=None, children=(
-    _s("idType", 255, min=1), _s("idValue", 2083, min=1),
-    Spec("eventName", "enum", enum=frozenset(IpEventName)), Spec("dateTime", "datetime"),
-))
-_PHONE = Spec("phone", "string", max=None, max_len=50, attrs={
-    "type": ("enum", _PHONE_TYPES), "verified": ("bool", None), "verificationDate": ("datetime", None),
-    "countryCallingCode": ("string", None), "extension": ("string", None)})
-_EMAIL = Spec("email", "string", max=None, max_len=255, attrs={
-    "type": ("enum", _EMAIL_TYPES), "verified": ("bool", None), "verificationDate": ("datetime", None)})
-_ADDRESS = Spec("address", "complex", max=None, attrs={"type": ("enum", _ADDRESS_TYPES)}, children=(
-    _s("address", 255), _s("city", 100), _s("zipCode", 20), _s("state", 100), _s("nonUsaState", 100),
-    _s("country", 100),
-))
+_IP_CAPTURE_EVENT = Spec(
+    "ipCaptureEvent",
+    "complex",
+    max=None,
+    children=(
+        Spec("ipAddress", "ip", min=1),
+        Spec("eventName", "enum", enum=frozenset(IpEventName)),
+        Spec("dateTime", "datetime"),
+        _b("possibleProxy"),
+        Spec("port", "int", lo=1, hi=65535),
+    ),
+)
+_DEVICE_ID = Spec(
+    "deviceId",
+    "complex",
+    max=None,
+    children=(
+        _s("idType", 255, min=1),
+        _s("idValue", 2083, min=1),
+        Spec("eventName", "enum", enum=frozenset(IpEventName)),
+        Spec("dateTime", "datetime"),
+    ),
+)
+_PHONE = Spec(
+    "phone",
+    "string",
+    max=None,
+    max_len=50,
+    attrs={
+        "type": ("enum", _PHONE_TYPES),
+        "verified": ("bool", None),
+        "verificationDate": ("datetime", None),
+        "countryCallingCode": ("string", None),
+        "extension": ("string", None),
+    },
+)
+_EMAIL = Spec(
+    "email",
+    "string",
+    max=None,
+    max_len=255,
+    attrs={"type": ("enum", _EMAIL_TYPES), "verified": ("bool", None), "verificationDate": ("datetime", None)},
+)
+_ADDRESS = Spec(
+    "address",
+    "complex",
+    max=None,
+    attrs={"type": ("enum", _ADDRESS_TYPES)},
+    children=(
+        _s("address", 255),
+        _s("city", 100),
+        _s("zipCode", 20),
+        _s("state", 100),
+        _s("nonUsaState", 100),
+        _s("country", 100),
+    ),
+)
 
 
-def _person(name: str, *, min: int = 0, email_min: int = 0) -> Spec:  # noqa: A002
-    return Spec(name, "complex", min=min, children=(
-        _s("firstName", 100), _s("lastName", 100), _PHONE,
-        Spec("email", "string", min=email_min, max=None, max_len=255, attrs=_EMAIL.attrs),
-        _ADDRESS, Spec("age", "int", lo=0, hi=150), _b("ageAssertionDiscrepancy"), Spec("dateOfBirth", "date"),
-    ))
+def _person(name: str, *, min: int = 0, email_min: int = 0) -> Spec:
+    return Spec(
+        name,
+        "complex",
+        min=min,
+        children=(
+            _s("firstName", 100),
+            _s("lastName", 100),
+            _PHONE,
+            Spec("email", "string", min=email_min, max=None, max_len=255, attrs=_EMAIL.attrs),
+            _ADDRESS,
+            Spec("age", "int", lo=0, hi=150),
+            _b("ageAssertionDiscrepancy"),
+            Spec("dateOfBirth", "date"),
+        ),
+    )
 
 
 def _contact(name: str) -> Spec:
@@ -222,109 +300,185 @@ def _contact(name: str) -> Spec:
 
 def _disabled(name: str, *, temporary: bool) -> Spec:
     attrs: dict[str, tuple[str, frozenset[str] | None]] = {
-        "disabledDate": ("datetime", None), "userNotified": ("bool", None), "userNotifiedDate": ("datetime", None)}
+        "disabledDate": ("datetime", None),
+        "userNotified": ("bool", None),
+        "userNotifiedDate": ("datetime", None),
+    }
     if temporary:
         attrs["reenabledDate"] = ("datetime", None)
     return Spec(name, "bool", attrs=attrs)
 
 
-_ESTIMATED_LOCATION = Spec("estimatedLocation", "complex", attrs={
-    "verified": ("bool", None), "timestamp": ("datetime", None)},
-    children=(_s("city", 255), _s("region", 255), _s("countryCode", 2)))
+_ESTIMATED_LOCATION = Spec(
+    "estimatedLocation",
+    "complex",
+    attrs={"verified": ("bool", None), "timestamp": ("datetime", None)},
+    children=(_s("city", 255), _s("region", 255), _s("countryCode", 2)),
+)
 
 
 def _account_fields(*, school: bool) -> tuple[Spec, ...]:
     """What the reported person and a victim share, in schema order (a victim adds schoolName)."""
     head = (
-        _s("espIdentifier", 255), _s("espService", 100), _b("compromisedAccount"), _s("screenName", 256),
-        _s("displayName", 256, max=None), _s("profileUrl", 2083, max=None), _s("profileBio"),
-        _IP_CAPTURE_EVENT, _DEVICE_ID,
+        _s("espIdentifier", 255),
+        _s("espService", 100),
+        _b("compromisedAccount"),
+        _s("screenName", 256),
+        _s("displayName", 256, max=None),
+        _s("profileUrl", 2083, max=None),
+        _s("profileBio"),
+        _IP_CAPTURE_EVENT,
+        _DEVICE_ID,
     )
     return head + ((_s("schoolName", 255),) if school else ())
 
 
-REPORT = Spec("report", "complex", children=(
-    Spec("batchedReport", "flag", attrs={"reason": ("enum", frozenset({"VIRAL_POTENTIAL_MEME"}))},
-         required_attrs=frozenset({"reason"})),
-    Spec("incidentSummary", "complex", min=1, children=(
-        Spec("incidentType", "enum", min=1, enum=frozenset(IncidentType)),
-        _s("platform", 256),
-        _s("escalateToHighPriority", 3000),
-        Spec("reportAnnotations", "complex", children=tuple(Spec(a.value, "flag") for a in ReportAnnotation)),
-        Spec("incidentDateTime", "datetime", min=1),
-        _s("incidentDateTimeDescription", 3000),
-    )),
-    Spec("internetDetails", "complex", min=1, max=None, choice=True, children=(
-        Spec("webPageIncident", "complex", attrs={"thirdPartyHostedContent": ("bool", None)}, children=(
-            _s("url", 2083, max=None), _s("additionalInfo"))),
-        Spec("emailIncident", "any"),
-        Spec("newsgroupIncident", "any"),
-        Spec("chatImIncident", "complex", children=(
-            _s("chatClient", 255), _s("chatRoomName", 255), _s("content"), _s("additionalInfo"))),
-        Spec("onlineGamingIncident", "any"),
-        Spec("cellPhoneIncident", "any"),
-        Spec("nonInternetIncident", "any"),
-        Spec("peer2peerIncident", "any"),
-    )),
-    Spec("lawEnforcement", "any"),
-    Spec("reporter", "complex", min=1, children=(
-        _person("reportingPerson", min=1, email_min=1),
-        _contact("contactPerson"),
-        _s("companyTemplate"), _s("termsOfService"), _s("legalURL", 2083),
-    )),
-    Spec("personOrUserReported", "complex", children=(
-        _person("personOrUserReportedPerson"),
-        _s("vehicleDescription", 300),
-        *_account_fields(school=False),
-        _b("thirdPartyUserReported"),
-        Spec("priorCTReports", "int", max=None, lo=1),
-        _s("groupIdentifier", 255),
-        _disabled("accountTemporarilyDisabled", temporary=True),
-        _disabled("accountPermanentlyDisabled", temporary=False),
-        _ESTIMATED_LOCATION,
-        _b("allEmailsReported"),
-        Spec("associatedAccount", "any", max=None),
+REPORT = Spec(
+    "report",
+    "complex",
+    children=(
+        Spec(
+            "batchedReport",
+            "flag",
+            attrs={"reason": ("enum", frozenset({"VIRAL_POTENTIAL_MEME"}))},
+            required_attrs=frozenset({"reason"}),
+        ),
+        Spec(
+            "incidentSummary",
+            "complex",
+            min=1,
+            children=(
+                Spec("incidentType", "enum", min=1, enum=frozenset(IncidentType)),
+                _s("platform", 256),
+                _s("escalateToHighPriority", 3000),
+                Spec("reportAnnotations", "complex", children=tuple(Spec(a.value, "flag") for a in ReportAnnotation)),
+                Spec("incidentDateTime", "datetime", min=1),
+                _s("incidentDateTimeDescription", 3000),
+            ),
+        ),
+        Spec(
+            "internetDetails",
+            "complex",
+            min=1,
+            max=None,
+            choice=True,
+            children=(
+                Spec(
+                    "webPageIncident",
+                    "complex",
+                    attrs={"thirdPartyHostedContent": ("bool", None)},
+                    children=(_s("url", 2083, max=None), _s("additionalInfo")),
+                ),
+                Spec("emailIncident", "any"),
+                Spec("newsgroupIncident", "any"),
+                Spec(
+                    "chatImIncident",
+                    "complex",
+                    children=(_s("chatClient", 255), _s("chatRoomName", 255), _s("content"), _s("additionalInfo")),
+                ),
+                Spec("onlineGamingIncident", "any"),
+                Spec("cellPhoneIncident", "any"),
+                Spec("nonInternetIncident", "any"),
+                Spec("peer2peerIncident", "any"),
+            ),
+        ),
+        Spec("lawEnforcement", "any"),
+        Spec(
+            "reporter",
+            "complex",
+            min=1,
+            children=(
+                _person("reportingPerson", min=1, email_min=1),
+                _contact("contactPerson"),
+                _s("companyTemplate"),
+                _s("termsOfService"),
+                _s("legalURL", 2083),
+            ),
+        ),
+        Spec(
+            "personOrUserReported",
+            "complex",
+            children=(
+                _person("personOrUserReportedPerson"),
+                _s("vehicleDescription", 300),
+                *_account_fields(school=False),
+                _b("thirdPartyUserReported"),
+                Spec("priorCTReports", "int", max=None, lo=1),
+                _s("groupIdentifier", 255),
+                _disabled("accountTemporarilyDisabled", temporary=True),
+                _disabled("accountPermanentlyDisabled", temporary=False),
+                _ESTIMATED_LOCATION,
+                _b("allEmailsReported"),
+                Spec("associatedAccount", "any", max=None),
+                _s("additionalInfo"),
+            ),
+        ),
+        Spec("intendedRecipient", "any", max=None),
+        Spec(
+            "victim",
+            "complex",
+            max=None,
+            children=(
+                _person("victimPerson", min=1),
+                *_account_fields(school=True),
+                Spec("priorCTReports", "int", max=None, lo=1),
+                _disabled("accountTemporarilyDisabled", temporary=True),
+                _disabled("accountPermanentlyDisabled", temporary=False),
+                _ESTIMATED_LOCATION,
+                _b("allEmailsReported"),
+                Spec("associatedAccount", "any", max=None),
+                _s("additionalInfo"),
+            ),
+        ),
         _s("additionalInfo"),
-    )),
-    Spec("intendedRecipient", "any", max=None),
-    Spec("victim", "complex", max=None, children=(
-        _person("victimPerson", min=1),
-        *_account_fields(school=True),
-        Spec("priorCTReports", "int", max=None, lo=1),
-        _disabled("accountTemporarilyDisabled", temporary=True),
-        _disabled("accountPermanentlyDisabled", temporary=False),
-        _ESTIMATED_LOCATION,
-        _b("allEmailsReported"),
-        Spec("associatedAccount", "any", max=None),
-        _s("additionalInfo"),
-    )),
-    _s("additionalInfo"),
-))
+    ),
+)
 
-FILE_DETAILS = Spec("fileDetails", "complex", children=(
-    Spec("reportId", "int", min=1, lo=1),
-    _s("fileId", 255, min=1),
-    _s("fileName", 2056),
-    _s("originalFileName", 2056),
-    Spec("uploadedToEspTimestamp", "datetime"),
-    _s("locationOfFile", 2083),
-    _b("fileViewedByEsp"),
-    _b("exifViewedByEsp"),
-    _b("publiclyAvailable"),
-    Spec("fileRelevance", "enum", enum=frozenset(FileRelevance)),
-    _b("potentialMeme"),
-    Spec("fileAnnotations", "complex", children=tuple(Spec(a.value, "flag") for a in FileAnnotation)),
-    Spec("industryClassification", "enum", enum=_CLASSIFICATIONS),
-    Spec("originalFileHash", "string", max=None, max_len=1024, attrs={"hashType": ("string", None)},
-         required_attrs=frozenset({"hashType"})),
-    Spec("ipCaptureEvent", "complex", children=_IP_CAPTURE_EVENT.children),
-    _DEVICE_ID,
-    Spec("details", "complex", max=None, children=(
-        Spec("nameValuePair", "complex", min=1, max=None, attrs={"type": ("enum", frozenset({"EXIF", "HASH"}))},
-             children=(_s("name", 64, min=1), _s("value", min=1))),
-    )),
-    _s("additionalInfo", max=None),
-))
+FILE_DETAILS = Spec(
+    "fileDetails",
+    "complex",
+    children=(
+        Spec("reportId", "int", min=1, lo=1),
+        _s("fileId", 255, min=1),
+        _s("fileName", 2056),
+        _s("originalFileName", 2056),
+        Spec("uploadedToEspTimestamp", "datetime"),
+        _s("locationOfFile", 2083),
+        _b("fileViewedByEsp"),
+        _b("exifViewedByEsp"),
+        _b("publiclyAvailable"),
+        Spec("fileRelevance", "enum", enum=frozenset(FileRelevance)),
+        _b("potentialMeme"),
+        Spec("fileAnnotations", "complex", children=tuple(Spec(a.value, "flag") for a in FileAnnotation)),
+        Spec("industryClassification", "enum", enum=_CLASSIFICATIONS),
+        Spec(
+            "originalFileHash",
+            "string",
+            max=None,
+            max_len=1024,
+            attrs={"hashType": ("string", None)},
+            required_attrs=frozenset({"hashType"}),
+        ),
+        Spec("ipCaptureEvent", "complex", children=_IP_CAPTURE_EVENT.children),
+        _DEVICE_ID,
+        Spec(
+            "details",
+            "complex",
+            max=None,
+            children=(
+                Spec(
+                    "nameValuePair",
+                    "complex",
+                    min=1,
+                    max=None,
+                    attrs={"type": ("enum", frozenset({"EXIF", "HASH"}))},
+                    children=(_s("name", 64, min=1), _s("value", min=1)),
+                ),
+            ),
+        ),
+        _s("additionalInfo", max=None),
+    ),
+)
 
 
 # -- text and value helpers -------------------------------------------------------------------
@@ -438,6 +592,7 @@ def _put_all(parent: ET.Element, name: str, values: Iterable[object]) -> None:
 
 # -- the report -------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class IpCaptureEvent:
     """An IP address the person used, what for, and when."""
@@ -485,7 +640,8 @@ class Person:
         if self.age is not None and (type(self.age) is not int or not 0 <= self.age <= 150):
             raise ValueError(f"Person.age must be an integer from 0 to 150, not {self.age!r}")
         if self.date_of_birth is not None and (
-                not isinstance(self.date_of_birth, date) or isinstance(self.date_of_birth, datetime)):
+            not isinstance(self.date_of_birth, date) or isinstance(self.date_of_birth, datetime)
+        ):
             raise ValueError("Person.date_of_birth must be a date")
 
 
@@ -739,8 +895,11 @@ def _put_ip_event(parent: ET.Element, event: IpCaptureEvent) -> None:
 def _put_disabled(parent: ET.Element, name: str, disabled: AccountDisabled | None) -> None:
     if disabled is None:
         return
-    attrs = {"disabledDate": disabled.disabled_at, "userNotified": disabled.user_notified,
-             "userNotifiedDate": disabled.user_notified_at}
+    attrs = {
+        "disabledDate": disabled.disabled_at,
+        "userNotified": disabled.user_notified,
+        "userNotifiedDate": disabled.user_notified_at,
+    }
     if name == "accountTemporarilyDisabled":
         attrs["reenabledDate"] = disabled.reenabled_at
     _put(parent, name, True, attrs)
@@ -843,6 +1002,7 @@ def report_xml(report: Report) -> bytes:
 
 # -- file details -----------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class FileHash:
     """A hash of the file as the user uploaded it, before the provider changed anything."""
@@ -911,12 +1071,16 @@ class FileDetails:
         _check_enum("FileDetails", "file_relevance", self.file_relevance, FileRelevance)
         _as_frozenset(self, "annotations", FileAnnotation)
         if self.industry_classification is not None and self.industry_classification not in _CLASSIFICATIONS:
-            raise ValueError(f"FileDetails.industry_classification is {self.industry_classification!r}; "
-                             "expected A1, A2, B1 or B2")
+            raise ValueError(
+                f"FileDetails.industry_classification is {self.industry_classification!r}; expected A1, A2, B1 or B2"
+            )
         if self.file_relevance == FileRelevance.SUPPLEMENTAL_REPORTED and (
-                self.industry_classification is not None or FileAnnotation.POTENTIAL_MEME in self.annotations):
-            raise ValueError("FileDetails: only a 'Reported' file may carry an industry classification "
-                             "or the potentialMeme annotation")
+            self.industry_classification is not None or FileAnnotation.POTENTIAL_MEME in self.annotations
+        ):
+            raise ValueError(
+                "FileDetails: only a 'Reported' file may carry an industry classification "
+                "or the potentialMeme annotation"
+            )
         _as_tuple(self, "original_file_hashes")
         _as_tuple(self, "metadata")
         _as_tuple(self, "additional_info")
@@ -971,6 +1135,7 @@ def file_details_xml(details: FileDetails) -> bytes:
 
 # -- parsing and checking ---------------------------------------------------------------------
 
+
 class XmlProblem(ValueError):
     """A document that cannot be used. `code` is the NCMEC response code a server answers with:
     4110 when it is not well-formed XML, 4100 when it is XML that breaks the schema."""
@@ -1013,8 +1178,15 @@ def _check_depth(element: ET.Element, depth: int) -> None:
 _XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
 
 
-def _simple_problem(path: str, kind: str, text: str, spec_enum: frozenset[str] | None,
-                    max_len: int | None = None, lo: int | None = None, hi: int | None = None) -> str | None:
+def _simple_problem(
+    path: str,
+    kind: str,
+    text: str,
+    spec_enum: frozenset[str] | None,
+    max_len: int | None = None,
+    lo: int | None = None,
+    hi: int | None = None,
+) -> str | None:
     if kind in ("string",):
         if max_len is not None and len(text) > max_len:
             return f"{path}: {len(text)} characters, at most {max_len} allowed"
@@ -1155,6 +1327,7 @@ def validate_file_details(data: bytes) -> list[str]:
 
 # -- responses --------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Response:
     """A server answer: `<reportResponse>` (most calls) or `<reportDoneResponse>` (finish)."""
@@ -1213,9 +1386,15 @@ def parse_response(data: bytes) -> Response:
     )
 
 
-def response_xml(code: int, description: str | None = None, *, report_id: int | None = None,
-                 file_id: str | None = None, hash: str | None = None,  # noqa: A002
-                 done_file_ids: Sequence[str] | None = None) -> bytes:
+def response_xml(
+    code: int,
+    description: str | None = None,
+    *,
+    report_id: int | None = None,
+    file_id: str | None = None,
+    hash: str | None = None,
+    done_file_ids: Sequence[str] | None = None,
+) -> bytes:
     """An answer document as the server sends it: `<reportDoneResponse>` when `done_file_ids` is
     given (a finished report), `<reportResponse>` otherwise."""
     if done_file_ids is not None:
@@ -1227,8 +1406,11 @@ def response_xml(code: int, description: str | None = None, *, report_id: int | 
     else:
         root = ET.Element("reportResponse")
         _put(root, "responseCode", code)
-        _put(root, "responseDescription", description if description is not None
-             else ResponseCode.DESCRIPTIONS.get(code, ""))
+        _put(
+            root,
+            "responseDescription",
+            description if description is not None else ResponseCode.DESCRIPTIONS.get(code, ""),
+        )
         _put(root, "reportId", report_id)
         _put(root, "fileId", file_id)
         _put(root, "hash", hash)

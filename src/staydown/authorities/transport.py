@@ -20,6 +20,8 @@ def check_base_url(base_url: str) -> str:
             loopback = False
         if loopback:
             return base_url.rstrip("/")
-        raise ValueError(f"base_url {base_url!r} is plain http to another machine: the credentials and "
-                         "the report would cross the network unencrypted. Use https.")
+        raise ValueError(
+            f"base_url {base_url!r} is plain http to another machine: the credentials and "
+            "the report would cross the network unencrypted. Use https."
+        )
     raise ValueError(f"base_url {base_url!r} is not an http(s) URL")

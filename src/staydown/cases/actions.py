@@ -11,9 +11,9 @@ The rules this module exists to enforce (REQUIREMENTS.md section X):
 from __future__ import annotations
 
 import math
-from typing import Any
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from staydown import audit
 from staydown.actors import Actor, ActorKind
 from staydown.audit import AuditTag
+from staydown.cases import tracks
 from staydown.cases.models import (
     Case,
     CaseState,
@@ -30,17 +31,16 @@ from staydown.cases.models import (
     Outcome,
     TrackState,
 )
-from staydown.cases import tracks
 from staydown.cases.notify import tell_outcome
 from staydown.cases.rules import DEFAULT_RULES, CaseRules
 from staydown.db import now
 from staydown.enforcement.actions import active_actions, apply_action, lift_action
 from staydown.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
-from staydown.worklist import alert, clock_steps, take_lease
 from staydown.policies.catalogue import Catalogue, parse_ref
 from staydown.policies.schema import Policy
 from staydown.policies.vocab import ACCOUNT_ACTIONS, CONTENT_ACTIONS, SEVERITY_RANK
 from staydown.staff.permissions import Permission
+from staydown.worklist import alert, clock_steps, take_lease
 
 OPEN_STATES = (CaseState.open.value, CaseState.second_review.value)
 LIVE_TRACKS = tracks.LIVE_TRACKS
@@ -62,12 +62,18 @@ def case_contents(db: Session, case: Case) -> list:
     from staydown.subjects.models import PlatformContent
 
     ids = {case.content_id} if case.content_id else set()
-    ids |= set(db.execute(sa.select(NoticeItem.content_id).where(
-        NoticeItem.case_id == case.id, NoticeItem.content_id.is_not(None))).scalars())
+    ids |= set(
+        db.execute(
+            sa.select(NoticeItem.content_id).where(NoticeItem.case_id == case.id, NoticeItem.content_id.is_not(None))
+        ).scalars()
+    )
     if not ids:
         return []
-    return list(db.execute(sa.select(PlatformContent).where(PlatformContent.id.in_(sorted(ids)))
-                           .order_by(PlatformContent.id)).scalars())
+    return list(
+        db.execute(
+            sa.select(PlatformContent).where(PlatformContent.id.in_(sorted(ids))).order_by(PlatformContent.id)
+        ).scalars()
+    )
 
 
 def reported_contents_by_account(db: Session, case: Case) -> list[tuple[int | None, list]]:
@@ -78,12 +84,20 @@ def reported_contents_by_account(db: Session, case: Case) -> list[tuple[int | No
     from staydown.subjects.models import PlatformContent
 
     contents = case_contents(db, case)
-    sweep_ids = set(db.execute(sa.select(EnforcementAction.content_id).where(
-        EnforcementAction.case_id == case.id, EnforcementAction.content_id.is_not(None))).scalars())
+    sweep_ids = set(
+        db.execute(
+            sa.select(EnforcementAction.content_id).where(
+                EnforcementAction.case_id == case.id, EnforcementAction.content_id.is_not(None)
+            )
+        ).scalars()
+    )
     missing = sorted(sweep_ids - {c.id for c in contents})
     if missing:
-        contents += list(db.execute(sa.select(PlatformContent).where(PlatformContent.id.in_(missing))
-                                    .order_by(PlatformContent.id)).scalars())
+        contents += list(
+            db.execute(
+                sa.select(PlatformContent).where(PlatformContent.id.in_(missing)).order_by(PlatformContent.id)
+            ).scalars()
+        )
     by_account: dict[int | None, list] = {}
     for content in contents:
         by_account.setdefault(content.account_id, []).append(content)
@@ -92,7 +106,9 @@ def reported_contents_by_account(db: Session, case: Case) -> list[tuple[int | No
 
 def raise_case_to(case: Case, policy: Policy) -> None:
     """A later notice that alleges something graver moves the case to the graver policy's area."""
-    if SEVERITY_RANK[policy.severity] > SEVERITY_RANK.get(case.severity, 0) or (policy.child_safety and not case.child_safety):
+    if SEVERITY_RANK[policy.severity] > SEVERITY_RANK.get(case.severity, 0) or (
+        policy.child_safety and not case.child_safety
+    ):
         case.policy_id = policy.id
         case.severity = policy.severity
         case.area = policy.area or case.area
@@ -147,6 +163,7 @@ def refresh_priority(db: Session, case: Case) -> int:
 
 # -- claims -----------------------------------------------------------------------------------
 
+
 def _require(actor: Actor, permission: Permission) -> None:
     if actor.kind is ActorKind.staff and permission.value not in actor.permissions:
         raise PermissionDenied(f"this needs the '{permission.value}' permission")
@@ -154,7 +171,11 @@ def _require(actor: Actor, permission: Permission) -> None:
 
 def _can_work(actor: Actor, case: Case) -> None:
     _require(actor, Permission.CASES_REVIEW)
-    if case.child_safety and actor.kind is ActorKind.staff and Permission.CHILD_SAFETY_CASES.value not in actor.permissions:
+    if (
+        case.child_safety
+        and actor.kind is ActorKind.staff
+        and Permission.CHILD_SAFETY_CASES.value not in actor.permissions
+    ):
         raise PermissionDenied("child-safety cases are worked by child-safety specialists")
 
 
@@ -164,8 +185,14 @@ def claim_case(db: Session, *, actor: Actor, case: Case, rules: CaseRules = DEFA
     if case.state == CaseState.decided.value:
         raise Conflict(f"case {case.id} is already decided")
     take_lease(case, actor=actor, at=now(db), lease=rules.claim_lease, label=f"case {case.id}")
-    audit.record(db, actor=actor, tag=AuditTag.CASE_CLAIM, subject_type="case", subject_id=case.id,
-                 data={"until": case.claim_expires_at})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.CASE_CLAIM,
+        subject_type="case",
+        subject_id=case.id,
+        data={"until": case.claim_expires_at},
+    )
     return case
 
 
@@ -186,6 +213,7 @@ def _holds_claim(db: Session, actor: Actor, case: Case) -> None:
 
 
 # -- decisions --------------------------------------------------------------------------------
+
 
 @dataclass
 class DecisionResult:
@@ -238,7 +266,9 @@ def decide_case(
     _holds_claim(db, actor, case)
     policy = _resolve_policy(catalogue, policy_ref)
     when = now(db)
-    chosen_actions = list(actions if actions is not None else (policy.default_actions if chosen is Outcome.violates else []))
+    chosen_actions = list(
+        actions if actions is not None else (policy.default_actions if chosen is Outcome.violates else [])
+    )
     unknown = [a for a in chosen_actions if a not in CONTENT_ACTIONS and a not in ACCOUNT_ACTIONS]
     if unknown:
         raise InvalidInput(f"unknown action(s): {', '.join(unknown)}")
@@ -248,48 +278,107 @@ def decide_case(
         raise InvalidInput("only a 'does not violate' decision can find the notices manifestly unfounded")
 
     if chosen is Outcome.escalate:
-        decision = Decision(case_id=case.id, reviewer=actor.ref, policy_ref=policy.ref, outcome=chosen.value,
-                            actions=[], facts=facts, note=note, automated=automated,
-                            state=DecisionState.effective.value, decided_at=when)
+        decision = Decision(
+            case_id=case.id,
+            reviewer=actor.ref,
+            policy_ref=policy.ref,
+            outcome=chosen.value,
+            actions=[],
+            facts=facts,
+            note=note,
+            automated=automated,
+            state=DecisionState.effective.value,
+            decided_at=when,
+        )
         db.add(decision)
         raise_case_to(case, policy)
         case.claimed_by = None
         case.claim_expires_at = None
         refresh_priority(db, case)
         db.flush()
-        audit.record(db, actor=actor, tag=AuditTag.CASE_DECIDE_ESCALATE, subject_type="case", subject_id=case.id,
-                     data={"decision_id": decision.id, "policy_ref": policy.ref, "area": case.area, "note": note})
+        audit.record(
+            db,
+            actor=actor,
+            tag=AuditTag.CASE_DECIDE_ESCALATE,
+            subject_type="case",
+            subject_id=case.id,
+            data={"decision_id": decision.id, "policy_ref": policy.ref, "area": case.area, "note": note},
+        )
         return DecisionResult(decision, [], False)
 
     if chosen is Outcome.does_not_violate and is_two_person(case):
         # X-2: one reviewer's "no violation" on a child-safety or NCII report changes nothing yet.
-        decision = Decision(case_id=case.id, reviewer=actor.ref, policy_ref=policy.ref, outcome=chosen.value,
-                            actions=[], facts=facts, note=note, automated=automated,
-                            state=DecisionState.pending_second_review.value, decided_at=when)
+        decision = Decision(
+            case_id=case.id,
+            reviewer=actor.ref,
+            policy_ref=policy.ref,
+            outcome=chosen.value,
+            actions=[],
+            facts=facts,
+            note=note,
+            automated=automated,
+            state=DecisionState.pending_second_review.value,
+            decided_at=when,
+        )
         db.add(decision)
         case.state = CaseState.second_review.value
         case.claimed_by = None
         case.claim_expires_at = None
         refresh_priority(db, case)
         db.flush()
-        audit.record(db, actor=actor, tag=AuditTag.CASE_DECIDE_NO_VIOLATION, subject_type="case", subject_id=case.id,
-                     data={"decision_id": decision.id, "policy_ref": policy.ref, "facts": facts,
-                           "effective": False, "awaits": "second review by a senior reviewer"})
+        audit.record(
+            db,
+            actor=actor,
+            tag=AuditTag.CASE_DECIDE_NO_VIOLATION,
+            subject_type="case",
+            subject_id=case.id,
+            data={
+                "decision_id": decision.id,
+                "policy_ref": policy.ref,
+                "facts": facts,
+                "effective": False,
+                "awaits": "second review by a senior reviewer",
+            },
+        )
         return DecisionResult(decision, [], False)
 
-    decision = Decision(case_id=case.id, reviewer=actor.ref, policy_ref=policy.ref, outcome=chosen.value,
-                        actions=chosen_actions, facts=facts, note=note, automated=automated,
-                        state=DecisionState.effective.value, decided_at=when)
+    decision = Decision(
+        case_id=case.id,
+        reviewer=actor.ref,
+        policy_ref=policy.ref,
+        outcome=chosen.value,
+        actions=chosen_actions,
+        facts=facts,
+        note=note,
+        automated=automated,
+        state=DecisionState.effective.value,
+        decided_at=when,
+    )
     db.add(decision)
     db.flush()
-    applied = _make_effective(db, actor=actor, case=case, decision=decision, policy=policy, rules=rules,
-                              manifestly_unfounded=manifestly_unfounded)
+    applied = _make_effective(
+        db,
+        actor=actor,
+        case=case,
+        decision=decision,
+        policy=policy,
+        rules=rules,
+        manifestly_unfounded=manifestly_unfounded,
+    )
     return DecisionResult(decision, applied, True)
 
 
-def _make_effective(db: Session, *, actor: Actor, case: Case, decision: Decision, policy: Policy,
-                    rules: CaseRules, manifestly_unfounded: bool = False,
-                    knowledge_at: datetime | None = None) -> list:
+def _make_effective(
+    db: Session,
+    *,
+    actor: Actor,
+    case: Case,
+    decision: Decision,
+    policy: Policy,
+    rules: CaseRules,
+    manifestly_unfounded: bool = False,
+    knowledge_at: datetime | None = None,
+) -> list:
     when = now(db)
     applied = []
     case.state = CaseState.decided.value
@@ -305,22 +394,47 @@ def _make_effective(db: Session, *, actor: Actor, case: Case, decision: Decision
         for kind in decision.actions:
             if kind in CONTENT_ACTIONS:
                 for content in contents:
-                    applied.append(apply_action(db, actor=actor, kind=kind, content_id=content.id, case_id=case.id,
-                                                policy_ref=policy.ref, facts=decision.facts,
-                                                automated_detection=decision.automated,
-                                                automated_decision=decision.automated))
+                    applied.append(
+                        apply_action(
+                            db,
+                            actor=actor,
+                            kind=kind,
+                            content_id=content.id,
+                            case_id=case.id,
+                            policy_ref=policy.ref,
+                            facts=decision.facts,
+                            automated_detection=decision.automated,
+                            automated_decision=decision.automated,
+                        )
+                    )
             elif kind == "strike":
                 from staydown.enforcement.strikes import add_strike
 
                 for account_id in accounts:
-                    applied += add_strike(db, actor=actor, account_id=account_id, policy=policy, case_id=case.id,
-                                          facts=decision.facts, automated=decision.automated)
+                    applied += add_strike(
+                        db,
+                        actor=actor,
+                        account_id=account_id,
+                        policy=policy,
+                        case_id=case.id,
+                        facts=decision.facts,
+                        automated=decision.automated,
+                    )
             elif kind in ACCOUNT_ACTIONS:
                 for account_id in accounts:
-                    applied.append(apply_action(db, actor=actor, kind=kind, account_id=account_id,
-                                                case_id=case.id, policy_ref=policy.ref, facts=decision.facts,
-                                                automated_detection=decision.automated,
-                                                automated_decision=decision.automated))
+                    applied.append(
+                        apply_action(
+                            db,
+                            actor=actor,
+                            kind=kind,
+                            account_id=account_id,
+                            case_id=case.id,
+                            policy_ref=policy.ref,
+                            facts=decision.facts,
+                            automated_detection=decision.automated,
+                            automated_decision=decision.automated,
+                        )
+                    )
         for action in interim:
             lift_action(db, actor=actor, action=action, reason=f"replaced by the decision {decision.id}")
         # A person's first confirmation of a match of pictures someone fingerprinted on their
@@ -339,10 +453,14 @@ def _make_effective(db: Session, *, actor: Actor, case: Case, decision: Decision
             queue_sweep(db, case=case, policy=policy)
         # A person's confirmation is actual knowledge; automation counts only where policy allows
         # deciding on a trusted match of previously confirmed material (CSAM-7).
-        if policy.child_safety and policy.ncmec_incident_type and (
-                not decision.automated or policy.auto_action_on_trusted_match):
-            _record_actual_knowledge(db, actor=actor, case=case, decision=decision, rules=rules, policy=policy,
-                                     at=knowledge_at)
+        if (
+            policy.child_safety
+            and policy.ncmec_incident_type
+            and (not decision.automated or policy.auto_action_on_trusted_match)
+        ):
+            _record_actual_knowledge(
+                db, actor=actor, case=case, decision=decision, rules=rules, policy=policy, at=knowledge_at
+            )
         tag = AuditTag.CASE_DECIDE_VIOLATES
     else:
         for action in interim:
@@ -352,34 +470,68 @@ def _make_effective(db: Session, *, actor: Actor, case: Case, decision: Decision
     # file, an order to answer) stays open.
     tracks.on_decision(db, actor=actor, case=case, decision=decision)
     refresh_priority(db, case)
-    tell_outcome(db, case=case, decision=decision, policy=policy, rules=rules,
-                 manifestly_unfounded=manifestly_unfounded)
+    tell_outcome(
+        db, case=case, decision=decision, policy=policy, rules=rules, manifestly_unfounded=manifestly_unfounded
+    )
     # A match against a partner's list is reported back to the partner (exchanges/), from the outbox.
     from staydown.exchanges.feedback import queue_case_feedback
 
     queue_case_feedback(db, case_id=case.id, decision_id=decision.id, outcome=decision.outcome)
-    audit.record(db, actor=actor, tag=tag, subject_type="case", subject_id=case.id,
-                 data={"decision_id": decision.id, "manifestly_unfounded_notices": manifestly_unfounded, "policy_ref": decision.policy_ref, "outcome": decision.outcome,
-                       "actions": decision.actions, "facts": decision.facts, "automated": decision.automated,
-                       "effective": True, "open_tracks": [t.kind for t in case.tracks if t.state in LIVE_TRACKS]})
+    audit.record(
+        db,
+        actor=actor,
+        tag=tag,
+        subject_type="case",
+        subject_id=case.id,
+        data={
+            "decision_id": decision.id,
+            "manifestly_unfounded_notices": manifestly_unfounded,
+            "policy_ref": decision.policy_ref,
+            "outcome": decision.outcome,
+            "actions": decision.actions,
+            "facts": decision.facts,
+            "automated": decision.automated,
+            "effective": True,
+            "open_tracks": [t.kind for t in case.tracks if t.state in LIVE_TRACKS],
+        },
+    )
     return applied
 
 
-def _record_actual_knowledge(db: Session, *, actor: Actor, case: Case, decision: Decision, rules: CaseRules,
-                             policy: Policy, at: datetime | None = None) -> None:
+def _record_actual_knowledge(
+    db: Session,
+    *,
+    actor: Actor,
+    case: Case,
+    decision: Decision,
+    rules: CaseRules,
+    policy: Policy,
+    at: datetime | None = None,
+) -> None:
     """X-3 / CSAM-1: apparent CSAM is known (a person confirmed it, or it matched confirmed
     material). From `at` the provider knows, and the clocks to report run."""
     when = at or now(db)
     if case.actual_knowledge_at is None:
         case.actual_knowledge_at = when
-        audit.record(db, actor=actor, tag=AuditTag.CASE_ACTUAL_KNOWLEDGE, subject_type="case", subject_id=case.id,
-                     data={"decision_id": decision.id, "at": when, "confirmed_by": decision.reviewer,
-                           "automated": decision.automated})
+        audit.record(
+            db,
+            actor=actor,
+            tag=AuditTag.CASE_ACTUAL_KNOWLEDGE,
+            subject_type="case",
+            subject_id=case.id,
+            data={
+                "decision_id": decision.id,
+                "at": when,
+                "confirmed_by": decision.reviewer,
+                "automated": decision.automated,
+            },
+        )
     tracks.on_knowledge(db, actor=actor, case=case, at=when, rules=rules, policy=policy)
 
 
-def act_on_trusted_match(db: Session, *, case: Case, match: Any, policy: Policy, catalogue: Catalogue,
-                         rules: CaseRules = DEFAULT_RULES) -> DecisionResult | None:
+def act_on_trusted_match(
+    db: Session, *, case: Case, match: Any, policy: Policy, catalogue: Catalogue, rules: CaseRules = DEFAULT_RULES
+) -> DecisionResult | None:
     """A blocking match against previously confirmed material (CSAM-1, CSAM-7).
 
     For a child-safety policy it is actual knowledge from the moment of the match: the clocks to
@@ -391,24 +543,53 @@ def act_on_trusted_match(db: Session, *, case: Case, match: Any, policy: Policy,
     from staydown.actors import SYSTEM
 
     when = now(db)
-    what = (f"matched bank {match.bank!r} entry {match.entry_id} of previously confirmed material "
-            f"({match.signal_type}, distance {match.distance})")
+    what = (
+        f"matched bank {match.bank!r} entry {match.entry_id} of previously confirmed material "
+        f"({match.signal_type}, distance {match.distance})"
+    )
     if policy.child_safety and policy.ncmec_incident_type and case.actual_knowledge_at is None:
         case.actual_knowledge_at = when
-        audit.record(db, actor=SYSTEM, tag=AuditTag.CASE_ACTUAL_KNOWLEDGE, subject_type="case", subject_id=case.id,
-                     data={"at": when, "source": "match", "bank": match.bank, "entry_id": match.entry_id,
-                           "signal_type": match.signal_type, "distance": match.distance, "automated": True})
+        audit.record(
+            db,
+            actor=SYSTEM,
+            tag=AuditTag.CASE_ACTUAL_KNOWLEDGE,
+            subject_type="case",
+            subject_id=case.id,
+            data={
+                "at": when,
+                "source": "match",
+                "bank": match.bank,
+                "entry_id": match.entry_id,
+                "signal_type": match.signal_type,
+                "distance": match.distance,
+                "automated": True,
+            },
+        )
         tracks.on_knowledge(db, actor=SYSTEM, case=case, at=when, rules=rules, policy=policy)
     if not policy.auto_action_on_trusted_match:
         return None
     if case.state != CaseState.open.value:
-        audit.record(db, actor=SYSTEM, tag=AuditTag.CASE_AUTO_DECISION_SKIPPED, subject_type="case",
-                     subject_id=case.id, data={"reason": f"the case is {case.state}", "match": what})
+        audit.record(
+            db,
+            actor=SYSTEM,
+            tag=AuditTag.CASE_AUTO_DECISION_SKIPPED,
+            subject_type="case",
+            subject_id=case.id,
+            data={"reason": f"the case is {case.state}", "match": what},
+        )
         return None
-    return decide_case(db, actor=SYSTEM, case=case, policy_ref=policy.ref, outcome=Outcome.violates.value,
-                       facts=f"The upload {what}, confirmed earlier as {policy.title}; decided automatically "
-                             "as the policy provides for previously confirmed material.",
-                       catalogue=catalogue, rules=rules, automated=True)
+    return decide_case(
+        db,
+        actor=SYSTEM,
+        case=case,
+        policy_ref=policy.ref,
+        outcome=Outcome.violates.value,
+        facts=f"The upload {what}, confirmed earlier as {policy.title}; decided automatically "
+        "as the policy provides for previously confirmed material.",
+        catalogue=catalogue,
+        rules=rules,
+        automated=True,
+    )
 
 
 def second_review(
@@ -431,15 +612,20 @@ def second_review(
     if case.state != CaseState.second_review.value:
         raise Conflict(f"case {case.id} is not awaiting a second review")
     pending = db.execute(
-        sa.select(Decision).where(Decision.case_id == case.id,
-                                  Decision.state == DecisionState.pending_second_review.value)
-        .order_by(Decision.id.desc()).limit(1)
+        sa.select(Decision)
+        .where(Decision.case_id == case.id, Decision.state == DecisionState.pending_second_review.value)
+        .order_by(Decision.id.desc())
+        .limit(1)
     ).scalar_one()
     if pending.reviewer == actor.ref:
         raise RuleViolation("the second review must be by a different person than the first reviewer")
     if not facts or not facts.strip():
         raise InvalidInput("a second review needs the facts it relies on")
-    if case.child_safety and actor.kind is ActorKind.staff and Permission.CHILD_SAFETY_CASES.value not in actor.permissions:
+    if (
+        case.child_safety
+        and actor.kind is ActorKind.staff
+        and Permission.CHILD_SAFETY_CASES.value not in actor.permissions
+    ):
         raise PermissionDenied("child-safety cases are second-reviewed by child-safety specialists")
     when = now(db)
     pending.second_reviewer = actor.ref
@@ -447,20 +633,41 @@ def second_review(
     if agree:
         pending.second_review_facts = facts
         pending.state = DecisionState.upheld.value
-        audit.record(db, actor=actor, tag=AuditTag.CASE_SECOND_REVIEW, subject_type="case", subject_id=case.id,
-                     data={"decision_id": pending.id, "agree": True, "facts": facts})
+        audit.record(
+            db,
+            actor=actor,
+            tag=AuditTag.CASE_SECOND_REVIEW,
+            subject_type="case",
+            subject_id=case.id,
+            data={"decision_id": pending.id, "agree": True, "facts": facts},
+        )
         # The decision keeps citing the version it was made under; its effect follows the policy.
         policy = catalogue.get(parse_ref(pending.policy_ref)[0])
         applied = _make_effective(db, actor=actor, case=case, decision=pending, policy=policy, rules=rules)
         return DecisionResult(pending, applied, True)
     pending.state = DecisionState.overturned.value
-    audit.record(db, actor=actor, tag=AuditTag.CASE_SECOND_REVIEW, subject_type="case", subject_id=case.id,
-                 data={"decision_id": pending.id, "agree": False, "facts": facts})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.CASE_SECOND_REVIEW,
+        subject_type="case",
+        subject_id=case.id,
+        data={"decision_id": pending.id, "agree": False, "facts": facts},
+    )
     policy = _resolve_policy(catalogue, policy_ref or pending.policy_ref)
     chosen_actions = list(actions if actions is not None else policy.default_actions)
-    decision = Decision(case_id=case.id, reviewer=actor.ref, policy_ref=policy.ref, outcome=Outcome.violates.value,
-                        actions=chosen_actions, facts=facts, note=note, automated=False,
-                        state=DecisionState.effective.value, decided_at=when)
+    decision = Decision(
+        case_id=case.id,
+        reviewer=actor.ref,
+        policy_ref=policy.ref,
+        outcome=Outcome.violates.value,
+        actions=chosen_actions,
+        facts=facts,
+        note=note,
+        automated=False,
+        state=DecisionState.effective.value,
+        decided_at=when,
+    )
     db.add(decision)
     db.flush()
     applied = _make_effective(db, actor=actor, case=case, decision=decision, policy=policy, rules=rules)
@@ -469,6 +676,7 @@ def second_review(
 
 # -- deadlines --------------------------------------------------------------------------------
 
+
 @dataclass
 class SweepReport:
     escalated: int = 0
@@ -476,8 +684,9 @@ class SweepReport:
     reprioritised: int = 0
 
 
-def sweep_deadlines(db: Session, *, actor: Actor, rules: CaseRules = DEFAULT_RULES,
-                    read_committed_only: bool = False) -> SweepReport:
+def sweep_deadlines(
+    db: Session, *, actor: Actor, rules: CaseRules = DEFAULT_RULES, read_committed_only: bool = False
+) -> SweepReport:
     """Escalate tracks that are close to their deadline and record those that passed it, and move
     the priority of cases whose deadline is near. Run by the worker every minute; safe to run
     often and from several workers (each step is once).
@@ -490,12 +699,15 @@ def sweep_deadlines(db: Session, *, actor: Actor, rules: CaseRules = DEFAULT_RUL
     when = now(db)
     report = SweepReport()
     t = LegalTrack.__table__
-    find = (sa.select(t.c.id, t.c.received_at, t.c.due_at, t.c.escalated_at, t.c.breached_at, t.c.details)
-            .where(t.c.state == TrackState.open.value, t.c.due_at.is_not(None),
-                   sa.or_(t.c.escalated_at.is_(None), t.c.breached_at.is_(None))))
+    find = sa.select(t.c.id, t.c.received_at, t.c.due_at, t.c.escalated_at, t.c.breached_at, t.c.details).where(
+        t.c.state == TrackState.open.value,
+        t.c.due_at.is_not(None),
+        sa.or_(t.c.escalated_at.is_(None), t.c.breached_at.is_(None)),
+    )
     c = Case.__table__
-    near = (sa.select(c.c.id, c.c.state, c.c.priority, *(c.c[f] for f in PRIORITY_FIELDS))
-            .where(c.c.next_due_at.is_not(None), c.c.next_due_at <= when + DEADLINE_HORIZON))
+    near = sa.select(c.c.id, c.c.state, c.c.priority, *(c.c[f] for f in PRIORITY_FIELDS)).where(
+        c.c.next_due_at.is_not(None), c.c.next_due_at <= when + DEADLINE_HORIZON
+    )
     if read_committed_only:
         with db.get_bind().connect().execution_options(sqlite_begin="DEFERRED") as reader:
             live, near_rows = reader.execute(find).all(), reader.execute(near).all()
@@ -503,40 +715,88 @@ def sweep_deadlines(db: Session, *, actor: Actor, rules: CaseRules = DEFAULT_RUL
         db.flush()
         live, near_rows = db.connection().execute(find).all(), db.connection().execute(near).all()
     stepping = [r.id for r in live if (steps := _steps(r, when, rules)).escalate or steps.breach]
-    due = (db.execute(sa.select(LegalTrack).where(LegalTrack.id.in_(stepping)).order_by(LegalTrack.due_at))
-           .scalars().all() if stepping else [])
+    due = (
+        db.execute(sa.select(LegalTrack).where(LegalTrack.id.in_(stepping)).order_by(LegalTrack.due_at)).scalars().all()
+        if stepping
+        else []
+    )
     for track in due:
         case = track.case
         steps = _steps(track, when, rules)
         if steps.escalate:
             track.escalated_at = when
             report.escalated += 1
-            alert(db, roles=rules.escalation_roles, kind="deadline_near", case_id=case.id, at=when,
-                  message=(f"case {case.id}: the {track.kind} deadline is {track.due_at.isoformat()} "
-                           f"({max(steps.remaining.total_seconds(), 0) / 3600:.1f} h left)"))
-            audit.record(db, actor=actor, tag=AuditTag.TRACK_ESCALATE, subject_type="case", subject_id=case.id,
-                         data={"track_id": track.id, "kind": track.kind, "due_at": track.due_at,
-                               "roles": list(rules.escalation_roles)})
+            alert(
+                db,
+                roles=rules.escalation_roles,
+                kind="deadline_near",
+                case_id=case.id,
+                at=when,
+                message=(
+                    f"case {case.id}: the {track.kind} deadline is {track.due_at.isoformat()} "
+                    f"({max(steps.remaining.total_seconds(), 0) / 3600:.1f} h left)"
+                ),
+            )
+            audit.record(
+                db,
+                actor=actor,
+                tag=AuditTag.TRACK_ESCALATE,
+                subject_type="case",
+                subject_id=case.id,
+                data={
+                    "track_id": track.id,
+                    "kind": track.kind,
+                    "due_at": track.due_at,
+                    "roles": list(rules.escalation_roles),
+                },
+            )
         if steps.breach:
             track.breached_at = when
             report.breached += 1
-            alert(db, roles=rules.escalation_roles, kind="deadline_breached", case_id=case.id, at=when,
-                  message=f"case {case.id}: the {track.kind} deadline passed at {track.due_at.isoformat()}")
-            audit.record(db, actor=actor, tag=AuditTag.TRACK_BREACH, subject_type="case", subject_id=case.id,
-                         data={"track_id": track.id, "kind": track.kind, "due_at": track.due_at})
+            alert(
+                db,
+                roles=rules.escalation_roles,
+                kind="deadline_breached",
+                case_id=case.id,
+                at=when,
+                message=f"case {case.id}: the {track.kind} deadline passed at {track.due_at.isoformat()}",
+            )
+            audit.record(
+                db,
+                actor=actor,
+                tag=AuditTag.TRACK_BREACH,
+                subject_type="case",
+                subject_id=case.id,
+                data={"track_id": track.id, "kind": track.kind, "due_at": track.due_at},
+            )
     report.reprioritised = _reprioritise(db, near_rows, when)
     return report
 
 
 def _steps(track: Any, when: datetime, rules: CaseRules) -> Any:
     # The share of time left counts from the clock's start (NCMEC's from knowledge, not receipt).
-    return clock_steps(received_at=tracks.clock_started_at(track), due_at=track.due_at, at=when,
-                       escalate_at_remaining_fraction=rules.escalate_at_remaining_fraction,
-                       escalated=track.escalated_at is not None, breached=track.breached_at is not None)
+    return clock_steps(
+        received_at=tracks.clock_started_at(track),
+        due_at=track.due_at,
+        at=when,
+        escalate_at_remaining_fraction=rules.escalate_at_remaining_fraction,
+        escalated=track.escalated_at is not None,
+        breached=track.breached_at is not None,
+    )
 
 
-PRIORITY_FIELDS = ("severity", "minor_involved", "child_safety", "ncii", "affected_person", "trusted_flagger_in_field",
-                   "law_enforcement", "reporter_count", "reach", "next_due_at")
+PRIORITY_FIELDS = (
+    "severity",
+    "minor_involved",
+    "child_safety",
+    "ncii",
+    "affected_person",
+    "trusted_flagger_in_field",
+    "law_enforcement",
+    "reporter_count",
+    "reach",
+    "next_due_at",
+)
 
 
 def _reprioritise(db: Session, rows: list[Any], when: datetime) -> int:
@@ -554,16 +814,25 @@ def _reprioritise(db: Session, rows: list[Any], when: datetime) -> int:
         c = Case.__table__
         db.flush()
         db.connection().execute(
-            sa.update(c).where(c.c.id == sa.bindparam("_id"), c.c.priority == sa.bindparam("_old"))
-            .values(priority=sa.bindparam("priority")), changed)
+            sa.update(c)
+            .where(c.c.id == sa.bindparam("_id"), c.c.priority == sa.bindparam("_old"))
+            .values(priority=sa.bindparam("priority")),
+            changed,
+        )
         for obj in db.identity_map.values():  # what the session holds of those rows is stale now
             if isinstance(obj, Case):
                 db.expire(obj, ["priority"])
     return len(changed)
 
 
-def queue(db: Session, *, area: str | None = None, state: str = CaseState.open.value, limit: int = 50,
-          include_child_safety: bool = True) -> list[Case]:
+def queue(
+    db: Session,
+    *,
+    area: str | None = None,
+    state: str = CaseState.open.value,
+    limit: int = 50,
+    include_child_safety: bool = True,
+) -> list[Case]:
     """Cases in priority order, nearest deadline first among equals."""
     stmt = sa.select(Case).where(Case.state == state)
     if area:

@@ -14,8 +14,8 @@ from staydown.cases import actions
 from staydown.cases.models import Case
 from staydown.errors import NotFound
 from staydown.http import DbSession, require
-from staydown.staff.permissions import Permission
 from staydown.limits import DbId, Word
+from staydown.staff.permissions import Permission
 
 router = APIRouter(prefix="/v1", tags=["cases"])
 
@@ -71,11 +71,17 @@ def _case(db: DbSession, case_id: DbId, for_update: bool = False) -> Case:
 
 
 @router.get("/queue", response_model=list[CaseOut])
-def get_queue(db: DbSession, actor: Reader, area: Annotated[str | None, Query(max_length=100)] = None,
-              state: Annotated[str, Query(max_length=20, pattern="^(open|second_review|decided)$")] = "open",
-              limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[CaseOut]:
+def get_queue(
+    db: DbSession,
+    actor: Reader,
+    area: Annotated[str | None, Query(max_length=100)] = None,
+    state: Annotated[str, Query(max_length=20, pattern="^(open|second_review|decided)$")] = "open",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[CaseOut]:
     include_cs = Permission.CHILD_SAFETY_CASES.value in actor.permissions
-    return [case_out(c) for c in actions.queue(db, area=area, state=state, limit=limit, include_child_safety=include_cs)]
+    return [
+        case_out(c) for c in actions.queue(db, area=area, state=state, limit=limit, include_child_safety=include_cs)
+    ]
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut)
@@ -105,15 +111,23 @@ class DecisionIn(BaseModel):
     facts: str = Field(min_length=1, max_length=10_000)
     actions: list[Word] | None = Field(default=None, max_length=20)
     note: str = Field(default="", max_length=10_000)
-    imminent_danger: bool = Field(default=False, description="DSA Art. 18: the content gives rise to a suspicion "
-                                  "of a crime threatening someone's life or safety; the member states concerned "
-                                  "are notified within the hour")
-    member_states: list[Annotated[str, Field(max_length=2)]] = Field(default_factory=list, max_length=28,
-                                     description="with imminent_danger: the member states concerned (ISO codes, EU "
-                                     "for Europol); none: those the notices name, else Europol")
-    threat_facts: str | None = Field(default=None, max_length=10_000,
-                                     description="with imminent_danger: what gives rise to the suspicion "
-                                     "(default: the decision's facts)")
+    imminent_danger: bool = Field(
+        default=False,
+        description="DSA Art. 18: the content gives rise to a suspicion "
+        "of a crime threatening someone's life or safety; the member states concerned "
+        "are notified within the hour",
+    )
+    member_states: list[Annotated[str, Field(max_length=2)]] = Field(
+        default_factory=list,
+        max_length=28,
+        description="with imminent_danger: the member states concerned (ISO codes, EU "
+        "for Europol); none: those the notices name, else Europol",
+    )
+    threat_facts: str | None = Field(
+        default=None,
+        max_length=10_000,
+        description="with imminent_danger: what gives rise to the suspicion (default: the decision's facts)",
+    )
     manifestly_unfounded: bool = False
 
 
@@ -123,28 +137,48 @@ class DecisionOut(BaseModel):
     effective: bool
     case: CaseOut
     notified: list[str] = Field(default_factory=list, description="member states notified under Art. 18")
-    unconfigured: list[str] = Field(default_factory=list,
-                                    description="member states owed a notification with no authority configured")
+    unconfigured: list[str] = Field(
+        default_factory=list, description="member states owed a notification with no authority configured"
+    )
 
 
 @router.post("/cases/{case_id}/decision", response_model=DecisionOut)
 def decide(case_id: DbId, body: DecisionIn, request: Request, db: DbSession, actor: Reviewer) -> DecisionOut:
     case = _case(db, case_id, for_update=True)
     state = request.app.state
-    result = actions.decide_case(db, actor=actor, case=case, policy_ref=body.policy, outcome=body.outcome,
-                                 facts=body.facts, actions=body.actions, note=body.note,
-                                 catalogue=state.catalogue, rules=state.case_rules,
-                                 manifestly_unfounded=body.manifestly_unfounded)
+    result = actions.decide_case(
+        db,
+        actor=actor,
+        case=case,
+        policy_ref=body.policy,
+        outcome=body.outcome,
+        facts=body.facts,
+        actions=body.actions,
+        note=body.note,
+        catalogue=state.catalogue,
+        rules=state.case_rules,
+        manifestly_unfounded=body.manifestly_unfounded,
+    )
     marking = None
     if body.imminent_danger:
         # DSA-3: marked with the decision, whatever its outcome: the threat is the reason to tell.
-        marking = dsa18.mark_threat(db, actor=actor, case=case, facts=body.threat_facts or body.facts,
-                                    member_states=body.member_states, authorities=state.settings.dsa18_authorities,
-                                    rules=state.case_rules)
-    return DecisionOut(decision_id=result.decision.id, state=result.decision.state, effective=result.effective,
-                       case=case_out(case),
-                       notified=[n.member_state for n in marking.notifications] if marking else [],
-                       unconfigured=marking.unconfigured if marking else [])
+        marking = dsa18.mark_threat(
+            db,
+            actor=actor,
+            case=case,
+            facts=body.threat_facts or body.facts,
+            member_states=body.member_states,
+            authorities=state.settings.dsa18_authorities,
+            rules=state.case_rules,
+        )
+    return DecisionOut(
+        decision_id=result.decision.id,
+        state=result.decision.state,
+        effective=result.effective,
+        case=case_out(case),
+        notified=[n.member_state for n in marking.notifications] if marking else [],
+        unconfigured=marking.unconfigured if marking else [],
+    )
 
 
 class SecondReviewIn(BaseModel):
@@ -160,11 +194,21 @@ class SecondReviewIn(BaseModel):
 @router.post("/cases/{case_id}/second-review", response_model=DecisionOut)
 def second_review(case_id: DbId, body: SecondReviewIn, request: Request, db: DbSession, actor: Senior) -> DecisionOut:
     case = _case(db, case_id, for_update=True)
-    result = actions.second_review(db, actor=actor, case=case, agree=body.agree, facts=body.facts,
-                                   catalogue=request.app.state.catalogue, rules=request.app.state.case_rules,
-                                   policy_ref=body.policy, actions=body.actions, note=body.note)
-    return DecisionOut(decision_id=result.decision.id, state=result.decision.state, effective=result.effective,
-                       case=case_out(case))
+    result = actions.second_review(
+        db,
+        actor=actor,
+        case=case,
+        agree=body.agree,
+        facts=body.facts,
+        catalogue=request.app.state.catalogue,
+        rules=request.app.state.case_rules,
+        policy_ref=body.policy,
+        actions=body.actions,
+        note=body.note,
+    )
+    return DecisionOut(
+        decision_id=result.decision.id, state=result.decision.state, effective=result.effective, case=case_out(case)
+    )
 
 
 class FindingIn(BaseModel):

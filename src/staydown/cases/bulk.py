@@ -19,8 +19,7 @@ from staydown.staff.permissions import Permission
 
 MAX_BULK = 50
 BULK_OUTCOMES = (Outcome.violates.value, Outcome.does_not_violate.value)
-TWO_PERSON_RULE = ("child-safety, intimate-image and minor cases are decided one by one: they keep the two-person "
-                   "rule")
+TWO_PERSON_RULE = "child-safety, intimate-image and minor cases are decided one by one: they keep the two-person rule"
 
 
 @dataclass
@@ -32,8 +31,17 @@ class BulkResult:
         return [r.decision.case_id for r in self.results]
 
 
-def bulk_decide(db: Session, *, actor: Actor, case_ids: list[int], policy_ref: str, outcome: str, facts: str,
-                catalogue: Catalogue, rules: CaseRules = DEFAULT_RULES) -> BulkResult:
+def bulk_decide(
+    db: Session,
+    *,
+    actor: Actor,
+    case_ids: list[int],
+    policy_ref: str,
+    outcome: str,
+    facts: str,
+    catalogue: Catalogue,
+    rules: CaseRules = DEFAULT_RULES,
+) -> BulkResult:
     """Decide every case in `case_ids` with one outcome under one policy, for one reason.
 
     All or nothing: a case that cannot be decided (someone else holds it, it is decided already,
@@ -65,20 +73,34 @@ def bulk_decide(db: Session, *, actor: Actor, case_ids: list[int], policy_ref: s
         if case.child_safety and Permission.CHILD_SAFETY_CASES.value not in actor.permissions:
             raise NotFound(f"no case {case_id}")  # as elsewhere: a case one may not see does not exist
         if is_two_person(case):
-            raise RuleViolation(f"case {case.id} is not for bulk decisions: {TWO_PERSON_RULE}",
-                                code="two_person_rule")
+            raise RuleViolation(f"case {case.id} is not for bulk decisions: {TWO_PERSON_RULE}", code="two_person_rule")
         if case.state != CaseState.open.value:
             raise Conflict(f"case {case.id} is {case.state.replace('_', ' ')}, not open")
         if case.claimed_by and case.claimed_by != actor.ref and case.claim_expires_at and case.claim_expires_at > when:
-            raise Conflict(f"case {case.id} is claimed by someone else until "
-                           f"{case.claim_expires_at.strftime('%H:%M UTC')}; leave it out or ask them")
+            raise Conflict(
+                f"case {case.id} is claimed by someone else until "
+                f"{case.claim_expires_at.strftime('%H:%M UTC')}; leave it out or ask them"
+            )
         if case.policy_id != policy_id:
-            raise InvalidInput(f"case {case.id} is under {case.policy_id or 'no policy yet'}, not {policy_id}: a bulk "
-                               "decision takes cases of one policy")
+            raise InvalidInput(
+                f"case {case.id} is under {case.policy_id or 'no policy yet'}, not {policy_id}: a bulk "
+                "decision takes cases of one policy"
+            )
         cases.append(case)
     results = []
     for case in cases:
         claim_case(db, actor=actor, case=case, rules=rules)
-        results.append(decide_case(db, actor=actor, case=case, policy_ref=policy_ref, outcome=outcome, facts=text,
-                                   note=f"bulk decision of {len(cases)} cases", catalogue=catalogue, rules=rules))
+        results.append(
+            decide_case(
+                db,
+                actor=actor,
+                case=case,
+                policy_ref=policy_ref,
+                outcome=outcome,
+                facts=text,
+                note=f"bulk decision of {len(cases)} cases",
+                catalogue=catalogue,
+                rules=rules,
+            )
+        )
     return BulkResult(results)

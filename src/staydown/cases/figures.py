@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -50,8 +50,12 @@ class Figures:
 
 
 def open_cases_by_area(db: Session) -> dict[str, int]:
-    rows = db.execute(sa.select(Case.area, sa.func.count()).where(Case.state.in_(OPEN_CASE_STATES))
-                      .group_by(Case.area).order_by(Case.area)).all()
+    rows = db.execute(
+        sa.select(Case.area, sa.func.count())
+        .where(Case.state.in_(OPEN_CASE_STATES))
+        .group_by(Case.area)
+        .order_by(Case.area)
+    ).all()
     return {area: count for area, count in rows}
 
 
@@ -60,32 +64,59 @@ def tracks_due(db: Session, *, at: datetime, within: timedelta) -> list[DueTrack
     rows = db.execute(
         sa.select(LegalTrack.case_id, LegalTrack.kind, Case.area, LegalTrack.due_at)
         .join(Case, Case.id == LegalTrack.case_id)
-        .where(LegalTrack.state == TrackState.open.value, LegalTrack.due_at.is_not(None),
-               LegalTrack.due_at > at, LegalTrack.due_at <= at + within)
-        .order_by(LegalTrack.due_at, LegalTrack.id)).all()
+        .where(
+            LegalTrack.state == TrackState.open.value,
+            LegalTrack.due_at.is_not(None),
+            LegalTrack.due_at > at,
+            LegalTrack.due_at <= at + within,
+        )
+        .order_by(LegalTrack.due_at, LegalTrack.id)
+    ).all()
     return [DueTrack(case_id, kind, area, due_at) for case_id, kind, area, due_at in rows]
 
 
 def overdue_tracks(db: Session, *, at: datetime) -> int:
-    return db.scalar(sa.select(sa.func.count()).select_from(LegalTrack).where(
-        LegalTrack.state == TrackState.open.value, LegalTrack.due_at.is_not(None), LegalTrack.due_at <= at)) or 0
+    return (
+        db.scalar(
+            sa.select(sa.func.count())
+            .select_from(LegalTrack)
+            .where(LegalTrack.state == TrackState.open.value, LegalTrack.due_at.is_not(None), LegalTrack.due_at <= at)
+        )
+        or 0
+    )
 
 
 def tracks_met_late(db: Session, *, at: datetime, days: int) -> int:
-    return db.scalar(sa.select(sa.func.count()).select_from(LegalTrack).where(
-        LegalTrack.state == TrackState.met.value, LegalTrack.met_at > at - timedelta(days=days),
-        LegalTrack.due_at.is_not(None), LegalTrack.met_at > LegalTrack.due_at)) or 0
+    return (
+        db.scalar(
+            sa.select(sa.func.count())
+            .select_from(LegalTrack)
+            .where(
+                LegalTrack.state == TrackState.met.value,
+                LegalTrack.met_at > at - timedelta(days=days),
+                LegalTrack.due_at.is_not(None),
+                LegalTrack.met_at > LegalTrack.due_at,
+            )
+        )
+        or 0
+    )
 
 
 def median_time_to_action(db: Session, *, at: datetime, days: int) -> TimeToAction:
     """Median time from a case's opening (its first notice or scan) to its first enforcement
     action, over cases whose first action fell in the last `days` days. Interim restrictions
     are left out: they are automatic and would make every child-safety case look instant."""
-    first = (sa.select(EnforcementAction.case_id, sa.func.min(EnforcementAction.created_at).label("first_at"))
-             .where(EnforcementAction.case_id.is_not(None), EnforcementAction.interim.is_(False))
-             .group_by(EnforcementAction.case_id).subquery())
-    rows = db.execute(sa.select(Case.opened_at, first.c.first_at).join(first, first.c.case_id == Case.id)
-                      .where(first.c.first_at > at - timedelta(days=days), first.c.first_at <= at)).all()
+    first = (
+        sa.select(EnforcementAction.case_id, sa.func.min(EnforcementAction.created_at).label("first_at"))
+        .where(EnforcementAction.case_id.is_not(None), EnforcementAction.interim.is_(False))
+        .group_by(EnforcementAction.case_id)
+        .subquery()
+    )
+    rows = db.execute(
+        sa.select(Case.opened_at, first.c.first_at)
+        .join(first, first.c.case_id == Case.id)
+        .where(first.c.first_at > at - timedelta(days=days), first.c.first_at <= at)
+    ).all()
     seconds = [max(0.0, (_aware(acted) - _aware(opened)).total_seconds()) for opened, acted in rows]
     return TimeToAction(days, len(seconds), statistics.median(seconds) if seconds else None)
 
@@ -94,7 +125,7 @@ def _aware(value: datetime) -> datetime:
     # Aggregates may come back naive (SQLite) or as text, whatever the column's type.
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def dashboard_figures(db: Session) -> Figures:

@@ -47,8 +47,12 @@ class Case(Base):
     __tablename__ = "cases"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    content_id: Mapped[int | None] = mapped_column(sa.ForeignKey("platform_content.id", ondelete="SET NULL"), index=True)
-    url: Mapped[str | None] = mapped_column(sa.String(2048), index=True)  # when the platform has not identified the content
+    content_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("platform_content.id", ondelete="SET NULL"), index=True
+    )
+    url: Mapped[str | None] = mapped_column(
+        sa.String(2048), index=True
+    )  # when the platform has not identified the content
     state: Mapped[str] = mapped_column(sa.String(20), nullable=False)
     area: Mapped[str] = mapped_column(sa.String(30), nullable=False)
     policy_id: Mapped[str | None] = mapped_column(sa.String(80))
@@ -116,8 +120,9 @@ class NoticeTrack(Base):
     __tablename__ = "notice_tracks"
 
     notice_id: Mapped[int] = mapped_column(sa.ForeignKey("notices.id", ondelete="CASCADE"), primary_key=True)
-    track_id: Mapped[int] = mapped_column(sa.ForeignKey("legal_tracks.id", ondelete="CASCADE"), primary_key=True,
-                                          index=True)
+    track_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("legal_tracks.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class DecisionState(str, enum.Enum):

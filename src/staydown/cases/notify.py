@@ -7,10 +7,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from staydown.cases.models import Case, Decision, Outcome
-from staydown.cases.tracks import reasons
-from staydown.cases.rules import CaseRules
 from staydown import i18n
+from staydown.cases.models import Case, Decision, Outcome
+from staydown.cases.rules import CaseRules
+from staydown.cases.tracks import reasons
 from staydown.delivery.messages import queue_message
 from staydown.i18n import gettext as _
 from staydown.intake.models import Notice, NoticeItem, NoticeState, Notifier
@@ -41,18 +41,32 @@ def receipt_message(notice: Any, rules: CaseRules) -> dict[str, str] | None:
     base = rules.public_base_url.rstrip("/")
     code = notice.tracking_code
     with i18n.using(getattr(notice, "language", None)):
-        lines = [_("We received your report (tracking code %(code)s) on %(when)s.",
-                   code=code, when=i18n.when(notice.received_at))]
+        lines = [
+            _(
+                "We received your report (tracking code %(code)s) on %(when)s.",
+                code=code,
+                when=i18n.when(notice.received_at),
+            )
+        ]
         if notice.missing_elements:
             from staydown.intake.batch import TAKE_IT_DOWN_ELEMENTS
 
-            lines.append(_("Your TAKE IT DOWN request is not complete yet, so its time limit has not started. "
-                           "We have kept it. It still needs:"))
+            lines.append(
+                _(
+                    "Your TAKE IT DOWN request is not complete yet, so its time limit has not started. "
+                    "We have kept it. It still needs:"
+                )
+            )
             lines.append("\n".join("- " + _(TAKE_IT_DOWN_ELEMENTS.get(m, m)) for m in notice.missing_elements))
-            lines.append(_("To complete it, open this page and fill in what is missing: %(url)s",
-                           url=f"{base}/takedown?code={code}"))
-            lines.append(_("Or go to %(url)s and enter your tracking code %(code)s.",
-                           url=f"{base}/takedown/complete", code=code))
+            lines.append(
+                _(
+                    "To complete it, open this page and fill in what is missing: %(url)s",
+                    url=f"{base}/takedown?code={code}",
+                )
+            )
+            lines.append(
+                _("Or go to %(url)s and enter your tracking code %(code)s.", url=f"{base}/takedown/complete", code=code)
+            )
         lines.append(_("Follow it here: %(url)s", url=f"{base}/status/{code}"))
         subject = _("%(platform)s: we received your report %(code)s", platform=rules.platform_name, code=code)
     return {"channel": channel[0], "recipient": channel[1], "body": "\n\n".join(lines), "subject": subject}
@@ -61,13 +75,16 @@ def receipt_message(notice: Any, rules: CaseRules) -> dict[str, str] | None:
 def notices_of(db: Session, case: Case) -> list[Notice]:
     # DISTINCT over the row would compare JSON columns, which PostgreSQL cannot: filter by id.
     ids = sa.select(NoticeItem.notice_id).where(NoticeItem.case_id == case.id)
-    return list(db.execute(
-        sa.select(Notice).where(Notice.id.in_(ids), Notice.state == NoticeState.received.value)
-        .order_by(Notice.id)).scalars())
+    return list(
+        db.execute(
+            sa.select(Notice).where(Notice.id.in_(ids), Notice.state == NoticeState.received.value).order_by(Notice.id)
+        ).scalars()
+    )
 
 
-def tell_outcome(db: Session, *, case: Case, decision: Decision, policy: Policy, rules: CaseRules,
-                 manifestly_unfounded: bool = False) -> int:
+def tell_outcome(
+    db: Session, *, case: Case, decision: Decision, policy: Policy, rules: CaseRules, manifestly_unfounded: bool = False
+) -> int:
     """DSA-1/DSA-4: the decision with its reasons and the redress open to the notifier, also
     against a decision not to act. Counts each notifier's founded and unfounded notices."""
     told = 0
@@ -87,24 +104,41 @@ def tell_outcome(db: Session, *, case: Case, decision: Decision, policy: Policy,
             continue
         with i18n.using(notice.language):
             title = policy.text(i18n.current()).title
-            taken = "; ".join(measure(i18n.current(), kind) for kind in decision.actions
-                              if kind in MEASURE_KINDS) or _("none")
-            what = (_("We found that it breaks our rule \"%(title)s\" and took action: %(taken)s.",
-                      title=title, taken=taken)
-                    if acted else _("We found that it does not break our rule \"%(title)s\" and did not act on it.",
-                                    title=title))
-            body = "\n\n".join([
-                _("Your report %(code)s has been decided.", code=notice.tracking_code), what,
-                # The reviewers' words go to a person outside: through the one scrubber, which knows the
-                # handles, ids, names, addresses and numbers of everyone on the case (the poster's too).
-                _("Our reasons: %(reasons)s", reasons=scrub(reasons(decision))),
-                _("You can ask us to review this decision within six months, free of charge: %(url)s. You may also "
-                  "take it to a certified out-of-court dispute settlement body, or to a court.",
-                  url=f"{rules.public_base_url.rstrip('/')}/appeal?notice={notice.tracking_code}"),
-            ])
-            subject = _("%(platform)s: decision on your report %(code)s", platform=rules.platform_name,
-                        code=notice.tracking_code)
-        queue_message(db, notice_id=notice.id, kind="decision", channel=channel[0], recipient=channel[1],
-                      subject=subject, body=body)
+            taken = "; ".join(measure(i18n.current(), kind) for kind in decision.actions if kind in MEASURE_KINDS) or _(
+                "none"
+            )
+            what = (
+                _('We found that it breaks our rule "%(title)s" and took action: %(taken)s.', title=title, taken=taken)
+                if acted
+                else _('We found that it does not break our rule "%(title)s" and did not act on it.', title=title)
+            )
+            body = "\n\n".join(
+                [
+                    _("Your report %(code)s has been decided.", code=notice.tracking_code),
+                    what,
+                    # The reviewers' words go to a person outside: through the one scrubber, which knows the
+                    # handles, ids, names, addresses and numbers of everyone on the case (the poster's too).
+                    _("Our reasons: %(reasons)s", reasons=scrub(reasons(decision))),
+                    _(
+                        "You can ask us to review this decision within six months, free of charge: %(url)s. You may also "
+                        "take it to a certified out-of-court dispute settlement body, or to a court.",
+                        url=f"{rules.public_base_url.rstrip('/')}/appeal?notice={notice.tracking_code}",
+                    ),
+                ]
+            )
+            subject = _(
+                "%(platform)s: decision on your report %(code)s",
+                platform=rules.platform_name,
+                code=notice.tracking_code,
+            )
+        queue_message(
+            db,
+            notice_id=notice.id,
+            kind="decision",
+            channel=channel[0],
+            recipient=channel[1],
+            subject=subject,
+            body=body,
+        )
         told += 1
     return told

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from staydown.actors import Actor
 from staydown.cases.models import Case, CaseState, LegalTrack, TrackKind
 from staydown.cases.tracks import LIVE_TRACKS
-from staydown.errors import InvalidInput
 from staydown.intake.models import Notice, NoticeItem, ReporterKind
 from staydown.staff.permissions import Permission
 
@@ -44,13 +43,21 @@ class QueueFilter:
         """This filter as a query string, with `changes` applied (for links between views)."""
         from urllib.parse import urlencode
 
-        values = {"view": self.view, "area": self.area, "policy": self.policy, "track": self.track,
-                  "reporter": self.reporter, "sort": self.sort, **changes}
+        values = {
+            "view": self.view,
+            "area": self.area,
+            "policy": self.policy,
+            "track": self.track,
+            "reporter": self.reporter,
+            "sort": self.sort,
+            **changes,
+        }
         return urlencode({k: v for k, v in values.items() if v and not (k == "sort" and v == "priority")})
 
 
-def _choice(value: str | None, *, name: str, allowed: dict[str, str] | list[str], problems: list[str],
-            default: str = "") -> str:
+def _choice(
+    value: str | None, *, name: str, allowed: dict[str, str] | list[str], problems: list[str], default: str = ""
+) -> str:
     clean = (value or "").strip()
     if not clean:
         return default
@@ -61,9 +68,17 @@ def _choice(value: str | None, *, name: str, allowed: dict[str, str] | list[str]
     return default
 
 
-def parse_filter(*, view: str | None = None, state: str | None = None, area: str | None = None,
-                 policy: str | None = None, track: str | None = None, reporter: str | None = None,
-                 sort: str | None = None, policies: list[str] | None = None) -> QueueFilter:
+def parse_filter(
+    *,
+    view: str | None = None,
+    state: str | None = None,
+    area: str | None = None,
+    policy: str | None = None,
+    track: str | None = None,
+    reporter: str | None = None,
+    sort: str | None = None,
+    policies: list[str] | None = None,
+) -> QueueFilter:
     """The queue's filter from what a person typed or followed. `state` is the older name of
     `view` (links say ?state=open; ?state=decided means the closed view). A value that is not one
     of the choices is reported in `problems`, and the filter falls back to its default."""
@@ -83,8 +98,9 @@ def parse_filter(*, view: str | None = None, state: str | None = None, area: str
             problems.append("a policy is named by its id, e.g. spam")
             chosen_policy = ""
     chosen_track = _choice(track, name="legal track", allowed=[k.value for k in TrackKind], problems=problems)
-    chosen_reporter = _choice(reporter, name="reporter kind", allowed=[k.value for k in ReporterKind],
-                              problems=problems)
+    chosen_reporter = _choice(
+        reporter, name="reporter kind", allowed=[k.value for k in ReporterKind], problems=problems
+    )
     chosen_sort = _choice(sort, name="sort order", allowed=SORTS, problems=problems, default="priority")
     return QueueFilter(chosen_view, chosen_area, chosen_policy, chosen_track, chosen_reporter, chosen_sort, problems)
 
@@ -94,8 +110,9 @@ def my_targets(actor: Actor, roles: list[str]) -> list[str]:
     return [actor.ref] + [f"role:{r}" for r in roles]
 
 
-def queue_view(db: Session, *, actor: Actor, roles: list[str], flt: QueueFilter, at: datetime,
-               limit: int = MAX_ROWS) -> list[Case]:
+def queue_view(
+    db: Session, *, actor: Actor, roles: list[str], flt: QueueFilter, at: datetime, limit: int = MAX_ROWS
+) -> list[Case]:
     """The cases of one view and filter that this person may see, in the view's order."""
     stmt = sa.select(Case)
     if flt.view == "open":
@@ -106,13 +123,14 @@ def queue_view(db: Session, *, actor: Actor, roles: list[str], flt: QueueFilter,
         stmt = stmt.where(Case.state == CaseState.decided.value)
     elif flt.view == "mine":
         mine_claimed = sa.and_(Case.claimed_by == actor.ref, Case.claim_expires_at > at)
-        stmt = stmt.where(Case.state != CaseState.decided.value,
-                          sa.or_(mine_claimed, Case.assigned_to.in_(my_targets(actor, roles))))
+        stmt = stmt.where(
+            Case.state != CaseState.decided.value, sa.or_(mine_claimed, Case.assigned_to.in_(my_targets(actor, roles)))
+        )
     elif flt.view == "breached":
         # A clock still running past its due time, or one whose miss is on record and still owed.
         live = sa.select(LegalTrack.case_id).where(
-            LegalTrack.state.in_(LIVE_TRACKS),
-            sa.or_(LegalTrack.breached_at.is_not(None), LegalTrack.due_at < at))
+            LegalTrack.state.in_(LIVE_TRACKS), sa.or_(LegalTrack.breached_at.is_not(None), LegalTrack.due_at < at)
+        )
         stmt = stmt.where(Case.id.in_(live))
     if Permission.CHILD_SAFETY_CASES.value not in actor.permissions:
         stmt = stmt.where(Case.child_safety.is_(False))
@@ -123,8 +141,11 @@ def queue_view(db: Session, *, actor: Actor, roles: list[str], flt: QueueFilter,
     if flt.track:
         stmt = stmt.where(Case.id.in_(sa.select(LegalTrack.case_id).where(LegalTrack.kind == flt.track)))
     if flt.reporter:
-        by_item = sa.select(NoticeItem.case_id).join(Notice, Notice.id == NoticeItem.notice_id).where(
-            Notice.reporter_kind == flt.reporter)
+        by_item = (
+            sa.select(NoticeItem.case_id)
+            .join(Notice, Notice.id == NoticeItem.notice_id)
+            .where(Notice.reporter_kind == flt.reporter)
+        )
         by_notice = sa.select(Notice.case_id).where(Notice.reporter_kind == flt.reporter, Notice.case_id.is_not(None))
         stmt = stmt.where(sa.or_(Case.id.in_(by_item), Case.id.in_(by_notice)))
     if flt.view == "closed":

@@ -63,7 +63,7 @@ class CaseRules:
         return timedelta(hours=self.hours_of(kind))
 
     @classmethod
-    def from_settings(cls, settings: Any, catalogue: Any = None) -> "CaseRules":
+    def from_settings(cls, settings: Any, catalogue: Any = None) -> CaseRules:
         hours = _built_in()
         source: dict[str, str] = {}
         for kind, value in (getattr(catalogue, "track_hours", None) or {}).items():

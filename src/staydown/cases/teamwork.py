@@ -23,8 +23,11 @@ ESCALATION_ALERT = "case_escalated"
 def _require(actor: Actor, permission: Permission, case: Case) -> None:
     if actor.kind is ActorKind.staff and permission.value not in actor.permissions:
         raise PermissionDenied(f"this needs the '{permission.value}' permission")
-    if case.child_safety and actor.kind is ActorKind.staff \
-            and Permission.CHILD_SAFETY_CASES.value not in actor.permissions:
+    if (
+        case.child_safety
+        and actor.kind is ActorKind.staff
+        and Permission.CHILD_SAFETY_CASES.value not in actor.permissions
+    ):
         raise PermissionDenied("child-safety cases are worked by child-safety specialists")
 
 
@@ -39,8 +42,11 @@ def _clean(value: str, *, label: str, limit: int) -> str:
 
 def comments_for(db: Session, case_id: int, *, limit: int = 200) -> list[CaseComment]:
     """A case's comments, newest first."""
-    return list(db.execute(sa.select(CaseComment).where(CaseComment.case_id == case_id)
-                           .order_by(CaseComment.id.desc()).limit(limit)).scalars())
+    return list(
+        db.execute(
+            sa.select(CaseComment).where(CaseComment.case_id == case_id).order_by(CaseComment.id.desc()).limit(limit)
+        ).scalars()
+    )
 
 
 def add_comment(db: Session, *, actor: Actor, case: Case, body: str) -> CaseComment:
@@ -50,8 +56,14 @@ def add_comment(db: Session, *, actor: Actor, case: Case, body: str) -> CaseComm
     comment = CaseComment(case_id=case.id, author=actor.ref, body=text, created_at=now(db))
     db.add(comment)
     db.flush()
-    audit.record(db, actor=actor, tag=AuditTag.CASE_COMMENT, subject_type="case", subject_id=case.id,
-                 data={"comment_id": comment.id, "body": text})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.CASE_COMMENT,
+        subject_type="case",
+        subject_id=case.id,
+        data={"comment_id": comment.id, "body": text},
+    )
     return comment
 
 
@@ -80,8 +92,9 @@ def check_target(db: Session, case: Case, target: str) -> str:
         if Permission.CASES_REVIEW.value not in granted:
             raise InvalidInput(f"{person.username} cannot work cases (no reviewer role)")
         if case.child_safety and Permission.CHILD_SAFETY_CASES.value not in granted:
-            raise InvalidInput(f"{person.username} is not a child-safety specialist: a child-safety case goes only "
-                               "to one")
+            raise InvalidInput(
+                f"{person.username} is not a child-safety specialist: a child-safety case goes only to one"
+            )
         return f"staff:{person.id}"
     raise InvalidInput("choose a person or a role to give the case to")
 
@@ -99,8 +112,14 @@ def assign_case(db: Session, *, actor: Actor, case: Case, to: str | None, reason
         raise Conflict("the case is already given to them" if target else "the case is not given to anyone")
     before = case.assigned_to
     case.assigned_to = target
-    audit.record(db, actor=actor, tag=AuditTag.CASE_ASSIGN, subject_type="case", subject_id=case.id,
-                 data={"from": before, "to": target, "reason": note})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.CASE_ASSIGN,
+        subject_type="case",
+        subject_id=case.id,
+        data={"from": before, "to": target, "reason": note},
+    )
     return case
 
 
@@ -116,8 +135,20 @@ def escalate_case(db: Session, *, actor: Actor, case: Case, to: str, reason: str
     case.assigned_to = target
     when = now(db)
     if target.startswith("role:"):
-        alert(db, roles=[target.split(":", 1)[1]], kind=ESCALATION_ALERT, case_id=case.id,
-              message=f"case {case.id} was escalated to you by {actor.label}: {why}", at=when)
-    audit.record(db, actor=actor, tag=AuditTag.CASE_ESCALATE_TO, subject_type="case", subject_id=case.id,
-                 data={"from": before, "to": target, "reason": why})
+        alert(
+            db,
+            roles=[target.split(":", 1)[1]],
+            kind=ESCALATION_ALERT,
+            case_id=case.id,
+            message=f"case {case.id} was escalated to you by {actor.label}: {why}",
+            at=when,
+        )
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.CASE_ESCALATE_TO,
+        subject_type="case",
+        subject_id=case.id,
+        data={"from": before, "to": target, "reason": why},
+    )
     return case

@@ -72,35 +72,99 @@ class KindRule:
     statutory_max_hours: float | None = None  # the law's own deadline: no catalogue may set a longer one
 
 
-KINDS: dict[str, KindRule] = {rule.kind: rule for rule in (
-    KindRule(TrackKind.dsa_notice.value, "A decision on your report", "DSA Art. 16(6)",
-             "receipt", DECISION, closed_by_no_violation=False),
-    KindRule(TrackKind.take_it_down.value, "Removal within 48 hours (TAKE IT DOWN Act)",
-             "TAKE IT DOWN Act, 47 U.S.C. 223a", "receipt", REMOVAL_CONFIRMED, closed_by_no_violation=True,
-             statutory_max_hours=48.0),
-    KindRule(TrackKind.uk_intimate_image.value, "Removal of an intimate image within 48 hours (UK)",
-             "UK Online Safety Act 2023 (intimate image abuse)", "receipt", REMOVAL_CONFIRMED,
-             closed_by_no_violation=True, statutory_max_hours=48.0),
-    KindRule(TrackKind.priority_takedown.value, "Swift removal of priority illegal content",
-             "UK Online Safety Act 2023 s.10(3)(b)", "receipt", REMOVAL_CONFIRMED, closed_by_no_violation=True),
-    KindRule(TrackKind.ncmec.value, "Report to NCMEC's CyberTipline", "18 U.S.C. 2258A",
-             "knowledge", REPORT_FINISHED, closed_by_no_violation=True, public=False),
-    KindRule(TrackKind.uk_nca.value, "Report to the UK National Crime Agency", "UK Online Safety Act 2023 s.66",
-             "knowledge", REPORT_FINISHED, closed_by_no_violation=True, public=False),
-    KindRule(TrackKind.dsa_art18.value, "Notification of a threat to life or safety", "DSA Art. 18",
-             "marking", NOTIFICATION_SENT, closed_by_no_violation=False, public=False),
-    KindRule(TrackKind.terrorist_order.value, "Removal within one hour (terrorist-content removal order)",
-             "Regulation (EU) 2021/784, Art. 3(3)", "order", REMOVAL_CONFIRMED, closed_by_no_violation=False,
-             per_notice=True, statutory_max_hours=1.0),
-    KindRule(TrackKind.authority_order.value, "The deadline an order or request set", "the order or request itself",
-             "order", REMOVAL_CONFIRMED, closed_by_no_violation=False, per_notice=True),
-)}
+KINDS: dict[str, KindRule] = {
+    rule.kind: rule
+    for rule in (
+        KindRule(
+            TrackKind.dsa_notice.value,
+            "A decision on your report",
+            "DSA Art. 16(6)",
+            "receipt",
+            DECISION,
+            closed_by_no_violation=False,
+        ),
+        KindRule(
+            TrackKind.take_it_down.value,
+            "Removal within 48 hours (TAKE IT DOWN Act)",
+            "TAKE IT DOWN Act, 47 U.S.C. 223a",
+            "receipt",
+            REMOVAL_CONFIRMED,
+            closed_by_no_violation=True,
+            statutory_max_hours=48.0,
+        ),
+        KindRule(
+            TrackKind.uk_intimate_image.value,
+            "Removal of an intimate image within 48 hours (UK)",
+            "UK Online Safety Act 2023 (intimate image abuse)",
+            "receipt",
+            REMOVAL_CONFIRMED,
+            closed_by_no_violation=True,
+            statutory_max_hours=48.0,
+        ),
+        KindRule(
+            TrackKind.priority_takedown.value,
+            "Swift removal of priority illegal content",
+            "UK Online Safety Act 2023 s.10(3)(b)",
+            "receipt",
+            REMOVAL_CONFIRMED,
+            closed_by_no_violation=True,
+        ),
+        KindRule(
+            TrackKind.ncmec.value,
+            "Report to NCMEC's CyberTipline",
+            "18 U.S.C. 2258A",
+            "knowledge",
+            REPORT_FINISHED,
+            closed_by_no_violation=True,
+            public=False,
+        ),
+        KindRule(
+            TrackKind.uk_nca.value,
+            "Report to the UK National Crime Agency",
+            "UK Online Safety Act 2023 s.66",
+            "knowledge",
+            REPORT_FINISHED,
+            closed_by_no_violation=True,
+            public=False,
+        ),
+        KindRule(
+            TrackKind.dsa_art18.value,
+            "Notification of a threat to life or safety",
+            "DSA Art. 18",
+            "marking",
+            NOTIFICATION_SENT,
+            closed_by_no_violation=False,
+            public=False,
+        ),
+        KindRule(
+            TrackKind.terrorist_order.value,
+            "Removal within one hour (terrorist-content removal order)",
+            "Regulation (EU) 2021/784, Art. 3(3)",
+            "order",
+            REMOVAL_CONFIRMED,
+            closed_by_no_violation=False,
+            per_notice=True,
+            statutory_max_hours=1.0,
+        ),
+        KindRule(
+            TrackKind.authority_order.value,
+            "The deadline an order or request set",
+            "the order or request itself",
+            "order",
+            REMOVAL_CONFIRMED,
+            closed_by_no_violation=False,
+            per_notice=True,
+        ),
+    )
+}
 
 PERSON_REPORTERS = frozenset({"affected_person", "parent_or_representative"})
 DSA_NOTICE_KINDS = frozenset({"user_report", "public_report", "dsa_notice", "trusted_flagger", "take_it_down"})
-ORDER_KINDS = {"terrorist_order": TrackKind.terrorist_order.value,
-               "authority_order": TrackKind.authority_order.value,
-               "law_enforcement": TrackKind.authority_order.value}
+ORDER_KINDS = {
+    "terrorist_order": TrackKind.terrorist_order.value,
+    "authority_order": TrackKind.authority_order.value,
+    "law_enforcement": TrackKind.authority_order.value,
+}
 
 
 def public_kinds() -> tuple[str, ...]:
@@ -117,6 +181,7 @@ def scope_of(kind: str, notice_id: int | None) -> str:
 
 # -- planning: which tracks a notice opens ------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class TrackPlan:
     kind: str
@@ -126,7 +191,7 @@ class TrackPlan:
     due_at: datetime | None = None  # an order's own deadline, when it states one
 
 
-def listed_hours(policy: Any, kind: str) -> float | None | bool:
+def listed_hours(policy: Any, kind: str) -> float | bool | None:
     """The hours a policy gives a kind it lists (None: the catalogue's), or False if not listed."""
     for entry in getattr(policy, "legal_tracks", ()):
         if entry.kind == kind:
@@ -146,10 +211,20 @@ def hours_for(kind: str, rules: CaseRules, *policies: Any) -> tuple[float, str]:
     return rules.hours_of(kind), rules.source_of(kind)
 
 
-def plan_for_notice(*, notice_kind: str, reporter_kind: str, complete: bool, policy: Any,
-                    case_policy: Any = None, child_safety: bool, ncii: bool, rules: CaseRules,
-                    order_due_at: datetime | None = None, order_hours: float | None = None,
-                    received_at: datetime) -> list[TrackPlan]:
+def plan_for_notice(
+    *,
+    notice_kind: str,
+    reporter_kind: str,
+    complete: bool,
+    policy: Any,
+    case_policy: Any = None,
+    child_safety: bool,
+    ncii: bool,
+    rules: CaseRules,
+    order_due_at: datetime | None = None,
+    order_hours: float | None = None,
+    received_at: datetime,
+) -> list[TrackPlan]:
     """The tracks one notice opens (or joins) on its case. `policy` is the notice's own, and
     `case_policy` the case's after this notice raised it: a kind listed by either applies.
     `complete` is False for a TAKE IT DOWN request still missing an element: it is a notice all
@@ -184,8 +259,15 @@ def plan_for_notice(*, notice_kind: str, reporter_kind: str, complete: bool, pol
             # A removal order's one hour is the Regulation's, whatever the order says.
             plans.append(TrackPlan(kind, True, limit, "the law's deadline (the order stated a later one)"))
         elif stated is not None:
-            plans.append(TrackPlan(kind, True, stated, "the order's stated deadline",
-                                   due_at=order_due_at if order_due_at is not None else None))
+            plans.append(
+                TrackPlan(
+                    kind,
+                    True,
+                    stated,
+                    "the order's stated deadline",
+                    due_at=order_due_at if order_due_at is not None else None,
+                )
+            )
         else:
             plans.append(TrackPlan(kind, True, hours, basis))
     if notice_kind == "take_it_down":
@@ -195,7 +277,7 @@ def plan_for_notice(*, notice_kind: str, reporter_kind: str, complete: bool, pol
     elif alleged(TrackKind.take_it_down.value) and person and (child_safety or ncii):
         # The person depicted, or their parent, asked for removal (X-2).
         plans.append(plan(TrackKind.take_it_down.value))
-    if alleged(TrackKind.uk_intimate_image.value) and (ncii and not child_safety or person):
+    if alleged(TrackKind.uk_intimate_image.value) and ((ncii and not child_safety) or person):
         plans.append(plan(TrackKind.uk_intimate_image.value))
     if listed(TrackKind.priority_takedown.value) and notice_kind not in ORDER_KINDS:
         # UK-1: whoever reports it (a bystander, an anonymous person, a match), it comes down swiftly.
@@ -224,8 +306,9 @@ class Placed:
     change: str | None  # "opened", "started" or None (joined a track already running)
 
 
-def place(tracks: list[Any], plan: TrackPlan, *, received_at: datetime, notice_id: int | None,
-          make: Callable[..., Any]) -> Placed:
+def place(
+    tracks: list[Any], plan: TrackPlan, *, received_at: datetime, notice_id: int | None, make: Callable[..., Any]
+) -> Placed:
     """Open the planned track on a case's `tracks`, or join the one of that kind (and scope)
     already there; a waiting track whose clock this plan starts is started. `make(**fields)`
     builds a new track; it is appended to `tracks`."""
@@ -240,9 +323,15 @@ def place(tracks: list[Any], plan: TrackPlan, *, received_at: datetime, notice_i
     details = {"hours": plan.hours, "basis": plan.basis}
     if plan.running:
         details["clock_started_at"] = received_at.isoformat()
-    track = make(kind=plan.kind, scope=scope, notice_id=notice_id, received_at=received_at,
-                 state=TrackState.open.value if plan.running else TrackState.waiting.value, due_at=due,
-                 details=details)
+    track = make(
+        kind=plan.kind,
+        scope=scope,
+        notice_id=notice_id,
+        received_at=received_at,
+        state=TrackState.open.value if plan.running else TrackState.waiting.value,
+        due_at=due,
+        details=details,
+    )
     tracks.append(track)
     return Placed(track, "opened")
 
@@ -268,6 +357,7 @@ def next_due(tracks: Iterable[Any]) -> datetime | None:
 
 # -- the rows ---------------------------------------------------------------------------------
 
+
 def _refresh(db: Session, case: Case) -> None:
     from staydown.cases.actions import refresh_priority
 
@@ -278,15 +368,28 @@ def link(db: Session, *, notice_id: int, track: LegalTrack) -> None:
     """The notice is governed by this track (it opened it, or joined it): its receipt and status
     page show it, and no other notice's."""
     db.flush()
-    exists = db.execute(sa.select(NoticeTrack.track_id).where(
-        NoticeTrack.notice_id == notice_id, NoticeTrack.track_id == track.id)).first()
+    exists = db.execute(
+        sa.select(NoticeTrack.track_id).where(NoticeTrack.notice_id == notice_id, NoticeTrack.track_id == track.id)
+    ).first()
     if exists is None:
         db.add(NoticeTrack(notice_id=notice_id, track_id=track.id))
 
 
-def open_track(db: Session, *, actor: Actor, case: Case, kind: str, received_at: datetime,
-               notice_id: int | None, rules: CaseRules, start: bool = True, hours: float | None = None,
-               basis: str | None = None, due_at: datetime | None = None, policy: Any = None) -> LegalTrack:
+def open_track(
+    db: Session,
+    *,
+    actor: Actor,
+    case: Case,
+    kind: str,
+    received_at: datetime,
+    notice_id: int | None,
+    rules: CaseRules,
+    start: bool = True,
+    hours: float | None = None,
+    basis: str | None = None,
+    due_at: datetime | None = None,
+    policy: Any = None,
+) -> LegalTrack:
     """Open a track on a case (one per case and kind; per notice for orders), or start the waiting
     one of that kind. `start=False` opens it waiting, its clock not yet running."""
     if kind not in KINDS:
@@ -305,9 +408,22 @@ def open_track(db: Session, *, actor: Actor, case: Case, kind: str, received_at:
     track = placed.track
     if placed.change == "opened":
         db.flush()
-        audit.record(db, actor=actor, tag=AuditTag.TRACK_OPEN, subject_type="case", subject_id=case.id,
-                     data={"track_id": track.id, "kind": kind, "received_at": received_at, "due_at": track.due_at,
-                           "state": track.state, "notice_id": notice_id, "basis": plan.basis})
+        audit.record(
+            db,
+            actor=actor,
+            tag=AuditTag.TRACK_OPEN,
+            subject_type="case",
+            subject_id=case.id,
+            data={
+                "track_id": track.id,
+                "kind": kind,
+                "received_at": received_at,
+                "due_at": track.due_at,
+                "state": track.state,
+                "notice_id": notice_id,
+                "basis": plan.basis,
+            },
+        )
     elif placed.change == "started":
         _started_event(db, actor, track)
     if notice_id is not None:
@@ -316,27 +432,62 @@ def open_track(db: Session, *, actor: Actor, case: Case, kind: str, received_at:
     return track
 
 
-def open_for_notice(db: Session, *, actor: Actor, case: Case, notice: Any, policy: Any, rules: CaseRules,
-                    catalogue: Any = None, received_at: datetime) -> list[LegalTrack]:
+def open_for_notice(
+    db: Session,
+    *,
+    actor: Actor,
+    case: Case,
+    notice: Any,
+    policy: Any,
+    rules: CaseRules,
+    catalogue: Any = None,
+    received_at: datetime,
+) -> list[LegalTrack]:
     """What intake does for each item in a batch, for one stored notice on one case (a TAKE IT DOWN
     request completed later): plan by the same rule, open or join, link."""
     case_policy = catalogue.get(case.policy_id) if catalogue is not None and case.policy_id in catalogue else None
     order = (notice.details or {}).get("order") or {}
     due = order.get("due_at")
-    plans = plan_for_notice(notice_kind=notice.kind, reporter_kind=notice.reporter_kind,
-                            complete=not notice.missing_elements, policy=policy, case_policy=case_policy,
-                            child_safety=case.child_safety, ncii=case.ncii or policy.ncii, rules=rules,
-                            order_due_at=datetime.fromisoformat(due) if isinstance(due, str) else due,
-                            order_hours=order.get("hours"), received_at=received_at)
-    return [open_track(db, actor=actor, case=case, kind=p.kind, received_at=received_at, notice_id=notice.id,
-                       rules=rules, start=p.running, hours=p.hours, basis=p.basis, due_at=p.due_at)
-            for p in plans]
+    plans = plan_for_notice(
+        notice_kind=notice.kind,
+        reporter_kind=notice.reporter_kind,
+        complete=not notice.missing_elements,
+        policy=policy,
+        case_policy=case_policy,
+        child_safety=case.child_safety,
+        ncii=case.ncii or policy.ncii,
+        rules=rules,
+        order_due_at=datetime.fromisoformat(due) if isinstance(due, str) else due,
+        order_hours=order.get("hours"),
+        received_at=received_at,
+    )
+    return [
+        open_track(
+            db,
+            actor=actor,
+            case=case,
+            kind=p.kind,
+            received_at=received_at,
+            notice_id=notice.id,
+            rules=rules,
+            start=p.running,
+            hours=p.hours,
+            basis=p.basis,
+            due_at=p.due_at,
+        )
+        for p in plans
+    ]
 
 
 def _started_event(db: Session, actor: Actor, track: LegalTrack) -> None:
-    audit.record(db, actor=actor, tag=AuditTag.TRACK_START, subject_type="case", subject_id=track.case_id,
-                 data={"track_id": track.id, "kind": track.kind, "started_at": clock_started_at(track),
-                       "due_at": track.due_at})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.TRACK_START,
+        subject_type="case",
+        subject_id=track.case_id,
+        data={"track_id": track.id, "kind": track.kind, "started_at": clock_started_at(track), "due_at": track.due_at},
+    )
 
 
 def start_track(db: Session, *, actor: Actor, track: LegalTrack, started_at: datetime) -> None:
@@ -362,11 +513,28 @@ def meet_track(db: Session, *, actor: Actor, track: LegalTrack, resolution: str,
     notification). A track already closed keeps its first ending."""
     if track.state not in LIVE_TRACKS:
         return track
-    when = _end(db, actor=actor, track=track, state=TrackState.met.value, resolution=resolution,
-                facts=facts or track.facts or "")
-    audit.record(db, actor=actor, tag=AuditTag.TRACK_MET, subject_type="case", subject_id=track.case_id,
-                 data={"track_id": track.id, "kind": track.kind, "resolution": resolution, "met_at": when,
-                       "late": bool(track.due_at and when > track.due_at)})
+    when = _end(
+        db,
+        actor=actor,
+        track=track,
+        state=TrackState.met.value,
+        resolution=resolution,
+        facts=facts or track.facts or "",
+    )
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.TRACK_MET,
+        subject_type="case",
+        subject_id=track.case_id,
+        data={
+            "track_id": track.id,
+            "kind": track.kind,
+            "resolution": resolution,
+            "met_at": when,
+            "late": bool(track.due_at and when > track.due_at),
+        },
+    )
     _refresh(db, track.case)
     return track
 
@@ -377,8 +545,14 @@ def close_track(db: Session, *, actor: Actor, track: LegalTrack, resolution: str
     if track.state not in LIVE_TRACKS:
         return track
     _end(db, actor=actor, track=track, state=TrackState.not_applicable.value, resolution=resolution, facts=facts)
-    audit.record(db, actor=actor, tag=AuditTag.TRACK_NOT_APPLICABLE, subject_type="case", subject_id=track.case_id,
-                 data={"track_id": track.id, "kind": track.kind, "resolution": resolution, "facts": facts})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.TRACK_NOT_APPLICABLE,
+        subject_type="case",
+        subject_id=track.case_id,
+        data={"track_id": track.id, "kind": track.kind, "resolution": resolution, "facts": facts},
+    )
     _refresh(db, track.case)
     return track
 
@@ -387,12 +561,15 @@ def find_track_not_applicable(db: Session, *, actor: Actor, track: LegalTrack, f
     """A documented finding that a track does not apply, with the facts it rests on. Only a senior
     reviewer, child-safety specialist or legal may make it; a moderator's 'no violation' never does."""
     if not facts or len(facts.strip()) < 20:
-        raise InvalidInput("a finding that a legal track does not apply needs the facts it rests on "
-                           "(at least 20 characters)")
-    if actor.kind is ActorKind.staff and not ({Permission.CASES_SECOND_REVIEW.value, Permission.LAW_ENFORCEMENT.value}
-                                              & actor.permissions):
-        raise PermissionDenied("only a senior reviewer, child-safety specialist or legal may find that a "
-                               "legal track does not apply")
+        raise InvalidInput(
+            "a finding that a legal track does not apply needs the facts it rests on (at least 20 characters)"
+        )
+    if actor.kind is ActorKind.staff and not (
+        {Permission.CASES_SECOND_REVIEW.value, Permission.LAW_ENFORCEMENT.value} & actor.permissions
+    ):
+        raise PermissionDenied(
+            "only a senior reviewer, child-safety specialist or legal may find that a legal track does not apply"
+        )
     if track.state not in LIVE_TRACKS:
         raise Conflict(f"the {track.kind} track is already {track.state}")
     if track.case.state == CaseState.second_review.value:
@@ -401,6 +578,7 @@ def find_track_not_applicable(db: Session, *, actor: Actor, track: LegalTrack, f
 
 
 # -- what ends tracks -------------------------------------------------------------------------
+
 
 def on_decision(db: Session, *, actor: Actor, case: Case, decision: Any) -> None:
     """A final decision (after the second review where one is needed) ends what it answers: the
@@ -420,26 +598,48 @@ def on_decision(db: Session, *, actor: Actor, case: Case, decision: Any) -> None
         if rule is None:
             continue
         if rule.met_by == DECISION:
-            meet_track(db, actor=actor, track=track, resolution=RES_DECIDED,
-                       facts=f"decision {decision.id}: {decision.outcome}")
+            meet_track(
+                db,
+                actor=actor,
+                track=track,
+                resolution=RES_DECIDED,
+                facts=f"decision {decision.id}: {decision.outcome}",
+            )
         elif not acted and rule.closed_by_no_violation:
             if rule.starts == "knowledge":
                 if track.state == TrackState.waiting.value:
-                    close_track(db, actor=actor, track=track, resolution=RES_NO_KNOWLEDGE,
-                                facts=f"decision {decision.id}: reviewed and found not to violate; no apparent "
-                                      "abuse material, so nothing to report")
+                    close_track(
+                        db,
+                        actor=actor,
+                        track=track,
+                        resolution=RES_NO_KNOWLEDGE,
+                        facts=f"decision {decision.id}: reviewed and found not to violate; no apparent "
+                        "abuse material, so nothing to report",
+                    )
             else:
-                close_track(db, actor=actor, track=track, resolution=RES_REFUSED,
-                            facts=f"decision {decision.id}: the request was refused with reasons: {reasons(decision)}")
+                close_track(
+                    db,
+                    actor=actor,
+                    track=track,
+                    resolution=RES_REFUSED,
+                    facts=f"decision {decision.id}: the request was refused with reasons: {reasons(decision)}",
+                )
 
 
 def reopen(db: Session, *, actor: Actor, track: LegalTrack, why: str, due_at: datetime | None = None) -> LegalTrack:
     """A track closed on a finding that no longer stands is live again: by its old deadline, or
     by `due_at` (a clock that starts anew, such as NCMEC's at knowledge). What closed it stays on
     the track's record."""
-    history = [*track.details.get("reopened", []), {
-        "closed_as": track.state, "resolution": track.resolution, "closed_at": track.met_at.isoformat()
-        if track.met_at else None, "facts": track.facts, "why": why}]
+    history = [
+        *track.details.get("reopened", []),
+        {
+            "closed_as": track.state,
+            "resolution": track.resolution,
+            "closed_at": track.met_at.isoformat() if track.met_at else None,
+            "facts": track.facts,
+            "why": why,
+        },
+    ]
     track.state = TrackState.open.value
     if due_at is not None:
         track.due_at = due_at
@@ -450,8 +650,14 @@ def reopen(db: Session, *, actor: Actor, track: LegalTrack, why: str, due_at: da
     track.resolution = None
     track.facts = None
     track.resolved_by = None
-    audit.record(db, actor=actor, tag=AuditTag.TRACK_REOPEN, subject_type="case", subject_id=track.case_id,
-                 data={"track_id": track.id, "kind": track.kind, "due_at": track.due_at, "why": why})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.TRACK_REOPEN,
+        subject_type="case",
+        subject_id=track.case_id,
+        data={"track_id": track.id, "kind": track.kind, "due_at": track.due_at, "why": why},
+    )
     _refresh(db, track.case)
     return track
 
@@ -466,9 +672,14 @@ def reasons(decision: Any) -> str:
 def on_removal_confirmed(db: Session, *, actor: Actor, case: Case, items: int) -> None:
     """The platform confirmed removal of every reported item: the removal duties are met."""
     for track in list(case.tracks):
-        if track.state in LIVE_TRACKS and KINDS.get(track.kind, None) and KINDS[track.kind].met_by == REMOVAL_CONFIRMED:
-            meet_track(db, actor=actor, track=track, resolution=RES_REMOVAL,
-                       facts=f"the platform confirmed removal of {items} reported item(s)")
+        if track.state in LIVE_TRACKS and KINDS.get(track.kind) and KINDS[track.kind].met_by == REMOVAL_CONFIRMED:
+            meet_track(
+                db,
+                actor=actor,
+                track=track,
+                resolution=RES_REMOVAL,
+                facts=f"the platform confirmed removal of {items} reported item(s)",
+            )
 
 
 def on_knowledge(db: Session, *, actor: Actor, case: Case, at: datetime, rules: CaseRules, policy: Any) -> None:
@@ -480,15 +691,29 @@ def on_knowledge(db: Session, *, actor: Actor, case: Case, at: datetime, rules: 
     for kind in kinds:
         track = next((t for t in case.tracks if t.kind == kind), None)
         if track is None:
-            open_track(db, actor=actor, case=case, kind=kind, received_at=at, notice_id=None, rules=rules,
-                       start=True, policy=policy)
+            open_track(
+                db,
+                actor=actor,
+                case=case,
+                kind=kind,
+                received_at=at,
+                notice_id=None,
+                rules=rules,
+                start=True,
+                policy=policy,
+            )
         elif track.state == TrackState.waiting.value:
             start_track(db, actor=actor, track=track, started_at=at)
         elif track.state == TrackState.not_applicable.value and track.resolution == RES_NO_KNOWLEDGE:
             # "No apparent abuse" was overturned (an appeal): the duty to report runs from now.
             hours = float(track.details.get("hours") or rules.hours_of(kind))
-            reopen(db, actor=actor, track=track, why="actual knowledge after the earlier finding was overturned",
-                   due_at=at + timedelta(hours=hours))
+            reopen(
+                db,
+                actor=actor,
+                track=track,
+                why="actual knowledge after the earlier finding was overturned",
+                due_at=at + timedelta(hours=hours),
+            )
 
 
 def meet_kind(db: Session, *, actor: Actor, case: Case, kind: str, resolution: str, facts: str) -> list[LegalTrack]:
@@ -502,10 +727,14 @@ def meet_kind(db: Session, *, actor: Actor, case: Case, kind: str, resolution: s
 
 # -- reading ----------------------------------------------------------------------------------
 
+
 def tracks_of_notice(db: Session, notice_id: int, *, kinds: Sequence[str] | None = None) -> list[LegalTrack]:
     """The tracks that govern one notice (those it opened or joined), soonest due first."""
-    stmt = (sa.select(LegalTrack).join(NoticeTrack, NoticeTrack.track_id == LegalTrack.id)
-            .where(NoticeTrack.notice_id == notice_id))
+    stmt = (
+        sa.select(LegalTrack)
+        .join(NoticeTrack, NoticeTrack.track_id == LegalTrack.id)
+        .where(NoticeTrack.notice_id == notice_id)
+    )
     if kinds is not None:
         stmt = stmt.where(LegalTrack.kind.in_(list(kinds)))
     return list(db.execute(stmt.order_by(LegalTrack.due_at.is_(None), LegalTrack.due_at, LegalTrack.id)).scalars())

@@ -82,7 +82,7 @@ class RetryPolicy:
     def backoff(self, attempt: int) -> float:
         # Half fixed, half random: waits still grow with each attempt, while clients that failed
         # together do not all come back in the same instant.
-        ceiling = min(self.backoff_cap, self.backoff_base * (2 ** attempt))
+        ceiling = min(self.backoff_cap, self.backoff_base * (2**attempt))
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
 
     def after_error(self, call: Call[Any], error: httpx.TransportError, attempt: int) -> float | None:
@@ -122,6 +122,7 @@ def result(call: Call[T], response: httpx.Response) -> T:
 
 
 # -- argument handling ------------------------------------------------------------------------
+
 
 def _model(cls: type[BaseModel]) -> Callable[[httpx.Response], Any]:
     return lambda response: cls.model_validate(response.json())
@@ -192,38 +193,83 @@ def _port(value: int | None) -> str | None:
     return str(value)
 
 
-def scan_call(data: Media, *, content_id: str | None, account_id: str | None, account_handle: str | None,
-              content_kind: str | None, content_url: str | None, uploader_ip: str | None,
-              uploaded_at: datetime | str | None, content_visibility: str | None = None,
-              uploader_port: int | None = None, original_filename: str | None = None) -> Call[ScanResult]:
+def scan_call(
+    data: Media,
+    *,
+    content_id: str | None,
+    account_id: str | None,
+    account_handle: str | None,
+    content_kind: str | None,
+    content_url: str | None,
+    uploader_ip: str | None,
+    uploaded_at: datetime | str | None,
+    content_visibility: str | None = None,
+    uploader_port: int | None = None,
+    original_filename: str | None = None,
+) -> Call[ScanResult]:
     content, filename = read_media(data)
     if account_id is not None and content_id is None:
         raise ValueError("account_id needs a content_id: scans are recorded against the platform's content")
-    form = _drop_none({"content_id": content_id, "account_id": account_id, "account_handle": account_handle,
-                       "content_kind": content_kind, "content_url": content_url,
-                       "content_visibility": _visibility(content_visibility), "uploader_ip": uploader_ip,
-                       "uploader_port": _port(uploader_port), "uploaded_at": _iso(uploaded_at, "uploaded_at"),
-                       "original_filename": original_filename})
-    return Call("POST", "/v1/scan", _model(ScanResult), idempotent=False,
-                files={"file": (filename, content, "application/octet-stream")}, data=form)
+    form = _drop_none(
+        {
+            "content_id": content_id,
+            "account_id": account_id,
+            "account_handle": account_handle,
+            "content_kind": content_kind,
+            "content_url": content_url,
+            "content_visibility": _visibility(content_visibility),
+            "uploader_ip": uploader_ip,
+            "uploader_port": _port(uploader_port),
+            "uploaded_at": _iso(uploaded_at, "uploaded_at"),
+            "original_filename": original_filename,
+        }
+    )
+    return Call(
+        "POST",
+        "/v1/scan",
+        _model(ScanResult),
+        idempotent=False,
+        files={"file": (filename, content, "application/octet-stream")},
+        data=form,
+    )
 
 
-def scan_url_call(url: str, *, content: Mapping[str, Any] | BaseModel | None, uploader_ip: str | None,
-                  uploaded_at: datetime | str | None, uploader_port: int | None = None,
-                  original_filename: str | None = None) -> Call[ScanResult]:
-    body = _drop_none({"url": url, "content": content, "uploader_ip": uploader_ip,
-                       "uploader_port": int(_port(uploader_port)) if uploader_port is not None else None,
-                       "uploaded_at": _iso(uploaded_at, "uploaded_at"), "original_filename": original_filename})
+def scan_url_call(
+    url: str,
+    *,
+    content: Mapping[str, Any] | BaseModel | None,
+    uploader_ip: str | None,
+    uploaded_at: datetime | str | None,
+    uploader_port: int | None = None,
+    original_filename: str | None = None,
+) -> Call[ScanResult]:
+    body = _drop_none(
+        {
+            "url": url,
+            "content": content,
+            "uploader_ip": uploader_ip,
+            "uploader_port": int(_port(uploader_port)) if uploader_port is not None else None,
+            "uploaded_at": _iso(uploaded_at, "uploaded_at"),
+            "original_filename": original_filename,
+        }
+    )
     return Call("POST", "/v1/scan", _model(ScanResult), idempotent=False, json=body)
 
 
 PdqInput = Sequence[tuple[str, int] | str]
 
 
-def match_call(*, pdq: PdqInput | None, md5: str | None, sha256: str | None,
-               content: Mapping[str, Any] | BaseModel | None, uploader_ip: str | None,
-               uploaded_at: datetime | str | None, uploader_port: int | None = None,
-               original_filename: str | None = None) -> Call[ScanResult]:
+def match_call(
+    *,
+    pdq: PdqInput | None,
+    md5: str | None,
+    sha256: str | None,
+    content: Mapping[str, Any] | BaseModel | None,
+    uploader_ip: str | None,
+    uploaded_at: datetime | str | None,
+    uploader_port: int | None = None,
+    original_filename: str | None = None,
+) -> Call[ScanResult]:
     hashes = []
     for item in pdq or ():
         if isinstance(item, str):
@@ -233,10 +279,18 @@ def match_call(*, pdq: PdqInput | None, md5: str | None, sha256: str | None,
             hashes.append({"hash": value, "quality": int(quality)})
     if not hashes and not md5 and not sha256:
         raise ValueError("give at least one signal: pdq, md5 or sha256")
-    body = _drop_none({"pdq": hashes or None, "md5": md5, "sha256": sha256, "content": content,
-                       "uploader_ip": uploader_ip,
-                       "uploader_port": int(_port(uploader_port)) if uploader_port is not None else None,
-                       "uploaded_at": _iso(uploaded_at, "uploaded_at"), "original_filename": original_filename})
+    body = _drop_none(
+        {
+            "pdq": hashes or None,
+            "md5": md5,
+            "sha256": sha256,
+            "content": content,
+            "uploader_ip": uploader_ip,
+            "uploader_port": int(_port(uploader_port)) if uploader_port is not None else None,
+            "uploaded_at": _iso(uploaded_at, "uploaded_at"),
+            "original_filename": original_filename,
+        }
+    )
     return Call("POST", "/v1/match", _model(ScanResult), idempotent=False, json=body)
 
 
@@ -246,18 +300,33 @@ def notice_call(fields: Mapping[str, Any]) -> Call[NoticeReceipt]:
     return Call("POST", "/v1/notices", _model(NoticeReceipt), idempotent=False, json=_drop_none(fields))
 
 
-def put_content_call(content_id: str, *, kind: str | None, url: str | None,
-                     account: str | Mapping[str, Any] | None, created_at: datetime | str | None,
-                     metadata: Mapping[str, Any] | None, visibility: str | None = None) -> Call[Content]:
+def put_content_call(
+    content_id: str,
+    *,
+    kind: str | None,
+    url: str | None,
+    account: str | Mapping[str, Any] | None,
+    created_at: datetime | str | None,
+    metadata: Mapping[str, Any] | None,
+    visibility: str | None = None,
+) -> Call[Content]:
     account_ref = {"id": account} if isinstance(account, str) else account
-    body = _drop_none({"kind": kind, "url": url, "account": account_ref,
-                       "created_at": _iso(created_at, "created_at"), "visibility": _visibility(visibility),
-                       "metadata": metadata})
+    body = _drop_none(
+        {
+            "kind": kind,
+            "url": url,
+            "account": account_ref,
+            "created_at": _iso(created_at, "created_at"),
+            "visibility": _visibility(visibility),
+            "metadata": metadata,
+        }
+    )
     return Call("PUT", f"/v1/content/{_segment(content_id)}", _model(Content), idempotent=True, json=body)
 
 
-def put_account_call(account_id: str, *, handle: str | None, status: str | None,
-                     metadata: Mapping[str, Any] | None) -> Call[Account]:
+def put_account_call(
+    account_id: str, *, handle: str | None, status: str | None, metadata: Mapping[str, Any] | None
+) -> Call[Account]:
     body = _drop_none({"handle": handle, "status": status, "metadata": metadata})
     return Call("PUT", f"/v1/accounts/{_segment(account_id)}", _model(Account), idempotent=True, json=body)
 
@@ -273,8 +342,9 @@ def get_account_call(account_id: str) -> Call[Account]:
 def actions_call(*, after: int, limit: int) -> Call[ActionPage]:
     if after < 0 or limit < 1:
         raise ValueError("after must be >= 0 and limit >= 1")
-    return Call("GET", "/v1/actions", _model(ActionPage), idempotent=True,
-                params={"after": int(after), "limit": int(limit)})
+    return Call(
+        "GET", "/v1/actions", _model(ActionPage), idempotent=True, params={"after": int(after), "limit": int(limit)}
+    )
 
 
 ACK_STATUSES = ("applied", "failed")
@@ -285,12 +355,24 @@ def ack_call(action_id: int, *, status: str, detail: str) -> Call[Action]:
         raise ValueError(f"status must be one of {', '.join(ACK_STATUSES)}, not {status!r}")
     # An acknowledgement states a fact about the action; saying it again changes nothing more,
     # so it is retried like a PUT.
-    return Call("POST", f"/v1/actions/{_segment(int(action_id))}/ack", _model(Action), idempotent=True,
-                json={"status": status, "detail": detail})
+    return Call(
+        "POST",
+        f"/v1/actions/{_segment(int(action_id))}/ack",
+        _model(Action),
+        idempotent=True,
+        json={"status": status, "detail": detail},
+    )
 
 
-def evidence_call(data: Media, *, content_id: str | None, request_id: int | None, account_id: str | None,
-                  original_filename: str | None, context: Mapping[str, Any] | None) -> Call[EvidenceReceipt]:
+def evidence_call(
+    data: Media,
+    *,
+    content_id: str | None,
+    request_id: int | None,
+    account_id: str | None,
+    original_filename: str | None,
+    context: Mapping[str, Any] | None,
+) -> Call[EvidenceReceipt]:
     """Deposit a file for the vault. Sending the same file again for the same request returns
     the same item (the server compares the bytes), so it is retried like a PUT."""
     import json
@@ -298,8 +380,20 @@ def evidence_call(data: Media, *, content_id: str | None, request_id: int | None
     content, filename = read_media(data)
     if content_id is None and request_id is None:
         raise ValueError("give the content_id, or the request_id of the provide_file action it answers")
-    form = _drop_none({"content_id": content_id, "request_id": str(int(request_id)) if request_id is not None else None,
-                       "account_id": account_id, "original_filename": original_filename,
-                       "context": json.dumps(_jsonable(dict(context))) if context else None})
-    return Call("POST", "/v1/evidence", _model(EvidenceReceipt), idempotent=request_id is not None,
-                files={"file": (original_filename or filename, content, "application/octet-stream")}, data=form)
+    form = _drop_none(
+        {
+            "content_id": content_id,
+            "request_id": str(int(request_id)) if request_id is not None else None,
+            "account_id": account_id,
+            "original_filename": original_filename,
+            "context": json.dumps(_jsonable(dict(context))) if context else None,
+        }
+    )
+    return Call(
+        "POST",
+        "/v1/evidence",
+        _model(EvidenceReceipt),
+        idempotent=request_id is not None,
+        files={"file": (original_filename or filename, content, "application/octet-stream")},
+        data=form,
+    )

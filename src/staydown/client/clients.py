@@ -27,16 +27,20 @@ def _headers(api_key: str) -> dict[str, str]:
 
 
 def _give_up(call: Call[Any], error: httpx.TransportError, request_id: str) -> StaydownConnectionError:
-    return StaydownConnectionError(f"{call.method} {call.path} got no answer: {type(error).__name__}: {error}",
-                                   maybe_processed=_core.maybe_processed(error), request_id=request_id)
+    return StaydownConnectionError(
+        f"{call.method} {call.path} got no answer: {type(error).__name__}: {error}",
+        maybe_processed=_core.maybe_processed(error),
+        request_id=request_id,
+    )
 
 
 class _Base:
     def __init__(self, *, retries: int, backoff_base: float, backoff_cap: float, max_retry_after: float) -> None:
         if retries < 0:
             raise ValueError("retries must be >= 0")
-        self.retry_policy = RetryPolicy(retries=retries, backoff_base=backoff_base, backoff_cap=backoff_cap,
-                                        max_retry_after=max_retry_after)
+        self.retry_policy = RetryPolicy(
+            retries=retries, backoff_base=backoff_base, backoff_cap=backoff_cap, max_retry_after=max_retry_after
+        )
 
     @staticmethod
     def _request_id() -> str:
@@ -53,16 +57,25 @@ class Client(_Base):
     (e.g. `httpx.MockTransport` in tests).
     """
 
-    def __init__(self, base_url: str, api_key: str, *, timeout: float = 10.0, retries: int = 3,
-                 transport: httpx.BaseTransport | None = None, backoff_base: float = 0.5,
-                 backoff_cap: float = 8.0, max_retry_after: float = 60.0) -> None:
-        super().__init__(retries=retries, backoff_base=backoff_base, backoff_cap=backoff_cap,
-                         max_retry_after=max_retry_after)
-        self._http = httpx.Client(base_url=base_url, headers=_headers(api_key), timeout=timeout,
-                                  transport=transport)
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 10.0,
+        retries: int = 3,
+        transport: httpx.BaseTransport | None = None,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 8.0,
+        max_retry_after: float = 60.0,
+    ) -> None:
+        super().__init__(
+            retries=retries, backoff_base=backoff_base, backoff_cap=backoff_cap, max_retry_after=max_retry_after
+        )
+        self._http = httpx.Client(base_url=base_url, headers=_headers(api_key), timeout=timeout, transport=transport)
         self._sleep: Callable[[float], None] = time.sleep
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -76,8 +89,9 @@ class Client(_Base):
         attempt = 0
         while True:
             try:
-                response = self._http.request(call.method, call.path, headers={"X-Request-ID": request_id},
-                                              **call.request_kwargs())
+                response = self._http.request(
+                    call.method, call.path, headers={"X-Request-ID": request_id}, **call.request_kwargs()
+                )
             except httpx.TransportError as error:
                 delay = self.retry_policy.after_error(call, error, attempt)
                 if delay is None:
@@ -92,37 +106,90 @@ class Client(_Base):
 
     # -- scanning -------------------------------------------------------------------------------
 
-    def scan(self, data: Media, *, content_id: str | None = None, account_id: str | None = None,
-             account_handle: str | None = None, content_kind: str | None = None, content_url: str | None = None,
-             uploader_ip: str | None = None, uploaded_at: datetime | str | None = None,
-             content_visibility: str | None = None, uploader_port: int | None = None,
-             original_filename: str | None = None) -> ScanResult:
+    def scan(
+        self,
+        data: Media,
+        *,
+        content_id: str | None = None,
+        account_id: str | None = None,
+        account_handle: str | None = None,
+        content_kind: str | None = None,
+        content_url: str | None = None,
+        uploader_ip: str | None = None,
+        uploaded_at: datetime | str | None = None,
+        content_visibility: str | None = None,
+        uploader_port: int | None = None,
+        original_filename: str | None = None,
+    ) -> ScanResult:
         """Scan an upload (bytes, a path, or a binary file) and get `allow`, `hold` or `block`.
         Give the platform's `content_id` (and account) so a hold or block opens a case for it;
         the uploader's address and port, the time and the file's own name are what a report to
         the authorities carries if the upload is ever reported, and `content_visibility`
         (public, unlisted, followers, private, unknown) whether it was publicly available."""
-        return self._run(_core.scan_call(
-            data, content_id=content_id, account_id=account_id, account_handle=account_handle,
-            content_kind=content_kind, content_url=content_url, uploader_ip=uploader_ip, uploaded_at=uploaded_at,
-            content_visibility=content_visibility, uploader_port=uploader_port, original_filename=original_filename))
+        return self._run(
+            _core.scan_call(
+                data,
+                content_id=content_id,
+                account_id=account_id,
+                account_handle=account_handle,
+                content_kind=content_kind,
+                content_url=content_url,
+                uploader_ip=uploader_ip,
+                uploaded_at=uploaded_at,
+                content_visibility=content_visibility,
+                uploader_port=uploader_port,
+                original_filename=original_filename,
+            )
+        )
 
-    def scan_url(self, url: str, *, content: Mapping[str, Any] | BaseModel | None = None,
-                 uploader_ip: str | None = None, uploaded_at: datetime | str | None = None,
-                 uploader_port: int | None = None, original_filename: str | None = None) -> ScanResult:
+    def scan_url(
+        self,
+        url: str,
+        *,
+        content: Mapping[str, Any] | BaseModel | None = None,
+        uploader_ip: str | None = None,
+        uploaded_at: datetime | str | None = None,
+        uploader_port: int | None = None,
+        original_filename: str | None = None,
+    ) -> ScanResult:
         """Have staydown fetch and scan a URL (its host must be on staydown's allow-list).
         `content` is `{"id": ..., "kind": ..., "visibility": ..., "account": {"id": ...}}`."""
-        return self._run(_core.scan_url_call(url, content=content, uploader_ip=uploader_ip, uploaded_at=uploaded_at,
-                                             uploader_port=uploader_port, original_filename=original_filename))
+        return self._run(
+            _core.scan_url_call(
+                url,
+                content=content,
+                uploader_ip=uploader_ip,
+                uploaded_at=uploaded_at,
+                uploader_port=uploader_port,
+                original_filename=original_filename,
+            )
+        )
 
-    def match(self, *, pdq: PdqInput | None = None, md5: str | None = None, sha256: str | None = None,
-              content: Mapping[str, Any] | BaseModel | None = None, uploader_ip: str | None = None,
-              uploaded_at: datetime | str | None = None, uploader_port: int | None = None,
-              original_filename: str | None = None) -> ScanResult:
+    def match(
+        self,
+        *,
+        pdq: PdqInput | None = None,
+        md5: str | None = None,
+        sha256: str | None = None,
+        content: Mapping[str, Any] | BaseModel | None = None,
+        uploader_ip: str | None = None,
+        uploaded_at: datetime | str | None = None,
+        uploader_port: int | None = None,
+        original_filename: str | None = None,
+    ) -> ScanResult:
         """Match hashes the platform computed itself (`pdq` as `[(hex, quality)]` or `[hex]`)."""
-        return self._run(_core.match_call(pdq=pdq, md5=md5, sha256=sha256, content=content,
-                                          uploader_ip=uploader_ip, uploaded_at=uploaded_at,
-                                          uploader_port=uploader_port, original_filename=original_filename))
+        return self._run(
+            _core.match_call(
+                pdq=pdq,
+                md5=md5,
+                sha256=sha256,
+                content=content,
+                uploader_ip=uploader_ip,
+                uploaded_at=uploaded_at,
+                uploader_port=uploader_port,
+                original_filename=original_filename,
+            )
+        )
 
     # -- notices and subjects -------------------------------------------------------------------
 
@@ -131,16 +198,39 @@ class Client(_Base):
         `POST /v1/notices`, e.g. `items=[{"content_id": "p1"}], policy_id="csam"`."""
         return self._run(_core.notice_call(fields))
 
-    def put_content(self, content_id: str, *, kind: str | None = None, url: str | None = None,
-                    account: str | Mapping[str, Any] | None = None, created_at: datetime | str | None = None,
-                    metadata: Mapping[str, Any] | None = None, visibility: str | None = None) -> Content:
+    def put_content(
+        self,
+        content_id: str,
+        *,
+        kind: str | None = None,
+        url: str | None = None,
+        account: str | Mapping[str, Any] | None = None,
+        created_at: datetime | str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        visibility: str | None = None,
+    ) -> Content:
         """Register or update content by the platform's id; `account` is an id or `{"id", "handle"}`;
         `visibility` is who could see it (public, unlisted, followers, private, unknown)."""
-        return self._run(_core.put_content_call(content_id, kind=kind, url=url, account=account,
-                                                created_at=created_at, metadata=metadata, visibility=visibility))
+        return self._run(
+            _core.put_content_call(
+                content_id,
+                kind=kind,
+                url=url,
+                account=account,
+                created_at=created_at,
+                metadata=metadata,
+                visibility=visibility,
+            )
+        )
 
-    def put_account(self, account_id: str, *, handle: str | None = None, status: str | None = None,
-                    metadata: Mapping[str, Any] | None = None) -> Account:
+    def put_account(
+        self,
+        account_id: str,
+        *,
+        handle: str | None = None,
+        status: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Account:
         return self._run(_core.put_account_call(account_id, handle=handle, status=status, metadata=metadata))
 
     def get_content(self, content_id: str) -> Content:
@@ -173,39 +263,75 @@ class Client(_Base):
 
     # -- evidence ---------------------------------------------------------------------------------
 
-    def deposit_evidence(self, data: Media, *, content_id: str | None = None, request_id: int | None = None,
-                         account_id: str | None = None, original_filename: str | None = None,
-                         context: Mapping[str, Any] | None = None) -> EvidenceReceipt:
+    def deposit_evidence(
+        self,
+        data: Media,
+        *,
+        content_id: str | None = None,
+        request_id: int | None = None,
+        account_id: str | None = None,
+        original_filename: str | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> EvidenceReceipt:
         """Put a file in staydown's vault, for the content `content_id`; `request_id` when it
         answers a `provide_file` action. `context` is what the platform knows about it, e.g.
         `{"ip_capture": [{"ip", "port", "event": "Upload", "at"}], "uploaded_at": ...}`."""
-        return self._run(_core.evidence_call(data, content_id=content_id, request_id=request_id,
-                                             account_id=account_id, original_filename=original_filename,
-                                             context=context))
+        return self._run(
+            _core.evidence_call(
+                data,
+                content_id=content_id,
+                request_id=request_id,
+                account_id=account_id,
+                original_filename=original_filename,
+                context=context,
+            )
+        )
 
-    def provide_file(self, action: Action, data: Media, *, original_filename: str | None = None,
-                     context: Mapping[str, Any] | None = None) -> EvidenceReceipt:
+    def provide_file(
+        self,
+        action: Action,
+        data: Media,
+        *,
+        original_filename: str | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> EvidenceReceipt:
         """Answer a `provide_file` action with the content's file; then acknowledge the action."""
         if action.file_request_id is None:
             raise ValueError(f"action {action.id} is a {action.kind!r}, not a provide_file request")
-        return self.deposit_evidence(data, content_id=action.content_id, request_id=action.file_request_id,
-                                     account_id=action.account_id, original_filename=original_filename,
-                                     context=context)
+        return self.deposit_evidence(
+            data,
+            content_id=action.content_id,
+            request_id=action.file_request_id,
+            account_id=action.account_id,
+            original_filename=original_filename,
+            context=context,
+        )
 
 
 class AsyncClient(_Base):
     """The same methods as `Client`, awaited. Use `async with`, or call `aclose()`."""
 
-    def __init__(self, base_url: str, api_key: str, *, timeout: float = 10.0, retries: int = 3,
-                 transport: httpx.AsyncBaseTransport | None = None, backoff_base: float = 0.5,
-                 backoff_cap: float = 8.0, max_retry_after: float = 60.0) -> None:
-        super().__init__(retries=retries, backoff_base=backoff_base, backoff_cap=backoff_cap,
-                         max_retry_after=max_retry_after)
-        self._http = httpx.AsyncClient(base_url=base_url, headers=_headers(api_key), timeout=timeout,
-                                       transport=transport)
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 10.0,
+        retries: int = 3,
+        transport: httpx.AsyncBaseTransport | None = None,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 8.0,
+        max_retry_after: float = 60.0,
+    ) -> None:
+        super().__init__(
+            retries=retries, backoff_base=backoff_base, backoff_cap=backoff_cap, max_retry_after=max_retry_after
+        )
+        self._http = httpx.AsyncClient(
+            base_url=base_url, headers=_headers(api_key), timeout=timeout, transport=transport
+        )
         self._sleep: Callable[[float], Any] = anyio.sleep
 
-    async def __aenter__(self) -> "AsyncClient":
+    async def __aenter__(self) -> AsyncClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -219,8 +345,9 @@ class AsyncClient(_Base):
         attempt = 0
         while True:
             try:
-                response = await self._http.request(call.method, call.path, headers={"X-Request-ID": request_id},
-                                                    **call.request_kwargs())
+                response = await self._http.request(
+                    call.method, call.path, headers={"X-Request-ID": request_id}, **call.request_kwargs()
+                )
             except httpx.TransportError as error:
                 delay = self.retry_policy.after_error(call, error, attempt)
                 if delay is None:
@@ -233,45 +360,119 @@ class AsyncClient(_Base):
             await self._sleep(delay)
             attempt += 1
 
-    async def scan(self, data: Media, *, content_id: str | None = None, account_id: str | None = None,
-                   account_handle: str | None = None, content_kind: str | None = None,
-                   content_url: str | None = None, uploader_ip: str | None = None,
-                   uploaded_at: datetime | str | None = None, content_visibility: str | None = None,
-                   uploader_port: int | None = None, original_filename: str | None = None) -> ScanResult:
+    async def scan(
+        self,
+        data: Media,
+        *,
+        content_id: str | None = None,
+        account_id: str | None = None,
+        account_handle: str | None = None,
+        content_kind: str | None = None,
+        content_url: str | None = None,
+        uploader_ip: str | None = None,
+        uploaded_at: datetime | str | None = None,
+        content_visibility: str | None = None,
+        uploader_port: int | None = None,
+        original_filename: str | None = None,
+    ) -> ScanResult:
         # Reading a path is a short blocking read; acceptable for upload-sized files, and callers
         # holding bytes already (the usual case in a web handler) pay nothing.
-        return await self._run(_core.scan_call(
-            data, content_id=content_id, account_id=account_id, account_handle=account_handle,
-            content_kind=content_kind, content_url=content_url, uploader_ip=uploader_ip, uploaded_at=uploaded_at,
-            content_visibility=content_visibility, uploader_port=uploader_port, original_filename=original_filename))
+        return await self._run(
+            _core.scan_call(
+                data,
+                content_id=content_id,
+                account_id=account_id,
+                account_handle=account_handle,
+                content_kind=content_kind,
+                content_url=content_url,
+                uploader_ip=uploader_ip,
+                uploaded_at=uploaded_at,
+                content_visibility=content_visibility,
+                uploader_port=uploader_port,
+                original_filename=original_filename,
+            )
+        )
 
-    async def scan_url(self, url: str, *, content: Mapping[str, Any] | BaseModel | None = None,
-                       uploader_ip: str | None = None, uploaded_at: datetime | str | None = None,
-                       uploader_port: int | None = None, original_filename: str | None = None) -> ScanResult:
-        return await self._run(_core.scan_url_call(url, content=content, uploader_ip=uploader_ip,
-                                                   uploaded_at=uploaded_at, uploader_port=uploader_port,
-                                                   original_filename=original_filename))
+    async def scan_url(
+        self,
+        url: str,
+        *,
+        content: Mapping[str, Any] | BaseModel | None = None,
+        uploader_ip: str | None = None,
+        uploaded_at: datetime | str | None = None,
+        uploader_port: int | None = None,
+        original_filename: str | None = None,
+    ) -> ScanResult:
+        return await self._run(
+            _core.scan_url_call(
+                url,
+                content=content,
+                uploader_ip=uploader_ip,
+                uploaded_at=uploaded_at,
+                uploader_port=uploader_port,
+                original_filename=original_filename,
+            )
+        )
 
-    async def match(self, *, pdq: PdqInput | None = None, md5: str | None = None, sha256: str | None = None,
-                    content: Mapping[str, Any] | BaseModel | None = None, uploader_ip: str | None = None,
-                    uploaded_at: datetime | str | None = None, uploader_port: int | None = None,
-                    original_filename: str | None = None) -> ScanResult:
-        return await self._run(_core.match_call(pdq=pdq, md5=md5, sha256=sha256, content=content,
-                                                uploader_ip=uploader_ip, uploaded_at=uploaded_at,
-                                                uploader_port=uploader_port, original_filename=original_filename))
+    async def match(
+        self,
+        *,
+        pdq: PdqInput | None = None,
+        md5: str | None = None,
+        sha256: str | None = None,
+        content: Mapping[str, Any] | BaseModel | None = None,
+        uploader_ip: str | None = None,
+        uploaded_at: datetime | str | None = None,
+        uploader_port: int | None = None,
+        original_filename: str | None = None,
+    ) -> ScanResult:
+        return await self._run(
+            _core.match_call(
+                pdq=pdq,
+                md5=md5,
+                sha256=sha256,
+                content=content,
+                uploader_ip=uploader_ip,
+                uploaded_at=uploaded_at,
+                uploader_port=uploader_port,
+                original_filename=original_filename,
+            )
+        )
 
     async def submit_notice(self, **fields: Any) -> NoticeReceipt:
         return await self._run(_core.notice_call(fields))
 
-    async def put_content(self, content_id: str, *, kind: str | None = None, url: str | None = None,
-                          account: str | Mapping[str, Any] | None = None, created_at: datetime | str | None = None,
-                          metadata: Mapping[str, Any] | None = None, visibility: str | None = None) -> Content:
-        return await self._run(_core.put_content_call(content_id, kind=kind, url=url, account=account,
-                                                      created_at=created_at, metadata=metadata,
-                                                      visibility=visibility))
+    async def put_content(
+        self,
+        content_id: str,
+        *,
+        kind: str | None = None,
+        url: str | None = None,
+        account: str | Mapping[str, Any] | None = None,
+        created_at: datetime | str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        visibility: str | None = None,
+    ) -> Content:
+        return await self._run(
+            _core.put_content_call(
+                content_id,
+                kind=kind,
+                url=url,
+                account=account,
+                created_at=created_at,
+                metadata=metadata,
+                visibility=visibility,
+            )
+        )
 
-    async def put_account(self, account_id: str, *, handle: str | None = None, status: str | None = None,
-                          metadata: Mapping[str, Any] | None = None) -> Account:
+    async def put_account(
+        self,
+        account_id: str,
+        *,
+        handle: str | None = None,
+        status: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Account:
         return await self._run(_core.put_account_call(account_id, handle=handle, status=status, metadata=metadata))
 
     async def get_content(self, content_id: str) -> Content:
@@ -295,17 +496,42 @@ class AsyncClient(_Base):
     async def ack_action(self, action_id: int, *, status: str = "applied", detail: str = "") -> Action:
         return await self._run(_core.ack_call(action_id, status=status, detail=detail))
 
-    async def deposit_evidence(self, data: Media, *, content_id: str | None = None, request_id: int | None = None,
-                               account_id: str | None = None, original_filename: str | None = None,
-                               context: Mapping[str, Any] | None = None) -> EvidenceReceipt:
-        return await self._run(_core.evidence_call(data, content_id=content_id, request_id=request_id,
-                                                   account_id=account_id, original_filename=original_filename,
-                                                   context=context))
+    async def deposit_evidence(
+        self,
+        data: Media,
+        *,
+        content_id: str | None = None,
+        request_id: int | None = None,
+        account_id: str | None = None,
+        original_filename: str | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> EvidenceReceipt:
+        return await self._run(
+            _core.evidence_call(
+                data,
+                content_id=content_id,
+                request_id=request_id,
+                account_id=account_id,
+                original_filename=original_filename,
+                context=context,
+            )
+        )
 
-    async def provide_file(self, action: Action, data: Media, *, original_filename: str | None = None,
-                           context: Mapping[str, Any] | None = None) -> EvidenceReceipt:
+    async def provide_file(
+        self,
+        action: Action,
+        data: Media,
+        *,
+        original_filename: str | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> EvidenceReceipt:
         if action.file_request_id is None:
             raise ValueError(f"action {action.id} is a {action.kind!r}, not a provide_file request")
-        return await self.deposit_evidence(data, content_id=action.content_id, request_id=action.file_request_id,
-                                           account_id=action.account_id, original_filename=original_filename,
-                                           context=context)
+        return await self.deposit_evidence(
+            data,
+            content_id=action.content_id,
+            request_id=action.file_request_id,
+            account_id=action.account_id,
+            original_filename=original_filename,
+            context=context,
+        )

@@ -33,8 +33,9 @@ class StaydownAPIError(StaydownClientError):
     """staydown answered with an error: `status` (HTTP), `code` (stable, machine-readable, e.g.
     `corrupt_media`), `message` (a sentence for people) and `details` (structured, may be None)."""
 
-    def __init__(self, status: int, code: str, message: str, details: Any = None, *,
-                 request_id: str | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, details: Any = None, *, request_id: str | None = None
+    ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
@@ -70,8 +71,16 @@ class InvalidInputError(StaydownAPIError):
 class RateLimitedError(StaydownAPIError):
     """429 after the retries the call allowed. `retry_after` is the server's advice in seconds, if any."""
 
-    def __init__(self, status: int, code: str, message: str, details: Any = None, *,
-                 request_id: str | None = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Any = None,
+        *,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(status, code, message, details, request_id=request_id)
         self.retry_after = retry_after
 
@@ -128,6 +137,7 @@ def error_from_response(response: httpx.Response) -> StaydownAPIError:
     status = response.status_code
     cls = _BY_STATUS.get(status) or (ServerError if status >= 500 else StaydownAPIError)
     if cls is RateLimitedError:
-        return RateLimitedError(status, code, message, details, request_id=request_id,
-                                retry_after=retry_after_seconds(response))
+        return RateLimitedError(
+            status, code, message, details, request_id=request_id, retry_after=retry_after_seconds(response)
+        )
     return cls(status, code, message, details, request_id=request_id)

@@ -57,8 +57,9 @@ class ReplayedWebhook(WebhookRejected):
         self.event = event
 
 
-def _check_signature(body: bytes, header: str | None, secrets: Sequence[str], *, tolerance: int,
-                     now: float | None) -> int:
+def _check_signature(
+    body: bytes, header: str | None, secrets: Sequence[str], *, tolerance: int, now: float | None
+) -> int:
     if not secrets:
         raise ValueError("no webhook secret configured")
     last: signing.InvalidSignature | None = None
@@ -82,9 +83,15 @@ def _already_seen(seen: SeenStore, delivery_id: str) -> bool:
     return bool(seen(delivery_id))  # type: ignore[operator]
 
 
-def verify_webhook(body: bytes, headers: Mapping[str, str], secret: str | Sequence[str], *,
-                   tolerance: int = signing.DEFAULT_TOLERANCE_SECONDS, now: float | None = None,
-                   seen: SeenStore | None = None) -> WebhookEvent:
+def verify_webhook(
+    body: bytes,
+    headers: Mapping[str, str],
+    secret: str | Sequence[str],
+    *,
+    tolerance: int = signing.DEFAULT_TOLERANCE_SECONDS,
+    now: float | None = None,
+    seen: SeenStore | None = None,
+) -> WebhookEvent:
     """Check a webhook from staydown and return the event it carries.
 
     - `body` is the raw request body, byte for byte (not re-encoded JSON: the signature is over

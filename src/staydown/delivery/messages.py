@@ -49,8 +49,9 @@ class FileMailer:
 
 
 class SmtpMailer:
-    def __init__(self, host: str, port: int, *, username: str | None, password: str | None, starttls: bool,
-                 timeout: float = 30.0) -> None:
+    def __init__(
+        self, host: str, port: int, *, username: str | None, password: str | None, starttls: bool, timeout: float = 30.0
+    ) -> None:
         self.host, self.port, self.username, self.password = host, port, username, password
         self.starttls, self.timeout = starttls, timeout
 
@@ -65,22 +66,33 @@ class SmtpMailer:
 
 def mailer_from_settings(settings: Any) -> Mailer:
     if settings.smtp_host:
-        return SmtpMailer(settings.smtp_host, settings.smtp_port, username=settings.smtp_username,
-                          password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-                          starttls=settings.smtp_starttls)
+        return SmtpMailer(
+            settings.smtp_host,
+            settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            starttls=settings.smtp_starttls,
+        )
     return FileMailer(Path(settings.data_dir) / "mail")
 
 
-def queue_message(db: Session, *, notice_id: int | None, kind: str, channel: str, recipient: str, subject: str,
-                  body: str) -> OutboundMessage:
+def queue_message(
+    db: Session, *, notice_id: int | None, kind: str, channel: str, recipient: str, subject: str, body: str
+) -> OutboundMessage:
     """Write the message and its delivery job in the caller's transaction."""
-    message = OutboundMessage(notice_id=notice_id, kind=kind, channel=channel, recipient=recipient,
-                              subject=subject[:300], body=body, created_at=now(db))
+    message = OutboundMessage(
+        notice_id=notice_id,
+        kind=kind,
+        channel=channel,
+        recipient=recipient,
+        subject=subject[:300],
+        body=body,
+        created_at=now(db),
+    )
     db.add(message)
     db.flush()
     if channel == "email":
-        enqueue(db, kind=SEND_MESSAGE, payload={"message_id": message.id},
-                idempotency_key=f"message:{message.id}")
+        enqueue(db, kind=SEND_MESSAGE, payload={"message_id": message.id}, idempotency_key=f"message:{message.id}")
     return message
 
 
@@ -90,8 +102,13 @@ def send_message_job(db: Session, ctx: JobContext) -> None:
     message = db.get(OutboundMessage, ctx.payload["message_id"])
     if message is None or message.sent_at is not None:
         return
-    send_email(ctx, to=message.recipient, subject=message.subject, body=message.body,
-               message_id=f"staydown-message-{message.id}")
+    send_email(
+        ctx,
+        to=message.recipient,
+        subject=message.subject,
+        body=message.body,
+        message_id=f"staydown-message-{message.id}",
+    )
     message.sent_at = now(db)
 
 

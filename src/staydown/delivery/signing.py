@@ -25,8 +25,14 @@ def sign(body: bytes, secret: str, timestamp: int) -> str:
     return f"t={timestamp},v1={mac}"
 
 
-def verify(body: bytes, header: str | None, secret: str, *, tolerance: int = DEFAULT_TOLERANCE_SECONDS,
-           now: float | None = None) -> int:
+def verify(
+    body: bytes,
+    header: str | None,
+    secret: str,
+    *,
+    tolerance: int = DEFAULT_TOLERANCE_SECONDS,
+    now: float | None = None,
+) -> int:
     """Check a `Staydown-Signature` header; returns its timestamp. Any of several `v1=` values may
     match (the sender signs with old and new secrets while they are rotated)."""
     if not header:
@@ -46,5 +52,7 @@ def verify(body: bytes, header: str | None, secret: str, *, tolerance: int = DEF
         raise InvalidSignature("the signature does not match the body")
     current = time.time() if now is None else now
     if abs(current - timestamp) > tolerance:
-        raise StaleSignature(f"the signature is {abs(current - timestamp):.0f} s old; at most {tolerance} s is accepted")
+        raise StaleSignature(
+            f"the signature is {abs(current - timestamp):.0f} s old; at most {tolerance} s is accepted"
+        )
     return timestamp

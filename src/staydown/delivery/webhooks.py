@@ -12,9 +12,9 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from staydown.egress import OPERATOR, guarded_client
 from staydown.delivery.outbox import JobContext, enqueue
 from staydown.delivery.signing import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, sign
+from staydown.egress import OPERATOR, guarded_client
 from staydown.enforcement.models import EnforcementAction
 from staydown.subjects.models import PlatformAccount, PlatformContent
 from staydown.transparency.models import StatementOfReasons
@@ -42,8 +42,9 @@ def webhook_client(settings: Any) -> httpx.Client:
     platform's own network, so private addresses are allowed), never a metadata or link-local
     address, and a receiver gets `webhook_timeout_seconds` for the whole request: one trickling its
     answer cannot hold a worker's thread (staydown.egress)."""
-    return guarded_client(OPERATOR, timeout=settings.webhook_timeout_seconds,
-                          request_seconds=settings.webhook_timeout_seconds)
+    return guarded_client(
+        OPERATOR, timeout=settings.webhook_timeout_seconds, request_seconds=settings.webhook_timeout_seconds
+    )
 
 
 def action_event(db: Session, action: EnforcementAction, event: str, *, statement: Any = _LOOK_UP) -> dict[str, Any]:
@@ -85,26 +86,39 @@ def public_facts(db: Session, action: EnforcementAction, content: Any = None, ac
     if action.interim:
         return ""
     owner = getattr(content, "account", None) if content is not None else None
-    return case_scrubber(db, action.case_id)(action.facts, also=[
-        v for x in (content, account, owner) if x is not None
-        for v in (getattr(x, "platform_id", None), getattr(x, "url", None), getattr(x, "handle", None))])
+    return case_scrubber(db, action.case_id)(
+        action.facts,
+        also=[
+            v
+            for x in (content, account, owner)
+            if x is not None
+            for v in (getattr(x, "platform_id", None), getattr(x, "url", None), getattr(x, "handle", None))
+        ],
+    )
 
 
 def queue_webhook(db: Session, action: EnforcementAction, event: str) -> None:
     subject = f"content:{action.content_id}" if action.content_id else f"account:{action.account_id}"
-    enqueue(db, kind=DELIVER_WEBHOOK, payload={"action_id": action.id, "event": event},
-            idempotency_key=f"action:{action.id}:{event}", ordering_key=subject,
-            max_attempts=WEBHOOK_MAX_ATTEMPTS,
-            # An action is applied once, when its row is inserted: no job can hold that key yet.
-            key_is_new=event == "action.applied")
+    enqueue(
+        db,
+        kind=DELIVER_WEBHOOK,
+        payload={"action_id": action.id, "event": event},
+        idempotency_key=f"action:{action.id}:{event}",
+        ordering_key=subject,
+        max_attempts=WEBHOOK_MAX_ATTEMPTS,
+        # An action is applied once, when its row is inserted: no job can hold that key yet.
+        key_is_new=event == "action.applied",
+    )
 
 
-def _request(db: Session, action: EnforcementAction, event: str, secret: str,
-             **known: Any) -> tuple[bytes, dict[str, str]]:
+def _request(
+    db: Session, action: EnforcementAction, event: str, secret: str, **known: Any
+) -> tuple[bytes, dict[str, str]]:
     """The signed body and headers of one delivery; the same for the single and the batch path."""
     delivery_id = f"action:{action.id}:{event}"
-    body = json.dumps({**action_event(db, action, event, **known), "delivery_id": delivery_id},
-                      separators=(",", ":"), sort_keys=True).encode()
+    body = json.dumps(
+        {**action_event(db, action, event, **known), "delivery_id": delivery_id}, separators=(",", ":"), sort_keys=True
+    ).encode()
     headers = {
         "Content-Type": "application/json",
         SIGNATURE_HEADER: sign(body, secret, int(time.time())),
@@ -133,7 +147,9 @@ def deliver_webhook_job(db: Session, ctx: JobContext) -> None:
     url = settings.webhook_url
     if not url:
         return  # no receiver configured: the platform pulls `GET /v1/actions`
-    action = db.execute(sa.select(EnforcementAction).where(EnforcementAction.id == ctx.payload["action_id"])).scalar_one()
+    action = db.execute(
+        sa.select(EnforcementAction).where(EnforcementAction.id == ctx.payload["action_id"])
+    ).scalar_one()
     body, headers = _request(db, action, ctx.payload["event"], settings.webhook_secret.get_secret_value())
     # Nothing stays open across the network call: on SQLite the transaction holds the only write
     # lock, which every API write and the other workers would wait on for a slow receiver. The
@@ -177,28 +193,43 @@ def deliver_webhooks_batch(database: Database, contexts: list[JobContext]) -> di
     results: dict[int, str | None] = {}
     requests: list[tuple[int, bytes, dict[str, str]]] = []
     with database.unit_of_work(write=False) as db:
-        actions = {a.id: a for a in db.execute(sa.select(EnforcementAction).where(
-            EnforcementAction.id.in_({int(ctx.payload["action_id"]) for ctx in contexts}))).scalars()}
+        actions = {
+            a.id: a
+            for a in db.execute(
+                sa.select(EnforcementAction).where(
+                    EnforcementAction.id.in_({int(ctx.payload["action_id"]) for ctx in contexts})
+                )
+            ).scalars()
+        }
         # Loaded (and held) so that action_event's db.get finds them in the identity map.
         content_ids = {a.content_id for a in actions.values() if a.content_id}
         account_ids = {a.account_id for a in actions.values() if a.account_id}
         subjects = [
-            *(db.execute(sa.select(PlatformContent).where(PlatformContent.id.in_(content_ids))).scalars()
-              if content_ids else ()),
-            *(db.execute(sa.select(PlatformAccount).where(PlatformAccount.id.in_(account_ids))).scalars()
-              if account_ids else ()),
+            *(
+                db.execute(sa.select(PlatformContent).where(PlatformContent.id.in_(content_ids))).scalars()
+                if content_ids
+                else ()
+            ),
+            *(
+                db.execute(sa.select(PlatformAccount).where(PlatformAccount.id.in_(account_ids))).scalars()
+                if account_ids
+                else ()
+            ),
         ]
         prefetch_scrubbers(db, (a.case_id for a in actions.values()))
-        statements = {s.action_id: delivery_view(s) for s in db.execute(sa.select(StatementOfReasons).where(
-            StatementOfReasons.action_id.in_(list(actions) or [-1]))).scalars()}
+        statements = {
+            s.action_id: delivery_view(s)
+            for s in db.execute(
+                sa.select(StatementOfReasons).where(StatementOfReasons.action_id.in_(list(actions) or [-1]))
+            ).scalars()
+        }
         for ctx in contexts:
             action = actions.get(int(ctx.payload["action_id"]))
             if action is None:
                 results[ctx.job_id] = f"action {ctx.payload['action_id']} does not exist"
                 continue
             try:
-                body, headers = _request(db, action, ctx.payload["event"], secret,
-                                         statement=statements.get(action.id))
+                body, headers = _request(db, action, ctx.payload["event"], secret, statement=statements.get(action.id))
             except Exception as exc:  # noqa: BLE001 - one bad body fails its job, not the batch
                 results[ctx.job_id] = f"{type(exc).__name__}: {exc}"
                 continue

@@ -47,18 +47,45 @@ def apply_action(
     ends_at: datetime | None = None,
     details: dict | None = None,
 ) -> EnforcementAction:
-    return apply_actions(db, actor=actor, specs=[dict(
-        kind=kind, content_id=content_id, account_id=account_id, case_id=case_id, policy_ref=policy_ref,
-        facts=facts, interim=interim, automated_detection=automated_detection,
-        automated_decision=automated_decision, territorial_scope=territorial_scope, ends_at=ends_at,
-        details=details)])[0]
+    return apply_actions(
+        db,
+        actor=actor,
+        specs=[
+            dict(
+                kind=kind,
+                content_id=content_id,
+                account_id=account_id,
+                case_id=case_id,
+                policy_ref=policy_ref,
+                facts=facts,
+                interim=interim,
+                automated_detection=automated_detection,
+                automated_decision=automated_decision,
+                territorial_scope=territorial_scope,
+                ends_at=ends_at,
+                details=details,
+            )
+        ],
+    )[0]
 
 
-def _new_action(actor: Actor, when: datetime, *, kind: str, content_id: int | None = None,
-                account_id: int | None = None, case_id: int | None = None, policy_ref: str | None = None,
-                facts: str = "", interim: bool = False, automated_detection: bool = False,
-                automated_decision: bool = False, territorial_scope: list[str] | None = None,
-                ends_at: datetime | None = None, details: dict | None = None) -> EnforcementAction:
+def _new_action(
+    actor: Actor,
+    when: datetime,
+    *,
+    kind: str,
+    content_id: int | None = None,
+    account_id: int | None = None,
+    case_id: int | None = None,
+    policy_ref: str | None = None,
+    facts: str = "",
+    interim: bool = False,
+    automated_detection: bool = False,
+    automated_decision: bool = False,
+    territorial_scope: list[str] | None = None,
+    ends_at: datetime | None = None,
+    details: dict | None = None,
+) -> EnforcementAction:
     if kind in CONTENT_KINDS:
         if content_id is None:
             raise InvalidInput(f"'{kind}' is an action on content: which content?")
@@ -70,11 +97,23 @@ def _new_action(actor: Actor, when: datetime, *, kind: str, content_id: int | No
     else:
         raise InvalidInput(f"unknown action {kind!r}")
     return EnforcementAction(
-        kind=kind, target=target, content_id=content_id if target == "content" else None,
-        account_id=account_id if target == "account" else None, case_id=case_id, policy_ref=policy_ref,
-        state=ActionState.active.value, interim=interim, automated_detection=automated_detection,
-        automated_decision=automated_decision, facts=facts, territorial_scope=territorial_scope or [],
-        ends_at=ends_at, details=details or {}, created_by=actor.ref, created_at=when)
+        kind=kind,
+        target=target,
+        content_id=content_id if target == "content" else None,
+        account_id=account_id if target == "account" else None,
+        case_id=case_id,
+        policy_ref=policy_ref,
+        state=ActionState.active.value,
+        interim=interim,
+        automated_detection=automated_detection,
+        automated_decision=automated_decision,
+        facts=facts,
+        territorial_scope=territorial_scope or [],
+        ends_at=ends_at,
+        details=details or {},
+        created_by=actor.ref,
+        created_at=when,
+    )
 
 
 def apply_actions(db: Session, *, actor: Actor, specs: list[dict[str, Any]]) -> list[EnforcementAction]:
@@ -85,10 +124,18 @@ def apply_actions(db: Session, *, actor: Actor, specs: list[dict[str, Any]]) -> 
         return []
     when = now(db)
     # Only actions whose detection is not settled by their caller ask which cases a scan opened.
-    detected = automation.detected_cases(db, (spec.get("case_id") for spec in specs if not (
-        spec.get("automated_detection") or (spec.get("details") or {}).get("copy_of_case"))))
-    specs = [{**spec, **dict(zip(("automated_detection", "automated_decision"), automation.flags(spec, detected)))}
-             for spec in specs]
+    detected = automation.detected_cases(
+        db,
+        (
+            spec.get("case_id")
+            for spec in specs
+            if not (spec.get("automated_detection") or (spec.get("details") or {}).get("copy_of_case"))
+        ),
+    )
+    specs = [
+        {**spec, **dict(zip(("automated_detection", "automated_decision"), automation.flags(spec, detected)))}
+        for spec in specs
+    ]
     actions = [_new_action(actor, when, **spec) for spec in specs]  # all checked before any is added
     db.add_all(actions)
     db.flush()
@@ -96,12 +143,22 @@ def apply_actions(db: Session, *, actor: Actor, specs: list[dict[str, Any]]) -> 
     for action in actions:
         sequences.touch(db, action, sequence=ACTIONS)
         queue_webhook(db, action, "action.applied")
-        audit.record(db, actor=actor, tag=AuditTag.ACTION_APPLY, subject_type=action.target,
-                     subject_id=action.content_id if action.target == "content" else action.account_id,
-                     data={"action_id": action.id, "kind": action.kind, "case_id": action.case_id,
-                           "policy_ref": action.policy_ref, "interim": action.interim,
-                           "automated_detection": action.automated_detection,
-                           "automated_decision": action.automated_decision})
+        audit.record(
+            db,
+            actor=actor,
+            tag=AuditTag.ACTION_APPLY,
+            subject_type=action.target,
+            subject_id=action.content_id if action.target == "content" else action.account_id,
+            data={
+                "action_id": action.id,
+                "kind": action.kind,
+                "case_id": action.case_id,
+                "policy_ref": action.policy_ref,
+                "interim": action.interim,
+                "automated_detection": action.automated_detection,
+                "automated_decision": action.automated_decision,
+            },
+        )
     return actions
 
 
@@ -113,14 +170,25 @@ def lift_action(db: Session, *, actor: Actor, action: EnforcementAction, reason:
     action.lifted_reason = reason
     sequences.touch(db, action, sequence=ACTIONS)
     queue_webhook(db, action, "action.lifted")
-    audit.record(db, actor=actor, tag=AuditTag.ACTION_LIFT, subject_type=action.target,
-                 subject_id=action.content_id or action.account_id,
-                 data={"action_id": action.id, "kind": action.kind, "reason": reason})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.ACTION_LIFT,
+        subject_type=action.target,
+        subject_id=action.content_id or action.account_id,
+        data={"action_id": action.id, "kind": action.kind, "reason": reason},
+    )
     return action
 
 
-def active_actions(db: Session, *, content_id: int | None = None, case_id: int | None = None,
-                   kind: str | None = None, interim: bool | None = None) -> list[EnforcementAction]:
+def active_actions(
+    db: Session,
+    *,
+    content_id: int | None = None,
+    case_id: int | None = None,
+    kind: str | None = None,
+    interim: bool | None = None,
+) -> list[EnforcementAction]:
     stmt = sa.select(EnforcementAction).where(EnforcementAction.state == ActionState.active.value)
     if content_id is not None:
         stmt = stmt.where(EnforcementAction.content_id == content_id)
@@ -133,30 +201,51 @@ def active_actions(db: Session, *, content_id: int | None = None, case_id: int |
     return list(db.execute(stmt.order_by(EnforcementAction.id)).scalars())
 
 
-def restrict_distribution(db: Session, *, actor: Actor, content_id: int, case_id: int, reason: str) -> EnforcementAction:
+def restrict_distribution(
+    db: Session, *, actor: Actor, content_id: int, case_id: int, reason: str
+) -> EnforcementAction:
     """X-4: out of recommendation, search and monetisation at once, pending review (idempotent)."""
     existing = active_actions(db, content_id=content_id, kind="restrict_distribution")
     if existing:
         return existing[0]
-    return apply_action(db, actor=actor, kind="restrict_distribution", content_id=content_id, case_id=case_id,
-                        facts=reason, interim=True,
-                        details={"scope": ["recommendation", "search", "monetisation"]})
+    return apply_action(
+        db,
+        actor=actor,
+        kind="restrict_distribution",
+        content_id=content_id,
+        case_id=case_id,
+        facts=reason,
+        interim=True,
+        details={"scope": ["recommendation", "search", "monetisation"]},
+    )
 
 
 REMOVAL_KINDS = ("remove", "disable")
 
 
-def acknowledge_action(db: Session, *, actor: Actor, action: EnforcementAction, status: str, detail: str = "") -> EnforcementAction:
+def acknowledge_action(
+    db: Session, *, actor: Actor, action: EnforcementAction, status: str, detail: str = ""
+) -> EnforcementAction:
     """Record the platform's answer. When every reported item of a case has a confirmed removal,
     the tracks that removal satisfies are met (TID-2: met or missed, from these rows)."""
     action.acknowledged_at = now(db)
     action.ack_status = status
     action.ack_detail = detail or None
-    audit.record(db, actor=actor, tag=AuditTag.ACTION_ACK, subject_type=action.target,
-                 subject_id=action.content_id or action.account_id,
-                 data={"action_id": action.id, "kind": action.kind, "status": status, "detail": detail})
-    if (status == "applied" and action.state == ActionState.active.value and action.kind in REMOVAL_KINDS
-            and action.case_id and not action.details.get("copy_of_case")):
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.ACTION_ACK,
+        subject_type=action.target,
+        subject_id=action.content_id or action.account_id,
+        data={"action_id": action.id, "kind": action.kind, "status": status, "detail": detail},
+    )
+    if (
+        status == "applied"
+        and action.state == ActionState.active.value
+        and action.kind in REMOVAL_KINDS
+        and action.case_id
+        and not action.details.get("copy_of_case")
+    ):
         _meet_removal_tracks(db, actor=actor, case_id=action.case_id)
     return action
 
@@ -167,18 +256,25 @@ def _meet_removal_tracks(db: Session, *, actor: Actor, case_id: int) -> None:
 
     case = case_by_id(db, case_id)
     reported = {c.id for c in case_contents(db, case)}
-    confirmed = set(db.execute(sa.select(EnforcementAction.content_id).where(
-        EnforcementAction.case_id == case_id, EnforcementAction.kind.in_(REMOVAL_KINDS),
-        EnforcementAction.state == ActionState.active.value,
-        EnforcementAction.ack_status == "applied")).scalars())
+    confirmed = set(
+        db.execute(
+            sa.select(EnforcementAction.content_id).where(
+                EnforcementAction.case_id == case_id,
+                EnforcementAction.kind.in_(REMOVAL_KINDS),
+                EnforcementAction.state == ActionState.active.value,
+                EnforcementAction.ack_status == "applied",
+            )
+        ).scalars()
+    )
     if not reported or not reported <= confirmed:
         return
     tracks.on_removal_confirmed(db, actor=actor, case=case, items=len(reported))
 
 
 def active_actions_on_account(db: Session, *, account_id: int, kind: str | None = None) -> list[EnforcementAction]:
-    stmt = sa.select(EnforcementAction).where(EnforcementAction.account_id == account_id,
-                                              EnforcementAction.state == ActionState.active.value)
+    stmt = sa.select(EnforcementAction).where(
+        EnforcementAction.account_id == account_id, EnforcementAction.state == ActionState.active.value
+    )
     if kind is not None:
         stmt = stmt.where(EnforcementAction.kind == kind)
     return list(db.execute(stmt).scalars())

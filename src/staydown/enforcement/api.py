@@ -14,9 +14,9 @@ from staydown.enforcement.actions import acknowledge_action
 from staydown.enforcement.models import EnforcementAction
 from staydown.errors import NotFound
 from staydown.http import DbSession, require
-from staydown.transparency.scrub import prefetch_scrubbers
+from staydown.limits import Cursor, DbId
 from staydown.staff.permissions import Permission
-from staydown.limits import DbId, Cursor
+from staydown.transparency.scrub import prefetch_scrubbers
 
 router = APIRouter(prefix="/v1", tags=["actions"])
 
@@ -30,12 +30,19 @@ class FeedOut(BaseModel):
 
 
 @router.get("/actions", response_model=FeedOut)
-def feed(db: DbSession, _: FeedReader, after: Cursor = 0,
-         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> FeedOut:
+def feed(db: DbSession, _: FeedReader, after: Cursor = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> FeedOut:
     """Every action in the order it took effect, from `after` (the last `seq` you processed).
     An action seen again (lifted) comes back with its new state and a later `seq`."""
-    rows = db.execute(sa.select(EnforcementAction).where(EnforcementAction.change_seq > after)
-                      .order_by(EnforcementAction.change_seq).limit(limit)).scalars().all()
+    rows = (
+        db.execute(
+            sa.select(EnforcementAction)
+            .where(EnforcementAction.change_seq > after)
+            .order_by(EnforcementAction.change_seq)
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
     prefetch_scrubbers(db, (a.case_id for a in rows))  # each case's identifiers once for the page
     events = [action_event(db, a, "action.applied" if a.state == "active" else "action.lifted") for a in rows]
     return FeedOut(actions=events, next_cursor=rows[-1].change_seq if rows else after)

@@ -42,8 +42,14 @@ _CACHE = "staydown.automation.detected"
 def _detected(db: Session, ids: list[int]) -> set[int]:
     from staydown.intake.models import Notice, NoticeItem, NoticeKind
 
-    return set(db.execute(sa.select(NoticeItem.case_id).join(Notice, Notice.id == NoticeItem.notice_id).where(
-        NoticeItem.case_id.in_(ids), Notice.kind == NoticeKind.detection.value).distinct()).scalars())
+    return set(
+        db.execute(
+            sa.select(NoticeItem.case_id)
+            .join(Notice, Notice.id == NoticeItem.notice_id)
+            .where(NoticeItem.case_id.in_(ids), Notice.kind == NoticeKind.detection.value)
+            .distinct()
+        ).scalars()
+    )
 
 
 def flags(spec: dict[str, Any], detected: set[int]) -> tuple[bool, bool]:
@@ -54,7 +60,8 @@ def flags(spec: dict[str, Any], detected: set[int]) -> tuple[bool, bool]:
     matches alone, a sweep), or it is an interim restriction, which a rule imposes the moment a
     report or a hold arrives, before any person looks."""
     details = spec.get("details") or {}
-    detection = bool(spec.get("automated_detection") or details.get("copy_of_case")
-                     or (spec.get("case_id") in detected))
+    detection = bool(
+        spec.get("automated_detection") or details.get("copy_of_case") or (spec.get("case_id") in detected)
+    )
     decision = bool(spec.get("automated_decision") or spec.get("interim"))
     return detection, decision

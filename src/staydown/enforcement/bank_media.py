@@ -36,8 +36,13 @@ def ordering_key(case_id: int) -> str:
 
 
 def queue_bank_media(db: Session, *, case: Any, policy: Any) -> None:
-    enqueue(db, kind=STAY_DOWN_BANK_MEDIA, payload={"case_id": case.id, "policy": policy.ref},
-            idempotency_key=f"bank_media:case:{case.id}:{policy.ref}", ordering_key=ordering_key(case.id))
+    enqueue(
+        db,
+        kind=STAY_DOWN_BANK_MEDIA,
+        payload={"case_id": case.id, "policy": policy.ref},
+        idempotency_key=f"bank_media:case:{case.id}:{policy.ref}",
+        ordering_key=ordering_key(case.id),
+    )
 
 
 def media_entries(data: bytes, *, limits: Any, note: str) -> list[Any]:
@@ -81,9 +86,18 @@ def bank_vaulted_media(database: Any, *, services: dict[str, Any], case_id: int,
     with database.unit_of_work() as db:
         case = case_by_id(db, case_id)
         ids = [c.id for c in case_contents(db, case)]
-        items = db.execute(sa.select(EvidenceItem).where(
-            sa.or_(EvidenceItem.content_id.in_(ids or [-1]), EvidenceItem.case_id == case_id),
-            EvidenceItem.state == "stored").order_by(EvidenceItem.id)).scalars().all()
+        items = (
+            db.execute(
+                sa.select(EvidenceItem)
+                .where(
+                    sa.or_(EvidenceItem.content_id.in_(ids or [-1]), EvidenceItem.case_id == case_id),
+                    EvidenceItem.state == "stored",
+                )
+                .order_by(EvidenceItem.id)
+            )
+            .scalars()
+            .all()
+        )
         blobs = [(item.id, read_item(db, actor=SYSTEM, vault=vault, item=item, purpose=PURPOSE)) for item in items]
     if not blobs:
         return 0
@@ -105,18 +119,36 @@ def bank_vaulted_media(database: Any, *, services: dict[str, Any], case_id: int,
         result = banks.add_entries(db, actor=SYSTEM, bank=bank, source_case_id=case_id, entries=entries)
         # Variants whose original was banked earlier (from the scan) point at that entry.
         originals = {e.signal for e in entries if e.signal_type == "pdq" and not e.variant}
-        by_signal = dict(db.execute(sa.select(BankEntry.signal, BankEntry.id).where(
-            BankEntry.bank_id == bank.id, BankEntry.signal_type == "pdq", BankEntry.variant == "",
-            BankEntry.signal.in_(sorted(originals) or [""]))).all())
+        by_signal = dict(
+            db.execute(
+                sa.select(BankEntry.signal, BankEntry.id).where(
+                    BankEntry.bank_id == bank.id,
+                    BankEntry.signal_type == "pdq",
+                    BankEntry.variant == "",
+                    BankEntry.signal.in_(sorted(originals) or [""]),
+                )
+            ).all()
+        )
         parent_of = {(e.variant, e.signal): e.parent.signal for e in entries if e.parent is not None}
         for entry in result.entries:
             if entry.variant and entry.parent_id is None:
                 parent = parent_of.get((entry.variant, entry.signal))
                 if parent in by_signal:
                     entry.parent_id = by_signal[parent]
-        audit.record(db, actor=SYSTEM, tag=AuditTag.STAY_DOWN_BANK, subject_type="case", subject_id=case_id,
-                     data={"bank": bank.name, "from": "vaulted media", "added": result.added,
-                           "already_banked": result.duplicates, "not_decoded": failed})
+        audit.record(
+            db,
+            actor=SYSTEM,
+            tag=AuditTag.STAY_DOWN_BANK,
+            subject_type="case",
+            subject_id=case_id,
+            data={
+                "bank": bank.name,
+                "from": "vaulted media",
+                "added": result.added,
+                "already_banked": result.duplicates,
+                "not_decoded": failed,
+            },
+        )
     return result.added
 
 
@@ -129,8 +161,12 @@ def bank_media_batch(database: Any, contexts: list[JobContext]) -> dict[int, str
     results: dict[int, str | None] = {}
     for ctx in contexts:
         try:
-            bank_vaulted_media(database, services=ctx.services, case_id=int(ctx.payload["case_id"]),
-                               policy_ref=str(ctx.payload["policy"]))
+            bank_vaulted_media(
+                database,
+                services=ctx.services,
+                case_id=int(ctx.payload["case_id"]),
+                policy_ref=str(ctx.payload["policy"]),
+            )
             results[ctx.job_id] = None
         except Exception as exc:  # noqa: BLE001 - one case's failure is retried on its own
             log.warning("stay-down banking from media failed for case %s: %s", ctx.payload.get("case_id"), exc)

@@ -23,8 +23,12 @@ class EnforcementAction(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     kind: Mapped[str] = mapped_column(sa.String(40), nullable=False)
     target: Mapped[str] = mapped_column(sa.String(10), nullable=False)  # content | account
-    content_id: Mapped[int | None] = mapped_column(sa.ForeignKey("platform_content.id", ondelete="RESTRICT"), index=True)
-    account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("platform_accounts.id", ondelete="RESTRICT"), index=True)
+    content_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("platform_content.id", ondelete="RESTRICT"), index=True
+    )
+    account_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("platform_accounts.id", ondelete="RESTRICT"), index=True
+    )
     case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id", ondelete="SET NULL"), index=True)
     policy_ref: Mapped[str | None] = mapped_column(sa.String(100))
     state: Mapped[str] = mapped_column(sa.String(10), nullable=False)
@@ -53,7 +57,9 @@ class AccountStrike(Base):
     __tablename__ = "account_strikes"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    account_id: Mapped[int] = mapped_column(sa.ForeignKey("platform_accounts.id", ondelete="RESTRICT"), nullable=False, index=True)
+    account_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("platform_accounts.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
     policy_id: Mapped[str] = mapped_column(sa.String(80), nullable=False)
     weight: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id", ondelete="SET NULL"), index=True)

@@ -34,11 +34,18 @@ def own_bank(db: Session, *, actor: Actor, policy: Policy) -> Bank:
     found = db.execute(sa.select(Bank).where(Bank.name == name)).scalar_one_or_none()
     if found is not None:
         return found
-    return banks.create_bank(db, actor=actor, name=name, source="own", policy_id=policy.id,
-                             action_on_match="block", confirmed_material=True,
-                             permitted_purpose=f"stay-down of items confirmed by review under {policy.title}: "
-                                               "block re-uploads and find stored copies",
-                             description="filled by staydown from confirmed cases")
+    return banks.create_bank(
+        db,
+        actor=actor,
+        name=name,
+        source="own",
+        policy_id=policy.id,
+        action_on_match="block",
+        confirmed_material=True,
+        permitted_purpose=f"stay-down of items confirmed by review under {policy.title}: "
+        "block re-uploads and find stored copies",
+        description="filled by staydown from confirmed cases",
+    )
 
 
 def bank_case_items(db: Session, *, actor: Actor, case: Case, policy: Policy) -> list[BankEntry]:
@@ -49,9 +56,11 @@ def bank_case_items(db: Session, *, actor: Actor, case: Case, policy: Policy) ->
 
     contents = case_contents(db, case)
     ids = [c.id for c in contents] or [-1]
-    rows = db.execute(sa.select(ContentSignal.content_id, ContentSignal.signal_type, ContentSignal.signal,
-                                ContentSignal.quality).where(
-        ContentSignal.content_id.in_(ids), ContentSignal.purged.is_(False)).order_by(ContentSignal.id)).all()
+    rows = db.execute(
+        sa.select(ContentSignal.content_id, ContentSignal.signal_type, ContentSignal.signal, ContentSignal.quality)
+        .where(ContentSignal.content_id.in_(ids), ContentSignal.purged.is_(False))
+        .order_by(ContentSignal.id)
+    ).all()
     if not rows:
         return []
     note = f"case {case.id}"
@@ -72,8 +81,14 @@ def bank_case_items(db: Session, *, actor: Actor, case: Case, policy: Policy) ->
     entries += video_case_entries(db, content_ids=ids, note=note)
     bank = own_bank(db, actor=actor, policy=policy)
     result = banks.add_entries(db, actor=actor, bank=bank, source_case_id=case.id, entries=entries)
-    audit.record(db, actor=actor, tag=AuditTag.STAY_DOWN_BANK, subject_type="case", subject_id=case.id,
-                 data={"bank": bank.name, "added": result.added, "already_banked": result.duplicates})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.STAY_DOWN_BANK,
+        subject_type="case",
+        subject_id=case.id,
+        data={"bank": bank.name, "added": result.added, "already_banked": result.duplicates},
+    )
     return result.entries
 
 
@@ -83,8 +98,13 @@ def queue_sweep(db: Session, *, case: Case, policy: Policy) -> None:
     from staydown.enforcement.bank_media import ordering_key, queue_bank_media
 
     queue_bank_media(db, case=case, policy=policy)
-    enqueue(db, kind=STAY_DOWN_SWEEP, payload={"case_id": case.id, "policy": policy.ref},
-            idempotency_key=f"sweep:case:{case.id}:{policy.ref}", ordering_key=ordering_key(case.id))
+    enqueue(
+        db,
+        kind=STAY_DOWN_SWEEP,
+        payload={"case_id": case.id, "policy": policy.ref},
+        idempotency_key=f"sweep:case:{case.id}:{policy.ref}",
+        ordering_key=ordering_key(case.id),
+    )
 
 
 # Copies acted on per transaction by the sweep job: each chunk's webhooks leave while the next is
@@ -92,8 +112,9 @@ def queue_sweep(db: Session, *, case: Case, policy: Policy) -> None:
 SWEEP_CHUNK = 100
 
 
-def sweep_case(db: Session, *, actor: Actor, engine: Any, case_id: int, policy: Policy,
-               commit_every: int | None = None) -> Sweep:
+def sweep_case(
+    db: Session, *, actor: Actor, engine: Any, case_id: int, policy: Policy, commit_every: int | None = None
+) -> Sweep:
     """Find every stored copy of the case's banked items and act on it as on the original.
 
     With `commit_every`, the work is committed every that many copies (the job does this). A run
@@ -104,8 +125,11 @@ def sweep_case(db: Session, *, actor: Actor, engine: Any, case_id: int, policy: 
 
     case = case_by_id(db, case_id)
     started = now(db)
-    entries = db.execute(sa.select(BankEntry).where(BankEntry.source_case_id == case.id,
-                                                    BankEntry.enabled.is_(True))).scalars().all()
+    entries = (
+        db.execute(sa.select(BankEntry).where(BankEntry.source_case_id == case.id, BankEntry.enabled.is_(True)))
+        .scalars()
+        .all()
+    )
     threshold = min((e.bank.pdq_threshold for e in entries), default=31)
     # Our own confirmed item's variants were made from its vaulted original: trusted as detailed.
     copies = copies_of_entries(db, engine, list(entries), radius=threshold, unknown_quality=100)
@@ -113,42 +137,87 @@ def sweep_case(db: Session, *, actor: Actor, engine: Any, case_id: int, policy: 
         copies.setdefault(content_id, distance)
     original = {c.id for c in case_contents(db, case)}
     found = [cid for cid in sorted(copies) if cid not in original]
-    sweep = db.execute(sa.select(Sweep).where(Sweep.case_id == case.id, Sweep.policy_ref == policy.ref,
-                                              Sweep.finished_at.is_(None))
-                       .order_by(Sweep.id.desc()).limit(1)).scalar_one_or_none()
+    sweep = db.execute(
+        sa.select(Sweep)
+        .where(Sweep.case_id == case.id, Sweep.policy_ref == policy.ref, Sweep.finished_at.is_(None))
+        .order_by(Sweep.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
     if sweep is None:
-        sweep = Sweep(case_id=case.id, policy_ref=policy.ref, started_at=started, signals=len(entries),
-                      copies_found=len(found), content_ids=found, account_ids=[], actions=0)
+        sweep = Sweep(
+            case_id=case.id,
+            policy_ref=policy.ref,
+            started_at=started,
+            signals=len(entries),
+            copies_found=len(found),
+            content_ids=found,
+            account_ids=[],
+            actions=0,
+        )
         db.add(sweep)
         db.flush()
     else:  # resuming: what is found now is what this sweep covers
         sweep.signals, sweep.copies_found, sweep.content_ids = len(entries), len(found), found
     content_kinds = [k for k in policy.default_actions if k in CONTENT_ACTIONS]
     account_kinds = [k for k in policy.default_actions if k in ACCOUNT_ACTIONS]
-    contents = db.execute(sa.select(PlatformContent).where(PlatformContent.id.in_(found or [-1]))
-                          .order_by(PlatformContent.id)).scalars().all()
+    contents = (
+        db.execute(sa.select(PlatformContent).where(PlatformContent.id.in_(found or [-1])).order_by(PlatformContent.id))
+        .scalars()
+        .all()
+    )
     accounts: set[int] = set(sweep.account_ids)
     made = sweep.actions
     facts = f"a copy (perceptual or exact match) of an item confirmed in case {case.id} under {policy.ref}"
     step = commit_every or 500
     for start in range(0, len(contents), step):
-        chunk = contents[start:start + step]
+        chunk = contents[start : start + step]
         # What is already in force, read once per chunk rather than once per copy and account.
-        in_force = set(db.execute(sa.select(EnforcementAction.content_id, EnforcementAction.kind).where(
-            EnforcementAction.content_id.in_([c.id for c in chunk]), EnforcementAction.kind.in_(content_kinds),
-            EnforcementAction.state == "active")).all()) if content_kinds else set()
+        in_force = (
+            set(
+                db.execute(
+                    sa.select(EnforcementAction.content_id, EnforcementAction.kind).where(
+                        EnforcementAction.content_id.in_([c.id for c in chunk]),
+                        EnforcementAction.kind.in_(content_kinds),
+                        EnforcementAction.state == "active",
+                    )
+                ).all()
+            )
+            if content_kinds
+            else set()
+        )
         # The chunk's actions, their statements and webhooks go in with a few set-based statements,
         # in the order one call per copy and per account would have made them.
-        specs = [dict(kind=kind, content_id=content.id, case_id=case.id, policy_ref=policy.ref, facts=facts,
-                      automated_detection=True, automated_decision=True,
-                      details={"copy_of_case": case.id, "sweep_id": sweep.id, "distance": copies[content.id]})
-                 for content in chunk for kind in content_kinds if (content.id, kind) not in in_force]
+        specs = [
+            dict(
+                kind=kind,
+                content_id=content.id,
+                case_id=case.id,
+                policy_ref=policy.ref,
+                facts=facts,
+                automated_detection=True,
+                automated_decision=True,
+                details={"copy_of_case": case.id, "sweep_id": sweep.id, "distance": copies[content.id]},
+            )
+            for content in chunk
+            for kind in content_kinds
+            if (content.id, kind) not in in_force
+        ]
         made += len(apply_actions(db, actor=actor, specs=specs))
         new_accounts = sorted({c.account_id for c in chunk if c.account_id is not None} - accounts)
         plain = [k for k in account_kinds if k != "strike"]
-        in_force = set(db.execute(sa.select(EnforcementAction.account_id, EnforcementAction.kind).where(
-            EnforcementAction.account_id.in_(new_accounts), EnforcementAction.kind.in_(plain),
-            EnforcementAction.state == "active")).all()) if plain and new_accounts else set()
+        in_force = (
+            set(
+                db.execute(
+                    sa.select(EnforcementAction.account_id, EnforcementAction.kind).where(
+                        EnforcementAction.account_id.in_(new_accounts),
+                        EnforcementAction.kind.in_(plain),
+                        EnforcementAction.state == "active",
+                    )
+                ).all()
+            )
+            if plain and new_accounts
+            else set()
+        )
         # One account kind (as every catalogue policy has): batched. Several: one account at a time,
         # since a kind applied first can change what the next one finds in force.
         batched = len(account_kinds) == 1
@@ -158,12 +227,30 @@ def sweep_case(db: Session, *, actor: Actor, engine: Any, case_id: int, policy: 
             for kind in account_kinds:
                 details = {"copy_of_case": case.id, "sweep_id": sweep.id}
                 if kind == "strike":
-                    made += len(add_strike(db, actor=actor, account_id=account_id, policy=policy, case_id=case.id,
-                                           facts=facts, automated=True, details=details,
-                                           batch=strikes if batched else None))
+                    made += len(
+                        add_strike(
+                            db,
+                            actor=actor,
+                            account_id=account_id,
+                            policy=policy,
+                            case_id=case.id,
+                            facts=facts,
+                            automated=True,
+                            details=details,
+                            batch=strikes if batched else None,
+                        )
+                    )
                 elif (account_id, kind) not in in_force:
-                    spec = dict(kind=kind, account_id=account_id, case_id=case.id, policy_ref=policy.ref,
-                                facts=facts, automated_detection=True, automated_decision=True, details=details)
+                    spec = dict(
+                        kind=kind,
+                        account_id=account_id,
+                        case_id=case.id,
+                        policy_ref=policy.ref,
+                        facts=facts,
+                        automated_detection=True,
+                        automated_decision=True,
+                        details=details,
+                    )
                     if batched:
                         specs.append(spec)
                     else:
@@ -180,12 +267,29 @@ def sweep_case(db: Session, *, actor: Actor, engine: Any, case_id: int, policy: 
     # TID-3: the reasonable effort to find known identical copies, on the record of the track.
     for track in case.tracks:
         if track.kind == TrackKind.take_it_down.value:
-            track.details = {**track.details, "known_identical_copies": {
-                "sweep_id": sweep.id, "copies": len(found), "accounts": len(accounts),
-                "at": sweep.finished_at.isoformat()}}
-    audit.record(db, actor=actor, tag=AuditTag.SWEEP_RUN, subject_type="case", subject_id=case.id,
-                 data={"sweep_id": sweep.id, "signals": len(entries), "copies": len(found),
-                       "accounts": len(accounts), "actions": made})
+            track.details = {
+                **track.details,
+                "known_identical_copies": {
+                    "sweep_id": sweep.id,
+                    "copies": len(found),
+                    "accounts": len(accounts),
+                    "at": sweep.finished_at.isoformat(),
+                },
+            }
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.SWEEP_RUN,
+        subject_type="case",
+        subject_id=case.id,
+        data={
+            "sweep_id": sweep.id,
+            "signals": len(entries),
+            "copies": len(found),
+            "accounts": len(accounts),
+            "actions": made,
+        },
+    )
     return sweep
 
 
@@ -196,5 +300,11 @@ def sweep_job(db: Session, ctx: JobContext) -> None:
     engine.catch_up()  # the banked signals and the newest uploads, before searching
     catalogue: Catalogue = ctx.services["catalogue"]
     policy_id, _ = parse_ref(ctx.payload["policy"])
-    sweep_case(db, actor=SYSTEM, engine=engine, case_id=ctx.payload["case_id"], policy=catalogue.get(policy_id),
-               commit_every=SWEEP_CHUNK)
+    sweep_case(
+        db,
+        actor=SYSTEM,
+        engine=engine,
+        case_id=ctx.payload["case_id"],
+        policy=catalogue.get(policy_id),
+        commit_every=SWEEP_CHUNK,
+    )

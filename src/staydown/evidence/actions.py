@@ -48,8 +48,10 @@ class Vault:
 
 
 def vault_from_settings(settings: Any) -> Vault:
-    keys = MasterKeys.from_base64(settings.vault_master_key.get_secret_value(),
-                                  [k.get_secret_value() for k in settings.vault_previous_master_keys])
+    keys = MasterKeys.from_base64(
+        settings.vault_master_key.get_secret_value(),
+        [k.get_secret_value() for k in settings.vault_previous_master_keys],
+    )
     return Vault(keys, FileBlobStore(settings.vault_dir), timedelta(days=settings.evidence_retention_days))
 
 
@@ -62,31 +64,57 @@ def _require(actor: Actor, permission: Permission) -> None:
     if actor.kind is ActorKind.system:
         return
     if permission.value not in actor.permissions:
-        raise PermissionDenied(f"the evidence vault needs the '{permission.value}' permission "
-                               "(child-safety specialists and legal)")
+        raise PermissionDenied(
+            f"the evidence vault needs the '{permission.value}' permission (child-safety specialists and legal)"
+        )
 
 
-def store_item(db: Session, *, actor: Actor, vault: Vault, data: bytes, content_id: int | None, case_id: int | None,
-               context: dict[str, Any], media_type: str = "application/octet-stream",
-               original_filename: str | None = None) -> EvidenceItem:
+def store_item(
+    db: Session,
+    *,
+    actor: Actor,
+    vault: Vault,
+    data: bytes,
+    content_id: int | None,
+    case_id: int | None,
+    context: dict[str, Any],
+    media_type: str = "application/octet-stream",
+    original_filename: str | None = None,
+) -> EvidenceItem:
     """Encrypt in memory and write only ciphertext. Retention starts; holds come later."""
     if not data:
         raise InvalidInput("evidence with no bytes")
     if len(canonical(context).encode()) > MAX_CONTEXT_BYTES:
         raise InvalidInput(f"evidence context is larger than {MAX_CONTEXT_BYTES} bytes of JSON")
     when = now(db)
-    item = EvidenceItem(content_id=content_id, case_id=case_id, master_key_id=vault.keys.current_id,
-                        sha256=hashlib.sha256(data).hexdigest(), md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
-                        size=len(data), media_type=media_type[:100], original_filename=(original_filename or None),
-                        context=context, state="stored", retention_until=when + vault.retention,
-                        created_at=when, created_by=actor.ref)
+    item = EvidenceItem(
+        content_id=content_id,
+        case_id=case_id,
+        master_key_id=vault.keys.current_id,
+        sha256=hashlib.sha256(data).hexdigest(),
+        md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
+        size=len(data),
+        media_type=media_type[:100],
+        original_filename=(original_filename or None),
+        context=context,
+        state="stored",
+        retention_until=when + vault.retention,
+        created_at=when,
+        created_by=actor.ref,
+    )
     db.add(item)
     db.flush()
     blob, wrapped = seal(data, keys=vault.keys, item_aad=_aad(item.id))
     item.blob_key = vault.store.put(blob)
     item.wrapped_key = wrapped
-    audit.record(db, actor=actor, tag=AuditTag.EVIDENCE_STORE, subject_type="evidence_item", subject_id=item.id,
-                 data={"content_id": content_id, "case_id": case_id, "sha256": item.sha256, "size": item.size})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.EVIDENCE_STORE,
+        subject_type="evidence_item",
+        subject_id=item.id,
+        data={"content_id": content_id, "case_id": case_id, "sha256": item.sha256, "size": item.size},
+    )
     return item
 
 
@@ -97,8 +125,9 @@ def item_by_id(db: Session, item_id: int) -> EvidenceItem:
     return item
 
 
-def read_item(db: Session, *, actor: Actor, vault: Vault, item: EvidenceItem, purpose: str,
-              export: bool = False) -> bytes:
+def read_item(
+    db: Session, *, actor: Actor, vault: Vault, item: EvidenceItem, purpose: str, export: bool = False
+) -> bytes:
     """Decrypt for a person with the role and a stated purpose; every access is on the record,
     and a person's view is what later makes `fileViewedByEsp` true (NCMEC-3)."""
     _require(actor, Permission.EVIDENCE_ACCESS)
@@ -106,29 +135,54 @@ def read_item(db: Session, *, actor: Actor, vault: Vault, item: EvidenceItem, pu
         raise InvalidInput("state the purpose of this access (at least 10 characters)")
     if item.state != "stored" or item.blob_key is None or item.wrapped_key is None:
         raise Conflict(f"evidence item {item.id} is {item.state}")
-    data = open_blob(vault.store.get(item.blob_key), item.wrapped_key,
-                     master=vault.keys.by_id(item.master_key_id), item_aad=_aad(item.id))
+    data = open_blob(
+        vault.store.get(item.blob_key),
+        item.wrapped_key,
+        master=vault.keys.by_id(item.master_key_id),
+        item_aad=_aad(item.id),
+    )
     if actor.kind is ActorKind.staff and item.first_human_view_at is None:
         item.first_human_view_at = now(db)
-    audit.record(db, actor=actor, tag=AuditTag.EVIDENCE_EXPORT if export else AuditTag.EVIDENCE_VIEW,
-                 subject_type="evidence_item", subject_id=item.id, data={"purpose": purpose})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.EVIDENCE_EXPORT if export else AuditTag.EVIDENCE_VIEW,
+        subject_type="evidence_item",
+        subject_id=item.id,
+        data={"purpose": purpose},
+    )
     return data
 
 
-def place_hold(db: Session, *, actor: Actor, item: EvidenceItem, kind: str, basis: str, until: datetime,
-               starts_at: datetime | None = None) -> LegalHold:
+def place_hold(
+    db: Session,
+    *,
+    actor: Actor,
+    item: EvidenceItem,
+    kind: str,
+    basis: str,
+    until: datetime,
+    starts_at: datetime | None = None,
+) -> LegalHold:
     if actor.kind is ActorKind.staff:
         _require(actor, Permission.EVIDENCE_HOLDS)
     if len(basis.strip()) < 5:
         raise InvalidInput("a hold states its basis")
     if item.state != "stored":
         raise Conflict(f"evidence item {item.id} is {item.state}: nothing to hold")
-    hold = LegalHold(item_id=item.id, kind=kind, basis=basis, starts_at=starts_at or now(db), until=until,
-                     created_by=actor.ref)
+    hold = LegalHold(
+        item_id=item.id, kind=kind, basis=basis, starts_at=starts_at or now(db), until=until, created_by=actor.ref
+    )
     db.add(hold)
     db.flush()
-    audit.record(db, actor=actor, tag=AuditTag.EVIDENCE_HOLD, subject_type="evidence_item", subject_id=item.id,
-                 data={"hold_id": hold.id, "kind": kind, "basis": basis, "until": until})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.EVIDENCE_HOLD,
+        subject_type="evidence_item",
+        subject_id=item.id,
+        data={"hold_id": hold.id, "kind": kind, "basis": basis, "until": until},
+    )
     return hold
 
 
@@ -139,16 +193,24 @@ def release_hold(db: Session, *, actor: Actor, hold: LegalHold, reason: str) -> 
     if hold.kind == "nca_report" and hold.until > now(db):
         # The CSEA reporting regulations oblige the provider to keep what it reported (UK-6); like
         # NCMEC's year, it is not a hold a person may end early.
-        raise RuleViolation("the hold that follows a report to the UK National Crime Agency cannot be released "
-                            "early (UK-6)")
+        raise RuleViolation(
+            "the hold that follows a report to the UK National Crime Agency cannot be released early (UK-6)"
+        )
     hold.released_at = now(db)
-    audit.record(db, actor=actor, tag=AuditTag.EVIDENCE_HOLD_RELEASE, subject_type="evidence_item",
-                 subject_id=hold.item_id, data={"hold_id": hold.id, "reason": reason})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.EVIDENCE_HOLD_RELEASE,
+        subject_type="evidence_item",
+        subject_id=hold.item_id,
+        data={"hold_id": hold.id, "reason": reason},
+    )
     return hold
 
 
-def holds_in_force(db: Session, *, item_id: int | None = None, at: datetime | None = None,
-                   limit: int | None = None) -> list[LegalHold]:
+def holds_in_force(
+    db: Session, *, item_id: int | None = None, at: datetime | None = None, limit: int | None = None
+) -> list[LegalHold]:
     """Holds in force (not released, not yet past their end) at `at` (now), soonest end first;
     of one item, or of all."""
     stmt = sa.select(LegalHold).where(LegalHold.released_at.is_(None), LegalHold.until > (at or now(db)))
@@ -162,7 +224,9 @@ def is_held(db: Session, item_id: int) -> bool:
     return bool(holds_in_force(db, item_id=item_id, limit=1))
 
 
-def _holds_against(db: Session, item: EvidenceItem, *, law_enforcement: bool) -> tuple[list[LegalHold], list[LegalHold]]:
+def _holds_against(
+    db: Session, item: EvidenceItem, *, law_enforcement: bool
+) -> tuple[list[LegalHold], list[LegalHold]]:
     """The holds in force on `item`, split into those a destruction request ends and those that
     block it. Only a law-enforcement request (one naming the agency) ends any (CSAM-4, CSAM-6)."""
     holds = holds_in_force(db, item_id=item.id)
@@ -179,9 +243,11 @@ def _refuse_if_held(db: Session, item: EvidenceItem, what: str, *, law_enforceme
         listed = "; ".join(f"hold {h.id} ({h.kind}) until {h.until.isoformat()}" for h in blocking)
         why = ""
         if law_enforcement:
-            why = (" A law-enforcement request to destroy ends the hold of a finished CyberTipline report and "
-                   "voluntary holds, not another agency's preservation request (18 U.S.C. 2703(f)) or a hold on "
-                   "other legal process: legal releases those on the record once withdrawn.")
+            why = (
+                " A law-enforcement request to destroy ends the hold of a finished CyberTipline report and "
+                "voluntary holds, not another agency's preservation request (18 U.S.C. 2703(f)) or a hold on "
+                "other legal process: legal releases those on the record once withdrawn."
+            )
         raise RuleViolation(f"evidence item {item.id} is under a legal hold, so {what} is refused: {listed}.{why}")
     return ended
 
@@ -200,7 +266,7 @@ def _erase(db: Session, vault: Vault, item: EvidenceItem, state: str) -> None:
 def _delete_blob(store: BlobStore, key: str) -> None:
     try:
         store.delete(key)
-    except Exception:  # noqa: BLE001 - the data key is already erased: what is left can't be read
+    except Exception:  # the data key is already erased: what is left can't be read
         log.exception("evidence blob %s could not be deleted after commit; its data key is gone", key)
 
 
@@ -208,21 +274,41 @@ def purge_expired(db: Session, *, actor: Actor, vault: Vault, limit: int = 500) 
     """Retention: purge items past their retention date that nothing holds. Held items are never
     touched, whatever their date (CSAM-4)."""
     when = now(db)
-    candidates = db.execute(sa.select(EvidenceItem).where(
-        EvidenceItem.state == "stored", EvidenceItem.retention_until <= when).limit(limit)).scalars().all()
+    candidates = (
+        db.execute(
+            sa.select(EvidenceItem)
+            .where(EvidenceItem.state == "stored", EvidenceItem.retention_until <= when)
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
     purged = 0
     for item in candidates:
         if is_held(db, item.id):
             continue
         _erase(db, vault, item, "purged")
-        audit.record(db, actor=actor, tag=AuditTag.EVIDENCE_PURGE, subject_type="evidence_item", subject_id=item.id,
-                     data={"retention_until": item.retention_until})
+        audit.record(
+            db,
+            actor=actor,
+            tag=AuditTag.EVIDENCE_PURGE,
+            subject_type="evidence_item",
+            subject_id=item.id,
+            data={"retention_until": item.retention_until},
+        )
         purged += 1
     return purged
 
 
-def request_destruction(db: Session, *, actor: Actor, item: EvidenceItem, basis: str, agency: str | None = None,
-                        reference: str | None = None) -> DestructionRequest:
+def request_destruction(
+    db: Session,
+    *,
+    actor: Actor,
+    item: EvidenceItem,
+    basis: str,
+    agency: str | None = None,
+    reference: str | None = None,
+) -> DestructionRequest:
     """First person: record law enforcement's request to destroy (CSAM-6). Naming the `agency`
     (and its `reference`) makes it a request under 18 U.S.C. 2258B(c)(2), which will end the
     holds in LE_DESTRUCTION_OVERRIDES when a second person approves it; without the agency every
@@ -236,15 +322,30 @@ def request_destruction(db: Session, *, actor: Actor, item: EvidenceItem, basis:
     ending = _refuse_if_held(db, item, "destruction", law_enforcement=agency is not None)
     if len(basis.strip()) < 20:
         raise InvalidInput("record the law-enforcement request: who asked, when, under what authority")
-    request = DestructionRequest(item_id=item.id, requested_by=actor.ref, basis=basis, requested_at=now(db),
-                                 agency=agency[:300] if agency else None,
-                                 reference=reference.strip()[:200] if reference and reference.strip() else None)
+    request = DestructionRequest(
+        item_id=item.id,
+        requested_by=actor.ref,
+        basis=basis,
+        requested_at=now(db),
+        agency=agency[:300] if agency else None,
+        reference=reference.strip()[:200] if reference and reference.strip() else None,
+    )
     db.add(request)
     db.flush()
-    audit.record(db, actor=actor, tag=AuditTag.EVIDENCE_DESTROY_REQUEST, subject_type="evidence_item",
-                 subject_id=item.id, data={"request_id": request.id, "basis": basis, "agency": request.agency,
-                                           "reference": request.reference,
-                                           "will_end_holds": [[h.id, h.kind] for h in ending]})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.EVIDENCE_DESTROY_REQUEST,
+        subject_type="evidence_item",
+        subject_id=item.id,
+        data={
+            "request_id": request.id,
+            "basis": basis,
+            "agency": request.agency,
+            "reference": request.reference,
+            "will_end_holds": [[h.id, h.kind] for h in ending],
+        },
+    )
     return request
 
 
@@ -263,31 +364,65 @@ def approve_destruction(db: Session, *, actor: Actor, vault: Vault, request: Des
     when = now(db)
     for hold in ended:
         hold.released_at = when
-        audit.record(db, actor=actor, tag=AuditTag.EVIDENCE_HOLD_OVERRIDE, subject_type="evidence_item",
-                     subject_id=item.id,
-                     data={"hold_id": hold.id, "kind": hold.kind, "hold_basis": hold.basis,
-                           "destruction_request_id": request.id, "agency": request.agency,
-                           "reference": request.reference, "law": "18 U.S.C. 2258B(c)(2)"})
+        audit.record(
+            db,
+            actor=actor,
+            tag=AuditTag.EVIDENCE_HOLD_OVERRIDE,
+            subject_type="evidence_item",
+            subject_id=item.id,
+            data={
+                "hold_id": hold.id,
+                "kind": hold.kind,
+                "hold_basis": hold.basis,
+                "destruction_request_id": request.id,
+                "agency": request.agency,
+                "reference": request.reference,
+                "law": "18 U.S.C. 2258B(c)(2)",
+            },
+        )
     request.approved_by = actor.ref
     request.executed_at = when
     _erase(db, vault, item, "destroyed")
-    audit.record(db, actor=actor, tag=AuditTag.EVIDENCE_DESTROY, subject_type="evidence_item", subject_id=item.id,
-                 data={"request_id": request.id, "requested_by": request.requested_by, "agency": request.agency,
-                       "ended_holds": [h.id for h in ended]})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.EVIDENCE_DESTROY,
+        subject_type="evidence_item",
+        subject_id=item.id,
+        data={
+            "request_id": request.id,
+            "requested_by": request.requested_by,
+            "agency": request.agency,
+            "ended_holds": [h.id for h in ended],
+        },
+    )
     return item
 
 
 def rotate_master_key(db: Session, *, actor: Actor, vault: Vault, batch: int = 1000) -> int:
     """Re-wrap every data key under the current master key; the blobs themselves are untouched."""
     rewrapped = 0
-    items = db.execute(sa.select(EvidenceItem).where(
-        EvidenceItem.state == "stored", EvidenceItem.master_key_id != vault.keys.current_id).limit(batch)).scalars().all()
+    items = (
+        db.execute(
+            sa.select(EvidenceItem)
+            .where(EvidenceItem.state == "stored", EvidenceItem.master_key_id != vault.keys.current_id)
+            .limit(batch)
+        )
+        .scalars()
+        .all()
+    )
     for item in items:
         data_key = unwrap(item.wrapped_key, vault.keys.by_id(item.master_key_id), _aad(item.id))
         item.wrapped_key = wrap(data_key, vault.keys.current, _aad(item.id))
         item.master_key_id = vault.keys.current_id
         rewrapped += 1
     if rewrapped:
-        audit.record(db, actor=actor, tag=AuditTag.EVIDENCE_REWRAP, subject_type="vault", subject_id="master_key",
-                     data={"items": rewrapped, "to": vault.keys.current_id})
+        audit.record(
+            db,
+            actor=actor,
+            tag=AuditTag.EVIDENCE_REWRAP,
+            subject_type="vault",
+            subject_id="master_key",
+            data={"items": rewrapped, "to": vault.keys.current_id},
+        )
     return rewrapped

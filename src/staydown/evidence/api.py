@@ -11,17 +11,17 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
-from staydown.apidocs import errors
 from staydown.actors import Actor
+from staydown.apidocs import errors
 from staydown.errors import Conflict, InvalidInput, NotFound
 from staydown.evidence import actions
 from staydown.evidence.models import DestructionRequest, EvidenceItem, LegalHold
-from staydown.memform import read_form
 from staydown.http import DbSession, require
+from staydown.limits import DbId, parse_json_object
+from staydown.memform import read_form
 from staydown.staff.permissions import Permission
 from staydown.subjects.actions import ensure_content
 from staydown.subjects.schemas import AccountRef, ContentRef
-from staydown.limits import DbId, parse_json_object
 
 router = APIRouter(prefix="/v1", tags=["evidence"])
 
@@ -53,8 +53,19 @@ def _out(db: DbSession, item: EvidenceItem) -> ItemOut:
 
     holds = db.execute(sa.select(LegalHold).where(LegalHold.item_id == item.id)).scalars().all()
     data = {k: getattr(item, k) for k in ItemOut.model_fields if k not in ("holds", "file_request_id")}
-    return ItemOut(**data, holds=[{"id": h.id, "kind": h.kind, "basis": h.basis, "until": h.until.isoformat(),
-                                   "released": h.released_at is not None} for h in holds])
+    return ItemOut(
+        **data,
+        holds=[
+            {
+                "id": h.id,
+                "kind": h.kind,
+                "basis": h.basis,
+                "until": h.until.isoformat(),
+                "released": h.released_at is not None,
+            }
+            for h in holds
+        ],
+    )
 
 
 def _text_field(form: Any, name: str, limit: int) -> str | None:
@@ -86,7 +97,9 @@ async def deposit(request: Request, db: DbSession, actor: Depositor) -> ItemOut:
     content_id = _text_field(form, "content_id", 200)
     raw_request = _text_field(form, "request_id", 20)
     if raw_request is not None and not raw_request.isdigit():
-        raise InvalidInput("request_id is the number of the file request (details.request_id of the provide_file action)")
+        raise InvalidInput(
+            "request_id is the number of the file request (details.request_id of the provide_file action)"
+        )
     from staydown.authorities import file_requests
 
     file_request = file_requests.request_by_id(db, int(raw_request)) if raw_request else None
@@ -99,8 +112,9 @@ async def deposit(request: Request, db: DbSession, actor: Depositor) -> ItemOut:
         raise InvalidInput("form field 'context' must be text, not a file")
     context = parse_json_object(raw_context, field="context")
     if content_id is not None:
-        content = ensure_content(db, actor=actor, ref=ContentRef(
-            id=content_id, account=AccountRef(id=account_id) if account_id else None))
+        content = ensure_content(
+            db, actor=actor, ref=ContentRef(id=content_id, account=AccountRef(id=account_id) if account_id else None)
+        )
     else:
         from staydown.subjects.models import PlatformContent
 
@@ -108,10 +122,17 @@ async def deposit(request: Request, db: DbSession, actor: Depositor) -> ItemOut:
     from starlette.concurrency import run_in_threadpool
 
     item, answered = await run_in_threadpool(
-        file_requests.receive_file, db, actor=actor, vault=request.app.state.vault, data=data, content=content,
-        request=file_request, context={**context, "account_id": account_id},
+        file_requests.receive_file,
+        db,
+        actor=actor,
+        vault=request.app.state.vault,
+        data=data,
+        content=content,
+        request=file_request,
+        context={**context, "account_id": account_id},
         media_type=upload.content_type or "application/octet-stream",
-        original_filename=original_filename or upload.filename)
+        original_filename=original_filename or upload.filename,
+    )
     out = _out(db, item)
     out.file_request_id = answered.id if answered is not None else None
     return out
@@ -123,13 +144,19 @@ def get_item(item_id: DbId, db: DbSession, _: Viewer) -> ItemOut:
 
 
 @router.get("/evidence/{item_id}/content")
-def read_content(item_id: DbId, request: Request, db: DbSession, actor: Viewer,
-                 purpose: Annotated[str, Query(min_length=10, max_length=500)]) -> Response:
+def read_content(
+    item_id: DbId,
+    request: Request,
+    db: DbSession,
+    actor: Viewer,
+    purpose: Annotated[str, Query(min_length=10, max_length=500)],
+) -> Response:
     """The decrypted file, for a stated purpose; the access is audited."""
     item = actions.item_by_id(db, item_id)
     data = actions.read_item(db, actor=actor, vault=request.app.state.vault, item=item, purpose=purpose, export=True)
-    return Response(data, media_type=item.media_type, headers={"Cache-Control": "no-store",
-                                                              "Content-Disposition": "attachment"})
+    return Response(
+        data, media_type=item.media_type, headers={"Cache-Control": "no-store", "Content-Disposition": "attachment"}
+    )
 
 
 class HoldIn(BaseModel):
@@ -142,8 +169,9 @@ class HoldIn(BaseModel):
 
 @router.post("/evidence/{item_id}/holds", status_code=201)
 def hold(item_id: DbId, body: HoldIn, db: DbSession, actor: Holder) -> dict[str, Any]:
-    h = actions.place_hold(db, actor=actor, item=actions.item_by_id(db, item_id), kind=body.kind, basis=body.basis,
-                           until=body.until)
+    h = actions.place_hold(
+        db, actor=actor, item=actions.item_by_id(db, item_id), kind=body.kind, basis=body.basis, until=body.until
+    )
     return {"id": h.id, "until": h.until.isoformat()}
 
 
@@ -182,14 +210,26 @@ def request_destruction(item_id: DbId, body: DestructionIn, db: DbSession, actor
     from staydown.authorities import law_enforcement
 
     item = actions.item_by_id(db, item_id)
-    r = law_enforcement.record_destruction_request(db, actor=actor, item=item, basis=body.basis, agency=body.agency,
-                                                   reference=body.reference)
+    r = law_enforcement.record_destruction_request(
+        db, actor=actor, item=item, basis=body.basis, agency=body.agency, reference=body.reference
+    )
     # "Any such visual depiction" (2258B(c)(2)): other vault copies of the same bytes are named,
     # so that legal asks for them too.
-    copies = db.execute(sa.select(EvidenceItem.id).where(EvidenceItem.sha256 == item.sha256, EvidenceItem.id != item.id,
-                                                         EvidenceItem.state == "stored")).scalars().all()
-    return {"id": r.id, "state": "awaiting a second person", "law_enforcement": r.agency is not None,
-            "identical_items_still_stored": list(copies)}
+    copies = (
+        db.execute(
+            sa.select(EvidenceItem.id).where(
+                EvidenceItem.sha256 == item.sha256, EvidenceItem.id != item.id, EvidenceItem.state == "stored"
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return {
+        "id": r.id,
+        "state": "awaiting a second person",
+        "law_enforcement": r.agency is not None,
+        "identical_items_still_stored": list(copies),
+    }
 
 
 @router.post("/destruction-requests/{request_id}/approve")

@@ -40,7 +40,7 @@ class MasterKeys:
         raise VaultKeyError(f"no configured master key has id {key_id}: was it removed before rotation finished?")
 
     @classmethod
-    def from_base64(cls, current: str, previous: list[str] | tuple[str, ...] = ()) -> "MasterKeys":
+    def from_base64(cls, current: str, previous: list[str] | tuple[str, ...] = ()) -> MasterKeys:
         return cls(_decode(current), tuple(_decode(p) for p in previous))
 
 

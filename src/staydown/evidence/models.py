@@ -15,7 +15,9 @@ class EvidenceItem(Base):
     __tablename__ = "evidence_items"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    content_id: Mapped[int | None] = mapped_column(sa.ForeignKey("platform_content.id", ondelete="SET NULL"), index=True)
+    content_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("platform_content.id", ondelete="SET NULL"), index=True
+    )
     case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id", ondelete="SET NULL"), index=True)
     blob_key: Mapped[str | None] = mapped_column(sa.String(200))  # None once purged or destroyed
     # AES-256-GCM: the item's own data key, wrapped by the master key named by master_key_id.
@@ -41,7 +43,9 @@ class LegalHold(Base):
     __tablename__ = "legal_holds"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    item_id: Mapped[int] = mapped_column(sa.ForeignKey("evidence_items.id", ondelete="CASCADE"), nullable=False, index=True)
+    item_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("evidence_items.id", ondelete="CASCADE"), nullable=False, index=True
+    )
     kind: Mapped[str] = mapped_column(sa.String(30), nullable=False)  # ncmec_report | preservation_request | voluntary
     basis: Mapped[str] = mapped_column(sa.Text, nullable=False)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
@@ -56,7 +60,9 @@ class DestructionRequest(Base):
     __tablename__ = "destruction_requests"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    item_id: Mapped[int] = mapped_column(sa.ForeignKey("evidence_items.id", ondelete="CASCADE"), nullable=False, index=True)
+    item_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("evidence_items.id", ondelete="CASCADE"), nullable=False, index=True
+    )
     requested_by: Mapped[str] = mapped_column(sa.String(200), nullable=False)
     basis: Mapped[str] = mapped_column(sa.Text, nullable=False)  # the request and who made it
     # The law-enforcement agency that asked, and its reference: a request under 18 U.S.C.

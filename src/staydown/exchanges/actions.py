@@ -26,10 +26,18 @@ from staydown.delivery.models import Job, JobState
 from staydown.delivery.outbox import JobContext, enqueue
 from staydown.errors import Conflict, InvalidInput, NotFound, StaydownError
 from staydown.evidence.crypto import MasterKeys, VaultKeyError, open_blob, seal, unwrap, wrap
-from staydown.exchanges.kinds import Credentials, Kind, SIGNAL_TYPES, kind_of, plain, record_key
+from staydown.exchanges.kinds import SIGNAL_TYPES, Credentials, Kind, kind_of, plain, record_key
 from staydown.exchanges.models import Exchange, ExchangeRecord, ExchangeSignal, ExchangeSubmission
-from staydown.matching.banks import (NewEntry, add_entries, bank_by_name, create_bank, delete_bank, disable_entry,
-                                     enable_entry, normalise_signal)
+from staydown.matching.banks import (
+    NewEntry,
+    add_entries,
+    bank_by_name,
+    create_bank,
+    delete_bank,
+    disable_entry,
+    enable_entry,
+    normalise_signal,
+)
 from staydown.matching.models import Bank, BankEntry, MatchAction
 
 log = logging.getLogger(__name__)
@@ -69,6 +77,7 @@ def _aad(name: str) -> bytes:
 
 # -- configuration -------------------------------------------------------------------------------
 
+
 def add_exchange(
     db: Session,
     *,
@@ -102,16 +111,38 @@ def add_exchange(
     if credentials is not None and credentials_in_settings:
         raise InvalidInput("give the credentials or say they are in settings, not both")
     if kind.credentials_cls is not None and credentials is None and not credentials_in_settings:
-        raise InvalidInput(f"{kind.title} needs credentials ({kind.credentials_hint}), given here or in "
-                           "STAYDOWN_EXCHANGE_CREDENTIALS")
-    bank = _bank_for(db, actor=actor, kind=kind, name=bank_name or name, policy_id=policy_id,
-                     permitted_purpose=permitted_purpose, action_on_match=action_on_match,
-                     confirmed_material=confirmed_material)
+        raise InvalidInput(
+            f"{kind.title} needs credentials ({kind.credentials_hint}), given here or in STAYDOWN_EXCHANGE_CREDENTIALS"
+        )
+    bank = _bank_for(
+        db,
+        actor=actor,
+        kind=kind,
+        name=bank_name or name,
+        policy_id=policy_id,
+        permitted_purpose=permitted_purpose,
+        action_on_match=action_on_match,
+        confirmed_material=confirmed_material,
+    )
     when = now(db)
-    exchange = Exchange(name=name, api=kind.api, bank_id=bank.id, config=config, enabled=True,
-                        credentials_source="none", fetch_every_seconds=fetch_every_seconds, report_back=report_back,
-                        generation=0, full_fetch=False, state="new", last_fetch_pages=0, last_fetch_updates=0,
-                        created_by=actor.ref, created_at=when, updated_at=when)
+    exchange = Exchange(
+        name=name,
+        api=kind.api,
+        bank_id=bank.id,
+        config=config,
+        enabled=True,
+        credentials_source="none",
+        fetch_every_seconds=fetch_every_seconds,
+        report_back=report_back,
+        generation=0,
+        full_fetch=False,
+        state="new",
+        last_fetch_pages=0,
+        last_fetch_updates=0,
+        created_by=actor.ref,
+        created_at=when,
+        updated_at=when,
+    )
     if credentials is not None:
         if keys is None:
             raise InvalidInput("sealing credentials needs the vault's master key")
@@ -120,14 +151,33 @@ def add_exchange(
         exchange.credentials_source = "settings"
     db.add(exchange)
     db.flush()
-    audit.record(db, actor=actor, tag=AuditTag.EXCHANGE_ADD, subject_type="exchange", subject_id=exchange.id,
-                 data={"name": name, "api": kind.api, "bank": bank.name, "config": config,
-                       "credentials": exchange.credentials_source, "fetch_every_seconds": fetch_every_seconds})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.EXCHANGE_ADD,
+        subject_type="exchange",
+        subject_id=exchange.id,
+        data={
+            "name": name,
+            "api": kind.api,
+            "bank": bank.name,
+            "config": config,
+            "credentials": exchange.credentials_source,
+            "fetch_every_seconds": fetch_every_seconds,
+        },
+    )
     return exchange
 
 
-def set_credentials(db: Session, *, actor: Actor, exchange: Exchange, credentials: str | None,
-                    keys: MasterKeys | None, in_settings: bool = False) -> Exchange:
+def set_credentials(
+    db: Session,
+    *,
+    actor: Actor,
+    exchange: Exchange,
+    credentials: str | None,
+    keys: MasterKeys | None,
+    in_settings: bool = False,
+) -> Exchange:
     """Replace an exchange's credentials (a rotated key, a refused one); audited, never logged."""
     kind = kind_of(exchange.api)
     if in_settings:
@@ -140,8 +190,14 @@ def set_credentials(db: Session, *, actor: Actor, exchange: Exchange, credential
     exchange.updated_at = now(db)
     if exchange.state == "auth_failed":
         exchange.state = "idle"
-    audit.record(db, actor=actor, tag=AuditTag.EXCHANGE_UPDATE, subject_type="exchange", subject_id=exchange.id,
-                 data={"credentials": exchange.credentials_source})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.EXCHANGE_UPDATE,
+        subject_type="exchange",
+        subject_id=exchange.id,
+        data={"credentials": exchange.credentials_source},
+    )
     return exchange
 
 
@@ -156,10 +212,14 @@ def rewrap_credentials(db: Session, *, actor: Actor, keys: MasterKeys) -> Rewrap
     """Re-wrap every sealed credential's data key under the current master key, as the vault's
     rotation does for evidence, so that the previous key can be retired. The ciphertext is untouched."""
     result = Rewrapped()
-    for exchange in db.execute(sa.select(Exchange).where(
+    for exchange in db.execute(
+        sa.select(Exchange)
+        .where(
             Exchange.credentials_source == "sealed",
-            sa.or_(Exchange.credentials_key_id.is_(None), Exchange.credentials_key_id != keys.current_id))
-            .order_by(Exchange.id)).scalars():
+            sa.or_(Exchange.credentials_key_id.is_(None), Exchange.credentials_key_id != keys.current_id),
+        )
+        .order_by(Exchange.id)
+    ).scalars():
         old = exchange.credentials_key_id
         try:
             data_key = unwrap(exchange.sealed_key or b"", keys.by_id(old or ""), _aad(exchange.name))
@@ -170,8 +230,14 @@ def rewrap_credentials(db: Session, *, actor: Actor, keys: MasterKeys) -> Rewrap
         exchange.credentials_key_id = keys.current_id
         exchange.updated_at = now(db)
         result.rewrapped += 1
-        audit.record(db, actor=actor, tag=AuditTag.EXCHANGE_UPDATE, subject_type="exchange", subject_id=exchange.id,
-                     data={"credentials": "rewrapped", "from": old, "to": keys.current_id})
+        audit.record(
+            db,
+            actor=actor,
+            tag=AuditTag.EXCHANGE_UPDATE,
+            subject_type="exchange",
+            subject_id=exchange.id,
+            data={"credentials": "rewrapped", "from": old, "to": keys.current_id},
+        )
     return result
 
 
@@ -202,15 +268,32 @@ def _check_config(kind: Kind, config: dict[str, t.Any]) -> None:
         raise InvalidInput(f"{kind.title} configuration: {exc}") from None
 
 
-def _bank_for(db: Session, *, actor: Actor, kind: Kind, name: str, policy_id: str, permitted_purpose: str,
-              action_on_match: str, confirmed_material: bool) -> Bank:
+def _bank_for(
+    db: Session,
+    *,
+    actor: Actor,
+    kind: Kind,
+    name: str,
+    policy_id: str,
+    permitted_purpose: str,
+    action_on_match: str,
+    confirmed_material: bool,
+) -> Bank:
     try:
         return bank_by_name(db, name)
     except NotFound:
         pass
-    return create_bank(db, actor=actor, name=name, source=kind.bank_source, permitted_purpose=permitted_purpose,
-                       policy_id=policy_id, action_on_match=action_on_match, confirmed_material=confirmed_material,
-                       description=f"fetched from {kind.title} (exchange {name})")
+    return create_bank(
+        db,
+        actor=actor,
+        name=name,
+        source=kind.bank_source,
+        permitted_purpose=permitted_purpose,
+        policy_id=policy_id,
+        action_on_match=action_on_match,
+        confirmed_material=confirmed_material,
+        description=f"fetched from {kind.title} (exchange {name})",
+    )
 
 
 def credentials_for(exchange: Exchange, *, settings: t.Any, keys: MasterKeys | None) -> Credentials:
@@ -219,18 +302,28 @@ def credentials_for(exchange: Exchange, *, settings: t.Any, keys: MasterKeys | N
         return Credentials(None)
     if exchange.credentials_source == "sealed":
         if keys is None or exchange.sealed_credentials is None or exchange.sealed_key is None:
-            raise CredentialsUnavailable(f"exchange {exchange.name}: its sealed credentials need the vault's master key")
+            raise CredentialsUnavailable(
+                f"exchange {exchange.name}: its sealed credentials need the vault's master key"
+            )
         try:
-            text = open_blob(exchange.sealed_credentials, exchange.sealed_key,
-                             master=keys.by_id(exchange.credentials_key_id or ""), item_aad=_aad(exchange.name)).decode()
+            text = open_blob(
+                exchange.sealed_credentials,
+                exchange.sealed_key,
+                master=keys.by_id(exchange.credentials_key_id or ""),
+                item_aad=_aad(exchange.name),
+            ).decode()
         except VaultKeyError as exc:
-            raise CredentialsUnavailable(f"exchange {exchange.name}: its credentials cannot be opened ({exc})") from None
+            raise CredentialsUnavailable(
+                f"exchange {exchange.name}: its credentials cannot be opened ({exc})"
+            ) from None
         return kind.parse_credentials(text)
     if exchange.credentials_source == "settings":
         secret = (getattr(settings, "exchange_credentials", None) or {}).get(exchange.name)
         if secret is None:
-            raise CredentialsUnavailable(f"exchange {exchange.name}: STAYDOWN_EXCHANGE_CREDENTIALS has no entry "
-                                         f"{exchange.name!r} ({kind.credentials_hint})")
+            raise CredentialsUnavailable(
+                f"exchange {exchange.name}: STAYDOWN_EXCHANGE_CREDENTIALS has no entry "
+                f"{exchange.name!r} ({kind.credentials_hint})"
+            )
         return kind.parse_credentials(secret.get_secret_value())
     raise CredentialsUnavailable(f"exchange {exchange.name} has no credentials ({kind.credentials_hint})")
 
@@ -241,8 +334,14 @@ def set_enabled(db: Session, *, actor: Actor, exchange: Exchange, enabled: bool,
     if exchange.enabled != enabled:
         exchange.enabled = enabled
         exchange.updated_at = now(db)
-        audit.record(db, actor=actor, tag=AuditTag.EXCHANGE_UPDATE, subject_type="exchange", subject_id=exchange.id,
-                     data={"enabled": enabled, "reason": reason})
+        audit.record(
+            db,
+            actor=actor,
+            tag=AuditTag.EXCHANGE_UPDATE,
+            subject_type="exchange",
+            subject_id=exchange.id,
+            data={"enabled": enabled, "reason": reason},
+        )
     return exchange
 
 
@@ -252,31 +351,57 @@ def delete_exchange(db: Session, *, actor: Actor, exchange: Exchange, reason: st
     matches made against them, and what was told to the partner stays on file."""
     if not reason.strip():
         raise InvalidInput("deleting an exchange needs a reason, for the record")
-    records = db.scalar(sa.select(sa.func.count()).select_from(ExchangeRecord)
-                        .where(ExchangeRecord.exchange_id == exchange.id)) or 0
+    records = (
+        db.scalar(
+            sa.select(sa.func.count()).select_from(ExchangeRecord).where(ExchangeRecord.exchange_id == exchange.id)
+        )
+        or 0
+    )
     if records:
-        raise Conflict(f"exchange {exchange.name!r} has fetched {records} records, kept so that its bank's entries "
-                       "stay explainable: disable the exchange instead")
-    told = db.scalar(sa.select(sa.func.count()).select_from(ExchangeSubmission)
-                     .where(ExchangeSubmission.exchange_id == exchange.id)) or 0
+        raise Conflict(
+            f"exchange {exchange.name!r} has fetched {records} records, kept so that its bank's entries "
+            "stay explainable: disable the exchange instead"
+        )
+    told = (
+        db.scalar(
+            sa.select(sa.func.count())
+            .select_from(ExchangeSubmission)
+            .where(ExchangeSubmission.exchange_id == exchange.id)
+        )
+        or 0
+    )
     if told:
-        raise Conflict(f"exchange {exchange.name!r} has {told} submissions (feedback or shares) on file: disable "
-                       "the exchange instead")
-    if db.execute(sa.select(Job.id).where(Job.ordering_key == _ordering_key(exchange.id),
-                                          Job.state == JobState.running.value)).first() is not None:
+        raise Conflict(
+            f"exchange {exchange.name!r} has {told} submissions (feedback or shares) on file: disable "
+            "the exchange instead"
+        )
+    if (
+        db.execute(
+            sa.select(Job.id).where(Job.ordering_key == _ordering_key(exchange.id), Job.state == JobState.running.value)
+        ).first()
+        is not None
+    ):
         raise Conflict(f"a fetch of {exchange.name} is running; try again when it has finished")
     # A fetch still waiting finds no exchange and ends (fetch_job).
     bank = db.get(Bank, exchange.bank_id)
-    audit.record(db, actor=actor, tag=AuditTag.EXCHANGE_DELETE, subject_type="exchange", subject_id=exchange.id,
-                 data={"name": exchange.name, "api": exchange.api, "reason": reason})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.EXCHANGE_DELETE,
+        subject_type="exchange",
+        subject_id=exchange.id,
+        data={"name": exchange.name, "api": exchange.api, "reason": reason},
+    )
     db.delete(exchange)
     db.flush()
-    if bank is not None and not db.scalar(sa.select(sa.func.count()).select_from(BankEntry)
-                                          .where(BankEntry.bank_id == bank.id)):
+    if bank is not None and not db.scalar(
+        sa.select(sa.func.count()).select_from(BankEntry).where(BankEntry.bank_id == bank.id)
+    ):
         delete_bank(db, actor=actor, bank=bank, reason=f"its exchange {exchange.name} was deleted ({reason})")
 
 
 # -- scheduling ---------------------------------------------------------------------------------
+
 
 def _ordering_key(exchange_id: int) -> str:
     # One fetch per exchange at a time, across every worker: the outbox runs jobs that share an
@@ -286,16 +411,34 @@ def _ordering_key(exchange_id: int) -> str:
 
 def request_fetch(db: Session, *, exchange: Exchange, full: bool = False, actor: Actor | None = None) -> Job:
     """Queue a fetch, unless one is already waiting to start (then that one is the answer)."""
-    waiting = db.execute(sa.select(Job).where(Job.ordering_key == _ordering_key(exchange.id),
-                                              Job.kind == EXCHANGE_FETCH, Job.state == JobState.pending.value)
-                         .order_by(Job.id.desc()).limit(1)).scalar_one_or_none()
+    waiting = db.execute(
+        sa.select(Job)
+        .where(
+            Job.ordering_key == _ordering_key(exchange.id),
+            Job.kind == EXCHANGE_FETCH,
+            Job.state == JobState.pending.value,
+        )
+        .order_by(Job.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
     if waiting is not None and (not full or waiting.payload.get("full")):
         return waiting
-    job = enqueue(db, kind=EXCHANGE_FETCH, payload={"exchange_id": exchange.id, "full": full},
-                  ordering_key=_ordering_key(exchange.id), max_attempts=10)
+    job = enqueue(
+        db,
+        kind=EXCHANGE_FETCH,
+        payload={"exchange_id": exchange.id, "full": full},
+        ordering_key=_ordering_key(exchange.id),
+        max_attempts=10,
+    )
     if actor is not None:
-        audit.record(db, actor=actor, tag=AuditTag.EXCHANGE_UPDATE, subject_type="exchange", subject_id=exchange.id,
-                     data={"fetch_requested": True, "full": full, "job_id": job.id})
+        audit.record(
+            db,
+            actor=actor,
+            tag=AuditTag.EXCHANGE_UPDATE,
+            subject_type="exchange",
+            subject_id=exchange.id,
+            data={"fetch_requested": True, "full": full, "job_id": job.id},
+        )
     return job
 
 
@@ -304,11 +447,14 @@ def lease_cli_fetch(db: Session, *, exchange: Exchange, actor: Actor, lease_seco
     a fetch job leased to the command (a waiting one taken over, or a new one). A fetch a worker
     is running is refused; if the command dies, the lease runs out and a worker resumes the fetch
     from its checkpoint."""
-    running = db.execute(sa.select(Job.id).where(Job.ordering_key == _ordering_key(exchange.id),
-                                                 Job.state == JobState.running.value)).first()
+    running = db.execute(
+        sa.select(Job.id).where(Job.ordering_key == _ordering_key(exchange.id), Job.state == JobState.running.value)
+    ).first()
     if running is not None:
-        raise Conflict(f"a fetch of {exchange.name} is running already (job {running[0]}); "
-                       "`staydown exchanges status` shows its progress")
+        raise Conflict(
+            f"a fetch of {exchange.name} is running already (job {running[0]}); "
+            "`staydown exchanges status` shows its progress"
+        )
     job = request_fetch(db, exchange=exchange, full=full, actor=actor)
     when = now(db)
     job.state = JobState.running.value
@@ -337,9 +483,14 @@ def schedule_due(db: Session) -> int:
         last = exchange.last_fetch_started_at
         if last is not None and when - last < timedelta(seconds=exchange.fetch_every_seconds):
             continue
-        busy = db.execute(sa.select(Job.id).where(
-            Job.ordering_key == _ordering_key(exchange.id),
-            Job.state.in_([JobState.pending.value, JobState.running.value])).limit(1)).first()
+        busy = db.execute(
+            sa.select(Job.id)
+            .where(
+                Job.ordering_key == _ordering_key(exchange.id),
+                Job.state.in_([JobState.pending.value, JobState.running.value]),
+            )
+            .limit(1)
+        ).first()
         if busy is None:
             request_fetch(db, exchange=exchange)
             queued += 1
@@ -351,6 +502,7 @@ def schedule_job(db: Session, ctx: JobContext) -> None:
 
 
 # -- fetching -----------------------------------------------------------------------------------
+
 
 @dataclass
 class FetchSummary:
@@ -382,9 +534,16 @@ def fetch_job(db: Session, ctx: JobContext) -> None:
     settings = ctx.services["settings"]
     keys = _keys(ctx.services)
     job = db.get(Job, ctx.job_id)
-    summary = run_fetch(db, exchange=exchange, settings=settings, keys=keys, full=bool(ctx.payload.get("full")),
-                        budget_seconds=settings.exchange_fetch_budget_seconds, job=job,
-                        lease_seconds=ctx.services.get("job_lease_seconds", settings.job_lease_seconds))
+    summary = run_fetch(
+        db,
+        exchange=exchange,
+        settings=settings,
+        keys=keys,
+        full=bool(ctx.payload.get("full")),
+        budget_seconds=settings.exchange_fetch_budget_seconds,
+        job=job,
+        lease_seconds=ctx.services.get("job_lease_seconds", settings.job_lease_seconds),
+    )
     if summary.error and exchange.state == "failed":
         raise FetchFailed(summary.error)
 
@@ -396,8 +555,10 @@ def _keys(services: dict[str, t.Any]) -> MasterKeys | None:
     settings = services.get("settings")
     if settings is None:
         return None
-    return MasterKeys.from_base64(settings.vault_master_key.get_secret_value(),
-                                  [k.get_secret_value() for k in settings.vault_previous_master_keys])
+    return MasterKeys.from_base64(
+        settings.vault_master_key.get_secret_value(),
+        [k.get_secret_value() for k in settings.vault_previous_master_keys],
+    )
 
 
 def run_fetch(
@@ -444,8 +605,14 @@ def run_fetch(
                 delta = next(deltas)
             except StopIteration:
                 break
-            apply_delta(db, exchange=exchange, kind=kind, collab=kind.collab(exchange.name, config), delta=delta,
-                        summary=summary)
+            apply_delta(
+                db,
+                exchange=exchange,
+                kind=kind,
+                collab=kind.collab(exchange.name, config),
+                delta=delta,
+                summary=summary,
+            )
             exchange.checkpoint = kind.dump_checkpoint(delta.checkpoint)
             exchange.last_fetch_pages = summary.pages = summary.pages + 1
             exchange.last_fetch_updates = summary.updates
@@ -477,8 +644,14 @@ def run_fetch(
         exchange.last_success_at = now(db)
         summary.done = True
     exchange.last_fetch_finished_at = now(db)
-    audit.record(db, actor=exchange_actor(exchange), tag=AuditTag.EXCHANGE_FETCH, subject_type="exchange",
-                 subject_id=exchange.id, data=summary.as_dict())
+    audit.record(
+        db,
+        actor=exchange_actor(exchange),
+        tag=AuditTag.EXCHANGE_FETCH,
+        subject_type="exchange",
+        subject_id=exchange.id,
+        data=summary.as_dict(),
+    )
     db.commit()
     return summary
 
@@ -496,8 +669,14 @@ def _failed(db: Session, exchange: Exchange, summary: FetchSummary, state: str, 
     exchange.state = state
     exchange.last_error = summary.error
     exchange.last_fetch_finished_at = now(db)
-    audit.record(db, actor=exchange_actor(exchange), tag=AuditTag.EXCHANGE_FETCH_FAIL, subject_type="exchange",
-                 subject_id=exchange.id, data={"state": state, "error": summary.error, "pages": summary.pages})
+    audit.record(
+        db,
+        actor=exchange_actor(exchange),
+        tag=AuditTag.EXCHANGE_FETCH_FAIL,
+        subject_type="exchange",
+        subject_id=exchange.id,
+        data={"state": state, "error": summary.error, "pages": summary.pages},
+    )
     db.commit()
     log.warning("exchange %s: fetch stopped (%s): %s", exchange.name, state, summary.error)
     return summary
@@ -509,11 +688,16 @@ def _describe(kind: Kind, exc: BaseException, name: str = "NAME") -> tuple[str, 
     if isinstance(exc, requests.HTTPError) and response is not None:
         status = response.status_code
         detail = _error_detail(response)
-        if (status in (401, 403) or (kind.api == "fb_threatexchange" and status == 400 and "OAuth" in detail)
-                # TAT signs in with the password first; its refusal there is a 400.
-                or (kind.api == "tat" and status == 400 and "token-auth" in (response.url or ""))):
-            return "auth_failed", (f"{kind.title} refused the credentials (HTTP {status}{': ' + detail if detail else ''}); "
-                                   f"replace them with: staydown exchanges credentials {name} --stdin")
+        if (
+            status in (401, 403)
+            or (kind.api == "fb_threatexchange" and status == 400 and "OAuth" in detail)
+            # TAT signs in with the password first; its refusal there is a 400.
+            or (kind.api == "tat" and status == 400 and "token-auth" in (response.url or ""))
+        ):
+            return "auth_failed", (
+                f"{kind.title} refused the credentials (HTTP {status}{': ' + detail if detail else ''}); "
+                f"replace them with: staydown exchanges credentials {name} --stdin"
+            )
         return "failed", f"{kind.title} answered HTTP {status}{': ' + detail if detail else ''}"
     if isinstance(exc, requests.ConnectionError):
         return "failed", f"{kind.title} could not be reached ({type(exc).__name__})"
@@ -558,8 +742,10 @@ def _download(url: str, settings: t.Any) -> Path:
 
 # -- applying a page ----------------------------------------------------------------------------
 
-def apply_delta(db: Session, *, exchange: Exchange, kind: Kind, collab: t.Any, delta: t.Any,
-                summary: FetchSummary) -> None:
+
+def apply_delta(
+    db: Session, *, exchange: Exchange, kind: Kind, collab: t.Any, delta: t.Any, summary: FetchSummary
+) -> None:
     """One page of updates: new and changed records add or re-enable their bank entries and keep
     the partner's metadata; deletions disable entries no live record of the exchange still holds."""
     bank = db.get(Bank, exchange.bank_id)
@@ -571,8 +757,11 @@ def apply_delta(db: Session, *, exchange: Exchange, kind: Kind, collab: t.Any, d
     records: dict[str, ExchangeRecord] = {}
     names = list(items)
     for i in range(0, len(names), 500):
-        for rec in db.execute(sa.select(ExchangeRecord).where(ExchangeRecord.exchange_id == exchange.id,
-                                                              ExchangeRecord.record_key.in_(names[i:i + 500]))).scalars():
+        for rec in db.execute(
+            sa.select(ExchangeRecord).where(
+                ExchangeRecord.exchange_id == exchange.id, ExchangeRecord.record_key.in_(names[i : i + 500])
+            )
+        ).scalars():
             records[rec.record_key] = rec
 
     wanted: dict[str, list[tuple[str, str, str]]] = {}
@@ -597,9 +786,15 @@ def apply_delta(db: Session, *, exchange: Exchange, kind: Kind, collab: t.Any, d
             summary.skipped += 1  # nothing a bank can hold (a URL, PhotoDNA only)
         meta = plain(value)
         if rec is None:
-            rec = ExchangeRecord(exchange_id=exchange.id, record_key=name, partner_id=kind.partner_id(value),
-                                 meta=meta, first_fetched_at=when, fetched_at=when,
-                                 seen_generation=exchange.generation)
+            rec = ExchangeRecord(
+                exchange_id=exchange.id,
+                record_key=name,
+                partner_id=kind.partner_id(value),
+                meta=meta,
+                first_fetched_at=when,
+                fetched_at=when,
+                seen_generation=exchange.generation,
+            )
             db.add(rec)
             records[name] = rec
         else:
@@ -612,8 +807,13 @@ def apply_delta(db: Session, *, exchange: Exchange, kind: Kind, collab: t.Any, d
     entries = _entries(db, bank, {(st, s) for sigs in wanted.values() for st, s, _ in sigs})
     missing = sorted({(st, s) for sigs in wanted.values() for st, s, _ in sigs} - set(entries))
     if missing:
-        result = add_entries(db, actor=actor, bank=bank, source_ref=f"exchange:{exchange.name}",
-                             entries=[NewEntry(st, s, note=f"{kind.title}") for st, s in missing])
+        result = add_entries(
+            db,
+            actor=actor,
+            bank=bank,
+            source_ref=f"exchange:{exchange.name}",
+            entries=[NewEntry(st, s, note=f"{kind.title}") for st, s in missing],
+        )
         summary.added += result.added
         entries.update({(e.signal_type, e.signal): e for e in result.entries})
 
@@ -629,8 +829,15 @@ def apply_delta(db: Session, *, exchange: Exchange, kind: Kind, collab: t.Any, d
         for entry_id, partner_type in keep.items():
             row = current.get(entry_id)
             if row is None:
-                db.add(ExchangeSignal(exchange_id=exchange.id, record_id=rec.id, bank_entry_id=entry_id,
-                                      partner_type=partner_type, live=True))
+                db.add(
+                    ExchangeSignal(
+                        exchange_id=exchange.id,
+                        record_id=rec.id,
+                        bank_entry_id=entry_id,
+                        partner_type=partner_type,
+                        live=True,
+                    )
+                )
             elif not row.live:
                 row.live = True
         for entry_id, row in current.items():
@@ -638,8 +845,9 @@ def apply_delta(db: Session, *, exchange: Exchange, kind: Kind, collab: t.Any, d
                 row.live = False  # the partner changed the record: this signal is no longer in it
                 touched.add(entry_id)
     db.flush()
-    _settle_entries(db, exchange=exchange, actor=actor, entry_ids=touched | {e.id for e in entries.values()},
-                    summary=summary)
+    _settle_entries(
+        db, exchange=exchange, actor=actor, entry_ids=touched | {e.id for e in entries.values()}, summary=summary
+    )
 
 
 def _signals(db: Session, rec: ExchangeRecord) -> list[ExchangeSignal]:
@@ -655,15 +863,21 @@ def _entries(db: Session, bank: Bank, wanted: set[tuple[str, str]]) -> dict[tupl
         by_type.setdefault(st, []).append(s)
     for st, signals in by_type.items():
         for i in range(0, len(signals), 500):
-            for e in db.execute(sa.select(BankEntry).where(BankEntry.bank_id == bank.id, BankEntry.signal_type == st,
-                                                           BankEntry.variant == "",
-                                                           BankEntry.signal.in_(signals[i:i + 500]))).scalars():
+            for e in db.execute(
+                sa.select(BankEntry).where(
+                    BankEntry.bank_id == bank.id,
+                    BankEntry.signal_type == st,
+                    BankEntry.variant == "",
+                    BankEntry.signal.in_(signals[i : i + 500]),
+                )
+            ).scalars():
                 found[(e.signal_type, e.signal)] = e
     return found
 
 
-def _settle_entries(db: Session, *, exchange: Exchange, actor: Actor, entry_ids: set[int],
-                    summary: FetchSummary) -> None:
+def _settle_entries(
+    db: Session, *, exchange: Exchange, actor: Actor, entry_ids: set[int], summary: FetchSummary
+) -> None:
     """An entry is enabled while a live record of the exchange holds it. What a person disabled
     (a false positive) stays disabled: only the exchange's own disabling is undone by the partner."""
     if not entry_ids:
@@ -671,26 +885,42 @@ def _settle_entries(db: Session, *, exchange: Exchange, actor: Actor, entry_ids:
     ids = sorted(entry_ids)
     live: set[int] = set()
     for i in range(0, len(ids), 500):
-        live.update(db.execute(sa.select(ExchangeSignal.bank_entry_id).where(
-            ExchangeSignal.exchange_id == exchange.id, ExchangeSignal.live.is_(True),
-            ExchangeSignal.bank_entry_id.in_(ids[i:i + 500]))).scalars())
+        live.update(
+            db.execute(
+                sa.select(ExchangeSignal.bank_entry_id).where(
+                    ExchangeSignal.exchange_id == exchange.id,
+                    ExchangeSignal.live.is_(True),
+                    ExchangeSignal.bank_entry_id.in_(ids[i : i + 500]),
+                )
+            ).scalars()
+        )
     for i in range(0, len(ids), 500):
-        for entry in db.execute(sa.select(BankEntry).where(BankEntry.id.in_(ids[i:i + 500]))).scalars():
+        for entry in db.execute(sa.select(BankEntry).where(BankEntry.id.in_(ids[i : i + 500]))).scalars():
             if entry.id in live and not entry.enabled and entry.disabled_by == actor.ref:
                 enable_entry(db, actor=actor, entry=entry, reason=f"shared again by {kind_of(exchange.api).title}")
                 summary.enabled_entries += 1
             elif entry.id not in live and entry.enabled:
-                disable_entry(db, actor=actor, entry=entry,
-                              reason=f"deleted by the partner on {kind_of(exchange.api).title} (exchange {exchange.name})")
+                disable_entry(
+                    db,
+                    actor=actor,
+                    entry=entry,
+                    reason=f"deleted by the partner on {kind_of(exchange.api).title} (exchange {exchange.name})",
+                )
                 summary.disabled_entries += 1
 
 
 def _sweep_unseen(db: Session, *, exchange: Exchange, summary: FetchSummary) -> None:
     """After a fetch from the start, records it did not bring back are no longer the partner's."""
     when = now(db)
-    stale = list(db.execute(sa.select(ExchangeRecord).where(
-        ExchangeRecord.exchange_id == exchange.id, ExchangeRecord.deleted_at.is_(None),
-        ExchangeRecord.seen_generation < exchange.generation)).scalars())
+    stale = list(
+        db.execute(
+            sa.select(ExchangeRecord).where(
+                ExchangeRecord.exchange_id == exchange.id,
+                ExchangeRecord.deleted_at.is_(None),
+                ExchangeRecord.seen_generation < exchange.generation,
+            )
+        ).scalars()
+    )
     touched: set[int] = set()
     for rec in stale:
         rec.deleted_at = when
@@ -705,6 +935,7 @@ def _sweep_unseen(db: Session, *, exchange: Exchange, summary: FetchSummary) -> 
 
 # -- reading ------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ExchangeStatus:
     exchange: Exchange
@@ -717,19 +948,36 @@ class ExchangeStatus:
 
 def statuses(db: Session) -> list[ExchangeStatus]:
     """Every exchange with its counts, as the CLI and the console show them."""
-    rows = list(db.execute(sa.select(Exchange, Bank.name).join(Bank, Bank.id == Exchange.bank_id)
-                           .order_by(Exchange.name)).all())
+    rows = list(
+        db.execute(sa.select(Exchange, Bank.name).join(Bank, Bank.id == Exchange.bank_id).order_by(Exchange.name)).all()
+    )
     counts: dict[int, dict[bool, int]] = {}
     for exchange_id, deleted, n in db.execute(
-            sa.select(ExchangeRecord.exchange_id, ExchangeRecord.deleted_at.is_not(None), sa.func.count())
-            .group_by(ExchangeRecord.exchange_id, ExchangeRecord.deleted_at.is_not(None))):
+        sa.select(ExchangeRecord.exchange_id, ExchangeRecord.deleted_at.is_not(None), sa.func.count()).group_by(
+            ExchangeRecord.exchange_id, ExchangeRecord.deleted_at.is_not(None)
+        )
+    ):
         counts.setdefault(exchange_id, {})[bool(deleted)] = int(n)
-    enabled = dict(db.execute(sa.select(BankEntry.bank_id, sa.func.count()).where(
-        BankEntry.enabled.is_(True), BankEntry.parent_id.is_(None)).group_by(BankEntry.bank_id)).all())
-    busy = set(db.execute(sa.select(Job.ordering_key).where(
-        Job.kind == EXCHANGE_FETCH, Job.state == JobState.running.value)).scalars())
-    return [ExchangeStatus(exchange=e, bank=bank_name, records_live=counts.get(e.id, {}).get(False, 0),
-                           records_deleted=counts.get(e.id, {}).get(True, 0),
-                           entries_enabled=int(enabled.get(e.bank_id, 0)),
-                           fetching=_ordering_key(e.id) in busy)
-            for e, bank_name in rows]
+    enabled = dict(
+        db.execute(
+            sa.select(BankEntry.bank_id, sa.func.count())
+            .where(BankEntry.enabled.is_(True), BankEntry.parent_id.is_(None))
+            .group_by(BankEntry.bank_id)
+        ).all()
+    )
+    busy = set(
+        db.execute(
+            sa.select(Job.ordering_key).where(Job.kind == EXCHANGE_FETCH, Job.state == JobState.running.value)
+        ).scalars()
+    )
+    return [
+        ExchangeStatus(
+            exchange=e,
+            bank=bank_name,
+            records_live=counts.get(e.id, {}).get(False, 0),
+            records_deleted=counts.get(e.id, {}).get(True, 0),
+            entries_enabled=int(enabled.get(e.bank_id, 0)),
+            fetching=_ordering_key(e.id) in busy,
+        )
+        for e, bank_name in rows
+    ]

@@ -51,15 +51,18 @@ class ShareIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     bank_entry_id: DbId = Field(description="an enabled original entry of one of our banks (not a variant)")
-    case_id: DbId | None = Field(default=None, description="the case that confirmed the item, when the entry "
-                                                           "does not name one")
+    case_id: DbId | None = Field(
+        default=None, description="the case that confirmed the item, when the entry does not name one"
+    )
 
 
 class ShareOut(BaseModel):
     id: int
     exchange: str
-    state: str = Field(description="awaiting_approval, queued (approved, waiting for the worker), sent, refused "
-                                   "(the partner said no: see error) or unsupported")
+    state: str = Field(
+        description="awaiting_approval, queued (approved, waiting for the worker), sent, refused "
+        "(the partner said no: see error) or unsupported"
+    )
     bank: str
     bank_entry_id: int
     signal_type: str
@@ -73,12 +76,23 @@ class ShareOut(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, submission: ExchangeSubmission, exchange: Exchange, entry: BankEntry) -> "ShareOut":
-        return cls(id=submission.id, exchange=exchange.name, state=submission.state, bank=entry.bank.name,
-                   bank_entry_id=entry.id, signal_type=entry.signal_type, signal=entry.signal,
-                   case_id=submission.case_id, requested_by=submission.requested_by,
-                   approved_by=submission.approved_by, approved_at=submission.approved_at,
-                   sent_at=submission.sent_at, error=submission.error, created_at=submission.created_at)
+    def of(cls, submission: ExchangeSubmission, exchange: Exchange, entry: BankEntry) -> ShareOut:
+        return cls(
+            id=submission.id,
+            exchange=exchange.name,
+            state=submission.state,
+            bank=entry.bank.name,
+            bank_entry_id=entry.id,
+            signal_type=entry.signal_type,
+            signal=entry.signal,
+            case_id=submission.case_id,
+            requested_by=submission.requested_by,
+            approved_by=submission.approved_by,
+            approved_at=submission.approved_at,
+            sent_at=submission.sent_at,
+            error=submission.error,
+            created_at=submission.created_at,
+        )
 
 
 def _share_out(db: DbSession, submission: ExchangeSubmission) -> ShareOut:
@@ -99,16 +113,31 @@ def _share_of(db: DbSession, exchange: Exchange, share_id: int) -> ExchangeSubmi
 @router.get("", response_model=list[ExchangeOut])
 def list_exchanges(db: DbSession, _: Reader) -> list[ExchangeOut]:
     """Every exchange with its state and counts (no configuration, no credentials)."""
-    waiting = dict(db.execute(sa.select(ExchangeSubmission.exchange_id, sa.func.count()).where(
-        ExchangeSubmission.kind == "share", ExchangeSubmission.state == "awaiting_approval")
-        .group_by(ExchangeSubmission.exchange_id)).all())
-    return [ExchangeOut(name=s.exchange.name, api=s.exchange.api, title=kind_of(s.exchange.api).title, bank=s.bank,
-                        enabled=s.exchange.enabled, state="fetching" if s.fetching else s.exchange.state,
-                        fetching=s.fetching, last_success_at=s.exchange.last_success_at,
-                        records_live=s.records_live, records_deleted=s.records_deleted,
-                        entries_enabled=s.entries_enabled, takes_shares=kind_of(s.exchange.api).share,
-                        shares_awaiting_approval=int(waiting.get(s.exchange.id, 0)))
-            for s in statuses(db)]
+    waiting = dict(
+        db.execute(
+            sa.select(ExchangeSubmission.exchange_id, sa.func.count())
+            .where(ExchangeSubmission.kind == "share", ExchangeSubmission.state == "awaiting_approval")
+            .group_by(ExchangeSubmission.exchange_id)
+        ).all()
+    )
+    return [
+        ExchangeOut(
+            name=s.exchange.name,
+            api=s.exchange.api,
+            title=kind_of(s.exchange.api).title,
+            bank=s.bank,
+            enabled=s.exchange.enabled,
+            state="fetching" if s.fetching else s.exchange.state,
+            fetching=s.fetching,
+            last_success_at=s.exchange.last_success_at,
+            records_live=s.records_live,
+            records_deleted=s.records_deleted,
+            entries_enabled=s.entries_enabled,
+            takes_shares=kind_of(s.exchange.api).share,
+            shares_awaiting_approval=int(waiting.get(s.exchange.id, 0)),
+        )
+        for s in statuses(db)
+    ]
 
 
 @router.post("/{name}/shares", response_model=ShareOut, status_code=201)
@@ -118,8 +147,9 @@ def propose_share(name: ExchangeName, body: ShareIn, db: DbSession, actor: Propo
     variant, or names no case; 404: no such exchange or entry. Proposing the same entry again
     answers the existing share."""
     exchange = exchange_by_name(db, name)
-    submission = feedback.propose_share(db, actor=actor, exchange=exchange, entry=entry_by_id(db, body.bank_entry_id),
-                                        case_id=body.case_id)
+    submission = feedback.propose_share(
+        db, actor=actor, exchange=exchange, entry=entry_by_id(db, body.bank_entry_id), case_id=body.case_id
+    )
     return _share_out(db, submission)
 
 
@@ -134,8 +164,10 @@ def list_shares(
 ) -> list[ShareOut]:
     """The exchange's shares, newest first: what awaits approval, and what was sent."""
     exchange = exchange_by_name(db, name)
-    return [ShareOut.of(s, e, entry) for s, e, entry in feedback.shares(db, exchange=exchange, state=state,
-                                                                        limit=limit, before_id=before)]
+    return [
+        ShareOut.of(s, e, entry)
+        for s, e, entry in feedback.shares(db, exchange=exchange, state=state, limit=limit, before_id=before)
+    ]
 
 
 @router.get("/{name}/shares/{share_id}", response_model=ShareOut)

@@ -6,15 +6,17 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 
-exchanges_app = typer.Typer(help="Hash exchanges (NCMEC, StopNCII, ThreatExchange, TAT, hash lists).",
-                            no_args_is_help=True)
-share_app = typer.Typer(help="Share our confirmed hashes with an exchange: propose, list, approve (legal).",
-                        no_args_is_help=True)
+exchanges_app = typer.Typer(
+    help="Hash exchanges (NCMEC, StopNCII, ThreatExchange, TAT, hash lists).", no_args_is_help=True
+)
+share_app = typer.Typer(
+    help="Share our confirmed hashes with an exchange: propose, list, approve (legal).", no_args_is_help=True
+)
 exchanges_app.add_typer(share_app, name="share")
 
 
@@ -37,9 +39,17 @@ def exchanges_list() -> None:
     with database.unit_of_work(write=False) as db:
         for s in statuses(db):
             e = s.exchange
-            table.add_row(e.name, e.api, s.bank, "yes" if e.enabled else "no",
-                          "fetching" if s.fetching else e.state, _when(e.last_fetch_finished_at),
-                          str(s.records_live), str(s.records_deleted), str(s.entries_enabled))
+            table.add_row(
+                e.name,
+                e.api,
+                s.bank,
+                "yes" if e.enabled else "no",
+                "fetching" if s.fetching else e.state,
+                _when(e.last_fetch_finished_at),
+                str(s.records_live),
+                str(s.records_deleted),
+                str(s.entries_enabled),
+            )
     cli.out.print(table)
 
 
@@ -49,12 +59,20 @@ def exchanges_add(
     api: Annotated[str, typer.Option(help="ncmec, stopncii, fb_threatexchange, tat, file or sample")],
     policy: Annotated[str, typer.Option(help="the policy id a match falls under")],
     purpose: Annotated[str, typer.Option(help="what the list may be used for (CSAM-7)")],
-    config: Annotated[str, typer.Option(help='the collaboration as JSON, e.g. {"environment": "Industry"}, '
-                                              '{"privacy_group": 123}, {"filename": "/x"} or {"url": "https://..."}; '
-                                              'base_url overrides the service address')] = "{}",
-    credentials_stdin: Annotated[bool, typer.Option(help="read the credentials from stdin and seal them under "
-                                                         "the vault's master key")] = False,
-    credentials_in_settings: Annotated[bool, typer.Option(help="the credentials are in STAYDOWN_EXCHANGE_CREDENTIALS")] = False,
+    config: Annotated[
+        str,
+        typer.Option(
+            help='the collaboration as JSON, e.g. {"environment": "Industry"}, '
+            '{"privacy_group": 123}, {"filename": "/x"} or {"url": "https://..."}; '
+            "base_url overrides the service address"
+        ),
+    ] = "{}",
+    credentials_stdin: Annotated[
+        bool, typer.Option(help="read the credentials from stdin and seal them under the vault's master key")
+    ] = False,
+    credentials_in_settings: Annotated[
+        bool, typer.Option(help="the credentials are in STAYDOWN_EXCHANGE_CREDENTIALS")
+    ] = False,
     action: Annotated[str, typer.Option(help="block, hold or flag on a match")] = "hold",
     confirmed: Annotated[bool, typer.Option(help="the list is of previously confirmed material (CSAM-7)")] = False,
     every: Annotated[int, typer.Option(help="seconds between scheduled fetches")] = 3600,
@@ -75,12 +93,25 @@ def exchanges_add(
     database = cli._database(settings)
     try:
         with database.unit_of_work() as db:
-            e = add_exchange(db, actor=cli.cli_actor(), name=name, api=api, config=parsed, policy_id=policy,
-                             permitted_purpose=purpose, keys=vault_from_settings(settings).keys, credentials=secret,
-                             credentials_in_settings=credentials_in_settings, action_on_match=action,
-                             confirmed_material=confirmed, fetch_every_seconds=every)
-            cli.out.print(f"exchange {e.name} added ({e.api}, credentials: {e.credentials_source}); "
-                          f"`staydown exchanges fetch {e.name}` fetches it now")
+            e = add_exchange(
+                db,
+                actor=cli.cli_actor(),
+                name=name,
+                api=api,
+                config=parsed,
+                policy_id=policy,
+                permitted_purpose=purpose,
+                keys=vault_from_settings(settings).keys,
+                credentials=secret,
+                credentials_in_settings=credentials_in_settings,
+                action_on_match=action,
+                confirmed_material=confirmed,
+                fetch_every_seconds=every,
+            )
+            cli.out.print(
+                f"exchange {e.name} added ({e.api}, credentials: {e.credentials_source}); "
+                f"`staydown exchanges fetch {e.name}` fetches it now"
+            )
     except StaydownError as exc:
         cli._fail(exc)
 
@@ -101,9 +132,14 @@ def exchanges_credentials(
     database = cli._database(settings)
     try:
         with database.unit_of_work() as db:
-            set_credentials(db, actor=cli.cli_actor(), exchange=exchange_by_name(db, name),
-                            credentials=sys.stdin.read() if stdin else None, keys=vault_from_settings(settings).keys,
-                            in_settings=in_settings)
+            set_credentials(
+                db,
+                actor=cli.cli_actor(),
+                exchange=exchange_by_name(db, name),
+                credentials=sys.stdin.read() if stdin else None,
+                keys=vault_from_settings(settings).keys,
+                in_settings=in_settings,
+            )
         cli.out.print(f"credentials of {name} replaced")
     except StaydownError as exc:
         cli._fail(exc)
@@ -128,8 +164,13 @@ def exchanges_fetch(
     keys = vault_from_settings(settings).keys
     try:
         with database.unit_of_work() as db:
-            job_id = lease_cli_fetch(db, exchange=exchange_by_name(db, name), actor=cli.cli_actor(),
-                                     lease_seconds=settings.job_lease_seconds, full=full)
+            job_id = lease_cli_fetch(
+                db,
+                exchange=exchange_by_name(db, name),
+                actor=cli.cli_actor(),
+                lease_seconds=settings.job_lease_seconds,
+                full=full,
+            )
     except StaydownError as exc:
         cli._fail(exc)
     db = database.session()
@@ -137,17 +178,29 @@ def exchanges_fetch(
     started = int(time.time())
     try:
         exchange = exchange_by_name(db, name)
-        with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
-                      TextColumn("{task.fields[pages]} pages, {task.fields[updates]} updates, "
-                                 "{task.fields[added]} added, {task.fields[deleted]} deleted · {task.fields[upto]}"),
-                      TimeElapsedColumn(), console=cli.err, transient=False) as progress:
-            task = progress.add_task(f"fetching {name}", total=None, pages=0, updates=0, added=0, deleted=0,
-                                     upto="")
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn(
+                "{task.fields[pages]} pages, {task.fields[updates]} updates, "
+                "{task.fields[added]} added, {task.fields[deleted]} deleted · {task.fields[upto]}"
+            ),
+            TimeElapsedColumn(),
+            console=cli.err,
+            transient=False,
+        ) as progress:
+            task = progress.add_task(f"fetching {name}", total=None, pages=0, updates=0, added=0, deleted=0, upto="")
 
             def report(s: Any, checkpoint: Any) -> None:
                 ts = checkpoint.get_progress_timestamp() if checkpoint is not None else None
-                fields = dict(pages=s.pages, updates=s.updates, added=s.added, deleted=s.deleted_records,
-                              upto=f"up to {_when(datetime.fromtimestamp(ts, timezone.utc))}" if ts else "")
+                fields = dict(
+                    pages=s.pages,
+                    updates=s.updates,
+                    added=s.added,
+                    deleted=s.deleted_records,
+                    upto=f"up to {_when(datetime.fromtimestamp(ts, UTC))}" if ts else "",
+                )
                 if ts and ts > 0:
                     # The partner's timeline is the bar: from the first page's time to now.
                     first = progress.tasks[0].fields.get("first") or ts
@@ -155,8 +208,16 @@ def exchanges_fetch(
                 else:
                     progress.update(task, **fields)
 
-            summary = run_fetch(db, exchange=exchange, settings=settings, keys=keys, full=full, progress=report,
-                                job=db.get(_job_model(), job_id), lease_seconds=settings.job_lease_seconds)
+            summary = run_fetch(
+                db,
+                exchange=exchange,
+                settings=settings,
+                keys=keys,
+                full=full,
+                progress=report,
+                job=db.get(_job_model(), job_id),
+                lease_seconds=settings.job_lease_seconds,
+            )
             progress.update(task, total=1, completed=1)
     finally:
         db.rollback()
@@ -166,10 +227,12 @@ def exchanges_fetch(
     if summary.error:
         cli.err.print(f"[red]{name}: {summary.error}[/red]")
         raise typer.Exit(1)
-    cli.out.print(f"{name}: {summary.pages} pages, {summary.updates} updates, {summary.added} entries added, "
-                  f"{summary.deleted_records} records deleted by the partner ({summary.disabled_entries} entries "
-                  f"disabled), {summary.skipped} without a signal a bank holds"
-                  + ("; the rest continues in the worker" if summary.continues else ""))
+    cli.out.print(
+        f"{name}: {summary.pages} pages, {summary.updates} updates, {summary.added} entries added, "
+        f"{summary.deleted_records} records deleted by the partner ({summary.disabled_entries} entries "
+        f"disabled), {summary.skipped} without a signal a bank holds"
+        + ("; the rest continues in the worker" if summary.continues else "")
+    )
 
 
 @exchanges_app.command("status")
@@ -191,20 +254,34 @@ def exchanges_status(name: str) -> None:
             kind = kind_of(e.api)
             checkpoint = kind.load_checkpoint(e.checkpoint) if e.checkpoint else None
             ts = checkpoint.get_progress_timestamp() if checkpoint is not None else None
-            sent = db.execute(sa.select(ExchangeSubmission.kind, ExchangeSubmission.state, sa.func.count())
-                              .where(ExchangeSubmission.exchange_id == e.id)
-                              .group_by(ExchangeSubmission.kind, ExchangeSubmission.state)).all()
-            rows = [("exchange", f"{kind.title} ({e.api})"), ("bank", s.bank), ("enabled", "yes" if e.enabled else "no"),
-                    ("state", "fetching" if s.fetching else e.state), ("last error", e.last_error or "-"),
-                    ("configuration", json.dumps(e.config)), ("credentials", e.credentials_source),
-                    ("every", f"{e.fetch_every_seconds} s"), ("last fetch started", _when(e.last_fetch_started_at)),
-                    ("last fetch finished", _when(e.last_fetch_finished_at)), ("last success", _when(e.last_success_at)),
-                    ("last fetch", f"{e.last_fetch_pages} pages, {e.last_fetch_updates} updates"),
-                    ("checkpoint", _when(datetime.fromtimestamp(ts, timezone.utc)) if ts else
-                     ("none (next fetch is a full one)" if checkpoint is None else "kept")),
-                    ("records", f"{s.records_live} live, {s.records_deleted} deleted by the partner"),
-                    ("entries enabled", str(s.entries_enabled)),
-                    ("sent", ", ".join(f"{k} {st}: {n}" for k, st, n in sent) or "-")]
+            sent = db.execute(
+                sa.select(ExchangeSubmission.kind, ExchangeSubmission.state, sa.func.count())
+                .where(ExchangeSubmission.exchange_id == e.id)
+                .group_by(ExchangeSubmission.kind, ExchangeSubmission.state)
+            ).all()
+            rows = [
+                ("exchange", f"{kind.title} ({e.api})"),
+                ("bank", s.bank),
+                ("enabled", "yes" if e.enabled else "no"),
+                ("state", "fetching" if s.fetching else e.state),
+                ("last error", e.last_error or "-"),
+                ("configuration", json.dumps(e.config)),
+                ("credentials", e.credentials_source),
+                ("every", f"{e.fetch_every_seconds} s"),
+                ("last fetch started", _when(e.last_fetch_started_at)),
+                ("last fetch finished", _when(e.last_fetch_finished_at)),
+                ("last success", _when(e.last_success_at)),
+                ("last fetch", f"{e.last_fetch_pages} pages, {e.last_fetch_updates} updates"),
+                (
+                    "checkpoint",
+                    _when(datetime.fromtimestamp(ts, UTC))
+                    if ts
+                    else ("none (next fetch is a full one)" if checkpoint is None else "kept"),
+                ),
+                ("records", f"{s.records_live} live, {s.records_deleted} deleted by the partner"),
+                ("entries enabled", str(s.entries_enabled)),
+                ("sent", ", ".join(f"{k} {st}: {n}" for k, st, n in sent) or "-"),
+            ]
     except StaydownError as exc:
         cli._fail(exc)
     for label, value in rows:
@@ -217,7 +294,9 @@ def exchanges_status(name: str) -> None:
 def share_propose(
     name: str,
     entry: Annotated[int, typer.Option(min=1, help="the bank entry to share (an enabled original of our own bank)")],
-    case: Annotated[int | None, typer.Option(min=1, help="the case that confirmed the item, if the entry names none")] = None,
+    case: Annotated[
+        int | None, typer.Option(min=1, help="the case that confirmed the item, if the entry names none")
+    ] = None,
 ) -> None:
     """Propose sharing one of our hashes with the exchange; nothing leaves until legal approves."""
     from staydown.errors import StaydownError
@@ -229,14 +308,24 @@ def share_propose(
     database = cli._database(cli._settings())
     try:
         with database.unit_of_work() as db:
-            submission = propose_share(db, actor=cli.cli_actor(), exchange=exchange_by_name(db, name),
-                                       entry=entry_by_id(db, entry), case_id=case)
+            submission = propose_share(
+                db,
+                actor=cli.cli_actor(),
+                exchange=exchange_by_name(db, name),
+                entry=entry_by_id(db, entry),
+                case_id=case,
+            )
             share_id, state = submission.id, submission.state
     except StaydownError as exc:
         cli._fail(exc)
-    cli.out.print(f"share {share_id} to {name}: {state.replace('_', ' ')}"
-                  + (f"; legal approves it with `staydown exchanges share approve {name} {share_id} --as NAME`"
-                     if state == "awaiting_approval" else ""))
+    cli.out.print(
+        f"share {share_id} to {name}: {state.replace('_', ' ')}"
+        + (
+            f"; legal approves it with `staydown exchanges share approve {name} {share_id} --as NAME`"
+            if state == "awaiting_approval"
+            else ""
+        )
+    )
 
 
 @share_app.command("list")
@@ -259,9 +348,18 @@ def share_list(
         with database.unit_of_work(write=False) as db:
             exchange = exchange_by_name(db, name) if name else None
             for s, e, entry in shares(db, exchange=exchange, state=state, limit=limit):
-                table.add_row(str(s.id), e.name, s.state + (f" ({s.error})" if s.error else ""), entry.bank.name,
-                              str(entry.id), f"{entry.signal_type} {entry.signal}", str(s.case_id or "-"),
-                              s.requested_by, s.approved_by or "-", _when(s.sent_at) if s.sent_at else "-")
+                table.add_row(
+                    str(s.id),
+                    e.name,
+                    s.state + (f" ({s.error})" if s.error else ""),
+                    entry.bank.name,
+                    str(entry.id),
+                    f"{entry.signal_type} {entry.signal}",
+                    str(s.case_id or "-"),
+                    s.requested_by,
+                    s.approved_by or "-",
+                    _when(s.sent_at) if s.sent_at else "-",
+                )
     except StaydownError as exc:
         cli._fail(exc)
     cli.out.print(table)
@@ -271,7 +369,9 @@ def share_list(
 def share_approve(
     name: str,
     share_id: int,
-    as_user: Annotated[str, typer.Option("--as", help="your staff user name (legal: the 'exchanges:share' permission)")],
+    as_user: Annotated[
+        str, typer.Option("--as", help="your staff user name (legal: the 'exchanges:share' permission)")
+    ],
     password_stdin: Annotated[bool, typer.Option(help="read your password from standard input")] = False,
     totp_code: Annotated[str | None, typer.Option(help="your authenticator code, if your account has one")] = None,
 ) -> None:
@@ -284,8 +384,9 @@ def share_approve(
     from staydown.staff.auth import actor_for_staff
 
     cli = _cli()
-    password = (sys.stdin.readline().rstrip("\n") if password_stdin
-                else typer.prompt(f"password of {as_user}", hide_input=True))
+    password = (
+        sys.stdin.readline().rstrip("\n") if password_stdin else typer.prompt(f"password of {as_user}", hide_input=True)
+    )
     database = cli._database(cli._settings())
     try:
         with database.unit_of_work() as db:
@@ -294,8 +395,10 @@ def share_approve(
             except sessions.SignInFailed:
                 raise Unauthenticated("the user name or password is not right") from None
             if user.totp_secret and not totp.use_code(db, user=user, code=totp_code):
-                raise Unauthenticated("this account needs its authenticator code (--totp-code), and that one is "
-                                      "not right or was already used")
+                raise Unauthenticated(
+                    "this account needs its authenticator code (--totp-code), and that one is "
+                    "not right or was already used"
+                )
             exchange = exchange_by_name(db, name)
             submission = submission_by_id(db, share_id)
             if submission.kind != "share" or submission.exchange_id != exchange.id:

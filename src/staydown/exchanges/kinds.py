@@ -14,11 +14,11 @@ import dacite
 from threatexchange.exchanges import auth
 from threatexchange.exchanges import fetch_state as state
 from threatexchange.exchanges.clients.fb_threatexchange.api import ThreatExchangeAPI
+from threatexchange.exchanges.clients.fb_threatexchange.threat_updates import ThreatUpdateJSON
 from threatexchange.exchanges.clients.ncmec import hash_api as ncmec
 from threatexchange.exchanges.clients.stopncii import api as stopncii
 from threatexchange.exchanges.clients.techagainstterrorism.api import TATHashListAPI
 from threatexchange.exchanges.collab_config import CollaborationConfigBase, CollaborationConfigWithDefaults
-from threatexchange.exchanges.clients.fb_threatexchange.threat_updates import ThreatUpdateJSON
 from threatexchange.exchanges.impl.fb_threatexchange_api import (
     FBThreatExchangeCheckpoint,
     FBThreatExchangeCollabConfig,
@@ -27,17 +27,19 @@ from threatexchange.exchanges.impl.fb_threatexchange_api import (
     FBThreatExchangeSignalExchangeAPI,
 )
 from threatexchange.exchanges.impl.file_api import FileCollaborationConfig, LocalFileSignalExchangeAPI
-from threatexchange.exchanges.impl.static_sample import StaticSampleSignalExchangeAPI
 from threatexchange.exchanges.impl.ncmec_api import (
     NCMECCollabConfig,
     NCMECCredentials,
     NCMECSignalExchangeAPI,
 )
+from threatexchange.exchanges.impl.static_sample import StaticSampleSignalExchangeAPI
 from threatexchange.exchanges.impl.stop_ncii_api import (
     StopNCIICheckpoint,
     StopNCIICredentials,
     StopNCIISignalExchangeAPI,
     StopNCIISignalMetadata,
+)
+from threatexchange.exchanges.impl.stop_ncii_api import (
     _type_mapping as stopncii_type_mapping,
 )
 from threatexchange.exchanges.impl.techagainstterrorism_api import TATCredentials, TATSignalExchangeAPI
@@ -82,6 +84,7 @@ class SignalOf:
 
 # -- the library's NCMEC, StopNCII and TAT clients with a base URL of ours -----------------------
 
+
 class _NCMEC(NCMECSignalExchangeAPI):
     """NCMEC's client takes its address from an environment enum; a configured base URL (NCMEC's
     test host, or a local server) replaces it, the protocol untouched."""
@@ -96,8 +99,9 @@ class _NCMEC(NCMECSignalExchangeAPI):
 
 
 class _StopNCII(StopNCIISignalExchangeAPI):
-    def fetch_iter(self, _supported_signal_types: t.Sequence[type[TxSignalType]],
-                   checkpoint: StopNCIICheckpoint | None) -> t.Iterator[state.FetchDelta]:
+    def fetch_iter(
+        self, _supported_signal_types: t.Sequence[type[TxSignalType]], checkpoint: StopNCIICheckpoint | None
+    ) -> t.Iterator[state.FetchDelta]:
         """The library's fetch, with withdrawn and deleted hashes as deletions: threatexchange
         1.2.17 compares the hash value, not its status, with Withdrawn/Deleted, so a withdrawn
         hash would stay in the bank. The client, paging and checkpoints are the library's."""
@@ -114,22 +118,31 @@ class _StopNCII(StopNCIISignalExchangeAPI):
 
 
 class _ThreatExchange(FBThreatExchangeSignalExchangeAPI):
-    def fetch_iter(self, _supported_signal_types: t.Sequence[type[TxSignalType]],
-                   checkpoint: FBThreatExchangeCheckpoint | None) -> t.Iterator[state.FetchDelta]:
+    def fetch_iter(
+        self, _supported_signal_types: t.Sequence[type[TxSignalType]], checkpoint: FBThreatExchangeCheckpoint | None
+    ) -> t.Iterator[state.FetchDelta]:
         """The library's fetch, without its assertion against an empty page: /threat_updates answers
         an incremental fetch with nothing new by an empty `data`, which 1.2.17 asserts on. The
         client, the record conversion and the checkpoint are the library's."""
         start_time = None if checkpoint is None else checkpoint.update_time
-        cursor = self.client.get_threat_updates(self.collab.privacy_group, start_time=start_time, page_size=100,
-                                                fields=ThreatUpdateJSON.te_threat_updates_fields(),
-                                                decode_fn=ThreatUpdateJSON)
+        cursor = self.client.get_threat_updates(
+            self.collab.privacy_group,
+            start_time=start_time,
+            page_size=100,
+            fields=ThreatUpdateJSON.te_threat_updates_fields(),
+            decode_fn=ThreatUpdateJSON,
+        )
         highest = start_time or 0
         for batch in cursor:
             if not batch:
                 continue
             highest = max(highest, max(update.time for update in batch))
-            updates = {(u.threat_type, u.indicator):
-                       FBThreatExchangeIndicatorRecord.from_threatexchange_json(self.client.app_id, u) for u in batch}
+            updates = {
+                (u.threat_type, u.indicator): FBThreatExchangeIndicatorRecord.from_threatexchange_json(
+                    self.client.app_id, u
+                )
+                for u in batch
+            }
             yield state.FetchDelta(updates, FBThreatExchangeCheckpoint(highest))
 
 
@@ -144,6 +157,7 @@ class _TAT(TATSignalExchangeAPI):
 
 
 # -- kinds ---------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -164,15 +178,19 @@ class Kind:
             try:
                 env = ncmec.NCMECEnvironment[config.get("environment", "Industry")]
             except KeyError:
-                raise InvalidInput(f"unknown NCMEC environment {config.get('environment')!r}; expected one of "
-                                   f"{', '.join(e.name for e in ncmec.NCMECEnvironment)}") from None
-            return NCMECCollabConfig(name=name, environment=env,
-                                     only_esp_ids={int(i) for i in config.get("only_esp_ids", [])})
+                raise InvalidInput(
+                    f"unknown NCMEC environment {config.get('environment')!r}; expected one of "
+                    f"{', '.join(e.name for e in ncmec.NCMECEnvironment)}"
+                ) from None
+            return NCMECCollabConfig(
+                name=name, environment=env, only_esp_ids={int(i) for i in config.get("only_esp_ids", [])}
+            )
         if self.api == "fb_threatexchange":
             return FBThreatExchangeCollabConfig(name=name, privacy_group=int(config["privacy_group"]))
         if self.api == "file":
-            return FileCollaborationConfig(name=name, filename=str(config["filename"]),
-                                           signal_type=config.get("signal_type"))
+            return FileCollaborationConfig(
+                name=name, filename=str(config["filename"]), signal_type=config.get("signal_type")
+            )
         if self.api == "tat":
             return CollaborationConfigWithDefaults(name=name, api="tat")
         return CollaborationConfigBase(name=name, api=self.api, enabled=True)
@@ -192,14 +210,16 @@ class Kind:
             keys = {}
             if credentials.extra.get("feedback_function_key"):
                 keys[stopncii.StopNCIIEndpoint.SubmitFeedback] = credentials.extra["feedback_function_key"]
-            client = stopncii.StopNCIIAPI(creds.subscription_key, creds.fetch_function_key,
-                                          additional_function_keys=keys,
-                                          base_url_override=base_url or creds.base_url_override)
+            client = stopncii.StopNCIIAPI(
+                creds.subscription_key,
+                creds.fetch_function_key,
+                additional_function_keys=keys,
+                base_url_override=base_url or creds.base_url_override,
+            )
             return _StopNCII(collab, client)
         if self.api == "fb_threatexchange":
             assert isinstance(creds, FBThreatExchangeCredentials)
-            return _ThreatExchange(ThreatExchangeAPI(creds.api_token, endpoint_override=base_url),
-                                   collab)  # type: ignore[arg-type]
+            return _ThreatExchange(ThreatExchangeAPI(creds.api_token, endpoint_override=base_url), collab)  # type: ignore[arg-type]
         if self.api == "tat":
             assert isinstance(creds, TATCredentials)
             api = _TAT(creds.username, creds.password)
@@ -231,8 +251,9 @@ class Kind:
             else:
                 creds = self.credentials_cls._from_str(text)
         except (ValueError, dacite.DaciteError) as exc:
-            raise InvalidInput(f"{self.title} credentials could not be read ({_short(exc)}): "
-                               f"{self.credentials_hint}") from None
+            raise InvalidInput(
+                f"{self.title} credentials could not be read ({_short(exc)}): {self.credentials_hint}"
+            ) from None
         if creds is None or not creds._are_valid():
             raise InvalidInput(f"{self.title} credentials are incomplete or malformed: {self.credentials_hint}")
         return Credentials(creds, extra)
@@ -255,8 +276,11 @@ class Kind:
     def signals(self, collab: CollaborationConfigBase, key: t.Any, value: t.Any) -> list[SignalOf]:
         """The record's signals in the library's signal types, as the library converts them."""
         converted = self.api_cls.naive_convert_to_signal_type(list(SIGNAL_TYPES), collab, {key: value})
-        found = [SignalOf(OURS[st.get_name()], signal, self._partner_type(st.get_name()))
-                 for st, by_signal in converted.items() for signal in by_signal]
+        found = [
+            SignalOf(OURS[st.get_name()], signal, self._partner_type(st.get_name()))
+            for st, by_signal in converted.items()
+            for signal in by_signal
+        ]
         if self.api == "ncmec" and value.entry_type is ncmec.NCMECEntryType.image:
             # The library maps MD5 only for videos (its MD5 class is VideoMD5Signal); an image's
             # MD5 is as good a file digest, and most of NCMEC's image entries carry one.
@@ -269,8 +293,10 @@ class Kind:
         if self.api == "ncmec":
             return {"pdq": ncmec.FingerprintType.pdq.value, "video_md5": ncmec.FingerprintType.md5.value}[tx_name]
         if self.api == "stopncii":
-            return {"pdq": stopncii.StopNCIISignalType.ImagePDQ.value,
-                    "video_md5": stopncii.StopNCIISignalType.VideoMD5.value}[tx_name]
+            return {
+                "pdq": stopncii.StopNCIISignalType.ImagePDQ.value,
+                "video_md5": stopncii.StopNCIISignalType.VideoMD5.value,
+            }[tx_name]
         return tx_name
 
     def partner_id(self, value: t.Any) -> str | None:
@@ -287,8 +313,10 @@ class Kind:
     def dump_checkpoint(self, checkpoint: state.FetchCheckpointBase | None) -> dict[str, t.Any] | None:
         if checkpoint is None:
             return None
-        return {"type": type(checkpoint).__name__, "data": plain(dataclasses.asdict(checkpoint))
-                if dataclasses.is_dataclass(checkpoint) else {}}
+        return {
+            "type": type(checkpoint).__name__,
+            "data": plain(dataclasses.asdict(checkpoint)) if dataclasses.is_dataclass(checkpoint) else {},
+        }
 
     def load_checkpoint(self, stored: dict[str, t.Any] | None) -> state.FetchCheckpointBase | None:
         if not stored:
@@ -329,20 +357,55 @@ def _short(exc: BaseException) -> str:
 KINDS: dict[str, Kind] = {
     k.api: k
     for k in (
-        Kind("ncmec", "NCMEC hash sharing", _NCMEC, NCMECCredentials, "ncmec", required_config=("environment",),
-             feedback=frozenset({Opinion.true_positive, Opinion.false_positive})),
-        Kind("stopncii", "StopNCII", _StopNCII, StopNCIICredentials, "stopncii",
-             feedback=frozenset(Opinion), extra_credentials=("feedback_function_key",)),
-        Kind("fb_threatexchange", "Meta ThreatExchange", _ThreatExchange,
-             FBThreatExchangeCredentials, "other", required_config=("privacy_group",),
-             feedback=frozenset(Opinion), share=True),
+        Kind(
+            "ncmec",
+            "NCMEC hash sharing",
+            _NCMEC,
+            NCMECCredentials,
+            "ncmec",
+            required_config=("environment",),
+            feedback=frozenset({Opinion.true_positive, Opinion.false_positive}),
+        ),
+        Kind(
+            "stopncii",
+            "StopNCII",
+            _StopNCII,
+            StopNCIICredentials,
+            "stopncii",
+            feedback=frozenset(Opinion),
+            extra_credentials=("feedback_function_key",),
+        ),
+        Kind(
+            "fb_threatexchange",
+            "Meta ThreatExchange",
+            _ThreatExchange,
+            FBThreatExchangeCredentials,
+            "other",
+            required_config=("privacy_group",),
+            feedback=frozenset(Opinion),
+            share=True,
+        ),
         Kind("tat", "Tech Against Terrorism", _TAT, TATCredentials, "other"),
-        Kind("file", "hash list file", LocalFileSignalExchangeAPI, None, "other", required_config=("filename",),
-             snapshot=True, share=True),
+        Kind(
+            "file",
+            "hash list file",
+            LocalFileSignalExchangeAPI,
+            None,
+            "other",
+            required_config=("filename",),
+            snapshot=True,
+            share=True,
+        ),
         # The library's own example signals, which HMA configures by default: for trying an
         # exchange end to end without a partner (its test images' hashes, nothing harmful).
-        Kind("sample", "python-threatexchange sample signals", StaticSampleSignalExchangeAPI, None, "other",
-             snapshot=True),
+        Kind(
+            "sample",
+            "python-threatexchange sample signals",
+            StaticSampleSignalExchangeAPI,
+            None,
+            "other",
+            snapshot=True,
+        ),
     )
 }
 

@@ -26,7 +26,7 @@ import os
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -54,13 +54,14 @@ class ServerState:
 
 # -- NCMEC hash sharing (XML) ----------------------------------------------------------------------
 
+
 def _ncmec_time(text: str) -> int:
     # threatexchange formats `from`/`to` from the local clock with a literal Z; read them the same way.
     return int(datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").timestamp())
 
 
 def _utc(ts: int) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def ncmec_app(*, username: str, password: str, page_size: int = 1000) -> Starlette:
@@ -76,16 +77,23 @@ def ncmec_app(*, username: str, password: str, page_size: int = 1000) -> Starlet
         return user == username and pw == password
 
     def refuse() -> Response:
-        return Response("<error>Unauthorized</error>", status_code=401, media_type="application/xml",
-                        headers={"WWW-Authenticate": 'Basic realm="hashsharing"'})
+        return Response(
+            "<error>Unauthorized</error>",
+            status_code=401,
+            media_type="application/xml",
+            headers={"WWW-Authenticate": 'Basic realm="hashsharing"'},
+        )
 
     async def status(request: Request) -> Response:
         state.log(request)
         if not authorised(request):
             return refuse()
-        return Response(f'<?xml version="1.0" encoding="UTF-8"?><status xmlns="{NCMEC_NS}"><ipAddress>127.0.0.1'
-                        f'</ipAddress><username>{escape(username)}</username><member id="1">Local ESP</member>'
-                        '</status>', media_type="application/xml")
+        return Response(
+            f'<?xml version="1.0" encoding="UTF-8"?><status xmlns="{NCMEC_NS}"><ipAddress>127.0.0.1'
+            f'</ipAddress><username>{escape(username)}</username><member id="1">Local ESP</member>'
+            "</status>",
+            media_type="application/xml",
+        )
 
     async def entries(request: Request) -> Response:
         state.log(request)
@@ -97,7 +105,7 @@ def ncmec_app(*, username: str, password: str, page_size: int = 1000) -> Starlet
             matching = [r for r in state.records if start_ts <= r["ts"] < end_ts]
         start = int(q.get("start", "1"))
         size = min(int(q.get("size", state.page_size)), state.page_size)
-        page = matching[start - 1:start - 1 + size]
+        page = matching[start - 1 : start - 1 + size]
         parts = [f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><queryResult xmlns="{NCMEC_NS}">']
         for kind, plural in (("image", "images"), ("video", "videos")):
             rows = [r for r in page if r["type"] == kind]
@@ -106,19 +114,24 @@ def ncmec_app(*, username: str, password: str, page_size: int = 1000) -> Starlet
             parts.append(f'<{plural} count="{len(rows)}" maxTimestamp="{_utc(max(r["ts"] for r in rows))}">')
             for r in rows:
                 tag = ("deleted" + kind.capitalize()) if r.get("deleted") else kind
-                parts.append(f'<{tag}><member id="{r["member_id"]}">Member {r["member_id"]}</member>'
-                             f'<timestamp>{_utc(r["ts"])}</timestamp><id>{escape(r["id"])}</id>')
+                parts.append(
+                    f'<{tag}><member id="{r["member_id"]}">Member {r["member_id"]}</member>'
+                    f"<timestamp>{_utc(r['ts'])}</timestamp><id>{escape(r['id'])}</id>"
+                )
                 if not r.get("deleted"):
                     if r.get("classification"):
-                        parts.append(f'<classification>{escape(r["classification"])}</classification>')
-                    parts.append("<fingerprints>" + "".join(f"<{k}>{escape(v)}</{k}>"
-                                                            for k, v in r.get("fingerprints", {}).items())
-                                 + "</fingerprints>")
+                        parts.append(f"<classification>{escape(r['classification'])}</classification>")
+                    parts.append(
+                        "<fingerprints>"
+                        + "".join(f"<{k}>{escape(v)}</{k}>" for k, v in r.get("fingerprints", {}).items())
+                        + "</fingerprints>"
+                    )
                 parts.append(f"</{tag}>")
             parts.append(f"</{plural}>")
         if start - 1 + size < len(matching):
             nxt = "/v2/entries?" + urllib.parse.urlencode(
-                {"from": q["from"], "to": q["to"], "start": start + size, "size": size, "max": len(matching)})
+                {"from": q["from"], "to": q["to"], "start": start + size, "size": size, "max": len(matching)}
+            )
             parts.append(f"<paging><next>{escape(nxt)}</next></paging>")
         parts.append("</queryResult>")
         return Response("".join(parts), media_type="application/xml")
@@ -131,10 +144,13 @@ def ncmec_app(*, username: str, password: str, page_size: int = 1000) -> Starlet
         # threatexchange 1.2.17 reads the reasons from an `availableFeedbackReasons` element under
         # the root (its test data puts them at the root, which that client cannot read): this is the
         # shape its client works with; the root's name is ours.
-        return Response(f'<?xml version="1.0" encoding="UTF-8"?><feedbackReasons xmlns="{NCMEC_NS}">'
-                        '<availableFeedbackReasons>'
-                        f'<reason guid="01234567-abcd-0123-4567-012345678900" name="Not CSAM" type="{kind}"/>'
-                        "</availableFeedbackReasons></feedbackReasons>", media_type="application/xml")
+        return Response(
+            f'<?xml version="1.0" encoding="UTF-8"?><feedbackReasons xmlns="{NCMEC_NS}">'
+            "<availableFeedbackReasons>"
+            f'<reason guid="01234567-abcd-0123-4567-012345678900" name="Not CSAM" type="{kind}"/>'
+            "</availableFeedbackReasons></feedbackReasons>",
+            media_type="application/xml",
+        )
 
     async def feedback(request: Request) -> Response:
         state.log(request)
@@ -144,31 +160,38 @@ def ncmec_app(*, username: str, password: str, page_size: int = 1000) -> Starlet
         p = request.path_params
         with state.lock:
             state.received.append({"esp_id": p["esp"], "entry_id": p["entry"], "type": p["kind"], "xml": body})
-        return Response(f'<?xml version="1.0" encoding="UTF-8"?><submissionResult xmlns="{NCMEC_NS}"/>',
-                        media_type="application/xml")
+        return Response(
+            f'<?xml version="1.0" encoding="UTF-8"?><submissionResult xmlns="{NCMEC_NS}"/>',
+            media_type="application/xml",
+        )
 
-    app = Starlette(routes=[
-        Route("/v2/status", status),
-        Route("/v2/entries", entries),
-        Route("/v2/feedback/{kind}/reasons", reasons),
-        Route("/v2/entries/{esp}/{entry}/{kind}/feedback", feedback, methods=["PUT"]),
-    ])
+    app = Starlette(
+        routes=[
+            Route("/v2/status", status),
+            Route("/v2/entries", entries),
+            Route("/v2/feedback/{kind}/reasons", reasons),
+            Route("/v2/entries/{esp}/{entry}/{kind}/feedback", feedback, methods=["PUT"]),
+        ]
+    )
     app.state.exchange = state
     return app
 
 
 # -- StopNCII (JSON) -------------------------------------------------------------------------------
 
+
 def stopncii_app(*, fetch_key: str, subscription_key: str, feedback_key: str = "", page_size: int = 800) -> Starlette:
     """`state.records`: `{signalType, hashValue, hashStatus, lastModtimestamp, caseNumbers, CSPFeedbacks}`,
     the current state of each hash (a withdrawn one has hashStatus Withdrawn and a later timestamp)."""
-    state = ServerState({"fetch": fetch_key, "subscription": subscription_key, "feedback": feedback_key},
-                        page_size=page_size)
+    state = ServerState(
+        {"fetch": fetch_key, "subscription": subscription_key, "feedback": feedback_key}, page_size=page_size
+    )
 
     def refused(request: Request, function_key: str) -> Response | None:
         if request.headers.get("Ocp-Apim-Subscription-Key") != subscription_key:
-            return JSONResponse({"statusCode": 401, "message": "Access denied due to invalid subscription key."},
-                                status_code=401)
+            return JSONResponse(
+                {"statusCode": 401, "message": "Access denied due to invalid subscription key."}, status_code=401
+            )
         if not function_key or request.headers.get("x-functions-key") != function_key:
             return JSONResponse({"statusCode": 401, "message": "Invalid function key."}, status_code=401)
         return None
@@ -182,14 +205,26 @@ def stopncii_app(*, fetch_key: str, subscription_key: str, feedback_key: str = "
         size = min(int(q.get("pageSize", state.page_size)), state.page_size)
         offset = int(q.get("nextPageToken") or 0)
         with state.lock:
-            rows = sorted((r for r in state.records if r["lastModtimestamp"] >= start),
-                          key=lambda r: (r["lastModtimestamp"], r["hashValue"]))
-        page = rows[offset:offset + size]
+            rows = sorted(
+                (r for r in state.records if r["lastModtimestamp"] >= start),
+                key=lambda r: (r["lastModtimestamp"], r["hashValue"]),
+            )
+        page = rows[offset : offset + size]
         more = offset + size < len(rows)
-        next_set = (page[-1]["lastModtimestamp"] if more and page
-                    else (max((r["lastModtimestamp"] for r in rows), default=start - 1) + 1))
-        return JSONResponse({"count": len(page), "nextPageToken": str(offset + size) if more else None,
-                             "nextSetTimestamp": next_set, "hasMoreRecords": more, "hashRecords": page})
+        next_set = (
+            page[-1]["lastModtimestamp"]
+            if more and page
+            else (max((r["lastModtimestamp"] for r in rows), default=start - 1) + 1)
+        )
+        return JSONResponse(
+            {
+                "count": len(page),
+                "nextPageToken": str(offset + size) if more else None,
+                "nextSetTimestamp": next_set,
+                "hasMoreRecords": more,
+                "hashRecords": page,
+            }
+        )
 
     async def submit_feedback(request: Request) -> Response:
         state.log(request)
@@ -200,13 +235,15 @@ def stopncii_app(*, fetch_key: str, subscription_key: str, feedback_key: str = "
             state.received.extend(body.get("hashFeedbacks", []))
         return JSONResponse({"count": body.get("count", 0)})
 
-    app = Starlette(routes=[Route("/FetchHashes", fetch_hashes),
-                            Route("/SubmitFeedback", submit_feedback, methods=["POST"])])
+    app = Starlette(
+        routes=[Route("/FetchHashes", fetch_hashes), Route("/SubmitFeedback", submit_feedback, methods=["POST"])]
+    )
     app.state.exchange = state
     return app
 
 
 # -- Meta ThreatExchange (Graph API JSON) ----------------------------------------------------------
+
 
 def threatexchange_app(*, token: str, page_size: int = 100) -> Starlette:
     """`state.records`: threat_updates items `{id, indicator, type, last_updated, should_delete,
@@ -215,8 +252,16 @@ def threatexchange_app(*, token: str, page_size: int = 100) -> Starlette:
 
     def refused(request: Request) -> Response | None:
         if request.query_params.get("access_token") != token:
-            return JSONResponse({"error": {"message": "Invalid OAuth access token - Cannot parse access token",
-                                           "type": "OAuthException", "code": 190}}, status_code=400)
+            return JSONResponse(
+                {
+                    "error": {
+                        "message": "Invalid OAuth access token - Cannot parse access token",
+                        "type": "OAuthException",
+                        "code": 190,
+                    }
+                },
+                status_code=400,
+            )
         return None
 
     async def threat_updates(request: Request) -> Response:
@@ -229,17 +274,23 @@ def threatexchange_app(*, token: str, page_size: int = 100) -> Starlette:
         limit = min(int(q.get("limit") or state.page_size), state.page_size)
         after = int(q.get("after") or 0)
         with state.lock:
-            rows = sorted((r for r in state.records if r.get("privacy_group") == group
-                           and (start is None or r["last_updated"] >= start)),
-                          key=lambda r: (r["last_updated"], r["id"]))
-        page = [{k: v for k, v in r.items() if k != "privacy_group"} for r in rows[after:after + limit]]
+            rows = sorted(
+                (
+                    r
+                    for r in state.records
+                    if r.get("privacy_group") == group and (start is None or r["last_updated"] >= start)
+                ),
+                key=lambda r: (r["last_updated"], r["id"]),
+            )
+        page = [{k: v for k, v in r.items() if k != "privacy_group"} for r in rows[after : after + limit]]
         body: dict[str, Any] = {"data": page}
         if after + limit < len(rows):
             params = {"access_token": token, "limit": limit, "after": after + limit, "fields": q.get("fields", "")}
             if start is not None:
                 params["start_time"] = start
-            body["paging"] = {"next": f"{str(request.base_url).rstrip('/')}/{group}/threat_updates/?"
-                                      + urllib.parse.urlencode(params)}
+            body["paging"] = {
+                "next": f"{str(request.base_url).rstrip('/')}/{group}/threat_updates/?" + urllib.parse.urlencode(params)
+            }
         return JSONResponse(body)
 
     async def descriptor_post(request: Request) -> Response:
@@ -255,26 +306,34 @@ def threatexchange_app(*, token: str, page_size: int = 100) -> Starlette:
         if (refusal := refused(request)) is not None:
             return refusal
         params = dict(request.query_params)
-        missing = [k for k in ("indicator", "type", "description", "share_level", "status", "privacy_type")
-                   if not params.get(k)]
+        missing = [
+            k
+            for k in ("indicator", "type", "description", "share_level", "status", "privacy_type")
+            if not params.get(k)
+        ]
         if missing:
-            return JSONResponse({"error": {"message": f"missing {', '.join(missing)}", "type": "GraphMethodException",
-                                           "code": 100}}, status_code=400)
+            return JSONResponse(
+                {"error": {"message": f"missing {', '.join(missing)}", "type": "GraphMethodException", "code": 100}},
+                status_code=400,
+            )
         with state.lock:
             state.received.append({"upload": params})
             new_id = str(9_000_000 + len(state.received))
         return JSONResponse({"success": True, "id": new_id})
 
-    app = Starlette(routes=[
-        Route("/threat_descriptors/", upload, methods=["POST"]),
-        Route("/{group:int}/threat_updates/", threat_updates),
-        Route("/{descriptor}/", descriptor_post, methods=["POST"]),
-    ])
+    app = Starlette(
+        routes=[
+            Route("/threat_descriptors/", upload, methods=["POST"]),
+            Route("/{group:int}/threat_updates/", threat_updates),
+            Route("/{descriptor}/", descriptor_post, methods=["POST"]),
+        ]
+    )
     app.state.exchange = state
     return app
 
 
 # -- Tech Against Terrorism hash list (JSON) ---------------------------------------------------------
+
 
 def _tat_position(text: str) -> tuple[float, int] | None:
     """TAT's checkpoint `updated_on,id` of a record; the list is ordered by it."""
@@ -296,8 +355,7 @@ def tat_app(*, username: str, password: str, page_size: int = 1000) -> Starlette
         form = await request.form()
         if form.get("username") != username or form.get("password") != password:
             # The answer of a Django REST framework token view to wrong credentials.
-            return JSONResponse({"non_field_errors": ["Unable to log in with provided credentials."]},
-                                status_code=400)
+            return JSONResponse({"non_field_errors": ["Unable to log in with provided credentials."]}, status_code=400)
         token = base64.urlsafe_b64encode(os.urandom(18)).decode()
         with state.lock:
             tokens.add(token)
@@ -313,22 +371,32 @@ def tat_app(*, username: str, password: str, page_size: int = 1000) -> Starlette
         limit = min(int(q.get("limit") or state.page_size), state.page_size)
         offset = int(q.get("offset") or 0)
         with state.lock:
-            rows = sorted((r for r in state.records if after is None or (r["updated_on"], r["id"]) > after),
-                          key=lambda r: (r["updated_on"], r["id"]))
-        page = rows[offset:offset + limit]
+            rows = sorted(
+                (r for r in state.records if after is None or (r["updated_on"], r["id"]) > after),
+                key=lambda r: (r["updated_on"], r["id"]),
+            )
+        page = rows[offset : offset + limit]
         nxt = None
         if offset + limit < len(rows):
             # Django REST framework's LimitOffsetPagination: the request's own address, its
             # parameters sorted, with limit and offset replaced.
-            params = {"after": q.get("after", ""), "limit": limit, "offset": offset + limit,
-                      "order": q.get("order", "asc")}
-            nxt = f"{str(request.base_url).rstrip('/')}{request.url.path}?" + urllib.parse.urlencode(sorted(params.items()))
+            params = {
+                "after": q.get("after", ""),
+                "limit": limit,
+                "offset": offset + limit,
+                "order": q.get("order", "asc"),
+            }
+            nxt = f"{str(request.base_url).rstrip('/')}{request.url.path}?" + urllib.parse.urlencode(
+                sorted(params.items())
+            )
         checkpoint = f"{page[-1]['updated_on']!r},{page[-1]['id']}" if page else q.get("after", "")
-        return JSONResponse({"count": len(rows), "next": nxt, "previous": None, "checkpoint": checkpoint,
-                             "results": page})
+        return JSONResponse(
+            {"count": len(rows), "next": nxt, "previous": None, "checkpoint": checkpoint, "results": page}
+        )
 
-    app = Starlette(routes=[Route("/token-auth/tcap/", token_auth, methods=["POST"]),
-                            Route("/api/hash-list/v2/all", hash_list)])
+    app = Starlette(
+        routes=[Route("/token-auth/tcap/", token_auth, methods=["POST"]), Route("/api/hash-list/v2/all", hash_list)]
+    )
     app.state.exchange = state
     return app
 
@@ -340,11 +408,14 @@ def main() -> None:  # pragma: no cover - a convenience for demos
     parser.add_argument("service", choices=("ncmec", "stopncii", "threatexchange", "tat"))
     parser.add_argument("--port", type=int, default=8126)
     args = parser.parse_args()
-    app = {"ncmec": lambda: ncmec_app(username="local", password="local-password"),
-           "stopncii": lambda: stopncii_app(fetch_key="local-fetch", subscription_key="local-sub",
-                                            feedback_key="local-feedback"),
-           "threatexchange": lambda: threatexchange_app(token="1234567890|local-threatexchange-token"),
-           "tat": lambda: tat_app(username="local", password="local-password")}[args.service]()
+    app = {
+        "ncmec": lambda: ncmec_app(username="local", password="local-password"),
+        "stopncii": lambda: stopncii_app(
+            fetch_key="local-fetch", subscription_key="local-sub", feedback_key="local-feedback"
+        ),
+        "threatexchange": lambda: threatexchange_app(token="1234567890|local-threatexchange-token"),
+        "tat": lambda: tat_app(username="local", password="local-password"),
+    }[args.service]()
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="info")
 
 

@@ -77,8 +77,9 @@ class ExchangeSignal(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     exchange_id: Mapped[int] = mapped_column(sa.ForeignKey("exchanges.id", ondelete="CASCADE"), nullable=False)
     record_id: Mapped[int] = mapped_column(sa.ForeignKey("exchange_records.id", ondelete="CASCADE"), nullable=False)
-    bank_entry_id: Mapped[int] = mapped_column(sa.ForeignKey("bank_entries.id", ondelete="RESTRICT"), nullable=False,
-                                               index=True)
+    bank_entry_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("bank_entries.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
     # The signal as the partner named it (for feedback: NCMEC's fingerprint type, StopNCII's type).
     partner_type: Mapped[str] = mapped_column(sa.String(40), nullable=False)
     live: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
@@ -93,8 +94,9 @@ class ExchangeSubmission(Base):
     __tablename__ = "exchange_submissions"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    exchange_id: Mapped[int] = mapped_column(sa.ForeignKey("exchanges.id", ondelete="CASCADE"), nullable=False,
-                                             index=True)
+    exchange_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("exchanges.id", ondelete="CASCADE"), nullable=False, index=True
+    )
     kind: Mapped[str] = mapped_column(sa.String(16), nullable=False)  # feedback, share
     opinion: Mapped[str] = mapped_column(sa.String(20), nullable=False)  # seen, true_positive, false_positive
     bank_entry_id: Mapped[int] = mapped_column(sa.ForeignKey("bank_entries.id", ondelete="RESTRICT"), nullable=False)
@@ -109,5 +111,6 @@ class ExchangeSubmission(Base):
     error: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
-    __table_args__ = (sa.UniqueConstraint("exchange_id", "kind", "bank_entry_id", "opinion",
-                                          name="uq_exchange_submissions_once"),)
+    __table_args__ = (
+        sa.UniqueConstraint("exchange_id", "kind", "bank_entry_id", "opinion", name="uq_exchange_submissions_once"),
+    )

@@ -16,7 +16,7 @@ import random
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -44,6 +44,7 @@ DEFAULT_POLICY = "other-illegal"
 
 
 # -- banks ------------------------------------------------------------------------------------
+
 
 def staydown_name(hma_name: str) -> str:
     return hma_name.lower()
@@ -100,31 +101,52 @@ def _set_ratio(db: Session, bank: Bank, ratio: float) -> None:
         row.matching_enabled_ratio = ratio
 
 
-def create_bank(db: Session, *, actor: Actor, name: str, enabled_ratio: float = 1.0, policy_id: str | None = None,
-                source: str | None = None, permitted_purpose: str | None = None,
-                action_on_match: str | None = None) -> Bank:
+def create_bank(
+    db: Session,
+    *,
+    actor: Actor,
+    name: str,
+    enabled_ratio: float = 1.0,
+    policy_id: str | None = None,
+    source: str | None = None,
+    permitted_purpose: str | None = None,
+    action_on_match: str | None = None,
+) -> Bank:
     """HMA's bank creation. HMA knows only a name and a ratio; a staydown bank also has a purpose,
     a policy and an action, which a caller may give (staydown's extensions of the request) and
     otherwise default to a list for the platform's lookups whose scan matches are only flagged."""
     if not HMA_BANK_NAME_RE.match(name or ""):
-        raise InvalidInput(f"bank name {name!r} must match [A-Z_][A-Z0-9_]* (upper case, digits, '_'; "
-                           "not starting with a digit)")
+        raise InvalidInput(
+            f"bank name {name!r} must match [A-Z_][A-Z0-9_]* (upper case, digits, '_'; not starting with a digit)"
+        )
     ratio = _check_ratio(enabled_ratio)
     if find_bank(db, name) is not None:
         raise Conflict("Bank already exists")
-    bank = banks.create_bank(db, actor=actor, name=staydown_name(name), source=source or BankSource.other.value,
-                             permitted_purpose=permitted_purpose or DEFAULT_PURPOSE,
-                             policy_id=policy_id or DEFAULT_POLICY,
-                             action_on_match=action_on_match or MatchAction.flag.value,
-                             description="created through the HMA-compatible API")
+    bank = banks.create_bank(
+        db,
+        actor=actor,
+        name=staydown_name(name),
+        source=source or BankSource.other.value,
+        permitted_purpose=permitted_purpose or DEFAULT_PURPOSE,
+        policy_id=policy_id or DEFAULT_POLICY,
+        action_on_match=action_on_match or MatchAction.flag.value,
+        description="created through the HMA-compatible API",
+    )
     if ratio == 0.0:
         banks.update_bank(db, actor=actor, bank=bank, reason="created with enabled_ratio 0 (HMA API)", enabled=False)
     _set_ratio(db, bank, ratio)
     return bank
 
 
-def update_bank(db: Session, *, actor: Actor, bank: Bank, name: str | None = None, enabled: bool | None = None,
-                enabled_ratio: float | None = None) -> Bank:
+def update_bank(
+    db: Session,
+    *,
+    actor: Actor,
+    bank: Bank,
+    name: str | None = None,
+    enabled: bool | None = None,
+    enabled_ratio: float | None = None,
+) -> Bank:
     if name is not None and name != hma_name(bank):
         if not HMA_BANK_NAME_RE.match(name):
             raise InvalidInput(f"bank name {name!r} must match [A-Z_][A-Z0-9_]*")
@@ -138,8 +160,9 @@ def update_bank(db: Session, *, actor: Actor, bank: Bank, name: str | None = Non
         ratio = _check_ratio(enabled_ratio)
     if ratio is not None:
         if bank.enabled != (ratio > 0.0):
-            banks.update_bank(db, actor=actor, bank=bank, reason=f"matching_enabled_ratio {ratio} (HMA API)",
-                              enabled=ratio > 0.0)
+            banks.update_bank(
+                db, actor=actor, bank=bank, reason=f"matching_enabled_ratio {ratio} (HMA API)", enabled=ratio > 0.0
+            )
         _set_ratio(db, bank, ratio)
     db.flush()
     return bank
@@ -159,6 +182,7 @@ def delete_bank(db: Session, *, actor: Actor, name: str) -> None:
 
 # -- content ----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Metadata:
     content_id: str | None = None
@@ -166,8 +190,11 @@ class Metadata:
     json: dict[str, Any] | None = None
 
     def stored(self) -> dict[str, Any] | None:
-        found = {k: v for k, v in (("content_id", self.content_id), ("content_uri", self.content_uri),
-                                   ("json", self.json)) if v is not None}
+        found = {
+            k: v
+            for k, v in (("content_id", self.content_id), ("content_uri", self.content_uri), ("json", self.json))
+            if v is not None
+        }
         return found or None
 
 
@@ -191,8 +218,9 @@ def check_metadata(raw: Any) -> Metadata | None:
     raw = {k: v for k, v in raw.items() if k != "collab"}
     unknown = sorted(set(raw) - {"content_id", "content_uri", "json"})
     if unknown:
-        raise InvalidInput(f"Invalid metadata: unknown field(s) {', '.join(unknown)}; "
-                           "expected content_id, content_uri, json")
+        raise InvalidInput(
+            f"Invalid metadata: unknown field(s) {', '.join(unknown)}; expected content_id, content_uri, json"
+        )
     for key in ("content_id", "content_uri"):
         if raw.get(key) is not None and (not isinstance(raw[key], str) or len(raw[key]) > 2048):
             raise InvalidInput(f"Invalid metadata: {key} is a string of at most 2048 characters")
@@ -208,8 +236,9 @@ def check_metadata(raw: Any) -> Metadata | None:
 def content_entries(db: Session, root: BankEntry) -> list[BankEntry]:
     """The item's own signals: the original and the other digests of the same media (not
     staydown's derived variants, which HMA never shows)."""
-    children = db.execute(sa.select(BankEntry).where(BankEntry.parent_id == root.id, BankEntry.variant == "")
-                          .order_by(BankEntry.id)).scalars()
+    children = db.execute(
+        sa.select(BankEntry).where(BankEntry.parent_id == root.id, BankEntry.variant == "").order_by(BankEntry.id)
+    ).scalars()
     return [root, *children]
 
 
@@ -225,20 +254,36 @@ def _signals_of(entries: list[BankEntry]) -> dict[str, str]:
 def get_content(db: Session, bank: Bank, content_id: int) -> tuple[BankEntry, HmaContent | None]:
     entry = db.get(BankEntry, content_id)
     extra = db.get(HmaContent, content_id) if entry is not None else None
-    if (entry is None or entry.bank_id != bank.id or entry.parent_id is not None
-            or (extra is not None and extra.removed_at is not None)):
+    if (
+        entry is None
+        or entry.bank_id != bank.id
+        or entry.parent_id is not None
+        or (extra is not None and extra.removed_at is not None)
+    ):
         raise NotFound(f"content '{content_id}' not found")
     return entry, extra
 
 
-def content_view(db: Session, bank: Bank, entry: BankEntry, extra: HmaContent | None, *, include_signals: bool,
-                 include_metadata: bool, ratio: float) -> dict[str, Any]:
+def content_view(
+    db: Session,
+    bank: Bank,
+    entry: BankEntry,
+    extra: HmaContent | None,
+    *,
+    include_signals: bool,
+    include_metadata: bool,
+    ratio: float,
+) -> dict[str, Any]:
     """HMA's BankContentResponse; signals, metadata and note are left out when there are none."""
     disable_until = extra.disable_until_ts if extra is not None else 0
     if not entry.enabled and not disable_until:
         disable_until = 1  # disabled for good here (a false positive): HMA's "disabled since the epoch"
-    out: dict[str, Any] = {"id": entry.id, "disable_until_ts": disable_until, "original_media_uri": None,
-                           "bank": {"name": hma_name(bank), "matching_enabled_ratio": ratio}}
+    out: dict[str, Any] = {
+        "id": entry.id,
+        "disable_until_ts": disable_until,
+        "original_media_uri": None,
+        "bank": {"name": hma_name(bank), "matching_enabled_ratio": ratio},
+    }
     if include_signals:
         out["signals"] = _signals_of(content_entries(db, entry))
     metadata = extra.content_metadata if extra is not None else None
@@ -268,8 +313,16 @@ def _link_content(db: Session, made: list[BankEntry]) -> BankEntry:
     return root
 
 
-def add_content(db: Session, *, actor: Actor, bank: Bank, signals: dict[str, str], note: str | None,
-                metadata: Metadata | None, prepared: list[banks.NewEntry] | None = None) -> dict[str, Any]:
+def add_content(
+    db: Session,
+    *,
+    actor: Actor,
+    bank: Bank,
+    signals: dict[str, str],
+    note: str | None,
+    metadata: Metadata | None,
+    prepared: list[banks.NewEntry] | None = None,
+) -> dict[str, Any]:
     """Bank one item from the signals given, or from what a photo's media gave (`prepared`:
     matching.scanning.media_bank_entries, so a photo is banked as staydown banks its own confirmed
     items, with bank-side crops and turns). Answers HMA's `{id, signals}`."""
@@ -301,8 +354,16 @@ def add_content(db: Session, *, actor: Actor, bank: Bank, signals: dict[str, str
     return {"id": root.id, "signals": dict(signals)}
 
 
-def _readd(db: Session, *, actor: Actor, bank: Bank, first: banks.NewEntry, note: str | None,
-           metadata: Metadata | None, signals: dict[str, str]) -> dict[str, Any]:
+def _readd(
+    db: Session,
+    *,
+    actor: Actor,
+    bank: Bank,
+    first: banks.NewEntry,
+    note: str | None,
+    metadata: Metadata | None,
+    signals: dict[str, str],
+) -> dict[str, Any]:
     """The media's signal is already banked: that item is the answer. One removed or timed out
     through this API comes back; one a person disabled as a false positive stays disabled."""
     kind, clean = banks.normalise_signal(first.signal_type, first.signal)
@@ -310,8 +371,14 @@ def _readd(db: Session, *, actor: Actor, bank: Bank, first: banks.NewEntry, note
         from staydown.matching import vpdq
 
         clean = vpdq.digest(clean)
-    entry = db.execute(sa.select(BankEntry).where(BankEntry.bank_id == bank.id, BankEntry.signal_type == kind.value,
-                                                  BankEntry.signal == clean, BankEntry.variant == "")).scalar_one()
+    entry = db.execute(
+        sa.select(BankEntry).where(
+            BankEntry.bank_id == bank.id,
+            BankEntry.signal_type == kind.value,
+            BankEntry.signal == clean,
+            BankEntry.variant == "",
+        )
+    ).scalar_one()
     root = db.get(BankEntry, entry.parent_id) if entry.parent_id is not None else entry
     assert root is not None
     extra = db.get(HmaContent, root.id)
@@ -327,8 +394,9 @@ def _readd(db: Session, *, actor: Actor, bank: Bank, first: banks.NewEntry, note
     return {"id": root.id, "signals": dict(signals)}
 
 
-def update_content(db: Session, *, actor: Actor, bank: Bank, content_id: int, changes: dict[str, Any],
-                   at: float | None = None) -> tuple[BankEntry, HmaContent | None]:
+def update_content(
+    db: Session, *, actor: Actor, bank: Bank, content_id: int, changes: dict[str, Any], at: float | None = None
+) -> tuple[BankEntry, HmaContent | None]:
     entry, extra = get_content(db, bank, content_id)
     if "disable_until_ts" in changes:
         raw = changes["disable_until_ts"]
@@ -344,7 +412,7 @@ def update_content(db: Session, *, actor: Actor, bank: Bank, content_id: int, ch
         extra = _extra(db, entry)
         extra.disable_until_ts = until
         if until > moment and entry.enabled:
-            when = datetime.fromtimestamp(until, timezone.utc).isoformat()
+            when = datetime.fromtimestamp(until, UTC).isoformat()
             banks.disable_entry(db, actor=actor, entry=entry, reason=f"disabled until {when} through the HMA API")
         elif until <= moment and not entry.enabled and (entry.disabled_reason or "").endswith("through the HMA API"):
             banks.enable_entry(db, actor=actor, entry=entry, reason="disable_until_ts reached or cleared (HMA API)")
@@ -372,9 +440,15 @@ def remove_content(db: Session, *, actor: Actor, bank: Bank, content_id: int) ->
 
 def reenable_expired(db: Session, *, actor: Actor, at: float) -> int:
     """Items whose disable_until_ts has passed match again (the periodic job below)."""
-    rows = db.execute(sa.select(HmaContent).where(HmaContent.disable_until_ts > 0,
-                                                   HmaContent.disable_until_ts <= int(at),
-                                                   HmaContent.removed_at.is_(None))).scalars().all()
+    rows = (
+        db.execute(
+            sa.select(HmaContent).where(
+                HmaContent.disable_until_ts > 0, HmaContent.disable_until_ts <= int(at), HmaContent.removed_at.is_(None)
+            )
+        )
+        .scalars()
+        .all()
+    )
     n = 0
     for extra in rows:
         entry = db.get(BankEntry, extra.entry_id)
@@ -387,16 +461,24 @@ def reenable_expired(db: Session, *, actor: Actor, at: float) -> int:
 
 # -- matching ---------------------------------------------------------------------------------
 
-def matches_by_bank(db: Session, matches: list[BankMatch], *, wanted: set[str] | None, coinflip: float | None
-                    ) -> dict[str, list[dict[str, Any]]]:
+
+def matches_by_bank(
+    db: Session, matches: list[BankMatch], *, wanted: set[str] | None, coinflip: float | None
+) -> dict[str, list[dict[str, Any]]]:
     """HMA's `{BANK: [{bank_content_id, distance}]}`. `coinflip`: HMA's per-request draw against
     each bank's matching_enabled_ratio (None: every enabled bank answers, as raw_lookup)."""
     if not matches:
         return {}
-    bank_rows = {b.id: b for b in db.execute(sa.select(Bank).where(Bank.id.in_({m.bank_id for m in matches})))
-                 .scalars()}
-    removed = set(db.execute(sa.select(HmaContent.entry_id).where(
-        HmaContent.entry_id.in_({m.entry_id for m in matches}), HmaContent.removed_at.is_not(None))).scalars())
+    bank_rows = {
+        b.id: b for b in db.execute(sa.select(Bank).where(Bank.id.in_({m.bank_id for m in matches}))).scalars()
+    }
+    removed = set(
+        db.execute(
+            sa.select(HmaContent.entry_id).where(
+                HmaContent.entry_id.in_({m.entry_id for m in matches}), HmaContent.removed_at.is_not(None)
+            )
+        ).scalars()
+    )
     stored = ratios(db)
     out: dict[str, list[dict[str, Any]]] = {}
     seen: set[tuple[int, int]] = set()
@@ -435,8 +517,15 @@ def index_status(engine: MatchEngine, only: str | None = None) -> dict[str, dict
     names = [only] if only else list(SIGNAL_TYPES)
     if only and only not in SIGNAL_TYPES:
         raise InvalidInput(f"No such signal type '{only}'")
-    return {name: {"present": lag["applied"] > 0, "built_to": lag["applied"] if lag["applied"] > 0 else -1,
-                   "size": sizes[name], "behind": lag["behind"]} for name in names}
+    return {
+        name: {
+            "present": lag["applied"] > 0,
+            "built_to": lag["applied"] if lag["applied"] > 0 else -1,
+            "size": sizes[name],
+            "behind": lag["behind"],
+        }
+        for name in names
+    }
 
 
 def compare(body: Any) -> dict[str, Any]:

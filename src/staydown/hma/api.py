@@ -54,8 +54,9 @@ class HmaRoute(APIRoute):
             except MediaError as exc:
                 return error_response(400, exc.code, str(exc))
             except RequestValidationError as exc:
-                problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}"
-                                     for e in exc.errors()[:5])
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()[:5]
+                )
                 return error_response(400, "invalid_input", f"the request is not valid: {problems}")
 
         return handler
@@ -83,6 +84,7 @@ OptText = Annotated[str | None, Query(max_length=2048)]
 
 
 # -- media ------------------------------------------------------------------------------------
+
 
 async def _form_media(request: Request) -> tuple[str, bytes, Any]:
     """HMA's upload: one file, its form field named by its content type (`photo` or `video`)."""
@@ -156,9 +158,15 @@ async def _hash(request: Request, content_type: str, data: bytes, types: str | N
 
 # -- hashing ----------------------------------------------------------------------------------
 
+
 @router.get("/h/hash")
-async def hash_url(request: Request, actor: Hasher, url: Annotated[str, Query(min_length=1, max_length=2048)],
-                   content_type: OptText = None, types: OptText = None) -> dict[str, str]:
+async def hash_url(
+    request: Request,
+    actor: Hasher,
+    url: Annotated[str, Query(min_length=1, max_length=2048)],
+    content_type: OptText = None,
+    types: OptText = None,
+) -> dict[str, str]:
     """The signals of the media at `url` (fetched only from the scan allow-list)."""
     kind, data = await _url_media(request, url, content_type)
     return await _hash(request, kind, data, types)
@@ -172,6 +180,7 @@ async def hash_upload(request: Request, actor: Hasher) -> dict[str, str]:
 
 
 # -- matching ---------------------------------------------------------------------------------
+
 
 def _lookup_signal(request: Request, actor: Actor, signal_type: str, signal: str) -> list[Any]:
     """Match one signal as `POST /v1/match` does (recorded as a scan); its bank matches."""
@@ -189,16 +198,25 @@ def _lookup_signal(request: Request, actor: Actor, signal_type: str, signal: str
     engine = request.app.state.match_engine
     with request.app.state.database.unit_of_work() as db:
         if kind == "vpdq":
-            outcome = video.match_supplied_video(db, actor=actor, engine=engine, vpdq_text=clean, md5=None,
-                                                 sha256=None, content=None)
+            outcome = video.match_supplied_video(
+                db, actor=actor, engine=engine, vpdq_text=clean, md5=None, sha256=None, content=None
+            )
         else:
-            outcome = match_supplied(db, actor=actor, engine=engine, pdq=[(clean, 100)] if kind == "pdq" else [],
-                                     md5=clean if kind == "md5" else None, sha256=None, content=None)
+            outcome = match_supplied(
+                db,
+                actor=actor,
+                engine=engine,
+                pdq=[(clean, 100)] if kind == "pdq" else [],
+                md5=clean if kind == "md5" else None,
+                sha256=None,
+                content=None,
+            )
         return outcome.matches
 
 
-def _answer(request: Request, matches: list[Any], *, banks: str | None, coinflip: float | None
-            ) -> dict[str, list[dict[str, Any]]]:
+def _answer(
+    request: Request, matches: list[Any], *, banks: str | None, coinflip: float | None
+) -> dict[str, list[dict[str, Any]]]:
     with request.app.state.database.unit_of_work(write=False) as db:
         return hma.matches_by_bank(db, matches, wanted=hma.parse_banks(banks), coinflip=coinflip)
 
@@ -210,10 +228,14 @@ def _check_signal_params(signal: str | None, signal_type: str | None) -> tuple[s
 
 
 @router.get("/m/raw_lookup")
-async def raw_lookup(request: Request, actor: Matcher,
-                     signal: Annotated[str, Query(min_length=1, max_length=MAX_SIGNAL)],
-                     signal_type: Annotated[str, Query(min_length=1, max_length=40)],
-                     banks: OptText = None, include_distance: bool = False) -> dict[str, list[Any]]:
+async def raw_lookup(
+    request: Request,
+    actor: Matcher,
+    signal: Annotated[str, Query(min_length=1, max_length=MAX_SIGNAL)],
+    signal_type: Annotated[str, Query(min_length=1, max_length=40)],
+    banks: OptText = None,
+    include_distance: bool = False,
+) -> dict[str, list[Any]]:
     """The ids of the bank content matching one signal, closest first (with distances if asked)."""
     matches = await run_in_threadpool(_lookup_signal, request, actor, signal_type, signal)
     found = await run_in_threadpool(_answer, request, matches, banks=banks, coinflip=None)
@@ -227,23 +249,33 @@ def _need(actor: Actor, permission: Permission) -> None:
     """A second permission a route needs besides the one it declares (media lookups hash, as
     `POST /v1/scan` does; banking media changes a bank)."""
     if permission.value not in actor.permissions:
-        raise PermissionDenied(f"this needs the '{permission.value}' permission, which {actor.kind.value} "
-                               f"'{actor.label}' does not have")
+        raise PermissionDenied(
+            f"this needs the '{permission.value}' permission, which {actor.kind.value} '{actor.label}' does not have"
+        )
 
 
-async def _lookup_media(request: Request, actor: Actor, kind: str, data: bytes, types: str | None
-                        ) -> dict[str, list[Any]]:
+async def _lookup_media(
+    request: Request, actor: Actor, kind: str, data: bytes, types: str | None
+) -> dict[str, list[Any]]:
     hashes = await _hash(request, kind, data, types)
-    return {name: await run_in_threadpool(_lookup_signal, request, actor, name, value)
-            for name, value in hashes.items()}
+    return {
+        name: await run_in_threadpool(_lookup_signal, request, actor, name, value) for name, value in hashes.items()
+    }
 
 
 @router.get("/m/lookup")
-async def lookup(request: Request, actor: Matcher, url: OptText = None, content_type: OptText = None,
-                 types: OptText = None, signal: Annotated[str | None, Query(max_length=MAX_SIGNAL)] = None,
-                 signal_type: Annotated[str | None, Query(max_length=40)] = None, banks: OptText = None,
-                 seed: Annotated[str | None, Query(max_length=200)] = None,
-                 bypass_coinflip: bool = False) -> dict[str, Any]:
+async def lookup(
+    request: Request,
+    actor: Matcher,
+    url: OptText = None,
+    content_type: OptText = None,
+    types: OptText = None,
+    signal: Annotated[str | None, Query(max_length=MAX_SIGNAL)] = None,
+    signal_type: Annotated[str | None, Query(max_length=40)] = None,
+    banks: OptText = None,
+    seed: Annotated[str | None, Query(max_length=200)] = None,
+    bypass_coinflip: bool = False,
+) -> dict[str, Any]:
     """Matches by bank for a signal (`{BANK: [...]}`) or for the media at a URL (`{type: {BANK:
     [...]}}`, or the inner object when `signal_type` is also given). A bank answers when the
     request's coin (seeded by `seed`) falls within its matching_enabled_ratio."""
@@ -252,8 +284,10 @@ async def lookup(request: Request, actor: Matcher, url: OptText = None, content_
         _need(actor, Permission.SCAN)
         kind, data = await _url_media(request, url, content_type)
         by_type = await _lookup_media(request, actor, kind, data, types)
-        out = {name: await run_in_threadpool(_answer, request, ms, banks=banks, coinflip=coin)
-               for name, ms in by_type.items()}
+        out = {
+            name: await run_in_threadpool(_answer, request, ms, banks=banks, coinflip=coin)
+            for name, ms in by_type.items()
+        }
         return out.get(signal_type, {}) if signal_type else out
     signal, signal_type = _check_signal_params(signal, signal_type)
     matches = await run_in_threadpool(_lookup_signal, request, actor, signal_type, signal)
@@ -261,21 +295,27 @@ async def lookup(request: Request, actor: Matcher, url: OptText = None, content_
 
 
 @router.post("/m/lookup")
-async def lookup_upload(request: Request, actor: Matcher, banks: OptText = None,
-                        seed: Annotated[str | None, Query(max_length=200)] = None,
-                        bypass_coinflip: bool = False) -> dict[str, Any]:
+async def lookup_upload(
+    request: Request,
+    actor: Matcher,
+    banks: OptText = None,
+    seed: Annotated[str | None, Query(max_length=200)] = None,
+    bypass_coinflip: bool = False,
+) -> dict[str, Any]:
     """Matches by signal type and bank for an uploaded file (field `photo` or `video`)."""
     _need(actor, Permission.SCAN)
     coin = hma.draw(seed, bypass_coinflip)
     kind, data, _ = await _form_media(request)
     by_type = await _lookup_media(request, actor, kind, data, None)
-    return {name: await run_in_threadpool(_answer, request, ms, banks=banks, coinflip=coin)
-            for name, ms in by_type.items()}
+    return {
+        name: await run_in_threadpool(_answer, request, ms, banks=banks, coinflip=coin) for name, ms in by_type.items()
+    }
 
 
 @router.get("/m/index/status")
-def index_status(request: Request, actor: Matcher,
-                 signal_type: Annotated[str | None, Query(max_length=40)] = None) -> dict[str, Any]:
+def index_status(
+    request: Request, actor: Matcher, signal_type: Annotated[str | None, Query(max_length=40)] = None
+) -> dict[str, Any]:
     return hma.index_status(request.app.state.match_engine, signal_type)
 
 
@@ -300,6 +340,7 @@ def status(request: Request, _: Public) -> PlainTextResponse:
 
 
 # -- curation ---------------------------------------------------------------------------------
+
 
 class BankCreateIn(BaseModel):
     """HMA's BankCreateRequest, with staydown's own bank settings as optional extensions."""
@@ -336,9 +377,16 @@ def create_bank(body: BankCreateIn, db: DbSession, actor: BankWriter) -> dict[st
         ratio = 1.0 if body.enabled else 0.0
     else:
         ratio = 1.0
-    bank = hma.create_bank(db, actor=actor, name=body.name, enabled_ratio=ratio, policy_id=body.policy_id,
-                           source=body.source, permitted_purpose=body.permitted_purpose,
-                           action_on_match=body.action_on_match)
+    bank = hma.create_bank(
+        db,
+        actor=actor,
+        name=body.name,
+        enabled_ratio=ratio,
+        policy_id=body.policy_id,
+        source=body.source,
+        permitted_purpose=body.permitted_purpose,
+        action_on_match=body.action_on_match,
+    )
     return hma.bank_config(bank, hma.ratios(db))
 
 
@@ -349,8 +397,14 @@ def get_bank(bank_name: BankName, db: DbSession, _: BankReader) -> dict[str, Any
 
 @router.put("/c/bank/{bank_name}")
 def update_bank(bank_name: BankName, body: BankUpdateIn, db: DbSession, actor: BankWriter) -> dict[str, Any]:
-    bank = hma.update_bank(db, actor=actor, bank=hma.get_bank(db, bank_name), name=body.name, enabled=body.enabled,
-                           enabled_ratio=body.enabled_ratio)
+    bank = hma.update_bank(
+        db,
+        actor=actor,
+        bank=hma.get_bank(db, bank_name),
+        name=body.name,
+        enabled=body.enabled,
+        enabled_ratio=body.enabled_ratio,
+    )
     return hma.bank_config(bank, hma.ratios(db))
 
 
@@ -361,12 +415,25 @@ def delete_bank(bank_name: BankName, db: DbSession, actor: BankWriter) -> dict[s
 
 
 @router.get("/c/bank/{bank_name}/content/{content_id}")
-def get_content(bank_name: BankName, content_id: ContentId, db: DbSession, _: BankReader,
-                include_signals: bool = False, include_metadata: bool = True) -> dict[str, Any]:
+def get_content(
+    bank_name: BankName,
+    content_id: ContentId,
+    db: DbSession,
+    _: BankReader,
+    include_signals: bool = False,
+    include_metadata: bool = True,
+) -> dict[str, Any]:
     bank = hma.get_bank(db, bank_name)
     entry, extra = hma.get_content(db, bank, content_id)
-    return hma.content_view(db, bank, entry, extra, include_signals=include_signals,
-                            include_metadata=include_metadata, ratio=hma.ratio_of(bank, hma.ratios(db)))
+    return hma.content_view(
+        db,
+        bank,
+        entry,
+        extra,
+        include_signals=include_signals,
+        include_metadata=include_metadata,
+        ratio=hma.ratio_of(bank, hma.ratios(db)),
+    )
 
 
 async def _json_body(request: Request) -> Any:
@@ -393,16 +460,24 @@ def _metadata_from(request: Request, body: Any, form: Any) -> tuple[hma.Metadata
                 raw = json.loads(str(form.get("metadata")))
             except ValueError:
                 raise InvalidInput("metadata form field must be valid JSON") from None
-    loose = {k: (form.get(k) if form is not None else None) or request.query_params.get(k)
-             for k in ("content_id", "content_uri")}
+    loose = {
+        k: (form.get(k) if form is not None else None) or request.query_params.get(k)
+        for k in ("content_id", "content_uri")
+    }
     if raw is None and any(loose.values()):
         raw = {k: v for k, v in loose.items() if v}
     return hma.check_metadata(raw), hma.check_note(note)
 
 
 @router.post("/c/bank/{bank_name}/content")
-async def add_content(request: Request, bank_name: BankName, actor: Hasher, url: OptText = None,
-                      content_type: OptText = None, types: OptText = None) -> dict[str, Any]:
+async def add_content(
+    request: Request,
+    bank_name: BankName,
+    actor: Hasher,
+    url: OptText = None,
+    content_type: OptText = None,
+    types: OptText = None,
+) -> dict[str, Any]:
     """Bank media given by URL (`?url=`) or uploaded (field `photo` or `video`), with optional
     metadata and note; answers `{id, signals}`. Needs `banks:write` besides `scan`."""
     _need(actor, Permission.BANKS_WRITE)
@@ -430,8 +505,9 @@ async def add_content(request: Request, bank_name: BankName, actor: Hasher, url:
     def write() -> dict[str, Any]:
         with request.app.state.database.unit_of_work() as db:
             bank = hma.get_bank(db, bank_name)
-            return hma.add_content(db, actor=actor, bank=bank, signals=signals, note=note, metadata=metadata,
-                                   prepared=prepared)
+            return hma.add_content(
+                db, actor=actor, bank=bank, signals=signals, note=note, metadata=metadata, prepared=prepared
+            )
 
     return await run_in_threadpool(write)
 
@@ -448,17 +524,25 @@ async def add_signals(request: Request, bank_name: BankName, db: DbSession, acto
 
 
 @router.put("/c/bank/{bank_name}/content/{content_id}")
-async def update_content(request: Request, bank_name: BankName, content_id: ContentId, db: DbSession,
-                         actor: BankWriter) -> dict[str, Any]:
+async def update_content(
+    request: Request, bank_name: BankName, content_id: ContentId, db: DbSession, actor: BankWriter
+) -> dict[str, Any]:
     """`disable_until_ts` (Unix seconds; staydown disables the item until then) and `note`."""
     body = await _json_body(request)
     if not isinstance(body, dict):
         raise InvalidInput("the body is a JSON object")
     bank = hma.get_bank(db, bank_name)
-    entry, extra = hma.update_content(db, actor=actor, bank=bank, content_id=content_id, changes=body,
-                                      at=request.app.state.database.clock.now().timestamp())
-    view = hma.content_view(db, bank, entry, extra, include_signals=False, include_metadata=True,
-                            ratio=hma.ratio_of(bank, hma.ratios(db)))
+    entry, extra = hma.update_content(
+        db,
+        actor=actor,
+        bank=bank,
+        content_id=content_id,
+        changes=body,
+        at=request.app.state.database.clock.now().timestamp(),
+    )
+    view = hma.content_view(
+        db, bank, entry, extra, include_signals=False, include_metadata=True, ratio=hma.ratio_of(bank, hma.ratios(db))
+    )
     view.setdefault("note", None)
     return view
 
@@ -469,8 +553,8 @@ def delete_content(bank_name: BankName, content_id: ContentId, db: DbSession, ac
     return {"deleted": hma.remove_content(db, actor=actor, bank=bank, content_id=content_id)}
 
 
-
 # -- exchanges and configuration ----------------------------------------------------------------
+
 
 class ExchangeCreateIn(BaseModel):
     """HMA's exchange creation, with the exchange's credentials and staydown's bank settings as
@@ -507,10 +591,19 @@ def list_exchanges(db: DbSession, _: BankReader) -> list[str]:
 @router.post("/c/exchanges", status_code=201)
 def create_exchange(request: Request, body: ExchangeCreateIn, db: DbSession, actor: ExchangeAdmin) -> dict[str, str]:
     """An exchange and its bank, named `bank`. Needs `exchanges:admin`."""
-    hma_exchanges.create_exchange(db, actor=actor, bank=body.bank, api=body.api, api_json=body.api_json,
-                                  credential_json=body.credential_json, keys=request.app.state.vault.keys,
-                                  settings=request.app.state.settings, policy_id=body.policy_id,
-                                  permitted_purpose=body.permitted_purpose, action_on_match=body.action_on_match)
+    hma_exchanges.create_exchange(
+        db,
+        actor=actor,
+        bank=body.bank,
+        api=body.api,
+        api_json=body.api_json,
+        credential_json=body.credential_json,
+        keys=request.app.state.vault.keys,
+        settings=request.app.state.settings,
+        policy_id=body.policy_id,
+        permitted_purpose=body.permitted_purpose,
+        action_on_match=body.action_on_match,
+    )
     return {"message": "Created successfully"}
 
 
@@ -525,10 +618,12 @@ def exchange_status(exchange_name: ExchangeName, db: DbSession, _: BankReader) -
 
 
 @router.put("/c/exchange/{exchange_name}")
-def update_exchange(exchange_name: ExchangeName, body: ExchangeUpdateIn, db: DbSession,
-                    actor: ExchangeAdmin) -> dict[str, Any]:
-    exchange = hma_exchanges.update_exchange(db, actor=actor, exchange=hma_exchanges.get_exchange(db, exchange_name),
-                                             enabled=body.enabled)
+def update_exchange(
+    exchange_name: ExchangeName, body: ExchangeUpdateIn, db: DbSession, actor: ExchangeAdmin
+) -> dict[str, Any]:
+    exchange = hma_exchanges.update_exchange(
+        db, actor=actor, exchange=hma_exchanges.get_exchange(db, exchange_name), enabled=body.enabled
+    )
     return hma_exchanges.exchange_config(exchange)
 
 

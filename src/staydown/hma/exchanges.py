@@ -69,9 +69,20 @@ def exchange_config(exchange: Exchange) -> dict[str, Any]:
     return out
 
 
-def create_exchange(db: Session, *, actor: Actor, bank: Any, api: Any, api_json: Any, keys: MasterKeys | None,
-                    settings: Any, credential_json: Any = None, policy_id: str | None = None,
-                    permitted_purpose: str | None = None, action_on_match: str | None = None) -> Exchange:
+def create_exchange(
+    db: Session,
+    *,
+    actor: Actor,
+    bank: Any,
+    api: Any,
+    api_json: Any,
+    keys: MasterKeys | None,
+    settings: Any,
+    credential_json: Any = None,
+    policy_id: str | None = None,
+    permitted_purpose: str | None = None,
+    action_on_match: str | None = None,
+) -> Exchange:
     """HMA's exchange creation: a collaboration of API type `api` with its fields in `api_json`,
     and a bank of the same name. Credentials, which HMA sets per API type, are the exchange's own
     here: `credential_json` (the library's fields) is sealed under the vault's master key, or
@@ -103,16 +114,28 @@ def create_exchange(db: Session, *, actor: Actor, bank: Any, api: Any, api_json:
         elif name in (getattr(settings, "exchange_credentials", None) or {}):
             in_settings = True
         else:
-            raise InvalidInput(f"{kind.title} needs credentials: send `credential_json` ({kind.credentials_hint}) "
-                               f"or put them in STAYDOWN_EXCHANGE_CREDENTIALS under {name!r}")
+            raise InvalidInput(
+                f"{kind.title} needs credentials: send `credential_json` ({kind.credentials_hint}) "
+                f"or put them in STAYDOWN_EXCHANGE_CREDENTIALS under {name!r}"
+            )
     enabled = api_json.get("enabled", True)
     config = {k: v for k, v in api_json.items() if k not in _COLLAB_KEYS}
     exchange = exchanges.add_exchange(
-        db, actor=actor, name=name, api=ours, config=config, keys=keys, credentials=credentials,
-        credentials_in_settings=in_settings, bank_name=name, policy_id=policy_id or DEFAULT_POLICY,
-        permitted_purpose=permitted_purpose or f"signals shared on {kind.title}, configured through the "
-                                               "HMA-compatible API, matched against the platform's uploads",
-        action_on_match=action_on_match or MatchAction.flag.value)
+        db,
+        actor=actor,
+        name=name,
+        api=ours,
+        config=config,
+        keys=keys,
+        credentials=credentials,
+        credentials_in_settings=in_settings,
+        bank_name=name,
+        policy_id=policy_id or DEFAULT_POLICY,
+        permitted_purpose=permitted_purpose
+        or f"signals shared on {kind.title}, configured through the "
+        "HMA-compatible API, matched against the platform's uploads",
+        action_on_match=action_on_match or MatchAction.flag.value,
+    )
     if enabled is False:
         exchanges.set_enabled(db, actor=actor, exchange=exchange, enabled=False, reason="created disabled (HMA API)")
     return exchange
@@ -121,8 +144,13 @@ def create_exchange(db: Session, *, actor: Actor, bank: Any, api: Any, api_json:
 def update_exchange(db: Session, *, actor: Actor, exchange: Exchange, enabled: bool | None) -> Exchange:
     """HMA's update changes `enabled` only."""
     if enabled is not None:
-        exchanges.set_enabled(db, actor=actor, exchange=exchange, enabled=enabled,
-                              reason=f"{'enabled' if enabled else 'disabled'} through the HMA API")
+        exchanges.set_enabled(
+            db,
+            actor=actor,
+            exchange=exchange,
+            enabled=enabled,
+            reason=f"{'enabled' if enabled else 'disabled'} through the HMA API",
+        )
     return exchange
 
 
@@ -147,8 +175,14 @@ def fetch_status(db: Session, exchange: Exchange) -> dict[str, Any]:
         checkpoint = None
     running = exchange.state == "fetching"
     finished = exchange.last_fetch_finished_at
-    items = db.scalar(sa.select(sa.func.count()).select_from(ExchangeRecord).where(
-        ExchangeRecord.exchange_id == exchange.id, ExchangeRecord.deleted_at.is_(None))) or 0
+    items = (
+        db.scalar(
+            sa.select(sa.func.count())
+            .select_from(ExchangeRecord)
+            .where(ExchangeRecord.exchange_id == exchange.id, ExchangeRecord.deleted_at.is_(None))
+        )
+        or 0
+    )
     return {
         "checkpoint_ts": checkpoint.get_progress_timestamp() if checkpoint is not None else None,
         "running_fetch_start_ts": _ts(exchange.last_fetch_started_at) if running else None,

@@ -34,16 +34,16 @@ from sqlalchemy.orm import Session
 from staydown import audit, codes
 from staydown.actors import Actor, ActorKind
 from staydown.audit import AuditTag
-from staydown.cases.actions import OPEN_STATES, compute_priority, raise_case_to, refresh_next_due
 from staydown.cases import tracks as track_rules
+from staydown.cases.actions import OPEN_STATES, compute_priority, raise_case_to, refresh_next_due
 from staydown.cases.models import Case, CaseState, LegalTrack, NoticeTrack
 from staydown.cases.notify import receipt_message
 from staydown.cases.rules import DEFAULT_RULES, CaseRules
 from staydown.db import insert_for, now
-from staydown.i18n import N_
 from staydown.delivery.messages import SEND_MESSAGE, OutboundMessage
 from staydown.delivery.outbox import enqueue
 from staydown.errors import InvalidInput, StaydownError
+from staydown.i18n import N_
 from staydown.intake.models import Notice, NoticeItem, NoticeKind, NoticeState, Notifier, ReporterKind, TrustedFlagger
 from staydown.intake.schemas import NoticeIn
 from staydown.policies.catalogue import Catalogue, PolicyNotFound
@@ -52,7 +52,9 @@ from staydown.subjects.models import PlatformAccount, PlatformContent
 
 # Marked for translation: the public pages and the receipt show them in the requester's language.
 TAKE_IT_DOWN_ELEMENTS = {
-    "signature": N_("a physical or electronic signature of the person depicted, or of someone authorised to act for them"),
+    "signature": N_(
+        "a physical or electronic signature of the person depicted, or of someone authorised to act for them"
+    ),
     "items": N_("enough to identify and locate each image (the content id or its URL)"),
     "good_faith_statement": N_("a statement that you believe in good faith the image is not consensual"),
     "explanation": N_("the facts that support that statement"),
@@ -66,8 +68,15 @@ def new_tracking_code() -> str:
     return codes.grouped(codes.random_chars())
 
 
-def missing_takedown_elements(*, signature: str | None, items: Sequence[Any], good_faith: bool, explanation: str,
-                              contact_email: str | None, hashed_pictures: int = 0) -> list[str]:
+def missing_takedown_elements(
+    *,
+    signature: str | None,
+    items: Sequence[Any],
+    good_faith: bool,
+    explanation: str,
+    contact_email: str | None,
+    hashed_pictures: int = 0,
+) -> list[str]:
     """TID-1: what a valid TAKE IT DOWN request holds, and which of it this one lacks. Pictures
     fingerprinted on the requester's device identify the images as well as an address does: the
     hashes find every stored copy (intake.hash_submissions)."""
@@ -118,6 +127,7 @@ def check_submission(notice: NoticeIn, actor: Actor, catalogue: Catalogue, rules
 
 # -- what a batch works on -------------------------------------------------------------------
 
+
 @dataclass
 class Submission:
     actor: Actor
@@ -139,6 +149,7 @@ class Deadline:
 @dataclass
 class Outcome:
     """What the notifier is told: enough for the receipt without loading anything back."""
+
     notice_id: int
     tracking_code: str
     state: str
@@ -152,7 +163,8 @@ class Outcome:
 @dataclass(eq=False)
 class _Track:
     """A legal track in memory: `cases.tracks.place` opens and starts it as it does a row."""
-    case: "_Case"
+
+    case: _Case
     kind: str
     state: str
     notice_id: int | None
@@ -169,6 +181,7 @@ class _Track:
 @dataclass(eq=False)
 class _Case:
     """A case as pass 4 sees it: loaded or new, changed in memory, written once."""
+
     content_id: int | None
     url: str | None
     state: str
@@ -194,9 +207,27 @@ class _Case:
     order: tuple[int, int] = (0, 0)  # (0, id) loaded, (1, n) opened in this batch: "the lowest-numbered"
 
 
-CASE_FIELDS = ("content_id", "url", "state", "area", "policy_id", "severity", "child_safety", "ncii",
-               "minor_involved", "priority", "notice_count", "reporter_count", "reporter_keys", "reach",
-               "trusted_flagger_in_field", "law_enforcement", "affected_person", "next_due_at", "opened_at")
+CASE_FIELDS = (
+    "content_id",
+    "url",
+    "state",
+    "area",
+    "policy_id",
+    "severity",
+    "child_safety",
+    "ncii",
+    "minor_involved",
+    "priority",
+    "notice_count",
+    "reporter_count",
+    "reporter_keys",
+    "reach",
+    "trusted_flagger_in_field",
+    "law_enforcement",
+    "affected_person",
+    "next_due_at",
+    "opened_at",
+)
 UPDATED_CASE_FIELDS = CASE_FIELDS[2:-1]
 
 
@@ -215,6 +246,7 @@ class _Content:
 @dataclass(eq=False)
 class _Work:
     """One notice on its way through the passes."""
+
     index: int
     actor: Actor
     notice: NoticeIn
@@ -285,8 +317,9 @@ def _insert_new_keys(db: Session, model: type[Any], key: str, rows: list[dict[st
     if not rows:
         return {}
     table = model.__table__
-    stmt = (insert_for(db, table).on_conflict_do_nothing(index_elements=[table.c[key]])
-            .returning(table.c.id, table.c[key]))
+    stmt = (
+        insert_for(db, table).on_conflict_do_nothing(index_elements=[table.c[key]]).returning(table.c.id, table.c[key])
+    )
     return {k: i for i, k in db.connection().execute(stmt, rows).all()}
 
 
@@ -296,12 +329,12 @@ def _update_rows(db: Session, model: type[Any], rows: list[dict[str, Any]]) -> N
         return
     table = model.__table__
     columns = [c for c in rows[0] if c != "id"]
-    stmt = (sa.update(table).where(table.c.id == sa.bindparam("_id"))
-            .values({c: sa.bindparam(c) for c in columns}))
+    stmt = sa.update(table).where(table.c.id == sa.bindparam("_id")).values({c: sa.bindparam(c) for c in columns})
     db.connection().execute(stmt, [{**{c: r[c] for c in columns}, "_id": r["id"]} for r in rows])
 
 
 # -- pass 1: resolve --------------------------------------------------------------------------
+
 
 def _notifier_key(work: _Work) -> str | None:
     if work.flagger is not None:
@@ -318,34 +351,57 @@ def _resolve(db: Session, works: list[_Work], when: datetime) -> None:
     flaggers: dict[int, Any] = {}
     if clients:
         for flagger in db.connection().execute(
-                sa.select(TrustedFlagger.id, TrustedFlagger.api_client_id, TrustedFlagger.areas)
-                .where(TrustedFlagger.api_client_id.in_(sorted(clients)), TrustedFlagger.active.is_(True))):
+            sa.select(TrustedFlagger.id, TrustedFlagger.api_client_id, TrustedFlagger.areas).where(
+                TrustedFlagger.api_client_id.in_(sorted(clients)), TrustedFlagger.active.is_(True)
+            )
+        ):
             flaggers[flagger.api_client_id] = flagger
     for work in works:
         if work.actor.kind is ActorKind.api_client:
             work.flagger = flaggers.get(int(work.actor.id))
         work.kind = NoticeKind.trusted_flagger.value if work.flagger is not None else work.notice.kind.value
-        work.reporter_kind = (ReporterKind.trusted_flagger.value if work.flagger is not None
-                              else work.notice.reporter_kind.value)
+        work.reporter_kind = (
+            ReporterKind.trusted_flagger.value if work.flagger is not None else work.notice.reporter_kind.value
+        )
         if work.notice.kind is NoticeKind.take_it_down:
             work.missing = missing_takedown_elements(
-                signature=work.notice.signature, items=work.notice.items, good_faith=work.notice.good_faith,
-                explanation=work.notice.explanation, contact_email=work.notice.contact_email,
-                hashed_pictures=work.hashed_pictures)
+                signature=work.notice.signature,
+                items=work.notice.items,
+                good_faith=work.notice.good_faith,
+                explanation=work.notice.explanation,
+                contact_email=work.notice.contact_email,
+                hashed_pictures=work.hashed_pictures,
+            )
         work.notifier_key = _notifier_key(work)
     keys = list(dict.fromkeys(w.notifier_key for w in works if w.notifier_key))
     known: dict[str, tuple[int, datetime | None]] = {}
     if keys:
-        known = {k: (i, s) for i, k, s in db.connection().execute(sa.select(Notifier.id, Notifier.key, Notifier.suspended_until)
-                                                     .where(Notifier.key.in_(keys))).all()}
+        known = {
+            k: (i, s)
+            for i, k, s in db.connection()
+            .execute(sa.select(Notifier.id, Notifier.key, Notifier.suspended_until).where(Notifier.key.in_(keys)))
+            .all()
+        }
         fresh = [k for k in keys if k not in known]
-        created = _insert_new_keys(db, Notifier, "key", [
-            {"key": k, "notices": 0, "founded": 0, "manifestly_unfounded": 0, "created_at": when} for k in fresh])
+        created = _insert_new_keys(
+            db,
+            Notifier,
+            "key",
+            [{"key": k, "notices": 0, "founded": 0, "manifestly_unfounded": 0, "created_at": when} for k in fresh],
+        )
         known.update({k: (i, None) for k, i in created.items()})
         late = [k for k in fresh if k not in created]
         if late:  # inserted by another transaction since the read above
-            known.update({k: (i, s) for i, k, s in db.connection().execute(
-                sa.select(Notifier.id, Notifier.key, Notifier.suspended_until).where(Notifier.key.in_(late))).all()})
+            known.update(
+                {
+                    k: (i, s)
+                    for i, k, s in db.connection()
+                    .execute(
+                        sa.select(Notifier.id, Notifier.key, Notifier.suspended_until).where(Notifier.key.in_(late))
+                    )
+                    .all()
+                }
+            )
     for work in works:
         if work.notifier_key:
             work.notifier_id, work.suspended_until = known[work.notifier_key]
@@ -353,13 +409,19 @@ def _resolve(db: Session, works: list[_Work], when: datetime) -> None:
         # DSA Art. 23 lets a platform stop processing a manifestly abusive notifier's notices; a
         # report about a child is always processed all the same.
         work.not_processed = suspended and not (work.policy.child_safety or work.notice.minor_involved)
-        work.state = (NoticeState.not_processed if work.not_processed
-                      else NoticeState.incomplete if work.missing else NoticeState.received).value
+        work.state = (
+            NoticeState.not_processed
+            if work.not_processed
+            else NoticeState.incomplete
+            if work.missing
+            else NoticeState.received
+        ).value
         if not work.not_processed:
             work.items = list(work.notice.items)
 
 
 # -- pass 2: accounts and content --------------------------------------------------------------
+
 
 def _resolve_urls(db: Session, works: list[_Work]) -> None:
     """UK-1: a report that gives only an address is about the content the platform registered
@@ -386,23 +448,64 @@ def _subjects(db: Session, works: list[_Work], when: datetime) -> dict[str, _Con
     accounts: dict[str, int] = {}
     new_accounts: set[str] = set()
     if account_ids:
-        accounts = {p: i for i, p in db.connection().execute(sa.select(PlatformAccount.id, PlatformAccount.platform_id)
-                                                .where(PlatformAccount.platform_id.in_(account_ids))).all()}
+        accounts = {
+            p: i
+            for i, p in db.connection()
+            .execute(
+                sa.select(PlatformAccount.id, PlatformAccount.platform_id).where(
+                    PlatformAccount.platform_id.in_(account_ids)
+                )
+            )
+            .all()
+        }
         fresh = [a for a in account_ids if a not in accounts]
-        created = _insert_new_keys(db, PlatformAccount, "platform_id", [
-            {"platform_id": a, "handle": None, "status": "active", "metadata": {}, "first_seen_at": when,
-             "updated_at": when} for a in fresh])
+        created = _insert_new_keys(
+            db,
+            PlatformAccount,
+            "platform_id",
+            [
+                {
+                    "platform_id": a,
+                    "handle": None,
+                    "status": "active",
+                    "metadata": {},
+                    "first_seen_at": when,
+                    "updated_at": when,
+                }
+                for a in fresh
+            ],
+        )
         accounts.update(created)
         new_accounts = set(created)
         late = [a for a in fresh if a not in created]
         if late:
-            accounts.update({p: i for i, p in db.connection().execute(sa.select(PlatformAccount.id, PlatformAccount.platform_id)
-                                                         .where(PlatformAccount.platform_id.in_(late))).all()})
+            accounts.update(
+                {
+                    p: i
+                    for i, p in db.connection()
+                    .execute(
+                        sa.select(PlatformAccount.id, PlatformAccount.platform_id).where(
+                            PlatformAccount.platform_id.in_(late)
+                        )
+                    )
+                    .all()
+                }
+            )
     content_ids = list(dict.fromkeys(i.content_id for _, _, i in items))
     contents: dict[str, _Content] = {}
-    for row in db.connection().execute(sa.select(PlatformContent.id, PlatformContent.platform_id, PlatformContent.kind,
-                                    PlatformContent.url, PlatformContent.account_id)
-                          .where(PlatformContent.platform_id.in_(content_ids))).all():
+    for row in (
+        db.connection()
+        .execute(
+            sa.select(
+                PlatformContent.id,
+                PlatformContent.platform_id,
+                PlatformContent.kind,
+                PlatformContent.url,
+                PlatformContent.account_id,
+            ).where(PlatformContent.platform_id.in_(content_ids))
+        )
+        .all()
+    ):
         contents[row.platform_id] = _Content(row.platform_id, row.kind, row.url, row.account_id, id=row.id)
     # In notice order, as one-at-a-time would: the first mention creates, later ones change.
     announced: set[str] = set()
@@ -411,14 +514,27 @@ def _subjects(db: Session, works: list[_Work], when: datetime) -> dict[str, _Con
         account_id = accounts[item.account_id] if item.account_id else None
         if item.account_id and item.account_id in new_accounts and item.account_id not in announced:
             announced.add(item.account_id)
-            events.append(_event(work.actor, AuditTag.ACCOUNT_CREATE, "account", lambda a=account_id: a,
-                                      {"platform_id": item.account_id, "handle": None}))
+            events.append(
+                _event(
+                    work.actor,
+                    AuditTag.ACCOUNT_CREATE,
+                    "account",
+                    lambda a=account_id: a,
+                    {"platform_id": item.account_id, "handle": None},
+                )
+            )
         content = contents.get(item.content_id)
         if content is None:
             content = contents[item.content_id] = _Content(item.content_id, "unknown", item.url, account_id, new=True)
-            events.append(_event(work.actor, AuditTag.CONTENT_CREATE, "content", lambda c=content: c.id,
-                                      {"platform_id": item.content_id, "kind": "unknown",
-                                       "account": item.account_id}))
+            events.append(
+                _event(
+                    work.actor,
+                    AuditTag.CONTENT_CREATE,
+                    "content",
+                    lambda c=content: c.id,
+                    {"platform_id": item.content_id, "kind": "unknown", "account": item.account_id},
+                )
+            )
             continue
         changes: dict[str, Any] = {}
         if item.url and item.url != content.url:
@@ -432,12 +548,28 @@ def _subjects(db: Session, works: list[_Work], when: datetime) -> dict[str, _Con
                 changes["account_conflict"] = item.account_id
         if changes:
             content.changed = True
-            events.append(_event(work.actor, AuditTag.CONTENT_UPDATE, "content", lambda c=content: c.id,
-                                      {"changes": changes}))
+            events.append(
+                _event(work.actor, AuditTag.CONTENT_UPDATE, "content", lambda c=content: c.id, {"changes": changes})
+            )
     new = [c for c in contents.values() if c.new]
-    created = _insert_new_keys(db, PlatformContent, "platform_id", [
-        {"platform_id": c.platform_id, "kind": c.kind, "url": c.url, "account_id": c.account_id,
-         "created_at": None, "metadata": {}, "first_seen_at": when, "updated_at": when} for c in new])
+    created = _insert_new_keys(
+        db,
+        PlatformContent,
+        "platform_id",
+        [
+            {
+                "platform_id": c.platform_id,
+                "kind": c.kind,
+                "url": c.url,
+                "account_id": c.account_id,
+                "created_at": None,
+                "metadata": {},
+                "first_seen_at": when,
+                "updated_at": when,
+            }
+            for c in new
+        ],
+    )
     for content in new:
         if content.platform_id in created:
             content.id = created[content.platform_id]
@@ -445,9 +577,15 @@ def _subjects(db: Session, works: list[_Work], when: datetime) -> dict[str, _Con
             # Another process created it between our read and our insert: its row stands, so this
             # batch's "creation" must be retried against it.
             raise InsertRace(f"content {content.platform_id!r} was created concurrently")
-    _update_rows(db, PlatformContent, [
-        {"id": c.id, "url": c.url, "account_id": c.account_id, "updated_at": when}
-        for c in contents.values() if c.changed and not c.new])
+    _update_rows(
+        db,
+        PlatformContent,
+        [
+            {"id": c.id, "url": c.url, "account_id": c.account_id, "updated_at": when}
+            for c in contents.values()
+            if c.changed and not c.new
+        ],
+    )
     return contents
 
 
@@ -468,10 +606,19 @@ def _copies(db: Session, contents: dict[str, _Content], engine: Any) -> None:
 
     signals: dict[int, list[tuple[str, str, int | None]]] = {}
     videos: dict[int, list[Any]] = {}
-    for content_id, kind, signal, quality, frames in db.connection().execute(
-            sa.select(ContentSignal.content_id, ContentSignal.signal_type, ContentSignal.signal, ContentSignal.quality,
-                      ContentSignal.frames)
-            .where(ContentSignal.content_id.in_(sorted(known)), ContentSignal.purged.is_(False))).all():
+    for content_id, kind, signal, quality, frames in (
+        db.connection()
+        .execute(
+            sa.select(
+                ContentSignal.content_id,
+                ContentSignal.signal_type,
+                ContentSignal.signal,
+                ContentSignal.quality,
+                ContentSignal.frames,
+            ).where(ContentSignal.content_id.in_(sorted(known)), ContentSignal.purged.is_(False))
+        )
+        .all()
+    ):
         signals.setdefault(content_id, []).append((kind, signal, quality))
         if kind == "vpdq":  # a video's copies are found by its frames (matching/video.py)
             videos.setdefault(content_id, []).append(SimpleNamespace(signal_type=kind, frames=frames))
@@ -479,21 +626,29 @@ def _copies(db: Session, contents: dict[str, _Content], engine: Any) -> None:
         engine.catch_up()  # signals stored a moment ago are matched too (an intake writer has no follower)
     for content_id, rows in signals.items():
         query = QuerySignals(
-            pdq=tuple(PdqQuery("" if i == 0 else f"s{i}", s, q or 0) for i, (t, s, q) in enumerate(
-                [r for r in rows if r[0] == "pdq"])),
+            pdq=tuple(
+                PdqQuery("" if i == 0 else f"s{i}", s, q or 0)
+                for i, (t, s, q) in enumerate([r for r in rows if r[0] == "pdq"])
+            ),
             md5=next((s for t, s, _ in rows if t == "md5"), None),
-            sha256=next((s for t, s, _ in rows if t == "sha256"), None))
-        known[content_id].copies = [c.content_id for c in find_copies(db, engine, query, radius=31)
-                                    if c.content_id != content_id]
+            sha256=next((s for t, s, _ in rows if t == "sha256"), None),
+        )
+        known[content_id].copies = [
+            c.content_id for c in find_copies(db, engine, query, radius=31) if c.content_id != content_id
+        ]
         if content_id in videos:
             from staydown.matching.video import find_video_copies
 
             seen = set(known[content_id].copies)
-            known[content_id].copies += [c for c in find_video_copies(db, engine, videos[content_id], threshold=31)
-                                         if c != content_id and c not in seen]
+            known[content_id].copies += [
+                c
+                for c in find_video_copies(db, engine, videos[content_id], threshold=31)
+                if c != content_id and c not in seen
+            ]
 
 
 # -- pass 4: cases ----------------------------------------------------------------------------
+
 
 class _OpenCases:
     """The open cases this batch can join: loaded by content and URL, plus those it opens."""
@@ -508,11 +663,14 @@ class _OpenCases:
         # One look-up per index, and the state filtered here: with `state IN (...)` in the query,
         # SQLite chose the queue index and read every open case (a batch's cost grew with the table).
         if content_ids:
-            rows.update((r.id, r) for r in db.connection().execute(
-                sa.select(*columns).where(table.c.content_id.in_(sorted(content_ids)))))
+            rows.update(
+                (r.id, r)
+                for r in db.connection().execute(sa.select(*columns).where(table.c.content_id.in_(sorted(content_ids))))
+            )
         if urls:
-            rows.update((r.id, r) for r in db.connection().execute(
-                sa.select(*columns).where(table.c.url.in_(sorted(urls)))))
+            rows.update(
+                (r.id, r) for r in db.connection().execute(sa.select(*columns).where(table.c.url.in_(sorted(urls))))
+            )
         loaded: dict[int, _Case] = {}
         for _, row in sorted(rows.items()):
             if row.state not in OPEN_STATES:
@@ -523,14 +681,42 @@ class _OpenCases:
             self._index(case)
         if loaded:
             tracks = LegalTrack.__table__
-            for row in db.connection().execute(sa.select(tracks.c.id, tracks.c.case_id, tracks.c.kind, tracks.c.state,
-                                            tracks.c.notice_id, tracks.c.received_at, tracks.c.due_at,
-                                            tracks.c.met_at, tracks.c.details, tracks.c.scope)
-                                  .where(tracks.c.case_id.in_(sorted(loaded))).order_by(tracks.c.id)).all():
+            for row in (
+                db.connection()
+                .execute(
+                    sa.select(
+                        tracks.c.id,
+                        tracks.c.case_id,
+                        tracks.c.kind,
+                        tracks.c.state,
+                        tracks.c.notice_id,
+                        tracks.c.received_at,
+                        tracks.c.due_at,
+                        tracks.c.met_at,
+                        tracks.c.details,
+                        tracks.c.scope,
+                    )
+                    .where(tracks.c.case_id.in_(sorted(loaded)))
+                    .order_by(tracks.c.id)
+                )
+                .all()
+            ):
                 case = loaded[row.case_id]
-                case.tracks.append(_Track(case, row.kind, row.state, row.notice_id, row.received_at, row.due_at,
-                                          dict(row.details or {}), scope=row.scope, id=row.id, met_at=row.met_at,
-                                          new=False))
+                case.tracks.append(
+                    _Track(
+                        case,
+                        row.kind,
+                        row.state,
+                        row.notice_id,
+                        row.received_at,
+                        row.due_at,
+                        dict(row.details or {}),
+                        scope=row.scope,
+                        id=row.id,
+                        met_at=row.met_at,
+                        new=False,
+                    )
+                )
 
     def _index(self, case: _Case) -> None:
         if case.content_id is not None:
@@ -545,39 +731,81 @@ class _OpenCases:
             found = [c for c in self.by_url.get(url, ()) if c.state in OPEN_STATES]
         return min(found, key=lambda c: c.order) if found else None
 
-    def open(self, *, content_id: int | None, url: str | None, policy: Policy, minor_involved: bool,
-             when: datetime) -> _Case:
+    def open(
+        self, *, content_id: int | None, url: str | None, policy: Policy, minor_involved: bool, when: datetime
+    ) -> _Case:
         self.opened += 1
-        case = _Case(content_id=content_id, url=url if content_id is None else None, state=CaseState.open.value,
-                     area=policy.area or "other", policy_id=policy.id, severity=policy.severity,
-                     child_safety=policy.child_safety or minor_involved and policy.ncii, ncii=policy.ncii,
-                     minor_involved=minor_involved, priority=0, notice_count=0, reporter_count=0, reporter_keys=[],
-                     reach=None, trusted_flagger_in_field=False, law_enforcement=False, affected_person=False,
-                     next_due_at=None, opened_at=when, new=True, order=(1, self.opened))
+        case = _Case(
+            content_id=content_id,
+            url=url if content_id is None else None,
+            state=CaseState.open.value,
+            area=policy.area or "other",
+            policy_id=policy.id,
+            severity=policy.severity,
+            child_safety=policy.child_safety or (minor_involved and policy.ncii),
+            ncii=policy.ncii,
+            minor_involved=minor_involved,
+            priority=0,
+            notice_count=0,
+            reporter_count=0,
+            reporter_keys=[],
+            reach=None,
+            trusted_flagger_in_field=False,
+            law_enforcement=False,
+            affected_person=False,
+            next_due_at=None,
+            opened_at=when,
+            new=True,
+            order=(1, self.opened),
+        )
         self._index(case)
         return case
 
 
-def _event(actor: Actor, tag: AuditTag, subject_type: str, subject_id: Callable[[], Any],
-           data: dict[str, Any] | Callable[[], dict[str, Any]]) -> Callable[[Session], None]:
+def _event(
+    actor: Actor,
+    tag: AuditTag,
+    subject_type: str,
+    subject_id: Callable[[], Any],
+    data: dict[str, Any] | Callable[[], dict[str, Any]],
+) -> Callable[[Session], None]:
     """An audit event whose ids are known only once the rows are written."""
+
     def record(db: Session) -> None:
-        audit.record(db, actor=actor, tag=tag, subject_type=subject_type, subject_id=subject_id(),
-                     data=data() if callable(data) else data)
+        audit.record(
+            db,
+            actor=actor,
+            tag=tag,
+            subject_type=subject_type,
+            subject_id=subject_id(),
+            data=data() if callable(data) else data,
+        )
+
     return record  # type: ignore[return-value]
 
 
-def _open_tracks(work: _Work, case: _Case, received: datetime, batch: "_Attaching") -> None:
+def _open_tracks(work: _Work, case: _Case, received: datetime, batch: _Attaching) -> None:
     """The tracks this notice opens or joins on its case, by the one rule in `cases.tracks`."""
     case_policy = batch.catalogue.get(case.policy_id) if batch.catalogue and case.policy_id in batch.catalogue else None
     notice_order = getattr(work.notice, "order", None)
-    order = (notice_order.model_dump(mode="json") if notice_order is not None
-             else (work.notice.details or {}).get("order") or {})
+    order = (
+        notice_order.model_dump(mode="json")
+        if notice_order is not None
+        else (work.notice.details or {}).get("order") or {}
+    )
     plans = track_rules.plan_for_notice(
-        notice_kind=work.kind, reporter_kind=work.reporter_kind,
-        complete=work.state == NoticeState.received.value, policy=work.policy, case_policy=case_policy,
-        child_safety=case.child_safety, ncii=case.ncii or work.policy.ncii, rules=batch.rules,
-        order_due_at=_aware(order.get("due_at")), order_hours=order.get("hours"), received_at=received)
+        notice_kind=work.kind,
+        reporter_kind=work.reporter_kind,
+        complete=work.state == NoticeState.received.value,
+        policy=work.policy,
+        case_policy=case_policy,
+        child_safety=case.child_safety,
+        ncii=case.ncii or work.policy.ncii,
+        rules=batch.rules,
+        order_due_at=_aware(order.get("due_at")),
+        order_hours=order.get("hours"),
+        received_at=received,
+    )
 
     def make(**fields: Any) -> _Track:
         return _Track(case, **fields)
@@ -587,15 +815,34 @@ def _open_tracks(work: _Work, case: _Case, received: datetime, batch: "_Attachin
         track = placed.track
         if placed.change == "opened":
             batch.tracks.append(track)
-            data = {"kind": track.kind, "received_at": received, "due_at": track.due_at, "state": track.state,
-                    "notice_id": work.id, "basis": plan.basis}
-            work.events.append(_event(work.actor, AuditTag.TRACK_OPEN, "case", lambda c=case: c.id,
-                                      lambda t=track, d=data: {"track_id": t.id, **d}))
+            data = {
+                "kind": track.kind,
+                "received_at": received,
+                "due_at": track.due_at,
+                "state": track.state,
+                "notice_id": work.id,
+                "basis": plan.basis,
+            }
+            work.events.append(
+                _event(
+                    work.actor,
+                    AuditTag.TRACK_OPEN,
+                    "case",
+                    lambda c=case: c.id,
+                    lambda t=track, d=data: {"track_id": t.id, **d},
+                )
+            )
         elif placed.change == "started":
             track.started = True
-            work.events.append(_event(work.actor, AuditTag.TRACK_START, "case", lambda c=case: c.id,
-                                      lambda t=track: {"track_id": t.id, "kind": t.kind, "started_at": received,
-                                                       "due_at": t.due_at}))
+            work.events.append(
+                _event(
+                    work.actor,
+                    AuditTag.TRACK_START,
+                    "case",
+                    lambda c=case: c.id,
+                    lambda t=track: {"track_id": t.id, "kind": t.kind, "started_at": received, "due_at": t.due_at},
+                )
+            )
         if track not in work.governed_by:
             work.governed_by.append(track)
     refresh_next_due(case)  # type: ignore[arg-type]
@@ -617,6 +864,7 @@ class _Restriction:
 @dataclass
 class _Attaching:
     """What pass 4 collects for the writes that follow it."""
+
     open_cases: _OpenCases
     when: datetime
     rules: CaseRules
@@ -634,11 +882,28 @@ def _attach(batch: _Attaching, work: _Work, position: int, item: Any, content: _
     content_ids = [content.id, *content.copies] if content is not None else []
     case = open_cases.find([i for i in content_ids if i is not None], item.url)
     if case is None:
-        case = open_cases.open(content_id=content.id if content else None, url=item.url, policy=policy,
-                               minor_involved=work.notice.minor_involved, when=when)
-        work.events.append(_event(work.actor, AuditTag.CASE_OPEN, "case", lambda c=case: c.id, {
-            "content_id": content.id if content else None, "url": item.url, "policy_id": policy.id,
-            "area": case.area, "child_safety": case.child_safety}))
+        case = open_cases.open(
+            content_id=content.id if content else None,
+            url=item.url,
+            policy=policy,
+            minor_involved=work.notice.minor_involved,
+            when=when,
+        )
+        work.events.append(
+            _event(
+                work.actor,
+                AuditTag.CASE_OPEN,
+                "case",
+                lambda c=case: c.id,
+                {
+                    "content_id": content.id if content else None,
+                    "url": item.url,
+                    "policy_id": policy.id,
+                    "area": case.area,
+                    "child_safety": case.child_safety,
+                },
+            )
+        )
     else:
         raise_case_to(case, policy)  # type: ignore[arg-type]
         case.minor_involved = case.minor_involved or work.notice.minor_involved
@@ -658,9 +923,21 @@ def _attach(batch: _Attaching, work: _Work, position: int, item: Any, content: _
         case.trusted_flagger_in_field = True
     if work.notice.reach and (case.reach or 0) < work.notice.reach:
         case.reach = work.notice.reach
-    work.events.append(_event(work.actor, AuditTag.CASE_JOIN, "case", lambda c=case: c.id, {
-        "notice_id": work.id, "content_id": content.id if content else None, "url": item.url,
-        "notices": case.notice_count, "reporters": case.reporter_count}))
+    work.events.append(
+        _event(
+            work.actor,
+            AuditTag.CASE_JOIN,
+            "case",
+            lambda c=case: c.id,
+            {
+                "notice_id": work.id,
+                "content_id": content.id if content else None,
+                "url": item.url,
+                "notices": case.notice_count,
+                "reporters": case.reporter_count,
+            },
+        )
+    )
     _open_tracks(work, case, work.received_at or when, batch)
     if case.child_safety and content is not None and content.id not in batch.restricted:
         batch.restricted.add(content.id)  # type: ignore[arg-type]
@@ -679,10 +956,17 @@ def _restrict(db: Session, restrictions: list[_Restriction]) -> None:
     from staydown.enforcement.actions import apply_actions
     from staydown.enforcement.models import ActionState, EnforcementAction
 
-    already = set(db.connection().execute(sa.select(EnforcementAction.content_id).where(
-        EnforcementAction.content_id.in_(sorted({r.content.id for r in restrictions})),
-        EnforcementAction.kind == "restrict_distribution",
-        EnforcementAction.state == ActionState.active.value)).scalars())
+    already = set(
+        db.connection()
+        .execute(
+            sa.select(EnforcementAction.content_id).where(
+                EnforcementAction.content_id.in_(sorted({r.content.id for r in restrictions})),
+                EnforcementAction.kind == "restrict_distribution",
+                EnforcementAction.state == ActionState.active.value,
+            )
+        )
+        .scalars()
+    )
     todo = [r for r in restrictions if r.content.id not in already]
     # One apply_actions per run of the same actor, in notice order: the same rows as one at a time.
     start = 0
@@ -690,14 +974,26 @@ def _restrict(db: Session, restrictions: list[_Restriction]) -> None:
         end = start
         while end < len(todo) and todo[end].work.actor == todo[start].work.actor:
             end += 1
-        apply_actions(db, actor=todo[start].work.actor, specs=[
-            {"kind": "restrict_distribution", "content_id": r.content.id, "case_id": r.case.id,
-             "facts": f"interim restriction pending review of a child-safety report (notice {r.work.id})",
-             "interim": True, "details": {"scope": list(INTERIM_SCOPE)}} for r in todo[start:end]])
+        apply_actions(
+            db,
+            actor=todo[start].work.actor,
+            specs=[
+                {
+                    "kind": "restrict_distribution",
+                    "content_id": r.content.id,
+                    "case_id": r.case.id,
+                    "facts": f"interim restriction pending review of a child-safety report (notice {r.work.id})",
+                    "interim": True,
+                    "details": {"scope": list(INTERIM_SCOPE)},
+                }
+                for r in todo[start:end]
+            ],
+        )
         start = end
 
 
 # -- the batch --------------------------------------------------------------------------------
+
 
 def submit_notices(
     db: Session,
@@ -720,8 +1016,9 @@ def submit_notices(
         except StaydownError as exc:
             results[index] = exc
             continue
-        works.append(_Work(index, sub.actor, sub.notice, policy, sub.idempotency_key,
-                           hashed_pictures=sub.hashed_pictures))
+        works.append(
+            _Work(index, sub.actor, sub.notice, policy, sub.idempotency_key, hashed_pictures=sub.hashed_pictures)
+        )
     works = _replays(db, works, results)
     if works:
         for work, outcome in zip(works, _write(db, works, catalogue=catalogue, rules=rules, engine=engine)):
@@ -736,7 +1033,11 @@ def _replays(db: Session, works: list[_Work], results: list[Any]) -> list[_Work]
         return works
     if len(set(keys)) != len(keys):
         raise InvalidInput("the same Idempotency-Key twice in one batch")  # the batcher never does this
-    stored = dict(db.connection().execute(sa.select(Notice.idempotency_key, Notice.id).where(Notice.idempotency_key.in_(keys))).all())
+    stored = dict(
+        db.connection()
+        .execute(sa.select(Notice.idempotency_key, Notice.id).where(Notice.idempotency_key.in_(keys)))
+        .all()
+    )
     for work in works:
         if work.idempotency_key in stored:
             results[work.index] = stored_outcome(db, stored[work.idempotency_key], replayed=True)
@@ -747,11 +1048,21 @@ def stored_outcome(db: Session, notice_id: int, *, replayed: bool = False) -> Ou
     notice = db.get(Notice, notice_id)
     assert notice is not None
     case_ids = sorted({i.case_id for i in notice.items if i.case_id})
-    deadlines = [Deadline(t.kind, t.state, t.received_at, t.due_at, t.met_at, t.resolution)
-                 for t in sorted(track_rules.tracks_of_notice(db, notice.id), key=lambda t: t.id)
-                 if t.due_at is not None]
-    return Outcome(notice.id, notice.tracking_code, notice.state, notice.received_at, list(notice.missing_elements),
-                   case_ids, deadlines, replayed=replayed)
+    deadlines = [
+        Deadline(t.kind, t.state, t.received_at, t.due_at, t.met_at, t.resolution)
+        for t in sorted(track_rules.tracks_of_notice(db, notice.id), key=lambda t: t.id)
+        if t.due_at is not None
+    ]
+    return Outcome(
+        notice.id,
+        notice.tracking_code,
+        notice.state,
+        notice.received_at,
+        list(notice.missing_elements),
+        case_ids,
+        deadlines,
+        replayed=replayed,
+    )
 
 
 def _write(db: Session, works: list[_Work], *, catalogue: Catalogue, rules: CaseRules, engine: Any) -> list[Outcome]:
@@ -772,21 +1083,44 @@ def _write(db: Session, works: list[_Work], *, catalogue: Catalogue, rules: Case
 def _notice_row(work: _Work, when: datetime) -> dict[str, Any]:
     n = work.notice
     return {
-        "tracking_code": work.tracking_code, "kind": work.kind, "reporter_kind": work.reporter_kind,
-        "state": work.state, "policy_id": work.policy.id, "dsa_category": n.dsa_category or work.policy.dsa_category,
-        "explanation": n.explanation, "minor_involved": n.minor_involved, "good_faith": n.good_faith,
-        "contact_name": n.contact_name, "contact_email": n.contact_email, "signature": n.signature,
-        "reporter_platform_id": n.reporter_id, "notifier_id": work.notifier_id,
-        "trusted_flagger_id": work.flagger.id if work.flagger else None, "jurisdiction": n.jurisdiction,
-        "language": n.language, "reach": n.reach, "missing_elements": work.missing,
+        "tracking_code": work.tracking_code,
+        "kind": work.kind,
+        "reporter_kind": work.reporter_kind,
+        "state": work.state,
+        "policy_id": work.policy.id,
+        "dsa_category": n.dsa_category or work.policy.dsa_category,
+        "explanation": n.explanation,
+        "minor_involved": n.minor_involved,
+        "good_faith": n.good_faith,
+        "contact_name": n.contact_name,
+        "contact_email": n.contact_email,
+        "signature": n.signature,
+        "reporter_platform_id": n.reporter_id,
+        "notifier_id": work.notifier_id,
+        "trusted_flagger_id": work.flagger.id if work.flagger else None,
+        "jurisdiction": n.jurisdiction,
+        "language": n.language,
+        "reach": n.reach,
+        "missing_elements": work.missing,
         "details": {**n.details, "order": n.order.model_dump(mode="json")} if n.order is not None else n.details,
-        "case_id": None, "received_at": when, "complete_at": None if work.missing else when,
-        "submitted_by": work.actor.ref, "idempotency_key": work.idempotency_key,
+        "case_id": None,
+        "received_at": when,
+        "complete_at": None if work.missing else when,
+        "submitted_by": work.actor.ref,
+        "idempotency_key": work.idempotency_key,
     }
 
 
-def _attach_all(db: Session, works: list[_Work], contents: dict[str, _Content], *, when: datetime,
-                rules: CaseRules, catalogue: Catalogue | None, acknowledge: bool) -> list[Outcome]:
+def _attach_all(
+    db: Session,
+    works: list[_Work],
+    contents: dict[str, _Content],
+    *,
+    when: datetime,
+    rules: CaseRules,
+    catalogue: Catalogue | None,
+    acknowledge: bool,
+) -> list[Outcome]:
     content_ids: set[int] = set()
     for content in contents.values():
         if not content.new:
@@ -800,35 +1134,82 @@ def _attach_all(db: Session, works: list[_Work], contents: dict[str, _Content], 
             _attach(batch, work, position, item, content)
         # The receipt tells this notice's own clocks (those it opened or joined), as it found
         # them, not another notifier's and not as later notices leave them.
-        work.deadlines = [Deadline(t.kind, t.state, t.received_at, t.due_at, t.met_at)
-                          for t in work.governed_by if t.due_at is not None]
+        work.deadlines = [
+            Deadline(t.kind, t.state, t.received_at, t.due_at, t.met_at)
+            for t in work.governed_by
+            if t.due_at is not None
+        ]
 
     # Write: new cases (ids in the order they were opened), then what refers to them.
     touched = list(dict.fromkeys(c for w in works for c in w.cases))
     new_cases = sorted((c for c in touched if c.new), key=lambda c: c.order)
     # A new case is opened only where no open case has the content (or, without one, the URL).
-    for case, case_id in zip(new_cases, _insert_returning_ids(db, Case, [
-            {f: getattr(c, f) for f in CASE_FIELDS} for c in new_cases], ("content_id", "url"))):
+    for case, case_id in zip(
+        new_cases,
+        _insert_returning_ids(
+            db, Case, [{f: getattr(c, f) for f in CASE_FIELDS} for c in new_cases], ("content_id", "url")
+        ),
+    ):
         case.id = case_id
     if batch.items:
-        db.connection().execute(sa.insert(NoticeItem.__table__), [
-            {"notice_id": w.id, "content_id": c.id if c else None, "url": item.url, "case_id": case.id}
-            for w, c, item, case in batch.items])
-    for track, track_id in zip(batch.tracks, _insert_returning_ids(db, LegalTrack, [
-            {"case_id": t.case.id, "kind": t.kind, "state": t.state, "notice_id": t.notice_id,
-             "received_at": t.received_at, "due_at": t.due_at, "details": t.details, "scope": t.scope}
-            for t in batch.tracks], ("case_id", "kind", "scope"))):
+        db.connection().execute(
+            sa.insert(NoticeItem.__table__),
+            [
+                {"notice_id": w.id, "content_id": c.id if c else None, "url": item.url, "case_id": case.id}
+                for w, c, item, case in batch.items
+            ],
+        )
+    for track, track_id in zip(
+        batch.tracks,
+        _insert_returning_ids(
+            db,
+            LegalTrack,
+            [
+                {
+                    "case_id": t.case.id,
+                    "kind": t.kind,
+                    "state": t.state,
+                    "notice_id": t.notice_id,
+                    "received_at": t.received_at,
+                    "due_at": t.due_at,
+                    "details": t.details,
+                    "scope": t.scope,
+                }
+                for t in batch.tracks
+            ],
+            ("case_id", "kind", "scope"),
+        ),
+    ):
         track.id = track_id
     links = list(dict.fromkeys((w.id, t.id) for w in works for t in w.governed_by))
     if links:
         # Tracks already governing a notice (a completion joining the clock its request opened) stay linked once.
-        known = set(db.connection().execute(sa.select(NoticeTrack.notice_id, NoticeTrack.track_id).where(
-            NoticeTrack.notice_id.in_(sorted({n for n, _ in links})))).all()) if not all(w.insert for w in works) else set()
+        known = (
+            set(
+                db.connection()
+                .execute(
+                    sa.select(NoticeTrack.notice_id, NoticeTrack.track_id).where(
+                        NoticeTrack.notice_id.in_(sorted({n for n, _ in links}))
+                    )
+                )
+                .all()
+            )
+            if not all(w.insert for w in works)
+            else set()
+        )
         rows = [{"notice_id": n, "track_id": t} for n, t in links if (n, t) not in known]
         if rows:
             db.connection().execute(sa.insert(NoticeTrack.__table__), rows)
-    _update_rows(db, LegalTrack, [{"id": t.id, "state": t.state, "due_at": t.due_at, "details": t.details}
-                                  for c in touched for t in c.tracks if t.started and not t.new])
+    _update_rows(
+        db,
+        LegalTrack,
+        [
+            {"id": t.id, "state": t.state, "due_at": t.due_at, "details": t.details}
+            for c in touched
+            for t in c.tracks
+            if t.started and not t.new
+        ],
+    )
     _update_rows(db, Case, [{"id": c.id, **{f: getattr(c, f) for f in UPDATED_CASE_FIELDS}} for c in touched])
     _update_rows(db, Notice, [{"id": w.id, "case_id": w.cases[0].id} for w in works if w.cases and w.insert])
     counts: dict[int, int] = {}
@@ -838,9 +1219,11 @@ def _attach_all(db: Session, works: list[_Work], contents: dict[str, _Content], 
     if counts:
         notifiers = Notifier.__table__
         db.connection().execute(
-            sa.update(notifiers).where(notifiers.c.id == sa.bindparam("_id"))
+            sa.update(notifiers)
+            .where(notifiers.c.id == sa.bindparam("_id"))
             .values(notices=notifiers.c.notices + sa.bindparam("_n")),
-            [{"_id": k, "_n": n} for k, n in counts.items()])
+            [{"_id": k, "_n": n} for k, n in counts.items()],
+        )
     # Rows written behind the ORM's back: what it holds of them is stale now.
     for obj in list(db.identity_map.values()):
         if isinstance(obj, (Case, LegalTrack, Notice, Notifier, PlatformContent)):
@@ -860,14 +1243,33 @@ def _attach_all(db: Session, works: list[_Work], contents: dict[str, _Content], 
 
 def _receipt_events(work: _Work) -> None:
     n = work.notice
-    receive = _event(work.actor, AuditTag.NOTICE_RECEIVE, "notice", lambda: work.id, {
-        "kind": work.kind, "reporter_kind": work.reporter_kind, "policy_id": work.policy.id,
-        "items": len(n.items), "minor_involved": n.minor_involved, "missing": work.missing, "state": work.state,
-        "anonymous": not (n.contact_email or n.reporter_id)})
+    receive = _event(
+        work.actor,
+        AuditTag.NOTICE_RECEIVE,
+        "notice",
+        lambda: work.id,
+        {
+            "kind": work.kind,
+            "reporter_kind": work.reporter_kind,
+            "policy_id": work.policy.id,
+            "items": len(n.items),
+            "minor_involved": n.minor_involved,
+            "missing": work.missing,
+            "state": work.state,
+            "anonymous": not (n.contact_email or n.reporter_id),
+        },
+    )
     first = [receive]
     if work.not_processed:
-        first.append(_event(work.actor, AuditTag.NOTICE_NOT_PROCESSED, "notice", lambda: work.id, {
-            "notifier_id": work.notifier_id, "suspended_until": work.suspended_until}))
+        first.append(
+            _event(
+                work.actor,
+                AuditTag.NOTICE_NOT_PROCESSED,
+                "notice",
+                lambda: work.id,
+                {"notifier_id": work.notifier_id, "suspended_until": work.suspended_until},
+            )
+        )
     work.events[:0] = first
 
 
@@ -876,30 +1278,76 @@ def _acknowledge(db: Session, works: list[_Work], rules: CaseRules, when: dateti
     messages = [(w, m) for w in works if w.insert for m in [receipt_message(w, rules)] if m is not None]
     if not messages:
         return
-    ids = _insert_returning_ids(db, OutboundMessage, [
-        {"notice_id": w.id, "kind": "receipt", "channel": m["channel"], "recipient": m["recipient"],
-         "subject": m["subject"][:300], "body": m["body"], "created_at": when} for w, m in messages], ("notice_id",))
+    ids = _insert_returning_ids(
+        db,
+        OutboundMessage,
+        [
+            {
+                "notice_id": w.id,
+                "kind": "receipt",
+                "channel": m["channel"],
+                "recipient": m["recipient"],
+                "subject": m["subject"][:300],
+                "body": m["body"],
+                "created_at": when,
+            }
+            for w, m in messages
+        ],
+        ("notice_id",),
+    )
     for (work, message), message_id in zip(messages, ids):
         if message["channel"] == "email":
-            enqueue(db, kind=SEND_MESSAGE, payload={"message_id": message_id},
-                    idempotency_key=f"message:{message_id}", key_is_new=True)
+            enqueue(
+                db,
+                kind=SEND_MESSAGE,
+                payload={"message_id": message_id},
+                idempotency_key=f"message:{message_id}",
+                key_is_new=True,
+            )
 
 
 def _outcome(work: _Work) -> Outcome:
-    return Outcome(work.id, work.tracking_code, work.state, work.received_at, list(work.missing),  # type: ignore[arg-type]
-                   [c.id for c in work.cases], work.deadlines)  # type: ignore[misc]
+    return Outcome(
+        work.id,
+        work.tracking_code,
+        work.state,
+        work.received_at,
+        list(work.missing),  # type: ignore[arg-type]
+        [c.id for c in work.cases],
+        work.deadlines,
+    )  # type: ignore[misc]
 
 
-def attach_items(db: Session, *, actor: Actor, notice: Notice, items: list[Any], policy: Policy, rules: CaseRules,
-                 engine: Any = None, catalogue: Catalogue | None = None) -> list[int]:
+def attach_items(
+    db: Session,
+    *,
+    actor: Actor,
+    notice: Notice,
+    items: list[Any],
+    policy: Policy,
+    rules: CaseRules,
+    engine: Any = None,
+    catalogue: Catalogue | None = None,
+) -> list[int]:
     """Items added to a stored notice (a TAKE IT DOWN request being completed) join their cases as
     a new notice's items would. Returns the ids of the cases they joined."""
     _flush_caller(db)
     when = now(db)
-    work = _Work(0, actor, NoticeIn.model_construct(minor_involved=notice.minor_involved, reach=notice.reach,
-                                                    items=items),
-                 policy, None, kind=notice.kind, reporter_kind=notice.reporter_kind, notifier_id=notice.notifier_id,
-                 state=notice.state, id=notice.id, received_at=notice.received_at, insert=False, items=list(items))
+    work = _Work(
+        0,
+        actor,
+        NoticeIn.model_construct(minor_involved=notice.minor_involved, reach=notice.reach, items=items),
+        policy,
+        None,
+        kind=notice.kind,
+        reporter_kind=notice.reporter_kind,
+        notifier_id=notice.notifier_id,
+        state=notice.state,
+        id=notice.id,
+        received_at=notice.received_at,
+        insert=False,
+        items=list(items),
+    )
     contents = _subjects(db, [work], when)
     _copies(db, contents, engine)
     [outcome] = _attach_all(db, [work], contents, when=when, rules=rules, catalogue=catalogue, acknowledge=False)

@@ -34,8 +34,14 @@ MAX_WAITING = 10_000  # beyond this, answer 503 rather than grow without bound
 
 
 class IntakeBatcher:
-    def __init__(self, database: Database, services: Callable[[], dict[str, Any]], *,
-                 max_batch: int = MAX_BATCH, max_waiting: int = MAX_WAITING) -> None:
+    def __init__(
+        self,
+        database: Database,
+        services: Callable[[], dict[str, Any]],
+        *,
+        max_batch: int = MAX_BATCH,
+        max_waiting: int = MAX_WAITING,
+    ) -> None:
         """`services()`: the catalogue, case rules, match engine and job attempts in force now (read
         at each batch, so a policy reload applies to the next batch)."""
         self.database = database
@@ -55,8 +61,9 @@ class IntakeBatcher:
 
     # -- callers ------------------------------------------------------------------------------
 
-    def submit(self, submission: Submission, register: Callable[[Future[Outcome]], None] | None = None
-               ) -> Future[Outcome]:
+    def submit(
+        self, submission: Submission, register: Callable[[Future[Outcome]], None] | None = None
+    ) -> Future[Outcome]:
         """Queue a notice; `register(future)` runs before the writer can see it."""
         future: Future[Outcome] = Future()
         if register is not None:
@@ -128,8 +135,13 @@ class IntakeBatcher:
         try:
             with self.database.unit_of_work() as db:
                 db.info["job_max_attempts"] = services.get("job_max_attempts")
-                results = submit_notices(db, [s for s, _ in batch], catalogue=services["catalogue"],
-                                         rules=services["rules"], engine=services.get("engine"))
+                results = submit_notices(
+                    db,
+                    [s for s, _ in batch],
+                    catalogue=services["catalogue"],
+                    rules=services["rules"],
+                    engine=services.get("engine"),
+                )
         except Exception as exc:  # the whole batch is rolled back: nothing of it was stored
             if database_unavailable(exc):
                 # One by one would only meet the same outage 64 times over; and the notices that
@@ -142,8 +154,9 @@ class IntakeBatcher:
                 self.answer(futures, [DatabaseUnavailable()] * len(futures))
                 return
             if len(batch) > 1:
-                log.warning("a batch of %d notices failed (%s: %s); trying each alone",
-                            len(batch), type(exc).__name__, exc)
+                log.warning(
+                    "a batch of %d notices failed (%s: %s); trying each alone", len(batch), type(exc).__name__, exc
+                )
                 for entry in batch:
                     self._write([entry])
                 return

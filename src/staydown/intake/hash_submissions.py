@@ -81,8 +81,14 @@ class PictureHashes:
 
 def _hex(value: str, length: int, what: str, n: int) -> str:
     if len(value) != length or not _HEX.match(value):
-        raise InvalidInput(_("picture %(n)s: the %(what)s is not %(length)s hexadecimal characters; hash it again on the page",
-                             n=n, what=_(what), length=length))
+        raise InvalidInput(
+            _(
+                "picture %(n)s: the %(what)s is not %(length)s hexadecimal characters; hash it again on the page",
+                n=n,
+                what=_(what),
+                length=length,
+            )
+        )
     return value
 
 
@@ -93,8 +99,9 @@ def parse_pictures(text: str) -> list[PictureHashes]:
     if not lines:
         raise InvalidInput(_("choose at least one picture and wait until its fingerprint is ready"))
     if len(lines) > MAX_PICTURES:
-        raise InvalidInput(_("one request takes at most %(max)s pictures; send the others in a second request",
-                             max=MAX_PICTURES))
+        raise InvalidInput(
+            _("one request takes at most %(max)s pictures; send the others in a second request", max=MAX_PICTURES)
+        )
     out: list[PictureHashes] = []
     seen: set[str] = set()
     for n, parts in enumerate(lines, start=1):
@@ -110,10 +117,15 @@ def parse_pictures(text: str) -> list[PictureHashes]:
         for v in variants:
             _hex(v, 64, N_("PDQ of a turned or mirrored copy"), n)
         if quality < MIN_QUALITY or not MIN_BITS_SET <= int(pdq, 16).bit_count() <= MAX_BITS_SET:
-            raise InvalidInput(_(
-                "picture %(n)s is too plain to fingerprint reliably (quality %(quality)s of 100, at least %(min)s "
-                "is needed): a flat or nearly empty picture would match many other pictures. Leave it out",
-                n=n, quality=quality, min=MIN_QUALITY))
+            raise InvalidInput(
+                _(
+                    "picture %(n)s is too plain to fingerprint reliably (quality %(quality)s of 100, at least %(min)s "
+                    "is needed): a flat or nearly empty picture would match many other pictures. Leave it out",
+                    n=n,
+                    quality=quality,
+                    min=MIN_QUALITY,
+                )
+            )
         if sha256 in seen:
             continue  # the same file chosen twice (a folder and a single pick): one entry
         seen.add(sha256)
@@ -143,37 +155,72 @@ def submit_pictures(
     sweep of stored copies. The notice's tracking code withdraws the submission."""
     if not pictures:
         raise InvalidInput(_("choose at least one picture and wait until its fingerprint is ready"))
-    receipt = intake.submit_notice(db, actor=actor, notice=notice, catalogue=catalogue, rules=rules, engine=engine,
-                                   hashed_pictures=len(pictures))
+    receipt = intake.submit_notice(
+        db, actor=actor, notice=notice, catalogue=catalogue, rules=rules, engine=engine, hashed_pictures=len(pictures)
+    )
     stored = receipt.notice
     policy = batch.resolve_policy(catalogue, notice)
     bank = banks.create_bank(
-        db, actor=actor, name=f"submitted-{stored.id}", source="take_it_down", policy_id=policy.id,
-        action_on_match="hold", confirmed_material=False,
-        permitted_purpose=("hold for review uploads that match pictures the person shown (or someone acting for "
-                           "them) fingerprinted on their own device, and find stored copies for review; "
-                           "unverified, never acted on without a person"),
-        description=f"victim-submitted, unverified: hashes sent with notice {stored.id}")
+        db,
+        actor=actor,
+        name=f"submitted-{stored.id}",
+        source="take_it_down",
+        policy_id=policy.id,
+        action_on_match="hold",
+        confirmed_material=False,
+        permitted_purpose=(
+            "hold for review uploads that match pictures the person shown (or someone acting for "
+            "them) fingerprinted on their own device, and find stored copies for review; "
+            "unverified, never acted on without a person"
+        ),
+        description=f"victim-submitted, unverified: hashes sent with notice {stored.id}",
+    )
     note = f"victim-submitted with notice {stored.id}"
     entries: list[banks.NewEntry] = []
     for n, picture in enumerate(pictures, start=1):
         original = banks.NewEntry("pdq", picture.pdq, f"{note}, picture {n}", quality=picture.quality)
         entries.append(original)
-        entries += [banks.NewEntry("pdq", pdq, f"{note}, picture {n}", variant=name, quality=picture.quality,
-                                   parent=original)
-                    for name, pdq in picture.variants if pdq != picture.pdq]
-        entries += [banks.NewEntry("md5", picture.md5, f"{note}, picture {n}", parent=original),
-                    banks.NewEntry("sha256", picture.sha256, f"{note}, picture {n}", parent=original)]
+        entries += [
+            banks.NewEntry("pdq", pdq, f"{note}, picture {n}", variant=name, quality=picture.quality, parent=original)
+            for name, pdq in picture.variants
+            if pdq != picture.pdq
+        ]
+        entries += [
+            banks.NewEntry("md5", picture.md5, f"{note}, picture {n}", parent=original),
+            banks.NewEntry("sha256", picture.sha256, f"{note}, picture {n}", parent=original),
+        ]
     added = banks.add_entries(db, actor=actor, bank=bank, entries=entries, source_ref=source_ref(stored.id))
-    submission = HashSubmission(notice_id=stored.id, bank_id=bank.id, state=HashSubmissionState.active.value,
-                                pictures=len(pictures), client=dict(client or {}), created_at=now(db), sweep={})
+    submission = HashSubmission(
+        notice_id=stored.id,
+        bank_id=bank.id,
+        state=HashSubmissionState.active.value,
+        pictures=len(pictures),
+        client=dict(client or {}),
+        created_at=now(db),
+        sweep={},
+    )
     db.add(submission)
     db.flush()
-    audit.record(db, actor=actor, tag=AuditTag.HASH_SUBMISSION_RECEIVE, subject_type="hash_submission",
-                 subject_id=submission.id, data={"notice_id": stored.id, "bank": bank.name, "pictures": len(pictures),
-                                                 "signals": added.added, "policy_id": policy.id})
-    enqueue(db, kind=SWEEP_JOB, payload={"submission_id": submission.id},
-            idempotency_key=f"hash_submission:sweep:{submission.id}")
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.HASH_SUBMISSION_RECEIVE,
+        subject_type="hash_submission",
+        subject_id=submission.id,
+        data={
+            "notice_id": stored.id,
+            "bank": bank.name,
+            "pictures": len(pictures),
+            "signals": added.added,
+            "policy_id": policy.id,
+        },
+    )
+    enqueue(
+        db,
+        kind=SWEEP_JOB,
+        payload={"submission_id": submission.id},
+        idempotency_key=f"hash_submission:sweep:{submission.id}",
+    )
     return receipt, submission
 
 
@@ -181,8 +228,15 @@ def source_ref(notice_id: int) -> str:
     return f"hash-submission:notice:{notice_id}"
 
 
-def sweep_submission(db: Session, *, actor: Actor, engine: Any, submission_id: int, catalogue: Catalogue,
-                     rules: CaseRules = DEFAULT_RULES) -> HashSubmission:
+def sweep_submission(
+    db: Session,
+    *,
+    actor: Actor,
+    engine: Any,
+    submission_id: int,
+    catalogue: Catalogue,
+    rules: CaseRules = DEFAULT_RULES,
+) -> HashSubmission:
     """Find every stored copy of the submitted pictures; each joins the request as an item, so it
     reaches review in its own case with the request's clocks (TID-3). Nothing is removed here: a
     reviewer decides. A run again adds only copies not yet on the request."""
@@ -194,33 +248,55 @@ def sweep_submission(db: Session, *, actor: Actor, engine: Any, submission_id: i
         return submission
     bank = db.get(Bank, submission.bank_id)
     assert bank is not None
-    entries = db.execute(sa.select(BankEntry).where(BankEntry.bank_id == bank.id, BankEntry.enabled.is_(True))
-                         .order_by(BankEntry.id)).scalars().all()
+    entries = (
+        db.execute(
+            sa.select(BankEntry).where(BankEntry.bank_id == bank.id, BankEntry.enabled.is_(True)).order_by(BankEntry.id)
+        )
+        .scalars()
+        .all()
+    )
     # A picture's own hash is plain; its turned and mirrored forms meet the variant gate, and a
     # hash sent without its quality is not trusted through a variant.
     copies = copies_of_entries(db, engine, list(entries), radius=bank.pdq_threshold, unknown_quality=0)
     from staydown.subjects.models import PlatformContent
 
     already = {item.content_id for item in notice.items}
-    found = db.execute(sa.select(PlatformContent).where(PlatformContent.id.in_(sorted(copies) or [-1]))
-                       .order_by(PlatformContent.id)).scalars().all()
+    found = (
+        db.execute(
+            sa.select(PlatformContent)
+            .where(PlatformContent.id.in_(sorted(copies) or [-1]))
+            .order_by(PlatformContent.id)
+        )
+        .scalars()
+        .all()
+    )
     new = [c for c in found if c.id not in already]
     case_ids: list[int] = []
     if new:
         policy = catalogue.get(bank.policy_id)
         items = [NoticeItemIn(content_id=c.platform_id) for c in new]
-        case_ids = batch.attach_items(db, actor=actor, notice=notice, items=items, policy=policy, rules=rules,
-                                      engine=engine, catalogue=catalogue)
+        case_ids = batch.attach_items(
+            db, actor=actor, notice=notice, items=items, policy=policy, rules=rules, engine=engine, catalogue=catalogue
+        )
         if notice.case_id is None and case_ids:
             notice.case_id = case_ids[0]
     when = now(db)
     submission.swept_at = when
-    submission.sweep = {"at": when.isoformat(), "signals": len(entries), "copies": len(found),
-                        "found": [{"content": c.platform_id, "distance": copies[c.id]} for c in found],
-                        "cases": sorted(set(case_ids) | set(submission.sweep.get("cases", [])))}
-    audit.record(db, actor=actor, tag=AuditTag.HASH_SUBMISSION_SWEEP, subject_type="hash_submission",
-                 subject_id=submission.id, data={"notice_id": notice.id, "copies": len(found), "new": len(new),
-                                                 "cases": case_ids})
+    submission.sweep = {
+        "at": when.isoformat(),
+        "signals": len(entries),
+        "copies": len(found),
+        "found": [{"content": c.platform_id, "distance": copies[c.id]} for c in found],
+        "cases": sorted(set(case_ids) | set(submission.sweep.get("cases", []))),
+    }
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.HASH_SUBMISSION_SWEEP,
+        subject_type="hash_submission",
+        subject_id=submission.id,
+        data={"notice_id": notice.id, "copies": len(found), "new": len(new), "cases": case_ids},
+    )
     return submission
 
 
@@ -229,8 +305,14 @@ def sweep_job(db: Session, ctx: JobContext) -> None:
     if engine is None:
         raise RuntimeError("this worker has no match engine; a hash submission's sweep needs one")
     engine.catch_up()
-    sweep_submission(db, actor=SYSTEM, engine=engine, submission_id=ctx.payload["submission_id"],
-                     catalogue=ctx.services["catalogue"], rules=ctx.services.get("case_rules", DEFAULT_RULES))
+    sweep_submission(
+        db,
+        actor=SYSTEM,
+        engine=engine,
+        submission_id=ctx.payload["submission_id"],
+        catalogue=ctx.services["catalogue"],
+        rules=ctx.services.get("case_rules", DEFAULT_RULES),
+    )
 
 
 def _submission(db: Session, submission_id: int) -> HashSubmission:
@@ -250,19 +332,26 @@ def submissions_for_case(db: Session, case: Case) -> list[HashSubmission]:
     from staydown.cases.actions import case_contents
 
     content_ids = [c.id for c in case_contents(db, case)] or [-1]
-    by_notice = sa.select(HashSubmission.id).join(NoticeItem, NoticeItem.notice_id == HashSubmission.notice_id).where(
-        sa.or_(NoticeItem.case_id == case.id, NoticeItem.content_id.in_(content_ids)))
+    by_notice = (
+        sa.select(HashSubmission.id)
+        .join(NoticeItem, NoticeItem.notice_id == HashSubmission.notice_id)
+        .where(sa.or_(NoticeItem.case_id == case.id, NoticeItem.content_id.in_(content_ids)))
+    )
     ids = set(db.execute(by_notice).scalars())
     bank_ids: set[int] = set()
     for matches in db.execute(sa.select(Scan.matches).where(Scan.content_id.in_(content_ids))).scalars():
         bank_ids.update(int(m["bank_id"]) for m in matches or [] if m.get("bank_id") is not None)
     if bank_ids:
-        ids.update(db.execute(sa.select(HashSubmission.id).where(HashSubmission.bank_id.in_(sorted(bank_ids))))
-                   .scalars())
+        ids.update(
+            db.execute(sa.select(HashSubmission.id).where(HashSubmission.bank_id.in_(sorted(bank_ids)))).scalars()
+        )
     if not ids:
         return []
-    return list(db.execute(sa.select(HashSubmission).where(HashSubmission.id.in_(sorted(ids)))
-                           .order_by(HashSubmission.id)).scalars())
+    return list(
+        db.execute(
+            sa.select(HashSubmission).where(HashSubmission.id.in_(sorted(ids))).order_by(HashSubmission.id)
+        ).scalars()
+    )
 
 
 def verify_from_decision(db: Session, *, actor: Actor, case: Case, policy: Policy) -> list[HashSubmission]:
@@ -277,18 +366,42 @@ def verify_from_decision(db: Session, *, actor: Actor, case: Case, policy: Polic
             continue
         submission.verified_at = now(db)
         submission.verified_case_id = case.id
-        rows = db.execute(sa.select(BankEntry).where(BankEntry.bank_id == submission.bank_id,
-                                                     BankEntry.enabled.is_(True)).order_by(BankEntry.id)).scalars().all()
+        rows = (
+            db.execute(
+                sa.select(BankEntry)
+                .where(BankEntry.bank_id == submission.bank_id, BankEntry.enabled.is_(True))
+                .order_by(BankEntry.id)
+            )
+            .scalars()
+            .all()
+        )
         copies: dict[int, banks.NewEntry] = {}
         for row in rows:  # parents first (lower ids), so each variant finds its original
-            copies[row.id] = banks.NewEntry(row.signal_type, row.signal, row.note, variant=row.variant,
-                                            quality=row.quality, parent=copies.get(row.parent_id or -1))
+            copies[row.id] = banks.NewEntry(
+                row.signal_type,
+                row.signal,
+                row.note,
+                variant=row.variant,
+                quality=row.quality,
+                parent=copies.get(row.parent_id or -1),
+            )
         bank = own_bank(db, actor=actor, policy=policy)
-        result = banks.add_entries(db, actor=actor, bank=bank, entries=list(copies.values()), source_case_id=case.id,
-                                   source_ref=f"hash-submission:{submission.id}")
-        audit.record(db, actor=actor, tag=AuditTag.HASH_SUBMISSION_VERIFY, subject_type="hash_submission",
-                     subject_id=submission.id, data={"case_id": case.id, "bank": bank.name, "added": result.added,
-                                                     "already_banked": result.duplicates})
+        result = banks.add_entries(
+            db,
+            actor=actor,
+            bank=bank,
+            entries=list(copies.values()),
+            source_case_id=case.id,
+            source_ref=f"hash-submission:{submission.id}",
+        )
+        audit.record(
+            db,
+            actor=actor,
+            tag=AuditTag.HASH_SUBMISSION_VERIFY,
+            subject_type="hash_submission",
+            subject_id=submission.id,
+            data={"case_id": case.id, "bank": bank.name, "added": result.added, "already_banked": result.duplicates},
+        )
         verified.append(submission)
     return verified
 
@@ -304,18 +417,36 @@ def withdraw(db: Session, *, actor: Actor, code: str) -> HashSubmission:
     if submission.state == HashSubmissionState.withdrawn.value:
         return submission
     refs = (source_ref(notice.id), f"hash-submission:{submission.id}")
-    originals = db.execute(sa.select(BankEntry).where(
-        sa.or_(BankEntry.bank_id == submission.bank_id, BankEntry.source_ref.in_(refs)),
-        BankEntry.parent_id.is_(None), BankEntry.enabled.is_(True)).order_by(BankEntry.id)).scalars().all()
+    originals = (
+        db.execute(
+            sa.select(BankEntry)
+            .where(
+                sa.or_(BankEntry.bank_id == submission.bank_id, BankEntry.source_ref.in_(refs)),
+                BankEntry.parent_id.is_(None),
+                BankEntry.enabled.is_(True),
+            )
+            .order_by(BankEntry.id)
+        )
+        .scalars()
+        .all()
+    )
     for entry in originals:
         banks.disable_entry(db, actor=actor, entry=entry, reason=WITHDRAWN_REASON)
     # Variants whose original was already disabled by someone else follow the withdrawal too.
-    for entry in db.execute(sa.select(BankEntry).where(
-            sa.or_(BankEntry.bank_id == submission.bank_id, BankEntry.source_ref.in_(refs)),
-            BankEntry.enabled.is_(True))).scalars():
+    for entry in db.execute(
+        sa.select(BankEntry).where(
+            sa.or_(BankEntry.bank_id == submission.bank_id, BankEntry.source_ref.in_(refs)), BankEntry.enabled.is_(True)
+        )
+    ).scalars():
         banks.disable_entry(db, actor=actor, entry=entry, reason=WITHDRAWN_REASON)
     submission.state = HashSubmissionState.withdrawn.value
     submission.withdrawn_at = now(db)
-    audit.record(db, actor=actor, tag=AuditTag.HASH_SUBMISSION_WITHDRAW, subject_type="hash_submission",
-                 subject_id=submission.id, data={"notice_id": notice.id, "disabled": len(originals)})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.HASH_SUBMISSION_WITHDRAW,
+        subject_type="hash_submission",
+        subject_id=submission.id,
+        data={"notice_id": notice.id, "disabled": len(originals)},
+    )
     return submission

@@ -105,8 +105,7 @@ class Notice(Base):
     # A platform's `Idempotency-Key`: the same key from the same submitter is the same notice.
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(240), unique=True)
 
-    items: Mapped[list[NoticeItem]] = relationship(back_populates="notice", lazy="selectin",
-                                                   order_by="NoticeItem.id")
+    items: Mapped[list[NoticeItem]] = relationship(back_populates="notice", lazy="selectin", order_by="NoticeItem.id")
 
 
 class NoticeItem(Base):
@@ -114,7 +113,9 @@ class NoticeItem(Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     notice_id: Mapped[int] = mapped_column(sa.ForeignKey("notices.id", ondelete="CASCADE"), nullable=False, index=True)
-    content_id: Mapped[int | None] = mapped_column(sa.ForeignKey("platform_content.id", ondelete="SET NULL"), index=True)
+    content_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("platform_content.id", ondelete="SET NULL"), index=True
+    )
     url: Mapped[str | None] = mapped_column(sa.String(2048))
     case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id", ondelete="SET NULL"), index=True)
 
@@ -135,8 +136,9 @@ class HashSubmission(Base):
     __tablename__ = "hash_submissions"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    notice_id: Mapped[int] = mapped_column(sa.ForeignKey("notices.id", ondelete="RESTRICT"), nullable=False,
-                                           unique=True)
+    notice_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("notices.id", ondelete="RESTRICT"), nullable=False, unique=True
+    )
     bank_id: Mapped[int] = mapped_column(sa.ForeignKey("banks.id", ondelete="RESTRICT"), nullable=False)
     state: Mapped[str] = mapped_column(sa.String(20), nullable=False)
     pictures: Mapped[int] = mapped_column(sa.Integer, nullable=False)

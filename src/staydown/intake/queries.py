@@ -54,15 +54,21 @@ def public_status(db: Session, notice: Notice, *, catalogue: Any = None, languag
         elif case.state == "decided":
             status.state = "decided"
             decision = db.execute(
-                sa.select(Decision).where(Decision.case_id == case.id, Decision.state.in_(
-                    [DecisionState.effective.value, DecisionState.upheld.value]))
-                .order_by(Decision.id.desc()).limit(1)).scalar_one_or_none()
+                sa.select(Decision)
+                .where(
+                    Decision.case_id == case.id,
+                    Decision.state.in_([DecisionState.effective.value, DecisionState.upheld.value]),
+                )
+                .order_by(Decision.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
             if decision is not None:
                 status.outcome = decision.outcome
                 status.decided_at = decision.second_reviewed_at or decision.decided_at
                 status.policy_ref = decision.policy_ref
-                status.policy_title = policy_title(db, decision.policy_ref, catalogue=catalogue,
-                                                   language=language or notice.language)
+                status.policy_title = policy_title(
+                    db, decision.policy_ref, catalogue=catalogue, language=language or notice.language
+                )
                 # The reviewer's words reach a member of the public: through the one scrubber, with
                 # every handle, id, name, address and number on the case and its notices.
                 status.reasons = case_scrubber(db, case.id)(tracks.reasons(decision))

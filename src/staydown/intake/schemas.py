@@ -18,13 +18,14 @@ MAX_EXPLANATION = 10_000
 class NoticeItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    content_id: str | None = Field(default=None, min_length=1, max_length=200,
-                                   description="the platform's id of the reported content")
+    content_id: str | None = Field(
+        default=None, min_length=1, max_length=200, description="the platform's id of the reported content"
+    )
     url: str | None = Field(default=None, min_length=1, max_length=2048, description="where it is, if no id is known")
     account_id: str | None = Field(default=None, max_length=200, description="who posted it, if known")
 
     @model_validator(mode="after")
-    def _one_locator(self) -> "NoticeItemIn":
+    def _one_locator(self) -> NoticeItemIn:
         if not self.content_id and not self.url:
             raise ValueError("each item needs a content_id or a url saying where the content is")
         if self.url and not self.url.startswith(("http://", "https://")):
@@ -51,7 +52,7 @@ class OrderIn(BaseModel):
     hours: float | None = Field(default=None, gt=0, le=8760, description="or: hours from receipt")
 
     @model_validator(mode="after")
-    def _one_deadline(self) -> "OrderIn":
+    def _one_deadline(self) -> OrderIn:
         if self.due_at is not None and self.hours is not None:
             raise ValueError("give the order's deadline once: due_at or hours, not both")
         return self
@@ -76,11 +77,12 @@ class NoticeIn(BaseModel):
     language: str = Field(default="en", max_length=5, pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
     reach: int | None = Field(default=None, ge=0, le=10**12)
     details: JsonObject = Field(default_factory=dict)
-    order: OrderIn | None = Field(default=None, description="for an order or a law-enforcement request: "
-                                  "who issued it and the deadline it sets")
+    order: OrderIn | None = Field(
+        default=None, description="for an order or a law-enforcement request: who issued it and the deadline it sets"
+    )
 
     @model_validator(mode="after")
-    def _order_kind(self) -> "NoticeIn":
+    def _order_kind(self) -> NoticeIn:
         if self.order is not None and self.kind not in ORDER_KINDS:
             raise ValueError("'order' belongs to a notice of kind " + ", ".join(k.value for k in ORDER_KINDS))
         return self

@@ -75,8 +75,9 @@ class ProcessIntake:
         theirs.close()
         self._child, self._conn = child, ours
         threading.Thread(target=self._send_loop, args=(ours,), name="staydown-intake-send", daemon=True).start()
-        threading.Thread(target=self._receive_loop, args=(ours, child), name="staydown-intake-receive",
-                         daemon=True).start()
+        threading.Thread(
+            target=self._receive_loop, args=(ours, child), name="staydown-intake-receive", daemon=True
+        ).start()
 
     def submit(self, submission: Submission) -> Future[Outcome]:
         future: Future[Outcome] = Future()
@@ -157,14 +158,20 @@ class ProcessIntake:
             self._outgoing.clear()
             self._ready.notify_all()  # the send loop of this child ends
         if lost:
-            log.error("the intake writer process ended (exit code %s) with %d notices unanswered",
-                      child.exitcode, len(lost))
+            log.error(
+                "the intake writer process ended (exit code %s) with %d notices unanswered", child.exitcode, len(lost)
+            )
         for future in lost:
-            future.set_exception(NotReady("the notice could not be confirmed as stored: send it again "
-                                          "(with the same Idempotency-Key, if you used one)"))
+            future.set_exception(
+                NotReady(
+                    "the notice could not be confirmed as stored: send it again "
+                    "(with the same Idempotency-Key, if you used one)"
+                )
+            )
 
 
 # -- the child --------------------------------------------------------------------------------
+
 
 def child_main(conn: Connection) -> None:
     """Build what intake needs from the same settings as the server, then write batches."""
@@ -187,8 +194,15 @@ def child_main(conn: Connection) -> None:
     engine = MatchEngine(database, index_dir=settings.index_dir)
     engine.load()
     checkpointer = SqliteCheckpointer(database.engine).start()  # the log is copied here, not in a batch's commit
-    batcher = IntakeBatcher(database, lambda: {"catalogue": catalogue, "rules": rules, "engine": engine,
-                                               "job_max_attempts": settings.job_max_attempts})
+    batcher = IntakeBatcher(
+        database,
+        lambda: {
+            "catalogue": catalogue,
+            "rules": rules,
+            "engine": engine,
+            "job_max_attempts": settings.job_max_attempts,
+        },
+    )
     send_lock = threading.Lock()
     request_of: dict[int, int] = {}  # id(future) -> the server's request id
 

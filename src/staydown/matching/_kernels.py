@@ -13,11 +13,11 @@ import os
 # Must be set before the OpenMP runtime starts (at the first parallel call); an operator's setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import numpy as np  # noqa: E402
-from llvmlite import ir  # noqa: E402
-from numba import njit, prange, types  # noqa: E402
-from numba.core import cgutils  # noqa: E402
-from numba.extending import intrinsic  # noqa: E402
+import numpy as np
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 
 @intrinsic
@@ -61,7 +61,9 @@ def _prefetch(typingctx, arr, i):  # noqa: ARG001
 @intrinsic
 def _prefetch2(typingctx, arr, i, j):  # noqa: ARG001
     """As `_prefetch`, for arr[i, j] of a 2-D array."""
-    if not (isinstance(arr, types.Array) and arr.ndim == 2 and isinstance(i, types.Integer) and isinstance(j, types.Integer)):
+    if not (
+        isinstance(arr, types.Array) and arr.ndim == 2 and isinstance(i, types.Integer) and isinstance(j, types.Integer)
+    ):
         return None
 
     def codegen(context, builder, signature, args):
@@ -229,8 +231,26 @@ _AHEAD = 16  # probes in flight per stage of the pipeline in mih_search
 
 @njit(parallel=True, cache=True)
 def mih_search(
-    qwords, words, dead, entries, offsets, obase, starts, ndirect, nlow, tmasks, ks, probe_start, probe_flip,
-    probe_rem, radius, budget, out_rows, out_dist, out_count, aborted,
+    qwords,
+    words,
+    dead,
+    entries,
+    offsets,
+    obase,
+    starts,
+    ndirect,
+    nlow,
+    tmasks,
+    ks,
+    probe_start,
+    probe_flip,
+    probe_rem,
+    radius,
+    budget,
+    out_rows,
+    out_dist,
+    out_count,
+    aborted,
 ):
     """Multi-index search: every stored row within `radius` of each query, each reported once.
 
@@ -299,7 +319,7 @@ def mih_search(
                             _prefetch2(entries, t, lo)
                             _prefetch2(entries, t, hi - 1)
                     u = step - 2 * _AHEAD
-                    if 0 <= u:
+                    if u >= 0:
                         rem = probe_rem[p0 + u]
                         for p in range(lo_at[u], hi_at[u]):
                             e = np.int64(entries[t, p])
@@ -309,7 +329,24 @@ def mih_search(
                                 cand[nc] = row
                                 nc += 1
                                 if nc == _CANDIDATE_BATCH:
-                                    cnt = _verify(cand, nc, words, q0, q1, q2, q3, radius, t, ks, tmasks, dead, out_rows, out_dist, qi, cnt)
+                                    cnt = _verify(
+                                        cand,
+                                        nc,
+                                        words,
+                                        q0,
+                                        q1,
+                                        q2,
+                                        q3,
+                                        radius,
+                                        t,
+                                        ks,
+                                        tmasks,
+                                        dead,
+                                        out_rows,
+                                        out_dist,
+                                        qi,
+                                        cnt,
+                                    )
                                     work += 16 * nc
                                     nc = 0
                     if work > budget:
@@ -369,8 +406,28 @@ def _verify_pairs(cq, crow, nc, qwords, words, radius, t, ks, tmasks, dead, out_
 
 @njit(parallel=True, cache=True)
 def mih_search_batch(
-    qwords, words, dead, entries, offsets, obase, starts, ndirect, nlow, tmasks, ks, low_start, low_flip, low_rem,
-    region_bits, radius, budget, out_q, out_row, out_dist, out_count, aborted,
+    qwords,
+    words,
+    dead,
+    entries,
+    offsets,
+    obase,
+    starts,
+    ndirect,
+    nlow,
+    tmasks,
+    ks,
+    low_start,
+    low_flip,
+    low_rem,
+    region_bits,
+    radius,
+    budget,
+    out_q,
+    out_row,
+    out_dist,
+    out_count,
+    aborted,
 ):
     """`mih_search` for a large batch, reorganised so that the tables are read nearly sequentially.
 
@@ -453,12 +510,30 @@ def mih_search_batch(
                                 nc += 1
                                 wq += 16
                                 if nc == _VERIFY_BATCH:
-                                    cnt = _verify_pairs(cq, crow, nc, qwords, words, radius, t, ks, tmasks, dead, out_q, out_row, out_dist, w, cnt)
+                                    cnt = _verify_pairs(
+                                        cq,
+                                        crow,
+                                        nc,
+                                        qwords,
+                                        words,
+                                        radius,
+                                        t,
+                                        ks,
+                                        tmasks,
+                                        dead,
+                                        out_q,
+                                        out_row,
+                                        out_dist,
+                                        w,
+                                        cnt,
+                                    )
                                     nc = 0
                     work[w, qi] += wq
                     if work[w, qi] > share:
                         aborted[qi] = 1
-                cnt = _verify_pairs(cq, crow, nc, qwords, words, radius, t, ks, tmasks, dead, out_q, out_row, out_dist, w, cnt)
+                cnt = _verify_pairs(
+                    cq, crow, nc, qwords, words, radius, t, ks, tmasks, dead, out_q, out_row, out_dist, w, cnt
+                )
             out_count[w] = cnt
 
 

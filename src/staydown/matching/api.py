@@ -14,11 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from staydown.actors import Actor
 from staydown.errors import InvalidInput
 from staydown.http import DbSession, require
+from staydown.limits import CsvText, DbId
 from staydown.matching import banks
 from staydown.matching.models import Bank, BankEntry, BankSource, BankUse, MatchAction, SignalType
 from staydown.matching.vpdq import MAX_VPDQ_TEXT
 from staydown.staff.permissions import Permission
-from staydown.limits import CsvText, DbId
 
 router = APIRouter(prefix="/v1", tags=["banks"])
 
@@ -57,11 +57,21 @@ class BankOut(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, bank: Bank, entries: int) -> "BankOut":
-        return cls(name=bank.name, source=bank.source, permitted_purpose=bank.permitted_purpose,
-                   policy_id=bank.policy_id, action_on_match=bank.action_on_match, pdq_threshold=bank.pdq_threshold,
-                   allowed_uses=bank.allowed_uses, confirmed_material=bank.confirmed_material, enabled=bank.enabled,
-                   description=bank.description, entries=entries, created_at=bank.created_at)
+    def of(cls, bank: Bank, entries: int) -> BankOut:
+        return cls(
+            name=bank.name,
+            source=bank.source,
+            permitted_purpose=bank.permitted_purpose,
+            policy_id=bank.policy_id,
+            action_on_match=bank.action_on_match,
+            pdq_threshold=bank.pdq_threshold,
+            allowed_uses=bank.allowed_uses,
+            confirmed_material=bank.confirmed_material,
+            enabled=bank.enabled,
+            description=bank.description,
+            entries=entries,
+            created_at=bank.created_at,
+        )
 
 
 class EntryIn(BaseModel):
@@ -114,10 +124,20 @@ class EntryOut(BaseModel):
 
 
 def _entry_out(entry: BankEntry) -> EntryOut:
-    return EntryOut(id=entry.id, bank=entry.bank.name, signal_type=entry.signal_type, signal=entry.signal,
-                    variant=entry.variant, note=entry.note, enabled=entry.enabled, added_by=entry.added_by,
-                    added_at=entry.added_at, source_case_id=entry.source_case_id, source_ref=entry.source_ref,
-                    disabled_reason=entry.disabled_reason)
+    return EntryOut(
+        id=entry.id,
+        bank=entry.bank.name,
+        signal_type=entry.signal_type,
+        signal=entry.signal,
+        variant=entry.variant,
+        note=entry.note,
+        enabled=entry.enabled,
+        added_by=entry.added_by,
+        added_at=entry.added_at,
+        source_case_id=entry.source_case_id,
+        source_ref=entry.source_ref,
+        disabled_reason=entry.disabled_reason,
+    )
 
 
 def _counts(db: DbSession) -> dict[int, int]:
@@ -133,19 +153,32 @@ def list_banks(db: DbSession, _: BankReader) -> list[BankOut]:
 
 @router.post("/banks", response_model=BankOut, status_code=201)
 def create_bank(body: BankIn, db: DbSession, actor: BankWriter) -> BankOut:
-    bank = banks.create_bank(db, actor=actor, name=body.name, source=body.source.value,
-                             permitted_purpose=body.permitted_purpose, policy_id=body.policy_id,
-                             action_on_match=body.action_on_match.value, pdq_threshold=body.pdq_threshold,
-                             allowed_uses=[u.value for u in body.allowed_uses],
-                             confirmed_material=body.confirmed_material, description=body.description)
+    bank = banks.create_bank(
+        db,
+        actor=actor,
+        name=body.name,
+        source=body.source.value,
+        permitted_purpose=body.permitted_purpose,
+        policy_id=body.policy_id,
+        action_on_match=body.action_on_match.value,
+        pdq_threshold=body.pdq_threshold,
+        allowed_uses=[u.value for u in body.allowed_uses],
+        confirmed_material=body.confirmed_material,
+        description=body.description,
+    )
     return BankOut.of(bank, 0)
 
 
 @router.post("/banks/{name}/entries", response_model=AddOut)
 def add_entries(name: BankName, body: EntriesIn, db: DbSession, actor: BankWriter) -> AddOut:
     bank = banks.bank_by_name(db, name)
-    result = banks.add_entries(db, actor=actor, bank=bank, source_ref=body.source_ref,
-                               entries=[banks.NewEntry(e.signal_type.value, e.signal, e.note) for e in body.entries])
+    result = banks.add_entries(
+        db,
+        actor=actor,
+        bank=bank,
+        source_ref=body.source_ref,
+        entries=[banks.NewEntry(e.signal_type.value, e.signal, e.note) for e in body.entries],
+    )
     return AddOut(added=result.added, duplicates=result.duplicates, entry_ids=[e.id for e in result.entries])
 
 
@@ -154,9 +187,14 @@ def import_csv(
     name: BankName,
     db: DbSession,
     actor: BankWriter,
-    csv_text: Annotated[CsvText, Body(media_type="text/csv",
-                                      description="our CSV, threatexchange's dataset CSV, or 'type signal' lines "
-                                      "(text: no NUL or other control characters than tab and line ends)")],
+    csv_text: Annotated[
+        CsvText,
+        Body(
+            media_type="text/csv",
+            description="our CSV, threatexchange's dataset CSV, or 'type signal' lines "
+            "(text: no NUL or other control characters than tab and line ends)",
+        ),
+    ],
     source_ref: Annotated[str, Query(min_length=1, max_length=300)] = "api-import",
 ) -> ImportOut:
     bank = banks.bank_by_name(db, name)
@@ -168,13 +206,25 @@ def import_csv(
 
 
 @router.get("/banks/{name}/export", response_class=PlainTextResponse)
-def export_csv(name: BankName, db: DbSession, actor: BankReader,
-               format: Annotated[str, Query(max_length=10, pattern="^(csv|tx-csv|tx-lines)$")] = "csv",
-               include_variants: bool = False, include_disabled: bool = False) -> PlainTextResponse:
+def export_csv(
+    name: BankName,
+    db: DbSession,
+    actor: BankReader,
+    format: Annotated[str, Query(max_length=10, pattern="^(csv|tx-csv|tx-lines)$")] = "csv",
+    include_variants: bool = False,
+    include_disabled: bool = False,
+) -> PlainTextResponse:
     bank = banks.bank_by_name(db, name)
     out = io.StringIO()
-    banks.export_bank(db, actor=actor, bank=bank, out=out, fmt=format, include_variants=include_variants,
-                      include_disabled=include_disabled)
+    banks.export_bank(
+        db,
+        actor=actor,
+        bank=bank,
+        out=out,
+        fmt=format,
+        include_variants=include_variants,
+        include_disabled=include_disabled,
+    )
     return PlainTextResponse(out.getvalue(), media_type="text/csv")
 
 

@@ -35,8 +35,12 @@ MAX_NOTE = 500
 
 
 # threatexchange's names for the same digests (it only has video_* classes for plain file digests).
-TX_NAMES = {SignalType.pdq: "pdq", SignalType.md5: "video_md5", SignalType.sha256: "video_sha256",
-            SignalType.vpdq: "vpdq"}
+TX_NAMES = {
+    SignalType.pdq: "pdq",
+    SignalType.md5: "video_md5",
+    SignalType.sha256: "video_sha256",
+    SignalType.vpdq: "vpdq",
+}
 SIGNAL_ALIASES = {"video_md5": "md5", "photo_md5": "md5", "video_sha256": "sha256", "photo_sha256": "sha256"}
 
 
@@ -97,16 +101,40 @@ def create_bank(
     if db.execute(sa.select(Bank.id).where(Bank.name == name)).first():
         raise Conflict(f"a bank named {name!r} already exists")
     when = now(db)
-    bank = Bank(name=name, description=description, source=source, permitted_purpose=permitted_purpose.strip(),
-                allowed_uses=uses, policy_id=policy_id, action_on_match=action_on_match,
-                pdq_threshold=pdq_threshold, confirmed_material=confirmed_material, enabled=True,
-                created_by=actor.ref, created_at=when, updated_at=when)
+    bank = Bank(
+        name=name,
+        description=description,
+        source=source,
+        permitted_purpose=permitted_purpose.strip(),
+        allowed_uses=uses,
+        policy_id=policy_id,
+        action_on_match=action_on_match,
+        pdq_threshold=pdq_threshold,
+        confirmed_material=confirmed_material,
+        enabled=True,
+        created_by=actor.ref,
+        created_at=when,
+        updated_at=when,
+    )
     db.add(bank)
     db.flush()
-    audit.record(db, actor=actor, tag=AuditTag.BANK_CREATE, subject_type="bank", subject_id=bank.id,
-                 data={"name": name, "source": source, "policy_id": policy_id, "action_on_match": action_on_match,
-                       "pdq_threshold": pdq_threshold, "allowed_uses": uses, "confirmed_material": confirmed_material,
-                       "permitted_purpose": bank.permitted_purpose})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.BANK_CREATE,
+        subject_type="bank",
+        subject_id=bank.id,
+        data={
+            "name": name,
+            "source": source,
+            "policy_id": policy_id,
+            "action_on_match": action_on_match,
+            "pdq_threshold": pdq_threshold,
+            "allowed_uses": uses,
+            "confirmed_material": confirmed_material,
+            "permitted_purpose": bank.permitted_purpose,
+        },
+    )
     return bank
 
 
@@ -134,8 +162,14 @@ def update_bank(db: Session, *, actor: Actor, bank: Bank, reason: str, **changes
     if record:
         bank.updated_at = now(db)
         # Thresholds and enablement change what the index answers; followers re-read the bank row.
-        audit.record(db, actor=actor, tag=AuditTag.BANK_UPDATE, subject_type="bank", subject_id=bank.id,
-                     data={"changes": record, "reason": reason})
+        audit.record(
+            db,
+            actor=actor,
+            tag=AuditTag.BANK_UPDATE,
+            subject_type="bank",
+            subject_id=bank.id,
+            data={"changes": record, "reason": reason},
+        )
     return bank
 
 
@@ -155,8 +189,14 @@ def rename_bank(db: Session, *, actor: Actor, bank: Bank, name: str, reason: str
     old = bank.name
     bank.name = name
     bank.updated_at = now(db)
-    audit.record(db, actor=actor, tag=AuditTag.BANK_UPDATE, subject_type="bank", subject_id=bank.id,
-                 data={"changes": {"name": [old, name]}, "reason": reason})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.BANK_UPDATE,
+        subject_type="bank",
+        subject_id=bank.id,
+        data={"changes": {"name": [old, name]}, "reason": reason},
+    )
     return bank
 
 
@@ -165,12 +205,22 @@ def delete_bank(db: Session, *, actor: Actor, bank: Bank, reason: str) -> None:
     entries it held explain the matches made against them."""
     if not reason.strip():
         raise InvalidInput("deleting a bank needs a reason, for the record")
-    held = db.execute(sa.select(sa.func.count()).select_from(BankEntry).where(BankEntry.bank_id == bank.id)).scalar_one()
+    held = db.execute(
+        sa.select(sa.func.count()).select_from(BankEntry).where(BankEntry.bank_id == bank.id)
+    ).scalar_one()
     if held:
-        raise Conflict(f"bank {bank.name!r} holds {held} entries, kept so that the matches made against them "
-                       "stay explainable: disable the bank instead")
-    audit.record(db, actor=actor, tag=AuditTag.BANK_DELETE, subject_type="bank", subject_id=bank.id,
-                 data={"name": bank.name, "reason": reason})
+        raise Conflict(
+            f"bank {bank.name!r} holds {held} entries, kept so that the matches made against them "
+            "stay explainable: disable the bank instead"
+        )
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.BANK_DELETE,
+        subject_type="bank",
+        subject_id=bank.id,
+        data={"name": bank.name, "reason": reason},
+    )
     db.delete(bank)
     db.flush()
 
@@ -182,7 +232,7 @@ class NewEntry:
     note: str = ""
     variant: str = ""
     quality: int | None = None
-    parent: "NewEntry | None" = None
+    parent: NewEntry | None = None
     # For vpdq, `signal` is the frame list (threatexchange's text form); the entry stores its digest
     # as the signal and the canonical list in `frames`.
 
@@ -203,8 +253,10 @@ def _existing_keys(db: Session, bank: Bank, keys: list[tuple[str, str, str]]) ->
         for i in range(0, len(signals), 900):
             rows = db.execute(
                 sa.select(BankEntry.signal_type, BankEntry.signal, BankEntry.variant).where(
-                    BankEntry.bank_id == bank.id, BankEntry.signal_type == signal_type,
-                    BankEntry.signal.in_(signals[i:i + 900]))
+                    BankEntry.bank_id == bank.id,
+                    BankEntry.signal_type == signal_type,
+                    BankEntry.signal.in_(signals[i : i + 900]),
+                )
             ).all()
             found.update((r[0], r[1], r[2]) for r in rows)
     return found
@@ -244,9 +296,20 @@ def add_entries(
             result.duplicates += 1
             continue
         existing.add(key)
-        entry = BankEntry(bank_id=bank.id, signal_type=kind.value, signal=text, variant=item.variant,
-                          quality=item.quality, frames=frames.get(id(item)), note=item.note, added_by=actor.ref, added_at=when,
-                          source_case_id=source_case_id, source_ref=source_ref, enabled=True)
+        entry = BankEntry(
+            bank_id=bank.id,
+            signal_type=kind.value,
+            signal=text,
+            variant=item.variant,
+            quality=item.quality,
+            frames=frames.get(id(item)),
+            note=item.note,
+            added_by=actor.ref,
+            added_at=when,
+            source_case_id=source_case_id,
+            source_ref=source_ref,
+            enabled=True,
+        )
         db.add(entry)
         made[id(item)] = entry
         result.entries.append(entry)
@@ -258,10 +321,20 @@ def add_entries(
         if item.parent is not None and id(item) in made and id(item.parent) in made:
             made[id(item)].parent_id = made[id(item.parent)].id
     if audit_each and result.added:
-        audit.record(db, actor=actor, tag=AuditTag.BANK_ENTRIES_ADD, subject_type="bank", subject_id=bank.id,
-                     data={"added": result.added, "duplicates": result.duplicates, "source_case_id": source_case_id,
-                           "source_ref": source_ref,
-                           "entries": [[e.id, e.signal_type, e.signal, e.variant] for e in result.entries[:100]]})
+        audit.record(
+            db,
+            actor=actor,
+            tag=AuditTag.BANK_ENTRIES_ADD,
+            subject_type="bank",
+            subject_id=bank.id,
+            data={
+                "added": result.added,
+                "duplicates": result.duplicates,
+                "source_case_id": source_case_id,
+                "source_ref": source_ref,
+                "entries": [[e.id, e.signal_type, e.signal, e.variant] for e in result.entries[:100]],
+            },
+        )
     return result
 
 
@@ -284,8 +357,11 @@ class EntryCounts:
 
 
 def entry_counts(db: Session) -> dict[int, EntryCounts]:
-    rows = db.execute(sa.select(BankEntry.bank_id, BankEntry.parent_id.is_(None), BankEntry.enabled, sa.func.count())
-                      .group_by(BankEntry.bank_id, BankEntry.parent_id.is_(None), BankEntry.enabled)).all()
+    rows = db.execute(
+        sa.select(BankEntry.bank_id, BankEntry.parent_id.is_(None), BankEntry.enabled, sa.func.count()).group_by(
+            BankEntry.bank_id, BankEntry.parent_id.is_(None), BankEntry.enabled
+        )
+    ).all()
     found: dict[int, dict[str, int]] = {}
     for bank_id, original, enabled, n in rows:
         counts = found.setdefault(bank_id, {"active": 0, "disabled": 0, "variant_signals": 0})
@@ -305,17 +381,30 @@ def disable_entry(db: Session, *, actor: Actor, entry: BankEntry, reason: str) -
     if not entry.enabled:
         raise Conflict(f"bank entry {entry.id} is already disabled")
     when = now(db)
-    touched = [entry, *db.execute(sa.select(BankEntry).where(BankEntry.parent_id == entry.id,
-                                                             BankEntry.enabled.is_(True))).scalars()]
+    touched = [
+        entry,
+        *db.execute(sa.select(BankEntry).where(BankEntry.parent_id == entry.id, BankEntry.enabled.is_(True))).scalars(),
+    ]
     for e in touched:
         e.enabled = False
         e.disabled_at = when
         e.disabled_by = actor.ref
         e.disabled_reason = reason
         sequences.touch(db, e, sequence=BANK_SIGNALS)
-    audit.record(db, actor=actor, tag=AuditTag.BANK_ENTRY_DISABLE, subject_type="bank_entry", subject_id=entry.id,
-                 data={"bank_id": entry.bank_id, "reason": reason, "signal_type": entry.signal_type,
-                       "signal": entry.signal, "variants": [e.id for e in touched[1:]]})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.BANK_ENTRY_DISABLE,
+        subject_type="bank_entry",
+        subject_id=entry.id,
+        data={
+            "bank_id": entry.bank_id,
+            "reason": reason,
+            "signal_type": entry.signal_type,
+            "signal": entry.signal,
+            "variants": [e.id for e in touched[1:]],
+        },
+    )
     return entry
 
 
@@ -329,8 +418,14 @@ def enable_entry(db: Session, *, actor: Actor, entry: BankEntry, reason: str) ->
         e.enabled = True
         e.disabled_at = e.disabled_by = e.disabled_reason = None
         sequences.touch(db, e, sequence=BANK_SIGNALS)
-    audit.record(db, actor=actor, tag=AuditTag.BANK_ENTRY_ENABLE, subject_type="bank_entry", subject_id=entry.id,
-                 data={"bank_id": entry.bank_id, "reason": reason})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.BANK_ENTRY_ENABLE,
+        subject_type="bank_entry",
+        subject_id=entry.id,
+        data={"bank_id": entry.bank_id, "reason": reason},
+    )
     return entry
 
 
@@ -359,13 +454,15 @@ def parse_bank_file(text: str, *, max_rows: int = MAX_IMPORT_ROWS) -> tuple[list
     head = first.split(None, 1)
     # 'type signal' lines; a vPDQ signal is JSON with commas (and spaces, as threatexchange prints it).
     if ("," not in first and len(first.split()) == 2) or (
-            len(head) == 2 and head[0].strip().lower() == SignalType.vpdq.value):
+        len(head) == 2 and head[0].strip().lower() == SignalType.vpdq.value
+    ):
         return (*_parse_lines(text, max_rows), "tx-lines")
     return (*parse_csv(text, max_rows=max_rows), "csv")
 
 
-def _add_row(rows: list[NewEntry], problems: list[str], line_no: int, signal_type: str, signal: str, note: str,
-             max_rows: int) -> None:
+def _add_row(
+    rows: list[NewEntry], problems: list[str], line_no: int, signal_type: str, signal: str, note: str, max_rows: int
+) -> None:
     try:
         kind, clean = normalise_signal(signal_type, signal)
     except InvalidInput as exc:
@@ -447,30 +544,50 @@ def parse_csv(text: str, *, max_rows: int = MAX_IMPORT_ROWS) -> tuple[list[NewEn
 
 
 def import_entries(
-    db: Session, *, actor: Actor, bank: Bank, entries: list[NewEntry], problems: list[str], source_ref: str,
+    db: Session,
+    *,
+    actor: Actor,
+    bank: Bank,
+    entries: list[NewEntry],
+    problems: list[str],
+    source_ref: str,
     batch: int = 5000,
 ) -> ImportReport:
     report = ImportReport(rejected=list(problems))
     for i in range(0, len(entries), batch):
-        result = add_entries(db, actor=actor, bank=bank, entries=entries[i:i + batch], source_ref=source_ref,
-                             audit_each=False)
+        result = add_entries(
+            db, actor=actor, bank=bank, entries=entries[i : i + batch], source_ref=source_ref, audit_each=False
+        )
         report.added += result.added
         report.duplicates += result.duplicates
         for e in result.entries:
             db.expunge(e)  # keep memory flat on large imports; the rows are flushed
-    audit.record(db, actor=actor, tag=AuditTag.BANK_IMPORT, subject_type="bank", subject_id=bank.id,
-                 data={"source_ref": source_ref, "added": report.added, "duplicates": report.duplicates,
-                       "rejected": len(report.rejected), "first_rejections": report.rejected[:20]})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.BANK_IMPORT,
+        subject_type="bank",
+        subject_id=bank.id,
+        data={
+            "source_ref": source_ref,
+            "added": report.added,
+            "duplicates": report.duplicates,
+            "rejected": len(report.rejected),
+            "first_rejections": report.rejected[:20],
+        },
+    )
     return report
 
 
-def iter_export_rows(db: Session, bank: Bank, *, include_disabled: bool = False,
-                     include_variants: bool = False) -> Iterator[list[str]]:
+def iter_export_rows(
+    db: Session, bank: Bank, *, include_disabled: bool = False, include_variants: bool = False
+) -> Iterator[list[str]]:
     """Rows for CSV export. Bank-side variants are ours; other organisations' lists hold originals
     only, so by default we export originals only, as they expect."""
     # A vPDQ entry is exported as its frame list (what other systems read), not its digest.
-    stmt = sa.select(BankEntry.signal_type, sa.func.coalesce(BankEntry.frames, BankEntry.signal),
-                     BankEntry.note).where(BankEntry.bank_id == bank.id)
+    stmt = sa.select(BankEntry.signal_type, sa.func.coalesce(BankEntry.frames, BankEntry.signal), BankEntry.note).where(
+        BankEntry.bank_id == bank.id
+    )
     if not include_disabled:
         stmt = stmt.where(BankEntry.enabled.is_(True))
     if not include_variants:
@@ -482,8 +599,7 @@ def iter_export_rows(db: Session, bank: Bank, *, include_disabled: bool = False,
 EXPORT_FORMATS = ("csv", "tx-csv", "tx-lines")
 
 
-def export_bank(db: Session, *, actor: Actor, bank: Bank, out: io.TextIOBase, fmt: str = "csv",
-                **kwargs: bool) -> int:
+def export_bank(db: Session, *, actor: Actor, bank: Bank, out: io.TextIOBase, fmt: str = "csv", **kwargs: bool) -> int:
     """Write a bank's entries as `csv` (ours), `tx-csv` or `tx-lines` (threatexchange's)."""
     if fmt not in EXPORT_FORMATS:
         raise InvalidInput(f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}")
@@ -502,8 +618,14 @@ def export_bank(db: Session, *, actor: Actor, bank: Bank, out: io.TextIOBase, fm
         else:
             out.write(f"{tx_name} {signal}\n")
         n += 1
-    audit.record(db, actor=actor, tag=AuditTag.BANK_EXPORT, subject_type="bank", subject_id=bank.id,
-                 data={"rows": n, "format": fmt, **kwargs})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.BANK_EXPORT,
+        subject_type="bank",
+        subject_id=bank.id,
+        data={"rows": n, "format": fmt, **kwargs},
+    )
     return n
 
 

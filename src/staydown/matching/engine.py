@@ -71,8 +71,7 @@ class Replica:
         while True:
             with database.unit_of_work(write=False) as db:
                 rows = db.execute(
-                    sa.select(t.id, t.signal_type, t.signal, self._live_column().label("live"), t.change_seq,
-                              t.frames)
+                    sa.select(t.id, t.signal_type, t.signal, self._live_column().label("live"), t.change_seq, t.frames)
                     .where(t.change_seq > self.applied)
                     .order_by(t.change_seq)
                     .limit(batch)
@@ -104,7 +103,7 @@ class Replica:
                 if r[1] == "vpdq":
                     try:
                         self.video.add(r[0], frames_from_row(r[5], spacing=self.video_spacing))
-                    except Exception:  # noqa: BLE001 - rows are checked on the way in; one bad row must not stop the follower
+                    except Exception:  # rows are checked on the way in; one bad row must not stop the follower
                         log.exception("vPDQ row %s of %s cannot be indexed; it matches by digest only", r[0], self.name)
             self.applied = int(rows[-1][4])
 
@@ -212,11 +211,19 @@ class MatchEngine:
     def lag(self) -> dict[str, dict[str, int]]:
         with self.database.unit_of_work(write=False) as db:
             heads = {r.name: sequences.head(db, r.name) for r in self.replicas}
-        return {r.name: {"applied": r.applied, "head": heads[r.name], "behind": max(0, heads[r.name] - r.applied)}
-                for r in self.replicas}
+        return {
+            r.name: {"applied": r.applied, "head": heads[r.name], "behind": max(0, heads[r.name] - r.applied)}
+            for r in self.replicas
+        }
 
-    def follow(self, stop: threading.Event, *, interval: float = 0.2, save_every_rows: int = 100_000,
-               save_every_seconds: float = 300.0) -> None:
+    def follow(
+        self,
+        stop: threading.Event,
+        *,
+        interval: float = 0.2,
+        save_every_rows: int = 100_000,
+        save_every_seconds: float = 300.0,
+    ) -> None:
         """Keep up with the database until `stop` is set; save now and then so restarts are quick."""
         from staydown.db import OutageLog
 
@@ -237,5 +244,5 @@ class MatchEngine:
             self.changed.clear()
         try:
             self.save()
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("saving the indexes at shutdown failed")

@@ -19,8 +19,7 @@ still to be found.
 
 from __future__ import annotations
 
-__all__ = ["DETAILED", "FLAT_MAX_DISTANCE", "VARIANT_MAX_DISTANCE", "VARIANT_MIN_QUALITY", "admits",
-           "variant_radius"]
+__all__ = ["DETAILED", "FLAT_MAX_DISTANCE", "VARIANT_MAX_DISTANCE", "VARIANT_MIN_QUALITY", "admits", "variant_radius"]
 
 # A hit through a variant must be this close (the plain threshold is the bank's, 31 by default)...
 VARIANT_MAX_DISTANCE = 25
@@ -39,8 +38,15 @@ def variant_radius(threshold: int, quality: int | None = 100) -> int:
     return min(threshold, limit)
 
 
-def admits(*, distance: int, threshold: int, query_variant: str, query_quality: int | None,
-           entry_variant: str, entry_quality: int | None) -> bool:
+def admits(
+    *,
+    distance: int,
+    threshold: int,
+    query_variant: str,
+    query_quality: int | None,
+    entry_variant: str,
+    entry_quality: int | None,
+) -> bool:
     """Does a PDQ hit at `distance` count, under a bank threshold of `threshold`?"""
     if distance > threshold:
         return False

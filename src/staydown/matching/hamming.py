@@ -90,7 +90,9 @@ def check_radius(radius: object) -> int:
     return int(radius)
 
 
-def brute_force_pairs(stored: np.ndarray, queries: np.ndarray, *, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def brute_force_pairs(
+    stored: np.ndarray, queries: np.ndarray, *, radius: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every (query position, stored row, distance) within `radius`, by comparing every pair.
 
     The reference the index is measured against; a compiled scan that reads each stored hash once

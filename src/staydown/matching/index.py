@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from itertools import combinations
-from math import comb
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import combinations
+from math import comb
 from pathlib import Path
 
 import numba
@@ -145,8 +145,16 @@ def _plan(capacity: int, *, ndirect: Sequence[int] | None = None, nlow: Sequence
     probes = tuple(_probe_lists(nd_arr, ks[r]) for r in range(MAX_RADIUS + 1))
     region_bits = np.maximum(0, nd_arr - _REGION_BUCKETS_LOG2)
     return _Plan(
-        starts, nd_arr, nl_arr, obase, tmasks, ks, row_limit=1 << (_ENTRY_BITS - int(nl_arr.max())), probes=probes,
-        region_bits=region_bits, region_probes=_region_probe_lists(nd_arr - region_bits),
+        starts,
+        nd_arr,
+        nl_arr,
+        obase,
+        tmasks,
+        ks,
+        row_limit=1 << (_ENTRY_BITS - int(nl_arr.max())),
+        probes=probes,
+        region_bits=region_bits,
+        region_probes=_region_probe_lists(nd_arr - region_bits),
     )
 
 
@@ -450,7 +458,9 @@ class PDQIndex:
             self._words[self._n : n_new] = words
             self._ids.append(ids)
             p = self._plan
-            k.append_tables(self._words, self._n, n_new, p.starts, p.ndirect, p.nlow, p.obase, self._offsets, self._entries)
+            k.append_tables(
+                self._words, self._n, n_new, p.starts, p.ndirect, p.nlow, p.obase, self._offsets, self._entries
+            )
             self._n = n_new
             self._clear_delta()
         elif ids.size:
@@ -545,8 +555,24 @@ class PDQIndex:
                 aborted = np.empty(nq, np.bool_)
                 kernel = k.mih_search if nq >= _THREADS_MIN else k.mih_search_serial
                 kernel(
-                    block, self._words, self._dead, self._entries, self._offsets, p.obase, p.starts, p.ndirect,
-                    p.nlow, p.tmasks, ks, *p.probes[radius], radius, budget, out_rows, out_dist, count, aborted,
+                    block,
+                    self._words,
+                    self._dead,
+                    self._entries,
+                    self._offsets,
+                    p.obase,
+                    p.starts,
+                    p.ndirect,
+                    p.nlow,
+                    p.tmasks,
+                    ks,
+                    *p.probes[radius],
+                    radius,
+                    budget,
+                    out_rows,
+                    out_dist,
+                    count,
+                    aborted,
                 )
                 bq, br, bd = _collect(out_rows, out_dist, count, keep=~aborted & (count <= _RESULT_WIDTH))
             qs.append(bq + start)
@@ -562,8 +588,24 @@ class PDQIndex:
                 o_count = np.empty(more.size, np.int64)
                 o_aborted = np.empty(more.size, np.bool_)
                 k.mih_search(
-                    sub, self._words, self._dead, self._entries, self._offsets, p.obase, p.starts, p.ndirect,
-                    p.nlow, p.tmasks, ks, *p.probes[radius], radius, budget, o_rows, o_dist, o_count, o_aborted,
+                    sub,
+                    self._words,
+                    self._dead,
+                    self._entries,
+                    self._offsets,
+                    p.obase,
+                    p.starts,
+                    p.ndirect,
+                    p.nlow,
+                    p.tmasks,
+                    ks,
+                    *p.probes[radius],
+                    radius,
+                    budget,
+                    o_rows,
+                    o_dist,
+                    o_count,
+                    o_aborted,
                 )
                 mq, mr, md = _collect(o_rows, o_dist, o_count, keep=np.ones(more.size, bool))
                 qs.append(more[mq] + start)
@@ -597,9 +639,26 @@ class PDQIndex:
             out_count = np.zeros(nw, np.int64)
             aborted = np.zeros(nq, np.uint8)
             k.mih_search_batch(
-                block, self._words, self._dead, self._entries, self._offsets, p.obase, p.starts, p.ndirect,
-                p.nlow, p.tmasks, ks, *p.region_probes, p.region_bits, radius, budget, out_q, out_row, out_dist,
-                out_count, aborted,
+                block,
+                self._words,
+                self._dead,
+                self._entries,
+                self._offsets,
+                p.obase,
+                p.starts,
+                p.ndirect,
+                p.nlow,
+                p.tmasks,
+                ks,
+                *p.region_probes,
+                p.region_bits,
+                radius,
+                budget,
+                out_q,
+                out_row,
+                out_dist,
+                out_count,
+                aborted,
             )
             if out_count.max() <= width:
                 break
@@ -891,4 +950,3 @@ class ExactIndex:
         _read_npy(root / "digests.npy", digests)
         index.add(ids, digests)
         return index, int(meta["checkpoint"])
-

@@ -62,7 +62,9 @@ def _max_radius(db: Session, use: BankUse) -> int | None:
     return max(radii) if radii else None
 
 
-def match_banks(db: Session, engine: MatchEngine, query: QuerySignals, *, use: BankUse = BankUse.scan) -> list[BankMatch]:
+def match_banks(
+    db: Session, engine: MatchEngine, query: QuerySignals, *, use: BankUse = BankUse.scan
+) -> list[BankMatch]:
     """Every enabled entry of every enabled bank permitted for `use` that matches, closest first.
     The index answers at the widest threshold; each bank's own threshold is applied here, and the
     database has the last word on enablement, so a just-disabled entry never matches."""
@@ -82,7 +84,11 @@ def match_banks(db: Session, engine: MatchEngine, query: QuerySignals, *, use: B
     rows = db.execute(
         sa.select(BankEntry.id, BankEntry.variant, BankEntry.parent_id, BankEntry.quality, Bank)
         .join(Bank, Bank.id == BankEntry.bank_id)
-        .where(BankEntry.id.in_(sorted({h.row_id for _, _, h in hits})), BankEntry.enabled.is_(True), Bank.enabled.is_(True))
+        .where(
+            BankEntry.id.in_(sorted({h.row_id for _, _, h in hits})),
+            BankEntry.enabled.is_(True),
+            Bank.enabled.is_(True),
+        )
     ).all()
     by_id = {r[0]: r for r in rows}
     best: dict[tuple[int, str], BankMatch] = {}
@@ -93,19 +99,38 @@ def match_banks(db: Session, engine: MatchEngine, query: QuerySignals, *, use: B
         _, entry_variant, parent_id, entry_quality, bank = row
         if use.value not in bank.allowed_uses:
             continue
-        if kind == "pdq" and not admits(distance=hit.distance, threshold=bank.pdq_threshold,
-                                        query_variant=query_variant, query_quality=qualities[query_variant],
-                                        entry_variant=entry_variant or "", entry_quality=entry_quality):
+        if kind == "pdq" and not admits(
+            distance=hit.distance,
+            threshold=bank.pdq_threshold,
+            query_variant=query_variant,
+            query_quality=qualities[query_variant],
+            entry_variant=entry_variant or "",
+            entry_quality=entry_quality,
+        ):
             continue
         original = parent_id or hit.row_id
-        match = BankMatch(bank=bank.name, bank_id=bank.id, entry_id=original, signal_type=kind, distance=hit.distance,
-                          threshold=bank.pdq_threshold if kind == "pdq" else 0, action=bank.action_on_match,
-                          policy_id=bank.policy_id, confirmed_material=bank.confirmed_material,
-                          query_variant=query_variant, entry_variant=entry_variant)
+        match = BankMatch(
+            bank=bank.name,
+            bank_id=bank.id,
+            entry_id=original,
+            signal_type=kind,
+            distance=hit.distance,
+            threshold=bank.pdq_threshold if kind == "pdq" else 0,
+            action=bank.action_on_match,
+            policy_id=bank.policy_id,
+            confirmed_material=bank.confirmed_material,
+            query_variant=query_variant,
+            entry_variant=entry_variant,
+        )
         key = (original, kind)
-        if key not in best or (match.distance, match.query_variant != "") < (best[key].distance, best[key].query_variant != ""):
+        if key not in best or (match.distance, match.query_variant != "") < (
+            best[key].distance,
+            best[key].query_variant != "",
+        ):
             best[key] = match
-    return sorted(best.values(), key=lambda m: (-VERDICT_RANK[ACTION_VERDICT[m.action]], m.distance, m.bank, m.entry_id))
+    return sorted(
+        best.values(), key=lambda m: (-VERDICT_RANK[ACTION_VERDICT[m.action]], m.distance, m.bank, m.entry_id)
+    )
 
 
 @dataclass(frozen=True)
@@ -147,19 +172,30 @@ def find_copies(db: Session, engine: MatchEngine, query: QuerySignals, *, radius
     # A copy found through a variant of the query (a bank-side crop, a turn) meets the same gate
     # as at scan time: the sweep acts on what it finds without a person looking.
     hits: list[tuple[str, Hit]] = [
-        ("pdq", h) for h in engine.content.search_pdq([q.hash for q in query.pdq], radius)
-        if admits(distance=h.distance, threshold=radius, query_variant=query.pdq[h.query].variant,
-                  query_quality=query.pdq[h.query].quality, entry_variant="", entry_quality=None)]
+        ("pdq", h)
+        for h in engine.content.search_pdq([q.hash for q in query.pdq], radius)
+        if admits(
+            distance=h.distance,
+            threshold=radius,
+            query_variant=query.pdq[h.query].variant,
+            query_quality=query.pdq[h.query].quality,
+            entry_variant="",
+            entry_quality=None,
+        )
+    ]
     for kind in ("md5", "sha256"):
         digest = getattr(query, kind)
         if digest:
             hits += [(kind, h) for h in engine.content.lookup(kind, [digest])]
     if not hits:
         return []
-    live = dict(db.execute(
-        sa.select(ContentSignal.id, ContentSignal.content_id)
-        .where(ContentSignal.id.in_(sorted({h.row_id for _, h in hits})), ContentSignal.purged.is_(False))
-    ).all())
+    live = dict(
+        db.execute(
+            sa.select(ContentSignal.id, ContentSignal.content_id).where(
+                ContentSignal.id.in_(sorted({h.row_id for _, h in hits})), ContentSignal.purged.is_(False)
+            )
+        ).all()
+    )
     best: dict[int, CopyHit] = {}
     for kind, hit in hits:
         content_id = live.get(hit.row_id)
@@ -170,8 +206,9 @@ def find_copies(db: Session, engine: MatchEngine, query: QuerySignals, *, radius
     return sorted(best.values(), key=lambda c: (c.distance, c.content_id))
 
 
-def copies_of_entries(db: Session, engine: MatchEngine, entries: list[BankEntry], *, radius: int,
-                      unknown_quality: int) -> dict[int, int]:
+def copies_of_entries(
+    db: Session, engine: MatchEngine, entries: list[BankEntry], *, radius: int, unknown_quality: int
+) -> dict[int, int]:
     """Stored content carrying any of these bank entries' image signals: content id -> distance
     (0 for an identical MD5 or SHA-256). An entry's own PDQ is looked up plain; a bank-side variant
     (a crop, a turn, a mirrored form) meets the variant gate with its recorded quality, or with
@@ -181,9 +218,11 @@ def copies_of_entries(db: Session, engine: MatchEngine, entries: list[BankEntry]
         for e in (e for e in entries if e.signal_type == kind):
             for hit in find_copies(db, engine, QuerySignals(**{kind: e.signal}), radius=0):
                 copies[hit.content_id] = 0
-    pdq = tuple(PdqQuery(f"e{e.id}" if e.variant else "", e.signal,
-                         e.quality if e.quality is not None else unknown_quality)
-                for e in entries if e.signal_type == "pdq")
+    pdq = tuple(
+        PdqQuery(f"e{e.id}" if e.variant else "", e.signal, e.quality if e.quality is not None else unknown_quality)
+        for e in entries
+        if e.signal_type == "pdq"
+    )
     if pdq:
         for hit in find_copies(db, engine, QuerySignals(pdq=pdq), radius=radius):
             copies.setdefault(hit.content_id, hit.distance)

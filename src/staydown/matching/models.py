@@ -136,7 +136,9 @@ class Scan(Base):
     __tablename__ = "scans"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    content_id: Mapped[int | None] = mapped_column(sa.ForeignKey("platform_content.id", ondelete="SET NULL"), index=True)
+    content_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("platform_content.id", ondelete="SET NULL"), index=True
+    )
     verdict: Mapped[str] = mapped_column(sa.String(10), nullable=False)
     matches: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, nullable=False, default=list)
     signals: Mapped[dict[str, Any]] = mapped_column(sa.JSON, nullable=False, default=dict)

@@ -43,23 +43,42 @@ def purge_unmatched(db: Session, *, actor: Actor, older_than: datetime) -> dict[
     is older than `older_than`, and clear those scans' hashes; audited with the counts."""
     from staydown.matching.models import CONTENT_SIGNALS, ContentSignal, Scan
 
-    last_scan = (sa.select(Scan.content_id).where(Scan.content_id.is_not(None)).group_by(Scan.content_id)
-                 .having(sa.func.max(Scan.scanned_at) < older_than)
-                 .having(sa.func.sum(sa.case((Scan.verdict != "allow", 1), else_=0)) == 0))
+    last_scan = (
+        sa.select(Scan.content_id)
+        .where(Scan.content_id.is_not(None))
+        .group_by(Scan.content_id)
+        .having(sa.func.max(Scan.scanned_at) < older_than)
+        .having(sa.func.sum(sa.case((Scan.verdict != "allow", 1), else_=0)) == 0)
+    )
     kept = _kept_content()
     content_ids = list(db.execute(last_scan.where(Scan.content_id.not_in(kept))).scalars())
     if not content_ids:
         return {"contents": 0, "signals": 0, "scans": 0}
-    signals = list(db.execute(sa.select(ContentSignal).where(
-        ContentSignal.content_id.in_(content_ids), ContentSignal.purged.is_(False))).scalars())
+    signals = list(
+        db.execute(
+            sa.select(ContentSignal).where(ContentSignal.content_id.in_(content_ids), ContentSignal.purged.is_(False))
+        ).scalars()
+    )
     for row in signals:
         # A tombstone: the match indexes drop it when they pass its sequence number.
         row.purged = True
         sequences.touch(db, row, sequence=CONTENT_SIGNALS)
-    scans = db.execute(sa.update(Scan).where(Scan.content_id.in_(content_ids))
-                       .values(signals={}, original_filename=None, uploader_ip=None, uploader_port=None)
-                       .execution_options(synchronize_session=False)).rowcount or 0
+    scans = (
+        db.execute(
+            sa.update(Scan)
+            .where(Scan.content_id.in_(content_ids))
+            .values(signals={}, original_filename=None, uploader_ip=None, uploader_port=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        or 0
+    )
     counts = {"contents": len(content_ids), "signals": len(signals), "scans": int(scans)}
-    audit.record(db, actor=actor, tag=AuditTag.SCAN_PURGE, subject_type="retention", subject_id=None,
-                 data={**counts, "older_than": older_than, "basis": "EUI-4: uploads that matched nothing"})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.SCAN_PURGE,
+        subject_type="retention",
+        subject_id=None,
+        data={**counts, "older_than": older_than, "basis": "EUI-4: uploads that matched nothing"},
+    )
     return counts

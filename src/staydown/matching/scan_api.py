@@ -13,8 +13,8 @@ from starlette.datastructures import UploadFile
 from staydown.actors import Actor
 from staydown.errors import InvalidInput
 from staydown.http import DbSession, require, require_quick
-from staydown.matching.banks import normalise_signal
 from staydown.matching import video
+from staydown.matching.banks import normalise_signal
 from staydown.matching.scanning import ScanOutcome, hash_upload, match_supplied, record_upload
 from staydown.media.fetch import fetch
 from staydown.media.video import video_format
@@ -79,9 +79,11 @@ class SuppliedPdq(BaseModel):
 
 class MatchIn(UploadFacts):
     pdq: list[SuppliedPdq] = Field(default_factory=list, max_length=64)
-    vpdq: str | None = Field(default=None, max_length=video.vpdq.MAX_VPDQ_TEXT,
-                             description="a video's vPDQ in threatexchange's form (JSON list of "
-                                         "'pdq_hex,quality,timestamp')")
+    vpdq: str | None = Field(
+        default=None,
+        max_length=video.vpdq.MAX_VPDQ_TEXT,
+        description="a video's vPDQ in threatexchange's form (JSON list of 'pdq_hex,quality,timestamp')",
+    )
     md5: str | None = Field(default=None, max_length=32)
     sha256: str | None = Field(default=None, max_length=64)
     content: ContentRef | None = None
@@ -98,7 +100,9 @@ class MatchOut(BaseModel):
     query_variant: str
     entry_variant: str
     query_match_percent: float | None = Field(default=None, description="vPDQ: share of the upload's frames found")
-    compared_match_percent: float | None = Field(default=None, description="vPDQ: share of the banked video's frames found")
+    compared_match_percent: float | None = Field(
+        default=None, description="vPDQ: share of the banked video's frames found"
+    )
 
 
 class ScanOut(BaseModel):
@@ -113,12 +117,21 @@ class ScanOut(BaseModel):
     case_ids: list[int] = Field(default_factory=list, description="cases opened or joined by a hold or block")
 
     @classmethod
-    def of(cls, outcome: ScanOutcome) -> "ScanOut":
-        return cls(scan_id=outcome.scan_id, verdict=outcome.verdict, reasons=outcome.reasons,
-                   matches=[MatchOut(**{k: v for k, v in m.to_dict().items() if k in MatchOut.model_fields})
-                            for m in outcome.matches],
-                   signals=outcome.signals, media=outcome.media, content_id=outcome.content_id,
-                   query_variants=outcome.query_variants, case_ids=outcome.extra.get("case_ids", []))
+    def of(cls, outcome: ScanOutcome) -> ScanOut:
+        return cls(
+            scan_id=outcome.scan_id,
+            verdict=outcome.verdict,
+            reasons=outcome.reasons,
+            matches=[
+                MatchOut(**{k: v for k, v in m.to_dict().items() if k in MatchOut.model_fields})
+                for m in outcome.matches
+            ],
+            signals=outcome.signals,
+            media=outcome.media,
+            content_id=outcome.content_id,
+            query_variants=outcome.query_variants,
+            case_ids=outcome.extra.get("case_ids", []),
+        )
 
 
 def _field(form: Any, name: str) -> str | None:
@@ -149,12 +162,19 @@ def _content_from_form(form: Any) -> tuple[ContentRef | None, UploadFacts]:
             raise InvalidInput("account_id needs a content_id: scans are recorded against the platform's content")
         elif _field(form, "content_visibility"):
             raise InvalidInput("content_visibility needs a content_id: it describes the platform's content")
-        facts = UploadFacts.model_validate({
-            "uploader_ip": _field(form, "uploader_ip"), "uploader_port": _field(form, "uploader_port") or None,
-            "uploaded_at": _field(form, "uploaded_at"), "original_filename": _field(form, "original_filename")})
+        facts = UploadFacts.model_validate(
+            {
+                "uploader_ip": _field(form, "uploader_ip"),
+                "uploader_port": _field(form, "uploader_port") or None,
+                "uploaded_at": _field(form, "uploaded_at"),
+                "original_filename": _field(form, "original_filename"),
+            }
+        )
     except ValidationError as exc:
-        raise InvalidInput("the scan form is not valid: " + "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])) from None
+        raise InvalidInput(
+            "the scan form is not valid: "
+            + "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+        ) from None
     return content, facts
 
 
@@ -172,8 +192,10 @@ SCAN_BODY_DOC = {
                         "content_id": {"type": "string", "minLength": 1, "maxLength": 200},
                         "content_kind": {"type": "string", "enum": list(CONTENT_KINDS)},
                         "content_url": {"type": "string", "maxLength": 2048},
-                        "content_visibility": {"type": "string",
-                                               "enum": ["public", "unlisted", "followers", "private", "unknown"]},
+                        "content_visibility": {
+                            "type": "string",
+                            "enum": ["public", "unlisted", "followers", "private", "unknown"],
+                        },
                         "account_id": {"type": "string", "minLength": 1, "maxLength": 200},
                         "account_handle": {"type": "string", "maxLength": 200},
                         "uploader_ip": {"type": "string", "maxLength": 64},
@@ -207,8 +229,10 @@ async def scan(request: Request, actor: Scanner) -> ScanOut:
         try:
             body = ScanUrlIn.model_validate_json(await request.body())
         except ValidationError as exc:
-            raise InvalidInput("the scan request is not valid: " + "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])) from None
+            raise InvalidInput(
+                "the scan request is not valid: "
+                + "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+            ) from None
         data = await run_in_threadpool(fetch, body.url, settings.fetch_policy())
         content, facts = body.content, body
         kind_given = content is not None and "kind" in content.model_fields_set
@@ -235,30 +259,54 @@ async def scan(request: Request, actor: Scanner) -> ScanOut:
     return ScanOut.of(outcome)
 
 
-def _record(request: Request, actor: Actor, hashed: Any, content: ContentRef | None, data: bytes,
-            facts: Any) -> ScanOutcome:
+def _record(
+    request: Request, actor: Actor, hashed: Any, content: ContentRef | None, data: bytes, facts: Any
+) -> ScanOutcome:
     """The write half of a scan, in one unit of work that starts only now the media is hashed."""
     with request.app.state.database.unit_of_work() as db:
-        outcome = record_upload(db, actor=actor, engine=request.app.state.match_engine, hashed=hashed,
-                                content=content, uploader_ip=facts.uploader_ip, uploaded_at=facts.uploaded_at,
-                                uploader_port=facts.uploader_port, original_filename=facts.original_filename)
+        outcome = record_upload(
+            db,
+            actor=actor,
+            engine=request.app.state.match_engine,
+            hashed=hashed,
+            content=content,
+            uploader_ip=facts.uploader_ip,
+            uploaded_at=facts.uploaded_at,
+            uploader_port=facts.uploader_port,
+            original_filename=facts.original_filename,
+        )
         _detection(request, db, outcome, content, data, facts)
     return outcome
 
 
-def _record_video(request: Request, actor: Actor, signals: Any, content: ContentRef | None, data: bytes,
-                  facts: Any) -> ScanOutcome:
+def _record_video(
+    request: Request, actor: Actor, signals: Any, content: ContentRef | None, data: bytes, facts: Any
+) -> ScanOutcome:
     """The write half of a video scan, in one unit of work that starts only now the video is hashed."""
     with request.app.state.database.unit_of_work() as db:
-        outcome = video.scan_video(db, actor=actor, engine=request.app.state.match_engine, signals=signals,
-                                   content=content, uploader_ip=facts.uploader_ip, uploaded_at=facts.uploaded_at,
-                                   uploader_port=facts.uploader_port, original_filename=facts.original_filename)
+        outcome = video.scan_video(
+            db,
+            actor=actor,
+            engine=request.app.state.match_engine,
+            signals=signals,
+            content=content,
+            uploader_ip=facts.uploader_ip,
+            uploaded_at=facts.uploaded_at,
+            uploader_port=facts.uploader_port,
+            original_filename=facts.original_filename,
+        )
         _detection(request, db, outcome, content, data, facts)
     return outcome
 
 
-def _detection(request: Request, db: DbSession, outcome: ScanOutcome, content: ContentRef | None,
-               data: bytes | None = None, facts: UploadFacts | None = None) -> None:
+def _detection(
+    request: Request,
+    db: DbSession,
+    outcome: ScanOutcome,
+    content: ContentRef | None,
+    data: bytes | None = None,
+    facts: UploadFacts | None = None,
+) -> None:
     """A hold or block on identified content opens (or joins) a case for a person to confirm, and
     the upload goes into the vault with what it carried (CSAM-3): held or blocked material may be
     reported, and the platform may never have stored a blocked upload."""
@@ -267,10 +315,17 @@ def _detection(request: Request, db: DbSession, outcome: ScanOutcome, content: C
     from staydown.intake.actions import act_on_detection, submit_detection
 
     state = request.app.state
-    receipt = submit_detection(db, content_platform_id=content.id,
-                               account_platform_id=content.account.id if content.account else None,
-                               matches=outcome.matches, verdict=outcome.verdict, catalogue=state.catalogue,
-                               rules=state.case_rules, engine=state.match_engine, act=False)
+    receipt = submit_detection(
+        db,
+        content_platform_id=content.id,
+        account_platform_id=content.account.id if content.account else None,
+        matches=outcome.matches,
+        verdict=outcome.verdict,
+        catalogue=state.catalogue,
+        rules=state.case_rules,
+        engine=state.match_engine,
+        act=False,
+    )
     outcome.extra["case_ids"] = [c.id for c in receipt.cases]
     if data is not None:
         from staydown.actors import SYSTEM
@@ -280,19 +335,35 @@ def _detection(request: Request, db: DbSession, outcome: ScanOutcome, content: C
         stored = content_by_platform_id(db, content.id)
         facts = facts or UploadFacts()
         at = facts.uploaded_at.isoformat() if facts.uploaded_at else None
-        store_item(db, actor=SYSTEM, vault=state.vault, data=data, content_id=stored.id,
-                   case_id=receipt.cases[0].id if receipt.cases else None,
-                   context={"account_id": content.account.id if content.account else None,
-                            "ip_capture": [{"ip": facts.uploader_ip, "port": facts.uploader_port, "event": "Upload",
-                                            "at": at}] if facts.uploader_ip else [],
-                            "uploaded_at": at,
-                            "scan_id": outcome.scan_id, "matches": [m.to_dict() for m in outcome.matches[:5]]},
-                   media_type=outcome.media.get("format", "application/octet-stream"),
-                   original_filename=facts.original_filename)
+        store_item(
+            db,
+            actor=SYSTEM,
+            vault=state.vault,
+            data=data,
+            content_id=stored.id,
+            case_id=receipt.cases[0].id if receipt.cases else None,
+            context={
+                "account_id": content.account.id if content.account else None,
+                "ip_capture": [{"ip": facts.uploader_ip, "port": facts.uploader_port, "event": "Upload", "at": at}]
+                if facts.uploader_ip
+                else [],
+                "uploaded_at": at,
+                "scan_id": outcome.scan_id,
+                "matches": [m.to_dict() for m in outcome.matches[:5]],
+            },
+            media_type=outcome.media.get("format", "application/octet-stream"),
+            original_filename=facts.original_filename,
+        )
     # Knowledge and any automated decision come once the upload is in the vault, so that what the
     # decision banks and a report carries can be taken from the file itself.
-    act_on_detection(db, receipt=receipt, matches=outcome.matches, verdict=outcome.verdict,
-                     catalogue=state.catalogue, rules=state.case_rules)
+    act_on_detection(
+        db,
+        receipt=receipt,
+        matches=outcome.matches,
+        verdict=outcome.verdict,
+        catalogue=state.catalogue,
+        rules=state.case_rules,
+    )
 
 
 @router.post("/match", response_model=ScanOut)
@@ -306,14 +377,31 @@ def match(body: MatchIn, request: Request, db: DbSession, actor: Matcher) -> Sca
     if body.vpdq:
         if pdq:
             raise InvalidInput("give a video's vpdq or an image's pdq, not both")
-        outcome = video.match_supplied_video(db, actor=actor, engine=request.app.state.match_engine,
-                                             vpdq_text=body.vpdq, md5=md5, sha256=sha256, content=body.content,
-                                             uploader_ip=body.uploader_ip, uploaded_at=body.uploaded_at)
+        outcome = video.match_supplied_video(
+            db,
+            actor=actor,
+            engine=request.app.state.match_engine,
+            vpdq_text=body.vpdq,
+            md5=md5,
+            sha256=sha256,
+            content=body.content,
+            uploader_ip=body.uploader_ip,
+            uploaded_at=body.uploaded_at,
+        )
         _detection(request, db, outcome, body.content)
         return ScanOut.of(outcome)
-    outcome = match_supplied(db, actor=actor, engine=request.app.state.match_engine, pdq=pdq, md5=md5,
-                             sha256=sha256, content=body.content, uploader_ip=body.uploader_ip,
-                             uploader_port=body.uploader_port, uploaded_at=body.uploaded_at,
-                             original_filename=body.original_filename)
+    outcome = match_supplied(
+        db,
+        actor=actor,
+        engine=request.app.state.match_engine,
+        pdq=pdq,
+        md5=md5,
+        sha256=sha256,
+        content=body.content,
+        uploader_ip=body.uploader_ip,
+        uploader_port=body.uploader_port,
+        uploaded_at=body.uploaded_at,
+        original_filename=body.original_filename,
+    )
     _detection(request, db, outcome, body.content)
     return ScanOut.of(outcome)

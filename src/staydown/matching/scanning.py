@@ -17,9 +17,9 @@ from staydown.matching.engine import MatchEngine
 from staydown.matching.matcher import BankMatch, PdqQuery, QuerySignals, decide_verdict, match_banks
 from staydown.matching.models import CONTENT_SIGNALS, BankUse, ContentSignal, Scan
 from staydown.media.decode import DecodeLimits
-from staydown.observability.metrics import scan_recorded
 from staydown.media.hashing import MediaSignals
 from staydown.media.variants import scan as hash_with_variants
+from staydown.observability.metrics import scan_recorded
 from staydown.subjects.actions import ensure_content
 from staydown.subjects.models import PlatformContent
 from staydown.subjects.schemas import ContentRef
@@ -58,24 +58,37 @@ def signals_dict(signals: MediaSignals) -> dict[str, Any]:
 
 
 def media_dict(signals: MediaSignals) -> dict[str, Any]:
-    return {"format": signals.format, "width": signals.width, "height": signals.height,
-            "frame_count": signals.frame_count, "fast_path": signals.fast_path}
+    return {
+        "format": signals.format,
+        "width": signals.width,
+        "height": signals.height,
+        "frame_count": signals.frame_count,
+        "fast_path": signals.fast_path,
+    }
 
 
 def store_content_signals(db: Session, *, content: PlatformContent, signals: list[tuple[str, str, int | None]]) -> int:
     """Keep a scanned item's signals for sweeps ("find every stored copy"); each new row takes
     a content-signal sequence number so every index replica picks it up."""
-    existing = set(db.execute(
-        sa.select(ContentSignal.signal_type, ContentSignal.signal).where(ContentSignal.content_id == content.id)
-    ).all())
+    existing = set(
+        db.execute(
+            sa.select(ContentSignal.signal_type, ContentSignal.signal).where(ContentSignal.content_id == content.id)
+        ).all()
+    )
     when = now(db)
     added = 0
     for signal_type, signal, quality in signals:
         if (signal_type, signal) in existing:
             continue
         existing.add((signal_type, signal))
-        row = ContentSignal(content_id=content.id, signal_type=signal_type, signal=signal, quality=quality,
-                            created_at=when, purged=False)
+        row = ContentSignal(
+            content_id=content.id,
+            signal_type=signal_type,
+            signal=signal,
+            quality=quality,
+            created_at=when,
+            purged=False,
+        )
         db.add(row)
         sequences.touch(db, row, sequence=CONTENT_SIGNALS)
         added += 1
@@ -103,24 +116,47 @@ def record_scan(
     stored = ensure_content(db, actor=actor, ref=content) if content is not None else None
     if stored is not None:
         store_content_signals(db, content=stored, signals=content_signals)
-    scan = Scan(content_id=stored.id if stored else None, verdict=verdict.verdict,
-                matches=[m.to_dict() for m in matches], signals={**signals, "variants": variants or []}, media=media,
-                uploader_ip=uploader_ip, uploader_port=uploader_port if uploader_ip else None,
-                uploaded_at=uploaded_at, original_filename=original_filename, scanned_by=actor.ref,
-                scanned_at=now(db))
+    scan = Scan(
+        content_id=stored.id if stored else None,
+        verdict=verdict.verdict,
+        matches=[m.to_dict() for m in matches],
+        signals={**signals, "variants": variants or []},
+        media=media,
+        uploader_ip=uploader_ip,
+        uploader_port=uploader_port if uploader_ip else None,
+        uploaded_at=uploaded_at,
+        original_filename=original_filename,
+        scanned_by=actor.ref,
+        scanned_at=now(db),
+    )
     db.add(scan)
     db.flush()
     if matches:
         # Every match is on the record; non-matching scans are kept only as scan rows (and those
         # are purged by retention).
-        audit.record(db, actor=actor, tag=AuditTag.SCAN_MATCH, subject_type="scan", subject_id=scan.id,
-                     data={"verdict": verdict.verdict, "content": content.id if content else None,
-                           "matches": [[m.bank, m.entry_id, m.signal_type, m.distance, m.query_variant]
-                                       for m in matches[:20]]})
+        audit.record(
+            db,
+            actor=actor,
+            tag=AuditTag.SCAN_MATCH,
+            subject_type="scan",
+            subject_id=scan.id,
+            data={
+                "verdict": verdict.verdict,
+                "content": content.id if content else None,
+                "matches": [[m.bank, m.entry_id, m.signal_type, m.distance, m.query_variant] for m in matches[:20]],
+            },
+        )
     scan_recorded(verdict.verdict, matches)
-    return ScanOutcome(scan_id=scan.id, verdict=verdict.verdict, reasons=verdict.reasons, matches=matches,
-                       signals=signals, media=media, content_id=content.id if content else None,
-                       query_variants=len(query.pdq))
+    return ScanOutcome(
+        scan_id=scan.id,
+        verdict=verdict.verdict,
+        reasons=verdict.reasons,
+        matches=matches,
+        signals=signals,
+        media=media,
+        content_id=content.id if content else None,
+        query_variants=len(query.pdq),
+    )
 
 
 @dataclass(frozen=True)
@@ -158,22 +194,36 @@ def record_upload(
     """Match an already hashed upload and record the scan (the write half of a scan)."""
     media_signals, variants = hashed.signals, hashed.variants
     query = query_from_media(media_signals, variants)
-    stored = [("pdq", media_signals.pdq, media_signals.pdq_quality), ("md5", media_signals.md5, None),
-              ("sha256", media_signals.sha256, None)]
+    stored = [
+        ("pdq", media_signals.pdq, media_signals.pdq_quality),
+        ("md5", media_signals.md5, None),
+        ("sha256", media_signals.sha256, None),
+    ]
     stored += [("pdq", f.pdq, f.quality) for f in media_signals.frames]
     # A bordered or letterboxed upload is also indexed as its trimmed self, so that a sweep for
     # the borderless original finds it (borders move PDQ by ~95 bits); likewise the picture found
     # inside a captioned upload or a screenshot.
-    stored += [("pdq", v.pdq, v.quality) for v in variants
-               if v.name in ("trim", "region0")]
+    stored += [("pdq", v.pdq, v.quality) for v in variants if v.name in ("trim", "region0")]
     # The upload's own robust variants are kept with the scan (not indexed): if it is ever
     # confirmed, they go into the stay-down bank so that flipped or rotated stored copies are found.
-    variants_kept = [[v.name, v.pdq, v.quality] for v in variants
-                     if v.name != "original" and not v.name.startswith(_NOT_KEPT)]
-    return record_scan(db, actor=actor, engine=engine, query=query, content_signals=stored,
-                       signals=signals_dict(media_signals), media=media_dict(media_signals), content=content,
-                       uploader_ip=uploader_ip, uploaded_at=uploaded_at, variants=variants_kept,
-                       uploader_port=uploader_port, original_filename=original_filename)
+    variants_kept = [
+        [v.name, v.pdq, v.quality] for v in variants if v.name != "original" and not v.name.startswith(_NOT_KEPT)
+    ]
+    return record_scan(
+        db,
+        actor=actor,
+        engine=engine,
+        query=query,
+        content_signals=stored,
+        signals=signals_dict(media_signals),
+        media=media_dict(media_signals),
+        content=content,
+        uploader_ip=uploader_ip,
+        uploaded_at=uploaded_at,
+        variants=variants_kept,
+        uploader_port=uploader_port,
+        original_filename=original_filename,
+    )
 
 
 def scan_media(
@@ -191,9 +241,17 @@ def scan_media(
 ) -> ScanOutcome:
     """Decode (bounded), hash, match, record. Raises a MediaError on input that cannot be read.
     (The HTTP route hashes before opening its unit of work: hash_upload, then record_upload.)"""
-    return record_upload(db, actor=actor, engine=engine, hashed=hash_upload(data, limits=limits),
-                         content=content, uploader_ip=uploader_ip, uploaded_at=uploaded_at,
-                         uploader_port=uploader_port, original_filename=original_filename)
+    return record_upload(
+        db,
+        actor=actor,
+        engine=engine,
+        hashed=hash_upload(data, limits=limits),
+        content=content,
+        uploader_ip=uploader_ip,
+        uploaded_at=uploaded_at,
+        uploader_port=uploader_port,
+        original_filename=original_filename,
+    )
 
 
 def match_supplied(
@@ -212,15 +270,34 @@ def match_supplied(
 ) -> ScanOutcome:
     """Match signals the platform computed itself: staydown never sees the media (privacy-preserving).
     Without the image there are no query variants, so only edits within the threshold match."""
-    query = QuerySignals(pdq=tuple(PdqQuery("" if i == 0 else f"supplied{i}", h, q) for i, (h, q) in enumerate(pdq)),
-                         md5=md5, sha256=sha256)
+    query = QuerySignals(
+        pdq=tuple(PdqQuery("" if i == 0 else f"supplied{i}", h, q) for i, (h, q) in enumerate(pdq)),
+        md5=md5,
+        sha256=sha256,
+    )
     stored = [("pdq", h, q) for h, q in pdq]
     stored += [(k, v, None) for k, v in (("md5", md5), ("sha256", sha256)) if v]
-    signals = {"md5": md5, "sha256": sha256, "pdq": pdq[0][0] if pdq else None,
-               "pdq_quality": pdq[0][1] if pdq else None, "supplied": True}
-    return record_scan(db, actor=actor, engine=engine, query=query, content_signals=stored, signals=signals,
-                       media={}, content=content, uploader_ip=uploader_ip, uploaded_at=uploaded_at,
-                       uploader_port=uploader_port, original_filename=original_filename)
+    signals = {
+        "md5": md5,
+        "sha256": sha256,
+        "pdq": pdq[0][0] if pdq else None,
+        "pdq_quality": pdq[0][1] if pdq else None,
+        "supplied": True,
+    }
+    return record_scan(
+        db,
+        actor=actor,
+        engine=engine,
+        query=query,
+        content_signals=stored,
+        signals=signals,
+        media={},
+        content=content,
+        uploader_ip=uploader_ip,
+        uploaded_at=uploaded_at,
+        uploader_port=uploader_port,
+        original_filename=original_filename,
+    )
 
 
 def bank_media(

@@ -15,8 +15,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from staydown import audit, sequences
-from staydown import errors
+from staydown import audit, errors, sequences
 from staydown.actors import Actor
 from staydown.audit import AuditTag
 from staydown.db import now
@@ -92,24 +91,38 @@ def query_from_video(signals: VideoSignals) -> VideoQuery:
     if signals.format == "GIF":
         # What the image path gave an animated GIF: its first frame (and its mirror image) and a few
         # frames spread over the animation, against image banks.
-        picks = sorted({int(round(x)) for x in np.linspace(0, len(signals.frames) - 1,
-                                                              min(GIF_IMAGE_FRAMES, len(signals.frames)))})
+        picks = sorted(
+            {int(round(x)) for x in np.linspace(0, len(signals.frames) - 1, min(GIF_IMAGE_FRAMES, len(signals.frames)))}
+        )
         first = signals.frames[0]
         image = (PdqQuery("", first.pdq, first.quality), PdqQuery("flip_y", first.mirror, first.quality))
-        image += tuple(PdqQuery(f"frame{signals.frames[i].frame_number}", signals.frames[i].pdq,
-                                signals.frames[i].quality) for i in picks if i)
+        image += tuple(
+            PdqQuery(f"frame{signals.frames[i].frame_number}", signals.frames[i].pdq, signals.frames[i].quality)
+            for i in picks
+            if i
+        )
     # Every frame hashed is looked up, not only the kept ones: a copy's frames then meet a banked
     # video's frames exactly, whatever the banked video's spacing (docs/decisions.md).
-    return VideoQuery(frames={"": vpdq.usable(features(signals, every_frame=True)),
-                              MIRROR: vpdq.usable(features(signals, mirror=True, every_frame=True))},
-                      md5=signals.md5, sha256=signals.sha256, image_pdq=image)
+    return VideoQuery(
+        frames={
+            "": vpdq.usable(features(signals, every_frame=True)),
+            MIRROR: vpdq.usable(features(signals, mirror=True, every_frame=True)),
+        },
+        md5=signals.md5,
+        sha256=signals.sha256,
+        image_pdq=image,
+    )
 
 
 # -- matching against the banks -------------------------------------------------------------------
 
 
-def _two_way_hits(replica: Any, frames: dict[str, np.ndarray], radius: int,
-                  thresholds: Callable[[list[int]], dict[int, int]] | None = None) -> dict[int, VideoHit]:
+def _two_way_hits(
+    replica: Any,
+    frames: dict[str, np.ndarray],
+    radius: int,
+    thresholds: Callable[[list[int]], dict[int, int]] | None = None,
+) -> dict[int, VideoHit]:
     """For each row with a frame near the query, its best two-way result over the query's variants.
     `thresholds` is given the candidate row ids and answers each live one's frame distance (a bank's
     own PDQ threshold); rows it leaves out are not considered (disabled, or not allowed this use)."""
@@ -120,7 +133,7 @@ def _two_way_hits(replica: Any, frames: dict[str, np.ndarray], radius: int,
         found = replica.video_candidates(query, radius)
         if not found:
             continue
-        limits = thresholds(sorted(found)) if thresholds is not None else {i: radius for i in found}
+        limits = thresholds(sorted(found)) if thresholds is not None else dict.fromkeys(found, radius)
         ranked = sorted((i for i in found if i in limits), key=lambda i: -found[i])
         rows = replica.video_frames(ranked[:MAX_CANDIDATES])
         for row_id in ranked:
@@ -138,8 +151,10 @@ def _two_way_hits(replica: Any, frames: dict[str, np.ndarray], radius: int,
                 continue
             score = (max(result.query_percent, result.compared_percent), variant == "")
             held = best.get(row_id)
-            if held is None or score > (max(held.result.query_percent, held.result.compared_percent),
-                                        held.variant == ""):
+            if held is None or score > (
+                max(held.result.query_percent, held.result.compared_percent),
+                held.variant == "",
+            ):
                 best[row_id] = VideoHit(row_id, variant, result)
     return best
 
@@ -156,10 +171,15 @@ def match_video(db: Session, engine: MatchEngine, query: VideoQuery, *, use: Ban
         missing = [i for i in ids if i not in live]
         if missing:
             for row in db.execute(
-                    sa.select(BankEntry.id, BankEntry.variant, BankEntry.parent_id, Bank)
-                    .join(Bank, Bank.id == BankEntry.bank_id)
-                    .where(BankEntry.id.in_(missing), BankEntry.enabled.is_(True), Bank.enabled.is_(True),
-                           BankEntry.signal_type == "vpdq")).all():
+                sa.select(BankEntry.id, BankEntry.variant, BankEntry.parent_id, Bank)
+                .join(Bank, Bank.id == BankEntry.bank_id)
+                .where(
+                    BankEntry.id.in_(missing),
+                    BankEntry.enabled.is_(True),
+                    Bank.enabled.is_(True),
+                    BankEntry.signal_type == "vpdq",
+                )
+            ).all():
                 if use.value in row[3].allowed_uses:
                     live[row[0]] = row
         return {i: live[i][3].pdq_threshold for i in ids if i in live}
@@ -170,15 +190,27 @@ def match_video(db: Session, engine: MatchEngine, query: VideoQuery, *, use: Ban
         _, entry_variant, parent_id, bank = live[row_id]
         original = parent_id or row_id
         r = hit.result
-        match = BankMatch(bank=bank.name, bank_id=bank.id, entry_id=original, signal_type="vpdq", distance=r.distance,
-                          threshold=bank.pdq_threshold, action=bank.action_on_match, policy_id=bank.policy_id,
-                          confirmed_material=bank.confirmed_material, query_variant=hit.variant,
-                          entry_variant=entry_variant, query_match_percent=round(r.query_percent, 1),
-                          compared_match_percent=round(r.compared_percent, 1))
+        match = BankMatch(
+            bank=bank.name,
+            bank_id=bank.id,
+            entry_id=original,
+            signal_type="vpdq",
+            distance=r.distance,
+            threshold=bank.pdq_threshold,
+            action=bank.action_on_match,
+            policy_id=bank.policy_id,
+            confirmed_material=bank.confirmed_material,
+            query_variant=hit.variant,
+            entry_variant=entry_variant,
+            query_match_percent=round(r.query_percent, 1),
+            compared_match_percent=round(r.compared_percent, 1),
+        )
         key = (original, bank.id)
         held = best.get(key)
         if held is None or (match.query_variant == "", max(r.query_percent, r.compared_percent)) > (
-                held.query_variant == "", max(held.query_match_percent or 0, held.compared_match_percent or 0)):
+            held.query_variant == "",
+            max(held.query_match_percent or 0, held.compared_match_percent or 0),
+        ):
             best[key] = match
     return list(best.values())
 
@@ -194,13 +226,22 @@ def store_video_signal(db: Session, *, content: PlatformContent, frames_text: st
     """Keep an item's vPDQ for sweeps (its digest as the signal, its frames beside it); a new row takes
     a content-signal sequence number so every index replica picks it up. False if it was there."""
     key = vpdq.digest(frames_text)
-    exists = db.execute(sa.select(ContentSignal.id).where(
-        ContentSignal.content_id == content.id, ContentSignal.signal_type == "vpdq",
-        ContentSignal.signal == key)).first()
+    exists = db.execute(
+        sa.select(ContentSignal.id).where(
+            ContentSignal.content_id == content.id, ContentSignal.signal_type == "vpdq", ContentSignal.signal == key
+        )
+    ).first()
     if exists:
         return False
-    row = ContentSignal(content_id=content.id, signal_type="vpdq", signal=key, frames=frames_text, quality=None,
-                        created_at=now(db), purged=False)
+    row = ContentSignal(
+        content_id=content.id,
+        signal_type="vpdq",
+        signal=key,
+        frames=frames_text,
+        quality=None,
+        created_at=now(db),
+        purged=False,
+    )
     db.add(row)
     sequences.touch(db, row, sequence=CONTENT_SIGNALS)
     return True
@@ -217,9 +258,18 @@ class _Record:
     image_variants: list[list[Any]] = field(default_factory=list)
 
 
-def _record(db: Session, *, actor: Actor, engine: MatchEngine, rec: _Record, content: ContentRef | None,
-            uploader_ip: str | None, uploaded_at: datetime | None, uploader_port: int | None = None,
-            original_filename: str | None = None) -> ScanOutcome:
+def _record(
+    db: Session,
+    *,
+    actor: Actor,
+    engine: MatchEngine,
+    rec: _Record,
+    content: ContentRef | None,
+    uploader_ip: str | None,
+    uploaded_at: datetime | None,
+    uploader_port: int | None = None,
+    original_filename: str | None = None,
+) -> ScanOutcome:
     exact = QuerySignals(pdq=rec.query.image_pdq, md5=rec.query.md5, sha256=rec.query.sha256)
     matches = _sorted(match_banks(db, engine, exact, use=BankUse.scan) + match_video(db, engine, rec.query))
     verdict = decide_verdict(matches, exact)
@@ -240,36 +290,74 @@ def _record(db: Session, *, actor: Actor, engine: MatchEngine, rec: _Record, con
     # stored copies are swept too (an upload with no content id can never be confirmed).
     kept["variants"] = rec.image_variants
     kept["video_variants"] = rec.variants if stored is not None else []
-    scan = Scan(content_id=stored.id if stored else None, verdict=verdict.verdict,
-                matches=[m.to_dict() for m in matches], signals=kept, media=rec.media, uploader_ip=uploader_ip,
-                uploader_port=uploader_port, original_filename=original_filename,
-                uploaded_at=uploaded_at, scanned_by=actor.ref, scanned_at=now(db))
+    scan = Scan(
+        content_id=stored.id if stored else None,
+        verdict=verdict.verdict,
+        matches=[m.to_dict() for m in matches],
+        signals=kept,
+        media=rec.media,
+        uploader_ip=uploader_ip,
+        uploader_port=uploader_port,
+        original_filename=original_filename,
+        uploaded_at=uploaded_at,
+        scanned_by=actor.ref,
+        scanned_at=now(db),
+    )
     db.add(scan)
     db.flush()
     if matches:
-        audit.record(db, actor=actor, tag=AuditTag.SCAN_MATCH, subject_type="scan", subject_id=scan.id,
-                     data={"verdict": verdict.verdict, "content": content.id if content else None,
-                           "matches": [[m.bank, m.entry_id, m.signal_type, m.distance, m.query_variant]
-                                       for m in matches[:20]]})
+        audit.record(
+            db,
+            actor=actor,
+            tag=AuditTag.SCAN_MATCH,
+            subject_type="scan",
+            subject_id=scan.id,
+            data={
+                "verdict": verdict.verdict,
+                "content": content.id if content else None,
+                "matches": [[m.bank, m.entry_id, m.signal_type, m.distance, m.query_variant] for m in matches[:20]],
+            },
+        )
     from staydown.observability.metrics import scan_recorded
 
     scan_recorded(verdict.verdict, matches)
-    return ScanOutcome(scan_id=scan.id, verdict=verdict.verdict, reasons=verdict.reasons, matches=matches,
-                       signals=rec.signals, media=rec.media, content_id=content.id if content else None,
-                       query_variants=sum(f.shape[0] for f in rec.query.frames.values()) + len(rec.query.image_pdq))
+    return ScanOutcome(
+        scan_id=scan.id,
+        verdict=verdict.verdict,
+        reasons=verdict.reasons,
+        matches=matches,
+        signals=rec.signals,
+        media=rec.media,
+        content_id=content.id if content else None,
+        query_variants=sum(f.shape[0] for f in rec.query.frames.values()) + len(rec.query.image_pdq),
+    )
 
 
 def video_signals_dict(signals: VideoSignals, frames_text: str, query: VideoQuery) -> dict[str, Any]:
-    return {"md5": signals.md5, "sha256": signals.sha256, "vpdq": frames_text,
-            "vpdq_frames": len(signals.kept), "vpdq_usable_frames": int(vpdq.usable(features(signals)).shape[0]),
-            "pdq": signals.frames[0].pdq, "pdq_quality": signals.frames[0].quality}
+    return {
+        "md5": signals.md5,
+        "sha256": signals.sha256,
+        "vpdq": frames_text,
+        "vpdq_frames": len(signals.kept),
+        "vpdq_usable_frames": int(vpdq.usable(features(signals)).shape[0]),
+        "pdq": signals.frames[0].pdq,
+        "pdq_quality": signals.frames[0].quality,
+    }
 
 
 def video_media_dict(signals: VideoSignals) -> dict[str, Any]:
-    return {"format": signals.format, "kind": "video", "codec": signals.codec, "width": signals.width,
-            "height": signals.height, "duration": signals.duration, "frame_rate": signals.frame_rate,
-            "frames_hashed": len(signals.frames), "frames_kept": len(signals.kept),
-            "seconds_per_hash": signals.seconds_per_hash}
+    return {
+        "format": signals.format,
+        "kind": "video",
+        "codec": signals.codec,
+        "width": signals.width,
+        "height": signals.height,
+        "duration": signals.duration,
+        "frame_rate": signals.frame_rate,
+        "frames_hashed": len(signals.frames),
+        "frames_kept": len(signals.kept),
+        "seconds_per_hash": signals.seconds_per_hash,
+    }
 
 
 def scan_video(
@@ -295,10 +383,26 @@ def scan_video(
         first = signals.frames[0]
         image_signals = [("pdq", first.pdq, first.quality)]
         image_variants = [["flip_y", first.mirror, first.quality]]
-    rec = _Record(query, frames_text, variants, video_signals_dict(signals, frames_text, query),
-                  video_media_dict(signals), image_signals, image_variants)
-    return _record(db, actor=actor, engine=engine, rec=rec, content=content, uploader_ip=uploader_ip,
-                   uploaded_at=uploaded_at, uploader_port=uploader_port, original_filename=original_filename)
+    rec = _Record(
+        query,
+        frames_text,
+        variants,
+        video_signals_dict(signals, frames_text, query),
+        video_media_dict(signals),
+        image_signals,
+        image_variants,
+    )
+    return _record(
+        db,
+        actor=actor,
+        engine=engine,
+        rec=rec,
+        content=content,
+        uploader_ip=uploader_ip,
+        uploaded_at=uploaded_at,
+        uploader_port=uploader_port,
+        original_filename=original_filename,
+    )
 
 
 def match_supplied_video(
@@ -318,17 +422,26 @@ def match_supplied_video(
     frames_text = vpdq.canonical(vpdq_text)
     parsed = vpdq.parse(frames_text)
     query = VideoQuery(frames={"": vpdq.usable(parsed)}, md5=md5, sha256=sha256)
-    signals = {"md5": md5, "sha256": sha256, "vpdq": frames_text, "vpdq_frames": len(parsed),
-               "vpdq_usable_frames": int(query.frames[""].shape[0]), "supplied": True}
+    signals = {
+        "md5": md5,
+        "sha256": sha256,
+        "vpdq": frames_text,
+        "vpdq_frames": len(parsed),
+        "vpdq_usable_frames": int(query.frames[""].shape[0]),
+        "supplied": True,
+    }
     rec = _Record(query, frames_text, [], signals, {"kind": "video"})
-    return _record(db, actor=actor, engine=engine, rec=rec, content=content, uploader_ip=uploader_ip,
-                   uploaded_at=uploaded_at)
+    return _record(
+        db, actor=actor, engine=engine, rec=rec, content=content, uploader_ip=uploader_ip, uploaded_at=uploaded_at
+    )
 
 
 # -- stay-down ------------------------------------------------------------------------------------
 
 
-def find_video_copies(db: Session, engine: MatchEngine, entries: Iterable[BankEntry], *, threshold: int) -> dict[int, int]:
+def find_video_copies(
+    db: Session, engine: MatchEngine, entries: Iterable[BankEntry], *, threshold: int
+) -> dict[int, int]:
     """Stored content whose vPDQ matches one of these banked vPDQ entries (originals and their
     mirror variants) by the two-way rule: content id -> median frame distance."""
     found: dict[int, int] = {}
@@ -339,8 +452,13 @@ def find_video_copies(db: Session, engine: MatchEngine, entries: Iterable[BankEn
         hits = _two_way_hits(engine.content, {"": frames}, threshold)
         if not hits:
             continue
-        live = dict(db.execute(sa.select(ContentSignal.id, ContentSignal.content_id).where(
-            ContentSignal.id.in_(sorted(hits)), ContentSignal.purged.is_(False))).all())
+        live = dict(
+            db.execute(
+                sa.select(ContentSignal.id, ContentSignal.content_id).where(
+                    ContentSignal.id.in_(sorted(hits)), ContentSignal.purged.is_(False)
+                )
+            ).all()
+        )
         for row_id, hit in hits.items():
             content_id = live.get(row_id)
             if content_id is not None:
@@ -356,16 +474,22 @@ def video_case_entries(db: Session, *, content_ids: list[int], note: str) -> lis
     entries: list[Any] = []
     originals: dict[int, Any] = {}
     for content_id, frames in db.execute(
-            sa.select(ContentSignal.content_id, ContentSignal.frames).where(
-                ContentSignal.content_id.in_(content_ids or [-1]), ContentSignal.signal_type == "vpdq",
-                ContentSignal.purged.is_(False)).order_by(ContentSignal.id)).all():
+        sa.select(ContentSignal.content_id, ContentSignal.frames)
+        .where(
+            ContentSignal.content_id.in_(content_ids or [-1]),
+            ContentSignal.signal_type == "vpdq",
+            ContentSignal.purged.is_(False),
+        )
+        .order_by(ContentSignal.id)
+    ).all():
         if not frames:
             continue
         entry = NewEntry("vpdq", frames, note)
         entries.append(entry)
         originals.setdefault(content_id, entry)
-    for scan in db.execute(sa.select(Scan).where(Scan.content_id.in_(list(originals) or [-1]))
-                           .order_by(Scan.id)).scalars():
+    for scan in db.execute(
+        sa.select(Scan).where(Scan.content_id.in_(list(originals) or [-1])).order_by(Scan.id)
+    ).scalars():
         for name, text in (scan.signals or {}).get("video_variants", []):
             if text:
                 entries.append(NewEntry("vpdq", text, note, variant=str(name)[:40], parent=originals[scan.content_id]))
@@ -390,13 +514,15 @@ class VideoGate:
         self.waiting = 0
         self._lock = threading.Lock()
 
-    def __enter__(self) -> "VideoGate":
+    def __enter__(self) -> VideoGate:
         with self._lock:
             self.waiting += 1
         try:
             if not self._sem.acquire(timeout=self.wait_seconds):
-                raise Busy(f"all {self.slots} video hashing slot(s) are busy; nothing was stored, try again shortly",
-                           retry_after=max(1, int(self.wait_seconds)))
+                raise Busy(
+                    f"all {self.slots} video hashing slot(s) are busy; nothing was stored, try again shortly",
+                    retry_after=max(1, int(self.wait_seconds)),
+                )
         finally:
             with self._lock:
                 self.waiting -= 1

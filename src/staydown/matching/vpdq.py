@@ -38,7 +38,7 @@ import numpy as np
 
 from staydown.errors import InvalidInput
 from staydown.matching.hamming import as_words, pdq_from_hex
-from staydown.matching.index import PDQIndex, _read_meta, _read_npy, _write_dir, FORMAT_VERSION, IndexFileError
+from staydown.matching.index import FORMAT_VERSION, IndexFileError, PDQIndex, _read_meta, _read_npy, _write_dir
 
 __all__ = [
     "COMPARED_MATCH_PERCENT",
@@ -91,8 +91,9 @@ def _feature(pdq: object, quality: object, timestamp: object, where: str) -> Fea
         q = int(str(quality))
         t = float(str(timestamp))
     except ValueError:
-        raise InvalidInput(f"vPDQ {where}: expected 'pdq_hex,quality,timestamp', got "
-                           f"{f'{pdq},{quality},{timestamp}'[:120]!r}") from None
+        raise InvalidInput(
+            f"vPDQ {where}: expected 'pdq_hex,quality,timestamp', got {f'{pdq},{quality},{timestamp}'[:120]!r}"
+        ) from None
     if not 0 <= q <= 100:
         raise InvalidInput(f"vPDQ {where}: quality {q} is not between 0 and 100")
     if not (math.isfinite(t) and t >= 0):
@@ -189,8 +190,7 @@ def _pairwise(q: np.ndarray, w: np.ndarray, threshold: int, q_best: np.ndarray, 
         best = 257
         a0, a1, a2, a3 = q[i, 0], q[i, 1], q[i, 2], q[i, 3]
         for j in range(w.shape[0]):
-            d = (_popcount(a0 ^ w[j, 0]) + _popcount(a1 ^ w[j, 1]) + _popcount(a2 ^ w[j, 2])
-                 + _popcount(a3 ^ w[j, 3]))
+            d = _popcount(a0 ^ w[j, 0]) + _popcount(a1 ^ w[j, 1]) + _popcount(a2 ^ w[j, 2]) + _popcount(a3 ^ w[j, 3])
             if d < best:
                 best = d
             if d <= threshold:
@@ -216,14 +216,19 @@ class TwoWay:
     compared_frames: int
     distance: int  # median distance of the query's matched frames to their nearest frame
 
-    def matches(self, *, query_percent: float = QUERY_MATCH_PERCENT,
-                compared_percent: float = COMPARED_MATCH_PERCENT, min_frames: int = MIN_MATCHED_FRAMES) -> bool:
+    def matches(
+        self,
+        *,
+        query_percent: float = QUERY_MATCH_PERCENT,
+        compared_percent: float = COMPARED_MATCH_PERCENT,
+        min_frames: int = MIN_MATCHED_FRAMES,
+    ) -> bool:
         """threatexchange's query-side rule, or its mirror image on the compared side (see the module
         docstring), each needing MIN_MATCHED_FRAMES matched frames or all of a shorter side's."""
-        q_ok = (self.query_percent >= query_percent
-                and self.query_matched >= min(min_frames, self.query_frames))
-        c_ok = (self.compared_percent >= compared_percent
-                and self.compared_matched >= min(min_frames, self.compared_frames))
+        q_ok = self.query_percent >= query_percent and self.query_matched >= min(min_frames, self.query_frames)
+        c_ok = self.compared_percent >= compared_percent and self.compared_matched >= min(
+            min_frames, self.compared_frames
+        )
         return (q_ok or c_ok) and self.query_matched > 0
 
 
@@ -291,19 +296,27 @@ class VideoIndex:
         self.frames.save(root / "frames", checkpoint=checkpoint)
         ids = np.fromiter(self.rows.keys(), np.int64, len(self.rows))
         counts = np.fromiter((w.shape[0] for w in self.rows.values()), np.int64, len(self.rows))
-        words = (np.concatenate(list(self.rows.values())) if self.rows else np.zeros((0, 4), np.uint64))
+        words = np.concatenate(list(self.rows.values())) if self.rows else np.zeros((0, 4), np.uint64)
 
         def write(tmp: Path) -> None:
             np.save(tmp / "ids.npy", ids, allow_pickle=False)
             np.save(tmp / "counts.npy", counts, allow_pickle=False)
             np.save(tmp / "words.npy", words, allow_pickle=False)
 
-        _write_dir(root / "rows", write, {"format": "staydown-vpdq-rows", "version": FORMAT_VERSION,
-                                          "checkpoint": int(checkpoint), "rows": len(self.rows),
-                                          "frames": int(words.shape[0])})
+        _write_dir(
+            root / "rows",
+            write,
+            {
+                "format": "staydown-vpdq-rows",
+                "version": FORMAT_VERSION,
+                "checkpoint": int(checkpoint),
+                "rows": len(self.rows),
+                "frames": int(words.shape[0]),
+            },
+        )
 
     @classmethod
-    def load(cls, root: Path) -> tuple["VideoIndex", int]:
+    def load(cls, root: Path) -> tuple[VideoIndex, int]:
         frames, checkpoint = PDQIndex.load(root / "frames")
         meta = _read_meta(root / "rows", "staydown-vpdq-rows")
         if int(meta["checkpoint"]) != checkpoint:
@@ -320,7 +333,7 @@ class VideoIndex:
         index = cls()
         index.frames = frames
         starts = np.concatenate([[0], np.cumsum(counts)])
-        index.rows = {int(i): words[starts[k]:starts[k + 1]] for k, i in enumerate(ids.tolist())}
+        index.rows = {int(i): words[starts[k] : starts[k + 1]] for k, i in enumerate(ids.tolist())}
         return index, checkpoint
 
 
@@ -329,4 +342,3 @@ def frames_from_row(text: str | None, *, spacing: float = 0.0) -> np.ndarray:
     if not text:
         return np.zeros((0, 32), np.uint8)
     return usable(parse(text), spacing=spacing)
-

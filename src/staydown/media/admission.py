@@ -47,16 +47,21 @@ class DecodeSlots:
     async def slot(self) -> AsyncIterator[None]:
         with self._lock:
             if self._admitted >= self.active + self.waiting:
-                raise Busy(f"{self.active} media decodes are running and {self.waiting} waiting, the most "
-                           "this server takes: nothing was scanned, try again shortly", retry_after=1)
+                raise Busy(
+                    f"{self.active} media decodes are running and {self.waiting} waiting, the most "
+                    "this server takes: nothing was scanned, try again shortly",
+                    retry_after=1,
+                )
             self._admitted += 1
         try:
             sem = self._semaphore()
             try:
                 await asyncio.wait_for(sem.acquire(), timeout=self.wait_seconds)
             except TimeoutError:
-                raise Busy(f"no decode slot came free within {self.wait_seconds:g} s: nothing was "
-                           "scanned, try again shortly", retry_after=2) from None
+                raise Busy(
+                    f"no decode slot came free within {self.wait_seconds:g} s: nothing was scanned, try again shortly",
+                    retry_after=2,
+                ) from None
             try:
                 yield
             finally:

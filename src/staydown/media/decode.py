@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numpy as np
 from PIL import Image
@@ -101,8 +101,15 @@ class DecodeLimits:
     max_decode_bytes: int = 335_544_320
 
     def __post_init__(self) -> None:
-        for name in ("max_bytes", "max_pixels", "max_dimension", "max_frames", "keep_frames", "max_total_pixels",
-                     "max_decode_bytes"):
+        for name in (
+            "max_bytes",
+            "max_pixels",
+            "max_dimension",
+            "max_frames",
+            "keep_frames",
+            "max_total_pixels",
+            "max_decode_bytes",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"DecodeLimits.{name} must be at least 1")
         if self.max_seconds <= 0:
@@ -175,9 +182,7 @@ class OpenedImage:
 
     def check_time(self, stage: str) -> None:
         if time.monotonic() > self.deadline:
-            raise DecodeTimeout(
-                f"decoding took longer than {self.limits.max_seconds:g} s (at {stage})"
-            )
+            raise DecodeTimeout(f"decoding took longer than {self.limits.max_seconds:g} s (at {stage})")
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -247,9 +252,28 @@ def _check_dimensions(width: int, height: int, byte_size: int, limits: DecodeLim
         )
 
 
-_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "LA": 2, "PA": 2, "La": 2, "I;16": 2, "I;16L": 2, "I;16B": 2,
-                    "I;16N": 2, "RGB": 4, "YCbCr": 4, "LAB": 3, "HSV": 3, "RGBA": 4, "RGBa": 4, "RGBX": 4,
-                    "CMYK": 4, "I": 4, "F": 4}
+_BYTES_PER_PIXEL = {
+    "1": 1,
+    "L": 1,
+    "P": 1,
+    "LA": 2,
+    "PA": 2,
+    "La": 2,
+    "I;16": 2,
+    "I;16L": 2,
+    "I;16B": 2,
+    "I;16N": 2,
+    "RGB": 4,
+    "YCbCr": 4,
+    "LAB": 3,
+    "HSV": 3,
+    "RGBA": 4,
+    "RGBa": 4,
+    "RGBX": 4,
+    "CMYK": 4,
+    "I": 4,
+    "F": 4,
+}
 
 
 def check_decode_memory(mode: str, width: int, height: int, limits: DecodeLimits, what: str = "image") -> None:
@@ -260,7 +284,9 @@ def check_decode_memory(mode: str, width: int, height: int, limits: DecodeLimits
     if need > limits.max_decode_bytes:
         raise MediaTooLarge(
             f"{what} ({width} x {height}, {mode}) needs {need // 1_048_576} MiB to decode, over the limit of "
-            f"{limits.max_decode_bytes // 1_048_576} MiB", code="too_much_memory")
+            f"{limits.max_decode_bytes // 1_048_576} MiB",
+            code="too_much_memory",
+        )
 
 
 def _orientation(im: Image.Image) -> int:
@@ -314,7 +340,9 @@ def _load_heif(data: bytes, limits: DecodeLimits, deadline: float) -> OpenedImag
         raise _map_exception(exc, "HEIF") from None
     _check_dimensions(width, height, len(data), limits, "HEIF image")
     if count > limits.max_frames:
-        raise MediaTooLarge(f"HEIF file holds {count} images, over the limit of {limits.max_frames}", code="too_many_frames")
+        raise MediaTooLarge(
+            f"HEIF file holds {count} images, over the limit of {limits.max_frames}", code="too_many_frames"
+        )
     try:
         im = heif[0].to_pillow()  # libheif applies the container's rotation and mirroring itself
     except Exception as exc:

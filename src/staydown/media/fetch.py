@@ -63,8 +63,10 @@ def check_url(url: str, policy: FetchPolicy) -> tuple[str, int]:
         raise InvalidInput("the URL is longer than 2048 characters")
     bad = _UNSAFE_CHARACTER.search(url)
     if bad:
-        raise InvalidInput(f"the URL contains a space or control character (code {ord(bad.group()):#04x}) at "
-                           f"position {bad.start()}; encode it")
+        raise InvalidInput(
+            f"the URL contains a space or control character (code {ord(bad.group()):#04x}) at "
+            f"position {bad.start()}; encode it"
+        )
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -114,7 +116,8 @@ def fetch(url: str, policy: FetchPolicy) -> bytes:
                     declared = response.headers.get("content-length")
                     if declared and declared.isdigit() and int(declared) > policy.max_bytes:
                         raise PayloadTooLarge(
-                            f"the media at the URL is {declared} bytes; the limit is {policy.max_bytes}")
+                            f"the media at the URL is {declared} bytes; the limit is {policy.max_bytes}"
+                        )
                     chunks: list[bytes] = []
                     size = 0
                     for chunk in response.iter_bytes(65536):

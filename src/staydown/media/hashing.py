@@ -35,12 +35,12 @@ from staydown.media.decode import (
     DEFAULT_LIMITS,
     DecodeLimits,
     OpenedImage,
-    _map_exception,
-    apply_orientation,
-    decode_opened,
     _check_dimensions,
     _frame_plan,
+    _map_exception,
+    apply_orientation,
     check_decode_memory,
+    decode_opened,
     open_image,
     to_rgb,
 )
@@ -57,8 +57,8 @@ __all__ = [
     "compute_signals",
     "hamming",
     "luma_from_rgb",
-    "pdq_dihedral",
     "pdq_detail",
+    "pdq_dihedral",
     "pdq_dihedral_exact",
     "pdq_from_image",
     "pdq_from_luma",
@@ -140,7 +140,7 @@ class LumaImage:
     def scale(self) -> float:
         return self.source_size[0] / self.pixels.shape[1]
 
-    def crop(self, left: int, top: int, right: int, bottom: int) -> "LumaImage":
+    def crop(self, left: int, top: int, right: int, bottom: int) -> LumaImage:
         """A region in `pixels` coordinates; its source size scales with it."""
         s = self.scale
         sub = self.pixels[top:bottom, left:right]
@@ -210,8 +210,9 @@ def _tent_weights(n_source: int, n_have: int) -> np.ndarray:
     rows = np.broadcast_to(np.arange(64)[:, None], ks.shape)
     # Scatter-adds as bincounts (np.add.at is slow, and region and uncrop sizes change every scan).
     width = n_source + 1
-    diff = (np.bincount((rows * width + lo[ks]).ravel(), contrib.ravel(), minlength=64 * width)
-            - np.bincount((rows * width + hi[ks]).ravel(), contrib.ravel(), minlength=64 * width))
+    diff = np.bincount((rows * width + lo[ks]).ravel(), contrib.ravel(), minlength=64 * width) - np.bincount(
+        (rows * width + hi[ks]).ravel(), contrib.ravel(), minlength=64 * width
+    )
     w = np.cumsum(diff.reshape(64, width), axis=1)[:, :n_source]
     if n_have != n_source:
         # The owner of source pixel i is (i * n_have) // n_source: non-decreasing, so each reduced
@@ -432,8 +433,9 @@ def compute_signals_and_luma(
         index0, luma, first = frames[0]
         others = tuple(FramePdq(index, r.pdq, r.quality) for index, _, r in frames[1:])
         width, height = luma.source_size
-        signals = MediaSignals(md5, sha256, first.pdq, first.quality, width, height, info.format,
-                               info.frame_count, others, False)
+        signals = MediaSignals(
+            md5, sha256, first.pdq, first.quality, width, height, info.format, info.frame_count, others, False
+        )
         return signals, luma
     luma, rgb = prepare_luma(opened, fast=fast)
     if rgb is not None:
@@ -443,8 +445,9 @@ def compute_signals_and_luma(
         result = pdq_from_luma(luma)
         fast_path = True
     width, height = luma.source_size
-    signals = MediaSignals(md5, sha256, result.pdq, result.quality, width, height, info.format,
-                           info.frame_count, (), fast_path)
+    signals = MediaSignals(
+        md5, sha256, result.pdq, result.quality, width, height, info.format, info.frame_count, (), fast_path
+    )
     return signals, luma
 
 
@@ -519,8 +522,16 @@ def pdq_dihedral_exact(luma: LumaImage) -> list[tuple[str, PdqResult]]:
     b11 = (af @ wc[:, ::-1].T).astype(np.float64)  # half turn
     d = _dct_16x64()
     detail = detail_of(b00, _quality(b00))  # flatness is the same under every flip and turn
-    buffers = {"original": b00, "rotate90": b10.T, "rotate180": b11, "rotate270": b01.T,
-               "flip_x": b10, "flip_y": b01, "transpose": b00.T, "transverse": b11.T}
+    buffers = {
+        "original": b00,
+        "rotate90": b10.T,
+        "rotate180": b11,
+        "rotate270": b01.T,
+        "flip_x": b10,
+        "flip_y": b01,
+        "transpose": b00.T,
+        "transverse": b11.T,
+    }
     out = []
     for name in DIHEDRAL_NAMES:
         buf = buffers[name]

@@ -57,8 +57,9 @@ class HashPool:
     def _pool(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._executor is None:
-                self._executor = ProcessPoolExecutor(max_workers=self.processes,
-                                                     mp_context=multiprocessing.get_context("spawn"))
+                self._executor = ProcessPoolExecutor(
+                    max_workers=self.processes, mp_context=multiprocessing.get_context("spawn")
+                )
             return self._executor
 
     def start(self) -> None:
@@ -82,9 +83,11 @@ class HashPool:
         except BrokenProcessPool:
             log.error("a scan's hashing process died; the pool is rebuilt for the next scan")
             self._discard(pool)
-            raise CorruptMedia("decoding this file stopped the decoder's process: it was not scanned; "
-                               "a file that does this again is likely built to attack decoders",
-                               code="decoder_crashed") from None
+            raise CorruptMedia(
+                "decoding this file stopped the decoder's process: it was not scanned; "
+                "a file that does this again is likely built to attack decoders",
+                code="decoder_crashed",
+            ) from None
 
     def close(self) -> None:
         with self._lock:

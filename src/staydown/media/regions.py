@@ -166,7 +166,7 @@ def _regions_for(p: np.ndarray, chrome: float) -> list[Region]:
             continue
         # A picture's top and bottom are straight steps across its width; where a step inside
         # the run is much stronger than the run's edge, a flat bar or an author line was taken in.
-        edge = np.abs(np.diff(p[max(top - 1, 0):bottom, left:right], axis=0)).mean(axis=1)
+        edge = np.abs(np.diff(p[max(top - 1, 0) : bottom, left:right], axis=0)).mean(axis=1)
         span = bottom - top
         t2, b2 = top, bottom
         head = edge[1 : max(2, int(_REFINE * span))]
@@ -259,6 +259,7 @@ def find_grid_cells(pixels: np.ndarray) -> list[Region]:
     xs = [(0, down[0]), (down[1], cols)] if down else [(0, cols)]
     if len(ys) * len(xs) < 2:
         return []
-    cells = [Region(f"cell{k}", x0, y0, x1, y1) for k, ((y0, y1), (x0, x1)) in
-             enumerate((y, x) for y in ys for x in xs)]
+    cells = [
+        Region(f"cell{k}", x0, y0, x1, y1) for k, ((y0, y1), (x0, x1)) in enumerate((y, x) for y in ys for x in xs)
+    ]
     return [c for c in cells if c.width >= _MIN_PIXELS and c.height >= _MIN_PIXELS]

@@ -42,6 +42,7 @@ from staydown.media.errors import DecodeTimeout
 from staydown.media.hashing import (
     LumaImage,
     MediaSignals,
+    _tent_weights,
     compute_signals_and_luma,
     hamming,
     luma_from_rgb,
@@ -51,19 +52,18 @@ from staydown.media.hashing import (
     pdq_hex,
     pdq_hex_of_buffer,
     shrink,
-    _tent_weights,
 )
 from staydown.media.regions import find_grid_cells, find_picture_regions
 
 __all__ = [
     "BANK_CROPS",
+    "BANK_ROTATIONS",
     "MAX_QUERY_HASHES",
+    "QUERY_ROTATIONS",
     "QUERY_UNCROPS",
+    "QUERY_ZOOMS",
     "VARIANT_SIDE",
     "WORK_SIDE",
-    "BANK_ROTATIONS",
-    "QUERY_ROTATIONS",
-    "QUERY_ZOOMS",
     "PdqVariant",
     "bank_variants",
     "best_match",
@@ -284,9 +284,7 @@ def _turned_corners(p: np.ndarray) -> bool:
 
 def _crop_fraction(luma: LumaImage, left: float, top: float, right: float, bottom: float) -> LumaImage:
     rows, cols = luma.pixels.shape
-    return luma.crop(
-        round(left * cols), round(top * rows), cols - round(right * cols), rows - round(bottom * rows)
-    )
+    return luma.crop(round(left * cols), round(top * rows), cols - round(right * cols), rows - round(bottom * rows))
 
 
 def _uncropped(luma: LumaImage, left: float, top: float, right: float, bottom: float) -> LumaImage:
@@ -312,16 +310,16 @@ def _fade(n: int, before: int, after: int) -> np.ndarray:
     if before:
         f[:before] = 1.0 - _UNCROP_FADE * np.arange(before, 0, -1, dtype=np.float32) / span
     if after:
-        f[n + before:] = 1.0 - _UNCROP_FADE * np.arange(1, after + 1, dtype=np.float32) / span
+        f[n + before :] = 1.0 - _UNCROP_FADE * np.arange(1, after + 1, dtype=np.float32) / span
     return f
 
 
 def _folded(w: np.ndarray, fade: np.ndarray, before: int, n: int) -> np.ndarray:
     """Weights on the extended axis, faded, folded back onto the n pixels the margin repeats."""
     wf = w * fade[None, :]
-    out = wf[:, before:before + n].copy()
+    out = wf[:, before : before + n].copy()
     out[:, 0] += wf[:, :before].sum(axis=1)
-    out[:, -1] += wf[:, before + n:].sum(axis=1)
+    out[:, -1] += wf[:, before + n :].sum(axis=1)
     return out
 
 
@@ -391,15 +389,19 @@ def query_variants(
             box = (region.left / cols, region.top / rows, region.right / cols, region.bottom / rows)
             if all(box != b for _, b in pictures):
                 pictures.append((region.name, box))
-        cells = [(c.name, (c.left / cols, c.top / rows, c.right / cols, c.bottom / rows))
-                 for c in find_grid_cells(small.pixels)]
+        cells = [
+            (c.name, (c.left / cols, c.top / rows, c.right / cols, c.bottom / rows))
+            for c in find_grid_cells(small.pixels)
+        ]
         clock.check("picture regions")
     work = shrink(luma, WORK_SIDE) if pictures or cells else small
     wrows, wcols = work.pixels.shape
 
     def cut(box: tuple[float, float, float, float]) -> LumaImage:
-        return shrink(work.crop(round(box[0] * wcols), round(box[1] * wrows), round(box[2] * wcols),
-                                round(box[3] * wrows)), VARIANT_SIDE)
+        return shrink(
+            work.crop(round(box[0] * wcols), round(box[1] * wrows), round(box[2] * wcols), round(box[3] * wrows)),
+            VARIANT_SIDE,
+        )
 
     for name, box in pictures:
         for dname, r in pdq_dihedral_exact(cut(box)):
@@ -413,7 +415,8 @@ def query_variants(
         # Only thin edges are a gutter; a wide one is the tile's own background (a product shot).
         left, top, right, bottom = (
             v if v <= _MAX_GUTTER * side else 0
-            for v, side in zip(detect_borders(tile.pixels), (tcols, trows, tcols, trows)))
+            for v, side in zip(detect_borders(tile.pixels), (tcols, trows, tcols, trows))
+        )
         if left or top or right or bottom:
             tile = tile.crop(left, top, tcols - right, trows - bottom)
         r = pdq_detail(tile)
@@ -437,8 +440,13 @@ def query_variants(
     for z in zooms:
         out.append(PdqVariant(f"zoom{z:g}", pdq_hex(_crop_fraction(small, z, z, z, z)), detail))
     for crop in uncrops:
-        out.append(PdqVariant("uncrop_" + "_".join(f"{side}{round(v * 1000):d}" for side, v in zip("ltrb", crop)),
-                              _uncropped_pdq(small, *crop), detail))
+        out.append(
+            PdqVariant(
+                "uncrop_" + "_".join(f"{side}{round(v * 1000):d}" for side, v in zip("ltrb", crop)),
+                _uncropped_pdq(small, *crop),
+                detail,
+            )
+        )
     clock.check("whole-image variants")
     return out[:MAX_QUERY_HASHES]
 
@@ -469,8 +477,11 @@ def bank_variants(
             out.append(PdqVariant(f"rot{signed:+g}", pdq_hex(_rotated(luma, signed)), detail))
     clock.check("bank turns")
     if pictures:
-        out += [v for v in query_variants(work, rotations=(), zooms=(), uncrops=(), deadline=deadline)
-                if v.name.startswith(("trim", "region"))]
+        out += [
+            v
+            for v in query_variants(work, rotations=(), zooms=(), uncrops=(), deadline=deadline)
+            if v.name.startswith(("trim", "region"))
+        ]
     return out
 
 
@@ -485,9 +496,7 @@ def best_match(query: list[PdqVariant], bank: list[PdqVariant]) -> tuple[int, st
     return best
 
 
-def scan(
-    data: bytes, *, limits: DecodeLimits = DEFAULT_LIMITS
-) -> tuple[MediaSignals, list[PdqVariant]]:
+def scan(data: bytes, *, limits: DecodeLimits = DEFAULT_LIMITS) -> tuple[MediaSignals, list[PdqVariant]]:
     """Decode once; return the signals and the query variants (computed on the same luminance).
     Decoding and every variant share one time budget, `limits.max_seconds`."""
     deadline = time.monotonic() + limits.max_seconds

@@ -71,8 +71,20 @@ VIDEO_CONTAINERS = {"MP4": "mov", "MATROSKA": "matroska", "GIF": "gif"}
 # Decoders FFmpeg may use: the codecs of phones, browsers, cameras and editors. An exotic decoder
 # reached through a crafted file is the usual way into a media library, so the rest are refused.
 ALLOWED_DECODERS = (
-    "h264", "hevc", "vp8", "vp9", "libvpx", "libvpx-vp9", "av1", "libdav1d", "libaom-av1",
-    "mpeg4", "h263", "mjpeg", "prores", "gif",
+    "h264",
+    "hevc",
+    "vp8",
+    "vp9",
+    "libvpx",
+    "libvpx-vp9",
+    "av1",
+    "libdav1d",
+    "libaom-av1",
+    "mpeg4",
+    "h263",
+    "mjpeg",
+    "prores",
+    "gif",
 )
 ALLOWED_CODECS = frozenset({"h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "h263", "mjpeg", "prores", "gif"})
 
@@ -120,8 +132,10 @@ class VideoLimits:
         if self.hash_side < 64:
             raise ValueError("VideoLimits.hash_side must be at least 64 (PDQ samples 64 x 64)")
         if self.max_memory_bytes < MIN_MEMORY_BYTES:
-            raise ValueError("VideoLimits.max_memory_bytes must be at least 512 MiB: FFmpeg maps about 250 MiB of "
-                             "shared libraries before it reads a byte")
+            raise ValueError(
+                "VideoLimits.max_memory_bytes must be at least 512 MiB: FFmpeg maps about 250 MiB of "
+                "shared libraries before it reads a byte"
+            )
 
     def steps(self, frame_rate: float) -> tuple[int, int]:
         """(look-up step, keep step) in frames: every look-up step-th frame is hashed and looked up;
@@ -197,8 +211,9 @@ def _memfd(data: bytes) -> int:
         written = 0
         while written < len(view):
             written += os.write(fd, view[written:])
-        fcntl.fcntl(fd, fcntl.F_ADD_SEALS,
-                    fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_SEAL)
+        fcntl.fcntl(
+            fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_SEAL
+        )
         os.lseek(fd, 0, os.SEEK_SET)
     except BaseException:
         os.close(fd)
@@ -212,8 +227,15 @@ def _limited(cmd: list[str], limits: VideoLimits, cpu_seconds: float) -> list[st
     prlimit = shutil.which("prlimit")
     if prlimit is None:  # util-linux is on every Debian system; say so rather than run unbounded
         raise UnsupportedMedia("video hashing needs the prlimit tool (util-linux) to bound FFmpeg's memory")
-    return [prlimit, f"--as={limits.max_memory_bytes}", f"--cpu={max(1, int(math.ceil(cpu_seconds)))}",
-            "--fsize=0", "--core=0", "--", *cmd]
+    return [
+        prlimit,
+        f"--as={limits.max_memory_bytes}",
+        f"--cpu={max(1, int(math.ceil(cpu_seconds)))}",
+        "--fsize=0",
+        "--core=0",
+        "--",
+        *cmd,
+    ]
 
 
 def _env() -> dict[str, str]:
@@ -222,8 +244,18 @@ def _env() -> dict[str, str]:
 
 
 def _input_args(demuxer: str, fd: int) -> list[str]:
-    return ["-protocol_whitelist", "file", "-format_whitelist", demuxer, "-codec_whitelist",
-            ",".join(ALLOWED_DECODERS), "-f", demuxer, "-i", f"/proc/self/fd/{fd}"]
+    return [
+        "-protocol_whitelist",
+        "file",
+        "-format_whitelist",
+        demuxer,
+        "-codec_whitelist",
+        ",".join(ALLOWED_DECODERS),
+        "-f",
+        demuxer,
+        "-i",
+        f"/proc/self/fd/{fd}",
+    ]
 
 
 # -- the header -----------------------------------------------------------------------------------
@@ -263,14 +295,28 @@ def _rotation(stream: dict) -> int:
 
 
 def _probe(fd: int, demuxer: str, fmt: str, limits: VideoLimits, deadline: float) -> _Header:
-    cmd = _limited([shutil.which("ffprobe") or "ffprobe", "-v", "error", *_input_args(demuxer, fd), "-select_streams", "v:0", "-show_entries",
-                    "stream=codec_name,width,height,avg_frame_rate,r_frame_rate,nb_frames,duration:"
-                    "stream_side_data=rotation:stream_tags=rotate:format=duration", "-of", "json"],
-                   limits, cpu_seconds=min(20.0, limits.max_seconds))
+    cmd = _limited(
+        [
+            shutil.which("ffprobe") or "ffprobe",
+            "-v",
+            "error",
+            *_input_args(demuxer, fd),
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=codec_name,width,height,avg_frame_rate,r_frame_rate,nb_frames,duration:"
+            "stream_side_data=rotation:stream_tags=rotate:format=duration",
+            "-of",
+            "json",
+        ],
+        limits,
+        cpu_seconds=min(20.0, limits.max_seconds),
+    )
     timeout = max(0.1, min(20.0, deadline - time.monotonic()))
     try:
-        out = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False, pass_fds=(fd,),
-                             env=_env(), stdin=subprocess.DEVNULL)
+        out = subprocess.run(
+            cmd, capture_output=True, timeout=timeout, check=False, pass_fds=(fd,), env=_env(), stdin=subprocess.DEVNULL
+        )
     except subprocess.TimeoutExpired:
         raise DecodeTimeout(f"the video's header could not be read in {timeout:.0f} s") from None
     try:
@@ -289,8 +335,9 @@ def _probe(fd: int, demuxer: str, fmt: str, limits: VideoLimits, deadline: float
     stream = streams[0]
     codec = str(stream.get("codec_name") or "unknown")
     if codec not in ALLOWED_CODECS:
-        raise UnsupportedMedia(f"the {fmt} file's video codec {codec!r} is not one staydown decodes "
-                               f"({', '.join(sorted(ALLOWED_CODECS))})")
+        raise UnsupportedMedia(
+            f"the {fmt} file's video codec {codec!r} is not one staydown decodes ({', '.join(sorted(ALLOWED_CODECS))})"
+        )
     try:
         width, height = int(stream.get("width") or 0), int(stream.get("height") or 0)
     except (TypeError, ValueError):
@@ -298,24 +345,31 @@ def _probe(fd: int, demuxer: str, fmt: str, limits: VideoLimits, deadline: float
     if width < 1 or height < 1:
         raise CorruptMedia(f"the {fmt} file's video declares an empty frame size ({width} x {height})")
     if width * height > limits.max_pixels:
-        raise MediaTooLarge(f"video frames are {width} x {height} = {width * height} pixels, over the limit of "
-                            f"{limits.max_pixels}", code="too_many_pixels")
+        raise MediaTooLarge(
+            f"video frames are {width} x {height} = {width * height} pixels, over the limit of {limits.max_pixels}",
+            code="too_many_pixels",
+        )
     if max(width, height) > limits.max_dimension:
-        raise MediaTooLarge(f"video frames are {width} x {height}; a side over {limits.max_dimension} pixels is "
-                            "not accepted", code="dimension_too_large")
+        raise MediaTooLarge(
+            f"video frames are {width} x {height}; a side over {limits.max_dimension} pixels is not accepted",
+            code="dimension_too_large",
+        )
     # vpdq's rule: the average frame rate, else the stream's base rate.
     rate = _rate(stream.get("avg_frame_rate")) or _rate(stream.get("r_frame_rate"))
     if not rate > 0:
         raise CorruptMedia(f"the {fmt} file's video declares no frame rate")
     if rate > limits.max_frame_rate:
-        raise MediaTooLarge(f"the video declares {rate:.0f} frames a second, over the limit of "
-                            f"{limits.max_frame_rate:.0f}", code="too_many_frames")
+        raise MediaTooLarge(
+            f"the video declares {rate:.0f} frames a second, over the limit of {limits.max_frame_rate:.0f}",
+            code="too_many_frames",
+        )
     declared: int | None = None
     if str(stream.get("nb_frames") or "").isdigit():
         declared = int(stream["nb_frames"])
         if declared > limits.max_frames:
-            raise MediaTooLarge(f"the video has {declared} frames, over the limit of {limits.max_frames}",
-                                code="too_many_frames")
+            raise MediaTooLarge(
+                f"the video has {declared} frames, over the limit of {limits.max_frames}", code="too_many_frames"
+            )
     duration = 0.0
     for candidate in ((facts.get("format") or {}).get("duration"), stream.get("duration")):
         try:
@@ -325,8 +379,9 @@ def _probe(fd: int, demuxer: str, fmt: str, limits: VideoLimits, deadline: float
     if not math.isfinite(duration):
         duration = 0.0
     if duration > limits.max_duration_seconds:
-        raise MediaTooLarge(f"the video lasts {duration:.0f} s, over the limit of {limits.max_duration_seconds:.0f} s",
-                            code="too_long")
+        raise MediaTooLarge(
+            f"the video lasts {duration:.0f} s, over the limit of {limits.max_duration_seconds:.0f} s", code="too_long"
+        )
     return _Header(codec, width, height, _rotation(stream), rate, duration, declared)
 
 
@@ -416,7 +471,7 @@ def _crop_hashes(gray: np.ndarray) -> tuple[tuple[str, int], ...]:
     out = []
     for c in VARIANT_CROPS:
         dx, dy = int(round(w * c)), int(round(h * c))
-        coefficients, quality = frame_coefficients(gray[dy:h - dy, dx:w - dx])
+        coefficients, quality = frame_coefficients(gray[dy : h - dy, dx : w - dx])
         out.append((_coefficients_to_hex(coefficients), quality))
     return tuple(out)
 
@@ -458,13 +513,16 @@ def hash_video(data: bytes, *, limits: VideoLimits = VideoLimits()) -> VideoSign
     if not data:
         raise CorruptMedia("the file is empty (0 bytes)", code="empty_media")
     if len(data) > limits.max_bytes:
-        raise MediaTooLarge(f"the file is {len(data)} bytes, over the limit of {limits.max_bytes}",
-                            code="too_many_bytes")
+        raise MediaTooLarge(
+            f"the file is {len(data)} bytes, over the limit of {limits.max_bytes}", code="too_many_bytes"
+        )
     fmt = video_format(data)
     if fmt is None:
         sniffed = sniff_format(data)
-        raise UnsupportedMedia(f"not a video staydown hashes ({sniffed or 'unknown format'}); video uploads may be "
-                               "MP4, MOV, 3GP, WebM, MKV or animated GIF")
+        raise UnsupportedMedia(
+            f"not a video staydown hashes ({sniffed or 'unknown format'}); video uploads may be "
+            "MP4, MOV, 3GP, WebM, MKV or animated GIF"
+        )
     if not ffmpeg_available():
         raise UnsupportedMedia(VIDEO_TOOLS_HINT)
     md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
@@ -477,28 +535,65 @@ def hash_video(data: bytes, *, limits: VideoLimits = VideoLimits()) -> VideoSign
     finally:
         os.close(fd)
     width, height = (header.height, header.width) if header.rotation in (90, 270) else (header.width, header.height)
-    return VideoSignals(md5, sha256, fmt, header.codec, width, height, round(header.duration, 3),
-                        round(header.frame_rate, 3), frames, limits.seconds_per_hash)
+    return VideoSignals(
+        md5,
+        sha256,
+        fmt,
+        header.codec,
+        width,
+        height,
+        round(header.duration, 3),
+        round(header.frame_rate, 3),
+        frames,
+        limits.seconds_per_hash,
+    )
 
 
-def _decode_and_hash(fd: int, demuxer: str, fmt: str, header: _Header, limits: VideoLimits,
-                     deadline: float) -> tuple[VideoFrameHash, ...]:
-    shown_w, shown_h = ((header.height, header.width) if header.rotation in (90, 270)
-                        else (header.width, header.height))
+def _decode_and_hash(
+    fd: int, demuxer: str, fmt: str, header: _Header, limits: VideoLimits, deadline: float
+) -> tuple[VideoFrameHash, ...]:
+    shown_w, shown_h = (header.height, header.width) if header.rotation in (90, 270) else (header.width, header.height)
     w, h = _hash_size(shown_w, shown_h, limits.hash_side)
     lookup_step, keep_step = limits.steps(header.frame_rate)
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise DecodeTimeout(f"video hashing took longer than {limits.max_seconds:g} s (reading the header)")
     # Autorotation (FFmpeg's default) happens before the filters: the frames are hashed as shown.
-    cmd = _limited([shutil.which("ffmpeg") or "ffmpeg", "-nostdin", "-hide_banner", "-v", "error",
-                    "-threads", str(limits.threads), *_input_args(demuxer, fd),
-                    "-map", "0:v:0", "-an", "-sn", "-dn",
-                    "-vf", f"select='not(mod(n\\,{lookup_step}))',scale={w}:{h}:flags=area,format=gray",
-                    "-fps_mode", "passthrough", "-f", "rawvideo", "pipe:1"],
-                   limits, cpu_seconds=remaining * max(1, limits.threads) + 1)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                            pass_fds=(fd,), env=_env(), bufsize=0)
+    cmd = _limited(
+        [
+            shutil.which("ffmpeg") or "ffmpeg",
+            "-nostdin",
+            "-hide_banner",
+            "-v",
+            "error",
+            "-threads",
+            str(limits.threads),
+            *_input_args(demuxer, fd),
+            "-map",
+            "0:v:0",
+            "-an",
+            "-sn",
+            "-dn",
+            "-vf",
+            f"select='not(mod(n\\,{lookup_step}))',scale={w}:{h}:flags=area,format=gray",
+            "-fps_mode",
+            "passthrough",
+            "-f",
+            "rawvideo",
+            "pipe:1",
+        ],
+        limits,
+        cpu_seconds=remaining * max(1, limits.threads) + 1,
+    )
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        pass_fds=(fd,),
+        env=_env(),
+        bufsize=0,
+    )
     timed_out = threading.Event()
 
     def kill() -> None:
@@ -546,8 +641,11 @@ def _decode_and_hash(fd: int, demuxer: str, fmt: str, header: _Header, limits: V
     if timed_out.is_set():
         raise DecodeTimeout(f"video hashing took longer than {limits.max_seconds:g} s")
     if too_many:
-        raise MediaTooLarge(f"the video runs past the limit of {limits.max_duration_seconds:.0f} s "
-                            "(its header did not say how long it is)", code="too_long")
+        raise MediaTooLarge(
+            f"the video runs past the limit of {limits.max_duration_seconds:.0f} s "
+            "(its header did not say how long it is)",
+            code="too_long",
+        )
     said = _first_line(tail.kept)
     if proc.returncode != 0:
         _check_started(said)
@@ -561,14 +659,21 @@ def _decode_and_hash(fd: int, demuxer: str, fmt: str, header: _Header, limits: V
         lines = tail.kept.decode("utf-8", "replace").splitlines()
         memory = next((ln.strip() for ln in lines if any(sign in ln.lower() for sign in _MEMORY_SIGNS)), None)
         if proc.returncode < 0 or memory:
-            raise MediaTooLarge(f"the {fmt} file could not be decoded within {limits.max_memory_bytes >> 20} MiB "
-                                f"of memory ({memory or said or f'signal {-proc.returncode}'})"[:400], code="out_of_memory")
+            raise MediaTooLarge(
+                f"the {fmt} file could not be decoded within {limits.max_memory_bytes >> 20} MiB "
+                f"of memory ({memory or said or f'signal {-proc.returncode}'})"[:400],
+                code="out_of_memory",
+            )
         if not out:
-            raise CorruptMedia(f"the {fmt} file could not be decoded: {said or f'FFmpeg exited with {proc.returncode}'}")
+            raise CorruptMedia(
+                f"the {fmt} file could not be decoded: {said or f'FFmpeg exited with {proc.returncode}'}"
+            )
         # Frames were hashed before the decoder gave up (a truncated file): refuse rather than match
         # on part of it, since the missing part is unknown.
-        raise CorruptMedia(f"the {fmt} file is damaged after {len(out)} hashed frames: {said or 'decoder error'}",
-                           code="truncated_media")
+        raise CorruptMedia(
+            f"the {fmt} file is damaged after {len(out)} hashed frames: {said or 'decoder error'}",
+            code="truncated_media",
+        )
     if not out:
         raise CorruptMedia(f"the {fmt} file holds no decodable frames{': ' + said if said else ''}")
     return tuple(out)

@@ -12,10 +12,16 @@ from staydown.actors import Actor
 from staydown.audit import AuditTag
 from staydown.db import now
 from staydown.errors import Conflict, NotFound
-from staydown.policies.catalogue import Catalogue, PolicyRefError, content_digest, parse_ref, to_document
+from staydown.policies.catalogue import (
+    Catalogue,
+    PolicyRefError,
+    content_digest,
+    parse_ref,
+    policy_from_document,
+    to_document,
+)
 from staydown.policies.models import PolicyVersion
 from staydown.policies.schema import Policy
-from staydown.policies.catalogue import policy_from_document
 
 
 @dataclass
@@ -32,12 +38,9 @@ def sync_catalogue(db: Session, *, actor: Actor, catalogue: Catalogue) -> SyncRe
     the catalogue's is refused, because decisions already cite it and must keep meaning what they
     meant. A lower version than the newest stored one is refused too."""
     report = SyncReport()
-    stored = {
-        (row.policy_id, row.version): row
-        for row in db.execute(sa.select(PolicyVersion)).scalars()
-    }
+    stored = {(row.policy_id, row.version): row for row in db.execute(sa.select(PolicyVersion)).scalars()}
     newest: dict[str, int] = {}
-    for (policy_id, version) in stored:
+    for policy_id, version in stored:
         newest[policy_id] = max(newest.get(policy_id, 0), version)
     problems: list[str] = []
     for policy in catalogue:
@@ -45,8 +48,10 @@ def sync_catalogue(db: Session, *, actor: Actor, catalogue: Catalogue) -> SyncRe
         existing = stored.get((policy.id, policy.version))
         if existing is not None:
             if existing.digest != digest:
-                problems.append(f"{policy.id}@{policy.version} was edited without a new version number; "
-                                f"give it version {newest[policy.id] + 1}")
+                problems.append(
+                    f"{policy.id}@{policy.version} was edited without a new version number; "
+                    f"give it version {newest[policy.id] + 1}"
+                )
             continue
         if policy.version < newest.get(policy.id, 0):
             problems.append(f"{policy.id}@{policy.version} is older than the stored {policy.id}@{newest[policy.id]}")
@@ -66,18 +71,37 @@ def sync_catalogue(db: Session, *, actor: Actor, catalogue: Catalogue) -> SyncRe
         for (policy_id, _), row in stored.items():
             if policy_id == policy.id and row.is_current:
                 row.is_current = False
-        row = PolicyVersion(policy_id=policy.id, version=policy.version, digest=content_digest(policy),
-                            document=to_document(policy), is_current=True, added_at=when, added_by=actor.ref)
+        row = PolicyVersion(
+            policy_id=policy.id,
+            version=policy.version,
+            digest=content_digest(policy),
+            document=to_document(policy),
+            is_current=True,
+            added_at=when,
+            added_by=actor.ref,
+        )
         db.add(row)
         report.added.append(ref)
-        audit.record(db, actor=actor, tag=AuditTag.POLICY_VERSION_ADD, subject_type="policy", subject_id=ref,
-                     data={"digest": row.digest, "previous": newest.get(policy.id), "title": policy.title})
+        audit.record(
+            db,
+            actor=actor,
+            tag=AuditTag.POLICY_VERSION_ADD,
+            subject_type="policy",
+            subject_id=ref,
+            data={"digest": row.digest, "previous": newest.get(policy.id), "title": policy.title},
+        )
     for (policy_id, version), row in stored.items():
         if policy_id not in in_catalogue and row.is_current:
             row.is_current = False
             report.retired.append(f"{policy_id}@{version}")
-            audit.record(db, actor=actor, tag=AuditTag.POLICY_RETIRE, subject_type="policy",
-                         subject_id=f"{policy_id}@{version}", data={"reason": "no longer in the catalogue"})
+            audit.record(
+                db,
+                actor=actor,
+                tag=AuditTag.POLICY_RETIRE,
+                subject_type="policy",
+                subject_id=f"{policy_id}@{version}",
+                data={"reason": "no longer in the catalogue"},
+            )
     db.flush()
     return report
 
@@ -110,6 +134,7 @@ def current_policy(db: Session, policy_id: str) -> Policy:
 def current_refs(db: Session) -> list[str]:
     rows = db.execute(
         sa.select(PolicyVersion.policy_id, PolicyVersion.version)
-        .where(PolicyVersion.is_current.is_(True)).order_by(PolicyVersion.policy_id)
+        .where(PolicyVersion.is_current.is_(True))
+        .order_by(PolicyVersion.policy_id)
     ).all()
     return [f"{r[0]}@{r[1]}" for r in rows]

@@ -8,13 +8,13 @@ import hashlib
 import importlib.resources
 import json
 import os
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Annotated, Any, Iterator, Mapping, Sequence, Union
+from typing import Annotated, Any
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError
-
 
 from staydown.policies import schema, vocab
 from staydown.policies.schema import Policy
@@ -113,8 +113,7 @@ def parse_ref(ref: str) -> tuple[str, int]:
     # Digits only, no sign, no leading zero: one version has one spelling, so refs compare as text.
     if not (version.isascii() and version.isdigit()) or version.startswith("0") or len(version) > 9:
         raise PolicyRefError(
-            f"{ref!r} is not a policy ref: the version after '@' must be a whole number "
-            "from 1, without leading zeros"
+            f"{ref!r} is not a policy ref: the version after '@' must be a whole number from 1, without leading zeros"
         )
     return policy_id, int(version)
 
@@ -151,9 +150,9 @@ def policy_from_document(document: Mapping[str, Any]) -> Policy:
 
 
 def canonical_json(document: Mapping[str, Any]) -> bytes:
-    return json.dumps(
-        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
+        "utf-8"
+    )
 
 
 def content_digest(policy: Policy | Mapping[str, Any]) -> str:
@@ -209,9 +208,7 @@ class Catalogue:
         policy_id, version = parse_ref(ref)
         policy = self.get(policy_id)
         if policy.version != version:
-            raise PolicyVersionMismatch(
-                f"{ref!r} names version {version}; the catalogue holds {policy.ref}"
-            )
+            raise PolicyVersionMismatch(f"{ref!r} names version {version}; the catalogue holds {policy.ref}")
         return policy
 
     parse_ref = staticmethod(parse_ref)
@@ -229,8 +226,9 @@ def _known_track_kind(value: str) -> str:
     if value not in vocab.TRACK_KINDS:
         close = difflib.get_close_matches(value, vocab.TRACK_KINDS, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise schema._fail("legal_track", f"{value!r} is not a kind of legal track{hint} (known: "
-                           + ", ".join(vocab.TRACK_KINDS) + ")")
+        raise schema._fail(
+            "legal_track", f"{value!r} is not a kind of legal track{hint} (known: " + ", ".join(vocab.TRACK_KINDS) + ")"
+        )
     return value
 
 
@@ -241,8 +239,11 @@ def _statutory(section: dict[str, schema.TrackDefaults]) -> dict[str, schema.Tra
     for kind, defaults in section.items():
         limit = vocab.STATUTORY_MAX_HOURS.get(kind)
         if limit is not None and defaults.hours > limit:
-            raise schema._fail("legal_track", f"the law gives '{kind}' at most {limit:g} hours; "
-                               f"{defaults.hours:g} would count late removals as on time")
+            raise schema._fail(
+                "legal_track",
+                f"the law gives '{kind}' at most {limit:g} hours; "
+                f"{defaults.hours:g} would count late removals as on time",
+            )
     return section
 
 
@@ -281,7 +282,11 @@ def _problem_at(source: str, node: yaml.Node | None, path: str, message: str) ->
 
 
 def _index(
-    loader: Any, node: yaml.Node, mark: yaml.Node, depth: int, seen: set[int],
+    loader: Any,
+    node: yaml.Node,
+    mark: yaml.Node,
+    depth: int,
+    seen: set[int],
     duplicates: list[tuple[yaml.Node, str]],
 ) -> _Pos:
     if depth > MAX_NESTING:
@@ -289,8 +294,7 @@ def _index(
     if id(node) in seen:
         # The composer hands an alias back as the very node it names.
         raise _Structure(
-            mark, "anchors and aliases (&name, *name) are not allowed: "
-            "each policy version must be readable on its own"
+            mark, "anchors and aliases (&name, *name) are not allowed: each policy version must be readable on its own"
         )
     seen.add(id(node))
     pos = _Pos(mark=mark, node=node)
@@ -306,8 +310,11 @@ def _index(
             if key in children:
                 first = children[key].mark.start_mark.line + 1
                 duplicates.append(
-                    (key_node, f"key {key!r} appears twice in this mapping (first on line "
-                     f"{first}); YAML would silently keep only the last")
+                    (
+                        key_node,
+                        f"key {key!r} appears twice in this mapping (first on line "
+                        f"{first}); YAML would silently keep only the last",
+                    )
                 )
             else:
                 children[key] = child
@@ -315,9 +322,7 @@ def _index(
                 pos.tag_value = value_node.value
         pos.children = children
     elif isinstance(node, yaml.SequenceNode):
-        pos.children = [
-            _index(loader, item, item, depth + 1, seen, duplicates) for item in node.value
-        ]
+        pos.children = [_index(loader, item, item, depth + 1, seen, duplicates) for item in node.value]
     return pos
 
 
@@ -374,8 +379,13 @@ _FIELD_NAMES = sorted(
     {
         name
         for model in (
-            _Header, Policy, schema.StrikeLadder, schema.PolicyTranslation,
-            schema.IllegalContentGround, schema.TermsOfServiceGround, schema.TrackEntry,
+            _Header,
+            Policy,
+            schema.StrikeLadder,
+            schema.PolicyTranslation,
+            schema.IllegalContentGround,
+            schema.TermsOfServiceGround,
+            schema.TrackEntry,
             schema.TrackDefaults,
         )
         for name in model.model_fields
@@ -409,8 +419,7 @@ def _explain(error: Mapping[str, Any]) -> str:
         close = difflib.get_close_matches(str(last), _FIELD_NAMES, n=1, cutoff=0.7)
         return f"unknown field '{last}'" + (f"; did you mean '{close[0]}'?" if close else "")
     if kind == "union_tag_invalid":
-        return (f"{ctx.get('tag')!r} is not a ground type; expected one of "
-                + ", ".join(vocab.GROUND_TYPES))
+        return f"{ctx.get('tag')!r} is not a ground type; expected one of " + ", ".join(vocab.GROUND_TYPES)
     if kind == "union_tag_not_found":
         return "a ground needs a 'type': " + " or ".join(vocab.GROUND_TYPES)
     if kind == "literal_error":
@@ -447,9 +456,7 @@ def _explain(error: Mapping[str, Any]) -> str:
     return message
 
 
-def _problems_from(
-    exc: ValidationError, prefix: tuple[Any, ...], root: _Pos, source: str
-) -> list[Problem]:
+def _problems_from(exc: ValidationError, prefix: tuple[Any, ...], root: _Pos, source: str) -> list[Problem]:
     out = []
     for error in exc.errors(include_url=False):
         loc = prefix + tuple(error["loc"])
@@ -464,8 +471,13 @@ def _problems_from(
 def _decode(data: bytes, source: str) -> tuple[str | None, list[Problem]]:
     if len(data) > MAX_CATALOGUE_BYTES:
         return None, [
-            Problem(source, None, None, "", f"the file is {len(data)} bytes; a catalogue may be "
-                    f"at most {MAX_CATALOGUE_BYTES} bytes (1 MiB)")
+            Problem(
+                source,
+                None,
+                None,
+                "",
+                f"the file is {len(data)} bytes; a catalogue may be at most {MAX_CATALOGUE_BYTES} bytes (1 MiB)",
+            )
         ]
     try:
         return data.decode("utf-8"), []
@@ -480,8 +492,13 @@ def _reader_problem(text: str, exc: yaml.reader.ReaderError, source: str) -> Pro
     line = text.count("\n", 0, at) + 1
     column = at - (text.rfind("\n", 0, at) + 1) + 1
     code = exc.character if isinstance(exc.character, int) else ord(exc.character)
-    return Problem(source, line, column, "", f"YAML syntax: character U+{code:04X} is not "
-                   "allowed in a YAML file (control characters cannot appear in it)")
+    return Problem(
+        source,
+        line,
+        column,
+        "",
+        f"YAML syntax: character U+{code:04X} is not allowed in a YAML file (control characters cannot appear in it)",
+    )
 
 
 def _parse(data: bytes, source: str) -> tuple[Catalogue | None, list[Problem]]:
@@ -527,8 +544,12 @@ def _parse(data: bytes, source: str) -> tuple[Catalogue | None, list[Problem]]:
         if isinstance(document, str) and "\n" not in document.strip() and source == STRING_NAME:
             hint = " (to load a file, pass a pathlib.Path)"
         problems.append(
-            _problem_at(source, node, "", "the catalogue must be a mapping with "
-                        f"catalogue_version and policies, got {_describe(document)}{hint}")
+            _problem_at(
+                source,
+                node,
+                "",
+                f"the catalogue must be a mapping with catalogue_version and policies, got {_describe(document)}{hint}",
+            )
         )
         return None, problems
 
@@ -564,9 +585,14 @@ def _parse(data: bytes, source: str) -> tuple[Catalogue | None, list[Problem]]:
             if raw_id in first_seen:
                 first = first_seen[raw_id].start_mark.line + 1
                 problems.append(
-                    _problem_at(source, id_node, path, f"policy id {raw_id!r} is already used "
-                                f"on line {first}; each policy has one entry, and a change to "
-                                "it is a new version of that entry")
+                    _problem_at(
+                        source,
+                        id_node,
+                        path,
+                        f"policy id {raw_id!r} is already used "
+                        f"on line {first}; each policy has one entry, and a change to "
+                        "it is a new version of that entry",
+                    )
                 )
             else:
                 first_seen[raw_id] = id_node
@@ -589,7 +615,7 @@ def _sorted(problems: list[Problem]) -> list[Problem]:
     return sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
 
 
-def _read(path: Union[str, os.PathLike[str]]) -> bytes:
+def _read(path: str | os.PathLike[str]) -> bytes:
     with open(path, "rb") as fh:
         # One byte past the limit is enough to know it is too big without reading it all.
         return fh.read(MAX_CATALOGUE_BYTES + 1)
@@ -601,7 +627,7 @@ def check_catalogue_text(text: str | bytes, *, name: str = STRING_NAME) -> list[
     return _parse(data, name)[1]
 
 
-def check_catalogue_file(path: Union[str, os.PathLike[str]]) -> list[Problem]:
+def check_catalogue_file(path: str | os.PathLike[str]) -> list[Problem]:
     """Every problem in a catalogue file (for `staydown policies check FILE`); [] if it loads.
 
     An unreadable file is a problem too, so the caller only has to print and set the exit code.
@@ -613,9 +639,7 @@ def check_catalogue_file(path: Union[str, os.PathLike[str]]) -> list[Problem]:
     return _parse(data, os.fspath(path))[1]
 
 
-def load_catalogue(
-    source: Union[str, bytes, os.PathLike[str]], *, name: str | None = None
-) -> Catalogue:
+def load_catalogue(source: str | bytes | os.PathLike[str], *, name: str | None = None) -> Catalogue:
     """Load and check a catalogue; CatalogueError (with every problem found) if it is not valid.
 
     A path-like object (pathlib.Path) is read as a file; a str or bytes is the YAML itself.
@@ -626,8 +650,7 @@ def load_catalogue(
             data = _read(source)
         except OSError as exc:
             raise CatalogueError(
-                [Problem(name or os.fspath(source), None, None, "",
-                         f"cannot read the file: {exc.strerror}")]
+                [Problem(name or os.fspath(source), None, None, "", f"cannot read the file: {exc.strerror}")]
             ) from exc
         label = name or os.fspath(source)
     else:

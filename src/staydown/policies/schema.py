@@ -5,9 +5,10 @@ from __future__ import annotations
 import difflib
 import re
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Annotated, Any, Literal, Mapping, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -90,8 +91,7 @@ def _language(value: str) -> str:
     if value.lower() == vocab.BASE_LANGUAGE:
         raise _fail(
             "base_language",
-            "the policy's own title, rule and notice are the English text; "
-            "translations hold the other languages",
+            "the policy's own title, rule and notice are the English text; translations hold the other languages",
         )
     return value
 
@@ -168,9 +168,7 @@ Slug = Annotated[StrictStr, AfterValidator(_slug)]
 Language = Annotated[StrictStr, AfterValidator(_language)]
 Url = Annotated[StrictStr, Field(max_length=vocab.MAX_REFERENCE_URL), AfterValidator(_url)]
 NoticeText = Annotated[Text, Field(max_length=MAX_NOTICE), AfterValidator(_notice)]
-Category = Annotated[
-    StrictStr, _one_of("a DSA statement category", vocab.DSA_CATEGORIES, "dsa_category")
-]
+Category = Annotated[StrictStr, _one_of("a DSA statement category", vocab.DSA_CATEGORIES, "dsa_category")]
 Keyword = Annotated[StrictStr, _one_of("a DSA category keyword", vocab.DSA_KEYWORDS, "dsa_keyword")]
 NcmecType = Annotated[
     StrictStr,
@@ -178,19 +176,24 @@ NcmecType = Annotated[
 ]
 Severity = Annotated[StrictStr, _one_of("a severity", vocab.SEVERITIES, "severity")]
 Action = Annotated[StrictStr, _one_of("an action", vocab.ACTIONS, "action")]
+
+
 def _listable_track(value: str) -> str:
     if value in vocab.EVENT_TRACKS:
-        what = ("a marked threat to life or safety" if value == "dsa_art18"
-                else "the order itself")
-        raise _fail("legal_track", f"{value!r} is opened by {what}, under any policy; a policy lists only "
-                    "the tracks a report under it opens: " + ", ".join(vocab.LEGAL_TRACKS))
+        what = "a marked threat to life or safety" if value == "dsa_art18" else "the order itself"
+        raise _fail(
+            "legal_track",
+            f"{value!r} is opened by {what}, under any policy; a policy lists only "
+            "the tracks a report under it opens: " + ", ".join(vocab.LEGAL_TRACKS),
+        )
     return value
 
 
-TrackKindName = Annotated[StrictStr, AfterValidator(_listable_track),
-                          _one_of("a legal track", vocab.LEGAL_TRACKS, "legal_track")]
+TrackKindName = Annotated[
+    StrictStr, AfterValidator(_listable_track), _one_of("a legal track", vocab.LEGAL_TRACKS, "legal_track")
+]
 # Hours from a clock's start to its deadline: at most a year.
-TrackHours = Annotated[Union[StrictInt, StrictFloat], Field(gt=0, le=8760)]
+TrackHours = Annotated[StrictInt | StrictFloat, Field(gt=0, le=8760)]
 Area = Annotated[StrictStr, _one_of("a policy area", vocab.AREAS, "area")]
 
 
@@ -238,7 +241,7 @@ class TermsOfServiceGround(_Model):
     reference_url: Url | None = None
 
 
-Ground = Annotated[Union[IllegalContentGround, TermsOfServiceGround], Field(discriminator="type")]
+Ground = Annotated[IllegalContentGround | TermsOfServiceGround, Field(discriminator="type")]
 
 
 class StrikeLadder(_Model):
@@ -308,9 +311,7 @@ class Policy(_Model):
     dsa_category_additions: Annotated[tuple[Category, ...], AfterValidator(_unique)] = ()
     dsa_keywords: Annotated[tuple[Keyword, ...], AfterValidator(_unique)] = ()
     dsa_keyword_other: Annotated[Text, Field(max_length=vocab.MAX_KEYWORD_OTHER)] | None = None
-    ground: Annotated[
-        tuple[Ground, ...], BeforeValidator(_as_list), Field(min_length=1, max_length=2)
-    ]
+    ground: Annotated[tuple[Ground, ...], BeforeValidator(_as_list), Field(min_length=1, max_length=2)]
     ncmec_incident_type: NcmecType | None = None
     severity: Severity
     child_safety: StrictBool
@@ -409,18 +410,14 @@ class Policy(_Model):
         if ground == vocab.DECISION_GROUND_ILLEGAL:
             legal = self.ground_of("illegal_content")
             if legal is None:
-                raise GroundNotCited(
-                    f"{self.ref} cites no law; it cannot ground an illegal-content decision"
-                )
+                raise GroundNotCited(f"{self.ref} cites no law; it cannot ground an illegal-content decision")
             fields["illegal_content_legal_ground"] = legal.legal_reference
             fields["illegal_content_explanation"] = legal.explanation
             url = legal.reference_url
         elif ground == vocab.DECISION_GROUND_INCOMPATIBLE:
             terms = self.ground_of("terms_of_service")
             if terms is None:
-                raise GroundNotCited(
-                    f"{self.ref} cites no terms; it cannot ground an incompatible-content decision"
-                )
+                raise GroundNotCited(f"{self.ref} cites no terms; it cannot ground an incompatible-content decision")
             fields["incompatible_content_ground"] = terms.reference
             fields["incompatible_content_explanation"] = terms.explanation
             if also_illegal is not None:
@@ -446,8 +443,11 @@ class Policy(_Model):
         texts = {name: getattr(translation, name, None) for name in ("title", "rule", "notice")}
         # A field the catalogue does not translate: the shipped translation of its English, when
         # staydown ships one for these exact words (the default catalogue's), else English.
-        shipped = {name: i18n.shipped_translation(getattr(self, name), language)
-                   for name, text in texts.items() if text is None}
+        shipped = {
+            name: i18n.shipped_translation(getattr(self, name), language)
+            for name, text in texts.items()
+            if text is None
+        }
         if translation is None and any(shipped.values()):
             chosen = i18n.shipped_language(language) or vocab.BASE_LANGUAGE
         if translation is None and not any(shipped.values()):
@@ -461,9 +461,7 @@ class Policy(_Model):
             fallback_fields=fallback,
         )
 
-    def render_notice(
-        self, *, values: Mapping[str, str], language: str = vocab.BASE_LANGUAGE
-    ) -> str:
+    def render_notice(self, *, values: Mapping[str, str], language: str = vocab.BASE_LANGUAGE) -> str:
         """The notice for the affected user with its placeholders filled in.
 
         {policy_title} defaults to the title in the same language. Values are inserted as they
@@ -477,14 +475,12 @@ class Policy(_Model):
             if field is None:
                 continue
             if field not in filled:
-                raise NoticeRenderError(
-                    f"the notice of {self.ref} uses {{{field}}} but no value was given for it"
-                )
+                raise NoticeRenderError(f"the notice of {self.ref} uses {{{field}}} but no value was given for it")
             out.append(str(filled[field]))
         return "".join(out)
 
 
-Loc = tuple[Union[str, int], ...]
+Loc = tuple[str | int, ...]
 
 
 def rule_problems(policy: Policy) -> list[tuple[Loc, str]]:
@@ -503,99 +499,123 @@ def rule_problems(policy: Policy) -> list[tuple[Loc, str]]:
     if policy.child_safety:
         if policy.ground[0].type != "illegal_content":
             problems.append(
-                (("ground",), "a child-safety policy must cite the law first: its first ground "
-                 "must be of type illegal_content, with the legal_reference that opens the "
-                 "legal tracks")
+                (
+                    ("ground",),
+                    "a child-safety policy must cite the law first: its first ground "
+                    "must be of type illegal_content, with the legal_reference that opens the "
+                    "legal tracks",
+                )
             )
         if policy.ncmec_incident_type is None:
             problems.append(
-                (("child_safety",), "a child-safety policy needs ncmec_incident_type, one of: "
-                 + "; ".join(vocab.NCMEC_INCIDENT_TYPES))
+                (
+                    ("child_safety",),
+                    "a child-safety policy needs ncmec_incident_type, one of: " + "; ".join(vocab.NCMEC_INCIDENT_TYPES),
+                )
             )
         if not policy.bank_confirmed:
             problems.append(
-                (("bank_confirmed",), "a child-safety policy must bank confirmed items "
-                 "(bank_confirmed: true) so that copies and re-uploads are caught")
+                (
+                    ("bank_confirmed",),
+                    "a child-safety policy must bank confirmed items "
+                    "(bank_confirmed: true) so that copies and re-uploads are caught",
+                )
             )
         if policy.severity != "critical":
             problems.append((("severity",), "a child-safety policy must be of severity critical"))
         if "ncmec" not in tracks:
             problems.append(
-                (at("legal_tracks", "child_safety"), "a child-safety policy must open the "
-                 "'ncmec' legal track (18 U.S.C. 2258A)")
+                (
+                    at("legal_tracks", "child_safety"),
+                    "a child-safety policy must open the 'ncmec' legal track (18 U.S.C. 2258A)",
+                )
             )
         if policy.area not in (None, "child_safety"):
             problems.append((("area",), "a child-safety policy belongs to the child_safety area"))
     else:
         if policy.ncmec_incident_type is not None:
             problems.append(
-                (("ncmec_incident_type",), "only a child-safety policy (child_safety: true) "
-                 "reports to NCMEC")
+                (("ncmec_incident_type",), "only a child-safety policy (child_safety: true) reports to NCMEC")
             )
         if "ncmec" in tracks:
             problems.append(
-                (("legal_tracks", tracks.index("ncmec")), "the 'ncmec' track belongs to "
-                 "child-safety policies (child_safety: true)")
+                (
+                    ("legal_tracks", tracks.index("ncmec")),
+                    "the 'ncmec' track belongs to child-safety policies (child_safety: true)",
+                )
             )
 
     if "uk_nca" in tracks and not policy.child_safety:
         problems.append(
-            (("legal_tracks", tracks.index("uk_nca")), "the 'uk_nca' track (reports of CSEA content to "
-             "the National Crime Agency) belongs to child-safety policies (child_safety: true)")
+            (
+                ("legal_tracks", tracks.index("uk_nca")),
+                "the 'uk_nca' track (reports of CSEA content to "
+                "the National Crime Agency) belongs to child-safety policies (child_safety: true)",
+            )
         )
     for i, entry in enumerate(policy.legal_tracks):
         limit = vocab.STATUTORY_MAX_HOURS.get(entry.kind)
         if entry.hours is not None and limit is not None and entry.hours > limit:
             problems.append(
-                (("legal_tracks", i, "hours"), f"the law gives '{entry.kind}' at most {limit:g} hours; "
-                 f"{entry.hours:g} would count late removals as on time")
+                (
+                    ("legal_tracks", i, "hours"),
+                    f"the law gives '{entry.kind}' at most {limit:g} hours; "
+                    f"{entry.hours:g} would count late removals as on time",
+                )
             )
 
     if policy.ncii:
         if not policy.bank_confirmed:
             problems.append(
-                (("bank_confirmed",), "an NCII policy must bank confirmed items "
-                 "(bank_confirmed: true): known copies must be found and kept down")
+                (
+                    ("bank_confirmed",),
+                    "an NCII policy must bank confirmed items "
+                    "(bank_confirmed: true): known copies must be found and kept down",
+                )
             )
         if "take_it_down" not in tracks:
             problems.append(
-                (at("legal_tracks", "ncii"), "an NCII policy must open the 'take_it_down' "
-                 "legal track (48-hour removal)")
+                (
+                    at("legal_tracks", "ncii"),
+                    "an NCII policy must open the 'take_it_down' legal track (48-hour removal)",
+                )
             )
         if policy.area not in (None, "ncii"):
             problems.append((("area",), "an NCII policy belongs to the ncii area"))
 
     if policy.auto_action_on_trusted_match and not policy.bank_confirmed:
         problems.append(
-            (("auto_action_on_trusted_match",), "acting on a match alone needs a bank of "
-             "previously confirmed material (bank_confirmed: true)")
+            (
+                ("auto_action_on_trusted_match",),
+                "acting on a match alone needs a bank of previously confirmed material (bank_confirmed: true)",
+            )
         )
 
     if "terminate" in actions and not ladder.terminate_immediately:
         problems.append(
-            (("default_actions", actions.index("terminate")), "'terminate' as a default action "
-             "needs strike.terminate_immediately: true")
+            (
+                ("default_actions", actions.index("terminate")),
+                "'terminate' as a default action needs strike.terminate_immediately: true",
+            )
         )
     if ladder.terminate_immediately:
         if "terminate" not in actions:
             problems.append(
-                (("strike", "terminate_immediately"), "immediate termination needs 'terminate' "
-                 "in default_actions")
+                (("strike", "terminate_immediately"), "immediate termination needs 'terminate' in default_actions")
             )
         if policy.severity != "critical":
-            problems.append(
-                (("severity",), "immediate termination is kept for critical policies")
-            )
+            problems.append((("severity",), "immediate termination is kept for critical policies"))
     if "strike" in actions and ladder.weight == 0:
         problems.append(
-            (("strike", "weight"), "a policy whose default actions include 'strike' needs a "
-             "strike weight of at least 1")
+            (
+                ("strike", "weight"),
+                "a policy whose default actions include 'strike' needs a strike weight of at least 1",
+            )
         )
     for first, second in vocab.EXCLUSIVE_ACTIONS:
         if first in actions and second in actions:
             problems.append(
-                (("default_actions", actions.index(second)), f"'{first}' and '{second}' "
-                 "exclude each other")
+                (("default_actions", actions.index(second)), f"'{first}' and '{second}' exclude each other")
             )
 
     categories = (policy.dsa_category, *policy.dsa_category_additions)
@@ -604,19 +624,20 @@ def rule_problems(policy: Policy) -> list[tuple[Loc, str]]:
         if keyword != vocab.KEYWORD_OTHER and keyword not in allowed:
             home = next(c for c, kws in vocab.KEYWORDS_BY_CATEGORY.items() if keyword in kws)
             problems.append(
-                (("dsa_keywords", i), f"{keyword} specifies {home}, which is neither "
-                 "dsa_category nor in dsa_category_additions")
+                (
+                    ("dsa_keywords", i),
+                    f"{keyword} specifies {home}, which is neither dsa_category nor in dsa_category_additions",
+                )
             )
     if policy.dsa_category in policy.dsa_category_additions:
         problems.append(
-            (("dsa_category_additions", policy.dsa_category_additions.index(policy.dsa_category)),
-             "repeats dsa_category")
+            (
+                ("dsa_category_additions", policy.dsa_category_additions.index(policy.dsa_category)),
+                "repeats dsa_category",
+            )
         )
     if policy.dsa_keyword_other is not None and vocab.KEYWORD_OTHER not in policy.dsa_keywords:
-        problems.append(
-            (("dsa_keyword_other",), f"free-text keyword needs {vocab.KEYWORD_OTHER} in "
-             "dsa_keywords")
-        )
+        problems.append((("dsa_keyword_other",), f"free-text keyword needs {vocab.KEYWORD_OTHER} in dsa_keywords"))
 
     kinds = [g.type for g in policy.ground]
     if len(set(kinds)) != len(kinds):

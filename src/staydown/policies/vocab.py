@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Final, Mapping
+from typing import Final
 
 # EU Transparency Database, submission schema v2 (in force since 1 July 2025): the `category`
 # values and, under each, the `category_specification` keywords the Commission's taxonomy files
@@ -191,7 +192,12 @@ TRACK_KINDS: Final[tuple[str, ...]] = (
 # The kinds a policy lists: those a report under it opens. Orders and a marked threat to life
 # open their own tracks under any policy, so a policy does not list them.
 LEGAL_TRACKS: Final[tuple[str, ...]] = (
-    "ncmec", "take_it_down", "uk_intimate_image", "priority_takedown", "uk_nca", "dsa_notice",
+    "ncmec",
+    "take_it_down",
+    "uk_intimate_image",
+    "priority_takedown",
+    "uk_nca",
+    "dsa_notice",
 )
 EVENT_TRACKS: Final[tuple[str, ...]] = ("dsa_art18", "terrorist_order", "authority_order")
 # The law's own deadlines: no catalogue may give these kinds longer.

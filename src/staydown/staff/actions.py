@@ -28,9 +28,7 @@ def _check_roles(roles: list[str]) -> list[str]:
         raise InvalidInput("a staff user needs at least one role", details={"roles": [r.value for r in Role]})
     unknown = [r for r in roles if r not in Role.__members__]
     if unknown:
-        raise InvalidInput(
-            f"unknown role(s): {', '.join(unknown)}; roles are {', '.join(r.value for r in Role)}"
-        )
+        raise InvalidInput(f"unknown role(s): {', '.join(unknown)}; roles are {', '.join(r.value for r in Role)}")
     return sorted(set(roles))
 
 
@@ -66,9 +64,14 @@ def create_staff_user(
     )
     db.add(user)
     db.flush()
-    audit.record(db, actor=actor, tag=AuditTag.STAFF_USER_CREATE, subject_type="staff_user",
-                 subject_id=user.id,
-                 data={"username": username, "roles": clean_roles, "has_password": bool(password)})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.STAFF_USER_CREATE,
+        subject_type="staff_user",
+        subject_id=user.id,
+        data={"username": username, "roles": clean_roles, "has_password": bool(password)},
+    )
     return user
 
 
@@ -77,8 +80,14 @@ def set_staff_roles(db: Session, *, actor: Actor, user: StaffUser, roles: list[s
     old = list(user.roles)
     user.roles = clean
     user.updated_at = now(db)
-    audit.record(db, actor=actor, tag=AuditTag.STAFF_USER_ROLES, subject_type="staff_user",
-                 subject_id=user.id, data={"old": old, "new": clean})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.STAFF_USER_ROLES,
+        subject_type="staff_user",
+        subject_id=user.id,
+        data={"old": old, "new": clean},
+    )
     return user
 
 
@@ -87,8 +96,9 @@ def set_staff_password(db: Session, *, actor: Actor, user: StaffUser, password: 
     user.failed_logins = 0
     user.locked_until = None
     user.updated_at = now(db)
-    audit.record(db, actor=actor, tag=AuditTag.STAFF_USER_PASSWORD, subject_type="staff_user",
-                 subject_id=user.id, data={})
+    audit.record(
+        db, actor=actor, tag=AuditTag.STAFF_USER_PASSWORD, subject_type="staff_user", subject_id=user.id, data={}
+    )
     return user
 
 
@@ -97,8 +107,14 @@ def deactivate_staff_user(db: Session, *, actor: Actor, user: StaffUser, reason:
         raise InvalidInput("deactivating a staff user needs a reason")
     user.is_active = False
     user.updated_at = now(db)
-    audit.record(db, actor=actor, tag=AuditTag.STAFF_USER_DEACTIVATE, subject_type="staff_user",
-                 subject_id=user.id, data={"reason": reason})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.STAFF_USER_DEACTIVATE,
+        subject_type="staff_user",
+        subject_id=user.id,
+        data={"reason": reason},
+    )
     return user
 
 
@@ -113,9 +129,7 @@ def hash_api_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("ascii")).hexdigest()
 
 
-def create_api_client(
-    db: Session, *, actor: Actor, name: str, scopes: list[str] | None = None
-) -> NewApiKey:
+def create_api_client(db: Session, *, actor: Actor, name: str, scopes: list[str] | None = None) -> NewApiKey:
     name = name.strip()
     if not name or len(name) > 120:
         raise InvalidInput("an API client needs a name of 1-120 characters")
@@ -141,8 +155,14 @@ def create_api_client(
     )
     db.add(client)
     db.flush()
-    audit.record(db, actor=actor, tag=AuditTag.API_CLIENT_CREATE, subject_type="api_client",
-                 subject_id=client.id, data={"name": name, "scopes": granted, "key_prefix": prefix})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.API_CLIENT_CREATE,
+        subject_type="api_client",
+        subject_id=client.id,
+        data={"name": name, "scopes": granted, "key_prefix": prefix},
+    )
     return NewApiKey(client=client, key=f"sd_{prefix}_{secret}")
 
 
@@ -156,8 +176,14 @@ def revoke_api_client(db: Session, *, actor: Actor, client: ApiClient, reason: s
     # remembered the key as it was).
     forget_api_key(client.key_prefix)
     db.info.setdefault("after_commit", []).append(lambda prefix=client.key_prefix: forget_api_key(prefix))
-    audit.record(db, actor=actor, tag=AuditTag.API_CLIENT_REVOKE, subject_type="api_client",
-                 subject_id=client.id, data={"reason": reason, "key_prefix": client.key_prefix})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.API_CLIENT_REVOKE,
+        subject_type="api_client",
+        subject_id=client.id,
+        data={"reason": reason, "key_prefix": client.key_prefix},
+    )
     return client
 
 
@@ -178,4 +204,4 @@ def staff_user_by_username(db: Session, username: str) -> StaffUser:
     return found
 
 
-__all__ = ["Permission", "NewApiKey"]
+__all__ = ["NewApiKey", "Permission"]

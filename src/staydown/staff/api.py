@@ -9,10 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from staydown.apidocs import errors
 from staydown.actors import Actor
+from staydown.apidocs import errors
 from staydown.errors import RateLimited
-from staydown.http import DbSession, client_address, require, rate_limited
+from staydown.http import DbSession, client_address, rate_limited, require
 from staydown.staff import sessions, totp
 from staydown.staff.models import StaffUser
 from staydown.staff.permissions import Permission
@@ -39,8 +39,11 @@ class SessionOut(BaseModel):
 
 
 def _throttle_at(request: Request) -> tuple[SignInThrottle, str, float]:
-    return (request.app.state.sign_in_throttle, client_address(request),
-            request.app.state.database.clock.now().timestamp())
+    return (
+        request.app.state.sign_in_throttle,
+        client_address(request),
+        request.app.state.database.clock.now().timestamp(),
+    )
 
 
 def check_sign_in_throttle(request: Request, username: str) -> None:
@@ -63,7 +66,9 @@ def sign_in_succeeded(request: Request, username: str) -> None:
     throttle.succeeded(source, username)
 
 
-@router.post("/sign-in", response_model=SessionOut, responses=errors(401), dependencies=[Depends(rate_limited("sign-in", 20))])
+@router.post(
+    "/sign-in", response_model=SessionOut, responses=errors(401), dependencies=[Depends(rate_limited("sign-in", 20))]
+)
 def sign_in(body: SignInIn, request: Request, db: DbSession, _: Public) -> SessionOut:
     check_sign_in_throttle(request, body.username)
     try:
@@ -71,9 +76,14 @@ def sign_in(body: SignInIn, request: Request, db: DbSession, _: Public) -> Sessi
         user = db.get(StaffUser, int(new.actor.id))
         if user is not None and user.totp_secret and not totp.use_code(db, user=user, code=body.totp_code):
             # The password was right, so say what is missing; a wrong code counts as a failure.
-            raise sessions.SignInFailed(user.id, message=(
-                "this account signs in with an authenticator code too: send 'totp_code'" if not body.totp_code
-                else "the authenticator code is not right, or was already used"))
+            raise sessions.SignInFailed(
+                user.id,
+                message=(
+                    "this account signs in with an authenticator code too: send 'totp_code'"
+                    if not body.totp_code
+                    else "the authenticator code is not right, or was already used"
+                ),
+            )
     except sessions.SignInFailed:
         # Nothing of a failure is written: the database would take longer for a real account.
         sign_in_failed(request, body.username)

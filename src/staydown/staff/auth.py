@@ -56,9 +56,13 @@ def remembered_api_key(key: str, when: datetime) -> Actor | None:
         return None
     prefix, secret = match.groups()
     known = _known.get(prefix)
-    if (known is not None and time.monotonic() < known.expires
-            and hmac.compare_digest(known.key_hash, hash_api_secret(secret))
-            and known.last_used_at is not None and timedelta(0) <= when - known.last_used_at <= LAST_USED_RESOLUTION):
+    if (
+        known is not None
+        and time.monotonic() < known.expires
+        and hmac.compare_digest(known.key_hash, hash_api_secret(secret))
+        and known.last_used_at is not None
+        and timedelta(0) <= when - known.last_used_at <= LAST_USED_RESOLUTION
+    ):
         return Actor.api_client(known.client_id, known.name, known.scopes)
     return None
 
@@ -84,8 +88,14 @@ def authenticate_api_key(db: Session, key: str) -> Actor:
     if client.last_used_at is None or when - client.last_used_at > LAST_USED_RESOLUTION:
         client.last_used_at = when
     with _known_lock:
-        _known[prefix] = _Known(time.monotonic() + CACHE_SECONDS, client.id, client.name, frozenset(client.scopes),
-                                client.key_hash, client.last_used_at)
+        _known[prefix] = _Known(
+            time.monotonic() + CACHE_SECONDS,
+            client.id,
+            client.name,
+            frozenset(client.scopes),
+            client.key_hash,
+            client.last_used_at,
+        )
     return Actor.api_client(client.id, client.name, frozenset(client.scopes))
 
 

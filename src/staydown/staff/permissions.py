@@ -69,44 +69,106 @@ class Role(str, enum.Enum):
 
 P = Permission
 
-_MODERATOR = {P.CASES_READ, P.CASES_REVIEW, P.MEDIA_REVEAL, P.BANKS_READ, P.POLICIES_READ, P.SUBJECTS_READ,
-              P.DASHBOARD_READ}
+_MODERATOR = {
+    P.CASES_READ,
+    P.CASES_REVIEW,
+    P.MEDIA_REVEAL,
+    P.BANKS_READ,
+    P.POLICIES_READ,
+    P.SUBJECTS_READ,
+    P.DASHBOARD_READ,
+}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.moderator: frozenset(_MODERATOR),
-    Role.senior_moderator: frozenset(_MODERATOR | {P.CASES_SECOND_REVIEW, P.APPEALS_DECIDE, P.APPEALS_DISPUTES,
-                                                  P.BANKS_WRITE}),
+    Role.senior_moderator: frozenset(
+        _MODERATOR | {P.CASES_SECOND_REVIEW, P.APPEALS_DECIDE, P.APPEALS_DISPUTES, P.BANKS_WRITE}
+    ),
     # Child-safety specialists handle CSAM cases end to end, including the NCMEC and NCA reports
     # and the vault; report contents go only to those who need them (CSAM-5).
     Role.child_safety: frozenset(
         _MODERATOR
-        | {P.CASES_SECOND_REVIEW, P.CHILD_SAFETY_CASES, P.NCMEC_REPORTS, P.NCA_REPORTS, P.EVIDENCE_ACCESS,
-           P.BANKS_WRITE, P.APPEALS_DECIDE}  # appeals on child-safety cases are theirs too
+        | {
+            P.CASES_SECOND_REVIEW,
+            P.CHILD_SAFETY_CASES,
+            P.NCMEC_REPORTS,
+            P.NCA_REPORTS,
+            P.EVIDENCE_ACCESS,
+            P.BANKS_WRITE,
+            P.APPEALS_DECIDE,
+        }  # appeals on child-safety cases are theirs too
     ),
     Role.legal: frozenset(
-        {P.CASES_READ, P.POLICIES_READ, P.EVIDENCE_ACCESS, P.EVIDENCE_HOLDS, P.LAW_ENFORCEMENT,
-         P.NCMEC_REPORTS, P.NCA_REPORTS, P.AUDIT_READ, P.TRANSPARENCY_READ, P.CHILD_SAFETY_CASES, P.APPEALS_DISPUTES,
-         P.DASHBOARD_READ, P.EXCHANGES_SHARE}
+        {
+            P.CASES_READ,
+            P.POLICIES_READ,
+            P.EVIDENCE_ACCESS,
+            P.EVIDENCE_HOLDS,
+            P.LAW_ENFORCEMENT,
+            P.NCMEC_REPORTS,
+            P.NCA_REPORTS,
+            P.AUDIT_READ,
+            P.TRANSPARENCY_READ,
+            P.CHILD_SAFETY_CASES,
+            P.APPEALS_DISPUTES,
+            P.DASHBOARD_READ,
+            P.EXCHANGES_SHARE,
+        }
     ),
     Role.auditor: frozenset({P.AUDIT_READ, P.TRANSPARENCY_READ, P.POLICIES_READ, P.BANKS_READ, P.DASHBOARD_READ}),
     # Administrators run the system; they do not get the evidence vault or child-safety cases
     # by virtue of being admins: access to report contents stays minimal (CSAM-6).
     Role.admin: frozenset(
-        {P.STAFF_ADMIN, P.API_KEYS_ADMIN, P.JOBS_ADMIN, P.METRICS_READ, P.POLICIES_READ, P.POLICIES_WRITE,
-         P.BANKS_READ, P.BANKS_WRITE, P.AUDIT_READ, P.TRANSPARENCY_READ, P.CASES_READ, P.DASHBOARD_READ,
-         P.EXCHANGES_ADMIN}
+        {
+            P.STAFF_ADMIN,
+            P.API_KEYS_ADMIN,
+            P.JOBS_ADMIN,
+            P.METRICS_READ,
+            P.POLICIES_READ,
+            P.POLICIES_WRITE,
+            P.BANKS_READ,
+            P.BANKS_WRITE,
+            P.AUDIT_READ,
+            P.TRANSPARENCY_READ,
+            P.CASES_READ,
+            P.DASHBOARD_READ,
+            P.EXCHANGES_ADMIN,
+        }
     ),
 }
 
 # What an API client may be granted, and what a platform integration gets by default.
 API_SCOPES: frozenset[Permission] = frozenset(
-    {P.SCAN, P.MATCH, P.NOTICES_SUBMIT, P.ACTIONS_READ, P.ACTIONS_ACK, P.SUBJECTS_READ, P.SUBJECTS_WRITE,
-     P.EVIDENCE_SUBMIT, P.BANKS_READ, P.BANKS_WRITE, P.TRANSPARENCY_READ, P.AUDIT_READ, P.APPEALS_SUBMIT,
-     P.METRICS_READ, P.EXCHANGES_ADMIN}  # exchanges: HMA clients configure them with a key
+    {
+        P.SCAN,
+        P.MATCH,
+        P.NOTICES_SUBMIT,
+        P.ACTIONS_READ,
+        P.ACTIONS_ACK,
+        P.SUBJECTS_READ,
+        P.SUBJECTS_WRITE,
+        P.EVIDENCE_SUBMIT,
+        P.BANKS_READ,
+        P.BANKS_WRITE,
+        P.TRANSPARENCY_READ,
+        P.AUDIT_READ,
+        P.APPEALS_SUBMIT,
+        P.METRICS_READ,
+        P.EXCHANGES_ADMIN,
+    }  # exchanges: HMA clients configure them with a key
 )
 DEFAULT_API_SCOPES: frozenset[Permission] = frozenset(
-    {P.SCAN, P.MATCH, P.NOTICES_SUBMIT, P.ACTIONS_READ, P.ACTIONS_ACK, P.SUBJECTS_READ, P.SUBJECTS_WRITE,
-     P.EVIDENCE_SUBMIT, P.APPEALS_SUBMIT}
+    {
+        P.SCAN,
+        P.MATCH,
+        P.NOTICES_SUBMIT,
+        P.ACTIONS_READ,
+        P.ACTIONS_ACK,
+        P.SUBJECTS_READ,
+        P.SUBJECTS_WRITE,
+        P.EVIDENCE_SUBMIT,
+        P.APPEALS_SUBMIT,
+    }
 )
 
 

@@ -29,7 +29,9 @@ class StaffSession(Base):
     __tablename__ = "staff_sessions"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("staff_users.id", ondelete="CASCADE"), nullable=False, index=True)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("staff_users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
     token_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
@@ -60,8 +62,9 @@ def check_password(db: Session, *, username: str, password: str) -> StaffUser:
     return user
 
 
-def open_session(db: Session, *, user: StaffUser, lifetime: timedelta = SESSION_LIFETIME,
-                 details: dict[str, Any] | None = None) -> NewSession:
+def open_session(
+    db: Session, *, user: StaffUser, lifetime: timedelta = SESSION_LIFETIME, details: dict[str, Any] | None = None
+) -> NewSession:
     """A session for a person who passed every step; resets the failure count; audited."""
     when = now(db)
     user.failed_logins = 0
@@ -71,8 +74,14 @@ def open_session(db: Session, *, user: StaffUser, lifetime: timedelta = SESSION_
     db.add(session)
     db.flush()
     actor = actor_for_staff(user)
-    audit.record(db, actor=actor, tag=AuditTag.STAFF_SIGN_IN, subject_type="staff_user", subject_id=user.id,
-                 data={"session_id": session.id, **(details or {})})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.STAFF_SIGN_IN,
+        subject_type="staff_user",
+        subject_id=user.id,
+        data={"session_id": session.id, **(details or {})},
+    )
     return NewSession(token, session.expires_at, actor)
 
 

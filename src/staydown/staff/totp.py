@@ -40,8 +40,8 @@ def _key(secret: str) -> bytes:
 def hotp(secret: str, counter: int) -> str:
     digest = hmac.new(_key(secret), struct.pack(">Q", counter), hashlib.sha1).digest()
     offset = digest[-1] & 0x0F
-    value = struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF
-    return str(value % 10 ** TOTP_DIGITS).zfill(TOTP_DIGITS)
+    value = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
+    return str(value % 10**TOTP_DIGITS).zfill(TOTP_DIGITS)
 
 
 def totp_step(at: datetime) -> int:
@@ -70,21 +70,20 @@ def otpauth_uri(secret: str, username: str) -> str:
     return f"otpauth://totp/{label}?secret={secret}&issuer={TOTP_ISSUER}&algorithm=SHA1&digits=6&period=30"
 
 
-
-
 class TotpState(Base):
     """The last TOTP time step a staff user signed in with: a code is accepted once (RFC 6238
     section 5.2), so a code seen over a shoulder or replayed from a log is refused."""
 
     __tablename__ = "staff_totp_state"
 
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True,
-                                         autoincrement=False)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
     last_step: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0)
     enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-def reset_totp(db: Session, *, actor: "Actor", user: StaffUser, reason: str) -> StaffUser:
+def reset_totp(db: Session, *, actor: Actor, user: StaffUser, reason: str) -> StaffUser:
     """An administrator turns a person's TOTP off (a lost device), on the record; they sign in with
     the password alone until they enrol again. Ends their sessions: whoever holds the old device
     may be the reason."""
@@ -101,10 +100,19 @@ def reset_totp(db: Session, *, actor: "Actor", user: StaffUser, reason: str) -> 
     user.totp_secret = None
     user.updated_at = when
     db.execute(sa.delete(TotpState).where(TotpState.user_id == user.id))
-    db.execute(sa.update(StaffSession).where(StaffSession.user_id == user.id, StaffSession.revoked_at.is_(None))
-               .values(revoked_at=when))
-    audit.record(db, actor=actor, tag=AuditTag.STAFF_TOTP_RESET, subject_type="staff_user", subject_id=user.id,
-                 data={"reason": reason.strip()})
+    db.execute(
+        sa.update(StaffSession)
+        .where(StaffSession.user_id == user.id, StaffSession.revoked_at.is_(None))
+        .values(revoked_at=when)
+    )
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.STAFF_TOTP_RESET,
+        subject_type="staff_user",
+        subject_id=user.id,
+        data={"reason": reason.strip()},
+    )
     return user
 
 

@@ -28,9 +28,12 @@ def insert_or_get(db: Session, model: type[Any], key: str, value: str, values: d
     existing = db.execute(sa.select(model).where(column == value)).scalar_one_or_none()
     if existing is not None:
         return existing, False
-    stmt = (insert_for(db, model).values({key: value, **values})
-            .on_conflict_do_nothing(index_elements=[model.__table__.c[column.property.columns[0].name]])
-            .returning(model))
+    stmt = (
+        insert_for(db, model)
+        .values({key: value, **values})
+        .on_conflict_do_nothing(index_elements=[model.__table__.c[column.property.columns[0].name]])
+        .returning(model)
+    )
     created = db.execute(stmt).scalar_one_or_none()
     if created is not None:
         return created, True
@@ -58,8 +61,14 @@ def ensure_account(db: Session, *, actor: Actor, ref: AccountRef) -> PlatformAcc
         },
     )
     if created:
-        audit.record(db, actor=actor, tag=AuditTag.ACCOUNT_CREATE, subject_type="account",
-                     subject_id=account.id, data={"platform_id": ref.id, "handle": ref.handle})
+        audit.record(
+            db,
+            actor=actor,
+            tag=AuditTag.ACCOUNT_CREATE,
+            subject_type="account",
+            subject_id=account.id,
+            data={"platform_id": ref.id, "handle": ref.handle},
+        )
         return account
     changes: dict[str, Any] = {}
     if ref.handle is not None and ref.handle != account.handle:
@@ -76,8 +85,14 @@ def ensure_account(db: Session, *, actor: Actor, ref: AccountRef) -> PlatformAcc
         account.meta = {**account.meta, **ref.metadata}
     if changes:
         account.updated_at = when
-        audit.record(db, actor=actor, tag=AuditTag.ACCOUNT_UPDATE, subject_type="account",
-                     subject_id=account.id, data={"changes": changes})
+        audit.record(
+            db,
+            actor=actor,
+            tag=AuditTag.ACCOUNT_UPDATE,
+            subject_type="account",
+            subject_id=account.id,
+            data={"changes": changes},
+        )
     return account
 
 
@@ -103,10 +118,19 @@ def ensure_content(db: Session, *, actor: Actor, ref: ContentRef) -> PlatformCon
         },
     )
     if created:
-        audit.record(db, actor=actor, tag=AuditTag.CONTENT_CREATE, subject_type="content",
-                     subject_id=content.id,
-                     data={"platform_id": ref.id, "kind": ref.kind, "visibility": ref.visibility,
-                           "account": ref.account.id if ref.account else None})
+        audit.record(
+            db,
+            actor=actor,
+            tag=AuditTag.CONTENT_CREATE,
+            subject_type="content",
+            subject_id=content.id,
+            data={
+                "platform_id": ref.id,
+                "kind": ref.kind,
+                "visibility": ref.visibility,
+                "account": ref.account.id if ref.account else None,
+            },
+        )
         return content
     changes: dict[str, Any] = {}
     if ref.kind != "unknown" and content.kind != ref.kind:
@@ -134,6 +158,12 @@ def ensure_content(db: Session, *, actor: Actor, ref: ContentRef) -> PlatformCon
         content.meta = {**content.meta, **ref.metadata}
     if changes:
         content.updated_at = when
-        audit.record(db, actor=actor, tag=AuditTag.CONTENT_UPDATE, subject_type="content",
-                     subject_id=content.id, data={"changes": changes})
+        audit.record(
+            db,
+            actor=actor,
+            tag=AuditTag.CONTENT_UPDATE,
+            subject_type="content",
+            subject_id=content.id,
+            data={"changes": changes},
+        )
     return content

@@ -10,11 +10,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from staydown.actors import Actor
 from staydown.http import DbSession, require
+from staydown.limits import JsonObject
 from staydown.staff.permissions import Permission
 from staydown.subjects import actions, queries
 from staydown.subjects.models import PlatformAccount, PlatformContent
 from staydown.subjects.schemas import CONTENT_KINDS, VISIBILITIES, AccountRef, ContentRef
-from staydown.limits import JsonObject
 
 router = APIRouter(prefix="/v1", tags=["subjects"])
 
@@ -28,8 +28,12 @@ class AccountIn(BaseModel):
 
     handle: str | None = Field(default=None, max_length=200)
     status: str | None = Field(default=None, max_length=40)
-    language: str | None = Field(default=None, max_length=12, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
-                                 description="the language the user reads: their statements of reasons are in it")
+    language: str | None = Field(
+        default=None,
+        max_length=12,
+        pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+        description="the language the user reads: their statements of reasons are in it",
+    )
     metadata: JsonObject = Field(default_factory=dict)
 
 
@@ -55,9 +59,15 @@ class AccountOut(BaseModel):
     first_seen_at: datetime
 
     @classmethod
-    def of(cls, a: PlatformAccount) -> "AccountOut":
-        return cls(id=a.platform_id, handle=a.handle, status=a.status, language=a.language, metadata=a.meta,
-                   first_seen_at=a.first_seen_at)
+    def of(cls, a: PlatformAccount) -> AccountOut:
+        return cls(
+            id=a.platform_id,
+            handle=a.handle,
+            status=a.status,
+            language=a.language,
+            metadata=a.meta,
+            first_seen_at=a.first_seen_at,
+        )
 
 
 class ContentOut(BaseModel):
@@ -72,10 +82,18 @@ class ContentOut(BaseModel):
     first_seen_at: datetime
 
     @classmethod
-    def of(cls, c: PlatformContent) -> "ContentOut":
-        return cls(id=c.platform_id, kind=c.kind, url=c.url, account=AccountOut.of(c.account) if c.account else None,
-                   created_at=c.created_at, visibility=c.visibility, public_since=c.public_since, metadata=c.meta,
-                   first_seen_at=c.first_seen_at)
+    def of(cls, c: PlatformContent) -> ContentOut:
+        return cls(
+            id=c.platform_id,
+            kind=c.kind,
+            url=c.url,
+            account=AccountOut.of(c.account) if c.account else None,
+            created_at=c.created_at,
+            visibility=c.visibility,
+            public_since=c.public_since,
+            metadata=c.meta,
+            first_seen_at=c.first_seen_at,
+        )
 
 
 @router.put("/content/{platform_id:path}", response_model=ContentOut)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-
-from urllib.parse import urlsplit, urlunsplit
 
 from staydown.errors import NotFound
 from staydown.subjects.models import PlatformAccount, PlatformContent
@@ -62,7 +62,10 @@ def content_ids_by_url(db: Session, urls: list[str]) -> dict[str, set[str]]:
     if not every:
         return {}
     found: dict[str, set[str]] = {}
-    for platform_id, url in db.connection().execute(
-            sa.select(PlatformContent.platform_id, PlatformContent.url).where(PlatformContent.url.in_(every))).all():
+    for platform_id, url in (
+        db.connection()
+        .execute(sa.select(PlatformContent.platform_id, PlatformContent.url).where(PlatformContent.url.in_(every)))
+        .all()
+    ):
         found.setdefault(url, set()).add(platform_id)
     return {u: set().union(*(found.get(v, set()) for v in vs)) for u, vs in wanted.items()}

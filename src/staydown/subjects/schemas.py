@@ -50,7 +50,8 @@ class ContentRef(BaseModel):
     account: AccountRef | None = None
     created_at: AwareDatetime | None = None
     visibility: Literal[VISIBILITIES] | None = Field(  # type: ignore[valid-type]
-        default=None, description="who could see it: " + ", ".join(VISIBILITIES))
+        default=None, description="who could see it: " + ", ".join(VISIBILITIES)
+    )
     metadata: JsonObject = Field(default_factory=dict)
 
     _meta = field_validator("metadata")(_check_metadata)

@@ -10,13 +10,13 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from staydown.apidocs import errors
 from staydown.actors import Actor
+from staydown.apidocs import errors
 from staydown.cases.models import Case
 from staydown.http import DbSession, rate_limited, require
+from staydown.limits import Cursor, DbId
 from staydown.staff.permissions import Permission
 from staydown.transparency import statements
-from staydown.limits import DbId, Cursor
 
 router = APIRouter(prefix="/v1", tags=["statements"])
 public_router = APIRouter(prefix="/public", tags=["public"])
@@ -42,7 +42,8 @@ class StatementsOut(BaseModel):
 
 @router.get("/statements", response_model=StatementsOut, responses=errors(404))
 def list_statements(
-    db: DbSession, actor: Reader,
+    db: DbSession,
+    actor: Reader,
     case_id: DbId | None = None,
     action_id: DbId | None = None,
     content_id: PlatformId = None,
@@ -56,12 +57,14 @@ def list_statements(
 
     content = content_by_platform_id(db, content_id).id if content_id is not None else None
     account = account_by_platform_id(db, account_id).id if account_id is not None else None
-    rows = statements.statements_for(db, case_id=case_id, action_id=action_id, content_id=content,
-                                     account_id=account, after_id=after, limit=limit)
+    rows = statements.statements_for(
+        db, case_id=case_id, action_id=action_id, content_id=content, account_id=account, after_id=after, limit=limit
+    )
     full = _full_view_cases(db, actor, rows)
-    return StatementsOut(statements=[statements.staff_view(s) if s.case_id in full else statements.public_view(s)
-                                     for s in rows],
-                         next_after=rows[-1].id if rows else after)
+    return StatementsOut(
+        statements=[statements.staff_view(s) if s.case_id in full else statements.public_view(s) for s in rows],
+        next_after=rows[-1].id if rows else after,
+    )
 
 
 def _full_view_cases(db: Session, actor: Actor, rows: list[Any]) -> set[int | None]:
@@ -74,7 +77,8 @@ def _full_view_cases(db: Session, actor: Actor, rows: list[Any]) -> set[int | No
     case_ids = {r.case_id for r in rows if r.case_id is not None}
     if not case_ids:
         return {None}
-    child_safety = set(db.execute(sa.select(Case.id).where(Case.id.in_(case_ids), Case.child_safety.is_(True)))
-                       .scalars())
+    child_safety = set(
+        db.execute(sa.select(Case.id).where(Case.id.in_(case_ids), Case.child_safety.is_(True))).scalars()
+    )
     allowed = case_ids if Permission.CHILD_SAFETY_CASES.value in actor.permissions else case_ids - child_safety
     return {None, *allowed}

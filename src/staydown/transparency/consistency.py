@@ -54,8 +54,9 @@ class ConsistencyCheck(Base):
     __tablename__ = "consistency_checks"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    decision_id: Mapped[int] = mapped_column(sa.ForeignKey("decisions.id", ondelete="CASCADE"), nullable=False,
-                                             unique=True)
+    decision_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("decisions.id", ondelete="CASCADE"), nullable=False, unique=True
+    )
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True)
     state: Mapped[str] = mapped_column(sa.String(20), nullable=False, index=True)
     sampled_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
@@ -74,8 +75,9 @@ class DecisionException(Base):
     __tablename__ = "decision_exceptions"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    decision_id: Mapped[int] = mapped_column(sa.ForeignKey("decisions.id", ondelete="CASCADE"), nullable=False,
-                                             index=True)
+    decision_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("decisions.id", ondelete="CASCADE"), nullable=False, index=True
+    )
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True)
     kind: Mapped[str] = mapped_column(sa.String(30), nullable=False)
     reasons: Mapped[str] = mapped_column(sa.Text, nullable=False)
@@ -84,6 +86,7 @@ class DecisionException(Base):
 
 
 # -- sampling ---------------------------------------------------------------------------------
+
 
 def sample_point(case_id: int) -> float:
     """Where a case falls in [0, 1): the first 8 bytes of SHA-256 of its id. Public and fixed, so an
@@ -96,19 +99,25 @@ def is_sampled(case_id: int, rate: float) -> bool:
     return sample_point(case_id) < rate
 
 
-def sample_decisions(db: Session, *, actor: Actor, rate: float, since: datetime | None = None,
-                     limit: int = 1000) -> list[ConsistencyCheck]:
+def sample_decisions(
+    db: Session, *, actor: Actor, rate: float, since: datetime | None = None, limit: int = 1000
+) -> list[ConsistencyCheck]:
     """Open an agreement check for every final decision of a sampled case that has none yet.
     Idempotent: safe to run from the periodic job as often as it likes."""
     if not 0.0 <= rate <= 1.0:
         raise InvalidInput("the consistency sample rate is a share between 0 and 1")
     if rate == 0.0:
         return []
-    stmt = (sa.select(Decision)
-            .outerjoin(ConsistencyCheck, ConsistencyCheck.decision_id == Decision.id)
-            .where(ConsistencyCheck.id.is_(None), Decision.state.in_(CHECKABLE_STATES),
-                   Decision.outcome.in_(CHECKABLE_OUTCOMES))
-            .order_by(Decision.id))
+    stmt = (
+        sa.select(Decision)
+        .outerjoin(ConsistencyCheck, ConsistencyCheck.decision_id == Decision.id)
+        .where(
+            ConsistencyCheck.id.is_(None),
+            Decision.state.in_(CHECKABLE_STATES),
+            Decision.outcome.in_(CHECKABLE_OUTCOMES),
+        )
+        .order_by(Decision.id)
+    )
     if since is not None:
         stmt = stmt.where(Decision.decided_at >= since)
     created = []
@@ -116,14 +125,28 @@ def sample_decisions(db: Session, *, actor: Actor, rate: float, since: datetime 
     for decision in db.execute(stmt).scalars():
         if not is_sampled(decision.case_id, rate):
             continue
-        check = ConsistencyCheck(decision_id=decision.id, case_id=decision.case_id, state=CheckState.pending.value,
-                                 sampled_at=when, sample_rate=rate)
+        check = ConsistencyCheck(
+            decision_id=decision.id,
+            case_id=decision.case_id,
+            state=CheckState.pending.value,
+            sampled_at=when,
+            sample_rate=rate,
+        )
         db.add(check)
         db.flush()
-        audit.record(db, actor=actor, tag=AuditTag.CONSISTENCY_SAMPLE, subject_type="case",
-                     subject_id=decision.case_id,
-                     data={"check_id": check.id, "decision_id": decision.id, "rate": rate,
-                           "point": round(sample_point(decision.case_id), 6)})
+        audit.record(
+            db,
+            actor=actor,
+            tag=AuditTag.CONSISTENCY_SAMPLE,
+            subject_type="case",
+            subject_id=decision.case_id,
+            data={
+                "check_id": check.id,
+                "decision_id": decision.id,
+                "rate": rate,
+                "point": round(sample_point(decision.case_id), 6),
+            },
+        )
         created.append(check)
         if len(created) >= limit:
             break
@@ -138,12 +161,26 @@ def check_by_id(db: Session, check_id: int) -> ConsistencyCheck:
 
 
 def pending_checks(db: Session, *, limit: int = 50) -> list[ConsistencyCheck]:
-    return list(db.execute(sa.select(ConsistencyCheck).where(ConsistencyCheck.state == CheckState.pending.value)
-                           .order_by(ConsistencyCheck.id).limit(limit)).scalars())
+    return list(
+        db.execute(
+            sa.select(ConsistencyCheck)
+            .where(ConsistencyCheck.state == CheckState.pending.value)
+            .order_by(ConsistencyCheck.id)
+            .limit(limit)
+        ).scalars()
+    )
 
 
-def record_second_opinion(db: Session, *, actor: Actor, check: ConsistencyCheck, outcome: str, policy_ref: str,
-                          facts: str, catalogue: Catalogue) -> ConsistencyCheck:
+def record_second_opinion(
+    db: Session,
+    *,
+    actor: Actor,
+    check: ConsistencyCheck,
+    outcome: str,
+    policy_ref: str,
+    facts: str,
+    catalogue: Catalogue,
+) -> ConsistencyCheck:
     """The second reviewer's own decision on a sampled case, taken without changing anything: it
     agrees when it reaches the same outcome under the same policy (any version)."""
     if actor.kind is ActorKind.staff and Permission.CASES_REVIEW.value not in actor.permissions:
@@ -168,8 +205,11 @@ def record_second_opinion(db: Session, *, actor: Actor, check: ConsistencyCheck,
         raise NotFound(f"the decision of consistency check {check.id} is gone")
     if actor.ref in {decision.reviewer, decision.second_reviewer}:
         raise RuleViolation("a second opinion must come from someone who took no part in the decision")
-    if case.child_safety and actor.kind is ActorKind.staff and \
-            Permission.CHILD_SAFETY_CASES.value not in actor.permissions:
+    if (
+        case.child_safety
+        and actor.kind is ActorKind.staff
+        and Permission.CHILD_SAFETY_CASES.value not in actor.permissions
+    ):
         raise PermissionDenied("child-safety cases are checked by child-safety specialists")
     check.state = CheckState.done.value
     check.reviewer = actor.ref
@@ -178,13 +218,26 @@ def record_second_opinion(db: Session, *, actor: Actor, check: ConsistencyCheck,
     check.agree = outcome == decision.outcome and policy_id == parse_ref(decision.policy_ref)[0]
     check.facts = text
     check.reviewed_at = now(db)
-    audit.record(db, actor=actor, tag=AuditTag.CONSISTENCY_OPINION, subject_type="case", subject_id=case.id,
-                 data={"check_id": check.id, "decision_id": decision.id, "outcome": outcome,
-                       "policy_ref": policy.ref, "agree": check.agree, "facts": text})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.CONSISTENCY_OPINION,
+        subject_type="case",
+        subject_id=case.id,
+        data={
+            "check_id": check.id,
+            "decision_id": decision.id,
+            "outcome": outcome,
+            "policy_ref": policy.ref,
+            "agree": check.agree,
+            "facts": text,
+        },
+    )
     return check
 
 
 # -- exceptions -------------------------------------------------------------------------------
+
 
 def record_exception(db: Session, *, actor: Actor, decision: Decision, kind: str, reasons: str) -> DecisionException:
     """Record that a decision departs from the policy's default, and why. Only its reviewer or a
@@ -198,16 +251,37 @@ def record_exception(db: Session, *, actor: Actor, decision: Decision, kind: str
         raise InvalidInput(f"an exception states its reasons (at least {MIN_REASONS} characters)")
     if len(text) > MAX_TEXT:
         raise InvalidInput(f"reasons are {len(text)} characters; at most {MAX_TEXT}")
-    if actor.kind is ActorKind.staff and actor.ref not in {decision.reviewer, decision.second_reviewer} and \
-            Permission.CASES_SECOND_REVIEW.value not in actor.permissions:
+    if (
+        actor.kind is ActorKind.staff
+        and actor.ref not in {decision.reviewer, decision.second_reviewer}
+        and Permission.CASES_SECOND_REVIEW.value not in actor.permissions
+    ):
         raise PermissionDenied("an exception is recorded by the decision's reviewer or a senior reviewer")
-    row = DecisionException(decision_id=decision.id, case_id=decision.case_id, kind=chosen.value, reasons=text,
-                            recorded_by=actor.ref, recorded_at=now(db))
+    row = DecisionException(
+        decision_id=decision.id,
+        case_id=decision.case_id,
+        kind=chosen.value,
+        reasons=text,
+        recorded_by=actor.ref,
+        recorded_at=now(db),
+    )
     db.add(row)
     db.flush()
-    audit.record(db, actor=actor, tag=AuditTag.DECISION_EXCEPTION, subject_type="case", subject_id=decision.case_id,
-                 data={"exception_id": row.id, "decision_id": decision.id, "kind": chosen.value, "reasons": text,
-                       "policy_ref": decision.policy_ref, "actions": decision.actions})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.DECISION_EXCEPTION,
+        subject_type="case",
+        subject_id=decision.case_id,
+        data={
+            "exception_id": row.id,
+            "decision_id": decision.id,
+            "kind": chosen.value,
+            "reasons": text,
+            "policy_ref": decision.policy_ref,
+            "actions": decision.actions,
+        },
+    )
     return row
 
 

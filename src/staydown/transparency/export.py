@@ -77,4 +77,3 @@ def render(report: TransparencyReport, fmt: str) -> str:
     if fmt == "html":
         return to_html(report)
     raise ValueError(f"format must be one of {', '.join(FORMATS)}")
-

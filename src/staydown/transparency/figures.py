@@ -126,9 +126,11 @@ INF = float("inf")
 
 # Sums the report's sections hold: node keys whose integer equals the sum of a sibling "by_*"
 # breakdown's values.
-_TOTAL_OF = {"total": ("by_kind", "by_source", "by_category", "by_reporter_kind", "by_ground", "by_target"),
-             "received": ("by_basis", "by_appellant_kind"),
-             "decided": ("by_outcome",)}
+_TOTAL_OF = {
+    "total": ("by_kind", "by_source", "by_category", "by_reporter_kind", "by_ground", "by_target"),
+    "received": ("by_basis", "by_appellant_kind"),
+    "decided": ("by_outcome",),
+}
 # A rate's numerator, as paths relative to the node that holds the rate (all must be exact).
 RATE_NUMERATORS: dict[str, tuple[tuple[str, ...], ...]] = {
     "reversal_rate": (("by_outcome", "reversed"), ("reversed_on_appeal",), ("overturned_at_second_review",)),
@@ -178,10 +180,15 @@ def relations(tree: Mapping[str, Any]) -> list[tuple[Path, list[Path]]]:
         for ground, kinds in grid.items():
             if isinstance(kinds, Mapping):
                 if _is_count(_get(tree, ("actions", "by_ground", ground))):
-                    out.append((("actions", "by_ground", ground), [("actions", "by_ground_kind", ground, k) for k in kinds]))
+                    out.append(
+                        (("actions", "by_ground", ground), [("actions", "by_ground_kind", ground, k) for k in kinds])
+                    )
         for kind in actions.get("by_kind", {}) or {}:
-            cells = [("actions", "by_ground_kind", g, kind) for g, ks in grid.items()
-                     if isinstance(ks, Mapping) and kind in ks]
+            cells = [
+                ("actions", "by_ground_kind", g, kind)
+                for g, ks in grid.items()
+                if isinstance(ks, Mapping) and kind in ks
+            ]
             if cells:
                 out.append((("actions", "by_kind", kind), cells))
     for name in ("action_detection", "action_decision"):
@@ -193,7 +200,9 @@ def relations(tree: Mapping[str, Any]) -> list[tuple[Path, list[Path]]]:
             if not isinstance(t, Mapping):
                 continue
             base = ("legal_tracks", kind)
-            statuses = [s for s in ("met_on_time", "met_late", "overdue", "open", "waiting", "not_applicable") if s in t]
+            statuses = [
+                s for s in ("met_on_time", "met_late", "overdue", "open", "waiting", "not_applicable") if s in t
+            ]
             if "opened" in t:
                 out.append((base + ("opened",), [base + (s,) for s in statuses]))
             if "met" in t:
@@ -204,12 +213,17 @@ def relations(tree: Mapping[str, Any]) -> list[tuple[Path, list[Path]]]:
     if isinstance(accounts, Mapping) and isinstance(accounts.get("by_policy"), Mapping):
         for kind in ("warn", "suspend", "terminate"):
             if _is_count(accounts.get(kind)):
-                out.append((("suspensions", "accounts", kind),
-                            [("suspensions", "accounts", "by_policy", p, kind) for p in accounts["by_policy"]]))
+                out.append(
+                    (
+                        ("suspensions", "accounts", kind),
+                        [("suspensions", "accounts", "by_policy", p, kind) for p in accounts["by_policy"]],
+                    )
+                )
                 if _is_count(_get(tree, ("actions", "by_kind", kind))):
                     out.append((("actions", "by_kind", kind), [("suspensions", "accounts", kind)]))
     if _is_count(_get(tree, ("notices", "not_processed"))) and _is_count(
-            _get(tree, ("suspensions", "notifiers", "notices_not_processed"))):
+        _get(tree, ("suspensions", "notifiers", "notices_not_processed"))
+    ):
         out.append((("notices", "not_processed"), [("suspensions", "notifiers", "notices_not_processed")]))
     means = tree.get("automated_means")
     if isinstance(means, Mapping):
@@ -217,28 +231,48 @@ def relations(tree: Mapping[str, Any]) -> list[tuple[Path, list[Path]]]:
             for table in ("by_bank", "by_signal_type"):
                 rows = means.get(table)
                 if isinstance(rows, Mapping) and rows:
-                    out.append((("automated_means", "*", field_), [("automated_means", table, k, field_) for k in rows]))
+                    out.append(
+                        (("automated_means", "*", field_), [("automated_means", table, k, field_) for k in rows])
+                    )
             for table in ("by_bank", "by_signal_type"):
                 for key, row in (means.get(table) or {}).items():
-                    if isinstance(row, Mapping) and field_ == "decided" and all(
-                            _is_count(row.get(f)) for f in ("decided", "confirmed", "rejected_on_review")):
-                        out.append((("automated_means", table, key, "decided"),
-                                    [("automated_means", table, key, "confirmed"),
-                                     ("automated_means", table, key, "rejected_on_review")]))
+                    if (
+                        isinstance(row, Mapping)
+                        and field_ == "decided"
+                        and all(_is_count(row.get(f)) for f in ("decided", "confirmed", "rejected_on_review"))
+                    ):
+                        out.append(
+                            (
+                                ("automated_means", table, key, "decided"),
+                                [
+                                    ("automated_means", table, key, "confirmed"),
+                                    ("automated_means", table, key, "rejected_on_review"),
+                                ],
+                            )
+                        )
     consistency = tree.get("consistency")
     if isinstance(consistency, Mapping):
         for field_ in ("decided", "violates", "reversed_on_appeal", "overturned_at_second_review"):
             if _is_count(_get(tree, ("consistency", "total", field_))):
                 policies = consistency.get("per_policy") or {}
                 if policies:
-                    out.append((("consistency", "total", field_),
-                                [("consistency", "per_policy", p, field_) for p in policies]))
+                    out.append(
+                        (("consistency", "total", field_), [("consistency", "per_policy", p, field_) for p in policies])
+                    )
                 if isinstance(consistency.get("high_reach"), Mapping):
-                    out.append((("consistency", "total", field_),
-                                [("consistency", "high_reach", field_), ("consistency", "other_accounts", field_)]))
+                    out.append(
+                        (
+                            ("consistency", "total", field_),
+                            [("consistency", "high_reach", field_), ("consistency", "other_accounts", field_)],
+                        )
+                    )
     # Keep only relations whose every member is a count (or a virtual sum).
-    return [(t, ps) for t, ps in out if (t[-2:-1] == ("*",) or t[-1] == "*" or _is_count(_get(tree, t)))
-            and all(_is_count(_get(tree, p)) for p in ps)]
+    return [
+        (t, ps)
+        for t, ps in out
+        if (t[-2:-1] == ("*",) or t[-1] == "*" or _is_count(_get(tree, t)))
+        and all(_is_count(_get(tree, p)) for p in ps)
+    ]
 
 
 def _bounds(value: Any, min_count: int) -> tuple[float, float]:
@@ -264,8 +298,9 @@ def _gap(bounds: tuple[float, float], gapped: bool, min_count: int) -> tuple[flo
     return bounds
 
 
-def disclosed(published: Mapping[str, Any], rels: list[tuple[Path, list[Path]]], min_count: int,
-              *, hidden: set[Path]) -> dict[Path, tuple[float, float]]:
+def disclosed(
+    published: Mapping[str, Any], rels: list[tuple[Path, list[Path]]], min_count: int, *, hidden: set[Path]
+) -> dict[Path, tuple[float, float]]:
     """What a reader can work out about each hidden count from the published figures and the
     sums between them: its interval after propagating every relation to a fixed point."""
     cells: dict[Path, tuple[float, float]] = {}
@@ -280,16 +315,20 @@ def disclosed(published: Mapping[str, Any], rels: list[tuple[Path, list[Path]]],
         changed = False
         for total, parts in rels:
             t_lo, t_hi = cells[total]
-            new_total = _gap((max(t_lo, sum(cells[p][0] for p in parts)), min(t_hi, sum(cells[p][1] for p in parts))),
-                             total in gapped, min_count)
+            new_total = _gap(
+                (max(t_lo, sum(cells[p][0] for p in parts)), min(t_hi, sum(cells[p][1] for p in parts))),
+                total in gapped,
+                min_count,
+            )
             if new_total != cells[total]:
                 cells[total], changed = new_total, True
             t_lo, t_hi = cells[total]
             for p in parts:
                 others_lo = sum(cells[q][0] for q in parts if q != p)
                 others_hi = sum(cells[q][1] for q in parts if q != p)
-                bounded = _gap((max(cells[p][0], t_lo - others_hi), min(cells[p][1], t_hi - others_lo)),
-                               p in gapped, min_count)
+                bounded = _gap(
+                    (max(cells[p][0], t_lo - others_hi), min(cells[p][1], t_hi - others_lo)), p in gapped, min_count
+                )
                 if bounded != cells[p]:
                     cells[p], changed = bounded, True
         if not changed:
@@ -353,7 +392,9 @@ def _withhold_rates(node: Any, published_paths: set[Path], at: Path = ()) -> Non
         if key in RATE_NUMERATORS and (value is None or isinstance(value, float)):
             numerators = [_get(node, rel) for rel in RATE_NUMERATORS[key]]
             basis = node.get(BASIS.get(key, ""))
-            if any(v is not None and not _is_count(v) for v in numerators) or (basis is not None and not _is_count(basis)):
+            if any(v is not None and not _is_count(v) for v in numerators) or (
+                basis is not None and not _is_count(basis)
+            ):
                 node[key] = None
         elif isinstance(value, dict):
             _withhold_rates(value, published_paths, at + (key,))

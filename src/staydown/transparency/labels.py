@@ -28,26 +28,53 @@ CATEGORY_LABELS: dict[str, str] = {
 }
 
 FIGURE_LABELS: dict[str, str] = {
-    "notice": N_("Reports from people"), "trusted_flagger": N_("Trusted flaggers"), "authority": N_("Authorities"),
-    "own_initiative": N_("Our own detection"), "illegal_content": N_("Against the law"), "terms_of_service": N_("Against our terms"),
-    "unspecified": N_("Not specified"), "content": N_("Content"), "account": N_("Accounts"),
-    "take_it_down": N_("TAKE IT DOWN (48 hours)"), "ncmec": N_("Reports to NCMEC"), "dsa_notice": N_("EU notices"),
-    "uk_intimate_image": N_("UK intimate images (48 hours)"), "terrorist_order": N_("Terrorist content orders (1 hour)"),
+    "notice": N_("Reports from people"),
+    "trusted_flagger": N_("Trusted flaggers"),
+    "authority": N_("Authorities"),
+    "own_initiative": N_("Our own detection"),
+    "illegal_content": N_("Against the law"),
+    "terms_of_service": N_("Against our terms"),
+    "unspecified": N_("Not specified"),
+    "content": N_("Content"),
+    "account": N_("Accounts"),
+    "take_it_down": N_("TAKE IT DOWN (48 hours)"),
+    "ncmec": N_("Reports to NCMEC"),
+    "dsa_notice": N_("EU notices"),
+    "uk_intimate_image": N_("UK intimate images (48 hours)"),
+    "terrorist_order": N_("Terrorist content orders (1 hour)"),
     "dsa_art18": N_("Suspected crimes notified (DSA Art. 18)"),
-    "priority_takedown": N_("Swift removal of the gravest illegal content (UK)"), "uk_nca": N_("Reports to the UK NCA"),
+    "priority_takedown": N_("Swift removal of the gravest illegal content (UK)"),
+    "uk_nca": N_("Reports to the UK NCA"),
     "authority_order": N_("Orders and requests from authorities"),
-    "upheld": N_("Decision stood"), "reversed": N_("Reversed"), "modified": N_("Changed"),
-    "public_report": N_("Public report page"), "user_report": N_("Platform's report button"), "dsa_notice_kind": N_("DSA notices"),
-    "detection": N_("Hash match at upload"), "law_enforcement": N_("Law enforcement"), "authority_order": N_("Orders"),
-    "remove": N_("Removed"), "disable": N_("Disabled"), "demote": N_("Demoted"), "age_restrict": N_("Age-restricted"),
-    "label": N_("Labelled"), "demonetise": N_("Demonetised"), "warn": N_("Warnings"), "suspend": N_("Suspensions"),
-    "terminate": N_("Accounts closed"), "restrict_distribution": N_("Kept out of distribution"),
+    "upheld": N_("Decision stood"),
+    "reversed": N_("Reversed"),
+    "modified": N_("Changed"),
+    "public_report": N_("Public report page"),
+    "user_report": N_("Platform's report button"),
+    "dsa_notice_kind": N_("DSA notices"),
+    "detection": N_("Hash match at upload"),
+    "law_enforcement": N_("Law enforcement"),
+    "authority_order": N_("Orders"),
+    "remove": N_("Removed"),
+    "disable": N_("Disabled"),
+    "demote": N_("Demoted"),
+    "age_restrict": N_("Age-restricted"),
+    "label": N_("Labelled"),
+    "demonetise": N_("Demonetised"),
+    "warn": N_("Warnings"),
+    "suspend": N_("Suspensions"),
+    "terminate": N_("Accounts closed"),
+    "restrict_distribution": N_("Kept out of distribution"),
 }
 FIGURE_LABELS.update(CATEGORY_LABELS)
-FIGURE_LABELS.update({
-    "exclude_from_recommendations": N_("Excluded from recommendations"), "strike": N_("Strikes"),
-    "user": N_("Reports from users"), "trusted_flagger_kind": N_("Trusted flaggers"),
-})
+FIGURE_LABELS.update(
+    {
+        "exclude_from_recommendations": N_("Excluded from recommendations"),
+        "strike": N_("Strikes"),
+        "user": N_("Reports from users"),
+        "trusted_flagger_kind": N_("Trusted flaggers"),
+    }
+)
 
 
 def figure_labels() -> dict[str, str]:

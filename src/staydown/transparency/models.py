@@ -46,11 +46,16 @@ class StatementOfReasons(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     # Public, unguessable: the affected user reads the statement and appeals with it.
     code: Mapped[str] = mapped_column(sa.String(40), nullable=False, unique=True)
-    action_id: Mapped[int] = mapped_column(sa.ForeignKey("enforcement_actions.id", ondelete="RESTRICT"), nullable=False,
-                                           unique=True)
+    action_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("enforcement_actions.id", ondelete="RESTRICT"), nullable=False, unique=True
+    )
     case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id", ondelete="SET NULL"), index=True)
-    content_id: Mapped[int | None] = mapped_column(sa.ForeignKey("platform_content.id", ondelete="RESTRICT"), index=True)
-    account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("platform_accounts.id", ondelete="RESTRICT"), index=True)
+    content_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("platform_content.id", ondelete="RESTRICT"), index=True
+    )
+    account_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("platform_accounts.id", ondelete="RESTRICT"), index=True
+    )
     measure: Mapped[str] = mapped_column(sa.String(40), nullable=False)  # the action kind, e.g. remove, suspend
     target: Mapped[str] = mapped_column(sa.String(10), nullable=False)  # content | account
     policy_ref: Mapped[str | None] = mapped_column(sa.String(100))  # policy@version

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -106,9 +106,11 @@ class ReportParameters:
     def from_settings(cls, settings: Any) -> ReportParameters:
         if settings is None:
             return cls()
-        return cls(high_reach_threshold=settings.high_reach_threshold,
-                   consistency_sample_rate=settings.consistency_sample_rate,
-                   public_min_count=settings.public_report_min_count)
+        return cls(
+            high_reach_threshold=settings.high_reach_threshold,
+            consistency_sample_rate=settings.consistency_sample_rate,
+            public_min_count=settings.public_report_min_count,
+        )
 
 
 @dataclass
@@ -120,27 +122,38 @@ class TransparencyReport:
     figures: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": SCHEMA, "period": {"start": fx.iso(self.start), "end": fx.iso(self.end)},
-                "generated_at": fx.iso(self.generated_at),
-                "parameters": {"high_reach_threshold": self.parameters.high_reach_threshold,
-                               "consistency_sample_rate": self.parameters.consistency_sample_rate},
-                **self.figures}
+        return {
+            "schema": SCHEMA,
+            "period": {"start": fx.iso(self.start), "end": fx.iso(self.end)},
+            "generated_at": fx.iso(self.generated_at),
+            "parameters": {
+                "high_reach_threshold": self.parameters.high_reach_threshold,
+                "consistency_sample_rate": self.parameters.consistency_sample_rate,
+            },
+            **self.figures,
+        }
 
     def public(self) -> dict[str, Any]:
         """Aggregate figures only, small counts suppressed (see figures.suppress)."""
         k = self.parameters.public_min_count
         # Small counts read "< k"; then whatever sum would give one back is withheld as well.
         body = fx.protect(self.figures, fx.suppress(self.figures, k), k)
-        return {"schema": SCHEMA + "+public", "period": {"start": fx.iso(self.start), "end": fx.iso(self.end)},
-                "generated_at": fx.iso(self.generated_at),
-                "parameters": {"min_count": k, "high_reach_threshold": self.parameters.high_reach_threshold,
-                               "consistency_sample_rate": self.parameters.consistency_sample_rate},
-                **body}
+        return {
+            "schema": SCHEMA + "+public",
+            "period": {"start": fx.iso(self.start), "end": fx.iso(self.end)},
+            "generated_at": fx.iso(self.generated_at),
+            "parameters": {
+                "min_count": k,
+                "high_reach_threshold": self.parameters.high_reach_threshold,
+                "consistency_sample_rate": self.parameters.consistency_sample_rate,
+            },
+            **body,
+        }
 
 
 def period_of_days(start: date, end: date) -> tuple[datetime, datetime]:
     """Whole UTC days: from 00:00 of `start` to 00:00 of `end` (exclusive)."""
-    return (datetime.combine(start, time(), tzinfo=timezone.utc), datetime.combine(end, time(), tzinfo=timezone.utc))
+    return (datetime.combine(start, time(), tzinfo=UTC), datetime.combine(end, time(), tzinfo=UTC))
 
 
 def check_period(start: datetime, end: datetime) -> None:
@@ -165,10 +178,17 @@ def _ground_of(catalogue: Catalogue, policy_ref: str | None) -> str:
     return catalogue.get(policy_id).ground[0].type
 
 
-def build_report(db: Session, *, start: datetime, end: datetime, catalogue: Catalogue, settings: Any = None,
-                 parameters: ReportParameters | None = None) -> TransparencyReport:
+def build_report(
+    db: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    catalogue: Catalogue,
+    settings: Any = None,
+    parameters: ReportParameters | None = None,
+) -> TransparencyReport:
     check_period(start, end)
-    start, end = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     params = parameters or ReportParameters.from_settings(settings)
     generated_at = now(db)
     ctx = _Context(db, start, end, catalogue, params, generated_at)
@@ -188,8 +208,15 @@ def build_report(db: Session, *, start: datetime, end: datetime, catalogue: Cata
 
 
 class _Context:
-    def __init__(self, db: Session, start: datetime, end: datetime, catalogue: Catalogue,
-                 params: ReportParameters, generated_at: datetime) -> None:
+    def __init__(
+        self,
+        db: Session,
+        start: datetime,
+        end: datetime,
+        catalogue: Catalogue,
+        params: ReportParameters,
+        generated_at: datetime,
+    ) -> None:
         self.db, self.start, self.end, self.catalogue, self.params = db, start, end, catalogue, params
         self.generated_at = generated_at
         self._case_sources: dict[int, str] | None = None
@@ -206,33 +233,49 @@ class _Context:
         rows = self.db.execute(
             sa.select(NoticeItem.case_id, sa.func.min(Notice.received_at))
             .join(Notice, Notice.id == NoticeItem.notice_id)
-            .where(NoticeItem.case_id.in_(sorted(case_ids))).group_by(NoticeItem.case_id)).all()
+            .where(NoticeItem.case_id.in_(sorted(case_ids)))
+            .group_by(NoticeItem.case_id)
+        ).all()
         return {case_id: received for case_id, received in rows}
 
     def case_sources(self) -> dict[int, str]:
         """Every case's source: the first in SOURCE_PRECEDENCE among the kinds of its notices."""
         if self._case_sources is None:
             kinds: dict[int, set[str]] = defaultdict(set)
-            rows = self.db.execute(sa.select(NoticeItem.case_id, Notice.kind).join(Notice, Notice.id == NoticeItem.notice_id)
-                                   .where(NoticeItem.case_id.is_not(None)).distinct()).all()
+            rows = self.db.execute(
+                sa.select(NoticeItem.case_id, Notice.kind)
+                .join(Notice, Notice.id == NoticeItem.notice_id)
+                .where(NoticeItem.case_id.is_not(None))
+                .distinct()
+            ).all()
             for case_id, kind in rows:
                 kinds[case_id].add(SOURCE_OF_KIND.get(kind, "notice"))
-            self._case_sources = {case_id: next(s for s in SOURCE_PRECEDENCE if s in found)
-                                  for case_id, found in kinds.items()}
+            self._case_sources = {
+                case_id: next(s for s in SOURCE_PRECEDENCE if s in found) for case_id, found in kinds.items()
+            }
         return self._case_sources
 
     def _actions_filter(self) -> tuple[Any, ...]:
-        return (_in(EnforcementAction.created_at, self.start, self.end), EnforcementAction.interim.is_(False),
-                EnforcementAction.kind.not_in(NOT_MEASURES))
+        return (
+            _in(EnforcementAction.created_at, self.start, self.end),
+            EnforcementAction.interim.is_(False),
+            EnforcementAction.kind.not_in(NOT_MEASURES),
+        )
 
     def final_decisions(self) -> list[Decision]:
         """Decisions taken in the period that decided something (not escalations, not pending)."""
         if self._final is None:
-            self._final = list(self.db.execute(
-                sa.select(Decision).where(_in(Decision.decided_at, self.start, self.end),
-                                          Decision.state.in_(FINAL_DECISION_STATES),
-                                          Decision.outcome.in_(FINAL_OUTCOMES))
-                .order_by(Decision.id)).scalars())
+            self._final = list(
+                self.db.execute(
+                    sa.select(Decision)
+                    .where(
+                        _in(Decision.decided_at, self.start, self.end),
+                        Decision.state.in_(FINAL_DECISION_STATES),
+                        Decision.outcome.in_(FINAL_OUTCOMES),
+                    )
+                    .order_by(Decision.id)
+                ).scalars()
+            )
         return self._final
 
     # -- sections -------------------------------------------------------------------------------
@@ -244,8 +287,11 @@ class _Context:
         for kind, n in by_kind.items():
             by_source[SOURCE_OF_KIND.get(kind, "notice")] += n
         flaggers = self.db.execute(
-            sa.select(TrustedFlagger.name, sa.func.count(Notice.id)).join(Notice, Notice.trusted_flagger_id == TrustedFlagger.id)
-            .where(period).group_by(TrustedFlagger.name)).all()
+            sa.select(TrustedFlagger.name, sa.func.count(Notice.id))
+            .join(Notice, Notice.trusted_flagger_id == TrustedFlagger.id)
+            .where(period)
+            .group_by(TrustedFlagger.name)
+        ).all()
         return {
             "total": sum(by_kind.values()),
             "by_kind": by_kind,
@@ -258,12 +304,24 @@ class _Context:
 
     def actions(self) -> dict[str, Any]:
         rows = self.db.execute(
-            sa.select(EnforcementAction.kind, EnforcementAction.target, EnforcementAction.policy_ref,
-                      EnforcementAction.case_id, StatementOfReasons.decision_ground, sa.func.count())
+            sa.select(
+                EnforcementAction.kind,
+                EnforcementAction.target,
+                EnforcementAction.policy_ref,
+                EnforcementAction.case_id,
+                StatementOfReasons.decision_ground,
+                sa.func.count(),
+            )
             .outerjoin(StatementOfReasons, StatementOfReasons.action_id == EnforcementAction.id)
             .where(*self._actions_filter())
-            .group_by(EnforcementAction.kind, EnforcementAction.target, EnforcementAction.policy_ref,
-                      EnforcementAction.case_id, StatementOfReasons.decision_ground)).all()
+            .group_by(
+                EnforcementAction.kind,
+                EnforcementAction.target,
+                EnforcementAction.policy_ref,
+                EnforcementAction.case_id,
+                StatementOfReasons.decision_ground,
+            )
+        ).all()
         sources = self.case_sources()
         by_ground: dict[str, int] = defaultdict(int)
         by_kind: dict[str, int] = defaultdict(int)
@@ -279,10 +337,24 @@ class _Context:
             by_target[target] += n
             by_source[sources.get(case_id, "own_initiative") if case_id else "own_initiative"] += n
             by_ground_kind[ground][kind] += n
-        interim = self.db.scalar(sa.select(sa.func.count()).select_from(EnforcementAction).where(
-            _in(EnforcementAction.created_at, self.start, self.end), EnforcementAction.interim.is_(True))) or 0
-        restorations = self.db.scalar(sa.select(sa.func.count()).select_from(EnforcementAction).where(
-            _in(EnforcementAction.created_at, self.start, self.end), EnforcementAction.kind.in_(RESTORE_KINDS))) or 0
+        interim = (
+            self.db.scalar(
+                sa.select(sa.func.count())
+                .select_from(EnforcementAction)
+                .where(_in(EnforcementAction.created_at, self.start, self.end), EnforcementAction.interim.is_(True))
+            )
+            or 0
+        )
+        restorations = (
+            self.db.scalar(
+                sa.select(sa.func.count())
+                .select_from(EnforcementAction)
+                .where(
+                    _in(EnforcementAction.created_at, self.start, self.end), EnforcementAction.kind.in_(RESTORE_KINDS)
+                )
+            )
+            or 0
+        )
         return {
             "total": sum(by_kind.values()),
             "by_ground": dict(sorted(by_ground.items())),
@@ -296,23 +368,32 @@ class _Context:
 
     def automation(self) -> dict[str, Any]:
         def yes_no(column: Any) -> dict[str, int]:
-            rows = self.db.execute(sa.select(column, sa.func.count()).where(*self._actions_filter())
-                                   .group_by(column)).all()
+            rows = self.db.execute(
+                sa.select(column, sa.func.count()).where(*self._actions_filter()).group_by(column)
+            ).all()
             return {"automated": sum(n for flag, n in rows if flag), "human": sum(n for flag, n in rows if not flag)}
 
         decided = defaultdict(int)
         for d in self.final_decisions():
             decided["automated" if d.automated else "human"] += 1
-        return {"action_detection": yes_no(EnforcementAction.automated_detection),
-                "action_decision": yes_no(EnforcementAction.automated_decision),
-                "decisions": {"automated": decided["automated"], "human": decided["human"]}}
+        return {
+            "action_detection": yes_no(EnforcementAction.automated_detection),
+            "action_decision": yes_no(EnforcementAction.automated_decision),
+            "decisions": {"automated": decided["automated"], "human": decided["human"]},
+        }
 
     def time_to_action(self) -> dict[str, Any]:
-        firsts = dict(self.db.execute(
-            sa.select(EnforcementAction.case_id, sa.func.min(EnforcementAction.created_at))
-            .where(EnforcementAction.case_id.is_not(None), EnforcementAction.interim.is_(False),
-                   EnforcementAction.kind.not_in(NOT_MEASURES))
-            .group_by(EnforcementAction.case_id)).all())
+        firsts = dict(
+            self.db.execute(
+                sa.select(EnforcementAction.case_id, sa.func.min(EnforcementAction.created_at))
+                .where(
+                    EnforcementAction.case_id.is_not(None),
+                    EnforcementAction.interim.is_(False),
+                    EnforcementAction.kind.not_in(NOT_MEASURES),
+                )
+                .group_by(EnforcementAction.case_id)
+            ).all()
+        )
         in_period = {c: t for c, t in firsts.items() if self.start <= t < self.end}
         receipts = self._first_receipts(set(in_period))
         values = [fx.hours(in_period[c] - receipts[c]) for c in sorted(in_period) if c in receipts]
@@ -324,17 +405,21 @@ class _Context:
         return {**fx.durations(values), "by_source": {s: fx.durations(v) for s, v in sorted(by_source.items())}}
 
     def time_to_decision(self) -> dict[str, Any]:
-        decided = dict(self.db.execute(sa.select(Case.id, Case.decided_at).where(
-            _in(Case.decided_at, self.start, self.end))).all())
+        decided = dict(
+            self.db.execute(sa.select(Case.id, Case.decided_at).where(_in(Case.decided_at, self.start, self.end))).all()
+        )
         receipts = self._first_receipts(set(decided))
         return fx.durations(fx.hours(decided[c] - receipts[c]) for c in sorted(decided) if c in receipts)
 
     def legal_tracks(self) -> dict[str, Any]:
-        rows = self.db.execute(sa.select(LegalTrack.kind, LegalTrack.state, LegalTrack.due_at, LegalTrack.met_at)
-                               .where(_in(LegalTrack.received_at, self.start, self.end))).all()
+        rows = self.db.execute(
+            sa.select(LegalTrack.kind, LegalTrack.state, LegalTrack.due_at, LegalTrack.met_at).where(
+                _in(LegalTrack.received_at, self.start, self.end)
+            )
+        ).all()
         out: dict[str, dict[str, int]] = {}
         for kind, state, due_at, met_at in rows:
-            figures = out.setdefault(kind, {"opened": 0, **{s: 0 for s in TRACK_STATUSES}})
+            figures = out.setdefault(kind, {"opened": 0, **dict.fromkeys(TRACK_STATUSES, 0)})
             figures["opened"] += 1
             figures[track_status(state, due_at, met_at, self.generated_at)] += 1
         for figures in out.values():
@@ -344,16 +429,30 @@ class _Context:
 
     def appeals(self) -> dict[str, Any]:
         received = _in(Appeal.received_at, self.start, self.end)
-        decided_rows = self.db.execute(sa.select(Appeal.outcome, Appeal.received_at, Appeal.decided_at).where(
-            _in(Appeal.decided_at, self.start, self.end), Appeal.outcome.is_not(None))).all()
+        decided_rows = self.db.execute(
+            sa.select(Appeal.outcome, Appeal.received_at, Appeal.decided_at).where(
+                _in(Appeal.decided_at, self.start, self.end), Appeal.outcome.is_not(None)
+            )
+        ).all()
         by_outcome = fx.counts((o, 1) for o, _, _ in decided_rows)
         decided = len(decided_rows)
-        expedited = self.db.scalar(sa.select(sa.func.count()).select_from(Appeal).where(
-            received, Appeal.expedited.is_(True))) or 0
-        disputes_opened = self.db.scalar(sa.select(sa.func.count()).select_from(OutOfCourtDispute).where(
-            _in(OutOfCourtDispute.opened_at, self.start, self.end))) or 0
-        disputes = self.db.execute(sa.select(OutOfCourtDispute.outcome, OutOfCourtDispute.implemented).where(
-            _in(OutOfCourtDispute.decided_at, self.start, self.end), OutOfCourtDispute.outcome.is_not(None))).all()
+        expedited = (
+            self.db.scalar(sa.select(sa.func.count()).select_from(Appeal).where(received, Appeal.expedited.is_(True)))
+            or 0
+        )
+        disputes_opened = (
+            self.db.scalar(
+                sa.select(sa.func.count())
+                .select_from(OutOfCourtDispute)
+                .where(_in(OutOfCourtDispute.opened_at, self.start, self.end))
+            )
+            or 0
+        )
+        disputes = self.db.execute(
+            sa.select(OutOfCourtDispute.outcome, OutOfCourtDispute.implemented).where(
+                _in(OutOfCourtDispute.decided_at, self.start, self.end), OutOfCourtDispute.outcome.is_not(None)
+            )
+        ).all()
         implemented = sum(1 for _, i in disputes if i is True)
         return {
             "received": sum(self._count_by(Appeal.basis, received).values()),
@@ -378,45 +477,75 @@ class _Context:
         rows = self.db.execute(
             sa.select(EnforcementAction.kind, EnforcementAction.policy_ref, sa.func.count())
             .where(*self._actions_filter(), EnforcementAction.kind.in_(ACCOUNT_MEASURES))
-            .group_by(EnforcementAction.kind, EnforcementAction.policy_ref)).all()
-        accounts: dict[str, Any] = {kind: 0 for kind in ACCOUNT_MEASURES}
-        by_policy: dict[str, dict[str, int]] = defaultdict(lambda: {kind: 0 for kind in ACCOUNT_MEASURES})
+            .group_by(EnforcementAction.kind, EnforcementAction.policy_ref)
+        ).all()
+        accounts: dict[str, Any] = dict.fromkeys(ACCOUNT_MEASURES, 0)
+        by_policy: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(ACCOUNT_MEASURES, 0))
         for kind, policy_ref, n in rows:
             accounts[kind] += n
             by_policy[(policy_ref or "unspecified").split("@")[0]][kind] += n
-        notifier_suspensions = self.db.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
-            AuditEvent.tag == AuditTag.NOTIFIER_SUSPEND.value, _in(AuditEvent.created_at, self.start, self.end))) or 0
-        notifier_warnings = self.db.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
-            AuditEvent.tag == AuditTag.NOTIFIER_WARN.value, _in(AuditEvent.created_at, self.start, self.end))) or 0
-        not_processed = self.db.scalar(sa.select(sa.func.count()).select_from(Notice).where(
-            _in(Notice.received_at, self.start, self.end), Notice.state == NoticeState.not_processed.value)) or 0
+        notifier_suspensions = (
+            self.db.scalar(
+                sa.select(sa.func.count())
+                .select_from(AuditEvent)
+                .where(
+                    AuditEvent.tag == AuditTag.NOTIFIER_SUSPEND.value, _in(AuditEvent.created_at, self.start, self.end)
+                )
+            )
+            or 0
+        )
+        notifier_warnings = (
+            self.db.scalar(
+                sa.select(sa.func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.tag == AuditTag.NOTIFIER_WARN.value, _in(AuditEvent.created_at, self.start, self.end))
+            )
+            or 0
+        )
+        not_processed = (
+            self.db.scalar(
+                sa.select(sa.func.count())
+                .select_from(Notice)
+                .where(_in(Notice.received_at, self.start, self.end), Notice.state == NoticeState.not_processed.value)
+            )
+            or 0
+        )
         return {
             "accounts": {**accounts, "by_policy": dict(sorted(by_policy.items()))},
-            "notifiers": {"warned": notifier_warnings, "suspended": notifier_suspensions,
-                          "notices_not_processed": not_processed},
+            "notifiers": {
+                "warned": notifier_warnings,
+                "suspended": notifier_suspensions,
+                "notices_not_processed": not_processed,
+            },
         }
 
     def _reversed_on_appeal(self) -> tuple[set[int], set[int]]:
         """(decision ids, case ids) reversed on appeal, whenever the appeal was decided."""
-        rows = self.db.execute(sa.select(Appeal.decision_id, Appeal.case_id).where(
-            Appeal.outcome == AppealOutcome.reversed.value)).all()
+        rows = self.db.execute(
+            sa.select(Appeal.decision_id, Appeal.case_id).where(Appeal.outcome == AppealOutcome.reversed.value)
+        ).all()
         return {d for d, _ in rows if d is not None}, {c for _, c in rows}
 
     def automated_means(self) -> dict[str, Any]:
         rows = self.db.execute(
             sa.select(Notice.id, Notice.case_id, Notice.details)
             .where(Notice.kind == NoticeKind.detection.value, _in(Notice.received_at, self.start, self.end))
-            .order_by(Notice.id)).all()
+            .order_by(Notice.id)
+        ).all()
         _, reversed_cases = self._reversed_on_appeal()
         # The review of a detection is the first decision on its case that took effect (a "no
         # violation" overturned at second review never did); later appeals are counted apart.
         reviews: dict[int, str] = {}
         case_ids = sorted({c for _, c, _ in rows if c is not None})
         for case_id, outcome in self.db.execute(
-                sa.select(Decision.case_id, Decision.outcome)
-                .where(Decision.case_id.in_(case_ids or [-1]), Decision.outcome.in_(FINAL_OUTCOMES),
-                       Decision.state.in_((DecisionState.effective.value, DecisionState.upheld.value)))
-                .order_by(Decision.id)).all():
+            sa.select(Decision.case_id, Decision.outcome)
+            .where(
+                Decision.case_id.in_(case_ids or [-1]),
+                Decision.outcome.in_(FINAL_OUTCOMES),
+                Decision.state.in_((DecisionState.effective.value, DecisionState.upheld.value)),
+            )
+            .order_by(Decision.id)
+        ).all():
             reviews.setdefault(case_id, outcome)
         by_bank: dict[str, dict[str, int]] = {}
         by_signal: dict[str, dict[str, int]] = {}
@@ -424,10 +553,14 @@ class _Context:
             outcome = reviews.get(case_id)
             matches = (details or {}).get("matches") or [{}]
             best = matches[0]
-            for table, key in ((by_bank, best.get("bank") or "unspecified"),
-                               (by_signal, best.get("signal_type") or "unspecified")):
-                f = table.setdefault(key, {"detections": 0, "decided": 0, "confirmed": 0, "rejected_on_review": 0,
-                                           "reversed_on_appeal": 0})
+            for table, key in (
+                (by_bank, best.get("bank") or "unspecified"),
+                (by_signal, best.get("signal_type") or "unspecified"),
+            ):
+                f = table.setdefault(
+                    key,
+                    {"detections": 0, "decided": 0, "confirmed": 0, "rejected_on_review": 0, "reversed_on_appeal": 0},
+                )
                 f["detections"] += 1
                 if outcome is not None:
                     f["decided"] += 1
@@ -439,8 +572,11 @@ class _Context:
                         f["rejected_on_review"] += 1
 
         def rates(f: dict[str, int]) -> dict[str, Any]:
-            return {**f, "review_reversal_rate": fx.rate(f["rejected_on_review"], f["decided"]),
-                    "appeal_reversal_rate": fx.rate(f["reversed_on_appeal"], f["confirmed"])}
+            return {
+                **f,
+                "review_reversal_rate": fx.rate(f["rejected_on_review"], f["decided"]),
+                "appeal_reversal_rate": fx.rate(f["reversed_on_appeal"], f["confirmed"]),
+            }
 
         reversed_decisions, _ = self._reversed_on_appeal()
         automated = [d for d in self.final_decisions() if d.automated]
@@ -449,9 +585,12 @@ class _Context:
         return {
             "by_bank": {k: rates(v) for k, v in sorted(by_bank.items())},
             "by_signal_type": {k: rates(v) for k, v in sorted(by_signal.items())},
-            "automated_decisions": {"decided": len(automated), "reversed_on_appeal": on_appeal,
-                                    "overturned_at_second_review": overturned,
-                                    "reversal_rate": fx.rate(on_appeal + overturned, len(automated))},
+            "automated_decisions": {
+                "decided": len(automated),
+                "reversed_on_appeal": on_appeal,
+                "overturned_at_second_review": overturned,
+                "reversal_rate": fx.rate(on_appeal + overturned, len(automated)),
+            },
         }
 
     def consistency(self) -> dict[str, Any]:
@@ -459,12 +598,20 @@ class _Context:
         reversed_decisions, _ = self._reversed_on_appeal()
         # Appeals recorded without the decision they contest count against the case's last final
         # decision taken before the appeal (appeals filed through appeals.actions always name it).
-        loose = self.db.execute(sa.select(Appeal.case_id, Appeal.received_at).where(
-            Appeal.outcome == AppealOutcome.reversed.value, Appeal.decision_id.is_(None))).all()
+        loose = self.db.execute(
+            sa.select(Appeal.case_id, Appeal.received_at).where(
+                Appeal.outcome == AppealOutcome.reversed.value, Appeal.decision_id.is_(None)
+            )
+        ).all()
         for case_id, received_at in loose:
-            prior = self.db.scalar(sa.select(sa.func.max(Decision.id)).where(
-                Decision.case_id == case_id, Decision.state.in_(FINAL_DECISION_STATES),
-                Decision.outcome.in_(FINAL_OUTCOMES), Decision.decided_at <= received_at))
+            prior = self.db.scalar(
+                sa.select(sa.func.max(Decision.id)).where(
+                    Decision.case_id == case_id,
+                    Decision.state.in_(FINAL_DECISION_STATES),
+                    Decision.outcome.in_(FINAL_OUTCOMES),
+                    Decision.decided_at <= received_at,
+                )
+            )
             if prior is not None:
                 reversed_decisions.add(prior)
         names = {f"staff:{i}": u for i, u in self.db.execute(sa.select(StaffUser.id, StaffUser.username)).all()}
@@ -473,9 +620,13 @@ class _Context:
             on_appeal = sum(1 for d in group if d.id in reversed_decisions)
             overturned = sum(1 for d in group if d.state == DecisionState.overturned.value)
             violates = sum(1 for d in group if d.outcome == Outcome.violates.value)
-            return {"decided": len(group), "violates": violates, "reversed_on_appeal": on_appeal,
-                    "overturned_at_second_review": overturned,
-                    "reversal_rate": fx.rate(on_appeal + overturned, len(group))}
+            return {
+                "decided": len(group),
+                "violates": violates,
+                "reversed_on_appeal": on_appeal,
+                "overturned_at_second_review": overturned,
+                "reversal_rate": fx.rate(on_appeal + overturned, len(group)),
+            }
 
         per_policy: dict[str, list[Decision]] = defaultdict(list)
         per_reviewer: dict[str, list[Decision]] = defaultdict(list)
@@ -485,10 +636,18 @@ class _Context:
 
         high = self._high_reach_cases({d.case_id for d in decisions})
         exceptions = self.db.execute(
-            sa.select(DecisionException, Decision.policy_ref).join(Decision, Decision.id == DecisionException.decision_id)
-            .where(_in(DecisionException.recorded_at, self.start, self.end)).order_by(DecisionException.id)).all()
-        excepted = set(self.db.execute(sa.select(DecisionException.decision_id).where(
-            DecisionException.decision_id.in_([d.id for d in decisions] or [-1]))).scalars())
+            sa.select(DecisionException, Decision.policy_ref)
+            .join(Decision, Decision.id == DecisionException.decision_id)
+            .where(_in(DecisionException.recorded_at, self.start, self.end))
+            .order_by(DecisionException.id)
+        ).all()
+        excepted = set(
+            self.db.execute(
+                sa.select(DecisionException.decision_id).where(
+                    DecisionException.decision_id.in_([d.id for d in decisions] or [-1])
+                )
+            ).scalars()
+        )
         deviations = [d.id for d in decisions if d.id not in excepted and self._departs_from_default(d)]
         return {
             "total": tally(decisions),
@@ -498,9 +657,17 @@ class _Context:
             "high_reach": tally([d for d in decisions if d.case_id in high]),
             "other_accounts": tally([d for d in decisions if d.case_id not in high]),
             "exceptions_by_kind": fx.counts((e.kind, 1) for e, _ in exceptions),
-            "exceptions": [{"decision_id": e.decision_id, "case_id": e.case_id, "kind": e.kind,
-                            "policy": (ref or "").split("@")[0], "reasons": e.reasons,
-                            "recorded_at": fx.iso(e.recorded_at)} for e, ref in exceptions],
+            "exceptions": [
+                {
+                    "decision_id": e.decision_id,
+                    "case_id": e.case_id,
+                    "kind": e.kind,
+                    "policy": (ref or "").split("@")[0],
+                    "reasons": e.reasons,
+                    "recorded_at": fx.iso(e.recorded_at),
+                }
+                for e, ref in exceptions
+            ],
             "unrecorded_deviation_count": len(deviations),
             "unrecorded_deviations": deviations,
         }
@@ -523,27 +690,36 @@ class _Context:
             sa.select(Case.id, Case.reach, PlatformAccount.meta)
             .outerjoin(PlatformContent, PlatformContent.id == Case.content_id)
             .outerjoin(PlatformAccount, PlatformAccount.id == PlatformContent.account_id)
-            .where(Case.id.in_(sorted(case_ids)))).all()
-        return {case_id for case_id, reach, meta in rows
-                if (reach or 0) >= threshold or followers(meta) >= threshold}
+            .where(Case.id.in_(sorted(case_ids)))
+        ).all()
+        return {case_id for case_id, reach, meta in rows if (reach or 0) >= threshold or followers(meta) >= threshold}
 
     def _agreement(self) -> dict[str, Any]:
         rows = self.db.execute(
             sa.select(ConsistencyCheck.state, ConsistencyCheck.agree, Decision.policy_ref)
             .join(Decision, Decision.id == ConsistencyCheck.decision_id)
-            .where(_in(Decision.decided_at, self.start, self.end))).all()
+            .where(_in(Decision.decided_at, self.start, self.end))
+        ).all()
 
         def tally(group: list[Any]) -> dict[str, Any]:
             completed = [r for r in group if r[0] == CheckState.done.value]
             agreed = sum(1 for r in completed if r[1])
-            return {"sampled": len(group), "pending": len(group) - len(completed), "completed": len(completed),
-                    "agreed": agreed, "agreement_rate": fx.rate(agreed, len(completed))}
+            return {
+                "sampled": len(group),
+                "pending": len(group) - len(completed),
+                "completed": len(completed),
+                "agreed": agreed,
+                "agreement_rate": fx.rate(agreed, len(completed)),
+            }
 
         per_policy: dict[str, list[Any]] = defaultdict(list)
         for row in rows:
             per_policy[row[2].split("@")[0]].append(row)
-        return {**tally(rows), "sample_rate": self.params.consistency_sample_rate,
-                "per_policy": {k: tally(v) for k, v in sorted(per_policy.items())}}
+        return {
+            **tally(rows),
+            "sample_rate": self.params.consistency_sample_rate,
+            "per_policy": {k: tally(v) for k, v in sorted(per_policy.items())},
+        }
 
 
 def followers(meta: Any) -> int:

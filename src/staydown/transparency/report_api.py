@@ -13,10 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from staydown.actors import Actor
 from staydown.http import DbSession, check_rate, require
+from staydown.limits import DbId
 from staydown.staff.permissions import Permission
 from staydown.transparency import consistency, export
 from staydown.transparency.report import ReportParameters, build_report, period_of_days
-from staydown.limits import DbId
 
 router = APIRouter(prefix="/v1", tags=["transparency"])
 public_router = APIRouter(tags=["public"])
@@ -34,13 +34,25 @@ def public_limit(request: Request) -> None:
 def _report(request: Request, db: DbSession, start: date, end: date):  # type: ignore[no-untyped-def]
     first, last = period_of_days(start, end)
     settings = request.app.state.settings
-    return build_report(db, start=first, end=last, catalogue=request.app.state.catalogue, settings=settings,
-                        parameters=ReportParameters.from_settings(settings))
+    return build_report(
+        db,
+        start=first,
+        end=last,
+        catalogue=request.app.state.catalogue,
+        settings=settings,
+        parameters=ReportParameters.from_settings(settings),
+    )
 
 
 @router.get("/transparency/report")
-def transparency_report(request: Request, db: DbSession, actor: TransparencyReader, start: PeriodStart,
-                        end: PeriodEnd, format: Literal["json", "csv", "html"] = "json") -> Response:
+def transparency_report(
+    request: Request,
+    db: DbSession,
+    actor: TransparencyReader,
+    start: PeriodStart,
+    end: PeriodEnd,
+    format: Literal["json", "csv", "html"] = "json",
+) -> Response:
     """The full report for staff and auditors (DSA-8): JSON, CSV (long format) or an HTML page."""
     report = _report(request, db, start, end)
     filename = f"transparency-{start.isoformat()}-{end.isoformat()}.{format}"
@@ -77,8 +89,13 @@ def public_cache(request: Request) -> _PublicCache:
 
 
 @public_router.get("/public/transparency", dependencies=[Depends(public_limit)])
-def public_transparency(request: Request, db: DbSession, _: Annotated[Actor, Depends(require(Permission.PUBLIC))],
-                        start: PeriodStart, end: PeriodEnd) -> JSONResponse:
+def public_transparency(
+    request: Request,
+    db: DbSession,
+    _: Annotated[Actor, Depends(require(Permission.PUBLIC))],
+    start: PeriodStart,
+    end: PeriodEnd,
+) -> JSONResponse:
     """Aggregate figures only: counts below `public_report_min_count` read "< N", rates resting on
     fewer are left out, nothing per reviewer and no free text."""
     body = public_figures(request, db, start, end)
@@ -98,6 +115,7 @@ def public_figures(request: Request, db: DbSession, start: date, end: date) -> d
 
 
 # -- consistency checks and exceptions ----------------------------------------------------------------
+
 
 class CheckOut(BaseModel):
     id: int
@@ -149,14 +167,29 @@ def pending_checks(db: DbSession, actor: Reviewer, limit: Annotated[int, Query(g
 @router.post("/consistency/checks/{check_id}/opinion", response_model=CheckOut)
 def second_opinion(check_id: DbId, body: OpinionIn, request: Request, db: DbSession, actor: Reviewer) -> CheckOut:
     check = consistency.check_by_id(db, check_id)
-    return CheckOut.of(consistency.record_second_opinion(
-        db, actor=actor, check=check, outcome=body.outcome, policy_ref=body.policy, facts=body.facts,
-        catalogue=request.app.state.catalogue))
+    return CheckOut.of(
+        consistency.record_second_opinion(
+            db,
+            actor=actor,
+            check=check,
+            outcome=body.outcome,
+            policy_ref=body.policy,
+            facts=body.facts,
+            catalogue=request.app.state.catalogue,
+        )
+    )
 
 
 @router.post("/decisions/{decision_id}/exceptions", response_model=ExceptionOut, status_code=201)
 def record_exception(decision_id: DbId, body: ExceptionIn, db: DbSession, actor: Reviewer) -> ExceptionOut:
     decision = consistency.decision_by_id(db, decision_id)
     row = consistency.record_exception(db, actor=actor, decision=decision, kind=body.kind, reasons=body.reasons)
-    return ExceptionOut(id=row.id, decision_id=row.decision_id, case_id=row.case_id, kind=row.kind,
-                        reasons=row.reasons, recorded_by=row.recorded_by, recorded_at=row.recorded_at)
+    return ExceptionOut(
+        id=row.id,
+        decision_id=row.decision_id,
+        case_id=row.case_id,
+        kind=row.kind,
+        reasons=row.reasons,
+        recorded_by=row.recorded_by,
+        recorded_at=row.recorded_at,
+    )

@@ -45,8 +45,12 @@ def _digits(match: re.Match[str]) -> str:
 def _known_pattern(value: str) -> re.Pattern[str]:
     # Whole values only: an account id "up-1" must not cut "up-12" (another value, on its own)
     # nor a handle "al" eat the start of "also".
-    return re.compile(r"(?<!\w)" + re.escape(value) + r"(?!\w)" if value[0].isalnum() or value[0] == "_"
-                      else re.escape(value) + r"(?!\w)", re.IGNORECASE)
+    return re.compile(
+        r"(?<!\w)" + re.escape(value) + r"(?!\w)"
+        if value[0].isalnum() or value[0] == "_"
+        else re.escape(value) + r"(?!\w)",
+        re.IGNORECASE,
+    )
 
 
 def scrub_personal_data(text: str, *, known: Iterable[str | None] = ()) -> str:
@@ -79,9 +83,25 @@ def scrub_personal_data(text: str, *, known: Iterable[str | None] = ()) -> str:
 
 # Keys of the metadata a platform registers with an account or content, or of a notice's details,
 # whose values name or reach a person.
-IDENTITY_KEYS = frozenset({"name", "display_name", "real_name", "full_name", "username", "screen_name", "handle",
-                           "email", "contact_email", "phone", "phone_number", "contact_phone", "mobile",
-                           "profile_url", "contact_name"})
+IDENTITY_KEYS = frozenset(
+    {
+        "name",
+        "display_name",
+        "real_name",
+        "full_name",
+        "username",
+        "screen_name",
+        "handle",
+        "email",
+        "contact_email",
+        "phone",
+        "phone_number",
+        "contact_phone",
+        "mobile",
+        "profile_url",
+        "contact_name",
+    }
+)
 
 
 def identity_values(meta: Any) -> list[str]:
@@ -110,7 +130,7 @@ class Scrubber:
     def __call__(self, text: str | None, *, also: Iterable[str | None] = ()) -> str:
         return scrub_personal_data(text or "", known=[*self.known, *also])
 
-    def with_values(self, values: Iterable[str | None]) -> "Scrubber":
+    def with_values(self, values: Iterable[str | None]) -> Scrubber:
         return Scrubber(self.known | {v.strip() for v in values if v and v.strip()})
 
 
@@ -144,19 +164,29 @@ def identifiers_by_case(db: Any, case_ids: Iterable[int]) -> dict[int, set[str]]
             contents[case_id].add(content_id)
         if url:
             values[case_id].add(url)
-    for case_id, content_id, url in db.execute(sa.select(NoticeItem.case_id, NoticeItem.content_id, NoticeItem.url)
-                                               .where(NoticeItem.case_id.in_(ids))):
+    for case_id, content_id, url in db.execute(
+        sa.select(NoticeItem.case_id, NoticeItem.content_id, NoticeItem.url).where(NoticeItem.case_id.in_(ids))
+    ):
         if content_id:
             contents[case_id].add(content_id)
         if url:
             values[case_id].add(url)
     reporter_ids: dict[int, set[str]] = {c: set() for c in ids}
-    for row in db.execute(sa.select(NoticeItem.case_id, Notice.contact_name, Notice.contact_email,
-                                    Notice.reporter_platform_id, Notice.signature, Notice.details, TrustedFlagger.name,
-                                    TrustedFlagger.contact_email)
-                          .join(Notice, Notice.id == NoticeItem.notice_id)
-                          .outerjoin(TrustedFlagger, TrustedFlagger.id == Notice.trusted_flagger_id)
-                          .where(NoticeItem.case_id.in_(ids))):
+    for row in db.execute(
+        sa.select(
+            NoticeItem.case_id,
+            Notice.contact_name,
+            Notice.contact_email,
+            Notice.reporter_platform_id,
+            Notice.signature,
+            Notice.details,
+            TrustedFlagger.name,
+            TrustedFlagger.contact_email,
+        )
+        .join(Notice, Notice.id == NoticeItem.notice_id)
+        .outerjoin(TrustedFlagger, TrustedFlagger.id == Notice.trusted_flagger_id)
+        .where(NoticeItem.case_id.in_(ids))
+    ):
         case_id = row[0]
         values[case_id] |= {v for v in (row[1], row[2], row[3], row[4], row[6], row[7]) if v}
         values[case_id] |= set(identity_values(row[5]))
@@ -170,9 +200,15 @@ def identifiers_by_case(db: Any, case_ids: Iterable[int]) -> dict[int, set[str]]
     if all_contents:
         owner: dict[int, int | None] = {}
         found: dict[int, set[str]] = {}
-        for content_id, platform_id, url, account_id, meta in db.execute(sa.select(
-                PlatformContent.id, PlatformContent.platform_id, PlatformContent.url, PlatformContent.account_id,
-                PlatformContent.meta).where(PlatformContent.id.in_(all_contents))):
+        for content_id, platform_id, url, account_id, meta in db.execute(
+            sa.select(
+                PlatformContent.id,
+                PlatformContent.platform_id,
+                PlatformContent.url,
+                PlatformContent.account_id,
+                PlatformContent.meta,
+            ).where(PlatformContent.id.in_(all_contents))
+        ):
             found[content_id] = {v for v in (platform_id, url) if v} | set(identity_values(meta))
             owner[content_id] = account_id
         for case_id, cids in contents.items():
@@ -184,16 +220,23 @@ def identifiers_by_case(db: Any, case_ids: Iterable[int]) -> dict[int, set[str]]
     by_platform_id: dict[str, int] = {}
     if reporters:
         # A notifier who reported from their platform account: their handle is on the case too.
-        by_platform_id = dict(db.execute(sa.select(PlatformAccount.platform_id, PlatformAccount.id).where(
-            PlatformAccount.platform_id.in_(reporters))).all())
+        by_platform_id = dict(
+            db.execute(
+                sa.select(PlatformAccount.platform_id, PlatformAccount.id).where(
+                    PlatformAccount.platform_id.in_(reporters)
+                )
+            ).all()
+        )
         for case_id, rids in reporter_ids.items():
             accounts[case_id] |= {by_platform_id[r] for r in rids if r in by_platform_id}
     all_accounts = sorted(set().union(*accounts.values()))
     if all_accounts:
         known: dict[int, set[str]] = {}
-        for account_id, platform_id, handle, meta in db.execute(sa.select(
-                PlatformAccount.id, PlatformAccount.platform_id, PlatformAccount.handle, PlatformAccount.meta)
-                .where(PlatformAccount.id.in_(all_accounts))):
+        for account_id, platform_id, handle, meta in db.execute(
+            sa.select(
+                PlatformAccount.id, PlatformAccount.platform_id, PlatformAccount.handle, PlatformAccount.meta
+            ).where(PlatformAccount.id.in_(all_accounts))
+        ):
             these = {v for v in (platform_id, handle) if v} | set(identity_values(meta))
             if handle and handle.startswith("@"):
                 these.add(handle[1:])

@@ -23,18 +23,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from staydown.i18n import N_
 from staydown import audit, codes, i18n
 from staydown.actors import Actor
 from staydown.audit import AuditTag
 from staydown.db import now
 from staydown.errors import InvalidInput, NotFound
+from staydown.i18n import N_
 from staydown.policies.schema import GroundNotCited, Policy
 from staydown.policies.vocab import (
     BASE_LANGUAGE,
     CONTENT_ACTIONS,
     DECISION_GROUND_ILLEGAL,
 )
+from staydown.transparency import texts
 from staydown.transparency.models import (
     AutomatedDecision,
     DecisionGround,
@@ -42,15 +43,42 @@ from staydown.transparency.models import (
     StatementSource,
     TdbState,
 )
-from staydown.transparency import texts
 from staydown.transparency.scrub import REDACTED, case_scrubber
 
 RESTRICTIONS: frozenset[str] = frozenset(CONTENT_ACTIONS) | {"suspend", "terminate"}
 
 # The 30 EEA states as the Transparency Database spells them (Greece is GR, not EL).
 EEA_COUNTRIES: tuple[str, ...] = (
-    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IS", "IT",
-    "LI", "LT", "LU", "LV", "MT", "NL", "NO", "PL", "PT", "RO", "SE", "SI", "SK",
+    "AT",
+    "BE",
+    "BG",
+    "CY",
+    "CZ",
+    "DE",
+    "DK",
+    "EE",
+    "ES",
+    "FI",
+    "FR",
+    "GR",
+    "HR",
+    "HU",
+    "IE",
+    "IS",
+    "IT",
+    "LI",
+    "LT",
+    "LU",
+    "LV",
+    "MT",
+    "NL",
+    "NO",
+    "PL",
+    "PT",
+    "RO",
+    "SE",
+    "SI",
+    "SK",
 )
 _COUNTRY_ALIASES = {"EL": "GR"}
 
@@ -63,6 +91,7 @@ _CACHE_KEY = "staydown.statements.cache"
 
 # -- configuration --------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class StatementSettings:
     """What issuing a statement needs from settings; `apply_action` has no settings of its own."""
@@ -74,13 +103,17 @@ class StatementSettings:
     catalogue: Any = None  # the catalogue in force; None = the default catalogue
 
     @classmethod
-    def from_settings(cls, settings: Any, catalogue: Any = None) -> "StatementSettings":
-        return cls(public_base_url=settings.base_url, platform_name=settings.platform_name,
-                   languages=tuple(dict.fromkeys(settings.platform_languages)) or (BASE_LANGUAGE,),
-                   appeal_window=timedelta(days=settings.appeal_window_days), catalogue=catalogue)
+    def from_settings(cls, settings: Any, catalogue: Any = None) -> StatementSettings:
+        return cls(
+            public_base_url=settings.base_url,
+            platform_name=settings.platform_name,
+            languages=tuple(dict.fromkeys(settings.platform_languages)) or (BASE_LANGUAGE,),
+            appeal_window=timedelta(days=settings.appeal_window_days),
+            catalogue=catalogue,
+        )
 
 
-_BY_ENGINE: "weakref.WeakKeyDictionary[Any, StatementSettings]" = weakref.WeakKeyDictionary()
+_BY_ENGINE: weakref.WeakKeyDictionary[Any, StatementSettings] = weakref.WeakKeyDictionary()
 
 
 def configure(database: Any, settings: Any, *, catalogue: Any = None) -> StatementSettings:
@@ -138,8 +171,9 @@ def eea_scope(scope: list[str]) -> list[str]:
     return [c for c in EEA_COUNTRIES if c in wanted]
 
 
-def measure_text(measure: str, scope: list[str], ends_at: datetime | None, language: str = BASE_LANGUAGE,
-                 *, pending: bool = False) -> str:
+def measure_text(
+    measure: str, scope: list[str], ends_at: datetime | None, language: str = BASE_LANGUAGE, *, pending: bool = False
+) -> str:
     """The measure in plain words with its scope and duration."""
     what = texts.measure(language, measure)
     where = _label(language, "everywhere") if not scope else _label(language, "in", countries=", ".join(sorted(scope)))
@@ -157,13 +191,14 @@ def statement_state(statement: StatementOfReasons) -> str:
 def headline(statement: StatementOfReasons, language: str, platform_name: str) -> str:
     """The statement's first sentence: what was done, by the measure and its state."""
     state = statement_state(statement)
-    measure = measure_text(statement.measure, statement.territorial_scope, statement.ends_at, language,
-                           pending=state == STATE_PENDING)
-    return texts.headline(language, kind=statement.measure, state=state, platform_name=platform_name,
-                          measure=measure)
+    measure = measure_text(
+        statement.measure, statement.territorial_scope, statement.ends_at, language, pending=state == STATE_PENDING
+    )
+    return texts.headline(language, kind=statement.measure, state=state, platform_name=platform_name, measure=measure)
 
 
 # -- issuing --------------------------------------------------------------------------------------
+
 
 @dataclass
 class _CaseFacts:
@@ -192,19 +227,28 @@ def _case_facts(db: Session, case: Any, cache: dict[str, dict[Any, Any]]) -> _Ca
     if found is not None:
         return found
     rows = db.execute(
-        sa.select(Notice.kind, Notice.contact_name, Notice.contact_email, Notice.reporter_platform_id,
-                  Notice.signature, TrustedFlagger.name)
+        sa.select(
+            Notice.kind,
+            Notice.contact_name,
+            Notice.contact_email,
+            Notice.reporter_platform_id,
+            Notice.signature,
+            TrustedFlagger.name,
+        )
         .outerjoin(TrustedFlagger, TrustedFlagger.id == Notice.trusted_flagger_id)
         .where(Notice.id.in_(sa.select(NoticeItem.notice_id).where(NoticeItem.case_id == case.id)))
     ).all()
     kinds = {r[0] for r in rows}
     if NoticeKind.trusted_flagger.value in kinds:
         source = StatementSource.trusted_flagger
-    elif kinds & {NoticeKind.law_enforcement.value, NoticeKind.authority_order.value,
-                  NoticeKind.terrorist_order.value}:
+    elif kinds & {NoticeKind.law_enforcement.value, NoticeKind.authority_order.value, NoticeKind.terrorist_order.value}:
         source = StatementSource.other_notification
-    elif kinds & {NoticeKind.user_report.value, NoticeKind.public_report.value, NoticeKind.dsa_notice.value,
-                  NoticeKind.take_it_down.value}:
+    elif kinds & {
+        NoticeKind.user_report.value,
+        NoticeKind.public_report.value,
+        NoticeKind.dsa_notice.value,
+        NoticeKind.take_it_down.value,
+    }:
         source = StatementSource.notice
     else:
         source = StatementSource.own_initiative  # a scan detection, or no notice at all
@@ -214,8 +258,9 @@ def _case_facts(db: Session, case: Any, cache: dict[str, dict[Any, Any]]) -> _Ca
     return facts
 
 
-def _policy(db: Session, config: StatementSettings, cache: dict[str, dict[Any, Any]], ref: str | None,
-            policy_id: str | None) -> Policy | None:
+def _policy(
+    db: Session, config: StatementSettings, cache: dict[str, dict[Any, Any]], ref: str | None, policy_id: str | None
+) -> Policy | None:
     from staydown.policies.actions import current_policy, policy_version
     from staydown.policies.catalogue import PolicyRefError, default_catalogue, parse_ref
 
@@ -249,25 +294,38 @@ def _ground(policy: Policy | None, config: StatementSettings) -> dict[str, Any]:
             fields = None
         if fields is not None:
             illegal = fields["decision_ground"] == DECISION_GROUND_ILLEGAL
-            dsa = {k: v for k, v in fields.items() if k in (
-                "category_addition", "category_specification", "category_specification_other",
-                "decision_ground_reference_url")}
+            dsa = {
+                k: v
+                for k, v in fields.items()
+                if k
+                in (
+                    "category_addition",
+                    "category_specification",
+                    "category_specification_other",
+                    "decision_ground_reference_url",
+                )
+            }
             return {
-                "decision_ground": (DecisionGround.illegal_content if illegal else DecisionGround.incompatible_content).value,
+                "decision_ground": (
+                    DecisionGround.illegal_content if illegal else DecisionGround.incompatible_content
+                ).value,
                 "legal_ground": fields.get("illegal_content_legal_ground"),
                 "legal_explanation": fields.get("illegal_content_explanation"),
                 "contractual_ground": fields.get("incompatible_content_ground"),
                 "contractual_explanation": fields.get("incompatible_content_explanation"),
-                "category": fields["category"], "dsa": dsa,
+                "category": fields["category"],
+                "dsa": dsa,
             }
     # No policy to cite (an action taken outside a case's policy): the terms, said neutrally.
     neutral = texts.lookup(BASE_LANGUAGE, "no_policy_ground")
     return {
         "decision_ground": DecisionGround.incompatible_content.value,
-        "legal_ground": None, "legal_explanation": None,
+        "legal_ground": None,
+        "legal_explanation": None,
         "contractual_ground": neutral["reference"].format(platform_name=config.platform_name),
         "contractual_explanation": neutral["explanation"],
-        "category": "STATEMENT_CATEGORY_OTHER_VIOLATION_TC", "dsa": {},
+        "category": "STATEMENT_CATEGORY_OTHER_VIOLATION_TC",
+        "dsa": {},
     }
 
 
@@ -280,11 +338,12 @@ def _pending_ground(config: StatementSettings, policy: Policy | None) -> dict[st
     pending = texts.lookup(BASE_LANGUAGE, "pending_ground")
     return {
         "decision_ground": DecisionGround.incompatible_content.value,
-        "legal_ground": None, "legal_explanation": None,
+        "legal_ground": None,
+        "legal_explanation": None,
         "contractual_ground": pending["reference"].format(platform_name=config.platform_name),
         "contractual_explanation": pending["explanation"],
-        "category": decided["category"], "dsa": {k: v for k, v in decided["dsa"].items()
-                                                   if k not in ("decision_ground_reference_url",)},
+        "category": decided["category"],
+        "dsa": {k: v for k, v in decided["dsa"].items() if k not in ("decision_ground_reference_url",)},
     }
 
 
@@ -312,8 +371,9 @@ def _content_date(content: Any, fallback: datetime) -> str:
     return when.date().isoformat()
 
 
-def render_statement(statement: StatementOfReasons, policy: Policy | None, config: StatementSettings,
-                     language: str) -> str:
+def render_statement(
+    statement: StatementOfReasons, policy: Policy | None, config: StatementSettings, language: str
+) -> str:
     """The statement as the affected user reads it: first what was done (by the measure and its
     state, from texts/<language>.yaml), then every DSA Art. 17(3) element. The policy is the
     ground, never the measure. Uses the scrubbed facts only."""
@@ -329,29 +389,39 @@ def render_statement(statement: StatementOfReasons, policy: Policy | None, confi
     if pending:
         # No rule has been found broken: the ground is the terms that allow the precaution.
         ground = texts.lookup(language, "pending_ground")
-        why = (f"{_label(language, 'terms')}: {ground['reference'].format(platform_name=config.platform_name)}. "
-               f"{ground['explanation']}")
+        why = (
+            f"{_label(language, 'terms')}: {ground['reference'].format(platform_name=config.platform_name)}. "
+            f"{ground['explanation']}"
+        )
     else:
         parts = []
         if policy is not None:
             text = policy.text(language)
             parts.append(_label(language, "rule", title=text.title, rule=text.rule.strip()))
         if statement.legal_ground:
-            parts.append(f"{_label(language, 'law')}: {statement.legal_ground}. "
-                         f"{_in(language, statement.legal_explanation) or ''}".strip())
+            parts.append(
+                f"{_label(language, 'law')}: {statement.legal_ground}. "
+                f"{_in(language, statement.legal_explanation) or ''}".strip()
+            )
         if statement.contractual_ground:
-            parts.append(f"{_label(language, 'terms')}: {_in(language, statement.contractual_ground)}. "
-                         f"{_in(language, statement.contractual_explanation) or ''}".strip())
+            parts.append(
+                f"{_label(language, 'terms')}: {_in(language, statement.contractual_ground)}. "
+                f"{_in(language, statement.contractual_explanation) or ''}".strip()
+            )
         why = " ".join(parts)
     public_facts = statement.details.get("public_facts") or _label(language, "pending_facts" if pending else "no_facts")
-    where = (_label(language, "everywhere") if not statement.territorial_scope
-             else _label(language, "in", countries=", ".join(sorted(statement.territorial_scope))))
+    where = (
+        _label(language, "everywhere")
+        if not statement.territorial_scope
+        else _label(language, "in", countries=", ".join(sorted(statement.territorial_scope)))
+    )
     if statement.ends_at is not None:
         until = _label(language, "until", date=statement.ends_at.date().isoformat())
     else:
         until = _label(language, "pending_until" if pending else "indefinite")
     lines = [
-        " ".join(opening), "",
+        " ".join(opening),
+        "",
         f"{_label(language, 'what')}: {texts.measure(language, statement.measure)}.",
         f"{_label(language, 'where')}: {where}. {_label(language, 'how_long')}: {until}.",
         f"{_label(language, 'why')}: {why}",
@@ -390,10 +460,17 @@ def issue_statements(db: Session, *, actor: Actor, actions: list[Any]) -> list[S
     if len(restricting) > 1:
         cases = _load(db, Case, {a.case_id for a in restricting if a.case_id})
         held += cases
-        held += _load(db, PlatformContent, {a.content_id for a in restricting if a.content_id}
-                      | {c.content_id for c in cases if c.content_id})
-        held += _load(db, PlatformAccount, {a.account_id for a in restricting if a.account_id}
-                      | {c.account_id for c in held if isinstance(c, PlatformContent) and c.account_id})
+        held += _load(
+            db,
+            PlatformContent,
+            {a.content_id for a in restricting if a.content_id} | {c.content_id for c in cases if c.content_id},
+        )
+        held += _load(
+            db,
+            PlatformAccount,
+            {a.account_id for a in restricting if a.account_id}
+            | {c.account_id for c in held if isinstance(c, PlatformContent) and c.account_id},
+        )
     statements = [_build_statement(db, action, config, cache, when) for action in actions]
     del held
     made = [s for s in statements if s is not None]
@@ -404,12 +481,23 @@ def issue_statements(db: Session, *, actor: Actor, actions: list[Any]) -> list[S
     for action, statement in zip(actions, statements):
         if statement is None:
             continue
-        audit.record(db, actor=actor, tag=AuditTag.STATEMENT_ISSUE, subject_type="statement",
-                     subject_id=statement.id,
-                     data={"action_id": action.id, "case_id": action.case_id, "measure": action.kind,
-                           "policy_ref": statement.policy_ref, "source": statement.source,
-                           "automated_detection": statement.automated_detection,
-                           "automated_decision": statement.automated_decision, "tdb_state": statement.tdb_state})
+        audit.record(
+            db,
+            actor=actor,
+            tag=AuditTag.STATEMENT_ISSUE,
+            subject_type="statement",
+            subject_id=statement.id,
+            data={
+                "action_id": action.id,
+                "case_id": action.case_id,
+                "measure": action.kind,
+                "policy_ref": statement.policy_ref,
+                "source": statement.source,
+                "automated_detection": statement.automated_detection,
+                "automated_decision": statement.automated_decision,
+                "tdb_state": statement.tdb_state,
+            },
+        )
     return statements
 
 
@@ -417,8 +505,9 @@ def _load(db: Session, model: Any, ids: set[int]) -> list[Any]:
     return list(db.execute(sa.select(model).where(model.id.in_(sorted(ids)))).scalars()) if ids else []
 
 
-def _build_statement(db: Session, action: Any, config: StatementSettings, cache: dict[str, dict[Any, Any]],
-                     when: datetime) -> StatementOfReasons | None:
+def _build_statement(
+    db: Session, action: Any, config: StatementSettings, cache: dict[str, dict[Any, Any]], when: datetime
+) -> StatementOfReasons | None:
     from staydown.cases.models import Case
     from staydown.subjects.models import PlatformAccount, PlatformContent
 
@@ -458,8 +547,18 @@ def _build_statement(db: Session, action: Any, config: StatementSettings, cache:
     scrub = case_scrubber(db, action.case_id)
     # An interim restriction relies on no finding: its facts are the rule that imposed it, which
     # the user is told in the statement's own words, not in our internal note.
-    public_facts = "" if pending else scrub(facts, also=[v for x in involved for v in (
-        getattr(x, "platform_id", None), getattr(x, "url", None), getattr(x, "handle", None))])
+    public_facts = (
+        ""
+        if pending
+        else scrub(
+            facts,
+            also=[
+                v
+                for x in involved
+                for v in (getattr(x, "platform_id", None), getattr(x, "url", None), getattr(x, "handle", None))
+            ],
+        )
+    )
     if public_facts.strip() in ("", REDACTED):
         public_facts = ""
     code = new_statement_code()
@@ -468,25 +567,40 @@ def _build_statement(db: Session, action: Any, config: StatementSettings, cache:
     # PUT /v1/accounts), when the platform serves it; else the platform's first language.
     language = i18n.user_language(getattr(owner, "language", None), config.languages)
     statement = StatementOfReasons(
-        code=code, action_id=action.id, case_id=action.case_id, content_id=action.content_id,
-        account_id=action.account_id, measure=action.kind, target=action.target,
+        code=code,
+        action_id=action.id,
+        case_id=action.case_id,
+        content_id=action.content_id,
+        account_id=action.account_id,
+        measure=action.kind,
+        target=action.target,
         policy_ref=action.policy_ref or (policy.ref if policy else None),
-        decision_ground=ground["decision_ground"], legal_ground=ground["legal_ground"],
-        legal_explanation=ground["legal_explanation"], contractual_ground=ground["contractual_ground"],
-        contractual_explanation=ground["contractual_explanation"], category=ground["category"],
-        facts=facts or measure_text(action.kind, scope, action.ends_at), source=source,
-        automated_detection=automated_detection, automated_decision=automated, territorial_scope=scope,
-        starts_at=action.created_at or when, ends_at=action.ends_at, language=language,
-        appeal_deadline=when + config.appeal_window, issued_at=when,
+        decision_ground=ground["decision_ground"],
+        legal_ground=ground["legal_ground"],
+        legal_explanation=ground["legal_explanation"],
+        contractual_ground=ground["contractual_ground"],
+        contractual_explanation=ground["contractual_explanation"],
+        category=ground["category"],
+        facts=facts or measure_text(action.kind, scope, action.ends_at),
+        source=source,
+        automated_detection=automated_detection,
+        automated_decision=automated,
+        territorial_scope=scope,
+        starts_at=action.created_at or when,
+        ends_at=action.ends_at,
+        language=language,
+        appeal_deadline=when + config.appeal_window,
+        issued_at=when,
         # Nothing restricted in the EEA is nothing the Transparency Database takes.
         tdb_state=(TdbState.pending if eea_scope(scope) else TdbState.not_required).value,
         # Random, so that the public Database reveals neither the code nor any platform id.
-        tdb_puid="sd-sor-" + secrets.token_hex(16), tdb_attempts=0,
+        tdb_puid="sd-sor-" + secrets.token_hex(16),
+        tdb_attempts=0,
         redress={
             "appeal_url": f"{config.public_base_url}/appeal?statement={code}",
             "appeal_deadline": (when + config.appeal_window).isoformat(),
             "internal_complaint": "DSA Art. 20: free of charge, electronically, decided by a person who was "
-                                  "not involved in the decision",
+            "not involved in the decision",
             "out_of_court": "DSA Art. 21: a certified out-of-court dispute settlement body",
             "judicial": "the courts, at any time",
         },
@@ -502,29 +616,40 @@ def _build_statement(db: Session, action: Any, config: StatementSettings, cache:
             "copy_of_case": bool(copy),
         },
     )
-    statement.rendered = {lang: render_statement(statement, policy, config, lang)
-                          for lang in dict.fromkeys((language, *config.languages))}
+    statement.rendered = {
+        lang: render_statement(statement, policy, config, lang) for lang in dict.fromkeys((language, *config.languages))
+    }
     return statement
 
 
 # -- queries --------------------------------------------------------------------------------------
 
+
 def statement_by_code(db: Session, code: str) -> StatementOfReasons:
-    found = db.execute(sa.select(StatementOfReasons).where(
-        StatementOfReasons.code == normalise_statement_code(code))).scalar_one_or_none()
+    found = db.execute(
+        sa.select(StatementOfReasons).where(StatementOfReasons.code == normalise_statement_code(code))
+    ).scalar_one_or_none()
     if found is None:
         raise NotFound(N_("no statement of reasons with that code"))
     return found
 
 
 def statement_for_action(db: Session, action_id: int) -> StatementOfReasons | None:
-    return db.execute(sa.select(StatementOfReasons).where(
-        StatementOfReasons.action_id == action_id)).scalar_one_or_none()
+    return db.execute(
+        sa.select(StatementOfReasons).where(StatementOfReasons.action_id == action_id)
+    ).scalar_one_or_none()
 
 
-def statements_for(db: Session, *, case_id: int | None = None, content_id: int | None = None,
-                   account_id: int | None = None, action_id: int | None = None, after_id: int = 0,
-                   limit: int = 100) -> list[StatementOfReasons]:
+def statements_for(
+    db: Session,
+    *,
+    case_id: int | None = None,
+    content_id: int | None = None,
+    account_id: int | None = None,
+    action_id: int | None = None,
+    after_id: int = 0,
+    limit: int = 100,
+) -> list[StatementOfReasons]:
     """Statements by what they concern, oldest first; at least one filter is required."""
     if case_id is None and content_id is None and account_id is None and action_id is None:
         raise InvalidInput("say which statements: case_id, content_id, account_id or action_id")
@@ -560,15 +685,19 @@ def public_view(statement: StatementOfReasons) -> dict[str, Any]:
         "headline": rendered.split("\n", 1)[0],
         "measure": statement.measure,
         "target": statement.target,
-        "measure_text": measure_text(statement.measure, statement.territorial_scope, statement.ends_at,
-                                     pending=pending),
+        "measure_text": measure_text(
+            statement.measure, statement.territorial_scope, statement.ends_at, pending=pending
+        ),
         "territorial_scope": list(statement.territorial_scope),
         "starts_at": _iso(statement.starts_at),
         "ends_at": _iso(statement.ends_at),
         # While a review is pending no rule has been applied: the page names none (the ground is
         # the terms that allow the precaution). Decided, the policy's title is what a person reads.
-        "policy": ({"ref": None, "title": None} if pending
-                   else {"ref": statement.policy_ref, "title": statement.details.get("policy_title")}),
+        "policy": (
+            {"ref": None, "title": None}
+            if pending
+            else {"ref": statement.policy_ref, "title": statement.details.get("policy_title")}
+        ),
         "copy_of_case": bool(statement.details.get("copy_of_case")),
         "decision_ground": statement.decision_ground,
         "legal_ground": statement.legal_ground,
@@ -595,8 +724,9 @@ def public_view_in(db: Session, statement: StatementOfReasons, language: str) ->
     pending = view["state"] == STATE_PENDING
     issued = statement.rendered.get(language)
     view["headline"] = issued.split("\n", 1)[0] if issued else headline(statement, language, config.platform_name)
-    view["measure_text"] = measure_text(statement.measure, statement.territorial_scope, statement.ends_at, language,
-                                        pending=pending)
+    view["measure_text"] = measure_text(
+        statement.measure, statement.territorial_scope, statement.ends_at, language, pending=pending
+    )
     view["policy"] = {**view["policy"], "rule": None}
     for name in ("legal_explanation", "contractual_ground", "contractual_explanation"):
         view[name] = _in(language, view[name])
@@ -636,9 +766,14 @@ def staff_view(statement: StatementOfReasons) -> dict[str, Any]:
         "account_id": statement.account_id,
         "facts": statement.facts,
         "public_facts": statement.details.get("public_facts") or "",
-        "tdb": {"state": statement.tdb_state, "puid": statement.tdb_puid, "attempts": statement.tdb_attempts,
-                "submitted_at": _iso(statement.tdb_submitted_at), "reference": statement.tdb_reference,
-                "error": statement.tdb_error},
+        "tdb": {
+            "state": statement.tdb_state,
+            "puid": statement.tdb_puid,
+            "attempts": statement.tdb_attempts,
+            "submitted_at": _iso(statement.tdb_submitted_at),
+            "reference": statement.tdb_reference,
+            "error": statement.tdb_error,
+        },
     }
 
 

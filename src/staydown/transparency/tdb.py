@@ -16,12 +16,10 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
-
-from staydown.egress import OPERATOR, guarded_client
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -29,12 +27,19 @@ from staydown import audit
 from staydown.actors import SYSTEM, Actor
 from staydown.audit import AuditTag
 from staydown.db import now
-from staydown.errors import InvalidInput
 from staydown.delivery.outbox import JobContext
+from staydown.egress import OPERATOR, guarded_client
+from staydown.errors import InvalidInput
 from staydown.policies.vocab import DSA_CATEGORIES, DSA_KEYWORDS
-from staydown.transparency.models import AutomatedDecision, DecisionGround, StatementOfReasons, StatementSource, TdbState
-from staydown.transparency.scrub import REDACTED, scrub_personal_data
 from staydown.transparency import texts
+from staydown.transparency.models import (
+    AutomatedDecision,
+    DecisionGround,
+    StatementOfReasons,
+    StatementSource,
+    TdbState,
+)
+from staydown.transparency.scrub import REDACTED, scrub_personal_data
 from staydown.transparency.statements import EEA_COUNTRIES, eea_scope
 
 log = logging.getLogger("staydown.tdb")
@@ -49,39 +54,83 @@ MAX_ERROR_CHARS = 2000
 # -- the schema (v2, StatementStoreRequest) -------------------------------------------------------
 
 DECISION_VISIBILITIES = (
-    "DECISION_VISIBILITY_CONTENT_REMOVED", "DECISION_VISIBILITY_CONTENT_DISABLED",
-    "DECISION_VISIBILITY_CONTENT_DEMOTED", "DECISION_VISIBILITY_CONTENT_AGE_RESTRICTED",
-    "DECISION_VISIBILITY_CONTENT_INTERACTION_RESTRICTED", "DECISION_VISIBILITY_CONTENT_LABELLED",
+    "DECISION_VISIBILITY_CONTENT_REMOVED",
+    "DECISION_VISIBILITY_CONTENT_DISABLED",
+    "DECISION_VISIBILITY_CONTENT_DEMOTED",
+    "DECISION_VISIBILITY_CONTENT_AGE_RESTRICTED",
+    "DECISION_VISIBILITY_CONTENT_INTERACTION_RESTRICTED",
+    "DECISION_VISIBILITY_CONTENT_LABELLED",
     "DECISION_VISIBILITY_OTHER",
 )
 DECISION_MONETARIES = ("DECISION_MONETARY_SUSPENSION", "DECISION_MONETARY_TERMINATION", "DECISION_MONETARY_OTHER")
-DECISION_PROVISIONS = ("DECISION_PROVISION_PARTIAL_SUSPENSION", "DECISION_PROVISION_TOTAL_SUSPENSION",
-                       "DECISION_PROVISION_PARTIAL_TERMINATION", "DECISION_PROVISION_TOTAL_TERMINATION")
+DECISION_PROVISIONS = (
+    "DECISION_PROVISION_PARTIAL_SUSPENSION",
+    "DECISION_PROVISION_TOTAL_SUSPENSION",
+    "DECISION_PROVISION_PARTIAL_TERMINATION",
+    "DECISION_PROVISION_TOTAL_TERMINATION",
+)
 DECISION_ACCOUNTS = ("DECISION_ACCOUNT_SUSPENDED", "DECISION_ACCOUNT_TERMINATED")
 ACCOUNT_TYPES = ("ACCOUNT_TYPE_BUSINESS", "ACCOUNT_TYPE_PRIVATE")
 DECISION_GROUNDS = ("DECISION_GROUND_ILLEGAL_CONTENT", "DECISION_GROUND_INCOMPATIBLE_CONTENT")
-CONTENT_TYPES = ("CONTENT_TYPE_APP", "CONTENT_TYPE_AUDIO", "CONTENT_TYPE_IMAGE", "CONTENT_TYPE_PRODUCT",
-                 "CONTENT_TYPE_SYNTHETIC_MEDIA", "CONTENT_TYPE_TEXT", "CONTENT_TYPE_VIDEO", "CONTENT_TYPE_OTHER")
+CONTENT_TYPES = (
+    "CONTENT_TYPE_APP",
+    "CONTENT_TYPE_AUDIO",
+    "CONTENT_TYPE_IMAGE",
+    "CONTENT_TYPE_PRODUCT",
+    "CONTENT_TYPE_SYNTHETIC_MEDIA",
+    "CONTENT_TYPE_TEXT",
+    "CONTENT_TYPE_VIDEO",
+    "CONTENT_TYPE_OTHER",
+)
 SOURCE_TYPES = ("SOURCE_ARTICLE_16", "SOURCE_TRUSTED_FLAGGER", "SOURCE_TYPE_OTHER_NOTIFICATION", "SOURCE_VOLUNTARY")
 AUTOMATED_DETECTIONS = ("Yes", "No")
-AUTOMATED_DECISIONS = ("AUTOMATED_DECISION_FULLY", "AUTOMATED_DECISION_PARTIALLY",
-                       "AUTOMATED_DECISION_NOT_AUTOMATED")
+AUTOMATED_DECISIONS = ("AUTOMATED_DECISION_FULLY", "AUTOMATED_DECISION_PARTIALLY", "AUTOMATED_DECISION_NOT_AUTOMATED")
 INCOMPATIBLE_CONTENT_ILLEGALS = ("Yes", "No")
-END_DATES = ("end_date_account_restriction", "end_date_monetary_restriction", "end_date_service_restriction",
-             "end_date_visibility_restriction")
+END_DATES = (
+    "end_date_account_restriction",
+    "end_date_monetary_restriction",
+    "end_date_service_restriction",
+    "end_date_visibility_restriction",
+)
 PUID_RE = re.compile(r"[A-Za-z0-9_-]{1,500}")
 LATEST_DATE = date(2038, 1, 1)
 
-FIELDS = frozenset({
-    "decision_visibility", "decision_visibility_other", "decision_monetary", "decision_monetary_other",
-    "decision_provision", "decision_account", "account_type", "category_specification",
-    "category_specification_other", "decision_ground", "decision_ground_reference_url",
-    "illegal_content_legal_ground", "illegal_content_explanation", "incompatible_content_ground",
-    "incompatible_content_explanation", "incompatible_content_illegal", "content_type", "content_type_other",
-    "category", "category_addition", "territorial_scope", "content_language", "content_date", "application_date",
-    *END_DATES, "decision_facts", "source_type", "source_identity", "automated_detection", "automated_decision",
-    "puid", "content_id",
-})
+FIELDS = frozenset(
+    {
+        "decision_visibility",
+        "decision_visibility_other",
+        "decision_monetary",
+        "decision_monetary_other",
+        "decision_provision",
+        "decision_account",
+        "account_type",
+        "category_specification",
+        "category_specification_other",
+        "decision_ground",
+        "decision_ground_reference_url",
+        "illegal_content_legal_ground",
+        "illegal_content_explanation",
+        "incompatible_content_ground",
+        "incompatible_content_explanation",
+        "incompatible_content_illegal",
+        "content_type",
+        "content_type_other",
+        "category",
+        "category_addition",
+        "territorial_scope",
+        "content_language",
+        "content_date",
+        "application_date",
+        *END_DATES,
+        "decision_facts",
+        "source_type",
+        "source_identity",
+        "automated_detection",
+        "automated_decision",
+        "puid",
+        "content_id",
+    }
+)
 
 _SOURCE = {
     StatementSource.notice.value: "SOURCE_ARTICLE_16",
@@ -98,8 +147,13 @@ _GROUND = {
     DecisionGround.illegal_content.value: "DECISION_GROUND_ILLEGAL_CONTENT",
     DecisionGround.incompatible_content.value: "DECISION_GROUND_INCOMPATIBLE_CONTENT",
 }
-_CONTENT_TYPE = {"image": "CONTENT_TYPE_IMAGE", "video": "CONTENT_TYPE_VIDEO", "audio": "CONTENT_TYPE_AUDIO",
-                 "text": "CONTENT_TYPE_TEXT", "message": "CONTENT_TYPE_TEXT"}
+_CONTENT_TYPE = {
+    "image": "CONTENT_TYPE_IMAGE",
+    "video": "CONTENT_TYPE_VIDEO",
+    "audio": "CONTENT_TYPE_AUDIO",
+    "text": "CONTENT_TYPE_TEXT",
+    "message": "CONTENT_TYPE_TEXT",
+}
 # Visibility measures: the Database's value for each content action.
 _VISIBILITY = {
     "remove": "DECISION_VISIBILITY_CONTENT_REMOVED",
@@ -158,31 +212,41 @@ def decision_facts(statement: StatementOfReasons, *, include_reviewer_facts: boo
     title = statement.details.get("policy_title")
     if statement.details.get("interim"):
         # Nothing was decided yet: say so, rather than "decided under" a policy no one applied.
-        parts.append("This is an interim restriction while the content is reviewed; no decision has been taken"
-                     + (f" under the provider's policy \"{title}\"." if title else "."))
+        parts.append(
+            "This is an interim restriction while the content is reviewed; no decision has been taken"
+            + (f' under the provider\'s policy "{title}".' if title else ".")
+        )
     elif title:
-        parts.append(f"Decided under the provider's policy \"{title}\" ({statement.policy_ref}).")
+        parts.append(f'Decided under the provider\'s policy "{title}" ({statement.policy_ref}).')
     parts.append(f"The case arose {_SOURCE_TEXT.get(statement.source, 'on the provider’s own initiative')}.")
     if statement.details.get("copy_of_case"):
-        parts.append("The item was found by automated matching as a copy of an item already confirmed as "
-                     "violating the same policy.")
-    parts.append("The content was detected by automated means." if statement.automated_detection
-                 else "The content was not detected by automated means.")
-    parts.append({AutomatedDecision.fully.value: "The decision was taken by automated means.",
-                  AutomatedDecision.partially.value: "The decision was taken partly by automated means.",
-                  }.get(statement.automated_decision, "The decision was taken by a person."))
+        parts.append(
+            "The item was found by automated matching as a copy of an item already confirmed as "
+            "violating the same policy."
+        )
+    parts.append(
+        "The content was detected by automated means."
+        if statement.automated_detection
+        else "The content was not detected by automated means."
+    )
+    parts.append(
+        {
+            AutomatedDecision.fully.value: "The decision was taken by automated means.",
+            AutomatedDecision.partially.value: "The decision was taken partly by automated means.",
+        }.get(statement.automated_decision, "The decision was taken by a person.")
+    )
     if include_reviewer_facts:
         reviewed = scrub_personal_data(statement.details.get("public_facts") or "")
         if reviewed and reviewed != REDACTED:
             parts.append(f"Facts noted in the decision: {reviewed}")
     text = " ".join(parts)
-    return text if len(text) <= MAX_FACTS else text[:MAX_FACTS - 1] + "…"
+    return text if len(text) <= MAX_FACTS else text[: MAX_FACTS - 1] + "…"
 
 
 def _clip(text: str | None, limit: int) -> str | None:
     if text is None:
         return None
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def tdb_statement(statement: StatementOfReasons, *, include_reviewer_facts: bool = False) -> dict[str, Any]:
@@ -194,8 +258,9 @@ def tdb_statement(statement: StatementOfReasons, *, include_reviewer_facts: bool
         "puid": statement.tdb_puid,
         "decision_ground": _GROUND[statement.decision_ground],
         "category": statement.category,
-        "content_date": max(date.fromisoformat(details.get("content_date") or statement.issued_at.date().isoformat()),
-                            date(2000, 1, 1)).isoformat(),
+        "content_date": max(
+            date.fromisoformat(details.get("content_date") or statement.issued_at.date().isoformat()), date(2000, 1, 1)
+        ).isoformat(),
         "application_date": statement.starts_at.date().isoformat(),
         "decision_facts": decision_facts(statement, include_reviewer_facts=include_reviewer_facts),
         "source_type": _SOURCE[statement.source],
@@ -209,8 +274,11 @@ def tdb_statement(statement: StatementOfReasons, *, include_reviewer_facts: bool
     body["content_type"] = [content_type or "CONTENT_TYPE_OTHER"]
     if content_type is None:
         # Our own vocabulary ("link", "profile", "account"...), never the platform's words.
-        body["content_type_other"] = "account" if statement.target == "account" and not kind else (
-            kind if kind and kind != "unknown" else "unspecified")
+        body["content_type_other"] = (
+            "account"
+            if statement.target == "account" and not kind
+            else (kind if kind and kind != "unknown" else "unspecified")
+        )
     if body["decision_ground"] == "DECISION_GROUND_ILLEGAL_CONTENT":
         body["illegal_content_legal_ground"] = _clip(statement.legal_ground, 500)
         body["illegal_content_explanation"] = _clip(statement.legal_explanation, 2000)
@@ -218,14 +286,19 @@ def tdb_statement(statement: StatementOfReasons, *, include_reviewer_facts: bool
         body["incompatible_content_ground"] = _clip(statement.contractual_ground, 500)
         body["incompatible_content_explanation"] = _clip(statement.contractual_explanation, 2000)
     dsa = details.get("dsa") or {}
-    for name in ("category_addition", "category_specification", "category_specification_other",
-                 "decision_ground_reference_url"):
+    for name in (
+        "category_addition",
+        "category_specification",
+        "category_specification_other",
+        "decision_ground_reference_url",
+    ):
         if dsa.get(name):
             body[name] = dsa[name]
     return {k: v for k, v in body.items() if v is not None}
 
 
 # -- the Database's rules (for the local server, and to fail a statement before sending it) -------
+
 
 def _date(value: Any, earliest: date | None) -> str | None:
     if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
@@ -326,9 +399,11 @@ def validate_statement(body: Any, *, strict: bool = True) -> dict[str, list[str]
     language = body.get("content_language")
     if _filled(language) and not (isinstance(language, str) and re.fullmatch(r"[A-Z]{2}", language)):
         err("content_language", "must be an upper-case two-letter ISO 639-1 code")
-    for name, earliest, required in (("content_date", date(2000, 1, 1), True),
-                                     ("application_date", date(2020, 1, 1), True),
-                                     *((n, None, False) for n in END_DATES)):
+    for name, earliest, required in (
+        ("content_date", date(2000, 1, 1), True),
+        ("application_date", date(2020, 1, 1), True),
+        *((n, None, False) for n in END_DATES),
+    ):
         value = body.get(name)
         if not _filled(value):
             if required:
@@ -354,11 +429,12 @@ def validate_statement(body: Any, *, strict: bool = True) -> dict[str, list[str]
 
 # -- the client -----------------------------------------------------------------------------------
 
+
 class TdbUnavailable(RuntimeError):
     """A transient failure (network, 5xx, 429): retry later. `outcomes` holds what was learnt
     before it (duplicates and refusals found on an earlier round)."""
 
-    def __init__(self, message: str, outcomes: dict[str, "Outcome"] | None = None) -> None:
+    def __init__(self, message: str, outcomes: dict[str, Outcome] | None = None) -> None:
         super().__init__(message)
         self.outcomes = outcomes or {}
 
@@ -384,15 +460,19 @@ class TdbClient:
         self.timeout = timeout
 
     @classmethod
-    def from_settings(cls, settings: Any, http: httpx.Client | None = None) -> "TdbClient":
+    def from_settings(cls, settings: Any, http: httpx.Client | None = None) -> TdbClient:
         if not settings.tdb_url:
             raise TdbConfigurationError("no Transparency Database configured (STAYDOWN_TDB_URL)")
-        return cls(settings.tdb_url, settings.tdb_token.get_secret_value(), http=http,
-                   timeout=settings.tdb_timeout_seconds)
+        return cls(
+            settings.tdb_url, settings.tdb_token.get_secret_value(), http=http, timeout=settings.tdb_timeout_seconds
+        )
 
     def _post(self, statements: list[dict[str, Any]]) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json",
-                   "Content-Type": "application/json"}
+        headers = {
+            "Authorization": f"Bearer {self.token}",
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+        }
         content = json.dumps({"statements": statements}, separators=(",", ":"))
         url = self.base_url + STATEMENTS_PATH
         if self._http is not None:
@@ -413,8 +493,9 @@ class TdbClient:
             try:
                 response = self._post(remaining)
             except httpx.HTTPError as exc:
-                raise TdbUnavailable(f"the Transparency Database did not answer: {type(exc).__name__}: {exc}",
-                                     outcomes) from exc
+                raise TdbUnavailable(
+                    f"the Transparency Database did not answer: {type(exc).__name__}: {exc}", outcomes
+                ) from exc
             status = response.status_code
             if status in (200, 201):
                 stored = _json(response).get("statements") or []
@@ -426,8 +507,7 @@ class TdbClient:
             if status == 429 or status >= 500:
                 raise TdbUnavailable(f"the Transparency Database answered HTTP {status}", outcomes)
             if status in (401, 403, 404, 405):
-                raise TdbConfigurationError(f"the Transparency Database answered HTTP {status}: "
-                                            f"{response.text[:300]}")
+                raise TdbConfigurationError(f"the Transparency Database answered HTTP {status}: {response.text[:300]}")
             data = _json(response)
             errors = data.get("errors") if isinstance(data.get("errors"), dict) else {}
             if status == 422 and errors.get("existing_puids"):
@@ -435,8 +515,9 @@ class TdbClient:
                 settled = [b for b in remaining if b["puid"] in existing]
                 if not settled:
                     # Duplicates we did not send: nothing to learn from a second identical call.
-                    raise TdbUnavailable("the Transparency Database reported duplicate puids that are not in "
-                                         "this batch", outcomes)
+                    raise TdbUnavailable(
+                        "the Transparency Database reported duplicate puids that are not in this batch", outcomes
+                    )
                 for body in settled:
                     outcomes[body["puid"]] = Outcome("duplicate")
                 remaining = [b for b in remaining if b["puid"] not in existing]
@@ -449,7 +530,8 @@ class TdbClient:
                     if 0 <= index < len(remaining):
                         refused.add(index)
                         outcomes[remaining[index]["puid"]] = Outcome(
-                            "rejected", error=_errors_text(problems, f"HTTP {status}"))
+                            "rejected", error=_errors_text(problems, f"HTTP {status}")
+                        )
                 if not refused:
                     raise TdbUnavailable("the Transparency Database refused statements it did not name", outcomes)
                 remaining = [b for i, b in enumerate(remaining) if i not in refused]
@@ -485,6 +567,7 @@ def _errors_text(problems: Any, prefix: str) -> str:
 
 # -- submission -----------------------------------------------------------------------------------
 
+
 @dataclass
 class SubmitReport:
     batches: int = 0
@@ -500,13 +583,25 @@ class SubmitReport:
 
 
 def pending_statements(db: Session, *, limit: int) -> list[StatementOfReasons]:
-    return list(db.execute(
-        sa.select(StatementOfReasons).where(StatementOfReasons.tdb_state == TdbState.pending.value)
-        .order_by(StatementOfReasons.id).limit(limit)).scalars())
+    return list(
+        db.execute(
+            sa.select(StatementOfReasons)
+            .where(StatementOfReasons.tdb_state == TdbState.pending.value)
+            .order_by(StatementOfReasons.id)
+            .limit(limit)
+        ).scalars()
+    )
 
 
-def record_outcomes(db: Session, *, actor: Actor, statements: list[StatementOfReasons],
-                    outcomes: dict[str, Outcome], report: SubmitReport, transient: str | None = None) -> None:
+def record_outcomes(
+    db: Session,
+    *,
+    actor: Actor,
+    statements: list[StatementOfReasons],
+    outcomes: dict[str, Outcome],
+    report: SubmitReport,
+    transient: str | None = None,
+) -> None:
     """Write what the Database said about each statement; audit the batch and each refusal."""
     when = now(db)
     batch = {"accepted": 0, "duplicates": 0, "rejected": 0, "transient": 0}
@@ -532,18 +627,36 @@ def record_outcomes(db: Session, *, actor: Actor, statements: list[StatementOfRe
             statement.tdb_error = (outcome.error or "refused")[:MAX_ERROR_CHARS]
             batch["rejected"] += 1
             report.errors.append(statement.tdb_error)
-            audit.record(db, actor=actor, tag=AuditTag.TDB_FAIL, subject_type="statement", subject_id=statement.id,
-                         data={"puid": statement.tdb_puid, "error": statement.tdb_error[:500]})
+            audit.record(
+                db,
+                actor=actor,
+                tag=AuditTag.TDB_FAIL,
+                subject_type="statement",
+                subject_id=statement.id,
+                data={"puid": statement.tdb_puid, "error": statement.tdb_error[:500]},
+            )
     report.accepted += batch["accepted"]
     report.duplicates += batch["duplicates"]
     report.rejected += batch["rejected"]
-    audit.record(db, actor=actor, tag=AuditTag.TDB_SUBMIT, subject_type="statement_batch",
-                 subject_id=statements[0].id if statements else 0,
-                 data={**batch, "statements": len(statements), "last_id": statements[-1].id if statements else None})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.TDB_SUBMIT,
+        subject_type="statement_batch",
+        subject_id=statements[0].id if statements else 0,
+        data={**batch, "statements": len(statements), "last_id": statements[-1].id if statements else None},
+    )
 
 
-def submit_pending(db: Session, *, client: TdbClient, actor: Actor = SYSTEM, batch_size: int = MAX_BATCH,
-                   max_batches: int = 20, include_reviewer_facts: bool = False) -> SubmitReport:
+def submit_pending(
+    db: Session,
+    *,
+    client: TdbClient,
+    actor: Actor = SYSTEM,
+    batch_size: int = MAX_BATCH,
+    max_batches: int = 20,
+    include_reviewer_facts: bool = False,
+) -> SubmitReport:
     """Submit pending statements in batches. This is an edge (the job or the CLI): it commits
     before each call to the Database, so that no transaction waits on the network, and after
     recording each batch. Raises TdbUnavailable after recording a transient failure."""
@@ -570,8 +683,14 @@ def submit_pending(db: Session, *, client: TdbClient, actor: Actor = SYSTEM, bat
             outcomes = client.submit(bodies) if bodies else {}
         except TdbUnavailable as exc:
             report.transient = str(exc)
-            record_outcomes(db, actor=actor, statements=statements, outcomes={**exc.outcomes, **local},
-                            report=report, transient=str(exc))
+            record_outcomes(
+                db,
+                actor=actor,
+                statements=statements,
+                outcomes={**exc.outcomes, **local},
+                report=report,
+                transient=str(exc),
+            )
             db.commit()
             raise
         record_outcomes(db, actor=actor, statements=statements, outcomes={**outcomes, **local}, report=report)
@@ -591,8 +710,14 @@ def requeue_failed(db: Session, *, actor: Actor, reason: str, ids: list[int] | N
         stmt = stmt.where(StatementOfReasons.id.in_(ids))
     rows = db.execute(stmt.order_by(StatementOfReasons.id)).scalars().all()
     for statement in rows:
-        audit.record(db, actor=actor, tag=AuditTag.TDB_REQUEUE, subject_type="statement", subject_id=statement.id,
-                     data={"reason": reason, "previous_error": (statement.tdb_error or "")[:500]})
+        audit.record(
+            db,
+            actor=actor,
+            tag=AuditTag.TDB_REQUEUE,
+            subject_type="statement",
+            subject_id=statement.id,
+            data={"reason": reason, "previous_error": (statement.tdb_error or "")[:500]},
+        )
         statement.tdb_state = TdbState.pending.value
         statement.tdb_error = None
     return len(rows)
@@ -614,36 +739,60 @@ def tdb_submit_job(db: Session, ctx: JobContext) -> None:
         return
     client = TdbClient.from_settings(settings, http=ctx.services.get("tdb_http_client"))
     try:
-        report = submit_pending(db, client=client, batch_size=settings.tdb_batch_size,
-                                max_batches=settings.tdb_max_batches_per_run,
-                                include_reviewer_facts=settings.tdb_include_reviewer_facts)
+        report = submit_pending(
+            db,
+            client=client,
+            batch_size=settings.tdb_batch_size,
+            max_batches=settings.tdb_max_batches_per_run,
+            include_reviewer_facts=settings.tdb_include_reviewer_facts,
+        )
     except (TdbUnavailable, TdbConfigurationError) as exc:
         log.warning("transparency database: nothing more sent this run: %s", exc)
         db.rollback()
         _alert_on_backlog(db, problem=str(exc))
         return
     if report.submitted or report.rejected:
-        log.info("transparency database: %s accepted, %s already there, %s refused in %s batch(es)",
-                 report.accepted, report.duplicates, report.rejected, report.batches)
+        log.info(
+            "transparency database: %s accepted, %s already there, %s refused in %s batch(es)",
+            report.accepted,
+            report.duplicates,
+            report.rejected,
+            report.batches,
+        )
 
 
 def _alert_on_backlog(db: Session, *, problem: str) -> None:
     from staydown.cases.models import StaffAlert
 
-    oldest = db.scalar(sa.select(sa.func.min(StatementOfReasons.issued_at)).where(
-        StatementOfReasons.tdb_state == TdbState.pending.value))
+    oldest = db.scalar(
+        sa.select(sa.func.min(StatementOfReasons.issued_at)).where(
+            StatementOfReasons.tdb_state == TdbState.pending.value
+        )
+    )
     when = now(db)
     if oldest is None or when - _aware(oldest) < BACKLOG_ALERT_AFTER:
         return
-    open_alert = db.scalar(sa.select(sa.func.count()).select_from(StaffAlert).where(
-        StaffAlert.kind == "tdb_backlog", StaffAlert.acknowledged_at.is_(None)))
+    open_alert = db.scalar(
+        sa.select(sa.func.count())
+        .select_from(StaffAlert)
+        .where(StaffAlert.kind == "tdb_backlog", StaffAlert.acknowledged_at.is_(None))
+    )
     if open_alert:
         return
-    db.add(StaffAlert(role="admin", kind="tdb_backlog", case_id=None, created_at=when,
-                      message=(f"statements of reasons have waited for the EU Transparency Database since "
-                               f"{_aware(oldest).isoformat()} (DSA Art. 24(5)); last problem: {problem[:500]}")))
+    db.add(
+        StaffAlert(
+            role="admin",
+            kind="tdb_backlog",
+            case_id=None,
+            created_at=when,
+            message=(
+                f"statements of reasons have waited for the EU Transparency Database since "
+                f"{_aware(oldest).isoformat()} (DSA Art. 24(5)); last problem: {problem[:500]}"
+            ),
+        )
+    )
     db.commit()
 
 
 def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -28,7 +28,7 @@ import json
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -73,8 +73,13 @@ class TdbServerState:
             out = []
             for body in bodies:
                 ident = str(uuid.uuid4())
-                stored = {**body, "uuid": ident, "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
-                          "permalink": f"/statement/{ident}", "self": f"/api/v1/statement/{ident}"}
+                stored = {
+                    **body,
+                    "uuid": ident,
+                    "created_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                    "permalink": f"/statement/{ident}",
+                    "self": f"/api/v1/statement/{ident}",
+                }
                 self.statements[body["puid"]] = stored
                 out.append(stored)
             return out
@@ -148,8 +153,9 @@ def create_app(*, token: str = DEV_TDB_TOKEN, strict: bool = True) -> FastAPI:
         if not isinstance(statements, list) or not 1 <= len(statements) <= MAX_BATCH:
             message = f"The statements field must be an array of between 1 and {MAX_BATCH} items."
             return _error(422, message, {"statements": [message]})
-        errors = {f"statement_{i}": e for i, body in enumerate(statements)
-                  if (e := validate_statement(body, strict=strict))}
+        errors = {
+            f"statement_{i}": e for i, body in enumerate(statements) if (e := validate_statement(body, strict=strict))
+        }
         if errors:
             return JSONResponse({"errors": errors}, status_code=422)
         puids = [b["puid"] for b in statements]
@@ -177,8 +183,10 @@ def create_app(*, token: str = DEV_TDB_TOKEN, strict: bool = True) -> FastAPI:
 def main(argv: list[str] | None = None) -> None:
     import uvicorn
 
-    parser = argparse.ArgumentParser(prog="python -m staydown.transparency.tdb_server",
-                                     description="A local EU Transparency Database API (127.0.0.1 only).")
+    parser = argparse.ArgumentParser(
+        prog="python -m staydown.transparency.tdb_server",
+        description="A local EU Transparency Database API (127.0.0.1 only).",
+    )
     parser.add_argument("--port", type=int, default=8124)
     parser.add_argument("--token", default=DEV_TDB_TOKEN, help="the Bearer token it accepts")
     args = parser.parse_args(argv)

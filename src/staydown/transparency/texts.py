@@ -9,7 +9,7 @@ turned into gettext catalogues when the public pages get theirs.
 from __future__ import annotations
 
 import importlib.resources
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import yaml
@@ -17,13 +17,13 @@ import yaml
 from staydown.policies.vocab import BASE_LANGUAGE
 
 
-@lru_cache(maxsize=None)
+@cache
 def available() -> tuple[str, ...]:
     folder = importlib.resources.files("staydown.transparency").joinpath("texts")
     return tuple(sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml")))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(language: str) -> dict[str, Any]:
     path = importlib.resources.files("staydown.transparency").joinpath("texts", f"{language}.yaml")
     data = yaml.safe_load(path.read_text(encoding="utf-8"))

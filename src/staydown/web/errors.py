@@ -23,21 +23,29 @@ def is_page(request: Request) -> bool:
 
 
 def page_error(request: Request, status: int, message: str) -> Response:
-    from staydown.web.templating import render
-
-    from staydown.web.templating import page_language
+    from staydown.web.templating import page_language, render
 
     # The page's language is chosen first: a domain error's message, written in English for the
     # API, is shown translated where the catalogue has it (messages marked with N_ where raised).
     page_language(request)
     title = TITLES.get(status, TITLES[500])
-    return render(request, "error.html", {"status": status, "title": _(title), "message": _(message)},
-                  status_code=status)
+    return render(
+        request, "error.html", {"status": status, "title": _(title), "message": _(message)}, status_code=status
+    )
 
 
-TITLES = {400: N_("Bad request"), 401: N_("Please sign in"), 403: N_("Not allowed"), 404: N_("Not found"),
-          409: N_("Conflict"), 413: N_("Too large"), 422: N_("Please check what you sent"),
-          429: N_("Too many requests"), 503: N_("Busy"), 500: N_("Something went wrong")}
+TITLES = {
+    400: N_("Bad request"),
+    401: N_("Please sign in"),
+    403: N_("Not allowed"),
+    404: N_("Not found"),
+    409: N_("Conflict"),
+    413: N_("Too large"),
+    422: N_("Please check what you sent"),
+    429: N_("Too many requests"),
+    503: N_("Busy"),
+    500: N_("Something went wrong"),
+}
 
 
 def install_page_errors(app: FastAPI) -> None:
@@ -65,8 +73,11 @@ def install_page_errors(app: FastAPI) -> None:
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         if is_page(request):
-            response = page_error(request, exc.status_code, N_("There is no page at this address.")
-                                  if exc.status_code == 404 else str(exc.detail))
+            response = page_error(
+                request,
+                exc.status_code,
+                N_("There is no page at this address.") if exc.status_code == 404 else str(exc.detail),
+            )
             response.headers.update(http_error_headers(request, exc))
             return response
         if previous_http is not None:
@@ -78,8 +89,10 @@ def install_page_errors(app: FastAPI) -> None:
     async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         if is_page(request):
-            problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg')}"
-                                 for e in exc.errors()[:5])
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg')}"
+                for e in exc.errors()[:5]
+            )
             return page_error(request, 422, f"Some of what was sent is not valid: {problems}.")
         if previous_validation is not None:
             return await previous_validation(request, exc)  # type: ignore[misc]

@@ -15,8 +15,8 @@ from typing import Any
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from staydown.i18n import N_
 from staydown.errors import PermissionDenied
+from staydown.i18n import N_
 
 CSRF_COOKIE = "sd_csrf"
 CSRF_FIELD = "csrf_token"
@@ -24,18 +24,20 @@ CSRF_HEADER = "x-csrf-token"
 
 # No inline script or style anywhere: scripts and styles come from /static only. HTMX is configured
 # (a meta tag in the layout) not to inject its indicator styles and not to evaluate attributes.
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'none'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data: blob:",
-    "font-src 'self'",
-    "connect-src 'self'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-    "base-uri 'none'",
-    "manifest-src 'self'",
-])
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "manifest-src 'self'",
+    ]
+)
 
 # The on-device hashing worker (static/ondevice/worker.js) reads the person's pictures: its own
 # policy (a dedicated worker's CSP is the one its script is served with) allows loading its own

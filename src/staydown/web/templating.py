@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -24,16 +24,16 @@ def _when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:
     if fmt == "%Y-%m-%d %H:%M UTC" and i18n.current() != i18n.BASE_LANGUAGE:
         return i18n.when(value)  # a public page in the reader's language
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime(fmt)
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime(fmt)
 
 
 def _iso(value: datetime | None) -> str:
     if value is None:
         return ""
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _figure_label(key: object) -> str:
@@ -42,16 +42,50 @@ def _figure_label(key: object) -> str:
     from staydown.transparency.labels import figure_label
 
     text = str(key)
-    if text.islower() and "_" in text or text.startswith("STATEMENT_CATEGORY_") or text in _KNOWN_WORDS:
+    if (text.islower() and "_" in text) or text.startswith("STATEMENT_CATEGORY_") or text in _KNOWN_WORDS:
         return figure_label(text)
     return text
 
 
-_KNOWN_WORDS = frozenset({"notice", "authority", "content", "account", "ncmec", "upheld", "reversed", "modified",
-                          "detection", "remove", "disable", "demote", "label", "demonetise", "warn", "suspend",
-                          "terminate", "strike", "user", "automated", "human", "decided", "violates", "pending",
-                          "completed", "agreed", "sampled", "count", "opened", "overdue", "open", "waiting",
-                          "missed", "detections", "confirmed"})
+_KNOWN_WORDS = frozenset(
+    {
+        "notice",
+        "authority",
+        "content",
+        "account",
+        "ncmec",
+        "upheld",
+        "reversed",
+        "modified",
+        "detection",
+        "remove",
+        "disable",
+        "demote",
+        "label",
+        "demonetise",
+        "warn",
+        "suspend",
+        "terminate",
+        "strike",
+        "user",
+        "automated",
+        "human",
+        "decided",
+        "violates",
+        "pending",
+        "completed",
+        "agreed",
+        "sampled",
+        "count",
+        "opened",
+        "overdue",
+        "open",
+        "waiting",
+        "missed",
+        "detections",
+        "confirmed",
+    }
+)
 
 
 def build_environment() -> Environment:
@@ -69,7 +103,8 @@ def build_environment() -> Environment:
     env.install_gettext_callables(  # type: ignore[attr-defined]
         lambda message: i18n.active().gettext(message),
         lambda singular, plural, n: i18n.active().ngettext(singular, plural, n),
-        newstyle=True)
+        newstyle=True,
+    )
     env.filters["when"] = _when
     env.filters["day"] = lambda value: i18n.day(value)
     env.filters["figure_label"] = _figure_label
@@ -100,16 +135,20 @@ def page_language(request: Request) -> str:
     console = _is_console(request)
     if chosen is None:
         if console:
-            chosen = i18n.choose(asked=request.query_params.get(i18n.LANG_PARAM),
-                                 remembered=request.cookies.get(i18n.CONSOLE_LANG_COOKIE),
-                                 accept_language=request.headers.get("accept-language"),
-                                 platform_languages=i18n.CONSOLE_SHIPPED)
+            chosen = i18n.choose(
+                asked=request.query_params.get(i18n.LANG_PARAM),
+                remembered=request.cookies.get(i18n.CONSOLE_LANG_COOKIE),
+                accept_language=request.headers.get("accept-language"),
+                platform_languages=i18n.CONSOLE_SHIPPED,
+            )
         else:
             settings = request.app.state.settings
-            chosen = i18n.choose(asked=request.query_params.get(i18n.LANG_PARAM),
-                                 remembered=request.cookies.get(i18n.LANG_COOKIE),
-                                 accept_language=request.headers.get("accept-language"),
-                                 platform_languages=getattr(settings, "platform_languages", [i18n.BASE_LANGUAGE]))
+            chosen = i18n.choose(
+                asked=request.query_params.get(i18n.LANG_PARAM),
+                remembered=request.cookies.get(i18n.LANG_COOKIE),
+                accept_language=request.headers.get("accept-language"),
+                platform_languages=getattr(settings, "platform_languages", [i18n.BASE_LANGUAGE]),
+            )
         request.state.language = chosen
     i18n.set_current(chosen, i18n.CONSOLE_DOMAIN if console else i18n.DOMAIN)
     return chosen
@@ -132,8 +171,14 @@ def _switch(request: Request, languages: tuple[str, ...]) -> list[dict[str, str]
     return out
 
 
-def render(request: Request, template: str, context: dict[str, Any] | None = None, *, status_code: int = 200,
-           headers: dict[str, str] | None = None) -> HTMLResponse:
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
     """Render a page. Every page gets `request`, the CSRF token for its forms, the settings'
     platform name and its language (`lang`, with the switch's links); the token's cookie is set
     on the response when the browser has none yet, and a language asked for with `?lang=` is
@@ -142,8 +187,9 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     token, cookie = csrf_token(request)
     lang = page_language(request)
     console = _is_console(request)
-    languages = (i18n.CONSOLE_SHIPPED if console
-                 else i18n.offered(getattr(settings, "platform_languages", [i18n.BASE_LANGUAGE])))
+    languages = (
+        i18n.CONSOLE_SHIPPED if console else i18n.offered(getattr(settings, "platform_languages", [i18n.BASE_LANGUAGE]))
+    )
     ctx: dict[str, Any] = {
         "request": request,
         "csrf_token": token,
@@ -163,7 +209,13 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     cookie_name = i18n.CONSOLE_LANG_COOKIE if console else i18n.LANG_COOKIE
     if asked == lang and request.cookies.get(cookie_name) != lang:
         # Remembered for the next pages and visits: a choice made once, not on every link.
-        response.set_cookie(cookie_name, lang, max_age=i18n.LANG_COOKIE_SECONDS, path="/console" if console else "/",
-                            samesite="lax", httponly=True,
-                            secure=request.url.scheme == "https")
+        response.set_cookie(
+            cookie_name,
+            lang,
+            max_age=i18n.LANG_COOKIE_SECONDS,
+            path="/console" if console else "/",
+            samesite="lax",
+            httponly=True,
+            secure=request.url.scheme == "https",
+        )
     return response

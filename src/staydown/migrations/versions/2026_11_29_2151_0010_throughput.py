@@ -7,14 +7,8 @@ Create Date: 2026-11-29
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from alembic import op
-
-import staydown.db
-
-
-revision = '0010'
-down_revision = '0009'
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -32,20 +32,26 @@ from staydown.web.console.session import console_session
 from staydown.web.security import verify_csrf
 from staydown.web.templating import render
 
-router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False,
-                   dependencies=[Depends(console_session)])
+router = APIRouter(
+    prefix="/console", tags=["console"], include_in_schema=False, dependencies=[Depends(console_session)]
+)
 
 Decider = Annotated[Actor, Depends(require(Permission.APPEALS_DECIDE))]
 DisputeStaff = Annotated[Actor, Depends(require(Permission.APPEALS_DISPUTES))]
 
 TABS = {"open": N_("Open"), "mine": N_("Claimed by me"), "decided": N_("Decided")}
-OUTCOMES = [(AppealOutcome.upheld.value, N_("Upheld: the decision stands")),
-            (AppealOutcome.reversed.value, N_("Reversed")),
-            (AppealOutcome.modified.value, N_("Modified: other measures replace the current ones"))]
-DONE = {"claimed": N_("You hold this appeal; decide it before your claim runs out."),
-        "released": N_("The appeal is back in the queue."),
-        "decided": N_("The appeal was decided; the appellant is told the outcome, your reasons and the out-of-court "
-                      "option.")}
+OUTCOMES = [
+    (AppealOutcome.upheld.value, N_("Upheld: the decision stands")),
+    (AppealOutcome.reversed.value, N_("Reversed")),
+    (AppealOutcome.modified.value, N_("Modified: other measures replace the current ones")),
+]
+DONE = {
+    "claimed": N_("You hold this appeal; decide it before your claim runs out."),
+    "released": N_("The appeal is back in the queue."),
+    "decided": N_(
+        "The appeal was decided; the appellant is told the outcome, your reasons and the out-of-court option."
+    ),
+}
 LIMIT = 200
 
 
@@ -74,10 +80,13 @@ def appeals_tab(db: Session, actor: Actor, tab: str) -> list[Appeal]:
     if not include_cs:
         stmt = stmt.where(Case.child_safety.is_(False))
     if tab == "mine":
-        stmt = stmt.where(Appeal.claimed_by == actor.ref, Appeal.state.in_(actions.OPEN_STATES),
-                          Appeal.claim_expires_at > now(db)).order_by(Appeal.due_at.asc().nulls_last(), Appeal.id)
+        stmt = stmt.where(
+            Appeal.claimed_by == actor.ref, Appeal.state.in_(actions.OPEN_STATES), Appeal.claim_expires_at > now(db)
+        ).order_by(Appeal.due_at.asc().nulls_last(), Appeal.id)
     else:
-        stmt = stmt.where(Appeal.state == AppealState.decided.value).order_by(Appeal.decided_at.desc(), Appeal.id.desc())
+        stmt = stmt.where(Appeal.state == AppealState.decided.value).order_by(
+            Appeal.decided_at.desc(), Appeal.id.desc()
+        )
     return list(db.execute(stmt.limit(LIMIT)).scalars())
 
 
@@ -86,16 +95,40 @@ def appeals_page(request: Request, db: DbSession, actor: Decider) -> Response:
     tab = (request.query_params.get("tab") or "open").strip()
     if tab not in TABS:
         shown = tab[:40] if tab.isprintable() else "that value"
-        return render(request, "console/appeals.html",
-                      {"tabs": localise(TABS), "tab": "", "appeals": [], "at": now(db), "remaining": remaining_text, "names": {},
-                       "error": _("\u201c%(shown)s\u201d is not a list of appeals; choose one of: %(tabs)s",
-                                  shown=shown, tabs=", ".join(TABS))},
-                      status_code=422)
+        return render(
+            request,
+            "console/appeals.html",
+            {
+                "tabs": localise(TABS),
+                "tab": "",
+                "appeals": [],
+                "at": now(db),
+                "remaining": remaining_text,
+                "names": {},
+                "error": _(
+                    "\u201c%(shown)s\u201d is not a list of appeals; choose one of: %(tabs)s",
+                    shown=shown,
+                    tabs=", ".join(TABS),
+                ),
+            },
+            status_code=422,
+        )
     rows = appeals_tab(db, actor, tab)
     names = staff_names(db, {a.claimed_by or "" for a in rows} | {a.decided_by or "" for a in rows})
-    return render(request, "console/appeals.html", {"tabs": localise(TABS), "tab": tab, "appeals": rows, "at": now(db),
-                                                    "remaining": remaining_text, "names": names, "error": "",
-                                                    "me": actor.ref})
+    return render(
+        request,
+        "console/appeals.html",
+        {
+            "tabs": localise(TABS),
+            "tab": tab,
+            "appeals": rows,
+            "at": now(db),
+            "remaining": remaining_text,
+            "names": names,
+            "error": "",
+            "me": actor.ref,
+        },
+    )
 
 
 @router.get("/appeals/disputes")
@@ -105,43 +138,80 @@ def disputes_page(request: Request, db: DbSession, actor: DisputeStaff) -> Respo
     open_only = request.query_params.get("open") == "1"
     rows = disputes.list_disputes(db, open_only=open_only, limit=LIMIT)
     if not _sees_child_safety(actor) and rows:
-        hidden = set(db.execute(sa.select(Case.id).where(Case.id.in_({d.case_id for d in rows}),
-                                                         Case.child_safety.is_(True))).scalars())
+        hidden = set(
+            db.execute(
+                sa.select(Case.id).where(Case.id.in_({d.case_id for d in rows}), Case.child_safety.is_(True))
+            ).scalars()
+        )
         rows = [d for d in rows if d.case_id not in hidden]
-    appeals = {a.id: a for a in db.execute(sa.select(Appeal).where(
-        Appeal.id.in_({d.appeal_id for d in rows if d.appeal_id}))).scalars()} if rows else {}
-    return render(request, "console/disputes.html", {"disputes": rows, "open_only": open_only, "appeals": appeals,
-                                                     "names": staff_names(db, {d.recorded_by for d in rows}),
-                                                     "can_decide": Permission.APPEALS_DECIDE.value in actor.permissions})
+    appeals = (
+        {
+            a.id: a
+            for a in db.execute(
+                sa.select(Appeal).where(Appeal.id.in_({d.appeal_id for d in rows if d.appeal_id}))
+            ).scalars()
+        }
+        if rows
+        else {}
+    )
+    return render(
+        request,
+        "console/disputes.html",
+        {
+            "disputes": rows,
+            "open_only": open_only,
+            "appeals": appeals,
+            "names": staff_names(db, {d.recorded_by for d in rows}),
+            "can_decide": Permission.APPEALS_DECIDE.value in actor.permissions,
+        },
+    )
 
 
-def appeal_context(db: Session, request: Request, actor: Actor, appeal: Appeal, *,
-                   form: dict[str, Any] | None = None) -> dict[str, Any]:
+def appeal_context(
+    db: Session, request: Request, actor: Actor, appeal: Appeal, *, form: dict[str, Any] | None = None
+) -> dict[str, Any]:
     case = db.get(Case, appeal.case_id)
     decision = db.get(Decision, appeal.decision_id) if appeal.decision_id else None
     when = now(db)
     deciders = sorted(set(appeal.original_deciders) | set(actions.original_deciders(db, case)))
-    measures = list(db.execute(sa.select(EnforcementAction).where(
-        EnforcementAction.case_id == case.id, EnforcementAction.state == ActionState.active.value)
-        .order_by(EnforcementAction.id)).scalars())
+    measures = list(
+        db.execute(
+            sa.select(EnforcementAction)
+            .where(EnforcementAction.case_id == case.id, EnforcementAction.state == ActionState.active.value)
+            .order_by(EnforcementAction.id)
+        ).scalars()
+    )
     claimed_by_me = appeal.claimed_by == actor.ref and bool(appeal.claim_expires_at and appeal.claim_expires_at > when)
-    claimed_by_other = bool(appeal.claimed_by and appeal.claimed_by != actor.ref and appeal.claim_expires_at
-                            and appeal.claim_expires_at > when)
+    claimed_by_other = bool(
+        appeal.claimed_by
+        and appeal.claimed_by != actor.ref
+        and appeal.claim_expires_at
+        and appeal.claim_expires_at > when
+    )
     is_open = appeal.state in actions.OPEN_STATES
     took_part = actor.ref in deciders
     notifier = appeal.appellant_kind == AppellantKind.notifier.value
     return {
-        "appeal": appeal, "case": case, "decision": decision, "at": when, "remaining": remaining_text,
+        "appeal": appeal,
+        "case": case,
+        "decision": decision,
+        "at": when,
+        "remaining": remaining_text,
         "names": staff_names(db, set(deciders) | {appeal.claimed_by or "", appeal.decided_by or ""}),
-        "deciders": deciders, "measures": measures, "took_part": took_part, "is_open": is_open,
-        "claimed_by_me": claimed_by_me, "claimed_by_other": claimed_by_other,
+        "deciders": deciders,
+        "measures": measures,
+        "took_part": took_part,
+        "is_open": is_open,
+        "claimed_by_me": claimed_by_me,
+        "claimed_by_other": claimed_by_other,
         "can_claim": is_open and not took_part and not claimed_by_me and not claimed_by_other,
-        "notifier": notifier, "notifier_bases": NOTIFIER_BASES,
+        "notifier": notifier,
+        "notifier_bases": NOTIFIER_BASES,
         "asks_bank_entry": (not notifier) and bool(actions.matched_entries(db, case)),
-        "outcomes": [(value, _(label)) for value, label in OUTCOMES], "all_actions": list(CONTENT_ACTIONS) + list(ACCOUNT_ACTIONS),
+        "outcomes": [(value, _(label)) for value, label in OUTCOMES],
+        "all_actions": list(CONTENT_ACTIONS) + list(ACCOUNT_ACTIONS),
         "areas": policies_by_area(request.app.state.catalogue),
-        "form": form or {"outcome": "", "reasons": "", "chosen": [], "policy": "", "bank_entry_wrong": "",
-                         "error": ""},
+        "form": form or {"outcome": "", "reasons": "", "chosen": [], "policy": "", "bank_entry_wrong": "", "error": ""},
         "done": localise(DONE).get(request.query_params.get("done", "")),
         "disputes": [d for d in disputes.list_disputes(db, limit=LIMIT) if d.appeal_id == appeal.id],
     }
@@ -154,8 +224,13 @@ def appeal_page(appeal_id: DbId, request: Request, db: DbSession, actor: Decider
 
 
 @router.post("/appeals/{appeal_id}/claim")
-def claim(appeal_id: DbId, request: Request, db: DbSession, actor: Decider,
-          csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
+def claim(
+    appeal_id: DbId,
+    request: Request,
+    db: DbSession,
+    actor: Decider,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
     verify_csrf(request, csrf_token)
     appeal = visible_appeal(db, actor, appeal_id, for_update=True)
     try:
@@ -166,16 +241,22 @@ def claim(appeal_id: DbId, request: Request, db: DbSession, actor: Decider,
 
 
 @router.post("/appeals/{appeal_id}/release")
-def release(appeal_id: DbId, request: Request, db: DbSession, actor: Decider,
-            csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
+def release(
+    appeal_id: DbId,
+    request: Request,
+    db: DbSession,
+    actor: Decider,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
     verify_csrf(request, csrf_token)
     appeal = visible_appeal(db, actor, appeal_id, for_update=True)
     actions.release_appeal(db, actor=actor, appeal=appeal)
     return RedirectResponse(f"/console/appeals/{appeal_id}?done=released", status_code=303)
 
 
-def _rerender(db: Session, request: Request, actor: Actor, appeal_id: int, exc: StaydownError,
-              form: dict[str, Any] | None) -> Response:
+def _rerender(
+    db: Session, request: Request, actor: Actor, appeal_id: int, exc: StaydownError, form: dict[str, Any] | None
+) -> Response:
     """A refusal from the action: nothing it did is kept, and the page says why."""
     db.rollback()
     appeal = visible_appeal(db, actor, appeal_id)
@@ -186,18 +267,29 @@ def _rerender(db: Session, request: Request, actor: Actor, appeal_id: int, exc: 
 
 
 @router.post("/appeals/{appeal_id}/decide")
-def decide(appeal_id: DbId, request: Request, db: DbSession, actor: Decider,
-           csrf_token: Annotated[str, Form(max_length=200)] = "",
-           outcome: Annotated[str, Form(max_length=30)] = "",
-           reasons: Annotated[str, Form(max_length=actions.MAX_REASONS + 1000)] = "",
-           policy: Annotated[str, Form(max_length=100)] = "",
-           bank_entry_wrong: Annotated[str, Form(max_length=10)] = "",
-           chosen_actions: Annotated[list[str] | None, Form(alias="actions", max_length=20)] = None) -> Response:
+def decide(
+    appeal_id: DbId,
+    request: Request,
+    db: DbSession,
+    actor: Decider,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    outcome: Annotated[str, Form(max_length=30)] = "",
+    reasons: Annotated[str, Form(max_length=actions.MAX_REASONS + 1000)] = "",
+    policy: Annotated[str, Form(max_length=100)] = "",
+    bank_entry_wrong: Annotated[str, Form(max_length=10)] = "",
+    chosen_actions: Annotated[list[str] | None, Form(alias="actions", max_length=20)] = None,
+) -> Response:
     verify_csrf(request, csrf_token)
     appeal = visible_appeal(db, actor, appeal_id, for_update=True)
     picked = [a for a in (chosen_actions or []) if a]
-    form = {"outcome": outcome, "reasons": reasons, "chosen": picked, "policy": policy,
-            "bank_entry_wrong": bank_entry_wrong, "error": ""}
+    form = {
+        "outcome": outcome,
+        "reasons": reasons,
+        "chosen": picked,
+        "policy": policy,
+        "bank_entry_wrong": bank_entry_wrong,
+        "error": "",
+    }
     notifier = appeal.appellant_kind == AppellantKind.notifier.value
     # The measures matter to 'modified' and to a notifier's 'reversed' (the measures to take); the
     # API takes them only then, so the form's ticks are passed only then.
@@ -208,12 +300,20 @@ def decide(appeal_id: DbId, request: Request, db: DbSession, actor: Decider,
         if bank_entry_wrong not in ("", "yes", "no"):
             raise InvalidInput(_("say whether the bank entry was wrong: yes or no"))
         actions.decide_appeal(
-            db, actor=actor, appeal=appeal, outcome=outcome, reasons=reasons,
+            db,
+            actor=actor,
+            appeal=appeal,
+            outcome=outcome,
+            reasons=reasons,
             actions=(picked or (None if outcome == AppealOutcome.reversed.value else [])) if uses_actions else None,
-            policy_ref=(policy or None) if uses_actions else None, catalogue=request.app.state.catalogue,
-            rules=_rules(request), case_rules=request.app.state.case_rules,
+            policy_ref=(policy or None) if uses_actions else None,
+            catalogue=request.app.state.catalogue,
+            rules=_rules(request),
+            case_rules=request.app.state.case_rules,
             bank_entry_wrong={"yes": True, "no": False}.get(bank_entry_wrong)
-            if outcome == AppealOutcome.reversed.value else None)
+            if outcome == AppealOutcome.reversed.value
+            else None,
+        )
     except StaydownError as exc:
         return _rerender(db, request, actor, appeal_id, exc, form={**form, "error": exc.message})
     return RedirectResponse(f"/console/appeals/{appeal_id}?done=decided", status_code=303)

@@ -18,8 +18,8 @@ from staydown.actors import Actor
 from staydown.audit import AuditTag
 from staydown.db import now
 from staydown.errors import InvalidInput, RateLimited, Unauthenticated
-from staydown.i18n import N_, gettext
 from staydown.http import DbSession, rate_limited, require
+from staydown.i18n import N_, gettext
 from staydown.staff import sessions, totp
 from staydown.staff.api import check_sign_in_throttle, sign_in_failed, sign_in_succeeded
 from staydown.staff.models import StaffUser
@@ -37,8 +37,9 @@ from staydown.web.templating import render
 router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
 # Pages for any signed-in person (their own account): the router's session dependency is the
 # gate, so the declared permission is PUBLIC on top of a required console session.
-account_router = APIRouter(prefix="/console/account", tags=["console"], include_in_schema=False,
-                           dependencies=[Depends(console_session)])
+account_router = APIRouter(
+    prefix="/console/account", tags=["console"], include_in_schema=False, dependencies=[Depends(console_session)]
+)
 
 Public = Annotated[Actor, Depends(require(Permission.PUBLIC))]
 
@@ -48,6 +49,7 @@ PENDING_LIFETIME = timedelta(minutes=5)
 
 
 # -- the pending second step: a signed, short-lived cookie naming the user -------------------
+
 
 def _pending_sig(request: Request, value: str) -> str:
     secret = request.app.state.settings.secret_key.get_secret_value().encode()
@@ -77,6 +79,7 @@ def _read_pending(request: Request, at: datetime) -> tuple[int, str] | None:
 
 # -- sign-in ---------------------------------------------------------------------------------
 
+
 def safe_next(value: str | None) -> str:
     """Only a console path on this site: an open redirect would make the sign-in page a phishing aid."""
     if value and value.startswith("/console") and not value.startswith("//") and "\\" not in value and len(value) < 500:
@@ -84,10 +87,12 @@ def safe_next(value: str | None) -> str:
     return "/console/queue"
 
 
-def _login_page(request: Request, *, next_path: str, error: str = "", status: int = 200,
-                username: str = "") -> Response:
-    return render(request, "console/login.html", {"next": next_path, "error": error, "username": username},
-                  status_code=status)
+def _login_page(
+    request: Request, *, next_path: str, error: str = "", status: int = 200, username: str = ""
+) -> Response:
+    return render(
+        request, "console/login.html", {"next": next_path, "error": error, "username": username}, status_code=status
+    )
 
 
 def _signed_in(request: Request, new: sessions.NewSession, next_path: str) -> Response:
@@ -105,30 +110,46 @@ def login_page(request: Request, _: Public, next: str | None = None) -> Response
 
 
 @router.post("/login", dependencies=[Depends(rate_limited("console-login", 20))])
-def login(request: Request, db: DbSession, _: Public,
-          username: Annotated[str, Form(max_length=80)] = "",
-          password: Annotated[str, Form(max_length=1024)] = "",
-          csrf_token: Annotated[str, Form(max_length=200)] = "",
-          next: Annotated[str, Form(max_length=500)] = "") -> Response:
+def login(
+    request: Request,
+    db: DbSession,
+    _: Public,
+    username: Annotated[str, Form(max_length=80)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
     verify_csrf(request, csrf_token)
     next_path = safe_next(next)
     if not username or not password:
-        return _login_page(request, next_path=next_path, error=gettext("Enter your user name and password."), status=422,
-                           username=username)
+        return _login_page(
+            request,
+            next_path=next_path,
+            error=gettext("Enter your user name and password."),
+            status=422,
+            username=username,
+        )
     try:
         check_sign_in_throttle(request, username)
     except RateLimited as exc:
-        return _throttled(_login_page(request, next_path=next_path, status=429, username=username, error=exc.message),
-                          exc)
+        return _throttled(
+            _login_page(request, next_path=next_path, status=429, username=username, error=exc.message), exc
+        )
     user = db.execute(sa.select(StaffUser).where(StaffUser.username == username)).scalar_one_or_none()
     try:
         if user is not None and user.totp_secret:
             sessions.check_password(db, username=username, password=password)
             when = now(db)
             response = RedirectResponse("/console/login/totp", status_code=303)
-            response.set_cookie(PENDING_COOKIE, _pending_value(request, user.id, when + PENDING_LIFETIME, next_path),
-                                max_age=int(PENDING_LIFETIME.total_seconds()), httponly=True, samesite="strict",
-                                secure=is_https(request), path="/console/login")
+            response.set_cookie(
+                PENDING_COOKIE,
+                _pending_value(request, user.id, when + PENDING_LIFETIME, next_path),
+                max_age=int(PENDING_LIFETIME.total_seconds()),
+                httponly=True,
+                samesite="strict",
+                secure=is_https(request),
+                path="/console/login",
+            )
             return response
         new = sessions.sign_in(db, username=username, password=password)
     except Unauthenticated:
@@ -153,9 +174,13 @@ def totp_page(request: Request, db: DbSession, _: Public) -> Response:
 
 
 @router.post("/login/totp", dependencies=[Depends(rate_limited("console-login", 20))])
-def totp_submit(request: Request, db: DbSession, _: Public,
-                code: Annotated[str, Form(max_length=20)] = "",
-                csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
+def totp_submit(
+    request: Request,
+    db: DbSession,
+    _: Public,
+    code: Annotated[str, Form(max_length=20)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
     verify_csrf(request, csrf_token)
     when = now(db)
     pending = _read_pending(request, when)
@@ -172,17 +197,21 @@ def totp_submit(request: Request, db: DbSession, _: Public,
     if not totp.use_code(db, user=user, code=code, at=when):
         db.rollback()
         sign_in_failed(request, user.username)
-        return render(request, "console/totp.html",
-                      {"error": gettext("That code is not right, or was already used. Enter the current code.")},
-                      status_code=401)
+        return render(
+            request,
+            "console/totp.html",
+            {"error": gettext("That code is not right, or was already used. Enter the current code.")},
+            status_code=401,
+        )
     sign_in_succeeded(request, user.username)
     new = sessions.open_session(db, user=user, details={"second_factor": "totp", "via": "console"})
     return _signed_in(request, new, next_path)
 
 
 @router.post("/logout")
-def logout(request: Request, db: DbSession, _: Public,
-           csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
+def logout(
+    request: Request, db: DbSession, _: Public, csrf_token: Annotated[str, Form(max_length=200)] = ""
+) -> Response:
     """Sign out: the session ends on the server, not only in this browser. Declared PUBLIC so
     that an expired session can still sign out cleanly; the CSRF check stops a forged sign-out."""
     verify_csrf(request, csrf_token)
@@ -190,8 +219,9 @@ def logout(request: Request, db: DbSession, _: Public,
     if token is not None:
         try:
             actor = sessions.authenticate_session(db, token)
-            audit.record(db, actor=actor, tag=AuditTag.STAFF_SIGN_OUT, subject_type="staff_user",
-                         subject_id=actor.id, data={})
+            audit.record(
+                db, actor=actor, tag=AuditTag.STAFF_SIGN_OUT, subject_type="staff_user", subject_id=actor.id, data={}
+            )
         except Unauthenticated:
             pass
         sessions.sign_out(db, token=token)
@@ -210,6 +240,7 @@ def console_home(request: Request, _: Public) -> Response:
 
 # -- enrolment (own account) -------------------------------------------------------------------
 
+
 def _me(request: Request, db: Session) -> StaffUser:
     actor: Actor = request.state.staff_actor
     user = db.get(StaffUser, int(actor.id))
@@ -222,17 +253,29 @@ def _me(request: Request, db: Session) -> StaffUser:
 def totp_enrol_page(request: Request, db: DbSession, _: Public) -> Response:
     user = _me(request, db)
     secret = new_totp_secret()
-    return render(request, "console/totp_enrol.html", {
-        "enabled": bool(user.totp_secret), "secret": secret, "uri": otpauth_uri(secret, user.username),
-        "error": "", "message": ""})
+    return render(
+        request,
+        "console/totp_enrol.html",
+        {
+            "enabled": bool(user.totp_secret),
+            "secret": secret,
+            "uri": otpauth_uri(secret, user.username),
+            "error": "",
+            "message": "",
+        },
+    )
 
 
 @account_router.post("/totp")
-def totp_enrol(request: Request, db: DbSession, _: Public,
-               secret: Annotated[str, Form(max_length=64)] = "",
-               code: Annotated[str, Form(max_length=20)] = "",
-               current_code: Annotated[str, Form(max_length=20)] = "",
-               csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
+def totp_enrol(
+    request: Request,
+    db: DbSession,
+    _: Public,
+    secret: Annotated[str, Form(max_length=64)] = "",
+    code: Annotated[str, Form(max_length=20)] = "",
+    current_code: Annotated[str, Form(max_length=20)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
     """Turn TOTP on: the new secret takes effect only once a code made from it is entered, so a
     mistyped secret can't lock its owner out. Replacing a secret already in use also needs a code
     from the current device: a stolen session must not be enough to take over the second factor."""
@@ -241,17 +284,32 @@ def totp_enrol(request: Request, db: DbSession, _: Public,
     when = now(db)
     try:
         if user.totp_secret and match_totp(user.totp_secret, current_code, when, after_step=-1) is None:
-            raise InvalidInput(gettext("two-step sign-in is already on: enter a current code from your present "
-                                       "device to replace it (lost the device? an administrator can reset it)"))
+            raise InvalidInput(
+                gettext(
+                    "two-step sign-in is already on: enter a current code from your present "
+                    "device to replace it (lost the device? an administrator can reset it)"
+                )
+            )
         if len(secret) < 26 or not all(c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" for c in secret):
             raise InvalidInput(gettext("the secret was changed; start again from this page"))
         step = match_totp(secret, code, when, after_step=0)
         if step is None:
-            raise InvalidInput(gettext("that code does not match the secret: check the device's clock and enter the current code"))
+            raise InvalidInput(
+                gettext("that code does not match the secret: check the device's clock and enter the current code")
+            )
     except InvalidInput as exc:
-        return render(request, "console/totp_enrol.html", {
-            "enabled": bool(user.totp_secret), "secret": secret, "uri": otpauth_uri(secret, user.username),
-            "error": exc.message, "message": ""}, status_code=422)
+        return render(
+            request,
+            "console/totp_enrol.html",
+            {
+                "enabled": bool(user.totp_secret),
+                "secret": secret,
+                "uri": otpauth_uri(secret, user.username),
+                "error": exc.message,
+                "message": "",
+            },
+            status_code=422,
+        )
     user.totp_secret = secret
     user.updated_at = when
     state = db.get(TotpState, user.id)
@@ -259,9 +317,22 @@ def totp_enrol(request: Request, db: DbSession, _: Public,
         db.add(TotpState(user_id=user.id, last_step=step, enrolled_at=when))
     else:
         state.last_step, state.enrolled_at = step, when
-    audit.record(db, actor=request.state.staff_actor, tag=AuditTag.STAFF_TOTP_ENROL, subject_type="staff_user",
-                 subject_id=user.id, data={})
-    return render(request, "console/totp_enrol.html", {
-        "enabled": True, "secret": "", "uri": "", "error": "",
-        "message": gettext("Two-step sign-in is on. From now on you will be asked for a code after your password.")})
-
+    audit.record(
+        db,
+        actor=request.state.staff_actor,
+        tag=AuditTag.STAFF_TOTP_ENROL,
+        subject_type="staff_user",
+        subject_id=user.id,
+        data={},
+    )
+    return render(
+        request,
+        "console/totp_enrol.html",
+        {
+            "enabled": True,
+            "secret": "",
+            "uri": "",
+            "error": "",
+            "message": gettext("Two-step sign-in is on. From now on you will be asked for a code after your password."),
+        },
+    )

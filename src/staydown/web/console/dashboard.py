@@ -46,8 +46,10 @@ def area_bars(figures: Figures) -> list[Bar]:
     # Room for the longest area's name in the reader's language ("protection de l'enfance").
     label_width = max([LABEL_WIDTH] + [8 * len(word(area)) + 12 for area in figures.open_by_area])
     room = BAR_CHART_WIDTH - label_width - 50
-    return [Bar(area, n, label_width, i * (BAR_HEIGHT + BAR_GAP), round(room * n / largest, 1), BAR_HEIGHT)
-            for i, (area, n) in enumerate(sorted(figures.open_by_area.items(), key=lambda kv: (-kv[1], kv[0])))]
+    return [
+        Bar(area, n, label_width, i * (BAR_HEIGHT + BAR_GAP), round(room * n / largest, 1), BAR_HEIGHT)
+        for i, (area, n) in enumerate(sorted(figures.open_by_area.items(), key=lambda kv: (-kv[1], kv[0])))
+    ]
 
 
 def hour_bars(figures: Figures) -> list[Bar]:
@@ -59,8 +61,9 @@ def hour_bars(figures: Figures) -> list[Bar]:
     bars = []
     for hour, n in enumerate(figures.due_by_hour):
         height = round(room * n / largest, 1)
-        bars.append(Bar(f"+{hour}h", n, round(hour * slot + 2, 1), round(top + room - height, 1),
-                        round(slot - 4, 1), height))
+        bars.append(
+            Bar(f"+{hour}h", n, round(hour * slot + 2, 1), round(top + room - height, 1), round(slot - 4, 1), height)
+        )
     return bars
 
 
@@ -78,9 +81,16 @@ def duration(seconds: float | None) -> str:
 
 def _context(db: DbSession) -> dict[str, object]:
     figures = dashboard_figures(db)
-    return {"f": figures, "area_bars": area_bars(figures), "hour_bars": hour_bars(figures), "duration": duration,
-            "chart_width": BAR_CHART_WIDTH, "bar_height": BAR_HEIGHT, "bar_gap": BAR_GAP,
-            "hours_height": HOURS_CHART_HEIGHT}
+    return {
+        "f": figures,
+        "area_bars": area_bars(figures),
+        "hour_bars": hour_bars(figures),
+        "duration": duration,
+        "chart_width": BAR_CHART_WIDTH,
+        "bar_height": BAR_HEIGHT,
+        "bar_gap": BAR_GAP,
+        "hours_height": HOURS_CHART_HEIGHT,
+    }
 
 
 @router.get("/dashboard", response_class=HTMLResponse)

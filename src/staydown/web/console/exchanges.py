@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse, Response
 from staydown.actors import Actor
 from staydown.exchanges.actions import exchange_by_name, request_fetch, statuses
 from staydown.exchanges.kinds import KINDS
-from staydown.i18n import gettext
 from staydown.http import DbSession, require
+from staydown.i18n import gettext
 from staydown.staff.permissions import Permission
 from staydown.web.console.page_forms import see_other
 from staydown.web.console.session import console_session
@@ -34,8 +34,9 @@ def exchange_list(request: Request, db: DbSession, _: Reader, queued: str | None
 
 
 @router.post("/exchanges/{name}/fetch")
-def exchange_fetch(request: Request, name: str, db: DbSession, actor: Admin,
-                   csrf_token: Annotated[str, Form()] = "") -> Response:
+def exchange_fetch(
+    request: Request, name: str, db: DbSession, actor: Admin, csrf_token: Annotated[str, Form()] = ""
+) -> Response:
     verify_csrf(request, csrf_token)
     request_fetch(db, exchange=exchange_by_name(db, name), actor=actor)
     return see_other(f"/console/exchanges?queued={name}")

@@ -81,7 +81,11 @@ def track_label(kind: str) -> str:
     from staydown.web.console.words import track_title
 
     rule = KINDS.get(kind)
-    return _("\u201c%(title)s\u201d (%(law)s)", title=track_title(kind), law=rule.law) if rule else (kind.replace("_", " ") or _("(unnamed)"))
+    return (
+        _("\u201c%(title)s\u201d (%(law)s)", title=track_title(kind), law=rule.law)
+        if rule
+        else (kind.replace("_", " ") or _("(unnamed)"))
+    )
 
 
 def describe(event: AuditEvent, *, names: dict[str, str]) -> str:

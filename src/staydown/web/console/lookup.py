@@ -16,8 +16,9 @@ from staydown.web.console import records
 from staydown.web.console.session import console_session
 from staydown.web.templating import render
 
-router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False,
-                   dependencies=[Depends(console_session)])
+router = APIRouter(
+    prefix="/console", tags=["console"], include_in_schema=False, dependencies=[Depends(console_session)]
+)
 
 Reader = Annotated[Actor, Depends(require(Permission.CASES_READ))]
 
@@ -34,13 +35,20 @@ def search_page(request: Request, db: DbSession, actor: Reader) -> Response:
     exact = {h.url for h in hits if h.exact}
     if len(exact) == 1:
         return RedirectResponse(exact.pop(), status_code=303)
-    return render(request, "console/search.html", {"q": q[:records.MAX_QUERY], "hits": hits, "error": error},
-                  status_code=422 if error else 200)
+    return render(
+        request,
+        "console/search.html",
+        {"q": q[: records.MAX_QUERY], "hits": hits, "error": error},
+        status_code=422 if error else 200,
+    )
 
 
 def _record_context(actor: Actor, record: records.Record) -> dict:
-    return {"record": record, "statement_of": record.statement_of(),
-            "can_appeals": Permission.APPEALS_DECIDE.value in actor.permissions}
+    return {
+        "record": record,
+        "statement_of": record.statement_of(),
+        "can_appeals": Permission.APPEALS_DECIDE.value in actor.permissions,
+    }
 
 
 @router.get("/accounts/{account_id}")

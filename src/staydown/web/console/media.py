@@ -24,6 +24,7 @@ from staydown.errors import NotFound, PermissionDenied, RateLimited
 from staydown.evidence.actions import Vault, read_item
 from staydown.evidence.models import EvidenceItem
 from staydown.http import DbSession, require
+from staydown.limits import DbId
 from staydown.matching.models import Scan
 from staydown.media.decode import DecodeLimits, decode_image
 from staydown.media.errors import MediaError
@@ -33,10 +34,10 @@ from staydown.web.console.models import MediaReveal
 from staydown.web.console.session import console_session
 from staydown.web.security import verify_csrf
 from staydown.web.templating import render
-from staydown.limits import DbId
 
-router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False,
-                   dependencies=[Depends(console_session)])
+router = APIRouter(
+    prefix="/console", tags=["console"], include_in_schema=False, dependencies=[Depends(console_session)]
+)
 
 Reader = Annotated[Actor, Depends(require(Permission.CASES_READ))]
 Revealer = Annotated[Actor, Depends(require(Permission.MEDIA_REVEAL))]
@@ -46,8 +47,9 @@ REVEAL_SIZE = 1600
 # The preview is for layout, not for looking: blur enough that nothing can be made out.
 BLUR_RADIUS = 18
 # Bounds for decoding stored media for the console (smaller than the upload bounds).
-CONSOLE_LIMITS = DecodeLimits(max_pixels=40_000_000, max_dimension=20_000, max_frames=5_000, keep_frames=1,
-                              max_seconds=5.0)
+CONSOLE_LIMITS = DecodeLimits(
+    max_pixels=40_000_000, max_dimension=20_000, max_frames=5_000, keep_frames=1, max_seconds=5.0
+)
 
 
 class BudgetExhausted(RateLimited):
@@ -67,9 +69,16 @@ def media_for_case(db: Session, case: Case, content_ids: list[int]) -> list[Medi
     with the matches that confirm it without anyone looking."""
     if not content_ids:
         return []
-    items = db.execute(sa.select(EvidenceItem).where(
-        EvidenceItem.content_id.in_(content_ids), EvidenceItem.state == "stored")
-        .order_by(EvidenceItem.id).limit(50)).scalars().all()
+    items = (
+        db.execute(
+            sa.select(EvidenceItem)
+            .where(EvidenceItem.content_id.in_(content_ids), EvidenceItem.state == "stored")
+            .order_by(EvidenceItem.id)
+            .limit(50)
+        )
+        .scalars()
+        .all()
+    )
     confirmed: dict[int, list[dict[str, Any]]] = {}
     for scan in db.execute(sa.select(Scan).where(Scan.content_id.in_(content_ids))).scalars():
         for match in scan.matches or []:
@@ -81,13 +90,16 @@ def media_for_case(db: Session, case: Case, content_ids: list[int]) -> list[Medi
 def reveals_today(db: Session, actor: Actor) -> int:
     when = now(db)
     day = when.replace(hour=0, minute=0, second=0, microsecond=0)
-    return db.execute(sa.select(sa.func.count(MediaReveal.id)).where(
-        MediaReveal.staff_ref == actor.ref, MediaReveal.revealed_at >= day,
-        MediaReveal.revealed_at < day + timedelta(days=1))).scalar_one()
+    return db.execute(
+        sa.select(sa.func.count(MediaReveal.id)).where(
+            MediaReveal.staff_ref == actor.ref,
+            MediaReveal.revealed_at >= day,
+            MediaReveal.revealed_at < day + timedelta(days=1),
+        )
+    ).scalar_one()
 
 
-def reveal_media(db: Session, *, actor: Actor, vault: Vault, case: Case, item: EvidenceItem,
-                 budget: int) -> bytes:
+def reveal_media(db: Session, *, actor: Actor, vault: Vault, case: Case, item: EvidenceItem, budget: int) -> bytes:
     """One reviewer unblurs one item of a case: checked against today's budget (UTC day),
     recorded as a reveal and as an audited view of the evidence, and counted from then on.
 
@@ -105,8 +117,10 @@ def reveal_media(db: Session, *, actor: Actor, vault: Vault, case: Case, item: E
         db.execute(sa.select(StaffUser.id).where(StaffUser.id == int(actor.id)).with_for_update())
     used = reveals_today(db, actor)
     if used >= budget:
-        raise BudgetExhausted(f"you have revealed {used} of your {budget} media items for today (UTC); the budget "
-                              "protects you. Decide from the blurred view and the match evidence, or ask a colleague.")
+        raise BudgetExhausted(
+            f"you have revealed {used} of your {budget} media items for today (UTC); the budget "
+            "protects you. Decide from the blurred view and the match evidence, or ask a colleague."
+        )
     purpose = f"reveal to {actor.label} ({actor.ref}) reviewing case {case.id}"
     if Permission.EVIDENCE_ACCESS.value in actor.permissions:
         data = read_item(db, actor=actor, vault=vault, item=item, purpose=purpose)
@@ -116,9 +130,14 @@ def reveal_media(db: Session, *, actor: Actor, vault: Vault, case: Case, item: E
             item.first_human_view_at = now(db)
     when = now(db)
     db.add(MediaReveal(staff_ref=actor.ref, case_id=case.id, evidence_item_id=item.id, revealed_at=when))
-    audit.record(db, actor=actor, tag=AuditTag.CASE_MEDIA_REVEAL, subject_type="case", subject_id=case.id,
-                 data={"evidence_item_id": item.id, "content_id": item.content_id, "used_today": used + 1,
-                       "budget": budget})
+    audit.record(
+        db,
+        actor=actor,
+        tag=AuditTag.CASE_MEDIA_REVEAL,
+        subject_type="case",
+        subject_id=case.id,
+        data={"evidence_item_id": item.id, "content_id": item.content_id, "used_today": used + 1, "budget": budget},
+    )
     return data
 
 
@@ -157,8 +176,13 @@ def preview(case_id: DbId, item_id: DbId, request: Request, db: DbSession, actor
     # The audited read is a write, and a GET's unit of work is read-only (on SQLite a deferred
     # transaction that can't take the write lock later): record it in a transaction of its own.
     with request.app.state.database.unit_of_work() as own:
-        data = read_item(own, actor=SYSTEM, vault=request.app.state.vault, item=own.get(EvidenceItem, item_id),
-                         purpose=f"blurred greyscale preview for {actor.ref} on case {case.id}")
+        data = read_item(
+            own,
+            actor=SYSTEM,
+            vault=request.app.state.vault,
+            item=own.get(EvidenceItem, item_id),
+            purpose=f"blurred greyscale preview for {actor.ref} on case {case.id}",
+        )
     try:
         png = preview_png(data, blurred=True, size=PREVIEW_SIZE)
     except MediaError:
@@ -167,8 +191,14 @@ def preview(case_id: DbId, item_id: DbId, request: Request, db: DbSession, actor
 
 
 @router.post("/cases/{case_id}/media/{item_id}/reveal")
-def reveal(case_id: DbId, item_id: DbId, request: Request, db: DbSession, actor: Revealer,
-           csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
+def reveal(
+    case_id: DbId,
+    item_id: DbId,
+    request: Request,
+    db: DbSession,
+    actor: Revealer,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
     """Reveal one item: the answer carries the image inline (a data: URL in this response only,
     never a URL that could be opened again without a new, counted reveal)."""
     verify_csrf(request, csrf_token)
@@ -180,8 +210,9 @@ def reveal(case_id: DbId, item_id: DbId, request: Request, db: DbSession, actor:
         data = reveal_media(db, actor=actor, vault=request.app.state.vault, case=case, item=item, budget=budget)
     except BudgetExhausted as exc:
         ctx = {"case": case, "item": item, "error": exc.message, "image": None, "used": budget, "budget": budget}
-        return render(request, "console/partials/revealed.html" if htmx else "console/reveal.html", ctx,
-                      status_code=429)
+        return render(
+            request, "console/partials/revealed.html" if htmx else "console/reveal.html", ctx, status_code=429
+        )
     try:
         png = preview_png(data, blurred=False, size=REVEAL_SIZE)
         image = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
@@ -192,4 +223,3 @@ def reveal(case_id: DbId, item_id: DbId, request: Request, db: DbSession, actor:
     # An HTMX reveal replaces the figure only: the counter above the media comes with it (out of band).
     ctx = {"case": case, "item": item, "error": error, "image": image, "used": used, "budget": budget, "oob": htmx}
     return render(request, "console/partials/revealed.html" if htmx else "console/reveal.html", ctx)
-

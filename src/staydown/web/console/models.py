@@ -19,8 +19,9 @@ class MediaReveal(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     staff_ref: Mapped[str] = mapped_column(sa.String(200), nullable=False)
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True)
-    evidence_item_id: Mapped[int] = mapped_column(sa.ForeignKey("evidence_items.id", ondelete="CASCADE"),
-                                                  nullable=False)
+    evidence_item_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("evidence_items.id", ondelete="CASCADE"), nullable=False
+    )
     revealed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
     __table_args__ = (sa.Index("ix_media_reveals_staff_day", "staff_ref", "revealed_at"),)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 
 from fastapi.responses import RedirectResponse
 
@@ -15,9 +15,13 @@ from staydown.i18n import gettext as _
 DONE_MESSAGES = {
     "entry-disabled": N_("The entry was disabled as a false positive; it no longer matches."),
     "entry-enabled": N_("The entry was re-enabled; it matches again."),
-    "report-confirmed": N_("The report was confirmed; it is filed with the CyberTipline as soon as every file it "
-                         "waits for from the platform has arrived."),
-    "filed-without": N_("The report goes without that file, for the reasons given; it is filed once nothing else is awaited."),
+    "report-confirmed": N_(
+        "The report was confirmed; it is filed with the CyberTipline as soon as every file it "
+        "waits for from the platform has arrived."
+    ),
+    "filed-without": N_(
+        "The report goes without that file, for the reasons given; it is filed once nothing else is awaited."
+    ),
     "reports-drafted": N_("Draft reports were created for the case; review and confirm each one."),
     "nca-report-confirmed": N_("The report was confirmed; it is queued for filing with the National Crime Agency."),
     "hold-placed": N_("The hold was placed."),
@@ -47,11 +51,20 @@ def text(value: str | None, *, label: str, max_len: int, min_len: int = 1) -> st
     """A required text field, stripped, with its length checked; the message names the field."""
     clean = (value or "").strip()
     if len(clean) < min_len:
-        raise InvalidInput(_("%(field)s is required", field=_(label)) if min_len <= 1
-                           else _("%(field)s needs at least %(min)s characters", field=_(label), min=min_len))
+        raise InvalidInput(
+            _("%(field)s is required", field=_(label))
+            if min_len <= 1
+            else _("%(field)s needs at least %(min)s characters", field=_(label), min=min_len)
+        )
     if len(clean) > max_len:
-        raise InvalidInput(_("%(field)s is at most %(max)s characters (it has %(length)s)", field=_(label),
-                             max=max_len, length=len(clean)))
+        raise InvalidInput(
+            _(
+                "%(field)s is at most %(max)s characters (it has %(length)s)",
+                field=_(label),
+                max=max_len,
+                length=len(clean),
+            )
+        )
     return clean
 
 
@@ -68,7 +81,7 @@ def future_date(value: str | None, *, label: str, today: datetime) -> datetime:
         day = date.fromisoformat((value or "").strip())
     except ValueError:
         raise InvalidInput(_("%(field)s is a date as YYYY-MM-DD", field=_(label))) from None
-    end = datetime.combine(day, time(23, 59, 59), tzinfo=timezone.utc)
+    end = datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
     if end <= today:
         raise InvalidInput(_("%(field)s must be in the future", field=_(label)))
     return end

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from staydown.audit.models import AuditEvent
 from staydown.authorities.models import NcmecReport
 from staydown.errors import InvalidInput, NotFound
-from staydown.i18n import gettext
 from staydown.evidence.models import DestructionRequest, EvidenceItem, LegalHold
+from staydown.i18n import gettext
 from staydown.intake.models import TrustedFlagger
 from staydown.matching.models import Bank, BankEntry
 from staydown.staff.models import ApiClient, StaffUser
@@ -61,6 +61,7 @@ def _paged(db: Session, stmt: sa.Select[Any], page: int, per_page: int = PER_PAG
 
 # -- banks ------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class BankRow:
     bank: Bank
@@ -72,8 +73,10 @@ def bank_rows(db: Session) -> list[BankRow]:
     from staydown.matching.banks import EntryCounts, entry_counts
 
     counts = entry_counts(db)  # the one count of bank entries (CLI, API, console)
-    return [BankRow(b, counts.get(b.id, EntryCounts()).active, counts.get(b.id, EntryCounts()).disabled)
-            for b in db.execute(sa.select(Bank).order_by(Bank.name)).scalars()]
+    return [
+        BankRow(b, counts.get(b.id, EntryCounts()).active, counts.get(b.id, EntryCounts()).disabled)
+        for b in db.execute(sa.select(Bank).order_by(Bank.name)).scalars()
+    ]
 
 
 def bank_entries(db: Session, bank: Bank, *, page: int, show: str = "all") -> Page[BankEntry]:
@@ -89,6 +92,7 @@ def bank_entries(db: Session, bank: Bank, *, page: int, show: str = "all") -> Pa
 
 # -- NCMEC ------------------------------------------------------------------------------------
 
+
 def ncmec_counts(db: Session) -> dict[str, int]:
     found = dict(db.execute(sa.select(NcmecReport.state, sa.func.count()).group_by(NcmecReport.state)).all())
     return {state: found.get(state, 0) for state in NCMEC_STATES}
@@ -98,7 +102,7 @@ def ncmec_reports(db: Session, *, state: str | None, page: int) -> Page[NcmecRep
     stmt = sa.select(NcmecReport)
     if state:
         if state not in NCMEC_STATES:
-            raise InvalidInput(gettext("state is one of %(ncmec_states)s", ncmec_states=', '.join(NCMEC_STATES)))
+            raise InvalidInput(gettext("state is one of %(ncmec_states)s", ncmec_states=", ".join(NCMEC_STATES)))
         stmt = stmt.where(NcmecReport.state == state)
     return _paged(db, stmt.order_by(NcmecReport.id.desc()), page)
 
@@ -122,11 +126,14 @@ def file_requests_of(db: Session, report: NcmecReport) -> dict[int, Any]:
 
 # -- evidence ---------------------------------------------------------------------------------
 
+
 def evidence_items(db: Session, *, state: str | None, case_id: int | None, page: int) -> Page[EvidenceItem]:
     stmt = sa.select(EvidenceItem)
     if state:
         if state not in EVIDENCE_STATES:
-            raise InvalidInput(gettext("state is one of %(evidence_states)s", evidence_states=', '.join(EVIDENCE_STATES)))
+            raise InvalidInput(
+                gettext("state is one of %(evidence_states)s", evidence_states=", ".join(EVIDENCE_STATES))
+            )
         stmt = stmt.where(EvidenceItem.state == state)
     if case_id is not None:
         stmt = stmt.where(EvidenceItem.case_id == case_id)
@@ -159,8 +166,11 @@ def pending_destructions(db: Session, *, item_id: int | None = None) -> list[Des
 
 
 def destructions_of(db: Session, item_id: int) -> list[DestructionRequest]:
-    return list(db.execute(sa.select(DestructionRequest).where(DestructionRequest.item_id == item_id)
-                           .order_by(DestructionRequest.id)).scalars())
+    return list(
+        db.execute(
+            sa.select(DestructionRequest).where(DestructionRequest.item_id == item_id).order_by(DestructionRequest.id)
+        ).scalars()
+    )
 
 
 def destruction_request(db: Session, request_id: int) -> DestructionRequest:
@@ -171,6 +181,7 @@ def destruction_request(db: Session, request_id: int) -> DestructionRequest:
 
 
 # -- trusted flaggers, staff, API keys --------------------------------------------------------
+
 
 def trusted_flaggers(db: Session) -> list[TrustedFlagger]:
     return list(db.execute(sa.select(TrustedFlagger).order_by(TrustedFlagger.name)).scalars())
@@ -188,8 +199,9 @@ def staff_user(db: Session, user_id: int) -> StaffUser:
 
 
 def api_clients(db: Session) -> list[ApiClient]:
-    return list(db.execute(sa.select(ApiClient).order_by(ApiClient.revoked_at.is_not(None), ApiClient.id.desc()))
-                .scalars())
+    return list(
+        db.execute(sa.select(ApiClient).order_by(ApiClient.revoked_at.is_not(None), ApiClient.id.desc())).scalars()
+    )
 
 
 def api_client(db: Session, client_id: int) -> ApiClient:
@@ -201,8 +213,10 @@ def api_client(db: Session, client_id: int) -> ApiClient:
 
 # -- audit ------------------------------------------------------------------------------------
 
-def audit_events(db: Session, *, page: int, subject_type: str = "", subject_id: str = "",
-                 tag: str = "") -> Page[AuditEvent]:
+
+def audit_events(
+    db: Session, *, page: int, subject_type: str = "", subject_id: str = "", tag: str = ""
+) -> Page[AuditEvent]:
     """Newest first. `tag` matches a whole tag or a prefix ending at a colon ("evidence:" or
     "evidence:hold"), so a reader can narrow from a domain to one kind of event."""
     stmt = sa.select(AuditEvent)
@@ -218,12 +232,18 @@ def audit_events(db: Session, *, page: int, subject_type: str = "", subject_id: 
 
 
 def custody_log(db: Session, *, subject_type: str, subject_id: int | str, limit: int = 200) -> list[AuditEvent]:
-    return list(db.execute(sa.select(AuditEvent).where(AuditEvent.subject_type == subject_type,
-                                                       AuditEvent.subject_id == str(subject_id))
-                           .order_by(AuditEvent.seq.desc()).limit(limit)).scalars())
+    return list(
+        db.execute(
+            sa.select(AuditEvent)
+            .where(AuditEvent.subject_type == subject_type, AuditEvent.subject_id == str(subject_id))
+            .order_by(AuditEvent.seq.desc())
+            .limit(limit)
+        ).scalars()
+    )
 
 
 # -- UK National Crime Agency -------------------------------------------------------------------
+
 
 def nca_counts(db: Session) -> dict[str, int]:
     from staydown.authorities.models import NcaReport
@@ -240,7 +260,7 @@ def nca_reports(db: Session, *, state: str | None, page: int) -> Page[Any]:
     stmt = sa.select(NcaReport)
     if state:
         if state not in STATES:
-            raise InvalidInput(gettext("state is one of %(states)s", states=', '.join(STATES)))
+            raise InvalidInput(gettext("state is one of %(states)s", states=", ".join(STATES)))
         stmt = stmt.where(NcaReport.state == state)
     return _paged(db, stmt.order_by(NcaReport.id.desc()), page)
 

@@ -51,9 +51,12 @@ def _hidden_cases(db: Session, actor: Actor, case_ids: set[int]) -> set[int]:
 def _case_of_notice(db: Session, notice: Notice) -> int | None:
     if notice.case_id:
         return notice.case_id
-    return db.execute(sa.select(NoticeItem.case_id).where(NoticeItem.notice_id == notice.id,
-                                                          NoticeItem.case_id.is_not(None))
-                      .order_by(NoticeItem.id).limit(1)).scalar_one_or_none()
+    return db.execute(
+        sa.select(NoticeItem.case_id)
+        .where(NoticeItem.notice_id == notice.id, NoticeItem.case_id.is_not(None))
+        .order_by(NoticeItem.id)
+        .limit(1)
+    ).scalar_one_or_none()
 
 
 def _like(text: str) -> str:
@@ -68,7 +71,9 @@ def search(db: Session, actor: Actor, query: str) -> list[Hit]:
 
     q = (query or "").strip()
     if len(q) > MAX_QUERY:
-        raise InvalidInput(_("a search is at most %(limit)s characters (it has %(length)s)", limit=MAX_QUERY, length=len(q)))
+        raise InvalidInput(
+            _("a search is at most %(limit)s characters (it has %(length)s)", limit=MAX_QUERY, length=len(q))
+        )
     if not q or not q.isprintable():
         return []
     hits: list[Hit] = []
@@ -76,53 +81,115 @@ def search(db: Session, actor: Actor, query: str) -> list[Hit]:
     if found_case:
         case = db.get(Case, int(found_case.group(1))) if int(found_case.group(1)) < 2**63 else None
         if case is not None and not _hidden_cases(db, actor, {case.id}):
-            hits.append(Hit("case", _("Case %(id)s", id=case.id), f"/console/cases/{case.id}",
-                            f"{word(case.area)} · {word(case.state)}", True))
+            hits.append(
+                Hit(
+                    "case",
+                    _("Case %(id)s", id=case.id),
+                    f"/console/cases/{case.id}",
+                    f"{word(case.area)} · {word(case.state)}",
+                    True,
+                )
+            )
     code = normalise(q)
     if code:
         for notice in db.execute(sa.select(Notice).where(Notice.tracking_code == code)).scalars():
             case_id = _case_of_notice(db, notice)
             if case_id and not _hidden_cases(db, actor, {case_id}):
-                hits.append(Hit("report", _("Report %(code)s", code=notice.tracking_code), f"/console/cases/{case_id}",
-                                _("%(kind)s from %(reporter)s, case %(case)s", kind=word(notice.kind),
-                                  reporter=reporter_word(notice.reporter_kind), case=case_id), True))
+                hits.append(
+                    Hit(
+                        "report",
+                        _("Report %(code)s", code=notice.tracking_code),
+                        f"/console/cases/{case_id}",
+                        _(
+                            "%(kind)s from %(reporter)s, case %(case)s",
+                            kind=word(notice.kind),
+                            reporter=reporter_word(notice.reporter_kind),
+                            case=case_id,
+                        ),
+                        True,
+                    )
+                )
         for appeal in db.execute(sa.select(Appeal).where(Appeal.code == code)).scalars():
             if _hidden_cases(db, actor, {appeal.case_id}):
                 continue
-            url = (f"/console/appeals/{appeal.id}" if Permission.APPEALS_DECIDE.value in actor.permissions
-                   else f"/console/cases/{appeal.case_id}")
-            hits.append(Hit("appeal", _("Appeal %(code)s", code=appeal.code), url,
-                            _("%(state)s, case %(case)s", state=word(appeal.state), case=appeal.case_id), True))
+            url = (
+                f"/console/appeals/{appeal.id}"
+                if Permission.APPEALS_DECIDE.value in actor.permissions
+                else f"/console/cases/{appeal.case_id}"
+            )
+            hits.append(
+                Hit(
+                    "appeal",
+                    _("Appeal %(code)s", code=appeal.code),
+                    url,
+                    _("%(state)s, case %(case)s", state=word(appeal.state), case=appeal.case_id),
+                    True,
+                )
+            )
     statement_code = normalise(q, prefix=CODE_PREFIX)
     if statement_code:
-        for statement in db.execute(sa.select(StatementOfReasons).where(
-                StatementOfReasons.code == statement_code)).scalars():
+        for statement in db.execute(
+            sa.select(StatementOfReasons).where(StatementOfReasons.code == statement_code)
+        ).scalars():
             if statement.case_id and _hidden_cases(db, actor, {statement.case_id}):
                 continue
-            url = (f"/console/cases/{statement.case_id}" if statement.case_id else
-                   f"/console/content/{statement.content_id}" if statement.content_id else
-                   f"/console/accounts/{statement.account_id}")
-            hits.append(Hit("statement", _("Statement %(code)s", code=statement.code), url,
-                            f"{word(statement.measure)} ({word(statement.target)})", True))
+            url = (
+                f"/console/cases/{statement.case_id}"
+                if statement.case_id
+                else f"/console/content/{statement.content_id}"
+                if statement.content_id
+                else f"/console/accounts/{statement.account_id}"
+            )
+            hits.append(
+                Hit(
+                    "statement",
+                    _("Statement %(code)s", code=statement.code),
+                    url,
+                    f"{word(statement.measure)} ({word(statement.target)})",
+                    True,
+                )
+            )
     handle = q.lstrip("@")
-    for content in db.execute(sa.select(PlatformContent).where(sa.or_(
-            PlatformContent.platform_id == q, PlatformContent.platform_id.like(_like(q), escape="\\")))
-            .order_by(PlatformContent.platform_id).limit(MAX_HITS)).scalars():
+    for content in db.execute(
+        sa.select(PlatformContent)
+        .where(sa.or_(PlatformContent.platform_id == q, PlatformContent.platform_id.like(_like(q), escape="\\")))
+        .order_by(PlatformContent.platform_id)
+        .limit(MAX_HITS)
+    ).scalars():
         if _content_hidden(db, actor, content.id):
             continue
-        hits.append(Hit("content", _("Item %(id)s", id=content.platform_id), f"/console/content/{content.id}",
-                        _("kind %(kind)s", kind=word(content.kind)) + (f" · {content.url}" if content.url else ""),
-                        content.platform_id == q))
-    for account in db.execute(sa.select(PlatformAccount).where(sa.or_(
-            PlatformAccount.platform_id == q, PlatformAccount.platform_id.like(_like(q), escape="\\"),
-            sa.func.lower(PlatformAccount.handle) == handle.lower(),
-            sa.func.lower(PlatformAccount.handle).like(_like(handle.lower()), escape="\\")))
-            .order_by(PlatformAccount.platform_id).limit(MAX_HITS)).scalars():
+        hits.append(
+            Hit(
+                "content",
+                _("Item %(id)s", id=content.platform_id),
+                f"/console/content/{content.id}",
+                _("kind %(kind)s", kind=word(content.kind)) + (f" · {content.url}" if content.url else ""),
+                content.platform_id == q,
+            )
+        )
+    for account in db.execute(
+        sa.select(PlatformAccount)
+        .where(
+            sa.or_(
+                PlatformAccount.platform_id == q,
+                PlatformAccount.platform_id.like(_like(q), escape="\\"),
+                sa.func.lower(PlatformAccount.handle) == handle.lower(),
+                sa.func.lower(PlatformAccount.handle).like(_like(handle.lower()), escape="\\"),
+            )
+        )
+        .order_by(PlatformAccount.platform_id)
+        .limit(MAX_HITS)
+    ).scalars():
         exact = account.platform_id == q or (account.handle or "").lower() == handle.lower()
-        hits.append(Hit("account", _("Account %(name)s", name=account.handle or account.platform_id),
-                        f"/console/accounts/{account.id}",
-                        _("platform id %(id)s · %(status)s", id=account.platform_id, status=word(account.status)),
-                        exact))
+        hits.append(
+            Hit(
+                "account",
+                _("Account %(name)s", name=account.handle or account.platform_id),
+                f"/console/accounts/{account.id}",
+                _("platform id %(id)s · %(status)s", id=account.platform_id, status=word(account.status)),
+                exact,
+            )
+        )
     hits.sort(key=lambda h: not h.exact)
     return hits[:MAX_HITS]
 
@@ -131,8 +198,11 @@ def _cases_of_content(db: Session, content_ids: list[int]) -> set[int]:
     if not content_ids:
         return set()
     direct = set(db.execute(sa.select(Case.id).where(Case.content_id.in_(content_ids))).scalars())
-    via = set(db.execute(sa.select(NoticeItem.case_id).where(NoticeItem.content_id.in_(content_ids),
-                                                             NoticeItem.case_id.is_not(None))).scalars())
+    via = set(
+        db.execute(
+            sa.select(NoticeItem.case_id).where(NoticeItem.content_id.in_(content_ids), NoticeItem.case_id.is_not(None))
+        ).scalars()
+    )
     return direct | via
 
 
@@ -165,30 +235,55 @@ def _record(db: Session, actor: Actor, *, content_ids: list[int], account_id: in
         action_filter.append(EnforcementAction.content_id.in_(content_ids))
     if account_id is not None:
         action_filter.append(EnforcementAction.account_id == account_id)
-        case_ids |= set(db.execute(sa.select(EnforcementAction.case_id).where(
-            EnforcementAction.account_id == account_id, EnforcementAction.case_id.is_not(None))).scalars())
-        case_ids |= set(db.execute(sa.select(AccountStrike.case_id).where(
-            AccountStrike.account_id == account_id, AccountStrike.case_id.is_not(None))).scalars())
+        case_ids |= set(
+            db.execute(
+                sa.select(EnforcementAction.case_id).where(
+                    EnforcementAction.account_id == account_id, EnforcementAction.case_id.is_not(None)
+                )
+            ).scalars()
+        )
+        case_ids |= set(
+            db.execute(
+                sa.select(AccountStrike.case_id).where(
+                    AccountStrike.account_id == account_id, AccountStrike.case_id.is_not(None)
+                )
+            ).scalars()
+        )
     hidden = _hidden_cases(db, actor, case_ids)
     visible = case_ids - hidden
     record = Record(hidden=len(hidden))
-    record.cases = list(db.execute(sa.select(Case).where(Case.id.in_(visible))
-                                   .order_by(Case.opened_at.desc(), Case.id.desc()).limit(MAX_ROWS)).scalars())
+    record.cases = list(
+        db.execute(
+            sa.select(Case).where(Case.id.in_(visible)).order_by(Case.opened_at.desc(), Case.id.desc()).limit(MAX_ROWS)
+        ).scalars()
+    )
     if action_filter:
         stmt = sa.select(EnforcementAction).where(sa.or_(*action_filter))
         if hidden:
             stmt = stmt.where(sa.or_(EnforcementAction.case_id.is_(None), EnforcementAction.case_id.notin_(hidden)))
-        record.actions = list(db.execute(stmt.order_by(EnforcementAction.created_at.desc(), EnforcementAction.id.desc())
-                                         .limit(MAX_ROWS)).scalars())
+        record.actions = list(
+            db.execute(
+                stmt.order_by(EnforcementAction.created_at.desc(), EnforcementAction.id.desc()).limit(MAX_ROWS)
+            ).scalars()
+        )
     if account_id is not None:
         stmt = sa.select(AccountStrike).where(AccountStrike.account_id == account_id)
         if hidden:
             stmt = stmt.where(sa.or_(AccountStrike.case_id.is_(None), AccountStrike.case_id.notin_(hidden)))
-        record.strikes = list(db.execute(stmt.order_by(AccountStrike.created_at.desc(), AccountStrike.id.desc())
-                                         .limit(MAX_ROWS)).scalars())
+        record.strikes = list(
+            db.execute(
+                stmt.order_by(AccountStrike.created_at.desc(), AccountStrike.id.desc()).limit(MAX_ROWS)
+            ).scalars()
+        )
     if visible:
-        record.appeals = list(db.execute(sa.select(Appeal).where(Appeal.case_id.in_(visible))
-                                         .order_by(Appeal.received_at.desc(), Appeal.id.desc()).limit(MAX_ROWS)).scalars())
+        record.appeals = list(
+            db.execute(
+                sa.select(Appeal)
+                .where(Appeal.case_id.in_(visible))
+                .order_by(Appeal.received_at.desc(), Appeal.id.desc())
+                .limit(MAX_ROWS)
+            ).scalars()
+        )
     statement_filter: list[Any] = []
     if content_ids:
         statement_filter.append(StatementOfReasons.content_id.in_(content_ids))
@@ -198,8 +293,11 @@ def _record(db: Session, actor: Actor, *, content_ids: list[int], account_id: in
         stmt = sa.select(StatementOfReasons).where(sa.or_(*statement_filter))
         if hidden:
             stmt = stmt.where(sa.or_(StatementOfReasons.case_id.is_(None), StatementOfReasons.case_id.notin_(hidden)))
-        record.statements = list(db.execute(stmt.order_by(StatementOfReasons.issued_at.desc(),
-                                                          StatementOfReasons.id.desc()).limit(MAX_ROWS)).scalars())
+        record.statements = list(
+            db.execute(
+                stmt.order_by(StatementOfReasons.issued_at.desc(), StatementOfReasons.id.desc()).limit(MAX_ROWS)
+            ).scalars()
+        )
     return record
 
 
@@ -218,9 +316,14 @@ def content_by_id(db: Session, actor: Actor, content_id: int) -> PlatformContent
 
 
 def account_record(db: Session, actor: Actor, account: PlatformAccount) -> Record:
-    contents = list(db.execute(sa.select(PlatformContent).where(PlatformContent.account_id == account.id)
-                               .order_by(PlatformContent.first_seen_at.desc(), PlatformContent.id.desc())
-                               .limit(MAX_ROWS)).scalars())
+    contents = list(
+        db.execute(
+            sa.select(PlatformContent)
+            .where(PlatformContent.account_id == account.id)
+            .order_by(PlatformContent.first_seen_at.desc(), PlatformContent.id.desc())
+            .limit(MAX_ROWS)
+        ).scalars()
+    )
     record = _record(db, actor, content_ids=[c.id for c in contents], account_id=account.id)
     record.contents = [c for c in contents if not _content_hidden(db, actor, c.id)]
     return record

@@ -13,8 +13,8 @@ from fastapi.responses import RedirectResponse
 
 from staydown.actors import Actor
 from staydown.errors import Unauthenticated
-from staydown.i18n import gettext
 from staydown.http import DbSession
+from staydown.i18n import gettext
 from staydown.staff.sessions import SESSION_PREFIX, authenticate_session
 from staydown.web.security import is_https
 
@@ -49,8 +49,15 @@ def console_session(request: Request, db: DbSession) -> Actor:
 
 
 def set_session_cookie(request: Request, response: object, token: str, max_age: int) -> None:
-    response.set_cookie(SESSION_COOKIE, token, max_age=max_age, httponly=True, secure=is_https(request),  # type: ignore[attr-defined]
-                        samesite="strict", path="/console")
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=max_age,
+        httponly=True,
+        secure=is_https(request),  # type: ignore[attr-defined]
+        samesite="strict",
+        path="/console",
+    )
 
 
 def clear_session_cookie(response: object) -> None:

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
-from staydown.db import now
 from staydown.actors import Actor
+from staydown.db import now
 from staydown.http import DbSession, public_base, rate_limited, require
 from staydown.i18n import N_, localise
 from staydown.i18n import current as current_language
@@ -29,8 +29,11 @@ from staydown.web.public import queries
 from staydown.web.public.forms import EXPLANATION_LIMIT, Form, form_id, parse_location, parse_locations, read_form
 from staydown.web.templating import render, use_page_language
 
-router = APIRouter(tags=["public pages"], include_in_schema=False,
-                   dependencies=[Depends(require(Permission.PUBLIC)), Depends(use_page_language)])
+router = APIRouter(
+    tags=["public pages"],
+    include_in_schema=False,
+    dependencies=[Depends(require(Permission.PUBLIC)), Depends(use_page_language)],
+)
 
 Public = Annotated[Actor, Depends(require(Permission.PUBLIC))]
 Posted = Annotated[Form, Depends(read_form)]
@@ -41,22 +44,29 @@ REPORT_STEPS = 3
 # Plain words for the catalogue's policies; a policy missing here (a platform's own catalogue) is
 # offered under its title.
 PLAIN: dict[str, tuple[str, str]] = {
-    "csam": (N_("Sexual images or videos of a child"),
-             N_("Photos, videos, drawings or AI-made pictures that show someone under 18 in a sexual way.")),
-    "child-sexual-enticement": (N_("Someone is trying to sexually approach a child"),
-                                N_("Grooming: an adult building trust with a child for sex, asking for images, "
-                                 "or arranging to meet.")),
+    "csam": (
+        N_("Sexual images or videos of a child"),
+        N_("Photos, videos, drawings or AI-made pictures that show someone under 18 in a sexual way."),
+    ),
+    "child-sexual-enticement": (
+        N_("Someone is trying to sexually approach a child"),
+        N_("Grooming: an adult building trust with a child for sex, asking for images, or arranging to meet."),
+    ),
     "child-sex-trafficking": (N_("A child is being sold or offered for sex"), ""),
-    "ncii": (N_("Intimate images shared without consent"),
-             N_("Nude or sexual images or videos of a real person, shared without their agreement.")),
+    "ncii": (
+        N_("Intimate images shared without consent"),
+        N_("Nude or sexual images or videos of a real person, shared without their agreement."),
+    ),
     "ncii-synthetic": (N_("Fake or AI-made intimate images of a real person"), ""),
     "terrorist-content": (N_("Terrorism or violent extremism"), ""),
     "violent-threats": (N_("Threats of violence"), ""),
     "violence-glorification": (N_("Praising or glorifying violence"), ""),
     "harassment": (N_("Harassment or bullying"), ""),
     "hate": (N_("Hate against a group of people"), ""),
-    "self-harm": (N_("Suicide, self-harm or eating disorders"),
-                  N_("If someone is in danger right now, call your local emergency number.")),
+    "self-harm": (
+        N_("Suicide, self-harm or eating disorders"),
+        N_("If someone is in danger right now, call your local emergency number."),
+    ),
     "scams": (N_("A scam or fraud"), ""),
     "impersonation": (N_("Someone pretending to be someone else"), ""),
     "spam": (N_("Spam"), ""),
@@ -66,15 +76,19 @@ PLAIN: dict[str, tuple[str, str]] = {
 
 REPORTERS = {
     "affected_person": (N_("It is about me"), N_("I am the person shown or harmed.")),
-    "parent_or_representative": (N_("I am a parent, guardian or representative"),
-                                 N_("I act for the person shown or harmed.")),
+    "parent_or_representative": (
+        N_("I am a parent, guardian or representative"),
+        N_("I act for the person shown or harmed."),
+    ),
     "user": (N_("I saw it"), N_("I am not the person shown or harmed.")),
     "anonymous": (N_("I would rather not say"), ""),
 }
 TAKEDOWN_REPORTERS = {
     "affected_person": (N_("I am the person shown"), ""),
-    "parent_or_representative": (N_("I am authorised to act for the person shown"),
-                                 N_("For example their parent, guardian or lawyer.")),
+    "parent_or_representative": (
+        N_("I am authorised to act for the person shown"),
+        N_("For example their parent, guardian or lawyer."),
+    ),
 }
 MINOR_CHOICES = {"yes": (N_("Yes"), ""), "no": (N_("No"), ""), "unsure": (N_("I don't know"), "")}
 
@@ -106,8 +120,11 @@ OUTCOME_WORDS = {
     "does_not_violate": N_("We found that it does not break our rules or the law, so we did not remove it."),
 }
 KIND_WORDS = {
-    "public_report": N_("Report"), "dsa_notice": N_("Report"), "user_report": N_("Report"),
-    "take_it_down": N_("TAKE IT DOWN request"), "trusted_flagger": N_("Report"),
+    "public_report": N_("Report"),
+    "dsa_notice": N_("Report"),
+    "user_report": N_("Report"),
+    "take_it_down": N_("TAKE IT DOWN request"),
+    "trusted_flagger": N_("Report"),
 }
 
 
@@ -158,10 +175,14 @@ def _new_form_id() -> str:
 
 # -- report -----------------------------------------------------------------------------------
 
+
 @router.get("/report", response_class=HTMLResponse)
-def report_form(request: Request, content: Annotated[str | None, Query(max_length=400)] = None,
-                about: Annotated[str | None, Query(max_length=80)] = None,
-                step: Annotated[str | None, Query(max_length=2)] = None) -> HTMLResponse:
+def report_form(
+    request: Request,
+    content: Annotated[str | None, Query(max_length=400)] = None,
+    about: Annotated[str | None, Query(max_length=80)] = None,
+    step: Annotated[str | None, Query(max_length=2)] = None,
+) -> HTMLResponse:
     """Steps 1 and 2 of the report (X-6: at most three steps, reachable from `/report?content=ID`).
     Step 1 is a GET form, so choosing what it is about needs no session and no JavaScript."""
     cats = categories(request)
@@ -172,11 +193,20 @@ def report_form(request: Request, content: Annotated[str | None, Query(max_lengt
         if chosen is None and (step == "2" or about):
             errors["about"] = _("Choose what the content is about")
         given, _unused = parse_location(content or "")
-        return render(request, "public/report_step1.html", {
-            "categories": cats, "content_id": content_id, "errors": errors, "values": {"about": about or ""},
-            # An address the platform linked with is carried to step 2, where it fills the location.
-            "carry": content_id or (given.url if given is not None and given.url else None),
-            "steps": REPORT_STEPS}, status_code=422 if errors else 200)
+        return render(
+            request,
+            "public/report_step1.html",
+            {
+                "categories": cats,
+                "content_id": content_id,
+                "errors": errors,
+                "values": {"about": about or ""},
+                # An address the platform linked with is carried to step 2, where it fills the location.
+                "carry": content_id or (given.url if given is not None and given.url else None),
+                "steps": REPORT_STEPS,
+            },
+            status_code=422 if errors else 200,
+        )
     form = Form({"about": chosen.id, "form_id": _new_form_id(), "location": ""})
     if content_problem:
         given, _unused = parse_location(content or "")
@@ -187,31 +217,57 @@ def report_form(request: Request, content: Annotated[str | None, Query(max_lengt
     return _report_step2(request, form, chosen, content_id)
 
 
-def _report_step2(request: Request, form: Form, category: Category, content_id: str | None,
-                  status_code: int = 200) -> HTMLResponse:
-    return render(request, "public/report_step2.html", {
-        "category": category, "content_id": content_id, "values": form.values, "errors": form.errors,
-        "reporters": localise(REPORTERS), "minor_choices": localise(MINOR_CHOICES), "steps": REPORT_STEPS,
-        "explanation_limit": EXPLANATION_LIMIT}, status_code=status_code)
+def _report_step2(
+    request: Request, form: Form, category: Category, content_id: str | None, status_code: int = 200
+) -> HTMLResponse:
+    return render(
+        request,
+        "public/report_step2.html",
+        {
+            "category": category,
+            "content_id": content_id,
+            "values": form.values,
+            "errors": form.errors,
+            "reporters": localise(REPORTERS),
+            "minor_choices": localise(MINOR_CHOICES),
+            "steps": REPORT_STEPS,
+            "explanation_limit": EXPLANATION_LIMIT,
+        },
+        status_code=status_code,
+    )
 
 
-@router.post("/report", response_class=HTMLResponse,
-             dependencies=[Depends(rate_limited("public-notices", 0))])
+@router.post("/report", response_class=HTMLResponse, dependencies=[Depends(rate_limited("public-notices", 0))])
 def report_submit(request: Request, form: Posted, db: DbSession, actor: Public) -> HTMLResponse:
     """Step 2 sent: check it, file the notice through the intake action, show step 3."""
     cats = categories(request)
     category = next((c for c in cats if c.id == form.get("about")), None)
     if category is None:
-        return render(request, "public/report_step1.html", {
-            "categories": cats, "content_id": None, "errors": {"about": _("Choose what the content is about")},
-            "values": {"about": ""}, "carry": None, "steps": REPORT_STEPS}, status_code=422)
+        return render(
+            request,
+            "public/report_step1.html",
+            {
+                "categories": cats,
+                "content_id": None,
+                "errors": {"about": _("Choose what the content is about")},
+                "values": {"about": ""},
+                "carry": None,
+                "steps": REPORT_STEPS,
+            },
+            status_code=422,
+        )
     key = form_id(form.get("form_id"))
     already = _already_filed(db, key)
     if already is not None:
         return _report_done(request, db, already)
     content_id, _unused = _content_param(form.get("content_id") or None)
-    locations = [] if content_id else parse_locations(
-        form, "location", required=True, missing=_("Enter the web address of what you are reporting"))
+    locations = (
+        []
+        if content_id
+        else parse_locations(
+            form, "location", required=True, missing=_("Enter the web address of what you are reporting")
+        )
+    )
     if content_id:
         items = [{"content_id": content_id}]
     else:
@@ -219,12 +275,20 @@ def report_submit(request: Request, form: Posted, db: DbSession, actor: Public) 
         if len(locations) > 1:
             form.error("location", _("Enter one web address; send another report for each further item"))
     child_safety = category.child_safety
-    explanation = form.text("explanation", label=_("What is wrong with it?") if not child_safety
-                            else _("Anything we should know?"), limit=EXPLANATION_LIMIT,
-                            required=not child_safety, minimum=0 if child_safety else 10,
-                            missing=_("Say what is wrong with it"))
-    minor = True if child_safety else form.choice(
-        "minor", MINOR_CHOICES, message=_("Say whether a child (someone under 18) is involved")) == "yes"
+    explanation = form.text(
+        "explanation",
+        label=_("What is wrong with it?") if not child_safety else _("Anything we should know?"),
+        limit=EXPLANATION_LIMIT,
+        required=not child_safety,
+        minimum=0 if child_safety else 10,
+        missing=_("Say what is wrong with it"),
+    )
+    minor = (
+        True
+        if child_safety
+        else form.choice("minor", MINOR_CHOICES, message=_("Say whether a child (someone under 18) is involved"))
+        == "yes"
+    )
     reporter = form.choice("reporter", REPORTERS, message=_("Say who you are, or choose 'I would rather not say'"))
     contact_name = form.text("contact_name", label=_("Your name"), limit=200)
     contact_email = form.email("contact_email")
@@ -236,10 +300,19 @@ def report_submit(request: Request, form: Posted, db: DbSession, actor: Public) 
     if form.errors:
         return _report_step2(request, form, category, content_id, status_code=422)
     try:
-        notice_in = NoticeIn(kind=NoticeKind.public_report, reporter_kind=ReporterKind(reporter),
-                             items=items, policy_id=category.id, explanation=explanation, minor_involved=minor,
-                             good_faith=good_faith, contact_name=contact_name or None, contact_email=contact_email,
-                             language=current_language(), details={"source": "public_report_page"})
+        notice_in = NoticeIn(
+            kind=NoticeKind.public_report,
+            reporter_kind=ReporterKind(reporter),
+            items=items,
+            policy_id=category.id,
+            explanation=explanation,
+            minor_involved=minor,
+            good_faith=good_faith,
+            contact_name=contact_name or None,
+            contact_email=contact_email,
+            language=current_language(),
+            details={"source": "public_report_page"},
+        )
     except ValidationError as exc:  # a limit of the intake schema that the page did not check
         form.error("location", "; ".join(e["msg"] for e in exc.errors()[:3]))
         return _report_step2(request, form, category, content_id, status_code=422)
@@ -249,8 +322,9 @@ def report_submit(request: Request, form: Posted, db: DbSession, actor: Public) 
 def _file_once(request: Request, db: Any, actor: Actor, notice_in: NoticeIn, key: str | None) -> Notice:
     """File the notice under the form's key (the caller holds the key's lock, see `_already_filed`)."""
     state = request.app.state
-    receipt = actions.submit_notice(db, actor=actor, notice=notice_in, catalogue=state.catalogue,
-                                    rules=state.case_rules, engine=state.match_engine)
+    receipt = actions.submit_notice(
+        db, actor=actor, notice=notice_in, catalogue=state.catalogue, rules=state.case_rules, engine=state.match_engine
+    )
     if key is not None:
         receipt.notice.idempotency_key = "public-form:" + key
     return receipt.notice
@@ -268,17 +342,31 @@ def _already_filed(db: Any, key: str | None) -> Notice | None:
 
 def _report_done(request: Request, db: Any, notice: Notice) -> HTMLResponse:
     deadlines = queries.notice_deadlines(db, notice)
-    return render(request, "public/report_done.html", {
-        "notice": notice, "deadlines": deadlines, "track_words": localise(TRACK_WORDS), "steps": REPORT_STEPS,
-        "restricted": queries.restricted_pending_review(db, notice),
-        "status_url": f"{_base(request)}/status/{notice.tracking_code}"}, status_code=201)
+    return render(
+        request,
+        "public/report_done.html",
+        {
+            "notice": notice,
+            "deadlines": deadlines,
+            "track_words": localise(TRACK_WORDS),
+            "steps": REPORT_STEPS,
+            "restricted": queries.restricted_pending_review(db, notice),
+            "status_url": f"{_base(request)}/status/{notice.tracking_code}",
+        },
+        status_code=201,
+    )
 
 
 # -- TAKE IT DOWN -----------------------------------------------------------------------------
 
+
 @router.get("/takedown", response_class=HTMLResponse)
-def takedown_form(request: Request, db: DbSession, content: Annotated[str | None, Query(max_length=400)] = None,
-                  code: Annotated[str | None, Query(max_length=40)] = None) -> HTMLResponse:
+def takedown_form(
+    request: Request,
+    db: DbSession,
+    content: Annotated[str | None, Query(max_length=400)] = None,
+    code: Annotated[str | None, Query(max_length=40)] = None,
+) -> HTMLResponse:
     """The TAKE IT DOWN request with its plain-language notice (TID-4). `?code=` is the completion
     link the acknowledgement sends for an incomplete request."""
     if code:
@@ -289,10 +377,19 @@ def takedown_form(request: Request, db: DbSession, content: Annotated[str | None
 
 
 def _takedown_page(request: Request, form: Form, status_code: int = 200) -> HTMLResponse:
-    return render(request, "public/takedown.html", {
-        "values": form.values, "errors": form.errors, "reporters": localise(TAKEDOWN_REPORTERS),
-        "elements": localise(actions.TAKE_IT_DOWN_ELEMENTS), "hours": int(request.app.state.case_rules.hours["take_it_down"]),
-        "explanation_limit": EXPLANATION_LIMIT}, status_code=status_code)
+    return render(
+        request,
+        "public/takedown.html",
+        {
+            "values": form.values,
+            "errors": form.errors,
+            "reporters": localise(TAKEDOWN_REPORTERS),
+            "elements": localise(actions.TAKE_IT_DOWN_ELEMENTS),
+            "hours": int(request.app.state.case_rules.hours["take_it_down"]),
+            "explanation_limit": EXPLANATION_LIMIT,
+        },
+        status_code=status_code,
+    )
 
 
 @router.post("/takedown", response_class=HTMLResponse, dependencies=[Depends(rate_limited("takedown", 0))])
@@ -302,8 +399,9 @@ def takedown_submit(request: Request, form: Posted, db: DbSession, actor: Public
     already = _already_filed(db, key)
     if already is not None:
         return _takedown_result(request, db, already)
-    reporter = form.choice("reporter", TAKEDOWN_REPORTERS,
-                           message=_("Say whether you are the person shown or act for them"))
+    reporter = form.choice(
+        "reporter", TAKEDOWN_REPORTERS, message=_("Say whether you are the person shown or act for them")
+    )
     locations = parse_locations(form, "locations", required=True)
     explanation = form.text("explanation", label=_("The facts"), limit=EXPLANATION_LIMIT)
     signature = form.text("signature", label=_("Your signature"), limit=300)
@@ -312,36 +410,70 @@ def takedown_submit(request: Request, form: Posted, db: DbSession, actor: Public
     if form.errors:
         return _takedown_page(request, form, status_code=422)
     try:
-        notice_in = NoticeIn(kind=NoticeKind.take_it_down, reporter_kind=ReporterKind(reporter),
-                             items=[loc.as_item() for loc in locations], explanation=explanation,
-                             minor_involved=form.checked("minor"), good_faith=form.checked("good_faith"),
-                             signature=signature or None, contact_name=contact_name or None,
-                             contact_email=contact_email, language=current_language(),
-                             details={"source": "takedown_page"})
+        notice_in = NoticeIn(
+            kind=NoticeKind.take_it_down,
+            reporter_kind=ReporterKind(reporter),
+            items=[loc.as_item() for loc in locations],
+            explanation=explanation,
+            minor_involved=form.checked("minor"),
+            good_faith=form.checked("good_faith"),
+            signature=signature or None,
+            contact_name=contact_name or None,
+            contact_email=contact_email,
+            language=current_language(),
+            details={"source": "takedown_page"},
+        )
     except ValidationError as exc:  # a limit of the intake schema that the page did not check
         form.error("locations", "; ".join(e["msg"] for e in exc.errors()[:3]))
         return _takedown_page(request, form, status_code=422)
     return _takedown_result(request, db, _file_once(request, db, actor, notice_in, key))
 
 
-def _takedown_result(request: Request, db: Any, notice: Notice, form: Form | None = None,
-                     status_code: int = 201, by_code_only: bool = False) -> HTMLResponse:
+def _takedown_result(
+    request: Request,
+    db: Any,
+    notice: Notice,
+    form: Form | None = None,
+    status_code: int = 201,
+    by_code_only: bool = False,
+) -> HTMLResponse:
     # Reached with the tracking code alone (not right after filing), the page does not repeat the
     # requester's e-mail address: a code is not proof of being that person.
-    return render(request, "public/takedown_result.html", {
-        "show_contact": not by_code_only,
-        "notice": notice, "missing": list(notice.missing_elements), "elements": localise(actions.TAKE_IT_DOWN_ELEMENTS),
-        "deadlines": queries.notice_deadlines(db, notice), "track_words": localise(TRACK_WORDS),
-        "values": (form.values if form else {}), "errors": (form.errors if form else {}),
-        "explanation_limit": EXPLANATION_LIMIT, "hours": int(request.app.state.case_rules.hours["take_it_down"]),
-        "status_url": f"{_base(request)}/status/{notice.tracking_code}"}, status_code=status_code)
+    return render(
+        request,
+        "public/takedown_result.html",
+        {
+            "show_contact": not by_code_only,
+            "notice": notice,
+            "missing": list(notice.missing_elements),
+            "elements": localise(actions.TAKE_IT_DOWN_ELEMENTS),
+            "deadlines": queries.notice_deadlines(db, notice),
+            "track_words": localise(TRACK_WORDS),
+            "values": (form.values if form else {}),
+            "errors": (form.errors if form else {}),
+            "explanation_limit": EXPLANATION_LIMIT,
+            "hours": int(request.app.state.case_rules.hours["take_it_down"]),
+            "status_url": f"{_base(request)}/status/{notice.tracking_code}",
+        },
+        status_code=status_code,
+    )
 
 
 def _completion_page(request: Request, notice: Notice, form: Form, status_code: int = 200) -> HTMLResponse:
-    return render(request, "public/takedown_complete.html", {
-        "notice": notice, "missing": list(notice.missing_elements), "elements": localise(actions.TAKE_IT_DOWN_ELEMENTS),
-        "values": form.values, "errors": form.errors, "explanation_limit": EXPLANATION_LIMIT,
-        "hours": int(request.app.state.case_rules.hours["take_it_down"])}, status_code=status_code)
+    return render(
+        request,
+        "public/takedown_complete.html",
+        {
+            "notice": notice,
+            "missing": list(notice.missing_elements),
+            "elements": localise(actions.TAKE_IT_DOWN_ELEMENTS),
+            "values": form.values,
+            "errors": form.errors,
+            "explanation_limit": EXPLANATION_LIMIT,
+            "hours": int(request.app.state.case_rules.hours["take_it_down"]),
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/takedown/complete", response_class=HTMLResponse)
@@ -356,13 +488,22 @@ def completion_submit(request: Request, form: Posted, db: DbSession, actor: Publ
     code = form.get("code")
     if not code:
         form.error("code", _("Enter the tracking code you were given"))
-        return render(request, "public/takedown_code.html", {"values": form.values, "errors": form.errors},
-                      status_code=422)
+        return render(
+            request, "public/takedown_code.html", {"values": form.values, "errors": form.errors}, status_code=422
+        )
     notice = actions.notice_by_code(db, code)
     if notice.kind != NoticeKind.take_it_down.value:
-        return render(request, "public/takedown_code.html", {"values": form.values, "errors": {
-            "code": _("This tracking code is for a report, not a TAKE IT DOWN request: see its status instead")}},
-            status_code=422)
+        return render(
+            request,
+            "public/takedown_code.html",
+            {
+                "values": form.values,
+                "errors": {
+                    "code": _("This tracking code is for a report, not a TAKE IT DOWN request: see its status instead")
+                },
+            },
+            status_code=422,
+        )
     if notice.state != "incomplete":
         return _takedown_result(request, db, notice, status_code=200, by_code_only=True)
     if form.get("stage") != "fields":
@@ -383,12 +524,20 @@ def completion_submit(request: Request, form: Posted, db: DbSession, actor: Publ
     if form.errors:
         return _completion_page(request, notice, form, status_code=422)
     state = request.app.state
-    receipt = actions.complete_notice(db, actor=actor, notice=notice, completion=CompletionIn(**update),
-                                      catalogue=state.catalogue, rules=state.case_rules, engine=state.match_engine)
+    receipt = actions.complete_notice(
+        db,
+        actor=actor,
+        notice=notice,
+        completion=CompletionIn(**update),
+        catalogue=state.catalogue,
+        rules=state.case_rules,
+        engine=state.match_engine,
+    )
     return _takedown_result(request, db, receipt.notice, status_code=200)
 
 
 # -- status -----------------------------------------------------------------------------------
+
 
 @router.get("/status", response_class=HTMLResponse)
 def status_form(request: Request) -> HTMLResponse:
@@ -402,8 +551,9 @@ def status_lookup(request: Request, form: Posted, db: DbSession) -> HTMLResponse
     code = form.get("code")
     if not code:
         form.error("code", _("Enter the tracking code you were given"))
-        return render(request, "public/status_form.html", {"values": form.values, "errors": form.errors},
-                      status_code=422)
+        return render(
+            request, "public/status_form.html", {"values": form.values, "errors": form.errors}, status_code=422
+        )
     return _status_page(request, db, actions.notice_by_code(db, code))
 
 
@@ -414,13 +564,24 @@ def status_page(request: Request, code: CodePath, db: DbSession) -> HTMLResponse
 
 
 def _status_page(request: Request, db: Any, notice: Notice) -> HTMLResponse:
-    status = queries.public_status(db, notice, catalogue=getattr(request.app.state, 'catalogue', None),
-                                   language=current_language())
-    return render(request, "public/status.html", {
-        "status": status, "notice": notice, "state_words": localise(STATE_WORDS),
-        "outcome_words": localise(OUTCOME_WORDS), "track_words": localise(TRACK_WORDS),
-        "resolution_words": localise(RESOLUTION_WORDS), "now": now(db),
-        "kind_words": localise(KIND_WORDS), "elements": localise(actions.TAKE_IT_DOWN_ELEMENTS)})
+    status = queries.public_status(
+        db, notice, catalogue=getattr(request.app.state, "catalogue", None), language=current_language()
+    )
+    return render(
+        request,
+        "public/status.html",
+        {
+            "status": status,
+            "notice": notice,
+            "state_words": localise(STATE_WORDS),
+            "outcome_words": localise(OUTCOME_WORDS),
+            "track_words": localise(TRACK_WORDS),
+            "resolution_words": localise(RESOLUTION_WORDS),
+            "now": now(db),
+            "kind_words": localise(KIND_WORDS),
+            "elements": localise(actions.TAKE_IT_DOWN_ELEMENTS),
+        },
+    )
 
 
 # The statement, appeal and transparency pages live in their own module, on this router.

@@ -37,16 +37,24 @@ class Form:
     def error(self, name: str, message: str) -> None:
         self.errors.setdefault(name, message)
 
-    def text(self, name: str, *, label: str, limit: int, required: bool = False, minimum: int = 0,
-             missing: str = "") -> str:
+    def text(
+        self, name: str, *, label: str, limit: int, required: bool = False, minimum: int = 0, missing: str = ""
+    ) -> str:
         """A text field. `label` names the field as its page does ("Your signature"), already
         translated; `missing` is the whole message for a required field left empty."""
         value = self.get(name)
         if required and not value:
             self.error(name, missing or _("%(field)s: this cannot be empty", field=label))
         elif len(value) > limit:
-            self.error(name, _("%(field)s must be %(limit)s characters or fewer (it is %(length)s)",
-                               field=label, limit=limit, length=len(value)))
+            self.error(
+                name,
+                _(
+                    "%(field)s must be %(limit)s characters or fewer (it is %(length)s)",
+                    field=label,
+                    limit=limit,
+                    length=len(value),
+                ),
+            )
         elif value and len(value) < minimum:
             self.error(name, _("%(field)s must be at least %(minimum)s characters", field=label, minimum=minimum))
         return value
@@ -133,15 +141,22 @@ def parse_locations(form: Form, name: str, *, required: bool, missing: str = "")
             form.error(name, missing or _("Enter the web address of the image or video, or its id on the platform"))
         return []
     if len(lines) > MAX_LOCATIONS:
-        form.error(name, _("List at most %(limit)s images or videos in one request (you listed %(count)s)",
-                           limit=MAX_LOCATIONS, count=len(lines)))
+        form.error(
+            name,
+            _(
+                "List at most %(limit)s images or videos in one request (you listed %(count)s)",
+                limit=MAX_LOCATIONS,
+                count=len(lines),
+            ),
+        )
         return []
     out = []
     for number, line in enumerate(lines, start=1):
         location, problem = parse_location(line)
         if problem:
-            form.error(name, _("Line %(number)s: %(problem)s", number=number, problem=problem)
-                       if len(lines) > 1 else problem)
+            form.error(
+                name, _("Line %(number)s: %(problem)s", number=number, problem=problem) if len(lines) > 1 else problem
+            )
             return []
         if location is not None:
             out.append(location)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from staydown.cases.models import Case
 from staydown.intake.models import Notice
+
 # The status reading is the intake domain's; re-exported for the page views.
 from staydown.intake.queries import PUBLIC_TRACKS, PublicStatus, notice_deadlines, public_status  # noqa: F401
 
@@ -30,7 +31,8 @@ def restricted_pending_review(db: Session, notice: Notice) -> bool:
     """Whether intake kept an item of this notice out of distribution at once (X-4): it does so
     for a child-safety case whose item is known by its platform id."""
     case_ids = {i.case_id for i in notice.items if i.case_id and i.content_id}
-    return bool(case_ids) and bool(db.scalar(sa.select(sa.func.count()).select_from(Case).where(
-        Case.id.in_(case_ids), Case.child_safety.is_(True))))
-
-
+    return bool(case_ids) and bool(
+        db.scalar(
+            sa.select(sa.func.count()).select_from(Case).where(Case.id.in_(case_ids), Case.child_safety.is_(True))
+        )
+    )

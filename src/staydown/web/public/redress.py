@@ -30,8 +30,11 @@ from staydown.web.public import queries
 from staydown.web.public.forms import Form, read_form
 from staydown.web.templating import render, use_page_language
 
-router = APIRouter(tags=["public pages"], include_in_schema=False,
-                   dependencies=[Depends(require(Permission.PUBLIC)), Depends(use_page_language)])
+router = APIRouter(
+    tags=["public pages"],
+    include_in_schema=False,
+    dependencies=[Depends(require(Permission.PUBLIC)), Depends(use_page_language)],
+)
 
 Public = Annotated[Actor, Depends(require(Permission.PUBLIC))]
 Posted = Annotated[Form, Depends(read_form)]
@@ -48,20 +51,36 @@ BASIS_WORDS = {
     AppealBasis.no_action.value: (N_("You decided not to act on my report"), ""),
     AppealBasis.insufficient_action.value: (N_("You acted on my report, but not enough"), ""),
 }
-APPEAL_STATE_WORDS = {"received": N_("Received: waiting for a reviewer"), "in_review": N_("Being reviewed"),
-                      "decided": N_("Decided"), "withdrawn": N_("Withdrawn")}
-APPEAL_OUTCOME_WORDS = {"upheld": N_("The original decision stands."),
-                        "reversed": N_("We reversed the decision."),
-                        "modified": N_("We changed the decision.")}
-SOURCE_WORDS = {"notice": N_("a report (notice) about it"), "trusted_flagger": N_("a report from a trusted flagger"),
-                "other_notification": N_("a notification or order from an authority"), "own_initiative": N_("our own checks")}
-AUTOMATED_WORDS = {"fully": N_("taken by automated means"), "partially": N_("taken partly by automated means"),
-                   "not_automated": N_("taken by a person")}
+APPEAL_STATE_WORDS = {
+    "received": N_("Received: waiting for a reviewer"),
+    "in_review": N_("Being reviewed"),
+    "decided": N_("Decided"),
+    "withdrawn": N_("Withdrawn"),
+}
+APPEAL_OUTCOME_WORDS = {
+    "upheld": N_("The original decision stands."),
+    "reversed": N_("We reversed the decision."),
+    "modified": N_("We changed the decision."),
+}
+SOURCE_WORDS = {
+    "notice": N_("a report (notice) about it"),
+    "trusted_flagger": N_("a report from a trusted flagger"),
+    "other_notification": N_("a notification or order from an authority"),
+    "own_initiative": N_("our own checks"),
+}
+AUTOMATED_WORDS = {
+    "fully": N_("taken by automated means"),
+    "partially": N_("taken partly by automated means"),
+    "not_automated": N_("taken by a person"),
+}
 
 
 def _affected_bases(statement: Any) -> list[str]:
-    first = AppealBasis.account_restriction.value if statement.target == "account" else \
-        AppealBasis.content_restriction.value
+    first = (
+        AppealBasis.account_restriction.value
+        if statement.target == "account"
+        else AppealBasis.content_restriction.value
+    )
     rest = [b.value for b in AppealBasis if b.value not in NOTIFIER_BASES and b.value != first]
     return [first, *rest]
 
@@ -70,15 +89,29 @@ def _contested(db: Any, statement_code: str | None, notice_code: str | None) -> 
     """What the appeal is about, as the person may see it, and the bases open to them."""
     if statement_code:
         statement = statements.statement_by_code(db, statement_code)
-        return {"kind": "statement", "code": statement.code,
-                "statement": statements.public_view_in(db, statement, current_language()),
-                "deadline": statement.appeal_deadline, "bases": _affected_bases(statement), "fixed_basis": None}
+        return {
+            "kind": "statement",
+            "code": statement.code,
+            "statement": statements.public_view_in(db, statement, current_language()),
+            "deadline": statement.appeal_deadline,
+            "bases": _affected_bases(statement),
+            "fixed_basis": None,
+        }
     notice = intake.notice_by_code(db, notice_code or "")
     status = queries.public_status(db, notice, language=current_language())
-    fixed = (AppealBasis.insufficient_action.value if status.outcome == Outcome.violates.value
-             else AppealBasis.no_action.value)
-    return {"kind": "notice", "code": notice.tracking_code, "status": status, "bases": [fixed],
-            "fixed_basis": fixed, "deadline": None}
+    fixed = (
+        AppealBasis.insufficient_action.value
+        if status.outcome == Outcome.violates.value
+        else AppealBasis.no_action.value
+    )
+    return {
+        "kind": "notice",
+        "code": notice.tracking_code,
+        "status": status,
+        "bases": [fixed],
+        "fixed_basis": fixed,
+        "deadline": None,
+    }
 
 
 def _which_code(db: Any, code: str) -> tuple[str | None, str | None]:
@@ -89,20 +122,36 @@ def _which_code(db: Any, code: str) -> tuple[str | None, str | None]:
         return None, intake.notice_by_code(db, code).tracking_code
 
 
-def _appeal_form(request: Request, contested: dict[str, Any], form: Form, status_code: int = 200,
-                 problem: str | None = None) -> HTMLResponse:
+def _appeal_form(
+    request: Request, contested: dict[str, Any], form: Form, status_code: int = 200, problem: str | None = None
+) -> HTMLResponse:
     values = dict(form.values)
     values.setdefault("basis", contested["bases"][0])
-    return render(request, "public/appeal_form.html", {
-        "contested": contested, "values": values, "errors": form.errors, "problem": problem,
-        "basis_choices": {b: localise(BASIS_WORDS)[b] for b in contested["bases"]}, "limit": MAX_APPEAL_EXPLANATION,
-        "outcome_words": {"violates": _("We acted on it."), "does_not_violate": _("We did not act on it.")}},
-        status_code=status_code)
+    return render(
+        request,
+        "public/appeal_form.html",
+        {
+            "contested": contested,
+            "values": values,
+            "errors": form.errors,
+            "problem": problem,
+            "basis_choices": {b: localise(BASIS_WORDS)[b] for b in contested["bases"]},
+            "limit": MAX_APPEAL_EXPLANATION,
+            "outcome_words": {"violates": _("We acted on it."), "does_not_violate": _("We did not act on it.")},
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/appeal", response_class=HTMLResponse)
-def appeal_start(request: Request, db: DbSession, statement: CodeQuery = None, notice: CodeQuery = None,
-                 kind: Annotated[str | None, Query(max_length=20)] = None, code: CodeQuery = None) -> HTMLResponse:
+def appeal_start(
+    request: Request,
+    db: DbSession,
+    statement: CodeQuery = None,
+    notice: CodeQuery = None,
+    kind: Annotated[str | None, Query(max_length=20)] = None,
+    code: CodeQuery = None,
+) -> HTMLResponse:
     """Reached from a statement of reasons (`?statement=`) or a report's status (`?notice=`);
     without either, a form asks which code the person holds."""
     if code and kind in ("statement", "notice"):
@@ -118,8 +167,12 @@ def appeal_start(request: Request, db: DbSession, statement: CodeQuery = None, n
                 errors["kind"] = _("Say which code you have")
             if not code:
                 errors["code"] = _("Enter the code")
-        return render(request, "public/appeal_code.html", {"values": {"kind": kind or "", "code": code or ""},
-                                                             "errors": errors}, status_code=422 if errors else 200)
+        return render(
+            request,
+            "public/appeal_code.html",
+            {"values": {"kind": kind or "", "code": code or ""}, "errors": errors},
+            status_code=422 if errors else 200,
+        )
     return _appeal_form(request, _contested(db, statement, notice), Form({}))
 
 
@@ -128,28 +181,50 @@ def appeal_submit(request: Request, form: Posted, db: DbSession, actor: Public) 
     kind = form.get("kind")
     if kind not in ("statement", "notice"):
         raise InvalidInput(N_("send the appeal from its page: it names the statement or the report it is about"))
-    contested = _contested(db, form.get("code") if kind == "statement" else None,
-                           form.get("code") if kind == "notice" else None)
-    basis = form.choice("basis", {b: 1 for b in contested["bases"]},
-                        message=_("Choose what you are appealing against"))
-    explanation = form.text("explanation", label=_("Why is the decision wrong?"), limit=MAX_APPEAL_EXPLANATION,
-                            required=True, missing=_("Say why the decision is wrong"))
+    contested = _contested(
+        db, form.get("code") if kind == "statement" else None, form.get("code") if kind == "notice" else None
+    )
+    basis = form.choice(
+        "basis", dict.fromkeys(contested["bases"], 1), message=_("Choose what you are appealing against")
+    )
+    explanation = form.text(
+        "explanation",
+        label=_("Why is the decision wrong?"),
+        limit=MAX_APPEAL_EXPLANATION,
+        required=True,
+        missing=_("Say why the decision is wrong"),
+    )
     email = form.email("contact_email")
     if form.errors:
         return _appeal_form(request, contested, form, status_code=422)
     rules = AppealRules.from_settings(request.app.state.settings)
     try:
         appeal = appeals.file_appeal(
-            db, actor=actor, statement_code=contested["code"] if kind == "statement" else None,
-            tracking_code=contested["code"] if kind == "notice" else None, basis=basis or "",
-            explanation=explanation, contact_email=email, language=current_language(), rules=rules)
+            db,
+            actor=actor,
+            statement_code=contested["code"] if kind == "statement" else None,
+            tracking_code=contested["code"] if kind == "notice" else None,
+            basis=basis or "",
+            explanation=explanation,
+            contact_email=email,
+            language=current_language(),
+            rules=rules,
+        )
     except (InvalidInput, Conflict, RuleViolation) as exc:
         # file_appeal refuses before it writes, with a message written for the appellant.
-        return _appeal_form(request, contested, form, status_code=409 if not isinstance(exc, InvalidInput) else 422,
-                            problem=_(exc.message))
-    return render(request, "public/appeal_done.html", {
-        "appeal": appeals.public_view(appeal, db), "status_path": f"/appeal/{appeal.code}",
-        "contact_email": email}, status_code=201)
+        return _appeal_form(
+            request,
+            contested,
+            form,
+            status_code=409 if not isinstance(exc, InvalidInput) else 422,
+            problem=_(exc.message),
+        )
+    return render(
+        request,
+        "public/appeal_done.html",
+        {"appeal": appeals.public_view(appeal, db), "status_path": f"/appeal/{appeal.code}", "contact_email": email},
+        status_code=201,
+    )
 
 
 @router.get("/appeal/{code}", response_class=HTMLResponse, dependencies=[Depends(rate_limited("status", 0))])
@@ -157,12 +232,20 @@ def appeal_status(request: Request, code: CodePath, db: DbSession) -> HTMLRespon
     """The address the appeal's acknowledgement links to: its progress and, once decided, the
     outcome with its reasons and the out-of-court option."""
     view = appeals.public_view(appeals.appeal_by_code(db, code), db)
-    return render(request, "public/appeal_status.html", {
-        "appeal": view, "state_words": localise(APPEAL_STATE_WORDS), "outcome_words": localise(APPEAL_OUTCOME_WORDS),
-        "basis_words": localise(BASIS_WORDS)})
+    return render(
+        request,
+        "public/appeal_status.html",
+        {
+            "appeal": view,
+            "state_words": localise(APPEAL_STATE_WORDS),
+            "outcome_words": localise(APPEAL_OUTCOME_WORDS),
+            "basis_words": localise(BASIS_WORDS),
+        },
+    )
 
 
 # -- statement of reasons -----------------------------------------------------------------------
+
 
 @router.get("/statements/{code}", response_class=HTMLResponse, dependencies=[Depends(rate_limited("statements", 0))])
 def statement_page(request: Request, code: CodePath, db: DbSession) -> HTMLResponse:
@@ -170,14 +253,25 @@ def statement_page(request: Request, code: CodePath, db: DbSession) -> HTMLRespo
     statement = statements.statement_by_code(db, code)
     view = statements.public_view_in(db, statement, current_language())
     deadline = statement.appeal_deadline
-    return render(request, "public/statement.html", {
-        "s": view, "source_words": localise(SOURCE_WORDS), "automated_words": localise(AUTOMATED_WORDS),
-        "issued_at": statement.issued_at, "starts_at": statement.starts_at, "ends_at": statement.ends_at,
-        "deadline": deadline, "appeal_open": deadline is None or now(db) <= deadline,
-        "appeal_path": f"/appeal?statement={statement.code}"})
+    return render(
+        request,
+        "public/statement.html",
+        {
+            "s": view,
+            "source_words": localise(SOURCE_WORDS),
+            "automated_words": localise(AUTOMATED_WORDS),
+            "issued_at": statement.issued_at,
+            "starts_at": statement.starts_at,
+            "ends_at": statement.ends_at,
+            "deadline": deadline,
+            "appeal_open": deadline is None or now(db) <= deadline,
+            "appeal_path": f"/appeal?statement={statement.code}",
+        },
+    )
 
 
 # -- how uploads are checked (EUI-3) -------------------------------------------------------------
+
 
 @router.get("/detection", response_class=HTMLResponse)
 def detection_page(request: Request) -> HTMLResponse:
@@ -187,6 +281,7 @@ def detection_page(request: Request) -> HTMLResponse:
 
 
 # -- transparency -------------------------------------------------------------------------------
+
 
 def _period(start: str | None, end: str | None, today: date) -> tuple[date, date, dict[str, str]]:
     errors: dict[str, str] = {}
@@ -213,20 +308,32 @@ def _period(start: str | None, end: str | None, today: date) -> tuple[date, date
 
 
 @router.get("/transparency", response_class=HTMLResponse)
-def transparency_page(request: Request, db: DbSession,
-                      start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
-                      end: Annotated[str | None, Query(alias="to", max_length=10)] = None) -> HTMLResponse:
+def transparency_page(
+    request: Request,
+    db: DbSession,
+    start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+    end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+) -> HTMLResponse:
     """The public figures (DSA Art. 15/24) for a period, as tables with server-drawn bars; the
     same figure set as GET /public/transparency, small counts suppressed."""
     public_limit(request)
     first, last, errors = _period(start, end, now(db).date())
     figures = _withheld_in_words(public_figures(request, db, first, last))
-    return render(request, "public/transparency.html", {
-        "f": figures, "errors": errors, "first": first, "last": last,
-        "values": {"from": start or first.isoformat(), "to": end or last.isoformat()},
-        "json_path": f"/public/transparency?from={first.isoformat()}&to={last.isoformat()}",
-        "generated_at": datetime.fromisoformat(figures["generated_at"].replace("Z", "+00:00")),
-        "labels": figure_labels()}, status_code=422 if errors else 200)
+    return render(
+        request,
+        "public/transparency.html",
+        {
+            "f": figures,
+            "errors": errors,
+            "first": first,
+            "last": last,
+            "values": {"from": start or first.isoformat(), "to": end or last.isoformat()},
+            "json_path": f"/public/transparency?from={first.isoformat()}&to={last.isoformat()}",
+            "generated_at": datetime.fromisoformat(figures["generated_at"].replace("Z", "+00:00")),
+            "labels": figure_labels(),
+        },
+        status_code=422 if errors else 200,
+    )
 
 
 WITHHELD = "withheld"
