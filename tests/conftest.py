@@ -176,14 +176,14 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings, database: Database):  # type: ignore[no-untyped-def]
+def app(settings: Settings, database: Database):
     from staydown.app import create_app
 
     return create_app(settings, database=database, run_worker=False)
 
 
 @pytest.fixture
-def client(app):  # type: ignore[no-untyped-def]
+def client(app):
     from fastapi.testclient import TestClient
 
     with TestClient(app) as test_client:
@@ -201,7 +201,7 @@ def api_key(database: Database) -> str:
 
 
 @pytest.fixture
-def staff(database: Database, client):  # type: ignore[no-untyped-def]
+def staff(database: Database, client):
     """Signed-in headers for a moderator, two child-safety specialists and a senior moderator."""
     from tests.helpers import make_staff, sign_in
 

@@ -28,7 +28,7 @@ def make_staff(database: Database, username: str, *roles: str) -> None:
         create_staff_user(db, actor=SYSTEM, username=username, roles=list(roles), password=PASSWORD)
 
 
-def sign_in(client, username: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def sign_in(client, username: str) -> dict[str, str]:
     r = client.post("/v1/auth/sign-in", json={"username": username, "password": PASSWORD})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['token']}"}

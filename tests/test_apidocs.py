@@ -14,7 +14,7 @@ from tests.helpers import auth, make_key
 ASSET_RE = re.compile(r'(?:src|href)="([^"]+)"')
 
 
-def test_every_operation_documents_its_errors_in_the_service_error_shape(app) -> None:  # type: ignore[no-untyped-def]
+def test_every_operation_documents_its_errors_in_the_service_error_shape(app) -> None:
     spec = app.openapi()
     error = spec["components"]["schemas"]["Error"]
     assert set(error["required"]) == {"error", "message"} and "details" in error["properties"]
@@ -38,7 +38,7 @@ def test_every_operation_documents_its_errors_in_the_service_error_shape(app) ->
     assert "Retry-After" in spec["paths"]["/v1/scan"]["post"]["responses"]["503"]["headers"]
 
 
-def test_documented_error_bodies_match_what_the_service_sends(client) -> None:  # type: ignore[no-untyped-def]
+def test_documented_error_bodies_match_what_the_service_sends(client) -> None:
     """A 401, 404 and 422 as sent validate against the documented Error schema."""
     import jsonschema_rs  # schemathesis brings it (the test extra)
 
@@ -58,7 +58,7 @@ def _probe_method(methods: set[str]) -> str:
     return next(m for m in ("DELETE", "PATCH", "PUT", "POST", "GET") if m not in methods)
 
 
-def test_every_405_names_the_allowed_methods(app, client) -> None:  # type: ignore[no-untyped-def]
+def test_every_405_names_the_allowed_methods(app, client) -> None:
     paths: dict[str, set[str]] = {}
     for path, route in iter_routes(app.routes):
         if isinstance(route, Mount):
@@ -83,7 +83,7 @@ def _assets(html: str) -> list[str]:
     return ASSET_RE.findall(html)
 
 
-def test_docs_pages_use_only_same_origin_assets_that_are_served(client) -> None:  # type: ignore[no-untyped-def]
+def test_docs_pages_use_only_same_origin_assets_that_are_served(client) -> None:
     assert client.get("/redoc").status_code == 404  # ReDoc cannot render under the CSP
     for page in ("/docs",):
         r = client.get(page)
@@ -105,7 +105,7 @@ def test_docs_pages_use_only_same_origin_assets_that_are_served(client) -> None:
         assert "/openapi.json" in r.text
 
 
-def test_vendored_bundles_fetch_nothing_from_elsewhere_on_their_own(client) -> None:  # type: ignore[no-untyped-def]
+def test_vendored_bundles_fetch_nothing_from_elsewhere_on_their_own(client) -> None:
     """The bundles hold URLs in strings (licences, examples); what matters is that the pages do not
     point them anywhere: the Swagger UI start script sets no remote validator."""
     init = client.get("/static/apidocs/swagger-init.js").text

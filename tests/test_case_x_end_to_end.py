@@ -21,7 +21,7 @@ from tests.helpers import auth, make_staff, sign_in
 from tests.imagegen import encode, synthetic
 
 
-def test_section_X_end_to_end(client, database: Database, api_key: str, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+def test_section_X_end_to_end(client, database: Database, api_key: str, clock: FrozenClock) -> None:
     """REQ X-1, X-2, X-3, X-4, TID-2, CSAM-1."""
     platform = auth(api_key)
     stand_in = synthetic(2021)

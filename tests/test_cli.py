@@ -28,7 +28,7 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) 
     return database_url
 
 
-def run(*args: str):  # type: ignore[no-untyped-def]
+def run(*args: str):
     return runner.invoke(app, list(args))
 
 
@@ -59,7 +59,7 @@ def test_db_upgrade_staff_apikey_and_audit(cli_env: str) -> None:
     assert r.exit_code == 0 and "OK: 3 events" in r.output
 
 
-def test_audit_verify_fails_on_tampering(cli_env: str, database) -> None:  # type: ignore[no-untyped-def]
+def test_audit_verify_fails_on_tampering(cli_env: str, database) -> None:
     run("staff", "add", "ana", "--role", "moderator")
     run("staff", "add", "bob", "--role", "moderator")
     with database.engine.begin() as conn:

@@ -51,7 +51,7 @@ class Service:
     database_url: str
     port: int = field(default_factory=_free_port)
     key: str = ""
-    proc: subprocess.Popen | None = None  # type: ignore[type-arg]
+    proc: subprocess.Popen | None = None
 
     @property
     def env(self) -> dict[str, str]:

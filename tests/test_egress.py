@@ -212,7 +212,7 @@ def test_the_address_is_judged_when_connecting_so_dns_rebinding_cannot_reach_a_l
     answers = iter(["93.184.216.34"] + ["127.0.0.1"] * 10)
     real = socket.getaddrinfo
 
-    def rebinding(host: str, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+    def rebinding(host: str, *args: object, **kwargs: object):
         if host == "media.example":
             return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), local_server))]
         return real(host, *args, **kwargs)  # type: ignore[arg-type]
@@ -225,7 +225,7 @@ def test_the_address_is_judged_when_connecting_so_dns_rebinding_cannot_reach_a_l
 
 
 def test_a_name_resolving_to_a_6to4_form_of_the_metadata_service_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    def lookup(host: str, port: object, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+    def lookup(host: str, port: object, *args: object, **kwargs: object):
         return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("2002:a9fe:a9fe::1", port, 0, 0))]
 
     monkeypatch.setattr(socket, "getaddrinfo", lookup)

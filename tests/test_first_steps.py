@@ -70,7 +70,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
                 pass
             assert proc.poll() is None and time.monotonic() < deadline, (
                 f"the server did not start: {proc.stdout.read() if proc.poll() is not None else ''}"
-            )  # type: ignore[union-attr]
+            )
             time.sleep(0.2)
         yield Served(f"http://127.0.0.1:{port}", port, env, tmp_path / "var")
     finally:
@@ -146,7 +146,7 @@ def test_generated_links_use_the_served_port_without_a_configured_base_url(serve
         assert time.monotonic() < deadline, "no receipt was written"
         time.sleep(0.2)
     [mail] = list((served.data_dir / "mail").glob("*.eml"))
-    body = email.message_from_bytes(mail.read_bytes(), policy=policy.default).get_content()  # type: ignore[union-attr]
+    body = email.message_from_bytes(mail.read_bytes(), policy=policy.default).get_content()
     assert f"{served.url}/status/{code}" in body and ":8000" not in body
     # An answer to a request reached under another name for the same server links to that name.
     r = httpx.post(

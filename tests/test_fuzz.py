@@ -30,7 +30,7 @@ CHECKS = [not_a_server_error, response_schema_conformance, status_code_conforman
 
 
 @pytest.mark.slow
-def test_schemathesis_finds_no_5xx_and_no_schema_violation(backend, app, client, database, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_schemathesis_finds_no_5xx_and_no_schema_violation(backend, app, client, database, caplog) -> None:
     if backend != "sqlite":
         pytest.skip("run once, on SQLite (its integer range is the narrower; PostgreSQL was run by hand)")
     caplog.set_level(logging.CRITICAL)  # the 4xx it provokes are logged; the figures are asserted
@@ -59,7 +59,7 @@ def test_schemathesis_finds_no_5xx_and_no_schema_violation(backend, app, client,
                     phases=[Phase.explicit, Phase.generate],
                 )
                 @given(case=operation.as_strategy(generation_mode=mode))
-                def call(case) -> None:  # type: ignore[no-untyped-def]
+                def call(case) -> None:
                     nonlocal cases, server_errors
                     cases += 1
                     covered.add(operation.label)

@@ -16,7 +16,7 @@ from tests.helpers import auth, make_key
 FRAMEWORK_ROUTES = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
 
-def test_every_route_declares_a_permission(app) -> None:  # type: ignore[no-untyped-def]
+def test_every_route_declares_a_permission(app) -> None:
     undeclared = []
     api_routes = 0
     for path, route in iter_routes(app.routes):
@@ -30,13 +30,13 @@ def test_every_route_declares_a_permission(app) -> None:  # type: ignore[no-unty
     assert not undeclared, "routes without a declared permission: " + ", ".join(undeclared)
 
 
-def test_declared_permission_is_found_through_annotated_dependencies(app) -> None:  # type: ignore[no-untyped-def]
+def test_declared_permission_is_found_through_annotated_dependencies(app) -> None:
     perms = {path: declared_permission(route) for path, route in iter_routes(app.routes) if isinstance(route, APIRoute)}
     assert perms["/healthz"] is Permission.PUBLIC
     assert perms["/v1/audit/verify"] is Permission.AUDIT_READ
 
 
-def test_healthz_and_readyz(client) -> None:  # type: ignore[no-untyped-def]
+def test_healthz_and_readyz(client) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200, ready.text
@@ -45,7 +45,7 @@ def test_healthz_and_readyz(client) -> None:  # type: ignore[no-untyped-def]
     assert body["checks"]["database"]["ok"] and body["checks"]["migrations"]["ok"]
 
 
-def test_readyz_reports_unapplied_migrations(settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_readyz_reports_unapplied_migrations(settings, tmp_path) -> None:
     from fastapi.testclient import TestClient
 
     from staydown.app import create_app
@@ -58,7 +58,7 @@ def test_readyz_reports_unapplied_migrations(settings, tmp_path) -> None:  # typ
     assert not migrations["ok"] and "staydown db upgrade" in migrations["detail"]["fix"]
 
 
-def test_missing_bad_and_insufficient_credentials(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_missing_bad_and_insufficient_credentials(client, database: Database) -> None:
     r = client.get("/v1/audit/checkpoint")
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
     assert r.json()["error"] == "unauthenticated" and "API key" in r.json()["message"]
@@ -74,7 +74,7 @@ def test_missing_bad_and_insufficient_credentials(client, database: Database) ->
     }
 
 
-def test_audit_api_reads_checkpoint_verify_and_events(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_audit_api_reads_checkpoint_verify_and_events(client, database: Database) -> None:
     key = make_key(database, ["audit:read"])
     cp = client.get("/v1/audit/checkpoint", headers=auth(key)).json()
     assert cp["seq"] == 1  # the key's own creation was audited
@@ -92,12 +92,12 @@ def test_audit_api_reads_checkpoint_verify_and_events(client, database: Database
     )
 
 
-def test_unknown_route_uses_the_error_shape(client) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_route_uses_the_error_shape(client) -> None:
     r = client.get("/nope")
     assert r.status_code == 404 and r.json()["error"] == "not_found"
 
 
-def test_request_id_is_returned_and_echoed(client) -> None:  # type: ignore[no-untyped-def]
+def test_request_id_is_returned_and_echoed(client) -> None:
     r = client.get("/healthz")
     assert len(r.headers["x-request-id"]) == 16
     assert client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
@@ -106,7 +106,7 @@ def test_request_id_is_returned_and_echoed(client) -> None:  # type: ignore[no-u
 
 
 @pytest.mark.parametrize("chunked", [False, True])
-def test_oversized_body_is_refused_with_413(app, chunked: bool) -> None:  # type: ignore[no-untyped-def]
+def test_oversized_body_is_refused_with_413(app, chunked: bool) -> None:
     from fastapi import Body, Depends
     from fastapi.testclient import TestClient
 
@@ -133,7 +133,7 @@ def test_oversized_body_is_refused_with_413(app, chunked: bool) -> None:  # type
         assert ok.status_code == 200 and ok.json() == {"n": 1}
 
 
-def test_a_locked_database_answers_503_with_retry_after(app) -> None:  # type: ignore[no-untyped-def]
+def test_a_locked_database_answers_503_with_retry_after(app) -> None:
     import sqlite3
 
     from fastapi import Depends

@@ -43,7 +43,7 @@ def _headers(callers: dict[str, Any], permission: Permission | None) -> dict[str
 # -- the findings, reproduced ----------------------------------------------------------------------
 
 
-def test_an_id_past_a_64_bit_integer_is_a_422_naming_it(client, callers) -> None:  # type: ignore[no-untyped-def]
+def test_an_id_past_a_64_bit_integer_is_a_422_naming_it(client, callers) -> None:
     staff = auth(callers["staff"])
     for path, field in (
         ("/v1/cases/99999999999999999999", "path.case_id"),
@@ -57,7 +57,7 @@ def test_an_id_past_a_64_bit_integer_is_a_422_naming_it(client, callers) -> None
     assert client.get(f"/v1/cases/{DB_INT_MAX}", headers=staff).status_code == 404
 
 
-def test_a_cursor_past_a_64_bit_integer_is_a_422(client, callers) -> None:  # type: ignore[no-untyped-def]
+def test_a_cursor_past_a_64_bit_integer_is_a_422(client, callers) -> None:
     key = auth(callers["key"])
     r = client.get("/v1/actions", params={"after": "99999999999999999999"}, headers=key)
     assert r.status_code == 422 and "query.after" in r.json()["message"], r.text
@@ -65,13 +65,13 @@ def test_a_cursor_past_a_64_bit_integer_is_a_422(client, callers) -> None:  # ty
     assert ok.status_code == 200 and ok.json()["actions"] == []
 
 
-def test_a_console_page_with_a_huge_id_is_a_page_not_a_crash(client, callers) -> None:  # type: ignore[no-untyped-def]
+def test_a_console_page_with_a_huge_id_is_a_page_not_a_crash(client, callers) -> None:
     client.cookies.set(SESSION_COOKIE, callers["staff"])
     r = client.get("/console/cases/99999999999999999999")
     assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
 
 
-def test_bank_import_reads_bare_carriage_returns_and_refuses_control_bytes(client, callers) -> None:  # type: ignore[no-untyped-def]
+def test_bank_import_reads_bare_carriage_returns_and_refuses_control_bytes(client, callers) -> None:
     staff = auth(callers["staff"])
     r = client.post(
         "/v1/banks",
@@ -99,7 +99,7 @@ def test_bank_import_reads_bare_carriage_returns_and_refuses_control_bytes(clien
     assert r.status_code == 422 and "line 1" in r.json()["details"][0], r.text
 
 
-def test_evidence_context_nested_too_deep_is_a_422(client, callers) -> None:  # type: ignore[no-untyped-def]
+def test_evidence_context_nested_too_deep_is_a_422(client, callers) -> None:
     key = auth(callers["key"])
     for depth in (JSON_MAX_DEPTH + 1, 5000):  # 5000: past Python's own recursion limit
         context = '{"a":' + "[" * depth + "]" * depth + "}"
@@ -126,7 +126,7 @@ def test_evidence_context_nested_too_deep_is_a_422(client, callers) -> None:  # 
     assert r.status_code == 422 and "content_id" in r.json()["message"], r.text
 
 
-def test_caller_json_is_bounded_in_depth_and_number_kind(client, callers) -> None:  # type: ignore[no-untyped-def]
+def test_caller_json_is_bounded_in_depth_and_number_kind(client, callers) -> None:
     key = auth(callers["key"])
     deep: Any = 1
     for _ in range(JSON_MAX_DEPTH):
@@ -141,7 +141,7 @@ def test_caller_json_is_bounded_in_depth_and_number_kind(client, callers) -> Non
     assert r.status_code == 200, r.text
 
 
-def test_an_audit_checkpoint_is_ascii_digits_within_range(client, callers) -> None:  # type: ignore[no-untyped-def]
+def test_an_audit_checkpoint_is_ascii_digits_within_range(client, callers) -> None:
     key = make_key(client.app.state.database, ["audit:read"])
     for pinned in ("\u00b2:" + "a" * 64, "9999999999999999999:" + "a" * 64):
         r = client.get("/v1/audit/verify", params={"pinned": pinned}, headers=auth(key))
@@ -206,7 +206,7 @@ def _unbounded(spec: dict[str, Any], schema: dict[str, Any], where: str, seen: t
     return found
 
 
-def test_every_request_input_in_the_openapi_has_an_upper_bound(app) -> None:  # type: ignore[no-untyped-def]
+def test_every_request_input_in_the_openapi_has_an_upper_bound(app) -> None:
     spec = app.openapi()
     problems, checked = [], 0
     for path, operations in spec["paths"].items():
@@ -247,7 +247,7 @@ def _kind(schema: dict[str, Any]) -> str:
     return "integer" if "integer" in kinds else "boolean" if "boolean" in kinds else "string"
 
 
-def test_boundary_values_in_every_path_and_query_parameter_give_no_5xx(app, client, callers, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_boundary_values_in_every_path_and_query_parameter_give_no_5xx(app, client, callers, caplog) -> None:
     caplog.set_level(logging.CRITICAL, logger="staydown")
     permissions = {
         (m, p): declared_permission(r) for p, r in iter_routes(app.routes) if isinstance(r, APIRoute) for m in r.methods
@@ -287,7 +287,7 @@ def test_boundary_values_in_every_path_and_query_parameter_give_no_5xx(app, clie
     assert not failures, "\n".join(failures)
 
 
-def test_integer_path_parameters_of_pages_are_bounded(app) -> None:  # type: ignore[no-untyped-def]
+def test_integer_path_parameters_of_pages_are_bounded(app) -> None:
     """The console's pages are not in the OpenAPI: their int path parameters are DbId too."""
     unbounded, checked = [], 0
     for path, route in iter_routes(app.routes):
@@ -304,7 +304,7 @@ def test_integer_path_parameters_of_pages_are_bounded(app) -> None:  # type: ign
     assert not unbounded, unbounded
 
 
-def test_nul_in_text_is_a_422_on_either_database(client, callers) -> None:  # type: ignore[no-untyped-def]
+def test_nul_in_text_is_a_422_on_either_database(client, callers) -> None:
     """PostgreSQL's text cannot hold U+0000: its driver failed the statement (a 500)."""
     key = auth(callers["key"])
     r = client.put("/v1/accounts/acc1", headers=key, json={"handle": "a\u0000b"})

@@ -18,7 +18,7 @@ from tests.helpers import auth, make_key, make_staff, sign_in
 from tests.intake.test_notices import MINOR_REPORT
 
 
-def figures(client, h) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:  # type: ignore[no-untyped-def]
+def figures(client, h) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     r = client.get("/metrics", headers=h)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
@@ -29,11 +29,11 @@ def figures(client, h) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]: 
     return out
 
 
-def value(found: dict, name: str, **labels: str) -> float:  # type: ignore[type-arg]
+def value(found: dict, name: str, **labels: str) -> float:
     return found.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-def test_metrics_need_their_own_scope(client, database: Database, api_key: str) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_need_their_own_scope(client, database: Database, api_key: str) -> None:
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers=auth(api_key)).status_code == 403  # a platform's default key
     assert client.get("/metrics", headers=auth(make_key(database, ["metrics:read"]))).status_code == 200
@@ -43,7 +43,7 @@ def test_metrics_need_their_own_scope(client, database: Database, api_key: str) 
     assert client.get("/metrics", headers=sign_in(client, "mod")).status_code == 403
 
 
-def test_requests_counted_by_route_template_and_status_with_latency(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_requests_counted_by_route_template_and_status_with_latency(client, database: Database) -> None:
     h = auth(make_key(database, ["metrics:read", "banks:read"]))
     before = figures(client, h)
     for entry_id in (5, 6, 7):
@@ -74,7 +74,7 @@ def _jpeg(seed: int) -> bytes:
     return out.getvalue()
 
 
-def test_intake_scans_matches_outbox_tracks_and_breaches(client, database: Database, clock: FrozenClock, app) -> None:  # type: ignore[no-untyped-def]
+def test_intake_scans_matches_outbox_tracks_and_breaches(client, database: Database, clock: FrozenClock, app) -> None:
     """The figures an operator watches, each moved by the event it counts (REQ TID-2: breaches)."""
     h = auth(make_key(database, ["metrics:read", "scan", "match", "banks:read", "banks:write"]))
     before = figures(client, h)
@@ -136,7 +136,7 @@ def test_webhook_deliveries_and_failures_are_counted(database: Database) -> None
     from staydown.observability.metrics import WEBHOOKS
 
     def count(outcome: str) -> float:
-        return WEBHOOKS.labels(outcome)._value.get()  # type: ignore[attr-defined]
+        return WEBHOOKS.labels(outcome)._value.get()
 
     answers = iter([httpx.Response(200), httpx.Response(500)])
     client = httpx.Client(transport=httpx.MockTransport(lambda request: next(answers)))
@@ -149,7 +149,7 @@ def test_webhook_deliveries_and_failures_are_counted(database: Database) -> None
     assert (count("ok") - ok, count("rejected") - rejected) == (1, 1)
 
 
-def test_json_log_lines_carry_the_request_id(client, database: Database, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_json_log_lines_carry_the_request_id(client, database: Database, capsys) -> None:
     """STAYDOWN_LOG_FORMAT=json: each line a JSON object with the id the caller sees in X-Request-ID."""
     from staydown.http import RequestIdLogFilter
     from staydown.observability.logs import JsonFormatter

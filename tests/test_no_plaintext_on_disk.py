@@ -82,7 +82,7 @@ def test_a_large_evidence_deposit_leaves_no_plaintext_on_disk(
     watch = _watch(settings, marker)
     real = file_requests.receive_file
 
-    def probing(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def probing(*args, **kwargs):
         watch.probe()  # the form and its parts are alive here
         result = real(*args, **kwargs)
         watch.probe()  # and the vault has written
@@ -125,7 +125,7 @@ def test_a_video_scan_leaves_no_plaintext_on_disk(
     watch = _watch(settings, marker, samples)
     real = matching_video.hash_video
 
-    def probing(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def probing(*args, **kwargs):
         watch.probe()
         return real(*args, **kwargs)
 

@@ -51,7 +51,7 @@ def _get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[i
         conn.close()
 
 
-def _wait_for(what: str, check, seconds: float) -> None:  # type: ignore[no-untyped-def]
+def _wait_for(what: str, check, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
@@ -63,13 +63,13 @@ def _wait_for(what: str, check, seconds: float) -> None:  # type: ignore[no-unty
     raise AssertionError(f"{what} did not come up within {seconds} s")
 
 
-def _query(port: int, promql: str) -> dict:  # type: ignore[type-arg]
+def _query(port: int, promql: str) -> dict:
     status, body = _get(port, "/api/v1/query?" + urllib.parse.urlencode({"query": promql}))
     assert status == 200, body
     return json.loads(body)
 
 
-def _stop(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
+def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
         try:

@@ -15,7 +15,7 @@ from staydown.settings import Settings
 from staydown.staff.permissions import Permission
 
 
-def _app(settings: Settings, database: Database, **overrides: object):  # type: ignore[no-untyped-def]
+def _app(settings: Settings, database: Database, **overrides: object):
     from staydown.app import create_app
 
     app = create_app(settings.model_copy(update=overrides), database=database, run_worker=False)

@@ -14,7 +14,7 @@ from staydown.db import Database, WriterQueue, create_engine
 from staydown.subjects.models import PlatformAccount
 
 
-def _wait_for(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+def _wait_for(predicate, timeout: float = 5.0) -> None:
     end = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < end, "timed out"
@@ -55,7 +55,7 @@ def test_a_waiter_gives_up_after_the_busy_timeout_and_leaves_the_line() -> None:
 
 
 @pytest.fixture
-def sqlite_db(tmp_path):  # type: ignore[no-untyped-def]
+def sqlite_db(tmp_path):
     from staydown.migrate import upgrade
 
     engine = create_engine(f"sqlite:///{tmp_path / 'q.db'}", sqlite_busy_timeout_ms=5000)
@@ -65,7 +65,7 @@ def sqlite_db(tmp_path):  # type: ignore[no-untyped-def]
     engine.dispose()
 
 
-def _account(db, n: int) -> None:  # type: ignore[no-untyped-def]
+def _account(db, n: int) -> None:
     from staydown.db import now
 
     db.add(PlatformAccount(platform_id=f"p{n}", status="active", meta={}, first_seen_at=now(db), updated_at=now(db)))
@@ -120,7 +120,7 @@ def test_a_connection_dropped_mid_transaction_gives_its_turn_back(sqlite_db: Dat
     assert done.wait(3), "the next writer waited for a turn nobody held"
 
 
-def test_processes_take_turns_through_the_lock_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_processes_take_turns_through_the_lock_file(tmp_path) -> None:
     """`serve --processes N`: each process's queue also holds a lock on a file beside the database
     (two queues on one file stand for two processes: flock is per open file), so a writer of
     another process waits for the turn in milliseconds instead of SQLite's busy handler, and gives
@@ -150,7 +150,7 @@ def test_processes_take_turns_through_the_lock_file(tmp_path) -> None:  # type: 
     assert got and got[0] - released < 0.05  # taken within milliseconds of the release
 
 
-def test_the_checkpointer_copies_the_log_outside_the_writers_commits(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_checkpointer_copies_the_log_outside_the_writers_commits(tmp_path) -> None:
     """The WAL is copied into the database by a thread of its own (PASSIVE), so writers' commits
     stay short; a checkpoint with a writer in the middle of a transaction neither waits nor fails."""
     from staydown.db import SqliteCheckpointer

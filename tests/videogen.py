@@ -20,7 +20,7 @@ needs_ffmpeg = pytest.mark.skipif(
 
 
 @functools.lru_cache(maxsize=1)
-def corpus():  # type: ignore[no-untyped-def]
+def corpus():
     if str(_BENCH) not in sys.path:
         sys.path.insert(0, str(_BENCH))  # videocorpus imports corpus from beside it
     spec = importlib.util.spec_from_file_location("staydown_bench_videocorpus", _BENCH / "videocorpus.py")

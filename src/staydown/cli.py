@@ -65,7 +65,7 @@ def _settings() -> Settings:
         raise typer.Exit(2) from exc
 
 
-def _database(settings: Settings):  # type: ignore[no-untyped-def]
+def _database(settings: Settings):
     from staydown.app import build_database
 
     return build_database(settings)
@@ -156,7 +156,7 @@ def serve(
     )
 
 
-def _record_catalogue(settings: Settings, database) -> None:  # type: ignore[no-untyped-def]
+def _record_catalogue(settings: Settings, database) -> None:
     """Decisions cite `id@version`: the versions in force must be in the database before serving."""
     from staydown.actors import SYSTEM
     from staydown.policies.actions import sync_catalogue
@@ -328,7 +328,7 @@ def policies_check(file: Path) -> None:
     out.print(f"{file}: OK")
 
 
-def _catalogue(file: Path | None):  # type: ignore[no-untyped-def]
+def _catalogue(file: Path | None):
     from staydown.policies import CatalogueError, default_catalogue, load_catalogue
 
     try:

@@ -329,7 +329,7 @@ class SqliteCheckpointer:
             dbapi = conn.connection.dbapi_connection
             row = dbapi.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()  # outside any transaction
         self.runs += 1
-        return tuple(row)  # type: ignore[return-value]
+        return tuple(row)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

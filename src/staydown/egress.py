@@ -240,7 +240,7 @@ class GuardedTransport(httpx.HTTPTransport):
         self.deadline = deadline
         self.request_seconds = request_seconds
         self._current = _Deadline()
-        self._pool._network_backend = _GuardedBackend(policy, self._current)  # type: ignore[union-attr]
+        self._pool._network_backend = _GuardedBackend(policy, self._current)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         ends = [

@@ -134,7 +134,7 @@ def choose(
     for tag in (asked, remembered, *parse_accept_language(accept_language)):
         found = shipped_language(tag)
         if found in languages:
-            return found  # type: ignore[return-value]
+            return found
     return languages[0]
 
 

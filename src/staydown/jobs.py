@@ -93,7 +93,7 @@ def _child_safety_content_ids() -> sa.Select[tuple[int]]:
         .join(Case, Case.id == NoticeItem.case_id)
         .where(Case.child_safety.is_(True), NoticeItem.content_id.is_not(None))
     )
-    return in_case.union(reported)  # type: ignore[return-value]
+    return in_case.union(reported)
 
 
 def _file_requests_overdue(db: Session, ctx: JobContext) -> None:

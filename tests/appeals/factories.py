@@ -19,7 +19,7 @@ def report(
     *,
     policy: str = "harassment",
     content: str = "post-1",
-    account: str = "u-1",  # type: ignore[no-untyped-def]
+    account: str = "u-1",
     reporter_kind: str = "user",
     email: str | None = "reporter@example.org",
     **extra,
@@ -44,7 +44,7 @@ def case_of(database: Database, tracking_code: str) -> int:
         return db.execute(sa.select(Notice.case_id).where(Notice.tracking_code == tracking_code)).scalar_one()
 
 
-def decide(client, headers, case_id: int, policy: str, outcome: str = "violates", **extra) -> dict:  # type: ignore[no-untyped-def]
+def decide(client, headers, case_id: int, policy: str, outcome: str = "violates", **extra) -> dict:
     r = client.post(f"/v1/cases/{case_id}/claim", headers=headers)
     assert r.status_code == 200, r.text
     r = client.post(

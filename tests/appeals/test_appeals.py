@@ -31,7 +31,7 @@ from tests.helpers import auth, make_staff, sign_in
 
 
 @pytest.fixture
-def deciders(database: Database, client, staff):  # type: ignore[no-untyped-def]
+def deciders(database: Database, client, staff):
     """The conftest's staff, plus two appeal deciders who took no part in any decision, and legal."""
     make_staff(database, "judge", "senior_moderator")
     make_staff(database, "judge_cs", "child_safety")
@@ -44,7 +44,7 @@ def _appeal(
     *,
     statement: str | None = None,
     tracking: str | None = None,
-    basis: str = "content_restriction",  # type: ignore[no-untyped-def]
+    basis: str = "content_restriction",
     headers: dict | None = None,
     expect: int = 201,
     **extra,
@@ -70,7 +70,7 @@ def _claim_and_decide(
     headers,
     appeal_id: int,
     outcome: str,
-    reasons: str = "on a second look the thread is satire",  # type: ignore[no-untyped-def]
+    reasons: str = "on a second look the thread is satire",
     expect: int = 200,
     **extra,
 ):
@@ -82,7 +82,7 @@ def _claim_and_decide(
     return r.json()
 
 
-def _removed_case(client, database: Database, headers, **report_args) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+def _removed_case(client, database: Database, headers, **report_args) -> tuple[int, str]:
     case_id = case_of(database, report(client, **report_args))
     decide(client, headers, case_id, "harassment@2")
     return case_id, statement_for(database, case_id, "remove")
@@ -91,7 +91,7 @@ def _removed_case(client, database: Database, headers, **report_args) -> tuple[i
 # -- who decides ------------------------------------------------------------------------------
 
 
-def test_dsa4_appeal_by_the_original_reviewer_is_refused(client, database: Database, deciders) -> None:  # type: ignore[no-untyped-def]
+def test_dsa4_appeal_by_the_original_reviewer_is_refused(client, database: Database, deciders) -> None:
     """REQ DSA-4: never the same person. The senior who decided the case cannot claim or decide
     the appeal on it; a different senior can."""
     case_id, statement = _removed_case(client, database, deciders["senior"])
@@ -115,7 +115,7 @@ def test_dsa4_appeal_by_the_original_reviewer_is_refused(client, database: Datab
     assert active_kinds(database, case_id).count("remove") == 1
 
 
-def _ncii_refused_by_two(client, database: Database, deciders) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+def _ncii_refused_by_two(client, database: Database, deciders) -> tuple[int, str]:
     """An intimate-image report by the person depicted, found 'does not violate' by a moderator
     and a senior (the two-person rule): the person appeals."""
     code = report(
@@ -138,7 +138,7 @@ def _ncii_refused_by_two(client, database: Database, deciders) -> tuple[int, str
     return case_id, code
 
 
-def test_dsa4_appeal_by_the_second_reviewer_is_refused(client, database: Database, deciders) -> None:  # type: ignore[no-untyped-def]
+def test_dsa4_appeal_by_the_second_reviewer_is_refused(client, database: Database, deciders) -> None:
     """REQ DSA-4: the second reviewer took the decision too."""
     case_id, code = _ncii_refused_by_two(client, database, deciders)
     appeal = _appeal(client, tracking=code, basis="no_action")
@@ -152,7 +152,7 @@ def test_dsa4_appeal_by_the_second_reviewer_is_refused(client, database: Databas
     assert client.post(f"/v1/appeals/{appeal_id}/claim", headers=deciders["mo"]).status_code == 403
 
 
-def test_dsa4_an_appeal_is_never_decided_by_automation(client, database: Database, deciders, api_key: str) -> None:  # type: ignore[no-untyped-def]
+def test_dsa4_an_appeal_is_never_decided_by_automation(client, database: Database, deciders, api_key: str) -> None:
     """REQ DSA-4: decided by a qualified person, never solely by automated means."""
     _, statement = _removed_case(client, database, deciders["mo"])
     appeal_id = _appeal_id(database, _appeal(client, statement=statement)["code"])
@@ -178,7 +178,7 @@ def test_dsa4_an_appeal_is_never_decided_by_automation(client, database: Databas
             assert refused.value.code == "appeal_needs_a_person"
 
 
-def test_dsa4_decision_needs_reasons_and_a_claim(client, database: Database, deciders) -> None:  # type: ignore[no-untyped-def]
+def test_dsa4_decision_needs_reasons_and_a_claim(client, database: Database, deciders) -> None:
     _, statement = _removed_case(client, database, deciders["mo"])
     appeal_id = _appeal_id(database, _appeal(client, statement=statement)["code"])
     url = f"/v1/appeals/{appeal_id}/decide"
@@ -206,7 +206,7 @@ class _Receiver:
 
 
 @pytest.fixture
-def receiver(app) -> Iterator[tuple[_Receiver, str]]:  # type: ignore[no-untyped-def]
+def receiver(app) -> Iterator[tuple[_Receiver, str]]:
     state = _Receiver()
     secret = app.state.settings.webhook_secret.get_secret_value()
 
@@ -232,7 +232,7 @@ def receiver(app) -> Iterator[tuple[_Receiver, str]]:  # type: ignore[no-untyped
     server.server_close()
 
 
-def _run_worker(client, database: Database, webhook_url: str | None = None) -> int:  # type: ignore[no-untyped-def]
+def _run_worker(client, database: Database, webhook_url: str | None = None) -> int:
     from staydown.app import worker_services
     from staydown.jobs import build_registry
     from staydown.worker import Worker
@@ -247,7 +247,7 @@ def test_dsa4_reversal_restores_content_through_a_webhook(
     client,
     database: Database,
     deciders,
-    api_key: str,  # type: ignore[no-untyped-def]
+    api_key: str,
     receiver,
 ) -> None:
     """REQ DSA-4, UK-4: the platform forwards its user's appeal; the reversal lifts the removal,
@@ -277,7 +277,7 @@ def test_dsa4_reversal_restores_content_through_a_webhook(
         assert "satire" in told.body and "out-of-court" in told.body
 
 
-def test_csam_is_never_restored_on_appeal(client, database: Database, deciders) -> None:  # type: ignore[no-untyped-def]
+def test_csam_is_never_restored_on_appeal(client, database: Database, deciders) -> None:
     """Confirmed CSAM: a reversal is refused and nothing is lifted; a modification must keep it
     down (it may lift the account measure); appeals on it are only for child-safety staff."""
     case_id = case_of(database, report(client, policy="csam", content="vid-1", account="u-9", email=None))
@@ -322,7 +322,7 @@ def test_csam_is_never_restored_on_appeal(client, database: Database, deciders) 
 def test_dsa4_appeal_after_the_window_is_refused_with_the_reason(
     client,
     database: Database,
-    deciders,  # type: ignore[no-untyped-def]
+    deciders,
     clock: FrozenClock,
 ) -> None:
     """REQ DSA-4: open for six months (183 days by default); one day before the end is accepted, a
@@ -342,7 +342,7 @@ def test_dsa4_appeal_after_the_window_is_refused_with_the_reason(
     assert refused["details"]["deadline"].startswith("2026-12-01T12:00")
 
 
-def test_appeals_are_refused_before_a_decision_and_twice_on_the_same_one(client, database: Database, deciders) -> None:  # type: ignore[no-untyped-def]
+def test_appeals_are_refused_before_a_decision_and_twice_on_the_same_one(client, database: Database, deciders) -> None:
     code = report(client)
     r = _appeal(client, tracking=code, basis="no_action", expect=409)
     assert r["error"] == "not_decided" and "still being reviewed" in r["message"]
@@ -371,7 +371,7 @@ def test_appeals_are_refused_before_a_decision_and_twice_on_the_same_one(client,
 # -- notifiers, the expedited route, modification -------------------------------------------------
 
 
-def test_dsa4_uk3_notifier_appeal_against_no_action_is_expedited_and_leads_to_action(  # type: ignore[no-untyped-def]
+def test_dsa4_uk3_notifier_appeal_against_no_action_is_expedited_and_leads_to_action(
     client, database: Database, deciders, clock: FrozenClock
 ) -> None:
     """REQ DSA-4 (notifiers, also against a decision not to act), UK-3 (expedited route): the
@@ -409,7 +409,7 @@ def test_dsa4_uk3_notifier_appeal_against_no_action_is_expedited_and_leads_to_ac
     assert "remove" in active_kinds(database, ordinary_case)
 
 
-def test_dsa4_modified_outcome_replaces_the_measures(client, database: Database, deciders) -> None:  # type: ignore[no-untyped-def]
+def test_dsa4_modified_outcome_replaces_the_measures(client, database: Database, deciders) -> None:
     """A removal and suspension become an age restriction and a warning: the removal and the
     suspension are lifted, the content and account restored, the new measures applied."""
     case_id = case_of(database, report(client))
@@ -454,7 +454,7 @@ def test_dsa4_modified_outcome_replaces_the_measures(client, database: Database,
 # -- out-of-court disputes ---------------------------------------------------------------------
 
 
-def test_dsa5_out_of_court_dispute_with_outcome_and_implementation(client, database: Database, deciders) -> None:  # type: ignore[no-untyped-def]
+def test_dsa5_out_of_court_dispute_with_outcome_and_implementation(client, database: Database, deciders) -> None:
     """REQ DSA-5: the dispute, the body's outcome, and whether the platform implemented it (here by
     lifting the measures, as an appeal reversal does)."""
     case_id, statement = _removed_case(client, database, deciders["mo"])
@@ -498,7 +498,7 @@ def test_dsa5_out_of_court_dispute_with_outcome_and_implementation(client, datab
 # -- the public routes ----------------------------------------------------------------------------
 
 
-def test_public_appeal_routes_reveal_nothing_about_other_people(client, database: Database, deciders) -> None:  # type: ignore[no-untyped-def]
+def test_public_appeal_routes_reveal_nothing_about_other_people(client, database: Database, deciders) -> None:
     _, statement = _removed_case(client, database, deciders["mo"])
     filed = _appeal(client, statement=statement, contact_email="me@example.org")
     assert filed["case_id"] is None and filed["status_url"].endswith("/appeal/" + filed["code"])
@@ -539,7 +539,7 @@ def test_public_appeal_routes_reveal_nothing_about_other_people(client, database
     )
 
 
-def test_public_appeal_input_limits(client, database: Database, deciders) -> None:  # type: ignore[no-untyped-def]
+def test_public_appeal_input_limits(client, database: Database, deciders) -> None:
     _, statement = _removed_case(client, database, deciders["mo"])
     r = _appeal(client, statement=statement, explanation="x" * 5001, expect=422)
     assert "explanation" in r["message"]
@@ -564,7 +564,7 @@ def test_public_appeal_input_limits(client, database: Database, deciders) -> Non
 # -- the audit trail --------------------------------------------------------------------------
 
 
-def test_every_appeal_step_writes_its_audit_event(client, database: Database, deciders) -> None:  # type: ignore[no-untyped-def]
+def test_every_appeal_step_writes_its_audit_event(client, database: Database, deciders) -> None:
     _, statement = _removed_case(client, database, deciders["mo"])
     appeal_id = _appeal_id(database, _appeal(client, statement=statement)["code"])
     client.post(f"/v1/appeals/{appeal_id}/claim", headers=deciders["judge"])
@@ -605,7 +605,7 @@ def test_every_appeal_step_writes_its_audit_event(client, database: Database, de
 # -- more appellants ------------------------------------------------------------------------------
 
 
-def test_dsa4_notifier_finding_the_measure_too_weak_gets_a_stronger_one(client, database: Database, deciders) -> None:  # type: ignore[no-untyped-def]
+def test_dsa4_notifier_finding_the_measure_too_weak_gets_a_stronger_one(client, database: Database, deciders) -> None:
     """A notifier whose report led only to a label appeals for removal: granted as 'modified'."""
     code = report(client)
     case_id = case_of(database, code)
@@ -642,7 +642,7 @@ def test_dsa4_notifier_finding_the_measure_too_weak_gets_a_stronger_one(client, 
         )
 
 
-def test_a_report_of_several_items_is_appealed_per_case(client, database: Database, deciders) -> None:  # type: ignore[no-untyped-def]
+def test_a_report_of_several_items_is_appealed_per_case(client, database: Database, deciders) -> None:
     r = client.post(
         "/public/notices",
         json={
@@ -670,7 +670,7 @@ def test_a_report_of_several_items_is_appealed_per_case(client, database: Databa
     )
 
 
-def test_uk4_complaint_against_an_automated_decision(client, database: Database, deciders) -> None:  # type: ignore[no-untyped-def]
+def test_uk4_complaint_against_an_automated_decision(client, database: Database, deciders) -> None:
     """REQ UK-4 (complaints against proactive technology), DSA-4: the automated decision is marked
     on the appeal, and any qualified person may decide it (no human took the decision)."""
     from staydown.cases.actions import case_by_id, decide_case
@@ -699,7 +699,7 @@ def test_uk4_complaint_against_an_automated_decision(client, database: Database,
 def test_uk3_overdue_appeals_alert_their_deciders_once(
     client,
     database: Database,
-    deciders,  # type: ignore[no-untyped-def]
+    deciders,
     clock: FrozenClock,
 ) -> None:
     """REQ UK-3, DSA-4: an expedited appeal 12 h before its 48 h alerts the senior moderators, and
@@ -734,7 +734,7 @@ def test_uk3_overdue_appeals_alert_their_deciders_once(
         assert "appeal:appeal:escalate" in tags and "appeal:appeal:breach" in tags
 
 
-def test_x2_parent_appeal_against_no_action_on_a_child_safety_case(client, database: Database, deciders) -> None:  # type: ignore[no-untyped-def]
+def test_x2_parent_appeal_against_no_action_on_a_child_safety_case(client, database: Database, deciders) -> None:
     """REQ X-2, X-3, DSA-4: a parent's report refused by two specialists is appealed; a third
     specialist, who took no part, confirms it: actual knowledge is recorded and the NCMEC clock
     starts. Only child-safety specialists see the appeal, and it is on the expedited route."""
@@ -774,7 +774,7 @@ def test_x2_parent_appeal_against_no_action_on_a_child_safety_case(client, datab
     assert "remove" in active_kinds(database, case_id)
 
 
-def test_an_appellant_may_withdraw_an_open_appeal(client, database: Database, deciders) -> None:  # type: ignore[no-untyped-def]
+def test_an_appellant_may_withdraw_an_open_appeal(client, database: Database, deciders) -> None:
     _, statement = _removed_case(client, database, deciders["mo"])
     filed = _appeal(client, statement=statement)
     r = client.post(f"/public/appeals/{filed['code']}/withdraw")
@@ -789,7 +789,7 @@ def test_an_appellant_may_withdraw_an_open_appeal(client, database: Database, de
 
 def test_dsa4_eui1_a_reversal_asks_whether_the_bank_entry_was_wrong_and_disables_it(
     client, database: Database, deciders
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """REQ DSA-4, EUI-1: a decision that rested on a bank match is reversed on appeal; the decider
     must say whether the entry was wrong; "yes" disables it (audited, the appeal as its reason),
     so the same picture uploaded again is no longer held, and the counts agree everywhere."""

@@ -24,7 +24,7 @@ LEGAL = Actor.staff(2, "legal", permissions_for_roles(["legal"]))
 AUTHORITIES = {"IE": "An Garda Siochana <dsa18@garda.example>"}
 
 
-def test_DSA3_threat_to_life_is_notified_to_the_member_state(client, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+def test_DSA3_threat_to_life_is_notified_to_the_member_state(client, database: Database, clock: FrozenClock) -> None:
     """REQ DSA-3: the marking opens a one-hour track from the marking; the track is met only when
     the notification has actually been sent (by the worker), so lateness is measured."""
     client.post(
@@ -71,13 +71,13 @@ class RecordingMailer:
     def __init__(self) -> None:
         self.sent: list = []
 
-    def send(self, message) -> None:  # type: ignore[no-untyped-def]
+    def send(self, message) -> None:
         self.sent.append(message)
 
 
 def test_DSA3_a_decision_marked_imminent_danger_notifies_and_an_unconfigured_state_stays_owed(
     client, database: Database, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """REQ DSA-3: "imminent danger" on a decision does what a marking does. A member state with no
     configured authority does not drop the duty: the track stays open, administrators are alerted,
     and it is breached when the hour passes."""
@@ -128,7 +128,7 @@ def test_DSA3_a_decision_marked_imminent_danger_notifies_and_an_unconfigured_sta
         assert art18.breached_at is not None and art18.state == "open"
 
 
-def test_DSA3_without_a_named_member_state_the_notices_jurisdiction_else_europol(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_DSA3_without_a_named_member_state_the_notices_jurisdiction_else_europol(client, database: Database) -> None:
     """REQ DSA-3 (Art. 18(2)): where the member state cannot be identified, Europol is told."""
     client.post(
         "/public/notices",
@@ -147,7 +147,7 @@ def test_DSA3_without_a_named_member_state_the_notices_jurisdiction_else_europol
         assert [n.member_state for n in marking.notifications] == ["EU"]
 
 
-def _run_worker(client, database: Database, mailer: RecordingMailer) -> int:  # type: ignore[no-untyped-def]
+def _run_worker(client, database: Database, mailer: RecordingMailer) -> int:
     from staydown.app import worker_services
     from staydown.jobs import build_registry
     from staydown.worker import Worker
@@ -157,7 +157,7 @@ def _run_worker(client, database: Database, mailer: RecordingMailer) -> int:  # 
     ).run_until_idle()
 
 
-def test_preservation_and_disclosure_are_legal_only_and_held(database: Database, clock: FrozenClock, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_preservation_and_disclosure_are_legal_only_and_held(database: Database, clock: FrozenClock, tmp_path) -> None:
     import base64
     import os
 
@@ -214,7 +214,7 @@ def test_preservation_and_disclosure_are_legal_only_and_held(database: Database,
         assert hold.kind == "preservation_request" and "2703(f)" in hold.basis
 
 
-def test_authority_routes_are_restricted_to_their_roles(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_authority_routes_are_restricted_to_their_roles(client, database: Database) -> None:
     from tests.helpers import make_staff, sign_in
 
     make_staff(database, "mo", "moderator")

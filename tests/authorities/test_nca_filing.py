@@ -61,14 +61,14 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def nca():  # type: ignore[no-untyped-def]
+def nca():
     app = create_nca_app(token=TOKEN)
     with serve(app) as url:
         yield url, app.state.nca
 
 
 @pytest.fixture(autouse=True)
-def _clear_faults(nca):  # type: ignore[no-untyped-def]
+def _clear_faults(nca):
     yield
     nca[1].clear_faults()
 
@@ -80,7 +80,7 @@ def make_case(
     accounts: tuple[str, ...] = ("acct-1",),
     confirm: bool = True,
     imminent_danger: bool = False,
-) -> int:  # type: ignore[no-untyped-def]
+) -> int:
     """A child-safety case about content of `accounts[0]`, with copies posted by the others
     grouped into it (as a perceptual match would), two benign files in the vault per item, the
     upload's IP and time from the scan, and its hashes; confirmed by a person unless told not to."""
@@ -179,14 +179,14 @@ def make_case(
     return case_id
 
 
-def worker(client, database: Database, url: str, *, timeout: float = 5.0) -> Worker:  # type: ignore[no-untyped-def]
+def worker(client, database: Database, url: str, *, timeout: float = 5.0) -> Worker:
     from staydown.app import worker_services
 
     services = {**worker_services(client.app), "nca_client": NcaClient(url, TOKEN, timeout=timeout)}
     return Worker(database, build_registry(), services=services, retry=RetryPolicy(base_seconds=1, cap_seconds=1))
 
 
-def draft_and_confirm(client, database: Database, case_id: int, **kwargs: Any) -> list[int]:  # type: ignore[no-untyped-def]
+def draft_and_confirm(client, database: Database, case_id: int, **kwargs: Any) -> list[int]:
     with database.unit_of_work() as db:
         drafts = draft_reports(
             db, actor=CS1, case=db.get(Case, case_id), catalogue=client.app.state.catalogue, rules=ON, **kwargs
@@ -231,7 +231,7 @@ def _track(database: Database, case_id: int) -> LegalTrack:
 # -- drafting and confirming -------------------------------------------------------------------
 
 
-def test_uk6_drafting_is_refused_without_actual_knowledge(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_uk6_drafting_is_refused_without_actual_knowledge(client, database: Database) -> None:
     """UK-6, CSAM-7: a report alone is not knowledge; until a person confirms, there is nothing to report."""
     case_id = make_case(client, database, confirm=False)
     with database.unit_of_work() as db, pytest.raises(RuleViolation, match="not been confirmed"):
@@ -241,7 +241,7 @@ def test_uk6_drafting_is_refused_without_actual_knowledge(client, database: Data
         assert db.scalar(sa.select(sa.func.count()).select_from(NcaReport)) == 0
 
 
-def test_uk6_csam5_only_a_child_safety_reviewer_confirms(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_uk6_csam5_only_a_child_safety_reviewer_confirms(client, database: Database) -> None:
     """UK-6, CSAM-5: moderators never see or make NCA reports; legal may draft and read them; only a
     child-safety reviewer confirms (and makes the declaration the report carries)."""
     case_id = make_case(client, database)
@@ -263,7 +263,7 @@ def test_uk6_csam5_only_a_child_safety_reviewer_confirms(client, database: Datab
     assert _tags(database) == ["authority:nca:draft", "authority:nca:confirm"]
 
 
-def test_uk6_an_urgent_case_is_reported_as_urgent(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_uk6_an_urgent_case_is_reported_as_urgent(client, database: Database) -> None:
     """UK-6: the priority assessment. A case marked as a threat to a child is urgent and cannot be
     drafted as standard; an urgent report says why."""
     case_id = make_case(client, database, imminent_danger=True)
@@ -284,7 +284,7 @@ def test_uk6_an_urgent_case_is_reported_as_urgent(client, database: Database) ->
         assert _priority(plain, "urgent", "the child is named and reachable")[0] == "urgent"
 
 
-def test_uk6_a_non_uk_provider_reports_only_uk_linked_content(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_uk6_a_non_uk_provider_reports_only_uk_linked_content(client, database: Database) -> None:
     """UK-6 (OSA s.66(2), s.70(6)): a non-UK provider must not report content that is not UK-linked."""
     case_id = make_case(client, database)
     non_uk = NcaRules(enabled=True, uk_provider=False)
@@ -319,7 +319,7 @@ def test_uk6_a_non_uk_provider_reports_only_uk_linked_content(client, database: 
 
 def test_uk6_a_confirmed_report_is_filed_over_http_with_what_the_case_holds(
     client, database: Database, nca, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """UK-6, CSAM-3, CSAM-4: filed against the local NCA over real HTTP; the report carries the
     files, their hashes, the upload's IP, port and time, the account, how it was found and the
     reviewer's declaration; the receipt meets the track and starts the hold."""
@@ -382,7 +382,7 @@ STEPS = [
 @pytest.mark.parametrize("step,mode", STEPS, ids=[f"{s}-{m}" for s, m in STEPS])
 def test_uk6_a_lost_answer_at_each_step_resumes_without_a_second_report(
     client, database: Database, nca, clock: FrozenClock, step: str, mode: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """UK-6: the NCA did the step (or not) and the answer never came; the machine, which committed
     before and after each call, resumes and ends with exactly one report at the NCA, each file in
     it once. (A crash of our process between the call and its commit looks the same from here.)"""
@@ -419,7 +419,7 @@ def test_uk6_a_lost_answer_at_each_step_resumes_without_a_second_report(
 
 def test_uk6_a_report_the_nca_lost_before_submission_is_made_again(
     client, database: Database, nca, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """UK-6: if the NCA no longer holds an unfinished report, a new one is made under a new key and
     submitted; the lost one was never submitted, so one report counts."""
     url, server = nca
@@ -444,7 +444,7 @@ def test_uk6_a_report_the_nca_lost_before_submission_is_made_again(
 
 def test_uk6_the_track_is_met_only_when_every_report_for_the_case_is_finished(
     client, database: Database, nca, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """UK-6: one report per reported account; the case's uk_nca track stays open until the last
     of them is submitted."""
     url, server = nca
@@ -477,7 +477,7 @@ def test_uk6_the_track_is_met_only_when_every_report_for_the_case_is_finished(
 
 def test_uk6_nothing_is_drafted_or_filed_when_nca_reporting_is_off(
     client, database: Database, nca, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """UK-6: with STAYDOWN_UK_NCA_REPORTING off, a case gets no uk_nca track, nothing can be drafted
     or confirmed, and a report confirmed before it was turned off is not sent."""
     url, server = nca
@@ -506,7 +506,7 @@ def test_uk6_nothing_is_drafted_or_filed_when_nca_reporting_is_off(
             confirm_report(db, actor=CS2, report=report, rules=off)
 
 
-def _cs_headers(client, database: Database) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _cs_headers(client, database: Database) -> dict[str, str]:
     from tests.helpers import make_staff, sign_in
 
     make_staff(database, "cs-api", "child_safety")
@@ -516,7 +516,7 @@ def _cs_headers(client, database: Database) -> dict[str, str]:  # type: ignore[n
 # -- the HTTP API ---------------------------------------------------------------------------------
 
 
-def test_uk6_csam5_api_drafts_confirms_and_shows_status(client, database: Database, nca, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+def test_uk6_csam5_api_drafts_confirms_and_shows_status(client, database: Database, nca, clock: FrozenClock) -> None:
     """UK-6, CSAM-5: the routes, each behind its permission, with a clear 4xx for bad input."""
     from tests.helpers import make_staff, sign_in
 
@@ -580,7 +580,7 @@ def test_uk6_csam5_api_drafts_confirms_and_shows_status(client, database: Databa
 
 def test_uk6_files_can_stay_in_the_vault_with_only_their_hashes_sent(
     client, database: Database, nca, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """UK-6: whether the NCA's API takes the files themselves is not public; with
     STAYDOWN_UK_NCA_SEND_FILES off the report describes each file by its hashes and details, no
     file leaves, and the files are still held from the receipt."""

@@ -139,7 +139,7 @@ def test_uk6_the_document_is_stable_bytes_that_meet_the_format() -> None:
         (lambda d: d["content"][0].update(fileRef="../etc"), "fileRef: has the wrong form"),
     ],
 )
-def test_uk6_the_check_names_what_is_wrong(change, problem) -> None:  # type: ignore[no-untyped-def]
+def test_uk6_the_check_names_what_is_wrong(change, problem) -> None:
     document = json.loads(body(make_report("doc-2", files=(jpeg(2),))))
     change(document)
     problems = f.validate_report(document)

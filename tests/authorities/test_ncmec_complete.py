@@ -36,13 +36,13 @@ UPLOADED_AT = datetime(2026, 5, 30, 9, 15, 7, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def ncmec_server():  # type: ignore[no-untyped-def]
+def ncmec_server():
     app = create_ncmec_app(username=USER, password=PASSWORD)
     with serve(app) as url:
         yield url, app.state.ncmec
 
 
-def _scan(client, key: str, data: bytes, content_id: str, account: str, **fields: str) -> dict:  # type: ignore[no-untyped-def]
+def _scan(client, key: str, data: bytes, content_id: str, account: str, **fields: str) -> dict:
     r = client.post(
         "/v1/scan",
         headers=auth(key),
@@ -53,7 +53,7 @@ def _scan(client, key: str, data: bytes, content_id: str, account: str, **fields
     return r.json()
 
 
-def _report_and_confirm_by_people(client, staff, key: str, content_ids: list[str]) -> int:  # type: ignore[no-untyped-def]
+def _report_and_confirm_by_people(client, staff, key: str, content_ids: list[str]) -> int:
     """A parent reports the content through the platform; a child-safety specialist confirms
     apparent CSAM."""
     r = client.post(
@@ -86,7 +86,7 @@ def _ncmec_track(database: Database, case_id: int) -> LegalTrack:
         ).scalar_one()
 
 
-def _received(server, report_id: int, database: Database):  # type: ignore[no-untyped-def]
+def _received(server, report_id: int, database: Database):
     with database.unit_of_work(write=False) as db:
         marker = f"staydown report ref: {db.get(NcmecReport, report_id).plan['ref']}"
     found = [r for r in server.find_reports(marker) if r.status == "finished"]
@@ -96,7 +96,7 @@ def _received(server, report_id: int, database: Database):  # type: ignore[no-un
 
 def test_ncmec3_csam3_allowed_upload_reported_later_is_filed_with_its_file_ip_port_and_time(
     client, database: Database, api_key: str, staff, ncmec_server, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """The report the court said was owed: an upload that passed the scan, reported and confirmed
     later. staydown never held the file, so it asks the platform (webhook and pull feed), waits,
     and files when the file arrives; the XML NCMEC receives over HTTP carries the file, the IP,
@@ -217,7 +217,7 @@ def test_ncmec3_csam3_allowed_upload_reported_later_is_filed_with_its_file_ip_po
         )
 
 
-def _contents(db, *specs: tuple[str, str | None, str | None]) -> list:  # type: ignore[no-untyped-def]
+def _contents(db, *specs: tuple[str, str | None, str | None]) -> list:
     return [
         ensure_content(
             db,
@@ -271,7 +271,7 @@ def test_ncmec3_publicly_available_is_sent_only_as_the_platform_registered_it(da
     assert b"publiclyAvailable" not in unsaid and b"not known: the platform did not say" in unsaid
 
 
-def test_ncmec3_content_without_an_address_is_named_by_the_platforms_id(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_ncmec3_content_without_an_address_is_named_by_the_platforms_id(client, database: Database) -> None:
     """No URL from the platform: the web page incident names the platform's content ids and
     carries no URL at all, never staydown's own address."""
     settings = client.app.state.settings
@@ -296,7 +296,7 @@ def test_ncmec3_content_without_an_address_is_named_by_the_platforms_id(client, 
     assert settings.base_url.encode() not in document
 
 
-def _waiting_report(client, database: Database, staff, api_key: str, content_id: str) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
+def _waiting_report(client, database: Database, staff, api_key: str, content_id: str) -> tuple[int, int, int]:
     """A confirmed case about content staydown never held; a report drafted and confirmed,
     waiting for the platform's file. Returns (case, report, file request)."""
     case_id = _report_and_confirm_by_people(client, staff, api_key, [content_id])
@@ -307,7 +307,7 @@ def _waiting_report(client, database: Database, staff, api_key: str, content_id:
 
 def test_ncmec3_an_overdue_file_alerts_child_safety_once_and_the_report_keeps_waiting(
     client, database: Database, staff, api_key: str, ncmec_server, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """The request has its own deadline (STAYDOWN_NCMEC_FILE_REQUEST_HOURS): past it, child
     safety is alerted; the report is not filed without the file until a specialist decides so,
     with reasons, and then says in the report that the file is missing and why."""
@@ -358,7 +358,7 @@ def test_ncmec3_an_overdue_file_alerts_child_safety_once_and_the_report_keeps_wa
 
 def test_ncmec3_a_platform_that_cannot_provide_the_file_alerts_at_once(
     client, database: Database, staff, api_key: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Acknowledging the provide_file action as failed (what a platform that does not know the
     request does too) tells child safety now, not at the deadline; the file may still come."""
     _, report_id, request_id = _waiting_report(client, database, staff, api_key, "post-903")
@@ -387,7 +387,7 @@ def test_ncmec3_a_platform_that_cannot_provide_the_file_alerts_at_once(
 
 def test_ncmec3_bad_answers_to_a_file_request_are_refused_clearly(
     client, database: Database, staff, api_key: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     _, _, request_id = _waiting_report(client, database, staff, api_key, "post-904")
     platform = auth(api_key)
     upload = {"file": ("a.jpg", jpeg(904), "image/jpeg")}
@@ -415,7 +415,7 @@ def test_ncmec3_bad_answers_to_a_file_request_are_refused_clearly(
 
 def test_ncmec3_the_track_is_met_only_when_every_report_of_the_case_is_finished(
     client, database: Database, staff, api_key: str, ncmec_server
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Two accounts posted the material: two reports. The one whose file is in the vault is filed
     at once; the other waits for the platform's file, and so does the NCMEC track."""
     url, server = ncmec_server
@@ -489,7 +489,7 @@ def test_ncmec3_the_track_is_met_only_when_every_report_of_the_case_is_finished(
 
 def test_ncmec3_a_file_request_is_delivered_as_an_action_but_counted_as_no_measure(
     client, database: Database, staff, api_key: str, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """provide_file travels with the actions (so every integration receives it) but restricts
     nobody: no statement of reasons, no case measure, not in the DSA figures."""
     from staydown.transparency.models import StatementOfReasons
@@ -511,7 +511,7 @@ def test_ncmec3_a_file_request_is_delivered_as_an_action_but_counted_as_no_measu
 
 def test_ncmec3_the_console_shows_the_wait_and_files_without_only_with_reasons(
     client, database: Database, staff, api_key: str, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """The report's console page says which file it waits for, from which request, until when;
     a specialist files without it from there once the platform's time is up, with reasons."""
     from tests.web.console_helpers import console_user
@@ -532,7 +532,7 @@ def test_ncmec3_the_console_shows_the_wait_and_files_without_only_with_reasons(
     assert "filed without the file" in page and "deleted the post" in page
 
 
-def test_csam3_what_the_platform_deposited_is_checked_before_it_goes_into_a_report(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_csam3_what_the_platform_deposited_is_checked_before_it_goes_into_a_report(client, database: Database) -> None:
     """The deposit context is free JSON: an address that is no IP, a port out of range or a time
     without an offset is left out (the next source is used), never sent as it came."""
     from staydown.evidence.actions import store_item

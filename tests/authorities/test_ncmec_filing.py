@@ -32,13 +32,13 @@ MOD = Actor.staff(103, "mod", permissions_for_roles(["moderator"]))
 
 
 @pytest.fixture(scope="module")
-def ncmec():  # type: ignore[no-untyped-def]
+def ncmec():
     app = create_ncmec_app(username=USER, password=PASSWORD)
     with serve(app) as url:
         yield url, app.state.ncmec
 
 
-def _case_with_evidence(client, database: Database, *, confirm: bool = True) -> int:  # type: ignore[no-untyped-def]
+def _case_with_evidence(client, database: Database, *, confirm: bool = True) -> int:
     client.post(
         "/public/notices",
         json={
@@ -84,7 +84,7 @@ def _case_with_evidence(client, database: Database, *, confirm: bool = True) -> 
     return case_id
 
 
-def _worker(client, database: Database, url: str) -> Worker:  # type: ignore[no-untyped-def]
+def _worker(client, database: Database, url: str) -> Worker:
     from staydown.app import worker_services
 
     settings = client.app.state.settings
@@ -94,7 +94,7 @@ def _worker(client, database: Database, url: str) -> Worker:  # type: ignore[no-
     return Worker(database, build_registry(), services=services, retry=RetryPolicy(base_seconds=1, cap_seconds=1))
 
 
-def _file(client, database: Database, case_id: int) -> list[int]:  # type: ignore[no-untyped-def]
+def _file(client, database: Database, case_id: int) -> list[int]:
     with database.unit_of_work() as db:
         drafts = draft_reports(db, actor=CS1, case=db.get(Case, case_id), catalogue=client.app.state.catalogue)
         for report in drafts:
@@ -102,7 +102,7 @@ def _file(client, database: Database, case_id: int) -> list[int]:  # type: ignor
         return [r.id for r in drafts]
 
 
-def test_an_unconfirmed_case_cannot_be_reported(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_an_unconfirmed_case_cannot_be_reported(client, database: Database) -> None:
     case_id = _case_with_evidence(client, database, confirm=False)
     with database.unit_of_work() as db, pytest.raises(RuleViolation, match="not been confirmed"):
         draft_reports(db, actor=CS1, case=db.get(Case, case_id), catalogue=client.app.state.catalogue)
@@ -110,7 +110,7 @@ def test_an_unconfirmed_case_cannot_be_reported(client, database: Database) -> N
 
 def test_confirmed_case_files_one_finished_report_and_starts_the_hold(
     client, database: Database, ncmec, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """CSAM-1, NCMEC-1, NCMEC-3, NCMEC-4, CSAM-4."""
     url, server = ncmec
     case_id = _case_with_evidence(client, database)
@@ -152,7 +152,7 @@ def test_confirmed_case_files_one_finished_report_and_starts_the_hold(
 @pytest.mark.parametrize("step", ["submit", "upload", "fileinfo", "finish"])
 def test_a_crash_after_each_step_resumes_to_exactly_one_finished_report(
     client, database: Database, ncmec, step: str, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """NCMEC-2: the server did the step but the answer was lost; the machine resumes and files
     exactly one report."""
     url, server = ncmec

@@ -36,7 +36,7 @@ def _tags(database: Database) -> list[str]:
         return list(db.execute(sa.select(AuditEvent.tag).order_by(AuditEvent.seq)).scalars())
 
 
-def test_claim_lease_blocks_others_until_it_expires(client, staff, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+def test_claim_lease_blocks_others_until_it_expires(client, staff, database: Database, clock: FrozenClock) -> None:
     client.post("/public/notices", json=HARASSMENT)
     case_id = _case_id(database)
     r = client.post(f"/v1/cases/{case_id}/claim", headers=staff["mo"])
@@ -53,7 +53,7 @@ def test_claim_lease_blocks_others_until_it_expires(client, staff, database: Dat
     assert client.post(f"/v1/cases/{case_id}/claim", headers=staff["senior"]).status_code == 200
 
 
-def test_decision_violates_applies_policy_actions_with_audit(client, staff, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_decision_violates_applies_policy_actions_with_audit(client, staff, database: Database) -> None:
     client.post("/public/notices", json=HARASSMENT)
     case_id = _case_id(database)
     client.post(f"/v1/cases/{case_id}/claim", headers=staff["mo"])
@@ -73,7 +73,7 @@ def test_decision_violates_applies_policy_actions_with_audit(client, staff, data
         assert event.data["policy_ref"] == "harassment@2" and event.actor_kind == "staff"
 
 
-def test_decision_needs_facts_current_policy_and_known_actions(client, staff, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_decision_needs_facts_current_policy_and_known_actions(client, staff, database: Database) -> None:
     client.post("/public/notices", json=HARASSMENT)
     case_id = _case_id(database)
     client.post(f"/v1/cases/{case_id}/claim", headers=staff["mo"])
@@ -96,7 +96,7 @@ def test_decision_needs_facts_current_policy_and_known_actions(client, staff, da
     assert r.status_code == 422
 
 
-def test_X2_single_no_violation_cannot_close_a_child_safety_case(client, staff, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_X2_single_no_violation_cannot_close_a_child_safety_case(client, staff, database: Database) -> None:
     """REQ X-2: one reviewer's 'does not violate' changes nothing and closes no clock; a second,
     different, senior reviewer must agree. Once they do, the decision is final: the DSA's timely
     decision is met, the removal clocks are closed as a refusal with both reviewers' reasons
@@ -156,7 +156,7 @@ def test_X2_single_no_violation_cannot_close_a_child_safety_case(client, staff, 
 
 def test_X3_confirming_csam_records_actual_knowledge_and_starts_the_ncmec_clock(
     client, staff, database: Database, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """REQ X-3, CSAM-1: the NCMEC track's clock starts at the confirming decision (default 24 h)."""
     client.post("/public/notices", json=MINOR_REPORT)
     case_id = _case_id(database)
@@ -180,7 +180,7 @@ def test_X3_confirming_csam_records_actual_knowledge_and_starts_the_ncmec_clock(
     assert "case:knowledge:csam" in _tags(database)
 
 
-def test_second_reviewer_can_overturn_into_a_violation(client, staff, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_second_reviewer_can_overturn_into_a_violation(client, staff, database: Database) -> None:
     client.post("/public/notices", json=MINOR_REPORT)
     case_id = _case_id(database)
     client.post(f"/v1/cases/{case_id}/claim", headers=staff["cs1"])
@@ -200,7 +200,7 @@ def test_second_reviewer_can_overturn_into_a_violation(client, staff, database: 
 
 def test_deadlines_escalate_before_breach_and_breaches_are_recorded(
     client, database: Database, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """REQ TID-2, UK-1: each clock escalates with a quarter of its time left (raise priority,
     alert the roles) and records its breach, once each. A parent's report about their child runs
     the 24 h priority takedown, the 48 h TAKE IT DOWN and UK clocks and the 72 h DSA clock."""
@@ -239,7 +239,7 @@ def test_deadlines_escalate_before_breach_and_breaches_are_recorded(
     assert _tags(database).count("case:track:breach") == 3
 
 
-def test_queue_orders_by_priority_then_deadline(client, staff, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_queue_orders_by_priority_then_deadline(client, staff, database: Database) -> None:
     client.post("/public/notices", json={**HARASSMENT, "items": [{"content_id": "low"}], "policy_id": "spam"})
     client.post("/public/notices", json=HARASSMENT)
     client.post("/public/notices", json=MINOR_REPORT)
@@ -251,7 +251,7 @@ def test_queue_orders_by_priority_then_deadline(client, staff, database: Databas
     assert all(not c["child_safety"] for c in client.get("/v1/queue", headers=staff["mo"]).json())
 
 
-def test_staff_sign_in_throttled_from_the_failing_source(client, staff) -> None:  # type: ignore[no-untyped-def]
+def test_staff_sign_in_throttled_from_the_failing_source(client, staff) -> None:
     for _ in range(5):
         assert (
             client.post("/v1/auth/sign-in", json={"username": "mo", "password": "wrong password!!"}).status_code == 401

@@ -22,7 +22,7 @@ from tests.helpers import PASSWORD
 SPAM = {"kind": "public_report", "reporter_kind": "user", "policy_id": "spam", "explanation": "link spam"}
 
 
-def _cases(client, database: Database, n: int, tag: str = "s", **extra) -> list[int]:  # type: ignore[no-untyped-def]
+def _cases(client, database: Database, n: int, tag: str = "s", **extra) -> list[int]:
     ids = []
     for i in range(n):
         r = client.post(
@@ -40,7 +40,7 @@ def _person(database: Database, name: str, *roles: str) -> Actor:
         return Actor.staff(user.id, name, permissions_for_roles(list(roles)))
 
 
-def _events(db, case_id: int, tag: str) -> list[AuditEvent]:  # type: ignore[no-untyped-def]
+def _events(db, case_id: int, tag: str) -> list[AuditEvent]:
     return list(
         db.execute(
             sa.select(AuditEvent)
@@ -50,7 +50,7 @@ def _events(db, case_id: int, tag: str) -> list[AuditEvent]:  # type: ignore[no-
     )
 
 
-def test_a_comment_is_stored_and_audited_with_its_author(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_a_comment_is_stored_and_audited_with_its_author(client, database: Database) -> None:
     case_id = _cases(client, database, 1)[0]
     mo = _person(database, "mo", "moderator")
     with database.unit_of_work() as db:
@@ -64,7 +64,7 @@ def test_a_comment_is_stored_and_audited_with_its_author(client, database: Datab
         teamwork.add_comment(db, actor=mo, case=db.get(Case, case_id), body="x" * 5001)
 
 
-def test_assignment_and_escalation_write_their_events_and_alert_the_role(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_assignment_and_escalation_write_their_events_and_alert_the_role(client, database: Database) -> None:
     case_id = _cases(client, database, 1)[0]
     mo = _person(database, "mo", "moderator")
     senior = _person(database, "senior", "senior_moderator")
@@ -88,7 +88,7 @@ def test_assignment_and_escalation_write_their_events_and_alert_the_role(client,
         assert alert.role == "senior_moderator" and alert.kind == "case_escalated"
 
 
-def test_assignment_needs_a_reviewer_and_a_worker_target(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_assignment_needs_a_reviewer_and_a_worker_target(client, database: Database) -> None:
     case_id = _cases(client, database, 1)[0]
     legal = _person(database, "legal", "legal")
     mo = _person(database, "mo", "moderator")
@@ -108,7 +108,7 @@ def test_assignment_needs_a_reviewer_and_a_worker_target(client, database: Datab
             teamwork.escalate_case(db, actor=mo, case=case, to="role:moderator", reason="  ")
 
 
-def test_bulk_decision_claims_and_decides_each_case_with_one_event_each(app, client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_bulk_decision_claims_and_decides_each_case_with_one_event_each(app, client, database: Database) -> None:
     ids = _cases(client, database, 5)
     mo = _person(database, "mo", "moderator")
     catalogue = app.state.catalogue
@@ -132,7 +132,7 @@ def test_bulk_decision_claims_and_decides_each_case_with_one_event_each(app, cli
             assert decision.facts == "bot wave" and decision.note == "bulk decision of 5 cases"
 
 
-def test_bulk_decision_refuses_the_two_person_rule_and_is_all_or_nothing(app, client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_bulk_decision_refuses_the_two_person_rule_and_is_all_or_nothing(app, client, database: Database) -> None:
     spam = _cases(client, database, 2)
     minor = _cases(client, database, 1, tag="minor", minor_involved=True)[0]
     mo = _person(database, "mo", "moderator")

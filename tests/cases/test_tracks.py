@@ -57,7 +57,7 @@ def _only_case(database: Database) -> int:
         return db.execute(sa.select(Case.id).order_by(Case.id.desc()).limit(1)).scalar_one()
 
 
-def _decide(client, headers, case_id: int, policy: str, outcome: str, facts: str = "reviewed the post") -> dict:  # type: ignore[no-untyped-def]
+def _decide(client, headers, case_id: int, policy: str, outcome: str, facts: str = "reviewed the post") -> dict:
     assert client.post(f"/v1/cases/{case_id}/claim", headers=headers).status_code == 200
     r = client.post(
         f"/v1/cases/{case_id}/decision", headers=headers, json={"policy": policy, "outcome": outcome, "facts": facts}
@@ -77,7 +77,7 @@ def _sweep_at(database: Database, clock: FrozenClock, hours: float) -> None:
 
 def test_DSA1_a_no_violation_decision_meets_the_timely_decision_and_nothing_breaches(
     client, staff, database: Database, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """REQ DSA-1, DSA-8: most reports end in no action. A "does not violate" decided within
     minutes meets the DSA track; days later nothing has escalated or breached, no alert was
     raised, and the transparency report counts it met on time, not missed."""
@@ -105,7 +105,7 @@ def test_DSA1_a_no_violation_decision_meets_the_timely_decision_and_nothing_brea
 
 def test_TID2_a_violation_keeps_the_removal_clocks_until_the_platform_confirms(
     client, staff, api_key: str, database: Database, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """REQ TID-2, UK-3: "violates" meets the DSA decision at once; the TAKE IT DOWN and UK removal
     clocks are met only by the platform's confirmation that the item is down."""
     r = client.post(
@@ -138,7 +138,7 @@ def test_TID2_a_violation_keeps_the_removal_clocks_until_the_platform_confirms(
     assert tracks["uk_intimate_image"].state == "met"
 
 
-def test_TID1_a_refused_request_is_closed_with_reasons_the_requester_reads(client, staff, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_TID1_a_refused_request_is_closed_with_reasons_the_requester_reads(client, staff, database: Database) -> None:
     """REQ TID-1, TID-5, DSA-1: a TAKE IT DOWN request refused on review is not left running
     "Not yet" above the outcome: the clock is closed as a refusal, and the page shows why."""
     r = client.post(
@@ -183,24 +183,24 @@ def test_TID1_a_refused_request_is_closed_with_reasons_the_requester_reads(clien
 # -- the catalogue drives which clocks open -------------------------------------------------------
 
 
-def _catalogue_with(old: str, new: str):  # type: ignore[no-untyped-def]
+def _catalogue_with(old: str, new: str):
     assert old in DEFAULT_TEXT
     return load_catalogue(DEFAULT_TEXT.replace(old, new, 1))
 
 
 @pytest.fixture
-def custom_client(settings, database: Database):  # type: ignore[no-untyped-def]
+def custom_client(settings, database: Database):
     from fastapi.testclient import TestClient
 
     from staydown.app import create_app
 
-    def build(catalogue):  # type: ignore[no-untyped-def]
+    def build(catalogue):
         return TestClient(create_app(settings, database=database, run_worker=False, catalogue=catalogue))
 
     return build
 
 
-def test_catalogue_lists_drive_which_clocks_open_and_their_hours(custom_client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_catalogue_lists_drive_which_clocks_open_and_their_hours(custom_client, database: Database) -> None:
     """Each policy's list in the catalogue is what intake reads: a policy's own hours for a kind
     it lists set that clock, and a kind it no longer lists does not open."""
     spam = DEFAULT_TEXT[DEFAULT_TEXT.index("  - id: spam") :]
@@ -232,7 +232,7 @@ def test_catalogue_lists_drive_which_clocks_open_and_their_hours(custom_client, 
     assert csam["priority_takedown"].due_at == T0 + timedelta(hours=2)
 
 
-def test_catalogue_section_hours_apply_to_every_policy_that_lists_a_kind(custom_client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_catalogue_section_hours_apply_to_every_policy_that_lists_a_kind(custom_client, database: Database) -> None:
     catalogue = _catalogue_with("dsa_notice: {hours: 72}", "dsa_notice: {hours: 36}")
     with custom_client(catalogue) as client:
         client.post("/public/notices", json=SPAM)
@@ -270,7 +270,7 @@ def test_policies_check_refuses_unknown_and_unlawful_tracks(edit: tuple[str, str
 # -- bystanders, addresses, orders --------------------------------------------------------------
 
 
-def test_UK1_a_bystanders_anonymous_csam_report_runs_a_takedown_clock(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_UK1_a_bystanders_anonymous_csam_report_runs_a_takedown_clock(client, database: Database) -> None:
     """REQ UK-1, X-1: not only NCMEC (waiting for knowledge) and the EU clock: the swift takedown
     clock runs from receipt for a report by anyone."""
     r = client.post("/public/notices", json=BYSTANDER_CSAM)
@@ -285,7 +285,7 @@ def test_UK1_a_bystanders_anonymous_csam_report_runs_a_takedown_clock(client, da
 
 def test_X2_a_parents_grooming_report_on_a_csam_case_gets_no_intimate_image_clocks(
     client, api_key: str, database: Database
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """REQ X-2, TID-2, UK-3: the TAKE IT DOWN and UK intimate-image clocks answer a report of an
     intimate image. A parent reporting grooming messages on content whose case was opened as CSAM
     is shown the clocks that fit a grooming report, not the intimate-image ones of the case."""
@@ -332,7 +332,7 @@ def test_X2_a_parents_grooming_report_on_a_csam_case_gets_no_intimate_image_cloc
 
 def test_UK1_a_url_only_report_resolves_to_registered_content_and_is_restricted(
     client, api_key: str, database: Database
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """REQ UK-1, X-4: a report that gives only an address is resolved to the content the platform
     registered there (another spelling of the address included), so the interim restriction
     applies at once."""
@@ -353,7 +353,7 @@ def test_UK1_a_url_only_report_resolves_to_registered_content_and_is_restricted(
 
 def test_UK1_content_registered_later_at_a_reported_address_joins_its_case(
     client, api_key: str, database: Database
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """REQ UK-1, X-4: when the platform registers the content at an address someone reported
     before staydown knew it, it joins that report's case and is restricted."""
     r = client.post("/public/notices", json={**BYSTANDER_CSAM, "items": [{"url": "https://forum.example/p/88"}]})
@@ -376,7 +376,7 @@ def test_UK1_content_registered_later_at_a_reported_address_joins_its_case(
 
 def test_X_an_agents_order_opens_its_own_track_and_its_receipt_shows_only_it(
     client, api_key: str, staff, database: Database, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """REQ X-2, X-5: the DHS step of the case. A parent's report runs its clocks; days later a
     law-enforcement agent's request joins the case with the deadline it states: its own track,
     and a receipt that lists only that track, not the parent's (already breached) clocks."""
@@ -425,7 +425,7 @@ def test_X_an_agents_order_opens_its_own_track_and_its_receipt_shows_only_it(
     assert r.json()["deadlines"][0]["due_at"].startswith((T0 + timedelta(hours=73 + 24)).isoformat()[:19])
 
 
-def test_terrorist_removal_order_keeps_the_regulations_one_hour(client, api_key: str, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_terrorist_removal_order_keeps_the_regulations_one_hour(client, api_key: str, database: Database) -> None:
     """An EU terrorist-content removal order runs one hour from receipt (Regulation 2021/784 Art.
     3(3)), even when the order is sent with a later deadline by mistake."""
     r = client.post(
@@ -443,7 +443,7 @@ def test_terrorist_removal_order_keeps_the_regulations_one_hour(client, api_key:
     assert track.due_at == T0 + timedelta(hours=1) and "law" in track.details["basis"]
 
 
-def test_an_order_field_is_refused_on_a_report_that_is_not_an_order(client) -> None:  # type: ignore[no-untyped-def]
+def test_an_order_field_is_refused_on_a_report_that_is_not_an_order(client) -> None:
     r = client.post("/public/notices", json={**SPAM, "order": {"issued_by": "me", "reference": "x"}})
     assert r.status_code == 422 and "order" in r.text
 
@@ -451,7 +451,7 @@ def test_an_order_field_is_refused_on_a_report_that_is_not_an_order(client) -> N
 # -- a match is knowledge -----------------------------------------------------------------------
 
 
-def _scan(client, key: str, content_id: str, account: str, data: bytes) -> dict:  # type: ignore[no-untyped-def]
+def _scan(client, key: str, content_id: str, account: str, data: bytes) -> dict:
     r = client.post(
         "/v1/scan",
         headers=auth(key),
@@ -464,7 +464,7 @@ def _scan(client, key: str, content_id: str, account: str, data: bytes) -> dict:
 
 def test_CSAM1_a_blocked_reupload_of_confirmed_material_is_knowledge_that_breaches_when_nobody_acts(
     client, staff, api_key: str, database: Database, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """REQ CSAM-1, CSAM-7, X-3, X-5: an item confirmed as CSAM is banked; its re-upload is blocked
     and, the policy acting on trusted matches, decided at once by the normal path (removal and
     account measures, marked automated); the NCMEC clock runs from the match, escalates and
@@ -520,7 +520,7 @@ def test_CSAM1_a_blocked_reupload_of_confirmed_material_is_knowledge_that_breach
 
 def test_CSAM7_a_confirmed_match_under_a_policy_that_does_not_act_alone_is_knowledge_without_a_decision(
     custom_client, database: Database, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """REQ CSAM-1, CSAM-7: without `auto_action_on_trusted_match` nothing is decided by the
     machine, but the match against confirmed material is still knowledge: the clock runs."""
     from staydown.actors import SYSTEM as system

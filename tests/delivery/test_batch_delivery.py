@@ -112,7 +112,7 @@ def _subjects(database: Database, n: int) -> dict[str, list[str]]:
 
 def test_x5_batch_delivery_keeps_order_per_subject_and_delivers_each_key_once_when_posts_fail(
     database: Database, clock: FrozenClock, flaky
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """REQ X-5: every copy's action reaches the platform, once, in order per subject, through a
     receiver that refuses about a third of the POSTs."""
     state, url = flaky
@@ -160,7 +160,7 @@ def test_x5_batch_delivery_keeps_order_per_subject_and_delivers_each_key_once_wh
 def _batch_registry(calls: list[list[int]], fail: bool = False) -> JobRegistry:
     registry = JobRegistry()
 
-    def one(db, ctx: JobContext) -> None:  # type: ignore[no-untyped-def]
+    def one(db, ctx: JobContext) -> None:
         calls.append([ctx.job_id])
 
     def many(database: Database, contexts: list[JobContext]) -> dict[int, str | None]:

@@ -32,18 +32,18 @@ TAKEDOWN = {
 }
 
 
-def _mails(database: Database, app, folder: Path) -> list[email.message.EmailMessage]:  # type: ignore[no-untyped-def]
+def _mails(database: Database, app, folder: Path) -> list[email.message.EmailMessage]:
     worker = Worker(database, build_registry(), services={"settings": app.state.settings, "mailer": FileMailer(folder)})
     worker.run_until_idle()
     return [
-        email.message_from_bytes(m.read_bytes(), policy=policy.default)  # type: ignore[misc]
+        email.message_from_bytes(m.read_bytes(), policy=policy.default)
         for m in sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
     ]
 
 
 def test_tid1_an_incomplete_request_is_told_by_email_what_is_missing_and_how_to_complete_it(
     client, database: Database, app, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     r = client.post("/public/takedown-requests", json=TAKEDOWN)  # no signature
     assert r.status_code == 422, r.text
     code = r.json()["details"]["tracking_code"]
@@ -60,7 +60,7 @@ def test_tid1_an_incomplete_request_is_told_by_email_what_is_missing_and_how_to_
 
 def test_tid1_an_incomplete_request_from_the_page_is_told_in_the_page_language(
     client, database: Database, app, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     import re
 
     page = client.get("/takedown", headers={"Accept-Language": "fr-FR,fr;q=0.9"})
@@ -91,7 +91,7 @@ def test_tid1_an_incomplete_request_from_the_page_is_told_in_the_page_language(
 
 def test_dsa4_the_decision_email_appeal_link_opens_the_appeal_form(
     client, database: Database, app, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     make_staff(database, "mo", "moderator")
     mo = sign_in(client, "mo")
     code = client.post("/public/notices", json={**REPORT, "language": "de"}).json()["tracking_code"]

@@ -101,7 +101,7 @@ def _actions(database: Database, n_subjects: int = 3) -> list[int]:
 
 def test_receiver_down_for_hours_gets_every_action_once_in_order(
     database: Database, clock: FrozenClock, receiver
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     state, url = receiver
     _actions(database)
     worker = _worker(database, url)
@@ -128,7 +128,7 @@ def test_receiver_down_for_hours_gets_every_action_once_in_order(
     assert state.bad_signatures == 0
 
 
-def test_retries_last_at_least_a_day(database: Database, clock: FrozenClock, receiver) -> None:  # type: ignore[no-untyped-def]
+def test_retries_last_at_least_a_day(database: Database, clock: FrozenClock, receiver) -> None:
     state, url = receiver
     state.up = False
     with database.unit_of_work() as db:
@@ -164,7 +164,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 
 def test_process_killed_between_commit_and_delivery_still_delivers(
     database: Database, database_url: str, receiver, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from staydown.clock import utcnow
 
     state, url = receiver
@@ -175,7 +175,7 @@ def test_process_killed_between_commit_and_delivery_still_delivers(
     assert [e["content_id"] for e in state.accepted] == ["killed"]
 
 
-def test_pull_feed_and_ack_meet_the_takedown_track(client, api_key: str, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_pull_feed_and_ack_meet_the_takedown_track(client, api_key: str, database: Database) -> None:
     from staydown.cases.models import Case, LegalTrack
     from tests.helpers import make_staff, sign_in
 

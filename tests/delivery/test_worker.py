@@ -51,7 +51,7 @@ def test_job_runs_and_its_writes_commit_with_completion(database: Database) -> N
     seen: list[dict] = []
 
     @registry.handler("t")
-    def handle(db, ctx: JobContext) -> None:  # type: ignore[no-untyped-def]
+    def handle(db, ctx: JobContext) -> None:
         seen.append(ctx.payload)
         from staydown import audit
         from staydown.audit import AuditTag
@@ -80,7 +80,7 @@ def test_failure_retries_with_backoff_then_dead_letters_with_alarm(database: Dat
     calls: list[int] = []
 
     @registry.handler("flaky")
-    def handle(db, ctx: JobContext) -> None:  # type: ignore[no-untyped-def]
+    def handle(db, ctx: JobContext) -> None:
         calls.append(ctx.attempt)
         raise ConnectionError("receiver down")
 
@@ -136,7 +136,7 @@ def test_ordering_key_runs_jobs_one_at_a_time_in_order(database: Database, clock
     fail_first = {"left": 1}
 
     @registry.handler("ordered")
-    def handle(db, ctx: JobContext) -> None:  # type: ignore[no-untyped-def]
+    def handle(db, ctx: JobContext) -> None:
         if ctx.payload["n"] == 0 and fail_first["left"]:
             fail_first["left"] -= 1
             raise RuntimeError("first delivery fails once")
@@ -194,7 +194,7 @@ def test_many_workers_never_run_a_job_twice(database: Database) -> None:
     overlaps: list[int] = []
 
     @registry.handler("t")
-    def handle(db, ctx: JobContext) -> None:  # type: ignore[no-untyped-def]
+    def handle(db, ctx: JobContext) -> None:
         with lock:
             if ctx.job_id in running:
                 overlaps.append(ctx.job_id)
@@ -248,7 +248,7 @@ def test_periodic_jobs_are_scheduled_once_per_slot_across_workers(database: Data
     assert len(ran) == 2 and ran[1] == ran[0] + 1
 
 
-def test_deadline_sweep_is_a_periodic_job_of_the_service(database: Database, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_deadline_sweep_is_a_periodic_job_of_the_service(database: Database, tmp_path) -> None:
     from staydown.app import build_worker
     from staydown.jobs import RETENTION, SWEEP_DEADLINES, build_registry
     from staydown.settings import Settings
@@ -277,7 +277,7 @@ def test_jobs_a_worker_could_not_finish_in_an_outage_are_handed_back_when_the_da
     ran: list[int] = []
 
     @registry.handler("t")
-    def handle(db, ctx: JobContext) -> None:  # type: ignore[no-untyped-def]
+    def handle(db, ctx: JobContext) -> None:
         ran.append(ctx.job_id)
 
     first, second = _enqueue(database), _enqueue(database)
@@ -285,7 +285,7 @@ def test_jobs_a_worker_could_not_finish_in_an_outage_are_handed_back_when_the_da
     real = worker.run_claimed
     down = {"now": True}
 
-    def outage(claimed):  # type: ignore[no-untyped-def]
+    def outage(claimed):
         if down["now"]:
             raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
         return real(claimed)
@@ -305,7 +305,7 @@ def test_jobs_a_worker_could_not_finish_in_an_outage_are_handed_back_when_the_da
         outcomes = sorted(db.execute(sa.select(JobAttempt.outcome).where(JobAttempt.job_id == first)).scalars())
     assert outcomes == ["lost", "ok"]
     # A stranded claim whose job was finished meanwhile is left alone.
-    worker.stranded = [type("C", (), {"job_id": first, "attempt": 2})()]  # type: ignore[list-item]
+    worker.stranded = [type("C", (), {"job_id": first, "attempt": 2})()]
     worker.release_stranded()
     assert _job(database, first).state == JobState.done.value
 

@@ -30,7 +30,7 @@ def _captioned(img: Image.Image) -> Image.Image:
 
 def test_X5_TID3_confirmed_item_banked_with_variants_from_the_vault_and_cropped_copy_swept(
     client, database: Database, api_key: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """REQ X-5, TID-3: the confirmation banks the vaulted original's crops, turns and cut-outs; the
     sweep then takes down a copy cropped 4% on every side, which the scanned hashes alone miss."""
     img = synthetic(611, (800, 600))
@@ -83,7 +83,7 @@ def test_X5_TID3_confirmed_item_banked_with_variants_from_the_vault_and_cropped_
     assert again["verdict"] == "block", again
 
 
-def test_X5_confirmed_item_without_a_vaulted_original_is_still_swept(client, database: Database, api_key: str) -> None:  # type: ignore[no-untyped-def]
+def test_X5_confirmed_item_without_a_vaulted_original_is_still_swept(client, database: Database, api_key: str) -> None:
     """REQ X-5: with nothing in the vault, the media job banks nothing and the sweep still runs."""
     img = synthetic(613, (640, 480))
     _scan(client, api_key, "orig", "acct-0", encode(img, "JPEG", quality=92))

@@ -45,7 +45,7 @@ HARASSMENT_ACCOUNTS: dict[str, tuple[list[tuple[int, int, bool]], list[str]]] = 
 CSAM_ACCOUNTS: dict[str, list[str]] = {"csam-new": [], "csam-done": ["terminate"]}
 
 
-def _setup(db, prefix: str, clock) -> dict[str, PlatformContent]:  # type: ignore[no-untyped-def]
+def _setup(db, prefix: str, clock) -> dict[str, PlatformContent]:
     contents = {}
     for name in [*HARASSMENT_ACCOUNTS, *CSAM_ACCOUNTS]:
         contents[name] = ensure_content(
@@ -149,7 +149,7 @@ def _strike_requests(contents: dict[str, PlatformContent]) -> list[StrikeRequest
     return requests
 
 
-def _run(database: Database, clock, prefix: str, batched: bool) -> None:  # type: ignore[no-untyped-def]
+def _run(database: Database, clock, prefix: str, batched: bool) -> None:
     clock.set(START)  # both runs at the same times, so that every timestamp compares
     with database.unit_of_work() as db:
         contents = _setup(db, prefix, clock)
@@ -311,7 +311,7 @@ def _snapshot(database: Database, prefix: str) -> dict[str, Any]:
     return rows
 
 
-def test_x5_dsa7_batch_path_makes_the_same_rows_as_one_call_per_item(database: Database, clock) -> None:  # type: ignore[no-untyped-def]
+def test_x5_dsa7_batch_path_makes_the_same_rows_as_one_call_per_item(database: Database, clock) -> None:
     """REQ X-5, DSA-7, DSA Art. 17: the same scenario (every rung of the strike ladder, prior
     warnings, measures already in force, expired and removed strikes, immediate termination,
     content actions with scope, interim and automation flags) through `apply_action`/`add_strike`
@@ -341,7 +341,7 @@ def test_x5_dsa7_batch_path_makes_the_same_rows_as_one_call_per_item(database: D
     assert one["audit"] == batch["audit"]
 
 
-def test_x5_batch_strikes_take_each_account_once(db, clock) -> None:  # type: ignore[no-untyped-def]
+def test_x5_batch_strikes_take_each_account_once(db, clock) -> None:
     """REQ X-5: each total is read after the whole batch is in, so an account twice would be
     counted wrong; it is refused before anything is written."""
     content = ensure_content(db, actor=SYSTEM, ref=ContentRef(id="c-twice", account=AccountRef(id="twice")))
@@ -352,7 +352,7 @@ def test_x5_batch_strikes_take_each_account_once(db, clock) -> None:  # type: ig
     assert db.execute(sa.select(AccountStrike)).scalars().all() == []
 
 
-def test_x5_batch_actions_check_every_spec_before_writing(db) -> None:  # type: ignore[no-untyped-def]
+def test_x5_batch_actions_check_every_spec_before_writing(db) -> None:
     """REQ X-5: one bad spec in a batch writes none of it."""
     content = ensure_content(db, actor=SYSTEM, ref=ContentRef(id="c-bad", account=AccountRef(id="bad")))
     with pytest.raises(InvalidInput):

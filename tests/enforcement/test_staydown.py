@@ -17,7 +17,7 @@ from tests.helpers import auth, make_staff, sign_in
 from tests.imagegen import encode, synthetic
 
 
-def _scan(client, key: str, content_id: str, account: str, data: bytes) -> dict:  # type: ignore[no-untyped-def]
+def _scan(client, key: str, content_id: str, account: str, data: bytes) -> dict:
     r = client.post(
         "/v1/scan",
         headers=auth(key),
@@ -28,13 +28,13 @@ def _scan(client, key: str, content_id: str, account: str, data: bytes) -> dict:
     return r.json()
 
 
-def _run_jobs(client, database: Database) -> int:  # type: ignore[no-untyped-def]
+def _run_jobs(client, database: Database) -> int:
     from staydown.app import worker_services
 
     return Worker(database, build_registry(), services=worker_services(client.app)).run_until_idle()
 
 
-def _copies(img):  # type: ignore[no-untyped-def]
+def _copies(img):
     w, h = img.size
     return {
         "recompressed": encode(img, "JPEG", quality=55),
@@ -47,7 +47,7 @@ def _copies(img):  # type: ignore[no-untyped-def]
 
 def _confirm(
     client, database: Database, staff_headers, content_id: str, policy: str, reporter_kind: str = "user"
-) -> int:  # type: ignore[no-untyped-def]
+) -> int:
     client.post(
         "/public/notices",
         json={
@@ -71,7 +71,7 @@ def _confirm(
 
 def test_X5_confirming_one_item_takes_down_every_copy_and_blocks_reuploads(
     client, database: Database, api_key: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """REQ X-5, TID-3."""
     img = synthetic(501, (640, 480))
     _scan(client, api_key, "orig", "acct-0", encode(img, "JPEG", quality=92))
@@ -114,7 +114,7 @@ def test_X5_confirming_one_item_takes_down_every_copy_and_blocks_reuploads(
     assert _scan(client, api_key, "fine", "acct-y", encode(synthetic(778), "JPEG"))["verdict"] == "allow"
 
 
-def test_reversal_restores_content_and_removes_strikes(client, database: Database, api_key: str) -> None:  # type: ignore[no-untyped-def]
+def test_reversal_restores_content_and_removes_strikes(client, database: Database, api_key: str) -> None:
     from staydown.actors import Actor
     from staydown.enforcement.reversal import reverse_case_measures
 
@@ -138,7 +138,7 @@ def test_reversal_restores_content_and_removes_strikes(client, database: Databas
         assert remove.state == "lifted" and db.get(Case, case_id).outcome == "reversed"
 
 
-def test_confirmed_csam_is_never_restored(client, database: Database, api_key: str) -> None:  # type: ignore[no-untyped-def]
+def test_confirmed_csam_is_never_restored(client, database: Database, api_key: str) -> None:
     from staydown.actors import Actor
     from staydown.enforcement.reversal import reverse_case_measures
     from staydown.errors import RuleViolation
@@ -161,7 +161,7 @@ def test_confirmed_csam_is_never_restored(client, database: Database, api_key: s
             raise AssertionError("confirmed CSAM was restored")
 
 
-def test_strike_ladder_warns_before_suspending(client, database: Database, api_key: str) -> None:  # type: ignore[no-untyped-def]
+def test_strike_ladder_warns_before_suspending(client, database: Database, api_key: str) -> None:
     """DSA-7: a suspension only ever follows a prior warning."""
     from staydown.actors import SYSTEM
     from staydown.enforcement.strikes import add_strike
@@ -192,7 +192,7 @@ def test_strike_ladder_warns_before_suspending(client, database: Database, api_k
     assert kinds[-1] == "terminate"
 
 
-def _account_with_items(db, name: str, removed: int, kept: int):  # type: ignore[no-untyped-def]
+def _account_with_items(db, name: str, removed: int, kept: int):
     from staydown.actors import SYSTEM
     from staydown.enforcement.actions import apply_action
     from staydown.subjects.actions import ensure_content
@@ -210,7 +210,7 @@ def _account_with_items(db, name: str, removed: int, kept: int):  # type: ignore
 
 def test_dsa7_art23_a_suspension_weighs_count_proportion_gravity_and_intent_never_count_alone(
     client, database: Database
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """REQ DSA-7: past the ladder's threshold, a warned account is suspended only when its items
     are more than one and either a real share of what it posts, grave, or posted after the
     warning; the weighing is on the record (audit event and the suspension's details)."""
@@ -261,7 +261,7 @@ def test_dsa7_art23_a_suspension_weighs_count_proportion_gravity_and_intent_neve
     assert any("count alone does not suspend" in e["why"] for e in events)
 
 
-def test_dsa7_strikes_from_sweeps_count_once_per_source_item(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_dsa7_strikes_from_sweeps_count_once_per_source_item(client, database: Database) -> None:
     """REQ DSA-7, X-5: a sweep that finds many copies of one confirmed item by the same account
     (or runs again) strikes it once for that item, not once per copy or per run."""
     from staydown.actors import SYSTEM
@@ -303,7 +303,7 @@ def test_dsa7_strikes_from_sweeps_count_once_per_source_item(client, database: D
         assert len(strikes) == 1 and strikes[0].case_id == case.id
 
 
-def test_reversal_takes_the_case_out_of_the_stay_down_bank(client, database: Database, api_key: str) -> None:  # type: ignore[no-untyped-def]
+def test_reversal_takes_the_case_out_of_the_stay_down_bank(client, database: Database, api_key: str) -> None:
     from staydown.actors import Actor
     from staydown.enforcement.reversal import reverse_case_measures
     from staydown.matching.models import BankEntry

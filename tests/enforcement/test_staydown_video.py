@@ -20,7 +20,7 @@ pytestmark = needs_ffmpeg
 COPIES = ("reencode", "resize", "trim", "mirror", "crop", "watermark")
 
 
-def _scan(client, key: str, content_id: str, account: str, data: bytes) -> dict:  # type: ignore[no-untyped-def]
+def _scan(client, key: str, content_id: str, account: str, data: bytes) -> dict:
     r = client.post(
         "/v1/scan",
         headers=auth(key),
@@ -33,7 +33,7 @@ def _scan(client, key: str, content_id: str, account: str, data: bytes) -> dict:
 
 def test_x5_tid3_confirmed_video_is_banked_its_copies_swept_and_reuploads_blocked(
     client, database: Database, api_key: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """REQ X-5, TID-3, UK-3."""
     seed = 31
     _scan(client, api_key, "orig", "acct-0", clip(seed))

@@ -20,7 +20,7 @@ from tests.imagegen import encode, synthetic
 
 def test_x5_sweep_interrupted_between_chunks_resumes_without_acting_twice(
     client, database: Database, api_key: str, clock, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """REQ X-5, TID-3: every copy removed once and every copier struck once, although the job died
     after its first chunk had committed."""
     img = synthetic(901, (640, 480))
@@ -33,7 +33,7 @@ def test_x5_sweep_interrupted_between_chunks_resumes_without_acting_twice(
     real_add_strike = strikes.add_strike
     calls = {"n": 0}
 
-    def dies_in_the_second_chunk(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def dies_in_the_second_chunk(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 4:  # the decision strikes the original poster first
             raise RuntimeError("the worker died")

@@ -150,7 +150,7 @@ def test_key_rotation_rewraps_and_old_key_can_go(database: Database, tmp_path: P
             actions.read_item(db, actor=CS, vault=v1, item=db.get(EvidenceItem, item_id), purpose="with the old key")
 
 
-def test_platform_deposits_evidence_and_staff_read_it_over_http(client, database: Database, api_key: str) -> None:  # type: ignore[no-untyped-def]
+def test_platform_deposits_evidence_and_staff_read_it_over_http(client, database: Database, api_key: str) -> None:
     data = jpeg(13)
     r = client.post(
         "/v1/evidence",
@@ -255,7 +255,7 @@ def test_destruction_rolled_back_leaves_the_ciphertext(database: Database, vault
         vault.store.get(blob_key)
 
 
-def test_holds_are_released_over_http_on_the_record(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_holds_are_released_over_http_on_the_record(client, database: Database) -> None:
     from staydown.evidence.models import LegalHold
 
     make_staff(database, "lee", "legal")
@@ -437,7 +437,7 @@ def test_csam4_a_destruction_request_that_names_no_agency_ends_no_hold(
 
 def test_csam6_law_enforcement_destruction_over_http_is_registered_and_names_identical_copies(
     client, database: Database, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """REQ CSAM-6: recorded by legal with the agency and its reference, kept in the register of
     law-enforcement requests, and "any such visual depiction": other vault copies of the same
     bytes are named so they are destroyed too."""
@@ -486,7 +486,7 @@ def test_csam6_law_enforcement_destruction_over_http_is_registered_and_names_ide
         )
 
 
-def test_csam6_a_file_of_an_unfinished_report_is_not_destroyed(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_csam6_a_file_of_an_unfinished_report_is_not_destroyed(client, database: Database) -> None:
     """The duty to report comes first: an item in a report not yet finished is not destroyed
     (2258B(c)(2) speaks of depictions already provided under 2258A)."""
     from staydown.authorities import law_enforcement

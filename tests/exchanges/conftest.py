@@ -64,7 +64,7 @@ def configure(
             policy_id=kw.pop("policy_id", "csam"),  # type: ignore[arg-type]
             permitted_purpose="match uploads against the partner's list",
             **kw,
-        ).id  # type: ignore[arg-type]
+        ).id
 
 
 def fetch(database: Database, settings: Settings, name: str, **kw: object) -> FetchSummary:
@@ -79,5 +79,5 @@ def fetch(database: Database, settings: Settings, name: str, **kw: object) -> Fe
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path) -> Settings:  # type: ignore[no-untyped-def]
+def settings(database_url: str, tmp_path) -> Settings:
     return Settings(env="test", database_url=database_url, data_dir=tmp_path / "var", worker_in_process=False)

@@ -38,14 +38,14 @@ GROUP = 303
 
 
 @pytest.fixture(scope="module")
-def te_server():  # type: ignore[no-untyped-def]
+def te_server():
     app = threatexchange_app(token=TOKEN)
     with serve(app) as url:
         yield url, app.state.exchange
 
 
 @pytest.fixture
-def te(te_server) -> Iterator[tuple[str, object]]:  # type: ignore[no-untyped-def]
+def te(te_server) -> Iterator[tuple[str, object]]:
     url, state = te_server
     state.records.clear()
     state.requests.clear()
@@ -53,7 +53,7 @@ def te(te_server) -> Iterator[tuple[str, object]]:  # type: ignore[no-untyped-de
     yield url, state
 
 
-def _worker(app, database: Database) -> Worker:  # type: ignore[no-untyped-def]
+def _worker(app, database: Database) -> Worker:
     from staydown.app import worker_services
 
     return Worker(database, build_registry(), services=worker_services(app))
@@ -83,7 +83,7 @@ def _indicator(pdq: str, updated: int) -> dict:
 
 def test_fetched_list_matches_scans_within_one_follow_interval_and_outcome_goes_back(
     client, app, database: Database, database_url: str, api_key: str, te
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """UK-5 (hash matching against shared lists), CSAM-7 (source kept); the review's outcome is
     reported to the partner from the outbox, never inline."""
     url, state = te
@@ -165,7 +165,7 @@ def test_fetched_list_matches_scans_within_one_follow_interval_and_outcome_goes_
     assert {"exchanges:fetch:finish", "exchanges:feedback:send"} <= tags
 
 
-def test_one_fetch_per_exchange_at_a_time_across_workers(app, database: Database, settings: Settings, te) -> None:  # type: ignore[no-untyped-def]
+def test_one_fetch_per_exchange_at_a_time_across_workers(app, database: Database, settings: Settings, te) -> None:
     url, _ = te
     configure(
         database,
@@ -227,7 +227,7 @@ def list_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     root.mkdir()
 
     class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kw):  # type: ignore[no-untyped-def]
+        def __init__(self, *args, **kw):
             super().__init__(*args, directory=str(root), **kw)
 
         def log_message(self, *args: object) -> None:
@@ -244,7 +244,7 @@ def list_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 @pytest.mark.parametrize("source", ["file", "url"])
 def test_hash_list_is_a_snapshot_what_it_drops_is_disabled(
     database: Database, settings: Settings, tmp_path: Path, list_server, source: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     base, root = list_server
     path = (root if source == "url" else tmp_path) / "list.txt"
     lines = [f"pdq {'%064x' % (i + 77)}" for i in range(3)] + ["video_md5 " + "d" * 32, "url https://x.invalid/"]

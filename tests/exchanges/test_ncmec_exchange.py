@@ -25,14 +25,14 @@ MD5 = ["%032x" % (0xABC000 + i) for i in range(10)]
 
 
 @pytest.fixture(scope="module")
-def server_app():  # type: ignore[no-untyped-def]
+def server_app():
     app = ncmec_app(username=USER, password=PASSWORD)
     with serve(app) as url:
         yield url, app.state.exchange
 
 
 @pytest.fixture
-def server(server_app) -> Iterator[tuple[str, object]]:  # type: ignore[no-untyped-def]
+def server(server_app) -> Iterator[tuple[str, object]]:
     url, state = server_app
     state.records.clear()
     state.requests.clear()
@@ -67,7 +67,7 @@ def _wait_past(ts: int) -> None:
 
 def test_full_then_incremental_fetch_fills_the_bank_with_provenance(
     database: Database, settings: Settings, server
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """CSAM-7: the bank holds NCMEC's signals with their source; a second fetch asks only for what
     came after the checkpoint."""
     url, state = server
@@ -118,7 +118,7 @@ def test_full_then_incremental_fetch_fills_the_bank_with_provenance(
     assert min(_ncmec_time(f) for f in froms) == first_checkpoint
 
 
-def test_partner_deletion_disables_entries_no_live_record_holds(database: Database, settings: Settings, server) -> None:  # type: ignore[no-untyped-def]
+def test_partner_deletion_disables_entries_no_live_record_holds(database: Database, settings: Settings, server) -> None:
     url, state = server
     now = int(time.time())
     # Two members shared the same file (same MD5); one of them deletes its entry.
@@ -157,7 +157,7 @@ def test_partner_deletion_disables_entries_no_live_record_holds(database: Databa
 
 def test_crash_mid_fetch_resumes_from_the_committed_page(
     database: Database, settings: Settings, server, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """A page and its checkpoint commit together: after a crash the fetch resumes at NCMEC's
     paging link of the last committed page, and no entry is lost or doubled."""
     url, state = server
@@ -175,7 +175,7 @@ def test_crash_mid_fetch_resumes_from_the_committed_page(
     real = actions.apply_delta
     pages_with_rows = []
 
-    def crashing(db, *, delta, **kw):  # type: ignore[no-untyped-def]
+    def crashing(db, *, delta, **kw):
         if delta.updates:
             pages_with_rows.append(len(delta.updates))
             if len(pages_with_rows) == 2:
@@ -200,7 +200,7 @@ def test_crash_mid_fetch_resumes_from_the_committed_page(
         assert db.scalar(sa.select(sa.func.count()).select_from(ExchangeRecord)) == 7
 
 
-def test_refused_credential_is_a_clear_status(database: Database, settings: Settings, server) -> None:  # type: ignore[no-untyped-def]
+def test_refused_credential_is_a_clear_status(database: Database, settings: Settings, server) -> None:
     url, state = server
     state.records.append(_entry("img1", int(time.time()) - 100, md5=MD5[5]))
     configure(
@@ -219,7 +219,7 @@ def test_refused_credential_is_a_clear_status(database: Database, settings: Sett
     assert _entries(database) == {}
 
 
-def test_review_outcomes_become_ncmec_votes(database: Database, settings: Settings, server) -> None:  # type: ignore[no-untyped-def]
+def test_review_outcomes_become_ncmec_votes(database: Database, settings: Settings, server) -> None:
     """A confirmed match is an upvote on the entry's fingerprint, a false positive a downvote with
     NCMEC's reason; both as the library's XML, sent from the outbox."""
     from staydown.exchanges.feedback import _queue

@@ -59,7 +59,7 @@ def _share_events(database: Database) -> list[tuple[str, str]]:
 
 def test_share_through_the_api_needs_legal_and_is_audited(
     client, database: Database, settings: Settings, listing: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """CSAM-7: only legal's approval lets a hash of ours leave; every step is in the audit log."""
     curator = auth(make_key(database, ["banks:read", "banks:write"]))
     entry_id = _entry_id(database, PDQ)
@@ -120,7 +120,7 @@ def test_share_through_the_api_needs_legal_and_is_audited(
     assert events[2][1] == "system:exchange:partner-list"
 
 
-def test_share_routes_document_their_errors(client) -> None:  # type: ignore[no-untyped-def]
+def test_share_routes_document_their_errors(client) -> None:
     spec = client.get("/openapi.json").json()["paths"]
     approve = spec["/v1/exchanges/{name}/shares/{share_id}/approve"]["post"]["responses"]
     assert {"401", "403", "404", "409", "422"} <= set(approve)

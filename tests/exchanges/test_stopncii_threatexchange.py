@@ -42,7 +42,7 @@ def _crash_on_second_page(monkeypatch: pytest.MonkeyPatch) -> None:
     real = actions.apply_delta
     seen: list[int] = []
 
-    def crashing(db, *, delta, **kw):  # type: ignore[no-untyped-def]
+    def crashing(db, *, delta, **kw):
         seen.append(1)
         if len(seen) == 2:
             raise SimulatedCrash()
@@ -55,14 +55,14 @@ def _crash_on_second_page(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="module")
-def stopncii_server():  # type: ignore[no-untyped-def]
+def stopncii_server():
     app = stopncii_app(fetch_key=FETCH_KEY, subscription_key=SUB_KEY, feedback_key=FEEDBACK_KEY)
     with serve(app) as url:
         yield url, app.state.exchange
 
 
 @pytest.fixture
-def stopncii(stopncii_server) -> Iterator[tuple[str, object]]:  # type: ignore[no-untyped-def]
+def stopncii(stopncii_server) -> Iterator[tuple[str, object]]:
     url, state = stopncii_server
     state.records.clear()
     state.requests.clear()
@@ -96,7 +96,7 @@ def _add_stopncii(database: Database, settings: Settings, url: str, *, subscript
     )
 
 
-def test_stopncii_full_incremental_and_withdrawn(database: Database, settings: Settings, stopncii) -> None:  # type: ignore[no-untyped-def]
+def test_stopncii_full_incremental_and_withdrawn(database: Database, settings: Settings, stopncii) -> None:
     """UK-3: hashes people made of their own images are matched; a withdrawn hash stops matching."""
     url, state = stopncii
     state.records += [_hash(PDQ[0], 100), _hash(PDQ[1], 110), _hash(PDQ[2], 120), _hash("e" * 32, 125, kind="VideoMD5")]
@@ -124,7 +124,7 @@ def test_stopncii_full_incremental_and_withdrawn(database: Database, settings: S
 
 def test_stopncii_crash_mid_fetch_resumes(
     database: Database, settings: Settings, stopncii, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     url, state = stopncii
     state.records += [_hash(PDQ[i], 200 + i) for i in range(5)]
     _add_stopncii(database, settings, url)
@@ -142,7 +142,7 @@ def test_stopncii_crash_mid_fetch_resumes(
         assert db.scalar(sa.select(sa.func.count()).select_from(ExchangeRecord)) == 5
 
 
-def test_stopncii_refused_key(database: Database, settings: Settings, stopncii) -> None:  # type: ignore[no-untyped-def]
+def test_stopncii_refused_key(database: Database, settings: Settings, stopncii) -> None:
     url, state = stopncii
     state.records.append(_hash(PDQ[0], 100))
     _add_stopncii(database, settings, url, subscription="not-the-key")
@@ -159,14 +159,14 @@ def test_stopncii_refused_key(database: Database, settings: Settings, stopncii) 
 
 
 @pytest.fixture(scope="module")
-def te_server():  # type: ignore[no-untyped-def]
+def te_server():
     app = threatexchange_app(token=TOKEN)
     with serve(app) as url:
         yield url, app.state.exchange
 
 
 @pytest.fixture
-def te(te_server) -> Iterator[tuple[str, object]]:  # type: ignore[no-untyped-def]
+def te(te_server) -> Iterator[tuple[str, object]]:
     url, state = te_server
     state.records.clear()
     state.requests.clear()
@@ -208,7 +208,7 @@ def _add_te(database: Database, settings: Settings, url: str, token: str = TOKEN
     )
 
 
-def test_threatexchange_full_incremental_deletion(database: Database, settings: Settings, te) -> None:  # type: ignore[no-untyped-def]
+def test_threatexchange_full_incremental_deletion(database: Database, settings: Settings, te) -> None:
     url, state = te
     state.records += [_indicator(i, PDQ[i], 1000 + i) for i in range(3)]
     state.records.append(_indicator(9, "https://example.invalid/x", 1003, kind="URI"))  # not a hash: skipped
@@ -245,7 +245,7 @@ def test_threatexchange_full_incremental_deletion(database: Database, settings: 
 
 def test_threatexchange_crash_resumes_and_refused_token(
     database: Database, settings: Settings, te, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     url, state = te
     state.records += [_indicator(i, PDQ[i], 3000 + 10 * i) for i in range(5)]
     _add_te(database, settings, url)
@@ -277,7 +277,7 @@ def test_threatexchange_crash_resumes_and_refused_token(
     )
 
 
-def test_stopncii_feedback_seen_then_blocked(database: Database, settings: Settings, stopncii) -> None:  # type: ignore[no-untyped-def]
+def test_stopncii_feedback_seen_then_blocked(database: Database, settings: Settings, stopncii) -> None:
     from staydown.exchanges.feedback import _queue
     from staydown.exchanges.kinds import Opinion
     from staydown.exchanges.models import ExchangeSignal

@@ -25,14 +25,14 @@ HASH_LIST = "/api/hash-list/v2/all"
 
 
 @pytest.fixture(scope="module")
-def server_app():  # type: ignore[no-untyped-def]
+def server_app():
     app = tat_app(username=USER, password=PASSWORD)
     with serve(app) as url:
         yield url, app.state.exchange
 
 
 @pytest.fixture
-def server(server_app) -> Iterator[tuple[str, object]]:  # type: ignore[no-untyped-def]
+def server(server_app) -> Iterator[tuple[str, object]]:
     url, state = server_app
     state.records.clear()
     state.requests.clear()
@@ -62,7 +62,7 @@ def _entry(
     }
 
 
-def _replace(state, entry: dict) -> None:  # type: ignore[no-untyped-def]
+def _replace(state, entry: dict) -> None:
     """The list holds each entry's current state: a change is the same id, later."""
     state.records[:] = [r for r in state.records if r["id"] != entry["id"]] + [entry]
 
@@ -95,13 +95,13 @@ def _add(database: Database, settings: Settings, url: str, *, password: str = PA
     )
 
 
-def _list_requests(state) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+def _list_requests(state) -> list[dict[str, str]]:
     return [q for method, path, q in state.requests if path == HASH_LIST]
 
 
 def test_full_then_incremental_fetch_fills_the_bank_with_provenance(
     database: Database, settings: Settings, server
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """CSAM-7: the bank holds TAT's PDQ and video MD5s with their source; an image's MD5 is left
     out as the library leaves it out; the next fetch asks only for what follows the checkpoint."""
     url, state = server
@@ -144,7 +144,7 @@ def test_full_then_incremental_fetch_fills_the_bank_with_provenance(
     assert _exchange(database).checkpoint["data"]["checkpoint"] == "1704901100.5,2822"
 
 
-def test_partner_deletion_disables_the_entry(database: Database, settings: Settings, server) -> None:  # type: ignore[no-untyped-def]
+def test_partner_deletion_disables_the_entry(database: Database, settings: Settings, server) -> None:
     url, state = server
     state.records += [_entry(1, PDQ[2], 1000.25), _entry(2, MD5[2], 1000.5, algorithm="MD5", file_type="webm")]
     _add(database, settings, url)
@@ -164,7 +164,7 @@ def test_partner_deletion_disables_the_entry(database: Database, settings: Setti
 
 def test_crash_mid_fetch_resumes_from_the_committed_page(
     database: Database, settings: Settings, server, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """A page and its checkpoint commit together: after a crash on the second page the fetch asks
     for what follows the first page's last record, and no entry is lost or doubled."""
     url, state = server
@@ -174,7 +174,7 @@ def test_crash_mid_fetch_resumes_from_the_committed_page(
     real = actions.apply_delta
     pages: list[int] = []
 
-    def crashing(db, *, delta, **kw):  # type: ignore[no-untyped-def]
+    def crashing(db, *, delta, **kw):
         pages.append(len(delta.updates))
         if len(pages) == 2:
             raise SimulatedCrash()
@@ -197,7 +197,7 @@ def test_crash_mid_fetch_resumes_from_the_committed_page(
         assert db.scalar(sa.select(sa.func.count()).select_from(ExchangeRecord)) == 5
 
 
-def test_refused_credential_is_a_clear_status(database: Database, settings: Settings, server) -> None:  # type: ignore[no-untyped-def]
+def test_refused_credential_is_a_clear_status(database: Database, settings: Settings, server) -> None:
     url, state = server
     state.records.append(_entry(7, PDQ[7], 100.0))
     _add(database, settings, url, password="wrong-password")

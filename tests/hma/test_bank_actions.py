@@ -15,7 +15,7 @@ from staydown.matching.models import Bank
 MOD = Actor.staff(7, "mod")
 
 
-def _bank(db, name: str, source: str = "other") -> Bank:  # type: ignore[no-untyped-def]
+def _bank(db, name: str, source: str = "other") -> Bank:
     return banks.create_bank(db, actor=MOD, name=name, source=source, permitted_purpose="lookups", policy_id="spam")
 
 

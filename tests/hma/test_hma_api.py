@@ -49,7 +49,7 @@ def _checkerboard(cell: int) -> bytes:
 IMAGES = {"/image1.jpg": _checkerboard(8), "/image2.jpg": _checkerboard(16)}
 
 
-def hma_pdq(data: bytes, tmp_path) -> str:  # type: ignore[no-untyped-def]
+def hma_pdq(data: bytes, tmp_path) -> str:
     """What HMA's hasher (python-threatexchange's PdqSignal) makes of the file."""
     path = tmp_path / f"img{random.random()}.jpg"
     path.write_bytes(data)
@@ -57,7 +57,7 @@ def hma_pdq(data: bytes, tmp_path) -> str:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def image_server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def image_server(app) -> Iterator[str]:
     big = b"\xff" * (app.state.settings.max_upload_bytes + 10)
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -91,19 +91,19 @@ def h(database: Database) -> dict[str, str]:
     return auth(make_key(database, CURATOR))
 
 
-def create_bank(client, h, name: str) -> None:  # type: ignore[no-untyped-def]
+def create_bank(client, h, name: str) -> None:
     r = client.post("/hma/c/banks", headers=h, json={"name": name})
     assert r.status_code == 201, r.text
     assert r.json() == {"matching_enabled_ratio": 1.0, "name": name}
 
 
-def add_image(client, h, bank: str, url: str, **kw) -> dict:  # type: ignore[no-untyped-def]
+def add_image(client, h, bank: str, url: str, **kw) -> dict:
     r = client.post(f"/hma/c/bank/{bank}/content?url={url}&content_type=photo", headers=h, **kw)
     assert r.status_code == 200, r.text
     return r.json()
 
 
-def build_index(app) -> None:  # type: ignore[no-untyped-def]
+def build_index(app) -> None:
     """HMA's tests build the index by hand; staydown's follower would within its interval."""
     app.state.match_engine.catch_up()
 
@@ -111,12 +111,12 @@ def build_index(app) -> None:  # type: ignore[no-untyped-def]
 # -- banks (test_api_banks.py) ------------------------------------------------------------------
 
 
-def test_banks_empty_index(client, h) -> None:  # type: ignore[no-untyped-def]
+def test_banks_empty_index(client, h) -> None:
     r = client.get("/hma/c/banks", headers=h)
     assert r.status_code == 200 and r.json() == []
 
 
-def test_banks_create_checks_hma_names_and_lists_the_bank(client, h) -> None:  # type: ignore[no-untyped-def]
+def test_banks_create_checks_hma_names_and_lists_the_bank(client, h) -> None:
     assert client.post("/hma/c/banks", headers=h, json={"name": "01_TEST_BANK"}).status_code == 400
     r = client.post("/hma/c/banks", headers=h, json={"name": "my_test_bank"})
     assert r.status_code == 400 and "A-Z" in r.json()["message"]
@@ -129,7 +129,7 @@ def test_banks_create_checks_hma_names_and_lists_the_bank(client, h) -> None:  #
     assert client.get("/v1/banks", headers=h).json()[0]["name"] == "my_test_bank_01"
 
 
-def test_banks_update_rename_enable_and_ratio(client, h) -> None:  # type: ignore[no-untyped-def]
+def test_banks_update_rename_enable_and_ratio(client, h) -> None:
     create_bank(client, h, "MY_TEST_BANK")
     assert client.put("/hma/c/bank/MY_TEST_BANK", headers=h, json={"name": "1_invalid_name"}).status_code == 400
     r = client.put("/hma/c/bank/MY_TEST_BANK", headers=h, json={"name": "MY_TEST_BANK_RENAMED"})
@@ -144,14 +144,14 @@ def test_banks_update_rename_enable_and_ratio(client, h) -> None:  # type: ignor
     assert client.get("/hma/c/bank/MY_TEST_BANK", headers=h).status_code == 404
 
 
-def test_banks_delete_and_delete_unknown(client, h) -> None:  # type: ignore[no-untyped-def]
+def test_banks_delete_and_delete_unknown(client, h) -> None:
     create_bank(client, h, "MY_TEST_BANK")
     assert client.delete("/hma/c/bank/MY_TEST_BANK", headers=h).status_code == 200
     assert client.delete("/hma/c/bank/MY_TEST_BANK", headers=h).status_code == 200  # as HMA: no such bank is fine
     assert client.get("/hma/c/banks", headers=h).json() == []
 
 
-def test_bank_holding_entries_is_disabled_not_deleted(client, h) -> None:  # type: ignore[no-untyped-def]
+def test_bank_holding_entries_is_disabled_not_deleted(client, h) -> None:
     """Where staydown departs from HMA: entries explain past matches, so their bank stays."""
     create_bank(client, h, "KEPT")
     assert client.post("/hma/c/bank/KEPT/signal", headers=h, json={"pdq": "0" * 64}).status_code == 200
@@ -159,7 +159,7 @@ def test_bank_holding_entries_is_disabled_not_deleted(client, h) -> None:  # typ
     assert r.status_code == 403 and "disable the bank instead" in r.json()["message"]
 
 
-def test_bank_content_add_get_and_404(client, h, image_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_bank_content_add_get_and_404(client, h, image_server, tmp_path) -> None:
     url = f"{image_server}/image1.jpg"
     assert client.get("/hma/c/bank/TEST_BANK_GET/content/1", headers=h).status_code == 404  # no bank
     create_bank(client, h, "TEST_BANK_GET")
@@ -174,7 +174,7 @@ def test_bank_content_add_get_and_404(client, h, image_server, tmp_path) -> None
     assert r.json()["signals"]["pdq"] == added["signals"]["pdq"]
 
 
-def test_bank_update_content_disable_until(client, h, image_server, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_bank_update_content_disable_until(client, h, image_server, database: Database) -> None:
     create_bank(client, h, "TEST_BANK_UPDATE")
     content_id = add_image(client, h, "TEST_BANK_UPDATE", f"{image_server}/image1.jpg")["id"]
     until = int((datetime.now() + timedelta(days=365)).timestamp())
@@ -190,7 +190,7 @@ def test_bank_update_content_disable_until(client, h, image_server, database: Da
     assert r.status_code == 400 and "5 years" in r.json()["message"]
 
 
-def test_disabled_until_a_past_time_matches_again(client, h, app, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_disabled_until_a_past_time_matches_again(client, h, app, database: Database) -> None:
     from staydown.actors import SYSTEM
     from staydown.hma.actions import reenable_expired
 
@@ -208,7 +208,7 @@ def test_disabled_until_a_past_time_matches_again(client, h, app, database: Data
     }
 
 
-def test_banks_delete_content_disables_it(client, h, image_server, app, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_banks_delete_content_disables_it(client, h, image_server, app, database: Database) -> None:
     create_bank(client, h, "NEW_BANK")
     added = add_image(client, h, "NEW_BANK", f"{image_server}/image1.jpg")
     r = client.delete(f"/hma/c/bank/NEW_BANK/content/{added['id']}", headers=h)
@@ -233,7 +233,7 @@ def test_banks_delete_content_disables_it(client, h, image_server, app, database
     assert client.get(f"/hma/m/raw_lookup?signal_type=pdq&signal={pdq}", headers=h).json() == {"matches": [added["id"]]}
 
 
-def test_banks_add_metadata(client, h, image_server) -> None:  # type: ignore[no-untyped-def]
+def test_banks_add_metadata(client, h, image_server) -> None:
     create_bank(client, h, "NEW_BANK")
     url = f"/hma/c/bank/NEW_BANK/content?url={image_server}/image1.jpg&content_type=photo"
     r = client.post(url, headers=h, json={"metadata": {"invalid_metadata": 5}})
@@ -242,7 +242,7 @@ def test_banks_add_metadata(client, h, image_server) -> None:  # type: ignore[no
     assert r.status_code == 200, r.text
 
 
-def test_bank_content_returns_stored_metadata_unless_asked_not_to(client, h, image_server) -> None:  # type: ignore[no-untyped-def]
+def test_bank_content_returns_stored_metadata_unless_asked_not_to(client, h, image_server) -> None:
     create_bank(client, h, "TEST_BANK_METADATA")
     metadata = {
         "content_id": "ext-id-123",
@@ -258,7 +258,7 @@ def test_bank_content_returns_stored_metadata_unless_asked_not_to(client, h, ima
     assert "metadata" not in got
 
 
-def test_bank_content_notes(client, h, image_server) -> None:  # type: ignore[no-untyped-def]
+def test_bank_content_notes(client, h, image_server) -> None:
     create_bank(client, h, "TEST_BANK_NOTE")
     url = f"{image_server}/image1.jpg"
     r = client.post(
@@ -283,7 +283,7 @@ def test_bank_content_notes(client, h, image_server) -> None:  # type: ignore[no
     )
 
 
-def test_banks_add_hash_index(client, h, image_server, app) -> None:  # type: ignore[no-untyped-def]
+def test_banks_add_hash_index(client, h, image_server, app) -> None:
     create_bank(client, h, "NEW_BANK")
     first = add_image(client, h, "NEW_BANK", f"{image_server}/image1.jpg")
     create_bank(client, h, "NEW_BANK_2")
@@ -297,7 +297,7 @@ def test_banks_add_hash_index(client, h, image_server, app) -> None:  # type: ig
 # -- matching (test_match_api.py, test_e2e_workflow.py, test_api.py) -------------------------------
 
 
-def test_add_hashes_and_find_match(client, h, app) -> None:  # type: ignore[no-untyped-def]
+def test_add_hashes_and_find_match(client, h, app) -> None:
     create_bank(client, h, "TEST_BANK")
     hashes = PdqSignal.get_examples()
     for pdq in hashes:
@@ -313,7 +313,7 @@ def test_add_hashes_and_find_match(client, h, app) -> None:  # type: ignore[no-u
 
 
 @pytest.fixture
-def sample_bank(client, h, app) -> None:  # type: ignore[no-untyped-def]
+def sample_bank(client, h, app) -> None:
     """HMA fills its SAMPLE bank from the sample exchange; here the same signals go in directly."""
     create_bank(client, h, "SAMPLE")
     for pdq in PdqSignal.get_examples():
@@ -324,7 +324,7 @@ def sample_bank(client, h, app) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("signal_type, signal_cls", [("pdq", PdqSignal), ("video_md5", VideoMD5Signal)])
-def test_raw_lookups_and_lookups(client, h, sample_bank, signal_type, signal_cls) -> None:  # type: ignore[no-untyped-def]
+def test_raw_lookups_and_lookups(client, h, sample_bank, signal_type, signal_cls) -> None:
     query = {"signal": signal_cls.get_examples()[0], "signal_type": signal_type}
     r = client.get("/hma/m/raw_lookup", headers=h, params=query)
     assert r.status_code == 200
@@ -338,7 +338,7 @@ def test_raw_lookups_and_lookups(client, h, sample_bank, signal_type, signal_cls
 
 
 @pytest.fixture
-def multi_bank(client, h, app) -> None:  # type: ignore[no-untyped-def]
+def multi_bank(client, h, app) -> None:
     for name in ("BANK_A", "BANK_B", "BANK_C"):
         create_bank(client, h, name)
         client.post(f"/hma/c/bank/{name}/signal", headers=h, json={"pdq": PdqSignal.get_examples()[0]})
@@ -346,7 +346,7 @@ def multi_bank(client, h, app) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("banks, expected", [(None, 3), ("BANK_A", 1), ("BANK_A,BANK_B", 2), ("NON_EXISTENT_BANK", 0)])
-def test_raw_lookup_with_bank_filter(client, h, multi_bank, banks, expected) -> None:  # type: ignore[no-untyped-def]
+def test_raw_lookup_with_bank_filter(client, h, multi_bank, banks, expected) -> None:
     query = {"signal": PdqSignal.get_examples()[0], "signal_type": "pdq", **({"banks": banks} if banks else {})}
     r = client.get("/hma/m/raw_lookup", headers=h, params=query)
     assert r.status_code == 200 and len(r.json()["matches"]) == expected
@@ -364,14 +364,14 @@ def test_raw_lookup_with_bank_filter(client, h, multi_bank, banks, expected) -> 
         ("NON_EXISTENT_BANK", set()),
     ],
 )
-def test_lookup_with_bank_filter(client, h, multi_bank, banks, expected) -> None:  # type: ignore[no-untyped-def]
+def test_lookup_with_bank_filter(client, h, multi_bank, banks, expected) -> None:
     query = {"signal": PdqSignal.get_examples()[0], "signal_type": "pdq", **({"banks": banks} if banks else {})}
     r = client.get("/hma/m/lookup", headers=h, params=query)
     assert r.status_code == 200 and set(r.json()) == expected
     assert all(len(v) > 0 for v in r.json().values())
 
 
-def test_lookup_by_url_and_by_upload(client, h, image_server, app) -> None:  # type: ignore[no-untyped-def]
+def test_lookup_by_url_and_by_upload(client, h, image_server, app) -> None:
     create_bank(client, h, "PHOTOS")
     added = add_image(client, h, "PHOTOS", f"{image_server}/image1.jpg")
     build_index(app)
@@ -387,7 +387,7 @@ def test_lookup_by_url_and_by_upload(client, h, image_server, app) -> None:  # t
     }
 
 
-def test_lookup_of_media_needs_the_scan_scope(client, database: Database, image_server) -> None:  # type: ignore[no-untyped-def]
+def test_lookup_of_media_needs_the_scan_scope(client, database: Database, image_server) -> None:
     """HMA's "hasher role missing" answers 403; here the key without `scan` gets it."""
     h = auth(make_key(database, ["match"]))
     assert client.get(f"/hma/m/lookup?url={image_server}/image1.jpg", headers=h).status_code == 403
@@ -405,7 +405,7 @@ def test_scopes_are_those_of_the_v1_routes(client, database: Database) -> None:
     assert client.get("/hma/c/banks", headers=default).status_code == 403
 
 
-def test_coinflip_applies_to_hma_lookups_never_to_scans(client, h, app) -> None:  # type: ignore[no-untyped-def]
+def test_coinflip_applies_to_hma_lookups_never_to_scans(client, h, app) -> None:
     create_bank(client, h, "HALF")
     pdq = PdqSignal.get_examples()[3]
     content_id = client.post("/hma/c/bank/HALF/signal", headers=h, json={"pdq": pdq}).json()["id"]
@@ -424,7 +424,7 @@ def test_coinflip_applies_to_hma_lookups_never_to_scans(client, h, app) -> None:
     assert [m["entry_id"] for m in r.json()["matches"]] == [content_id]
 
 
-def test_compare_hashes(client, h) -> None:  # type: ignore[no-untyped-def]
+def test_compare_hashes(client, h) -> None:
     specimen1 = "facd8bcb2a49bcebdec1985298d5fe84bcd006c187c598c720c3c087b3fdb318"
     specimen2 = "facd8bcb2a49bcebdec1985228d5ae84bcd006c187c598c720c2b087b3fdb318"
     r = client.post("/hma/m/compare", headers=h, json={"pdq": [specimen1, specimen2]})
@@ -439,7 +439,7 @@ def test_compare_hashes(client, h) -> None:  # type: ignore[no-untyped-def]
         assert client.post("/hma/m/compare", headers=h, json=bad).status_code == 400
 
 
-def test_status(client) -> None:  # type: ignore[no-untyped-def]
+def test_status(client) -> None:
     r = client.get("/hma/status")
     assert r.status_code == 200 and r.text == "I-AM-ALIVE"
 
@@ -447,7 +447,7 @@ def test_status(client) -> None:  # type: ignore[no-untyped-def]
 # -- hashing (test_hashing.py) ----------------------------------------------------------------------
 
 
-def test_hash_by_url_and_upload(client, h, image_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_hash_by_url_and_upload(client, h, image_server, tmp_path) -> None:
     expected = hma_pdq(IMAGES["/image2.jpg"], tmp_path)
     r = client.get(f"/hma/h/hash?url={image_server}/image2.jpg", headers=h)
     assert r.status_code == 200 and r.json() == {"pdq": expected}
@@ -459,7 +459,7 @@ def test_hash_by_url_and_upload(client, h, image_server, tmp_path) -> None:  # t
     assert r.status_code == 400 and "content_type" in r.json()["message"]
 
 
-def test_hash_refuses_urls_off_the_allow_list_and_content_too_large(client, h, image_server, app) -> None:  # type: ignore[no-untyped-def]
+def test_hash_refuses_urls_off_the_allow_list_and_content_too_large(client, h, image_server, app) -> None:
     for url in ("file:///etc/passwd", "ftp://example.com/x.jpg", "http://example.com:abc/x"):
         r = client.get(f"/hma/h/hash?url={url}", headers=h)
         assert r.status_code == 400, (url, r.text)

@@ -35,7 +35,7 @@ def h(database: Database) -> dict[str, str]:
 # -- HMA's tests, replayed ------------------------------------------------------------------------
 
 
-def test_exchange_delete(client, h) -> None:  # type: ignore[no-untyped-def]
+def test_exchange_delete(client, h) -> None:
     # deleting an exchange that doesn't exist returns 200
     assert client.delete("/hma/c/exchange/TEST_EXCHANGE", headers=h).status_code == 200
     r = client.post("/hma/c/exchanges", headers=h, json={"api": "sample", "bank": "FOO_EXCHANGE", "api_json": {}})
@@ -47,7 +47,7 @@ def test_exchange_delete(client, h) -> None:  # type: ignore[no-untyped-def]
     assert client.get("/hma/c/banks", headers=h).json() == []
 
 
-def test_exchange_get_fetch_status(client, h) -> None:  # type: ignore[no-untyped-def]
+def test_exchange_get_fetch_status(client, h) -> None:
     assert client.get("/hma/c/exchange/NONEXISTENT_EXCHANGE/status", headers=h).status_code == 404
     r = client.post("/hma/c/exchanges", headers=h, json={"api": "sample", "bank": "BAR_EXCHANGE", "api_json": {}})
     assert r.status_code == 201
@@ -63,14 +63,14 @@ def test_exchange_get_fetch_status(client, h) -> None:  # type: ignore[no-untype
     }
 
 
-def test_exchange_apis_are_the_librarys_names(client, h) -> None:  # type: ignore[no-untyped-def]
+def test_exchange_apis_are_the_librarys_names(client, h) -> None:
     r = client.get("/hma/c/exchanges/apis", headers=h)
     assert r.status_code == 200
     assert {"sample", "fb_threatexchange"} <= set(r.json())
     assert set(r.json()) == {"ncmec", "stop_ncii", "fb_threatexchange", "tat", "local_file", "sample"}
 
 
-def test_signal_and_content_types(client, h) -> None:  # type: ignore[no-untyped-def]
+def test_signal_and_content_types(client, h) -> None:
     assert client.get("/hma/c/signal_type", headers=h).json() == [
         {"name": "pdq", "enabled_ratio": 1.0},
         {"name": "video_md5", "enabled_ratio": 1.0},
@@ -87,7 +87,7 @@ def test_signal_and_content_types(client, h) -> None:  # type: ignore[no-untyped
 
 def test_an_exchange_made_through_hma_fills_its_bank_and_is_matched(
     client, app, h, database: Database, settings: Settings
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """CSAM-7: the bank made with the exchange says where its signals come from and what for."""
     r = client.post("/hma/c/exchanges", headers=h, json={"api": "sample", "bank": "SAMPLES", "api_json": {}})
     assert r.status_code == 201
@@ -133,7 +133,7 @@ def test_an_exchange_made_through_hma_fills_its_bank_and_is_matched(
     }
 
 
-def test_threatexchange_with_credentials_sealed(client, h, database: Database, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+def test_threatexchange_with_credentials_sealed(client, h, database: Database, settings: Settings) -> None:
     te = threatexchange_app(token=TOKEN)
     te.state.exchange.records.append(
         {
@@ -183,14 +183,14 @@ def test_threatexchange_with_credentials_sealed(client, h, database: Database, s
         ),
     ],
 )
-def test_create_refusals_say_what_was_wrong(client, h, body, status, message) -> None:  # type: ignore[no-untyped-def]
+def test_create_refusals_say_what_was_wrong(client, h, body, status, message) -> None:
     assert client.post("/hma/c/banks", headers=h, json={"name": "TAKEN"}).status_code == 201
     r = client.post("/hma/c/exchanges", headers=h, json=body)
     assert r.status_code == status and r.json()["message"] == message
     assert client.get("/hma/c/exchanges", headers=h).json() == []
 
 
-def test_exchange_writes_need_exchanges_admin(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_exchange_writes_need_exchanges_admin(client, database: Database) -> None:
     curator = auth(make_key(database, ["banks:read", "banks:write"]))
     r = client.post("/hma/c/exchanges", headers=curator, json={"api": "sample", "bank": "FOO", "api_json": {}})
     assert r.status_code == 403 and "exchanges:admin" in r.json()["message"]

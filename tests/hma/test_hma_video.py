@@ -23,7 +23,7 @@ def _video(data: bytes, name: str = "clip.mp4") -> dict:
     return {"video": (name, data, "video/mp4")}
 
 
-def test_a_video_is_hashed_banked_and_looked_up(client, app, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_a_video_is_hashed_banked_and_looked_up(client, app, database: Database) -> None:
     h = auth(make_key(database, CURATOR))
     original, reencoded, other = clip(11), edited(11, "reencode"), clip(12)
     assert hashlib.md5(reencoded).hexdigest() != hashlib.md5(original).hexdigest()

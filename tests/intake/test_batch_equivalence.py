@@ -97,7 +97,7 @@ def fixed_codes(monkeypatch: pytest.MonkeyPatch) -> _Codes:
 
 
 @pytest.fixture
-def fresh_database(backend: str, request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock):  # type: ignore[no-untyped-def]
+def fresh_database(backend: str, request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock):
     """A factory of fresh, migrated databases on the test's backend, all on the same frozen clock.
     SQLite: a new file from the template each time. PostgreSQL: the one test database, emptied
     the way tests/conftest.py empties it between tests (so take each snapshot before the next)."""
@@ -664,7 +664,7 @@ def _fail_with(problems: list[str]) -> None:
 # -- the tests ---------------------------------------------------------------------------------
 
 
-def test_X1_X2_X4_DSA1_DSA7_TID1_a_batch_stores_exactly_what_one_by_one_stores(  # type: ignore[no-untyped-def]
+def test_X1_X2_X4_DSA1_DSA7_TID1_a_batch_stores_exactly_what_one_by_one_stores(
     fresh_database, fixed_codes: _Codes
 ) -> None:
     """REQ X-1, X-2, X-4, DSA-1, DSA-6, DSA-7, TID-1: N notices in one transaction give the same rows
@@ -697,7 +697,7 @@ def test_X1_X2_X4_DSA1_DSA7_TID1_a_batch_stores_exactly_what_one_by_one_stores( 
 
 
 @pytest.mark.parametrize("size", [7])
-def test_batches_that_split_a_content_s_reports_store_what_one_by_one_stores(  # type: ignore[no-untyped-def]
+def test_batches_that_split_a_content_s_reports_store_what_one_by_one_stores(
     fresh_database, fixed_codes: _Codes, size: int
 ) -> None:
     """REQ X-2, X-4, DSA-1: consecutive batches, whose boundaries fall between reports of the same
@@ -721,7 +721,7 @@ def test_batches_that_split_a_content_s_reports_store_what_one_by_one_stores(  #
     _fail_with(_result_differences(labels, results_a, results_b) + _compare(snap_a, snap_b))
 
 
-def test_DSA1_a_retried_idempotency_key_is_filed_once_whether_batched_or_not(  # type: ignore[no-untyped-def]
+def test_DSA1_a_retried_idempotency_key_is_filed_once_whether_batched_or_not(
     fresh_database, fixed_codes: _Codes
 ) -> None:
     """REQ DSA-1 (nothing dropped, nothing doubled): a platform retrying a notice after a lost

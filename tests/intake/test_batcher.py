@@ -42,7 +42,7 @@ def _batcher(database: Database, **kwargs: object) -> IntakeBatcher:
         database,
         lambda: {"catalogue": catalogue, "rules": DEFAULT_RULES, "engine": None, "job_max_attempts": 5},
         **kwargs,
-    )  # type: ignore[arg-type]
+    )
 
 
 def _stored(database: Database) -> dict[str, int]:
@@ -73,7 +73,7 @@ def test_TID1_one_notice_failing_in_the_database_does_not_fail_its_batch(
     the failing one gets its own error."""
     real_row = batch_module._notice_row
 
-    def explode_on_boom(work, when):  # type: ignore[no-untyped-def]
+    def explode_on_boom(work, when):
         if work.notice.explanation == "boom boom boom":
             raise RuntimeError("the database refused this row")
         return real_row(work, when)
@@ -100,7 +100,7 @@ def test_TID1_one_notice_failing_in_the_database_does_not_fail_its_batch(
 
 
 @contextlib.contextmanager
-def _first_batch_held(database: Database):  # type: ignore[no-untyped-def]
+def _first_batch_held(database: Database):
     """A batcher whose first batch (one notice) is held open until the block ends, so that what
     the block submits queues up as one batch. Yields the batcher and the batch sizes it wrote."""
     import staydown.intake.batcher as batcher_module
@@ -110,7 +110,7 @@ def _first_batch_held(database: Database):  # type: ignore[no-untyped-def]
     real = batch_module.submit_notices
     calls: list[int] = []
 
-    def counted(db, subs, **kw):  # type: ignore[no-untyped-def]
+    def counted(db, subs, **kw):
         calls.append(len(subs))
         if len(calls) == 1:
             gate.wait(5)
@@ -127,7 +127,7 @@ def _first_batch_held(database: Database):  # type: ignore[no-untyped-def]
         batcher.close()
     finally:
         gate.set()
-        batcher_module.submit_notices = real  # type: ignore[assignment]
+        batcher_module.submit_notices = real
 
 
 def test_an_invalid_notice_gets_its_error_and_the_rest_of_its_batch_is_stored(database: Database) -> None:
@@ -168,7 +168,7 @@ def test_a_full_queue_answers_503_and_close_writes_what_waits(database: Database
 
     real = batch_module.submit_notices
 
-    def held(db, subs, **kw):  # type: ignore[no-untyped-def]
+    def held(db, subs, **kw):
         gate.wait(5)
         return real(db, subs, **kw)
 
@@ -183,6 +183,6 @@ def test_a_full_queue_answers_503_and_close_writes_what_waits(database: Database
         gate.set()
         batcher.close()
     finally:
-        batcher_module.submit_notices = real  # type: ignore[assignment]
+        batcher_module.submit_notices = real
     assert all(f.done() and f.exception() is None for f in [writing, *waiting])
     assert len(_stored(database)) == 4

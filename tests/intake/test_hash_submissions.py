@@ -57,7 +57,7 @@ def _token(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
 
 
-def send(client, lines: list[str], **fields: str):  # type: ignore[no-untyped-def]
+def send(client, lines: list[str], **fields: str):
     page = client.get("/takedown/pictures")
     assert page.status_code == 200
     form_id = re.search(r'name="form_id" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
@@ -75,7 +75,7 @@ def send(client, lines: list[str], **fields: str):  # type: ignore[no-untyped-de
     return client.post("/takedown/pictures", data={k: v for k, v in values.items() if v is not None})
 
 
-def _scan(client, key: str, content_id: str, data: bytes) -> dict:  # type: ignore[no-untyped-def]
+def _scan(client, key: str, content_id: str, data: bytes) -> dict:
     r = client.post(
         "/v1/scan",
         headers=auth(key),
@@ -86,7 +86,7 @@ def _scan(client, key: str, content_id: str, data: bytes) -> dict:  # type: igno
     return r.json()
 
 
-def _run_jobs(client, database: Database) -> int:  # type: ignore[no-untyped-def]
+def _run_jobs(client, database: Database) -> int:
     from staydown.app import worker_services
     from staydown.jobs import build_registry
     from staydown.worker import Worker
@@ -100,7 +100,7 @@ def _pictures(n: int, first_seed: int = 900) -> list[bytes]:
 
 def test_TID1_pictures_hashed_on_the_device_file_a_valid_request_and_a_held_unverified_bank(
     client, database: Database
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """REQ TID-1: the hashes identify the images; the request is complete, names no item, and its
     hashes sit in a bank of their own that holds (never blocks) and is not confirmed material."""
     files = _pictures(3)
@@ -141,7 +141,7 @@ def test_TID1_pictures_hashed_on_the_device_file_a_valid_request_and_a_held_unve
         assert "intake:hash_submission:receive" in tags and "matching:bank:entries_add" in tags
 
 
-def test_X1_a_parent_sends_a_childs_pictures_without_name_or_email(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_X1_a_parent_sends_a_childs_pictures_without_name_or_email(client, database: Database) -> None:
     """REQ X-1: for a child no signature or contact is asked; the request is a child-safety report."""
     r = send(
         client,
@@ -172,7 +172,7 @@ def test_X1_a_parent_sends_a_childs_pictures_without_name_or_email(client, datab
         (["x" * 10] * (hash_submissions.MAX_PICTURES + 1), f"at most {hash_submissions.MAX_PICTURES} pictures"),
     ],
 )
-def test_refusals_name_the_picture_and_what_to_do(client, database: Database, lines: list[str], expected: str) -> None:  # type: ignore[no-untyped-def]
+def test_refusals_name_the_picture_and_what_to_do(client, database: Database, lines: list[str], expected: str) -> None:
     r = send(client, lines)
     assert r.status_code == 422 and expected in r.text
     with database.unit_of_work(write=False) as db:
@@ -181,7 +181,7 @@ def test_refusals_name_the_picture_and_what_to_do(client, database: Database, li
 
 def test_a_flat_picture_is_refused_by_the_quality_gate_and_the_hashes_come_back_in_the_form(
     client, database: Database
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     good = picture_line(_pictures(1, 960)[0])
     flat = picture_line(encode(Image.new("RGB", (400, 300), (200, 30, 30)), "PNG"))
     assert flat.split()[0] == "0"
@@ -197,7 +197,7 @@ def test_a_flat_picture_is_refused_by_the_quality_gate_and_the_hashes_come_back_
         assert db.execute(sa.select(sa.func.count()).select_from(HashSubmission)).scalar_one() == 0
 
 
-def test_TID1_an_adults_request_needs_signature_and_contact(client) -> None:  # type: ignore[no-untyped-def]
+def test_TID1_an_adults_request_needs_signature_and_contact(client) -> None:
     r = send(client, [picture_line(_pictures(1, 970)[0])], signature="", contact_email="", good_faith="")
     assert r.status_code == 422
     for message in (
@@ -208,7 +208,7 @@ def test_TID1_an_adults_request_needs_signature_and_contact(client) -> None:  # 
         assert message in r.text
 
 
-def test_TID3_sweep_review_hold_verify_and_withdraw(client, database: Database, api_key: str) -> None:  # type: ignore[no-untyped-def]
+def test_TID3_sweep_review_hold_verify_and_withdraw(client, database: Database, api_key: str) -> None:
     """REQ TID-3, X-5: stored copies (exact and mirrored) reach review with the request's 48-hour
     clock; a later edited upload is held, not blocked; once a reviewer confirms a match the hashes
     act per policy (a re-upload is blocked); withdrawal disables every hash, the sweep stays."""
@@ -331,13 +331,13 @@ def test_TID3_sweep_review_hold_verify_and_withdraw(client, database: Database, 
     assert _scan(client, api_key, "after", encode(synthetic(992, (480, 360)), "JPEG", quality=90))["verdict"] == "allow"
 
 
-def test_rate_limit_on_submissions(client) -> None:  # type: ignore[no-untyped-def]
+def test_rate_limit_on_submissions(client) -> None:
     line = picture_line(_pictures(1, 980)[0])
     codes = [send(client, [line]).status_code for _ in range(hash_submissions.RATE_PER_MINUTE + 1)]
     assert codes[:-1] == [201] * hash_submissions.RATE_PER_MINUTE and codes[-1] == 429
 
 
-def test_a_refusal_verifies_nothing_and_matches_stay_held(client, database: Database, api_key: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_refusal_verifies_nothing_and_matches_stay_held(client, database: Database, api_key: str) -> None:
     """An unverified hash never acts alone: a reviewer finding no violation on the copy its sweep
     found leaves the submission unverified, and the next matching upload is still only held."""
     img = synthetic(995, (512, 384))

@@ -30,7 +30,7 @@ def _tracks(database: Database, case_id: int) -> dict[str, LegalTrack]:
         return {t.kind: t for t in db.execute(sa.select(LegalTrack).where(LegalTrack.case_id == case_id)).scalars()}
 
 
-def test_X1_anonymous_child_safety_report_is_accepted_without_name_or_email(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_X1_anonymous_child_safety_report_is_accepted_without_name_or_email(client, database: Database) -> None:
     """REQ X-1, DSA-1: no account, no name, no e-mail; a tracking code comes back."""
     r = client.post("/public/notices", json=MINOR_REPORT)
     assert r.status_code == 201, r.text
@@ -44,7 +44,7 @@ def test_X1_anonymous_child_safety_report_is_accepted_without_name_or_email(clie
         assert event.actor_kind == "public" and event.data["anonymous"] is True
 
 
-def test_X4_child_safety_notice_restricts_the_content_at_once(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_X4_child_safety_notice_restricts_the_content_at_once(client, database: Database) -> None:
     """REQ X-4: out of recommendation, search and monetisation before any human looks."""
     client.post("/public/notices", json=MINOR_REPORT)
     with database.unit_of_work(write=False) as db:
@@ -54,7 +54,7 @@ def test_X4_child_safety_notice_restricts_the_content_at_once(client, database: 
         assert action.created_by == "public:anonymous"
 
 
-def test_X2_minor_report_opens_legal_tracks_with_clocks_from_receipt(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_X2_minor_report_opens_legal_tracks_with_clocks_from_receipt(client, database: Database) -> None:
     """REQ X-2, TID-2, UK-1: TAKE IT DOWN (48 h from receipt), NCMEC (waiting for actual knowledge),
     DSA, UK intimate image, and the swift takedown of priority illegal content (24 h)."""
     r = client.post("/public/notices", json=MINOR_REPORT)
@@ -70,7 +70,7 @@ def test_X2_minor_report_opens_legal_tracks_with_clocks_from_receipt(client, dat
     assert r.json()["deadlines"]
 
 
-def test_ncii_report_by_adult_is_reclassified_only_when_a_minor_is_involved(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_ncii_report_by_adult_is_reclassified_only_when_a_minor_is_involved(client, database: Database) -> None:
     r = client.post(
         "/public/notices",
         json={**MINOR_REPORT, "policy_id": "ncii", "minor_involved": False, "reporter_kind": "affected_person"},
@@ -82,7 +82,7 @@ def test_ncii_report_by_adult_is_reclassified_only_when_a_minor_is_involved(clie
     assert set(_tracks(database, case.id)) == {"take_it_down", "dsa_notice", "uk_intimate_image"}
 
 
-def test_duplicate_reports_join_one_case_and_raise_priority(client, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+def test_duplicate_reports_join_one_case_and_raise_priority(client, database: Database, clock: FrozenClock) -> None:
     """Ten reports of the same content are one case with ten notices, priority rising with reporters."""
     report = {
         "kind": "public_report",
@@ -104,7 +104,7 @@ def test_duplicate_reports_join_one_case_and_raise_priority(client, database: Da
         assert case.priority > first
 
 
-def test_same_reporter_twice_counts_once_as_reporter(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_same_reporter_twice_counts_once_as_reporter(client, database: Database) -> None:
     report = {**MINOR_REPORT, "contact_email": "parent@example.org"}
     client.post("/public/notices", json=report)
     client.post("/public/notices", json=report)
@@ -113,7 +113,7 @@ def test_same_reporter_twice_counts_once_as_reporter(client, database: Database)
         assert case.notice_count == 2 and case.reporter_count == 1
 
 
-def test_perceptual_duplicate_joins_the_same_case(client, database: Database, api_key: str) -> None:  # type: ignore[no-untyped-def]
+def test_perceptual_duplicate_joins_the_same_case(client, database: Database, api_key: str) -> None:
     """A re-upload (another content id, same picture re-encoded) reported later joins the open case."""
     from tests.imagegen import encode, synthetic
 
@@ -154,7 +154,7 @@ def test_perceptual_duplicate_joins_the_same_case(client, database: Database, ap
 
 def test_TID1_incomplete_takedown_request_is_kept_and_answered_with_what_is_missing(
     client, database: Database, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """REQ TID-1, TID-2: stored, 422 listing exactly the missing elements, completed later by code;
     the 48-hour clock starts when the request becomes valid."""
     r = client.post(
@@ -195,7 +195,7 @@ def test_TID1_incomplete_takedown_request_is_kept_and_answered_with_what_is_miss
         assert track.due_at == T0 + timedelta(hours=54)
 
 
-def test_takedown_request_complete_at_once(client) -> None:  # type: ignore[no-untyped-def]
+def test_takedown_request_complete_at_once(client) -> None:
     r = client.post(
         "/public/takedown-requests",
         json={
@@ -211,7 +211,7 @@ def test_takedown_request_complete_at_once(client) -> None:  # type: ignore[no-u
     assert any(d["kind"] == "take_it_down" for d in r.json()["deadlines"])
 
 
-def test_bad_notices_get_clear_errors(client, api_key: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_notices_get_clear_errors(client, api_key: str) -> None:
     r = client.post("/public/notices", json={"items": []})
     assert r.status_code == 422 and "items" in r.json()["message"]
     r = client.post("/public/notices", json={"items": [{}]})
@@ -233,13 +233,13 @@ def test_bad_notices_get_clear_errors(client, api_key: str) -> None:  # type: ig
     assert r.status_code == 404
 
 
-def test_public_forms_are_rate_limited(client, app) -> None:  # type: ignore[no-untyped-def]
+def test_public_forms_are_rate_limited(client, app) -> None:
     app.state.settings.public_rate_per_minute = 3
     codes = [client.post("/public/notices", json={"items": [{"content_id": f"c{i}"}]}).status_code for i in range(5)]
     assert codes[:3] == [201, 201, 201] and codes[3:] == [429, 429]
 
 
-def test_status_page_shows_nothing_about_other_people(client) -> None:  # type: ignore[no-untyped-def]
+def test_status_page_shows_nothing_about_other_people(client) -> None:
     mine = client.post(
         "/public/notices", json={**MINOR_REPORT, "contact_email": "parent@example.org", "contact_name": "A Parent"}
     ).json()
@@ -257,7 +257,7 @@ def test_status_page_shows_nothing_about_other_people(client) -> None:  # type: 
         assert secret not in text
 
 
-def test_scan_detection_opens_a_case_for_a_person_to_confirm(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_scan_detection_opens_a_case_for_a_person_to_confirm(client, database: Database) -> None:
     """CSAM-7: a hold or block at scan is not a decision; it is a notice from the system."""
     from tests.helpers import make_key
     from tests.imagegen import jpeg
@@ -296,7 +296,7 @@ def test_scan_detection_opens_a_case_for_a_person_to_confirm(client, database: D
         assert case.state == "open" and case.child_safety
 
 
-def test_terrorist_removal_order_has_a_one_hour_clock(client, api_key: str, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_terrorist_removal_order_has_a_one_hour_clock(client, api_key: str, database: Database) -> None:
     r = client.post(
         "/v1/notices",
         headers=auth(api_key),
@@ -316,7 +316,7 @@ def test_terrorist_removal_order_has_a_one_hour_clock(client, api_key: str, data
         assert case.policy_id == "terrorist-content" and case.law_enforcement
 
 
-def test_a_held_upload_is_restricted_and_released_by_a_no_violation(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_a_held_upload_is_restricted_and_released_by_a_no_violation(client, database: Database) -> None:
     """A scan-time hold is an interim action: the platform learns of its lifting like any other."""
     from staydown.actors import Actor
     from staydown.cases.actions import claim_case, decide_case
@@ -369,7 +369,7 @@ def test_a_held_upload_is_restricted_and_released_by_a_no_violation(client, data
         assert db.execute(sa.select(EnforcementAction)).scalar_one().state == "lifted"
 
 
-def test_a_retried_notice_with_the_same_idempotency_key_is_filed_once(client, api_key: str, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_a_retried_notice_with_the_same_idempotency_key_is_filed_once(client, api_key: str, database: Database) -> None:
     body = {"policy_id": "harassment", "explanation": "threats", "items": [{"content_id": "p-77"}]}
     headers = {**auth(api_key), "Idempotency-Key": "report-123"}
     first = client.post("/v1/notices", headers=headers, json=body).json()
@@ -381,7 +381,7 @@ def test_a_retried_notice_with_the_same_idempotency_key_is_filed_once(client, ap
         assert db.scalar(sa.select(sa.func.count()).select_from(Notice)) == 2
 
 
-def test_status_shows_only_the_clocks_this_notice_opened(client, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+def test_status_shows_only_the_clocks_this_notice_opened(client, clock: FrozenClock) -> None:
     """REQ TID-2, DSA-1: a bystander reports an image, then the person in it files a TAKE IT DOWN
     request about it. Each status shows the clocks that govern their own notice: the person's
     TAKE IT DOWN clock runs from their request and is not shown to the bystander; the UK and DSA
@@ -423,7 +423,7 @@ def test_status_shows_only_the_clocks_this_notice_opened(client, clock: FrozenCl
     assert set(theirs) == {"take_it_down", "uk_intimate_image", "dsa_notice"}
 
 
-def test_status_reasons_carry_no_personal_data(client, database: Database, staff) -> None:  # type: ignore[no-untyped-def]
+def test_status_reasons_carry_no_personal_data(client, database: Database, staff) -> None:
     """DSA-1, X-1: the notifier gets the outcome with reasons, but the reviewer's words are scrubbed
     of other people's personal data before a public page shows them."""
     r = client.post(
@@ -453,7 +453,7 @@ def test_status_reasons_carry_no_personal_data(client, database: Database, staff
         assert leaked not in status["reasons"]
 
 
-def test_an_item_url_must_be_ascii(client) -> None:  # type: ignore[no-untyped-def]
+def test_an_item_url_must_be_ascii(client) -> None:
     """Bad input gets a clear error: a URL is ASCII on the wire (RFC 3986); other characters are
     percent-encoded. (It also keeps every URL within what the case look-up index can hold.)"""
     r = client.post(
@@ -463,7 +463,7 @@ def test_an_item_url_must_be_ascii(client) -> None:  # type: ignore[no-untyped-d
     assert "must be ASCII" in r.text and "percent-encode" in r.text
 
 
-def test_video_reupload_reported_later_joins_the_same_case(client, database: Database, api_key: str) -> None:  # type: ignore[no-untyped-def]
+def test_video_reupload_reported_later_joins_the_same_case(client, database: Database, api_key: str) -> None:
     """A re-encoded, trimmed re-upload of a reported video (matched by its vPDQ) joins the open case."""
     import pytest
 

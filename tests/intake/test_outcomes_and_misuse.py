@@ -25,7 +25,7 @@ REPORT = {
 }
 
 
-def _decide(client, headers, case_id: int, outcome: str, **extra) -> dict:  # type: ignore[no-untyped-def]
+def _decide(client, headers, case_id: int, outcome: str, **extra) -> dict:
     assert client.post(f"/v1/cases/{case_id}/claim", headers=headers).status_code == 200
     r = client.post(
         f"/v1/cases/{case_id}/decision",
@@ -36,7 +36,7 @@ def _decide(client, headers, case_id: int, outcome: str, **extra) -> dict:  # ty
     return r.json()
 
 
-def test_DSA1_receipt_and_decision_are_sent_with_reasons_and_redress(client, database: Database, app, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_DSA1_receipt_and_decision_are_sent_with_reasons_and_redress(client, database: Database, app, tmp_path) -> None:
     make_staff(database, "mo", "moderator")
     mo = sign_in(client, "mo")
     code = client.post("/public/notices", json=REPORT).json()["tracking_code"]
@@ -64,13 +64,13 @@ def test_DSA1_receipt_and_decision_are_sent_with_reasons_and_redress(client, dat
     assert worker.run_until_idle() == 0  # sent once
 
 
-def test_anonymous_reporters_get_no_mail_but_the_status_page(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_reporters_get_no_mail_but_the_status_page(client, database: Database) -> None:
     client.post("/public/notices", json={k: v for k, v in REPORT.items() if k != "contact_email"})
     with database.unit_of_work(write=False) as db:
         assert db.scalar(sa.select(sa.func.count()).select_from(OutboundMessage)) == 0
 
 
-def test_DSA6_trusted_flagger_notices_get_priority_in_their_field(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_DSA6_trusted_flagger_notices_get_priority_in_their_field(client, database: Database) -> None:
     make_staff(database, "admin", "admin")
     admin = sign_in(client, "admin")
     key = make_key(database, ["notices:submit"])
@@ -110,7 +110,7 @@ def test_DSA6_trusted_flagger_notices_get_priority_in_their_field(client, databa
     assert figures[0]["name"] == "Hotline Example" and figures[0]["notices"] == 1
 
 
-def test_DSA7_suspension_needs_warning_and_more_than_a_count(client, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+def test_DSA7_suspension_needs_warning_and_more_than_a_count(client, database: Database, clock: FrozenClock) -> None:
     make_staff(database, "mo", "moderator")
     make_staff(database, "senior", "senior_moderator")
     mo, senior = sign_in(client, "mo"), sign_in(client, "senior")

@@ -33,7 +33,7 @@ def _notice(content: str, policy: str = "harassment") -> NoticeIn:
 
 
 @pytest.fixture
-def intake(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def intake(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     # The child reads its settings from the environment, as under `staydown serve`.
     monkeypatch.setenv("STAYDOWN_DATABASE_URL", database_url)
     monkeypatch.setenv("STAYDOWN_DATA_DIR", str(tmp_path / "var"))

@@ -23,7 +23,7 @@ PDQ_B = "0" * 63 + "1"
 MD5 = "d41d8cd98f00b204e9800998ecf8427e"
 
 
-def _bank(db, name: str = "own-csam", **kw):  # type: ignore[no-untyped-def]
+def _bank(db, name: str = "own-csam", **kw):
     params = dict(
         source="own",
         permitted_purpose="detect confirmed CSAM at upload and in stored content",
@@ -34,7 +34,7 @@ def _bank(db, name: str = "own-csam", **kw):  # type: ignore[no-untyped-def]
     return banks.create_bank(db, actor=MOD, name=name, **params)
 
 
-def _events(db, tag: str) -> list[AuditEvent]:  # type: ignore[no-untyped-def]
+def _events(db, tag: str) -> list[AuditEvent]:
     return list(db.execute(sa.select(AuditEvent).where(AuditEvent.tag == tag).order_by(AuditEvent.seq)).scalars())
 
 

@@ -53,7 +53,7 @@ def _add(database: Database, bank_id: int, *signals: tuple[str, str]) -> list[in
         return [e.id for e in result.entries]
 
 
-def _match(database: Database, engine: MatchEngine, query: QuerySignals):  # type: ignore[no-untyped-def]
+def _match(database: Database, engine: MatchEngine, query: QuerySignals):
     with database.unit_of_work(write=False) as db:
         return match_banks(db, engine, query)
 

@@ -20,7 +20,7 @@ from tests.imagegen import encode, flipped, jpeg, synthetic
 BANK_KEY_SCOPES = ["banks:read", "banks:write", "scan", "match"]
 
 
-def _bank_with(client, key: str, image_bytes: bytes, *, action: str = "block", name: str = "own") -> dict:  # type: ignore[no-untyped-def]
+def _bank_with(client, key: str, image_bytes: bytes, *, action: str = "block", name: str = "own") -> dict:
     r = client.post(
         "/v1/banks",
         headers=auth(key),
@@ -44,7 +44,7 @@ def _bank_with(client, key: str, image_bytes: bytes, *, action: str = "block", n
     return scan
 
 
-def test_scan_records_signals_and_allows_unknown_media(client, api_key: str, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_scan_records_signals_and_allows_unknown_media(client, api_key: str, database: Database) -> None:
     data = jpeg(1)
     r = client.post(
         "/v1/scan",
@@ -74,7 +74,7 @@ def test_scan_records_signals_and_allows_unknown_media(client, api_key: str, dat
         assert scan.uploader_ip == "2001:db8::7" and scan.uploaded_at.isoformat().startswith("2026-06-01T11:59")
 
 
-def test_banked_item_blocks_its_edited_copies(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_banked_item_blocks_its_edited_copies(client, database: Database) -> None:
     """X-5: a confirmed item is blocked at re-upload, also flipped or recompressed."""
     key = make_key(database, BANK_KEY_SCOPES)
     original = synthetic(5)
@@ -95,7 +95,7 @@ def test_banked_item_blocks_its_edited_copies(client, database: Database) -> Non
     assert other["verdict"] == "allow"
 
 
-def test_hold_bank_holds(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_hold_bank_holds(client, database: Database) -> None:
     key = make_key(database, BANK_KEY_SCOPES)
     data = jpeg(11)
     _bank_with(client, key, data, action="hold", name="review-list")
@@ -128,7 +128,7 @@ def _png_header_claiming(width: int, height: int) -> bytes:
 )
 def test_hostile_uploads_get_422_naming_the_problem(
     client, api_key: str, payload: bytes, codes: set, words: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     r = client.post("/v1/scan", headers=auth(api_key), files={"file": ("x", payload, "application/octet-stream")})
     assert r.status_code == 422, r.text
     body = r.json()
@@ -136,7 +136,7 @@ def test_hostile_uploads_get_422_naming_the_problem(
     assert words in body["message"].lower(), body
 
 
-def test_empty_missing_and_oversized_uploads(client, api_key: str, app) -> None:  # type: ignore[no-untyped-def]
+def test_empty_missing_and_oversized_uploads(client, api_key: str, app) -> None:
     r = client.post("/v1/scan", headers=auth(api_key), files={"file": ("x", b"", "image/jpeg")})
     assert r.status_code == 422 and "empty" in r.json()["message"]
     r = client.post("/v1/scan", headers=auth(api_key), data={"content_id": "a"}, files={"other": ("x", b"1", "a/b")})
@@ -155,7 +155,7 @@ def test_empty_missing_and_oversized_uploads(client, api_key: str, app) -> None:
     assert r.status_code == 413
 
 
-def test_scan_needs_the_scope(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_scan_needs_the_scope(client, database: Database) -> None:
     key = make_key(database, ["match"])
     r = client.post("/v1/scan", headers=auth(key), files={"file": ("x", jpeg(3), "image/jpeg")})
     assert r.status_code == 403
@@ -192,7 +192,7 @@ def image_server() -> Iterator[str]:
     server.server_close()
 
 
-def test_scan_by_url_from_the_allow_list(client, api_key: str, app, image_server: str) -> None:  # type: ignore[no-untyped-def]
+def test_scan_by_url_from_the_allow_list(client, api_key: str, app, image_server: str) -> None:
     h = auth(api_key)
     r = client.post("/v1/scan", headers=h, json={"url": f"{image_server}/img.jpg", "content": {"id": "u1"}})
     assert r.status_code == 422 and "allow-list" in r.json()["message"]
@@ -214,7 +214,7 @@ def test_scan_by_url_from_the_allow_list(client, api_key: str, app, image_server
     assert r.status_code == 422 and "http(s)" in r.json()["message"]
 
 
-def test_match_supplied_signals(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_match_supplied_signals(client, database: Database) -> None:
     key = make_key(database, BANK_KEY_SCOPES)
     scan = _bank_with(client, key, jpeg(31))
     pdq = scan["signals"]["pdq"]
@@ -230,14 +230,14 @@ def test_match_supplied_signals(client, database: Database) -> None:  # type: ig
     assert r.status_code == 422 and "hexadecimal" in r.json()["message"]
 
 
-def test_readyz_reports_index_lag(client, api_key: str) -> None:  # type: ignore[no-untyped-def]
+def test_readyz_reports_index_lag(client, api_key: str) -> None:
     body = client.get("/readyz").json()
     index = body["checks"]["index"]
     assert index["ok"] and set(index["detail"]) == {"bank_signals", "content_signals"}
     assert index["detail"]["bank_signals"]["behind"] == 0
 
 
-def test_confirmed_item_banked_with_variants_catches_crops(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_confirmed_item_banked_with_variants_catches_crops(client, database: Database) -> None:
     """Bank-side variants (central crops) of our own confirmed items make cropped copies match;
     they stay linked to the original and leave exports alone."""
     from staydown.actors import Actor
@@ -286,7 +286,7 @@ def test_confirmed_item_banked_with_variants_catches_crops(client, database: Dat
 
 def test_csam3_scan_and_match_record_the_uploads_port_file_name_and_visibility(
     client,
-    api_key: str,  # type: ignore[no-untyped-def]
+    api_key: str,
     database: Database,
 ) -> None:
     """What a CyberTipline report will carry about an upload is captured when it happens (CSAM-3):
@@ -346,7 +346,7 @@ def test_csam3_bad_upload_facts_are_refused_with_what_was_wrong(
     client,
     api_key: str,
     field: str,
-    value: str,  # type: ignore[no-untyped-def]
+    value: str,
     message: str,
 ) -> None:
     r = client.post(
@@ -360,7 +360,7 @@ def test_csam3_bad_upload_facts_are_refused_with_what_was_wrong(
 
 def test_csam3_retention_keeps_the_upload_address_of_content_reported_as_child_abuse(
     client, api_key: str, database: Database, clock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """EUI-4 drops the address of uploads that matched nothing after STAYDOWN_SCAN_RETENTION_DAYS;
     an upload later reported as child sexual abuse is no longer such a non-match: its address and
     port are what the CyberTipline report carries."""
@@ -407,7 +407,7 @@ def test_csam3_retention_keeps_the_upload_address_of_content_reported_as_child_a
 
 def test_eui4_hashes_of_uploads_that_matched_nothing_are_purged_after_the_sweep_window(
     client, api_key: str, database: Database, clock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """REQ EUI-4, X-5: the content signals (and the scan's copy of the hashes) of an upload that
     matched nothing are kept for STAYDOWN_UNMATCHED_SIGNAL_RETENTION_DAYS (90), long enough for
     the stay-down sweep to find it as a copy of an item confirmed later, then purged by the

@@ -84,7 +84,7 @@ def test_UK1_decode_slots_queue_then_refuse_with_retry_after() -> None:
     assert slots.in_flight == 0
 
 
-def test_UK1_scan_over_http_answers_503_with_retry_after_when_decodes_are_full(client, api_key: str) -> None:  # type: ignore[no-untyped-def]
+def test_UK1_scan_over_http_answers_503_with_retry_after_when_decodes_are_full(client, api_key: str) -> None:
     """REQ UK-1."""
     client.app.state.decode_slots = DecodeSlots(active=1, waiting=0, wait_seconds=1)
     slots = client.app.state.decode_slots
@@ -100,7 +100,7 @@ def test_UK1_scan_over_http_answers_503_with_retry_after_when_decodes_are_full(c
     assert r.status_code == 200
 
 
-def test_UK1_no_transaction_is_open_while_the_upload_is_decoded(client, database: Database, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_UK1_no_transaction_is_open_while_the_upload_is_decoded(client, database: Database, monkeypatch) -> None:
     """REQ UK-1, X-5: authenticate, then decode, then write. On SQLite a scan used to hold the write
     lock (taken at BEGIN) for its whole decode, so every notice waited; now no connection is even
     checked out of the pool while the media is hashed, and a write from elsewhere goes straight in."""
@@ -114,7 +114,7 @@ def test_UK1_no_transaction_is_open_while_the_upload_is_decoded(client, database
     seen: dict[str, object] = {}
     real = scan_api.hash_upload
 
-    def watching(data: bytes, *, limits):  # type: ignore[no-untyped-def]
+    def watching(data: bytes, *, limits):
         seen["checked_out"] = database.engine.pool.checkedout()
 
         def write() -> None:

@@ -24,13 +24,13 @@ pytestmark = needs_ffmpeg
 SCOPES = ["banks:read", "banks:write", "scan", "match"]
 
 
-def _scan(client, key: str, data: bytes, **form: str) -> dict:  # type: ignore[no-untyped-def]
+def _scan(client, key: str, data: bytes, **form: str) -> dict:
     r = client.post("/v1/scan", headers=auth(key), files={"file": ("v.mp4", data, "video/mp4")}, data=form)
     assert r.status_code == 200, r.text
     return r.json()
 
 
-def _bank(client, key: str, name: str = "videos", action: str = "block") -> None:  # type: ignore[no-untyped-def]
+def _bank(client, key: str, name: str = "videos", action: str = "block") -> None:
     r = client.post(
         "/v1/banks",
         headers=auth(key),
@@ -45,7 +45,7 @@ def _bank(client, key: str, name: str = "videos", action: str = "block") -> None
     assert r.status_code == 201, r.text
 
 
-def test_uk5_scan_of_an_mp4_keeps_its_vpdq_and_allows_unknown_video(client, api_key: str, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_uk5_scan_of_an_mp4_keeps_its_vpdq_and_allows_unknown_video(client, api_key: str, database: Database) -> None:
     """REQ UK-5, CSAM-3: an MP4 upload is hashed (vPDQ, MD5, SHA-256), answered, and its signals are
     kept for sweeps against the platform's content id."""
     data = clip(11)
@@ -68,7 +68,7 @@ def test_uk5_scan_of_an_mp4_keeps_its_vpdq_and_allows_unknown_video(client, api_
         assert db.execute(sa.select(PlatformContent.kind)).scalar_one() == "video"  # DSA content type
 
 
-def test_x5_banked_video_blocks_its_reencoded_resized_trimmed_and_mirrored_copies(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_x5_banked_video_blocks_its_reencoded_resized_trimmed_and_mirrored_copies(client, database: Database) -> None:
     """REQ X-5, TID-3: a banked video's vPDQ (threatexchange's form, as a list would carry it) blocks
     copies at upload; a different video is allowed."""
     key = make_key(database, SCOPES)
@@ -93,7 +93,7 @@ def test_x5_banked_video_blocks_its_reencoded_resized_trimmed_and_mirrored_copie
     assert _scan(client, key, clip(13))["verdict"] == "allow"
 
 
-def test_hold_bank_holds_a_video_and_opens_a_case_with_the_upload_vaulted(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_hold_bank_holds_a_video_and_opens_a_case_with_the_upload_vaulted(client, database: Database) -> None:
     """REQ CSAM-3: a hold on identified content opens a case and vaults the upload, as for images."""
     from staydown.evidence.models import EvidenceItem
 
@@ -113,7 +113,7 @@ def test_hold_bank_holds_a_video_and_opens_a_case_with_the_upload_vaulted(client
         assert item.media_type == "MATROSKA"
 
 
-def test_match_takes_a_platform_computed_vpdq(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_match_takes_a_platform_computed_vpdq(client, database: Database) -> None:
     key = make_key(database, SCOPES)
     _bank(client, key)
     original = _scan(client, key, clip(15))
@@ -142,7 +142,7 @@ def test_match_takes_a_platform_computed_vpdq(client, database: Database) -> Non
         )  # remote-1's
 
 
-def test_vpdq_bank_import_export_round_trip_in_threatexchange_formats(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_vpdq_bank_import_export_round_trip_in_threatexchange_formats(client, database: Database) -> None:
     """Banks exchange vPDQ as threatexchange does: `dataset --csv`, 'type signal' lines and our CSV;
     an export reads back as the same entries; a bad row is reported by its line."""
     key = make_key(database, SCOPES)
@@ -210,7 +210,7 @@ def video_server() -> Iterator[str]:
     server.server_close()
 
 
-def test_scan_a_webm_by_url(client, api_key: str, app, video_server: str) -> None:  # type: ignore[no-untyped-def]
+def test_scan_a_webm_by_url(client, api_key: str, app, video_server: str) -> None:
     app.state.settings.scan_url_allowlist = ["127.0.0.1"]
     app.state.settings.scan_url_allow_private = True
     r = client.post("/v1/scan", headers=auth(api_key), json={"url": f"{video_server}/v.webm", "content": {"id": "w1"}})
@@ -222,7 +222,7 @@ def test_scan_a_webm_by_url(client, api_key: str, app, video_server: str) -> Non
 # -- bounded cost -----------------------------------------------------------------------------------
 
 
-def test_too_long_too_large_and_hostile_videos_get_a_clear_4xx(client, api_key: str, app) -> None:  # type: ignore[no-untyped-def]
+def test_too_long_too_large_and_hostile_videos_get_a_clear_4xx(client, api_key: str, app) -> None:
     """Every limit answers with a 4xx naming the problem; nothing of the upload is kept."""
     settings = app.state.settings
     settings.video_max_duration_seconds = 3.0
@@ -244,7 +244,7 @@ def test_too_long_too_large_and_hostile_videos_get_a_clear_4xx(client, api_key: 
     assert r.status_code == 413
 
 
-def test_video_slots_full_is_503_with_retry_after(client, api_key: str, app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_video_slots_full_is_503_with_retry_after(client, api_key: str, app, monkeypatch) -> None:
     from staydown.matching import video
 
     app.state.settings.video_queue_seconds = 0.1
@@ -257,7 +257,7 @@ def test_video_slots_full_is_503_with_retry_after(client, api_key: str, app, mon
     assert r.status_code == 503 and r.json()["error"] == "busy" and r.headers["Retry-After"] == "1"
 
 
-def test_write_lock_is_not_held_while_a_video_is_hashed(client, api_key: str, database: Database, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_write_lock_is_not_held_while_a_video_is_hashed(client, api_key: str, database: Database, monkeypatch) -> None:
     """On SQLite a write transaction holds the database's only write lock: a video scan ends the
     authentication's transaction before hashing, so reports filed meanwhile are not held up."""
     from staydown.matching import video
@@ -265,7 +265,7 @@ def test_write_lock_is_not_held_while_a_video_is_hashed(client, api_key: str, da
     started, release = threading.Event(), threading.Event()
     real = video.hash_video
 
-    def slow_hash(data, *, limits):  # type: ignore[no-untyped-def]
+    def slow_hash(data, *, limits):
         started.set()
         assert release.wait(20)
         return real(data, limits=limits)
@@ -293,12 +293,12 @@ def test_write_lock_is_not_held_while_a_video_is_hashed(client, api_key: str, da
     assert result["r"].status_code == 200, result["r"].text
 
 
-def test_eui1_upload_never_spooled_to_disk(client, api_key: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_eui1_upload_never_spooled_to_disk(client, api_key: str, monkeypatch) -> None:
     """REQ EUI-1: a multipart upload over 1 MiB stays in memory (the framework would otherwise spool
     it to a temporary file in plaintext); hashing passes it to FFmpeg through an in-memory file."""
     import tempfile
 
-    def no_disk(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def no_disk(self, *args, **kwargs):
         raise AssertionError("an upload was about to be written to a temporary file")
 
     monkeypatch.setattr(tempfile.SpooledTemporaryFile, "rollover", no_disk)
@@ -310,7 +310,7 @@ def test_eui1_upload_never_spooled_to_disk(client, api_key: str, monkeypatch) ->
 
 def test_disabled_vpdq_entry_stops_matching_and_the_index_survives_a_restart(
     client, database: Database, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """A false positive disabled in the bank stops matching at once (the database has the last word),
     and a replica saved and loaded again still finds the entry it holds."""
     from staydown.matching.engine import MatchEngine

@@ -136,7 +136,7 @@ def test_one_chance_frame_does_not_match_a_long_video() -> None:
     assert r.query_percent == 100.0 and r.matches()
 
 
-def test_video_index_candidates_remove_save_and_load(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_video_index_candidates_remove_save_and_load(tmp_path) -> None:
     rng = np.random.default_rng(6)
     index = vpdq.VideoIndex()
     videos = {i: _random_hashes(rng, 20) for i in (11, 12, 13)}

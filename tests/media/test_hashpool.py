@@ -21,7 +21,7 @@ from tests.imagegen import encode, synthetic
 
 
 @pytest.fixture(scope="module")
-def pool():  # type: ignore[no-untyped-def]
+def pool():
     p = HashPool(1)
     yield p
     p.close()
@@ -75,7 +75,7 @@ def test_UK1_a_crashed_worker_fails_only_its_own_scan() -> None:
         pool.close()
 
 
-def test_UK1_scan_over_http_through_worker_processes(settings, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_UK1_scan_over_http_through_worker_processes(settings, database: Database) -> None:
     """The route hashes in the pool when the app has one (what `staydown serve` builds) and
     answers exactly as the in-process path does; a hostile upload still gets its 422."""
     from fastapi.testclient import TestClient

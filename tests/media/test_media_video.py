@@ -44,7 +44,7 @@ def test_uk5_vpdq_of_an_mp4_every_eighth_second_with_mirror_and_digests() -> Non
     assert len(s.frames[0].crops) == len(video.VARIANT_CROPS)
 
 
-def test_webm_and_animated_gif_are_video_a_still_gif_is_an_image(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_webm_and_animated_gif_are_video_a_still_gif_is_an_image(tmp_path) -> None:
     webm = clip(2, seconds=3.0, codec="vp9")
     assert video_format(webm) == "MATROSKA" and hash_video(webm).codec == "vp9"
     gif = corpus().edit(clip(2, seconds=3.0), "gif", seconds=3.0)
@@ -77,7 +77,7 @@ def test_frame_coefficients_equal_the_reference_pdq() -> None:
         assert _coefficients_to_hex(ours) == _coefficients_to_hex(ref) and q1 == q2
 
 
-def test_frames_agree_with_metas_vpdq(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_frames_agree_with_metas_vpdq(tmp_path) -> None:
     """Hashes other organisations compute with Meta's vpdq (one a second, full size) are within a
     few bits of ours on the same frames."""
     meta = pytest.importorskip("vpdq")
@@ -125,7 +125,7 @@ def test_wall_time_limit_kills_ffmpeg() -> None:
     assert "longer than 0.3 s" in err.value.message
 
 
-def test_memory_limit_is_enforced_on_ffmpeg(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_memory_limit_is_enforced_on_ffmpeg(tmp_path) -> None:
     """FFmpeg cannot use more address space than allowed: a 4K video under a limit it needs more than
     is refused as too large (422 out_of_memory), not decoded unbounded; the limit cannot be set
     below what FFmpeg needs to start."""
@@ -167,7 +167,7 @@ def test_corrupt_truncated_and_empty_videos_refused() -> None:
     assert err.value.code == "empty_media"
 
 
-def test_codec_outside_the_allow_list_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_codec_outside_the_allow_list_refused(tmp_path) -> None:
     """An MP4 holding PNG frames (a legal but unusual codec) never reaches a decoder."""
     data = _ffmpeg(
         tmp_path, "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=5", "-t", "1", "-c:v", "png", name="png.mov"
@@ -177,7 +177,7 @@ def test_codec_outside_the_allow_list_refused(tmp_path) -> None:  # type: ignore
     assert "png" in err.value.message
 
 
-def test_other_containers_refused_by_name(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_other_containers_refused_by_name(tmp_path) -> None:
     avi = _ffmpeg(tmp_path, "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=5", "-t", "1", name="c.avi")
     with pytest.raises(UnsupportedMedia) as err:
         hash_video(avi)
@@ -187,7 +187,7 @@ def test_other_containers_refused_by_name(tmp_path) -> None:  # type: ignore[no-
         hash_video(b"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nfile:///etc/passwd\n")
 
 
-def test_playlist_disguised_as_mp4_reads_nothing_else(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_playlist_disguised_as_mp4_reads_nothing_else(tmp_path) -> None:
     """Bytes that sniff as MP4 are opened by the MP4 demuxer only, with the file protocol only: a
     playlist inside cannot make FFmpeg open another file or the network."""
     hostile = b"\x00\x00\x00\x18ftypisom\x00\x00\x00\x00isom" + b"#EXTM3U\nhttp://127.0.0.1:9/x.ts\n/etc/passwd\n"
@@ -195,7 +195,7 @@ def test_playlist_disguised_as_mp4_reads_nothing_else(tmp_path) -> None:  # type
         hash_video(hostile)
 
 
-def test_missing_ffmpeg_says_how_to_enable_video(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_missing_ffmpeg_says_how_to_enable_video(monkeypatch) -> None:
     monkeypatch.setattr(video, "ffmpeg_available", lambda: False)
     with pytest.raises(UnsupportedMedia) as err:
         hash_video(clip(1, seconds=4.0, fps=12))
@@ -205,7 +205,7 @@ def test_missing_ffmpeg_says_how_to_enable_video(monkeypatch) -> None:  # type: 
 # -- never on disk ----------------------------------------------------------------------------------
 
 
-def test_eui1_video_is_never_written_to_disk(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_eui1_video_is_never_written_to_disk(monkeypatch, tmp_path) -> None:
     """REQ EUI-1 (least intrusive), CSAM-4/5 (minimal access): the upload goes to FFmpeg through an
     in-memory file; this process opens no file for writing while hashing, and FFmpeg runs with a
     file-size limit of 0, so the kernel stops any file write it might attempt."""
@@ -213,7 +213,7 @@ def test_eui1_video_is_never_written_to_disk(monkeypatch, tmp_path) -> None:  # 
     written: list[str] = []
     real_open = os.open
 
-    def watching_open(path, flags, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def watching_open(path, flags, *args, **kwargs):
         if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT) and str(path) != os.devnull:
             written.append(str(path))
         return real_open(path, flags, *args, **kwargs)
@@ -221,7 +221,7 @@ def test_eui1_video_is_never_written_to_disk(monkeypatch, tmp_path) -> None:  # 
     made: list[str] = []
     real_memfd = os.memfd_create
 
-    def watching_memfd(name, flags=0):  # type: ignore[no-untyped-def]
+    def watching_memfd(name, flags=0):
         made.append(name)
         return real_memfd(name, flags)
 
@@ -249,7 +249,7 @@ def test_memory_file_is_sealed() -> None:
         os.close(fd)
 
 
-def test_phone_rotation_is_applied_before_hashing(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_phone_rotation_is_applied_before_hashing(tmp_path) -> None:
     """A phone video stored sideways with a rotation flag hashes as shown: like a copy with the
     rotation baked into its pixels."""
     (tmp_path / "a.mp4").write_bytes(clip(9, size=(320, 240)))

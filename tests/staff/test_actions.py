@@ -17,7 +17,7 @@ from staydown.staff.passwords import verify_password
 from staydown.staff.permissions import DEFAULT_API_SCOPES, ROLE_PERMISSIONS, Permission, Role
 
 
-def _events(db, tag: str) -> list[AuditEvent]:  # type: ignore[no-untyped-def]
+def _events(db, tag: str) -> list[AuditEvent]:
     return list(db.execute(sa.select(AuditEvent).where(AuditEvent.tag == tag)).scalars())
 
 

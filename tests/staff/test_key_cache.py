@@ -14,10 +14,10 @@ from staydown.staff.auth import authenticate_api_key
 from tests.helpers import make_key
 
 
-def _statements(database: Database, fn) -> int:  # type: ignore[no-untyped-def]
+def _statements(database: Database, fn) -> int:
     seen: list[str] = []
 
-    def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+    def count(conn, cursor, statement, *args):
         if not statement.startswith(("BEGIN", "SAVEPOINT", "RELEASE")):
             seen.append(statement)
 

@@ -23,15 +23,15 @@ from tests.web.console_support import browser, token
 WRONG = "not the password at all"
 
 
-def _from(app, address: str) -> TestClient:  # type: ignore[no-untyped-def]
+def _from(app, address: str) -> TestClient:
     return TestClient(app, client=(address, 50000))
 
 
-def _sign_in(c: TestClient, username: str, password: str = WRONG):  # type: ignore[no-untyped-def]
+def _sign_in(c: TestClient, username: str, password: str = WRONG):
     return c.post("/v1/auth/sign-in", json={"username": username, "password": password})
 
 
-def test_a_wrong_name_a_wrong_password_and_a_deactivated_account_get_one_answer(app, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_a_wrong_name_a_wrong_password_and_a_deactivated_account_get_one_answer(app, database: Database) -> None:
     make_staff(database, "mo", "moderator")
     make_staff(database, "gone", "moderator")
     with database.unit_of_work() as db:
@@ -44,7 +44,7 @@ def test_a_wrong_name_a_wrong_password_and_a_deactivated_account_get_one_answer(
     assert answers == {(401, "unauthenticated", "the user name or password is not right")}
 
 
-def test_throttling_is_the_same_for_real_and_unknown_names(app, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_throttling_is_the_same_for_real_and_unknown_names(app, database: Database) -> None:
     """Reproduces: the lockout message appeared only for real accounts."""
     make_staff(database, "mo", "moderator")
     seen = {}
@@ -58,7 +58,7 @@ def test_throttling_is_the_same_for_real_and_unknown_names(app, database: Databa
     assert "this user name from this address" in message and retry_after == str(int(FIRST_WAIT))
 
 
-def test_an_outsider_cannot_lock_a_real_person_out(app, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+def test_an_outsider_cannot_lock_a_real_person_out(app, database: Database, clock: FrozenClock) -> None:
     """Reproduces: anyone could lock a known account for 15 minutes with five requests."""
     make_staff(database, "mo", "moderator")
     attacker = _from(app, "203.0.113.66")
@@ -75,7 +75,7 @@ def test_an_outsider_cannot_lock_a_real_person_out(app, database: Database, cloc
         assert "staff:session:lockout" not in set(db.execute(sa.select(AuditEvent.tag)).scalars())
 
 
-def test_the_wait_doubles_with_each_further_failure(app, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+def test_the_wait_doubles_with_each_further_failure(app, database: Database, clock: FrozenClock) -> None:
     make_staff(database, "mo", "moderator")
     c = _from(app, "198.51.100.4")
     for _ in range(FREE_FAILURES):
@@ -91,7 +91,7 @@ def test_the_wait_doubles_with_each_further_failure(app, database: Database, clo
     assert _sign_in(c, "mo").status_code == 401
 
 
-def test_the_console_throttles_by_source_and_name_too(app, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+def test_the_console_throttles_by_source_and_name_too(app, database: Database, clock: FrozenClock) -> None:
     make_staff(database, "mo", "moderator")
     pages = {}
     for name in ("mo", "ghost"):
@@ -111,7 +111,7 @@ def test_the_console_throttles_by_source_and_name_too(app, database: Database, c
     assert c.post("/console/login", data={"username": "mo", "password": PASSWORD, "csrf_token": t}).status_code == 303
 
 
-def test_sign_in_takes_the_same_work_for_a_real_and_an_unknown_name(app, database: Database, backend: str) -> None:  # type: ignore[no-untyped-def]
+def test_sign_in_takes_the_same_work_for_a_real_and_an_unknown_name(app, database: Database, backend: str) -> None:
     """Reproduces: sign-in took about 8x longer for an existing user (argon2 was skipped for
     unknown names). With the service's own argon2 cost, the median of 20 wrong-password sign-ins
     for a real name and for an unknown one are within 1.2x on a quiet machine; the test allows

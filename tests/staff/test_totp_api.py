@@ -19,7 +19,7 @@ def _turn_on_totp(database: Database, username: str) -> str:
     return secret
 
 
-def test_api_sign_in_needs_the_code_once_totp_is_on(client, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+def test_api_sign_in_needs_the_code_once_totp_is_on(client, database: Database, clock: FrozenClock) -> None:
     make_staff(database, "ana", "moderator")
     secret = _turn_on_totp(database, "ana")
     r = client.post("/v1/auth/sign-in", json={"username": "ana", "password": PASSWORD})
@@ -41,7 +41,7 @@ def test_api_sign_in_needs_the_code_once_totp_is_on(client, database: Database, 
     assert r.status_code == 401
 
 
-def test_wrong_codes_count_towards_the_throttle(client, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_codes_count_towards_the_throttle(client, database: Database, clock: FrozenClock) -> None:
     make_staff(database, "ben", "moderator")
     secret = _turn_on_totp(database, "ben")
     for _ in range(5):
@@ -52,6 +52,6 @@ def test_wrong_codes_count_towards_the_throttle(client, database: Database, cloc
     assert r.status_code == 429 and "try again in" in r.json()["message"] and r.headers["retry-after"] == "15"
 
 
-def test_accounts_without_totp_sign_in_with_the_password_alone(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_accounts_without_totp_sign_in_with_the_password_alone(client, database: Database) -> None:
     make_staff(database, "cy", "moderator")
     assert client.post("/v1/auth/sign-in", json={"username": "cy", "password": PASSWORD}).status_code == 200

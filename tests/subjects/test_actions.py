@@ -20,7 +20,7 @@ from staydown.subjects.schemas import AccountRef, ContentRef
 PLATFORM = Actor.api_client(1, "forum")
 
 
-def _tags(db) -> list[str]:  # type: ignore[no-untyped-def]
+def _tags(db) -> list[str]:
     return list(db.execute(sa.select(AuditEvent.tag).order_by(AuditEvent.seq)).scalars())
 
 

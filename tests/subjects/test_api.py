@@ -6,7 +6,7 @@ from staydown.db import Database
 from tests.helpers import auth, make_key
 
 
-def test_put_and_get_content_and_account(client, api_key: str) -> None:  # type: ignore[no-untyped-def]
+def test_put_and_get_content_and_account(client, api_key: str) -> None:
     h = auth(api_key)
     r = client.put(
         "/v1/content/post-1",
@@ -31,7 +31,7 @@ def test_put_and_get_content_and_account(client, api_key: str) -> None:  # type:
     assert client.get("/v1/accounts/u-1", headers=h).json()["handle"] == "@one"
 
 
-def test_unknown_ids_and_bad_bodies(client, api_key: str) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_ids_and_bad_bodies(client, api_key: str) -> None:
     h = auth(api_key)
     r = client.get("/v1/content/nope", headers=h)
     assert r.status_code == 404 and "nope" in r.json()["message"]
@@ -43,19 +43,19 @@ def test_unknown_ids_and_bad_bodies(client, api_key: str) -> None:  # type: igno
     assert r.status_code == 422
 
 
-def test_subject_writes_need_the_scope(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_subject_writes_need_the_scope(client, database: Database) -> None:
     reader = make_key(database, ["subjects:read"])
     r = client.put("/v1/content/a", headers=auth(reader), json={})
     assert r.status_code == 403 and "subjects:write" in r.json()["message"]
 
 
-def test_platform_ids_with_slashes(client, api_key: str) -> None:  # type: ignore[no-untyped-def]
+def test_platform_ids_with_slashes(client, api_key: str) -> None:
     h = auth(api_key)
     assert client.put("/v1/content/board/7/post/9", headers=h, json={"kind": "image"}).status_code == 200
     assert client.get("/v1/content/board/7/post/9", headers=h).json()["id"] == "board/7/post/9"
 
 
-def test_csam3_content_visibility_is_registered_checked_and_remembered(client, api_key: str) -> None:  # type: ignore[no-untyped-def]
+def test_csam3_content_visibility_is_registered_checked_and_remembered(client, api_key: str) -> None:
     """Who could see the content is what a report's publiclyAvailable rests on: registered by the
     platform, validated, audited as a change, and "was public" survives a later change to private."""
     from tests.helpers import auth as _auth

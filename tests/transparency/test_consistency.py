@@ -34,7 +34,7 @@ HARASSMENT = {
 }
 
 
-def _decided_cases(db, n: int, reviewer=None, outcome: str = "violates") -> list[Decision]:  # type: ignore[no-untyped-def]
+def _decided_cases(db, n: int, reviewer=None, outcome: str = "violates") -> list[Decision]:
     reviewer = reviewer or staff_actor(db, "rev", "moderator")
     out = []
     for i in range(n):
@@ -196,7 +196,7 @@ def test_the_periodic_job_samples_with_the_configured_rate(database: Database, s
 # -- over HTTP --------------------------------------------------------------------------------------
 
 
-def _decide_over_http(client, staff, content: str) -> int:  # type: ignore[no-untyped-def]
+def _decide_over_http(client, staff, content: str) -> int:
     r = client.post(
         "/public/notices", json={**HARASSMENT, "items": [{"content_id": content, "account_id": "u-" + content}]}
     )
@@ -213,7 +213,7 @@ def _decide_over_http(client, staff, content: str) -> int:  # type: ignore[no-un
     return case_id
 
 
-def test_consistency_checks_and_exceptions_over_http(client, staff, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_consistency_checks_and_exceptions_over_http(client, staff, database: Database) -> None:
     """Item 5: reviewers see the sampled checks, give their opinion, and record exceptions."""
     case_id = _decide_over_http(client, staff, "p-1")
     with database.unit_of_work() as db:
@@ -263,7 +263,7 @@ def test_consistency_checks_and_exceptions_over_http(client, staff, database: Da
         assert db.scalar(sa.select(sa.func.count()).select_from(DecisionException)) == 1
 
 
-def test_report_api_needs_transparency_read_and_speaks_each_format(client, staff, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_report_api_needs_transparency_read_and_speaks_each_format(client, staff, database: Database) -> None:
     """REQ DSA-8: GET /v1/transparency/report for staff with transparency:read."""
     _decide_over_http(client, staff, "p-2")
     make_staff(database, "aud", "auditor")
@@ -288,7 +288,7 @@ def test_report_api_needs_transparency_read_and_speaks_each_format(client, staff
 def test_public_figures_are_aggregate_cached_and_rate_limited(
     client,
     staff,
-    database: Database,  # type: ignore[no-untyped-def]
+    database: Database,
     clock: FrozenClock,
 ) -> None:
     """REQ DSA-8: anyone may read the figures; small counts are suppressed, nothing names a

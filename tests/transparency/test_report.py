@@ -43,7 +43,7 @@ def week(database: Database, clock: FrozenClock) -> Week:
         return build_week(db, clock, CATALOGUE)
 
 
-def _report(database: Database, start: datetime = START, end: datetime = END, **kw: Any):  # type: ignore[no-untyped-def]
+def _report(database: Database, start: datetime = START, end: datetime = END, **kw: Any):
     with database.unit_of_work(write=False) as db:
         return build_report(db, start=start, end=end, catalogue=CATALOGUE, **kw)
 
@@ -525,7 +525,7 @@ def test_dsa8_cli_report_end_to_end(
     database_url: str,
     database: Database,
     week: Week,
-    tmp_path,  # type: ignore[no-untyped-def]
+    tmp_path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """REQ DSA-8: `staydown transparency report --from --to --format` in each format."""
@@ -567,7 +567,7 @@ def test_dsa8_cli_report_end_to_end(
     assert r.exit_code == 2 and "json, csv, html" in r.output
 
 
-def test_eui1_accuracy_per_bank_and_signal_type_from_real_scans(client, staff, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_eui1_accuracy_per_bank_and_signal_type_from_real_scans(client, staff, database: Database) -> None:
     """REQ EUI-1, DSA-8: bank matches at scan (POST /v1/match) open detection notices; a person
     confirms one and rejects the other; the report gives each bank and signal type its figures."""
     from tests.helpers import auth, make_key

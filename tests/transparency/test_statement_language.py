@@ -24,7 +24,7 @@ def _remove(db: Any, account: AccountRef) -> Any:
     return statement
 
 
-def test_dsa2_the_statement_is_in_the_language_the_platform_gave_for_its_user(db) -> None:  # type: ignore[no-untyped-def]
+def test_dsa2_the_statement_is_in_the_language_the_platform_gave_for_its_user(db) -> None:
     use_statement_settings(db, StatementSettings(platform_name="Forum", languages=("en", "fr", "de")))
     s = _remove(db, AccountRef(id="user-fr", language="fr-CA"))
     assert s.language == "fr"
@@ -38,7 +38,7 @@ def test_dsa2_the_statement_is_in_the_language_the_platform_gave_for_its_user(db
     assert _remove(db, AccountRef(id="user-en")).language == "de"
 
 
-def test_dsa2_a_language_the_platform_does_not_serve_falls_back_to_its_first(db) -> None:  # type: ignore[no-untyped-def]
+def test_dsa2_a_language_the_platform_does_not_serve_falls_back_to_its_first(db) -> None:
     use_statement_settings(db, StatementSettings(platform_name="Forum", languages=("de", "en")))
     s = _remove(db, AccountRef(id="user-pl", language="pl"))
     assert s.language == "de" and s.rendered["de"].startswith(
@@ -46,7 +46,7 @@ def test_dsa2_a_language_the_platform_does_not_serve_falls_back_to_its_first(db)
     )
 
 
-def test_the_api_takes_and_shows_an_accounts_language_and_refuses_a_non_tag(client, database) -> None:  # type: ignore[no-untyped-def]
+def test_the_api_takes_and_shows_an_accounts_language_and_refuses_a_non_tag(client, database) -> None:
     key = make_key(database, scopes=["subjects:write", "subjects:read"])
     r = client.put("/v1/accounts/user-fr", headers=auth(key), json={"language": "fr-CA"})
     assert r.status_code == 200 and r.json()["language"] == "fr-CA"

@@ -119,12 +119,12 @@ def _browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def browser(_browser):  # type: ignore[no-untyped-def]
+def browser(_browser):
     return _browser
 
 
 @pytest.fixture
-def page(browser):  # type: ignore[no-untyped-def]
+def page(browser):
     """A fresh desktop-sized browser context per test (own cookies); CSP violations and page errors
     are collected in `page.problems` so a test can assert there were none."""
     context = browser.new_context(viewport=DESKTOP)
@@ -138,7 +138,7 @@ def page(browser):  # type: ignore[no-untyped-def]
         context.close()
 
 
-def screenshot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+def screenshot(page, name: str) -> None:
     """Save `name`-desktop.png and `name`-phone.png under test-artifacts/, restoring the viewport."""
     ARTIFACTS.mkdir(exist_ok=True)
     original = page.viewport_size or DESKTOP

@@ -39,12 +39,12 @@ def token(html: str) -> str:
     return found.group(1)
 
 
-def browser(app) -> TestClient:  # type: ignore[no-untyped-def]
+def browser(app) -> TestClient:
     """A client with its own cookie jar (one person's browser); redirects are not followed."""
     return TestClient(app, follow_redirects=False)
 
 
-def login(app, username: str, password: str = PASSWORD) -> TestClient:  # type: ignore[no-untyped-def]
+def login(app, username: str, password: str = PASSWORD) -> TestClient:
     c = browser(app)
     page = c.get("/console/login")
     r = c.post(
@@ -55,7 +55,7 @@ def login(app, username: str, password: str = PASSWORD) -> TestClient:  # type: 
     return c
 
 
-def post_form(c: TestClient, page_url: str, url: str, data: dict) -> object:  # type: ignore[type-arg]
+def post_form(c: TestClient, page_url: str, url: str, data: dict) -> object:
     """Post a form the way a browser does: with the token from the page it sits on."""
     page = c.get(page_url)
     assert page.status_code == 200, page.text
@@ -72,13 +72,13 @@ def last_case(database: Database) -> Case:
 # -- chromium ------------------------------------------------------------------------------------
 
 
-def watch(pg) -> None:  # type: ignore[no-untyped-def]
+def watch(pg) -> None:
     pg.problems = []
     pg.on("console", lambda m: pg.problems.append((m.text, m.location.get("url", ""))) if m.type == "error" else None)
     pg.on("pageerror", lambda e: pg.problems.append((str(e), "")))
 
 
-def new_page(browser):  # type: ignore[no-untyped-def]
+def new_page(browser):
     """One person's browser: its own cookies; console errors and CSP violations are collected."""
     context = browser.new_context(viewport=DESKTOP)
     pg = context.new_page()
@@ -86,7 +86,7 @@ def new_page(browser):  # type: ignore[no-untyped-def]
     return context, pg
 
 
-def problems(pg) -> list[str]:  # type: ignore[no-untyped-def]
+def problems(pg) -> list[str]:
     """What went wrong on the page since the last call: script errors, CSP violations and failed
     loads. Chromium's own request for /favicon.ico (no page links one) is not the page's doing."""
     found = []

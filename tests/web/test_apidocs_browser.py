@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 
-def _watch_requests(page, origin: str) -> list[str]:  # type: ignore[no-untyped-def]
+def _watch_requests(page, origin: str) -> list[str]:
     elsewhere: list[str] = []
     page.on(
         "request",
@@ -19,7 +19,7 @@ def _watch_requests(page, origin: str) -> list[str]:  # type: ignore[no-untyped-
     return elsewhere
 
 
-def test_swagger_ui_renders_every_operation_offline_under_the_csp(live_server, page) -> None:  # type: ignore[no-untyped-def]
+def test_swagger_ui_renders_every_operation_offline_under_the_csp(live_server, page) -> None:
     elsewhere = _watch_requests(page, live_server.url)
     page.goto(f"{live_server.url}/docs")
     page.wait_for_selector(".opblock-summary-path", timeout=20_000)

@@ -28,7 +28,7 @@ def _user_id(database: Database, username: str) -> int:
         return staff_user_by_username(db, username).id
 
 
-def test_csam6_admin_creates_staff_with_roles(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_csam6_admin_creates_staff_with_roles(client, database: Database) -> None:
     adm = console_user(client, database, "adm", "admin")
     r = adm.post(
         "/console/staff",
@@ -54,7 +54,7 @@ def test_csam6_admin_creates_staff_with_roles(client, database: Database) -> Non
     assert "ana" in adm.get("/console/staff").text
 
 
-def test_staff_form_validation(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_staff_form_validation(client, database: Database) -> None:
     adm = console_user(client, database, "adm", "admin")
     for data, why in (
         ({"username": "Bad Name", "roles": "moderator"}, "username"),
@@ -69,7 +69,7 @@ def test_staff_form_validation(client, database: Database) -> None:  # type: ign
     assert _events(database, AuditTag.STAFF_USER_CREATE)[-1].data["username"] == "adm"
 
 
-def test_csam6_change_roles_and_deactivate(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_csam6_change_roles_and_deactivate(client, database: Database) -> None:
     adm = console_user(client, database, "adm", "admin")
     mo = console_user(client, database, "mo", "moderator")
     mo_id = _user_id(database, "mo")
@@ -92,7 +92,7 @@ def test_csam6_change_roles_and_deactivate(client, database: Database) -> None: 
     assert adm.post(f"/console/staff/{mo_id}/deactivate", {"reason": "again please"}).status_code == 422
 
 
-def test_admin_cannot_lock_themselves_out(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_admin_cannot_lock_themselves_out(client, database: Database) -> None:
     adm = console_user(client, database, "adm", "admin")
     adm_id = _user_id(database, "adm")
     assert "Deactivate" not in adm.get(f"/console/staff/{adm_id}").text
@@ -103,7 +103,7 @@ def test_admin_cannot_lock_themselves_out(client, database: Database) -> None:  
     assert adm.post(f"/console/staff/{adm_id}/roles", {"roles": ["admin", "auditor"]}).status_code == 303
 
 
-def test_admin_sets_a_password(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_admin_sets_a_password(client, database: Database) -> None:
     adm = console_user(client, database, "adm", "admin")
     console_user(client, database, "mo", "moderator")
     mo_id = _user_id(database, "mo")
@@ -115,7 +115,7 @@ def test_admin_sets_a_password(client, database: Database) -> None:  # type: ign
     assert adm.get("/console/staff/99999").status_code == 404
 
 
-def test_api_key_is_shown_once_and_works_until_revoked(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_api_key_is_shown_once_and_works_until_revoked(client, database: Database) -> None:
     adm = console_user(client, database, "adm", "admin")
     r = adm.post("/console/api-keys", {"name": "forum production", "scopes": ["actions:read", "scan"]})
     assert r.status_code == 201
@@ -136,7 +136,7 @@ def test_api_key_is_shown_once_and_works_until_revoked(client, database: Databas
     assert adm.post(f"/console/api-keys/{client_id}/revoke", {"reason": "rotated again"}).status_code == 409
 
 
-def test_api_key_form_validation(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_api_key_form_validation(client, database: Database) -> None:
     adm = console_user(client, database, "adm", "admin")
     for data, why in (
         ({"name": "", "scopes": "scan"}, "name"),
@@ -149,7 +149,7 @@ def test_api_key_form_validation(client, database: Database) -> None:  # type: i
     assert _events(database, AuditTag.API_CLIENT_CREATE) == []
 
 
-def test_admin_resets_a_lost_totp_device_on_the_record(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_admin_resets_a_lost_totp_device_on_the_record(client, database: Database) -> None:
     """A lost authenticator: an admin turns TOTP off with a reason; the person's sessions end and
     they sign in with the password until they enrol again. Not possible without a reason or CSRF."""
     from staydown.staff.totp import new_totp_secret

@@ -15,7 +15,7 @@ from tests.helpers import PASSWORD, make_staff
 from tests.web.console_support import browser, login, token
 
 
-def test_sign_in_sets_a_strict_httponly_cookie_and_rotates_csrf(app, client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_sign_in_sets_a_strict_httponly_cookie_and_rotates_csrf(app, client, database: Database) -> None:
     make_staff(database, "mo", "moderator")
     c = browser(app)
     page = c.get("/console/login")
@@ -36,7 +36,7 @@ def test_sign_in_sets_a_strict_httponly_cookie_and_rotates_csrf(app, client, dat
     assert c.get("/console/queue").status_code == 200
 
 
-def test_unknown_user_and_wrong_password_get_the_same_message(app, client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_user_and_wrong_password_get_the_same_message(app, client, database: Database) -> None:
     make_staff(database, "mo", "moderator")
     c = browser(app)
     page = c.get("/console/login")
@@ -56,7 +56,7 @@ def test_unknown_user_and_wrong_password_get_the_same_message(app, client, datab
 
 def test_repeated_failures_make_this_source_wait_with_a_clear_message(
     app, client, database: Database, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     make_staff(database, "mo", "moderator")
     c = browser(app)
     t = token(c.get("/console/login").text)
@@ -74,7 +74,7 @@ def test_repeated_failures_make_this_source_wait_with_a_clear_message(
     assert r.status_code == 303
 
 
-def test_forged_posts_without_the_csrf_token_are_refused(app, client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_forged_posts_without_the_csrf_token_are_refused(app, client, database: Database) -> None:
     make_staff(database, "mo", "moderator")
     c = browser(app)
     c.get("/console/login")
@@ -91,7 +91,7 @@ def test_forged_posts_without_the_csrf_token_are_refused(app, client, database: 
         assert "did not come from this site" in r.text
 
 
-def test_open_redirects_are_refused(app, client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_open_redirects_are_refused(app, client, database: Database) -> None:
     make_staff(database, "mo", "moderator")
     c = browser(app)
     t = token(c.get("/console/login").text)
@@ -102,13 +102,13 @@ def test_open_redirects_are_refused(app, client, database: Database) -> None:  #
     assert r.headers["location"] == "/console/queue"
 
 
-def test_pages_send_a_signed_out_browser_to_sign_in(app, client) -> None:  # type: ignore[no-untyped-def]
+def test_pages_send_a_signed_out_browser_to_sign_in(app, client) -> None:
     c = browser(app)
     r = c.get("/console/cases/5")
     assert r.status_code == 303 and r.headers["location"].startswith("/console/login?next=")
 
 
-def test_logout_ends_the_session_on_the_server(app, client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_logout_ends_the_session_on_the_server(app, client, database: Database) -> None:
     make_staff(database, "mo", "moderator")
     c = login(app, "mo")
     stolen = c.cookies.get("sd_session")
@@ -130,7 +130,7 @@ def test_totp_rfc6238_reference_values() -> None:
         assert auth.totp_now(secret, datetime.fromtimestamp(seconds, tz=UTC)) == expected
 
 
-def test_totp_enrol_then_sign_in_needs_a_fresh_code(app, client, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+def test_totp_enrol_then_sign_in_needs_a_fresh_code(app, client, database: Database, clock: FrozenClock) -> None:
     make_staff(database, "mo", "moderator")
     c = login(app, "mo")
     page = c.get("/console/account/totp")
@@ -194,7 +194,7 @@ def test_totp_enrol_then_sign_in_needs_a_fresh_code(app, client, database: Datab
         assert db.execute(sa.select(StaffUser.totp_secret).where(StaffUser.username == "mo")).scalar_one() == new_secret
 
 
-def test_wrong_totp_codes_count_towards_the_throttle(app, client, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_totp_codes_count_towards_the_throttle(app, client, database: Database, clock: FrozenClock) -> None:
     make_staff(database, "mo", "moderator")
     with database.unit_of_work() as db:
         db.execute(sa.update(StaffUser).where(StaffUser.username == "mo").values(totp_secret=auth.new_totp_secret()))
@@ -209,7 +209,7 @@ def test_wrong_totp_codes_count_towards_the_throttle(app, client, database: Data
     assert statuses[:5] == [401] * 5 and statuses[5] == 429
 
 
-def test_every_console_route_declares_a_permission_and_public_ones_are_the_sign_in_flow(app) -> None:  # type: ignore[no-untyped-def]
+def test_every_console_route_declares_a_permission_and_public_ones_are_the_sign_in_flow(app) -> None:
     """Each console view says what it needs; PUBLIC is only for signing in and out (and the
     own-account pages, which the router's session dependency guards)."""
     from fastapi.routing import APIRoute

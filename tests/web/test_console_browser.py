@@ -19,7 +19,7 @@ from tests.web.conftest import screenshot
 from tests.web.console_support import new_page, problems
 
 
-def test_reveal_and_policy_swap_with_htmx(live_server, browser) -> None:  # type: ignore[no-untyped-def]
+def test_reveal_and_policy_swap_with_htmx(live_server, browser) -> None:
     url, database = live_server.url, live_server.database
     make_staff(database, "mo", "moderator")
     r = httpx.post(
@@ -96,7 +96,7 @@ def test_reveal_and_policy_swap_with_htmx(live_server, browser) -> None:  # type
     context.close()
 
 
-def test_totp_enrolment_and_second_step_in_the_browser(live_server, browser) -> None:  # type: ignore[no-untyped-def]
+def test_totp_enrolment_and_second_step_in_the_browser(live_server, browser) -> None:
     from datetime import datetime, timedelta
 
     from staydown.staff.totp import totp_now

@@ -22,18 +22,18 @@ from tests.web.console_helpers import console_user
 H = timedelta(hours=1)
 
 
-def _case(db, area: str, state: str, opened: datetime) -> Case:  # type: ignore[no-untyped-def]
+def _case(db, area: str, state: str, opened: datetime) -> Case:
     case = Case(state=state, area=area, severity="high", opened_at=opened, child_safety=area == "child_safety")
     db.add(case)
     db.flush()
     return case
 
 
-def _track(db, case: Case, kind: str, state: str, due: datetime | None, met: datetime | None = None) -> None:  # type: ignore[no-untyped-def]
+def _track(db, case: Case, kind: str, state: str, due: datetime | None, met: datetime | None = None) -> None:
     db.add(LegalTrack(case_id=case.id, kind=kind, state=state, received_at=T0 - 10 * H, due_at=due, met_at=met))
 
 
-def _action(db, case: Case, at: datetime, *, interim: bool = False) -> None:  # type: ignore[no-untyped-def]
+def _action(db, case: Case, at: datetime, *, interim: bool = False) -> None:
     db.add(
         EnforcementAction(
             kind="remove",
@@ -123,7 +123,7 @@ def test_dsa8_dashboard_figures_match_the_raw_rows(database: Database, rows: Non
     assert [t.due_at for t in got.due_soon] == sorted(t.due_at for t in got.due_soon)
 
 
-def test_dashboard_page_shows_figures_and_svg_charts(client, database: Database, rows: None) -> None:  # type: ignore[no-untyped-def]
+def test_dashboard_page_shows_figures_and_svg_charts(client, database: Database, rows: None) -> None:
     mo = console_user(client, database, "mo", "moderator")
     r = mo.get("/console/dashboard")
     assert r.status_code == 200
@@ -140,7 +140,7 @@ def test_dashboard_page_shows_figures_and_svg_charts(client, database: Database,
     assert "<html" not in part.text
 
 
-def test_dashboard_with_nothing_open(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_dashboard_with_nothing_open(client, database: Database) -> None:
     aud = console_user(client, database, "aud", "auditor")
     html = aud.get("/console/dashboard").text
     assert "No open cases." in html and "Nothing falls due in the next 24 hours." in html

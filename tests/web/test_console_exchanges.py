@@ -10,7 +10,7 @@ from tests.exchanges.conftest import configure
 from tests.web.console_helpers import console_user
 
 
-def test_fetch_now_is_for_admins_and_needs_csrf(client, database: Database, app, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_fetch_now_is_for_admins_and_needs_csrf(client, database: Database, app, tmp_path) -> None:
     listing = tmp_path / "list.txt"
     listing.write_text("pdq " + "ab" * 32 + "\n")
     configure(

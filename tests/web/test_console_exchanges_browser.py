@@ -18,7 +18,7 @@ from tests.web.test_public_pages import no_horizontal_scroll, run_axe
 TOKEN = "1234567890|local-threatexchange-token-abcdef"
 
 
-def _cookie(page, token: str) -> None:  # type: ignore[no-untyped-def]
+def _cookie(page, token: str) -> None:
     page.context.add_cookies(
         [
             {
@@ -33,7 +33,7 @@ def _cookie(page, token: str) -> None:  # type: ignore[no-untyped-def]
     )
 
 
-def test_console_exchanges_page_in_chromium(live_server, page, browser) -> None:  # type: ignore[no-untyped-def]
+def test_console_exchanges_page_in_chromium(live_server, page, browser) -> None:
     database, settings = live_server.database, live_server.settings
     te = threatexchange_app(token=TOKEN)
     te.state.exchange.records += [

@@ -10,7 +10,7 @@ from tests.web.conftest import DESKTOP
 from tests.web.test_console_worklist_browser import _cookie, _seed, check
 
 
-def _french(browser, live_server, username: str):  # type: ignore[no-untyped-def]
+def _french(browser, live_server, username: str):
     context = browser.new_context(
         viewport=DESKTOP, locale="fr-FR", extra_http_headers={"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.3"}
     )
@@ -22,7 +22,7 @@ def _french(browser, live_server, username: str):  # type: ignore[no-untyped-def
     return context, pg
 
 
-def test_a_french_speaking_moderator_works_the_queue_and_a_case_in_french(live_server, browser) -> None:  # type: ignore[no-untyped-def]
+def test_a_french_speaking_moderator_works_the_queue_and_a_case_in_french(live_server, browser) -> None:
     """REQ X-6 in French: the queue (views, filters, rows, countdowns ticked by the script in
     French), a decided case and an open one claimed, and an appeal; every page axe-clean at both
     widths, `<html lang="fr">`, no English heading left on them."""
@@ -75,7 +75,7 @@ def test_a_french_speaking_moderator_works_the_queue_and_a_case_in_french(live_s
         context.close()
 
 
-def test_the_administrative_console_pages_in_french_pass_axe_at_both_widths(live_server, browser) -> None:  # type: ignore[no-untyped-def]
+def test_the_administrative_console_pages_in_french_pass_axe_at_both_widths(live_server, browser) -> None:
     """The console's other pages in French, each as the role that uses it sees it: no axe-core
     violation and no sideways scroll at 1,280 and 375 px (long French words included)."""
     from tests.helpers import make_staff

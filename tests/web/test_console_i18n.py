@@ -81,7 +81,7 @@ def test_the_console_words_cover_every_value_the_domain_defines() -> None:
 def test_the_console_language_is_negotiated_among_en_and_fr(
     client,
     database: Database,
-    header: str,  # type: ignore[no-untyped-def]
+    header: str,
     asked: str | None,
     expected: str,
 ) -> None:
@@ -92,7 +92,7 @@ def test_the_console_language_is_negotiated_among_en_and_fr(
     assert ("File d’examen" in r.text) == (expected == "fr")
 
 
-def test_a_french_moderator_reads_the_queue_and_a_case_in_french(app, client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_a_french_moderator_reads_the_queue_and_a_case_in_french(app, client, database: Database) -> None:
     """The queue's row, filters and countdown, and the case page with its history in words."""
     case_id = case_of(database, report(client, policy="spam", content="post-77", account="acct-77"))
     mo = console_user(client, database, "mo", "moderator")
@@ -111,7 +111,7 @@ def test_a_french_moderator_reads_the_queue_and_a_case_in_french(app, client, da
     assert "Legal tracks" not in page and "Record decision" not in page
 
 
-def test_the_console_language_switch_is_remembered_for_the_console_only(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_the_console_language_switch_is_remembered_for_the_console_only(client, database: Database) -> None:
     mo = console_user(client, database, "mo", "moderator")
     r = mo.get("/console/queue?lang=fr", headers={"Accept-Language": "en"})
     cookie = r.headers["set-cookie"]
@@ -122,7 +122,7 @@ def test_the_console_language_switch_is_remembered_for_the_console_only(client, 
     assert '<html lang="en">' in client.get("/report", headers={"Accept-Language": "en"}).text
 
 
-def test_a_form_error_from_a_console_view_is_in_french(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_a_form_error_from_a_console_view_is_in_french(client, database: Database) -> None:
     case_id = case_of(database, report(client, policy="spam", content="post-78", account="acct-78"))
     mo = console_user(client, database, "mo", "moderator")
     french = {"Accept-Language": "fr"}

@@ -39,7 +39,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
-def _store_media(app, database: Database, platform_id: str, data: bytes) -> int:  # type: ignore[no-untyped-def]
+def _store_media(app, database: Database, platform_id: str, data: bytes) -> int:
     case = last_case(database)
     with database.unit_of_work() as db:
         content = db.execute(sa.select(PlatformContent).where(PlatformContent.platform_id == platform_id)).scalar_one()
@@ -56,7 +56,7 @@ def _store_media(app, database: Database, platform_id: str, data: bytes) -> int:
         return item.id
 
 
-def _setup(app, client, database: Database, report: dict) -> tuple[int, int, bytes]:  # type: ignore[no-untyped-def, type-arg]
+def _setup(app, client, database: Database, report: dict) -> tuple[int, int, bytes]:
     make_staff(database, "mo", "moderator")
     make_staff(database, "cs1", "child_safety")
     make_staff(database, "aud", "auditor")
@@ -67,7 +67,7 @@ def _setup(app, client, database: Database, report: dict) -> tuple[int, int, byt
     return last_case(database).id, item_id, data
 
 
-def test_preview_is_blurred_greyscale_and_the_page_never_carries_the_original(app, client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_preview_is_blurred_greyscale_and_the_page_never_carries_the_original(app, client, database: Database) -> None:
     case_id, item_id, data = _setup(app, client, database, HARASSMENT)
     mo = login(app, "mo")
     page = mo.get(f"/console/cases/{case_id}").text
@@ -87,7 +87,7 @@ def test_preview_is_blurred_greyscale_and_the_page_never_carries_the_original(ap
 
 def test_reveal_is_a_post_audited_counted_and_returns_only_that_item(
     app, client, database: Database, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     case_id, item_id, data = _setup(app, client, database, HARASSMENT)
     mo = login(app, "mo")
     url = f"/console/cases/{case_id}/media/{item_id}/reveal"
@@ -127,7 +127,7 @@ def test_reveal_is_a_post_audited_counted_and_returns_only_that_item(
     assert mo.post(url, data={"csrf_token": token(page.text)}).status_code == 200
 
 
-def test_roles_for_media(app, client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_roles_for_media(app, client, database: Database) -> None:
     case_id, item_id, _ = _setup(app, client, database, MINOR_REPORT)
     mo, aud, cs = login(app, "mo"), login(app, "aud"), login(app, "cs1")
     assert mo.get(f"/console/cases/{case_id}/media/{item_id}/preview.png").status_code == 404
@@ -158,7 +158,7 @@ def test_roles_for_media(app, client, database: Database) -> None:  # type: igno
     assert cs.get(f"/console/cases/{case_id}/media/{item_id + 99}/preview.png").status_code == 404
 
 
-def test_hash_confirmed_match_shows_the_evidence_so_no_reveal_is_needed(app, client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_hash_confirmed_match_shows_the_evidence_so_no_reveal_is_needed(app, client, database: Database) -> None:
     """CSAM-7: previously confirmed material is decided on the match, with nobody looking."""
     case_id, item_id, _ = _setup(app, client, database, MINOR_REPORT)
     with database.unit_of_work() as db:

@@ -25,12 +25,12 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def people(client, database: Database) -> dict[str, ConsoleUser]:  # type: ignore[no-untyped-def]
+def people(client, database: Database) -> dict[str, ConsoleUser]:
     roles = {"mo": "moderator", "cs1": "child_safety", "cs2": "child_safety", "legal1": "legal", "adm": "admin"}
     return {name: console_user(client, database, name, role) for name, role in roles.items()}
 
 
-def test_uk6_csam5_console_drafts_reviews_confirms_and_shows_the_state(client, database: Database, people) -> None:  # type: ignore[no-untyped-def]
+def test_uk6_csam5_console_drafts_reviews_confirms_and_shows_the_state(client, database: Database, people) -> None:
     case_id = make_case(client, database)
     assert 'href="/console/nca"' in people["cs1"].get("/console/dashboard").text
     assert 'href="/console/nca"' not in people["mo"].get("/console/dashboard").text
@@ -85,7 +85,7 @@ def test_uk6_csam5_console_drafts_reviews_confirms_and_shows_the_state(client, d
     assert people["cs1"].get("/console/nca?state=bogus").status_code == 422
 
 
-def test_uk6_the_console_says_plainly_when_nca_reporting_is_off(client, database: Database, people) -> None:  # type: ignore[no-untyped-def]
+def test_uk6_the_console_says_plainly_when_nca_reporting_is_off(client, database: Database, people) -> None:
     case_id = make_case(client, database)
     client.app.state.settings.uk_nca_reporting = False
     page = people["cs1"].get("/console/nca").text
@@ -96,7 +96,7 @@ def test_uk6_the_console_says_plainly_when_nca_reporting_is_off(client, database
         assert db.scalar(sa.select(sa.func.count()).select_from(NcaReport)) == 0
 
 
-def test_uk6_a_non_uk_provider_is_asked_for_the_uk_link(client, database: Database, people) -> None:  # type: ignore[no-untyped-def]
+def test_uk6_a_non_uk_provider_is_asked_for_the_uk_link(client, database: Database, people) -> None:
     client.app.state.settings.uk_nca_provider = "non_uk"
     case_id = make_case(client, database)
     page = people["cs1"].get("/console/nca").text

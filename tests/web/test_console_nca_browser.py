@@ -21,7 +21,7 @@ from tests.web.console_helpers import session_token
 from tests.web.test_public_pages import no_horizontal_scroll, run_axe
 
 
-def _seed(live_server) -> int:  # type: ignore[no-untyped-def]
+def _seed(live_server) -> int:
     """A confirmed child-safety case with one item by one account and its file in the vault."""
     with live_server.database.unit_of_work() as db:
         at = now(db)
@@ -75,7 +75,7 @@ def _seed(live_server) -> int:  # type: ignore[no-untyped-def]
         return case.id
 
 
-def test_uk6_console_nca_pages_in_chromium(live_server, page) -> None:  # type: ignore[no-untyped-def]
+def test_uk6_console_nca_pages_in_chromium(live_server, page) -> None:
     live_server.settings.uk_nca_reporting = True  # the platform serves UK users
     make_staff(live_server.database, "cs", "child_safety")
     case_id = _seed(live_server)

@@ -68,7 +68,7 @@ ROLE_OF = {
 
 
 @pytest.fixture
-def people(client, database: Database) -> dict[str, ConsoleUser]:  # type: ignore[no-untyped-def]
+def people(client, database: Database) -> dict[str, ConsoleUser]:
     return {name: console_user(client, database, name, role) for name, role in ROLE_OF.items()}
 
 
@@ -87,7 +87,7 @@ def _entry_id(database: Database, signal: str) -> int:
         return db.execute(sa.select(BankEntry.id).where(BankEntry.signal == signal)).scalar_one()
 
 
-def _item(client, database: Database, *, case_id: int | None = None) -> int:  # type: ignore[no-untyped-def]
+def _item(client, database: Database, *, case_id: int | None = None) -> int:
     with database.unit_of_work() as db:
         item = store_item(
             db,
@@ -106,7 +106,7 @@ def _item(client, database: Database, *, case_id: int | None = None) -> int:  # 
 # -- the route table and who sees what ----------------------------------------------------------
 
 
-def test_every_other_page_route_declares_a_permission(app) -> None:  # type: ignore[no-untyped-def]
+def test_every_other_page_route_declares_a_permission(app) -> None:
     mine = [
         (path, route)
         for path, route in iter_routes(app.routes)
@@ -132,7 +132,7 @@ ACCESS = [
 
 
 @pytest.mark.parametrize("path,allowed,refused", ACCESS, ids=[a[0] for a in ACCESS])
-def test_csam5_csam6_roles_decide_who_sees_each_page(people, path, allowed, refused) -> None:  # type: ignore[no-untyped-def]
+def test_csam5_csam6_roles_decide_who_sees_each_page(people, path, allowed, refused) -> None:
     for name in allowed:
         r = people[name].get(path)
         assert r.status_code == 200, (name, path, r.text[:300])
@@ -144,7 +144,7 @@ def test_csam5_csam6_roles_decide_who_sees_each_page(people, path, allowed, refu
         assert "Not allowed" in r.text and "permission" in r.text
 
 
-def test_nav_links_only_what_the_role_may_open(people) -> None:  # type: ignore[no-untyped-def]
+def test_nav_links_only_what_the_role_may_open(people) -> None:
     page = people["mo"].get("/console/dashboard").text
     assert 'href="/console/banks"' in page and 'href="/console/staff"' not in page
     assert 'href="/console/evidence"' not in page and 'href="/console/api-keys"' not in page
@@ -152,13 +152,13 @@ def test_nav_links_only_what_the_role_may_open(people) -> None:  # type: ignore[
     assert 'href="/console/staff"' in admin and 'href="/console/evidence"' not in admin
 
 
-def test_signed_out_visitor_is_sent_to_sign_in(client) -> None:  # type: ignore[no-untyped-def]
+def test_signed_out_visitor_is_sent_to_sign_in(client) -> None:
     for path in ("/console/banks", "/console/audit", "/console/dashboard"):
         r = client.get(path, follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"].startswith("/console/login?next=")
 
 
-def test_every_form_refuses_a_forged_post_and_changes_nothing(app, client, database, people, bank) -> None:  # type: ignore[no-untyped-def]
+def test_every_form_refuses_a_forged_post_and_changes_nothing(app, client, database, people, bank) -> None:
     """Walks the route table: every POST of these pages, sent by someone allowed to use it but
     without this browser's CSRF token, is refused before it does anything."""
     from staydown.staff.permissions import ROLE_PERMISSIONS, Role
@@ -183,7 +183,7 @@ def test_every_form_refuses_a_forged_post_and_changes_nothing(app, client, datab
 # -- banks ------------------------------------------------------------------------------------
 
 
-def test_banks_list_shows_counts_and_provenance(people, bank) -> None:  # type: ignore[no-untyped-def]
+def test_banks_list_shows_counts_and_provenance(people, bank) -> None:
     page = people["mo"].get("/console/banks").text
     assert "ours" in page and "our confirmed items only" in page and ">2</span> active" in page
     entries = people["mo"].get("/console/banks/ours").text
@@ -194,7 +194,7 @@ def test_banks_list_shows_counts_and_provenance(people, bank) -> None:  # type: 
     assert people["mo"].get("/console/banks/ours?page=x").status_code == 422
 
 
-def test_bank_entries_are_paged(people, database, bank) -> None:  # type: ignore[no-untyped-def]
+def test_bank_entries_are_paged(people, database, bank) -> None:
     with database.unit_of_work() as db:
         from staydown.matching.banks import bank_by_name
 
@@ -210,7 +210,7 @@ def test_bank_entries_are_paged(people, database, bank) -> None:  # type: ignore
     assert "Page 2 of 2" in second and PDQ_A in second and PDQ_A not in first
 
 
-def test_import_reports_bad_rows_by_line_and_audits(people, database, bank) -> None:  # type: ignore[no-untyped-def]
+def test_import_reports_bad_rows_by_line_and_audits(people, database, bank) -> None:
     body = f"signal_type,signal,note\npdq,{PDQ_B},new\nmd5,nothex,bad\npdq,{PDQ_A},dup\n".encode()
     r = people["cs1"].post(
         "/console/banks/ours/import",
@@ -246,7 +246,7 @@ def test_import_reports_bad_rows_by_line_and_audits(people, database, bank) -> N
     )
 
 
-def test_import_over_the_console_limit_is_refused(people, database, bank, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_import_over_the_console_limit_is_refused(people, database, bank, monkeypatch) -> None:
     from staydown.web.console import banks as console_banks
 
     monkeypatch.setattr(console_banks, "MAX_IMPORT_BYTES", 100)
@@ -258,7 +258,7 @@ def test_import_over_the_console_limit_is_refused(people, database, bank, monkey
     assert _events(database, AuditTag.BANK_IMPORT) == []
 
 
-def test_disable_entry_as_false_positive_needs_a_reason_and_can_be_undone(people, database, bank) -> None:  # type: ignore[no-untyped-def]
+def test_disable_entry_as_false_positive_needs_a_reason_and_can_be_undone(people, database, bank) -> None:
     entry = _entry_id(database, PDQ_A)
     r = people["senior"].post(f"/console/bank-entries/{entry}/disable", {"reason": "  "})
     assert r.status_code == 422 and "reason" in r.text
@@ -283,7 +283,7 @@ def test_disable_entry_as_false_positive_needs_a_reason_and_can_be_undone(people
 # -- NCMEC ------------------------------------------------------------------------------------
 
 
-def test_csam5_ncmec_review_confirm_and_status(client, database, people) -> None:  # type: ignore[no-untyped-def]
+def test_csam5_ncmec_review_confirm_and_status(client, database, people) -> None:
     from tests.authorities.test_ncmec_filing import _case_with_evidence
 
     case_id = _case_with_evidence(client, database)
@@ -326,7 +326,7 @@ def test_csam5_ncmec_review_confirm_and_status(client, database, people) -> None
 # -- evidence ---------------------------------------------------------------------------------
 
 
-def test_csam4_legal_places_and_releases_holds(client, database, people) -> None:  # type: ignore[no-untyped-def]
+def test_csam4_legal_places_and_releases_holds(client, database, people) -> None:
     item = _item(client, database)
     page = people["legal1"].get(f"/console/evidence/{item}").text
     assert "Place a hold" in page and "benign.jpg" in page and "<img" not in page
@@ -371,7 +371,7 @@ def test_csam4_legal_places_and_releases_holds(client, database, people) -> None
     )
 
 
-def test_csam4_ncmec_hold_cannot_be_released_early(client, database, people, clock) -> None:  # type: ignore[no-untyped-def]
+def test_csam4_ncmec_hold_cannot_be_released_early(client, database, people, clock) -> None:
     item = _item(client, database)
     with database.unit_of_work() as db:
         from staydown.evidence.actions import item_by_id
@@ -391,7 +391,7 @@ def test_csam4_ncmec_hold_cannot_be_released_early(client, database, people, clo
     assert r.status_code == 409 and "CSAM-4" in r.text
 
 
-def test_csam6_destruction_takes_two_people(client, database, people) -> None:  # type: ignore[no-untyped-def]
+def test_csam6_destruction_takes_two_people(client, database, people) -> None:
     item = _item(client, database)
     assert people["cs1"].post(f"/console/evidence/{item}/destruction-requests", {"basis": "x" * 40}).status_code == 403
     assert (
@@ -420,7 +420,7 @@ def test_csam6_destruction_takes_two_people(client, database, people) -> None:  
     assert "Destruction awaiting a second person (0)" in people["cs1"].get("/console/evidence").text
 
 
-def test_evidence_list_filters(client, database, people) -> None:  # type: ignore[no-untyped-def]
+def test_evidence_list_filters(client, database, people) -> None:
     item = _item(client, database)
     assert f"item {item}" in people["cs1"].get("/console/evidence?state=stored").text
     assert f"item {item}</a>" not in people["cs1"].get("/console/evidence?state=destroyed").text
@@ -432,7 +432,7 @@ def test_evidence_list_filters(client, database, people) -> None:  # type: ignor
 # -- trusted flaggers -------------------------------------------------------------------------
 
 
-def test_dsa6_trusted_flaggers_registry_and_registration(people, database) -> None:  # type: ignore[no-untyped-def]
+def test_dsa6_trusted_flaggers_registry_and_registration(people, database) -> None:
     assert (
         people["mo"]
         .post("/console/trusted-flaggers", {"name": "X", "designated_by": "DSC", "areas": "spam"})
@@ -473,7 +473,7 @@ def test_dsa6_trusted_flaggers_registry_and_registration(people, database) -> No
 # -- audit log --------------------------------------------------------------------------------
 
 
-def test_audit_log_filters_by_subject_and_tag_prefix(people, database, bank) -> None:  # type: ignore[no-untyped-def]
+def test_audit_log_filters_by_subject_and_tag_prefix(people, database, bank) -> None:
     entry = _entry_id(database, PDQ_A)
     people["senior"].post(f"/console/bank-entries/{entry}/disable", {"reason": "false positive here"})
     by_tag = people["aud"].get("/console/audit?tag=matching:entry").text
@@ -487,7 +487,7 @@ def test_audit_log_filters_by_subject_and_tag_prefix(people, database, bank) -> 
     assert people["aud"].get("/console/audit?tag=" + "x" * 81).status_code == 422
 
 
-def test_audit_verify_button_reports_the_first_bad_event(people, database) -> None:  # type: ignore[no-untyped-def]
+def test_audit_verify_button_reports_the_first_bad_event(people, database) -> None:
     from tests.audit.test_log import _tamper
 
     r = people["aud"].post("/console/audit/verify", {})
@@ -504,7 +504,7 @@ def test_audit_verify_button_reports_the_first_bad_event(people, database) -> No
     assert people["mo"].post("/console/audit/verify", {}).status_code == 403
 
 
-def test_csam4_a_lapsed_hold_is_not_counted_in_force(client, database, people, clock) -> None:  # type: ignore[no-untyped-def]
+def test_csam4_a_lapsed_hold_is_not_counted_in_force(client, database, people, clock) -> None:
     item = _item(client, database)
     with database.unit_of_work() as db:
         from staydown.evidence.actions import item_by_id

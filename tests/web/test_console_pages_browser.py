@@ -23,7 +23,7 @@ from tests.web.conftest import screenshot
 from tests.web.console_helpers import session_token
 
 
-def _seed(live_server) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def _seed(live_server) -> dict[str, int]:
     database = live_server.database
     vault = live_server.app.state.vault
     legal = Actor.staff(900, "legal-seed", permissions_for_roles(["legal"]))
@@ -146,7 +146,7 @@ def _seed(live_server) -> dict[str, int]:  # type: ignore[no-untyped-def]
         return {"item": item.id, "report": report.id, "case": case.id}
 
 
-def _sign_in(page, live_server, username: str) -> None:  # type: ignore[no-untyped-def]
+def _sign_in(page, live_server, username: str) -> None:
     token = session_token(live_server.database, username)
     page.context.add_cookies(
         [
@@ -162,7 +162,7 @@ def _sign_in(page, live_server, username: str) -> None:  # type: ignore[no-untyp
     )
 
 
-def _watched(browser):  # type: ignore[no-untyped-def]
+def _watched(browser):
     """A fresh context and page recording console errors with where they came from."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     pg = context.new_page()
@@ -172,19 +172,19 @@ def _watched(browser):  # type: ignore[no-untyped-def]
     return context, pg
 
 
-def _problems(pg) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def _problems(pg) -> list[tuple[str, str]]:
     """CSP violations and script errors; chromium's own /favicon.ico probe is not the page's doing."""
     return [(text, where) for text, where in pg.problems if not where.endswith("/favicon.ico")]
 
 
-def _visit(page, url: str, name: str, heading: str) -> None:  # type: ignore[no-untyped-def]
+def _visit(page, url: str, name: str, heading: str) -> None:
     response = page.goto(url)
     assert response is not None and response.status == 200, (url, response.status if response else None)
     assert heading in page.locator("h1").first.inner_text()
     screenshot(page, name)
 
 
-def test_console_other_pages_render_under_csp_at_desktop_and_phone(live_server, browser) -> None:  # type: ignore[no-untyped-def]
+def test_console_other_pages_render_under_csp_at_desktop_and_phone(live_server, browser) -> None:
     for username, role in (("cs", "child_safety"), ("legal", "legal"), ("adm", "admin"), ("aud", "auditor")):
         make_staff(live_server.database, username, role)
     ids = _seed(live_server)

@@ -24,7 +24,7 @@ def _staff(database: Database) -> None:
     make_staff(database, "admin", "admin")
 
 
-def test_queue_orders_by_priority_and_shows_countdowns_counts_and_minor(app, client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_queue_orders_by_priority_and_shows_countdowns_counts_and_minor(app, client, database: Database) -> None:
     """X-2: the child-safety report about a minor is first, with its legal tracks' due times."""
     _staff(database)
     client.post("/public/notices", json=HARASSMENT)
@@ -48,7 +48,7 @@ def test_queue_orders_by_priority_and_shows_countdowns_counts_and_minor(app, cli
     assert cs.get("/console/queue?area=Robert');--").status_code == 422
 
 
-def test_moderator_does_not_see_or_work_child_safety_cases(app, client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_moderator_does_not_see_or_work_child_safety_cases(app, client, database: Database) -> None:
     _staff(database)
     client.post("/public/notices", json=MINOR_REPORT)
     case = last_case(database)
@@ -59,7 +59,7 @@ def test_moderator_does_not_see_or_work_child_safety_cases(app, client, database
     assert mo.post(f"/console/cases/{case.id}/claim", data={"csrf_token": token(page.text)}).status_code == 404
 
 
-def test_moderator_cannot_open_admin_pages_and_auditor_cannot_decide(app, client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_moderator_cannot_open_admin_pages_and_auditor_cannot_decide(app, client, database: Database) -> None:
     _staff(database)
     client.post("/public/notices", json=HARASSMENT)
     case = last_case(database)
@@ -88,7 +88,7 @@ def test_moderator_cannot_open_admin_pages_and_auditor_cannot_decide(app, client
     assert r.status_code == 403
 
 
-def test_claim_release_and_next_case(app, client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_claim_release_and_next_case(app, client, database: Database) -> None:
     _staff(database)
     client.post("/public/notices", json=HARASSMENT)
     client.post("/public/notices", json={**HARASSMENT, "items": [{"content_id": "post-9"}], "policy_id": "spam"})
@@ -118,7 +118,7 @@ def test_claim_release_and_next_case(app, client, database: Database) -> None:  
 
 def test_case_page_shows_notices_context_history_and_hides_identity_from_moderators(
     app, client, database: Database
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     _staff(database)
     client.post(
         "/public/notices",
@@ -140,7 +140,7 @@ def test_case_page_shows_notices_context_history_and_hides_identity_from_moderat
     assert "Rea Porter" in page and "rea@example.org" in page
 
 
-def test_decision_form_prefills_policy_actions_and_requires_facts(app, client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_decision_form_prefills_policy_actions_and_requires_facts(app, client, database: Database) -> None:
     _staff(database)
     client.post("/public/notices", json=HARASSMENT)
     case = last_case(database)
@@ -196,7 +196,7 @@ def test_decision_form_prefills_policy_actions_and_requires_facts(app, client, d
     assert "Decided: <strong>violates</strong>" in page
 
 
-def test_chosen_actions_are_kept_and_action_errors_rerender_the_form(app, client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_chosen_actions_are_kept_and_action_errors_rerender_the_form(app, client, database: Database) -> None:
     _staff(database)
     client.post("/public/notices", json=HARASSMENT)
     case = last_case(database)
@@ -228,7 +228,7 @@ def test_chosen_actions_are_kept_and_action_errors_rerender_the_form(app, client
         ]
 
 
-def test_X2_two_person_rule_through_the_console(app, client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_X2_two_person_rule_through_the_console(app, client, database: Database) -> None:
     """X-2: a 'does not violate' on a minor's report waits for a second, different senior reviewer."""
     _staff(database)
     client.post("/public/notices", json=MINOR_REPORT)
@@ -282,7 +282,7 @@ def test_X2_two_person_rule_through_the_console(app, client, database: Database)
         assert "case:decision:second_review" in tags
 
 
-def test_disagreeing_second_reviewer_decides_violates(app, client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_disagreeing_second_reviewer_decides_violates(app, client, database: Database) -> None:
     _staff(database)
     client.post("/public/notices", json={**HARASSMENT, "minor_involved": True})
     case = last_case(database)
@@ -306,7 +306,7 @@ def test_disagreeing_second_reviewer_decides_violates(app, client, database: Dat
         assert db.get(Case, case.id).outcome == "violates"
 
 
-def test_countdown_text_without_javascript(app, client, database: Database, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+def test_countdown_text_without_javascript(app, client, database: Database, clock: FrozenClock) -> None:
     _staff(database)
     client.post("/public/notices", json=MINOR_REPORT)
     case = last_case(database)
@@ -318,7 +318,7 @@ def test_countdown_text_without_javascript(app, client, database: Database, cloc
     assert "overdue by 0h 30m" in cs.get(f"/console/cases/{case.id}").text
 
 
-def test_deciding_a_case_awaiting_second_review_shows_why_not(app, client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_deciding_a_case_awaiting_second_review_shows_why_not(app, client, database: Database) -> None:
     _staff(database)
     client.post("/public/notices", json=MINOR_REPORT)
     case = last_case(database)

@@ -23,13 +23,13 @@ THREAT = {
 }
 
 
-def _configure(app) -> None:  # type: ignore[no-untyped-def]
+def _configure(app) -> None:
     app.state.settings = app.state.settings.model_copy(
         update={"dsa18_authorities": {"IE": "An Garda Siochana <dsa18@garda.example>"}}
     )
 
 
-def test_DSA3_the_decision_form_marks_imminent_danger(app, client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_DSA3_the_decision_form_marks_imminent_danger(app, client, database: Database) -> None:
     """REQ DSA-3: ticking "someone's life or safety is at risk" on the decision notifies the
     member state the report names, and the case page shows the one-hour track and the queued
     notification."""
@@ -70,7 +70,7 @@ def test_DSA3_the_decision_form_marks_imminent_danger(app, client, database: Dat
 
 def test_DSA3_the_threat_form_marks_without_a_decision_and_says_what_is_missing(
     app, client, database: Database
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """REQ DSA-3: the standalone form needs the facts; a member state with no configured authority
     is shown on the track as still owed."""
     _configure(app)

@@ -21,7 +21,7 @@ from tests.web.console_support import MINOR_REPORT
 
 
 @pytest.fixture
-def people(app, client, database: Database):  # type: ignore[no-untyped-def]
+def people(app, client, database: Database):
     """Console users by role, on one TestClient, plus API headers for deciding through the API."""
     for name, role in (
         ("mo", "moderator"),
@@ -40,7 +40,7 @@ def people(app, client, database: Database):  # type: ignore[no-untyped-def]
     return users
 
 
-def _spam(client, n: int, *, prefix: str = "spam") -> list[int]:  # type: ignore[no-untyped-def]
+def _spam(client, n: int, *, prefix: str = "spam") -> list[int]:
     return [
         case_of(
             client.app.state.database, report(client, policy="spam", content=f"{prefix}-{i}", account=f"bot-{i % 2}")
@@ -67,7 +67,7 @@ def _tags(database: Database, case_id: int) -> list[str]:
 # -- queue views and filters ----------------------------------------------------------------------
 
 
-def test_queue_views_open_mine_closed_and_a_decided_case_is_found(app, client, database: Database, people) -> None:  # type: ignore[no-untyped-def]
+def test_queue_views_open_mine_closed_and_a_decided_case_is_found(app, client, database: Database, people) -> None:
     spam = _spam(client, 3)
     harassment = case_of(database, report(client, policy="harassment", content="post-h", account="u-h"))
     decide(client, people["api_mo"], spam[0], app.state.catalogue.get("spam").ref)
@@ -90,7 +90,7 @@ def test_queue_views_open_mine_closed_and_a_decided_case_is_found(app, client, d
     assert len(_rows(mo.get("/console/queue?reporter=user&track=dsa_notice&sort=due").text)) == 3
 
 
-def test_a_bad_filter_value_gets_a_clear_page_not_a_validator_dump(people) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_filter_value_gets_a_clear_page_not_a_validator_dump(people) -> None:
     mo = people["mo"]
     for url, words in (
         ("/console/queue?view=decidedx", "is not a view; choose one of: open, mine"),
@@ -108,7 +108,7 @@ def test_a_bad_filter_value_gets_a_clear_page_not_a_validator_dump(people) -> No
         assert "That filter can't be used" in r.text and 'id="queue-filters"' in r.text
 
 
-def test_breached_view_lists_cases_past_a_due_time(app, client, database: Database, people, clock) -> None:  # type: ignore[no-untyped-def]
+def test_breached_view_lists_cases_past_a_due_time(app, client, database: Database, people, clock) -> None:
     spam = _spam(client, 1)
     assert _rows(people["mo"].get("/console/queue?view=breached").text) == []
     clock.advance(hours=80)  # past the DSA notice's 72 hours (a new session: the first has expired)
@@ -118,7 +118,7 @@ def test_breached_view_lists_cases_past_a_due_time(app, client, database: Databa
 
 def test_queue_rows_show_reason_reporter_kinds_count_countdown_and_blurred_thumbnail(
     app, client, database: Database, people
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from staydown.actors import SYSTEM
     from staydown.evidence.actions import store_item
     from staydown.subjects.models import PlatformContent
@@ -174,7 +174,7 @@ def test_queue_rows_show_reason_reporter_kinds_count_countdown_and_blurred_thumb
 
 def test_bulk_decision_one_reason_one_decision_and_one_audit_event_per_case(
     app, client, database: Database, people
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     spam = _spam(client, 5)
     ref = app.state.catalogue.get("spam").ref
     mo = people["mo"]
@@ -209,7 +209,7 @@ def test_bulk_decision_one_reason_one_decision_and_one_audit_event_per_case(
 
 def test_bulk_decision_is_refused_for_child_safety_and_mixed_policies_and_keeps_nothing(
     app, client, database: Database, people
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     spam = _spam(client, 2)
     other = case_of(database, report(client, policy="harassment", content="post-x", account="u-x"))
     client.post("/public/notices", json=MINOR_REPORT)
@@ -257,7 +257,7 @@ def test_search_goes_straight_to_an_exact_hit_and_lists_the_rest(
     app,
     client,
     database: Database,
-    people,  # type: ignore[no-untyped-def]
+    people,
     api_key: str,
 ) -> None:
     tracking = report(client, policy="harassment", content="post-77", account="acct-77")
@@ -289,7 +289,7 @@ def test_search_goes_straight_to_an_exact_hit_and_lists_the_rest(
     assert too_long.status_code == 422 and "at most 200 characters" in too_long.text
 
 
-def test_search_and_record_pages_hide_child_safety_from_moderators(app, client, database: Database, people) -> None:  # type: ignore[no-untyped-def]
+def test_search_and_record_pages_hide_child_safety_from_moderators(app, client, database: Database, people) -> None:
     r = client.post(
         "/public/notices", json={**MINOR_REPORT, "items": [{"content_id": "vid-1", "account_id": "acct-9"}]}
     )
@@ -310,7 +310,7 @@ def test_search_and_record_pages_hide_child_safety_from_moderators(app, client, 
 
 def test_account_page_lists_every_case_action_strike_appeal_and_statement_newest_first(
     app, client, database: Database, people
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     first = case_of(database, report(client, policy="harassment", content="post-a", account="acct-1"))
     decide(client, people["api_mo"], first, "harassment@2")
     statement = statement_for(database, first, "remove")
@@ -343,7 +343,7 @@ def test_account_page_lists_every_case_action_strike_appeal_and_statement_newest
 # -- comments, assignment, escalation, history -------------------------------------------------
 
 
-def test_comments_assignment_and_escalation_with_history_in_words(app, client, database: Database, people) -> None:  # type: ignore[no-untyped-def]
+def test_comments_assignment_and_escalation_with_history_in_words(app, client, database: Database, people) -> None:
     case_id = _spam(client, 1)[0]
     mo, senior = people["mo"], people["senior"]
     assert (
@@ -394,7 +394,7 @@ def test_comments_assignment_and_escalation_with_history_in_words(app, client, d
     assert tags.count("case:assignment:assign") == 1
 
 
-def test_a_child_safety_case_is_given_only_to_specialists(client, database: Database, people) -> None:  # type: ignore[no-untyped-def]
+def test_a_child_safety_case_is_given_only_to_specialists(client, database: Database, people) -> None:
     client.post("/public/notices", json=MINOR_REPORT)
     with database.unit_of_work(write=False) as db:
         case_id = db.execute(sa.select(Case.id).where(Case.child_safety.is_(True))).scalar_one()
@@ -411,7 +411,7 @@ def test_a_child_safety_case_is_given_only_to_specialists(client, database: Data
 # -- appeals ------------------------------------------------------------------------------------
 
 
-def test_appeals_queue_page_claim_and_decision_in_the_console(app, client, database: Database, people) -> None:  # type: ignore[no-untyped-def]
+def test_appeals_queue_page_claim_and_decision_in_the_console(app, client, database: Database, people) -> None:
     """DSA-4: decided in the console by a person who took no part, with reasons; a reversal lifts
     the measures as through the API."""
     case_id = case_of(database, report(client, policy="harassment", content="post-ap", account="u-ap"))
@@ -460,7 +460,7 @@ def test_appeals_queue_page_claim_and_decision_in_the_console(app, client, datab
         assert "remove" not in kinds and "restore" in kinds
 
 
-def test_the_original_decider_is_not_offered_the_appeal(app, client, database: Database, people) -> None:  # type: ignore[no-untyped-def]
+def test_the_original_decider_is_not_offered_the_appeal(app, client, database: Database, people) -> None:
     make_staff(database, "senior2", "senior_moderator")
     headers = sign_in(client, "senior2")
     case_id = case_of(database, report(client, policy="harassment", content="post-od", account="u-od"))
@@ -482,7 +482,7 @@ def test_the_original_decider_is_not_offered_the_appeal(app, client, database: D
     assert r.status_code == 409 and "a different person must decide" in r.text
 
 
-def test_disputes_list(app, client, database: Database, people) -> None:  # type: ignore[no-untyped-def]
+def test_disputes_list(app, client, database: Database, people) -> None:
     """DSA-5: the out-of-court disputes, with their outcome and implementation."""
     case_id = case_of(database, report(client, policy="harassment", content="post-d", account="u-d"))
     decide(client, people["api_mo"], case_id, "harassment@2")
@@ -519,7 +519,7 @@ def test_disputes_list(app, client, database: Database, people) -> None:  # type
         ("mo", "get", "/console/appeals/disputes", None),  # appeals:disputes
     ],
 )
-def test_each_new_route_checks_its_right(app, client, database: Database, people, who, method, url, data) -> None:  # type: ignore[no-untyped-def]
+def test_each_new_route_checks_its_right(app, client, database: Database, people, who, method, url, data) -> None:
     case_id = case_of(database, report(client, policy="harassment", content="post-r", account="u-r"))
     decide(client, people["api_mo"], case_id, "harassment@2")
     code = client.post(
@@ -549,7 +549,7 @@ def test_each_new_route_checks_its_right(app, client, database: Database, people
         "/console/appeals/{appeal}/claim",
     ],
 )
-def test_new_forms_need_the_csrf_token(app, client, database: Database, people, url) -> None:  # type: ignore[no-untyped-def]
+def test_new_forms_need_the_csrf_token(app, client, database: Database, people, url) -> None:
     case_id = _spam(client, 1)[0]
     r = people["senior"].post(url.format(case=case_id, appeal=1), {"body": "x", "to": "role:moderator"}, csrf="0" * 64)
     assert r.status_code == 403

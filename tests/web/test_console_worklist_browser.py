@@ -36,7 +36,7 @@ MINOR = {
 }
 
 
-def axe_clean(page) -> None:  # type: ignore[no-untyped-def]
+def axe_clean(page) -> None:
     """axe-core finds no violation of any impact on the page as it is (served same-origin, as
     tests/web/test_public_pages.run_axe does, under the page's own CSP)."""
     if not AXE.exists():
@@ -58,7 +58,7 @@ def axe_clean(page) -> None:  # type: ignore[no-untyped-def]
     assert found == [], f"axe found violations on {page.url} at {page.viewport_size}: {found}"
 
 
-def no_sideways_scroll(page) -> None:  # type: ignore[no-untyped-def]
+def no_sideways_scroll(page) -> None:
     widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
     if widths[0] > widths[1]:
         wide = page.evaluate("""() => Array.from(document.querySelectorAll('body *'))
@@ -69,7 +69,7 @@ def no_sideways_scroll(page) -> None:  # type: ignore[no-untyped-def]
         raise AssertionError(f"{page.url} scrolls sideways at {page.viewport_size}: {widths}; too wide: {wide}")
 
 
-def check(page, name: str) -> None:  # type: ignore[no-untyped-def]
+def check(page, name: str) -> None:
     """axe and width at desktop and phone size, screenshots at both, no script error or CSP report."""
     for size in (DESKTOP, PHONE):
         page.set_viewport_size(size)
@@ -82,7 +82,7 @@ def check(page, name: str) -> None:  # type: ignore[no-untyped-def]
     page.problems.clear()
 
 
-def _cookie(page, live_server, username: str) -> None:  # type: ignore[no-untyped-def]
+def _cookie(page, live_server, username: str) -> None:
     token = session_token(live_server.database, username)
     page.context.add_cookies(
         [
@@ -98,7 +98,7 @@ def _cookie(page, live_server, username: str) -> None:  # type: ignore[no-untype
     )
 
 
-def _person(browser, live_server, username: str):  # type: ignore[no-untyped-def]
+def _person(browser, live_server, username: str):
     context = browser.new_context(viewport=DESKTOP)
     pg = context.new_page()
     pg.problems = []
@@ -124,12 +124,12 @@ def _report(url: str, policy: str, content: str, account: str, explanation: str,
     return r.json()["tracking_code"]
 
 
-def _case_of(live_server, tracking: str) -> int:  # type: ignore[no-untyped-def]
+def _case_of(live_server, tracking: str) -> int:
     with live_server.database.unit_of_work(write=False) as db:
         return db.execute(sa.select(Notice.case_id).where(Notice.tracking_code == tracking)).scalar_one()
 
 
-def _seed(live_server) -> dict:  # type: ignore[no-untyped-def]
+def _seed(live_server) -> dict:
     url = live_server.url
     for name, role in (
         ("mo", "moderator"),
@@ -222,7 +222,7 @@ def _seed(live_server) -> dict:  # type: ignore[no-untyped-def]
     }
 
 
-def test_issue17_moderator_and_senior_walk_through_the_new_console(live_server, browser) -> None:  # type: ignore[no-untyped-def]
+def test_issue17_moderator_and_senior_walk_through_the_new_console(live_server, browser) -> None:
     """REQ DSA-4 (appeal decided by another person, with reasons), X-2 (no bulk decision on a
     child-safety case), X-6 (keyboard use)."""
     ids = _seed(live_server)
@@ -349,7 +349,7 @@ def test_issue17_moderator_and_senior_walk_through_the_new_console(live_server, 
 
 def test_issue17_second_review_panel_fits_its_form_is_not_offered_to_the_decider_and_reveals_count(
     live_server, browser
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """X-2: the second review is a different person's; the panel fits a 1,280 px window; the
     reveal counter above the media counts the reveal just made."""
     ids = _seed(live_server)

@@ -26,7 +26,7 @@ FACTS_FIRST = "The person shown is an adult: the account's age verification and 
 FACTS_SECOND = "Checked the verification record and the follow-up message: the person shown is 19. No violation."
 
 
-def _sign_in(pg, url: str, username: str) -> None:  # type: ignore[no-untyped-def]
+def _sign_in(pg, url: str, username: str) -> None:
     pg.goto(f"{url}/console/queue")
     assert "/console/login" in pg.url  # sent to sign in first
     pg.fill("#username", username)
@@ -35,7 +35,7 @@ def _sign_in(pg, url: str, username: str) -> None:  # type: ignore[no-untyped-de
     pg.wait_for_url(re.compile(r".*/console/queue$"))
 
 
-def test_parent_reports_reviewers_decide_with_two_people_and_the_parent_sees_the_outcome(live_server, browser) -> None:  # type: ignore[no-untyped-def]
+def test_parent_reports_reviewers_decide_with_two_people_and_the_parent_sees_the_outcome(live_server, browser) -> None:
     url = live_server.url
     database = live_server.database
     make_staff(database, "cs1", "child_safety")

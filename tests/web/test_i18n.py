@@ -139,7 +139,7 @@ def test_the_page_language_is_negotiated_among_the_platform_languages(
     )
 
 
-def test_a_french_browser_gets_french_pages_with_html_lang_and_vary(client) -> None:  # type: ignore[no-untyped-def]
+def test_a_french_browser_gets_french_pages_with_html_lang_and_vary(client) -> None:
     r = client.get("/report", headers={"Accept-Language": "fr-FR,fr;q=0.9"})
     assert r.status_code == 200 and '<html lang="fr">' in r.text
     assert "Signaler un contenu" in r.text and "Report content" not in r.text
@@ -148,7 +148,7 @@ def test_a_french_browser_gets_french_pages_with_html_lang_and_vary(client) -> N
     assert '<a href="/report?lang=de" lang="de" hreflang="de">Deutsch</a>' in r.text
 
 
-def test_lang_switch_is_remembered_for_the_next_pages(client) -> None:  # type: ignore[no-untyped-def]
+def test_lang_switch_is_remembered_for_the_next_pages(client) -> None:
     r = client.get("/status?lang=de", headers={"Accept-Language": "fr"})
     assert '<html lang="de">' in r.text and "Stand einer Meldung" in r.text
     assert "staydown_lang=de" in r.headers["set-cookie"] and "SameSite=lax" in r.headers["set-cookie"]
@@ -172,18 +172,18 @@ def test_lang_switch_is_remembered_for_the_next_pages(client) -> None:  # type: 
         "/takedown/pictures/withdraw",
     ],
 )
-def test_every_public_page_and_its_errors_carry_html_lang(client, path: str) -> None:  # type: ignore[no-untyped-def]
+def test_every_public_page_and_its_errors_carry_html_lang(client, path: str) -> None:
     for lang in i18n.SHIPPED:
         r = client.get(path, headers={"Accept-Language": lang})
         assert f'<html lang="{lang}">' in r.text, (path, lang, r.status_code)
 
 
-def test_an_error_page_is_in_the_readers_language(client) -> None:  # type: ignore[no-untyped-def]
+def test_an_error_page_is_in_the_readers_language(client) -> None:
     r = client.get("/status/ABCDE-12345-FGHJK-67890", headers={"Accept-Language": "es"})
     assert r.status_code == 404 and "No encontrado" in r.text and "no hay ninguna denuncia con ese código" in r.text
 
 
-def test_tid1_the_on_device_page_and_the_sentences_its_script_shows_are_in_the_readers_language(client) -> None:  # type: ignore[no-untyped-def]
+def test_tid1_the_on_device_page_and_the_sentences_its_script_shows_are_in_the_readers_language(client) -> None:
     """REQ TID-1, X-1: a French parent reads what leaves the device in French, and the sentences
     the script puts on the page (kept in the page, the script's {placeholders} intact) are French."""
     r = client.get("/takedown/pictures", headers={"Accept-Language": "fr"})
@@ -196,7 +196,7 @@ def test_tid1_the_on_device_page_and_the_sentences_its_script_shows_are_in_the_r
     assert '<span data-msg="picture-alt">Image {n}, {name}</span>' in r.text
 
 
-def test_tid1_the_on_device_pages_refusals_are_in_the_readers_language(client) -> None:  # type: ignore[no-untyped-def]
+def test_tid1_the_on_device_pages_refusals_are_in_the_readers_language(client) -> None:
     """The server's refusals (a forged or damaged line of hashes, a missing signature, an unknown
     code on the withdrawal page) are written in the page's language, with their numbers filled."""
     from tests.intake.test_hash_submissions import send

@@ -35,7 +35,7 @@ def _pdq(rgb: np.ndarray) -> tuple[str, int]:
     return np.packbits(vector.astype(np.uint8)).tobytes().hex(), int(quality)
 
 
-def _hash_pixels(page, rgb: np.ndarray) -> dict:  # type: ignore[no-untyped-def]
+def _hash_pixels(page, rgb: np.ndarray) -> dict:
     h, w, channels = rgb.shape
     return page.evaluate(
         """async ([b64, w, h, c]) => {
@@ -60,7 +60,7 @@ def _varied_pixels() -> list[tuple[str, np.ndarray]]:
     return out
 
 
-def test_pdq_in_chromium_is_bit_for_bit_pdqhash_on_the_same_pixels(live_server, page) -> None:  # type: ignore[no-untyped-def]
+def test_pdq_in_chromium_is_bit_for_bit_pdqhash_on_the_same_pixels(live_server, page) -> None:
     """The worker's PDQ, quality and 7 turned and mirrored hashes against pdqhash on the same RGB
     bytes (and on the transformed bytes): distance 0 on every image. RGBA is flattened onto white
     as the server's decoder does (Pillow's paste), then hashed."""
@@ -82,7 +82,7 @@ def test_pdq_in_chromium_is_bit_for_bit_pdqhash_on_the_same_pixels(live_server, 
     assert page.problems == []
 
 
-def test_md5_in_chromium_is_hashlibs(live_server, page) -> None:  # type: ignore[no-untyped-def]
+def test_md5_in_chromium_is_hashlibs(live_server, page) -> None:
     """Web Crypto has no MD5: the page's own, against hashlib on every tail length and a large file."""
     page.goto(f"{live_server.url}/takedown/pictures")
     page.add_script_tag(url=f"{live_server.url}/static/ondevice/pdq.js")
@@ -95,7 +95,7 @@ def test_md5_in_chromium_is_hashlibs(live_server, page) -> None:  # type: ignore
     assert got == [hashlib.md5(b).hexdigest() for b in blobs]
 
 
-def test_a_png_file_decoded_by_chromium_hashes_as_the_server_hashes_it(live_server, page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_png_file_decoded_by_chromium_hashes_as_the_server_hashes_it(live_server, page, tmp_path: Path) -> None:
     """A lossless file: the browser decodes the same pixels Pillow does, so the page's line is the
     server's (pdqhash on Pillow's pixels), EXIF orientation included."""
     img = synthetic(31, (360, 240))
@@ -136,7 +136,7 @@ def _scan(url: str, key: str, content_id: str, data: bytes) -> dict:
     return r.json()
 
 
-def _run_jobs(live_server) -> None:  # type: ignore[no-untyped-def]
+def _run_jobs(live_server) -> None:
     from staydown.app import worker_services
     from staydown.jobs import build_registry
     from staydown.worker import Worker
@@ -144,13 +144,13 @@ def _run_jobs(live_server) -> None:  # type: ignore[no-untyped-def]
     Worker(live_server.database, build_registry(), services=worker_services(live_server.app)).run_until_idle()
 
 
-def _all_axe_violations(page) -> list:  # type: ignore[no-untyped-def]
+def _all_axe_violations(page) -> list:
     run_axe(page)  # serious and critical: none (and it loads axe into the page)
     return page.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']})).violations
                             .map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}))""")
 
 
-def test_a_person_hashes_20_pictures_locally_sends_only_hashes_and_copies_are_held_then_withdrawn(  # type: ignore[no-untyped-def]
+def test_a_person_hashes_20_pictures_locally_sends_only_hashes_and_copies_are_held_then_withdrawn(
     live_server, page, tmp_path: Path
 ) -> None:
     """REQ TID-1, TID-3, TID-4, X-5. Every request the page makes is inspected: none carries a byte
@@ -285,7 +285,7 @@ def test_a_person_hashes_20_pictures_locally_sends_only_hashes_and_copies_are_he
     )
 
 
-def test_without_javascript_the_page_says_what_it_needs_and_offers_the_address_form(live_server, browser) -> None:  # type: ignore[no-untyped-def]
+def test_without_javascript_the_page_says_what_it_needs_and_offers_the_address_form(live_server, browser) -> None:
     context = browser.new_context(viewport=DESKTOP, java_script_enabled=False)
     pg = context.new_page()
     try:
@@ -306,7 +306,7 @@ def test_the_worker_may_not_reach_the_network(live_server) -> None:
     assert r.headers["content-security-policy"] == "default-src 'none'; script-src 'self'"
 
 
-def test_a_flat_picture_is_refused_in_the_browser_with_a_clear_message(live_server, page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_flat_picture_is_refused_in_the_browser_with_a_clear_message(live_server, page, tmp_path: Path) -> None:
     flat = tmp_path / "blank.png"
     flat.write_bytes(encode(Image.new("RGB", (300, 200), (240, 240, 240)), "PNG"))
     page.goto(f"{live_server.url}/takedown/pictures")

@@ -28,7 +28,7 @@ def form_id(html: str) -> str:
     return re.search(r'name="form_id" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
 
 
-def step2(client, about: str, content: str | None = "post-42"):  # type: ignore[no-untyped-def]
+def step2(client, about: str, content: str | None = "post-42"):
     query = f"?about={about}&step=2" + (f"&content={content}" if content else "")
     page = client.get("/report" + query)
     assert page.status_code == 200 and "Step 2 of 3" in page.text
@@ -52,7 +52,7 @@ def summary_links(html: str) -> list[tuple[str, str]]:
 # -- the report: steps and reachability (X-6, UK-2) -------------------------------------------
 
 
-def test_x6_report_from_the_content_link_takes_three_steps_and_keeps_the_item(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_x6_report_from_the_content_link_takes_three_steps_and_keeps_the_item(client, database: Database) -> None:
     """X-6/UK-2: the platform's link `/report?content=ID` opens step 1 with the item; two form
     submissions reach the confirmation (step 3). A regression here adds a step or loses the item."""
     pages = [client.get("/report?content=post-42")]
@@ -81,7 +81,7 @@ def test_x6_report_from_the_content_link_takes_three_steps_and_keeps_the_item(cl
     assert notice.items[0].content_id is not None
 
 
-def test_x1_child_safety_report_needs_no_name_email_or_statement(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_x1_child_safety_report_needs_no_name_email_or_statement(client, database: Database) -> None:
     """X-1, DSA 16(2)(c): a parent reports a child's abuse anonymously; it is stored with the
     right fields, the item is restricted at once (X-4) and the confirmation shows the deadline."""
     page = step2(client, "csam")
@@ -121,7 +121,7 @@ def test_x1_child_safety_report_needs_no_name_email_or_statement(client, databas
     assert "check the status page with your tracking code" in done.text
 
 
-def test_a_second_post_of_the_same_form_files_one_report(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_a_second_post_of_the_same_form_files_one_report(client, database: Database) -> None:
     page = step2(client, "csam")
     data = {
         "csrf_token": token(page.text),
@@ -135,7 +135,7 @@ def test_a_second_post_of_the_same_form_files_one_report(client, database: Datab
     assert first == again and len(notices(database)) == 1
 
 
-def test_the_same_form_sent_twice_at_once_files_one_report(app, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_the_same_form_sent_twice_at_once_files_one_report(app, database: Database) -> None:
     """A double click: two posts of one form at the same moment, from two connections. The second
     waits for the first's transaction and answers with its receipt; one notice, one audit event."""
     import threading
@@ -157,7 +157,7 @@ def test_the_same_form_sent_twice_at_once_files_one_report(app, database: Databa
         barrier = threading.Barrier(2)
         answers: list = []
 
-        def send(c) -> None:  # type: ignore[no-untyped-def]
+        def send(c) -> None:
             barrier.wait()
             answers.append(c.post("/report", data=data))
 
@@ -176,7 +176,7 @@ def test_the_same_form_sent_twice_at_once_files_one_report(app, database: Databa
         assert received == 1
 
 
-def test_step1_without_a_choice_says_so_and_change_link_goes_back(client) -> None:  # type: ignore[no-untyped-def]
+def test_step1_without_a_choice_says_so_and_change_link_goes_back(client) -> None:
     r = client.get("/report?content=post-42&step=2")
     assert r.status_code == 422 and "Step 1 of 3" in r.text
     assert summary_links(r.text) == [("f-about", "Choose what the content is about")]
@@ -189,7 +189,7 @@ def test_step1_without_a_choice_says_so_and_change_link_goes_back(client) -> Non
     assert first_choice == "csam" and "Sexual images or videos of a child" in back.text
 
 
-def test_validation_errors_are_summarised_linked_and_keep_what_was_typed(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_validation_errors_are_summarised_linked_and_keep_what_was_typed(client, database: Database) -> None:
     page = step2(client, "harassment", content=None)
     typed = 'He keeps posting my address <b>& "threats"</b>'
     r = client.post(
@@ -220,7 +220,7 @@ def test_validation_errors_are_summarised_linked_and_keep_what_was_typed(client,
 
 def test_dsa1_a_report_not_about_a_child_needs_its_reasons_and_the_good_faith_statement(
     client, database: Database
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     page = step2(client, "harassment")
     base = {
         "csrf_token": token(page.text),
@@ -249,7 +249,7 @@ def test_dsa1_a_report_not_about_a_child_needs_its_reasons_and_the_good_faith_st
     assert "We will write to me@example.org" in done.text
 
 
-def test_x2_a_minor_on_an_intimate_image_report_makes_it_child_safety(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_x2_a_minor_on_an_intimate_image_report_makes_it_child_safety(client, database: Database) -> None:
     page = step2(client, "ncii")
     r = client.post(
         "/report",
@@ -268,7 +268,7 @@ def test_x2_a_minor_on_an_intimate_image_report_makes_it_child_safety(client, da
     assert notices(database)[0].policy_id == "csam"
 
 
-def test_a_public_form_cannot_claim_a_privileged_reporter_kind(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_a_public_form_cannot_claim_a_privileged_reporter_kind(client, database: Database) -> None:
     page = step2(client, "csam")
     r = client.post(
         "/report",
@@ -285,7 +285,7 @@ def test_a_public_form_cannot_claim_a_privileged_reporter_kind(client, database:
 
 
 @pytest.mark.parametrize("path", ["/report", "/takedown", "/takedown/complete", "/status"])
-def test_a_forged_post_is_refused_with_a_403_page_and_nothing_stored(client, database: Database, path: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_forged_post_is_refused_with_a_403_page_and_nothing_stored(client, database: Database, path: str) -> None:
     client.get("/report")  # the browser has its CSRF cookie; the forged form cannot know the token
     data = {
         "about": "csam",
@@ -303,7 +303,7 @@ def test_a_forged_post_is_refused_with_a_403_page_and_nothing_stored(client, dat
     assert notices(database) == []
 
 
-def test_an_oversized_form_is_refused_with_a_413_page(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_an_oversized_form_is_refused_with_a_413_page(client, database: Database) -> None:
     page = step2(client, "harassment")
     r = client.post(
         "/report",
@@ -324,7 +324,7 @@ def test_an_oversized_form_is_refused_with_a_413_page(client, database: Database
     assert notices(database) == []
 
 
-def test_a_field_over_its_limit_is_named(client) -> None:  # type: ignore[no-untyped-def]
+def test_a_field_over_its_limit_is_named(client) -> None:
     page = step2(client, "csam")
     r = client.post(
         "/report",
@@ -341,7 +341,7 @@ def test_a_field_over_its_limit_is_named(client) -> None:  # type: ignore[no-unt
     assert ("f-contact_name", "Your name must be 200 characters or fewer (it is 201)") in summary_links(r.text)
 
 
-def test_public_forms_are_rate_limited_per_address_like_the_json_routes(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_public_forms_are_rate_limited_per_address_like_the_json_routes(client, database: Database) -> None:
     client.app.state.settings = client.app.state.settings.model_copy(update={"public_rate_per_minute": 2})
     page = step2(client, "csam")
     data = {"csrf_token": token(page.text), "about": "csam", "content_id": "p", "reporter": "anonymous"}
@@ -355,7 +355,7 @@ def test_public_forms_are_rate_limited_per_address_like_the_json_routes(client, 
 # -- TAKE IT DOWN (TID-1, TID-4) ----------------------------------------------------------------
 
 
-def test_tid4_the_takedown_page_explains_the_process_in_plain_words(client) -> None:  # type: ignore[no-untyped-def]
+def test_tid4_the_takedown_page_explains_the_process_in_plain_words(client) -> None:
     r = client.get("/takedown?content=post-5")
     assert r.status_code == 200
     for words in (
@@ -372,7 +372,7 @@ def test_tid4_the_takedown_page_explains_the_process_in_plain_words(client) -> N
 
 def test_tid1_an_incomplete_request_is_kept_and_says_exactly_what_is_missing_then_completes(
     client, database: Database, clock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     page = client.get("/takedown")
     r = client.post(
         "/takedown",
@@ -422,7 +422,7 @@ def test_tid1_an_incomplete_request_is_kept_and_says_exactly_what_is_missing_the
     assert "jo@example.org" not in again.text
 
 
-def test_the_acknowledgement_link_and_the_code_page_open_the_completion_form(client) -> None:  # type: ignore[no-untyped-def]
+def test_the_acknowledgement_link_and_the_code_page_open_the_completion_form(client) -> None:
     page = client.get("/takedown")
     r = client.post(
         "/takedown",
@@ -446,7 +446,7 @@ def test_the_acknowledgement_link_and_the_code_page_open_the_completion_form(cli
     assert client.get("/takedown?code=ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ").status_code == 404
 
 
-def test_a_takedown_request_needs_the_location_and_who_is_asking(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_a_takedown_request_needs_the_location_and_who_is_asking(client, database: Database) -> None:
     page = client.get("/takedown")
     r = client.post(
         "/takedown",
@@ -466,7 +466,7 @@ def test_a_takedown_request_needs_the_location_and_who_is_asking(client, databas
     assert notices(database) == []
 
 
-def test_a_report_code_is_not_completed_as_a_takedown_request(client) -> None:  # type: ignore[no-untyped-def]
+def test_a_report_code_is_not_completed_as_a_takedown_request(client) -> None:
     page = step2(client, "csam")
     done = client.post(
         "/report", data={"csrf_token": token(page.text), "about": "csam", "content_id": "p", "reporter": "anonymous"}
@@ -481,7 +481,7 @@ def test_a_report_code_is_not_completed_as_a_takedown_request(client) -> None:  
 
 def test_status_shows_what_was_received_and_the_outcome_with_reasons_and_nothing_about_others(
     client, database: Database
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """DSA-1: the notifier sees the decision with its reasons and the redress open to them."""
     page = step2(client, "harassment")
     data = {
@@ -524,7 +524,7 @@ def test_status_shows_what_was_received_and_the_outcome_with_reasons_and_nothing
     assert "someone-else" not in r.text
 
 
-def test_status_form_posts_the_code_and_an_unknown_code_is_a_404_page(client) -> None:  # type: ignore[no-untyped-def]
+def test_status_form_posts_the_code_and_an_unknown_code_is_a_404_page(client) -> None:
     form = client.get("/status")
     assert form.status_code == 200 and '<form method="post" action="/status"' in form.text
     r = client.post("/status", data={"csrf_token": token(form.text), "code": "ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ"})
@@ -564,7 +564,7 @@ def test_x6_every_field_has_a_label_and_the_page_has_its_landmarks(client, path:
     assert "style=" not in html and "<script>" not in html
 
 
-def test_x6_the_link_the_example_forum_builds_opens_the_report_with_its_item(client) -> None:  # type: ignore[no-untyped-def]
+def test_x6_the_link_the_example_forum_builds_opens_the_report_with_its_item(client) -> None:
     """examples/forum links each post to `/report?content=<quoted id>`; an id with slashes,
     spaces or a '#' survives the trip, and a platform that links with the item's address gets
     it filled in as the location."""
@@ -582,7 +582,7 @@ def test_x6_the_link_the_example_forum_builds_opens_the_report_with_its_item(cli
     assert "does not name an item we can report" in r.text and 'href="#f-location"' in r.text
 
 
-def test_tid1_the_status_of_an_incomplete_request_lists_what_is_missing(client) -> None:  # type: ignore[no-untyped-def]
+def test_tid1_the_status_of_an_incomplete_request_lists_what_is_missing(client) -> None:
     page = client.get("/takedown")
     r = client.post(
         "/takedown",
@@ -604,7 +604,7 @@ def test_tid1_the_status_of_an_incomplete_request_lists_what_is_missing(client) 
 
 def test_x2_a_takedown_request_about_someone_under_18_is_handled_as_child_sexual_abuse_material(
     client, database: Database
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     page = client.get("/takedown")
     r = client.post(
         "/takedown",
@@ -629,7 +629,7 @@ def test_x2_a_takedown_request_about_someone_under_18_is_handled_as_child_sexual
         assert {"take_it_down", "ncmec"} <= kinds
 
 
-def test_the_confirmation_claims_an_interim_restriction_only_when_there_is_one(client) -> None:  # type: ignore[no-untyped-def]
+def test_the_confirmation_claims_an_interim_restriction_only_when_there_is_one(client) -> None:
     """X-4 is promised on the page only for a child-safety case with a known item."""
     page = step2(client, "hate")
     r = client.post(

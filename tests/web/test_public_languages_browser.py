@@ -55,7 +55,7 @@ def _check(page: Any, lang: str, name: str, found: list[str]) -> None:
 
 
 @pytest.fixture
-def records(live_server) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def records(live_server) -> dict[str, str]:
     """A decided report with its statement of reasons, and an appeal against the statement: the
     pages that show them."""
     from tests.web.test_public_redress import decided_report
@@ -77,7 +77,7 @@ def records(live_server) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {"notice": notice, "statement": statement, "appeal": appeal.json()["code"]}
 
 
-def test_x1_a_french_parent_files_a_report_and_reads_its_status_in_french(live_server, browser) -> None:  # type: ignore[no-untyped-def]
+def test_x1_a_french_parent_files_a_report_and_reads_its_status_in_french(live_server, browser) -> None:
     """X-1, X-6 in French: the browser says French; every page of the flow is French, with French
     dates, and the status page reads in French too."""
     context = browser.new_context(
@@ -125,7 +125,7 @@ def test_x1_a_french_parent_files_a_report_and_reads_its_status_in_french(live_s
         context.close()
 
 
-def test_axe_finds_no_violation_on_any_public_page_in_any_language(live_server, browser, records) -> None:  # type: ignore[no-untyped-def]
+def test_axe_finds_no_violation_on_any_public_page_in_any_language(live_server, browser, records) -> None:
     """Every public page (forms, their answers and errors, status, statement, appeal, transparency,
     detection, an error page) in every shipped language, at 1,280 and 375 px: no axe-core
     violation of any impact, no sideways scroll. One browser; a context per language."""
@@ -180,7 +180,7 @@ def test_axe_finds_no_violation_on_any_public_page_in_any_language(live_server, 
 
 def test_tid1_axe_finds_no_violation_on_the_on_device_pages_in_any_language(
     live_server, browser, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """REQ TID-1, X-1 (issue 20's done-means): the page that fingerprints pictures on the person's
     device, empty and with pictures chosen (two benign ones ready, a flat one refused), and the
     withdrawal page with and without its errors, in every shipped language at 1,280 and 375 px:

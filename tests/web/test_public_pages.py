@@ -19,7 +19,7 @@ AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 AXE_URL_PATH = "/__test__/axe.min.js"
 
 
-def run_axe(page) -> None:  # type: ignore[no-untyped-def]
+def run_axe(page) -> None:
     """axe-core in the page, under the page's own CSP: the script is served to the browser from a
     same-origin address that Playwright answers with the npm file, so `script-src 'self'` admits it
     and no bypass_csp is needed (add_script_tag(path=) would inline it, which the CSP refuses)."""
@@ -45,14 +45,14 @@ def run_axe(page) -> None:  # type: ignore[no-untyped-def]
     assert not serious, f"axe found serious or critical violations on {page.url}: {serious}"
 
 
-def no_horizontal_scroll(page) -> None:  # type: ignore[no-untyped-def]
+def no_horizontal_scroll(page) -> None:
     page.set_viewport_size(PHONE)
     width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
     page.set_viewport_size(DESKTOP)
     assert width[0] <= width[1], f"{page.url} scrolls sideways at {PHONE['width']} px: {width}"
 
 
-def check_page(page, name: str, status: int = 200) -> None:  # type: ignore[no-untyped-def]
+def check_page(page, name: str, status: int = 200) -> None:
     """The checks every public page passes: axe at desktop and phone width, no sideways scroll,
     screenshots at both widths, no CSP violation or script error. A page answered with an error
     status (422 for a form with errors, 404) is logged by chromium as a console error: that one
@@ -69,7 +69,7 @@ def check_page(page, name: str, status: int = 200) -> None:  # type: ignore[no-u
     page.problems.clear()
 
 
-def notices(live_server) -> list[Notice]:  # type: ignore[no-untyped-def]
+def notices(live_server) -> list[Notice]:
     with live_server.database.unit_of_work(write=False) as db:
         rows = list(db.execute(sa.select(Notice).order_by(Notice.id)).scalars())
         for n in rows:
@@ -78,7 +78,7 @@ def notices(live_server) -> list[Notice]:  # type: ignore[no-untyped-def]
         return rows
 
 
-def test_x6_a_parent_reports_anonymously_from_the_content_link_in_three_steps(live_server, page) -> None:  # type: ignore[no-untyped-def]
+def test_x6_a_parent_reports_anonymously_from_the_content_link_in_three_steps(live_server, page) -> None:
     """X-1, X-6, UK-2: from the platform's link next to the item, a parent reports a child's abuse
     without giving a name or e-mail: three pages, the last with the tracking code; the notice is
     stored with the right fields and the status page shows it."""
@@ -122,7 +122,7 @@ def test_x6_a_parent_reports_anonymously_from_the_content_link_in_three_steps(li
     check_page(page, "public-status")
 
 
-def test_errors_are_announced_focused_and_linked_to_their_fields(live_server, page) -> None:  # type: ignore[no-untyped-def]
+def test_errors_are_announced_focused_and_linked_to_their_fields(live_server, page) -> None:
     page.goto(f"{live_server.url}/report?about=harassment&step=2")
     page.get_by_label("Your e-mail address").fill("nope")
     page.get_by_role("button", name="Send report").click()
@@ -138,7 +138,7 @@ def test_errors_are_announced_focused_and_linked_to_their_fields(live_server, pa
     assert notices(live_server) == []
 
 
-def tab_to(page, selector: str, limit: int = 40) -> None:  # type: ignore[no-untyped-def]
+def tab_to(page, selector: str, limit: int = 40) -> None:
     for _ in range(limit):
         page.keyboard.press("Tab")
         if page.evaluate("(s) => document.activeElement && document.activeElement.matches(s)", selector):
@@ -148,7 +148,7 @@ def tab_to(page, selector: str, limit: int = 40) -> None:  # type: ignore[no-unt
     raise AssertionError(f"Tab never reached {selector}")
 
 
-def test_x6_the_report_form_works_with_the_keyboard_alone(live_server, page) -> None:  # type: ignore[no-untyped-def]
+def test_x6_the_report_form_works_with_the_keyboard_alone(live_server, page) -> None:
     """X-6: Tab, Space and Enter take a person from the content link to the confirmation; the
     first Tab reaches the skip link, and every stop shows where focus is."""
     page.goto(f"{live_server.url}/report?content=post-77")
@@ -180,7 +180,7 @@ def test_x6_the_report_form_works_with_the_keyboard_alone(live_server, page) -> 
     assert page.problems == []
 
 
-def test_tid1_takedown_incomplete_says_what_is_missing_then_is_completed_by_code(live_server, page) -> None:  # type: ignore[no-untyped-def]
+def test_tid1_takedown_incomplete_says_what_is_missing_then_is_completed_by_code(live_server, page) -> None:
     """TID-1, TID-4: the plain-language notice, an incomplete request kept with exactly what is
     missing, completed later with the tracking code; then its 48-hour clock runs."""
     page.goto(f"{live_server.url}/takedown?content=post-5")
@@ -223,7 +223,7 @@ def test_tid1_takedown_incomplete_says_what_is_missing_then_is_completed_by_code
         assert (track.due_at - track.received_at).total_seconds() == 48 * 3600
 
 
-def test_the_report_and_takedown_work_with_javascript_disabled(live_server, browser) -> None:  # type: ignore[no-untyped-def]
+def test_the_report_and_takedown_work_with_javascript_disabled(live_server, browser) -> None:
     context = browser.new_context(viewport=PHONE, java_script_enabled=False)
     page = context.new_page()
     try:
@@ -257,7 +257,7 @@ def test_the_report_and_takedown_work_with_javascript_disabled(live_server, brow
         ("/detection", "public-detection"),
     ],
 )
-def test_each_public_page_is_accessible_and_fits_a_phone(live_server, page, path: str, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_each_public_page_is_accessible_and_fits_a_phone(live_server, page, path: str, name: str) -> None:
     response = page.goto(live_server.url + path)
     assert response is not None
     assert response.status == (404 if "ZZZZZ" in path else 200)
@@ -267,7 +267,7 @@ def test_each_public_page_is_accessible_and_fits_a_phone(live_server, page, path
     check_page(page, name, status=response.status)
 
 
-def _decided_case_with_statement(live_server) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+def _decided_case_with_statement(live_server) -> tuple[str, str]:
     """A report on post-8 that a moderator upheld with a removal: (tracking code, statement code)."""
     from staydown.actors import Actor
     from staydown.cases.actions import claim_case, decide_case
@@ -311,7 +311,7 @@ def _decided_case_with_statement(live_server) -> tuple[str, str]:  # type: ignor
     return tracking, statement
 
 
-def test_dsa4_from_the_statement_of_reasons_to_an_appeal_and_the_transparency_page(live_server, page) -> None:  # type: ignore[no-untyped-def]
+def test_dsa4_from_the_statement_of_reasons_to_an_appeal_and_the_transparency_page(live_server, page) -> None:
     """DSA-2, DSA-4, DSA-8: the statement page, the appeal form reached from it, the appeal's
     status page and the public figures, each accessible and fitting a phone."""
     tracking, statement = _decided_case_with_statement(live_server)
@@ -340,7 +340,7 @@ def test_dsa4_from_the_statement_of_reasons_to_an_appeal_and_the_transparency_pa
     check_page(page, "public-transparency")
 
 
-def test_a_form_posted_from_another_site_is_refused_in_the_browser(live_server, page) -> None:  # type: ignore[no-untyped-def]
+def test_a_form_posted_from_another_site_is_refused_in_the_browser(live_server, page) -> None:
     """CSRF end to end: the browser holds the CSRF cookie from a visit; a page elsewhere posts a
     complete report to /report. The cookie is SameSite=Strict and the token unknown: 403, nothing filed."""
     page.goto(f"{live_server.url}/report")
@@ -358,7 +358,7 @@ def test_a_form_posted_from_another_site_is_refused_in_the_browser(live_server, 
 
 def test_dsa2_eui3_the_interim_statement_the_mothers_status_and_the_figures_tell_only_what_happened(
     live_server, page
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """DSA-2, X-4, EUI-3, DSA-8: the statement of an interim restriction says it is a restriction
     pending review; the mother's status page, once decided, names the rule by its title and no
     handle or id; the figures say what "withheld" means; each page links to how uploads are checked."""

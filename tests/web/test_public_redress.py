@@ -25,7 +25,7 @@ def token(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
 
 
-def decided_report(client, database: Database, outcome: str = "violates") -> tuple[str, str | None]:  # type: ignore[no-untyped-def]
+def decided_report(client, database: Database, outcome: str = "violates") -> tuple[str, str | None]:
     """A public report on post-8, decided: (the report's tracking code, the statement code if any)."""
     catalogue = client.app.state.catalogue
     with database.unit_of_work() as db:
@@ -63,7 +63,7 @@ def decided_report(client, database: Database, outcome: str = "violates") -> tup
 
 def test_dsa2_the_statement_of_reasons_page_shows_every_element_and_the_way_to_contest_it(
     client, database: Database
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     _, code = decided_report(client, database)
     assert code is not None
     r = client.get(f"/statements/{code}")
@@ -89,7 +89,7 @@ def test_dsa2_the_statement_of_reasons_page_shows_every_element_and_the_way_to_c
     assert client.get("/statements/S0000000000").status_code == 404
 
 
-def test_dsa4_an_affected_user_appeals_from_the_statement_and_follows_it(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_dsa4_an_affected_user_appeals_from_the_statement_and_follows_it(client, database: Database) -> None:
     _, code = decided_report(client, database)
     form = client.get(f"/appeal?statement={code}")
     assert form.status_code == 200 and "Ask for a review" in form.text
@@ -144,7 +144,7 @@ def test_dsa4_an_affected_user_appeals_from_the_statement_and_follows_it(client,
     assert 'value="Please look again."' not in again.text and ">Please look again.</textarea>" in again.text
 
 
-def test_dsa4_a_notifier_appeals_a_decision_not_to_act(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_dsa4_a_notifier_appeals_a_decision_not_to_act(client, database: Database) -> None:
     tracking, _ = decided_report(client, database, outcome="does_not_violate")
     status = client.get(f"/status/{tracking}")
     assert f'href="/appeal?notice={tracking}"' in status.text
@@ -167,7 +167,7 @@ def test_dsa4_a_notifier_appeals_a_decision_not_to_act(client, database: Databas
         assert appeal.appellant_kind == "notifier" and appeal.basis == "no_action"
 
 
-def test_an_appeal_before_any_decision_is_refused_with_the_reason(client, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_an_appeal_before_any_decision_is_refused_with_the_reason(client, database: Database) -> None:
     with database.unit_of_work() as db:
         receipt = submit_notice(
             db,
@@ -194,7 +194,7 @@ def test_an_appeal_before_any_decision_is_refused_with_the_reason(client, databa
         assert db.scalar(sa.select(sa.func.count()).select_from(Appeal)) == 0
 
 
-def test_the_appeal_start_page_asks_for_the_code_and_csrf_is_checked(client) -> None:  # type: ignore[no-untyped-def]
+def test_the_appeal_start_page_asks_for_the_code_and_csrf_is_checked(client) -> None:
     r = client.get("/appeal")
     assert r.status_code == 200 and '<form method="get" action="/appeal"' in r.text
     r = client.get("/appeal?kind=&code=")
@@ -210,7 +210,7 @@ def test_the_appeal_start_page_asks_for_the_code_and_csrf_is_checked(client) -> 
 
 def test_dsa8_the_transparency_page_shows_the_public_figures_with_small_counts_suppressed(
     client, database: Database, clock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     decided_report(client, database)
     r = client.get("/transparency")
     assert r.status_code == 200

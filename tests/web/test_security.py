@@ -12,17 +12,17 @@ from staydown.web.templating import render
 
 
 @pytest.fixture
-def page_app(tmp_path) -> FastAPI:  # type: ignore[no-untyped-def]
+def page_app(tmp_path) -> FastAPI:
     app = FastAPI()
     app.state.settings = Settings(env="test", database_url=f"sqlite:///{tmp_path}/x.db", data_dir=tmp_path)
     app.add_middleware(PageSecurityMiddleware)
 
     @app.get("/form")
-    def form(request: Request):  # type: ignore[no-untyped-def]
+    def form(request: Request):
         return render(request, "base.html")
 
     @app.post("/form")
-    def post(request: Request, csrf_token: str = Form("")):  # type: ignore[no-untyped-def]
+    def post(request: Request, csrf_token: str = Form("")):
         verify_csrf(request, csrf_token)
         return {"ok": True}
 
@@ -67,14 +67,14 @@ def render_token(c: TestClient) -> str:
     return _sign(b"dev-only-secret-key-do-not-use-in-production", c.cookies[CSRF_COOKIE])
 
 
-def test_static_files_are_served_with_the_headers(client) -> None:  # type: ignore[no-untyped-def]
+def test_static_files_are_served_with_the_headers(client) -> None:
     r = client.get("/static/staydown.css")
     assert r.status_code == 200 and "text/css" in r.headers["content-type"]
     assert r.headers["x-content-type-options"] == "nosniff"
     assert client.get("/static/htmx.min.js").status_code == 200
 
 
-def test_a_malformed_page_address_answers_with_a_page_and_the_api_keeps_json(client) -> None:  # type: ignore[no-untyped-def]
+def test_a_malformed_page_address_answers_with_a_page_and_the_api_keeps_json(client) -> None:
     """An integer path parameter given text on a console path is a 422 page naming the field; the
     same mistake on the JSON API stays a JSON body."""
     from fastapi import APIRouter

@@ -17,7 +17,7 @@ def _staff_headers(base: str, username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {r.json()['token']}"}
 
 
-def test_TID1_refused_request_status_page_reads_true_at_desktop_and_phone(live_server, page) -> None:  # type: ignore[no-untyped-def]
+def test_TID1_refused_request_status_page_reads_true_at_desktop_and_phone(live_server, page) -> None:
     """REQ TID-1, DSA-1: the requester reads that the request was refused after review, with the
     reasons, and which clocks ended how; nothing says "not done yet" about a closed clock."""
     base = live_server.url
@@ -62,7 +62,7 @@ def test_TID1_refused_request_status_page_reads_true_at_desktop_and_phone(live_s
     check_page(page, "tracks-status-refused")
 
 
-def test_console_case_page_shows_tracks_an_order_and_the_threat_form(live_server, browser) -> None:  # type: ignore[no-untyped-def]
+def test_console_case_page_shows_tracks_an_order_and_the_threat_form(live_server, browser) -> None:
     """The console shows each track in plain words with its state, an order's own clock with the
     deadline it states, and the DSA Art. 18 form, at desktop and phone width."""
     base = live_server.url

@@ -16,7 +16,7 @@ def test_dsa8_the_html_report_fits_a_phone_with_no_label_clipped(
     week: Week,  # noqa: F811
     browser,
     tmp_path: Path,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     target = tmp_path / "report.html"
     target.write_text(to_html(_report(database)), encoding="utf-8")
     page = browser.new_page(viewport=PHONE)

@@ -807,7 +807,7 @@ def _reprioritise(db: Session, rows: list[Any], when: datetime) -> int:
     for row in rows:
         if row.state not in OPEN_STATES:
             continue
-        priority = compute_priority(row, when)  # type: ignore[arg-type]
+        priority = compute_priority(row, when)
         if priority != row.priority:
             changed.append({"_id": row.id, "_old": row.priority, "priority": priority})
     if changed:

@@ -76,11 +76,11 @@ def _check_signature(
 
 def _already_seen(seen: SeenStore, delivery_id: str) -> bool:
     if isinstance(seen, MutableSet) or (hasattr(seen, "add") and hasattr(seen, "__contains__")):
-        if delivery_id in seen:  # type: ignore[operator]
+        if delivery_id in seen:
             return True
-        seen.add(delivery_id)  # type: ignore[union-attr]
+        seen.add(delivery_id)
         return False
-    return bool(seen(delivery_id))  # type: ignore[operator]
+    return bool(seen(delivery_id))
 
 
 def verify_webhook(

@@ -68,7 +68,7 @@ def get_bank(db: Session, name: str) -> Bank:
 
 
 def ratios(db: Session) -> dict[int, float]:
-    return dict(db.execute(sa.select(HmaBank.bank_id, HmaBank.matching_enabled_ratio)).all())  # type: ignore[arg-type]
+    return dict(db.execute(sa.select(HmaBank.bank_id, HmaBank.matching_enabled_ratio)).all())
 
 
 def ratio_of(bank: Bank, stored: dict[int, float]) -> float:

@@ -781,7 +781,7 @@ def _event(
             data=data() if callable(data) else data,
         )
 
-    return record  # type: ignore[return-value]
+    return record
 
 
 def _open_tracks(work: _Work, case: _Case, received: datetime, batch: _Attaching) -> None:
@@ -845,7 +845,7 @@ def _open_tracks(work: _Work, case: _Case, received: datetime, batch: _Attaching
             )
         if track not in work.governed_by:
             work.governed_by.append(track)
-    refresh_next_due(case)  # type: ignore[arg-type]
+    refresh_next_due(case)
 
 
 def _aware(value: Any) -> datetime | None:
@@ -942,7 +942,7 @@ def _attach(batch: _Attaching, work: _Work, position: int, item: Any, content: _
     if case.child_safety and content is not None and content.id not in batch.restricted:
         batch.restricted.add(content.id)  # type: ignore[arg-type]
         batch.restrictions.append(_Restriction(work, content, case))
-    refresh_next_due(case)  # type: ignore[arg-type]
+    refresh_next_due(case)
     case.priority = compute_priority(case, when)  # type: ignore[arg-type]
     if case not in work.cases:
         work.cases.append(case)
@@ -1312,10 +1312,10 @@ def _outcome(work: _Work) -> Outcome:
         work.tracking_code,
         work.state,
         work.received_at,
-        list(work.missing),  # type: ignore[arg-type]
+        list(work.missing),
         [c.id for c in work.cases],
         work.deadlines,
-    )  # type: ignore[misc]
+    )
 
 
 def attach_items(

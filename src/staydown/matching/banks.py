@@ -154,7 +154,7 @@ def update_bank(db: Session, *, actor: Actor, bank: Bank, reason: str, **changes
         if key == "pdq_threshold" and not (isinstance(value, int) and 0 <= value <= 31):
             raise InvalidInput("a bank's PDQ threshold is between 0 and 31 bits")
         if key == "allowed_uses":
-            value = sorted({BankUse(u).value for u in value})  # type: ignore[union-attr]
+            value = sorted({BankUse(u).value for u in value})
         old = getattr(bank, key)
         if old != value:
             record[key] = [old, value]

@@ -162,7 +162,7 @@ def usable(features: list[Feature], *, quality: int = VPDQ_QUALITY_THRESHOLD, sp
     return pdq_from_hex(keep) if keep else np.zeros((0, 32), np.uint8)
 
 
-def spaced(items: list, spacing: float) -> list:  # type: ignore[type-arg]
+def spaced(items: list, spacing: float) -> list:
     """The first item, then each one whose `timestamp` is at least `spacing` seconds after the last
     one taken (a millisecond's slack for rounded timestamps)."""
     out = []

@@ -52,7 +52,7 @@ def _host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
     return False
 
 
-def _address_policy(policy: FetchPolicy):  # type: ignore[no-untyped-def]
+def _address_policy(policy: FetchPolicy):
     return OPERATOR if policy.allow_private_addresses else PUBLIC_ONLY
 
 

@@ -11,7 +11,7 @@ config = context.config
 target_metadata = staydown.models.metadata
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -31,7 +31,7 @@ def public_limit(request: Request) -> None:
     check_rate(request, "transparency", request.app.state.settings.public_report_rate_per_minute)
 
 
-def _report(request: Request, db: DbSession, start: date, end: date):  # type: ignore[no-untyped-def]
+def _report(request: Request, db: DbSession, start: date, end: date):
     first, last = period_of_days(start, end)
     settings = request.app.state.settings
     return build_report(

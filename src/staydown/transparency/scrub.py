@@ -276,7 +276,7 @@ def prefetch_scrubbers(db: Any, case_ids: Iterable[int | None]) -> None:
     cache = _cache(db)
     # Held by the cache, so that case_scrubber's db.get finds them in the identity map.
     cases = list(db.execute(sa.select(Case).where(Case.id.in_(ids))).scalars())
-    cache.setdefault("held", []).extend(cases)  # type: ignore[union-attr, arg-type]
+    cache.setdefault("held", []).extend(cases)
     counts = {c.id: c.notice_count for c in cases}
     missing = [c for c in ids if ((c,), (counts.get(c, 0),)) not in cache]
     for case_id, values in identifiers_by_case(db, missing).items():

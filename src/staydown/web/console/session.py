@@ -54,7 +54,7 @@ def set_session_cookie(request: Request, response: object, token: str, max_age: 
         token,
         max_age=max_age,
         httponly=True,
-        secure=is_https(request),  # type: ignore[attr-defined]
+        secure=is_https(request),
         samesite="strict",
         path="/console",
     )
