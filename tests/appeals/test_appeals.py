@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from staydown.actors import SYSTEM, Actor
-from staydown.appeals import actions
+from staydown.appeals import actions, deadlines, filing
 from staydown.appeals.models import Appeal
 from staydown.audit.models import AuditEvent
 from staydown.cases.models import Case, Decision
@@ -331,7 +331,7 @@ def test_dsa4_appeal_after_the_window_is_refused_with_the_reason(
     _, late = _removed_case(client, database, deciders["mo"], content="post-b", account="u-b")
     clock.advance(days=182)
     with database.unit_of_work(write=False) as db:
-        target = actions.appeal_target(db, statement_code=early.lower())  # what the public form shows first
+        target = filing.appeal_target(db, statement_code=early.lower())  # what the public form shows first
         assert target.deadline == T0 + timedelta(days=183) and target.earlier is None
         assert "content_restriction" in target.bases and "no_action" not in target.bases
     assert _appeal(client, statement=early)["state"] == "received"
@@ -707,14 +707,14 @@ def test_uk3_overdue_appeals_alert_their_deciders_once(
     from staydown.cases.models import StaffAlert
     from staydown.jobs import PERIODIC, build_registry
 
-    assert actions.APPEAL_DEADLINES in dict(PERIODIC)
-    assert actions.APPEAL_DEADLINES in build_registry().kinds
+    assert deadlines.APPEAL_DEADLINES in dict(PERIODIC)
+    assert deadlines.APPEAL_DEADLINES in build_registry().kinds
     _, code = _ncii_refused_by_two(client, database, deciders)
     appeal_id = _appeal_id(database, _appeal(client, tracking=code, basis="no_action")["code"])
 
     def sweep() -> tuple[int, int]:
         with database.unit_of_work() as db:
-            done = actions.sweep_appeal_deadlines(db, actor=SYSTEM)
+            done = deadlines.sweep_appeal_deadlines(db, actor=SYSTEM)
             return done.escalated, done.breached
 
     clock.advance(hours=35)

@@ -13,8 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from staydown.actors import SYSTEM, Actor
-from staydown.appeals import actions as appeals
-from staydown.appeals import disputes
+from staydown.appeals import actions, disputes, filing
 from staydown.appeals.models import Appeal
 from staydown.cases import actions as cases
 from staydown.cases.models import Case
@@ -125,7 +124,7 @@ def notifier_appeal(db: Session, case: Case, basis: str = "no_action") -> Appeal
     code = db.execute(
         sa.select(Notice.tracking_code).where(Notice.case_id == case.id).order_by(Notice.id).limit(1)
     ).scalar_one()
-    return appeals.file_appeal(
+    return filing.file_appeal(
         db,
         actor=SYSTEM,
         tracking_code=code,
@@ -135,8 +134,8 @@ def notifier_appeal(db: Session, case: Case, basis: str = "no_action") -> Appeal
 
 
 def decide_appeal(db: Session, catalogue: Catalogue, actor: Actor, appeal: Appeal, outcome: str, **kwargs: Any) -> Any:
-    appeals.claim_appeal(db, actor=actor, appeal=appeal)
-    return appeals.decide_appeal(
+    actions.claim_appeal(db, actor=actor, appeal=appeal)
+    return actions.decide_appeal(
         db,
         actor=actor,
         appeal=appeal,
@@ -148,7 +147,7 @@ def decide_appeal(db: Session, catalogue: Catalogue, actor: Actor, appeal: Appea
 
 
 def affected_user_appeal(db: Session, case: Case, decision_id: int, basis: str) -> Appeal:
-    """An affected user's appeal. Filed through appeals.actions with the statement of reasons'
+    """An affected user's appeal. Filed through appeals.filing with the statement of reasons'
     code when the restriction has one; the statement is issued by apply_action."""
     from staydown.transparency.models import StatementOfReasons
 
@@ -158,7 +157,7 @@ def affected_user_appeal(db: Session, case: Case, decision_id: int, basis: str) 
         .order_by(StatementOfReasons.id)
         .limit(1)
     ).scalar_one()
-    return appeals.file_appeal(
+    return filing.file_appeal(
         db,
         actor=SYSTEM,
         statement_code=code,

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from staydown.actors import Actor
-from staydown.appeals import actions as appeals
+from staydown.appeals import filing
+from staydown.appeals import queries as appeal_queries
 from staydown.appeals.models import NOTIFIER_BASES, AppealBasis
 from staydown.appeals.rules import AppealRules
 from staydown.cases.models import Outcome
@@ -41,7 +42,7 @@ Posted = Annotated[Form, Depends(read_form)]
 CodePath = Annotated[str, Path(min_length=4, max_length=40)]
 CodeQuery = Annotated[str | None, Query(max_length=40)]
 
-MAX_APPEAL_EXPLANATION = appeals.MAX_EXPLANATION
+MAX_APPEAL_EXPLANATION = filing.MAX_EXPLANATION
 
 BASIS_WORDS = {
     AppealBasis.content_restriction.value: (N_("My content was removed, hidden or restricted"), ""),
@@ -199,7 +200,7 @@ def appeal_submit(request: Request, form: Posted, db: DbSession, actor: Public) 
         return _appeal_form(request, contested, form, status_code=422)
     rules = AppealRules.from_settings(request.app.state.settings)
     try:
-        appeal = appeals.file_appeal(
+        appeal = filing.file_appeal(
             db,
             actor=actor,
             statement_code=contested["code"] if kind == "statement" else None,
@@ -222,7 +223,11 @@ def appeal_submit(request: Request, form: Posted, db: DbSession, actor: Public) 
     return render(
         request,
         "public/appeal_done.html",
-        {"appeal": appeals.public_view(appeal, db), "status_path": f"/appeal/{appeal.code}", "contact_email": email},
+        {
+            "appeal": appeal_queries.public_view(appeal, db),
+            "status_path": f"/appeal/{appeal.code}",
+            "contact_email": email,
+        },
         status_code=201,
     )
 
@@ -231,7 +236,7 @@ def appeal_submit(request: Request, form: Posted, db: DbSession, actor: Public) 
 def appeal_status(request: Request, code: CodePath, db: DbSession) -> HTMLResponse:
     """The address the appeal's acknowledgement links to: its progress and, once decided, the
     outcome with its reasons and the out-of-court option."""
-    view = appeals.public_view(appeals.appeal_by_code(db, code), db)
+    view = appeal_queries.public_view(appeal_queries.appeal_by_code(db, code), db)
     return render(
         request,
         "public/appeal_status.html",
