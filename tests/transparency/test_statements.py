@@ -29,14 +29,9 @@ from staydown.settings import Settings
 from staydown.subjects.actions import ensure_content
 from staydown.subjects.schemas import AccountRef, ContentRef
 from staydown.transparency.models import StatementOfReasons
-from staydown.transparency.statements import (
-    RESTRICTIONS,
-    StatementSettings,
-    public_view,
-    statement_by_code,
-    statement_for_action,
-    use_statement_settings,
-)
+from staydown.transparency.statement_settings import StatementSettings, statement_settings, use_statement_settings
+from staydown.transparency.statement_views import public_view, statement_by_code, statement_for_action
+from staydown.transparency.statements import RESTRICTIONS
 from tests.conftest import T0
 from tests.helpers import auth, make_key
 
@@ -379,8 +374,6 @@ def test_dsa2_missing_policy_gets_a_neutral_statement(db: Any) -> None:
 
 def test_dsa2_settings_reach_statements_issued_through_the_app(app: Any, database: Database) -> None:
     assert app.state.settings.platform_name == "this platform"
-    from staydown.transparency.statements import statement_settings
-
     with database.unit_of_work() as db:
         config = statement_settings(db)
     assert config.appeal_window == timedelta(days=app.state.settings.appeal_window_days)

@@ -31,7 +31,8 @@ from staydown.subjects.actions import ensure_content
 from staydown.subjects.schemas import AccountRef, ContentRef
 from staydown.transparency.models import StatementOfReasons
 from staydown.transparency.scrub import scrub_personal_data
-from staydown.transparency.statements import RESTRICTIONS, statement_for_action
+from staydown.transparency.statement_views import statement_for_action
+from staydown.transparency.statements import RESTRICTIONS
 from staydown.transparency.tdb import (
     TDB_SUBMIT_JOB,
     TdbClient,

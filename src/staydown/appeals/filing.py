@@ -27,7 +27,7 @@ from staydown.intake.models import Notice, NoticeState
 from staydown.intake.schemas import EMAIL_RE
 from staydown.subjects.models import PlatformContent
 from staydown.transparency.models import StatementOfReasons
-from staydown.transparency.statements import statement_by_code
+from staydown.transparency.statement_views import statement_by_code
 
 MAX_EXPLANATION = 5_000
 LANGUAGE_RE = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")

@@ -23,7 +23,7 @@ from staydown.i18n import current as current_language
 from staydown.i18n import gettext as _
 from staydown.intake import actions as intake
 from staydown.staff.permissions import Permission
-from staydown.transparency import statements
+from staydown.transparency import statement_views
 from staydown.transparency.labels import figure_labels
 from staydown.transparency.report import MAX_PERIOD_DAYS
 from staydown.transparency.report_api import public_figures, public_limit
@@ -89,11 +89,11 @@ def _affected_bases(statement: Any) -> list[str]:
 def _contested(db: Any, statement_code: str | None, notice_code: str | None) -> dict[str, Any]:
     """What the appeal is about, as the person may see it, and the bases open to them."""
     if statement_code:
-        statement = statements.statement_by_code(db, statement_code)
+        statement = statement_views.statement_by_code(db, statement_code)
         return {
             "kind": "statement",
             "code": statement.code,
-            "statement": statements.public_view_in(db, statement, current_language()),
+            "statement": statement_views.public_view_in(db, statement, current_language()),
             "deadline": statement.appeal_deadline,
             "bases": _affected_bases(statement),
             "fixed_basis": None,
@@ -118,7 +118,7 @@ def _contested(db: Any, statement_code: str | None, notice_code: str | None) -> 
 def _which_code(db: Any, code: str) -> tuple[str | None, str | None]:
     """(statement code, tracking code) for a code given alone; NotFound when it is neither."""
     try:
-        return statements.statement_by_code(db, code).code, None
+        return statement_views.statement_by_code(db, code).code, None
     except NotFound:
         return None, intake.notice_by_code(db, code).tracking_code
 
@@ -255,8 +255,8 @@ def appeal_status(request: Request, code: CodePath, db: DbSession) -> HTMLRespon
 @router.get("/statements/{code}", response_class=HTMLResponse, dependencies=[Depends(rate_limited("statements", 0))])
 def statement_page(request: Request, code: CodePath, db: DbSession) -> HTMLResponse:
     """A statement of reasons (DSA Art. 17) as a page: every element, no personal data."""
-    statement = statements.statement_by_code(db, code)
-    view = statements.public_view_in(db, statement, current_language())
+    statement = statement_views.statement_by_code(db, code)
+    view = statement_views.public_view_in(db, statement, current_language())
     deadline = statement.appeal_deadline
     return render(
         request,
