@@ -137,6 +137,9 @@ def _policy_for(catalogue: Catalogue, policy_ref: str | None, case: Case) -> Pol
     named `<id>@current` or, with neither, the case's, each at the version in force."""
     try:
         if policy_ref is None:
+            if case.policy_id is None:
+                # catalogue.get takes an id: a case with none is refused in the words get() used for it.
+                raise PolicyNotFound(f"no policy {None!r} in the catalogue")
             return catalogue.get(case.policy_id)
         policy_id, _, wanted = policy_ref.partition("@")
         if wanted == "current":
