@@ -56,7 +56,7 @@ from staydown.transparency.api import public_router as statements_public_router
 from staydown.transparency.api import router as statements_router
 from staydown.transparency.report_api import public_router as report_public_router
 from staydown.transparency.report_api import router as report_router
-from staydown.transparency.statements import configure as configure_statements
+from staydown.transparency.statement_settings import configure as configure_statements
 from staydown.web.errors import install_page_errors
 from staydown.web.security import PageSecurityMiddleware
 from staydown.web.templating import STATIC_DIR

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from staydown.actors import SYSTEM
-from staydown.appeals.actions import APPEAL_DEADLINES, appeal_deadlines_job
+from staydown.appeals.deadlines import APPEAL_DEADLINES, appeal_deadlines_job
 from staydown.authorities.dsa18 import SEND_NOTIFICATION, send_notification_job
 from staydown.authorities.nca import FILE_NCA_REPORT
 from staydown.authorities.nca import file_report_job as file_nca_report_job

@@ -41,7 +41,9 @@ def report(
 
 def case_of(database: Database, tracking_code: str) -> int:
     with database.unit_of_work(write=False) as db:
-        return db.execute(sa.select(Notice.case_id).where(Notice.tracking_code == tracking_code)).scalar_one()
+        case_id = db.execute(sa.select(Notice.case_id).where(Notice.tracking_code == tracking_code)).scalar_one()
+        assert case_id is not None, f"notice {tracking_code} opened no case"
+        return case_id
 
 
 def decide(client, headers, case_id: int, policy: str, outcome: str = "violates", **extra) -> dict:
@@ -107,7 +109,7 @@ def statement_for(database: Database, case_id: int, kind: str = "remove") -> str
 
 def case_row(database: Database, case_id: int) -> Case:
     with database.unit_of_work(write=False) as db:
-        case = db.get(Case, case_id)
+        case = db.get_one(Case, case_id)
         db.expunge(case)
         return case
 

@@ -13,21 +13,29 @@ import pytest
 import sqlalchemy as sa
 
 from staydown.actors import SYSTEM, Actor
-from staydown.appeals import actions
+from staydown.app import worker_services
+from staydown.appeals import actions, deadlines, filing
 from staydown.appeals.models import Appeal
 from staydown.audit.models import AuditEvent
-from staydown.cases.models import Case, Decision
+from staydown.cases.actions import case_by_id, decide_case
+from staydown.cases.models import Case, Decision, StaffAlert
 from staydown.clock import FrozenClock
 from staydown.db import Database
 from staydown.delivery.messages import OutboundMessage
 from staydown.delivery.signing import verify
 from staydown.enforcement.models import AccountStrike, EnforcementAction
 from staydown.errors import RuleViolation
+from staydown.jobs import PERIODIC, build_registry
+from staydown.matching.banks import entry_counts
+from staydown.matching.models import BankEntry
 from staydown.staff.models import StaffUser
 from staydown.staff.permissions import Permission
+from staydown.web.console.queries import bank_rows
+from staydown.worker import Worker
 from tests.appeals.factories import active_kinds, case_of, decide, report, statement_for
 from tests.conftest import T0
-from tests.helpers import auth, make_staff, sign_in
+from tests.helpers import auth, make_key, make_staff, sign_in
+from tests.imagegen import jpeg
 
 
 @pytest.fixture
@@ -140,13 +148,14 @@ def _ncii_refused_by_two(client, database: Database, deciders) -> tuple[int, str
 
 def test_dsa4_appeal_by_the_second_reviewer_is_refused(client, database: Database, deciders) -> None:
     """REQ DSA-4: the second reviewer took the decision too."""
-    case_id, code = _ncii_refused_by_two(client, database, deciders)
+    _case_id, code = _ncii_refused_by_two(client, database, deciders)
     appeal = _appeal(client, tracking=code, basis="no_action")
     appeal_id = _appeal_id(database, appeal["code"])
     r = client.post(f"/v1/appeals/{appeal_id}/claim", headers=deciders["senior"])
     assert r.status_code == 409 and r.json()["error"] == "appeal_by_original_decider"
     with database.unit_of_work(write=False) as db:
         stored = db.get(Appeal, appeal_id)
+        assert stored is not None
         assert len(stored.original_deciders) == 2 and stored.appellant_kind == "notifier"
     # A moderator holds no appeal permission at all.
     assert client.post(f"/v1/appeals/{appeal_id}/claim", headers=deciders["mo"]).status_code == 403
@@ -166,6 +175,7 @@ def test_dsa4_an_appeal_is_never_decided_by_automation(client, database: Databas
     for actor in (SYSTEM, robot):
         with database.unit_of_work() as db:
             appeal = db.get(Appeal, appeal_id)
+            assert appeal is not None
             with pytest.raises(RuleViolation) as refused:
                 actions.decide_appeal(
                     db,
@@ -233,10 +243,6 @@ def receiver(app) -> Iterator[tuple[_Receiver, str]]:
 
 
 def _run_worker(client, database: Database, webhook_url: str | None = None) -> int:
-    from staydown.app import worker_services
-    from staydown.jobs import build_registry
-    from staydown.worker import Worker
-
     services = worker_services(client.app)
     if webhook_url:
         services["settings"] = client.app.state.settings.model_copy(update={"webhook_url": webhook_url})
@@ -269,7 +275,8 @@ def test_dsa4_reversal_restores_content_through_a_webhook(
     lifted = next(e for e in state.events if e["kind"] == "remove")
     assert lifted["event"] == "action.lifted" and lifted["state"] == "lifted"
     with database.unit_of_work(write=False) as db:
-        assert db.get(Case, case_id).outcome == "reversed"
+        case = db.get(Case, case_id)
+        assert case is not None and case.outcome == "reversed"
         assert all(s.removed_at is not None for s in db.execute(sa.select(AccountStrike)).scalars())
         told = db.execute(sa.select(OutboundMessage).where(OutboundMessage.kind == "appeal_decision")).scalar_one()
         # Forwarded by the platform without an e-mail: the platform tells its user.
@@ -331,7 +338,7 @@ def test_dsa4_appeal_after_the_window_is_refused_with_the_reason(
     _, late = _removed_case(client, database, deciders["mo"], content="post-b", account="u-b")
     clock.advance(days=182)
     with database.unit_of_work(write=False) as db:
-        target = actions.appeal_target(db, statement_code=early.lower())  # what the public form shows first
+        target = filing.appeal_target(db, statement_code=early.lower())  # what the public form shows first
         assert target.deadline == T0 + timedelta(days=183) and target.earlier is None
         assert "content_restriction" in target.bases and "no_action" not in target.bases
     assert _appeal(client, statement=early)["state"] == "received"
@@ -393,12 +400,16 @@ def test_dsa4_uk3_notifier_appeal_against_no_action_is_expedited_and_leads_to_ac
         "reversed",
         reasons="the image is intimate and the person depicted did not consent",
     )
-    assert body["new_decision_id"] and "remove" in [k for k in active_kinds(database, case_id)]
+    assert body["new_decision_id"] and "remove" in active_kinds(database, case_id)
     with database.unit_of_work(write=False) as db:
         case = db.get(Case, case_id)
-        assert case.state == "decided" and case.outcome == "violates"
+        assert case is not None and case.state == "decided" and case.outcome == "violates"
         decision = db.get(Decision, body["new_decision_id"])
-        assert decision.reviewer == body["appeal"]["decided_by"] and decision.outcome == "violates"
+        assert (
+            decision is not None
+            and decision.reviewer == body["appeal"]["decided_by"]
+            and decision.outcome == "violates"
+        )
         told = db.execute(sa.select(OutboundMessage).where(OutboundMessage.kind == "appeal_decision")).scalar_one()
         assert told.recipient == "depicted@example.org" and "did not consent" in told.body
         assert "out-of-court" in told.body and "removal of the content" in told.body
@@ -448,7 +459,8 @@ def test_dsa4_modified_outcome_replaces_the_measures(client, database: Database,
             .all()
         )
         assert sorted(lifted) == ["remove", "suspend"]
-        assert db.get(Appeal, appeal_id).details["measures"] == ["age_restrict", "warn"]
+        stored = db.get(Appeal, appeal_id)
+        assert stored is not None and stored.details["measures"] == ["age_restrict", "warn"]
 
 
 # -- out-of-court disputes ---------------------------------------------------------------------
@@ -547,7 +559,6 @@ def test_public_appeal_input_limits(client, database: Database, deciders) -> Non
     assert "exactly one" in r["message"]
     assert _appeal(client, statement=statement, contact_email="not-an-address", expect=422)["error"] == "invalid_input"
     assert _appeal(client, statement=statement, surprise=True, expect=422)["error"] == "invalid_input"
-    from tests.helpers import make_key
 
     r = client.post(
         "/v1/appeals",
@@ -673,8 +684,6 @@ def test_a_report_of_several_items_is_appealed_per_case(client, database: Databa
 def test_uk4_complaint_against_an_automated_decision(client, database: Database, deciders) -> None:
     """REQ UK-4 (complaints against proactive technology), DSA-4: the automated decision is marked
     on the appeal, and any qualified person may decide it (no human took the decision)."""
-    from staydown.cases.actions import case_by_id, decide_case
-
     case_id = case_of(database, report(client, content="auto-1", account="u-auto", email=None))
     with database.unit_of_work() as db:
         decide_case(
@@ -704,17 +713,14 @@ def test_uk3_overdue_appeals_alert_their_deciders_once(
 ) -> None:
     """REQ UK-3, DSA-4: an expedited appeal 12 h before its 48 h alerts the senior moderators, and
     again once overdue; each alert once, however often the worker sweeps."""
-    from staydown.cases.models import StaffAlert
-    from staydown.jobs import PERIODIC, build_registry
-
-    assert actions.APPEAL_DEADLINES in dict(PERIODIC)
-    assert actions.APPEAL_DEADLINES in build_registry().kinds
+    assert deadlines.APPEAL_DEADLINES in dict(PERIODIC)
+    assert deadlines.APPEAL_DEADLINES in build_registry().kinds
     _, code = _ncii_refused_by_two(client, database, deciders)
     appeal_id = _appeal_id(database, _appeal(client, tracking=code, basis="no_action")["code"])
 
     def sweep() -> tuple[int, int]:
         with database.unit_of_work() as db:
-            done = actions.sweep_appeal_deadlines(db, actor=SYSTEM)
+            done = deadlines.sweep_appeal_deadlines(db, actor=SYSTEM)
             return done.escalated, done.breached
 
     clock.advance(hours=35)
@@ -768,7 +774,7 @@ def test_x2_parent_appeal_against_no_action_on_a_child_safety_case(client, datab
     assert body["new_decision_id"]
     with database.unit_of_work(write=False) as db:
         case = db.get(Case, case_id)
-        assert case.outcome == "violates" and case.actual_knowledge_at is not None
+        assert case is not None and case.outcome == "violates" and case.actual_knowledge_at is not None
         ncmec = next(t for t in case.tracks if t.kind == "ncmec")
         assert ncmec.state == "open" and ncmec.due_at is not None
     assert "remove" in active_kinds(database, case_id)
@@ -793,10 +799,6 @@ def test_dsa4_eui1_a_reversal_asks_whether_the_bank_entry_was_wrong_and_disables
     """REQ DSA-4, EUI-1: a decision that rested on a bank match is reversed on appeal; the decider
     must say whether the entry was wrong; "yes" disables it (audited, the appeal as its reason),
     so the same picture uploaded again is no longer held, and the counts agree everywhere."""
-    from staydown.matching.models import BankEntry
-    from tests.helpers import make_key
-    from tests.imagegen import jpeg
-
     key = make_key(database, ["banks:read", "banks:write", "scan", "match"])
     r = client.post(
         "/v1/banks",
@@ -850,18 +852,15 @@ def test_dsa4_eui1_a_reversal_asks_whether_the_bank_entry_was_wrong_and_disables
     assert r.json()["disabled_bank_entries"] == [entry_id]
     with database.unit_of_work(write=False) as db:
         entry = db.get(BankEntry, entry_id)
-        assert entry.enabled is False and appeal["code"] in entry.disabled_reason
+        assert entry is not None and entry.enabled is False and appeal["code"] in (entry.disabled_reason or "")
         event = db.execute(sa.select(AuditEvent).where(AuditEvent.tag == "matching:entry:disable")).scalar_one()
         assert appeal["code"] in event.data["reason"]
     client.app.state.match_engine.catch_up()
     assert upload("img-2") == "allow"  # the same upload is no longer held: no new case
     # One count of entries: the API, the CLI's query and the console agree.
-    bank = [b for b in client.get("/v1/banks", headers=auth(key)).json() if b["name"] == "shared-list"][0]
-    from staydown.matching.banks import entry_counts
-    from staydown.web.console.queries import bank_rows
-
+    bank = next(b for b in client.get("/v1/banks", headers=auth(key)).json() if b["name"] == "shared-list")
     with database.unit_of_work(write=False) as db:
-        counts = entry_counts(db)[bank["id"]] if "id" in bank else list(entry_counts(db).values())[0]
-        row = [r for r in bank_rows(db) if r.bank.name == "shared-list"][0]
+        counts = entry_counts(db)[bank["id"]] if "id" in bank else next(iter(entry_counts(db).values()))
+        row = next(r for r in bank_rows(db) if r.bank.name == "shared-list")
     assert bank["entries"] == counts.active == row.enabled_entries == 0
     assert counts.disabled == row.disabled_entries == 1

@@ -13,8 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from staydown.actors import SYSTEM, Actor
-from staydown.appeals import actions as appeals
-from staydown.appeals import disputes
+from staydown.appeals import actions, disputes, filing
 from staydown.appeals.models import Appeal
 from staydown.cases import actions as cases
 from staydown.cases.models import Case
@@ -37,6 +36,7 @@ from staydown.transparency.consistency import (
     record_second_opinion,
     sample_decisions,
 )
+from staydown.transparency.models import StatementOfReasons
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
 END = datetime(2026, 6, 8, tzinfo=UTC)
@@ -125,7 +125,7 @@ def notifier_appeal(db: Session, case: Case, basis: str = "no_action") -> Appeal
     code = db.execute(
         sa.select(Notice.tracking_code).where(Notice.case_id == case.id).order_by(Notice.id).limit(1)
     ).scalar_one()
-    return appeals.file_appeal(
+    return filing.file_appeal(
         db,
         actor=SYSTEM,
         tracking_code=code,
@@ -135,8 +135,8 @@ def notifier_appeal(db: Session, case: Case, basis: str = "no_action") -> Appeal
 
 
 def decide_appeal(db: Session, catalogue: Catalogue, actor: Actor, appeal: Appeal, outcome: str, **kwargs: Any) -> Any:
-    appeals.claim_appeal(db, actor=actor, appeal=appeal)
-    return appeals.decide_appeal(
+    actions.claim_appeal(db, actor=actor, appeal=appeal)
+    return actions.decide_appeal(
         db,
         actor=actor,
         appeal=appeal,
@@ -148,17 +148,15 @@ def decide_appeal(db: Session, catalogue: Catalogue, actor: Actor, appeal: Appea
 
 
 def affected_user_appeal(db: Session, case: Case, decision_id: int, basis: str) -> Appeal:
-    """An affected user's appeal. Filed through appeals.actions with the statement of reasons'
+    """An affected user's appeal. Filed through appeals.filing with the statement of reasons'
     code when the restriction has one; the statement is issued by apply_action."""
-    from staydown.transparency.models import StatementOfReasons
-
     code = db.execute(
         sa.select(StatementOfReasons.code)
         .where(StatementOfReasons.case_id == case.id)
         .order_by(StatementOfReasons.id)
         .limit(1)
     ).scalar_one()
-    return appeals.file_appeal(
+    return filing.file_appeal(
         db,
         actor=SYSTEM,
         statement_code=code,
@@ -270,24 +268,24 @@ def build_week(db: Session, clock: FrozenClock, catalogue: Catalogue) -> Week:
         result = decide(db, catalogue, mo, case, policy, "does_not_violate")
         week.cases[name], week.decisions[name] = case.id, result.decision.id
     clock.advance(hours=1)
-    appeal = notifier_appeal(db, db.get(Case, week.cases["spam-rev"]))
+    appeal = notifier_appeal(db, db.get_one(Case, week.cases["spam-rev"]))
     clock.advance(hours=20)
     decide_appeal(db, catalogue, senior, appeal, "reversed")
-    appeal = notifier_appeal(db, db.get(Case, week.cases["spam-up"]))
+    appeal = notifier_appeal(db, db.get_one(Case, week.cases["spam-up"]))
     clock.advance(hours=30)
     decide_appeal(db, catalogue, senior, appeal, "upheld")
 
     # TAKE IT DOWN requests: one removed and acknowledged after the 48 hours (met late), one
     # never acted on (overdue after the deadline sweep).
     clock.set(START + timedelta(days=2, hours=9))
-    tid = dict(
-        kind="take_it_down",
-        reporter_kind="affected_person",
-        signature="A. Person",
-        good_faith=True,
-        explanation="an intimate image of me shared without my consent",
-        contact_email="a@example.org",
-    )
+    tid: dict[str, Any] = {
+        "kind": "take_it_down",
+        "reporter_kind": "affected_person",
+        "signature": "A. Person",
+        "good_faith": True,
+        "explanation": "an intimate image of me shared without my consent",
+        "contact_email": "a@example.org",
+    }
     case = notice(db, catalogue, items=[{"content_id": "img-1", "account_id": "u-x"}], **tid)
     week.cases["tid-late"] = case.id
     clock.advance(hours=6)
@@ -316,7 +314,7 @@ def build_week(db: Session, clock: FrozenClock, catalogue: Catalogue) -> Week:
     cases.second_review(
         db,
         actor=cs1,
-        case=db.get(Case, case.id),
+        case=db.get_one(Case, case.id),
         agree=False,
         facts="the person is identifiable and did not consent",
         catalogue=catalogue,

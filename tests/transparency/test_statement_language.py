@@ -10,7 +10,8 @@ from staydown.actors import SYSTEM
 from staydown.enforcement.actions import apply_action
 from staydown.subjects.actions import ensure_content
 from staydown.subjects.schemas import AccountRef, ContentRef
-from staydown.transparency.statements import StatementSettings, statement_for_action, use_statement_settings
+from staydown.transparency.statement_settings import StatementSettings, use_statement_settings
+from staydown.transparency.statement_views import statement_for_action
 from tests.helpers import auth, make_key
 
 
@@ -34,7 +35,8 @@ def test_dsa2_the_statement_is_in_the_language_the_platform_gave_for_its_user(db
     s = _remove(db, AccountRef(id="user-en"))
     assert s.language == "en"
     _remove(db, AccountRef(id="user-en", language="de"))
-    assert statement_for_action(db, s.action_id).language == "en"  # issued before: unchanged
+    issued = statement_for_action(db, s.action_id)
+    assert issued is not None and issued.language == "en"  # issued before: unchanged
     assert _remove(db, AccountRef(id="user-en")).language == "de"
 
 

@@ -15,28 +15,35 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
 from staydown.actors import SYSTEM
 from staydown.audit.models import AuditEvent
+from staydown.cases.models import StaffAlert
+from staydown.cli import app as cli_app
 from staydown.db import Database
 from staydown.delivery.models import Job
 from staydown.delivery.outbox import enqueue
 from staydown.enforcement.actions import apply_action
+from staydown.errors import InvalidInput
 from staydown.intake.actions import submit_notice
 from staydown.intake.schemas import NoticeIn
-from staydown.jobs import build_registry
+from staydown.jobs import PERIODIC, build_registry
 from staydown.policies import default_catalogue
 from staydown.settings import DEV_TDB_TOKEN, Settings
 from staydown.subjects.actions import ensure_content
+from staydown.subjects.models import PlatformContent
 from staydown.subjects.schemas import AccountRef, ContentRef
 from staydown.transparency.models import StatementOfReasons
 from staydown.transparency.scrub import scrub_personal_data
-from staydown.transparency.statements import RESTRICTIONS, statement_for_action
+from staydown.transparency.statement_views import statement_for_action
+from staydown.transparency.statements import RESTRICTIONS
 from staydown.transparency.tdb import (
     TDB_SUBMIT_JOB,
     TdbClient,
     TdbConfigurationError,
     TdbUnavailable,
+    requeue_failed,
     submit_pending,
     tdb_statement,
     validate_statement,
@@ -101,7 +108,7 @@ def _states(database: Database) -> dict[str, int]:
         rows = db.execute(
             sa.select(StatementOfReasons.tdb_state, sa.func.count()).group_by(StatementOfReasons.tdb_state)
         ).all()
-    return {state: n for state, n in rows}
+    return dict(rows)
 
 
 # -- the body ---------------------------------------------------------------------------------
@@ -211,7 +218,7 @@ def test_dsa9_local_server_enforces_the_schema_rules() -> None:
         "automated_decision": "AUTOMATED_DECISION_NOT_AUTOMATED",
     }
     assert validate_statement(good) == {}
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"decision_visibility": None}, "decision_account"),  # at least one decision
         ({"illegal_content_legal_ground": None}, "illegal_content_legal_ground"),
         ({"decision_ground": "DECISION_GROUND_INCOMPATIBLE_CONTENT"}, "incompatible_content_explanation"),
@@ -268,7 +275,7 @@ LAST = ["Kowalczyk", "Lindqvist", "Moreau", "Nakamura", "Oyelaran", "Papadakis",
 _label = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=3, max_size=10)
 PII = st.fixed_dictionaries(
     {
-        "name": st.builds(lambda f, l: f"{f} {l}", st.sampled_from(FIRST), st.sampled_from(LAST)),
+        "name": st.builds(lambda first, last: f"{first} {last}", st.sampled_from(FIRST), st.sampled_from(LAST)),
         "handle": st.builds(lambda s: f"{s}_x", _label),
         "email": st.builds(lambda a, b: f"{a}@{b}.example", _label, _label),
         "ipv4": st.builds(lambda a, b, c, d: f"{a}.{b}.{c}.{d}", *(st.integers(1, 254) for _ in range(4))),
@@ -283,7 +290,7 @@ PII = st.fixed_dictionaries(
 def _secrets(pii: dict[str, str]) -> list[str]:
     out = [v for k, v in pii.items() if k != "name"]
     out += pii["name"].split()
-    return out + [pii["handle"].lower()]
+    return [*out, pii["handle"].lower()]
 
 
 @hsettings(max_examples=300, deadline=None)
@@ -324,7 +331,6 @@ def test_dsa9_no_personal_data_reaches_the_transparency_database(
     )
     case = receipt.cases[0]
     content_id = case.content_id
-    from staydown.subjects.models import PlatformContent
 
     content = db.get(PlatformContent, content_id)
     facts = (
@@ -338,7 +344,7 @@ def test_dsa9_no_personal_data_reaches_the_transparency_database(
     body = tdb_statement(_sor(db, action), include_reviewer_facts=include)
     assert validate_statement(body) == {}
     dumped = json.dumps(body)
-    for secret in _secrets(pii) + [f"{pii['handle']}-{n}", f"{pii['platform_id']}-{n}"]:
+    for secret in [*_secrets(pii), f"{pii['handle']}-{n}", f"{pii['platform_id']}-{n}"]:
         assert secret not in dumped, (secret, body["decision_facts"])
     if include:
         assert "asked people to call" in body["decision_facts"]
@@ -380,7 +386,7 @@ def test_dsa9_a_duplicate_puid_is_done_and_not_counted_twice(
     assert len(state.statements) == 4 and _states(database) == {"submitted": 4}
     with database.unit_of_work(write=False) as db:
         first = db.get(StatementOfReasons, ids[0])
-        assert first.tdb_submitted_at == T0  # the first acceptance, not the duplicate's
+        assert first is not None and first.tdb_submitted_at == T0  # the first acceptance, not the duplicate's
     # the first call was refused whole (existing_puids), the second stored the new one
     assert [n for _, n in state.requests][-2:] == [3, 1]
 
@@ -390,8 +396,6 @@ def test_dsa9_a_transient_failure_is_retried_by_the_next_run(
 ) -> None:
     """An outage leaves the statements pending and the run ends quietly (no dead-job alarm a
     minute); the next periodic run sends them. A backlog a day old alerts the administrators once."""
-    from staydown.cases.models import StaffAlert
-
     state, url = tdb
     _make_statements(database, 5)
     settings = Settings(env="test", data_dir=tmp_path, tdb_url=url, tdb_token=TOKEN, worker_in_process=False)
@@ -407,7 +411,8 @@ def test_dsa9_a_transient_failure_is_retried_by_the_next_run(
         assert job.state == "done"
         rows = db.execute(sa.select(StatementOfReasons)).scalars().all()
         assert {r.tdb_state for r in rows} == {"pending"} and {r.tdb_attempts for r in rows} == {1}
-        assert rows[0].tdb_error.startswith("transient: ") and "503" in rows[0].tdb_error
+        error = rows[0].tdb_error or ""
+        assert error.startswith("transient: ") and "503" in error
         assert db.scalar(sa.select(sa.func.count()).select_from(StaffAlert)) == 0  # not a day old yet
     # A day of outage: one alert, not one per run.
     clock.advance(hours=25)
@@ -441,7 +446,9 @@ def test_dsa9_a_permanent_refusal_is_failed_and_surfaced(database: Database, tdb
     ids = _make_statements(database, 3)
     with database.unit_of_work() as db:
         # A statement the schema refuses (here: a category the Database does not know) is never sent.
-        db.get(StatementOfReasons, ids[0]).category = "STATEMENT_CATEGORY_NOT_A_THING"
+        refused = db.get(StatementOfReasons, ids[0])
+        assert refused is not None
+        refused.category = "STATEMENT_CATEGORY_NOT_A_THING"
     state.fail_next(1, status=400)
     with database.unit_of_work() as db:
         report = submit_pending(db, client=_client(url))
@@ -449,9 +456,10 @@ def test_dsa9_a_permanent_refusal_is_failed_and_surfaced(database: Database, tdb
     assert [n for _, n in state.requests] == [2]  # only the two valid ones went out
     with database.unit_of_work(write=False) as db:
         bad = db.get(StatementOfReasons, ids[0])
+        assert bad is not None and bad.tdb_error is not None
         assert bad.tdb_state == "failed" and "category" in bad.tdb_error and bad.tdb_error.startswith("not sent")
         other = db.get(StatementOfReasons, ids[1])
-        assert other.tdb_state == "failed" and "HTTP 400" in other.tdb_error
+        assert other is not None and other.tdb_state == "failed" and "HTTP 400" in (other.tdb_error or "")
         fails = db.execute(sa.select(AuditEvent).where(AuditEvent.tag == "transparency:tdb:fail")).scalars().all()
         assert sorted(int(e.subject_id) for e in fails) == sorted(ids)
     # Failed statements are not picked up again.
@@ -470,7 +478,7 @@ def test_dsa9_a_refused_statement_in_a_batch_does_not_hold_back_the_others(
     bodies[1]["decision_facts"] = ""  # the Database would say: required
     outcomes = _client(url).submit(bodies)
     assert [outcomes[b["puid"]].status for b in bodies] == ["accepted", "rejected", "accepted"]
-    assert "decision facts" in outcomes[bodies[1]["puid"]].error
+    assert "decision facts" in (outcomes[bodies[1]["puid"]].error or "")
     assert sorted(state.statements) == sorted([bodies[0]["puid"], bodies[2]["puid"]])
 
 
@@ -494,36 +502,27 @@ def test_dsa9_without_a_database_url_statements_wait(database: Database, tmp_pat
 
 
 def test_dsa9_the_submit_job_is_periodic() -> None:
-    from staydown.jobs import PERIODIC
-
     assert (TDB_SUBMIT_JOB, 60) in PERIODIC and TDB_SUBMIT_JOB in build_registry().kinds
 
 
 def test_dsa9_cli_submits_pending_statements(
     database: Database, database_url: str, tdb: tuple[Any, str], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from typer.testing import CliRunner
-
-    from staydown.cli import app
-
     state, url = tdb
     _make_statements(database, 3)
     for name, value in (("DATABASE_URL", database_url), ("DATA_DIR", str(tmp_path / "var")), ("ENV", "test")):
         monkeypatch.setenv(f"STAYDOWN_{name}", value)
-    r = CliRunner().invoke(app, ["transparency", "submit"])
+    r = CliRunner().invoke(cli_app, ["transparency", "submit"])
     assert r.exit_code == 2 and "STAYDOWN_TDB_URL" in r.output
     monkeypatch.setenv("STAYDOWN_TDB_URL", url)
     monkeypatch.setenv("STAYDOWN_TDB_TOKEN", TOKEN)
-    r = CliRunner().invoke(app, ["transparency", "submit"])
+    r = CliRunner().invoke(cli_app, ["transparency", "submit"])
     assert r.exit_code == 0, r.output
     assert "3 accepted, 0 already in the Database, 0 refused" in r.output
     assert len(state.statements) == 3 and _states(database) == {"submitted": 3}
 
 
 def test_dsa9_refused_statements_can_be_requeued_with_a_reason(database: Database, tdb: tuple[Any, str]) -> None:
-    from staydown.errors import InvalidInput
-    from staydown.transparency.tdb import requeue_failed
-
     state, url = tdb
     ids = _make_statements(database, 2)
     state.fail_next(1, status=400)

@@ -5,16 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from staydown.actors import Actor
 from staydown.apidocs import errors
-from staydown.appeals import actions, disputes
+from staydown.appeals import actions, disputes, filing, queries
 from staydown.appeals.models import Appeal, AppealBasis, AppealOutcome, DisputeOutcome, OutOfCourtDispute
 from staydown.appeals.rules import AppealRules
+from staydown.cases.models import Case
 from staydown.errors import NotFound
 from staydown.http import DbSession, rate_limited, require
+from staydown.intake.schemas import EMAIL_RE
 from staydown.limits import DbId, Word
 from staydown.staff.permissions import Permission
 
@@ -42,7 +45,7 @@ class AppealIn(BaseModel):
     tracking_code: str | None = Field(default=None, min_length=4, max_length=40)
     case_id: DbId | None = Field(default=None, description="which case, when a report became several")
     basis: AppealBasis
-    explanation: str = Field(min_length=1, max_length=actions.MAX_EXPLANATION)
+    explanation: str = Field(min_length=1, max_length=filing.MAX_EXPLANATION)
     contact_email: str | None = Field(default=None, max_length=320)
     language: str = Field(default="en", max_length=5, pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
 
@@ -51,7 +54,7 @@ class AppealIn(BaseModel):
     def _email(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        if not actions.EMAIL_RE.match(value.strip()):
+        if not EMAIL_RE.match(value.strip()):
             raise ValueError("contact_email does not look like an e-mail address")
         return value.strip()
 
@@ -78,7 +81,7 @@ class AppealReceiptOut(BaseModel):
 
 def _file(request: Request, db: DbSession, actor: Actor, body: AppealIn, *, show_case: bool) -> AppealReceiptOut:
     rules = _rules(request)
-    appeal = actions.file_appeal(
+    appeal = filing.file_appeal(
         db,
         actor=actor,
         statement_code=body.statement_code,
@@ -96,7 +99,7 @@ def _file(request: Request, db: DbSession, actor: Actor, body: AppealIn, *, show
         received_at=appeal.received_at,
         due_at=appeal.due_at,
         expedited=appeal.expedited,
-        status_url=actions.status_url(rules, appeal.code),
+        status_url=queries.status_url(rules, appeal.code),
         acknowledgement=(
             "We received your appeal. A person who took no part in the decision will review it. "
             "Keep this code to follow it: " + appeal.code
@@ -125,24 +128,24 @@ def public_appeal(body: AppealIn, request: Request, db: DbSession, actor: Public
 
 
 @public_router.get(
-    "/appeals/{code}", response_model=actions.PublicView, dependencies=[Depends(rate_limited("status", 0))]
+    "/appeals/{code}", response_model=queries.PublicView, dependencies=[Depends(rate_limited("status", 0))]
 )
-def public_status(code: Code, db: DbSession, _: Public) -> actions.PublicView:
+def public_status(code: Code, db: DbSession, _: Public) -> queries.PublicView:
     """The appeal's progress and, once decided, its outcome with the reasons and the out-of-court
     option. Nothing about reviewers, the case's other people, or other appeals."""
-    return actions.public_view(actions.appeal_by_code(db, code), db)
+    return queries.public_view(queries.appeal_by_code(db, code), db)
 
 
 @public_router.post(
     "/appeals/{code}/withdraw",
-    response_model=actions.PublicView,
+    response_model=queries.PublicView,
     responses=errors(409),
     dependencies=[Depends(rate_limited("public-appeals", 0))],
 )
-def public_withdraw(code: Code, db: DbSession, actor: Public) -> actions.PublicView:
+def public_withdraw(code: Code, db: DbSession, actor: Public) -> queries.PublicView:
     """The appellant withdraws an appeal not decided yet."""
-    appeal = actions.withdraw_appeal(db, actor=actor, appeal=actions.appeal_by_code(db, code, for_update=True))
-    return actions.public_view(appeal, db)
+    appeal = filing.withdraw_appeal(db, actor=actor, appeal=queries.appeal_by_code(db, code, for_update=True))
+    return queries.public_view(appeal, db)
 
 
 # -- staff ------------------------------------------------------------------------------------
@@ -174,19 +177,18 @@ class AppealOut(BaseModel):
 
 
 def appeal_out(db: DbSession, appeal: Appeal, child_safety: bool | None = None) -> AppealOut:
-    from staydown.cases.models import Case
-
     if child_safety is None:
-        child_safety = bool(db.get(Case, appeal.case_id).child_safety)
+        case = db.get(Case, appeal.case_id)
+        assert case is not None  # an appeal's case is never deleted
+        child_safety = bool(case.child_safety)
     data = {k: getattr(appeal, k) for k in AppealOut.model_fields if k != "child_safety"}
     return AppealOut(**data, child_safety=child_safety)
 
 
 def _appeal(db: DbSession, actor: Actor, appeal_id: DbId, for_update: bool = False) -> Appeal:
-    appeal = actions.appeal_by_id(db, appeal_id, for_update=for_update)
-    from staydown.cases.models import Case
-
+    appeal = queries.appeal_by_id(db, appeal_id, for_update=for_update)
     case = db.get(Case, appeal.case_id)
+    assert case is not None  # an appeal's case is never deleted
     if case.child_safety and Permission.CHILD_SAFETY_CASES.value not in actor.permissions:
         raise NotFound(f"no appeal {appeal_id}")  # as with cases: not even its existence
     return appeal
@@ -200,12 +202,8 @@ def queue(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[AppealOut]:
     """Open appeals, expedited (intimate images) first, then by due date."""
-    import sqlalchemy as sa
-
-    from staydown.cases.models import Case
-
     include_cs = Permission.CHILD_SAFETY_CASES.value in actor.permissions
-    appeals = actions.appeal_queue(db, include_child_safety=include_cs, state=state, limit=limit)
+    appeals = queries.appeal_queue(db, include_child_safety=include_cs, state=state, limit=limit)
     # One query for the cases' child-safety flags, not one per appeal.
     child_safety = (
         set(

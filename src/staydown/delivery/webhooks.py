@@ -19,7 +19,7 @@ from staydown.enforcement.models import EnforcementAction
 from staydown.subjects.models import PlatformAccount, PlatformContent
 from staydown.transparency.models import StatementOfReasons
 from staydown.transparency.scrub import case_scrubber, prefetch_scrubbers
-from staydown.transparency.statements import delivery_view, statement_for_delivery
+from staydown.transparency.statement_views import delivery_view, statement_for_delivery
 
 if TYPE_CHECKING:
     from staydown.db import Database

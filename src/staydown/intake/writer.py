@@ -181,7 +181,7 @@ def child_main(conn: Connection) -> None:
     from staydown.intake.batcher import IntakeBatcher
     from staydown.matching.engine import MatchEngine
     from staydown.settings import load_settings
-    from staydown.transparency.statements import configure as configure_statements
+    from staydown.transparency.statement_settings import configure as configure_statements
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)

@@ -16,7 +16,8 @@ from staydown.cases.models import Case
 from staydown.http import DbSession, rate_limited, require
 from staydown.limits import Cursor, DbId
 from staydown.staff.permissions import Permission
-from staydown.transparency import statements
+from staydown.subjects.queries import account_by_platform_id, content_by_platform_id
+from staydown.transparency import statement_views
 
 router = APIRouter(prefix="/v1", tags=["statements"])
 public_router = APIRouter(prefix="/public", tags=["public"])
@@ -32,7 +33,7 @@ PlatformId = Annotated[str | None, Query(min_length=1, max_length=200)]
 def public_statement(code: Code, db: DbSession, _: Public) -> dict[str, Any]:
     """A statement of reasons by its code (DSA Art. 17): the measure, where and for how long, the
     facts, the source, the automated means, the ground and how to contest it. No personal data."""
-    return statements.public_view(statements.statement_by_code(db, code))
+    return statement_views.public_view(statement_views.statement_by_code(db, code))
 
 
 class StatementsOut(BaseModel):
@@ -53,16 +54,16 @@ def list_statements(
 ) -> StatementsOut:
     """Statements by case, action, or the platform's content or account id, oldest first; page on
     with `after` = the last `next_after`."""
-    from staydown.subjects.queries import account_by_platform_id, content_by_platform_id
-
     content = content_by_platform_id(db, content_id).id if content_id is not None else None
     account = account_by_platform_id(db, account_id).id if account_id is not None else None
-    rows = statements.statements_for(
+    rows = statement_views.statements_for(
         db, case_id=case_id, action_id=action_id, content_id=content, account_id=account, after_id=after, limit=limit
     )
     full = _full_view_cases(db, actor, rows)
     return StatementsOut(
-        statements=[statements.staff_view(s) if s.case_id in full else statements.public_view(s) for s in rows],
+        statements=[
+            statement_views.staff_view(s) if s.case_id in full else statement_views.public_view(s) for s in rows
+        ],
         next_after=rows[-1].id if rows else after,
     )
 

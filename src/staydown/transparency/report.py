@@ -597,7 +597,7 @@ class _Context:
         decisions = self.final_decisions()
         reversed_decisions, _ = self._reversed_on_appeal()
         # Appeals recorded without the decision they contest count against the case's last final
-        # decision taken before the appeal (appeals filed through appeals.actions always name it).
+        # decision taken before the appeal (appeals filed through appeals.filing always name it).
         loose = self.db.execute(
             sa.select(Appeal.case_id, Appeal.received_at).where(
                 Appeal.outcome == AppealOutcome.reversed.value, Appeal.decision_id.is_(None)

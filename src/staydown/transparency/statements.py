@@ -10,14 +10,17 @@ statement), and `restore`/`restore_account` lift restrictions: none of these get
 Reporter identity never reaches the affected user: the source is said as a kind ("a report from a
 person", "a trusted flagger"), and the names, e-mail addresses, platform ids and signatures of the
 case's notifiers are cut out of the facts before they are stored.
+
+This module issues them; `statement_text` words them, `statement_views` reads them back (by code,
+for the public page, staff and the platform), `statement_settings` says what they are issued with.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
-import weakref
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,15 +29,20 @@ from sqlalchemy.orm import Session
 from staydown import audit, codes, i18n
 from staydown.actors import Actor
 from staydown.audit import AuditTag
+from staydown.cases.models import Case
 from staydown.db import now
 from staydown.errors import InvalidInput, NotFound
 from staydown.i18n import N_
+from staydown.intake.models import Notice, NoticeItem, NoticeKind, TrustedFlagger
+from staydown.policies.actions import current_policy, policy_version
+from staydown.policies.catalogue import PolicyRefError, default_catalogue, parse_ref
 from staydown.policies.schema import GroundNotCited, Policy
 from staydown.policies.vocab import (
     BASE_LANGUAGE,
     CONTENT_ACTIONS,
     DECISION_GROUND_ILLEGAL,
 )
+from staydown.subjects.models import PlatformAccount, PlatformContent
 from staydown.transparency import texts
 from staydown.transparency.models import (
     AutomatedDecision,
@@ -44,6 +52,8 @@ from staydown.transparency.models import (
     TdbState,
 )
 from staydown.transparency.scrub import REDACTED, case_scrubber
+from staydown.transparency.statement_settings import StatementSettings, statement_settings
+from staydown.transparency.statement_text import STATE_DECIDED, STATE_PENDING, measure_text, render_statement
 
 RESTRICTIONS: frozenset[str] = frozenset(CONTENT_ACTIONS) | {"suspend", "terminate"}
 
@@ -85,81 +95,7 @@ _COUNTRY_ALIASES = {"EL": "GR"}
 # Crockford's base32, as notice tracking codes; the "S" says which kind of code a person holds.
 CODE_PREFIX = "S"
 
-_SETTINGS_KEY = "staydown.statements.settings"
 _CACHE_KEY = "staydown.statements.cache"
-
-
-# -- configuration --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StatementSettings:
-    """What issuing a statement needs from settings; `apply_action` has no settings of its own."""
-
-    public_base_url: str = "http://127.0.0.1:8000"
-    platform_name: str = "this platform"
-    languages: tuple[str, ...] = (BASE_LANGUAGE,)
-    appeal_window: timedelta = timedelta(days=183)
-    catalogue: Any = None  # the catalogue in force; None = the default catalogue
-
-    @classmethod
-    def from_settings(cls, settings: Any, catalogue: Any = None) -> StatementSettings:
-        return cls(
-            public_base_url=settings.base_url,
-            platform_name=settings.platform_name,
-            languages=tuple(dict.fromkeys(settings.platform_languages)) or (BASE_LANGUAGE,),
-            appeal_window=timedelta(days=settings.appeal_window_days),
-            catalogue=catalogue,
-        )
-
-
-_BY_ENGINE: weakref.WeakKeyDictionary[Any, StatementSettings] = weakref.WeakKeyDictionary()
-
-
-def configure(database: Any, settings: Any, *, catalogue: Any = None) -> StatementSettings:
-    """Tie statement settings to a database's engine: every session on it issues statements with
-    them. Called by the app factory and `build_database`; a session may override them with
-    `use_statement_settings`."""
-    config = StatementSettings.from_settings(settings, catalogue)
-    _BY_ENGINE[database.engine] = config
-    return config
-
-
-def use_statement_settings(db: Session, config: StatementSettings) -> None:
-    db.info[_SETTINGS_KEY] = config
-
-
-def statement_settings(db: Session) -> StatementSettings:
-    found = db.info.get(_SETTINGS_KEY)
-    if found is not None:
-        return found
-    bind = db.get_bind()
-    for engine in (bind, getattr(bind, "engine", None), getattr(bind, "_proxied", None)):
-        if engine is not None:
-            try:
-                config = _BY_ENGINE.get(engine)
-            except TypeError:
-                config = None
-            if config is not None:
-                return config
-    return StatementSettings()
-
-
-# -- texts ----------------------------------------------------------------------------------------
-# The sentences live in transparency/texts/<language>.yaml (see texts.py).
-
-STATE_PENDING = "pending_review"  # an interim restriction: no one has decided yet
-STATE_DECIDED = "decided"
-
-
-def _label(language: str, key: str, **values: Any) -> str:
-    return texts.label(language, key, **values)
-
-
-def _in(language: str, text: str | None) -> str | None:
-    """A ground's words from the shipped catalogue in `language` (its reference and explanation
-    are translated with it); a platform's own words, and a legal citation, as written."""
-    return i18n.shipped_translation(text, language) or text if text else text
 
 
 def eea_scope(scope: list[str]) -> list[str]:
@@ -169,32 +105,6 @@ def eea_scope(scope: list[str]) -> list[str]:
         return list(EEA_COUNTRIES)
     wanted = {_COUNTRY_ALIASES.get(c.upper(), c.upper()) for c in scope}
     return [c for c in EEA_COUNTRIES if c in wanted]
-
-
-def measure_text(
-    measure: str, scope: list[str], ends_at: datetime | None, language: str = BASE_LANGUAGE, *, pending: bool = False
-) -> str:
-    """The measure in plain words with its scope and duration."""
-    what = texts.measure(language, measure)
-    where = _label(language, "everywhere") if not scope else _label(language, "in", countries=", ".join(sorted(scope)))
-    if ends_at is not None:
-        until = _label(language, "until", date=ends_at.date().isoformat())
-    else:
-        until = _label(language, "pending_until" if pending else "indefinite")
-    return f"{what}, {where}, {until}"
-
-
-def statement_state(statement: StatementOfReasons) -> str:
-    return statement.details.get("state") or (STATE_PENDING if statement.details.get("interim") else STATE_DECIDED)
-
-
-def headline(statement: StatementOfReasons, language: str, platform_name: str) -> str:
-    """The statement's first sentence: what was done, by the measure and its state."""
-    state = statement_state(statement)
-    measure = measure_text(
-        statement.measure, statement.territorial_scope, statement.ends_at, language, pending=state == STATE_PENDING
-    )
-    return texts.headline(language, kind=statement.measure, state=state, platform_name=platform_name, measure=measure)
 
 
 # -- issuing --------------------------------------------------------------------------------------
@@ -217,8 +127,6 @@ def _cache(db: Session) -> dict[str, dict[Any, Any]]:
 
 
 def _case_facts(db: Session, case: Any, cache: dict[str, dict[Any, Any]]) -> _CaseFacts:
-    from staydown.intake.models import Notice, NoticeItem, NoticeKind, TrustedFlagger
-
     if case is None:
         return _CaseFacts()
     # A notice that joins later in the same transaction raises notice_count, so it is seen.
@@ -261,9 +169,6 @@ def _case_facts(db: Session, case: Any, cache: dict[str, dict[Any, Any]]) -> _Ca
 def _policy(
     db: Session, config: StatementSettings, cache: dict[str, dict[Any, Any]], ref: str | None, policy_id: str | None
 ) -> Policy | None:
-    from staydown.policies.actions import current_policy, policy_version
-    from staydown.policies.catalogue import PolicyRefError, default_catalogue, parse_ref
-
     key = ref or f"current:{policy_id}"
     if key in cache["policies"]:
         return cache["policies"][key]
@@ -359,8 +264,6 @@ def normalise_statement_code(code: str) -> str:
 
 
 def _without_reporters(text: str, reporters: list[str]) -> str:
-    import re
-
     for value in sorted((r for r in reporters if len(r.strip()) >= 2), key=len, reverse=True):
         text = re.sub(re.escape(value.strip()), "[the notifier]", text, flags=re.IGNORECASE)
     return text
@@ -369,72 +272,6 @@ def _without_reporters(text: str, reporters: list[str]) -> str:
 def _content_date(content: Any, fallback: datetime) -> str:
     when = (content.created_at or content.first_seen_at) if content is not None else fallback
     return when.date().isoformat()
-
-
-def render_statement(
-    statement: StatementOfReasons, policy: Policy | None, config: StatementSettings, language: str
-) -> str:
-    """The statement as the affected user reads it: first what was done (by the measure and its
-    state, from texts/<language>.yaml), then every DSA Art. 17(3) element. The policy is the
-    ground, never the measure. Uses the scrubbed facts only."""
-    state = statement_state(statement)
-    pending = state == STATE_PENDING
-    deadline = statement.appeal_deadline.date().isoformat() if statement.appeal_deadline else ""
-    appeal_url = statement.redress["appeal_url"]
-    opening = [headline(statement, language, config.platform_name)]
-    if pending:
-        opening.append(texts.text(language, "state", STATE_PENDING))
-    elif statement.details.get("copy_of_case"):
-        opening.append(texts.text(language, "state", "copy"))
-    if pending:
-        # No rule has been found broken: the ground is the terms that allow the precaution.
-        ground = texts.lookup(language, "pending_ground")
-        why = (
-            f"{_label(language, 'terms')}: {ground['reference'].format(platform_name=config.platform_name)}. "
-            f"{ground['explanation']}"
-        )
-    else:
-        parts = []
-        if policy is not None:
-            text = policy.text(language)
-            parts.append(_label(language, "rule", title=text.title, rule=text.rule.strip()))
-        if statement.legal_ground:
-            parts.append(
-                f"{_label(language, 'law')}: {statement.legal_ground}. "
-                f"{_in(language, statement.legal_explanation) or ''}".strip()
-            )
-        if statement.contractual_ground:
-            parts.append(
-                f"{_label(language, 'terms')}: {_in(language, statement.contractual_ground)}. "
-                f"{_in(language, statement.contractual_explanation) or ''}".strip()
-            )
-        why = " ".join(parts)
-    public_facts = statement.details.get("public_facts") or _label(language, "pending_facts" if pending else "no_facts")
-    where = (
-        _label(language, "everywhere")
-        if not statement.territorial_scope
-        else _label(language, "in", countries=", ".join(sorted(statement.territorial_scope)))
-    )
-    if statement.ends_at is not None:
-        until = _label(language, "until", date=statement.ends_at.date().isoformat())
-    else:
-        until = _label(language, "pending_until" if pending else "indefinite")
-    lines = [
-        " ".join(opening),
-        "",
-        f"{_label(language, 'what')}: {texts.measure(language, statement.measure)}.",
-        f"{_label(language, 'where')}: {where}. {_label(language, 'how_long')}: {until}.",
-        f"{_label(language, 'why')}: {why}",
-        f"{_label(language, 'facts')}: {public_facts}",
-        f"{_label(language, 'source')}: {_label(language, statement.source)}.",
-        f"{_label(language, 'automation')}: "
-        f"{_label(language, 'detected' if statement.automated_detection else 'not_detected')}; "
-        f"{_label(language, statement.automated_decision)}.",
-        f"{_label(language, 'redress')}: {_label(language, 'appeal', url=appeal_url, date=deadline)} "
-        f"{_label(language, 'out_of_court')} {_label(language, 'judicial')}",
-        f"{_label(language, 'code')}: {statement.code}",
-    ]
-    return "\n".join(lines)
 
 
 def issue_statement(db: Session, *, actor: Actor, action: Any) -> StatementOfReasons | None:
@@ -446,9 +283,6 @@ def issue_statement(db: Session, *, actor: Actor, action: Any) -> StatementOfRea
 def issue_statements(db: Session, *, actor: Actor, actions: list[Any]) -> list[StatementOfReasons | None]:
     """`issue_statement` for many actions at once (a stay-down sweep's chunk): the same statements,
     inserted with one flush, their accounts read in one query. One entry per action, in order."""
-    from staydown.cases.models import Case
-    from staydown.subjects.models import PlatformAccount, PlatformContent
-
     config = statement_settings(db)
     cache = _cache(db)
     when = now(db)
@@ -478,7 +312,7 @@ def issue_statements(db: Session, *, actor: Actor, actions: list[Any]) -> list[S
         return statements
     db.add_all(made)
     db.flush()
-    for action, statement in zip(actions, statements):
+    for action, statement in zip(actions, statements, strict=True):
         if statement is None:
             continue
         audit.record(
@@ -508,9 +342,6 @@ def _load(db: Session, model: Any, ids: set[int]) -> list[Any]:
 def _build_statement(
     db: Session, action: Any, config: StatementSettings, cache: dict[str, dict[Any, Any]], when: datetime
 ) -> StatementOfReasons | None:
-    from staydown.cases.models import Case
-    from staydown.subjects.models import PlatformAccount, PlatformContent
-
     if action.kind not in RESTRICTIONS:
         return None
     case = None
@@ -622,162 +453,7 @@ def _build_statement(
     return statement
 
 
-# -- queries --------------------------------------------------------------------------------------
-
-
-def statement_by_code(db: Session, code: str) -> StatementOfReasons:
-    found = db.execute(
-        sa.select(StatementOfReasons).where(StatementOfReasons.code == normalise_statement_code(code))
-    ).scalar_one_or_none()
-    if found is None:
-        raise NotFound(N_("no statement of reasons with that code"))
-    return found
-
-
-def statement_for_action(db: Session, action_id: int) -> StatementOfReasons | None:
-    return db.execute(
-        sa.select(StatementOfReasons).where(StatementOfReasons.action_id == action_id)
-    ).scalar_one_or_none()
-
-
-def statements_for(
-    db: Session,
-    *,
-    case_id: int | None = None,
-    content_id: int | None = None,
-    account_id: int | None = None,
-    action_id: int | None = None,
-    after_id: int = 0,
-    limit: int = 100,
-) -> list[StatementOfReasons]:
-    """Statements by what they concern, oldest first; at least one filter is required."""
-    if case_id is None and content_id is None and account_id is None and action_id is None:
-        raise InvalidInput("say which statements: case_id, content_id, account_id or action_id")
-    if not 1 <= limit <= 500:
-        raise InvalidInput("limit must be between 1 and 500")
-    stmt = sa.select(StatementOfReasons).where(StatementOfReasons.id > after_id)
-    if case_id is not None:
-        stmt = stmt.where(StatementOfReasons.case_id == case_id)
-    if content_id is not None:
-        stmt = stmt.where(StatementOfReasons.content_id == content_id)
-    if account_id is not None:
-        stmt = stmt.where(StatementOfReasons.account_id == account_id)
-    if action_id is not None:
-        stmt = stmt.where(StatementOfReasons.action_id == action_id)
-    return list(db.execute(stmt.order_by(StatementOfReasons.id).limit(limit)).scalars())
-
-
-def _iso(value: datetime | date | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def public_view(statement: StatementOfReasons) -> dict[str, Any]:
-    """What anyone holding the code may read: every DSA Art. 17(3) element, and no personal data
-    (no platform ids, no internal ids, the facts scrubbed, no Transparency Database identifier)."""
-    state = statement_state(statement)
-    pending = state == STATE_PENDING
-    rendered = statement.rendered.get(statement.language) or next(iter(statement.rendered.values()), "")
-    return {
-        "code": statement.code,
-        "issued_at": _iso(statement.issued_at),
-        "state": state,
-        # The first sentence as issued: what was done (a restriction pending review, or a decision).
-        "headline": rendered.split("\n", 1)[0],
-        "measure": statement.measure,
-        "target": statement.target,
-        "measure_text": measure_text(
-            statement.measure, statement.territorial_scope, statement.ends_at, pending=pending
-        ),
-        "territorial_scope": list(statement.territorial_scope),
-        "starts_at": _iso(statement.starts_at),
-        "ends_at": _iso(statement.ends_at),
-        # While a review is pending no rule has been applied: the page names none (the ground is
-        # the terms that allow the precaution). Decided, the policy's title is what a person reads.
-        "policy": (
-            {"ref": None, "title": None}
-            if pending
-            else {"ref": statement.policy_ref, "title": statement.details.get("policy_title")}
-        ),
-        "copy_of_case": bool(statement.details.get("copy_of_case")),
-        "decision_ground": statement.decision_ground,
-        "legal_ground": statement.legal_ground,
-        "legal_explanation": statement.legal_explanation,
-        "contractual_ground": statement.contractual_ground,
-        "contractual_explanation": statement.contractual_explanation,
-        "category": statement.category,
-        "facts": statement.details.get("public_facts") or "",
-        "source": statement.source,
-        "automated_detection": statement.automated_detection,
-        "automated_decision": statement.automated_decision,
-        "redress": dict(statement.redress),
-        "appeal_deadline": _iso(statement.appeal_deadline),
-        "language": statement.language,
-        "rendered": dict(statement.rendered),
-    }
-
-
-def public_view_in(db: Session, statement: StatementOfReasons, language: str) -> dict[str, Any]:
-    """`public_view` for a reader of `language` (the public page): the first sentence, the
-    measure and the rule in that language, the rest as issued."""
-    view = public_view(statement)
-    config = statement_settings(db)
-    pending = view["state"] == STATE_PENDING
-    issued = statement.rendered.get(language)
-    view["headline"] = issued.split("\n", 1)[0] if issued else headline(statement, language, config.platform_name)
-    view["measure_text"] = measure_text(
-        statement.measure, statement.territorial_scope, statement.ends_at, language, pending=pending
-    )
-    view["policy"] = {**view["policy"], "rule": None}
-    for name in ("legal_explanation", "contractual_ground", "contractual_explanation"):
-        view[name] = _in(language, view[name])
-    if pending:  # the terms that allow the precaution, in the reader's words
-        ground = texts.lookup(language, "pending_ground")
-        view["contractual_ground"] = ground["reference"].format(platform_name=config.platform_name)
-        view["contractual_explanation"] = ground["explanation"]
-    if not pending:
-        policy = _policy(db, config, _cache(db), statement.policy_ref, None)
-        if policy is not None:
-            text = policy.text(language)
-            view["policy"].update(title=text.title, rule=text.rule.strip())
-    return view
-
-
-def delivery_view(statement: StatementOfReasons) -> dict[str, Any]:
-    """What the platform receives with the action, to show its user (the delivery path)."""
-    return {
-        "code": statement.code,
-        "url": statement.details.get("url"),
-        "appeal_url": statement.redress.get("appeal_url"),
-        "appeal_deadline": _iso(statement.appeal_deadline),
-        "language": statement.language,
-        "rendered": dict(statement.rendered),
-    }
-
-
-def staff_view(statement: StatementOfReasons) -> dict[str, Any]:
-    """The full record for staff and API clients: ids, the unscrubbed facts (minus the notifiers'
-    identity, which no statement keeps) and the Transparency Database state."""
-    return {
-        **public_view(statement),
-        "id": statement.id,
-        "action_id": statement.action_id,
-        "case_id": statement.case_id,
-        "content_id": statement.content_id,
-        "account_id": statement.account_id,
-        "facts": statement.facts,
-        "public_facts": statement.details.get("public_facts") or "",
-        "tdb": {
-            "state": statement.tdb_state,
-            "puid": statement.tdb_puid,
-            "attempts": statement.tdb_attempts,
-            "submitted_at": _iso(statement.tdb_submitted_at),
-            "reference": statement.tdb_reference,
-            "error": statement.tdb_error,
-        },
-    }
-
-
-def statement_for_delivery(db: Session, action_id: int) -> dict[str, Any] | None:
-    """The `statement` of an action's webhook body and pull-feed entry (None: not a restriction)."""
-    found = statement_for_action(db, action_id)
-    return delivery_view(found) if found is not None else None
+def cited_policy(db: Session, policy_ref: str | None) -> Policy | None:
+    """The policy a statement cites, by its reference: from the catalogue in force, or an older
+    version kept in the database (None when neither has it)."""
+    return _policy(db, statement_settings(db), _cache(db), policy_ref, None)

@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from staydown.actors import Actor
-from staydown.appeals import actions, disputes
+from staydown.appeals import actions, disputes, queries
 from staydown.appeals.models import NOTIFIER_BASES, Appeal, AppealOutcome, AppealState, AppellantKind
 from staydown.appeals.rules import AppealRules
 from staydown.cases.models import Case, Decision
@@ -65,7 +65,7 @@ def _sees_child_safety(actor: Actor) -> bool:
 
 def visible_appeal(db: Session, actor: Actor, appeal_id: int, *, for_update: bool = False) -> Appeal:
     """As the API: an appeal on a child-safety case does not exist for someone who may not see the case."""
-    appeal = actions.appeal_by_id(db, appeal_id, for_update=for_update)
+    appeal = queries.appeal_by_id(db, appeal_id, for_update=for_update)
     case = db.get(Case, appeal.case_id)
     if case is not None and case.child_safety and not _sees_child_safety(actor):
         raise NotFound(f"no appeal {appeal_id}")
@@ -75,13 +75,13 @@ def visible_appeal(db: Session, actor: Actor, appeal_id: int, *, for_update: boo
 def appeals_tab(db: Session, actor: Actor, tab: str) -> list[Appeal]:
     include_cs = _sees_child_safety(actor)
     if tab == "open":
-        return actions.appeal_queue(db, include_child_safety=include_cs, limit=LIMIT)
+        return queries.appeal_queue(db, include_child_safety=include_cs, limit=LIMIT)
     stmt = sa.select(Appeal).join(Case, Case.id == Appeal.case_id)
     if not include_cs:
         stmt = stmt.where(Case.child_safety.is_(False))
     if tab == "mine":
         stmt = stmt.where(
-            Appeal.claimed_by == actor.ref, Appeal.state.in_(actions.OPEN_STATES), Appeal.claim_expires_at > now(db)
+            Appeal.claimed_by == actor.ref, Appeal.state.in_(queries.OPEN_STATES), Appeal.claim_expires_at > now(db)
         ).order_by(Appeal.due_at.asc().nulls_last(), Appeal.id)
     else:
         stmt = stmt.where(Appeal.state == AppealState.decided.value).order_by(
@@ -171,9 +171,10 @@ def appeal_context(
     db: Session, request: Request, actor: Actor, appeal: Appeal, *, form: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     case = db.get(Case, appeal.case_id)
+    assert case is not None  # an appeal's case is never deleted
     decision = db.get(Decision, appeal.decision_id) if appeal.decision_id else None
     when = now(db)
-    deciders = sorted(set(appeal.original_deciders) | set(actions.original_deciders(db, case)))
+    deciders = sorted(set(appeal.original_deciders) | set(queries.original_deciders(db, case)))
     measures = list(
         db.execute(
             sa.select(EnforcementAction)
@@ -188,7 +189,7 @@ def appeal_context(
         and appeal.claim_expires_at
         and appeal.claim_expires_at > when
     )
-    is_open = appeal.state in actions.OPEN_STATES
+    is_open = appeal.state in queries.OPEN_STATES
     took_part = actor.ref in deciders
     notifier = appeal.appellant_kind == AppellantKind.notifier.value
     return {
@@ -207,7 +208,7 @@ def appeal_context(
         "can_claim": is_open and not took_part and not claimed_by_me and not claimed_by_other,
         "notifier": notifier,
         "notifier_bases": NOTIFIER_BASES,
-        "asks_bank_entry": (not notifier) and bool(actions.matched_entries(db, case)),
+        "asks_bank_entry": (not notifier) and bool(queries.matched_entries(db, case)),
         "outcomes": [(value, _(label)) for value, label in OUTCOMES],
         "all_actions": list(CONTENT_ACTIONS) + list(ACCOUNT_ACTIONS),
         "areas": policies_by_area(request.app.state.catalogue),

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from staydown.actors import Actor
-from staydown.appeals import actions as appeals
+from staydown.appeals import filing
+from staydown.appeals import queries as appeal_queries
 from staydown.appeals.models import NOTIFIER_BASES, AppealBasis
 from staydown.appeals.rules import AppealRules
 from staydown.cases.models import Outcome
@@ -22,7 +23,7 @@ from staydown.i18n import current as current_language
 from staydown.i18n import gettext as _
 from staydown.intake import actions as intake
 from staydown.staff.permissions import Permission
-from staydown.transparency import statements
+from staydown.transparency import statement_views
 from staydown.transparency.labels import figure_labels
 from staydown.transparency.report import MAX_PERIOD_DAYS
 from staydown.transparency.report_api import public_figures, public_limit
@@ -41,7 +42,7 @@ Posted = Annotated[Form, Depends(read_form)]
 CodePath = Annotated[str, Path(min_length=4, max_length=40)]
 CodeQuery = Annotated[str | None, Query(max_length=40)]
 
-MAX_APPEAL_EXPLANATION = appeals.MAX_EXPLANATION
+MAX_APPEAL_EXPLANATION = filing.MAX_EXPLANATION
 
 BASIS_WORDS = {
     AppealBasis.content_restriction.value: (N_("My content was removed, hidden or restricted"), ""),
@@ -88,11 +89,11 @@ def _affected_bases(statement: Any) -> list[str]:
 def _contested(db: Any, statement_code: str | None, notice_code: str | None) -> dict[str, Any]:
     """What the appeal is about, as the person may see it, and the bases open to them."""
     if statement_code:
-        statement = statements.statement_by_code(db, statement_code)
+        statement = statement_views.statement_by_code(db, statement_code)
         return {
             "kind": "statement",
             "code": statement.code,
-            "statement": statements.public_view_in(db, statement, current_language()),
+            "statement": statement_views.public_view_in(db, statement, current_language()),
             "deadline": statement.appeal_deadline,
             "bases": _affected_bases(statement),
             "fixed_basis": None,
@@ -117,7 +118,7 @@ def _contested(db: Any, statement_code: str | None, notice_code: str | None) -> 
 def _which_code(db: Any, code: str) -> tuple[str | None, str | None]:
     """(statement code, tracking code) for a code given alone; NotFound when it is neither."""
     try:
-        return statements.statement_by_code(db, code).code, None
+        return statement_views.statement_by_code(db, code).code, None
     except NotFound:
         return None, intake.notice_by_code(db, code).tracking_code
 
@@ -199,7 +200,7 @@ def appeal_submit(request: Request, form: Posted, db: DbSession, actor: Public) 
         return _appeal_form(request, contested, form, status_code=422)
     rules = AppealRules.from_settings(request.app.state.settings)
     try:
-        appeal = appeals.file_appeal(
+        appeal = filing.file_appeal(
             db,
             actor=actor,
             statement_code=contested["code"] if kind == "statement" else None,
@@ -222,7 +223,11 @@ def appeal_submit(request: Request, form: Posted, db: DbSession, actor: Public) 
     return render(
         request,
         "public/appeal_done.html",
-        {"appeal": appeals.public_view(appeal, db), "status_path": f"/appeal/{appeal.code}", "contact_email": email},
+        {
+            "appeal": appeal_queries.public_view(appeal, db),
+            "status_path": f"/appeal/{appeal.code}",
+            "contact_email": email,
+        },
         status_code=201,
     )
 
@@ -231,7 +236,7 @@ def appeal_submit(request: Request, form: Posted, db: DbSession, actor: Public) 
 def appeal_status(request: Request, code: CodePath, db: DbSession) -> HTMLResponse:
     """The address the appeal's acknowledgement links to: its progress and, once decided, the
     outcome with its reasons and the out-of-court option."""
-    view = appeals.public_view(appeals.appeal_by_code(db, code), db)
+    view = appeal_queries.public_view(appeal_queries.appeal_by_code(db, code), db)
     return render(
         request,
         "public/appeal_status.html",
@@ -250,8 +255,8 @@ def appeal_status(request: Request, code: CodePath, db: DbSession) -> HTMLRespon
 @router.get("/statements/{code}", response_class=HTMLResponse, dependencies=[Depends(rate_limited("statements", 0))])
 def statement_page(request: Request, code: CodePath, db: DbSession) -> HTMLResponse:
     """A statement of reasons (DSA Art. 17) as a page: every element, no personal data."""
-    statement = statements.statement_by_code(db, code)
-    view = statements.public_view_in(db, statement, current_language())
+    statement = statement_views.statement_by_code(db, code)
+    view = statement_views.public_view_in(db, statement, current_language())
     deadline = statement.appeal_deadline
     return render(
         request,
