@@ -13,21 +13,29 @@ import pytest
 import sqlalchemy as sa
 
 from staydown.actors import SYSTEM, Actor
+from staydown.app import worker_services
 from staydown.appeals import actions
 from staydown.appeals.models import Appeal
 from staydown.audit.models import AuditEvent
-from staydown.cases.models import Case, Decision
+from staydown.cases.actions import case_by_id, decide_case
+from staydown.cases.models import Case, Decision, StaffAlert
 from staydown.clock import FrozenClock
 from staydown.db import Database
 from staydown.delivery.messages import OutboundMessage
 from staydown.delivery.signing import verify
 from staydown.enforcement.models import AccountStrike, EnforcementAction
 from staydown.errors import RuleViolation
+from staydown.jobs import PERIODIC, build_registry
+from staydown.matching.banks import entry_counts
+from staydown.matching.models import BankEntry
 from staydown.staff.models import StaffUser
 from staydown.staff.permissions import Permission
+from staydown.web.console.queries import bank_rows
+from staydown.worker import Worker
 from tests.appeals.factories import active_kinds, case_of, decide, report, statement_for
 from tests.conftest import T0
-from tests.helpers import auth, make_staff, sign_in
+from tests.helpers import auth, make_key, make_staff, sign_in
+from tests.imagegen import jpeg
 
 
 @pytest.fixture
@@ -233,10 +241,6 @@ def receiver(app) -> Iterator[tuple[_Receiver, str]]:
 
 
 def _run_worker(client, database: Database, webhook_url: str | None = None) -> int:
-    from staydown.app import worker_services
-    from staydown.jobs import build_registry
-    from staydown.worker import Worker
-
     services = worker_services(client.app)
     if webhook_url:
         services["settings"] = client.app.state.settings.model_copy(update={"webhook_url": webhook_url})
@@ -547,7 +551,6 @@ def test_public_appeal_input_limits(client, database: Database, deciders) -> Non
     assert "exactly one" in r["message"]
     assert _appeal(client, statement=statement, contact_email="not-an-address", expect=422)["error"] == "invalid_input"
     assert _appeal(client, statement=statement, surprise=True, expect=422)["error"] == "invalid_input"
-    from tests.helpers import make_key
 
     r = client.post(
         "/v1/appeals",
@@ -673,7 +676,6 @@ def test_a_report_of_several_items_is_appealed_per_case(client, database: Databa
 def test_uk4_complaint_against_an_automated_decision(client, database: Database, deciders) -> None:
     """REQ UK-4 (complaints against proactive technology), DSA-4: the automated decision is marked
     on the appeal, and any qualified person may decide it (no human took the decision)."""
-    from staydown.cases.actions import case_by_id, decide_case
 
     case_id = case_of(database, report(client, content="auto-1", account="u-auto", email=None))
     with database.unit_of_work() as db:
@@ -704,8 +706,6 @@ def test_uk3_overdue_appeals_alert_their_deciders_once(
 ) -> None:
     """REQ UK-3, DSA-4: an expedited appeal 12 h before its 48 h alerts the senior moderators, and
     again once overdue; each alert once, however often the worker sweeps."""
-    from staydown.cases.models import StaffAlert
-    from staydown.jobs import PERIODIC, build_registry
 
     assert actions.APPEAL_DEADLINES in dict(PERIODIC)
     assert actions.APPEAL_DEADLINES in build_registry().kinds
@@ -793,9 +793,6 @@ def test_dsa4_eui1_a_reversal_asks_whether_the_bank_entry_was_wrong_and_disables
     """REQ DSA-4, EUI-1: a decision that rested on a bank match is reversed on appeal; the decider
     must say whether the entry was wrong; "yes" disables it (audited, the appeal as its reason),
     so the same picture uploaded again is no longer held, and the counts agree everywhere."""
-    from staydown.matching.models import BankEntry
-    from tests.helpers import make_key
-    from tests.imagegen import jpeg
 
     key = make_key(database, ["banks:read", "banks:write", "scan", "match"])
     r = client.post(
@@ -857,8 +854,6 @@ def test_dsa4_eui1_a_reversal_asks_whether_the_bank_entry_was_wrong_and_disables
     assert upload("img-2") == "allow"  # the same upload is no longer held: no new case
     # One count of entries: the API, the CLI's query and the console agree.
     bank = [b for b in client.get("/v1/banks", headers=auth(key)).json() if b["name"] == "shared-list"][0]
-    from staydown.matching.banks import entry_counts
-    from staydown.web.console.queries import bank_rows
 
     with database.unit_of_work(write=False) as db:
         counts = entry_counts(db)[bank["id"]] if "id" in bank else list(entry_counts(db).values())[0]

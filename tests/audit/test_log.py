@@ -6,13 +6,15 @@ import threading
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from staydown import audit
 from staydown.actors import SYSTEM, Actor
 from staydown.audit import AuditTag
 from staydown.audit.models import AuditEvent, AuditHead
 from staydown.db import Database
+from staydown.errors import InvalidInput
+from staydown.subjects.models import PlatformAccount
 
 
 def _write(database: Database, n: int, start: int = 0) -> None:
@@ -169,8 +171,6 @@ def test_pinned_checkpoint_catches_a_rewritten_chain(database: Database) -> None
 
 
 def test_checkpoint_parse_rejects_garbage() -> None:
-    from staydown.errors import InvalidInput
-
     assert audit.Checkpoint.parse("3:" + "a" * 64).seq == 3
     for bad in ("", "3", "x:" + "a" * 64, "3:abc"):
         with pytest.raises(InvalidInput):
@@ -257,9 +257,6 @@ def test_rolled_back_events_are_dropped(database: Database) -> None:
 def test_events_survive_a_savepoint_that_loses_an_insert_race(database: Database) -> None:
     """An event recorded before a savepoint that rolls back (a lost insert race) is kept, and the
     chain's head is not touched until the real commit."""
-    from sqlalchemy.exc import IntegrityError
-
-    from staydown.subjects.models import PlatformAccount
 
     with database.unit_of_work() as db:
         db.add(

@@ -14,12 +14,15 @@ import pytest
 import sqlalchemy as sa
 
 from staydown.actors import Actor
+from staydown.app import worker_services
 from staydown.audit.models import AuditEvent
+from staydown.authorities.dsa18 import mark_threat
 from staydown.authorities.models import NcaReport
-from staydown.authorities.nca import FILE_NCA_REPORT, NcaRules, confirm_report, draft_reports
+from staydown.authorities.nca import FILE_NCA_REPORT, NcaRules, _priority, confirm_report, draft_reports
 from staydown.authorities.nca_client import NcaClient
 from staydown.authorities.nca_format import validate_report
 from staydown.authorities.nca_server import create_app as create_nca_app
+from staydown.cases.actions import claim_case, decide_case
 from staydown.cases.models import Case, LegalTrack
 from staydown.cases.rules import CaseRules
 from staydown.clock import FrozenClock
@@ -28,12 +31,16 @@ from staydown.delivery.models import Job
 from staydown.errors import InvalidInput, PermissionDenied, RuleViolation
 from staydown.evidence.actions import read_item, store_item
 from staydown.evidence.models import EvidenceItem, LegalHold
+from staydown.intake.models import Notice, NoticeItem
 from staydown.jobs import build_registry
 from staydown.matching.models import ContentSignal, Scan
 from staydown.settings import Settings
 from staydown.staff.permissions import permissions_for_roles
+from staydown.subjects.models import PlatformAccount, PlatformContent
+from staydown.subjects.queries import content_by_platform_id
 from staydown.worker import RetryPolicy, Worker
 from tests.authorities.test_ncmec_protocol import serve
+from tests.helpers import make_staff, sign_in
 from tests.imagegen import jpeg
 
 TOKEN = "nca-test-token-not-real"
@@ -95,9 +102,6 @@ def make_case(
         },
     )
     assert r.status_code in (200, 201, 202), r.text
-    from staydown.intake.models import Notice, NoticeItem
-    from staydown.subjects.models import PlatformAccount, PlatformContent
-    from staydown.subjects.queries import content_by_platform_id
 
     with database.unit_of_work() as db:
         case = db.execute(sa.select(Case)).scalar_one()
@@ -149,8 +153,6 @@ def make_case(
                 )
         case_id = case.id
     if confirm:
-        from staydown.cases.actions import claim_case, decide_case
-
         with database.unit_of_work() as db:
             case = db.get(Case, case_id)
             claim_case(db, actor=CS1, case=case)
@@ -165,8 +167,6 @@ def make_case(
                 rules=client.app.state.case_rules,
             )
             if imminent_danger:
-                from staydown.authorities.dsa18 import mark_threat
-
                 mark_threat(
                     db,
                     actor=CS1,
@@ -180,8 +180,6 @@ def make_case(
 
 
 def worker(client, database: Database, url: str, *, timeout: float = 5.0) -> Worker:
-    from staydown.app import worker_services
-
     services = {**worker_services(client.app), "nca_client": NcaClient(url, TOKEN, timeout=timeout)}
     return Worker(database, build_registry(), services=services, retry=RetryPolicy(base_seconds=1, cap_seconds=1))
 
@@ -274,7 +272,6 @@ def test_uk6_an_urgent_case_is_reported_as_urgent(client, database: Database) ->
         (report,) = draft_reports(db, actor=CS1, case=case, catalogue=client.app.state.catalogue, rules=ON)
         assert report.priority == "urgent" and "threat" in report.priority_reason
     # The rule for a case nobody marked, directly (a second case here would share c-1).
-    from staydown.authorities.nca import _priority
 
     with database.unit_of_work(write=False) as db:
         plain = Case(state="open", area="child_safety", severity="critical", opened_at=now(db))
@@ -507,8 +504,6 @@ def test_uk6_nothing_is_drafted_or_filed_when_nca_reporting_is_off(
 
 
 def _cs_headers(client, database: Database) -> dict[str, str]:
-    from tests.helpers import make_staff, sign_in
-
     make_staff(database, "cs-api", "child_safety")
     return sign_in(client, "cs-api")
 
@@ -518,7 +513,6 @@ def _cs_headers(client, database: Database) -> dict[str, str]:
 
 def test_uk6_csam5_api_drafts_confirms_and_shows_status(client, database: Database, nca, clock: FrozenClock) -> None:
     """UK-6, CSAM-5: the routes, each behind its permission, with a clear 4xx for bad input."""
-    from tests.helpers import make_staff, sign_in
 
     url, server = nca
     for name, role in (("mod-api", "moderator"), ("legal-api", "legal"), ("cs-api2", "child_safety")):
@@ -529,8 +523,6 @@ def test_uk6_csam5_api_drafts_confirms_and_shows_status(client, database: Databa
     assert client.get("/v1/nca-reports", headers=mod).status_code == 403
     r = client.post(f"/v1/cases/{unconfirmed}/nca-reports", headers=cs, json={})
     assert r.status_code == 409 and "not been confirmed" in r.json()["message"]
-
-    from staydown.cases.actions import claim_case, decide_case
 
     with database.unit_of_work() as db:
         case = db.get(Case, unconfirmed)

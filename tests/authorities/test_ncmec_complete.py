@@ -25,12 +25,16 @@ from staydown.clock import FrozenClock
 from staydown.db import Database
 from staydown.delivery.models import Job
 from staydown.enforcement.models import EnforcementAction
+from staydown.evidence.actions import store_item
 from staydown.subjects.actions import ensure_content
 from staydown.subjects.schemas import AccountRef, ContentRef
+from staydown.transparency.models import StatementOfReasons
+from staydown.transparency.report import build_report
 from tests.authorities.test_ncmec_filing import _worker
 from tests.authorities.test_ncmec_protocol import PASSWORD, USER, serve
 from tests.helpers import auth
 from tests.imagegen import encode, jpeg, synthetic
+from tests.web.console_helpers import console_user
 
 UPLOADED_AT = datetime(2026, 5, 30, 9, 15, 7, tzinfo=UTC)
 
@@ -427,7 +431,6 @@ def test_ncmec3_the_track_is_met_only_when_every_report_of_the_case_is_finished(
     _scan(client, api_key, copy, "post-907", "acct-b")
     with database.unit_of_work() as db:
         content = ensure_content(db, actor=SYSTEM, ref=ContentRef(id="post-906", account=AccountRef(id="acct-a")))
-        from staydown.evidence.actions import store_item
 
         store_item(
             db,
@@ -492,8 +495,6 @@ def test_ncmec3_a_file_request_is_delivered_as_an_action_but_counted_as_no_measu
 ) -> None:
     """provide_file travels with the actions (so every integration receives it) but restricts
     nobody: no statement of reasons, no case measure, not in the DSA figures."""
-    from staydown.transparency.models import StatementOfReasons
-    from staydown.transparency.report import build_report
 
     _waiting_report(client, database, staff, api_key, "post-908")
     with database.unit_of_work(write=False) as db:
@@ -514,7 +515,6 @@ def test_ncmec3_the_console_shows_the_wait_and_files_without_only_with_reasons(
 ) -> None:
     """The report's console page says which file it waits for, from which request, until when;
     a specialist files without it from there once the platform's time is up, with reasons."""
-    from tests.web.console_helpers import console_user
 
     _, report_id, request_id = _waiting_report(client, database, staff, api_key, "post-909")
     specialist = console_user(client, database, "cs-console", "child_safety")
@@ -535,7 +535,6 @@ def test_ncmec3_the_console_shows_the_wait_and_files_without_only_with_reasons(
 def test_csam3_what_the_platform_deposited_is_checked_before_it_goes_into_a_report(client, database: Database) -> None:
     """The deposit context is free JSON: an address that is no IP, a port out of range or a time
     without an offset is left out (the next source is used), never sent as it came."""
-    from staydown.evidence.actions import store_item
 
     created = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
     with database.unit_of_work() as db:

@@ -9,19 +9,22 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from staydown.actors import Actor
+from staydown.actors import SYSTEM, Actor
+from staydown.app import worker_services
 from staydown.authorities.models import NcmecReport
 from staydown.authorities.ncmec import confirm_report, draft_reports
 from staydown.authorities.ncmec_client import CyberTiplineClient
 from staydown.authorities.ncmec_server import create_app as create_ncmec_app
+from staydown.cases.actions import claim_case, decide_case
 from staydown.cases.models import Case, LegalTrack
 from staydown.clock import FrozenClock
 from staydown.db import Database
 from staydown.errors import PermissionDenied, RuleViolation
-from staydown.evidence.actions import read_item, store_item
+from staydown.evidence.actions import purge_expired, read_item, store_item
 from staydown.evidence.models import EvidenceItem, LegalHold
 from staydown.jobs import build_registry
 from staydown.staff.permissions import permissions_for_roles
+from staydown.subjects.queries import content_by_platform_id
 from staydown.worker import RetryPolicy, Worker
 from tests.authorities.test_ncmec_protocol import PASSWORD, USER, serve
 from tests.imagegen import jpeg
@@ -51,7 +54,6 @@ def _case_with_evidence(client, database: Database, *, confirm: bool = True) -> 
     )
     with database.unit_of_work() as db:
         case = db.execute(sa.select(Case)).scalar_one()
-        from staydown.subjects.queries import content_by_platform_id
 
         content = content_by_platform_id(db, "c-1")
         for seed in (1, 2):
@@ -67,8 +69,6 @@ def _case_with_evidence(client, database: Database, *, confirm: bool = True) -> 
             )
         case_id = case.id
     if confirm:
-        from staydown.cases.actions import claim_case, decide_case
-
         with database.unit_of_work() as db:
             case = db.get(Case, case_id)
             claim_case(db, actor=CS1, case=case)
@@ -85,8 +85,6 @@ def _case_with_evidence(client, database: Database, *, confirm: bool = True) -> 
 
 
 def _worker(client, database: Database, url: str) -> Worker:
-    from staydown.app import worker_services
-
     settings = client.app.state.settings
     settings.ncmec_reporter_email = "safety@platform.example"
     settings.ncmec_reporter_first_name, settings.ncmec_reporter_last_name = "Safety", "Team"
@@ -141,8 +139,6 @@ def test_confirmed_case_files_one_finished_report_and_starts_the_hold(
         track = db.execute(sa.select(LegalTrack).where(LegalTrack.kind == "ncmec")).scalar_one()
         assert track.state == "met" and track.resolution == "report_finished"
     # Retention cannot purge what the report holds.
-    from staydown.actors import SYSTEM
-    from staydown.evidence.actions import purge_expired
 
     clock.advance(days=200)
     with database.unit_of_work() as db:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from staydown.actors import SYSTEM, Actor
 from staydown.audit.models import AuditEvent
 from staydown.cases import teamwork
+from staydown.cases.actions import claim_case
 from staydown.cases.bulk import MAX_BULK, bulk_decide
 from staydown.cases.models import Case, CaseComment, Decision, StaffAlert
 from staydown.cases.queues import parse_filter
@@ -140,8 +141,6 @@ def test_bulk_decision_refuses_the_two_person_rule_and_is_all_or_nothing(app, cl
     catalogue = app.state.catalogue
     ref = catalogue.get("spam").ref
     with database.unit_of_work() as db:
-        from staydown.cases.actions import claim_case
-
         claim_case(db, actor=other, case=db.get(Case, spam[1]))
     for ids, error, words in (
         ([spam[0], minor], RuleViolation, "two-person rule"),

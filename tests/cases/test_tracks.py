@@ -10,16 +10,22 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
 from staydown.actors import SYSTEM
+from staydown.actors import SYSTEM as system
+from staydown.app import create_app
 from staydown.audit.models import AuditEvent
 from staydown.cases.actions import sweep_deadlines
 from staydown.cases.models import Case, LegalTrack, StaffAlert
 from staydown.clock import FrozenClock
 from staydown.db import Database
 from staydown.enforcement.models import EnforcementAction
+from staydown.matching.banks import NewEntry, add_entries, create_bank
+from staydown.media.hashing import compute_signals
 from staydown.policies import load_catalogue
 from staydown.policies.catalogue import check_catalogue_text
+from staydown.staff.actions import create_api_client
 from staydown.transparency.report import build_report
 from tests.conftest import T0
 from tests.helpers import auth, sign_in
@@ -190,10 +196,6 @@ def _catalogue_with(old: str, new: str):
 
 @pytest.fixture
 def custom_client(settings, database: Database):
-    from fastapi.testclient import TestClient
-
-    from staydown.app import create_app
-
     def build(catalogue):
         return TestClient(create_app(settings, database=database, run_worker=False, catalogue=catalogue))
 
@@ -523,8 +525,6 @@ def test_CSAM7_a_confirmed_match_under_a_policy_that_does_not_act_alone_is_knowl
 ) -> None:
     """REQ CSAM-1, CSAM-7: without `auto_action_on_trusted_match` nothing is decided by the
     machine, but the match against confirmed material is still knowledge: the clock runs."""
-    from staydown.actors import SYSTEM as system
-    from staydown.matching.banks import NewEntry, add_entries, create_bank
 
     catalogue = load_catalogue(
         DEFAULT_TEXT.replace("auto_action_on_trusted_match: true", "auto_action_on_trusted_match: false", 1).replace(
@@ -532,7 +532,6 @@ def test_CSAM7_a_confirmed_match_under_a_policy_that_does_not_act_alone_is_knowl
         )
     )
     stand_in = encode(synthetic(99, (512, 512)), "JPEG", quality=90)
-    from staydown.media.hashing import compute_signals
 
     signals = compute_signals(stand_in)
     with database.unit_of_work() as db:
@@ -559,7 +558,5 @@ def test_CSAM7_a_confirmed_match_under_a_policy_that_does_not_act_alone_is_knowl
 
 
 def _api_key(database: Database) -> str:
-    from staydown.staff.actions import create_api_client
-
     with database.unit_of_work() as db:
         return create_api_client(db, actor=SYSTEM, name="platform").key

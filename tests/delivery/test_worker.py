@@ -4,20 +4,28 @@ with backoff, dead-letter with an alarm, keep order per key, and never run twice
 from __future__ import annotations
 
 import random
+import sqlite3
 import threading
 import time
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import exc
+from sqlalchemy.exc import OperationalError
 
+from staydown import audit
 from staydown.actors import SYSTEM
+from staydown.app import build_worker
+from staydown.audit import AuditTag
 from staydown.audit.models import AuditEvent
 from staydown.clock import FrozenClock
-from staydown.db import Database
+from staydown.db import Database, database_unavailable
 from staydown.delivery.models import Job, JobAttempt, JobState
 from staydown.delivery.outbox import JobContext, JobRegistry, enqueue
 from staydown.errors import Conflict
+from staydown.jobs import RETENTION, SWEEP_DEADLINES, build_registry
+from staydown.settings import Settings
 from staydown.worker import RetryPolicy, Worker, requeue_dead_job
 
 
@@ -53,8 +61,6 @@ def test_job_runs_and_its_writes_commit_with_completion(database: Database) -> N
     @registry.handler("t")
     def handle(db, ctx: JobContext) -> None:
         seen.append(ctx.payload)
-        from staydown import audit
-        from staydown.audit import AuditTag
 
         audit.record(db, actor=SYSTEM, tag=AuditTag.CONTENT_UPDATE, subject_type="content", subject_id=1)
 
@@ -249,10 +255,6 @@ def test_periodic_jobs_are_scheduled_once_per_slot_across_workers(database: Data
 
 
 def test_deadline_sweep_is_a_periodic_job_of_the_service(database: Database, tmp_path) -> None:
-    from staydown.app import build_worker
-    from staydown.jobs import RETENTION, SWEEP_DEADLINES, build_registry
-    from staydown.settings import Settings
-
     worker = build_worker(Settings(env="test", data_dir=tmp_path), database, build_registry())
     assert (SWEEP_DEADLINES, 60) in worker.periodic and (RETENTION, 3600) in worker.periodic
     worker.schedule_periodic()
@@ -271,7 +273,6 @@ def test_jobs_a_worker_could_not_finish_in_an_outage_are_handed_back_when_the_da
     """Issue 16 item 8: a job leased just before the database went away, whose failure could not
     be recorded either, is due again as soon as the database is back, not when its 5-minute lease
     runs out; a job whose completion did commit stays done."""
-    from sqlalchemy.exc import OperationalError
 
     registry = JobRegistry()
     ran: list[int] = []
@@ -311,12 +312,6 @@ def test_jobs_a_worker_could_not_finish_in_an_outage_are_handed_back_when_the_da
 
 
 def test_database_unavailable_tells_an_outage_from_a_fault() -> None:
-    import sqlite3
-
-    from sqlalchemy import exc
-
-    from staydown.db import database_unavailable
-
     assert database_unavailable(exc.OperationalError("BEGIN", {}, sqlite3.OperationalError("database is locked")))
     assert database_unavailable(exc.TimeoutError("QueuePool limit"))
     assert database_unavailable(exc.InterfaceError("SELECT", {}, Exception("connection is closed")))

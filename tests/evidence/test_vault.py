@@ -13,14 +13,17 @@ import sqlalchemy as sa
 
 from staydown.actors import SYSTEM, Actor
 from staydown.audit.models import AuditEvent
+from staydown.authorities import law_enforcement
+from staydown.authorities.models import LawEnforcementRequest, NcmecReport, NcmecReportFile
 from staydown.clock import FrozenClock
 from staydown.db import Database
 from staydown.errors import Conflict, InvalidInput, PermissionDenied, RuleViolation
 from staydown.evidence import actions
 from staydown.evidence.blobs import FileBlobStore
 from staydown.evidence.crypto import MasterKeys, VaultKeyError
-from staydown.evidence.models import EvidenceItem
+from staydown.evidence.models import EvidenceItem, LegalHold
 from staydown.staff.permissions import permissions_for_roles
+from tests.authorities.test_ncmec_filing import _case_with_evidence
 from tests.helpers import auth, make_staff, sign_in
 from tests.imagegen import jpeg
 
@@ -104,7 +107,6 @@ def test_retention_purges_unheld_items_and_never_held_ones(
     with database.unit_of_work() as db:
         assert db.get(EvidenceItem, gone).state == "purged" and db.get(EvidenceItem, gone).wrapped_key is None
         assert db.get(EvidenceItem, kept).state == "stored"
-        from staydown.evidence.models import LegalHold
 
         with pytest.raises(RuleViolation, match="one-year hold"):
             actions.release_hold(db, actor=LEGAL, hold=db.get(LegalHold, hold_id), reason="no longer needed")
@@ -185,7 +187,6 @@ def test_csam4_a_held_item_is_not_destroyed_until_its_hold_ends(
 ) -> None:
     """CSAM-4/6: preservation comes first. Destruction is refused while a hold is in force, naming
     the hold; once the hold is released on the record, two people can destroy it."""
-    from staydown.evidence.models import LegalHold
 
     item_id = _store(database, vault, jpeg(13))
     with database.unit_of_work() as db:
@@ -256,8 +257,6 @@ def test_destruction_rolled_back_leaves_the_ciphertext(database: Database, vault
 
 
 def test_holds_are_released_over_http_on_the_record(client, database: Database) -> None:
-    from staydown.evidence.models import LegalHold
-
     make_staff(database, "lee", "legal")
     make_staff(database, "mo2", "moderator")
     with database.unit_of_work() as db:
@@ -316,7 +315,6 @@ def test_csam4_csam6_a_law_enforcement_request_to_destroy_ends_the_report_hold_o
     request, although the finished report's deemed preservation request (2258A(h)(1)) has most of
     its year to run, and the provider's own voluntary hold (2258A(h)(5)) too. Still two people,
     and each ended hold is its own audit event naming the agency and the law."""
-    from staydown.evidence.models import LegalHold
 
     item_id, report_hold = _reported_item(database, vault, clock, 21)
     with database.unit_of_work() as db:
@@ -372,7 +370,6 @@ def test_csam4_another_agencys_preservation_request_is_not_ended_by_a_request_to
     """2258A(h)(4) leaves 2703 untouched: a preservation request (2703(f)) from another agency
     stands, and the destruction waits until legal releases it on the record (withdrawn, or run
     out). The same holds for a preservation request that arrives between request and approval."""
-    from staydown.evidence.models import LegalHold
 
     item_id, report_hold = _reported_item(database, vault, clock, 22)
     with database.unit_of_work() as db:
@@ -441,7 +438,6 @@ def test_csam6_law_enforcement_destruction_over_http_is_registered_and_names_ide
     """REQ CSAM-6: recorded by legal with the agency and its reference, kept in the register of
     law-enforcement requests, and "any such visual depiction": other vault copies of the same
     bytes are named so they are destroyed too."""
-    from staydown.authorities.models import LawEnforcementRequest
 
     make_staff(database, "lee", "legal")
     make_staff(database, "lou", "legal")
@@ -489,9 +485,6 @@ def test_csam6_law_enforcement_destruction_over_http_is_registered_and_names_ide
 def test_csam6_a_file_of_an_unfinished_report_is_not_destroyed(client, database: Database) -> None:
     """The duty to report comes first: an item in a report not yet finished is not destroyed
     (2258B(c)(2) speaks of depictions already provided under 2258A)."""
-    from staydown.authorities import law_enforcement
-    from staydown.authorities.models import NcmecReport, NcmecReportFile
-    from tests.authorities.test_ncmec_filing import _case_with_evidence
 
     case_id = _case_with_evidence(client, database)
     with database.unit_of_work() as db:
@@ -523,7 +516,6 @@ def test_uk6_the_hold_after_an_nca_report_cannot_be_released_early(
 ) -> None:
     """REQ UK-6, CSAM-4: what went into a report to the NCA is kept for the period the regulations
     set; a person cannot end that hold early, as with NCMEC's year."""
-    from staydown.evidence.models import LegalHold
 
     with database.unit_of_work() as db:
         item = actions.store_item(

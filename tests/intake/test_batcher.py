@@ -10,6 +10,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
+import staydown.intake.batcher as batcher_module
 from staydown.actors import Actor
 from staydown.cases.rules import DEFAULT_RULES
 from staydown.db import Database
@@ -103,7 +104,6 @@ def test_TID1_one_notice_failing_in_the_database_does_not_fail_its_batch(
 def _first_batch_held(database: Database):
     """A batcher whose first batch (one notice) is held open until the block ends, so that what
     the block submits queues up as one batch. Yields the batcher and the batch sizes it wrote."""
-    import staydown.intake.batcher as batcher_module
 
     batcher = _batcher(database)
     gate = threading.Event()
@@ -164,7 +164,6 @@ def test_the_same_idempotency_key_twice_is_one_notice(database: Database) -> Non
 def test_a_full_queue_answers_503_and_close_writes_what_waits(database: Database) -> None:
     batcher = _batcher(database, max_waiting=3)
     gate = threading.Event()
-    import staydown.intake.batcher as batcher_module
 
     real = batch_module.submit_notices
 

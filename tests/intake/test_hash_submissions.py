@@ -17,13 +17,17 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image, ImageOps
 
+from staydown.app import worker_services
 from staydown.audit.models import AuditEvent
 from staydown.cases.models import Case, LegalTrack
 from staydown.db import Database
+from staydown.enforcement.models import EnforcementAction
 from staydown.intake import hash_submissions
 from staydown.intake.models import HashSubmission, Notice, NoticeItem
+from staydown.jobs import build_registry
 from staydown.matching.models import Bank, BankEntry
 from staydown.subjects.models import PlatformContent
+from staydown.worker import Worker
 from tests.helpers import auth, make_staff, sign_in
 from tests.imagegen import encode, synthetic
 
@@ -87,10 +91,6 @@ def _scan(client, key: str, content_id: str, data: bytes) -> dict:
 
 
 def _run_jobs(client, database: Database) -> int:
-    from staydown.app import worker_services
-    from staydown.jobs import build_registry
-    from staydown.worker import Worker
-
     return Worker(database, build_registry(), services=worker_services(client.app)).run_until_idle()
 
 
@@ -250,7 +250,6 @@ def test_TID3_sweep_review_hold_verify_and_withdraw(client, database: Database, 
         assert len(tracks) == 2 and all(t.received_at == notice.received_at and t.state == "open" for t in tracks)
         assert {db.get(Case, t.case_id).state for t in tracks} == {"open"}
         # Nothing was removed by the sweep: a person decides.
-        from staydown.enforcement.models import EnforcementAction
 
         assert db.execute(sa.select(EnforcementAction).where(EnforcementAction.kind == "remove")).first() is None
 

@@ -37,6 +37,7 @@ from staydown.transparency.consistency import (
     record_second_opinion,
     sample_decisions,
 )
+from staydown.transparency.models import StatementOfReasons
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
 END = datetime(2026, 6, 8, tzinfo=UTC)
@@ -150,7 +151,6 @@ def decide_appeal(db: Session, catalogue: Catalogue, actor: Actor, appeal: Appea
 def affected_user_appeal(db: Session, case: Case, decision_id: int, basis: str) -> Appeal:
     """An affected user's appeal. Filed through appeals.actions with the statement of reasons'
     code when the restriction has one; the statement is issued by apply_action."""
-    from staydown.transparency.models import StatementOfReasons
 
     code = db.execute(
         sa.select(StatementOfReasons.code)

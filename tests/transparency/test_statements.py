@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlalchemy import event
 
-from staydown.actors import SYSTEM
+from staydown import audit
+from staydown.actors import SYSTEM, Actor
 from staydown.audit.models import AuditEvent
 from staydown.cases.actions import claim_case, decide_case
 from staydown.cases.models import Case
@@ -24,21 +26,27 @@ from staydown.enforcement.models import EnforcementAction
 from staydown.errors import NotFound
 from staydown.intake.actions import submit_detection, submit_notice
 from staydown.intake.schemas import NoticeIn
+from staydown.matching.matcher import BankMatch
 from staydown.policies import default_catalogue
 from staydown.settings import Settings
+from staydown.staff.permissions import Role, permissions_for_roles
 from staydown.subjects.actions import ensure_content
+from staydown.subjects.models import PlatformContent
 from staydown.subjects.schemas import AccountRef, ContentRef
 from staydown.transparency.models import StatementOfReasons
+from staydown.transparency.report import build_report
 from staydown.transparency.statements import (
     RESTRICTIONS,
     StatementSettings,
     public_view,
     statement_by_code,
     statement_for_action,
+    statement_settings,
     use_statement_settings,
 )
+from staydown.transparency.tdb import tdb_statement
 from tests.conftest import T0
-from tests.helpers import auth, make_key
+from tests.helpers import auth, make_key, make_staff, sign_in
 
 CATALOGUE = default_catalogue()
 ACCOUNT_MEASURES = {"suspend", "terminate"}
@@ -128,8 +136,6 @@ def test_dsa2_every_restriction_has_a_statement_with_every_element(db: Any, kind
 
 
 def _pending_events(db: Any, tag: str) -> list[Any]:
-    from staydown import audit
-
     return [e for e in audit.pending(db) if e.tag == tag]
 
 
@@ -186,8 +192,6 @@ def test_dsa2_source_follows_the_notices_of_the_case(db: Any, kind: str, source:
 
 
 def test_dsa2_scan_detection_is_automated_detection_and_its_hold_an_automated_decision(db: Any) -> None:
-    from staydown.matching.matcher import BankMatch
-
     _content(db)
     match = BankMatch(
         bank="known",
@@ -379,7 +383,6 @@ def test_dsa2_missing_policy_gets_a_neutral_statement(db: Any) -> None:
 
 def test_dsa2_settings_reach_statements_issued_through_the_app(app: Any, database: Database) -> None:
     assert app.state.settings.platform_name == "this platform"
-    from staydown.transparency.statements import statement_settings
 
     with database.unit_of_work() as db:
         config = statement_settings(db)
@@ -462,7 +465,6 @@ def test_statements_list_needs_transparency_read_and_a_filter(client: Any, datab
     # A transparency reader that is not a case reader (a platform key, an auditor) gets the
     # public view: no ids, no reviewer's own words, no Transparency Database bookkeeping.
     assert "tdb" not in r.json()["statements"][0] and "case_id" not in r.json()["statements"][0]
-    from tests.helpers import make_staff, sign_in
 
     make_staff(database, "lex", "legal")
     r = client.get("/v1/statements?content_id=post-1", headers=sign_in(client, "lex"))
@@ -477,7 +479,6 @@ def test_statements_list_needs_transparency_read_and_a_filter(client: Any, datab
 
 def test_a_sweep_sized_transaction_reads_the_case_notices_once(db: Any) -> None:
     """Cheap enough for a sweep: a thousand actions in one transaction, one query of the case."""
-    from staydown.subjects.models import PlatformContent
 
     case = _notice(db)
     for n in range(2, 42):
@@ -530,8 +531,6 @@ def test_settings_refuse_the_default_tdb_token_in_production() -> None:
 
 
 def test_platform_languages_are_language_tags() -> None:
-    from pydantic import ValidationError
-
     assert Settings(platform_languages=["de", "pt-BR"]).platform_languages == ["de", "pt-BR"]
     for bad in ([], ["EN!"], ["english"]):
         with pytest.raises(ValidationError):
@@ -539,9 +538,6 @@ def test_platform_languages_are_language_tags() -> None:
 
 
 def _moderator() -> Any:
-    from staydown.actors import Actor
-    from staydown.staff.permissions import Role, permissions_for_roles
-
     return Actor.staff(1, "mo", permissions_for_roles([Role.moderator.value]))
 
 
@@ -561,11 +557,6 @@ def test_dsa2_dsa8_automation_has_one_source_on_the_action_feed_statement_databa
     the action row, the feed and webhook body, the statement, the Transparency Database body and
     the report say the same about automated detection and decision (the feed used to say false
     where the statement said true, and the report "automated 0")."""
-    from datetime import datetime
-
-    from staydown.matching.matcher import BankMatch
-    from staydown.transparency.report import build_report
-    from staydown.transparency.tdb import tdb_statement
 
     _content(db)
     match = BankMatch(

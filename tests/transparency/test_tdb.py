@@ -15,19 +15,24 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
 from staydown.actors import SYSTEM
 from staydown.audit.models import AuditEvent
+from staydown.cases.models import StaffAlert
+from staydown.cli import app
 from staydown.db import Database
 from staydown.delivery.models import Job
 from staydown.delivery.outbox import enqueue
 from staydown.enforcement.actions import apply_action
+from staydown.errors import InvalidInput
 from staydown.intake.actions import submit_notice
 from staydown.intake.schemas import NoticeIn
-from staydown.jobs import build_registry
+from staydown.jobs import PERIODIC, build_registry
 from staydown.policies import default_catalogue
 from staydown.settings import DEV_TDB_TOKEN, Settings
 from staydown.subjects.actions import ensure_content
+from staydown.subjects.models import PlatformContent
 from staydown.subjects.schemas import AccountRef, ContentRef
 from staydown.transparency.models import StatementOfReasons
 from staydown.transparency.scrub import scrub_personal_data
@@ -37,6 +42,7 @@ from staydown.transparency.tdb import (
     TdbClient,
     TdbConfigurationError,
     TdbUnavailable,
+    requeue_failed,
     submit_pending,
     tdb_statement,
     validate_statement,
@@ -324,7 +330,6 @@ def test_dsa9_no_personal_data_reaches_the_transparency_database(
     )
     case = receipt.cases[0]
     content_id = case.content_id
-    from staydown.subjects.models import PlatformContent
 
     content = db.get(PlatformContent, content_id)
     facts = (
@@ -390,7 +395,6 @@ def test_dsa9_a_transient_failure_is_retried_by_the_next_run(
 ) -> None:
     """An outage leaves the statements pending and the run ends quietly (no dead-job alarm a
     minute); the next periodic run sends them. A backlog a day old alerts the administrators once."""
-    from staydown.cases.models import StaffAlert
 
     state, url = tdb
     _make_statements(database, 5)
@@ -494,18 +498,12 @@ def test_dsa9_without_a_database_url_statements_wait(database: Database, tmp_pat
 
 
 def test_dsa9_the_submit_job_is_periodic() -> None:
-    from staydown.jobs import PERIODIC
-
     assert (TDB_SUBMIT_JOB, 60) in PERIODIC and TDB_SUBMIT_JOB in build_registry().kinds
 
 
 def test_dsa9_cli_submits_pending_statements(
     database: Database, database_url: str, tdb: tuple[Any, str], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from typer.testing import CliRunner
-
-    from staydown.cli import app
-
     state, url = tdb
     _make_statements(database, 3)
     for name, value in (("DATABASE_URL", database_url), ("DATA_DIR", str(tmp_path / "var")), ("ENV", "test")):
@@ -521,9 +519,6 @@ def test_dsa9_cli_submits_pending_statements(
 
 
 def test_dsa9_refused_statements_can_be_requeued_with_a_reason(database: Database, tdb: tuple[Any, str]) -> None:
-    from staydown.errors import InvalidInput
-    from staydown.transparency.tdb import requeue_failed
-
     state, url = tdb
     ids = _make_statements(database, 2)
     state.fail_next(1, status=400)
