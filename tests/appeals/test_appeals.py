@@ -148,7 +148,7 @@ def _ncii_refused_by_two(client, database: Database, deciders) -> tuple[int, str
 
 def test_dsa4_appeal_by_the_second_reviewer_is_refused(client, database: Database, deciders) -> None:
     """REQ DSA-4: the second reviewer took the decision too."""
-    case_id, code = _ncii_refused_by_two(client, database, deciders)
+    _case_id, code = _ncii_refused_by_two(client, database, deciders)
     appeal = _appeal(client, tracking=code, basis="no_action")
     appeal_id = _appeal_id(database, appeal["code"])
     r = client.post(f"/v1/appeals/{appeal_id}/claim", headers=deciders["senior"])
@@ -397,7 +397,7 @@ def test_dsa4_uk3_notifier_appeal_against_no_action_is_expedited_and_leads_to_ac
         "reversed",
         reasons="the image is intimate and the person depicted did not consent",
     )
-    assert body["new_decision_id"] and "remove" in [k for k in active_kinds(database, case_id)]
+    assert body["new_decision_id"] and "remove" in list(active_kinds(database, case_id))
     with database.unit_of_work(write=False) as db:
         case = db.get(Case, case_id)
         assert case.state == "decided" and case.outcome == "violates"
@@ -853,10 +853,10 @@ def test_dsa4_eui1_a_reversal_asks_whether_the_bank_entry_was_wrong_and_disables
     client.app.state.match_engine.catch_up()
     assert upload("img-2") == "allow"  # the same upload is no longer held: no new case
     # One count of entries: the API, the CLI's query and the console agree.
-    bank = [b for b in client.get("/v1/banks", headers=auth(key)).json() if b["name"] == "shared-list"][0]
+    bank = next(b for b in client.get("/v1/banks", headers=auth(key)).json() if b["name"] == "shared-list")
 
     with database.unit_of_work(write=False) as db:
-        counts = entry_counts(db)[bank["id"]] if "id" in bank else list(entry_counts(db).values())[0]
-        row = [r for r in bank_rows(db) if r.bank.name == "shared-list"][0]
+        counts = entry_counts(db)[bank["id"]] if "id" in bank else next(iter(entry_counts(db).values()))
+        row = next(r for r in bank_rows(db) if r.bank.name == "shared-list")
     assert bank["entries"] == counts.active == row.enabled_entries == 0
     assert counts.disabled == row.disabled_entries == 1

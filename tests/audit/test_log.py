@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import pytest
@@ -56,7 +57,7 @@ def test_record_chains_events_and_verifies(database: Database) -> None:
         events = db.execute(sa.select(AuditEvent).order_by(AuditEvent.seq)).scalars().all()
         assert [e.seq for e in events] == [1, 2, 3, 4, 5]
         assert events[0].prev_hash == "0" * 64
-        assert all(b.prev_hash == a.hash for a, b in zip(events, events[1:]))
+        assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(events))
         assert events[0].actor_kind == "system" and events[0].actor_id == "staydown"
         assert events[2].data == {"i": 2, "note": "ünïcode ✓", "nested": {"b": [1, 2.5, None]}}
         head = db.get(AuditHead, 1)

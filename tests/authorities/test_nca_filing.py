@@ -50,13 +50,13 @@ LEGAL = Actor.staff(203, "legal", permissions_for_roles(["legal"]))
 MOD = Actor.staff(204, "mod", permissions_for_roles(["moderator"]))
 ON = NcaRules(enabled=True, uk_provider=True)
 PDQ = "f" * 16 + "0" * 48
-NCA_SETTINGS = dict(
-    uk_nca_reporting=True,
-    uk_nca_provider="uk",
-    uk_nca_organisation_id="ORG-TEST-0001",
-    uk_nca_authorised_person_name="Safety Lead (test)",
-    uk_nca_authorised_person_email="safety@platform.example",
-)
+NCA_SETTINGS = {
+    "uk_nca_reporting": True,
+    "uk_nca_provider": "uk",
+    "uk_nca_organisation_id": "ORG-TEST-0001",
+    "uk_nca_authorised_person_name": "Safety Lead (test)",
+    "uk_nca_authorised_person_email": "safety@platform.example",
+}
 
 
 @pytest.fixture
@@ -514,7 +514,7 @@ def _cs_headers(client, database: Database) -> dict[str, str]:
 def test_uk6_csam5_api_drafts_confirms_and_shows_status(client, database: Database, nca, clock: FrozenClock) -> None:
     """UK-6, CSAM-5: the routes, each behind its permission, with a clear 4xx for bad input."""
 
-    url, server = nca
+    url, _server = nca
     for name, role in (("mod-api", "moderator"), ("legal-api", "legal"), ("cs-api2", "child_safety")):
         make_staff(database, name, role)
     mod, legal, cs = (sign_in(client, n) for n in ("mod-api", "legal-api", "cs-api2"))

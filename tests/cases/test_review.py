@@ -244,7 +244,7 @@ def test_queue_orders_by_priority_then_deadline(client, staff, database: Databas
     client.post("/public/notices", json=HARASSMENT)
     client.post("/public/notices", json=MINOR_REPORT)
     queue = client.get("/v1/queue", headers=staff["cs1"]).json()
-    assert [c["policy_id"] for c in queue][0] == "csam"
+    assert next(c["policy_id"] for c in queue) == "csam"
     priorities = [c["priority"] for c in queue]
     assert priorities == sorted(priorities, reverse=True)
     # A moderator without child-safety access does not see the child-safety case at all.

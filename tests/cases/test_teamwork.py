@@ -117,7 +117,7 @@ def test_bulk_decision_claims_and_decides_each_case_with_one_event_each(app, cli
         result = bulk_decide(
             db,
             actor=mo,
-            case_ids=ids + [ids[0]],
+            case_ids=[*ids, ids[0]],
             policy_ref=catalogue.get("spam").ref,
             outcome="violates",
             facts=" bot wave ",

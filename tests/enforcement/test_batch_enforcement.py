@@ -97,35 +97,35 @@ def _content_specs(contents: dict[str, PlatformContent]) -> list[dict[str, Any]]
     specs: list[dict[str, Any]] = []
     for i, (name, content) in enumerate(contents.items()):
         specs.append(
-            dict(
-                kind="remove",
-                content_id=content.id,
-                policy_ref="harassment@2",
-                facts=f"posted at {content.url} by @{name}",
-                automated_detection=i % 2 == 0,
-                automated_decision=True,
-                details={"copy_of_case": 1, "distance": i},
-            )
+            {
+                "kind": "remove",
+                "content_id": content.id,
+                "policy_ref": "harassment@2",
+                "facts": f"posted at {content.url} by @{name}",
+                "automated_detection": i % 2 == 0,
+                "automated_decision": True,
+                "details": {"copy_of_case": 1, "distance": i},
+            }
         )
         if i % 3 == 0:
             specs.append(
-                dict(
-                    kind="label",
-                    content_id=content.id,
-                    policy_ref="harassment@2",
-                    facts="labelled",
-                    territorial_scope=["DE", "EL"],
-                    details={"n": i},
-                )
+                {
+                    "kind": "label",
+                    "content_id": content.id,
+                    "policy_ref": "harassment@2",
+                    "facts": "labelled",
+                    "territorial_scope": ["DE", "EL"],
+                    "details": {"n": i},
+                }
             )
     specs.append(
-        dict(
-            kind="restrict_distribution",
-            content_id=contents["fresh"].id,
-            facts="pending review",
-            interim=True,
-            details={"scope": ["search"]},
-        )
+        {
+            "kind": "restrict_distribution",
+            "content_id": contents["fresh"].id,
+            "facts": "pending review",
+            "interim": True,
+            "details": {"scope": ["search"]},
+        }
     )
     return specs
 
@@ -219,7 +219,11 @@ def _snapshot(database: Database, prefix: str) -> dict[str, Any]:
         rows: dict[str, Any] = {
             "actions": [
                 {
-                    **{c: uncoded(getattr(a, c)) for c in EnforcementAction.__table__.columns.keys() if c not in skip},
+                    **{
+                        c.key: uncoded(getattr(a, c.key))
+                        for c in EnforcementAction.__table__.columns
+                        if c.key not in skip
+                    },
                     "subject": subject(a),
                     "seq": a.change_seq - first_seq,
                 }
@@ -236,9 +240,9 @@ def _snapshot(database: Database, prefix: str) -> dict[str, Any]:
         rows["strikes"] = [
             {
                 **{
-                    c: uncoded(getattr(s, c))
-                    for c in AccountStrike.__table__.columns.keys()
-                    if c not in ("id", "account_id")
+                    c.key: uncoded(getattr(s, c.key))
+                    for c in AccountStrike.__table__.columns
+                    if c.key not in ("id", "account_id")
                 },
                 "account": accounts[s.account_id],
             }
@@ -258,9 +262,9 @@ def _snapshot(database: Database, prefix: str) -> dict[str, Any]:
         rows["statements"] = [
             {
                 **{
-                    c: uncoded(getattr(s, c), s.code)
-                    for c in StatementOfReasons.__table__.columns.keys()
-                    if c not in ("id", "code", "tdb_puid", "action_id", "account_id", "content_id")
+                    c.key: uncoded(getattr(s, c.key), s.code)
+                    for c in StatementOfReasons.__table__.columns
+                    if c.key not in ("id", "code", "tdb_puid", "action_id", "account_id", "content_id")
                 },
                 "action": action_no[s.action_id],
                 "subject": subject(s),
@@ -336,7 +340,7 @@ def test_x5_dsa7_batch_path_makes_the_same_rows_as_one_call_per_item(database: D
     assert len(one["jobs"]) == len(one["actions"])
     for part in ("actions", "strikes", "statements", "jobs"):
         assert len(one[part]) == len(batch[part]), part
-        for n, (a, b) in enumerate(zip(one[part], batch[part])):
+        for n, (a, b) in enumerate(zip(one[part], batch[part], strict=True)):
             assert a == b, (part, n)
     assert one["audit"] == batch["audit"]
 
@@ -359,6 +363,6 @@ def test_x5_batch_actions_check_every_spec_before_writing(db) -> None:
         apply_actions(
             db,
             actor=ACTOR,
-            specs=[dict(kind="remove", content_id=content.id), dict(kind="suspend", content_id=content.id)],
+            specs=[{"kind": "remove", "content_id": content.id}, {"kind": "suspend", "content_id": content.id}],
         )
     assert db.execute(sa.select(EnforcementAction)).scalars().all() == []

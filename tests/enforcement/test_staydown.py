@@ -222,14 +222,13 @@ def test_dsa7_art23_a_suspension_weighs_count_proportion_gravity_and_intent_neve
                 ]
             out[account_id] = kinds
         assert "suspend" not in out[prolific]  # count alone: no suspension
-        suspended = [
-            a
-            for a in db.execute(
+        suspended = list(
+            db.execute(
                 sa.select(EnforcementAction).where(
                     EnforcementAction.account_id == spammer, EnforcementAction.kind == "suspend"
                 )
             ).scalars()
-        ]
+        )
         assert len(suspended) == 1
         record = suspended[0].details["art23"]
         assert record["items"] == 3 and record["known_items"] == 5 and record["proportion"] == 0.6

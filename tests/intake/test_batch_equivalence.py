@@ -621,7 +621,9 @@ def _result_differences(labels: list[str], a: list[dict[str, Any]], b: list[dict
     if len(a) != len(b):
         return [f"{len(a)} results one by one, {len(b)} from the batch"]
     return [
-        f"result {i} ({labels[i]}): one by one {ra}, batch {rb}" for i, (ra, rb) in enumerate(zip(a, b)) if ra != rb
+        f"result {i} ({labels[i]}): one by one {ra}, batch {rb}"
+        for i, (ra, rb) in enumerate(zip(a, b, strict=True))
+        if ra != rb
     ]
 
 

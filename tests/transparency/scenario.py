@@ -280,14 +280,14 @@ def build_week(db: Session, clock: FrozenClock, catalogue: Catalogue) -> Week:
     # TAKE IT DOWN requests: one removed and acknowledged after the 48 hours (met late), one
     # never acted on (overdue after the deadline sweep).
     clock.set(START + timedelta(days=2, hours=9))
-    tid = dict(
-        kind="take_it_down",
-        reporter_kind="affected_person",
-        signature="A. Person",
-        good_faith=True,
-        explanation="an intimate image of me shared without my consent",
-        contact_email="a@example.org",
-    )
+    tid = {
+        "kind": "take_it_down",
+        "reporter_kind": "affected_person",
+        "signature": "A. Person",
+        "good_faith": True,
+        "explanation": "an intimate image of me shared without my consent",
+        "contact_email": "a@example.org",
+    }
     case = notice(db, catalogue, items=[{"content_id": "img-1", "account_id": "u-x"}], **tid)
     week.cases["tid-late"] = case.id
     clock.advance(hours=6)

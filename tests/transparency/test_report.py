@@ -608,7 +608,7 @@ def test_eui1_accuracy_per_bank_and_signal_type_from_real_scans(client, staff, d
     with database.unit_of_work(write=False) as db:
         cases = list(db.execute(sa.select(Case.id).order_by(Case.id)).scalars())
     assert len(cases) == 2
-    for case_id, outcome in zip(cases, ("violates", "does_not_violate")):
+    for case_id, outcome in zip(cases, ("violates", "does_not_violate"), strict=True):
         client.post(f"/v1/cases/{case_id}/claim", headers=staff["mo"])
         r = client.post(
             f"/v1/cases/{case_id}/decision",

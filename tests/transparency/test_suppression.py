@@ -98,8 +98,8 @@ def _feasible(public: dict[str, Any], exact: dict[str, Any], cap: int) -> dict[t
         ranges.append(domain)
     found: dict[tuple[str, ...], set[int]] = {p: set() for p in hidden}
     for values in itertools.product(*ranges):
-        known = dict(zip(hidden, values))
-        value = lambda p: known[p] if p in known else fx._get(public, p)  # noqa: E731
+        known = dict(zip(hidden, values, strict=True))
+        value = lambda p, known=known: known[p] if p in known else fx._get(public, p)  # noqa: E731
         if all(value(t) == sum(value(p) for p in ps) for t, ps in rels):
             for p, v in known.items():
                 found[p].add(v)

@@ -107,7 +107,7 @@ def _states(database: Database) -> dict[str, int]:
         rows = db.execute(
             sa.select(StatementOfReasons.tdb_state, sa.func.count()).group_by(StatementOfReasons.tdb_state)
         ).all()
-    return {state: n for state, n in rows}
+    return dict(rows)
 
 
 # -- the body ---------------------------------------------------------------------------------
@@ -274,7 +274,7 @@ LAST = ["Kowalczyk", "Lindqvist", "Moreau", "Nakamura", "Oyelaran", "Papadakis",
 _label = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=3, max_size=10)
 PII = st.fixed_dictionaries(
     {
-        "name": st.builds(lambda f, l: f"{f} {l}", st.sampled_from(FIRST), st.sampled_from(LAST)),
+        "name": st.builds(lambda first, last: f"{first} {last}", st.sampled_from(FIRST), st.sampled_from(LAST)),
         "handle": st.builds(lambda s: f"{s}_x", _label),
         "email": st.builds(lambda a, b: f"{a}@{b}.example", _label, _label),
         "ipv4": st.builds(lambda a, b, c, d: f"{a}.{b}.{c}.{d}", *(st.integers(1, 254) for _ in range(4))),
@@ -289,7 +289,7 @@ PII = st.fixed_dictionaries(
 def _secrets(pii: dict[str, str]) -> list[str]:
     out = [v for k, v in pii.items() if k != "name"]
     out += pii["name"].split()
-    return out + [pii["handle"].lower()]
+    return [*out, pii["handle"].lower()]
 
 
 @hsettings(max_examples=300, deadline=None)
@@ -343,7 +343,7 @@ def test_dsa9_no_personal_data_reaches_the_transparency_database(
     body = tdb_statement(_sor(db, action), include_reviewer_facts=include)
     assert validate_statement(body) == {}
     dumped = json.dumps(body)
-    for secret in _secrets(pii) + [f"{pii['handle']}-{n}", f"{pii['platform_id']}-{n}"]:
+    for secret in [*_secrets(pii), f"{pii['handle']}-{n}", f"{pii['platform_id']}-{n}"]:
         assert secret not in dumped, (secret, body["decision_facts"])
     if include:
         assert "asked people to call" in body["decision_facts"]
