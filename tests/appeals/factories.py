@@ -107,7 +107,7 @@ def statement_for(database: Database, case_id: int, kind: str = "remove") -> str
 
 def case_row(database: Database, case_id: int) -> Case:
     with database.unit_of_work(write=False) as db:
-        case = db.get(Case, case_id)
+        case = db.get_one(Case, case_id)
         db.expunge(case)
         return case
 

@@ -154,7 +154,7 @@ def test_dsa4_appeal_by_the_second_reviewer_is_refused(client, database: Databas
     r = client.post(f"/v1/appeals/{appeal_id}/claim", headers=deciders["senior"])
     assert r.status_code == 409 and r.json()["error"] == "appeal_by_original_decider"
     with database.unit_of_work(write=False) as db:
-        stored = db.get(Appeal, appeal_id)
+        stored = db.get_one(Appeal, appeal_id)
         assert len(stored.original_deciders) == 2 and stored.appellant_kind == "notifier"
     # A moderator holds no appeal permission at all.
     assert client.post(f"/v1/appeals/{appeal_id}/claim", headers=deciders["mo"]).status_code == 403
@@ -173,7 +173,7 @@ def test_dsa4_an_appeal_is_never_decided_by_automation(client, database: Databas
     robot = Actor.api_client(99, "robot", frozenset({Permission.APPEALS_DECIDE.value}))
     for actor in (SYSTEM, robot):
         with database.unit_of_work() as db:
-            appeal = db.get(Appeal, appeal_id)
+            appeal = db.get_one(Appeal, appeal_id)
             with pytest.raises(RuleViolation) as refused:
                 actions.decide_appeal(
                     db,
@@ -273,7 +273,7 @@ def test_dsa4_reversal_restores_content_through_a_webhook(
     lifted = next(e for e in state.events if e["kind"] == "remove")
     assert lifted["event"] == "action.lifted" and lifted["state"] == "lifted"
     with database.unit_of_work(write=False) as db:
-        assert db.get(Case, case_id).outcome == "reversed"
+        assert db.get_one(Case, case_id).outcome == "reversed"
         assert all(s.removed_at is not None for s in db.execute(sa.select(AccountStrike)).scalars())
         told = db.execute(sa.select(OutboundMessage).where(OutboundMessage.kind == "appeal_decision")).scalar_one()
         # Forwarded by the platform without an e-mail: the platform tells its user.
@@ -399,9 +399,9 @@ def test_dsa4_uk3_notifier_appeal_against_no_action_is_expedited_and_leads_to_ac
     )
     assert body["new_decision_id"] and "remove" in list(active_kinds(database, case_id))
     with database.unit_of_work(write=False) as db:
-        case = db.get(Case, case_id)
+        case = db.get_one(Case, case_id)
         assert case.state == "decided" and case.outcome == "violates"
-        decision = db.get(Decision, body["new_decision_id"])
+        decision = db.get_one(Decision, body["new_decision_id"])
         assert decision.reviewer == body["appeal"]["decided_by"] and decision.outcome == "violates"
         told = db.execute(sa.select(OutboundMessage).where(OutboundMessage.kind == "appeal_decision")).scalar_one()
         assert told.recipient == "depicted@example.org" and "did not consent" in told.body
@@ -452,7 +452,7 @@ def test_dsa4_modified_outcome_replaces_the_measures(client, database: Database,
             .all()
         )
         assert sorted(lifted) == ["remove", "suspend"]
-        assert db.get(Appeal, appeal_id).details["measures"] == ["age_restrict", "warn"]
+        assert db.get_one(Appeal, appeal_id).details["measures"] == ["age_restrict", "warn"]
 
 
 # -- out-of-court disputes ---------------------------------------------------------------------
@@ -767,7 +767,7 @@ def test_x2_parent_appeal_against_no_action_on_a_child_safety_case(client, datab
     )
     assert body["new_decision_id"]
     with database.unit_of_work(write=False) as db:
-        case = db.get(Case, case_id)
+        case = db.get_one(Case, case_id)
         assert case.outcome == "violates" and case.actual_knowledge_at is not None
         ncmec = next(t for t in case.tracks if t.kind == "ncmec")
         assert ncmec.state == "open" and ncmec.due_at is not None
@@ -846,7 +846,7 @@ def test_dsa4_eui1_a_reversal_asks_whether_the_bank_entry_was_wrong_and_disables
     assert r.status_code == 200, r.text
     assert r.json()["disabled_bank_entries"] == [entry_id]
     with database.unit_of_work(write=False) as db:
-        entry = db.get(BankEntry, entry_id)
+        entry = db.get_one(BankEntry, entry_id)
         assert entry.enabled is False and appeal["code"] in entry.disabled_reason
         event = db.execute(sa.select(AuditEvent).where(AuditEvent.tag == "matching:entry:disable")).scalar_one()
         assert appeal["code"] in event.data["reason"]

@@ -60,7 +60,7 @@ def test_record_chains_events_and_verifies(database: Database) -> None:
         assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(events))
         assert events[0].actor_kind == "system" and events[0].actor_id == "staydown"
         assert events[2].data == {"i": 2, "note": "ünïcode ✓", "nested": {"b": [1, 2.5, None]}}
-        head = db.get(AuditHead, 1)
+        head = db.get_one(AuditHead, 1)
         assert (head.seq, head.hash) == (5, events[-1].hash)
 
 
@@ -131,7 +131,7 @@ def test_detects_removed_tail_via_head(database: Database) -> None:
 def test_detects_inserted_event(database: Database) -> None:
     _write(database, 4)
     with database.unit_of_work(write=False) as db:
-        third = db.get(AuditEvent, 3)
+        third = db.get_one(AuditEvent, 3)
         row = {c.name: getattr(third, c.key) for c in AuditEvent.__table__.columns}
     # Make room at 3 and insert a forged event there that claims to follow event 2.
     _tamper(

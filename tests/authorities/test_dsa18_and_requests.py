@@ -126,12 +126,12 @@ def test_DSA3_a_decision_marked_imminent_danger_notifies_and_an_unconfigured_sta
     with database.unit_of_work(write=False) as db:
         alerts = db.execute(sa.select(StaffAlert).where(StaffAlert.kind == "dsa18_unconfigured")).scalars().all()
         assert alerts and "FR" in alerts[0].message
-        assert {t.kind: t.state for t in db.get(Case, case_id).tracks}["dsa_art18"] == "open"  # FR still owed
+        assert {t.kind: t.state for t in db.get_one(Case, case_id).tracks}["dsa_art18"] == "open"  # FR still owed
     clock.advance(minutes=61)
     with database.unit_of_work() as db:
         sweep_deadlines(db, actor=SYSTEM)
     with database.unit_of_work(write=False) as db:
-        art18 = {t.kind: t for t in db.get(Case, case_id).tracks}["dsa_art18"]
+        art18 = {t.kind: t for t in db.get_one(Case, case_id).tracks}["dsa_art18"]
         assert art18.breached_at is not None and art18.state == "open"
 
 

@@ -92,7 +92,7 @@ def _ncmec_track(database: Database, case_id: int) -> LegalTrack:
 
 def _received(server, report_id: int, database: Database):
     with database.unit_of_work(write=False) as db:
-        marker = f"staydown report ref: {db.get(NcmecReport, report_id).plan['ref']}"
+        marker = f"staydown report ref: {db.get_one(NcmecReport, report_id).plan['ref']}"
     found = [r for r in server.find_reports(marker) if r.status == "finished"]
     assert len(found) == 1, [r.status for r in server.find_reports(marker)]
     return found[0]
@@ -148,7 +148,7 @@ def test_ncmec3_csam3_allowed_upload_reported_later_is_filed_with_its_file_ip_po
     worker = _worker(client, database, url)
     worker.run_until_idle()
     with database.unit_of_work(write=False) as db:
-        report = db.get(NcmecReport, draft["id"])
+        report = db.get_one(NcmecReport, draft["id"])
         assert report.state == "confirmed" and report.ncmec_report_id is None
         marker = f"staydown report ref: {report.plan['ref']}"
     assert server.find_reports(marker) == []
@@ -165,9 +165,9 @@ def test_ncmec3_csam3_allowed_upload_reported_later_is_filed_with_its_file_ip_po
     assert r.status_code == 201, r.text
     assert r.json()["file_request_id"] == request_id
     with database.unit_of_work(write=False) as db:
-        asked = db.get(EnforcementAction, ask["id"])
+        asked = db.get_one(EnforcementAction, ask["id"])
         assert asked.state == "lifted"  # the platform hears it can stop
-        assert db.get(FileRequest, request_id).state == "provided"
+        assert db.get_one(FileRequest, request_id).state == "provided"
     worker.run_until_idle()
 
     received = _received(server, draft["id"], database)
@@ -318,7 +318,7 @@ def test_ncmec3_an_overdue_file_alerts_child_safety_once_and_the_report_keeps_wa
     url, server = ncmec_server
     case_id, report_id, request_id = _waiting_report(client, database, staff, api_key, "post-902")
     with database.unit_of_work(write=False) as db:
-        due = db.get(FileRequest, request_id).due_at
+        due = db.get_one(FileRequest, request_id).due_at
     assert due == clock.now() + timedelta(hours=client.app.state.settings.ncmec_file_request_hours)
     (row_id,) = [
         f["id"] for f in client.get(f"/v1/ncmec-reports/{report_id}", headers=staff["cs1"]).json()["file_details"]
@@ -337,7 +337,7 @@ def test_ncmec3_an_overdue_file_alerts_child_safety_once_and_the_report_keeps_wa
     with database.unit_of_work(write=False) as db:
         (alert,) = db.execute(sa.select(StaffAlert).where(StaffAlert.kind == "ncmec_file_overdue")).scalars().all()
         assert alert.role == "child_safety" and alert.case_id == case_id and "post-902" in alert.message
-        assert db.get(NcmecReport, report_id).state == "confirmed"
+        assert db.get_one(NcmecReport, report_id).state == "confirmed"
     _worker(client, database, url).run_until_idle()
     assert _ncmec_track(database, case_id).state == "open"
 
@@ -357,7 +357,7 @@ def test_ncmec3_an_overdue_file_alerts_child_safety_once_and_the_report_keeps_wa
     )
     assert _ncmec_track(database, case_id).state == "met"
     with database.unit_of_work(write=False) as db:
-        assert db.get(FileRequest, request_id).state == "withdrawn"
+        assert db.get_one(FileRequest, request_id).state == "withdrawn"
 
 
 def test_ncmec3_a_platform_that_cannot_provide_the_file_alerts_at_once(
@@ -375,7 +375,7 @@ def test_ncmec3_a_platform_that_cannot_provide_the_file_alerts_at_once(
     )
     assert r.status_code == 200
     with database.unit_of_work(write=False) as db:
-        assert db.get(FileRequest, request_id).state == "unavailable"
+        assert db.get_one(FileRequest, request_id).state == "unavailable"
         (alert,) = db.execute(sa.select(StaffAlert).where(StaffAlert.kind == "ncmec_file_unavailable")).scalars().all()
         assert "does not support" in alert.message
     # A specialist may now file without it at once; or the file arrives after all.

@@ -70,7 +70,7 @@ def _case_with_evidence(client, database: Database, *, confirm: bool = True) -> 
         case_id = case.id
     if confirm:
         with database.unit_of_work() as db:
-            case = db.get(Case, case_id)
+            case = db.get_one(Case, case_id)
             claim_case(db, actor=CS1, case=case)
             decide_case(
                 db,
@@ -94,7 +94,7 @@ def _worker(client, database: Database, url: str) -> Worker:
 
 def _file(client, database: Database, case_id: int) -> list[int]:
     with database.unit_of_work() as db:
-        drafts = draft_reports(db, actor=CS1, case=db.get(Case, case_id), catalogue=client.app.state.catalogue)
+        drafts = draft_reports(db, actor=CS1, case=db.get_one(Case, case_id), catalogue=client.app.state.catalogue)
         for report in drafts:
             confirm_report(db, actor=CS2, report=report)
         return [r.id for r in drafts]
@@ -103,7 +103,7 @@ def _file(client, database: Database, case_id: int) -> list[int]:
 def test_an_unconfirmed_case_cannot_be_reported(client, database: Database) -> None:
     case_id = _case_with_evidence(client, database, confirm=False)
     with database.unit_of_work() as db, pytest.raises(RuleViolation, match="not been confirmed"):
-        draft_reports(db, actor=CS1, case=db.get(Case, case_id), catalogue=client.app.state.catalogue)
+        draft_reports(db, actor=CS1, case=db.get_one(Case, case_id), catalogue=client.app.state.catalogue)
 
 
 def test_confirmed_case_files_one_finished_report_and_starts_the_hold(
@@ -116,20 +116,20 @@ def test_confirmed_case_files_one_finished_report_and_starts_the_hold(
         # A person looked at one file (audited): only that file is marked viewed by the ESP.
         first = db.execute(sa.select(EvidenceItem).order_by(EvidenceItem.id)).scalars().first()
         read_item(db, actor=CS1, vault=client.app.state.vault, item=first, purpose="confirming the report")
-        drafts = draft_reports(db, actor=CS1, case=db.get(Case, case_id), catalogue=client.app.state.catalogue)
+        drafts = draft_reports(db, actor=CS1, case=db.get_one(Case, case_id), catalogue=client.app.state.catalogue)
         assert len(drafts) == 1 and drafts[0].plan["reported"]["esp_identifier"] == "acct-1"
         with pytest.raises(PermissionDenied):
             confirm_report(db, actor=MOD, report=drafts[0])
         confirm_report(db, actor=CS2, report=drafts[0])
         report_id = drafts[0].id
     with database.unit_of_work(write=False) as db:
-        marker = f"staydown report ref: {db.get(NcmecReport, report_id).plan['ref']}"
+        marker = f"staydown report ref: {db.get_one(NcmecReport, report_id).plan['ref']}"
     _worker(client, database, url).run_until_idle()
     found = server.find_reports(marker)
     assert len(found) == 1 and found[-1].status == "finished"
     assert len(found[-1].files) == 2
     with database.unit_of_work(write=False) as db:
-        report = db.get(NcmecReport, report_id)
+        report = db.get_one(NcmecReport, report_id)
         assert report.state == "finished" and report.receipt["report_id"] == report.ncmec_report_id
         assert report.confirmed_by == "staff:102"
         assert sorted(f.viewed_by_esp for f in report.files) == [False, True]
@@ -160,13 +160,13 @@ def test_a_crash_after_each_step_resumes_to_exactly_one_finished_report(
         worker.run_until_idle()
         clock.advance(seconds=5)
         with database.unit_of_work(write=False) as db:
-            if db.get(NcmecReport, report_id).state == "finished":
+            if db.get_one(NcmecReport, report_id).state == "finished":
                 break
     with database.unit_of_work(write=False) as db:
-        marker = f"staydown report ref: {db.get(NcmecReport, report_id).plan['ref']}"
+        marker = f"staydown report ref: {db.get_one(NcmecReport, report_id).plan['ref']}"
     finished = [r for r in server.find_reports(marker) if r.status == "finished"]
     assert len(finished) == 1, [r.status for r in server.find_reports(marker)]
     with database.unit_of_work(write=False) as db:
-        report = db.get(NcmecReport, report_id)
+        report = db.get_one(NcmecReport, report_id)
         assert report.state == "finished" and report.ncmec_report_id == finished[0].report_id
     server.clear_faults()

@@ -485,7 +485,7 @@ def test_CSAM1_a_blocked_reupload_of_confirmed_material_is_knowledge_that_breach
     case_id = scan["case_ids"][0]
     assert case_id != first
     with database.unit_of_work(write=False) as db:
-        case = db.get(Case, case_id)
+        case = db.get_one(Case, case_id)
         assert case.state == "decided" and case.outcome == "violates"
         assert case.actual_knowledge_at == T0 + timedelta(hours=5)
         actions = (
@@ -552,7 +552,7 @@ def test_CSAM7_a_confirmed_match_under_a_policy_that_does_not_act_alone_is_knowl
         scan = _scan(client, key, "up-1", "acct-1", stand_in)
     assert scan["verdict"] == "block"
     with database.unit_of_work(write=False) as db:
-        case = db.get(Case, scan["case_ids"][0])
+        case = db.get_one(Case, scan["case_ids"][0])
         assert case.state == "open" and case.actual_knowledge_at == T0
     assert _tracks(database, case.id)["ncmec"].due_at == T0 + timedelta(hours=24)
 

@@ -131,7 +131,7 @@ def test_x5_batch_delivery_keeps_order_per_subject_and_delivers_each_key_once_wh
     assert len(first) == 40
     keys = []
     with database.unit_of_work(write=False) as db:
-        keys = [db.get(Job, c.job_id).ordering_key for c in first]
+        keys = [db.get_one(Job, c.job_id).ordering_key for c in first]
     assert len(set(keys)) == len(keys)
     worker.run_batch(first[0].kind, first)
     for _ in range(60):

@@ -31,7 +31,7 @@ from staydown.worker import RetryPolicy, Worker, requeue_dead_job
 
 def _job(database: Database, job_id: int) -> Job:
     with database.unit_of_work(write=False) as db:
-        return db.get(Job, job_id)
+        return db.get_one(Job, job_id)
 
 
 def _enqueue(database: Database, kind: str = "t", **kw: object) -> int:
@@ -114,10 +114,10 @@ def test_failure_retries_with_backoff_then_dead_letters_with_alarm(database: Dat
         outcomes = db.execute(sa.select(JobAttempt.outcome).where(JobAttempt.job_id == job_id)).scalars().all()
         assert outcomes == ["error"] * 4
     with database.unit_of_work() as db:
-        requeue_dead_job(db, actor=SYSTEM, job=db.get(Job, job_id), reason="receiver fixed")
+        requeue_dead_job(db, actor=SYSTEM, job=db.get_one(Job, job_id), reason="receiver fixed")
     assert _job(database, job_id).state == "pending"
     with database.unit_of_work() as db, pytest.raises(Conflict):
-        requeue_dead_job(db, actor=SYSTEM, job=db.get(Job, job_id), reason="again")
+        requeue_dead_job(db, actor=SYSTEM, job=db.get_one(Job, job_id), reason="again")
 
 
 def test_backoff_grows_exponentially_with_jitter_and_cap() -> None:

@@ -155,7 +155,7 @@ def _run(database: Database, clock, prefix: str, batched: bool) -> None:
         contents = _setup(db, prefix, clock)
     clock.advance(minutes=5)
     with database.unit_of_work() as db:
-        contents = {name: db.get(PlatformContent, c.id) for name, c in contents.items()}
+        contents = {name: db.get_one(PlatformContent, c.id) for name, c in contents.items()}
         specs, requests = _content_specs(contents), _strike_requests(contents)
         if batched:
             apply_actions(db, actor=ACTOR, specs=specs)
@@ -277,7 +277,7 @@ def _snapshot(database: Database, prefix: str) -> dict[str, Any]:
                 "action": action_no[j.payload["action_id"]],
                 "event": j.payload["event"],
                 "key": j.idempotency_key.replace(str(j.payload["action_id"]), "A"),
-                "ordering": subject(db.get(EnforcementAction, j.payload["action_id"])),
+                "ordering": subject(db.get_one(EnforcementAction, j.payload["action_id"])),
                 "state": j.state,
                 "run_at": j.run_at,
                 "max_attempts": j.max_attempts,

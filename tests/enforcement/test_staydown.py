@@ -98,7 +98,7 @@ def test_X5_confirming_one_item_takes_down_every_copy_and_blocks_reuploads(
         assert sweep.copies_found == len(copies)
         removed = db.execute(sa.select(EnforcementAction).where(EnforcementAction.kind == "remove")).scalars().all()
 
-        names = {db.get(PlatformContent, a.content_id).platform_id for a in removed}
+        names = {db.get_one(PlatformContent, a.content_id).platform_id for a in removed}
         assert names == {"orig"} | {f"copy-{label}" for label in copies}
         assert all(
             a.automated_decision and a.details["copy_of_case"] == case_id
@@ -132,7 +132,7 @@ def test_reversal_restores_content_and_removes_strikes(client, database: Databas
         restored = reverse_case_measures(
             db,
             actor=Actor.staff(9, "appeals"),
-            case=db.get(Case, case_id),
+            case=db.get_one(Case, case_id),
             reason="appeal upheld: it was satire",
             catalogue=client.app.state.catalogue,
         )
@@ -140,7 +140,7 @@ def test_reversal_restores_content_and_removes_strikes(client, database: Databas
     with database.unit_of_work(write=False) as db:
         assert db.execute(sa.select(AccountStrike)).scalar_one().removed_reason == "appeal upheld: it was satire"
         remove = db.execute(sa.select(EnforcementAction).where(EnforcementAction.kind == "remove")).scalar_one()
-        assert remove.state == "lifted" and db.get(Case, case_id).outcome == "reversed"
+        assert remove.state == "lifted" and db.get_one(Case, case_id).outcome == "reversed"
 
 
 def test_confirmed_csam_is_never_restored(client, database: Database, api_key: str) -> None:
@@ -152,7 +152,7 @@ def test_confirmed_csam_is_never_restored(client, database: Database, api_key: s
             reverse_case_measures(
                 db,
                 actor=Actor.staff(9, "appeals"),
-                case=db.get(Case, case_id),
+                case=db.get_one(Case, case_id),
                 reason="appeal",
                 catalogue=client.app.state.catalogue,
             )
@@ -292,7 +292,7 @@ def test_reversal_takes_the_case_out_of_the_stay_down_bank(client, database: Dat
         reverse_case_measures(
             db,
             actor=Actor.staff(9, "appeals"),
-            case=db.get(Case, case_id),
+            case=db.get_one(Case, case_id),
             reason="appeal upheld",
             catalogue=client.app.state.catalogue,
         )

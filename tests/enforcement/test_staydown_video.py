@@ -55,12 +55,12 @@ def test_x5_tid3_confirmed_video_is_banked_its_copies_swept_and_reuploads_blocke
         )
         sweep = db.execute(sa.select(Sweep)).scalar_one()
 
-        found = {db.get(PlatformContent, cid).platform_id for cid in sweep.content_ids}
+        found = {db.get_one(PlatformContent, cid).platform_id for cid in sweep.content_ids}
         assert found == {f"copy-{kind}" for kind in COPIES}, found
         removed = db.execute(
             sa.select(EnforcementAction.content_id).where(EnforcementAction.kind == "remove")
         ).scalars()
-        assert {db.get(PlatformContent, cid).platform_id for cid in removed} == {"orig"} | found
+        assert {db.get_one(PlatformContent, cid).platform_id for cid in removed} == {"orig"} | found
         tid = db.execute(
             sa.select(LegalTrack).where(LegalTrack.case_id == case_id, LegalTrack.kind == "take_it_down")
         ).scalar_one()

@@ -72,7 +72,7 @@ def test_only_the_right_roles_read_and_every_read_is_audited(database: Database,
     data = jpeg(8)
     item_id = _store(database, vault, data)
     with database.unit_of_work() as db:
-        item = db.get(EvidenceItem, item_id)
+        item = db.get_one(EvidenceItem, item_id)
         for outsider in (ADMIN, MOD):
             with pytest.raises(PermissionDenied):
                 actions.read_item(db, actor=outsider, vault=vault, item=item, purpose="just curious about it")
@@ -95,7 +95,7 @@ def test_retention_purges_unheld_items_and_never_held_ones(
         hold = actions.place_hold(
             db,
             actor=SYSTEM,
-            item=db.get(EvidenceItem, kept),
+            item=db.get_one(EvidenceItem, kept),
             kind="ncmec_report",
             basis="CyberTipline report 123 finished",
             until=clock.now() + timedelta(days=365),
@@ -105,11 +105,11 @@ def test_retention_purges_unheld_items_and_never_held_ones(
     with database.unit_of_work() as db:
         assert actions.purge_expired(db, actor=SYSTEM, vault=vault) == 1
     with database.unit_of_work() as db:
-        assert db.get(EvidenceItem, gone).state == "purged" and db.get(EvidenceItem, gone).wrapped_key is None
-        assert db.get(EvidenceItem, kept).state == "stored"
+        assert db.get_one(EvidenceItem, gone).state == "purged" and db.get_one(EvidenceItem, gone).wrapped_key is None
+        assert db.get_one(EvidenceItem, kept).state == "stored"
 
         with pytest.raises(RuleViolation, match="one-year hold"):
-            actions.release_hold(db, actor=LEGAL, hold=db.get(LegalHold, hold_id), reason="no longer needed")
+            actions.release_hold(db, actor=LEGAL, hold=db.get_one(LegalHold, hold_id), reason="no longer needed")
     clock.advance(days=300)
     with database.unit_of_work() as db:
         assert actions.purge_expired(db, actor=SYSTEM, vault=vault) == 1  # the hold ran out
@@ -119,7 +119,7 @@ def test_destruction_needs_two_people(database: Database, vault: actions.Vault) 
     """CSAM-6: destroyed at law enforcement's request, by two people, on the record."""
     item_id = _store(database, vault, jpeg(11))
     with database.unit_of_work() as db:
-        item = db.get(EvidenceItem, item_id)
+        item = db.get_one(EvidenceItem, item_id)
         with pytest.raises(PermissionDenied):
             actions.request_destruction(db, actor=CS, item=item, basis="x" * 30)
         request = actions.request_destruction(
@@ -145,11 +145,13 @@ def test_key_rotation_rewraps_and_old_key_can_go(database: Database, tmp_path: P
     v3 = actions.Vault(MasterKeys.from_base64(new), store)
     with database.unit_of_work() as db:
         assert (
-            actions.read_item(db, actor=CS, vault=v3, item=db.get(EvidenceItem, item_id), purpose="after rotation")
+            actions.read_item(db, actor=CS, vault=v3, item=db.get_one(EvidenceItem, item_id), purpose="after rotation")
             == data
         )
         with pytest.raises(VaultKeyError):
-            actions.read_item(db, actor=CS, vault=v1, item=db.get(EvidenceItem, item_id), purpose="with the old key")
+            actions.read_item(
+                db, actor=CS, vault=v1, item=db.get_one(EvidenceItem, item_id), purpose="with the old key"
+            )
 
 
 def test_platform_deposits_evidence_and_staff_read_it_over_http(client, database: Database, api_key: str) -> None:
@@ -190,7 +192,7 @@ def test_csam4_a_held_item_is_not_destroyed_until_its_hold_ends(
 
     item_id = _store(database, vault, jpeg(13))
     with database.unit_of_work() as db:
-        item = db.get(EvidenceItem, item_id)
+        item = db.get_one(EvidenceItem, item_id)
         request = actions.request_destruction(
             db, actor=LEGAL, item=item, basis="Agency X asked on 2026-06-01, case ref 78, to destroy"
         )
@@ -213,11 +215,11 @@ def test_csam4_a_held_item_is_not_destroyed_until_its_hold_ends(
             actions.request_destruction(
                 db,
                 actor=LEGAL,
-                item=db.get(EvidenceItem, item_id),
+                item=db.get_one(EvidenceItem, item_id),
                 basis="a second request while the hold is in force, ref 79",
             )
     with database.unit_of_work() as db:
-        actions.release_hold(db, actor=LEGAL, hold=db.get(LegalHold, hold_id), reason="agency withdrew the letter")
+        actions.release_hold(db, actor=LEGAL, hold=db.get_one(LegalHold, hold_id), reason="agency withdrew the letter")
     with database.unit_of_work() as db:
         item = actions.approve_destruction(
             db, actor=LEGAL2, vault=vault, request=db.get(actions.DestructionRequest, request_id)
@@ -233,7 +235,7 @@ def test_destruction_rolled_back_leaves_the_ciphertext(database: Database, vault
         request_id = actions.request_destruction(
             db,
             actor=LEGAL,
-            item=db.get(EvidenceItem, item_id),
+            item=db.get_one(EvidenceItem, item_id),
             basis="Agency X asked on 2026-06-01, case ref 80, to destroy",
         ).id
     with pytest.raises(RuntimeError):
@@ -243,7 +245,7 @@ def test_destruction_rolled_back_leaves_the_ciphertext(database: Database, vault
             )
             raise RuntimeError("the transaction failed after the approval")
     with database.unit_of_work() as db:
-        item = db.get(EvidenceItem, item_id)
+        item = db.get_one(EvidenceItem, item_id)
         assert item.state == "stored"
         assert actions.read_item(db, actor=CS, vault=vault, item=item, purpose="after a failed destruction") == jpeg(14)
         blob_key = item.blob_key
@@ -281,7 +283,7 @@ def test_holds_are_released_over_http_on_the_record(client, database: Database) 
     assert r.status_code == 200 and r.json()["released_at"]
     assert client.post(f"/v1/holds/{hold_id}/release", headers=headers, json={"reason": "again"}).status_code == 409
     with database.unit_of_work(write=False) as db:
-        assert db.get(LegalHold, hold_id).released_at is not None
+        assert db.get_one(LegalHold, hold_id).released_at is not None
 
 
 # -- CSAM-4 against CSAM-6: a law-enforcement request to destroy and the report's one-year hold ------
@@ -294,7 +296,7 @@ def _reported_item(database: Database, vault: actions.Vault, clock: FrozenClock,
         hold = actions.place_hold(
             db,
             actor=SYSTEM,
-            item=db.get(EvidenceItem, item_id),
+            item=db.get_one(EvidenceItem, item_id),
             kind="ncmec_report",
             starts_at=clock.now(),
             until=clock.now() + timedelta(days=365),
@@ -321,7 +323,7 @@ def test_csam4_csam6_a_law_enforcement_request_to_destroy_ends_the_report_hold_o
         voluntary = actions.place_hold(
             db,
             actor=LEGAL,
-            item=db.get(EvidenceItem, item_id),
+            item=db.get_one(EvidenceItem, item_id),
             kind="voluntary",
             basis="kept longer to find re-uploads",
             until=clock.now() + timedelta(days=900),
@@ -329,11 +331,11 @@ def test_csam4_csam6_a_law_enforcement_request_to_destroy_ends_the_report_hold_o
     clock.advance(days=30)
     with database.unit_of_work() as db:
         with pytest.raises(RuleViolation, match="one-year hold"):
-            actions.release_hold(db, actor=LEGAL, hold=db.get(LegalHold, report_hold), reason="asked to destroy")
+            actions.release_hold(db, actor=LEGAL, hold=db.get_one(LegalHold, report_hold), reason="asked to destroy")
         request = actions.request_destruction(
             db,
             actor=LEGAL,
-            item=db.get(EvidenceItem, item_id),
+            item=db.get_one(EvidenceItem, item_id),
             agency="Example County Sheriff's Office",
             reference="ECSO-2026-0042",
             basis="Detective's letter of 2026-07-01 asks that the image be destroyed",
@@ -352,7 +354,7 @@ def test_csam4_csam6_a_law_enforcement_request_to_destroy_ends_the_report_hold_o
         )
         assert item.state == "destroyed" and item.wrapped_key is None
     with database.unit_of_work(write=False) as db:
-        assert all(db.get(LegalHold, h).released_at is not None for h in (report_hold, voluntary))
+        assert all(db.get_one(LegalHold, h).released_at is not None for h in (report_hold, voluntary))
     ended = _events(database, "evidence:hold:override")
     assert sorted((e.data["hold_id"], e.data["kind"]) for e in ended) == [
         (report_hold, "ncmec_report"),
@@ -376,7 +378,7 @@ def test_csam4_another_agencys_preservation_request_is_not_ended_by_a_request_to
         other = actions.place_hold(
             db,
             actor=LEGAL,
-            item=db.get(EvidenceItem, item_id),
+            item=db.get_one(EvidenceItem, item_id),
             kind="preservation_request",
             basis="State Police: 18 U.S.C. 2703(f) letter SP-77",
             until=clock.now() + timedelta(days=90),
@@ -385,7 +387,7 @@ def test_csam4_another_agencys_preservation_request_is_not_ended_by_a_request_to
         actions.request_destruction(
             db,
             actor=LEGAL,
-            item=db.get(EvidenceItem, item_id),
+            item=db.get_one(EvidenceItem, item_id),
             agency="County Sheriff",
             basis="Sheriff's letter of 2026-07-01 asks that the image be destroyed",
         )
@@ -393,11 +395,11 @@ def test_csam4_another_agencys_preservation_request_is_not_ended_by_a_request_to
     assert f"hold {other} (preservation_request)" in message and "2703(f)" in message
     assert f"hold {report_hold}" not in message  # that one would yield
     with database.unit_of_work() as db:
-        actions.release_hold(db, actor=LEGAL, hold=db.get(LegalHold, other), reason="State Police withdrew SP-77")
+        actions.release_hold(db, actor=LEGAL, hold=db.get_one(LegalHold, other), reason="State Police withdrew SP-77")
         request_id = actions.request_destruction(
             db,
             actor=LEGAL,
-            item=db.get(EvidenceItem, item_id),
+            item=db.get_one(EvidenceItem, item_id),
             agency="County Sheriff",
             basis="Sheriff's letter of 2026-07-01 asks that the image be destroyed",
         ).id
@@ -405,7 +407,7 @@ def test_csam4_another_agencys_preservation_request_is_not_ended_by_a_request_to
         late = actions.place_hold(
             db,
             actor=LEGAL,
-            item=db.get(EvidenceItem, item_id),
+            item=db.get_one(EvidenceItem, item_id),
             kind="preservation_request",
             basis="Federal agency: 2703(f) letter F-9",
             until=clock.now() + timedelta(days=90),
@@ -415,8 +417,8 @@ def test_csam4_another_agencys_preservation_request_is_not_ended_by_a_request_to
             db, actor=LEGAL2, vault=vault, request=db.get(actions.DestructionRequest, request_id)
         )
     with database.unit_of_work(write=False) as db:
-        assert db.get(EvidenceItem, item_id).state == "stored"
-        assert db.get(LegalHold, report_hold).released_at is None  # nothing ended while refused
+        assert db.get_one(EvidenceItem, item_id).state == "stored"
+        assert db.get_one(LegalHold, report_hold).released_at is None  # nothing ended while refused
 
 
 def test_csam4_a_destruction_request_that_names_no_agency_ends_no_hold(
@@ -427,7 +429,7 @@ def test_csam4_a_destruction_request_that_names_no_agency_ends_no_hold(
         actions.request_destruction(
             db,
             actor=LEGAL,
-            item=db.get(EvidenceItem, item_id),
+            item=db.get_one(EvidenceItem, item_id),
             basis="someone asked on the phone that this be destroyed",
         )
 
@@ -531,4 +533,4 @@ def test_uk6_the_hold_after_an_nca_report_cannot_be_released_early(
         )
         hold_id = hold.id
     with database.unit_of_work() as db, pytest.raises(RuleViolation, match="National Crime Agency"):
-        actions.release_hold(db, actor=LEGAL, hold=db.get(LegalHold, hold_id), reason="no longer needed")
+        actions.release_hold(db, actor=LEGAL, hold=db.get_one(LegalHold, hold_id), reason="no longer needed")

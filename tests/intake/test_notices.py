@@ -295,7 +295,7 @@ def test_scan_detection_opens_a_case_for_a_person_to_confirm(client, database: D
         notice = db.execute(sa.select(Notice).where(Notice.kind == "detection")).scalar_one()
         assert notice.reporter_kind == "automated" and notice.policy_id == "csam"
         assert "partner" in notice.explanation and notice.submitted_by == "system:staydown"
-        case = db.get(Case, body["case_ids"][0])
+        case = db.get_one(Case, body["case_ids"][0])
         assert case.state == "open" and case.child_safety
 
 
@@ -352,7 +352,7 @@ def test_a_held_upload_is_restricted_and_released_by_a_no_violation(client, data
         assert action.kind == "restrict_distribution" and action.interim and action.state == "active"
     mod = Actor.staff(5, "mod", permissions_for_roles(["moderator"]))
     with database.unit_of_work() as db:
-        case = db.get(Case, body["case_ids"][0])
+        case = db.get_one(Case, body["case_ids"][0])
         claim_case(db, actor=mod, case=case)
         decide_case(
             db,

@@ -270,10 +270,10 @@ def build_week(db: Session, clock: FrozenClock, catalogue: Catalogue) -> Week:
         result = decide(db, catalogue, mo, case, policy, "does_not_violate")
         week.cases[name], week.decisions[name] = case.id, result.decision.id
     clock.advance(hours=1)
-    appeal = notifier_appeal(db, db.get(Case, week.cases["spam-rev"]))
+    appeal = notifier_appeal(db, db.get_one(Case, week.cases["spam-rev"]))
     clock.advance(hours=20)
     decide_appeal(db, catalogue, senior, appeal, "reversed")
-    appeal = notifier_appeal(db, db.get(Case, week.cases["spam-up"]))
+    appeal = notifier_appeal(db, db.get_one(Case, week.cases["spam-up"]))
     clock.advance(hours=30)
     decide_appeal(db, catalogue, senior, appeal, "upheld")
 
@@ -316,7 +316,7 @@ def build_week(db: Session, clock: FrozenClock, catalogue: Catalogue) -> Week:
     cases.second_review(
         db,
         actor=cs1,
-        case=db.get(Case, case.id),
+        case=db.get_one(Case, case.id),
         agree=False,
         facts="the person is identifiable and did not consent",
         catalogue=catalogue,

@@ -83,7 +83,7 @@ def test_second_opinion_records_agreement_and_changes_nothing(database: Database
         (check,) = consistency.sample_decisions(db, actor=SYSTEM, rate=1.0)
         before = (
             decision.state,
-            db.get(Case, decision.case_id).state,
+            db.get_one(Case, decision.case_id).state,
             sorted((a.kind, a.state) for a in db.execute(sa.select(EnforcementAction)).scalars()),
         )
         with pytest.raises(RuleViolation, match="took no part"):
@@ -132,7 +132,7 @@ def test_second_opinion_records_agreement_and_changes_nothing(database: Database
         assert done.agree is False and done.state == "done" and done.reviewer == other.ref
         after = (
             decision.state,
-            db.get(Case, decision.case_id).state,
+            db.get_one(Case, decision.case_id).state,
             sorted((a.kind, a.state) for a in db.execute(sa.select(EnforcementAction)).scalars()),
         )
         assert after == before

@@ -220,7 +220,7 @@ def test_dsa2_scan_detection_is_automated_detection_and_its_hold_an_automated_de
     assert "the content was detected by automated means" in s.rendered["en"]
     assert "the decision was taken by automated means" in s.rendered["en"]
     # A person then decides the case that detection opened: detected by automation, decided by a person.
-    case = db.get(Case, hold.case_id)
+    case = db.get_one(Case, hold.case_id)
     staff = _moderator()
     claim_case(db, actor=staff, case=case)
     result = decide_case(
@@ -484,7 +484,7 @@ def test_a_sweep_sized_transaction_reads_the_case_notices_once(db: Any) -> None:
     for n in range(2, 42):
         _content(db, n)
     db.commit()
-    case = db.get(Case, case.id)
+    case = db.get_one(Case, case.id)
     # As a sweep loads them: selected, each with its account.
     contents = db.execute(sa.select(PlatformContent).where(PlatformContent.platform_id != "post-1")).scalars().all()
     seen: list[str] = []
@@ -582,7 +582,7 @@ def test_dsa2_dsa8_automation_has_one_source_on_the_action_feed_statement_databa
         sa.select(EnforcementAction).where(EnforcementAction.kind == "restrict_distribution")
     ).scalar_one()
     staff = _moderator()
-    case = db.get(Case, hold.case_id)
+    case = db.get_one(Case, hold.case_id)
     claim_case(db, actor=staff, case=case)
     removal = decide_case(
         db,

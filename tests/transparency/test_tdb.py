@@ -331,7 +331,7 @@ def test_dsa9_no_personal_data_reaches_the_transparency_database(
     case = receipt.cases[0]
     content_id = case.content_id
 
-    content = db.get(PlatformContent, content_id)
+    content = db.get_one(PlatformContent, content_id)
     facts = (
         f"{pii['name']} (@{pii['handle']}-{n}, {pii['email']}, {pii['ipv4']}, {pii['ipv6']}) posted "
         f"{pii['url']} and asked people to call {pii['phone']}; account {pii['platform_id']}-{n}"
@@ -384,7 +384,7 @@ def test_dsa9_a_duplicate_puid_is_done_and_not_counted_twice(
     assert (report.accepted, report.duplicates, report.rejected) == (1, 2, 0)
     assert len(state.statements) == 4 and _states(database) == {"submitted": 4}
     with database.unit_of_work(write=False) as db:
-        first = db.get(StatementOfReasons, ids[0])
+        first = db.get_one(StatementOfReasons, ids[0])
         assert first.tdb_submitted_at == T0  # the first acceptance, not the duplicate's
     # the first call was refused whole (existing_puids), the second stored the new one
     assert [n for _, n in state.requests][-2:] == [3, 1]
@@ -445,16 +445,16 @@ def test_dsa9_a_permanent_refusal_is_failed_and_surfaced(database: Database, tdb
     ids = _make_statements(database, 3)
     with database.unit_of_work() as db:
         # A statement the schema refuses (here: a category the Database does not know) is never sent.
-        db.get(StatementOfReasons, ids[0]).category = "STATEMENT_CATEGORY_NOT_A_THING"
+        db.get_one(StatementOfReasons, ids[0]).category = "STATEMENT_CATEGORY_NOT_A_THING"
     state.fail_next(1, status=400)
     with database.unit_of_work() as db:
         report = submit_pending(db, client=_client(url))
     assert (report.accepted, report.rejected) == (0, 3)
     assert [n for _, n in state.requests] == [2]  # only the two valid ones went out
     with database.unit_of_work(write=False) as db:
-        bad = db.get(StatementOfReasons, ids[0])
+        bad = db.get_one(StatementOfReasons, ids[0])
         assert bad.tdb_state == "failed" and "category" in bad.tdb_error and bad.tdb_error.startswith("not sent")
-        other = db.get(StatementOfReasons, ids[1])
+        other = db.get_one(StatementOfReasons, ids[1])
         assert other.tdb_state == "failed" and "HTTP 400" in other.tdb_error
         fails = db.execute(sa.select(AuditEvent).where(AuditEvent.tag == "transparency:tdb:fail")).scalars().all()
         assert sorted(int(e.subject_id) for e in fails) == sorted(ids)
