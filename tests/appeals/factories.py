@@ -41,7 +41,9 @@ def report(
 
 def case_of(database: Database, tracking_code: str) -> int:
     with database.unit_of_work(write=False) as db:
-        return db.execute(sa.select(Notice.case_id).where(Notice.tracking_code == tracking_code)).scalar_one()
+        case_id = db.execute(sa.select(Notice.case_id).where(Notice.tracking_code == tracking_code)).scalar_one()
+    assert case_id is not None, tracking_code
+    return case_id
 
 
 def decide(client, headers, case_id: int, policy: str, outcome: str = "violates", **extra) -> dict:

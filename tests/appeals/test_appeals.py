@@ -847,7 +847,7 @@ def test_dsa4_eui1_a_reversal_asks_whether_the_bank_entry_was_wrong_and_disables
     assert r.json()["disabled_bank_entries"] == [entry_id]
     with database.unit_of_work(write=False) as db:
         entry = db.get_one(BankEntry, entry_id)
-        assert entry.enabled is False and appeal["code"] in entry.disabled_reason
+        assert entry.enabled is False and entry.disabled_reason is not None and appeal["code"] in entry.disabled_reason
         event = db.execute(sa.select(AuditEvent).where(AuditEvent.tag == "matching:entry:disable")).scalar_one()
         assert appeal["code"] in event.data["reason"]
     client.app.state.match_engine.catch_up()

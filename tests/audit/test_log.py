@@ -96,7 +96,7 @@ def test_detects_edited_event(database: Database) -> None:
     _write(database, 6)
     _tamper(database, "UPDATE audit_events SET subject_id = '999' WHERE seq = 4")
     result = _verify(database)
-    assert not result.ok and result.first_bad_seq == 4 and "edited" in result.problem
+    assert not result.ok and result.first_bad_seq == 4 and result.problem is not None and "edited" in result.problem
 
 
 def test_detects_edited_data(database: Database) -> None:
@@ -110,7 +110,7 @@ def test_detects_removed_event(database: Database) -> None:
     _write(database, 6)
     _tamper(database, "DELETE FROM audit_events WHERE seq = 3")
     result = _verify(database)
-    assert not result.ok and result.first_bad_seq == 3 and "missing" in result.problem
+    assert not result.ok and result.first_bad_seq == 3 and result.problem is not None and "missing" in result.problem
 
 
 def test_detects_removed_and_renumbered_events(database: Database) -> None:
@@ -125,7 +125,7 @@ def test_detects_removed_tail_via_head(database: Database) -> None:
     _write(database, 6)
     _tamper(database, "DELETE FROM audit_events WHERE seq >= 5")
     result = _verify(database)
-    assert not result.ok and result.first_bad_seq == 5 and "head" in result.problem
+    assert not result.ok and result.first_bad_seq == 5 and result.problem is not None and "head" in result.problem
 
 
 def test_detects_inserted_event(database: Database) -> None:
@@ -141,7 +141,7 @@ def test_detects_inserted_event(database: Database) -> None:
     )
     forged = dict(row, seq=3, subject_id="forged")
     with database.engine.begin() as conn:
-        conn.execute(AuditEvent.__table__.insert().values(**forged))
+        conn.execute(sa.insert(AuditEvent).values(**forged))
     result = _verify(database)
     assert not result.ok and result.first_bad_seq in (3, 4)
 

@@ -50,7 +50,7 @@ LEGAL = Actor.staff(203, "legal", permissions_for_roles(["legal"]))
 MOD = Actor.staff(204, "mod", permissions_for_roles(["moderator"]))
 ON = NcaRules(enabled=True, uk_provider=True)
 PDQ = "f" * 16 + "0" * 48
-NCA_SETTINGS = {
+NCA_SETTINGS: dict[str, Any] = {
     "uk_nca_reporting": True,
     "uk_nca_provider": "uk",
     "uk_nca_organisation_id": "ORG-TEST-0001",
@@ -270,7 +270,7 @@ def test_uk6_an_urgent_case_is_reported_as_urgent(client, database: Database) ->
         with pytest.raises(InvalidInput, match="urgent"):
             draft_reports(db, actor=CS1, case=case, catalogue=client.app.state.catalogue, rules=ON, priority="standard")
         (report,) = draft_reports(db, actor=CS1, case=case, catalogue=client.app.state.catalogue, rules=ON)
-        assert report.priority == "urgent" and "threat" in report.priority_reason
+        assert report.priority == "urgent" and report.priority_reason is not None and "threat" in report.priority_reason
     # The rule for a case nobody marked, directly (a second case here would share c-1).
 
     with database.unit_of_work(write=False) as db:
@@ -326,6 +326,7 @@ def test_uk6_a_confirmed_report_is_filed_over_http_with_what_the_case_holds(
     with database.unit_of_work() as db:
         # A person looked at one file (audited): only that one is marked as viewed by the provider.
         first = db.execute(sa.select(EvidenceItem).order_by(EvidenceItem.id)).scalars().first()
+        assert first is not None
         read_item(db, actor=CS1, vault=client.app.state.vault, item=first, purpose="confirming the NCA report")
     (report_id,) = draft_and_confirm(client, database, case_id)
     worker(client, database, url).run_until_idle()
@@ -353,7 +354,11 @@ def test_uk6_a_confirmed_report_is_filed_over_http_with_what_the_case_holds(
     with database.unit_of_work(write=False) as db:
         report = db.get_one(NcaReport, report_id)
         assert report.state == "finished" and report.nca_reference == stored.nca_reference
-        assert report.nca_report_id == stored.report_id and report.document.encode() == stored.document
+        assert (
+            report.nca_report_id == stored.report_id
+            and report.document is not None
+            and report.document.encode() == stored.document
+        )
         holds = db.execute(sa.select(LegalHold)).scalars().all()
         assert len(holds) == 2 and {h.kind for h in holds} == {"nca_report"}
         assert all(h.until - h.starts_at == timedelta(days=365) for h in holds)
@@ -398,7 +403,9 @@ def test_uk6_a_lost_answer_at_each_step_resumes_without_a_second_report(
     with database.unit_of_work(write=False) as db:
         report = db.get_one(NcaReport, report_id)
         assert report.state == "finished" and report.nca_report_id == found[0].report_id
-        assert sorted(f.nca_file_id for f in report.files) == sorted(f.file_id for f in found[0].files.values())
+        assert sorted((f.nca_file_id for f in report.files), key=str) == sorted(
+            f.file_id for f in found[0].files.values()
+        )
     assert _tags(database).count("authority:nca:submit") == 1
     assert _track(database, case_id).state == "met"
     if step in ("create", "upload"):
@@ -411,6 +418,7 @@ def test_uk6_a_lost_answer_at_each_step_resumes_without_a_second_report(
                 .scalars()
                 .first()
             )
+        assert first is not None
         assert first.data["repeated_after_a_lost_answer"] is mode.startswith("after_commit")
 
 
@@ -498,7 +506,7 @@ def test_uk6_nothing_is_drafted_or_filed_when_nca_reporting_is_off(
     assert server.calls[calls_before:] == [] and server.find(_ref(database, report_id)) == []
     with database.unit_of_work(write=False) as db:
         report = db.get_one(NcaReport, report_id)
-        assert report.state == "confirmed" and "turned off" in report.last_error
+        assert report.state == "confirmed" and report.last_error is not None and "turned off" in report.last_error
         with pytest.raises(RuleViolation):
             confirm_report(db, actor=CS2, report=report, rules=off)
 

@@ -115,6 +115,7 @@ def test_confirmed_case_files_one_finished_report_and_starts_the_hold(
     with database.unit_of_work() as db:
         # A person looked at one file (audited): only that file is marked viewed by the ESP.
         first = db.execute(sa.select(EvidenceItem).order_by(EvidenceItem.id)).scalars().first()
+        assert first is not None
         read_item(db, actor=CS1, vault=client.app.state.vault, item=first, purpose="confirming the report")
         drafts = draft_reports(db, actor=CS1, case=db.get_one(Case, case_id), catalogue=client.app.state.catalogue)
         assert len(drafts) == 1 and drafts[0].plan["reported"]["esp_identifier"] == "acct-1"
@@ -130,7 +131,11 @@ def test_confirmed_case_files_one_finished_report_and_starts_the_hold(
     assert len(found[-1].files) == 2
     with database.unit_of_work(write=False) as db:
         report = db.get_one(NcmecReport, report_id)
-        assert report.state == "finished" and report.receipt["report_id"] == report.ncmec_report_id
+        assert (
+            report.state == "finished"
+            and report.receipt is not None
+            and report.receipt["report_id"] == report.ncmec_report_id
+        )
         assert report.confirmed_by == "staff:102"
         assert sorted(f.viewed_by_esp for f in report.files) == [False, True]
         holds = db.execute(sa.select(LegalHold)).scalars().all()

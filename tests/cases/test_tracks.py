@@ -225,9 +225,9 @@ def test_catalogue_lists_drive_which_clocks_open_and_their_hours(custom_client, 
         spam_case = _only_case(database)
         client.post("/public/notices", json=BYSTANDER_CSAM)
         csam_case = _only_case(database)
-    spam = _tracks(database, spam_case)
-    assert set(spam) == {"dsa_notice"} and spam["dsa_notice"].due_at == T0 + timedelta(hours=6)
-    assert spam["dsa_notice"].details["basis"] == "policy spam@3"
+    spam_tracks = _tracks(database, spam_case)
+    assert set(spam_tracks) == {"dsa_notice"} and spam_tracks["dsa_notice"].due_at == T0 + timedelta(hours=6)
+    assert spam_tracks["dsa_notice"].details["basis"] == "policy spam@3"
     csam = _tracks(database, csam_case)
     # No uk_intimate_image, no uk_nca and no dsa_notice: the policy no longer lists them.
     assert set(csam) == {"priority_takedown", "ncmec"}

@@ -207,5 +207,6 @@ def test_pull_feed_and_ack_meet_the_takedown_track(client, api_key: str, databas
     with database.unit_of_work(write=False) as db:
         tracks = {t.kind: t for t in db.execute(sa.select(LegalTrack)).scalars()}
         assert tracks["take_it_down"].state == "met" and tracks["take_it_down"].resolution == "removal_confirmed"
-        assert tracks["take_it_down"].met_at <= tracks["take_it_down"].due_at
+        met_at, due_at = tracks["take_it_down"].met_at, tracks["take_it_down"].due_at
+        assert met_at is not None and due_at is not None and met_at <= due_at
     assert client.post("/v1/actions/999999/ack", headers=auth(api_key), json={}).status_code == 404

@@ -94,7 +94,12 @@ def test_failure_retries_with_backoff_then_dead_letters_with_alarm(database: Dat
     worker = Worker(database, registry, retry=RetryPolicy(base_seconds=10, cap_seconds=100))
     assert worker.run_once() == 1
     job = _job(database, job_id)
-    assert job.state == "pending" and job.attempts == 1 and "receiver down" in job.last_error
+    assert (
+        job.state == "pending"
+        and job.attempts == 1
+        and job.last_error is not None
+        and "receiver down" in job.last_error
+    )
     delay = job.run_at - clock.now()
     assert timedelta(seconds=5) <= delay <= timedelta(seconds=10)
     assert worker.run_once() == 0  # not due yet
@@ -133,7 +138,7 @@ def test_unknown_kind_is_retried_not_lost(database: Database) -> None:
     job_id = _enqueue(database, kind="nobody-handles-this")
     Worker(database, JobRegistry()).run_once()
     job = _job(database, job_id)
-    assert job.state == "pending" and "no handler" in job.last_error
+    assert job.state == "pending" and job.last_error is not None and "no handler" in job.last_error
 
 
 def test_ordering_key_runs_jobs_one_at_a_time_in_order(database: Database, clock: FrozenClock) -> None:
@@ -303,7 +308,9 @@ def test_jobs_a_worker_could_not_finish_in_an_outage_are_handed_back_when_the_da
         job = _job(database, job_id)
         assert job.state == JobState.done.value and job.attempts == 2
     with database.unit_of_work(write=False) as db:
-        outcomes = sorted(db.execute(sa.select(JobAttempt.outcome).where(JobAttempt.job_id == first)).scalars())
+        outcomes = sorted(
+            db.execute(sa.select(JobAttempt.outcome).where(JobAttempt.job_id == first)).scalars(), key=str
+        )
     assert outcomes == ["lost", "ok"]
     # A stranded claim whose job was finished meanwhile is left alone.
     worker.stranded = [type("C", (), {"job_id": first, "attempt": 2})()]

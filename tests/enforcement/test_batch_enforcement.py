@@ -136,6 +136,7 @@ def _strike_requests(contents: dict[str, PlatformContent]) -> list[StrikeRequest
     requests = []
     for name, content in contents.items():
         policy = csam if name in CSAM_ACCOUNTS else harassment
+        assert content.account_id is not None
         requests.append(
             StrikeRequest(
                 content.account_id,
@@ -206,7 +207,9 @@ def _snapshot(database: Database, prefix: str) -> dict[str, Any]:
             .all()
         )
         action_no = {a.id: n for n, a in enumerate(actions)}
-        first_seq = min(a.change_seq for a in actions)
+        change_seqs = {a.id: a.change_seq for a in actions if a.change_seq is not None}
+        assert len(change_seqs) == len(actions)  # every action is in the change feed
+        first_seq = min(change_seqs.values())
 
         def subject(a: Any) -> str:
             return f"account:{accounts[a.account_id]}" if a.account_id else f"content:{contents[a.content_id]}"
@@ -225,7 +228,7 @@ def _snapshot(database: Database, prefix: str) -> dict[str, Any]:
                         if c.key not in skip
                     },
                     "subject": subject(a),
-                    "seq": a.change_seq - first_seq,
+                    "seq": change_seqs[a.id] - first_seq,
                 }
                 for a in actions
             ]
@@ -272,11 +275,12 @@ def _snapshot(database: Database, prefix: str) -> dict[str, Any]:
             for s in statements
         ]
         jobs = db.execute(sa.select(Job).where(Job.kind == DELIVER_WEBHOOK).order_by(Job.id)).scalars().all()
+        assert all(j.idempotency_key is not None for j in jobs)
         rows["jobs"] = [
             {
                 "action": action_no[j.payload["action_id"]],
                 "event": j.payload["event"],
-                "key": j.idempotency_key.replace(str(j.payload["action_id"]), "A"),
+                "key": str(j.idempotency_key).replace(str(j.payload["action_id"]), "A"),
                 "ordering": subject(db.get_one(EnforcementAction, j.payload["action_id"])),
                 "state": j.state,
                 "run_at": j.run_at,
@@ -350,6 +354,7 @@ def test_x5_batch_strikes_take_each_account_once(db, clock) -> None:
     counted wrong; it is refused before anything is written."""
     content = ensure_content(db, actor=SYSTEM, ref=ContentRef(id="c-twice", account=AccountRef(id="twice")))
     harassment = default_catalogue().get("harassment")
+    assert content.account_id is not None
     request = StrikeRequest(content.account_id, harassment, None, "strike")
     with pytest.raises(InvalidInput):
         add_strikes(db, actor=ACTOR, requests=[request, request])

@@ -298,4 +298,4 @@ def test_reversal_takes_the_case_out_of_the_stay_down_bank(client, database: Dat
         )
     with database.unit_of_work(write=False) as db:
         entries = db.execute(sa.select(BankEntry).where(BankEntry.source_case_id == case_id)).scalars().all()
-        assert entries and all(not e.enabled and "decision reversed" in e.disabled_reason for e in entries)
+        assert entries and all(not e.enabled and "decision reversed" in (e.disabled_reason or "") for e in entries)

@@ -209,7 +209,7 @@ def test_csam4_a_held_item_is_not_destroyed_until_its_hold_ends(
     with database.unit_of_work() as db:
         with pytest.raises(RuleViolation, match=f"hold {hold_id}"):
             actions.approve_destruction(
-                db, actor=LEGAL2, vault=vault, request=db.get(actions.DestructionRequest, request_id)
+                db, actor=LEGAL2, vault=vault, request=db.get_one(actions.DestructionRequest, request_id)
             )
         with pytest.raises(RuleViolation, match="legal hold"):
             actions.request_destruction(
@@ -222,7 +222,7 @@ def test_csam4_a_held_item_is_not_destroyed_until_its_hold_ends(
         actions.release_hold(db, actor=LEGAL, hold=db.get_one(LegalHold, hold_id), reason="agency withdrew the letter")
     with database.unit_of_work() as db:
         item = actions.approve_destruction(
-            db, actor=LEGAL2, vault=vault, request=db.get(actions.DestructionRequest, request_id)
+            db, actor=LEGAL2, vault=vault, request=db.get_one(actions.DestructionRequest, request_id)
         )
         assert item.state == "destroyed"
 
@@ -241,7 +241,7 @@ def test_destruction_rolled_back_leaves_the_ciphertext(database: Database, vault
     with pytest.raises(RuntimeError):
         with database.unit_of_work() as db:
             actions.approve_destruction(
-                db, actor=LEGAL2, vault=vault, request=db.get(actions.DestructionRequest, request_id)
+                db, actor=LEGAL2, vault=vault, request=db.get_one(actions.DestructionRequest, request_id)
             )
             raise RuntimeError("the transaction failed after the approval")
     with database.unit_of_work() as db:
@@ -249,9 +249,10 @@ def test_destruction_rolled_back_leaves_the_ciphertext(database: Database, vault
         assert item.state == "stored"
         assert actions.read_item(db, actor=CS, vault=vault, item=item, purpose="after a failed destruction") == jpeg(14)
         blob_key = item.blob_key
+        assert blob_key is not None
     with database.unit_of_work() as db:
         actions.approve_destruction(
-            db, actor=LEGAL2, vault=vault, request=db.get(actions.DestructionRequest, request_id)
+            db, actor=LEGAL2, vault=vault, request=db.get_one(actions.DestructionRequest, request_id)
         )
         assert vault.store.get(blob_key)  # still there until the commit
     with pytest.raises(FileNotFoundError):
@@ -347,10 +348,10 @@ def test_csam4_csam6_a_law_enforcement_request_to_destroy_ends_the_report_hold_o
     with database.unit_of_work() as db:
         with pytest.raises(RuleViolation, match="two people"):
             actions.approve_destruction(
-                db, actor=LEGAL, vault=vault, request=db.get(actions.DestructionRequest, request_id)
+                db, actor=LEGAL, vault=vault, request=db.get_one(actions.DestructionRequest, request_id)
             )
         item = actions.approve_destruction(
-            db, actor=LEGAL2, vault=vault, request=db.get(actions.DestructionRequest, request_id)
+            db, actor=LEGAL2, vault=vault, request=db.get_one(actions.DestructionRequest, request_id)
         )
         assert item.state == "destroyed" and item.wrapped_key is None
     with database.unit_of_work(write=False) as db:
@@ -414,7 +415,7 @@ def test_csam4_another_agencys_preservation_request_is_not_ended_by_a_request_to
         ).id
     with database.unit_of_work() as db, pytest.raises(RuleViolation, match=f"hold {late}"):
         actions.approve_destruction(
-            db, actor=LEGAL2, vault=vault, request=db.get(actions.DestructionRequest, request_id)
+            db, actor=LEGAL2, vault=vault, request=db.get_one(actions.DestructionRequest, request_id)
         )
     with database.unit_of_work(write=False) as db:
         assert db.get_one(EvidenceItem, item_id).state == "stored"
@@ -491,6 +492,7 @@ def test_csam6_a_file_of_an_unfinished_report_is_not_destroyed(client, database:
     case_id = _case_with_evidence(client, database)
     with database.unit_of_work() as db:
         item = db.execute(sa.select(EvidenceItem).order_by(EvidenceItem.id)).scalars().first()
+        assert item is not None
         report = NcmecReport(
             case_id=case_id,
             state="confirmed",

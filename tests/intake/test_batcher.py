@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -37,7 +38,7 @@ def _notice(content: str, **extra: object) -> NoticeIn:
     )
 
 
-def _batcher(database: Database, **kwargs: object) -> IntakeBatcher:
+def _batcher(database: Database, **kwargs: Any) -> IntakeBatcher:
     catalogue = default_catalogue()
     return IntakeBatcher(
         database,
@@ -93,8 +94,8 @@ def test_TID1_one_notice_failing_in_the_database_does_not_fail_its_batch(
     assert calls[2:] == [1] * 6  # ...and were tried one by one
     assert "a batch of 6 notices failed" in caplog.text
     assert isinstance(results[2], RuntimeError) and "refused this row" in str(results[2])
-    good = [r for i, r in enumerate(results) if i != 2]
-    assert all(isinstance(r, Outcome) for r in good)
+    good = [r for i, r in enumerate(results) if i != 2 and isinstance(r, Outcome)]
+    assert len(good) == len(results) - 1  # every other one is an Outcome
     assert set(_stored(database)) - {r.tracking_code for r in good} != set()  # the held first one
     assert {r.tracking_code for r in good} <= set(_stored(database))
     assert len(_stored(database)) == 6

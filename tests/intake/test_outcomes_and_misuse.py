@@ -48,6 +48,7 @@ def test_DSA1_receipt_and_decision_are_sent_with_reasons_and_redress(client, dat
     code = client.post("/public/notices", json=REPORT).json()["tracking_code"]
     with database.unit_of_work(write=False) as db:
         case_id = db.execute(sa.select(Notice.case_id)).scalar_one()
+    assert case_id is not None
     _decide(client, mo, case_id, "does_not_violate")
     mailer = FileMailer(tmp_path / "mail")
     worker = Worker(database, build_registry(), services={"settings": app.state.settings, "mailer": mailer})
@@ -118,6 +119,7 @@ def test_DSA7_suspension_needs_warning_and_more_than_a_count(client, database: D
         client.post("/public/notices", json={**REPORT, "items": [{"content_id": f"p{i}"}]})
         with database.unit_of_work(write=False) as db:
             case_id = db.execute(sa.select(Notice.case_id).order_by(Notice.id.desc()).limit(1)).scalar_one()
+        assert case_id is not None
         _decide(client, mo, case_id, "does_not_violate", manifestly_unfounded=True)
     with database.unit_of_work(write=False) as db:
         notifier = db.execute(sa.select(Notifier)).scalar_one()

@@ -31,7 +31,7 @@ def test_create_staff_user_writes_audit_event(database: Database) -> None:
         assert event.subject_type == "staff_user" and event.subject_id == str(user.id)
         assert event.data == {"username": "ana", "roles": ["child_safety", "moderator"], "has_password": True}
         stored = db.get_one(StaffUser, user.id)
-        assert stored.password_hash.startswith("$argon2id$")
+        assert stored.password_hash is not None and stored.password_hash.startswith("$argon2id$")
         assert verify_password(stored.password_hash, "correct horse battery")
         assert not verify_password(stored.password_hash, "wrong horse battery")
 

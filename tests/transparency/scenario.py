@@ -280,7 +280,7 @@ def build_week(db: Session, clock: FrozenClock, catalogue: Catalogue) -> Week:
     # TAKE IT DOWN requests: one removed and acknowledged after the 48 hours (met late), one
     # never acted on (overdue after the deadline sweep).
     clock.set(START + timedelta(days=2, hours=9))
-    tid = {
+    tid: dict[str, Any] = {
         "kind": "take_it_down",
         "reporter_kind": "affected_person",
         "signature": "A. Person",

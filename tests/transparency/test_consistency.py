@@ -4,6 +4,7 @@ exceptions as recorded decisions with reasons, and the report and public figures
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -26,7 +27,7 @@ from tests.transparency.scenario import decide, notice
 from tests.transparency.scenario import make_staff as staff_actor
 
 CATALOGUE = default_catalogue()
-HARASSMENT = {
+HARASSMENT: dict[str, Any] = {
     "kind": "public_report",
     "reporter_kind": "user",
     "policy_id": "harassment",

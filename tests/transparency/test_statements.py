@@ -252,7 +252,12 @@ def test_dsa2_copies_found_by_a_sweep_are_own_initiative_and_fully_automated(db:
     )
     s = _statement(db, action)
     assert (s.source, s.automated_detection, s.automated_decision) == ("own_initiative", True, "fully")
-    assert s.decision_ground == "illegal_content" and "18 U.S.C. 2251" in s.legal_ground and s.legal_explanation
+    assert (
+        s.decision_ground == "illegal_content"
+        and s.legal_ground is not None
+        and "18 U.S.C. 2251" in s.legal_ground
+        and s.legal_explanation
+    )
 
 
 def test_dsa2_statement_never_discloses_the_reporter(db: Any) -> None:
@@ -361,6 +366,7 @@ def test_dsa2_interim_restriction_says_pending_review_and_names_no_allegation(db
     assert "Nothing has been removed, and no one has decided that it breaks a rule." in first
     for word in ("child", "abuse", "minor", "son", "mum", "parent", "notice 1", "removed content"):
         assert not re.search(rf"\b{word}\b", text.lower().replace("nothing has been removed", "")), word
+    assert s.contractual_ground is not None
     assert s.contractual_ground.startswith("Terms of service of this platform: restrictions while content is reviewed")
     assert s.legal_ground is None and s.decision_ground == "incompatible_content"
     assert s.category == "STATEMENT_CATEGORY_PROTECTION_OF_MINORS"  # for the anonymous Database only

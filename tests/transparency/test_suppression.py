@@ -92,7 +92,7 @@ def _feasible(public: dict[str, Any], exact: dict[str, Any], cap: int) -> dict[t
     ranges = []
     for p in hidden:
         lo, hi = fx._bounds(fx._get(public, p), K)
-        domain = range(int(lo), int(min(hi, cap)) + 1)
+        domain: range | list[int] = range(int(lo), int(min(hi, cap)) + 1)
         if fx._get(public, p) == fx.WITHHELD:
             domain = [v for v in domain if v == 0 or v >= K]  # never 1..4: those read "< 5"
         ranges.append(domain)

@@ -217,7 +217,7 @@ def test_dsa9_local_server_enforces_the_schema_rules() -> None:
         "automated_decision": "AUTOMATED_DECISION_NOT_AUTOMATED",
     }
     assert validate_statement(good) == {}
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"decision_visibility": None}, "decision_account"),  # at least one decision
         ({"illegal_content_legal_ground": None}, "illegal_content_legal_ground"),
         ({"decision_ground": "DECISION_GROUND_INCOMPATIBLE_CONTENT"}, "incompatible_content_explanation"),
@@ -411,7 +411,8 @@ def test_dsa9_a_transient_failure_is_retried_by_the_next_run(
         assert job.state == "done"
         rows = db.execute(sa.select(StatementOfReasons)).scalars().all()
         assert {r.tdb_state for r in rows} == {"pending"} and {r.tdb_attempts for r in rows} == {1}
-        assert rows[0].tdb_error.startswith("transient: ") and "503" in rows[0].tdb_error
+        error = rows[0].tdb_error
+        assert error is not None and error.startswith("transient: ") and "503" in error
         assert db.scalar(sa.select(sa.func.count()).select_from(StaffAlert)) == 0  # not a day old yet
     # A day of outage: one alert, not one per run.
     clock.advance(hours=25)
@@ -453,9 +454,14 @@ def test_dsa9_a_permanent_refusal_is_failed_and_surfaced(database: Database, tdb
     assert [n for _, n in state.requests] == [2]  # only the two valid ones went out
     with database.unit_of_work(write=False) as db:
         bad = db.get_one(StatementOfReasons, ids[0])
-        assert bad.tdb_state == "failed" and "category" in bad.tdb_error and bad.tdb_error.startswith("not sent")
+        assert (
+            bad.tdb_state == "failed"
+            and bad.tdb_error is not None
+            and "category" in bad.tdb_error
+            and bad.tdb_error.startswith("not sent")
+        )
         other = db.get_one(StatementOfReasons, ids[1])
-        assert other.tdb_state == "failed" and "HTTP 400" in other.tdb_error
+        assert other.tdb_state == "failed" and other.tdb_error is not None and "HTTP 400" in other.tdb_error
         fails = db.execute(sa.select(AuditEvent).where(AuditEvent.tag == "transparency:tdb:fail")).scalars().all()
         assert sorted(int(e.subject_id) for e in fails) == sorted(ids)
     # Failed statements are not picked up again.
@@ -474,7 +480,8 @@ def test_dsa9_a_refused_statement_in_a_batch_does_not_hold_back_the_others(
     bodies[1]["decision_facts"] = ""  # the Database would say: required
     outcomes = _client(url).submit(bodies)
     assert [outcomes[b["puid"]].status for b in bodies] == ["accepted", "rejected", "accepted"]
-    assert "decision facts" in outcomes[bodies[1]["puid"]].error
+    error = outcomes[bodies[1]["puid"]].error
+    assert error is not None and "decision facts" in error
     assert sorted(state.statements) == sorted([bodies[0]["puid"], bodies[2]["puid"]])
 
 
