@@ -777,6 +777,7 @@ def test_credentials_never_travel_in_plain_http_to_another_machine() -> None:
         (lambda: IpCaptureEvent("not-an-ip"), "not an IPv4 or IPv6 address"),
         (lambda: IpCaptureEvent(3232235777), "not an IPv4 or IPv6 address"),  # type: ignore[arg-type]
         (lambda: IpCaptureEvent("192.0.2.1", port=70000), "port"),
+        # An int or None where a bool is declared: the check at run time is what these two test.
         (
             lambda: FileDetails(report_id=1, file_id="f", file_viewed_by_esp=1),  # type: ignore[arg-type]
             "file_viewed_by_esp must be True or False",
