@@ -42,8 +42,8 @@ def report(
 def case_of(database: Database, tracking_code: str) -> int:
     with database.unit_of_work(write=False) as db:
         case_id = db.execute(sa.select(Notice.case_id).where(Notice.tracking_code == tracking_code)).scalar_one()
-        assert case_id is not None, f"notice {tracking_code} opened no case"
-        return case_id
+    assert case_id is not None, tracking_code
+    return case_id
 
 
 def decide(client, headers, case_id: int, policy: str, outcome: str = "violates", **extra) -> dict:

@@ -154,8 +154,7 @@ def test_dsa4_appeal_by_the_second_reviewer_is_refused(client, database: Databas
     r = client.post(f"/v1/appeals/{appeal_id}/claim", headers=deciders["senior"])
     assert r.status_code == 409 and r.json()["error"] == "appeal_by_original_decider"
     with database.unit_of_work(write=False) as db:
-        stored = db.get(Appeal, appeal_id)
-        assert stored is not None
+        stored = db.get_one(Appeal, appeal_id)
         assert len(stored.original_deciders) == 2 and stored.appellant_kind == "notifier"
     # A moderator holds no appeal permission at all.
     assert client.post(f"/v1/appeals/{appeal_id}/claim", headers=deciders["mo"]).status_code == 403
@@ -174,8 +173,7 @@ def test_dsa4_an_appeal_is_never_decided_by_automation(client, database: Databas
     robot = Actor.api_client(99, "robot", frozenset({Permission.APPEALS_DECIDE.value}))
     for actor in (SYSTEM, robot):
         with database.unit_of_work() as db:
-            appeal = db.get(Appeal, appeal_id)
-            assert appeal is not None
+            appeal = db.get_one(Appeal, appeal_id)
             with pytest.raises(RuleViolation) as refused:
                 actions.decide_appeal(
                     db,
@@ -275,8 +273,7 @@ def test_dsa4_reversal_restores_content_through_a_webhook(
     lifted = next(e for e in state.events if e["kind"] == "remove")
     assert lifted["event"] == "action.lifted" and lifted["state"] == "lifted"
     with database.unit_of_work(write=False) as db:
-        case = db.get(Case, case_id)
-        assert case is not None and case.outcome == "reversed"
+        assert db.get_one(Case, case_id).outcome == "reversed"
         assert all(s.removed_at is not None for s in db.execute(sa.select(AccountStrike)).scalars())
         told = db.execute(sa.select(OutboundMessage).where(OutboundMessage.kind == "appeal_decision")).scalar_one()
         # Forwarded by the platform without an e-mail: the platform tells its user.
@@ -400,16 +397,12 @@ def test_dsa4_uk3_notifier_appeal_against_no_action_is_expedited_and_leads_to_ac
         "reversed",
         reasons="the image is intimate and the person depicted did not consent",
     )
-    assert body["new_decision_id"] and "remove" in active_kinds(database, case_id)
+    assert body["new_decision_id"] and "remove" in list(active_kinds(database, case_id))
     with database.unit_of_work(write=False) as db:
-        case = db.get(Case, case_id)
-        assert case is not None and case.state == "decided" and case.outcome == "violates"
-        decision = db.get(Decision, body["new_decision_id"])
-        assert (
-            decision is not None
-            and decision.reviewer == body["appeal"]["decided_by"]
-            and decision.outcome == "violates"
-        )
+        case = db.get_one(Case, case_id)
+        assert case.state == "decided" and case.outcome == "violates"
+        decision = db.get_one(Decision, body["new_decision_id"])
+        assert decision.reviewer == body["appeal"]["decided_by"] and decision.outcome == "violates"
         told = db.execute(sa.select(OutboundMessage).where(OutboundMessage.kind == "appeal_decision")).scalar_one()
         assert told.recipient == "depicted@example.org" and "did not consent" in told.body
         assert "out-of-court" in told.body and "removal of the content" in told.body
@@ -459,8 +452,7 @@ def test_dsa4_modified_outcome_replaces_the_measures(client, database: Database,
             .all()
         )
         assert sorted(lifted) == ["remove", "suspend"]
-        stored = db.get(Appeal, appeal_id)
-        assert stored is not None and stored.details["measures"] == ["age_restrict", "warn"]
+        assert db.get_one(Appeal, appeal_id).details["measures"] == ["age_restrict", "warn"]
 
 
 # -- out-of-court disputes ---------------------------------------------------------------------
@@ -684,6 +676,7 @@ def test_a_report_of_several_items_is_appealed_per_case(client, database: Databa
 def test_uk4_complaint_against_an_automated_decision(client, database: Database, deciders) -> None:
     """REQ UK-4 (complaints against proactive technology), DSA-4: the automated decision is marked
     on the appeal, and any qualified person may decide it (no human took the decision)."""
+
     case_id = case_of(database, report(client, content="auto-1", account="u-auto", email=None))
     with database.unit_of_work() as db:
         decide_case(
@@ -713,6 +706,7 @@ def test_uk3_overdue_appeals_alert_their_deciders_once(
 ) -> None:
     """REQ UK-3, DSA-4: an expedited appeal 12 h before its 48 h alerts the senior moderators, and
     again once overdue; each alert once, however often the worker sweeps."""
+
     assert deadlines.APPEAL_DEADLINES in dict(PERIODIC)
     assert deadlines.APPEAL_DEADLINES in build_registry().kinds
     _, code = _ncii_refused_by_two(client, database, deciders)
@@ -773,8 +767,8 @@ def test_x2_parent_appeal_against_no_action_on_a_child_safety_case(client, datab
     )
     assert body["new_decision_id"]
     with database.unit_of_work(write=False) as db:
-        case = db.get(Case, case_id)
-        assert case is not None and case.outcome == "violates" and case.actual_knowledge_at is not None
+        case = db.get_one(Case, case_id)
+        assert case.outcome == "violates" and case.actual_knowledge_at is not None
         ncmec = next(t for t in case.tracks if t.kind == "ncmec")
         assert ncmec.state == "open" and ncmec.due_at is not None
     assert "remove" in active_kinds(database, case_id)
@@ -799,6 +793,7 @@ def test_dsa4_eui1_a_reversal_asks_whether_the_bank_entry_was_wrong_and_disables
     """REQ DSA-4, EUI-1: a decision that rested on a bank match is reversed on appeal; the decider
     must say whether the entry was wrong; "yes" disables it (audited, the appeal as its reason),
     so the same picture uploaded again is no longer held, and the counts agree everywhere."""
+
     key = make_key(database, ["banks:read", "banks:write", "scan", "match"])
     r = client.post(
         "/v1/banks",
@@ -851,14 +846,15 @@ def test_dsa4_eui1_a_reversal_asks_whether_the_bank_entry_was_wrong_and_disables
     assert r.status_code == 200, r.text
     assert r.json()["disabled_bank_entries"] == [entry_id]
     with database.unit_of_work(write=False) as db:
-        entry = db.get(BankEntry, entry_id)
-        assert entry is not None and entry.enabled is False and appeal["code"] in (entry.disabled_reason or "")
+        entry = db.get_one(BankEntry, entry_id)
+        assert entry.enabled is False and entry.disabled_reason is not None and appeal["code"] in entry.disabled_reason
         event = db.execute(sa.select(AuditEvent).where(AuditEvent.tag == "matching:entry:disable")).scalar_one()
         assert appeal["code"] in event.data["reason"]
     client.app.state.match_engine.catch_up()
     assert upload("img-2") == "allow"  # the same upload is no longer held: no new case
     # One count of entries: the API, the CLI's query and the console agree.
     bank = next(b for b in client.get("/v1/banks", headers=auth(key)).json() if b["name"] == "shared-list")
+
     with database.unit_of_work(write=False) as db:
         counts = entry_counts(db)[bank["id"]] if "id" in bank else next(iter(entry_counts(db).values()))
         row = next(r for r in bank_rows(db) if r.bank.name == "shared-list")

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from staydown import audit
 from staydown.actors import SYSTEM, Actor
 from staydown.audit import AuditTag
 from staydown.audit.models import AuditEvent, AuditHead
 from staydown.db import Database
+from staydown.errors import InvalidInput
+from staydown.subjects.models import PlatformAccount
 
 
 def _write(database: Database, n: int, start: int = 0) -> None:
@@ -54,10 +57,10 @@ def test_record_chains_events_and_verifies(database: Database) -> None:
         events = db.execute(sa.select(AuditEvent).order_by(AuditEvent.seq)).scalars().all()
         assert [e.seq for e in events] == [1, 2, 3, 4, 5]
         assert events[0].prev_hash == "0" * 64
-        assert all(b.prev_hash == a.hash for a, b in zip(events, events[1:]))
+        assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(events))
         assert events[0].actor_kind == "system" and events[0].actor_id == "staydown"
         assert events[2].data == {"i": 2, "note": "ünïcode ✓", "nested": {"b": [1, 2.5, None]}}
-        head = db.get(AuditHead, 1)
+        head = db.get_one(AuditHead, 1)
         assert (head.seq, head.hash) == (5, events[-1].hash)
 
 
@@ -93,7 +96,7 @@ def test_detects_edited_event(database: Database) -> None:
     _write(database, 6)
     _tamper(database, "UPDATE audit_events SET subject_id = '999' WHERE seq = 4")
     result = _verify(database)
-    assert not result.ok and result.first_bad_seq == 4 and "edited" in result.problem
+    assert not result.ok and result.first_bad_seq == 4 and result.problem is not None and "edited" in result.problem
 
 
 def test_detects_edited_data(database: Database) -> None:
@@ -107,7 +110,7 @@ def test_detects_removed_event(database: Database) -> None:
     _write(database, 6)
     _tamper(database, "DELETE FROM audit_events WHERE seq = 3")
     result = _verify(database)
-    assert not result.ok and result.first_bad_seq == 3 and "missing" in result.problem
+    assert not result.ok and result.first_bad_seq == 3 and result.problem is not None and "missing" in result.problem
 
 
 def test_detects_removed_and_renumbered_events(database: Database) -> None:
@@ -122,13 +125,13 @@ def test_detects_removed_tail_via_head(database: Database) -> None:
     _write(database, 6)
     _tamper(database, "DELETE FROM audit_events WHERE seq >= 5")
     result = _verify(database)
-    assert not result.ok and result.first_bad_seq == 5 and "head" in result.problem
+    assert not result.ok and result.first_bad_seq == 5 and result.problem is not None and "head" in result.problem
 
 
 def test_detects_inserted_event(database: Database) -> None:
     _write(database, 4)
     with database.unit_of_work(write=False) as db:
-        third = db.get(AuditEvent, 3)
+        third = db.get_one(AuditEvent, 3)
         row = {c.name: getattr(third, c.key) for c in AuditEvent.__table__.columns}
     # Make room at 3 and insert a forged event there that claims to follow event 2.
     _tamper(
@@ -138,7 +141,7 @@ def test_detects_inserted_event(database: Database) -> None:
     )
     forged = dict(row, seq=3, subject_id="forged")
     with database.engine.begin() as conn:
-        conn.execute(AuditEvent.__table__.insert().values(**forged))
+        conn.execute(sa.insert(AuditEvent).values(**forged))
     result = _verify(database)
     assert not result.ok and result.first_bad_seq in (3, 4)
 
@@ -169,8 +172,6 @@ def test_pinned_checkpoint_catches_a_rewritten_chain(database: Database) -> None
 
 
 def test_checkpoint_parse_rejects_garbage() -> None:
-    from staydown.errors import InvalidInput
-
     assert audit.Checkpoint.parse("3:" + "a" * 64).seq == 3
     for bad in ("", "3", "x:" + "a" * 64, "3:abc"):
         with pytest.raises(InvalidInput):
@@ -257,9 +258,6 @@ def test_rolled_back_events_are_dropped(database: Database) -> None:
 def test_events_survive_a_savepoint_that_loses_an_insert_race(database: Database) -> None:
     """An event recorded before a savepoint that rolls back (a lost insert race) is kept, and the
     chain's head is not touched until the real commit."""
-    from sqlalchemy.exc import IntegrityError
-
-    from staydown.subjects.models import PlatformAccount
 
     with database.unit_of_work() as db:
         db.add(

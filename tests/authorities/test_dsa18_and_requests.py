@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import base64
+import os
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from staydown.actors import SYSTEM, Actor
+from staydown.app import worker_services
 from staydown.authorities.dsa18 import mark_threat
 from staydown.authorities.law_enforcement import record_disclosure, record_preservation
 from staydown.authorities.models import AuthorityNotification
-from staydown.cases.models import Case
+from staydown.cases.actions import sweep_deadlines
+from staydown.cases.models import Case, StaffAlert
 from staydown.clock import FrozenClock
 from staydown.db import Database
 from staydown.errors import InvalidInput, PermissionDenied
+from staydown.evidence import actions
+from staydown.evidence.blobs import FileBlobStore
+from staydown.evidence.crypto import MasterKeys
 from staydown.evidence.models import LegalHold
+from staydown.jobs import build_registry
 from staydown.staff.permissions import permissions_for_roles
+from staydown.worker import Worker
 from tests.conftest import T0
+from tests.helpers import make_staff, sign_in
 
 MOD = Actor.staff(1, "mod", permissions_for_roles(["moderator"]))
 LEGAL = Actor.staff(2, "legal", permissions_for_roles(["legal"]))
@@ -81,9 +91,6 @@ def test_DSA3_a_decision_marked_imminent_danger_notifies_and_an_unconfigured_sta
     """REQ DSA-3: "imminent danger" on a decision does what a marking does. A member state with no
     configured authority does not drop the duty: the track stays open, administrators are alerted,
     and it is breached when the hour passes."""
-    from staydown.cases.actions import sweep_deadlines
-    from staydown.cases.models import StaffAlert
-    from tests.helpers import make_staff, sign_in
 
     client.app.state.settings = client.app.state.settings.model_copy(update={"dsa18_authorities": AUTHORITIES})
     client.post(
@@ -119,12 +126,12 @@ def test_DSA3_a_decision_marked_imminent_danger_notifies_and_an_unconfigured_sta
     with database.unit_of_work(write=False) as db:
         alerts = db.execute(sa.select(StaffAlert).where(StaffAlert.kind == "dsa18_unconfigured")).scalars().all()
         assert alerts and "FR" in alerts[0].message
-        assert {t.kind: t.state for t in db.get(Case, case_id).tracks}["dsa_art18"] == "open"  # FR still owed
+        assert {t.kind: t.state for t in db.get_one(Case, case_id).tracks}["dsa_art18"] == "open"  # FR still owed
     clock.advance(minutes=61)
     with database.unit_of_work() as db:
         sweep_deadlines(db, actor=SYSTEM)
     with database.unit_of_work(write=False) as db:
-        art18 = {t.kind: t for t in db.get(Case, case_id).tracks}["dsa_art18"]
+        art18 = {t.kind: t for t in db.get_one(Case, case_id).tracks}["dsa_art18"]
         assert art18.breached_at is not None and art18.state == "open"
 
 
@@ -148,24 +155,12 @@ def test_DSA3_without_a_named_member_state_the_notices_jurisdiction_else_europol
 
 
 def _run_worker(client, database: Database, mailer: RecordingMailer) -> int:
-    from staydown.app import worker_services
-    from staydown.jobs import build_registry
-    from staydown.worker import Worker
-
     return Worker(
         database, build_registry(), services={**worker_services(client.app), "mailer": mailer}
     ).run_until_idle()
 
 
 def test_preservation_and_disclosure_are_legal_only_and_held(database: Database, clock: FrozenClock, tmp_path) -> None:
-    import base64
-    import os
-
-    from staydown.actors import SYSTEM
-    from staydown.evidence import actions
-    from staydown.evidence.blobs import FileBlobStore
-    from staydown.evidence.crypto import MasterKeys
-
     vault = actions.Vault(MasterKeys.from_base64(base64.b64encode(os.urandom(32)).decode()), FileBlobStore(tmp_path))
     with database.unit_of_work() as db:
         item = actions.store_item(
@@ -215,8 +210,6 @@ def test_preservation_and_disclosure_are_legal_only_and_held(database: Database,
 
 
 def test_authority_routes_are_restricted_to_their_roles(client, database: Database) -> None:
-    from tests.helpers import make_staff, sign_in
-
     make_staff(database, "mo", "moderator")
     make_staff(database, "legal", "legal")
     mo, legal = sign_in(client, "mo"), sign_in(client, "legal")

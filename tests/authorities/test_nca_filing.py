@@ -14,12 +14,15 @@ import pytest
 import sqlalchemy as sa
 
 from staydown.actors import Actor
+from staydown.app import worker_services
 from staydown.audit.models import AuditEvent
+from staydown.authorities.dsa18 import mark_threat
 from staydown.authorities.models import NcaReport
-from staydown.authorities.nca import FILE_NCA_REPORT, NcaRules, confirm_report, draft_reports
+from staydown.authorities.nca import FILE_NCA_REPORT, NcaRules, _priority, confirm_report, draft_reports
 from staydown.authorities.nca_client import NcaClient
 from staydown.authorities.nca_format import validate_report
 from staydown.authorities.nca_server import create_app as create_nca_app
+from staydown.cases.actions import claim_case, decide_case
 from staydown.cases.models import Case, LegalTrack
 from staydown.cases.rules import CaseRules
 from staydown.clock import FrozenClock
@@ -28,12 +31,16 @@ from staydown.delivery.models import Job
 from staydown.errors import InvalidInput, PermissionDenied, RuleViolation
 from staydown.evidence.actions import read_item, store_item
 from staydown.evidence.models import EvidenceItem, LegalHold
+from staydown.intake.models import Notice, NoticeItem
 from staydown.jobs import build_registry
 from staydown.matching.models import ContentSignal, Scan
 from staydown.settings import Settings
 from staydown.staff.permissions import permissions_for_roles
+from staydown.subjects.models import PlatformAccount, PlatformContent
+from staydown.subjects.queries import content_by_platform_id
 from staydown.worker import RetryPolicy, Worker
 from tests.authorities.test_ncmec_protocol import serve
+from tests.helpers import make_staff, sign_in
 from tests.imagegen import jpeg
 
 TOKEN = "nca-test-token-not-real"
@@ -43,13 +50,13 @@ LEGAL = Actor.staff(203, "legal", permissions_for_roles(["legal"]))
 MOD = Actor.staff(204, "mod", permissions_for_roles(["moderator"]))
 ON = NcaRules(enabled=True, uk_provider=True)
 PDQ = "f" * 16 + "0" * 48
-NCA_SETTINGS = dict(
-    uk_nca_reporting=True,
-    uk_nca_provider="uk",
-    uk_nca_organisation_id="ORG-TEST-0001",
-    uk_nca_authorised_person_name="Safety Lead (test)",
-    uk_nca_authorised_person_email="safety@platform.example",
-)
+NCA_SETTINGS: dict[str, Any] = {
+    "uk_nca_reporting": True,
+    "uk_nca_provider": "uk",
+    "uk_nca_organisation_id": "ORG-TEST-0001",
+    "uk_nca_authorised_person_name": "Safety Lead (test)",
+    "uk_nca_authorised_person_email": "safety@platform.example",
+}
 
 
 @pytest.fixture
@@ -95,9 +102,6 @@ def make_case(
         },
     )
     assert r.status_code in (200, 201, 202), r.text
-    from staydown.intake.models import Notice, NoticeItem
-    from staydown.subjects.models import PlatformAccount, PlatformContent
-    from staydown.subjects.queries import content_by_platform_id
 
     with database.unit_of_work() as db:
         case = db.execute(sa.select(Case)).scalar_one()
@@ -149,10 +153,8 @@ def make_case(
                 )
         case_id = case.id
     if confirm:
-        from staydown.cases.actions import claim_case, decide_case
-
         with database.unit_of_work() as db:
-            case = db.get(Case, case_id)
+            case = db.get_one(Case, case_id)
             claim_case(db, actor=CS1, case=case)
             decide_case(
                 db,
@@ -165,8 +167,6 @@ def make_case(
                 rules=client.app.state.case_rules,
             )
             if imminent_danger:
-                from staydown.authorities.dsa18 import mark_threat
-
                 mark_threat(
                     db,
                     actor=CS1,
@@ -180,8 +180,6 @@ def make_case(
 
 
 def worker(client, database: Database, url: str, *, timeout: float = 5.0) -> Worker:
-    from staydown.app import worker_services
-
     services = {**worker_services(client.app), "nca_client": NcaClient(url, TOKEN, timeout=timeout)}
     return Worker(database, build_registry(), services=services, retry=RetryPolicy(base_seconds=1, cap_seconds=1))
 
@@ -189,7 +187,7 @@ def worker(client, database: Database, url: str, *, timeout: float = 5.0) -> Wor
 def draft_and_confirm(client, database: Database, case_id: int, **kwargs: Any) -> list[int]:
     with database.unit_of_work() as db:
         drafts = draft_reports(
-            db, actor=CS1, case=db.get(Case, case_id), catalogue=client.app.state.catalogue, rules=ON, **kwargs
+            db, actor=CS1, case=db.get_one(Case, case_id), catalogue=client.app.state.catalogue, rules=ON, **kwargs
         )
         for report in drafts:
             confirm_report(db, actor=CS2, report=report, rules=ON)
@@ -202,14 +200,14 @@ def run_until_finished(
     for _ in range(rounds):
         w.run_until_idle()
         with database.unit_of_work(write=False) as db:
-            if all(db.get(NcaReport, i).state == "finished" for i in report_ids):
+            if all(db.get_one(NcaReport, i).state == "finished" for i in report_ids):
                 return
         clock.advance(seconds=5)
 
 
 def _ref(database: Database, report_id: int) -> str:
     with database.unit_of_work(write=False) as db:
-        return db.get(NcaReport, report_id).plan["ref"]
+        return db.get_one(NcaReport, report_id).plan["ref"]
 
 
 def _tags(database: Database) -> list[str]:
@@ -235,7 +233,7 @@ def test_uk6_drafting_is_refused_without_actual_knowledge(client, database: Data
     """UK-6, CSAM-7: a report alone is not knowledge; until a person confirms, there is nothing to report."""
     case_id = make_case(client, database, confirm=False)
     with database.unit_of_work() as db, pytest.raises(RuleViolation, match="not been confirmed"):
-        draft_reports(db, actor=CS1, case=db.get(Case, case_id), catalogue=client.app.state.catalogue, rules=ON)
+        draft_reports(db, actor=CS1, case=db.get_one(Case, case_id), catalogue=client.app.state.catalogue, rules=ON)
     assert _track(database, case_id).state == "waiting"  # its clock waits for knowledge
     with database.unit_of_work(write=False) as db:
         assert db.scalar(sa.select(sa.func.count()).select_from(NcaReport)) == 0
@@ -246,7 +244,7 @@ def test_uk6_csam5_only_a_child_safety_reviewer_confirms(client, database: Datab
     child-safety reviewer confirms (and makes the declaration the report carries)."""
     case_id = make_case(client, database)
     with database.unit_of_work() as db:
-        case = db.get(Case, case_id)
+        case = db.get_one(Case, case_id)
         with pytest.raises(PermissionDenied):
             draft_reports(db, actor=MOD, case=case, catalogue=client.app.state.catalogue, rules=ON)
         (report,) = draft_reports(db, actor=LEGAL, case=case, catalogue=client.app.state.catalogue, rules=ON)
@@ -268,13 +266,12 @@ def test_uk6_an_urgent_case_is_reported_as_urgent(client, database: Database) ->
     drafted as standard; an urgent report says why."""
     case_id = make_case(client, database, imminent_danger=True)
     with database.unit_of_work() as db:
-        case = db.get(Case, case_id)
+        case = db.get_one(Case, case_id)
         with pytest.raises(InvalidInput, match="urgent"):
             draft_reports(db, actor=CS1, case=case, catalogue=client.app.state.catalogue, rules=ON, priority="standard")
         (report,) = draft_reports(db, actor=CS1, case=case, catalogue=client.app.state.catalogue, rules=ON)
-        assert report.priority == "urgent" and "threat" in report.priority_reason
+        assert report.priority == "urgent" and report.priority_reason is not None and "threat" in report.priority_reason
     # The rule for a case nobody marked, directly (a second case here would share c-1).
-    from staydown.authorities.nca import _priority
 
     with database.unit_of_work(write=False) as db:
         plain = Case(state="open", area="child_safety", severity="critical", opened_at=now(db))
@@ -289,7 +286,7 @@ def test_uk6_a_non_uk_provider_reports_only_uk_linked_content(client, database: 
     case_id = make_case(client, database)
     non_uk = NcaRules(enabled=True, uk_provider=False)
     with database.unit_of_work() as db:
-        case = db.get(Case, case_id)
+        case = db.get_one(Case, case_id)
         with pytest.raises(InvalidInput, match="UK-linked"):
             draft_reports(db, actor=CS1, case=case, catalogue=client.app.state.catalogue, rules=non_uk)
         with pytest.raises(InvalidInput, match="uk_link_basis"):
@@ -329,6 +326,7 @@ def test_uk6_a_confirmed_report_is_filed_over_http_with_what_the_case_holds(
     with database.unit_of_work() as db:
         # A person looked at one file (audited): only that one is marked as viewed by the provider.
         first = db.execute(sa.select(EvidenceItem).order_by(EvidenceItem.id)).scalars().first()
+        assert first is not None
         read_item(db, actor=CS1, vault=client.app.state.vault, item=first, purpose="confirming the NCA report")
     (report_id,) = draft_and_confirm(client, database, case_id)
     worker(client, database, url).run_until_idle()
@@ -354,9 +352,13 @@ def test_uk6_a_confirmed_report_is_filed_over_http_with_what_the_case_holds(
         assert any(f.sha256 == sha for f in stored.files.values())
 
     with database.unit_of_work(write=False) as db:
-        report = db.get(NcaReport, report_id)
+        report = db.get_one(NcaReport, report_id)
         assert report.state == "finished" and report.nca_reference == stored.nca_reference
-        assert report.nca_report_id == stored.report_id and report.document.encode() == stored.document
+        assert (
+            report.nca_report_id == stored.report_id
+            and report.document is not None
+            and report.document.encode() == stored.document
+        )
         holds = db.execute(sa.select(LegalHold)).scalars().all()
         assert len(holds) == 2 and {h.kind for h in holds} == {"nca_report"}
         assert all(h.until - h.starts_at == timedelta(days=365) for h in holds)
@@ -399,9 +401,11 @@ def test_uk6_a_lost_answer_at_each_step_resumes_without_a_second_report(
     assert len(found) == 1, [r.status for r in found]  # no second report, not even an unfinished one
     assert found[0].status == "submitted" and len(found[0].files) == 2
     with database.unit_of_work(write=False) as db:
-        report = db.get(NcaReport, report_id)
+        report = db.get_one(NcaReport, report_id)
         assert report.state == "finished" and report.nca_report_id == found[0].report_id
-        assert sorted(f.nca_file_id for f in report.files) == sorted(f.file_id for f in found[0].files.values())
+        assert sorted((f.nca_file_id for f in report.files), key=str) == sorted(
+            f.file_id for f in found[0].files.values()
+        )
     assert _tags(database).count("authority:nca:submit") == 1
     assert _track(database, case_id).state == "met"
     if step in ("create", "upload"):
@@ -414,6 +418,7 @@ def test_uk6_a_lost_answer_at_each_step_resumes_without_a_second_report(
                 .scalars()
                 .first()
             )
+        assert first is not None
         assert first.data["repeated_after_a_lost_answer"] is mode.startswith("after_commit")
 
 
@@ -429,14 +434,14 @@ def test_uk6_a_report_the_nca_lost_before_submission_is_made_again(
     w = worker(client, database, url)
     w.run_until_idle()
     with database.unit_of_work(write=False) as db:
-        first_id = db.get(NcaReport, report_id).nca_report_id
-        assert first_id and db.get(NcaReport, report_id).state == "opened"
+        first_id = db.get_one(NcaReport, report_id).nca_report_id
+        assert first_id and db.get_one(NcaReport, report_id).state == "opened"
     server.expire(first_id)
     run_until_finished(w, database, clock, [report_id])
     found = server.find(_ref(database, report_id))
     assert sorted(r.status for r in found) == ["expired", "submitted"]
     with database.unit_of_work(write=False) as db:
-        report = db.get(NcaReport, report_id)
+        report = db.get_one(NcaReport, report_id)
         assert report.state == "finished" and report.nca_report_id != first_id
         assert report.plan["abandoned"][0]["nca_report_id"] == first_id
     assert "authority:nca:restart" in _tags(database)
@@ -451,21 +456,21 @@ def test_uk6_the_track_is_met_only_when_every_report_for_the_case_is_finished(
     case_id = make_case(client, database, accounts=("acct-1", "acct-2"))
     with database.unit_of_work() as db:
         drafts = draft_reports(
-            db, actor=CS1, case=db.get(Case, case_id), catalogue=client.app.state.catalogue, rules=ON
+            db, actor=CS1, case=db.get_one(Case, case_id), catalogue=client.app.state.catalogue, rules=ON
         )
         assert [r.plan["user"]["platform_account_id"] for r in drafts] == ["acct-1", "acct-2"]
         confirm_report(db, actor=CS2, report=drafts[0], rules=ON)
         ids = [r.id for r in drafts]
         # Drafting again makes nothing new: each account already has its report.
         assert (
-            draft_reports(db, actor=CS1, case=db.get(Case, case_id), catalogue=client.app.state.catalogue, rules=ON)
+            draft_reports(db, actor=CS1, case=db.get_one(Case, case_id), catalogue=client.app.state.catalogue, rules=ON)
             == []
         )
     w = worker(client, database, url)
     run_until_finished(w, database, clock, ids[:1])
     assert _track(database, case_id).state == "open"
     with database.unit_of_work() as db:
-        confirm_report(db, actor=CS2, report=db.get(NcaReport, ids[1]), rules=ON)
+        confirm_report(db, actor=CS2, report=db.get_one(NcaReport, ids[1]), rules=ON)
     run_until_finished(w, database, clock, ids)
     track = _track(database, case_id)
     assert track.state == "met" and track.resolution == "report_finished"
@@ -486,11 +491,11 @@ def test_uk6_nothing_is_drafted_or_filed_when_nca_reporting_is_off(
     client.app.state.case_rules = CaseRules.from_settings(settings, client.app.state.catalogue)
     case_id = make_case(client, database)
     with database.unit_of_work(write=False) as db:
-        kinds = {t.kind for t in db.get(Case, case_id).tracks}
+        kinds = {t.kind for t in db.get_one(Case, case_id).tracks}
         assert "ncmec" in kinds and "uk_nca" not in kinds
     off = NcaRules.from_settings(settings)
     with database.unit_of_work() as db, pytest.raises(RuleViolation, match="off for this platform"):
-        draft_reports(db, actor=CS1, case=db.get(Case, case_id), catalogue=client.app.state.catalogue, rules=off)
+        draft_reports(db, actor=CS1, case=db.get_one(Case, case_id), catalogue=client.app.state.catalogue, rules=off)
     r = client.post(f"/v1/cases/{case_id}/nca-reports", headers=_cs_headers(client, database), json={})
     assert r.status_code == 409 and "off for this platform" in r.json()["message"]
 
@@ -500,15 +505,13 @@ def test_uk6_nothing_is_drafted_or_filed_when_nca_reporting_is_off(
     worker(client, database, url).run_until_idle()
     assert server.calls[calls_before:] == [] and server.find(_ref(database, report_id)) == []
     with database.unit_of_work(write=False) as db:
-        report = db.get(NcaReport, report_id)
-        assert report.state == "confirmed" and "turned off" in report.last_error
+        report = db.get_one(NcaReport, report_id)
+        assert report.state == "confirmed" and report.last_error is not None and "turned off" in report.last_error
         with pytest.raises(RuleViolation):
             confirm_report(db, actor=CS2, report=report, rules=off)
 
 
 def _cs_headers(client, database: Database) -> dict[str, str]:
-    from tests.helpers import make_staff, sign_in
-
     make_staff(database, "cs-api", "child_safety")
     return sign_in(client, "cs-api")
 
@@ -518,9 +521,8 @@ def _cs_headers(client, database: Database) -> dict[str, str]:
 
 def test_uk6_csam5_api_drafts_confirms_and_shows_status(client, database: Database, nca, clock: FrozenClock) -> None:
     """UK-6, CSAM-5: the routes, each behind its permission, with a clear 4xx for bad input."""
-    from tests.helpers import make_staff, sign_in
 
-    url, server = nca
+    url, _server = nca
     for name, role in (("mod-api", "moderator"), ("legal-api", "legal"), ("cs-api2", "child_safety")):
         make_staff(database, name, role)
     mod, legal, cs = (sign_in(client, n) for n in ("mod-api", "legal-api", "cs-api2"))
@@ -530,10 +532,8 @@ def test_uk6_csam5_api_drafts_confirms_and_shows_status(client, database: Databa
     r = client.post(f"/v1/cases/{unconfirmed}/nca-reports", headers=cs, json={})
     assert r.status_code == 409 and "not been confirmed" in r.json()["message"]
 
-    from staydown.cases.actions import claim_case, decide_case
-
     with database.unit_of_work() as db:
-        case = db.get(Case, unconfirmed)
+        case = db.get_one(Case, unconfirmed)
         claim_case(db, actor=CS1, case=case)
         decide_case(
             db,
@@ -589,7 +589,7 @@ def test_uk6_files_can_stay_in_the_vault_with_only_their_hashes_sent(
     hashes_only = NcaRules(enabled=True, uk_provider=True, send_files=False)
     with database.unit_of_work() as db:
         (report,) = draft_reports(
-            db, actor=CS1, case=db.get(Case, case_id), catalogue=client.app.state.catalogue, rules=hashes_only
+            db, actor=CS1, case=db.get_one(Case, case_id), catalogue=client.app.state.catalogue, rules=hashes_only
         )
         confirm_report(db, actor=CS2, report=report, rules=hashes_only)
         report_id = report.id
@@ -601,5 +601,5 @@ def test_uk6_files_can_stay_in_the_vault_with_only_their_hashes_sent(
     assert stored.status == "submitted" and stored.files == {}
     assert all("fileRef" not in item and item["hashes"] for item in document["content"])
     with database.unit_of_work(write=False) as db:
-        assert db.get(NcaReport, report_id).state == "finished"
+        assert db.get_one(NcaReport, report_id).state == "finished"
         assert len(db.execute(sa.select(LegalHold).where(LegalHold.kind == "nca_report")).scalars().all()) == 2

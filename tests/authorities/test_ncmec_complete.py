@@ -25,12 +25,16 @@ from staydown.clock import FrozenClock
 from staydown.db import Database
 from staydown.delivery.models import Job
 from staydown.enforcement.models import EnforcementAction
+from staydown.evidence.actions import store_item
 from staydown.subjects.actions import ensure_content
 from staydown.subjects.schemas import AccountRef, ContentRef
+from staydown.transparency.models import StatementOfReasons
+from staydown.transparency.report import build_report
 from tests.authorities.test_ncmec_filing import _worker
 from tests.authorities.test_ncmec_protocol import PASSWORD, USER, serve
 from tests.helpers import auth
 from tests.imagegen import encode, jpeg, synthetic
+from tests.web.console_helpers import console_user
 
 UPLOADED_AT = datetime(2026, 5, 30, 9, 15, 7, tzinfo=UTC)
 
@@ -88,7 +92,7 @@ def _ncmec_track(database: Database, case_id: int) -> LegalTrack:
 
 def _received(server, report_id: int, database: Database):
     with database.unit_of_work(write=False) as db:
-        marker = f"staydown report ref: {db.get(NcmecReport, report_id).plan['ref']}"
+        marker = f"staydown report ref: {db.get_one(NcmecReport, report_id).plan['ref']}"
     found = [r for r in server.find_reports(marker) if r.status == "finished"]
     assert len(found) == 1, [r.status for r in server.find_reports(marker)]
     return found[0]
@@ -144,7 +148,7 @@ def test_ncmec3_csam3_allowed_upload_reported_later_is_filed_with_its_file_ip_po
     worker = _worker(client, database, url)
     worker.run_until_idle()
     with database.unit_of_work(write=False) as db:
-        report = db.get(NcmecReport, draft["id"])
+        report = db.get_one(NcmecReport, draft["id"])
         assert report.state == "confirmed" and report.ncmec_report_id is None
         marker = f"staydown report ref: {report.plan['ref']}"
     assert server.find_reports(marker) == []
@@ -161,9 +165,9 @@ def test_ncmec3_csam3_allowed_upload_reported_later_is_filed_with_its_file_ip_po
     assert r.status_code == 201, r.text
     assert r.json()["file_request_id"] == request_id
     with database.unit_of_work(write=False) as db:
-        asked = db.get(EnforcementAction, ask["id"])
+        asked = db.get_one(EnforcementAction, ask["id"])
         assert asked.state == "lifted"  # the platform hears it can stop
-        assert db.get(FileRequest, request_id).state == "provided"
+        assert db.get_one(FileRequest, request_id).state == "provided"
     worker.run_until_idle()
 
     received = _received(server, draft["id"], database)
@@ -291,8 +295,10 @@ def test_ncmec3_content_without_an_address_is_named_by_the_platforms_id(client, 
     document = report_xml(ncmec.build_report(report, settings))
     root = ET.fromstring(document)
     page = root.find("internetDetails/webPageIncident")
+    assert page is not None
     assert page.findall("url") == []
-    assert "post-77 (image)" in page.findtext("additionalInfo")
+    info = page.findtext("additionalInfo")
+    assert info is not None and "post-77 (image)" in info
     assert settings.base_url.encode() not in document
 
 
@@ -314,7 +320,7 @@ def test_ncmec3_an_overdue_file_alerts_child_safety_once_and_the_report_keeps_wa
     url, server = ncmec_server
     case_id, report_id, request_id = _waiting_report(client, database, staff, api_key, "post-902")
     with database.unit_of_work(write=False) as db:
-        due = db.get(FileRequest, request_id).due_at
+        due = db.get_one(FileRequest, request_id).due_at
     assert due == clock.now() + timedelta(hours=client.app.state.settings.ncmec_file_request_hours)
     (row_id,) = [
         f["id"] for f in client.get(f"/v1/ncmec-reports/{report_id}", headers=staff["cs1"]).json()["file_details"]
@@ -333,7 +339,7 @@ def test_ncmec3_an_overdue_file_alerts_child_safety_once_and_the_report_keeps_wa
     with database.unit_of_work(write=False) as db:
         (alert,) = db.execute(sa.select(StaffAlert).where(StaffAlert.kind == "ncmec_file_overdue")).scalars().all()
         assert alert.role == "child_safety" and alert.case_id == case_id and "post-902" in alert.message
-        assert db.get(NcmecReport, report_id).state == "confirmed"
+        assert db.get_one(NcmecReport, report_id).state == "confirmed"
     _worker(client, database, url).run_until_idle()
     assert _ncmec_track(database, case_id).state == "open"
 
@@ -353,7 +359,7 @@ def test_ncmec3_an_overdue_file_alerts_child_safety_once_and_the_report_keeps_wa
     )
     assert _ncmec_track(database, case_id).state == "met"
     with database.unit_of_work(write=False) as db:
-        assert db.get(FileRequest, request_id).state == "withdrawn"
+        assert db.get_one(FileRequest, request_id).state == "withdrawn"
 
 
 def test_ncmec3_a_platform_that_cannot_provide_the_file_alerts_at_once(
@@ -371,7 +377,7 @@ def test_ncmec3_a_platform_that_cannot_provide_the_file_alerts_at_once(
     )
     assert r.status_code == 200
     with database.unit_of_work(write=False) as db:
-        assert db.get(FileRequest, request_id).state == "unavailable"
+        assert db.get_one(FileRequest, request_id).state == "unavailable"
         (alert,) = db.execute(sa.select(StaffAlert).where(StaffAlert.kind == "ncmec_file_unavailable")).scalars().all()
         assert "does not support" in alert.message
     # A specialist may now file without it at once; or the file arrives after all.
@@ -427,7 +433,6 @@ def test_ncmec3_the_track_is_met_only_when_every_report_of_the_case_is_finished(
     _scan(client, api_key, copy, "post-907", "acct-b")
     with database.unit_of_work() as db:
         content = ensure_content(db, actor=SYSTEM, ref=ContentRef(id="post-906", account=AccountRef(id="acct-a")))
-        from staydown.evidence.actions import store_item
 
         store_item(
             db,
@@ -477,7 +482,7 @@ def test_ncmec3_the_track_is_met_only_when_every_report_of_the_case_is_finished(
     assert r.status_code == 201
     worker.run_until_idle()
     track = _ncmec_track(database, case_id)
-    assert track.state == "met"
+    assert track.state == "met" and track.facts is not None
     assert all(str(_received(server, d["id"], database).report_id) in track.facts for d in drafts)
     # The deposited context fills what no scan recorded: the vault file's IP, port and time.
     vault_report = _received(server, next(d["id"] for d in drafts if not d["waiting_for_files"]), database)
@@ -492,8 +497,6 @@ def test_ncmec3_a_file_request_is_delivered_as_an_action_but_counted_as_no_measu
 ) -> None:
     """provide_file travels with the actions (so every integration receives it) but restricts
     nobody: no statement of reasons, no case measure, not in the DSA figures."""
-    from staydown.transparency.models import StatementOfReasons
-    from staydown.transparency.report import build_report
 
     _waiting_report(client, database, staff, api_key, "post-908")
     with database.unit_of_work(write=False) as db:
@@ -514,7 +517,6 @@ def test_ncmec3_the_console_shows_the_wait_and_files_without_only_with_reasons(
 ) -> None:
     """The report's console page says which file it waits for, from which request, until when;
     a specialist files without it from there once the platform's time is up, with reasons."""
-    from tests.web.console_helpers import console_user
 
     _, report_id, request_id = _waiting_report(client, database, staff, api_key, "post-909")
     specialist = console_user(client, database, "cs-console", "child_safety")
@@ -535,7 +537,6 @@ def test_ncmec3_the_console_shows_the_wait_and_files_without_only_with_reasons(
 def test_csam3_what_the_platform_deposited_is_checked_before_it_goes_into_a_report(client, database: Database) -> None:
     """The deposit context is free JSON: an address that is no IP, a port out of range or a time
     without an offset is left out (the next source is used), never sent as it came."""
-    from staydown.evidence.actions import store_item
 
     created = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
     with database.unit_of_work() as db:

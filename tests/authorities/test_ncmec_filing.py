@@ -9,19 +9,22 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from staydown.actors import Actor
+from staydown.actors import SYSTEM, Actor
+from staydown.app import worker_services
 from staydown.authorities.models import NcmecReport
 from staydown.authorities.ncmec import confirm_report, draft_reports
 from staydown.authorities.ncmec_client import CyberTiplineClient
 from staydown.authorities.ncmec_server import create_app as create_ncmec_app
+from staydown.cases.actions import claim_case, decide_case
 from staydown.cases.models import Case, LegalTrack
 from staydown.clock import FrozenClock
 from staydown.db import Database
 from staydown.errors import PermissionDenied, RuleViolation
-from staydown.evidence.actions import read_item, store_item
+from staydown.evidence.actions import purge_expired, read_item, store_item
 from staydown.evidence.models import EvidenceItem, LegalHold
 from staydown.jobs import build_registry
 from staydown.staff.permissions import permissions_for_roles
+from staydown.subjects.queries import content_by_platform_id
 from staydown.worker import RetryPolicy, Worker
 from tests.authorities.test_ncmec_protocol import PASSWORD, USER, serve
 from tests.imagegen import jpeg
@@ -51,7 +54,6 @@ def _case_with_evidence(client, database: Database, *, confirm: bool = True) -> 
     )
     with database.unit_of_work() as db:
         case = db.execute(sa.select(Case)).scalar_one()
-        from staydown.subjects.queries import content_by_platform_id
 
         content = content_by_platform_id(db, "c-1")
         for seed in (1, 2):
@@ -67,10 +69,8 @@ def _case_with_evidence(client, database: Database, *, confirm: bool = True) -> 
             )
         case_id = case.id
     if confirm:
-        from staydown.cases.actions import claim_case, decide_case
-
         with database.unit_of_work() as db:
-            case = db.get(Case, case_id)
+            case = db.get_one(Case, case_id)
             claim_case(db, actor=CS1, case=case)
             decide_case(
                 db,
@@ -85,8 +85,6 @@ def _case_with_evidence(client, database: Database, *, confirm: bool = True) -> 
 
 
 def _worker(client, database: Database, url: str) -> Worker:
-    from staydown.app import worker_services
-
     settings = client.app.state.settings
     settings.ncmec_reporter_email = "safety@platform.example"
     settings.ncmec_reporter_first_name, settings.ncmec_reporter_last_name = "Safety", "Team"
@@ -96,7 +94,7 @@ def _worker(client, database: Database, url: str) -> Worker:
 
 def _file(client, database: Database, case_id: int) -> list[int]:
     with database.unit_of_work() as db:
-        drafts = draft_reports(db, actor=CS1, case=db.get(Case, case_id), catalogue=client.app.state.catalogue)
+        drafts = draft_reports(db, actor=CS1, case=db.get_one(Case, case_id), catalogue=client.app.state.catalogue)
         for report in drafts:
             confirm_report(db, actor=CS2, report=report)
         return [r.id for r in drafts]
@@ -105,7 +103,7 @@ def _file(client, database: Database, case_id: int) -> list[int]:
 def test_an_unconfirmed_case_cannot_be_reported(client, database: Database) -> None:
     case_id = _case_with_evidence(client, database, confirm=False)
     with database.unit_of_work() as db, pytest.raises(RuleViolation, match="not been confirmed"):
-        draft_reports(db, actor=CS1, case=db.get(Case, case_id), catalogue=client.app.state.catalogue)
+        draft_reports(db, actor=CS1, case=db.get_one(Case, case_id), catalogue=client.app.state.catalogue)
 
 
 def test_confirmed_case_files_one_finished_report_and_starts_the_hold(
@@ -117,22 +115,27 @@ def test_confirmed_case_files_one_finished_report_and_starts_the_hold(
     with database.unit_of_work() as db:
         # A person looked at one file (audited): only that file is marked viewed by the ESP.
         first = db.execute(sa.select(EvidenceItem).order_by(EvidenceItem.id)).scalars().first()
+        assert first is not None
         read_item(db, actor=CS1, vault=client.app.state.vault, item=first, purpose="confirming the report")
-        drafts = draft_reports(db, actor=CS1, case=db.get(Case, case_id), catalogue=client.app.state.catalogue)
+        drafts = draft_reports(db, actor=CS1, case=db.get_one(Case, case_id), catalogue=client.app.state.catalogue)
         assert len(drafts) == 1 and drafts[0].plan["reported"]["esp_identifier"] == "acct-1"
         with pytest.raises(PermissionDenied):
             confirm_report(db, actor=MOD, report=drafts[0])
         confirm_report(db, actor=CS2, report=drafts[0])
         report_id = drafts[0].id
     with database.unit_of_work(write=False) as db:
-        marker = f"staydown report ref: {db.get(NcmecReport, report_id).plan['ref']}"
+        marker = f"staydown report ref: {db.get_one(NcmecReport, report_id).plan['ref']}"
     _worker(client, database, url).run_until_idle()
     found = server.find_reports(marker)
     assert len(found) == 1 and found[-1].status == "finished"
     assert len(found[-1].files) == 2
     with database.unit_of_work(write=False) as db:
-        report = db.get(NcmecReport, report_id)
-        assert report.state == "finished" and report.receipt["report_id"] == report.ncmec_report_id
+        report = db.get_one(NcmecReport, report_id)
+        assert (
+            report.state == "finished"
+            and report.receipt is not None
+            and report.receipt["report_id"] == report.ncmec_report_id
+        )
         assert report.confirmed_by == "staff:102"
         assert sorted(f.viewed_by_esp for f in report.files) == [False, True]
         holds = db.execute(sa.select(LegalHold)).scalars().all()
@@ -141,8 +144,6 @@ def test_confirmed_case_files_one_finished_report_and_starts_the_hold(
         track = db.execute(sa.select(LegalTrack).where(LegalTrack.kind == "ncmec")).scalar_one()
         assert track.state == "met" and track.resolution == "report_finished"
     # Retention cannot purge what the report holds.
-    from staydown.actors import SYSTEM
-    from staydown.evidence.actions import purge_expired
 
     clock.advance(days=200)
     with database.unit_of_work() as db:
@@ -164,13 +165,13 @@ def test_a_crash_after_each_step_resumes_to_exactly_one_finished_report(
         worker.run_until_idle()
         clock.advance(seconds=5)
         with database.unit_of_work(write=False) as db:
-            if db.get(NcmecReport, report_id).state == "finished":
+            if db.get_one(NcmecReport, report_id).state == "finished":
                 break
     with database.unit_of_work(write=False) as db:
-        marker = f"staydown report ref: {db.get(NcmecReport, report_id).plan['ref']}"
+        marker = f"staydown report ref: {db.get_one(NcmecReport, report_id).plan['ref']}"
     finished = [r for r in server.find_reports(marker) if r.status == "finished"]
     assert len(finished) == 1, [r.status for r in server.find_reports(marker)]
     with database.unit_of_work(write=False) as db:
-        report = db.get(NcmecReport, report_id)
+        report = db.get_one(NcmecReport, report_id)
         assert report.state == "finished" and report.ncmec_report_id == finished[0].report_id
     server.clear_faults()

@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -77,7 +78,7 @@ class Server:
 
 
 @contextlib.contextmanager
-def serve(app: object) -> Iterator[str]:
+def serve(app: Callable[..., Any]) -> Iterator[str]:
     """uvicorn on 127.0.0.1 in a thread; yields the base URL. The socket is bound here and handed
     over, so no other process can take the port in between."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -139,7 +140,7 @@ def make_report(ref: str = "ref-0", **reported: object) -> Report:
             incident_type=IncidentType.CHILD_PORNOGRAPHY,
             incident_date_time=T0,
             platform="Example Platform (test)",
-            annotations={ReportAnnotation.SPAM},
+            annotations=frozenset({ReportAnnotation.SPAM}),
         ),
         internet_details=[InternetDetails(urls=["https://platform.example.test/p/12345"])],
         reporter=Reporter(
@@ -226,8 +227,10 @@ def test_full_report_is_filed_and_the_server_holds_exactly_what_was_sent(
     for name, data in files.items():
         assert by_name[name].data == data
         assert by_name[name].md5 == uploads[name].md5
-    assert by_name["first.png"].details.findtext("fileViewedByEsp") == "true"
-    assert by_name["second.png"].details.findtext("fileViewedByEsp") == "false"
+    first, second = by_name["first.png"].details, by_name["second.png"].details
+    assert first is not None and second is not None
+    assert first.findtext("fileViewedByEsp") == "true"
+    assert second.findtext("fileViewedByEsp") == "false"
     assert server.state.finished_reports()[-1].report_id == report_id
 
 
@@ -338,7 +341,7 @@ def maximal_report() -> Report:
             incident_date_time=T0,
             platform="Example Platform",
             escalate_to_high_priority="test escalation reason",
-            annotations=set(ReportAnnotation),
+            annotations=frozenset(ReportAnnotation),
             incident_date_time_description="time of the first message",
         ),
         internet_details=[
@@ -404,7 +407,9 @@ def test_every_document_the_builder_makes_follows_the_structure_the_server_check
         "victim",
         "additionalInfo",
     ]
-    assert [c.tag for c in root.find("incidentSummary")] == [
+    summary = root.find("incidentSummary")
+    assert summary is not None
+    assert [c.tag for c in summary] == [
         "incidentType",
         "platform",
         "escalateToHighPriority",
@@ -412,7 +417,9 @@ def test_every_document_the_builder_makes_follows_the_structure_the_server_check
         "incidentDateTime",
         "incidentDateTimeDescription",
     ]
-    reported = [c.tag for c in root.find("personOrUserReported")]
+    person = root.find("personOrUserReported")
+    assert person is not None
+    reported = [c.tag for c in person]
     assert (
         reported.index("screenName")
         < reported.index("ipCaptureEvent")
@@ -433,7 +440,7 @@ def test_every_document_the_builder_makes_follows_the_structure_the_server_check
             exif_viewed_by_esp=False,
             publicly_available=True,
             file_relevance=FileRelevance.REPORTED,
-            annotations=set(FileAnnotation),
+            annotations=frozenset(FileAnnotation),
             industry_classification="B2",
             original_file_hashes=[FileHash("MD5", upload.md5), FileHash("SHA256", "ab" * 32)],
             ip_capture_event=IpCaptureEvent("192.0.2.1"),
@@ -770,12 +777,13 @@ def test_credentials_never_travel_in_plain_http_to_another_machine() -> None:
         (lambda: IpCaptureEvent("not-an-ip"), "not an IPv4 or IPv6 address"),
         (lambda: IpCaptureEvent(3232235777), "not an IPv4 or IPv6 address"),  # type: ignore[arg-type]
         (lambda: IpCaptureEvent("192.0.2.1", port=70000), "port"),
+        # An int or None where a bool is declared: the check at run time is what these two test.
         (
-            lambda: FileDetails(report_id=1, file_id="f", file_viewed_by_esp=1),
+            lambda: FileDetails(report_id=1, file_id="f", file_viewed_by_esp=1),  # type: ignore[arg-type]
             "file_viewed_by_esp must be True or False",
         ),
         (
-            lambda: FileDetails(report_id=1, file_id="f", file_viewed_by_esp=None),
+            lambda: FileDetails(report_id=1, file_id="f", file_viewed_by_esp=None),  # type: ignore[arg-type]
             "file_viewed_by_esp must be True or False",
         ),
         (

@@ -207,7 +207,7 @@ def test_deadlines_escalate_before_breach_and_breaches_are_recorded(
     client.post("/public/notices", json=MINOR_REPORT)
     case_id = _case_id(database)
     with database.unit_of_work(write=False) as db:
-        start_priority = db.get(Case, case_id).priority
+        start_priority = db.get_one(Case, case_id).priority
 
     def sweep(hours: float) -> tuple[set[str], set[str]]:
         clock.advance(hours=hours)
@@ -226,7 +226,7 @@ def test_deadlines_escalate_before_breach_and_breaches_are_recorded(
         alerts = db.execute(sa.select(StaffAlert)).scalars().all()
         assert {a.role for a in alerts} == {"senior_moderator", "child_safety"}
         assert all(a.kind == "deadline_near" and a.case_id == case_id for a in alerts)
-        assert db.get(Case, case_id).priority > start_priority
+        assert db.get_one(Case, case_id).priority > start_priority
     assert sweep(0) == (set(), set())  # once only
     assert sweep(6) == (set(), {"priority_takedown"})
     assert sweep(12) == ({"take_it_down", "uk_intimate_image"}, set())  # 11 h left of 48
@@ -244,7 +244,7 @@ def test_queue_orders_by_priority_then_deadline(client, staff, database: Databas
     client.post("/public/notices", json=HARASSMENT)
     client.post("/public/notices", json=MINOR_REPORT)
     queue = client.get("/v1/queue", headers=staff["cs1"]).json()
-    assert [c["policy_id"] for c in queue][0] == "csam"
+    assert next(c["policy_id"] for c in queue) == "csam"
     priorities = [c["priority"] for c in queue]
     assert priorities == sorted(priorities, reverse=True)
     # A moderator without child-safety access does not see the child-safety case at all.

@@ -39,6 +39,7 @@ def test_X2_the_sweep_moves_only_priorities_near_a_deadline(database: Database, 
     with database.unit_of_work() as db:
         due = db.execute(sa.select(sa.func.min(Case.next_due_at))).scalar_one()
         before = dict(db.execute(sa.select(Case.id, Case.priority)).all())
+    assert due is not None
     assert due - clock.now() > DEADLINE_HORIZON  # the DSA track: 72 h
     clock.advance(timedelta(hours=1))
     with database.unit_of_work() as db:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from staydown.actors import SYSTEM, Actor
 from staydown.audit.models import AuditEvent
 from staydown.cases import teamwork
+from staydown.cases.actions import claim_case
 from staydown.cases.bulk import MAX_BULK, bulk_decide
 from staydown.cases.models import Case, CaseComment, Decision, StaffAlert
 from staydown.cases.queues import parse_filter
@@ -54,14 +55,14 @@ def test_a_comment_is_stored_and_audited_with_its_author(client, database: Datab
     case_id = _cases(client, database, 1)[0]
     mo = _person(database, "mo", "moderator")
     with database.unit_of_work() as db:
-        comment = teamwork.add_comment(db, actor=mo, case=db.get(Case, case_id), body="  same bot as yesterday ")
+        comment = teamwork.add_comment(db, actor=mo, case=db.get_one(Case, case_id), body="  same bot as yesterday ")
         comment_id = comment.id
     with database.unit_of_work(write=False) as db:
-        assert db.get(CaseComment, comment_id).body == "same bot as yesterday"
+        assert db.get_one(CaseComment, comment_id).body == "same bot as yesterday"
         (event,) = _events(db, case_id, "case:comment:add")
         assert event.actor_id == mo.id and event.data == {"comment_id": comment_id, "body": "same bot as yesterday"}
     with pytest.raises(InvalidInput, match="at most 5000"), database.unit_of_work() as db:
-        teamwork.add_comment(db, actor=mo, case=db.get(Case, case_id), body="x" * 5001)
+        teamwork.add_comment(db, actor=mo, case=db.get_one(Case, case_id), body="x" * 5001)
 
 
 def test_assignment_and_escalation_write_their_events_and_alert_the_role(client, database: Database) -> None:
@@ -69,14 +70,14 @@ def test_assignment_and_escalation_write_their_events_and_alert_the_role(client,
     mo = _person(database, "mo", "moderator")
     senior = _person(database, "senior", "senior_moderator")
     with database.unit_of_work() as db:
-        case = db.get(Case, case_id)
+        case = db.get_one(Case, case_id)
         teamwork.assign_case(db, actor=mo, case=case, to=senior.ref, reason="you saw the first wave")
         with pytest.raises(Conflict, match="already given to them"):
             teamwork.assign_case(db, actor=mo, case=case, to=senior.ref)
         teamwork.escalate_case(db, actor=mo, case=case, to="role:senior_moderator", reason="possible campaign")
         teamwork.assign_case(db, actor=mo, case=case, to=None)
     with database.unit_of_work(write=False) as db:
-        assert db.get(Case, case_id).assigned_to is None
+        assert db.get_one(Case, case_id).assigned_to is None
         assigns = _events(db, case_id, "case:assignment:assign")
         assert [e.data for e in assigns] == [
             {"from": None, "to": senior.ref, "reason": "you saw the first wave"},
@@ -93,7 +94,7 @@ def test_assignment_needs_a_reviewer_and_a_worker_target(client, database: Datab
     legal = _person(database, "legal", "legal")
     mo = _person(database, "mo", "moderator")
     with database.unit_of_work() as db:
-        case = db.get(Case, case_id)
+        case = db.get_one(Case, case_id)
         with pytest.raises(PermissionDenied):
             teamwork.assign_case(db, actor=legal, case=case, to="role:moderator")
         for target, words in (
@@ -116,7 +117,7 @@ def test_bulk_decision_claims_and_decides_each_case_with_one_event_each(app, cli
         result = bulk_decide(
             db,
             actor=mo,
-            case_ids=ids + [ids[0]],
+            case_ids=[*ids, ids[0]],
             policy_ref=catalogue.get("spam").ref,
             outcome="violates",
             facts=" bot wave ",
@@ -140,9 +141,7 @@ def test_bulk_decision_refuses_the_two_person_rule_and_is_all_or_nothing(app, cl
     catalogue = app.state.catalogue
     ref = catalogue.get("spam").ref
     with database.unit_of_work() as db:
-        from staydown.cases.actions import claim_case
-
-        claim_case(db, actor=other, case=db.get(Case, spam[1]))
+        claim_case(db, actor=other, case=db.get_one(Case, spam[1]))
     for ids, error, words in (
         ([spam[0], minor], RuleViolation, "two-person rule"),
         (spam, Conflict, "claimed by someone else"),
@@ -155,7 +154,7 @@ def test_bulk_decision_refuses_the_two_person_rule_and_is_all_or_nothing(app, cl
             )
     with database.unit_of_work(write=False) as db:
         assert db.scalar(sa.select(sa.func.count()).select_from(Decision)) == 0
-        assert db.get(Case, spam[0]).claimed_by is None  # the refused batch claimed nothing
+        assert db.get_one(Case, spam[0]).claimed_by is None  # the refused batch claimed nothing
     r = client.post(
         "/public/notices",
         json={**SPAM, "policy_id": "csam", "explanation": "a child", "items": [{"content_id": "cs-1"}]},

@@ -10,16 +10,22 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
 from staydown.actors import SYSTEM
+from staydown.actors import SYSTEM as system
+from staydown.app import create_app
 from staydown.audit.models import AuditEvent
 from staydown.cases.actions import sweep_deadlines
 from staydown.cases.models import Case, LegalTrack, StaffAlert
 from staydown.clock import FrozenClock
 from staydown.db import Database
 from staydown.enforcement.models import EnforcementAction
+from staydown.matching.banks import NewEntry, add_entries, create_bank
+from staydown.media.hashing import compute_signals
 from staydown.policies import load_catalogue
 from staydown.policies.catalogue import check_catalogue_text
+from staydown.staff.actions import create_api_client
 from staydown.transparency.report import build_report
 from tests.conftest import T0
 from tests.helpers import auth, sign_in
@@ -190,10 +196,6 @@ def _catalogue_with(old: str, new: str):
 
 @pytest.fixture
 def custom_client(settings, database: Database):
-    from fastapi.testclient import TestClient
-
-    from staydown.app import create_app
-
     def build(catalogue):
         return TestClient(create_app(settings, database=database, run_worker=False, catalogue=catalogue))
 
@@ -223,9 +225,9 @@ def test_catalogue_lists_drive_which_clocks_open_and_their_hours(custom_client, 
         spam_case = _only_case(database)
         client.post("/public/notices", json=BYSTANDER_CSAM)
         csam_case = _only_case(database)
-    spam = _tracks(database, spam_case)
-    assert set(spam) == {"dsa_notice"} and spam["dsa_notice"].due_at == T0 + timedelta(hours=6)
-    assert spam["dsa_notice"].details["basis"] == "policy spam@3"
+    spam_tracks = _tracks(database, spam_case)
+    assert set(spam_tracks) == {"dsa_notice"} and spam_tracks["dsa_notice"].due_at == T0 + timedelta(hours=6)
+    assert spam_tracks["dsa_notice"].details["basis"] == "policy spam@3"
     csam = _tracks(database, csam_case)
     # No uk_intimate_image, no uk_nca and no dsa_notice: the policy no longer lists them.
     assert set(csam) == {"priority_takedown", "ncmec"}
@@ -483,7 +485,7 @@ def test_CSAM1_a_blocked_reupload_of_confirmed_material_is_knowledge_that_breach
     case_id = scan["case_ids"][0]
     assert case_id != first
     with database.unit_of_work(write=False) as db:
-        case = db.get(Case, case_id)
+        case = db.get_one(Case, case_id)
         assert case.state == "decided" and case.outcome == "violates"
         assert case.actual_knowledge_at == T0 + timedelta(hours=5)
         actions = (
@@ -523,8 +525,6 @@ def test_CSAM7_a_confirmed_match_under_a_policy_that_does_not_act_alone_is_knowl
 ) -> None:
     """REQ CSAM-1, CSAM-7: without `auto_action_on_trusted_match` nothing is decided by the
     machine, but the match against confirmed material is still knowledge: the clock runs."""
-    from staydown.actors import SYSTEM as system
-    from staydown.matching.banks import NewEntry, add_entries, create_bank
 
     catalogue = load_catalogue(
         DEFAULT_TEXT.replace("auto_action_on_trusted_match: true", "auto_action_on_trusted_match: false", 1).replace(
@@ -532,7 +532,6 @@ def test_CSAM7_a_confirmed_match_under_a_policy_that_does_not_act_alone_is_knowl
         )
     )
     stand_in = encode(synthetic(99, (512, 512)), "JPEG", quality=90)
-    from staydown.media.hashing import compute_signals
 
     signals = compute_signals(stand_in)
     with database.unit_of_work() as db:
@@ -553,13 +552,11 @@ def test_CSAM7_a_confirmed_match_under_a_policy_that_does_not_act_alone_is_knowl
         scan = _scan(client, key, "up-1", "acct-1", stand_in)
     assert scan["verdict"] == "block"
     with database.unit_of_work(write=False) as db:
-        case = db.get(Case, scan["case_ids"][0])
+        case = db.get_one(Case, scan["case_ids"][0])
         assert case.state == "open" and case.actual_knowledge_at == T0
     assert _tracks(database, case.id)["ncmec"].due_at == T0 + timedelta(hours=24)
 
 
 def _api_key(database: Database) -> str:
-    from staydown.staff.actions import create_api_client
-
     with database.unit_of_work() as db:
         return create_api_client(db, actor=SYSTEM, name="platform").key

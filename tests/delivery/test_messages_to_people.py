@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import re
 from email import policy
 from pathlib import Path
 
@@ -61,8 +62,6 @@ def test_tid1_an_incomplete_request_is_told_by_email_what_is_missing_and_how_to_
 def test_tid1_an_incomplete_request_from_the_page_is_told_in_the_page_language(
     client, database: Database, app, tmp_path: Path
 ) -> None:
-    import re
-
     page = client.get("/takedown", headers={"Accept-Language": "fr-FR,fr;q=0.9"})
     assert '<html lang="fr">' in page.text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]

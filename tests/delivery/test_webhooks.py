@@ -18,7 +18,8 @@ import pytest
 import sqlalchemy as sa
 
 from staydown.actors import SYSTEM
-from staydown.clock import FrozenClock
+from staydown.cases.models import Case, LegalTrack
+from staydown.clock import FrozenClock, utcnow
 from staydown.db import Database
 from staydown.delivery.models import Job
 from staydown.delivery.signing import verify
@@ -28,7 +29,7 @@ from staydown.settings import Settings
 from staydown.subjects.actions import ensure_content
 from staydown.subjects.schemas import AccountRef, ContentRef
 from staydown.worker import RetryPolicy, Worker
-from tests.helpers import auth
+from tests.helpers import auth, make_staff, sign_in
 
 SECRET = "test-webhook-secret-0123456789abcdef"
 
@@ -165,8 +166,6 @@ os.kill(os.getpid(), signal.SIGKILL)
 def test_process_killed_between_commit_and_delivery_still_delivers(
     database: Database, database_url: str, receiver, clock: FrozenClock
 ) -> None:
-    from staydown.clock import utcnow
-
     state, url = receiver
     result = subprocess.run([sys.executable, "-c", KILLER, database_url], timeout=120, env=dict(os.environ))
     assert result.returncode == -signal.SIGKILL
@@ -176,9 +175,6 @@ def test_process_killed_between_commit_and_delivery_still_delivers(
 
 
 def test_pull_feed_and_ack_meet_the_takedown_track(client, api_key: str, database: Database) -> None:
-    from staydown.cases.models import Case, LegalTrack
-    from tests.helpers import make_staff, sign_in
-
     client.post(
         "/public/takedown-requests",
         json={
@@ -211,5 +207,6 @@ def test_pull_feed_and_ack_meet_the_takedown_track(client, api_key: str, databas
     with database.unit_of_work(write=False) as db:
         tracks = {t.kind: t for t in db.execute(sa.select(LegalTrack)).scalars()}
         assert tracks["take_it_down"].state == "met" and tracks["take_it_down"].resolution == "removal_confirmed"
-        assert tracks["take_it_down"].met_at <= tracks["take_it_down"].due_at
+        met_at, due_at = tracks["take_it_down"].met_at, tracks["take_it_down"].due_at
+        assert met_at is not None and due_at is not None and met_at <= due_at
     assert client.post("/v1/actions/999999/ack", headers=auth(api_key), json={}).status_code == 404

@@ -4,26 +4,34 @@ with backoff, dead-letter with an alarm, keep order per key, and never run twice
 from __future__ import annotations
 
 import random
+import sqlite3
 import threading
 import time
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import exc
+from sqlalchemy.exc import OperationalError
 
+from staydown import audit
 from staydown.actors import SYSTEM
+from staydown.app import build_worker
+from staydown.audit import AuditTag
 from staydown.audit.models import AuditEvent
 from staydown.clock import FrozenClock
-from staydown.db import Database
+from staydown.db import Database, database_unavailable
 from staydown.delivery.models import Job, JobAttempt, JobState
 from staydown.delivery.outbox import JobContext, JobRegistry, enqueue
 from staydown.errors import Conflict
+from staydown.jobs import RETENTION, SWEEP_DEADLINES, build_registry
+from staydown.settings import Settings
 from staydown.worker import RetryPolicy, Worker, requeue_dead_job
 
 
 def _job(database: Database, job_id: int) -> Job:
     with database.unit_of_work(write=False) as db:
-        return db.get(Job, job_id)
+        return db.get_one(Job, job_id)
 
 
 def _enqueue(database: Database, kind: str = "t", **kw: object) -> int:
@@ -53,8 +61,6 @@ def test_job_runs_and_its_writes_commit_with_completion(database: Database) -> N
     @registry.handler("t")
     def handle(db, ctx: JobContext) -> None:
         seen.append(ctx.payload)
-        from staydown import audit
-        from staydown.audit import AuditTag
 
         audit.record(db, actor=SYSTEM, tag=AuditTag.CONTENT_UPDATE, subject_type="content", subject_id=1)
 
@@ -88,7 +94,12 @@ def test_failure_retries_with_backoff_then_dead_letters_with_alarm(database: Dat
     worker = Worker(database, registry, retry=RetryPolicy(base_seconds=10, cap_seconds=100))
     assert worker.run_once() == 1
     job = _job(database, job_id)
-    assert job.state == "pending" and job.attempts == 1 and "receiver down" in job.last_error
+    assert (
+        job.state == "pending"
+        and job.attempts == 1
+        and job.last_error is not None
+        and "receiver down" in job.last_error
+    )
     delay = job.run_at - clock.now()
     assert timedelta(seconds=5) <= delay <= timedelta(seconds=10)
     assert worker.run_once() == 0  # not due yet
@@ -108,10 +119,10 @@ def test_failure_retries_with_backoff_then_dead_letters_with_alarm(database: Dat
         outcomes = db.execute(sa.select(JobAttempt.outcome).where(JobAttempt.job_id == job_id)).scalars().all()
         assert outcomes == ["error"] * 4
     with database.unit_of_work() as db:
-        requeue_dead_job(db, actor=SYSTEM, job=db.get(Job, job_id), reason="receiver fixed")
+        requeue_dead_job(db, actor=SYSTEM, job=db.get_one(Job, job_id), reason="receiver fixed")
     assert _job(database, job_id).state == "pending"
     with database.unit_of_work() as db, pytest.raises(Conflict):
-        requeue_dead_job(db, actor=SYSTEM, job=db.get(Job, job_id), reason="again")
+        requeue_dead_job(db, actor=SYSTEM, job=db.get_one(Job, job_id), reason="again")
 
 
 def test_backoff_grows_exponentially_with_jitter_and_cap() -> None:
@@ -127,7 +138,7 @@ def test_unknown_kind_is_retried_not_lost(database: Database) -> None:
     job_id = _enqueue(database, kind="nobody-handles-this")
     Worker(database, JobRegistry()).run_once()
     job = _job(database, job_id)
-    assert job.state == "pending" and "no handler" in job.last_error
+    assert job.state == "pending" and job.last_error is not None and "no handler" in job.last_error
 
 
 def test_ordering_key_runs_jobs_one_at_a_time_in_order(database: Database, clock: FrozenClock) -> None:
@@ -249,10 +260,6 @@ def test_periodic_jobs_are_scheduled_once_per_slot_across_workers(database: Data
 
 
 def test_deadline_sweep_is_a_periodic_job_of_the_service(database: Database, tmp_path) -> None:
-    from staydown.app import build_worker
-    from staydown.jobs import RETENTION, SWEEP_DEADLINES, build_registry
-    from staydown.settings import Settings
-
     worker = build_worker(Settings(env="test", data_dir=tmp_path), database, build_registry())
     assert (SWEEP_DEADLINES, 60) in worker.periodic and (RETENTION, 3600) in worker.periodic
     worker.schedule_periodic()
@@ -271,7 +278,6 @@ def test_jobs_a_worker_could_not_finish_in_an_outage_are_handed_back_when_the_da
     """Issue 16 item 8: a job leased just before the database went away, whose failure could not
     be recorded either, is due again as soon as the database is back, not when its 5-minute lease
     runs out; a job whose completion did commit stays done."""
-    from sqlalchemy.exc import OperationalError
 
     registry = JobRegistry()
     ran: list[int] = []
@@ -302,7 +308,9 @@ def test_jobs_a_worker_could_not_finish_in_an_outage_are_handed_back_when_the_da
         job = _job(database, job_id)
         assert job.state == JobState.done.value and job.attempts == 2
     with database.unit_of_work(write=False) as db:
-        outcomes = sorted(db.execute(sa.select(JobAttempt.outcome).where(JobAttempt.job_id == first)).scalars())
+        outcomes = sorted(
+            db.execute(sa.select(JobAttempt.outcome).where(JobAttempt.job_id == first)).scalars(), key=str
+        )
     assert outcomes == ["lost", "ok"]
     # A stranded claim whose job was finished meanwhile is left alone.
     worker.stranded = [type("C", (), {"job_id": first, "attempt": 2})()]
@@ -311,12 +319,6 @@ def test_jobs_a_worker_could_not_finish_in_an_outage_are_handed_back_when_the_da
 
 
 def test_database_unavailable_tells_an_outage_from_a_fault() -> None:
-    import sqlite3
-
-    from sqlalchemy import exc
-
-    from staydown.db import database_unavailable
-
     assert database_unavailable(exc.OperationalError("BEGIN", {}, sqlite3.OperationalError("database is locked")))
     assert database_unavailable(exc.TimeoutError("QueuePool limit"))
     assert database_unavailable(exc.InterfaceError("SELECT", {}, Exception("connection is closed")))

@@ -63,11 +63,11 @@ def test_X5_TID3_confirmed_item_banked_with_variants_from_the_vault_and_cropped_
         )
         assert len(variants) >= 20 and all(v.parent_id is not None for v in variants)
         sweep = db.execute(sa.select(Sweep)).scalar_one()
-        found = {db.get(PlatformContent, cid).platform_id for cid in sweep.content_ids}
+        found = {db.get_one(PlatformContent, cid).platform_id for cid in sweep.content_ids}
         assert {"copy-cropped", "copy-captioned"} <= found
         assert "unrelated" not in found
         removed = {
-            db.get(PlatformContent, a.content_id).platform_id
+            db.get_one(PlatformContent, a.content_id).platform_id
             for a in db.execute(sa.select(EnforcementAction).where(EnforcementAction.kind == "remove")).scalars()
         }
         assert {"copy-cropped", "copy-captioned"} <= removed and "unrelated" not in removed

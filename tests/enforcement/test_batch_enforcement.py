@@ -97,35 +97,35 @@ def _content_specs(contents: dict[str, PlatformContent]) -> list[dict[str, Any]]
     specs: list[dict[str, Any]] = []
     for i, (name, content) in enumerate(contents.items()):
         specs.append(
-            dict(
-                kind="remove",
-                content_id=content.id,
-                policy_ref="harassment@2",
-                facts=f"posted at {content.url} by @{name}",
-                automated_detection=i % 2 == 0,
-                automated_decision=True,
-                details={"copy_of_case": 1, "distance": i},
-            )
+            {
+                "kind": "remove",
+                "content_id": content.id,
+                "policy_ref": "harassment@2",
+                "facts": f"posted at {content.url} by @{name}",
+                "automated_detection": i % 2 == 0,
+                "automated_decision": True,
+                "details": {"copy_of_case": 1, "distance": i},
+            }
         )
         if i % 3 == 0:
             specs.append(
-                dict(
-                    kind="label",
-                    content_id=content.id,
-                    policy_ref="harassment@2",
-                    facts="labelled",
-                    territorial_scope=["DE", "EL"],
-                    details={"n": i},
-                )
+                {
+                    "kind": "label",
+                    "content_id": content.id,
+                    "policy_ref": "harassment@2",
+                    "facts": "labelled",
+                    "territorial_scope": ["DE", "EL"],
+                    "details": {"n": i},
+                }
             )
     specs.append(
-        dict(
-            kind="restrict_distribution",
-            content_id=contents["fresh"].id,
-            facts="pending review",
-            interim=True,
-            details={"scope": ["search"]},
-        )
+        {
+            "kind": "restrict_distribution",
+            "content_id": contents["fresh"].id,
+            "facts": "pending review",
+            "interim": True,
+            "details": {"scope": ["search"]},
+        }
     )
     return specs
 
@@ -136,6 +136,7 @@ def _strike_requests(contents: dict[str, PlatformContent]) -> list[StrikeRequest
     requests = []
     for name, content in contents.items():
         policy = csam if name in CSAM_ACCOUNTS else harassment
+        assert content.account_id is not None
         requests.append(
             StrikeRequest(
                 content.account_id,
@@ -155,7 +156,7 @@ def _run(database: Database, clock, prefix: str, batched: bool) -> None:
         contents = _setup(db, prefix, clock)
     clock.advance(minutes=5)
     with database.unit_of_work() as db:
-        contents = {name: db.get(PlatformContent, c.id) for name, c in contents.items()}
+        contents = {name: db.get_one(PlatformContent, c.id) for name, c in contents.items()}
         specs, requests = _content_specs(contents), _strike_requests(contents)
         if batched:
             apply_actions(db, actor=ACTOR, specs=specs)
@@ -206,7 +207,9 @@ def _snapshot(database: Database, prefix: str) -> dict[str, Any]:
             .all()
         )
         action_no = {a.id: n for n, a in enumerate(actions)}
-        first_seq = min(a.change_seq for a in actions)
+        change_seqs = {a.id: a.change_seq for a in actions if a.change_seq is not None}
+        assert len(change_seqs) == len(actions)  # every action is in the change feed
+        first_seq = min(change_seqs.values())
 
         def subject(a: Any) -> str:
             return f"account:{accounts[a.account_id]}" if a.account_id else f"content:{contents[a.content_id]}"
@@ -219,9 +222,13 @@ def _snapshot(database: Database, prefix: str) -> dict[str, Any]:
         rows: dict[str, Any] = {
             "actions": [
                 {
-                    **{c: uncoded(getattr(a, c)) for c in EnforcementAction.__table__.columns.keys() if c not in skip},
+                    **{
+                        c.key: uncoded(getattr(a, c.key))
+                        for c in EnforcementAction.__table__.columns
+                        if c.key not in skip
+                    },
                     "subject": subject(a),
-                    "seq": a.change_seq - first_seq,
+                    "seq": change_seqs[a.id] - first_seq,
                 }
                 for a in actions
             ]
@@ -236,9 +243,9 @@ def _snapshot(database: Database, prefix: str) -> dict[str, Any]:
         rows["strikes"] = [
             {
                 **{
-                    c: uncoded(getattr(s, c))
-                    for c in AccountStrike.__table__.columns.keys()
-                    if c not in ("id", "account_id")
+                    c.key: uncoded(getattr(s, c.key))
+                    for c in AccountStrike.__table__.columns
+                    if c.key not in ("id", "account_id")
                 },
                 "account": accounts[s.account_id],
             }
@@ -258,9 +265,9 @@ def _snapshot(database: Database, prefix: str) -> dict[str, Any]:
         rows["statements"] = [
             {
                 **{
-                    c: uncoded(getattr(s, c), s.code)
-                    for c in StatementOfReasons.__table__.columns.keys()
-                    if c not in ("id", "code", "tdb_puid", "action_id", "account_id", "content_id")
+                    c.key: uncoded(getattr(s, c.key), s.code)
+                    for c in StatementOfReasons.__table__.columns
+                    if c.key not in ("id", "code", "tdb_puid", "action_id", "account_id", "content_id")
                 },
                 "action": action_no[s.action_id],
                 "subject": subject(s),
@@ -268,12 +275,13 @@ def _snapshot(database: Database, prefix: str) -> dict[str, Any]:
             for s in statements
         ]
         jobs = db.execute(sa.select(Job).where(Job.kind == DELIVER_WEBHOOK).order_by(Job.id)).scalars().all()
+        assert all(j.idempotency_key is not None for j in jobs)
         rows["jobs"] = [
             {
                 "action": action_no[j.payload["action_id"]],
                 "event": j.payload["event"],
-                "key": j.idempotency_key.replace(str(j.payload["action_id"]), "A"),
-                "ordering": subject(db.get(EnforcementAction, j.payload["action_id"])),
+                "key": str(j.idempotency_key).replace(str(j.payload["action_id"]), "A"),
+                "ordering": subject(db.get_one(EnforcementAction, j.payload["action_id"])),
                 "state": j.state,
                 "run_at": j.run_at,
                 "max_attempts": j.max_attempts,
@@ -336,7 +344,7 @@ def test_x5_dsa7_batch_path_makes_the_same_rows_as_one_call_per_item(database: D
     assert len(one["jobs"]) == len(one["actions"])
     for part in ("actions", "strikes", "statements", "jobs"):
         assert len(one[part]) == len(batch[part]), part
-        for n, (a, b) in enumerate(zip(one[part], batch[part])):
+        for n, (a, b) in enumerate(zip(one[part], batch[part], strict=True)):
             assert a == b, (part, n)
     assert one["audit"] == batch["audit"]
 
@@ -346,6 +354,7 @@ def test_x5_batch_strikes_take_each_account_once(db, clock) -> None:
     counted wrong; it is refused before anything is written."""
     content = ensure_content(db, actor=SYSTEM, ref=ContentRef(id="c-twice", account=AccountRef(id="twice")))
     harassment = default_catalogue().get("harassment")
+    assert content.account_id is not None
     request = StrikeRequest(content.account_id, harassment, None, "strike")
     with pytest.raises(InvalidInput):
         add_strikes(db, actor=ACTOR, requests=[request, request])
@@ -359,6 +368,6 @@ def test_x5_batch_actions_check_every_spec_before_writing(db) -> None:
         apply_actions(
             db,
             actor=ACTOR,
-            specs=[dict(kind="remove", content_id=content.id), dict(kind="suspend", content_id=content.id)],
+            specs=[{"kind": "remove", "content_id": content.id}, {"kind": "suspend", "content_id": content.id}],
         )
     assert db.execute(sa.select(EnforcementAction)).scalars().all() == []

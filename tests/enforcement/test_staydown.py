@@ -7,10 +7,21 @@ from __future__ import annotations
 import sqlalchemy as sa
 from PIL import ImageOps
 
+from staydown.actors import SYSTEM, Actor
+from staydown.app import worker_services
+from staydown.audit.models import AuditEvent
 from staydown.cases.models import Case, LegalTrack
 from staydown.db import Database
+from staydown.enforcement.actions import apply_action
 from staydown.enforcement.models import AccountStrike, EnforcementAction, Sweep
+from staydown.enforcement.reversal import reverse_case_measures
+from staydown.enforcement.strikes import add_strike
+from staydown.errors import RuleViolation
 from staydown.jobs import build_registry
+from staydown.matching.models import BankEntry
+from staydown.subjects.actions import ensure_account, ensure_content
+from staydown.subjects.models import PlatformContent
+from staydown.subjects.schemas import AccountRef, ContentRef
 from staydown.worker import Worker
 from tests.conftest import T0
 from tests.helpers import auth, make_staff, sign_in
@@ -29,8 +40,6 @@ def _scan(client, key: str, content_id: str, account: str, data: bytes) -> dict:
 
 
 def _run_jobs(client, database: Database) -> int:
-    from staydown.app import worker_services
-
     return Worker(database, build_registry(), services=worker_services(client.app)).run_until_idle()
 
 
@@ -88,9 +97,8 @@ def test_X5_confirming_one_item_takes_down_every_copy_and_blocks_reuploads(
         sweep = db.execute(sa.select(Sweep)).scalar_one()
         assert sweep.copies_found == len(copies)
         removed = db.execute(sa.select(EnforcementAction).where(EnforcementAction.kind == "remove")).scalars().all()
-        from staydown.subjects.models import PlatformContent
 
-        names = {db.get(PlatformContent, a.content_id).platform_id for a in removed}
+        names = {db.get_one(PlatformContent, a.content_id).platform_id for a in removed}
         assert names == {"orig"} | {f"copy-{label}" for label in copies}
         assert all(
             a.automated_decision and a.details["copy_of_case"] == case_id
@@ -115,9 +123,6 @@ def test_X5_confirming_one_item_takes_down_every_copy_and_blocks_reuploads(
 
 
 def test_reversal_restores_content_and_removes_strikes(client, database: Database, api_key: str) -> None:
-    from staydown.actors import Actor
-    from staydown.enforcement.reversal import reverse_case_measures
-
     _scan(client, api_key, "p1", "acct-1", encode(synthetic(61), "JPEG"))
     make_staff(database, "mo", "moderator")
     case_id = _confirm(client, database, sign_in(client, "mo"), "p1", "harassment@2")
@@ -127,7 +132,7 @@ def test_reversal_restores_content_and_removes_strikes(client, database: Databas
         restored = reverse_case_measures(
             db,
             actor=Actor.staff(9, "appeals"),
-            case=db.get(Case, case_id),
+            case=db.get_one(Case, case_id),
             reason="appeal upheld: it was satire",
             catalogue=client.app.state.catalogue,
         )
@@ -135,14 +140,10 @@ def test_reversal_restores_content_and_removes_strikes(client, database: Databas
     with database.unit_of_work(write=False) as db:
         assert db.execute(sa.select(AccountStrike)).scalar_one().removed_reason == "appeal upheld: it was satire"
         remove = db.execute(sa.select(EnforcementAction).where(EnforcementAction.kind == "remove")).scalar_one()
-        assert remove.state == "lifted" and db.get(Case, case_id).outcome == "reversed"
+        assert remove.state == "lifted" and db.get_one(Case, case_id).outcome == "reversed"
 
 
 def test_confirmed_csam_is_never_restored(client, database: Database, api_key: str) -> None:
-    from staydown.actors import Actor
-    from staydown.enforcement.reversal import reverse_case_measures
-    from staydown.errors import RuleViolation
-
     _scan(client, api_key, "p2", "acct-2", encode(synthetic(62), "JPEG"))
     make_staff(database, "cs", "child_safety")
     case_id = _confirm(client, database, sign_in(client, "cs"), "p2", "csam@2")
@@ -151,7 +152,7 @@ def test_confirmed_csam_is_never_restored(client, database: Database, api_key: s
             reverse_case_measures(
                 db,
                 actor=Actor.staff(9, "appeals"),
-                case=db.get(Case, case_id),
+                case=db.get_one(Case, case_id),
                 reason="appeal",
                 catalogue=client.app.state.catalogue,
             )
@@ -163,17 +164,10 @@ def test_confirmed_csam_is_never_restored(client, database: Database, api_key: s
 
 def test_strike_ladder_warns_before_suspending(client, database: Database, api_key: str) -> None:
     """DSA-7: a suspension only ever follows a prior warning."""
-    from staydown.actors import SYSTEM
-    from staydown.enforcement.strikes import add_strike
-    from staydown.subjects.actions import ensure_account
-    from staydown.subjects.schemas import AccountRef
 
     policy = client.app.state.catalogue.get("harassment")
     ladder = policy.strike
     kinds: list[str] = []
-    from staydown.enforcement.actions import apply_action
-    from staydown.subjects.actions import ensure_content
-    from staydown.subjects.schemas import ContentRef
 
     with database.unit_of_work() as db:
         account = ensure_account(db, actor=SYSTEM, ref=AccountRef(id="repeat"))
@@ -193,11 +187,6 @@ def test_strike_ladder_warns_before_suspending(client, database: Database, api_k
 
 
 def _account_with_items(db, name: str, removed: int, kept: int):
-    from staydown.actors import SYSTEM
-    from staydown.enforcement.actions import apply_action
-    from staydown.subjects.actions import ensure_content
-    from staydown.subjects.schemas import AccountRef, ContentRef
-
     items = [
         ensure_content(db, actor=SYSTEM, ref=ContentRef(id=f"{name}-{n}", account=AccountRef(id=name)))
         for n in range(removed + kept)
@@ -214,9 +203,6 @@ def test_dsa7_art23_a_suspension_weighs_count_proportion_gravity_and_intent_neve
     """REQ DSA-7: past the ladder's threshold, a warned account is suspended only when its items
     are more than one and either a real share of what it posts, grave, or posted after the
     warning; the weighing is on the record (audit event and the suspension's details)."""
-    from staydown.actors import SYSTEM
-    from staydown.audit.models import AuditEvent
-    from staydown.enforcement.strikes import add_strike
 
     policy = client.app.state.catalogue.get("spam")
     assert policy.severity not in ("critical", "high")
@@ -236,14 +222,13 @@ def test_dsa7_art23_a_suspension_weighs_count_proportion_gravity_and_intent_neve
                 ]
             out[account_id] = kinds
         assert "suspend" not in out[prolific]  # count alone: no suspension
-        suspended = [
-            a
-            for a in db.execute(
+        suspended = list(
+            db.execute(
                 sa.select(EnforcementAction).where(
                     EnforcementAction.account_id == spammer, EnforcementAction.kind == "suspend"
                 )
             ).scalars()
-        ]
+        )
         assert len(suspended) == 1
         record = suspended[0].details["art23"]
         assert record["items"] == 3 and record["known_items"] == 5 and record["proportion"] == 0.6
@@ -264,11 +249,6 @@ def test_dsa7_art23_a_suspension_weighs_count_proportion_gravity_and_intent_neve
 def test_dsa7_strikes_from_sweeps_count_once_per_source_item(client, database: Database) -> None:
     """REQ DSA-7, X-5: a sweep that finds many copies of one confirmed item by the same account
     (or runs again) strikes it once for that item, not once per copy or per run."""
-    from staydown.actors import SYSTEM
-    from staydown.enforcement.models import AccountStrike
-    from staydown.enforcement.strikes import add_strike
-    from staydown.subjects.actions import ensure_account
-    from staydown.subjects.schemas import AccountRef
 
     policy = client.app.state.catalogue.get("ncii")
     with database.unit_of_work() as db:
@@ -304,10 +284,6 @@ def test_dsa7_strikes_from_sweeps_count_once_per_source_item(client, database: D
 
 
 def test_reversal_takes_the_case_out_of_the_stay_down_bank(client, database: Database, api_key: str) -> None:
-    from staydown.actors import Actor
-    from staydown.enforcement.reversal import reverse_case_measures
-    from staydown.matching.models import BankEntry
-
     _scan(client, api_key, "n1", "acct-n", encode(synthetic(63), "JPEG"))
     make_staff(database, "mo", "moderator")
     case_id = _confirm(client, database, sign_in(client, "mo"), "n1", "ncii@2")
@@ -316,10 +292,10 @@ def test_reversal_takes_the_case_out_of_the_stay_down_bank(client, database: Dat
         reverse_case_measures(
             db,
             actor=Actor.staff(9, "appeals"),
-            case=db.get(Case, case_id),
+            case=db.get_one(Case, case_id),
             reason="appeal upheld",
             catalogue=client.app.state.catalogue,
         )
     with database.unit_of_work(write=False) as db:
         entries = db.execute(sa.select(BankEntry).where(BankEntry.source_case_id == case_id)).scalars().all()
-        assert entries and all(not e.enabled and "decision reversed" in e.disabled_reason for e in entries)
+        assert entries and all(not e.enabled and "decision reversed" in (e.disabled_reason or "") for e in entries)

@@ -11,6 +11,7 @@ from staydown.cases.models import LegalTrack
 from staydown.db import Database
 from staydown.enforcement.models import EnforcementAction, Sweep
 from staydown.matching.models import BankEntry
+from staydown.subjects.models import PlatformContent
 from tests.enforcement.test_staydown import _confirm, _run_jobs
 from tests.helpers import auth, make_staff, sign_in
 from tests.videogen import clip, edited, needs_ffmpeg
@@ -53,14 +54,13 @@ def test_x5_tid3_confirmed_video_is_banked_its_copies_swept_and_reuploads_blocke
             [("md5", ""), ("sha256", ""), ("vpdq", ""), ("vpdq", "mirror"), ("vpdq", "crop25"), ("vpdq", "crop50")]
         )
         sweep = db.execute(sa.select(Sweep)).scalar_one()
-        from staydown.subjects.models import PlatformContent
 
-        found = {db.get(PlatformContent, cid).platform_id for cid in sweep.content_ids}
+        found = {db.get_one(PlatformContent, cid).platform_id for cid in sweep.content_ids}
         assert found == {f"copy-{kind}" for kind in COPIES}, found
         removed = db.execute(
             sa.select(EnforcementAction.content_id).where(EnforcementAction.kind == "remove")
         ).scalars()
-        assert {db.get(PlatformContent, cid).platform_id for cid in removed} == {"orig"} | found
+        assert {db.get_one(PlatformContent, cid).platform_id for cid in removed} == {"orig"} | found
         tid = db.execute(
             sa.select(LegalTrack).where(LegalTrack.case_id == case_id, LegalTrack.kind == "take_it_down")
         ).scalar_one()

@@ -13,14 +13,17 @@ import sqlalchemy as sa
 
 from staydown.actors import SYSTEM, Actor
 from staydown.audit.models import AuditEvent
+from staydown.authorities import law_enforcement
+from staydown.authorities.models import LawEnforcementRequest, NcmecReport, NcmecReportFile
 from staydown.clock import FrozenClock
 from staydown.db import Database
 from staydown.errors import Conflict, InvalidInput, PermissionDenied, RuleViolation
 from staydown.evidence import actions
 from staydown.evidence.blobs import FileBlobStore
 from staydown.evidence.crypto import MasterKeys, VaultKeyError
-from staydown.evidence.models import EvidenceItem
+from staydown.evidence.models import EvidenceItem, LegalHold
 from staydown.staff.permissions import permissions_for_roles
+from tests.authorities.test_ncmec_filing import _case_with_evidence
 from tests.helpers import auth, make_staff, sign_in
 from tests.imagegen import jpeg
 
@@ -69,7 +72,7 @@ def test_only_the_right_roles_read_and_every_read_is_audited(database: Database,
     data = jpeg(8)
     item_id = _store(database, vault, data)
     with database.unit_of_work() as db:
-        item = db.get(EvidenceItem, item_id)
+        item = db.get_one(EvidenceItem, item_id)
         for outsider in (ADMIN, MOD):
             with pytest.raises(PermissionDenied):
                 actions.read_item(db, actor=outsider, vault=vault, item=item, purpose="just curious about it")
@@ -92,7 +95,7 @@ def test_retention_purges_unheld_items_and_never_held_ones(
         hold = actions.place_hold(
             db,
             actor=SYSTEM,
-            item=db.get(EvidenceItem, kept),
+            item=db.get_one(EvidenceItem, kept),
             kind="ncmec_report",
             basis="CyberTipline report 123 finished",
             until=clock.now() + timedelta(days=365),
@@ -102,12 +105,11 @@ def test_retention_purges_unheld_items_and_never_held_ones(
     with database.unit_of_work() as db:
         assert actions.purge_expired(db, actor=SYSTEM, vault=vault) == 1
     with database.unit_of_work() as db:
-        assert db.get(EvidenceItem, gone).state == "purged" and db.get(EvidenceItem, gone).wrapped_key is None
-        assert db.get(EvidenceItem, kept).state == "stored"
-        from staydown.evidence.models import LegalHold
+        assert db.get_one(EvidenceItem, gone).state == "purged" and db.get_one(EvidenceItem, gone).wrapped_key is None
+        assert db.get_one(EvidenceItem, kept).state == "stored"
 
         with pytest.raises(RuleViolation, match="one-year hold"):
-            actions.release_hold(db, actor=LEGAL, hold=db.get(LegalHold, hold_id), reason="no longer needed")
+            actions.release_hold(db, actor=LEGAL, hold=db.get_one(LegalHold, hold_id), reason="no longer needed")
     clock.advance(days=300)
     with database.unit_of_work() as db:
         assert actions.purge_expired(db, actor=SYSTEM, vault=vault) == 1  # the hold ran out
@@ -117,7 +119,7 @@ def test_destruction_needs_two_people(database: Database, vault: actions.Vault) 
     """CSAM-6: destroyed at law enforcement's request, by two people, on the record."""
     item_id = _store(database, vault, jpeg(11))
     with database.unit_of_work() as db:
-        item = db.get(EvidenceItem, item_id)
+        item = db.get_one(EvidenceItem, item_id)
         with pytest.raises(PermissionDenied):
             actions.request_destruction(db, actor=CS, item=item, basis="x" * 30)
         request = actions.request_destruction(
@@ -143,11 +145,13 @@ def test_key_rotation_rewraps_and_old_key_can_go(database: Database, tmp_path: P
     v3 = actions.Vault(MasterKeys.from_base64(new), store)
     with database.unit_of_work() as db:
         assert (
-            actions.read_item(db, actor=CS, vault=v3, item=db.get(EvidenceItem, item_id), purpose="after rotation")
+            actions.read_item(db, actor=CS, vault=v3, item=db.get_one(EvidenceItem, item_id), purpose="after rotation")
             == data
         )
         with pytest.raises(VaultKeyError):
-            actions.read_item(db, actor=CS, vault=v1, item=db.get(EvidenceItem, item_id), purpose="with the old key")
+            actions.read_item(
+                db, actor=CS, vault=v1, item=db.get_one(EvidenceItem, item_id), purpose="with the old key"
+            )
 
 
 def test_platform_deposits_evidence_and_staff_read_it_over_http(client, database: Database, api_key: str) -> None:
@@ -185,11 +189,10 @@ def test_csam4_a_held_item_is_not_destroyed_until_its_hold_ends(
 ) -> None:
     """CSAM-4/6: preservation comes first. Destruction is refused while a hold is in force, naming
     the hold; once the hold is released on the record, two people can destroy it."""
-    from staydown.evidence.models import LegalHold
 
     item_id = _store(database, vault, jpeg(13))
     with database.unit_of_work() as db:
-        item = db.get(EvidenceItem, item_id)
+        item = db.get_one(EvidenceItem, item_id)
         request = actions.request_destruction(
             db, actor=LEGAL, item=item, basis="Agency X asked on 2026-06-01, case ref 78, to destroy"
         )
@@ -206,20 +209,20 @@ def test_csam4_a_held_item_is_not_destroyed_until_its_hold_ends(
     with database.unit_of_work() as db:
         with pytest.raises(RuleViolation, match=f"hold {hold_id}"):
             actions.approve_destruction(
-                db, actor=LEGAL2, vault=vault, request=db.get(actions.DestructionRequest, request_id)
+                db, actor=LEGAL2, vault=vault, request=db.get_one(actions.DestructionRequest, request_id)
             )
         with pytest.raises(RuleViolation, match="legal hold"):
             actions.request_destruction(
                 db,
                 actor=LEGAL,
-                item=db.get(EvidenceItem, item_id),
+                item=db.get_one(EvidenceItem, item_id),
                 basis="a second request while the hold is in force, ref 79",
             )
     with database.unit_of_work() as db:
-        actions.release_hold(db, actor=LEGAL, hold=db.get(LegalHold, hold_id), reason="agency withdrew the letter")
+        actions.release_hold(db, actor=LEGAL, hold=db.get_one(LegalHold, hold_id), reason="agency withdrew the letter")
     with database.unit_of_work() as db:
         item = actions.approve_destruction(
-            db, actor=LEGAL2, vault=vault, request=db.get(actions.DestructionRequest, request_id)
+            db, actor=LEGAL2, vault=vault, request=db.get_one(actions.DestructionRequest, request_id)
         )
         assert item.state == "destroyed"
 
@@ -232,23 +235,24 @@ def test_destruction_rolled_back_leaves_the_ciphertext(database: Database, vault
         request_id = actions.request_destruction(
             db,
             actor=LEGAL,
-            item=db.get(EvidenceItem, item_id),
+            item=db.get_one(EvidenceItem, item_id),
             basis="Agency X asked on 2026-06-01, case ref 80, to destroy",
         ).id
     with pytest.raises(RuntimeError):
         with database.unit_of_work() as db:
             actions.approve_destruction(
-                db, actor=LEGAL2, vault=vault, request=db.get(actions.DestructionRequest, request_id)
+                db, actor=LEGAL2, vault=vault, request=db.get_one(actions.DestructionRequest, request_id)
             )
             raise RuntimeError("the transaction failed after the approval")
     with database.unit_of_work() as db:
-        item = db.get(EvidenceItem, item_id)
+        item = db.get_one(EvidenceItem, item_id)
         assert item.state == "stored"
         assert actions.read_item(db, actor=CS, vault=vault, item=item, purpose="after a failed destruction") == jpeg(14)
         blob_key = item.blob_key
+        assert blob_key is not None
     with database.unit_of_work() as db:
         actions.approve_destruction(
-            db, actor=LEGAL2, vault=vault, request=db.get(actions.DestructionRequest, request_id)
+            db, actor=LEGAL2, vault=vault, request=db.get_one(actions.DestructionRequest, request_id)
         )
         assert vault.store.get(blob_key)  # still there until the commit
     with pytest.raises(FileNotFoundError):
@@ -256,8 +260,6 @@ def test_destruction_rolled_back_leaves_the_ciphertext(database: Database, vault
 
 
 def test_holds_are_released_over_http_on_the_record(client, database: Database) -> None:
-    from staydown.evidence.models import LegalHold
-
     make_staff(database, "lee", "legal")
     make_staff(database, "mo2", "moderator")
     with database.unit_of_work() as db:
@@ -282,7 +284,7 @@ def test_holds_are_released_over_http_on_the_record(client, database: Database) 
     assert r.status_code == 200 and r.json()["released_at"]
     assert client.post(f"/v1/holds/{hold_id}/release", headers=headers, json={"reason": "again"}).status_code == 409
     with database.unit_of_work(write=False) as db:
-        assert db.get(LegalHold, hold_id).released_at is not None
+        assert db.get_one(LegalHold, hold_id).released_at is not None
 
 
 # -- CSAM-4 against CSAM-6: a law-enforcement request to destroy and the report's one-year hold ------
@@ -295,7 +297,7 @@ def _reported_item(database: Database, vault: actions.Vault, clock: FrozenClock,
         hold = actions.place_hold(
             db,
             actor=SYSTEM,
-            item=db.get(EvidenceItem, item_id),
+            item=db.get_one(EvidenceItem, item_id),
             kind="ncmec_report",
             starts_at=clock.now(),
             until=clock.now() + timedelta(days=365),
@@ -316,14 +318,13 @@ def test_csam4_csam6_a_law_enforcement_request_to_destroy_ends_the_report_hold_o
     request, although the finished report's deemed preservation request (2258A(h)(1)) has most of
     its year to run, and the provider's own voluntary hold (2258A(h)(5)) too. Still two people,
     and each ended hold is its own audit event naming the agency and the law."""
-    from staydown.evidence.models import LegalHold
 
     item_id, report_hold = _reported_item(database, vault, clock, 21)
     with database.unit_of_work() as db:
         voluntary = actions.place_hold(
             db,
             actor=LEGAL,
-            item=db.get(EvidenceItem, item_id),
+            item=db.get_one(EvidenceItem, item_id),
             kind="voluntary",
             basis="kept longer to find re-uploads",
             until=clock.now() + timedelta(days=900),
@@ -331,11 +332,11 @@ def test_csam4_csam6_a_law_enforcement_request_to_destroy_ends_the_report_hold_o
     clock.advance(days=30)
     with database.unit_of_work() as db:
         with pytest.raises(RuleViolation, match="one-year hold"):
-            actions.release_hold(db, actor=LEGAL, hold=db.get(LegalHold, report_hold), reason="asked to destroy")
+            actions.release_hold(db, actor=LEGAL, hold=db.get_one(LegalHold, report_hold), reason="asked to destroy")
         request = actions.request_destruction(
             db,
             actor=LEGAL,
-            item=db.get(EvidenceItem, item_id),
+            item=db.get_one(EvidenceItem, item_id),
             agency="Example County Sheriff's Office",
             reference="ECSO-2026-0042",
             basis="Detective's letter of 2026-07-01 asks that the image be destroyed",
@@ -347,14 +348,14 @@ def test_csam4_csam6_a_law_enforcement_request_to_destroy_ends_the_report_hold_o
     with database.unit_of_work() as db:
         with pytest.raises(RuleViolation, match="two people"):
             actions.approve_destruction(
-                db, actor=LEGAL, vault=vault, request=db.get(actions.DestructionRequest, request_id)
+                db, actor=LEGAL, vault=vault, request=db.get_one(actions.DestructionRequest, request_id)
             )
         item = actions.approve_destruction(
-            db, actor=LEGAL2, vault=vault, request=db.get(actions.DestructionRequest, request_id)
+            db, actor=LEGAL2, vault=vault, request=db.get_one(actions.DestructionRequest, request_id)
         )
         assert item.state == "destroyed" and item.wrapped_key is None
     with database.unit_of_work(write=False) as db:
-        assert all(db.get(LegalHold, h).released_at is not None for h in (report_hold, voluntary))
+        assert all(db.get_one(LegalHold, h).released_at is not None for h in (report_hold, voluntary))
     ended = _events(database, "evidence:hold:override")
     assert sorted((e.data["hold_id"], e.data["kind"]) for e in ended) == [
         (report_hold, "ncmec_report"),
@@ -372,14 +373,13 @@ def test_csam4_another_agencys_preservation_request_is_not_ended_by_a_request_to
     """2258A(h)(4) leaves 2703 untouched: a preservation request (2703(f)) from another agency
     stands, and the destruction waits until legal releases it on the record (withdrawn, or run
     out). The same holds for a preservation request that arrives between request and approval."""
-    from staydown.evidence.models import LegalHold
 
     item_id, report_hold = _reported_item(database, vault, clock, 22)
     with database.unit_of_work() as db:
         other = actions.place_hold(
             db,
             actor=LEGAL,
-            item=db.get(EvidenceItem, item_id),
+            item=db.get_one(EvidenceItem, item_id),
             kind="preservation_request",
             basis="State Police: 18 U.S.C. 2703(f) letter SP-77",
             until=clock.now() + timedelta(days=90),
@@ -388,7 +388,7 @@ def test_csam4_another_agencys_preservation_request_is_not_ended_by_a_request_to
         actions.request_destruction(
             db,
             actor=LEGAL,
-            item=db.get(EvidenceItem, item_id),
+            item=db.get_one(EvidenceItem, item_id),
             agency="County Sheriff",
             basis="Sheriff's letter of 2026-07-01 asks that the image be destroyed",
         )
@@ -396,11 +396,11 @@ def test_csam4_another_agencys_preservation_request_is_not_ended_by_a_request_to
     assert f"hold {other} (preservation_request)" in message and "2703(f)" in message
     assert f"hold {report_hold}" not in message  # that one would yield
     with database.unit_of_work() as db:
-        actions.release_hold(db, actor=LEGAL, hold=db.get(LegalHold, other), reason="State Police withdrew SP-77")
+        actions.release_hold(db, actor=LEGAL, hold=db.get_one(LegalHold, other), reason="State Police withdrew SP-77")
         request_id = actions.request_destruction(
             db,
             actor=LEGAL,
-            item=db.get(EvidenceItem, item_id),
+            item=db.get_one(EvidenceItem, item_id),
             agency="County Sheriff",
             basis="Sheriff's letter of 2026-07-01 asks that the image be destroyed",
         ).id
@@ -408,18 +408,18 @@ def test_csam4_another_agencys_preservation_request_is_not_ended_by_a_request_to
         late = actions.place_hold(
             db,
             actor=LEGAL,
-            item=db.get(EvidenceItem, item_id),
+            item=db.get_one(EvidenceItem, item_id),
             kind="preservation_request",
             basis="Federal agency: 2703(f) letter F-9",
             until=clock.now() + timedelta(days=90),
         ).id
     with database.unit_of_work() as db, pytest.raises(RuleViolation, match=f"hold {late}"):
         actions.approve_destruction(
-            db, actor=LEGAL2, vault=vault, request=db.get(actions.DestructionRequest, request_id)
+            db, actor=LEGAL2, vault=vault, request=db.get_one(actions.DestructionRequest, request_id)
         )
     with database.unit_of_work(write=False) as db:
-        assert db.get(EvidenceItem, item_id).state == "stored"
-        assert db.get(LegalHold, report_hold).released_at is None  # nothing ended while refused
+        assert db.get_one(EvidenceItem, item_id).state == "stored"
+        assert db.get_one(LegalHold, report_hold).released_at is None  # nothing ended while refused
 
 
 def test_csam4_a_destruction_request_that_names_no_agency_ends_no_hold(
@@ -430,7 +430,7 @@ def test_csam4_a_destruction_request_that_names_no_agency_ends_no_hold(
         actions.request_destruction(
             db,
             actor=LEGAL,
-            item=db.get(EvidenceItem, item_id),
+            item=db.get_one(EvidenceItem, item_id),
             basis="someone asked on the phone that this be destroyed",
         )
 
@@ -441,7 +441,6 @@ def test_csam6_law_enforcement_destruction_over_http_is_registered_and_names_ide
     """REQ CSAM-6: recorded by legal with the agency and its reference, kept in the register of
     law-enforcement requests, and "any such visual depiction": other vault copies of the same
     bytes are named so they are destroyed too."""
-    from staydown.authorities.models import LawEnforcementRequest
 
     make_staff(database, "lee", "legal")
     make_staff(database, "lou", "legal")
@@ -489,13 +488,11 @@ def test_csam6_law_enforcement_destruction_over_http_is_registered_and_names_ide
 def test_csam6_a_file_of_an_unfinished_report_is_not_destroyed(client, database: Database) -> None:
     """The duty to report comes first: an item in a report not yet finished is not destroyed
     (2258B(c)(2) speaks of depictions already provided under 2258A)."""
-    from staydown.authorities import law_enforcement
-    from staydown.authorities.models import NcmecReport, NcmecReportFile
-    from tests.authorities.test_ncmec_filing import _case_with_evidence
 
     case_id = _case_with_evidence(client, database)
     with database.unit_of_work() as db:
         item = db.execute(sa.select(EvidenceItem).order_by(EvidenceItem.id)).scalars().first()
+        assert item is not None
         report = NcmecReport(
             case_id=case_id,
             state="confirmed",
@@ -523,7 +520,6 @@ def test_uk6_the_hold_after_an_nca_report_cannot_be_released_early(
 ) -> None:
     """REQ UK-6, CSAM-4: what went into a report to the NCA is kept for the period the regulations
     set; a person cannot end that hold early, as with NCMEC's year."""
-    from staydown.evidence.models import LegalHold
 
     with database.unit_of_work() as db:
         item = actions.store_item(
@@ -539,4 +535,4 @@ def test_uk6_the_hold_after_an_nca_report_cannot_be_released_early(
         )
         hold_id = hold.id
     with database.unit_of_work() as db, pytest.raises(RuleViolation, match="National Crime Agency"):
-        actions.release_hold(db, actor=LEGAL, hold=db.get(LegalHold, hold_id), reason="no longer needed")
+        actions.release_hold(db, actor=LEGAL, hold=db.get_one(LegalHold, hold_id), reason="no longer needed")

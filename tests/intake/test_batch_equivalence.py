@@ -36,6 +36,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+import staydown.intake.batch as batch
+import staydown.transparency.statements as statements
 from staydown import audit, codes
 from staydown.actors import SYSTEM, Actor
 from staydown.audit.models import AuditEvent
@@ -45,8 +47,11 @@ from staydown.db import Database, create_engine
 from staydown.intake.misuse import register_trusted_flagger
 from staydown.intake.models import Notifier
 from staydown.intake.schemas import NoticeIn
+from staydown.jsonutil import canonical
+from staydown.models import metadata
 from staydown.policies.catalogue import default_catalogue
 from staydown.staff.models import ApiClient
+from staydown.transparency.statements import CODE_PREFIX
 from tests.conftest import T0, _reset_postgresql
 
 # -- deterministic codes ----------------------------------------------------------------------
@@ -69,8 +74,6 @@ class _Codes:
         return codes.grouped(f"{next(self.tracking):020d}")
 
     def new_statement_code(self) -> str:
-        from staydown.transparency.statements import CODE_PREFIX
-
         return codes.grouped(f"{next(self.statement):020d}", CODE_PREFIX)
 
     def token_hex(self, nbytes: int = 16) -> str:
@@ -79,15 +82,8 @@ class _Codes:
 
 @pytest.fixture
 def fixed_codes(monkeypatch: pytest.MonkeyPatch) -> _Codes:
-    import staydown.transparency.statements as statements
-
     fixed = _Codes()
-    try:
-        import staydown.intake.batch as batch
-    except ImportError:
-        pass
-    else:
-        monkeypatch.setattr(batch, "new_tracking_code", fixed.new_tracking_code)
+    monkeypatch.setattr(batch, "new_tracking_code", fixed.new_tracking_code)
     monkeypatch.setattr(statements, "new_statement_code", fixed.new_statement_code)
     monkeypatch.setattr(statements, "secrets", SimpleNamespace(token_hex=fixed.token_hex))
     return fixed
@@ -497,8 +493,6 @@ def _by_kind(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
 
 
 def _snapshot(database: Database) -> dict[str, Any]:
-    from staydown.models import metadata
-
     tables: dict[str, list[dict[str, Any]]] = {}
     with database.engine.connect() as conn:
         for table in metadata.sorted_tables:
@@ -514,8 +508,6 @@ def _snapshot(database: Database) -> dict[str, Any]:
 
 
 def _event_key(e: dict[str, Any]) -> tuple[Any, ...]:
-    from staydown.jsonutil import canonical
-
     return (
         e["tag"],
         e["subject_type"],
@@ -629,7 +621,9 @@ def _result_differences(labels: list[str], a: list[dict[str, Any]], b: list[dict
     if len(a) != len(b):
         return [f"{len(a)} results one by one, {len(b)} from the batch"]
     return [
-        f"result {i} ({labels[i]}): one by one {ra}, batch {rb}" for i, (ra, rb) in enumerate(zip(a, b)) if ra != rb
+        f"result {i} ({labels[i]}): one by one {ra}, batch {rb}"
+        for i, (ra, rb) in enumerate(zip(a, b, strict=True))
+        if ra != rb
     ]
 
 
@@ -670,8 +664,6 @@ def test_X1_X2_X4_DSA1_DSA7_TID1_a_batch_stores_exactly_what_one_by_one_stores(
     """REQ X-1, X-2, X-4, DSA-1, DSA-6, DSA-7, TID-1: N notices in one transaction give the same rows
     (all columns, ids included), the same audit events, and the same per-notice results as the
     same N notices each in its own transaction."""
-    batch = pytest.importorskip("staydown.intake.batch")
-
     first = fresh_database("one_by_one")
     who = _setup(first)
     scenario = _scenario(who)
@@ -703,8 +695,6 @@ def test_batches_that_split_a_content_s_reports_store_what_one_by_one_stores(
     """REQ X-2, X-4, DSA-1: consecutive batches, whose boundaries fall between reports of the same
     content, mix both paths of a batch (cases and tracks loaded from earlier batches, and opened in
     this one): still the same stored state as one by one."""
-    batch = pytest.importorskip("staydown.intake.batch")
-
     first = fresh_database("one_by_one")
     who = _setup(first)
     scenario = _scenario(who)
@@ -728,7 +718,6 @@ def test_DSA1_a_retried_idempotency_key_is_filed_once_whether_batched_or_not(
     answer sends the same Idempotency-Key again and gets the first receipt; the same key from
     another submitter is another notice. One by one, or the first attempts in one batch and the
     retry in the next (a batch never holds the same key twice), the stored state is the same."""
-    batch = pytest.importorskip("staydown.intake.batch")
 
     def scenario(who: Who) -> list[tuple[str, Actor, NoticeIn, str | None]]:
         body = NoticeIn(

@@ -6,10 +6,12 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+import staydown.intake.batcher as batcher_module
 from staydown.actors import Actor
 from staydown.cases.rules import DEFAULT_RULES
 from staydown.db import Database
@@ -36,7 +38,7 @@ def _notice(content: str, **extra: object) -> NoticeIn:
     )
 
 
-def _batcher(database: Database, **kwargs: object) -> IntakeBatcher:
+def _batcher(database: Database, **kwargs: Any) -> IntakeBatcher:
     catalogue = default_catalogue()
     return IntakeBatcher(
         database,
@@ -92,8 +94,8 @@ def test_TID1_one_notice_failing_in_the_database_does_not_fail_its_batch(
     assert calls[2:] == [1] * 6  # ...and were tried one by one
     assert "a batch of 6 notices failed" in caplog.text
     assert isinstance(results[2], RuntimeError) and "refused this row" in str(results[2])
-    good = [r for i, r in enumerate(results) if i != 2]
-    assert all(isinstance(r, Outcome) for r in good)
+    good = [r for i, r in enumerate(results) if i != 2 and isinstance(r, Outcome)]
+    assert len(good) == len(results) - 1  # every other one is an Outcome
     assert set(_stored(database)) - {r.tracking_code for r in good} != set()  # the held first one
     assert {r.tracking_code for r in good} <= set(_stored(database))
     assert len(_stored(database)) == 6
@@ -103,7 +105,6 @@ def test_TID1_one_notice_failing_in_the_database_does_not_fail_its_batch(
 def _first_batch_held(database: Database):
     """A batcher whose first batch (one notice) is held open until the block ends, so that what
     the block submits queues up as one batch. Yields the batcher and the batch sizes it wrote."""
-    import staydown.intake.batcher as batcher_module
 
     batcher = _batcher(database)
     gate = threading.Event()
@@ -164,7 +165,6 @@ def test_the_same_idempotency_key_twice_is_one_notice(database: Database) -> Non
 def test_a_full_queue_answers_503_and_close_writes_what_waits(database: Database) -> None:
     batcher = _batcher(database, max_waiting=3)
     gate = threading.Event()
-    import staydown.intake.batcher as batcher_module
 
     real = batch_module.submit_notices
 

@@ -17,13 +17,17 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image, ImageOps
 
+from staydown.app import worker_services
 from staydown.audit.models import AuditEvent
 from staydown.cases.models import Case, LegalTrack
 from staydown.db import Database
+from staydown.enforcement.models import EnforcementAction
 from staydown.intake import hash_submissions
 from staydown.intake.models import HashSubmission, Notice, NoticeItem
+from staydown.jobs import build_registry
 from staydown.matching.models import Bank, BankEntry
 from staydown.subjects.models import PlatformContent
+from staydown.worker import Worker
 from tests.helpers import auth, make_staff, sign_in
 from tests.imagegen import encode, synthetic
 
@@ -87,10 +91,6 @@ def _scan(client, key: str, content_id: str, data: bytes) -> dict:
 
 
 def _run_jobs(client, database: Database) -> int:
-    from staydown.app import worker_services
-    from staydown.jobs import build_registry
-    from staydown.worker import Worker
-
     return Worker(database, build_registry(), services=worker_services(client.app)).run_until_idle()
 
 
@@ -121,7 +121,7 @@ def test_TID1_pictures_hashed_on_the_device_file_a_valid_request_and_a_held_unve
         )
         assert notice.items == [] and notice.complete_at == notice.received_at
         submission = db.execute(sa.select(HashSubmission)).scalar_one()
-        bank = db.get(Bank, submission.bank_id)
+        bank = db.get_one(Bank, submission.bank_id)
         assert (bank.action_on_match, bank.confirmed_material, bank.source, bank.policy_id) == (
             "hold",
             False,
@@ -161,7 +161,7 @@ def test_X1_a_parent_sends_a_childs_pictures_without_name_or_email(client, datab
             True,
             None,
         )
-        assert db.get(Bank, db.execute(sa.select(HashSubmission)).scalar_one().bank_id).policy_id == "csam"
+        assert db.get_one(Bank, db.execute(sa.select(HashSubmission)).scalar_one().bank_id).policy_id == "csam"
 
 
 @pytest.mark.parametrize(
@@ -248,9 +248,8 @@ def test_TID3_sweep_review_hold_verify_and_withdraw(client, database: Database, 
         )
         # The clock runs from the request, not from the sweep.
         assert len(tracks) == 2 and all(t.received_at == notice.received_at and t.state == "open" for t in tracks)
-        assert {db.get(Case, t.case_id).state for t in tracks} == {"open"}
+        assert {db.get_one(Case, t.case_id).state for t in tracks} == {"open"}
         # Nothing was removed by the sweep: a person decides.
-        from staydown.enforcement.models import EnforcementAction
 
         assert db.execute(sa.select(EnforcementAction).where(EnforcementAction.kind == "remove")).first() is None
 

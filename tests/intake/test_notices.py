@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
+from staydown.actors import Actor
 from staydown.audit.models import AuditEvent
+from staydown.cases.actions import claim_case, decide_case
 from staydown.cases.models import Case, LegalTrack
 from staydown.clock import FrozenClock
 from staydown.db import Database
 from staydown.enforcement.models import EnforcementAction
 from staydown.intake.models import Notice
+from staydown.staff.permissions import permissions_for_roles
 from tests.conftest import T0
-from tests.helpers import auth
+from tests.helpers import auth, make_key
+from tests.imagegen import encode, jpeg, synthetic
+from tests.videogen import clip, edited, needs_ffmpeg
 
 MINOR_REPORT = {
     "kind": "public_report",
@@ -115,7 +121,6 @@ def test_same_reporter_twice_counts_once_as_reporter(client, database: Database)
 
 def test_perceptual_duplicate_joins_the_same_case(client, database: Database, api_key: str) -> None:
     """A re-upload (another content id, same picture re-encoded) reported later joins the open case."""
-    from tests.imagegen import encode, synthetic
 
     img = synthetic(8)
     for content_id, data in (("orig", encode(img, "JPEG", quality=90)), ("reupload", encode(img, "PNG"))):
@@ -259,8 +264,6 @@ def test_status_page_shows_nothing_about_other_people(client) -> None:
 
 def test_scan_detection_opens_a_case_for_a_person_to_confirm(client, database: Database) -> None:
     """CSAM-7: a hold or block at scan is not a decision; it is a notice from the system."""
-    from tests.helpers import make_key
-    from tests.imagegen import jpeg
 
     key = make_key(database, ["banks:write", "banks:read", "scan"])
     data = jpeg(55)
@@ -292,7 +295,7 @@ def test_scan_detection_opens_a_case_for_a_person_to_confirm(client, database: D
         notice = db.execute(sa.select(Notice).where(Notice.kind == "detection")).scalar_one()
         assert notice.reporter_kind == "automated" and notice.policy_id == "csam"
         assert "partner" in notice.explanation and notice.submitted_by == "system:staydown"
-        case = db.get(Case, body["case_ids"][0])
+        case = db.get_one(Case, body["case_ids"][0])
         assert case.state == "open" and case.child_safety
 
 
@@ -318,11 +321,6 @@ def test_terrorist_removal_order_has_a_one_hour_clock(client, api_key: str, data
 
 def test_a_held_upload_is_restricted_and_released_by_a_no_violation(client, database: Database) -> None:
     """A scan-time hold is an interim action: the platform learns of its lifting like any other."""
-    from staydown.actors import Actor
-    from staydown.cases.actions import claim_case, decide_case
-    from staydown.staff.permissions import permissions_for_roles
-    from tests.helpers import make_key
-    from tests.imagegen import jpeg
 
     key = make_key(database, ["banks:write", "banks:read", "scan"])
     data = jpeg(56)
@@ -354,7 +352,7 @@ def test_a_held_upload_is_restricted_and_released_by_a_no_violation(client, data
         assert action.kind == "restrict_distribution" and action.interim and action.state == "active"
     mod = Actor.staff(5, "mod", permissions_for_roles(["moderator"]))
     with database.unit_of_work() as db:
-        case = db.get(Case, body["case_ids"][0])
+        case = db.get_one(Case, body["case_ids"][0])
         claim_case(db, actor=mod, case=case)
         decide_case(
             db,
@@ -465,9 +463,6 @@ def test_an_item_url_must_be_ascii(client) -> None:
 
 def test_video_reupload_reported_later_joins_the_same_case(client, database: Database, api_key: str) -> None:
     """A re-encoded, trimmed re-upload of a reported video (matched by its vPDQ) joins the open case."""
-    import pytest
-
-    from tests.videogen import clip, edited, needs_ffmpeg
 
     if needs_ffmpeg.args[0]:
         pytest.skip(needs_ffmpeg.kwargs["reason"])

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import email
 from datetime import timedelta
+from email import policy
 
 import sqlalchemy as sa
 
 from staydown.actors import SYSTEM
+from staydown.cases.models import Case
 from staydown.clock import FrozenClock
 from staydown.db import Database
 from staydown.delivery.messages import FileMailer, OutboundMessage
+from staydown.errors import RuleViolation
+from staydown.intake.misuse import suspend_notifier, warn_notifier
 from staydown.intake.models import Notice, Notifier
 from staydown.jobs import build_registry
+from staydown.staff.models import ApiClient
 from staydown.worker import Worker
 from tests.helpers import auth, make_key, make_staff, sign_in
 
@@ -42,14 +48,13 @@ def test_DSA1_receipt_and_decision_are_sent_with_reasons_and_redress(client, dat
     code = client.post("/public/notices", json=REPORT).json()["tracking_code"]
     with database.unit_of_work(write=False) as db:
         case_id = db.execute(sa.select(Notice.case_id)).scalar_one()
+    assert case_id is not None
     _decide(client, mo, case_id, "does_not_violate")
     mailer = FileMailer(tmp_path / "mail")
     worker = Worker(database, build_registry(), services={"settings": app.state.settings, "mailer": mailer})
     assert worker.run_until_idle() == 2
     mails = sorted((tmp_path / "mail").glob("*.eml"))
     assert len(mails) == 2
-    import email
-    from email import policy
 
     parsed = [email.message_from_bytes(m.read_bytes(), policy=policy.default) for m in mails]
     texts = [p["Subject"] + "\n" + p.get_content() for p in parsed]
@@ -75,8 +80,6 @@ def test_DSA6_trusted_flagger_notices_get_priority_in_their_field(client, databa
     admin = sign_in(client, "admin")
     key = make_key(database, ["notices:submit"])
     with database.unit_of_work(write=False) as db:
-        from staydown.staff.models import ApiClient
-
         client_id = db.execute(sa.select(ApiClient.id).where(ApiClient.name == "scoped")).scalar_one()
     r = client.post(
         "/v1/trusted-flaggers",
@@ -94,8 +97,6 @@ def test_DSA6_trusted_flagger_notices_get_priority_in_their_field(client, databa
     client.post("/v1/notices", headers=auth(ordinary), json=body)
     client.post("/v1/notices", headers=auth(key), json={**body, "items": [{"content_id": "b"}]})
     with database.unit_of_work(write=False) as db:
-        from staydown.cases.models import Case
-
         cases = {c.content_id: c for c in db.execute(sa.select(Case)).scalars()}
         notices = db.execute(sa.select(Notice).order_by(Notice.id)).scalars().all()
     assert notices[1].kind == "trusted_flagger" and notices[1].reporter_kind == "trusted_flagger"
@@ -118,6 +119,7 @@ def test_DSA7_suspension_needs_warning_and_more_than_a_count(client, database: D
         client.post("/public/notices", json={**REPORT, "items": [{"content_id": f"p{i}"}]})
         with database.unit_of_work(write=False) as db:
             case_id = db.execute(sa.select(Notice.case_id).order_by(Notice.id.desc()).limit(1)).scalar_one()
+        assert case_id is not None
         _decide(client, mo, case_id, "does_not_violate", manifestly_unfounded=True)
     with database.unit_of_work(write=False) as db:
         notifier = db.execute(sa.select(Notifier)).scalar_one()
@@ -154,8 +156,6 @@ def test_DSA7_suspension_needs_warning_and_more_than_a_count(client, database: D
 
 def test_suspension_is_never_on_count_alone(database: Database) -> None:
     """A prolific reporter who is mostly right is not suspended, however many unfounded notices."""
-    from staydown.errors import RuleViolation
-    from staydown.intake.misuse import suspend_notifier, warn_notifier
 
     with database.unit_of_work() as db:
         n = Notifier(

@@ -30,8 +30,8 @@ def test_create_staff_user_writes_audit_event(database: Database) -> None:
         (event,) = _events(db, "staff:user:create")
         assert event.subject_type == "staff_user" and event.subject_id == str(user.id)
         assert event.data == {"username": "ana", "roles": ["child_safety", "moderator"], "has_password": True}
-        stored = db.get(StaffUser, user.id)
-        assert stored.password_hash.startswith("$argon2id$")
+        stored = db.get_one(StaffUser, user.id)
+        assert stored.password_hash is not None and stored.password_hash.startswith("$argon2id$")
         assert verify_password(stored.password_hash, "correct horse battery")
         assert not verify_password(stored.password_hash, "wrong horse battery")
 
@@ -68,7 +68,7 @@ def test_role_change_and_deactivation_are_audited(database: Database) -> None:
         (deact,) = _events(db, "staff:user:deactivate")
         assert deact.data == {"reason": "left the team"}
         with pytest.raises(Unauthenticated):
-            actor_for_staff(db.get(StaffUser, user.id))
+            actor_for_staff(db.get_one(StaffUser, user.id))
         assert audit.verify(db).ok
 
 
@@ -85,7 +85,7 @@ def test_api_key_is_shown_once_and_stored_hashed(database: Database) -> None:
         new = actions.create_api_client(db, actor=SYSTEM, name="forum")
     assert new.key.startswith("sd_")
     with database.unit_of_work(write=False) as db:
-        client = db.get(ApiClient, new.client.id)
+        client = db.get_one(ApiClient, new.client.id)
         secret = new.key.split("_", 2)[2]
         row_text = " ".join(str(v) for v in db.execute(sa.select(ApiClient.__table__)).one())
         assert secret not in row_text

@@ -54,7 +54,7 @@ def test_throttling_is_the_same_for_real_and_unknown_names(app, database: Databa
         seen[name] = [(r.status_code, r.json()["message"], r.headers.get("retry-after")) for r in answers]
     assert seen["mo"] == seen["ghost"]
     assert [s for s, _, _ in seen["mo"]] == [401] * FREE_FAILURES + [429]
-    status, message, retry_after = seen["mo"][-1]
+    _status, message, retry_after = seen["mo"][-1]
     assert "this user name from this address" in message and retry_after == str(int(FIRST_WAIT))
 
 

@@ -37,6 +37,7 @@ def test_first_mention_creates_content_and_account_with_audit(database: Database
     with database.unit_of_work(write=False) as db:
         stored = queries.content_by_platform_id(db, "post-1")
         assert stored.id == content.id and stored.kind == "image"
+        assert stored.account is not None
         assert stored.account.platform_id == "u-9" and stored.account.handle == "@nine"
         assert stored.created_at == datetime(2026, 5, 1, tzinfo=UTC)
         assert _tags(db) == ["subject:account:create", "subject:content:create"]
@@ -65,7 +66,8 @@ def test_a_different_poster_is_recorded_not_silently_applied(database: Database)
         actions.ensure_content(db, actor=PLATFORM, ref=ContentRef(id="p", account=AccountRef(id="a")))
         actions.ensure_content(db, actor=PLATFORM, ref=ContentRef(id="p", account=AccountRef(id="b")))
     with database.unit_of_work(write=False) as db:
-        assert queries.content_by_platform_id(db, "p").account.platform_id == "a"
+        account = queries.content_by_platform_id(db, "p").account
+        assert account is not None and account.platform_id == "a"
         update = db.execute(sa.select(AuditEvent).where(AuditEvent.tag == "subject:content:update")).scalar_one()
         assert update.data["changes"] == {"account_conflict": "b"}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from staydown.db import Database
 from tests.helpers import auth, make_key
+from tests.helpers import auth as _auth
 
 
 def test_put_and_get_content_and_account(client, api_key: str) -> None:
@@ -58,7 +59,6 @@ def test_platform_ids_with_slashes(client, api_key: str) -> None:
 def test_csam3_content_visibility_is_registered_checked_and_remembered(client, api_key: str) -> None:
     """Who could see the content is what a report's publiclyAvailable rests on: registered by the
     platform, validated, audited as a change, and "was public" survives a later change to private."""
-    from tests.helpers import auth as _auth
 
     headers = _auth(api_key)
     r = client.put("/v1/content/post-v1", headers=headers, json={"kind": "image", "visibility": "public"})

@@ -150,6 +150,7 @@ def decide_appeal(db: Session, catalogue: Catalogue, actor: Actor, appeal: Appea
 def affected_user_appeal(db: Session, case: Case, decision_id: int, basis: str) -> Appeal:
     """An affected user's appeal. Filed through appeals.filing with the statement of reasons'
     code when the restriction has one; the statement is issued by apply_action."""
+
     code = db.execute(
         sa.select(StatementOfReasons.code)
         .where(StatementOfReasons.case_id == case.id)

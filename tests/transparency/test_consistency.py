@@ -4,6 +4,7 @@ exceptions as recorded decisions with reasons, and the report and public figures
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -26,7 +27,7 @@ from tests.transparency.scenario import decide, notice
 from tests.transparency.scenario import make_staff as staff_actor
 
 CATALOGUE = default_catalogue()
-HARASSMENT = {
+HARASSMENT: dict[str, Any] = {
     "kind": "public_report",
     "reporter_kind": "user",
     "policy_id": "harassment",
@@ -83,7 +84,7 @@ def test_second_opinion_records_agreement_and_changes_nothing(database: Database
         (check,) = consistency.sample_decisions(db, actor=SYSTEM, rate=1.0)
         before = (
             decision.state,
-            db.get(Case, decision.case_id).state,
+            db.get_one(Case, decision.case_id).state,
             sorted((a.kind, a.state) for a in db.execute(sa.select(EnforcementAction)).scalars()),
         )
         with pytest.raises(RuleViolation, match="took no part"):
@@ -132,7 +133,7 @@ def test_second_opinion_records_agreement_and_changes_nothing(database: Database
         assert done.agree is False and done.state == "done" and done.reviewer == other.ref
         after = (
             decision.state,
-            db.get(Case, decision.case_id).state,
+            db.get_one(Case, decision.case_id).state,
             sorted((a.kind, a.state) for a in db.execute(sa.select(EnforcementAction)).scalars()),
         )
         assert after == before

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from staydown.transparency import figures as fx
 from staydown.transparency.export import csv_rows
+from staydown.web.templating import ENV
 
 
 def test_dsa8_median_and_nearest_rank_p90() -> None:
@@ -80,7 +81,6 @@ def test_dsa8_csv_rows_flatten_nested_figures() -> None:
 def test_dsa8_bars_scale_to_the_largest_and_draw_nothing_for_suppressed() -> None:
     """The chart partial renders in the shared environment (the public page imports it), with bars
     as SVG presentation attributes and no inline style (CSP)."""
-    from staydown.web.templating import ENV
 
     macro = ENV.from_string(
         '{% from "transparency/_figures.html" import bar_chart %}{{ bar_chart("t", mapping, "c1") }}'

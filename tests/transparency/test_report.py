@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from staydown.appeals.models import Appeal, OutOfCourtDispute
 from staydown.audit.models import AuditEvent
 from staydown.cases.models import Case, Decision, LegalTrack
+from staydown.cli import app
 from staydown.clock import FrozenClock
 from staydown.db import Database
 from staydown.enforcement.models import EnforcementAction
@@ -32,7 +33,10 @@ from staydown.transparency.consistency import ConsistencyCheck, DecisionExceptio
 from staydown.transparency.export import to_csv, to_html, to_json
 from staydown.transparency.models import StatementOfReasons
 from staydown.transparency.report import build_report
+from tests.helpers import auth, make_key
+from tests.imagegen import jpeg
 from tests.transparency.scenario import END, START, Week, build_week, notice
+from tests.transparency.test_suppression import _subtractions
 
 CATALOGUE = default_catalogue()
 
@@ -512,7 +516,6 @@ def test_dsa8_public_figures_suppress_small_counts(database: Database, week: Wee
 def test_dsa8_the_published_week_survives_every_subtraction(database: Database, week: Week) -> None:
     """REQ DSA-8: in the public set of a real week, no sum gives back a count shown as "< 5"
     (tests/transparency/test_suppression.py tries the same on small tables exhaustively)."""
-    from tests.transparency.test_suppression import _subtractions
 
     report = _report(database)
     public = report.public()
@@ -529,7 +532,6 @@ def test_dsa8_cli_report_end_to_end(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """REQ DSA-8: `staydown transparency report --from --to --format` in each format."""
-    from staydown.cli import app
 
     monkeypatch.setenv("STAYDOWN_DATABASE_URL", database_url)
     monkeypatch.setenv("STAYDOWN_DATA_DIR", str(tmp_path / "var"))
@@ -570,8 +572,6 @@ def test_dsa8_cli_report_end_to_end(
 def test_eui1_accuracy_per_bank_and_signal_type_from_real_scans(client, staff, database: Database) -> None:
     """REQ EUI-1, DSA-8: bank matches at scan (POST /v1/match) open detection notices; a person
     confirms one and rejects the other; the report gives each bank and signal type its figures."""
-    from tests.helpers import auth, make_key
-    from tests.imagegen import jpeg
 
     key = make_key(database, ["banks:read", "banks:write", "scan", "match"])
     r = client.post(
@@ -608,7 +608,7 @@ def test_eui1_accuracy_per_bank_and_signal_type_from_real_scans(client, staff, d
     with database.unit_of_work(write=False) as db:
         cases = list(db.execute(sa.select(Case.id).order_by(Case.id)).scalars())
     assert len(cases) == 2
-    for case_id, outcome in zip(cases, ("violates", "does_not_violate")):
+    for case_id, outcome in zip(cases, ("violates", "does_not_violate"), strict=True):
         client.post(f"/v1/cases/{case_id}/claim", headers=staff["mo"])
         r = client.post(
             f"/v1/cases/{case_id}/decision",

@@ -213,7 +213,7 @@ def test_DSA2_no_identifier_on_the_case_reaches_any_outbound_surface(
     appeal_code, appeal_id = r.json()["code"], r.json().get("id")
     senior = staff["senior"]
     if appeal_id is None:
-        appeal_id = [a for a in client.get("/v1/appeals", headers=senior).json() if a["code"] == appeal_code][0]["id"]
+        appeal_id = next(a for a in client.get("/v1/appeals", headers=senior).json() if a["code"] == appeal_code)["id"]
     assert client.post(f"/v1/appeals/{appeal_id}/claim", headers=senior).status_code == 200
     r = client.post(
         f"/v1/appeals/{appeal_id}/decide",

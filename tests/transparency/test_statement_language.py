@@ -35,8 +35,8 @@ def test_dsa2_the_statement_is_in_the_language_the_platform_gave_for_its_user(db
     s = _remove(db, AccountRef(id="user-en"))
     assert s.language == "en"
     _remove(db, AccountRef(id="user-en", language="de"))
-    issued = statement_for_action(db, s.action_id)
-    assert issued is not None and issued.language == "en"  # issued before: unchanged
+    before = statement_for_action(db, s.action_id)
+    assert before is not None and before.language == "en"  # issued before: unchanged
     assert _remove(db, AccountRef(id="user-en")).language == "de"
 
 

@@ -7,6 +7,7 @@ import string
 
 import pytest
 
+from staydown.i18n import SHIPPED
 from staydown.policies.vocab import CONTENT_ACTIONS
 from staydown.transparency import texts
 from staydown.transparency.statements import RESTRICTIONS
@@ -47,6 +48,5 @@ def test_an_unknown_language_falls_back_to_english_key_by_key() -> None:
 
 def test_dsa2_every_shipped_language_has_its_statement_texts() -> None:
     """The public pages' languages and the statements' are the same eight (staydown.i18n.SHIPPED)."""
-    from staydown.i18n import SHIPPED
 
     assert set(SHIPPED) <= set(texts.available())

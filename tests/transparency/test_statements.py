@@ -214,7 +214,7 @@ def test_dsa2_scan_detection_is_automated_detection_and_its_hold_an_automated_de
     assert "the content was detected by automated means" in s.rendered["en"]
     assert "the decision was taken by automated means" in s.rendered["en"]
     # A person then decides the case that detection opened: detected by automation, decided by a person.
-    case = db.get(Case, hold.case_id)
+    case = db.get_one(Case, hold.case_id)
     staff = _moderator()
     claim_case(db, actor=staff, case=case)
     result = decide_case(
@@ -246,7 +246,12 @@ def test_dsa2_copies_found_by_a_sweep_are_own_initiative_and_fully_automated(db:
     )
     s = _statement(db, action)
     assert (s.source, s.automated_detection, s.automated_decision) == ("own_initiative", True, "fully")
-    assert s.decision_ground == "illegal_content" and "18 U.S.C. 2251" in (s.legal_ground or "") and s.legal_explanation
+    assert (
+        s.decision_ground == "illegal_content"
+        and s.legal_ground is not None
+        and "18 U.S.C. 2251" in s.legal_ground
+        and s.legal_explanation
+    )
 
 
 def test_dsa2_statement_never_discloses_the_reporter(db: Any) -> None:
@@ -355,9 +360,8 @@ def test_dsa2_interim_restriction_says_pending_review_and_names_no_allegation(db
     assert "Nothing has been removed, and no one has decided that it breaks a rule." in first
     for word in ("child", "abuse", "minor", "son", "mum", "parent", "notice 1", "removed content"):
         assert not re.search(rf"\b{word}\b", text.lower().replace("nothing has been removed", "")), word
-    assert (s.contractual_ground or "").startswith(
-        "Terms of service of this platform: restrictions while content is reviewed"
-    )
+    assert s.contractual_ground is not None
+    assert s.contractual_ground.startswith("Terms of service of this platform: restrictions while content is reviewed")
     assert s.legal_ground is None and s.decision_ground == "incompatible_content"
     assert s.category == "STATEMENT_CATEGORY_PROTECTION_OF_MINORS"  # for the anonymous Database only
     view = public_view(s)
@@ -379,6 +383,7 @@ def test_dsa2_missing_policy_gets_a_neutral_statement(db: Any) -> None:
 
 def test_dsa2_settings_reach_statements_issued_through_the_app(app: Any, database: Database) -> None:
     assert app.state.settings.platform_name == "this platform"
+
     with database.unit_of_work() as db:
         config = statement_settings(db)
     assert config.appeal_window == timedelta(days=app.state.settings.appeal_window_days)
@@ -474,11 +479,12 @@ def test_statements_list_needs_transparency_read_and_a_filter(client: Any, datab
 
 def test_a_sweep_sized_transaction_reads_the_case_notices_once(db: Any) -> None:
     """Cheap enough for a sweep: a thousand actions in one transaction, one query of the case."""
+
     case = _notice(db)
     for n in range(2, 42):
         _content(db, n)
     db.commit()
-    case = db.get(Case, case.id)
+    case = db.get_one(Case, case.id)
     # As a sweep loads them: selected, each with its account.
     contents = db.execute(sa.select(PlatformContent).where(PlatformContent.platform_id != "post-1")).scalars().all()
     seen: list[str] = []
@@ -551,6 +557,7 @@ def test_dsa2_dsa8_automation_has_one_source_on_the_action_feed_statement_databa
     the action row, the feed and webhook body, the statement, the Transparency Database body and
     the report say the same about automated detection and decision (the feed used to say false
     where the statement said true, and the report "automated 0")."""
+
     _content(db)
     match = BankMatch(
         bank="known",
@@ -575,7 +582,7 @@ def test_dsa2_dsa8_automation_has_one_source_on_the_action_feed_statement_databa
         sa.select(EnforcementAction).where(EnforcementAction.kind == "restrict_distribution")
     ).scalar_one()
     staff = _moderator()
-    case = db.get(Case, hold.case_id)
+    case = db.get_one(Case, hold.case_id)
     claim_case(db, actor=staff, case=case)
     removal = decide_case(
         db,

@@ -92,14 +92,14 @@ def _feasible(public: dict[str, Any], exact: dict[str, Any], cap: int) -> dict[t
     ranges = []
     for p in hidden:
         lo, hi = fx._bounds(fx._get(public, p), K)
-        domain = range(int(lo), int(min(hi, cap)) + 1)
+        domain: range | list[int] = range(int(lo), int(min(hi, cap)) + 1)
         if fx._get(public, p) == fx.WITHHELD:
             domain = [v for v in domain if v == 0 or v >= K]  # never 1..4: those read "< 5"
         ranges.append(domain)
     found: dict[tuple[str, ...], set[int]] = {p: set() for p in hidden}
     for values in itertools.product(*ranges):
-        known = dict(zip(hidden, values))
-        value = lambda p: known[p] if p in known else fx._get(public, p)  # noqa: E731
+        known = dict(zip(hidden, values, strict=True))
+        value = lambda p, known=known: known[p] if p in known else fx._get(public, p)  # noqa: E731
         if all(value(t) == sum(value(p) for p in ps) for t, ps in rels):
             for p, v in known.items():
                 found[p].add(v)

@@ -332,7 +332,7 @@ def test_dsa9_no_personal_data_reaches_the_transparency_database(
     case = receipt.cases[0]
     content_id = case.content_id
 
-    content = db.get(PlatformContent, content_id)
+    content = db.get_one(PlatformContent, content_id)
     facts = (
         f"{pii['name']} (@{pii['handle']}-{n}, {pii['email']}, {pii['ipv4']}, {pii['ipv6']}) posted "
         f"{pii['url']} and asked people to call {pii['phone']}; account {pii['platform_id']}-{n}"
@@ -385,8 +385,8 @@ def test_dsa9_a_duplicate_puid_is_done_and_not_counted_twice(
     assert (report.accepted, report.duplicates, report.rejected) == (1, 2, 0)
     assert len(state.statements) == 4 and _states(database) == {"submitted": 4}
     with database.unit_of_work(write=False) as db:
-        first = db.get(StatementOfReasons, ids[0])
-        assert first is not None and first.tdb_submitted_at == T0  # the first acceptance, not the duplicate's
+        first = db.get_one(StatementOfReasons, ids[0])
+        assert first.tdb_submitted_at == T0  # the first acceptance, not the duplicate's
     # the first call was refused whole (existing_puids), the second stored the new one
     assert [n for _, n in state.requests][-2:] == [3, 1]
 
@@ -396,6 +396,7 @@ def test_dsa9_a_transient_failure_is_retried_by_the_next_run(
 ) -> None:
     """An outage leaves the statements pending and the run ends quietly (no dead-job alarm a
     minute); the next periodic run sends them. A backlog a day old alerts the administrators once."""
+
     state, url = tdb
     _make_statements(database, 5)
     settings = Settings(env="test", data_dir=tmp_path, tdb_url=url, tdb_token=TOKEN, worker_in_process=False)
@@ -411,8 +412,8 @@ def test_dsa9_a_transient_failure_is_retried_by_the_next_run(
         assert job.state == "done"
         rows = db.execute(sa.select(StatementOfReasons)).scalars().all()
         assert {r.tdb_state for r in rows} == {"pending"} and {r.tdb_attempts for r in rows} == {1}
-        error = rows[0].tdb_error or ""
-        assert error.startswith("transient: ") and "503" in error
+        error = rows[0].tdb_error
+        assert error is not None and error.startswith("transient: ") and "503" in error
         assert db.scalar(sa.select(sa.func.count()).select_from(StaffAlert)) == 0  # not a day old yet
     # A day of outage: one alert, not one per run.
     clock.advance(hours=25)
@@ -446,20 +447,22 @@ def test_dsa9_a_permanent_refusal_is_failed_and_surfaced(database: Database, tdb
     ids = _make_statements(database, 3)
     with database.unit_of_work() as db:
         # A statement the schema refuses (here: a category the Database does not know) is never sent.
-        refused = db.get(StatementOfReasons, ids[0])
-        assert refused is not None
-        refused.category = "STATEMENT_CATEGORY_NOT_A_THING"
+        db.get_one(StatementOfReasons, ids[0]).category = "STATEMENT_CATEGORY_NOT_A_THING"
     state.fail_next(1, status=400)
     with database.unit_of_work() as db:
         report = submit_pending(db, client=_client(url))
     assert (report.accepted, report.rejected) == (0, 3)
     assert [n for _, n in state.requests] == [2]  # only the two valid ones went out
     with database.unit_of_work(write=False) as db:
-        bad = db.get(StatementOfReasons, ids[0])
-        assert bad is not None and bad.tdb_error is not None
-        assert bad.tdb_state == "failed" and "category" in bad.tdb_error and bad.tdb_error.startswith("not sent")
-        other = db.get(StatementOfReasons, ids[1])
-        assert other is not None and other.tdb_state == "failed" and "HTTP 400" in (other.tdb_error or "")
+        bad = db.get_one(StatementOfReasons, ids[0])
+        assert (
+            bad.tdb_state == "failed"
+            and bad.tdb_error is not None
+            and "category" in bad.tdb_error
+            and bad.tdb_error.startswith("not sent")
+        )
+        other = db.get_one(StatementOfReasons, ids[1])
+        assert other.tdb_state == "failed" and other.tdb_error is not None and "HTTP 400" in other.tdb_error
         fails = db.execute(sa.select(AuditEvent).where(AuditEvent.tag == "transparency:tdb:fail")).scalars().all()
         assert sorted(int(e.subject_id) for e in fails) == sorted(ids)
     # Failed statements are not picked up again.
@@ -478,7 +481,8 @@ def test_dsa9_a_refused_statement_in_a_batch_does_not_hold_back_the_others(
     bodies[1]["decision_facts"] = ""  # the Database would say: required
     outcomes = _client(url).submit(bodies)
     assert [outcomes[b["puid"]].status for b in bodies] == ["accepted", "rejected", "accepted"]
-    assert "decision facts" in (outcomes[bodies[1]["puid"]].error or "")
+    error = outcomes[bodies[1]["puid"]].error
+    assert error is not None and "decision facts" in error
     assert sorted(state.statements) == sorted([bodies[0]["puid"], bodies[2]["puid"]])
 
 
