@@ -673,7 +673,8 @@ def test_a_report_of_several_items_is_appealed_per_case(client, database: Databa
 def test_uk4_complaint_against_an_automated_decision(client, database: Database, deciders) -> None:
     """REQ UK-4 (complaints against proactive technology), DSA-4: the automated decision is marked
     on the appeal, and any qualified person may decide it (no human took the decision)."""
-    from staydown.cases.actions import case_by_id, decide_case
+    from staydown.cases.queries import case_by_id
+    from staydown.flows.decisions import decide_case
 
     case_id = case_of(database, report(client, content="auto-1", account="u-auto", email=None))
     with database.unit_of_work() as db:

@@ -149,7 +149,8 @@ def make_case(
                 )
         case_id = case.id
     if confirm:
-        from staydown.cases.actions import claim_case, decide_case
+        from staydown.cases.actions import claim_case
+        from staydown.flows.decisions import decide_case
 
         with database.unit_of_work() as db:
             case = db.get(Case, case_id)
@@ -530,7 +531,8 @@ def test_uk6_csam5_api_drafts_confirms_and_shows_status(client, database: Databa
     r = client.post(f"/v1/cases/{unconfirmed}/nca-reports", headers=cs, json={})
     assert r.status_code == 409 and "not been confirmed" in r.json()["message"]
 
-    from staydown.cases.actions import claim_case, decide_case
+    from staydown.cases.actions import claim_case
+    from staydown.flows.decisions import decide_case
 
     with database.unit_of_work() as db:
         case = db.get(Case, unconfirmed)

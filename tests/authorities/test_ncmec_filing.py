@@ -67,7 +67,8 @@ def _case_with_evidence(client, database: Database, *, confirm: bool = True) -> 
             )
         case_id = case.id
     if confirm:
-        from staydown.cases.actions import claim_case, decide_case
+        from staydown.cases.actions import claim_case
+        from staydown.flows.decisions import decide_case
 
         with database.unit_of_work() as db:
             case = db.get(Case, case_id)

@@ -116,7 +116,7 @@ def test_X5_confirming_one_item_takes_down_every_copy_and_blocks_reuploads(
 
 def test_reversal_restores_content_and_removes_strikes(client, database: Database, api_key: str) -> None:
     from staydown.actors import Actor
-    from staydown.enforcement.reversal import reverse_case_measures
+    from staydown.enforcement.measures import reverse_case_measures
 
     _scan(client, api_key, "p1", "acct-1", encode(synthetic(61), "JPEG"))
     make_staff(database, "mo", "moderator")
@@ -140,7 +140,7 @@ def test_reversal_restores_content_and_removes_strikes(client, database: Databas
 
 def test_confirmed_csam_is_never_restored(client, database: Database, api_key: str) -> None:
     from staydown.actors import Actor
-    from staydown.enforcement.reversal import reverse_case_measures
+    from staydown.enforcement.measures import reverse_case_measures
     from staydown.errors import RuleViolation
 
     _scan(client, api_key, "p2", "acct-2", encode(synthetic(62), "JPEG"))
@@ -305,7 +305,7 @@ def test_dsa7_strikes_from_sweeps_count_once_per_source_item(client, database: D
 
 def test_reversal_takes_the_case_out_of_the_stay_down_bank(client, database: Database, api_key: str) -> None:
     from staydown.actors import Actor
-    from staydown.enforcement.reversal import reverse_case_measures
+    from staydown.enforcement.measures import reverse_case_measures
     from staydown.matching.models import BankEntry
 
     _scan(client, api_key, "n1", "acct-n", encode(synthetic(63), "JPEG"))

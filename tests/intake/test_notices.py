@@ -319,7 +319,8 @@ def test_terrorist_removal_order_has_a_one_hour_clock(client, api_key: str, data
 def test_a_held_upload_is_restricted_and_released_by_a_no_violation(client, database: Database) -> None:
     """A scan-time hold is an interim action: the platform learns of its lifting like any other."""
     from staydown.actors import Actor
-    from staydown.cases.actions import claim_case, decide_case
+    from staydown.cases.actions import claim_case
+    from staydown.flows.decisions import decide_case
     from staydown.staff.permissions import permissions_for_roles
     from tests.helpers import make_key
     from tests.imagegen import jpeg

@@ -300,7 +300,7 @@ def appeal_target(
             "name the decision by exactly one of statement_code (your statement of reasons, if your "
             "content or account was restricted) or tracking_code (your report's code, if you reported)"
         )
-    from staydown.cases.actions import case_by_id
+    from staydown.cases.queries import case_by_id
 
     statement: StatementOfReasons | None = None
     notice: Notice | None = None
@@ -669,36 +669,13 @@ def _measures_now(
     db: Session, case: Case, contested: Contested
 ) -> tuple[set[str], list[tuple[str, EnforcementAction]]]:
     """The measures in force on the case, as decision-level kinds (ladder actions count as 'strike')."""
+    from staydown.enforcement import measures
+
     kinds = set(contested.decision.actions)
     if contested.ref.startswith("appeal:"):
         change = db.get(Appeal, int(contested.ref.split(":", 1)[1]))
         kinds = set(change.details.get("measures", kinds)) if change else kinds
-    active = (
-        db.execute(
-            sa.select(EnforcementAction)
-            .where(
-                EnforcementAction.case_id == case.id,
-                EnforcementAction.state == ActionState.active.value,
-                EnforcementAction.kind.notin_(("restore", "restore_account")),
-                EnforcementAction.interim.is_(False),
-            )
-            .order_by(EnforcementAction.id)
-        )
-        .scalars()
-        .all()
-    )
-    tagged = []
-    for action in active:
-        measure = action.kind
-        if action.kind not in kinds and action.target == "account" and "strike" in kinds:
-            measure = "strike"  # what the strike ladder applied
-        tagged.append((measure, action))
-    current = {m for m, _ in tagged}
-    if db.execute(
-        sa.select(AccountStrike.id).where(AccountStrike.case_id == case.id, AccountStrike.removed_at.is_(None)).limit(1)
-    ).first():
-        current.add("strike")
-    return current, tagged
+    return measures.in_force(db, case=case, kinds=kinds)
 
 
 def _modify_measures(
@@ -712,10 +689,10 @@ def _modify_measures(
     reason: str,
     catalogue: Catalogue,
 ) -> tuple[list, list]:
-    """Replace the measures in force by `new`: lift what goes (restoring content and accounts that
-    nothing keeps down any more), apply what comes, through the normal delivery path."""
-    from staydown.cases.actions import case_contents
-    from staydown.enforcement.strikes import add_strike, remove_strikes
+    """Replace the measures in force by `new` (`enforcement.measures.replace_measures`): lift what
+    goes (restoring content and accounts that nothing keeps down any more), apply what comes,
+    through the normal delivery path."""
+    from staydown.enforcement import measures
 
     wanted = list(dict.fromkeys(new))
     unknown = [k for k in wanted if k not in CONTENT_ACTIONS and k not in ACCOUNT_ACTIONS]
@@ -733,114 +710,9 @@ def _modify_measures(
     current, tagged = _measures_now(db, case, contested)
     if set(wanted) == current:
         raise InvalidInput(f"these are the measures in force now ({', '.join(sorted(current))}): that is 'upheld'")
-    lifted, applied = [], []
-    for measure, action in tagged:
-        if measure in wanted:
-            continue
-        lift_action(db, actor=actor, action=action, reason=reason)
-        lifted.append(action)
-    if "strike" in current and "strike" not in wanted:
-        remove_strikes(db, actor=actor, case_id=case.id, reason=reason)
-    kept_down = {a.content_id for m, a in tagged if m in wanted and a.kind in REMOVING}
-    kept_out = {a.account_id for m, a in tagged if m in wanted and a.kind in ACCOUNT_REMOVING}
-    restoring_content = bool(current & set(REMOVING)) and not set(wanted) & set(REMOVING)
-    for action in lifted:
-        if (
-            action.target == "content"
-            and action.kind in REMOVING
-            and restoring_content
-            and action.content_id not in kept_down
-        ):
-            kept_down.add(action.content_id)  # one restore per item
-            applied.append(
-                apply_action(
-                    db,
-                    actor=actor,
-                    kind="restore",
-                    content_id=action.content_id,
-                    case_id=case.id,
-                    policy_ref=action.policy_ref,
-                    facts=reason,
-                    details={"restores_action": action.id},
-                )
-            )
-        elif (
-            action.target == "account"
-            and action.kind in ACCOUNT_REMOVING
-            and action.account_id not in kept_out
-            and not set(wanted) & set(ACCOUNT_REMOVING)
-        ):
-            kept_out.add(action.account_id)
-            applied.append(
-                apply_action(
-                    db,
-                    actor=actor,
-                    kind="restore_account",
-                    account_id=action.account_id,
-                    case_id=case.id,
-                    policy_ref=action.policy_ref,
-                    facts=reason,
-                    details={"restores_action": action.id},
-                )
-            )
-    if restoring_content:
-        # Back up, so out of the stay-down bank: the bank's own action records each disabling.
-        from staydown.matching.banks import disable_entry
-        from staydown.matching.models import BankEntry
-
-        for entry in (
-            db.execute(
-                sa.select(BankEntry).where(
-                    BankEntry.source_case_id == case.id, BankEntry.enabled.is_(True), BankEntry.parent_id.is_(None)
-                )
-            )
-            .scalars()
-            .all()
-        ):
-            disable_entry(db, actor=actor, entry=entry, reason=f"measure modified on appeal: {reason}"[:500])
-    if set(wanted) & set(REMOVING) and not current & set(REMOVING) and policy.bank_confirmed:
-        # Newly removed under a stay-down policy: every copy down and re-uploads blocked (X-5).
-        from staydown.enforcement.staydown import bank_case_items, queue_sweep
-
-        bank_case_items(db, actor=actor, case=case, policy=policy)
-        queue_sweep(db, case=case, policy=policy)
-    contents = case_contents(db, case)
-    accounts = sorted({c.account_id for c in contents if c.account_id is not None})
-    for kind in wanted:
-        if kind in current:
-            continue
-        if kind in CONTENT_ACTIONS:
-            for content in contents:
-                applied.append(
-                    apply_action(
-                        db,
-                        actor=actor,
-                        kind=kind,
-                        content_id=content.id,
-                        case_id=case.id,
-                        policy_ref=policy.ref,
-                        facts=reason,
-                    )
-                )
-        elif kind == "strike":
-            for account_id in accounts:
-                applied += add_strike(
-                    db, actor=actor, account_id=account_id, policy=policy, case_id=case.id, facts=reason
-                )
-        else:
-            for account_id in accounts:
-                applied.append(
-                    apply_action(
-                        db,
-                        actor=actor,
-                        kind=kind,
-                        account_id=account_id,
-                        case_id=case.id,
-                        policy_ref=policy.ref,
-                        facts=reason,
-                    )
-                )
-    return lifted, applied
+    return measures.replace_measures(
+        db, actor=actor, case=case, current=current, tagged=tagged, wanted=wanted, policy=policy, reason=reason
+    )
 
 
 def _decide_violates(
@@ -858,7 +730,8 @@ def _decide_violates(
     """A notifier's appeal against a decision not to act, granted: the appeal's decider (a person
     who took no part in it) decides the case 'violates' under the policy in force, through the
     cases module, so every consequence of a decision follows (measures, stay-down, NCMEC clock)."""
-    from staydown.cases.actions import claim_case, decide_case
+    from staydown.cases.actions import claim_case
+    from staydown.flows.decisions import decide_case
 
     # Reopened for the appeal's decider, who takes it through the ordinary, audited claim (which
     # refuses if someone else holds a live claim on it).
@@ -952,8 +825,8 @@ def decide_appeal(
     - modified: the measures in force are replaced by `actions` (e.g. removal by an age
       restriction, a suspension by a warning; or, for a notifier, stronger measures).
     The appellant is told the outcome, the reasons and the out-of-court option."""
-    from staydown.cases.actions import case_by_id
-    from staydown.enforcement.reversal import reverse_case_measures
+    from staydown.cases.queries import case_by_id
+    from staydown.enforcement.measures import reverse_case_measures
 
     case = case_by_id(db, appeal.case_id, for_update=True)
     _require_decider(actor, case)

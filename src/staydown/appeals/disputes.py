@@ -181,7 +181,7 @@ def mark_dispute_implemented(
             raise InvalidInput("reverse_measures implements the decision: set implemented as well")
         if catalogue is None:
             raise InvalidInput("reversing measures needs the policy catalogue")
-        from staydown.enforcement.reversal import reverse_case_measures
+        from staydown.enforcement.measures import reverse_case_measures
 
         case = db.get(Case, dispute.case_id)
         if case.outcome != Outcome.violates.value:

@@ -14,6 +14,7 @@ from staydown.cases.tracks import reasons
 from staydown.delivery.messages import queue_message
 from staydown.i18n import gettext as _
 from staydown.intake.models import Notice, NoticeItem, NoticeState, Notifier
+from staydown.intake.takedown import TAKE_IT_DOWN_ELEMENTS
 from staydown.policies.schema import Policy
 from staydown.policies.vocab import ACCOUNT_ACTIONS, CONTENT_ACTIONS
 from staydown.transparency.scrub import case_scrubber
@@ -49,8 +50,6 @@ def receipt_message(notice: Any, rules: CaseRules) -> dict[str, str] | None:
             )
         ]
         if notice.missing_elements:
-            from staydown.intake.batch import TAKE_IT_DOWN_ELEMENTS
-
             lines.append(
                 _(
                     "Your TAKE IT DOWN request is not complete yet, so its time limit has not started. "

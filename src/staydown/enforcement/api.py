@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from staydown.actors import Actor
 from staydown.delivery.webhooks import action_event
-from staydown.enforcement.actions import acknowledge_action
+from staydown.enforcement.measures import acknowledge_action
 from staydown.enforcement.models import EnforcementAction
 from staydown.errors import NotFound
 from staydown.http import DbSession, require

@@ -35,63 +35,32 @@ from staydown import audit, codes
 from staydown.actors import Actor, ActorKind
 from staydown.audit import AuditTag
 from staydown.cases import tracks as track_rules
-from staydown.cases.actions import OPEN_STATES, compute_priority, raise_case_to, refresh_next_due
+from staydown.cases.grouping import raise_case_to
 from staydown.cases.models import Case, CaseState, LegalTrack, NoticeTrack
 from staydown.cases.notify import receipt_message
+from staydown.cases.queries import OPEN_STATES
 from staydown.cases.rules import DEFAULT_RULES, CaseRules
 from staydown.db import insert_for, now
 from staydown.delivery.messages import SEND_MESSAGE, OutboundMessage
 from staydown.delivery.outbox import enqueue
+from staydown.enforcement import measures
 from staydown.errors import InvalidInput, StaydownError
-from staydown.i18n import N_
 from staydown.intake.models import Notice, NoticeItem, NoticeKind, NoticeState, Notifier, ReporterKind, TrustedFlagger
 from staydown.intake.schemas import NoticeIn
+from staydown.intake.takedown import missing_takedown_elements
+from staydown.matching.matcher import PdqQuery, QuerySignals, find_copies
+from staydown.matching.models import ContentSignal
+from staydown.matching.video import find_video_copies
 from staydown.policies.catalogue import Catalogue, PolicyNotFound
 from staydown.policies.schema import Policy
 from staydown.subjects.models import PlatformAccount, PlatformContent
+from staydown.subjects.queries import content_ids_by_url
 
-# Marked for translation: the public pages and the receipt show them in the requester's language.
-TAKE_IT_DOWN_ELEMENTS = {
-    "signature": N_(
-        "a physical or electronic signature of the person depicted, or of someone authorised to act for them"
-    ),
-    "items": N_("enough to identify and locate each image (the content id or its URL)"),
-    "good_faith_statement": N_("a statement that you believe in good faith the image is not consensual"),
-    "explanation": N_("the facts that support that statement"),
-    "contact": N_("contact information (an e-mail address) so we can tell you what we did"),
-}
 HUMAN_REPORTERS = track_rules.PERSON_REPORTERS
-INTERIM_SCOPE = ["recommendation", "search", "monetisation"]
 
 
 def new_tracking_code() -> str:
     return codes.grouped(codes.random_chars())
-
-
-def missing_takedown_elements(
-    *,
-    signature: str | None,
-    items: Sequence[Any],
-    good_faith: bool,
-    explanation: str,
-    contact_email: str | None,
-    hashed_pictures: int = 0,
-) -> list[str]:
-    """TID-1: what a valid TAKE IT DOWN request holds, and which of it this one lacks. Pictures
-    fingerprinted on the requester's device identify the images as well as an address does: the
-    hashes find every stored copy (intake.hash_submissions)."""
-    missing = []
-    if not (signature or "").strip():
-        missing.append("signature")
-    if not items and not hashed_pictures:
-        missing.append("items")
-    if not good_faith:
-        missing.append("good_faith_statement")
-    if len((explanation or "").strip()) < 10:
-        missing.append("explanation")
-    if not contact_email:
-        missing.append("contact")
-    return missing
 
 
 def resolve_policy(catalogue: Catalogue, notice: NoticeIn) -> Policy:
@@ -430,8 +399,6 @@ def _resolve_urls(db: Session, works: list[_Work]) -> None:
     unresolved = [(w, n, item) for w in works for n, item in enumerate(w.items) if item.url and not item.content_id]
     if not unresolved:
         return
-    from staydown.subjects.queries import content_ids_by_url
-
     found = content_ids_by_url(db, sorted({item.url for _, _, item in unresolved}))
     for work, position, item in unresolved:
         ids = found.get(item.url, set())
@@ -601,9 +568,6 @@ def _copies(db: Session, contents: dict[str, _Content], engine: Any) -> None:
     known = {c.id: c for c in contents.values() if not c.new}
     if not known:
         return
-    from staydown.matching.matcher import PdqQuery, QuerySignals, find_copies
-    from staydown.matching.models import ContentSignal
-
     signals: dict[int, list[tuple[str, str, int | None]]] = {}
     videos: dict[int, list[Any]] = {}
     for content_id, kind, signal, quality, frames in (
@@ -637,8 +601,6 @@ def _copies(db: Session, contents: dict[str, _Content], engine: Any) -> None:
             c.content_id for c in find_copies(db, engine, query, radius=31) if c.content_id != content_id
         ]
         if content_id in videos:
-            from staydown.matching.video import find_video_copies
-
             seen = set(known[content_id].copies)
             known[content_id].copies += [
                 c
@@ -845,7 +807,7 @@ def _open_tracks(work: _Work, case: _Case, received: datetime, batch: _Attaching
             )
         if track not in work.governed_by:
             work.governed_by.append(track)
-    refresh_next_due(case)
+    track_rules.refresh_next_due(case)
 
 
 def _aware(value: Any) -> datetime | None:
@@ -905,7 +867,7 @@ def _attach(batch: _Attaching, work: _Work, position: int, item: Any, content: _
             )
         )
     else:
-        raise_case_to(case, policy)  # type: ignore[arg-type]
+        raise_case_to(case, policy)
         case.minor_involved = case.minor_involved or work.notice.minor_involved
         if work.notice.minor_involved and (policy.ncii or policy.child_safety):
             case.child_safety = True
@@ -942,8 +904,8 @@ def _attach(batch: _Attaching, work: _Work, position: int, item: Any, content: _
     if case.child_safety and content is not None and content.id not in batch.restricted:
         batch.restricted.add(content.id)  # type: ignore[arg-type]
         batch.restrictions.append(_Restriction(work, content, case))
-    refresh_next_due(case)
-    case.priority = compute_priority(case, when)  # type: ignore[arg-type]
+    track_rules.refresh_next_due(case)
+    case.priority = track_rules.compute_priority(case, when)
     if case not in work.cases:
         work.cases.append(case)
 
@@ -951,45 +913,18 @@ def _attach(batch: _Attaching, work: _Work, position: int, item: Any, content: _
 def _restrict(db: Session, restrictions: list[_Restriction]) -> None:
     """X-4: out of recommendation, search and monetisation at once, pending review; content that
     already carries an active restriction keeps it (idempotent)."""
-    if not restrictions:
-        return
-    from staydown.enforcement.actions import apply_actions
-    from staydown.enforcement.models import ActionState, EnforcementAction
-
-    already = set(
-        db.connection()
-        .execute(
-            sa.select(EnforcementAction.content_id).where(
-                EnforcementAction.content_id.in_(sorted({r.content.id for r in restrictions})),
-                EnforcementAction.kind == "restrict_distribution",
-                EnforcementAction.state == ActionState.active.value,
+    measures.restrict_many(
+        db,
+        [
+            measures.Restriction(
+                r.work.actor,
+                r.content.id,
+                r.case.id,
+                f"interim restriction pending review of a child-safety report (notice {r.work.id})",
             )
-        )
-        .scalars()
+            for r in restrictions
+        ],
     )
-    todo = [r for r in restrictions if r.content.id not in already]
-    # One apply_actions per run of the same actor, in notice order: the same rows as one at a time.
-    start = 0
-    while start < len(todo):
-        end = start
-        while end < len(todo) and todo[end].work.actor == todo[start].work.actor:
-            end += 1
-        apply_actions(
-            db,
-            actor=todo[start].work.actor,
-            specs=[
-                {
-                    "kind": "restrict_distribution",
-                    "content_id": r.content.id,
-                    "case_id": r.case.id,
-                    "facts": f"interim restriction pending review of a child-safety report (notice {r.work.id})",
-                    "interim": True,
-                    "details": {"scope": list(INTERIM_SCOPE)},
-                }
-                for r in todo[start:end]
-            ],
-        )
-        start = end
 
 
 # -- the batch --------------------------------------------------------------------------------
