@@ -56,7 +56,7 @@ def open_cases_by_area(db: Session) -> dict[str, int]:
         .group_by(Case.area)
         .order_by(Case.area)
     ).all()
-    return {area: count for area, count in rows}
+    return dict(rows)
 
 
 def tracks_due(db: Session, *, at: datetime, within: timedelta) -> list[DueTrack]:

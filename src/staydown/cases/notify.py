@@ -119,8 +119,8 @@ def tell_outcome(
                     # handles, ids, names, addresses and numbers of everyone on the case (the poster's too).
                     _("Our reasons: %(reasons)s", reasons=scrub(reasons(decision))),
                     _(
-                        "You can ask us to review this decision within six months, free of charge: %(url)s. You may also "
-                        "take it to a certified out-of-court dispute settlement body, or to a court.",
+                        "You can ask us to review this decision within six months, free of charge: %(url)s. "
+                        "You may also take it to a certified out-of-court dispute settlement body, or to a court.",
                         url=f"{rules.public_base_url.rstrip('/')}/appeal?notice={notice.tracking_code}",
                     ),
                 ]

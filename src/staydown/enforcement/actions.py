@@ -51,20 +51,20 @@ def apply_action(
         db,
         actor=actor,
         specs=[
-            dict(
-                kind=kind,
-                content_id=content_id,
-                account_id=account_id,
-                case_id=case_id,
-                policy_ref=policy_ref,
-                facts=facts,
-                interim=interim,
-                automated_detection=automated_detection,
-                automated_decision=automated_decision,
-                territorial_scope=territorial_scope,
-                ends_at=ends_at,
-                details=details,
-            )
+            {
+                "kind": kind,
+                "content_id": content_id,
+                "account_id": account_id,
+                "case_id": case_id,
+                "policy_ref": policy_ref,
+                "facts": facts,
+                "interim": interim,
+                "automated_detection": automated_detection,
+                "automated_decision": automated_decision,
+                "territorial_scope": territorial_scope,
+                "ends_at": ends_at,
+                "details": details,
+            }
         ],
     )[0]
 
@@ -133,7 +133,10 @@ def apply_actions(db: Session, *, actor: Actor, specs: list[dict[str, Any]]) -> 
         ),
     )
     specs = [
-        {**spec, **dict(zip(("automated_detection", "automated_decision"), automation.flags(spec, detected)))}
+        {
+            **spec,
+            **dict(zip(("automated_detection", "automated_decision"), automation.flags(spec, detected), strict=True)),
+        }
         for spec in specs
     ]
     actions = [_new_action(actor, when, **spec) for spec in specs]  # all checked before any is added

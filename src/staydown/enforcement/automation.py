@@ -11,12 +11,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from staydown.cases.models import Case
+from staydown.intake.models import Notice, NoticeItem, NoticeKind
+
 
 def detected_cases(db: Session, case_ids: Iterable[int | None]) -> set[int]:
     """The cases a scan detection (a bank match at upload) opened or joined: their content was
     detected by automated means, whoever decides them afterwards."""
-    from staydown.cases.models import Case
-
     ids = sorted({c for c in case_ids if c})
     if not ids:
         return set()
@@ -40,8 +41,6 @@ _CACHE = "staydown.automation.detected"
 
 
 def _detected(db: Session, ids: list[int]) -> set[int]:
-    from staydown.intake.models import Notice, NoticeItem, NoticeKind
-
     return set(
         db.execute(
             sa.select(NoticeItem.case_id)

@@ -165,16 +165,16 @@ def sweep_case(
         # The chunk's actions, their statements and webhooks go in with a few set-based statements,
         # in the order one call per copy and per account would have made them.
         specs = [
-            dict(
-                kind=kind,
-                content_id=content.id,
-                case_id=case.id,
-                policy_ref=policy.ref,
-                facts=facts,
-                automated_detection=True,
-                automated_decision=True,
-                details={"copy_of_case": case.id, "sweep_id": sweep.id, "distance": copies[content.id]},
-            )
+            {
+                "kind": kind,
+                "content_id": content.id,
+                "case_id": case.id,
+                "policy_ref": policy.ref,
+                "facts": facts,
+                "automated_detection": True,
+                "automated_decision": True,
+                "details": {"copy_of_case": case.id, "sweep_id": sweep.id, "distance": copies[content.id]},
+            }
             for content in chunk
             for kind in content_kinds
             if (content.id, kind) not in in_force
@@ -218,16 +218,16 @@ def sweep_case(
                         )
                     )
                 elif (account_id, kind) not in in_force:
-                    spec = dict(
-                        kind=kind,
-                        account_id=account_id,
-                        case_id=case.id,
-                        policy_ref=policy.ref,
-                        facts=facts,
-                        automated_detection=True,
-                        automated_decision=True,
-                        details=details,
-                    )
+                    spec = {
+                        "kind": kind,
+                        "account_id": account_id,
+                        "case_id": case.id,
+                        "policy_ref": policy.ref,
+                        "facts": facts,
+                        "automated_detection": True,
+                        "automated_decision": True,
+                        "details": details,
+                    }
                     if batched:
                         specs.append(spec)
                     else:

@@ -956,7 +956,9 @@ def submit_notices(
         )
     works = _replays(db, works, results)
     if works:
-        for work, outcome in zip(works, _write(db, works, catalogue=catalogue, rules=rules, engine=engine)):
+        for work, outcome in zip(
+            works, _write(db, works, catalogue=catalogue, rules=rules, engine=engine), strict=True
+        ):
             results[work.index] = outcome
     return results  # type: ignore[return-value]
 
@@ -1010,7 +1012,7 @@ def _write(db: Session, works: list[_Work], *, catalogue: Catalogue, rules: Case
         work.tracking_code = new_tracking_code()
         work.received_at = when
     ids = _insert_returning_ids(db, Notice, [_notice_row(w, when) for w in works], ("tracking_code",))
-    for work, notice_id in zip(works, ids):
+    for work, notice_id in zip(works, ids, strict=True):
         work.id = notice_id
     return _attach_all(db, works, contents, when=when, rules=rules, catalogue=catalogue, acknowledge=True)
 
@@ -1084,6 +1086,7 @@ def _attach_all(
         _insert_returning_ids(
             db, Case, [{f: getattr(c, f) for f in CASE_FIELDS} for c in new_cases], ("content_id", "url")
         ),
+        strict=True,
     ):
         case.id = case_id
     if batch.items:
@@ -1114,6 +1117,7 @@ def _attach_all(
             ],
             ("case_id", "kind", "scope"),
         ),
+        strict=True,
     ):
         track.id = track_id
     links = list(dict.fromkeys((w.id, t.id) for w in works for t in w.governed_by))
@@ -1230,7 +1234,7 @@ def _acknowledge(db: Session, works: list[_Work], rules: CaseRules, when: dateti
         ],
         ("notice_id",),
     )
-    for (work, message), message_id in zip(messages, ids):
+    for (_, message), message_id in zip(messages, ids, strict=True):
         if message["channel"] == "email":
             enqueue(
                 db,

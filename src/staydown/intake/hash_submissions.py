@@ -132,7 +132,7 @@ def parse_pictures(text: str) -> list[PictureHashes]:
         if sha256 in seen:
             continue  # the same file chosen twice (a folder and a single pick): one entry
         seen.add(sha256)
-        out.append(PictureHashes(quality, pdq, md5, sha256, tuple(zip(VARIANT_NAMES, variants))))
+        out.append(PictureHashes(quality, pdq, md5, sha256, tuple(zip(VARIANT_NAMES, variants, strict=True))))
     return out
 
 
