@@ -13,9 +13,10 @@ is `flows.decisions`; reading cases is `cases.queries`; track and priority rules
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -470,7 +471,9 @@ def sweep_deadlines(
         c.c.next_due_at.is_not(None), c.c.next_due_at <= when + tracks.DEADLINE_HORIZON
     )
     if read_committed_only:
-        with db.get_bind().connect().execution_options(sqlite_begin="DEFERRED") as reader:
+        engine = db.get_bind()
+        assert isinstance(engine, sa.Engine)  # the service's sessions are bound to an engine
+        with engine.connect().execution_options(sqlite_begin="DEFERRED") as reader:
             live, near_rows = reader.execute(find).all(), reader.execute(near).all()
     else:
         db.flush()
@@ -483,6 +486,7 @@ def sweep_deadlines(
     )
     for track in due:
         case = track.case
+        assert track.due_at is not None  # only tracks with a deadline were found
         steps = _steps(track, when, rules)
         if steps.escalate:
             track.escalated_at = when
@@ -546,7 +550,7 @@ def _steps(track: Any, when: datetime, rules: CaseRules) -> Any:
     )
 
 
-def _reprioritise(db: Session, rows: list[Any], when: datetime) -> int:
+def _reprioritise(db: Session, rows: Sequence[Any], when: datetime) -> int:
     """Only the deadline term of a priority moves with time, and only within DEADLINE_HORIZON of
     the deadline: those cases (`rows`) get their new priority in one statement, guarded by the old
     value, so that a case a notice changed meanwhile keeps the priority the notice gave it."""
@@ -558,7 +562,7 @@ def _reprioritise(db: Session, rows: list[Any], when: datetime) -> int:
         if priority != row.priority:
             changed.append({"_id": row.id, "_old": row.priority, "priority": priority})
     if changed:
-        c = Case.__table__
+        c = cast(sa.Table, Case.__table__)
         db.flush()
         db.connection().execute(
             sa.update(c)

@@ -28,11 +28,13 @@ def case_by_id(db: Session, case_id: int, *, for_update: bool = False) -> Case:
 def case_contents(db: Session, case: Case) -> list[PlatformContent]:
     """The case's content and every other content reported into it."""
     ids = {case.content_id} if case.content_id else set()
-    ids |= set(
-        db.execute(
+    ids |= {
+        i
+        for i in db.execute(
             sa.select(NoticeItem.content_id).where(NoticeItem.case_id == case.id, NoticeItem.content_id.is_not(None))
         ).scalars()
-    )
+        if i is not None
+    }
     if not ids:
         return []
     return list(
@@ -47,13 +49,15 @@ def reported_contents_by_account(db: Session, case: Case) -> list[tuple[int | No
     unknown poster last): the case's content, every content reported into it, and the copies the
     stay-down sweep acted on under it, which are part of the incident too."""
     contents = case_contents(db, case)
-    sweep_ids = set(
-        db.execute(
+    sweep_ids = {
+        i
+        for i in db.execute(
             sa.select(EnforcementAction.content_id).where(
                 EnforcementAction.case_id == case.id, EnforcementAction.content_id.is_not(None)
             )
         ).scalars()
-    )
+        if i is not None
+    }
     missing = sorted(sweep_ids - {c.id for c in contents})
     if missing:
         contents += list(

@@ -252,6 +252,7 @@ def plan_for_notice(
         # The order creates the duty: its own track, by the deadline it states.
         kind = ORDER_KINDS[notice_kind]
         hours, basis = rules.hours_of(kind), rules.source_of(kind)
+        stated: float | None
         if order_due_at is not None:
             stated = max((order_due_at - received_at).total_seconds() / 3600, 0.0)
         else:

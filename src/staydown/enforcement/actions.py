@@ -30,6 +30,13 @@ CONTENT_KINDS = set(CONTENT_ACTIONS) | {"restore"} | set(REQUEST_KINDS)
 ACCOUNT_KINDS = set(ACCOUNT_ACTIONS) | {"restore_account"}
 
 
+def subject_of(action: EnforcementAction) -> int:
+    """What an action is on: its content's id or its account's (one is always set, by its target)."""
+    subject = action.content_id if action.target == "content" else action.account_id
+    assert subject is not None
+    return subject
+
+
 def apply_action(
     db: Session,
     *,
@@ -151,7 +158,7 @@ def apply_actions(db: Session, *, actor: Actor, specs: list[dict[str, Any]]) -> 
             actor=actor,
             tag=AuditTag.ACTION_APPLY,
             subject_type=action.target,
-            subject_id=action.content_id if action.target == "content" else action.account_id,
+            subject_id=subject_of(action),
             data={
                 "action_id": action.id,
                 "kind": action.kind,
@@ -178,7 +185,7 @@ def lift_action(db: Session, *, actor: Actor, action: EnforcementAction, reason:
         actor=actor,
         tag=AuditTag.ACTION_LIFT,
         subject_type=action.target,
-        subject_id=action.content_id or action.account_id,
+        subject_id=subject_of(action),
         data={"action_id": action.id, "kind": action.kind, "reason": reason},
     )
     return action

@@ -22,7 +22,7 @@ from staydown.cases.models import Case, Decision, Outcome
 from staydown.cases.queries import case_by_id, case_contents
 from staydown.db import now
 from staydown.enforcement import strikes
-from staydown.enforcement.actions import active_actions, apply_action, apply_actions, lift_action
+from staydown.enforcement.actions import active_actions, apply_action, apply_actions, lift_action, subject_of
 from staydown.enforcement.models import AccountStrike, ActionState, EnforcementAction
 from staydown.enforcement.staydown import bank_case_items, queue_sweep
 from staydown.errors import RuleViolation
@@ -357,7 +357,7 @@ def reverse_case_measures(
     """Lift every active measure the case produced (copies found by its sweep included), restore
     withdrawn content, lift account measures, remove strikes, and take the case's items out of
     the stay-down bank. Refused for confirmed child sexual abuse material."""
-    policy = catalogue.get(case.policy_id) if case.policy_id in catalogue else None
+    policy = catalogue.get(case.policy_id) if case.policy_id is not None and case.policy_id in catalogue else None
     if case.outcome == "violates" and (case.actual_knowledge_at is not None or (policy and policy.child_safety)):
         raise RuleViolation(
             "confirmed child sexual abuse material is never restored; a mistaken "
@@ -431,7 +431,7 @@ def acknowledge_action(
         actor=actor,
         tag=AuditTag.ACTION_ACK,
         subject_type=action.target,
-        subject_id=action.content_id or action.account_id,
+        subject_id=subject_of(action),
         data={"action_id": action.id, "kind": action.kind, "status": status, "detail": detail},
     )
     if (

@@ -47,7 +47,7 @@ def bank_case_items(db: Session, *, actor: Actor, case: Case, policy: Policy) ->
         return []
     note = f"case {case.id}"
     entries: list[banks.NewEntry] = []
-    originals: dict[int, banks.NewEntry] = {}
+    originals: dict[int | None, banks.NewEntry] = {}
     for content_id, kind, signal, quality in rows:
         if kind == "vpdq":
             continue  # banked with its frames and its mirror image, below
@@ -164,7 +164,7 @@ def sweep_case(
         )
         # The chunk's actions, their statements and webhooks go in with a few set-based statements,
         # in the order one call per copy and per account would have made them.
-        specs = [
+        specs: list[dict[str, Any]] = [
             {
                 "kind": kind,
                 "content_id": content.id,
@@ -218,7 +218,7 @@ def sweep_case(
                         )
                     )
                 elif (account_id, kind) not in in_force:
-                    spec = {
+                    spec: dict[str, Any] = {
                         "kind": kind,
                         "account_id": account_id,
                         "case_id": case.id,

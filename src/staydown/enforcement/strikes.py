@@ -79,6 +79,7 @@ def _in_force(db: Session, account_ids: list[int], kinds: tuple[str, ...]) -> se
                 EnforcementAction.state == ActionState.active.value,
             )
         ).all()
+        if a is not None  # none is: the accounts asked for
     }
 
 
@@ -190,7 +191,7 @@ def add_strikes(db: Session, *, actor: Actor, requests: list[StrikeRequest]) -> 
         return []
     when = now(db)
     ids = [r.account_id for r in requests]
-    common = {
+    common: dict[int, dict[str, Any]] = {
         r.account_id: {
             "account_id": r.account_id,
             "case_id": r.case_id,
@@ -323,7 +324,7 @@ def add_strikes(db: Session, *, actor: Actor, requests: list[StrikeRequest]) -> 
                 plan = dict(kind="warn", **common[account_id])
             plans[account_id] = plan
     # In the order asked, as one call each would have applied them.
-    return apply_actions(db, actor=actor, specs=[plans[a] for a in ids if plans[a] is not None])
+    return apply_actions(db, actor=actor, specs=[plan for a in ids if (plan := plans[a]) is not None])
 
 
 def remove_strikes(db: Session, *, actor: Actor, case_id: int, reason: str) -> int:

@@ -129,7 +129,11 @@ def complete_notice(
         contact_email=notice.contact_email,
     )
     notice.missing_elements = missing
-    policy = catalogue.get(notice.policy_id) if notice.policy_id in catalogue else catalogue.get("ncii")
+    policy = (
+        catalogue.get(notice.policy_id)
+        if notice.policy_id is not None and notice.policy_id in catalogue
+        else catalogue.get("ncii")
+    )
     receipt = Receipt(notice, missing=missing)
     if new_items:
         attached = batch.attach_items(

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -728,8 +728,8 @@ def _event(
     actor: Actor,
     tag: AuditTag,
     subject_type: str,
-    subject_id: Callable[[], Any],
-    data: dict[str, Any] | Callable[[], dict[str, Any]],
+    subject_id: Callable[..., Any],
+    data: dict[str, Any] | Callable[..., dict[str, Any]],
 ) -> Callable[[Session], None]:
     """An audit event whose ids are known only once the rows are written."""
 
@@ -748,7 +748,11 @@ def _event(
 
 def _open_tracks(work: _Work, case: _Case, received: datetime, batch: _Attaching) -> None:
     """The tracks this notice opens or joins on its case, by the one rule in `cases.tracks`."""
-    case_policy = batch.catalogue.get(case.policy_id) if batch.catalogue and case.policy_id in batch.catalogue else None
+    case_policy = (
+        batch.catalogue.get(case.policy_id)
+        if batch.catalogue and case.policy_id is not None and case.policy_id in batch.catalogue
+        else None
+    )
     notice_order = getattr(work.notice, "order", None)
     order = (
         notice_order.model_dump(mode="json")
@@ -902,7 +906,8 @@ def _attach(batch: _Attaching, work: _Work, position: int, item: Any, content: _
     )
     _open_tracks(work, case, work.received_at or when, batch)
     if case.child_safety and content is not None and content.id not in batch.restricted:
-        batch.restricted.add(content.id)  # type: ignore[arg-type]
+        assert content.id is not None  # written in pass 2
+        batch.restricted.add(content.id)
         batch.restrictions.append(_Restriction(work, content, case))
     track_rules.refresh_next_due(case)
     case.priority = track_rules.compute_priority(case, when)
@@ -913,18 +918,18 @@ def _attach(batch: _Attaching, work: _Work, position: int, item: Any, content: _
 def _restrict(db: Session, restrictions: list[_Restriction]) -> None:
     """X-4: out of recommendation, search and monetisation at once, pending review; content that
     already carries an active restriction keeps it (idempotent)."""
-    measures.restrict_many(
-        db,
-        [
+    asked = []
+    for r in restrictions:
+        assert r.content.id is not None and r.case.id is not None  # both written by now
+        asked.append(
             measures.Restriction(
                 r.work.actor,
                 r.content.id,
                 r.case.id,
                 f"interim restriction pending review of a child-safety report (notice {r.work.id})",
             )
-            for r in restrictions
-        ],
-    )
+        )
+    measures.restrict_many(db, asked)
 
 
 # -- the batch --------------------------------------------------------------------------------
@@ -960,7 +965,9 @@ def submit_notices(
             works, _write(db, works, catalogue=catalogue, rules=rules, engine=engine), strict=True
         ):
             results[work.index] = outcome
-    return results  # type: ignore[return-value]
+    answered = [r for r in results if r is not None]
+    assert len(answered) == len(results)  # each submission has its outcome or its error
+    return answered
 
 
 def _replays(db: Session, works: list[_Work], results: list[Any]) -> list[_Work]:
@@ -1059,10 +1066,11 @@ def _attach_all(
     acknowledge: bool,
 ) -> list[Outcome]:
     content_ids: set[int] = set()
-    for content in contents.values():
-        if not content.new:
-            content_ids.add(content.id)  # type: ignore[arg-type]
-            content_ids.update(content.copies)
+    for loaded in contents.values():
+        if not loaded.new:
+            assert loaded.id is not None  # loaded with its row
+            content_ids.add(loaded.id)
+            content_ids.update(loaded.copies)
     urls = {item.url for w in works for item in w.items if item.url}
     batch = _Attaching(_OpenCases(db, content_ids, urls), when, rules, catalogue)
     for work in works:
@@ -1091,7 +1099,7 @@ def _attach_all(
         case.id = case_id
     if batch.items:
         db.connection().execute(
-            sa.insert(NoticeItem.__table__),
+            sa.insert(cast(sa.Table, NoticeItem.__table__)),
             [
                 {"notice_id": w.id, "content_id": c.id if c else None, "url": item.url, "case_id": case.id}
                 for w, c, item, case in batch.items
@@ -1138,7 +1146,7 @@ def _attach_all(
         )
         rows = [{"notice_id": n, "track_id": t} for n, t in links if (n, t) not in known]
         if rows:
-            db.connection().execute(sa.insert(NoticeTrack.__table__), rows)
+            db.connection().execute(sa.insert(cast(sa.Table, NoticeTrack.__table__)), rows)
     _update_rows(
         db,
         LegalTrack,
@@ -1156,7 +1164,7 @@ def _attach_all(
         if work.notifier_id is not None and work.insert:
             counts[work.notifier_id] = counts.get(work.notifier_id, 0) + 1
     if counts:
-        notifiers = Notifier.__table__
+        notifiers = cast(sa.Table, Notifier.__table__)
         db.connection().execute(
             sa.update(notifiers)
             .where(notifiers.c.id == sa.bindparam("_id"))
@@ -1246,13 +1254,14 @@ def _acknowledge(db: Session, works: list[_Work], rules: CaseRules, when: dateti
 
 
 def _outcome(work: _Work) -> Outcome:
+    assert work.id is not None and work.received_at is not None  # the notice is written
     return Outcome(
         work.id,
         work.tracking_code,
         work.state,
         work.received_at,
         list(work.missing),
-        [c.id for c in work.cases],
+        [c.id for c in work.cases if c.id is not None],  # every one is written by now
         work.deadlines,
     )
 
