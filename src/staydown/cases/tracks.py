@@ -15,8 +15,9 @@ a court, an authority or law enforcement (each order has its own track, with the
 states). A marked threat to life or safety opens the Art. 18 track under any policy.
 
 The functions that decide (`plan_for_notice`, `place`) work on any track-like object (the ORM's
-`LegalTrack`, or intake's in-memory twin), so that a batch of notices keeps its speed and still
-follows exactly these rules; the ORM actions below write the rows and their audit events.
+`LegalTrack`, or the plain `cases.grouping.PlainTrack` of a batch of notices), so that a batch keeps
+its speed and still follows exactly these rules; the ORM actions below write the rows and their
+audit events.
 """
 
 from __future__ import annotations

@@ -34,11 +34,11 @@ from sqlalchemy.orm import Session
 from staydown import audit, codes
 from staydown.actors import Actor, ActorKind
 from staydown.audit import AuditTag
+from staydown.cases import grouping
 from staydown.cases import tracks as track_rules
-from staydown.cases.grouping import raise_case_to
-from staydown.cases.models import Case, CaseState, LegalTrack, NoticeTrack
+from staydown.cases.grouping import CASE_FIELDS, UPDATED_CASE_FIELDS, OpenCases, PlainCase, PlainTrack
+from staydown.cases.models import Case, LegalTrack, NoticeTrack
 from staydown.cases.notify import receipt_message
-from staydown.cases.queries import OPEN_STATES
 from staydown.cases.rules import DEFAULT_RULES, CaseRules
 from staydown.db import insert_for, now
 from staydown.delivery.messages import SEND_MESSAGE, OutboundMessage
@@ -55,8 +55,6 @@ from staydown.policies.catalogue import Catalogue, PolicyNotFound
 from staydown.policies.schema import Policy
 from staydown.subjects.models import PlatformAccount, PlatformContent
 from staydown.subjects.queries import content_ids_by_url
-
-HUMAN_REPORTERS = track_rules.PERSON_REPORTERS
 
 
 def new_tracking_code() -> str:
@@ -130,77 +128,6 @@ class Outcome:
 
 
 @dataclass(eq=False)
-class _Track:
-    """A legal track in memory: `cases.tracks.place` opens and starts it as it does a row."""
-
-    case: _Case
-    kind: str
-    state: str
-    notice_id: int | None
-    received_at: datetime
-    due_at: datetime | None
-    details: dict[str, Any]
-    scope: str = track_rules.CASE_SCOPE
-    id: int | None = None
-    met_at: datetime | None = None
-    new: bool = True
-    started: bool = False
-
-
-@dataclass(eq=False)
-class _Case:
-    """A case as pass 4 sees it: loaded or new, changed in memory, written once."""
-
-    content_id: int | None
-    url: str | None
-    state: str
-    area: str
-    policy_id: str | None
-    severity: str
-    child_safety: bool
-    ncii: bool
-    minor_involved: bool
-    priority: int
-    notice_count: int
-    reporter_count: int
-    reporter_keys: list[str]
-    reach: int | None
-    trusted_flagger_in_field: bool
-    law_enforcement: bool
-    affected_person: bool
-    next_due_at: datetime | None
-    opened_at: datetime
-    id: int | None = None
-    tracks: list[_Track] = field(default_factory=list)
-    new: bool = False
-    order: tuple[int, int] = (0, 0)  # (0, id) loaded, (1, n) opened in this batch: "the lowest-numbered"
-
-
-CASE_FIELDS = (
-    "content_id",
-    "url",
-    "state",
-    "area",
-    "policy_id",
-    "severity",
-    "child_safety",
-    "ncii",
-    "minor_involved",
-    "priority",
-    "notice_count",
-    "reporter_count",
-    "reporter_keys",
-    "reach",
-    "trusted_flagger_in_field",
-    "law_enforcement",
-    "affected_person",
-    "next_due_at",
-    "opened_at",
-)
-UPDATED_CASE_FIELDS = CASE_FIELDS[2:-1]
-
-
-@dataclass(eq=False)
 class _Content:
     platform_id: str
     kind: str
@@ -236,11 +163,11 @@ class _Work:
     insert: bool = True  # False: the notice exists (a TAKE IT DOWN completion adds items to it)
     items: list[Any] = field(default_factory=list)
     hashed_pictures: int = 0
-    cases: list[_Case] = field(default_factory=list)
+    cases: list[PlainCase] = field(default_factory=list)
     events: list[Callable[[Session], None]] = field(default_factory=list)
     item_events: dict[int, list[Callable[[Session], None]]] = field(default_factory=dict)
     deadlines: list[Deadline] = field(default_factory=list)
-    governed_by: list[_Track] = field(default_factory=list)  # the tracks this notice opened or joined
+    governed_by: list[PlainTrack] = field(default_factory=list)  # the tracks this notice opened or joined
 
     # What `cases.notify.receipt_message` reads of a notice.
     @property
@@ -612,118 +539,6 @@ def _copies(db: Session, contents: dict[str, _Content], engine: Any) -> None:
 # -- pass 4: cases ----------------------------------------------------------------------------
 
 
-class _OpenCases:
-    """The open cases this batch can join: loaded by content and URL, plus those it opens."""
-
-    def __init__(self, db: Session, content_ids: set[int], urls: set[str]) -> None:
-        self.by_content: dict[int, list[_Case]] = {}
-        self.by_url: dict[str, list[_Case]] = {}
-        self.opened = 0
-        table = Case.__table__
-        columns = (table.c.id, *(table.c[f] for f in CASE_FIELDS))
-        rows: dict[int, Any] = {}
-        # One look-up per index, and the state filtered here: with `state IN (...)` in the query,
-        # SQLite chose the queue index and read every open case (a batch's cost grew with the table).
-        if content_ids:
-            rows.update(
-                (r.id, r)
-                for r in db.connection().execute(sa.select(*columns).where(table.c.content_id.in_(sorted(content_ids))))
-            )
-        if urls:
-            rows.update(
-                (r.id, r) for r in db.connection().execute(sa.select(*columns).where(table.c.url.in_(sorted(urls))))
-            )
-        loaded: dict[int, _Case] = {}
-        for _, row in sorted(rows.items()):
-            if row.state not in OPEN_STATES:
-                continue
-            case = _Case(**{f: getattr(row, f) for f in CASE_FIELDS}, id=row.id, order=(0, row.id))
-            case.reporter_keys = list(case.reporter_keys)
-            loaded[row.id] = case
-            self._index(case)
-        if loaded:
-            tracks = LegalTrack.__table__
-            for row in (
-                db.connection()
-                .execute(
-                    sa.select(
-                        tracks.c.id,
-                        tracks.c.case_id,
-                        tracks.c.kind,
-                        tracks.c.state,
-                        tracks.c.notice_id,
-                        tracks.c.received_at,
-                        tracks.c.due_at,
-                        tracks.c.met_at,
-                        tracks.c.details,
-                        tracks.c.scope,
-                    )
-                    .where(tracks.c.case_id.in_(sorted(loaded)))
-                    .order_by(tracks.c.id)
-                )
-                .all()
-            ):
-                case = loaded[row.case_id]
-                case.tracks.append(
-                    _Track(
-                        case,
-                        row.kind,
-                        row.state,
-                        row.notice_id,
-                        row.received_at,
-                        row.due_at,
-                        dict(row.details or {}),
-                        scope=row.scope,
-                        id=row.id,
-                        met_at=row.met_at,
-                        new=False,
-                    )
-                )
-
-    def _index(self, case: _Case) -> None:
-        if case.content_id is not None:
-            self.by_content.setdefault(case.content_id, []).append(case)
-        if case.url is not None:
-            self.by_url.setdefault(case.url, []).append(case)
-
-    def find(self, content_ids: list[int], url: str | None) -> _Case | None:
-        """The lowest-numbered open case of the content and its copies, else of the URL."""
-        found = [c for cid in content_ids for c in self.by_content.get(cid, ()) if c.state in OPEN_STATES]
-        if not found and url:
-            found = [c for c in self.by_url.get(url, ()) if c.state in OPEN_STATES]
-        return min(found, key=lambda c: c.order) if found else None
-
-    def open(
-        self, *, content_id: int | None, url: str | None, policy: Policy, minor_involved: bool, when: datetime
-    ) -> _Case:
-        self.opened += 1
-        case = _Case(
-            content_id=content_id,
-            url=url if content_id is None else None,
-            state=CaseState.open.value,
-            area=policy.area or "other",
-            policy_id=policy.id,
-            severity=policy.severity,
-            child_safety=policy.child_safety or (minor_involved and policy.ncii),
-            ncii=policy.ncii,
-            minor_involved=minor_involved,
-            priority=0,
-            notice_count=0,
-            reporter_count=0,
-            reporter_keys=[],
-            reach=None,
-            trusted_flagger_in_field=False,
-            law_enforcement=False,
-            affected_person=False,
-            next_due_at=None,
-            opened_at=when,
-            new=True,
-            order=(1, self.opened),
-        )
-        self._index(case)
-        return case
-
-
 def _event(
     actor: Actor,
     tag: AuditTag,
@@ -746,7 +561,7 @@ def _event(
     return record
 
 
-def _open_tracks(work: _Work, case: _Case, received: datetime, batch: _Attaching) -> None:
+def _open_tracks(work: _Work, case: PlainCase, received: datetime, batch: _Attaching) -> None:
     """The tracks this notice opens or joins on its case, by the one rule in `cases.tracks`."""
     case_policy = (
         batch.catalogue.get(case.policy_id)
@@ -773,8 +588,8 @@ def _open_tracks(work: _Work, case: _Case, received: datetime, batch: _Attaching
         received_at=received,
     )
 
-    def make(**fields: Any) -> _Track:
-        return _Track(case, **fields)
+    def make(**fields: Any) -> PlainTrack:
+        return PlainTrack(case, **fields)
 
     for plan in plans:
         placed = track_rules.place(case.tracks, plan, received_at=received, notice_id=work.id, make=make)
@@ -824,19 +639,19 @@ def _aware(value: Any) -> datetime | None:
 class _Restriction:
     work: _Work
     content: _Content
-    case: _Case
+    case: PlainCase
 
 
 @dataclass
 class _Attaching:
     """What pass 4 collects for the writes that follow it."""
 
-    open_cases: _OpenCases
+    open_cases: OpenCases
     when: datetime
     rules: CaseRules
     catalogue: Catalogue | None = None
-    items: list[tuple[_Work, _Content | None, Any, _Case]] = field(default_factory=list)
-    tracks: list[_Track] = field(default_factory=list)  # new, in the order they were opened
+    items: list[tuple[_Work, _Content | None, Any, PlainCase]] = field(default_factory=list)
+    tracks: list[PlainTrack] = field(default_factory=list)  # new, in the order they were opened
     restrictions: list[_Restriction] = field(default_factory=list)
     restricted: set[int] = field(default_factory=set)
 
@@ -871,24 +686,17 @@ def _attach(batch: _Attaching, work: _Work, position: int, item: Any, content: _
             )
         )
     else:
-        raise_case_to(case, policy)
-        case.minor_involved = case.minor_involved or work.notice.minor_involved
-        if work.notice.minor_involved and (policy.ncii or policy.child_safety):
-            case.child_safety = True
+        grouping.raise_for_notice(case, policy=policy, minor_involved=work.notice.minor_involved)
     batch.items.append((work, content, item, case))
-    case.notice_count += 1
-    reporter = f"notifier:{work.notifier_id}" if work.notifier_id else f"notice:{work.id}"
-    if reporter not in case.reporter_keys:
-        case.reporter_keys = [*case.reporter_keys, reporter]
-        case.reporter_count = len(case.reporter_keys)
-    if work.reporter_kind in HUMAN_REPORTERS:
-        case.affected_person = True
-    if work.reporter_kind in (ReporterKind.law_enforcement.value, ReporterKind.authority.value):
-        case.law_enforcement = True
-    if work.flagger is not None and policy.area in work.flagger.areas:
-        case.trusted_flagger_in_field = True
-    if work.notice.reach and (case.reach or 0) < work.notice.reach:
-        case.reach = work.notice.reach
+    grouping.count_notice(
+        case,
+        policy=policy,
+        notifier_id=work.notifier_id,
+        notice_id=work.id,
+        reporter_kind=work.reporter_kind,
+        flagger_areas=work.flagger.areas if work.flagger is not None else None,
+        reach=work.notice.reach,
+    )
     work.events.append(
         _event(
             work.actor,
@@ -1072,7 +880,7 @@ def _attach_all(
             content_ids.add(loaded.id)
             content_ids.update(loaded.copies)
     urls = {item.url for w in works for item in w.items if item.url}
-    batch = _Attaching(_OpenCases(db, content_ids, urls), when, rules, catalogue)
+    batch = _Attaching(OpenCases(db, content_ids, urls), when, rules, catalogue)
     for work in works:
         for position, item in enumerate(work.items):
             content = contents[item.content_id] if item.content_id else None
