@@ -14,17 +14,19 @@ import sqlalchemy as sa
 
 from staydown.actors import SYSTEM, Actor
 from staydown.app import worker_services
-from staydown.appeals import actions, deadlines, filing
+from staydown.appeals import deadlines, filing
 from staydown.appeals.models import Appeal
 from staydown.audit.models import AuditEvent
-from staydown.cases.actions import case_by_id, decide_case
 from staydown.cases.models import Case, Decision, StaffAlert
+from staydown.cases.queries import case_by_id
 from staydown.clock import FrozenClock
 from staydown.db import Database
 from staydown.delivery.messages import OutboundMessage
 from staydown.delivery.signing import verify
 from staydown.enforcement.models import AccountStrike, EnforcementAction
 from staydown.errors import RuleViolation
+from staydown.flows import appeals as appeal_flow
+from staydown.flows.decisions import decide_case
 from staydown.jobs import PERIODIC, build_registry
 from staydown.matching.banks import entry_counts
 from staydown.matching.models import BankEntry
@@ -175,7 +177,7 @@ def test_dsa4_an_appeal_is_never_decided_by_automation(client, database: Databas
         with database.unit_of_work() as db:
             appeal = db.get_one(Appeal, appeal_id)
             with pytest.raises(RuleViolation) as refused:
-                actions.decide_appeal(
+                appeal_flow.decide_appeal(
                     db,
                     actor=actor,
                     appeal=appeal,

@@ -22,7 +22,7 @@ from staydown.authorities.nca import FILE_NCA_REPORT, NcaRules, _priority, confi
 from staydown.authorities.nca_client import NcaClient
 from staydown.authorities.nca_format import validate_report
 from staydown.authorities.nca_server import create_app as create_nca_app
-from staydown.cases.actions import claim_case, decide_case
+from staydown.cases.actions import claim_case
 from staydown.cases.models import Case, LegalTrack
 from staydown.cases.rules import CaseRules
 from staydown.clock import FrozenClock
@@ -31,6 +31,7 @@ from staydown.delivery.models import Job
 from staydown.errors import InvalidInput, PermissionDenied, RuleViolation
 from staydown.evidence.actions import read_item, store_item
 from staydown.evidence.models import EvidenceItem, LegalHold
+from staydown.flows.decisions import decide_case
 from staydown.intake.models import Notice, NoticeItem
 from staydown.jobs import build_registry
 from staydown.matching.models import ContentSignal, Scan

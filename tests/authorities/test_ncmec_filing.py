@@ -15,13 +15,14 @@ from staydown.authorities.models import NcmecReport
 from staydown.authorities.ncmec import confirm_report, draft_reports
 from staydown.authorities.ncmec_client import CyberTiplineClient
 from staydown.authorities.ncmec_server import create_app as create_ncmec_app
-from staydown.cases.actions import claim_case, decide_case
+from staydown.cases.actions import claim_case
 from staydown.cases.models import Case, LegalTrack
 from staydown.clock import FrozenClock
 from staydown.db import Database
 from staydown.errors import PermissionDenied, RuleViolation
 from staydown.evidence.actions import purge_expired, read_item, store_item
 from staydown.evidence.models import EvidenceItem, LegalHold
+from staydown.flows.decisions import decide_case
 from staydown.jobs import build_registry
 from staydown.staff.permissions import permissions_for_roles
 from staydown.subjects.queries import content_by_platform_id

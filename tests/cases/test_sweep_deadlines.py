@@ -8,8 +8,9 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from staydown.actors import SYSTEM, Actor
-from staydown.cases.actions import DEADLINE_HORIZON, compute_priority, sweep_deadlines
+from staydown.cases.actions import sweep_deadlines
 from staydown.cases.models import Case
+from staydown.cases.tracks import DEADLINE_HORIZON, compute_priority
 from staydown.clock import FrozenClock
 from staydown.db import Database
 from staydown.intake.actions import submit_notice

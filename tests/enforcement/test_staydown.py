@@ -13,8 +13,8 @@ from staydown.audit.models import AuditEvent
 from staydown.cases.models import Case, LegalTrack
 from staydown.db import Database
 from staydown.enforcement.actions import apply_action
+from staydown.enforcement.measures import reverse_case_measures
 from staydown.enforcement.models import AccountStrike, EnforcementAction, Sweep
-from staydown.enforcement.reversal import reverse_case_measures
 from staydown.enforcement.strikes import add_strike
 from staydown.errors import RuleViolation
 from staydown.jobs import build_registry

@@ -304,8 +304,9 @@ def test_ncmec3_the_forum_answers_provide_file_and_the_report_carries_the_upload
     from staydown.authorities.ncmec import confirm_report, draft_reports
     from staydown.authorities.ncmec_client import CyberTiplineClient
     from staydown.authorities.ncmec_server import create_app as create_ncmec_app
-    from staydown.cases.actions import claim_case, decide_case
+    from staydown.cases.actions import claim_case
     from staydown.cases.models import Case
+    from staydown.flows.decisions import decide_case
     from staydown.staff.permissions import permissions_for_roles
     from tests.authorities.test_ncmec_protocol import PASSWORD, USER
 

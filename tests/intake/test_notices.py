@@ -9,11 +9,12 @@ import sqlalchemy as sa
 
 from staydown.actors import Actor
 from staydown.audit.models import AuditEvent
-from staydown.cases.actions import claim_case, decide_case
+from staydown.cases.actions import claim_case
 from staydown.cases.models import Case, LegalTrack
 from staydown.clock import FrozenClock
 from staydown.db import Database
 from staydown.enforcement.models import EnforcementAction
+from staydown.flows.decisions import decide_case
 from staydown.intake.models import Notice
 from staydown.staff.permissions import permissions_for_roles
 from tests.conftest import T0

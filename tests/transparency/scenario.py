@@ -18,10 +18,12 @@ from staydown.appeals.models import Appeal
 from staydown.cases import actions as cases
 from staydown.cases.models import Case
 from staydown.clock import FrozenClock
-from staydown.enforcement.actions import acknowledge_action
+from staydown.enforcement.measures import acknowledge_action
 from staydown.enforcement.models import EnforcementAction
+from staydown.flows import appeals as appeal_flow
+from staydown.flows import decisions as decision_flow
 from staydown.intake import misuse
-from staydown.intake.actions import submit_detection, submit_notice
+from staydown.intake.actions import submit_notice
 from staydown.intake.models import Notice, Notifier
 from staydown.intake.schemas import NoticeIn
 from staydown.matching.matcher import BankMatch
@@ -66,7 +68,7 @@ def decide(
 ) -> Any:
     if reviewer.kind.value == "staff":
         cases.claim_case(db, actor=reviewer, case=case)
-    return cases.decide_case(
+    return decision_flow.decide_case(
         db,
         actor=reviewer,
         case=case,
@@ -109,7 +111,7 @@ def detection(
         confirmed_material=False,
     )
     ensure_content(db, actor=SYSTEM, ref=ContentRef(id=content, account=AccountRef(id=account)))
-    receipt = submit_detection(
+    receipt = decision_flow.submit_detection(
         db,
         content_platform_id=content,
         account_platform_id=account,
@@ -136,7 +138,7 @@ def notifier_appeal(db: Session, case: Case, basis: str = "no_action") -> Appeal
 
 def decide_appeal(db: Session, catalogue: Catalogue, actor: Actor, appeal: Appeal, outcome: str, **kwargs: Any) -> Any:
     actions.claim_appeal(db, actor=actor, appeal=appeal)
-    return actions.decide_appeal(
+    return appeal_flow.decide_appeal(
         db,
         actor=actor,
         appeal=appeal,
@@ -312,7 +314,7 @@ def build_week(db: Session, clock: FrozenClock, catalogue: Catalogue) -> Week:
     clock.advance(hours=2)
     pending = decide(db, catalogue, senior, case, "ncii", "does_not_violate").decision
     clock.advance(hours=3)
-    cases.second_review(
+    decision_flow.second_review(
         db,
         actor=cs1,
         case=db.get_one(Case, case.id),

@@ -17,14 +17,15 @@ from sqlalchemy import event
 from staydown import audit
 from staydown.actors import SYSTEM, Actor
 from staydown.audit.models import AuditEvent
-from staydown.cases.actions import claim_case, decide_case
+from staydown.cases.actions import claim_case
 from staydown.cases.models import Case
 from staydown.db import Database
 from staydown.delivery.webhooks import action_event
 from staydown.enforcement.actions import apply_action
 from staydown.enforcement.models import EnforcementAction
 from staydown.errors import NotFound
-from staydown.intake.actions import submit_detection, submit_notice
+from staydown.flows.decisions import decide_case, submit_detection
+from staydown.intake.actions import submit_notice
 from staydown.intake.schemas import NoticeIn
 from staydown.matching.matcher import BankMatch
 from staydown.policies import default_catalogue

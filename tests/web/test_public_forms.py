@@ -9,10 +9,11 @@ import pytest
 import sqlalchemy as sa
 
 from staydown.actors import Actor
-from staydown.cases.actions import claim_case, decide_case
+from staydown.cases.actions import claim_case
 from staydown.cases.models import Case, LegalTrack
 from staydown.db import Database
 from staydown.enforcement.models import EnforcementAction
+from staydown.flows.decisions import decide_case
 from staydown.intake.models import Notice
 from staydown.staff.permissions import permissions_for_roles
 from staydown.web.public.forms import MAX_FORM_BYTES

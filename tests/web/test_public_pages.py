@@ -270,8 +270,9 @@ def test_each_public_page_is_accessible_and_fits_a_phone(live_server, page, path
 def _decided_case_with_statement(live_server) -> tuple[str, str]:
     """A report on post-8 that a moderator upheld with a removal: (tracking code, statement code)."""
     from staydown.actors import Actor
-    from staydown.cases.actions import claim_case, decide_case
+    from staydown.cases.actions import claim_case
     from staydown.cases.models import Case
+    from staydown.flows.decisions import decide_case
     from staydown.intake.actions import submit_notice
     from staydown.intake.schemas import NoticeIn
     from staydown.staff.permissions import permissions_for_roles
@@ -363,9 +364,10 @@ def test_dsa2_eui3_the_interim_statement_the_mothers_status_and_the_figures_tell
     pending review; the mother's status page, once decided, names the rule by its title and no
     handle or id; the figures say what "withheld" means; each page links to how uploads are checked."""
     from staydown.actors import Actor
-    from staydown.cases.actions import claim_case, decide_case, second_review
+    from staydown.cases.actions import claim_case
     from staydown.cases.models import Case
     from staydown.enforcement.models import EnforcementAction
+    from staydown.flows.decisions import decide_case, second_review
     from staydown.intake.actions import submit_notice
     from staydown.intake.schemas import NoticeIn
     from staydown.staff.permissions import permissions_for_roles

@@ -9,9 +9,10 @@ import sqlalchemy as sa
 
 from staydown.actors import Actor
 from staydown.appeals.models import Appeal
-from staydown.cases.actions import claim_case, decide_case
+from staydown.cases.actions import claim_case
 from staydown.cases.models import Case
 from staydown.db import Database
+from staydown.flows.decisions import decide_case
 from staydown.intake.actions import submit_notice
 from staydown.intake.schemas import NoticeIn
 from staydown.staff.permissions import permissions_for_roles

@@ -16,6 +16,7 @@ from staydown.appeals.models import Appeal, AppealBasis, AppealOutcome, DisputeO
 from staydown.appeals.rules import AppealRules
 from staydown.cases.models import Case
 from staydown.errors import NotFound
+from staydown.flows import appeals as appeal_flow
 from staydown.http import DbSession, rate_limited, require
 from staydown.intake.schemas import EMAIL_RE
 from staydown.limits import DbId, Word
@@ -264,7 +265,7 @@ def decide(
 ) -> AppealDecisionOut:
     appeal = _appeal(db, actor, appeal_id, for_update=True)
     state = request.app.state
-    result = actions.decide_appeal(
+    result = appeal_flow.decide_appeal(
         db,
         actor=actor,
         appeal=appeal,

@@ -17,8 +17,8 @@ from staydown.appeals.models import NOTIFIER_BASES, Appeal, AppealBasis, AppealS
 from staydown.appeals.queries import OPEN_STATES, Contested, contested_decision, original_deciders, status_url
 from staydown.appeals.rules import DEFAULT_APPEAL_RULES, AppealRules
 from staydown.audit import AuditTag
-from staydown.cases.actions import case_by_id
 from staydown.cases.models import Case, Outcome
+from staydown.cases.queries import case_by_id
 from staydown.db import now
 from staydown.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from staydown.i18n import gettext as _

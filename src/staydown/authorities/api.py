@@ -14,7 +14,7 @@ from staydown.actors import Actor
 from staydown.authorities import dsa18, law_enforcement, nca, ncmec
 from staydown.authorities.models import FileRequest, NcaReport, NcmecReport, NcmecReportFile
 from staydown.authorities.nca_format import UkLinkBasis
-from staydown.cases.actions import case_by_id
+from staydown.cases.queries import case_by_id
 from staydown.errors import InvalidInput, NotFound
 from staydown.http import DbSession, require
 from staydown.limits import DbId

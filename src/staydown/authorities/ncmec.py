@@ -236,7 +236,7 @@ def draft_reports(
     policy = catalogue.get(case.policy_id)
     if not policy.ncmec_incident_type:
         raise RuleViolation(f"policy {policy.ref} has no NCMEC incident type")
-    from staydown.cases.actions import reported_contents_by_account
+    from staydown.cases.queries import reported_contents_by_account
 
     existing = {
         r.account_id
@@ -793,7 +793,7 @@ def _meet_ncmec_track(db: Session, report: NcmecReport) -> None:
     finished (a retracted one was replaced or withdrawn on the record). A report still waiting
     for a file from the platform is not finished, so it keeps the track open and alarmed."""
     from staydown.cases import tracks
-    from staydown.cases.actions import case_by_id
+    from staydown.cases.queries import case_by_id
 
     reports = db.execute(
         sa.select(NcmecReport.id, NcmecReport.state, NcmecReport.ncmec_report_id).where(

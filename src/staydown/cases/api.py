@@ -10,9 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from staydown.actors import Actor
 from staydown.authorities import dsa18
-from staydown.cases import actions
+from staydown.cases import actions, queries, tracks
 from staydown.cases.models import Case
 from staydown.errors import NotFound
+from staydown.flows import decisions
 from staydown.http import DbSession, require
 from staydown.limits import DbId, Word
 from staydown.staff.permissions import Permission
@@ -67,7 +68,7 @@ def case_out(case: Case) -> CaseOut:
 
 
 def _case(db: DbSession, case_id: DbId, for_update: bool = False) -> Case:
-    return actions.case_by_id(db, case_id, for_update=for_update)
+    return queries.case_by_id(db, case_id, for_update=for_update)
 
 
 @router.get("/queue", response_model=list[CaseOut])
@@ -80,7 +81,7 @@ def get_queue(
 ) -> list[CaseOut]:
     include_cs = Permission.CHILD_SAFETY_CASES.value in actor.permissions
     return [
-        case_out(c) for c in actions.queue(db, area=area, state=state, limit=limit, include_child_safety=include_cs)
+        case_out(c) for c in queries.queue(db, area=area, state=state, limit=limit, include_child_safety=include_cs)
     ]
 
 
@@ -146,7 +147,7 @@ class DecisionOut(BaseModel):
 def decide(case_id: DbId, body: DecisionIn, request: Request, db: DbSession, actor: Reviewer) -> DecisionOut:
     case = _case(db, case_id, for_update=True)
     state = request.app.state
-    result = actions.decide_case(
+    result = decisions.decide_case(
         db,
         actor=actor,
         case=case,
@@ -194,7 +195,7 @@ class SecondReviewIn(BaseModel):
 @router.post("/cases/{case_id}/second-review", response_model=DecisionOut)
 def second_review(case_id: DbId, body: SecondReviewIn, request: Request, db: DbSession, actor: Senior) -> DecisionOut:
     case = _case(db, case_id, for_update=True)
-    result = actions.second_review(
+    result = decisions.second_review(
         db,
         actor=actor,
         case=case,
@@ -223,5 +224,5 @@ def track_not_applicable(case_id: DbId, track_id: DbId, body: FindingIn, db: DbS
     track = next((t for t in case.tracks if t.id == track_id), None)
     if track is None:
         raise NotFound(f"case {case_id} has no track {track_id}")
-    actions.find_track_not_applicable(db, actor=actor, track=track, facts=body.facts)
+    tracks.find_track_not_applicable(db, actor=actor, track=track, facts=body.facts)
     return case_out(case)

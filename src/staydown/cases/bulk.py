@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from staydown.actors import Actor
-from staydown.cases.actions import DecisionResult, case_by_id, claim_case, decide_case, is_two_person
+from staydown.cases.actions import claim_case, is_two_person
 from staydown.cases.models import CaseState, Outcome
+from staydown.cases.queries import case_by_id
 from staydown.cases.rules import DEFAULT_RULES, CaseRules
 from staydown.db import now
 from staydown.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from staydown.flows.decisions import DecisionResult, decide_case
 from staydown.policies.catalogue import Catalogue, parse_ref
 from staydown.staff.permissions import Permission
 

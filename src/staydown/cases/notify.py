@@ -14,6 +14,7 @@ from staydown.cases.tracks import reasons
 from staydown.delivery.messages import queue_message
 from staydown.i18n import gettext as _
 from staydown.intake.models import Notice, NoticeItem, NoticeState, Notifier
+from staydown.intake.takedown import TAKE_IT_DOWN_ELEMENTS
 from staydown.policies.schema import Policy
 from staydown.policies.vocab import ACCOUNT_ACTIONS, CONTENT_ACTIONS
 from staydown.transparency.scrub import case_scrubber
@@ -49,8 +50,6 @@ def receipt_message(notice: Any, rules: CaseRules) -> dict[str, str] | None:
             )
         ]
         if notice.missing_elements:
-            from staydown.intake.batch import TAKE_IT_DOWN_ELEMENTS
-
             lines.append(
                 _(
                     "Your TAKE IT DOWN request is not complete yet, so its time limit has not started. "
@@ -120,8 +119,8 @@ def tell_outcome(
                     # handles, ids, names, addresses and numbers of everyone on the case (the poster's too).
                     _("Our reasons: %(reasons)s", reasons=scrub(reasons(decision))),
                     _(
-                        "You can ask us to review this decision within six months, free of charge: %(url)s. You may also "
-                        "take it to a certified out-of-court dispute settlement body, or to a court.",
+                        "You can ask us to review this decision within six months, free of charge: %(url)s. "
+                        "You may also take it to a certified out-of-court dispute settlement body, or to a court.",
                         url=f"{rules.public_base_url.rstrip('/')}/appeal?notice={notice.tracking_code}",
                     ),
                 ]

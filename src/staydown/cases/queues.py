@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -41,8 +42,6 @@ class QueueFilter:
 
     def query(self, **changes: str) -> str:
         """This filter as a query string, with `changes` applied (for links between views)."""
-        from urllib.parse import urlencode
-
         values = {
             "view": self.view,
             "area": self.area,

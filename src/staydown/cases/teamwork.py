@@ -12,6 +12,7 @@ from staydown.audit import AuditTag
 from staydown.cases.models import Case, CaseComment, CaseState
 from staydown.db import now
 from staydown.errors import Conflict, InvalidInput, PermissionDenied
+from staydown.staff.models import StaffUser
 from staydown.staff.permissions import Permission, Role, permissions_for_roles
 from staydown.worklist import alert
 
@@ -75,8 +76,6 @@ def assignable_roles() -> list[str]:
 def check_target(db: Session, case: Case, target: str) -> str:
     """`staff:<id>` of an active person who may work this case, or `role:<role>` of a role that
     may; anything else is refused with what was wrong."""
-    from staydown.staff.models import StaffUser
-
     kind, _, rest = (target or "").partition(":")
     if kind == "role":
         if rest not in assignable_roles():

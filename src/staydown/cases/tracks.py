@@ -1,4 +1,5 @@
-"""Legal tracks: which notice opens which clock with which deadline, and what ends each one.
+"""Legal tracks and priority: which notice opens which clock with which deadline, what ends each
+one, and how near a case is to the top of the queue.
 
 This module is the one home of those rules. Intake (one notice or a batch of them), the scan's
 detections, decisions, the platform's confirmations, authority reports and the marking of a
@@ -14,12 +15,14 @@ a court, an authority or law enforcement (each order has its own track, with the
 states). A marked threat to life or safety opens the Art. 18 track under any policy.
 
 The functions that decide (`plan_for_notice`, `place`) work on any track-like object (the ORM's
-`LegalTrack`, or intake's in-memory twin), so that a batch of notices keeps its speed and still
-follows exactly these rules; the ORM actions below write the rows and their audit events.
+`LegalTrack`, or the plain `cases.grouping.PlainTrack` of a batch of notices), so that a batch keeps
+its speed and still follows exactly these rules; the ORM actions below write the rows and their
+audit events.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,7 +38,7 @@ from staydown.cases.models import Case, CaseState, LegalTrack, NoticeTrack, Trac
 from staydown.cases.rules import BUILT_IN_HOURS, CaseRules
 from staydown.db import now
 from staydown.errors import Conflict, InvalidInput, PermissionDenied, RuleViolation
-from staydown.policies.vocab import STATUTORY_MAX_HOURS
+from staydown.policies.vocab import SEVERITY_RANK, STATUTORY_MAX_HOURS
 from staydown.staff.permissions import Permission
 
 LIVE_TRACKS = (TrackState.waiting.value, TrackState.open.value)
@@ -250,6 +253,7 @@ def plan_for_notice(
         # The order creates the duty: its own track, by the deadline it states.
         kind = ORDER_KINDS[notice_kind]
         hours, basis = rules.hours_of(kind), rules.source_of(kind)
+        stated: float | None
         if order_due_at is not None:
             stated = max((order_due_at - received_at).total_seconds() / 3600, 0.0)
         else:
@@ -355,12 +359,76 @@ def next_due(tracks: Iterable[Any]) -> datetime | None:
     return min(dues) if dues else None
 
 
+# -- priority ---------------------------------------------------------------------------------
+
+DEADLINE_HORIZON = timedelta(hours=50)  # the deadline term of a priority is 0 further out than this
+
+# The case's columns a priority is computed from (the deadline sweep reads only these).
+PRIORITY_FIELDS = (
+    "severity",
+    "minor_involved",
+    "child_safety",
+    "ncii",
+    "affected_person",
+    "trusted_flagger_in_field",
+    "law_enforcement",
+    "reporter_count",
+    "reach",
+    "next_due_at",
+)
+
+
+class PriorityFields(Protocol):
+    """What a priority is computed from: a `Case`, a row of its columns, or intake's plain case."""
+
+    severity: str
+    minor_involved: bool
+    child_safety: bool
+    ncii: bool
+    affected_person: bool
+    trusted_flagger_in_field: bool
+    law_enforcement: bool
+    reporter_count: int
+    reach: int | None
+    next_due_at: datetime | None
+
+
+def compute_priority(case: PriorityFields, at: datetime) -> int:
+    """Higher first. Severity, a minor, who reported (the person affected, a trusted flagger in
+    their field, law enforcement), how many distinct people, how far it reached, how near the
+    deadline is. Each term is bounded, so no single one can bury the others."""
+    score = 100 * SEVERITY_RANK.get(case.severity, 1)
+    score += 300 if case.minor_involved else 0
+    score += 200 if case.child_safety else 0
+    score += 100 if case.ncii else 0
+    score += 100 if case.affected_person else 0
+    score += 100 if case.trusted_flagger_in_field else 0
+    score += 100 if case.law_enforcement else 0
+    score += 25 * min(case.reporter_count, 20)
+    if case.reach:
+        score += int(15 * min(math.log10(case.reach + 1), 8))
+    if case.next_due_at is not None:  # nothing from DEADLINE_HORIZON out (sweep_deadlines relies on it)
+        hours_left = (case.next_due_at - at).total_seconds() / 3600
+        score += int(max(0.0, 300 - 6 * max(hours_left, 0.0)))
+        if hours_left <= 0:
+            score += 300
+    return score
+
+
+def refresh_next_due(case: Any) -> None:
+    case.next_due_at = next_due(case.tracks)
+
+
+def refresh_priority(db: Session, case: Case) -> int:
+    refresh_next_due(case)
+    case.priority = compute_priority(case, now(db))
+    return case.priority
+
+
 # -- the rows ---------------------------------------------------------------------------------
 
 
 def _refresh(db: Session, case: Case) -> None:
-    from staydown.cases.actions import refresh_priority
-
     refresh_priority(db, case)
 
 

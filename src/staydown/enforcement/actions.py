@@ -15,11 +15,11 @@ from staydown.db import now
 from staydown.delivery.webhooks import queue_webhook
 from staydown.enforcement import automation
 from staydown.enforcement.models import ActionState, EnforcementAction
-
-ACTIONS = "actions"  # the sequence the platform's pull feed follows
 from staydown.errors import InvalidInput
 from staydown.policies.vocab import ACCOUNT_ACTIONS, CONTENT_ACTIONS
 from staydown.transparency.statements import issue_statements
+
+ACTIONS = "actions"  # the sequence the platform's pull feed follows
 
 # Requests to the platform that travel as actions (same webhook, pull feed and acknowledgement)
 # but restrict nobody: no statement of reasons, not counted as moderation in any figure.
@@ -28,6 +28,13 @@ from staydown.transparency.statements import issue_statements
 REQUEST_KINDS = ("provide_file",)
 CONTENT_KINDS = set(CONTENT_ACTIONS) | {"restore"} | set(REQUEST_KINDS)
 ACCOUNT_KINDS = set(ACCOUNT_ACTIONS) | {"restore_account"}
+
+
+def subject_of(action: EnforcementAction) -> int:
+    """What an action is on: its content's id or its account's (one is always set, by its target)."""
+    subject = action.content_id if action.target == "content" else action.account_id
+    assert subject is not None
+    return subject
 
 
 def apply_action(
@@ -51,20 +58,20 @@ def apply_action(
         db,
         actor=actor,
         specs=[
-            dict(
-                kind=kind,
-                content_id=content_id,
-                account_id=account_id,
-                case_id=case_id,
-                policy_ref=policy_ref,
-                facts=facts,
-                interim=interim,
-                automated_detection=automated_detection,
-                automated_decision=automated_decision,
-                territorial_scope=territorial_scope,
-                ends_at=ends_at,
-                details=details,
-            )
+            {
+                "kind": kind,
+                "content_id": content_id,
+                "account_id": account_id,
+                "case_id": case_id,
+                "policy_ref": policy_ref,
+                "facts": facts,
+                "interim": interim,
+                "automated_detection": automated_detection,
+                "automated_decision": automated_decision,
+                "territorial_scope": territorial_scope,
+                "ends_at": ends_at,
+                "details": details,
+            }
         ],
     )[0]
 
@@ -133,7 +140,10 @@ def apply_actions(db: Session, *, actor: Actor, specs: list[dict[str, Any]]) -> 
         ),
     )
     specs = [
-        {**spec, **dict(zip(("automated_detection", "automated_decision"), automation.flags(spec, detected)))}
+        {
+            **spec,
+            **dict(zip(("automated_detection", "automated_decision"), automation.flags(spec, detected), strict=True)),
+        }
         for spec in specs
     ]
     actions = [_new_action(actor, when, **spec) for spec in specs]  # all checked before any is added
@@ -148,7 +158,7 @@ def apply_actions(db: Session, *, actor: Actor, specs: list[dict[str, Any]]) -> 
             actor=actor,
             tag=AuditTag.ACTION_APPLY,
             subject_type=action.target,
-            subject_id=action.content_id if action.target == "content" else action.account_id,
+            subject_id=subject_of(action),
             data={
                 "action_id": action.id,
                 "kind": action.kind,
@@ -175,7 +185,7 @@ def lift_action(db: Session, *, actor: Actor, action: EnforcementAction, reason:
         actor=actor,
         tag=AuditTag.ACTION_LIFT,
         subject_type=action.target,
-        subject_id=action.content_id or action.account_id,
+        subject_id=subject_of(action),
         data={"action_id": action.id, "kind": action.kind, "reason": reason},
     )
     return action
@@ -199,76 +209,6 @@ def active_actions(
     if interim is not None:
         stmt = stmt.where(EnforcementAction.interim.is_(interim))
     return list(db.execute(stmt.order_by(EnforcementAction.id)).scalars())
-
-
-def restrict_distribution(
-    db: Session, *, actor: Actor, content_id: int, case_id: int, reason: str
-) -> EnforcementAction:
-    """X-4: out of recommendation, search and monetisation at once, pending review (idempotent)."""
-    existing = active_actions(db, content_id=content_id, kind="restrict_distribution")
-    if existing:
-        return existing[0]
-    return apply_action(
-        db,
-        actor=actor,
-        kind="restrict_distribution",
-        content_id=content_id,
-        case_id=case_id,
-        facts=reason,
-        interim=True,
-        details={"scope": ["recommendation", "search", "monetisation"]},
-    )
-
-
-REMOVAL_KINDS = ("remove", "disable")
-
-
-def acknowledge_action(
-    db: Session, *, actor: Actor, action: EnforcementAction, status: str, detail: str = ""
-) -> EnforcementAction:
-    """Record the platform's answer. When every reported item of a case has a confirmed removal,
-    the tracks that removal satisfies are met (TID-2: met or missed, from these rows)."""
-    action.acknowledged_at = now(db)
-    action.ack_status = status
-    action.ack_detail = detail or None
-    audit.record(
-        db,
-        actor=actor,
-        tag=AuditTag.ACTION_ACK,
-        subject_type=action.target,
-        subject_id=action.content_id or action.account_id,
-        data={"action_id": action.id, "kind": action.kind, "status": status, "detail": detail},
-    )
-    if (
-        status == "applied"
-        and action.state == ActionState.active.value
-        and action.kind in REMOVAL_KINDS
-        and action.case_id
-        and not action.details.get("copy_of_case")
-    ):
-        _meet_removal_tracks(db, actor=actor, case_id=action.case_id)
-    return action
-
-
-def _meet_removal_tracks(db: Session, *, actor: Actor, case_id: int) -> None:
-    from staydown.cases import tracks
-    from staydown.cases.actions import case_by_id, case_contents
-
-    case = case_by_id(db, case_id)
-    reported = {c.id for c in case_contents(db, case)}
-    confirmed = set(
-        db.execute(
-            sa.select(EnforcementAction.content_id).where(
-                EnforcementAction.case_id == case_id,
-                EnforcementAction.kind.in_(REMOVAL_KINDS),
-                EnforcementAction.state == ActionState.active.value,
-                EnforcementAction.ack_status == "applied",
-            )
-        ).scalars()
-    )
-    if not reported or not reported <= confirmed:
-        return
-    tracks.on_removal_confirmed(db, actor=actor, case=case, items=len(reported))
 
 
 def active_actions_on_account(db: Session, *, account_id: int, kind: str | None = None) -> list[EnforcementAction]:

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from staydown.actors import Actor
+from staydown.authorities.file_requests import refuse_file
 from staydown.delivery.webhooks import action_event
-from staydown.enforcement.actions import acknowledge_action
+from staydown.enforcement.measures import acknowledge_action
 from staydown.enforcement.models import EnforcementAction
 from staydown.errors import NotFound
 from staydown.http import DbSession, require
@@ -67,7 +68,5 @@ def ack(action_id: DbId, body: AckIn, db: DbSession, actor: Acker) -> dict[str, 
     if action.kind == "provide_file" and body.status == "failed":
         # The platform cannot provide a file a CyberTipline report waits for: child safety hears
         # now, not at the request's deadline.
-        from staydown.authorities.file_requests import refuse_file
-
         refuse_file(db, actor=actor, action=action, detail=body.detail)
     return action_event(db, action, "action.applied" if action.state == "active" else "action.lifted")

@@ -11,19 +11,20 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from staydown.cases.models import Case
+from staydown.intake.models import Notice, NoticeItem, NoticeKind
+
 
 def detected_cases(db: Session, case_ids: Iterable[int | None]) -> set[int]:
     """The cases a scan detection (a bank match at upload) opened or joined: their content was
     detected by automated means, whoever decides them afterwards."""
-    from staydown.cases.models import Case
-
     ids = sorted({c for c in case_ids if c})
     if not ids:
         return set()
     # Read once per transaction and case (a sweep applies its copies one chunk at a time); a
     # notice that joins later in the transaction raises the case's notice count, so it is seen.
     txn = db.get_transaction()
-    entry = db.info.get(_CACHE)
+    entry: tuple[Any, dict[tuple[int, int], bool]] | None = db.info.get(_CACHE)
     if entry is None or entry[0] is not txn:
         entry = (txn, {})
         db.info[_CACHE] = entry
@@ -40,16 +41,13 @@ _CACHE = "staydown.automation.detected"
 
 
 def _detected(db: Session, ids: list[int]) -> set[int]:
-    from staydown.intake.models import Notice, NoticeItem, NoticeKind
-
-    return set(
-        db.execute(
-            sa.select(NoticeItem.case_id)
-            .join(Notice, Notice.id == NoticeItem.notice_id)
-            .where(NoticeItem.case_id.in_(ids), Notice.kind == NoticeKind.detection.value)
-            .distinct()
-        ).scalars()
-    )
+    found = db.execute(
+        sa.select(NoticeItem.case_id)
+        .join(Notice, Notice.id == NoticeItem.notice_id)
+        .where(NoticeItem.case_id.in_(ids), Notice.kind == NoticeKind.detection.value)
+        .distinct()
+    ).scalars()
+    return {c for c in found if c is not None}  # none is: the ids asked for
 
 
 def flags(spec: dict[str, Any], detected: set[int]) -> tuple[bool, bool]:

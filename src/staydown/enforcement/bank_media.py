@@ -14,6 +14,7 @@ the sweep must not wait on it.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,7 +23,18 @@ from sqlalchemy.orm import Session
 from staydown import audit
 from staydown.actors import SYSTEM
 from staydown.audit import AuditTag
+from staydown.cases.queries import case_by_id, case_contents
 from staydown.delivery.outbox import JobContext, enqueue
+from staydown.enforcement.own_banks import own_bank
+from staydown.evidence.actions import read_item, vault_from_settings
+from staydown.evidence.models import EvidenceItem
+from staydown.matching import banks
+from staydown.matching.banks import NewEntry
+from staydown.matching.models import BankEntry
+from staydown.media.errors import MediaError
+from staydown.media.hashing import compute_signals_and_luma
+from staydown.media.variants import bank_variants
+from staydown.policies.catalogue import parse_ref
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +60,6 @@ def queue_bank_media(db: Session, *, case: Any, policy: Any) -> None:
 def media_entries(data: bytes, *, limits: Any, note: str) -> list[Any]:
     """The bank entries for one confirmed item's bytes: digests, PDQ, and the bank-side variants of
     `media.variants.bank_variants` (crops, slight turns). No database: runs with no transaction open."""
-    import time
-
-    from staydown.matching.banks import NewEntry
-    from staydown.media.hashing import compute_signals_and_luma
-    from staydown.media.variants import bank_variants
-
     deadline = time.monotonic() + limits.max_seconds
     signals, luma = compute_signals_and_luma(data, limits=limits)
     original = NewEntry("pdq", signals.pdq, note, quality=signals.pdq_quality)
@@ -71,15 +77,6 @@ def media_entries(data: bytes, *, limits: Any, note: str) -> list[Any]:
 
 def bank_vaulted_media(database: Any, *, services: dict[str, Any], case_id: int, policy_ref: str) -> int:
     """Bank the variants of every vaulted item of a confirmed case. Returns the entries added."""
-    from staydown.cases.actions import case_by_id, case_contents
-    from staydown.enforcement.staydown import own_bank
-    from staydown.evidence.actions import read_item, vault_from_settings
-    from staydown.evidence.models import EvidenceItem
-    from staydown.matching import banks
-    from staydown.matching.models import BankEntry
-    from staydown.media.errors import MediaError
-    from staydown.policies.catalogue import parse_ref
-
     settings = services["settings"]
     vault = services.get("vault") or vault_from_settings(settings)
     limits = settings.decode_limits()

@@ -12,13 +12,17 @@ from staydown import audit
 from staydown.actors import SYSTEM, Actor
 from staydown.audit import AuditTag
 from staydown.cases.models import Case, TrackKind
+from staydown.cases.queries import case_by_id, case_contents
 from staydown.db import now
 from staydown.delivery.outbox import JobContext, enqueue
+from staydown.enforcement import strikes
 from staydown.enforcement.actions import apply_action, apply_actions
+from staydown.enforcement.bank_media import ordering_key, queue_bank_media
 from staydown.enforcement.models import EnforcementAction, Sweep
+from staydown.enforcement.own_banks import own_bank
 from staydown.matching import banks
 from staydown.matching.matcher import copies_of_entries
-from staydown.matching.models import Bank, BankEntry, ContentSignal, Scan
+from staydown.matching.models import BankEntry, ContentSignal, Scan
 from staydown.matching.video import find_video_copies, video_case_entries
 from staydown.policies.catalogue import Catalogue, parse_ref
 from staydown.policies.schema import Policy
@@ -28,32 +32,10 @@ from staydown.subjects.models import PlatformContent
 STAY_DOWN_SWEEP = "stay_down:sweep"
 
 
-def own_bank(db: Session, *, actor: Actor, policy: Policy) -> Bank:
-    """The platform's own bank for a policy, created on first use."""
-    name = f"own-{policy.id}"
-    found = db.execute(sa.select(Bank).where(Bank.name == name)).scalar_one_or_none()
-    if found is not None:
-        return found
-    return banks.create_bank(
-        db,
-        actor=actor,
-        name=name,
-        source="own",
-        policy_id=policy.id,
-        action_on_match="block",
-        confirmed_material=True,
-        permitted_purpose=f"stay-down of items confirmed by review under {policy.title}: "
-        "block re-uploads and find stored copies",
-        description="filled by staydown from confirmed cases",
-    )
-
-
 def bank_case_items(db: Session, *, actor: Actor, case: Case, policy: Policy) -> list[BankEntry]:
     """Put the signals of every item in a confirmed case into the platform's own bank, with the case
     as provenance, with the query variants its scans kept. Crops and cut-outs need the media itself:
     queue_sweep first queues enforcement.bank_media, which builds them from the vaulted original."""
-    from staydown.cases.actions import case_contents
-
     contents = case_contents(db, case)
     ids = [c.id for c in contents] or [-1]
     rows = db.execute(
@@ -65,7 +47,7 @@ def bank_case_items(db: Session, *, actor: Actor, case: Case, policy: Policy) ->
         return []
     note = f"case {case.id}"
     entries: list[banks.NewEntry] = []
-    originals: dict[int, banks.NewEntry] = {}
+    originals: dict[int | None, banks.NewEntry] = {}
     for content_id, kind, signal, quality in rows:
         if kind == "vpdq":
             continue  # banked with its frames and its mirror image, below
@@ -95,8 +77,6 @@ def bank_case_items(db: Session, *, actor: Actor, case: Case, policy: Policy) ->
 def queue_sweep(db: Session, *, case: Case, policy: Policy) -> None:
     """Bank the case's variants from its vaulted originals, then sweep: the two jobs share an
     ordering key, so the sweep searches with the crops and cut-outs already banked."""
-    from staydown.enforcement.bank_media import ordering_key, queue_bank_media
-
     queue_bank_media(db, case=case, policy=policy)
     enqueue(
         db,
@@ -120,9 +100,6 @@ def sweep_case(
     With `commit_every`, the work is committed every that many copies (the job does this). A run
     that stopped half-way is resumed by the next: it carries on the unfinished sweep of the case,
     skips copies that already carry the action and accounts the sweep already acted on."""
-    from staydown.cases.actions import case_by_id, case_contents
-    from staydown.enforcement.strikes import StrikeRequest, add_strike, add_strikes
-
     case = case_by_id(db, case_id)
     started = now(db)
     entries = (
@@ -187,17 +164,17 @@ def sweep_case(
         )
         # The chunk's actions, their statements and webhooks go in with a few set-based statements,
         # in the order one call per copy and per account would have made them.
-        specs = [
-            dict(
-                kind=kind,
-                content_id=content.id,
-                case_id=case.id,
-                policy_ref=policy.ref,
-                facts=facts,
-                automated_detection=True,
-                automated_decision=True,
-                details={"copy_of_case": case.id, "sweep_id": sweep.id, "distance": copies[content.id]},
-            )
+        specs: list[dict[str, Any]] = [
+            {
+                "kind": kind,
+                "content_id": content.id,
+                "case_id": case.id,
+                "policy_ref": policy.ref,
+                "facts": facts,
+                "automated_detection": True,
+                "automated_decision": True,
+                "details": {"copy_of_case": case.id, "sweep_id": sweep.id, "distance": copies[content.id]},
+            }
             for content in chunk
             for kind in content_kinds
             if (content.id, kind) not in in_force
@@ -221,14 +198,14 @@ def sweep_case(
         # One account kind (as every catalogue policy has): batched. Several: one account at a time,
         # since a kind applied first can change what the next one finds in force.
         batched = len(account_kinds) == 1
-        strikes: list[StrikeRequest] = []
+        requests: list[strikes.StrikeRequest] = []
         specs = []
         for account_id in new_accounts:
             for kind in account_kinds:
                 details = {"copy_of_case": case.id, "sweep_id": sweep.id}
                 if kind == "strike":
                     made += len(
-                        add_strike(
+                        strikes.add_strike(
                             db,
                             actor=actor,
                             account_id=account_id,
@@ -237,27 +214,29 @@ def sweep_case(
                             facts=facts,
                             automated=True,
                             details=details,
-                            batch=strikes if batched else None,
+                            batch=requests if batched else None,
                         )
                     )
                 elif (account_id, kind) not in in_force:
-                    spec = dict(
-                        kind=kind,
-                        account_id=account_id,
-                        case_id=case.id,
-                        policy_ref=policy.ref,
-                        facts=facts,
-                        automated_detection=True,
-                        automated_decision=True,
-                        details=details,
-                    )
+                    spec: dict[str, Any] = {
+                        "kind": kind,
+                        "account_id": account_id,
+                        "case_id": case.id,
+                        "policy_ref": policy.ref,
+                        "facts": facts,
+                        "automated_detection": True,
+                        "automated_decision": True,
+                        "details": details,
+                    }
                     if batched:
                         specs.append(spec)
                     else:
                         apply_action(db, actor=actor, **spec)
                         made += 1
             accounts.add(account_id)
-        made += len(add_strikes(db, actor=actor, requests=strikes)) + len(apply_actions(db, actor=actor, specs=specs))
+        made += len(strikes.add_strikes(db, actor=actor, requests=requests)) + len(
+            apply_actions(db, actor=actor, specs=specs)
+        )
         # The sweep's progress commits with the chunk's actions, so a resumed run knows where it was.
         sweep.account_ids = sorted(accounts)
         sweep.actions = made

@@ -18,6 +18,7 @@ from staydown.enforcement.actions import apply_actions
 from staydown.enforcement.models import AccountStrike, ActionState, EnforcementAction
 from staydown.errors import InvalidInput
 from staydown.policies.schema import Policy
+from staydown.subjects.models import PlatformContent
 
 
 def active_strike_weight(db: Session, *, account_id: int, policy_id: str) -> int:
@@ -78,6 +79,7 @@ def _in_force(db: Session, account_ids: list[int], kinds: tuple[str, ...]) -> se
                 EnforcementAction.state == ActionState.active.value,
             )
         ).all()
+        if a is not None  # none is: the accounts asked for
     }
 
 
@@ -117,8 +119,6 @@ class Weighing:
 
 
 def weigh_suspension(db: Session, *, account_id: int, policy: Policy, since: Any, warned_at: Any) -> Weighing:
-    from staydown.subjects.models import PlatformContent
-
     removed = set(
         db.execute(
             sa.select(EnforcementAction.content_id)
@@ -191,16 +191,16 @@ def add_strikes(db: Session, *, actor: Actor, requests: list[StrikeRequest]) -> 
         return []
     when = now(db)
     ids = [r.account_id for r in requests]
-    common = {
-        r.account_id: dict(
-            account_id=r.account_id,
-            case_id=r.case_id,
-            policy_ref=r.policy.ref,
-            facts=r.facts,
-            automated_decision=r.automated,
-            automated_detection=r.automated,
-            details=r.details,
-        )
+    common: dict[int, dict[str, Any]] = {
+        r.account_id: {
+            "account_id": r.account_id,
+            "case_id": r.case_id,
+            "policy_ref": r.policy.ref,
+            "facts": r.facts,
+            "automated_decision": r.automated,
+            "automated_detection": r.automated,
+            "details": r.details,
+        }
         for r in requests
     }
     plans: dict[int, dict[str, Any] | None] = {}
@@ -268,7 +268,7 @@ def add_strikes(db: Session, *, actor: Actor, requests: list[StrikeRequest]) -> 
             ).all()
         )
         warned = set(warned_at)
-        for r, strike in zip(laddered, strikes):
+        for r, strike in zip(laddered, strikes, strict=True):
             ladder, account_id = r.policy.strike, r.account_id
             total = totals.get((account_id, r.policy.id), 0)
             audit.record(
@@ -324,7 +324,7 @@ def add_strikes(db: Session, *, actor: Actor, requests: list[StrikeRequest]) -> 
                 plan = dict(kind="warn", **common[account_id])
             plans[account_id] = plan
     # In the order asked, as one call each would have applied them.
-    return apply_actions(db, actor=actor, specs=[plans[a] for a in ids if plans[a] is not None])
+    return apply_actions(db, actor=actor, specs=[plan for a in ids if (plan := plans[a]) is not None])
 
 
 def remove_strikes(db: Session, *, actor: Actor, case_id: int, reason: str) -> int:

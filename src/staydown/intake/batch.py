@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -34,64 +34,31 @@ from sqlalchemy.orm import Session
 from staydown import audit, codes
 from staydown.actors import Actor, ActorKind
 from staydown.audit import AuditTag
+from staydown.cases import grouping
 from staydown.cases import tracks as track_rules
-from staydown.cases.actions import OPEN_STATES, compute_priority, raise_case_to, refresh_next_due
-from staydown.cases.models import Case, CaseState, LegalTrack, NoticeTrack
+from staydown.cases.grouping import CASE_FIELDS, UPDATED_CASE_FIELDS, OpenCases, PlainCase, PlainTrack
+from staydown.cases.models import Case, LegalTrack, NoticeTrack
 from staydown.cases.notify import receipt_message
 from staydown.cases.rules import DEFAULT_RULES, CaseRules
 from staydown.db import insert_for, now
 from staydown.delivery.messages import SEND_MESSAGE, OutboundMessage
 from staydown.delivery.outbox import enqueue
+from staydown.enforcement import measures
 from staydown.errors import InvalidInput, StaydownError
-from staydown.i18n import N_
 from staydown.intake.models import Notice, NoticeItem, NoticeKind, NoticeState, Notifier, ReporterKind, TrustedFlagger
 from staydown.intake.schemas import NoticeIn
+from staydown.intake.takedown import missing_takedown_elements
+from staydown.matching.matcher import PdqQuery, QuerySignals, find_copies
+from staydown.matching.models import ContentSignal
+from staydown.matching.video import find_video_copies
 from staydown.policies.catalogue import Catalogue, PolicyNotFound
 from staydown.policies.schema import Policy
 from staydown.subjects.models import PlatformAccount, PlatformContent
-
-# Marked for translation: the public pages and the receipt show them in the requester's language.
-TAKE_IT_DOWN_ELEMENTS = {
-    "signature": N_(
-        "a physical or electronic signature of the person depicted, or of someone authorised to act for them"
-    ),
-    "items": N_("enough to identify and locate each image (the content id or its URL)"),
-    "good_faith_statement": N_("a statement that you believe in good faith the image is not consensual"),
-    "explanation": N_("the facts that support that statement"),
-    "contact": N_("contact information (an e-mail address) so we can tell you what we did"),
-}
-HUMAN_REPORTERS = track_rules.PERSON_REPORTERS
-INTERIM_SCOPE = ["recommendation", "search", "monetisation"]
+from staydown.subjects.queries import content_ids_by_url
 
 
 def new_tracking_code() -> str:
     return codes.grouped(codes.random_chars())
-
-
-def missing_takedown_elements(
-    *,
-    signature: str | None,
-    items: Sequence[Any],
-    good_faith: bool,
-    explanation: str,
-    contact_email: str | None,
-    hashed_pictures: int = 0,
-) -> list[str]:
-    """TID-1: what a valid TAKE IT DOWN request holds, and which of it this one lacks. Pictures
-    fingerprinted on the requester's device identify the images as well as an address does: the
-    hashes find every stored copy (intake.hash_submissions)."""
-    missing = []
-    if not (signature or "").strip():
-        missing.append("signature")
-    if not items and not hashed_pictures:
-        missing.append("items")
-    if not good_faith:
-        missing.append("good_faith_statement")
-    if len((explanation or "").strip()) < 10:
-        missing.append("explanation")
-    if not contact_email:
-        missing.append("contact")
-    return missing
 
 
 def resolve_policy(catalogue: Catalogue, notice: NoticeIn) -> Policy:
@@ -161,77 +128,6 @@ class Outcome:
 
 
 @dataclass(eq=False)
-class _Track:
-    """A legal track in memory: `cases.tracks.place` opens and starts it as it does a row."""
-
-    case: _Case
-    kind: str
-    state: str
-    notice_id: int | None
-    received_at: datetime
-    due_at: datetime | None
-    details: dict[str, Any]
-    scope: str = track_rules.CASE_SCOPE
-    id: int | None = None
-    met_at: datetime | None = None
-    new: bool = True
-    started: bool = False
-
-
-@dataclass(eq=False)
-class _Case:
-    """A case as pass 4 sees it: loaded or new, changed in memory, written once."""
-
-    content_id: int | None
-    url: str | None
-    state: str
-    area: str
-    policy_id: str | None
-    severity: str
-    child_safety: bool
-    ncii: bool
-    minor_involved: bool
-    priority: int
-    notice_count: int
-    reporter_count: int
-    reporter_keys: list[str]
-    reach: int | None
-    trusted_flagger_in_field: bool
-    law_enforcement: bool
-    affected_person: bool
-    next_due_at: datetime | None
-    opened_at: datetime
-    id: int | None = None
-    tracks: list[_Track] = field(default_factory=list)
-    new: bool = False
-    order: tuple[int, int] = (0, 0)  # (0, id) loaded, (1, n) opened in this batch: "the lowest-numbered"
-
-
-CASE_FIELDS = (
-    "content_id",
-    "url",
-    "state",
-    "area",
-    "policy_id",
-    "severity",
-    "child_safety",
-    "ncii",
-    "minor_involved",
-    "priority",
-    "notice_count",
-    "reporter_count",
-    "reporter_keys",
-    "reach",
-    "trusted_flagger_in_field",
-    "law_enforcement",
-    "affected_person",
-    "next_due_at",
-    "opened_at",
-)
-UPDATED_CASE_FIELDS = CASE_FIELDS[2:-1]
-
-
-@dataclass(eq=False)
 class _Content:
     platform_id: str
     kind: str
@@ -267,11 +163,11 @@ class _Work:
     insert: bool = True  # False: the notice exists (a TAKE IT DOWN completion adds items to it)
     items: list[Any] = field(default_factory=list)
     hashed_pictures: int = 0
-    cases: list[_Case] = field(default_factory=list)
+    cases: list[PlainCase] = field(default_factory=list)
     events: list[Callable[[Session], None]] = field(default_factory=list)
     item_events: dict[int, list[Callable[[Session], None]]] = field(default_factory=dict)
     deadlines: list[Deadline] = field(default_factory=list)
-    governed_by: list[_Track] = field(default_factory=list)  # the tracks this notice opened or joined
+    governed_by: list[PlainTrack] = field(default_factory=list)  # the tracks this notice opened or joined
 
     # What `cases.notify.receipt_message` reads of a notice.
     @property
@@ -430,8 +326,6 @@ def _resolve_urls(db: Session, works: list[_Work]) -> None:
     unresolved = [(w, n, item) for w in works for n, item in enumerate(w.items) if item.url and not item.content_id]
     if not unresolved:
         return
-    from staydown.subjects.queries import content_ids_by_url
-
     found = content_ids_by_url(db, sorted({item.url for _, _, item in unresolved}))
     for work, position, item in unresolved:
         ids = found.get(item.url, set())
@@ -601,9 +495,6 @@ def _copies(db: Session, contents: dict[str, _Content], engine: Any) -> None:
     known = {c.id: c for c in contents.values() if not c.new}
     if not known:
         return
-    from staydown.matching.matcher import PdqQuery, QuerySignals, find_copies
-    from staydown.matching.models import ContentSignal
-
     signals: dict[int, list[tuple[str, str, int | None]]] = {}
     videos: dict[int, list[Any]] = {}
     for content_id, kind, signal, quality, frames in (
@@ -637,8 +528,6 @@ def _copies(db: Session, contents: dict[str, _Content], engine: Any) -> None:
             c.content_id for c in find_copies(db, engine, query, radius=31) if c.content_id != content_id
         ]
         if content_id in videos:
-            from staydown.matching.video import find_video_copies
-
             seen = set(known[content_id].copies)
             known[content_id].copies += [
                 c
@@ -650,124 +539,12 @@ def _copies(db: Session, contents: dict[str, _Content], engine: Any) -> None:
 # -- pass 4: cases ----------------------------------------------------------------------------
 
 
-class _OpenCases:
-    """The open cases this batch can join: loaded by content and URL, plus those it opens."""
-
-    def __init__(self, db: Session, content_ids: set[int], urls: set[str]) -> None:
-        self.by_content: dict[int, list[_Case]] = {}
-        self.by_url: dict[str, list[_Case]] = {}
-        self.opened = 0
-        table = Case.__table__
-        columns = (table.c.id, *(table.c[f] for f in CASE_FIELDS))
-        rows: dict[int, Any] = {}
-        # One look-up per index, and the state filtered here: with `state IN (...)` in the query,
-        # SQLite chose the queue index and read every open case (a batch's cost grew with the table).
-        if content_ids:
-            rows.update(
-                (r.id, r)
-                for r in db.connection().execute(sa.select(*columns).where(table.c.content_id.in_(sorted(content_ids))))
-            )
-        if urls:
-            rows.update(
-                (r.id, r) for r in db.connection().execute(sa.select(*columns).where(table.c.url.in_(sorted(urls))))
-            )
-        loaded: dict[int, _Case] = {}
-        for _, row in sorted(rows.items()):
-            if row.state not in OPEN_STATES:
-                continue
-            case = _Case(**{f: getattr(row, f) for f in CASE_FIELDS}, id=row.id, order=(0, row.id))
-            case.reporter_keys = list(case.reporter_keys)
-            loaded[row.id] = case
-            self._index(case)
-        if loaded:
-            tracks = LegalTrack.__table__
-            for row in (
-                db.connection()
-                .execute(
-                    sa.select(
-                        tracks.c.id,
-                        tracks.c.case_id,
-                        tracks.c.kind,
-                        tracks.c.state,
-                        tracks.c.notice_id,
-                        tracks.c.received_at,
-                        tracks.c.due_at,
-                        tracks.c.met_at,
-                        tracks.c.details,
-                        tracks.c.scope,
-                    )
-                    .where(tracks.c.case_id.in_(sorted(loaded)))
-                    .order_by(tracks.c.id)
-                )
-                .all()
-            ):
-                case = loaded[row.case_id]
-                case.tracks.append(
-                    _Track(
-                        case,
-                        row.kind,
-                        row.state,
-                        row.notice_id,
-                        row.received_at,
-                        row.due_at,
-                        dict(row.details or {}),
-                        scope=row.scope,
-                        id=row.id,
-                        met_at=row.met_at,
-                        new=False,
-                    )
-                )
-
-    def _index(self, case: _Case) -> None:
-        if case.content_id is not None:
-            self.by_content.setdefault(case.content_id, []).append(case)
-        if case.url is not None:
-            self.by_url.setdefault(case.url, []).append(case)
-
-    def find(self, content_ids: list[int], url: str | None) -> _Case | None:
-        """The lowest-numbered open case of the content and its copies, else of the URL."""
-        found = [c for cid in content_ids for c in self.by_content.get(cid, ()) if c.state in OPEN_STATES]
-        if not found and url:
-            found = [c for c in self.by_url.get(url, ()) if c.state in OPEN_STATES]
-        return min(found, key=lambda c: c.order) if found else None
-
-    def open(
-        self, *, content_id: int | None, url: str | None, policy: Policy, minor_involved: bool, when: datetime
-    ) -> _Case:
-        self.opened += 1
-        case = _Case(
-            content_id=content_id,
-            url=url if content_id is None else None,
-            state=CaseState.open.value,
-            area=policy.area or "other",
-            policy_id=policy.id,
-            severity=policy.severity,
-            child_safety=policy.child_safety or (minor_involved and policy.ncii),
-            ncii=policy.ncii,
-            minor_involved=minor_involved,
-            priority=0,
-            notice_count=0,
-            reporter_count=0,
-            reporter_keys=[],
-            reach=None,
-            trusted_flagger_in_field=False,
-            law_enforcement=False,
-            affected_person=False,
-            next_due_at=None,
-            opened_at=when,
-            new=True,
-            order=(1, self.opened),
-        )
-        self._index(case)
-        return case
-
-
 def _event(
     actor: Actor,
     tag: AuditTag,
     subject_type: str,
-    subject_id: Callable[[], Any],
-    data: dict[str, Any] | Callable[[], dict[str, Any]],
+    subject_id: Callable[..., Any],
+    data: dict[str, Any] | Callable[..., dict[str, Any]],
 ) -> Callable[[Session], None]:
     """An audit event whose ids are known only once the rows are written."""
 
@@ -784,9 +561,13 @@ def _event(
     return record
 
 
-def _open_tracks(work: _Work, case: _Case, received: datetime, batch: _Attaching) -> None:
+def _open_tracks(work: _Work, case: PlainCase, received: datetime, batch: _Attaching) -> None:
     """The tracks this notice opens or joins on its case, by the one rule in `cases.tracks`."""
-    case_policy = batch.catalogue.get(case.policy_id) if batch.catalogue and case.policy_id in batch.catalogue else None
+    case_policy = (
+        batch.catalogue.get(case.policy_id)
+        if batch.catalogue and case.policy_id is not None and case.policy_id in batch.catalogue
+        else None
+    )
     notice_order = getattr(work.notice, "order", None)
     order = (
         notice_order.model_dump(mode="json")
@@ -807,8 +588,8 @@ def _open_tracks(work: _Work, case: _Case, received: datetime, batch: _Attaching
         received_at=received,
     )
 
-    def make(**fields: Any) -> _Track:
-        return _Track(case, **fields)
+    def make(**fields: Any) -> PlainTrack:
+        return PlainTrack(case, **fields)
 
     for plan in plans:
         placed = track_rules.place(case.tracks, plan, received_at=received, notice_id=work.id, make=make)
@@ -845,7 +626,7 @@ def _open_tracks(work: _Work, case: _Case, received: datetime, batch: _Attaching
             )
         if track not in work.governed_by:
             work.governed_by.append(track)
-    refresh_next_due(case)
+    track_rules.refresh_next_due(case)
 
 
 def _aware(value: Any) -> datetime | None:
@@ -858,19 +639,19 @@ def _aware(value: Any) -> datetime | None:
 class _Restriction:
     work: _Work
     content: _Content
-    case: _Case
+    case: PlainCase
 
 
 @dataclass
 class _Attaching:
     """What pass 4 collects for the writes that follow it."""
 
-    open_cases: _OpenCases
+    open_cases: OpenCases
     when: datetime
     rules: CaseRules
     catalogue: Catalogue | None = None
-    items: list[tuple[_Work, _Content | None, Any, _Case]] = field(default_factory=list)
-    tracks: list[_Track] = field(default_factory=list)  # new, in the order they were opened
+    items: list[tuple[_Work, _Content | None, Any, PlainCase]] = field(default_factory=list)
+    tracks: list[PlainTrack] = field(default_factory=list)  # new, in the order they were opened
     restrictions: list[_Restriction] = field(default_factory=list)
     restricted: set[int] = field(default_factory=set)
 
@@ -905,24 +686,17 @@ def _attach(batch: _Attaching, work: _Work, position: int, item: Any, content: _
             )
         )
     else:
-        raise_case_to(case, policy)  # type: ignore[arg-type]
-        case.minor_involved = case.minor_involved or work.notice.minor_involved
-        if work.notice.minor_involved and (policy.ncii or policy.child_safety):
-            case.child_safety = True
+        grouping.raise_for_notice(case, policy=policy, minor_involved=work.notice.minor_involved)
     batch.items.append((work, content, item, case))
-    case.notice_count += 1
-    reporter = f"notifier:{work.notifier_id}" if work.notifier_id else f"notice:{work.id}"
-    if reporter not in case.reporter_keys:
-        case.reporter_keys = [*case.reporter_keys, reporter]
-        case.reporter_count = len(case.reporter_keys)
-    if work.reporter_kind in HUMAN_REPORTERS:
-        case.affected_person = True
-    if work.reporter_kind in (ReporterKind.law_enforcement.value, ReporterKind.authority.value):
-        case.law_enforcement = True
-    if work.flagger is not None and policy.area in work.flagger.areas:
-        case.trusted_flagger_in_field = True
-    if work.notice.reach and (case.reach or 0) < work.notice.reach:
-        case.reach = work.notice.reach
+    grouping.count_notice(
+        case,
+        policy=policy,
+        notifier_id=work.notifier_id,
+        notice_id=work.id,
+        reporter_kind=work.reporter_kind,
+        flagger_areas=work.flagger.areas if work.flagger is not None else None,
+        reach=work.notice.reach,
+    )
     work.events.append(
         _event(
             work.actor,
@@ -940,10 +714,11 @@ def _attach(batch: _Attaching, work: _Work, position: int, item: Any, content: _
     )
     _open_tracks(work, case, work.received_at or when, batch)
     if case.child_safety and content is not None and content.id not in batch.restricted:
-        batch.restricted.add(content.id)  # type: ignore[arg-type]
+        assert content.id is not None  # written in pass 2
+        batch.restricted.add(content.id)
         batch.restrictions.append(_Restriction(work, content, case))
-    refresh_next_due(case)
-    case.priority = compute_priority(case, when)  # type: ignore[arg-type]
+    track_rules.refresh_next_due(case)
+    case.priority = track_rules.compute_priority(case, when)
     if case not in work.cases:
         work.cases.append(case)
 
@@ -951,45 +726,18 @@ def _attach(batch: _Attaching, work: _Work, position: int, item: Any, content: _
 def _restrict(db: Session, restrictions: list[_Restriction]) -> None:
     """X-4: out of recommendation, search and monetisation at once, pending review; content that
     already carries an active restriction keeps it (idempotent)."""
-    if not restrictions:
-        return
-    from staydown.enforcement.actions import apply_actions
-    from staydown.enforcement.models import ActionState, EnforcementAction
-
-    already = set(
-        db.connection()
-        .execute(
-            sa.select(EnforcementAction.content_id).where(
-                EnforcementAction.content_id.in_(sorted({r.content.id for r in restrictions})),
-                EnforcementAction.kind == "restrict_distribution",
-                EnforcementAction.state == ActionState.active.value,
+    asked = []
+    for r in restrictions:
+        assert r.content.id is not None and r.case.id is not None  # both written by now
+        asked.append(
+            measures.Restriction(
+                r.work.actor,
+                r.content.id,
+                r.case.id,
+                f"interim restriction pending review of a child-safety report (notice {r.work.id})",
             )
         )
-        .scalars()
-    )
-    todo = [r for r in restrictions if r.content.id not in already]
-    # One apply_actions per run of the same actor, in notice order: the same rows as one at a time.
-    start = 0
-    while start < len(todo):
-        end = start
-        while end < len(todo) and todo[end].work.actor == todo[start].work.actor:
-            end += 1
-        apply_actions(
-            db,
-            actor=todo[start].work.actor,
-            specs=[
-                {
-                    "kind": "restrict_distribution",
-                    "content_id": r.content.id,
-                    "case_id": r.case.id,
-                    "facts": f"interim restriction pending review of a child-safety report (notice {r.work.id})",
-                    "interim": True,
-                    "details": {"scope": list(INTERIM_SCOPE)},
-                }
-                for r in todo[start:end]
-            ],
-        )
-        start = end
+    measures.restrict_many(db, asked)
 
 
 # -- the batch --------------------------------------------------------------------------------
@@ -1021,9 +769,13 @@ def submit_notices(
         )
     works = _replays(db, works, results)
     if works:
-        for work, outcome in zip(works, _write(db, works, catalogue=catalogue, rules=rules, engine=engine)):
+        for work, outcome in zip(
+            works, _write(db, works, catalogue=catalogue, rules=rules, engine=engine), strict=True
+        ):
             results[work.index] = outcome
-    return results  # type: ignore[return-value]
+    answered = [r for r in results if r is not None]
+    assert len(answered) == len(results)  # each submission has its outcome or its error
+    return answered
 
 
 def _replays(db: Session, works: list[_Work], results: list[Any]) -> list[_Work]:
@@ -1075,7 +827,7 @@ def _write(db: Session, works: list[_Work], *, catalogue: Catalogue, rules: Case
         work.tracking_code = new_tracking_code()
         work.received_at = when
     ids = _insert_returning_ids(db, Notice, [_notice_row(w, when) for w in works], ("tracking_code",))
-    for work, notice_id in zip(works, ids):
+    for work, notice_id in zip(works, ids, strict=True):
         work.id = notice_id
     return _attach_all(db, works, contents, when=when, rules=rules, catalogue=catalogue, acknowledge=True)
 
@@ -1122,12 +874,13 @@ def _attach_all(
     acknowledge: bool,
 ) -> list[Outcome]:
     content_ids: set[int] = set()
-    for content in contents.values():
-        if not content.new:
-            content_ids.add(content.id)  # type: ignore[arg-type]
-            content_ids.update(content.copies)
+    for loaded in contents.values():
+        if not loaded.new:
+            assert loaded.id is not None  # loaded with its row
+            content_ids.add(loaded.id)
+            content_ids.update(loaded.copies)
     urls = {item.url for w in works for item in w.items if item.url}
-    batch = _Attaching(_OpenCases(db, content_ids, urls), when, rules, catalogue)
+    batch = _Attaching(OpenCases(db, content_ids, urls), when, rules, catalogue)
     for work in works:
         for position, item in enumerate(work.items):
             content = contents[item.content_id] if item.content_id else None
@@ -1149,11 +902,12 @@ def _attach_all(
         _insert_returning_ids(
             db, Case, [{f: getattr(c, f) for f in CASE_FIELDS} for c in new_cases], ("content_id", "url")
         ),
+        strict=True,
     ):
         case.id = case_id
     if batch.items:
         db.connection().execute(
-            sa.insert(NoticeItem.__table__),
+            sa.insert(cast(sa.Table, NoticeItem.__table__)),
             [
                 {"notice_id": w.id, "content_id": c.id if c else None, "url": item.url, "case_id": case.id}
                 for w, c, item, case in batch.items
@@ -1179,6 +933,7 @@ def _attach_all(
             ],
             ("case_id", "kind", "scope"),
         ),
+        strict=True,
     ):
         track.id = track_id
     links = list(dict.fromkeys((w.id, t.id) for w in works for t in w.governed_by))
@@ -1199,7 +954,7 @@ def _attach_all(
         )
         rows = [{"notice_id": n, "track_id": t} for n, t in links if (n, t) not in known]
         if rows:
-            db.connection().execute(sa.insert(NoticeTrack.__table__), rows)
+            db.connection().execute(sa.insert(cast(sa.Table, NoticeTrack.__table__)), rows)
     _update_rows(
         db,
         LegalTrack,
@@ -1217,7 +972,7 @@ def _attach_all(
         if work.notifier_id is not None and work.insert:
             counts[work.notifier_id] = counts.get(work.notifier_id, 0) + 1
     if counts:
-        notifiers = Notifier.__table__
+        notifiers = cast(sa.Table, Notifier.__table__)
         db.connection().execute(
             sa.update(notifiers)
             .where(notifiers.c.id == sa.bindparam("_id"))
@@ -1295,7 +1050,7 @@ def _acknowledge(db: Session, works: list[_Work], rules: CaseRules, when: dateti
         ],
         ("notice_id",),
     )
-    for (work, message), message_id in zip(messages, ids):
+    for (_, message), message_id in zip(messages, ids, strict=True):
         if message["channel"] == "email":
             enqueue(
                 db,
@@ -1307,13 +1062,14 @@ def _acknowledge(db: Session, works: list[_Work], rules: CaseRules, when: dateti
 
 
 def _outcome(work: _Work) -> Outcome:
+    assert work.id is not None and work.received_at is not None  # the notice is written
     return Outcome(
         work.id,
         work.tracking_code,
         work.state,
         work.received_at,
         list(work.missing),
-        [c.id for c in work.cases],
+        [c.id for c in work.cases if c.id is not None],  # every one is written by now
         work.deadlines,
     )
 

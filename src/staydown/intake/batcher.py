@@ -142,7 +142,7 @@ class IntakeBatcher:
                     rules=services["rules"],
                     engine=services.get("engine"),
                 )
-        except Exception as exc:  # the whole batch is rolled back: nothing of it was stored
+        except Exception as exc:  # noqa: BLE001 - the whole batch is rolled back: nothing of it was stored
             if database_unavailable(exc):
                 # One by one would only meet the same outage 64 times over; and the notices that
                 # arrived while this batch waited would wait as long again: all are told at once.
@@ -173,7 +173,7 @@ class IntakeBatcher:
     def answer(futures: list[Future[Outcome]], results: list[Any]) -> None:
         """Tell each waiting request its outcome, once its batch has committed (a writer process
         replaces this to answer a whole batch in one message)."""
-        for future, result in zip(futures, results):
+        for future, result in zip(futures, results, strict=True):
             if isinstance(result, BaseException):
                 future.set_exception(result)
             else:

@@ -33,9 +33,11 @@ from staydown import audit
 from staydown.actors import SYSTEM, Actor
 from staydown.audit import AuditTag
 from staydown.cases.models import Case
+from staydown.cases.queries import case_contents
 from staydown.cases.rules import DEFAULT_RULES, CaseRules
 from staydown.db import now
 from staydown.delivery.outbox import JobContext, enqueue
+from staydown.enforcement.own_banks import own_bank
 from staydown.errors import InvalidInput, NotFound
 from staydown.i18n import N_
 from staydown.i18n import gettext as _
@@ -49,6 +51,7 @@ from staydown.matching.models import Bank, BankEntry, Scan
 from staydown.media.hashing import DIHEDRAL_NAMES, PDQ_MIN_ACTIONABLE_QUALITY
 from staydown.policies.catalogue import Catalogue
 from staydown.policies.schema import Policy
+from staydown.subjects.models import PlatformContent
 
 # Pictures in one request: enough for a person's set of pictures, small enough that one request
 # cannot fill a bank (and that the form stays under the public forms' size limit).
@@ -129,7 +132,7 @@ def parse_pictures(text: str) -> list[PictureHashes]:
         if sha256 in seen:
             continue  # the same file chosen twice (a folder and a single pick): one entry
         seen.add(sha256)
-        out.append(PictureHashes(quality, pdq, md5, sha256, tuple(zip(VARIANT_NAMES, variants))))
+        out.append(PictureHashes(quality, pdq, md5, sha256, tuple(zip(VARIANT_NAMES, variants, strict=True))))
     return out
 
 
@@ -258,8 +261,6 @@ def sweep_submission(
     # A picture's own hash is plain; its turned and mirrored forms meet the variant gate, and a
     # hash sent without its quality is not trusted through a variant.
     copies = copies_of_entries(db, engine, list(entries), radius=bank.pdq_threshold, unknown_quality=0)
-    from staydown.subjects.models import PlatformContent
-
     already = {item.content_id for item in notice.items}
     found = (
         db.execute(
@@ -329,8 +330,6 @@ def submission_for_notice(db: Session, notice: Notice) -> HashSubmission | None:
 def submissions_for_case(db: Session, case: Case) -> list[HashSubmission]:
     """The submissions a case's items came from: found by a submission's sweep (an item of its
     notice), or held at upload by a match in a submission's bank (the scan's matches)."""
-    from staydown.cases.actions import case_contents
-
     content_ids = [c.id for c in case_contents(db, case)] or [-1]
     by_notice = (
         sa.select(HashSubmission.id)
@@ -358,8 +357,6 @@ def verify_from_decision(db: Session, *, actor: Actor, case: Case, policy: Polic
     """A reviewer confirmed a case whose item came from a submission: the submission is verified,
     and its hashes join the platform's own bank for the policy (confirmed material, with this case
     as provenance), so later matches act as the policy says and the case's sweep covers them."""
-    from staydown.enforcement.staydown import own_bank
-
     verified = []
     for submission in submissions_for_case(db, case):
         if submission.verified_at is not None or submission.state != HashSubmissionState.active.value:

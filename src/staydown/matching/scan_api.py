@@ -312,7 +312,7 @@ def _detection(
     reported, and the platform may never have stored a blocked upload."""
     if content is None or outcome.verdict not in ("hold", "block"):
         return
-    from staydown.intake.actions import act_on_detection, submit_detection
+    from staydown.flows.decisions import act_on_detection, submit_detection
 
     state = request.app.state
     receipt = submit_detection(

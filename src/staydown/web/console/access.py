@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from staydown.actors import Actor
-from staydown.cases import actions
+from staydown.cases import queries
 from staydown.cases.models import Case
 from staydown.errors import NotFound
 from staydown.staff.permissions import Permission
@@ -22,7 +22,7 @@ def can_see(actor: Actor, case: Case) -> bool:
 
 
 def visible_case(db: Session, actor: Actor, case_id: int, *, for_update: bool = False) -> Case:
-    case = actions.case_by_id(db, case_id, for_update=for_update)
+    case = queries.case_by_id(db, case_id, for_update=for_update)
     if not can_see(actor, case):
         raise NotFound(f"no case {case_id}")
     return case

@@ -20,6 +20,7 @@ from staydown.cases.models import Case, Decision
 from staydown.db import now
 from staydown.enforcement.models import ActionState, EnforcementAction
 from staydown.errors import InvalidInput, NotFound, StaydownError, http_status_for
+from staydown.flows import appeals as appeal_flow
 from staydown.http import DbSession, require
 from staydown.i18n import N_, localise
 from staydown.i18n import gettext as _
@@ -300,7 +301,7 @@ def decide(
             raise InvalidInput(_("choose an outcome: upheld, reversed or modified"))
         if bank_entry_wrong not in ("", "yes", "no"):
             raise InvalidInput(_("say whether the bank entry was wrong: yes or no"))
-        actions.decide_appeal(
+        appeal_flow.decide_appeal(
             db,
             actor=actor,
             appeal=appeal,

@@ -14,11 +14,12 @@ from staydown import audit
 from staydown.actors import Actor
 from staydown.authorities import dsa18
 from staydown.authorities.models import AuthorityNotification
-from staydown.cases import actions, teamwork, tracks
+from staydown.cases import queries, teamwork, tracks
 from staydown.cases.models import Case, CaseState, Decision, DecisionState, Outcome
 from staydown.db import now
 from staydown.enforcement.models import Sweep
 from staydown.errors import InvalidInput, StaydownError, http_status_for
+from staydown.flows import decisions as decision_flow
 from staydown.http import DbSession, require
 from staydown.i18n import N_
 from staydown.i18n import gettext as _
@@ -143,7 +144,7 @@ def case_context(
     comment: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     catalogue: Catalogue = request.app.state.catalogue
-    contents = actions.case_contents(db, case)
+    contents = queries.case_contents(db, case)
     content_ids = [c.id for c in contents]
     scans = (
         list(
@@ -349,7 +350,7 @@ def decide(
             raise InvalidInput(_("write the facts this decision relies on (required)"))
         if _policy(catalogue, policy) is None:
             raise InvalidInput(_("%(policy)r is not a policy in force; pick one from the list", policy=policy))
-        actions.decide_case(
+        decision_flow.decide_case(
             db,
             actor=actor,
             case=case,
@@ -422,7 +423,7 @@ def mark_threat(
 @router.get("/second-review")
 def second_review_queue(request: Request, db: DbSession, actor: Senior) -> Response:
     include_cs = Permission.CHILD_SAFETY_CASES.value in actor.permissions
-    cases = actions.queue(db, state=CaseState.second_review.value, limit=200, include_child_safety=include_cs)
+    cases = queries.queue(db, state=CaseState.second_review.value, limit=200, include_child_safety=include_cs)
     pending = (
         {
             d.case_id: d
@@ -481,7 +482,7 @@ def second_review(
             raise InvalidInput(_("write the facts your review relies on (required)"))
         if agree == "no" and _policy(catalogue, policy) is None:
             raise InvalidInput(_("disagreeing decides that the content violates: pick the policy in force it violates"))
-        actions.second_review(
+        decision_flow.second_review(
             db,
             actor=actor,
             case=case,

@@ -161,7 +161,7 @@ def _item_of(db: Session, case: Case, item_id: DbId, content_ids: list[int]) -> 
 
 
 def _content_ids(db: Session, case: Case) -> list[int]:
-    from staydown.cases.actions import case_contents
+    from staydown.cases.queries import case_contents
 
     return [c.id for c in case_contents(db, case)]
 

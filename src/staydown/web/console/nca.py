@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from staydown.actors import Actor
 from staydown.authorities import nca
 from staydown.authorities.nca_format import UkLinkBasis
-from staydown.cases.actions import case_by_id
+from staydown.cases.queries import case_by_id
 from staydown.errors import Conflict, InvalidInput
 from staydown.http import DbSession, require
 from staydown.i18n import N_, gettext

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from staydown.actors import Actor
-from staydown.cases import actions, tracks
+from staydown.cases import actions, queries, tracks
 from staydown.cases.bulk import MAX_BULK, bulk_decide
 from staydown.cases.models import Case, CaseState, TrackState
 from staydown.cases.queues import SORTS, VIEWS, QueueFilter, parse_filter, queue_view
@@ -137,7 +137,7 @@ def queue_context(db: DbSession, request: Request, actor: Actor, flt: QueueFilte
     when = now(db)
     cases = [] if flt.problems else queue_view(db, actor=actor, roles=staff_roles(db, actor), flt=flt, at=when)
     areas = sorted(
-        set(db.execute(sa.select(Case.area).where(Case.state.in_(actions.OPEN_STATES)).distinct()).scalars())
+        set(db.execute(sa.select(Case.area).where(Case.state.in_(queries.OPEN_STATES)).distinct()).scalars())
     )
     can_review = Permission.CASES_REVIEW.value in actor.permissions
     return {
@@ -249,14 +249,14 @@ def next_case(
     verify_csrf(request, csrf_token)
     include_cs = Permission.CHILD_SAFETY_CASES.value in actor.permissions
     when = now(db)
-    for case in actions.queue(
+    for case in queries.queue(
         db, area=area or None, state=CaseState.open.value, limit=100, include_child_safety=include_cs
     ):
         if case.claimed_by == actor.ref and case.claim_expires_at and case.claim_expires_at > when:
             return RedirectResponse(f"/console/cases/{case.id}", status_code=303)
         if case.claimed_by and case.claim_expires_at and case.claim_expires_at > when:
             continue
-        locked = actions.case_by_id(db, case.id, for_update=True)
+        locked = queries.case_by_id(db, case.id, for_update=True)
         try:
             actions.claim_case(db, actor=actor, case=locked, rules=request.app.state.case_rules)
         except (Conflict, PermissionDenied):
