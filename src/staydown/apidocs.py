@@ -3,6 +3,7 @@ the one error shape, and Swagger UI served from the package's own files."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI
@@ -123,8 +124,6 @@ def document_errors(spec: dict[str, Any], app: FastAPI) -> dict[str, Any]:
 
 def _format(path: str) -> str:
     # A route's full path as the OpenAPI writes it: a `{name:path}` converter is written `{name}`.
-    import re
-
     return re.sub(r"\{(\w+):\w+\}", r"{\1}", path)
 
 

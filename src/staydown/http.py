@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Mount, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from staydown.actors import Actor
@@ -238,8 +239,6 @@ def allowed_methods(app: Any, path: str) -> list[str]:
     names only the first route that matched the path, and a path often has a route per method."""
     table = getattr(app.state, "_method_table", None)
     if table is None:
-        from starlette.routing import Mount, compile_path
-
         table = []
         for full_path, route in iter_routes(app.routes):
             if isinstance(route, Mount):  # static files: read only

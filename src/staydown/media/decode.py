@@ -327,7 +327,7 @@ def _map_exception(exc: BaseException, fmt: str | None) -> MediaError:
 
 def _load_heif(data: bytes, limits: DecodeLimits, deadline: float) -> OpenedImage:
     try:
-        import pillow_heif  # optional; imported on first HEIF input only
+        import pillow_heif  # noqa: PLC0415 - optional dependency, imported on the first HEIF input only
     except ImportError:
         raise UnsupportedMedia(
             "HEIC/HEIF images need the optional 'pillow-heif' package, which is not installed"

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import pdqhash
 from PIL import Image
 
 from staydown.media.decode import (
@@ -165,8 +166,6 @@ def _rgb_array(img: Image.Image) -> np.ndarray:
 
 def pdq_from_image(img: Image.Image) -> PdqResult:
     """Reference PDQ of an image's pixels via pdqhash (the value exchange partners compute)."""
-    import pdqhash
-
     vector, quality = pdqhash.compute(_rgb_array(img))
     return PdqResult(_vector_to_hex(vector), int(quality))
 

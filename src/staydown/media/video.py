@@ -44,6 +44,7 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
+from PIL import Image
 
 from staydown.media.decode import sniff_format
 from staydown.media.errors import CorruptMedia, DecodeTimeout, MediaTooLarge, UnsupportedMedia
@@ -180,8 +181,6 @@ def ffmpeg_available() -> bool:
 
 
 def _animated_gif(data: bytes) -> bool:
-    from PIL import Image
-
     try:
         with Image.open(io.BytesIO(data), formats=("GIF",)) as im:
             # n_frames walks the block structure only (bounded by the byte limit), no pixels.

@@ -16,6 +16,7 @@ from staydown.cases.models import Case
 from staydown.http import DbSession, rate_limited, require
 from staydown.limits import Cursor, DbId
 from staydown.staff.permissions import Permission
+from staydown.subjects.queries import account_by_platform_id, content_by_platform_id
 from staydown.transparency import statements
 
 router = APIRouter(prefix="/v1", tags=["statements"])
@@ -53,8 +54,6 @@ def list_statements(
 ) -> StatementsOut:
     """Statements by case, action, or the platform's content or account id, oldest first; page on
     with `after` = the last `next_after`."""
-    from staydown.subjects.queries import account_by_platform_id, content_by_platform_id
-
     content = content_by_platform_id(db, content_id).id if content_id is not None else None
     account = account_by_platform_id(db, account_id).id if account_id is not None else None
     rows = statements.statements_for(

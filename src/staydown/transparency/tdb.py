@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from staydown import audit
 from staydown.actors import SYSTEM, Actor
 from staydown.audit import AuditTag
+from staydown.cases.models import StaffAlert
 from staydown.db import now
 from staydown.delivery.outbox import JobContext
 from staydown.egress import OPERATOR, guarded_client
@@ -762,8 +763,6 @@ def tdb_submit_job(db: Session, ctx: JobContext) -> None:
 
 
 def _alert_on_backlog(db: Session, *, problem: str) -> None:
-    from staydown.cases.models import StaffAlert
-
     oldest = db.scalar(
         sa.select(sa.func.min(StatementOfReasons.issued_at)).where(
             StatementOfReasons.tdb_state == TdbState.pending.value

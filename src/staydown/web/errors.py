@@ -12,6 +12,8 @@ from staydown.errors import StaydownError, http_status_for
 from staydown.http import error_response, http_error_headers
 from staydown.i18n import N_
 from staydown.i18n import gettext as _
+from staydown.web.console.session import LoginRequired, login_redirect
+from staydown.web.templating import page_language, render
 
 # Paths whose answers are HTML pages (the JSON API lives under /v1 and /public).
 PAGE_PREFIXES = ("/console", "/report", "/takedown", "/status", "/appeal", "/transparency", "/statements", "/detection")
@@ -23,8 +25,6 @@ def is_page(request: Request) -> bool:
 
 
 def page_error(request: Request, status: int, message: str) -> Response:
-    from staydown.web.templating import page_language, render
-
     # The page's language is chosen first: a domain error's message, written in English for the
     # API, is shown translated where the catalogue has it (messages marked with N_ where raised).
     page_language(request)
@@ -52,8 +52,6 @@ def install_page_errors(app: FastAPI) -> None:
     """Register handlers that render pages for page paths and defer to the JSON body elsewhere.
     Registered for the StaydownError base: Starlette picks the handler by the exception's MRO, and
     this replaces the API's handler for that class with one that does both."""
-    from staydown.web.console.session import LoginRequired, login_redirect
-
     previous = app.exception_handlers.get(StaydownError)
     previous_http = app.exception_handlers.get(StarletteHTTPException)
 

@@ -23,6 +23,7 @@ from staydown.http import DbSession, require
 from staydown.i18n import gettext as _
 from staydown.intake.models import Notice, NoticeItem, ReporterKind
 from staydown.limits import DbId
+from staydown.staff.models import StaffUser
 from staydown.staff.permissions import Permission
 from staydown.web.console.access import visible_case
 from staydown.web.console.session import console_session
@@ -61,8 +62,6 @@ def live_tracks(case: Case) -> list:
 
 def staff_roles(db: Session, actor: Actor) -> list[str]:
     """The signed-in person's roles (a case given to a role is theirs too)."""
-    from staydown.staff.models import StaffUser
-
     person = db.get(StaffUser, int(actor.id)) if actor.id.isdigit() else None
     return list(person.roles) if person else []
 

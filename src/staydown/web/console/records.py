@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from staydown.actors import Actor
 from staydown.appeals.models import Appeal
 from staydown.cases.models import Case
+from staydown.codes import normalise
 from staydown.enforcement.models import AccountStrike, EnforcementAction
 from staydown.errors import InvalidInput, NotFound
 from staydown.i18n import gettext as _
@@ -20,6 +21,7 @@ from staydown.intake.models import Notice, NoticeItem
 from staydown.staff.permissions import Permission
 from staydown.subjects.models import PlatformAccount, PlatformContent
 from staydown.transparency.models import StatementOfReasons
+from staydown.transparency.statements import CODE_PREFIX
 from staydown.web.console.words import reporter_word, word
 
 MAX_QUERY = 200
@@ -66,9 +68,6 @@ def _like(text: str) -> str:
 def search(db: Session, actor: Actor, query: str) -> list[Hit]:
     """What `query` names, exact matches first. Nothing this person may not see is found (a
     child-safety case, or an item or account known only through one, for a moderator)."""
-    from staydown.codes import normalise
-    from staydown.transparency.statements import CODE_PREFIX
-
     q = (query or "").strip()
     if len(q) > MAX_QUERY:
         raise InvalidInput(
