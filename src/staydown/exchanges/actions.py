@@ -728,9 +728,8 @@ def _download(url: str, settings: t.Any) -> Path:
     limit = settings.exchange_list_max_bytes
     with requests.get(url, stream=True, timeout=60) as response:
         response.raise_for_status()
-        handle = tempfile.NamedTemporaryFile("wb", suffix=".txt", delete=False)
         size = 0
-        with handle:
+        with tempfile.NamedTemporaryFile("wb", suffix=".txt", delete=False) as handle:
             for chunk in response.iter_content(65536):
                 size += len(chunk)
                 if size > limit:

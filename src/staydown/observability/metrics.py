@@ -153,7 +153,7 @@ class StateCollector(Collector):
             bucket = sa.case(
                 (LegalTrack.due_at.is_(None), "waiting"),
                 (LegalTrack.due_at < bounds[0], "overdue"),
-                *((LegalTrack.due_at < b, f"under_{h}h") for b, h in zip(bounds[1:], TIME_LEFT_HOURS)),
+                *((LegalTrack.due_at < b, f"under_{h}h") for b, h in zip(bounds[1:], TIME_LEFT_HOURS, strict=True)),
                 else_="later",
             )
             for kind, left, n in db.execute(

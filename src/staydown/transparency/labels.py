@@ -45,7 +45,6 @@ FIGURE_LABELS: dict[str, str] = {
     "dsa_art18": N_("Suspected crimes notified (DSA Art. 18)"),
     "priority_takedown": N_("Swift removal of the gravest illegal content (UK)"),
     "uk_nca": N_("Reports to the UK NCA"),
-    "authority_order": N_("Orders and requests from authorities"),
     "upheld": N_("Decision stood"),
     "reversed": N_("Reversed"),
     "modified": N_("Changed"),

@@ -17,8 +17,8 @@ Sections (keys of `figures`):
   by_reporter_kind; trusted_flaggers by name; not_processed (notifier suspended, Art. 23).
 - actions: enforcement actions created in the period, not interim (interim restrictions pending
   review are counted apart) and not restorations. by_ground (illegal_content or
-  terms_of_service: the statement of reasons' decision ground, else the policy's first ground), by_kind, by_target, by_source (of the case: authority >
-  trusted_flagger > notice > own_initiative), by_ground_kind.
+  terms_of_service: the statement of reasons' decision ground, else the policy's first ground), by_kind,
+  by_target, by_source (of the case: authority > trusted_flagger > notice > own_initiative), by_ground_kind.
 - automation: the same actions by automated detection and automated decision; decisions taken in
   the period (final outcome, see consistency) by automated or human.
 - time_to_action: per case whose first (non-interim) action falls in the period, hours from the
@@ -73,7 +73,7 @@ SCHEMA = "staydown.transparency_report/1"
 MAX_PERIOD_DAYS = 366 * 5
 RESTORE_KINDS = ("restore", "restore_account")
 # Actions that are requests to the platform (enforcement.actions.REQUEST_KINDS), not measures.
-NOT_MEASURES = RESTORE_KINDS + ("provide_file",)
+NOT_MEASURES = (*RESTORE_KINDS, "provide_file")
 ACCOUNT_MEASURES = ("warn", "suspend", "terminate")
 FINAL_DECISION_STATES = (DecisionState.effective.value, DecisionState.upheld.value, DecisionState.overturned.value)
 FINAL_OUTCOMES = (Outcome.violates.value, Outcome.does_not_violate.value)
@@ -236,7 +236,7 @@ class _Context:
             .where(NoticeItem.case_id.in_(sorted(case_ids)))
             .group_by(NoticeItem.case_id)
         ).all()
-        return {case_id: received for case_id, received in rows}
+        return {case_id: received for case_id, received in rows if case_id is not None}
 
     def case_sources(self) -> dict[int, str]:
         """Every case's source: the first in SOURCE_PRECEDENCE among the kinds of its notices."""

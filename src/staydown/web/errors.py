@@ -21,7 +21,7 @@ PAGE_PREFIXES = ("/console", "/report", "/takedown", "/status", "/appeal", "/tra
 
 def is_page(request: Request) -> bool:
     path = request.url.path
-    return any(path == p or path.startswith(p + "/") or path.startswith(p + "?") for p in PAGE_PREFIXES)
+    return any(path == p or path.startswith((p + "/", p + "?")) for p in PAGE_PREFIXES)
 
 
 def page_error(request: Request, status: int, message: str) -> Response:

@@ -1,4 +1,5 @@
-"""Console dashboard: live figures (open cases by area, deadlines due, breaches, median time to action) with SVG charts."""
+"""Console dashboard: live figures (open cases by area, deadlines due, breaches, median time to action)
+with SVG charts."""
 
 from __future__ import annotations
 
@@ -69,7 +70,7 @@ def hour_bars(figures: Figures) -> list[Bar]:
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return gettext("no actions")
-    minutes = int(round(seconds / 60))
+    minutes = round(seconds / 60)
     if minutes < 60:
         return f"{minutes} min"
     hours, minutes = divmod(minutes, 60)

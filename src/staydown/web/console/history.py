@@ -92,7 +92,7 @@ def describe(event: AuditEvent, *, names: dict[str, str]) -> str:
     data = event.data if isinstance(event.data, dict) else {}
     template = _(SENTENCES[event.tag]) if event.tag in SENTENCES else None
     if template is None:
-        domain, thing, action = (event.tag.split(":") + ["", "", ""])[:3]
+        thing, action = [*event.tag.split(":"), "", "", ""][1:3]  # "domain:thing:action"
         template = f"{thing.replace('_', ' ').capitalize()}: {action.replace('_', ' ')}".strip(": ") or "An event"
     kind = str(data.get("kind") or "")
     sentence = template.format(
