@@ -65,6 +65,7 @@ def implied_errors(route: APIRoute) -> set[int]:
     """The error statuses a route can answer with, from what it is made of: its permission (401,
     403), its input (422, and 400/413 with a body), a record in its path (404), a write (409: the
     record's state may refuse it), the database (503 when it is busy) and a rate limit (429)."""
+    assert route.methods is not None  # FastAPI gives every APIRoute its methods (GET by default)
     codes: set[int] = set()
     calls = _dependencies(route)
     permission = declared_permission(route)
@@ -99,6 +100,7 @@ def document_errors(spec: dict[str, Any], app: FastAPI) -> dict[str, Any]:
         if not isinstance(route, APIRoute) or not route.include_in_schema:
             continue
         operations = spec["paths"].get(_format(path), {})
+        assert route.methods is not None  # as in implied_errors
         for method in route.methods:
             operation = operations.get(method.lower())
             if operation is None:

@@ -269,8 +269,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain_error(request: Request, exc: StaydownError) -> JSONResponse:
         status = http_status_for(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        if getattr(exc, "retry_after", None):  # 429 and 503 (busy, rate limited, not ready): when to come back
-            headers = {"Retry-After": str(exc.retry_after)}
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after:  # 429 and 503 (busy, rate limited, not ready): when to come back
+            headers = {"Retry-After": str(retry_after)}
         response = error_response(status, exc.code, exc.message, exc.details)
         if headers:
             response.headers.update(headers)

@@ -59,11 +59,13 @@ def matched_entry_ids(db: Session, case_id: int) -> set[int]:
     if case is None:
         return set()
     content_ids = {case.content_id} if case.content_id is not None else set()
-    content_ids |= set(
-        db.execute(
+    content_ids |= {
+        c
+        for c in db.execute(
             sa.select(NoticeItem.content_id).where(NoticeItem.case_id == case_id, NoticeItem.content_id.is_not(None))
         ).scalars()
-    )
+        if c is not None  # as the query says
+    }
     found: set[int] = set()
     if content_ids:
         for matches in db.execute(sa.select(Scan.matches).where(Scan.content_id.in_(content_ids))).scalars():

@@ -61,8 +61,9 @@ def install_page_errors(app: FastAPI) -> None:
             return login_redirect(request)
         if is_page(request):
             response = page_error(request, http_status_for(exc), exc.message)
-            if getattr(exc, "retry_after", None):
-                response.headers["Retry-After"] = str(exc.retry_after)
+            retry_after = getattr(exc, "retry_after", None)
+            if retry_after:
+                response.headers["Retry-After"] = str(retry_after)
             return response
         if previous is not None:
             return await previous(request, exc)  # type: ignore[misc]

@@ -171,6 +171,7 @@ def appeal_context(
     db: Session, request: Request, actor: Actor, appeal: Appeal, *, form: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     case = db.get(Case, appeal.case_id)
+    assert case is not None  # appeals.case_id: not null, and a case is never deleted under an appeal
     decision = db.get(Decision, appeal.decision_id) if appeal.decision_id else None
     when = now(db)
     deciders = sorted(set(appeal.original_deciders) | set(actions.original_deciders(db, case)))

@@ -92,7 +92,7 @@ def decision_form(
     note: str = "",
     error: str = "",
 ) -> dict[str, Any]:
-    ref = policy_ref if _policy(catalogue, policy_ref) else _default_ref(catalogue, case)
+    ref = policy_ref if policy_ref and _policy(catalogue, policy_ref) else _default_ref(catalogue, case)
     policy = catalogue.resolve(ref)
     return {
         "policy_ref": ref,

@@ -197,11 +197,13 @@ def _cases_of_content(db: Session, content_ids: list[int]) -> set[int]:
     if not content_ids:
         return set()
     direct = set(db.execute(sa.select(Case.id).where(Case.content_id.in_(content_ids))).scalars())
-    via = set(
-        db.execute(
+    via = {
+        c
+        for c in db.execute(
             sa.select(NoticeItem.case_id).where(NoticeItem.content_id.in_(content_ids), NoticeItem.case_id.is_not(None))
         ).scalars()
-    )
+        if c is not None  # as the query says
+    }
     return direct | via
 
 
@@ -234,20 +236,24 @@ def _record(db: Session, actor: Actor, *, content_ids: list[int], account_id: in
         action_filter.append(EnforcementAction.content_id.in_(content_ids))
     if account_id is not None:
         action_filter.append(EnforcementAction.account_id == account_id)
-        case_ids |= set(
-            db.execute(
+        case_ids |= {
+            c
+            for c in db.execute(
                 sa.select(EnforcementAction.case_id).where(
                     EnforcementAction.account_id == account_id, EnforcementAction.case_id.is_not(None)
                 )
             ).scalars()
-        )
-        case_ids |= set(
-            db.execute(
+            if c is not None  # as the query says
+        }
+        case_ids |= {
+            c
+            for c in db.execute(
                 sa.select(AccountStrike.case_id).where(
                     AccountStrike.account_id == account_id, AccountStrike.case_id.is_not(None)
                 )
             ).scalars()
-        )
+            if c is not None  # as the query says
+        }
     hidden = _hidden_cases(db, actor, case_ids)
     visible = case_ids - hidden
     record = Record(hidden=len(hidden))
@@ -257,21 +263,23 @@ def _record(db: Session, actor: Actor, *, content_ids: list[int], account_id: in
         ).scalars()
     )
     if action_filter:
-        stmt = sa.select(EnforcementAction).where(sa.or_(*action_filter))
+        actions = sa.select(EnforcementAction).where(sa.or_(*action_filter))
         if hidden:
-            stmt = stmt.where(sa.or_(EnforcementAction.case_id.is_(None), EnforcementAction.case_id.notin_(hidden)))
+            actions = actions.where(
+                sa.or_(EnforcementAction.case_id.is_(None), EnforcementAction.case_id.notin_(hidden))
+            )
         record.actions = list(
             db.execute(
-                stmt.order_by(EnforcementAction.created_at.desc(), EnforcementAction.id.desc()).limit(MAX_ROWS)
+                actions.order_by(EnforcementAction.created_at.desc(), EnforcementAction.id.desc()).limit(MAX_ROWS)
             ).scalars()
         )
     if account_id is not None:
-        stmt = sa.select(AccountStrike).where(AccountStrike.account_id == account_id)
+        strikes = sa.select(AccountStrike).where(AccountStrike.account_id == account_id)
         if hidden:
-            stmt = stmt.where(sa.or_(AccountStrike.case_id.is_(None), AccountStrike.case_id.notin_(hidden)))
+            strikes = strikes.where(sa.or_(AccountStrike.case_id.is_(None), AccountStrike.case_id.notin_(hidden)))
         record.strikes = list(
             db.execute(
-                stmt.order_by(AccountStrike.created_at.desc(), AccountStrike.id.desc()).limit(MAX_ROWS)
+                strikes.order_by(AccountStrike.created_at.desc(), AccountStrike.id.desc()).limit(MAX_ROWS)
             ).scalars()
         )
     if visible:
@@ -289,12 +297,14 @@ def _record(db: Session, actor: Actor, *, content_ids: list[int], account_id: in
     if account_id is not None:
         statement_filter.append(StatementOfReasons.account_id == account_id)
     if statement_filter:
-        stmt = sa.select(StatementOfReasons).where(sa.or_(*statement_filter))
+        statements = sa.select(StatementOfReasons).where(sa.or_(*statement_filter))
         if hidden:
-            stmt = stmt.where(sa.or_(StatementOfReasons.case_id.is_(None), StatementOfReasons.case_id.notin_(hidden)))
+            statements = statements.where(
+                sa.or_(StatementOfReasons.case_id.is_(None), StatementOfReasons.case_id.notin_(hidden))
+            )
         record.statements = list(
             db.execute(
-                stmt.order_by(StatementOfReasons.issued_at.desc(), StatementOfReasons.id.desc()).limit(MAX_ROWS)
+                statements.order_by(StatementOfReasons.issued_at.desc(), StatementOfReasons.id.desc()).limit(MAX_ROWS)
             ).scalars()
         )
     return record
