@@ -1,5 +1,6 @@
 """staydown: the trust-and-safety back office."""
 
+import ctypes
 import os
 import sys
 
@@ -17,8 +18,6 @@ for _name in _BLAS_THREADS:
 def _limit_loaded_openblas() -> None:
     """When NumPy was imported before staydown (an application embedding it), its OpenBLAS has
     already read the environment: tell the loaded library itself."""
-    import ctypes
-
     try:
         with open("/proc/self/maps") as maps:
             paths = {line.split()[-1] for line in maps if "openblas" in line.lower() and ".so" in line}

@@ -3,6 +3,7 @@ the one error shape, and Swagger UI served from the package's own files."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI
@@ -64,6 +65,7 @@ def implied_errors(route: APIRoute) -> set[int]:
     """The error statuses a route can answer with, from what it is made of: its permission (401,
     403), its input (422, and 400/413 with a body), a record in its path (404), a write (409: the
     record's state may refuse it), the database (503 when it is busy) and a rate limit (429)."""
+    assert route.methods is not None  # FastAPI gives every APIRoute its methods (GET by default)
     codes: set[int] = set()
     calls = _dependencies(route)
     permission = declared_permission(route)
@@ -98,6 +100,7 @@ def document_errors(spec: dict[str, Any], app: FastAPI) -> dict[str, Any]:
         if not isinstance(route, APIRoute) or not route.include_in_schema:
             continue
         operations = spec["paths"].get(_format(path), {})
+        assert route.methods is not None  # as in implied_errors
         for method in route.methods:
             operation = operations.get(method.lower())
             if operation is None:
@@ -123,8 +126,6 @@ def document_errors(spec: dict[str, Any], app: FastAPI) -> dict[str, Any]:
 
 def _format(path: str) -> str:
     # A route's full path as the OpenAPI writes it: a `{name:path}` converter is written `{name}`.
-    import re
-
     return re.sub(r"\{(\w+):\w+\}", r"{\1}", path)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -54,8 +55,6 @@ class OffsetClock:
     refuses it (settings)."""
 
     def __init__(self, path: str) -> None:
-        import os
-
         self._path = path
         self._os = os
         self._mtime: int | None = None

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Mount, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from staydown.actors import Actor
@@ -238,8 +239,6 @@ def allowed_methods(app: Any, path: str) -> list[str]:
     names only the first route that matched the path, and a path often has a route per method."""
     table = getattr(app.state, "_method_table", None)
     if table is None:
-        from starlette.routing import Mount, compile_path
-
         table = []
         for full_path, route in iter_routes(app.routes):
             if isinstance(route, Mount):  # static files: read only
@@ -270,8 +269,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain_error(request: Request, exc: StaydownError) -> JSONResponse:
         status = http_status_for(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        if getattr(exc, "retry_after", None):  # 429 and 503 (busy, rate limited, not ready): when to come back
-            headers = {"Retry-After": str(exc.retry_after)}
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after:  # 429 and 503 (busy, rate limited, not ready): when to come back
+            headers = {"Retry-After": str(retry_after)}
         response = error_response(status, exc.code, exc.message, exc.details)
         if headers:
             response.headers.update(headers)

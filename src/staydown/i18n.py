@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
+import yaml
 from babel import Locale
 from babel.dates import format_date, format_time
 from babel.messages.mofile import write_mo
@@ -247,8 +248,6 @@ def shipped_translation(english: str, language: str | None) -> str | None:
 def extract_policy_texts(fileobj: Any, keywords: Any, comment_tags: Any, options: Any) -> Iterator[tuple]:
     """A Babel extractor for policy catalogues (`make messages`): the English title, rule and
     notice of each policy, and its grounds' reference and explanation, as people outside read them."""
-    import yaml
-
     document = yaml.safe_load(fileobj.read().decode("utf-8")) or {}
     for policy in document.get("policies", []):
         for field in ("title", "rule", "notice"):

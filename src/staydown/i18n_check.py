@@ -38,13 +38,14 @@ def _domain_problems(locale_dir: Path, domain: str) -> list[str]:
         for msgid in sorted(wanted - set(have), key=str):
             out.append(f"{lang}: not in the catalogue (run make messages): {msgid!r}")
         for msgid, message in have.items():
-            strings = message.string if isinstance(message.string, tuple) else (message.string,)
-            source_text = msgid[-1] if isinstance(msgid, tuple) else msgid
+            string = message.string
+            strings = tuple(string) if isinstance(string, (tuple, list)) else (string,)
+            source_text = msgid if isinstance(msgid, str) else msgid[-1]
             if message.fuzzy:
                 out.append(f"{lang}: fuzzy, check and clear the flag: {source_text!r}")
             elif not all(strings):
                 out.append(f"{lang}: untranslated: {source_text!r}")
-            elif any(set(PLACEHOLDER.findall(s)) != set(PLACEHOLDER.findall(source_text)) for s in strings[-1:]):
+            elif any(set(PLACEHOLDER.findall(s)) != set(PLACEHOLDER.findall(source_text)) for s in strings[-1:] if s):
                 out.append(f"{lang}: placeholders differ from the English: {source_text!r}")
             if msgid not in wanted:
                 out.append(f"{lang}: obsolete (no longer in the code): {source_text!r}")

@@ -12,6 +12,7 @@ import math
 import re
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from pydantic import AfterValidator, Field, StringConstraints
 
 from staydown.errors import InvalidInput
@@ -146,8 +147,6 @@ def refuse_nul_text(engine: Any) -> None:
     """PostgreSQL's text cannot hold U+0000 and its driver fails the statement (an internal error
     for input the caller chose): on PostgreSQL, a statement carrying one is refused first, as the
     caller's invalid input. SQLite stores it, as it stores any character."""
-    import sqlalchemy as sa
-
     if engine.dialect.name != "postgresql":
         return
 

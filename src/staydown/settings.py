@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -307,8 +308,6 @@ class Settings(BaseSettings):
     @field_validator("trusted_proxies")
     @classmethod
     def _proxy_networks(cls, value: list[str]) -> list[str]:
-        import ipaddress
-
         for entry in value:
             try:
                 ipaddress.ip_network(entry, strict=False)
@@ -317,7 +316,7 @@ class Settings(BaseSettings):
         return value
 
     def decode_limits(self) -> Any:
-        from staydown.media.decode import DecodeLimits
+        from staydown.media.decode import DecodeLimits  # noqa: PLC0415 - the CLI's start-up: NumPy and Pillow, ~90 ms
 
         return DecodeLimits(
             max_bytes=self.max_upload_bytes,
@@ -330,7 +329,7 @@ class Settings(BaseSettings):
         )
 
     def video_limits(self) -> Any:
-        from staydown.media.video import VideoLimits
+        from staydown.media.video import VideoLimits  # noqa: PLC0415 - the CLI's start-up: NumPy, numba, ~400 ms
 
         return VideoLimits(
             max_bytes=self.max_upload_bytes,
@@ -345,7 +344,7 @@ class Settings(BaseSettings):
         )
 
     def fetch_policy(self) -> Any:
-        from staydown.media.fetch import FetchPolicy
+        from staydown.media.fetch import FetchPolicy  # noqa: PLC0415 - the CLI's start-up: httpx, NumPy, ~200 ms
 
         return FetchPolicy(
             allowed_hosts=tuple(self.scan_url_allowlist),
@@ -376,7 +375,7 @@ class Settings(BaseSettings):
             elif len(value) < 32 and name != "vault_master_key":
                 problems.append(f"STAYDOWN_{name.upper()} is shorter than 32 characters")
         try:
-            from staydown.evidence.crypto import MasterKeys
+            from staydown.evidence.crypto import MasterKeys  # noqa: PLC0415 - the CLI's start-up: cryptography
 
             MasterKeys.from_base64(self.vault_master_key.get_secret_value())
         except ValueError as exc:

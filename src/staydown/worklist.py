@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from staydown.actors import Actor
+from staydown.cases.models import StaffAlert
 from staydown.errors import Conflict
 
 
@@ -51,7 +52,5 @@ def clock_steps(
 
 def alert(db: Session, *, roles: Iterable[str], kind: str, case_id: int | None, message: str, at: datetime) -> None:
     """One staff alert per role."""
-    from staydown.cases.models import StaffAlert
-
     for role in roles:
         db.add(StaffAlert(role=role, kind=kind, case_id=case_id, message=message, created_at=at))

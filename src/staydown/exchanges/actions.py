@@ -728,9 +728,8 @@ def _download(url: str, settings: t.Any) -> Path:
     limit = settings.exchange_list_max_bytes
     with requests.get(url, stream=True, timeout=60) as response:
         response.raise_for_status()
-        handle = tempfile.NamedTemporaryFile("wb", suffix=".txt", delete=False)
         size = 0
-        with handle:
+        with tempfile.NamedTemporaryFile("wb", suffix=".txt", delete=False) as handle:
             for chunk in response.iter_content(65536):
                 size += len(chunk)
                 if size > limit:
@@ -757,12 +756,12 @@ def apply_delta(
     records: dict[str, ExchangeRecord] = {}
     names = list(items)
     for i in range(0, len(names), 500):
-        for rec in db.execute(
+        for existing in db.execute(
             sa.select(ExchangeRecord).where(
                 ExchangeRecord.exchange_id == exchange.id, ExchangeRecord.record_key.in_(names[i : i + 500])
             )
         ).scalars():
-            records[rec.record_key] = rec
+            records[existing.record_key] = existing
 
     wanted: dict[str, list[tuple[str, str, str]]] = {}
     gone: list[ExchangeRecord] = []
@@ -819,8 +818,8 @@ def apply_delta(
 
     touched: set[int] = {s.bank_entry_id for rec in gone for s in _signals(db, rec) if s.live}
     for rec in gone:
-        for s in _signals(db, rec):
-            s.live = False
+        for held in _signals(db, rec):
+            held.live = False
     summary.deleted_records += len(gone)
     for name, sigs in wanted.items():
         rec = records[name]

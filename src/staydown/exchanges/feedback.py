@@ -18,13 +18,15 @@ from threatexchange.signal_type.pdq.signal import PdqSignal
 from staydown import audit
 from staydown.actors import SYSTEM, Actor, ActorKind
 from staydown.audit import AuditTag
+from staydown.cases.models import Case
 from staydown.db import now
 from staydown.delivery.outbox import JobContext, enqueue
 from staydown.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from staydown.exchanges.actions import _describe, _keys, credentials_for, exchange_actor
 from staydown.exchanges.kinds import Kind, Opinion, Unsupported, kind_of
 from staydown.exchanges.models import Exchange, ExchangeRecord, ExchangeSignal, ExchangeSubmission
-from staydown.matching.models import BankEntry
+from staydown.intake.models import NoticeItem
+from staydown.matching.models import BankEntry, Scan
 from staydown.staff.permissions import Permission
 
 EXCHANGES_CASE_DECIDED = "exchanges:case_decided"
@@ -53,19 +55,17 @@ def queue_case_feedback(db: Session, *, case_id: int, decision_id: int, outcome:
 
 def matched_entry_ids(db: Session, case_id: int) -> set[int]:
     """Bank entries the scans of a case's content matched."""
-    from staydown.cases.models import Case
-    from staydown.intake.models import NoticeItem
-    from staydown.matching.models import Scan
-
     case = db.get(Case, case_id)
     if case is None:
         return set()
     content_ids = {case.content_id} if case.content_id is not None else set()
-    content_ids |= set(
-        db.execute(
+    content_ids |= {
+        c
+        for c in db.execute(
             sa.select(NoticeItem.content_id).where(NoticeItem.case_id == case_id, NoticeItem.content_id.is_not(None))
         ).scalars()
-    )
+        if c is not None  # as the query says
+    }
     found: set[int] = set()
     if content_ids:
         for matches in db.execute(sa.select(Scan.matches).where(Scan.content_id.in_(content_ids))).scalars():

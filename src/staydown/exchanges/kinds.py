@@ -222,9 +222,9 @@ class Kind:
             return _ThreatExchange(ThreatExchangeAPI(creds.api_token, endpoint_override=base_url), collab)  # type: ignore[arg-type]
         if self.api == "tat":
             assert isinstance(creds, TATCredentials)
-            api = _TAT(creds.username, creds.password)
-            api.base_url = base_url
-            return api
+            tat = _TAT(creds.username, creds.password)
+            tat.base_url = base_url
+            return tat
         if self.api == "sample":
             return StaticSampleSignalExchangeAPI()
         return LocalFileSignalExchangeAPI(collab)  # type: ignore[arg-type]
@@ -241,6 +241,7 @@ class Kind:
         if not text:
             raise InvalidInput(f"{self.title} needs credentials: {self.credentials_hint}")
         extra: dict[str, str] = {}
+        creds: auth.CredentialHelper | None
         try:
             if text.startswith("{"):
                 data = json.loads(text)
@@ -262,6 +263,7 @@ class Kind:
     def credentials_hint(self) -> str:
         if self.credentials_cls is None:
             return "none needed"
+        assert dataclasses.is_dataclass(self.credentials_cls)  # the library's credentials are dataclasses
         names = [f.name for f in dataclasses.fields(self.credentials_cls)] + list(self.extra_credentials)
         return "a JSON object with " + ", ".join(names)
 

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -402,8 +403,6 @@ def tat_app(*, username: str, password: str, page_size: int = 1000) -> Starlette
 
 
 def main() -> None:  # pragma: no cover - a convenience for demos
-    import uvicorn
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("service", choices=("ncmec", "stopncii", "threatexchange", "tat"))
     parser.add_argument("--port", type=int, default=8126)

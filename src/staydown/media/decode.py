@@ -66,7 +66,7 @@ __all__ = [
 # Pillow plugin names we let Image.open try. Anything else (EPS, which runs Ghostscript; PSD; ICO;
 # the long tail of legacy formats) is never handed to a decoder.
 PILLOW_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
-SUPPORTED_FORMATS = PILLOW_FORMATS + ("HEIF",)
+SUPPORTED_FORMATS = (*PILLOW_FORMATS, "HEIF")
 
 # Declared pixels per byte of input above which an over-limit image is called a bomb rather than
 # merely large: photographs hold a few pixels per byte at most; only a crafted or degenerate file
@@ -215,14 +215,14 @@ def sniff_format(data: bytes) -> str | None:
         return "AVI"
     if head.startswith(b"%PDF"):
         return "PDF"
-    if head.startswith(b"%!PS") or head.startswith(b"\xc5\xd0\xd3\xc6"):
+    if head.startswith((b"%!PS", b"\xc5\xd0\xd3\xc6")):
         return "EPS"
     if head.startswith(b"8BPS"):
         return "PSD"
     if head[:4] == b"\x00\x00\x01\x00":
         return "ICO"
     stripped = head.lstrip()
-    if stripped.startswith(b"<?xml") or stripped.startswith(b"<svg"):
+    if stripped.startswith((b"<?xml", b"<svg")):
         return "SVG"
     return None
 
@@ -297,7 +297,7 @@ def _orientation(im: Image.Image) -> int:
         return 1
     try:
         value = im.getexif().get(0x0112, 1)
-    except Exception:  # a broken EXIF block must not sink an otherwise good image
+    except Exception:  # noqa: BLE001 - a broken EXIF block must not sink an otherwise good image
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
@@ -327,7 +327,7 @@ def _map_exception(exc: BaseException, fmt: str | None) -> MediaError:
 
 def _load_heif(data: bytes, limits: DecodeLimits, deadline: float) -> OpenedImage:
     try:
-        import pillow_heif  # optional; imported on first HEIF input only
+        import pillow_heif  # noqa: PLC0415 - optional dependency, imported on the first HEIF input only
     except ImportError:
         raise UnsupportedMedia(
             "HEIC/HEIF images need the optional 'pillow-heif' package, which is not installed"
@@ -336,7 +336,7 @@ def _load_heif(data: bytes, limits: DecodeLimits, deadline: float) -> OpenedImag
         heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)  # lazy: header only
         width, height = heif.size
         count = len(heif)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - libheif's errors on hostile input all mean "corrupt"
         raise _map_exception(exc, "HEIF") from None
     _check_dimensions(width, height, len(data), limits, "HEIF image")
     if count > limits.max_frames:
@@ -345,7 +345,7 @@ def _load_heif(data: bytes, limits: DecodeLimits, deadline: float) -> OpenedImag
         )
     try:
         im = heif[0].to_pillow()  # libheif applies the container's rotation and mirroring itself
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - as above: any failure to decode means "corrupt"
         raise _map_exception(exc, "HEIF") from None
     info = MediaInfo("HEIF", width, height, count, 1, len(data))
     return OpenedImage(im, info, deadline, limits, _heif=heif)
@@ -382,7 +382,7 @@ def open_image(data: bytes, *, limits: DecodeLimits = DEFAULT_LIMITS) -> OpenedI
         orientation = _orientation(im)
     except MediaError:
         raise
-    except Exception as exc:  # Pillow plugins raise many types on hostile input; all mean "corrupt"
+    except Exception as exc:  # noqa: BLE001 - Pillow plugins raise many types on hostile input; all mean "corrupt"
         raise _map_exception(exc, sniffed) from None
     if count > limits.max_frames:
         raise MediaTooLarge(
@@ -434,7 +434,7 @@ def _frame_plan(info: MediaInfo, limits: DecodeLimits) -> list[int]:
     per_frame = max(info.width * info.height, 1)
     reachable = max(1, min(n, limits.max_total_pixels // per_frame))  # frames decode in sequence
     k = min(limits.keep_frames, reachable)
-    return sorted({int(round(x)) for x in np.linspace(0, reachable - 1, k)})
+    return sorted({round(x) for x in np.linspace(0, reachable - 1, k).tolist()})
 
 
 def decode_image(data: bytes, *, limits: DecodeLimits = DEFAULT_LIMITS) -> DecodedImage:
@@ -465,7 +465,7 @@ def decode_opened(opened: OpenedImage) -> DecodedImage:
             opened.check_time(f"frame {index}")
     except MediaError:
         raise
-    except Exception as exc:  # see open_image: hostile input raises anything
+    except Exception as exc:  # noqa: BLE001 - see open_image: hostile input raises anything
         raise _map_exception(exc, fmt) from None
     return DecodedImage(info, tuple(frames), tuple(indexes), had_alpha)
 

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import pdqhash
 from PIL import Image
 
 from staydown.media.decode import (
@@ -165,8 +166,6 @@ def _rgb_array(img: Image.Image) -> np.ndarray:
 
 def pdq_from_image(img: Image.Image) -> PdqResult:
     """Reference PDQ of an image's pixels via pdqhash (the value exchange partners compute)."""
-    import pdqhash
-
     vector, quality = pdqhash.compute(_rgb_array(img))
     return PdqResult(_vector_to_hex(vector), int(quality))
 
@@ -305,7 +304,7 @@ def _flat_share(buf: np.ndarray) -> float:
 
 def detail_of(buf: np.ndarray, quality: int) -> int:
     """PDQ's quality, lowered by flatness: min(quality, 100 x the share of non-flat samples)."""
-    return min(quality, int(round(100 * (1.0 - _flat_share(buf)))))
+    return min(quality, round(100 * (1.0 - _flat_share(buf))))
 
 
 def pdq_hex_of_buffer(buf: np.ndarray) -> str:
@@ -328,7 +327,7 @@ def pdq_from_luma(luma: LumaImage) -> PdqResult:
 def pdq_dihedral(luma: LumaImage) -> tuple[dict[str, str], int]:
     """All 8 rotation/flip hashes from one filter pass (as pdqhash.compute_dihedral), and the quality."""
     c, q = pdq_coefficients(luma)
-    return {n: _coefficients_to_hex(x) for n, x in zip(DIHEDRAL_NAMES, _dihedral_coefficients(c))}, q
+    return {n: _coefficients_to_hex(x) for n, x in zip(DIHEDRAL_NAMES, _dihedral_coefficients(c), strict=True)}, q
 
 
 # ---- from bytes ----------------------------------------------------------------------------------
@@ -362,7 +361,7 @@ def prepare_luma(opened: OpenedImage, *, fast: bool = True) -> tuple[LumaImage, 
                 pass
             except MediaError:
                 raise
-            except Exception as exc:  # hostile input: see decode.open_image
+            except Exception as exc:  # noqa: BLE001 - hostile input: see decode.open_image
                 raise _map_exception(exc, "JPEG") from None
             else:
                 opened.check_time("reduced decode")
@@ -389,14 +388,14 @@ def _reduced_luma(opened: OpenedImage) -> LumaImage:
         im.load()
         opened.check_time("decode")
         rgb, _ = to_rgb(im)
-        im = None
+        del im
         small = rgb.reduce(scale)
-        rgb = None
+        del rgb  # the full-size RGB copy is freed before the next step
         opened.check_time("reduce")
         oriented = apply_orientation(small, info.orientation) if info.format != "HEIF" else small
     except MediaError:
         raise
-    except Exception as exc:  # hostile input: see decode.open_image
+    except Exception as exc:  # noqa: BLE001 - hostile input: see decode.open_image
         raise _map_exception(exc, info.format) from None
     display = info.display_size if info.format != "HEIF" else (info.width, info.height)
     return LumaImage(luma_from_rgb(oriented).pixels, display)
@@ -430,7 +429,7 @@ def compute_signals_and_luma(
     info = opened.info
     if info.frame_count > 1:
         frames = list(_animation_lumas(opened, fast=fast))
-        index0, luma, first = frames[0]
+        _, luma, first = frames[0]
         others = tuple(FramePdq(index, r.pdq, r.quality) for index, _, r in frames[1:])
         width, height = luma.source_size
         signals = MediaSignals(
@@ -478,7 +477,7 @@ def _animation_lumas(opened: OpenedImage, *, fast: bool = True) -> Iterator[tupl
             yield index, luma, result
     except MediaError:
         raise
-    except Exception as exc:  # see decode.open_image: hostile input raises anything
+    except Exception as exc:  # noqa: BLE001 - see decode.open_image: hostile input raises anything
         raise _map_exception(exc, info.format) from None
 
 

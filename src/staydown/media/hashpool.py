@@ -22,6 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from staydown.matching.scanning import hash_upload
 from staydown.media.decode import DecodeLimits
 from staydown.media.errors import CorruptMedia
 
@@ -31,16 +32,12 @@ log = logging.getLogger("staydown.media")
 
 
 def _hash_job(data: bytes, limits: DecodeLimits) -> Any:
-    from staydown.matching.scanning import hash_upload
-
     return hash_upload(data, limits=limits)
 
 
 def _warm() -> int:
-    # Import what a scan needs (NumPy, Pillow, the decoders) before the first upload waits on it.
-    from staydown.matching import scanning  # noqa: F401
-    from staydown.media import variants  # noqa: F401
-
+    # Nothing to do: a worker imports this module to run this function, and with it what a scan
+    # needs (NumPy, Pillow, the decoders, through `hash_upload`), before the first upload waits on it.
     return 0
 
 

@@ -117,7 +117,7 @@ def _runs(chrome: np.ndarray, flat: np.ndarray, max_gap: int) -> list[tuple[int,
     starts = np.concatenate(([idx[0]], idx[breaks + 1]))
     ends = np.concatenate((idx[breaks], [idx[-1]])) + 1
     out: list[tuple[int, int]] = []
-    for a, b in sorted(zip(starts.tolist(), ends.tolist()), key=lambda r: r[0] - r[1]):
+    for a, b in sorted(zip(starts.tolist(), ends.tolist(), strict=True), key=lambda r: r[0] - r[1]):
         picture = np.flatnonzero(~chrome[a:b] & ~flat[a:b])
         if picture.size < _MIN_PICTURE_LINES * (b - a):
             continue

@@ -415,7 +415,7 @@ def query_variants(
         # Only thin edges are a gutter; a wide one is the tile's own background (a product shot).
         left, top, right, bottom = (
             v if v <= _MAX_GUTTER * side else 0
-            for v, side in zip(detect_borders(tile.pixels), (tcols, trows, tcols, trows))
+            for v, side in zip(detect_borders(tile.pixels), (tcols, trows, tcols, trows), strict=True)
         )
         if left or top or right or bottom:
             tile = tile.crop(left, top, tcols - right, trows - bottom)
@@ -442,7 +442,7 @@ def query_variants(
     for crop in uncrops:
         out.append(
             PdqVariant(
-                "uncrop_" + "_".join(f"{side}{round(v * 1000):d}" for side, v in zip("ltrb", crop)),
+                "uncrop_" + "_".join(f"{side}{round(v * 1000):d}" for side, v in zip("ltrb", crop, strict=True)),
                 _uncropped_pdq(small, *crop),
                 detail,
             )
@@ -469,7 +469,7 @@ def bank_variants(
     out = [PdqVariant("original", first.pdq, first.quality)]
     detail = pdq_detail(luma).quality  # the original's: crops and turns carry it (see query_variants)
     for crop in crops:
-        name = "crop_" + "_".join(f"{side}{round(v * 1000):d}" for side, v in zip("ltrb", crop))
+        name = "crop_" + "_".join(f"{side}{round(v * 1000):d}" for side, v in zip("ltrb", crop, strict=True))
         out.append(PdqVariant(name, pdq_hex(_crop_fraction(luma, *crop)), detail))
     clock.check("bank crops")
     for degrees in rotations:

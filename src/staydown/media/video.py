@@ -44,6 +44,7 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
+from PIL import Image
 
 from staydown.media.decode import sniff_format
 from staydown.media.errors import CorruptMedia, DecodeTimeout, MediaTooLarge, UnsupportedMedia
@@ -141,7 +142,7 @@ class VideoLimits:
         """(look-up step, keep step) in frames: every look-up step-th frame is hashed and looked up;
         every keep step-th (a multiple of it, so the kept frames are among those hashed) is kept, as
         vpdq keeps frame n when n % int(seconds_per_hash * fps) == 0."""
-        lookup = max(1, int(round(frame_rate / self.lookup_rate)))
+        lookup = max(1, round(frame_rate / self.lookup_rate))
         keep = lookup * max(1, int(self.seconds_per_hash * frame_rate / lookup))
         return lookup, keep
 
@@ -180,13 +181,11 @@ def ffmpeg_available() -> bool:
 
 
 def _animated_gif(data: bytes) -> bool:
-    from PIL import Image
-
     try:
         with Image.open(io.BytesIO(data), formats=("GIF",)) as im:
             # n_frames walks the block structure only (bounded by the byte limit), no pixels.
             return bool(getattr(im, "is_animated", False))
-    except Exception:  # a GIF Pillow cannot read is for the image path to refuse with its reason
+    except Exception:  # noqa: BLE001 - a GIF Pillow cannot read is for the image path to refuse with its reason
         return False
 
 
@@ -230,7 +229,7 @@ def _limited(cmd: list[str], limits: VideoLimits, cpu_seconds: float) -> list[st
     return [
         prlimit,
         f"--as={limits.max_memory_bytes}",
-        f"--cpu={max(1, int(math.ceil(cpu_seconds)))}",
+        f"--cpu={max(1, math.ceil(cpu_seconds))}",
         "--fsize=0",
         "--core=0",
         "--",
@@ -285,7 +284,7 @@ def _rotation(stream: dict) -> int:
     for side in stream.get("side_data_list") or []:
         if "rotation" in side:
             try:
-                return int(round(float(side["rotation"]))) % 360
+                return round(float(side["rotation"])) % 360
             except (TypeError, ValueError):
                 return 0
     try:
@@ -372,6 +371,8 @@ def _probe(fd: int, demuxer: str, fmt: str, limits: VideoLimits, deadline: float
             )
     duration = 0.0
     for candidate in ((facts.get("format") or {}).get("duration"), stream.get("duration")):
+        if candidate is None:
+            continue
         try:
             duration = max(duration, float(candidate))
         except (TypeError, ValueError):
@@ -407,8 +408,8 @@ def _hash_size(width: int, height: int, side: int) -> tuple[int, int]:
     to 60% hashed at its own size was 13 bits (median) from the original, and 3 bits when both are
     hashed at one size (bench/video.py's corpus)."""
     scale = side / max(width, height)
-    w = max(2, int(round(width * scale / 2)) * 2)
-    h = max(2, int(round(height * scale / 2)) * 2)
+    w = max(2, round(width * scale / 2) * 2)
+    h = max(2, round(height * scale / 2) * 2)
     return w, h
 
 
@@ -429,7 +430,7 @@ def _sparse_tent(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _tent_64(gray, row_lo, row_hi, row_w, col_lo, col_hi, col_w):  # pragma: no cover - compiled
     # wr @ gray @ wc.T with the tent's zeros skipped: ~1/30 of the dense product's work. (NumPy's dense
     # product went through OpenBLAS, whose threads cost 2-8 ms a frame on a busy two-core machine.)
-    h, w = gray.shape
+    _, w = gray.shape
     tmp = np.zeros((64, w), np.float32)
     for r in range(64):
         for k in range(row_lo[r], row_hi[r]):
@@ -470,7 +471,7 @@ def _crop_hashes(gray: np.ndarray) -> tuple[tuple[str, int], ...]:
     h, w = gray.shape
     out = []
     for c in VARIANT_CROPS:
-        dx, dy = int(round(w * c)), int(round(h * c))
+        dx, dy = round(w * c), round(h * c)
         coefficients, quality = frame_coefficients(gray[dy : h - dy, dx : w - dx])
         out.append((_coefficients_to_hex(coefficients), quality))
     return tuple(out)
@@ -624,7 +625,7 @@ def _decode_and_hash(
             gray = np.frombuffer(raw, np.uint8).reshape(h, w)
             pdq, mirror, quality = _frame_hashes(gray)
             kept = n % keep_step == 0
-            crops = ()
+            crops: tuple[tuple[str, int], ...] = ()
             if kept and timestamp >= next_variant - 1e-3:
                 crops = _crop_hashes(gray)
                 next_variant = timestamp + VARIANT_SECONDS

@@ -27,7 +27,9 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    assert url is not None, "staydown.migrate sets sqlalchemy.url"
+    engine = create_engine(url)
     with engine.begin() as conn:
         _run(conn)
     engine.dispose()

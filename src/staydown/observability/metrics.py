@@ -23,15 +23,18 @@ from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from staydown.actors import Actor
+from staydown.cases.models import LegalTrack, TrackState
+from staydown.delivery.models import Job, JobState
 from staydown.http import require
 from staydown.observability import MULTIPROC_ENV
 from staydown.staff.permissions import Permission
@@ -118,11 +121,6 @@ class StateCollector(Collector):
         self.engine = engine
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        import sqlalchemy as sa
-
-        from staydown.cases.models import LegalTrack, TrackState
-        from staydown.delivery.models import Job, JobState
-
         with self.database.unit_of_work(write=False) as db:
             when = self.database.clock.now()
             depth = GaugeMetricFamily(
@@ -155,7 +153,7 @@ class StateCollector(Collector):
             bucket = sa.case(
                 (LegalTrack.due_at.is_(None), "waiting"),
                 (LegalTrack.due_at < bounds[0], "overdue"),
-                *((LegalTrack.due_at < b, f"under_{h}h") for b, h in zip(bounds[1:], TIME_LEFT_HOURS)),
+                *((LegalTrack.due_at < b, f"under_{h}h") for b, h in zip(bounds[1:], TIME_LEFT_HOURS, strict=True)),
                 else_="later",
             )
             for kind, left, n in db.execute(
@@ -207,8 +205,6 @@ def exposition(database: Any, engine: Any) -> bytes:
     """What `GET /metrics` answers: every process's counters, and the states read now."""
     registry = CollectorRegistry()
     if os.environ.get(MULTIPROC_ENV):
-        from prometheus_client import multiprocess
-
         multiprocess.MultiProcessCollector(registry)
     else:
         for metric in (REQUESTS, LATENCY, INTAKE_BATCH, INTAKE_NOTICES, INTAKE_WAITING, SCANS, MATCHES, WEBHOOKS):

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from staydown.transparency.report import TransparencyReport
-from staydown.web.templating import STATIC_DIR
+from staydown.web.templating import ENV, STATIC_DIR
 
 FORMATS = ("json", "csv", "html")
 MEDIA_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8"}
@@ -63,8 +63,6 @@ def to_html(report: TransparencyReport | Mapping[str, Any], *, standalone: bool 
     Content-Security-Policy forbids inline styles."""
     body = report.to_dict() if isinstance(report, TransparencyReport) else report
     stylesheet = (STATIC_DIR / "staydown.css").read_text(encoding="utf-8") if standalone else None
-    from staydown.web.templating import ENV
-
     template = ENV.get_template("transparency/report.html")
     return template.render(report=body, stylesheet=stylesheet, public=str(body.get("schema", "")).endswith("+public"))
 

@@ -168,23 +168,23 @@ def relations(tree: Mapping[str, Any]) -> list[tuple[Path, list[Path]]]:
                 for by in breakdowns:
                     parts = node.get(by)
                     if isinstance(parts, Mapping) and parts and all(_is_count(v) for v in parts.values()):
-                        out.append((at + (total_key,), [at + (by, k) for k in parts]))
+                        out.append(((*at, total_key), [(*at, by, k) for k in parts]))
         for key, value in node.items():
             if isinstance(value, Mapping):
-                walk(value, at + (key,))
+                walk(value, (*at, key))
 
     walk(tree, ())
-    actions = tree.get("actions") if isinstance(tree.get("actions"), Mapping) else {}
+    found = tree.get("actions")
+    actions = found if isinstance(found, Mapping) else {}
     grid = actions.get("by_ground_kind") if isinstance(actions, Mapping) else None
     if isinstance(grid, Mapping):
         for ground, kinds in grid.items():
-            if isinstance(kinds, Mapping):
-                if _is_count(_get(tree, ("actions", "by_ground", ground))):
-                    out.append(
-                        (("actions", "by_ground", ground), [("actions", "by_ground_kind", ground, k) for k in kinds])
-                    )
+            if isinstance(kinds, Mapping) and _is_count(_get(tree, ("actions", "by_ground", ground))):
+                out.append(
+                    (("actions", "by_ground", ground), [("actions", "by_ground_kind", ground, k) for k in kinds])
+                )
         for kind in actions.get("by_kind", {}) or {}:
-            cells = [
+            cells: list[Path] = [
                 ("actions", "by_ground_kind", g, kind)
                 for g, ks in grid.items()
                 if isinstance(ks, Mapping) and kind in ks
@@ -204,11 +204,11 @@ def relations(tree: Mapping[str, Any]) -> list[tuple[Path, list[Path]]]:
                 s for s in ("met_on_time", "met_late", "overdue", "open", "waiting", "not_applicable") if s in t
             ]
             if "opened" in t:
-                out.append((base + ("opened",), [base + (s,) for s in statuses]))
+                out.append(((*base, "opened"), [(*base, s) for s in statuses]))
             if "met" in t:
-                out.append((base + ("met",), [base + ("met_on_time",), base + ("met_late",)]))
+                out.append(((*base, "met"), [(*base, "met_on_time"), (*base, "met_late")]))
             if "missed" in t:
-                out.append((base + ("missed",), [base + ("met_late",), base + ("overdue",)]))
+                out.append(((*base, "missed"), [(*base, "met_late"), (*base, "overdue")]))
     accounts = _get(tree, ("suspensions", "accounts"))
     if isinstance(accounts, Mapping) and isinstance(accounts.get("by_policy"), Mapping):
         for kind in ("warn", "suspend", "terminate"):
@@ -397,4 +397,4 @@ def _withhold_rates(node: Any, published_paths: set[Path], at: Path = ()) -> Non
             ):
                 node[key] = None
         elif isinstance(value, dict):
-            _withhold_rates(value, published_paths, at + (key,))
+            _withhold_rates(value, published_paths, (*at, key))

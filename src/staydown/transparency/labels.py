@@ -6,7 +6,7 @@ translation: the public page shows them in the reader's language, the staff repo
 
 from __future__ import annotations
 
-from staydown.i18n import N_, localise
+from staydown.i18n import N_, gettext, localise
 
 CATEGORY_LABELS: dict[str, str] = {
     "STATEMENT_CATEGORY_ANIMAL_WELFARE": N_("Animal welfare"),
@@ -45,7 +45,6 @@ FIGURE_LABELS: dict[str, str] = {
     "dsa_art18": N_("Suspected crimes notified (DSA Art. 18)"),
     "priority_takedown": N_("Swift removal of the gravest illegal content (UK)"),
     "uk_nca": N_("Reports to the UK NCA"),
-    "authority_order": N_("Orders and requests from authorities"),
     "upheld": N_("Decision stood"),
     "reversed": N_("Reversed"),
     "modified": N_("Changed"),
@@ -86,8 +85,6 @@ def figure_label(key: str) -> str:
     """One key in words; a key with no words of its own is written as words, never as an enum."""
     found = FIGURE_LABELS.get(key)
     if found is not None:
-        from staydown.i18n import gettext
-
         return gettext(found)
     words = key.removeprefix("STATEMENT_CATEGORY_").replace("_", " ").strip()
     return words[:1].upper() + words[1:].lower()

@@ -17,8 +17,8 @@ Sections (keys of `figures`):
   by_reporter_kind; trusted_flaggers by name; not_processed (notifier suspended, Art. 23).
 - actions: enforcement actions created in the period, not interim (interim restrictions pending
   review are counted apart) and not restorations. by_ground (illegal_content or
-  terms_of_service: the statement of reasons' decision ground, else the policy's first ground), by_kind, by_target, by_source (of the case: authority >
-  trusted_flagger > notice > own_initiative), by_ground_kind.
+  terms_of_service: the statement of reasons' decision ground, else the policy's first ground), by_kind,
+  by_target, by_source (of the case: authority > trusted_flagger > notice > own_initiative), by_ground_kind.
 - automation: the same actions by automated detection and automated decision; decisions taken in
   the period (final outcome, see consistency) by automated or human.
 - time_to_action: per case whose first (non-interim) action falls in the period, hours from the
@@ -47,6 +47,7 @@ Sections (keys of `figures`):
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -73,7 +74,7 @@ SCHEMA = "staydown.transparency_report/1"
 MAX_PERIOD_DAYS = 366 * 5
 RESTORE_KINDS = ("restore", "restore_account")
 # Actions that are requests to the platform (enforcement.actions.REQUEST_KINDS), not measures.
-NOT_MEASURES = RESTORE_KINDS + ("provide_file",)
+NOT_MEASURES = (*RESTORE_KINDS, "provide_file")
 ACCOUNT_MEASURES = ("warn", "suspend", "terminate")
 FINAL_DECISION_STATES = (DecisionState.effective.value, DecisionState.upheld.value, DecisionState.overturned.value)
 FINAL_OUTCOMES = (Outcome.violates.value, Outcome.does_not_violate.value)
@@ -236,7 +237,7 @@ class _Context:
             .where(NoticeItem.case_id.in_(sorted(case_ids)))
             .group_by(NoticeItem.case_id)
         ).all()
-        return {case_id: received for case_id, received in rows}
+        return {case_id: received for case_id, received in rows if case_id is not None}
 
     def case_sources(self) -> dict[int, str]:
         """Every case's source: the first in SOURCE_PRECEDENCE among the kinds of its notices."""
@@ -249,6 +250,7 @@ class _Context:
                 .distinct()
             ).all()
             for case_id, kind in rows:
+                assert case_id is not None  # the query's condition
                 kinds[case_id].add(SOURCE_OF_KIND.get(kind, "notice"))
             self._case_sources = {
                 case_id: next(s for s in SOURCE_PRECEDENCE if s in found) for case_id, found in kinds.items()
@@ -373,7 +375,7 @@ class _Context:
             ).all()
             return {"automated": sum(n for flag, n in rows if flag), "human": sum(n for flag, n in rows if not flag)}
 
-        decided = defaultdict(int)
+        decided: dict[str, int] = defaultdict(int)
         for d in self.final_decisions():
             decided["automated" if d.automated else "human"] += 1
         return {
@@ -383,18 +385,16 @@ class _Context:
         }
 
     def time_to_action(self) -> dict[str, Any]:
-        firsts = dict(
-            self.db.execute(
-                sa.select(EnforcementAction.case_id, sa.func.min(EnforcementAction.created_at))
-                .where(
-                    EnforcementAction.case_id.is_not(None),
-                    EnforcementAction.interim.is_(False),
-                    EnforcementAction.kind.not_in(NOT_MEASURES),
-                )
-                .group_by(EnforcementAction.case_id)
-            ).all()
-        )
-        in_period = {c: t for c, t in firsts.items() if self.start <= t < self.end}
+        firsts = self.db.execute(
+            sa.select(EnforcementAction.case_id, sa.func.min(EnforcementAction.created_at))
+            .where(
+                EnforcementAction.case_id.is_not(None),
+                EnforcementAction.interim.is_(False),
+                EnforcementAction.kind.not_in(NOT_MEASURES),
+            )
+            .group_by(EnforcementAction.case_id)
+        ).all()
+        in_period = {c: t for c, t in firsts if c is not None and self.start <= t < self.end}
         receipts = self._first_receipts(set(in_period))
         values = [fx.hours(in_period[c] - receipts[c]) for c in sorted(in_period) if c in receipts]
         sources = self.case_sources()
@@ -405,9 +405,10 @@ class _Context:
         return {**fx.durations(values), "by_source": {s: fx.durations(v) for s, v in sorted(by_source.items())}}
 
     def time_to_decision(self) -> dict[str, Any]:
-        decided = dict(
-            self.db.execute(sa.select(Case.id, Case.decided_at).where(_in(Case.decided_at, self.start, self.end))).all()
-        )
+        rows = self.db.execute(
+            sa.select(Case.id, Case.decided_at).where(_in(Case.decided_at, self.start, self.end))
+        ).all()
+        decided = {case_id: at for case_id, at in rows if at is not None}  # none is: decided in the period
         receipts = self._first_receipts(set(decided))
         return fx.durations(fx.hours(decided[c] - receipts[c]) for c in sorted(decided) if c in receipts)
 
@@ -461,7 +462,7 @@ class _Context:
             "expedited": expedited,
             "decided": decided,
             "by_outcome": by_outcome,
-            "time_to_decide": fx.durations(fx.hours(d - r) for _, r, d in decided_rows),
+            "time_to_decide": fx.durations(fx.hours(d - r) for _, r, d in decided_rows if d is not None),
             "reversal_rate": fx.rate(by_outcome.get(AppealOutcome.reversed.value, 0), decided),
             "modification_rate": fx.rate(by_outcome.get(AppealOutcome.modified.value, 0), decided),
             "out_of_court": {
@@ -537,7 +538,7 @@ class _Context:
         # violation" overturned at second review never did); later appeals are counted apart.
         reviews: dict[int, str] = {}
         case_ids = sorted({c for _, c, _ in rows if c is not None})
-        for case_id, outcome in self.db.execute(
+        for case_id, decided_outcome in self.db.execute(
             sa.select(Decision.case_id, Decision.outcome)
             .where(
                 Decision.case_id.in_(case_ids or [-1]),
@@ -546,7 +547,7 @@ class _Context:
             )
             .order_by(Decision.id)
         ).all():
-            reviews.setdefault(case_id, outcome)
+            reviews.setdefault(case_id, decided_outcome)
         by_bank: dict[str, dict[str, int]] = {}
         by_signal: dict[str, dict[str, int]] = {}
         for _, case_id, details in rows:
@@ -701,7 +702,7 @@ class _Context:
             .where(_in(Decision.decided_at, self.start, self.end))
         ).all()
 
-        def tally(group: list[Any]) -> dict[str, Any]:
+        def tally(group: Sequence[Any]) -> dict[str, Any]:
             completed = [r for r in group if r[0] == CheckState.done.value]
             agreed = sum(1 for r in completed if r[1])
             return {

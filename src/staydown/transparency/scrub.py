@@ -17,6 +17,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
+
+from staydown.cases.models import Case
+from staydown.intake.models import Notice, NoticeItem, TrustedFlagger
+from staydown.subjects.models import PlatformAccount, PlatformContent
+
 REDACTED = "[redacted]"
 
 _EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
@@ -148,12 +154,6 @@ def identifiers_by_case(db: Any, case_ids: Iterable[int]) -> dict[int, set[str]]
     it (platform id, address, metadata naming a person), their accounts (platform id, handle,
     metadata), its notices (notifier's name, e-mail, signature, reporting account and its handle,
     trusted flagger, order reference)."""
-    import sqlalchemy as sa
-
-    from staydown.cases.models import Case
-    from staydown.intake.models import Notice, NoticeItem, TrustedFlagger
-    from staydown.subjects.models import PlatformAccount, PlatformContent
-
     ids = sorted({int(c) for c in case_ids if c})
     values: dict[int, set[str]] = {c: set() for c in ids}
     if not ids:
@@ -257,8 +257,6 @@ def _cache(db: Any) -> dict[Any, Any]:
 
 
 def _key(db: Any, case_id: int) -> tuple[int, int]:
-    from staydown.cases.models import Case
-
     case = db.get(Case, case_id)
     return case_id, (case.notice_count if case is not None else 0)
 
@@ -266,10 +264,6 @@ def _key(db: Any, case_id: int) -> tuple[int, int]:
 def prefetch_scrubbers(db: Any, case_ids: Iterable[int | None]) -> None:
     """Read the identifiers of many cases at once into this transaction's cache, so that
     `case_scrubber` asks nothing per action (a page of the feed, a batch of webhooks)."""
-    import sqlalchemy as sa
-
-    from staydown.cases.models import Case
-
     ids = sorted({c for c in case_ids if c})
     if not ids:
         return

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from staydown import audit
 from staydown.actors import SYSTEM, Actor
 from staydown.audit import AuditTag
+from staydown.cases.models import StaffAlert
 from staydown.db import now
 from staydown.delivery.outbox import JobContext
 from staydown.egress import OPERATOR, guarded_client
@@ -370,7 +371,8 @@ def validate_statement(body: Any, *, strict: bool = True) -> dict[str, list[str]
             others = " / ".join(o.replace("_", " ") for o in decisions if o != d)
             err(d, f"field is required when none of {others} are present")
     many_of("decision_visibility", DECISION_VISIBILITIES)
-    visibility = body.get("decision_visibility") if isinstance(body.get("decision_visibility"), list) else []
+    found = body.get("decision_visibility")
+    visibility = found if isinstance(found, list) else []
     text("decision_visibility_other", 500, required="DECISION_VISIBILITY_OTHER" in visibility)
     one_of("decision_monetary", DECISION_MONETARIES)
     text("decision_monetary_other", 500, required=body.get("decision_monetary") == "DECISION_MONETARY_OTHER")
@@ -391,7 +393,8 @@ def validate_statement(body: Any, *, strict: bool = True) -> dict[str, list[str]
     text("incompatible_content_explanation", 2000, required=incompatible)
     one_of("incompatible_content_illegal", INCOMPATIBLE_CONTENT_ILLEGALS)
     many_of("content_type", CONTENT_TYPES, required=True)
-    content_type = body.get("content_type") if isinstance(body.get("content_type"), list) else []
+    found = body.get("content_type")
+    content_type = found if isinstance(found, list) else []
     text("content_type_other", 500, required="CONTENT_TYPE_OTHER" in content_type)
     one_of("category", DSA_CATEGORIES, required=True)
     many_of("category_addition", DSA_CATEGORIES)
@@ -509,7 +512,8 @@ class TdbClient:
             if status in (401, 403, 404, 405):
                 raise TdbConfigurationError(f"the Transparency Database answered HTTP {status}: {response.text[:300]}")
             data = _json(response)
-            errors = data.get("errors") if isinstance(data.get("errors"), dict) else {}
+            found = data.get("errors")
+            errors = found if isinstance(found, dict) else {}
             if status == 422 and errors.get("existing_puids"):
                 existing = {str(p) for p in errors["existing_puids"]}
                 settled = [b for b in remaining if b["puid"] in existing]
@@ -762,8 +766,6 @@ def tdb_submit_job(db: Session, ctx: JobContext) -> None:
 
 
 def _alert_on_backlog(db: Session, *, problem: str) -> None:
-    from staydown.cases.models import StaffAlert
-
     oldest = db.scalar(
         sa.select(sa.func.min(StatementOfReasons.issued_at)).where(
             StatementOfReasons.tdb_state == TdbState.pending.value

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -181,8 +182,6 @@ def create_app(*, token: str = DEV_TDB_TOKEN, strict: bool = True) -> FastAPI:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import uvicorn
-
     parser = argparse.ArgumentParser(
         prog="python -m staydown.transparency.tdb_server",
         description="A local EU Transparency Database API (127.0.0.1 only).",

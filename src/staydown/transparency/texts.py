@@ -81,7 +81,7 @@ def keys(node: Any, prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
     if isinstance(node, dict):
         out: set[tuple[str, ...]] = set()
         for k, v in node.items():
-            out |= keys(v, prefix + (str(k),))
+            out |= keys(v, (*prefix, str(k)))
         return out
     return {prefix}
 

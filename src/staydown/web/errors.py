@@ -12,6 +12,8 @@ from staydown.errors import StaydownError, http_status_for
 from staydown.http import error_response, http_error_headers
 from staydown.i18n import N_
 from staydown.i18n import gettext as _
+from staydown.web.console.session import LoginRequired, login_redirect
+from staydown.web.templating import page_language, render
 
 # Paths whose answers are HTML pages (the JSON API lives under /v1 and /public).
 PAGE_PREFIXES = ("/console", "/report", "/takedown", "/status", "/appeal", "/transparency", "/statements", "/detection")
@@ -19,12 +21,10 @@ PAGE_PREFIXES = ("/console", "/report", "/takedown", "/status", "/appeal", "/tra
 
 def is_page(request: Request) -> bool:
     path = request.url.path
-    return any(path == p or path.startswith(p + "/") or path.startswith(p + "?") for p in PAGE_PREFIXES)
+    return any(path == p or path.startswith((p + "/", p + "?")) for p in PAGE_PREFIXES)
 
 
 def page_error(request: Request, status: int, message: str) -> Response:
-    from staydown.web.templating import page_language, render
-
     # The page's language is chosen first: a domain error's message, written in English for the
     # API, is shown translated where the catalogue has it (messages marked with N_ where raised).
     page_language(request)
@@ -52,8 +52,6 @@ def install_page_errors(app: FastAPI) -> None:
     """Register handlers that render pages for page paths and defer to the JSON body elsewhere.
     Registered for the StaydownError base: Starlette picks the handler by the exception's MRO, and
     this replaces the API's handler for that class with one that does both."""
-    from staydown.web.console.session import LoginRequired, login_redirect
-
     previous = app.exception_handlers.get(StaydownError)
     previous_http = app.exception_handlers.get(StarletteHTTPException)
 
@@ -63,8 +61,9 @@ def install_page_errors(app: FastAPI) -> None:
             return login_redirect(request)
         if is_page(request):
             response = page_error(request, http_status_for(exc), exc.message)
-            if getattr(exc, "retry_after", None):
-                response.headers["Retry-After"] = str(exc.retry_after)
+            retry_after = getattr(exc, "retry_after", None)
+            if retry_after:
+                response.headers["Retry-After"] = str(retry_after)
             return response
         if previous is not None:
             return await previous(request, exc)  # type: ignore[misc]

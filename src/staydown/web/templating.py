@@ -12,6 +12,8 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from staydown import i18n
+from staydown.transparency.labels import figure_label
+from staydown.web.console.words import GLOBALS as console_words
 from staydown.web.security import csrf_token
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -39,8 +41,6 @@ def _iso(value: datetime | None) -> str:
 def _figure_label(key: object) -> str:
     """A transparency figure's key in words ("dsa_notice" reads "EU notices"); a name that is
     not a key of ours (a bank, a policy ref, a reviewer) as it is."""
-    from staydown.transparency.labels import figure_label
-
     text = str(key)
     if (text.islower() and "_" in text) or text.startswith("STATEMENT_CATEGORY_") or text in _KNOWN_WORDS:
         return figure_label(text)
@@ -111,8 +111,6 @@ def build_environment() -> Environment:
     # A sentence in {% trans %} is one line in the catalogue, however the template wraps it.
     env.policies["ext.i18n.trimmed"] = True
     env.filters["iso"] = _iso
-    from staydown.web.console.words import GLOBALS as console_words
-
     env.globals.update(console_words)
     env.filters["word"] = console_words["word"]
     env.filters["staff_name"] = lambda ref, names: names.get(ref, ref)

@@ -89,7 +89,7 @@ def staff_create(
     display_name: Annotated[str, Form()] = "",
     email: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
-    roles: Annotated[list[str], Form()] = [],
+    roles: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI copies the default for each request
 ) -> Response:
     verify_csrf(request, csrf_token)
     mail = optional_text(email, label=N_("the e-mail"), max_len=320)
@@ -132,7 +132,7 @@ def staff_roles(
     db: DbSession,
     actor: StaffAdmin,
     csrf_token: Annotated[str, Form()] = "",
-    roles: Annotated[list[str], Form()] = [],
+    roles: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI copies the default for each request
 ) -> Response:
     verify_csrf(request, csrf_token)
     user = queries.staff_user(db, user_id)
@@ -217,7 +217,7 @@ def key_create(
     actor: KeyAdmin,
     csrf_token: Annotated[str, Form()] = "",
     name: Annotated[str, Form()] = "",
-    scopes: Annotated[list[str], Form()] = [],
+    scopes: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI copies the default for each request
 ) -> Response:
     verify_csrf(request, csrf_token)
     if len(scopes) > len(API_SCOPES):

@@ -29,11 +29,13 @@ from staydown.matching.models import Scan
 from staydown.policies.catalogue import Catalogue, PolicyNotFound, PolicyRefError, PolicyVersionMismatch
 from staydown.policies.schema import Policy
 from staydown.policies.vocab import ACCOUNT_ACTIONS, CONTENT_ACTIONS
-from staydown.staff.permissions import Permission
+from staydown.staff.models import StaffUser
+from staydown.staff.permissions import Permission, permissions_for_roles
 from staydown.web.console.access import can_see, sees_identity, visible_case
 from staydown.web.console.history import describe
 from staydown.web.console.media import media_for_case, reveals_today
 from staydown.web.console.queue import live_tracks, remaining_text
+from staydown.web.console.records import account_record, content_record
 from staydown.web.console.session import console_session
 from staydown.web.security import verify_csrf
 from staydown.web.templating import render
@@ -91,7 +93,7 @@ def decision_form(
     note: str = "",
     error: str = "",
 ) -> dict[str, Any]:
-    ref = policy_ref if _policy(catalogue, policy_ref) else _default_ref(catalogue, case)
+    ref = policy_ref if policy_ref and _policy(catalogue, policy_ref) else _default_ref(catalogue, case)
     policy = catalogue.resolve(ref)
     return {
         "policy_ref": ref,
@@ -120,8 +122,6 @@ def _notices(db: Session, case: Case) -> list[Notice]:
 
 def staff_names(db: Session, refs: set[str]) -> dict[str, str]:
     """'staff:12' -> the username, for showing who decided (other refs show as they are)."""
-    from staydown.staff.models import StaffUser
-
     ids = {int(r.split(":", 1)[1]) for r in refs if r and r.startswith("staff:") and r.split(":", 1)[1].isdigit()}
     if not ids:
         return {}
@@ -233,9 +233,6 @@ def case_context(
 def assignees(db: Session, case: Case) -> list[tuple[str, str]]:
     """Whom this case can be given to: the roles that work cases, then each active person who may
     work it (child-safety cases: specialists only), as (target, label)."""
-    from staydown.staff.models import StaffUser
-    from staydown.staff.permissions import permissions_for_roles
-
     options = []
     for role in teamwork.assignable_roles():
         if case.child_safety and Permission.CHILD_SAFETY_CASES.value not in permissions_for_roles([role]):
@@ -256,8 +253,6 @@ def assignees(db: Session, case: Case) -> list[tuple[str, str]]:
 def related_cases(db: Session, actor: Actor, case: Case, contents: list) -> list[Case]:
     """The other cases about the same items or accounts, newest first: an account's second case
     says there was a first (and how it ended)."""
-    from staydown.web.console.records import account_record, content_record
-
     found: dict[int, Case] = {}
     seen_accounts: set[int] = set()
     for content in contents:

@@ -1,4 +1,5 @@
-"""Console dashboard: live figures (open cases by area, deadlines due, breaches, median time to action) with SVG charts."""
+"""Console dashboard: live figures (open cases by area, deadlines due, breaches, median time to action)
+with SVG charts."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from staydown.http import DbSession, require
 from staydown.i18n import gettext
 from staydown.staff.permissions import Permission
 from staydown.web.console.session import console_session
+from staydown.web.console.words import word
 from staydown.web.templating import render
 
 router = APIRouter(prefix="/console", dependencies=[Depends(console_session)], include_in_schema=False)
@@ -40,8 +42,6 @@ class Bar:
 
 def area_bars(figures: Figures) -> list[Bar]:
     """Horizontal bars, one per area, scaled to the largest."""
-    from staydown.web.console.words import word
-
     largest = max(figures.open_by_area.values(), default=0) or 1
     # Room for the longest area's name in the reader's language ("protection de l'enfance").
     label_width = max([LABEL_WIDTH] + [8 * len(word(area)) + 12 for area in figures.open_by_area])
@@ -70,7 +70,7 @@ def hour_bars(figures: Figures) -> list[Bar]:
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return gettext("no actions")
-    minutes = int(round(seconds / 60))
+    minutes = round(seconds / 60)
     if minutes < 60:
         return f"{minutes} min"
     hours, minutes = divmod(minutes, 60)

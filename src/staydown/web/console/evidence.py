@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from staydown.actors import Actor
+from staydown.authorities import law_enforcement
 from staydown.db import now
 from staydown.errors import InvalidInput
 from staydown.evidence import actions
@@ -139,8 +140,6 @@ def destruction_request(
     agency: Annotated[str, Form()] = "",
     reference: Annotated[str, Form()] = "",
 ) -> Response:
-    from staydown.authorities import law_enforcement
-
     verify_csrf(request, csrf_token)
     item = actions.item_by_id(db, item_id)
     if item.state != "stored":
@@ -178,7 +177,5 @@ def destruction_approve(
     found = queries.destruction_request(db, request_id)
     if confirm != "yes":
         raise InvalidInput(gettext("tick the box to confirm that the item is to be destroyed; this cannot be undone"))
-    from staydown.authorities import law_enforcement
-
     item = law_enforcement.approve_destruction(db, actor=actor, vault=request.app.state.vault, request=found)
     return see_other(f"/console/evidence/{item.id}?done=destroyed")

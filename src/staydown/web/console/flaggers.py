@@ -1,4 +1,5 @@
-"""Console page for trusted flaggers (DSA Art. 22): the registry with fields of expertise and accuracy, and adding one."""
+"""Console page for trusted flaggers (DSA Art. 22): the registry with fields of expertise and accuracy,
+and adding one."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def flagger_add(
     name: Annotated[str, Form()] = "",
     designated_by: Annotated[str, Form()] = "",
     contact_email: Annotated[str, Form()] = "",
-    areas: Annotated[list[str], Form()] = [],
+    areas: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI copies the default for each request
 ) -> Response:
     verify_csrf(request, csrf_token)
     email = optional_text(contact_email, label=N_("the contact e-mail"), max_len=320)

@@ -7,8 +7,10 @@ from typing import Any
 
 from staydown.audit import AuditTag
 from staydown.audit.models import AuditEvent
+from staydown.cases.tracks import KINDS
 from staydown.i18n import N_
 from staydown.i18n import gettext as _
+from staydown.web.console.words import track_title, word
 
 T = AuditTag
 
@@ -77,9 +79,6 @@ def _target(value: Any, names: dict[str, str]) -> str:
 
 def track_label(kind: str) -> str:
     """A legal track as staff read it: its plain title and where the duty comes from."""
-    from staydown.cases.tracks import KINDS
-    from staydown.web.console.words import track_title
-
     rule = KINDS.get(kind)
     return (
         _("\u201c%(title)s\u201d (%(law)s)", title=track_title(kind), law=rule.law)
@@ -93,7 +92,7 @@ def describe(event: AuditEvent, *, names: dict[str, str]) -> str:
     data = event.data if isinstance(event.data, dict) else {}
     template = _(SENTENCES[event.tag]) if event.tag in SENTENCES else None
     if template is None:
-        domain, thing, action = (event.tag.split(":") + ["", "", ""])[:3]
+        thing, action = [*event.tag.split(":"), "", "", ""][1:3]  # "domain:thing:action"
         template = f"{thing.replace('_', ' ').capitalize()}: {action.replace('_', ' ')}".strip(": ") or "An event"
     kind = str(data.get("kind") or "")
     sentence = template.format(
@@ -114,7 +113,5 @@ def _details(tag: str, data: dict[str, Any]) -> str:
     if tag == T.CASE_SECOND_REVIEW.value:
         return _("agreed") if data.get("agree") else _("disagreed, and decided it violates")
     if tag == T.TRACK_MET.value and data.get("resolution"):
-        from staydown.web.console.words import word
-
         return _("by %(resolution)s", resolution=word(data["resolution"]))
     return ""

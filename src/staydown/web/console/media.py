@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from staydown import audit
 from staydown.actors import SYSTEM, Actor, ActorKind
 from staydown.audit import AuditTag
+from staydown.cases.queries import case_contents
 from staydown.cases.models import Case
 from staydown.db import now
 from staydown.errors import NotFound, PermissionDenied, RateLimited
@@ -28,6 +29,7 @@ from staydown.limits import DbId
 from staydown.matching.models import Scan
 from staydown.media.decode import DecodeLimits, decode_image
 from staydown.media.errors import MediaError
+from staydown.staff.models import StaffUser
 from staydown.staff.permissions import Permission
 from staydown.web.console.access import visible_case
 from staydown.web.console.models import MediaReveal
@@ -112,8 +114,6 @@ def reveal_media(db: Session, *, actor: Actor, vault: Vault, case: Case, item: E
     if actor.kind is ActorKind.staff and db.get_bind().dialect.name == "postgresql":
         # Two reveals at once by the same person must not both fit the last unit of budget: the
         # staff row serialises them (SQLite's write lock already does).
-        from staydown.staff.models import StaffUser
-
         db.execute(sa.select(StaffUser.id).where(StaffUser.id == int(actor.id)).with_for_update())
     used = reveals_today(db, actor)
     if used >= budget:
@@ -161,8 +161,6 @@ def _item_of(db: Session, case: Case, item_id: DbId, content_ids: list[int]) -> 
 
 
 def _content_ids(db: Session, case: Case) -> list[int]:
-    from staydown.cases.queries import case_contents
-
     return [c.id for c in case_contents(db, case)]
 
 

@@ -11,11 +11,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from staydown.audit.models import AuditEvent
-from staydown.authorities.models import NcmecReport
+from staydown.authorities.models import FileRequest, NcaReport, NcmecReport
+from staydown.authorities.nca import STATES
 from staydown.errors import InvalidInput, NotFound
+from staydown.evidence.actions import holds_in_force
 from staydown.evidence.models import DestructionRequest, EvidenceItem, LegalHold
 from staydown.i18n import gettext
 from staydown.intake.models import TrustedFlagger
+from staydown.matching.banks import EntryCounts, entry_counts
 from staydown.matching.models import Bank, BankEntry
 from staydown.staff.models import ApiClient, StaffUser
 
@@ -70,8 +73,6 @@ class BankRow:
 
 
 def bank_rows(db: Session) -> list[BankRow]:
-    from staydown.matching.banks import EntryCounts, entry_counts
-
     counts = entry_counts(db)  # the one count of bank entries (CLI, API, console)
     return [
         BankRow(b, counts.get(b.id, EntryCounts()).active, counts.get(b.id, EntryCounts()).disabled)
@@ -116,8 +117,6 @@ def ncmec_report(db: Session, report_id: int) -> NcmecReport:
 
 def file_requests_of(db: Session, report: NcmecReport) -> dict[int, Any]:
     """The requests to the platform for the report's files, by id."""
-    from staydown.authorities.models import FileRequest
-
     ids = [f.file_request_id for f in report.files if f.file_request_id]
     if not ids:
         return {}
@@ -142,8 +141,6 @@ def evidence_items(db: Session, *, state: str | None, case_id: int | None, page:
 
 def active_holds(db: Session, *, at: datetime, item_id: int | None = None, limit: int = 200) -> list[LegalHold]:
     """Holds in force at `at`: not released and not yet past their end."""
-    from staydown.evidence.actions import holds_in_force
-
     return holds_in_force(db, item_id=item_id, at=at, limit=limit)
 
 
@@ -246,17 +243,11 @@ def custody_log(db: Session, *, subject_type: str, subject_id: int | str, limit:
 
 
 def nca_counts(db: Session) -> dict[str, int]:
-    from staydown.authorities.models import NcaReport
-    from staydown.authorities.nca import STATES
-
     found = dict(db.execute(sa.select(NcaReport.state, sa.func.count()).group_by(NcaReport.state)).all())
     return {state: found.get(state, 0) for state in STATES}
 
 
 def nca_reports(db: Session, *, state: str | None, page: int) -> Page[Any]:
-    from staydown.authorities.models import NcaReport
-    from staydown.authorities.nca import STATES
-
     stmt = sa.select(NcaReport)
     if state:
         if state not in STATES:
@@ -266,8 +257,6 @@ def nca_reports(db: Session, *, state: str | None, page: int) -> Page[Any]:
 
 
 def nca_report(db: Session, report_id: int) -> Any:
-    from staydown.authorities.models import NcaReport
-
     found = db.get(NcaReport, report_id)
     if found is None:
         raise NotFound(f"no NCA report {report_id}")

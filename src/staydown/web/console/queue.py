@@ -23,6 +23,7 @@ from staydown.http import DbSession, require
 from staydown.i18n import gettext as _
 from staydown.intake.models import Notice, NoticeItem, ReporterKind
 from staydown.limits import DbId
+from staydown.staff.models import StaffUser
 from staydown.staff.permissions import Permission
 from staydown.web.console.access import visible_case
 from staydown.web.console.session import console_session
@@ -61,8 +62,6 @@ def live_tracks(case: Case) -> list:
 
 def staff_roles(db: Session, actor: Actor) -> list[str]:
     """The signed-in person's roles (a case given to a role is theirs too)."""
-    from staydown.staff.models import StaffUser
-
     person = db.get(StaffUser, int(actor.id)) if actor.id.isdigit() else None
     return list(person.roles) if person else []
 
@@ -87,6 +86,7 @@ def row_facts(db: Session, cases: list[Case]) -> RowFacts:
             NoticeItem.case_id.in_(ids), NoticeItem.content_id.is_not(None)
         )
     ).all():
+        assert case_id is not None and content_id is not None  # the query's conditions
         content_of[case_id].add(content_id)
     all_content = {c for found in content_of.values() for c in found}
     first_item: dict[int, int] = {}
@@ -96,6 +96,7 @@ def row_facts(db: Session, cases: list[Case]) -> RowFacts:
             .where(EvidenceItem.content_id.in_(all_content), EvidenceItem.state == "stored")
             .group_by(EvidenceItem.content_id)
         ).all():
+            assert content_id is not None  # in all_content
             first_item[content_id] = item_id
     thumbnails = {}
     for case_id, found in content_of.items():
@@ -117,6 +118,7 @@ def row_facts(db: Session, cases: list[Case]) -> RowFacts:
     kinds: dict[int, dict[str, int]] = {}
     latest: dict[int, tuple[int, str]] = {}
     for case_id, notice_id, kind, explanation in pairs:
+        assert case_id is not None  # both halves select cases in `ids`
         if (case_id, notice_id) in seen:
             continue
         seen.add((case_id, notice_id))

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from staydown.actors import Actor
 from staydown.appeals.models import Appeal
 from staydown.cases.models import Case
+from staydown.codes import normalise
 from staydown.enforcement.models import AccountStrike, EnforcementAction
 from staydown.errors import InvalidInput, NotFound
 from staydown.i18n import gettext as _
@@ -20,6 +21,7 @@ from staydown.intake.models import Notice, NoticeItem
 from staydown.staff.permissions import Permission
 from staydown.subjects.models import PlatformAccount, PlatformContent
 from staydown.transparency.models import StatementOfReasons
+from staydown.transparency.statements import CODE_PREFIX
 from staydown.web.console.words import reporter_word, word
 
 MAX_QUERY = 200
@@ -66,9 +68,6 @@ def _like(text: str) -> str:
 def search(db: Session, actor: Actor, query: str) -> list[Hit]:
     """What `query` names, exact matches first. Nothing this person may not see is found (a
     child-safety case, or an item or account known only through one, for a moderator)."""
-    from staydown.codes import normalise
-    from staydown.transparency.statements import CODE_PREFIX
-
     q = (query or "").strip()
     if len(q) > MAX_QUERY:
         raise InvalidInput(
@@ -198,11 +197,13 @@ def _cases_of_content(db: Session, content_ids: list[int]) -> set[int]:
     if not content_ids:
         return set()
     direct = set(db.execute(sa.select(Case.id).where(Case.content_id.in_(content_ids))).scalars())
-    via = set(
-        db.execute(
+    via = {
+        c
+        for c in db.execute(
             sa.select(NoticeItem.case_id).where(NoticeItem.content_id.in_(content_ids), NoticeItem.case_id.is_not(None))
         ).scalars()
-    )
+        if c is not None  # as the query says
+    }
     return direct | via
 
 
@@ -235,20 +236,24 @@ def _record(db: Session, actor: Actor, *, content_ids: list[int], account_id: in
         action_filter.append(EnforcementAction.content_id.in_(content_ids))
     if account_id is not None:
         action_filter.append(EnforcementAction.account_id == account_id)
-        case_ids |= set(
-            db.execute(
+        case_ids |= {
+            c
+            for c in db.execute(
                 sa.select(EnforcementAction.case_id).where(
                     EnforcementAction.account_id == account_id, EnforcementAction.case_id.is_not(None)
                 )
             ).scalars()
-        )
-        case_ids |= set(
-            db.execute(
+            if c is not None  # as the query says
+        }
+        case_ids |= {
+            c
+            for c in db.execute(
                 sa.select(AccountStrike.case_id).where(
                     AccountStrike.account_id == account_id, AccountStrike.case_id.is_not(None)
                 )
             ).scalars()
-        )
+            if c is not None  # as the query says
+        }
     hidden = _hidden_cases(db, actor, case_ids)
     visible = case_ids - hidden
     record = Record(hidden=len(hidden))
@@ -258,21 +263,23 @@ def _record(db: Session, actor: Actor, *, content_ids: list[int], account_id: in
         ).scalars()
     )
     if action_filter:
-        stmt = sa.select(EnforcementAction).where(sa.or_(*action_filter))
+        actions = sa.select(EnforcementAction).where(sa.or_(*action_filter))
         if hidden:
-            stmt = stmt.where(sa.or_(EnforcementAction.case_id.is_(None), EnforcementAction.case_id.notin_(hidden)))
+            actions = actions.where(
+                sa.or_(EnforcementAction.case_id.is_(None), EnforcementAction.case_id.notin_(hidden))
+            )
         record.actions = list(
             db.execute(
-                stmt.order_by(EnforcementAction.created_at.desc(), EnforcementAction.id.desc()).limit(MAX_ROWS)
+                actions.order_by(EnforcementAction.created_at.desc(), EnforcementAction.id.desc()).limit(MAX_ROWS)
             ).scalars()
         )
     if account_id is not None:
-        stmt = sa.select(AccountStrike).where(AccountStrike.account_id == account_id)
+        strikes = sa.select(AccountStrike).where(AccountStrike.account_id == account_id)
         if hidden:
-            stmt = stmt.where(sa.or_(AccountStrike.case_id.is_(None), AccountStrike.case_id.notin_(hidden)))
+            strikes = strikes.where(sa.or_(AccountStrike.case_id.is_(None), AccountStrike.case_id.notin_(hidden)))
         record.strikes = list(
             db.execute(
-                stmt.order_by(AccountStrike.created_at.desc(), AccountStrike.id.desc()).limit(MAX_ROWS)
+                strikes.order_by(AccountStrike.created_at.desc(), AccountStrike.id.desc()).limit(MAX_ROWS)
             ).scalars()
         )
     if visible:
@@ -290,12 +297,14 @@ def _record(db: Session, actor: Actor, *, content_ids: list[int], account_id: in
     if account_id is not None:
         statement_filter.append(StatementOfReasons.account_id == account_id)
     if statement_filter:
-        stmt = sa.select(StatementOfReasons).where(sa.or_(*statement_filter))
+        statements = sa.select(StatementOfReasons).where(sa.or_(*statement_filter))
         if hidden:
-            stmt = stmt.where(sa.or_(StatementOfReasons.case_id.is_(None), StatementOfReasons.case_id.notin_(hidden)))
+            statements = statements.where(
+                sa.or_(StatementOfReasons.case_id.is_(None), StatementOfReasons.case_id.notin_(hidden))
+            )
         record.statements = list(
             db.execute(
-                stmt.order_by(StatementOfReasons.issued_at.desc(), StatementOfReasons.id.desc()).limit(MAX_ROWS)
+                statements.order_by(StatementOfReasons.issued_at.desc(), StatementOfReasons.id.desc()).limit(MAX_ROWS)
             ).scalars()
         )
     return record

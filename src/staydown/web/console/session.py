@@ -9,7 +9,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from fastapi import Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 
 from staydown.actors import Actor
 from staydown.errors import Unauthenticated
@@ -48,7 +48,7 @@ def console_session(request: Request, db: DbSession) -> Actor:
     return actor
 
 
-def set_session_cookie(request: Request, response: object, token: str, max_age: int) -> None:
+def set_session_cookie(request: Request, response: Response, token: str, max_age: int) -> None:
     response.set_cookie(
         SESSION_COOKIE,
         token,
