@@ -3,12 +3,18 @@ request ids and body limits."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
+from fastapi import Body, Depends
 from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy.exc import OperationalError
 from starlette.routing import Route
 
+from staydown.app import create_app
 from staydown.db import Database
-from staydown.http import declared_permission, iter_routes
+from staydown.http import declared_permission, iter_routes, require
 from staydown.staff.permissions import Permission
 from tests.helpers import auth, make_key
 
@@ -46,9 +52,6 @@ def test_healthz_and_readyz(client) -> None:
 
 
 def test_readyz_reports_unapplied_migrations(settings, tmp_path) -> None:
-    from fastapi.testclient import TestClient
-
-    from staydown.app import create_app
 
     bare = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path}/empty.db"})
     with TestClient(create_app(bare, run_worker=False)) as c:
@@ -107,10 +110,6 @@ def test_request_id_is_returned_and_echoed(client) -> None:
 
 @pytest.mark.parametrize("chunked", [False, True])
 def test_oversized_body_is_refused_with_413(app, chunked: bool) -> None:
-    from fastapi import Body, Depends
-    from fastapi.testclient import TestClient
-
-    from staydown.http import require
 
     @app.post("/v1/echo")
     def echo(payload: dict = Body(...), _: object = Depends(require(Permission.PUBLIC))) -> dict:
@@ -134,13 +133,6 @@ def test_oversized_body_is_refused_with_413(app, chunked: bool) -> None:
 
 
 def test_a_locked_database_answers_503_with_retry_after(app) -> None:
-    import sqlite3
-
-    from fastapi import Depends
-    from fastapi.testclient import TestClient
-    from sqlalchemy.exc import OperationalError
-
-    from staydown.http import require
 
     @app.get("/v1/locked")
     def locked(_: object = Depends(require(Permission.PUBLIC))) -> None:

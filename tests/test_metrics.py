@@ -7,6 +7,7 @@ import io
 import json
 import logging
 
+import httpx
 from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -14,6 +15,10 @@ from staydown.actors import SYSTEM
 from staydown.cases.actions import sweep_deadlines
 from staydown.clock import FrozenClock
 from staydown.db import Database
+from staydown.delivery.webhooks import WebhookRejected, _post
+from staydown.http import RequestIdLogFilter, request_id_var
+from staydown.observability.logs import JsonFormatter
+from staydown.observability.metrics import WEBHOOKS
 from tests.helpers import auth, make_key, make_staff, sign_in
 from tests.intake.test_notices import MINOR_REPORT
 
@@ -130,10 +135,6 @@ def test_intake_scans_matches_outbox_tracks_and_breaches(client, database: Datab
 
 
 def test_webhook_deliveries_and_failures_are_counted(database: Database) -> None:
-    import httpx
-
-    from staydown.delivery.webhooks import WebhookRejected, _post
-    from staydown.observability.metrics import WEBHOOKS
 
     def count(outcome: str) -> float:
         return WEBHOOKS.labels(outcome)._value.get()
@@ -151,8 +152,6 @@ def test_webhook_deliveries_and_failures_are_counted(database: Database) -> None
 
 def test_json_log_lines_carry_the_request_id(client, database: Database, capsys) -> None:
     """STAYDOWN_LOG_FORMAT=json: each line a JSON object with the id the caller sees in X-Request-ID."""
-    from staydown.http import RequestIdLogFilter
-    from staydown.observability.logs import JsonFormatter
 
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
@@ -163,8 +162,6 @@ def test_json_log_lines_carry_the_request_id(client, database: Database, capsys)
         r = client.get("/v1/banks", headers={"X-Request-ID": "req-abc.123", **auth(make_key(database, ["banks:read"]))})
         assert r.headers["x-request-id"] == "req-abc.123"
         logging.getLogger("staydown.test").warning("outside any request")
-
-        from staydown.http import request_id_var
 
         token = request_id_var.set("req-xyz")
         try:

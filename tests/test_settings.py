@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from staydown.clock import OffsetClock, utcnow
 from staydown.settings import ConfigurationError, Settings, load_settings
 
 STRONG = "x" * 40
@@ -129,11 +133,6 @@ def test_production_refuses_a_moved_clock(tmp_path: Path) -> None:
 
 def test_offset_clock_follows_its_file(tmp_path: Path) -> None:
     """A test or drill moves a real server's clock by writing seconds to a file."""
-    import os
-    import time
-    from datetime import timedelta
-
-    from staydown.clock import OffsetClock, utcnow
 
     path = tmp_path / "offset"
     clock = OffsetClock(str(path))

@@ -10,7 +10,8 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from staydown.db import Database, WriterQueue, create_engine
+from staydown.db import Database, SqliteCheckpointer, WriterQueue, create_engine, now
+from staydown.migrate import upgrade
 from staydown.subjects.models import PlatformAccount
 
 
@@ -56,7 +57,6 @@ def test_a_waiter_gives_up_after_the_busy_timeout_and_leaves_the_line() -> None:
 
 @pytest.fixture
 def sqlite_db(tmp_path):
-    from staydown.migrate import upgrade
 
     engine = create_engine(f"sqlite:///{tmp_path / 'q.db'}", sqlite_busy_timeout_ms=5000)
     upgrade(engine)
@@ -66,7 +66,6 @@ def sqlite_db(tmp_path):
 
 
 def _account(db, n: int) -> None:
-    from staydown.db import now
 
     db.add(PlatformAccount(platform_id=f"p{n}", status="active", meta={}, first_seen_at=now(db), updated_at=now(db)))
 
@@ -153,7 +152,6 @@ def test_processes_take_turns_through_the_lock_file(tmp_path) -> None:
 def test_the_checkpointer_copies_the_log_outside_the_writers_commits(tmp_path) -> None:
     """The WAL is copied into the database by a thread of its own (PASSIVE), so writers' commits
     stay short; a checkpoint with a writer in the middle of a transaction neither waits nor fails."""
-    from staydown.db import SqliteCheckpointer
 
     engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
     with engine.begin() as conn:

@@ -12,6 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
+from staydown.actors import SYSTEM
+from staydown.app import create_app
+from staydown.authorities.file_requests import request_file
+from staydown.authorities.models import FileRequest
 from staydown.client import (
     Action,
     ActionPage,
@@ -31,7 +35,12 @@ from staydown.client import (
     StaydownConnectionError,
 )
 from staydown.db import Database
+from staydown.enforcement.actions import apply_action, lift_action
+from staydown.enforcement.models import EnforcementAction
 from staydown.settings import Settings
+from staydown.subjects.actions import ensure_account, ensure_content
+from staydown.subjects.queries import content_by_platform_id
+from staydown.subjects.schemas import AccountRef, ContentRef
 from tests.client.servers import serve
 from tests.helpers import make_key
 from tests.imagegen import jpeg
@@ -122,8 +131,6 @@ def test_errors_come_back_typed(
         staydown.get_account("nobody")
     assert err.value.status == 404
 
-    from staydown.app import create_app
-
     small = create_app(settings.model_copy(update={"max_upload_bytes": 4096}), database=database, run_worker=False)
     with serve(small) as url, Client(url, api_key, retries=0) as client:
         with pytest.raises(PayloadTooLargeError) as err:
@@ -185,10 +192,6 @@ def test_the_async_client_does_the_same(staydown_url: str, app: Any, api_key: st
 
 def _apply(database: Database, kind: str, *, content: str | None = None, account: str | None = None) -> int:
     """An action taken inside staydown (as a decision would), on the platform's content or account."""
-    from staydown.actors import SYSTEM
-    from staydown.enforcement.actions import apply_action
-    from staydown.subjects.actions import ensure_account, ensure_content
-    from staydown.subjects.schemas import AccountRef, ContentRef
 
     with database.unit_of_work() as db:
         if content is not None:
@@ -203,9 +206,6 @@ def _apply(database: Database, kind: str, *, content: str | None = None, account
 
 
 def _lift(database: Database, action_id: int) -> None:
-    from staydown.actors import SYSTEM
-    from staydown.enforcement.actions import lift_action
-    from staydown.enforcement.models import EnforcementAction
 
     with database.unit_of_work() as db:
         lift_action(db, actor=SYSTEM, action=db.get(EnforcementAction, action_id), reason="reversed on appeal")
@@ -261,10 +261,6 @@ def test_csam3_the_client_registers_visibility_and_upload_facts_and_answers_a_fi
 ) -> None:
     """A platform says who could see its content and how it was uploaded, and answers staydown's
     `provide_file` request with the file (NCMEC-3, CSAM-3)."""
-    from staydown.actors import SYSTEM
-    from staydown.authorities.file_requests import request_file
-    from staydown.authorities.models import FileRequest
-    from staydown.subjects.queries import content_by_platform_id
 
     data = jpeg(33)
     scanned = staydown.scan(

@@ -3,6 +3,7 @@ signed webhook (hand-signed and from staydown's own sender), acknowledged, and p
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import sys
@@ -15,8 +16,17 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from pydantic import SecretStr
 
-from staydown.actors import SYSTEM
+from staydown.actors import SYSTEM, Actor
+from staydown.app import worker_services
+from staydown.audit.models import AuditEvent
+from staydown.authorities.models import NcmecReport
+from staydown.authorities.ncmec import confirm_report, draft_reports
+from staydown.authorities.ncmec_client import CyberTiplineClient
+from staydown.authorities.ncmec_server import create_app as create_ncmec_app
+from staydown.cases.actions import claim_case, decide_case
+from staydown.cases.models import Case
 from staydown.client import Action, AsyncClient
 from staydown.db import Database
 from staydown.delivery.signing import sign
@@ -25,8 +35,12 @@ from staydown.enforcement.actions import apply_action, lift_action
 from staydown.enforcement.models import EnforcementAction
 from staydown.jobs import build_registry
 from staydown.settings import Settings
+from staydown.staff.permissions import permissions_for_roles
+from staydown.subjects.actions import ensure_account
 from staydown.subjects.models import PlatformContent
+from staydown.subjects.schemas import AccountRef
 from staydown.worker import RetryPolicy, Worker
+from tests.authorities.test_ncmec_protocol import PASSWORD, USER
 from tests.client.servers import serve
 from tests.helpers import auth, make_key
 from tests.imagegen import encode, jpeg, synthetic
@@ -108,8 +122,6 @@ def _take_action(
             return apply_action(
                 db, actor=SYSTEM, kind=kind, content_id=row.id, policy_ref="csam", facts="confirmed by a reviewer"
             ).id
-        from staydown.subjects.actions import ensure_account
-        from staydown.subjects.schemas import AccountRef
 
         holder = ensure_account(db, actor=SYSTEM, ref=AccountRef(id=account or ""))
         return apply_action(db, actor=SYSTEM, kind=kind, account_id=holder.id, policy_ref="csam").id
@@ -263,7 +275,6 @@ def test_actions_through_staydowns_own_webhook_sender(forum_url: str, database: 
 def test_the_pull_feed_catches_up_on_missed_webhooks(
     staydown_url: str, api_key: str, database: Database, tmp_path: Path
 ) -> None:
-    import asyncio
 
     config = forum.Config(
         staydown_url=staydown_url,
@@ -296,18 +307,6 @@ def test_ncmec3_the_forum_answers_provide_file_and_the_report_carries_the_upload
     file by signed webhook; the forum sends it (staydown.client.provide_file) and acknowledges; the
     report goes on by itself and NCMEC receives the file with the address, port, time, name,
     location and visibility the forum gave at upload."""
-    from pydantic import SecretStr
-
-    from staydown.actors import Actor
-    from staydown.app import worker_services
-    from staydown.authorities.models import NcmecReport
-    from staydown.authorities.ncmec import confirm_report, draft_reports
-    from staydown.authorities.ncmec_client import CyberTiplineClient
-    from staydown.authorities.ncmec_server import create_app as create_ncmec_app
-    from staydown.cases.actions import claim_case, decide_case
-    from staydown.cases.models import Case
-    from staydown.staff.permissions import permissions_for_roles
-    from tests.authorities.test_ncmec_protocol import PASSWORD, USER
 
     cs1 = Actor.staff(201, "cs1", permissions_for_roles(["child_safety"]))
     cs2 = Actor.staff(202, "cs2", permissions_for_roles(["child_safety"]))
@@ -359,8 +358,6 @@ def test_ncmec3_the_forum_answers_provide_file_and_the_report_carries_the_upload
         _eventually(filed, timeout=20)
         (received,) = ncmec_app.state.ncmec.find_reports(marker)
     with database.unit_of_work(write=False) as db:
-        from staydown.audit.models import AuditEvent
-
         ask = db.execute(sa.select(EnforcementAction).where(EnforcementAction.kind == "provide_file")).scalar_one()
         assert ask.state == "lifted" and ask.ack_status == "applied"  # answered, then settled
         acks = [

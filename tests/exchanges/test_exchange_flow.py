@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from staydown.actors import SYSTEM, Actor
+from staydown.app import worker_services
 from staydown.audit.models import AuditEvent
 from staydown.db import Database, create_engine
 from staydown.delivery.models import Job
@@ -54,7 +55,6 @@ def te(te_server) -> Iterator[tuple[str, object]]:
 
 
 def _worker(app, database: Database) -> Worker:
-    from staydown.app import worker_services
 
     return Worker(database, build_registry(), services=worker_services(app))
 

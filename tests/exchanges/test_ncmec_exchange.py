@@ -12,10 +12,14 @@ import sqlalchemy as sa
 
 from staydown.db import Database
 from staydown.exchanges import actions
-from staydown.exchanges.local_servers import ncmec_app
-from staydown.exchanges.models import Exchange, ExchangeRecord
+from staydown.exchanges.feedback import _queue
+from staydown.exchanges.kinds import Opinion
+from staydown.exchanges.local_servers import _ncmec_time, ncmec_app
+from staydown.exchanges.models import Exchange, ExchangeRecord, ExchangeSignal
+from staydown.jobs import build_registry
 from staydown.matching.models import Bank, BankEntry
 from staydown.settings import Settings
+from staydown.worker import Worker
 from tests.exchanges.conftest import SimulatedCrash, configure, fetch, serve
 
 USER, PASSWORD = "esp-user", "esp-password-not-real"
@@ -113,7 +117,6 @@ def test_full_then_incremental_fetch_fills_the_bank_with_provenance(
     assert summary.done and summary.updates == 1
     assert ("md5", MD5[2]) in _entries(database)
     froms = {q["from"] for _, path, q in state.requests if path == "/v2/entries"}
-    from staydown.exchanges.local_servers import _ncmec_time
 
     assert min(_ncmec_time(f) for f in froms) == first_checkpoint
 
@@ -222,11 +225,6 @@ def test_refused_credential_is_a_clear_status(database: Database, settings: Sett
 def test_review_outcomes_become_ncmec_votes(database: Database, settings: Settings, server) -> None:
     """A confirmed match is an upvote on the entry's fingerprint, a false positive a downvote with
     NCMEC's reason; both as the library's XML, sent from the outbox."""
-    from staydown.exchanges.feedback import _queue
-    from staydown.exchanges.kinds import Opinion
-    from staydown.exchanges.models import ExchangeSignal
-    from staydown.jobs import build_registry
-    from staydown.worker import Worker
 
     url, state = server
     state.records.append(_entry("img1", int(time.time()) - 100, md5=MD5[6], pdq=PDQ1))

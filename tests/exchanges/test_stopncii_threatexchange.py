@@ -12,10 +12,14 @@ import sqlalchemy as sa
 
 from staydown.db import Database
 from staydown.exchanges import actions
+from staydown.exchanges.feedback import _queue
+from staydown.exchanges.kinds import Opinion
 from staydown.exchanges.local_servers import stopncii_app, threatexchange_app
-from staydown.exchanges.models import Exchange, ExchangeRecord
+from staydown.exchanges.models import Exchange, ExchangeRecord, ExchangeSignal
+from staydown.jobs import build_registry
 from staydown.matching.models import Bank, BankEntry
 from staydown.settings import Settings
+from staydown.worker import Worker
 from tests.exchanges.conftest import SimulatedCrash, configure, fetch, serve
 
 FETCH_KEY, SUB_KEY, FEEDBACK_KEY = "fetch-key-local", "subscription-key-local", "feedback-key-local"
@@ -278,11 +282,6 @@ def test_threatexchange_crash_resumes_and_refused_token(
 
 
 def test_stopncii_feedback_seen_then_blocked(database: Database, settings: Settings, stopncii) -> None:
-    from staydown.exchanges.feedback import _queue
-    from staydown.exchanges.kinds import Opinion
-    from staydown.exchanges.models import ExchangeSignal
-    from staydown.jobs import build_registry
-    from staydown.worker import Worker
 
     url, state = stopncii
     state.records.append(_hash(PDQ[5], 100))

@@ -22,8 +22,11 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
+from staydown.actors import SYSTEM
 from staydown.audit.models import AuditEvent
 from staydown.db import Database
+from staydown.hma.actions import reenable_expired
+from staydown.matching.banks import create_bank as create
 from staydown.matching.models import BankEntry
 from tests.helpers import auth, make_key
 
@@ -191,8 +194,6 @@ def test_bank_update_content_disable_until(client, h, image_server, database: Da
 
 
 def test_disabled_until_a_past_time_matches_again(client, h, app, database: Database) -> None:
-    from staydown.actors import SYSTEM
-    from staydown.hma.actions import reenable_expired
 
     create_bank(client, h, "TIMED")
     content_id = client.post("/hma/c/bank/TIMED/signal", headers=h, json={"pdq": "f" * 64}).json()["id"]
@@ -471,8 +472,6 @@ def test_hash_refuses_urls_off_the_allow_list_and_content_too_large(client, h, i
 
 
 def test_own_bank_keeps_its_name(client, h, database: Database) -> None:
-    from staydown.actors import SYSTEM
-    from staydown.matching.banks import create_bank as create
 
     with database.unit_of_work() as db:
         create(db, actor=SYSTEM, name="own-csam", source="own", permitted_purpose="stay-down", policy_id="csam")

@@ -18,7 +18,7 @@ from staydown.db import Database
 from staydown.matching import banks
 from staydown.matching.engine import MatchEngine
 from staydown.matching.matcher import PdqQuery, QuerySignals, decide_verdict, match_banks
-from staydown.matching.models import BankEntry
+from staydown.matching.models import BankEntry, BankUse
 
 MOD = Actor.staff(3, "mod")
 rng = np.random.default_rng(7)
@@ -124,7 +124,6 @@ def test_bank_use_limits_matching(database: Database) -> None:
     _add(database, bank, ("pdq", h))
     engine.catch_up()
     assert _match(database, engine, q(h)) == []
-    from staydown.matching.models import BankUse
 
     with database.unit_of_work(write=False) as db:
         assert match_banks(db, engine, q(h), use=BankUse.sweep)

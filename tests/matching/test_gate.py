@@ -7,7 +7,7 @@ from __future__ import annotations
 from PIL import Image, ImageDraw
 
 from staydown.matching.gate import DETAILED, FLAT_MAX_DISTANCE, VARIANT_MAX_DISTANCE, VARIANT_MIN_QUALITY, admits
-from staydown.media.hashing import hamming, luma_from_rgb, pdq_from_luma
+from staydown.media.hashing import hamming, luma_from_rgb, pdq_detail, pdq_from_luma
 from staydown.media.variants import bank_variants, query_variants
 
 
@@ -99,7 +99,6 @@ def test_EUI1_flat_icons_do_not_match_each_other_through_variants() -> None:
 
 
 def test_EUI1_flat_graphics_have_low_detail_though_pdq_quality_is_high() -> None:
-    from staydown.media.hashing import pdq_detail
 
     icon = luma_from_rgb(_icon("circle", (200, 30, 30)))
     assert pdq_from_luma(icon).quality == 100  # PDQ's quality does not see flatness

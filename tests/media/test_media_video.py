@@ -3,11 +3,14 @@ limit refused with a clear error, hostile files refused, and nothing written to 
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import subprocess
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from staydown.matching import vpdq
 from staydown.media import video
@@ -28,7 +31,6 @@ def _ffmpeg(tmp_path, *args: str, name: str = "out.mp4") -> bytes:
 def test_uk5_vpdq_of_an_mp4_every_eighth_second_with_mirror_and_digests() -> None:
     """REQ UK-5, EUI-1: a frame hash at least every 0.125 s (by frame number, as Meta's vpdq picks
     frames), each with its mirror image; digests of the file's bytes."""
-    import hashlib
 
     data = clip(1, seconds=4.0, fps=12)
     s = hash_video(data)
@@ -49,9 +51,6 @@ def test_webm_and_animated_gif_are_video_a_still_gif_is_an_image(tmp_path) -> No
     assert video_format(webm) == "MATROSKA" and hash_video(webm).codec == "vp9"
     gif = corpus().edit(clip(2, seconds=3.0), "gif", seconds=3.0)
     assert video_format(gif) == "GIF" and hash_video(gif).format == "GIF"
-    import io
-
-    from PIL import Image
 
     still = io.BytesIO()
     Image.new("RGB", (40, 30), (10, 200, 30)).save(still, "GIF")

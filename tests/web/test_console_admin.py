@@ -12,6 +12,7 @@ from staydown.audit.tags import AuditTag
 from staydown.db import Database
 from staydown.staff.actions import staff_user_by_username
 from staydown.staff.models import ApiClient
+from staydown.staff.totp import new_totp_secret
 from tests.helpers import PASSWORD, auth
 from tests.web.console_helpers import ConsoleUser, console_user, session_token
 
@@ -152,7 +153,6 @@ def test_api_key_form_validation(client, database: Database) -> None:
 def test_admin_resets_a_lost_totp_device_on_the_record(client, database: Database) -> None:
     """A lost authenticator: an admin turns TOTP off with a reason; the person's sessions end and
     they sign in with the password until they enrol again. Not possible without a reason or CSRF."""
-    from staydown.staff.totp import new_totp_secret
 
     adm = console_user(client, database, "adm", "admin")
     mo = console_user(client, database, "mo", "moderator")

@@ -11,6 +11,7 @@ from staydown.audit.models import AuditEvent
 from staydown.cases.models import Case, Decision
 from staydown.clock import FrozenClock
 from staydown.db import Database
+from staydown.policies import default_catalogue
 from tests.helpers import make_staff
 from tests.web.console_support import HARASSMENT, MINOR_REPORT, last_case, login, post_form, token
 
@@ -188,7 +189,6 @@ def test_decision_form_prefills_policy_actions_and_requires_facts(app, client, d
     assert r.status_code == 303
     with database.unit_of_work(write=False) as db:
         decision = db.execute(sa.select(Decision).where(Decision.case_id == case.id)).scalar_one()
-        from staydown.policies import default_catalogue
 
         assert decision.actions == list(default_catalogue().get("harassment").default_actions)
         assert decision.facts == "three threatening messages"

@@ -4,18 +4,24 @@ appeals pages, and the right each new route checks."""
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
 import sqlalchemy as sa
+from PIL import Image
 
+from staydown.actors import SYSTEM
 from staydown.appeals.models import Appeal
 from staydown.audit.models import AuditEvent
 from staydown.cases.models import Case, CaseComment, Decision, StaffAlert
 from staydown.db import Database
 from staydown.enforcement.models import EnforcementAction
+from staydown.evidence.actions import store_item
+from staydown.subjects.models import PlatformContent
 from tests.appeals.factories import case_of, decide, report, statement_for
 from tests.helpers import make_staff, sign_in
+from tests.imagegen import jpeg
 from tests.web.console_helpers import console_user
 from tests.web.console_support import MINOR_REPORT
 
@@ -119,10 +125,6 @@ def test_breached_view_lists_cases_past_a_due_time(app, client, database: Databa
 def test_queue_rows_show_reason_reporter_kinds_count_countdown_and_blurred_thumbnail(
     app, client, database: Database, people
 ) -> None:
-    from staydown.actors import SYSTEM
-    from staydown.evidence.actions import store_item
-    from staydown.subjects.models import PlatformContent
-    from tests.imagegen import jpeg
 
     tracking = report(client, policy="spam", content="pic-1", account="bot-9", explanation="same link posted 40 times")
     report(
@@ -161,10 +163,6 @@ def test_queue_rows_show_reason_reporter_kinds_count_countdown_and_blurred_thumb
     thumb = f"/console/cases/{case_id}/media/{item_id}/preview.png"
     assert f'src="{thumb}"' in row and "Blurred greyscale preview" in row
     # The thumbnail goes through the preview route, which only ever serves the blurred greyscale image.
-    import io
-
-    from PIL import Image
-
     png = people["mo"].get(thumb)
     assert png.status_code == 200 and Image.open(io.BytesIO(png.content)).mode == "L"
 

@@ -20,6 +20,7 @@ from staydown.cases.models import Case
 from staydown.evidence.actions import store_item
 from staydown.intake.models import Notice
 from staydown.subjects.models import PlatformContent
+from staydown.transparency.models import StatementOfReasons
 from tests.helpers import make_staff, sign_in
 from tests.imagegen import jpeg
 from tests.web.conftest import DESKTOP, PHONE, screenshot
@@ -154,7 +155,6 @@ def _seed(live_server) -> dict:
         json={"policy": "harassment@2", "outcome": "violates", "facts": "three replies threatening violence"},
     )
     assert r.status_code == 200, r.text
-    from staydown.transparency.models import StatementOfReasons
 
     with live_server.database.unit_of_work(write=False) as db:
         statement = db.execute(

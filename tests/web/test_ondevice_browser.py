@@ -17,10 +17,13 @@ import pdqhash
 import sqlalchemy as sa
 from PIL import Image, ImageOps
 
+from staydown.app import worker_services
 from staydown.cases.models import Case, LegalTrack
 from staydown.intake.models import HashSubmission, Notice, NoticeItem
+from staydown.jobs import build_registry
 from staydown.matching.models import BankEntry
 from staydown.subjects.models import PlatformContent
+from staydown.worker import Worker
 from tests.helpers import PASSWORD, auth, make_key, make_staff
 from tests.imagegen import encode, synthetic
 from tests.intake.test_hash_submissions import TRANSFORMS, picture_line
@@ -137,9 +140,6 @@ def _scan(url: str, key: str, content_id: str, data: bytes) -> dict:
 
 
 def _run_jobs(live_server) -> None:
-    from staydown.app import worker_services
-    from staydown.jobs import build_registry
-    from staydown.worker import Worker
 
     Worker(live_server.database, build_registry(), services=worker_services(live_server.app)).run_until_idle()
 

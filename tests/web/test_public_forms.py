@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+import threading
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
 from staydown.actors import Actor
+from staydown.audit.models import AuditEvent
 from staydown.cases.actions import claim_case, decide_case
 from staydown.cases.models import Case, LegalTrack
 from staydown.db import Database
@@ -138,11 +142,6 @@ def test_a_second_post_of_the_same_form_files_one_report(client, database: Datab
 def test_the_same_form_sent_twice_at_once_files_one_report(app, database: Database) -> None:
     """A double click: two posts of one form at the same moment, from two connections. The second
     waits for the first's transaction and answers with its receipt; one notice, one audit event."""
-    import threading
-
-    from fastapi.testclient import TestClient
-
-    from staydown.audit.models import AuditEvent
 
     with TestClient(app) as first_client, TestClient(app) as second_client:
         page = step2(first_client, "csam")
@@ -568,7 +567,6 @@ def test_x6_the_link_the_example_forum_builds_opens_the_report_with_its_item(cli
     """examples/forum links each post to `/report?content=<quoted id>`; an id with slashes,
     spaces or a '#' survives the trip, and a platform that links with the item's address gets
     it filled in as the location."""
-    from urllib.parse import quote
 
     post_id = "thread/7#post 42"
     r = client.get(f"/report?content={quote(post_id, safe='')}")
