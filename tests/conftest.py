@@ -71,7 +71,6 @@ def _block_network() -> Iterator[None]:
 @pytest.fixture(autouse=True, scope="session")
 def _cheap_password_hashing() -> None:
     """argon2id stays argon2id, with a tiny cost: the tests check behaviour, not hardness."""
-
     configure_hashing(time_cost=1, memory_cost_kib=1024)
 
 
@@ -112,7 +111,6 @@ def pg_engine() -> Iterator[sa.Engine]:
 
 
 def _reset_postgresql(engine: sa.Engine) -> None:
-
     names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
     with engine.begin() as conn:
         # The audit log refuses TRUNCATE by trigger; replica mode is how a superuser test
@@ -182,13 +180,11 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings, database: Database):
-
     return create_app(settings, database=database, run_worker=False)
 
 
 @pytest.fixture
 def client(app):
-
     with TestClient(app) as test_client:
         yield test_client
 
@@ -196,7 +192,6 @@ def client(app):
 @pytest.fixture
 def api_key(database: Database) -> str:
     """A platform integration's key with the default scopes."""
-
     with database.unit_of_work() as session:
         return create_api_client(session, actor=SYSTEM, name="test platform").key
 
@@ -204,7 +199,6 @@ def api_key(database: Database) -> str:
 @pytest.fixture
 def staff(database: Database, client):
     """Signed-in headers for a moderator, two child-safety specialists and a senior moderator."""
-
     make_staff(database, "mo", "moderator")
     make_staff(database, "cs1", "child_safety")
     make_staff(database, "cs2", "child_safety")

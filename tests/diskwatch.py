@@ -108,7 +108,7 @@ class DiskWatch:
                 return
             offset = 0
             while offset < len(buffer):
-                wd, mask, _, length = struct.unpack_from("iIII", buffer, offset)
+                wd, _mask, _, length = struct.unpack_from("iIII", buffer, offset)
                 name = buffer[offset + 16 : offset + 16 + length].rstrip(b"\0").decode(errors="replace")
                 offset += 16 + length
                 directory = self._watches.get(wd)

@@ -77,7 +77,6 @@ def test_audit_verify_fails_on_tampering(cli_env: str, database) -> None:
 
 
 def test_policies_check_reports_problems_with_lines(cli_env: str, tmp_path: Path) -> None:
-
     good = tmp_path / "good.yaml"
     good.write_text(importlib.resources.files("staydown.policies").joinpath("default.yaml").read_text())
     r = run("policies", "check", str(good))
@@ -109,7 +108,6 @@ def test_console_script_is_installed() -> None:
 
 
 def test_hash_scan_and_banks_commands(cli_env: str, tmp_path: Path) -> None:
-
     folder = tmp_path / "media"
     folder.mkdir()
     (folder / "a.jpg").write_bytes(jpeg(1))
@@ -160,7 +158,6 @@ def test_hash_scan_and_banks_commands(cli_env: str, tmp_path: Path) -> None:
 def test_hash_and_scan_take_video_files(cli_env: str, tmp_path: Path) -> None:
     """`staydown hash` prints a video's vPDQ (threatexchange's form) and digests; `staydown scan`
     finds a re-encoded copy of a banked video (REQ X-5)."""
-
     if needs_ffmpeg.args[0]:
         pytest.skip(needs_ffmpeg.kwargs["reason"])
     folder = tmp_path / "videos"

@@ -4,6 +4,7 @@ request ids and body limits."""
 from __future__ import annotations
 
 import sqlite3
+from typing import Annotated
 
 import pytest
 from fastapi import Body, Depends
@@ -52,7 +53,6 @@ def test_healthz_and_readyz(client) -> None:
 
 
 def test_readyz_reports_unapplied_migrations(settings, tmp_path) -> None:
-
     bare = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path}/empty.db"})
     with TestClient(create_app(bare, run_worker=False)) as c:
         r = c.get("/readyz")
@@ -110,9 +110,8 @@ def test_request_id_is_returned_and_echoed(client) -> None:
 
 @pytest.mark.parametrize("chunked", [False, True])
 def test_oversized_body_is_refused_with_413(app, chunked: bool) -> None:
-
     @app.post("/v1/echo")
-    def echo(payload: dict = Body(...), _: object = Depends(require(Permission.PUBLIC))) -> dict:
+    def echo(payload: Annotated[dict, Body()], _: object = Depends(require(Permission.PUBLIC))) -> dict:
         return {"n": len(payload)}
 
     limit = app.state.settings.max_request_bytes
@@ -133,7 +132,6 @@ def test_oversized_body_is_refused_with_413(app, chunked: bool) -> None:
 
 
 def test_a_locked_database_answers_503_with_retry_after(app) -> None:
-
     @app.get("/v1/locked")
     def locked(_: object = Depends(require(Permission.PUBLIC))) -> None:
         raise OperationalError("BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked"))

@@ -150,7 +150,6 @@ def test_an_audit_checkpoint_is_ascii_digits_within_range(client, callers) -> No
 
 
 def test_check_json_and_parse_json_object() -> None:
-
     assert check_json({"a": [1, {"b": 2.5}]}) == {"a": [1, {"b": 2.5}]}
     with pytest.raises(ValueError, match="keys"):
         check_json({str(i): i for i in range(1001)})

@@ -77,7 +77,6 @@ def test_a_large_evidence_deposit_leaves_no_plaintext_on_disk(
 ) -> None:
     """CSAM-4: a 2.5 MiB deposit is read in memory and stored encrypted; nothing of its plaintext is
     in a temp dir, the data dir, the database or any file the process holds, at any point."""
-
     marker = _marker()
     payload = marker * ((2_600_000 // len(marker)) + 1)
     watch = _watch(settings, marker)
@@ -116,7 +115,6 @@ def test_a_video_scan_leaves_no_plaintext_on_disk(
 ) -> None:
     """A video over the parser's 1 MiB spool size (a clip with a 1.5 MiB MP4 'free' box holding the
     marker) is scanned: FFmpeg reads it from a memory file, and no plaintext reaches a disk."""
-
     marker = _marker()
     video = clip(31)
     filler = marker * ((1_500_000 // len(marker)) + 1)

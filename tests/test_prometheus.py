@@ -85,7 +85,6 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def test_prometheus_scrapes_metrics_and_promql_answers_an_intake_rate(tmp_path: Path) -> None:
-
     data = tmp_path / "var"
     data.mkdir()
     url = f"sqlite:///{data / 'staydown.db'}"

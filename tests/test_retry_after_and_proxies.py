@@ -17,7 +17,6 @@ from staydown.staff.permissions import Permission
 
 
 def _app(settings: Settings, database: Database, **overrides: object):
-
     app = create_app(settings.model_copy(update=overrides), database=database, run_worker=False)
 
     @app.get("/v1/limited", dependencies=[Depends(rate_limited("test-limited", 3))])

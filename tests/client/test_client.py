@@ -192,7 +192,6 @@ def test_the_async_client_does_the_same(staydown_url: str, app: Any, api_key: st
 
 def _apply(database: Database, kind: str, *, content: str | None = None, account: str | None = None) -> int:
     """An action taken inside staydown (as a decision would), on the platform's content or account."""
-
     with database.unit_of_work() as db:
         if content is not None:
             row = ensure_content(
@@ -206,7 +205,6 @@ def _apply(database: Database, kind: str, *, content: str | None = None, account
 
 
 def _lift(database: Database, action_id: int) -> None:
-
     with database.unit_of_work() as db:
         lift_action(db, actor=SYSTEM, action=db.get(EnforcementAction, action_id), reason="reversed on appeal")
 
@@ -261,7 +259,6 @@ def test_csam3_the_client_registers_visibility_and_upload_facts_and_answers_a_fi
 ) -> None:
     """A platform says who could see its content and how it was uploaded, and answers staydown's
     `provide_file` request with the file (NCMEC-3, CSAM-3)."""
-
     data = jpeg(33)
     scanned = staydown.scan(
         data,

@@ -275,7 +275,6 @@ def test_actions_through_staydowns_own_webhook_sender(forum_url: str, database: 
 def test_the_pull_feed_catches_up_on_missed_webhooks(
     staydown_url: str, api_key: str, database: Database, tmp_path: Path
 ) -> None:
-
     config = forum.Config(
         staydown_url=staydown_url,
         api_key=api_key,
@@ -307,7 +306,6 @@ def test_ncmec3_the_forum_answers_provide_file_and_the_report_carries_the_upload
     file by signed webhook; the forum sends it (staydown.client.provide_file) and acknowledges; the
     report goes on by itself and NCMEC receives the file with the address, port, time, name,
     location and visibility the forum gave at upload."""
-
     cs1 = Actor.staff(201, "cs1", permissions_for_roles(["child_safety"]))
     cs2 = Actor.staff(202, "cs2", permissions_for_roles(["child_safety"]))
     data = jpeg(81)

@@ -55,7 +55,6 @@ def te(te_server) -> Iterator[tuple[str, object]]:
 
 
 def _worker(app, database: Database) -> Worker:
-
     return Worker(database, build_registry(), services=worker_services(app))
 
 
@@ -258,4 +257,4 @@ def test_hash_list_is_a_snapshot_what_it_drops_is_disabled(
     assert summary.done and summary.deleted_records == 1
     with database.unit_of_work(write=False) as db:
         state = {e.signal: e.enabled for e in db.execute(sa.select(BankEntry)).scalars()}
-    assert state == {"%064x" % 77: False, "%064x" % 78: True, "%064x" % 79: True, "d" * 32: True}
+    assert state == {f"{77:064x}": False, f"{78:064x}": True, f"{79:064x}": True, "d" * 32: True}

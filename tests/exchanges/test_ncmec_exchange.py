@@ -225,7 +225,6 @@ def test_refused_credential_is_a_clear_status(database: Database, settings: Sett
 def test_review_outcomes_become_ncmec_votes(database: Database, settings: Settings, server) -> None:
     """A confirmed match is an upvote on the entry's fingerprint, a false positive a downvote with
     NCMEC's reason; both as the library's XML, sent from the outbox."""
-
     url, state = server
     state.records.append(_entry("img1", int(time.time()) - 100, md5=MD5[6], pdq=PDQ1))
     configure(

@@ -128,7 +128,6 @@ def test_share_routes_document_their_errors(client) -> None:
 
 
 def _entry_id_after_fetch(database: Database, settings: Settings) -> int:
-
     assert fetch(database, settings, "partner-list").done
     return _entry_id(database, PARTNER_PDQ)
 

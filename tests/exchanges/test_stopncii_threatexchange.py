@@ -282,7 +282,6 @@ def test_threatexchange_crash_resumes_and_refused_token(
 
 
 def test_stopncii_feedback_seen_then_blocked(database: Database, settings: Settings, stopncii) -> None:
-
     url, state = stopncii
     state.records.append(_hash(PDQ[5], 100))
     _add_stopncii(database, settings, url)

@@ -194,7 +194,6 @@ def test_bank_update_content_disable_until(client, h, image_server, database: Da
 
 
 def test_disabled_until_a_past_time_matches_again(client, h, app, database: Database) -> None:
-
     create_bank(client, h, "TIMED")
     content_id = client.post("/hma/c/bank/TIMED/signal", headers=h, json={"pdq": "f" * 64}).json()["id"]
     now = database.clock.now().timestamp()
@@ -472,7 +471,6 @@ def test_hash_refuses_urls_off_the_allow_list_and_content_too_large(client, h, i
 
 
 def test_own_bank_keeps_its_name(client, h, database: Database) -> None:
-
     with database.unit_of_work() as db:
         create(db, actor=SYSTEM, name="own-csam", source="own", permitted_purpose="stay-down", policy_id="csam")
     assert client.get("/hma/c/banks", headers=h).json() == [{"name": "OWN-CSAM", "matching_enabled_ratio": 1.0}]

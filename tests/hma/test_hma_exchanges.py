@@ -138,7 +138,7 @@ def test_threatexchange_with_credentials_sealed(client, h, database: Database, s
     te.state.exchange.records.append(
         {
             "id": "1",
-            "indicator": "%064x" % 5,
+            "indicator": f"{5:064x}",
             "type": "HASH_PDQ",
             "last_updated": 100,
             "should_delete": False,

@@ -24,12 +24,12 @@ MD5 = "d41d8cd98f00b204e9800998ecf8427e"
 
 
 def _bank(db, name: str = "own-csam", **kw):
-    params = dict(
-        source="own",
-        permitted_purpose="detect confirmed CSAM at upload and in stored content",
-        policy_id="csam",
-        action_on_match="block",
-    )
+    params = {
+        "source": "own",
+        "permitted_purpose": "detect confirmed CSAM at upload and in stored content",
+        "policy_id": "csam",
+        "action_on_match": "block",
+    }
     params.update(kw)
     return banks.create_bank(db, actor=MOD, name=name, **params)
 

@@ -40,7 +40,12 @@ def q(hex_hash: str, quality: int = 100, variant: str = "") -> QuerySignals:
 
 
 def _bank(database: Database, name: str = "own", **kw: object) -> int:
-    params: dict = dict(source="own", permitted_purpose="confirmed items", policy_id="csam", action_on_match="block")
+    params: dict = {
+        "source": "own",
+        "permitted_purpose": "confirmed items",
+        "policy_id": "csam",
+        "action_on_match": "block",
+    }
     params.update(kw)
     with database.unit_of_work() as db:
         return banks.create_bank(db, actor=MOD, name=name, **params).id

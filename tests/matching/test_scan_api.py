@@ -248,7 +248,6 @@ def test_readyz_reports_index_lag(client, api_key: str) -> None:
 def test_confirmed_item_banked_with_variants_catches_crops(client, database: Database) -> None:
     """Bank-side variants (central crops) of our own confirmed items make cropped copies match;
     they stay linked to the original and leave exports alone."""
-
     key = make_key(database, BANK_KEY_SCOPES)
     original = synthetic(41, (800, 600))
     with database.unit_of_work() as db:
@@ -366,7 +365,6 @@ def test_csam3_retention_keeps_the_upload_address_of_content_reported_as_child_a
     """EUI-4 drops the address of uploads that matched nothing after STAYDOWN_SCAN_RETENTION_DAYS;
     an upload later reported as child sexual abuse is no longer such a non-match: its address and
     port are what the CyberTipline report carries."""
-
     for content_id in ("post-304", "post-305"):
         r = client.post(
             "/v1/scan",
@@ -410,7 +408,6 @@ def test_eui4_hashes_of_uploads_that_matched_nothing_are_purged_after_the_sweep_
     matched nothing are kept for STAYDOWN_UNMATCHED_SIGNAL_RETENTION_DAYS (90), long enough for
     the stay-down sweep to find it as a copy of an item confirmed later, then purged by the
     retention job with audited counts; content in a case keeps its signals whatever its age."""
-
     settings = client.app.state.settings
     assert settings.unmatched_signal_retention_days == 90
     for content_id, seed in (("post-401", 401), ("post-402", 402)):

@@ -108,7 +108,6 @@ def test_UK1_no_transaction_is_open_while_the_upload_is_decoded(client, database
     """REQ UK-1, X-5: authenticate, then decode, then write. On SQLite a scan used to hold the write
     lock (taken at BEGIN) for its whole decode, so every notice waited; now no connection is even
     checked out of the pool while the media is hashed, and a write from elsewhere goes straight in."""
-
     key = make_key(database, ["scan"])  # never used yet: not remembered, checked in the database
     seen: dict[str, object] = {}
     real = scan_api.hash_upload

@@ -101,7 +101,6 @@ def test_x5_banked_video_blocks_its_reencoded_resized_trimmed_and_mirrored_copie
 
 def test_hold_bank_holds_a_video_and_opens_a_case_with_the_upload_vaulted(client, database: Database) -> None:
     """REQ CSAM-3: a hold on identified content opens a case and vaults the upload, as for images."""
-
     key = make_key(database, SCOPES)
     _bank(client, key, name="review", action="hold")
     original = _scan(client, key, clip(14))
@@ -250,7 +249,6 @@ def test_too_long_too_large_and_hostile_videos_get_a_clear_4xx(client, api_key: 
 
 
 def test_video_slots_full_is_503_with_retry_after(client, api_key: str, app, monkeypatch) -> None:
-
     app.state.settings.video_queue_seconds = 0.1
     gate = video.gate_for(app.state, 1, 0.1)
     gate._sem.acquire()  # another upload holds the only slot
@@ -264,7 +262,6 @@ def test_video_slots_full_is_503_with_retry_after(client, api_key: str, app, mon
 def test_write_lock_is_not_held_while_a_video_is_hashed(client, api_key: str, database: Database, monkeypatch) -> None:
     """On SQLite a write transaction holds the database's only write lock: a video scan ends the
     authentication's transaction before hashing, so reports filed meanwhile are not held up."""
-
     started, release = threading.Event(), threading.Event()
     real = video.hash_video
 
@@ -313,7 +310,6 @@ def test_disabled_vpdq_entry_stops_matching_and_the_index_survives_a_restart(
 ) -> None:
     """A false positive disabled in the bank stops matching at once (the database has the last word),
     and a replica saved and loaded again still finds the entry it holds."""
-
     key = make_key(database, SCOPES)
     _bank(client, key)
     original = _scan(client, key, clip(21))

@@ -82,7 +82,6 @@ def test_UK1_a_crashed_worker_fails_only_its_own_scan() -> None:
 def test_UK1_scan_over_http_through_worker_processes(settings, database: Database) -> None:
     """The route hashes in the pool when the app has one (what `staydown serve` builds) and
     answers exactly as the in-process path does; a hostile upload still gets its 422."""
-
     key = make_key(database, scopes=["scan"])
     data = encode(synthetic(46, (800, 600)), "JPEG")
     expected = hash_upload(data, limits=settings.decode_limits())
@@ -103,7 +102,6 @@ def test_UK1_scan_over_http_through_worker_processes(settings, database: Databas
 def test_blas_runs_one_thread_even_when_numpy_came_first() -> None:
     """An application that imported NumPy before staydown still gets single-threaded BLAS: with
     a thread per core, a scan cost 4-15 times as much on a busy 2-core machine."""
-
     code = (
         "import os; [os.environ.pop(k, None) for k in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS')]\n"
         "import numpy, ctypes\n"

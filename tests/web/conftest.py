@@ -67,7 +67,6 @@ def _free_port() -> int:
 def live_server(sqlite_template: Path, tmp_path: Path) -> Iterator[LiveServer]:
     """staydown served by uvicorn on a free loopback port, on its own SQLite copy, with the real
     clock (the pages show live countdowns against the browser's clock)."""
-
     target = tmp_path / "live.db"
     shutil.copyfile(sqlite_template, target)
     url = f"sqlite:///{target}"

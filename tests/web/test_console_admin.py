@@ -153,7 +153,6 @@ def test_api_key_form_validation(client, database: Database) -> None:
 def test_admin_resets_a_lost_totp_device_on_the_record(client, database: Database) -> None:
     """A lost authenticator: an admin turns TOTP off with a reason; the person's sessions end and
     they sign in with the password until they enrol again. Not possible without a reason or CSRF."""
-
     adm = console_user(client, database, "adm", "admin")
     mo = console_user(client, database, "mo", "moderator")
     mo_id = _user_id(database, "mo")

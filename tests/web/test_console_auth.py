@@ -127,7 +127,6 @@ def test_logout_ends_the_session_on_the_server(app, client, database: Database) 
 
 def test_totp_rfc6238_reference_values() -> None:
     """RFC 6238 appendix B, SHA-1 secret '12345678901234567890' (last six digits)."""
-
     secret = base64.b32encode(b"12345678901234567890").decode()
     for seconds, expected in ((59, "287082"), (1111111109, "081804"), (1234567890, "005924"), (2000000000, "279037")):
         assert auth.totp_now(secret, datetime.fromtimestamp(seconds, tz=UTC)) == expected
@@ -215,7 +214,6 @@ def test_wrong_totp_codes_count_towards_the_throttle(app, client, database: Data
 def test_every_console_route_declares_a_permission_and_public_ones_are_the_sign_in_flow(app) -> None:
     """Each console view says what it needs; PUBLIC is only for signing in and out (and the
     own-account pages, which the router's session dependency guards)."""
-
     sign_in_flow = {"/console", "/console/login", "/console/login/totp", "/console/logout"}
     for path, route in iter_routes(app.routes):
         if not isinstance(route, APIRoute) or not path.startswith("/console"):

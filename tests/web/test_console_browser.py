@@ -98,7 +98,6 @@ def test_reveal_and_policy_swap_with_htmx(live_server, browser) -> None:
 
 
 def test_totp_enrolment_and_second_step_in_the_browser(live_server, browser) -> None:
-
     url = live_server.url
     make_staff(live_server.database, "mo", "moderator")
     context, page = new_page(browser)

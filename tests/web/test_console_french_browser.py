@@ -79,7 +79,6 @@ def test_a_french_speaking_moderator_works_the_queue_and_a_case_in_french(live_s
 def test_the_administrative_console_pages_in_french_pass_axe_at_both_widths(live_server, browser) -> None:
     """The console's other pages in French, each as the role that uses it sees it: no axe-core
     violation and no sideways scroll at 1,280 and 375 px (long French words included)."""
-
     make_staff(live_server.database, "adm", "admin")
     make_staff(live_server.database, "cs1", "child_safety")
     make_staff(live_server.database, "aud", "auditor")

@@ -88,7 +88,7 @@ def test_preview_is_blurred_greyscale_and_the_page_never_carries_the_original(ap
 def test_reveal_is_a_post_audited_counted_and_returns_only_that_item(
     app, client, database: Database, clock: FrozenClock
 ) -> None:
-    case_id, item_id, data = _setup(app, client, database, HARASSMENT)
+    case_id, item_id, _data = _setup(app, client, database, HARASSMENT)
     mo = login(app, "mo")
     url = f"/console/cases/{case_id}/media/{item_id}/reveal"
     assert mo.get(url).status_code == 405

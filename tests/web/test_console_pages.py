@@ -51,7 +51,7 @@ OTHER_PAGES = (
 def _events(database: Database, tag: AuditTag) -> list[AuditEvent]:
     with database.unit_of_work(write=False) as db:
         rows = db.execute(sa.select(AuditEvent).where(AuditEvent.tag == tag.value).order_by(AuditEvent.seq)).scalars()
-        return [r for r in rows]
+        return list(rows)
 
 
 def _event_count(database: Database) -> int:
@@ -165,7 +165,6 @@ def test_signed_out_visitor_is_sent_to_sign_in(client) -> None:
 def test_every_form_refuses_a_forged_post_and_changes_nothing(app, client, database, people, bank) -> None:
     """Walks the route table: every POST of these pages, sent by someone allowed to use it but
     without this browser's CSRF token, is refused before it does anything."""
-
     posts = [
         (path, declared_permission(route))
         for path, route in iter_routes(app.routes)
@@ -248,7 +247,6 @@ def test_import_reports_bad_rows_by_line_and_audits(people, database, bank) -> N
 
 
 def test_import_over_the_console_limit_is_refused(people, database, bank, monkeypatch) -> None:
-
     monkeypatch.setattr(console_banks, "MAX_IMPORT_BYTES", 100)
     body = "\n".join(f"pdq,{i:064x}" for i in range(5)).encode()
     r = people["cs1"].post(
@@ -284,7 +282,6 @@ def test_disable_entry_as_false_positive_needs_a_reason_and_can_be_undone(people
 
 
 def test_csam5_ncmec_review_confirm_and_status(client, database, people) -> None:
-
     case_id = _case_with_evidence(client, database)
     assert people["mo"].post("/console/ncmec/draft", {"case_id": str(case_id)}).status_code == 403
     r = people["cs1"].post("/console/ncmec/draft", {"case_id": str(case_id)})
@@ -485,7 +482,6 @@ def test_audit_log_filters_by_subject_and_tag_prefix(people, database, bank) -> 
 
 
 def test_audit_verify_button_reports_the_first_bad_event(people, database) -> None:
-
     r = people["aud"].post("/console/audit/verify", {})
     assert r.status_code == 200 and "The chain is intact" in r.text
     with database.unit_of_work(write=False) as db:

@@ -125,7 +125,6 @@ def test_breached_view_lists_cases_past_a_due_time(app, client, database: Databa
 def test_queue_rows_show_reason_reporter_kinds_count_countdown_and_blurred_thumbnail(
     app, client, database: Database, people
 ) -> None:
-
     tracking = report(client, policy="spam", content="pic-1", account="bot-9", explanation="same link posted 40 times")
     report(
         client,

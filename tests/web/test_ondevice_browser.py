@@ -140,7 +140,6 @@ def _scan(url: str, key: str, content_id: str, data: bytes) -> dict:
 
 
 def _run_jobs(live_server) -> None:
-
     Worker(live_server.database, build_registry(), services=worker_services(live_server.app)).run_until_idle()
 
 

@@ -142,7 +142,6 @@ def test_a_second_post_of_the_same_form_files_one_report(client, database: Datab
 def test_the_same_form_sent_twice_at_once_files_one_report(app, database: Database) -> None:
     """A double click: two posts of one form at the same moment, from two connections. The second
     waits for the first's transaction and answers with its receipt; one notice, one audit event."""
-
     with TestClient(app) as first_client, TestClient(app) as second_client:
         page = step2(first_client, "csam")
         second_client.cookies.update(first_client.cookies)
@@ -567,7 +566,6 @@ def test_x6_the_link_the_example_forum_builds_opens_the_report_with_its_item(cli
     """examples/forum links each post to `/report?content=<quoted id>`; an id with slashes,
     spaces or a '#' survives the trip, and a platform that links with the item's address gets
     it filled in as the location."""
-
     post_id = "thread/7#post 42"
     r = client.get(f"/report?content={quote(post_id, safe='')}")
     assert r.status_code == 200 and "thread/7#post 42</strong>" in r.text

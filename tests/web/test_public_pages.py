@@ -278,7 +278,6 @@ def test_each_public_page_is_accessible_and_fits_a_phone(live_server, page, path
 
 def _decided_case_with_statement(live_server) -> tuple[str, str]:
     """A report on post-8 that a moderator upheld with a removal: (tracking code, statement code)."""
-
     mod = Actor.staff(5, "mod", permissions_for_roles(["moderator"]))
     catalogue = live_server.app.state.catalogue
     with live_server.database.unit_of_work() as db:
@@ -364,7 +363,6 @@ def test_dsa2_eui3_the_interim_statement_the_mothers_status_and_the_figures_tell
     """DSA-2, X-4, EUI-3, DSA-8: the statement of an interim restriction says it is a restriction
     pending review; the mother's status page, once decided, names the rule by its title and no
     handle or id; the figures say what "withheld" means; each page links to how uploads are checked."""
-
     catalogue = live_server.app.state.catalogue
     cs1 = Actor.staff(7, "cs1", permissions_for_roles(["child_safety"]))
     cs2 = Actor.staff(8, "cs2", permissions_for_roles(["child_safety"]))

@@ -47,7 +47,6 @@ def test_pages_carry_a_strict_csp_and_json_does_not(page_app: FastAPI) -> None:
 
 
 def test_csrf_token_round_trip_and_forgery_refused(page_app: FastAPI) -> None:
-
     with TestClient(page_app) as c:
         c.get("/form")
         assert CSRF_COOKIE in c.cookies
@@ -62,7 +61,6 @@ def test_csrf_token_round_trip_and_forgery_refused(page_app: FastAPI) -> None:
 
 
 def render_token(c: TestClient) -> str:
-
     return _sign(b"dev-only-secret-key-do-not-use-in-production", c.cookies[CSRF_COOKIE])
 
 
@@ -76,7 +74,6 @@ def test_static_files_are_served_with_the_headers(client) -> None:
 def test_a_malformed_page_address_answers_with_a_page_and_the_api_keeps_json(client) -> None:
     """An integer path parameter given text on a console path is a 422 page naming the field; the
     same mistake on the JSON API stays a JSON body."""
-
     router = APIRouter()
 
     @router.get("/console/probe/{number}")
