@@ -61,11 +61,10 @@ def _block_network() -> Iterator[None]:
             raise ConnectionRefusedError(f"tests may not reach {address!r}: only loopback is allowed")
         return real_connect_ex(self, address)  # type: ignore[arg-type]
 
-    socket.socket.connect = guarded_connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = guarded_connect_ex  # type: ignore[method-assign]
-    yield
-    socket.socket.connect = real_connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = real_connect_ex  # type: ignore[method-assign]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", guarded_connect)
+        patch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
+        yield
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -30,7 +30,7 @@ def test_every_route_declares_a_permission(app) -> None:
         if isinstance(route, APIRoute):
             api_routes += 1
             if declared_permission(route) is None:
-                undeclared.append(f"{sorted(route.methods)} {path}")
+                undeclared.append(f"{sorted(route.methods or ())} {path}")
         elif isinstance(route, Route) and path not in FRAMEWORK_ROUTES:
             undeclared.append(f"non-API route {path}")
     assert api_routes >= 5  # the walk really reached the included routers

@@ -169,4 +169,4 @@ def test_the_checkpointer_copies_the_log_outside_the_writers_commits(tmp_path) -
     finally:
         checkpointer.stop()
         engine.dispose()
-    assert not checkpointer._thread.is_alive()
+    assert checkpointer._thread is not None and not checkpointer._thread.is_alive()

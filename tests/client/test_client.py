@@ -103,6 +103,7 @@ def test_scan_of_a_synthetic_jpeg_is_allowed(staydown: Client, tmp_path: Path) -
 def test_errors_come_back_typed(
     staydown: Client, staydown_url: str, settings: Settings, database: Database, api_key: str
 ) -> None:
+    err: pytest.ExceptionInfo[StaydownAPIError]
     with Client(staydown_url, "sd_not-a-real-key", retries=0) as client, pytest.raises(AuthenticationError) as err:
         client.scan(jpeg(1))
     assert err.value.status == 401 and err.value.code == "unauthenticated"
@@ -206,7 +207,7 @@ def _apply(database: Database, kind: str, *, content: str | None = None, account
 
 def _lift(database: Database, action_id: int) -> None:
     with database.unit_of_work() as db:
-        lift_action(db, actor=SYSTEM, action=db.get(EnforcementAction, action_id), reason="reversed on appeal")
+        lift_action(db, actor=SYSTEM, action=db.get_one(EnforcementAction, action_id), reason="reversed on appeal")
 
 
 def test_the_action_feed_follows_its_cursor_and_takes_acks(
@@ -293,7 +294,7 @@ def test_csam3_the_client_registers_visibility_and_upload_facts_and_answers_a_fi
     assert staydown.provide_file(ask, data).id == receipt.id  # sent again after a lost answer: the same item
     staydown.ack_action(ask.id, status="applied", detail="file provided")
     with database.unit_of_work(write=False) as db:
-        assert db.get(FileRequest, request_id).state == "provided"
+        assert db.get_one(FileRequest, request_id).state == "provided"
     lifted = [a for a in staydown.iter_actions(after=ask.seq) if a.id == ask.id]
     assert lifted and lifted[0].lifted, "the platform hears the request is settled"
 

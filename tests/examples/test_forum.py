@@ -116,7 +116,7 @@ def _take_action(
     """What a reviewer's decision does inside staydown: an action on the platform's content or account."""
     with database.unit_of_work() as db:
         if lift is not None:
-            return lift_action(db, actor=SYSTEM, action=db.get(EnforcementAction, lift), reason="reversed").id
+            return lift_action(db, actor=SYSTEM, action=db.get_one(EnforcementAction, lift), reason="reversed").id
         if content is not None:
             row = db.execute(sa.select(PlatformContent).where(PlatformContent.platform_id == content)).scalar_one()
             return apply_action(
@@ -130,13 +130,13 @@ def _take_action(
 def _webhook_body(database: Database, action_id: int, event: str) -> bytes:
     """The body staydown's sender builds for this action event, byte for byte the same recipe."""
     with database.unit_of_work(write=False) as db:
-        payload = action_event(db, db.get(EnforcementAction, action_id), event)
+        payload = action_event(db, db.get_one(EnforcementAction, action_id), event)
     delivery_id = f"action:{action_id}:{event}"
     return json.dumps({**payload, "delivery_id": delivery_id}, separators=(",", ":"), sort_keys=True).encode()
 
 
 def _deliver(
-    forum_url: str, body: bytes, *, secret: str = SECRET, at: int | None = None, **headers: str
+    forum_url: str, body: bytes, *, secret: str = SECRET, at: int | None = None, headers: dict[str, str] | None = None
 ) -> httpx.Response:
     event = json.loads(body)
     signed = {
@@ -144,7 +144,7 @@ def _deliver(
         "Staydown-Signature": sign(body, secret, at or int(time.time())),
         "Staydown-Delivery": event.get("delivery_id", ""),
         "Staydown-Event": event.get("event", ""),
-        **headers,
+        **(headers or {}),
     }
     return httpx.post(f"{forum_url}/staydown/webhook", content=body, headers=signed)
 
@@ -158,7 +158,7 @@ def _eventually(check: Callable[[], bool], *, timeout: float = 10.0) -> None:
 
 def _ack_status(database: Database, action_id: int) -> str | None:
     with database.unit_of_work(write=False) as db:
-        return db.get(EnforcementAction, action_id).ack_status
+        return db.get_one(EnforcementAction, action_id).ack_status
 
 
 # -- end to end ------------------------------------------------------------------------------
@@ -208,7 +208,7 @@ def test_upload_is_scanned_listed_and_taken_down_by_a_signed_webhook(
     # Signed but not an action event, or with a header contradicting the signed body: 400.
     junk = json.dumps({"delivery_id": "x", "event": "action.applied"}).encode()
     assert _deliver(forum_url, junk).status_code == 400
-    assert _deliver(forum_url, body, **{"Staydown-Delivery": "someone-else"}).status_code == 400
+    assert _deliver(forum_url, body, headers={"Staydown-Delivery": "someone-else"}).status_code == 400
 
     # Reversed on appeal: the removal is lifted, the post comes back.
     _take_action(database, "", lift=removal)
@@ -323,7 +323,7 @@ def test_ncmec3_the_forum_answers_provide_file_and_the_report_carries_the_upload
     assert r.status_code == 201, r.text
     case_id = r.json()["cases"][0]
     with database.unit_of_work() as db:
-        case = db.get(Case, case_id)
+        case = db.get_one(Case, case_id)
         claim_case(db, actor=cs1, case=case)
         decide_case(
             db,
@@ -335,7 +335,7 @@ def test_ncmec3_the_forum_answers_provide_file_and_the_report_carries_the_upload
             catalogue=app.state.catalogue,
         )
     with database.unit_of_work() as db:
-        (report,) = draft_reports(db, actor=cs1, case=db.get(Case, case_id), catalogue=app.state.catalogue)
+        (report,) = draft_reports(db, actor=cs1, case=db.get_one(Case, case_id), catalogue=app.state.catalogue)
         confirm_report(db, actor=cs2, report=report)
         report_id, marker = report.id, f"staydown report ref: {report.plan['ref']}"
 
@@ -351,7 +351,7 @@ def test_ncmec3_the_forum_answers_provide_file_and_the_report_carries_the_upload
         def filed() -> bool:
             worker.run_until_idle()
             with database.unit_of_work(write=False) as db:
-                return db.get(NcmecReport, report_id).state == "finished"
+                return db.get_one(NcmecReport, report_id).state == "finished"
 
         _eventually(filed, timeout=20)
         (received,) = ncmec_app.state.ncmec.find_reports(marker)

@@ -215,7 +215,7 @@ def test_share_out_needs_legals_approval_and_is_audited(database: Database, sett
             e.tag: f"{e.actor_kind}:{e.actor_id}"
             for e in db.execute(sa.select(AuditEvent).where(AuditEvent.tag.like("exchanges:share:%"))).scalars()
         }
-        assert db.get(ExchangeSubmission, submission_id).state == "sent"
+        assert db.get_one(ExchangeSubmission, submission_id).state == "sent"
     assert set(events) == {"exchanges:share:propose", "exchanges:share:approve", "exchanges:share:send"}
     assert events["exchanges:share:approve"] == "staff:6"
 

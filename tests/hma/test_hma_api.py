@@ -41,6 +41,7 @@ def _checkerboard(cell: int) -> bytes:
     """HMA's test images: two checkerboards whose cells differ, so their PDQ hashes differ."""
     img = Image.new("RGB", (128, 128))
     px = img.load()
+    assert px is not None
     for x in range(128):
         for y in range(128):
             px[x, y] = (255, 255, 255) if (x // cell + y // cell) % 2 else (0, 0, 0)
@@ -185,8 +186,8 @@ def test_bank_update_content_disable_until(client, h, image_server, database: Da
     assert r.status_code == 200, r.text
     assert r.json()["disable_until_ts"] == until
     with database.unit_of_work(write=False) as db:
-        entry = db.get(BankEntry, content_id)
-        assert not entry.enabled and "through the HMA API" in entry.disabled_reason
+        entry = db.get_one(BankEntry, content_id)
+        assert not entry.enabled and "through the HMA API" in (entry.disabled_reason or "")
     r = client.put(
         f"/hma/c/bank/TEST_BANK_UPDATE/content/{content_id}", headers=h, json={"disable_until_ts": 9999999999}
     )
@@ -429,6 +430,7 @@ def test_compare_hashes(client, h) -> None:
     specimen2 = "facd8bcb2a49bcebdec1985228d5ae84bcd006c187c598c720c2b087b3fdb318"
     r = client.post("/hma/m/compare", headers=h, json={"pdq": [specimen1, specimen2]})
     assert r.json() == {"pdq": [True, {"distance": 9}]}
+    bad: object
     for bad in (
         ["banana"],
         {"pdq": "banana"},

@@ -53,7 +53,7 @@ def _bank(database: Database, name: str = "own", **kw: object) -> int:
 
 def _add(database: Database, bank_id: int, *signals: tuple[str, str]) -> list[int]:
     with database.unit_of_work() as db:
-        bank = db.get(banks.Bank, bank_id)
+        bank = db.get_one(banks.Bank, bank_id)
         result = banks.add_entries(db, actor=MOD, bank=bank, entries=[banks.NewEntry(t, s) for t, s in signals])
         return [e.id for e in result.entries]
 
@@ -99,13 +99,13 @@ def test_disabled_entry_stops_matching_at_once_even_before_catch_up(database: Da
     engine.catch_up()
     assert _match(database, engine, q(h))
     with database.unit_of_work() as db:
-        banks.disable_entry(db, actor=MOD, entry=db.get(BankEntry, entry_id), reason="false positive")
+        banks.disable_entry(db, actor=MOD, entry=db.get_one(BankEntry, entry_id), reason="false positive")
     # The database has the last word: no match even though the index has not caught up yet.
     assert _match(database, engine, q(h)) == []
     engine.catch_up()
     assert len(engine.bank.pdq) == 0
     with database.unit_of_work() as db:
-        banks.enable_entry(db, actor=MOD, entry=db.get(BankEntry, entry_id), reason="was right")
+        banks.enable_entry(db, actor=MOD, entry=db.get_one(BankEntry, entry_id), reason="was right")
     engine.catch_up()
     assert _match(database, engine, q(h))
 

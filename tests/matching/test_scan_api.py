@@ -79,7 +79,8 @@ def test_scan_records_signals_and_allows_unknown_media(client, api_key: str, dat
         kinds = sorted(db.execute(sa.select(ContentSignal.signal_type)).scalars())
         assert kinds == ["md5", "pdq", "sha256"]
         scan = db.execute(sa.select(Scan)).scalar_one()
-        assert scan.uploader_ip == "2001:db8::7" and scan.uploaded_at.isoformat().startswith("2026-06-01T11:59")
+        assert scan.uploader_ip == "2001:db8::7" and scan.uploaded_at is not None
+        assert scan.uploaded_at.isoformat().startswith("2026-06-01T11:59")
 
 
 def test_banked_item_blocks_its_edited_copies(client, database: Database) -> None:

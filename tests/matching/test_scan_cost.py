@@ -11,6 +11,7 @@ import time
 
 import pytest
 from PIL import Image
+from sqlalchemy.pool import QueuePool
 
 from staydown.actors import SYSTEM
 from staydown.db import Database
@@ -109,11 +110,13 @@ def test_UK1_no_transaction_is_open_while_the_upload_is_decoded(client, database
     lock (taken at BEGIN) for its whole decode, so every notice waited; now no connection is even
     checked out of the pool while the media is hashed, and a write from elsewhere goes straight in."""
     key = make_key(database, ["scan"])  # never used yet: not remembered, checked in the database
-    seen: dict[str, object] = {}
+    seen: dict[str, float] = {}
     real = scan_api.hash_upload
 
     def watching(data: bytes, *, limits):
-        seen["checked_out"] = database.engine.pool.checkedout()
+        pool = database.engine.pool
+        assert isinstance(pool, QueuePool)
+        seen["checked_out"] = pool.checkedout()
 
         def write() -> None:
             with database.unit_of_work() as db:

@@ -67,6 +67,7 @@ def test_uk5_scan_of_an_mp4_keeps_its_vpdq_and_allows_unknown_video(client, api_
         kinds = sorted(db.execute(sa.select(ContentSignal.signal_type)).scalars())
         assert kinds == ["md5", "sha256", "vpdq"]
         row = db.execute(sa.select(ContentSignal).where(ContentSignal.signal_type == "vpdq")).scalar_one()
+        assert row.frames is not None
         assert json.loads(row.frames) == frames and len(row.signal) == 64
         scan = db.execute(sa.select(Scan)).scalar_one()
         assert [v[0] for v in scan.signals["video_variants"]] == ["mirror", "crop25", "crop50"]
@@ -179,7 +180,7 @@ def test_vpdq_bank_import_export_round_trip_in_threatexchange_formats(client, da
             .where(BankEntry.signal_type == "vpdq")
             .order_by(BankEntry.id)
         ).all()
-    by_bank: dict[int, set[tuple[str, str]]] = {}
+    by_bank: dict[int, set[tuple[str, str | None]]] = {}
     for bank_id, signal, frames in rows:
         by_bank.setdefault(bank_id, set()).add((signal, frames))
     assert len(by_bank) == 3 and len({frozenset(v) for v in by_bank.values()}) == 1

@@ -256,7 +256,7 @@ def test_random_bytes_behind_real_magic_raise_only_media_errors(prefix, rest):
     _decode_or_media_error(prefix + rest)
 
 
-_SEEDS = {}
+_SEEDS: dict[str, bytes] = {}
 
 
 def _valid_files() -> dict[str, bytes]:

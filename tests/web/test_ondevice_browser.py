@@ -55,7 +55,7 @@ def _varied_pixels() -> list[tuple[str, np.ndarray]]:
     rng = np.random.default_rng(20261207)
     out = []
     for w, h in [(4, 40), (5, 5), (64, 64), (63, 65), (97, 211), (300, 17), (640, 480), (1500, 1100)]:
-        big = synthetic(int(rng.integers(1e6)), (max(w, 64), max(h, 64)))
+        big = synthetic(int(rng.integers(1_000_000)), (max(w, 64), max(h, 64)))
         out.append((f"synthetic {w}x{h}", np.asarray(big.resize((w, h), Image.Resampling.BILINEAR))))
     out.append(("noise 257x129", rng.integers(0, 256, (129, 257, 3), dtype=np.uint8)))
     y, x = np.mgrid[0:200, 0:300]

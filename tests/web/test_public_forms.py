@@ -411,7 +411,7 @@ def test_tid1_an_incomplete_request_is_kept_and_says_exactly_what_is_missing_the
     assert notice.state == "received" and notice.missing_elements == [] and notice.complete_at is not None
     with database.unit_of_work(write=False) as db:
         track = db.execute(sa.select(LegalTrack).where(LegalTrack.kind == "take_it_down")).scalar_one()
-        assert track.due_at - track.received_at == timedelta(hours=48)
+        assert track.due_at is not None and track.due_at - track.received_at == timedelta(hours=48)
         assert track.received_at == notice.complete_at  # TID-2: the clock starts when the request is valid
     # Sent again (a reload), the completed request answers with its receipt, not an error.
     again = client.post("/takedown/complete", data={"csrf_token": token(r.text), "code": code, "stage": "fields"})
