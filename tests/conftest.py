@@ -13,11 +13,19 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
+from staydown.actors import SYSTEM
+from staydown.app import create_app
 from staydown.clock import FrozenClock
 from staydown.db import Database, create_engine
 from staydown.migrate import upgrade
+from staydown.models import metadata
+from staydown.sequences import SEQUENCES
 from staydown.settings import Settings
+from staydown.staff.actions import create_api_client
+from staydown.staff.passwords import configure_hashing
+from tests.helpers import make_staff, sign_in
 
 PG_ENV = "STAYDOWN_TEST_DATABASE_URL"
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -53,18 +61,15 @@ def _block_network() -> Iterator[None]:
             raise ConnectionRefusedError(f"tests may not reach {address!r}: only loopback is allowed")
         return real_connect_ex(self, address)  # type: ignore[arg-type]
 
-    socket.socket.connect = guarded_connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = guarded_connect_ex  # type: ignore[method-assign]
-    yield
-    socket.socket.connect = real_connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = real_connect_ex  # type: ignore[method-assign]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", guarded_connect)
+        patch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
+        yield
 
 
 @pytest.fixture(autouse=True, scope="session")
 def _cheap_password_hashing() -> None:
     """argon2id stays argon2id, with a tiny cost: the tests check behaviour, not hardness."""
-    from staydown.staff.passwords import configure_hashing
-
     configure_hashing(time_cost=1, memory_cost_kib=1024)
 
 
@@ -105,8 +110,6 @@ def pg_engine() -> Iterator[sa.Engine]:
 
 
 def _reset_postgresql(engine: sa.Engine) -> None:
-    from staydown.models import metadata
-
     names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
     with engine.begin() as conn:
         # The audit log refuses TRUNCATE by trigger; replica mode is how a superuser test
@@ -114,7 +117,6 @@ def _reset_postgresql(engine: sa.Engine) -> None:
         conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
         conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
         conn.exec_driver_sql("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '" + "0" * 64 + "')")
-        from staydown.sequences import SEQUENCES
 
         conn.exec_driver_sql(
             "INSERT INTO sequence_heads (name, value) VALUES " + ", ".join(f"('{name}', 0)" for name in SEQUENCES)
@@ -177,15 +179,11 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings, database: Database):
-    from staydown.app import create_app
-
     return create_app(settings, database=database, run_worker=False)
 
 
 @pytest.fixture
 def client(app):
-    from fastapi.testclient import TestClient
-
     with TestClient(app) as test_client:
         yield test_client
 
@@ -193,9 +191,6 @@ def client(app):
 @pytest.fixture
 def api_key(database: Database) -> str:
     """A platform integration's key with the default scopes."""
-    from staydown.actors import SYSTEM
-    from staydown.staff.actions import create_api_client
-
     with database.unit_of_work() as session:
         return create_api_client(session, actor=SYSTEM, name="test platform").key
 
@@ -203,8 +198,6 @@ def api_key(database: Database) -> str:
 @pytest.fixture
 def staff(database: Database, client):
     """Signed-in headers for a moderator, two child-safety specialists and a senior moderator."""
-    from tests.helpers import make_staff, sign_in
-
     make_staff(database, "mo", "moderator")
     make_staff(database, "cs1", "child_safety")
     make_staff(database, "cs2", "child_safety")

@@ -11,6 +11,7 @@ import stat
 import struct
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 IN_MODIFY, IN_CLOSE_WRITE, IN_MOVED_TO, IN_CREATE = 0x2, 0x8, 0x80, 0x100
@@ -18,7 +19,7 @@ _READ_LIMIT = 256 * 1024 * 1024
 
 
 class DiskWatch:
-    def __init__(self, markers: list[bytes], directories: list[Path], *, deep: list[Path] = ()) -> None:
+    def __init__(self, markers: list[bytes], directories: list[Path], *, deep: Sequence[Path] = ()) -> None:
         """`directories` are watched at their top level and snapshotted whole; `deep` ones (a data
         dir) are watched in every subdirectory too."""
         self.markers = [m for m in markers if m]
@@ -108,7 +109,7 @@ class DiskWatch:
                 return
             offset = 0
             while offset < len(buffer):
-                wd, mask, _, length = struct.unpack_from("iIII", buffer, offset)
+                wd, _mask, _, length = struct.unpack_from("iIII", buffer, offset)
                 name = buffer[offset + 16 : offset + 16 + length].rstrip(b"\0").decode(errors="replace")
                 offset += 16 + length
                 directory = self._watches.get(wd)

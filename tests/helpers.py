@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from staydown.actors import SYSTEM
 from staydown.db import Database
+from staydown.staff.actions import create_api_client, create_staff_user
 
 
 def make_key(database: Database, scopes: list[str]) -> str:
-    from staydown.actors import SYSTEM
-    from staydown.staff.actions import create_api_client
-
     with database.unit_of_work() as session:
         return create_api_client(session, actor=SYSTEM, name="scoped", scopes=scopes).key
 
@@ -21,9 +20,6 @@ PASSWORD = "correct horse battery staple"
 
 
 def make_staff(database: Database, username: str, *roles: str) -> None:
-    from staydown.actors import SYSTEM
-    from staydown.staff.actions import create_staff_user
-
     with database.unit_of_work() as db:
         create_staff_user(db, actor=SYSTEM, username=username, roles=list(roles), password=PASSWORD)
 

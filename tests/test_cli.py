@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.resources
+import json
 import os
 import subprocess
 import sys
@@ -10,7 +12,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from staydown import cli
 from staydown.cli import app
+from tests.imagegen import encode, flipped, jpeg, synthetic
+from tests.videogen import clip, edited, needs_ffmpeg
 
 runner = CliRunner()
 
@@ -21,8 +26,6 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) 
     monkeypatch.setenv("STAYDOWN_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("STAYDOWN_ENV", "test")
     # A wide "terminal", so that tables are not wrapped mid-word in what the tests read.
-    from staydown import cli
-
     monkeypatch.setattr(cli.out, "width", 250)
     monkeypatch.setattr(cli.err, "width", 250)
     return database_url
@@ -74,8 +77,6 @@ def test_audit_verify_fails_on_tampering(cli_env: str, database) -> None:
 
 
 def test_policies_check_reports_problems_with_lines(cli_env: str, tmp_path: Path) -> None:
-    import importlib.resources
-
     good = tmp_path / "good.yaml"
     good.write_text(importlib.resources.files("staydown.policies").joinpath("default.yaml").read_text())
     r = run("policies", "check", str(good))
@@ -107,10 +108,6 @@ def test_console_script_is_installed() -> None:
 
 
 def test_hash_scan_and_banks_commands(cli_env: str, tmp_path: Path) -> None:
-    import json as _json
-
-    from tests.imagegen import encode, flipped, jpeg, synthetic
-
     folder = tmp_path / "media"
     folder.mkdir()
     (folder / "a.jpg").write_bytes(jpeg(1))
@@ -119,7 +116,7 @@ def test_hash_scan_and_banks_commands(cli_env: str, tmp_path: Path) -> None:
     (folder / "broken.jpg").write_bytes(b"nope")
     r = run("hash", "--json", str(folder / "a.jpg"))
     assert r.exit_code == 0, r.output
-    row = _json.loads(r.stdout.strip())
+    row = json.loads(r.stdout.strip())
     assert len(row["pdq"]) == 64 and row["width"] == 640
     r = run("hash", str(folder / "broken.jpg"))
     assert r.exit_code == 1 and "unsupported_media" in r.output
@@ -161,10 +158,6 @@ def test_hash_scan_and_banks_commands(cli_env: str, tmp_path: Path) -> None:
 def test_hash_and_scan_take_video_files(cli_env: str, tmp_path: Path) -> None:
     """`staydown hash` prints a video's vPDQ (threatexchange's form) and digests; `staydown scan`
     finds a re-encoded copy of a banked video (REQ X-5)."""
-    import json as _json
-
-    from tests.videogen import clip, edited, needs_ffmpeg
-
     if needs_ffmpeg.args[0]:
         pytest.skip(needs_ffmpeg.kwargs["reason"])
     folder = tmp_path / "videos"
@@ -172,8 +165,8 @@ def test_hash_and_scan_take_video_files(cli_env: str, tmp_path: Path) -> None:
     (folder / "original.mp4").write_bytes(clip(41))
     r = run("hash", "--json", str(folder / "original.mp4"))
     assert r.exit_code == 0, r.output
-    row = _json.loads(r.stdout.strip())
-    assert row["format"] == "MP4" and row["vpdq_frames"] == 60 and len(_json.loads(row["vpdq"])) == 60
+    row = json.loads(r.stdout.strip())
+    assert row["format"] == "MP4" and row["vpdq_frames"] == 60 and len(json.loads(row["vpdq"])) == 60
     r = run("hash", str(folder / "original.mp4"))
     assert r.exit_code == 0 and "vpdq frames=60" in r.stdout and f"md5={row['md5']}" in r.stdout
 

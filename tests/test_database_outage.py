@@ -309,7 +309,8 @@ def test_sqlite_locked_by_another_program_under_load(tmp_path: Path) -> None:
                     (
                         "import sqlite3, sys, time\n"
                         f"c = sqlite3.connect({str(path)!r}, isolation_level=None)\n"
-                        "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(6); c.execute('COMMIT')\n"
+                        "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); "
+                        "time.sleep(6); c.execute('COMMIT')\n"
                     ),
                 ],
                 stdout=subprocess.PIPE,

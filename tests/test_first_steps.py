@@ -60,6 +60,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
         stderr=subprocess.STDOUT,
         text=True,
     )
+    assert proc.stdout is not None  # piped
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -4,9 +4,12 @@ platform key and with a staff session; valid and invalid input; a fixed seed. It
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -42,47 +45,17 @@ def test_schemathesis_finds_no_5xx_and_no_schema_violation(backend, app, client,
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     failures: list[str] = []
-    cases = server_errors = 0
+    tally = {"cases": 0, "server_errors": 0}
     covered: set[str] = set()
     started = time.monotonic()
     for who, headers in callers.items():
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             for operation in operations:
                 examples = EXAMPLES[who] if time.monotonic() - started < BUDGET_SECONDS else 1
-
-                @settings(
-                    max_examples=examples,
-                    derandomize=True,
-                    database=None,
-                    deadline=None,
-                    suppress_health_check=list(HealthCheck),
-                    phases=[Phase.explicit, Phase.generate],
-                )
-                @given(case=operation.as_strategy(generation_mode=mode))
-                def call(case) -> None:
-                    nonlocal cases, server_errors
-                    cases += 1
-                    covered.add(operation.label)
-                    try:
-                        response = case.call(headers=headers)
-                    except Exception as exc:  # an exception the app let through is a 500
-                        server_errors += 1
-                        failures.append(f"{who} {mode.value} {operation.label}: {exc!r}"[:300])
-                        return
-                    server_errors += response.status_code >= 500
-                    try:
-                        case.validate_response(response, checks=CHECKS, headers=headers)
-                    except BaseExceptionGroup as group:
-                        titles = sorted({getattr(e, "title", type(e).__name__) for e in group.exceptions})
-                        failures.append(
-                            f"{who} {mode.value} {operation.label}: {response.status_code} "
-                            f"{', '.join(titles)}: {response.text[:150]}"
-                        )
-
-                try:
+                call = _fuzzer(operation, mode, who, headers, examples, tally, covered, failures)
+                with contextlib.suppress(Unsatisfiable):  # no invalid input exists for an operation without input
                     call()
-                except Unsatisfiable:
-                    pass  # no invalid input exists for an operation without input
+    cases, server_errors = tally["cases"], tally["server_errors"]
     seconds = time.monotonic() - started
     print(
         f"\nfuzz: {len(covered)} of {len(operations)} operations, {cases} cases, {server_errors} 5xx, "
@@ -90,3 +63,46 @@ def test_schemathesis_finds_no_5xx_and_no_schema_violation(backend, app, client,
     )
     assert len(operations) >= 70 and covered == {op.label for op in operations}
     assert server_errors == 0 and not failures, "\n".join(failures[:40])
+
+
+def _fuzzer(
+    operation: Any,
+    mode: GenerationMode,
+    who: str,
+    headers: dict[str, str],
+    examples: int,
+    tally: dict[str, int],
+    covered: set[str],
+    failures: list[str],
+) -> Callable[[], None]:
+    """One operation's run for one caller and mode: counts into `tally`, notes what failed."""
+
+    @settings(
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate],
+    )
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def call(case) -> None:
+        tally["cases"] += 1
+        covered.add(operation.label)
+        try:
+            response = case.call(headers=headers)
+        except Exception as exc:  # noqa: BLE001 - an exception the app let through is a 500
+            tally["server_errors"] += 1
+            failures.append(f"{who} {mode.value} {operation.label}: {exc!r}"[:300])
+            return
+        tally["server_errors"] += response.status_code >= 500
+        try:
+            case.validate_response(response, checks=CHECKS, headers=headers)
+        except BaseExceptionGroup as group:
+            titles = sorted({getattr(e, "title", type(e).__name__) for e in group.exceptions})
+            failures.append(
+                f"{who} {mode.value} {operation.label}: {response.status_code} "
+                f"{', '.join(titles)}: {response.text[:150]}"
+            )
+
+    return call

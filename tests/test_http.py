@@ -3,12 +3,19 @@ request ids and body limits."""
 
 from __future__ import annotations
 
+import sqlite3
+from typing import Annotated
+
 import pytest
+from fastapi import Body, Depends
 from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy.exc import OperationalError
 from starlette.routing import Route
 
+from staydown.app import create_app
 from staydown.db import Database
-from staydown.http import declared_permission, iter_routes
+from staydown.http import declared_permission, iter_routes, require
 from staydown.staff.permissions import Permission
 from tests.helpers import auth, make_key
 
@@ -23,7 +30,7 @@ def test_every_route_declares_a_permission(app) -> None:
         if isinstance(route, APIRoute):
             api_routes += 1
             if declared_permission(route) is None:
-                undeclared.append(f"{sorted(route.methods)} {path}")
+                undeclared.append(f"{sorted(route.methods or ())} {path}")
         elif isinstance(route, Route) and path not in FRAMEWORK_ROUTES:
             undeclared.append(f"non-API route {path}")
     assert api_routes >= 5  # the walk really reached the included routers
@@ -46,10 +53,6 @@ def test_healthz_and_readyz(client) -> None:
 
 
 def test_readyz_reports_unapplied_migrations(settings, tmp_path) -> None:
-    from fastapi.testclient import TestClient
-
-    from staydown.app import create_app
-
     bare = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path}/empty.db"})
     with TestClient(create_app(bare, run_worker=False)) as c:
         r = c.get("/readyz")
@@ -107,13 +110,8 @@ def test_request_id_is_returned_and_echoed(client) -> None:
 
 @pytest.mark.parametrize("chunked", [False, True])
 def test_oversized_body_is_refused_with_413(app, chunked: bool) -> None:
-    from fastapi import Body, Depends
-    from fastapi.testclient import TestClient
-
-    from staydown.http import require
-
     @app.post("/v1/echo")
-    def echo(payload: dict = Body(...), _: object = Depends(require(Permission.PUBLIC))) -> dict:
+    def echo(payload: Annotated[dict, Body()], _: object = Depends(require(Permission.PUBLIC))) -> dict:
         return {"n": len(payload)}
 
     limit = app.state.settings.max_request_bytes
@@ -134,14 +132,6 @@ def test_oversized_body_is_refused_with_413(app, chunked: bool) -> None:
 
 
 def test_a_locked_database_answers_503_with_retry_after(app) -> None:
-    import sqlite3
-
-    from fastapi import Depends
-    from fastapi.testclient import TestClient
-    from sqlalchemy.exc import OperationalError
-
-    from staydown.http import require
-
     @app.get("/v1/locked")
     def locked(_: object = Depends(require(Permission.PUBLIC))) -> None:
         raise OperationalError("BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked"))

@@ -11,6 +11,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from staydown.db import Database
+from staydown.errors import InvalidInput
 from staydown.http import declared_permission, iter_routes
 from staydown.limits import DB_INT_MAX, JSON_MAX_DEPTH, check_json, parse_json_object
 from staydown.staff.permissions import API_SCOPES, Permission, Role, permissions_for_roles
@@ -149,8 +150,6 @@ def test_an_audit_checkpoint_is_ascii_digits_within_range(client, callers) -> No
 
 
 def test_check_json_and_parse_json_object() -> None:
-    from staydown.errors import InvalidInput
-
     assert check_json({"a": [1, {"b": 2.5}]}) == {"a": [1, {"b": 2.5}]}
     with pytest.raises(ValueError, match="keys"):
         check_json({str(i): i for i in range(1001)})
@@ -250,7 +249,10 @@ def _kind(schema: dict[str, Any]) -> str:
 def test_boundary_values_in_every_path_and_query_parameter_give_no_5xx(app, client, callers, caplog) -> None:
     caplog.set_level(logging.CRITICAL, logger="staydown")
     permissions = {
-        (m, p): declared_permission(r) for p, r in iter_routes(app.routes) if isinstance(r, APIRoute) for m in r.methods
+        (m, p): declared_permission(r)
+        for p, r in iter_routes(app.routes)
+        if isinstance(r, APIRoute)
+        for m in r.methods or ()
     }
     spec = app.openapi()
     failures, sent = [], 0

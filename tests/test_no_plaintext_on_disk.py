@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from fastapi import Depends, Request
 
+from staydown.authorities import file_requests
 from staydown.http import require
+from staydown.matching import video as matching_video
 from staydown.settings import Settings
 from staydown.staff.permissions import Permission
 from tests.diskwatch import DiskWatch
@@ -75,8 +77,6 @@ def test_a_large_evidence_deposit_leaves_no_plaintext_on_disk(
 ) -> None:
     """CSAM-4: a 2.5 MiB deposit is read in memory and stored encrypted; nothing of its plaintext is
     in a temp dir, the data dir, the database or any file the process holds, at any point."""
-    from staydown.authorities import file_requests
-
     marker = _marker()
     payload = marker * ((2_600_000 // len(marker)) + 1)
     watch = _watch(settings, marker)
@@ -115,8 +115,6 @@ def test_a_video_scan_leaves_no_plaintext_on_disk(
 ) -> None:
     """A video over the parser's 1 MiB spool size (a clip with a 1.5 MiB MP4 'free' box holding the
     marker) is scanned: FFmpeg reads it from a memory file, and no plaintext reaches a disk."""
-    from staydown.matching import video as matching_video
-
     marker = _marker()
     video = clip(31)
     filler = marker * ((1_500_000 // len(marker)) + 1)

@@ -21,6 +21,11 @@ from pathlib import Path
 
 import pytest
 
+from staydown.actors import SYSTEM
+from staydown.db import Database, create_engine
+from staydown.migrate import upgrade
+from staydown.staff.actions import create_api_client
+
 PROMETHEUS = shutil.which("prometheus")
 pytestmark = [
     pytest.mark.slow,
@@ -80,11 +85,6 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def test_prometheus_scrapes_metrics_and_promql_answers_an_intake_rate(tmp_path: Path) -> None:
-    from staydown.actors import SYSTEM
-    from staydown.db import Database, create_engine
-    from staydown.migrate import upgrade
-    from staydown.staff.actions import create_api_client
-
     data = tmp_path / "var"
     data.mkdir()
     url = f"sqlite:///{data / 'staydown.db'}"

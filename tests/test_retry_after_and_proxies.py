@@ -8,6 +8,7 @@ import pytest
 from fastapi import Depends, Request
 from fastapi.testclient import TestClient
 
+from staydown.app import create_app
 from staydown.db import Database
 from staydown.errors import NotReady
 from staydown.http import client_address, rate_limited, require
@@ -16,8 +17,6 @@ from staydown.staff.permissions import Permission
 
 
 def _app(settings: Settings, database: Database, **overrides: object):
-    from staydown.app import create_app
-
     app = create_app(settings.model_copy(update=overrides), database=database, run_worker=False)
 
     @app.get("/v1/limited", dependencies=[Depends(rate_limited("test-limited", 3))])

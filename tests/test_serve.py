@@ -32,6 +32,7 @@ def test_serve_migrates_and_answers_health(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         text=True,
     )
+    assert proc.stdout is not None  # piped
     try:
         deadline = time.monotonic() + 60
         ready = None
@@ -84,6 +85,7 @@ def test_DSA1_served_notices_are_stored_by_the_intake_writer_process(tmp_path: P
         stderr=subprocess.STDOUT,
         text=True,
     )
+    assert proc.stdout is not None  # piped
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import os
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from staydown.clock import OffsetClock, utcnow
 from staydown.settings import ConfigurationError, Settings, load_settings
 
 STRONG = "x" * 40
-NCMEC = dict(
-    ncmec_url="https://report.cybertip.org/ispws",
-    ncmec_username="esp",
-    ncmec_password="secret",
-    ncmec_reporter_email="safety@platform.example",
-    ncmec_reporter_first_name="Safety",
-    ncmec_reporter_last_name="Team",
-)
+NCMEC = {
+    "ncmec_url": "https://report.cybertip.org/ispws",
+    "ncmec_username": "esp",
+    "ncmec_password": "secret",
+    "ncmec_reporter_email": "safety@platform.example",
+    "ncmec_reporter_first_name": "Safety",
+    "ncmec_reporter_last_name": "Team",
+}
 VAULT_KEY = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq8w="  # base64 of 32 bytes
 
 
@@ -129,12 +133,6 @@ def test_production_refuses_a_moved_clock(tmp_path: Path) -> None:
 
 def test_offset_clock_follows_its_file(tmp_path: Path) -> None:
     """A test or drill moves a real server's clock by writing seconds to a file."""
-    import os
-    import time
-    from datetime import timedelta
-
-    from staydown.clock import OffsetClock, utcnow
-
     path = tmp_path / "offset"
     clock = OffsetClock(str(path))
     assert abs(clock.now() - utcnow()) < timedelta(seconds=1)  # no file: no offset
@@ -148,15 +146,15 @@ def test_offset_clock_follows_its_file(tmp_path: Path) -> None:
     assert abs(clock.now() - utcnow() + timedelta(minutes=1)) < timedelta(seconds=1)
 
 
-NCA = dict(
-    uk_nca_reporting=True,
-    uk_nca_url="https://nca.example.test/csea/v1",
-    uk_nca_token="t" * 40,
-    uk_nca_provider="uk",
-    uk_nca_organisation_id="ORG-0001",
-    uk_nca_authorised_person_name="Safety Lead",
-    uk_nca_authorised_person_email="safety@platform.example",
-)
+NCA = {
+    "uk_nca_reporting": True,
+    "uk_nca_url": "https://nca.example.test/csea/v1",
+    "uk_nca_token": "t" * 40,
+    "uk_nca_provider": "uk",
+    "uk_nca_organisation_id": "ORG-0001",
+    "uk_nca_authorised_person_name": "Safety Lead",
+    "uk_nca_authorised_person_email": "safety@platform.example",
+}
 
 
 def test_uk6_nca_reporting_is_off_by_default_and_needs_nothing_then() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from staydown.actors import Actor
 from staydown.errors import Conflict
-from staydown.worklist import clock_steps, take_lease
+from staydown.worklist import ClockSteps, clock_steps, take_lease
 
 T = datetime(2026, 6, 1, 12, tzinfo=UTC)
 ANA, BO = Actor.staff(1, "ana"), Actor.staff(2, "bo")
@@ -28,14 +28,12 @@ def test_a_live_lease_is_refused_to_others_and_renewed_for_its_holder() -> None:
 
 def test_clock_steps_escalate_at_the_fraction_left_and_breach_at_the_due_time_once() -> None:
     due = T + timedelta(hours=48)
-    steps = lambda at, **done: clock_steps(
-        received_at=T,
-        due_at=due,
-        at=at,
-        escalate_at_remaining_fraction=0.25,
-        escalated=done.get("e", False),
-        breached=done.get("b", False),
-    )
+
+    def steps(at: datetime, e: bool = False, b: bool = False) -> ClockSteps:
+        return clock_steps(
+            received_at=T, due_at=due, at=at, escalate_at_remaining_fraction=0.25, escalated=e, breached=b
+        )
+
     assert not steps(T + timedelta(hours=35)).escalate
     assert steps(T + timedelta(hours=36)).escalate and not steps(T + timedelta(hours=36)).breach
     assert not steps(T + timedelta(hours=36), e=True).escalate

@@ -12,6 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
+from staydown.actors import SYSTEM
+from staydown.app import create_app
+from staydown.authorities.file_requests import request_file
+from staydown.authorities.models import FileRequest
 from staydown.client import (
     Action,
     ActionPage,
@@ -31,7 +35,12 @@ from staydown.client import (
     StaydownConnectionError,
 )
 from staydown.db import Database
+from staydown.enforcement.actions import apply_action, lift_action
+from staydown.enforcement.models import EnforcementAction
 from staydown.settings import Settings
+from staydown.subjects.actions import ensure_account, ensure_content
+from staydown.subjects.queries import content_by_platform_id
+from staydown.subjects.schemas import AccountRef, ContentRef
 from tests.client.servers import serve
 from tests.helpers import make_key
 from tests.imagegen import jpeg
@@ -94,6 +103,7 @@ def test_scan_of_a_synthetic_jpeg_is_allowed(staydown: Client, tmp_path: Path) -
 def test_errors_come_back_typed(
     staydown: Client, staydown_url: str, settings: Settings, database: Database, api_key: str
 ) -> None:
+    err: pytest.ExceptionInfo[StaydownAPIError]
     with Client(staydown_url, "sd_not-a-real-key", retries=0) as client, pytest.raises(AuthenticationError) as err:
         client.scan(jpeg(1))
     assert err.value.status == 401 and err.value.code == "unauthenticated"
@@ -121,8 +131,6 @@ def test_errors_come_back_typed(
     with pytest.raises(NotFoundError) as err:
         staydown.get_account("nobody")
     assert err.value.status == 404
-
-    from staydown.app import create_app
 
     small = create_app(settings.model_copy(update={"max_upload_bytes": 4096}), database=database, run_worker=False)
     with serve(small) as url, Client(url, api_key, retries=0) as client:
@@ -185,11 +193,6 @@ def test_the_async_client_does_the_same(staydown_url: str, app: Any, api_key: st
 
 def _apply(database: Database, kind: str, *, content: str | None = None, account: str | None = None) -> int:
     """An action taken inside staydown (as a decision would), on the platform's content or account."""
-    from staydown.actors import SYSTEM
-    from staydown.enforcement.actions import apply_action
-    from staydown.subjects.actions import ensure_account, ensure_content
-    from staydown.subjects.schemas import AccountRef, ContentRef
-
     with database.unit_of_work() as db:
         if content is not None:
             row = ensure_content(
@@ -203,12 +206,8 @@ def _apply(database: Database, kind: str, *, content: str | None = None, account
 
 
 def _lift(database: Database, action_id: int) -> None:
-    from staydown.actors import SYSTEM
-    from staydown.enforcement.actions import lift_action
-    from staydown.enforcement.models import EnforcementAction
-
     with database.unit_of_work() as db:
-        lift_action(db, actor=SYSTEM, action=db.get(EnforcementAction, action_id), reason="reversed on appeal")
+        lift_action(db, actor=SYSTEM, action=db.get_one(EnforcementAction, action_id), reason="reversed on appeal")
 
 
 def test_the_action_feed_follows_its_cursor_and_takes_acks(
@@ -261,11 +260,6 @@ def test_csam3_the_client_registers_visibility_and_upload_facts_and_answers_a_fi
 ) -> None:
     """A platform says who could see its content and how it was uploaded, and answers staydown's
     `provide_file` request with the file (NCMEC-3, CSAM-3)."""
-    from staydown.actors import SYSTEM
-    from staydown.authorities.file_requests import request_file
-    from staydown.authorities.models import FileRequest
-    from staydown.subjects.queries import content_by_platform_id
-
     data = jpeg(33)
     scanned = staydown.scan(
         data,
@@ -300,7 +294,7 @@ def test_csam3_the_client_registers_visibility_and_upload_facts_and_answers_a_fi
     assert staydown.provide_file(ask, data).id == receipt.id  # sent again after a lost answer: the same item
     staydown.ack_action(ask.id, status="applied", detail="file provided")
     with database.unit_of_work(write=False) as db:
-        assert db.get(FileRequest, request_id).state == "provided"
+        assert db.get_one(FileRequest, request_id).state == "provided"
     lifted = [a for a in staydown.iter_actions(after=ask.seq) if a.id == ask.id]
     assert lifted and lifted[0].lifted, "the platform hears the request is settled"
 

@@ -3,6 +3,7 @@ signed webhook (hand-signed and from staydown's own sender), acknowledged, and p
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import sys
@@ -15,18 +16,32 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from pydantic import SecretStr
 
-from staydown.actors import SYSTEM
+from staydown.actors import SYSTEM, Actor
+from staydown.app import worker_services
+from staydown.audit.models import AuditEvent
+from staydown.authorities.models import NcmecReport
+from staydown.authorities.ncmec import confirm_report, draft_reports
+from staydown.authorities.ncmec_client import CyberTiplineClient
+from staydown.authorities.ncmec_server import create_app as create_ncmec_app
+from staydown.cases.actions import claim_case
+from staydown.cases.models import Case
 from staydown.client import Action, AsyncClient
 from staydown.db import Database
 from staydown.delivery.signing import sign
 from staydown.delivery.webhooks import action_event
 from staydown.enforcement.actions import apply_action, lift_action
 from staydown.enforcement.models import EnforcementAction
+from staydown.flows.decisions import decide_case
 from staydown.jobs import build_registry
 from staydown.settings import Settings
+from staydown.staff.permissions import permissions_for_roles
+from staydown.subjects.actions import ensure_account
 from staydown.subjects.models import PlatformContent
+from staydown.subjects.schemas import AccountRef
 from staydown.worker import RetryPolicy, Worker
+from tests.authorities.test_ncmec_protocol import PASSWORD, USER
 from tests.client.servers import serve
 from tests.helpers import auth, make_key
 from tests.imagegen import encode, jpeg, synthetic
@@ -102,14 +117,12 @@ def _take_action(
     """What a reviewer's decision does inside staydown: an action on the platform's content or account."""
     with database.unit_of_work() as db:
         if lift is not None:
-            return lift_action(db, actor=SYSTEM, action=db.get(EnforcementAction, lift), reason="reversed").id
+            return lift_action(db, actor=SYSTEM, action=db.get_one(EnforcementAction, lift), reason="reversed").id
         if content is not None:
             row = db.execute(sa.select(PlatformContent).where(PlatformContent.platform_id == content)).scalar_one()
             return apply_action(
                 db, actor=SYSTEM, kind=kind, content_id=row.id, policy_ref="csam", facts="confirmed by a reviewer"
             ).id
-        from staydown.subjects.actions import ensure_account
-        from staydown.subjects.schemas import AccountRef
 
         holder = ensure_account(db, actor=SYSTEM, ref=AccountRef(id=account or ""))
         return apply_action(db, actor=SYSTEM, kind=kind, account_id=holder.id, policy_ref="csam").id
@@ -118,13 +131,13 @@ def _take_action(
 def _webhook_body(database: Database, action_id: int, event: str) -> bytes:
     """The body staydown's sender builds for this action event, byte for byte the same recipe."""
     with database.unit_of_work(write=False) as db:
-        payload = action_event(db, db.get(EnforcementAction, action_id), event)
+        payload = action_event(db, db.get_one(EnforcementAction, action_id), event)
     delivery_id = f"action:{action_id}:{event}"
     return json.dumps({**payload, "delivery_id": delivery_id}, separators=(",", ":"), sort_keys=True).encode()
 
 
 def _deliver(
-    forum_url: str, body: bytes, *, secret: str = SECRET, at: int | None = None, **headers: str
+    forum_url: str, body: bytes, *, secret: str = SECRET, at: int | None = None, headers: dict[str, str] | None = None
 ) -> httpx.Response:
     event = json.loads(body)
     signed = {
@@ -132,7 +145,7 @@ def _deliver(
         "Staydown-Signature": sign(body, secret, at or int(time.time())),
         "Staydown-Delivery": event.get("delivery_id", ""),
         "Staydown-Event": event.get("event", ""),
-        **headers,
+        **(headers or {}),
     }
     return httpx.post(f"{forum_url}/staydown/webhook", content=body, headers=signed)
 
@@ -146,7 +159,7 @@ def _eventually(check: Callable[[], bool], *, timeout: float = 10.0) -> None:
 
 def _ack_status(database: Database, action_id: int) -> str | None:
     with database.unit_of_work(write=False) as db:
-        return db.get(EnforcementAction, action_id).ack_status
+        return db.get_one(EnforcementAction, action_id).ack_status
 
 
 # -- end to end ------------------------------------------------------------------------------
@@ -196,7 +209,7 @@ def test_upload_is_scanned_listed_and_taken_down_by_a_signed_webhook(
     # Signed but not an action event, or with a header contradicting the signed body: 400.
     junk = json.dumps({"delivery_id": "x", "event": "action.applied"}).encode()
     assert _deliver(forum_url, junk).status_code == 400
-    assert _deliver(forum_url, body, **{"Staydown-Delivery": "someone-else"}).status_code == 400
+    assert _deliver(forum_url, body, headers={"Staydown-Delivery": "someone-else"}).status_code == 400
 
     # Reversed on appeal: the removal is lifted, the post comes back.
     _take_action(database, "", lift=removal)
@@ -263,8 +276,6 @@ def test_actions_through_staydowns_own_webhook_sender(forum_url: str, database: 
 def test_the_pull_feed_catches_up_on_missed_webhooks(
     staydown_url: str, api_key: str, database: Database, tmp_path: Path
 ) -> None:
-    import asyncio
-
     config = forum.Config(
         staydown_url=staydown_url,
         api_key=api_key,
@@ -296,20 +307,6 @@ def test_ncmec3_the_forum_answers_provide_file_and_the_report_carries_the_upload
     file by signed webhook; the forum sends it (staydown.client.provide_file) and acknowledges; the
     report goes on by itself and NCMEC receives the file with the address, port, time, name,
     location and visibility the forum gave at upload."""
-    from pydantic import SecretStr
-
-    from staydown.actors import Actor
-    from staydown.app import worker_services
-    from staydown.authorities.models import NcmecReport
-    from staydown.authorities.ncmec import confirm_report, draft_reports
-    from staydown.authorities.ncmec_client import CyberTiplineClient
-    from staydown.authorities.ncmec_server import create_app as create_ncmec_app
-    from staydown.cases.actions import claim_case
-    from staydown.cases.models import Case
-    from staydown.flows.decisions import decide_case
-    from staydown.staff.permissions import permissions_for_roles
-    from tests.authorities.test_ncmec_protocol import PASSWORD, USER
-
     cs1 = Actor.staff(201, "cs1", permissions_for_roles(["child_safety"]))
     cs2 = Actor.staff(202, "cs2", permissions_for_roles(["child_safety"]))
     data = jpeg(81)
@@ -327,7 +324,7 @@ def test_ncmec3_the_forum_answers_provide_file_and_the_report_carries_the_upload
     assert r.status_code == 201, r.text
     case_id = r.json()["cases"][0]
     with database.unit_of_work() as db:
-        case = db.get(Case, case_id)
+        case = db.get_one(Case, case_id)
         claim_case(db, actor=cs1, case=case)
         decide_case(
             db,
@@ -339,7 +336,7 @@ def test_ncmec3_the_forum_answers_provide_file_and_the_report_carries_the_upload
             catalogue=app.state.catalogue,
         )
     with database.unit_of_work() as db:
-        (report,) = draft_reports(db, actor=cs1, case=db.get(Case, case_id), catalogue=app.state.catalogue)
+        (report,) = draft_reports(db, actor=cs1, case=db.get_one(Case, case_id), catalogue=app.state.catalogue)
         confirm_report(db, actor=cs2, report=report)
         report_id, marker = report.id, f"staydown report ref: {report.plan['ref']}"
 
@@ -355,13 +352,11 @@ def test_ncmec3_the_forum_answers_provide_file_and_the_report_carries_the_upload
         def filed() -> bool:
             worker.run_until_idle()
             with database.unit_of_work(write=False) as db:
-                return db.get(NcmecReport, report_id).state == "finished"
+                return db.get_one(NcmecReport, report_id).state == "finished"
 
         _eventually(filed, timeout=20)
         (received,) = ncmec_app.state.ncmec.find_reports(marker)
     with database.unit_of_work(write=False) as db:
-        from staydown.audit.models import AuditEvent
-
         ask = db.execute(sa.select(EnforcementAction).where(EnforcementAction.kind == "provide_file")).scalar_one()
         assert ask.state == "lifted" and ask.ack_status == "applied"  # answered, then settled
         acks = [

@@ -7,9 +7,11 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import uvicorn
+from starlette.types import ASGIApp
 
 from staydown.actors import SYSTEM
 from staydown.db import Database
@@ -23,7 +25,7 @@ class SimulatedCrash(BaseException):
 
 
 @contextlib.contextmanager
-def serve(app: object) -> Iterator[str]:
+def serve(app: ASGIApp) -> Iterator[str]:
     """uvicorn on 127.0.0.1 in a thread; yields the base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
@@ -50,7 +52,7 @@ def keys_of(settings: Settings) -> MasterKeys:
 
 
 def configure(
-    database: Database, settings: Settings, *, name: str, api: str, config: dict, credentials: str | None, **kw: object
+    database: Database, settings: Settings, *, name: str, api: str, config: dict, credentials: str | None, **kw: Any
 ) -> int:
     with database.unit_of_work() as db:
         return add_exchange(
@@ -61,7 +63,7 @@ def configure(
             config=config,
             credentials=credentials,
             keys=keys_of(settings),
-            policy_id=kw.pop("policy_id", "csam"),  # type: ignore[arg-type]
+            policy_id=kw.pop("policy_id", "csam"),
             permitted_purpose="match uploads against the partner's list",
             **kw,
         ).id

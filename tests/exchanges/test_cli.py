@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from staydown import cli
 from staydown.cli import app
 from staydown.db import Database
 from staydown.exchanges.local_servers import threatexchange_app
@@ -25,7 +26,6 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) 
     monkeypatch.setenv("STAYDOWN_DATABASE_URL", database_url)
     monkeypatch.setenv("STAYDOWN_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("STAYDOWN_ENV", "test")
-    from staydown import cli
 
     monkeypatch.setattr(cli.out, "width", 250)
     monkeypatch.setattr(cli.err, "width", 250)

@@ -17,7 +17,7 @@ from staydown.audit.models import AuditEvent
 from staydown.cli import app as cli_app
 from staydown.db import Database
 from staydown.evidence.crypto import MasterKeys
-from staydown.exchanges.actions import add_exchange, exchange_by_name
+from staydown.exchanges.actions import add_exchange, exchange_by_name, rewrap_credentials
 from staydown.exchanges.local_servers import tat_app
 from staydown.settings import Settings
 from tests.exchanges.conftest import configure, fetch, serve
@@ -110,7 +110,5 @@ def test_rotation_rewraps_exchange_credentials_so_the_old_key_can_go(
         assert [p for _, p, _ in app.state.exchange.requests][:2] == ["/token-auth/tcap/", "/api/hash-list/v2/all"]
         # A second rotation finds nothing left to do for it.
         with database.unit_of_work() as db:
-            from staydown.exchanges.actions import rewrap_credentials
-
             again = rewrap_credentials(db, actor=SYSTEM, keys=MasterKeys.from_base64(new_key))
         assert again.rewrapped == 0 and again.unreadable == ["orphan"]

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from staydown.actors import SYSTEM, Actor
+from staydown.app import worker_services
 from staydown.audit.models import AuditEvent
 from staydown.db import Database, create_engine
 from staydown.delivery.models import Job
@@ -54,8 +55,6 @@ def te(te_server) -> Iterator[tuple[str, object]]:
 
 
 def _worker(app, database: Database) -> Worker:
-    from staydown.app import worker_services
-
     return Worker(database, build_registry(), services=worker_services(app))
 
 
@@ -216,7 +215,7 @@ def test_share_out_needs_legals_approval_and_is_audited(database: Database, sett
             e.tag: f"{e.actor_kind}:{e.actor_id}"
             for e in db.execute(sa.select(AuditEvent).where(AuditEvent.tag.like("exchanges:share:%"))).scalars()
         }
-        assert db.get(ExchangeSubmission, submission_id).state == "sent"
+        assert db.get_one(ExchangeSubmission, submission_id).state == "sent"
     assert set(events) == {"exchanges:share:propose", "exchanges:share:approve", "exchanges:share:send"}
     assert events["exchanges:share:approve"] == "staff:6"
 
@@ -258,4 +257,4 @@ def test_hash_list_is_a_snapshot_what_it_drops_is_disabled(
     assert summary.done and summary.deleted_records == 1
     with database.unit_of_work(write=False) as db:
         state = {e.signal: e.enabled for e in db.execute(sa.select(BankEntry)).scalars()}
-    assert state == {"%064x" % 77: False, "%064x" % 78: True, "%064x" % 79: True, "d" * 32: True}
+    assert state == {f"{77:064x}": False, f"{78:064x}": True, f"{79:064x}": True, "d" * 32: True}

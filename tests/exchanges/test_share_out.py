@@ -18,7 +18,7 @@ from staydown.jobs import build_registry
 from staydown.matching import banks
 from staydown.settings import Settings
 from staydown.worker import Worker
-from tests.exchanges.conftest import configure
+from tests.exchanges.conftest import configure, fetch
 from tests.helpers import PASSWORD, auth, make_key, make_staff, sign_in
 
 PDQ = "c3" * 32
@@ -128,8 +128,6 @@ def test_share_routes_document_their_errors(client) -> None:
 
 
 def _entry_id_after_fetch(database: Database, settings: Settings) -> int:
-    from tests.exchanges.conftest import fetch
-
     assert fetch(database, settings, "partner-list").done
     return _entry_id(database, PARTNER_PDQ)
 

@@ -12,10 +12,14 @@ import sqlalchemy as sa
 
 from staydown.db import Database
 from staydown.exchanges import actions
+from staydown.exchanges.feedback import _queue
+from staydown.exchanges.kinds import Opinion
 from staydown.exchanges.local_servers import stopncii_app, threatexchange_app
-from staydown.exchanges.models import Exchange, ExchangeRecord
+from staydown.exchanges.models import Exchange, ExchangeRecord, ExchangeSignal
+from staydown.jobs import build_registry
 from staydown.matching.models import Bank, BankEntry
 from staydown.settings import Settings
+from staydown.worker import Worker
 from tests.exchanges.conftest import SimulatedCrash, configure, fetch, serve
 
 FETCH_KEY, SUB_KEY, FEEDBACK_KEY = "fetch-key-local", "subscription-key-local", "feedback-key-local"
@@ -104,7 +108,7 @@ def test_stopncii_full_incremental_and_withdrawn(database: Database, settings: S
     summary = fetch(database, settings, "stopncii")
     assert summary.done and summary.pages == 2
     assert set(_entries(database, "stopncii")) == {("pdq", PDQ[0]), ("pdq", PDQ[1]), ("pdq", PDQ[2]), ("md5", "e" * 32)}
-    assert _exchange(database, "stopncii").checkpoint["data"]["update_time"] == 126
+    assert (_exchange(database, "stopncii").checkpoint or {})["data"]["update_time"] == 126
     with database.unit_of_work(write=False) as db:
         record = db.execute(sa.select(ExchangeRecord).where(ExchangeRecord.record_key == f"pdq\t{PDQ[0]}")).scalar_one()
     assert record.partner_id == "Other CSP" and record.meta["feedbacks"][0]["feedbackValue"] == "Blocked"
@@ -119,7 +123,7 @@ def test_stopncii_full_incremental_and_withdrawn(database: Database, settings: S
     entries = _entries(database, "stopncii")
     assert entries[("pdq", PDQ[3])].enabled
     assert not entries[("pdq", PDQ[0])].enabled
-    assert "deleted by the partner on StopNCII" in entries[("pdq", PDQ[0])].disabled_reason
+    assert "deleted by the partner on StopNCII" in (entries[("pdq", PDQ[0])].disabled_reason or "")
 
 
 def test_stopncii_crash_mid_fetch_resumes(
@@ -149,9 +153,8 @@ def test_stopncii_refused_key(database: Database, settings: Settings, stopncii) 
     summary = fetch(database, settings, "stopncii")
     exchange = _exchange(database, "stopncii")
     assert summary.error and exchange.state == "auth_failed"
-    assert (
-        "StopNCII refused the credentials (HTTP 401: Access denied due to invalid subscription key.)"
-        in exchange.last_error
+    assert "StopNCII refused the credentials (HTTP 401: Access denied due to invalid subscription key.)" in (
+        exchange.last_error or ""
     )
 
 
@@ -271,19 +274,12 @@ def test_threatexchange_crash_resumes_and_refused_token(
     summary = fetch(database, settings, "te-bad")
     exchange = _exchange(database, "te-bad")
     assert summary.error and exchange.state == "auth_failed"
-    assert (
-        "Meta ThreatExchange refused the credentials (HTTP 400: OAuthException Invalid OAuth access token"
-        in exchange.last_error
+    assert "Meta ThreatExchange refused the credentials (HTTP 400: OAuthException Invalid OAuth access token" in (
+        exchange.last_error or ""
     )
 
 
 def test_stopncii_feedback_seen_then_blocked(database: Database, settings: Settings, stopncii) -> None:
-    from staydown.exchanges.feedback import _queue
-    from staydown.exchanges.kinds import Opinion
-    from staydown.exchanges.models import ExchangeSignal
-    from staydown.jobs import build_registry
-    from staydown.worker import Worker
-
     url, state = stopncii
     state.records.append(_hash(PDQ[5], 100))
     _add_stopncii(database, settings, url)

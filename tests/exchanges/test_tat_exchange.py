@@ -136,12 +136,12 @@ def test_full_then_incremental_fetch_fills_the_bank_with_provenance(
     assert summary.done and summary.updates == 1 and summary.added == 1
     assert _list_requests(state)[0]["after"] == "1704901040.25555,2821"
     assert _entries(database)[("pdq", PDQ[1])].enabled
-    assert _exchange(database).checkpoint["data"]["checkpoint"] == "1704901100.5,2822"
+    assert (_exchange(database).checkpoint or {})["data"]["checkpoint"] == "1704901100.5,2822"
 
     # Nothing new: an empty page keeps the checkpoint and changes nothing.
     summary = fetch(database, settings, "tat")
     assert summary.done and summary.updates == 0
-    assert _exchange(database).checkpoint["data"]["checkpoint"] == "1704901100.5,2822"
+    assert (_exchange(database).checkpoint or {})["data"]["checkpoint"] == "1704901100.5,2822"
 
 
 def test_partner_deletion_disables_the_entry(database: Database, settings: Settings, server) -> None:
@@ -154,7 +154,7 @@ def test_partner_deletion_disables_the_entry(database: Database, settings: Setti
     assert summary.done and summary.deleted_records == 1 and summary.disabled_entries == 1
     entries = _entries(database)
     assert not entries[("pdq", PDQ[2])].enabled
-    assert "deleted by the partner on Tech Against Terrorism" in entries[("pdq", PDQ[2])].disabled_reason
+    assert "deleted by the partner on Tech Against Terrorism" in (entries[("pdq", PDQ[2])].disabled_reason or "")
     assert entries[("md5", MD5[2])].enabled
     # Shared again later: the exchange re-enables what it disabled itself.
     _replace(state, _entry(1, PDQ[2], 3000.0))
@@ -185,7 +185,7 @@ def test_crash_mid_fetch_resumes_from_the_committed_page(
         fetch(database, settings, "tat")
     monkeypatch.setattr(actions, "apply_delta", real)
     assert set(_entries(database)) == {("pdq", PDQ[0]), ("pdq", PDQ[1])}
-    assert _exchange(database).checkpoint["data"]["checkpoint"] == "5001.0,101"
+    assert (_exchange(database).checkpoint or {})["data"]["checkpoint"] == "5001.0,101"
     state.requests.clear()
     summary = fetch(database, settings, "tat")
     assert summary.done and summary.pages == 2
@@ -205,7 +205,7 @@ def test_refused_credential_is_a_clear_status(database: Database, settings: Sett
     assert not summary.done
     exchange = _exchange(database)
     assert exchange.state == "auth_failed"
-    assert exchange.last_error.startswith(
+    assert (exchange.last_error or "").startswith(
         "Tech Against Terrorism refused the credentials (HTTP 400: Unable to log "
         "in with provided credentials.); replace them with: staydown exchanges "
         "credentials tat --stdin"

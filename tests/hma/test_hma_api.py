@@ -22,8 +22,11 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
+from staydown.actors import SYSTEM
 from staydown.audit.models import AuditEvent
 from staydown.db import Database
+from staydown.hma.actions import reenable_expired
+from staydown.matching.banks import create_bank as create
 from staydown.matching.models import BankEntry
 from tests.helpers import auth, make_key
 
@@ -38,6 +41,7 @@ def _checkerboard(cell: int) -> bytes:
     """HMA's test images: two checkerboards whose cells differ, so their PDQ hashes differ."""
     img = Image.new("RGB", (128, 128))
     px = img.load()
+    assert px is not None
     for x in range(128):
         for y in range(128):
             px[x, y] = (255, 255, 255) if (x // cell + y // cell) % 2 else (0, 0, 0)
@@ -182,8 +186,8 @@ def test_bank_update_content_disable_until(client, h, image_server, database: Da
     assert r.status_code == 200, r.text
     assert r.json()["disable_until_ts"] == until
     with database.unit_of_work(write=False) as db:
-        entry = db.get(BankEntry, content_id)
-        assert not entry.enabled and "through the HMA API" in entry.disabled_reason
+        entry = db.get_one(BankEntry, content_id)
+        assert not entry.enabled and "through the HMA API" in (entry.disabled_reason or "")
     r = client.put(
         f"/hma/c/bank/TEST_BANK_UPDATE/content/{content_id}", headers=h, json={"disable_until_ts": 9999999999}
     )
@@ -191,9 +195,6 @@ def test_bank_update_content_disable_until(client, h, image_server, database: Da
 
 
 def test_disabled_until_a_past_time_matches_again(client, h, app, database: Database) -> None:
-    from staydown.actors import SYSTEM
-    from staydown.hma.actions import reenable_expired
-
     create_bank(client, h, "TIMED")
     content_id = client.post("/hma/c/bank/TIMED/signal", headers=h, json={"pdq": "f" * 64}).json()["id"]
     now = database.clock.now().timestamp()
@@ -429,6 +430,7 @@ def test_compare_hashes(client, h) -> None:
     specimen2 = "facd8bcb2a49bcebdec1985228d5ae84bcd006c187c598c720c2b087b3fdb318"
     r = client.post("/hma/m/compare", headers=h, json={"pdq": [specimen1, specimen2]})
     assert r.json() == {"pdq": [True, {"distance": 9}]}
+    bad: object
     for bad in (
         ["banana"],
         {"pdq": "banana"},
@@ -471,9 +473,6 @@ def test_hash_refuses_urls_off_the_allow_list_and_content_too_large(client, h, i
 
 
 def test_own_bank_keeps_its_name(client, h, database: Database) -> None:
-    from staydown.actors import SYSTEM
-    from staydown.matching.banks import create_bank as create
-
     with database.unit_of_work() as db:
         create(db, actor=SYSTEM, name="own-csam", source="own", permitted_purpose="stay-down", policy_id="csam")
     assert client.get("/hma/c/banks", headers=h).json() == [{"name": "OWN-CSAM", "matching_enabled_ratio": 1.0}]

@@ -138,7 +138,7 @@ def test_threatexchange_with_credentials_sealed(client, h, database: Database, s
     te.state.exchange.records.append(
         {
             "id": "1",
-            "indicator": "%064x" % 5,
+            "indicator": f"{5:064x}",
             "type": "HASH_PDQ",
             "last_updated": 100,
             "should_delete": False,
@@ -158,7 +158,8 @@ def test_threatexchange_with_credentials_sealed(client, h, database: Database, s
         assert TOKEN not in json.dumps(config)
         with database.unit_of_work(write=False) as db:
             stored = db.execute(sa.select(Exchange).where(Exchange.name == "te_group")).scalar_one()
-        assert stored.credentials_source == "sealed" and TOKEN.encode() not in stored.sealed_credentials
+        assert stored.credentials_source == "sealed" and stored.sealed_credentials is not None
+        assert TOKEN.encode() not in stored.sealed_credentials
         assert fetch(database, settings, "te_group").done
     assert client.get("/hma/c/exchange/TE_GROUP/status", headers=h).json()["fetched_items"] == 1
 

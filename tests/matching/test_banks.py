@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import threading
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -24,12 +25,12 @@ MD5 = "d41d8cd98f00b204e9800998ecf8427e"
 
 
 def _bank(db, name: str = "own-csam", **kw):
-    params = dict(
-        source="own",
-        permitted_purpose="detect confirmed CSAM at upload and in stored content",
-        policy_id="csam",
-        action_on_match="block",
-    )
+    params: dict[str, Any] = {
+        "source": "own",
+        "permitted_purpose": "detect confirmed CSAM at upload and in stored content",
+        "policy_id": "csam",
+        "action_on_match": "block",
+    }
     params.update(kw)
     return banks.create_bank(db, actor=MOD, name=name, **params)
 
@@ -116,18 +117,19 @@ def test_disable_as_false_positive_keeps_the_entry_and_its_variants_follow(datab
         rows = db.execute(sa.select(BankEntry).order_by(BankEntry.id)).scalars().all()
         assert [r.enabled for r in rows] == [False, False]
         assert rows[0].disabled_reason == "false positive: a sunset photo" and rows[0].disabled_by == "staff:7"
+        assert seq_before is not None and rows[1].change_seq is not None
         assert rows[1].change_seq > seq_before  # followers see the change
         (event,) = _events(db, "matching:entry:disable")
         assert event.data["variants"] == [rows[1].id]
     with database.unit_of_work() as db:
-        entry = db.get(BankEntry, rows[0].id)
+        entry = db.get_one(BankEntry, rows[0].id)
         with pytest.raises(Conflict):
             banks.disable_entry(db, actor=MOD, entry=entry, reason="again")
         banks.enable_entry(db, actor=MOD, entry=entry, reason="reviewed again: a true match")
     with database.unit_of_work(write=False) as db:
         assert all(r.enabled for r in db.execute(sa.select(BankEntry)).scalars())
     with database.unit_of_work() as db, pytest.raises(InvalidInput, match="reason"):
-        banks.disable_entry(db, actor=MOD, entry=db.get(BankEntry, rows[0].id), reason=" ")
+        banks.disable_entry(db, actor=MOD, entry=db.get_one(BankEntry, rows[0].id), reason=" ")
 
 
 def test_csv_round_trip_reports_bad_lines(database: Database) -> None:
@@ -180,7 +182,7 @@ def test_sequence_numbers_follow_commit_order(database: Database) -> None:
         bank = _bank(db)
         bank_id = bank.id
     slow = database.session()
-    slow_bank = slow.get(type(bank), bank_id)
+    slow_bank = slow.get_one(type(bank), bank_id)
     banks.add_entries(slow, actor=SYSTEM, bank=slow_bank, entries=[banks.NewEntry("md5", "1" * 32)])
     if database.dialect == "sqlite":
         slow.commit()  # one writer at a time on SQLite: the interleaving below cannot happen there
@@ -189,7 +191,7 @@ def test_sequence_numbers_follow_commit_order(database: Database) -> None:
     def quick() -> None:
         with database.unit_of_work() as db:
             banks.add_entries(
-                db, actor=SYSTEM, bank=db.get(type(bank), bank_id), entries=[banks.NewEntry("md5", "2" * 32)]
+                db, actor=SYSTEM, bank=db.get_one(type(bank), bank_id), entries=[banks.NewEntry("md5", "2" * 32)]
             )
         done.set()
 

@@ -18,7 +18,7 @@ from staydown.db import Database
 from staydown.matching import banks
 from staydown.matching.engine import MatchEngine
 from staydown.matching.matcher import PdqQuery, QuerySignals, decide_verdict, match_banks
-from staydown.matching.models import BankEntry
+from staydown.matching.models import BankEntry, BankUse
 
 MOD = Actor.staff(3, "mod")
 rng = np.random.default_rng(7)
@@ -40,7 +40,12 @@ def q(hex_hash: str, quality: int = 100, variant: str = "") -> QuerySignals:
 
 
 def _bank(database: Database, name: str = "own", **kw: object) -> int:
-    params: dict = dict(source="own", permitted_purpose="confirmed items", policy_id="csam", action_on_match="block")
+    params: dict = {
+        "source": "own",
+        "permitted_purpose": "confirmed items",
+        "policy_id": "csam",
+        "action_on_match": "block",
+    }
     params.update(kw)
     with database.unit_of_work() as db:
         return banks.create_bank(db, actor=MOD, name=name, **params).id
@@ -48,7 +53,7 @@ def _bank(database: Database, name: str = "own", **kw: object) -> int:
 
 def _add(database: Database, bank_id: int, *signals: tuple[str, str]) -> list[int]:
     with database.unit_of_work() as db:
-        bank = db.get(banks.Bank, bank_id)
+        bank = db.get_one(banks.Bank, bank_id)
         result = banks.add_entries(db, actor=MOD, bank=bank, entries=[banks.NewEntry(t, s) for t, s in signals])
         return [e.id for e in result.entries]
 
@@ -94,13 +99,13 @@ def test_disabled_entry_stops_matching_at_once_even_before_catch_up(database: Da
     engine.catch_up()
     assert _match(database, engine, q(h))
     with database.unit_of_work() as db:
-        banks.disable_entry(db, actor=MOD, entry=db.get(BankEntry, entry_id), reason="false positive")
+        banks.disable_entry(db, actor=MOD, entry=db.get_one(BankEntry, entry_id), reason="false positive")
     # The database has the last word: no match even though the index has not caught up yet.
     assert _match(database, engine, q(h)) == []
     engine.catch_up()
     assert len(engine.bank.pdq) == 0
     with database.unit_of_work() as db:
-        banks.enable_entry(db, actor=MOD, entry=db.get(BankEntry, entry_id), reason="was right")
+        banks.enable_entry(db, actor=MOD, entry=db.get_one(BankEntry, entry_id), reason="was right")
     engine.catch_up()
     assert _match(database, engine, q(h))
 
@@ -124,7 +129,6 @@ def test_bank_use_limits_matching(database: Database) -> None:
     _add(database, bank, ("pdq", h))
     engine.catch_up()
     assert _match(database, engine, q(h)) == []
-    from staydown.matching.models import BankUse
 
     with database.unit_of_work(write=False) as db:
         assert match_banks(db, engine, q(h), use=BankUse.sweep)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from PIL import Image, ImageDraw
 
 from staydown.matching.gate import DETAILED, FLAT_MAX_DISTANCE, VARIANT_MAX_DISTANCE, VARIANT_MIN_QUALITY, admits
-from staydown.media.hashing import hamming, luma_from_rgb, pdq_from_luma
+from staydown.media.hashing import hamming, luma_from_rgb, pdq_detail, pdq_from_luma
 from staydown.media.variants import bank_variants, query_variants
 
 
@@ -19,7 +19,7 @@ def test_EUI1_plain_hash_keeps_the_bank_threshold() -> None:
 
 
 def test_EUI1_variant_hits_need_a_stricter_distance_and_quality_on_both_sides() -> None:
-    ok = dict(threshold=31, query_quality=100, entry_quality=100)
+    ok = {"threshold": 31, "query_quality": 100, "entry_quality": 100}
     assert admits(distance=VARIANT_MAX_DISTANCE, query_variant="rot+2", entry_variant="", **ok)
     assert not admits(distance=VARIANT_MAX_DISTANCE + 1, query_variant="rot+2", entry_variant="", **ok)
     assert not admits(distance=VARIANT_MAX_DISTANCE + 1, query_variant="", entry_variant="crop_l50_t0_r0_b0", **ok)
@@ -99,8 +99,6 @@ def test_EUI1_flat_icons_do_not_match_each_other_through_variants() -> None:
 
 
 def test_EUI1_flat_graphics_have_low_detail_though_pdq_quality_is_high() -> None:
-    from staydown.media.hashing import pdq_detail
-
     icon = luma_from_rgb(_icon("circle", (200, 30, 30)))
     assert pdq_from_luma(icon).quality == 100  # PDQ's quality does not see flatness
     assert pdq_detail(icon).quality < DETAILED

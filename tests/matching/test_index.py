@@ -58,7 +58,7 @@ def as_dicts(results: list[tuple[np.ndarray, np.ndarray]]) -> list[dict[int, int
     for ids, dists in results:
         assert len(set(ids.tolist())) == len(ids), "an id reported twice for one query"
         assert np.all(np.diff(dists) >= 0), "results not closest first"
-        out.append(dict(zip(ids.tolist(), dists.tolist())))
+        out.append(dict(zip(ids.tolist(), dists.tolist(), strict=True)))
     return out
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import http.server
+import io
 import socketserver
 import struct
 import threading
@@ -12,8 +14,15 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
+from staydown.actors import Actor
+from staydown.audit.models import AuditEvent
 from staydown.db import Database
+from staydown.delivery.outbox import JobContext
+from staydown.jobs import _retention
+from staydown.matching import banks
 from staydown.matching.models import ContentSignal, Scan
+from staydown.matching.scanning import bank_media
+from staydown.subjects.models import PlatformContent
 from tests.helpers import auth, make_key
 from tests.imagegen import encode, flipped, jpeg, synthetic
 
@@ -60,7 +69,6 @@ def test_scan_records_signals_and_allows_unknown_media(client, api_key: str, dat
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["verdict"] == "allow" and body["matches"] == []
-    import hashlib
 
     assert body["signals"]["md5"] == hashlib.md5(data).hexdigest()
     assert body["signals"]["sha256"] == hashlib.sha256(data).hexdigest()
@@ -71,7 +79,8 @@ def test_scan_records_signals_and_allows_unknown_media(client, api_key: str, dat
         kinds = sorted(db.execute(sa.select(ContentSignal.signal_type)).scalars())
         assert kinds == ["md5", "pdq", "sha256"]
         scan = db.execute(sa.select(Scan)).scalar_one()
-        assert scan.uploader_ip == "2001:db8::7" and scan.uploaded_at.isoformat().startswith("2026-06-01T11:59")
+        assert scan.uploader_ip == "2001:db8::7" and scan.uploaded_at is not None
+        assert scan.uploaded_at.isoformat().startswith("2026-06-01T11:59")
 
 
 def test_banked_item_blocks_its_edited_copies(client, database: Database) -> None:
@@ -240,10 +249,6 @@ def test_readyz_reports_index_lag(client, api_key: str) -> None:
 def test_confirmed_item_banked_with_variants_catches_crops(client, database: Database) -> None:
     """Bank-side variants (central crops) of our own confirmed items make cropped copies match;
     they stay linked to the original and leave exports alone."""
-    from staydown.actors import Actor
-    from staydown.matching import banks
-    from staydown.matching.scanning import bank_media
-
     key = make_key(database, BANK_KEY_SCOPES)
     original = synthetic(41, (800, 600))
     with database.unit_of_work() as db:
@@ -267,7 +272,6 @@ def test_confirmed_item_banked_with_variants_catches_crops(client, database: Dat
         variant_rows = [e for e in entries if e.variant]
         assert variant_rows and all(e.parent_id == entries[0].id for e in variant_rows)
         assert all(e.source_case_id == 77 for e in entries)
-        import io
 
         out = io.StringIO()
         banks.export_bank(db, actor=Actor.staff(1, "cs"), bank=bank, out=out, fmt="tx-lines")
@@ -321,8 +325,6 @@ def test_csam3_scan_and_match_record_the_uploads_port_file_name_and_visibility(
     )
     assert r.status_code == 200, r.text
     with database.unit_of_work(write=False) as db:
-        from staydown.subjects.models import PlatformContent
-
         scans = {s.content_id: s for s in db.execute(sa.select(Scan)).scalars()}
         contents = {c.platform_id: c for c in db.execute(sa.select(PlatformContent)).scalars()}
         first, second = scans[contents["post-301"].id], scans[contents["post-302"].id]
@@ -364,9 +366,6 @@ def test_csam3_retention_keeps_the_upload_address_of_content_reported_as_child_a
     """EUI-4 drops the address of uploads that matched nothing after STAYDOWN_SCAN_RETENTION_DAYS;
     an upload later reported as child sexual abuse is no longer such a non-match: its address and
     port are what the CyberTipline report carries."""
-    from staydown.delivery.outbox import JobContext
-    from staydown.jobs import _retention
-
     for content_id in ("post-304", "post-305"):
         r = client.post(
             "/v1/scan",
@@ -394,8 +393,6 @@ def test_csam3_retention_keeps_the_upload_address_of_content_reported_as_child_a
             ),
         )
     with database.unit_of_work(write=False) as db:
-        from staydown.subjects.models import PlatformContent
-
         kept = {
             c.platform_id: (s.uploader_ip, s.uploader_port)
             for s, c in db.execute(
@@ -412,12 +409,6 @@ def test_eui4_hashes_of_uploads_that_matched_nothing_are_purged_after_the_sweep_
     matched nothing are kept for STAYDOWN_UNMATCHED_SIGNAL_RETENTION_DAYS (90), long enough for
     the stay-down sweep to find it as a copy of an item confirmed later, then purged by the
     retention job with audited counts; content in a case keeps its signals whatever its age."""
-    from staydown.audit.models import AuditEvent
-    from staydown.delivery.outbox import JobContext
-    from staydown.jobs import _retention
-    from staydown.matching.models import ContentSignal
-    from staydown.subjects.models import PlatformContent
-
     settings = client.app.state.settings
     assert settings.unmatched_signal_retention_days == 90
     for content_id, seed in (("post-401", 401), ("post-402", 402)):

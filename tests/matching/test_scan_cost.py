@@ -6,18 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
 import time
 
 import pytest
 from PIL import Image
+from sqlalchemy.pool import QueuePool
 
+from staydown.actors import SYSTEM
 from staydown.db import Database
 from staydown.errors import Busy
+from staydown.matching import scan_api
 from staydown.media.admission import DecodeSlots
 from staydown.media.decode import DecodeLimits
 from staydown.media.errors import DecodeTimeout, MediaTooLarge
 from staydown.media.hashing import compute_signals
 from staydown.media.variants import MAX_QUERY_HASHES, query_variants, scan
+from staydown.staff.actions import create_api_client
 from tests.helpers import auth, make_key
 from tests.imagegen import encode, synthetic
 
@@ -104,18 +109,14 @@ def test_UK1_no_transaction_is_open_while_the_upload_is_decoded(client, database
     """REQ UK-1, X-5: authenticate, then decode, then write. On SQLite a scan used to hold the write
     lock (taken at BEGIN) for its whole decode, so every notice waited; now no connection is even
     checked out of the pool while the media is hashed, and a write from elsewhere goes straight in."""
-    import threading
-
-    from staydown.actors import SYSTEM
-    from staydown.matching import scan_api
-    from staydown.staff.actions import create_api_client
-
     key = make_key(database, ["scan"])  # never used yet: not remembered, checked in the database
-    seen: dict[str, object] = {}
+    seen: dict[str, float] = {}
     real = scan_api.hash_upload
 
     def watching(data: bytes, *, limits):
-        seen["checked_out"] = database.engine.pool.checkedout()
+        pool = database.engine.pool
+        assert isinstance(pool, QueuePool)
+        seen["checked_out"] = pool.checkedout()
 
         def write() -> None:
             with database.unit_of_work() as db:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.server
 import json
 import socketserver
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -14,8 +15,14 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
+from staydown.actors import SYSTEM
 from staydown.db import Database
+from staydown.evidence.models import EvidenceItem
+from staydown.matching import video
+from staydown.matching.engine import MatchEngine
 from staydown.matching.models import BankEntry, ContentSignal, Scan
+from staydown.staff.actions import create_api_client
+from staydown.subjects.models import PlatformContent
 from tests.helpers import auth, make_key
 from tests.videogen import clip, edited, needs_ffmpeg
 
@@ -60,10 +67,10 @@ def test_uk5_scan_of_an_mp4_keeps_its_vpdq_and_allows_unknown_video(client, api_
         kinds = sorted(db.execute(sa.select(ContentSignal.signal_type)).scalars())
         assert kinds == ["md5", "sha256", "vpdq"]
         row = db.execute(sa.select(ContentSignal).where(ContentSignal.signal_type == "vpdq")).scalar_one()
+        assert row.frames is not None
         assert json.loads(row.frames) == frames and len(row.signal) == 64
         scan = db.execute(sa.select(Scan)).scalar_one()
         assert [v[0] for v in scan.signals["video_variants"]] == ["mirror", "crop25", "crop50"]
-        from staydown.subjects.models import PlatformContent
 
         assert db.execute(sa.select(PlatformContent.kind)).scalar_one() == "video"  # DSA content type
 
@@ -95,8 +102,6 @@ def test_x5_banked_video_blocks_its_reencoded_resized_trimmed_and_mirrored_copie
 
 def test_hold_bank_holds_a_video_and_opens_a_case_with_the_upload_vaulted(client, database: Database) -> None:
     """REQ CSAM-3: a hold on identified content opens a case and vaults the upload, as for images."""
-    from staydown.evidence.models import EvidenceItem
-
     key = make_key(database, SCOPES)
     _bank(client, key, name="review", action="hold")
     original = _scan(client, key, clip(14))
@@ -175,7 +180,7 @@ def test_vpdq_bank_import_export_round_trip_in_threatexchange_formats(client, da
             .where(BankEntry.signal_type == "vpdq")
             .order_by(BankEntry.id)
         ).all()
-    by_bank: dict[int, set[tuple[str, str]]] = {}
+    by_bank: dict[int, set[tuple[str, str | None]]] = {}
     for bank_id, signal, frames in rows:
         by_bank.setdefault(bank_id, set()).add((signal, frames))
     assert len(by_bank) == 3 and len({frozenset(v) for v in by_bank.values()}) == 1
@@ -245,8 +250,6 @@ def test_too_long_too_large_and_hostile_videos_get_a_clear_4xx(client, api_key: 
 
 
 def test_video_slots_full_is_503_with_retry_after(client, api_key: str, app, monkeypatch) -> None:
-    from staydown.matching import video
-
     app.state.settings.video_queue_seconds = 0.1
     gate = video.gate_for(app.state, 1, 0.1)
     gate._sem.acquire()  # another upload holds the only slot
@@ -260,8 +263,6 @@ def test_video_slots_full_is_503_with_retry_after(client, api_key: str, app, mon
 def test_write_lock_is_not_held_while_a_video_is_hashed(client, api_key: str, database: Database, monkeypatch) -> None:
     """On SQLite a write transaction holds the database's only write lock: a video scan ends the
     authentication's transaction before hashing, so reports filed meanwhile are not held up."""
-    from staydown.matching import video
-
     started, release = threading.Event(), threading.Event()
     real = video.hash_video
 
@@ -281,8 +282,6 @@ def test_write_lock_is_not_held_while_a_video_is_hashed(client, api_key: str, da
     try:
         assert started.wait(20)
         t = time.monotonic()
-        from staydown.actors import SYSTEM
-        from staydown.staff.actions import create_api_client
 
         with database.unit_of_work() as db:  # a writer while the scan is hashing
             create_api_client(db, actor=SYSTEM, name="meanwhile", scopes=["scan"])
@@ -296,7 +295,6 @@ def test_write_lock_is_not_held_while_a_video_is_hashed(client, api_key: str, da
 def test_eui1_upload_never_spooled_to_disk(client, api_key: str, monkeypatch) -> None:
     """REQ EUI-1: a multipart upload over 1 MiB stays in memory (the framework would otherwise spool
     it to a temporary file in plaintext); hashing passes it to FFmpeg through an in-memory file."""
-    import tempfile
 
     def no_disk(self, *args, **kwargs):
         raise AssertionError("an upload was about to be written to a temporary file")
@@ -313,8 +311,6 @@ def test_disabled_vpdq_entry_stops_matching_and_the_index_survives_a_restart(
 ) -> None:
     """A false positive disabled in the bank stops matching at once (the database has the last word),
     and a replica saved and loaded again still finds the entry it holds."""
-    from staydown.matching.engine import MatchEngine
-
     key = make_key(database, SCOPES)
     _bank(client, key)
     original = _scan(client, key, clip(21))

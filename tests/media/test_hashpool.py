@@ -8,9 +8,13 @@ import asyncio
 import os
 import pickle
 import signal
+import subprocess
+import sys
 
 import pytest
+from fastapi.testclient import TestClient
 
+from staydown.app import create_app
 from staydown.db import Database
 from staydown.matching.scanning import hash_upload
 from staydown.media.decode import DEFAULT_LIMITS, DecodeLimits
@@ -78,10 +82,6 @@ def test_UK1_a_crashed_worker_fails_only_its_own_scan() -> None:
 def test_UK1_scan_over_http_through_worker_processes(settings, database: Database) -> None:
     """The route hashes in the pool when the app has one (what `staydown serve` builds) and
     answers exactly as the in-process path does; a hostile upload still gets its 422."""
-    from fastapi.testclient import TestClient
-
-    from staydown.app import create_app
-
     key = make_key(database, scopes=["scan"])
     data = encode(synthetic(46, (800, 600)), "JPEG")
     expected = hash_upload(data, limits=settings.decode_limits())
@@ -102,9 +102,6 @@ def test_UK1_scan_over_http_through_worker_processes(settings, database: Databas
 def test_blas_runs_one_thread_even_when_numpy_came_first() -> None:
     """An application that imported NumPy before staydown still gets single-threaded BLAS: with
     a thread per core, a scan cost 4-15 times as much on a busy 2-core machine."""
-    import subprocess
-    import sys
-
     code = (
         "import os; [os.environ.pop(k, None) for k in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS')]\n"
         "import numpy, ctypes\n"

@@ -63,7 +63,7 @@ def test_dihedral_hashes_equal_pdqhash(photo):
     vectors, quality = pdqhash.compute_dihedral(np.ascontiguousarray(np.asarray(photo)))
     ours, q = pdq_dihedral(luma_from_rgb(photo))
     assert q == quality
-    for name, vector in zip(DIHEDRAL_NAMES, vectors):
+    for name, vector in zip(DIHEDRAL_NAMES, vectors, strict=True):
         assert ours[name] == f"{int(''.join(str(int(b)) for b in vector), 2):064x}", name
     # and they come close to the hashes of the transformed images themselves (not exactly: PDQ's box
     # filter with an even window is off-centre by half a pixel, so mirroring shifts the samples)
@@ -103,7 +103,7 @@ def drift_corpus(corpus):
     images = [img for _, img in corpus.distinct_images(30, (1024, 768))]
     images += [corpus.fit(img, (2048, 1536)) for img in images[:3]]
     images += [corpus.fit(img, (1500, 1000)) for img in images[3:6]]
-    return [corpus.jpeg_bytes(img, q) for img, q in zip(images, [75, 85, 92] * 20)]
+    return [corpus.jpeg_bytes(img, q) for img, q in zip(images, [75, 85, 92] * 20, strict=False)]
 
 
 def test_fast_path_stays_within_8_bits_of_full_resolution(drift_corpus):

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import io
+import math
 
 import pytest
 from PIL import Image, ImageOps
 
-from staydown.media.hashing import compute_signals, hamming, luma_from_rgb
-from staydown.media.variants import MAX_QUERY_HASHES, bank_variants, best_match, detect_borders, query_variants, scan
+from staydown.matching.gate import VARIANT_MAX_DISTANCE
+from staydown.media.hashing import compute_signals, hamming, luma_from_rgb, pdq_from_luma, shrink
+from staydown.media.variants import (
+    MAX_QUERY_HASHES,
+    QUERY_UNCROPS,
+    VARIANT_SIDE,
+    _uncropped,
+    _uncropped_pdq,
+    bank_variants,
+    best_match,
+    detect_borders,
+    query_variants,
+    scan,
+)
 
 THRESHOLD = 31
 
@@ -66,8 +79,8 @@ def test_five_percent_crops_match_through_the_scheme(corpus, seed):
     original = corpus.synthetic_image(seed, (320, 240))
     bank = bank_variants(_jpeg(original, 90))
     w, h = original.size
-    for name, (l, t, r, b) in FIVE_PERCENT_CROPS.items():
-        cropped = _jpeg(original.crop((round(l * w), round(t * h), w - round(r * w), h - round(b * h))))
+    for name, (left, top, right, bottom) in FIVE_PERCENT_CROPS.items():
+        cropped = _jpeg(original.crop((round(left * w), round(top * h), w - round(right * w), h - round(bottom * h))))
         distance, qname, bname = best_match(query_variants(cropped), bank)
         assert distance <= THRESHOLD, (seed, name, distance, qname, bname)
 
@@ -116,7 +129,6 @@ def _turned(img: Image.Image, degrees: float, style: str) -> Image.Image:
         return img.rotate(degrees, resample=Image.Resampling.BICUBIC)
     if style == "grown":
         return img.rotate(degrees, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(255, 255, 255))
-    import math
 
     w, h = img.size
     t = math.radians(abs(degrees))
@@ -130,8 +142,6 @@ def test_a_turned_copy_meets_a_hash_only_list(corpus, style, variant):
     """Issue 14: a copy turned 2 degrees, on its canvas (filled corners), on a grown canvas, or
     straightened (cropped to the upright rectangle inside), against the original's PDQ alone,
     admitted by the variant gate's distance (25). Each style is found by its own kind of variant."""
-    from staydown.matching.gate import VARIANT_MAX_DISTANCE
-
     found = 0
     seeds = range(31, 43)
     for seed in seeds:
@@ -156,8 +166,6 @@ def test_a_collage_tile_meets_its_picture_without_the_gutter(corpus, gutter):
     """Issue 14: the picture as one tile of a 2 x 2 grid, with or without a white gutter (which
     also runs round the outside). The tile is cut out without the gutter: a white edge of 3% moved
     it 30-90 bits from its picture."""
-    from staydown.matching.gate import VARIANT_MAX_DISTANCE
-
     pictures = [corpus.synthetic_image(50 + k, (320, 240)) for k in range(4)]
     grid = Image.new("RGB", (2 * 320 + 3 * gutter, 2 * 240 + 3 * gutter), (255, 255, 255))
     for k, tile in enumerate(pictures):
@@ -173,9 +181,6 @@ def test_a_collage_tile_meets_its_picture_without_the_gutter(corpus, gutter):
 def test_an_uncrops_hash_is_that_of_the_extended_image(corpus):
     """The uncrop variants are hashed by folding the margin's filter weights onto the edge pixels
     instead of building the extended image: the same bits, up to float rounding."""
-    from staydown.media.hashing import hamming, pdq_from_luma, shrink
-    from staydown.media.variants import QUERY_UNCROPS, VARIANT_SIDE, _uncropped, _uncropped_pdq
-
     same = total = 0
     for seed, size in ((61, (640, 480)), (62, (480, 640)), (63, (1000, 300)), (64, (257, 255)), (65, (90, 70))):
         luma = shrink(luma_from_rgb(corpus.synthetic_image(seed, size)), VARIANT_SIDE)

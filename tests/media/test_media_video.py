@@ -3,11 +3,14 @@ limit refused with a clear error, hostile files refused, and nothing written to 
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import subprocess
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from staydown.matching import vpdq
 from staydown.media import video
@@ -28,8 +31,6 @@ def _ffmpeg(tmp_path, *args: str, name: str = "out.mp4") -> bytes:
 def test_uk5_vpdq_of_an_mp4_every_eighth_second_with_mirror_and_digests() -> None:
     """REQ UK-5, EUI-1: a frame hash at least every 0.125 s (by frame number, as Meta's vpdq picks
     frames), each with its mirror image; digests of the file's bytes."""
-    import hashlib
-
     data = clip(1, seconds=4.0, fps=12)
     s = hash_video(data)
     assert s.format == "MP4" and s.codec == "h264" and (s.width, s.height) == (256, 144)
@@ -49,9 +50,6 @@ def test_webm_and_animated_gif_are_video_a_still_gif_is_an_image(tmp_path) -> No
     assert video_format(webm) == "MATROSKA" and hash_video(webm).codec == "vp9"
     gif = corpus().edit(clip(2, seconds=3.0), "gif", seconds=3.0)
     assert video_format(gif) == "GIF" and hash_video(gif).format == "GIF"
-    import io
-
-    from PIL import Image
 
     still = io.BytesIO()
     Image.new("RGB", (40, 30), (10, 200, 30)).save(still, "GIF")
@@ -63,7 +61,9 @@ def test_mirror_hash_is_the_mirrored_copys_hash() -> None:
     mirrored pixels, not by flipping DCT signs."""
     original = hash_video(clip(3, seconds=3.0))
     mirrored = hash_video(corpus().edit(clip(3, seconds=3.0), "mirror", seconds=3.0))
-    distances = [(int(a.mirror, 16) ^ int(b.pdq, 16)).bit_count() for a, b in zip(original.frames, mirrored.frames)]
+    distances = [
+        (int(a.mirror, 16) ^ int(b.pdq, 16)).bit_count() for a, b in zip(original.frames, mirrored.frames, strict=False)
+    ]
     assert np.median(distances) <= 8
 
 
@@ -87,7 +87,7 @@ def test_frames_agree_with_metas_vpdq(tmp_path) -> None:
     theirs = meta.computeHash(str(path), seconds_per_hash=1.0)
     ours = hash_video(data, limits=VideoLimits(seconds_per_hash=1.0))
     assert [round(f.timestamp, 3) for f in theirs] == [f.timestamp for f in ours.kept]
-    distances = [(int(a.hex, 16) ^ int(b.pdq, 16)).bit_count() for a, b in zip(theirs, ours.kept)]
+    distances = [(int(a.hex, 16) ^ int(b.pdq, 16)).bit_count() for a, b in zip(theirs, ours.kept, strict=True)]
     assert max(distances) <= 16, distances
 
 
@@ -261,4 +261,7 @@ def test_phone_rotation_is_applied_before_hashing(tmp_path) -> None:
     )
     a, b = hash_video(flagged), hash_video(baked)
     assert (a.width, a.height) == (b.width, b.height) == (240, 320)
-    assert np.median([(int(x.pdq, 16) ^ int(y.pdq, 16)).bit_count() for x, y in zip(a.frames, b.frames)]) <= 8
+    assert (
+        np.median([(int(x.pdq, 16) ^ int(y.pdq, 16)).bit_count() for x, y in zip(a.frames, b.frames, strict=False)])
+        <= 8
+    )

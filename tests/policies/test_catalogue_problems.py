@@ -19,7 +19,7 @@ from staydown.policies import (
 )
 
 
-def only(text: str) -> Problem:
+def only(text: str | bytes) -> Problem:
     problems = check_catalogue_text(text, name="cat.yaml")
     assert len(problems) == 1, format_problems(problems)
     return problems[0]

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import uvicorn
 
+from staydown.app import create_app
 from staydown.clock import SystemClock
 from staydown.db import Database, create_engine
 from staydown.settings import Settings
@@ -65,10 +67,6 @@ def _free_port() -> int:
 def live_server(sqlite_template: Path, tmp_path: Path) -> Iterator[LiveServer]:
     """staydown served by uvicorn on a free loopback port, on its own SQLite copy, with the real
     clock (the pages show live countdowns against the browser's clock)."""
-    import uvicorn
-
-    from staydown.app import create_app
-
     target = tmp_path / "live.db"
     shutil.copyfile(sqlite_template, target)
     url = f"sqlite:///{target}"
@@ -102,7 +100,7 @@ def live_server(sqlite_template: Path, tmp_path: Path) -> Iterator[LiveServer]:
 @pytest.fixture(scope="session")
 def _browser() -> Iterator[object]:
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import sync_playwright  # noqa: PLC0415 - optional: the browser tests skip without it
     except ImportError:
         _unavailable("the playwright package is not installed")
     path = chromium_path()

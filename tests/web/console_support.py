@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
@@ -55,7 +56,7 @@ def login(app, username: str, password: str = PASSWORD) -> TestClient:
     return c
 
 
-def post_form(c: TestClient, page_url: str, url: str, data: dict) -> object:
+def post_form(c: TestClient, page_url: str, url: str, data: dict) -> httpx.Response:
     """Post a form the way a browser does: with the token from the page it sits on."""
     page = c.get(page_url)
     assert page.status_code == 200, page.text

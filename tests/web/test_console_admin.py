@@ -12,6 +12,7 @@ from staydown.audit.tags import AuditTag
 from staydown.db import Database
 from staydown.staff.actions import staff_user_by_username
 from staydown.staff.models import ApiClient
+from staydown.staff.totp import new_totp_secret
 from tests.helpers import PASSWORD, auth
 from tests.web.console_helpers import ConsoleUser, console_user, session_token
 
@@ -119,7 +120,9 @@ def test_api_key_is_shown_once_and_works_until_revoked(client, database: Databas
     adm = console_user(client, database, "adm", "admin")
     r = adm.post("/console/api-keys", {"name": "forum production", "scopes": ["actions:read", "scan"]})
     assert r.status_code == 201
-    key = re.search(r'value="(sd_[A-Za-z0-9]{12}_[A-Za-z0-9_-]{43})"', r.text).group(1)
+    shown = re.search(r'value="(sd_[A-Za-z0-9]{12}_[A-Za-z0-9_-]{43})"', r.text)
+    assert shown is not None, r.text
+    key = shown.group(1)
     assert "shown only this once" in r.text and r.headers["cache-control"] == "no-store"
     [event] = _events(database, AuditTag.API_CLIENT_CREATE)
     assert event.data["scopes"] == ["actions:read", "scan"] and key not in str(event.data)
@@ -152,13 +155,11 @@ def test_api_key_form_validation(client, database: Database) -> None:
 def test_admin_resets_a_lost_totp_device_on_the_record(client, database: Database) -> None:
     """A lost authenticator: an admin turns TOTP off with a reason; the person's sessions end and
     they sign in with the password until they enrol again. Not possible without a reason or CSRF."""
-    from staydown.staff.totp import new_totp_secret
-
     adm = console_user(client, database, "adm", "admin")
     mo = console_user(client, database, "mo", "moderator")
     mo_id = _user_id(database, "mo")
     with database.unit_of_work() as db:
-        db.get(staff_user_by_username(db, "mo").__class__, mo_id).totp_secret = new_totp_secret()
+        db.get_one(staff_user_by_username(db, "mo").__class__, mo_id).totp_secret = new_totp_secret()
     assert "Reset two-step sign-in" in adm.get(f"/console/staff/{mo_id}").text
     assert adm.post(f"/console/staff/{mo_id}/totp-reset", {"reason": "x"}).status_code == 422
     assert adm.post(f"/console/staff/{mo_id}/totp-reset", {"reason": "lost phone"}, csrf="0" * 64).status_code == 403

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+import base64
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from fastapi.routing import APIRoute
 
 from staydown.audit.models import AuditEvent
 from staydown.clock import FrozenClock
 from staydown.db import Database
+from staydown.http import declared_permission, iter_routes
 from staydown.staff import totp as auth  # the TOTP primitives the console uses
 from staydown.staff.models import StaffUser
+from staydown.staff.permissions import Permission
+from staydown.web.console.session import console_session
 from tests.helpers import PASSWORD, make_staff
 from tests.web.console_support import browser, login, token
 
@@ -122,9 +127,6 @@ def test_logout_ends_the_session_on_the_server(app, client, database: Database) 
 
 def test_totp_rfc6238_reference_values() -> None:
     """RFC 6238 appendix B, SHA-1 secret '12345678901234567890' (last six digits)."""
-    import base64
-    from datetime import datetime
-
     secret = base64.b32encode(b"12345678901234567890").decode()
     for seconds, expected in ((59, "287082"), (1111111109, "081804"), (1234567890, "005924"), (2000000000, "279037")):
         assert auth.totp_now(secret, datetime.fromtimestamp(seconds, tz=UTC)) == expected
@@ -212,12 +214,6 @@ def test_wrong_totp_codes_count_towards_the_throttle(app, client, database: Data
 def test_every_console_route_declares_a_permission_and_public_ones_are_the_sign_in_flow(app) -> None:
     """Each console view says what it needs; PUBLIC is only for signing in and out (and the
     own-account pages, which the router's session dependency guards)."""
-    from fastapi.routing import APIRoute
-
-    from staydown.http import declared_permission, iter_routes
-    from staydown.staff.permissions import Permission
-    from staydown.web.console.session import console_session
-
     sign_in_flow = {"/console", "/console/login", "/console/login/totp", "/console/logout"}
     for path, route in iter_routes(app.routes):
         if not isinstance(route, APIRoute) or not path.startswith("/console"):

@@ -4,7 +4,7 @@ header, the policy picker swaps in the chosen policy's actions, shortcuts stay o
 from __future__ import annotations
 
 import re
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import sqlalchemy as sa
@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from staydown.actors import SYSTEM
 from staydown.audit.models import AuditEvent
 from staydown.evidence.actions import store_item
+from staydown.staff.totp import totp_now
 from staydown.subjects.models import PlatformContent
 from tests.helpers import PASSWORD, make_staff
 from tests.imagegen import jpeg
@@ -97,10 +98,6 @@ def test_reveal_and_policy_swap_with_htmx(live_server, browser) -> None:
 
 
 def test_totp_enrolment_and_second_step_in_the_browser(live_server, browser) -> None:
-    from datetime import datetime, timedelta
-
-    from staydown.staff.totp import totp_now
-
     url = live_server.url
     make_staff(live_server.database, "mo", "moderator")
     context, page = new_page(browser)

@@ -96,10 +96,18 @@ def _recompute(database: Database) -> dict[str, object]:
 
         return {
             "open_by_area": dict(open_by_area),
-            "due_4h": sum(1 for t in due if t.due_at <= T0 + 4 * H),
+            "due_4h": sum(1 for t in due if t.due_at is not None and t.due_at <= T0 + 4 * H),
             "due_24h": len(due),
             "overdue": sum(1 for t in tracks if t.state == "open" and t.due_at is not None and t.due_at <= T0),
-            "late": sum(1 for t in tracks if t.state == "met" and t.met_at > T0 - 30 * 24 * H and t.met_at > t.due_at),
+            "late": sum(
+                1
+                for t in tracks
+                if t.state == "met"
+                and t.met_at is not None
+                and t.due_at is not None
+                and t.met_at > T0 - 30 * 24 * H
+                and t.met_at > t.due_at
+            ),
             "median7": median(7),
             "median30": median(30),
         }

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from tests.helpers import make_staff
 from tests.web.conftest import DESKTOP
 from tests.web.test_console_worklist_browser import _cookie, _seed, check
 
@@ -78,8 +79,6 @@ def test_a_french_speaking_moderator_works_the_queue_and_a_case_in_french(live_s
 def test_the_administrative_console_pages_in_french_pass_axe_at_both_widths(live_server, browser) -> None:
     """The console's other pages in French, each as the role that uses it sees it: no axe-core
     violation and no sideways scroll at 1,280 and 375 px (long French words included)."""
-    from tests.helpers import make_staff
-
     make_staff(live_server.database, "adm", "admin")
     make_staff(live_server.database, "cs1", "child_safety")
     make_staff(live_server.database, "aud", "auditor")

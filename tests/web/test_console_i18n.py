@@ -14,6 +14,7 @@ from staydown.appeals.models import AppealBasis, AppealOutcome, AppealState, App
 from staydown.cases import queues, tracks
 from staydown.cases.models import CaseState, DecisionState, Outcome, TrackKind, TrackState
 from staydown.db import Database
+from staydown.i18n_check import problems
 from staydown.intake.models import NoticeKind, NoticeState, ReporterKind
 from staydown.policies import vocab
 from staydown.web.console import words
@@ -39,7 +40,6 @@ def test_the_console_catalogue_ships_in_french_only_and_is_complete() -> None:
     """The console's own domain: French is its one translation (the public catalogues' check,
     i18n_check, covers it too: untranslated, fuzzy, missing or lost placeholders all fail)."""
     assert {p.parts[-3] for p in LOCALE.glob("*/LC_MESSAGES/console.po")} == set(i18n.CONSOLE_SHIPPED) - {"en"}
-    from staydown.i18n_check import problems
 
     assert problems(LOCALE) == []
     # The console falls back on the public catalogue for words both show.
@@ -48,8 +48,8 @@ def test_the_console_catalogue_ships_in_french_only_and_is_complete() -> None:
 
 def test_the_console_words_cover_every_value_the_domain_defines() -> None:
     """A new queue view, track, state or kind added to the domain without its console word fails here."""
-    assert {k: v for k, v in words.VIEWS.items()} == dict(queues.VIEWS)
-    assert {k: v for k, v in words.SORTS.items()} == dict(queues.SORTS)
+    assert dict(words.VIEWS) == dict(queues.VIEWS)
+    assert dict(words.SORTS) == dict(queues.SORTS)
     assert {k: rule.title for k, rule in tracks.KINDS.items()} == words.TRACK_TITLES
     assert set(words.TRACKS) == {k.value for k in TrackKind}
     assert set(words.REPORTERS) == {k.value for k in ReporterKind}

@@ -5,6 +5,7 @@ the filing state, and a page that says so plainly when the platform has NCA repo
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -19,9 +20,8 @@ from tests.web.console_helpers import ConsoleUser, console_user
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        env="test", database_url=database_url, data_dir=tmp_path / "var", worker_in_process=False, **NCA_SETTINGS
-    )
+    nca: dict[str, Any] = NCA_SETTINGS
+    return Settings(env="test", database_url=database_url, data_dir=tmp_path / "var", worker_in_process=False, **nca)
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def test_uk6_csam5_console_drafts_reviews_confirms_and_shows_the_state(client, d
     r = people["cs2"].post(f"/console/nca/{report_id}/confirm", {"reviewed": "yes"})
     assert r.status_code == 303 and r.headers["location"] == f"/console/nca/{report_id}?done=nca-report-confirmed"
     with database.unit_of_work(write=False) as db:
-        assert db.get(NcaReport, report_id).state == "confirmed"
+        assert db.get_one(NcaReport, report_id).state == "confirmed"
         assert db.execute(sa.select(Job).where(Job.kind == "nca:file")).scalar_one()
     status = people["cs1"].get(f"/console/nca/{report_id}?done=nca-report-confirmed").text
     assert "queued for filing with the National Crime Agency" in status

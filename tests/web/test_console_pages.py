@@ -18,12 +18,16 @@ from staydown.audit.tags import AuditTag
 from staydown.authorities.models import NcmecReport
 from staydown.db import Database
 from staydown.delivery.models import Job
-from staydown.evidence.actions import place_hold, store_item
+from staydown.evidence.actions import item_by_id, place_hold, store_item
 from staydown.evidence.models import DestructionRequest, EvidenceItem, LegalHold
 from staydown.http import declared_permission, iter_routes
-from staydown.matching.banks import NewEntry, add_entries, create_bank
+from staydown.matching.banks import NewEntry, add_entries, bank_by_name, create_bank
 from staydown.matching.models import BankEntry
 from staydown.staff.actions import staff_user_by_username
+from staydown.staff.permissions import ROLE_PERMISSIONS, Role
+from staydown.web.console import banks as console_banks
+from tests.audit.test_log import _tamper
+from tests.authorities.test_ncmec_filing import _case_with_evidence
 from tests.imagegen import jpeg
 from tests.web.console_helpers import ConsoleUser, console_user, session_token
 
@@ -47,7 +51,7 @@ OTHER_PAGES = (
 def _events(database: Database, tag: AuditTag) -> list[AuditEvent]:
     with database.unit_of_work(write=False) as db:
         rows = db.execute(sa.select(AuditEvent).where(AuditEvent.tag == tag.value).order_by(AuditEvent.seq)).scalars()
-        return [r for r in rows]
+        return list(rows)
 
 
 def _event_count(database: Database) -> int:
@@ -161,12 +165,10 @@ def test_signed_out_visitor_is_sent_to_sign_in(client) -> None:
 def test_every_form_refuses_a_forged_post_and_changes_nothing(app, client, database, people, bank) -> None:
     """Walks the route table: every POST of these pages, sent by someone allowed to use it but
     without this browser's CSRF token, is refused before it does anything."""
-    from staydown.staff.permissions import ROLE_PERMISSIONS, Role
-
     posts = [
         (path, declared_permission(route))
         for path, route in iter_routes(app.routes)
-        if isinstance(route, APIRoute) and "POST" in route.methods and path.startswith(OTHER_PAGES)
+        if isinstance(route, APIRoute) and "POST" in (route.methods or ()) and path.startswith(OTHER_PAGES)
     ]
     assert len(posts) >= 17
     before = _event_count(database)
@@ -196,8 +198,6 @@ def test_banks_list_shows_counts_and_provenance(people, bank) -> None:
 
 def test_bank_entries_are_paged(people, database, bank) -> None:
     with database.unit_of_work() as db:
-        from staydown.matching.banks import bank_by_name
-
         add_entries(
             db,
             actor=SYSTEM,
@@ -247,8 +247,6 @@ def test_import_reports_bad_rows_by_line_and_audits(people, database, bank) -> N
 
 
 def test_import_over_the_console_limit_is_refused(people, database, bank, monkeypatch) -> None:
-    from staydown.web.console import banks as console_banks
-
     monkeypatch.setattr(console_banks, "MAX_IMPORT_BYTES", 100)
     body = "\n".join(f"pdq,{i:064x}" for i in range(5)).encode()
     r = people["cs1"].post(
@@ -284,8 +282,6 @@ def test_disable_entry_as_false_positive_needs_a_reason_and_can_be_undone(people
 
 
 def test_csam5_ncmec_review_confirm_and_status(client, database, people) -> None:
-    from tests.authorities.test_ncmec_filing import _case_with_evidence
-
     case_id = _case_with_evidence(client, database)
     assert people["mo"].post("/console/ncmec/draft", {"case_id": str(case_id)}).status_code == 403
     r = people["cs1"].post("/console/ncmec/draft", {"case_id": str(case_id)})
@@ -374,8 +370,6 @@ def test_csam4_legal_places_and_releases_holds(client, database, people) -> None
 def test_csam4_ncmec_hold_cannot_be_released_early(client, database, people, clock) -> None:
     item = _item(client, database)
     with database.unit_of_work() as db:
-        from staydown.evidence.actions import item_by_id
-
         hold = place_hold(
             db,
             actor=SYSTEM,
@@ -488,8 +482,6 @@ def test_audit_log_filters_by_subject_and_tag_prefix(people, database, bank) -> 
 
 
 def test_audit_verify_button_reports_the_first_bad_event(people, database) -> None:
-    from tests.audit.test_log import _tamper
-
     r = people["aud"].post("/console/audit/verify", {})
     assert r.status_code == 200 and "The chain is intact" in r.text
     with database.unit_of_work(write=False) as db:
@@ -507,8 +499,6 @@ def test_audit_verify_button_reports_the_first_bad_event(people, database) -> No
 def test_csam4_a_lapsed_hold_is_not_counted_in_force(client, database, people, clock) -> None:
     item = _item(client, database)
     with database.unit_of_work() as db:
-        from staydown.evidence.actions import item_by_id
-
         place_hold(
             db,
             actor=SYSTEM,

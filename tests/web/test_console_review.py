@@ -11,6 +11,7 @@ from staydown.audit.models import AuditEvent
 from staydown.cases.models import Case, Decision
 from staydown.clock import FrozenClock
 from staydown.db import Database
+from staydown.policies import default_catalogue
 from tests.helpers import make_staff
 from tests.web.console_support import HARASSMENT, MINOR_REPORT, last_case, login, post_form, token
 
@@ -110,7 +111,7 @@ def test_claim_release_and_next_case(app, client, database: Database) -> None:
     r = post_form(mo, f"/console/cases/{first}", f"/console/cases/{first}/release", {})
     assert r.status_code == 303 and r.headers["location"] == "/console/queue"
     with database.unit_of_work(write=False) as db:
-        assert db.get(Case, first).claimed_by is None
+        assert db.get_one(Case, first).claimed_by is None
     # Nothing left unclaimed for the moderator? Both are claimed by the senior now, or free.
     r = post_form(mo, "/console/queue", "/console/queue/next", {})
     assert r.status_code == 303 and r.headers["location"] == f"/console/cases/{first}"
@@ -188,7 +189,6 @@ def test_decision_form_prefills_policy_actions_and_requires_facts(app, client, d
     assert r.status_code == 303
     with database.unit_of_work(write=False) as db:
         decision = db.execute(sa.select(Decision).where(Decision.case_id == case.id)).scalar_one()
-        from staydown.policies import default_catalogue
 
         assert decision.actions == list(default_catalogue().get("harassment").default_actions)
         assert decision.facts == "three threatening messages"
@@ -276,7 +276,7 @@ def test_X2_two_person_rule_through_the_console(app, client, database: Database)
     )
     assert r.status_code == 303
     with database.unit_of_work(write=False) as db:
-        decided = db.get(Case, case.id)
+        decided = db.get_one(Case, case.id)
         assert decided.state == "decided" and decided.outcome == "does_not_violate"
         tags = list(db.execute(sa.select(AuditEvent.tag).where(AuditEvent.subject_id == str(case.id))).scalars())
         assert "case:decision:second_review" in tags
@@ -303,7 +303,7 @@ def test_disagreeing_second_reviewer_decides_violates(app, client, database: Dat
     )
     assert r.status_code == 303
     with database.unit_of_work(write=False) as db:
-        assert db.get(Case, case.id).outcome == "violates"
+        assert db.get_one(Case, case.id).outcome == "violates"
 
 
 def test_countdown_text_without_javascript(app, client, database: Database, clock: FrozenClock) -> None:

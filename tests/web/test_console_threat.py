@@ -60,7 +60,7 @@ def test_DSA3_the_decision_form_marks_imminent_danger(app, client, database: Dat
     with database.unit_of_work(write=False) as db:
         note = db.execute(sa.select(AuthorityNotification)).scalar_one()
         assert note.member_state == "IE" and note.sent_at is None
-        stored = db.get(Case, case.id)
+        stored = db.get_one(Case, case.id)
         assert stored.imminent_danger_at == T0
         track = {t.kind: t for t in stored.tracks}["dsa_art18"]
         assert track.state == "open"

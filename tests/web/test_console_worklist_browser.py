@@ -20,6 +20,7 @@ from staydown.cases.models import Case
 from staydown.evidence.actions import store_item
 from staydown.intake.models import Notice
 from staydown.subjects.models import PlatformContent
+from staydown.transparency.models import StatementOfReasons
 from tests.helpers import make_staff, sign_in
 from tests.imagegen import jpeg
 from tests.web.conftest import DESKTOP, PHONE, screenshot
@@ -63,9 +64,11 @@ def no_sideways_scroll(page) -> None:
     if widths[0] > widths[1]:
         wide = page.evaluate("""() => Array.from(document.querySelectorAll('body *'))
             .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
-            .slice(-5).map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))
+            .slice(-5).map(e => e.tagName + '#' + e.id + '.' + e.className + ' '
+                           + Math.round(e.getBoundingClientRect().right))
             .concat(Array.from(document.querySelectorAll('body *')).filter(e => e.scrollWidth > window.innerWidth)
-                    .slice(-5).map(e => 'scroll:' + e.tagName + '#' + e.id + '.' + e.className + ' ' + e.scrollWidth))""")
+                    .slice(-5).map(e => 'scroll:' + e.tagName + '#' + e.id + '.' + e.className + ' '
+                                   + e.scrollWidth))""")
         raise AssertionError(f"{page.url} scrolls sideways at {page.viewport_size}: {widths}; too wide: {wide}")
 
 
@@ -154,7 +157,6 @@ def _seed(live_server) -> dict:
         json={"policy": "harassment@2", "outcome": "violates", "facts": "three replies threatening violence"},
     )
     assert r.status_code == 200, r.text
-    from staydown.transparency.models import StatementOfReasons
 
     with live_server.database.unit_of_work(write=False) as db:
         statement = db.execute(
@@ -306,7 +308,7 @@ def test_issue17_moderator_and_senior_walk_through_the_new_console(live_server, 
     check(page, "console-queue-bad-filter")
 
     # Comments and assignment on a case, from the keyboard-reachable forms.
-    other = [c for c in order if c not in spam_ids][0]
+    other = next(c for c in order if c not in spam_ids)
     page.goto(f"{base}/console/cases/{other}")
     page.fill("#comment-body", "Same advertiser as last week's wave.")
     page.click("#comment-button")

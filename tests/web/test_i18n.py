@@ -11,13 +11,16 @@ from pathlib import Path
 import pytest
 from jinja2 import nodes
 
+import staydown.web.templating as templating
 from staydown import i18n
 from staydown.i18n_check import problems
 from staydown.web.templating import ENV, TEMPLATES_DIR
+from tests.intake.test_hash_submissions import send
 
 LOCALE = Path(i18n.__file__).parent / "locale"
 # The templates people outside read (the console's own: tests/web/test_console_i18n.py).
-PUBLIC_TEMPLATES = sorted(p.relative_to(TEMPLATES_DIR).as_posix() for p in TEMPLATES_DIR.glob("public/*.html")) + [
+PUBLIC_TEMPLATES = [
+    *sorted(p.relative_to(TEMPLATES_DIR).as_posix() for p in TEMPLATES_DIR.glob("public/*.html")),
     "base.html",
     "error.html",
 ]
@@ -107,8 +110,6 @@ def test_every_visible_string_of_a_public_template_is_marked_for_translation(nam
 
 
 def test_the_template_check_finds_an_unmarked_sentence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import staydown.web.templating as templating
-
     (tmp_path / "t.html").write_text(
         '<p title="Hover text">{{ _("Fine") }} Not fine {{ f(\'Also not\') }}</p>', encoding="utf-8"
     )
@@ -199,8 +200,6 @@ def test_tid1_the_on_device_page_and_the_sentences_its_script_shows_are_in_the_r
 def test_tid1_the_on_device_pages_refusals_are_in_the_readers_language(client) -> None:
     """The server's refusals (a forged or damaged line of hashes, a missing signature, an unknown
     code on the withdrawal page) are written in the page's language, with their numbers filled."""
-    from tests.intake.test_hash_submissions import send
-
     assert '<html lang="de">' in client.get("/takedown/pictures?lang=de").text  # remembered from here on
     r = send(client, ["55 abc"], signature="")
     assert r.status_code == 422

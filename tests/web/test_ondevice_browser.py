@@ -17,10 +17,13 @@ import pdqhash
 import sqlalchemy as sa
 from PIL import Image, ImageOps
 
+from staydown.app import worker_services
 from staydown.cases.models import Case, LegalTrack
 from staydown.intake.models import HashSubmission, Notice, NoticeItem
+from staydown.jobs import build_registry
 from staydown.matching.models import BankEntry
 from staydown.subjects.models import PlatformContent
+from staydown.worker import Worker
 from tests.helpers import PASSWORD, auth, make_key, make_staff
 from tests.imagegen import encode, synthetic
 from tests.intake.test_hash_submissions import TRANSFORMS, picture_line
@@ -52,7 +55,7 @@ def _varied_pixels() -> list[tuple[str, np.ndarray]]:
     rng = np.random.default_rng(20261207)
     out = []
     for w, h in [(4, 40), (5, 5), (64, 64), (63, 65), (97, 211), (300, 17), (640, 480), (1500, 1100)]:
-        big = synthetic(int(rng.integers(1e6)), (max(w, 64), max(h, 64)))
+        big = synthetic(int(rng.integers(1_000_000)), (max(w, 64), max(h, 64)))
         out.append((f"synthetic {w}x{h}", np.asarray(big.resize((w, h), Image.Resampling.BILINEAR))))
     out.append(("noise 257x129", rng.integers(0, 256, (129, 257, 3), dtype=np.uint8)))
     y, x = np.mgrid[0:200, 0:300]
@@ -137,10 +140,6 @@ def _scan(url: str, key: str, content_id: str, data: bytes) -> dict:
 
 
 def _run_jobs(live_server) -> None:
-    from staydown.app import worker_services
-    from staydown.jobs import build_registry
-    from staydown.worker import Worker
-
     Worker(live_server.database, build_registry(), services=worker_services(live_server.app)).run_until_idle()
 
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+import threading
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
 from staydown.actors import Actor
+from staydown.audit.models import AuditEvent
 from staydown.cases.actions import claim_case
 from staydown.cases.models import Case, LegalTrack
 from staydown.db import Database
@@ -139,12 +143,6 @@ def test_a_second_post_of_the_same_form_files_one_report(client, database: Datab
 def test_the_same_form_sent_twice_at_once_files_one_report(app, database: Database) -> None:
     """A double click: two posts of one form at the same moment, from two connections. The second
     waits for the first's transaction and answers with its receipt; one notice, one audit event."""
-    import threading
-
-    from fastapi.testclient import TestClient
-
-    from staydown.audit.models import AuditEvent
-
     with TestClient(app) as first_client, TestClient(app) as second_client:
         page = step2(first_client, "csam")
         second_client.cookies.update(first_client.cookies)
@@ -414,7 +412,7 @@ def test_tid1_an_incomplete_request_is_kept_and_says_exactly_what_is_missing_the
     assert notice.state == "received" and notice.missing_elements == [] and notice.complete_at is not None
     with database.unit_of_work(write=False) as db:
         track = db.execute(sa.select(LegalTrack).where(LegalTrack.kind == "take_it_down")).scalar_one()
-        assert track.due_at - track.received_at == timedelta(hours=48)
+        assert track.due_at is not None and track.due_at - track.received_at == timedelta(hours=48)
         assert track.received_at == notice.complete_at  # TID-2: the clock starts when the request is valid
     # Sent again (a reload), the completed request answers with its receipt, not an error.
     again = client.post("/takedown/complete", data={"csrf_token": token(r.text), "code": code, "stage": "fields"})
@@ -569,8 +567,6 @@ def test_x6_the_link_the_example_forum_builds_opens_the_report_with_its_item(cli
     """examples/forum links each post to `/report?content=<quoted id>`; an id with slashes,
     spaces or a '#' survives the trip, and a platform that links with the item's address gets
     it filled in as the location."""
-    from urllib.parse import quote
-
     post_id = "thread/7#post 42"
     r = client.get(f"/report?content={quote(post_id, safe='')}")
     assert r.status_code == 200 and "thread/7#post 42</strong>" in r.text

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
 from staydown import i18n
 from staydown.i18n import SHIPPED
@@ -18,6 +19,7 @@ from staydown.intake.hash_submissions import MIN_QUALITY
 from tests.imagegen import encode, synthetic
 from tests.web.conftest import DESKTOP, PHONE, screenshot
 from tests.web.test_public_pages import AXE, AXE_URL_PATH
+from tests.web.test_public_redress import decided_report
 
 SCREENSHOT_LANGUAGES = ("fr", "de")
 
@@ -58,7 +60,6 @@ def _check(page: Any, lang: str, name: str, found: list[str]) -> None:
 def records(live_server) -> dict[str, str]:
     """A decided report with its statement of reasons, and an appeal against the statement: the
     pages that show them."""
-    from tests.web.test_public_redress import decided_report
 
     class _Client:  # what decided_report reads of a test client
         app = live_server.app
@@ -188,7 +189,6 @@ def test_tid1_axe_finds_no_violation_on_the_on_device_pages_in_any_language(
     language too: its sentences come from the catalogue, numbers filled in."""
     if not AXE.exists():
         pytest.skip("axe-core is not installed: run `npm ci` at the repository root (make install does)")
-    from PIL import Image
 
     files = []
     for i, (fmt, ext) in enumerate((("JPEG", "jpg"), ("PNG", "png"))):

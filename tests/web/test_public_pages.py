@@ -10,8 +10,18 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from staydown.cases.models import LegalTrack
+from staydown.actors import Actor
+from staydown.cases.actions import claim_case
+from staydown.cases.models import Case, LegalTrack
+from staydown.enforcement.models import EnforcementAction
+from staydown.flows.decisions import decide_case, second_review
+from staydown.intake.actions import submit_notice
 from staydown.intake.models import Notice
+from staydown.intake.schemas import NoticeIn
+from staydown.staff.permissions import permissions_for_roles
+from staydown.subjects.actions import ensure_content
+from staydown.subjects.schemas import AccountRef, ContentRef
+from staydown.transparency.models import StatementOfReasons
 from tests.web.conftest import DESKTOP, PHONE, screenshot
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -269,15 +279,6 @@ def test_each_public_page_is_accessible_and_fits_a_phone(live_server, page, path
 
 def _decided_case_with_statement(live_server) -> tuple[str, str]:
     """A report on post-8 that a moderator upheld with a removal: (tracking code, statement code)."""
-    from staydown.actors import Actor
-    from staydown.cases.actions import claim_case
-    from staydown.cases.models import Case
-    from staydown.flows.decisions import decide_case
-    from staydown.intake.actions import submit_notice
-    from staydown.intake.schemas import NoticeIn
-    from staydown.staff.permissions import permissions_for_roles
-    from staydown.transparency.models import StatementOfReasons
-
     mod = Actor.staff(5, "mod", permissions_for_roles(["moderator"]))
     catalogue = live_server.app.state.catalogue
     with live_server.database.unit_of_work() as db:
@@ -363,18 +364,6 @@ def test_dsa2_eui3_the_interim_statement_the_mothers_status_and_the_figures_tell
     """DSA-2, X-4, EUI-3, DSA-8: the statement of an interim restriction says it is a restriction
     pending review; the mother's status page, once decided, names the rule by its title and no
     handle or id; the figures say what "withheld" means; each page links to how uploads are checked."""
-    from staydown.actors import Actor
-    from staydown.cases.actions import claim_case
-    from staydown.cases.models import Case
-    from staydown.enforcement.models import EnforcementAction
-    from staydown.flows.decisions import decide_case, second_review
-    from staydown.intake.actions import submit_notice
-    from staydown.intake.schemas import NoticeIn
-    from staydown.staff.permissions import permissions_for_roles
-    from staydown.subjects.actions import ensure_content
-    from staydown.subjects.schemas import AccountRef, ContentRef
-    from staydown.transparency.models import StatementOfReasons
-
     catalogue = live_server.app.state.catalogue
     cs1 = Actor.staff(7, "cs1", permissions_for_roles(["child_safety"]))
     cs2 = Actor.staff(8, "cs2", permissions_for_roles(["child_safety"]))

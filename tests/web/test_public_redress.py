@@ -45,7 +45,7 @@ def decided_report(client, database: Database, outcome: str = "violates") -> tup
             ),
         )
         code = receipt.notice.tracking_code
-        case = db.get(Case, receipt.cases[0].id)
+        case = db.get_one(Case, receipt.cases[0].id)
         claim_case(db, actor=MOD, case=case)
         decide_case(
             db,

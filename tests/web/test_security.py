@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from fastapi import FastAPI, Form, Request
+from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.testclient import TestClient
 
+from staydown.http import install_error_handlers
 from staydown.settings import Settings
-from staydown.web.security import CONTENT_SECURITY_POLICY, CSRF_COOKIE, PageSecurityMiddleware, verify_csrf
+from staydown.web.security import CONTENT_SECURITY_POLICY, CSRF_COOKIE, PageSecurityMiddleware, _sign, verify_csrf
 from staydown.web.templating import render
 
 
@@ -30,8 +33,6 @@ def page_app(tmp_path) -> FastAPI:
     def api() -> dict[str, bool]:
         return {"ok": True}
 
-    from staydown.http import install_error_handlers
-
     install_error_handlers(app)
     return app
 
@@ -46,8 +47,6 @@ def test_pages_carry_a_strict_csp_and_json_does_not(page_app: FastAPI) -> None:
 
 
 def test_csrf_token_round_trip_and_forgery_refused(page_app: FastAPI) -> None:
-    import re
-
     with TestClient(page_app) as c:
         c.get("/form")
         assert CSRF_COOKIE in c.cookies
@@ -62,8 +61,6 @@ def test_csrf_token_round_trip_and_forgery_refused(page_app: FastAPI) -> None:
 
 
 def render_token(c: TestClient) -> str:
-    from staydown.web.security import _sign
-
     return _sign(b"dev-only-secret-key-do-not-use-in-production", c.cookies[CSRF_COOKIE])
 
 
@@ -77,8 +74,6 @@ def test_static_files_are_served_with_the_headers(client) -> None:
 def test_a_malformed_page_address_answers_with_a_page_and_the_api_keeps_json(client) -> None:
     """An integer path parameter given text on a console path is a 422 page naming the field; the
     same mistake on the JSON API stays a JSON body."""
-    from fastapi import APIRouter
-
     router = APIRouter()
 
     @router.get("/console/probe/{number}")

@@ -8,6 +8,7 @@ import httpx
 
 from tests.helpers import PASSWORD, make_key, make_staff
 from tests.web.conftest import screenshot
+from tests.web.console_helpers import session_token
 from tests.web.test_public_pages import check_page
 
 
@@ -95,7 +96,6 @@ def test_console_case_page_shows_tracks_an_order_and_the_threat_form(live_server
     assert r.status_code == 201, r.text
     case_id = r.json()["cases"][0]
     make_staff(live_server.database, "cs1", "child_safety")
-    from tests.web.console_helpers import session_token
 
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     pg = context.new_page()
