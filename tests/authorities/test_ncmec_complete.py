@@ -25,7 +25,7 @@ from staydown.clock import FrozenClock
 from staydown.db import Database
 from staydown.delivery.models import Job
 from staydown.enforcement.models import EnforcementAction
-from staydown.subjects.actions import ensure_content
+from staydown.subjects.records import ensure_content
 from staydown.subjects.schemas import AccountRef, ContentRef
 from tests.authorities.test_ncmec_filing import _worker
 from tests.authorities.test_ncmec_protocol import PASSWORD, USER, serve

@@ -187,7 +187,7 @@ def _apply(database: Database, kind: str, *, content: str | None = None, account
     """An action taken inside staydown (as a decision would), on the platform's content or account."""
     from staydown.actors import SYSTEM
     from staydown.enforcement.actions import apply_action
-    from staydown.subjects.actions import ensure_account, ensure_content
+    from staydown.subjects.records import ensure_account, ensure_content
     from staydown.subjects.schemas import AccountRef, ContentRef
 
     with database.unit_of_work() as db:

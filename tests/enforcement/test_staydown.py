@@ -165,14 +165,14 @@ def test_strike_ladder_warns_before_suspending(client, database: Database, api_k
     """DSA-7: a suspension only ever follows a prior warning."""
     from staydown.actors import SYSTEM
     from staydown.enforcement.strikes import add_strike
-    from staydown.subjects.actions import ensure_account
+    from staydown.subjects.records import ensure_account
     from staydown.subjects.schemas import AccountRef
 
     policy = client.app.state.catalogue.get("harassment")
     ladder = policy.strike
     kinds: list[str] = []
     from staydown.enforcement.actions import apply_action
-    from staydown.subjects.actions import ensure_content
+    from staydown.subjects.records import ensure_content
     from staydown.subjects.schemas import ContentRef
 
     with database.unit_of_work() as db:
@@ -195,7 +195,7 @@ def test_strike_ladder_warns_before_suspending(client, database: Database, api_k
 def _account_with_items(db, name: str, removed: int, kept: int):
     from staydown.actors import SYSTEM
     from staydown.enforcement.actions import apply_action
-    from staydown.subjects.actions import ensure_content
+    from staydown.subjects.records import ensure_content
     from staydown.subjects.schemas import AccountRef, ContentRef
 
     items = [
@@ -267,7 +267,7 @@ def test_dsa7_strikes_from_sweeps_count_once_per_source_item(client, database: D
     from staydown.actors import SYSTEM
     from staydown.enforcement.models import AccountStrike
     from staydown.enforcement.strikes import add_strike
-    from staydown.subjects.actions import ensure_account
+    from staydown.subjects.records import ensure_account
     from staydown.subjects.schemas import AccountRef
 
     policy = client.app.state.catalogue.get("ncii")

@@ -108,7 +108,7 @@ def _take_action(
             return apply_action(
                 db, actor=SYSTEM, kind=kind, content_id=row.id, policy_ref="csam", facts="confirmed by a reviewer"
             ).id
-        from staydown.subjects.actions import ensure_account
+        from staydown.subjects.records import ensure_account
         from staydown.subjects.schemas import AccountRef
 
         holder = ensure_account(db, actor=SYSTEM, ref=AccountRef(id=account or ""))

@@ -8,7 +8,7 @@ from typing import Any
 
 from staydown.actors import SYSTEM
 from staydown.enforcement.actions import apply_action
-from staydown.subjects.actions import ensure_content
+from staydown.subjects.records import ensure_content
 from staydown.subjects.schemas import AccountRef, ContentRef
 from staydown.transparency.statements import StatementSettings, statement_for_action, use_statement_settings
 from tests.helpers import auth, make_key

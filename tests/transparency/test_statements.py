@@ -26,7 +26,7 @@ from staydown.intake.actions import submit_detection, submit_notice
 from staydown.intake.schemas import NoticeIn
 from staydown.policies import default_catalogue
 from staydown.settings import Settings
-from staydown.subjects.actions import ensure_content
+from staydown.subjects.records import ensure_content
 from staydown.subjects.schemas import AccountRef, ContentRef
 from staydown.transparency.models import StatementOfReasons
 from staydown.transparency.statements import (

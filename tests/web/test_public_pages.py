@@ -369,7 +369,7 @@ def test_dsa2_eui3_the_interim_statement_the_mothers_status_and_the_figures_tell
     from staydown.intake.actions import submit_notice
     from staydown.intake.schemas import NoticeIn
     from staydown.staff.permissions import permissions_for_roles
-    from staydown.subjects.actions import ensure_content
+    from staydown.subjects.records import ensure_content
     from staydown.subjects.schemas import AccountRef, ContentRef
     from staydown.transparency.models import StatementOfReasons
 

@@ -20,7 +20,7 @@ from staydown.http import DbSession, require
 from staydown.limits import DbId, parse_json_object
 from staydown.memform import read_form
 from staydown.staff.permissions import Permission
-from staydown.subjects.actions import ensure_content
+from staydown.subjects.records import ensure_content
 from staydown.subjects.schemas import AccountRef, ContentRef
 
 router = APIRouter(prefix="/v1", tags=["evidence"])

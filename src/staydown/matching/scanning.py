@@ -20,8 +20,8 @@ from staydown.media.decode import DecodeLimits
 from staydown.media.hashing import MediaSignals
 from staydown.media.variants import scan as hash_with_variants
 from staydown.observability.metrics import scan_recorded
-from staydown.subjects.actions import ensure_content
 from staydown.subjects.models import PlatformContent
+from staydown.subjects.records import ensure_content
 from staydown.subjects.schemas import ContentRef
 
 

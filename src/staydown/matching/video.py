@@ -34,8 +34,8 @@ from staydown.matching.matcher import (
 from staydown.matching.models import CONTENT_SIGNALS, Bank, BankEntry, BankUse, ContentSignal, Scan
 from staydown.matching.scanning import ScanOutcome, store_content_signals
 from staydown.media.video import VARIANT_CROPS, VideoLimits, VideoSignals, hash_video
-from staydown.subjects.actions import ensure_content
 from staydown.subjects.models import PlatformContent
+from staydown.subjects.records import ensure_content
 from staydown.subjects.schemas import ContentRef
 
 MIRROR = "mirror"  # the query variant (and bank-side variant) of a video mirrored left-right
