@@ -366,7 +366,7 @@ def policies_list() -> None:
     """The policy versions in force."""
     from rich.table import Table
 
-    from staydown.policies.actions import current_policy, current_refs
+    from staydown.policies.queries import current_policy, current_refs
 
     database = _database(_settings())
     table = Table("ref", "title", "DSA category", "severity")

@@ -261,7 +261,7 @@ def _case_facts(db: Session, case: Any, cache: dict[str, dict[Any, Any]]) -> _Ca
 def _policy(
     db: Session, config: StatementSettings, cache: dict[str, dict[Any, Any]], ref: str | None, policy_id: str | None
 ) -> Policy | None:
-    from staydown.policies.actions import current_policy, policy_version
+    from staydown.policies.queries import current_policy, policy_version
     from staydown.policies.catalogue import PolicyRefError, default_catalogue, parse_ref
 
     key = ref or f"current:{policy_id}"
