@@ -162,13 +162,13 @@ def test_preservation_and_disclosure_are_legal_only_and_held(database: Database,
     import os
 
     from staydown.actors import SYSTEM
-    from staydown.evidence import actions
     from staydown.evidence.blobs import FileBlobStore
     from staydown.evidence.crypto import MasterKeys
+    from staydown.evidence.vault import Vault, store_item
 
-    vault = actions.Vault(MasterKeys.from_base64(base64.b64encode(os.urandom(32)).decode()), FileBlobStore(tmp_path))
+    vault = Vault(MasterKeys.from_base64(base64.b64encode(os.urandom(32)).decode()), FileBlobStore(tmp_path))
     with database.unit_of_work() as db:
-        item = actions.store_item(
+        item = store_item(
             db, actor=SYSTEM, vault=vault, data=b"benign bytes", content_id=None, case_id=None, context={}
         )
         with pytest.raises(PermissionDenied):

@@ -427,7 +427,7 @@ def test_ncmec3_the_track_is_met_only_when_every_report_of_the_case_is_finished(
     _scan(client, api_key, copy, "post-907", "acct-b")
     with database.unit_of_work() as db:
         content = ensure_content(db, actor=SYSTEM, ref=ContentRef(id="post-906", account=AccountRef(id="acct-a")))
-        from staydown.evidence.actions import store_item
+        from staydown.evidence.vault import store_item
 
         store_item(
             db,
@@ -535,7 +535,7 @@ def test_ncmec3_the_console_shows_the_wait_and_files_without_only_with_reasons(
 def test_csam3_what_the_platform_deposited_is_checked_before_it_goes_into_a_report(client, database: Database) -> None:
     """The deposit context is free JSON: an address that is no IP, a port out of range or a time
     without an offset is left out (the next source is used), never sent as it came."""
-    from staydown.evidence.actions import store_item
+    from staydown.evidence.vault import store_item
 
     created = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
     with database.unit_of_work() as db:

@@ -11,15 +11,16 @@ import sqlalchemy as sa
 
 from staydown.actors import Actor
 from staydown.authorities.models import NcmecReport
-from staydown.authorities.ncmec import confirm_report, draft_reports
+from staydown.authorities.ncmec import confirm_report
 from staydown.authorities.ncmec_client import CyberTiplineClient
 from staydown.authorities.ncmec_server import create_app as create_ncmec_app
 from staydown.cases.models import Case, LegalTrack
 from staydown.clock import FrozenClock
 from staydown.db import Database
 from staydown.errors import PermissionDenied, RuleViolation
-from staydown.evidence.actions import read_item, store_item
 from staydown.evidence.models import EvidenceItem, LegalHold
+from staydown.evidence.vault import read_item, store_item
+from staydown.flows.authorities import draft_reports
 from staydown.jobs import build_registry
 from staydown.staff.permissions import permissions_for_roles
 from staydown.worker import RetryPolicy, Worker

@@ -262,8 +262,8 @@ def test_csam3_the_client_registers_visibility_and_upload_facts_and_answers_a_fi
     """A platform says who could see its content and how it was uploaded, and answers staydown's
     `provide_file` request with the file (NCMEC-3, CSAM-3)."""
     from staydown.actors import SYSTEM
-    from staydown.authorities.file_requests import request_file
     from staydown.authorities.models import FileRequest
+    from staydown.flows.authorities import request_file
     from staydown.subjects.queries import content_by_platform_id
 
     data = jpeg(33)

@@ -301,11 +301,12 @@ def test_ncmec3_the_forum_answers_provide_file_and_the_report_carries_the_upload
     from staydown.actors import Actor
     from staydown.app import worker_services
     from staydown.authorities.models import NcmecReport
-    from staydown.authorities.ncmec import confirm_report, draft_reports
+    from staydown.authorities.ncmec import confirm_report
     from staydown.authorities.ncmec_client import CyberTiplineClient
     from staydown.authorities.ncmec_server import create_app as create_ncmec_app
     from staydown.cases.actions import claim_case, decide_case
     from staydown.cases.models import Case
+    from staydown.flows.authorities import draft_reports
     from staydown.staff.permissions import permissions_for_roles
     from tests.authorities.test_ncmec_protocol import PASSWORD, USER
 

@@ -18,8 +18,8 @@ from staydown.audit.tags import AuditTag
 from staydown.authorities.models import NcmecReport
 from staydown.db import Database
 from staydown.delivery.models import Job
-from staydown.evidence.actions import place_hold, store_item
 from staydown.evidence.models import DestructionRequest, EvidenceItem, LegalHold
+from staydown.evidence.vault import place_hold, store_item
 from staydown.http import declared_permission, iter_routes
 from staydown.matching.banks import NewEntry, add_entries, create_bank
 from staydown.matching.models import BankEntry
@@ -374,7 +374,7 @@ def test_csam4_legal_places_and_releases_holds(client, database, people) -> None
 def test_csam4_ncmec_hold_cannot_be_released_early(client, database, people, clock) -> None:
     item = _item(client, database)
     with database.unit_of_work() as db:
-        from staydown.evidence.actions import item_by_id
+        from staydown.evidence.vault import item_by_id
 
         hold = place_hold(
             db,
@@ -507,7 +507,7 @@ def test_audit_verify_button_reports_the_first_bad_event(people, database) -> No
 def test_csam4_a_lapsed_hold_is_not_counted_in_force(client, database, people, clock) -> None:
     item = _item(client, database)
     with database.unit_of_work() as db:
-        from staydown.evidence.actions import item_by_id
+        from staydown.evidence.vault import item_by_id
 
         place_hold(
             db,

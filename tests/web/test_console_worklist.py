@@ -120,7 +120,7 @@ def test_queue_rows_show_reason_reporter_kinds_count_countdown_and_blurred_thumb
     app, client, database: Database, people
 ) -> None:
     from staydown.actors import SYSTEM
-    from staydown.evidence.actions import store_item
+    from staydown.evidence.vault import store_item
     from staydown.subjects.models import PlatformContent
     from tests.imagegen import jpeg
 

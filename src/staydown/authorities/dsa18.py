@@ -210,7 +210,7 @@ def mark_threat(
 
 
 def _contents(db: Session, case: Case) -> list[dict[str, Any]]:
-    from staydown.cases.actions import case_contents
+    from staydown.cases.queries import case_contents
 
     return [
         {"platform_id": c.platform_id, "url": c.url, "account": c.account.platform_id if c.account else None}

@@ -121,7 +121,7 @@ def draft_reports(
     level, reason = _priority(case, priority, priority_reason)
     uk_link = _uk_link(rules, uk_link_basis, uk_link_facts)
 
-    from staydown.cases.actions import reported_contents_by_account
+    from staydown.cases.queries import reported_contents_by_account
 
     existing = set(db.execute(sa.select(NcaReport.account_id).where(NcaReport.case_id == case.id)).scalars())
     by_account = reported_contents_by_account(db, case)
@@ -552,7 +552,7 @@ def file_report_job(db: Session, ctx: JobContext) -> None:
     the same file reference the same file, a second submit the same receipt), so an answer lost
     in transit is resolved by asking again: no second report is ever made."""
     from staydown.authorities.nca_client import NcaRejected
-    from staydown.evidence.actions import place_hold, read_item
+    from staydown.evidence.vault import place_hold, read_item
 
     report = db.get(NcaReport, ctx.payload["report_id"])
     if report is None or report.state in ("finished", "draft"):
@@ -670,7 +670,7 @@ def file_report_job(db: Session, ctx: JobContext) -> None:
 def _meet_nca_track(db: Session, report: NcaReport) -> None:
     """The case's `uk_nca` track is met when every NCA report drafted for the case is finished."""
     from staydown.cases import tracks
-    from staydown.cases.actions import case_by_id
+    from staydown.cases.queries import case_by_id
 
     unfinished = db.scalar(
         sa.select(sa.func.count())

@@ -73,8 +73,8 @@ def bank_vaulted_media(database: Any, *, services: dict[str, Any], case_id: int,
     """Bank the variants of every vaulted item of a confirmed case. Returns the entries added."""
     from staydown.cases.actions import case_by_id, case_contents
     from staydown.enforcement.staydown import own_bank
-    from staydown.evidence.actions import read_item, vault_from_settings
     from staydown.evidence.models import EvidenceItem
+    from staydown.evidence.vault import read_item, vault_from_settings
     from staydown.matching import banks
     from staydown.matching.models import BankEntry
     from staydown.media.errors import MediaError

@@ -21,8 +21,8 @@ from staydown.audit import AuditTag
 from staydown.cases.models import Case
 from staydown.db import now
 from staydown.errors import NotFound, PermissionDenied, RateLimited
-from staydown.evidence.actions import Vault, read_item
 from staydown.evidence.models import EvidenceItem
+from staydown.evidence.vault import Vault, read_item
 from staydown.http import DbSession, require
 from staydown.limits import DbId
 from staydown.matching.models import Scan

@@ -1,0 +1,1 @@
+"""Cross-domain flows: the orchestration that calls more than one package's actions."""
