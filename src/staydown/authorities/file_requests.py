@@ -28,6 +28,7 @@ from staydown.authorities.models import FileRequest
 from staydown.db import now
 from staydown.enforcement.models import EnforcementAction
 from staydown.errors import NotFound
+from staydown.matching.models import ContentSignal
 from staydown.subjects.models import PlatformContent
 from staydown.worklist import alert
 
@@ -66,8 +67,6 @@ def request_by_id(db: Session, request_id: int) -> FileRequest:
 
 def upload_digests(db: Session, content_id: int) -> dict[str, str]:
     """The MD5 and SHA-256 of the content as uploaded, where a scan or a match recorded them."""
-    from staydown.matching.models import ContentSignal
-
     rows = db.execute(
         sa.select(ContentSignal.signal_type, ContentSignal.signal)
         .where(ContentSignal.content_id == content_id, ContentSignal.signal_type.in_(("md5", "sha256")))

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from staydown import audit
 from staydown.actors import Actor, ActorKind
 from staydown.audit import AuditTag
-from staydown.authorities.models import LawEnforcementRequest
+from staydown.authorities.models import LawEnforcementRequest, NcmecReport, NcmecReportFile
 from staydown.db import now
 from staydown.errors import InvalidInput, PermissionDenied, RuleViolation
 from staydown.evidence.models import EvidenceItem
@@ -112,9 +113,6 @@ def record_disclosure(
 def refuse_if_reporting(db: Session, item: EvidenceItem) -> None:
     """A file in a CyberTipline report not yet finished is not destroyed: the duty to report comes
     first, and 2258B(c)(2) speaks of depictions already "provided under section 2258A"."""
-    import sqlalchemy as sa
-
-    from staydown.authorities.models import NcmecReport, NcmecReportFile
 
     pending = (
         db.execute(

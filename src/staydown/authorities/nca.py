@@ -27,12 +27,18 @@ from staydown.actors import SYSTEM, Actor, ActorKind
 from staydown.audit import AuditTag
 from staydown.authorities import nca_format as f
 from staydown.authorities.models import NcaReport, NcaReportFile
+from staydown.authorities.nca_client import NcaClient, NcaRejected
+from staydown.cases import tracks
 from staydown.cases.models import Case, Decision, TrackKind
+from staydown.cases.queries import case_by_id, reported_contents_by_account
 from staydown.db import now
 from staydown.delivery.outbox import JobContext, enqueue
 from staydown.enforcement.models import EnforcementAction
 from staydown.errors import Conflict, InvalidInput, PermissionDenied, RuleViolation
 from staydown.evidence.models import EvidenceItem
+from staydown.evidence.vault import place_hold, read_item
+from staydown.intake.models import Notice
+from staydown.matching.models import ContentSignal, Scan
 from staydown.policies.catalogue import Catalogue
 from staydown.staff.permissions import Permission
 from staydown.subjects.models import PlatformAccount, PlatformContent
@@ -120,8 +126,6 @@ def draft_reports(
         )
     level, reason = _priority(case, priority, priority_reason)
     uk_link = _uk_link(rules, uk_link_basis, uk_link_facts)
-
-    from staydown.cases.queries import reported_contents_by_account
 
     existing = set(db.execute(sa.select(NcaReport.account_id).where(NcaReport.case_id == case.id)).scalars())
     by_account = reported_contents_by_account(db, case)
@@ -246,8 +250,6 @@ def _uk_link(rules: NcaRules, basis: str | None, facts: str | None) -> dict[str,
 
 
 def _detection(db: Session, case: Case) -> dict[str, Any]:
-    from staydown.intake.models import Notice
-
     notices = db.execute(sa.select(Notice.kind, Notice.received_at).where(Notice.case_id == case.id)).all()
     methods = sorted({_DETECTION[k].value for k, _ in notices if k in _DETECTION})
     first = min([at for _, at in notices] + [case.opened_at])
@@ -329,8 +331,6 @@ def _user(db: Session, account: PlatformAccount | None, evidence: list[EvidenceI
 
 
 def _content(db: Session, content: PlatformContent, evidence: list[EvidenceItem]) -> dict[str, Any]:
-    from staydown.matching.models import ContentSignal, Scan
-
     hashes: dict[tuple[str, str], None] = {}
     for e in evidence:
         hashes[("md5", e.md5)] = None
@@ -509,7 +509,6 @@ def _client(ctx: JobContext) -> Any:
     client = ctx.services.get("nca_client")
     if client is not None:
         return client
-    from staydown.authorities.nca_client import NcaClient
 
     settings = ctx.services["settings"]
     if not (settings.uk_nca_url and settings.uk_nca_token):
@@ -551,9 +550,6 @@ def file_report_job(db: Session, ctx: JobContext) -> None:
     resumes where it stopped. Every call is safe to repeat (the same key names the same report,
     the same file reference the same file, a second submit the same receipt), so an answer lost
     in transit is resolved by asking again: no second report is ever made."""
-    from staydown.authorities.nca_client import NcaRejected
-    from staydown.evidence.vault import place_hold, read_item
-
     report = db.get(NcaReport, ctx.payload["report_id"])
     if report is None or report.state in ("finished", "draft"):
         return
@@ -669,9 +665,6 @@ def file_report_job(db: Session, ctx: JobContext) -> None:
 
 def _meet_nca_track(db: Session, report: NcaReport) -> None:
     """The case's `uk_nca` track is met when every NCA report drafted for the case is finished."""
-    from staydown.cases import tracks
-    from staydown.cases.queries import case_by_id
-
     unfinished = db.scalar(
         sa.select(sa.func.count())
         .select_from(NcaReport)

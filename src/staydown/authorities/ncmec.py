@@ -16,12 +16,17 @@ from sqlalchemy.orm import Session
 from staydown import audit
 from staydown.actors import SYSTEM, Actor, ActorKind
 from staydown.audit import AuditTag
+from staydown.authorities import ncmec_xml as x
 from staydown.authorities.models import NcmecReport, NcmecReportFile
+from staydown.authorities.ncmec_client import CyberTiplineClient, NcmecRejected
+from staydown.cases import tracks
 from staydown.cases.models import TrackKind
+from staydown.cases.queries import case_by_id
 from staydown.db import now
 from staydown.delivery.outbox import JobContext, enqueue
 from staydown.errors import Conflict, PermissionDenied
 from staydown.evidence.models import EvidenceItem
+from staydown.evidence.vault import place_hold, read_item
 from staydown.matching.models import Scan
 from staydown.staff.permissions import Permission
 from staydown.subjects.models import PlatformContent
@@ -269,8 +274,6 @@ def _time(value: str | None) -> datetime | None:
 def build_report(report: NcmecReport, settings: Any) -> Any:
     """The CyberTipline document for a report, from its stored plan and the provider's contact.
     Where the content is, is the address the platform gave; never staydown's own."""
-    from staydown.authorities import ncmec_xml as x
-
     plan = report.plan
     reported = plan["reported"]
     when = datetime.fromisoformat(plan["incident"]["datetime"])
@@ -345,8 +348,6 @@ def build_file_details(report: NcmecReport, facts: dict[str, Any], *, file_id: s
     """The `<fileDetails>` of one uploaded file: its name, upload time and address, whether it was
     publicly available (only when the platform said), its hashes as uploaded, and the upload's IP
     and port (NCMEC-3)."""
-    from staydown.authorities import ncmec_xml as x
-
     hashes = [x.FileHash(kind, facts[key]) for kind, key in (("MD5", "md5"), ("SHA256", "sha256")) if facts.get(key)]
     metadata = [x.FileMetadata("PDQ", facts["pdq"], "HASH")] if facts.get("pdq") else []
     event = None
@@ -385,7 +386,6 @@ def _client(ctx: JobContext) -> Any:
     client = ctx.services.get("ncmec_client")
     if client is not None:
         return client
-    from staydown.authorities.ncmec_client import CyberTiplineClient
 
     settings = ctx.services["settings"]
     if not (settings.ncmec_url and settings.ncmec_username and settings.ncmec_password):
@@ -438,10 +438,6 @@ def file_report_job(db: Session, ctx: JobContext) -> None:
     a lost upload restarts the report, a lost finish is asked again (5102 means it was filed).
     A report still waiting for a file from the platform is not started: NCMEC deletes a report
     nobody finishes within a day, so everything is gathered before `submit`."""
-    from staydown.authorities import ncmec_xml as x
-    from staydown.authorities.ncmec_client import NcmecRejected
-    from staydown.evidence.vault import place_hold, read_item
-
     report = db.get(NcmecReport, ctx.payload["report_id"])
     if report is None or report.state in ("finished", "retracted", "draft"):
         return
@@ -573,9 +569,6 @@ def _meet_ncmec_track(db: Session, report: NcmecReport) -> None:
     """The track is met by finished reports only: when every report drafted for the case is
     finished (a retracted one was replaced or withdrawn on the record). A report still waiting
     for a file from the platform is not finished, so it keeps the track open and alarmed."""
-    from staydown.cases import tracks
-    from staydown.cases.queries import case_by_id
-
     reports = db.execute(
         sa.select(NcmecReport.id, NcmecReport.state, NcmecReport.ncmec_report_id).where(
             NcmecReport.case_id == report.case_id

@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from staydown.actors import Actor
@@ -23,6 +25,7 @@ from staydown.http import DbSession, require
 from staydown.limits import DbId, parse_json_object
 from staydown.memform import read_form
 from staydown.staff.permissions import Permission
+from staydown.subjects.models import PlatformContent
 from staydown.subjects.records import ensure_content
 from staydown.subjects.schemas import AccountRef, ContentRef
 
@@ -52,8 +55,6 @@ class ItemOut(BaseModel):
 
 
 def _out(db: DbSession, item: EvidenceItem) -> ItemOut:
-    import sqlalchemy as sa
-
     holds = db.execute(sa.select(LegalHold).where(LegalHold.item_id == item.id)).scalars().all()
     data = {k: getattr(item, k) for k in ItemOut.model_fields if k not in ("holds", "file_request_id")}
     return ItemOut(
@@ -117,10 +118,7 @@ async def deposit(request: Request, db: DbSession, actor: Depositor) -> ItemOut:
             db, actor=actor, ref=ContentRef(id=content_id, account=AccountRef(id=account_id) if account_id else None)
         )
     else:
-        from staydown.subjects.models import PlatformContent
-
         content = db.get(PlatformContent, file_request.content_id)
-    from starlette.concurrency import run_in_threadpool
 
     item, answered = await run_in_threadpool(
         authority_flows.receive_file,
@@ -204,8 +202,6 @@ class DestructionIn(BaseModel):
 
 @router.post("/evidence/{item_id}/destruction-requests", status_code=201)
 def request_destruction(item_id: DbId, body: DestructionIn, db: DbSession, actor: Legal) -> dict[str, Any]:
-    import sqlalchemy as sa
-
     item = item_by_id(db, item_id)
     r = authority_flows.record_destruction_request(
         db, actor=actor, item=item, basis=body.basis, agency=body.agency, reference=body.reference

@@ -55,7 +55,7 @@ def normalise_signal(signal_type: str, signal: str) -> tuple[SignalType, str]:
             f"unknown signal type {signal_type!r}; expected one of {', '.join(t.value for t in SignalType)}"
         ) from None
     if kind is SignalType.vpdq:
-        from staydown.matching import vpdq
+        from staydown.matching import vpdq  # noqa: PLC0415 - numba's kernels: +1.2 s at start-up, for video only
 
         return kind, vpdq.canonical(signal)
     text = signal.strip().lower()
@@ -282,7 +282,7 @@ def add_entries(
         if len(item.note) > MAX_NOTE:
             raise InvalidInput(f"an entry's note is at most {MAX_NOTE} characters")
         if kind is SignalType.vpdq:
-            from staydown.matching import vpdq
+            from staydown.matching import vpdq  # noqa: PLC0415 - numba's kernels: +1.2 s at start-up, for video only
 
             frames[id(item)], text = text, vpdq.digest(text)
         clean.append((item, kind, text))

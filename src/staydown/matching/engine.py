@@ -21,7 +21,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from staydown import sequences
-from staydown.db import Database
+from staydown.db import Database, OutageLog
 from staydown.matching.hamming import pdq_from_hex
 from staydown.matching.index import ExactIndex, IndexFileError, PDQIndex
 from staydown.matching.models import BANK_SIGNALS, CONTENT_SIGNALS, BankEntry, ContentSignal
@@ -113,7 +113,7 @@ class Replica:
         queries = pdq_from_hex(hashes_hex)
         with self.lock:
             found = self.pdq.search(queries, radius=radius)
-        return [Hit(int(q), int(i), int(d)) for q, i, d in zip(found.query, found.ids, found.distances)]
+        return [Hit(int(q), int(i), int(d)) for q, i, d in zip(found.query, found.ids, found.distances, strict=True)]
 
     def video_candidates(self, hashes: np.ndarray, radius: int) -> dict[int, int]:
         """vPDQ rows with a frame within `radius` of one of these frames ((n, 32) uint8)."""
@@ -225,8 +225,6 @@ class MatchEngine:
         save_every_seconds: float = 300.0,
     ) -> None:
         """Keep up with the database until `stop` is set; save now and then so restarts are quick."""
-        from staydown.db import OutageLog
-
         outage = OutageLog(log, "index follower")
         last_save = time.monotonic()
         while not stop.is_set():

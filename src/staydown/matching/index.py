@@ -72,7 +72,7 @@ class Matches:
         if n_queries == 0:
             return []
         cuts = np.searchsorted(self.query, np.arange(1, n_queries))
-        return list(zip(np.split(self.ids, cuts), np.split(self.distances, cuts)))
+        return list(zip(np.split(self.ids, cuts), np.split(self.distances, cuts), strict=True))
 
 
 @dataclass(frozen=True)
@@ -827,7 +827,7 @@ def _read_meta(root: Path, kind: str) -> dict:
 def _read_npy(path: Path, out: np.ndarray) -> None:
     """Read a .npy file straight into `out` (no intermediate copy), checking shape and dtype."""
     try:
-        fh = open(path, "rb")
+        fh = open(path, "rb")  # noqa: SIM115 - opened apart from `with` so only a missing file reads as missing
     except FileNotFoundError as exc:
         raise IndexFileError(f"{path}: missing") from exc
     with fh:
@@ -893,7 +893,7 @@ class ExactIndex:
         """Add digests (uint8 rows or hex strings) under these ids."""
         raw = self._digests(digests)
         id_list = check_ids(ids, len(raw)).tolist()
-        for i, d in zip(id_list, raw):
+        for i, d in zip(id_list, raw, strict=True):
             self._by_digest.setdefault(d, set()).add(i)
             self._by_id.setdefault(i, set()).add(d)
 

@@ -290,7 +290,7 @@ class VideoIndex:
             return {}
         found = self.frames.search(np.ascontiguousarray(hashes), radius=radius)
         ids, counts = np.unique(found.ids, return_counts=True)
-        return {int(i): int(c) for i, c in zip(ids, counts)}
+        return {int(i): int(c) for i, c in zip(ids, counts, strict=True)}
 
     def save(self, root: Path, *, checkpoint: int) -> None:
         self.frames.save(root / "frames", checkpoint=checkpoint)
