@@ -224,8 +224,9 @@ def _meet_if_sent(db: Session, case: Case) -> None:
     if track is None or track.state != TrackState.open.value or track.details.get("unconfigured"):
         return
     rows = db.execute(sa.select(AuthorityNotification).where(AuthorityNotification.case_id == case.id)).scalars().all()
-    if rows and all(r.sent_at is not None for r in rows):
-        last = max(r.sent_at for r in rows)
+    sent = [r.sent_at for r in rows if r.sent_at is not None]
+    if rows and len(sent) == len(rows):
+        last = max(sent)
         tracks.meet_track(
             db,
             actor=SYSTEM,

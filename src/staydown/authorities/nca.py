@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -119,7 +120,7 @@ def draft_reports(
             f"case {case.id} has not been confirmed as apparent child sexual exploitation or abuse: "
             "there is nothing to report yet"
         )
-    policy = catalogue.get(case.policy_id) if case.policy_id in catalogue else None
+    policy = catalogue.get(case.policy_id) if case.policy_id is not None and case.policy_id in catalogue else None
     if policy is None or not policy.child_safety:
         raise RuleViolation(
             f"case {case.id} is not under a child-safety policy: only CSEA content is reported to the NCA"
@@ -155,7 +156,7 @@ def draft_reports(
             .all()
         )
         account = db.get(PlatformAccount, account_id) if account_id else None
-        plan = {
+        plan: dict[str, Any] = {
             # Our own reference, in the report and in the key the NCA knows it by: how a person on
             # either side matches a report to its case.
             "ref": secrets.token_hex(8),
@@ -291,7 +292,7 @@ def _ip_event(ip: Any, at: Any = None, port: Any = None) -> dict[str, Any] | Non
     return event
 
 
-def _user(db: Session, account: PlatformAccount | None, evidence: list[EvidenceItem]) -> dict[str, Any]:
+def _user(db: Session, account: PlatformAccount | None, evidence: Sequence[EvidenceItem]) -> dict[str, Any]:
     measures = (
         {
             a.kind
@@ -424,6 +425,8 @@ def build_report(report: NcaReport, settings: Any) -> f.Report:
     """The document for a report, from its stored plan, the confirmation and the provider's
     registration with the NCA."""
     plan = report.plan
+    confirmed_at = report.confirmed_at
+    assert confirmed_at is not None  # only a confirmed report is filed
     missing = [
         f"STAYDOWN_{name.upper()}"
         for name in ("uk_nca_organisation_id", "uk_nca_authorised_person_name", "uk_nca_authorised_person_email")
@@ -501,7 +504,7 @@ def build_report(report: NcaReport, settings: Any) -> f.Report:
             f"staydown case {report.case_id}, report {report.id}. Reviewer's finding: "
             f"{plan.get('findings') or 'not recorded'}"
         ),
-        declaration=f.Declaration(confirmed_by=report.confirmed_by or "", confirmed_at=report.confirmed_at),
+        declaration=f.Declaration(confirmed_by=report.confirmed_by or "", confirmed_at=confirmed_at),
     )
 
 
@@ -589,6 +592,7 @@ def file_report_job(db: Session, ctx: JobContext) -> None:
             if file.nca_file_id or not report.plan.get("send_files", True):
                 continue
             item = db.get(EvidenceItem, file.evidence_item_id)
+            assert item is not None  # a report file names a vault item (foreign key)
             data = read_item(
                 db, actor=SYSTEM, vault=vault, item=item, purpose=f"filing NCA report {report.nca_report_id}"
             )

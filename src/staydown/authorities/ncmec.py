@@ -181,7 +181,7 @@ def _account_events(files: list[dict[str, Any]], items: list[EvidenceItem]) -> l
     for item in items:
         for e in (item.context or {}).get("ip_capture") or []:
             if isinstance(e, dict):
-                name = e.get("event") if e.get("event") in EVENT_NAMES else "Upload"
+                name = str(e.get("event")) if e.get("event") in EVENT_NAMES else "Upload"
                 add(_ip(e.get("ip")), _port(e.get("port")), _when(e.get("at")), name)
     return events
 
@@ -193,7 +193,9 @@ def plan_files(db: Session, report: NcmecReport) -> tuple[list[dict[str, Any]], 
         item = db.get(EvidenceItem, row.evidence_item_id) if row.evidence_item_id else None
         if item is not None:
             items.append(item)
-        facts = file_facts(db, content, item) if content is not None else {"evidence_item_id": row.evidence_item_id}
+        facts: dict[str, Any] = (
+            file_facts(db, content, item) if content is not None else {"evidence_item_id": row.evidence_item_id}
+        )
         facts.update(
             {
                 "row_id": row.id,
@@ -366,6 +368,7 @@ def build_file_details(report: NcmecReport, facts: dict[str, Any], *, file_id: s
         )
     if facts.get("publicly_available") is None:
         info.append("Whether the file was publicly available is not known: the platform did not say.")
+    assert report.ncmec_report_id is not None  # a file's details follow its upload to an opened report
     return x.FileDetails(
         report_id=report.ncmec_report_id,
         file_id=file_id,
@@ -478,6 +481,7 @@ def file_report_job(db: Session, ctx: JobContext) -> None:
             if _skip_gone(db, report, f, item):
                 db.commit()
                 continue
+            assert item is not None  # _skip_gone took every missing item
             data = read_item(
                 db, actor=SYSTEM, vault=vault, item=item, purpose=f"filing CyberTipline report {report.ncmec_report_id}"
             )

@@ -262,6 +262,7 @@ def rotate_master_key(db: Session, *, actor: Actor, vault: Vault, batch: int = 1
         .all()
     )
     for item in items:
+        assert item.wrapped_key is not None  # a stored item keeps its wrapped data key
         data_key = unwrap(item.wrapped_key, vault.keys.by_id(item.master_key_id), item_aad(item.id))
         item.wrapped_key = wrap(data_key, vault.keys.current, item_aad(item.id))
         item.master_key_id = vault.keys.current_id

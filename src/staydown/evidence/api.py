@@ -118,7 +118,10 @@ async def deposit(request: Request, db: DbSession, actor: Depositor) -> ItemOut:
             db, actor=actor, ref=ContentRef(id=content_id, account=AccountRef(id=account_id) if account_id else None)
         )
     else:
-        content = db.get(PlatformContent, file_request.content_id)
+        assert file_request is not None  # one of the two is given (checked above)
+        requested = db.get(PlatformContent, file_request.content_id)
+        assert requested is not None  # a file request names its content (foreign key)
+        content = requested
 
     item, answered = await run_in_threadpool(
         authority_flows.receive_file,

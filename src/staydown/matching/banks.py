@@ -7,7 +7,7 @@ import io
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -154,7 +154,7 @@ def update_bank(db: Session, *, actor: Actor, bank: Bank, reason: str, **changes
         if key == "pdq_threshold" and not (isinstance(value, int) and 0 <= value <= 31):
             raise InvalidInput("a bank's PDQ threshold is between 0 and 31 bits")
         if key == "allowed_uses":
-            value = sorted({BankUse(u).value for u in value})
+            value = sorted({BankUse(u).value for u in cast("Iterable[str]", value)})
         old = getattr(bank, key)
         if old != value:
             record[key] = [old, value]

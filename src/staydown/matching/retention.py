@@ -13,7 +13,7 @@ case (reported, detected, or acted on) or in the evidence vault, whatever its ag
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -62,11 +62,14 @@ def purge_unmatched(db: Session, *, actor: Actor, older_than: datetime) -> dict[
         row.purged = True
         sequences.touch(db, row, sequence=CONTENT_SIGNALS)
     scans = (
-        db.execute(
-            sa.update(Scan)
-            .where(Scan.content_id.in_(content_ids))
-            .values(signals={}, original_filename=None, uploader_ip=None, uploader_port=None)
-            .execution_options(synchronize_session=False)
+        cast(  # an UPDATE's result is a cursor result, which counts its rows
+            "sa.CursorResult[Any]",
+            db.execute(
+                sa.update(Scan)
+                .where(Scan.content_id.in_(content_ids))
+                .values(signals={}, original_filename=None, uploader_ip=None, uploader_port=None)
+                .execution_options(synchronize_session=False)
+            ),
         ).rowcount
         or 0
     )

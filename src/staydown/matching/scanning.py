@@ -72,11 +72,12 @@ def media_dict(signals: MediaSignals) -> dict[str, Any]:
 def store_content_signals(db: Session, *, content: PlatformContent, signals: list[tuple[str, str, int | None]]) -> int:
     """Keep a scanned item's signals for sweeps ("find every stored copy"); each new row takes
     a content-signal sequence number so every index replica picks it up."""
-    existing = set(
-        db.execute(
+    existing: set[tuple[str, str]] = {
+        (signal_type, signal)
+        for signal_type, signal in db.execute(
             sa.select(ContentSignal.signal_type, ContentSignal.signal).where(ContentSignal.content_id == content.id)
         ).all()
-    )
+    }
     when = now(db)
     added = 0
     for signal_type, signal, quality in signals:
@@ -277,7 +278,7 @@ def match_supplied(
         md5=md5,
         sha256=sha256,
     )
-    stored = [("pdq", h, q) for h, q in pdq]
+    stored: list[tuple[str, str, int | None]] = [("pdq", h, q) for h, q in pdq]
     stored += [(k, v, None) for k, v in (("md5", md5), ("sha256", sha256)) if v]
     signals = {
         "md5": md5,

@@ -489,6 +489,7 @@ def video_case_entries(db: Session, *, content_ids: list[int], note: str) -> lis
     for scan in db.execute(
         sa.select(Scan).where(Scan.content_id.in_(list(originals) or [-1])).order_by(Scan.id)
     ).scalars():
+        assert scan.content_id is not None  # selected by content id
         for name, text in (scan.signals or {}).get("video_variants", []):
             if text:
                 entries.append(NewEntry("vpdq", text, note, variant=str(name)[:40], parent=originals[scan.content_id]))
