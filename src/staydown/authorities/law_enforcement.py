@@ -1,6 +1,6 @@
 """Law-enforcement requests: preservation (extend holds), disclosure (recorded with its legal
-process) and destruction (18 U.S.C. 2258B(c)(2), two people). Legal role only; every one on the
-record."""
+process) and destruction (18 U.S.C. 2258B(c)(2), two people: carried out by the vault, through
+flows.authorities). Legal role only; every one on the record."""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 with everything known about each file and the file itself (asked of the platform when staydown
 never held it, and waited for), have a child-safety reviewer confirm it, then file it through a
 resumable, idempotent state machine that survives a crash at any step and never finishes the same
-report twice (NCMEC-2, NCMEC-3)."""
+report twice (NCMEC-2, NCMEC-3). Drafting, and filing without a file, ask the platform for files
+and settle those requests, so they run in flows.authorities."""
 
 from __future__ import annotations
 
