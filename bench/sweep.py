@@ -427,7 +427,7 @@ def e2e(backend: str, url: str, opts: argparse.Namespace, tmp: Path, wait_until:
     from staydown.settings import Settings
     from staydown.staff.actions import create_staff_user
     from staydown.staff.auth import actor_for_staff
-    from staydown.subjects.actions import ensure_content
+    from staydown.subjects.records import ensure_content
     from staydown.subjects.models import PlatformContent
     from staydown.subjects.schemas import AccountRef, ContentRef
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from fastapi import Depends, Request
 
-from staydown.authorities import file_requests
+from staydown.flows import authorities as authority_flows
 from staydown.http import require
 from staydown.matching import video as matching_video
 from staydown.settings import Settings
@@ -77,10 +77,11 @@ def test_a_large_evidence_deposit_leaves_no_plaintext_on_disk(
 ) -> None:
     """CSAM-4: a 2.5 MiB deposit is read in memory and stored encrypted; nothing of its plaintext is
     in a temp dir, the data dir, the database or any file the process holds, at any point."""
+
     marker = _marker()
     payload = marker * ((2_600_000 // len(marker)) + 1)
     watch = _watch(settings, marker)
-    real = file_requests.receive_file
+    real = authority_flows.receive_file
 
     def probing(*args, **kwargs):
         watch.probe()  # the form and its parts are alive here
@@ -88,7 +89,7 @@ def test_a_large_evidence_deposit_leaves_no_plaintext_on_disk(
         watch.probe()  # and the vault has written
         return result
 
-    monkeypatch.setattr(file_requests, "receive_file", probing)
+    monkeypatch.setattr(authority_flows, "receive_file", probing)
     with watch:
         r = client.post(
             "/v1/evidence",

@@ -23,8 +23,8 @@ from staydown.clock import Clock
 from staydown.db import Database, SqliteCheckpointer, create_engine
 from staydown.delivery.outbox import JobRegistry
 from staydown.enforcement.api import router as actions_router
-from staydown.evidence.actions import vault_from_settings
 from staydown.evidence.api import router as evidence_router
+from staydown.evidence.vault import vault_from_settings
 from staydown.exchanges.api import router as exchanges_router
 from staydown.health import DEFAULT_CHECKS, ReadinessCheck, index_check
 from staydown.health import router as health_router

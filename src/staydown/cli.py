@@ -366,7 +366,7 @@ def policies_list() -> None:
     """The policy versions in force."""
     from rich.table import Table
 
-    from staydown.policies.actions import current_policy, current_refs
+    from staydown.policies.queries import current_policy, current_refs
 
     database = _database(_settings())
     table = Table("ref", "title", "DSA category", "severity")
@@ -694,7 +694,8 @@ def vault_rotate() -> None:
     """Re-wrap every item's data key, and every exchange's sealed credentials, under
     STAYDOWN_VAULT_MASTER_KEY (keep the old key in STAYDOWN_VAULT_PREVIOUS_MASTER_KEYS until this
     reports nothing left)."""
-    from staydown.evidence.actions import rotate_master_key, vault_from_settings
+    from staydown.evidence.actions import rotate_master_key
+    from staydown.evidence.vault import vault_from_settings
     from staydown.exchanges.actions import rewrap_credentials
 
     settings = _settings()

@@ -56,7 +56,8 @@ def _retention(db: Session, ctx: JobContext) -> None:
     import sqlalchemy as sa
 
     from staydown.db import now
-    from staydown.evidence.actions import purge_expired, vault_from_settings
+    from staydown.evidence.actions import purge_expired
+    from staydown.evidence.vault import vault_from_settings
     from staydown.matching.models import Scan
 
     settings = ctx.services["settings"]

@@ -23,6 +23,7 @@ from staydown.evidence import actions
 from staydown.evidence.blobs import FileBlobStore
 from staydown.evidence.crypto import MasterKeys
 from staydown.evidence.models import LegalHold
+from staydown.evidence.vault import Vault, store_item
 from staydown.jobs import build_registry
 from staydown.staff.permissions import permissions_for_roles
 from staydown.worker import Worker
@@ -162,8 +163,10 @@ def _run_worker(client, database: Database, mailer: RecordingMailer) -> int:
 
 def test_preservation_and_disclosure_are_legal_only_and_held(database: Database, clock: FrozenClock, tmp_path) -> None:
     vault = actions.Vault(MasterKeys.from_base64(base64.b64encode(os.urandom(32)).decode()), FileBlobStore(tmp_path))
+
+    vault = Vault(MasterKeys.from_base64(base64.b64encode(os.urandom(32)).decode()), FileBlobStore(tmp_path))
     with database.unit_of_work() as db:
-        item = actions.store_item(
+        item = store_item(
             db, actor=SYSTEM, vault=vault, data=b"benign bytes", content_id=None, case_id=None, context={}
         )
         with pytest.raises(PermissionDenied):

@@ -29,8 +29,8 @@ from staydown.clock import FrozenClock
 from staydown.db import Database, now
 from staydown.delivery.models import Job
 from staydown.errors import InvalidInput, PermissionDenied, RuleViolation
-from staydown.evidence.actions import read_item, store_item
 from staydown.evidence.models import EvidenceItem, LegalHold
+from staydown.evidence.vault import read_item, store_item
 from staydown.flows.decisions import decide_case
 from staydown.intake.models import Notice, NoticeItem
 from staydown.jobs import build_registry

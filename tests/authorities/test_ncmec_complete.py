@@ -25,8 +25,8 @@ from staydown.clock import FrozenClock
 from staydown.db import Database
 from staydown.delivery.models import Job
 from staydown.enforcement.models import EnforcementAction
-from staydown.evidence.actions import store_item
-from staydown.subjects.actions import ensure_content
+from staydown.evidence.vault import store_item
+from staydown.subjects.records import ensure_content
 from staydown.subjects.schemas import AccountRef, ContentRef
 from staydown.transparency.models import StatementOfReasons
 from staydown.transparency.report import build_report

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from staydown.actors import SYSTEM, Actor
 from staydown.app import worker_services
 from staydown.authorities.models import NcmecReport
-from staydown.authorities.ncmec import confirm_report, draft_reports
+from staydown.authorities.ncmec import confirm_report
 from staydown.authorities.ncmec_client import CyberTiplineClient
 from staydown.authorities.ncmec_server import create_app as create_ncmec_app
 from staydown.cases.actions import claim_case
@@ -20,8 +20,10 @@ from staydown.cases.models import Case, LegalTrack
 from staydown.clock import FrozenClock
 from staydown.db import Database
 from staydown.errors import PermissionDenied, RuleViolation
-from staydown.evidence.actions import purge_expired, read_item, store_item
+from staydown.evidence.actions import purge_expired
 from staydown.evidence.models import EvidenceItem, LegalHold
+from staydown.evidence.vault import read_item, store_item
+from staydown.flows.authorities import draft_reports
 from staydown.flows.decisions import decide_case
 from staydown.jobs import build_registry
 from staydown.staff.permissions import permissions_for_roles

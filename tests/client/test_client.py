@@ -14,7 +14,6 @@ import pytest
 
 from staydown.actors import SYSTEM
 from staydown.app import create_app
-from staydown.authorities.file_requests import request_file
 from staydown.authorities.models import FileRequest
 from staydown.client import (
     Action,
@@ -37,9 +36,10 @@ from staydown.client import (
 from staydown.db import Database
 from staydown.enforcement.actions import apply_action, lift_action
 from staydown.enforcement.models import EnforcementAction
+from staydown.flows.authorities import request_file
 from staydown.settings import Settings
-from staydown.subjects.actions import ensure_account, ensure_content
 from staydown.subjects.queries import content_by_platform_id
+from staydown.subjects.records import ensure_account, ensure_content
 from staydown.subjects.schemas import AccountRef, ContentRef
 from tests.client.servers import serve
 from tests.helpers import make_key
@@ -193,6 +193,7 @@ def test_the_async_client_does_the_same(staydown_url: str, app: Any, api_key: st
 
 def _apply(database: Database, kind: str, *, content: str | None = None, account: str | None = None) -> int:
     """An action taken inside staydown (as a decision would), on the platform's content or account."""
+
     with database.unit_of_work() as db:
         if content is not None:
             row = ensure_content(
@@ -260,6 +261,7 @@ def test_csam3_the_client_registers_visibility_and_upload_facts_and_answers_a_fi
 ) -> None:
     """A platform says who could see its content and how it was uploaded, and answers staydown's
     `provide_file` request with the file (NCMEC-3, CSAM-3)."""
+
     data = jpeg(33)
     scanned = staydown.scan(
         data,

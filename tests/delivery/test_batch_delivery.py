@@ -26,7 +26,7 @@ from staydown.delivery.signing import verify
 from staydown.enforcement.actions import apply_action, lift_action
 from staydown.jobs import build_registry
 from staydown.settings import Settings
-from staydown.subjects.actions import ensure_content
+from staydown.subjects.records import ensure_content
 from staydown.subjects.schemas import AccountRef, ContentRef
 from staydown.worker import RetryPolicy, Worker
 

@@ -26,7 +26,7 @@ from staydown.delivery.signing import verify
 from staydown.enforcement.actions import apply_action, lift_action
 from staydown.jobs import build_registry
 from staydown.settings import Settings
-from staydown.subjects.actions import ensure_content
+from staydown.subjects.records import ensure_content
 from staydown.subjects.schemas import AccountRef, ContentRef
 from staydown.worker import RetryPolicy, Worker
 from tests.helpers import auth, make_staff, sign_in
@@ -152,7 +152,7 @@ import os, signal, sys
 from staydown.actors import SYSTEM
 from staydown.db import Database, create_engine
 from staydown.enforcement.actions import apply_action
-from staydown.subjects.actions import ensure_content
+from staydown.subjects.records import ensure_content
 from staydown.subjects.schemas import ContentRef
 database = Database(create_engine(sys.argv[1]))
 with database.unit_of_work() as db:

@@ -22,8 +22,8 @@ from staydown.enforcement.models import AccountStrike, EnforcementAction
 from staydown.enforcement.strikes import StrikeRequest, add_strike, add_strikes
 from staydown.errors import InvalidInput
 from staydown.policies.catalogue import default_catalogue
-from staydown.subjects.actions import ensure_content
 from staydown.subjects.models import PlatformAccount, PlatformContent
+from staydown.subjects.records import ensure_content
 from staydown.subjects.schemas import AccountRef, ContentRef
 from staydown.transparency.models import StatementOfReasons
 

@@ -19,8 +19,8 @@ from staydown.enforcement.strikes import add_strike
 from staydown.errors import RuleViolation
 from staydown.jobs import build_registry
 from staydown.matching.models import BankEntry
-from staydown.subjects.actions import ensure_account, ensure_content
 from staydown.subjects.models import PlatformContent
+from staydown.subjects.records import ensure_account, ensure_content
 from staydown.subjects.schemas import AccountRef, ContentRef
 from staydown.worker import Worker
 from tests.conftest import T0
@@ -187,6 +187,7 @@ def test_strike_ladder_warns_before_suspending(client, database: Database, api_k
 
 
 def _account_with_items(db, name: str, removed: int, kept: int):
+
     items = [
         ensure_content(db, actor=SYSTEM, ref=ContentRef(id=f"{name}-{n}", account=AccountRef(id=name)))
         for n in range(removed + kept)

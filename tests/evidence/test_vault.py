@@ -13,7 +13,6 @@ import sqlalchemy as sa
 
 from staydown.actors import SYSTEM, Actor
 from staydown.audit.models import AuditEvent
-from staydown.authorities import law_enforcement
 from staydown.authorities.models import LawEnforcementRequest, NcmecReport, NcmecReportFile
 from staydown.clock import FrozenClock
 from staydown.db import Database
@@ -22,6 +21,8 @@ from staydown.evidence import actions
 from staydown.evidence.blobs import FileBlobStore
 from staydown.evidence.crypto import MasterKeys, VaultKeyError
 from staydown.evidence.models import EvidenceItem, LegalHold
+from staydown.evidence.vault import Vault, place_hold, read_item, store_item
+from staydown.flows import authorities as authority_flows
 from staydown.staff.permissions import permissions_for_roles
 from tests.authorities.test_ncmec_filing import _case_with_evidence
 from tests.helpers import auth, make_staff, sign_in
@@ -39,13 +40,13 @@ def _key() -> str:
 
 
 @pytest.fixture
-def vault(tmp_path: Path) -> actions.Vault:
-    return actions.Vault(MasterKeys.from_base64(_key()), FileBlobStore(tmp_path / "vault"), timedelta(days=90))
+def vault(tmp_path: Path) -> Vault:
+    return Vault(MasterKeys.from_base64(_key()), FileBlobStore(tmp_path / "vault"), timedelta(days=90))
 
 
-def _store(database: Database, vault: actions.Vault, data: bytes) -> int:
+def _store(database: Database, vault: Vault, data: bytes) -> int:
     with database.unit_of_work() as db:
-        return actions.store_item(
+        return store_item(
             db,
             actor=SYSTEM,
             vault=vault,
@@ -56,7 +57,7 @@ def _store(database: Database, vault: actions.Vault, data: bytes) -> int:
         ).id
 
 
-def test_stored_blob_holds_no_plaintext(database: Database, vault: actions.Vault, tmp_path: Path) -> None:
+def test_stored_blob_holds_no_plaintext(database: Database, vault: Vault, tmp_path: Path) -> None:
     """No plaintext of a stored item ever touches the disk: scan every byte the vault wrote."""
     data = jpeg(7)
     _store(database, vault, data)
@@ -67,7 +68,7 @@ def test_stored_blob_holds_no_plaintext(database: Database, vault: actions.Vault
     assert b"JFIF" not in written and b"\xff\xd8\xff" not in written
 
 
-def test_only_the_right_roles_read_and_every_read_is_audited(database: Database, vault: actions.Vault) -> None:
+def test_only_the_right_roles_read_and_every_read_is_audited(database: Database, vault: Vault) -> None:
     """CSAM-5, CSAM-6."""
     data = jpeg(8)
     item_id = _store(database, vault, data)
@@ -75,10 +76,10 @@ def test_only_the_right_roles_read_and_every_read_is_audited(database: Database,
         item = db.get_one(EvidenceItem, item_id)
         for outsider in (ADMIN, MOD):
             with pytest.raises(PermissionDenied):
-                actions.read_item(db, actor=outsider, vault=vault, item=item, purpose="just curious about it")
+                read_item(db, actor=outsider, vault=vault, item=item, purpose="just curious about it")
         with pytest.raises(InvalidInput, match="purpose"):
-            actions.read_item(db, actor=CS, vault=vault, item=item, purpose="")
-        assert actions.read_item(db, actor=CS, vault=vault, item=item, purpose="confirming the NCMEC report") == data
+            read_item(db, actor=CS, vault=vault, item=item, purpose="")
+        assert read_item(db, actor=CS, vault=vault, item=item, purpose="confirming the NCMEC report") == data
         assert item.first_human_view_at is not None
     with database.unit_of_work(write=False) as db:
         views = db.execute(sa.select(AuditEvent).where(AuditEvent.tag == "evidence:item:view")).scalars().all()
@@ -86,13 +87,13 @@ def test_only_the_right_roles_read_and_every_read_is_audited(database: Database,
 
 
 def test_retention_purges_unheld_items_and_never_held_ones(
-    database: Database, vault: actions.Vault, clock: FrozenClock
+    database: Database, vault: Vault, clock: FrozenClock
 ) -> None:
     """CSAM-4: the one-year hold from an NCMEC report is untouchable by retention."""
     kept = _store(database, vault, jpeg(9))
     gone = _store(database, vault, jpeg(10))
     with database.unit_of_work() as db:
-        hold = actions.place_hold(
+        hold = place_hold(
             db,
             actor=SYSTEM,
             item=db.get_one(EvidenceItem, kept),
@@ -115,7 +116,7 @@ def test_retention_purges_unheld_items_and_never_held_ones(
         assert actions.purge_expired(db, actor=SYSTEM, vault=vault) == 1  # the hold ran out
 
 
-def test_destruction_needs_two_people(database: Database, vault: actions.Vault) -> None:
+def test_destruction_needs_two_people(database: Database, vault: Vault) -> None:
     """CSAM-6: destroyed at law enforcement's request, by two people, on the record."""
     item_id = _store(database, vault, jpeg(11))
     with database.unit_of_work() as db:
@@ -130,28 +131,23 @@ def test_destruction_needs_two_people(database: Database, vault: actions.Vault) 
         actions.approve_destruction(db, actor=LEGAL2, vault=vault, request=request)
         assert item.state == "destroyed" and item.blob_key is None
         with pytest.raises(Conflict):
-            actions.read_item(db, actor=CS, vault=vault, item=item, purpose="after destruction")
+            read_item(db, actor=CS, vault=vault, item=item, purpose="after destruction")
 
 
 def test_key_rotation_rewraps_and_old_key_can_go(database: Database, tmp_path: Path) -> None:
     old, new = _key(), _key()
     store = FileBlobStore(tmp_path / "vault")
-    v1 = actions.Vault(MasterKeys.from_base64(old), store)
+    v1 = Vault(MasterKeys.from_base64(old), store)
     data = jpeg(12)
     item_id = _store(database, v1, data)
-    v2 = actions.Vault(MasterKeys.from_base64(new, [old]), store)
+    v2 = Vault(MasterKeys.from_base64(new, [old]), store)
     with database.unit_of_work() as db:
         assert actions.rotate_master_key(db, actor=SYSTEM, vault=v2) == 1
-    v3 = actions.Vault(MasterKeys.from_base64(new), store)
+    v3 = Vault(MasterKeys.from_base64(new), store)
     with database.unit_of_work() as db:
-        assert (
-            actions.read_item(db, actor=CS, vault=v3, item=db.get_one(EvidenceItem, item_id), purpose="after rotation")
-            == data
-        )
+        assert read_item(db, actor=CS, vault=v3, item=db.get(EvidenceItem, item_id), purpose="after rotation") == data
         with pytest.raises(VaultKeyError):
-            actions.read_item(
-                db, actor=CS, vault=v1, item=db.get_one(EvidenceItem, item_id), purpose="with the old key"
-            )
+            read_item(db, actor=CS, vault=v1, item=db.get(EvidenceItem, item_id), purpose="with the old key")
 
 
 def test_platform_deposits_evidence_and_staff_read_it_over_http(client, database: Database, api_key: str) -> None:
@@ -185,7 +181,7 @@ def test_platform_deposits_evidence_and_staff_read_it_over_http(client, database
 
 
 def test_csam4_a_held_item_is_not_destroyed_until_its_hold_ends(
-    database: Database, vault: actions.Vault, clock: FrozenClock
+    database: Database, vault: Vault, clock: FrozenClock
 ) -> None:
     """CSAM-4/6: preservation comes first. Destruction is refused while a hold is in force, naming
     the hold; once the hold is released on the record, two people can destroy it."""
@@ -197,7 +193,7 @@ def test_csam4_a_held_item_is_not_destroyed_until_its_hold_ends(
             db, actor=LEGAL, item=item, basis="Agency X asked on 2026-06-01, case ref 78, to destroy"
         )
         request_id = request.id
-        hold = actions.place_hold(
+        hold = place_hold(
             db,
             actor=LEGAL,
             item=item,
@@ -227,7 +223,7 @@ def test_csam4_a_held_item_is_not_destroyed_until_its_hold_ends(
         assert item.state == "destroyed"
 
 
-def test_destruction_rolled_back_leaves_the_ciphertext(database: Database, vault: actions.Vault) -> None:
+def test_destruction_rolled_back_leaves_the_ciphertext(database: Database, vault: Vault) -> None:
     """The blob is deleted only after the row saying "destroyed" commits: a failed transaction
     leaves the item stored and readable, not a "stored" row with its data gone."""
     item_id = _store(database, vault, jpeg(14))
@@ -247,7 +243,7 @@ def test_destruction_rolled_back_leaves_the_ciphertext(database: Database, vault
     with database.unit_of_work() as db:
         item = db.get_one(EvidenceItem, item_id)
         assert item.state == "stored"
-        assert actions.read_item(db, actor=CS, vault=vault, item=item, purpose="after a failed destruction") == jpeg(14)
+        assert read_item(db, actor=CS, vault=vault, item=item, purpose="after a failed destruction") == jpeg(14)
         blob_key = item.blob_key
         assert blob_key is not None
     with database.unit_of_work() as db:
@@ -263,7 +259,7 @@ def test_holds_are_released_over_http_on_the_record(client, database: Database) 
     make_staff(database, "lee", "legal")
     make_staff(database, "mo2", "moderator")
     with database.unit_of_work() as db:
-        item_id = actions.store_item(
+        item_id = store_item(
             db, actor=SYSTEM, vault=client.app.state.vault, data=jpeg(15), content_id=None, case_id=None, context={}
         ).id
     headers = sign_in(client, "lee")
@@ -290,11 +286,11 @@ def test_holds_are_released_over_http_on_the_record(client, database: Database) 
 # -- CSAM-4 against CSAM-6: a law-enforcement request to destroy and the report's one-year hold ------
 
 
-def _reported_item(database: Database, vault: actions.Vault, clock: FrozenClock, seed: int) -> tuple[int, int]:
+def _reported_item(database: Database, vault: Vault, clock: FrozenClock, seed: int) -> tuple[int, int]:
     """An item that went into a finished CyberTipline report: the one-year hold that follows it."""
     item_id = _store(database, vault, jpeg(seed))
     with database.unit_of_work() as db:
-        hold = actions.place_hold(
+        hold = place_hold(
             db,
             actor=SYSTEM,
             item=db.get_one(EvidenceItem, item_id),
@@ -312,7 +308,7 @@ def _events(database: Database, tag: str) -> list[AuditEvent]:
 
 
 def test_csam4_csam6_a_law_enforcement_request_to_destroy_ends_the_report_hold_on_the_record(
-    database: Database, vault: actions.Vault, clock: FrozenClock
+    database: Database, vault: Vault, clock: FrozenClock
 ) -> None:
     """18 U.S.C. 2258B(c)(2): the depiction is permanently destroyed upon a law-enforcement
     request, although the finished report's deemed preservation request (2258A(h)(1)) has most of
@@ -321,7 +317,7 @@ def test_csam4_csam6_a_law_enforcement_request_to_destroy_ends_the_report_hold_o
 
     item_id, report_hold = _reported_item(database, vault, clock, 21)
     with database.unit_of_work() as db:
-        voluntary = actions.place_hold(
+        voluntary = place_hold(
             db,
             actor=LEGAL,
             item=db.get_one(EvidenceItem, item_id),
@@ -368,7 +364,7 @@ def test_csam4_csam6_a_law_enforcement_request_to_destroy_ends_the_report_hold_o
 
 
 def test_csam4_another_agencys_preservation_request_is_not_ended_by_a_request_to_destroy(
-    database: Database, vault: actions.Vault, clock: FrozenClock
+    database: Database, vault: Vault, clock: FrozenClock
 ) -> None:
     """2258A(h)(4) leaves 2703 untouched: a preservation request (2703(f)) from another agency
     stands, and the destruction waits until legal releases it on the record (withdrawn, or run
@@ -376,7 +372,7 @@ def test_csam4_another_agencys_preservation_request_is_not_ended_by_a_request_to
 
     item_id, report_hold = _reported_item(database, vault, clock, 22)
     with database.unit_of_work() as db:
-        other = actions.place_hold(
+        other = place_hold(
             db,
             actor=LEGAL,
             item=db.get_one(EvidenceItem, item_id),
@@ -405,7 +401,7 @@ def test_csam4_another_agencys_preservation_request_is_not_ended_by_a_request_to
             basis="Sheriff's letter of 2026-07-01 asks that the image be destroyed",
         ).id
     with database.unit_of_work() as db:
-        late = actions.place_hold(
+        late = place_hold(
             db,
             actor=LEGAL,
             item=db.get_one(EvidenceItem, item_id),
@@ -423,7 +419,7 @@ def test_csam4_another_agencys_preservation_request_is_not_ended_by_a_request_to
 
 
 def test_csam4_a_destruction_request_that_names_no_agency_ends_no_hold(
-    database: Database, vault: actions.Vault, clock: FrozenClock
+    database: Database, vault: Vault, clock: FrozenClock
 ) -> None:
     item_id, report_hold = _reported_item(database, vault, clock, 23)
     with database.unit_of_work() as db, pytest.raises(RuleViolation, match=f"hold {report_hold} \\(ncmec_report\\)"):
@@ -447,9 +443,9 @@ def test_csam6_law_enforcement_destruction_over_http_is_registered_and_names_ide
     vault = client.app.state.vault
     data = jpeg(24)
     with database.unit_of_work() as db:
-        first = actions.store_item(db, actor=SYSTEM, vault=vault, data=data, content_id=None, case_id=None, context={})
-        copy = actions.store_item(db, actor=SYSTEM, vault=vault, data=data, content_id=None, case_id=None, context={})
-        actions.place_hold(
+        first = store_item(db, actor=SYSTEM, vault=vault, data=data, content_id=None, case_id=None, context={})
+        copy = store_item(db, actor=SYSTEM, vault=vault, data=data, content_id=None, case_id=None, context={})
+        place_hold(
             db,
             actor=SYSTEM,
             item=first,
@@ -506,7 +502,7 @@ def test_csam6_a_file_of_an_unfinished_report_is_not_destroyed(client, database:
         db.add(NcmecReportFile(report_id=report.id, evidence_item_id=item.id, viewed_by_esp=False))
         db.flush()
         with pytest.raises(RuleViolation, match=f"CyberTipline report {report.id}, which is not finished"):
-            law_enforcement.record_destruction_request(
+            authority_flows.record_destruction_request(
                 db,
                 actor=LEGAL,
                 item=item,
@@ -516,16 +512,16 @@ def test_csam6_a_file_of_an_unfinished_report_is_not_destroyed(client, database:
 
 
 def test_uk6_the_hold_after_an_nca_report_cannot_be_released_early(
-    database: Database, clock: FrozenClock, vault: actions.Vault
+    database: Database, clock: FrozenClock, vault: Vault
 ) -> None:
     """REQ UK-6, CSAM-4: what went into a report to the NCA is kept for the period the regulations
     set; a person cannot end that hold early, as with NCMEC's year."""
 
     with database.unit_of_work() as db:
-        item = actions.store_item(
+        item = store_item(
             db, actor=SYSTEM, vault=vault, data=b"benign bytes", content_id=None, case_id=None, context={}
         )
-        hold = actions.place_hold(
+        hold = place_hold(
             db,
             actor=SYSTEM,
             item=item,

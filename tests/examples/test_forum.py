@@ -22,7 +22,7 @@ from staydown.actors import SYSTEM, Actor
 from staydown.app import worker_services
 from staydown.audit.models import AuditEvent
 from staydown.authorities.models import NcmecReport
-from staydown.authorities.ncmec import confirm_report, draft_reports
+from staydown.authorities.ncmec import confirm_report
 from staydown.authorities.ncmec_client import CyberTiplineClient
 from staydown.authorities.ncmec_server import create_app as create_ncmec_app
 from staydown.cases.actions import claim_case
@@ -33,12 +33,13 @@ from staydown.delivery.signing import sign
 from staydown.delivery.webhooks import action_event
 from staydown.enforcement.actions import apply_action, lift_action
 from staydown.enforcement.models import EnforcementAction
+from staydown.flows.authorities import draft_reports
 from staydown.flows.decisions import decide_case
 from staydown.jobs import build_registry
 from staydown.settings import Settings
 from staydown.staff.permissions import permissions_for_roles
-from staydown.subjects.actions import ensure_account
 from staydown.subjects.models import PlatformContent
+from staydown.subjects.records import ensure_account
 from staydown.subjects.schemas import AccountRef
 from staydown.worker import RetryPolicy, Worker
 from tests.authorities.test_ncmec_protocol import PASSWORD, USER
@@ -307,6 +308,7 @@ def test_ncmec3_the_forum_answers_provide_file_and_the_report_carries_the_upload
     file by signed webhook; the forum sends it (staydown.client.provide_file) and acknowledges; the
     report goes on by itself and NCMEC receives the file with the address, port, time, name,
     location and visibility the forum gave at upload."""
+
     cs1 = Actor.staff(201, "cs1", permissions_for_roles(["child_safety"]))
     cs2 = Actor.staff(202, "cs2", permissions_for_roles(["child_safety"]))
     data = jpeg(81)

@@ -12,8 +12,9 @@ from staydown.audit.models import AuditEvent
 from staydown.db import Database
 from staydown.errors import Conflict, InvalidInput, NotFound
 from staydown.policies import default_catalogue, load_catalogue
-from staydown.policies.actions import current_policy, current_refs, policy_version, sync_catalogue
+from staydown.policies.actions import sync_catalogue
 from staydown.policies.catalogue import DEFAULT_NAME
+from staydown.policies.queries import current_policy, current_refs, policy_version
 
 DEFAULT_TEXT = importlib.resources.files("staydown.policies").joinpath(DEFAULT_NAME).read_text()
 

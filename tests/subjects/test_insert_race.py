@@ -14,8 +14,8 @@ from staydown.actors import SYSTEM
 from staydown.audit import AuditTag
 from staydown.audit.models import AuditEvent
 from staydown.db import Database
-from staydown.subjects.actions import ensure_account, ensure_content
 from staydown.subjects.models import PlatformContent
+from staydown.subjects.records import ensure_account, ensure_content
 from staydown.subjects.schemas import AccountRef, ContentRef
 
 

@@ -30,7 +30,7 @@ from staydown.matching.matcher import BankMatch
 from staydown.policies.catalogue import Catalogue
 from staydown.staff.actions import create_api_client, create_staff_user
 from staydown.staff.permissions import permissions_for_roles
-from staydown.subjects.actions import ensure_content
+from staydown.subjects.records import ensure_content
 from staydown.subjects.schemas import AccountRef, ContentRef
 from staydown.transparency.consistency import (
     ConsistencyCheck,

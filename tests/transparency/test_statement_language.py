@@ -8,7 +8,7 @@ from typing import Any
 
 from staydown.actors import SYSTEM
 from staydown.enforcement.actions import apply_action
-from staydown.subjects.actions import ensure_content
+from staydown.subjects.records import ensure_content
 from staydown.subjects.schemas import AccountRef, ContentRef
 from staydown.transparency.statement_settings import StatementSettings, use_statement_settings
 from staydown.transparency.statement_views import statement_for_action

@@ -31,8 +31,8 @@ from staydown.matching.matcher import BankMatch
 from staydown.policies import default_catalogue
 from staydown.settings import Settings
 from staydown.staff.permissions import Role, permissions_for_roles
-from staydown.subjects.actions import ensure_content
 from staydown.subjects.models import PlatformContent
+from staydown.subjects.records import ensure_content
 from staydown.subjects.schemas import AccountRef, ContentRef
 from staydown.transparency.models import StatementOfReasons
 from staydown.transparency.report import build_report

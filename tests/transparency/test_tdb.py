@@ -31,8 +31,8 @@ from staydown.intake.schemas import NoticeIn
 from staydown.jobs import PERIODIC, build_registry
 from staydown.policies import default_catalogue
 from staydown.settings import DEV_TDB_TOKEN, Settings
-from staydown.subjects.actions import ensure_content
 from staydown.subjects.models import PlatformContent
+from staydown.subjects.records import ensure_content
 from staydown.subjects.schemas import AccountRef, ContentRef
 from staydown.transparency.models import StatementOfReasons
 from staydown.transparency.scrub import scrub_personal_data

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from staydown.actors import SYSTEM
 from staydown.audit.models import AuditEvent
-from staydown.evidence.actions import store_item
+from staydown.evidence.vault import store_item
 from staydown.staff.totp import totp_now
 from staydown.subjects.models import PlatformContent
 from tests.helpers import PASSWORD, make_staff

@@ -17,8 +17,8 @@ from staydown.actors import SYSTEM
 from staydown.audit.models import AuditEvent
 from staydown.clock import FrozenClock
 from staydown.db import Database, now
-from staydown.evidence.actions import store_item
 from staydown.evidence.models import EvidenceItem
+from staydown.evidence.vault import store_item
 from staydown.matching.models import Scan
 from staydown.settings import Settings
 from staydown.subjects.models import PlatformContent

@@ -12,7 +12,7 @@ from staydown.actors import SYSTEM
 from staydown.authorities.models import NcaReport
 from staydown.cases.models import Case, LegalTrack
 from staydown.db import now
-from staydown.evidence.actions import store_item
+from staydown.evidence.vault import store_item
 from staydown.subjects.models import PlatformAccount, PlatformContent
 from tests.helpers import make_staff
 from tests.imagegen import jpeg

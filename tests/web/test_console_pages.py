@@ -18,8 +18,8 @@ from staydown.audit.tags import AuditTag
 from staydown.authorities.models import NcmecReport
 from staydown.db import Database
 from staydown.delivery.models import Job
-from staydown.evidence.actions import item_by_id, place_hold, store_item
 from staydown.evidence.models import DestructionRequest, EvidenceItem, LegalHold
+from staydown.evidence.vault import item_by_id, place_hold, store_item
 from staydown.http import declared_permission, iter_routes
 from staydown.matching.banks import NewEntry, add_entries, bank_by_name, create_bank
 from staydown.matching.models import BankEntry

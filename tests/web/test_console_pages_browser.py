@@ -12,7 +12,8 @@ from staydown.actors import SYSTEM, Actor
 from staydown.authorities.models import NcmecReport, NcmecReportFile
 from staydown.cases.models import Case, LegalTrack
 from staydown.db import now
-from staydown.evidence.actions import place_hold, request_destruction, store_item
+from staydown.evidence.actions import request_destruction
+from staydown.evidence.vault import place_hold, store_item
 from staydown.intake.misuse import register_trusted_flagger
 from staydown.matching.banks import NewEntry, add_entries, create_bank
 from staydown.staff.actions import create_api_client

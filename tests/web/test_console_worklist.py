@@ -17,7 +17,7 @@ from staydown.audit.models import AuditEvent
 from staydown.cases.models import Case, CaseComment, Decision, StaffAlert
 from staydown.db import Database
 from staydown.enforcement.models import EnforcementAction
-from staydown.evidence.actions import store_item
+from staydown.evidence.vault import store_item
 from staydown.subjects.models import PlatformContent
 from tests.appeals.factories import case_of, decide, report, statement_for
 from tests.helpers import make_staff, sign_in
@@ -125,6 +125,7 @@ def test_breached_view_lists_cases_past_a_due_time(app, client, database: Databa
 def test_queue_rows_show_reason_reporter_kinds_count_countdown_and_blurred_thumbnail(
     app, client, database: Database, people
 ) -> None:
+
     tracking = report(client, policy="spam", content="pic-1", account="bot-9", explanation="same link posted 40 times")
     report(
         client,

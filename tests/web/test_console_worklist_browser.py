@@ -17,7 +17,7 @@ from staydown.actors import SYSTEM
 from staydown.appeals.models import Appeal
 from staydown.audit.models import AuditEvent
 from staydown.cases.models import Case
-from staydown.evidence.actions import store_item
+from staydown.evidence.vault import store_item
 from staydown.intake.models import Notice
 from staydown.subjects.models import PlatformContent
 from staydown.transparency.models import StatementOfReasons

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from staydown.actors import SYSTEM
 from staydown.audit.models import AuditEvent
 from staydown.cases.models import Case
-from staydown.evidence.actions import store_item
+from staydown.evidence.vault import store_item
 from staydown.subjects.models import PlatformContent
 from tests.helpers import PASSWORD, make_staff
 from tests.imagegen import jpeg

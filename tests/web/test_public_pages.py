@@ -19,7 +19,7 @@ from staydown.intake.actions import submit_notice
 from staydown.intake.models import Notice
 from staydown.intake.schemas import NoticeIn
 from staydown.staff.permissions import permissions_for_roles
-from staydown.subjects.actions import ensure_content
+from staydown.subjects.records import ensure_content
 from staydown.subjects.schemas import AccountRef, ContentRef
 from staydown.transparency.models import StatementOfReasons
 from tests.web.conftest import DESKTOP, PHONE, screenshot
@@ -364,6 +364,7 @@ def test_dsa2_eui3_the_interim_statement_the_mothers_status_and_the_figures_tell
     """DSA-2, X-4, EUI-3, DSA-8: the statement of an interim restriction says it is a restriction
     pending review; the mother's status page, once decided, names the rule by its title and no
     handle or id; the figures say what "withheld" means; each page links to how uploads are checked."""
+
     catalogue = live_server.app.state.catalogue
     cs1 = Actor.staff(7, "cs1", permissions_for_roles(["child_safety"]))
     cs2 = Actor.staff(8, "cs2", permissions_for_roles(["child_safety"]))

@@ -16,6 +16,7 @@ from staydown.authorities.models import FileRequest, NcaReport, NcmecReport, Ncm
 from staydown.authorities.nca_format import UkLinkBasis
 from staydown.cases.queries import case_by_id
 from staydown.errors import InvalidInput, NotFound
+from staydown.flows import authorities as authority_flows
 from staydown.http import DbSession, require
 from staydown.limits import DbId
 from staydown.staff.permissions import Permission
@@ -109,7 +110,7 @@ def draft(case_id: DbId, request: Request, db: DbSession, actor: Reporter) -> li
     """Draft one CyberTipline report per reported account of a confirmed case. A file staydown
     never held is asked of the platform (a `provide_file` action); the report waits for it."""
     state = request.app.state
-    reports = ncmec.draft_reports(
+    reports = authority_flows.draft_reports(
         db,
         actor=actor,
         case=case_by_id(db, case_id),
@@ -151,7 +152,7 @@ def file_without(report_id: DbId, file_id: DbId, body: FileWithoutIn, db: DbSess
     row = db.get(NcmecReportFile, file_id)
     if row is None or row.report_id != report.id:
         raise NotFound(f"report {report_id} has no file {file_id}")
-    ncmec.file_without(db, actor=actor, report=report, report_file=row, reason=body.reason)
+    authority_flows.file_without(db, actor=actor, report=report, report_file=row, reason=body.reason)
     return _report_out(db, report)
 
 

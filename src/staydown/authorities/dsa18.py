@@ -23,10 +23,13 @@ from staydown.audit import AuditTag
 from staydown.authorities.models import AuthorityNotification
 from staydown.cases import tracks
 from staydown.cases.models import Case, TrackKind, TrackState
+from staydown.cases.queries import case_contents
 from staydown.cases.rules import DEFAULT_RULES, CaseRules
 from staydown.db import now
+from staydown.delivery.messages import send_email
 from staydown.delivery.outbox import JobContext, enqueue
 from staydown.errors import InvalidInput, PermissionDenied
+from staydown.intake.models import Notice, NoticeItem
 from staydown.worklist import alert
 
 EUROPOL = "EU"  # where the member state cannot be identified, Art. 18(2) points to Europol
@@ -81,8 +84,6 @@ def _address(channel: str) -> str:
 
 def concerned_states(db: Session, case: Case) -> list[str]:
     """The member states a case concerns, as far as its notices say (their jurisdiction)."""
-    from staydown.intake.models import Notice, NoticeItem
-
     ids = sa.select(NoticeItem.notice_id).where(NoticeItem.case_id == case.id)
     found = db.execute(
         sa.select(Notice.jurisdiction).where(Notice.id.in_(ids), Notice.jurisdiction.is_not(None)).distinct()
@@ -210,8 +211,6 @@ def mark_threat(
 
 
 def _contents(db: Session, case: Case) -> list[dict[str, Any]]:
-    from staydown.cases.queries import case_contents
-
     return [
         {"platform_id": c.platform_id, "url": c.url, "account": c.account.platform_id if c.account else None}
         for c in case_contents(db, case)
@@ -225,8 +224,9 @@ def _meet_if_sent(db: Session, case: Case) -> None:
     if track is None or track.state != TrackState.open.value or track.details.get("unconfigured"):
         return
     rows = db.execute(sa.select(AuthorityNotification).where(AuthorityNotification.case_id == case.id)).scalars().all()
-    if rows and all(r.sent_at is not None for r in rows):
-        last = max(r.sent_at for r in rows)
+    sent = [r.sent_at for r in rows if r.sent_at is not None]
+    if rows and len(sent) == len(rows):
+        last = max(sent)
         tracks.meet_track(
             db,
             actor=SYSTEM,
@@ -240,8 +240,6 @@ def send_notification_job(db: Session, ctx: JobContext) -> None:
     """Send one Art. 18 notification by e-mail to the configured channel, then meet the track if it
     was the last one owed. The Message-ID is fixed per notification, so a retry after a crash is
     recognisable downstream."""
-    from staydown.delivery.messages import send_email
-
     notification = db.get(AuthorityNotification, ctx.payload["notification_id"])
     if notification is None or notification.sent_at is not None:
         return

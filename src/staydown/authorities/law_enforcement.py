@@ -1,25 +1,25 @@
 """Law-enforcement requests: preservation (extend holds), disclosure (recorded with its legal
-process) and destruction (18 U.S.C. 2258B(c)(2), two people). Legal role only; every one on the
-record."""
+process) and destruction (18 U.S.C. 2258B(c)(2), two people: carried out by the vault, through
+flows.authorities). Legal role only; every one on the record."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from staydown import audit
 from staydown.actors import Actor, ActorKind
 from staydown.audit import AuditTag
-from staydown.authorities.models import LawEnforcementRequest
+from staydown.authorities.models import LawEnforcementRequest, NcmecReport, NcmecReportFile
 from staydown.db import now
 from staydown.errors import InvalidInput, PermissionDenied, RuleViolation
-from staydown.evidence import actions as evidence
-from staydown.evidence.actions import item_by_id, place_hold
-from staydown.evidence.models import DestructionRequest, EvidenceItem
+from staydown.evidence.models import EvidenceItem
+from staydown.evidence.vault import item_by_id, place_hold
 
 
-def _legal(actor: Actor) -> None:
+def require_legal(actor: Actor) -> None:
     if actor.kind is not ActorKind.system and "law_enforcement:requests" not in actor.permissions:
         raise PermissionDenied("law-enforcement requests are handled by legal")
 
@@ -36,7 +36,7 @@ def record_preservation(
     case_id: int | None = None,
 ) -> LawEnforcementRequest:
     """E.g. an 18 U.S.C. 2703(f) letter: every named item is held until `until`."""
-    _legal(actor)
+    require_legal(actor)
     if not item_ids:
         raise InvalidInput("a preservation request names what to preserve")
     request = LawEnforcementRequest(
@@ -83,7 +83,7 @@ def record_disclosure(
     case_id: int | None = None,
 ) -> LawEnforcementRequest:
     """A disclosure under legal process (CSAM-5): what was asked, under what, and what was given."""
-    _legal(actor)
+    require_legal(actor)
     if len(legal_process.strip()) < 10:
         raise InvalidInput("record the legal process (warrant, subpoena, court order...) it rests on")
     request = LawEnforcementRequest(
@@ -110,12 +110,9 @@ def record_disclosure(
     return request
 
 
-def _refuse_if_reporting(db: Session, item: EvidenceItem) -> None:
+def refuse_if_reporting(db: Session, item: EvidenceItem) -> None:
     """A file in a CyberTipline report not yet finished is not destroyed: the duty to report comes
     first, and 2258B(c)(2) speaks of depictions already "provided under section 2258A"."""
-    import sqlalchemy as sa
-
-    from staydown.authorities.models import NcmecReport, NcmecReportFile
 
     pending = (
         db.execute(
@@ -131,59 +128,3 @@ def _refuse_if_reporting(db: Session, item: EvidenceItem) -> None:
             f"evidence item {item.id} is part of CyberTipline report {pending}, which is not finished: "
             "file (or retract) the report first; its preservation hold then yields to this request"
         )
-
-
-def record_destruction_request(
-    db: Session,
-    *,
-    actor: Actor,
-    item: EvidenceItem,
-    basis: str,
-    agency: str | None = None,
-    reference: str | None = None,
-) -> DestructionRequest:
-    """First person: a law-enforcement agency asks that a depiction be destroyed (CSAM-6). With the
-    agency named it ends the finished report's one-year hold and voluntary holds once a second
-    person approves (evidence.actions.LE_DESTRUCTION_OVERRIDES); the agency's request is kept in
-    the register of law-enforcement requests."""
-    _legal(actor)
-    _refuse_if_reporting(db, item)
-    request = evidence.request_destruction(db, actor=actor, item=item, basis=basis, agency=agency, reference=reference)
-    if request.agency is not None:
-        le = LawEnforcementRequest(
-            kind="destruction",
-            agency=request.agency,
-            legal_process=basis[:2000],
-            reference=request.reference or "-",
-            item_ids=[item.id],
-            received_at=now(db),
-            recorded_by=actor.ref,
-            outcome=f"destruction request {request.id}, awaiting a second person",
-        )
-        db.add(le)
-        db.flush()
-        audit.record(
-            db,
-            actor=actor,
-            tag=AuditTag.LE_REQUEST,
-            subject_type="law_enforcement_request",
-            subject_id=le.id,
-            data={
-                "kind": "destruction",
-                "agency": request.agency,
-                "reference": request.reference,
-                "items": [item.id],
-                "destruction_request_id": request.id,
-            },
-        )
-    return request
-
-
-def approve_destruction(
-    db: Session, *, actor: Actor, vault: evidence.Vault, request: DestructionRequest
-) -> EvidenceItem:
-    """Second person: carried out, unless a report took the item in meanwhile or a hold that the
-    request cannot end is now in force."""
-    item = item_by_id(db, request.item_id)
-    _refuse_if_reporting(db, item)
-    return evidence.approve_destruction(db, actor=actor, vault=vault, request=request)

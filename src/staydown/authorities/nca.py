@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,12 +28,18 @@ from staydown.actors import SYSTEM, Actor, ActorKind
 from staydown.audit import AuditTag
 from staydown.authorities import nca_format as f
 from staydown.authorities.models import NcaReport, NcaReportFile
+from staydown.authorities.nca_client import NcaClient, NcaRejected
+from staydown.cases import tracks
 from staydown.cases.models import Case, Decision, TrackKind
+from staydown.cases.queries import case_by_id, reported_contents_by_account
 from staydown.db import now
 from staydown.delivery.outbox import JobContext, enqueue
 from staydown.enforcement.models import EnforcementAction
 from staydown.errors import Conflict, InvalidInput, PermissionDenied, RuleViolation
 from staydown.evidence.models import EvidenceItem
+from staydown.evidence.vault import place_hold, read_item
+from staydown.intake.models import Notice
+from staydown.matching.models import ContentSignal, Scan
 from staydown.policies.catalogue import Catalogue
 from staydown.staff.permissions import Permission
 from staydown.subjects.models import PlatformAccount, PlatformContent
@@ -113,15 +120,13 @@ def draft_reports(
             f"case {case.id} has not been confirmed as apparent child sexual exploitation or abuse: "
             "there is nothing to report yet"
         )
-    policy = catalogue.get(case.policy_id) if case.policy_id in catalogue else None
+    policy = catalogue.get(case.policy_id) if case.policy_id is not None and case.policy_id in catalogue else None
     if policy is None or not policy.child_safety:
         raise RuleViolation(
             f"case {case.id} is not under a child-safety policy: only CSEA content is reported to the NCA"
         )
     level, reason = _priority(case, priority, priority_reason)
     uk_link = _uk_link(rules, uk_link_basis, uk_link_facts)
-
-    from staydown.cases.queries import reported_contents_by_account
 
     existing = set(db.execute(sa.select(NcaReport.account_id).where(NcaReport.case_id == case.id)).scalars())
     by_account = reported_contents_by_account(db, case)
@@ -151,7 +156,7 @@ def draft_reports(
             .all()
         )
         account = db.get(PlatformAccount, account_id) if account_id else None
-        plan = {
+        plan: dict[str, Any] = {
             # Our own reference, in the report and in the key the NCA knows it by: how a person on
             # either side matches a report to its case.
             "ref": secrets.token_hex(8),
@@ -246,8 +251,6 @@ def _uk_link(rules: NcaRules, basis: str | None, facts: str | None) -> dict[str,
 
 
 def _detection(db: Session, case: Case) -> dict[str, Any]:
-    from staydown.intake.models import Notice
-
     notices = db.execute(sa.select(Notice.kind, Notice.received_at).where(Notice.case_id == case.id)).all()
     methods = sorted({_DETECTION[k].value for k, _ in notices if k in _DETECTION})
     first = min([at for _, at in notices] + [case.opened_at])
@@ -289,7 +292,7 @@ def _ip_event(ip: Any, at: Any = None, port: Any = None) -> dict[str, Any] | Non
     return event
 
 
-def _user(db: Session, account: PlatformAccount | None, evidence: list[EvidenceItem]) -> dict[str, Any]:
+def _user(db: Session, account: PlatformAccount | None, evidence: Sequence[EvidenceItem]) -> dict[str, Any]:
     measures = (
         {
             a.kind
@@ -329,8 +332,6 @@ def _user(db: Session, account: PlatformAccount | None, evidence: list[EvidenceI
 
 
 def _content(db: Session, content: PlatformContent, evidence: list[EvidenceItem]) -> dict[str, Any]:
-    from staydown.matching.models import ContentSignal, Scan
-
     hashes: dict[tuple[str, str], None] = {}
     for e in evidence:
         hashes[("md5", e.md5)] = None
@@ -424,6 +425,8 @@ def build_report(report: NcaReport, settings: Any) -> f.Report:
     """The document for a report, from its stored plan, the confirmation and the provider's
     registration with the NCA."""
     plan = report.plan
+    confirmed_at = report.confirmed_at
+    assert confirmed_at is not None  # only a confirmed report is filed
     missing = [
         f"STAYDOWN_{name.upper()}"
         for name in ("uk_nca_organisation_id", "uk_nca_authorised_person_name", "uk_nca_authorised_person_email")
@@ -501,7 +504,7 @@ def build_report(report: NcaReport, settings: Any) -> f.Report:
             f"staydown case {report.case_id}, report {report.id}. Reviewer's finding: "
             f"{plan.get('findings') or 'not recorded'}"
         ),
-        declaration=f.Declaration(confirmed_by=report.confirmed_by or "", confirmed_at=report.confirmed_at),
+        declaration=f.Declaration(confirmed_by=report.confirmed_by or "", confirmed_at=confirmed_at),
     )
 
 
@@ -509,7 +512,6 @@ def _client(ctx: JobContext) -> Any:
     client = ctx.services.get("nca_client")
     if client is not None:
         return client
-    from staydown.authorities.nca_client import NcaClient
 
     settings = ctx.services["settings"]
     if not (settings.uk_nca_url and settings.uk_nca_token):
@@ -551,9 +553,6 @@ def file_report_job(db: Session, ctx: JobContext) -> None:
     resumes where it stopped. Every call is safe to repeat (the same key names the same report,
     the same file reference the same file, a second submit the same receipt), so an answer lost
     in transit is resolved by asking again: no second report is ever made."""
-    from staydown.authorities.nca_client import NcaRejected
-    from staydown.evidence.actions import place_hold, read_item
-
     report = db.get(NcaReport, ctx.payload["report_id"])
     if report is None or report.state in ("finished", "draft"):
         return
@@ -593,6 +592,7 @@ def file_report_job(db: Session, ctx: JobContext) -> None:
             if file.nca_file_id or not report.plan.get("send_files", True):
                 continue
             item = db.get(EvidenceItem, file.evidence_item_id)
+            assert item is not None  # a report file names a vault item (foreign key)
             data = read_item(
                 db, actor=SYSTEM, vault=vault, item=item, purpose=f"filing NCA report {report.nca_report_id}"
             )
@@ -669,9 +669,6 @@ def file_report_job(db: Session, ctx: JobContext) -> None:
 
 def _meet_nca_track(db: Session, report: NcaReport) -> None:
     """The case's `uk_nca` track is met when every NCA report drafted for the case is finished."""
-    from staydown.cases import tracks
-    from staydown.cases.queries import case_by_id
-
     unfinished = db.scalar(
         sa.select(sa.func.count())
         .select_from(NcaReport)

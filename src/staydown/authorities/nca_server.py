@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -390,8 +391,6 @@ def create_app(
 
 def main(argv: list[str] | None = None) -> None:
     """Serve the local NCA stand-in on 127.0.0.1 for a demo."""
-    import uvicorn
-
     parser = argparse.ArgumentParser(
         prog="python -m staydown.authorities.nca_server",
         description="A local stand-in for the NCA's CSEA reporting API (in memory, "

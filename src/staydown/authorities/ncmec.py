@@ -2,12 +2,12 @@
 with everything known about each file and the file itself (asked of the platform when staydown
 never held it, and waited for), have a child-safety reviewer confirm it, then file it through a
 resumable, idempotent state machine that survives a crash at any step and never finishes the same
-report twice (NCMEC-2, NCMEC-3)."""
+report twice (NCMEC-2, NCMEC-3). Drafting, and filing without a file, ask the platform for files
+and settle those requests, so they run in flows.authorities."""
 
 from __future__ import annotations
 
 import ipaddress
-import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,18 +17,20 @@ from sqlalchemy.orm import Session
 from staydown import audit
 from staydown.actors import SYSTEM, Actor, ActorKind
 from staydown.audit import AuditTag
-from staydown.authorities import file_requests
-from staydown.authorities.models import FileRequest, NcmecReport, NcmecReportFile
-from staydown.cases.models import Case, TrackKind
+from staydown.authorities import ncmec_xml as x
+from staydown.authorities.models import NcmecReport, NcmecReportFile
+from staydown.authorities.ncmec_client import CyberTiplineClient, NcmecRejected
+from staydown.cases import tracks
+from staydown.cases.models import TrackKind
+from staydown.cases.queries import case_by_id
 from staydown.db import now
 from staydown.delivery.outbox import JobContext, enqueue
-from staydown.enforcement.models import EnforcementAction
-from staydown.errors import Conflict, InvalidInput, PermissionDenied, RuleViolation
+from staydown.errors import Conflict, PermissionDenied
 from staydown.evidence.models import EvidenceItem
+from staydown.evidence.vault import place_hold, read_item
 from staydown.matching.models import Scan
-from staydown.policies.catalogue import Catalogue
 from staydown.staff.permissions import Permission
-from staydown.subjects.models import PlatformAccount, PlatformContent
+from staydown.subjects.models import PlatformContent
 from staydown.subjects.schemas import PUBLIC_VISIBILITIES, VISIBILITIES
 
 FILE_REPORT = "ncmec:file"
@@ -38,7 +40,7 @@ EVENT_NAMES = frozenset({"Login", "Registration", "Purchase", "Upload", "Other",
 MAX_URLS = 200
 
 
-def _require(actor: Actor) -> None:
+def require_reporter(actor: Actor) -> None:
     if actor.kind is ActorKind.staff and Permission.NCMEC_REPORTS.value not in actor.permissions:
         raise PermissionDenied("NCMEC reports are handled by child-safety specialists and legal")
 
@@ -180,19 +182,21 @@ def _account_events(files: list[dict[str, Any]], items: list[EvidenceItem]) -> l
     for item in items:
         for e in (item.context or {}).get("ip_capture") or []:
             if isinstance(e, dict):
-                name = e.get("event") if e.get("event") in EVENT_NAMES else "Upload"
+                name = str(e.get("event")) if e.get("event") in EVENT_NAMES else "Upload"
                 add(_ip(e.get("ip")), _port(e.get("port")), _when(e.get("at")), name)
     return events
 
 
-def _plan_files(db: Session, report: NcmecReport) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def plan_files(db: Session, report: NcmecReport) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     files, items = [], []
     for row in report.files:
         content = db.get(PlatformContent, row.content_id) if row.content_id else None
         item = db.get(EvidenceItem, row.evidence_item_id) if row.evidence_item_id else None
         if item is not None:
             items.append(item)
-        facts = file_facts(db, content, item) if content is not None else {"evidence_item_id": row.evidence_item_id}
+        facts: dict[str, Any] = (
+            file_facts(db, content, item) if content is not None else {"evidence_item_id": row.evidence_item_id}
+        )
         facts.update(
             {
                 "row_id": row.id,
@@ -207,7 +211,7 @@ def _plan_files(db: Session, report: NcmecReport) -> tuple[list[dict[str, Any]],
 
 def refresh_plan(db: Session, report: NcmecReport) -> None:
     """Read each file's facts again (a requested file may have arrived since the draft)."""
-    files, events = _plan_files(db, report)
+    files, events = plan_files(db, report)
     report.plan = {**report.plan, "files": files, "reported": {**report.plan["reported"], "ip_events": events}}
 
 
@@ -216,161 +220,9 @@ def waiting_files(report: NcmecReport) -> list[NcmecReportFile]:
     return [f for f in report.files if f.evidence_item_id is None and f.waived_at is None]
 
 
-def draft_reports(
-    db: Session,
-    *,
-    actor: Actor,
-    case: Case,
-    catalogue: Catalogue,
-    file_request_hours: float = file_requests.DEFAULT_HOURS,
-) -> list[NcmecReport]:
-    """One draft per reported account, with a file for each of that account's reported items:
-    the vault's copy, or a request to the platform for the file staydown never held. A case no
-    person has confirmed cannot be reported (CSAM-7: a match alone is not a report)."""
-    _require(actor)
-    if case.actual_knowledge_at is None:
-        raise RuleViolation(
-            f"case {case.id} has not been confirmed by a person as apparent CSAM, trafficking "
-            "or enticement: there is nothing to report yet"
-        )
-    policy = catalogue.get(case.policy_id)
-    if not policy.ncmec_incident_type:
-        raise RuleViolation(f"policy {policy.ref} has no NCMEC incident type")
-    from staydown.cases.queries import reported_contents_by_account
-
-    existing = {
-        r.account_id
-        for r in db.execute(
-            sa.select(NcmecReport).where(NcmecReport.case_id == case.id, NcmecReport.state != "retracted")
-        ).scalars()
-    }
-    by_account = reported_contents_by_account(db, case)
-    drafts = []
-    when = now(db)
-    for account_id, items in by_account:
-        if account_id in existing:
-            continue
-        account = db.get(PlatformAccount, account_id) if account_id else None
-        disabled = (
-            {
-                a.kind
-                for a in db.execute(
-                    sa.select(EnforcementAction).where(
-                        EnforcementAction.account_id == account_id, EnforcementAction.state == "active"
-                    )
-                ).scalars()
-            }
-            if account_id
-            else set()
-        )
-        report = NcmecReport(
-            case_id=case.id,
-            account_id=account_id,
-            state="draft",
-            plan={},
-            escalate=case.imminent_danger,
-            created_at=when,
-            created_by=actor.ref,
-        )
-        db.add(report)
-        db.flush()
-        for content in sorted(items, key=lambda c: c.id):
-            stored = (
-                db.execute(
-                    sa.select(EvidenceItem)
-                    .where(EvidenceItem.content_id == content.id, EvidenceItem.state == "stored")
-                    .order_by(EvidenceItem.id)
-                )
-                .scalars()
-                .all()
-            )
-            for item in stored:
-                db.add(
-                    NcmecReportFile(
-                        report_id=report.id,
-                        evidence_item_id=item.id,
-                        content_id=content.id,
-                        viewed_by_esp=item.first_human_view_at is not None,
-                    )
-                )
-            if stored:
-                continue
-            destroyed = db.scalar(
-                sa.select(sa.func.count())
-                .select_from(EvidenceItem)
-                .where(EvidenceItem.content_id == content.id, EvidenceItem.state == "destroyed")
-            )
-            if destroyed:
-                # Law enforcement had it destroyed (18 U.S.C. 2258B(c)(2)): not asked for again.
-                db.add(
-                    NcmecReportFile(
-                        report_id=report.id,
-                        content_id=content.id,
-                        viewed_by_esp=False,
-                        waived_reason="the vault's copy was destroyed at law enforcement's request",
-                        waived_by=SYSTEM.ref,
-                        waived_at=when,
-                    )
-                )
-                continue
-            # Never held (a match on the platform's own hashes, content confirmed from a report,
-            # an upload that passed the scan): ask the platform, and wait for it.
-            request = file_requests.request_file(
-                db,
-                actor=actor,
-                content=content,
-                case_id=case.id,
-                hours=file_request_hours,
-                reason=f"CyberTipline report {report.id} of case {case.id} needs the file",
-            )
-            db.add(
-                NcmecReportFile(
-                    report_id=report.id, content_id=content.id, file_request_id=request.id, viewed_by_esp=False
-                )
-            )
-        db.flush()
-        db.refresh(report, ["files"])
-        files, events = _plan_files(db, report)
-        report.plan = {
-            # Our own reference, printed in the report: NCMEC offers no look-up, so this is how a
-            # person on either side matches a CyberTip to the case behind it.
-            "ref": secrets.token_hex(8),
-            "case_id": case.id,
-            "incident": {
-                "type": policy.ncmec_incident_type,
-                "datetime": min((c.created_at or c.first_seen_at) for c in items).isoformat(),
-                "knowledge_at": case.actual_knowledge_at.isoformat(),
-            },
-            "reported": {
-                "esp_identifier": account.platform_id if account else None,
-                "screen_name": account.handle if account else None,
-                "ip_events": events,
-                "disabled_permanently": "terminate" in disabled,
-                "disabled_temporarily": "suspend" in disabled,
-            },
-            "files": files,
-        }
-        audit.record(
-            db,
-            actor=actor,
-            tag=AuditTag.NCMEC_DRAFT,
-            subject_type="case",
-            subject_id=case.id,
-            data={
-                "report_id": report.id,
-                "account": report.plan["reported"]["esp_identifier"],
-                "files": len(files),
-                "awaiting_platform": len(waiting_files(report)),
-                "escalate": report.escalate,
-            },
-        )
-        drafts.append(report)
-    return drafts
-
-
 def confirm_report(db: Session, *, actor: Actor, report: NcmecReport) -> NcmecReport:
     """A child-safety reviewer confirms the draft; only then is it filed."""
-    _require(actor)
+    require_reporter(actor)
     if actor.kind is not ActorKind.staff or Permission.CHILD_SAFETY_CASES.value not in actor.permissions:
         raise PermissionDenied("a child-safety reviewer confirms a report before it is filed")
     if report.state != "draft":
@@ -415,69 +267,6 @@ def resume_when_ready(db: Session, *, report_id: int, reason: str) -> bool:
     return True
 
 
-def file_without(
-    db: Session, *, actor: Actor, report: NcmecReport, report_file: NcmecReportFile, reason: str
-) -> NcmecReportFile:
-    """A child-safety specialist decides that the report goes without a file the platform did not
-    provide, saying why. Only once the request is overdue or the platform said it cannot: until
-    then the report waits, because a report without the file is the incomplete report this
-    exists to prevent. The report still carries everything else known about the file."""
-    _require(actor)
-    if actor.kind is not ActorKind.staff or Permission.CHILD_SAFETY_CASES.value not in actor.permissions:
-        raise PermissionDenied("a child-safety specialist decides to file a report without one of its files")
-    if report_file.report_id != report.id:
-        raise InvalidInput(f"file {report_file.id} is not part of report {report.id}")
-    if report.state not in ("draft", "confirmed"):
-        raise Conflict(f"report {report.id} is {report.state}: its files can no longer change")
-    if report_file.evidence_item_id is not None or report_file.waived_at is not None:
-        raise Conflict(f"file {report_file.id} of report {report.id} is not waiting for the platform")
-    if not reason or len(reason.strip()) < 20:
-        raise InvalidInput("say why the report goes without this file (at least 20 characters)")
-    request = db.get(FileRequest, report_file.file_request_id) if report_file.file_request_id else None
-    when = now(db)
-    if request is not None and request.state == file_requests.PENDING and when < request.due_at:
-        raise RuleViolation(
-            f"the platform has until {request.due_at.isoformat(timespec='minutes')} to provide this "
-            f"file (request {request.id}); a report goes without it only once that has passed or the "
-            "platform said it cannot"
-        )
-    report_file.waived_reason = reason.strip()
-    report_file.waived_by = actor.ref
-    report_file.waived_at = when
-    audit.record(
-        db,
-        actor=actor,
-        tag=AuditTag.NCMEC_FILE_WAIVE,
-        subject_type="case",
-        subject_id=report.case_id,
-        data={
-            "report_id": report.id,
-            "file": report_file.id,
-            "request_id": request.id if request else None,
-            "reason": report_file.waived_reason,
-        },
-    )
-    if request is not None:
-        still_needed = db.scalar(
-            sa.select(sa.func.count())
-            .select_from(NcmecReportFile)
-            .where(
-                NcmecReportFile.file_request_id == request.id,
-                NcmecReportFile.evidence_item_id.is_(None),
-                NcmecReportFile.waived_at.is_(None),
-            )
-        )
-        if not still_needed:
-            file_requests.withdraw(
-                db,
-                actor=actor,
-                request=request,
-                reason=f"report {report.id} goes without the file: {report_file.waived_reason}",
-            )
-    resume_when_ready(db, report_id=report.id, reason=f"without:{report_file.id}")
-    return report_file
-
-
 # -- filing: a resumable state machine ---------------------------------------------------------
 
 
@@ -488,8 +277,6 @@ def _time(value: str | None) -> datetime | None:
 def build_report(report: NcmecReport, settings: Any) -> Any:
     """The CyberTipline document for a report, from its stored plan and the provider's contact.
     Where the content is, is the address the platform gave; never staydown's own."""
-    from staydown.authorities import ncmec_xml as x
-
     plan = report.plan
     reported = plan["reported"]
     when = datetime.fromisoformat(plan["incident"]["datetime"])
@@ -564,8 +351,6 @@ def build_file_details(report: NcmecReport, facts: dict[str, Any], *, file_id: s
     """The `<fileDetails>` of one uploaded file: its name, upload time and address, whether it was
     publicly available (only when the platform said), its hashes as uploaded, and the upload's IP
     and port (NCMEC-3)."""
-    from staydown.authorities import ncmec_xml as x
-
     hashes = [x.FileHash(kind, facts[key]) for kind, key in (("MD5", "md5"), ("SHA256", "sha256")) if facts.get(key)]
     metadata = [x.FileMetadata("PDQ", facts["pdq"], "HASH")] if facts.get("pdq") else []
     event = None
@@ -584,6 +369,7 @@ def build_file_details(report: NcmecReport, facts: dict[str, Any], *, file_id: s
         )
     if facts.get("publicly_available") is None:
         info.append("Whether the file was publicly available is not known: the platform did not say.")
+    assert report.ncmec_report_id is not None  # a file's details follow its upload to an opened report
     return x.FileDetails(
         report_id=report.ncmec_report_id,
         file_id=file_id,
@@ -604,7 +390,6 @@ def _client(ctx: JobContext) -> Any:
     client = ctx.services.get("ncmec_client")
     if client is not None:
         return client
-    from staydown.authorities.ncmec_client import CyberTiplineClient
 
     settings = ctx.services["settings"]
     if not (settings.ncmec_url and settings.ncmec_username and settings.ncmec_password):
@@ -657,15 +442,11 @@ def file_report_job(db: Session, ctx: JobContext) -> None:
     a lost upload restarts the report, a lost finish is asked again (5102 means it was filed).
     A report still waiting for a file from the platform is not started: NCMEC deletes a report
     nobody finishes within a day, so everything is gathered before `submit`."""
-    from staydown.authorities import ncmec_xml as x
-    from staydown.authorities.ncmec_client import NcmecRejected
-    from staydown.evidence.actions import place_hold, read_item
-
     report = db.get(NcmecReport, ctx.payload["report_id"])
     if report is None or report.state in ("finished", "retracted", "draft"):
         return
     if report.ncmec_report_id is None and waiting_files(report):
-        return  # resumed by file_requests.receive_file or file_without
+        return  # resumed by flows.authorities.receive_file or file_without
     settings = ctx.services["settings"]
     vault = ctx.services["vault"]
     client = _client(ctx)
@@ -701,6 +482,7 @@ def file_report_job(db: Session, ctx: JobContext) -> None:
             if _skip_gone(db, report, f, item):
                 db.commit()
                 continue
+            assert item is not None  # _skip_gone took every missing item
             data = read_item(
                 db, actor=SYSTEM, vault=vault, item=item, purpose=f"filing CyberTipline report {report.ncmec_report_id}"
             )
@@ -792,9 +574,6 @@ def _meet_ncmec_track(db: Session, report: NcmecReport) -> None:
     """The track is met by finished reports only: when every report drafted for the case is
     finished (a retracted one was replaced or withdrawn on the record). A report still waiting
     for a file from the platform is not finished, so it keeps the track open and alarmed."""
-    from staydown.cases import tracks
-    from staydown.cases.queries import case_by_id
-
     reports = db.execute(
         sa.select(NcmecReport.id, NcmecReport.state, NcmecReport.ncmec_report_id).where(
             NcmecReport.case_id == report.case_id

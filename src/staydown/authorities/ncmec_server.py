@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -353,7 +354,7 @@ async def _small_form(request: Request) -> Any:
     """The url-encoded or multipart form of /finish and /retract (just `id`)."""
     try:
         return await request.form(max_files=0, max_fields=10)
-    except Exception as exc:  # the form parsers' errors are not one class
+    except Exception as exc:  # noqa: BLE001 - the form parsers' errors are not one class
         raise _Answer(ResponseCode.INVALID_REQUEST, f"Invalid request: {exc}") from None
 
 
@@ -430,7 +431,7 @@ def create_app(
         try:
             # In memory, as staydown's own upload routes: the file is evidence, in plaintext.
             form = await read_form(request, max_files=1, max_fields=10)
-        except Exception as exc:  # the multipart parser's errors are not one class
+        except Exception as exc:  # noqa: BLE001 - the multipart parser's errors are not one class
             raise _Answer(ResponseCode.MALFORMED_FILE, f"Malformed file submittal: {exc}") from None
         try:
             report_id = _form_report_id(form)
@@ -518,8 +519,6 @@ def create_app(
 
 def main(argv: list[str] | None = None) -> None:
     """Serve the local CyberTipline on 127.0.0.1 for a demo."""
-    import uvicorn
-
     parser = argparse.ArgumentParser(
         prog="python -m staydown.authorities.ncmec_server",
         description="A local CyberTipline Reporting API (in memory, loopback only).",

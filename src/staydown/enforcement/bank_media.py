@@ -26,8 +26,8 @@ from staydown.audit import AuditTag
 from staydown.cases.queries import case_by_id, case_contents
 from staydown.delivery.outbox import JobContext, enqueue
 from staydown.enforcement.own_banks import own_bank
-from staydown.evidence.actions import read_item, vault_from_settings
 from staydown.evidence.models import EvidenceItem
+from staydown.evidence.vault import read_item, vault_from_settings
 from staydown.matching import banks
 from staydown.matching.banks import NewEntry
 from staydown.matching.models import BankEntry

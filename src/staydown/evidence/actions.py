@@ -1,33 +1,29 @@
-"""Keep evidence locked: store encrypted, show only to those who need it and say why, hold it as
-long as the law says, purge it when nothing holds it, destroy it only with two people."""
+"""Keep evidence locked: release holds on the record, purge what nothing holds, destroy only with two
+people, re-key the vault. Storing, reading and holding are the vault's primitives (evidence.vault)."""
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from staydown import audit
-from staydown.actors import Actor, ActorKind
+from staydown.actors import Actor
 from staydown.audit import AuditTag
 from staydown.db import now
-from staydown.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
-from staydown.evidence.blobs import BlobStore, FileBlobStore
-from staydown.evidence.crypto import MasterKeys, open_blob, seal, unwrap, wrap
+from staydown.errors import Conflict, InvalidInput, RuleViolation
+from staydown.evidence.blobs import BlobStore
+from staydown.evidence.crypto import unwrap, wrap
 from staydown.evidence.models import DestructionRequest, EvidenceItem, LegalHold
-from staydown.jsonutil import canonical
+from staydown.evidence.vault import Vault, item_aad, item_by_id, require_permission
 from staydown.staff.permissions import Permission
 
 log = logging.getLogger(__name__)
 
 NCMEC_HOLD = timedelta(days=365)
-MAX_CONTEXT_BYTES = 256 * 1024
 
 # What a law-enforcement request to destroy a visual depiction ends (18 U.S.C. 2258B(c)(2): the
 # provider shall "ensure that any such visual depiction is permanently destroyed, upon a request
@@ -40,154 +36,8 @@ MAX_CONTEXT_BYTES = 256 * 1024
 LE_DESTRUCTION_OVERRIDES = frozenset({"ncmec_report", "voluntary"})
 
 
-@dataclass(frozen=True)
-class Vault:
-    keys: MasterKeys
-    store: BlobStore
-    retention: timedelta = timedelta(days=90)
-
-
-def vault_from_settings(settings: Any) -> Vault:
-    keys = MasterKeys.from_base64(
-        settings.vault_master_key.get_secret_value(),
-        [k.get_secret_value() for k in settings.vault_previous_master_keys],
-    )
-    return Vault(keys, FileBlobStore(settings.vault_dir), timedelta(days=settings.evidence_retention_days))
-
-
-def _aad(item_id: int) -> bytes:
-    return f"staydown-evidence:{item_id}".encode()
-
-
-def _require(actor: Actor, permission: Permission) -> None:
-    # CSAM-5: report contents go only to those whose role needs them.
-    if actor.kind is ActorKind.system:
-        return
-    if permission.value not in actor.permissions:
-        raise PermissionDenied(
-            f"the evidence vault needs the '{permission.value}' permission (child-safety specialists and legal)"
-        )
-
-
-def store_item(
-    db: Session,
-    *,
-    actor: Actor,
-    vault: Vault,
-    data: bytes,
-    content_id: int | None,
-    case_id: int | None,
-    context: dict[str, Any],
-    media_type: str = "application/octet-stream",
-    original_filename: str | None = None,
-) -> EvidenceItem:
-    """Encrypt in memory and write only ciphertext. Retention starts; holds come later."""
-    if not data:
-        raise InvalidInput("evidence with no bytes")
-    if len(canonical(context).encode()) > MAX_CONTEXT_BYTES:
-        raise InvalidInput(f"evidence context is larger than {MAX_CONTEXT_BYTES} bytes of JSON")
-    when = now(db)
-    item = EvidenceItem(
-        content_id=content_id,
-        case_id=case_id,
-        master_key_id=vault.keys.current_id,
-        sha256=hashlib.sha256(data).hexdigest(),
-        md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
-        size=len(data),
-        media_type=media_type[:100],
-        original_filename=(original_filename or None),
-        context=context,
-        state="stored",
-        retention_until=when + vault.retention,
-        created_at=when,
-        created_by=actor.ref,
-    )
-    db.add(item)
-    db.flush()
-    blob, wrapped = seal(data, keys=vault.keys, item_aad=_aad(item.id))
-    item.blob_key = vault.store.put(blob)
-    item.wrapped_key = wrapped
-    audit.record(
-        db,
-        actor=actor,
-        tag=AuditTag.EVIDENCE_STORE,
-        subject_type="evidence_item",
-        subject_id=item.id,
-        data={"content_id": content_id, "case_id": case_id, "sha256": item.sha256, "size": item.size},
-    )
-    return item
-
-
-def item_by_id(db: Session, item_id: int) -> EvidenceItem:
-    item = db.get(EvidenceItem, item_id)
-    if item is None:
-        raise NotFound(f"no evidence item {item_id}")
-    return item
-
-
-def read_item(
-    db: Session, *, actor: Actor, vault: Vault, item: EvidenceItem, purpose: str, export: bool = False
-) -> bytes:
-    """Decrypt for a person with the role and a stated purpose; every access is on the record,
-    and a person's view is what later makes `fileViewedByEsp` true (NCMEC-3)."""
-    _require(actor, Permission.EVIDENCE_ACCESS)
-    if len(purpose.strip()) < 10:
-        raise InvalidInput("state the purpose of this access (at least 10 characters)")
-    if item.state != "stored" or item.blob_key is None or item.wrapped_key is None:
-        raise Conflict(f"evidence item {item.id} is {item.state}")
-    data = open_blob(
-        vault.store.get(item.blob_key),
-        item.wrapped_key,
-        master=vault.keys.by_id(item.master_key_id),
-        item_aad=_aad(item.id),
-    )
-    if actor.kind is ActorKind.staff and item.first_human_view_at is None:
-        item.first_human_view_at = now(db)
-    audit.record(
-        db,
-        actor=actor,
-        tag=AuditTag.EVIDENCE_EXPORT if export else AuditTag.EVIDENCE_VIEW,
-        subject_type="evidence_item",
-        subject_id=item.id,
-        data={"purpose": purpose},
-    )
-    return data
-
-
-def place_hold(
-    db: Session,
-    *,
-    actor: Actor,
-    item: EvidenceItem,
-    kind: str,
-    basis: str,
-    until: datetime,
-    starts_at: datetime | None = None,
-) -> LegalHold:
-    if actor.kind is ActorKind.staff:
-        _require(actor, Permission.EVIDENCE_HOLDS)
-    if len(basis.strip()) < 5:
-        raise InvalidInput("a hold states its basis")
-    if item.state != "stored":
-        raise Conflict(f"evidence item {item.id} is {item.state}: nothing to hold")
-    hold = LegalHold(
-        item_id=item.id, kind=kind, basis=basis, starts_at=starts_at or now(db), until=until, created_by=actor.ref
-    )
-    db.add(hold)
-    db.flush()
-    audit.record(
-        db,
-        actor=actor,
-        tag=AuditTag.EVIDENCE_HOLD,
-        subject_type="evidence_item",
-        subject_id=item.id,
-        data={"hold_id": hold.id, "kind": kind, "basis": basis, "until": until},
-    )
-    return hold
-
-
 def release_hold(db: Session, *, actor: Actor, hold: LegalHold, reason: str) -> LegalHold:
-    _require(actor, Permission.EVIDENCE_HOLDS)
+    require_permission(actor, Permission.EVIDENCE_HOLDS)
     if hold.kind == "ncmec_report" and hold.until > now(db):
         raise RuleViolation("the one-year hold that follows an NCMEC report cannot be released early (CSAM-4)")
     if hold.kind == "nca_report" and hold.until > now(db):
@@ -313,7 +163,7 @@ def request_destruction(
     (and its `reference`) makes it a request under 18 U.S.C. 2258B(c)(2), which will end the
     holds in LE_DESTRUCTION_OVERRIDES when a second person approves it; without the agency every
     hold blocks it, as for any other destruction."""
-    _require(actor, Permission.LAW_ENFORCEMENT)
+    require_permission(actor, Permission.LAW_ENFORCEMENT)
     if item.state != "stored":
         raise Conflict(f"evidence item {item.id} is {item.state}: there is nothing to destroy")
     agency = agency.strip() if agency else None
@@ -353,7 +203,7 @@ def approve_destruction(db: Session, *, actor: Actor, vault: Vault, request: Des
     """Second person: a different legal or child-safety officer approves, and it is done. A
     law-enforcement request ends the CyberTipline report's preservation hold and voluntary holds
     first, each on the record; any other hold in force still refuses it."""
-    _require(actor, Permission.EVIDENCE_ACCESS)
+    require_permission(actor, Permission.EVIDENCE_ACCESS)
     if request.executed_at is not None:
         raise Conflict("this destruction was already carried out")
     if request.requested_by == actor.ref:
@@ -412,8 +262,9 @@ def rotate_master_key(db: Session, *, actor: Actor, vault: Vault, batch: int = 1
         .all()
     )
     for item in items:
-        data_key = unwrap(item.wrapped_key, vault.keys.by_id(item.master_key_id), _aad(item.id))
-        item.wrapped_key = wrap(data_key, vault.keys.current, _aad(item.id))
+        assert item.wrapped_key is not None  # a stored item keeps its wrapped data key
+        data_key = unwrap(item.wrapped_key, vault.keys.by_id(item.master_key_id), item_aad(item.id))
+        item.wrapped_key = wrap(data_key, vault.keys.current, item_aad(item.id))
         item.master_key_id = vault.keys.current_id
         rewrapped += 1
     if rewrapped:

@@ -6,21 +6,27 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from staydown.actors import Actor
 from staydown.apidocs import errors
+from staydown.authorities import file_requests
 from staydown.errors import Conflict, InvalidInput, NotFound
 from staydown.evidence import actions
 from staydown.evidence.models import DestructionRequest, EvidenceItem, LegalHold
+from staydown.evidence.vault import item_by_id, place_hold, read_item
+from staydown.flows import authorities as authority_flows
 from staydown.http import DbSession, require
 from staydown.limits import DbId, parse_json_object
 from staydown.memform import read_form
 from staydown.staff.permissions import Permission
-from staydown.subjects.actions import ensure_content
+from staydown.subjects.models import PlatformContent
+from staydown.subjects.records import ensure_content
 from staydown.subjects.schemas import AccountRef, ContentRef
 
 router = APIRouter(prefix="/v1", tags=["evidence"])
@@ -49,8 +55,6 @@ class ItemOut(BaseModel):
 
 
 def _out(db: DbSession, item: EvidenceItem) -> ItemOut:
-    import sqlalchemy as sa
-
     holds = db.execute(sa.select(LegalHold).where(LegalHold.item_id == item.id)).scalars().all()
     data = {k: getattr(item, k) for k in ItemOut.model_fields if k not in ("holds", "file_request_id")}
     return ItemOut(
@@ -100,8 +104,6 @@ async def deposit(request: Request, db: DbSession, actor: Depositor) -> ItemOut:
         raise InvalidInput(
             "request_id is the number of the file request (details.request_id of the provide_file action)"
         )
-    from staydown.authorities import file_requests
-
     file_request = file_requests.request_by_id(db, int(raw_request)) if raw_request else None
     if content_id is None and file_request is None:
         raise InvalidInput("content_id is required: evidence belongs to a piece of the platform's content")
@@ -116,13 +118,13 @@ async def deposit(request: Request, db: DbSession, actor: Depositor) -> ItemOut:
             db, actor=actor, ref=ContentRef(id=content_id, account=AccountRef(id=account_id) if account_id else None)
         )
     else:
-        from staydown.subjects.models import PlatformContent
-
-        content = db.get(PlatformContent, file_request.content_id)
-    from starlette.concurrency import run_in_threadpool
+        assert file_request is not None  # one of the two is given (checked above)
+        requested = db.get(PlatformContent, file_request.content_id)
+        assert requested is not None  # a file request names its content (foreign key)
+        content = requested
 
     item, answered = await run_in_threadpool(
-        file_requests.receive_file,
+        authority_flows.receive_file,
         db,
         actor=actor,
         vault=request.app.state.vault,
@@ -140,7 +142,7 @@ async def deposit(request: Request, db: DbSession, actor: Depositor) -> ItemOut:
 
 @router.get("/evidence/{item_id}", response_model=ItemOut)
 def get_item(item_id: DbId, db: DbSession, _: Viewer) -> ItemOut:
-    return _out(db, actions.item_by_id(db, item_id))
+    return _out(db, item_by_id(db, item_id))
 
 
 @router.get("/evidence/{item_id}/content")
@@ -152,8 +154,8 @@ def read_content(
     purpose: Annotated[str, Query(min_length=10, max_length=500)],
 ) -> Response:
     """The decrypted file, for a stated purpose; the access is audited."""
-    item = actions.item_by_id(db, item_id)
-    data = actions.read_item(db, actor=actor, vault=request.app.state.vault, item=item, purpose=purpose, export=True)
+    item = item_by_id(db, item_id)
+    data = read_item(db, actor=actor, vault=request.app.state.vault, item=item, purpose=purpose, export=True)
     return Response(
         data, media_type=item.media_type, headers={"Cache-Control": "no-store", "Content-Disposition": "attachment"}
     )
@@ -169,9 +171,7 @@ class HoldIn(BaseModel):
 
 @router.post("/evidence/{item_id}/holds", status_code=201)
 def hold(item_id: DbId, body: HoldIn, db: DbSession, actor: Holder) -> dict[str, Any]:
-    h = actions.place_hold(
-        db, actor=actor, item=actions.item_by_id(db, item_id), kind=body.kind, basis=body.basis, until=body.until
-    )
+    h = place_hold(db, actor=actor, item=item_by_id(db, item_id), kind=body.kind, basis=body.basis, until=body.until)
     return {"id": h.id, "until": h.until.isoformat()}
 
 
@@ -205,12 +205,8 @@ class DestructionIn(BaseModel):
 
 @router.post("/evidence/{item_id}/destruction-requests", status_code=201)
 def request_destruction(item_id: DbId, body: DestructionIn, db: DbSession, actor: Legal) -> dict[str, Any]:
-    import sqlalchemy as sa
-
-    from staydown.authorities import law_enforcement
-
-    item = actions.item_by_id(db, item_id)
-    r = law_enforcement.record_destruction_request(
+    item = item_by_id(db, item_id)
+    r = authority_flows.record_destruction_request(
         db, actor=actor, item=item, basis=body.basis, agency=body.agency, reference=body.reference
     )
     # "Any such visual depiction" (2258B(c)(2)): other vault copies of the same bytes are named,
@@ -234,10 +230,8 @@ def request_destruction(item_id: DbId, body: DestructionIn, db: DbSession, actor
 
 @router.post("/destruction-requests/{request_id}/approve")
 def approve_destruction(request_id: DbId, request: Request, db: DbSession, actor: Viewer) -> dict[str, Any]:
-    from staydown.authorities import law_enforcement
-
     found = db.get(DestructionRequest, request_id)
     if found is None:
         raise NotFound(f"no destruction request {request_id}")
-    item = law_enforcement.approve_destruction(db, actor=actor, vault=request.app.state.vault, request=found)
+    item = authority_flows.approve_destruction(db, actor=actor, vault=request.app.state.vault, request=found)
     return {"item_id": item.id, "state": item.state}

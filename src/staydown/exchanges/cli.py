@@ -79,7 +79,7 @@ def exchanges_add(
 ) -> None:
     """Configure an exchange and the bank it fills (a bank of the same name, made if missing)."""
     from staydown.errors import StaydownError
-    from staydown.evidence.actions import vault_from_settings
+    from staydown.evidence.vault import vault_from_settings
     from staydown.exchanges.actions import add_exchange
 
     cli = _cli()
@@ -124,7 +124,7 @@ def exchanges_credentials(
 ) -> None:
     """Replace an exchange's credentials (sealed under the vault's master key, or from settings)."""
     from staydown.errors import StaydownError
-    from staydown.evidence.actions import vault_from_settings
+    from staydown.evidence.vault import vault_from_settings
     from staydown.exchanges.actions import exchange_by_name, set_credentials
 
     cli = _cli()
@@ -155,7 +155,7 @@ def exchanges_fetch(
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from staydown.errors import StaydownError
-    from staydown.evidence.actions import vault_from_settings
+    from staydown.evidence.vault import vault_from_settings
     from staydown.exchanges.actions import exchange_by_name, finish_cli_fetch, lease_cli_fetch, run_fetch
 
     cli = _cli()

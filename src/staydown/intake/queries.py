@@ -13,7 +13,10 @@ from sqlalchemy.orm import Session
 
 from staydown.cases import tracks
 from staydown.cases.models import Case, Decision, DecisionState, LegalTrack
+from staydown.errors import InvalidInput, NotFound
 from staydown.intake.models import Notice
+from staydown.policies.catalogue import PolicyRefError, default_catalogue, parse_ref
+from staydown.policies.queries import policy_version
 from staydown.transparency.scrub import case_scrubber
 
 # The clocks a notifier is told about; the NCMEC, NCA and Art. 18 tracks are duties towards
@@ -80,10 +83,6 @@ def policy_title(db: Session, ref: str | None, *, catalogue: Any = None, languag
     decision cites (kept in the database once superseded); None when unknown."""
     if not ref:
         return None
-    from staydown.errors import InvalidInput, NotFound
-    from staydown.policies.actions import policy_version
-    from staydown.policies.catalogue import PolicyRefError, default_catalogue, parse_ref
-
     try:
         policy_id, version = parse_ref(ref)
     except PolicyRefError:

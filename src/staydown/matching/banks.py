@@ -7,7 +7,7 @@ import io
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -55,7 +55,7 @@ def normalise_signal(signal_type: str, signal: str) -> tuple[SignalType, str]:
             f"unknown signal type {signal_type!r}; expected one of {', '.join(t.value for t in SignalType)}"
         ) from None
     if kind is SignalType.vpdq:
-        from staydown.matching import vpdq
+        from staydown.matching import vpdq  # noqa: PLC0415 - numba's kernels: +1.2 s at start-up, for video only
 
         return kind, vpdq.canonical(signal)
     text = signal.strip().lower()
@@ -154,7 +154,7 @@ def update_bank(db: Session, *, actor: Actor, bank: Bank, reason: str, **changes
         if key == "pdq_threshold" and not (isinstance(value, int) and 0 <= value <= 31):
             raise InvalidInput("a bank's PDQ threshold is between 0 and 31 bits")
         if key == "allowed_uses":
-            value = sorted({BankUse(u).value for u in value})
+            value = sorted({BankUse(u).value for u in cast("Iterable[str]", value)})
         old = getattr(bank, key)
         if old != value:
             record[key] = [old, value]
@@ -282,7 +282,7 @@ def add_entries(
         if len(item.note) > MAX_NOTE:
             raise InvalidInput(f"an entry's note is at most {MAX_NOTE} characters")
         if kind is SignalType.vpdq:
-            from staydown.matching import vpdq
+            from staydown.matching import vpdq  # noqa: PLC0415 - numba's kernels: +1.2 s at start-up, for video only
 
             frames[id(item)], text = text, vpdq.digest(text)
         clean.append((item, kind, text))

@@ -14,14 +14,16 @@ import logging
 import shutil
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import sqlalchemy as sa
+from sqlalchemy.orm import InstrumentedAttribute
 
 from staydown import sequences
-from staydown.db import Database
+from staydown.db import Database, OutageLog
 from staydown.matching.hamming import pdq_from_hex
 from staydown.matching.index import ExactIndex, IndexFileError, PDQIndex
 from staydown.matching.models import BANK_SIGNALS, CONTENT_SIGNALS, BankEntry, ContentSignal
@@ -55,7 +57,7 @@ class Replica:
         self.follow_lock = threading.Lock()  # one catch-up at a time, so changes apply in order
 
     # Rows with these values are out of matching: disabled bank entries, purged content signals.
-    def _live_column(self) -> sa.ColumnElement[bool]:
+    def _live_column(self) -> sa.ColumnElement[bool] | InstrumentedAttribute[bool]:
         if self.table is BankEntry:
             return BankEntry.enabled
         return ~ContentSignal.purged
@@ -83,7 +85,7 @@ class Replica:
             if len(rows) < batch:
                 return total
 
-    def _apply(self, rows: list[sa.Row]) -> None:
+    def _apply(self, rows: Sequence[sa.Row[int, str, str, bool, int | None, str | None]]) -> None:
         ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
         with self.lock:
             # A row seen again (disabled, re-enabled) replaces what the index held for it.
@@ -105,7 +107,9 @@ class Replica:
                         self.video.add(r[0], frames_from_row(r[5], spacing=self.video_spacing))
                     except Exception:  # rows are checked on the way in; one bad row must not stop the follower
                         log.exception("vPDQ row %s of %s cannot be indexed; it matches by digest only", r[0], self.name)
-            self.applied = int(rows[-1][4])
+            last_seq = rows[-1][4]
+            assert last_seq is not None  # selected by change_seq > applied
+            self.applied = int(last_seq)
 
     def search_pdq(self, hashes_hex: list[str], radius: int) -> list[Hit]:
         if not hashes_hex:
@@ -113,7 +117,7 @@ class Replica:
         queries = pdq_from_hex(hashes_hex)
         with self.lock:
             found = self.pdq.search(queries, radius=radius)
-        return [Hit(int(q), int(i), int(d)) for q, i, d in zip(found.query, found.ids, found.distances)]
+        return [Hit(int(q), int(i), int(d)) for q, i, d in zip(found.query, found.ids, found.distances, strict=True)]
 
     def video_candidates(self, hashes: np.ndarray, radius: int) -> dict[int, int]:
         """vPDQ rows with a frame within `radius` of one of these frames ((n, 32) uint8)."""
@@ -225,8 +229,6 @@ class MatchEngine:
         save_every_seconds: float = 300.0,
     ) -> None:
         """Keep up with the database until `stop` is set; save now and then so restarts are quick."""
-        from staydown.db import OutageLog
-
         outage = OutageLog(log, "index follower")
         last_save = time.monotonic()
         while not stop.is_set():

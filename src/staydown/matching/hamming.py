@@ -98,7 +98,7 @@ def brute_force_pairs(
     The reference the index is measured against; a compiled scan that reads each stored hash once
     for the whole batch, so a few hundred queries against 10M hashes take seconds, not minutes.
     """
-    from staydown.matching import _kernels
+    from staydown.matching import _kernels  # noqa: PLC0415 - numba: +1.1 s at start-up, for the reference scan only
 
     words = as_words(stored, name="stored")
     qwords = np.ascontiguousarray(as_words(queries, name="queries"))

@@ -72,7 +72,7 @@ class Matches:
         if n_queries == 0:
             return []
         cuts = np.searchsorted(self.query, np.arange(1, n_queries))
-        return list(zip(np.split(self.ids, cuts), np.split(self.distances, cuts)))
+        return list(zip(np.split(self.ids, cuts), np.split(self.distances, cuts), strict=True))
 
 
 @dataclass(frozen=True)
@@ -336,9 +336,11 @@ class PDQIndex:
     # -- construction -------------------------------------------------------------------------
 
     @classmethod
-    def build(cls, ids: np.ndarray, hashes: np.ndarray, **kwargs: int | None) -> PDQIndex:
+    def build(
+        cls, ids: np.ndarray, hashes: np.ndarray, *, delta_limit: int = 32768, work_budget: int | None = None
+    ) -> PDQIndex:
         """An index holding these hashes, built in one pass (faster than `add` for a bulk load)."""
-        index = cls(**kwargs)
+        index = cls(delta_limit=delta_limit, work_budget=work_budget)
         words = as_words(hashes)
         index._rebuild(check_ids(ids, words.shape[0]), words)
         return index
@@ -554,7 +556,7 @@ class PDQIndex:
                 count = np.empty(nq, np.int64)
                 aborted = np.empty(nq, np.bool_)
                 kernel = k.mih_search if nq >= _THREADS_MIN else k.mih_search_serial
-                kernel(
+                kernel(  # type: ignore[call-arg]  # numba's Dispatcher stub does not know the kernel's parameters
                     block,
                     self._words,
                     self._dead,
@@ -587,7 +589,7 @@ class PDQIndex:
                 o_dist = np.empty((more.size, width), np.int64)
                 o_count = np.empty(more.size, np.int64)
                 o_aborted = np.empty(more.size, np.bool_)
-                k.mih_search(
+                k.mih_search(  # type: ignore[call-arg]  # numba's Dispatcher stub does not know the kernel's parameters
                     sub,
                     self._words,
                     self._dead,
@@ -638,7 +640,7 @@ class PDQIndex:
             out_dist = np.empty((nw, width), np.int64)
             out_count = np.zeros(nw, np.int64)
             aborted = np.zeros(nq, np.uint8)
-            k.mih_search_batch(
+            k.mih_search_batch(  # type: ignore[call-arg]  # numba's Dispatcher stub does not know the kernel's parameters
                 block,
                 self._words,
                 self._dead,
@@ -706,7 +708,7 @@ class PDQIndex:
             # Table t's entries, one file per table: a slice of the wider in-memory array.
             with open(tmp / "entries.bin", "wb") as fh:
                 for t in range(len(_TABLES)):
-                    fh.write(memoryview(self._entries[t, :n]))
+                    fh.write(memoryview(self._entries[t, :n]))  # type: ignore[arg-type]  # ndarray exports the buffer protocol; its stubs do not say so
 
         _write_dir(Path(path), write, meta)
 
@@ -827,7 +829,7 @@ def _read_meta(root: Path, kind: str) -> dict:
 def _read_npy(path: Path, out: np.ndarray) -> None:
     """Read a .npy file straight into `out` (no intermediate copy), checking shape and dtype."""
     try:
-        fh = open(path, "rb")
+        fh = open(path, "rb")  # noqa: SIM115 - opened apart from `with` so only a missing file reads as missing
     except FileNotFoundError as exc:
         raise IndexFileError(f"{path}: missing") from exc
     with fh:
@@ -844,7 +846,7 @@ def _read_npy(path: Path, out: np.ndarray) -> None:
 def _read_exact(fh, out: np.ndarray, path: Path) -> None:
     if out.size == 0:  # memoryview cannot cast an empty array; there is nothing to read
         return
-    view = memoryview(out).cast("B")
+    view = memoryview(out).cast("B")  # type: ignore[arg-type]  # ndarray exports the buffer protocol; its stubs do not say so
     got = 0
     while got < view.nbytes:
         n = fh.readinto(view[got:])
@@ -893,7 +895,7 @@ class ExactIndex:
         """Add digests (uint8 rows or hex strings) under these ids."""
         raw = self._digests(digests)
         id_list = check_ids(ids, len(raw)).tolist()
-        for i, d in zip(id_list, raw):
+        for i, d in zip(id_list, raw, strict=True):
             self._by_digest.setdefault(d, set()).add(i)
             self._by_id.setdefault(i, set()).add(d)
 

@@ -216,7 +216,9 @@ def copies_of_entries(
     copies: dict[int, int] = {}
     for kind in ("md5", "sha256"):
         for e in (e for e in entries if e.signal_type == kind):
-            for hit in find_copies(db, engine, QuerySignals(**{kind: e.signal}), radius=0):
+            for hit in find_copies(
+                db, engine, QuerySignals(md5=e.signal) if kind == "md5" else QuerySignals(sha256=e.signal), radius=0
+            ):
                 copies[hit.content_id] = 0
     pdq = tuple(
         PdqQuery(f"e{e.id}" if e.variant else "", e.signal, e.quality if e.quality is not None else unknown_quality)

@@ -13,7 +13,7 @@ case (reported, detected, or acted on) or in the evidence vault, whatever its ag
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -21,15 +21,15 @@ from sqlalchemy.orm import Session
 from staydown import audit, sequences
 from staydown.actors import Actor
 from staydown.audit import AuditTag
+from staydown.cases.models import Case
+from staydown.enforcement.models import EnforcementAction
+from staydown.evidence.models import EvidenceItem
+from staydown.intake.models import NoticeItem
+from staydown.matching.models import CONTENT_SIGNALS, ContentSignal, Scan
 
 
 def _kept_content() -> Any:
     """Content that is a case's, or in one, or acted on, or in the vault: never purged here."""
-    from staydown.cases.models import Case
-    from staydown.enforcement.models import EnforcementAction
-    from staydown.evidence.models import EvidenceItem
-    from staydown.intake.models import NoticeItem
-
     return sa.union(
         sa.select(Case.content_id).where(Case.content_id.is_not(None)),
         sa.select(NoticeItem.content_id).where(NoticeItem.content_id.is_not(None)),
@@ -41,8 +41,6 @@ def _kept_content() -> Any:
 def purge_unmatched(db: Session, *, actor: Actor, older_than: datetime) -> dict[str, int]:
     """Purge the content signals of uploads whose every scan matched nothing and whose last scan
     is older than `older_than`, and clear those scans' hashes; audited with the counts."""
-    from staydown.matching.models import CONTENT_SIGNALS, ContentSignal, Scan
-
     last_scan = (
         sa.select(Scan.content_id)
         .where(Scan.content_id.is_not(None))
@@ -64,11 +62,14 @@ def purge_unmatched(db: Session, *, actor: Actor, older_than: datetime) -> dict[
         row.purged = True
         sequences.touch(db, row, sequence=CONTENT_SIGNALS)
     scans = (
-        db.execute(
-            sa.update(Scan)
-            .where(Scan.content_id.in_(content_ids))
-            .values(signals={}, original_filename=None, uploader_ip=None, uploader_port=None)
-            .execution_options(synchronize_session=False)
+        cast(  # an UPDATE's result is a cursor result, which counts its rows
+            "sa.CursorResult[Any]",
+            db.execute(
+                sa.update(Scan)
+                .where(Scan.content_id.in_(content_ids))
+                .values(signals={}, original_filename=None, uploader_ip=None, uploader_port=None)
+                .execution_options(synchronize_session=False)
+            ),
         ).rowcount
         or 0
     )

@@ -12,6 +12,7 @@ from starlette.datastructures import UploadFile
 
 from staydown.actors import Actor
 from staydown.errors import InvalidInput
+from staydown.flows import scanning as scanning_flows
 from staydown.http import DbSession, require, require_quick
 from staydown.matching import video
 from staydown.matching.banks import normalise_signal
@@ -307,62 +308,24 @@ def _detection(
     data: bytes | None = None,
     facts: UploadFacts | None = None,
 ) -> None:
-    """A hold or block on identified content opens (or joins) a case for a person to confirm, and
-    the upload goes into the vault with what it carried (CSAM-3): held or blocked material may be
-    reported, and the platform may never have stored a blocked upload."""
+    """A hold or block on identified content goes on to a case and the vault (flows.scanning)."""
     if content is None or outcome.verdict not in ("hold", "block"):
         return
-    from staydown.flows.decisions import act_on_detection, submit_detection
-
     state = request.app.state
-    receipt = submit_detection(
+    facts = facts or UploadFacts()
+    scanning_flows.on_detection(
         db,
-        content_platform_id=content.id,
-        account_platform_id=content.account.id if content.account else None,
-        matches=outcome.matches,
-        verdict=outcome.verdict,
+        outcome=outcome,
+        content=content,
+        data=data,
+        uploader_ip=facts.uploader_ip,
+        uploader_port=facts.uploader_port,
+        uploaded_at=facts.uploaded_at,
+        original_filename=facts.original_filename,
         catalogue=state.catalogue,
         rules=state.case_rules,
         engine=state.match_engine,
-        act=False,
-    )
-    outcome.extra["case_ids"] = [c.id for c in receipt.cases]
-    if data is not None:
-        from staydown.actors import SYSTEM
-        from staydown.evidence.actions import store_item
-        from staydown.subjects.queries import content_by_platform_id
-
-        stored = content_by_platform_id(db, content.id)
-        facts = facts or UploadFacts()
-        at = facts.uploaded_at.isoformat() if facts.uploaded_at else None
-        store_item(
-            db,
-            actor=SYSTEM,
-            vault=state.vault,
-            data=data,
-            content_id=stored.id,
-            case_id=receipt.cases[0].id if receipt.cases else None,
-            context={
-                "account_id": content.account.id if content.account else None,
-                "ip_capture": [{"ip": facts.uploader_ip, "port": facts.uploader_port, "event": "Upload", "at": at}]
-                if facts.uploader_ip
-                else [],
-                "uploaded_at": at,
-                "scan_id": outcome.scan_id,
-                "matches": [m.to_dict() for m in outcome.matches[:5]],
-            },
-            media_type=outcome.media.get("format", "application/octet-stream"),
-            original_filename=facts.original_filename,
-        )
-    # Knowledge and any automated decision come once the upload is in the vault, so that what the
-    # decision banks and a report carries can be taken from the file itself.
-    act_on_detection(
-        db,
-        receipt=receipt,
-        matches=outcome.matches,
-        verdict=outcome.verdict,
-        catalogue=state.catalogue,
-        rules=state.case_rules,
+        vault=state.vault,
     )
 
 

@@ -13,15 +13,17 @@ from staydown import audit, sequences
 from staydown.actors import Actor
 from staydown.audit import AuditTag
 from staydown.db import now
+from staydown.matching.banks import NewEntry, add_entries
 from staydown.matching.engine import MatchEngine
 from staydown.matching.matcher import BankMatch, PdqQuery, QuerySignals, decide_verdict, match_banks
 from staydown.matching.models import CONTENT_SIGNALS, BankUse, ContentSignal, Scan
 from staydown.media.decode import DecodeLimits
-from staydown.media.hashing import MediaSignals
+from staydown.media.hashing import MediaSignals, compute_signals_and_luma
+from staydown.media.variants import bank_variants
 from staydown.media.variants import scan as hash_with_variants
 from staydown.observability.metrics import scan_recorded
-from staydown.subjects.actions import ensure_content
 from staydown.subjects.models import PlatformContent
+from staydown.subjects.records import ensure_content
 from staydown.subjects.schemas import ContentRef
 
 
@@ -70,11 +72,12 @@ def media_dict(signals: MediaSignals) -> dict[str, Any]:
 def store_content_signals(db: Session, *, content: PlatformContent, signals: list[tuple[str, str, int | None]]) -> int:
     """Keep a scanned item's signals for sweeps ("find every stored copy"); each new row takes
     a content-signal sequence number so every index replica picks it up."""
-    existing = set(
-        db.execute(
+    existing: set[tuple[str, str]] = {
+        (signal_type, signal)
+        for signal_type, signal in db.execute(
             sa.select(ContentSignal.signal_type, ContentSignal.signal).where(ContentSignal.content_id == content.id)
         ).all()
-    )
+    }
     when = now(db)
     added = 0
     for signal_type, signal, quality in signals:
@@ -275,7 +278,7 @@ def match_supplied(
         md5=md5,
         sha256=sha256,
     )
-    stored = [("pdq", h, q) for h, q in pdq]
+    stored: list[tuple[str, str, int | None]] = [("pdq", h, q) for h, q in pdq]
     stored += [(k, v, None) for k, v in (("md5", md5), ("sha256", sha256)) if v]
     signals = {
         "md5": md5,
@@ -311,10 +314,9 @@ def bank_media(
     note: str = "",
 ) -> list[Any]:
     """Bank one of our own confirmed items: its digests, its PDQ, and bank-side variants (crops and
-    slight turns, see media.variants.BANK_CROPS) that make cropped or turned copies match. Variants are linked to the original entry,
-    follow it when it is disabled, and are not exported to other organisations by default."""
-    from staydown.matching.banks import add_entries
-
+    slight turns, see media.variants.BANK_CROPS) that make cropped or turned copies match. Variants are
+    linked to the original entry, follow it when it is disabled, and are not exported to other
+    organisations by default."""
     entries = media_bank_entries(data, limits=limits, note=note)
     result = add_entries(db, actor=actor, bank=bank, entries=entries, source_case_id=source_case_id)
     return result.entries
@@ -323,10 +325,6 @@ def bank_media(
 def media_bank_entries(data: bytes, *, limits: DecodeLimits, note: str = "") -> list[Any]:
     """What `bank_media` banks for an image, computed with no database session open: its PDQ,
     MD5 and SHA-256 (in that order), then the bank-side variants hanging from the PDQ."""
-    from staydown.matching.banks import NewEntry
-    from staydown.media.hashing import compute_signals_and_luma
-    from staydown.media.variants import bank_variants
-
     signals, luma = compute_signals_and_luma(data, limits=limits)
     original = NewEntry("pdq", signals.pdq, note, quality=signals.pdq_quality)
     entries = [original, NewEntry("md5", signals.md5, note), NewEntry("sha256", signals.sha256, note)]

@@ -20,6 +20,7 @@ from staydown.actors import Actor
 from staydown.audit import AuditTag
 from staydown.db import now
 from staydown.matching import vpdq
+from staydown.matching.banks import NewEntry
 from staydown.matching.engine import MatchEngine
 from staydown.matching.matcher import (
     ACTION_VERDICT,
@@ -34,8 +35,9 @@ from staydown.matching.matcher import (
 from staydown.matching.models import CONTENT_SIGNALS, Bank, BankEntry, BankUse, ContentSignal, Scan
 from staydown.matching.scanning import ScanOutcome, store_content_signals
 from staydown.media.video import VARIANT_CROPS, VideoLimits, VideoSignals, hash_video
-from staydown.subjects.actions import ensure_content
+from staydown.observability.metrics import scan_recorded
 from staydown.subjects.models import PlatformContent
+from staydown.subjects.records import ensure_content
 from staydown.subjects.schemas import ContentRef
 
 MIRROR = "mirror"  # the query variant (and bank-side variant) of a video mirrored left-right
@@ -81,7 +83,7 @@ def variant_features(signals: VideoSignals) -> dict[str, list[vpdq.Feature]]:
         if not f.crops:
             continue
         out[MIRROR].append(vpdq.Feature(f.mirror, f.quality, f.timestamp))
-        for name, (pdq, quality) in zip(VARIANT_NAMES[1:], f.crops):
+        for name, (pdq, quality) in zip(VARIANT_NAMES[1:], f.crops, strict=False):
             out[name].append(vpdq.Feature(pdq, quality, f.timestamp))
     return {name: fs for name, fs in out.items() if fs}
 
@@ -92,7 +94,7 @@ def query_from_video(signals: VideoSignals) -> VideoQuery:
         # What the image path gave an animated GIF: its first frame (and its mirror image) and a few
         # frames spread over the animation, against image banks.
         picks = sorted(
-            {int(round(x)) for x in np.linspace(0, len(signals.frames) - 1, min(GIF_IMAGE_FRAMES, len(signals.frames)))}
+            {round(x) for x in np.linspace(0, len(signals.frames) - 1, min(GIF_IMAGE_FRAMES, len(signals.frames)))}
         )
         first = signals.frames[0]
         image = (PdqQuery("", first.pdq, first.quality), PdqQuery("flip_y", first.mirror, first.quality))
@@ -318,7 +320,6 @@ def _record(
                 "matches": [[m.bank, m.entry_id, m.signal_type, m.distance, m.query_variant] for m in matches[:20]],
             },
         )
-    from staydown.observability.metrics import scan_recorded
 
     scan_recorded(verdict.verdict, matches)
     return ScanOutcome(
@@ -469,8 +470,6 @@ def find_video_copies(
 def video_case_entries(db: Session, *, content_ids: list[int], note: str) -> list[Any]:
     """New bank entries for the videos of a confirmed case: each item's vPDQ, and its mirror image and
     crops (kept with its scan) as variants of it."""
-    from staydown.matching.banks import NewEntry
-
     entries: list[Any] = []
     originals: dict[int, Any] = {}
     for content_id, frames in db.execute(
@@ -490,6 +489,7 @@ def video_case_entries(db: Session, *, content_ids: list[int], note: str) -> lis
     for scan in db.execute(
         sa.select(Scan).where(Scan.content_id.in_(list(originals) or [-1])).order_by(Scan.id)
     ).scalars():
+        assert scan.content_id is not None  # selected by content id
         for name, text in (scan.signals or {}).get("video_variants", []):
             if text:
                 entries.append(NewEntry("vpdq", text, note, variant=str(name)[:40], parent=originals[scan.content_id]))

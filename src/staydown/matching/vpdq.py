@@ -119,7 +119,8 @@ def parse(text: str) -> list[Feature]:
         for i, item in enumerate(data):
             if not isinstance(item, str) or item.count(",") != 2:
                 raise InvalidInput(f"vPDQ frame {i}: expected 'pdq_hex,quality,timestamp', got {str(item)[:120]!r}")
-            features.append(_feature(*item.split(","), where=f"frame {i}"))
+            pdq, quality, timestamp = item.split(",")
+            features.append(_feature(pdq, quality, timestamp, where=f"frame {i}"))
     elif isinstance(data, dict):  # threatexchange's older form, keyed by frame number
         for key, item in data.items():
             if not isinstance(item, dict) or not {"hash", "quality", "timestamp"} <= set(item):
@@ -290,7 +291,7 @@ class VideoIndex:
             return {}
         found = self.frames.search(np.ascontiguousarray(hashes), radius=radius)
         ids, counts = np.unique(found.ids, return_counts=True)
-        return {int(i): int(c) for i, c in zip(ids, counts)}
+        return {int(i): int(c) for i, c in zip(ids, counts, strict=True)}
 
     def save(self, root: Path, *, checkpoint: int) -> None:
         self.frames.save(root / "frames", checkpoint=checkpoint)

@@ -11,17 +11,13 @@ from staydown import audit
 from staydown.actors import Actor
 from staydown.audit import AuditTag
 from staydown.db import now
-from staydown.errors import Conflict, NotFound
+from staydown.errors import Conflict
 from staydown.policies.catalogue import (
     Catalogue,
-    PolicyRefError,
     content_digest,
-    parse_ref,
-    policy_from_document,
     to_document,
 )
 from staydown.policies.models import PolicyVersion
-from staydown.policies.schema import Policy
 
 
 @dataclass
@@ -104,37 +100,3 @@ def sync_catalogue(db: Session, *, actor: Actor, catalogue: Catalogue) -> SyncRe
             )
     db.flush()
     return report
-
-
-def policy_version(db: Session, ref: str) -> Policy:
-    """Any version that was ever in force, by `id@version`: what a decision cited."""
-    try:
-        policy_id, version = parse_ref(ref)
-    except PolicyRefError as exc:
-        from staydown.errors import InvalidInput
-
-        raise InvalidInput(str(exc)) from None
-    row = db.execute(
-        sa.select(PolicyVersion).where(PolicyVersion.policy_id == policy_id, PolicyVersion.version == version)
-    ).scalar_one_or_none()
-    if row is None:
-        raise NotFound(f"no policy version {ref}")
-    return policy_from_document(row.document)
-
-
-def current_policy(db: Session, policy_id: str) -> Policy:
-    row = db.execute(
-        sa.select(PolicyVersion).where(PolicyVersion.policy_id == policy_id, PolicyVersion.is_current.is_(True))
-    ).scalar_one_or_none()
-    if row is None:
-        raise NotFound(f"no current policy {policy_id!r}")
-    return policy_from_document(row.document)
-
-
-def current_refs(db: Session) -> list[str]:
-    rows = db.execute(
-        sa.select(PolicyVersion.policy_id, PolicyVersion.version)
-        .where(PolicyVersion.is_current.is_(True))
-        .order_by(PolicyVersion.policy_id)
-    ).all()
-    return [f"{r[0]}@{r[1]}" for r in rows]

@@ -10,9 +10,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from staydown.actors import Actor
 from staydown.http import DbSession, require
+from staydown.intake.actions import join_url_cases
 from staydown.limits import JsonObject
 from staydown.staff.permissions import Permission
-from staydown.subjects import actions, queries
+from staydown.subjects import queries, records
 from staydown.subjects.models import PlatformAccount, PlatformContent
 from staydown.subjects.schemas import CONTENT_KINDS, VISIBILITIES, AccountRef, ContentRef
 
@@ -99,10 +100,8 @@ class ContentOut(BaseModel):
 @router.put("/content/{platform_id:path}", response_model=ContentOut)
 def put_content(platform_id: PlatformIdPath, body: ContentIn, db: DbSession, actor: Writer) -> ContentOut:
     ref = ContentRef(id=platform_id, **body.model_dump(exclude={"account"}), account=body.account)
-    content = actions.ensure_content(db, actor=actor, ref=ref)
+    content = records.ensure_content(db, actor=actor, ref=ref)
     # A report that named only this address waits for it: it joins that report's case now.
-    from staydown.intake.actions import join_url_cases
-
     join_url_cases(db, actor=actor, content=content)
     return ContentOut.of(content)
 
@@ -114,7 +113,7 @@ def get_content(platform_id: PlatformIdPath, db: DbSession, _: Reader) -> Conten
 
 @router.put("/accounts/{platform_id:path}", response_model=AccountOut)
 def put_account(platform_id: PlatformIdPath, body: AccountIn, db: DbSession, actor: Writer) -> AccountOut:
-    return AccountOut.of(actions.ensure_account(db, actor=actor, ref=AccountRef(id=platform_id, **body.model_dump())))
+    return AccountOut.of(records.ensure_account(db, actor=actor, ref=AccountRef(id=platform_id, **body.model_dump())))
 
 
 @router.get("/accounts/{platform_id:path}", response_model=AccountOut)

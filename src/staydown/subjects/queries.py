@@ -67,5 +67,6 @@ def content_ids_by_url(db: Session, urls: list[str]) -> dict[str, set[str]]:
         .execute(sa.select(PlatformContent.platform_id, PlatformContent.url).where(PlatformContent.url.in_(every)))
         .all()
     ):
+        assert url is not None  # matched against a list of addresses
         found.setdefault(url, set()).add(platform_id)
     return {u: set().union(*(found.get(v, set()) for v in vs)) for u, vs in wanted.items()}

@@ -34,8 +34,8 @@ from staydown.db import now
 from staydown.errors import InvalidInput, NotFound
 from staydown.i18n import N_
 from staydown.intake.models import Notice, NoticeItem, NoticeKind, TrustedFlagger
-from staydown.policies.actions import current_policy, policy_version
 from staydown.policies.catalogue import PolicyRefError, default_catalogue, parse_ref
+from staydown.policies.queries import current_policy, policy_version
 from staydown.policies.schema import GroundNotCited, Policy
 from staydown.policies.vocab import (
     BASE_LANGUAGE,

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from staydown.actors import Actor
-from staydown.authorities import law_enforcement
 from staydown.db import now
 from staydown.errors import InvalidInput
 from staydown.evidence import actions
+from staydown.evidence.vault import item_by_id, place_hold
+from staydown.flows import authorities as authority_flows
 from staydown.http import DbSession, require
 from staydown.i18n import N_, gettext
 from staydown.limits import DbId
@@ -64,7 +65,7 @@ def evidence_list(
 
 @router.get("/evidence/{item_id}", response_class=HTMLResponse)
 def evidence_item(request: Request, item_id: DbId, db: DbSession, _: Viewer, done: str | None = None) -> Response:
-    item = actions.item_by_id(db, item_id)
+    item = item_by_id(db, item_id)
     return render(
         request,
         "console/evidence_item.html",
@@ -93,10 +94,10 @@ def hold_place(
     until: Annotated[str, Form()] = "",
 ) -> Response:
     verify_csrf(request, csrf_token)
-    item = actions.item_by_id(db, item_id)
+    item = item_by_id(db, item_id)
     if kind not in HOLD_KINDS:
         raise InvalidInput(gettext("the kind of hold is one of: %(hold_kinds)s", hold_kinds=", ".join(HOLD_KINDS)))
-    actions.place_hold(
+    place_hold(
         db,
         actor=actor,
         item=item,
@@ -141,12 +142,12 @@ def destruction_request(
     reference: Annotated[str, Form()] = "",
 ) -> Response:
     verify_csrf(request, csrf_token)
-    item = actions.item_by_id(db, item_id)
+    item = item_by_id(db, item_id)
     if item.state != "stored":
         raise InvalidInput(
             gettext("evidence item %(id)s is %(state)s: there is nothing to destroy", id=item.id, state=item.state)
         )
-    law_enforcement.record_destruction_request(
+    authority_flows.record_destruction_request(
         db,
         actor=actor,
         item=item,
@@ -177,5 +178,5 @@ def destruction_approve(
     found = queries.destruction_request(db, request_id)
     if confirm != "yes":
         raise InvalidInput(gettext("tick the box to confirm that the item is to be destroyed; this cannot be undone"))
-    item = law_enforcement.approve_destruction(db, actor=actor, vault=request.app.state.vault, request=found)
+    item = authority_flows.approve_destruction(db, actor=actor, vault=request.app.state.vault, request=found)
     return see_other(f"/console/evidence/{item.id}?done=destroyed")

@@ -18,12 +18,12 @@ from sqlalchemy.orm import Session
 from staydown import audit
 from staydown.actors import SYSTEM, Actor, ActorKind
 from staydown.audit import AuditTag
-from staydown.cases.queries import case_contents
 from staydown.cases.models import Case
+from staydown.cases.queries import case_contents
 from staydown.db import now
 from staydown.errors import NotFound, PermissionDenied, RateLimited
-from staydown.evidence.actions import Vault, read_item
 from staydown.evidence.models import EvidenceItem
+from staydown.evidence.vault import Vault, read_item
 from staydown.http import DbSession, require
 from staydown.limits import DbId
 from staydown.matching.models import Scan

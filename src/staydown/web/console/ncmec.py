@@ -11,6 +11,7 @@ from staydown.actors import Actor
 from staydown.authorities import ncmec
 from staydown.cases.queries import case_by_id
 from staydown.errors import Conflict, InvalidInput
+from staydown.flows import authorities as authority_flows
 from staydown.http import DbSession, require
 from staydown.i18n import N_, gettext
 from staydown.limits import DbId
@@ -74,7 +75,7 @@ def report_file_without(
     row = next((f for f in report.files if f.id == file_id), None)
     if row is None:
         raise InvalidInput(gettext("report %(id)s has no file %(file_id)s", id=report.id, file_id=file_id))
-    ncmec.file_without(
+    authority_flows.file_without(
         db,
         actor=actor,
         report=report,
@@ -113,7 +114,7 @@ def report_draft(
     if not case_id.strip().isdigit() or len(case_id.strip()) > 18:
         raise InvalidInput(gettext("the case number is a whole number"))
     case = case_by_id(db, int(case_id))
-    drafts = ncmec.draft_reports(
+    drafts = authority_flows.draft_reports(
         db,
         actor=actor,
         case=case,

@@ -13,7 +13,7 @@ from staydown.actors import Actor
 from staydown.audit.models import AuditEvent
 from staydown.db import Database
 from staydown.errors import NotFound
-from staydown.subjects import actions, queries
+from staydown.subjects import queries, records
 from staydown.subjects.models import PlatformAccount, PlatformContent
 from staydown.subjects.schemas import AccountRef, ContentRef
 
@@ -33,7 +33,7 @@ def test_first_mention_creates_content_and_account_with_audit(database: Database
         created_at=datetime(2026, 5, 1, tzinfo=UTC),
     )
     with database.unit_of_work() as db:
-        content = actions.ensure_content(db, actor=PLATFORM, ref=ref)
+        content = records.ensure_content(db, actor=PLATFORM, ref=ref)
     with database.unit_of_work(write=False) as db:
         stored = queries.content_by_platform_id(db, "post-1")
         assert stored.id == content.id and stored.kind == "image"
@@ -47,12 +47,12 @@ def test_first_mention_creates_content_and_account_with_audit(database: Database
 
 def test_second_mention_reuses_and_records_only_changes(database: Database) -> None:
     with database.unit_of_work() as db:
-        first = actions.ensure_content(db, actor=PLATFORM, ref=ContentRef(id="post-1"))
+        first = records.ensure_content(db, actor=PLATFORM, ref=ContentRef(id="post-1"))
     with database.unit_of_work() as db:
-        again = actions.ensure_content(db, actor=PLATFORM, ref=ContentRef(id="post-1"))
+        again = records.ensure_content(db, actor=PLATFORM, ref=ContentRef(id="post-1"))
         assert again.id == first.id
         assert _tags(db) == ["subject:content:create"]
-        actions.ensure_content(
+        records.ensure_content(
             db, actor=PLATFORM, ref=ContentRef(id="post-1", kind="video", account=AccountRef(id="u-1"))
         )
     with database.unit_of_work(write=False) as db:
@@ -63,8 +63,8 @@ def test_second_mention_reuses_and_records_only_changes(database: Database) -> N
 
 def test_a_different_poster_is_recorded_not_silently_applied(database: Database) -> None:
     with database.unit_of_work() as db:
-        actions.ensure_content(db, actor=PLATFORM, ref=ContentRef(id="p", account=AccountRef(id="a")))
-        actions.ensure_content(db, actor=PLATFORM, ref=ContentRef(id="p", account=AccountRef(id="b")))
+        records.ensure_content(db, actor=PLATFORM, ref=ContentRef(id="p", account=AccountRef(id="a")))
+        records.ensure_content(db, actor=PLATFORM, ref=ContentRef(id="p", account=AccountRef(id="b")))
     with database.unit_of_work(write=False) as db:
         account = queries.content_by_platform_id(db, "p").account
         assert account is not None and account.platform_id == "a"
@@ -104,7 +104,7 @@ def test_concurrent_first_mentions_create_one_row(database: Database) -> None:
         try:
             barrier.wait()
             with database.unit_of_work() as db:
-                actions.ensure_content(db, actor=PLATFORM, ref=ContentRef(id="hot", account=AccountRef(id="acc")))
+                records.ensure_content(db, actor=PLATFORM, ref=ContentRef(id="hot", account=AccountRef(id="acc")))
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 

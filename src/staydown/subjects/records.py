@@ -1,4 +1,5 @@
-"""Create platform content and accounts on first mention, and keep their details current."""
+"""The records of platform content and accounts: created on first mention, details kept current. The
+primitive every package that hears of a content or an account uses (intake, matching, evidence)."""
 
 from __future__ import annotations
 
