@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from staydown.cases.models import Case
 from staydown.db import Database
 from staydown.enforcement.models import EnforcementAction
-from staydown.intake.actions import new_tracking_code
+from staydown.intake.batch import new_tracking_code
 from staydown.intake.models import Notice
 from staydown.transparency.models import StatementOfReasons
 

@@ -15,6 +15,7 @@ from staydown.appeals.queries import appeal_by_id
 from staydown.audit import AuditTag
 from staydown.cases.models import Case, Outcome
 from staydown.db import now
+from staydown.enforcement.measures import reverse_case_measures
 from staydown.enforcement.models import EnforcementAction
 from staydown.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
 from staydown.policies.catalogue import Catalogue
@@ -181,7 +182,6 @@ def mark_dispute_implemented(
             raise InvalidInput("reverse_measures implements the decision: set implemented as well")
         if catalogue is None:
             raise InvalidInput("reversing measures needs the policy catalogue")
-        from staydown.enforcement.measures import reverse_case_measures
 
         case = db.get(Case, dispute.case_id)
         assert case is not None  # a dispute's case is never deleted

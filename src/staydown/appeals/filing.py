@@ -22,8 +22,9 @@ from staydown.cases.queries import case_by_id
 from staydown.db import now
 from staydown.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from staydown.i18n import gettext as _
-from staydown.intake.actions import new_tracking_code, notice_by_code
+from staydown.intake.batch import new_tracking_code
 from staydown.intake.models import Notice, NoticeState
+from staydown.intake.queries import notice_by_code
 from staydown.intake.schemas import EMAIL_RE
 from staydown.subjects.models import PlatformContent
 from staydown.transparency.models import StatementOfReasons

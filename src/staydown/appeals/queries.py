@@ -15,8 +15,8 @@ from staydown.appeals.rules import AppealRules
 from staydown.cases.models import Case, CaseState, Decision, DecisionState, Outcome
 from staydown.errors import Conflict, NotFound
 from staydown.i18n import N_
-from staydown.intake.actions import normalise_code
 from staydown.intake.models import Notice, NoticeItem, NoticeKind
+from staydown.intake.queries import normalise_code
 from staydown.transparency.scrub import Scrubber, case_scrubber
 
 OPEN_STATES = (AppealState.received.value, AppealState.in_review.value)

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from staydown import audit, codes
+from staydown import audit
 from staydown.actors import Actor
 from staydown.audit import AuditTag
 from staydown.cases import tracks
@@ -18,11 +18,11 @@ from staydown.cases.queries import OPEN_STATES, case_by_id
 from staydown.cases.rules import DEFAULT_RULES, CaseRules
 from staydown.db import now
 from staydown.enforcement.measures import restrict_distribution
-from staydown.errors import InvalidInput, NotFound, StaydownError
-from staydown.i18n import N_
+from staydown.errors import InvalidInput, StaydownError
 from staydown.intake import batch
 from staydown.intake.batch import new_tracking_code, resolve_policy
 from staydown.intake.models import Notice, NoticeItem, NoticeState
+from staydown.intake.queries import normalise_code, notice_by_code
 from staydown.intake.schemas import CompletionIn, NoticeIn
 from staydown.intake.takedown import TAKE_IT_DOWN_ELEMENTS, missing_takedown_elements
 from staydown.policies.catalogue import Catalogue
@@ -46,13 +46,6 @@ class Receipt:
     notice: Notice
     cases: list[Case] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
-
-
-def normalise_code(code: str) -> str:
-    found = codes.normalise(code)
-    if found is None:
-        raise NotFound(N_("no notice with that tracking code"))
-    return found
 
 
 def receipt_of(db: Session, outcome: batch.Outcome) -> Receipt:
@@ -89,13 +82,6 @@ def submit_notice(
     if isinstance(outcome, StaydownError):
         raise outcome
     return receipt_of(db, outcome)
-
-
-def notice_by_code(db: Session, code: str) -> Notice:
-    found = db.execute(sa.select(Notice).where(Notice.tracking_code == normalise_code(code))).scalar_one_or_none()
-    if found is None:
-        raise NotFound(N_("no notice with that tracking code"))
-    return found
 
 
 def complete_notice(

@@ -11,9 +11,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from staydown import codes
 from staydown.cases import tracks
 from staydown.cases.models import Case, Decision, DecisionState, LegalTrack
 from staydown.errors import InvalidInput, NotFound
+from staydown.i18n import N_
 from staydown.intake.models import Notice
 from staydown.policies.catalogue import PolicyRefError, default_catalogue, parse_ref
 from staydown.policies.queries import policy_version
@@ -97,3 +99,17 @@ def policy_title(db: Session, ref: str | None, *, catalogue: Any = None, languag
         except (NotFound, InvalidInput):
             policy = None
     return policy.text(language).title if policy is not None else None
+
+
+def normalise_code(code: str) -> str:
+    found = codes.normalise(code)
+    if found is None:
+        raise NotFound(N_("no notice with that tracking code"))
+    return found
+
+
+def notice_by_code(db: Session, code: str) -> Notice:
+    found = db.execute(sa.select(Notice).where(Notice.tracking_code == normalise_code(code))).scalar_one_or_none()
+    if found is None:
+        raise NotFound(N_("no notice with that tracking code"))
+    return found
