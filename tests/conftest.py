@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+import staydown.models  # noqa: F401 - every table registered before a test's Database flushes
 from staydown.clock import FrozenClock
 from staydown.db import Database, create_engine
 from staydown.migrate import upgrade

@@ -249,7 +249,7 @@ def test_periodic_jobs_are_scheduled_once_per_slot_across_workers(database: Data
 
 
 def test_deadline_sweep_is_a_periodic_job_of_the_service(database: Database, tmp_path) -> None:
-    from staydown.app import build_worker
+    from staydown.runtime import build_worker
     from staydown.jobs import RETENTION, SWEEP_DEADLINES, build_registry
     from staydown.settings import Settings
 
