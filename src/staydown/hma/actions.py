@@ -12,6 +12,7 @@ the caller as actor), and a bank is deleted only if it never held an entry.
 
 from __future__ import annotations
 
+import json as _json
 import random
 import re
 import time
@@ -22,14 +23,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from staydown.actors import Actor
+from staydown.actors import SYSTEM, Actor
 from staydown.db import now
 from staydown.errors import Conflict, InvalidInput, NotFound
 from staydown.hma.models import HmaBank, HmaContent
-from staydown.matching import banks
+from staydown.matching import banks, vpdq
 from staydown.matching.engine import MatchEngine
 from staydown.matching.matcher import BankMatch
 from staydown.matching.models import Bank, BankEntry, BankSource, MatchAction
+from staydown.media.hashing import hamming
 
 HMA_BANK_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]{0,79}$")
 # HMA's signal type name -> staydown's.
@@ -226,8 +228,6 @@ def check_metadata(raw: Any) -> Metadata | None:
             raise InvalidInput(f"Invalid metadata: {key} is a string of at most 2048 characters")
     if raw.get("json") is not None and not isinstance(raw["json"], dict):
         raise InvalidInput("Invalid metadata: json is an object")
-    import json as _json
-
     if len(_json.dumps(raw)) > MAX_METADATA_JSON:
         raise InvalidInput(f"Invalid metadata: at most {MAX_METADATA_JSON} characters of JSON")
     return Metadata(raw.get("content_id"), raw.get("content_uri"), raw.get("json"))
@@ -368,8 +368,6 @@ def _readd(
     through this API comes back; one a person disabled as a false positive stays disabled."""
     kind, clean = banks.normalise_signal(first.signal_type, first.signal)
     if kind.value == "vpdq":
-        from staydown.matching import vpdq
-
         clean = vpdq.digest(clean)
     entry = db.execute(
         sa.select(BankEntry).where(
@@ -530,8 +528,6 @@ def index_status(engine: MatchEngine, only: str | None = None) -> dict[str, dict
 
 def compare(body: Any) -> dict[str, Any]:
     """HMA's `/m/compare`: `{type: [a, b]}` -> `{type: [matched, {distance}]}` (PDQ only here)."""
-    from staydown.media.hashing import hamming
-
     if not isinstance(body, dict):
         raise InvalidInput("Request input was not a dict")
     out: dict[str, Any] = {}
@@ -556,6 +552,4 @@ REENABLE_JOB = "hma:reenable_expired"
 
 def reenable_job(db: Session, ctx: Any) -> None:
     """Periodic: items disabled until a time that has passed match again."""
-    from staydown.actors import SYSTEM
-
     reenable_expired(db, actor=SYSTEM, at=now(db).timestamp())

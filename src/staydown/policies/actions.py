@@ -11,7 +11,7 @@ from staydown import audit
 from staydown.actors import Actor
 from staydown.audit import AuditTag
 from staydown.db import now
-from staydown.errors import Conflict, NotFound
+from staydown.errors import Conflict, InvalidInput, NotFound
 from staydown.policies.catalogue import (
     Catalogue,
     PolicyRefError,
@@ -111,8 +111,6 @@ def policy_version(db: Session, ref: str) -> Policy:
     try:
         policy_id, version = parse_ref(ref)
     except PolicyRefError as exc:
-        from staydown.errors import InvalidInput
-
         raise InvalidInput(str(exc)) from None
     row = db.execute(
         sa.select(PolicyVersion).where(PolicyVersion.policy_id == policy_id, PolicyVersion.version == version)
