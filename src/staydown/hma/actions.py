@@ -18,7 +18,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from staydown.actors import SYSTEM, Actor
 from staydown.db import now
 from staydown.errors import Conflict, InvalidInput, NotFound
+from staydown.exchanges.models import Exchange
 from staydown.hma.models import HmaBank, HmaContent
 from staydown.matching import banks, vpdq
 from staydown.matching.engine import MatchEngine
@@ -43,6 +44,8 @@ MAX_METADATA_JSON = 16_384
 FIVE_YEARS = 5 * 365 * 86_400
 DEFAULT_PURPOSE = "hash matching for the platform's own lookups through the HMA-compatible API"
 DEFAULT_POLICY = "other-illegal"
+# What HMA names: a bank, or an exchange (whose bank has the same name).
+Named = TypeVar("Named", Bank, Exchange)
 
 
 # -- banks ------------------------------------------------------------------------------------
@@ -56,17 +59,26 @@ def hma_name(bank: Bank) -> str:
     return bank.name.upper()
 
 
-def find_bank(db: Session, name: str) -> Bank | None:
+def find_named(db: Session, model: type[Named], name: str) -> Named | None:
+    """The bank or exchange an HMA name (upper case) denotes, if any."""
     if not name or len(name) > 80:
         return None
-    return db.execute(sa.select(Bank).where(Bank.name == staydown_name(name))).scalar_one_or_none()
+    return db.execute(sa.select(model).where(model.name == staydown_name(name))).scalar_one_or_none()
+
+
+def get_named(db: Session, model: type[Named], name: str, what: str) -> Named:
+    found = find_named(db, model, name)
+    if found is None:
+        raise NotFound(f"{what} '{name}' not found")
+    return found
+
+
+def find_bank(db: Session, name: str) -> Bank | None:
+    return find_named(db, Bank, name)
 
 
 def get_bank(db: Session, name: str) -> Bank:
-    found = find_bank(db, name)
-    if found is None:
-        raise NotFound(f"bank '{name}' not found")
-    return found
+    return get_named(db, Bank, name, "bank")
 
 
 def ratios(db: Session) -> dict[int, float]:
