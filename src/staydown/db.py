@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from staydown.clock import Clock, SystemClock
+from staydown.errors import NotFound
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -435,6 +436,17 @@ def _run_commit_hooks(session: Session) -> None:
 def insert_for(db: Session, target: Any) -> Any:
     """The dialect's own INSERT for a model or table, the one that has `on_conflict_do_nothing`."""
     return (postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert)(target)
+
+
+Row = TypeVar("Row")
+
+
+def get_or_404(db: Session, model: type[Row], ident: Any, what: str) -> Row:
+    """The row of `model` with primary key `ident`, or NotFound("no <what> <ident>"): a 404 at the edge."""
+    found = db.get(model, ident)
+    if found is None:
+        raise NotFound(f"no {what} {ident}")
+    return found
 
 
 def now(db: Session) -> datetime:

@@ -14,7 +14,7 @@ from staydown.appeals.actions import appeal_by_id
 from staydown.appeals.models import DisputeOutcome, OutOfCourtDispute
 from staydown.audit import AuditTag
 from staydown.cases.models import Case, Outcome
-from staydown.db import now
+from staydown.db import get_or_404, now
 from staydown.enforcement.models import EnforcementAction
 from staydown.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
 from staydown.policies.catalogue import Catalogue
@@ -27,10 +27,7 @@ def _require_disputes(actor: Actor) -> None:
 
 
 def dispute_by_id(db: Session, dispute_id: int) -> OutOfCourtDispute:
-    found = db.get(OutOfCourtDispute, dispute_id)
-    if found is None:
-        raise NotFound(f"no out-of-court dispute {dispute_id}")
-    return found
+    return get_or_404(db, OutOfCourtDispute, dispute_id, "out-of-court dispute")
 
 
 def list_disputes(db: Session, *, open_only: bool = False, limit: int = 100) -> list[OutOfCourtDispute]:

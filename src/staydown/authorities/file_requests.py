@@ -24,10 +24,10 @@ from staydown import audit
 from staydown.actors import Actor
 from staydown.audit import AuditTag
 from staydown.authorities.models import FileRequest, NcmecReportFile
-from staydown.db import now
+from staydown.db import get_or_404, now
 from staydown.enforcement.actions import apply_action, lift_action
 from staydown.enforcement.models import EnforcementAction
-from staydown.errors import Conflict, InvalidInput, NotFound
+from staydown.errors import Conflict, InvalidInput
 from staydown.evidence.actions import Vault, store_item
 from staydown.evidence.models import EvidenceItem
 from staydown.subjects.models import PlatformContent
@@ -124,10 +124,7 @@ def _subject(request: FileRequest) -> dict[str, Any]:
 
 
 def request_by_id(db: Session, request_id: int) -> FileRequest:
-    found = db.get(FileRequest, request_id)
-    if found is None:
-        raise NotFound(f"no file request {request_id}")
-    return found
+    return get_or_404(db, FileRequest, request_id, "file request")
 
 
 def upload_digests(db: Session, content_id: int) -> dict[str, str]:

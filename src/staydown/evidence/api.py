@@ -13,7 +13,8 @@ from starlette.datastructures import UploadFile
 
 from staydown.actors import Actor
 from staydown.apidocs import errors
-from staydown.errors import Conflict, InvalidInput, NotFound
+from staydown.db import get_or_404
+from staydown.errors import Conflict, InvalidInput
 from staydown.evidence import actions
 from staydown.evidence.models import DestructionRequest, EvidenceItem, LegalHold
 from staydown.http import DbSession, require
@@ -183,9 +184,7 @@ class ReleaseIn(BaseModel):
 
 @router.post("/holds/{hold_id}/release")
 def release_hold(hold_id: DbId, body: ReleaseIn, db: DbSession, actor: Holder) -> dict[str, Any]:
-    found = db.get(LegalHold, hold_id)
-    if found is None:
-        raise NotFound(f"no legal hold {hold_id}")
+    found = get_or_404(db, LegalHold, hold_id, "legal hold")
     if found.released_at is not None:
         raise Conflict(f"hold {hold_id} was already released")
     h = actions.release_hold(db, actor=actor, hold=found, reason=body.reason)
@@ -236,8 +235,6 @@ def request_destruction(item_id: DbId, body: DestructionIn, db: DbSession, actor
 def approve_destruction(request_id: DbId, request: Request, db: DbSession, actor: Viewer) -> dict[str, Any]:
     from staydown.authorities import law_enforcement
 
-    found = db.get(DestructionRequest, request_id)
-    if found is None:
-        raise NotFound(f"no destruction request {request_id}")
+    found = get_or_404(db, DestructionRequest, request_id, "destruction request")
     item = law_enforcement.approve_destruction(db, actor=actor, vault=request.app.state.vault, request=found)
     return {"item_id": item.id, "state": item.state}

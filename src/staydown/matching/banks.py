@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from staydown import audit, sequences
 from staydown.actors import Actor
 from staydown.audit import AuditTag
-from staydown.db import now
+from staydown.db import get_or_404, now
 from staydown.errors import Conflict, InvalidInput, NotFound
 from staydown.matching.models import (
     BANK_SIGNALS,
@@ -339,10 +339,7 @@ def add_entries(
 
 
 def entry_by_id(db: Session, entry_id: int) -> BankEntry:
-    entry = db.get(BankEntry, entry_id)
-    if entry is None:
-        raise NotFound(f"no bank entry {entry_id}")
-    return entry
+    return get_or_404(db, BankEntry, entry_id, "bank entry")
 
 
 @dataclass(frozen=True)

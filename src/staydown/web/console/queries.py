@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from staydown.audit.models import AuditEvent
 from staydown.authorities.models import NcmecReport
-from staydown.errors import InvalidInput, NotFound
+from staydown.db import get_or_404
+from staydown.errors import InvalidInput
 from staydown.evidence.models import DestructionRequest, EvidenceItem, LegalHold
 from staydown.i18n import gettext
 from staydown.intake.models import TrustedFlagger
@@ -108,10 +109,7 @@ def ncmec_reports(db: Session, *, state: str | None, page: int) -> Page[NcmecRep
 
 
 def ncmec_report(db: Session, report_id: int) -> NcmecReport:
-    found = db.get(NcmecReport, report_id)
-    if found is None:
-        raise NotFound(f"no NCMEC report {report_id}")
-    return found
+    return get_or_404(db, NcmecReport, report_id, "NCMEC report")
 
 
 def file_requests_of(db: Session, report: NcmecReport) -> dict[int, Any]:
@@ -152,10 +150,7 @@ def holds_of(db: Session, item_id: int) -> list[LegalHold]:
 
 
 def hold_by_id(db: Session, hold_id: int) -> LegalHold:
-    found = db.get(LegalHold, hold_id)
-    if found is None:
-        raise NotFound(f"no legal hold {hold_id}")
-    return found
+    return get_or_404(db, LegalHold, hold_id, "legal hold")
 
 
 def pending_destructions(db: Session, *, item_id: int | None = None) -> list[DestructionRequest]:
@@ -174,10 +169,7 @@ def destructions_of(db: Session, item_id: int) -> list[DestructionRequest]:
 
 
 def destruction_request(db: Session, request_id: int) -> DestructionRequest:
-    found = db.get(DestructionRequest, request_id)
-    if found is None:
-        raise NotFound(f"no destruction request {request_id}")
-    return found
+    return get_or_404(db, DestructionRequest, request_id, "destruction request")
 
 
 # -- trusted flaggers, staff, API keys --------------------------------------------------------
@@ -192,10 +184,7 @@ def staff_users(db: Session) -> list[StaffUser]:
 
 
 def staff_user(db: Session, user_id: int) -> StaffUser:
-    found = db.get(StaffUser, user_id)
-    if found is None:
-        raise NotFound(f"no staff user {user_id}")
-    return found
+    return get_or_404(db, StaffUser, user_id, "staff user")
 
 
 def api_clients(db: Session) -> list[ApiClient]:
@@ -205,10 +194,7 @@ def api_clients(db: Session) -> list[ApiClient]:
 
 
 def api_client(db: Session, client_id: int) -> ApiClient:
-    found = db.get(ApiClient, client_id)
-    if found is None:
-        raise NotFound(f"no API client {client_id}")
-    return found
+    return get_or_404(db, ApiClient, client_id, "API client")
 
 
 # -- audit ------------------------------------------------------------------------------------
@@ -268,7 +254,5 @@ def nca_reports(db: Session, *, state: str | None, page: int) -> Page[Any]:
 def nca_report(db: Session, report_id: int) -> Any:
     from staydown.authorities.models import NcaReport
 
-    found = db.get(NcaReport, report_id)
-    if found is None:
-        raise NotFound(f"no NCA report {report_id}")
+    found = get_or_404(db, NcaReport, report_id, "NCA report")
     return found
