@@ -9,21 +9,20 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from staydown import audit
-from staydown.actors import Actor, ActorKind
+from staydown.actors import Actor
 from staydown.appeals.actions import appeal_by_id
 from staydown.appeals.models import DisputeOutcome, OutOfCourtDispute
 from staydown.audit import AuditTag
 from staydown.cases.models import Case, Outcome
 from staydown.db import get_or_404, now
 from staydown.enforcement.models import EnforcementAction
-from staydown.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
+from staydown.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from staydown.policies.catalogue import Catalogue
-from staydown.staff.permissions import Permission
+from staydown.staff.permissions import Permission, require_staff_permission
 
 
 def _require_disputes(actor: Actor) -> None:
-    if actor.kind is ActorKind.staff and Permission.APPEALS_DISPUTES.value not in actor.permissions:
-        raise PermissionDenied(f"this needs the '{Permission.APPEALS_DISPUTES.value}' permission")
+    require_staff_permission(actor, Permission.APPEALS_DISPUTES)
 
 
 def dispute_by_id(db: Session, dispute_id: int) -> OutOfCourtDispute:

@@ -34,7 +34,7 @@ from staydown.enforcement.models import EnforcementAction
 from staydown.errors import Conflict, InvalidInput, PermissionDenied, RuleViolation
 from staydown.evidence.models import EvidenceItem
 from staydown.policies.catalogue import Catalogue
-from staydown.staff.permissions import Permission
+from staydown.staff.permissions import Permission, require_staff_permission
 from staydown.subjects.models import PlatformAccount, PlatformContent
 
 FILE_NCA_REPORT = "nca:file"
@@ -83,8 +83,9 @@ def _off() -> RuleViolation:
 
 
 def _require(actor: Actor) -> None:
-    if actor.kind is ActorKind.staff and Permission.NCA_REPORTS.value not in actor.permissions:
-        raise PermissionDenied("NCA reports are handled by child-safety specialists and legal")
+    require_staff_permission(
+        actor, Permission.NCA_REPORTS, "NCA reports are handled by child-safety specialists and legal"
+    )
 
 
 # -- drafting ---------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from staydown.errors import Conflict, InvalidInput, NotFound, PermissionDenied, 
 from staydown.policies.catalogue import Catalogue, parse_ref
 from staydown.policies.schema import Policy
 from staydown.policies.vocab import ACCOUNT_ACTIONS, CONTENT_ACTIONS, SEVERITY_RANK
-from staydown.staff.permissions import Permission
+from staydown.staff.permissions import Permission, require_staff_permission
 from staydown.worklist import alert, clock_steps, take_lease
 
 OPEN_STATES = (CaseState.open.value, CaseState.second_review.value)
@@ -165,8 +165,7 @@ def refresh_priority(db: Session, case: Case) -> int:
 
 
 def _require(actor: Actor, permission: Permission) -> None:
-    if actor.kind is ActorKind.staff and permission.value not in actor.permissions:
-        raise PermissionDenied(f"this needs the '{permission.value}' permission")
+    require_staff_permission(actor, permission)
 
 
 def _can_work(actor: Actor, case: Case) -> None:
