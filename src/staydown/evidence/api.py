@@ -19,7 +19,7 @@ from staydown.evidence import actions
 from staydown.evidence.models import DestructionRequest, EvidenceItem, LegalHold
 from staydown.http import DbSession, require
 from staydown.limits import DbId, parse_json_object
-from staydown.memform import read_form
+from staydown.memform import read_form, text_field
 from staydown.staff.permissions import Permission
 from staydown.subjects.actions import ensure_content
 from staydown.subjects.schemas import AccountRef, ContentRef
@@ -70,14 +70,7 @@ def _out(db: DbSession, item: EvidenceItem) -> ItemOut:
 
 
 def _text_field(form: Any, name: str, limit: int) -> str | None:
-    value = form.get(name)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise InvalidInput(f"form field {name!r} must be text, not a file")
-    if len(value) > limit:
-        raise InvalidInput(f"form field {name!r} is longer than {limit} characters")
-    return value
+    return text_field(form, name, limit) or None  # an empty field is an absent one
 
 
 @router.post("/evidence", response_model=ItemOut, status_code=201, responses=errors(400, 413, 422))
