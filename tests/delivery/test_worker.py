@@ -249,8 +249,8 @@ def test_periodic_jobs_are_scheduled_once_per_slot_across_workers(database: Data
 
 
 def test_deadline_sweep_is_a_periodic_job_of_the_service(database: Database, tmp_path) -> None:
-    from staydown.runtime import build_worker
     from staydown.jobs import RETENTION, SWEEP_DEADLINES, build_registry
+    from staydown.runtime import build_worker
     from staydown.settings import Settings
 
     worker = build_worker(Settings(env="test", data_dir=tmp_path), database, build_registry())
