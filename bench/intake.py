@@ -768,8 +768,8 @@ def _writer_lock_experiment() -> None:
     """An experiment, not a change to staydown: SQLite write transactions queue on one in-process
     lock before BEGIN IMMEDIATE, instead of polling inside SQLite's busy handler (which sleeps 1, 2,
     5, 10 ... 100 ms between tries and serves no one in order)."""
-    import staydown.app
     import staydown.db
+    import staydown.runtime
 
     original = staydown.db.create_engine
     writer = threading.Lock()
@@ -797,7 +797,7 @@ def _writer_lock_experiment() -> None:
         return engine
 
     staydown.db.create_engine = create_engine
-    staydown.app.create_engine = create_engine
+    staydown.runtime.create_engine = create_engine
 
 
 def _audit_once_experiment() -> None:

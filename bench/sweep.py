@@ -407,7 +407,6 @@ def e2e(backend: str, url: str, opts: argparse.Namespace, tmp: Path, wait_until:
     import sqlalchemy as sa
 
     from staydown.actors import SYSTEM, Actor
-    from staydown.app import build_worker
     from staydown.cases.actions import case_by_id, claim_case, decide_case
     from staydown.cases.rules import CaseRules
     from staydown.db import Database, create_engine
@@ -424,6 +423,7 @@ def e2e(backend: str, url: str, opts: argparse.Namespace, tmp: Path, wait_until:
     from staydown.media.decode import DEFAULT_LIMITS
     from staydown.migrate import upgrade
     from staydown.policies import default_catalogue
+    from staydown.runtime import build_worker
     from staydown.settings import Settings
     from staydown.staff.actions import create_staff_user
     from staydown.staff.auth import actor_for_staff
@@ -542,9 +542,9 @@ def e2e(backend: str, url: str, opts: argparse.Namespace, tmp: Path, wait_until:
         services.update(settings=settings, case_rules=rules, catalogue=catalogue, match_engine=match_engine)
         if not opts.client_per_delivery:
             # As deployments run (app.worker_services, build_worker): one client per worker process.
-            from staydown.app import _webhook_client
+            from staydown.delivery.webhooks import webhook_client
 
-            services["http_client"] = _webhook_client(settings)
+            services["http_client"] = webhook_client(settings)
             out["shared_http_client"] = True
         workers = [
             build_worker(

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+import staydown.models  # noqa: F401 - every table registered before a test's Database flushes
 from staydown.actors import SYSTEM
 from staydown.app import create_app
 from staydown.clock import FrozenClock

@@ -69,8 +69,8 @@ def _imports(module: str, path: Path, modules: dict[str, Path]) -> set[str]:
             for alias in node.names:
                 if hit := resolve(f"{prefix}.{alias.name}"):
                     targets.add(hit)
-        for child in ast.iter_child_nodes(node):
-            visit(child)
+        for inner in ast.iter_child_nodes(node):
+            visit(inner)
 
     visit(tree)
     targets.discard(module)

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterable
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from staydown import __doc__ as package_doc
 from staydown.apidocs import docs_router, install_openapi
@@ -20,8 +21,9 @@ from staydown.authorities.api import router as authorities_router
 from staydown.cases.api import router as cases_router
 from staydown.cases.rules import CaseRules
 from staydown.clock import Clock
-from staydown.db import Database, SqliteCheckpointer, create_engine
+from staydown.db import Database, SqliteCheckpointer
 from staydown.delivery.outbox import JobRegistry
+from staydown.delivery.webhooks import webhook_client
 from staydown.enforcement.api import router as actions_router
 from staydown.evidence.api import router as evidence_router
 from staydown.evidence.vault import vault_from_settings
@@ -32,7 +34,6 @@ from staydown.hma.api import router as hma_router
 from staydown.http import (
     BodyLimitMiddleware,
     RateLimiter,
-    RequestIdLogFilter,
     RequestIdMiddleware,
     RetryAfterMiddleware,
     install_error_handlers,
@@ -41,102 +42,50 @@ from staydown.intake.api import public_router
 from staydown.intake.api import router as intake_router
 from staydown.intake.batcher import IntakeBatcher
 from staydown.intake.writer import ProcessIntake
-from staydown.jobs import PERIODIC, build_registry
+from staydown.jobs import build_registry
 from staydown.limits import refuse_nul_text
 from staydown.matching.api import router as banks_router
 from staydown.matching.engine import MatchEngine
 from staydown.matching.scan_api import router as scan_router
+from staydown.media.admission import DecodeSlots
+from staydown.media.hashpool import HashPool
 from staydown.observability.metrics import MetricsMiddleware
 from staydown.observability.metrics import router as metrics_router
 from staydown.policies.catalogue import Catalogue
+from staydown.runtime import build_database, build_worker, catalogue_from, configure_logging
 from staydown.settings import Settings, load_settings
 from staydown.staff.api import router as staff_router
+from staydown.staff.throttle import SignInThrottle
 from staydown.subjects.api import router as subjects_router
 from staydown.transparency.api import public_router as statements_public_router
 from staydown.transparency.api import router as statements_router
 from staydown.transparency.report_api import public_router as report_public_router
 from staydown.transparency.report_api import router as report_router
 from staydown.transparency.statement_settings import configure as configure_statements
+from staydown.web.console import admin as console_admin
+from staydown.web.console import appeals as console_appeals
+from staydown.web.console import audit as console_audit
+from staydown.web.console import auth as console_auth
+from staydown.web.console import banks as console_banks
+from staydown.web.console import cases as console_cases
+from staydown.web.console import dashboard as console_dashboard
+from staydown.web.console import evidence as console_evidence
+from staydown.web.console import exchanges as console_exchanges
+from staydown.web.console import flaggers as console_flaggers
+from staydown.web.console import lookup as console_lookup
+from staydown.web.console import media as console_media
+from staydown.web.console import nca as console_nca
+from staydown.web.console import ncmec as console_ncmec
+from staydown.web.console import queue as console_queue
 from staydown.web.errors import install_page_errors
+from staydown.web.public import router as public_pages_router
 from staydown.web.security import PageSecurityMiddleware
-from staydown.web.templating import STATIC_DIR
-from staydown.worker import RetryPolicy, Worker
+from staydown.web.templating import STATIC_DIR, use_page_language
 
 log = logging.getLogger("staydown")
 
 UPLOAD_PATHS = ("/v1/scan", "/v1/evidence", "/hma/h/hash", "/hma/m/lookup")
 UPLOAD_SUFFIXES = ("/import",)
-
-
-def configure_logging(level: str, fmt: str = "text") -> None:
-    """Every line carries the request id it was written under; `fmt` "json" writes each line as a
-    JSON object (STAYDOWN_LOG_FORMAT), uvicorn's own lines included (`staydown serve` then leaves
-    uvicorn's loggers to this handler)."""
-    root = logging.getLogger()
-    if any(getattr(h, "_staydown", False) for h in root.handlers):
-        return
-    handler = logging.StreamHandler()
-    handler._staydown = True  # type: ignore[attr-defined]
-    handler.addFilter(RequestIdLogFilter())
-    if fmt == "json":
-        from staydown.observability.logs import JsonFormatter
-
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
-    root.addHandler(handler)
-    root.setLevel(level.upper())
-
-
-def build_database(settings: Settings, clock: Clock | None = None) -> Database:
-    if clock is None and settings.clock_offset_file is not None:
-        from staydown.clock import OffsetClock
-
-        clock = OffsetClock(str(settings.clock_offset_file))
-    engine = create_engine(
-        str(settings.database_url),
-        sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-        sqlite_lock_wait_ms=settings.sqlite_lock_wait_ms,
-    )
-    database = Database(engine, clock=clock)
-    configure_statements(database, settings)  # apply_action issues statements of reasons with these
-    return database
-
-
-def build_worker(settings: Settings, database: Database, registry: JobRegistry, **kwargs: object) -> Worker:
-    if "services" not in kwargs:
-        from staydown.matching.engine import MatchEngine as _Engine
-
-        engine = _Engine(database, index_dir=settings.index_dir)
-        engine.load()  # a standalone worker starts from the saved replica, not from nothing
-        catalogue = _catalogue(settings)
-        kwargs["services"] = {
-            "case_rules": CaseRules.from_settings(settings, catalogue),
-            "settings": settings,
-            "catalogue": catalogue,
-            "match_engine": engine,
-            "vault": vault_from_settings(settings),
-            "http_client": _webhook_client(settings),
-        }
-    worker = Worker(
-        database,
-        registry,
-        retry=RetryPolicy(
-            base_seconds=settings.job_backoff_base_seconds,
-            cap_seconds=settings.job_backoff_cap_seconds,
-            lease_seconds=settings.job_lease_seconds,
-        ),
-        batch_size=settings.worker_batch_size,
-        **kwargs,  # type: ignore[arg-type]
-    )
-    worker.periodic = list(PERIODIC)
-    return worker
-
-
-def _catalogue(settings: Settings) -> Catalogue:
-    from staydown.policies import default_catalogue, load_catalogue
-
-    return load_catalogue(settings.policy_catalogue_path) if settings.policy_catalogue_path else default_catalogue()
 
 
 def worker_services(app: FastAPI) -> dict[str, object]:
@@ -148,16 +97,8 @@ def worker_services(app: FastAPI) -> dict[str, object]:
         "catalogue": state.catalogue,
         "match_engine": state.match_engine,
         "vault": state.vault,
-        "http_client": _webhook_client(state.settings),
+        "http_client": webhook_client(state.settings),
     }
-
-
-def _webhook_client(settings: Settings) -> object:
-    """One HTTP client per worker process: building one loads the CA bundle (~50 ms, under the GIL),
-    which was most of what a webhook delivery cost (bench/sweep.py)."""
-    from staydown.delivery.webhooks import webhook_client
-
-    return webhook_client(settings)
 
 
 def create_app(
@@ -260,19 +201,13 @@ def create_app(
     app.state.registry = registry
     app.state.match_engine = engine
     app.state.rate_limiter = RateLimiter()
-    from staydown.staff.throttle import SignInThrottle
-
     app.state.sign_in_throttle = SignInThrottle()
-    from staydown.media.admission import DecodeSlots
-
     app.state.decode_slots = DecodeSlots(
         settings.scan_max_concurrent_decodes, settings.scan_decode_queue, settings.scan_decode_wait_seconds
     )
-    from staydown.media.hashpool import HashPool
-
     app.state.hash_pool = HashPool(settings.scan_max_concurrent_decodes) if hash_processes else None
     app.state.vault = vault_from_settings(settings)
-    app.state.catalogue = catalogue or _catalogue(settings)
+    app.state.catalogue = catalogue or catalogue_from(settings)
     app.state.case_rules = CaseRules.from_settings(settings, app.state.catalogue)
     if intake_process:
         app.state.intake = ProcessIntake()
@@ -310,8 +245,6 @@ def create_app(
         # Outermost: everything inside (rate limits, sign-in throttling, logs, Secure cookies) sees
         # the client the trusted proxy forwarded for. `staydown serve` runs uvicorn with its own
         # proxy handling off, so this is the only place a forwarded header is read.
-        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
-
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
 
     app.include_router(health_router)
@@ -336,14 +269,6 @@ def create_app(
     app.include_router(report_public_router)
     app.include_router(hma_router)
     # Console and public pages (staydown.web): HTML routers are included below this line.
-    from staydown.web.console import appeals as console_appeals
-    from staydown.web.console import auth as console_auth
-    from staydown.web.console import cases as console_cases
-    from staydown.web.console import lookup as console_lookup
-    from staydown.web.console import media as console_media
-    from staydown.web.console import queue as console_queue
-    from staydown.web.templating import use_page_language
-
     # The console's language is current before any console view runs (its messages are in it).
     console_language = [Depends(use_page_language)]
     for console_router in (
@@ -356,19 +281,7 @@ def create_app(
         console_lookup.router,
     ):
         app.include_router(console_router, dependencies=console_language)
-    from staydown.web.public import router as public_pages_router
-
     app.include_router(public_pages_router)
-    from staydown.web.console import admin as console_admin
-    from staydown.web.console import audit as console_audit
-    from staydown.web.console import banks as console_banks
-    from staydown.web.console import dashboard as console_dashboard
-    from staydown.web.console import evidence as console_evidence
-    from staydown.web.console import exchanges as console_exchanges
-    from staydown.web.console import flaggers as console_flaggers
-    from staydown.web.console import nca as console_nca
-    from staydown.web.console import ncmec as console_ncmec
-
     for page_router in (
         console_banks.router,
         console_ncmec.router,

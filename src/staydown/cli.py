@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
-from staydown.actors import Actor, ActorKind
+from staydown.cli_support import cli_actor, err, out
+from staydown.cli_support import database as _database
+from staydown.cli_support import fail as _fail
+from staydown.cli_support import settings as _settings
 from staydown.errors import StaydownError
-from staydown.settings import ConfigurationError, Settings, load_settings
+from staydown.exchanges.cli import exchanges_app
+from staydown.settings import Settings
+
+if TYPE_CHECKING:
+    from staydown.db import Database
 
 app = typer.Typer(
     help="staydown: reported abuse comes down fast, every copy, and stays down.",
@@ -33,56 +38,8 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(policies_app, name="policies")
 banks_app = typer.Typer(help="Hash banks: list, import, export.", no_args_is_help=True)
 app.add_typer(banks_app, name="banks")
-from staydown.exchanges.cli import exchanges_app  # noqa: E402 - its commands use the helpers below
 
 app.add_typer(exchanges_app, name="exchanges")
-
-# Rich fits output to a terminal's width, and to 80 columns when there is none: piped into a file
-# or another program a table would be cut, its cells wrapped or ellipsised. Without a terminal a
-# table is as wide as its rows (up to PIPED_WIDTH, which no row reaches); a terminal keeps its own.
-PIPED_WIDTH = 4096
-
-
-def _console(*, stderr: bool = False) -> Console:
-    stream = sys.stderr if stderr else sys.stdout
-    if stream.isatty() or os.environ.get("COLUMNS"):
-        return Console(stderr=stderr)
-    return Console(stderr=stderr, width=PIPED_WIDTH, soft_wrap=True)
-
-
-out = _console()
-err = _console(stderr=True)
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigurationError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from exc
-    except Exception as exc:  # pydantic's ValidationError names the bad variable
-        err.print(f"[red]configuration is not valid:[/red] {exc}")
-        raise typer.Exit(2) from exc
-
-
-def _database(settings: Settings):
-    from staydown.app import build_database
-
-    return build_database(settings)
-
-
-def cli_actor() -> Actor:
-    """The operator at a shell is named by their OS account: commands are audited, not anonymous."""
-    try:
-        user = getpass.getuser()
-    except Exception:  # noqa: BLE001 - no passwd entry in some containers
-        user = "unknown"
-    return Actor(ActorKind.system, f"cli:{user}", f"command line ({user})")
-
-
-def _fail(exc: StaydownError) -> None:
-    err.print(f"[red]error:[/red] {exc.message}")
-    raise typer.Exit(1)
 
 
 @app.command()
@@ -109,8 +66,9 @@ def serve(
     enable_multiprocess(settings.data_dir)
     import uvicorn
 
-    from staydown.app import configure_logging, create_app
+    from staydown.app import create_app
     from staydown.migrate import upgrade
+    from staydown.runtime import configure_logging
 
     # The address served is what links written without a request (e-mails, statements) point
     # to when STAYDOWN_PUBLIC_BASE_URL is not set (Settings.base_url).
@@ -156,7 +114,7 @@ def serve(
     )
 
 
-def _record_catalogue(settings: Settings, database) -> None:
+def _record_catalogue(settings: Settings, database: Database) -> None:
     """Decisions cite `id@version`: the versions in force must be in the database before serving."""
     from staydown.actors import SYSTEM
     from staydown.policies.actions import sync_catalogue
@@ -177,8 +135,8 @@ def run_worker(
     once: Annotated[bool, typer.Option(help="run what is due, then exit")] = False,
 ) -> None:
     """Run the outbox worker on its own (scale out: any number, on any machine, with PostgreSQL)."""
-    from staydown.app import build_worker, configure_logging
     from staydown.jobs import build_registry
+    from staydown.runtime import build_worker, configure_logging
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -740,7 +698,7 @@ def transparency_report(
     """The transparency report for a period, computed from the rows of record."""
     from datetime import date
 
-    from staydown.app import _catalogue
+    from staydown.runtime import catalogue_from
     from staydown.transparency.export import FORMATS, render
     from staydown.transparency.report import build_report, period_of_days
 
@@ -757,7 +715,7 @@ def transparency_report(
     try:
         with database.unit_of_work(write=False) as db:
             text = render(
-                build_report(db, start=first, end=last, catalogue=_catalogue(settings), settings=settings), fmt
+                build_report(db, start=first, end=last, catalogue=catalogue_from(settings), settings=settings), fmt
             )
     except StaydownError as exc:
         _fail(exc)

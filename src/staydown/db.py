@@ -12,14 +12,16 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from staydown.clock import Clock, SystemClock
+from staydown.errors import NotFound
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -327,6 +329,7 @@ class SqliteCheckpointer:
         """One PASSIVE checkpoint: (busy, pages in the log, pages copied)."""
         with self.engine.connect() as conn:
             dbapi = conn.connection.dbapi_connection
+            assert dbapi is not None  # an open connection has its driver connection
             row = dbapi.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()  # outside any transaction
         self.runs += 1
         return tuple(row)
@@ -343,9 +346,9 @@ class Database:
     """An engine plus the clock every unit of work reads time from."""
 
     def __init__(self, engine: Engine, *, clock: Clock | None = None) -> None:
-        # Every table must be known before the first flush resolves a foreign key.
-        import staydown.models  # noqa: F401
-
+        # Every table must be known before the first flush resolves a foreign key: whoever builds
+        # the Database for a process imports `staydown.models` (staydown.runtime, the migrations, the
+        # tests' fixtures); this module is below the models and cannot.
         self.engine = engine
         self.clock: Clock = clock or SystemClock()
         self._factory = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
@@ -432,9 +435,18 @@ def _run_commit_hooks(session: Session) -> None:
 
 def insert_for(db: Session, target: Any) -> Any:
     """The dialect's own INSERT for a model or table, the one that has `on_conflict_do_nothing`."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
     return (postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert)(target)
+
+
+Row = TypeVar("Row")
+
+
+def get_or_404(db: Session, model: type[Row], ident: Any, what: str) -> Row:
+    """The row of `model` with primary key `ident`, or NotFound("no <what> <ident>"): a 404 at the edge."""
+    found = db.get(model, ident)
+    if found is None:
+        raise NotFound(f"no {what} {ident}")
+    return found
 
 
 def now(db: Session) -> datetime:

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from staydown.actors import SYSTEM
 from staydown.appeals.deadlines import APPEAL_DEADLINES, appeal_deadlines_job
 from staydown.authorities.dsa18 import SEND_NOTIFICATION, send_notification_job
+from staydown.authorities.file_requests import sweep_overdue
 from staydown.authorities.nca import FILE_NCA_REPORT
 from staydown.authorities.nca import file_report_job as file_nca_report_job
 from staydown.authorities.ncmec import FILE_REPORT, file_report_job
+from staydown.cases.actions import sweep_deadlines
+from staydown.cases.models import Case
+from staydown.cases.rules import DEFAULT_RULES
+from staydown.db import now
 from staydown.delivery.messages import SEND_MESSAGE, send_message_job
 from staydown.delivery.outbox import JobContext, JobRegistry
 from staydown.delivery.webhooks import DELIVER_WEBHOOK, deliver_webhook_job, deliver_webhooks_batch
 from staydown.enforcement.bank_media import STAY_DOWN_BANK_MEDIA, bank_media_batch, bank_media_job
 from staydown.enforcement.staydown import STAY_DOWN_SWEEP, sweep_job
+from staydown.evidence.actions import purge_expired
+from staydown.evidence.vault import vault_from_settings
 from staydown.exchanges.actions import EXCHANGE_FETCH, EXCHANGES_SCHEDULE
 from staydown.exchanges.actions import fetch_job as exchange_fetch_job
 from staydown.exchanges.actions import schedule_job as exchanges_schedule_job
@@ -22,6 +32,9 @@ from staydown.exchanges.feedback import EXCHANGE_SUBMIT, EXCHANGES_CASE_DECIDED,
 from staydown.hma.actions import REENABLE_JOB as HMA_REENABLE
 from staydown.hma.actions import reenable_job as hma_reenable_job
 from staydown.intake import hash_submissions
+from staydown.intake.models import NoticeItem
+from staydown.matching.models import Scan
+from staydown.matching.retention import purge_unmatched
 from staydown.transparency.consistency import SAMPLE_JOB as CONSISTENCY_SAMPLE
 from staydown.transparency.consistency import sample_job as consistency_sample_job
 from staydown.transparency.tdb import TDB_SUBMIT_JOB, tdb_submit_job
@@ -51,15 +64,6 @@ PERIODIC += ((HMA_REENABLE, 60),)
 def _retention(db: Session, ctx: JobContext) -> None:
     """Purge evidence past its retention that nothing holds, and the uploader data of scans that
     matched nothing once it is older than settings allow (EUI-4)."""
-    from datetime import timedelta
-
-    import sqlalchemy as sa
-
-    from staydown.db import now
-    from staydown.evidence.actions import purge_expired
-    from staydown.evidence.vault import vault_from_settings
-    from staydown.matching.models import Scan
-
     settings = ctx.services["settings"]
     vault = ctx.services.get("vault") or vault_from_settings(settings)
     purge_expired(db, actor=SYSTEM, vault=vault)
@@ -67,8 +71,6 @@ def _retention(db: Session, ctx: JobContext) -> None:
     # An upload that passed the scan and was later reported as child sexual abuse is no longer a
     # non-match: its IP, port and time are what the CyberTipline report carries (CSAM-3).
     reported = _child_safety_content_ids()
-    from staydown.matching.retention import purge_unmatched
-
     purge_unmatched(db, actor=SYSTEM, older_than=now(db) - timedelta(days=settings.unmatched_signal_retention_days))
     db.execute(
         sa.update(Scan)
@@ -82,12 +84,7 @@ def _retention(db: Session, ctx: JobContext) -> None:
     )
 
 
-def _child_safety_content_ids() -> sa.Select[tuple[int]]:
-    import sqlalchemy as sa
-
-    from staydown.cases.models import Case
-    from staydown.intake.models import NoticeItem
-
+def _child_safety_content_ids() -> sa.CompoundSelect[int | None]:
     in_case = sa.select(Case.content_id).where(Case.child_safety.is_(True), Case.content_id.is_not(None))
     reported = (
         sa.select(NoticeItem.content_id)
@@ -98,15 +95,10 @@ def _child_safety_content_ids() -> sa.Select[tuple[int]]:
 
 
 def _file_requests_overdue(db: Session, ctx: JobContext) -> None:
-    from staydown.authorities.file_requests import sweep_overdue
-
     sweep_overdue(db, actor=SYSTEM)
 
 
 def _sweep_deadlines(db: Session, ctx: JobContext) -> None:
-    from staydown.cases.actions import sweep_deadlines
-    from staydown.cases.rules import DEFAULT_RULES
-
     sweep_deadlines(db, actor=SYSTEM, rules=ctx.services.get("case_rules", DEFAULT_RULES), read_committed_only=True)
 
 

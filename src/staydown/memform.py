@@ -26,3 +26,16 @@ async def read_form(request: Request, *, max_files: int, max_fields: int) -> For
         return await parser.parse()
     except MultiPartException as exc:
         raise InvalidInput(f"the multipart form cannot be read: {exc.message}") from None
+
+
+def text_field(form: FormData, name: str, limit: int) -> str | None:
+    """A text field of a multipart form (None if absent): a file, or text over `limit` characters, is
+    refused with the field's name."""
+    value = form.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"form field {name!r} must be text, not a file")
+    if len(value) > limit:
+        raise InvalidInput(f"form field {name!r} is longer than {limit} characters")
+    return value

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -28,9 +28,9 @@ class SequenceHead(Base):
     value: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0)
 
 
-def _pending(db: Session, sequence: str) -> list[tuple[type, Any, Any]]:
+def _pending(db: Session, sequence: str) -> list[tuple[type[Base], Any, Any]]:
     db.connection()  # open the transaction now, so its rollback also drops what is pending
-    pending: dict[str, list[tuple[type, Any, Any]]] = db.info.setdefault(PENDING_KEY, {})
+    pending: dict[str, list[tuple[type[Base], Any, Any]]] = db.info.setdefault(PENDING_KEY, {})
     return pending.setdefault(sequence, [])
 
 
@@ -44,13 +44,13 @@ def touch(db: Session, obj: Any, *, sequence: str) -> None:
         items.append((type(obj), None, obj))
 
 
-def touch_ids(db: Session, model: type, ids: Iterable[int], *, sequence: str) -> None:
+def touch_ids(db: Session, model: type[Base], ids: Iterable[int], *, sequence: str) -> None:
     """The same for rows known by id (bulk imports that do not keep their objects in memory)."""
     _pending(db, sequence).extend((model, int(i), None) for i in ids)
 
 
 def assign(db: Session) -> None:
-    pending: dict[str, list[tuple[type, Any, Any]]] | None = db.info.pop(PENDING_KEY, None)
+    pending: dict[str, list[tuple[type[Base], Any, Any]]] | None = db.info.pop(PENDING_KEY, None)
     db.info.pop(PENDING_KEY + ":objects", None)
     if not pending:
         return
@@ -63,8 +63,8 @@ def assign(db: Session) -> None:
         if value is None:
             db.execute(sa.insert(SequenceHead).values(name=name, value=0))
             value = db.execute(stmt.with_for_update() if postgres else stmt).scalar_one()
-        updates: dict[type, list[dict[str, int]]] = {}
-        seen: set[tuple[type, int]] = set()
+        updates: dict[type[Base], list[dict[str, int]]] = {}
+        seen: set[tuple[type[Base], int]] = set()
         for model, row_id, obj in pending[name]:
             row_id = obj.id if obj is not None else row_id
             if (model, row_id) in seen:
@@ -75,7 +75,7 @@ def assign(db: Session) -> None:
             if obj is not None:
                 set_committed_value(obj, COLUMN, value)
         for model, params in updates.items():
-            table = model.__table__
+            table = cast(sa.Table, model.__table__)
             db.execute(
                 table.update().where(table.c.id == sa.bindparam("row_id")).values({COLUMN: sa.bindparam("seq")}),
                 params,

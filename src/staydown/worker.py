@@ -12,7 +12,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -41,8 +41,8 @@ class RetryPolicy:
         """Exponential backoff with jitter: between half and all of base * 2^(attempt-1), capped.
         Half is kept so that a burst of failures spreads out without retrying at once."""
         full = min(self.cap_seconds, self.base_seconds * (2 ** max(0, attempt - 1)))
-        rng = rng or random
-        return timedelta(seconds=rng.uniform(full / 2, full))
+        uniform = rng.uniform if rng is not None else random.uniform
+        return timedelta(seconds=uniform(full / 2, full))
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ class Worker:
                 rows = [r for r in rows if r.id in keep]
             if not rows:
                 return []
-            jobs, attempts = Job.__table__, JobAttempt.__table__
+            jobs, attempts = cast(sa.Table, Job.__table__), cast(sa.Table, JobAttempt.__table__)
             lost = [r.id for r in rows if r.state == JobState.running.value]
             if lost:
                 db.execute(
@@ -318,23 +318,26 @@ class Worker:
         try:
             with self.database.unit_of_work() as db:
                 when = now(db)
-                jobs, attempts = Job.__table__, JobAttempt.__table__
+                jobs, attempts = cast(sa.Table, Job.__table__), cast(sa.Table, JobAttempt.__table__)
                 for claimed in stranded:
-                    released = db.execute(
-                        jobs.update()
-                        .where(
-                            jobs.c.id == claimed.job_id,
-                            jobs.c.attempts == claimed.attempt,
-                            jobs.c.locked_by == self.worker_id,
-                            jobs.c.state == JobState.running.value,
-                        )
-                        .values(
-                            state=JobState.pending.value,
-                            run_at=when,
-                            locked_by=None,
-                            locked_until=None,
-                            last_error="the database was unavailable while it ran",
-                        )
+                    released = cast(  # an UPDATE's result is a cursor's, with its row count
+                        "sa.CursorResult[Any]",
+                        db.execute(
+                            jobs.update()
+                            .where(
+                                jobs.c.id == claimed.job_id,
+                                jobs.c.attempts == claimed.attempt,
+                                jobs.c.locked_by == self.worker_id,
+                                jobs.c.state == JobState.running.value,
+                            )
+                            .values(
+                                state=JobState.pending.value,
+                                run_at=when,
+                                locked_by=None,
+                                locked_until=None,
+                                last_error="the database was unavailable while it ran",
+                            )
+                        ),
                     ).rowcount
                     if released:
                         db.execute(
@@ -406,7 +409,7 @@ class Worker:
         with self.database.unit_of_work() as db:
             when = now(db)
             if done:
-                jobs, attempts = Job.__table__, JobAttempt.__table__
+                jobs, attempts = cast(sa.Table, Job.__table__), cast(sa.Table, JobAttempt.__table__)
                 params = [{"b_job": c.job_id, "b_attempt": c.attempt} for c in done]
                 db.execute(
                     jobs.update()

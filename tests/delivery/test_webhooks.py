@@ -149,6 +149,7 @@ def test_retries_last_at_least_a_day(database: Database, clock: FrozenClock, rec
 
 KILLER = """
 import os, signal, sys
+import staydown.models  # every table registered, as staydown.runtime does for the service
 from staydown.actors import SYSTEM
 from staydown.db import Database, create_engine
 from staydown.enforcement.actions import apply_action

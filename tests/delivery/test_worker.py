@@ -16,7 +16,6 @@ from sqlalchemy.exc import OperationalError
 
 from staydown import audit
 from staydown.actors import SYSTEM
-from staydown.app import build_worker
 from staydown.audit import AuditTag
 from staydown.audit.models import AuditEvent
 from staydown.clock import FrozenClock
@@ -25,6 +24,7 @@ from staydown.delivery.models import Job, JobAttempt, JobState
 from staydown.delivery.outbox import JobContext, JobRegistry, enqueue
 from staydown.errors import Conflict
 from staydown.jobs import RETENTION, SWEEP_DEADLINES, build_registry
+from staydown.runtime import build_worker
 from staydown.settings import Settings
 from staydown.worker import RetryPolicy, Worker, requeue_dead_job
 
@@ -260,6 +260,7 @@ def test_periodic_jobs_are_scheduled_once_per_slot_across_workers(database: Data
 
 
 def test_deadline_sweep_is_a_periodic_job_of_the_service(database: Database, tmp_path) -> None:
+
     worker = build_worker(Settings(env="test", data_dir=tmp_path), database, build_registry())
     assert (SWEEP_DEADLINES, 60) in worker.periodic and (RETENTION, 3600) in worker.periodic
     worker.schedule_periodic()

@@ -145,9 +145,11 @@ def test_key_rotation_rewraps_and_old_key_can_go(database: Database, tmp_path: P
         assert actions.rotate_master_key(db, actor=SYSTEM, vault=v2) == 1
     v3 = Vault(MasterKeys.from_base64(new), store)
     with database.unit_of_work() as db:
-        assert read_item(db, actor=CS, vault=v3, item=db.get(EvidenceItem, item_id), purpose="after rotation") == data
+        assert (
+            read_item(db, actor=CS, vault=v3, item=db.get_one(EvidenceItem, item_id), purpose="after rotation") == data
+        )
         with pytest.raises(VaultKeyError):
-            read_item(db, actor=CS, vault=v1, item=db.get(EvidenceItem, item_id), purpose="with the old key")
+            read_item(db, actor=CS, vault=v1, item=db.get_one(EvidenceItem, item_id), purpose="with the old key")
 
 
 def test_platform_deposits_evidence_and_staff_read_it_over_http(client, database: Database, api_key: str) -> None:

@@ -190,6 +190,7 @@ def test_corrupt_saved_index_is_rebuilt_from_the_database(database: Database, tm
 
 FOLLOWER = """
 import json, sys
+import staydown.models  # every table registered, as staydown.runtime does for the service
 from staydown.db import Database, create_engine
 from staydown.matching.engine import MatchEngine
 from staydown.matching import banks

@@ -9,29 +9,25 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from staydown import audit
-from staydown.actors import Actor, ActorKind
+from staydown.actors import Actor
 from staydown.appeals.models import DisputeOutcome, OutOfCourtDispute
 from staydown.appeals.queries import appeal_by_id
 from staydown.audit import AuditTag
 from staydown.cases.models import Case, Outcome
-from staydown.db import now
+from staydown.db import get_or_404, now
 from staydown.enforcement.measures import reverse_case_measures
 from staydown.enforcement.models import EnforcementAction
-from staydown.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
+from staydown.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from staydown.policies.catalogue import Catalogue
-from staydown.staff.permissions import Permission
+from staydown.staff.permissions import Permission, require_staff_permission
 
 
 def _require_disputes(actor: Actor) -> None:
-    if actor.kind is ActorKind.staff and Permission.APPEALS_DISPUTES.value not in actor.permissions:
-        raise PermissionDenied(f"this needs the '{Permission.APPEALS_DISPUTES.value}' permission")
+    require_staff_permission(actor, Permission.APPEALS_DISPUTES)
 
 
 def dispute_by_id(db: Session, dispute_id: int) -> OutOfCourtDispute:
-    found = db.get(OutOfCourtDispute, dispute_id)
-    if found is None:
-        raise NotFound(f"no out-of-court dispute {dispute_id}")
-    return found
+    return get_or_404(db, OutOfCourtDispute, dispute_id, "out-of-court dispute")
 
 
 def list_disputes(db: Session, *, open_only: bool = False, limit: int = 100) -> list[OutOfCourtDispute]:

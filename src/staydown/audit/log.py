@@ -8,7 +8,7 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
@@ -108,7 +108,7 @@ class PendingEvent:
 def _lock_head(db: Session) -> tuple[int, str]:
     """The head's (seq, hash), locked until the transaction ends (FOR UPDATE on PostgreSQL; the
     SQLite write lock does the same)."""
-    table = AuditHead.__table__
+    table = cast(sa.Table, AuditHead.__table__)
     stmt = sa.select(table.c.seq, table.c.hash).where(table.c.id == HEAD_ID)
     if db.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
@@ -172,8 +172,8 @@ def flush(db: Session) -> None:
         event.hash = prev = _hash_of(event)
     # Statements, not ORM objects: an object per event cost more than hashing it (issue 4's profile).
     conn = db.connection()
-    conn.execute(sa.insert(AuditEvent.__table__), [e.row() for e in events])
-    head = AuditHead.__table__
+    conn.execute(sa.insert(cast(sa.Table, AuditEvent.__table__)), [e.row() for e in events])
+    head = cast(sa.Table, AuditHead.__table__)
     conn.execute(sa.update(head).where(head.c.id == HEAD_ID).values(seq=seq, hash=prev))
 
 

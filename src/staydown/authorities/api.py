@@ -15,6 +15,7 @@ from staydown.authorities import dsa18, law_enforcement, nca, ncmec
 from staydown.authorities.models import FileRequest, NcaReport, NcmecReport, NcmecReportFile
 from staydown.authorities.nca_format import UkLinkBasis
 from staydown.cases.queries import case_by_id
+from staydown.db import get_or_404
 from staydown.errors import InvalidInput, NotFound
 from staydown.flows import authorities as authority_flows
 from staydown.http import DbSession, require
@@ -99,10 +100,7 @@ def _report_out(db: DbSession, r: NcmecReport) -> NcmecReportOut:
 
 
 def _report(db: DbSession, report_id: DbId) -> NcmecReport:
-    report = db.get(NcmecReport, report_id)
-    if report is None:
-        raise NotFound(f"no NCMEC report {report_id}")
-    return report
+    return get_or_404(db, NcmecReport, report_id, "NCMEC report")
 
 
 @router.post("/cases/{case_id}/ncmec-reports", response_model=list[NcmecReportOut], status_code=201)
@@ -221,10 +219,7 @@ def _nca_out(r: NcaReport) -> NcaReportOut:
 
 
 def _nca_report(db: DbSession, report_id: DbId) -> NcaReport:
-    report = db.get(NcaReport, report_id)
-    if report is None:
-        raise NotFound(f"no NCA report {report_id}")
-    return report
+    return get_or_404(db, NcaReport, report_id, "NCA report")
 
 
 @router.post("/cases/{case_id}/nca-reports", response_model=list[NcaReportOut], status_code=201)

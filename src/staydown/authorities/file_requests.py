@@ -25,9 +25,8 @@ from staydown import audit
 from staydown.actors import Actor
 from staydown.audit import AuditTag
 from staydown.authorities.models import FileRequest
-from staydown.db import now
+from staydown.db import get_or_404, now
 from staydown.enforcement.models import EnforcementAction
-from staydown.errors import NotFound
 from staydown.matching.models import ContentSignal
 from staydown.subjects.models import PlatformContent
 from staydown.worklist import alert
@@ -59,10 +58,7 @@ def audit_subject(request: FileRequest) -> dict[str, Any]:
 
 
 def request_by_id(db: Session, request_id: int) -> FileRequest:
-    found = db.get(FileRequest, request_id)
-    if found is None:
-        raise NotFound(f"no file request {request_id}")
-    return found
+    return get_or_404(db, FileRequest, request_id, "file request")
 
 
 def upload_digests(db: Session, content_id: int) -> dict[str, str]:

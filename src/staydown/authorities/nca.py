@@ -41,7 +41,7 @@ from staydown.evidence.vault import place_hold, read_item
 from staydown.intake.models import Notice
 from staydown.matching.models import ContentSignal, Scan
 from staydown.policies.catalogue import Catalogue
-from staydown.staff.permissions import Permission
+from staydown.staff.permissions import Permission, require_staff_permission
 from staydown.subjects.models import PlatformAccount, PlatformContent
 
 FILE_NCA_REPORT = "nca:file"
@@ -90,8 +90,9 @@ def _off() -> RuleViolation:
 
 
 def _require(actor: Actor) -> None:
-    if actor.kind is ActorKind.staff and Permission.NCA_REPORTS.value not in actor.permissions:
-        raise PermissionDenied("NCA reports are handled by child-safety specialists and legal")
+    require_staff_permission(
+        actor, Permission.NCA_REPORTS, "NCA reports are handled by child-safety specialists and legal"
+    )
 
 
 # -- drafting ---------------------------------------------------------------------------------

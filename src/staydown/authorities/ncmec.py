@@ -29,7 +29,7 @@ from staydown.errors import Conflict, PermissionDenied
 from staydown.evidence.models import EvidenceItem
 from staydown.evidence.vault import place_hold, read_item
 from staydown.matching.models import Scan
-from staydown.staff.permissions import Permission
+from staydown.staff.permissions import Permission, require_staff_permission
 from staydown.subjects.models import PlatformContent
 from staydown.subjects.schemas import PUBLIC_VISIBILITIES, VISIBILITIES
 
@@ -41,8 +41,9 @@ MAX_URLS = 200
 
 
 def require_reporter(actor: Actor) -> None:
-    if actor.kind is ActorKind.staff and Permission.NCMEC_REPORTS.value not in actor.permissions:
-        raise PermissionDenied("NCMEC reports are handled by child-safety specialists and legal")
+    require_staff_permission(
+        actor, Permission.NCMEC_REPORTS, "NCMEC reports are handled by child-safety specialists and legal"
+    )
 
 
 # -- what a report says about each file -----------------------------------------------------

@@ -528,11 +528,9 @@ def _check_bool(owner: str, name: str, value: object, *, required: bool = False)
 def _check_enum(owner: str, name: str, value: object, enum: type[StrEnum]) -> None:
     if value is None:
         return
-    try:
-        enum(value)
-    except ValueError:
+    if not isinstance(value, str) or value not in {m.value for m in enum}:
         allowed = ", ".join(repr(m.value) for m in enum)
-        raise ValueError(f"{owner}.{name} is {value!r}; expected one of {allowed}") from None
+        raise ValueError(f"{owner}.{name} is {value!r}; expected one of {allowed}")
 
 
 def _as_tuple(obj: Any, name: str) -> None:
@@ -785,51 +783,47 @@ def _check_account(owner: str, obj: Any) -> None:
 
 
 @dataclass(frozen=True)
-class ReportedPerson:
-    """The person or user reported (personOrUserReported)."""
+class _Account:
+    """What the reported person and a victim share: their account on the service and the person."""
 
+    person: Person | None = None
     esp_identifier: str | None = None
     screen_name: str | None = None
     esp_service: str | None = None
     display_names: Sequence[str] = ()
     profile_urls: Sequence[str] = ()
     ip_capture_events: Sequence[IpCaptureEvent] = ()
-    person: Person | None = None
     compromised_account: bool | None = None
     profile_bio: str | None = None
     prior_ct_reports: Sequence[int] = ()
-    group_identifier: str | None = None
     account_temporarily_disabled: AccountDisabled | None = None
     account_permanently_disabled: AccountDisabled | None = None
     additional_info: str | None = None
 
     def __post_init__(self) -> None:
-        _check_account("ReportedPerson", self)
+        _check_account(type(self).__name__, self)
+
+
+@dataclass(frozen=True)
+class ReportedPerson(_Account):
+    """The person or user reported (personOrUserReported)."""
+
+    group_identifier: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         _check_text("ReportedPerson", "group_identifier", self.group_identifier, 255)
 
 
 @dataclass(frozen=True)
-class Victim:
+class Victim(_Account):
     """A child victim, if known. Without personal details, `person` may stay None: an empty
     victimPerson element is sent, which the schema requires."""
 
-    person: Person | None = None
-    esp_identifier: str | None = None
-    screen_name: str | None = None
-    esp_service: str | None = None
-    display_names: Sequence[str] = ()
-    profile_urls: Sequence[str] = ()
-    ip_capture_events: Sequence[IpCaptureEvent] = ()
-    compromised_account: bool | None = None
-    profile_bio: str | None = None
     school_name: str | None = None
-    prior_ct_reports: Sequence[int] = ()
-    account_temporarily_disabled: AccountDisabled | None = None
-    account_permanently_disabled: AccountDisabled | None = None
-    additional_info: str | None = None
 
     def __post_init__(self) -> None:
-        _check_account("Victim", self)
+        super().__post_init__()
         _check_text("Victim", "school_name", self.school_name, 255)
 
 
@@ -905,7 +899,7 @@ def _put_disabled(parent: ET.Element, name: str, disabled: AccountDisabled | Non
     _put(parent, name, True, attrs)
 
 
-def _put_account_head(element: ET.Element, account: ReportedPerson | Victim) -> None:
+def _put_account_head(element: ET.Element, account: _Account) -> None:
     _put(element, "espIdentifier", account.esp_identifier)
     _put(element, "espService", account.esp_service)
     _put(element, "compromisedAccount", account.compromised_account)
@@ -915,6 +909,12 @@ def _put_account_head(element: ET.Element, account: ReportedPerson | Victim) -> 
     _put(element, "profileBio", account.profile_bio)
     for event in account.ip_capture_events:
         _put_ip_event(element, event)
+
+
+def _put_account_tail(element: ET.Element, account: _Account) -> None:
+    _put_disabled(element, "accountTemporarilyDisabled", account.account_temporarily_disabled)
+    _put_disabled(element, "accountPermanentlyDisabled", account.account_permanently_disabled)
+    _put(element, "additionalInfo", account.additional_info)
 
 
 def _report_element(report: Report) -> ET.Element:
@@ -965,9 +965,7 @@ def _report_element(report: Report) -> ET.Element:
         _put_account_head(element, reported)
         _put_all(element, "priorCTReports", reported.prior_ct_reports)
         _put(element, "groupIdentifier", reported.group_identifier)
-        _put_disabled(element, "accountTemporarilyDisabled", reported.account_temporarily_disabled)
-        _put_disabled(element, "accountPermanentlyDisabled", reported.account_permanently_disabled)
-        _put(element, "additionalInfo", reported.additional_info)
+        _put_account_tail(element, reported)
 
     for victim in report.victims:
         element = ET.SubElement(root, "victim")
@@ -975,9 +973,7 @@ def _report_element(report: Report) -> ET.Element:
         _put_account_head(element, victim)
         _put(element, "schoolName", victim.school_name)
         _put_all(element, "priorCTReports", victim.prior_ct_reports)
-        _put_disabled(element, "accountTemporarilyDisabled", victim.account_temporarily_disabled)
-        _put_disabled(element, "accountPermanentlyDisabled", victim.account_permanently_disabled)
-        _put(element, "additionalInfo", victim.additional_info)
+        _put_account_tail(element, victim)
 
     _put(root, "additionalInfo", report.additional_info)
     return root

@@ -42,15 +42,14 @@ from staydown.errors import Conflict, InvalidInput, PermissionDenied, RuleViolat
 from staydown.policies.catalogue import Catalogue, parse_ref
 from staydown.policies.schema import Policy
 from staydown.policies.vocab import ACCOUNT_ACTIONS, CONTENT_ACTIONS
-from staydown.staff.permissions import Permission
+from staydown.staff.permissions import Permission, require_staff_permission
 from staydown.worklist import alert, clock_steps, take_lease
 
 # -- claims -----------------------------------------------------------------------------------
 
 
 def _require(actor: Actor, permission: Permission) -> None:
-    if actor.kind is ActorKind.staff and permission.value not in actor.permissions:
-        raise PermissionDenied(f"this needs the '{permission.value}' permission")
+    require_staff_permission(actor, permission)
 
 
 def _can_work(actor: Actor, case: Case) -> None:

@@ -13,7 +13,7 @@ from staydown.cases.models import Case, CaseComment, CaseState
 from staydown.db import now
 from staydown.errors import Conflict, InvalidInput, PermissionDenied
 from staydown.staff.models import StaffUser
-from staydown.staff.permissions import Permission, Role, permissions_for_roles
+from staydown.staff.permissions import Permission, Role, permissions_for_roles, require_staff_permission
 from staydown.worklist import alert
 
 MAX_COMMENT = 5_000
@@ -22,8 +22,7 @@ ESCALATION_ALERT = "case_escalated"
 
 
 def _require(actor: Actor, permission: Permission, case: Case) -> None:
-    if actor.kind is ActorKind.staff and permission.value not in actor.permissions:
-        raise PermissionDenied(f"this needs the '{permission.value}' permission")
+    require_staff_permission(actor, permission)
     if (
         case.child_safety
         and actor.kind is ActorKind.staff

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from collections.abc import Callable, Mapping, Sequence
@@ -248,7 +249,7 @@ def scan_url_call(
             "url": url,
             "content": content,
             "uploader_ip": uploader_ip,
-            "uploader_port": int(_port(uploader_port)) if uploader_port is not None else None,
+            "uploader_port": int(port) if (port := _port(uploader_port)) is not None else None,
             "uploaded_at": _iso(uploaded_at, "uploaded_at"),
             "original_filename": original_filename,
         }
@@ -286,7 +287,7 @@ def match_call(
             "sha256": sha256,
             "content": content,
             "uploader_ip": uploader_ip,
-            "uploader_port": int(_port(uploader_port)) if uploader_port is not None else None,
+            "uploader_port": int(port) if (port := _port(uploader_port)) is not None else None,
             "uploaded_at": _iso(uploaded_at, "uploaded_at"),
             "original_filename": original_filename,
         }
@@ -375,8 +376,6 @@ def evidence_call(
 ) -> Call[EvidenceReceipt]:
     """Deposit a file for the vault. Sending the same file again for the same request returns
     the same item (the server compares the bytes), so it is retried like a PUT."""
-    import json
-
     content, filename = read_media(data)
     if content_id is None and request_id is None:
         raise ValueError("give the content_id, or the request_id of the provide_file action it answers")

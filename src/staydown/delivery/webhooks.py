@@ -16,6 +16,7 @@ from staydown.delivery.outbox import JobContext, enqueue
 from staydown.delivery.signing import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, sign
 from staydown.egress import OPERATOR, guarded_client
 from staydown.enforcement.models import EnforcementAction
+from staydown.observability.metrics import WEBHOOKS
 from staydown.subjects.models import PlatformAccount, PlatformContent
 from staydown.transparency.models import StatementOfReasons
 from staydown.transparency.scrub import case_scrubber, prefetch_scrubbers
@@ -129,8 +130,6 @@ def _request(
 
 
 def _post(client: httpx.Client, url: str, body: bytes, headers: dict[str, str]) -> None:
-    from staydown.observability.metrics import WEBHOOKS
-
     try:
         response = client.post(url, content=body, headers=headers)
     except Exception:

@@ -10,10 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from staydown.actors import Actor
 from staydown.authorities.file_requests import refuse_file
+from staydown.db import get_or_404
 from staydown.delivery.webhooks import action_event
 from staydown.enforcement.measures import acknowledge_action
 from staydown.enforcement.models import EnforcementAction
-from staydown.errors import NotFound
 from staydown.http import DbSession, require
 from staydown.limits import Cursor, DbId
 from staydown.staff.permissions import Permission
@@ -61,9 +61,7 @@ def ack(action_id: DbId, body: AckIn, db: DbSession, actor: Acker) -> dict[str, 
     """The platform carried the action out (or could not, and says why). A confirmed removal is
     what meets a TAKE IT DOWN track; a `provide_file` acknowledged as failed tells child safety
     that a CyberTipline report's file will not come."""
-    action = db.get(EnforcementAction, action_id)
-    if action is None:
-        raise NotFound(f"no action {action_id}")
+    action = get_or_404(db, EnforcementAction, action_id, "action")
     acknowledge_action(db, actor=actor, action=action, status=body.status, detail=body.detail)
     if action.kind == "provide_file" and body.status == "failed":
         # The platform cannot provide a file a CyberTipline report waits for: child safety hears

@@ -16,14 +16,15 @@ from starlette.datastructures import UploadFile
 from staydown.actors import Actor
 from staydown.apidocs import errors
 from staydown.authorities import file_requests
-from staydown.errors import Conflict, InvalidInput, NotFound
+from staydown.db import get_or_404
+from staydown.errors import Conflict, InvalidInput
 from staydown.evidence import actions
 from staydown.evidence.models import DestructionRequest, EvidenceItem, LegalHold
 from staydown.evidence.vault import item_by_id, place_hold, read_item
 from staydown.flows import authorities as authority_flows
 from staydown.http import DbSession, require
 from staydown.limits import DbId, parse_json_object
-from staydown.memform import read_form
+from staydown.memform import read_form, text_field
 from staydown.staff.permissions import Permission
 from staydown.subjects.models import PlatformContent
 from staydown.subjects.records import ensure_content
@@ -73,14 +74,7 @@ def _out(db: DbSession, item: EvidenceItem) -> ItemOut:
 
 
 def _text_field(form: Any, name: str, limit: int) -> str | None:
-    value = form.get(name)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise InvalidInput(f"form field {name!r} must be text, not a file")
-    if len(value) > limit:
-        raise InvalidInput(f"form field {name!r} is longer than {limit} characters")
-    return value
+    return text_field(form, name, limit) or None  # an empty field is an absent one
 
 
 @router.post("/evidence", response_model=ItemOut, status_code=201, responses=errors(400, 413, 422))
@@ -183,9 +177,7 @@ class ReleaseIn(BaseModel):
 
 @router.post("/holds/{hold_id}/release")
 def release_hold(hold_id: DbId, body: ReleaseIn, db: DbSession, actor: Holder) -> dict[str, Any]:
-    found = db.get(LegalHold, hold_id)
-    if found is None:
-        raise NotFound(f"no legal hold {hold_id}")
+    found = get_or_404(db, LegalHold, hold_id, "legal hold")
     if found.released_at is not None:
         raise Conflict(f"hold {hold_id} was already released")
     h = actions.release_hold(db, actor=actor, hold=found, reason=body.reason)
@@ -230,8 +222,6 @@ def request_destruction(item_id: DbId, body: DestructionIn, db: DbSession, actor
 
 @router.post("/destruction-requests/{request_id}/approve")
 def approve_destruction(request_id: DbId, request: Request, db: DbSession, actor: Viewer) -> dict[str, Any]:
-    found = db.get(DestructionRequest, request_id)
-    if found is None:
-        raise NotFound(f"no destruction request {request_id}")
+    found = get_or_404(db, DestructionRequest, request_id, "destruction request")
     item = authority_flows.approve_destruction(db, actor=actor, vault=request.app.state.vault, request=found)
     return {"item_id": item.id, "state": item.state}

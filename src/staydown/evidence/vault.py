@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from staydown import audit
 from staydown.actors import Actor, ActorKind
 from staydown.audit import AuditTag
-from staydown.db import now
-from staydown.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from staydown.db import get_or_404, now
+from staydown.errors import Conflict, InvalidInput, PermissionDenied
 from staydown.evidence.blobs import BlobStore, FileBlobStore
 from staydown.evidence.crypto import MasterKeys, open_blob, seal
 from staydown.evidence.models import EvidenceItem, LegalHold
@@ -104,10 +104,7 @@ def store_item(
 
 
 def item_by_id(db: Session, item_id: int) -> EvidenceItem:
-    item = db.get(EvidenceItem, item_id)
-    if item is None:
-        raise NotFound(f"no evidence item {item_id}")
-    return item
+    return get_or_404(db, EvidenceItem, item_id, "evidence item")
 
 
 def read_item(

@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
+from staydown import cli_support
+
 exchanges_app = typer.Typer(
     help="Hash exchanges (NCMEC, StopNCII, ThreatExchange, TAT, hash lists).", no_args_is_help=True
 )
@@ -20,12 +22,6 @@ share_app = typer.Typer(
 exchanges_app.add_typer(share_app, name="share")
 
 
-def _cli() -> Any:
-    from staydown import cli  # the shared command helpers; imported late, cli.py imports this module
-
-    return cli
-
-
 @exchanges_app.command("list")
 def exchanges_list() -> None:
     """Every exchange: its bank, state, last fetch and counts."""
@@ -33,8 +29,7 @@ def exchanges_list() -> None:
 
     from staydown.exchanges.actions import statuses
 
-    cli = _cli()
-    database = cli._database(cli._settings())
+    database = cli_support.database(cli_support.settings())
     table = Table("name", "exchange", "bank", "enabled", "state", "last fetch", "records", "deleted", "entries")
     with database.unit_of_work(write=False) as db:
         for s in statuses(db):
@@ -50,7 +45,7 @@ def exchanges_list() -> None:
                 str(s.records_deleted),
                 str(s.entries_enabled),
             )
-    cli.out.print(table)
+    cli_support.out.print(table)
 
 
 @exchanges_app.command("add")
@@ -82,20 +77,19 @@ def exchanges_add(
     from staydown.evidence.vault import vault_from_settings
     from staydown.exchanges.actions import add_exchange
 
-    cli = _cli()
     try:
         parsed = json.loads(config)
     except ValueError as exc:
-        cli.err.print(f"[red]--config is not JSON:[/red] {exc}")
+        cli_support.err.print(f"[red]--config is not JSON:[/red] {exc}")
         raise typer.Exit(2) from exc
     secret = sys.stdin.read() if credentials_stdin else None
-    settings = cli._settings()
-    database = cli._database(settings)
+    settings = cli_support.settings()
+    database = cli_support.database(settings)
     try:
         with database.unit_of_work() as db:
             e = add_exchange(
                 db,
-                actor=cli.cli_actor(),
+                actor=cli_support.cli_actor(),
                 name=name,
                 api=api,
                 config=parsed,
@@ -108,12 +102,12 @@ def exchanges_add(
                 confirmed_material=confirmed,
                 fetch_every_seconds=every,
             )
-            cli.out.print(
+            cli_support.out.print(
                 f"exchange {e.name} added ({e.api}, credentials: {e.credentials_source}); "
                 f"`staydown exchanges fetch {e.name}` fetches it now"
             )
     except StaydownError as exc:
-        cli._fail(exc)
+        cli_support.fail(exc)
 
 
 @exchanges_app.command("credentials")
@@ -127,22 +121,21 @@ def exchanges_credentials(
     from staydown.evidence.vault import vault_from_settings
     from staydown.exchanges.actions import exchange_by_name, set_credentials
 
-    cli = _cli()
-    settings = cli._settings()
-    database = cli._database(settings)
+    settings = cli_support.settings()
+    database = cli_support.database(settings)
     try:
         with database.unit_of_work() as db:
             set_credentials(
                 db,
-                actor=cli.cli_actor(),
+                actor=cli_support.cli_actor(),
                 exchange=exchange_by_name(db, name),
                 credentials=sys.stdin.read() if stdin else None,
                 keys=vault_from_settings(settings).keys,
                 in_settings=in_settings,
             )
-        cli.out.print(f"credentials of {name} replaced")
+        cli_support.out.print(f"credentials of {name} replaced")
     except StaydownError as exc:
-        cli._fail(exc)
+        cli_support.fail(exc)
 
 
 @exchanges_app.command("fetch")
@@ -158,21 +151,20 @@ def exchanges_fetch(
     from staydown.evidence.vault import vault_from_settings
     from staydown.exchanges.actions import exchange_by_name, finish_cli_fetch, lease_cli_fetch, run_fetch
 
-    cli = _cli()
-    settings = cli._settings()
-    database = cli._database(settings)
+    settings = cli_support.settings()
+    database = cli_support.database(settings)
     keys = vault_from_settings(settings).keys
     try:
         with database.unit_of_work() as db:
             job_id = lease_cli_fetch(
                 db,
                 exchange=exchange_by_name(db, name),
-                actor=cli.cli_actor(),
+                actor=cli_support.cli_actor(),
                 lease_seconds=settings.job_lease_seconds,
                 full=full,
             )
     except StaydownError as exc:
-        cli._fail(exc)
+        cli_support.fail(exc)
     db = database.session()
     summary = None
     started = int(time.time())
@@ -187,20 +179,20 @@ def exchanges_fetch(
                 "{task.fields[added]} added, {task.fields[deleted]} deleted · {task.fields[upto]}"
             ),
             TimeElapsedColumn(),
-            console=cli.err,
+            console=cli_support.err,
             transient=False,
         ) as progress:
             task = progress.add_task(f"fetching {name}", total=None, pages=0, updates=0, added=0, deleted=0, upto="")
 
             def report(s: Any, checkpoint: Any) -> None:
                 ts = checkpoint.get_progress_timestamp() if checkpoint is not None else None
-                fields = dict(
-                    pages=s.pages,
-                    updates=s.updates,
-                    added=s.added,
-                    deleted=s.deleted_records,
-                    upto=f"up to {_when(datetime.fromtimestamp(ts, UTC))}" if ts else "",
-                )
+                fields = {
+                    "pages": s.pages,
+                    "updates": s.updates,
+                    "added": s.added,
+                    "deleted": s.deleted_records,
+                    "upto": f"up to {_when(datetime.fromtimestamp(ts, UTC))}" if ts else "",
+                }
                 if ts and ts > 0:
                     # The partner's timeline is the bar: from the first page's time to now.
                     first = progress.tasks[0].fields.get("first") or ts
@@ -225,9 +217,9 @@ def exchanges_fetch(
         with database.unit_of_work() as db2:
             finish_cli_fetch(db2, job_id=job_id, error=summary.error if summary else "interrupted")
     if summary.error:
-        cli.err.print(f"[red]{name}: {summary.error}[/red]")
+        cli_support.err.print(f"[red]{name}: {summary.error}[/red]")
         raise typer.Exit(1)
-    cli.out.print(
+    cli_support.out.print(
         f"{name}: {summary.pages} pages, {summary.updates} updates, {summary.added} entries added, "
         f"{summary.deleted_records} records deleted by the partner ({summary.disabled_entries} entries "
         f"disabled), {summary.skipped} without a signal a bank holds"
@@ -245,8 +237,7 @@ def exchanges_status(name: str) -> None:
     from staydown.exchanges.kinds import kind_of
     from staydown.exchanges.models import ExchangeSubmission
 
-    cli = _cli()
-    database = cli._database(cli._settings())
+    database = cli_support.database(cli_support.settings())
     try:
         with database.unit_of_work(write=False) as db:
             e = exchange_by_name(db, name)
@@ -283,9 +274,9 @@ def exchanges_status(name: str) -> None:
                 ("sent", ", ".join(f"{k} {st}: {n}" for k, st, n in sent) or "-"),
             ]
     except StaydownError as exc:
-        cli._fail(exc)
+        cli_support.fail(exc)
     for label, value in rows:
-        cli.out.print(f"[bold]{label:>20}[/bold]  {value}")
+        cli_support.out.print(f"[bold]{label:>20}[/bold]  {value}")
     if e.state in ("auth_failed", "failed"):
         raise typer.Exit(1)
 
@@ -304,21 +295,20 @@ def share_propose(
     from staydown.exchanges.feedback import propose_share
     from staydown.matching.banks import entry_by_id
 
-    cli = _cli()
-    database = cli._database(cli._settings())
+    database = cli_support.database(cli_support.settings())
     try:
         with database.unit_of_work() as db:
             submission = propose_share(
                 db,
-                actor=cli.cli_actor(),
+                actor=cli_support.cli_actor(),
                 exchange=exchange_by_name(db, name),
                 entry=entry_by_id(db, entry),
                 case_id=case,
             )
             share_id, state = submission.id, submission.state
     except StaydownError as exc:
-        cli._fail(exc)
-    cli.out.print(
+        cli_support.fail(exc)
+    cli_support.out.print(
         f"share {share_id} to {name}: {state.replace('_', ' ')}"
         + (
             f"; legal approves it with `staydown exchanges share approve {name} {share_id} --as NAME`"
@@ -341,8 +331,7 @@ def share_list(
     from staydown.exchanges.actions import exchange_by_name
     from staydown.exchanges.feedback import shares
 
-    cli = _cli()
-    database = cli._database(cli._settings())
+    database = cli_support.database(cli_support.settings())
     table = Table("id", "exchange", "state", "bank", "entry", "signal", "case", "proposed by", "approved by", "sent")
     try:
         with database.unit_of_work(write=False) as db:
@@ -361,8 +350,8 @@ def share_list(
                     _when(s.sent_at) if s.sent_at else "-",
                 )
     except StaydownError as exc:
-        cli._fail(exc)
-    cli.out.print(table)
+        cli_support.fail(exc)
+    cli_support.out.print(table)
 
 
 @share_app.command("approve")
@@ -383,11 +372,10 @@ def share_approve(
     from staydown.staff import sessions, totp
     from staydown.staff.auth import actor_for_staff
 
-    cli = _cli()
     password = (
         sys.stdin.readline().rstrip("\n") if password_stdin else typer.prompt(f"password of {as_user}", hide_input=True)
     )
-    database = cli._database(cli._settings())
+    database = cli_support.database(cli_support.settings())
     try:
         with database.unit_of_work() as db:
             try:
@@ -405,8 +393,8 @@ def share_approve(
                 raise NotFound(f"exchange {name} has no share {share_id}")
             approve_share(db, actor=actor_for_staff(user), submission=submission)
     except StaydownError as exc:
-        cli._fail(exc)
-    cli.out.print(f"share {share_id} to {name} approved by {as_user}; the worker sends it")
+        cli_support.fail(exc)
+    cli_support.out.print(f"share {share_id} to {name} approved by {as_user}; the worker sends it")
 
 
 def _job_model() -> Any:

@@ -19,9 +19,9 @@ from staydown import audit
 from staydown.actors import SYSTEM, Actor, ActorKind
 from staydown.audit import AuditTag
 from staydown.cases.models import Case
-from staydown.db import now
+from staydown.db import get_or_404, now
 from staydown.delivery.outbox import JobContext, enqueue
-from staydown.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from staydown.errors import Conflict, InvalidInput, PermissionDenied
 from staydown.exchanges.actions import _describe, _keys, credentials_for, exchange_actor
 from staydown.exchanges.kinds import Kind, Opinion, Unsupported, kind_of
 from staydown.exchanges.models import Exchange, ExchangeRecord, ExchangeSignal, ExchangeSubmission
@@ -222,10 +222,7 @@ def approve_share(db: Session, *, actor: Actor, submission: ExchangeSubmission) 
 
 
 def submission_by_id(db: Session, submission_id: int) -> ExchangeSubmission:
-    found = db.get(ExchangeSubmission, submission_id)
-    if found is None:
-        raise NotFound(f"no exchange submission {submission_id}")
-    return found
+    return get_or_404(db, ExchangeSubmission, submission_id, "exchange submission")
 
 
 SHARE_STATES = ("awaiting_approval", "queued", "sent", "refused", "unsupported")

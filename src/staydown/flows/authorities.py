@@ -51,6 +51,8 @@ def draft_reports(
             f"case {case.id} has not been confirmed by a person as apparent CSAM, trafficking "
             "or enticement: there is nothing to report yet"
         )
+    if case.policy_id is None:
+        raise RuleViolation(f"case {case.id} names no policy: there is no NCMEC incident type to report under")
     policy = catalogue.get(case.policy_id)
     if not policy.ncmec_incident_type:
         raise RuleViolation(f"policy {policy.ref} has no NCMEC incident type")

@@ -12,24 +12,27 @@ the caller as actor), and a bank is deleted only if it never held an entry.
 
 from __future__ import annotations
 
+import json as _json
 import random
 import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from staydown.actors import Actor
+from staydown.actors import SYSTEM, Actor
 from staydown.db import now
 from staydown.errors import Conflict, InvalidInput, NotFound
+from staydown.exchanges.models import Exchange
 from staydown.hma.models import HmaBank, HmaContent
-from staydown.matching import banks
+from staydown.matching import banks, vpdq
 from staydown.matching.engine import MatchEngine
 from staydown.matching.matcher import BankMatch
 from staydown.matching.models import Bank, BankEntry, BankSource, MatchAction
+from staydown.media.hashing import hamming
 
 HMA_BANK_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]{0,79}$")
 # HMA's signal type name -> staydown's.
@@ -41,6 +44,8 @@ MAX_METADATA_JSON = 16_384
 FIVE_YEARS = 5 * 365 * 86_400
 DEFAULT_PURPOSE = "hash matching for the platform's own lookups through the HMA-compatible API"
 DEFAULT_POLICY = "other-illegal"
+# What HMA names: a bank, or an exchange (whose bank has the same name).
+Named = TypeVar("Named", Bank, Exchange)
 
 
 # -- banks ------------------------------------------------------------------------------------
@@ -54,17 +59,26 @@ def hma_name(bank: Bank) -> str:
     return bank.name.upper()
 
 
-def find_bank(db: Session, name: str) -> Bank | None:
+def find_named(db: Session, model: type[Named], name: str) -> Named | None:
+    """The bank or exchange an HMA name (upper case) denotes, if any."""
     if not name or len(name) > 80:
         return None
-    return db.execute(sa.select(Bank).where(Bank.name == staydown_name(name))).scalar_one_or_none()
+    return db.execute(sa.select(model).where(model.name == staydown_name(name))).scalar_one_or_none()
+
+
+def get_named(db: Session, model: type[Named], name: str, what: str) -> Named:
+    found = find_named(db, model, name)
+    if found is None:
+        raise NotFound(f"{what} '{name}' not found")
+    return found
+
+
+def find_bank(db: Session, name: str) -> Bank | None:
+    return find_named(db, Bank, name)
 
 
 def get_bank(db: Session, name: str) -> Bank:
-    found = find_bank(db, name)
-    if found is None:
-        raise NotFound(f"bank '{name}' not found")
-    return found
+    return get_named(db, Bank, name, "bank")
 
 
 def ratios(db: Session) -> dict[int, float]:
@@ -226,8 +240,6 @@ def check_metadata(raw: Any) -> Metadata | None:
             raise InvalidInput(f"Invalid metadata: {key} is a string of at most 2048 characters")
     if raw.get("json") is not None and not isinstance(raw["json"], dict):
         raise InvalidInput("Invalid metadata: json is an object")
-    import json as _json
-
     if len(_json.dumps(raw)) > MAX_METADATA_JSON:
         raise InvalidInput(f"Invalid metadata: at most {MAX_METADATA_JSON} characters of JSON")
     return Metadata(raw.get("content_id"), raw.get("content_uri"), raw.get("json"))
@@ -368,8 +380,6 @@ def _readd(
     through this API comes back; one a person disabled as a false positive stays disabled."""
     kind, clean = banks.normalise_signal(first.signal_type, first.signal)
     if kind.value == "vpdq":
-        from staydown.matching import vpdq
-
         clean = vpdq.digest(clean)
     entry = db.execute(
         sa.select(BankEntry).where(
@@ -530,8 +540,6 @@ def index_status(engine: MatchEngine, only: str | None = None) -> dict[str, dict
 
 def compare(body: Any) -> dict[str, Any]:
     """HMA's `/m/compare`: `{type: [a, b]}` -> `{type: [matched, {distance}]}` (PDQ only here)."""
-    from staydown.media.hashing import hamming
-
     if not isinstance(body, dict):
         raise InvalidInput("Request input was not a dict")
     out: dict[str, Any] = {}
@@ -556,6 +564,4 @@ REENABLE_JOB = "hma:reenable_expired"
 
 def reenable_job(db: Session, ctx: Any) -> None:
     """Periodic: items disabled until a time that has passed match again."""
-    from staydown.actors import SYSTEM
-
     reenable_expired(db, actor=SYSTEM, at=now(db).timestamp())

@@ -10,6 +10,7 @@ Every lookup is recorded as a scan, as `POST /v1/match` records one (every match
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
@@ -24,10 +25,17 @@ from starlette.datastructures import UploadFile
 
 from staydown.actors import Actor
 from staydown.errors import InvalidInput, PermissionDenied, StaydownError, http_status_for
+from staydown.health import index_check
 from staydown.hma import actions as hma
 from staydown.hma import exchanges as hma_exchanges
 from staydown.http import DbSession, error_response, require, require_quick
+from staydown.matching import video, vpdq
+from staydown.matching.banks import normalise_signal
+from staydown.matching.scanning import match_supplied, media_bank_entries
 from staydown.media.errors import MediaError
+from staydown.media.fetch import fetch
+from staydown.media.hashing import compute_signals
+from staydown.media.video import video_format
 from staydown.memform import read_form
 from staydown.staff.permissions import Permission
 
@@ -104,9 +112,6 @@ async def _form_media(request: Request) -> tuple[str, bytes, Any]:
 
 
 async def _url_media(request: Request, url: str, content_type: str | None) -> tuple[str, bytes]:
-    from staydown.media.fetch import fetch
-    from staydown.media.video import video_format
-
     data = await run_in_threadpool(fetch, url, request.app.state.settings.fetch_policy())
     if content_type is None:
         content_type = "video" if video_format(data) is not None else "photo"
@@ -130,14 +135,10 @@ def _wanted_types(content_type: str, types: str | None) -> tuple[str, ...]:
 
 async def _hash(request: Request, content_type: str, data: bytes, types: str | None = None) -> dict[str, str]:
     """HMA's signals of one piece of media, by staydown's own hashing (bounded, off the loop)."""
-    import hashlib
-
     wanted = _wanted_types(content_type, types)
     settings = request.app.state.settings
     out: dict[str, str] = {}
     if content_type == "photo":
-        from staydown.media.hashing import compute_signals
-
         async with request.app.state.decode_slots.slot():
             signals = await run_in_threadpool(compute_signals, data, limits=settings.decode_limits())
         out["pdq"] = signals.pdq
@@ -146,13 +147,9 @@ async def _hash(request: Request, content_type: str, data: bytes, types: str | N
     # bank an image as a "video" for its MD5 alone).
     if "video_md5" in wanted:
         out["video_md5"] = hashlib.md5(data, usedforsecurity=False).hexdigest()
-    if "vpdq" in wanted:
-        from staydown.matching import video, vpdq
-        from staydown.media.video import video_format
-
-        if video_format(data) is not None:
-            signals, _ = await run_in_threadpool(video.hash_for_scan, request.app.state, settings, data)
-            out["vpdq"] = vpdq.serialise(video.features(signals))
+    if "vpdq" in wanted and video_format(data) is not None:
+        video_signals, _ = await run_in_threadpool(video.hash_for_scan, request.app.state, settings, data)
+        out["vpdq"] = vpdq.serialise(video.features(video_signals))
     return out
 
 
@@ -184,10 +181,6 @@ async def hash_upload(request: Request, actor: Hasher) -> dict[str, str]:
 
 def _lookup_signal(request: Request, actor: Actor, signal_type: str, signal: str) -> list[Any]:
     """Match one signal as `POST /v1/match` does (recorded as a scan); its bank matches."""
-    from staydown.matching import video
-    from staydown.matching.banks import normalise_signal
-    from staydown.matching.scanning import match_supplied
-
     kind = hma.SIGNAL_TYPES.get(signal_type)
     if kind is None:
         raise InvalidInput(f"No such SignalType '{signal_type}'")
@@ -331,8 +324,6 @@ async def compare(request: Request, actor: Matcher) -> dict[str, Any]:
 @router.get("/status", response_class=PlainTextResponse)
 def status(request: Request, _: Public) -> PlainTextResponse:
     """HMA's health answer for load balancers: 503 while this node's indexes are too far behind."""
-    from staydown.health import index_check
-
     check = index_check(request)
     if not check.ok:
         return PlainTextResponse("INDEX-STALE", status_code=503)
@@ -493,8 +484,6 @@ async def add_content(
     metadata, note = _metadata_from(request, body, form)
     prepared = None
     if kind == "photo":
-        from staydown.matching.scanning import media_bank_entries
-
         settings = request.app.state.settings
         async with request.app.state.decode_slots.slot():
             prepared = await run_in_threadpool(media_bank_entries, data, limits=settings.decode_limits())

@@ -15,12 +15,20 @@ from sqlalchemy.orm import Session
 from threatexchange.utils import dataclass_json
 
 from staydown.actors import Actor
-from staydown.errors import Conflict, InvalidInput, NotFound
+from staydown.errors import Conflict, InvalidInput
 from staydown.evidence.crypto import MasterKeys
 from staydown.exchanges import actions as exchanges
 from staydown.exchanges.kinds import KINDS, kind_of
 from staydown.exchanges.models import Exchange, ExchangeRecord
-from staydown.hma.actions import CONTENT_TYPES, DEFAULT_POLICY, HMA_SIGNAL_NAME, find_bank, staydown_name
+from staydown.hma.actions import (
+    CONTENT_TYPES,
+    DEFAULT_POLICY,
+    HMA_SIGNAL_NAME,
+    find_bank,
+    find_named,
+    get_named,
+    staydown_name,
+)
 from staydown.matching.models import MatchAction
 
 # HMA's own check on the bank an exchange makes.
@@ -41,16 +49,11 @@ def exchange_apis() -> list[str]:
 
 
 def find_exchange(db: Session, name: str) -> Exchange | None:
-    if not name or len(name) > 80:
-        return None
-    return db.execute(sa.select(Exchange).where(Exchange.name == staydown_name(name))).scalar_one_or_none()
+    return find_named(db, Exchange, name)
 
 
 def get_exchange(db: Session, name: str) -> Exchange:
-    found = find_exchange(db, name)
-    if found is None:
-        raise NotFound(f"Exchange '{name}' not found")
-    return found
+    return get_named(db, Exchange, name, "Exchange")
 
 
 def list_exchanges(db: Session) -> list[str]:

@@ -35,10 +35,10 @@ from staydown.audit import AuditTag
 from staydown.cases.models import Case
 from staydown.cases.queries import case_contents
 from staydown.cases.rules import DEFAULT_RULES, CaseRules
-from staydown.db import now
+from staydown.db import get_or_404, now
 from staydown.delivery.outbox import JobContext, enqueue
 from staydown.enforcement.own_banks import own_bank
-from staydown.errors import InvalidInput, NotFound
+from staydown.errors import InvalidInput
 from staydown.i18n import N_
 from staydown.i18n import gettext as _
 from staydown.intake import actions as intake
@@ -317,10 +317,7 @@ def sweep_job(db: Session, ctx: JobContext) -> None:
 
 
 def _submission(db: Session, submission_id: int) -> HashSubmission:
-    found = db.get(HashSubmission, submission_id)
-    if found is None:
-        raise NotFound(f"no hash submission {submission_id}")
-    return found
+    return get_or_404(db, HashSubmission, submission_id, "hash submission")
 
 
 def submission_for_notice(db: Session, notice: Notice) -> HashSubmission | None:

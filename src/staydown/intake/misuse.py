@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from staydown import audit
 from staydown.actors import Actor
 from staydown.audit import AuditTag
-from staydown.db import now
-from staydown.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from staydown.db import get_or_404, now
+from staydown.errors import Conflict, InvalidInput, RuleViolation
 from staydown.intake.models import Notice, NoticeState, Notifier, TrustedFlagger
 from staydown.policies.vocab import AREAS
 
@@ -99,10 +99,7 @@ def flagger_figures(db: Session) -> list[FlaggerFigures]:
 
 
 def notifier_by_id(db: Session, notifier_id: int) -> Notifier:
-    found = db.get(Notifier, notifier_id)
-    if found is None:
-        raise NotFound(f"no notifier {notifier_id}")
-    return found
+    return get_or_404(db, Notifier, notifier_id, "notifier")
 
 
 def warn_notifier(db: Session, *, actor: Actor, notifier: Notifier, reasons: str) -> Notifier:

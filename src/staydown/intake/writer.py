@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import gc
 import itertools
 import logging
@@ -24,9 +25,16 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from staydown import errors
+from staydown.cases.rules import CaseRules
+from staydown.db import SqliteCheckpointer
 from staydown.errors import NotReady, StaydownError
 from staydown.intake.batch import Outcome, Submission
+from staydown.intake.batcher import IntakeBatcher
+from staydown.matching.engine import MatchEngine
 from staydown.observability.metrics import INTAKE_WAITING
+from staydown.runtime import build_database, catalogue_from, configure_logging
+from staydown.settings import load_settings
+from staydown.transparency.statement_settings import configure as configure_statements
 
 log = logging.getLogger("staydown.intake")
 
@@ -175,18 +183,10 @@ class ProcessIntake:
 
 def child_main(conn: Connection) -> None:
     """Build what intake needs from the same settings as the server, then write batches."""
-    from staydown.app import _catalogue, build_database, configure_logging
-    from staydown.cases.rules import CaseRules
-    from staydown.db import SqliteCheckpointer
-    from staydown.intake.batcher import IntakeBatcher
-    from staydown.matching.engine import MatchEngine
-    from staydown.settings import load_settings
-    from staydown.transparency.statement_settings import configure as configure_statements
-
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     database = build_database(settings)
-    catalogue = _catalogue(settings)
+    catalogue = catalogue_from(settings)
     configure_statements(database, settings, catalogue=catalogue)
     rules = CaseRules.from_settings(settings, catalogue)
     # A replica for perceptual copies only, brought up to date when a batch has something to match
@@ -208,7 +208,7 @@ def child_main(conn: Connection) -> None:
 
     def answer(futures: list[Future[Outcome]], results: list[Any]) -> None:
         replies = []
-        for future, result in zip(futures, results):
+        for future, result in zip(futures, results, strict=True):
             rid = request_of.pop(id(future))
             if isinstance(result, BaseException):
                 replies.append((rid, False, _error_payload(result)))
@@ -218,10 +218,8 @@ def child_main(conn: Connection) -> None:
 
     def send(replies: list[Any]) -> None:
         with send_lock:
-            try:
+            with contextlib.suppress(OSError, ValueError):  # the server is gone
                 conn.send(replies)  # a whole batch's answers in one message
-            except (OSError, ValueError):
-                pass  # the server is gone
 
     batcher.answer = answer  # type: ignore[method-assign]
     batcher.counts_waiting = False  # the server process counts these as waiting
@@ -235,8 +233,12 @@ def child_main(conn: Connection) -> None:
         if items is None:
             break
         for rid, submission in items:
+
+            def register(future: Future[Outcome], rid: int = rid) -> None:
+                request_of[id(future)] = rid
+
             try:
-                batcher.submit(submission, register=lambda f, rid=rid: request_of.__setitem__(id(f), rid))
+                batcher.submit(submission, register=register)
             except StaydownError as exc:
                 send([(rid, False, _error_payload(exc))])
     batcher.close()

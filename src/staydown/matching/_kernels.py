@@ -190,6 +190,24 @@ def append_tables(words, n_old, n_new, starts, ndirect, nlow, obase, offsets, en
 
 
 @njit(inline="always", cache=True)
+def _reported_here(x0, x1, x2, x3, row, t, ks, tmasks, dead):
+    """Whether a hit found in table t (x0..x3: its hash XOR the query's) is reported from t: not
+    from an earlier table that also finds it (within that table's ks), and not deleted."""
+    for t2 in range(t):
+        if ks[t2] < 0:
+            continue
+        d2 = (
+            _popcount(x0 & tmasks[t2, 0])
+            + _popcount(x1 & tmasks[t2, 1])
+            + _popcount(x2 & tmasks[t2, 2])
+            + _popcount(x3 & tmasks[t2, 3])
+        )
+        if d2 <= ks[t2]:
+            return False
+    return not (dead[row >> 3] >> (row & 7)) & 1
+
+
+@njit(inline="always", cache=True)
 def _verify(cand, nc, words, q0, q1, q2, q3, radius, t, ks, tmasks, dead, out_rows, out_dist, qi, cnt):
     """Check candidates of table t against the full distance; report each hit from its first table."""
     cap = out_rows.shape[1]
@@ -202,20 +220,7 @@ def _verify(cand, nc, words, q0, q1, q2, q3, radius, t, ks, tmasks, dead, out_ro
         dist = _popcount(x0) + _popcount(x1) + _popcount(x2) + _popcount(x3)
         if dist > radius:
             continue
-        seen = False
-        for t2 in range(t):
-            if ks[t2] < 0:
-                continue
-            d2 = (
-                _popcount(x0 & tmasks[t2, 0])
-                + _popcount(x1 & tmasks[t2, 1])
-                + _popcount(x2 & tmasks[t2, 2])
-                + _popcount(x3 & tmasks[t2, 3])
-            )
-            if d2 <= ks[t2]:
-                seen = True
-                break
-        if seen or (dead[row >> 3] >> (row & 7)) & 1:
+        if not _reported_here(x0, x1, x2, x3, row, t, ks, tmasks, dead):
             continue
         if cnt < cap:
             out_rows[qi, cnt] = row
@@ -381,20 +386,7 @@ def _verify_pairs(cq, crow, nc, qwords, words, radius, t, ks, tmasks, dead, out_
         dist = _popcount(x0) + _popcount(x1) + _popcount(x2) + _popcount(x3)
         if dist > radius:
             continue
-        seen = False
-        for t2 in range(t):
-            if ks[t2] < 0:
-                continue
-            d2 = (
-                _popcount(x0 & tmasks[t2, 0])
-                + _popcount(x1 & tmasks[t2, 1])
-                + _popcount(x2 & tmasks[t2, 2])
-                + _popcount(x3 & tmasks[t2, 3])
-            )
-            if d2 <= ks[t2]:
-                seen = True
-                break
-        if seen or (dead[row >> 3] >> (row & 7)) & 1:
+        if not _reported_here(x0, x1, x2, x3, row, t, ks, tmasks, dead):
             continue
         if cnt < cap:
             out_q[w, cnt] = qi

@@ -7,7 +7,7 @@ import io
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TextIO, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from staydown import audit, sequences
 from staydown.actors import Actor
 from staydown.audit import AuditTag
-from staydown.db import now
+from staydown.db import get_or_404, now
 from staydown.errors import Conflict, InvalidInput, NotFound
 from staydown.matching.models import (
     BANK_SIGNALS,
@@ -339,10 +339,7 @@ def add_entries(
 
 
 def entry_by_id(db: Session, entry_id: int) -> BankEntry:
-    entry = db.get(BankEntry, entry_id)
-    if entry is None:
-        raise NotFound(f"no bank entry {entry_id}")
-    return entry
+    return get_or_404(db, BankEntry, entry_id, "bank entry")
 
 
 @dataclass(frozen=True)
@@ -599,7 +596,7 @@ def iter_export_rows(
 EXPORT_FORMATS = ("csv", "tx-csv", "tx-lines")
 
 
-def export_bank(db: Session, *, actor: Actor, bank: Bank, out: io.TextIOBase, fmt: str = "csv", **kwargs: bool) -> int:
+def export_bank(db: Session, *, actor: Actor, bank: Bank, out: TextIO, fmt: str = "csv", **kwargs: bool) -> int:
     """Write a bank's entries as `csv` (ours), `tx-csv` or `tx-lines` (threatexchange's)."""
     if fmt not in EXPORT_FORMATS:
         raise InvalidInput(f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}")
@@ -629,5 +626,5 @@ def export_bank(db: Session, *, actor: Actor, bank: Bank, out: io.TextIOBase, fm
     return n
 
 
-def export_csv(db: Session, *, actor: Actor, bank: Bank, out: io.TextIOBase, **kwargs: bool) -> int:
+def export_csv(db: Session, *, actor: Actor, bank: Bank, out: TextIO, **kwargs: bool) -> int:
     return export_bank(db, actor=actor, bank=bank, out=out, fmt="csv", **kwargs)

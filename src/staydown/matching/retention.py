@@ -79,7 +79,7 @@ def purge_unmatched(db: Session, *, actor: Actor, older_than: datetime) -> dict[
         actor=actor,
         tag=AuditTag.SCAN_PURGE,
         subject_type="retention",
-        subject_id=None,
+        subject_id="scans",  # the run purges many rows: its subject is the scan table, not one row
         data={**counts, "older_than": older_than, "basis": "EUI-4: uploads that matched nothing"},
     )
     return counts

@@ -19,7 +19,7 @@ from staydown.matching.banks import normalise_signal
 from staydown.matching.scanning import ScanOutcome, hash_upload, match_supplied, record_upload
 from staydown.media.fetch import fetch
 from staydown.media.video import video_format
-from staydown.memform import read_form
+from staydown.memform import read_form, text_field
 from staydown.staff.permissions import Permission
 from staydown.subjects.schemas import CONTENT_KINDS, AccountRef, ContentRef
 
@@ -136,14 +136,7 @@ class ScanOut(BaseModel):
 
 
 def _field(form: Any, name: str) -> str | None:
-    value = form.get(name)
-    if value is None:
-        return None
-    if isinstance(value, UploadFile):
-        raise InvalidInput(f"form field {name!r} must be text, not a file")
-    if len(value) > MAX_FORM_FIELD:
-        raise InvalidInput(f"form field {name!r} is longer than {MAX_FORM_FIELD} characters")
-    return value
+    return text_field(form, name, MAX_FORM_FIELD)
 
 
 def _content_from_form(form: Any) -> tuple[ContentRef | None, UploadFacts]:

@@ -409,7 +409,7 @@ def _explain(error: Mapping[str, Any]) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     loc = error["loc"]
-    value = error.get("input")
+    value: Any = error.get("input")
     last = next((p for p in reversed(loc) if isinstance(p, str) and p != "[key]"), "")
     if "detail" in ctx:
         return str(ctx["detail"])
@@ -553,6 +553,7 @@ def _parse(data: bytes, source: str) -> tuple[Catalogue | None, list[Problem]]:
         )
         return None, problems
 
+    header: _Header | None
     try:
         header = _Header.model_validate(document)
     except ValidationError as exc:
@@ -575,7 +576,7 @@ def _parse(data: bytes, source: str) -> tuple[Catalogue | None, list[Problem]]:
             problems.extend(_problems_from(exc, ("policies", i), root, source))
             policy = None
         for loc, message in collected:
-            node_, path = _locate(root, ("policies", i) + tuple(loc))
+            node_, path = _locate(root, ("policies", i, *tuple(loc)))
             problems.append(_problem_at(source, node_, path, message))
         if policy is not None and not collected:
             policies.append(policy)

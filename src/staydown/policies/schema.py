@@ -8,7 +8,7 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, overload
 
 from pydantic import (
     AfterValidator,
@@ -374,6 +374,12 @@ class Policy(_Model):
     def account_actions(self) -> tuple[str, ...]:
         return tuple(a for a in self.default_actions if a in vocab.ACCOUNT_ACTIONS)
 
+    @overload
+    def ground_of(self, kind: Literal["illegal_content"]) -> IllegalContentGround | None: ...
+    @overload
+    def ground_of(self, kind: Literal["terms_of_service"]) -> TermsOfServiceGround | None: ...
+    @overload
+    def ground_of(self, kind: str) -> IllegalContentGround | TermsOfServiceGround | None: ...
     def ground_of(self, kind: str) -> IllegalContentGround | TermsOfServiceGround | None:
         """The ground of that type ("illegal_content" or "terms_of_service"), if cited."""
         return next((g for g in self.ground if g.type == kind), None)

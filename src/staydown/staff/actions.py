@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from dataclasses import dataclass
@@ -15,12 +14,12 @@ from staydown.actors import Actor
 from staydown.audit import AuditTag
 from staydown.db import now
 from staydown.errors import Conflict, InvalidInput, NotFound
+from staydown.staff.auth import forget_api_key, hash_api_secret
 from staydown.staff.models import ApiClient, StaffUser
 from staydown.staff.passwords import hash_password
 from staydown.staff.permissions import API_SCOPES, DEFAULT_API_SCOPES, Permission, Role
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,79}$")
-KEY_RE = re.compile(r"^sd_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{43})$")
 
 
 def _check_roles(roles: list[str]) -> list[str]:
@@ -124,11 +123,6 @@ class NewApiKey:
     key: str  # shown once; only its hash is stored
 
 
-def hash_api_secret(secret: str) -> str:
-    # API secrets are 256 random bits, so a fast hash is enough: there is nothing to brute-force.
-    return hashlib.sha256(secret.encode("ascii")).hexdigest()
-
-
 def create_api_client(db: Session, *, actor: Actor, name: str, scopes: list[str] | None = None) -> NewApiKey:
     name = name.strip()
     if not name or len(name) > 120:
@@ -170,8 +164,6 @@ def revoke_api_client(db: Session, *, actor: Actor, client: ApiClient, reason: s
     if client.revoked_at is not None:
         raise Conflict(f"API client {client.id} was already revoked at {client.revoked_at.isoformat()}")
     client.revoked_at = now(db)
-    from staydown.staff.auth import forget_api_key
-
     # Forgotten now and again once the revocation is committed (a request in between may have
     # remembered the key as it was).
     forget_api_key(client.key_prefix)

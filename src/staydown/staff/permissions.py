@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import enum
 
+from staydown.actors import Actor, ActorKind
+from staydown.errors import PermissionDenied
+
 
 class Permission(str, enum.Enum):
     # Declared on routes that anyone may call (health, public report forms). Explicit, so that a
@@ -177,3 +180,10 @@ def permissions_for_roles(roles: list[str] | tuple[str, ...]) -> frozenset[str]:
     for role in roles:
         granted |= {p.value for p in ROLE_PERMISSIONS[Role(role)]}
     return frozenset(granted)
+
+
+def require_staff_permission(actor: Actor, permission: Permission, message: str = "") -> None:
+    """Staff need `permission` for what follows; the system, and API clients (whose scopes the API's
+    routes check), pass. `message` says who does this work; by default, which permission it needs."""
+    if actor.kind is ActorKind.staff and permission.value not in actor.permissions:
+        raise PermissionDenied(message or f"this needs the '{permission.value}' permission")

@@ -17,8 +17,12 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from staydown import audit
+from staydown.audit import AuditTag
 from staydown.db import Base, UTCDateTime, now
+from staydown.errors import InvalidInput
 from staydown.staff.models import StaffUser
+from staydown.staff.sessions import StaffSession
 
 if TYPE_CHECKING:
     from staydown.actors import Actor
@@ -87,11 +91,6 @@ def reset_totp(db: Session, *, actor: Actor, user: StaffUser, reason: str) -> St
     """An administrator turns a person's TOTP off (a lost device), on the record; they sign in with
     the password alone until they enrol again. Ends their sessions: whoever holds the old device
     may be the reason."""
-    from staydown import audit
-    from staydown.audit import AuditTag
-    from staydown.errors import InvalidInput
-    from staydown.staff.sessions import StaffSession
-
     if len(reason.strip()) < 5:
         raise InvalidInput("say why two-step sign-in is being reset (at least 5 characters)")
     if not user.totp_secret:

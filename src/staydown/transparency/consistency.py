@@ -24,7 +24,7 @@ from staydown import audit
 from staydown.actors import SYSTEM, Actor, ActorKind
 from staydown.audit import AuditTag
 from staydown.cases.models import Case, Decision, DecisionState, Outcome
-from staydown.db import Base, BigIntPK, UTCDateTime, now
+from staydown.db import Base, BigIntPK, UTCDateTime, get_or_404, now
 from staydown.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
 from staydown.policies.catalogue import Catalogue, parse_ref
 from staydown.staff.permissions import Permission
@@ -154,10 +154,7 @@ def sample_decisions(
 
 
 def check_by_id(db: Session, check_id: int) -> ConsistencyCheck:
-    found = db.get(ConsistencyCheck, check_id)
-    if found is None:
-        raise NotFound(f"no consistency check {check_id}")
-    return found
+    return get_or_404(db, ConsistencyCheck, check_id, "consistency check")
 
 
 def pending_checks(db: Session, *, limit: int = 50) -> list[ConsistencyCheck]:
@@ -286,10 +283,7 @@ def record_exception(db: Session, *, actor: Actor, decision: Decision, kind: str
 
 
 def decision_by_id(db: Session, decision_id: int) -> Decision:
-    found = db.get(Decision, decision_id)
-    if found is None:
-        raise NotFound(f"no decision {decision_id}")
-    return found
+    return get_or_404(db, Decision, decision_id, "decision")
 
 
 # -- the periodic job ---------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from staydown.audit.models import AuditEvent
 from staydown.authorities.models import FileRequest, NcaReport, NcmecReport
 from staydown.authorities.nca import STATES
-from staydown.errors import InvalidInput, NotFound
+from staydown.db import get_or_404
+from staydown.errors import InvalidInput
 from staydown.evidence.actions import holds_in_force
 from staydown.evidence.models import DestructionRequest, EvidenceItem, LegalHold
 from staydown.i18n import gettext
@@ -109,10 +110,7 @@ def ncmec_reports(db: Session, *, state: str | None, page: int) -> Page[NcmecRep
 
 
 def ncmec_report(db: Session, report_id: int) -> NcmecReport:
-    found = db.get(NcmecReport, report_id)
-    if found is None:
-        raise NotFound(f"no NCMEC report {report_id}")
-    return found
+    return get_or_404(db, NcmecReport, report_id, "NCMEC report")
 
 
 def file_requests_of(db: Session, report: NcmecReport) -> dict[int, Any]:
@@ -149,10 +147,7 @@ def holds_of(db: Session, item_id: int) -> list[LegalHold]:
 
 
 def hold_by_id(db: Session, hold_id: int) -> LegalHold:
-    found = db.get(LegalHold, hold_id)
-    if found is None:
-        raise NotFound(f"no legal hold {hold_id}")
-    return found
+    return get_or_404(db, LegalHold, hold_id, "legal hold")
 
 
 def pending_destructions(db: Session, *, item_id: int | None = None) -> list[DestructionRequest]:
@@ -171,10 +166,7 @@ def destructions_of(db: Session, item_id: int) -> list[DestructionRequest]:
 
 
 def destruction_request(db: Session, request_id: int) -> DestructionRequest:
-    found = db.get(DestructionRequest, request_id)
-    if found is None:
-        raise NotFound(f"no destruction request {request_id}")
-    return found
+    return get_or_404(db, DestructionRequest, request_id, "destruction request")
 
 
 # -- trusted flaggers, staff, API keys --------------------------------------------------------
@@ -189,10 +181,7 @@ def staff_users(db: Session) -> list[StaffUser]:
 
 
 def staff_user(db: Session, user_id: int) -> StaffUser:
-    found = db.get(StaffUser, user_id)
-    if found is None:
-        raise NotFound(f"no staff user {user_id}")
-    return found
+    return get_or_404(db, StaffUser, user_id, "staff user")
 
 
 def api_clients(db: Session) -> list[ApiClient]:
@@ -202,10 +191,7 @@ def api_clients(db: Session) -> list[ApiClient]:
 
 
 def api_client(db: Session, client_id: int) -> ApiClient:
-    found = db.get(ApiClient, client_id)
-    if found is None:
-        raise NotFound(f"no API client {client_id}")
-    return found
+    return get_or_404(db, ApiClient, client_id, "API client")
 
 
 # -- audit ------------------------------------------------------------------------------------
@@ -257,7 +243,5 @@ def nca_reports(db: Session, *, state: str | None, page: int) -> Page[Any]:
 
 
 def nca_report(db: Session, report_id: int) -> Any:
-    found = db.get(NcaReport, report_id)
-    if found is None:
-        raise NotFound(f"no NCA report {report_id}")
+    found = get_or_404(db, NcaReport, report_id, "NCA report")
     return found

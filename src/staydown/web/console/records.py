@@ -14,6 +14,7 @@ from staydown.actors import Actor
 from staydown.appeals.models import Appeal
 from staydown.cases.models import Case
 from staydown.codes import normalise
+from staydown.db import get_or_404
 from staydown.enforcement.models import AccountStrike, EnforcementAction
 from staydown.errors import InvalidInput, NotFound
 from staydown.i18n import gettext as _
@@ -311,10 +312,7 @@ def _record(db: Session, actor: Actor, *, content_ids: list[int], account_id: in
 
 
 def account_by_id(db: Session, account_id: int) -> PlatformAccount:
-    found = db.get(PlatformAccount, account_id)
-    if found is None:
-        raise NotFound(f"no account {account_id}")
-    return found
+    return get_or_404(db, PlatformAccount, account_id, "account")
 
 
 def content_by_id(db: Session, actor: Actor, content_id: int) -> PlatformContent:

@@ -6,7 +6,6 @@ the same per-address rate limits as the JSON routes under /public."""
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -17,16 +16,35 @@ from pydantic import ValidationError
 from staydown.actors import Actor
 from staydown.db import now
 from staydown.http import DbSession, public_base, rate_limited, require
-from staydown.i18n import N_, localise
 from staydown.i18n import current as current_language
 from staydown.i18n import gettext as _
+from staydown.i18n import localise
 from staydown.intake import actions
 from staydown.intake.models import Notice, NoticeKind, ReporterKind
 from staydown.intake.schemas import CompletionIn, NoticeIn
 from staydown.policies.schema import Policy
 from staydown.staff.permissions import Permission
-from staydown.web.public import queries
-from staydown.web.public.forms import EXPLANATION_LIMIT, Form, form_id, parse_location, parse_locations, read_form
+from staydown.web.public import ondevice, queries, redress
+from staydown.web.public.forms import (
+    EXPLANATION_LIMIT,
+    Form,
+    form_id,
+    new_form_id,
+    parse_location,
+    parse_locations,
+    read_form,
+)
+from staydown.web.public.words import (
+    KIND_WORDS,
+    MINOR_CHOICES,
+    OUTCOME_WORDS,
+    PLAIN,
+    REPORTERS,
+    RESOLUTION_WORDS,
+    STATE_WORDS,
+    TAKEDOWN_REPORTERS,
+    TRACK_WORDS,
+)
 from staydown.web.templating import render, use_page_language
 
 router = APIRouter(
@@ -40,92 +58,6 @@ Posted = Annotated[Form, Depends(read_form)]
 CodePath = Annotated[str, Path(min_length=4, max_length=40)]
 
 REPORT_STEPS = 3
-
-# Plain words for the catalogue's policies; a policy missing here (a platform's own catalogue) is
-# offered under its title.
-PLAIN: dict[str, tuple[str, str]] = {
-    "csam": (
-        N_("Sexual images or videos of a child"),
-        N_("Photos, videos, drawings or AI-made pictures that show someone under 18 in a sexual way."),
-    ),
-    "child-sexual-enticement": (
-        N_("Someone is trying to sexually approach a child"),
-        N_("Grooming: an adult building trust with a child for sex, asking for images, or arranging to meet."),
-    ),
-    "child-sex-trafficking": (N_("A child is being sold or offered for sex"), ""),
-    "ncii": (
-        N_("Intimate images shared without consent"),
-        N_("Nude or sexual images or videos of a real person, shared without their agreement."),
-    ),
-    "ncii-synthetic": (N_("Fake or AI-made intimate images of a real person"), ""),
-    "terrorist-content": (N_("Terrorism or violent extremism"), ""),
-    "violent-threats": (N_("Threats of violence"), ""),
-    "violence-glorification": (N_("Praising or glorifying violence"), ""),
-    "harassment": (N_("Harassment or bullying"), ""),
-    "hate": (N_("Hate against a group of people"), ""),
-    "self-harm": (
-        N_("Suicide, self-harm or eating disorders"),
-        N_("If someone is in danger right now, call your local emergency number."),
-    ),
-    "scams": (N_("A scam or fraud"), ""),
-    "impersonation": (N_("Someone pretending to be someone else"), ""),
-    "spam": (N_("Spam"), ""),
-    "defamation": (N_("False statements that harm someone's reputation"), ""),
-    "other-illegal": (N_("Something else that is illegal"), ""),
-}
-
-REPORTERS = {
-    "affected_person": (N_("It is about me"), N_("I am the person shown or harmed.")),
-    "parent_or_representative": (
-        N_("I am a parent, guardian or representative"),
-        N_("I act for the person shown or harmed."),
-    ),
-    "user": (N_("I saw it"), N_("I am not the person shown or harmed.")),
-    "anonymous": (N_("I would rather not say"), ""),
-}
-TAKEDOWN_REPORTERS = {
-    "affected_person": (N_("I am the person shown"), ""),
-    "parent_or_representative": (
-        N_("I am authorised to act for the person shown"),
-        N_("For example their parent, guardian or lawyer."),
-    ),
-}
-MINOR_CHOICES = {"yes": (N_("Yes"), ""), "no": (N_("No"), ""), "unsure": (N_("I don't know"), "")}
-
-TRACK_WORDS = {
-    "take_it_down": N_("Removal within 48 hours of a valid request (US TAKE IT DOWN Act)"),
-    "uk_intimate_image": N_("Intimate image taken down within 48 hours (UK Online Safety Act)"),
-    "priority_takedown": N_("Swift removal of illegal content of the gravest kinds"),
-    "dsa_notice": N_("A timely decision on your report (EU Digital Services Act)"),
-    "terrorist_order": N_("Removal within one hour of a removal order"),
-    "authority_order": N_("The deadline your order or request set"),
-}
-# How a clock ended, as the person it governs reads it.
-RESOLUTION_WORDS = {
-    "decided": N_("Decided"),
-    "removal_confirmed": N_("Removed: the platform confirmed the removal"),
-    "refused_on_review": N_("Not removed: refused after review"),
-    "finding_not_applicable": N_("Closed: a senior reviewer found that this deadline does not apply"),
-    "no_apparent_abuse_on_review": N_("Closed after review"),
-}
-STATE_WORDS = {
-    "incomplete": N_("Waiting for you: the request is not complete yet"),
-    "received": N_("Received: waiting for a decision"),
-    "in_second_review": N_("Being checked by a second, senior reviewer"),
-    "decided": N_("Decided"),
-    "not_processed": N_("Not processed"),
-}
-OUTCOME_WORDS = {
-    "violates": N_("We found that it breaks our rules or the law, and acted on it."),
-    "does_not_violate": N_("We found that it does not break our rules or the law, so we did not remove it."),
-}
-KIND_WORDS = {
-    "public_report": N_("Report"),
-    "dsa_notice": N_("Report"),
-    "user_report": N_("Report"),
-    "take_it_down": N_("TAKE IT DOWN request"),
-    "trusted_flagger": N_("Report"),
-}
 
 
 @dataclass(frozen=True)
@@ -156,10 +88,6 @@ def categories(request: Request) -> list[Category]:
     return out
 
 
-def _base(request: Request) -> str:
-    return public_base(request)
-
-
 def _content_param(value: str | None) -> tuple[str | None, str | None]:
     if value is None or not value.strip():
         return None, None
@@ -167,10 +95,6 @@ def _content_param(value: str | None) -> tuple[str | None, str | None]:
     if problem or location is None or location.content_id is None:
         return None, _("The link you followed does not name an item we can report; enter its web address")
     return location.content_id, None
-
-
-def _new_form_id() -> str:
-    return secrets.token_urlsafe(18)
 
 
 # -- report -----------------------------------------------------------------------------------
@@ -207,7 +131,7 @@ def report_form(
             },
             status_code=422 if errors else 200,
         )
-    form = Form({"about": chosen.id, "form_id": _new_form_id(), "location": ""})
+    form = Form({"about": chosen.id, "form_id": new_form_id(), "location": ""})
     if content_problem:
         given, _unused = parse_location(content or "")
         if given is not None and given.url:
@@ -257,7 +181,7 @@ def report_submit(request: Request, form: Posted, db: DbSession, actor: Public) 
             status_code=422,
         )
     key = form_id(form.get("form_id"))
-    already = _already_filed(db, key)
+    already = queries.already_filed(db, key)
     if already is not None:
         return _report_done(request, db, already)
     content_id, _unused = _content_param(form.get("content_id") or None)
@@ -320,7 +244,7 @@ def report_submit(request: Request, form: Posted, db: DbSession, actor: Public) 
 
 
 def _file_once(request: Request, db: Any, actor: Actor, notice_in: NoticeIn, key: str | None) -> Notice:
-    """File the notice under the form's key (the caller holds the key's lock, see `_already_filed`)."""
+    """File the notice under the form's key (the caller holds the key's lock, see `queries.already_filed`)."""
     state = request.app.state
     receipt = actions.submit_notice(
         db, actor=actor, notice=notice_in, catalogue=state.catalogue, rules=state.case_rules, engine=state.match_engine
@@ -328,16 +252,6 @@ def _file_once(request: Request, db: Any, actor: Actor, notice_in: NoticeIn, key
     if key is not None:
         receipt.notice.idempotency_key = "public-form:" + key
     return receipt.notice
-
-
-def _already_filed(db: Any, key: str | None) -> Notice | None:
-    """The notice this form already filed, if any. The key's lock is held to the end of the
-    transaction, so a second post of the same form racing the first waits for it to commit and
-    then finds its notice, instead of filing a second one."""
-    if key is None:
-        return None
-    queries.lock_form_id(db, "public-form:" + key)
-    return queries.notice_by_form_id(db, "public-form:" + key)
 
 
 def _report_done(request: Request, db: Any, notice: Notice) -> HTMLResponse:
@@ -351,7 +265,7 @@ def _report_done(request: Request, db: Any, notice: Notice) -> HTMLResponse:
             "track_words": localise(TRACK_WORDS),
             "steps": REPORT_STEPS,
             "restricted": queries.restricted_pending_review(db, notice),
-            "status_url": f"{_base(request)}/status/{notice.tracking_code}",
+            "status_url": f"{public_base(request)}/status/{notice.tracking_code}",
         },
         status_code=201,
     )
@@ -372,7 +286,7 @@ def takedown_form(
     if code:
         return _completion_page(request, actions.notice_by_code(db, code), Form({}))
     content_id, _unused = _content_param(content)
-    values = {"locations": content_id or "", "form_id": _new_form_id()}
+    values = {"locations": content_id or "", "form_id": new_form_id()}
     return _takedown_page(request, Form(values))
 
 
@@ -396,7 +310,7 @@ def _takedown_page(request: Request, form: Form, status_code: int = 200) -> HTML
 def takedown_submit(request: Request, form: Posted, db: DbSession, actor: Public) -> HTMLResponse:
     """Store the request even when elements are missing (TID-1), and say exactly which."""
     key = form_id(form.get("form_id"))
-    already = _already_filed(db, key)
+    already = queries.already_filed(db, key)
     if already is not None:
         return _takedown_result(request, db, already)
     reporter = form.choice(
@@ -453,7 +367,7 @@ def _takedown_result(
             "errors": (form.errors if form else {}),
             "explanation_limit": EXPLANATION_LIMIT,
             "hours": int(request.app.state.case_rules.hours["take_it_down"]),
-            "status_url": f"{_base(request)}/status/{notice.tracking_code}",
+            "status_url": f"{public_base(request)}/status/{notice.tracking_code}",
         },
         status_code=status_code,
     )
@@ -585,10 +499,6 @@ def _status_page(request: Request, db: Any, notice: Notice) -> HTMLResponse:
 
 
 # The statement, appeal and transparency pages live in their own module, on this router.
-from staydown.web.public import redress as _redress  # noqa: E402 - it imports this package's helpers
-
-router.include_router(_redress.router)
+router.include_router(redress.router)
 # The page that fingerprints pictures on the person's device (and its withdrawal), on this router.
-from staydown.web.public import ondevice as _ondevice  # noqa: E402 - it imports this package's helpers
-
-router.include_router(_ondevice.router)
+router.include_router(ondevice.router)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +101,10 @@ async def read_form(request: Request) -> Form:
         values[key] = value  # the last value wins: no field of ours is repeated
     verify_csrf(request, values.get(CSRF_FIELD))
     return Form(values)
+
+
+def new_form_id() -> str:
+    return secrets.token_urlsafe(18)
 
 
 def form_id(value: str) -> str | None:

@@ -16,15 +16,16 @@ from pydantic import ValidationError
 
 from staydown.actors import Actor
 from staydown.errors import InvalidInput, NotFound
-from staydown.http import DbSession, rate_limited, require
+from staydown.http import DbSession, public_base, rate_limited, require
 from staydown.i18n import current as current_language
 from staydown.i18n import gettext as _
 from staydown.i18n import localise
 from staydown.intake import hash_submissions
 from staydown.intake.models import NoticeKind, ReporterKind
 from staydown.staff.permissions import Permission
-from staydown.web.public import TAKEDOWN_REPORTERS, TRACK_WORDS, _already_filed, _base, _new_form_id, queries
-from staydown.web.public.forms import EXPLANATION_LIMIT, Form, form_id, read_form
+from staydown.web.public import queries
+from staydown.web.public.forms import EXPLANATION_LIMIT, Form, form_id, new_form_id, read_form
+from staydown.web.public.words import TAKEDOWN_REPORTERS, TRACK_WORDS
 from staydown.web.templating import render, use_page_language
 
 router = APIRouter(
@@ -59,7 +60,7 @@ def _page(request: Request, form: Form, status_code: int = 200) -> HTMLResponse:
 
 @router.get("/takedown/pictures", response_class=HTMLResponse)
 def pictures_form(request: Request) -> HTMLResponse:
-    return _page(request, Form({"form_id": _new_form_id()}))
+    return _page(request, Form({"form_id": new_form_id()}))
 
 
 @router.post(
@@ -72,7 +73,7 @@ def pictures_submit(request: Request, form: Posted, db: DbSession, actor: Public
     review until a reviewer confirms a first match). A refusal re-renders the page with the
     hashes still in the form, so nothing has to be hashed again."""
     key = form_id(form.get("form_id"))
-    already = _already_filed(db, key)
+    already = queries.already_filed(db, key)
     if already is not None:
         return _done(request, db, already)
     pictures: list[hash_submissions.PictureHashes] = []
@@ -141,7 +142,7 @@ def _done(request: Request, db: Any, notice: Any) -> HTMLResponse:
             "track_words": TRACK_WORDS,
             "active": "takedown",
             "hours": int(request.app.state.case_rules.hours["take_it_down"]),
-            "status_url": f"{_base(request)}/status/{notice.tracking_code}",
+            "status_url": f"{public_base(request)}/status/{notice.tracking_code}",
         },
         status_code=201,
     )

@@ -36,3 +36,13 @@ def restricted_pending_review(db: Session, notice: Notice) -> bool:
             sa.select(sa.func.count()).select_from(Case).where(Case.id.in_(case_ids), Case.child_safety.is_(True))
         )
     )
+
+
+def already_filed(db: Session, key: str | None) -> Notice | None:
+    """The notice this form already filed, if any. The key's lock is held to the end of the
+    transaction, so a second post of the same form racing the first waits for it to commit and
+    then finds its notice, instead of filing a second one."""
+    if key is None:
+        return None
+    lock_form_id(db, "public-form:" + key)
+    return notice_by_form_id(db, "public-form:" + key)
