@@ -9,7 +9,7 @@ PORT ?= 8000
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: install serve test messages bench bench-corpus clean
+.PHONY: install serve lint test messages bench bench-corpus clean
 
 # axe-core for the browser accessibility tests (package.json, test-only). Reinstalled when the
 # lock file changes; without npm the tests that need it skip locally (and fail under CI=true).
@@ -34,7 +34,13 @@ serve: $(STAMP)
 	$(BIN)/staydown db upgrade
 	$(BIN)/staydown serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) $(NODE_STAMP)
+# Lint, format and types (configured in pyproject.toml): the suite runs only on a tree that passes them.
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/mypy
+
+test: lint $(NODE_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The translations: extract every marked message into the template, then merge it into each
