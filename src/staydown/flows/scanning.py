@@ -1,6 +1,6 @@
 """A scan that holds or blocks identified content: it opens (or joins) a case for a person to confirm
-(intake), the upload goes into the vault with what it carried (evidence, CSAM-3), and then knowledge
-and any automated decision follow (intake)."""
+(`flows.decisions.submit_detection`), the upload goes into the vault with what it carried (evidence,
+CSAM-3), and then knowledge and any automated decision follow (`flows.decisions.act_on_detection`)."""
 
 from __future__ import annotations
 
