@@ -407,13 +407,15 @@ def e2e(backend: str, url: str, opts: argparse.Namespace, tmp: Path, wait_until:
     import sqlalchemy as sa
 
     from staydown.actors import SYSTEM, Actor
-    from staydown.cases.actions import case_by_id, claim_case, decide_case
+    from staydown.cases.actions import claim_case
+    from staydown.cases.queries import case_by_id
     from staydown.cases.rules import CaseRules
     from staydown.db import Database, create_engine
     from staydown.delivery.models import Job, JobAttempt
     from staydown.delivery.webhooks import DELIVER_WEBHOOK
     from staydown.enforcement.models import EnforcementAction, Sweep
     from staydown.enforcement.staydown import STAY_DOWN_SWEEP
+    from staydown.flows.decisions import decide_case
     from staydown.intake.actions import submit_notice
     from staydown.intake.schemas import NoticeIn, NoticeItemIn
     from staydown.jobs import build_registry
@@ -427,8 +429,8 @@ def e2e(backend: str, url: str, opts: argparse.Namespace, tmp: Path, wait_until:
     from staydown.settings import Settings
     from staydown.staff.actions import create_staff_user
     from staydown.staff.auth import actor_for_staff
-    from staydown.subjects.records import ensure_content
     from staydown.subjects.models import PlatformContent
+    from staydown.subjects.records import ensure_content
     from staydown.subjects.schemas import AccountRef, ContentRef
 
     sys.path.insert(0, str(ROOT))
