@@ -31,25 +31,13 @@ from staydown.appeals.models import Appeal, AppealState
 from staydown.appeals.queries import OPEN_STATES, original_deciders
 from staydown.appeals.rules import DEFAULT_APPEAL_RULES, AppealRules
 from staydown.audit import AuditTag
-from staydown.cases.models import Case, Outcome
+from staydown.cases.models import Case
 from staydown.db import now
 from staydown.errors import Conflict, PermissionDenied, RuleViolation
-from staydown.policies.catalogue import Catalogue
 from staydown.staff.permissions import Permission
 from staydown.worklist import take_lease
 
 MAX_REASONS = 10_000
-REMOVING = ("remove", "disable")
-ACCOUNT_REMOVING = ("suspend", "terminate")
-
-
-def confirmed_csam(case: Case, catalogue: Catalogue) -> bool:
-    # The same test reverse_case_measures applies: a human confirmed apparent CSAM, or the case was
-    # decided under a child-safety policy.
-    policy = catalogue.get(case.policy_id) if case.policy_id and case.policy_id in catalogue else None
-    return case.outcome == Outcome.violates.value and (
-        case.actual_knowledge_at is not None or bool(policy and policy.child_safety)
-    )
 
 
 # -- claims -----------------------------------------------------------------------------------

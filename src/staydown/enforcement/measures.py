@@ -42,6 +42,15 @@ INTERIM_SCOPE = ["recommendation", "search", "monetisation"]
 # -- before a decision: the interim restriction (X-4) ------------------------------------------
 
 
+def confirmed_csam(case: Case, catalogue: Catalogue) -> bool:
+    """Confirmed child sexual abuse material, which no reversal or appeal restores: decided 'violates'
+    after a person confirmed apparent CSAM, or under a child-safety policy."""
+    policy = catalogue.get(case.policy_id) if case.policy_id is not None and case.policy_id in catalogue else None
+    return case.outcome == Outcome.violates.value and (
+        case.actual_knowledge_at is not None or bool(policy and policy.child_safety)
+    )
+
+
 def restrict_distribution(
     db: Session, *, actor: Actor, content_id: int, case_id: int, reason: str
 ) -> EnforcementAction:
@@ -357,8 +366,7 @@ def reverse_case_measures(
     """Lift every active measure the case produced (copies found by its sweep included), restore
     withdrawn content, lift account measures, remove strikes, and take the case's items out of
     the stay-down bank. Refused for confirmed child sexual abuse material."""
-    policy = catalogue.get(case.policy_id) if case.policy_id is not None and case.policy_id in catalogue else None
-    if case.outcome == "violates" and (case.actual_knowledge_at is not None or (policy and policy.child_safety)):
+    if confirmed_csam(case, catalogue):
         raise RuleViolation(
             "confirmed child sexual abuse material is never restored; a mistaken "
             "confirmation is corrected by the child-safety team through a new review"
@@ -375,7 +383,7 @@ def reverse_case_measures(
     restored = []
     for action in actions:
         lift_action(db, actor=actor, action=action, reason=reason)
-        if action.target == "content" and action.kind in ("remove", "disable"):
+        if action.target == "content" and action.kind in REMOVING:
             restored.append(
                 apply_action(
                     db,
@@ -388,7 +396,7 @@ def reverse_case_measures(
                     details={"restores_action": action.id},
                 )
             )
-        elif action.target == "account" and action.kind in ("suspend", "terminate"):
+        elif action.target == "account" and action.kind in ACCOUNT_REMOVING:
             restored.append(
                 apply_action(
                     db,

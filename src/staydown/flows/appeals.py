@@ -15,13 +15,7 @@ from sqlalchemy.orm import Session
 from staydown import audit
 from staydown.actors import Actor
 from staydown.appeals import notify
-from staydown.appeals.actions import (
-    MAX_REASONS,
-    REMOVING,
-    confirmed_csam,
-    refuse_original_decider,
-    require_decider,
-)
+from staydown.appeals.actions import MAX_REASONS, refuse_original_decider, require_decider
 from staydown.appeals.models import Appeal, AppealOutcome, AppealState, AppellantKind
 from staydown.appeals.queries import OPEN_STATES, Contested, contested_decision, matched_entries
 from staydown.appeals.rules import DEFAULT_APPEAL_RULES, AppealRules
@@ -32,7 +26,7 @@ from staydown.cases.queries import case_by_id
 from staydown.cases.rules import DEFAULT_RULES, CaseRules
 from staydown.db import now
 from staydown.enforcement import measures
-from staydown.enforcement.measures import reverse_case_measures
+from staydown.enforcement.measures import REMOVING, confirmed_csam, reverse_case_measures
 from staydown.enforcement.models import ActionState, EnforcementAction
 from staydown.errors import Conflict, InvalidInput, RuleViolation
 from staydown.flows.decisions import decide_case
